@@ -1,0 +1,3 @@
+#!/bin/sh
+# Generates configure and the Makefile.in files from a git checkout.
+autoreconf -ivf

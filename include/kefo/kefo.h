@@ -1,0 +1,120 @@
+/*
+ * kefo: read Amazon Kinesis Data Streams with Enhanced Fan-Out (HTTP/2
+ * SubscribeToShard) and polling (GetRecords).
+ *
+ * This is the umbrella header: applications include only this one.
+ */
+#ifndef KEFO_H
+#define KEFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kefo/kefover.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BUILDING_KEFO) && defined(__GNUC__)
+#define KEFO_EXTERN __attribute__((visibility("default")))
+#else
+#define KEFO_EXTERN
+#endif
+
+/*
+ * Error codes. Every function returns 0 or one of these; they share one
+ * reserved range [-999, -500] so they never clash with an application's
+ * own codes or with errno values. Codes at or below KEFO_ERR_FATAL leave
+ * the object they came from usable only for freeing.
+ */
+typedef enum {
+  /* An argument was NULL, out of range or otherwise invalid. */
+  KEFO_ERR_INVALID_ARGUMENT = -501,
+  /* The output buffer given is too small; nothing was written. */
+  KEFO_ERR_BUFFER_TOO_SMALL = -502,
+  /* The object is in a state in which this call is not allowed (for
+     example a decoder used again after an error, without a reset). */
+  KEFO_ERR_INVALID_STATE = -503,
+
+  /* Event-stream framing (application/vnd.amazon.eventstream). */
+  /* The prelude CRC (over the first 8 bytes) does not match. */
+  KEFO_ERR_ES_PRELUDE_CRC = -520,
+  /* The message CRC (over every byte before it) does not match. */
+  KEFO_ERR_ES_MESSAGE_CRC = -521,
+  /* The total length or the headers length is above the configured
+     limit; checked before anything is allocated. */
+  KEFO_ERR_ES_TOO_LARGE = -522,
+  /* The lengths in the prelude contradict each other (the total is
+     smaller than the prelude, headers and CRCs). */
+  KEFO_ERR_ES_BAD_LENGTH = -523,
+  /* A header is malformed: empty name, unknown value type, or a value
+     that runs past the end of the headers section. */
+  KEFO_ERR_ES_BAD_HEADER = -524,
+  /* The input ended in the middle of a message. */
+  KEFO_ERR_ES_TRUNCATED = -525,
+
+  /* Base64 text holds a character outside the alphabet, bad padding or a
+     length that is not a whole number of 4-character groups. */
+  KEFO_ERR_BASE64 = -530,
+
+  /* SigV4: a request cannot be signed as given (a header name or value
+     with a control character, a path that is not absolute, ...). */
+  KEFO_ERR_SIGV4 = -540,
+
+  /* Fatal errors: the object may only be freed. */
+  KEFO_ERR_FATAL = -900,
+  /* An allocation failed. */
+  KEFO_ERR_NOMEM = -901,
+  /* An application callback returned non-zero. */
+  KEFO_ERR_CALLBACK_FAILURE = -902
+} kefo_error;
+
+/*
+ * Returns a short English description of the error code |code|, such as
+ * "Event-stream prelude CRC mismatch". Unknown codes give "Unknown error
+ * code". The string is static: never free it.
+ */
+KEFO_EXTERN const char *kefo_strerror(int code);
+
+/*
+ * Returns non-zero when |code| is fatal: the object that returned it may
+ * only be freed.
+ */
+KEFO_EXTERN int kefo_is_fatal(int code);
+
+/*
+ * A custom allocator, copied into each object that takes one. NULL means
+ * malloc/free/calloc/realloc. Its layout matches nghttp2_mem, so kefo
+ * hands it on to nghttp2 unchanged. Functions may be called from any
+ * thread that calls into kefo (in practice, the event loop thread).
+ */
+typedef struct kefo_mem {
+  /* Passed as the last argument of each function below. */
+  void *mem_user_data;
+  void *(*malloc)(size_t size, void *mem_user_data);
+  void (*free)(void *ptr, void *mem_user_data);
+  void *(*calloc)(size_t nmemb, size_t size, void *mem_user_data);
+  void *(*realloc)(void *ptr, size_t size, void *mem_user_data);
+} kefo_mem;
+
+/* Version information returned by kefo_version(). */
+typedef struct kefo_info {
+  /* KEFO_VERSION_NUM of the library actually linked. */
+  int version_num;
+  /* KEFO_VERSION of the library actually linked. */
+  const char *version_str;
+} kefo_info;
+
+/*
+ * Returns the version of the library linked, or NULL when it is older
+ * than |least_version| (a KEFO_VERSION_NUM value; 0 accepts any).
+ * The pointer is static: never free it.
+ */
+KEFO_EXTERN const kefo_info *kefo_version(int least_version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEFO_H */

@@ -1,0 +1,86 @@
+/*
+ * Growable byte buffer: doubling growth, allocator-aware.
+ */
+#include "runtime/buf.h"
+
+#include <string.h>
+
+void kefo_buf_init(kefo_buf *b, const kefo_mem *mem) {
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+  b->mem = kefo_mem_or_default(mem);
+}
+
+void kefo_buf_free(kefo_buf *b) {
+  kefo_mem_free(b->mem, b->data);
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+}
+
+int kefo_buf_reserve(kefo_buf *b, size_t extra) {
+  size_t need, cap;
+  uint8_t *p;
+
+  if (extra > SIZE_MAX - b->len - 1) {
+    return KEFO_ERR_NOMEM;
+  }
+  /* One spare byte so kefo_buf_cstr never has to grow. */
+  need = b->len + extra + 1;
+  if (need <= b->cap) {
+    return 0;
+  }
+  cap = b->cap ? b->cap : 64;
+  while (cap < need) {
+    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  }
+  p = kefo_mem_realloc(b->mem, b->data, cap);
+  if (p == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int kefo_buf_append(kefo_buf *b, const void *data, size_t len) {
+  int rv;
+
+  if (len == 0) {
+    return 0;
+  }
+  rv = kefo_buf_reserve(b, len);
+  if (rv != 0) {
+    return rv;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+int kefo_buf_append_str(kefo_buf *b, const char *s) {
+  return kefo_buf_append(b, s, strlen(s));
+}
+
+int kefo_buf_append_byte(kefo_buf *b, uint8_t c) {
+  int rv = kefo_buf_reserve(b, 1);
+
+  if (rv != 0) {
+    return rv;
+  }
+  b->data[b->len++] = c;
+  return 0;
+}
+
+char *kefo_buf_cstr(kefo_buf *b) {
+  if (kefo_buf_reserve(b, 0) != 0) {
+    return NULL;
+  }
+  b->data[b->len] = '\0';
+  return (char *)b->data;
+}
+
+void kefo_buf_reset(kefo_buf *b) {
+  b->len = 0;
+}

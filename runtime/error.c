@@ -1,0 +1,54 @@
+/*
+ * Names of the public error codes, and the version query.
+ */
+#include "config.h"
+
+#include <kefo/kefo.h>
+
+const char *kefo_strerror(int code) {
+  switch (code) {
+  case 0:
+    return "Success";
+  case KEFO_ERR_INVALID_ARGUMENT:
+    return "Invalid argument";
+  case KEFO_ERR_BUFFER_TOO_SMALL:
+    return "Output buffer too small";
+  case KEFO_ERR_INVALID_STATE:
+    return "Invalid state for this call";
+  case KEFO_ERR_ES_PRELUDE_CRC:
+    return "Event-stream prelude CRC mismatch";
+  case KEFO_ERR_ES_MESSAGE_CRC:
+    return "Event-stream message CRC mismatch";
+  case KEFO_ERR_ES_TOO_LARGE:
+    return "Event-stream message or headers larger than the limit";
+  case KEFO_ERR_ES_BAD_LENGTH:
+    return "Event-stream prelude lengths are inconsistent";
+  case KEFO_ERR_ES_BAD_HEADER:
+    return "Event-stream header is malformed";
+  case KEFO_ERR_ES_TRUNCATED:
+    return "Event-stream input ended inside a message";
+  case KEFO_ERR_BASE64:
+    return "Invalid base64 text";
+  case KEFO_ERR_SIGV4:
+    return "Request cannot be signed with SigV4";
+  case KEFO_ERR_NOMEM:
+    return "Out of memory";
+  case KEFO_ERR_CALLBACK_FAILURE:
+    return "An application callback failed";
+  default:
+    return "Unknown error code";
+  }
+}
+
+int kefo_is_fatal(int code) {
+  return code <= KEFO_ERR_FATAL;
+}
+
+static const kefo_info version_info = {KEFO_VERSION_NUM, KEFO_VERSION};
+
+const kefo_info *kefo_version(int least_version) {
+  if (least_version > KEFO_VERSION_NUM) {
+    return NULL;
+  }
+  return &version_info;
+}

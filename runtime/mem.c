@@ -1,0 +1,54 @@
+/*
+ * The default allocator and the thin wrappers every module allocates
+ * through.
+ */
+#include "runtime/mem.h"
+
+#include <stdlib.h>
+
+static void *default_malloc(size_t size, void *ud) {
+  (void)ud;
+  return malloc(size);
+}
+
+static void default_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+static void *default_calloc(size_t nmemb, size_t size, void *ud) {
+  (void)ud;
+  return calloc(nmemb, size);
+}
+
+static void *default_realloc(void *ptr, size_t size, void *ud) {
+  (void)ud;
+  return realloc(ptr, size);
+}
+
+static const kefo_mem mem_default = {NULL, default_malloc, default_free,
+                                     default_calloc, default_realloc};
+
+const kefo_mem *kefo_mem_default(void) {
+  return &mem_default;
+}
+
+const kefo_mem *kefo_mem_or_default(const kefo_mem *mem) {
+  return mem ? mem : &mem_default;
+}
+
+void *kefo_mem_malloc(const kefo_mem *mem, size_t size) {
+  return mem->malloc(size, mem->mem_user_data);
+}
+
+void *kefo_mem_calloc(const kefo_mem *mem, size_t nmemb, size_t size) {
+  return mem->calloc(nmemb, size, mem->mem_user_data);
+}
+
+void *kefo_mem_realloc(const kefo_mem *mem, void *ptr, size_t size) {
+  return mem->realloc(ptr, size, mem->mem_user_data);
+}
+
+void kefo_mem_free(const kefo_mem *mem, void *ptr) {
+  mem->free(ptr, mem->mem_user_data);
+}

@@ -1,0 +1,22 @@
+/*
+ * Internal allocation through an optional kefo_mem: every object copies the
+ * allocator it was given and allocates only through it, so tests can fail
+ * allocation i on purpose and applications can plug their own.
+ */
+#ifndef KEFO_MEM_H
+#define KEFO_MEM_H
+
+#include <kefo/kefo.h>
+
+/* Returns the default allocator (malloc and friends). Never NULL. */
+const kefo_mem *kefo_mem_default(void);
+
+/* Returns |mem|, or the default allocator when |mem| is NULL. */
+const kefo_mem *kefo_mem_or_default(const kefo_mem *mem);
+
+void *kefo_mem_malloc(const kefo_mem *mem, size_t size);
+void *kefo_mem_calloc(const kefo_mem *mem, size_t nmemb, size_t size);
+void *kefo_mem_realloc(const kefo_mem *mem, void *ptr, size_t size);
+void kefo_mem_free(const kefo_mem *mem, void *ptr);
+
+#endif /* KEFO_MEM_H */

@@ -1,0 +1,108 @@
+/*
+ * Base64 against the RFC 4648 test vectors, bad input, in-place decoding
+ * and a round trip over every length up to 300.
+ */
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/base64.h"
+#include "tests/suites.h"
+
+/* RFC 4648, section 10. */
+static const char *const rfc_plain[] = {"",    "f",     "fo",    "foo",
+                                        "foob", "fooba", "foobar"};
+static const char *const rfc_b64[] = {"",         "Zg==",     "Zm8=",
+                                      "Zm9v",     "Zm9vYg==", "Zm9vYmE=",
+                                      "Zm9vYmFy"};
+
+static void test_rfc4648(void) {
+  size_t i, n;
+  uint8_t out[64];
+
+  for (i = 0; i < 7; ++i) {
+    const char *p = rfc_plain[i], *e = rfc_b64[i];
+    CU_ASSERT_EQUAL(kefo_base64_encode(out, sizeof(out), (const uint8_t *)p,
+                                       strlen(p), &n),
+                    0);
+    CU_ASSERT_EQUAL(n, strlen(e));
+    CU_ASSERT_EQUAL(memcmp(out, e, n), 0);
+    CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out), (const uint8_t *)e,
+                                       strlen(e), &n),
+                    0);
+    CU_ASSERT_EQUAL(n, strlen(p));
+    CU_ASSERT_EQUAL(memcmp(out, p, n), 0);
+  }
+  /* Both alphabet ends and all 64 symbols. */
+  {
+    static const char all[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint8_t back[64];
+    CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out),
+                                       (const uint8_t *)all, 64, &n),
+                    0);
+    CU_ASSERT_EQUAL(n, 48);
+    CU_ASSERT_EQUAL(kefo_base64_encode(back, sizeof(back), out, n, &n), 0);
+    CU_ASSERT_EQUAL(memcmp(back, all, 64), 0);
+  }
+}
+
+static int decode_str(const char *s) {
+  uint8_t out[64];
+  size_t n;
+
+  return kefo_base64_decode(out, sizeof(out), (const uint8_t *)s, strlen(s),
+                            &n);
+}
+
+static void test_bad_input(void) {
+  CU_ASSERT_EQUAL(decode_str("Zm9"), KEFO_ERR_BASE64);       /* length */
+  CU_ASSERT_EQUAL(decode_str("Zm9v!A=="), KEFO_ERR_BASE64);  /* char */
+  CU_ASSERT_EQUAL(decode_str("Zm=v"), KEFO_ERR_BASE64);      /* pad inside */
+  CU_ASSERT_EQUAL(decode_str("Z==="), KEFO_ERR_BASE64);      /* too much */
+  CU_ASSERT_EQUAL(decode_str("Zg==Zm9v"), KEFO_ERR_BASE64);  /* pad early */
+  CU_ASSERT_EQUAL(decode_str("Zm9v\nZm9v"), KEFO_ERR_BASE64); /* space */
+  CU_ASSERT_EQUAL(decode_str("Zm9-"), KEFO_ERR_BASE64);      /* url alpha */
+  CU_ASSERT_EQUAL(decode_str("\xc3\xa9\xc3\xa9"), KEFO_ERR_BASE64);
+  {
+    uint8_t out[2];
+    size_t n;
+    CU_ASSERT_EQUAL(
+        kefo_base64_decode(out, sizeof(out), (const uint8_t *)"Zm9v", 4, &n),
+        KEFO_ERR_BUFFER_TOO_SMALL);
+    CU_ASSERT_EQUAL(
+        kefo_base64_encode(out, sizeof(out), (const uint8_t *)"f", 1, &n),
+        KEFO_ERR_BUFFER_TOO_SMALL);
+  }
+}
+
+static void test_round_trip_in_place(void) {
+  uint8_t src[300], enc[400];
+  size_t len, i, n, m;
+
+  for (i = 0; i < sizeof(src); ++i) {
+    src[i] = (uint8_t)(i * 97 + 13);
+  }
+  for (len = 0; len <= sizeof(src); ++len) {
+    CU_ASSERT_EQUAL_FATAL(kefo_base64_encode(enc, sizeof(enc), src, len, &n),
+                          0);
+    CU_ASSERT_EQUAL(n, kefo_base64_encoded_len(len));
+    /* In place, as the JSON layer decodes a Data string where it lies. */
+    CU_ASSERT_EQUAL_FATAL(kefo_base64_decode(enc, n, enc, n, &m), 0);
+    CU_ASSERT_EQUAL(m, len);
+    CU_ASSERT(m == 0 || memcmp(enc, src, m) == 0);
+  }
+}
+
+int kefo_add_base64_suite(void) {
+  CU_pSuite s = CU_add_suite("base64", NULL, NULL);
+
+  if (s == NULL || !CU_add_test(s, "rfc4648", test_rfc4648) ||
+      !CU_add_test(s, "bad_input", test_bad_input) ||
+      !CU_add_test(s, "round_trip_in_place", test_round_trip_in_place)) {
+    return CU_get_error();
+  }
+  return CUE_SUCCESS;
+}

@@ -1,0 +1,48 @@
+/*
+ * CRC-32 against known values, and piecewise equals whole.
+ */
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "aws/crc32.h"
+#include "tests/suites.h"
+
+static void test_known_values(void) {
+  /* The standard check value of CRC-32/ISO-HDLC. */
+  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"123456789", 9),
+                  0xCBF43926u);
+  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"", 0), 0);
+  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"a", 1), 0xE8B7BE43u);
+  CU_ASSERT_EQUAL(
+      kefo_crc32(0,
+                 (const uint8_t *)"The quick brown fox jumps over the lazy dog",
+                 43),
+      0x414FA339u);
+}
+
+static void test_piecewise(void) {
+  uint8_t buf[10007];
+  size_t i, split;
+  uint32_t whole;
+
+  for (i = 0; i < sizeof(buf); ++i) {
+    buf[i] = (uint8_t)(i * 131 + 7);
+  }
+  whole = kefo_crc32(0, buf, sizeof(buf));
+  for (split = 0; split <= sizeof(buf); split += 997) {
+    uint32_t c = kefo_crc32(0, buf, split);
+    c = kefo_crc32(c, buf + split, sizeof(buf) - split);
+    CU_ASSERT_EQUAL(c, whole);
+  }
+}
+
+int kefo_add_crc32_suite(void) {
+  CU_pSuite s = CU_add_suite("crc32", NULL, NULL);
+
+  if (s == NULL || !CU_add_test(s, "known_values", test_known_values) ||
+      !CU_add_test(s, "piecewise", test_piecewise)) {
+    return CU_get_error();
+  }
+  return CUE_SUCCESS;
+}

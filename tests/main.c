@@ -1,0 +1,50 @@
+/*
+ * The unit test binary: every module's CUnit suite, run in one process.
+ * `tests/main [SUITE]` runs one suite by name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "tests/suites.h"
+
+typedef int (*add_suite_fn)(void);
+
+static const add_suite_fn suites[] = {
+    kefo_add_buf_suite,          kefo_add_crc32_suite,
+    kefo_add_base64_suite,       kefo_add_event_stream_suite,
+    kefo_add_sigv4_suite,        kefo_add_kpl_suite,
+};
+
+int main(int argc, char **argv) {
+  size_t i;
+  unsigned failures;
+
+  if (CU_initialize_registry() != CUE_SUCCESS) {
+    return CU_get_error();
+  }
+  for (i = 0; i < sizeof(suites) / sizeof(suites[0]); ++i) {
+    if (suites[i]() != CUE_SUCCESS) {
+      fprintf(stderr, "cannot register suite: %s\n", CU_get_error_msg());
+      CU_cleanup_registry();
+      return CU_get_error();
+    }
+  }
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  if (argc > 1) {
+    CU_pSuite s = CU_get_suite(argv[1]);
+    if (s == NULL) {
+      fprintf(stderr, "no suite named %s\n", argv[1]);
+      CU_cleanup_registry();
+      return 1;
+    }
+    CU_basic_run_suite(s);
+  } else {
+    CU_basic_run_tests();
+  }
+  failures = CU_get_number_of_failures() +
+             CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  return failures == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,15 @@
+/*
+ * One function per module suite; tests/main.c registers them all.
+ * Each returns 0 or a CUnit error code.
+ */
+#ifndef KEFO_TESTS_SUITES_H
+#define KEFO_TESTS_SUITES_H
+
+int kefo_add_buf_suite(void);
+int kefo_add_crc32_suite(void);
+int kefo_add_base64_suite(void);
+int kefo_add_event_stream_suite(void);
+int kefo_add_sigv4_suite(void);
+int kefo_add_kpl_suite(void);
+
+#endif /* KEFO_TESTS_SUITES_H */
