@@ -8,6 +8,7 @@
 int kefo_add_buf_suite(void);
 int kefo_add_crc32_suite(void);
 int kefo_add_base64_suite(void);
+int kefo_add_json_writer_suite(void);
 int kefo_add_event_stream_suite(void);
 int kefo_add_sigv4_suite(void);
 int kefo_add_kpl_suite(void);

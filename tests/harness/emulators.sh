@@ -1,0 +1,67 @@
+# Starting and stopping the emulators on free loopback ports, for the demo
+# and the integration tests. Source it, then:
+#   kefo_start_kinesis_local   -> sets KEFO_KINESIS_PORT (h2c / HTTP/1.1)
+#   kefo_stop_emulators        (also run on EXIT by kefo_emulators_trap)
+# Every server is started by the caller's process and always stopped.
+
+KEFO_TOP=${KEFO_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KEFO_EMULATOR_PIDS=()
+
+kefo_free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+kefo_wait_port() { # port, seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    if node -e 'const c=require("net").connect('"$1"',"127.0.0.1",()=>{c.end();process.exit(0)});c.on("error",()=>process.exit(1))' 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+kefo_start_kinesis_local() {
+  local dir=$KEFO_TOP/node_modules/kinesis-local log
+  KEFO_KINESIS_PORT=$(kefo_free_port)
+  KEFO_KINESIS_TLS_PORT=$(kefo_free_port)
+  log=${KEFO_EMULATOR_LOG_DIR:-/tmp}/kinesis-local.$$.log
+  KINESIS_MOCK_CERT_PATH=$dir/server.json \
+  KINESIS_MOCK_PLAIN_PORT=$KEFO_KINESIS_PORT \
+  KINESIS_MOCK_TLS_PORT=$KEFO_KINESIS_TLS_PORT \
+  CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms \
+  REGISTER_STREAM_CONSUMER_DURATION=0ms \
+  DEREGISTER_STREAM_CONSUMER_DURATION=0ms \
+  START_STREAM_ENCRYPTION_DURATION=0ms STOP_STREAM_ENCRYPTION_DURATION=0ms \
+  UPDATE_SHARD_COUNT_DURATION=0ms MERGE_SHARDS_DURATION=0ms \
+  SPLIT_SHARD_DURATION=0ms SHARD_LIMIT=1000 LOG_LEVEL=WARN \
+    node "$dir/main.js" >"$log" 2>&1 &
+  KEFO_EMULATOR_PIDS+=($!)
+  if ! kefo_wait_port "$KEFO_KINESIS_PORT" 30; then
+    echo "kinesis-local did not start; its log:" >&2
+    cat "$log" >&2
+    return 1
+  fi
+  export KEFO_KINESIS_PORT KEFO_KINESIS_TLS_PORT
+}
+
+kefo_stop_emulators() {
+  local pid i
+  for pid in "${KEFO_EMULATOR_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || continue
+    # kinesis-local sometimes ignores SIGTERM after serving subscriptions.
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  KEFO_EMULATOR_PIDS=()
+}
+
+kefo_emulators_trap() {
+  trap 'kefo_stop_emulators' EXIT
+  trap 'exit 130' INT TERM
+}
