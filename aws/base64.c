@@ -21,13 +21,12 @@ static const uint8_t dec_table[256] = {
     XX, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* 96 */
     41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, XX, XX, XX, XX, XX, /* 112 */
     XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, /* 128 */
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
-    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
+    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
+    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
+    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
+    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
+    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
+    XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
 };
 #undef XX
 
@@ -39,8 +38,8 @@ size_t kefo_base64_decoded_max(size_t n) {
   return n / 4 * 3;
 }
 
-int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
-                       size_t n, size_t *outlen) {
+int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
+                       size_t *outlen) {
   size_t i, o = 0;
 
   if (n > (SIZE_MAX - 2) / 4 * 3 || outcap < kefo_base64_encoded_len(n)) {
@@ -70,8 +69,8 @@ int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
   return 0;
 }
 
-int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in,
-                       size_t n, size_t *outlen) {
+int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
+                       size_t *outlen) {
   size_t i, o = 0, full;
   uint8_t bad = 0;
   uint8_t a, b, c, d;

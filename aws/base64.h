@@ -21,8 +21,8 @@ size_t kefo_base64_decoded_max(size_t n);
  * Returns 0, or KEFO_ERR_BUFFER_TOO_SMALL when |outcap| is below
  * kefo_base64_encoded_len(n).
  */
-int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
-                       size_t n, size_t *outlen);
+int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
+                       size_t *outlen);
 
 /*
  * Decodes |n| characters at |in| into |out| and stores the decoded length
@@ -35,7 +35,7 @@ int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
  * is 0 and |out| holds garbage), or KEFO_ERR_BUFFER_TOO_SMALL when
  * |outcap| is below kefo_base64_decoded_max(n).
  */
-int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in,
-                       size_t n, size_t *outlen);
+int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
+                       size_t *outlen);
 
 #endif /* KEFO_BASE64_H */

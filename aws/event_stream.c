@@ -42,10 +42,10 @@ int kefo_es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
   dec->mem = kefo_mem_or_default(mem);
   dec->on_message = on_message;
   dec->user_data = user_data;
-  dec->max_message_len = max_message_len ? max_message_len
-                                         : KEFO_ES_MAX_MESSAGE_LEN;
-  dec->max_headers_len = max_headers_len ? max_headers_len
-                                         : KEFO_ES_MAX_HEADERS_LEN;
+  dec->max_message_len =
+      max_message_len ? max_message_len : KEFO_ES_MAX_MESSAGE_LEN;
+  dec->max_headers_len =
+      max_headers_len ? max_headers_len : KEFO_ES_MAX_HEADERS_LEN;
   dec->state = KEFO_ES_STATE_PRELUDE;
   return 0;
 }
@@ -311,8 +311,7 @@ static int reserve_body(kefo_es_decoder *dec, size_t body_len) {
   return 0;
 }
 
-int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in,
-                         size_t len) {
+int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
   int rv;
 
   if (dec->state == KEFO_ES_STATE_ERROR) {
@@ -459,8 +458,8 @@ size_t kefo_es_encoded_len(const kefo_es_header *headers, size_t nheaders,
 }
 
 int kefo_es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
-                   size_t nheaders, const uint8_t *payload,
-                   size_t payload_len, size_t *outlen) {
+                   size_t nheaders, const uint8_t *payload, size_t payload_len,
+                   size_t *outlen) {
   size_t total = kefo_es_encoded_len(headers, nheaders, payload_len);
   size_t i, pos = KEFO_ES_PRELUDE_LEN;
   uint32_t crc;

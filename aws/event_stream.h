@@ -67,8 +67,7 @@ typedef struct kefo_es_message {
  * caller never acts on bytes that may be corrupt. Return 0 to go on;
  * anything else stops the decoder with KEFO_ERR_CALLBACK_FAILURE.
  */
-typedef int (*kefo_es_on_message)(const kefo_es_message *msg,
-                                  void *user_data);
+typedef int (*kefo_es_on_message)(const kefo_es_message *msg, void *user_data);
 
 typedef enum {
   KEFO_ES_STATE_PRELUDE,
@@ -173,8 +172,8 @@ size_t kefo_es_encoded_len(const kefo_es_header *headers, size_t nheaders,
  * or KEFO_ERR_BUFFER_TOO_SMALL.
  */
 int kefo_es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
-                   size_t nheaders, const uint8_t *payload,
-                   size_t payload_len, size_t *outlen);
+                   size_t nheaders, const uint8_t *payload, size_t payload_len,
+                   size_t *outlen);
 
 /* Finds the first header named |name| (a C string) in |msg|, or NULL. */
 const kefo_es_header *kefo_es_message_header(const kefo_es_message *msg,

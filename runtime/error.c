@@ -31,6 +31,8 @@ const char *kefo_strerror(int code) {
     return "Invalid base64 text";
   case KEFO_ERR_SIGV4:
     return "Request cannot be signed with SigV4";
+  case KEFO_ERR_CRYPTO:
+    return "Cryptographic library failure";
   case KEFO_ERR_NOMEM:
     return "Out of memory";
   case KEFO_ERR_CALLBACK_FAILURE:

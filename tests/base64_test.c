@@ -12,11 +12,10 @@
 #include "tests/suites.h"
 
 /* RFC 4648, section 10. */
-static const char *const rfc_plain[] = {"",    "f",     "fo",    "foo",
+static const char *const rfc_plain[] = {"",     "f",     "fo",    "foo",
                                         "foob", "fooba", "foobar"};
-static const char *const rfc_b64[] = {"",         "Zg==",     "Zm8=",
-                                      "Zm9v",     "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+static const char *const rfc_b64[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 
 static void test_rfc4648(void) {
   size_t i, n;
@@ -24,14 +23,14 @@ static void test_rfc4648(void) {
 
   for (i = 0; i < 7; ++i) {
     const char *p = rfc_plain[i], *e = rfc_b64[i];
-    CU_ASSERT_EQUAL(kefo_base64_encode(out, sizeof(out), (const uint8_t *)p,
-                                       strlen(p), &n),
-                    0);
+    CU_ASSERT_EQUAL(
+        kefo_base64_encode(out, sizeof(out), (const uint8_t *)p, strlen(p), &n),
+        0);
     CU_ASSERT_EQUAL(n, strlen(e));
     CU_ASSERT_EQUAL(memcmp(out, e, n), 0);
-    CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out), (const uint8_t *)e,
-                                       strlen(e), &n),
-                    0);
+    CU_ASSERT_EQUAL(
+        kefo_base64_decode(out, sizeof(out), (const uint8_t *)e, strlen(e), &n),
+        0);
     CU_ASSERT_EQUAL(n, strlen(p));
     CU_ASSERT_EQUAL(memcmp(out, p, n), 0);
   }
@@ -40,9 +39,8 @@ static void test_rfc4648(void) {
     static const char all[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     uint8_t back[64];
-    CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out),
-                                       (const uint8_t *)all, 64, &n),
-                    0);
+    CU_ASSERT_EQUAL(
+        kefo_base64_decode(out, sizeof(out), (const uint8_t *)all, 64, &n), 0);
     CU_ASSERT_EQUAL(n, 48);
     CU_ASSERT_EQUAL(kefo_base64_encode(back, sizeof(back), out, n, &n), 0);
     CU_ASSERT_EQUAL(memcmp(back, all, 64), 0);
@@ -58,13 +56,13 @@ static int decode_str(const char *s) {
 }
 
 static void test_bad_input(void) {
-  CU_ASSERT_EQUAL(decode_str("Zm9"), KEFO_ERR_BASE64);       /* length */
-  CU_ASSERT_EQUAL(decode_str("Zm9v!A=="), KEFO_ERR_BASE64);  /* char */
-  CU_ASSERT_EQUAL(decode_str("Zm=v"), KEFO_ERR_BASE64);      /* pad inside */
-  CU_ASSERT_EQUAL(decode_str("Z==="), KEFO_ERR_BASE64);      /* too much */
-  CU_ASSERT_EQUAL(decode_str("Zg==Zm9v"), KEFO_ERR_BASE64);  /* pad early */
+  CU_ASSERT_EQUAL(decode_str("Zm9"), KEFO_ERR_BASE64);        /* length */
+  CU_ASSERT_EQUAL(decode_str("Zm9v!A=="), KEFO_ERR_BASE64);   /* char */
+  CU_ASSERT_EQUAL(decode_str("Zm=v"), KEFO_ERR_BASE64);       /* pad inside */
+  CU_ASSERT_EQUAL(decode_str("Z==="), KEFO_ERR_BASE64);       /* too much */
+  CU_ASSERT_EQUAL(decode_str("Zg==Zm9v"), KEFO_ERR_BASE64);   /* pad early */
   CU_ASSERT_EQUAL(decode_str("Zm9v\nZm9v"), KEFO_ERR_BASE64); /* space */
-  CU_ASSERT_EQUAL(decode_str("Zm9-"), KEFO_ERR_BASE64);      /* url alpha */
+  CU_ASSERT_EQUAL(decode_str("Zm9-"), KEFO_ERR_BASE64);       /* url alpha */
   CU_ASSERT_EQUAL(decode_str("\xc3\xa9\xc3\xa9"), KEFO_ERR_BASE64);
   {
     uint8_t out[2];

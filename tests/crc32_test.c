@@ -10,8 +10,7 @@
 
 static void test_known_values(void) {
   /* The standard check value of CRC-32/ISO-HDLC. */
-  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"123456789", 9),
-                  0xCBF43926u);
+  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"123456789", 9), 0xCBF43926u);
   CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"", 0), 0);
   CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"a", 1), 0xE8B7BE43u);
   CU_ASSERT_EQUAL(

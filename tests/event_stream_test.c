@@ -108,8 +108,8 @@ static uint8_t *b64(const char *s, size_t *outlen) {
   size_t n = strlen(s);
   uint8_t *out = malloc(kefo_base64_decoded_max(n) + 1);
 
-  if (kefo_base64_decode(out, kefo_base64_decoded_max(n), (const uint8_t *)s,
-                         n, outlen) != 0) {
+  if (kefo_base64_decode(out, kefo_base64_decoded_max(n), (const uint8_t *)s, n,
+                         outlen) != 0) {
     free(out);
     return NULL;
   }
@@ -252,8 +252,8 @@ static int check_negative(const char *name, size_t chunk) {
   ok = want != 0 && rv == want && cap.calls == 0 &&
        kefo_es_decoder_feed(&dec, data, 1) == KEFO_ERR_INVALID_STATE;
   if (!ok) {
-    fprintf(stderr, "eventstream negative %s: got %d (%s), want %d\n", name,
-            rv, kefo_strerror(rv), want);
+    fprintf(stderr, "eventstream negative %s: got %d (%s), want %d\n", name, rv,
+            kefo_strerror(rv), want);
   }
   kefo_es_decoder_free(&dec);
   capture_free(&cap);
@@ -380,8 +380,7 @@ static int rt_on_message(const kefo_es_message *m, void *ud) {
   }
   g = &rc->msgs[rc->next++];
   if (m->nheaders != g->nheaders || m->payload_len != g->payload_len ||
-      (g->payload_len &&
-       memcmp(m->payload, g->payload, g->payload_len) != 0)) {
+      (g->payload_len && memcmp(m->payload, g->payload, g->payload_len) != 0)) {
     ++rc->mismatches;
     return 0;
   }
@@ -392,9 +391,9 @@ static int rt_on_message(const kefo_es_message *m, void *ud) {
     if (a->name_len != b->name_len ||
         memcmp(a->name, b->name, a->name_len) != 0 || a->type != b->type ||
         (!vals && a->int_value != b->int_value) ||
-        (vals && (a->value_len != b->value_len ||
-                  (a->value_len &&
-                   memcmp(a->value, b->value, a->value_len) != 0)))) {
+        (vals &&
+         (a->value_len != b->value_len ||
+          (a->value_len && memcmp(a->value, b->value, a->value_len) != 0)))) {
       ++rc->mismatches;
     }
   }
@@ -419,11 +418,10 @@ static void test_round_trip(void) {
       gen(&msgs[i]);
       CU_ASSERT_EQUAL_FATAL(kefo_es_encode(stream + len, 1 << 20,
                                            msgs[i].headers, msgs[i].nheaders,
-                                           msgs[i].payload,
-                                           msgs[i].payload_len, &n),
+                                           msgs[i].payload, msgs[i].payload_len,
+                                           &n),
                             0);
-      CU_ASSERT_EQUAL(n, kefo_es_encoded_len(msgs[i].headers,
-                                             msgs[i].nheaders,
+      CU_ASSERT_EQUAL(n, kefo_es_encoded_len(msgs[i].headers, msgs[i].nheaders,
                                              msgs[i].payload_len));
       len += n;
     }
@@ -497,8 +495,7 @@ static void test_limits(void) {
                   KEFO_ERR_ES_TOO_LARGE);
   CU_ASSERT_EQUAL(allocs, 0);
   /* Lengths that contradict each other. */
-  CU_ASSERT_EQUAL(prelude_error(15, 0, 0, 0, &allocs),
-                  KEFO_ERR_ES_BAD_LENGTH);
+  CU_ASSERT_EQUAL(prelude_error(15, 0, 0, 0, &allocs), KEFO_ERR_ES_BAD_LENGTH);
   CU_ASSERT_EQUAL(prelude_error(100, 85, 0, 0, &allocs),
                   KEFO_ERR_ES_BAD_LENGTH);
   CU_ASSERT_EQUAL(allocs, 0);
@@ -615,8 +612,12 @@ static void test_truncated_and_reset(void) {
 static void test_big_message_buffer_released(void) {
   enum { PAYLOAD = 200 * 1024 };
   uint8_t *payload = calloc(1, PAYLOAD), *out = malloc(PAYLOAD + 64);
-  kefo_es_header h = {":event-type", 11, KEFO_ES_STRING, 0,
-                      (const uint8_t *)"SubscribeToShardEvent", 21};
+  kefo_es_header h = {":event-type",
+                      11,
+                      KEFO_ES_STRING,
+                      0,
+                      (const uint8_t *)"SubscribeToShardEvent",
+                      21};
   size_t n, off;
   kefo_es_decoder dec;
   capture cap;

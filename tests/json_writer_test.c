@@ -17,16 +17,17 @@ static int valid(const char *s) {
 static void test_utf8(void) {
   CU_ASSERT(valid(""));
   CU_ASSERT(valid("plain ascii"));
-  CU_ASSERT(valid("pk-gamma-\xc3\xbcnic\xc3\xb8" "de"));
-  CU_ASSERT(valid("\xe2\x82\xac"));         /* U+20AC */
-  CU_ASSERT(valid("\xf0\x9f\x98\x80"));     /* U+1F600 */
-  CU_ASSERT(valid("\xf4\x8f\xbf\xbf"));     /* U+10FFFF */
-  CU_ASSERT(!valid("\xc0\xaf"));            /* overlong '/' */
-  CU_ASSERT(!valid("\xe0\x80\xaf"));        /* overlong */
-  CU_ASSERT(!valid("\xed\xa0\x80"));        /* surrogate */
-  CU_ASSERT(!valid("\xf4\x90\x80\x80"));    /* above U+10FFFF */
-  CU_ASSERT(!valid("\xe2\x82"));            /* cut short */
-  CU_ASSERT(!valid("\x80"));                /* lone continuation */
+  CU_ASSERT(valid("pk-gamma-\xc3\xbcnic\xc3\xb8"
+                  "de"));
+  CU_ASSERT(valid("\xe2\x82\xac"));      /* U+20AC */
+  CU_ASSERT(valid("\xf0\x9f\x98\x80"));  /* U+1F600 */
+  CU_ASSERT(valid("\xf4\x8f\xbf\xbf"));  /* U+10FFFF */
+  CU_ASSERT(!valid("\xc0\xaf"));         /* overlong '/' */
+  CU_ASSERT(!valid("\xe0\x80\xaf"));     /* overlong */
+  CU_ASSERT(!valid("\xed\xa0\x80"));     /* surrogate */
+  CU_ASSERT(!valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
+  CU_ASSERT(!valid("\xe2\x82"));         /* cut short */
+  CU_ASSERT(!valid("\x80"));             /* lone continuation */
   CU_ASSERT(!valid("\xff"));
 }
 

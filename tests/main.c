@@ -12,8 +12,8 @@
 typedef int (*add_suite_fn)(void);
 
 static const add_suite_fn suites[] = {
-    kefo_add_buf_suite,         kefo_add_crc32_suite,
-    kefo_add_base64_suite,      kefo_add_json_writer_suite,
+    kefo_add_buf_suite,          kefo_add_crc32_suite,
+    kefo_add_base64_suite,       kefo_add_json_writer_suite,
     kefo_add_event_stream_suite, kefo_add_sigv4_suite,
     kefo_add_kpl_suite,
 };
@@ -44,8 +44,7 @@ int main(int argc, char **argv) {
   } else {
     CU_basic_run_tests();
   }
-  failures = CU_get_number_of_failures() +
-             CU_get_number_of_tests_failed();
+  failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
   return failures == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
 }

@@ -120,7 +120,8 @@ static int append_payload(kefo_buf *b, const uint8_t *p, size_t n) {
       if (s == NULL) {
         return KEFO_ERR_NOMEM;
       }
-      rv = kefo_buf_append_str(b, ",\"payload_encoding\":\"json\",\"payload\":");
+      rv =
+          kefo_buf_append_str(b, ",\"payload_encoding\":\"json\",\"payload\":");
       if (rv == 0) {
         rv = kefo_buf_append_str(b, s);
       }

@@ -62,6 +62,10 @@ typedef enum {
      with a control character, a path that is not absolute, ...). */
   KEFO_ERR_SIGV4 = -540,
 
+  /* The cryptographic library (OpenSSL) failed to compute a digest or a
+     MAC, for example when a FIPS-only provider refuses MD5. */
+  KEFO_ERR_CRYPTO = -550,
+
   /* Fatal errors: the object may only be freed. */
   KEFO_ERR_FATAL = -900,
   /* An allocation failed. */

@@ -1,8 +1,8 @@
 /*
  * Replays a fuzz target's kept corpus without libFuzzer, so `make check`
  * runs every input found so far through the same entry point (under the
- * sanitizers when configured with --enable-asan). Usage: replay [DIR...]; no DIR: the
- * corpus folder compiled in.
+ * sanitizers when configured with --enable-asan). Usage: replay [DIR...]; no
+ * DIR: the corpus folder compiled in.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 static int replay_file(const char *path) {
   FILE *f = fopen(path, "rb");
