@@ -1,0 +1,912 @@
+/*
+ * bench_wire: throughput of the wire-format cores (event-stream decoding,
+ * base64, CRC-32), each printed beside memcpy over the same number of bytes
+ * and, where one exists, a peer implementation timed in the same run on the
+ * same buffers, so a figure can be judged without another machine's numbers.
+ */
+#include "config.h"
+
+/* clock_gettime and sysconf are POSIX, not C99. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/base64.h"
+#include "aws/crc32.h"
+#include "aws/event_stream.h"
+
+#define KIB 1024u
+#define MIB (1024u * 1024u)
+
+/* Sizes that SubscribeToShard traffic has: a large event (a busy shard's
+   batch), small ones (a trickle of records), and HTTP/2 DATA frames of
+   16 KiB, the initial SETTINGS_MAX_FRAME_SIZE. */
+#define BIG_PAYLOAD MIB
+#define SMALL_PAYLOAD KIB
+#define SMALL_STREAM_TARGET MIB
+#define CHUNK (16u * KIB)
+#define B64_INPUT MIB
+
+#define NRUNS 5
+#define MAX_ROWS 32
+
+typedef struct options {
+  /* Each run repeats the operation until this many seconds have passed. */
+  double run_s;
+  /* Untimed repetition before the runs: faults pages in, fills caches and
+     lets the CPU clock settle. */
+  double warm_s;
+} options;
+
+/* One timed operation: does its work once and returns the bytes it
+   processed, the numerator of MB/s. */
+typedef size_t (*bench_op)(void *ctx);
+
+typedef struct result {
+  double mb_s;
+  double ops_s;
+} result;
+
+typedef struct row {
+  const char *name;
+  const char *input;
+  size_t bytes;
+  result r;
+  /* Messages handed to the callback per operation; 0 for rows that are
+     not event-stream decoding. */
+  size_t msgs_per_op;
+  /* Index of the row this one is compared with, or -1. */
+  int peer;
+} row;
+
+/* Everything the timed loops produce is folded in here, so the compiler
+   cannot prove the work unused and drop it. Printed at the end. */
+static volatile uint32_t sink;
+
+static double now_s(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "bench_wire: %s\n", what);
+  exit(1);
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+
+  if (p == NULL) {
+    die("out of memory");
+  }
+  return p;
+}
+
+/* One operation under measurement: its batch size and best run so far. */
+typedef struct timer {
+  bench_op op;
+  void *ctx;
+  size_t batch;
+  result best;
+} timer;
+
+/*
+ * Sizes |t|'s batch so that one lasts at least a millisecond, which keeps
+ * clock reads out of the figure even for sub-microsecond operations, then
+ * warms it up.
+ */
+static void calibrate(const options *opt, timer *t) {
+  double t0;
+  size_t i;
+
+  t->batch = 1;
+  for (;;) {
+    t0 = now_s();
+    for (i = 0; i < t->batch; ++i) {
+      t->op(t->ctx);
+    }
+    if (now_s() - t0 >= 1e-3 || t->batch >= ((size_t)1 << 30)) {
+      break;
+    }
+    t->batch *= 2;
+  }
+  t0 = now_s();
+  do {
+    for (i = 0; i < t->batch; ++i) {
+      t->op(t->ctx);
+    }
+  } while (now_s() - t0 < opt->warm_s);
+}
+
+/* One run: batches until opt->run_s has passed; keeps the best rate. */
+static void run_once(const options *opt, timer *t) {
+  double t0, dt, bytes = 0, ops = 0;
+  size_t i;
+
+  t0 = now_s();
+  do {
+    for (i = 0; i < t->batch; ++i) {
+      bytes += (double)t->op(t->ctx);
+    }
+    ops += (double)t->batch;
+    dt = now_s() - t0;
+  } while (dt < opt->run_s);
+  if (bytes / dt / 1e6 > t->best.mb_s) {
+    t->best.mb_s = bytes / dt / 1e6;
+    t->best.ops_s = ops / dt;
+  }
+}
+
+/*
+ * Times the |n| operations of one case (the code under test, memcpy over
+ * the same bytes, a peer) in turn, NRUNS rounds, so that a spell of load
+ * from other processes slows them all rather than one, and their ratios
+ * stay fair. The best run of each counts: the others were slowed by
+ * something outside the code under test.
+ */
+static void measure_group(const options *opt, timer *t, int n) {
+  int k, run;
+
+  for (k = 0; k < n; ++k) {
+    t[k].best.mb_s = 0;
+    t[k].best.ops_s = 0;
+    calibrate(opt, &t[k]);
+  }
+  for (run = 0; run < NRUNS; ++run) {
+    for (k = 0; k < n; ++k) {
+      run_once(opt, &t[k]);
+    }
+  }
+}
+
+/* Deterministic input, so runs on different machines decode the same
+   bytes (xorshift32). */
+static uint32_t next_rand(uint32_t *s) {
+  uint32_t x = *s;
+
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  *s = x;
+  return x;
+}
+
+static void fill_random(uint8_t *p, size_t n, uint32_t seed) {
+  size_t i;
+
+  for (i = 0; i < n; ++i) {
+    p[i] = (uint8_t)(next_rand(&seed) >> 24);
+  }
+}
+
+/*
+ * Fills |n| bytes with text shaped like a SubscribeToShardEvent payload:
+ * records with base64 Data among keys and digits. Only the shape matters
+ * (the decoder does not parse it); the bytes are not valid JSON when the
+ * last record is cut short.
+ */
+static void fill_event_json(uint8_t *p, size_t n, uint32_t seed) {
+  static const char head[] =
+      "{\"ContinuationSequenceNumber\":\"4959033827149025660855969253836157"
+      "1095921575989136588898\",\"MillisBehindLatest\":0,\"Records\":[";
+  uint8_t data[96];
+  char b64[129];
+  char rec[512];
+  size_t o = 0, b64len, k;
+  unsigned int i = 0;
+  int len;
+
+  for (k = 0; k < sizeof(head) - 1 && o < n; ++k) {
+    p[o++] = (uint8_t)head[k];
+  }
+  while (o < n) {
+    fill_random(data, sizeof(data), seed + i);
+    if (kefo_base64_encode((uint8_t *)b64, sizeof(b64) - 1, data, sizeof(data),
+                           &b64len) != 0) {
+      die("base64 encode of record data failed");
+    }
+    b64[b64len] = '\0';
+    len = snprintf(rec, sizeof(rec),
+                   "%s{\"ApproximateArrivalTimestamp\":1.700000%06u"
+                   "E9,\"Data\":\"%s\",\"EncryptionType\":\"NONE\","
+                   "\"PartitionKey\":\"pk-%u\",\"SequenceNumber\":"
+                   "\"49590338271490256608559692538361571095921575989"
+                   "%09u\"}",
+                   i ? "," : "", i % 1000000u, b64, i * 7919u % 100000u, i);
+    if (len < 0) {
+      die("snprintf failed");
+    }
+    for (k = 0; k < (size_t)len && o < n; ++k) {
+      p[o++] = (uint8_t)rec[k];
+    }
+    ++i;
+  }
+  if (n >= 2) {
+    p[n - 2] = ']';
+    p[n - 1] = '}';
+  }
+}
+
+/* The three headers every SubscribeToShardEvent message carries. */
+static void event_headers(kefo_es_header h[3]) {
+  static const char *const names[3] = {":message-type", ":event-type",
+                                       ":content-type"};
+  static const char *const values[3] = {"event", "SubscribeToShardEvent",
+                                        "application/json"};
+  int i;
+
+  memset(h, 0, 3 * sizeof(*h));
+  for (i = 0; i < 3; ++i) {
+    h[i].name = names[i];
+    h[i].name_len = strlen(names[i]);
+    h[i].type = KEFO_ES_STRING;
+    h[i].value = (const uint8_t *)values[i];
+    h[i].value_len = strlen(values[i]);
+  }
+}
+
+/* Encodes |count| messages carrying |payload| back to back into a new
+   buffer and returns it, its length in |*len|. */
+static uint8_t *encode_stream(const uint8_t *payload, size_t payload_len,
+                              size_t count, size_t *len) {
+  kefo_es_header h[3];
+  size_t one, i, outlen;
+  uint8_t *buf;
+
+  event_headers(h);
+  one = kefo_es_encoded_len(h, 3, payload_len);
+  if (one == 0) {
+    die("kefo_es_encoded_len refused the test message");
+  }
+  buf = xmalloc(one * count);
+  for (i = 0; i < count; ++i) {
+    if (kefo_es_encode(buf + i * one, one, h, 3, payload, payload_len,
+                       &outlen) != 0 ||
+        outlen != one) {
+      die("kefo_es_encode failed");
+    }
+  }
+  *len = one * count;
+  return buf;
+}
+
+/* What the decoder's callback sees. In verify mode every payload and
+   header is compared with what was encoded; in timed mode the callback
+   only touches the message, as a consumer handing it on would. */
+typedef struct es_sink {
+  uint64_t messages;
+  uint64_t payload_bytes;
+  uint32_t fold;
+  int verify;
+  int bad;
+  const uint8_t *expect;
+  size_t expect_len;
+} es_sink;
+
+static int on_message(const kefo_es_message *msg, void *user_data) {
+  es_sink *s = user_data;
+  const kefo_es_header *et;
+
+  ++s->messages;
+  s->payload_bytes += msg->payload_len;
+  if (msg->payload_len) {
+    s->fold += msg->payload[msg->payload_len - 1];
+  }
+  if (s->verify) {
+    et = kefo_es_message_header(msg, ":event-type");
+    if (msg->nheaders != 3 || et == NULL ||
+        et->value_len != strlen("SubscribeToShardEvent") ||
+        memcmp(et->value, "SubscribeToShardEvent", et->value_len) != 0 ||
+        msg->payload_len != s->expect_len ||
+        memcmp(msg->payload, s->expect, s->expect_len) != 0) {
+      s->bad = 1;
+    }
+  }
+  return 0;
+}
+
+/* An allocator that only counts, handed to the decoders so the output can
+   say how many allocations each path makes per message. */
+typedef struct alloc_count {
+  uint64_t mallocs;
+} alloc_count;
+
+static void *count_malloc(size_t size, void *ud) {
+  ((alloc_count *)ud)->mallocs++;
+  return malloc(size);
+}
+
+static void count_free(void *ptr, void *ud) {
+  (void)ud;
+  free(ptr);
+}
+
+static void *count_calloc(size_t nmemb, size_t size, void *ud) {
+  ((alloc_count *)ud)->mallocs++;
+  return calloc(nmemb, size);
+}
+
+static void *count_realloc(void *ptr, size_t size, void *ud) {
+  ((alloc_count *)ud)->mallocs++;
+  return realloc(ptr, size);
+}
+
+typedef struct es_job {
+  kefo_es_decoder dec;
+  es_sink sink;
+  alloc_count allocs;
+  kefo_mem mem;
+  const uint8_t *in;
+  size_t len;
+  /* Bytes per feed call; 0 feeds the whole buffer at once. */
+  size_t chunk;
+} es_job;
+
+static void es_job_init(es_job *j, const uint8_t *in, size_t len,
+                        size_t chunk) {
+  memset(j, 0, sizeof(*j));
+  j->mem.mem_user_data = &j->allocs;
+  j->mem.malloc = count_malloc;
+  j->mem.free = count_free;
+  j->mem.calloc = count_calloc;
+  j->mem.realloc = count_realloc;
+  j->in = in;
+  j->len = len;
+  j->chunk = chunk;
+  if (kefo_es_decoder_init(&j->dec, &j->mem, 0, 0, on_message, &j->sink) != 0) {
+    die("kefo_es_decoder_init failed");
+  }
+}
+
+static void feed(es_job *j, const uint8_t *in, size_t len) {
+  if (kefo_es_decoder_feed(&j->dec, in, len) != 0) {
+    fprintf(stderr,
+            "bench_wire: FAIL: event-stream decoding: %s check at "
+            "offset %llu\n",
+            kefo_es_decoder_error_check(&j->dec),
+            (unsigned long long)kefo_es_decoder_error_offset(&j->dec));
+    exit(1);
+  }
+}
+
+/* One decoder lives across all operations, as one does across a
+   subscription's life; every operation ends on a message boundary. */
+static size_t op_es_decode(void *ctx) {
+  es_job *j = ctx;
+  size_t off, n;
+
+  if (j->chunk == 0) {
+    feed(j, j->in, j->len);
+    return j->len;
+  }
+  for (off = 0; off < j->len; off += n) {
+    n = j->len - off < j->chunk ? j->len - off : j->chunk;
+    feed(j, j->in + off, n);
+  }
+  return j->len;
+}
+
+typedef struct buf_job {
+  const uint8_t *in;
+  size_t len;
+  uint8_t *out;
+  size_t outcap;
+} buf_job;
+
+static size_t op_memcpy(void *ctx) {
+  buf_job *j = ctx;
+
+  memcpy(j->out, j->in, j->len);
+  sink += j->out[j->len - 1];
+  return j->len;
+}
+
+static size_t op_b64_decode(void *ctx) {
+  buf_job *j = ctx;
+  size_t outlen;
+
+  if (kefo_base64_decode(j->out, j->outcap, j->in, j->len, &outlen) != 0) {
+    die("kefo_base64_decode failed");
+  }
+  sink += j->out[outlen - 1];
+  return j->len;
+}
+
+static size_t op_evp_decode(void *ctx) {
+  buf_job *j = ctx;
+  int n = EVP_DecodeBlock(j->out, j->in, (int)j->len);
+
+  if (n <= 0) {
+    die("EVP_DecodeBlock failed");
+  }
+  sink += j->out[n - 1];
+  return j->len;
+}
+
+static size_t op_b64_encode(void *ctx) {
+  buf_job *j = ctx;
+  size_t outlen;
+
+  if (kefo_base64_encode(j->out, j->outcap, j->in, j->len, &outlen) != 0) {
+    die("kefo_base64_encode failed");
+  }
+  sink += j->out[outlen - 1];
+  return j->len;
+}
+
+static size_t op_evp_encode(void *ctx) {
+  buf_job *j = ctx;
+  int n = EVP_EncodeBlock(j->out, j->in, (int)j->len);
+
+  sink += j->out[n - 1];
+  return j->len;
+}
+
+static size_t op_crc32(void *ctx) {
+  buf_job *j = ctx;
+
+  sink += kefo_crc32(0, j->in, j->len);
+  return j->len;
+}
+
+/* The textbook byte-at-a-time CRC-32 (reflected, polynomial 0xEDB88320):
+   the peer showing what zlib's braided method buys. */
+static uint32_t crc_table[256];
+
+static void naive_crc32_init(void) {
+  uint32_t c, n;
+  int k;
+
+  for (n = 0; n < 256; ++n) {
+    c = n;
+    for (k = 0; k < 8; ++k) {
+      c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    crc_table[n] = c;
+  }
+}
+
+static uint32_t naive_crc32(uint32_t crc, const uint8_t *p, size_t n) {
+  size_t i;
+
+  crc = ~crc;
+  for (i = 0; i < n; ++i) {
+    crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  }
+  return ~crc;
+}
+
+static size_t op_naive_crc32(void *ctx) {
+  buf_job *j = ctx;
+
+  sink += naive_crc32(0, j->in, j->len);
+  return j->len;
+}
+
+typedef struct bench {
+  options opt;
+  /* memcpy's destination, as large as the largest input. */
+  uint8_t *scratch;
+  row rows[MAX_ROWS];
+  int nrows;
+} bench;
+
+/* One line of the table, and the peer that shares its measurement. */
+typedef struct bench_case {
+  const char *name;
+  const char *input;
+  size_t bytes;
+  /* The operation's input, which memcpy copies for the ceiling. */
+  const uint8_t *src;
+  bench_op op;
+  void *ctx;
+  size_t msgs_per_op;
+  const char *peer_name;
+  bench_op peer_op;
+  void *peer_ctx;
+} bench_case;
+
+static int new_row(bench *b, const char *name, const char *input, size_t bytes,
+                   size_t msgs_per_op, result r) {
+  row *w;
+
+  if (b->nrows == MAX_ROWS) {
+    die("too many rows");
+  }
+  w = &b->rows[b->nrows];
+  w->name = name;
+  w->input = input;
+  w->bytes = bytes;
+  w->msgs_per_op = msgs_per_op;
+  w->peer = -1;
+  w->r = r;
+  return b->nrows++;
+}
+
+/* Measures |c| beside memcpy and its peer and adds their rows. Cases of
+   one size share a memcpy row, which keeps the best of their runs. */
+static void run_case(bench *b, const bench_case *c) {
+  timer t[3];
+  buf_job mj;
+  int n = 2, i, k;
+
+  fprintf(stderr, "  %s, %s\n", c->name, c->input);
+  memset(t, 0, sizeof(t));
+  t[0].op = c->op;
+  t[0].ctx = c->ctx;
+  mj.in = c->src;
+  mj.len = c->bytes;
+  mj.out = b->scratch;
+  mj.outcap = c->bytes;
+  t[1].op = op_memcpy;
+  t[1].ctx = &mj;
+  if (c->peer_op) {
+    t[2].op = c->peer_op;
+    t[2].ctx = c->peer_ctx;
+    n = 3;
+  }
+  measure_group(&b->opt, t, n);
+
+  for (i = 0; i < b->nrows; ++i) {
+    if (strcmp(b->rows[i].name, "memcpy") == 0 &&
+        b->rows[i].bytes == c->bytes) {
+      break;
+    }
+  }
+  if (i == b->nrows) {
+    new_row(b, "memcpy", "ceiling", c->bytes, 0, t[1].best);
+  } else if (t[1].best.mb_s > b->rows[i].r.mb_s) {
+    b->rows[i].r = t[1].best;
+  }
+  k = new_row(b, c->name, c->input, c->bytes, c->msgs_per_op, t[0].best);
+  if (c->peer_op) {
+    b->rows[k].peer =
+        new_row(b, c->peer_name, c->input, c->bytes, 0, t[2].best);
+  }
+}
+
+static void cpu_model(char *out, size_t cap) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[256];
+  char *v;
+  size_t n;
+
+  snprintf(out, cap, "unknown");
+  if (f == NULL) {
+    return;
+  }
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "model name", 10) != 0 || (v = strchr(line, ':')) == 0) {
+      continue;
+    }
+    for (++v; *v == ' ' || *v == '\t'; ++v)
+      ;
+    n = strlen(v);
+    while (n > 0 && (v[n - 1] == '\n' || v[n - 1] == ' ')) {
+      v[--n] = '\0';
+    }
+    snprintf(out, cap, "%s", v);
+    break;
+  }
+  fclose(f);
+}
+
+/* The 1-minute load average, or -1. On a shared machine it says how far
+   other processes may have held the figures down. */
+static double load_average(void) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  double l = -1;
+
+  if (f == NULL) {
+    return -1;
+  }
+  if (fscanf(f, "%lf", &l) != 1) {
+    l = -1;
+  }
+  fclose(f);
+  return l;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: bench_wire [--quick] [--help]\n"
+          "Measure the throughput of kefo's wire-format cores: event-stream\n"
+          "decoding, base64 and CRC-32, each beside memcpy over the same\n"
+          "number of bytes and beside a peer implementation where there is\n"
+          "one. MB = 10^6 bytes. Each figure is the best of %d runs of at\n"
+          "least 0.5 s after a warm-up. Exits 1 if any result is wrong.\n"
+          "  --quick  runs of 0.05 s, for a smoke test (figures are noisy)\n"
+          "  --help   show this and exit\n",
+          NRUNS);
+}
+
+/* Checks each code path's output once against the original bytes and the
+   peers against each other; the timed loops then trust them. */
+static int verify_all(const uint8_t *payload, const uint8_t *big,
+                      size_t big_len, const uint8_t *small_payload,
+                      const uint8_t *small, size_t small_len,
+                      size_t small_count, const uint8_t *raw,
+                      const uint8_t *text, size_t text_len) {
+  static const size_t chunks[] = {0, 1, 7, CHUNK};
+  uint8_t *out = xmalloc(text_len + 4);
+  size_t i, outlen;
+  int fails = 0, n;
+  es_job j;
+
+  for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); ++i) {
+    es_job_init(&j, big, big_len, chunks[i]);
+    j.sink.verify = 1;
+    j.sink.expect = payload;
+    j.sink.expect_len = BIG_PAYLOAD;
+    op_es_decode(&j);
+    if (j.sink.bad || j.sink.messages != 1 ||
+        kefo_es_decoder_finish(&j.dec) != 0) {
+      fprintf(stderr, "FAIL: 1 MiB event, chunk %zu\n", chunks[i]);
+      ++fails;
+    }
+    kefo_es_decoder_free(&j.dec);
+
+    es_job_init(&j, small, small_len, chunks[i]);
+    j.sink.verify = 1;
+    j.sink.expect = small_payload;
+    j.sink.expect_len = SMALL_PAYLOAD;
+    op_es_decode(&j);
+    if (j.sink.bad || j.sink.messages != small_count ||
+        kefo_es_decoder_finish(&j.dec) != 0) {
+      fprintf(stderr, "FAIL: 1 KiB events, chunk %zu\n", chunks[i]);
+      ++fails;
+    }
+    kefo_es_decoder_free(&j.dec);
+  }
+
+  if (kefo_base64_decode(out, text_len, text, text_len, &outlen) != 0 ||
+      outlen != B64_INPUT || memcmp(out, raw, B64_INPUT) != 0) {
+    fprintf(stderr, "FAIL: kefo_base64_decode\n");
+    ++fails;
+  }
+  /* EVP_DecodeBlock keeps the bytes that padding stands for, so only the
+     first B64_INPUT bytes are compared. */
+  n = EVP_DecodeBlock(out, text, (int)text_len);
+  if (n < (int)B64_INPUT || memcmp(out, raw, B64_INPUT) != 0) {
+    fprintf(stderr, "FAIL: EVP_DecodeBlock\n");
+    ++fails;
+  }
+  n = EVP_EncodeBlock(out, raw, (int)B64_INPUT);
+  if (n != (int)text_len || memcmp(out, text, text_len) != 0) {
+    fprintf(stderr, "FAIL: kefo_base64_encode differs from EVP_EncodeBlock\n");
+    ++fails;
+  }
+
+  /* The check value of CRC-32 is that of "123456789". */
+  if (kefo_crc32(0, (const uint8_t *)"123456789", 9) != 0xcbf43926u ||
+      naive_crc32(0, (const uint8_t *)"123456789", 9) != 0xcbf43926u ||
+      kefo_crc32(0, raw, B64_INPUT) != naive_crc32(0, raw, B64_INPUT) ||
+      kefo_crc32(kefo_crc32(0, raw, 1000), raw + 1000, B64_INPUT - 1000) !=
+          naive_crc32(0, raw, B64_INPUT)) {
+    fprintf(stderr, "FAIL: kefo_crc32 and the table CRC-32 disagree\n");
+    ++fails;
+  }
+  free(out);
+  return fails;
+}
+
+static void print_table(const bench *b) {
+  char line[200];
+  size_t n;
+  int i;
+
+  printf("%-34s %-16s %9s %8s %8s %9s %10s\n", "name", "input", "bytes/op",
+         "MB/s", "/memcpy", "kefo/peer", "msgs/s");
+  for (i = 0; i < 2 * b->nrows; ++i) {
+    /* memcpy rows first, then the rest in the order measured. */
+    const row *r = &b->rows[i % b->nrows];
+    int is_memcpy = strcmp(r->name, "memcpy") == 0;
+    double mc = 0;
+    int k;
+
+    if (is_memcpy != (i < b->nrows)) {
+      continue;
+    }
+
+    for (k = 0; k < b->nrows; ++k) {
+      if (strcmp(b->rows[k].name, "memcpy") == 0 &&
+          b->rows[k].bytes == r->bytes) {
+        mc = b->rows[k].r.mb_s;
+      }
+    }
+    n = (size_t)snprintf(line, sizeof(line), "%-34s %-16s %9zu %8.0f %8.2f",
+                         r->name, r->input, r->bytes, r->r.mb_s,
+                         mc > 0 ? r->r.mb_s / mc : 0.0);
+    if (r->peer >= 0) {
+      n += (size_t)snprintf(line + n, sizeof(line) - n, " %9.2f",
+                            r->r.mb_s / b->rows[r->peer].r.mb_s);
+    } else {
+      n += (size_t)snprintf(line + n, sizeof(line) - n, " %9s", "");
+    }
+    if (r->msgs_per_op) {
+      n += (size_t)snprintf(line + n, sizeof(line) - n, " %10.0f",
+                            r->r.ops_s * (double)r->msgs_per_op);
+    }
+    /* No trailing blanks, so the table pastes cleanly into Markdown. */
+    while (n > 0 && line[n - 1] == ' ') {
+      line[--n] = '\0';
+    }
+    printf("%s\n", line);
+  }
+}
+
+int main(int argc, char **argv) {
+  bench *b;
+  uint8_t *payload, *small_payload, *big, *small, *raw, *text, *out;
+  size_t big_len, small_len, small_count, text_len, cap;
+  char cpu[200];
+  es_job jobs[4];
+  kefo_es_header hdrs[3];
+  buf_job dec, enc, crc1k;
+  int i, fails;
+  double big_allocs, big_chunk_allocs, small_chunk_allocs;
+
+  b = calloc(1, sizeof(*b));
+  if (b == NULL) {
+    die("out of memory");
+  }
+  b->opt.run_s = 0.5;
+  b->opt.warm_s = 0.2;
+  for (i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      b->opt.run_s = 0.05;
+      b->opt.warm_s = 0.02;
+    } else if (strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "bench_wire: unknown option %s\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  payload = xmalloc(BIG_PAYLOAD);
+  fill_event_json(payload, BIG_PAYLOAD, 1);
+  big = encode_stream(payload, BIG_PAYLOAD, 1, &big_len);
+  small_payload = xmalloc(SMALL_PAYLOAD);
+  fill_event_json(small_payload, SMALL_PAYLOAD, 2);
+  event_headers(hdrs);
+  small_count =
+      SMALL_STREAM_TARGET / kefo_es_encoded_len(hdrs, 3, SMALL_PAYLOAD);
+  small = encode_stream(small_payload, SMALL_PAYLOAD, small_count, &small_len);
+  raw = xmalloc(B64_INPUT);
+  fill_random(raw, B64_INPUT, 3);
+  text_len = kefo_base64_encoded_len(B64_INPUT);
+  text = xmalloc(text_len);
+  if (kefo_base64_encode(text, text_len, raw, B64_INPUT, &text_len) != 0) {
+    die("kefo_base64_encode failed");
+  }
+  /* One destination for every row: room for the largest input, plus the
+     NUL that EVP_EncodeBlock writes. */
+  cap = text_len > big_len ? text_len : big_len;
+  cap = cap > small_len ? cap : small_len;
+  out = xmalloc(cap + 1);
+  memset(out, 0, cap + 1);
+  naive_crc32_init();
+
+  fails = verify_all(payload, big, big_len, small_payload, small, small_len,
+                     small_count, raw, text, text_len);
+  if (fails) {
+    fprintf(stderr, "bench_wire: %d correctness check(s) failed\n", fails);
+    return 1;
+  }
+
+  cpu_model(cpu, sizeof(cpu));
+  printf("kefo %s bench_wire%s\n", KEFO_VERSION,
+         b->opt.run_s < 0.5 ? " --quick (noisy)" : "");
+  printf("cpu:      %s (%ld online)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
+#if defined(__clang__) || !defined(__GNUC__)
+  printf("compiler: %s\n", __VERSION__);
+#else
+  printf("compiler: gcc %s\n", __VERSION__);
+#endif
+  printf("zlib:     %s   OpenSSL: %s\n", zlibVersion(),
+         OpenSSL_version(OPENSSL_VERSION));
+  printf("load:     %.2f (1-minute average at start)\n", load_average());
+  printf("MB = 10^6 bytes. Best of %d runs of >= %.2f s, after a %.2f s "
+         "warm-up.\n",
+         NRUNS, b->opt.run_s, b->opt.warm_s);
+  printf("Event-stream MB/s counts wire bytes (prelude, headers, payload, "
+         "CRC);\nbase64 decode counts the encoded text, base64 encode the "
+         "binary input.\n/memcpy: against memcpy of bytes/op in the same "
+         "run. kefo/peer: against\nthe row below it. kefo_crc32 is zlib's "
+         "crc32_z.\n\n");
+  fflush(stdout);
+  fprintf(stderr, "measuring:\n");
+
+  b->scratch = xmalloc(cap);
+
+  es_job_init(&jobs[0], big, big_len, 0);
+  es_job_init(&jobs[1], big, big_len, CHUNK);
+  es_job_init(&jobs[2], small, small_len, 0);
+  es_job_init(&jobs[3], small, small_len, CHUNK);
+  dec.in = text;
+  dec.len = text_len;
+  dec.out = out;
+  dec.outcap = cap;
+  enc.in = raw;
+  enc.len = B64_INPUT;
+  enc.out = out;
+  enc.outcap = cap;
+  /* At 1 KiB, the size of a small event's body, the fixed cost of each
+     CRC call shows; the decoder makes three calls per message. */
+  crc1k = enc;
+  crc1k.len = KIB;
+  {
+    const bench_case cases[] = {
+        {"es decode, fed whole (zero-copy)", "1 x 1 MiB event", big_len, big,
+         op_es_decode, &jobs[0], 1, NULL, NULL, NULL},
+        {"es decode, 16 KiB chunks (copy)", "1 x 1 MiB event", big_len, big,
+         op_es_decode, &jobs[1], 1, NULL, NULL, NULL},
+        {"es decode, fed whole (zero-copy)", "stream of 1 KiB", small_len,
+         small, op_es_decode, &jobs[2], small_count, NULL, NULL, NULL},
+        {"es decode, 16 KiB chunks", "stream of 1 KiB", small_len, small,
+         op_es_decode, &jobs[3], small_count, NULL, NULL, NULL},
+        {"base64 decode, kefo", "text of 1 MiB", text_len, text, op_b64_decode,
+         &dec, 0, "base64 decode, EVP_DecodeBlock", op_evp_decode, &dec},
+        {"base64 encode, kefo", "1 MiB binary", B64_INPUT, raw, op_b64_encode,
+         &enc, 0, "base64 encode, EVP_EncodeBlock", op_evp_encode, &enc},
+        {"crc32, kefo_crc32 (zlib crc32_z)", "1 MiB binary", B64_INPUT, raw,
+         op_crc32, &enc, 0, "crc32, byte-at-a-time table", op_naive_crc32,
+         &enc},
+        {"crc32, kefo_crc32 (zlib crc32_z)", "1 KiB binary", KIB, raw, op_crc32,
+         &crc1k, 0, "crc32, byte-at-a-time table", op_naive_crc32, &crc1k}};
+    size_t c;
+
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {
+      run_case(b, &cases[c]);
+    }
+  }
+
+  print_table(b);
+
+  /* Allocations per message over everything the timed decoders did: the
+     zero-copy path should make none once its header array exists. */
+  big_allocs = (double)jobs[0].allocs.mallocs / (double)jobs[0].sink.messages;
+  big_chunk_allocs =
+      (double)jobs[1].allocs.mallocs / (double)jobs[1].sink.messages;
+  small_chunk_allocs =
+      (double)jobs[3].allocs.mallocs / (double)jobs[3].sink.messages;
+  printf("\nallocations per message (mallocs by the decoder over all runs "
+         "/ messages):\n  1 MiB fed whole %.3f, 1 MiB in 16 KiB chunks "
+         "%.3f, 1 KiB stream in chunks %.4f\n",
+         big_allocs, big_chunk_allocs, small_chunk_allocs);
+  printf("load at end: %.2f\n", load_average());
+  printf("sink: %08x\n",
+         (unsigned)(sink + jobs[0].sink.fold + jobs[1].sink.fold +
+                    jobs[2].sink.fold + jobs[3].sink.fold));
+
+  for (i = 0; i < 4; ++i) {
+    kefo_es_decoder_free(&jobs[i].dec);
+  }
+  free(b->scratch);
+  free(out);
+  free(text);
+  free(raw);
+  free(small);
+  free(small_payload);
+  free(big);
+  free(payload);
+  free(b);
+  return 0;
+}
