@@ -1,11 +1,22 @@
 /*
  * Base64 codec. The decoder's inner loop has no branch per byte or per
- * group: invalid characters map to 0x80, which is ORed into one flag that
- * is tested once at the end, so a record's Data decodes at memory speed.
+ * group: invalid characters carry a flag bit that is ORed into one word and
+ * tested once at the end. On little-endian hosts four pre-shifted tables
+ * turn a group of four characters into its three bytes with four loads and
+ * one 4-byte store, and the encoder writes two characters per 12 bits of
+ * input; bench/bench_wire compares both with OpenSSL's.
  */
+#include "config.h"
+
 #include "aws/base64.h"
 
+#include <string.h>
+
 #include <kefo/kefo.h>
+
+#ifndef WORDS_BIGENDIAN
+#include "aws/base64_tables.h"
+#endif
 
 static const char enc_table[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -45,7 +56,17 @@ int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
   if (n > (SIZE_MAX - 2) / 4 * 3 || outcap < kefo_base64_encoded_len(n)) {
     return KEFO_ERR_BUFFER_TOO_SMALL;
   }
-  for (i = 0; i + 3 <= n; i += 3) {
+  i = 0;
+#ifndef WORDS_BIGENDIAN
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    uint16_t hi = enc_pair_le[v >> 12], lo = enc_pair_le[v & 0xfff];
+    memcpy(out + o, &hi, 2);
+    memcpy(out + o + 2, &lo, 2);
+    o += 4;
+  }
+#endif
+  for (; i + 3 <= n; i += 3) {
     uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
     out[o++] = (uint8_t)enc_table[v >> 18];
     out[o++] = (uint8_t)enc_table[(v >> 12) & 63];
@@ -87,7 +108,24 @@ int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
   }
   /* Every group but the last cannot hold padding: decode them flat. */
   full = n - 4;
-  for (i = 0; i < full; i += 4) {
+  i = 0;
+#ifndef WORDS_BIGENDIAN
+  {
+    uint32_t flag = 0;
+    /* The 4-byte store's last byte is overwritten by the next group, and
+       the last group is left to the code below, so no store passes the
+       decoded length; in place, the store stays behind the input read. */
+    for (; i < full; i += 4) {
+      uint32_t w = dec_le0[in[i]] | dec_le1[in[i + 1]] | dec_le2[in[i + 2]] |
+                   dec_le3[in[i + 3]];
+      flag |= w;
+      memcpy(out + o, &w, 4);
+      o += 3;
+    }
+    bad = (uint8_t)(flag >> 24 ? 0x80 : 0);
+  }
+#endif
+  for (; i < full; i += 4) {
     uint32_t v;
     a = dec_table[in[i]];
     b = dec_table[in[i + 1]];

@@ -94,12 +94,44 @@ static void test_round_trip_in_place(void) {
   }
 }
 
+/* A bad character anywhere, in the flat groups or the last one, is caught;
+   so is one in every byte position of a group. */
+static void test_bad_char_every_position(void) {
+  uint8_t src[120], enc[200], out[200];
+  size_t i, n, m, pos;
+  static const uint8_t bad[] = {'!', '=', '-', '_', ' ', 0x80, 0xff, 0};
+
+  for (i = 0; i < sizeof(src); ++i) {
+    src[i] = (uint8_t)(i * 31 + 5);
+  }
+  CU_ASSERT_EQUAL_FATAL(kefo_base64_encode(enc, sizeof(enc), src, 120, &n), 0);
+  for (pos = 0; pos < n; ++pos) {
+    for (i = 0; i < sizeof(bad); ++i) {
+      uint8_t keep = enc[pos];
+      /* '=' is legal in the last two places only when it pads. */
+      if (bad[i] == '=' && pos >= n - 2) {
+        continue;
+      }
+      enc[pos] = bad[i];
+      CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out), enc, n, &m),
+                      KEFO_ERR_BASE64);
+      CU_ASSERT_EQUAL(m, 0);
+      enc[pos] = keep;
+    }
+  }
+  CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out), enc, n, &m), 0);
+  CU_ASSERT_EQUAL(m, 120);
+  CU_ASSERT_EQUAL(memcmp(out, src, 120), 0);
+}
+
 int kefo_add_base64_suite(void) {
   CU_pSuite s = CU_add_suite("base64", NULL, NULL);
 
   if (s == NULL || !CU_add_test(s, "rfc4648", test_rfc4648) ||
       !CU_add_test(s, "bad_input", test_bad_input) ||
-      !CU_add_test(s, "round_trip_in_place", test_round_trip_in_place)) {
+      !CU_add_test(s, "round_trip_in_place", test_round_trip_in_place) ||
+      !CU_add_test(s, "bad_char_every_position",
+                   test_bad_char_every_position)) {
     return CU_get_error();
   }
   return CUE_SUCCESS;
