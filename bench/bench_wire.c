@@ -464,7 +464,8 @@ static size_t op_crc32(void *ctx) {
 }
 
 /* The textbook byte-at-a-time CRC-32 (reflected, polynomial 0xEDB88320):
-   the peer showing what zlib's braided method buys. */
+   an independent reference for the correctness check. The peer in the
+   table is zlib's crc32_z, what a C program would otherwise call. */
 static uint32_t crc_table[256];
 
 static void naive_crc32_init(void) {
@@ -490,10 +491,10 @@ static uint32_t naive_crc32(uint32_t crc, const uint8_t *p, size_t n) {
   return ~crc;
 }
 
-static size_t op_naive_crc32(void *ctx) {
+static size_t op_zlib_crc32(void *ctx) {
   buf_job *j = ctx;
 
-  sink += naive_crc32(0, j->in, j->len);
+  sink += (uint32_t)crc32_z(0, j->in, j->len);
   return j->len;
 }
 
@@ -829,8 +830,8 @@ int main(int argc, char **argv) {
   printf("Event-stream MB/s counts wire bytes (prelude, headers, payload, "
          "CRC);\nbase64 decode counts the encoded text, base64 encode the "
          "binary input.\n/memcpy: against memcpy of bytes/op in the same "
-         "run. kefo/peer: against\nthe row below it. kefo_crc32 is zlib's "
-         "crc32_z.\n\n");
+         "run. kefo/peer: against\nthe row below it. kefo_crc32 folds with "
+         "PCLMULQDQ where the CPU has it.\n\n");
   fflush(stdout);
   fprintf(stderr, "measuring:\n");
 
@@ -866,11 +867,10 @@ int main(int argc, char **argv) {
          &dec, 0, "base64 decode, EVP_DecodeBlock", op_evp_decode, &dec},
         {"base64 encode, kefo", "1 MiB binary", B64_INPUT, raw, op_b64_encode,
          &enc, 0, "base64 encode, EVP_EncodeBlock", op_evp_encode, &enc},
-        {"crc32, kefo_crc32 (zlib crc32_z)", "1 MiB binary", B64_INPUT, raw,
-         op_crc32, &enc, 0, "crc32, byte-at-a-time table", op_naive_crc32,
-         &enc},
-        {"crc32, kefo_crc32 (zlib crc32_z)", "1 KiB binary", KIB, raw, op_crc32,
-         &crc1k, 0, "crc32, byte-at-a-time table", op_naive_crc32, &crc1k}};
+        {"crc32, kefo_crc32", "1 MiB binary", B64_INPUT, raw, op_crc32, &enc, 0,
+         "crc32, zlib crc32_z", op_zlib_crc32, &enc},
+        {"crc32, kefo_crc32", "1 KiB binary", KIB, raw, op_crc32, &crc1k, 0,
+         "crc32, zlib crc32_z", op_zlib_crc32, &crc1k}};
     size_t c;
 
     for (c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {

@@ -34,8 +34,8 @@ for t in "${targets[@]}"; do
     "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
   frc=$?
   set -e
-  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-  crashes=$(ls build-fuzz/crash-"$t"-* 2>/dev/null | wc -l)
+  execs=$(awk '/^stat::number_of_executed_units/ {print $2}' "$log")
+  crashes=$(find build-fuzz -maxdepth 1 -name "crash-$t-*" | wc -l)
   printf '%-14s %6ss  executions %-10s crashes %s\n' "$t" "$secs" \
     "${execs:-?}" "$crashes"
   if [ $frc != 0 ] || [ "$crashes" != 0 ]; then
