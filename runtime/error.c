@@ -33,6 +33,28 @@ const char *kefo_strerror(int code) {
     return "Request cannot be signed with SigV4";
   case KEFO_ERR_CRYPTO:
     return "Cryptographic library failure";
+  case KEFO_ERR_CONNECT:
+    return "Connection failed";
+  case KEFO_ERR_TLS:
+    return "TLS failed";
+  case KEFO_ERR_TIMEOUT:
+    return "Timed out";
+  case KEFO_ERR_HTTP:
+    return "HTTP protocol error or connection lost";
+  case KEFO_ERR_STREAM_RESET:
+    return "HTTP/2 stream reset or refused";
+  case KEFO_ERR_CANCELLED:
+    return "Cancelled";
+  case KEFO_ERR_RESPONSE_TOO_LARGE:
+    return "Response larger than allowed";
+  case KEFO_ERR_AWS:
+    return "AWS returned an error";
+  case KEFO_ERR_BAD_RESPONSE:
+    return "Malformed response";
+  case KEFO_ERR_CREDENTIALS:
+    return "No usable AWS credentials";
+  case KEFO_ERR_CONFIG:
+    return "Invalid configuration";
   case KEFO_ERR_NOMEM:
     return "Out of memory";
   case KEFO_ERR_CALLBACK_FAILURE:

@@ -66,6 +66,38 @@ typedef enum {
      MAC, for example when a FIPS-only provider refuses MD5. */
   KEFO_ERR_CRYPTO = -550,
 
+  /* Transport. */
+  /* A TCP connection could not be made (refused, unreachable, DNS). */
+  KEFO_ERR_CONNECT = -560,
+  /* TLS failed: handshake, certificate or host name verification, or no
+     h2 from ALPN. kefo_error_info.message names the OpenSSL reason. */
+  KEFO_ERR_TLS = -561,
+  /* A connect, handshake or request deadline passed. */
+  KEFO_ERR_TIMEOUT = -562,
+  /* The peer broke the HTTP protocol, or the connection was lost with
+     the request in flight. */
+  KEFO_ERR_HTTP = -563,
+  /* The peer reset the stream (HTTP/2 RST_STREAM) or refused it
+     (GOAWAY); kefo_error_info.message names the HTTP/2 error code. */
+  KEFO_ERR_STREAM_RESET = -564,
+  /* The request was cancelled by its owner or by shutting down. */
+  KEFO_ERR_CANCELLED = -565,
+  /* A response body, or the whole response, is larger than allowed. */
+  KEFO_ERR_RESPONSE_TOO_LARGE = -566,
+
+  /* AWS. */
+  /* AWS answered with an error: kefo_error_info holds its type (such as
+     "ResourceInUseException"), message, HTTP status and whether it is
+     worth retrying. */
+  KEFO_ERR_AWS = -570,
+  /* A response is not the JSON the API documents. */
+  KEFO_ERR_BAD_RESPONSE = -571,
+  /* No credentials could be found, or a provider failed to get them. */
+  KEFO_ERR_CREDENTIALS = -580,
+  /* A configuration key is unknown or its value is invalid; the error
+     text names the key. */
+  KEFO_ERR_CONFIG = -590,
+
   /* Fatal errors: the object may only be freed. */
   KEFO_ERR_FATAL = -900,
   /* An allocation failed. */
@@ -101,6 +133,32 @@ typedef struct kefo_mem {
   void *(*calloc)(size_t nmemb, size_t size, void *mem_user_data);
   void *(*realloc)(void *ptr, size_t size, void *mem_user_data);
 } kefo_mem;
+
+/*
+ * Detail that an error code cannot carry, handed to error callbacks. Every
+ * pointer is lent: valid only during the callback. Secrets never appear
+ * here.
+ */
+typedef struct kefo_error_info {
+  /* One of the KEFO_ERR_* codes. */
+  int code;
+  /* The AWS error type (the "__type" of a JSON error without its
+     namespace, or an event's ":exception-type"), such as
+     "ProvisionedThroughputExceededException"; NULL when not from AWS. */
+  const char *aws_type;
+  /* What went wrong, in words: the AWS message, the OpenSSL reason, the
+     failed check. Never NULL (may be ""). */
+  const char *message;
+  /* The operation ("SubscribeToShard", "GetItem", ...) or NULL. */
+  const char *operation;
+  /* The shard concerned, or NULL. */
+  const char *shard_id;
+  /* The HTTP status of the response, or 0 when there was none. */
+  int http_status;
+  /* Non-zero when the same call may succeed if tried again later
+     (throttling, 5xx, connection loss, timeouts). */
+  int retryable;
+} kefo_error_info;
 
 /* Version information returned by kefo_version(). */
 typedef struct kefo_info {

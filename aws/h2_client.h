@@ -1,0 +1,34 @@
+/*
+ * HTTP/2 client over nghttp2 and libevent bufferevents (OpenSSL for https,
+ * h2c with prior knowledge for http), a pool of connections multiplexing
+ * many streams each, behind the kefo_http_* request interface (Kinesis).
+ */
+#ifndef KEFO_H2_CLIENT_H
+#define KEFO_H2_CLIENT_H
+
+#include <openssl/ssl.h>
+
+#include "aws/http.h"
+
+typedef struct kefo_h2_client kefo_h2_client;
+
+/*
+ * Creates a client on |base|. |tls_ctx| (from kefo_tls_ctx_new with ALPN
+ * http/1.1; not owned, must outlive the client) serves https endpoints.
+ *
+ * Returns 0 or KEFO_ERR_NOMEM.
+ */
+int kefo_h2_client_new(kefo_h2_client **out, struct event_base *base,
+                       const kefo_http_client_options *opts,
+                       SSL_CTX *tls_ctx);
+
+/* Closes every connection; requests in flight get no more callbacks. */
+void kefo_h2_client_del(kefo_h2_client *client);
+
+/* As kefo_http_client_request, for an HTTP/2 request. */
+int kefo_h2_client_request(kefo_h2_client *client,
+                           const kefo_http_request *req,
+                           const kefo_http_callbacks *cb, void *user_data,
+                           kefo_http_stream **out);
+
+#endif /* KEFO_H2_CLIENT_H */

@@ -1,0 +1,176 @@
+/*
+ * The one request interface in front of kefo's two HTTP clients: HTTP/2
+ * (nghttp2, for Kinesis) and HTTP/1.1 (libevent's evhttp, for DynamoDB,
+ * STS and the metadata endpoints). Callers build a request, get the
+ * response head, its body in lent chunks, and one close; they do not care
+ * which protocol carries it. Everything runs on one libevent event_base and
+ * never blocks; every callback runs on that loop's thread.
+ */
+#ifndef KEFO_HTTP_H
+#define KEFO_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "runtime/mem.h"
+
+/* An endpoint: scheme, host and port of a URL such as
+   "https://kinesis.us-east-1.amazonaws.com" or "http://127.0.0.1:4568". */
+typedef struct kefo_endpoint {
+  /* 1 for https (TLS, certificate and host name verified), 0 for http
+     (plain, only when given explicitly: emulators). */
+  int tls;
+  char host[256];
+  uint16_t port;
+  /* "host" or "host:port" when the port is not the scheme's default: the
+     Host / :authority value, and what SigV4 signs as host. */
+  char authority[264];
+} kefo_endpoint;
+
+/*
+ * Parses |url|: "http://" or "https://", a host name, IPv4 address or
+ * bracketed IPv6 address, an optional port, and nothing after but an
+ * optional "/".
+ *
+ * Returns 0 or KEFO_ERR_CONFIG (the URL is not of that form).
+ */
+int kefo_endpoint_parse(kefo_endpoint *ep, const char *url);
+
+typedef enum { KEFO_HTTP_1_1 = 1, KEFO_HTTP_2 = 2 } kefo_http_version;
+
+typedef struct kefo_http_header {
+  const char *name;
+  const char *value;
+} kefo_http_header;
+
+typedef struct kefo_http_request {
+  const kefo_endpoint *endpoint;
+  kefo_http_version version;
+  const char *method;
+  /* Path and query, already encoded: "/" for every AWS JSON API. */
+  const char *path;
+  /* Headers to send, signature included; the client adds Host (or
+     :authority), Content-Length and, for HTTP/1.1, Connection. Names in
+     lower case (HTTP/2 requires it). */
+  const kefo_http_header *headers;
+  size_t nheaders;
+  /* Copied at the call: the caller may free it once the call returns. */
+  const uint8_t *body;
+  size_t body_len;
+  /* Milliseconds until the response head must have arrived; 0: the
+     client's default. A streaming response has no deadline after that:
+     its owner watches for silence (SubscribeToShard's inactivity
+     timeout). */
+  uint32_t timeout_ms;
+} kefo_http_request;
+
+typedef struct kefo_http_stream kefo_http_stream;
+
+typedef struct kefo_http_callbacks {
+  /*
+   * The response head: status and headers (lent, valid only during the
+   * call). Non-zero return cancels the request (then on_close gets
+   * KEFO_ERR_CALLBACK_FAILURE).
+   */
+  int (*on_response)(kefo_http_stream *stream, int status,
+                     const kefo_http_header *headers, size_t nheaders,
+                     void *user_data);
+  /*
+   * A piece of the body, lent: valid only during the call. Flow control
+   * is the owner's: over HTTP/2 the peer may send no more than the
+   * stream's window until the owner calls kefo_http_stream_consume for
+   * bytes it has handed on (from here or later), so an owner that stops
+   * consuming stops the peer. Non-zero return cancels the request.
+   */
+  int (*on_data)(kefo_http_stream *stream, const uint8_t *data, size_t len,
+                 void *user_data);
+  /*
+   * Called exactly once, last: |error| is 0 when the whole response was
+   * received, else a KEFO_ERR_* code with |info| saying more (lent).
+   * The stream handle is invalid once this returns.
+   */
+  void (*on_close)(kefo_http_stream *stream, int error,
+                   const kefo_error_info *info, void *user_data);
+} kefo_http_callbacks;
+
+typedef struct kefo_http_client_options {
+  const kefo_mem *mem;
+  /* Extra PEM CA file to trust besides the system store; NULL: none. */
+  const char *ca_file;
+  /* Defaults: 10 s connect, 10 s TLS handshake, 30 s response head. */
+  uint32_t connect_timeout_ms;
+  uint32_t tls_timeout_ms;
+  uint32_t request_timeout_ms;
+  /* HTTP/2: a PING after this much silence on a connection, and the
+     connection dropped when no answer comes within the same time; 0: 30 s.
+   */
+  uint32_t ping_interval_ms;
+  /* HTTP/2: each stream's receive window, the most a stream's owner can
+     leave unconsumed; 0: 1 MiB. */
+  uint32_t stream_window;
+} kefo_http_client_options;
+
+/* Fills |opts| with the defaults (all zero: the defaults above). */
+void kefo_http_client_options_init(kefo_http_client_options *opts);
+
+/* Stream operations, one table per protocol. */
+typedef struct kefo_http_stream_ops {
+  void (*consume)(kefo_http_stream *stream, size_t n);
+  void (*cancel)(kefo_http_stream *stream);
+} kefo_http_stream_ops;
+
+/* Each protocol's stream starts with this header. */
+struct kefo_http_stream {
+  const kefo_http_stream_ops *ops;
+};
+
+/*
+ * Tells the client the owner has handed on |n| more bytes of this stream's
+ * body, so the peer may send that many more (HTTP/2 WINDOW_UPDATE). A
+ * no-op over HTTP/1.1, where reading stops only when the socket buffer is
+ * full.
+ */
+void kefo_http_stream_consume(kefo_http_stream *stream, size_t n);
+
+/*
+ * Cancels the request (HTTP/2: RST_STREAM CANCEL; HTTP/1.1: the
+ * connection is closed). No callback runs for it afterwards, not even
+ * on_close; the handle is invalid on return. Safe from inside the
+ * stream's own callbacks.
+ */
+void kefo_http_stream_cancel(kefo_http_stream *stream);
+
+/* The client: one per consumer, owning an HTTP/2 and an HTTP/1.1
+   connection pool on |base|. */
+typedef struct kefo_http_client kefo_http_client;
+
+/*
+ * Creates a client on |base| (not owned). |opts| may be NULL.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_TLS (the CA file cannot
+ * be loaded: the message says why) or KEFO_ERR_NOMEM.
+ */
+int kefo_http_client_new(kefo_http_client **out, struct event_base *base,
+                         const kefo_http_client_options *opts);
+
+/* Closes every connection; requests in flight get no more callbacks. */
+void kefo_http_client_del(kefo_http_client *client);
+
+/*
+ * Starts |req| (copied: the caller's memory may go once this returns) over
+ * a pooled connection of the request's version, opening one if needed.
+ * Callbacks run later, from the loop, never from inside this call. |out|
+ * may be NULL when the caller never cancels or consumes.
+ *
+ * Returns 0 (on_close will be called exactly once), or
+ * KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (no callback will be).
+ */
+int kefo_http_client_request(kefo_http_client *client,
+                             const kefo_http_request *req,
+                             const kefo_http_callbacks *cb, void *user_data,
+                             kefo_http_stream **out);
+
+#endif /* KEFO_HTTP_H */

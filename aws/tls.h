@@ -1,0 +1,44 @@
+/*
+ * TLS set-up shared by both HTTP clients: an OpenSSL context that verifies
+ * certificates against the system store (plus an optional CA file), and
+ * per-connection objects with SNI and host name verification on. There is
+ * no switch to turn verification off.
+ */
+#ifndef KEFO_TLS_H
+#define KEFO_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+/*
+ * Creates a client context: TLS 1.2 or later, peer verification against
+ * the default trust store and |ca_file| when not NULL, ALPN offering "h2"
+ * when |alpn_h2| is non-zero (else "http/1.1").
+ *
+ * Returns 0 or KEFO_ERR_TLS (with the reason in |err|, |errlen| bytes,
+ * e.g. the CA file cannot be read) or KEFO_ERR_NOMEM.
+ */
+int kefo_tls_ctx_new(SSL_CTX **out, const char *ca_file, int alpn_h2, char *err,
+                     size_t errlen);
+
+/*
+ * Creates a connection's SSL for |host|: SNI (unless |host| is an IP
+ * address) and host name or IP address verification.
+ *
+ * Returns the SSL, or NULL when out of memory.
+ */
+SSL *kefo_tls_new_ssl(SSL_CTX *ctx, const char *host);
+
+/*
+ * Writes why the handshake on |ssl| failed into |out|: the certificate
+ * verification result when that is the cause ("certificate verify failed:
+ * unable to get local issuer certificate", "... Hostname mismatch"), else
+ * the first OpenSSL error queued, which it clears. |ssl| may be NULL.
+ */
+void kefo_tls_describe_error(SSL *ssl, char *out, size_t outlen);
+
+/* Returns 1 when ALPN on |ssl| chose "h2". */
+int kefo_tls_alpn_is_h2(SSL *ssl);
+
+#endif /* KEFO_TLS_H */
