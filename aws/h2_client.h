@@ -31,4 +31,7 @@ int kefo_h2_client_request(kefo_h2_client *client,
                            const kefo_http_callbacks *cb, void *user_data,
                            kefo_http_stream **out);
 
+/* Returns how many connections the client holds (tests, stats). */
+size_t kefo_h2_client_connections(const kefo_h2_client *client);
+
 #endif /* KEFO_H2_CLIENT_H */
