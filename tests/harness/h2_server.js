@@ -4,12 +4,17 @@
 // Routes: /echo (the request body back), /big?n=N (N bytes in 16 KiB
 // writes), /hold (headers at once, then an open body), /never (no answer),
 // /goaway (answers, then GOAWAY on its session), /count (connections seen).
+// On "/", by x-amz-target: *.Throttled answers HTTP 400
+// ProvisionedThroughputExceededException twice, then 200 {"attempts":3};
+// *.Malformed answers 200 with a body that is not JSON; *.Missing answers
+// 400 ResourceNotFoundException.
 'use strict';
 const http2 = require('http2');
 const fs = require('fs');
 const [port, cert, key] = process.argv.slice(2);
 const settings = { maxConcurrentStreams: 5000, initialWindowSize: 1 << 20 };
 let connections = 0;
+let throttled = 0;
 // A test server must outlive one bad client: log and go on.
 process.on('uncaughtException', (e) => console.error('h2_server:', e));
 const server = cert
@@ -25,6 +30,32 @@ server.on('stream', (stream, headers) => {
   stream.on('data', (c) => chunks.push(c));
   stream.on('end', () => {
     const body = Buffer.concat(chunks);
+    const target = headers['x-amz-target'] || '';
+    if (url.pathname === '/' && target) {
+      const json = (st, obj) => {
+        stream.respond({ ':status': st,
+          'content-type': 'application/x-amz-json-1.1' });
+        stream.end(JSON.stringify(obj));
+      };
+      if (!headers.authorization || !headers['x-amz-date']) {
+        json(400, { __type: 'MissingAuthenticationToken', message: 'unsigned' });
+      } else if (target.endsWith('.Throttled')) {
+        throttled++;
+        if (throttled % 3) {
+          json(400, { __type: 'ProvisionedThroughputExceededException',
+            message: 'Rate exceeded for shard' });
+        } else {
+          json(200, { attempts: 3 });
+        }
+      } else if (target.endsWith('.Malformed')) {
+        stream.respond({ ':status': 200 });
+        stream.end('{"Shards": [');
+      } else {
+        json(400, { __type: 'com.amazonaws.kinesis#ResourceNotFoundException',
+          message: 'Stream x under account 000000000000 not found.' });
+      }
+      return;
+    }
     switch (url.pathname) {
       case '/echo':
         stream.respond({ ':status': 200, 'x-echo-length': String(body.length) });

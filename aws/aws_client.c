@@ -1,0 +1,519 @@
+/*
+ * AWS JSON calls: get credentials, sign, send, collect a bounded body,
+ * parse it, classify errors, retry with backoff. Each attempt starts from
+ * a timer, so no callback ever runs inside kefo_aws_call_start.
+ */
+#include "aws/aws_client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "runtime/buf.h"
+
+/* GetRecords returns up to 10 MB of data, base64 in JSON: about 14 MB. */
+#define MAX_RESPONSE (32u << 20)
+
+struct kefo_aws_client {
+  const kefo_mem *mem;
+  struct event_base *base;
+  kefo_http_client *http;
+  kefo_credentials_provider *creds;
+  const kefo_clock *clock;
+  kefo_sigv4_key key_cache;
+};
+
+struct kefo_aws_call {
+  kefo_aws_client *client;
+  const kefo_aws_service *svc;
+  char operation[64];
+  char *body;
+  size_t body_len;
+  kefo_retry_strategy retry;
+  uint32_t attempts;
+  kefo_aws_cb cb;
+  void *user_data;
+  struct event *timer;
+  kefo_http_stream *stream;
+  int status;
+  kefo_buf response;
+  int waiting_credentials;
+  int cancelled;
+};
+
+static int set_service(kefo_aws_service *svc, const char *url,
+                       const char *region) {
+  size_t i, n;
+
+  if (svc == NULL || url == NULL || region == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  n = strlen(region);
+  if (n == 0 || n >= sizeof(svc->region)) {
+    return KEFO_ERR_CONFIG;
+  }
+  for (i = 0; i < n; ++i) {
+    char c = region[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return KEFO_ERR_CONFIG;
+    }
+  }
+  memcpy(svc->region, region, n + 1);
+  return kefo_endpoint_parse(&svc->endpoint, url);
+}
+
+int kefo_aws_service_kinesis(kefo_aws_service *svc, const char *url,
+                             const char *region) {
+  int rv = set_service(svc, url, region);
+
+  if (rv == 0) {
+    svc->signing_name = "kinesis";
+    svc->target_prefix = "Kinesis_20131202";
+    svc->content_type = "application/x-amz-json-1.1";
+    svc->version = KEFO_HTTP_2;
+  }
+  return rv;
+}
+
+int kefo_aws_service_dynamodb(kefo_aws_service *svc, const char *url,
+                              const char *region) {
+  int rv = set_service(svc, url, region);
+
+  if (rv == 0) {
+    svc->signing_name = "dynamodb";
+    svc->target_prefix = "DynamoDB_20120810";
+    svc->content_type = "application/x-amz-json-1.0";
+    svc->version = KEFO_HTTP_1_1;
+  }
+  return rv;
+}
+
+int kefo_aws_client_new(kefo_aws_client **out, struct event_base *base,
+                        kefo_http_client *http,
+                        kefo_credentials_provider *creds,
+                        const kefo_clock *clock, const kefo_mem *mem) {
+  kefo_aws_client *c;
+
+  if (out == NULL || base == NULL || http == NULL || creds == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = kefo_mem_or_default(mem);
+  c = kefo_mem_calloc(mem, 1, sizeof(*c));
+  if (c == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  c->mem = mem;
+  c->base = base;
+  c->http = http;
+  c->creds = creds;
+  c->clock = kefo_clock_or_system(clock);
+  kefo_sigv4_key_init(&c->key_cache);
+  *out = c;
+  return 0;
+}
+
+void kefo_aws_client_del(kefo_aws_client *c) {
+  if (c == NULL) {
+    return;
+  }
+  kefo_sigv4_key_free(&c->key_cache);
+  kefo_mem_free(c->mem, c);
+}
+
+int64_t kefo_aws_client_now_ms(const kefo_aws_client *c) {
+  return c->clock->wall_ms(c->clock->user_data);
+}
+
+kefo_credentials_provider *kefo_aws_client_credentials(kefo_aws_client *c) {
+  return c->creds;
+}
+
+kefo_http_client *kefo_aws_client_http(kefo_aws_client *c) {
+  return c->http;
+}
+
+const kefo_mem *kefo_aws_client_mem(const kefo_aws_client *c) {
+  return c->mem;
+}
+
+struct event_base *kefo_aws_client_base(const kefo_aws_client *c) {
+  return c->base;
+}
+
+const kefo_clock *kefo_aws_client_clock(const kefo_aws_client *c) {
+  return c->clock;
+}
+
+int kefo_aws_error_retryable(const char *type, int status) {
+  static const char *const retryable[] = {
+      "ProvisionedThroughputExceededException",
+      "LimitExceededException",
+      "ThrottlingException",
+      "Throttling",
+      "ThrottledException",
+      "RequestLimitExceeded",
+      "TooManyRequestsException",
+      "RequestThrottled",
+      "RequestThrottledException",
+      "KMSThrottlingException",
+      "InternalFailure",
+      "InternalFailureException",
+      "InternalServerError",
+      "ServiceUnavailable",
+      "ServiceUnavailableException",
+      "TransactionInProgressException",
+  };
+  size_t i;
+
+  if (status >= 500 || status == 429) {
+    return 1;
+  }
+  if (type == NULL) {
+    return 0;
+  }
+  for (i = 0; i < sizeof(retryable) / sizeof(retryable[0]); ++i) {
+    if (strcmp(type, retryable[i]) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int kefo_aws_sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                       const char *operation, const kefo_credentials *creds,
+                       const uint8_t *body, size_t body_len,
+                       kefo_sigv4_result *res, char *target, size_t targetlen,
+                       kefo_http_header *hs, size_t *n) {
+  kefo_sigv4_header sh[3];
+  kefo_sigv4_request req;
+  kefo_sigv4_params params;
+  kefo_sigv4_credentials sc;
+  size_t i, k = 0;
+  int rv;
+
+  snprintf(target, targetlen, "%s.%s", svc->target_prefix, operation);
+  sh[0].name = "content-type";
+  sh[0].value = svc->content_type;
+  sh[1].name = "host";
+  sh[1].value = svc->endpoint.authority;
+  sh[2].name = "x-amz-target";
+  sh[2].value = target;
+  for (i = 0; i < 3; ++i) {
+    sh[i].namelen = strlen(sh[i].name);
+    sh[i].valuelen = strlen(sh[i].value);
+  }
+  memset(&req, 0, sizeof(req));
+  req.method = "POST";
+  req.path = "/";
+  req.query = "";
+  req.headers = sh;
+  req.nheaders = 3;
+  req.body = body;
+  req.bodylen = body_len;
+  memset(&params, 0, sizeof(params));
+  sc.access_key_id = creds->access_key_id;
+  sc.secret_access_key = creds->secret_access_key;
+  sc.session_token = creds->session_token;
+  params.credentials = &sc;
+  params.region = svc->region;
+  params.service = svc->signing_name;
+  params.time = kefo_aws_client_now_ms(c) / 1000;
+  rv = kefo_sigv4_sign(res, &req, &params, &c->key_cache, c->mem);
+  if (rv != 0) {
+    return rv;
+  }
+  hs[k].name = "content-type";
+  hs[k++].value = svc->content_type;
+  hs[k].name = "x-amz-target";
+  hs[k++].value = target;
+  for (i = 0; i < res->nheaders; ++i) {
+    hs[k].name = res->headers[i].name;
+    hs[k++].value = res->headers[i].value;
+  }
+  *n = k;
+  return 0;
+}
+
+static void call_free(kefo_aws_call *call) {
+  kefo_aws_client *c = call->client;
+
+  if (call->timer) {
+    event_free(call->timer);
+  }
+  kefo_buf_free(&call->response);
+  kefo_mem_free(c->mem, call->body);
+  kefo_mem_free(c->mem, call);
+}
+
+static void schedule(kefo_aws_call *call, int64_t delay_ms) {
+  struct timeval tv;
+
+  tv.tv_sec = (time_t)(delay_ms / 1000);
+  tv.tv_usec = (suseconds_t)((delay_ms % 1000) * 1000);
+  event_add(call->timer, &tv);
+}
+
+/* Ends the call for good: the owner hears once, and the call is freed. */
+static void finish(kefo_aws_call *call, int error, const cJSON *json,
+                   const kefo_error_info *info) {
+  if (!call->cancelled) {
+    call->cb(error, json, info, call->user_data);
+  }
+  call_free(call);
+}
+
+/* Retries when the error allows and attempts remain; else ends. */
+static void fail_or_retry(kefo_aws_call *call, int error,
+                          kefo_error_info *info) {
+  int64_t delay = -1;
+
+  if (info->retryable) {
+    delay =
+        kefo_retry_delay_ms(&call->retry, call->attempts, call->client->clock);
+  }
+  if (delay >= 0) {
+    kefo_buf_reset(&call->response);
+    call->status = 0;
+    schedule(call, delay);
+    return;
+  }
+  finish(call, error, NULL, info);
+}
+
+static int on_response(kefo_http_stream *s, int status,
+                       const kefo_http_header *h, size_t n, void *ud) {
+  kefo_aws_call *call = ud;
+
+  (void)s;
+  (void)h;
+  (void)n;
+  call->status = status;
+  return 0;
+}
+
+static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
+                   void *ud) {
+  kefo_aws_call *call = ud;
+
+  kefo_http_stream_consume(s, len);
+  if (call->response.len + len > MAX_RESPONSE) {
+    return -1;
+  }
+  return kefo_buf_append(&call->response, data, len) == 0 ? 0 : -1;
+}
+
+/* "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" ->
+   "ResourceNotFoundException" (JSON 1.0/1.1 errors may carry a
+   namespace). */
+static const char *error_type(const cJSON *j, const char *header_type) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
+  const char *s = cJSON_IsString(t) ? t->valuestring : header_type;
+  const char *hash;
+
+  if (s == NULL) {
+    return NULL;
+  }
+  hash = strrchr(s, '#');
+  return hash ? hash + 1 : s;
+}
+
+static const char *error_message(const cJSON *j) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+
+  if (!cJSON_IsString(m)) {
+    m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+  }
+  return cJSON_IsString(m) ? m->valuestring : NULL;
+}
+
+static void on_close(kefo_http_stream *s, int error,
+                     const kefo_error_info *tinfo, void *ud) {
+  kefo_aws_call *call = ud;
+  kefo_error_info info;
+  cJSON *j = NULL;
+  char msg[512];
+
+  (void)s;
+  call->stream = NULL;
+  memset(&info, 0, sizeof(info));
+  info.operation = call->operation;
+  info.http_status = call->status;
+  if (error != 0) {
+    info.code = error;
+    info.message = tinfo && tinfo->message ? tinfo->message : "";
+    info.retryable = tinfo ? tinfo->retryable : 0;
+    if (error == KEFO_ERR_CALLBACK_FAILURE) {
+      snprintf(msg, sizeof(msg), "response of %s larger than %u bytes",
+               call->operation, MAX_RESPONSE);
+      info.code = error = KEFO_ERR_RESPONSE_TOO_LARGE;
+      info.message = msg;
+    }
+    fail_or_retry(call, error, &info);
+    return;
+  }
+  if (call->response.len > 0) {
+    j = cJSON_ParseWithLength((const char *)call->response.data,
+                              call->response.len);
+  } else if (call->status == 200) {
+    j = cJSON_CreateObject(); /* some calls answer with no body */
+  }
+  if (call->status == 200 && j != NULL) {
+    finish(call, 0, j, NULL);
+    cJSON_Delete(j);
+    return;
+  }
+  if (call->status == 200) {
+    info.code = KEFO_ERR_BAD_RESPONSE;
+    snprintf(msg, sizeof(msg), "%s answered with malformed JSON (%zu bytes)",
+             call->operation, call->response.len);
+    info.message = msg;
+    finish(call, KEFO_ERR_BAD_RESPONSE, NULL, &info);
+    return;
+  }
+  info.code = KEFO_ERR_AWS;
+  info.aws_type = error_type(j, NULL);
+  info.retryable = kefo_aws_error_retryable(info.aws_type, call->status);
+  snprintf(msg, sizeof(msg), "%s failed: HTTP %d %s: %s", call->operation,
+           call->status, info.aws_type ? info.aws_type : "(no error type)",
+           error_message(j) ? error_message(j) : "(no message)");
+  info.message = msg;
+  fail_or_retry(call, KEFO_ERR_AWS, &info);
+  cJSON_Delete(j);
+}
+
+static const kefo_http_callbacks http_callbacks = {on_response, on_data,
+                                                   on_close};
+
+static void on_credentials(int error, const kefo_credentials *creds,
+                           const kefo_error_info *cinfo, void *ud) {
+  kefo_aws_call *call = ud;
+  kefo_aws_client *c = call->client;
+  kefo_sigv4_result res;
+  kefo_http_header hs[8];
+  kefo_http_request req;
+  kefo_error_info info;
+  char target[128];
+  size_t n;
+  int rv;
+
+  call->waiting_credentials = 0;
+  if (call->cancelled) {
+    call_free(call);
+    return;
+  }
+  memset(&info, 0, sizeof(info));
+  info.operation = call->operation;
+  if (error != 0) {
+    info.code = error;
+    info.message = cinfo && cinfo->message ? cinfo->message : "";
+    info.retryable = cinfo ? cinfo->retryable : 0;
+    fail_or_retry(call, error, &info);
+    return;
+  }
+  rv = kefo_aws_sign_json(c, call->svc, call->operation, creds,
+                          (const uint8_t *)call->body, call->body_len, &res,
+                          target, sizeof(target), hs, &n);
+  if (rv != 0) {
+    info.code = rv;
+    info.message = "the request cannot be signed";
+    finish(call, rv, NULL, &info);
+    return;
+  }
+  memset(&req, 0, sizeof(req));
+  req.endpoint = &call->svc->endpoint;
+  req.version = call->svc->version;
+  req.method = "POST";
+  req.path = "/";
+  req.headers = hs;
+  req.nheaders = n;
+  req.body = (const uint8_t *)call->body;
+  req.body_len = call->body_len;
+  rv = kefo_http_client_request(c->http, &req, &http_callbacks, call,
+                                &call->stream);
+  kefo_sigv4_result_free(&res);
+  if (rv != 0) {
+    info.code = rv;
+    info.message = "cannot start the request";
+    finish(call, rv, NULL, &info);
+  }
+}
+
+static void attempt_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_aws_call *call = arg;
+  kefo_error_info info;
+  int rv;
+
+  (void)fd;
+  (void)what;
+  ++call->attempts;
+  call->waiting_credentials = 1;
+  rv = kefo_credentials_provider_get(call->client->creds, on_credentials, call);
+  if (rv != 0) {
+    call->waiting_credentials = 0;
+    memset(&info, 0, sizeof(info));
+    info.code = rv;
+    info.operation = call->operation;
+    info.message = "the credentials provider failed";
+    finish(call, rv, NULL, &info);
+  }
+}
+
+int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
+                        const char *operation, const cJSON *body,
+                        const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                        void *user_data, kefo_aws_call **out) {
+  kefo_aws_call *call;
+  char *text;
+
+  if (c == NULL || svc == NULL || operation == NULL || cb == NULL ||
+      strlen(operation) >= sizeof(call->operation)) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  call = kefo_mem_calloc(c->mem, 1, sizeof(*call));
+  if (call == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  call->client = c;
+  call->svc = svc;
+  strcpy(call->operation, operation);
+  call->cb = cb;
+  call->user_data = user_data;
+  kefo_buf_init(&call->response, c->mem);
+  if (retry) {
+    call->retry = *retry;
+  } else {
+    kefo_retry_default(&call->retry);
+  }
+  text = body ? cJSON_PrintUnformatted(body) : NULL;
+  call->body_len = text ? strlen(text) : 2;
+  call->body = kefo_mem_malloc(c->mem, call->body_len + 1);
+  call->timer = event_new(c->base, -1, 0, attempt_cb, call);
+  if ((body && text == NULL) || call->body == NULL || call->timer == NULL) {
+    cJSON_free(text);
+    call_free(call);
+    return KEFO_ERR_NOMEM;
+  }
+  memcpy(call->body, text ? text : "{}", call->body_len + 1);
+  cJSON_free(text);
+  schedule(call, 0);
+  if (out) {
+    *out = call;
+  }
+  return 0;
+}
+
+void kefo_aws_call_cancel(kefo_aws_call *call) {
+  if (call == NULL || call->cancelled) {
+    return;
+  }
+  call->cancelled = 1;
+  if (call->waiting_credentials) {
+    return; /* on_credentials frees it */
+  }
+  if (call->stream) {
+    kefo_http_stream_cancel(call->stream);
+    call->stream = NULL;
+  }
+  call_free(call);
+}

@@ -1,0 +1,118 @@
+/*
+ * AWS JSON API calls (Kinesis: application/x-amz-json-1.1, DynamoDB:
+ * 1.0): credentials, SigV4, the request over the right HTTP version, the
+ * JSON answer, AWS errors classified retryable or not, and retries with
+ * backoff and full jitter. Asynchronous on the client's event loop.
+ */
+#ifndef KEFO_AWS_CLIENT_H
+#define KEFO_AWS_CLIENT_H
+
+#include <cjson/cJSON.h>
+
+#include "aws/credentials.h"
+#include "aws/http.h"
+#include "aws/retry.h"
+#include "aws/sigv4.h"
+
+/* One AWS service as kefo talks to it. */
+typedef struct kefo_aws_service {
+  /* The SigV4 service name: "kinesis", "dynamodb". */
+  const char *signing_name;
+  /* X-Amz-Target prefix: "Kinesis_20131202", "DynamoDB_20120810". */
+  const char *target_prefix;
+  /* "application/x-amz-json-1.1" (Kinesis) or "...-1.0" (DynamoDB). */
+  const char *content_type;
+  kefo_http_version version;
+  kefo_endpoint endpoint;
+  char region[64];
+} kefo_aws_service;
+
+/*
+ * Fills |svc| for Kinesis (HTTP/2) or DynamoDB (HTTP/1.1) at |endpoint_url|
+ * in |region|.
+ *
+ * Returns 0, KEFO_ERR_CONFIG (bad URL or region) or
+ * KEFO_ERR_INVALID_ARGUMENT.
+ */
+int kefo_aws_service_kinesis(kefo_aws_service *svc, const char *endpoint_url,
+                             const char *region);
+int kefo_aws_service_dynamodb(kefo_aws_service *svc, const char *endpoint_url,
+                              const char *region);
+
+typedef struct kefo_aws_client kefo_aws_client;
+
+/*
+ * Creates a client that sends through |http| with credentials from
+ * |creds| (neither owned; both must outlive it). |clock| and |mem| may be
+ * NULL.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
+ */
+int kefo_aws_client_new(kefo_aws_client **out, struct event_base *base,
+                        kefo_http_client *http,
+                        kefo_credentials_provider *creds,
+                        const kefo_clock *clock, const kefo_mem *mem);
+
+/* Frees |client|; calls in flight must have been cancelled or ended. */
+void kefo_aws_client_del(kefo_aws_client *client);
+
+/*
+ * The outcome of a call, once: |error| 0 and |response| (the parsed JSON,
+ * lent: valid only during the callback), or a KEFO_ERR_* code with |info|:
+ * for AWS errors KEFO_ERR_AWS, info->aws_type (namespace removed, such as
+ * "ResourceNotFoundException"), info->message, info->http_status, and
+ * info->retryable. DynamoDB's failed conditions come as KEFO_ERR_AWS with
+ * aws_type "ConditionalCheckFailedException", never retried.
+ */
+typedef void (*kefo_aws_cb)(int error, const cJSON *response,
+                            const kefo_error_info *info, void *user_data);
+
+typedef struct kefo_aws_call kefo_aws_call;
+
+/*
+ * Calls |operation| of |svc| (which must outlive the call) with |body|
+ * (serialised at once; NULL means {}), retrying what is retryable under
+ * |retry| (NULL: the default strategy). |cb| runs from the loop, never
+ * inside this call. |out| may be NULL.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (then |cb| is
+ * never called).
+ */
+int kefo_aws_call_start(kefo_aws_client *client, const kefo_aws_service *svc,
+                        const char *operation, const cJSON *body,
+                        const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                        void *user_data, kefo_aws_call **out);
+
+/* Cancels a call: |cb| will not be called. */
+void kefo_aws_call_cancel(kefo_aws_call *call);
+
+/*
+ * Builds the signed headers of a request to |svc| for |operation| with
+ * |body|: content-type, x-amz-target, x-amz-date, x-amz-security-token
+ * (when a session token), authorization. |res| holds the strings; free it
+ * with kefo_sigv4_result_free. |hs| must have room for 8 headers; the
+ * count is stored in |*n|. Used by calls and by SubscribeToShard.
+ *
+ * Returns 0 or the error of kefo_sigv4_sign.
+ */
+int kefo_aws_sign_json(kefo_aws_client *client, const kefo_aws_service *svc,
+                       const char *operation, const kefo_credentials *creds,
+                       const uint8_t *body, size_t body_len,
+                       kefo_sigv4_result *res, char *target, size_t targetlen,
+                       kefo_http_header *hs, size_t *n);
+
+/* Returns 1 when an AWS error of |type| with HTTP |status| is worth
+   retrying (throttling, internal failures, 5xx), else 0. */
+int kefo_aws_error_retryable(const char *type, int status);
+
+/* Milliseconds of wall-clock time from the client's clock. */
+int64_t kefo_aws_client_now_ms(const kefo_aws_client *client);
+
+/* The client's credentials provider, HTTP client and allocator. */
+kefo_credentials_provider *kefo_aws_client_credentials(kefo_aws_client *c);
+kefo_http_client *kefo_aws_client_http(kefo_aws_client *c);
+const kefo_mem *kefo_aws_client_mem(const kefo_aws_client *c);
+struct event_base *kefo_aws_client_base(const kefo_aws_client *c);
+const kefo_clock *kefo_aws_client_clock(const kefo_aws_client *c);
+
+#endif /* KEFO_AWS_CLIENT_H */

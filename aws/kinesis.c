@@ -1,0 +1,585 @@
+/*
+ * ListShards paging and SubscribeToShard streaming. A subscription's body
+ * goes to the event-stream decoder chunk by chunk; each verified message
+ * becomes an event for the owner, or its end (exception events).
+ */
+#include "aws/kinesis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "runtime/buf.h"
+
+/* ---- ListShards --------------------------------------------------------- */
+
+struct kefo_kinesis_list {
+  kefo_aws_client *client;
+  const kefo_aws_service *svc;
+  cJSON *request; /* first page's request; later pages use NextToken */
+  cJSON *shards;
+  kefo_retry_strategy retry;
+  kefo_kinesis_shards_cb cb;
+  void *user_data;
+  kefo_aws_call *call;
+  int page_size;
+  int pages;
+};
+
+static void list_free(kefo_kinesis_list *l) {
+  cJSON_Delete(l->request);
+  cJSON_Delete(l->shards);
+  kefo_mem_free(kefo_aws_client_mem(l->client), l);
+}
+
+static void list_page_cb(int error, const cJSON *resp,
+                         const kefo_error_info *info, void *ud) {
+  kefo_kinesis_list *l = ud;
+  const cJSON *page, *token, *s;
+  cJSON *next;
+  kefo_error_info bad;
+  int rv;
+
+  l->call = NULL;
+  ++l->pages;
+  if (error != 0) {
+    l->cb(error, NULL, info, l->user_data);
+    list_free(l);
+    return;
+  }
+  page = cJSON_GetObjectItemCaseSensitive(resp, "Shards");
+  if (!cJSON_IsArray(page)) {
+    memset(&bad, 0, sizeof(bad));
+    bad.code = KEFO_ERR_BAD_RESPONSE;
+    bad.operation = "ListShards";
+    bad.message = "ListShards answer has no Shards array";
+    l->cb(KEFO_ERR_BAD_RESPONSE, NULL, &bad, l->user_data);
+    list_free(l);
+    return;
+  }
+  cJSON_ArrayForEach(s, page) {
+    cJSON *dup = cJSON_Duplicate(s, 1);
+    if (dup == NULL || !cJSON_AddItemToArray(l->shards, dup)) {
+      cJSON_Delete(dup);
+      error = KEFO_ERR_NOMEM;
+      break;
+    }
+  }
+  token = cJSON_GetObjectItemCaseSensitive(resp, "NextToken");
+  if (error == 0 && cJSON_IsString(token) && token->valuestring[0] &&
+      cJSON_GetArraySize(page) > 0) {
+    /* Later pages carry only the token (the API refuses StreamName with
+       NextToken). An empty page ends the list even with a token, as some
+       emulators always send one. */
+    next = cJSON_CreateObject();
+    if (next &&
+        cJSON_AddStringToObject(next, "NextToken", token->valuestring) &&
+        (l->page_size <= 0 ||
+         cJSON_AddNumberToObject(next, "MaxResults", l->page_size))) {
+      rv = kefo_aws_call_start(l->client, l->svc, "ListShards", next, &l->retry,
+                               list_page_cb, l, &l->call);
+      cJSON_Delete(next);
+      if (rv == 0) {
+        return;
+      }
+    } else {
+      cJSON_Delete(next);
+    }
+    error = KEFO_ERR_NOMEM;
+  }
+  if (error != 0) {
+    memset(&bad, 0, sizeof(bad));
+    bad.code = error;
+    bad.operation = "ListShards";
+    bad.message = "out of memory while listing shards";
+    l->cb(error, NULL, &bad, l->user_data);
+  } else {
+    l->cb(0, l->shards, NULL, l->user_data);
+  }
+  list_free(l);
+}
+
+int kefo_kinesis_list_shards(kefo_aws_client *client,
+                             const kefo_aws_service *svc,
+                             const char *stream_name, const char *stream_arn,
+                             const cJSON *shard_filter, int page_size,
+                             const kefo_retry_strategy *retry,
+                             kefo_kinesis_shards_cb cb, void *user_data,
+                             kefo_kinesis_list **out) {
+  const kefo_mem *mem;
+  kefo_kinesis_list *l;
+  int rv = KEFO_ERR_NOMEM;
+
+  if (client == NULL || svc == NULL || cb == NULL ||
+      (stream_name == NULL) == (stream_arn == NULL)) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = kefo_aws_client_mem(client);
+  l = kefo_mem_calloc(mem, 1, sizeof(*l));
+  if (l == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  l->client = client;
+  l->svc = svc;
+  l->page_size = page_size;
+  l->cb = cb;
+  l->user_data = user_data;
+  if (retry) {
+    l->retry = *retry;
+  } else {
+    kefo_retry_default(&l->retry);
+  }
+  l->request = cJSON_CreateObject();
+  l->shards = cJSON_CreateArray();
+  if (l->request == NULL || l->shards == NULL ||
+      !cJSON_AddStringToObject(l->request,
+                               stream_name ? "StreamName" : "StreamARN",
+                               stream_name ? stream_name : stream_arn)) {
+    goto fail;
+  }
+  if (page_size > 0 &&
+      !cJSON_AddNumberToObject(l->request, "MaxResults", page_size)) {
+    goto fail;
+  }
+  if (shard_filter) {
+    cJSON *f = cJSON_Duplicate(shard_filter, 1);
+    if (f == NULL || !cJSON_AddItemToObject(l->request, "ShardFilter", f)) {
+      cJSON_Delete(f);
+      goto fail;
+    }
+  }
+  rv = kefo_aws_call_start(client, svc, "ListShards", l->request, &l->retry,
+                           list_page_cb, l, &l->call);
+  if (rv != 0) {
+    goto fail;
+  }
+  if (out) {
+    *out = l;
+  }
+  return 0;
+
+fail:
+  list_free(l);
+  return rv;
+}
+
+void kefo_kinesis_list_cancel(kefo_kinesis_list *l) {
+  if (l == NULL) {
+    return;
+  }
+  kefo_aws_call_cancel(l->call);
+  list_free(l);
+}
+
+/* ---- SubscribeToShard ---------------------------------------------------- */
+
+struct kefo_kinesis_subscription {
+  kefo_aws_client *client;
+  const kefo_aws_service *svc;
+  kefo_kinesis_subscribe_callbacks cb;
+  void *user_data;
+  char *body;
+  size_t body_len;
+  struct event *start_ev;
+  kefo_http_stream *stream;
+  kefo_es_decoder dec;
+  int status;
+  kefo_buf error_body; /* a non-200 answer's JSON */
+  uint64_t bytes;
+  int waiting_credentials;
+  int cancelled;
+  int ended;
+  int in_callback; /* inside a callback to the owner: frees wait */
+};
+
+static void sub_free(kefo_kinesis_subscription *sub) {
+  const kefo_mem *mem = kefo_aws_client_mem(sub->client);
+
+  if (sub->start_ev) {
+    event_free(sub->start_ev);
+  }
+  kefo_es_decoder_free(&sub->dec);
+  kefo_buf_free(&sub->error_body);
+  kefo_mem_free(mem, sub->body);
+  kefo_mem_free(mem, sub);
+}
+
+/*
+ * Tells the owner the subscription ended, once. The HTTP stream is stopped
+ * by sub_on_data returning non-zero; sub_on_close, the last HTTP callback,
+ * frees the subscription.
+ */
+static void sub_end(kefo_kinesis_subscription *sub, int error,
+                    const kefo_error_info *info) {
+  if (sub->ended) {
+    return;
+  }
+  sub->ended = 1;
+  if (!sub->cancelled) {
+    ++sub->in_callback;
+    sub->cb.on_end(sub, error, info, sub->user_data);
+    --sub->in_callback;
+  }
+}
+
+static int exception_retryable(const char *type) {
+  return type && (strcmp(type, "ResourceInUseException") == 0 ||
+                  strcmp(type, "LimitExceededException") == 0 ||
+                  strcmp(type, "InternalFailureException") == 0 ||
+                  strcmp(type, "KMSThrottlingException") == 0 ||
+                  kefo_aws_error_retryable(type, 0));
+}
+
+static int header_is(const kefo_es_message *m, const char *name,
+                     const char *value) {
+  const kefo_es_header *h = kefo_es_message_header(m, name);
+  size_t n = strlen(value);
+
+  return h && h->type == KEFO_ES_STRING && h->value_len == n &&
+         memcmp(h->value, value, n) == 0;
+}
+
+static int on_message(const kefo_es_message *m, void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  kefo_error_info info;
+  char type[128], msg[512];
+  cJSON *j;
+  int rv;
+
+  if (sub->cancelled || sub->ended) {
+    return -1; /* stop decoding: nothing more goes to the owner */
+  }
+  memset(&info, 0, sizeof(info));
+  info.operation = "SubscribeToShard";
+  info.http_status = sub->status;
+  if (header_is(m, ":message-type", "exception") ||
+      header_is(m, ":message-type", "error")) {
+    const kefo_es_header *t = kefo_es_message_header(m, ":exception-type");
+    const cJSON *jm;
+    if (t == NULL) {
+      t = kefo_es_message_header(m, ":error-code");
+    }
+    snprintf(type, sizeof(type), "%.*s", t ? (int)t->value_len : 7,
+             t ? (const char *)t->value : "Unknown");
+    j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
+    jm = cJSON_GetObjectItemCaseSensitive(j, "message");
+    if (!cJSON_IsString(jm)) {
+      jm = cJSON_GetObjectItemCaseSensitive(j, "Message");
+    }
+    snprintf(msg, sizeof(msg), "SubscribeToShard exception %s: %s", type,
+             cJSON_IsString(jm) ? jm->valuestring : "(no message)");
+    cJSON_Delete(j);
+    info.code = KEFO_ERR_AWS;
+    info.aws_type = type;
+    info.message = msg;
+    info.retryable = exception_retryable(type);
+    sub_end(sub, KEFO_ERR_AWS, &info);
+    return 0;
+  }
+  if (header_is(m, ":event-type", "initial-response")) {
+    if (sub->cb.on_initial_response) {
+      ++sub->in_callback;
+      sub->cb.on_initial_response(sub, sub->user_data);
+      --sub->in_callback;
+    }
+    return 0;
+  }
+  if (!header_is(m, ":event-type", "SubscribeToShardEvent")) {
+    return 0; /* unknown event types are skipped, as the SDKs do */
+  }
+  j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
+  if (j == NULL || !cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    info.code = KEFO_ERR_BAD_RESPONSE;
+    info.message = "SubscribeToShardEvent payload is not a JSON object";
+    info.retryable = 1;
+    sub_end(sub, KEFO_ERR_BAD_RESPONSE, &info);
+    return 0;
+  }
+  ++sub->in_callback;
+  rv = sub->cb.on_event(sub, j, sub->user_data);
+  --sub->in_callback;
+  cJSON_Delete(j);
+  if (rv != 0) {
+    sub->cancelled = 1; /* the owner asked to stop: no on_end */
+  }
+  return 0;
+}
+
+static int sub_on_response(kefo_http_stream *s, int status,
+                           const kefo_http_header *h, size_t n, void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+
+  (void)s;
+  (void)h;
+  (void)n;
+  sub->status = status;
+  return 0;
+}
+
+static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
+                       void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  kefo_error_info info;
+  char msg[256];
+  int rv;
+
+  if (sub->ended || sub->cancelled) {
+    return -1;
+  }
+  sub->bytes += len;
+  /* The bytes land in the decoder, the shard's bounded buffer: give the
+     window back. Pausing (watermark alignment) will hold this back. */
+  kefo_http_stream_consume(s, len);
+  if (sub->status != 200) {
+    if (sub->error_body.len + len <= 64 * 1024) {
+      kefo_buf_append(&sub->error_body, data, len);
+    }
+    return 0;
+  }
+  rv = kefo_es_decoder_feed(&sub->dec, data, len);
+  if (rv != 0 && !sub->ended && !sub->cancelled) {
+    memset(&info, 0, sizeof(info));
+    snprintf(msg, sizeof(msg),
+             "event stream broken: %s check failed at byte %llu (%s)",
+             kefo_es_decoder_error_check(&sub->dec),
+             (unsigned long long)kefo_es_decoder_error_offset(&sub->dec),
+             kefo_strerror(rv));
+    info.code = rv;
+    info.operation = "SubscribeToShard";
+    info.message = msg;
+    info.http_status = sub->status;
+    info.retryable = rv != KEFO_ERR_NOMEM;
+    sub_end(sub, rv, &info);
+  }
+  /* Non-zero stops the HTTP stream; sub_on_close follows and frees. */
+  return sub->ended || sub->cancelled ? -1 : 0;
+}
+
+static void sub_on_close(kefo_http_stream *s, int error,
+                         const kefo_error_info *tinfo, void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  kefo_error_info info;
+  char msg[512];
+
+  (void)s;
+  sub->stream = NULL;
+  if (sub->ended || sub->cancelled) {
+    sub_free(sub); /* the last HTTP callback */
+    return;
+  }
+  memset(&info, 0, sizeof(info));
+  info.operation = "SubscribeToShard";
+  info.http_status = sub->status;
+  if (error != 0) {
+    info.code = error;
+    info.message = tinfo ? tinfo->message : "";
+    info.retryable = tinfo ? tinfo->retryable : 1;
+    sub_end(sub, error, &info);
+  } else if (sub->status != 200) {
+    cJSON *j = cJSON_ParseWithLength((const char *)sub->error_body.data,
+                                     sub->error_body.len);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    const char *type = cJSON_IsString(t) ? t->valuestring : NULL;
+    if (type && strrchr(type, '#')) {
+      type = strrchr(type, '#') + 1;
+    }
+    if (!cJSON_IsString(m)) {
+      m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+    }
+    snprintf(msg, sizeof(msg), "SubscribeToShard failed: HTTP %d %s: %s",
+             sub->status, type ? type : "(no error type)",
+             cJSON_IsString(m) ? m->valuestring : "(no message)");
+    info.code = KEFO_ERR_AWS;
+    info.aws_type = type;
+    info.message = msg;
+    info.retryable = kefo_aws_error_retryable(type, sub->status) ||
+                     exception_retryable(type);
+    sub_end(sub, KEFO_ERR_AWS, &info);
+    cJSON_Delete(j);
+  } else if (kefo_es_decoder_finish(&sub->dec) != 0) {
+    info.code = KEFO_ERR_ES_TRUNCATED;
+    info.message = "SubscribeToShard stream ended inside an event";
+    info.retryable = 1;
+    sub_end(sub, KEFO_ERR_ES_TRUNCATED, &info);
+  } else {
+    sub_end(sub, 0, NULL);
+  }
+  sub_free(sub);
+}
+
+static const kefo_http_callbacks sub_http_callbacks = {
+    sub_on_response, sub_on_data, sub_on_close};
+
+static void sub_on_credentials(int error, const kefo_credentials *creds,
+                               const kefo_error_info *cinfo, void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  kefo_sigv4_result res;
+  kefo_http_header hs[8];
+  kefo_http_request req;
+  kefo_error_info info;
+  char target[128];
+  size_t n;
+  int rv;
+
+  sub->waiting_credentials = 0;
+  if (sub->cancelled) {
+    sub_free(sub);
+    return;
+  }
+  memset(&info, 0, sizeof(info));
+  info.operation = "SubscribeToShard";
+  if (error != 0) {
+    info.code = error;
+    info.message = cinfo ? cinfo->message : "";
+    info.retryable = cinfo ? cinfo->retryable : 0;
+    sub_end(sub, error, &info);
+    sub_free(sub);
+    return;
+  }
+  rv = kefo_aws_sign_json(sub->client, sub->svc, "SubscribeToShard", creds,
+                          (const uint8_t *)sub->body, sub->body_len, &res,
+                          target, sizeof(target), hs, &n);
+  if (rv == 0) {
+    memset(&req, 0, sizeof(req));
+    req.endpoint = &sub->svc->endpoint;
+    req.version = sub->svc->version;
+    req.method = "POST";
+    req.path = "/";
+    req.headers = hs;
+    req.nheaders = n;
+    req.body = (const uint8_t *)sub->body;
+    req.body_len = sub->body_len;
+    rv = kefo_http_client_request(kefo_aws_client_http(sub->client), &req,
+                                  &sub_http_callbacks, sub, &sub->stream);
+    kefo_sigv4_result_free(&res);
+  }
+  if (rv != 0) {
+    info.code = rv;
+    info.message = "cannot start SubscribeToShard";
+    sub_end(sub, rv, &info);
+    sub_free(sub);
+  }
+}
+
+static void sub_start_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_kinesis_subscription *sub = arg;
+  kefo_error_info info;
+  int rv;
+
+  (void)fd;
+  (void)what;
+  sub->waiting_credentials = 1;
+  rv = kefo_credentials_provider_get(kefo_aws_client_credentials(sub->client),
+                                     sub_on_credentials, sub);
+  if (rv != 0) {
+    sub->waiting_credentials = 0;
+    memset(&info, 0, sizeof(info));
+    info.code = rv;
+    info.operation = "SubscribeToShard";
+    info.message = "the credentials provider failed";
+    sub_end(sub, rv, &info);
+    sub_free(sub);
+  }
+}
+
+int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
+                           const char *consumer_arn, const char *shard_id,
+                           const char *position_type,
+                           const char *position_value,
+                           const kefo_kinesis_subscribe_callbacks *cb,
+                           void *user_data, kefo_kinesis_subscription **out) {
+  const kefo_mem *mem;
+  kefo_kinesis_subscription *sub;
+  cJSON *body = NULL, *pos;
+  char *text = NULL;
+  int rv = KEFO_ERR_NOMEM;
+
+  if (client == NULL || svc == NULL || consumer_arn == NULL ||
+      shard_id == NULL || position_type == NULL || cb == NULL ||
+      cb->on_event == NULL || cb->on_end == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = kefo_aws_client_mem(client);
+  sub = kefo_mem_calloc(mem, 1, sizeof(*sub));
+  if (sub == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  sub->client = client;
+  sub->svc = svc;
+  sub->cb = *cb;
+  sub->user_data = user_data;
+  kefo_buf_init(&sub->error_body, mem);
+  if (kefo_es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
+    goto fail;
+  }
+  body = cJSON_CreateObject();
+  pos = body ? cJSON_AddObjectToObject(body, "StartingPosition") : NULL;
+  if (pos == NULL ||
+      !cJSON_AddStringToObject(body, "ConsumerARN", consumer_arn) ||
+      !cJSON_AddStringToObject(body, "ShardId", shard_id) ||
+      !cJSON_AddStringToObject(pos, "Type", position_type)) {
+    goto fail;
+  }
+  if (position_value) {
+    if (strcmp(position_type, "AT_TIMESTAMP") == 0) {
+      if (!cJSON_AddNumberToObject(pos, "Timestamp",
+                                   strtod(position_value, NULL))) {
+        goto fail;
+      }
+    } else if (!cJSON_AddStringToObject(pos, "SequenceNumber",
+                                        position_value)) {
+      goto fail;
+    }
+  }
+  text = cJSON_PrintUnformatted(body);
+  if (text == NULL) {
+    goto fail;
+  }
+  sub->body_len = strlen(text);
+  sub->body = kefo_mem_malloc(mem, sub->body_len + 1);
+  sub->start_ev =
+      event_new(kefo_aws_client_base(client), -1, 0, sub_start_cb, sub);
+  if (sub->body == NULL || sub->start_ev == NULL) {
+    goto fail;
+  }
+  memcpy(sub->body, text, sub->body_len + 1);
+  cJSON_free(text);
+  cJSON_Delete(body);
+  event_active(sub->start_ev, 0, 0);
+  if (out) {
+    *out = sub;
+  }
+  return 0;
+
+fail:
+  cJSON_free(text);
+  cJSON_Delete(body);
+  sub_free(sub);
+  return rv;
+}
+
+void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {
+  if (sub == NULL || sub->cancelled) {
+    return;
+  }
+  sub->cancelled = 1;
+  if (sub->waiting_credentials || sub->in_callback) {
+    /* sub_on_credentials, or the HTTP callbacks unwinding (on_data
+       returns non-zero, on_close follows), free it. */
+    return;
+  }
+  if (sub->stream) {
+    /* No HTTP callback comes after a cancel. */
+    kefo_http_stream_cancel(sub->stream);
+    sub->stream = NULL;
+  }
+  sub_free(sub);
+}
+
+uint64_t kefo_kinesis_subscription_bytes(const kefo_kinesis_subscription *s) {
+  return s->bytes;
+}

@@ -1,0 +1,93 @@
+/*
+ * Kinesis calls that need more than one JSON request and answer:
+ * ListShards through every page, and SubscribeToShard, whose answer is an
+ * event stream read as it arrives. The other operations (DescribeStream-
+ * Summary, Register/Describe/List/DeregisterStreamConsumer,
+ * GetShardIterator, GetRecords, PutRecord(s)) are plain kefo_aws_call_start
+ * calls with the body the API documents.
+ */
+#ifndef KEFO_KINESIS_H
+#define KEFO_KINESIS_H
+
+#include "aws/aws_client.h"
+#include "aws/event_stream.h"
+
+/*
+ * Receives every shard of a stream: |shards| is a JSON array of Shard
+ * objects from all pages (lent: valid during the call), or |error| with
+ * |info|.
+ */
+typedef void (*kefo_kinesis_shards_cb)(int error, const cJSON *shards,
+                                       const kefo_error_info *info,
+                                       void *user_data);
+
+typedef struct kefo_kinesis_list kefo_kinesis_list;
+
+/*
+ * Lists all shards of the stream named |stream_name| or with ARN
+ * |stream_arn| (one of them NULL), following NextToken. |shard_filter| is
+ * a ShardFilter object (copied) or NULL. |page_size| sets MaxResults (0:
+ * the service's default, 1,000). |out| may be NULL.
+ *
+ * Returns 0 (|cb| will be called once), KEFO_ERR_INVALID_ARGUMENT or
+ * KEFO_ERR_NOMEM.
+ */
+int kefo_kinesis_list_shards(kefo_aws_client *client,
+                             const kefo_aws_service *svc,
+                             const char *stream_name, const char *stream_arn,
+                             const cJSON *shard_filter, int page_size,
+                             const kefo_retry_strategy *retry,
+                             kefo_kinesis_shards_cb cb, void *user_data,
+                             kefo_kinesis_list **out);
+
+/* Stops listing: |cb| will not be called. */
+void kefo_kinesis_list_cancel(kefo_kinesis_list *list);
+
+typedef struct kefo_kinesis_subscription kefo_kinesis_subscription;
+
+typedef struct kefo_kinesis_subscribe_callbacks {
+  /* The initial-response event (real Kinesis sends one first; emulators
+     may not). Optional. */
+  void (*on_initial_response)(kefo_kinesis_subscription *sub, void *user_data);
+  /*
+   * One SubscribeToShardEvent, its message CRC verified: Records,
+   * ContinuationSequenceNumber, MillisBehindLatest, ChildShards (lent).
+   * Non-zero return cancels the subscription without on_end.
+   */
+  int (*on_event)(kefo_kinesis_subscription *sub, const cJSON *event,
+                  void *user_data);
+  /*
+   * The end, once: 0 when the server ended the stream (the ~5 minute
+   * lifetime, or shard end after the event with ChildShards); KEFO_ERR_AWS
+   * for an exception event or an HTTP error (info->aws_type, such as
+   * ResourceInUseException, info->retryable); a transport error; or the
+   * decoder's error for a corrupt frame (retryable: resubscribe).
+   */
+  void (*on_end)(kefo_kinesis_subscription *sub, int error,
+                 const kefo_error_info *info, void *user_data);
+} kefo_kinesis_subscribe_callbacks;
+
+/*
+ * Subscribes |consumer_arn| to |shard_id| from |position_type|
+ * (AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST,
+ * AT_TIMESTAMP) with |position_value| (a sequence number, or the epoch
+ * seconds of AT_TIMESTAMP, else NULL). Callbacks run from the loop.
+ *
+ * Returns 0 (on_end will be called once unless cancelled),
+ * KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
+ */
+int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
+                           const char *consumer_arn, const char *shard_id,
+                           const char *position_type,
+                           const char *position_value,
+                           const kefo_kinesis_subscribe_callbacks *cb,
+                           void *user_data, kefo_kinesis_subscription **out);
+
+/* Ends the subscription (RST_STREAM): no callback runs afterwards. Safe
+   inside the subscription's callbacks. */
+void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
+
+/* Bytes of the event stream received so far (tests, stats). */
+uint64_t kefo_kinesis_subscription_bytes(const kefo_kinesis_subscription *s);
+
+#endif /* KEFO_KINESIS_H */

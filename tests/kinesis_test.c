@@ -1,0 +1,374 @@
+/*
+ * Kinesis API calls through the signed JSON client, against kinesis-local
+ * (every operation kefo uses, SubscribeToShard over HTTP/2 included) and a
+ * local HTTP/2 server for what the emulator cannot do (throttling,
+ * malformed answers). Servers come from tests/kinesis_test.sh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "aws/aws_client.h"
+#include "aws/kinesis.h"
+
+static struct event_base *base;
+static kefo_http_client *http;
+static kefo_aws_client *aws;
+static kefo_aws_service kinesis, fake;
+
+/* A fixed-key provider for the tests (signatures are not checked by the
+   emulator; the fake server checks they are present). */
+static int test_creds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
+                          void *ud) {
+  kefo_credentials c = {"AKIDKEFOTEST", "kefo-test-secret-key", NULL, 0};
+  (void)p;
+  cb(0, &c, NULL, ud);
+  return 0;
+}
+static void test_creds_del(kefo_credentials_provider *p) {
+  (void)p;
+}
+static const kefo_credentials_provider_ops test_creds_ops = {test_creds_get,
+                                                             test_creds_del};
+static kefo_credentials_provider test_creds = {&test_creds_ops, "test"};
+
+typedef struct result {
+  int done;
+  int error;
+  cJSON *json;
+  char aws_type[128];
+  char message[512];
+  int retryable;
+  int status;
+} result;
+
+static void on_result(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  result *r = ud;
+  r->done = 1;
+  r->error = error;
+  r->json = resp ? cJSON_Duplicate(resp, 1) : NULL;
+  if (info) {
+    snprintf(r->aws_type, sizeof(r->aws_type), "%s",
+             info->aws_type ? info->aws_type : "");
+    snprintf(r->message, sizeof(r->message), "%s", info->message);
+    r->retryable = info->retryable;
+    r->status = info->http_status;
+  }
+}
+
+static void run_until(int *flag, int ms) {
+  struct timeval tv = {0, 10000};
+  int i;
+  for (i = 0; i < ms / 10 && !*flag; ++i) {
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+  }
+}
+
+static cJSON *call(const kefo_aws_service *svc, const char *op, cJSON *body,
+                   result *r) {
+  kefo_retry_strategy rs = {10, 50, 5};
+  memset(r, 0, sizeof(*r));
+  CU_ASSERT_EQUAL(
+      kefo_aws_call_start(aws, svc, op, body, &rs, on_result, r, NULL), 0);
+  cJSON_Delete(body);
+  run_until(&r->done, 10000);
+  CU_ASSERT(r->done);
+  if (r->error) {
+    printf("  %s: %s\n", op, r->message);
+  }
+  return r->json;
+}
+
+static cJSON *obj(const char *k1, const char *v1, const char *k2,
+                  const char *v2) {
+  cJSON *o = cJSON_CreateObject();
+  if (k1) {
+    cJSON_AddStringToObject(o, k1, v1);
+  }
+  if (k2) {
+    cJSON_AddStringToObject(o, k2, v2);
+  }
+  return o;
+}
+
+static void test_errors(void) {
+  result r;
+
+  /* A real AWS error from the emulator: not retryable, named. */
+  call(&kinesis, "DescribeStreamSummary", obj("StreamName", "nope", NULL, NULL),
+       &r);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(r.aws_type, "ResourceNotFoundException");
+  CU_ASSERT_EQUAL(r.retryable, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "DescribeStreamSummary"));
+  printf("\nkinesis: error from kinesis-local: %s\n", r.message);
+  /* Throttled twice, then served: retried with backoff. */
+  call(&fake, "Throttled", NULL, &r);
+  CU_ASSERT_EQUAL(r.error, 0);
+  CU_ASSERT_EQUAL(cJSON_GetObjectItem(r.json, "attempts")
+                      ? cJSON_GetObjectItem(r.json, "attempts")->valueint
+                      : 0,
+                  3);
+  cJSON_Delete(r.json);
+  printf("kinesis: throttled twice (ProvisionedThroughputExceededException), "
+         "answered on attempt 3\n");
+  /* Namespace removed from __type; 4xx not retried. */
+  call(&fake, "Missing", NULL, &r);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(r.aws_type, "ResourceNotFoundException");
+  CU_ASSERT_EQUAL(r.status, 400);
+  /* Not JSON: a clear error, not a crash. */
+  call(&fake, "Malformed", NULL, &r);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_BAD_RESPONSE);
+  printf("kinesis: malformed answer: %s\n", r.message);
+  /* No secret in any message. */
+  CU_ASSERT_PTR_NULL(strstr(r.message, "kefo-test-secret-key"));
+}
+
+typedef struct shards_result {
+  int done;
+  int error;
+  int count;
+} shards_result;
+
+static void on_shards(int error, const cJSON *shards,
+                      const kefo_error_info *info, void *ud) {
+  shards_result *r = ud;
+  (void)info;
+  r->done = 1;
+  r->error = error;
+  r->count = shards ? cJSON_GetArraySize(shards) : -1;
+}
+
+typedef struct sub_result {
+  int events;
+  int records;
+  int initial;
+  int ended;
+  int end_error;
+  char aws_type[128];
+  int retryable;
+  char last_seq[128];
+} sub_result;
+
+static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
+  sub_result *r = ud;
+  const cJSON *cont = cJSON_GetObjectItem(ev, "ContinuationSequenceNumber");
+  (void)sub;
+  ++r->events;
+  r->records += cJSON_GetArraySize(cJSON_GetObjectItem(ev, "Records"));
+  if (cJSON_IsString(cont)) {
+    snprintf(r->last_seq, sizeof(r->last_seq), "%s", cont->valuestring);
+  }
+  return 0;
+}
+
+static void on_initial(kefo_kinesis_subscription *sub, void *ud) {
+  (void)sub;
+  ++((sub_result *)ud)->initial;
+}
+
+static void on_end(kefo_kinesis_subscription *sub, int error,
+                   const kefo_error_info *info, void *ud) {
+  sub_result *r = ud;
+  (void)sub;
+  r->ended = 1;
+  r->end_error = error;
+  if (info) {
+    snprintf(r->aws_type, sizeof(r->aws_type), "%s",
+             info->aws_type ? info->aws_type : "");
+    r->retryable = info->retryable;
+  }
+}
+
+static const kefo_kinesis_subscribe_callbacks sub_cb = {on_initial, on_event,
+                                                        on_end};
+
+static void test_kinesis_local(void) {
+  enum { NREC = 40, NSHARDS = 4 };
+  result r;
+  cJSON *b, *recs, *j;
+  char arn[512], consumer[512], shard_ids[NSHARDS][64], iter[1024];
+  shards_result sr;
+  sub_result subs[NSHARDS], dup;
+  kefo_kinesis_subscription *handles[NSHARDS], *dup_handle;
+  int i, total = 0, got = 0;
+
+  b = obj("StreamName", "kefo-kinesis-test", NULL, NULL);
+  cJSON_AddNumberToObject(b, "ShardCount", NSHARDS);
+  call(&kinesis, "CreateStream", b, &r);
+  CU_ASSERT_EQUAL(r.error, 0);
+  cJSON_Delete(r.json);
+  j = call(&kinesis, "DescribeStreamSummary",
+           obj("StreamName", "kefo-kinesis-test", NULL, NULL), &r);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  snprintf(arn, sizeof(arn), "%s",
+           cJSON_GetObjectItem(
+               cJSON_GetObjectItem(j, "StreamDescriptionSummary"), "StreamARN")
+               ->valuestring);
+  cJSON_Delete(j);
+  /* PutRecords, spread over the shards; then one PutRecord. */
+  b = obj("StreamName", "kefo-kinesis-test", NULL, NULL);
+  recs = cJSON_AddArrayToObject(b, "Records");
+  for (i = 0; i < NREC - 1; ++i) {
+    char pk[32];
+    cJSON *e = cJSON_CreateObject();
+    snprintf(pk, sizeof(pk), "partition-%d", i);
+    cJSON_AddStringToObject(e, "PartitionKey", pk);
+    cJSON_AddStringToObject(e, "Data", "a2Vmbw==");
+    cJSON_AddItemToArray(recs, e);
+  }
+  j = call(&kinesis, "PutRecords", b, &r);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  CU_ASSERT_EQUAL(cJSON_GetObjectItem(j, "FailedRecordCount")->valueint, 0);
+  cJSON_Delete(j);
+  b = obj("StreamName", "kefo-kinesis-test", "PartitionKey", "single");
+  cJSON_AddStringToObject(b, "Data", "b25l");
+  j = call(&kinesis, "PutRecord", b, &r);
+  CU_ASSERT_PTR_NOT_NULL(cJSON_GetObjectItem(j, "SequenceNumber"));
+  cJSON_Delete(j);
+  /* ListShards one shard a page: NextToken paging to the end. */
+  memset(&sr, 0, sizeof(sr));
+  CU_ASSERT_EQUAL(kefo_kinesis_list_shards(aws, &kinesis, NULL, arn, NULL, 1,
+                                           NULL, on_shards, &sr, NULL),
+                  0);
+  run_until(&sr.done, 10000);
+  CU_ASSERT_EQUAL(sr.error, 0);
+  CU_ASSERT_EQUAL(sr.count, NSHARDS);
+  printf("kinesis: ListShards with MaxResults 1: %d shards over the pages\n",
+         sr.count);
+  j = call(&kinesis, "ListShards",
+           obj("StreamName", "kefo-kinesis-test", NULL, NULL), &r);
+  for (i = 0; i < NSHARDS; ++i) {
+    snprintf(
+        shard_ids[i], sizeof(shard_ids[i]), "%s",
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Shards"), i), "ShardId")
+            ->valuestring);
+  }
+  cJSON_Delete(j);
+  /* GetShardIterator + GetRecords on each shard: every record once. */
+  for (i = 0; i < NSHARDS; ++i) {
+    b = obj("StreamName", "kefo-kinesis-test", "ShardId", shard_ids[i]);
+    cJSON_AddStringToObject(b, "ShardIteratorType", "TRIM_HORIZON");
+    j = call(&kinesis, "GetShardIterator", b, &r);
+    snprintf(iter, sizeof(iter), "%s",
+             cJSON_GetObjectItem(j, "ShardIterator")->valuestring);
+    cJSON_Delete(j);
+    b = obj("ShardIterator", iter, NULL, NULL);
+    cJSON_AddNumberToObject(b, "Limit", 10000);
+    j = call(&kinesis, "GetRecords", b, &r);
+    total += cJSON_GetArraySize(cJSON_GetObjectItem(j, "Records"));
+    cJSON_Delete(j);
+  }
+  CU_ASSERT_EQUAL(total, NREC);
+  printf("kinesis: GetRecords over %d shards: %d of %d records\n", NSHARDS,
+         total, NREC);
+  /* Consumers: register, describe until ACTIVE, list. */
+  j = call(&kinesis, "RegisterStreamConsumer",
+           obj("StreamARN", arn, "ConsumerName", "kefo-kinesis-consumer"), &r);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  snprintf(
+      consumer, sizeof(consumer), "%s",
+      cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Consumer"), "ConsumerARN")
+          ->valuestring);
+  cJSON_Delete(j);
+  for (i = 0; i < 50; ++i) {
+    const cJSON *st;
+    j = call(&kinesis, "DescribeStreamConsumer",
+             obj("ConsumerARN", consumer, NULL, NULL), &r);
+    st = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "ConsumerDescription"),
+                             "ConsumerStatus");
+    got = cJSON_IsString(st) && strcmp(st->valuestring, "ACTIVE") == 0;
+    cJSON_Delete(j);
+    if (got) {
+      break;
+    }
+    run_until(&r.retryable, 100);
+  }
+  CU_ASSERT(got);
+  j = call(&kinesis, "ListStreamConsumers", obj("StreamARN", arn, NULL, NULL),
+           &r);
+  CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Consumers")), 1);
+  cJSON_Delete(j);
+  /* SubscribeToShard on every shard over HTTP/2 (one connection). */
+  memset(subs, 0, sizeof(subs));
+  for (i = 0; i < NSHARDS; ++i) {
+    CU_ASSERT_EQUAL(kefo_kinesis_subscribe(aws, &kinesis, consumer,
+                                           shard_ids[i], "TRIM_HORIZON", NULL,
+                                           &sub_cb, &subs[i], &handles[i]),
+                    0);
+  }
+  for (i = 0; i < 400; ++i) {
+    int k;
+    total = 0;
+    for (k = 0; k < NSHARDS; ++k) {
+      total += subs[k].records;
+    }
+    if (total >= NREC) {
+      break;
+    }
+    run_until(&subs[0].ended, 10);
+  }
+  printf("kinesis: SubscribeToShard on %d shards: %d of %d records "
+         "(initial-response events: %d, as kinesis-local sends none)\n",
+         NSHARDS, total, NREC, subs[0].initial);
+  CU_ASSERT_EQUAL(total, NREC);
+  /* A second subscription to the same shard: ResourceInUseException, an
+     exception event, retryable. */
+  memset(&dup, 0, sizeof(dup));
+  CU_ASSERT_EQUAL(kefo_kinesis_subscribe(aws, &kinesis, consumer, shard_ids[0],
+                                         "LATEST", NULL, &sub_cb, &dup,
+                                         &dup_handle),
+                  0);
+  run_until(&dup.ended, 5000);
+  printf("kinesis: second subscription to %s: %s (retryable %d)\n",
+         shard_ids[0], dup.aws_type, dup.retryable);
+  CU_ASSERT_EQUAL(dup.end_error, KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(dup.aws_type, "ResourceInUseException");
+  CU_ASSERT_EQUAL(dup.retryable, 1);
+  for (i = 0; i < NSHARDS; ++i) {
+    CU_ASSERT_EQUAL(subs[i].ended, 0);
+    kefo_kinesis_subscription_cancel(handles[i]);
+  }
+  run_until(&subs[0].ended, 100);
+  CU_ASSERT_EQUAL(subs[0].ended, 0); /* no callback after cancel */
+  j = call(&kinesis, "DeregisterStreamConsumer",
+           obj("ConsumerARN", consumer, NULL, NULL), &r);
+  CU_ASSERT_EQUAL(r.error, 0);
+  cJSON_Delete(j);
+}
+
+int main(void) {
+  CU_pSuite s;
+  unsigned failures;
+  char url[128];
+
+  base = event_base_new();
+  if (kefo_http_client_new(&http, base, NULL) != 0 ||
+      kefo_aws_client_new(&aws, base, http, &test_creds, NULL, NULL) != 0) {
+    return 1;
+  }
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
+  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("H2_PLAIN_PORT"));
+  kefo_aws_service_kinesis(&fake, url, "us-east-1");
+  CU_initialize_registry();
+  s = CU_add_suite("kinesis", NULL, NULL);
+  CU_add_test(s, "errors and retries", test_errors);
+  CU_add_test(s, "every call against kinesis-local", test_kinesis_local);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  kefo_aws_client_del(aws);
+  kefo_http_client_del(http);
+  event_base_free(base);
+  return failures ? 1 : 0;
+}
