@@ -1,6 +1,7 @@
 # Starting and stopping the emulators on free loopback ports, for the demo
 # and the integration tests. Source it, then:
 #   kefo_start_kinesis_local   -> sets KEFO_KINESIS_PORT (h2c / HTTP/1.1)
+#   kefo_start_dynalite        -> sets KEFO_DYNALITE_PORT (HTTP/1.1)
 #   kefo_stop_emulators        (also run on EXIT by kefo_emulators_trap)
 # Every server is started by the caller's process and always stopped.
 
@@ -44,6 +45,21 @@ kefo_start_kinesis_local() {
     return 1
   fi
   export KEFO_KINESIS_PORT KEFO_KINESIS_TLS_PORT
+}
+
+kefo_start_dynalite() {
+  local dir=$KEFO_TOP/node_modules/dynalite log
+  KEFO_DYNALITE_PORT=$(kefo_free_port)
+  log=${KEFO_EMULATOR_LOG_DIR:-/tmp}/dynalite.$$.log
+  node "$dir/cli.js" --host 127.0.0.1 --port "$KEFO_DYNALITE_PORT" \
+    --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$log" 2>&1 &
+  KEFO_EMULATOR_PIDS+=($!)
+  if ! kefo_wait_port "$KEFO_DYNALITE_PORT" 30; then
+    echo "dynalite did not start; its log:" >&2
+    cat "$log" >&2
+    return 1
+  fi
+  export KEFO_DYNALITE_PORT
 }
 
 kefo_stop_emulators() {
