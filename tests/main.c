@@ -15,7 +15,8 @@ static const add_suite_fn suites[] = {
     kefo_add_buf_suite,          kefo_add_crc32_suite,
     kefo_add_base64_suite,       kefo_add_json_writer_suite,
     kefo_add_event_stream_suite, kefo_add_sigv4_suite,
-    kefo_add_kpl_suite,
+    kefo_add_kpl_suite,          kefo_add_retry_suite,
+    kefo_add_endpoint_suite,
 };
 
 int main(int argc, char **argv) {
