@@ -14,7 +14,7 @@ typedef struct kefo_h2_client kefo_h2_client;
 
 /*
  * Creates a client on |base|. |tls_ctx| (from kefo_tls_ctx_new with ALPN
- * http/1.1; not owned, must outlive the client) serves https endpoints.
+ * h2; not owned, must outlive the client) serves https endpoints.
  *
  * Returns 0 or KEFO_ERR_NOMEM.
  */

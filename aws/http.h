@@ -54,13 +54,16 @@ typedef struct kefo_http_request {
   const char *path;
   /* Headers to send, signature included; the client adds Host (or
      :authority), Content-Length and, for HTTP/1.1, Connection. Names in
-     lower case (HTTP/2 requires it). */
+     lower case (HTTP/2 requires it). Over HTTP/1.1 a caller's host
+     replaces the endpoint's authority; connection, transfer-encoding and
+     upgrade are refused (KEFO_ERR_INVALID_ARGUMENT). */
   const kefo_http_header *headers;
   size_t nheaders;
   /* Copied at the call: the caller may free it once the call returns. */
   const uint8_t *body;
   size_t body_len;
-  /* Milliseconds until the response head must have arrived; 0: the
+  /* Milliseconds from the request call (queueing and connecting
+     included) until the response head must have arrived; 0: the
      client's default. A streaming response has no deadline after that:
      its owner watches for silence (SubscribeToShard's inactivity
      timeout). */
@@ -156,7 +159,8 @@ typedef struct kefo_http_client kefo_http_client;
 int kefo_http_client_new(kefo_http_client **out, struct event_base *base,
                          const kefo_http_client_options *opts);
 
-/* Closes every connection; requests in flight get no more callbacks. */
+/* Closes every connection; requests in flight get no more callbacks.
+   Never call it from inside a stream's callback. */
 void kefo_http_client_del(kefo_http_client *client);
 
 /*

@@ -23,6 +23,13 @@ extern "C" {
 #endif
 
 /*
+ * Threads and signals: kefo does all its I/O on one libevent event_base
+ * and calls back on that loop's thread. Writes to a closed socket raise
+ * SIGPIPE (OpenSSL and libevent do not use MSG_NOSIGNAL): an application
+ * must ignore SIGPIPE, as kefo's own tools do.
+ */
+
+/*
  * Error codes. Every function returns 0 or one of these; they share one
  * reserved range [-999, -500] so they never clash with an application's
  * own codes or with errno values. Codes at or below KEFO_ERR_FATAL leave
