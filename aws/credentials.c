@@ -25,6 +25,15 @@
 /* Room for the chain's message listing every provider's reason. */
 #define CHAIN_MSG_MAX 2048
 
+#ifdef __GNUC__
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
@@ -74,8 +83,7 @@ void kefo_credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
 
 /* ---- Owned copies ---- */
 
-void kefo_credentials_copy_init(kefo_credentials_copy *c,
-                                const kefo_mem *mem) {
+void kefo_credentials_copy_init(kefo_credentials_copy *c, const kefo_mem *mem) {
   memset(c, 0, sizeof(*c));
   c->mem = kefo_mem_or_default(mem);
 }
@@ -238,11 +246,10 @@ int kefo_credentials_parse_time(const char *s, size_t len, int64_t *ms) {
   int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0;
   size_t i = 19, nfrac = 0;
 
-  if (s == NULL || ms == NULL || len < 20 || digits(s, 4, &y) ||
-      s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-      digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-      digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-      s[16] != ':' || digits(s + 17, 2, &sec)) {
+  if (s == NULL || ms == NULL || len < 20 || digits(s, 4, &y) || s[4] != '-' ||
+      digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d) ||
+      (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) || s[13] != ':' ||
+      digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec)) {
     return KEFO_ERR_BAD_RESPONSE;
   }
   if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
@@ -521,9 +528,9 @@ static int json_skip(json_reader *r, int depth) {
     return 0;
   }
   start = r->p;
-  while (r->p < r->end && ((*r->p >= '0' && *r->p <= '9') || *r->p == '-' ||
-                           *r->p == '+' || *r->p == '.' || *r->p == 'e' ||
-                           *r->p == 'E')) {
+  while (r->p < r->end &&
+         ((*r->p >= '0' && *r->p <= '9') || *r->p == '-' || *r->p == '+' ||
+          *r->p == '.' || *r->p == 'e' || *r->p == 'E')) {
     ++r->p;
   }
   return r->p > start ? 0 : -1;
@@ -546,9 +553,8 @@ static void quote_text(char *out, size_t outlen, const char *s) {
   out[i] = '\0';
 }
 
-int kefo_credentials_parse_json(kefo_credentials_copy *out,
-                                const uint8_t *body, size_t len, char *err,
-                                size_t errlen) {
+int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
+                                size_t len, char *err, size_t errlen) {
   json_reader r;
   size_t off[F_COUNT], flen[F_COUNT];
   int found[F_COUNT] = {0, 0, 0, 0, 0};
@@ -652,8 +658,8 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out,
   c.session_token =
       found[F_TOKEN] && flen[F_TOKEN] > 0 ? r.out + off[F_TOKEN] : NULL;
   if (found[F_EXPIRATION] &&
-      kefo_credentials_parse_time(r.out + off[F_EXPIRATION],
-                                  flen[F_EXPIRATION], &c.expiration_ms) != 0) {
+      kefo_credentials_parse_time(r.out + off[F_EXPIRATION], flen[F_EXPIRATION],
+                                  &c.expiration_ms) != 0) {
     set_err(err, errlen, "the document's Expiration is not an ISO 8601 time");
     goto done;
   }
@@ -875,11 +881,11 @@ static void fetch_on_close(kefo_http_stream *stream, int error,
 int kefo_credentials_fetch_start(kefo_credentials_fetch **out,
                                  const kefo_mem *mem,
                                  const kefo_credentials_transport *t,
-                                 const kefo_http_request *req,
-                                 size_t max_body, kefo_credentials_fetch_cb cb,
+                                 const kefo_http_request *req, size_t max_body,
+                                 kefo_credentials_fetch_cb cb,
                                  void *user_data) {
-  static const kefo_http_callbacks callbacks = {
-      fetch_on_response, fetch_on_data, fetch_on_close};
+  static const kefo_http_callbacks callbacks = {fetch_on_response,
+                                                fetch_on_data, fetch_on_close};
   kefo_credentials_fetch *f;
   int rv;
 
@@ -1113,8 +1119,8 @@ static void chain_next(chain_req *r) {
       cb(info.code, NULL, &info, ud);
       return;
     }
-    rv = kefo_credentials_provider_get(c->providers[r->index], chain_on_link,
-                                       r);
+    rv =
+        kefo_credentials_provider_get(c->providers[r->index], chain_on_link, r);
     if (rv == 0) {
       /* The link answers, maybe already has: |r| may be gone. */
       return;

@@ -118,8 +118,7 @@ void kefo_credentials_copy_free(kefo_credentials_copy *c);
  *
  * Returns 0 or KEFO_ERR_CREDENTIALS.
  */
-int kefo_credentials_check(const kefo_credentials *c, char *err,
-                           size_t errlen);
+int kefo_credentials_check(const kefo_credentials *c, char *err, size_t errlen);
 
 /* Overwrites every occurrence of |secret| (when 8 bytes or longer) in the
    NUL-terminated |msg| with '*': a last guard on text that quotes a
@@ -147,9 +146,8 @@ int kefo_credentials_parse_time(const char *s, size_t len, int64_t *ms);
  * Success), KEFO_ERR_CREDENTIALS (a value cannot be used: see
  * kefo_credentials_check) or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_parse_json(kefo_credentials_copy *out,
-                                const uint8_t *body, size_t len, char *err,
-                                size_t errlen);
+int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
+                                size_t len, char *err, size_t errlen);
 
 /* An STS request (query protocol, Version=2011-06-15). */
 typedef struct kefo_sts_params {
@@ -263,13 +261,10 @@ int kefo_credentials_profile_new(kefo_credentials_provider **out,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (no source or role) or
  * KEFO_ERR_NOMEM.
  */
-int kefo_credentials_assume_role_new(kefo_credentials_provider **out,
-                                     const kefo_credentials_options *opts,
-                                     kefo_credentials_provider *source,
-                                     const char *role_arn,
-                                     const char *session_name,
-                                     const char *external_id,
-                                     uint32_t duration_s);
+int kefo_credentials_assume_role_new(
+    kefo_credentials_provider **out, const kefo_credentials_options *opts,
+    kefo_credentials_provider *source, const char *role_arn,
+    const char *session_name, const char *external_id, uint32_t duration_s);
 
 /*
  * STS AssumeRoleWithWebIdentity (unsigned) with the token in
@@ -332,8 +327,7 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
  */
 int kefo_credentials_chain_new(kefo_credentials_provider **out,
                                const kefo_mem *mem,
-                               kefo_credentials_provider **providers,
-                               size_t n);
+                               kefo_credentials_provider **providers, size_t n);
 
 /*
  * The AWS SDKs' default chain, uncached: static keys (when both are set
@@ -412,9 +406,8 @@ typedef void (*kefo_credentials_fetch_cb)(int error,
 int kefo_credentials_fetch_start(kefo_credentials_fetch **out,
                                  const kefo_mem *mem,
                                  const kefo_credentials_transport *t,
-                                 const kefo_http_request *req,
-                                 size_t max_body, kefo_credentials_fetch_cb cb,
-                                 void *user_data);
+                                 const kefo_http_request *req, size_t max_body,
+                                 kefo_credentials_fetch_cb cb, void *user_data);
 
 /* Cancels |f| (NULL is fine): no callback afterwards. */
 void kefo_credentials_fetch_cancel(kefo_credentials_fetch *f);

@@ -18,6 +18,15 @@
 #define PATH_MAX_LEN 1024
 #define MSG_MAX 512
 
+#ifdef __GNUC__
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
@@ -273,8 +282,8 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     return 0;
   }
   if (cp->transport.request == NULL) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
-                          "no HTTP client", NULL, 0, 0);
+    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, "no HTTP client",
+                          NULL, 0, 0);
     return 0;
   }
   r = kefo_mem_calloc(cp->mem, 1, sizeof(*r));
@@ -302,8 +311,8 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                                           sizeof(msg));
     if (rv != 0) {
       char full[MSG_MAX + 64];
-      snprintf(full, sizeof(full),
-               "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s", msg);
+      snprintf(full, sizeof(full), "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s",
+               msg);
       req_finish(r, rv, full, 0, 0);
       return 0;
     }

@@ -45,8 +45,7 @@ static int env_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   }
   if (kefo_credentials_check(&c, msg, sizeof(msg)) != 0) {
     char full[320];
-    snprintf(full, sizeof(full), "from AWS_ACCESS_KEY_ID and friends: %s",
-             msg);
+    snprintf(full, sizeof(full), "from AWS_ACCESS_KEY_ID and friends: %s", msg);
     kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, full, NULL, 0,
                           0);
     return 0;

@@ -93,8 +93,8 @@ static void req_free(imds_req *r) {
   kefo_mem_free(r->mem, r);
 }
 
-static void req_finish(imds_req *r, int error, const char *message,
-                       int status, int retryable) {
+static void req_finish(imds_req *r, int error, const char *message, int status,
+                       int retryable) {
   kefo_credentials_cb cb = r->cb;
   void *ud = r->user_data;
   kefo_error_info info;
@@ -386,8 +386,8 @@ static int imds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     timeout_ms = (uint32_t)v * 1000;
   }
   if (ip->transport.request == NULL) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
-                          "no HTTP client", NULL, 0, 0);
+    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, "no HTTP client",
+                          NULL, 0, 0);
     return 0;
   }
   r = kefo_mem_calloc(ip->mem, 1, sizeof(*r));

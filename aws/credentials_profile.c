@@ -140,8 +140,7 @@ static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
     }
     return rv;
   }
-  if (parse_duration(kefo_profile_get(p, "duration_seconds"), &duration) !=
-      0) {
+  if (parse_duration(kefo_profile_get(p, "duration_seconds"), &duration) != 0) {
     snprintf(bc->err, bc->errlen,
              "duration_seconds of profile '%s' is not a number of seconds "
              "from 900 to 43200",
@@ -312,8 +311,7 @@ static int profile_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     return rv;
   }
   if (rv != 0) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, err, NULL, 0,
-                          0);
+    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, err, NULL, 0, 0);
     return 0;
   }
   name = kefo_profile_name(pp->opts.env, pp->opts.profile);

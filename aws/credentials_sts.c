@@ -21,6 +21,15 @@
 #define WEB_IDENTITY_TOKEN_MAX 20000
 #define MSG_MAX 640
 
+#ifdef __GNUC__
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
@@ -100,8 +109,7 @@ int kefo_sts_build_body(kefo_buf *out, const kefo_sts_params *p) {
     goto fail;
   }
   if (web &&
-      (rv = form_append(out, "WebIdentityToken", p->web_identity_token)) !=
-          0) {
+      (rv = form_append(out, "WebIdentityToken", p->web_identity_token)) != 0) {
     goto fail;
   }
   return 0;
@@ -135,8 +143,7 @@ static int xml_find(const char *s, size_t len, const char *name,
     }
     i = (size_t)(lt - s) + 1;
     if (len - i <= nlen || memcmp(s + i, name, nlen) != 0 ||
-        !(s[i + nlen] == '>' || s[i + nlen] == '/' ||
-          xml_space(s[i + nlen]))) {
+        !(s[i + nlen] == '>' || s[i + nlen] == '/' || xml_space(s[i + nlen]))) {
       continue;
     }
     gt = memchr(s + i + nlen, '>', len - i - nlen);
@@ -492,8 +499,8 @@ static void req_finish(sts_req *r, int error, const char *message,
     return;
   }
   snprintf(msg, sizeof(msg), "STS %s for %s%s%s: %s", operation,
-           r->role[0] ? r->role : "(no role)", r->url[0] ? " at " : "",
-           r->url, message);
+           r->role[0] ? r->role : "(no role)", r->url[0] ? " at " : "", r->url,
+           message);
   kefo_credentials_redact(msg, r->source.creds.secret_access_key);
   kefo_credentials_redact(msg, r->source.creds.session_token);
   kefo_credentials_redact(msg, r->token);
@@ -513,8 +520,7 @@ static void req_finish(sts_req *r, int error, const char *message,
 }
 
 static int retryable_code(const char *type, int status) {
-  return status >= 500 || status == 429 ||
-         strcmp(type, "Throttling") == 0 ||
+  return status >= 500 || status == 429 || strcmp(type, "Throttling") == 0 ||
          strcmp(type, "IDPCommunicationError") == 0 ||
          strcmp(type, "RequestLimitExceeded") == 0;
 }
@@ -557,8 +563,8 @@ static int sts_endpoint(sts_provider *sp, sts_req *r, kefo_endpoint *ep,
       return rv;
     }
   }
-  rv = kefo_endpoint_resolve(r->url, ep, KEFO_SERVICE_STS, region,
-                             sp->endpoint, sp->env, err, errlen);
+  rv = kefo_endpoint_resolve(r->url, ep, KEFO_SERVICE_STS, region, sp->endpoint,
+                             sp->env, err, errlen);
   if (rv != 0) {
     return rv;
   }
@@ -664,8 +670,8 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
     if (rv != 0) {
       snprintf(msg, sizeof(msg), "cannot sign the request: %s",
                kefo_strerror(rv));
-      req_finish(r, rv == KEFO_ERR_NOMEM ? rv : KEFO_ERR_CREDENTIALS, msg,
-                 NULL, 0, 0);
+      req_finish(r, rv == KEFO_ERR_NOMEM ? rv : KEFO_ERR_CREDENTIALS, msg, NULL,
+                 0, 0);
       goto done;
     }
     for (i = 0; i < res.nheaders; ++i) {
@@ -717,8 +723,7 @@ static void sts_on_source(int error, const kefo_credentials *creds,
   }
   rv = kefo_credentials_copy_set(&r->source, creds);
   if (rv != 0) {
-    req_finish(r, rv, "source credentials: empty or out of memory", NULL, 0,
-               0);
+    req_finish(r, rv, "source credentials: empty or out of memory", NULL, 0, 0);
     return;
   }
   if (r->sp->session_name != NULL) {
@@ -750,8 +755,8 @@ static sts_req *req_new(sts_provider *sp, kefo_credentials_cb cb,
   return r;
 }
 
-static int assume_role_get(kefo_credentials_provider *p,
-                           kefo_credentials_cb cb, void *user_data) {
+static int assume_role_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
+                           void *user_data) {
   sts_provider *sp = (sts_provider *)p;
   sts_req *r = req_new(sp, cb, user_data);
   int rv;
@@ -847,8 +852,8 @@ static void sts_del(kefo_credentials_provider *p) {
 
 static const kefo_credentials_provider_ops assume_role_ops = {assume_role_get,
                                                               sts_del};
-static const kefo_credentials_provider_ops web_identity_ops = {
-    web_identity_get, sts_del};
+static const kefo_credentials_provider_ops web_identity_ops = {web_identity_get,
+                                                               sts_del};
 
 static int dup_opt(const kefo_mem *mem, const char *s, char **out) {
   size_t n;
@@ -889,13 +894,10 @@ static int sts_new(sts_provider **out, const kefo_credentials_options *opts,
   return 0;
 }
 
-int kefo_credentials_assume_role_new(kefo_credentials_provider **out,
-                                     const kefo_credentials_options *opts,
-                                     kefo_credentials_provider *source,
-                                     const char *role_arn,
-                                     const char *session_name,
-                                     const char *external_id,
-                                     uint32_t duration_s) {
+int kefo_credentials_assume_role_new(
+    kefo_credentials_provider **out, const kefo_credentials_options *opts,
+    kefo_credentials_provider *source, const char *role_arn,
+    const char *session_name, const char *external_id, uint32_t duration_s) {
   sts_provider *sp;
   int rv;
 
@@ -929,7 +931,8 @@ int kefo_credentials_web_identity_new(kefo_credentials_provider **out,
   sts_provider *sp;
   int rv;
 
-  if (out == NULL || opts == NULL || (role_arn == NULL) != (token_file == NULL)) {
+  if (out == NULL || opts == NULL ||
+      (role_arn == NULL) != (token_file == NULL)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   rv = sts_new(&sp, opts, role_arn, session_name);

@@ -72,6 +72,15 @@ static void wipe(void *p, size_t len) {
   }
 }
 
+#ifdef __GNUC__
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
@@ -167,8 +176,8 @@ void kefo_profile_set_del(kefo_profile_set *set) {
   kefo_mem_free(set->mem, set);
 }
 
-static kefo_profile *find_profile(const kefo_profile_set *set,
-                                  const char *name, size_t len) {
+static kefo_profile *find_profile(const kefo_profile_set *set, const char *name,
+                                  size_t len) {
   size_t i;
 
   for (i = 0; i < set->nprofiles; ++i) {
@@ -569,9 +578,10 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
                 KEFO_PROFILE_FILE_MAX);
         goto fail;
       }
-      nb = kefo_mem_realloc(mem, buf, cap * 2 > KEFO_PROFILE_FILE_MAX + 1
-                                          ? KEFO_PROFILE_FILE_MAX + 1
-                                          : cap * 2);
+      nb = kefo_mem_realloc(mem, buf,
+                            cap * 2 > KEFO_PROFILE_FILE_MAX + 1
+                                ? KEFO_PROFILE_FILE_MAX + 1
+                                : cap * 2);
       if (nb == NULL) {
         rv = KEFO_ERR_NOMEM;
         set_err(err, errlen, "out of memory");
@@ -785,8 +795,7 @@ size_t kefo_profile_set_count(const kefo_profile_set *set) {
   return set != NULL ? set->nprofiles : 0;
 }
 
-const kefo_profile *kefo_profile_set_at(const kefo_profile_set *set,
-                                        size_t i) {
+const kefo_profile *kefo_profile_set_at(const kefo_profile_set *set, size_t i) {
   return set != NULL && i < set->nprofiles ? set->profiles[i] : NULL;
 }
 

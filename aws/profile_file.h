@@ -135,8 +135,7 @@ const kefo_profile *kefo_profile_set_find(const kefo_profile_set *set,
 /* Returns the number of profiles and the |i|th (in order of first
    appearance). */
 size_t kefo_profile_set_count(const kefo_profile_set *set);
-const kefo_profile *kefo_profile_set_at(const kefo_profile_set *set,
-                                        size_t i);
+const kefo_profile *kefo_profile_set_at(const kefo_profile_set *set, size_t i);
 
 /* The profile's name. */
 const char *kefo_profile_name_of(const kefo_profile *p);

@@ -8,6 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef __GNUC__
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
@@ -169,7 +178,8 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_aws_service svc,
   if (configured != NULL && configured[0] != '\0') {
     v = configured;
     source = "aws.endpoint";
-  } else if (!is_true(kefo_env_get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) {
+  } else if (!is_true(
+                 kefo_env_get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) {
     source = service_env(svc);
     v = kefo_env_get(env, source);
     if (v == NULL) {
@@ -190,8 +200,8 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_aws_service svc,
     }
     return 0;
   }
-  if (svc == KEFO_SERVICE_STS &&
-      (region == NULL || region[0] == '\0' || strcmp(region, "aws-global") == 0)) {
+  if (svc == KEFO_SERVICE_STS && (region == NULL || region[0] == '\0' ||
+                                  strcmp(region, "aws-global") == 0)) {
     snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://sts.amazonaws.com");
   } else if (region == NULL || region[0] == '\0') {
     set_err(err, errlen,
@@ -203,8 +213,8 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_aws_service svc,
     set_err(err, errlen, "'%.64s' is not a region name", region);
     return KEFO_ERR_CONFIG;
   } else {
-    snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://%s.%s.amazonaws.com%s",
-             name, region, strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+    snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://%s.%s.amazonaws.com%s", name,
+             region, strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
   }
   if (kefo_endpoint_parse(ep ? ep : &tmp, url) != 0) {
     set_err(err, errlen, "cannot parse the endpoint %s", url);

@@ -16,7 +16,8 @@ static const add_suite_fn suites[] = {
     kefo_add_base64_suite,       kefo_add_json_writer_suite,
     kefo_add_event_stream_suite, kefo_add_sigv4_suite,
     kefo_add_kpl_suite,          kefo_add_retry_suite,
-    kefo_add_endpoint_suite,
+    kefo_add_endpoint_suite,     kefo_add_profile_file_suite,
+    kefo_add_region_suite,       kefo_add_credentials_suite,
 };
 
 int main(int argc, char **argv) {

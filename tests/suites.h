@@ -14,5 +14,8 @@ int kefo_add_sigv4_suite(void);
 int kefo_add_kpl_suite(void);
 int kefo_add_retry_suite(void);
 int kefo_add_endpoint_suite(void);
+int kefo_add_profile_file_suite(void);
+int kefo_add_region_suite(void);
+int kefo_add_credentials_suite(void);
 
 #endif /* KEFO_TESTS_SUITES_H */
