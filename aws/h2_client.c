@@ -20,8 +20,10 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 
+#include "aws/retry.h"
 #include "aws/tls.h"
 #include "runtime/buf.h"
+#include "runtime/clock.h"
 
 #define DEFAULT_CONNECT_MS 10000u
 #define DEFAULT_TLS_MS 10000u
@@ -91,10 +93,25 @@ struct h2_conn {
   int ping_outstanding;
   int started;      /* connect begun (from the loop, never in a request) */
   int got_settings; /* the peer's stream limit is known */
+  int connecting;   /* the socket connect has begun */
 };
+
+/* Connection failures per endpoint: new connections to an endpoint that
+   just refused or timed out wait, with exponential backoff and jitter,
+   instead of hammering it. */
+typedef struct ep_backoff {
+  struct ep_backoff *next;
+  kefo_endpoint ep;
+  uint32_t failures;
+  int64_t next_ms;
+} ep_backoff;
+
+/* 100 ms after the first failure, doubling up to 10 s, full jitter. */
+static const kefo_retry_strategy reconnect_backoff = {100, 10000, 0};
 
 struct kefo_h2_client {
   const kefo_mem *mem;
+  ep_backoff *backoffs;
   struct event_base *base;
   struct evdns_base *dns;
   SSL_CTX *tls_ctx;
@@ -462,6 +479,50 @@ static int on_stream_close_cb(nghttp2_session *session, int32_t id,
 /* ---- connections -------------------------------------------------------- */
 
 static void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
+static int endpoint_equal(const kefo_endpoint *a, const kefo_endpoint *b);
+
+static ep_backoff *backoff_find(kefo_h2_client *c, const kefo_endpoint *ep) {
+  ep_backoff *b;
+
+  for (b = c->backoffs; b; b = b->next) {
+    if (endpoint_equal(&b->ep, ep)) {
+      return b;
+    }
+  }
+  return NULL;
+}
+
+static void backoff_failed(kefo_h2_client *c, const kefo_endpoint *ep) {
+  ep_backoff *b = backoff_find(c, ep);
+  const kefo_clock *clock = kefo_clock_system();
+
+  if (b == NULL) {
+    b = kefo_mem_calloc(c->mem, 1, sizeof(*b));
+    if (b == NULL) {
+      return; /* no backoff is only less polite */
+    }
+    b->ep = *ep;
+    b->next = c->backoffs;
+    c->backoffs = b;
+  }
+  if (b->failures < 32) {
+    ++b->failures;
+  }
+  b->next_ms = clock->mono_ms(clock->user_data) +
+               kefo_retry_delay_ms(&reconnect_backoff, b->failures, clock);
+}
+
+static void backoff_succeeded(kefo_h2_client *c, const kefo_endpoint *ep) {
+  ep_backoff **pp, *b;
+
+  for (pp = &c->backoffs; (b = *pp) != NULL; pp = &b->next) {
+    if (endpoint_equal(&b->ep, ep)) {
+      *pp = b->next;
+      kefo_mem_free(c->mem, b);
+      return;
+    }
+  }
+}
 
 static void conn_unlink(h2_conn *conn) {
   kefo_h2_client *c = conn->client;
@@ -507,6 +568,9 @@ static void conn_fail(h2_conn *conn, int error, const char *message,
 
   if (conn->state == CONN_DEAD) {
     return;
+  }
+  if (conn->state == CONN_CONNECTING && conn->connecting && retryable) {
+    backoff_failed(c, &conn->ep);
   }
   conn->state = CONN_DEAD;
   if (conn->bev) {
@@ -722,6 +786,7 @@ static void conn_ready(h2_conn *conn) {
   nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
                                         CONNECTION_WINDOW);
   conn->state = CONN_READY;
+  backoff_succeeded(c, &conn->ep);
   /* From now on the timer is the liveness check. */
   event_del(conn->timer);
   event_free(conn->timer);
@@ -820,8 +885,6 @@ static void event_cb(struct bufferevent *bev, short events, void *arg) {
 
 static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
   h2_conn *conn = kefo_mem_calloc(c->mem, 1, sizeof(*conn));
-  struct timeval tv;
-  uint32_t ms = c->opts.connect_timeout_ms + c->opts.tls_timeout_ms;
 
   if (conn == NULL) {
     return NULL;
@@ -852,9 +915,6 @@ static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
   }
   bufferevent_setcb(conn->bev, read_cb, NULL, event_cb, conn);
   bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-  tv.tv_sec = ms / 1000;
-  tv.tv_usec = (ms % 1000) * 1000;
-  event_add(conn->timer, &tv);
   conn->next = c->conns;
   if (c->conns) {
     c->conns->prev = conn;
@@ -871,7 +931,27 @@ fail:
 }
 
 static void conn_start(h2_conn *conn) {
+  kefo_h2_client *c = conn->client;
+  ep_backoff *b = backoff_find(c, &conn->ep);
+  uint32_t ms = c->opts.connect_timeout_ms + c->opts.tls_timeout_ms;
+  struct timeval tv;
+
+  if (b != NULL) {
+    int64_t wait = b->next_ms - kefo_clock_system()->mono_ms(NULL);
+    if (wait > 0) {
+      /* The endpoint failed lately: try again when its backoff ends. */
+      tv.tv_sec = (time_t)(wait / 1000);
+      tv.tv_usec = (suseconds_t)((wait % 1000) * 1000);
+      event_add(conn->flush_ev, &tv);
+      return;
+    }
+  }
   conn->started = 1;
+  conn->connecting = 1;
+  /* The deadline covers resolving, connecting and the TLS handshake. */
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  event_add(conn->timer, &tv);
   /* A name is resolved by evdns, asynchronously; an address needs none.
      Errors come back through event_cb. */
   if (bufferevent_socket_connect_hostname(conn->bev, conn->client->dns,
@@ -991,6 +1071,11 @@ void kefo_h2_client_del(kefo_h2_client *c) {
     conn_free(conn);
   }
   conn_reap_cb(-1, 0, c);
+  while (c->backoffs) {
+    ep_backoff *b = c->backoffs;
+    c->backoffs = b->next;
+    kefo_mem_free(c->mem, b);
+  }
   if (c->reap_ev) {
     event_free(c->reap_ev);
   }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -302,6 +303,32 @@ static void test_timeout_refused_cancel(void) {
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CONNECT);
   CU_ASSERT_EQUAL(c.status, 200);
   CU_ASSERT_EQUAL(c.closed, 0);
+  {
+    /* An endpoint that just refused: the next connection waits out a
+       backoff (100-200 ms after a second failure) instead of hammering
+       it. The first refusal above is older than its 100 ms backoff, so
+       r2 goes at once. */
+    call r2, r3;
+    struct timeval t0, t1, t2;
+    long ms2, ms3;
+    memset(&r2, 0, sizeof(r2));
+    memset(&r3, 0, sizeof(r3));
+    gettimeofday(&t0, NULL);
+    start(cl, &closed_ep, "/echo", "x", 0, &r2);
+    run_until(&r2.closed, 3000);
+    gettimeofday(&t1, NULL);
+    start(cl, &closed_ep, "/echo", "x", 0, &r3);
+    run_until(&r3.closed, 3000);
+    gettimeofday(&t2, NULL);
+    ms2 = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    ms3 = (t2.tv_sec - t1.tv_sec) * 1000 + (t2.tv_usec - t1.tv_usec) / 1000;
+    printf("h2: reconnect backoff after refusals: %ld ms, then %ld ms\n", ms2,
+           ms3);
+    CU_ASSERT_EQUAL(r2.error, KEFO_ERR_CONNECT);
+    CU_ASSERT_EQUAL(r3.error, KEFO_ERR_CONNECT);
+    CU_ASSERT(ms2 < 90);
+    CU_ASSERT(ms3 >= 90);
+  }
   kefo_h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
