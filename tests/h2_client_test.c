@@ -106,6 +106,8 @@ static void run_for(int ms) {
   event_base_dispatch(base);
 }
 
+static uint32_t ping_interval_ms;
+
 static kefo_h2_client *client_new(const char *ca_file, SSL_CTX **ctx,
                                   uint32_t window) {
   kefo_http_client_options o;
@@ -114,6 +116,7 @@ static kefo_h2_client *client_new(const char *ca_file, SSL_CTX **ctx,
 
   kefo_http_client_options_init(&o);
   o.stream_window = window;
+  o.ping_interval_ms = ping_interval_ms;
   CU_ASSERT_EQUAL_FATAL(kefo_tls_ctx_new(ctx, ca_file, 1, err, sizeof(err)), 0);
   CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, *ctx), 0);
   return cl;
@@ -329,6 +332,36 @@ static void test_timeout_refused_cancel(void) {
     CU_ASSERT(ms2 < 90);
     CU_ASSERT(ms3 >= 90);
   }
+  kefo_h2_client_del(cl);
+  SSL_CTX_free(ctx);
+}
+
+/* A peer that completes the HTTP/2 preface and then goes silent: PINGs
+   go unanswered and the connection is dropped, failing its streams, well
+   before their own deadline. */
+static void test_ping_liveness(void) {
+  SSL_CTX *ctx;
+  kefo_h2_client *cl;
+  kefo_endpoint ep;
+  call a;
+  struct timeval t0, t1;
+  long ms;
+
+  ping_interval_ms = 200;
+  cl = client_new(NULL, &ctx, 0);
+  ping_interval_ms = 0;
+  endpoint(&ep, "http://127.0.0.1", env_port("H2_SILENT_PORT"));
+  memset(&a, 0, sizeof(a));
+  gettimeofday(&t0, NULL);
+  start(cl, &ep, "/echo", "anyone?", 10000, &a);
+  run_until(&a.closed, 5000);
+  gettimeofday(&t1, NULL);
+  ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+  printf("h2: silent peer dropped after %ld ms (PING every 200 ms): %s\n", ms,
+         a.message);
+  CU_ASSERT_EQUAL(a.error, KEFO_ERR_TIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.message, "PING"));
+  CU_ASSERT(ms >= 350 && ms < 2000);
   kefo_h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
@@ -609,6 +642,7 @@ int main(void) {
   CU_add_test(s, "1000 streams on one connection", test_thousand_streams);
   CU_add_test(s, "timeout, refused, cancel", test_timeout_refused_cancel);
   CU_add_test(s, "TLS verification", test_tls);
+  CU_add_test(s, "PING liveness", test_ping_liveness);
   CU_add_test(s, "kinesis-local over h2c", test_kinesis_local);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();

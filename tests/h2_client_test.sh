@@ -22,10 +22,12 @@ H2_PLAIN_PORT=$(kefo_free_port)
 H2_TLS_PORT=$(kefo_free_port)
 H2_TLS_MISMATCH_PORT=$(kefo_free_port)
 CLOSED_PORT=$(kefo_free_port)
+H2_SILENT_PORT=$(kefo_free_port)
+start_node "$H2_SILENT_PORT" --silent
 start_node "$H2_PLAIN_PORT"
 start_node "$H2_TLS_PORT" "$tmp/a/server.pem" "$tmp/a/server.key"
 start_node "$H2_TLS_MISMATCH_PORT" "$tmp/b/server.pem" "$tmp/b/server.key"
 kefo_start_kinesis_local
-export H2_PLAIN_PORT H2_TLS_PORT H2_TLS_MISMATCH_PORT CLOSED_PORT
+export H2_PLAIN_PORT H2_TLS_PORT H2_TLS_MISMATCH_PORT CLOSED_PORT H2_SILENT_PORT
 export KINESIS_PORT=$KEFO_KINESIS_PORT TLS_DIR=$tmp
 "$bin"

@@ -190,6 +190,76 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
 static const kefo_kinesis_subscribe_callbacks sub_cb = {on_initial, on_event,
                                                         on_end};
 
+/* What kinesis-local cannot do, from the local HTTP/2 server speaking
+   real event streams: initial-response, shard end with ChildShards,
+   an exception event, a corrupt frame. */
+typedef struct fake_sub {
+  sub_result r;
+  int child_shards;
+  int null_continuation;
+} fake_sub;
+
+static int fake_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
+                         void *ud) {
+  fake_sub *f = ud;
+  const cJSON *cont = cJSON_GetObjectItem(ev, "ContinuationSequenceNumber");
+  f->child_shards += cJSON_GetArraySize(cJSON_GetObjectItem(ev, "ChildShards"));
+  f->null_continuation += cont != NULL && cJSON_IsNull(cont);
+  return on_event(sub, ev, &f->r);
+}
+
+static void fake_on_initial(kefo_kinesis_subscription *sub, void *ud) {
+  on_initial(sub, &((fake_sub *)ud)->r);
+}
+
+static void fake_on_end(kefo_kinesis_subscription *sub, int error,
+                        const kefo_error_info *info, void *ud) {
+  on_end(sub, error, info, &((fake_sub *)ud)->r);
+}
+
+static const kefo_kinesis_subscribe_callbacks fake_cb = {
+    fake_on_initial, fake_on_event, fake_on_end};
+
+static void fake_subscribe(const char *shard, fake_sub *f) {
+  memset(f, 0, sizeof(*f));
+  CU_ASSERT_EQUAL(kefo_kinesis_subscribe(aws, &fake, "arn:consumer", shard,
+                                         "AFTER_SEQUENCE_NUMBER", "999",
+                                         &fake_cb, f, NULL),
+                  0);
+  run_until(&f->r.ended, 5000);
+}
+
+static void test_event_stream_paths(void) {
+  fake_sub f;
+
+  fake_subscribe("shardId-end", &f);
+  printf("\nkinesis: shard end: initial-response %d, %d events, %d records, "
+         "%d child shard(s), end %d\n",
+         f.r.initial, f.r.events, f.r.records, f.child_shards, f.r.end_error);
+  CU_ASSERT_EQUAL(f.r.initial, 1);
+  CU_ASSERT_EQUAL(f.r.events, 3);
+  CU_ASSERT_EQUAL(f.r.records, 3);
+  CU_ASSERT_EQUAL(f.child_shards, 1);
+  CU_ASSERT_EQUAL(f.null_continuation, 1);
+  CU_ASSERT_EQUAL(f.r.ended, 1);
+  CU_ASSERT_EQUAL(f.r.end_error, 0);
+
+  fake_subscribe("shardId-exception", &f);
+  printf("kinesis: exception event: %s, retryable %d, after %d records\n",
+         f.r.aws_type, f.r.retryable, f.r.records);
+  CU_ASSERT_EQUAL(f.r.records, 3);
+  CU_ASSERT_EQUAL(f.r.end_error, KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(f.r.aws_type, "ResourceInUseException");
+  CU_ASSERT_EQUAL(f.r.retryable, 1);
+
+  fake_subscribe("shardId-corrupt", &f);
+  printf("kinesis: corrupt frame: %s, retryable %d, after %d records\n",
+         kefo_strerror(f.r.end_error), f.r.retryable, f.r.records);
+  CU_ASSERT_EQUAL(f.r.records, 3); /* nothing from the bad frame */
+  CU_ASSERT_EQUAL(f.r.end_error, KEFO_ERR_ES_MESSAGE_CRC);
+  CU_ASSERT_EQUAL(f.r.retryable, 1);
+}
+
 static void test_kinesis_local(void) {
   enum { NREC = 40, NSHARDS = 4 };
   result r;
@@ -362,6 +432,7 @@ int main(void) {
   CU_initialize_registry();
   s = CU_add_suite("kinesis", NULL, NULL);
   CU_add_test(s, "errors and retries", test_errors);
+  CU_add_test(s, "event-stream paths", test_event_stream_paths);
   CU_add_test(s, "every call against kinesis-local", test_kinesis_local);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();

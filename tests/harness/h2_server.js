@@ -8,10 +8,85 @@
 // ProvisionedThroughputExceededException twice, then 200 {"attempts":3};
 // *.Malformed answers 200 with a body that is not JSON; *.Missing answers
 // 400 ResourceNotFoundException.
+// *.SubscribeToShard answers with an event stream: an initial-response,
+// two SubscribeToShardEvents, then by ShardId: shardId-end ends the shard
+// (ChildShards, no continuation), shardId-exception sends a
+// ResourceInUseException, shardId-corrupt sends an event with a bad CRC.
+// With --silent as the only argument after PORT it is a peer that sends its
+// SETTINGS and then nothing at all (for PING liveness).
 'use strict';
 const http2 = require('http2');
 const fs = require('fs');
+const net = require('net');
 const [port, cert, key] = process.argv.slice(2);
+
+if (cert === '--silent') {
+  const empty = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+  net.createServer((s) => { s.on('error', () => {}); s.write(empty); })
+    .listen(+port, '127.0.0.1', () => console.log('ready'));
+  return;
+}
+
+const crcTable = new Int32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+function crc32(buf) {
+  let c = -1;
+  for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+function esMessage(headers, payload) {
+  const hs = Buffer.concat(Object.entries(headers).map(([k, v]) => {
+    const kb = Buffer.from(k), vb = Buffer.from(v);
+    const h = Buffer.alloc(1 + kb.length + 3);
+    h[0] = kb.length; kb.copy(h, 1); h[1 + kb.length] = 7;
+    h.writeUInt16BE(vb.length, 2 + kb.length);
+    return Buffer.concat([h, vb]);
+  }));
+  const body = Buffer.from(payload);
+  const total = 16 + hs.length + body.length;
+  const prelude = Buffer.alloc(12);
+  prelude.writeUInt32BE(total, 0); prelude.writeUInt32BE(hs.length, 4);
+  prelude.writeUInt32BE(crc32(prelude.subarray(0, 8)), 8);
+  const msg = Buffer.concat([prelude, hs, body, Buffer.alloc(4)]);
+  msg.writeUInt32BE(crc32(msg.subarray(0, total - 4)), total - 4);
+  return msg;
+}
+function esEvent(type, obj) {
+  return esMessage({ ':message-type': 'event', ':event-type': type,
+    ':content-type': 'application/json' }, JSON.stringify(obj));
+}
+function subscribe(stream, req) {
+  const shard = req.ShardId;
+  stream.respond({ ':status': 200,
+    'content-type': 'application/vnd.amazon.eventstream' });
+  stream.write(esEvent('initial-response', {}));
+  const rec = (i) => ({ SequenceNumber: String(1000 + i), PartitionKey: 'pk',
+    Data: Buffer.from('record ' + i).toString('base64'),
+    ApproximateArrivalTimestamp: 1795000000.5 });
+  stream.write(esEvent('SubscribeToShardEvent', { Records: [rec(1), rec(2)],
+    ContinuationSequenceNumber: '1002', MillisBehindLatest: 0 }));
+  stream.write(esEvent('SubscribeToShardEvent', { Records: [rec(3)],
+    ContinuationSequenceNumber: '1003', MillisBehindLatest: 0 }));
+  if (shard === 'shardId-end') {
+    stream.end(esEvent('SubscribeToShardEvent', { Records: [],
+      ContinuationSequenceNumber: null, MillisBehindLatest: 0,
+      ChildShards: [{ ShardId: 'shardId-child', ParentShards: [shard],
+        HashKeyRange: { StartingHashKey: '0', EndingHashKey: '9' } }] }));
+  } else if (shard === 'shardId-exception') {
+    stream.write(esMessage({ ':message-type': 'exception',
+      ':exception-type': 'ResourceInUseException',
+      ':content-type': 'application/json' },
+    JSON.stringify({ message: 'Another subscription is active' })));
+  } else if (shard === 'shardId-corrupt') {
+    const bad = esEvent('SubscribeToShardEvent', { Records: [rec(4)],
+      ContinuationSequenceNumber: '1004', MillisBehindLatest: 0 });
+    bad[bad.length - 10] ^= 0xff;
+    stream.write(bad);
+  }
+}
 const settings = { maxConcurrentStreams: 5000, initialWindowSize: 1 << 20 };
 let connections = 0;
 let throttled = 0;
@@ -37,6 +112,10 @@ server.on('stream', (stream, headers) => {
           'content-type': 'application/x-amz-json-1.1' });
         stream.end(JSON.stringify(obj));
       };
+      if (target.endsWith('.SubscribeToShard')) {
+        subscribe(stream, JSON.parse(body.toString() || '{}'));
+        return;
+      }
       if (!headers.authorization || !headers['x-amz-date']) {
         json(400, { __type: 'MissingAuthenticationToken', message: 'unsigned' });
       } else if (target.endsWith('.Throttled')) {
