@@ -1,0 +1,448 @@
+/*
+ * Consumer manager: a small state machine over DescribeStreamSummary,
+ * RegisterStreamConsumer, DescribeStreamConsumer and
+ * DeregisterStreamConsumer, one call at a time, polling with the describe
+ * retry strategy while the consumer is CREATING or DELETING.
+ */
+#include "efo/consumer_manager.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+typedef enum {
+  STEP_IDLE,
+  STEP_RESOLVE_STREAM,
+  STEP_REGISTER,
+  STEP_DESCRIBE_BY_NAME,
+  STEP_POLL_ACTIVE,
+  STEP_WAIT_DELETED, /* a consumer of our name is DELETING: wait, then
+                        register again */
+  STEP_READY,
+  STEP_DEREGISTER,
+  STEP_WAIT_GONE,
+  STEP_DONE
+} step;
+
+struct kefo_consumer_manager {
+  kefo_aws_client *client;
+  const kefo_aws_service *svc;
+  kefo_efo_lifecycle lifecycle;
+  char stream_arn[512];
+  char stream_name[256];
+  char consumer_name[256];
+  char consumer_arn[512];
+  kefo_retry_strategy retry;
+  kefo_retry_strategy describe_retry;
+  uint32_t deregister_timeout_ms;
+  step step;
+  uint32_t polls;
+  uint32_t describe_calls;
+  int64_t stop_deadline;
+  kefo_aws_call *call;
+  struct event *timer;
+  kefo_consumer_manager_ready_cb ready_cb;
+  kefo_consumer_manager_done_cb done_cb;
+  void *ready_ud;
+  void *done_ud;
+};
+
+static void next_step(kefo_consumer_manager *m);
+
+static int copy(char *dst, size_t cap, const char *src) {
+  if (src == NULL) {
+    dst[0] = '\0';
+    return 0;
+  }
+  if (strlen(src) >= cap) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  strcpy(dst, src);
+  return 0;
+}
+
+static int64_t mono_now(kefo_consumer_manager *m) {
+  const kefo_clock *clock = kefo_aws_client_clock(m->client);
+  return clock->mono_ms(clock->user_data);
+}
+
+static void fail_start(kefo_consumer_manager *m, int error,
+                       const kefo_error_info *info) {
+  m->step = STEP_IDLE;
+  if (m->ready_cb) {
+    kefo_consumer_manager_ready_cb cb = m->ready_cb;
+    m->ready_cb = NULL;
+    cb(error, NULL, NULL, info, m->ready_ud);
+  }
+}
+
+static void ready(kefo_consumer_manager *m) {
+  m->step = STEP_READY;
+  if (m->ready_cb) {
+    kefo_consumer_manager_ready_cb cb = m->ready_cb;
+    m->ready_cb = NULL;
+    cb(0, m->consumer_arn, m->stream_arn, NULL, m->ready_ud);
+  }
+}
+
+static void done(kefo_consumer_manager *m, int error,
+                 const kefo_error_info *info) {
+  m->step = STEP_DONE;
+  if (m->done_cb) {
+    kefo_consumer_manager_done_cb cb = m->done_cb;
+    m->done_cb = NULL;
+    cb(error, info, m->done_ud);
+  }
+}
+
+/* Waits before the next poll; false when the describe strategy's
+   attempts are spent. */
+static int poll_later(kefo_consumer_manager *m) {
+  int64_t delay = kefo_retry_delay_ms(&m->describe_retry, ++m->polls,
+                                      kefo_aws_client_clock(m->client));
+  struct timeval tv;
+
+  if (delay < 0) {
+    return 0;
+  }
+  tv.tv_sec = (time_t)(delay / 1000);
+  tv.tv_usec = (suseconds_t)((delay % 1000) * 1000);
+  event_add(m->timer, &tv);
+  return 1;
+}
+
+static const char *consumer_status(const cJSON *resp, const char *object) {
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(resp, object), "ConsumerStatus");
+  return cJSON_IsString(st) ? st->valuestring : NULL;
+}
+
+static int take_consumer_arn(kefo_consumer_manager *m, const cJSON *resp,
+                             const char *object) {
+  const cJSON *arn = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(resp, object), "ConsumerARN");
+
+  if (!cJSON_IsString(arn) ||
+      copy(m->consumer_arn, sizeof(m->consumer_arn), arn->valuestring) != 0) {
+    return KEFO_ERR_BAD_RESPONSE;
+  }
+  return 0;
+}
+
+static int is_aws(int error, const kefo_error_info *info, const char *type) {
+  return error == KEFO_ERR_AWS && info && info->aws_type &&
+         strcmp(info->aws_type, type) == 0;
+}
+
+static void bad_response(kefo_consumer_manager *m, const char *what) {
+  kefo_error_info info;
+  char msg[256];
+
+  memset(&info, 0, sizeof(info));
+  snprintf(msg, sizeof(msg), "%s answer lacks what kefo needs", what);
+  info.code = KEFO_ERR_BAD_RESPONSE;
+  info.operation = what;
+  info.message = msg;
+  fail_start(m, KEFO_ERR_BAD_RESPONSE, &info);
+}
+
+/* After a describe: ACTIVE is ready; CREATING / UPDATING polls again;
+   DELETING (JOB_MANAGED) waits for it to go and registers anew. */
+static void on_status(kefo_consumer_manager *m, const char *status) {
+  kefo_error_info info;
+  char msg[700];
+
+  if (status && strcmp(status, "ACTIVE") == 0) {
+    ready(m);
+    return;
+  }
+  if (status && strcmp(status, "DELETING") == 0 &&
+      m->lifecycle == KEFO_EFO_JOB_MANAGED) {
+    m->step = STEP_WAIT_DELETED;
+  } else {
+    m->step = STEP_POLL_ACTIVE;
+  }
+  if (poll_later(m)) {
+    return;
+  }
+  memset(&info, 0, sizeof(info));
+  snprintf(msg, sizeof(msg),
+           "consumer %s is still %s after %u DescribeStreamConsumer calls",
+           m->consumer_arn[0] ? m->consumer_arn : m->consumer_name,
+           status ? status : "(no status)", m->describe_calls);
+  info.code = KEFO_ERR_TIMEOUT;
+  info.operation = "DescribeStreamConsumer";
+  info.message = msg;
+  fail_start(m, KEFO_ERR_TIMEOUT, &info);
+}
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  kefo_consumer_manager *m = ud;
+  const cJSON *s;
+
+  m->call = NULL;
+  switch (m->step) {
+  case STEP_RESOLVE_STREAM:
+    if (error) {
+      fail_start(m, error, info);
+      return;
+    }
+    s = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(resp, "StreamDescriptionSummary"),
+        "StreamARN");
+    if (!cJSON_IsString(s) ||
+        copy(m->stream_arn, sizeof(m->stream_arn), s->valuestring) != 0) {
+      bad_response(m, "DescribeStreamSummary");
+      return;
+    }
+    m->step =
+        m->lifecycle == KEFO_EFO_JOB_MANAGED ? STEP_REGISTER : STEP_POLL_ACTIVE;
+    next_step(m);
+    return;
+  case STEP_REGISTER:
+    if (is_aws(error, info, "ResourceInUseException")) {
+      /* The consumer exists already: reuse it. */
+      m->step = STEP_DESCRIBE_BY_NAME;
+      next_step(m);
+      return;
+    }
+    if (error) {
+      fail_start(m, error, info);
+      return;
+    }
+    if (take_consumer_arn(m, resp, "Consumer") != 0) {
+      bad_response(m, "RegisterStreamConsumer");
+      return;
+    }
+    on_status(m, consumer_status(resp, "Consumer"));
+    return;
+  case STEP_DESCRIBE_BY_NAME:
+  case STEP_POLL_ACTIVE:
+  case STEP_WAIT_DELETED:
+    if (m->step == STEP_WAIT_DELETED &&
+        is_aws(error, info, "ResourceNotFoundException")) {
+      m->consumer_arn[0] = '\0';
+      m->step = STEP_REGISTER;
+      next_step(m);
+      return;
+    }
+    if (error) {
+      fail_start(m, error, info);
+      return;
+    }
+    if (m->step == STEP_DESCRIBE_BY_NAME &&
+        take_consumer_arn(m, resp, "ConsumerDescription") != 0) {
+      bad_response(m, "DescribeStreamConsumer");
+      return;
+    }
+    on_status(m, consumer_status(resp, "ConsumerDescription"));
+    return;
+  case STEP_DEREGISTER:
+    if (error && !is_aws(error, info, "ResourceNotFoundException")) {
+      done(m, error, info);
+      return;
+    }
+    m->step = STEP_WAIT_GONE;
+    next_step(m);
+    return;
+  case STEP_WAIT_GONE:
+    if (is_aws(error, info, "ResourceNotFoundException")) {
+      done(m, 0, NULL);
+      return;
+    }
+    if (error) {
+      done(m, error, info);
+      return;
+    }
+    if (mono_now(m) >= m->stop_deadline) {
+      kefo_error_info t;
+      char msg[700];
+      memset(&t, 0, sizeof(t));
+      snprintf(msg, sizeof(msg),
+               "consumer %s not gone within %u ms of DeregisterStreamConsumer",
+               m->consumer_arn, m->deregister_timeout_ms);
+      t.code = KEFO_ERR_TIMEOUT;
+      t.operation = "DeregisterStreamConsumer";
+      t.message = msg;
+      done(m, KEFO_ERR_TIMEOUT, &t);
+      return;
+    }
+    {
+      struct timeval tv = {0, 200000};
+      event_add(m->timer, &tv);
+    }
+    return;
+  default:
+    return;
+  }
+}
+
+/* Issues the call the current step needs. */
+static void next_step(kefo_consumer_manager *m) {
+  cJSON *body = cJSON_CreateObject();
+  const char *op = NULL;
+  const kefo_retry_strategy *rs = &m->retry;
+  int ok = body != NULL, rv;
+
+  switch (m->step) {
+  case STEP_RESOLVE_STREAM:
+    op = "DescribeStreamSummary";
+    ok = ok && cJSON_AddStringToObject(body, "StreamName", m->stream_name);
+    break;
+  case STEP_REGISTER:
+    op = "RegisterStreamConsumer";
+    ok = ok && cJSON_AddStringToObject(body, "StreamARN", m->stream_arn) &&
+         cJSON_AddStringToObject(body, "ConsumerName", m->consumer_name);
+    break;
+  case STEP_DESCRIBE_BY_NAME:
+    op = "DescribeStreamConsumer";
+    rs = &m->describe_retry;
+    ok = ok && cJSON_AddStringToObject(body, "StreamARN", m->stream_arn) &&
+         cJSON_AddStringToObject(body, "ConsumerName", m->consumer_name);
+    break;
+  case STEP_POLL_ACTIVE:
+  case STEP_WAIT_DELETED:
+  case STEP_WAIT_GONE:
+    op = "DescribeStreamConsumer";
+    rs = &m->describe_retry;
+    if (m->consumer_arn[0]) {
+      ok = ok && cJSON_AddStringToObject(body, "ConsumerARN", m->consumer_arn);
+    } else {
+      ok = ok && cJSON_AddStringToObject(body, "StreamARN", m->stream_arn) &&
+           cJSON_AddStringToObject(body, "ConsumerName", m->consumer_name);
+    }
+    break;
+  case STEP_DEREGISTER:
+    op = "DeregisterStreamConsumer";
+    ok = ok && cJSON_AddStringToObject(body, "ConsumerARN", m->consumer_arn);
+    break;
+  default:
+    cJSON_Delete(body);
+    return;
+  }
+  if (strcmp(op, "DescribeStreamConsumer") == 0) {
+    ++m->describe_calls;
+  }
+  rv = ok ? kefo_aws_call_start(m->client, m->svc, op, body, rs, on_answer, m,
+                                &m->call)
+          : KEFO_ERR_NOMEM;
+  cJSON_Delete(body);
+  if (rv != 0) {
+    kefo_error_info info;
+    memset(&info, 0, sizeof(info));
+    info.code = rv;
+    info.operation = op;
+    info.message = "cannot start the call";
+    if (m->step >= STEP_DEREGISTER) {
+      done(m, rv, &info);
+    } else {
+      fail_start(m, rv, &info);
+    }
+  }
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_consumer_manager *m = arg;
+
+  (void)fd;
+  (void)what;
+  if (m->step == STEP_DONE) {
+    done(m, 0, NULL);
+    return;
+  }
+  next_step(m);
+}
+
+int kefo_consumer_manager_start(kefo_aws_client *client,
+                                const kefo_aws_service *svc,
+                                const kefo_consumer_manager_options *opts,
+                                kefo_consumer_manager_ready_cb cb,
+                                void *user_data, kefo_consumer_manager **out) {
+  kefo_consumer_manager *m;
+  const kefo_mem *mem;
+
+  if (client == NULL || svc == NULL || opts == NULL || cb == NULL ||
+      out == NULL ||
+      (opts->stream_arn == NULL) == (opts->stream_name == NULL) ||
+      (opts->lifecycle == KEFO_EFO_JOB_MANAGED &&
+       (opts->consumer_name == NULL || !opts->consumer_name[0])) ||
+      (opts->lifecycle == KEFO_EFO_SELF_MANAGED &&
+       (opts->consumer_arn == NULL || !opts->consumer_arn[0]))) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = kefo_aws_client_mem(client);
+  m = kefo_mem_calloc(mem, 1, sizeof(*m));
+  if (m == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  m->client = client;
+  m->svc = svc;
+  m->lifecycle = opts->lifecycle;
+  m->retry = opts->retry;
+  m->describe_retry = opts->describe_retry;
+  m->deregister_timeout_ms = opts->deregister_timeout_ms;
+  m->ready_cb = cb;
+  m->ready_ud = user_data;
+  if (copy(m->stream_arn, sizeof(m->stream_arn), opts->stream_arn) != 0 ||
+      copy(m->stream_name, sizeof(m->stream_name), opts->stream_name) != 0 ||
+      copy(m->consumer_name, sizeof(m->consumer_name), opts->consumer_name) !=
+          0 ||
+      copy(m->consumer_arn, sizeof(m->consumer_arn), opts->consumer_arn) != 0) {
+    kefo_mem_free(mem, m);
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  m->timer = event_new(kefo_aws_client_base(client), -1, 0, timer_cb, m);
+  if (m->timer == NULL) {
+    kefo_mem_free(mem, m);
+    return KEFO_ERR_NOMEM;
+  }
+  if (m->stream_name[0]) {
+    m->step = STEP_RESOLVE_STREAM;
+  } else {
+    m->step =
+        m->lifecycle == KEFO_EFO_JOB_MANAGED ? STEP_REGISTER : STEP_POLL_ACTIVE;
+  }
+  *out = m;
+  next_step(m); /* the call's callback comes from the loop */
+  return 0;
+}
+
+int kefo_consumer_manager_stop(kefo_consumer_manager *m,
+                               kefo_consumer_manager_done_cb cb,
+                               void *user_data) {
+  struct timeval tv = {0, 0};
+
+  kefo_aws_call_cancel(m->call);
+  m->call = NULL;
+  event_del(m->timer);
+  m->ready_cb = NULL;
+  m->done_cb = cb;
+  m->done_ud = user_data;
+  if (m->lifecycle == KEFO_EFO_SELF_MANAGED || !m->consumer_arn[0]) {
+    /* Nothing of ours to remove; answer from the loop all the same. */
+    m->step = STEP_DONE;
+    event_add(m->timer, &tv);
+    return 0;
+  }
+  m->stop_deadline = mono_now(m) + m->deregister_timeout_ms;
+  m->step = STEP_DEREGISTER;
+  event_add(m->timer, &tv);
+  return 0;
+}
+
+void kefo_consumer_manager_del(kefo_consumer_manager *m) {
+  if (m == NULL) {
+    return;
+  }
+  kefo_aws_call_cancel(m->call);
+  if (m->timer) {
+    event_free(m->timer);
+  }
+  kefo_mem_free(kefo_aws_client_mem(m->client), m);
+}
+
+uint32_t kefo_consumer_manager_describe_calls(const kefo_consumer_manager *m) {
+  return m->describe_calls;
+}
