@@ -1,0 +1,199 @@
+/*
+ * One shard's subscription state machine. Sequence numbers are compared
+ * as decimal strings (length, then digits) without converting them: they
+ * run to 128 digits.
+ */
+#include "efo/subscription.h"
+
+#include <string.h>
+
+static const char *const position_types[] = {
+    "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER",
+    "AFTER_SEQUENCE_NUMBER"};
+
+int kefo_seq_valid(const char *s) {
+  size_t i, n;
+
+  if (s == NULL) {
+    return 0;
+  }
+  n = strlen(s);
+  if (n == 0 || n > 128) {
+    return 0;
+  }
+  for (i = 0; i < n; ++i) {
+    if (s[i] < '0' || s[i] > '9') {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int kefo_seq_cmp(const char *a, const char *b) {
+  size_t la, lb;
+
+  /* Leading zeros are not expected from Kinesis; skip them so that the
+     comparison by length stays right if one ever appears. */
+  while (a[0] == '0' && a[1]) {
+    ++a;
+  }
+  while (b[0] == '0' && b[1]) {
+    ++b;
+  }
+  la = strlen(a);
+  lb = strlen(b);
+  if (la != lb) {
+    return la < lb ? -1 : 1;
+  }
+  return strcmp(a, b);
+}
+
+int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
+                      const char *position_type, const char *position_value,
+                      const kefo_retry_strategy *retry,
+                      uint32_t inactivity_ms) {
+  size_t i;
+  int known = 0, needs_value;
+
+  if (core == NULL || shard_id == NULL || position_type == NULL ||
+      strlen(shard_id) >= KEFO_SHARD_ID_MAX || shard_id[0] == '\0') {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  for (i = 0; i < sizeof(position_types) / sizeof(position_types[0]); ++i) {
+    known |= strcmp(position_type, position_types[i]) == 0;
+  }
+  needs_value = strcmp(position_type, "TRIM_HORIZON") != 0 &&
+                strcmp(position_type, "LATEST") != 0;
+  if (!known || (needs_value && position_value == NULL) ||
+      (position_value && strlen(position_value) >= KEFO_SEQ_MAX) ||
+      (needs_value && strstr(position_type, "SEQUENCE") &&
+       !kefo_seq_valid(position_value))) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  memset(core, 0, sizeof(*core));
+  strcpy(core->shard_id, shard_id);
+  strcpy(core->position_type, position_type);
+  if (needs_value) {
+    strcpy(core->position_value, position_value);
+  }
+  core->state = KEFO_SUB_IDLE;
+  core->inactivity_ms = inactivity_ms;
+  core->last_subscribe_ms = INT64_MIN / 2;
+  if (retry) {
+    core->retry = *retry;
+  } else {
+    kefo_retry_default(&core->retry);
+  }
+  return 0;
+}
+
+int kefo_subcore_should_subscribe(const kefo_subscription_core *core,
+                                  int64_t now_ms, int64_t *wait_ms) {
+  int64_t at;
+
+  if (core->state != KEFO_SUB_IDLE) {
+    if (wait_ms) {
+      *wait_ms = -1;
+    }
+    return 0;
+  }
+  at = core->not_before_ms;
+  if (at < core->last_subscribe_ms + KEFO_SUB_MIN_INTERVAL_MS) {
+    at = core->last_subscribe_ms + KEFO_SUB_MIN_INTERVAL_MS;
+  }
+  if (now_ms >= at) {
+    if (wait_ms) {
+      *wait_ms = 0;
+    }
+    return 1;
+  }
+  if (wait_ms) {
+    *wait_ms = at - now_ms;
+  }
+  return 0;
+}
+
+void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms) {
+  core->state = KEFO_SUB_SUBSCRIBING;
+  core->last_subscribe_ms = now_ms;
+  core->last_activity_ms = now_ms;
+  ++core->subscriptions;
+}
+
+int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
+                          const char *const *seqs, size_t n,
+                          const char *continuation) {
+  size_t i, skip = 0;
+
+  if ((continuation && !kefo_seq_valid(continuation)) ||
+      (n > 0 && seqs == NULL)) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  for (i = 0; i < n; ++i) {
+    if (!kefo_seq_valid(seqs[i]) ||
+        (i > 0 && kefo_seq_cmp(seqs[i - 1], seqs[i]) > 0)) {
+      return KEFO_ERR_INVALID_ARGUMENT;
+    }
+  }
+  /* Records at or before the last delivered one were seen already (a
+     resubscription, or a server that repeats itself): skip them. */
+  if (core->last_delivered[0]) {
+    while (skip < n && kefo_seq_cmp(seqs[skip], core->last_delivered) <= 0) {
+      ++skip;
+    }
+  }
+  core->state = KEFO_SUB_STREAMING;
+  core->last_activity_ms = now_ms;
+  core->failures = 0;
+  if (continuation) {
+    strcpy(core->position_type, "AFTER_SEQUENCE_NUMBER");
+    strcpy(core->position_value, continuation);
+  } else {
+    core->state = KEFO_SUB_FINISHED;
+  }
+  return (int)skip;
+}
+
+void kefo_subcore_on_delivered(kefo_subscription_core *core,
+                               const char *last_seq) {
+  if (last_seq && kefo_seq_valid(last_seq) &&
+      (core->last_delivered[0] == '\0' ||
+       kefo_seq_cmp(last_seq, core->last_delivered) > 0)) {
+    strcpy(core->last_delivered, last_seq);
+  }
+}
+
+void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
+                         int error, int retryable, const kefo_clock *clock) {
+  int64_t delay;
+
+  if (core->state == KEFO_SUB_FINISHED || core->state == KEFO_SUB_FAILED) {
+    return;
+  }
+  if (error == 0) {
+    /* The normal end of a subscription's life: go on at once (the rate
+       limit still applies). */
+    core->state = KEFO_SUB_IDLE;
+    core->not_before_ms = now_ms;
+    return;
+  }
+  if (!retryable) {
+    core->state = KEFO_SUB_FAILED;
+    return;
+  }
+  ++core->failures;
+  delay = kefo_retry_delay_ms(&core->retry, core->failures, clock);
+  if (delay < 0) {
+    core->state = KEFO_SUB_FAILED;
+    return;
+  }
+  core->state = KEFO_SUB_IDLE;
+  core->not_before_ms = now_ms + delay;
+}
+
+int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms) {
+  return core->inactivity_ms > 0 &&
+         (core->state == KEFO_SUB_SUBSCRIBING ||
+          core->state == KEFO_SUB_STREAMING) &&
+         now_ms - core->last_activity_ms >= (int64_t)core->inactivity_ms;
+}

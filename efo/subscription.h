@@ -1,0 +1,124 @@
+/*
+ * The state machine of one shard's Enhanced Fan-Out subscription, I/O-free:
+ * it is told what happened (subscribed, an event, the end, the time) and
+ * says what to do next (subscribe from where and when, deliver which
+ * records, stop). It keeps the guarantees: resubscribe after the last
+ * delivered event's ContinuationSequenceNumber, never two SubscribeToShard
+ * calls within a second, backoff with jitter after failures, a silent
+ * stream resubscribed after the inactivity deadline, and no record
+ * delivered twice even if the server sends it again.
+ */
+#ifndef KEFO_SUBSCRIPTION_H
+#define KEFO_SUBSCRIPTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/retry.h"
+
+/* Kinesis sequence numbers are decimal strings of up to 128 digits. */
+#define KEFO_SEQ_MAX 130
+#define KEFO_SHARD_ID_MAX 130
+
+typedef enum {
+  KEFO_SUB_IDLE,        /* waiting to subscribe (backoff or rate limit) */
+  KEFO_SUB_SUBSCRIBING, /* SubscribeToShard sent, no event yet */
+  KEFO_SUB_STREAMING,   /* events flowing */
+  KEFO_SUB_FINISHED,    /* shard end reached: children may start */
+  KEFO_SUB_FAILED       /* a non-retryable error: the owner decides */
+} kefo_sub_state;
+
+typedef struct kefo_subscription_core {
+  char shard_id[KEFO_SHARD_ID_MAX];
+  kefo_sub_state state;
+  /* Where the next subscription starts. */
+  char position_type[32];
+  char position_value[KEFO_SEQ_MAX];
+  /* The last record handed to the application (dedup across
+     resubscriptions). */
+  char last_delivered[KEFO_SEQ_MAX];
+  int64_t last_subscribe_ms;
+  int64_t last_activity_ms;
+  int64_t not_before_ms;
+  uint32_t failures;
+  uint32_t subscriptions;
+  uint32_t inactivity_ms;
+  kefo_retry_strategy retry;
+} kefo_subscription_core;
+
+/* SubscribeToShard's limit: one call a second per shard and consumer. */
+#define KEFO_SUB_MIN_INTERVAL_MS 1000
+
+/*
+ * Sets up |core| for |shard_id| starting at |position_type| (TRIM_HORIZON,
+ * LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER) with
+ * |position_value| (a sequence number or epoch seconds, else NULL).
+ * |inactivity_ms| 0 disables the inactivity deadline.
+ *
+ * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (unknown type, a value missing or
+ * too long, an id too long).
+ */
+int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
+                      const char *position_type, const char *position_value,
+                      const kefo_retry_strategy *retry, uint32_t inactivity_ms);
+
+/*
+ * Asks whether to subscribe now. Returns 1 when the owner should call
+ * SubscribeToShard from core->position_type / position_value now (then
+ * it must call kefo_subcore_on_subscribe), 0 when not yet: |*wait_ms|
+ * (may be NULL) is how long until it may (-1: never, finished or failed).
+ */
+int kefo_subcore_should_subscribe(const kefo_subscription_core *core,
+                                  int64_t now_ms, int64_t *wait_ms);
+
+/* The owner sent SubscribeToShard at |now_ms|. */
+void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms);
+
+/*
+ * A SubscribeToShardEvent arrived. |seqs| are its records' sequence
+ * numbers in order (NULL entries are invalid), |continuation| its
+ * ContinuationSequenceNumber (NULL: shard end). Returns how many leading
+ * records the owner must skip because they were delivered before; the
+ * rest are new and, once handed to the application, the owner calls
+ * kefo_subcore_on_delivered. On shard end the state becomes FINISHED.
+ *
+ * Returns the count to skip (0..n) or KEFO_ERR_INVALID_ARGUMENT (a
+ * malformed sequence number: the event must not be trusted).
+ */
+int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
+                          const char *const *seqs, size_t n,
+                          const char *continuation);
+
+/* The records of the last event were handed on: |last_seq| is the last
+   one's sequence number (NULL when the event had none). */
+void kefo_subcore_on_delivered(kefo_subscription_core *core,
+                               const char *last_seq);
+
+/*
+ * The subscription ended at |now_ms|: |error| 0 for the server's normal
+ * end (about every 5 minutes), else the error and |retryable|. The core
+ * goes back to IDLE with the next attempt's time set (at once, but not
+ * within a second of the last call; after failures, backoff with jitter
+ * from |clock|) or to FAILED when not retryable.
+ */
+void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
+                         int error, int retryable, const kefo_clock *clock);
+
+/* Returns 1 when the stream has been silent past the inactivity deadline:
+   the owner should cancel it and call kefo_subcore_on_end with
+   KEFO_ERR_TIMEOUT, retryable. */
+int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms);
+
+/*
+ * Compares two sequence numbers (decimal strings without leading zeros):
+ * <0, 0, >0. Returns 0 for equal.
+ */
+int kefo_seq_cmp(const char *a, const char *b);
+
+/* Returns 1 when |s| is a well-formed sequence number: 1 to 128 decimal
+   digits. */
+int kefo_seq_valid(const char *s);
+
+#endif /* KEFO_SUBSCRIPTION_H */
