@@ -56,7 +56,7 @@ int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
   int known = 0, needs_value;
 
   if (core == NULL || shard_id == NULL || position_type == NULL ||
-      strlen(shard_id) >= KEFO_SHARD_ID_MAX || shard_id[0] == '\0') {
+      strlen(shard_id) >= KEFO_SUB_ID_CAP || shard_id[0] == '\0') {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (i = 0; i < sizeof(position_types) / sizeof(position_types[0]); ++i) {

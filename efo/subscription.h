@@ -20,7 +20,8 @@
 
 /* Kinesis sequence numbers are decimal strings of up to 128 digits. */
 #define KEFO_SEQ_MAX 130
-#define KEFO_SHARD_ID_MAX 130
+/* Room for a shard id (at most 128 characters) and its NUL. */
+#define KEFO_SUB_ID_CAP 130
 
 typedef enum {
   KEFO_SUB_IDLE,        /* waiting to subscribe (backoff or rate limit) */
@@ -31,7 +32,7 @@ typedef enum {
 } kefo_sub_state;
 
 typedef struct kefo_subscription_core {
-  char shard_id[KEFO_SHARD_ID_MAX];
+  char shard_id[KEFO_SUB_ID_CAP];
   kefo_sub_state state;
   /* Where the next subscription starts. */
   char position_type[32];
