@@ -182,6 +182,99 @@ typedef struct kefo_info {
  */
 KEFO_EXTERN const kefo_info *kefo_version(int least_version);
 
+/*
+ * Configuration.
+ *
+ * A kefo_config holds key=value settings, named as in Apache Flink's
+ * Kinesis source where Flink has the setting ("source.reader.type",
+ * "source.efo.lifecycle", "aws.region", "retry-strategy.delay.min", ...).
+ * Every key has a type, checked when it is set: durations ("500ms", "10s",
+ * "5min", "1h", "2d", or a plain number of milliseconds), sizes ("1048576",
+ * "64KiB", "1MiB"), integers, booleans (true/false), enumerations (matched
+ * ignoring ASCII case, as Flink does), timestamps (ISO 8601 with a zone,
+ * such as "2024-05-01T12:00:00.250Z", or epoch seconds such as
+ * "1714564800.25") and text. Unknown keys are errors. Error texts name
+ * the key and what was wrong; secret values never appear in them.
+ *
+ * A config is not shared between threads while it is being changed.
+ */
+typedef struct kefo_config kefo_config;
+
+/*
+ * Creates an empty configuration (every key at its default) in |*out|,
+ * allocating with malloc. Free it with kefo_config_del().
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|out| is NULL) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_config_new(kefo_config **out);
+
+/*
+ * Like kefo_config_new(), allocating through |mem| (NULL: malloc), which
+ * is copied.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_config_new2(kefo_config **out, const kefo_mem *mem);
+
+/* Frees |cfg| and every value it holds. NULL is allowed. */
+KEFO_EXTERN void kefo_config_del(kefo_config *cfg);
+
+/*
+ * Sets |key| to |value| (copied), replacing any earlier value; a NULL
+ * |value| puts the key back to its default. On error |cfg| is unchanged.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|cfg| or |key| is NULL),
+ * KEFO_ERR_CONFIG (unknown key or invalid value) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_config_set(kefo_config *cfg, const char *key,
+                                const char *value);
+
+/*
+ * Like kefo_config_set(), and on failure writes a message of at most
+ * |errlen| bytes (NUL included) to |err|, such as
+ * 'source.efo.lifecycle: "JOBMANAGED" is not one of JOB_MANAGED,
+ * SELF_MANAGED' or 'unknown key "source.reader.typ" (did you mean
+ * "source.reader.type"?)'. On success |err| becomes "". |err| may be NULL.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_config_set2(kefo_config *cfg, const char *key,
+                                 const char *value, char *err, size_t errlen);
+
+/*
+ * Reads settings from the file at |path|: one key=value per line, blank
+ * lines and lines starting with '#' ignored, white space around key and
+ * value trimmed, the value being the rest of the line (no quoting, no
+ * comment after a value), LF or CRLF line ends, at most 4096 bytes a line
+ * and 65536 bytes in all. A key given twice takes its last value. All or
+ * nothing: on any error |cfg| is unchanged.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (the file cannot
+ * be read, is too large, or a line is invalid) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_config_load_file(kefo_config *cfg, const char *path);
+
+/*
+ * Like kefo_config_load_file(), and on failure writes a message to |err|
+ * (as kefo_config_set2() does) that starts with the file and line, such
+ * as '/etc/kefo.conf:12: unknown key "source.reader.typ" (did you mean
+ * "source.reader.type"?)'.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_config_load_file2(kefo_config *cfg, const char *path,
+                                       char *err, size_t errlen);
+
+/*
+ * Returns the effective value of |key| as text: the value set (enumerations
+ * and booleans in their canonical spelling), else the default, else "" when
+ * the key has neither. A secret key that is set reads "****". Returns NULL
+ * when |key| is not a known key. The string is valid until |key| is set
+ * again or |cfg| is deleted.
+ */
+KEFO_EXTERN const char *kefo_config_get(const kefo_config *cfg,
+                                        const char *key);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,1302 @@
+/*
+ * Configuration keys, their parsing and checks, and the key=value file
+ * reader. Every value is checked when it is set, so the getters that the
+ * modules call cannot fail.
+ */
+#include "runtime/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/mem.h"
+
+#define MS_SEC 1000LL
+#define MS_MIN (60 * MS_SEC)
+#define MS_HOUR (60 * MS_MIN)
+#define MS_DAY (24 * MS_HOUR)
+#define KIB 1024LL
+#define MIB (1024 * KIB)
+
+/* 9999-12-31T23:59:59.999Z: AWS timestamps go no further. */
+#define TIME_MAX_MS 253402300799999LL
+
+/* How much of a bad value an error message shows. */
+#define SHOW_MAX 48
+
+typedef enum {
+  T_STR,
+  T_URL,
+  T_ENUM,
+  T_BOOL,
+  T_DURATION,
+  T_INT,
+  T_SIZE,
+  T_TIME
+} key_type;
+
+/* Extra rules for text values, on top of "no control characters". */
+typedef enum {
+  S_PATH,   /* anything printable */
+  S_TOKEN,  /* no white space */
+  S_NAME,   /* Kinesis stream and consumer names */
+  S_TABLE,  /* DynamoDB table names */
+  S_REGION, /* us-east-1 */
+  S_ARN,    /* arn:partition:service:region:account:resource */
+  S_SESSION /* STS role session names */
+} str_rule;
+
+#define F_SECRET 1u
+
+typedef struct key_def {
+  const char *name;
+  key_type type;
+  /* The default as text; NULL: none. */
+  const char *def;
+  /* Numeric range, or the length range of text. */
+  int64_t min, max;
+  /* T_ENUM: the values, NULL-terminated. */
+  const char *const *choices;
+  str_rule rule;
+  unsigned flags;
+} key_def;
+
+static const char *const reader_types[] = {"EFO", "POLLING", NULL};
+static const char *const lifecycles[] = {"JOB_MANAGED", "SELF_MANAGED", NULL};
+static const char *const positions[] = {"LATEST", "TRIM_HORIZON",
+                                        "AT_TIMESTAMP", NULL};
+static const char *const lease_stores[] = {"file", "dynamodb", NULL};
+static const char *const providers[] = {
+    "AUTO", "BASIC", "ENV_VAR", "PROFILE", "ASSUME_ROLE", "WEB_IDENTITY_TOKEN",
+    NULL};
+static const char *const booleans[] = {"false", "true", NULL};
+
+#define STR(name, def, lo, hi, rule)                                           \
+  { name, T_STR, def, lo, hi, NULL, rule, 0 }
+#define DUR(name, def, lo, hi)                                                 \
+  { name, T_DURATION, def, lo, hi, NULL, S_PATH, 0 }
+#define INT(name, def, lo, hi)                                                 \
+  { name, T_INT, def, lo, hi, NULL, S_PATH, 0 }
+#define ENUM(name, def, choices)                                               \
+  { name, T_ENUM, def, 0, 0, choices, S_PATH, 0 }
+
+static const key_def keys[] = {
+    STR(KEFO_CFG_STREAM_NAME, NULL, 1, 128, S_NAME),
+    STR(KEFO_CFG_STREAM_ARN, NULL, 1, 2048, S_ARN),
+    ENUM(KEFO_CFG_READER_TYPE, "EFO", reader_types),
+    STR(KEFO_CFG_EFO_CONSUMER_NAME, NULL, 1, 128, S_NAME),
+    ENUM(KEFO_CFG_EFO_LIFECYCLE, "JOB_MANAGED", lifecycles),
+    STR(KEFO_CFG_EFO_CONSUMER_ARN, NULL, 1, 2048, S_ARN),
+    /* Flink's 60 s. Kinesis sends an event on a healthy subscription at
+       least every few seconds, so a minute of silence means a dead
+       connection; 1 s is the floor to stay above that cadence. */
+    DUR(KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT, "60s", MS_SEC, 10 * MS_MIN),
+    DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN),
+    DUR(KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "2s", 1, MS_HOUR),
+    DUR(KEFO_CFG_EFO_DESCRIBE_MAX_DELAY, "60s", 1, MS_HOUR),
+    INT(KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS, "100", 1, INT32_MAX),
+    ENUM(KEFO_CFG_INIT_POSITION, "LATEST", positions),
+    {KEFO_CFG_INIT_TIMESTAMP, T_TIME, NULL, 0, TIME_MAX_MS, NULL, S_PATH, 0},
+    DUR(KEFO_CFG_SHARD_DISCOVERY_INTERVAL, "10s", 100, MS_DAY),
+    INT(KEFO_CFG_GET_RECORDS_MAX, "10000", 1, 10000),
+    /* GetRecords allows 5 calls a second per shard: polling again sooner
+       than 200 ms only earns throttling. Flink waits 250 ms after an
+       empty answer. */
+    DUR(KEFO_CFG_EMPTY_FETCH_INTERVAL, "250ms", 0, MS_HOUR),
+    DUR(KEFO_CFG_NONEMPTY_FETCH_INTERVAL, "200ms", 0, MS_HOUR),
+    /* The HTTP/2 stream window is sized to this, so 2^31-1 at most. */
+    {KEFO_CFG_SHARD_BUFFER_MAX_BYTES, T_SIZE, "4MiB", 64 * KIB, INT32_MAX, NULL,
+     S_PATH, 0},
+    {KEFO_CFG_KPL_DEAGGREGATE, T_BOOL, "true", 0, 1, booleans, S_PATH, 0},
+    ENUM(KEFO_CFG_LEASE_STORE, "file", lease_stores),
+    STR(KEFO_CFG_LEASE_FILE, "kefo.leases", 1, 4096, S_PATH),
+    STR(KEFO_CFG_LEASE_TABLE, NULL, 3, 255, S_TABLE),
+    STR(KEFO_CFG_LEASE_WORKER_ID, NULL, 1, 256, S_TOKEN),
+    /* The KCL's failover time. */
+    DUR(KEFO_CFG_LEASE_DURATION, "10s", MS_SEC, MS_HOUR),
+    DUR(KEFO_CFG_CHECKPOINT_INTERVAL, "5s", 0, MS_HOUR),
+    DUR(KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS, "0ms", 0, 7 * MS_DAY),
+    /* 0: a shard never counts as idle. */
+    DUR(KEFO_CFG_WATERMARK_IDLE_TIMEOUT, "0ms", 0, 7 * MS_DAY),
+    /* 0: no watermark alignment. */
+    DUR(KEFO_CFG_WATERMARK_MAX_DRIFT, "0ms", 0, 7 * MS_DAY),
+    STR(KEFO_CFG_AWS_REGION, NULL, 1, 64, S_REGION),
+    {KEFO_CFG_AWS_ENDPOINT, T_URL, NULL, 1, 2048, NULL, S_TOKEN, 0},
+    STR(KEFO_CFG_AWS_CA_FILE, NULL, 1, 4096, S_PATH),
+    ENUM(KEFO_CFG_CREDENTIALS_PROVIDER, "AUTO", providers),
+    STR(KEFO_CFG_ACCESS_KEY_ID, NULL, 1, 128, S_TOKEN),
+    {KEFO_CFG_SECRET_KEY, T_STR, NULL, 1, 1024, NULL, S_TOKEN, F_SECRET},
+    STR(KEFO_CFG_PROFILE_NAME, NULL, 1, 256, S_TOKEN),
+    STR(KEFO_CFG_PROFILE_PATH, NULL, 1, 4096, S_PATH),
+    STR(KEFO_CFG_ROLE_ARN, NULL, 1, 2048, S_ARN),
+    STR(KEFO_CFG_ROLE_SESSION_NAME, NULL, 2, 64, S_SESSION),
+    STR(KEFO_CFG_ROLE_EXTERNAL_ID, NULL, 2, 1224, S_TOKEN),
+    STR(KEFO_CFG_WEB_IDENTITY_TOKEN_FILE, NULL, 1, 4096, S_PATH),
+    /* Flink's AWSConfigOptions, as aws/retry.h. */
+    DUR(KEFO_CFG_RETRY_MIN_DELAY, "300ms", 1, MS_HOUR),
+    DUR(KEFO_CFG_RETRY_MAX_DELAY, "1s", 1, MS_HOUR),
+    INT(KEFO_CFG_RETRY_MAX_ATTEMPTS, "50", 1, INT32_MAX),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Names people may try (other connectors, older drafts): only used to
+   suggest the real key. */
+static const char *const aliases[][2] = {
+    {"source.polling.max-records", KEFO_CFG_GET_RECORDS_MAX},
+    {"source.polling.interval", KEFO_CFG_EMPTY_FETCH_INTERVAL},
+    {"source.efo.describe.retry.min-delay", KEFO_CFG_EFO_DESCRIBE_MIN_DELAY},
+    {"source.efo.describe.retry.max-delay", KEFO_CFG_EFO_DESCRIBE_MAX_DELAY},
+    {"source.efo.describe.retry.max-attempts",
+     KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS},
+    {"aws.retry.min-delay", KEFO_CFG_RETRY_MIN_DELAY},
+    {"aws.retry.max-delay", KEFO_CFG_RETRY_MAX_DELAY},
+    {"aws.retry.max-attempts", KEFO_CFG_RETRY_MAX_ATTEMPTS},
+    {"aws.credentials.role.arn", KEFO_CFG_ROLE_ARN},
+    {"aws.credentials.role.sessionName", KEFO_CFG_ROLE_SESSION_NAME},
+    {"flink.stream.initpos", KEFO_CFG_INIT_POSITION},
+};
+
+struct kefo_config {
+  kefo_mem mem;
+  /* The value set, in its canonical spelling; NULL: the default. */
+  char *text[NKEYS];
+  /* The parsed value (set or default) of numeric, enum and time keys. */
+  int64_t num[NKEYS];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+
+  if (err == NULL || errlen == 0) {
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static int is_space(int c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+         c == '\f';
+}
+
+static int is_digit(int c) {
+  return c >= '0' && c <= '9';
+}
+
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static void trim(const char **s, size_t *len) {
+  while (*len > 0 && is_space((unsigned char)**s)) {
+    ++*s;
+    --*len;
+  }
+  while (*len > 0 && is_space((unsigned char)(*s)[*len - 1])) {
+    --*len;
+  }
+}
+
+/* Equal ignoring ASCII case; |b| is NUL-terminated. */
+static int eq_nocase(const char *a, size_t alen, const char *b) {
+  size_t i;
+
+  for (i = 0; i < alen; ++i) {
+    if (b[i] == '\0' ||
+        lower((unsigned char)a[i]) != lower((unsigned char)b[i])) {
+      return 0;
+    }
+  }
+  return b[alen] == '\0';
+}
+
+static int find_key(const char *name, size_t len) {
+  size_t i;
+
+  for (i = 0; i < NKEYS; ++i) {
+    if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+/* Writes |s| quoted, cut and with unprintable bytes as '?', into |out|
+   (at least SHOW_MAX + 6 bytes), for error messages. */
+static void show(char *out, const char *s, size_t len) {
+  size_t i, n = len > SHOW_MAX ? SHOW_MAX : len;
+
+  *out++ = '"';
+  for (i = 0; i < n; ++i) {
+    unsigned char c = (unsigned char)s[i];
+    *out++ = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+  }
+  if (n < len) {
+    memcpy(out, "...", 3);
+    out += 3;
+  }
+  *out++ = '"';
+  *out = '\0';
+}
+
+/* Levenshtein distance ignoring ASCII case, both at most 128 bytes; any
+   answer above |limit| comes back as limit + 1, found early. */
+static size_t distance(const char *a, size_t alen, const char *b, size_t blen,
+                       size_t limit) {
+  size_t row[129], i, j;
+
+  for (j = 0; j <= blen; ++j) {
+    row[j] = j;
+  }
+  for (i = 1; i <= alen; ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (j = 1; j <= blen; ++j) {
+      size_t up = row[j], best;
+      best = diag +
+             (lower((unsigned char)a[i - 1]) != lower((unsigned char)b[j - 1]));
+      if (up + 1 < best) {
+        best = up + 1;
+      }
+      if (row[j - 1] + 1 < best) {
+        best = row[j - 1] + 1;
+      }
+      diag = up;
+      row[j] = best;
+    }
+    for (j = 0; j <= blen && row[j] > limit; ++j) {
+    }
+    if (j > blen) {
+      return limit + 1;
+    }
+  }
+  return row[blen];
+}
+
+/* The key an unknown |name| most likely meant, or NULL. */
+static const char *suggest(const char *name, size_t len) {
+  const char *best = NULL;
+  size_t i, best_d = (size_t)-1;
+
+  for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); ++i) {
+    if (eq_nocase(name, len, aliases[i][0])) {
+      return aliases[i][1];
+    }
+  }
+  if (len > 128) {
+    return NULL;
+  }
+  for (i = 0; i < NKEYS; ++i) {
+    size_t klen = strlen(keys[i].name), d;
+    /* Close enough: a few typos, or a third of the key's length. */
+    size_t limit = klen / 3 > 2 ? klen / 3 : 2;
+    if ((len > klen ? len - klen : klen - len) > limit) {
+      continue; /* the distance is at least the difference in length */
+    }
+    d = distance(name, len, keys[i].name, klen, limit);
+    if (d <= limit && d < best_d) {
+      best = keys[i].name;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+static void unknown_key(const char *prefix, const char *name, size_t len,
+                        char *err, size_t errlen) {
+  char shown[SHOW_MAX + 8];
+  const char *hint;
+
+  if (err == NULL || errlen == 0) {
+    return; /* nobody reads the suggestion */
+  }
+  hint = suggest(name, len);
+  show(shown, name, len);
+  if (hint != NULL) {
+    set_err(err, errlen, "%sunknown key %s (did you mean \"%s\"?)", prefix,
+            shown, hint);
+  } else {
+    set_err(err, errlen, "%sunknown key %s", prefix, shown);
+  }
+}
+
+static void fmt_duration(char *out, size_t outlen, int64_t ms) {
+  static const struct {
+    int64_t ms;
+    const char *unit;
+  } units[] = {{MS_DAY, "d"}, {MS_HOUR, "h"}, {MS_MIN, "min"}, {MS_SEC, "s"}};
+  size_t i;
+
+  for (i = 0; ms != 0 && i < sizeof(units) / sizeof(units[0]); ++i) {
+    if (ms % units[i].ms == 0) {
+      snprintf(out, outlen, "%lld%s", (long long)(ms / units[i].ms),
+               units[i].unit);
+      return;
+    }
+  }
+  snprintf(out, outlen, "%lldms", (long long)ms);
+}
+
+static void fmt_size(char *out, size_t outlen, int64_t n) {
+  if (n != 0 && n % MIB == 0) {
+    snprintf(out, outlen, "%lldMiB", (long long)(n / MIB));
+  } else if (n != 0 && n % KIB == 0) {
+    snprintf(out, outlen, "%lldKiB", (long long)(n / KIB));
+  } else {
+    snprintf(out, outlen, "%lld", (long long)n);
+  }
+}
+
+/* Reads decimal digits at |*p| into |*out|. Returns 0, -1 (no digit) or
+   -2 (above INT64_MAX). */
+static int read_uint(const char **p, const char *end, int64_t *out) {
+  int64_t v = 0;
+  const char *s = *p;
+
+  if (s == end || !is_digit((unsigned char)*s)) {
+    return -1;
+  }
+  for (; s < end && is_digit((unsigned char)*s); ++s) {
+    int d = *s - '0';
+    if (v > (INT64_MAX - d) / 10) {
+      return -2;
+    }
+    v = v * 10 + d;
+  }
+  *p = s;
+  *out = v;
+  return 0;
+}
+
+typedef struct unit_def {
+  const char *name;
+  int64_t mult;
+} unit_def;
+
+static const unit_def duration_units[] = {{"", 1},
+                                          {"ms", 1},
+                                          {"milli", 1},
+                                          {"millis", 1},
+                                          {"millisecond", 1},
+                                          {"milliseconds", 1},
+                                          {"s", MS_SEC},
+                                          {"sec", MS_SEC},
+                                          {"secs", MS_SEC},
+                                          {"second", MS_SEC},
+                                          {"seconds", MS_SEC},
+                                          {"m", MS_MIN},
+                                          {"min", MS_MIN},
+                                          {"mins", MS_MIN},
+                                          {"minute", MS_MIN},
+                                          {"minutes", MS_MIN},
+                                          {"h", MS_HOUR},
+                                          {"hour", MS_HOUR},
+                                          {"hours", MS_HOUR},
+                                          {"d", MS_DAY},
+                                          {"day", MS_DAY},
+                                          {"days", MS_DAY},
+                                          {NULL, 0}};
+
+/* Flink's MemorySize: every unit is a power of 1024. */
+static const unit_def size_units[] = {{"", 1},
+                                      {"b", 1},
+                                      {"bytes", 1},
+                                      {"k", KIB},
+                                      {"kb", KIB},
+                                      {"kib", KIB},
+                                      {"kibibytes", KIB},
+                                      {"m", MIB},
+                                      {"mb", MIB},
+                                      {"mib", MIB},
+                                      {"mebibytes", MIB},
+                                      {"g", 1024 * MIB},
+                                      {"gb", 1024 * MIB},
+                                      {"gib", 1024 * MIB},
+                                      {"gibibytes", 1024 * MIB},
+                                      {NULL, 0}};
+
+/* Returns the multiplier of unit |u| (|ulen| bytes, any case), or -1. */
+static int64_t find_unit(const unit_def *units, const char *u, size_t ulen) {
+  for (; units->name != NULL; ++units) {
+    if (eq_nocase(u, ulen, units->name)) {
+      return units->mult;
+    }
+  }
+  return -1;
+}
+
+/* A number, optional spaces, an optional unit. Returns 0 or -1 (not of
+   that form), -2 (overflow), -3 (negative). */
+static int parse_with_unit(const char *s, size_t len, const unit_def *units,
+                           int64_t *out) {
+  const char *p = s, *end = s + len;
+  int64_t n, mult;
+  int rv;
+
+  if (len > 0 && *s == '-') {
+    p = s + 1;
+    return read_uint(&p, end, &n) == 0 ? -3 : -1;
+  }
+  rv = read_uint(&p, end, &n);
+  if (rv != 0) {
+    return rv;
+  }
+  while (p < end && (*p == ' ' || *p == '\t')) {
+    ++p;
+  }
+  mult = find_unit(units, p, (size_t)(end - p));
+  if (mult < 0) {
+    return -1;
+  }
+  if (n > INT64_MAX / mult) {
+    return -2;
+  }
+  *out = n * mult;
+  return 0;
+}
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  int64_t era, yoe, doy, doe;
+
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* Reads exactly |n| digits. */
+static int read_fixed(const char **p, const char *end, int n, int64_t *out) {
+  int64_t v = 0;
+  int i;
+
+  for (i = 0; i < n; ++i) {
+    if (*p + i >= end || !is_digit((unsigned char)(*p)[i])) {
+      return -1;
+    }
+    v = v * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  *out = v;
+  return 0;
+}
+
+/* Reads ".digits" (up to 9) as milliseconds, truncating. */
+static int read_fraction(const char **p, const char *end, int64_t *ms) {
+  const char *s = *p;
+  int n = 0;
+
+  *ms = 0;
+  if (s == end || *s != '.') {
+    return 0;
+  }
+  ++s;
+  while (s < end && is_digit((unsigned char)*s)) {
+    if (n < 3) {
+      *ms = *ms * 10 + (*s - '0');
+    }
+    ++n;
+    ++s;
+  }
+  if (n == 0 || n > 9) {
+    return -1;
+  }
+  for (; n < 3; ++n) {
+    *ms *= 10;
+  }
+  *p = s;
+  return 0;
+}
+
+/* ISO 8601 with a zone ("2024-05-01T12:00:00.250+02:00", "...Z") or
+   epoch seconds with a fraction. Returns 0 or -1. */
+static int parse_time(const char *s, size_t len, int64_t *out) {
+  const char *p = s, *end = s + len;
+  int64_t y, mo, d, h, mi, sec, frac, off = 0, days;
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+  if (len >= 5 && s[4] == '-') {
+    if (read_fixed(&p, end, 4, &y) || p == end || *p++ != '-' ||
+        read_fixed(&p, end, 2, &mo) || p == end || *p++ != '-' ||
+        read_fixed(&p, end, 2, &d) || p == end ||
+        (*p != 'T' && *p != 't' && *p != ' ')) {
+      return -1;
+    }
+    ++p;
+    if (read_fixed(&p, end, 2, &h) || p == end || *p++ != ':' ||
+        read_fixed(&p, end, 2, &mi) || p == end || *p++ != ':' ||
+        read_fixed(&p, end, 2, &sec) || read_fraction(&p, end, &frac)) {
+      return -1;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+        sec > 59) {
+      return -1;
+    }
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) {
+      return -1;
+    }
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+      ++p;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+      int neg = *p++ == '-';
+      int64_t oh, om;
+      if (read_fixed(&p, end, 2, &oh)) {
+        return -1;
+      }
+      if (p < end && *p == ':') {
+        ++p;
+      }
+      if (read_fixed(&p, end, 2, &om) || oh > 23 || om > 59) {
+        return -1;
+      }
+      off = (oh * 60 + om) * MS_MIN;
+      if (neg) {
+        off = -off;
+      }
+    } else {
+      /* No zone: local time or UTC would be a guess. */
+      return -1;
+    }
+    if (p != end) {
+      return -1;
+    }
+    days = days_from_civil(y, mo, d);
+    *out = ((days * 24 + h) * 60 + mi) * MS_MIN + sec * MS_SEC + frac - off;
+    return 0;
+  }
+  if (read_uint(&p, end, &sec) != 0 || sec > TIME_MAX_MS / MS_SEC ||
+      read_fraction(&p, end, &frac) || p != end) {
+    return -1;
+  }
+  *out = sec * MS_SEC + frac;
+  return 0;
+}
+
+/* The "scheme://authority[/...]" of an endpoint. */
+static int check_url(const char *s, size_t len, const char **why) {
+  const char *p, *end = s + len, *host_end, *colon = NULL;
+  size_t skip;
+
+  if (len >= 8 && eq_nocase(s, 8, "https://")) {
+    skip = 8;
+  } else if (len >= 7 && eq_nocase(s, 7, "http://")) {
+    skip = 7;
+  } else {
+    *why = "is not an http:// or https:// URL";
+    return -1;
+  }
+  if (memchr(s, ' ', len) != NULL) {
+    *why = "must not contain spaces";
+    return -1;
+  }
+  p = s + skip;
+  for (host_end = p; host_end < end && *host_end != '/' && *host_end != '?' &&
+                     *host_end != '#';
+       ++host_end) {
+    if (*host_end == '@') {
+      *why = "must not hold user information";
+      return -1;
+    }
+    if (*host_end == ':') {
+      colon = host_end;
+    } else if (*host_end == ']') {
+      colon = NULL;
+    }
+  }
+  if (host_end == p || colon == p) {
+    *why = "has no host";
+    return -1;
+  }
+  if (colon != NULL) {
+    const char *q = colon + 1;
+    int64_t port;
+    if (read_uint(&q, host_end, &port) != 0 || q != host_end || port < 1 ||
+        port > 65535) {
+      *why = "has an invalid port";
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int name_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+         c == '_' || c == '.' || c == '-';
+}
+
+/* Checks text |s| against |k|'s rule; returns 0 or -1 with |*why|. */
+static int check_str(const key_def *k, const char *s, size_t len,
+                     const char **why) {
+  size_t i, colons = 0;
+
+  for (i = 0; i < len; ++i) {
+    unsigned char c = (unsigned char)s[i];
+    int ok;
+    switch (k->rule) {
+    case S_PATH:
+      ok = 1;
+      break;
+    case S_TOKEN:
+    case S_ARN:
+      ok = c != ' ';
+      colons += c == ':';
+      break;
+    case S_NAME:
+    case S_TABLE:
+      ok = name_char(c);
+      break;
+    case S_REGION:
+      ok = (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
+      break;
+    case S_SESSION:
+    default:
+      ok = name_char(c) || c == '+' || c == '=' || c == ',' || c == '@';
+      break;
+    }
+    if (!ok) {
+      switch (k->rule) {
+      case S_NAME:
+      case S_TABLE:
+        *why = "may hold only letters, digits, '_', '.' and '-'";
+        break;
+      case S_REGION:
+        *why = "may hold only lowercase letters, digits and '-'";
+        break;
+      case S_SESSION:
+        *why = "may hold only letters, digits and _+=,.@-";
+        break;
+      case S_PATH:
+      case S_TOKEN:
+      case S_ARN:
+      default:
+        *why = "must not contain spaces";
+        break;
+      }
+      return -1;
+    }
+  }
+  if (k->rule == S_ARN &&
+      (len < 4 || memcmp(s, "arn:", 4) != 0 || colons < 5)) {
+    *why = "is not an ARN (arn:partition:service:region:account:resource)";
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * Parses |v| (|len| bytes, trimmed) for key |k| into |*num| and, for enums
+ * and booleans, the canonical spelling |*canon|. On error writes the
+ * reason, without the key, to |why|. Returns 0 or KEFO_ERR_CONFIG.
+ */
+static int parse_value(const key_def *k, const char *v, size_t len,
+                       int64_t *num, const char **canon, char *why,
+                       size_t whylen) {
+  char shown[SHOW_MAX + 8], lo[32], hi[32];
+  const char *reason = NULL;
+  size_t i;
+  int rv;
+
+  *num = 0;
+  *canon = NULL;
+  /* A secret is never shown, not even in part. */
+  if (k->flags & F_SECRET) {
+    strcpy(shown, "the value");
+  } else {
+    show(shown, v, len);
+  }
+  if (len == 0) {
+    set_err(why, whylen, "the value must not be empty");
+    return KEFO_ERR_CONFIG;
+  }
+  for (i = 0; i < len; ++i) {
+    unsigned char c = (unsigned char)v[i];
+    if (c < 0x20 || c == 0x7f) {
+      set_err(why, whylen, "%s contains a control character", shown);
+      return KEFO_ERR_CONFIG;
+    }
+  }
+  switch (k->type) {
+  case T_STR:
+  case T_URL:
+    if ((int64_t)len < k->min || (int64_t)len > k->max) {
+      set_err(why, whylen, "%s must be %lld to %lld bytes long", shown,
+              (long long)k->min, (long long)k->max);
+      return KEFO_ERR_CONFIG;
+    }
+    if (k->type == T_URL ? check_url(v, len, &reason)
+                         : check_str(k, v, len, &reason)) {
+      set_err(why, whylen, "%s %s", shown, reason);
+      return KEFO_ERR_CONFIG;
+    }
+    return 0;
+  case T_ENUM:
+  case T_BOOL: {
+    char list[160];
+    size_t n = 0;
+    for (i = 0; k->choices[i] != NULL; ++i) {
+      if (eq_nocase(v, len, k->choices[i])) {
+        *num = (int64_t)i;
+        *canon = k->choices[i];
+        return 0;
+      }
+    }
+    list[0] = '\0';
+    for (i = 0; k->choices[i] != NULL; ++i) {
+      n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+                            k->choices[i]);
+    }
+    set_err(why, whylen, "%s is not one of %s", shown, list);
+    return KEFO_ERR_CONFIG;
+  }
+  case T_DURATION:
+    rv = parse_with_unit(v, len, duration_units, num);
+    fmt_duration(lo, sizeof(lo), k->min);
+    fmt_duration(hi, sizeof(hi), k->max);
+    if (rv == -3) {
+      set_err(why, whylen, "%s must not be negative", shown);
+    } else if (rv == -1) {
+      set_err(why, whylen,
+              "%s is not a duration (such as 500ms, 10s, 5min, 1h, or "
+              "milliseconds)",
+              shown);
+    } else if (rv == -2 || *num > k->max) {
+      set_err(why, whylen, "%s is more than %s", shown, hi);
+    } else if (*num < k->min) {
+      set_err(why, whylen, "%s is less than %s", shown, lo);
+    } else {
+      return 0;
+    }
+    return KEFO_ERR_CONFIG;
+  case T_SIZE:
+    rv = parse_with_unit(v, len, size_units, num);
+    fmt_size(lo, sizeof(lo), k->min);
+    fmt_size(hi, sizeof(hi), k->max);
+    if (rv == -3) {
+      set_err(why, whylen, "%s must not be negative", shown);
+    } else if (rv == -1) {
+      set_err(why, whylen, "%s is not a size (such as 1048576, 64KiB or 1MiB)",
+              shown);
+    } else if (rv == -2 || *num > k->max) {
+      set_err(why, whylen, "%s is more than %s bytes", shown, hi);
+    } else if (*num < k->min) {
+      set_err(why, whylen, "%s is less than %s", shown, lo);
+    } else {
+      return 0;
+    }
+    return KEFO_ERR_CONFIG;
+  case T_INT: {
+    const char *p = v;
+    rv = read_uint(&p, v + len, num);
+    if (rv != 0 || p != v + len || *num < k->min || *num > k->max) {
+      set_err(why, whylen, "%s is not an integer from %lld to %lld", shown,
+              (long long)k->min, (long long)k->max);
+      return KEFO_ERR_CONFIG;
+    }
+    return 0;
+  }
+  case T_TIME:
+  default:
+    if (parse_time(v, len, num) != 0) {
+      set_err(why, whylen,
+              "%s is not a timestamp (ISO 8601 with a zone, such as "
+              "2024-05-01T12:00:00.250Z, or epoch seconds such as "
+              "1714564800.25)",
+              shown);
+      return KEFO_ERR_CONFIG;
+    }
+    if (*num < k->min || *num > k->max) {
+      set_err(why, whylen, "%s is not between 1970 and 9999", shown);
+      return KEFO_ERR_CONFIG;
+    }
+    return 0;
+  }
+}
+
+static int64_t default_num(const key_def *k) {
+  int64_t num = 0;
+  const char *canon;
+
+  if (k->def != NULL && k->type != T_STR && k->type != T_URL) {
+    /* Defaults are known good (the tests parse every one). */
+    (void)parse_value(k, k->def, strlen(k->def), &num, &canon, NULL, 0);
+  }
+  return num;
+}
+
+static char *dup_text(const kefo_mem *mem, const char *s, size_t len) {
+  char *t = kefo_mem_malloc(mem, len + 1);
+
+  if (t != NULL) {
+    memcpy(t, s, len);
+    t[len] = '\0';
+  }
+  return t;
+}
+
+int kefo_config_new2(kefo_config **out, const kefo_mem *mem) {
+  kefo_config *cfg;
+  size_t i;
+
+  if (out == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  *out = NULL;
+  mem = kefo_mem_or_default(mem);
+  cfg = kefo_mem_calloc(mem, 1, sizeof(*cfg));
+  if (cfg == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  cfg->mem = *mem;
+  for (i = 0; i < NKEYS; ++i) {
+    cfg->num[i] = default_num(&keys[i]);
+  }
+  *out = cfg;
+  return 0;
+}
+
+int kefo_config_new(kefo_config **out) {
+  return kefo_config_new2(out, NULL);
+}
+
+void kefo_config_del(kefo_config *cfg) {
+  size_t i;
+
+  if (cfg == NULL) {
+    return;
+  }
+  for (i = 0; i < NKEYS; ++i) {
+    kefo_mem_free(&cfg->mem, cfg->text[i]);
+  }
+  kefo_mem_free(&cfg->mem, cfg);
+}
+
+int kefo_config_dup(kefo_config **out, const kefo_config *src,
+                    const kefo_mem *mem) {
+  kefo_config *cfg;
+  size_t i;
+  int rv;
+
+  if (out == NULL || src == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  rv = kefo_config_new2(&cfg, mem);
+  if (rv != 0) {
+    return rv;
+  }
+  for (i = 0; i < NKEYS; ++i) {
+    cfg->num[i] = src->num[i];
+    if (src->text[i] != NULL) {
+      cfg->text[i] = dup_text(&cfg->mem, src->text[i], strlen(src->text[i]));
+      if (cfg->text[i] == NULL) {
+        kefo_config_del(cfg);
+        return KEFO_ERR_NOMEM;
+      }
+    }
+  }
+  *out = cfg;
+  return 0;
+}
+
+/*
+ * Parses and copies value |v| for key |i|, giving the new text and number.
+ * |prefix| starts any error message ("file:line: " or "").
+ */
+static int make_value(const kefo_mem *mem, size_t i, const char *v, size_t len,
+                      char **text, int64_t *num, const char *prefix, char *err,
+                      size_t errlen) {
+  char why[512];
+  const char *canon;
+  int rv;
+
+  trim(&v, &len);
+  rv = parse_value(&keys[i], v, len, num, &canon, why, sizeof(why));
+  if (rv != 0) {
+    set_err(err, errlen, "%s%s: %s", prefix, keys[i].name, why);
+    return rv;
+  }
+  if (canon != NULL) {
+    v = canon;
+    len = strlen(canon);
+  }
+  *text = dup_text(mem, v, len);
+  if (*text == NULL) {
+    set_err(err, errlen, "out of memory");
+    return KEFO_ERR_NOMEM;
+  }
+  return 0;
+}
+
+int kefo_config_set2(kefo_config *cfg, const char *key, const char *value,
+                     char *err, size_t errlen) {
+  char *text;
+  int64_t num;
+  int i, rv;
+
+  set_err(err, errlen, "%s", "");
+  if (cfg == NULL || key == NULL) {
+    set_err(err, errlen, "invalid argument");
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  i = find_key(key, strlen(key));
+  if (i < 0) {
+    unknown_key("", key, strlen(key), err, errlen);
+    return KEFO_ERR_CONFIG;
+  }
+  if (value == NULL) {
+    kefo_mem_free(&cfg->mem, cfg->text[i]);
+    cfg->text[i] = NULL;
+    cfg->num[i] = default_num(&keys[i]);
+    return 0;
+  }
+  rv = make_value(&cfg->mem, (size_t)i, value, strlen(value), &text, &num, "",
+                  err, errlen);
+  if (rv != 0) {
+    return rv;
+  }
+  kefo_mem_free(&cfg->mem, cfg->text[i]);
+  cfg->text[i] = text;
+  cfg->num[i] = num;
+  return 0;
+}
+
+int kefo_config_set(kefo_config *cfg, const char *key, const char *value) {
+  return kefo_config_set2(cfg, key, value, NULL, 0);
+}
+
+int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
+                            const char *name, char *err, size_t errlen) {
+  /* Staged values: the config changes only if every line is good. */
+  char *text[NKEYS];
+  int64_t num[NKEYS];
+  char line[KEFO_CONFIG_LINE_MAX + 1], prefix[256];
+  const char *p = (const char *)data, *end;
+  unsigned long lineno = 0;
+  size_t i;
+  int rv = 0;
+
+  set_err(err, errlen, "%s", "");
+  if (cfg == NULL || (data == NULL && len > 0)) {
+    set_err(err, errlen, "invalid argument");
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (name == NULL) {
+    name = "(config)";
+  }
+  if (len > KEFO_CONFIG_FILE_MAX) {
+    set_err(err, errlen, "%s: larger than %d bytes", name,
+            KEFO_CONFIG_FILE_MAX);
+    return KEFO_ERR_CONFIG;
+  }
+  if (len == 0) {
+    return 0; /* and |data| may be NULL */
+  }
+  end = p + len;
+  memset(text, 0, sizeof(text));
+  /* A UTF-8 byte order mark is not part of the first key. */
+  if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+    p += 3;
+  }
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *s = p, *eq, *k, *v;
+    size_t slen = (size_t)((nl ? nl : end) - p), klen, vlen;
+    int ki;
+
+    p = nl ? nl + 1 : end;
+    ++lineno;
+    snprintf(prefix, sizeof(prefix), "%s:%lu: ", name, lineno);
+    if (slen > 0 && s[slen - 1] == '\r') {
+      --slen;
+    }
+    if (slen > KEFO_CONFIG_LINE_MAX) {
+      set_err(err, errlen, "%sline longer than %d bytes", prefix,
+              KEFO_CONFIG_LINE_MAX);
+      rv = KEFO_ERR_CONFIG;
+      break;
+    }
+    if (memchr(s, '\0', slen) != NULL) {
+      set_err(err, errlen, "%sNUL byte in the line", prefix);
+      rv = KEFO_ERR_CONFIG;
+      break;
+    }
+    memcpy(line, s, slen);
+    line[slen] = '\0';
+    s = line;
+    trim(&s, &slen);
+    if (slen == 0 || s[0] == '#') {
+      continue;
+    }
+    eq = memchr(s, '=', slen);
+    if (eq == NULL) {
+      /* The line is not shown: it might be a secret pasted alone. */
+      set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
+      rv = KEFO_ERR_CONFIG;
+      break;
+    }
+    k = s;
+    klen = (size_t)(eq - s);
+    trim(&k, &klen);
+    v = eq + 1;
+    vlen = (size_t)(s + slen - v);
+    if (klen == 0) {
+      set_err(err, errlen, "%smissing key before '='", prefix);
+      rv = KEFO_ERR_CONFIG;
+      break;
+    }
+    ki = find_key(k, klen);
+    if (ki < 0) {
+      unknown_key(prefix, k, klen, err, errlen);
+      rv = KEFO_ERR_CONFIG;
+      break;
+    }
+    kefo_mem_free(&cfg->mem, text[ki]);
+    text[ki] = NULL;
+    rv = make_value(&cfg->mem, (size_t)ki, v, vlen, &text[ki], &num[ki], prefix,
+                    err, errlen);
+    if (rv != 0) {
+      break;
+    }
+  }
+  for (i = 0; i < NKEYS; ++i) {
+    if (text[i] == NULL) {
+      continue;
+    }
+    if (rv == 0) {
+      kefo_mem_free(&cfg->mem, cfg->text[i]);
+      cfg->text[i] = text[i];
+      cfg->num[i] = num[i];
+    } else {
+      kefo_mem_free(&cfg->mem, text[i]);
+    }
+  }
+  return rv;
+}
+
+int kefo_config_load_file2(kefo_config *cfg, const char *path, char *err,
+                           size_t errlen) {
+  FILE *f;
+  uint8_t *buf;
+  size_t n;
+  int rv;
+
+  set_err(err, errlen, "%s", "");
+  if (cfg == NULL || path == NULL) {
+    set_err(err, errlen, "invalid argument");
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  f = fopen(path, "rb");
+  if (f == NULL) {
+    set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return KEFO_ERR_CONFIG;
+  }
+  /* One byte more than allowed tells a file that is too large. */
+  buf = kefo_mem_malloc(&cfg->mem, KEFO_CONFIG_FILE_MAX + 1);
+  if (buf == NULL) {
+    set_err(err, errlen, "out of memory");
+    rv = KEFO_ERR_NOMEM;
+    goto fail_file;
+  }
+  n = fread(buf, 1, KEFO_CONFIG_FILE_MAX + 1, f);
+  if (ferror(f)) {
+    set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    rv = KEFO_ERR_CONFIG;
+    goto fail_buf;
+  }
+  rv = kefo_config_load_buffer(cfg, buf, n, path, err, errlen);
+
+fail_buf:
+  kefo_mem_free(&cfg->mem, buf);
+fail_file:
+  fclose(f);
+  return rv;
+}
+
+int kefo_config_load_file(kefo_config *cfg, const char *path) {
+  return kefo_config_load_file2(cfg, path, NULL, 0);
+}
+
+const char *kefo_config_get(const kefo_config *cfg, const char *key) {
+  int i;
+
+  if (cfg == NULL || key == NULL) {
+    return NULL;
+  }
+  i = find_key(key, strlen(key));
+  if (i < 0) {
+    return NULL;
+  }
+  if (cfg->text[i] != NULL) {
+    return (keys[i].flags & F_SECRET) ? "****" : cfg->text[i];
+  }
+  return keys[i].def != NULL ? keys[i].def : "";
+}
+
+/* The index of |key| when it has type |t|, else -1. */
+static int typed(const kefo_config *cfg, const char *key, key_type t) {
+  int i;
+
+  if (cfg == NULL || key == NULL) {
+    return -1;
+  }
+  i = find_key(key, strlen(key));
+  return i >= 0 && keys[i].type == t ? i : -1;
+}
+
+int64_t kefo_config_get_ms(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_DURATION);
+
+  return i < 0 ? 0 : cfg->num[i];
+}
+
+int64_t kefo_config_get_int(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_INT);
+
+  return i < 0 ? 0 : cfg->num[i];
+}
+
+uint64_t kefo_config_get_size(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_SIZE);
+
+  return i < 0 ? 0 : (uint64_t)cfg->num[i];
+}
+
+int kefo_config_get_bool(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_BOOL);
+
+  return i < 0 ? 0 : (int)cfg->num[i];
+}
+
+int kefo_config_get_enum(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_ENUM);
+
+  return i < 0 ? 0 : (int)cfg->num[i];
+}
+
+int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_TIME);
+
+  return i < 0 || cfg->text[i] == NULL ? -1 : cfg->num[i];
+}
+
+const char *kefo_config_get_str(const kefo_config *cfg, const char *key) {
+  int i = typed(cfg, key, T_STR);
+
+  if (i < 0) {
+    i = typed(cfg, key, T_URL);
+  }
+  if (i < 0) {
+    return NULL;
+  }
+  return cfg->text[i] != NULL ? cfg->text[i] : keys[i].def;
+}
+
+int kefo_config_is_set(const kefo_config *cfg, const char *key) {
+  int i;
+
+  if (cfg == NULL || key == NULL) {
+    return 0;
+  }
+  i = find_key(key, strlen(key));
+  return i >= 0 && cfg->text[i] != NULL;
+}
+
+size_t kefo_config_key_count(void) {
+  return NKEYS;
+}
+
+const char *kefo_config_key_name(size_t i) {
+  return i < NKEYS ? keys[i].name : NULL;
+}
+
+int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
+  static const char *const retry[][2] = {
+      {KEFO_CFG_RETRY_MIN_DELAY, KEFO_CFG_RETRY_MAX_DELAY},
+      {KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY}};
+  size_t i;
+  int provider;
+
+  set_err(err, errlen, "%s", "");
+  if (cfg == NULL) {
+    set_err(err, errlen, "invalid argument");
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (!kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
+      !kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
+    set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
+            KEFO_CFG_STREAM_NAME);
+    return KEFO_ERR_CONFIG;
+  }
+  if (kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION) ==
+          KEFO_POSITION_AT_TIMESTAMP &&
+      !kefo_config_is_set(cfg, KEFO_CFG_INIT_TIMESTAMP)) {
+    set_err(err, errlen, "%s: required when %s is AT_TIMESTAMP",
+            KEFO_CFG_INIT_TIMESTAMP, KEFO_CFG_INIT_POSITION);
+    return KEFO_ERR_CONFIG;
+  }
+  if (kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_EFO) {
+    int lc = kefo_config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE);
+    if (lc == KEFO_LIFECYCLE_JOB_MANAGED &&
+        !kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_NAME)) {
+      set_err(err, errlen, "%s: required when %s is EFO and %s is JOB_MANAGED",
+              KEFO_CFG_EFO_CONSUMER_NAME, KEFO_CFG_READER_TYPE,
+              KEFO_CFG_EFO_LIFECYCLE);
+      return KEFO_ERR_CONFIG;
+    }
+    if (lc == KEFO_LIFECYCLE_SELF_MANAGED &&
+        !kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN)) {
+      set_err(err, errlen, "%s: required when %s is EFO and %s is SELF_MANAGED",
+              KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_READER_TYPE,
+              KEFO_CFG_EFO_LIFECYCLE);
+      return KEFO_ERR_CONFIG;
+    }
+  }
+  if (kefo_config_get_enum(cfg, KEFO_CFG_LEASE_STORE) ==
+          KEFO_LEASE_STORE_DYNAMODB &&
+      !kefo_config_is_set(cfg, KEFO_CFG_LEASE_TABLE)) {
+    set_err(err, errlen, "%s: required when %s is dynamodb",
+            KEFO_CFG_LEASE_TABLE, KEFO_CFG_LEASE_STORE);
+    return KEFO_ERR_CONFIG;
+  }
+  provider = kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER);
+  if (provider == KEFO_CREDENTIALS_BASIC) {
+    const char *missing = !kefo_config_is_set(cfg, KEFO_CFG_ACCESS_KEY_ID)
+                              ? KEFO_CFG_ACCESS_KEY_ID
+                          : !kefo_config_is_set(cfg, KEFO_CFG_SECRET_KEY)
+                              ? KEFO_CFG_SECRET_KEY
+                              : NULL;
+    if (missing != NULL) {
+      set_err(err, errlen, "%s: required when %s is BASIC", missing,
+              KEFO_CFG_CREDENTIALS_PROVIDER);
+      return KEFO_ERR_CONFIG;
+    }
+  }
+  if (provider == KEFO_CREDENTIALS_ASSUME_ROLE &&
+      !kefo_config_is_set(cfg, KEFO_CFG_ROLE_ARN)) {
+    set_err(err, errlen, "%s: required when %s is ASSUME_ROLE",
+            KEFO_CFG_ROLE_ARN, KEFO_CFG_CREDENTIALS_PROVIDER);
+    return KEFO_ERR_CONFIG;
+  }
+  for (i = 0; i < sizeof(retry) / sizeof(retry[0]); ++i) {
+    int64_t lo = kefo_config_get_ms(cfg, retry[i][0]);
+    int64_t hi = kefo_config_get_ms(cfg, retry[i][1]);
+    if (lo > hi) {
+      char a[32], b[32];
+      fmt_duration(a, sizeof(a), lo);
+      fmt_duration(b, sizeof(b), hi);
+      set_err(err, errlen, "%s: %s is more than %s (%s)", retry[i][0], a,
+              retry[i][1], b);
+      return KEFO_ERR_CONFIG;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * Configuration: the table of keys (Flink's KinesisSourceConfigOptions and
+ * AWSConfigOptions names where one exists), their types, limits and
+ * defaults, the key=value file parser, and typed getters for the modules.
+ */
+#ifndef KEFO_CONFIG_H
+#define KEFO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kefo/kefo.h>
+
+/*
+ * Key names. Modules use these macros rather than string literals, so a
+ * typo is a compile error instead of a getter quietly returning 0.
+ */
+#define KEFO_CFG_STREAM_NAME "source.stream.name"
+#define KEFO_CFG_STREAM_ARN "source.stream.arn"
+#define KEFO_CFG_READER_TYPE "source.reader.type"
+#define KEFO_CFG_EFO_CONSUMER_NAME "source.efo.consumer.name"
+#define KEFO_CFG_EFO_LIFECYCLE "source.efo.lifecycle"
+#define KEFO_CFG_EFO_CONSUMER_ARN "source.efo.consumer.arn"
+#define KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT "source.efo.subscription.timeout"
+#define KEFO_CFG_EFO_DEREGISTER_TIMEOUT "source.efo.deregister.timeout"
+#define KEFO_CFG_EFO_DESCRIBE_MIN_DELAY                                        \
+  "source.efo.describe.retry-strategy.delay.min"
+#define KEFO_CFG_EFO_DESCRIBE_MAX_DELAY                                        \
+  "source.efo.describe.retry-strategy.delay.max"
+#define KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS                                     \
+  "source.efo.describe.retry-strategy.attempts.max"
+#define KEFO_CFG_INIT_POSITION "source.init.position"
+#define KEFO_CFG_INIT_TIMESTAMP "source.init.timestamp"
+#define KEFO_CFG_SHARD_DISCOVERY_INTERVAL "source.shard.discovery.interval"
+#define KEFO_CFG_GET_RECORDS_MAX "source.shard.get-records.max-record-count"
+#define KEFO_CFG_EMPTY_FETCH_INTERVAL                                          \
+  "source.reader.empty-records-fetch-interval"
+#define KEFO_CFG_NONEMPTY_FETCH_INTERVAL                                       \
+  "source.reader.nonempty-records-fetch-interval"
+#define KEFO_CFG_SHARD_BUFFER_MAX_BYTES "source.shard.buffer.max-bytes"
+#define KEFO_CFG_KPL_DEAGGREGATE "source.kpl.deaggregate"
+#define KEFO_CFG_LEASE_STORE "source.lease.store"
+#define KEFO_CFG_LEASE_FILE "source.lease.file"
+#define KEFO_CFG_LEASE_TABLE "source.lease.table"
+#define KEFO_CFG_LEASE_WORKER_ID "source.lease.worker-id"
+#define KEFO_CFG_LEASE_DURATION "source.lease.duration"
+#define KEFO_CFG_CHECKPOINT_INTERVAL "source.checkpoint.interval"
+#define KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS "source.watermark.out-of-orderness"
+#define KEFO_CFG_WATERMARK_IDLE_TIMEOUT "source.watermark.idle-timeout"
+#define KEFO_CFG_WATERMARK_MAX_DRIFT "source.watermark.alignment.max-drift"
+#define KEFO_CFG_AWS_REGION "aws.region"
+#define KEFO_CFG_AWS_ENDPOINT "aws.endpoint"
+#define KEFO_CFG_AWS_CA_FILE "aws.ca.file"
+#define KEFO_CFG_CREDENTIALS_PROVIDER "aws.credentials.provider"
+#define KEFO_CFG_ACCESS_KEY_ID "aws.credentials.provider.basic.accesskeyid"
+#define KEFO_CFG_SECRET_KEY "aws.credentials.provider.basic.secretkey"
+#define KEFO_CFG_PROFILE_NAME "aws.credentials.provider.profile.name"
+#define KEFO_CFG_PROFILE_PATH "aws.credentials.provider.profile.path"
+#define KEFO_CFG_ROLE_ARN "aws.credentials.provider.role.arn"
+#define KEFO_CFG_ROLE_SESSION_NAME "aws.credentials.provider.role.sessionName"
+#define KEFO_CFG_ROLE_EXTERNAL_ID "aws.credentials.provider.role.externalId"
+#define KEFO_CFG_WEB_IDENTITY_TOKEN_FILE                                       \
+  "aws.credentials.provider.webIdentityToken.file"
+#define KEFO_CFG_RETRY_MIN_DELAY "retry-strategy.delay.min"
+#define KEFO_CFG_RETRY_MAX_DELAY "retry-strategy.delay.max"
+#define KEFO_CFG_RETRY_MAX_ATTEMPTS "retry-strategy.attempts.max"
+
+/* Values of the enumerated keys, as kefo_config_get_enum() returns them. */
+typedef enum { KEFO_READER_EFO, KEFO_READER_POLLING } kefo_reader_type;
+typedef enum {
+  KEFO_LIFECYCLE_JOB_MANAGED,
+  KEFO_LIFECYCLE_SELF_MANAGED
+} kefo_consumer_lifecycle;
+typedef enum {
+  KEFO_POSITION_LATEST,
+  KEFO_POSITION_TRIM_HORIZON,
+  KEFO_POSITION_AT_TIMESTAMP
+} kefo_init_position;
+typedef enum {
+  KEFO_LEASE_STORE_FILE,
+  KEFO_LEASE_STORE_DYNAMODB
+} kefo_lease_store;
+typedef enum {
+  KEFO_CREDENTIALS_AUTO,
+  KEFO_CREDENTIALS_BASIC,
+  KEFO_CREDENTIALS_ENV_VAR,
+  KEFO_CREDENTIALS_PROFILE,
+  KEFO_CREDENTIALS_ASSUME_ROLE,
+  KEFO_CREDENTIALS_WEB_IDENTITY_TOKEN
+} kefo_credentials_provider_type;
+
+/* A config file, or one line of it, may be no longer than this. */
+#define KEFO_CONFIG_FILE_MAX 65536
+#define KEFO_CONFIG_LINE_MAX 4096
+
+/*
+ * Parses |len| bytes of key=value lines into |cfg|, as
+ * kefo_config_load_file() does with a file's contents; |name| (such as
+ * the path; NULL: "(config)") starts each error message. All or nothing:
+ * on error |cfg| is unchanged. Returns 0, KEFO_ERR_INVALID_ARGUMENT,
+ * KEFO_ERR_CONFIG or KEFO_ERR_NOMEM.
+ */
+int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
+                            const char *name, char *err, size_t errlen);
+
+/*
+ * Checks the rules between keys: a stream is named; AT_TIMESTAMP needs
+ * source.init.timestamp; with the EFO reader, JOB_MANAGED needs a consumer
+ * name and SELF_MANAGED a consumer ARN; the dynamodb lease store needs a
+ * table; BASIC credentials need both keys; ASSUME_ROLE needs a role ARN;
+ * each retry strategy's min delay is at most its max. Writes the first
+ * broken rule, naming the key, to |err|. Returns 0,
+ * KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_CONFIG.
+ */
+int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen);
+
+/*
+ * Makes |*out| an independent copy of |src| allocating through |mem|
+ * (NULL: default), so an object can keep its settings after the
+ * application frees its config. Returns 0, KEFO_ERR_INVALID_ARGUMENT or
+ * KEFO_ERR_NOMEM.
+ */
+int kefo_config_dup(kefo_config **out, const kefo_config *src,
+                    const kefo_mem *mem);
+
+/*
+ * Typed getters: the value set, or the key's default. |key| must be a key
+ * of the getter's type (use the KEFO_CFG_* macros); for any other key they
+ * return 0 (NULL for kefo_config_get_str, -1 for kefo_config_get_time_ms).
+ */
+
+/* A duration key, in milliseconds (>= 0). */
+int64_t kefo_config_get_ms(const kefo_config *cfg, const char *key);
+
+/* An integer key. */
+int64_t kefo_config_get_int(const kefo_config *cfg, const char *key);
+
+/* A size key, in bytes. */
+uint64_t kefo_config_get_size(const kefo_config *cfg, const char *key);
+
+/* A boolean key: 1 or 0. */
+int kefo_config_get_bool(const kefo_config *cfg, const char *key);
+
+/* An enumerated key: the index of its value (kefo_reader_type, ...). */
+int kefo_config_get_enum(const kefo_config *cfg, const char *key);
+
+/* A timestamp key, in milliseconds since the epoch; -1 when unset. */
+int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key);
+
+/*
+ * A text key (names, ARNs, paths, the endpoint URL), NULL when unset and
+ * without default. Unlike kefo_config_get(), a secret is returned as is:
+ * only the credentials provider should ask for it. Valid until the key is
+ * set again or |cfg| is deleted.
+ */
+const char *kefo_config_get_str(const kefo_config *cfg, const char *key);
+
+/* Returns 1 when |key| was set (by kefo_config_set or a file), else 0. */
+int kefo_config_is_set(const kefo_config *cfg, const char *key);
+
+/* The number of keys, and the name of key |i| (NULL when out of range),
+   so tools and tests can list every key. */
+size_t kefo_config_key_count(void);
+const char *kefo_config_key_name(size_t i);
+
+#endif /* KEFO_CONFIG_H */
