@@ -134,7 +134,7 @@ int kefo_region_resolve_default(char *out, const char *configured,
   return rv;
 }
 
-const char *kefo_service_name(kefo_aws_service svc) {
+const char *kefo_service_name(kefo_service_id svc) {
   switch (svc) {
   case KEFO_SERVICE_KINESIS:
     return "kinesis";
@@ -147,7 +147,7 @@ const char *kefo_service_name(kefo_aws_service svc) {
   }
 }
 
-static const char *service_env(kefo_aws_service svc) {
+static const char *service_env(kefo_service_id svc) {
   switch (svc) {
   case KEFO_SERVICE_KINESIS:
     return "AWS_ENDPOINT_URL_KINESIS";
@@ -164,7 +164,7 @@ static int is_true(const char *v) {
          (v[3] == 'e' || v[3] == 'E') && v[4] == '\0';
 }
 
-int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_aws_service svc,
+int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
                           const char *region, const char *configured,
                           const kefo_env *env, char *err, size_t errlen) {
   const char *name = kefo_service_name(svc), *source = NULL, *v = NULL;

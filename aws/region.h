@@ -24,7 +24,7 @@ typedef enum {
   KEFO_SERVICE_KINESIS = 0,
   KEFO_SERVICE_DYNAMODB = 1,
   KEFO_SERVICE_STS = 2
-} kefo_aws_service;
+} kefo_service_id;
 
 /* Returns 1 when |region| looks like a region name: 1 to 63 of
    [a-z0-9-], starting and ending with a letter or digit. */
@@ -58,7 +58,7 @@ int kefo_region_resolve_default(char *out, const char *configured,
 
 /* Returns the service's name as in its host ("kinesis", "dynamodb",
    "sts"), or NULL for an unknown value. */
-const char *kefo_service_name(kefo_aws_service svc);
+const char *kefo_service_name(kefo_service_id svc);
 
 /*
  * Resolves the endpoint of |svc| into |url| (KEFO_ENDPOINT_URL_MAX bytes)
@@ -75,7 +75,7 @@ const char *kefo_service_name(kefo_aws_service svc);
  * only a host and port: ...") or saying that the region is missing or
  * invalid.
  */
-int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_aws_service svc,
+int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
                           const char *region, const char *configured,
                           const kefo_env *env, char *err, size_t errlen);
 

@@ -159,7 +159,7 @@ static void test_region_default_files(void) {
   CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
-static void expect_url(kefo_aws_service svc, const char *region,
+static void expect_url(kefo_service_id svc, const char *region,
                        const char *configured, const char *const *pairs,
                        const char *want) {
   fake_env fe = {pairs};
@@ -268,8 +268,8 @@ static void test_endpoints(void) {
                                         "us-east-1", NULL, &env, err,
                                         sizeof(err)),
                   0);
-  CU_ASSERT(kefo_service_name((kefo_aws_service)99) == NULL);
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, NULL, (kefo_aws_service)99,
+  CU_ASSERT(kefo_service_name((kefo_service_id)99) == NULL);
+  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, NULL, (kefo_service_id)99,
                                         "us-east-1", NULL, &env, err,
                                         sizeof(err)),
                   KEFO_ERR_INVALID_ARGUMENT);
