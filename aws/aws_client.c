@@ -303,22 +303,18 @@ static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   return kefo_buf_append(&call->response, data, len) == 0 ? 0 : -1;
 }
 
-/* "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" ->
-   "ResourceNotFoundException" (JSON 1.0/1.1 errors may carry a
-   namespace). */
-static const char *error_type(const cJSON *j, const char *header_type) {
+const char *kefo_aws_json_error_type(const cJSON *j) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
-  const char *s = cJSON_IsString(t) ? t->valuestring : header_type;
   const char *hash;
 
-  if (s == NULL) {
+  if (!cJSON_IsString(t)) {
     return NULL;
   }
-  hash = strrchr(s, '#');
-  return hash ? hash + 1 : s;
+  hash = strrchr(t->valuestring, '#');
+  return hash ? hash + 1 : t->valuestring;
 }
 
-static const char *error_message(const cJSON *j) {
+const char *kefo_aws_json_error_message(const cJSON *j) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
 
   if (!cJSON_IsString(m)) {
@@ -372,11 +368,12 @@ static void on_close(kefo_http_stream *s, int error,
     return;
   }
   info.code = KEFO_ERR_AWS;
-  info.aws_type = error_type(j, NULL);
+  info.aws_type = kefo_aws_json_error_type(j);
   info.retryable = kefo_aws_error_retryable(info.aws_type, call->status);
   snprintf(msg, sizeof(msg), "%s failed: HTTP %d %s: %s", call->operation,
            call->status, info.aws_type ? info.aws_type : "(no error type)",
-           error_message(j) ? error_message(j) : "(no message)");
+           kefo_aws_json_error_message(j) ? kefo_aws_json_error_message(j)
+                                          : "(no message)");
   info.message = msg;
   fail_or_retry(call, KEFO_ERR_AWS, &info);
   cJSON_Delete(j);

@@ -101,6 +101,14 @@ int kefo_aws_sign_json(kefo_aws_client *client, const kefo_aws_service *svc,
                        kefo_sigv4_result *res, char *target, size_t targetlen,
                        kefo_http_header *hs, size_t *n);
 
+/* The type of an AWS JSON error body ("__type" without its namespace:
+   "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" gives
+   "ResourceNotFoundException"), or NULL; points into |j|. */
+const char *kefo_aws_json_error_type(const cJSON *j);
+
+/* The "message" (or "Message") of an AWS JSON error body, or NULL. */
+const char *kefo_aws_json_error_message(const cJSON *j);
+
 /* Returns 1 when an AWS error of |type| with HTTP |status| is worth
    retrying (throttling, internal failures, 5xx), else 0. */
 int kefo_aws_error_retryable(const char *type, int status);

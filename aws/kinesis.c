@@ -257,19 +257,15 @@ static int on_message(const kefo_es_message *m, void *ud) {
   if (header_is(m, ":message-type", "exception") ||
       header_is(m, ":message-type", "error")) {
     const kefo_es_header *t = kefo_es_message_header(m, ":exception-type");
-    const cJSON *jm;
     if (t == NULL) {
       t = kefo_es_message_header(m, ":error-code");
     }
     snprintf(type, sizeof(type), "%.*s", t ? (int)t->value_len : 7,
              t ? (const char *)t->value : "Unknown");
     j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
-    jm = cJSON_GetObjectItemCaseSensitive(j, "message");
-    if (!cJSON_IsString(jm)) {
-      jm = cJSON_GetObjectItemCaseSensitive(j, "Message");
-    }
     snprintf(msg, sizeof(msg), "SubscribeToShard exception %s: %s", type,
-             cJSON_IsString(jm) ? jm->valuestring : "(no message)");
+             kefo_aws_json_error_message(j) ? kefo_aws_json_error_message(j)
+                                            : "(no message)");
     cJSON_Delete(j);
     info.code = KEFO_ERR_AWS;
     info.aws_type = type;
@@ -381,18 +377,11 @@ static void sub_on_close(kefo_http_stream *s, int error,
   } else if (sub->status != 200) {
     cJSON *j = cJSON_ParseWithLength((const char *)sub->error_body.data,
                                      sub->error_body.len);
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
-    const char *type = cJSON_IsString(t) ? t->valuestring : NULL;
-    if (type && strrchr(type, '#')) {
-      type = strrchr(type, '#') + 1;
-    }
-    if (!cJSON_IsString(m)) {
-      m = cJSON_GetObjectItemCaseSensitive(j, "Message");
-    }
+    const char *type = kefo_aws_json_error_type(j);
+    const char *text = kefo_aws_json_error_message(j);
     snprintf(msg, sizeof(msg), "SubscribeToShard failed: HTTP %d %s: %s",
              sub->status, type ? type : "(no error type)",
-             cJSON_IsString(m) ? m->valuestring : "(no message)");
+             text ? text : "(no message)");
     info.code = KEFO_ERR_AWS;
     info.aws_type = type;
     info.message = msg;

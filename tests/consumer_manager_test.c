@@ -12,25 +12,14 @@
 #include <CUnit/Basic.h>
 #include <event2/event.h>
 
+#include "tests/aws_test_util.h"
+
 #include "efo/consumer_manager.h"
 
 static struct event_base *base;
 static kefo_http_client *http;
 static kefo_aws_client *aws;
 static kefo_aws_service kinesis;
-
-static int creds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
-                     void *ud) {
-  kefo_credentials c = {"AKIDKEFOTEST", "kefo-test-secret-key", NULL, 0};
-  (void)p;
-  cb(0, &c, NULL, ud);
-  return 0;
-}
-static void creds_del(kefo_credentials_provider *p) {
-  (void)p;
-}
-static const kefo_credentials_provider_ops creds_ops = {creds_get, creds_del};
-static kefo_credentials_provider creds = {&creds_ops, "test"};
 
 typedef struct outcome {
   int done;
@@ -67,12 +56,7 @@ static void on_done(int error, const kefo_error_info *info, void *ud) {
 }
 
 static void run_until(int *flag, int ms) {
-  struct timeval tv = {0, 10000};
-  int i;
-  for (i = 0; i < ms / 10 && !*flag; ++i) {
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
-  }
+  kefo_test_run_until(base, flag, ms);
 }
 
 typedef struct answer {
@@ -227,7 +211,8 @@ int main(void) {
 
   base = event_base_new();
   if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, &creds, NULL, NULL) != 0) {
+      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                          NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));

@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 #include <event2/event.h>
 
+#include "tests/aws_test_util.h"
+
 #include "aws/aws_client.h"
 #include "aws/kinesis.h"
 
@@ -19,22 +21,6 @@ static struct event_base *base;
 static kefo_http_client *http;
 static kefo_aws_client *aws;
 static kefo_aws_service kinesis, fake;
-
-/* A fixed-key provider for the tests (signatures are not checked by the
-   emulator; the fake server checks they are present). */
-static int test_creds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
-                          void *ud) {
-  kefo_credentials c = {"AKIDKEFOTEST", "kefo-test-secret-key", NULL, 0};
-  (void)p;
-  cb(0, &c, NULL, ud);
-  return 0;
-}
-static void test_creds_del(kefo_credentials_provider *p) {
-  (void)p;
-}
-static const kefo_credentials_provider_ops test_creds_ops = {test_creds_get,
-                                                             test_creds_del};
-static kefo_credentials_provider test_creds = {&test_creds_ops, "test"};
 
 typedef struct result {
   int done;
@@ -62,12 +48,7 @@ static void on_result(int error, const cJSON *resp, const kefo_error_info *info,
 }
 
 static void run_until(int *flag, int ms) {
-  struct timeval tv = {0, 10000};
-  int i;
-  for (i = 0; i < ms / 10 && !*flag; ++i) {
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
-  }
+  kefo_test_run_until(base, flag, ms);
 }
 
 static cJSON *call(const kefo_aws_service *svc, const char *op, cJSON *body,
@@ -128,7 +109,7 @@ static void test_errors(void) {
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_BAD_RESPONSE);
   printf("kinesis: malformed answer: %s\n", r.message);
   /* No secret in any message. */
-  CU_ASSERT_PTR_NULL(strstr(r.message, "kefo-test-secret-key"));
+  CU_ASSERT_PTR_NULL(strstr(r.message, KEFO_TEST_SECRET));
 }
 
 typedef struct shards_result {
@@ -422,7 +403,8 @@ int main(void) {
 
   base = event_base_new();
   if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, &test_creds, NULL, NULL) != 0) {
+      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                          NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
