@@ -275,6 +275,107 @@ KEFO_EXTERN int kefo_config_load_file2(kefo_config *cfg, const char *path,
 KEFO_EXTERN const char *kefo_config_get(const kefo_config *cfg,
                                         const char *key);
 
+/* ---------------------------------------------------------------------
+ * The consumer: reads every shard of one stream.
+ * ------------------------------------------------------------------- */
+
+struct event_base;
+
+typedef struct kefo_consumer kefo_consumer;
+
+/* One record, as delivered to on_records. Everything is lent: valid only
+   during the callback. */
+typedef struct kefo_record {
+  const char *partition_key;
+  const char *sequence_number;
+  /* The index of a KPL user record in its aggregate; 0 otherwise. */
+  uint64_t sub_sequence_number;
+  /* NULL when the record has none. */
+  const char *explicit_hash_key;
+  int64_t approximate_arrival_ms;
+  const uint8_t *data;
+  size_t data_len;
+} kefo_record;
+
+typedef enum {
+  /* The shard's reader started (its parents are finished). */
+  KEFO_SHARD_EVENT_STARTED = 1,
+  /* The shard was read to its end; its children may start. */
+  KEFO_SHARD_EVENT_FINISHED = 2,
+  /* A subscription ended and the next one began from where it stopped. */
+  KEFO_SHARD_EVENT_RESUBSCRIBED = 3,
+  /* The shard's reader gave up (a non-retryable error; on_error said
+     why). */
+  KEFO_SHARD_EVENT_FAILED = 4
+} kefo_shard_event;
+
+typedef struct kefo_callbacks {
+  /*
+   * Records of one shard, in order, none twice within the run. |records|
+   * and everything they point to are lent: valid only during the call.
+   * Runs on the event loop's thread. Non-zero return stops the consumer
+   * (not gracefully).
+   */
+  int (*on_records)(kefo_consumer *c, const char *shard_id,
+                    const kefo_record *records, size_t n,
+                    int64_t millis_behind_latest, void *user_data);
+  /* A shard's reader started, finished, resubscribed or failed. Optional.
+     Runs on the event loop's thread. */
+  void (*on_shard_event)(kefo_consumer *c, const char *shard_id,
+                         kefo_shard_event ev, void *user_data);
+  /* Something went wrong; |err| says what (lent). Optional. Runs on the
+     event loop's thread. */
+  void (*on_error)(kefo_consumer *c, const kefo_error_info *err,
+                   void *user_data);
+} kefo_callbacks;
+
+/*
+ * Creates a consumer of the stream that |cfg| names (copied: the
+ * application may free it). |cb| is copied. |base| is the application's
+ * event loop, or NULL for one of kefo's own (then run it with
+ * kefo_consumer_run).
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (the config fails
+ * validation, or the region or endpoint cannot be resolved), KEFO_ERR_TLS
+ * (the CA file cannot be loaded) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
+                                  const kefo_callbacks *cb, void *user_data,
+                                  struct event_base *base);
+
+/*
+ * Starts reading: registers or checks the EFO consumer, lists the shards,
+ * and subscribes to each one whose parents are finished. Progress and
+ * failures come through the callbacks.
+ *
+ * Returns 0, KEFO_ERR_INVALID_STATE (already started) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_consumer_start(kefo_consumer *c);
+
+/*
+ * Runs kefo's own event loop until the consumer has stopped (only for a
+ * consumer created with a NULL |base|).
+ *
+ * Returns 0 or KEFO_ERR_INVALID_STATE.
+ */
+KEFO_EXTERN int kefo_consumer_run(kefo_consumer *c);
+
+/*
+ * Stops reading. Graceful: every subscription ends, and a JOB_MANAGED
+ * consumer is deregistered (waiting at most
+ * source.efo.deregister.timeout); else everything stops at once. Safe
+ * from inside callbacks.
+ *
+ * Returns 0.
+ */
+KEFO_EXTERN int kefo_consumer_stop(kefo_consumer *c, int graceful);
+
+/* Returns non-zero once the consumer has stopped. */
+KEFO_EXTERN int kefo_consumer_stopped(const kefo_consumer *c);
+
+/* Frees |c|. Never call it from inside a callback. */
+KEFO_EXTERN void kefo_consumer_del(kefo_consumer *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,716 @@
+/*
+ * The consumer: the EFO consumer manager, shard discovery into the lineage
+ * graph, one subscription state machine and SubscribeToShard stream per
+ * ready shard, and delivery of de-aggregated records to on_records. All on
+ * one event loop.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "aws/aws_client.h"
+#include "aws/base64.h"
+#include "aws/credentials.h"
+#include "aws/kinesis.h"
+#include "aws/region.h"
+#include "efo/consumer_manager.h"
+#include "efo/subscription.h"
+#include "runtime/buf.h"
+#include "runtime/config.h"
+#include "runtime/kpl.h"
+#include "runtime/shard_graph.h"
+
+typedef enum { C_NEW, C_STARTING, C_RUNNING, C_STOPPING, C_STOPPED } cstate;
+
+typedef struct reader {
+  struct reader *next;
+  kefo_consumer *c;
+  kefo_subscription_core core;
+  kefo_kinesis_subscription *sub;
+  struct event *timer;
+  int subscribed_before;
+} reader;
+
+/* One user record being assembled; offsets into the arena. */
+typedef struct pending {
+  size_t pk, seq, ehk, data, data_len;
+  uint64_t sub_seq;
+  int64_t arrival_ms;
+} pending;
+
+struct kefo_consumer {
+  const kefo_mem *mem;
+  kefo_config *cfg;
+  kefo_callbacks cb;
+  void *user_data;
+  struct event_base *base;
+  int own_base;
+  cstate state;
+  kefo_credentials_provider *creds;
+  kefo_http_client *http;
+  kefo_aws_client *aws;
+  kefo_aws_service svc;
+  kefo_consumer_manager *manager;
+  char consumer_arn[512];
+  char stream_arn[512];
+  kefo_shard_graph *graph;
+  kefo_kinesis_list *listing;
+  struct event *discovery;
+  reader *readers;
+  kefo_retry_strategy retry;
+  uint32_t inactivity_ms;
+  /* Per-event scratch, reused. */
+  kefo_buf arena;
+  kefo_buf blob;
+  pending *pend;
+  size_t npend, pend_cap;
+  kefo_record *recs;
+  size_t recs_cap;
+  const char *cur_seq;
+  int64_t cur_arrival;
+  size_t cur_seq_off;
+};
+
+static void report(kefo_consumer *c, int code, const char *shard,
+                   const kefo_error_info *info, const char *message) {
+  kefo_error_info e;
+
+  if (c->cb.on_error == NULL) {
+    return;
+  }
+  if (info) {
+    e = *info;
+  } else {
+    memset(&e, 0, sizeof(e));
+    e.code = code;
+    e.message = message ? message : "";
+  }
+  e.shard_id = shard;
+  c->cb.on_error(c, &e, c->user_data);
+}
+
+static void shard_event(kefo_consumer *c, const char *shard,
+                        kefo_shard_event ev) {
+  if (c->cb.on_shard_event) {
+    c->cb.on_shard_event(c, shard, ev, c->user_data);
+  }
+}
+
+static int64_t now_ms(kefo_consumer *c) {
+  const kefo_clock *clock = kefo_aws_client_clock(c->aws);
+  return clock->mono_ms(clock->user_data);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static int push_str(kefo_buf *b, const char *s, size_t n, size_t *off) {
+  *off = b->len;
+  if (kefo_buf_append(b, s, n) != 0 || kefo_buf_append_byte(b, 0) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  return 0;
+}
+
+static int on_user_record(const kefo_kpl_record *r, void *ud) {
+  kefo_consumer *c = ud;
+  pending *p;
+
+  if (c->npend == c->pend_cap) {
+    size_t cap = c->pend_cap ? c->pend_cap * 2 : 64;
+    pending *np = kefo_mem_realloc(c->mem, c->pend, cap * sizeof(*np));
+    if (np == NULL) {
+      return -1;
+    }
+    c->pend = np;
+    c->pend_cap = cap;
+  }
+  p = &c->pend[c->npend];
+  p->seq = c->cur_seq_off;
+  p->sub_seq = r->sub_sequence_number;
+  p->arrival_ms = c->cur_arrival;
+  p->ehk = SIZE_MAX;
+  if (push_str(&c->arena, r->partition_key, r->partition_key_len, &p->pk) !=
+          0 ||
+      (r->explicit_hash_key &&
+       push_str(&c->arena, r->explicit_hash_key, r->explicit_hash_key_len,
+                &p->ehk) != 0)) {
+    return -1;
+  }
+  p->data = c->arena.len;
+  p->data_len = r->data_len;
+  if (kefo_buf_append(&c->arena, r->data, r->data_len) != 0) {
+    return -1;
+  }
+  ++c->npend;
+  return 0;
+}
+
+/*
+ * Turns the records of one event (after |skip| already delivered ones)
+ * into kefo_records and hands them on. Returns 0, or non-zero when the
+ * application asked to stop or the records were malformed.
+ */
+static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
+                   int64_t behind) {
+  const cJSON *rec;
+  int i = 0, rv;
+  size_t k;
+
+  kefo_buf_reset(&c->arena);
+  c->npend = 0;
+  cJSON_ArrayForEach(rec, records) {
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "Data");
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
+    const cJSON *at =
+        cJSON_GetObjectItemCaseSensitive(rec, "ApproximateArrivalTimestamp");
+    size_t n, dlen;
+    kefo_kpl_result res;
+
+    if (i++ < skip) {
+      continue;
+    }
+    if (!cJSON_IsString(data) || !cJSON_IsString(pk) || !cJSON_IsString(seq)) {
+      report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
+             "a record lacks Data, PartitionKey or SequenceNumber");
+      return -1;
+    }
+    n = strlen(data->valuestring);
+    kefo_buf_reset(&c->blob);
+    if (kefo_buf_reserve(&c->blob, kefo_base64_decoded_max(n) + 1) != 0 ||
+        kefo_base64_decode(c->blob.data, c->blob.cap,
+                           (const uint8_t *)data->valuestring, n, &dlen) != 0) {
+      report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
+             "a record's Data is not base64");
+      return -1;
+    }
+    if (push_str(&c->arena, seq->valuestring, strlen(seq->valuestring),
+                 &c->cur_seq_off) != 0) {
+      return -1;
+    }
+    c->cur_arrival = cJSON_IsNumber(at) ? (int64_t)(at->valuedouble * 1000) : 0;
+    rv = kefo_kpl_deaggregate(c->mem, c->blob.data, dlen, pk->valuestring,
+                              strlen(pk->valuestring), NULL, on_user_record, c,
+                              &res);
+    if (rv != 0) {
+      report(c, rv, r->core.shard_id, NULL, "cannot de-aggregate a record");
+      return -1;
+    }
+  }
+  if (c->npend == 0) {
+    return 0;
+  }
+  if (c->recs_cap < c->npend) {
+    kefo_record *nr = kefo_mem_realloc(c->mem, c->recs, c->npend * sizeof(*nr));
+    if (nr == NULL) {
+      return -1;
+    }
+    c->recs = nr;
+    c->recs_cap = c->npend;
+  }
+  /* The arena has stopped growing: offsets become pointers. */
+  for (k = 0; k < c->npend; ++k) {
+    const char *a = (const char *)c->arena.data;
+    kefo_record *out = &c->recs[k];
+    out->partition_key = a + c->pend[k].pk;
+    out->sequence_number = a + c->pend[k].seq;
+    out->sub_sequence_number = c->pend[k].sub_seq;
+    out->explicit_hash_key =
+        c->pend[k].ehk == SIZE_MAX ? NULL : a + c->pend[k].ehk;
+    out->approximate_arrival_ms = c->pend[k].arrival_ms;
+    out->data = c->arena.data + c->pend[k].data;
+    out->data_len = c->pend[k].data_len;
+  }
+  return c->cb.on_records(c, r->core.shard_id, c->recs, c->npend, behind,
+                          c->user_data);
+}
+
+/* ---- readers -------------------------------------------------------- */
+
+static void reader_kick(reader *r);
+static void start_ready(kefo_consumer *c);
+
+static int r_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
+                      void *ud) {
+  reader *r = ud;
+  kefo_consumer *c = r->c;
+  const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
+  const cJSON *cont =
+      cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
+  const cJSON *behind =
+      cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest");
+  const char *seqs_stack[64], **seqs = seqs_stack;
+  const char *last = NULL;
+  const cJSON *rec;
+  size_t n = (size_t)cJSON_GetArraySize(records), i = 0;
+  int skip, rv = 0;
+
+  (void)sub;
+  if (n > 64) {
+    seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
+    if (seqs == NULL) {
+      return -1;
+    }
+  }
+  cJSON_ArrayForEach(rec, records) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
+    seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  }
+  skip = kefo_subcore_on_event(&r->core, now_ms(c), seqs, n,
+                               cJSON_IsString(cont) ? cont->valuestring : NULL);
+  if (n > 0) {
+    last = seqs[n - 1];
+  }
+  if (skip < 0) {
+    report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
+           "a SubscribeToShardEvent has malformed sequence numbers");
+    rv = -1;
+  } else if ((size_t)skip < n) {
+    rv = deliver(c, r, records, skip,
+                 cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0);
+    if (rv == 0) {
+      kefo_subcore_on_delivered(&r->core, last);
+    }
+  }
+  if (seqs != seqs_stack) {
+    kefo_mem_free(c->mem, seqs);
+  }
+  if (rv != 0) {
+    kefo_consumer_stop(c, 0);
+    return -1;
+  }
+  if (r->core.state == KEFO_SUB_FINISHED) {
+    const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
+    kefo_shard_graph_shard_finished(c->graph, r->core.shard_id,
+                                    cJSON_IsArray(children) ? children : NULL);
+    shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FINISHED);
+    start_ready(c);
+  }
+  return 0;
+}
+
+static void r_on_end(kefo_kinesis_subscription *sub, int error,
+                     const kefo_error_info *info, void *ud) {
+  reader *r = ud;
+  kefo_consumer *c = r->c;
+
+  (void)sub;
+  r->sub = NULL;
+  if (c->state != C_RUNNING) {
+    return;
+  }
+  kefo_subcore_on_end(&r->core, now_ms(c), error, info ? info->retryable : 1,
+                      kefo_aws_client_clock(c->aws));
+  if (error) {
+    report(c, error, r->core.shard_id, info, NULL);
+  }
+  if (r->core.state == KEFO_SUB_FAILED) {
+    shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FAILED);
+    return;
+  }
+  reader_kick(r);
+}
+
+static const kefo_kinesis_subscribe_callbacks reader_callbacks = {
+    NULL, r_on_event, r_on_end};
+
+static void reader_timer_cb(evutil_socket_t fd, short what, void *arg) {
+  reader *r = arg;
+
+  (void)fd;
+  (void)what;
+  if (r->sub && kefo_subcore_inactive(&r->core, now_ms(r->c))) {
+    /* A silent stream: drop it and resubscribe from where it was. */
+    kefo_kinesis_subscription_cancel(r->sub);
+    r->sub = NULL;
+    kefo_subcore_on_end(&r->core, now_ms(r->c), KEFO_ERR_TIMEOUT, 1,
+                        kefo_aws_client_clock(r->c->aws));
+  }
+  reader_kick(r);
+}
+
+static void reader_kick(reader *r) {
+  kefo_consumer *c = r->c;
+  int64_t wait;
+  struct timeval tv;
+  int rv;
+
+  if (c->state != C_RUNNING) {
+    return;
+  }
+  if (r->sub == NULL &&
+      kefo_subcore_should_subscribe(&r->core, now_ms(c), &wait)) {
+    rv = kefo_kinesis_subscribe(
+        c->aws, &c->svc, c->consumer_arn, r->core.shard_id,
+        r->core.position_type,
+        r->core.position_value[0] ? r->core.position_value : NULL,
+        &reader_callbacks, r, &r->sub);
+    if (rv != 0) {
+      report(c, rv, r->core.shard_id, NULL, "cannot subscribe");
+      return;
+    }
+    kefo_subcore_on_subscribe(&r->core, now_ms(c));
+    if (r->subscribed_before) {
+      shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
+    }
+    r->subscribed_before = 1;
+    wait = r->core.inactivity_ms ? (int64_t)r->core.inactivity_ms : -1;
+  } else if (r->sub != NULL) {
+    wait = r->core.inactivity_ms ? (int64_t)r->core.inactivity_ms / 2 + 1 : -1;
+  }
+  if (wait >= 0) {
+    tv.tv_sec = (time_t)(wait / 1000);
+    tv.tv_usec = (suseconds_t)((wait % 1000) * 1000);
+    event_add(r->timer, &tv);
+  }
+}
+
+static int start_one(const kefo_shard_info *info, void *ud) {
+  kefo_consumer *c = ud;
+  reader *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
+  const char *type = "TRIM_HORIZON";
+  char ts[32] = "";
+
+  if (r == NULL) {
+    return -1;
+  }
+  if (info->start == KEFO_SHARD_START_INITIAL) {
+    switch (kefo_config_get_enum(c->cfg, KEFO_CFG_INIT_POSITION)) {
+    case KEFO_POSITION_LATEST:
+      type = "LATEST";
+      break;
+    case KEFO_POSITION_AT_TIMESTAMP:
+      type = "AT_TIMESTAMP";
+      snprintf(
+          ts, sizeof(ts), "%.3f",
+          (double)kefo_config_get_time_ms(c->cfg, KEFO_CFG_INIT_TIMESTAMP) /
+              1000.0);
+      break;
+    default:
+      break;
+    }
+  }
+  r->c = c;
+  r->timer = event_new(c->base, -1, 0, reader_timer_cb, r);
+  if (r->timer == NULL ||
+      kefo_subcore_init(&r->core, info->shard_id, type, ts[0] ? ts : NULL,
+                        &c->retry, c->inactivity_ms) != 0) {
+    if (r->timer) {
+      event_free(r->timer);
+    }
+    kefo_mem_free(c->mem, r);
+    return -1;
+  }
+  r->next = c->readers;
+  c->readers = r;
+  kefo_shard_graph_shard_started(c->graph, info->shard_id);
+  shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
+  reader_kick(r);
+  return 0;
+}
+
+static void start_ready(kefo_consumer *c) {
+  if (c->state == C_RUNNING &&
+      kefo_shard_graph_ready_each(c->graph, start_one, c) != 0) {
+    report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot start a shard reader");
+  }
+}
+
+/* ---- discovery ------------------------------------------------------ */
+
+static void on_shards(int error, const cJSON *shards,
+                      const kefo_error_info *info, void *ud) {
+  kefo_consumer *c = ud;
+  struct timeval tv;
+  int64_t every = kefo_config_get_ms(c->cfg, KEFO_CFG_SHARD_DISCOVERY_INTERVAL);
+
+  c->listing = NULL;
+  if (error) {
+    report(c, error, NULL, info, NULL);
+  } else if (kefo_shard_graph_discover(c->graph, shards) != 0) {
+    report(c, KEFO_ERR_BAD_RESPONSE, NULL, NULL,
+           "ListShards returned shards kefo cannot use");
+  } else {
+    start_ready(c);
+  }
+  if (c->state == C_RUNNING) {
+    tv.tv_sec = (time_t)(every / 1000);
+    tv.tv_usec = (suseconds_t)((every % 1000) * 1000);
+    event_add(c->discovery, &tv);
+  }
+}
+
+static void discovery_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_consumer *c = arg;
+
+  (void)fd;
+  (void)what;
+  if (c->state != C_RUNNING || c->listing) {
+    return;
+  }
+  if (kefo_kinesis_list_shards(c->aws, &c->svc, NULL, c->stream_arn, NULL, 0,
+                               &c->retry, on_shards, c, &c->listing) != 0) {
+    report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot list shards");
+  }
+}
+
+static void on_manager_ready(int error, const char *consumer_arn,
+                             const char *stream_arn,
+                             const kefo_error_info *info, void *ud) {
+  kefo_consumer *c = ud;
+
+  if (error) {
+    report(c, error, NULL, info, NULL);
+    kefo_consumer_stop(c, 0);
+    return;
+  }
+  snprintf(c->consumer_arn, sizeof(c->consumer_arn), "%s", consumer_arn);
+  snprintf(c->stream_arn, sizeof(c->stream_arn), "%s", stream_arn);
+  c->state = C_RUNNING;
+  event_active(c->discovery, 0, 0);
+}
+
+/* ---- the object ------------------------------------------------------ */
+
+int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
+                      const kefo_callbacks *cb, void *user_data,
+                      struct event_base *base) {
+  kefo_consumer *c;
+  kefo_http_client_options hopts;
+  kefo_credentials_options copts;
+  kefo_credentials_transport transport;
+  char err[512], region[KEFO_REGION_MAX], url[KEFO_ENDPOINT_URL_MAX];
+  const kefo_mem *mem = kefo_mem_default();
+  int rv;
+
+  if (out == NULL || cfg == NULL || cb == NULL || cb->on_records == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
+    return KEFO_ERR_CONFIG;
+  }
+  if (kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE) != KEFO_READER_EFO) {
+    return KEFO_ERR_CONFIG; /* the polling reader is not written yet */
+  }
+  c = kefo_mem_calloc(mem, 1, sizeof(*c));
+  if (c == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  c->mem = mem;
+  c->cb = *cb;
+  c->user_data = user_data;
+  kefo_buf_init(&c->arena, mem);
+  kefo_buf_init(&c->blob, mem);
+  rv = kefo_config_dup(&c->cfg, cfg, mem);
+  if (rv != 0) {
+    goto fail;
+  }
+  c->base = base;
+  if (base == NULL) {
+    c->base = event_base_new();
+    c->own_base = 1;
+    if (c->base == NULL) {
+      rv = KEFO_ERR_NOMEM;
+      goto fail;
+    }
+  }
+  c->retry.min_delay_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MIN_DELAY);
+  c->retry.max_delay_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MAX_DELAY);
+  c->retry.max_attempts =
+      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
+  c->inactivity_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
+  rv = kefo_region_resolve_default(
+      region, kefo_config_get_str(c->cfg, KEFO_CFG_AWS_REGION),
+      kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME), NULL, mem, err,
+      sizeof(err));
+  if (rv == 0) {
+    rv = kefo_endpoint_resolve(
+        url, NULL, KEFO_SERVICE_KINESIS, region,
+        kefo_config_get_str(c->cfg, KEFO_CFG_AWS_ENDPOINT), NULL, err,
+        sizeof(err));
+  }
+  if (rv == 0) {
+    rv = kefo_aws_service_kinesis(&c->svc, url, region);
+  }
+  if (rv != 0) {
+    goto fail;
+  }
+  kefo_http_client_options_init(&hopts);
+  hopts.mem = mem;
+  hopts.ca_file = kefo_config_get_str(c->cfg, KEFO_CFG_AWS_CA_FILE);
+  if (hopts.ca_file && !hopts.ca_file[0]) {
+    hopts.ca_file = NULL;
+  }
+  hopts.stream_window =
+      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
+  rv = kefo_http_client_new(&c->http, c->base, &hopts);
+  if (rv != 0) {
+    goto fail;
+  }
+  kefo_credentials_transport_client(&transport, c->http);
+  memset(&copts, 0, sizeof(copts));
+  copts.mem = mem;
+  copts.transport = transport;
+  copts.base = c->base;
+  copts.region = region;
+  copts.profile = kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME);
+  if (copts.profile && !copts.profile[0]) {
+    copts.profile = NULL;
+  }
+  if (kefo_config_get_enum(c->cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
+      KEFO_CREDENTIALS_BASIC) {
+    copts.access_key_id = kefo_config_get_str(c->cfg, KEFO_CFG_ACCESS_KEY_ID);
+    copts.secret_access_key = kefo_config_get_str(c->cfg, KEFO_CFG_SECRET_KEY);
+  }
+  rv = kefo_credentials_default_new(&c->creds, &copts);
+  if (rv == 0) {
+    rv = kefo_aws_client_new(&c->aws, c->base, c->http, c->creds, NULL, mem);
+  }
+  if (rv == 0) {
+    rv = kefo_shard_graph_new(&c->graph, mem);
+  }
+  if (rv != 0) {
+    goto fail;
+  }
+  c->discovery = event_new(c->base, -1, 0, discovery_cb, c);
+  if (c->discovery == NULL) {
+    rv = KEFO_ERR_NOMEM;
+    goto fail;
+  }
+  c->state = C_NEW;
+  *out = c;
+  return 0;
+
+fail:
+  kefo_consumer_del(c);
+  return rv;
+}
+
+int kefo_consumer_start(kefo_consumer *c) {
+  kefo_consumer_manager_options o;
+  const char *name, *arn;
+
+  if (c == NULL || c->state != C_NEW) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  memset(&o, 0, sizeof(o));
+  o.lifecycle = kefo_config_get_enum(c->cfg, KEFO_CFG_EFO_LIFECYCLE) ==
+                        KEFO_LIFECYCLE_SELF_MANAGED
+                    ? KEFO_EFO_SELF_MANAGED
+                    : KEFO_EFO_JOB_MANAGED;
+  name = kefo_config_get_str(c->cfg, KEFO_CFG_STREAM_NAME);
+  arn = kefo_config_get_str(c->cfg, KEFO_CFG_STREAM_ARN);
+  o.stream_arn = arn && arn[0] ? arn : NULL;
+  o.stream_name = o.stream_arn ? NULL : name;
+  o.consumer_name = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
+  o.consumer_arn = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_ARN);
+  o.retry = c->retry;
+  o.describe_retry.min_delay_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_DESCRIBE_MIN_DELAY);
+  o.describe_retry.max_delay_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY);
+  o.describe_retry.max_attempts =
+      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS);
+  o.deregister_timeout_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT);
+  c->state = C_STARTING;
+  return kefo_consumer_manager_start(c->aws, &c->svc, &o, on_manager_ready, c,
+                                     &c->manager) == 0
+             ? 0
+             : KEFO_ERR_NOMEM;
+}
+
+int kefo_consumer_run(kefo_consumer *c) {
+  if (c == NULL || !c->own_base) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  while (c->state != C_STOPPED) {
+    if (event_base_loop(c->base, EVLOOP_ONCE) < 0) {
+      break;
+    }
+  }
+  return 0;
+}
+
+static void stopped(kefo_consumer *c) {
+  c->state = C_STOPPED;
+  if (c->own_base) {
+    event_base_loopbreak(c->base);
+  }
+}
+
+static void on_manager_done(int error, const kefo_error_info *info, void *ud) {
+  kefo_consumer *c = ud;
+
+  if (error) {
+    report(c, error, NULL, info, NULL);
+  }
+  stopped(c);
+}
+
+int kefo_consumer_stop(kefo_consumer *c, int graceful) {
+  reader *r;
+
+  if (c == NULL || c->state == C_STOPPED || c->state == C_STOPPING) {
+    return 0;
+  }
+  c->state = C_STOPPING;
+  event_del(c->discovery);
+  kefo_kinesis_list_cancel(c->listing);
+  c->listing = NULL;
+  for (r = c->readers; r; r = r->next) {
+    event_del(r->timer);
+    kefo_kinesis_subscription_cancel(r->sub);
+    r->sub = NULL;
+  }
+  if (graceful && c->manager &&
+      kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
+    return 0;
+  }
+  stopped(c);
+  return 0;
+}
+
+int kefo_consumer_stopped(const kefo_consumer *c) {
+  return c->state == C_STOPPED;
+}
+
+void kefo_consumer_del(kefo_consumer *c) {
+  reader *r;
+
+  if (c == NULL) {
+    return;
+  }
+  while ((r = c->readers) != NULL) {
+    c->readers = r->next;
+    kefo_kinesis_subscription_cancel(r->sub);
+    event_free(r->timer);
+    kefo_mem_free(c->mem, r);
+  }
+  kefo_kinesis_list_cancel(c->listing);
+  kefo_consumer_manager_del(c->manager);
+  if (c->discovery) {
+    event_free(c->discovery);
+  }
+  kefo_shard_graph_del(c->graph);
+  kefo_aws_client_del(c->aws);
+  kefo_credentials_provider_del(c->creds);
+  kefo_http_client_del(c->http);
+  kefo_config_del(c->cfg);
+  kefo_buf_free(&c->arena);
+  kefo_buf_free(&c->blob);
+  kefo_mem_free(c->mem, c->pend);
+  kefo_mem_free(c->mem, c->recs);
+  if (c->own_base && c->base) {
+    event_base_free(c->base);
+  }
+  kefo_mem_free(c->mem, c);
+}

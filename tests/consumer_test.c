@@ -1,0 +1,324 @@
+/*
+ * The consumer end to end against kinesis-local (started by
+ * tests/consumer_test.sh): a JOB_MANAGED EFO consumer reads a 3-shard
+ * stream from TRIM_HORIZON through the public API; every record arrives
+ * once and in order per shard, including records written while it runs
+ * and the user records of a KPL aggregate; a graceful stop deregisters
+ * the consumer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/aws_client.h"
+#include "aws/base64.h"
+#include "efo/subscription.h"
+#include "tests/aws_test_util.h"
+
+#define NSHARDS 3
+#define NREC 60
+#define NLATE 15
+
+static struct event_base *base;
+static kefo_http_client *http;
+static kefo_aws_client *aws;
+static kefo_aws_service kinesis;
+
+typedef struct seen {
+  int records;
+  int kpl_records;
+  int out_of_order;
+  int duplicates;
+  int started;
+  char last[NSHARDS + 8][2][160]; /* shard id, last sequence */
+  char **keys;
+  size_t nkeys;
+  int errors;
+} seen;
+
+static int has_key(seen *s, const char *k) {
+  size_t i;
+  for (i = 0; i < s->nkeys; ++i) {
+    if (strcmp(s->keys[i], k) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
+                      size_t n, int64_t behind, void *ud) {
+  seen *s = ud;
+  size_t i, k;
+  (void)c;
+  (void)behind;
+  for (i = 0; i < n; ++i) {
+    char key[256];
+    int slot = -1;
+    snprintf(key, sizeof(key), "%s/%llu", r[i].sequence_number,
+             (unsigned long long)r[i].sub_sequence_number);
+    if (has_key(s, key)) {
+      ++s->duplicates;
+    } else {
+      s->keys = realloc(s->keys, (s->nkeys + 1) * sizeof(char *));
+      s->keys[s->nkeys++] = strdup(key);
+    }
+    for (k = 0; k < NSHARDS + 8; ++k) {
+      if (strcmp(s->last[k][0], shard) == 0 || s->last[k][0][0] == 0) {
+        slot = (int)k;
+        break;
+      }
+    }
+    if (slot >= 0) {
+      if (s->last[slot][0][0] && s->last[slot][1][0] &&
+          r[i].sub_sequence_number == 0 &&
+          kefo_seq_cmp(s->last[slot][1], r[i].sequence_number) >= 0) {
+        ++s->out_of_order;
+      }
+      snprintf(s->last[slot][0], sizeof(s->last[slot][0]), "%s", shard);
+      snprintf(s->last[slot][1], sizeof(s->last[slot][1]), "%s",
+               r[i].sequence_number);
+    }
+    if (strncmp(r[i].partition_key, "kpl-", 4) == 0) {
+      ++s->kpl_records;
+    }
+    ++s->records;
+  }
+  return 0;
+}
+
+static void on_shard_event(kefo_consumer *c, const char *shard,
+                           kefo_shard_event ev, void *ud) {
+  (void)c;
+  (void)shard;
+  if (ev == KEFO_SHARD_EVENT_STARTED) {
+    ++((seen *)ud)->started;
+  }
+}
+
+static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  (void)c;
+  ++((seen *)ud)->errors;
+  printf("consumer error: %s (%s)\n", e->message, kefo_strerror(e->code));
+}
+
+typedef struct answer {
+  int done;
+  int error;
+  char aws_type[128];
+} answer;
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  answer *a = ud;
+  (void)resp;
+  a->done = 1;
+  a->error = error;
+  if (info && info->aws_type) {
+    snprintf(a->aws_type, sizeof(a->aws_type), "%s", info->aws_type);
+  }
+}
+
+static void call(const char *op, cJSON *body, answer *a) {
+  memset(a, 0, sizeof(*a));
+  kefo_aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
+  cJSON_Delete(body);
+  kefo_test_run_until(base, &a->done, 10000);
+}
+
+static void put_records(int first, int n) {
+  cJSON *b = cJSON_CreateObject(), *recs;
+  answer a;
+  int i;
+
+  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  recs = cJSON_AddArrayToObject(b, "Records");
+  for (i = first; i < first + n; ++i) {
+    char pk[32];
+    cJSON *e = cJSON_CreateObject();
+    snprintf(pk, sizeof(pk), "key-%d", i);
+    cJSON_AddStringToObject(e, "PartitionKey", pk);
+    cJSON_AddStringToObject(e, "Data", "cmVjb3Jk");
+    cJSON_AddItemToArray(recs, e);
+  }
+  call("PutRecords", b, &a);
+  CU_ASSERT_EQUAL(a.error, 0);
+}
+
+/* A KPL aggregate of three user records (protobuf written by hand). */
+static void put_aggregate(void) {
+  uint8_t pb[128], blob[160], md5[16];
+  char text[256];
+  size_t n = 0, k, len;
+  unsigned int mdlen;
+  cJSON *b;
+  answer a;
+  static const char *const keys[] = {"kpl-a", "kpl-b", "kpl-c"};
+
+  for (k = 0; k < 3; ++k) { /* partition_key_table */
+    pb[n++] = 0x0a;
+    pb[n++] = 5;
+    memcpy(pb + n, keys[k], 5);
+    n += 5;
+  }
+  for (k = 0; k < 3; ++k) { /* records {pk index, data "xy"} */
+    pb[n++] = 0x1a;
+    pb[n++] = 6;
+    pb[n++] = 0x08;
+    pb[n++] = (uint8_t)k;
+    pb[n++] = 0x1a;
+    pb[n++] = 2;
+    pb[n++] = 'x';
+    pb[n++] = (uint8_t)('0' + k);
+  }
+  memcpy(blob, "\xf3\x89\x9a\xc2", 4);
+  memcpy(blob + 4, pb, n);
+  EVP_Digest(pb, n, md5, &mdlen, EVP_md5(), NULL);
+  memcpy(blob + 4 + n, md5, 16);
+  kefo_base64_encode((uint8_t *)text, sizeof(text), blob, n + 20, &len);
+  text[len] = 0;
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddStringToObject(b, "PartitionKey", "kpl-outer");
+  cJSON_AddStringToObject(b, "Data", text);
+  call("PutRecord", b, &a);
+  CU_ASSERT_EQUAL(a.error, 0);
+}
+
+static void test_read_stream(void) {
+  kefo_config *cfg;
+  kefo_consumer *c;
+  kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  seen s;
+  char url[128], err[256];
+  cJSON *b;
+  answer a;
+  int i, want;
+
+  memset(&s, 0, sizeof(s));
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddNumberToObject(b, "ShardCount", NSHARDS);
+  call("CreateStream", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  kefo_test_run_until(base, &s.errors, 300);
+  put_records(0, NREC);
+  put_aggregate();
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
+  CU_ASSERT_EQUAL_FATAL(kefo_config_new(&cfg), 0);
+#define SET(k, v)                                                              \
+  CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
+  SET("source.stream.name", "kefo-consumer");
+  SET("source.efo.consumer.name", "kefo-consumer-test");
+  SET("source.init.position", "TRIM_HORIZON");
+  SET("aws.region", "us-east-1");
+  SET("aws.endpoint", url);
+  SET("aws.credentials.provider", "BASIC");
+  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
+  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
+  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
+  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
+#undef SET
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &s, base), 0);
+  kefo_config_del(cfg); /* the consumer keeps its own copy */
+  CU_ASSERT_EQUAL(kefo_consumer_start(c), 0);
+  CU_ASSERT_EQUAL(kefo_consumer_start(c), KEFO_ERR_INVALID_STATE);
+  want = NREC + 3;
+  for (i = 0; i < 1500 && s.records < want; ++i) {
+    kefo_test_run_until(base, &s.errors, 10);
+  }
+  printf("\nconsumer: %d shard readers, %d of %d records (%d from a KPL "
+         "aggregate), %d duplicates, %d out of order\n",
+         s.started, s.records, want, s.kpl_records, s.duplicates,
+         s.out_of_order);
+  CU_ASSERT_EQUAL(s.started, NSHARDS);
+  CU_ASSERT_EQUAL(s.records, want);
+  CU_ASSERT_EQUAL(s.kpl_records, 3);
+  /* Records written while it runs arrive too. */
+  put_records(NREC, NLATE);
+  want += NLATE;
+  for (i = 0; i < 1500 && s.records < want; ++i) {
+    kefo_test_run_until(base, &s.errors, 10);
+  }
+  printf("consumer: written while running: %d of %d records in all\n",
+         s.records, want);
+  CU_ASSERT_EQUAL(s.records, want);
+  CU_ASSERT_EQUAL(s.duplicates, 0);
+  CU_ASSERT_EQUAL(s.out_of_order, 0);
+  CU_ASSERT_EQUAL(s.errors, 0);
+  /* Graceful stop: the job-managed consumer is deregistered. */
+  CU_ASSERT_EQUAL(kefo_consumer_stop(c, 1), 0);
+  for (i = 0; i < 1000 && !kefo_consumer_stopped(c); ++i) {
+    kefo_test_run_until(base, &s.errors, 10);
+  }
+  CU_ASSERT(kefo_consumer_stopped(c));
+  kefo_consumer_del(c);
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddStringToObject(b, "ConsumerName", "kefo-consumer-test");
+  {
+    char arn[256];
+    answer d;
+    memset(&d, 0, sizeof(d));
+    snprintf(arn, sizeof(arn),
+             "arn:aws:kinesis:us-east-1:000000000000:stream/kefo-consumer");
+    cJSON_DeleteItemFromObject(b, "StreamName");
+    cJSON_AddStringToObject(b, "StreamARN", arn);
+    call("DescribeStreamConsumer", b, &d);
+    printf("consumer: after the graceful stop, DescribeStreamConsumer: %s\n",
+           d.aws_type);
+    CU_ASSERT_STRING_EQUAL(d.aws_type, "ResourceNotFoundException");
+  }
+  for (i = 0; i < (int)s.nkeys; ++i) {
+    free(s.keys[i]);
+  }
+  free(s.keys);
+}
+
+static void test_bad_config(void) {
+  kefo_config *cfg;
+  kefo_consumer *c = NULL;
+  kefo_callbacks cb = {on_records, NULL, NULL};
+
+  kefo_config_new(&cfg);
+  /* No stream named: refused at creation. */
+  CU_ASSERT_EQUAL(kefo_consumer_new(&c, cfg, &cb, NULL, base), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo_consumer_new(&c, cfg, NULL, NULL, base),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  kefo_config_del(cfg);
+}
+
+int main(void) {
+  CU_pSuite s;
+  unsigned failures;
+  char url[128];
+
+  base = event_base_new();
+  if (kefo_http_client_new(&http, base, NULL) != 0 ||
+      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                          NULL) != 0) {
+    return 1;
+  }
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
+  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
+  CU_initialize_registry();
+  s = CU_add_suite("consumer", NULL, NULL);
+  CU_add_test(s, "bad config", test_bad_config);
+  CU_add_test(s, "read a stream over EFO", test_read_stream);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  kefo_aws_client_del(aws);
+  kefo_http_client_del(http);
+  event_base_free(base);
+  return failures ? 1 : 0;
+}
