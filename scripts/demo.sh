@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The quickstart: installs what is missing, builds kefo, starts kinesis-local
-# on a free loopback port, writes records to a new stream, captures a real
+# on a free loopback port, writes records to a new stream, captures a raw
 # SubscribeToShard (Enhanced Fan-Out) response and decodes it with
-# kefo-eventstream, then stops the emulator. It leaves nothing running.
+# kefo-eventstream, then reads the stream with kefo-reader (a job-managed
+# EFO consumer, deregistered when it stops), and stops the emulator. It
+# leaves nothing running.
 # Usage: bash scripts/demo.sh        (as root on a fresh Debian 12 machine)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,12 +35,18 @@ echo "demo: the raw response is $(wc -c <"$tmp/subscription.bin") bytes of" \
 echo
 ./build/tools/kefo-eventstream "$tmp/subscription.bin"
 echo
+echo "demo: now kefo-reader reads the stream over HTTP/2 as a job-managed EFO"
+echo "      consumer for 8 s (records on stdout, progress on stderr):"
+echo
+AWS_ACCESS_KEY_ID=AKIDKEFODEMO AWS_SECRET_ACCESS_KEY=kefo-demo-not-a-secret \
+  ./build/tools/kefo-reader --stream kefo-demo --region us-east-1 \
+  --endpoint "http://127.0.0.1:$KEFO_KINESIS_PORT" --start trim-horizon \
+  --consumer-name kefo-demo-reader --duration 8
+echo
 cat <<'MSG'
-demo: what comes next. This build has kefo's wire formats (event-stream,
-SigV4, KPL de-aggregation, base64, CRC32) and kefo-eventstream. The reader,
-kefo-reader, is being built on them; when it lands this demo will run it
-instead: register an EFO consumer (job-managed), subscribe to every shard
-over HTTP/2, split a shard midway, read children after their parents, print
-records as JSON lines with live per-shard progress, and deregister on exit.
+demo: not shown yet (being built): polling, checkpoints and leases,
+watermark alignment, resharding while reading, the live progress table.
+On AWS: kefo-reader --stream NAME --region REGION, with credentials from
+the usual places (environment, ~/.aws, instance or container roles).
 MSG
 echo "demo: stopping kinesis-local"

@@ -1,0 +1,340 @@
+/*
+ * kefo-reader: reads a Kinesis stream with Enhanced Fan-Out and prints its
+ * records as JSON lines. This first version has the core flags; progress
+ * tables, polling, checkpoints and the rest of the planned options come
+ * with the issues that build them.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "runtime/buf.h"
+#include "runtime/json_writer.h"
+
+/* Exit codes, documented in --help. */
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+typedef struct reader_state {
+  kefo_consumer *consumer;
+  struct event_base *base;
+  kefo_buf line;
+  unsigned long long records, bytes, limit;
+  int shards_finished;
+  int errors;
+  int signals;
+  int format_raw;
+  int quiet;
+} reader_state;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: kefo-reader --stream NAME [OPTIONS]\n"
+          "Read a Kinesis stream with Enhanced Fan-Out and print each record\n"
+          "as a JSON line: shard, sequence number, sub-sequence, partition "
+          "key,\narrival time, and data (text when UTF-8, else base64).\n"
+          "\n"
+          "  --stream NAME          the stream (or --stream-arn ARN)\n"
+          "  --region R             AWS region (else AWS_REGION, profile)\n"
+          "  --endpoint URL         Kinesis endpoint (emulators: "
+          "http://...)\n"
+          "  --consumer-name N      EFO consumer name (default kefo-reader)\n"
+          "  --lifecycle L          job-managed (default) or self-managed\n"
+          "  --consumer-arn ARN     the consumer of a self-managed lifecycle\n"
+          "  --start P              latest (default), trim-horizon, or\n"
+          "                         at-timestamp=ISO8601\n"
+          "  --limit N              stop after N records\n"
+          "  --duration S           stop after S seconds\n"
+          "  --format F             jsonl (default), raw or none\n"
+          "  --config FILE          kefo configuration keys (key=value);\n"
+          "                         flags override it\n"
+          "  -h, --help, --version\n"
+          "\n"
+          "Credentials come from the usual places (environment, shared "
+          "files,\nweb identity, container, instance metadata).\n"
+          "SIGINT or SIGTERM stops gracefully (a job-managed consumer is\n"
+          "deregistered); a second signal stops at once.\n"
+          "Exit status: 0 stopped as asked; 1 the consumer failed; 2 usage "
+          "or\nconfiguration error.\n");
+}
+
+static void iso8601(char *out, size_t n, int64_t ms) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+
+  gmtime_r(&t, &tm);
+  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           (int)(ms % 1000));
+}
+
+static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
+                      size_t n, int64_t behind, void *ud) {
+  reader_state *st = ud;
+  size_t i;
+
+  (void)behind;
+  for (i = 0; i < n; ++i) {
+    kefo_buf *b = &st->line;
+    char head[512], when[40];
+    int rv = 0;
+
+    if (st->limit && st->records >= st->limit) {
+      break;
+    }
+    ++st->records;
+    st->bytes += r[i].data_len;
+    if (st->quiet) {
+      continue;
+    }
+    if (st->format_raw) {
+      fwrite(r[i].data, 1, r[i].data_len, stdout);
+      fputc('\n', stdout);
+      continue;
+    }
+    kefo_buf_reset(b);
+    iso8601(when, sizeof(when), r[i].approximate_arrival_ms);
+    snprintf(head, sizeof(head),
+             "{\"shard\":\"%s\",\"sequence_number\":\"%s\","
+             "\"sub_sequence_number\":%llu,\"arrival\":\"%s\","
+             "\"partition_key\":",
+             shard, r[i].sequence_number,
+             (unsigned long long)r[i].sub_sequence_number, when);
+    rv |= kefo_buf_append_str(b, head);
+    rv |= kefo_json_append_string(b, (const uint8_t *)r[i].partition_key,
+                                  strlen(r[i].partition_key));
+    if (kefo_utf8_valid(r[i].data, r[i].data_len)) {
+      rv |= kefo_buf_append_str(b, ",\"data\":");
+      rv |= kefo_json_append_string(b, r[i].data, r[i].data_len);
+    } else {
+      rv |= kefo_buf_append_str(b, ",\"data_base64\":");
+      rv |= kefo_json_append_base64(b, r[i].data, r[i].data_len);
+    }
+    rv |= kefo_buf_append_str(b, "}\n");
+    if (rv != 0) {
+      return -1;
+    }
+    fwrite(b->data, 1, b->len, stdout);
+  }
+  fflush(stdout);
+  if (st->limit && st->records >= st->limit) {
+    kefo_consumer_stop(c, 1);
+  }
+  return 0;
+}
+
+static void on_shard_event(kefo_consumer *c, const char *shard,
+                           kefo_shard_event ev, void *ud) {
+  reader_state *st = ud;
+  static const char *const names[] = {"", "started", "finished", "resubscribed",
+                                      "failed"};
+
+  (void)c;
+  if (ev == KEFO_SHARD_EVENT_FINISHED) {
+    ++st->shards_finished;
+  }
+  fprintf(stderr, "kefo-reader: %s %s\n", shard,
+          ev >= 1 && ev <= 4 ? names[ev] : "?");
+}
+
+static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  reader_state *st = ud;
+
+  (void)c;
+  ++st->errors;
+  fprintf(stderr, "kefo-reader: %s%s%s\n", e->shard_id ? e->shard_id : "",
+          e->shard_id ? ": " : "", e->message);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  reader_state *st = arg;
+
+  (void)sig;
+  (void)what;
+  if (++st->signals == 1) {
+    fprintf(stderr, "kefo-reader: stopping (again to stop at once)\n");
+    kefo_consumer_stop(st->consumer, 1);
+  } else {
+    kefo_consumer_stop(st->consumer, 0);
+  }
+}
+
+static void on_duration(evutil_socket_t fd, short what, void *arg) {
+  reader_state *st = arg;
+
+  (void)fd;
+  (void)what;
+  kefo_consumer_stop(st->consumer, 1);
+}
+
+static int set(kefo_config *cfg, const char *key, const char *value) {
+  char err[512];
+
+  if (kefo_config_set2(cfg, key, value, err, sizeof(err)) != 0) {
+    fprintf(stderr, "kefo-reader: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  reader_state st;
+  kefo_config *cfg;
+  kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  struct event *sigint, *sigterm, *timer = NULL;
+  double duration = 0;
+  const char *consumer_name = "kefo-reader";
+  char err[512];
+  int i, rv, status;
+  struct timespec t0, t1;
+
+  memset(&st, 0, sizeof(st));
+  signal(SIGPIPE, SIG_IGN);
+  if (kefo_config_new(&cfg) != 0) {
+    return EXIT_FAILED;
+  }
+  for (i = 1; i < argc; ++i) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int bad = 0;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      kefo_config_del(cfg);
+      return EXIT_OK;
+    }
+    if (!strcmp(a, "--version")) {
+      printf("kefo-reader %s\n", KEFO_VERSION);
+      kefo_config_del(cfg);
+      return EXIT_OK;
+    }
+    if (v == NULL) {
+      fprintf(stderr, "kefo-reader: %s needs a value (see --help)\n", a);
+      kefo_config_del(cfg);
+      return EXIT_USAGE;
+    }
+    ++i;
+    if (!strcmp(a, "--config")) {
+      bad = kefo_config_load_file2(cfg, v, err, sizeof(err)) != 0;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: %s\n", err);
+      }
+    } else if (!strcmp(a, "--stream")) {
+      bad = set(cfg, "source.stream.name", v);
+    } else if (!strcmp(a, "--stream-arn")) {
+      bad = set(cfg, "source.stream.arn", v);
+    } else if (!strcmp(a, "--region")) {
+      bad = set(cfg, "aws.region", v);
+    } else if (!strcmp(a, "--endpoint")) {
+      bad = set(cfg, "aws.endpoint", v);
+    } else if (!strcmp(a, "--consumer-name")) {
+      consumer_name = v;
+    } else if (!strcmp(a, "--consumer-arn")) {
+      bad = set(cfg, "source.efo.consumer.arn", v);
+    } else if (!strcmp(a, "--lifecycle")) {
+      bad = set(cfg, "source.efo.lifecycle",
+                !strcmp(v, "self-managed")  ? "SELF_MANAGED"
+                : !strcmp(v, "job-managed") ? "JOB_MANAGED"
+                                            : v);
+    } else if (!strcmp(a, "--start")) {
+      if (!strcmp(v, "latest")) {
+        bad = set(cfg, "source.init.position", "LATEST");
+      } else if (!strcmp(v, "trim-horizon")) {
+        bad = set(cfg, "source.init.position", "TRIM_HORIZON");
+      } else if (!strncmp(v, "at-timestamp=", 13)) {
+        bad = set(cfg, "source.init.position", "AT_TIMESTAMP") ||
+              set(cfg, "source.init.timestamp", v + 13);
+      } else {
+        fprintf(stderr, "kefo-reader: --start must be latest, trim-horizon "
+                        "or at-timestamp=ISO8601\n");
+        bad = 1;
+      }
+    } else if (!strcmp(a, "--limit")) {
+      char *end;
+      st.limit = strtoull(v, &end, 10);
+      bad = *end != '\0' || st.limit == 0;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --limit must be a positive number\n");
+      }
+    } else if (!strcmp(a, "--duration")) {
+      char *end;
+      duration = strtod(v, &end);
+      bad = *end != '\0' || duration <= 0;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --duration must be seconds > 0\n");
+      }
+    } else if (!strcmp(a, "--format")) {
+      st.format_raw = !strcmp(v, "raw");
+      st.quiet = !strcmp(v, "none");
+      bad = !st.format_raw && !st.quiet && strcmp(v, "jsonl") != 0;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --format must be jsonl, raw or none\n");
+      }
+    } else {
+      fprintf(stderr, "kefo-reader: unknown option %s (see --help)\n", a);
+      bad = 1;
+    }
+    if (bad) {
+      kefo_config_del(cfg);
+      return EXIT_USAGE;
+    }
+  }
+  if (kefo_config_get(cfg, "source.efo.consumer.name")[0] == '\0' &&
+      set(cfg, "source.efo.consumer.name", consumer_name) != 0) {
+    kefo_config_del(cfg);
+    return EXIT_USAGE;
+  }
+  st.base = event_base_new();
+  kefo_buf_init(&st.line, NULL);
+  rv = kefo_consumer_new(&st.consumer, cfg, &cb, &st, st.base);
+  kefo_config_del(cfg);
+  if (rv != 0) {
+    fprintf(stderr, "kefo-reader: %s%s\n", kefo_strerror(rv),
+            rv == KEFO_ERR_CONFIG
+                ? " (name a stream with --stream, a region with --region or "
+                  "AWS_REGION; the polling reader is not available yet)"
+                : "");
+    event_base_free(st.base);
+    return EXIT_USAGE;
+  }
+  sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
+  sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
+  event_add(sigint, NULL);
+  event_add(sigterm, NULL);
+  if (duration > 0) {
+    struct timeval tv;
+    tv.tv_sec = (time_t)duration;
+    tv.tv_usec = (suseconds_t)((duration - (double)tv.tv_sec) * 1e6);
+    timer = evtimer_new(st.base, on_duration, &st);
+    evtimer_add(timer, &tv);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  kefo_consumer_start(st.consumer);
+  while (!kefo_consumer_stopped(st.consumer)) {
+    if (event_base_loop(st.base, EVLOOP_ONCE) < 0) {
+      break;
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  fprintf(stderr,
+          "kefo-reader: %llu records, %llu bytes in %.1f s, %d shard(s) "
+          "finished, %d error(s)\n",
+          st.records, st.bytes,
+          (double)(t1.tv_sec - t0.tv_sec) +
+              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+          st.shards_finished, st.errors);
+  status = st.errors && st.records == 0 ? EXIT_FAILED : EXIT_OK;
+  kefo_consumer_del(st.consumer);
+  event_free(sigint);
+  event_free(sigterm);
+  if (timer) {
+    event_free(timer);
+  }
+  kefo_buf_free(&st.line);
+  event_base_free(st.base);
+  return status;
+}
