@@ -283,6 +283,116 @@ static void test_read_stream(void) {
   free(s.keys);
 }
 
+/* Against the local server's small stream (tests/harness/h2_server.js
+   --stream): a closed parent split into two children, subscriptions that
+   end after two events, resubscriptions that resend a record. */
+typedef struct lineage {
+  int records;
+  int parent_records;
+  int child_before_parent_end;
+  int parent_finished;
+  int children_started;
+  int children_started_early;
+  int resubscribed;
+  int duplicates;
+  char seen[64][32];
+  int nseen;
+} lineage;
+
+static int lin_records(kefo_consumer *c, const char *shard,
+                       const kefo_record *r, size_t n, int64_t behind,
+                       void *ud) {
+  lineage *l = ud;
+  size_t i;
+  int k;
+  (void)c;
+  (void)behind;
+  for (i = 0; i < n; ++i) {
+    for (k = 0; k < l->nseen; ++k) {
+      l->duplicates += strcmp(l->seen[k], r[i].sequence_number) == 0;
+    }
+    if (l->nseen < 64) {
+      snprintf(l->seen[l->nseen++], 32, "%s", r[i].sequence_number);
+    }
+    ++l->records;
+    if (strcmp(shard, "shardId-000000000000") == 0) {
+      ++l->parent_records;
+    } else if (!l->parent_finished) {
+      ++l->child_before_parent_end;
+    }
+  }
+  return 0;
+}
+
+static void lin_event(kefo_consumer *c, const char *shard, kefo_shard_event ev,
+                      void *ud) {
+  lineage *l = ud;
+  int parent = strcmp(shard, "shardId-000000000000") == 0;
+  (void)c;
+  if (ev == KEFO_SHARD_EVENT_FINISHED && parent) {
+    l->parent_finished = 1;
+  } else if (ev == KEFO_SHARD_EVENT_STARTED && !parent) {
+    ++l->children_started;
+    l->children_started_early += !l->parent_finished;
+  } else if (ev == KEFO_SHARD_EVENT_RESUBSCRIBED) {
+    ++l->resubscribed;
+  }
+}
+
+static void test_lineage_and_resubscription(void) {
+  kefo_config *cfg;
+  kefo_consumer *c;
+  kefo_callbacks cb = {lin_records, lin_event, on_error};
+  lineage l;
+  char url[128], err[256];
+  int i;
+
+  memset(&l, 0, sizeof(l));
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("FAKE_STREAM_PORT"));
+  kefo_config_new(&cfg);
+  kefo_config_set2(cfg, "source.stream.name", "fake", err, sizeof(err));
+  kefo_config_set2(cfg, "source.efo.consumer.name", "kefo-fake", err,
+                   sizeof(err));
+  kefo_config_set2(cfg, "source.init.position", "TRIM_HORIZON", err,
+                   sizeof(err));
+  kefo_config_set2(cfg, "aws.region", "us-east-1", err, sizeof(err));
+  kefo_config_set2(cfg, "aws.endpoint", url, err, sizeof(err));
+  kefo_config_set2(cfg, "aws.credentials.provider", "BASIC", err, sizeof(err));
+  kefo_config_set2(cfg, "aws.credentials.provider.basic.accesskeyid",
+                   "AKIDKEFOTEST", err, sizeof(err));
+  kefo_config_set2(cfg, "aws.credentials.provider.basic.secretkey",
+                   KEFO_TEST_SECRET, err, sizeof(err));
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &l, base), 0);
+  kefo_config_del(cfg);
+  CU_ASSERT_EQUAL(kefo_consumer_start(c), 0);
+  /* 6 parent records, then 4 + 4 from the children; every subscription
+     ends after two events, and one call a second per shard is allowed,
+     so this takes a few seconds. */
+  for (i = 0; i < 2000 && l.records < 14; ++i) {
+    kefo_test_run_until(base, &l.duplicates, 10);
+  }
+  printf("\nconsumer (split stream): %d records (%d from the parent), "
+         "parent finished %d, %d children started (%d before the parent "
+         "ended), %d resubscriptions, %d duplicates delivered\n",
+         l.records, l.parent_records, l.parent_finished, l.children_started,
+         l.children_started_early, l.resubscribed, l.duplicates);
+  CU_ASSERT_EQUAL(l.records, 14);
+  CU_ASSERT_EQUAL(l.parent_records, 6);
+  CU_ASSERT_EQUAL(l.parent_finished, 1);
+  CU_ASSERT_EQUAL(l.children_started, 2);
+  CU_ASSERT_EQUAL(l.children_started_early, 0);
+  CU_ASSERT_EQUAL(l.child_before_parent_end, 0);
+  /* The parent needs two subscriptions; the second resends 1004. */
+  CU_ASSERT(l.resubscribed >= 1);
+  CU_ASSERT_EQUAL(l.duplicates, 0);
+  kefo_consumer_stop(c, 1);
+  for (i = 0; i < 500 && !kefo_consumer_stopped(c); ++i) {
+    kefo_test_run_until(base, &l.duplicates, 10);
+  }
+  CU_ASSERT(kefo_consumer_stopped(c));
+  kefo_consumer_del(c);
+}
+
 static void test_bad_config(void) {
   kefo_config *cfg;
   kefo_consumer *c = NULL;
@@ -313,6 +423,7 @@ int main(void) {
   s = CU_add_suite("consumer", NULL, NULL);
   CU_add_test(s, "bad config", test_bad_config);
   CU_add_test(s, "read a stream over EFO", test_read_stream);
+  CU_add_test(s, "lineage and resubscription", test_lineage_and_resubscription);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

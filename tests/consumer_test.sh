@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts kinesis-local on free loopback ports, runs tests/consumer_test, and
-# always stops it.
+# Starts kinesis-local and a local server with a small split stream on free
+# loopback ports, runs tests/consumer_test, and always stops them.
 set -euo pipefail
 : "${KEFO_NODE_MODULES:?}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,5 +11,10 @@ KEFO_EMULATOR_LOG_DIR=$tmp
 source "$here/harness/emulators.sh"
 trap 'kefo_stop_emulators; rm -rf "$tmp"' EXIT
 kefo_start_kinesis_local
-export KINESIS_PORT=$KEFO_KINESIS_PORT
+FAKE_STREAM_PORT=$(kefo_free_port)
+node "$here/harness/h2_server.js" "$FAKE_STREAM_PORT" --stream \
+  >"$tmp/fake.log" 2>&1 &
+KEFO_EMULATOR_PIDS+=($!)
+kefo_wait_port "$FAKE_STREAM_PORT" 20
+export KINESIS_PORT=$KEFO_KINESIS_PORT FAKE_STREAM_PORT
 "$bin"

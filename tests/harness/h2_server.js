@@ -12,6 +12,11 @@
 // two SubscribeToShardEvents, then by ShardId: shardId-end ends the shard
 // (ChildShards, no continuation), shardId-exception sends a
 // ResourceInUseException, shardId-corrupt sends an event with a bad CRC.
+// With --stream after PORT it is a whole small stream for the consumer's
+// tests: a closed parent shard (6 records) split into two open children
+// (4 records each); each subscription ends after two events (as if its
+// 5 minutes were up) and a resubscription resends the last record it had
+// sent, so deduplication and lineage are exercised.
 // With --silent as the only argument after PORT it is a peer that sends its
 // SETTINGS and then nothing at all (for PING liveness).
 'use strict';
@@ -25,6 +30,97 @@ if (cert === '--silent') {
   net.createServer((s) => { s.on('error', () => {}); s.write(empty); })
     .listen(+port, '127.0.0.1', () => console.log('ready'));
   return;
+}
+
+const fakeStream = cert === '--stream';
+const PARENT = 'shardId-000000000000';
+const shardRecords = {
+  [PARENT]: [1001, 1002, 1003, 1004, 1005, 1006],
+  'shardId-000000000001': [2001, 2002, 2003, 2004],
+  'shardId-000000000002': [3001, 3002, 3003, 3004],
+};
+let deregistered = false;
+const STREAM_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/fake';
+const CONSUMER_ARN = STREAM_ARN + '/consumer/kefo-fake:1';
+function fakeCall(op, req, json) {
+  const range = (a, b) => ({ StartingHashKey: a, EndingHashKey: b });
+  switch (op) {
+    case 'DescribeStreamSummary':
+      return json(200, { StreamDescriptionSummary: { StreamARN: STREAM_ARN,
+        StreamName: 'fake', StreamStatus: 'ACTIVE', OpenShardCount: 2 } });
+    case 'RegisterStreamConsumer':
+      deregistered = false;
+      return json(200, { Consumer: { ConsumerARN: CONSUMER_ARN,
+        ConsumerName: req.ConsumerName, ConsumerStatus: 'ACTIVE' } });
+    case 'DescribeStreamConsumer':
+      if (deregistered) {
+        return json(400, { __type: 'ResourceNotFoundException',
+          message: 'no consumer' });
+      }
+      return json(200, { ConsumerDescription: { ConsumerARN: CONSUMER_ARN,
+        ConsumerStatus: 'ACTIVE' } });
+    case 'DeregisterStreamConsumer':
+      deregistered = true;
+      return json(200, {});
+    case 'ListShards':
+      return json(200, { Shards: [
+        { ShardId: PARENT, HashKeyRange: range('0', '99'),
+          SequenceNumberRange: { StartingSequenceNumber: '1001',
+            EndingSequenceNumber: '1006' } },
+        { ShardId: 'shardId-000000000001', ParentShardId: PARENT,
+          HashKeyRange: range('0', '49'),
+          SequenceNumberRange: { StartingSequenceNumber: '2001' } },
+        { ShardId: 'shardId-000000000002', ParentShardId: PARENT,
+          HashKeyRange: range('50', '99'),
+          SequenceNumberRange: { StartingSequenceNumber: '3001' } }] });
+    default:
+      return json(400, { __type: 'InvalidArgumentException', message: op });
+  }
+}
+let subscriptions = 0;
+function fakeSubscribe(stream, req) {
+  const recs = shardRecords[req.ShardId] || [];
+  const pos = req.StartingPosition || {};
+  let i = 0;
+  ++subscriptions;
+  if (pos.Type === 'AFTER_SEQUENCE_NUMBER') {
+    i = recs.findIndex((r) => r > +pos.SequenceNumber);
+    if (i < 0) i = recs.length;
+    if (i > 0) i--; /* resend the last one: the consumer must drop it */
+  }
+  stream.respond({ ':status': 200,
+    'content-type': 'application/vnd.amazon.eventstream' });
+  stream.write(esEvent('initial-response', {}));
+  let events = 0;
+  const tick = () => {
+    if (stream.destroyed || stream.closed) return;
+    const batch = recs.slice(i, i + 2);
+    i += batch.length;
+    const closed = req.ShardId === PARENT && i >= recs.length;
+    const last = batch.length ? batch[batch.length - 1]
+      : (pos.SequenceNumber || String(recs[0] - 1));
+    const ev = { MillisBehindLatest: 0, Records: batch.map((r) => ({
+      SequenceNumber: String(r), PartitionKey: 'pk-' + r,
+      Data: Buffer.from('record ' + r).toString('base64'),
+      ApproximateArrivalTimestamp: 1795000000 })),
+    ContinuationSequenceNumber: closed ? null : String(last) };
+    if (closed) {
+      ev.ChildShards = [
+        { ShardId: 'shardId-000000000001', ParentShards: [PARENT],
+          HashKeyRange: { StartingHashKey: '0', EndingHashKey: '49' } },
+        { ShardId: 'shardId-000000000002', ParentShards: [PARENT],
+          HashKeyRange: { StartingHashKey: '50', EndingHashKey: '99' } }];
+      stream.end(esEvent('SubscribeToShardEvent', ev));
+      return;
+    }
+    stream.write(esEvent('SubscribeToShardEvent', ev));
+    if (++events >= 2) {
+      stream.end();
+      return;
+    }
+    setTimeout(tick, 50);
+  };
+  setTimeout(tick, 20);
 }
 
 const crcTable = new Int32Array(256).map((_, n) => {
@@ -92,7 +188,7 @@ let connections = 0;
 let throttled = 0;
 // A test server must outlive one bad client: log and go on.
 process.on('uncaughtException', (e) => console.error('h2_server:', e));
-const server = cert
+const server = cert && !fakeStream
   ? http2.createSecureServer({ cert: fs.readFileSync(cert),
       key: fs.readFileSync(key), settings, allowHTTP1: false })
   : http2.createServer({ settings });
@@ -112,6 +208,16 @@ server.on('stream', (stream, headers) => {
           'content-type': 'application/x-amz-json-1.1' });
         stream.end(JSON.stringify(obj));
       };
+      const op = target.split('.').pop();
+      if (fakeStream) {
+        const req = JSON.parse(body.toString() || '{}');
+        if (op === 'SubscribeToShard') {
+          fakeSubscribe(stream, req);
+        } else {
+          fakeCall(op, req, json);
+        }
+        return;
+      }
       if (target.endsWith('.SubscribeToShard')) {
         subscribe(stream, JSON.parse(body.toString() || '{}'));
         return;
