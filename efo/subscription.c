@@ -145,11 +145,10 @@ int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
   core->state = KEFO_SUB_STREAMING;
   core->last_activity_ms = now_ms;
   core->failures = 0;
+  core->pending_set = 1;
+  core->pending_end = continuation == NULL;
   if (continuation) {
-    strcpy(core->position_type, "AFTER_SEQUENCE_NUMBER");
-    strcpy(core->position_value, continuation);
-  } else {
-    core->state = KEFO_SUB_FINISHED;
+    strcpy(core->pending, continuation);
   }
   return (int)skip;
 }
@@ -161,6 +160,16 @@ void kefo_subcore_on_delivered(kefo_subscription_core *core,
        kefo_seq_cmp(last_seq, core->last_delivered) > 0)) {
     strcpy(core->last_delivered, last_seq);
   }
+  if (!core->pending_set) {
+    return;
+  }
+  core->pending_set = 0;
+  if (core->pending_end) {
+    core->state = KEFO_SUB_FINISHED;
+  } else {
+    strcpy(core->position_type, "AFTER_SEQUENCE_NUMBER");
+    strcpy(core->position_value, core->pending);
+  }
 }
 
 void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
@@ -170,6 +179,8 @@ void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
   if (core->state == KEFO_SUB_FINISHED || core->state == KEFO_SUB_FAILED) {
     return;
   }
+  /* An event not handed on is fetched again. */
+  core->pending_set = 0;
   if (error == 0) {
     /* The normal end of a subscription's life: go on at once (the rate
        limit still applies). */

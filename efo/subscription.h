@@ -40,6 +40,11 @@ typedef struct kefo_subscription_core {
   /* The last record handed to the application (dedup across
      resubscriptions). */
   char last_delivered[KEFO_SEQ_MAX];
+  /* The last event's continuation (or its shard end), committed to the
+     position only once its records were handed on. */
+  char pending[KEFO_SEQ_MAX];
+  int pending_set;
+  int pending_end;
   int64_t last_subscribe_ms;
   int64_t last_activity_ms;
   int64_t not_before_ms;
@@ -83,7 +88,9 @@ void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms);
  * ContinuationSequenceNumber (NULL: shard end). Returns how many leading
  * records the owner must skip because they were delivered before; the
  * rest are new and, once handed to the application, the owner calls
- * kefo_subcore_on_delivered. On shard end the state becomes FINISHED.
+ * kefo_subcore_on_delivered; only then does the position move to the
+ * continuation (or, at shard end, the state become FINISHED), so an event
+ * that could not be delivered is fetched again by the next subscription.
  *
  * Returns the count to skip (0..n) or KEFO_ERR_INVALID_ARGUMENT (a
  * malformed sequence number: the event must not be trusted).
@@ -92,8 +99,9 @@ int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
                           const char *const *seqs, size_t n,
                           const char *continuation);
 
-/* The records of the last event were handed on: |last_seq| is the last
-   one's sequence number (NULL when the event had none). */
+/* The last event was handled: its new records (if any) were handed on,
+   |last_seq| being the last one's sequence number (NULL when it had no new
+   record). Commits the event's continuation or shard end. */
 void kefo_subcore_on_delivered(kefo_subscription_core *core,
                                const char *last_seq);
 

@@ -93,6 +93,8 @@ static void test_rate_limit_and_continuation(void) {
   CU_ASSERT_STRING_EQUAL(c.position_value, "101");
   /* An empty event still moves the continuation on. */
   CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 200, NULL, 0, "150"), 0);
+  CU_ASSERT_STRING_EQUAL(c.position_value, "101"); /* not yet handled */
+  kefo_subcore_on_delivered(&c, NULL);
   CU_ASSERT_STRING_EQUAL(c.position_value, "150");
   /* The server ends the subscription 300 ms after it began: the next may
      not come before a second has passed since the last call. */
@@ -168,13 +170,37 @@ static void test_dedupe_and_end(void) {
   CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 3, NULL, 0, "x"),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_STRING_EQUAL(c.position_value, "107");
-  /* Shard end: no continuation. */
+  /* Shard end: no continuation; finished once handled. */
   CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 4, NULL, 0, NULL), 0);
+  CU_ASSERT_EQUAL(c.state, KEFO_SUB_STREAMING);
+  kefo_subcore_on_delivered(&c, NULL);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_FINISHED);
   /* The end that follows changes nothing. */
   kefo_subcore_on_end(&c, 5, 0, 1, &clock_);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_FINISHED);
   CU_ASSERT(!kefo_subcore_should_subscribe(&c, 10000, NULL));
+}
+
+/* An event whose records could not be handed on leaves the position
+   where it was: the next subscription fetches them again. */
+static void test_undelivered_event(void) {
+  kefo_subscription_core c;
+  const char *seqs[] = {"300", "301"};
+
+  kefo_subcore_init(&c, "shardId-0", "AFTER_SEQUENCE_NUMBER", "299", NULL, 0);
+  kefo_subcore_on_subscribe(&c, 0);
+  CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 10, seqs, 2, "301"), 0);
+  kefo_subcore_on_end(&c, 20, KEFO_ERR_BAD_RESPONSE, 1, &clock_);
+  CU_ASSERT_STRING_EQUAL(c.position_value, "299");
+  CU_ASSERT_EQUAL(c.last_delivered[0], 0);
+  /* A late on_delivered after the end commits nothing. */
+  kefo_subcore_on_delivered(&c, NULL);
+  CU_ASSERT_STRING_EQUAL(c.position_value, "299");
+  /* Shard end that was not handled is not a finish either. */
+  kefo_subcore_on_subscribe(&c, 2000);
+  kefo_subcore_on_event(&c, 2010, NULL, 0, NULL);
+  kefo_subcore_on_end(&c, 2020, KEFO_ERR_HTTP, 1, &clock_);
+  CU_ASSERT_EQUAL(c.state, KEFO_SUB_IDLE);
 }
 
 static void test_inactivity(void) {
@@ -249,6 +275,7 @@ int kefo_add_subscription_suite(void) {
                    test_rate_limit_and_continuation) ||
       !CU_add_test(s, "backoff and failure", test_backoff_and_failure) ||
       !CU_add_test(s, "dedupe and shard end", test_dedupe_and_end) ||
+      !CU_add_test(s, "undelivered event", test_undelivered_event) ||
       !CU_add_test(s, "inactivity", test_inactivity) ||
       !CU_add_test(s, "many lifetimes", test_many_lifetimes)) {
     return CU_get_error();
