@@ -36,12 +36,25 @@ typedef struct reader {
   int subscribed_before;
 } reader;
 
-/* One user record being assembled; offsets into the arena. */
+/* One Kinesis record of the event: its decoded blob in the arena, its
+   partition key and sequence number in the string buffer (offsets: both
+   buffers may move while they grow). */
+typedef struct krecord {
+  size_t blob, blob_len, pk, pk_len, seq;
+  int64_t arrival_ms;
+} krecord;
+
+/* One user record; data is an offset into the arena (inside its blob),
+   pk / seq / ehk offsets into the string buffer. */
 typedef struct pending {
   size_t pk, seq, ehk, data, data_len;
   uint64_t sub_seq;
   int64_t arrival_ms;
 } pending;
+
+/* What deliver() reports besides 0. */
+#define DELIVER_STOP 1   /* the application asked to stop */
+#define DELIVER_BAD (-1) /* malformed records, or no memory */
 
 struct kefo_consumer {
   const kefo_mem *mem;
@@ -64,16 +77,16 @@ struct kefo_consumer {
   reader *readers;
   kefo_retry_strategy retry;
   uint32_t inactivity_ms;
-  /* Per-event scratch, reused. */
+  /* Per-event scratch, reused: decoded blobs, strings, records. */
   kefo_buf arena;
-  kefo_buf blob;
+  kefo_buf strings;
+  krecord *krecs;
+  size_t nkrecs, krecs_cap;
   pending *pend;
   size_t npend, pend_cap;
   kefo_record *recs;
   size_t recs_cap;
-  const char *cur_seq;
-  int64_t cur_arrival;
-  size_t cur_seq_off;
+  const krecord *cur; /* the Kinesis record being de-aggregated */
 };
 
 static void report(kefo_consumer *c, int code, const char *shard,
@@ -116,34 +129,53 @@ static int push_str(kefo_buf *b, const char *s, size_t n, size_t *off) {
   return 0;
 }
 
+/* Grows |*v| (|*cap| elements of |size|) to hold one more. */
+static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
+                size_t size) {
+  void *nv;
+  size_t ncap;
+
+  if (n < *cap) {
+    return 0;
+  }
+  ncap = *cap ? *cap * 2 : 64;
+  nv = kefo_mem_realloc(c->mem, *v, ncap * size);
+  if (nv == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  *v = nv;
+  *cap = ncap;
+  return 0;
+}
+
 static int on_user_record(const kefo_kpl_record *r, void *ud) {
   kefo_consumer *c = ud;
   pending *p;
 
-  if (c->npend == c->pend_cap) {
-    size_t cap = c->pend_cap ? c->pend_cap * 2 : 64;
-    pending *np = kefo_mem_realloc(c->mem, c->pend, cap * sizeof(*np));
-    if (np == NULL) {
-      return -1;
-    }
-    c->pend = np;
-    c->pend_cap = cap;
-  }
-  p = &c->pend[c->npend];
-  p->seq = c->cur_seq_off;
-  p->sub_seq = r->sub_sequence_number;
-  p->arrival_ms = c->cur_arrival;
-  p->ehk = SIZE_MAX;
-  if (push_str(&c->arena, r->partition_key, r->partition_key_len, &p->pk) !=
-          0 ||
-      (r->explicit_hash_key &&
-       push_str(&c->arena, r->explicit_hash_key, r->explicit_hash_key_len,
-                &p->ehk) != 0)) {
+  if (grow(c, (void **)&c->pend, c->npend, &c->pend_cap, sizeof(*p)) != 0) {
     return -1;
   }
-  p->data = c->arena.len;
+  p = &c->pend[c->npend];
+  p->seq = c->cur->seq;
+  p->sub_seq = r->sub_sequence_number;
+  p->arrival_ms = c->cur->arrival_ms;
+  p->ehk = SIZE_MAX;
+  /* Data stays where it was decoded: inside the blob, in the arena, which
+     does not grow any more. A plain record's key is the outer one,
+     already stored; an aggregate's keys come from its blob. */
+  p->data = (size_t)(r->data - c->arena.data);
   p->data_len = r->data_len;
-  if (kefo_buf_append(&c->arena, r->data, r->data_len) != 0) {
+  if (r->aggregated) {
+    if (push_str(&c->strings, r->partition_key, r->partition_key_len, &p->pk) !=
+        0) {
+      return -1;
+    }
+  } else {
+    p->pk = c->cur->pk;
+  }
+  if (r->explicit_hash_key &&
+      push_str(&c->strings, r->explicit_hash_key, r->explicit_hash_key_len,
+               &p->ehk) != 0) {
     return -1;
   }
   ++c->npend;
@@ -152,8 +184,10 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
 
 /*
  * Turns the records of one event (after |skip| already delivered ones)
- * into kefo_records and hands them on. Returns 0, or non-zero when the
- * application asked to stop or the records were malformed.
+ * into kefo_records and hands them on: first every Data is decoded once
+ * into the arena, then each blob is de-aggregated where it lies. Returns
+ * 0, DELIVER_STOP when the application asked to stop, or DELIVER_BAD for
+ * malformed records or no memory (reported through on_error).
  */
 static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
                    int64_t behind) {
@@ -162,6 +196,8 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
   size_t k;
 
   kefo_buf_reset(&c->arena);
+  kefo_buf_reset(&c->strings);
+  c->nkrecs = 0;
   c->npend = 0;
   cJSON_ArrayForEach(rec, records) {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "Data");
@@ -169,8 +205,8 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
     const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
     const cJSON *at =
         cJSON_GetObjectItemCaseSensitive(rec, "ApproximateArrivalTimestamp");
+    krecord *kr;
     size_t n, dlen;
-    kefo_kpl_result res;
 
     if (i++ < skip) {
       continue;
@@ -178,28 +214,58 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
     if (!cJSON_IsString(data) || !cJSON_IsString(pk) || !cJSON_IsString(seq)) {
       report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
              "a record lacks Data, PartitionKey or SequenceNumber");
-      return -1;
+      return DELIVER_BAD;
     }
+    if (grow(c, (void **)&c->krecs, c->nkrecs, &c->krecs_cap, sizeof(*kr)) !=
+        0) {
+      return DELIVER_BAD;
+    }
+    kr = &c->krecs[c->nkrecs];
     n = strlen(data->valuestring);
-    kefo_buf_reset(&c->blob);
-    if (kefo_buf_reserve(&c->blob, kefo_base64_decoded_max(n) + 1) != 0 ||
-        kefo_base64_decode(c->blob.data, c->blob.cap,
+    if (kefo_buf_reserve(&c->arena, kefo_base64_decoded_max(n)) != 0) {
+      return DELIVER_BAD;
+    }
+    if (kefo_base64_decode(c->arena.data + c->arena.len,
+                           c->arena.cap - c->arena.len,
                            (const uint8_t *)data->valuestring, n, &dlen) != 0) {
       report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
              "a record's Data is not base64");
-      return -1;
+      return DELIVER_BAD;
     }
-    if (push_str(&c->arena, seq->valuestring, strlen(seq->valuestring),
-                 &c->cur_seq_off) != 0) {
-      return -1;
+    kr->blob = c->arena.len;
+    kr->blob_len = dlen;
+    c->arena.len += dlen;
+    kr->pk_len = strlen(pk->valuestring);
+    if (push_str(&c->strings, pk->valuestring, kr->pk_len, &kr->pk) != 0 ||
+        push_str(&c->strings, seq->valuestring, strlen(seq->valuestring),
+                 &kr->seq) != 0) {
+      return DELIVER_BAD;
     }
-    c->cur_arrival = cJSON_IsNumber(at) ? (int64_t)(at->valuedouble * 1000) : 0;
-    rv = kefo_kpl_deaggregate(c->mem, c->blob.data, dlen, pk->valuestring,
-                              strlen(pk->valuestring), NULL, on_user_record, c,
-                              &res);
+    kr->arrival_ms = cJSON_IsNumber(at) ? (int64_t)(at->valuedouble * 1000) : 0;
+    ++c->nkrecs;
+  }
+  for (k = 0; k < c->nkrecs; ++k) {
+    kefo_kpl_result res;
+    /* The outer key is copied for the call: the string buffer may move
+       while user records' keys are added to it. */
+    char pk_stack[256], *pk = pk_stack;
+    c->cur = &c->krecs[k];
+    if (c->cur->pk_len >= sizeof(pk_stack)) {
+      pk = kefo_mem_malloc(c->mem, c->cur->pk_len + 1);
+      if (pk == NULL) {
+        return DELIVER_BAD;
+      }
+    }
+    memcpy(pk, c->strings.data + c->cur->pk, c->cur->pk_len + 1);
+    rv = kefo_kpl_deaggregate(c->mem, c->arena.data + c->cur->blob,
+                              c->cur->blob_len, pk, c->cur->pk_len, NULL,
+                              on_user_record, c, &res);
+    if (pk != pk_stack) {
+      kefo_mem_free(c->mem, pk);
+    }
     if (rv != 0) {
       report(c, rv, r->core.shard_id, NULL, "cannot de-aggregate a record");
-      return -1;
+      return DELIVER_BAD;
     }
   }
   if (c->npend == 0) {
@@ -208,26 +274,28 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
   if (c->recs_cap < c->npend) {
     kefo_record *nr = kefo_mem_realloc(c->mem, c->recs, c->npend * sizeof(*nr));
     if (nr == NULL) {
-      return -1;
+      return DELIVER_BAD;
     }
     c->recs = nr;
     c->recs_cap = c->npend;
   }
-  /* The arena has stopped growing: offsets become pointers. */
+  /* Both buffers have stopped growing: offsets become pointers. */
   for (k = 0; k < c->npend; ++k) {
-    const char *a = (const char *)c->arena.data;
+    const char *str = (const char *)c->strings.data;
     kefo_record *out = &c->recs[k];
-    out->partition_key = a + c->pend[k].pk;
-    out->sequence_number = a + c->pend[k].seq;
+    out->partition_key = str + c->pend[k].pk;
+    out->sequence_number = str + c->pend[k].seq;
     out->sub_sequence_number = c->pend[k].sub_seq;
     out->explicit_hash_key =
-        c->pend[k].ehk == SIZE_MAX ? NULL : a + c->pend[k].ehk;
+        c->pend[k].ehk == SIZE_MAX ? NULL : str + c->pend[k].ehk;
     out->approximate_arrival_ms = c->pend[k].arrival_ms;
     out->data = c->arena.data + c->pend[k].data;
     out->data_len = c->pend[k].data_len;
   }
   return c->cb.on_records(c, r->core.shard_id, c->recs, c->npend, behind,
-                          c->user_data);
+                          c->user_data)
+             ? DELIVER_STOP
+             : 0;
 }
 
 /* ---- readers -------------------------------------------------------- */
@@ -269,19 +337,35 @@ static int r_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
   if (skip < 0) {
     report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
            "a SubscribeToShardEvent has malformed sequence numbers");
-    rv = -1;
+    rv = DELIVER_BAD;
   } else if ((size_t)skip < n) {
     rv = deliver(c, r, records, skip,
                  cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0);
-    if (rv == 0) {
-      kefo_subcore_on_delivered(&r->core, last);
-    }
+  }
+  if (rv == 0) {
+    /* Handled: the continuation (or shard end) counts from now on. */
+    kefo_subcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
   }
   if (seqs != seqs_stack) {
     kefo_mem_free(c->mem, seqs);
   }
-  if (rv != 0) {
+  if (rv == DELIVER_STOP) {
     kefo_consumer_stop(c, 0);
+    return -1;
+  }
+  if (rv != 0) {
+    /* A bad event: drop this subscription (it frees itself once the
+       stream is reset) and fetch the event again after a backoff; a
+       shard whose events stay bad ends FAILED when the attempts run
+       out. */
+    r->sub = NULL;
+    kefo_subcore_on_end(&r->core, now_ms(c), KEFO_ERR_BAD_RESPONSE, 1,
+                        kefo_aws_client_clock(c->aws));
+    if (r->core.state == KEFO_SUB_FAILED) {
+      shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FAILED);
+    } else {
+      event_active(r->timer, 0, 0);
+    }
     return -1;
   }
   if (r->core.state == KEFO_SUB_FINISHED) {
@@ -505,7 +589,7 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   c->cb = *cb;
   c->user_data = user_data;
   kefo_buf_init(&c->arena, mem);
-  kefo_buf_init(&c->blob, mem);
+  kefo_buf_init(&c->strings, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
     goto fail;
@@ -706,7 +790,8 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_http_client_del(c->http);
   kefo_config_del(c->cfg);
   kefo_buf_free(&c->arena);
-  kefo_buf_free(&c->blob);
+  kefo_buf_free(&c->strings);
+  kefo_mem_free(c->mem, c->krecs);
   kefo_mem_free(c->mem, c->pend);
   kefo_mem_free(c->mem, c->recs);
   if (c->own_base && c->base) {

@@ -41,6 +41,7 @@ typedef struct seen {
   char **keys;
   size_t nkeys;
   int errors;
+  int bad_data;
 } seen;
 
 static int has_key(seen *s, const char *k) {
@@ -87,7 +88,15 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
                r[i].sequence_number);
     }
     if (strncmp(r[i].partition_key, "kpl-", 4) == 0) {
+      /* User record k of the aggregate holds "x<k>" under key kpl-a/b/c. */
       ++s->kpl_records;
+      s->bad_data +=
+          r[i].data_len != 2 || r[i].data[0] != 'x' ||
+          r[i].data[1] != '0' + (int)r[i].sub_sequence_number ||
+          r[i].partition_key[4] != 'a' + (int)r[i].sub_sequence_number;
+    } else {
+      s->bad_data += r[i].data_len != 6 || memcmp(r[i].data, "record", 6) ||
+                     strncmp(r[i].partition_key, "key-", 4) != 0;
     }
     ++s->records;
   }
@@ -254,6 +263,8 @@ static void test_read_stream(void) {
   CU_ASSERT_EQUAL(s.duplicates, 0);
   CU_ASSERT_EQUAL(s.out_of_order, 0);
   CU_ASSERT_EQUAL(s.errors, 0);
+  /* Every record's data and key, plain and de-aggregated, as written. */
+  CU_ASSERT_EQUAL(s.bad_data, 0);
   /* Graceful stop: the job-managed consumer is deregistered. */
   CU_ASSERT_EQUAL(kefo_consumer_stop(c, 1), 0);
   for (i = 0; i < 1000 && !kefo_consumer_stopped(c); ++i) {
