@@ -5,6 +5,7 @@
  */
 #include "runtime/config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1141,15 +1142,23 @@ const char *kefo_config_get(const kefo_config *cfg, const char *key) {
   return keys[i].def != NULL ? keys[i].def : "";
 }
 
-/* The index of |key| when it has type |t|, else -1. */
+/* The index of |key| when it has type |t| (T_STR also takes T_URL), else
+   -1. Reading a known key with the wrong getter is a bug in kefo, and a
+   silent 0 once hid one (a size read as an int), so debug builds stop. */
 static int typed(const kefo_config *cfg, const char *key, key_type t) {
   int i;
+  int ok;
 
   if (cfg == NULL || key == NULL) {
     return -1;
   }
   i = find_key(key, strlen(key));
-  return i >= 0 && keys[i].type == t ? i : -1;
+  if (i < 0) {
+    return -1;
+  }
+  ok = keys[i].type == t || (t == T_STR && keys[i].type == T_URL);
+  assert(ok);
+  return ok ? i : -1;
 }
 
 int64_t kefo_config_get_ms(const kefo_config *cfg, const char *key) {
@@ -1191,9 +1200,6 @@ int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key) {
 const char *kefo_config_get_str(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_STR);
 
-  if (i < 0) {
-    i = typed(cfg, key, T_URL);
-  }
   if (i < 0) {
     return NULL;
   }

@@ -634,7 +634,7 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
     hopts.ca_file = NULL;
   }
   hopts.stream_window =
-      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
+      (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
   rv = kefo_http_client_new(&c->http, c->base, &hopts);
   if (rv != 0) {
     goto fail;
