@@ -55,6 +55,8 @@ const char *kefo_strerror(int code) {
     return "No usable AWS credentials";
   case KEFO_ERR_CONFIG:
     return "Invalid configuration";
+  case KEFO_ERR_LEASE_STORE:
+    return "Lease store failure";
   case KEFO_ERR_NOMEM:
     return "Out of memory";
   case KEFO_ERR_CALLBACK_FAILURE:

@@ -20,5 +20,6 @@ int kefo_add_credentials_suite(void);
 int kefo_add_subscription_suite(void);
 int kefo_add_shard_graph_suite(void);
 int kefo_add_config_suite(void);
+int kefo_add_lease_store_suite(void);
 
 #endif /* KEFO_TESTS_SUITES_H */

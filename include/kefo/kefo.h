@@ -104,6 +104,10 @@ typedef enum {
   /* A configuration key is unknown or its value is invalid; the error
      text names the key. */
   KEFO_ERR_CONFIG = -590,
+  /* The lease store failed: its file cannot be read, written or locked,
+     or it belongs to another stream or consumer; the error text says
+     which. */
+  KEFO_ERR_LEASE_STORE = -600,
 
   /* Fatal errors: the object may only be freed. */
   KEFO_ERR_FATAL = -900,

@@ -1,0 +1,133 @@
+/*
+ * The memory store: checkpoints kept for the life of the store object.
+ * An application that creates consumers one after another over the same
+ * store (or a test) resumes from them; nothing survives the process.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <kefo/kefo.h>
+
+#include "lease/checkpoint_table.h"
+#include "lease/lease_store.h"
+
+typedef struct memory_store {
+  kefo_lease_store base;
+  kefo_checkpoint_table table;
+  char *stream_arn;
+  char *application;
+  int open;
+} memory_store;
+
+static char *copy_str(const kefo_mem *mem, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = kefo_mem_malloc(mem, n);
+
+  if (d) {
+    memcpy(d, s, n);
+  }
+  return d;
+}
+
+static int m_open(kefo_lease_store *base, const char *stream_arn,
+                  const char *application, kefo_lease_done_cb cb, void *ud) {
+  memory_store *s = (memory_store *)base;
+  const kefo_mem *mem = s->table.mem;
+
+  if (stream_arn == NULL || application == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (s->stream_arn == NULL) {
+    s->stream_arn = copy_str(mem, stream_arn);
+    s->application = copy_str(mem, application);
+    if (s->stream_arn == NULL || s->application == NULL) {
+      return KEFO_ERR_NOMEM;
+    }
+  } else if (strcmp(s->stream_arn, stream_arn) != 0 ||
+             strcmp(s->application, application) != 0) {
+    /* One store, one stream and application, as a file or a table. */
+    cb(KEFO_ERR_LEASE_STORE,
+       "the memory lease store holds another stream's or application's "
+       "checkpoints",
+       ud);
+    return 0;
+  }
+  s->open = 1;
+  cb(0, "", ud);
+  return 0;
+}
+
+static int m_read(kefo_lease_store *base, kefo_lease_read_cb cb, void *ud) {
+  memory_store *s = (memory_store *)base;
+  const kefo_checkpoint_entry *e;
+  size_t n;
+
+  if (!s->open) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  e = kefo_checkpoint_table_entries(&s->table, &n);
+  if (e == NULL && s->table.n > 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  cb(0, "", e, n, ud);
+  return 0;
+}
+
+static int m_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
+                        size_t n, kefo_lease_done_cb cb, void *ud) {
+  memory_store *s = (memory_store *)base;
+  size_t i;
+  int rv;
+
+  if (!s->open) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  if (kefo_checkpoint_entries_valid(e, n) != 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  for (i = 0; i < n; ++i) {
+    rv = kefo_checkpoint_table_put(&s->table, &e[i], NULL);
+    if (rv != 0) {
+      cb(rv, "cannot store a checkpoint in memory", ud);
+      return 0;
+    }
+  }
+  cb(0, "", ud);
+  return 0;
+}
+
+static void m_del(kefo_lease_store *base) {
+  memory_store *s = (memory_store *)base;
+  const kefo_mem *mem = s->table.mem;
+
+  kefo_checkpoint_table_free(&s->table);
+  kefo_mem_free(mem, s->stream_arn);
+  kefo_mem_free(mem, s->application);
+  kefo_mem_free(mem, s);
+}
+
+static const kefo_lease_store_ops memory_ops = {"memory", m_open, m_read,
+                                                m_checkpoint, m_del};
+
+int kefo_memory_store_new(kefo_lease_store **out, const kefo_mem *mem) {
+  memory_store *s;
+
+  if (out == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = kefo_mem_or_default(mem);
+  s = kefo_mem_calloc(mem, 1, sizeof(*s));
+  if (s == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  s->base.ops = &memory_ops;
+  kefo_checkpoint_table_init(&s->table, mem);
+  *out = &s->base;
+  return 0;
+}
+
+void kefo_lease_store_del(kefo_lease_store *s) {
+  if (s) {
+    s->ops->del(s);
+  }
+}
