@@ -159,6 +159,19 @@ int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
   return 0;
 }
 
+const kefo_checkpoint_slot *
+kefo_checkpoint_table_get(const kefo_checkpoint_table *t,
+                          const char *shard_id) {
+  int found;
+  size_t i;
+
+  if (shard_id == NULL || t->n == 0) {
+    return NULL;
+  }
+  i = find(t, shard_id, &found);
+  return found ? &t->slots[i] : NULL;
+}
+
 const kefo_checkpoint_entry *
 kefo_checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n) {
   size_t i;

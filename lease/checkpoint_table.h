@@ -41,6 +41,10 @@ int kefo_checkpoint_entries_valid(const kefo_checkpoint_entry *e, size_t n);
 int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
                               const kefo_checkpoint_entry *e, int *changed);
 
+/* The checkpoint of |shard_id|, or NULL. */
+const kefo_checkpoint_slot *
+kefo_checkpoint_table_get(const kefo_checkpoint_table *t, const char *shard_id);
+
 /* Every stored checkpoint, in shard id order, lent until the next call
    that changes |t|. Returns NULL (and |*n| 0) when empty or out of
    memory. */

@@ -67,7 +67,8 @@ static const char *const reader_types[] = {"EFO", "POLLING", NULL};
 static const char *const lifecycles[] = {"JOB_MANAGED", "SELF_MANAGED", NULL};
 static const char *const positions[] = {"LATEST", "TRIM_HORIZON",
                                         "AT_TIMESTAMP", NULL};
-static const char *const lease_stores[] = {"file", "dynamodb", NULL};
+static const char *const lease_stores[] = {"file", "dynamodb", "memory",
+                                           NULL};
 static const char *const providers[] = {
     "AUTO", "BASIC", "ENV_VAR", "PROFILE", "ASSUME_ROLE", "WEB_IDENTITY_TOKEN",
     NULL};

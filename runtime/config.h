@@ -78,8 +78,10 @@ typedef enum {
 } kefo_init_position;
 typedef enum {
   KEFO_LEASE_STORE_FILE,
-  KEFO_LEASE_STORE_DYNAMODB
-} kefo_lease_store;
+  KEFO_LEASE_STORE_DYNAMODB,
+  /* Checkpoints kept for the life of the consumer only. */
+  KEFO_LEASE_STORE_MEMORY
+} kefo_lease_store_type;
 typedef enum {
   KEFO_CREDENTIALS_AUTO,
   KEFO_CREDENTIALS_BASIC,

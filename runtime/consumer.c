@@ -20,6 +20,8 @@
 #include "aws/region.h"
 #include "efo/consumer_manager.h"
 #include "efo/subscription.h"
+#include "lease/checkpoint_table.h"
+#include "lease/lease_store.h"
 #include "runtime/buf.h"
 #include "runtime/config.h"
 #include "runtime/kpl.h"
@@ -34,6 +36,19 @@ typedef struct reader {
   kefo_kinesis_subscription *sub;
   struct event *timer;
   int subscribed_before;
+  /* The last record handed to on_records, and the last checkpoint asked
+     of the store. */
+  char delivered[KEFO_SEQ_MAX];
+  uint64_t delivered_sub;
+  char saved[KEFO_SEQ_MAX];
+  uint64_t saved_sub;
+  /* Resuming from a checkpoint: the subscription starts AT its record,
+     and user records up to and including it are dropped (the rest of a
+     KPL aggregate is not). */
+  int resume_filter;
+  char resume[KEFO_SEQ_MAX];
+  uint64_t resume_sub;
+  kefo_shard_stats stats;
 } reader;
 
 /* One Kinesis record of the event: its decoded blob in the arena, its
@@ -87,6 +102,16 @@ struct kefo_consumer {
   kefo_record *recs;
   size_t recs_cap;
   const krecord *cur; /* the Kinesis record being de-aggregated */
+  reader *cur_reader;
+  /* Progress: the store, the checkpoints it held at start, the timer of
+     automatic checkpoints (0 ms: manual only). */
+  kefo_lease_store *store;
+  kefo_checkpoint_table initial;
+  struct event *cp_timer;
+  int64_t cp_interval_ms;
+  int store_error; /* set by a store callback */
+  kefo_shard_stats *stats;
+  size_t stats_cap;
 };
 
 static void report(kefo_consumer *c, int code, const char *shard,
@@ -150,8 +175,17 @@ static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
 
 static int on_user_record(const kefo_kpl_record *r, void *ud) {
   kefo_consumer *c = ud;
+  reader *rd = c->cur_reader;
   pending *p;
 
+  if (rd->resume_filter) {
+    if (kefo_checkpoint_cmp((const char *)c->strings.data + c->cur->seq,
+                            r->sub_sequence_number, rd->resume,
+                            rd->resume_sub) <= 0) {
+      return 0; /* at or before the checkpoint: delivered before */
+    }
+    rd->resume_filter = 0;
+  }
   if (grow(c, (void **)&c->pend, c->npend, &c->pend_cap, sizeof(*p)) != 0) {
     return -1;
   }
@@ -199,6 +233,7 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
   kefo_buf_reset(&c->strings);
   c->nkrecs = 0;
   c->npend = 0;
+  c->cur_reader = r;
   cJSON_ArrayForEach(rec, records) {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "Data");
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
@@ -291,11 +326,137 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
     out->approximate_arrival_ms = c->pend[k].arrival_ms;
     out->data = c->arena.data + c->pend[k].data;
     out->data_len = c->pend[k].data_len;
+    r->stats.bytes += out->data_len;
   }
+  /* Delivered from now on: the application may checkpoint these records
+     from inside the call. */
+  snprintf(r->delivered, sizeof(r->delivered), "%s",
+           c->recs[c->npend - 1].sequence_number);
+  r->delivered_sub = c->recs[c->npend - 1].sub_sequence_number;
+  r->stats.records += c->npend;
   return c->cb.on_records(c, r->core.shard_id, c->recs, c->npend, behind,
                           c->user_data)
              ? DELIVER_STOP
              : 0;
+}
+
+/* ---- checkpoints ---------------------------------------------------- */
+
+static void on_stored(int error, const char *message, void *ud) {
+  kefo_consumer *c = ud;
+
+  if (error) {
+    c->store_error = error;
+    report(c, error, NULL, NULL, message);
+  }
+}
+
+/* Asks the store to keep |seq| / |sub| for |r|'s shard. Returns 0 or the
+   store's error (reported through on_error). */
+static int store_checkpoint(kefo_consumer *c, reader *r, const char *seq,
+                            uint64_t sub) {
+  kefo_checkpoint_entry e;
+  int rv;
+
+  e.shard_id = r->core.shard_id;
+  e.sequence_number = seq;
+  e.sub_sequence_number = sub;
+  c->store_error = 0;
+  rv = c->store->ops->checkpoint(c->store, &e, 1, on_stored, c);
+  if (rv == 0 && c->store_error == 0 && seq != r->saved) {
+    snprintf(r->saved, sizeof(r->saved), "%s", seq);
+    r->saved_sub = sub;
+  }
+  return rv != 0 ? rv : c->store_error;
+}
+
+/* Checkpoints every reader's delivered records not yet checkpointed, in
+   one batch (one file write). */
+static void checkpoint_delivered(kefo_consumer *c) {
+  kefo_checkpoint_entry stack[64], *e = stack;
+  size_t n = 0, cap = 64;
+  reader *r;
+
+  for (r = c->readers; r; r = r->next) {
+    if (r->delivered[0] && r->stats.state != KEFO_SHARD_STATE_FINISHED &&
+        (!r->saved[0] || kefo_checkpoint_cmp(r->delivered, r->delivered_sub,
+                                             r->saved, r->saved_sub) > 0)) {
+      if (n == cap) {
+        kefo_checkpoint_entry *ne =
+            kefo_mem_malloc(c->mem, cap * 2 * sizeof(*ne));
+        if (ne == NULL) {
+          break; /* the rest go at the next interval */
+        }
+        memcpy(ne, e, n * sizeof(*ne));
+        if (e != stack) {
+          kefo_mem_free(c->mem, e);
+        }
+        e = ne;
+        cap *= 2;
+      }
+      e[n].shard_id = r->core.shard_id;
+      e[n].sequence_number = r->delivered;
+      e[n].sub_sequence_number = r->delivered_sub;
+      ++n;
+    }
+  }
+  if (n > 0) {
+    c->store_error = 0;
+    if (c->store->ops->checkpoint(c->store, e, n, on_stored, c) == 0 &&
+        c->store_error == 0) {
+      for (r = c->readers; r; r = r->next) {
+        if (r->delivered[0] && r->stats.state != KEFO_SHARD_STATE_FINISHED) {
+          snprintf(r->saved, sizeof(r->saved), "%s", r->delivered);
+          r->saved_sub = r->delivered_sub;
+        }
+      }
+    }
+  }
+  if (e != stack) {
+    kefo_mem_free(c->mem, e);
+  }
+}
+
+static void cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_consumer *c = arg;
+  struct timeval tv;
+
+  (void)fd;
+  (void)what;
+  if (c->state != C_RUNNING) {
+    return;
+  }
+  checkpoint_delivered(c);
+  tv.tv_sec = (time_t)(c->cp_interval_ms / 1000);
+  tv.tv_usec = (suseconds_t)((c->cp_interval_ms % 1000) * 1000);
+  event_add(c->cp_timer, &tv);
+}
+
+int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
+                    const char *sequence_number, uint64_t sub_sequence) {
+  reader *r;
+
+  if (c == NULL || shard_id == NULL || !kefo_seq_valid(sequence_number)) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (c->state != C_RUNNING && c->state != C_STOPPING) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  for (r = c->readers; r; r = r->next) {
+    if (strcmp(r->core.shard_id, shard_id) == 0) {
+      break;
+    }
+  }
+  if (r == NULL || !r->delivered[0] ||
+      kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
+                          r->delivered_sub) > 0) {
+    return KEFO_ERR_INVALID_ARGUMENT; /* not delivered (yet) */
+  }
+  if (r->saved[0] && kefo_checkpoint_cmp(sequence_number, sub_sequence,
+                                         r->saved, r->saved_sub) <= 0) {
+    return 0; /* older than what is stored: never backwards */
+  }
+  return store_checkpoint(c, r, sequence_number, sub_sequence);
 }
 
 /* ---- readers -------------------------------------------------------- */
@@ -319,6 +480,9 @@ static int r_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
   int skip, rv = 0;
 
   (void)sub;
+  if (cJSON_IsNumber(behind)) {
+    r->stats.millis_behind_latest = (int64_t)behind->valuedouble;
+  }
   if (n > 64) {
     seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
     if (seqs == NULL) {
@@ -372,6 +536,10 @@ static int r_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
     const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
     kefo_shard_graph_shard_finished(c->graph, r->core.shard_id,
                                     cJSON_IsArray(children) ? children : NULL);
+    r->stats.state = KEFO_SHARD_STATE_FINISHED;
+    /* At once, not at the next interval: after a restart the children
+       must start without this shard being read again. */
+    store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
     shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FINISHED);
     start_ready(c);
   }
@@ -391,9 +559,11 @@ static void r_on_end(kefo_kinesis_subscription *sub, int error,
   kefo_subcore_on_end(&r->core, now_ms(c), error, info ? info->retryable : 1,
                       kefo_aws_client_clock(c->aws));
   if (error) {
+    ++r->stats.errors;
     report(c, error, r->core.shard_id, info, NULL);
   }
   if (r->core.state == KEFO_SUB_FAILED) {
+    r->stats.state = KEFO_SHARD_STATE_FAILED;
     shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FAILED);
     return;
   }
@@ -440,6 +610,7 @@ static void reader_kick(reader *r) {
     }
     kefo_subcore_on_subscribe(&r->core, now_ms(c));
     if (r->subscribed_before) {
+      ++r->stats.resubscribes;
       shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
     }
     r->subscribed_before = 1;
@@ -457,13 +628,26 @@ static void reader_kick(reader *r) {
 static int start_one(const kefo_shard_info *info, void *ud) {
   kefo_consumer *c = ud;
   reader *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
-  const char *type = "TRIM_HORIZON";
+  const kefo_checkpoint_slot *cp =
+      kefo_checkpoint_table_get(&c->initial, info->shard_id);
+  const char *type = "TRIM_HORIZON", *value = NULL;
   char ts[32] = "";
 
   if (r == NULL) {
     return -1;
   }
-  if (info->start == KEFO_SHARD_START_INITIAL) {
+  if (cp != NULL && kefo_seq_valid(cp->sequence_number)) {
+    /* A checkpoint wins over the initial position. */
+    type = "AT_SEQUENCE_NUMBER";
+    value = cp->sequence_number;
+    r->resume_filter = 1;
+    snprintf(r->resume, sizeof(r->resume), "%s", cp->sequence_number);
+    r->resume_sub = cp->sub_sequence_number;
+    snprintf(r->delivered, sizeof(r->delivered), "%s", cp->sequence_number);
+    r->delivered_sub = cp->sub_sequence_number;
+    snprintf(r->saved, sizeof(r->saved), "%s", cp->sequence_number);
+    r->saved_sub = cp->sub_sequence_number;
+  } else if (info->start == KEFO_SHARD_START_INITIAL) {
     switch (kefo_config_get_enum(c->cfg, KEFO_CFG_INIT_POSITION)) {
     case KEFO_POSITION_LATEST:
       type = "LATEST";
@@ -474,6 +658,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
           ts, sizeof(ts), "%.3f",
           (double)kefo_config_get_time_ms(c->cfg, KEFO_CFG_INIT_TIMESTAMP) /
               1000.0);
+      value = ts;
       break;
     default:
       break;
@@ -482,14 +667,17 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   r->c = c;
   r->timer = event_new(c->base, -1, 0, reader_timer_cb, r);
   if (r->timer == NULL ||
-      kefo_subcore_init(&r->core, info->shard_id, type, ts[0] ? ts : NULL,
-                        &c->retry, c->inactivity_ms) != 0) {
+      kefo_subcore_init(&r->core, info->shard_id, type, value, &c->retry,
+                        c->inactivity_ms) != 0) {
     if (r->timer) {
       event_free(r->timer);
     }
     kefo_mem_free(c->mem, r);
     return -1;
   }
+  r->stats.shard_id = r->core.shard_id;
+  r->stats.state = KEFO_SHARD_STATE_READING;
+  r->stats.millis_behind_latest = -1;
   r->next = c->readers;
   c->readers = r;
   kefo_shard_graph_shard_started(c->graph, info->shard_id);
@@ -543,10 +731,59 @@ static void discovery_cb(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+static void on_checkpoints(int error, const char *message,
+                           const kefo_checkpoint_entry *e, size_t n, void *ud) {
+  kefo_consumer *c = ud;
+  struct timeval tv;
+  size_t i;
+
+  if (error) {
+    report(c, error, NULL, NULL, message);
+    kefo_consumer_stop(c, 0);
+    return;
+  }
+  for (i = 0; i < n; ++i) {
+    /* A shard read to its end before: finished, its children may start;
+       a sequence number: where its reader starts. */
+    if (kefo_checkpoint_table_put(&c->initial, &e[i], NULL) != 0 ||
+        kefo_shard_graph_apply_checkpoint(c->graph, e[i].shard_id,
+                                          e[i].sequence_number) != 0) {
+      report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot load the checkpoints");
+      kefo_consumer_stop(c, 0);
+      return;
+    }
+  }
+  c->state = C_RUNNING;
+  event_active(c->discovery, 0, 0);
+  if (c->cp_interval_ms > 0) {
+    tv.tv_sec = (time_t)(c->cp_interval_ms / 1000);
+    tv.tv_usec = (suseconds_t)((c->cp_interval_ms % 1000) * 1000);
+    event_add(c->cp_timer, &tv);
+  }
+}
+
+static void on_store_open(int error, const char *message, void *ud) {
+  kefo_consumer *c = ud;
+  int rv;
+
+  if (error) {
+    report(c, error, NULL, NULL, message);
+    kefo_consumer_stop(c, 0);
+    return;
+  }
+  rv = c->store->ops->read(c->store, on_checkpoints, c);
+  if (rv != 0) {
+    report(c, rv, NULL, NULL, "cannot read the lease store");
+    kefo_consumer_stop(c, 0);
+  }
+}
+
 static void on_manager_ready(int error, const char *consumer_arn,
                              const char *stream_arn,
                              const kefo_error_info *info, void *ud) {
   kefo_consumer *c = ud;
+  const char *name;
+  int rv;
 
   if (error) {
     report(c, error, NULL, info, NULL);
@@ -555,8 +792,17 @@ static void on_manager_ready(int error, const char *consumer_arn,
   }
   snprintf(c->consumer_arn, sizeof(c->consumer_arn), "%s", consumer_arn);
   snprintf(c->stream_arn, sizeof(c->stream_arn), "%s", stream_arn);
-  c->state = C_RUNNING;
-  event_active(c->discovery, 0, 0);
+  name = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
+  /* The store belongs to this stream and application (the consumer
+     name, or the ARN of a self-managed consumer given without one). */
+  c->store_error = 0;
+  rv = c->store->ops->open(c->store, c->stream_arn,
+                           name && name[0] ? name : c->consumer_arn,
+                           on_store_open, c);
+  if (rv != 0) {
+    report(c, rv, NULL, NULL, "cannot open the lease store");
+    kefo_consumer_stop(c, 0);
+  }
 }
 
 /* ---- the object ------------------------------------------------------ */
@@ -590,6 +836,7 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   c->user_data = user_data;
   kefo_buf_init(&c->arena, mem);
   kefo_buf_init(&c->strings, mem);
+  kefo_checkpoint_table_init(&c->initial, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
     goto fail;
@@ -664,8 +911,25 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   if (rv != 0) {
     goto fail;
   }
+  switch (kefo_config_get_enum(c->cfg, KEFO_CFG_LEASE_STORE)) {
+  case KEFO_LEASE_STORE_MEMORY:
+    rv = kefo_memory_store_new(&c->store, mem);
+    break;
+  case KEFO_LEASE_STORE_FILE:
+    rv = kefo_file_store_new(
+        &c->store, kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_FILE), mem);
+    break;
+  default:
+    rv = KEFO_ERR_CONFIG; /* the DynamoDB lease table is not written yet */
+    break;
+  }
+  if (rv != 0) {
+    goto fail;
+  }
+  c->cp_interval_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
   c->discovery = event_new(c->base, -1, 0, discovery_cb, c);
-  if (c->discovery == NULL) {
+  c->cp_timer = event_new(c->base, -1, 0, cp_timer_cb, c);
+  if (c->discovery == NULL || c->cp_timer == NULL) {
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
@@ -746,8 +1010,15 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   if (c == NULL || c->state == C_STOPPED || c->state == C_STOPPING) {
     return 0;
   }
+  if (graceful && c->state == C_RUNNING && c->cp_interval_ms > 0) {
+    /* Every delivered record, before the subscriptions go. */
+    checkpoint_delivered(c);
+  }
   c->state = C_STOPPING;
   event_del(c->discovery);
+  if (c->cp_timer) {
+    event_del(c->cp_timer);
+  }
   kefo_kinesis_list_cancel(c->listing);
   c->listing = NULL;
   for (r = c->readers; r; r = r->next) {
@@ -784,6 +1055,12 @@ void kefo_consumer_del(kefo_consumer *c) {
   if (c->discovery) {
     event_free(c->discovery);
   }
+  if (c->cp_timer) {
+    event_free(c->cp_timer);
+  }
+  kefo_lease_store_del(c->store);
+  kefo_checkpoint_table_free(&c->initial);
+  kefo_mem_free(c->mem, c->stats);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);
   kefo_credentials_provider_del(c->creds);
@@ -798,4 +1075,34 @@ void kefo_consumer_del(kefo_consumer *c) {
     event_base_free(c->base);
   }
   kefo_mem_free(c->mem, c);
+}
+
+int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
+  reader *r;
+  size_t n = 0;
+
+  if (c == NULL || out == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  memset(out, 0, sizeof(*out));
+  for (r = c->readers; r; r = r->next) {
+    ++n;
+  }
+  if (n > c->stats_cap) {
+    kefo_shard_stats *ns = kefo_mem_realloc(c->mem, c->stats, n * sizeof(*ns));
+    if (ns == NULL) {
+      return KEFO_ERR_NOMEM;
+    }
+    c->stats = ns;
+    c->stats_cap = n;
+  }
+  n = 0;
+  for (r = c->readers; r; r = r->next) {
+    c->stats[n++] = r->stats;
+    out->records += r->stats.records;
+    out->bytes += r->stats.bytes;
+  }
+  out->shards = c->stats;
+  out->nshards = n;
+  return 0;
 }

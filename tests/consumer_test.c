@@ -235,6 +235,7 @@ static void test_read_stream(void) {
   SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
   SET("source.efo.describe.retry-strategy.delay.min", "50ms");
   SET("source.efo.describe.retry-strategy.delay.max", "200ms");
+  SET("source.lease.store", "memory");
 #undef SET
   CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &s, base), 0);
   kefo_config_del(cfg); /* the consumer keeps its own copy */
@@ -364,6 +365,7 @@ static void test_lineage_and_resubscription(void) {
   kefo_config_set2(cfg, "source.stream.name", "fake", err, sizeof(err));
   kefo_config_set2(cfg, "source.efo.consumer.name", "kefo-fake", err,
                    sizeof(err));
+  kefo_config_set2(cfg, "source.lease.store", "memory", err, sizeof(err));
   kefo_config_set2(cfg, "source.init.position", "TRIM_HORIZON", err,
                    sizeof(err));
   kefo_config_set2(cfg, "aws.region", "us-east-1", err, sizeof(err));

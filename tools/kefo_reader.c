@@ -16,6 +16,7 @@
 #include <kefo/kefo.h>
 
 #include "runtime/buf.h"
+#include "runtime/config.h"
 #include "runtime/json_writer.h"
 
 /* Exit codes, documented in --help. */
@@ -49,6 +50,9 @@ static void usage(FILE *f) {
           "  --consumer-arn ARN     the consumer of a self-managed lifecycle\n"
           "  --start P              latest (default), trim-horizon, or\n"
           "                         at-timestamp=ISO8601\n"
+          "  --checkpoint-file PATH keep checkpoints in PATH and resume "
+          "from\n"
+          "                         them (default: none kept)\n"
           "  --limit N              stop after N records\n"
           "  --duration S           stop after S seconds\n"
           "  --format F             jsonl (default), raw or none\n"
@@ -253,6 +257,9 @@ int main(int argc, char **argv) {
                         "or at-timestamp=ISO8601\n");
         bad = 1;
       }
+    } else if (!strcmp(a, "--checkpoint-file")) {
+      bad = set(cfg, "source.lease.store", "file") ||
+            set(cfg, "source.lease.file", v);
     } else if (!strcmp(a, "--limit")) {
       char *end;
       st.limit = strtoull(v, &end, 10);
@@ -285,6 +292,13 @@ int main(int argc, char **argv) {
   }
   if (kefo_config_get(cfg, "source.efo.consumer.name")[0] == '\0' &&
       set(cfg, "source.efo.consumer.name", consumer_name) != 0) {
+    kefo_config_del(cfg);
+    return EXIT_USAGE;
+  }
+  /* A reader for looking at a stream keeps no checkpoints unless asked:
+     a stale file in the working directory would silently skip records. */
+  if (!kefo_config_is_set(cfg, "source.lease.store") &&
+      set(cfg, "source.lease.store", "memory") != 0) {
     kefo_config_del(cfg);
     return EXIT_USAGE;
   }

@@ -380,6 +380,74 @@ KEFO_EXTERN int kefo_consumer_stopped(const kefo_consumer *c);
 /* Frees |c|. Never call it from inside a callback. */
 KEFO_EXTERN void kefo_consumer_del(kefo_consumer *c);
 
+/*
+ * Checkpoints |shard_id| at the record |sequence_number| /
+ * |sub_sequence| (its KPL user record index, 0 for a plain record): after
+ * a restart the shard resumes with the record after it. Only records
+ * already delivered can be checkpointed, and a checkpoint never moves
+ * backwards (an older one is accepted and ignored).
+ *
+ * With source.checkpoint.interval above 0 (the default, 5 s) kefo also
+ * checkpoints every delivered record by itself at that interval and at a
+ * graceful stop: delivery is then at-least-once from the last interval.
+ * Set it to 0 to checkpoint only here, once records are truly processed.
+ * A shard read to its end is always checkpointed at once (SHARD_END), so
+ * its children start after a restart without rereading it.
+ *
+ * Returns 0 (stored, or ignored as older), KEFO_ERR_INVALID_ARGUMENT (a
+ * NULL argument, a malformed sequence number, one not yet delivered, or
+ * a shard this consumer is not reading), KEFO_ERR_INVALID_STATE (not
+ * running) or KEFO_ERR_LEASE_STORE (the store failed to write; on_error
+ * has the details).
+ */
+KEFO_EXTERN int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
+                                const char *sequence_number,
+                                uint64_t sub_sequence);
+
+typedef enum {
+  /* Known, waiting for its parents to finish. */
+  KEFO_SHARD_STATE_WAITING = 0,
+  /* Being read. */
+  KEFO_SHARD_STATE_READING = 1,
+  /* Read to its end. */
+  KEFO_SHARD_STATE_FINISHED = 2,
+  /* Its reader gave up. */
+  KEFO_SHARD_STATE_FAILED = 3
+} kefo_shard_state_kind;
+
+/* One shard's counters since the consumer started. */
+typedef struct kefo_shard_stats {
+  const char *shard_id;
+  kefo_shard_state_kind state;
+  /* User records (after KPL de-aggregation) and their data bytes. */
+  uint64_t records;
+  uint64_t bytes;
+  /* From the last event; -1 before the first. */
+  int64_t millis_behind_latest;
+  /* Subscriptions after the first one. */
+  uint32_t resubscribes;
+  /* Subscriptions that ended with an error. */
+  uint32_t errors;
+} kefo_shard_stats;
+
+typedef struct kefo_stats {
+  /* The shards this consumer has started, in no particular order. */
+  const kefo_shard_stats *shards;
+  size_t nshards;
+  /* Sums over the shards. */
+  uint64_t records;
+  uint64_t bytes;
+} kefo_stats;
+
+/*
+ * Fills |out| with the consumer's counters. Everything it points to is
+ * lent: valid until the next kefo_consumer_stats call or
+ * kefo_consumer_del.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out);
+
 #ifdef __cplusplus
 }
 #endif
