@@ -1,0 +1,86 @@
+/*
+ * The mock's JSON operations: a Kinesis_20131202.<Op> request body in, an
+ * HTTP status and a JSON body out, applied to the model in mock_stream.h.
+ * Also the KefoMock.* control operations (counters and runtime settings)
+ * and the record encoder that GetRecords and SubscribeToShard share.
+ */
+#ifndef KEFO_MOCK_API_H
+#define KEFO_MOCK_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "runtime/buf.h"
+#include "tests/mock/mock_stream.h"
+
+/* Settings that tests may change at runtime through KefoMock.Configure.
+   Fault injection will add its fields here and to the table in
+   mock_api.c; nothing else needs to change to accept them. */
+typedef struct mock_config {
+  int64_t subscription_lifetime_ms;
+  int64_t idle_event_ms;
+} mock_config;
+
+typedef struct mock_api {
+  mock_world world;
+  mock_config cfg;
+  uint64_t connections;
+  uint64_t requests;
+} mock_api;
+
+/* What SubscribeToShard asks for, once checked. */
+typedef struct mock_subscribe_req {
+  mock_consumer *consumer;
+  mock_shard *shard;
+  size_t start; /* record index the subscription starts at */
+  /* Set when the answer is an exception event rather than a stream. */
+  const char *exception;
+  char message[1024];
+} mock_subscribe_req;
+
+void mock_api_init(mock_api *api, int64_t consumer_delay_ms);
+void mock_api_free(mock_api *api);
+
+/*
+ * Runs the operation |op| (the part of x-amz-target after the dot) with
+ * the JSON request |body|. Writes the response body to |out| and returns
+ * the HTTP status (200, 400 or 500). |body| need not be NUL-terminated.
+ */
+int mock_api_call(mock_api *api, const char *op, const uint8_t *body,
+                  size_t len, int64_t now_ms, kefo_buf *out);
+
+/* The control operations (x-amz-target KefoMock.<op>): Stats, Configure. */
+int mock_api_control(mock_api *api, const char *op, const uint8_t *body,
+                     size_t len, int64_t now_ms, kefo_buf *out);
+
+/*
+ * Checks a SubscribeToShard request. Returns 400 with an error body in
+ * |out| when the request itself is malformed; otherwise 200, with
+ * |req->exception| NULL for a subscription to start (the consumer's live
+ * count is already raised) or naming the exception event to send.
+ */
+int mock_api_subscribe(mock_api *api, const uint8_t *body, size_t len,
+                       int64_t now_ms, mock_subscribe_req *req, kefo_buf *out);
+
+/* An AWS JSON error body: {"__type":type,"message":message}. */
+int mock_api_error(kefo_buf *out, const char *type, const char *message);
+
+/*
+ * Appends records [from, to) of |sh| to |out| as JSON objects separated by
+ * commas (no brackets), Data in base64.
+ */
+int mock_api_write_records(kefo_buf *out, const mock_shard *sh, size_t from,
+                           size_t to);
+/* Appends the ChildShards array of |sh| ("[]" while it is open). */
+int mock_api_write_child_shards(kefo_buf *out, const mock_shard *sh);
+/* Appends |s| as a JSON string, quoted and escaped. */
+int mock_api_write_string(kefo_buf *out, const char *s, size_t len);
+
+/* The last record index of an event or GetRecords answer starting at
+   |from|: at most |max_records| records and about 1 MiB of data. */
+size_t mock_api_batch_end(const mock_shard *sh, size_t from,
+                          size_t max_records);
+
+#endif /* KEFO_MOCK_API_H */

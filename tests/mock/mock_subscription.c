@@ -1,0 +1,276 @@
+/*
+ * SubscribeToShard streams (see mock_subscription.h): one event-stream
+ * frame at a time, built when the previous one has gone to nghttp2.
+ */
+#include "tests/mock/mock_subscription.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/event_stream.h"
+
+struct mock_subscription {
+  mock_conn *conn;
+  int32_t stream_id;
+  mock_api *api;
+  mock_consumer *consumer; /* NULL for an exception stream */
+  mock_shard *shard;
+  size_t pos; /* next record index to send */
+  mock_watch watch;
+  struct event *idle_timer, *life_timer;
+  kefo_buf payload, frame;
+  size_t off; /* bytes of |frame| handed to nghttp2 */
+  int deferred;
+  int idle_due;
+  int expired;
+  int ending; /* END_STREAM once |frame| is out */
+};
+
+static void set_header(kefo_es_header *h, const char *name, const char *value) {
+  memset(h, 0, sizeof(*h));
+  h->name = name;
+  h->name_len = strlen(name);
+  h->type = KEFO_ES_STRING;
+  h->value = (const uint8_t *)value;
+  h->value_len = strlen(value);
+}
+
+/* Encodes |sub->payload| as the next frame. */
+static int encode(mock_subscription *sub, const char *message_type,
+                  const char *type_header, const char *type) {
+  kefo_es_header h[3];
+  size_t len, n;
+
+  set_header(&h[0], ":message-type", message_type);
+  set_header(&h[1], type_header, type);
+  set_header(&h[2], ":content-type", "application/json");
+  len = kefo_es_encoded_len(h, 3, sub->payload.len);
+  kefo_buf_reset(&sub->frame);
+  sub->off = 0;
+  if (len == 0 || kefo_buf_reserve(&sub->frame, len) != 0 ||
+      kefo_es_encode(sub->frame.data, sub->frame.cap, h, 3, sub->payload.data,
+                     sub->payload.len, &n) != 0) {
+    return -1;
+  }
+  sub->frame.len = n;
+  return 0;
+}
+
+static void arm_idle(mock_subscription *sub) {
+  int64_t ms = sub->api->cfg.idle_event_ms;
+  struct timeval tv;
+
+  tv.tv_sec = (time_t)(ms / 1000);
+  tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+  evtimer_add(sub->idle_timer, &tv);
+}
+
+/* Builds the next SubscribeToShardEvent if one is due. Returns 1 when a
+   frame is ready, 0 when there is nothing to send yet, -1 on failure. */
+static int next_event(mock_subscription *sub) {
+  mock_shard *sh = sub->shard;
+  kefo_buf *p = &sub->payload;
+  char seq[MOCK_SEQ_LEN + 1], num[32];
+  size_t end = sub->pos;
+  int final = 0;
+  int64_t behind = 0;
+
+  if (sub->pos < sh->nrecords) {
+    end = mock_api_batch_end(sh, sub->pos, 10000);
+  } else if (sh->closed) {
+    final = 1;
+  } else if (!sub->idle_due) {
+    return 0;
+  }
+  kefo_buf_reset(p);
+  if (kefo_buf_append_str(p, "{\"Records\":[") != 0 ||
+      mock_api_write_records(p, sh, sub->pos, end) != 0 ||
+      kefo_buf_append_str(p, "],") != 0) {
+    return -1;
+  }
+  sub->pos = end;
+  if (final) {
+    /* Shard end: no continuation, the children instead. */
+    kefo_buf_append_str(p, "\"ContinuationSequenceNumber\":null,");
+  } else {
+    /* Resuming AFTER this number gives the next record: the last one
+       sent, or the shard's start when nothing was. */
+    if (end > 0) {
+      mock_seq_format(sh->stream, sh->records[end - 1].counter, sh->index, seq);
+    } else {
+      mock_seq_format(sh->stream, sh->start_counter, sh->index, seq);
+    }
+    kefo_buf_append_str(p, "\"ContinuationSequenceNumber\":\"");
+    kefo_buf_append_str(p, seq);
+    kefo_buf_append_str(p, "\",");
+    if (end < sh->nrecords) {
+      behind = mock_now_ms() - sh->records[sh->nrecords - 1].arrival_ms;
+      behind = behind < 0 ? 0 : behind;
+    }
+  }
+  snprintf(num, sizeof(num), "%lld", (long long)behind);
+  kefo_buf_append_str(p, "\"MillisBehindLatest\":");
+  kefo_buf_append_str(p, num);
+  kefo_buf_append_str(p, ",\"ChildShards\":");
+  if (mock_api_write_child_shards(p, sh) != 0 ||
+      kefo_buf_append_byte(p, '}') != 0 ||
+      encode(sub, "event", ":event-type", "SubscribeToShardEvent") != 0) {
+    return -1;
+  }
+  sub->ending = final;
+  sub->idle_due = 0;
+  arm_idle(sub);
+  return 1;
+}
+
+static void wake(mock_subscription *sub) {
+  if (sub->deferred) {
+    sub->deferred = 0;
+    nghttp2_session_resume_data(mock_conn_session(sub->conn), sub->stream_id);
+    mock_conn_want_send(sub->conn);
+  }
+}
+
+static void on_shard_changed(mock_watch *w) {
+  wake(w->user_data);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg) {
+  mock_subscription *sub = arg;
+
+  (void)fd;
+  (void)what;
+  sub->idle_due = 1;
+  wake(sub);
+}
+
+static void on_lifetime(evutil_socket_t fd, short what, void *arg) {
+  mock_subscription *sub = arg;
+
+  (void)fd;
+  (void)what;
+  sub->expired = 1;
+  wake(sub);
+}
+
+static ssize_t read_cb(nghttp2_session *session, int32_t stream_id,
+                       uint8_t *buf, size_t length, uint32_t *data_flags,
+                       nghttp2_data_source *source, void *user_data) {
+  mock_subscription *sub = source->ptr;
+  size_t n;
+
+  (void)session;
+  (void)stream_id;
+  (void)user_data;
+  if (sub->off == sub->frame.len) {
+    int rv;
+    if (sub->ending || sub->expired) {
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
+    }
+    rv = next_event(sub);
+    if (rv < 0) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (rv == 0) {
+      sub->deferred = 1;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+  }
+  n = sub->frame.len - sub->off;
+  if (n > length) {
+    n = length;
+  }
+  memcpy(buf, sub->frame.data + sub->off, n);
+  sub->off += n;
+  if (sub->off == sub->frame.len && sub->ending) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
+  return (ssize_t)n;
+}
+
+nghttp2_data_provider mock_subscription_provider(mock_subscription *sub) {
+  nghttp2_data_provider p;
+
+  p.source.ptr = sub;
+  p.read_callback = read_cb;
+  return p;
+}
+
+int mock_subscription_new(mock_subscription **out, mock_conn *conn,
+                          int32_t stream_id, mock_api *api,
+                          const mock_subscribe_req *req) {
+  mock_subscription *sub = calloc(1, sizeof(*sub));
+  struct event_base *base = mock_conn_base(conn);
+  int64_t ms = api->cfg.subscription_lifetime_ms;
+  struct timeval tv;
+  cJSON *o;
+  char *s;
+
+  if (!sub) {
+    return -1;
+  }
+  sub->conn = conn;
+  sub->stream_id = stream_id;
+  sub->api = api;
+  kefo_buf_init(&sub->payload, NULL);
+  kefo_buf_init(&sub->frame, NULL);
+  if (req->exception) {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "message", req->message);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s || kefo_buf_append_str(&sub->payload, s) != 0 ||
+        encode(sub, "exception", ":exception-type", req->exception) != 0) {
+      cJSON_free(s);
+      mock_subscription_del(sub);
+      return -1;
+    }
+    cJSON_free(s);
+    sub->ending = 1;
+    *out = sub;
+    return 0;
+  }
+  sub->consumer = req->consumer;
+  sub->shard = req->shard;
+  sub->pos = req->start;
+  sub->idle_timer = evtimer_new(base, on_idle, sub);
+  sub->life_timer = evtimer_new(base, on_lifetime, sub);
+  if (!sub->idle_timer || !sub->life_timer ||
+      kefo_buf_append_str(&sub->payload, "{}") != 0 ||
+      encode(sub, "event", ":event-type", "initial-response") != 0) {
+    mock_subscription_del(sub);
+    return -1;
+  }
+  sub->watch.changed = on_shard_changed;
+  sub->watch.user_data = sub;
+  mock_watch_add(sub->shard, &sub->watch);
+  tv.tv_sec = (time_t)(ms / 1000);
+  tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+  evtimer_add(sub->life_timer, &tv);
+  arm_idle(sub);
+  *out = sub;
+  return 0;
+}
+
+void mock_subscription_del(mock_subscription *sub) {
+  if (!sub) {
+    return;
+  }
+  if (sub->consumer) {
+    mock_watch_remove(&sub->watch);
+    if (sub->consumer->live[sub->shard->index] > 0) {
+      --sub->consumer->live[sub->shard->index];
+    }
+  }
+  if (sub->idle_timer) {
+    event_free(sub->idle_timer);
+  }
+  if (sub->life_timer) {
+    event_free(sub->life_timer);
+  }
+  kefo_buf_free(&sub->payload);
+  kefo_buf_free(&sub->frame);
+  free(sub);
+}
