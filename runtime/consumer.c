@@ -107,6 +107,8 @@ struct kefo_consumer {
      automatic checkpoints (0 ms: manual only). */
   kefo_lease_store *store;
   kefo_checkpoint_table initial;
+  /* Shards already reported DISCOVERED (the values mean nothing). */
+  kefo_checkpoint_table announced;
   struct event *cp_timer;
   int64_t cp_interval_ms;
   int store_error; /* set by a store callback */
@@ -686,7 +688,39 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   return 0;
 }
 
+static int announce_one(const kefo_shard_info *info, void *ud) {
+  kefo_consumer *c = ud;
+  kefo_checkpoint_entry e;
+  int added = 0;
+
+  if (info->state == KEFO_SHARD_UNKNOWN || info->state == KEFO_SHARD_GONE) {
+    return 0;
+  }
+  e.shard_id = info->shard_id;
+  e.sequence_number = KEFO_CHECKPOINT_SHARD_END;
+  e.sub_sequence_number = 0;
+  if (kefo_checkpoint_table_put(&c->announced, &e, &added) != 0) {
+    return -1;
+  }
+  if (added) {
+    shard_event(c, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
+  }
+  return 0;
+}
+
+/* Reports the shards the graph learnt since the last call. */
+static void announce(kefo_consumer *c) {
+  kefo_shard_graph_counts n;
+
+  kefo_shard_graph_counts_get(c->graph, &n);
+  if (c->cb.on_shard_event == NULL || n.known == c->announced.n) {
+    return;
+  }
+  kefo_shard_graph_each(c->graph, announce_one, c);
+}
+
 static void start_ready(kefo_consumer *c) {
+  announce(c);
   if (c->state == C_RUNNING &&
       kefo_shard_graph_ready_each(c->graph, start_one, c) != 0) {
     report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot start a shard reader");
@@ -837,6 +871,7 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   kefo_buf_init(&c->arena, mem);
   kefo_buf_init(&c->strings, mem);
   kefo_checkpoint_table_init(&c->initial, mem);
+  kefo_checkpoint_table_init(&c->announced, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
     goto fail;
@@ -1060,6 +1095,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   }
   kefo_lease_store_del(c->store);
   kefo_checkpoint_table_free(&c->initial);
+  kefo_checkpoint_table_free(&c->announced);
   kefo_mem_free(c->mem, c->stats);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);

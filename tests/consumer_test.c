@@ -307,6 +307,10 @@ typedef struct lineage {
   int children_started_early;
   int resubscribed;
   int duplicates;
+  int discovered;
+  int discovered_after_start; /* DISCOVERED after the shard's STARTED */
+  char started[8][32];
+  int nstarted;
   char seen[64][32];
   int nseen;
 } lineage;
@@ -348,6 +352,15 @@ static void lin_event(kefo_consumer *c, const char *shard, kefo_shard_event ev,
     l->children_started_early += !l->parent_finished;
   } else if (ev == KEFO_SHARD_EVENT_RESUBSCRIBED) {
     ++l->resubscribed;
+  } else if (ev == KEFO_SHARD_EVENT_DISCOVERED) {
+    int k;
+    ++l->discovered;
+    for (k = 0; k < l->nstarted; ++k) {
+      l->discovered_after_start += strcmp(l->started[k], shard) == 0;
+    }
+  }
+  if (ev == KEFO_SHARD_EVENT_STARTED && l->nstarted < 8) {
+    snprintf(l->started[l->nstarted++], sizeof(l->started[0]), "%s", shard);
   }
 }
 
@@ -393,6 +406,10 @@ static void test_lineage_and_resubscription(void) {
   CU_ASSERT_EQUAL(l.parent_records, 6);
   CU_ASSERT_EQUAL(l.parent_finished, 1);
   CU_ASSERT_EQUAL(l.children_started, 2);
+  /* The parent and both children, each reported once, before it
+     started. */
+  CU_ASSERT_EQUAL(l.discovered, 3);
+  CU_ASSERT_EQUAL(l.discovered_after_start, 0);
   CU_ASSERT_EQUAL(l.children_started_early, 0);
   CU_ASSERT_EQUAL(l.child_before_parent_end, 0);
   /* The parent needs two subscriptions; the second resends 1004. */

@@ -310,7 +310,11 @@ typedef enum {
   KEFO_SHARD_EVENT_RESUBSCRIBED = 3,
   /* The shard's reader gave up (a non-retryable error; on_error said
      why). */
-  KEFO_SHARD_EVENT_FAILED = 4
+  KEFO_SHARD_EVENT_FAILED = 4,
+  /* A shard was listed for the first time (at start, by a later
+     discovery, or named in a parent's ChildShards). It starts once its
+     parents are finished. */
+  KEFO_SHARD_EVENT_DISCOVERED = 5
 } kefo_shard_event;
 
 typedef struct kefo_callbacks {
