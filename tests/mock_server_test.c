@@ -683,6 +683,43 @@ static void test_limits(void) {
          "both\n");
 }
 
+/* A consumer is CREATING for ConsumerDelayMs: SubscribeToShard fails with
+   ResourceInUseException until it is ACTIVE. */
+static void test_consumer_delay(void) {
+  char arn[512];
+  sub_state s;
+  cJSON *b, *j;
+
+  b = cJSON_CreateObject();
+  cJSON_AddNumberToObject(b, "ConsumerDelayMs", 400);
+  cJSON_Delete(control_call("Configure", b));
+  register_consumer("limits", "slow-consumer", arn, sizeof(arn));
+  j = call_ok("DescribeStreamConsumer", obj("ConsumerARN", arn, NULL, NULL));
+  CU_ASSERT_STRING_EQUAL(
+      str(cJSON_GetObjectItem(j, "ConsumerDescription"), "ConsumerStatus"),
+      "CREATING");
+  cJSON_Delete(j);
+  subscribe(&s, arn, "shardId-000000000000", "LATEST");
+  run_until(&s.ended, 5000);
+  CU_ASSERT_STRING_EQUAL(s.aws_type, "ResourceInUseException");
+  sleep_loop(500);
+  j = call_ok("DescribeStreamConsumer", obj("ConsumerARN", arn, NULL, NULL));
+  CU_ASSERT_STRING_EQUAL(
+      str(cJSON_GetObjectItem(j, "ConsumerDescription"), "ConsumerStatus"),
+      "ACTIVE");
+  cJSON_Delete(j);
+  subscribe(&s, arn, "shardId-000000000000", "LATEST");
+  run_until(&s.initial, 5000);
+  CU_ASSERT_EQUAL(s.initial, 1);
+  CU_ASSERT_EQUAL(s.ended, 0);
+  cancel(&s);
+  b = cJSON_CreateObject();
+  cJSON_AddNumberToObject(b, "ConsumerDelayMs", 0);
+  cJSON_Delete(control_call("Configure", b));
+  printf("\nmock: a consumer CREATING for 400 ms refused subscriptions with "
+         "ResourceInUseException, then served them\n");
+}
+
 static void test_consumer_delay_and_ops(void) {
   char sarn[256], arn[512];
   cJSON *j;
@@ -850,6 +887,7 @@ int main(void) {
   CU_add_test(s, "GetRecords at shard end", test_get_records_shard_end);
   CU_add_test(s, "subscription lifetime", test_lifetime);
   CU_add_test(s, "LimitExceeded and ResourceInUse", test_limits);
+  CU_add_test(s, "consumer delay", test_consumer_delay);
   CU_add_test(s, "SigV4 checked", test_signature);
   CU_add_test(s, "TLS and a volume read", test_tls_and_volume);
   CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -32,6 +32,7 @@ void mock_api_init(mock_api *api, int64_t consumer_delay_ms) {
   mock_world_init(&api->world, consumer_delay_ms);
   api->cfg.subscription_lifetime_ms = 300000;
   api->cfg.idle_event_ms = 1000;
+  api->cfg.consumer_delay_ms = consumer_delay_ms;
 }
 
 void mock_api_free(mock_api *api) {
@@ -909,13 +910,47 @@ int mock_api_write_child_shards(kefo_buf *out, const mock_shard *sh) {
   return rv;
 }
 
+/* Reads a decimal of at most 15 digits ending at |stop|; -1 if not. */
+static int parse_num(const char **p, char stop, size_t *out) {
+  size_t v = 0;
+  int n = 0;
+
+  while (**p >= '0' && **p <= '9' && n < 15) {
+    v = v * 10 + (size_t)(**p - '0');
+    ++*p;
+    ++n;
+  }
+  if (n == 0 || **p != stop) {
+    return -1;
+  }
+  ++*p;
+  *out = v;
+  return 0;
+}
+
+/* "kefomock1:<shard index>:<record index>:<stream>", every part checked
+   against the model before use. */
+static int parse_iterator(mock_api *api, const char *it, mock_stream **s,
+                          size_t *idx, size_t *pos) {
+  const char *p;
+
+  if (strncmp(it, ITERATOR_PREFIX, strlen(ITERATOR_PREFIX)) != 0) {
+    return -1;
+  }
+  p = it + strlen(ITERATOR_PREFIX);
+  if (parse_num(&p, ':', idx) != 0 || parse_num(&p, ':', pos) != 0 ||
+      !(*s = mock_stream_find(&api->world, p)) || *idx >= (*s)->nshards ||
+      *pos > (*s)->shards[*idx]->nrecords) {
+    return -1;
+  }
+  return 0;
+}
+
 static int op_get_records(op_ctx *c) {
   int status = 400;
   const char *it;
   int64_t limit = 10000;
-  unsigned long idx;
-  unsigned long long pos;
-  char name[MOCK_MAX_NAME + 2];
+  size_t idx, pos;
   mock_stream *s;
   mock_shard *sh;
   size_t end;
@@ -926,12 +961,7 @@ static int op_get_records(op_ctx *c) {
       get_int(c, "Limit", 1, 10000, &limit, &status) < 0) {
     return status;
   }
-  if (strncmp(it, ITERATOR_PREFIX, strlen(ITERATOR_PREFIX)) != 0 ||
-      strlen(it) > sizeof(name) + 64 ||
-      sscanf(it + strlen(ITERATOR_PREFIX), "%lu:%llu:%129s", &idx, &pos,
-             name) != 3 ||
-      !(s = mock_stream_find(&c->api->world, name)) || idx >= s->nshards ||
-      pos > s->shards[idx]->nrecords) {
+  if (parse_iterator(c->api, it, &s, &idx, &pos) != 0) {
     return fail(c, 400, "InvalidArgumentException", "Invalid ShardIterator.");
   }
   sh = s->shards[idx];
@@ -1133,6 +1163,7 @@ static const config_field config_fields[] = {
     {"SubscriptionLifetimeMs", offsetof(mock_config, subscription_lifetime_ms),
      1, 86400000},
     {"IdleEventMs", offsetof(mock_config, idle_event_ms), 1, 3600000},
+    {"ConsumerDelayMs", offsetof(mock_config, consumer_delay_ms), 0, 86400000},
 };
 #define NCONFIG (sizeof(config_fields) / sizeof(config_fields[0]))
 
@@ -1175,6 +1206,7 @@ static int op_configure(op_ctx *c) {
     *config_slot(&next, &config_fields[i]) = (int64_t)it->valuedouble;
   }
   c->api->cfg = next;
+  c->api->world.consumer_delay_ms = next.consumer_delay_ms;
   o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "Config", config_json(c->api));
   return reply(c, o);

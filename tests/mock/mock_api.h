@@ -21,6 +21,8 @@
 typedef struct mock_config {
   int64_t subscription_lifetime_ms;
   int64_t idle_event_ms;
+  /* Copied to the model (mock_world) on every change. */
+  int64_t consumer_delay_ms;
 } mock_config;
 
 typedef struct mock_api {
