@@ -1,0 +1,556 @@
+/*
+ * The consumer against the project's mock Kinesis server (started by
+ * tests/consumer_mock_test.sh), which behaves as real Kinesis does where
+ * kinesis-local does not: an initial-response first, ChildShards and a
+ * null continuation at shard end, subscriptions of a set lifetime.
+ *
+ * - volume: 1,000,000 preloaded records over 16 shards, read exactly once
+ *   and in order per shard; prints records/s, CPU seconds per million
+ *   records and peak RSS.
+ * - resharding while reading: one shard split and two merged while the
+ *   test writes; no child record before the last record of each of its
+ *   parents; nothing lost or duplicated.
+ * - 2-second subscriptions for a minute of steady writes: no gap, no
+ *   duplicate, never two SubscribeToShard calls within a second on a
+ *   shard (counted by the server).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/aws_client.h"
+#include "aws/base64.h"
+#include "efo/subscription.h"
+#include "tests/aws_test_util.h"
+
+#define MAX_SHARDS 32
+
+static struct event_base *base;
+static kefo_http_client *http;
+static kefo_aws_client *aws;
+
+/* ---- raw API calls ---------------------------------------------------- */
+
+typedef struct answer {
+  int done;
+  int error;
+  cJSON *resp;
+} answer;
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  answer *a = ud;
+  a->done = 1;
+  a->error = error;
+  if (resp) {
+    a->resp = cJSON_Duplicate(resp, 1);
+  }
+  if (error && info && info->message) {
+    printf("call failed: %s\n", info->message);
+  }
+}
+
+static void call(kefo_aws_service *svc, const char *op, cJSON *body,
+                 answer *a) {
+  memset(a, 0, sizeof(*a));
+  kefo_aws_call_start(aws, svc, op, body, NULL, on_answer, a, NULL);
+  cJSON_Delete(body);
+  kefo_test_run_until(base, &a->done, 30000);
+}
+
+static void service(kefo_aws_service *svc, const char *port_env) {
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv(port_env));
+  kefo_aws_service_kinesis(svc, url, "us-east-1");
+}
+
+/* ---- what a consumer saw ---------------------------------------------- */
+
+typedef struct tally {
+  unsigned char *count; /* deliveries per record index, saturating */
+  long n;               /* indices 0..n-1 expected */
+  long records;
+  long bad_data;
+  long out_of_order;
+  long child_early; /* records of a shard delivered before a parent ended */
+  int errors;
+  int finished;
+  char shard[MAX_SHARDS][32];
+  char last[MAX_SHARDS][KEFO_SEQ_MAX];
+  int ended[MAX_SHARDS];
+  /* parents[k]: up to two slots whose end shard k must wait for. */
+  int parents[MAX_SHARDS][2];
+  int nparents[MAX_SHARDS];
+  const char *prefix; /* data is "<prefix><index>..." */
+} tally;
+
+static int slot_of(tally *t, const char *shard) {
+  int k;
+  for (k = 0; k < MAX_SHARDS; ++k) {
+    if (t->shard[k][0] == 0) {
+      snprintf(t->shard[k], sizeof(t->shard[k]), "%s", shard);
+      return k;
+    }
+    if (strcmp(t->shard[k], shard) == 0) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
+                      size_t n, int64_t behind, void *ud) {
+  tally *t = ud;
+  int k = slot_of(t, shard), p;
+  size_t i, plen = strlen(t->prefix);
+
+  (void)c;
+  (void)behind;
+  if (k < 0) {
+    t->bad_data += (long)n;
+    return 0;
+  }
+  for (p = 0; p < t->nparents[k]; ++p) {
+    if (!t->ended[t->parents[k][p]]) {
+      t->child_early += (long)n;
+    }
+  }
+  for (i = 0; i < n; ++i) {
+    long idx = 0;
+    size_t j = plen;
+    if (r[i].data_len <= plen || memcmp(r[i].data, t->prefix, plen) != 0) {
+      ++t->bad_data;
+      continue;
+    }
+    while (j < r[i].data_len && r[i].data[j] >= '0' && r[i].data[j] <= '9' &&
+           idx < 100000000) {
+      idx = idx * 10 + (r[i].data[j++] - '0');
+    }
+    if (j == plen || idx >= t->n) {
+      ++t->bad_data;
+    } else if (t->count[idx] < 255) {
+      ++t->count[idx];
+    }
+    if (t->last[k][0] && kefo_seq_cmp(t->last[k], r[i].sequence_number) >= 0) {
+      ++t->out_of_order;
+    }
+    snprintf(t->last[k], sizeof(t->last[k]), "%s", r[i].sequence_number);
+  }
+  t->records += (long)n;
+  return 0;
+}
+
+static void on_shard_event(kefo_consumer *c, const char *shard,
+                           kefo_shard_event ev, void *ud) {
+  tally *t = ud;
+  (void)c;
+  if (ev == KEFO_SHARD_EVENT_FINISHED) {
+    int k = slot_of(t, shard);
+    if (k >= 0) {
+      t->ended[k] = 1;
+    }
+    ++t->finished;
+  }
+}
+
+static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  tally *t = ud;
+  (void)c;
+  ++t->errors;
+  printf("consumer error: %s: %s (%s)\n", e->shard_id ? e->shard_id : "-",
+         e->message, kefo_strerror(e->code));
+}
+
+static void tally_init(tally *t, long n, const char *prefix) {
+  memset(t, 0, sizeof(*t));
+  t->n = n;
+  t->count = calloc((size_t)n, 1);
+  t->prefix = prefix;
+}
+
+/* Counts how many indices were delivered exactly once, none, or more. */
+static void tally_count(const tally *t, long *once, long *missing, long *more) {
+  long i;
+  *once = *missing = *more = 0;
+  for (i = 0; i < t->n; ++i) {
+    *once += t->count[i] == 1;
+    *missing += t->count[i] == 0;
+    *more += t->count[i] > 1;
+  }
+}
+
+static kefo_consumer *new_consumer(const char *port_env, const char *stream,
+                                   tally *t) {
+  kefo_config *cfg;
+  kefo_consumer *c = NULL;
+  kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  char url[128], err[256];
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv(port_env));
+  CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
+#define SET(k, v)                                                              \
+  CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
+  SET("source.stream.name", stream);
+  SET("source.efo.consumer.name", "kefo-mock-test");
+  SET("source.init.position", "TRIM_HORIZON");
+  SET("aws.region", "us-east-1");
+  SET("aws.endpoint", url);
+  SET("aws.credentials.provider", "BASIC");
+  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
+  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
+  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
+  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
+  SET("source.shard.discovery.interval", "1s");
+  SET("source.lease.store", "memory");
+#undef SET
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, t, base), 0);
+  kefo_config_del(cfg);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_start(c), 0);
+  return c;
+}
+
+static void run_ms(int ms) {
+  int never = 0;
+  kefo_test_run_until(base, &never, ms);
+}
+
+static void stop(kefo_consumer *c) {
+  int i;
+  kefo_consumer_stop(c, 1);
+  for (i = 0; i < 2000 && !kefo_consumer_stopped(c); ++i) {
+    run_ms(10);
+  }
+  CU_ASSERT(kefo_consumer_stopped(c));
+  kefo_consumer_del(c);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Writes records first..first+n-1 as "<prefix><i>" with key "pk-<i>". */
+static void put_range(kefo_aws_service *svc, const char *stream,
+                      const char *prefix, long first, long n) {
+  long i = first;
+  while (i < first + n) {
+    cJSON *b = cJSON_CreateObject(), *recs;
+    answer a;
+    long k, batch = first + n - i < 500 ? first + n - i : 500;
+    cJSON_AddStringToObject(b, "StreamName", stream);
+    recs = cJSON_AddArrayToObject(b, "Records");
+    for (k = 0; k < batch; ++k) {
+      char pk[32], data[64], b64[128];
+      size_t len;
+      cJSON *e = cJSON_CreateObject();
+      snprintf(pk, sizeof(pk), "pk-%ld", i + k);
+      snprintf(data, sizeof(data), "%s%ld", prefix, i + k);
+      kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
+                         strlen(data), &len);
+      b64[len] = 0;
+      cJSON_AddStringToObject(e, "PartitionKey", pk);
+      cJSON_AddStringToObject(e, "Data", b64);
+      cJSON_AddItemToArray(recs, e);
+    }
+    call(svc, "PutRecords", b, &a);
+    CU_ASSERT_EQUAL_FATAL(a.error, 0);
+    CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+                        a.resp, "FailedRecordCount")),
+                    0);
+    cJSON_Delete(a.resp);
+    i += batch;
+  }
+}
+
+/* Fills |t|'s lineage from ListShards: each shard's parents. */
+static void learn_lineage(kefo_aws_service *svc, const char *stream, tally *t) {
+  cJSON *b = cJSON_CreateObject();
+  const cJSON *s;
+  answer a;
+
+  cJSON_AddStringToObject(b, "StreamName", stream);
+  call(svc, "ListShards", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(a.resp, "Shards")) {
+    const char *names[2] = {"ParentShardId", "AdjacentParentShardId"};
+    int k = slot_of(t, cJSON_GetStringValue(
+                           cJSON_GetObjectItemCaseSensitive(s, "ShardId")));
+    int p;
+    if (k >= 0) {
+      t->nparents[k] = 0; /* learnt again in full */
+    }
+    for (p = 0; p < 2 && k >= 0; ++p) {
+      const char *id =
+          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, names[p]));
+      if (id) {
+        t->parents[k][t->nparents[k]++] = slot_of(t, id);
+      }
+    }
+  }
+  cJSON_Delete(a.resp);
+}
+
+/* From KefoMock.Stats: SubscribeToShard calls in all, the shortest gap
+   between two calls on one shard, and the LimitExceeded answers. */
+static void mock_subscribe_gaps(const cJSON *stats, long *min_gap, long *calls,
+                                long *limited) {
+  const cJSON *stream, *shard;
+
+  cJSON_ArrayForEach(stream,
+                     cJSON_GetObjectItemCaseSensitive(stats, "Streams")) {
+    cJSON_ArrayForEach(shard,
+                       cJSON_GetObjectItemCaseSensitive(stream, "Shards")) {
+      const cJSON *sub =
+          cJSON_GetObjectItemCaseSensitive(shard, "SubscribeToShard");
+      const cJSON *t;
+      double prev = -1;
+      *calls += (long)cJSON_GetNumberValue(
+          cJSON_GetObjectItemCaseSensitive(sub, "Calls"));
+      *limited += (long)cJSON_GetNumberValue(
+          cJSON_GetObjectItemCaseSensitive(sub, "LimitExceeded"));
+      cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(sub, "TimesMs")) {
+        if (prev >= 0 && (*min_gap < 0 || t->valuedouble - prev < *min_gap)) {
+          *min_gap = (long)(t->valuedouble - prev);
+        }
+        prev = t->valuedouble;
+      }
+    }
+  }
+}
+
+/* ---- the tests -------------------------------------------------------- */
+
+static void test_million(void) {
+  kefo_consumer *c;
+  tally t;
+  long once, missing, more;
+  double t0, c0, secs, cpu;
+  struct rusage ru;
+  long want =
+      atol(getenv("MOCK_BIG_RECORDS") ? getenv("MOCK_BIG_RECORDS") : "1000000");
+  int i;
+
+  tally_init(&t, want, "");
+  t0 = now_s();
+  c0 = cpu_s();
+  c = new_consumer("MOCK_BIG_PORT", "big", &t);
+  for (i = 0; i < 30000 && t.records < want; ++i) {
+    run_ms(10);
+  }
+  secs = now_s() - t0;
+  cpu = cpu_s() - c0;
+  run_ms(500); /* anything twice would show now */
+  tally_count(&t, &once, &missing, &more);
+  getrusage(RUSAGE_SELF, &ru);
+  printf("\nmillion: %ld of %ld records exactly once, %ld missing, %ld more "
+         "than once, %ld out of order, %ld malformed\n",
+         once, want, missing, more, t.out_of_order, t.bad_data);
+  printf("million: %.0f records/s, %.2f s wall, %.2f CPU s per million "
+         "records (this process), peak RSS %.1f MB%s\n",
+         (double)t.records / secs, secs, cpu * 1e6 / (double)t.records,
+         ru.ru_maxrss / 1024.0,
+#if defined(__SANITIZE_ADDRESS__)
+         " (ASan build)"
+#else
+         ""
+#endif
+  );
+  CU_ASSERT_EQUAL(once, want);
+  CU_ASSERT_EQUAL(t.out_of_order, 0);
+  CU_ASSERT_EQUAL(t.bad_data, 0);
+  stop(c);
+  free(t.count);
+}
+
+static void test_resharding(void) {
+  kefo_aws_service svc;
+  kefo_consumer *c;
+  tally t;
+  cJSON *b;
+  answer a;
+  long written = 0, once, missing, more;
+  int i, round;
+
+  service(&svc, "MOCK_RESHARD_PORT");
+  tally_init(&t, 100000, "r-");
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", "reshard");
+  cJSON_AddNumberToObject(b, "ShardCount", 4);
+  call(&svc, "CreateStream", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_Delete(a.resp);
+  put_range(&svc, "reshard", "r-", 0, 400);
+  written = 400;
+  c = new_consumer("MOCK_RESHARD_PORT", "reshard", &t);
+  /* Writes 100 records every 200 ms throughout; reshards after 1 s and
+     again after 2 s. */
+  for (round = 0; round < 30; ++round) {
+    put_range(&svc, "reshard", "r-", written, 100);
+    written += 100;
+    if (round == 5) {
+      /* Split shard 0 in the middle of its range (the lower quarter of
+         the hash space for 4 shards). */
+      b = cJSON_CreateObject();
+      cJSON_AddStringToObject(b, "StreamName", "reshard");
+      cJSON_AddStringToObject(b, "ShardToSplit", "shardId-000000000000");
+      cJSON_AddStringToObject(b, "NewStartingHashKey",
+                              "42535295865117307932921825928971026432");
+      call(&svc, "SplitShard", b, &a);
+      CU_ASSERT_EQUAL(a.error, 0);
+      cJSON_Delete(a.resp);
+    }
+    if (round == 10) {
+      b = cJSON_CreateObject();
+      cJSON_AddStringToObject(b, "StreamName", "reshard");
+      cJSON_AddStringToObject(b, "ShardToMerge", "shardId-000000000002");
+      cJSON_AddStringToObject(b, "AdjacentShardToMerge",
+                              "shardId-000000000003");
+      call(&svc, "MergeShards", b, &a);
+      CU_ASSERT_EQUAL(a.error, 0);
+      cJSON_Delete(a.resp);
+      learn_lineage(&svc, "reshard", &t);
+    }
+    run_ms(200);
+  }
+  learn_lineage(&svc, "reshard", &t);
+  for (i = 0; i < 3000 && t.records < written; ++i) {
+    run_ms(10);
+  }
+  run_ms(500);
+  t.n = written;
+  tally_count(&t, &once, &missing, &more);
+  printf("\nresharding: %ld of %ld records exactly once, %ld missing, %ld "
+         "more than once, %ld out of order; %d shards finished; %ld child "
+         "records before a parent's end\n",
+         once, written, missing, more, t.out_of_order, t.finished,
+         t.child_early);
+  CU_ASSERT_EQUAL(once, written);
+  CU_ASSERT_EQUAL(t.out_of_order, 0);
+  CU_ASSERT_EQUAL(t.bad_data, 0);
+  CU_ASSERT_EQUAL(t.finished, 3); /* shard 0 split, 2 and 3 merged */
+  CU_ASSERT_EQUAL(t.child_early, 0);
+  /* The children did deliver. */
+  {
+    int k, children_with_records = 0;
+    for (k = 0; k < MAX_SHARDS && t.shard[k][0]; ++k) {
+      children_with_records += t.nparents[k] > 0 && t.last[k][0] != 0;
+    }
+    printf("resharding: %d child shards delivered records\n",
+           children_with_records);
+    CU_ASSERT_EQUAL(children_with_records, 3);
+  }
+  stop(c);
+  free(t.count);
+}
+
+static void test_short_lifetimes(void) {
+  kefo_aws_service svc;
+  kefo_consumer *c;
+  tally t;
+  cJSON *b;
+  answer a;
+  long written = 0, once, missing, more;
+  int i, round,
+      seconds =
+          atoi(getenv("MOCK_LIFETIME_SECONDS") ? getenv("MOCK_LIFETIME_SECONDS")
+                                               : "60");
+  kefo_stats st;
+  unsigned resubscribes = 0;
+  double t0;
+
+  service(&svc, "MOCK_LIFETIME_PORT");
+  tally_init(&t, 200000, "l-");
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", "lifetime");
+  cJSON_AddNumberToObject(b, "ShardCount", 4);
+  call(&svc, "CreateStream", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_Delete(a.resp);
+  c = new_consumer("MOCK_LIFETIME_PORT", "lifetime", &t);
+  t0 = now_s();
+  /* 10 writes of 10 records a second. */
+  for (round = 0; now_s() - t0 < seconds; ++round) {
+    put_range(&svc, "lifetime", "l-", written, 10);
+    written += 10;
+    run_ms(100);
+  }
+  for (i = 0; i < 1000 && t.records < written; ++i) {
+    run_ms(10);
+  }
+  run_ms(500);
+  t.n = written;
+  tally_count(&t, &once, &missing, &more);
+  kefo_consumer_stats(c, &st);
+  for (i = 0; i < (int)st.nshards; ++i) {
+    resubscribes += st.shards[i].resubscribes;
+  }
+  printf("\nlifetimes: %d s of writes with 2 s subscriptions: %ld of %ld "
+         "records exactly once, %ld missing, %ld more than once, %ld out of "
+         "order, %u resubscriptions over %zu shards\n",
+         seconds, once, written, missing, more, t.out_of_order, resubscribes,
+         st.nshards);
+  CU_ASSERT_EQUAL(once, written);
+  CU_ASSERT_EQUAL(t.out_of_order, 0);
+  /* About one per 2 s per shard. */
+  CU_ASSERT(resubscribes >= (unsigned)(st.nshards * (seconds / 2 - 2)));
+  stop(c);
+  /* The server's count: the shortest gap between two SubscribeToShard
+     calls on one shard. */
+  b = cJSON_CreateObject();
+  svc.target_prefix = "KefoMock";
+  call(&svc, "Stats", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  {
+    long min_gap = -1, calls = 0, limited = 0;
+    mock_subscribe_gaps(a.resp, &min_gap, &calls, &limited);
+    printf("lifetimes: server saw %ld SubscribeToShard calls, shortest gap "
+           "on a shard %ld ms, %ld LimitExceeded\n",
+           calls, min_gap, limited);
+    CU_ASSERT(calls > 0);
+    CU_ASSERT(min_gap >= 1000);
+    CU_ASSERT_EQUAL(limited, 0);
+  }
+  cJSON_Delete(a.resp);
+  free(t.count);
+}
+
+int main(void) {
+  CU_pSuite s;
+  unsigned failures;
+
+  base = event_base_new();
+  if (kefo_http_client_new(&http, base, NULL) != 0 ||
+      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                          NULL) != 0) {
+    return 1;
+  }
+  CU_initialize_registry();
+  s = CU_add_suite("consumer on the mock server", NULL, NULL);
+  CU_add_test(s, "1,000,000 records over 16 shards", test_million);
+  CU_add_test(s, "resharding while reading", test_resharding);
+  CU_add_test(s, "2-second subscriptions for a minute", test_short_lifetimes);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  kefo_aws_client_del(aws);
+  kefo_http_client_del(http);
+  event_base_free(base);
+  return failures ? 1 : 0;
+}
