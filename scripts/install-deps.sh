@@ -6,7 +6,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential autoconf automake libtool pkg-config
       libnghttp2-dev libssl-dev libevent-dev libcjson-dev libcunit1-dev
-      zlib1g-dev clang libclang-rt-14-dev valgrind nodejs npm ca-certificates)
+      zlib1g-dev clang libclang-rt-14-dev valgrind nodejs npm ca-certificates
+      openssl)
 
 missing=()
 for p in "${pkgs[@]}"; do
