@@ -11,6 +11,8 @@
 
 #include <event2/event.h>
 
+#include "runtime/clock.h"
+
 typedef enum {
   STEP_IDLE,
   STEP_RESOLVE_STREAM,
@@ -106,8 +108,7 @@ static int poll_later(kefo_consumer_manager *m) {
   if (delay < 0) {
     return 0;
   }
-  tv.tv_sec = (time_t)(delay / 1000);
-  tv.tv_usec = (suseconds_t)((delay % 1000) * 1000);
+  kefo_timeval_ms(&tv, delay);
   event_add(m->timer, &tv);
   return 1;
 }

@@ -89,16 +89,6 @@ static size_t find(const kefo_checkpoint_table *t, const char *shard,
   return lo;
 }
 
-static char *copy_str(const kefo_mem *mem, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = kefo_mem_malloc(mem, n);
-
-  if (d) {
-    memcpy(d, s, n);
-  }
-  return d;
-}
-
 int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
                               const kefo_checkpoint_entry *e, int *changed) {
   kefo_checkpoint_slot *slot;
@@ -119,7 +109,7 @@ int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
                             e->sequence_number, e->sub_sequence_number) >= 0) {
       return 0; /* never backwards */
     }
-    seq = copy_str(t->mem, e->sequence_number);
+    seq = kefo_mem_strdup(t->mem, e->sequence_number);
     if (seq == NULL) {
       return KEFO_ERR_NOMEM;
     }
@@ -138,8 +128,8 @@ int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
       t->slots = ns;
       t->cap = ncap;
     }
-    s.shard_id = copy_str(t->mem, e->shard_id);
-    s.sequence_number = copy_str(t->mem, e->sequence_number);
+    s.shard_id = kefo_mem_strdup(t->mem, e->shard_id);
+    s.sequence_number = kefo_mem_strdup(t->mem, e->sequence_number);
     s.sub_sequence_number = e->sub_sequence_number;
     if (s.shard_id == NULL || s.sequence_number == NULL) {
       kefo_mem_free(t->mem, s.shard_id);

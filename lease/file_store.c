@@ -43,16 +43,6 @@ typedef struct file_store {
   char msg[512 + 4096];
 } file_store;
 
-static char *copy_str(const kefo_mem *mem, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = kefo_mem_malloc(mem, n);
-
-  if (d) {
-    memcpy(d, s, n);
-  }
-  return d;
-}
-
 static int fail(file_store *s, const char *what, int err) {
   snprintf(s->msg, sizeof(s->msg), "lease file %s: %s%s%s", s->path, what,
            err ? ": " : "", err ? strerror(err) : "");
@@ -297,8 +287,8 @@ static int f_open(kefo_lease_store *base, const char *stream_arn,
   if (s->lock_fd >= 0 || s->stream_arn) {
     return KEFO_ERR_INVALID_STATE;
   }
-  s->stream_arn = copy_str(mem, stream_arn);
-  s->application = copy_str(mem, application);
+  s->stream_arn = kefo_mem_strdup(mem, stream_arn);
+  s->application = kefo_mem_strdup(mem, application);
   if (s->stream_arn == NULL || s->application == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -412,7 +402,7 @@ int kefo_file_store_new(kefo_lease_store **out, const char *path,
   s->base.ops = &file_ops;
   s->lock_fd = -1;
   kefo_checkpoint_table_init(&s->table, mem);
-  s->path = copy_str(mem, path);
+  s->path = kefo_mem_strdup(mem, path);
   if (s->path == NULL) {
     kefo_mem_free(mem, s);
     return KEFO_ERR_NOMEM;

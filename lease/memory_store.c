@@ -19,16 +19,6 @@ typedef struct memory_store {
   int open;
 } memory_store;
 
-static char *copy_str(const kefo_mem *mem, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = kefo_mem_malloc(mem, n);
-
-  if (d) {
-    memcpy(d, s, n);
-  }
-  return d;
-}
-
 static int m_open(kefo_lease_store *base, const char *stream_arn,
                   const char *application, kefo_lease_done_cb cb, void *ud) {
   memory_store *s = (memory_store *)base;
@@ -38,8 +28,8 @@ static int m_open(kefo_lease_store *base, const char *stream_arn,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (s->stream_arn == NULL) {
-    s->stream_arn = copy_str(mem, stream_arn);
-    s->application = copy_str(mem, application);
+    s->stream_arn = kefo_mem_strdup(mem, stream_arn);
+    s->application = kefo_mem_strdup(mem, application);
     if (s->stream_arn == NULL || s->application == NULL) {
       return KEFO_ERR_NOMEM;
     }

@@ -3,6 +3,7 @@
  */
 #include "runtime/clock.h"
 
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,4 +55,12 @@ const kefo_clock *kefo_clock_system(void) {
 
 const kefo_clock *kefo_clock_or_system(const kefo_clock *clock) {
   return clock ? clock : &system_clock;
+}
+
+void kefo_timeval_ms(struct timeval *tv, int64_t ms) {
+  if (ms < 0) {
+    ms = 0;
+  }
+  tv->tv_sec = (time_t)(ms / 1000);
+  tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
 }

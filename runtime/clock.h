@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+struct timeval;
+
 typedef struct kefo_clock {
   /* Milliseconds since the Unix epoch (wall clock: signing, expiry). */
   int64_t (*wall_ms)(void *user_data);
@@ -26,5 +28,9 @@ const kefo_clock *kefo_clock_system(void);
 
 /* Returns |clock|, or the system clock when |clock| is NULL. */
 const kefo_clock *kefo_clock_or_system(const kefo_clock *clock);
+
+/* Fills |tv| with |ms| milliseconds (a negative |ms| counts as 0), for
+   libevent timers. */
+void kefo_timeval_ms(struct timeval *tv, int64_t ms);
 
 #endif /* KEFO_CLOCK_H */

@@ -67,8 +67,7 @@ static const char *const reader_types[] = {"EFO", "POLLING", NULL};
 static const char *const lifecycles[] = {"JOB_MANAGED", "SELF_MANAGED", NULL};
 static const char *const positions[] = {"LATEST", "TRIM_HORIZON",
                                         "AT_TIMESTAMP", NULL};
-static const char *const lease_stores[] = {"file", "dynamodb", "memory",
-                                           NULL};
+static const char *const lease_stores[] = {"file", "dynamodb", "memory", NULL};
 static const char *const providers[] = {
     "AUTO", "BASIC", "ENV_VAR", "PROFILE", "ASSUME_ROLE", "WEB_IDENTITY_TOKEN",
     NULL};
@@ -835,16 +834,6 @@ static int64_t default_num(const key_def *k) {
   return num;
 }
 
-static char *dup_text(const kefo_mem *mem, const char *s, size_t len) {
-  char *t = kefo_mem_malloc(mem, len + 1);
-
-  if (t != NULL) {
-    memcpy(t, s, len);
-    t[len] = '\0';
-  }
-  return t;
-}
-
 int kefo_config_new2(kefo_config **out, const kefo_mem *mem) {
   kefo_config *cfg;
   size_t i;
@@ -898,7 +887,8 @@ int kefo_config_dup(kefo_config **out, const kefo_config *src,
   for (i = 0; i < NKEYS; ++i) {
     cfg->num[i] = src->num[i];
     if (src->text[i] != NULL) {
-      cfg->text[i] = dup_text(&cfg->mem, src->text[i], strlen(src->text[i]));
+      cfg->text[i] =
+          kefo_mem_strndup(&cfg->mem, src->text[i], strlen(src->text[i]));
       if (cfg->text[i] == NULL) {
         kefo_config_del(cfg);
         return KEFO_ERR_NOMEM;
@@ -930,7 +920,7 @@ static int make_value(const kefo_mem *mem, size_t i, const char *v, size_t len,
     v = canon;
     len = strlen(canon);
   }
-  *text = dup_text(mem, v, len);
+  *text = kefo_mem_strndup(mem, v, len);
   if (*text == NULL) {
     set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;

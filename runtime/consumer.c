@@ -23,6 +23,7 @@
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
 #include "runtime/buf.h"
+#include "runtime/clock.h"
 #include "runtime/config.h"
 #include "runtime/kpl.h"
 #include "runtime/shard_graph.h"
@@ -107,11 +108,11 @@ struct kefo_consumer {
      automatic checkpoints (0 ms: manual only). */
   kefo_lease_store *store;
   kefo_checkpoint_table initial;
-  /* Shards already reported DISCOVERED (the values mean nothing). */
-  kefo_checkpoint_table announced;
   struct event *cp_timer;
   int64_t cp_interval_ms;
-  int store_error; /* set by a store callback */
+  int store_error;              /* set by a store callback */
+  kefo_checkpoint_entry *batch; /* scratch of checkpoint_delivered */
+  size_t batch_cap;
   kefo_shard_stats *stats;
   size_t stats_cap;
 };
@@ -365,57 +366,56 @@ static int store_checkpoint(kefo_consumer *c, reader *r, const char *seq,
   e.sub_sequence_number = sub;
   c->store_error = 0;
   rv = c->store->ops->checkpoint(c->store, &e, 1, on_stored, c);
-  if (rv == 0 && c->store_error == 0 && seq != r->saved) {
+  if (rv == 0 && c->store_error == 0) {
     snprintf(r->saved, sizeof(r->saved), "%s", seq);
     r->saved_sub = sub;
   }
   return rv != 0 ? rv : c->store_error;
 }
 
+/* A reader whose delivered records are not all checkpointed (a finished
+   shard's SHARD_END is stored at its end). */
+static int behind_store(const reader *r) {
+  return r->delivered[0] && r->core.state != KEFO_SUB_FINISHED &&
+         (!r->saved[0] || kefo_checkpoint_cmp(r->delivered, r->delivered_sub,
+                                              r->saved, r->saved_sub) > 0);
+}
+
 /* Checkpoints every reader's delivered records not yet checkpointed, in
    one batch (one file write). */
 static void checkpoint_delivered(kefo_consumer *c) {
-  kefo_checkpoint_entry stack[64], *e = stack;
-  size_t n = 0, cap = 64;
+  size_t n = 0;
   reader *r;
 
   for (r = c->readers; r; r = r->next) {
-    if (r->delivered[0] && r->stats.state != KEFO_SHARD_STATE_FINISHED &&
-        (!r->saved[0] || kefo_checkpoint_cmp(r->delivered, r->delivered_sub,
-                                             r->saved, r->saved_sub) > 0)) {
-      if (n == cap) {
-        kefo_checkpoint_entry *ne =
-            kefo_mem_malloc(c->mem, cap * 2 * sizeof(*ne));
-        if (ne == NULL) {
-          break; /* the rest go at the next interval */
-        }
-        memcpy(ne, e, n * sizeof(*ne));
-        if (e != stack) {
-          kefo_mem_free(c->mem, e);
-        }
-        e = ne;
-        cap *= 2;
-      }
-      e[n].shard_id = r->core.shard_id;
-      e[n].sequence_number = r->delivered;
-      e[n].sub_sequence_number = r->delivered_sub;
-      ++n;
+    if (!behind_store(r)) {
+      continue;
     }
-  }
-  if (n > 0) {
-    c->store_error = 0;
-    if (c->store->ops->checkpoint(c->store, e, n, on_stored, c) == 0 &&
-        c->store_error == 0) {
-      for (r = c->readers; r; r = r->next) {
-        if (r->delivered[0] && r->stats.state != KEFO_SHARD_STATE_FINISHED) {
-          snprintf(r->saved, sizeof(r->saved), "%s", r->delivered);
-          r->saved_sub = r->delivered_sub;
-        }
-      }
+    if (grow(c, (void **)&c->batch, n, &c->batch_cap, sizeof(*c->batch)) != 0) {
+      break; /* the rest go at the next interval */
     }
+    c->batch[n].shard_id = r->core.shard_id;
+    c->batch[n].sequence_number = r->delivered;
+    c->batch[n].sub_sequence_number = r->delivered_sub;
+    ++n;
   }
-  if (e != stack) {
-    kefo_mem_free(c->mem, e);
+  if (n == 0) {
+    return;
+  }
+  /* The file and memory stores complete before returning, which the
+     checks below rely on; an asynchronous store (the DynamoDB table)
+     will have to carry the batch's values to its completion. */
+  c->store_error = 0;
+  if (c->store->ops->checkpoint(c->store, c->batch, n, on_stored, c) != 0 ||
+      c->store_error != 0) {
+    return; /* reported; tried again at the next interval */
+  }
+  for (r = c->readers; r && n > 0; r = r->next) {
+    if (behind_store(r)) {
+      snprintf(r->saved, sizeof(r->saved), "%s", r->delivered);
+      r->saved_sub = r->delivered_sub;
+      --n;
+    }
   }
 }
 
@@ -429,8 +429,7 @@ static void cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   checkpoint_delivered(c);
-  tv.tv_sec = (time_t)(c->cp_interval_ms / 1000);
-  tv.tv_usec = (suseconds_t)((c->cp_interval_ms % 1000) * 1000);
+  kefo_timeval_ms(&tv, c->cp_interval_ms);
   event_add(c->cp_timer, &tv);
 }
 
@@ -538,7 +537,6 @@ static int r_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
     const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
     kefo_shard_graph_shard_finished(c->graph, r->core.shard_id,
                                     cJSON_IsArray(children) ? children : NULL);
-    r->stats.state = KEFO_SHARD_STATE_FINISHED;
     /* At once, not at the next interval: after a restart the children
        must start without this shard being read again. */
     store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
@@ -565,7 +563,6 @@ static void r_on_end(kefo_kinesis_subscription *sub, int error,
     report(c, error, r->core.shard_id, info, NULL);
   }
   if (r->core.state == KEFO_SUB_FAILED) {
-    r->stats.state = KEFO_SHARD_STATE_FAILED;
     shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FAILED);
     return;
   }
@@ -621,8 +618,7 @@ static void reader_kick(reader *r) {
     wait = r->core.inactivity_ms ? (int64_t)r->core.inactivity_ms / 2 + 1 : -1;
   }
   if (wait >= 0) {
-    tv.tv_sec = (time_t)(wait / 1000);
-    tv.tv_usec = (suseconds_t)((wait % 1000) * 1000);
+    kefo_timeval_ms(&tv, wait);
     event_add(r->timer, &tv);
   }
 }
@@ -678,7 +674,6 @@ static int start_one(const kefo_shard_info *info, void *ud) {
     return -1;
   }
   r->stats.shard_id = r->core.shard_id;
-  r->stats.state = KEFO_SHARD_STATE_READING;
   r->stats.millis_behind_latest = -1;
   r->next = c->readers;
   c->readers = r;
@@ -689,38 +684,13 @@ static int start_one(const kefo_shard_info *info, void *ud) {
 }
 
 static int announce_one(const kefo_shard_info *info, void *ud) {
-  kefo_consumer *c = ud;
-  kefo_checkpoint_entry e;
-  int added = 0;
-
-  if (info->state == KEFO_SHARD_UNKNOWN || info->state == KEFO_SHARD_GONE) {
-    return 0;
-  }
-  e.shard_id = info->shard_id;
-  e.sequence_number = KEFO_CHECKPOINT_SHARD_END;
-  e.sub_sequence_number = 0;
-  if (kefo_checkpoint_table_put(&c->announced, &e, &added) != 0) {
-    return -1;
-  }
-  if (added) {
-    shard_event(c, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
-  }
+  shard_event(ud, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
   return 0;
 }
 
-/* Reports the shards the graph learnt since the last call. */
-static void announce(kefo_consumer *c) {
-  kefo_shard_graph_counts n;
-
-  kefo_shard_graph_counts_get(c->graph, &n);
-  if (c->cb.on_shard_event == NULL || n.known == c->announced.n) {
-    return;
-  }
-  kefo_shard_graph_each(c->graph, announce_one, c);
-}
-
 static void start_ready(kefo_consumer *c) {
-  announce(c);
+  /* Every shard learnt since the last time, before any of them starts. */
+  kefo_shard_graph_new_each(c->graph, announce_one, c);
   if (c->state == C_RUNNING &&
       kefo_shard_graph_ready_each(c->graph, start_one, c) != 0) {
     report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot start a shard reader");
@@ -745,8 +715,7 @@ static void on_shards(int error, const cJSON *shards,
     start_ready(c);
   }
   if (c->state == C_RUNNING) {
-    tv.tv_sec = (time_t)(every / 1000);
-    tv.tv_usec = (suseconds_t)((every % 1000) * 1000);
+    kefo_timeval_ms(&tv, every);
     event_add(c->discovery, &tv);
   }
 }
@@ -790,8 +759,7 @@ static void on_checkpoints(int error, const char *message,
   c->state = C_RUNNING;
   event_active(c->discovery, 0, 0);
   if (c->cp_interval_ms > 0) {
-    tv.tv_sec = (time_t)(c->cp_interval_ms / 1000);
-    tv.tv_usec = (suseconds_t)((c->cp_interval_ms % 1000) * 1000);
+    kefo_timeval_ms(&tv, c->cp_interval_ms);
     event_add(c->cp_timer, &tv);
   }
 }
@@ -871,7 +839,6 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   kefo_buf_init(&c->arena, mem);
   kefo_buf_init(&c->strings, mem);
   kefo_checkpoint_table_init(&c->initial, mem);
-  kefo_checkpoint_table_init(&c->announced, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
     goto fail;
@@ -1095,7 +1062,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   }
   kefo_lease_store_del(c->store);
   kefo_checkpoint_table_free(&c->initial);
-  kefo_checkpoint_table_free(&c->announced);
+  kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);
@@ -1134,7 +1101,11 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
   }
   n = 0;
   for (r = c->readers; r; r = r->next) {
-    c->stats[n++] = r->stats;
+    c->stats[n] = r->stats;
+    c->stats[n++].state =
+        r->core.state == KEFO_SUB_FINISHED ? KEFO_SHARD_STATE_FINISHED
+        : r->core.state == KEFO_SUB_FAILED ? KEFO_SHARD_STATE_FAILED
+                                           : KEFO_SHARD_STATE_READING;
     out->records += r->stats.records;
     out->bytes += r->stats.bytes;
   }

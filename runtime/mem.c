@@ -5,6 +5,7 @@
 #include "runtime/mem.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void *default_malloc(size_t size, void *ud) {
   (void)ud;
@@ -51,4 +52,18 @@ void *kefo_mem_realloc(const kefo_mem *mem, void *ptr, size_t size) {
 
 void kefo_mem_free(const kefo_mem *mem, void *ptr) {
   mem->free(ptr, mem->mem_user_data);
+}
+
+char *kefo_mem_strndup(const kefo_mem *mem, const char *s, size_t len) {
+  char *d = kefo_mem_malloc(mem, len + 1);
+
+  if (d != NULL) {
+    memcpy(d, s, len);
+    d[len] = '\0';
+  }
+  return d;
+}
+
+char *kefo_mem_strdup(const kefo_mem *mem, const char *s) {
+  return kefo_mem_strndup(mem, s, strlen(s));
 }

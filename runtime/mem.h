@@ -19,4 +19,11 @@ void *kefo_mem_calloc(const kefo_mem *mem, size_t nmemb, size_t size);
 void *kefo_mem_realloc(const kefo_mem *mem, void *ptr, size_t size);
 void kefo_mem_free(const kefo_mem *mem, void *ptr);
 
+/* A NUL-terminated copy of the |len| bytes at |s|, or NULL when out of
+   memory. */
+char *kefo_mem_strndup(const kefo_mem *mem, const char *s, size_t len);
+
+/* A copy of the string |s|, or NULL when out of memory. */
+char *kefo_mem_strdup(const kefo_mem *mem, const char *s);
+
 #endif /* KEFO_MEM_H */

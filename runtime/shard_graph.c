@@ -29,6 +29,8 @@ typedef struct node {
   kefo_shard_state state;
   /* Discoveries that may still omit this shard before it is GONE. */
   uint8_t grace;
+  /* Handed to kefo_shard_graph_new_each already. */
+  uint8_t reported;
   uint8_t closed;
   uint8_t has_range;
   /* Parents were given whole by one source; later sources are ignored. */
@@ -56,6 +58,7 @@ struct kefo_shard_graph {
   size_t open;
   size_t by_state[KEFO_SHARD_STATE_COUNT];
   uint64_t work;
+  size_t reported; /* nodes with |reported| set */
 };
 
 /* A Shard or ChildShards element, checked, pointing into the JSON. */
@@ -798,6 +801,35 @@ int kefo_shard_graph_each(const kefo_shard_graph *g, kefo_shard_graph_cb cb,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (n = g->all_head; n != NULL; n = n->all_next) {
+    fill_info(n, &info);
+    if (cb(&info, user_data) != 0) {
+      return KEFO_ERR_CALLBACK_FAILURE;
+    }
+  }
+  return 0;
+}
+
+int kefo_shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                              void *user_data) {
+  kefo_shard_info info;
+  node *n;
+
+  if (g == NULL || cb == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  /* Nothing learnt since the last call: no walk. */
+  if (g->reported == g->count - g->by_state[KEFO_SHARD_UNKNOWN]) {
+    return 0;
+  }
+  for (n = g->all_head; n != NULL; n = n->all_next) {
+    if (n->reported || n->state == KEFO_SHARD_UNKNOWN) {
+      continue;
+    }
+    n->reported = 1;
+    ++g->reported;
+    if (n->state == KEFO_SHARD_GONE) {
+      continue; /* expired before anyone could read it */
+    }
     fill_info(n, &info);
     if (cb(&info, user_data) != 0) {
       return KEFO_ERR_CALLBACK_FAILURE;

@@ -224,6 +224,20 @@ int kefo_shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
                                 void *user_data);
 
 /*
+ * Calls |cb| once for each shard that became known (listed, named in
+ * ChildShards, or checkpointed) since the last call, in the order they
+ * were first learned; UNKNOWN placeholders wait until they are known, and
+ * shards already GONE are skipped. When nothing was learnt it costs no
+ * walk. |cb| must not change the graph.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|g| or |cb| NULL) or
+ * KEFO_ERR_CALLBACK_FAILURE (the shards after the failing one are
+ * reported by the next call).
+ */
+int kefo_shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                              void *user_data);
+
+/*
  * Calls |cb| for every shard in the graph, in the order they were first
  * learned, for stats. |cb| must not change the graph.
  *

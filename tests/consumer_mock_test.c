@@ -455,6 +455,20 @@ static void test_resharding(void) {
            children_with_records);
     CU_ASSERT_EQUAL(children_with_records, 3);
   }
+  {
+    kefo_stats st;
+    size_t j, finished = 0, reading = 0;
+    CU_ASSERT_EQUAL(kefo_consumer_stats(c, &st), 0);
+    for (j = 0; j < st.nshards; ++j) {
+      finished += st.shards[j].state == KEFO_SHARD_STATE_FINISHED;
+      reading += st.shards[j].state == KEFO_SHARD_STATE_READING;
+    }
+    /* The three parents read to their end; shard 1 and the three
+       children still reading. */
+    CU_ASSERT_EQUAL(finished, 3);
+    CU_ASSERT_EQUAL(reading, 4);
+    CU_ASSERT_EQUAL(st.records, (uint64_t)written);
+  }
   stop(c);
   free(t.count);
 }

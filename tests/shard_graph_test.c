@@ -357,6 +357,38 @@ static void test_child_shards(void) {
   kefo_shard_graph_del(g);
 }
 
+/* New shards are reported once each: the first four, then the children
+   a parent's end names, then nothing; a placeholder parent only once a
+   discovery lists it. */
+static void test_new_each(void) {
+  kefo_shard_graph *g = graph();
+  collect a, b, c, d;
+  static const char child[] =
+      "[{\"ShardId\":\"" S6 "\",\"ParentShards\":[\"" S1 "\",\"" S9 "\"]}]";
+
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  memset(&c, 0, sizeof(c));
+  memset(&d, 0, sizeof(d));
+  CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
+  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &a), 0);
+  CU_ASSERT_EQUAL(a.n, 4);
+  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &b), 0);
+  CU_ASSERT_EQUAL(b.n, 0);
+  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(finish_text(g, S1, child), 0);
+  /* 6 is known now; 9 is only a placeholder. */
+  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &c), 0);
+  CU_ASSERT_EQUAL(c.n, 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "000000000006"));
+  CU_ASSERT_PTR_NULL(strstr(c.text, "000000000009"));
+  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &d), 0);
+  CU_ASSERT_EQUAL(d.n, 0);
+  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(NULL, collect_cb, &d),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  kefo_shard_graph_del(g);
+}
+
 static void test_child_shards_unknown_parent(void) {
   /* Shard 9 came from a split discovery has not seen yet; it merges with
      shard 1 into 6. Shard 6 must wait for 9, though 9 is unknown. */
@@ -851,6 +883,7 @@ int kefo_add_shard_graph_suite(void) {
       !CU_add_test(s, "chain", test_chain) ||
       !CU_add_test(s, "expired_parent", test_expired_parent) ||
       !CU_add_test(s, "child_shards", test_child_shards) ||
+      !CU_add_test(s, "new_each", test_new_each) ||
       !CU_add_test(s, "child_shards_unknown_parent",
                    test_child_shards_unknown_parent) ||
       !CU_add_test(s, "discovery_idempotent", test_discovery_idempotent) ||
