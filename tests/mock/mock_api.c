@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "aws/base64.h"
+#include "runtime/json_writer.h"
 
 #define ACCOUNT "123456789012"
 /* An event or GetRecords answer holds about this much record data. */
@@ -27,12 +28,11 @@ typedef struct op_ctx {
   kefo_buf *out;
 } op_ctx;
 
-void mock_api_init(mock_api *api, int64_t consumer_delay_ms) {
+void mock_api_init(mock_api *api) {
   memset(api, 0, sizeof(*api));
-  mock_world_init(&api->world, consumer_delay_ms);
+  mock_world_init(&api->world);
   api->cfg.subscription_lifetime_ms = 300000;
   api->cfg.idle_event_ms = 1000;
-  api->cfg.consumer_delay_ms = consumer_delay_ms;
 }
 
 void mock_api_free(mock_api *api) {
@@ -126,8 +126,10 @@ static int get_int(op_ctx *c, const char *name, int64_t min, int64_t max,
   if (!v || cJSON_IsNull(v)) {
     return 0;
   }
-  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-      v->valuedouble < (double)min || v->valuedouble > (double)max) {
+  /* The range first: casting a double outside int64_t is undefined. */
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)min) ||
+      !(v->valuedouble <= (double)max) ||
+      v->valuedouble != (double)(int64_t)v->valuedouble) {
     *status = fail(c, 400, "ValidationException",
                    "1 validation error detected: Value at '%s' failed to "
                    "satisfy constraint: Member must be an integer from %lld "
@@ -280,20 +282,38 @@ static int op_describe_stream_summary(op_ctx *c) {
   return reply(c, o);
 }
 
+/* Reads a decimal of at most 15 digits ending at |stop|; -1 if not. */
+static int parse_num(const char **p, char stop, size_t *out) {
+  size_t v = 0;
+  int n = 0;
+
+  while (**p >= '0' && **p <= '9' && n < 15) {
+    v = v * 10 + (size_t)(**p - '0');
+    ++*p;
+    ++n;
+  }
+  if (n == 0 || **p != stop) {
+    return -1;
+  }
+  ++*p;
+  *out = v;
+  return 0;
+}
+
 static int op_list_shards(op_ctx *c) {
   const char *token, *name, *arn;
-  int64_t max = 1000, start = 0;
+  int64_t max = 1000;
   int status = 400;
   mock_stream *s;
   cJSON *o, *a;
-  size_t i, end;
+  size_t i, end, start = 0;
 
   if (get_str(c, "NextToken", &token, &status) < 0 ||
       get_int(c, "MaxResults", 1, 10000, &max, &status) < 0) {
     return status;
   }
   if (token) {
-    char *p;
+    const char *p;
     if (get_str(c, "StreamName", &name, &status) < 0 ||
         get_str(c, "StreamARN", &arn, &status) < 0) {
       return status;
@@ -306,9 +326,9 @@ static int op_list_shards(op_ctx *c) {
     if (strncmp(token, LIST_TOKEN_PREFIX, strlen(LIST_TOKEN_PREFIX)) != 0) {
       return fail(c, 400, "InvalidArgumentException", "Invalid NextToken.");
     }
-    start = strtoll(token + strlen(LIST_TOKEN_PREFIX), &p, 10);
-    s = *p == ':' ? mock_stream_find(&c->api->world, p + 1) : NULL;
-    if (!s || start < 0 || (size_t)start > s->nshards) {
+    p = token + strlen(LIST_TOKEN_PREFIX);
+    if (parse_num(&p, ':', &start) != 0 ||
+        !(s = mock_stream_find(&c->api->world, p)) || start > s->nshards) {
       return fail(c, 400, "InvalidArgumentException", "Invalid NextToken.");
     }
   } else if (!(s = get_stream(c, &status))) {
@@ -316,11 +336,11 @@ static int op_list_shards(op_ctx *c) {
   }
   o = cJSON_CreateObject();
   a = cJSON_AddArrayToObject(o, "Shards");
-  end = (size_t)start + (size_t)max;
+  end = start + (size_t)max;
   if (end > s->nshards) {
     end = s->nshards;
   }
-  for (i = (size_t)start; i < end; ++i) {
+  for (i = start; i < end; ++i) {
     cJSON_AddItemToArray(a, shard_json(s->shards[i]));
   }
   if (end < s->nshards) {
@@ -331,10 +351,11 @@ static int op_list_shards(op_ctx *c) {
   return reply(c, o);
 }
 
-/* Decodes a record's Data (base64) into |*data| (malloc'd). */
-static int get_data(op_ctx *c, const cJSON *rec, uint8_t **data, size_t *len,
+/* Decodes a record's Data (base64) in place, in the request's own copy
+   of the string, so a record costs no allocation. */
+static int get_data(op_ctx *c, cJSON *rec, uint8_t **data, size_t *len,
                     int *status) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "Data");
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "Data");
   size_t n;
 
   if (!cJSON_IsString(v)) {
@@ -344,20 +365,21 @@ static int get_data(op_ctx *c, const cJSON *rec, uint8_t **data, size_t *len,
     return -1;
   }
   n = strlen(v->valuestring);
-  *data = malloc(kefo_base64_decoded_max(n) + 1);
-  if (!*data) {
-    *status = fail(c, 500, "InternalFailure", "out of memory");
+  if (n > kefo_base64_encoded_len(MOCK_MAX_DATA)) {
+    *status = fail(c, 400, "ValidationException",
+                   "1 validation error detected: Value at 'data' failed to "
+                   "satisfy constraint: Member must have length less than or "
+                   "equal to 1048576");
     return -1;
   }
-  if (kefo_base64_decode(*data, kefo_base64_decoded_max(n) + 1,
-                         (const uint8_t *)v->valuestring, n, len) != 0) {
-    free(*data);
+  *data = (uint8_t *)v->valuestring;
+  if (kefo_base64_decode(*data, n, *data, n, len) != 0) {
     *status =
         fail(c, 400, "SerializationException", "Data is not valid base64");
     return -1;
   }
+  /* Text of the largest length may still hold 2 bytes too many. */
   if (*len > MOCK_MAX_DATA) {
-    free(*data);
     *status = fail(c, 400, "ValidationException",
                    "1 validation error detected: Value at 'data' failed to "
                    "satisfy constraint: Member must have length less than or "
@@ -368,8 +390,8 @@ static int get_data(op_ctx *c, const cJSON *rec, uint8_t **data, size_t *len,
 }
 
 /* Routes one record (an object with PartitionKey, ExplicitHashKey, Data)
-   and appends it quietly. */
-static mock_shard *put_one(op_ctx *c, mock_stream *s, const cJSON *rec,
+   and appends it. */
+static mock_shard *put_one(op_ctx *c, mock_stream *s, cJSON *rec,
                            mock_record **out, int *status) {
   const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
   const cJSON *ehk = cJSON_GetObjectItemCaseSensitive(rec, "ExplicitHashKey");
@@ -400,13 +422,11 @@ static mock_shard *put_one(op_ctx *c, mock_stream *s, const cJSON *rec,
     return NULL;
   }
   sh = mock_stream_route(s, hash);
-  if (!sh || mock_shard_append(sh, pk->valuestring, pklen, data, len, c->now, 1,
-                               out) != 0) {
-    free(data);
+  if (!sh ||
+      mock_shard_append(sh, pk->valuestring, pklen, data, len, c->now, out)) {
     *status = fail(c, 500, "InternalFailure", "cannot store the record");
     return NULL;
   }
-  free(data);
   return sh;
 }
 
@@ -420,7 +440,6 @@ static int op_put_record(op_ctx *c) {
   if (!s || !(sh = put_one(c, s, c->req, &r, &status))) {
     return status;
   }
-  mock_shard_notify(sh);
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "ShardId", sh->id);
   add_seq(o, "SequenceNumber", sh, r->counter);
@@ -431,9 +450,7 @@ static int op_put_record(op_ctx *c) {
 static int op_put_records(op_ctx *c) {
   int status = 400, n, i;
   mock_stream *s = get_stream(c, &status);
-  const cJSON *recs = cJSON_GetObjectItemCaseSensitive(c->req, "Records");
-  mock_shard **touched;
-  size_t ntouched = 0, k;
+  cJSON *recs = cJSON_GetObjectItemCaseSensitive(c->req, "Records");
   cJSON *o, *a;
 
   if (!s) {
@@ -455,10 +472,6 @@ static int op_put_records(op_ctx *c) {
                   "Records[%d] needs a PartitionKey and Data", i);
     }
   }
-  touched = calloc(s->nshards, sizeof(*touched));
-  if (!touched) {
-    return fail(c, 500, "InternalFailure", "out of memory");
-  }
   o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "FailedRecordCount", 0);
   a = cJSON_AddArrayToObject(o, "Records");
@@ -468,26 +481,12 @@ static int op_put_records(op_ctx *c) {
     cJSON *e;
     if (!sh) {
       cJSON_Delete(o);
-      o = NULL;
-      break;
+      return status;
     }
     e = cJSON_CreateObject();
     add_seq(e, "SequenceNumber", sh, r->counter);
     cJSON_AddStringToObject(e, "ShardId", sh->id);
     cJSON_AddItemToArray(a, e);
-    for (k = 0; k < ntouched && touched[k] != sh; ++k) {
-    }
-    if (k == ntouched) {
-      touched[ntouched++] = sh;
-    }
-  }
-  /* Watchers are told once per shard, after the whole batch. */
-  for (k = 0; k < ntouched; ++k) {
-    mock_shard_notify(touched[k]);
-  }
-  free(touched);
-  if (!o) {
-    return status;
   }
   cJSON_AddStringToObject(o, "EncryptionType", "NONE");
   return reply(c, o);
@@ -622,7 +621,8 @@ static int op_register_consumer(op_ctx *c) {
     return fail(c, 400, "ResourceNotFoundException",
                 "Stream %s under account " ACCOUNT " not found.", sarn);
   }
-  rv = mock_consumer_register(s, name, c->now, &k);
+  rv = mock_consumer_register(s, name, c->now, c->api->cfg.consumer_delay_ms,
+                              &k);
   if (rv == MOCK_EINUSE) {
     return fail(
         c, 400, "ResourceInUseException",
@@ -671,7 +671,8 @@ static int op_deregister_consumer(op_ctx *c) {
 static int op_list_consumers(op_ctx *c) {
   int status = 400;
   const char *sarn, *token;
-  int64_t max = 100, start = 0, i = 0;
+  int64_t max = 100;
+  size_t start = 0, i = 0;
   mock_stream *s;
   mock_consumer *k;
   cJSON *o, *a;
@@ -686,11 +687,12 @@ static int op_list_consumers(op_ctx *c) {
                 "Stream %s under account " ACCOUNT " not found.", sarn);
   }
   if (token) {
+    const char *p = token + strlen(CONSUMER_TOKEN_PREFIX);
     if (strncmp(token, CONSUMER_TOKEN_PREFIX, strlen(CONSUMER_TOKEN_PREFIX)) !=
-        0) {
+            0 ||
+        parse_num(&p, '\0', &start) != 0) {
       return fail(c, 400, "InvalidArgumentException", "Invalid NextToken.");
     }
-    start = strtoll(token + strlen(CONSUMER_TOKEN_PREFIX), NULL, 10);
   }
   o = cJSON_CreateObject();
   a = cJSON_AddArrayToObject(o, "Consumers");
@@ -698,9 +700,9 @@ static int op_list_consumers(op_ctx *c) {
     if (i < start) {
       continue;
     }
-    if (i >= start + max) {
+    if (i >= start + (size_t)max) {
       char buf[64];
-      snprintf(buf, sizeof(buf), CONSUMER_TOKEN_PREFIX "%lld", (long long)i);
+      snprintf(buf, sizeof(buf), CONSUMER_TOKEN_PREFIX "%zu", i);
       cJSON_AddStringToObject(o, "NextToken", buf);
       break;
     }
@@ -744,6 +746,13 @@ static int resolve_position(op_ctx *c, mock_shard *sh, const char *type,
     } else {
       return fail(c, 400, "InvalidArgumentException",
                   "A timestamp is required for AT_TIMESTAMP.");
+    }
+    /* Clamped before the cast, which is undefined outside int64_t; NaN
+       goes to 0. Any time past every record gives the shard's end. */
+    if (!(t > 0)) {
+      t = 0;
+    } else if (t > 1e15) {
+      t = 1e15;
     }
     *index = mock_shard_at_time(sh, (int64_t)(t * 1000.0 + 0.5));
   } else {
@@ -800,76 +809,27 @@ size_t mock_api_batch_end(const mock_shard *sh, size_t from,
   return i;
 }
 
-int mock_api_write_string(kefo_buf *out, const char *s, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  uint8_t *p;
-  size_t i;
-
-  if (kefo_buf_reserve(out, len * 6 + 2) != 0) {
-    return -1;
-  }
-  p = out->data + out->len;
-  *p++ = '"';
-  for (i = 0; i < len; ++i) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == '"' || ch == '\\') {
-      *p++ = '\\';
-      *p++ = ch;
-    } else if (ch < 0x20) {
-      *p++ = '\\';
-      *p++ = 'u';
-      *p++ = '0';
-      *p++ = '0';
-      *p++ = (uint8_t)hex[ch >> 4];
-      *p++ = (uint8_t)hex[ch & 15];
-    } else {
-      *p++ = ch;
-    }
-  }
-  *p++ = '"';
-  out->len = (size_t)(p - out->data);
-  return 0;
-}
-
-static uint8_t *put_lit(uint8_t *p, const char *s, size_t n) {
-  memcpy(p, s, n);
-  return p + n;
-}
-#define PUT(p, lit) put_lit((p), (lit), sizeof(lit) - 1)
-
 int mock_api_write_records(kefo_buf *out, const mock_shard *sh, size_t from,
                            size_t to) {
   size_t i;
 
   for (i = from; i < to; ++i) {
     const mock_record *r = &sh->records[i];
-    size_t b64 = kefo_base64_encoded_len(r->data_len), n;
-    int64_t sec = r->arrival_ms / 1000;
-    int ms = (int)(r->arrival_ms % 1000);
-    char num[32];
-    uint8_t *p;
-    int k;
+    char seq[MOCK_SEQ_LEN + 1], head[MOCK_SEQ_LEN + 96];
+    int n;
 
-    if (kefo_buf_reserve(out, 160 + b64) != 0) {
-      return -1;
-    }
-    p = out->data + out->len;
-    if (i > from) {
-      *p++ = ',';
-    }
-    p = PUT(p, "{\"SequenceNumber\":\"");
-    mock_seq_format(sh->stream, r->counter, sh->index, (char *)p);
-    p += MOCK_SEQ_LEN;
-    p = PUT(p, "\",\"ApproximateArrivalTimestamp\":");
-    k = snprintf(num, sizeof(num), "%lld.%03d", (long long)sec, ms);
-    p = put_lit(p, num, (size_t)k);
-    p = PUT(p, ",\"Data\":\"");
-    kefo_base64_encode(p, b64, mock_record_data(sh, r), r->data_len, &n);
-    p += n;
-    p = PUT(p, "\",\"PartitionKey\":");
-    out->len = (size_t)(p - out->data);
-    if (mock_api_write_string(out, (const char *)mock_record_pk(sh, r),
-                              r->pk_len) != 0 ||
+    mock_seq_format(sh->stream, r->counter, sh->index, seq);
+    n = snprintf(head, sizeof(head),
+                 "%s{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":"
+                 "%lld.%03d,\"Data\":",
+                 i > from ? "," : "", seq, (long long)(r->arrival_ms / 1000),
+                 (int)(r->arrival_ms % 1000));
+    if (n < 0 || (size_t)n >= sizeof(head) ||
+        kefo_buf_append(out, head, (size_t)n) != 0 ||
+        kefo_json_append_base64(out, mock_record_data(sh, r), r->data_len) !=
+            0 ||
+        kefo_buf_append_str(out, ",\"PartitionKey\":") != 0 ||
+        kefo_json_append_string(out, mock_record_pk(sh, r), r->pk_len) != 0 ||
         kefo_buf_append_byte(out, '}') != 0) {
       return -1;
     }
@@ -908,24 +868,6 @@ int mock_api_write_child_shards(kefo_buf *out, const mock_shard *sh) {
   rv = kefo_buf_append_str(out, s);
   cJSON_free(s);
   return rv;
-}
-
-/* Reads a decimal of at most 15 digits ending at |stop|; -1 if not. */
-static int parse_num(const char **p, char stop, size_t *out) {
-  size_t v = 0;
-  int n = 0;
-
-  while (**p >= '0' && **p <= '9' && n < 15) {
-    v = v * 10 + (size_t)(**p - '0');
-    ++*p;
-    ++n;
-  }
-  if (n == 0 || **p != stop) {
-    return -1;
-  }
-  ++*p;
-  *out = v;
-  return 0;
 }
 
 /* "kefomock1:<shard index>:<record index>:<stream>", every part checked
@@ -1206,7 +1148,6 @@ static int op_configure(op_ctx *c) {
     *config_slot(&next, &config_fields[i]) = (int64_t)it->valuedouble;
   }
   c->api->cfg = next;
-  c->api->world.consumer_delay_ms = next.consumer_delay_ms;
   o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "Config", config_json(c->api));
   return reply(c, o);

@@ -21,7 +21,7 @@
 typedef struct mock_config {
   int64_t subscription_lifetime_ms;
   int64_t idle_event_ms;
-  /* Copied to the model (mock_world) on every change. */
+  /* How long a new consumer stays CREATING. */
   int64_t consumer_delay_ms;
 } mock_config;
 
@@ -42,7 +42,7 @@ typedef struct mock_subscribe_req {
   char message[1024];
 } mock_subscribe_req;
 
-void mock_api_init(mock_api *api, int64_t consumer_delay_ms);
+void mock_api_init(mock_api *api);
 void mock_api_free(mock_api *api);
 
 /*
@@ -77,8 +77,6 @@ int mock_api_write_records(kefo_buf *out, const mock_shard *sh, size_t from,
                            size_t to);
 /* Appends the ChildShards array of |sh| ("[]" while it is open). */
 int mock_api_write_child_shards(kefo_buf *out, const mock_shard *sh);
-/* Appends |s| as a JSON string, quoted and escaped. */
-int mock_api_write_string(kefo_buf *out, const char *s, size_t len);
 
 /* The last record index of an event or GetRecords answer starting at
    |from|: at most |max_records| records and about 1 MiB of data. */

@@ -71,8 +71,7 @@ static int split(char *s, char **f, int max) {
 /*
  * Creates STREAM with SHARDS shards and RECORDS records: partition key
  * pk-<i>, data the decimal i padded with '.' to BYTES, routed by the MD5
- * of the key like any record. Watchers are not told: nobody subscribes
- * before the server starts.
+ * of the key like any record.
  */
 static int preload(mock_api *api, char *spec) {
   char *f[4], pk[32];
@@ -104,7 +103,7 @@ static int preload(mock_api *api, char *spec) {
     data[dlen] = '.';
     sh = mock_stream_route(s, mock_hash_key(pk, (size_t)pklen));
     if (!sh || mock_shard_append(sh, pk, (size_t)pklen, data,
-                                 (size_t)(bytes > dlen ? bytes : dlen), now, 1,
+                                 (size_t)(bytes > dlen ? bytes : dlen), now,
                                  NULL) != 0) {
       free(data);
       fprintf(stderr, "kinesis-mock: preload failed at record %lld\n",
@@ -121,8 +120,6 @@ static void produce_tick(evutil_socket_t fd, short what, void *arg) {
   mock_stream *s = mock_stream_find(&p->api->world, p->stream);
   int64_t now = mock_now_ms();
   uint64_t due, n = 0;
-  mock_shard *touched[64];
-  size_t ntouched = 0, k;
 
   (void)fd;
   (void)what;
@@ -139,23 +136,11 @@ static void produce_tick(evutil_socket_t fd, short what, void *arg) {
         snprintf(buf, sizeof(buf), "live-%llu", (unsigned long long)p->written);
     mock_shard *sh = mock_stream_route(s, mock_hash_key(buf, (size_t)len));
     if (!sh || mock_shard_append(sh, buf, (size_t)len, (const uint8_t *)buf,
-                                 (size_t)len, now, 1, NULL) != 0) {
+                                 (size_t)len, now, NULL) != 0) {
       break;
     }
     ++p->written;
     ++n;
-    for (k = 0; k < ntouched && touched[k] != sh; ++k) {
-    }
-    if (k == ntouched) {
-      if (ntouched < 64) {
-        touched[ntouched++] = sh;
-      } else {
-        mock_shard_notify(sh);
-      }
-    }
-  }
-  for (k = 0; k < ntouched; ++k) {
-    mock_shard_notify(touched[k]);
   }
 }
 
@@ -210,7 +195,8 @@ int main(int argc, char **argv) {
   }
   /* A client that vanishes must not kill the server. */
   signal(SIGPIPE, SIG_IGN);
-  mock_api_init(&api, delay);
+  mock_api_init(&api);
+  api.cfg.consumer_delay_ms = delay;
   api.cfg.idle_event_ms = idle;
   api.cfg.subscription_lifetime_ms = life;
   for (i = 0; i < npreloads; ++i) {

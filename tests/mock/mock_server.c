@@ -558,10 +558,6 @@ static void handle_request(mock_request *r) {
   }
   if (mock_subscription_new(&r->sub, r->conn, r->stream_id, srv->api, &sreq) !=
       0) {
-    if (sreq.consumer) {
-      /* Not started: give the live slot back. */
-      --sreq.consumer->live[sreq.shard->index];
-    }
     respond_error(r, 500, "InternalFailure", "cannot start the subscription");
     return;
   }

@@ -12,9 +12,8 @@
 
 #define ACCOUNT_PREFIX "arn:aws:kinesis:us-east-1:123456789012:stream/"
 
-void mock_world_init(mock_world *w, int64_t consumer_delay_ms) {
+void mock_world_init(mock_world *w) {
   memset(w, 0, sizeof(*w));
-  w->consumer_delay_ms = consumer_delay_ms;
 }
 
 static void consumer_free(mock_consumer *c) {
@@ -280,7 +279,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 
 int mock_shard_append(mock_shard *sh, const char *pk, size_t pk_len,
                       const uint8_t *data, size_t data_len, int64_t now_ms,
-                      int quiet, mock_record **out) {
+                      mock_record **out) {
   mock_record *r;
 
   if (sh->closed || pk_len == 0 || pk_len > MOCK_MAX_PK ||
@@ -305,9 +304,7 @@ int mock_shard_append(mock_shard *sh, const char *pk, size_t pk_len,
   }
   sh->nbytes += pk_len + data_len;
   ++sh->stream->nrecords;
-  if (!quiet) {
-    mock_shard_notify(sh);
-  }
+  mock_shard_notify(sh);
   if (out) {
     *out = r;
   }
@@ -473,7 +470,7 @@ size_t mock_shard_children(const mock_shard *sh, uint32_t *out) {
 }
 
 int mock_consumer_register(mock_stream *s, const char *name, int64_t now_ms,
-                           mock_consumer **out) {
+                           int64_t delay_ms, mock_consumer **out) {
   mock_consumer *c;
 
   if (!mock_valid_name(name)) {
@@ -491,7 +488,7 @@ int mock_consumer_register(mock_stream *s, const char *name, int64_t now_ms,
   snprintf(c->arn, sizeof(c->arn), "%s/consumer/%s:%lld", s->arn, name,
            (long long)(now_ms / 1000));
   c->created_ms = now_ms;
-  c->active_at_ms = now_ms + s->world->consumer_delay_ms;
+  c->active_at_ms = now_ms + delay_ms;
   if (mock_consumer_slots(c) != 0) {
     consumer_free(c);
     return MOCK_ENOMEM;
@@ -537,7 +534,6 @@ void mock_consumer_deregister(mock_consumer *c) {
       break;
     }
   }
-  c->deleted = 1;
   c->next = s->world->graveyard;
   s->world->graveyard = c;
 }

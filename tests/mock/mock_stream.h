@@ -87,7 +87,6 @@ typedef struct mock_consumer {
   char arn[MOCK_MAX_ARN];
   int64_t created_ms;
   int64_t active_at_ms;
-  int deleted;
   /* Per shard index: live subscriptions and the last SubscribeToShard
      call (ms), for ResourceInUse and LimitExceeded. */
   uint32_t *live;
@@ -113,7 +112,6 @@ typedef struct mock_world {
   /* Deregistered consumers: live subscriptions may still point at them,
      so they are freed only with the world. */
   mock_consumer *graveyard;
-  int64_t consumer_delay_ms;
 } mock_world;
 
 /* Error codes of the model; mock_api names them as AWS exceptions. */
@@ -126,7 +124,7 @@ typedef enum {
   MOCK_ELIMIT = -5     /* LimitExceededException */
 } mock_err;
 
-void mock_world_init(mock_world *w, int64_t consumer_delay_ms);
+void mock_world_init(mock_world *w);
 void mock_world_free(mock_world *w);
 
 /* Stream and consumer names: [a-zA-Z0-9_.-], 1 to 128 characters. */
@@ -150,11 +148,12 @@ void mock_u128_format(mock_u128 v, char *out);
    open shards cover the whole key space). */
 mock_shard *mock_stream_route(mock_stream *s, mock_u128 hash);
 
-/* Appends one record to |shard| (open) and wakes its watchers unless
-   |quiet| (a batch wakes them once with mock_shard_notify). */
+/* Appends one record to |shard| (open) and wakes its watchers. Waking
+   only schedules a send from the loop, so a batch still goes out as one
+   event. */
 int mock_shard_append(mock_shard *shard, const char *pk, size_t pk_len,
                       const uint8_t *data, size_t data_len, int64_t now_ms,
-                      int quiet, mock_record **out);
+                      mock_record **out);
 void mock_shard_notify(mock_shard *shard);
 
 /* Sequence numbers. Writes MOCK_SEQ_LEN digits and a NUL. */
@@ -184,8 +183,9 @@ int mock_merge_shards(mock_stream *s, mock_shard *a, mock_shard *b,
 /* Children of |shard| (indexes into s->shards), at most 2. */
 size_t mock_shard_children(const mock_shard *shard, uint32_t *out);
 
+/* The consumer is CREATING for |delay_ms|, then ACTIVE. */
 int mock_consumer_register(mock_stream *s, const char *name, int64_t now_ms,
-                           mock_consumer **out);
+                           int64_t delay_ms, mock_consumer **out);
 mock_consumer *mock_consumer_find(mock_stream *s, const char *name);
 mock_consumer *mock_consumer_find_arn(mock_world *w, const char *arn);
 void mock_consumer_deregister(mock_consumer *c);

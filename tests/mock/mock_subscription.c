@@ -57,13 +57,12 @@ static int encode(mock_subscription *sub, const char *message_type,
   return 0;
 }
 
-static void arm_idle(mock_subscription *sub) {
-  int64_t ms = sub->api->cfg.idle_event_ms;
+static void arm(struct event *timer, int64_t ms) {
   struct timeval tv;
 
   tv.tv_sec = (time_t)(ms / 1000);
   tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-  evtimer_add(sub->idle_timer, &tv);
+  evtimer_add(timer, &tv);
 }
 
 /* Builds the next SubscribeToShardEvent if one is due. Returns 1 when a
@@ -120,7 +119,7 @@ static int next_event(mock_subscription *sub) {
   }
   sub->ending = final;
   sub->idle_due = 0;
-  arm_idle(sub);
+  arm(sub->idle_timer, sub->api->cfg.idle_event_ms);
   return 1;
 }
 
@@ -203,12 +202,13 @@ int mock_subscription_new(mock_subscription **out, mock_conn *conn,
                           const mock_subscribe_req *req) {
   mock_subscription *sub = calloc(1, sizeof(*sub));
   struct event_base *base = mock_conn_base(conn);
-  int64_t ms = api->cfg.subscription_lifetime_ms;
-  struct timeval tv;
   cJSON *o;
   char *s;
 
   if (!sub) {
+    if (!req->exception) {
+      --req->consumer->live[req->shard->index];
+    }
     return -1;
   }
   sub->conn = conn;
@@ -232,6 +232,7 @@ int mock_subscription_new(mock_subscription **out, mock_conn *conn,
     *out = sub;
     return 0;
   }
+  /* From here mock_subscription_del gives the live slot back. */
   sub->consumer = req->consumer;
   sub->shard = req->shard;
   sub->pos = req->start;
@@ -246,10 +247,8 @@ int mock_subscription_new(mock_subscription **out, mock_conn *conn,
   sub->watch.changed = on_shard_changed;
   sub->watch.user_data = sub;
   mock_watch_add(sub->shard, &sub->watch);
-  tv.tv_sec = (time_t)(ms / 1000);
-  tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-  evtimer_add(sub->life_timer, &tv);
-  arm_idle(sub);
+  arm(sub->life_timer, api->cfg.subscription_lifetime_ms);
+  arm(sub->idle_timer, api->cfg.idle_event_ms);
   *out = sub;
   return 0;
 }
@@ -260,9 +259,7 @@ void mock_subscription_del(mock_subscription *sub) {
   }
   if (sub->consumer) {
     mock_watch_remove(&sub->watch);
-    if (sub->consumer->live[sub->shard->index] > 0) {
-      --sub->consumer->live[sub->shard->index];
-    }
+    --sub->consumer->live[sub->shard->index];
   }
   if (sub->idle_timer) {
     event_free(sub->idle_timer);

@@ -18,9 +18,10 @@ typedef struct mock_subscription mock_subscription;
 
 /*
  * Starts the subscription |req| describes on stream |stream_id| of |conn|:
- * a live one when req->exception is NULL (the consumer's live count was
- * raised by mock_api_subscribe and is lowered by mock_subscription_del),
- * else one exception event then END_STREAM. Returns 0 or -1.
+ * a live one when req->exception is NULL, else one exception event then
+ * END_STREAM. A live one takes over the consumer's live count that
+ * mock_api_subscribe raised: mock_subscription_del lowers it, and so does
+ * a failure here. Returns 0 or -1.
  */
 int mock_subscription_new(mock_subscription **out, mock_conn *conn,
                           int32_t stream_id, mock_api *api,
