@@ -19,6 +19,7 @@
 
 #include "aws/aws_client.h"
 #include "aws/kinesis.h"
+#include "efo/subscription.h"
 
 static struct event_base *base;
 static kefo_http_client *http, *tls_http;
@@ -94,6 +95,14 @@ static cJSON *call_ok(const char *op, cJSON *body) {
   if (r.error) {
     printf("\n  %s failed: %s %s\n", op, r.aws_type, r.message);
   }
+  CU_ASSERT_EQUAL(r.error, 0);
+  return j;
+}
+
+static cJSON *control_call(const char *op, cJSON *body) {
+  result r;
+  cJSON *j = call_with(aws, &control, op, body, &r);
+
   CU_ASSERT_EQUAL(r.error, 0);
   return j;
 }
@@ -377,7 +386,7 @@ static int s_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
   cJSON_ArrayForEach(r, recs) {
     const char *seq = str(r, "SequenceNumber");
     const char *data = str(r, "Data");
-    if (seq && s->last_seq[0] && strcmp(s->last_seq, seq) >= 0) {
+    if (seq && s->last_seq[0] && kefo_seq_cmp(s->last_seq, seq) >= 0) {
       s->in_order = 0;
     }
     if (seq) {
@@ -470,32 +479,42 @@ static void test_subscribe_records(void) {
   CU_ASSERT_EQUAL(s.initial, 1);
   CU_ASSERT(s.initial_first);
   CU_ASSERT_EQUAL(s.records, 5);
-  /* New records are pushed at once, not at the next idle tick. */
-  {
-    int64_t t0 = now_ms();
-    for (i = 5; i < 8; ++i) {
-      snprintf(d, sizeof(d), "r%d", i);
-      put_record("sub", "pk", d, NULL, NULL, 0);
-    }
-    for (i = 0; i < 300 && s.records < 8 && !s.ended; ++i) {
-      sleep_loop(5);
-    }
-    CU_ASSERT_EQUAL(s.records, 8);
-    printf("\nmock: 3 records written during a subscription arrived in %lld "
-           "ms\n",
-           (long long)(now_ms() - t0));
-  }
-  for (i = 0; i < 8; ++i) {
-    snprintf(d, sizeof(d), "r%d", i);
-    CU_ASSERT_STRING_EQUAL(s.data[i], d);
-  }
-  CU_ASSERT(s.in_order);
   /* An idle subscription still gets empty events (every 200 ms here). */
   {
     int before = s.events;
     sleep_loop(700);
     CU_ASSERT(s.events - before >= 2);
   }
+  /* New records are pushed at once, not at the next idle tick: with the
+     idle interval at a minute (the tick already armed at 200 ms fires
+     first and re-arms with it), only the push can deliver them. */
+  {
+    cJSON *b = cJSON_CreateObject();
+    int64_t t0;
+    cJSON_AddNumberToObject(b, "IdleEventMs", 60000);
+    cJSON_Delete(control_call("Configure", b));
+    sleep_loop(400);
+    t0 = now_ms();
+    for (i = 5; i < 8; ++i) {
+      snprintf(d, sizeof(d), "r%d", i);
+      put_record("sub", "pk", d, NULL, NULL, 0);
+    }
+    for (i = 0; i < 1000 && s.records < 8 && !s.ended; ++i) {
+      sleep_loop(5);
+    }
+    CU_ASSERT_EQUAL(s.records, 8);
+    printf("\nmock: 3 records written during a subscription arrived in %lld "
+           "ms\n",
+           (long long)(now_ms() - t0));
+    b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "IdleEventMs", 200);
+    cJSON_Delete(control_call("Configure", b));
+  }
+  for (i = 0; i < 8; ++i) {
+    snprintf(d, sizeof(d), "r%d", i);
+    CU_ASSERT_STRING_EQUAL(s.data[i], d);
+  }
+  CU_ASSERT(s.in_order);
   CU_ASSERT_EQUAL(s.ended, 0);
   cancel(&s);
   printf("mock: initial-response first, then %d records in order over %d "
@@ -549,8 +568,12 @@ static void test_split_ends_subscription(void) {
   sleep_loop(1000);
   subscribe(&s, arn, "shardId-000000000000", "LATEST");
   run_until(&s.ended, 5000);
+  CU_ASSERT(s.ended);
   CU_ASSERT_EQUAL(s.end_error, 0);
+  CU_ASSERT_EQUAL(s.records, 0);
   CU_ASSERT_EQUAL(s.child_shards, 2);
+  CU_ASSERT(s.null_continuation);
+  cancel(&s);
 }
 
 static void test_get_records_shard_end(void) {
@@ -587,14 +610,6 @@ static void test_get_records_shard_end(void) {
   cJSON_Delete(j);
   printf("\nmock: GetRecords at the closed shard's end: NextShardIterator "
          "null, 2 ChildShards\n");
-}
-
-static cJSON *control_call(const char *op, cJSON *body) {
-  result r;
-  cJSON *j = call_with(aws, &control, op, body, &r);
-
-  CU_ASSERT_EQUAL(r.error, 0);
-  return j;
 }
 
 static void test_lifetime(void) {
@@ -720,7 +735,7 @@ static void test_consumer_delay(void) {
          "ResourceInUseException, then served them\n");
 }
 
-static void test_consumer_delay_and_ops(void) {
+static void test_consumers_and_validation(void) {
   char sarn[256], arn[512];
   cJSON *j;
   result r;
@@ -732,6 +747,32 @@ static void test_consumer_delay_and_ops(void) {
   CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Consumers")), 2);
   CU_ASSERT_PTR_NULL(str(j, "NextToken"));
   cJSON_Delete(j);
+  {
+    /* One a page: a NextToken, then the other consumer and none. */
+    char token[128], first[64];
+    cJSON *b = obj("StreamARN", sarn, NULL, NULL);
+    cJSON_AddNumberToObject(b, "MaxResults", 1);
+    j = call_ok("ListStreamConsumers", b);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Consumers")), 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(str(j, "NextToken"));
+    snprintf(token, sizeof(token), "%s", str(j, "NextToken"));
+    snprintf(first, sizeof(first), "%s",
+             str(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Consumers"), 0),
+                 "ConsumerName"));
+    cJSON_Delete(j);
+    b = obj("StreamARN", sarn, "NextToken", token);
+    cJSON_AddNumberToObject(b, "MaxResults", 1);
+    j = call_ok("ListStreamConsumers", b);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Consumers")), 1);
+    CU_ASSERT_PTR_NULL(str(j, "NextToken"));
+    CU_ASSERT_STRING_NOT_EQUAL(
+        str(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "Consumers"), 0),
+            "ConsumerName"),
+        first);
+    cJSON_Delete(j);
+    call("ListStreamConsumers", obj("StreamARN", sarn, "NextToken", "x"), &r);
+    CU_ASSERT_STRING_EQUAL(r.aws_type, "InvalidArgumentException");
+  }
   j = call_ok("DescribeStreamConsumer",
               obj("StreamARN", sarn, "ConsumerName", "c2"));
   CU_ASSERT_STRING_EQUAL(
@@ -756,6 +797,37 @@ static void test_consumer_delay_and_ops(void) {
   CU_ASSERT_EQUAL(r.status, 400);
   CU_ASSERT_STRING_EQUAL(r.aws_type, "ValidationException");
   CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "StreamName"));
+  {
+    /* Data: base64 of at most 1 MiB, else a 400. The limit is exact:
+       1 MiB is stored, 1 MiB + 1 byte is refused, and so is text too long
+       to be 1 MiB. */
+    static const size_t sizes[3] = {1024 * 1024, 1024 * 1024 + 1,
+                                    1024 * 1024 + 4};
+    unsigned char *raw = calloc(sizes[2], 1);
+    char *text = malloc(sizes[2] / 3 * 4 + 8);
+    cJSON *b = obj("StreamName", "paged", "PartitionKey", "pk");
+    int k;
+    cJSON_AddStringToObject(b, "Data", "not base64!");
+    call("PutRecord", b, &r);
+    CU_ASSERT_EQUAL(r.status, 400);
+    CU_ASSERT_STRING_EQUAL(r.aws_type, "SerializationException");
+    CU_ASSERT_FATAL(raw && text);
+    for (k = 0; k < 3; ++k) {
+      EVP_EncodeBlock((unsigned char *)text, raw, (int)sizes[k]);
+      b = obj("StreamName", "paged", "PartitionKey", "pk");
+      cJSON_AddStringToObject(b, "Data", text);
+      j = call("PutRecord", b, &r);
+      if (k == 0) {
+        CU_ASSERT_EQUAL(r.error, 0);
+      } else {
+        CU_ASSERT_EQUAL(r.status, 400);
+        CU_ASSERT_STRING_EQUAL(r.aws_type, "ValidationException");
+      }
+      cJSON_Delete(j);
+    }
+    free(raw);
+    free(text);
+  }
 }
 
 /* A provider whose secret the server does not know. */
@@ -851,6 +923,113 @@ static void test_tls_and_volume(void) {
   free(subs);
 }
 
+/* One request as sent, not through kefo_aws_call: bodies that no JSON
+   writer would make. */
+typedef struct raw_call {
+  int done, error, status;
+  char body[1024];
+  size_t len;
+} raw_call;
+
+static int raw_response(kefo_http_stream *st, int status,
+                        const kefo_http_header *h, size_t nh, void *ud) {
+  raw_call *c = ud;
+
+  (void)st;
+  (void)h;
+  (void)nh;
+  c->status = status;
+  return 0;
+}
+
+static int raw_data(kefo_http_stream *st, const uint8_t *data, size_t len,
+                    void *ud) {
+  raw_call *c = ud;
+  size_t n =
+      len < sizeof(c->body) - 1 - c->len ? len : sizeof(c->body) - 1 - c->len;
+
+  memcpy(c->body + c->len, data, n);
+  c->len += n;
+  c->body[c->len] = '\0';
+  kefo_http_stream_consume(st, len);
+  return 0;
+}
+
+static void raw_close(kefo_http_stream *st, int error,
+                      const kefo_error_info *info, void *ud) {
+  raw_call *c = ud;
+
+  (void)st;
+  (void)info;
+  c->error = error;
+  c->done = 1;
+}
+
+static void raw_post(const char *target, const void *body, size_t len,
+                     raw_call *c) {
+  static const kefo_http_callbacks cbs = {raw_response, raw_data, raw_close};
+  kefo_http_header h[2] = {{"content-type", "application/x-amz-json-1.1"},
+                           {"x-amz-target", target}};
+  kefo_http_request req;
+
+  memset(c, 0, sizeof(*c));
+  memset(&req, 0, sizeof(req));
+  req.endpoint = &kinesis.endpoint;
+  req.version = KEFO_HTTP_2;
+  req.method = "POST";
+  req.path = "/";
+  req.headers = h;
+  req.nheaders = 2;
+  req.body = body;
+  req.body_len = len;
+  CU_ASSERT_EQUAL_FATAL(kefo_http_client_request(http, &req, &cbs, c, NULL), 0);
+  run_until(&c->done, 20000);
+  CU_ASSERT(c->done);
+  CU_ASSERT_EQUAL(c->error, 0);
+}
+
+static void test_bad_requests(void) {
+  static const struct {
+    const char *body, *type;
+  } bad[] = {
+      {"{\"SubscriptionLifetimeMs\":", "SerializationException"},
+      {"[1,2]", "SerializationException"},
+      {"\"text\"", "SerializationException"},
+      {"{\"SubscriptionLifetimeMs\":1e300}", "ValidationException"},
+      {"{\"SubscriptionLifetimeMs\":\"5\"}", "ValidationException"},
+  };
+  size_t i, big = 10 * 1024 * 1024 + 1;
+  char *body;
+  raw_call c;
+
+  /* The control target needs no signature, so these reach the parser. */
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+    raw_post("KefoMock.Configure", bad[i].body, strlen(bad[i].body), &c);
+    CU_ASSERT_EQUAL(c.status, 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, bad[i].type));
+  }
+  body = malloc(big);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+  memset(body, ' ', big);
+  raw_post("KefoMock.Stats", body, big, &c);
+  free(body);
+  CU_ASSERT_EQUAL(c.status, 400);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "larger than 10 MB"));
+  /* Unsigned Kinesis calls: 403 before the body is looked at. */
+  raw_post("Kinesis_20131202.ListShards", "{", 1, &c);
+  CU_ASSERT_EQUAL(c.status, 403);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "MissingAuthenticationToken"));
+  raw_post("Kinesis_20131202", "{}", 2, &c);
+  CU_ASSERT_EQUAL(c.status, 400);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "UnknownOperationException"));
+  /* The server is still there and its settings unchanged. */
+  raw_post("KefoMock.Stats", "", 0, &c);
+  CU_ASSERT_EQUAL(c.status, 200);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "\"Streams\""));
+  printf("\nmock: malformed and non-object JSON, a bad setting, an 11 MB "
+         "body and an unsigned call: 400s and a 403, server still up\n");
+}
+
 int main(void) {
   kefo_http_client_options opts;
   CU_pSuite s;
@@ -880,7 +1059,7 @@ int main(void) {
   CU_add_test(s, "ListShards paging", test_list_shards_paging);
   CU_add_test(s, "ListShards through kefo's lister", test_list_shards_client);
   CU_add_test(s, "PutRecords routing", test_put_records_routing);
-  CU_add_test(s, "consumers and validation", test_consumer_delay_and_ops);
+  CU_add_test(s, "consumers and validation", test_consumers_and_validation);
   CU_add_test(s, "SubscribeToShard records", test_subscribe_records);
   CU_add_test(s, "SplitShard ends the subscription",
               test_split_ends_subscription);
@@ -889,6 +1068,7 @@ int main(void) {
   CU_add_test(s, "LimitExceeded and ResourceInUse", test_limits);
   CU_add_test(s, "consumer delay", test_consumer_delay);
   CU_add_test(s, "SigV4 checked", test_signature);
+  CU_add_test(s, "bad requests get a 400", test_bad_requests);
   CU_add_test(s, "TLS and a volume read", test_tls_and_volume);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
