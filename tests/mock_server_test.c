@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
@@ -20,6 +19,7 @@
 #include "aws/aws_client.h"
 #include "aws/kinesis.h"
 #include "efo/subscription.h"
+#include "runtime/clock.h"
 
 static struct event_base *base;
 static kefo_http_client *http, *tls_http;
@@ -35,11 +35,11 @@ typedef struct result {
   int status;
 } result;
 
+/* For intervals: the monotonic clock. */
 static int64_t now_ms(void) {
-  struct timeval tv;
+  const kefo_clock *clock = kefo_clock_system();
 
-  gettimeofday(&tv, NULL);
-  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  return clock->mono_ms(clock->user_data);
 }
 
 static void on_result(int error, const cJSON *resp, const kefo_error_info *info,

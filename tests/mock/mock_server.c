@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "aws/sigv4.h"
+#include "runtime/clock.h"
 #include "tests/mock/mock_subscription.h"
 
 /* Stop producing output above this many unsent bytes; go on below LOW. */
@@ -74,10 +74,9 @@ struct mock_server {
 };
 
 int64_t mock_now_ms(void) {
-  struct timeval tv;
+  const kefo_clock *clock = kefo_clock_system();
 
-  gettimeofday(&tv, NULL);
-  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  return clock->wall_ms(clock->user_data);
 }
 
 nghttp2_session *mock_conn_session(mock_conn *conn) {

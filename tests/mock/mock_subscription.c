@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aws/event_stream.h"
+#include "runtime/clock.h"
 
 struct mock_subscription {
   mock_conn *conn;
@@ -60,8 +61,7 @@ static int encode(mock_subscription *sub, const char *message_type,
 static void arm(struct event *timer, int64_t ms) {
   struct timeval tv;
 
-  tv.tv_sec = (time_t)(ms / 1000);
-  tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+  kefo_timeval_ms(&tv, ms);
   evtimer_add(timer, &tv);
 }
 
