@@ -10,7 +10,9 @@
 
 #include <event2/event.h>
 
+#include "aws/region.h"
 #include "runtime/buf.h"
+#include "runtime/clock.h"
 
 /* GetRecords returns up to 10 MB of data, base64 in JSON: about 14 MB. */
 #define MAX_RESPONSE (32u << 20)
@@ -38,28 +40,21 @@ struct kefo_aws_call {
   kefo_http_stream *stream;
   int status;
   kefo_buf response;
+  /* Why on_data stopped the stream: too large, or out of memory. */
+  int data_error;
   int waiting_credentials;
   int cancelled;
 };
 
 static int set_service(kefo_aws_service *svc, const char *url,
                        const char *region) {
-  size_t i, n;
-
   if (svc == NULL || url == NULL || region == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  n = strlen(region);
-  if (n == 0 || n >= sizeof(svc->region)) {
+  if (!kefo_region_valid(region)) {
     return KEFO_ERR_CONFIG;
   }
-  for (i = 0; i < n; ++i) {
-    char c = region[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-      return KEFO_ERR_CONFIG;
-    }
-  }
-  memcpy(svc->region, region, n + 1);
+  memcpy(svc->region, region, strlen(region) + 1);
   return kefo_endpoint_parse(&svc->endpoint, url);
 }
 
@@ -180,11 +175,14 @@ int kefo_aws_error_retryable(const char *type, int status) {
   return 0;
 }
 
-int kefo_aws_sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
-                       const char *operation, const kefo_credentials *creds,
-                       const uint8_t *body, size_t body_len,
-                       kefo_sigv4_result *res, char *target, size_t targetlen,
-                       kefo_http_header *hs, size_t *n) {
+/* The signed headers of a POST of |body| to |svc| for |operation|: |res|
+   and |target| hold the strings, |hs| (room for 8) gets them, |*n| counts
+   them. */
+static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                     const char *operation, const kefo_credentials *creds,
+                     const uint8_t *body, size_t body_len,
+                     kefo_sigv4_result *res, char *target, size_t targetlen,
+                     kefo_http_header *hs, size_t *n) {
   kefo_sigv4_header sh[3];
   kefo_sigv4_request req;
   kefo_sigv4_params params;
@@ -235,6 +233,56 @@ int kefo_aws_sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
   return 0;
 }
 
+int kefo_aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                       const char *operation, const kefo_credentials *creds,
+                       const uint8_t *body, size_t body_len,
+                       const kefo_http_callbacks *cb, void *user_data,
+                       kefo_http_stream **stream, const char **why) {
+  kefo_sigv4_result res;
+  kefo_http_header hs[8];
+  kefo_http_request req;
+  char target[128];
+  size_t n;
+  int rv;
+
+  rv = sign_json(c, svc, operation, creds, body, body_len, &res, target,
+                 sizeof(target), hs, &n);
+  if (rv != 0) {
+    *why = "the request cannot be signed";
+    return rv;
+  }
+  memset(&req, 0, sizeof(req));
+  req.endpoint = &svc->endpoint;
+  req.version = svc->version;
+  req.method = "POST";
+  req.path = "/";
+  req.headers = hs;
+  req.nheaders = n;
+  req.body = body;
+  req.body_len = body_len;
+  rv = kefo_http_client_request(c->http, &req, cb, user_data, stream);
+  kefo_sigv4_result_free(&res);
+  if (rv != 0) {
+    *why = "cannot start the request";
+  }
+  return rv;
+}
+
+void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
+                              const char *operation, int status,
+                              const cJSON *j) {
+  const char *text = kefo_aws_json_error_message(j);
+
+  info->code = KEFO_ERR_AWS;
+  info->http_status = status;
+  info->aws_type = kefo_aws_json_error_type(j);
+  info->retryable = kefo_aws_error_retryable(info->aws_type, status);
+  snprintf(msg, msglen, "%s failed: HTTP %d %s: %s", operation, status,
+           info->aws_type ? info->aws_type : "(no error type)",
+           text ? text : "(no message)");
+  info->message = msg;
+}
+
 static void call_free(kefo_aws_call *call) {
   kefo_aws_client *c = call->client;
 
@@ -249,8 +297,7 @@ static void call_free(kefo_aws_call *call) {
 static void schedule(kefo_aws_call *call, int64_t delay_ms) {
   struct timeval tv;
 
-  tv.tv_sec = (time_t)(delay_ms / 1000);
-  tv.tv_usec = (suseconds_t)((delay_ms % 1000) * 1000);
+  kefo_timeval_ms(&tv, delay_ms);
   event_add(call->timer, &tv);
 }
 
@@ -297,10 +344,15 @@ static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   kefo_aws_call *call = ud;
 
   kefo_http_stream_consume(s, len);
-  if (call->response.len + len > MAX_RESPONSE) {
+  if (len > MAX_RESPONSE - call->response.len) {
+    call->data_error = KEFO_ERR_RESPONSE_TOO_LARGE;
     return -1;
   }
-  return kefo_buf_append(&call->response, data, len) == 0 ? 0 : -1;
+  if (kefo_buf_append(&call->response, data, len) != 0) {
+    call->data_error = KEFO_ERR_NOMEM;
+    return -1;
+  }
+  return 0;
 }
 
 const char *kefo_aws_json_error_type(const cJSON *j) {
@@ -339,12 +391,22 @@ static void on_close(kefo_http_stream *s, int error,
     info.code = error;
     info.message = tinfo && tinfo->message ? tinfo->message : "";
     info.retryable = tinfo ? tinfo->retryable : 0;
-    if (error == KEFO_ERR_CALLBACK_FAILURE) {
+    if (error == KEFO_ERR_CALLBACK_FAILURE &&
+        call->data_error == KEFO_ERR_RESPONSE_TOO_LARGE) {
       snprintf(msg, sizeof(msg), "response of %s larger than %u bytes",
                call->operation, MAX_RESPONSE);
       info.code = error = KEFO_ERR_RESPONSE_TOO_LARGE;
       info.message = msg;
+      info.retryable = 0;
+    } else if (error == KEFO_ERR_CALLBACK_FAILURE &&
+               call->data_error == KEFO_ERR_NOMEM) {
+      snprintf(msg, sizeof(msg), "out of memory reading the response of %s",
+               call->operation);
+      info.code = error = KEFO_ERR_NOMEM;
+      info.message = msg;
+      info.retryable = 0;
     }
+    call->data_error = 0;
     fail_or_retry(call, error, &info);
     return;
   }
@@ -367,14 +429,8 @@ static void on_close(kefo_http_stream *s, int error,
     finish(call, KEFO_ERR_BAD_RESPONSE, NULL, &info);
     return;
   }
-  info.code = KEFO_ERR_AWS;
-  info.aws_type = kefo_aws_json_error_type(j);
-  info.retryable = kefo_aws_error_retryable(info.aws_type, call->status);
-  snprintf(msg, sizeof(msg), "%s failed: HTTP %d %s: %s", call->operation,
-           call->status, info.aws_type ? info.aws_type : "(no error type)",
-           kefo_aws_json_error_message(j) ? kefo_aws_json_error_message(j)
-                                          : "(no message)");
-  info.message = msg;
+  kefo_aws_error_from_json(&info, msg, sizeof(msg), call->operation,
+                           call->status, j);
   fail_or_retry(call, KEFO_ERR_AWS, &info);
   cJSON_Delete(j);
 }
@@ -385,13 +441,8 @@ static const kefo_http_callbacks http_callbacks = {on_response, on_data,
 static void on_credentials(int error, const kefo_credentials *creds,
                            const kefo_error_info *cinfo, void *ud) {
   kefo_aws_call *call = ud;
-  kefo_aws_client *c = call->client;
-  kefo_sigv4_result res;
-  kefo_http_header hs[8];
-  kefo_http_request req;
   kefo_error_info info;
-  char target[128];
-  size_t n;
+  const char *why = NULL;
   int rv;
 
   call->waiting_credentials = 0;
@@ -408,30 +459,12 @@ static void on_credentials(int error, const kefo_credentials *creds,
     fail_or_retry(call, error, &info);
     return;
   }
-  rv = kefo_aws_sign_json(c, call->svc, call->operation, creds,
-                          (const uint8_t *)call->body, call->body_len, &res,
-                          target, sizeof(target), hs, &n);
+  rv = kefo_aws_send_json(call->client, call->svc, call->operation, creds,
+                          (const uint8_t *)call->body, call->body_len,
+                          &http_callbacks, call, &call->stream, &why);
   if (rv != 0) {
     info.code = rv;
-    info.message = "the request cannot be signed";
-    finish(call, rv, NULL, &info);
-    return;
-  }
-  memset(&req, 0, sizeof(req));
-  req.endpoint = &call->svc->endpoint;
-  req.version = call->svc->version;
-  req.method = "POST";
-  req.path = "/";
-  req.headers = hs;
-  req.nheaders = n;
-  req.body = (const uint8_t *)call->body;
-  req.body_len = call->body_len;
-  rv = kefo_http_client_request(c->http, &req, &http_callbacks, call,
-                                &call->stream);
-  kefo_sigv4_result_free(&res);
-  if (rv != 0) {
-    info.code = rv;
-    info.message = "cannot start the request";
+    info.message = why;
     finish(call, rv, NULL, &info);
   }
 }

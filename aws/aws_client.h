@@ -11,6 +11,7 @@
 
 #include "aws/credentials.h"
 #include "aws/http.h"
+#include "aws/region.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
 
@@ -24,7 +25,7 @@ typedef struct kefo_aws_service {
   const char *content_type;
   kefo_http_version version;
   kefo_endpoint endpoint;
-  char region[64];
+  char region[KEFO_REGION_MAX];
 } kefo_aws_service;
 
 /*
@@ -87,19 +88,31 @@ int kefo_aws_call_start(kefo_aws_client *client, const kefo_aws_service *svc,
 void kefo_aws_call_cancel(kefo_aws_call *call);
 
 /*
- * Builds the signed headers of a request to |svc| for |operation| with
- * |body|: content-type, x-amz-target, x-amz-date, x-amz-security-token
- * (when a session token), authorization. |res| holds the strings; free it
- * with kefo_sigv4_result_free. |hs| must have room for 8 headers; the
- * count is stored in |*n|. Used by calls and by SubscribeToShard.
+ * Signs a POST of |body| (|body_len| bytes, lent until the stream closes)
+ * to |svc| for |operation| with |creds| (content-type, x-amz-target,
+ * x-amz-date, x-amz-security-token when a session token, authorization)
+ * and starts it on the client's HTTP client with |cb| and |user_data|,
+ * storing the stream in |*stream|. On failure |*why| says which step
+ * failed. Used by calls and by SubscribeToShard.
  *
- * Returns 0 or the error of kefo_sigv4_sign.
+ * Returns 0, the error of kefo_sigv4_sign or that of
+ * kefo_http_client_request.
  */
-int kefo_aws_sign_json(kefo_aws_client *client, const kefo_aws_service *svc,
+int kefo_aws_send_json(kefo_aws_client *client, const kefo_aws_service *svc,
                        const char *operation, const kefo_credentials *creds,
                        const uint8_t *body, size_t body_len,
-                       kefo_sigv4_result *res, char *target, size_t targetlen,
-                       kefo_http_header *hs, size_t *n);
+                       const kefo_http_callbacks *cb, void *user_data,
+                       kefo_http_stream **stream, const char **why);
+
+/*
+ * Fills |info| for an AWS error answer |j| (NULL when not JSON) with HTTP
+ * |status| to |operation|: KEFO_ERR_AWS, aws_type (points into |j|),
+ * retryable, and a message written to |msg| naming the operation, status,
+ * type and AWS's message.
+ */
+void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
+                              const char *operation, int status,
+                              const cJSON *j);
 
 /* The type of an AWS JSON error body ("__type" without its namespace:
    "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" gives

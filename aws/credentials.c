@@ -67,6 +67,33 @@ void kefo_credentials_provider_del(kefo_credentials_provider *p) {
   }
 }
 
+void kefo_credentials_pending_add(kefo_credentials_pending **head,
+                                  kefo_credentials_pending *p) {
+  p->prev = NULL;
+  p->next = *head;
+  p->head = head;
+  if (*head != NULL) {
+    (*head)->prev = p;
+  }
+  *head = p;
+}
+
+void kefo_credentials_pending_remove(kefo_credentials_pending *p) {
+  if (p->head == NULL) {
+    return;
+  }
+  if (p->prev != NULL) {
+    p->prev->next = p->next;
+  } else {
+    *p->head = p->next;
+  }
+  if (p->next != NULL) {
+    p->next->prev = p->prev;
+  }
+  p->prev = p->next = NULL;
+  p->head = NULL;
+}
+
 void kefo_credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
                            const char *message, const char *operation,
                            int http_status, int retryable) {
@@ -1002,7 +1029,7 @@ int kefo_credentials_static_new(kefo_credentials_provider **out,
 typedef struct chain_provider chain_provider;
 
 typedef struct chain_req {
-  struct chain_req *prev, *next;
+  kefo_credentials_pending link; /* first: the list's entries cast back */
   chain_provider *chain;
   const kefo_mem *mem;
   kefo_credentials_cb cb;
@@ -1023,20 +1050,8 @@ struct chain_provider {
   size_t n;
   /* The provider that answered last, or n. */
   size_t last;
-  chain_req *reqs;
+  kefo_credentials_pending *reqs;
 };
-
-static void chain_unlink(chain_req *r) {
-  if (r->prev != NULL) {
-    r->prev->next = r->next;
-  } else if (r->chain != NULL) {
-    r->chain->reqs = r->next;
-  }
-  if (r->next != NULL) {
-    r->next->prev = r->prev;
-  }
-  r->prev = r->next = NULL;
-}
 
 static void chain_note(chain_req *r, const char *name, const char *why) {
   int n;
@@ -1067,7 +1082,7 @@ static void chain_on_link(int error, const kefo_credentials *creds,
     const kefo_mem *mem = r->mem;
 
     c->last = r->index;
-    chain_unlink(r);
+    kefo_credentials_pending_remove(&r->link);
     kefo_mem_free(mem, r);
     cb(0, creds, NULL, ud);
     return;
@@ -1109,7 +1124,7 @@ static void chain_next(chain_req *r) {
       kefo_error_info info;
       char msg[CHAIN_MSG_MAX + 64];
 
-      chain_unlink(r);
+      kefo_credentials_pending_remove(&r->link);
       memset(&info, 0, sizeof(info));
       info.code = r->nomem ? KEFO_ERR_NOMEM : KEFO_ERR_CREDENTIALS;
       snprintf(msg, sizeof(msg), "no AWS credentials found: %s", r->msg);
@@ -1150,11 +1165,7 @@ static int chain_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   r->user_data = user_data;
   r->skip = c->n;
   r->index = c->last < c->n ? c->last : 0;
-  r->next = c->reqs;
-  if (c->reqs != NULL) {
-    c->reqs->prev = r;
-  }
-  c->reqs = r;
+  kefo_credentials_pending_add(&c->reqs, &r->link);
   chain_next(r);
   return 0;
 }
@@ -1168,8 +1179,8 @@ static void chain_del(kefo_credentials_provider *p) {
     kefo_credentials_provider_del(c->providers[i]);
   }
   while (c->reqs != NULL) {
-    chain_req *r = c->reqs;
-    chain_unlink(r);
+    chain_req *r = (chain_req *)c->reqs;
+    kefo_credentials_pending_remove(&r->link);
     kefo_mem_free(c->mem, r);
   }
   kefo_mem_free(c->mem, c->providers);
@@ -1356,11 +1367,7 @@ static void cache_arm(cache_provider *c, int64_t at) {
     return;
   }
   delay = at - cache_now(c);
-  if (delay < 0) {
-    delay = 0;
-  }
-  tv.tv_sec = (long)(delay / 1000);
-  tv.tv_usec = (long)(delay % 1000) * 1000;
+  kefo_timeval_ms(&tv, delay);
   evtimer_add(c->timer, &tv);
 }
 

@@ -376,6 +376,24 @@ void kefo_credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
                            const char *message, const char *operation,
                            int http_status, int retryable);
 
+/*
+ * A provider's requests in flight, kept on a list so that deleting the
+ * provider can end them. Each request struct starts with one, so the
+ * list's entries cast back to the request.
+ */
+typedef struct kefo_credentials_pending {
+  struct kefo_credentials_pending *prev, *next;
+  /* The list head while on a list, else NULL. */
+  struct kefo_credentials_pending **head;
+} kefo_credentials_pending;
+
+/* Puts |p| at the front of the list at |*head|. */
+void kefo_credentials_pending_add(kefo_credentials_pending **head,
+                                  kefo_credentials_pending *p);
+
+/* Takes |p| off its list; nothing when it is on none. */
+void kefo_credentials_pending_remove(kefo_credentials_pending *p);
+
 /* Wipes |len| bytes at |p| in a way the compiler keeps. */
 void kefo_credentials_wipe(void *p, size_t len);
 

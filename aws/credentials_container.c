@@ -150,8 +150,7 @@ bad_url:
 typedef struct container_provider container_provider;
 
 typedef struct container_req {
-  struct container_req *prev, *next;
-  container_provider *cp;
+  kefo_credentials_pending link; /* first: the list's entries cast back */
   const kefo_mem *mem;
   kefo_credentials_cb cb;
   void *user_data;
@@ -168,21 +167,8 @@ struct container_provider {
   const kefo_mem *mem;
   const kefo_env *env;
   kefo_credentials_transport transport;
-  container_req *reqs;
+  kefo_credentials_pending *reqs;
 };
-
-static void req_unlink(container_req *r) {
-  if (r->prev != NULL) {
-    r->prev->next = r->next;
-  } else if (r->cp != NULL && r->cp->reqs == r) {
-    r->cp->reqs = r->next;
-  }
-  if (r->next != NULL) {
-    r->next->prev = r->prev;
-  }
-  r->prev = r->next = NULL;
-  r->cp = NULL;
-}
 
 static void req_free(container_req *r) {
   kefo_credentials_copy_free(&r->result);
@@ -197,10 +183,9 @@ static void req_finish(container_req *r, int error, const char *message,
                        int status, int retryable) {
   kefo_credentials_cb cb = r->cb;
   void *ud = r->user_data;
-  kefo_error_info info;
   char msg[MSG_MAX + sizeof(r->url) + 16];
 
-  req_unlink(r);
+  kefo_credentials_pending_remove(&r->link);
   if (error == 0) {
     kefo_credentials creds = r->result.creds;
     cb(0, &creds, NULL, ud);
@@ -210,12 +195,7 @@ static void req_finish(container_req *r, int error, const char *message,
   snprintf(msg, sizeof(msg), "%s (at %s)", message, r->url);
   kefo_credentials_redact(msg, r->auth);
   req_free(r);
-  memset(&info, 0, sizeof(info));
-  info.code = error;
-  info.message = msg;
-  info.http_status = status;
-  info.retryable = retryable;
-  cb(error, NULL, &info, ud);
+  kefo_credentials_fail(cb, ud, error, msg, NULL, status, retryable);
 }
 
 static void container_on_fetch(int error, const kefo_error_info *info,
@@ -290,18 +270,13 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  r->cp = cp;
   r->mem = cp->mem;
   r->cb = cb;
   r->user_data = user_data;
   kefo_credentials_copy_init(&r->result, cp->mem);
   snprintf(r->url, sizeof(r->url), "%s://%s%s", ep.tls ? "https" : "http",
            ep.authority, path);
-  r->next = cp->reqs;
-  if (cp->reqs != NULL) {
-    cp->reqs->prev = r;
-  }
-  cp->reqs = r;
+  kefo_credentials_pending_add(&cp->reqs, &r->link);
 
   token_file = kefo_env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
   token = kefo_env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
@@ -326,7 +301,7 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     r->auth = kefo_mem_malloc(cp->mem, r->auth_len + 1);
     if (r->auth == NULL) {
       r->auth_len = 0;
-      req_unlink(r);
+      kefo_credentials_pending_remove(&r->link);
       req_free(r);
       return KEFO_ERR_NOMEM;
     }
@@ -370,8 +345,8 @@ static void container_del(kefo_credentials_provider *p) {
   container_provider *cp = (container_provider *)p;
 
   while (cp->reqs != NULL) {
-    container_req *r = cp->reqs;
-    req_unlink(r);
+    container_req *r = (container_req *)cp->reqs;
+    kefo_credentials_pending_remove(&r->link);
     kefo_credentials_fetch_cancel(r->fetch);
     req_free(r);
   }

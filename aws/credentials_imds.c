@@ -31,7 +31,7 @@ typedef enum { ST_TOKEN, ST_ROLE, ST_CREDS } imds_state;
 typedef struct imds_provider imds_provider;
 
 typedef struct imds_req {
-  struct imds_req *prev, *next;
+  kefo_credentials_pending link; /* first: the list's entries cast back */
   imds_provider *ip;
   const kefo_mem *mem;
   kefo_credentials_cb cb;
@@ -58,7 +58,7 @@ struct imds_provider {
   char *token;
   size_t token_len;
   int64_t token_until_ms;
-  imds_req *reqs;
+  kefo_credentials_pending *reqs;
 };
 
 static int64_t now_ms(imds_provider *ip) {
@@ -75,19 +75,6 @@ static void drop_token(imds_provider *ip) {
   ip->token_until_ms = 0;
 }
 
-static void req_unlink(imds_req *r) {
-  if (r->prev != NULL) {
-    r->prev->next = r->next;
-  } else if (r->ip != NULL && r->ip->reqs == r) {
-    r->ip->reqs = r->next;
-  }
-  if (r->next != NULL) {
-    r->next->prev = r->prev;
-  }
-  r->prev = r->next = NULL;
-  r->ip = NULL;
-}
-
 static void req_free(imds_req *r) {
   kefo_credentials_copy_free(&r->result);
   kefo_mem_free(r->mem, r);
@@ -97,28 +84,20 @@ static void req_finish(imds_req *r, int error, const char *message, int status,
                        int retryable) {
   kefo_credentials_cb cb = r->cb;
   void *ud = r->user_data;
-  kefo_error_info info;
   char msg[MSG_MAX + KEFO_ENDPOINT_URL_MAX + 16];
 
-  if (error != 0) {
-    snprintf(msg, sizeof(msg), "%s (at %s)", message, r->url);
-    /* IMDS quoted back in a document: not the session token. */
-    kefo_credentials_redact(msg, r->ip ? r->ip->token : NULL);
-  }
-  req_unlink(r);
+  kefo_credentials_pending_remove(&r->link);
   if (error == 0) {
     kefo_credentials creds = r->result.creds;
     cb(0, &creds, NULL, ud);
     req_free(r);
     return;
   }
+  snprintf(msg, sizeof(msg), "%s (at %s)", message, r->url);
+  /* IMDS quoted back in a document: not the session token. */
+  kefo_credentials_redact(msg, r->ip->token);
   req_free(r);
-  memset(&info, 0, sizeof(info));
-  info.code = error;
-  info.message = msg;
-  info.http_status = status;
-  info.retryable = retryable;
-  cb(error, NULL, &info, ud);
+  kefo_credentials_fail(cb, ud, error, msg, NULL, status, retryable);
 }
 
 static void imds_on_fetch(int error, const kefo_error_info *info, int status,
@@ -402,11 +381,7 @@ static int imds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   r->timeout_ms = timeout_ms;
   snprintf(r->url, sizeof(r->url), "%s", url);
   kefo_credentials_copy_init(&r->result, ip->mem);
-  r->next = ip->reqs;
-  if (ip->reqs != NULL) {
-    ip->reqs->prev = r;
-  }
-  ip->reqs = r;
+  kefo_credentials_pending_add(&ip->reqs, &r->link);
   if (ip->token != NULL && now_ms(ip) >= ip->token_until_ms) {
     drop_token(ip);
   }
@@ -419,8 +394,8 @@ static void imds_del(kefo_credentials_provider *p) {
   imds_provider *ip = (imds_provider *)p;
 
   while (ip->reqs != NULL) {
-    imds_req *r = ip->reqs;
-    req_unlink(r);
+    imds_req *r = (imds_req *)ip->reqs;
+    kefo_credentials_pending_remove(&r->link);
     kefo_credentials_fetch_cancel(r->fetch);
     req_free(r);
   }

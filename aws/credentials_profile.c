@@ -19,8 +19,7 @@
 typedef struct profile_provider profile_provider;
 
 typedef struct profile_req {
-  struct profile_req *prev, *next;
-  profile_provider *pp;
+  kefo_credentials_pending link; /* first: the list's entries cast back */
   const kefo_mem *mem;
   kefo_credentials_cb cb;
   void *user_data;
@@ -33,7 +32,7 @@ struct profile_provider {
   const kefo_mem *mem;
   /* Strings below are this provider's copies. */
   kefo_credentials_options opts;
-  profile_req *reqs;
+  kefo_credentials_pending *reqs;
 };
 
 typedef struct build_ctx {
@@ -45,19 +44,6 @@ typedef struct build_ctx {
   char *err;
   size_t errlen;
 } build_ctx;
-
-static void req_unlink(profile_req *r) {
-  if (r->prev != NULL) {
-    r->prev->next = r->next;
-  } else if (r->pp != NULL && r->pp->reqs == r) {
-    r->pp->reqs = r->next;
-  }
-  if (r->next != NULL) {
-    r->next->prev = r->prev;
-  }
-  r->prev = r->next = NULL;
-  r->pp = NULL;
-}
 
 static int build(build_ctx *bc, const char *name, const char *referrer,
                  kefo_credentials_provider **out);
@@ -271,7 +257,7 @@ static void profile_on_inner(int error, const kefo_credentials *creds,
   kefo_credentials_cb cb = r->cb;
   void *ud = r->user_data;
 
-  req_unlink(r);
+  kefo_credentials_pending_remove(&r->link);
   if (error == 0) {
     cb(0, creds, NULL, ud);
   } else {
@@ -341,20 +327,15 @@ static int profile_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     kefo_credentials_provider_del(inner);
     return KEFO_ERR_NOMEM;
   }
-  r->pp = pp;
   r->mem = pp->mem;
   r->cb = cb;
   r->user_data = user_data;
   r->inner = inner;
   snprintf(r->name, sizeof(r->name), "%s", name);
-  r->next = pp->reqs;
-  if (pp->reqs != NULL) {
-    pp->reqs->prev = r;
-  }
-  pp->reqs = r;
+  kefo_credentials_pending_add(&pp->reqs, &r->link);
   rv = kefo_credentials_provider_get(inner, profile_on_inner, r);
   if (rv != 0) {
-    req_unlink(r);
+    kefo_credentials_pending_remove(&r->link);
     kefo_credentials_provider_del(inner);
     kefo_mem_free(pp->mem, r);
   }
@@ -365,8 +346,8 @@ static void profile_del(kefo_credentials_provider *p) {
   profile_provider *pp = (profile_provider *)p;
 
   while (pp->reqs != NULL) {
-    profile_req *r = pp->reqs;
-    req_unlink(r);
+    profile_req *r = (profile_req *)pp->reqs;
+    kefo_credentials_pending_remove(&r->link);
     kefo_credentials_provider_del(r->inner);
     kefo_mem_free(pp->mem, r);
   }

@@ -415,7 +415,7 @@ done:
 typedef struct sts_provider sts_provider;
 
 typedef struct sts_req {
-  struct sts_req *prev, *next;
+  kefo_credentials_pending link; /* first: the list's entries cast back */
   sts_provider *sp;
   const kefo_mem *mem;
   kefo_credentials_cb cb;
@@ -450,23 +450,11 @@ struct sts_provider {
   char *region;
   char *endpoint;
   uint32_t duration_s;
-  sts_req *reqs;
+  kefo_credentials_pending *reqs;
 };
 
 static const char *sts_action(const sts_provider *sp) {
   return sp->web_identity ? "AssumeRoleWithWebIdentity" : "AssumeRole";
-}
-
-static void req_unlink(sts_req *r) {
-  if (r->prev != NULL) {
-    r->prev->next = r->next;
-  } else if (r->sp != NULL && r->sp->reqs == r) {
-    r->sp->reqs = r->next;
-  }
-  if (r->next != NULL) {
-    r->next->prev = r->prev;
-  }
-  r->prev = r->next = NULL;
 }
 
 static void req_free(sts_req *r) {
@@ -489,7 +477,7 @@ static void req_finish(sts_req *r, int error, const char *message,
   char msg[MSG_MAX + 512];
   char type[128];
 
-  req_unlink(r);
+  kefo_credentials_pending_remove(&r->link);
   if (error == 0) {
     kefo_credentials creds = r->result.creds;
     /* The copy stays alive until after the callback. */
@@ -747,11 +735,7 @@ static sts_req *req_new(sts_provider *sp, kefo_credentials_cb cb,
   r->user_data = user_data;
   kefo_credentials_copy_init(&r->source, sp->mem);
   kefo_credentials_copy_init(&r->result, sp->mem);
-  r->next = sp->reqs;
-  if (sp->reqs != NULL) {
-    sp->reqs->prev = r;
-  }
-  sp->reqs = r;
+  kefo_credentials_pending_add(&sp->reqs, &r->link);
   return r;
 }
 
@@ -768,7 +752,7 @@ static int assume_role_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   r->waiting_source = 1;
   rv = kefo_credentials_provider_get(sp->source, sts_on_source, r);
   if (rv != 0) {
-    req_unlink(r);
+    kefo_credentials_pending_remove(&r->link);
     req_free(r);
   }
   return rv;
@@ -836,8 +820,8 @@ static void sts_del(kefo_credentials_provider *p) {
   /* The source first: it calls back no more. */
   kefo_credentials_provider_del(sp->source);
   while (sp->reqs != NULL) {
-    sts_req *r = sp->reqs;
-    req_unlink(r);
+    sts_req *r = (sts_req *)sp->reqs;
+    kefo_credentials_pending_remove(&r->link);
     kefo_credentials_fetch_cancel(r->fetch);
     req_free(r);
   }

@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "aws/tls.h"
+#include "runtime/clock.h"
 
 /* Connections per endpoint; further requests wait for one to be free. */
 #define MAX_CONNS_PER_ENDPOINT 8
@@ -174,8 +175,7 @@ static void event_release(const kefo_mem *mem, struct event *ev) {
 static void timer_arm(struct event *ev, uint32_t ms) {
   struct timeval tv;
 
-  tv.tv_sec = (time_t)(ms / 1000);
-  tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+  kefo_timeval_ms(&tv, ms);
   event_add(ev, &tv);
 }
 

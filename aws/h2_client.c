@@ -808,8 +808,7 @@ static void conn_ready(h2_conn *conn) {
   event_free(conn->timer);
   conn->timer = event_new(c->base, -1, EV_PERSIST, tick_cb, conn);
   if (conn->timer) {
-    tv.tv_sec = c->opts.ping_interval_ms / 1000;
-    tv.tv_usec = (c->opts.ping_interval_ms % 1000) * 1000;
+    kefo_timeval_ms(&tv, c->opts.ping_interval_ms);
     event_add(conn->timer, &tv);
   }
   /* Requests wait for the peer's SETTINGS (the first frame it sends):
@@ -956,8 +955,7 @@ static void conn_start(h2_conn *conn) {
     int64_t wait = b->next_ms - kefo_clock_system()->mono_ms(NULL);
     if (wait > 0) {
       /* The endpoint failed lately: try again when its backoff ends. */
-      tv.tv_sec = (time_t)(wait / 1000);
-      tv.tv_usec = (suseconds_t)((wait % 1000) * 1000);
+      kefo_timeval_ms(&tv, wait);
       event_add(conn->flush_ev, &tv);
       return;
     }
@@ -965,8 +963,7 @@ static void conn_start(h2_conn *conn) {
   conn->started = 1;
   conn->connecting = 1;
   /* The deadline covers resolving, connecting and the TLS handshake. */
-  tv.tv_sec = ms / 1000;
-  tv.tv_usec = (ms % 1000) * 1000;
+  kefo_timeval_ms(&tv, ms);
   event_add(conn->timer, &tv);
   /* A name is resolved by evdns, asynchronously; an address needs none.
      Errors come back through event_cb. */
@@ -1224,8 +1221,7 @@ int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
       return KEFO_ERR_NOMEM;
     }
   }
-  tv.tv_sec = s->timeout_ms / 1000;
-  tv.tv_usec = (s->timeout_ms % 1000) * 1000;
+  kefo_timeval_ms(&tv, s->timeout_ms);
   event_add(s->timer, &tv);
   stream_link(conn, s);
   if (conn->state == CONN_READY && conn->got_settings) {

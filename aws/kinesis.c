@@ -224,25 +224,31 @@ static void sub_end(kefo_kinesis_subscription *sub, int error,
   }
 }
 
+/* An exception of a subscription: what any call would retry, and
+   ResourceInUseException (the previous subscription to the shard has not
+   ended yet). */
 static int exception_retryable(const char *type) {
   return type && (strcmp(type, "ResourceInUseException") == 0 ||
-                  strcmp(type, "LimitExceededException") == 0 ||
-                  strcmp(type, "InternalFailureException") == 0 ||
-                  strcmp(type, "KMSThrottlingException") == 0 ||
                   kefo_aws_error_retryable(type, 0));
 }
 
-static int header_is(const kefo_es_message *m, const char *name,
-                     const char *value) {
+/* The string header |name| of |m|, or NULL. */
+static const kefo_es_header *string_header(const kefo_es_message *m,
+                                           const char *name) {
   const kefo_es_header *h = kefo_es_message_header(m, name);
+
+  return h && h->type == KEFO_ES_STRING ? h : NULL;
+}
+
+static int value_is(const kefo_es_header *h, const char *value) {
   size_t n = strlen(value);
 
-  return h && h->type == KEFO_ES_STRING && h->value_len == n &&
-         memcmp(h->value, value, n) == 0;
+  return h && h->value_len == n && memcmp(h->value, value, n) == 0;
 }
 
 static int on_message(const kefo_es_message *m, void *ud) {
   kefo_kinesis_subscription *sub = ud;
+  const kefo_es_header *mt, *et;
   kefo_error_info info;
   char type[128], msg[512];
   cJSON *j;
@@ -254,11 +260,11 @@ static int on_message(const kefo_es_message *m, void *ud) {
   memset(&info, 0, sizeof(info));
   info.operation = "SubscribeToShard";
   info.http_status = sub->status;
-  if (header_is(m, ":message-type", "exception") ||
-      header_is(m, ":message-type", "error")) {
-    const kefo_es_header *t = kefo_es_message_header(m, ":exception-type");
+  mt = string_header(m, ":message-type");
+  if (value_is(mt, "exception") || value_is(mt, "error")) {
+    const kefo_es_header *t = string_header(m, ":exception-type");
     if (t == NULL) {
-      t = kefo_es_message_header(m, ":error-code");
+      t = string_header(m, ":error-code");
     }
     snprintf(type, sizeof(type), "%.*s", t ? (int)t->value_len : 7,
              t ? (const char *)t->value : "Unknown");
@@ -274,7 +280,8 @@ static int on_message(const kefo_es_message *m, void *ud) {
     sub_end(sub, KEFO_ERR_AWS, &info);
     return 0;
   }
-  if (header_is(m, ":event-type", "initial-response")) {
+  et = string_header(m, ":event-type");
+  if (value_is(et, "initial-response")) {
     if (sub->cb.on_initial_response) {
       ++sub->in_callback;
       sub->cb.on_initial_response(sub, sub->user_data);
@@ -282,7 +289,7 @@ static int on_message(const kefo_es_message *m, void *ud) {
     }
     return 0;
   }
-  if (!header_is(m, ":event-type", "SubscribeToShardEvent")) {
+  if (!value_is(et, "SubscribeToShardEvent")) {
     return 0; /* unknown event types are skipped, as the SDKs do */
   }
   j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
@@ -377,16 +384,9 @@ static void sub_on_close(kefo_http_stream *s, int error,
   } else if (sub->status != 200) {
     cJSON *j = cJSON_ParseWithLength((const char *)sub->error_body.data,
                                      sub->error_body.len);
-    const char *type = kefo_aws_json_error_type(j);
-    const char *text = kefo_aws_json_error_message(j);
-    snprintf(msg, sizeof(msg), "SubscribeToShard failed: HTTP %d %s: %s",
-             sub->status, type ? type : "(no error type)",
-             text ? text : "(no message)");
-    info.code = KEFO_ERR_AWS;
-    info.aws_type = type;
-    info.message = msg;
-    info.retryable = kefo_aws_error_retryable(type, sub->status) ||
-                     exception_retryable(type);
+    kefo_aws_error_from_json(&info, msg, sizeof(msg), "SubscribeToShard",
+                             sub->status, j);
+    info.retryable = info.retryable || exception_retryable(info.aws_type);
     sub_end(sub, KEFO_ERR_AWS, &info);
     cJSON_Delete(j);
   } else if (kefo_es_decoder_finish(&sub->dec) != 0) {
@@ -406,12 +406,8 @@ static const kefo_http_callbacks sub_http_callbacks = {
 static void sub_on_credentials(int error, const kefo_credentials *creds,
                                const kefo_error_info *cinfo, void *ud) {
   kefo_kinesis_subscription *sub = ud;
-  kefo_sigv4_result res;
-  kefo_http_header hs[8];
-  kefo_http_request req;
   kefo_error_info info;
-  char target[128];
-  size_t n;
+  const char *why = NULL;
   int rv;
 
   sub->waiting_credentials = 0;
@@ -429,26 +425,12 @@ static void sub_on_credentials(int error, const kefo_credentials *creds,
     sub_free(sub);
     return;
   }
-  rv = kefo_aws_sign_json(sub->client, sub->svc, "SubscribeToShard", creds,
-                          (const uint8_t *)sub->body, sub->body_len, &res,
-                          target, sizeof(target), hs, &n);
-  if (rv == 0) {
-    memset(&req, 0, sizeof(req));
-    req.endpoint = &sub->svc->endpoint;
-    req.version = sub->svc->version;
-    req.method = "POST";
-    req.path = "/";
-    req.headers = hs;
-    req.nheaders = n;
-    req.body = (const uint8_t *)sub->body;
-    req.body_len = sub->body_len;
-    rv = kefo_http_client_request(kefo_aws_client_http(sub->client), &req,
-                                  &sub_http_callbacks, sub, &sub->stream);
-    kefo_sigv4_result_free(&res);
-  }
+  rv = kefo_aws_send_json(sub->client, sub->svc, "SubscribeToShard", creds,
+                          (const uint8_t *)sub->body, sub->body_len,
+                          &sub_http_callbacks, sub, &sub->stream, &why);
   if (rv != 0) {
     info.code = rv;
-    info.message = "cannot start SubscribeToShard";
+    info.message = why;
     sub_end(sub, rv, &info);
     sub_free(sub);
   }

@@ -92,16 +92,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_end(ap);
 }
 
-static char *dup_range(const kefo_mem *mem, const char *s, size_t len) {
-  char *d = kefo_mem_malloc(mem, len + 1);
-
-  if (d != NULL) {
-    memcpy(d, s, len);
-    d[len] = '\0';
-  }
-  return d;
-}
-
 static int is_space(char c) {
   return c == ' ' || c == '\t' || c == '\f' || c == '\v';
 }
@@ -208,7 +198,7 @@ static int get_profile(kefo_profile_set *set, const char *name, size_t len,
     if (p == NULL) {
       return KEFO_ERR_NOMEM;
     }
-    p->name = dup_range(set->mem, name, len);
+    p->name = kefo_mem_strndup(set->mem, name, len);
     if (p->name == NULL) {
       kefo_mem_free(set->mem, p);
       return KEFO_ERR_NOMEM;
@@ -226,7 +216,7 @@ static int set_prop(const kefo_mem *mem, kefo_profile *p, const char *key,
   char *v;
   size_t i;
 
-  v = dup_range(mem, value, vlen);
+  v = kefo_mem_strndup(mem, value, vlen);
   if (v == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -256,7 +246,7 @@ static int set_prop(const kefo_mem *mem, kefo_profile *p, const char *key,
     p->props = np;
     p->cap = cap;
   }
-  p->props[p->nprops].key = dup_range(mem, key, keylen);
+  p->props[p->nprops].key = kefo_mem_strndup(mem, key, keylen);
   if (p->props[p->nprops].key == NULL) {
     wipe(v, vlen);
     kefo_mem_free(mem, v);
@@ -434,7 +424,7 @@ static int remember_source(kefo_profile_set *set, kefo_profile_file_kind kind,
   char *s = NULL;
 
   if (source != NULL) {
-    s = dup_range(set->mem, source, strlen(source));
+    s = kefo_mem_strdup(set->mem, source);
     if (s == NULL) {
       return KEFO_ERR_NOMEM;
     }

@@ -79,6 +79,11 @@ static void test_services(void) {
                   KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_aws_service_kinesis(&s, "https://k", ""),
                   KEFO_ERR_CONFIG);
+  /* The same rule as kefo_region_valid: no hyphen at either end. */
+  CU_ASSERT_EQUAL(kefo_aws_service_kinesis(&s, "https://k", "us-east-1-"),
+                  KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo_aws_service_dynamodb(&s, "https://k", "-us-east-1"),
+                  KEFO_ERR_CONFIG);
 }
 
 int kefo_add_endpoint_suite(void) {
