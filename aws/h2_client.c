@@ -417,8 +417,15 @@ static int on_frame_recv_cb(nghttp2_session *session,
 }
 
 static void conn_update(nghttp2_session *session, h2_conn *conn, size_t len) {
+  uint32_t window = conn->client->opts.stream_window;
+
+  /* Half the smaller window: with a stream window above the connection
+     window, half the stream window would never be reached. */
+  if (window > CONNECTION_WINDOW) {
+    window = CONNECTION_WINDOW;
+  }
   conn->conn_unacked += len;
-  if (conn->conn_unacked >= conn->client->opts.stream_window / 2) {
+  if (conn->conn_unacked >= window / 2) {
     /* Below what was received, this only sends the WINDOW_UPDATE: the
        local window keeps its size (nghttp2_adjust_local_window_size). */
     nghttp2_submit_window_update(session, NGHTTP2_FLAG_NONE, 0,

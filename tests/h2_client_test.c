@@ -192,6 +192,27 @@ static void test_h2c_echo_big_goaway(void) {
   SSL_CTX_free(ctx);
 }
 
+/* A stream window larger than the connection window: the connection
+   window must still come back, or the stream stalls after 16 MiB. */
+static void test_window_above_connection(void) {
+  SSL_CTX *ctx;
+  kefo_h2_client *cl = client_new(NULL, &ctx, 64u << 20);
+  kefo_endpoint ep;
+  call b;
+
+  endpoint(&ep, "http://127.0.0.1", env_port("H2_PLAIN_PORT"));
+  memset(&b, 0, sizeof(b));
+  b.consume = 1;
+  start(cl, &ep, "/big?n=40000000", NULL, 0, &b);
+  run_until(&b.closed, 20000);
+  printf("\nh2: 64 MiB stream window, 40 MB response: %zu bytes, error %d\n",
+         b.bytes, b.error);
+  CU_ASSERT_EQUAL(b.error, 0);
+  CU_ASSERT_EQUAL(b.bytes, 40000000);
+  kefo_h2_client_del(cl);
+  SSL_CTX_free(ctx);
+}
+
 static void test_flow_control(void) {
   SSL_CTX *ctx;
   uint32_t window = 256 * 1024;
@@ -643,6 +664,8 @@ int main(void) {
   s = CU_add_suite("h2_client", NULL, NULL);
   CU_add_test(s, "h2c echo, big body, GOAWAY", test_h2c_echo_big_goaway);
   CU_add_test(s, "flow control per stream", test_flow_control);
+  CU_add_test(s, "stream window above the connection window",
+              test_window_above_connection);
   CU_add_test(s, "1000 streams on one connection", test_thousand_streams);
   CU_add_test(s, "timeout, refused, cancel", test_timeout_refused_cancel);
   CU_add_test(s, "TLS verification", test_tls);
