@@ -17,6 +17,8 @@
 
 #include <event2/event.h>
 
+#include "runtime/error.h"
+
 #define MAX_ACCESS_KEY_ID 128
 #define MAX_SECRET 256
 #define MAX_TOKEN (16 * 1024)
@@ -24,26 +26,6 @@
 #define JSON_MAX_DEPTH 16
 /* Room for the chain's message listing every provider's reason. */
 #define CHAIN_MSG_MAX 2048
-
-#ifdef __GNUC__
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0) {
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 void kefo_credentials_wipe(void *p, size_t len) {
   volatile unsigned char *q = p;
@@ -180,7 +162,7 @@ int kefo_credentials_check(const kefo_credentials *c, char *err,
   size_t len;
 
   if (c == NULL || c->access_key_id == NULL || c->access_key_id[0] == '\0') {
-    set_err(err, errlen, "the access key id is empty");
+    kefo_set_err(err, errlen, "the access key id is empty");
     return KEFO_ERR_CREDENTIALS;
   }
   for (a = c->access_key_id; *a; ++a) {
@@ -188,30 +170,30 @@ int kefo_credentials_check(const kefo_credentials *c, char *err,
     if (a - c->access_key_id == MAX_ACCESS_KEY_ID ||
         !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
           (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
-      set_err(err, errlen,
-              "the access key id is longer than %d characters or holds "
-              "one outside [A-Za-z0-9._-]",
-              MAX_ACCESS_KEY_ID);
+      kefo_set_err(err, errlen,
+                   "the access key id is longer than %d characters or holds "
+                   "one outside [A-Za-z0-9._-]",
+                   MAX_ACCESS_KEY_ID);
       return KEFO_ERR_CREDENTIALS;
     }
   }
   if (c->secret_access_key == NULL || c->secret_access_key[0] == '\0') {
-    set_err(err, errlen, "the secret access key is empty");
+    kefo_set_err(err, errlen, "the secret access key is empty");
     return KEFO_ERR_CREDENTIALS;
   }
   if (!printable(c->secret_access_key, MAX_SECRET, &len)) {
-    set_err(err, errlen,
-            "the secret access key is longer than %d characters or holds "
-            "one that is not printable ASCII",
-            MAX_SECRET);
+    kefo_set_err(err, errlen,
+                 "the secret access key is longer than %d characters or holds "
+                 "one that is not printable ASCII",
+                 MAX_SECRET);
     return KEFO_ERR_CREDENTIALS;
   }
   if (c->session_token != NULL &&
       !printable(c->session_token, MAX_TOKEN, &len)) {
-    set_err(err, errlen,
-            "the session token is longer than %d characters or holds one "
-            "that is not printable ASCII",
-            MAX_TOKEN);
+    kefo_set_err(err, errlen,
+                 "the session token is longer than %d characters or holds one "
+                 "that is not printable ASCII",
+                 MAX_TOKEN);
     return KEFO_ERR_CREDENTIALS;
   }
   return 0;
@@ -596,12 +578,12 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
   r.end = body + len;
   r.out = kefo_mem_malloc(out->mem, len + 1);
   if (r.out == NULL) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   json_ws(&r);
   if (r.p >= r.end || *r.p != '{') {
-    set_err(err, errlen, "the response is not a JSON object");
+    kefo_set_err(err, errlen, "the response is not a JSON object");
     goto done;
   }
   ++r.p;
@@ -639,7 +621,8 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
         goto syntax;
       }
       if (memchr(r.out + r.pos, '\0', vlen) != NULL) {
-        set_err(err, errlen, "%s holds a NUL character", json_names[which]);
+        kefo_set_err(err, errlen, "%s holds a NUL character",
+                     json_names[which]);
         goto done;
       }
       off[which] = r.pos;
@@ -668,15 +651,16 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
   if (found[F_CODE] && strcmp(r.out + off[F_CODE], "Success") != 0) {
     char code[128];
     quote_text(code, sizeof(code), r.out + off[F_CODE]);
-    set_err(err, errlen, "the document's Code is '%s', not 'Success'", code);
+    kefo_set_err(err, errlen, "the document's Code is '%s', not 'Success'",
+                 code);
     goto done;
   }
   if (!found[F_AKID] || flen[F_AKID] == 0) {
-    set_err(err, errlen, "the document has no AccessKeyId");
+    kefo_set_err(err, errlen, "the document has no AccessKeyId");
     goto done;
   }
   if (!found[F_SECRET] || flen[F_SECRET] == 0) {
-    set_err(err, errlen, "the document has no SecretAccessKey");
+    kefo_set_err(err, errlen, "the document has no SecretAccessKey");
     goto done;
   }
   memset(&c, 0, sizeof(c));
@@ -687,7 +671,8 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
   if (found[F_EXPIRATION] &&
       kefo_credentials_parse_time(r.out + off[F_EXPIRATION], flen[F_EXPIRATION],
                                   &c.expiration_ms) != 0) {
-    set_err(err, errlen, "the document's Expiration is not an ISO 8601 time");
+    kefo_set_err(err, errlen,
+                 "the document's Expiration is not an ISO 8601 time");
     goto done;
   }
   rv = kefo_credentials_check(&c, err, errlen);
@@ -696,13 +681,13 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
   }
   rv = kefo_credentials_copy_set(out, &c);
   if (rv != 0) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
   }
   goto done;
 
 syntax:
-  set_err(err, errlen, "the response is not valid JSON (at byte %ld)",
-          (long)(r.p - body));
+  kefo_set_err(err, errlen, "the response is not valid JSON (at byte %ld)",
+               (long)(r.p - body));
   rv = KEFO_ERR_BAD_RESPONSE;
 
 done:
@@ -725,21 +710,21 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
   *outlen = 0;
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return KEFO_ERR_CREDENTIALS;
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    set_err(err, errlen, "cannot read %s: not a regular file", path);
+    kefo_set_err(err, errlen, "cannot read %s: not a regular file", path);
     goto fail;
   }
   if ((uint64_t)st.st_size > max) {
-    set_err(err, errlen, "%s is larger than %lu bytes", path,
-            (unsigned long)max);
+    kefo_set_err(err, errlen, "%s is larger than %lu bytes", path,
+                 (unsigned long)max);
     goto fail;
   }
   buf = kefo_mem_malloc(mem, max + 2);
   if (buf == NULL) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
@@ -749,7 +734,7 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
       continue;
     }
     if (r < 0) {
-      set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+      kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
       goto fail;
     }
     if (r == 0) {
@@ -758,8 +743,8 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
     n += (size_t)r;
   }
   if (n > max) {
-    set_err(err, errlen, "%s is larger than %lu bytes", path,
-            (unsigned long)max);
+    kefo_set_err(err, errlen, "%s is larger than %lu bytes", path,
+                 (unsigned long)max);
     goto fail;
   }
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
@@ -767,7 +752,7 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
     --n;
   }
   if (n == 0) {
-    set_err(err, errlen, "%s is empty", path);
+    kefo_set_err(err, errlen, "%s is empty", path);
     goto fail;
   }
   buf[n] = '\0';

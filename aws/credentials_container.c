@@ -11,32 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/error.h"
+
 #define ECS_ENDPOINT "http://169.254.170.2"
 #define MAX_BODY (16 * 1024)
 #define MAX_AUTH_TOKEN (16 * 1024)
 #define TIMEOUT_MS 2000
 #define PATH_MAX_LEN 1024
 #define MSG_MAX 512
-
-#ifdef __GNUC__
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0) {
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* A path and query fit for a request line: '/' then visible ASCII. */
 static int valid_path(const char *p) {
@@ -79,9 +61,10 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
 
   if (rel != NULL) {
     if (!valid_path(rel) || strlen(rel) >= pathlen) {
-      set_err(err, errlen,
-              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a path starting "
-              "with '/'");
+      kefo_set_err(
+          err, errlen,
+          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a path starting "
+          "with '/'");
       return KEFO_ERR_CREDENTIALS;
     }
     kefo_endpoint_parse(ep, ECS_ENDPOINT);
@@ -89,9 +72,9 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
     return 0;
   }
   if (full == NULL) {
-    set_err(err, errlen,
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
+    kefo_set_err(err, errlen,
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
     return KEFO_ERR_CREDENTIALS;
   }
   p = strstr(full, "://");
@@ -131,19 +114,21 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
     goto bad_url;
   }
   if (!ep->tls && !http_allowed(ep->host)) {
-    set_err(err, errlen,
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI uses http to '%.255s', which "
-            "is allowed only for loopback, 169.254.170.2, 169.254.170.23 "
-            "and fd00:ec2::23 (use https)",
-            ep->host);
+    kefo_set_err(
+        err, errlen,
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI uses http to '%.255s', which "
+        "is allowed only for loopback, 169.254.170.2, 169.254.170.23 "
+        "and fd00:ec2::23 (use https)",
+        ep->host);
     return KEFO_ERR_CREDENTIALS;
   }
   return 0;
 
 bad_url:
-  set_err(err, errlen,
-          "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http:// or https:// "
-          "URL");
+  kefo_set_err(
+      err, errlen,
+      "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http:// or https:// "
+      "URL");
   return KEFO_ERR_CREDENTIALS;
 }
 

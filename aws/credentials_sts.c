@@ -12,6 +12,7 @@
 
 #include "aws/region.h"
 #include "aws/sigv4.h"
+#include "runtime/error.h"
 
 #define STS_VERSION "2011-06-15"
 #define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
@@ -20,26 +21,6 @@
 /* STS accepts web identity tokens of up to 20000 characters. */
 #define WEB_IDENTITY_TOKEN_MAX 20000
 #define MSG_MAX 640
-
-#ifdef __GNUC__
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0) {
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* ---- The request body ---- */
 
@@ -348,20 +329,20 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
       snprintf(aws_type, typelen, "%s", code);
     }
     if (code[0] != '\0') {
-      set_err(err, errlen, "HTTP %d %s%s%s", status, code,
-              message[0] ? ": " : "", message);
+      kefo_set_err(err, errlen, "HTTP %d %s%s%s", status, code,
+                   message[0] ? ": " : "", message);
     } else {
-      set_err(err, errlen, "HTTP %d with no STS error document", status);
+      kefo_set_err(err, errlen, "HTTP %d with no STS error document", status);
     }
     return KEFO_ERR_AWS;
   }
   if (xml_find(s, len, "Credentials", &creds, &clen) != 0) {
-    set_err(err, errlen, "the response has no <Credentials>");
+    kefo_set_err(err, errlen, "the response has no <Credentials>");
     return KEFO_ERR_BAD_RESPONSE;
   }
   buf = kefo_mem_malloc(out->mem, clen + 4);
   if (buf == NULL) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   for (i = 0; i < 4; ++i) {
@@ -369,20 +350,21 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
     size_t vlen;
 
     if (xml_find(creds, clen, names[i], &v, &vlen) != 0) {
-      set_err(err, errlen, "the response's <Credentials> has no <%s>",
-              names[i]);
+      kefo_set_err(err, errlen, "the response's <Credentials> has no <%s>",
+                   names[i]);
       goto done;
     }
     /* Decoded text is never longer than the element's content, and the
        contents do not overlap, so |buf| holds them all. */
     if (xml_text(v, vlen, buf + used, vlen + 1) != 0) {
-      set_err(err, errlen, "the response's <%s> is not plain text", names[i]);
+      kefo_set_err(err, errlen, "the response's <%s> is not plain text",
+                   names[i]);
       goto done;
     }
     off[i] = used;
     n = strlen(buf + used);
     if (n == 0) {
-      set_err(err, errlen, "the response's <%s> is empty", names[i]);
+      kefo_set_err(err, errlen, "the response's <%s> is empty", names[i]);
       goto done;
     }
     used += n + 1;
@@ -393,14 +375,15 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
   k.session_token = buf + off[2];
   if (kefo_credentials_parse_time(buf + off[3], strlen(buf + off[3]),
                                   &k.expiration_ms) != 0) {
-    set_err(err, errlen, "the response's <Expiration> is not an ISO 8601 time");
+    kefo_set_err(err, errlen,
+                 "the response's <Expiration> is not an ISO 8601 time");
     goto done;
   }
   rv = kefo_credentials_check(&k, err, errlen);
   if (rv == 0) {
     rv = kefo_credentials_copy_set(out, &k);
     if (rv != 0) {
-      set_err(err, errlen, "out of memory");
+      kefo_set_err(err, errlen, "out of memory");
     }
   }
 

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/error.h"
+
 typedef struct profile_prop {
   char *key;
   char *value;
@@ -70,26 +72,6 @@ static void wipe(void *p, size_t len) {
   while (len--) {
     *q++ = 0;
   }
-}
-
-#ifdef __GNUC__
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0) {
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
 }
 
 static int is_space(char c) {
@@ -446,20 +428,20 @@ int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
   if (set == NULL || (data == NULL && len > 0) ||
       (kind != KEFO_PROFILE_FILE_CONFIG &&
        kind != KEFO_PROFILE_FILE_CREDENTIALS)) {
-    set_err(err, errlen, "invalid argument");
+    kefo_set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (source == NULL) {
     source = kind == KEFO_PROFILE_FILE_CONFIG ? "(config)" : "(credentials)";
   }
   if (len > KEFO_PROFILE_FILE_MAX) {
-    set_err(err, errlen, "%s: larger than %d bytes", source,
-            KEFO_PROFILE_FILE_MAX);
+    kefo_set_err(err, errlen, "%s: larger than %d bytes", source,
+                 KEFO_PROFILE_FILE_MAX);
     return KEFO_ERR_CONFIG;
   }
   rv = remember_source(set, kind, source, 1);
   if (rv != 0) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     return rv;
   }
   memset(&st, 0, sizeof(st));
@@ -513,9 +495,9 @@ int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
     }
   }
   if (rv == KEFO_ERR_NOMEM) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
   } else if (rv != 0) {
-    set_err(err, errlen, "%s:%lu: %s", source, line, why);
+    kefo_set_err(err, errlen, "%s:%lu: %s", source, line, why);
   }
   return rv;
 }
@@ -534,21 +516,21 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
     if (errno == ENOENT || errno == ENOTDIR) {
       return 0;
     }
-    set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return KEFO_ERR_CONFIG;
   }
   *found = 1;
   if (fstat(fd, &stbuf) != 0) {
-    set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     goto fail;
   }
   if (!S_ISREG(stbuf.st_mode)) {
-    set_err(err, errlen, "cannot read %s: not a regular file", path);
+    kefo_set_err(err, errlen, "cannot read %s: not a regular file", path);
     goto fail;
   }
   if (stbuf.st_size > KEFO_PROFILE_FILE_MAX) {
-    set_err(err, errlen, "%s: larger than %d bytes", path,
-            KEFO_PROFILE_FILE_MAX);
+    kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
+                 KEFO_PROFILE_FILE_MAX);
     goto fail;
   }
   /* One byte more than allowed shows a file that grew meanwhile. */
@@ -556,7 +538,7 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
   buf = kefo_mem_malloc(mem, cap);
   if (buf == NULL) {
     rv = KEFO_ERR_NOMEM;
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     goto fail;
   }
   for (;;) {
@@ -564,8 +546,8 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
     if (n == cap) {
       uint8_t *nb;
       if (cap > KEFO_PROFILE_FILE_MAX) {
-        set_err(err, errlen, "%s: larger than %d bytes", path,
-                KEFO_PROFILE_FILE_MAX);
+        kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
+                     KEFO_PROFILE_FILE_MAX);
         goto fail;
       }
       nb = kefo_mem_realloc(mem, buf,
@@ -574,7 +556,7 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
                                 : cap * 2);
       if (nb == NULL) {
         rv = KEFO_ERR_NOMEM;
-        set_err(err, errlen, "out of memory");
+        kefo_set_err(err, errlen, "out of memory");
         goto fail;
       }
       buf = nb;
@@ -586,7 +568,7 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
       if (errno == EINTR) {
         continue;
       }
-      set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+      kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
       goto fail;
     }
     if (r == 0) {
@@ -595,8 +577,8 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
     n += (size_t)r;
   }
   if (n > KEFO_PROFILE_FILE_MAX) {
-    set_err(err, errlen, "%s: larger than %d bytes", path,
-            KEFO_PROFILE_FILE_MAX);
+    kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
+                 KEFO_PROFILE_FILE_MAX);
     goto fail;
   }
   close(fd);
@@ -626,7 +608,7 @@ int kefo_profile_set_load_file(kefo_profile_set *set,
   if (set == NULL || path == NULL ||
       (kind != KEFO_PROFILE_FILE_CONFIG &&
        kind != KEFO_PROFILE_FILE_CREDENTIALS)) {
-    set_err(err, errlen, "invalid argument");
+    kefo_set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   rv = read_file(set->mem, path, &data, &len, &f, err, errlen);
@@ -636,7 +618,7 @@ int kefo_profile_set_load_file(kefo_profile_set *set,
   if (!f) {
     rv = remember_source(set, kind, path, 0);
     if (rv != 0) {
-      set_err(err, errlen, "out of memory");
+      kefo_set_err(err, errlen, "out of memory");
     }
     return rv;
   }
@@ -659,15 +641,16 @@ static int build_path(const kefo_env *env, const char *var, const char *def,
   } else {
     home = kefo_env_get(env, "HOME");
     if (home == NULL) {
-      set_err(err, errlen, "HOME is not set, so %s cannot be found",
-              v != NULL ? var : def);
+      kefo_set_err(err, errlen, "HOME is not set, so %s cannot be found",
+                   v != NULL ? var : def);
       return KEFO_ERR_CONFIG;
     }
     rest = v != NULL ? v + 1 : def + 1;
     n = snprintf(out, KEFO_PROFILE_PATH_MAX, "%s%s", home, rest);
   }
   if (n < 0 || n >= KEFO_PROFILE_PATH_MAX) {
-    set_err(err, errlen, "the path of %s is too long", v != NULL ? var : def);
+    kefo_set_err(err, errlen, "the path of %s is too long",
+                 v != NULL ? var : def);
     return KEFO_ERR_CONFIG;
   }
   return 0;
@@ -701,7 +684,7 @@ int kefo_profile_set_load_default(kefo_profile_set **out, const kefo_mem *mem,
   /* Two paths of 4 KiB: on the heap, not the event loop's stack. */
   paths = kefo_mem_malloc(mem, 2 * KEFO_PROFILE_PATH_MAX);
   if (paths == NULL) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   rv = kefo_profile_paths(env, paths, paths + KEFO_PROFILE_PATH_MAX, err,
@@ -711,7 +694,7 @@ int kefo_profile_set_load_default(kefo_profile_set **out, const kefo_mem *mem,
   }
   rv = kefo_profile_set_new(&set, mem);
   if (rv != 0) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     goto done;
   }
   rv = kefo_profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG, paths, NULL,

@@ -8,25 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef __GNUC__
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PRINTF_LIKE(f, a)
-#endif
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0) {
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+#include "runtime/error.h"
 
 static int is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -57,10 +39,10 @@ static int take(char *out, const char *value, const char *source, char *err,
   if (!kefo_region_valid(value)) {
     /* A region is no secret, but a mistyped one could be anything: show
        a bounded part of it. */
-    set_err(err, errlen,
-            "%s is not a region name (expected something like "
-            "us-east-1): '%.64s'",
-            source, value);
+    kefo_set_err(err, errlen,
+                 "%s is not a region name (expected something like "
+                 "us-east-1): '%.64s'",
+                 source, value);
     return KEFO_ERR_CONFIG;
   }
   memcpy(out, value, strlen(value) + 1);
@@ -98,14 +80,14 @@ int kefo_region_resolve(char *out, const char *configured, const kefo_env *env,
       return take(out, v, source, err, errlen);
     }
     kefo_profile_set_describe(profiles, where, sizeof(where));
-    set_err(err, errlen,
-            "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION, "
-            "or region in profile '%.64s' (looked in %s)",
-            profile_name, where);
+    kefo_set_err(err, errlen,
+                 "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION, "
+                 "or region in profile '%.64s' (looked in %s)",
+                 profile_name, where);
     return KEFO_ERR_CONFIG;
   }
-  set_err(err, errlen,
-          "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION");
+  kefo_set_err(err, errlen,
+               "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION");
   return KEFO_ERR_CONFIG;
 }
 
@@ -191,10 +173,10 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
     n = snprintf(url, KEFO_ENDPOINT_URL_MAX, "%s", v);
     if (n < 0 || n >= KEFO_ENDPOINT_URL_MAX ||
         kefo_endpoint_parse(ep ? ep : &tmp, url) != 0) {
-      set_err(err, errlen,
-              "%s is not an http:// or https:// URL with only a host and "
-              "port: '%.200s'",
-              source, v);
+      kefo_set_err(err, errlen,
+                   "%s is not an http:// or https:// URL with only a host and "
+                   "port: '%.200s'",
+                   source, v);
       url[0] = '\0';
       return KEFO_ERR_CONFIG;
     }
@@ -204,20 +186,20 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
                                   strcmp(region, "aws-global") == 0)) {
     snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://sts.amazonaws.com");
   } else if (region == NULL || region[0] == '\0') {
-    set_err(err, errlen,
-            "no region to build the %s endpoint from: set aws.region or "
-            "AWS_REGION, or give an endpoint",
-            name);
+    kefo_set_err(err, errlen,
+                 "no region to build the %s endpoint from: set aws.region or "
+                 "AWS_REGION, or give an endpoint",
+                 name);
     return KEFO_ERR_CONFIG;
   } else if (!kefo_region_valid(region)) {
-    set_err(err, errlen, "'%.64s' is not a region name", region);
+    kefo_set_err(err, errlen, "'%.64s' is not a region name", region);
     return KEFO_ERR_CONFIG;
   } else {
     snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://%s.%s.amazonaws.com%s", name,
              region, strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
   }
   if (kefo_endpoint_parse(ep ? ep : &tmp, url) != 0) {
-    set_err(err, errlen, "cannot parse the endpoint %s", url);
+    kefo_set_err(err, errlen, "cannot parse the endpoint %s", url);
     url[0] = '\0';
     return KEFO_ERR_CONFIG;
   }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/error.h"
 #include "runtime/mem.h"
 
 #define MS_SEC 1000LL
@@ -167,23 +168,6 @@ struct kefo_config {
   int64_t num[NKEYS];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-
-  if (err == NULL || errlen == 0) {
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static int is_space(int c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
          c == '\f';
@@ -323,10 +307,10 @@ static void unknown_key(const char *prefix, const char *name, size_t len,
   hint = suggest(name, len);
   show(shown, name, len);
   if (hint != NULL) {
-    set_err(err, errlen, "%sunknown key %s (did you mean \"%s\"?)", prefix,
-            shown, hint);
+    kefo_set_err(err, errlen, "%sunknown key %s (did you mean \"%s\"?)", prefix,
+                 shown, hint);
   } else {
-    set_err(err, errlen, "%sunknown key %s", prefix, shown);
+    kefo_set_err(err, errlen, "%sunknown key %s", prefix, shown);
   }
 }
 
@@ -716,13 +700,13 @@ static int parse_value(const key_def *k, const char *v, size_t len,
     show(shown, v, len);
   }
   if (len == 0) {
-    set_err(why, whylen, "the value must not be empty");
+    kefo_set_err(why, whylen, "the value must not be empty");
     return KEFO_ERR_CONFIG;
   }
   for (i = 0; i < len; ++i) {
     unsigned char c = (unsigned char)v[i];
     if (c < 0x20 || c == 0x7f) {
-      set_err(why, whylen, "%s contains a control character", shown);
+      kefo_set_err(why, whylen, "%s contains a control character", shown);
       return KEFO_ERR_CONFIG;
     }
   }
@@ -730,13 +714,13 @@ static int parse_value(const key_def *k, const char *v, size_t len,
   case T_STR:
   case T_URL:
     if ((int64_t)len < k->min || (int64_t)len > k->max) {
-      set_err(why, whylen, "%s must be %lld to %lld bytes long", shown,
-              (long long)k->min, (long long)k->max);
+      kefo_set_err(why, whylen, "%s must be %lld to %lld bytes long", shown,
+                   (long long)k->min, (long long)k->max);
       return KEFO_ERR_CONFIG;
     }
     if (k->type == T_URL ? check_url(v, len, &reason)
                          : check_str(k, v, len, &reason)) {
-      set_err(why, whylen, "%s %s", shown, reason);
+      kefo_set_err(why, whylen, "%s %s", shown, reason);
       return KEFO_ERR_CONFIG;
     }
     return 0;
@@ -756,7 +740,7 @@ static int parse_value(const key_def *k, const char *v, size_t len,
       n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
                             k->choices[i]);
     }
-    set_err(why, whylen, "%s is not one of %s", shown, list);
+    kefo_set_err(why, whylen, "%s is not one of %s", shown, list);
     return KEFO_ERR_CONFIG;
   }
   case T_DURATION:
@@ -764,16 +748,16 @@ static int parse_value(const key_def *k, const char *v, size_t len,
     fmt_duration(lo, sizeof(lo), k->min);
     fmt_duration(hi, sizeof(hi), k->max);
     if (rv == -3) {
-      set_err(why, whylen, "%s must not be negative", shown);
+      kefo_set_err(why, whylen, "%s must not be negative", shown);
     } else if (rv == -1) {
-      set_err(why, whylen,
-              "%s is not a duration (such as 500ms, 10s, 5min, 1h, or "
-              "milliseconds)",
-              shown);
+      kefo_set_err(why, whylen,
+                   "%s is not a duration (such as 500ms, 10s, 5min, 1h, or "
+                   "milliseconds)",
+                   shown);
     } else if (rv == -2 || *num > k->max) {
-      set_err(why, whylen, "%s is more than %s", shown, hi);
+      kefo_set_err(why, whylen, "%s is more than %s", shown, hi);
     } else if (*num < k->min) {
-      set_err(why, whylen, "%s is less than %s", shown, lo);
+      kefo_set_err(why, whylen, "%s is less than %s", shown, lo);
     } else {
       return 0;
     }
@@ -783,14 +767,14 @@ static int parse_value(const key_def *k, const char *v, size_t len,
     fmt_size(lo, sizeof(lo), k->min);
     fmt_size(hi, sizeof(hi), k->max);
     if (rv == -3) {
-      set_err(why, whylen, "%s must not be negative", shown);
+      kefo_set_err(why, whylen, "%s must not be negative", shown);
     } else if (rv == -1) {
-      set_err(why, whylen, "%s is not a size (such as 1048576, 64KiB or 1MiB)",
-              shown);
+      kefo_set_err(why, whylen,
+                   "%s is not a size (such as 1048576, 64KiB or 1MiB)", shown);
     } else if (rv == -2 || *num > k->max) {
-      set_err(why, whylen, "%s is more than %s bytes", shown, hi);
+      kefo_set_err(why, whylen, "%s is more than %s bytes", shown, hi);
     } else if (*num < k->min) {
-      set_err(why, whylen, "%s is less than %s", shown, lo);
+      kefo_set_err(why, whylen, "%s is less than %s", shown, lo);
     } else {
       return 0;
     }
@@ -799,8 +783,8 @@ static int parse_value(const key_def *k, const char *v, size_t len,
     const char *p = v;
     rv = read_uint(&p, v + len, num);
     if (rv != 0 || p != v + len || *num < k->min || *num > k->max) {
-      set_err(why, whylen, "%s is not an integer from %lld to %lld", shown,
-              (long long)k->min, (long long)k->max);
+      kefo_set_err(why, whylen, "%s is not an integer from %lld to %lld", shown,
+                   (long long)k->min, (long long)k->max);
       return KEFO_ERR_CONFIG;
     }
     return 0;
@@ -808,15 +792,15 @@ static int parse_value(const key_def *k, const char *v, size_t len,
   case T_TIME:
   default:
     if (parse_time(v, len, num) != 0) {
-      set_err(why, whylen,
-              "%s is not a timestamp (ISO 8601 with a zone, such as "
-              "2024-05-01T12:00:00.250Z, or epoch seconds such as "
-              "1714564800.25)",
-              shown);
+      kefo_set_err(why, whylen,
+                   "%s is not a timestamp (ISO 8601 with a zone, such as "
+                   "2024-05-01T12:00:00.250Z, or epoch seconds such as "
+                   "1714564800.25)",
+                   shown);
       return KEFO_ERR_CONFIG;
     }
     if (*num < k->min || *num > k->max) {
-      set_err(why, whylen, "%s is not between 1970 and 9999", shown);
+      kefo_set_err(why, whylen, "%s is not between 1970 and 9999", shown);
       return KEFO_ERR_CONFIG;
     }
     return 0;
@@ -913,7 +897,7 @@ static int make_value(const kefo_mem *mem, size_t i, const char *v, size_t len,
   trim(&v, &len);
   rv = parse_value(&keys[i], v, len, num, &canon, why, sizeof(why));
   if (rv != 0) {
-    set_err(err, errlen, "%s%s: %s", prefix, keys[i].name, why);
+    kefo_set_err(err, errlen, "%s%s: %s", prefix, keys[i].name, why);
     return rv;
   }
   if (canon != NULL) {
@@ -922,7 +906,7 @@ static int make_value(const kefo_mem *mem, size_t i, const char *v, size_t len,
   }
   *text = kefo_mem_strndup(mem, v, len);
   if (*text == NULL) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   return 0;
@@ -934,9 +918,9 @@ int kefo_config_set2(kefo_config *cfg, const char *key, const char *value,
   int64_t num;
   int i, rv;
 
-  set_err(err, errlen, "%s", "");
+  kefo_set_err(err, errlen, "%s", "");
   if (cfg == NULL || key == NULL) {
-    set_err(err, errlen, "invalid argument");
+    kefo_set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   i = find_key(key, strlen(key));
@@ -976,17 +960,17 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
   size_t i;
   int rv = 0;
 
-  set_err(err, errlen, "%s", "");
+  kefo_set_err(err, errlen, "%s", "");
   if (cfg == NULL || (data == NULL && len > 0)) {
-    set_err(err, errlen, "invalid argument");
+    kefo_set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (name == NULL) {
     name = "(config)";
   }
   if (len > KEFO_CONFIG_FILE_MAX) {
-    set_err(err, errlen, "%s: larger than %d bytes", name,
-            KEFO_CONFIG_FILE_MAX);
+    kefo_set_err(err, errlen, "%s: larger than %d bytes", name,
+                 KEFO_CONFIG_FILE_MAX);
     return KEFO_ERR_CONFIG;
   }
   if (len == 0) {
@@ -1011,13 +995,13 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
       --slen;
     }
     if (slen > KEFO_CONFIG_LINE_MAX) {
-      set_err(err, errlen, "%sline longer than %d bytes", prefix,
-              KEFO_CONFIG_LINE_MAX);
+      kefo_set_err(err, errlen, "%sline longer than %d bytes", prefix,
+                   KEFO_CONFIG_LINE_MAX);
       rv = KEFO_ERR_CONFIG;
       break;
     }
     if (memchr(s, '\0', slen) != NULL) {
-      set_err(err, errlen, "%sNUL byte in the line", prefix);
+      kefo_set_err(err, errlen, "%sNUL byte in the line", prefix);
       rv = KEFO_ERR_CONFIG;
       break;
     }
@@ -1031,7 +1015,7 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
     eq = memchr(s, '=', slen);
     if (eq == NULL) {
       /* The line is not shown: it might be a secret pasted alone. */
-      set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
+      kefo_set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
       rv = KEFO_ERR_CONFIG;
       break;
     }
@@ -1041,7 +1025,7 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
     v = eq + 1;
     vlen = (size_t)(s + slen - v);
     if (klen == 0) {
-      set_err(err, errlen, "%smissing key before '='", prefix);
+      kefo_set_err(err, errlen, "%smissing key before '='", prefix);
       rv = KEFO_ERR_CONFIG;
       break;
     }
@@ -1081,26 +1065,26 @@ int kefo_config_load_file2(kefo_config *cfg, const char *path, char *err,
   size_t n;
   int rv;
 
-  set_err(err, errlen, "%s", "");
+  kefo_set_err(err, errlen, "%s", "");
   if (cfg == NULL || path == NULL) {
-    set_err(err, errlen, "invalid argument");
+    kefo_set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   f = fopen(path, "rb");
   if (f == NULL) {
-    set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    kefo_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
     return KEFO_ERR_CONFIG;
   }
   /* One byte more than allowed tells a file that is too large. */
   buf = kefo_mem_malloc(&cfg->mem, KEFO_CONFIG_FILE_MAX + 1);
   if (buf == NULL) {
-    set_err(err, errlen, "out of memory");
+    kefo_set_err(err, errlen, "out of memory");
     rv = KEFO_ERR_NOMEM;
     goto fail_file;
   }
   n = fread(buf, 1, KEFO_CONFIG_FILE_MAX + 1, f);
   if (ferror(f)) {
-    set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     rv = KEFO_ERR_CONFIG;
     goto fail_buf;
   }
@@ -1222,46 +1206,48 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
   size_t i;
   int provider;
 
-  set_err(err, errlen, "%s", "");
+  kefo_set_err(err, errlen, "%s", "");
   if (cfg == NULL) {
-    set_err(err, errlen, "invalid argument");
+    kefo_set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (!kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
       !kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
-    set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
-            KEFO_CFG_STREAM_NAME);
+    kefo_set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
+                 KEFO_CFG_STREAM_NAME);
     return KEFO_ERR_CONFIG;
   }
   if (kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION) ==
           KEFO_POSITION_AT_TIMESTAMP &&
       !kefo_config_is_set(cfg, KEFO_CFG_INIT_TIMESTAMP)) {
-    set_err(err, errlen, "%s: required when %s is AT_TIMESTAMP",
-            KEFO_CFG_INIT_TIMESTAMP, KEFO_CFG_INIT_POSITION);
+    kefo_set_err(err, errlen, "%s: required when %s is AT_TIMESTAMP",
+                 KEFO_CFG_INIT_TIMESTAMP, KEFO_CFG_INIT_POSITION);
     return KEFO_ERR_CONFIG;
   }
   if (kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_EFO) {
     int lc = kefo_config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE);
     if (lc == KEFO_LIFECYCLE_JOB_MANAGED &&
         !kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_NAME)) {
-      set_err(err, errlen, "%s: required when %s is EFO and %s is JOB_MANAGED",
-              KEFO_CFG_EFO_CONSUMER_NAME, KEFO_CFG_READER_TYPE,
-              KEFO_CFG_EFO_LIFECYCLE);
+      kefo_set_err(err, errlen,
+                   "%s: required when %s is EFO and %s is JOB_MANAGED",
+                   KEFO_CFG_EFO_CONSUMER_NAME, KEFO_CFG_READER_TYPE,
+                   KEFO_CFG_EFO_LIFECYCLE);
       return KEFO_ERR_CONFIG;
     }
     if (lc == KEFO_LIFECYCLE_SELF_MANAGED &&
         !kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN)) {
-      set_err(err, errlen, "%s: required when %s is EFO and %s is SELF_MANAGED",
-              KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_READER_TYPE,
-              KEFO_CFG_EFO_LIFECYCLE);
+      kefo_set_err(err, errlen,
+                   "%s: required when %s is EFO and %s is SELF_MANAGED",
+                   KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_READER_TYPE,
+                   KEFO_CFG_EFO_LIFECYCLE);
       return KEFO_ERR_CONFIG;
     }
   }
   if (kefo_config_get_enum(cfg, KEFO_CFG_LEASE_STORE) ==
           KEFO_LEASE_STORE_DYNAMODB &&
       !kefo_config_is_set(cfg, KEFO_CFG_LEASE_TABLE)) {
-    set_err(err, errlen, "%s: required when %s is dynamodb",
-            KEFO_CFG_LEASE_TABLE, KEFO_CFG_LEASE_STORE);
+    kefo_set_err(err, errlen, "%s: required when %s is dynamodb",
+                 KEFO_CFG_LEASE_TABLE, KEFO_CFG_LEASE_STORE);
     return KEFO_ERR_CONFIG;
   }
   provider = kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER);
@@ -1272,15 +1258,15 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
                               ? KEFO_CFG_SECRET_KEY
                               : NULL;
     if (missing != NULL) {
-      set_err(err, errlen, "%s: required when %s is BASIC", missing,
-              KEFO_CFG_CREDENTIALS_PROVIDER);
+      kefo_set_err(err, errlen, "%s: required when %s is BASIC", missing,
+                   KEFO_CFG_CREDENTIALS_PROVIDER);
       return KEFO_ERR_CONFIG;
     }
   }
   if (provider == KEFO_CREDENTIALS_ASSUME_ROLE &&
       !kefo_config_is_set(cfg, KEFO_CFG_ROLE_ARN)) {
-    set_err(err, errlen, "%s: required when %s is ASSUME_ROLE",
-            KEFO_CFG_ROLE_ARN, KEFO_CFG_CREDENTIALS_PROVIDER);
+    kefo_set_err(err, errlen, "%s: required when %s is ASSUME_ROLE",
+                 KEFO_CFG_ROLE_ARN, KEFO_CFG_CREDENTIALS_PROVIDER);
     return KEFO_ERR_CONFIG;
   }
   for (i = 0; i < sizeof(retry) / sizeof(retry[0]); ++i) {
@@ -1290,8 +1276,8 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
       char a[32], b[32];
       fmt_duration(a, sizeof(a), lo);
       fmt_duration(b, sizeof(b), hi);
-      set_err(err, errlen, "%s: %s is more than %s (%s)", retry[i][0], a,
-              retry[i][1], b);
+      kefo_set_err(err, errlen, "%s: %s is more than %s (%s)", retry[i][0], a,
+                   retry[i][1], b);
       return KEFO_ERR_CONFIG;
     }
   }

@@ -3,6 +3,11 @@
  */
 #include "config.h"
 
+#include "runtime/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <kefo/kefo.h>
 
 const char *kefo_strerror(int code) {
@@ -77,4 +82,15 @@ const kefo_info *kefo_version(int least_version) {
     return NULL;
   }
   return &version_info;
+}
+
+void kefo_set_err(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+
+  if (err == NULL || errlen == 0) {
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
 }
