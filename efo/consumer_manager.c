@@ -52,6 +52,18 @@ struct kefo_consumer_manager {
 
 static void next_step(kefo_consumer_manager *m);
 
+/* What follows once the stream's ARN is known. */
+static step step_after_stream(const kefo_consumer_manager *m) {
+  switch (m->lifecycle) {
+  case KEFO_EFO_JOB_MANAGED:
+    return STEP_REGISTER;
+  case KEFO_EFO_SELF_MANAGED:
+    return STEP_POLL_ACTIVE;
+  default:
+    return STEP_READY; /* no consumer: the polling reader */
+  }
+}
+
 static int copy(char *dst, size_t cap, const char *src) {
   if (src == NULL) {
     dst[0] = '\0';
@@ -198,8 +210,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
       bad_response(m, "DescribeStreamSummary");
       return;
     }
-    m->step =
-        m->lifecycle == KEFO_EFO_JOB_MANAGED ? STEP_REGISTER : STEP_POLL_ACTIVE;
+    m->step = step_after_stream(m);
     next_step(m);
     return;
   case STEP_REGISTER:
@@ -288,6 +299,10 @@ static void next_step(kefo_consumer_manager *m) {
   int ok = body != NULL, rv;
 
   switch (m->step) {
+  case STEP_READY:
+    cJSON_Delete(body);
+    ready(m);
+    return;
   case STEP_RESOLVE_STREAM:
     op = "DescribeStreamSummary";
     ok = ok && cJSON_AddStringToObject(body, "StreamName", m->stream_name);
@@ -402,10 +417,15 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
   if (m->stream_name[0]) {
     m->step = STEP_RESOLVE_STREAM;
   } else {
-    m->step =
-        m->lifecycle == KEFO_EFO_JOB_MANAGED ? STEP_REGISTER : STEP_POLL_ACTIVE;
+    m->step = step_after_stream(m);
   }
   *out = m;
+  if (m->step == STEP_READY) {
+    /* Nothing to ask: answer from the loop all the same. */
+    struct timeval tv = {0, 0};
+    event_add(m->timer, &tv);
+    return 0;
+  }
   next_step(m); /* the call's callback comes from the loop */
   return 0;
 }
@@ -421,7 +441,7 @@ int kefo_consumer_manager_stop(kefo_consumer_manager *m,
   m->ready_cb = NULL;
   m->done_cb = cb;
   m->done_ud = user_data;
-  if (m->lifecycle == KEFO_EFO_SELF_MANAGED || !m->consumer_arn[0]) {
+  if (m->lifecycle != KEFO_EFO_JOB_MANAGED || !m->consumer_arn[0]) {
     /* Nothing of ours to remove; answer from the loop all the same. */
     m->step = STEP_DONE;
     event_add(m->timer, &tv);

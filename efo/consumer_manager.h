@@ -11,7 +11,13 @@
 
 #include "aws/aws_client.h"
 
-typedef enum { KEFO_EFO_JOB_MANAGED, KEFO_EFO_SELF_MANAGED } kefo_efo_lifecycle;
+typedef enum {
+  KEFO_EFO_JOB_MANAGED,
+  KEFO_EFO_SELF_MANAGED,
+  /* No stream consumer at all (the polling reader): only the stream's ARN
+     is resolved, and the ready callback gives an empty consumer ARN. */
+  KEFO_EFO_NO_CONSUMER
+} kefo_efo_lifecycle;
 
 typedef struct kefo_consumer_manager_options {
   kefo_efo_lifecycle lifecycle;

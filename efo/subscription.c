@@ -48,28 +48,38 @@ int kefo_seq_cmp(const char *a, const char *b) {
   return strcmp(a, b);
 }
 
+int kefo_position_valid(const char *type, const char *value) {
+  size_t i;
+  int known = 0, needs_value;
+
+  if (type == NULL) {
+    return 0;
+  }
+  for (i = 0; i < sizeof(position_types) / sizeof(position_types[0]); ++i) {
+    known |= strcmp(type, position_types[i]) == 0;
+  }
+  needs_value = kefo_position_needs_value(type);
+  return known && (!needs_value || value != NULL) &&
+         (value == NULL || strlen(value) < KEFO_SEQ_MAX) &&
+         (!needs_value || !strstr(type, "SEQUENCE") || kefo_seq_valid(value));
+}
+
+int kefo_position_needs_value(const char *type) {
+  return strcmp(type, "TRIM_HORIZON") != 0 && strcmp(type, "LATEST") != 0;
+}
+
 int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
                       const char *position_type, const char *position_value,
                       const kefo_retry_strategy *retry,
                       uint32_t inactivity_ms) {
-  size_t i;
-  int known = 0, needs_value;
+  int needs_value;
 
-  if (core == NULL || shard_id == NULL || position_type == NULL ||
-      strlen(shard_id) >= KEFO_SUB_ID_CAP || shard_id[0] == '\0') {
+  if (core == NULL || shard_id == NULL || strlen(shard_id) >= KEFO_SUB_ID_CAP ||
+      shard_id[0] == '\0' ||
+      !kefo_position_valid(position_type, position_value)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  for (i = 0; i < sizeof(position_types) / sizeof(position_types[0]); ++i) {
-    known |= strcmp(position_type, position_types[i]) == 0;
-  }
-  needs_value = strcmp(position_type, "TRIM_HORIZON") != 0 &&
-                strcmp(position_type, "LATEST") != 0;
-  if (!known || (needs_value && position_value == NULL) ||
-      (position_value && strlen(position_value) >= KEFO_SEQ_MAX) ||
-      (needs_value && strstr(position_type, "SEQUENCE") &&
-       !kefo_seq_valid(position_value))) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
+  needs_value = kefo_position_needs_value(position_type);
   memset(core, 0, sizeof(*core));
   strcpy(core->shard_id, shard_id);
   strcpy(core->position_type, position_type);

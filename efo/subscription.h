@@ -120,6 +120,15 @@ void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
    KEFO_ERR_TIMEOUT, retryable. */
 int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms);
 
+/* Returns 1 when |type| is a known starting position (TRIM_HORIZON,
+   LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER) and
+   |value| fits it: present when the type needs one (a well-formed
+   sequence number for the two SEQUENCE types) and short enough. */
+int kefo_position_valid(const char *type, const char *value);
+
+/* Returns 1 when |type| (a known position type) takes a value. */
+int kefo_position_needs_value(const char *type);
+
 /*
  * Compares two sequence numbers (decimal strings without leading zeros):
  * <0, 0, >0. Returns 0 for equal.

@@ -1,8 +1,8 @@
 /*
  * The consumer: the EFO consumer manager, shard discovery into the lineage
- * graph, one subscription state machine and SubscribeToShard stream per
- * ready shard, and delivery of de-aggregated records to on_records. All on
- * one event loop.
+ * graph, one reader (EFO or polling) per ready shard, delivery of
+ * de-aggregated records to on_records, and checkpoints. All on one event
+ * loop.
  */
 #include "config.h"
 
@@ -13,112 +13,14 @@
 #include <event2/event.h>
 #include <kefo/kefo.h>
 
-#include "aws/aws_client.h"
 #include "aws/base64.h"
-#include "aws/credentials.h"
-#include "aws/kinesis.h"
 #include "aws/region.h"
-#include "efo/consumer_manager.h"
-#include "efo/subscription.h"
-#include "lease/checkpoint_table.h"
-#include "lease/lease_store.h"
-#include "runtime/buf.h"
 #include "runtime/clock.h"
-#include "runtime/config.h"
+#include "runtime/consumer_internal.h"
 #include "runtime/kpl.h"
-#include "runtime/shard_graph.h"
 
-typedef enum { C_NEW, C_STARTING, C_RUNNING, C_STOPPING, C_STOPPED } cstate;
-
-typedef struct reader {
-  struct reader *next;
-  kefo_consumer *c;
-  kefo_subscription_core core;
-  kefo_kinesis_subscription *sub;
-  struct event *timer;
-  int subscribed_before;
-  /* The last record handed to on_records, and the last checkpoint asked
-     of the store. */
-  char delivered[KEFO_SEQ_MAX];
-  uint64_t delivered_sub;
-  char saved[KEFO_SEQ_MAX];
-  uint64_t saved_sub;
-  /* Resuming from a checkpoint: the subscription starts AT its record,
-     and user records up to and including it are dropped (the rest of a
-     KPL aggregate is not). */
-  int resume_filter;
-  char resume[KEFO_SEQ_MAX];
-  uint64_t resume_sub;
-  kefo_shard_stats stats;
-} reader;
-
-/* One Kinesis record of the event: its decoded blob in the arena, its
-   partition key and sequence number in the string buffer (offsets: both
-   buffers may move while they grow). */
-typedef struct krecord {
-  size_t blob, blob_len, pk, pk_len, seq;
-  int64_t arrival_ms;
-} krecord;
-
-/* One user record; data is an offset into the arena (inside its blob),
-   pk / seq / ehk offsets into the string buffer. */
-typedef struct pending {
-  size_t pk, seq, ehk, data, data_len;
-  uint64_t sub_seq;
-  int64_t arrival_ms;
-} pending;
-
-/* What deliver() reports besides 0. */
-#define DELIVER_STOP 1   /* the application asked to stop */
-#define DELIVER_BAD (-1) /* malformed records, or no memory */
-
-struct kefo_consumer {
-  const kefo_mem *mem;
-  kefo_config *cfg;
-  kefo_callbacks cb;
-  void *user_data;
-  struct event_base *base;
-  int own_base;
-  cstate state;
-  kefo_credentials_provider *creds;
-  kefo_http_client *http;
-  kefo_aws_client *aws;
-  kefo_aws_service svc;
-  kefo_consumer_manager *manager;
-  char consumer_arn[512];
-  char stream_arn[512];
-  kefo_shard_graph *graph;
-  kefo_kinesis_list *listing;
-  struct event *discovery;
-  reader *readers;
-  kefo_retry_strategy retry;
-  uint32_t inactivity_ms;
-  /* Per-event scratch, reused: decoded blobs, strings, records. */
-  kefo_buf arena;
-  kefo_buf strings;
-  krecord *krecs;
-  size_t nkrecs, krecs_cap;
-  pending *pend;
-  size_t npend, pend_cap;
-  kefo_record *recs;
-  size_t recs_cap;
-  const krecord *cur; /* the Kinesis record being de-aggregated */
-  reader *cur_reader;
-  /* Progress: the store, the checkpoints it held at start, the timer of
-     automatic checkpoints (0 ms: manual only). */
-  kefo_lease_store *store;
-  kefo_checkpoint_table initial;
-  struct event *cp_timer;
-  int64_t cp_interval_ms;
-  int store_error;              /* set by a store callback */
-  kefo_checkpoint_entry *batch; /* scratch of checkpoint_delivered */
-  size_t batch_cap;
-  kefo_shard_stats *stats;
-  size_t stats_cap;
-};
-
-static void report(kefo_consumer *c, int code, const char *shard,
-                   const kefo_error_info *info, const char *message) {
+void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
+                          const kefo_error_info *info, const char *message) {
   kefo_error_info e;
 
   if (c->cb.on_error == NULL) {
@@ -135,14 +37,14 @@ static void report(kefo_consumer *c, int code, const char *shard,
   c->cb.on_error(c, &e, c->user_data);
 }
 
-static void shard_event(kefo_consumer *c, const char *shard,
-                        kefo_shard_event ev) {
+void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
+                               kefo_shard_event ev) {
   if (c->cb.on_shard_event) {
     c->cb.on_shard_event(c, shard, ev, c->user_data);
   }
 }
 
-static int64_t now_ms(kefo_consumer *c) {
+int64_t kefo_consumer_now_ms(kefo_consumer *c) {
   const kefo_clock *clock = kefo_aws_client_clock(c->aws);
   return clock->mono_ms(clock->user_data);
 }
@@ -178,7 +80,7 @@ static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
 
 static int on_user_record(const kefo_kpl_record *r, void *ud) {
   kefo_consumer *c = ud;
-  reader *rd = c->cur_reader;
+  kefo_reader *rd = c->cur_reader;
   pending *p;
 
   if (rd->resume_filter) {
@@ -223,11 +125,11 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
  * Turns the records of one event (after |skip| already delivered ones)
  * into kefo_records and hands them on: first every Data is decoded once
  * into the arena, then each blob is de-aggregated where it lies. Returns
- * 0, DELIVER_STOP when the application asked to stop, or DELIVER_BAD for
- * malformed records or no memory (reported through on_error).
+ * 0, KEFO_DELIVER_STOP when the application asked to stop, or KEFO_DELIVER_BAD
+ * for malformed records or no memory (reported through on_error).
  */
-static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
-                   int64_t behind) {
+int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
+                          const cJSON *records, int skip, int64_t behind) {
   const cJSON *rec;
   int i = 0, rv;
   size_t k;
@@ -250,25 +152,26 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
       continue;
     }
     if (!cJSON_IsString(data) || !cJSON_IsString(pk) || !cJSON_IsString(seq)) {
-      report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
-             "a record lacks Data, PartitionKey or SequenceNumber");
-      return DELIVER_BAD;
+      kefo_consumer_report(
+          c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
+          "a record lacks Data, PartitionKey or SequenceNumber");
+      return KEFO_DELIVER_BAD;
     }
     if (grow(c, (void **)&c->krecs, c->nkrecs, &c->krecs_cap, sizeof(*kr)) !=
         0) {
-      return DELIVER_BAD;
+      return KEFO_DELIVER_BAD;
     }
     kr = &c->krecs[c->nkrecs];
     n = strlen(data->valuestring);
     if (kefo_buf_reserve(&c->arena, kefo_base64_decoded_max(n)) != 0) {
-      return DELIVER_BAD;
+      return KEFO_DELIVER_BAD;
     }
     if (kefo_base64_decode(c->arena.data + c->arena.len,
                            c->arena.cap - c->arena.len,
                            (const uint8_t *)data->valuestring, n, &dlen) != 0) {
-      report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
-             "a record's Data is not base64");
-      return DELIVER_BAD;
+      kefo_consumer_report(c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
+                           "a record's Data is not base64");
+      return KEFO_DELIVER_BAD;
     }
     kr->blob = c->arena.len;
     kr->blob_len = dlen;
@@ -277,7 +180,7 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
     if (push_str(&c->strings, pk->valuestring, kr->pk_len, &kr->pk) != 0 ||
         push_str(&c->strings, seq->valuestring, strlen(seq->valuestring),
                  &kr->seq) != 0) {
-      return DELIVER_BAD;
+      return KEFO_DELIVER_BAD;
     }
     kr->arrival_ms = cJSON_IsNumber(at) ? (int64_t)(at->valuedouble * 1000) : 0;
     ++c->nkrecs;
@@ -291,7 +194,7 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
     if (c->cur->pk_len >= sizeof(pk_stack)) {
       pk = kefo_mem_malloc(c->mem, c->cur->pk_len + 1);
       if (pk == NULL) {
-        return DELIVER_BAD;
+        return KEFO_DELIVER_BAD;
       }
     }
     memcpy(pk, c->strings.data + c->cur->pk, c->cur->pk_len + 1);
@@ -302,8 +205,9 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
       kefo_mem_free(c->mem, pk);
     }
     if (rv != 0) {
-      report(c, rv, r->core.shard_id, NULL, "cannot de-aggregate a record");
-      return DELIVER_BAD;
+      kefo_consumer_report(c, rv, r->shard_id, NULL,
+                           "cannot de-aggregate a record");
+      return KEFO_DELIVER_BAD;
     }
   }
   if (c->npend == 0) {
@@ -312,7 +216,7 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
   if (c->recs_cap < c->npend) {
     kefo_record *nr = kefo_mem_realloc(c->mem, c->recs, c->npend * sizeof(*nr));
     if (nr == NULL) {
-      return DELIVER_BAD;
+      return KEFO_DELIVER_BAD;
     }
     c->recs = nr;
     c->recs_cap = c->npend;
@@ -337,9 +241,9 @@ static int deliver(kefo_consumer *c, reader *r, const cJSON *records, int skip,
            c->recs[c->npend - 1].sequence_number);
   r->delivered_sub = c->recs[c->npend - 1].sub_sequence_number;
   r->stats.records += c->npend;
-  return c->cb.on_records(c, r->core.shard_id, c->recs, c->npend, behind,
+  return c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
                           c->user_data)
-             ? DELIVER_STOP
+             ? KEFO_DELIVER_STOP
              : 0;
 }
 
@@ -350,18 +254,18 @@ static void on_stored(int error, const char *message, void *ud) {
 
   if (error) {
     c->store_error = error;
-    report(c, error, NULL, NULL, message);
+    kefo_consumer_report(c, error, NULL, NULL, message);
   }
 }
 
 /* Asks the store to keep |seq| / |sub| for |r|'s shard. Returns 0 or the
    store's error (reported through on_error). */
-static int store_checkpoint(kefo_consumer *c, reader *r, const char *seq,
+static int store_checkpoint(kefo_consumer *c, kefo_reader *r, const char *seq,
                             uint64_t sub) {
   kefo_checkpoint_entry e;
   int rv;
 
-  e.shard_id = r->core.shard_id;
+  e.shard_id = r->shard_id;
   e.sequence_number = seq;
   e.sub_sequence_number = sub;
   c->store_error = 0;
@@ -375,8 +279,8 @@ static int store_checkpoint(kefo_consumer *c, reader *r, const char *seq,
 
 /* A reader whose delivered records are not all checkpointed (a finished
    shard's SHARD_END is stored at its end). */
-static int behind_store(const reader *r) {
-  return r->delivered[0] && r->core.state != KEFO_SUB_FINISHED &&
+static int behind_store(const kefo_reader *r) {
+  return r->delivered[0] && r->state != R_FINISHED &&
          (!r->saved[0] || kefo_checkpoint_cmp(r->delivered, r->delivered_sub,
                                               r->saved, r->saved_sub) > 0);
 }
@@ -385,7 +289,7 @@ static int behind_store(const reader *r) {
    one batch (one file write). */
 static void checkpoint_delivered(kefo_consumer *c) {
   size_t n = 0;
-  reader *r;
+  kefo_reader *r;
 
   for (r = c->readers; r; r = r->next) {
     if (!behind_store(r)) {
@@ -394,7 +298,7 @@ static void checkpoint_delivered(kefo_consumer *c) {
     if (grow(c, (void **)&c->batch, n, &c->batch_cap, sizeof(*c->batch)) != 0) {
       break; /* the rest go at the next interval */
     }
-    c->batch[n].shard_id = r->core.shard_id;
+    c->batch[n].shard_id = r->shard_id;
     c->batch[n].sequence_number = r->delivered;
     c->batch[n].sub_sequence_number = r->delivered_sub;
     ++n;
@@ -435,7 +339,7 @@ static void cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
 
 int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
                     const char *sequence_number, uint64_t sub_sequence) {
-  reader *r;
+  kefo_reader *r;
 
   if (c == NULL || shard_id == NULL || !kefo_seq_valid(sequence_number)) {
     return KEFO_ERR_INVALID_ARGUMENT;
@@ -444,7 +348,7 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
     return KEFO_ERR_INVALID_STATE;
   }
   for (r = c->readers; r; r = r->next) {
-    if (strcmp(r->core.shard_id, shard_id) == 0) {
+    if (strcmp(r->shard_id, shard_id) == 0) {
       break;
     }
   }
@@ -460,172 +364,44 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
   return store_checkpoint(c, r, sequence_number, sub_sequence);
 }
 
+/* The application of a polling consumer given no consumer name. */
+#define KEFO_DEFAULT_APPLICATION "kefo"
+
 /* ---- readers -------------------------------------------------------- */
 
-static void reader_kick(reader *r);
 static void start_ready(kefo_consumer *c);
 
-static int r_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
-                      void *ud) {
-  reader *r = ud;
-  kefo_consumer *c = r->c;
-  const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
-  const cJSON *cont =
-      cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
-  const cJSON *behind =
-      cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest");
-  const char *seqs_stack[64], **seqs = seqs_stack;
-  const char *last = NULL;
-  const cJSON *rec;
-  size_t n = (size_t)cJSON_GetArraySize(records), i = 0;
-  int skip, rv = 0;
-
-  (void)sub;
-  if (cJSON_IsNumber(behind)) {
-    r->stats.millis_behind_latest = (int64_t)behind->valuedouble;
-  }
-  if (n > 64) {
-    seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
-    if (seqs == NULL) {
-      return -1;
-    }
-  }
-  cJSON_ArrayForEach(rec, records) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
-    seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
-  }
-  skip = kefo_subcore_on_event(&r->core, now_ms(c), seqs, n,
-                               cJSON_IsString(cont) ? cont->valuestring : NULL);
-  if (n > 0) {
-    last = seqs[n - 1];
-  }
-  if (skip < 0) {
-    report(c, KEFO_ERR_BAD_RESPONSE, r->core.shard_id, NULL,
-           "a SubscribeToShardEvent has malformed sequence numbers");
-    rv = DELIVER_BAD;
-  } else if ((size_t)skip < n) {
-    rv = deliver(c, r, records, skip,
-                 cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0);
-  }
-  if (rv == 0) {
-    /* Handled: the continuation (or shard end) counts from now on. */
-    kefo_subcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
-  }
-  if (seqs != seqs_stack) {
-    kefo_mem_free(c->mem, seqs);
-  }
-  if (rv == DELIVER_STOP) {
-    kefo_consumer_stop(c, 0);
-    return -1;
-  }
-  if (rv != 0) {
-    /* A bad event: drop this subscription (it frees itself once the
-       stream is reset) and fetch the event again after a backoff; a
-       shard whose events stay bad ends FAILED when the attempts run
-       out. */
-    r->sub = NULL;
-    kefo_subcore_on_end(&r->core, now_ms(c), KEFO_ERR_BAD_RESPONSE, 1,
-                        kefo_aws_client_clock(c->aws));
-    if (r->core.state == KEFO_SUB_FAILED) {
-      shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FAILED);
-    } else {
-      event_active(r->timer, 0, 0);
-    }
-    return -1;
-  }
-  if (r->core.state == KEFO_SUB_FINISHED) {
-    const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
-    kefo_shard_graph_shard_finished(c->graph, r->core.shard_id,
-                                    cJSON_IsArray(children) ? children : NULL);
-    /* At once, not at the next interval: after a restart the children
-       must start without this shard being read again. */
-    store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
-    shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FINISHED);
-    start_ready(c);
-  }
-  return 0;
-}
-
-static void r_on_end(kefo_kinesis_subscription *sub, int error,
-                     const kefo_error_info *info, void *ud) {
-  reader *r = ud;
+void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
   kefo_consumer *c = r->c;
 
-  (void)sub;
-  r->sub = NULL;
-  if (c->state != C_RUNNING) {
-    return;
-  }
-  kefo_subcore_on_end(&r->core, now_ms(c), error, info ? info->retryable : 1,
-                      kefo_aws_client_clock(c->aws));
-  if (error) {
-    ++r->stats.errors;
-    report(c, error, r->core.shard_id, info, NULL);
-  }
-  if (r->core.state == KEFO_SUB_FAILED) {
-    shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_FAILED);
-    return;
-  }
-  reader_kick(r);
+  r->state = R_FINISHED;
+  kefo_shard_graph_shard_finished(c->graph, r->shard_id, children);
+  /* At once, not at the next interval: after a restart the children
+     must start without this shard being read again. */
+  store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
+  kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_FINISHED);
+  start_ready(c);
 }
 
-static const kefo_kinesis_subscribe_callbacks reader_callbacks = {
-    NULL, r_on_event, r_on_end};
-
-static void reader_timer_cb(evutil_socket_t fd, short what, void *arg) {
-  reader *r = arg;
-
-  (void)fd;
-  (void)what;
-  if (r->sub && kefo_subcore_inactive(&r->core, now_ms(r->c))) {
-    /* A silent stream: drop it and resubscribe from where it was. */
-    kefo_kinesis_subscription_cancel(r->sub);
-    r->sub = NULL;
-    kefo_subcore_on_end(&r->core, now_ms(r->c), KEFO_ERR_TIMEOUT, 1,
-                        kefo_aws_client_clock(r->c->aws));
+void kefo_reader_failed(kefo_reader *r) {
+  r->state = R_FAILED;
+  if (r->timer) {
+    event_del(r->timer);
   }
-  reader_kick(r);
+  kefo_consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_FAILED);
 }
 
-static void reader_kick(reader *r) {
-  kefo_consumer *c = r->c;
-  int64_t wait;
-  struct timeval tv;
-  int rv;
-
-  if (c->state != C_RUNNING) {
-    return;
+static void reader_free(kefo_consumer *c, kefo_reader *r) {
+  c->reader_ops->cancel(r);
+  if (r->timer) {
+    event_free(r->timer);
   }
-  if (r->sub == NULL &&
-      kefo_subcore_should_subscribe(&r->core, now_ms(c), &wait)) {
-    rv = kefo_kinesis_subscribe(
-        c->aws, &c->svc, c->consumer_arn, r->core.shard_id,
-        r->core.position_type,
-        r->core.position_value[0] ? r->core.position_value : NULL,
-        &reader_callbacks, r, &r->sub);
-    if (rv != 0) {
-      report(c, rv, r->core.shard_id, NULL, "cannot subscribe");
-      return;
-    }
-    kefo_subcore_on_subscribe(&r->core, now_ms(c));
-    if (r->subscribed_before) {
-      ++r->stats.resubscribes;
-      shard_event(c, r->core.shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
-    }
-    r->subscribed_before = 1;
-    wait = r->core.inactivity_ms ? (int64_t)r->core.inactivity_ms : -1;
-  } else if (r->sub != NULL) {
-    wait = r->core.inactivity_ms ? (int64_t)r->core.inactivity_ms / 2 + 1 : -1;
-  }
-  if (wait >= 0) {
-    kefo_timeval_ms(&tv, wait);
-    event_add(r->timer, &tv);
-  }
+  kefo_mem_free(c->mem, r);
 }
 
 static int start_one(const kefo_shard_info *info, void *ud) {
   kefo_consumer *c = ud;
-  reader *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
+  kefo_reader *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
   const kefo_checkpoint_slot *cp =
       kefo_checkpoint_table_get(&c->initial, info->shard_id);
   const char *type = "TRIM_HORIZON", *value = NULL;
@@ -663,28 +439,24 @@ static int start_one(const kefo_shard_info *info, void *ud) {
     }
   }
   r->c = c;
-  r->timer = event_new(c->base, -1, 0, reader_timer_cb, r);
-  if (r->timer == NULL ||
-      kefo_subcore_init(&r->core, info->shard_id, type, value, &c->retry,
-                        c->inactivity_ms) != 0) {
-    if (r->timer) {
-      event_free(r->timer);
-    }
-    kefo_mem_free(c->mem, r);
+  snprintf(r->shard_id, sizeof(r->shard_id), "%s", info->shard_id);
+  /* The graph holds ids of at most 128 characters: never cut short. */
+  if (c->reader_ops->init(r, type, value) != 0) {
+    reader_free(c, r);
     return -1;
   }
-  r->stats.shard_id = r->core.shard_id;
+  r->stats.shard_id = r->shard_id;
   r->stats.millis_behind_latest = -1;
   r->next = c->readers;
   c->readers = r;
   kefo_shard_graph_shard_started(c->graph, info->shard_id);
-  shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
-  reader_kick(r);
+  kefo_consumer_shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
+  c->reader_ops->kick(r);
   return 0;
 }
 
 static int announce_one(const kefo_shard_info *info, void *ud) {
-  shard_event(ud, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
+  kefo_consumer_shard_event(ud, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
   return 0;
 }
 
@@ -693,7 +465,8 @@ static void start_ready(kefo_consumer *c) {
   kefo_shard_graph_new_each(c->graph, announce_one, c);
   if (c->state == C_RUNNING &&
       kefo_shard_graph_ready_each(c->graph, start_one, c) != 0) {
-    report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot start a shard reader");
+    kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                         "cannot start a shard reader");
   }
 }
 
@@ -707,10 +480,10 @@ static void on_shards(int error, const cJSON *shards,
 
   c->listing = NULL;
   if (error) {
-    report(c, error, NULL, info, NULL);
+    kefo_consumer_report(c, error, NULL, info, NULL);
   } else if (kefo_shard_graph_discover(c->graph, shards) != 0) {
-    report(c, KEFO_ERR_BAD_RESPONSE, NULL, NULL,
-           "ListShards returned shards kefo cannot use");
+    kefo_consumer_report(c, KEFO_ERR_BAD_RESPONSE, NULL, NULL,
+                         "ListShards returned shards kefo cannot use");
   } else {
     start_ready(c);
   }
@@ -730,7 +503,7 @@ static void discovery_cb(evutil_socket_t fd, short what, void *arg) {
   }
   if (kefo_kinesis_list_shards(c->aws, &c->svc, NULL, c->stream_arn, NULL, 0,
                                &c->retry, on_shards, c, &c->listing) != 0) {
-    report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot list shards");
+    kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot list shards");
   }
 }
 
@@ -741,7 +514,7 @@ static void on_checkpoints(int error, const char *message,
   size_t i;
 
   if (error) {
-    report(c, error, NULL, NULL, message);
+    kefo_consumer_report(c, error, NULL, NULL, message);
     kefo_consumer_stop(c, 0);
     return;
   }
@@ -751,7 +524,8 @@ static void on_checkpoints(int error, const char *message,
     if (kefo_checkpoint_table_put(&c->initial, &e[i], NULL) != 0 ||
         kefo_shard_graph_apply_checkpoint(c->graph, e[i].shard_id,
                                           e[i].sequence_number) != 0) {
-      report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot load the checkpoints");
+      kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                           "cannot load the checkpoints");
       kefo_consumer_stop(c, 0);
       return;
     }
@@ -769,13 +543,13 @@ static void on_store_open(int error, const char *message, void *ud) {
   int rv;
 
   if (error) {
-    report(c, error, NULL, NULL, message);
+    kefo_consumer_report(c, error, NULL, NULL, message);
     kefo_consumer_stop(c, 0);
     return;
   }
   rv = c->store->ops->read(c->store, on_checkpoints, c);
   if (rv != 0) {
-    report(c, rv, NULL, NULL, "cannot read the lease store");
+    kefo_consumer_report(c, rv, NULL, NULL, "cannot read the lease store");
     kefo_consumer_stop(c, 0);
   }
 }
@@ -788,21 +562,23 @@ static void on_manager_ready(int error, const char *consumer_arn,
   int rv;
 
   if (error) {
-    report(c, error, NULL, info, NULL);
+    kefo_consumer_report(c, error, NULL, info, NULL);
     kefo_consumer_stop(c, 0);
     return;
   }
   snprintf(c->consumer_arn, sizeof(c->consumer_arn), "%s", consumer_arn);
   snprintf(c->stream_arn, sizeof(c->stream_arn), "%s", stream_arn);
   name = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
-  /* The store belongs to this stream and application (the consumer
-     name, or the ARN of a self-managed consumer given without one). */
+  /* The store belongs to this stream and application: the consumer name,
+     else the ARN of a self-managed consumer, else (polling without a
+     name) "kefo". */
+  if (!name || !name[0]) {
+    name = c->consumer_arn[0] ? c->consumer_arn : KEFO_DEFAULT_APPLICATION;
+  }
   c->store_error = 0;
-  rv = c->store->ops->open(c->store, c->stream_arn,
-                           name && name[0] ? name : c->consumer_arn,
-                           on_store_open, c);
+  rv = c->store->ops->open(c->store, c->stream_arn, name, on_store_open, c);
   if (rv != 0) {
-    report(c, rv, NULL, NULL, "cannot open the lease store");
+    kefo_consumer_report(c, rv, NULL, NULL, "cannot open the lease store");
     kefo_consumer_stop(c, 0);
   }
 }
@@ -825,9 +601,6 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   }
   if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
     return KEFO_ERR_CONFIG;
-  }
-  if (kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE) != KEFO_READER_EFO) {
-    return KEFO_ERR_CONFIG; /* the polling reader is not written yet */
   }
   c = kefo_mem_calloc(mem, 1, sizeof(*c));
   if (c == NULL) {
@@ -860,6 +633,16 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
       (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
   c->inactivity_ms =
       (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
+  c->reader_ops =
+      kefo_config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
+          ? &kefo_polling_reader_ops
+          : &kefo_efo_reader_ops;
+  c->get_records_max =
+      (int)kefo_config_get_int(c->cfg, KEFO_CFG_GET_RECORDS_MAX);
+  c->busy_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL);
+  c->idle_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL);
   rv = kefo_region_resolve_default(
       region, kefo_config_get_str(c->cfg, KEFO_CFG_AWS_REGION),
       kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME), NULL, mem, err,
@@ -956,6 +739,9 @@ int kefo_consumer_start(kefo_consumer *c) {
                         KEFO_LIFECYCLE_SELF_MANAGED
                     ? KEFO_EFO_SELF_MANAGED
                     : KEFO_EFO_JOB_MANAGED;
+  if (c->reader_ops == &kefo_polling_reader_ops) {
+    o.lifecycle = KEFO_EFO_NO_CONSUMER; /* only the stream's ARN */
+  }
   name = kefo_config_get_str(c->cfg, KEFO_CFG_STREAM_NAME);
   arn = kefo_config_get_str(c->cfg, KEFO_CFG_STREAM_ARN);
   o.stream_arn = arn && arn[0] ? arn : NULL;
@@ -1001,13 +787,13 @@ static void on_manager_done(int error, const kefo_error_info *info, void *ud) {
   kefo_consumer *c = ud;
 
   if (error) {
-    report(c, error, NULL, info, NULL);
+    kefo_consumer_report(c, error, NULL, info, NULL);
   }
   stopped(c);
 }
 
 int kefo_consumer_stop(kefo_consumer *c, int graceful) {
-  reader *r;
+  kefo_reader *r;
 
   if (c == NULL || c->state == C_STOPPED || c->state == C_STOPPING) {
     return 0;
@@ -1024,9 +810,7 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   kefo_kinesis_list_cancel(c->listing);
   c->listing = NULL;
   for (r = c->readers; r; r = r->next) {
-    event_del(r->timer);
-    kefo_kinesis_subscription_cancel(r->sub);
-    r->sub = NULL;
+    c->reader_ops->cancel(r);
   }
   if (graceful && c->manager &&
       kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
@@ -1041,16 +825,14 @@ int kefo_consumer_stopped(const kefo_consumer *c) {
 }
 
 void kefo_consumer_del(kefo_consumer *c) {
-  reader *r;
+  kefo_reader *r;
 
   if (c == NULL) {
     return;
   }
   while ((r = c->readers) != NULL) {
     c->readers = r->next;
-    kefo_kinesis_subscription_cancel(r->sub);
-    event_free(r->timer);
-    kefo_mem_free(c->mem, r);
+    reader_free(c, r);
   }
   kefo_kinesis_list_cancel(c->listing);
   kefo_consumer_manager_del(c->manager);
@@ -1081,7 +863,7 @@ void kefo_consumer_del(kefo_consumer *c) {
 }
 
 int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
-  reader *r;
+  kefo_reader *r;
   size_t n = 0;
 
   if (c == NULL || out == NULL) {
@@ -1102,10 +884,9 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
   n = 0;
   for (r = c->readers; r; r = r->next) {
     c->stats[n] = r->stats;
-    c->stats[n++].state =
-        r->core.state == KEFO_SUB_FINISHED ? KEFO_SHARD_STATE_FINISHED
-        : r->core.state == KEFO_SUB_FAILED ? KEFO_SHARD_STATE_FAILED
-                                           : KEFO_SHARD_STATE_READING;
+    c->stats[n++].state = r->state == R_FINISHED ? KEFO_SHARD_STATE_FINISHED
+                          : r->state == R_FAILED ? KEFO_SHARD_STATE_FAILED
+                                                 : KEFO_SHARD_STATE_READING;
     out->records += r->stats.records;
     out->bytes += r->stats.bytes;
   }

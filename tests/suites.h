@@ -18,6 +18,7 @@ int kefo_add_profile_file_suite(void);
 int kefo_add_region_suite(void);
 int kefo_add_credentials_suite(void);
 int kefo_add_subscription_suite(void);
+int kefo_add_poll_core_suite(void);
 int kefo_add_shard_graph_suite(void);
 int kefo_add_config_suite(void);
 int kefo_add_lease_store_suite(void);

@@ -1,0 +1,192 @@
+/*
+ * The Enhanced Fan-Out shard reader: one SubscribeToShard stream at a
+ * time per shard, driven by the subscription core (efo/subscription.h),
+ * its events handed to the consumer's delivery.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "runtime/clock.h"
+#include "runtime/consumer_internal.h"
+
+static void efo_kick(kefo_reader *r);
+
+static const kefo_clock *clock_of(kefo_reader *r) {
+  return kefo_aws_client_clock(r->c->aws);
+}
+
+/* The subscription is gone (ended, or dropped by us): the core decides
+   when the next one goes. */
+static void ended(kefo_reader *r, int error, int retryable) {
+  r->u.efo.sub = NULL;
+  kefo_subcore_on_end(&r->u.efo.core, kefo_consumer_now_ms(r->c), error,
+                      retryable, clock_of(r));
+  if (r->u.efo.core.state == KEFO_SUB_FAILED) {
+    kefo_reader_failed(r);
+  }
+}
+
+static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
+  kefo_reader *r = ud;
+  kefo_consumer *c = r->c;
+  const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
+  const cJSON *cont =
+      cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
+  const cJSON *behind =
+      cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest");
+  const char *seqs_stack[64], **seqs = seqs_stack;
+  const char *last = NULL;
+  const cJSON *rec;
+  size_t n = (size_t)cJSON_GetArraySize(records), i = 0;
+  int skip, rv = 0;
+
+  (void)sub;
+  if (cJSON_IsNumber(behind)) {
+    r->stats.millis_behind_latest = (int64_t)behind->valuedouble;
+  }
+  if (n > 64) {
+    seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
+    if (seqs == NULL) {
+      return -1;
+    }
+  }
+  cJSON_ArrayForEach(rec, records) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
+    seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  }
+  skip = kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs, n,
+                               cJSON_IsString(cont) ? cont->valuestring : NULL);
+  if (n > 0) {
+    last = seqs[n - 1];
+  }
+  if (skip < 0) {
+    kefo_consumer_report(
+        c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
+        "a SubscribeToShardEvent has malformed sequence numbers");
+    rv = KEFO_DELIVER_BAD;
+  } else if ((size_t)skip < n) {
+    rv = kefo_consumer_deliver(
+        c, r, records, skip,
+        cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0);
+  }
+  if (rv == 0) {
+    /* Handled: the continuation (or shard end) counts from now on. */
+    kefo_subcore_on_delivered(&r->u.efo.core, (size_t)skip < n ? last : NULL);
+  }
+  if (seqs != seqs_stack) {
+    kefo_mem_free(c->mem, seqs);
+  }
+  if (rv == KEFO_DELIVER_STOP) {
+    kefo_consumer_stop(c, 0);
+    return -1;
+  }
+  if (rv != 0) {
+    /* A bad event: drop this subscription (it frees itself once the
+       stream is reset) and fetch the event again after a backoff; a
+       shard whose events stay bad ends FAILED when the attempts run
+       out. */
+    ended(r, KEFO_ERR_BAD_RESPONSE, 1);
+    if (r->state == R_READING) {
+      event_active(r->timer, 0, 0);
+    }
+    return -1;
+  }
+  if (r->u.efo.core.state == KEFO_SUB_FINISHED) {
+    const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
+    kefo_reader_finished(r, cJSON_IsArray(children) ? children : NULL);
+  }
+  return 0;
+}
+
+static void on_end(kefo_kinesis_subscription *sub, int error,
+                   const kefo_error_info *info, void *ud) {
+  kefo_reader *r = ud;
+  kefo_consumer *c = r->c;
+
+  (void)sub;
+  r->u.efo.sub = NULL;
+  if (c->state != C_RUNNING) {
+    return;
+  }
+  if (error) {
+    ++r->stats.errors;
+    kefo_consumer_report(c, error, r->shard_id, info, NULL);
+  }
+  ended(r, error, info ? info->retryable : 1);
+  efo_kick(r);
+}
+
+static const kefo_kinesis_subscribe_callbacks callbacks = {NULL, on_event,
+                                                           on_end};
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_reader *r = arg;
+
+  (void)fd;
+  (void)what;
+  if (r->u.efo.sub &&
+      kefo_subcore_inactive(&r->u.efo.core, kefo_consumer_now_ms(r->c))) {
+    /* A silent stream: drop it and resubscribe from where it was. */
+    kefo_kinesis_subscription_cancel(r->u.efo.sub);
+    ended(r, KEFO_ERR_TIMEOUT, 1);
+  }
+  efo_kick(r);
+}
+
+static int efo_init(kefo_reader *r, const char *type, const char *value) {
+  kefo_consumer *c = r->c;
+
+  r->timer = event_new(c->base, -1, 0, timer_cb, r);
+  if (r->timer == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  return kefo_subcore_init(&r->u.efo.core, r->shard_id, type, value, &c->retry,
+                           c->inactivity_ms);
+}
+
+static void efo_kick(kefo_reader *r) {
+  kefo_consumer *c = r->c;
+  kefo_subscription_core *core = &r->u.efo.core;
+  int64_t wait = -1;
+  struct timeval tv;
+  int rv;
+
+  if (c->state != C_RUNNING || r->state != R_READING) {
+    return;
+  }
+  if (r->u.efo.sub == NULL &&
+      kefo_subcore_should_subscribe(core, kefo_consumer_now_ms(c), &wait)) {
+    rv = kefo_kinesis_subscribe(
+        c->aws, &c->svc, c->consumer_arn, r->shard_id, core->position_type,
+        core->position_value[0] ? core->position_value : NULL, &callbacks, r,
+        &r->u.efo.sub);
+    if (rv != 0) {
+      kefo_consumer_report(c, rv, r->shard_id, NULL, "cannot subscribe");
+      return;
+    }
+    kefo_subcore_on_subscribe(core, kefo_consumer_now_ms(c));
+    if (r->started_before) {
+      ++r->stats.resubscribes;
+      kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
+    }
+    r->started_before = 1;
+    wait = core->inactivity_ms ? (int64_t)core->inactivity_ms : -1;
+  } else if (r->u.efo.sub != NULL) {
+    wait = core->inactivity_ms ? (int64_t)core->inactivity_ms / 2 + 1 : -1;
+  }
+  if (wait >= 0) {
+    kefo_timeval_ms(&tv, wait);
+    event_add(r->timer, &tv);
+  }
+}
+
+static void efo_cancel(kefo_reader *r) {
+  if (r->timer) {
+    event_del(r->timer);
+  }
+  kefo_kinesis_subscription_cancel(r->u.efo.sub);
+  r->u.efo.sub = NULL;
+}
+
+const kefo_reader_ops kefo_efo_reader_ops = {efo_init, efo_kick, efo_cancel};

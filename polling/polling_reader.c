@@ -1,0 +1,272 @@
+/*
+ * The polling shard reader: GetShardIterator, then GetRecords again and
+ * again, paced by the polling core (polling/poll_core.h), its answers
+ * handed to the consumer's delivery, exactly as the EFO reader's events.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/clock.h"
+#include "runtime/consumer_internal.h"
+
+static void poll_kick(kefo_reader *r);
+
+/* The core paces and backs off itself: one attempt per call, so that a
+   retry never goes out sooner than the rate limit allows. */
+static const kefo_retry_strategy one_attempt = {1, 1, 1};
+
+static const kefo_clock *clock_of(kefo_reader *r) {
+  return kefo_aws_client_clock(r->c->aws);
+}
+
+/* A failed call: the core decides (a new iterator, a backoff, or giving
+   up). An expired iterator is routine after a long pause, not an error. */
+static void failed_call(kefo_reader *r, int error,
+                        const kefo_error_info *info) {
+  const char *type = info ? info->aws_type : NULL;
+
+  if (!type || strcmp(type, "ExpiredIteratorException") != 0) {
+    ++r->stats.errors;
+    kefo_consumer_report(r->c, error, r->shard_id, info, NULL);
+  }
+  kefo_pollcore_on_error(&r->u.poll.core, kefo_consumer_now_ms(r->c), error,
+                         type, info ? info->retryable : 1, clock_of(r));
+  if (r->u.poll.core.state == KEFO_POLL_FAILED) {
+    kefo_reader_failed(r);
+    return;
+  }
+  poll_kick(r);
+}
+
+/* A malformed answer: fetched again after a backoff. */
+static void bad_answer(kefo_reader *r, const char *message) {
+  kefo_error_info info;
+
+  memset(&info, 0, sizeof(info));
+  info.code = KEFO_ERR_BAD_RESPONSE;
+  info.message = message;
+  info.retryable = 1;
+  failed_call(r, KEFO_ERR_BAD_RESPONSE, &info);
+}
+
+static void on_iterator(int error, const cJSON *resp,
+                        const kefo_error_info *info, void *ud) {
+  kefo_reader *r = ud;
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(resp, "ShardIterator");
+
+  r->u.poll.call = NULL;
+  if (error) {
+    failed_call(r, error, info);
+    return;
+  }
+  if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
+      strlen(it->valuestring) >= KEFO_ITERATOR_MAX) {
+    bad_answer(r, "GetShardIterator returned no usable ShardIterator");
+    return;
+  }
+  kefo_pollcore_on_iterator(&r->u.poll.core, kefo_consumer_now_ms(r->c),
+                            it->valuestring, clock_of(r));
+  poll_kick(r);
+}
+
+static void on_records(int error, const cJSON *resp,
+                       const kefo_error_info *info, void *ud) {
+  kefo_reader *r = ud;
+  kefo_consumer *c = r->c;
+  const cJSON *records, *next, *behind, *rec;
+  const char *seqs_stack[64], **seqs = seqs_stack;
+  const char *last = NULL;
+  size_t n, i = 0;
+  int64_t behind_ms;
+  int skip, rv = 0;
+
+  r->u.poll.call = NULL;
+  if (error) {
+    failed_call(r, error, info);
+    return;
+  }
+  records = cJSON_GetObjectItemCaseSensitive(resp, "Records");
+  next = cJSON_GetObjectItemCaseSensitive(resp, "NextShardIterator");
+  behind = cJSON_GetObjectItemCaseSensitive(resp, "MillisBehindLatest");
+  if (!cJSON_IsArray(records) ||
+      (next && !cJSON_IsString(next) && !cJSON_IsNull(next))) {
+    bad_answer(r, "GetRecords returned no Records array, or a "
+                  "NextShardIterator that is not a string");
+    return;
+  }
+  behind_ms = cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0;
+  if (cJSON_IsNumber(behind)) {
+    r->stats.millis_behind_latest = behind_ms;
+  }
+  n = (size_t)cJSON_GetArraySize(records);
+  if (n > 64) {
+    seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
+    if (seqs == NULL) {
+      bad_answer(r, "no memory for a GetRecords answer");
+      return;
+    }
+  }
+  cJSON_ArrayForEach(rec, records) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
+    seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  }
+  if (n > 0) {
+    last = seqs[n - 1];
+  }
+  /* No NextShardIterator: the shard's end (its ChildShards say where to
+     go next). */
+  skip = kefo_pollcore_on_records(
+      &r->u.poll.core, kefo_consumer_now_ms(c), seqs, n,
+      cJSON_IsString(next) ? next->valuestring : NULL, behind_ms,
+      n >= (size_t)c->get_records_max);
+  if (skip < 0) {
+    if (seqs != seqs_stack) {
+      kefo_mem_free(c->mem, seqs);
+    }
+    bad_answer(r, "GetRecords returned malformed or unordered sequence "
+                  "numbers, or a malformed NextShardIterator");
+    return;
+  }
+  if ((size_t)skip < n) {
+    rv = kefo_consumer_deliver(c, r, records, skip, behind_ms);
+  }
+  if (rv == 0) {
+    kefo_pollcore_on_delivered(&r->u.poll.core, (size_t)skip < n ? last : NULL);
+  }
+  if (seqs != seqs_stack) {
+    kefo_mem_free(c->mem, seqs);
+  }
+  if (rv == KEFO_DELIVER_STOP) {
+    kefo_consumer_stop(c, 0);
+    return;
+  }
+  if (rv != 0) {
+    /* Reported already; fetched again after a backoff. */
+    kefo_pollcore_on_error(&r->u.poll.core, kefo_consumer_now_ms(c),
+                           KEFO_ERR_BAD_RESPONSE, NULL, 1, clock_of(r));
+    ++r->stats.errors;
+    if (r->u.poll.core.state == KEFO_POLL_FAILED) {
+      kefo_reader_failed(r);
+      return;
+    }
+  } else if (r->u.poll.core.state == KEFO_POLL_FINISHED) {
+    const cJSON *children =
+        cJSON_GetObjectItemCaseSensitive(resp, "ChildShards");
+    kefo_reader_finished(r, cJSON_IsArray(children) ? children : NULL);
+    return;
+  }
+  poll_kick(r);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  poll_kick(arg);
+}
+
+static int poll_init(kefo_reader *r, const char *type, const char *value) {
+  kefo_consumer *c = r->c;
+
+  r->timer = event_new(c->base, -1, 0, timer_cb, r);
+  if (r->timer == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  return kefo_pollcore_init(&r->u.poll.core, r->shard_id, type, value,
+                            &c->retry, c->busy_ms, c->idle_ms);
+}
+
+/* The body of the call the core asks for; NULL when out of memory. */
+static cJSON *request(kefo_reader *r, kefo_poll_action act) {
+  kefo_consumer *c = r->c;
+  kefo_poll_core *core = &r->u.poll.core;
+  cJSON *body = cJSON_CreateObject();
+  int ok = body != NULL;
+
+  if (act == KEFO_POLL_DO_GET_RECORDS) {
+    ok = ok && cJSON_AddStringToObject(body, "ShardIterator", core->iterator) &&
+         cJSON_AddNumberToObject(body, "Limit", c->get_records_max);
+  } else {
+    ok =
+        ok && cJSON_AddStringToObject(body, "StreamARN", c->stream_arn) &&
+        cJSON_AddStringToObject(body, "ShardId", r->shard_id) &&
+        cJSON_AddStringToObject(body, "ShardIteratorType", core->position_type);
+    if (ok && strcmp(core->position_type, "AT_TIMESTAMP") == 0) {
+      /* Epoch seconds, a JSON number. */
+      ok = cJSON_AddNumberToObject(body, "Timestamp",
+                                   strtod(core->position_value, NULL)) != NULL;
+    } else if (ok && core->position_value[0]) {
+      ok = cJSON_AddStringToObject(body, "StartingSequenceNumber",
+                                   core->position_value) != NULL;
+    }
+  }
+  if (!ok) {
+    cJSON_Delete(body);
+    return NULL;
+  }
+  return body;
+}
+
+static void poll_kick(kefo_reader *r) {
+  kefo_consumer *c = r->c;
+  kefo_poll_core *core = &r->u.poll.core;
+  kefo_poll_action act;
+  int64_t wait;
+  struct timeval tv;
+  cJSON *body;
+  int rv;
+
+  if (c->state != C_RUNNING || r->state != R_READING || r->u.poll.call) {
+    return;
+  }
+  act = kefo_pollcore_next(core, kefo_consumer_now_ms(c), &wait);
+  if (act == KEFO_POLL_DO_WAIT) {
+    if (wait >= 0) {
+      kefo_timeval_ms(&tv, wait);
+      event_add(r->timer, &tv);
+    }
+    return;
+  }
+  body = request(r, act);
+  rv = body == NULL
+           ? KEFO_ERR_NOMEM
+           : kefo_aws_call_start(
+                 c->aws, &c->svc,
+                 act == KEFO_POLL_DO_GET_RECORDS ? "GetRecords"
+                                                 : "GetShardIterator",
+                 body, &one_attempt,
+                 act == KEFO_POLL_DO_GET_RECORDS ? on_records : on_iterator, r,
+                 &r->u.poll.call);
+  cJSON_Delete(body);
+  kefo_pollcore_on_call(core, kefo_consumer_now_ms(c));
+  if (rv != 0) {
+    kefo_error_info info;
+    memset(&info, 0, sizeof(info));
+    info.code = rv;
+    info.message = "cannot start a polling call";
+    info.retryable = 1;
+    failed_call(r, rv, &info);
+    return;
+  }
+  if (act == KEFO_POLL_DO_GET_ITERATOR) {
+    /* A new iterator after the first is the polling reader's
+       resubscription (after an expired iterator, or a resume). */
+    if (r->started_before) {
+      ++r->stats.resubscribes;
+      kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
+    }
+    r->started_before = 1;
+  }
+}
+
+static void poll_cancel(kefo_reader *r) {
+  if (r->timer) {
+    event_del(r->timer);
+  }
+  kefo_aws_call_cancel(r->u.poll.call);
+  r->u.poll.call = NULL;
+}
+
+const kefo_reader_ops kefo_polling_reader_ops = {poll_init, poll_kick,
+                                                 poll_cancel};

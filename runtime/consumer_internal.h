@@ -1,0 +1,180 @@
+/*
+ * What the consumer shares with its shard readers: the consumer object,
+ * one reader per started shard, and the calls a reader makes back into
+ * the consumer (deliver records, report, finish). A reader type (EFO in
+ * efo/efo_reader.c, polling in polling/polling_reader.c) is a table of
+ * three functions; everything else about a shard (delivery, resume
+ * filter, checkpoints, lineage, stats) is the consumer's, so both readers
+ * keep the same guarantees by construction.
+ */
+#ifndef KEFO_CONSUMER_INTERNAL_H
+#define KEFO_CONSUMER_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "aws/aws_client.h"
+#include "aws/credentials.h"
+#include "aws/kinesis.h"
+#include "efo/consumer_manager.h"
+#include "efo/subscription.h"
+#include "lease/checkpoint_table.h"
+#include "lease/lease_store.h"
+#include "polling/poll_core.h"
+#include "runtime/buf.h"
+#include "runtime/config.h"
+#include "runtime/shard_graph.h"
+
+typedef enum { C_NEW, C_STARTING, C_RUNNING, C_STOPPING, C_STOPPED } cstate;
+
+typedef struct kefo_reader kefo_reader;
+
+typedef struct kefo_reader_ops {
+  /* Sets up the reader's core at |type| / |value| (as kefo_subcore_init).
+     Returns 0 or KEFO_ERR_INVALID_ARGUMENT. */
+  int (*init)(kefo_reader *r, const char *type, const char *value);
+  /* Starts reading, or goes on after a timer or an answer. */
+  void (*kick)(kefo_reader *r);
+  /* Stops the reader's calls; no callback of theirs comes afterwards. */
+  void (*cancel)(kefo_reader *r);
+} kefo_reader_ops;
+
+extern const kefo_reader_ops kefo_efo_reader_ops;
+extern const kefo_reader_ops kefo_polling_reader_ops;
+
+typedef enum { R_READING, R_FINISHED, R_FAILED } rstate;
+
+struct kefo_reader {
+  kefo_reader *next;
+  kefo_consumer *c;
+  char shard_id[KEFO_SUB_ID_CAP];
+  rstate state;
+  struct event *timer; /* the reader type's own */
+  int started_before;  /* a call went out before: the next is a resume */
+  /* The last record handed to on_records, and the last checkpoint asked
+     of the store. */
+  char delivered[KEFO_SEQ_MAX];
+  uint64_t delivered_sub;
+  char saved[KEFO_SEQ_MAX];
+  uint64_t saved_sub;
+  /* Resuming from a checkpoint: reading starts AT its record, and user
+     records up to and including it are dropped (the rest of a KPL
+     aggregate is not). */
+  int resume_filter;
+  char resume[KEFO_SEQ_MAX];
+  uint64_t resume_sub;
+  kefo_shard_stats stats;
+  union {
+    struct {
+      kefo_subscription_core core;
+      kefo_kinesis_subscription *sub;
+    } efo;
+    struct {
+      kefo_poll_core core;
+      kefo_aws_call *call;
+    } poll;
+  } u;
+};
+
+/* One Kinesis record of the event: its decoded blob in the arena, its
+   partition key and sequence number in the string buffer (offsets: both
+   buffers may move while they grow). */
+typedef struct krecord {
+  size_t blob, blob_len, pk, pk_len, seq;
+  int64_t arrival_ms;
+} krecord;
+
+/* One user record; data is an offset into the arena (inside its blob),
+   pk / seq / ehk offsets into the string buffer. */
+typedef struct pending {
+  size_t pk, seq, ehk, data, data_len;
+  uint64_t sub_seq;
+  int64_t arrival_ms;
+} pending;
+
+struct kefo_consumer {
+  const kefo_mem *mem;
+  kefo_config *cfg;
+  kefo_callbacks cb;
+  void *user_data;
+  struct event_base *base;
+  int own_base;
+  cstate state;
+  kefo_credentials_provider *creds;
+  kefo_http_client *http;
+  kefo_aws_client *aws;
+  kefo_aws_service svc;
+  kefo_consumer_manager *manager;
+  const kefo_reader_ops *reader_ops;
+  char consumer_arn[512];
+  char stream_arn[512];
+  kefo_shard_graph *graph;
+  kefo_kinesis_list *listing;
+  struct event *discovery;
+  kefo_reader *readers;
+  kefo_retry_strategy retry;
+  uint32_t inactivity_ms;
+  /* Polling: records asked per call, waits between calls. */
+  int get_records_max;
+  uint32_t busy_ms, idle_ms;
+  /* Per-event scratch, reused: decoded blobs, strings, records. */
+  kefo_buf arena;
+  kefo_buf strings;
+  krecord *krecs;
+  size_t nkrecs, krecs_cap;
+  pending *pend;
+  size_t npend, pend_cap;
+  kefo_record *recs;
+  size_t recs_cap;
+  const krecord *cur; /* the Kinesis record being de-aggregated */
+  kefo_reader *cur_reader;
+  /* Progress: the store, the checkpoints it held at start, the timer of
+     automatic checkpoints (0 ms: manual only). */
+  kefo_lease_store *store;
+  kefo_checkpoint_table initial;
+  struct event *cp_timer;
+  int64_t cp_interval_ms;
+  int store_error;              /* set by a store callback */
+  kefo_checkpoint_entry *batch; /* scratch of checkpoint_delivered */
+  size_t batch_cap;
+  kefo_shard_stats *stats;
+  size_t stats_cap;
+};
+
+/* What kefo_consumer_deliver reports besides 0. */
+#define KEFO_DELIVER_STOP 1   /* the application asked to stop */
+#define KEFO_DELIVER_BAD (-1) /* malformed records, or no memory */
+
+/*
+ * Hands |records| (a JSON array of Kinesis Record objects, as both
+ * SubscribeToShardEvent and GetRecords carry them), after the first
+ * |skip|, to on_records for |r|'s shard, de-aggregated, with |behind| as
+ * MillisBehindLatest. Returns 0, KEFO_DELIVER_STOP or KEFO_DELIVER_BAD
+ * (already reported through on_error).
+ */
+int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
+                          const cJSON *records, int skip, int64_t behind);
+
+/* Reports an error through on_error: |info| when given, else |code| and
+   |message|; |shard| may be NULL. */
+void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
+                          const kefo_error_info *info, const char *message);
+
+/* Tells on_shard_event. */
+void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
+                               kefo_shard_event ev);
+
+/* Monotonic milliseconds of the consumer's clock. */
+int64_t kefo_consumer_now_ms(kefo_consumer *c);
+
+/* |r| read its shard to the end; |children| is the ChildShards array of
+   the last answer (or NULL). Stores SHARD_END, tells on_shard_event and
+   starts the children that are ready. */
+void kefo_reader_finished(kefo_reader *r, const cJSON *children);
+
+/* |r| gave up (a non-retryable error, or retries spent): its shard is
+   FAILED and on_shard_event is told. */
+void kefo_reader_failed(kefo_reader *r);
+
+#endif /* KEFO_CONSUMER_INTERNAL_H */
