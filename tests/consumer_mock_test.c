@@ -2,7 +2,9 @@
  * The consumer against the project's mock Kinesis server (started by
  * tests/consumer_mock_test.sh), which behaves as real Kinesis does where
  * kinesis-local does not: an initial-response first, ChildShards and a
- * null continuation at shard end, subscriptions of a set lifetime.
+ * null continuation at shard end, subscriptions of a set lifetime,
+ * GetRecords throttled past five calls a second per shard. The same tests
+ * run twice, once per reader type (EFO, then polling):
  *
  * - volume: 1,000,000 preloaded records over 16 shards, read exactly once
  *   and in order per shard; prints records/s, CPU seconds per million
@@ -10,9 +12,12 @@
  * - resharding while reading: one shard split and two merged while the
  *   test writes; no child record before the last record of each of its
  *   parents; nothing lost or duplicated.
- * - 2-second subscriptions for a minute of steady writes: no gap, no
+ * - EFO: 2-second subscriptions for a minute of steady writes: no gap, no
  *   duplicate, never two SubscribeToShard calls within a second on a
  *   shard (counted by the server).
+ * - polling: a minute of steady writes: no gap, no duplicate, never more
+ *   than five GetRecords calls in any second on a shard (counted by the
+ *   server), then the CPU used by an idle stream.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,8 @@
 #define MAX_SHARDS 32
 
 static struct event_base *base;
+/* The reader type under test: "EFO" or "POLLING", set by the suite. */
+static const char *reader = "EFO";
 static kefo_http_client *http;
 static kefo_aws_client *aws;
 
@@ -199,6 +206,7 @@ static kefo_consumer *new_consumer(const char *port_env, const char *stream,
 #define SET(k, v)                                                              \
   CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
   SET("source.stream.name", stream);
+  SET("source.reader.type", reader);
   SET("source.efo.consumer.name", "kefo-mock-test");
   SET("source.init.position", "TRIM_HORIZON");
   SET("aws.region", "us-east-1");
@@ -386,28 +394,32 @@ static void test_resharding(void) {
   answer a;
   long written = 0, once, missing, more;
   int i, round;
+  char stream[32];
+
+  /* One stream per reader type, on the same server. */
+  snprintf(stream, sizeof(stream), "reshard-%s", reader);
 
   service(&svc, "MOCK_RESHARD_PORT");
   tally_init(&t, 100000, "r-");
   b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", "reshard");
+  cJSON_AddStringToObject(b, "StreamName", stream);
   cJSON_AddNumberToObject(b, "ShardCount", 4);
   call(&svc, "CreateStream", b, &a);
   CU_ASSERT_EQUAL_FATAL(a.error, 0);
   cJSON_Delete(a.resp);
-  put_range(&svc, "reshard", "r-", 0, 400);
+  put_range(&svc, stream, "r-", 0, 400);
   written = 400;
-  c = new_consumer("MOCK_RESHARD_PORT", "reshard", &t);
+  c = new_consumer("MOCK_RESHARD_PORT", stream, &t);
   /* Writes 100 records every 200 ms throughout; reshards after 1 s and
      again after 2 s. */
   for (round = 0; round < 30; ++round) {
-    put_range(&svc, "reshard", "r-", written, 100);
+    put_range(&svc, stream, "r-", written, 100);
     written += 100;
     if (round == 5) {
       /* Split shard 0 in the middle of its range (the lower quarter of
          the hash space for 4 shards). */
       b = cJSON_CreateObject();
-      cJSON_AddStringToObject(b, "StreamName", "reshard");
+      cJSON_AddStringToObject(b, "StreamName", stream);
       cJSON_AddStringToObject(b, "ShardToSplit", "shardId-000000000000");
       cJSON_AddStringToObject(b, "NewStartingHashKey",
                               "42535295865117307932921825928971026432");
@@ -417,18 +429,18 @@ static void test_resharding(void) {
     }
     if (round == 10) {
       b = cJSON_CreateObject();
-      cJSON_AddStringToObject(b, "StreamName", "reshard");
+      cJSON_AddStringToObject(b, "StreamName", stream);
       cJSON_AddStringToObject(b, "ShardToMerge", "shardId-000000000002");
       cJSON_AddStringToObject(b, "AdjacentShardToMerge",
                               "shardId-000000000003");
       call(&svc, "MergeShards", b, &a);
       CU_ASSERT_EQUAL(a.error, 0);
       cJSON_Delete(a.resp);
-      learn_lineage(&svc, "reshard", &t);
+      learn_lineage(&svc, stream, &t);
     }
     run_ms(200);
   }
-  learn_lineage(&svc, "reshard", &t);
+  learn_lineage(&svc, stream, &t);
   for (i = 0; i < 3000 && t.records < written; ++i) {
     run_ms(10);
   }
@@ -544,6 +556,125 @@ static void test_short_lifetimes(void) {
   free(t.count);
 }
 
+/* From KefoMock.Stats for |stream|: GetRecords calls in all, the most in
+   any one-second window on one shard, and the throttled answers. */
+static void mock_get_records_rate(const cJSON *stats, const char *stream,
+                                  long *calls, long *max_per_second,
+                                  long *throttled) {
+  const cJSON *shard;
+
+  cJSON_ArrayForEach(
+      shard,
+      cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(
+              cJSON_GetObjectItemCaseSensitive(stats, "Streams"), stream),
+          "Shards")) {
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(shard, "GetRecords");
+    const cJSON *times = cJSON_GetObjectItemCaseSensitive(g, "TimesMs");
+    int n = cJSON_GetArraySize(times), i, j = 0;
+    *calls += (long)cJSON_GetNumberValue(
+        cJSON_GetObjectItemCaseSensitive(g, "Calls"));
+    *throttled += (long)cJSON_GetNumberValue(
+        cJSON_GetObjectItemCaseSensitive(g, "Throttled"));
+    /* Calls i-j+1 .. i all within a second of call j. */
+    for (i = 0; i < n; ++i) {
+      double ti = cJSON_GetArrayItem(times, i)->valuedouble;
+      while (ti - cJSON_GetArrayItem(times, j)->valuedouble >= 1000) {
+        ++j;
+      }
+      if (i - j + 1 > *max_per_second) {
+        *max_per_second = i - j + 1;
+      }
+    }
+  }
+}
+
+/* Polling: a minute of steady writes read exactly once, GetRecords never
+   above five a second on a shard, then an idle stream's CPU use. */
+static void test_polling_steady(void) {
+  kefo_aws_service svc;
+  kefo_consumer *c;
+  tally t;
+  cJSON *b;
+  answer a;
+  long written = 0, once, missing, more;
+  long calls = 0, max_per_second = 0, throttled = 0;
+  int i,
+      seconds =
+          atoi(getenv("MOCK_LIFETIME_SECONDS") ? getenv("MOCK_LIFETIME_SECONDS")
+                                               : "60"),
+      idle = atoi(getenv("MOCK_IDLE_SECONDS") ? getenv("MOCK_IDLE_SECONDS")
+                                              : "10");
+  double t0, c0, idle_cpu;
+
+  service(&svc, "MOCK_LIFETIME_PORT");
+  tally_init(&t, 200000, "p-");
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", "steady");
+  cJSON_AddNumberToObject(b, "ShardCount", 4);
+  call(&svc, "CreateStream", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_Delete(a.resp);
+  c = new_consumer("MOCK_LIFETIME_PORT", "steady", &t);
+  t0 = now_s();
+  /* 10 writes of 10 records a second. */
+  while (now_s() - t0 < seconds) {
+    put_range(&svc, "steady", "p-", written, 10);
+    written += 10;
+    run_ms(100);
+  }
+  for (i = 0; i < 1000 && t.records < written; ++i) {
+    run_ms(10);
+  }
+  /* Nothing more is written: the consumer polls an idle stream. */
+  c0 = cpu_s();
+  run_ms(idle * 1000);
+  idle_cpu = cpu_s() - c0;
+  t.n = written;
+  tally_count(&t, &once, &missing, &more);
+  printf("\npolling: %d s of writes: %ld of %ld records exactly once, %ld "
+         "missing, %ld more than once, %ld out of order\n",
+         seconds, once, written, missing, more, t.out_of_order);
+  printf("polling: idle stream of 4 shards for %d s: %.3f CPU s (%.2f%% of "
+         "a core)%s\n",
+         idle, idle_cpu, idle_cpu * 100.0 / idle,
+#if defined(__SANITIZE_ADDRESS__)
+         " (ASan build)"
+#else
+         ""
+#endif
+  );
+  CU_ASSERT_EQUAL(once, written);
+  CU_ASSERT_EQUAL(t.out_of_order, 0);
+  CU_ASSERT_EQUAL(t.errors, 0);
+  /* Near zero: a few small calls a second per shard. */
+  CU_ASSERT(idle_cpu < 0.05 * idle);
+  stop(c);
+  b = cJSON_CreateObject();
+  svc.target_prefix = "KefoMock";
+  call(&svc, "Stats", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  mock_get_records_rate(a.resp, "steady", &calls, &max_per_second, &throttled);
+  printf("polling: server saw %ld GetRecords calls over 4 shards, at most %ld "
+         "in any second on a shard, %ld throttled\n",
+         calls, max_per_second, throttled);
+  CU_ASSERT(calls > 0);
+  CU_ASSERT(max_per_second <= 5);
+  CU_ASSERT_EQUAL(throttled, 0);
+  cJSON_Delete(a.resp);
+  free(t.count);
+}
+
+static int efo_suite(void) {
+  reader = "EFO";
+  return 0;
+}
+
+static int polling_suite(void) {
+  reader = "POLLING";
+  return 0;
+}
+
 int main(void) {
   CU_pSuite s;
   unsigned failures;
@@ -555,10 +686,15 @@ int main(void) {
     return 1;
   }
   CU_initialize_registry();
-  s = CU_add_suite("consumer on the mock server", NULL, NULL);
+  s = CU_add_suite("EFO consumer on the mock server", efo_suite, NULL);
   CU_add_test(s, "1,000,000 records over 16 shards", test_million);
   CU_add_test(s, "resharding while reading", test_resharding);
   CU_add_test(s, "2-second subscriptions for a minute", test_short_lifetimes);
+  s = CU_add_suite("polling consumer on the mock server", polling_suite, NULL);
+  CU_add_test(s, "1,000,000 records over 16 shards", test_million);
+  CU_add_test(s, "resharding while reading", test_resharding);
+  CU_add_test(s, "a minute of writes, GetRecords at most 5/s, idle CPU",
+              test_polling_steady);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

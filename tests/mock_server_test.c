@@ -612,6 +612,36 @@ static void test_get_records_shard_end(void) {
          "null, 2 ChildShards\n");
 }
 
+/* Kinesis allows five GetRecords calls a second per shard: the sixth
+   within a second is throttled, and a second later calls pass again. */
+static void test_get_records_throttle(void) {
+  cJSON *j, *b;
+  char iter[512];
+  result r;
+  int i, ok = 0;
+
+  b = obj("StreamName", "split", "ShardId", "shardId-000000000001");
+  cJSON_AddStringToObject(b, "ShardIteratorType", "TRIM_HORIZON");
+  j = call_ok("GetShardIterator", b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(str(j, "ShardIterator"));
+  snprintf(iter, sizeof(iter), "%s", str(j, "ShardIterator"));
+  cJSON_Delete(j);
+  for (i = 0; i < 6; ++i) {
+    j = call("GetRecords", obj("ShardIterator", iter, NULL, NULL), &r);
+    ok += r.error == 0;
+    cJSON_Delete(j);
+  }
+  CU_ASSERT_EQUAL(ok, 5);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(r.aws_type, "ProvisionedThroughputExceededException");
+  sleep_loop(1100);
+  j = call_ok("GetRecords", obj("ShardIterator", iter, NULL, NULL));
+  cJSON_Delete(j);
+  printf("\nmock: 6 GetRecords within a second: %d answered, the sixth "
+         "throttled\n",
+         ok);
+}
+
 static void test_lifetime(void) {
   char arn[512];
   sub_state s;
@@ -1064,6 +1094,8 @@ int main(void) {
   CU_add_test(s, "SplitShard ends the subscription",
               test_split_ends_subscription);
   CU_add_test(s, "GetRecords at shard end", test_get_records_shard_end);
+  CU_add_test(s, "GetRecords throttled past 5 a second",
+              test_get_records_throttle);
   CU_add_test(s, "subscription lifetime", test_lifetime);
   CU_add_test(s, "LimitExceeded and ResourceInUse", test_limits);
   CU_add_test(s, "consumer delay", test_consumer_delay);

@@ -910,6 +910,20 @@ static int op_get_records(op_ctx *c) {
   ++sh->stats.get_records_calls;
   mock_stats_time(&sh->stats.get_records_times, &sh->stats.nget_records_times,
                   c->now);
+  {
+    /* The oldest of the last five calls less than a second ago: a sixth
+       call within a second. */
+    int64_t *oldest = &sh->stats.get_records_recent[sh->stats.get_records_next];
+    if (c->now - *oldest < 1000) {
+      ++sh->stats.get_records_throttled;
+      return fail(
+          c, 400, "ProvisionedThroughputExceededException",
+          "Rate exceeded for shard %s in stream %s under account " ACCOUNT ".",
+          sh->id, s->name);
+    }
+    *oldest = c->now;
+    sh->stats.get_records_next = (sh->stats.get_records_next + 1) % 5;
+  }
   end = mock_api_batch_end(sh, (size_t)pos, (size_t)limit);
   if (end < sh->nrecords) {
     behind = c->now - sh->records[sh->nrecords - 1].arrival_ms;
@@ -1189,6 +1203,8 @@ static int op_stats(op_ctx *c) {
       cJSON_AddNumberToObject(x, "ResourceInUse", (double)sh->stats.in_use);
       x = cJSON_AddObjectToObject(sho, "GetRecords");
       cJSON_AddNumberToObject(x, "Calls", (double)sh->stats.get_records_calls);
+      cJSON_AddNumberToObject(x, "Throttled",
+                              (double)sh->stats.get_records_throttled);
       cJSON_AddItemToObject(x, "TimesMs",
                             times_json(sh->stats.get_records_times,
                                        sh->stats.nget_records_times));

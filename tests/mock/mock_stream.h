@@ -48,6 +48,11 @@ typedef struct mock_shard_stats {
   uint64_t limit_exceeded;
   uint64_t in_use;
   uint64_t get_records_calls;
+  uint64_t get_records_throttled;
+  /* The last five GetRecords calls' times, a ring: a sixth within a
+     second is throttled, as Kinesis allows five a second per shard. */
+  int64_t get_records_recent[5];
+  unsigned get_records_next;
   /* Call times in epoch ms, the first MOCK_STATS_TIMES_MAX of each. */
   int64_t *subscribe_times;
   size_t nsubscribe_times;
