@@ -1,17 +1,23 @@
 /*
- * The consumer against kinesis-local (started by tests/consumer_kl_test.sh):
+ * The consumer against kinesis-local (started by tests/consumer_kl_test.sh),
+ * the same tests for each reader type (EFO, then polling):
  *
  * - volume: a 4-shard stream holding 20,000 records, read from
  *   TRIM_HORIZON: every record exactly once, on the shard and with the
  *   sequence number PutRecords returned, in order per shard; the
- *   JOB_MANAGED consumer exists only while the reader runs
- *   (ListStreamConsumers before, during, after).
+ *   JOB_MANAGED consumer exists only while the EFO reader runs, and the
+ *   polling reader registers none (ListStreamConsumers before, during,
+ *   after).
  * - restart: a reader checkpoints one record per shard and dies; the next
  *   one, on the same checkpoint file, starts right after each of them.
  *   Automatic checkpoints at a graceful stop: the reader after that
  *   rereads nothing.
- * - SELF_MANAGED: a registered consumer's ARN reads and is left in place;
- *   an unknown ARN fails with a clear error and registers nothing.
+ * - SELF_MANAGED (EFO): a registered consumer's ARN reads and is left in
+ *   place; an unknown ARN fails with a clear error and registers nothing.
+ * - resharding (polling: kinesis-local's GetRecords emulates shard end,
+ *   its SubscribeToShard does not): a shard split and two merged while
+ *   records are written and read: each exactly once, no child record
+ *   before its parents ended.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +39,20 @@
 #define VSHARDS 4
 #define RESTART_RECS 200
 
+typedef struct expected expected;
+
 static struct event_base *base;
 static kefo_http_client *http;
 static kefo_aws_client *aws;
 static kefo_aws_service kinesis;
 static char tmpdir[256];
+/* The reader type under test, set by the suite: "EFO" or "POLLING". */
+static const char *reader = "EFO";
+static int efo(void) {
+  return strcmp(reader, "EFO") == 0;
+}
+/* The volume stream, written once and read by each reader type. */
+static expected *volume_ex;
 
 /* ---- raw API calls ---------------------------------------------------- */
 
@@ -122,10 +137,10 @@ static int count_consumers(const char *arn, const char *name_prefix) {
 }
 
 /* What PutRecords said about record i. */
-typedef struct expected {
+struct expected {
   char shard[32];
   char seq[KEFO_SEQ_MAX];
-} expected;
+};
 
 /* Writes records first..first+n-1 (data "rec-<i>") in calls of 500,
    noting each one's shard and sequence number in |ex|. */
@@ -176,9 +191,17 @@ static void put_range(const char *stream, int first, int n, expected *ex) {
 typedef struct tally {
   const expected *ex;
   int nex;
-  int *count;       /* deliveries per record index */
-  int records;      /* deliveries in all */
-  int wrong_place;  /* shard or sequence number not as PutRecords said */
+  int *count;      /* deliveries per record index */
+  int records;     /* deliveries in all */
+  int wrong_place; /* shard or sequence number not as PutRecords said */
+  /* Records read before their PutRecords call answered (the test writes
+     while it reads): checked by check_deferred once it has. */
+  struct {
+    int idx;
+    char shard[32];
+    char seq[KEFO_SEQ_MAX];
+  } deferred[128];
+  int ndeferred;
   int out_of_order; /* a sequence number not above the shard's last */
   int bad_data;     /* data not "rec-<i>" */
   int errors;
@@ -192,6 +215,13 @@ typedef struct tally {
   int checkpoint_at;
   int checkpointed[MAX_SHARDS]; /* record index checkpointed */
   int checkpoint_failures;
+  /* Lineage: shards finished, and records of a shard delivered before
+     one of its parents (parents[k], slots) finished. */
+  int ended[MAX_SHARDS];
+  int finished;
+  int parents[MAX_SHARDS][2];
+  int nparents[MAX_SHARDS];
+  int child_early;
 } tally;
 
 static int shard_slot(tally *t, const char *shard) {
@@ -210,6 +240,28 @@ static int shard_slot(tally *t, const char *shard) {
   return -1;
 }
 
+/* Counts record |idx| read on |shard| at |seq| against what PutRecords
+   said. */
+static void check_place(tally *t, int idx, const char *shard, const char *seq) {
+  if (strcmp(t->ex[idx].shard, shard) != 0 ||
+      strcmp(t->ex[idx].seq, seq) != 0) {
+    if (t->wrong_place++ < 5) {
+      printf("rec-%d: PutRecords said %s %s, read on %s at %s\n", idx,
+             t->ex[idx].shard, t->ex[idx].seq, shard, seq);
+    }
+  }
+}
+
+/* The records read before their PutRecords answered, checked now. */
+static void check_deferred(tally *t) {
+  int i;
+  for (i = 0; i < t->ndeferred; ++i) {
+    check_place(t, t->deferred[i].idx, t->deferred[i].shard,
+                t->deferred[i].seq);
+  }
+  t->ndeferred = 0;
+}
+
 static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
                       size_t n, int64_t behind, void *ud) {
   tally *t = ud;
@@ -218,6 +270,12 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
 
   (void)behind;
   CU_ASSERT_FATAL(k >= 0);
+  {
+    int p;
+    for (p = 0; p < t->nparents[k]; ++p) {
+      t->child_early += t->ended[t->parents[k][p]] ? 0 : (int)n;
+    }
+  }
   for (i = 0; i < n; ++i) {
     char data[32];
     int idx = -1;
@@ -232,9 +290,20 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
       ++t->bad_data;
     } else {
       ++t->count[idx];
-      if (strcmp(t->ex[idx].shard, shard) != 0 ||
-          strcmp(t->ex[idx].seq, r[i].sequence_number) != 0) {
-        ++t->wrong_place;
+      if (t->ex[idx].shard[0] == '\0') {
+        if (t->ndeferred <
+            (int)(sizeof(t->deferred) / sizeof(t->deferred[0]))) {
+          t->deferred[t->ndeferred].idx = idx;
+          snprintf(t->deferred[t->ndeferred].shard,
+                   sizeof(t->deferred[0].shard), "%s", shard);
+          snprintf(t->deferred[t->ndeferred].seq, sizeof(t->deferred[0].seq),
+                   "%s", r[i].sequence_number);
+          ++t->ndeferred;
+        } else {
+          ++t->wrong_place; /* cannot be checked: counted against */
+        }
+      } else {
+        check_place(t, idx, shard, r[i].sequence_number);
       }
     }
     if (t->last[k][0] && kefo_seq_cmp(t->last[k], r[i].sequence_number) >= 0) {
@@ -255,6 +324,18 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
     }
   }
   return 0;
+}
+
+static void on_shard_event(kefo_consumer *c, const char *shard,
+                           kefo_shard_event ev, void *ud) {
+  tally *t = ud;
+  int k;
+
+  (void)c;
+  if (ev == KEFO_SHARD_EVENT_FINISHED && (k = shard_slot(t, shard)) >= 0) {
+    t->ended[k] = 1;
+    ++t->finished;
+  }
 }
 
 static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
@@ -279,7 +360,7 @@ static kefo_consumer *new_consumer(const char *stream, const char *name,
                                    tally *t, const char *const *extra) {
   kefo_config *cfg;
   kefo_consumer *c = NULL;
-  kefo_callbacks cb = {on_records, NULL, on_error};
+  kefo_callbacks cb = {on_records, on_shard_event, on_error};
   char url[128], err[256];
   size_t i;
 
@@ -288,6 +369,7 @@ static kefo_consumer *new_consumer(const char *stream, const char *name,
 #define SET(k, v)                                                              \
   CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
   SET("source.stream.name", stream);
+  SET("source.reader.type", reader);
   SET("source.efo.consumer.name", name);
   SET("source.init.position", "TRIM_HORIZON");
   SET("aws.region", "us-east-1");
@@ -329,7 +411,7 @@ static void stop(kefo_consumer *c, int graceful) {
 /* ---- the tests -------------------------------------------------------- */
 
 static void test_volume(void) {
-  expected *ex = calloc(VOLUME, sizeof(*ex));
+  expected *ex;
   /* A small stream window: kinesis-local once stalled for good when the
      connection window came back only at half of 16 MiB. */
   static const char *const extra[] = {"source.shard.buffer.max-bytes", "256KiB",
@@ -337,40 +419,48 @@ static void test_volume(void) {
   tally t;
   kefo_consumer *c;
   kefo_stats st;
-  char *arn;
+  char *arn, name[64];
   int i, once = 0, missing = 0, more = 0, before, during, after;
   struct timespec t0, t1;
   double secs;
 
-  create_stream("kefo-volume", VSHARDS);
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  put_range("kefo-volume", 0, VOLUME, ex);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  printf("\nvolume: %d records written by PutRecords in %.1f s\n", VOLUME,
-         (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+  /* Written once (it takes half a minute), read by each reader type. */
+  if (volume_ex == NULL) {
+    volume_ex = calloc(VOLUME, sizeof(*volume_ex));
+    create_stream("kefo-volume", VSHARDS);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    put_range("kefo-volume", 0, VOLUME, volume_ex);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("\nvolume: %d records written by PutRecords in %.1f s\n", VOLUME,
+           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+  }
+  ex = volume_ex;
+  snprintf(name, sizeof(name), "kefo-vol-reader-%s", reader);
   arn = stream_arn("kefo-volume");
   CU_ASSERT_PTR_NOT_NULL_FATAL(arn);
   before = count_consumers(arn, "kefo-vol");
 
   tally_init(&t, ex, VOLUME);
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  c = new_consumer("kefo-volume", "kefo-vol-reader", &t, extra);
+  c = new_consumer("kefo-volume", name, &t, extra);
   run_for(&t, VOLUME, 120);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
   during = count_consumers(arn, "kefo-vol");
   /* A little longer: anything delivered twice would show now. */
   run_for(&t, -1, 2);
+  check_deferred(&t);
   CU_ASSERT_EQUAL(kefo_consumer_stats(c, &st), 0);
   for (i = 0; i < VOLUME; ++i) {
     once += t.count[i] == 1;
     missing += t.count[i] == 0;
     more += t.count[i] > 1;
   }
-  printf("volume: %d of %d records exactly once, %d missing, %d more than "
-         "once, %d on a wrong shard or sequence number, %d out of order, "
-         "in %.1f s (including registration)\n",
-         once, VOLUME, missing, more, t.wrong_place, t.out_of_order, secs);
+  printf(
+      "\nvolume (%s): %d of %d records exactly once, %d missing, %d more than "
+      "once, %d on a wrong shard or sequence number, %d out of order, "
+      "in %.1f s (including registration)\n",
+      reader, once, VOLUME, missing, more, t.wrong_place, t.out_of_order, secs);
   printf("volume: stats: %zu shards, %llu records, %llu bytes\n", st.nshards,
          (unsigned long long)st.records, (unsigned long long)st.bytes);
   CU_ASSERT_EQUAL(once, VOLUME);
@@ -385,14 +475,14 @@ static void test_volume(void) {
   }
   stop(c, 1);
   after = count_consumers(arn, "kefo-vol");
-  printf("volume: JOB_MANAGED consumers before / during / after: %d / %d / "
-         "%d\n",
-         before, during, after);
+  printf("volume (%s): registered consumers before / during / after: %d / "
+         "%d / %d\n",
+         reader, before, during, after);
   CU_ASSERT_EQUAL(before, 0);
-  CU_ASSERT_EQUAL(during, 1);
+  /* JOB_MANAGED EFO registers one for the run; polling needs none. */
+  CU_ASSERT_EQUAL(during, efo() ? 1 : 0);
   CU_ASSERT_EQUAL(after, 0);
   free(t.count);
-  free(ex);
   free(arn);
 }
 
@@ -417,16 +507,19 @@ static void test_restart(void) {
   tally a, b, d;
   kefo_consumer *c;
   int k, i, dup_after = 0, resumed_right = 0, shards = 0, old = 0;
+  char stream[64];
 
-  snprintf(path, sizeof(path), "%s/restart.checkpoints", tmpdir);
-  create_stream("kefo-restart", 2);
-  put_range("kefo-restart", 0, RESTART_RECS, ex);
+  /* A stream and a checkpoint file per reader type. */
+  snprintf(stream, sizeof(stream), "kefo-restart-%s", reader);
+  snprintf(path, sizeof(path), "%s/restart-%s.checkpoints", tmpdir, reader);
+  create_stream(stream, 2);
+  put_range(stream, 0, RESTART_RECS, ex);
 
   /* A: reads everything, checkpoints the 40th record of each shard,
      and stops at once (no final checkpoint: the interval is 0). */
   tally_init(&a, ex, RESTART_RECS);
   a.checkpoint_at = 40;
-  c = new_consumer("kefo-restart", "kefo-restart-app", &a, manual);
+  c = new_consumer(stream, "kefo-restart-app", &a, manual);
   run_for(&a, RESTART_RECS, 60);
   CU_ASSERT_EQUAL(a.records, RESTART_RECS);
   CU_ASSERT_EQUAL(a.checkpoint_failures, 0);
@@ -445,7 +538,7 @@ static void test_restart(void) {
   /* B: the same file and application: each shard starts right after its
      checkpointed record. */
   tally_init(&b, ex, RESTART_RECS);
-  c = new_consumer("kefo-restart", "kefo-restart-app", &b, automatic);
+  c = new_consumer(stream, "kefo-restart-app", &b, automatic);
   run_for(&b, RESTART_RECS - 80, 60);
   run_for(&b, -1, 1);
   {
@@ -472,9 +565,10 @@ static void test_restart(void) {
       }
     }
     j = shard_slot(&b, a.shard[k]);
-    printf("restart: %s checkpointed at rec-%d, the next reader began with "
-           "rec-%d (expected rec-%d)\n",
-           a.shard[k], cp, b.first_index[j], next);
+    printf(
+        "restart (%s): %s checkpointed at rec-%d, the next reader began with "
+        "rec-%d (expected rec-%d)\n",
+        reader, a.shard[k], cp, b.first_index[j], next);
     resumed_right += cp >= 0 && b.first_index[j] == next;
   }
   for (i = 0; i < RESTART_RECS; ++i) {
@@ -493,10 +587,10 @@ static void test_restart(void) {
 
   /* D: nothing old again; only what is written now. */
   tally_init(&d, ex, RESTART_RECS + 20);
-  c = new_consumer("kefo-restart", "kefo-restart-app", &d, automatic);
+  c = new_consumer(stream, "kefo-restart-app", &d, automatic);
   run_for(&d, -1, 3);
   CU_ASSERT_EQUAL(d.records, 0);
-  put_range("kefo-restart", RESTART_RECS, 20, ex);
+  put_range(stream, RESTART_RECS, 20, ex);
   run_for(&d, 20, 30);
   run_for(&d, -1, 1);
   for (i = 0; i < RESTART_RECS; ++i) {
@@ -515,7 +609,7 @@ static void test_restart(void) {
   {
     tally e;
     tally_init(&e, ex, RESTART_RECS);
-    c = new_consumer("kefo-restart", "kefo-other-app", &e, manual);
+    c = new_consumer(stream, "kefo-other-app", &e, manual);
     run_for(&e, -1, 2);
     CU_ASSERT(e.errors >= 1);
     CU_ASSERT(kefo_consumer_stopped(c));
@@ -593,7 +687,129 @@ static void test_self_managed(void) {
   free(arn);
 }
 
-int main(void) {
+/* Fills |t|'s lineage from ListShards: each shard's parents. */
+static void learn_lineage(const char *stream, tally *t) {
+  cJSON *b = cJSON_CreateObject();
+  const cJSON *sh;
+  answer a;
+
+  cJSON_AddStringToObject(b, "StreamName", stream);
+  call("ListShards", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_ArrayForEach(sh, cJSON_GetObjectItemCaseSensitive(a.resp, "Shards")) {
+    static const char *const names[2] = {"ParentShardId",
+                                         "AdjacentParentShardId"};
+    int k = shard_slot(t, cJSON_GetStringValue(
+                              cJSON_GetObjectItemCaseSensitive(sh, "ShardId"))),
+        p;
+    if (k < 0) {
+      continue;
+    }
+    t->nparents[k] = 0;
+    for (p = 0; p < 2; ++p) {
+      const char *id =
+          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sh, names[p]));
+      int slot = id ? shard_slot(t, id) : -1;
+      if (slot >= 0) {
+        t->parents[k][t->nparents[k]++] = slot;
+      }
+    }
+  }
+  cJSON_Delete(a.resp);
+}
+
+static void reshard_call(const char *op, const char *k1, const char *v1,
+                         const char *k2, const char *v2) {
+  cJSON *b = cJSON_CreateObject();
+  answer a;
+
+  cJSON_AddStringToObject(b, "StreamName", "kefo-reshard");
+  cJSON_AddStringToObject(b, k1, v1);
+  cJSON_AddStringToObject(b, k2, v2);
+  call(op, b, &a);
+  if (a.error) {
+    printf("%s failed: %s\n", op, a.aws_type);
+  }
+  CU_ASSERT_EQUAL(a.error, 0);
+  cJSON_Delete(a.resp);
+}
+
+/* Polling only: kinesis-local's GetRecords emulates shard end (a null
+   NextShardIterator with ChildShards); its SubscribeToShard does not. */
+static void test_resharding(void) {
+  enum { FIRST = 400, ROUNDS = 16, PER_ROUND = 50 };
+  int total = FIRST + ROUNDS * PER_ROUND;
+  expected *ex = calloc((size_t)total, sizeof(*ex));
+  tally t;
+  kefo_consumer *c;
+  int i, round, written, once = 0, with_parents = 0, children_read = 0;
+  static const char *const extra[] = {"source.shard.discovery.interval", "1s",
+                                      NULL};
+
+  create_stream("kefo-reshard", 4);
+  put_range("kefo-reshard", 0, FIRST, ex);
+  written = FIRST;
+  tally_init(&t, ex, total);
+  c = new_consumer("kefo-reshard", "kefo-reshard-app", &t, extra);
+  for (round = 0; round < ROUNDS; ++round) {
+    put_range("kefo-reshard", written, PER_ROUND, ex);
+    written += PER_ROUND;
+    if (round == 3) {
+      /* Shard 0 split in the middle of its quarter of the hash space. */
+      reshard_call("SplitShard", "ShardToSplit", "shardId-000000000000",
+                   "NewStartingHashKey",
+                   "42535295865117307932921825928971026432");
+    }
+    if (round == 8) {
+      reshard_call("MergeShards", "ShardToMerge", "shardId-000000000002",
+                   "AdjacentShardToMerge", "shardId-000000000003");
+    }
+    learn_lineage("kefo-reshard", &t);
+    run_for(&t, -1, 1);
+  }
+  learn_lineage("kefo-reshard", &t);
+  run_for(&t, written, 60);
+  run_for(&t, -1, 2);
+  check_deferred(&t);
+  for (i = 0; i < written; ++i) {
+    once += t.count[i] == 1;
+  }
+  for (i = 0; i < MAX_SHARDS && t.shard[i][0]; ++i) {
+    with_parents += t.nparents[i] > 0;
+    children_read += t.nparents[i] > 0 && t.per_shard[i] > 0;
+  }
+  printf("\nresharding (%s): %d of %d records exactly once, %d on a wrong "
+         "shard or sequence number, %d out of order; %d shards finished; %d "
+         "child shards, %d of them read; %d child records before a parent's "
+         "end\n",
+         reader, once, written, t.wrong_place, t.out_of_order, t.finished,
+         with_parents, children_read, t.child_early);
+  CU_ASSERT_EQUAL(once, written);
+  CU_ASSERT_EQUAL(t.records, written);
+  CU_ASSERT_EQUAL(t.wrong_place, 0);
+  CU_ASSERT_EQUAL(t.out_of_order, 0);
+  CU_ASSERT_EQUAL(t.bad_data, 0);
+  CU_ASSERT_EQUAL(t.finished, 3); /* shard 0 split, 2 and 3 merged */
+  CU_ASSERT_EQUAL(with_parents, 3);
+  CU_ASSERT_EQUAL(children_read, 3);
+  CU_ASSERT_EQUAL(t.child_early, 0);
+  stop(c, 1);
+  free(t.count);
+  free(ex);
+}
+
+static int efo_suite(void) {
+  reader = "EFO";
+  return 0;
+}
+
+static int polling_suite(void) {
+  reader = "POLLING";
+  return 0;
+}
+
+/* consumer_kl_test [SUITE [TEST]] runs one suite, or one of its tests. */
+int main(int argc, char **argv) {
   CU_pSuite s;
   unsigned failures;
   char url[128];
@@ -612,17 +828,32 @@ int main(void) {
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
   kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
   CU_initialize_registry();
-  s = CU_add_suite("consumer on kinesis-local", NULL, NULL);
+  s = CU_add_suite("EFO consumer on kinesis-local", efo_suite, NULL);
   CU_add_test(s, "restart from a checkpoint", test_restart);
   CU_add_test(s, "self-managed consumer", test_self_managed);
   CU_add_test(s, "20,000 records over 4 shards", test_volume);
+  s = CU_add_suite("polling consumer on kinesis-local", polling_suite, NULL);
+  CU_add_test(s, "restart from a checkpoint", test_restart);
+  CU_add_test(s, "20,000 records over 4 shards", test_volume);
+  CU_add_test(s, "split and merge while reading", test_resharding);
   CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
+  if (argc > 1 && (s = CU_get_suite(argv[1])) == NULL) {
+    fprintf(stderr, "no suite named %s\n", argv[1]);
+  } else if (argc > 2 && CU_get_test(s, argv[2]) == NULL) {
+    fprintf(stderr, "no test named %s\n", argv[2]);
+  } else if (argc > 2) {
+    CU_basic_run_test(s, CU_get_test(s, argv[2]));
+  } else if (argc > 1) {
+    CU_basic_run_suite(s);
+  } else {
+    CU_basic_run_tests();
+  }
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
   kefo_aws_client_del(aws);
   kefo_http_client_del(http);
   event_base_free(base);
   rmdir(tmpdir);
+  free(volume_ex);
   return failures ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts kinesis-local on free loopback ports, runs tests/consumer_kl_test
-# (volume, restart from a checkpoint, self-managed consumers), and always
+# for both reader types (volume, restart from a checkpoint, self-managed EFO
+# consumers, polling through a split and a merge), and always
 # stops it.
 set -euo pipefail
 : "${KEFO_NODE_MODULES:?}"

@@ -1,7 +1,7 @@
 /*
- * kefo-reader: reads a Kinesis stream with Enhanced Fan-Out and prints its
- * records as JSON lines. This first version has the core flags; progress
- * tables, polling, checkpoints and the rest of the planned options come
+ * kefo-reader: reads a Kinesis stream (Enhanced Fan-Out, or polling) and
+ * prints its records as JSON lines. This version has the core flags;
+ * progress tables, lease tables and the rest of the planned options come
  * with the issues that build them.
  */
 #include "config.h"
@@ -37,14 +37,17 @@ typedef struct reader_state {
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: kefo-reader --stream NAME [OPTIONS]\n"
-          "Read a Kinesis stream with Enhanced Fan-Out and print each record\n"
-          "as a JSON line: shard, sequence number, sub-sequence, partition "
-          "key,\narrival time, and data (text when UTF-8, else base64).\n"
+          "Read a Kinesis stream with Enhanced Fan-Out (or polling) and print\n"
+          "each record as a JSON line: shard, sequence number, sub-sequence,\n"
+          "partition key, arrival time, and data (text when UTF-8, else\n"
+          "base64).\n"
           "\n"
           "  --stream NAME          the stream (or --stream-arn ARN)\n"
           "  --region R             AWS region (else AWS_REGION, profile)\n"
           "  --endpoint URL         Kinesis endpoint (emulators: "
           "http://...)\n"
+          "  --reader R             efo (default: SubscribeToShard) or\n"
+          "                         polling (GetRecords)\n"
           "  --consumer-name N      EFO consumer name (default kefo-reader)\n"
           "  --lifecycle L          job-managed (default) or self-managed\n"
           "  --consumer-arn ARN     the consumer of a self-managed lifecycle\n"
@@ -235,6 +238,13 @@ int main(int argc, char **argv) {
       bad = set(cfg, "aws.region", v);
     } else if (!strcmp(a, "--endpoint")) {
       bad = set(cfg, "aws.endpoint", v);
+    } else if (!strcmp(a, "--reader")) {
+      bad = !strcmp(v, "efo")       ? set(cfg, "source.reader.type", "EFO")
+            : !strcmp(v, "polling") ? set(cfg, "source.reader.type", "POLLING")
+                                    : 1;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --reader must be efo or polling\n");
+      }
     } else if (!strcmp(a, "--consumer-name")) {
       consumer_name = v;
     } else if (!strcmp(a, "--consumer-arn")) {
