@@ -306,7 +306,9 @@ typedef enum {
   KEFO_SHARD_EVENT_STARTED = 1,
   /* The shard was read to its end; its children may start. */
   KEFO_SHARD_EVENT_FINISHED = 2,
-  /* A subscription ended and the next one began from where it stopped. */
+  /* A subscription ended and the next one began from where it stopped
+     (polling: a new shard iterator, after an expired one, began after the
+     last delivered record). */
   KEFO_SHARD_EVENT_RESUBSCRIBED = 3,
   /* The shard's reader gave up (a non-retryable error; on_error said
      why). */
@@ -426,11 +428,11 @@ typedef struct kefo_shard_stats {
   /* User records (after KPL de-aggregation) and their data bytes. */
   uint64_t records;
   uint64_t bytes;
-  /* From the last event; -1 before the first. */
+  /* From the last event (or GetRecords answer); -1 before the first. */
   int64_t millis_behind_latest;
-  /* Subscriptions after the first one. */
+  /* Subscriptions after the first one (polling: shard iterators). */
   uint32_t resubscribes;
-  /* Subscriptions that ended with an error. */
+  /* Subscriptions (polling: calls) that ended with an error. */
   uint32_t errors;
 } kefo_shard_stats;
 
