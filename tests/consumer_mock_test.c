@@ -18,6 +18,9 @@
  * - polling: a minute of steady writes: no gap, no duplicate, never more
  *   than five GetRecords calls in any second on a shard (counted by the
  *   server), then the CPU used by an idle stream.
+ * - a slow application: what the server sent and on_records has not yet
+ *   had stays within two events (EFO) or one answer (polling) per shard,
+ *   however large the backlog.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -665,6 +668,184 @@ static void test_polling_steady(void) {
   free(t.count);
 }
 
+/* ---- a slow application --------------------------------------------- */
+
+#define SLOW_SHARDS 4
+#define SLOW_RECORD 1000
+#define SLOW_WINDOW (256 * 1024)
+
+typedef struct slow {
+  tally t;
+  long delivered[SLOW_SHARDS];
+  int usec_per_record;
+  /* Sampling: the server's count against what was delivered when the
+     Stats call went out (an upper bound of what was in flight). */
+  long at_request[SLOW_SHARDS];
+  long max_in_flight[SLOW_SHARDS];
+  /* The server's counts before this reader began (the other reader type
+     read the same stream before). */
+  long base[SLOW_SHARDS];
+  int baseline;
+  int samples;
+  answer stats;
+  int asking;
+  kefo_aws_service svc;
+} slow;
+
+static int slow_records(kefo_consumer *c, const char *shard,
+                        const kefo_record *r, size_t n, int64_t behind,
+                        void *ud) {
+  slow *s = ud;
+  int k = slot_of(&s->t, shard);
+  struct timespec ts;
+
+  if (k >= 0 && k < SLOW_SHARDS) {
+    s->delivered[k] += (long)n;
+  }
+  /* The application takes its time over each record. */
+  ts.tv_sec = 0;
+  ts.tv_nsec = (long)n * s->usec_per_record * 1000L;
+  while (ts.tv_nsec >= 1000000000L) {
+    ++ts.tv_sec;
+    ts.tv_nsec -= 1000000000L;
+  }
+  nanosleep(&ts, NULL);
+  return on_records(c, shard, r, n, behind, &s->t);
+}
+
+static void slow_stats_answer(int error, const cJSON *resp,
+                              const kefo_error_info *info, void *ud) {
+  slow *s = ud;
+  const cJSON *shard;
+  int k;
+
+  (void)info;
+  s->asking = 0;
+  if (error) {
+    return;
+  }
+  cJSON_ArrayForEach(
+      shard, cJSON_GetObjectItemCaseSensitive(
+                 cJSON_GetObjectItemCaseSensitive(
+                     cJSON_GetObjectItemCaseSensitive(resp, "Streams"), "slow"),
+                 "Shards")) {
+    long sent = (long)cJSON_GetNumberValue(
+        cJSON_GetObjectItemCaseSensitive(shard, "RecordsSent"));
+    k = slot_of(&s->t, shard->string);
+    if (k < 0 || k >= SLOW_SHARDS) {
+      continue;
+    }
+    if (s->baseline) {
+      s->base[k] = sent;
+    } else if (sent - s->base[k] - s->at_request[k] > s->max_in_flight[k]) {
+      s->max_in_flight[k] = sent - s->base[k] - s->at_request[k];
+    }
+  }
+  if (s->baseline) {
+    s->baseline = 0;
+    return;
+  }
+  ++s->samples;
+}
+
+/* A slow on_records (200 us a record) over a stream with 80 MB waiting:
+   at every sample, what the server sent but the application has not been
+   handed stays within two events (EFO: the one being delivered, the next
+   held back by flow control) or one GetRecords answer (polling), per
+   shard, instead of growing with the backlog. */
+static void test_slow_application(void) {
+  static slow s;
+  kefo_consumer *c;
+  kefo_callbacks cb = {slow_records, on_shard_event, on_error};
+  kefo_config *cfg;
+  char url[128], err[256], window[32];
+  long total = 0, bound, worst = 0;
+  int i, k;
+  double t0;
+  struct rusage ru;
+
+  memset(&s, 0, sizeof(s));
+  tally_init(&s.t, (long)SLOW_SHARDS * 20000, "");
+  s.usec_per_record = 200;
+  service(&s.svc, "MOCK_SLOW_PORT");
+  s.svc.target_prefix = "KefoMock";
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_SLOW_PORT"));
+  snprintf(window, sizeof(window), "%d", SLOW_WINDOW);
+  CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
+#define SET(k, v)                                                              \
+  CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
+  SET("source.stream.name", "slow");
+  SET("source.reader.type", reader);
+  SET("source.efo.consumer.name", "kefo-slow-test");
+  SET("source.init.position", "TRIM_HORIZON");
+  SET("source.shard.buffer.max-bytes", window);
+  SET("aws.region", "us-east-1");
+  SET("aws.endpoint", url);
+  SET("aws.credentials.provider", "BASIC");
+  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
+  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
+  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
+  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
+  SET("source.lease.store", "memory");
+#undef SET
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &s, base), 0);
+  kefo_config_del(cfg);
+  s.baseline = s.asking = 1;
+  kefo_aws_call_start(aws, &s.svc, "Stats", NULL, NULL, slow_stats_answer, &s,
+                      NULL);
+  for (i = 0; i < 500 && s.asking; ++i) {
+    run_ms(10);
+  }
+  CU_ASSERT_FATAL(!s.asking);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_start(c), 0);
+  t0 = now_s();
+  while (now_s() - t0 < 8) {
+    if (!s.asking) {
+      s.asking = 1;
+      memcpy(s.at_request, s.delivered, sizeof(s.at_request));
+      kefo_aws_call_start(aws, &s.svc, "Stats", NULL, NULL, slow_stats_answer,
+                          &s, NULL);
+    }
+    run_ms(100);
+  }
+  for (i = 0; i < 500 && s.asking; ++i) {
+    run_ms(10);
+  }
+  for (k = 0; k < SLOW_SHARDS; ++k) {
+    total += s.delivered[k];
+    worst = s.max_in_flight[k] > worst ? s.max_in_flight[k] : worst;
+  }
+  /* In records of SLOW_RECORD data bytes (an event or answer holds at
+     most 1 MiB of data). Polling: the one answer being handed on. EFO:
+     the event being handed on, and the next one, which the server counts
+     in full as soon as it starts sending it although only a window's
+     worth of its bytes (SLOW_WINDOW) can cross before kefo consumes
+     them. */
+  bound = strcmp(reader, "EFO") == 0 ? 2 * (1024 * 1024 / SLOW_RECORD) + 2
+                                     : 1024 * 1024 / SLOW_RECORD + 1;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("\nslow application (%s): %ld of %d records delivered in 8 s at "
+         "200 us a record; %d samples; at most %ld records sent and not yet "
+         "delivered on a shard (bound %ld); peak RSS %.1f MB%s\n",
+         reader, total, SLOW_SHARDS * 20000, s.samples, worst, bound,
+         ru.ru_maxrss / 1024.0,
+#if defined(__SANITIZE_ADDRESS__)
+         " (ASan build)"
+#else
+         ""
+#endif
+  );
+  CU_ASSERT(s.samples >= 20);
+  /* A backlog was there all along: most records still unread. */
+  CU_ASSERT(total > 0);
+  CU_ASSERT(total < SLOW_SHARDS * 20000 / 2);
+  CU_ASSERT(worst > 0);
+  CU_ASSERT(worst <= bound);
+  CU_ASSERT_EQUAL(s.t.out_of_order, 0);
+  stop(c);
+  free(s.t.count);
+}
+
 static int efo_suite(void) {
   reader = "EFO";
   return 0;
@@ -690,11 +871,13 @@ int main(void) {
   CU_add_test(s, "1,000,000 records over 16 shards", test_million);
   CU_add_test(s, "resharding while reading", test_resharding);
   CU_add_test(s, "2-second subscriptions for a minute", test_short_lifetimes);
+  CU_add_test(s, "a slow application", test_slow_application);
   s = CU_add_suite("polling consumer on the mock server", polling_suite, NULL);
   CU_add_test(s, "1,000,000 records over 16 shards", test_million);
   CU_add_test(s, "resharding while reading", test_resharding);
   CU_add_test(s, "a minute of writes, GetRecords at most 5/s, idle CPU",
               test_polling_steady);
+  CU_add_test(s, "a slow application", test_slow_application);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Starts three mock Kinesis servers on ephemeral loopback ports (1,000,000
+# Starts four mock Kinesis servers on ephemeral loopback ports (1,000,000
 # preloaded records over 16 shards; an empty one for resharding; one whose
-# subscriptions last 2 s), runs tests/consumer_mock_test, and always stops
-# them. MOCK_BIG_RECORDS and MOCK_LIFETIME_SECONDS shrink it for a quick
-# run.
+# subscriptions last 2 s; 80 MB over 4 shards for a slow application), runs
+# tests/consumer_mock_test, and always stops them. MOCK_BIG_RECORDS and
+# MOCK_LIFETIME_SECONDS shrink it for a quick run.
 set -euo pipefail
 : "${KEFO_NODE_MODULES:?}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,5 +22,7 @@ kefo_start_mock
 MOCK_RESHARD_PORT=$KEFO_MOCK_PORT
 kefo_start_mock --subscription-lifetime-ms 2000
 MOCK_LIFETIME_PORT=$KEFO_MOCK_PORT
-export MOCK_BIG_PORT MOCK_RESHARD_PORT MOCK_LIFETIME_PORT
+kefo_start_mock --preload "slow:4:20000:1000"
+MOCK_SLOW_PORT=$KEFO_MOCK_PORT
+export MOCK_BIG_PORT MOCK_RESHARD_PORT MOCK_LIFETIME_PORT MOCK_SLOW_PORT
 "$bin"

@@ -4,7 +4,8 @@
  * stream from TRIM_HORIZON through the public API; every record arrives
  * once and in order per shard, including records written while it runs
  * and the user records of a KPL aggregate; a graceful stop deregisters
- * the consumer.
+ * the consumer. The same read runs again with the polling reader, which
+ * registers no consumer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@
 #define NLATE 15
 
 static struct event_base *base;
+/* The reader type under test, set by the suite: "EFO" or "POLLING". */
+static const char *reader = "EFO";
+/* The stream put_records and put_aggregate write to. */
+static char current_stream[64];
 static kefo_http_client *http;
 static kefo_aws_client *aws;
 static kefo_aws_service kinesis;
@@ -147,7 +152,7 @@ static void put_records(int first, int n) {
   answer a;
   int i;
 
-  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddStringToObject(b, "StreamName", current_stream);
   recs = cJSON_AddArrayToObject(b, "Records");
   for (i = first; i < first + n; ++i) {
     char pk[32];
@@ -194,7 +199,7 @@ static void put_aggregate(void) {
   kefo_base64_encode((uint8_t *)text, sizeof(text), blob, n + 20, &len);
   text[len] = 0;
   b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddStringToObject(b, "StreamName", current_stream);
   cJSON_AddStringToObject(b, "PartitionKey", "kpl-outer");
   cJSON_AddStringToObject(b, "Data", text);
   call("PutRecord", b, &a);
@@ -210,10 +215,13 @@ static void test_read_stream(void) {
   cJSON *b;
   answer a;
   int i, want;
+  const char *stream = current_stream;
 
+  /* A stream per reader type. */
+  snprintf(current_stream, sizeof(current_stream), "kefo-consumer-%s", reader);
   memset(&s, 0, sizeof(s));
   b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddStringToObject(b, "StreamName", stream);
   cJSON_AddNumberToObject(b, "ShardCount", NSHARDS);
   call("CreateStream", b, &a);
   CU_ASSERT_EQUAL_FATAL(a.error, 0);
@@ -225,7 +233,8 @@ static void test_read_stream(void) {
   CU_ASSERT_EQUAL_FATAL(kefo_config_new(&cfg), 0);
 #define SET(k, v)                                                              \
   CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
-  SET("source.stream.name", "kefo-consumer");
+  SET("source.stream.name", stream);
+  SET("source.reader.type", reader);
   SET("source.efo.consumer.name", "kefo-consumer-test");
   SET("source.init.position", "TRIM_HORIZON");
   SET("aws.region", "us-east-1");
@@ -245,9 +254,9 @@ static void test_read_stream(void) {
   for (i = 0; i < 1500 && s.records < want; ++i) {
     kefo_test_run_until(base, &s.errors, 10);
   }
-  printf("\nconsumer: %d shard readers, %d of %d records (%d from a KPL "
+  printf("\nconsumer (%s): %d shard readers, %d of %d records (%d from a KPL "
          "aggregate), %d duplicates, %d out of order\n",
-         s.started, s.records, want, s.kpl_records, s.duplicates,
+         reader, s.started, s.records, want, s.kpl_records, s.duplicates,
          s.out_of_order);
   CU_ASSERT_EQUAL(s.started, NSHARDS);
   CU_ASSERT_EQUAL(s.records, want);
@@ -266,7 +275,8 @@ static void test_read_stream(void) {
   CU_ASSERT_EQUAL(s.errors, 0);
   /* Every record's data and key, plain and de-aggregated, as written. */
   CU_ASSERT_EQUAL(s.bad_data, 0);
-  /* Graceful stop: the job-managed consumer is deregistered. */
+  /* Graceful stop: the job-managed consumer is deregistered (the polling
+     reader registers none). */
   CU_ASSERT_EQUAL(kefo_consumer_stop(c, 1), 0);
   for (i = 0; i < 1000 && !kefo_consumer_stopped(c); ++i) {
     kefo_test_run_until(base, &s.errors, 10);
@@ -274,14 +284,14 @@ static void test_read_stream(void) {
   CU_ASSERT(kefo_consumer_stopped(c));
   kefo_consumer_del(c);
   b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", "kefo-consumer");
+  cJSON_AddStringToObject(b, "StreamName", stream);
   cJSON_AddStringToObject(b, "ConsumerName", "kefo-consumer-test");
   {
     char arn[256];
     answer d;
     memset(&d, 0, sizeof(d));
     snprintf(arn, sizeof(arn),
-             "arn:aws:kinesis:us-east-1:000000000000:stream/kefo-consumer");
+             "arn:aws:kinesis:us-east-1:000000000000:stream/%s", stream);
     cJSON_DeleteItemFromObject(b, "StreamName");
     cJSON_AddStringToObject(b, "StreamARN", arn);
     call("DescribeStreamConsumer", b, &d);
@@ -423,6 +433,11 @@ static void test_lineage_and_resubscription(void) {
   kefo_consumer_del(c);
 }
 
+static int polling_suite(void) {
+  reader = "POLLING";
+  return 0;
+}
+
 static void test_bad_config(void) {
   kefo_config *cfg;
   kefo_consumer *c = NULL;
@@ -454,6 +469,8 @@ int main(void) {
   CU_add_test(s, "bad config", test_bad_config);
   CU_add_test(s, "read a stream over EFO", test_read_stream);
   CU_add_test(s, "lineage and resubscription", test_lineage_and_resubscription);
+  s = CU_add_suite("polling consumer", polling_suite, NULL);
+  CU_add_test(s, "read a stream by polling", test_read_stream);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -925,6 +925,7 @@ static int op_get_records(op_ctx *c) {
     sh->stats.get_records_next = (sh->stats.get_records_next + 1) % 5;
   }
   end = mock_api_batch_end(sh, (size_t)pos, (size_t)limit);
+  sh->stats.records_sent += end - (size_t)pos;
   if (end < sh->nrecords) {
     behind = c->now - sh->records[sh->nrecords - 1].arrival_ms;
     behind = behind < 0 ? 0 : behind;
@@ -1205,6 +1206,8 @@ static int op_stats(op_ctx *c) {
       cJSON_AddNumberToObject(x, "Calls", (double)sh->stats.get_records_calls);
       cJSON_AddNumberToObject(x, "Throttled",
                               (double)sh->stats.get_records_throttled);
+      cJSON_AddNumberToObject(sho, "RecordsSent",
+                              (double)sh->stats.records_sent);
       cJSON_AddItemToObject(x, "TimesMs",
                             times_json(sh->stats.get_records_times,
                                        sh->stats.nget_records_times));

@@ -49,6 +49,8 @@ typedef struct mock_shard_stats {
   uint64_t in_use;
   uint64_t get_records_calls;
   uint64_t get_records_throttled;
+  /* Records put into SubscribeToShard events or GetRecords answers. */
+  uint64_t records_sent;
   /* The last five GetRecords calls' times, a ring: a sixth within a
      second is throttled, as Kinesis allows five a second per shard. */
   int64_t get_records_recent[5];

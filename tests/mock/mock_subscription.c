@@ -88,6 +88,9 @@ static int next_event(mock_subscription *sub) {
       kefo_buf_append_str(p, "],") != 0) {
     return -1;
   }
+  /* Built only when nghttp2 asks for bytes, that is when the stream's
+     window is open: what a client has not consumed stays here. */
+  sh->stats.records_sent += end - sub->pos;
   sub->pos = end;
   if (final) {
     /* Shard end: no continuation, the children instead. */
