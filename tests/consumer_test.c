@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
@@ -47,6 +48,13 @@ typedef struct seen {
   size_t nkeys;
   int errors;
   int bad_data;
+  /* The aggregate's shard and sequence number (from its second user
+     record), and the first record seen on |watch| (a shard id, or ""). */
+  char kpl_shard[64];
+  char kpl_seq[160];
+  char watch[64];
+  char first_seq[160];
+  uint64_t first_sub;
 } seen;
 
 static int has_key(seen *s, const char *k) {
@@ -92,9 +100,17 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
       snprintf(s->last[slot][1], sizeof(s->last[slot][1]), "%s",
                r[i].sequence_number);
     }
+    if (s->watch[0] && !s->first_seq[0] && strcmp(shard, s->watch) == 0) {
+      snprintf(s->first_seq, sizeof(s->first_seq), "%s", r[i].sequence_number);
+      s->first_sub = r[i].sub_sequence_number;
+    }
     if (strncmp(r[i].partition_key, "kpl-", 4) == 0) {
       /* User record k of the aggregate holds "x<k>" under key kpl-a/b/c. */
       ++s->kpl_records;
+      if (r[i].sub_sequence_number == 1) {
+        snprintf(s->kpl_shard, sizeof(s->kpl_shard), "%s", shard);
+        snprintf(s->kpl_seq, sizeof(s->kpl_seq), "%s", r[i].sequence_number);
+      }
       s->bad_data +=
           r[i].data_len != 2 || r[i].data[0] != 'x' ||
           r[i].data[1] != '0' + (int)r[i].sub_sequence_number ||
@@ -216,6 +232,8 @@ static void test_read_stream(void) {
   answer a;
   int i, want;
   const char *stream = current_stream;
+  char path[512];
+  seen s2;
 
   /* A stream per reader type. */
   snprintf(current_stream, sizeof(current_stream), "kefo-consumer-%s", reader);
@@ -244,10 +262,15 @@ static void test_read_stream(void) {
   SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
   SET("source.efo.describe.retry-strategy.delay.min", "50ms");
   SET("source.efo.describe.retry-strategy.delay.max", "200ms");
-  SET("source.lease.store", "memory");
+  /* Manual checkpoints only, into a file of this run's own. */
+  snprintf(path, sizeof(path), "%s/kefo-consumer-test-%ld-%s.leases",
+           getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp",
+           (long)getpid(), reader);
+  SET("source.lease.store", "file");
+  SET("source.lease.file", path);
+  SET("source.checkpoint.interval", "0ms");
 #undef SET
   CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &s, base), 0);
-  kefo_config_del(cfg); /* the consumer keeps its own copy */
   CU_ASSERT_EQUAL(kefo_consumer_start(c), 0);
   CU_ASSERT_EQUAL(kefo_consumer_start(c), KEFO_ERR_INVALID_STATE);
   want = NREC + 3;
@@ -275,6 +298,9 @@ static void test_read_stream(void) {
   CU_ASSERT_EQUAL(s.errors, 0);
   /* Every record's data and key, plain and de-aggregated, as written. */
   CU_ASSERT_EQUAL(s.bad_data, 0);
+  /* A checkpoint inside the aggregate: its second user record. */
+  CU_ASSERT_FATAL(s.kpl_seq[0] != '\0');
+  CU_ASSERT_EQUAL(kefo_checkpoint(c, s.kpl_shard, s.kpl_seq, 1), 0);
   /* Graceful stop: the job-managed consumer is deregistered (the polling
      reader registers none). */
   CU_ASSERT_EQUAL(kefo_consumer_stop(c, 1), 0);
@@ -299,10 +325,47 @@ static void test_read_stream(void) {
            d.aws_type);
     CU_ASSERT_STRING_EQUAL(d.aws_type, "ResourceNotFoundException");
   }
+  /* A second reader on that file resumes inside the aggregate: the first
+     record of its shard is the third user record, nothing before it. */
+  memset(&s2, 0, sizeof(s2));
+  snprintf(s2.watch, sizeof(s2.watch), "%s", s.kpl_shard);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &s2, base), 0);
+  CU_ASSERT_EQUAL(kefo_consumer_start(c), 0);
+  for (i = 0; i < 1500 && !s2.first_seq[0]; ++i) {
+    kefo_test_run_until(base, &s2.errors, 10);
+  }
+  for (i = 0; i < 100; ++i) {
+    kefo_test_run_until(base, &s2.errors, 10);
+  }
+  printf("consumer (%s): checkpointed at %s sub 1 of the aggregate; the next "
+         "reader began that shard at sub %llu of %s, %d of the aggregate's "
+         "records again\n",
+         reader, s.kpl_shard, (unsigned long long)s2.first_sub,
+         s2.first_seq[0] && strcmp(s2.first_seq, s.kpl_seq) == 0
+             ? "the same record"
+             : "another record",
+         s2.kpl_records);
+  CU_ASSERT_STRING_EQUAL(s2.first_seq, s.kpl_seq);
+  CU_ASSERT_EQUAL(s2.first_sub, 2);
+  CU_ASSERT_EQUAL(s2.kpl_records, 1);
+  CU_ASSERT_EQUAL(s2.duplicates, 0);
+  CU_ASSERT_EQUAL(s2.bad_data, 0);
+  CU_ASSERT_EQUAL(kefo_consumer_stop(c, 1), 0);
+  for (i = 0; i < 1000 && !kefo_consumer_stopped(c); ++i) {
+    kefo_test_run_until(base, &s2.errors, 10);
+  }
+  CU_ASSERT(kefo_consumer_stopped(c));
+  kefo_consumer_del(c);
+  kefo_config_del(cfg);
+  unlink(path);
   for (i = 0; i < (int)s.nkeys; ++i) {
     free(s.keys[i]);
   }
   free(s.keys);
+  for (i = 0; i < (int)s2.nkeys; ++i) {
+    free(s2.keys[i]);
+  }
+  free(s2.keys);
 }
 
 /* Against the local server's small stream (tests/harness/h2_server.js
