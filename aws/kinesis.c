@@ -192,6 +192,15 @@ struct kefo_kinesis_subscription {
   int cancelled;
   int ended;
   int in_callback; /* inside a callback to the owner: frees wait */
+  /* Held (the owner paused the shard): events decoded meanwhile wait in
+     |held| as [uint32 length][payload], and the bytes received are not
+     given back to flow control (|unconsumed|), so the server can send no
+     more than one stream window: the queue never outgrows it. */
+  int hold;
+  kefo_buf held;
+  size_t held_off;
+  size_t unconsumed;
+  struct event *drain_ev; /* hands held events on, from the loop */
 };
 
 static void sub_free(kefo_kinesis_subscription *sub) {
@@ -200,6 +209,10 @@ static void sub_free(kefo_kinesis_subscription *sub) {
   if (sub->start_ev) {
     event_free(sub->start_ev);
   }
+  if (sub->drain_ev) {
+    event_free(sub->drain_ev);
+  }
+  kefo_buf_free(&sub->held);
   kefo_es_decoder_free(&sub->dec);
   kefo_buf_free(&sub->error_body);
   kefo_mem_free(mem, sub->body);
@@ -246,13 +259,40 @@ static int value_is(const kefo_es_header *h, const char *value) {
   return h && h->value_len == n && memcmp(h->value, value, n) == 0;
 }
 
+/* Parses one SubscribeToShardEvent payload and hands it to the owner;
+   a payload that is not a JSON object ends the subscription. */
+static void event_to_owner(kefo_kinesis_subscription *sub,
+                           const uint8_t *payload, size_t len) {
+  kefo_error_info info;
+  cJSON *j = cJSON_ParseWithLength((const char *)payload, len);
+  int rv;
+
+  if (j == NULL || !cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    memset(&info, 0, sizeof(info));
+    info.operation = "SubscribeToShard";
+    info.http_status = sub->status;
+    info.code = KEFO_ERR_BAD_RESPONSE;
+    info.message = "SubscribeToShardEvent payload is not a JSON object";
+    info.retryable = 1;
+    sub_end(sub, KEFO_ERR_BAD_RESPONSE, &info);
+    return;
+  }
+  ++sub->in_callback;
+  rv = sub->cb.on_event(sub, j, sub->user_data);
+  --sub->in_callback;
+  cJSON_Delete(j);
+  if (rv != 0) {
+    sub->cancelled = 1; /* the owner asked to stop: no on_end */
+  }
+}
+
 static int on_message(const kefo_es_message *m, void *ud) {
   kefo_kinesis_subscription *sub = ud;
   const kefo_es_header *mt, *et;
   kefo_error_info info;
   char type[128], msg[512];
   cJSON *j;
-  int rv;
 
   if (sub->cancelled || sub->ended) {
     return -1; /* stop decoding: nothing more goes to the owner */
@@ -292,22 +332,19 @@ static int on_message(const kefo_es_message *m, void *ud) {
   if (!value_is(et, "SubscribeToShardEvent")) {
     return 0; /* unknown event types are skipped, as the SDKs do */
   }
-  j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
-  if (j == NULL || !cJSON_IsObject(j)) {
-    cJSON_Delete(j);
-    info.code = KEFO_ERR_BAD_RESPONSE;
-    info.message = "SubscribeToShardEvent payload is not a JSON object";
-    info.retryable = 1;
-    sub_end(sub, KEFO_ERR_BAD_RESPONSE, &info);
+  if (sub->hold || sub->held.len > sub->held_off) {
+    /* Held, or older events still wait: in order, after them. */
+    uint32_t n = (uint32_t)m->payload_len;
+    if (kefo_buf_append(&sub->held, &n, sizeof(n)) != 0 ||
+        kefo_buf_append(&sub->held, m->payload, m->payload_len) != 0) {
+      info.code = KEFO_ERR_NOMEM;
+      info.message = "no memory to hold a paused shard's event";
+      info.retryable = 1;
+      sub_end(sub, KEFO_ERR_NOMEM, &info);
+    }
     return 0;
   }
-  ++sub->in_callback;
-  rv = sub->cb.on_event(sub, j, sub->user_data);
-  --sub->in_callback;
-  cJSON_Delete(j);
-  if (rv != 0) {
-    sub->cancelled = 1; /* the owner asked to stop: no on_end */
-  }
+  event_to_owner(sub, m->payload, m->payload_len);
   return 0;
 }
 
@@ -334,8 +371,13 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   }
   sub->bytes += len;
   /* The bytes land in the decoder, the shard's bounded buffer: give the
-     window back. Pausing (watermark alignment) will hold this back. */
-  kefo_http_stream_consume(s, len);
+     window back, unless the shard is paused (or its held events are not
+     all handed on yet). */
+  if (sub->hold || sub->held.len > sub->held_off) {
+    sub->unconsumed += len;
+  } else {
+    kefo_http_stream_consume(s, len);
+  }
   if (sub->status != 200) {
     if (sub->error_body.len + len <= 64 * 1024) {
       kefo_buf_append(&sub->error_body, data, len);
@@ -484,6 +526,7 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
   sub->cb = *cb;
   sub->user_data = user_data;
   kefo_buf_init(&sub->error_body, mem);
+  kefo_buf_init(&sub->held, mem);
   if (kefo_es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
   }
@@ -549,6 +592,63 @@ void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {
     sub->stream = NULL;
   }
   sub_free(sub);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_kinesis_subscription *sub = arg;
+
+  (void)fd;
+  (void)what;
+  while (!sub->hold && !sub->ended && !sub->cancelled &&
+         sub->held.len > sub->held_off) {
+    uint32_t n;
+    memcpy(&n, sub->held.data + sub->held_off, sizeof(n));
+    sub->held_off += sizeof(n);
+    sub->held_off += n;
+    event_to_owner(sub, sub->held.data + sub->held_off - n, n);
+  }
+  if (sub->ended || sub->cancelled) {
+    /* Ended or cancelled from inside the owner's callback: the HTTP
+       stream is still open, and no HTTP callback will free us. */
+    if (sub->stream) {
+      kefo_http_stream_cancel(sub->stream);
+      sub->stream = NULL;
+    }
+    sub_free(sub);
+    return;
+  }
+  if (sub->held.len == sub->held_off) {
+    kefo_buf_reset(&sub->held);
+    sub->held_off = 0;
+    if (!sub->hold && sub->unconsumed > 0 && sub->stream) {
+      /* Everything handed on: the window opens again. */
+      kefo_http_stream_consume(sub->stream, sub->unconsumed);
+      sub->unconsumed = 0;
+    }
+  }
+}
+
+int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold) {
+  if (sub == NULL || sub->ended || sub->cancelled) {
+    return 0;
+  }
+  sub->hold = hold != 0;
+  if (sub->hold || (sub->held.len == sub->held_off && sub->unconsumed == 0)) {
+    return 0;
+  }
+  if (sub->drain_ev == NULL) {
+    sub->drain_ev =
+        event_new(kefo_aws_client_base(sub->client), -1, 0, drain_cb, sub);
+    if (sub->drain_ev == NULL) {
+      return KEFO_ERR_NOMEM;
+    }
+  }
+  event_active(sub->drain_ev, 0, 0);
+  return 0;
+}
+
+size_t kefo_kinesis_subscription_held(const kefo_kinesis_subscription *sub) {
+  return sub ? sub->unconsumed : 0;
 }
 
 uint64_t kefo_kinesis_subscription_bytes(const kefo_kinesis_subscription *s) {

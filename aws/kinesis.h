@@ -87,6 +87,24 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
    inside the subscription's callbacks. */
 void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
 
+/*
+ * Holds (|hold| non-zero) or releases the subscription's events. While
+ * held, events that arrive are kept, in order, and the bytes are not
+ * given back to HTTP/2 flow control, so the server can send no more than
+ * one stream window: a paused shard costs at most its window. Released,
+ * the kept events are handed to on_event from the loop (never inside this
+ * call) before any new one, and the window opens again. An end or an
+ * exception while held still comes to on_end at once; the kept events are
+ * then dropped, never handed on (the owner resubscribes after the last
+ * event it had).
+ *
+ * Returns 0, or KEFO_ERR_NOMEM (releasing; the events stay held).
+ */
+int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
+
+/* Bytes received and not yet given back to flow control (held). */
+size_t kefo_kinesis_subscription_held(const kefo_kinesis_subscription *sub);
+
 /* Bytes of the event stream received so far (tests, stats). */
 uint64_t kefo_kinesis_subscription_bytes(const kefo_kinesis_subscription *s);
 

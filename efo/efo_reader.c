@@ -35,25 +35,18 @@ static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
       cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
   const cJSON *behind =
       cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest");
-  const char *seqs_stack[64], **seqs = seqs_stack;
+  const char *const *seqs;
   const char *last = NULL;
-  const cJSON *rec;
-  size_t n = (size_t)cJSON_GetArraySize(records), i = 0;
+  size_t n;
   int skip, rv = 0;
 
   (void)sub;
   if (cJSON_IsNumber(behind)) {
     r->stats.millis_behind_latest = (int64_t)behind->valuedouble;
   }
-  if (n > 64) {
-    seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
-    if (seqs == NULL) {
-      return -1;
-    }
-  }
-  cJSON_ArrayForEach(rec, records) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
-    seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  seqs = kefo_consumer_sequence_numbers(c, records, &n);
+  if (seqs == NULL) {
+    return -1;
   }
   skip = kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs, n,
                                cJSON_IsString(cont) ? cont->valuestring : NULL);
@@ -73,9 +66,6 @@ static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
   if (rv == 0) {
     /* Handled: the continuation (or shard end) counts from now on. */
     kefo_subcore_on_delivered(&r->u.efo.core, (size_t)skip < n ? last : NULL);
-  }
-  if (seqs != seqs_stack) {
-    kefo_mem_free(c->mem, seqs);
   }
   if (rv == KEFO_DELIVER_STOP) {
     kefo_consumer_stop(c, 0);
@@ -125,7 +115,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
 
   (void)fd;
   (void)what;
-  if (r->u.efo.sub &&
+  if (r->u.efo.sub && !r->paused &&
       kefo_subcore_inactive(&r->u.efo.core, kefo_consumer_now_ms(r->c))) {
     /* A silent stream: drop it and resubscribe from where it was. */
     kefo_kinesis_subscription_cancel(r->u.efo.sub);
@@ -152,8 +142,8 @@ static void efo_kick(kefo_reader *r) {
   struct timeval tv;
   int rv;
 
-  if (c->state != C_RUNNING || r->state != R_READING) {
-    return;
+  if (c->state != C_RUNNING || r->state != R_READING || r->paused) {
+    return; /* paused: no new subscription, no inactivity deadline */
   }
   if (r->u.efo.sub == NULL &&
       kefo_subcore_should_subscribe(core, kefo_consumer_now_ms(c), &wait)) {
@@ -189,4 +179,21 @@ static void efo_cancel(kefo_reader *r) {
   r->u.efo.sub = NULL;
 }
 
-const kefo_reader_ops kefo_efo_reader_ops = {efo_init, efo_kick, efo_cancel};
+/* Paused: the subscription (if any) keeps its events and stops giving
+   bytes back to flow control; a subscription that ends meanwhile is not
+   renewed. Resumed: its kept events are handed on first, or a new one
+   starts after the last delivered event. */
+static void efo_paused(kefo_reader *r) {
+  if (r->u.efo.sub &&
+      kefo_kinesis_subscription_hold(r->u.efo.sub, r->paused) != 0) {
+    kefo_consumer_report(r->c, KEFO_ERR_NOMEM, r->shard_id, NULL,
+                         "cannot resume the shard's subscription");
+  }
+  if (!r->paused) {
+    kefo_subcore_touch(&r->u.efo.core, kefo_consumer_now_ms(r->c));
+    efo_kick(r);
+  }
+}
+
+const kefo_reader_ops kefo_efo_reader_ops = {efo_init, efo_kick, efo_cancel,
+                                             efo_paused};

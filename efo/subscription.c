@@ -212,6 +212,10 @@ void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
   core->not_before_ms = now_ms + delay;
 }
 
+void kefo_subcore_touch(kefo_subscription_core *core, int64_t now_ms) {
+  core->last_activity_ms = now_ms;
+}
+
 int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms) {
   return core->inactivity_ms > 0 &&
          (core->state == KEFO_SUB_SUBSCRIBING ||

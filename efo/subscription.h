@@ -115,6 +115,10 @@ void kefo_subcore_on_delivered(kefo_subscription_core *core,
 void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
                          int error, int retryable, const kefo_clock *clock);
 
+/* The stream was held back on purpose (a paused shard) until |now_ms|:
+   the inactivity deadline counts from now. */
+void kefo_subcore_touch(kefo_subscription_core *core, int64_t now_ms);
+
 /* Returns 1 when the stream has been silent past the inactivity deadline:
    the owner should cancel it and call kefo_subcore_on_end with
    KEFO_ERR_TIMEOUT, retryable. */

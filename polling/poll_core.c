@@ -187,6 +187,14 @@ void kefo_pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
   core->not_before_ms = now_ms + delay;
 }
 
+void kefo_pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms) {
+  if (core->state != KEFO_POLL_IN_FLIGHT) {
+    return;
+  }
+  core->state = core->iterator[0] ? KEFO_POLL_READY : KEFO_POLL_NEED_ITERATOR;
+  core->not_before_ms = now_ms;
+}
+
 void kefo_pollcore_renew(kefo_poll_core *core) {
   if (core->state == KEFO_POLL_FINISHED || core->state == KEFO_POLL_FAILED) {
     return;

@@ -20,6 +20,9 @@
 
 /* GetRecords allows five calls a second per shard. */
 #define KEFO_POLL_MIN_INTERVAL_MS 200
+/* A shard iterator lives 5 minutes: one older than this is renewed
+   before use (after a long pause). */
+#define KEFO_POLL_ITERATOR_SAFE_MS (270 * 1000)
 /* A ShardIterator is 1 to 512 characters. */
 #define KEFO_ITERATOR_MAX 513
 
@@ -130,6 +133,10 @@ void kefo_pollcore_on_delivered(kefo_poll_core *core, const char *last_seq);
 void kefo_pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
                             const char *aws_type, int retryable,
                             const kefo_clock *clock);
+
+/* The answer to the call out was not handed on (the shard is paused):
+   the same call goes again when asked (an iterator is kept). */
+void kefo_pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms);
 
 /* Forgets the iterator (after a pause longer than its 5-minute life, or
    when the owner cancelled the call): the next step asks for a new one

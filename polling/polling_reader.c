@@ -75,16 +75,21 @@ static void on_records(int error, const cJSON *resp,
                        const kefo_error_info *info, void *ud) {
   kefo_reader *r = ud;
   kefo_consumer *c = r->c;
-  const cJSON *records, *next, *behind, *rec;
-  const char *seqs_stack[64], **seqs = seqs_stack;
+  const cJSON *records, *next, *behind;
+  const char *const *seqs;
   const char *last = NULL;
-  size_t n, i = 0;
+  size_t n;
   int64_t behind_ms;
   int skip, rv = 0;
 
   r->u.poll.call = NULL;
   if (error) {
     failed_call(r, error, info);
+    return;
+  }
+  if (r->paused) {
+    /* Paused while the call was out: fetched again on resume. */
+    kefo_pollcore_on_dropped(&r->u.poll.core, kefo_consumer_now_ms(c));
     return;
   }
   records = cJSON_GetObjectItemCaseSensitive(resp, "Records");
@@ -100,17 +105,10 @@ static void on_records(int error, const cJSON *resp,
   if (cJSON_IsNumber(behind)) {
     r->stats.millis_behind_latest = behind_ms;
   }
-  n = (size_t)cJSON_GetArraySize(records);
-  if (n > 64) {
-    seqs = kefo_mem_malloc(c->mem, n * sizeof(*seqs));
-    if (seqs == NULL) {
-      bad_answer(r, "no memory for a GetRecords answer");
-      return;
-    }
-  }
-  cJSON_ArrayForEach(rec, records) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
-    seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  seqs = kefo_consumer_sequence_numbers(c, records, &n);
+  if (seqs == NULL) {
+    bad_answer(r, "no memory for a GetRecords answer");
+    return;
   }
   if (n > 0) {
     last = seqs[n - 1];
@@ -122,9 +120,6 @@ static void on_records(int error, const cJSON *resp,
       cJSON_IsString(next) ? next->valuestring : NULL, behind_ms,
       n >= (size_t)c->get_records_max);
   if (skip < 0) {
-    if (seqs != seqs_stack) {
-      kefo_mem_free(c->mem, seqs);
-    }
     bad_answer(r, "GetRecords returned malformed or unordered sequence "
                   "numbers, or a malformed NextShardIterator");
     return;
@@ -134,9 +129,6 @@ static void on_records(int error, const cJSON *resp,
   }
   if (rv == 0) {
     kefo_pollcore_on_delivered(&r->u.poll.core, (size_t)skip < n ? last : NULL);
-  }
-  if (seqs != seqs_stack) {
-    kefo_mem_free(c->mem, seqs);
   }
   if (rv == KEFO_DELIVER_STOP) {
     kefo_consumer_stop(c, 0);
@@ -217,7 +209,8 @@ static void poll_kick(kefo_reader *r) {
   cJSON *body;
   int rv;
 
-  if (c->state != C_RUNNING || r->state != R_READING || r->u.poll.call) {
+  if (c->state != C_RUNNING || r->state != R_READING || r->u.poll.call ||
+      r->paused) {
     return;
   }
   act = kefo_pollcore_next(core, kefo_consumer_now_ms(c), &wait);
@@ -268,5 +261,19 @@ static void poll_cancel(kefo_reader *r) {
   r->u.poll.call = NULL;
 }
 
+/* Paused: no GetRecords goes out (an answer already on its way is
+   dropped and fetched again). Resumed: an iterator that may have expired
+   meanwhile is renewed after the last delivered record first. */
+static void poll_paused(kefo_reader *r) {
+  if (r->paused) {
+    return;
+  }
+  if (r->u.poll.call == NULL && kefo_consumer_now_ms(r->c) - r->paused_at_ms >=
+                                    KEFO_POLL_ITERATOR_SAFE_MS) {
+    kefo_pollcore_renew(&r->u.poll.core);
+  }
+  poll_kick(r);
+}
+
 const kefo_reader_ops kefo_polling_reader_ops = {poll_init, poll_kick,
-                                                 poll_cancel};
+                                                 poll_cancel, poll_paused};

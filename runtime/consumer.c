@@ -247,6 +247,32 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
              : 0;
 }
 
+const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
+                                                  const cJSON *records,
+                                                  size_t *n) {
+  static const char *const none[1] = {""};
+  const cJSON *rec;
+  size_t i = 0;
+
+  *n = (size_t)cJSON_GetArraySize(records);
+  if (*n == 0) {
+    return none; /* an empty event: nothing to allocate */
+  }
+  if (*n > c->seqs_cap) {
+    const char **ns = kefo_mem_realloc(c->mem, c->seqs, *n * sizeof(*ns));
+    if (ns == NULL) {
+      return NULL;
+    }
+    c->seqs = ns;
+    c->seqs_cap = *n;
+  }
+  cJSON_ArrayForEach(rec, records) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
+    c->seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  }
+  return c->seqs;
+}
+
 /* ---- checkpoints ---------------------------------------------------- */
 
 static void on_stored(int error, const char *message, void *ud) {
@@ -366,6 +392,47 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
 
 /* The application of a polling consumer given no consumer name. */
 #define KEFO_DEFAULT_APPLICATION "kefo"
+
+/* ---- pause and resume ---------------------------------------------- */
+
+static int set_paused(kefo_consumer *c, const char *shard_id, int paused) {
+  kefo_reader *r;
+
+  if (c == NULL || shard_id == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (c->state != C_RUNNING) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  for (r = c->readers; r; r = r->next) {
+    if (strcmp(r->shard_id, shard_id) == 0) {
+      break;
+    }
+  }
+  if (r == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (r->state != R_READING || r->paused == paused) {
+    return 0;
+  }
+  r->paused = paused;
+  if (paused) {
+    r->paused_at_ms = kefo_consumer_now_ms(c);
+  }
+  c->reader_ops->paused(r);
+  kefo_consumer_shard_event(c, r->shard_id,
+                            paused ? KEFO_SHARD_EVENT_PAUSED
+                                   : KEFO_SHARD_EVENT_RESUMED);
+  return 0;
+}
+
+int kefo_shard_pause(kefo_consumer *c, const char *shard_id) {
+  return set_paused(c, shard_id, 1);
+}
+
+int kefo_shard_resume(kefo_consumer *c, const char *shard_id) {
+  return set_paused(c, shard_id, 0);
+}
 
 /* ---- readers -------------------------------------------------------- */
 
@@ -846,6 +913,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_checkpoint_table_free(&c->initial);
   kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);
+  kefo_mem_free(c->mem, c->seqs);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);
   kefo_credentials_provider_del(c->creds);
@@ -886,6 +954,7 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
     c->stats[n] = r->stats;
     c->stats[n++].state = r->state == R_FINISHED ? KEFO_SHARD_STATE_FINISHED
                           : r->state == R_FAILED ? KEFO_SHARD_STATE_FAILED
+                          : r->paused            ? KEFO_SHARD_STATE_PAUSED
                                                  : KEFO_SHARD_STATE_READING;
     out->records += r->stats.records;
     out->bytes += r->stats.bytes;

@@ -38,6 +38,9 @@ typedef struct kefo_reader_ops {
   void (*kick)(kefo_reader *r);
   /* Stops the reader's calls; no callback of theirs comes afterwards. */
   void (*cancel)(kefo_reader *r);
+  /* r->paused just changed: stop handing records on (and fetching, as far
+     as the reader type allows), or go on from the last delivered one. */
+  void (*paused)(kefo_reader *r);
 } kefo_reader_ops;
 
 extern const kefo_reader_ops kefo_efo_reader_ops;
@@ -52,6 +55,8 @@ struct kefo_reader {
   rstate state;
   struct event *timer; /* the reader type's own */
   int started_before;  /* a call went out before: the next is a resume */
+  int paused;          /* kefo_shard_pause: nothing is handed on */
+  int64_t paused_at_ms;
   /* The last record handed to on_records, and the last checkpoint asked
      of the store. */
   char delivered[KEFO_SEQ_MAX];
@@ -140,6 +145,8 @@ struct kefo_consumer {
   size_t batch_cap;
   kefo_shard_stats *stats;
   size_t stats_cap;
+  const char **seqs; /* scratch of kefo_consumer_sequence_numbers */
+  size_t seqs_cap;
 };
 
 /* What kefo_consumer_deliver reports besides 0. */
@@ -155,6 +162,16 @@ struct kefo_consumer {
  */
 int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
                           const cJSON *records, int skip, int64_t behind);
+
+/*
+ * The SequenceNumber of each of |records| (a JSON array of Record
+ * objects), in order, "" where one is missing or not a string (the cores
+ * reject it), in a scratch array of |c| valid until the next call; |*n|
+ * is set to the count. Returns NULL when out of memory.
+ */
+const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
+                                                  const cJSON *records,
+                                                  size_t *n);
 
 /* Reports an error through on_error: |info| when given, else |code| and
    |message|; |shard| may be NULL. */

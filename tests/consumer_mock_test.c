@@ -197,12 +197,16 @@ static void tally_count(const tally *t, long *once, long *missing, long *more) {
   }
 }
 
-static kefo_consumer *new_consumer(const char *port_env, const char *stream,
-                                   tally *t) {
+/* A consumer of |stream| on the mock at |port_env| with |cb| and |ud|,
+   and the extra configuration keys and values of |extra| (NULL-ended),
+   started. */
+static kefo_consumer *start_consumer(const char *port_env, const char *stream,
+                                     const kefo_callbacks *cb, void *ud,
+                                     const char *const *extra) {
   kefo_config *cfg;
   kefo_consumer *c = NULL;
-  kefo_callbacks cb = {on_records, on_shard_event, on_error};
   char url[128], err[256];
+  size_t i;
 
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv(port_env));
   CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
@@ -221,11 +225,20 @@ static kefo_consumer *new_consumer(const char *port_env, const char *stream,
   SET("source.efo.describe.retry-strategy.delay.max", "200ms");
   SET("source.shard.discovery.interval", "1s");
   SET("source.lease.store", "memory");
+  for (i = 0; extra && extra[i]; i += 2) {
+    SET(extra[i], extra[i + 1]);
+  }
 #undef SET
-  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, t, base), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, cb, ud, base), 0);
   kefo_config_del(cfg);
   CU_ASSERT_EQUAL_FATAL(kefo_consumer_start(c), 0);
   return c;
+}
+
+static kefo_consumer *new_consumer(const char *port_env, const char *stream,
+                                   tally *t) {
+  static const kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  return start_consumer(port_env, stream, &cb, t, NULL);
 }
 
 static void run_ms(int ms) {
@@ -537,7 +550,7 @@ static void test_short_lifetimes(void) {
   CU_ASSERT_EQUAL(once, written);
   CU_ASSERT_EQUAL(t.out_of_order, 0);
   /* About one per 2 s per shard. */
-  CU_ASSERT(resubscribes >= (unsigned)(st.nshards * (seconds / 2 - 2)));
+  CU_ASSERT((long)resubscribes >= (long)st.nshards * (seconds / 2 - 2));
   stop(c);
   /* The server's count: the shortest gap between two SubscribeToShard
      calls on one shard. */
@@ -757,8 +770,8 @@ static void test_slow_application(void) {
   static slow s;
   kefo_consumer *c;
   kefo_callbacks cb = {slow_records, on_shard_event, on_error};
-  kefo_config *cfg;
-  char url[128], err[256], window[32];
+  char window[32];
+  const char *extra[] = {"source.shard.buffer.max-bytes", NULL, NULL};
   long total = 0, bound, worst = 0;
   int i, k;
   double t0;
@@ -769,27 +782,8 @@ static void test_slow_application(void) {
   s.usec_per_record = 200;
   service(&s.svc, "MOCK_SLOW_PORT");
   s.svc.target_prefix = "KefoMock";
-  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_SLOW_PORT"));
   snprintf(window, sizeof(window), "%d", SLOW_WINDOW);
-  CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
-#define SET(k, v)                                                              \
-  CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
-  SET("source.stream.name", "slow");
-  SET("source.reader.type", reader);
-  SET("source.efo.consumer.name", "kefo-slow-test");
-  SET("source.init.position", "TRIM_HORIZON");
-  SET("source.shard.buffer.max-bytes", window);
-  SET("aws.region", "us-east-1");
-  SET("aws.endpoint", url);
-  SET("aws.credentials.provider", "BASIC");
-  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
-  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
-  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
-  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
-  SET("source.lease.store", "memory");
-#undef SET
-  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, &s, base), 0);
-  kefo_config_del(cfg);
+  extra[1] = window;
   s.baseline = s.asking = 1;
   kefo_aws_call_start(aws, &s.svc, "Stats", NULL, NULL, slow_stats_answer, &s,
                       NULL);
@@ -797,7 +791,7 @@ static void test_slow_application(void) {
     run_ms(10);
   }
   CU_ASSERT_FATAL(!s.asking);
-  CU_ASSERT_EQUAL_FATAL(kefo_consumer_start(c), 0);
+  c = start_consumer("MOCK_SLOW_PORT", "slow", &cb, &s, extra);
   t0 = now_s();
   while (now_s() - t0 < 8) {
     if (!s.asking) {
@@ -846,6 +840,203 @@ static void test_slow_application(void) {
   free(s.t.count);
 }
 
+/* ---- pause and resume ------------------------------------------------ */
+
+typedef struct pausing {
+  tally t;
+  const char *shard;        /* the shard paused */
+  int paused;               /* between kefo_shard_pause and _resume */
+  long while_paused;        /* its records handed on meanwhile */
+  long others_while_paused; /* the other shards' records meanwhile */
+  int paused_events, resumed_events;
+} pausing;
+
+static int pause_records(kefo_consumer *c, const char *shard,
+                         const kefo_record *r, size_t n, int64_t behind,
+                         void *ud) {
+  pausing *p = ud;
+
+  if (p->paused) {
+    if (strcmp(shard, p->shard) == 0) {
+      p->while_paused += (long)n;
+    } else {
+      p->others_while_paused += (long)n;
+    }
+  }
+  return on_records(c, shard, r, n, behind, &p->t);
+}
+
+static void pause_event(kefo_consumer *c, const char *shard,
+                        kefo_shard_event ev, void *ud) {
+  pausing *p = ud;
+
+  if (strcmp(shard, p->shard) == 0) {
+    p->paused_events += ev == KEFO_SHARD_EVENT_PAUSED;
+    p->resumed_events += ev == KEFO_SHARD_EVENT_RESUMED;
+  }
+  on_shard_event(c, shard, ev, &p->t);
+}
+
+static void pause_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  pausing *p = ud;
+  on_error(c, e, &p->t);
+}
+
+/* One number from KefoMock.Stats: Streams.<stream>.Shards.<shard>.<a>[.<b>]. */
+static long shard_stat(kefo_aws_service *svc, const char *stream,
+                       const char *shard, const char *a, const char *b) {
+  answer ans;
+  const cJSON *v;
+  long out;
+
+  call(svc, "Stats", cJSON_CreateObject(), &ans);
+  v = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(
+              cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetObjectItemCaseSensitive(ans.resp, "Streams"),
+                  stream),
+              "Shards"),
+          shard),
+      a);
+  if (b) {
+    v = cJSON_GetObjectItemCaseSensitive(v, b);
+  }
+  out = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+  cJSON_Delete(ans.resp);
+  return out;
+}
+
+static void configure(kefo_aws_service *svc, const char *key, double value) {
+  cJSON *b = cJSON_CreateObject();
+  answer ans;
+
+  cJSON_AddNumberToObject(b, key, value);
+  call(svc, "Configure", b, &ans);
+  CU_ASSERT_EQUAL(ans.error, 0);
+  cJSON_Delete(ans.resp);
+}
+
+/* One shard paused for 5 s, longer than a subscription's life (2 s on
+   this server) and, for polling, than a shard iterator's (set to 3 s),
+   while every shard is written to: nothing of it is handed on while
+   paused, the other shard goes on, no new subscription or GetRecords
+   goes out for it; resumed, it goes on after its last delivered record:
+   every record exactly once, in order. */
+static void test_pause_resume(void) {
+  static pausing p;
+  static const kefo_callbacks cb = {pause_records, pause_event, pause_error};
+  kefo_aws_service svc, ctl;
+  kefo_consumer *c;
+  kefo_stats st;
+  char stream[32];
+  cJSON *b;
+  answer a;
+  long written = 0, once, missing, more, sent0, calls0, recs0, sent_during,
+       calls_during, recs_during;
+  unsigned resubscribes = 0;
+  int i, polling = strcmp(reader, "POLLING") == 0;
+  size_t j;
+  double t0;
+
+  memset(&p, 0, sizeof(p));
+  tally_init(&p.t, 100000, "q-");
+  p.shard = "shardId-000000000000";
+  snprintf(stream, sizeof(stream), "pause-%s", reader);
+  service(&svc, "MOCK_LIFETIME_PORT");
+  ctl = svc;
+  ctl.target_prefix = "KefoMock";
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", stream);
+  cJSON_AddNumberToObject(b, "ShardCount", 2);
+  call(&svc, "CreateStream", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_Delete(a.resp);
+  if (polling) {
+    configure(&ctl, "IteratorLifetimeMs", 3000);
+  }
+  c = start_consumer("MOCK_LIFETIME_PORT", stream, &cb, &p, NULL);
+  for (t0 = now_s(); now_s() - t0 < 2;) {
+    put_range(&svc, stream, "q-", written, 10);
+    written += 10;
+    run_ms(100);
+  }
+  sent0 = shard_stat(&ctl, stream, p.shard, "RecordsSent", NULL);
+  recs0 = shard_stat(&ctl, stream, p.shard, "Records", NULL);
+  calls0 = shard_stat(&ctl, stream, p.shard,
+                      polling ? "GetRecords" : "SubscribeToShard", "Calls");
+  CU_ASSERT_EQUAL(kefo_shard_pause(c, p.shard), 0);
+  p.paused = 1;
+  CU_ASSERT_EQUAL(kefo_shard_pause(c, p.shard), 0); /* again: no event */
+  CU_ASSERT_EQUAL(kefo_shard_pause(c, "shardId-000000000099"),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo_shard_pause(c, NULL), KEFO_ERR_INVALID_ARGUMENT);
+  kefo_consumer_stats(c, &st);
+  for (j = 0; j < st.nshards; ++j) {
+    CU_ASSERT_EQUAL(st.shards[j].state,
+                    strcmp(st.shards[j].shard_id, p.shard) == 0
+                        ? KEFO_SHARD_STATE_PAUSED
+                        : KEFO_SHARD_STATE_READING);
+  }
+  for (t0 = now_s(); now_s() - t0 < 5;) {
+    put_range(&svc, stream, "q-", written, 10);
+    written += 10;
+    run_ms(100);
+  }
+  sent_during = shard_stat(&ctl, stream, p.shard, "RecordsSent", NULL) - sent0;
+  recs_during = shard_stat(&ctl, stream, p.shard, "Records", NULL) - recs0;
+  calls_during =
+      shard_stat(&ctl, stream, p.shard,
+                 polling ? "GetRecords" : "SubscribeToShard", "Calls") -
+      calls0;
+  p.paused = 0;
+  CU_ASSERT_EQUAL(kefo_shard_resume(c, p.shard), 0);
+  for (t0 = now_s(); now_s() - t0 < 1;) {
+    put_range(&svc, stream, "q-", written, 10);
+    written += 10;
+    run_ms(100);
+  }
+  for (i = 0; i < 1000 && p.t.records < written; ++i) {
+    run_ms(10);
+  }
+  run_ms(500);
+  p.t.n = written;
+  tally_count(&p.t, &once, &missing, &more);
+  kefo_consumer_stats(c, &st);
+  for (j = 0; j < st.nshards; ++j) {
+    if (strcmp(st.shards[j].shard_id, p.shard) == 0) {
+      resubscribes = st.shards[j].resubscribes;
+    }
+  }
+  printf("\npause (%s): %s paused 5 s: %ld of its records handed on "
+         "meanwhile (the other shard: %ld); %ld of the %ld written to it "
+         "meanwhile left the server, %ld %s calls for it; after resume %ld "
+         "of %ld records exactly once, %ld missing, %ld more than once, %ld "
+         "out of order, %u resubscriptions; events paused %d resumed %d\n",
+         reader, p.shard, p.while_paused, p.others_while_paused, sent_during,
+         recs_during, calls_during, polling ? "GetRecords" : "SubscribeToShard",
+         once, written, missing, more, p.t.out_of_order, resubscribes,
+         p.paused_events, p.resumed_events);
+  CU_ASSERT_EQUAL(p.while_paused, 0);
+  CU_ASSERT(p.others_while_paused > 0);
+  CU_ASSERT(recs_during > 0);
+  /* Polling: at most the call that was out. EFO: the subscription ends at
+     its 2-s life and no new one starts while paused. */
+  CU_ASSERT(calls_during <= (polling ? 1 : 0));
+  CU_ASSERT(sent_during < recs_during);
+  CU_ASSERT_EQUAL(once, written);
+  CU_ASSERT_EQUAL(p.t.out_of_order, 0);
+  CU_ASSERT_EQUAL(p.paused_events, 1);
+  CU_ASSERT_EQUAL(p.resumed_events, 1);
+  /* A new subscription, or a new iterator after the expired one. */
+  CU_ASSERT(resubscribes >= 1);
+  stop(c);
+  if (polling) {
+    configure(&ctl, "IteratorLifetimeMs", 300000);
+  }
+  free(p.t.count);
+}
+
 static int efo_suite(void) {
   reader = "EFO";
   return 0;
@@ -872,12 +1063,14 @@ int main(void) {
   CU_add_test(s, "resharding while reading", test_resharding);
   CU_add_test(s, "2-second subscriptions for a minute", test_short_lifetimes);
   CU_add_test(s, "a slow application", test_slow_application);
+  CU_add_test(s, "pause and resume", test_pause_resume);
   s = CU_add_suite("polling consumer on the mock server", polling_suite, NULL);
   CU_add_test(s, "1,000,000 records over 16 shards", test_million);
   CU_add_test(s, "resharding while reading", test_resharding);
   CU_add_test(s, "a minute of writes, GetRecords at most 5/s, idle CPU",
               test_polling_steady);
   CU_add_test(s, "a slow application", test_slow_application);
+  CU_add_test(s, "pause and resume", test_pause_resume);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -642,6 +642,36 @@ static void test_get_records_throttle(void) {
          ok);
 }
 
+/* A shard iterator older than IteratorLifetimeMs (Kinesis: 5 minutes) is
+   refused with ExpiredIteratorException. */
+static void test_iterator_expiry(void) {
+  cJSON *j, *b;
+  char iter[512];
+  result r;
+
+  b = cJSON_CreateObject();
+  cJSON_AddNumberToObject(b, "IteratorLifetimeMs", 300);
+  cJSON_Delete(control_call("Configure", b));
+  b = obj("StreamName", "split", "ShardId", "shardId-000000000002");
+  cJSON_AddStringToObject(b, "ShardIteratorType", "TRIM_HORIZON");
+  j = call_ok("GetShardIterator", b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(str(j, "ShardIterator"));
+  snprintf(iter, sizeof(iter), "%s", str(j, "ShardIterator"));
+  cJSON_Delete(j);
+  j = call_ok("GetRecords", obj("ShardIterator", iter, NULL, NULL));
+  cJSON_Delete(j);
+  sleep_loop(400);
+  j = call("GetRecords", obj("ShardIterator", iter, NULL, NULL), &r);
+  cJSON_Delete(j);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(r.aws_type, "ExpiredIteratorException");
+  printf("\nmock: a 400-ms-old iterator with a 300 ms lifetime: %s\n",
+         r.aws_type);
+  b = cJSON_CreateObject();
+  cJSON_AddNumberToObject(b, "IteratorLifetimeMs", 300000);
+  cJSON_Delete(control_call("Configure", b));
+}
+
 static void test_lifetime(void) {
   char arn[512];
   sub_state s;
@@ -1096,6 +1126,7 @@ int main(void) {
   CU_add_test(s, "GetRecords at shard end", test_get_records_shard_end);
   CU_add_test(s, "GetRecords throttled past 5 a second",
               test_get_records_throttle);
+  CU_add_test(s, "iterators expire", test_iterator_expiry);
   CU_add_test(s, "subscription lifetime", test_lifetime);
   CU_add_test(s, "LimitExceeded and ResourceInUse", test_limits);
   CU_add_test(s, "consumer delay", test_consumer_delay);

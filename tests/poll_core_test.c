@@ -11,27 +11,14 @@
 #include <CUnit/CUnit.h>
 
 #include "polling/poll_core.h"
+#include "tests/fake_clock.h"
 #include "tests/suites.h"
-
-static uint32_t fake_random_value;
-
-static int64_t fake_ms(void *ud) {
-  (void)ud;
-  return 0;
-}
-
-static uint32_t fake_random(void *ud) {
-  (void)ud;
-  return fake_random_value;
-}
-
-static const kefo_clock clock_ = {fake_ms, fake_ms, fake_random, NULL};
 
 /* Drives |c| from an iterator at |now| until it asks for GetRecords. */
 static void with_iterator(kefo_poll_core *c, int64_t now, const char *it) {
   CU_ASSERT_EQUAL(kefo_pollcore_next(c, now, NULL), KEFO_POLL_DO_GET_ITERATOR);
   kefo_pollcore_on_call(c, now);
-  CU_ASSERT_EQUAL(kefo_pollcore_on_iterator(c, now, it, &clock_), 0);
+  CU_ASSERT_EQUAL(kefo_pollcore_on_iterator(c, now, it, &kefo_fake_clock), 0);
 }
 
 static void test_init(void) {
@@ -121,7 +108,7 @@ static void test_rate_never_exceeded(void) {
   int64_t now = 0, last = -1000, min_gap = 1000000, wait;
   unsigned n = 0, calls = 0;
 
-  fake_random_value = 0;
+  kefo_fake_random_value = 0;
   kefo_pollcore_init(&c, "shardId-0", "TRIM_HORIZON", NULL, &rs, 0, 0);
   while (now < 60000) {
     kefo_poll_action a = kefo_pollcore_next(&c, now, &wait);
@@ -132,7 +119,7 @@ static void test_rate_never_exceeded(void) {
     }
     kefo_pollcore_on_call(&c, now);
     if (a == KEFO_POLL_DO_GET_ITERATOR) {
-      kefo_pollcore_on_iterator(&c, now + 1, "it", &clock_);
+      kefo_pollcore_on_iterator(&c, now + 1, "it", &kefo_fake_clock);
       continue;
     }
     if (now - last < min_gap) {
@@ -143,7 +130,7 @@ static void test_rate_never_exceeded(void) {
     if (calls % 3 == 0) {
       kefo_pollcore_on_error(&c, now + 2, KEFO_ERR_AWS,
                              "ProvisionedThroughputExceededException", 1,
-                             &clock_);
+                             &kefo_fake_clock);
       continue;
     }
     snprintf(seq, sizeof(seq), "%u", 1000 + n++);
@@ -168,7 +155,7 @@ static void test_expired_iterator(void) {
   with_iterator(&c, 0, "it-1");
   kefo_pollcore_on_call(&c, 0);
   kefo_pollcore_on_error(&c, 10, KEFO_ERR_AWS, "ExpiredIteratorException", 0,
-                         &clock_);
+                         &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_NEED_ITERATOR);
   CU_ASSERT_STRING_EQUAL(c.position_type, "LATEST");
   /* At once: no backoff for a routine renewal. */
@@ -179,7 +166,7 @@ static void test_expired_iterator(void) {
   kefo_pollcore_on_delivered(&c, "501");
   kefo_pollcore_on_call(&c, 700);
   kefo_pollcore_on_error(&c, 700, KEFO_ERR_AWS, "ExpiredIteratorException", 0,
-                         &clock_);
+                         &kefo_fake_clock);
   CU_ASSERT_STRING_EQUAL(c.position_type, "AFTER_SEQUENCE_NUMBER");
   CU_ASSERT_STRING_EQUAL(c.position_value, "501");
   /* A resume after a long pause renews the same way. */
@@ -194,12 +181,13 @@ static void test_backoff_and_failure(void) {
   kefo_retry_strategy rs = {100, 400, 3};
   int64_t wait;
 
-  fake_random_value = UINT32_MAX;
+  kefo_fake_random_value = UINT32_MAX;
   kefo_pollcore_init(&c, "shardId-0", "TRIM_HORIZON", NULL, &rs, 200, 250);
   with_iterator(&c, 0, "it-1");
   kefo_pollcore_on_call(&c, 0);
   kefo_pollcore_on_error(&c, 50, KEFO_ERR_AWS,
-                         "ProvisionedThroughputExceededException", 1, &clock_);
+                         "ProvisionedThroughputExceededException", 1,
+                         &kefo_fake_clock);
   /* The iterator is kept; the wait is the backoff's (at most 100 ms for
      the first failure), and never under the rate limit. */
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_READY);
@@ -207,12 +195,12 @@ static void test_backoff_and_failure(void) {
   CU_ASSERT_EQUAL(kefo_pollcore_next(&c, 50, &wait), KEFO_POLL_DO_WAIT);
   CU_ASSERT_EQUAL(wait, 150);
   kefo_pollcore_on_call(&c, 200);
-  kefo_pollcore_on_error(&c, 200, KEFO_ERR_TIMEOUT, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 200, KEFO_ERR_TIMEOUT, NULL, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(kefo_pollcore_next(&c, 200, &wait), KEFO_POLL_DO_WAIT);
   CU_ASSERT(wait > 0 && wait <= 200);
   /* The third failure in a row spends the three attempts. */
   kefo_pollcore_on_call(&c, 600);
-  kefo_pollcore_on_error(&c, 600, KEFO_ERR_TIMEOUT, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 600, KEFO_ERR_TIMEOUT, NULL, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_FAILED);
   CU_ASSERT_EQUAL(kefo_pollcore_next(&c, 10000, &wait), KEFO_POLL_DO_WAIT);
   CU_ASSERT_EQUAL(wait, -1);
@@ -220,21 +208,21 @@ static void test_backoff_and_failure(void) {
   kefo_pollcore_init(&c, "shardId-0", "TRIM_HORIZON", NULL, &rs, 200, 250);
   kefo_pollcore_on_call(&c, 0);
   kefo_pollcore_on_error(&c, 0, KEFO_ERR_AWS, "AccessDeniedException", 0,
-                         &clock_);
+                         &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_FAILED);
   /* A success resets the count. */
   kefo_pollcore_init(&c, "shardId-0", "TRIM_HORIZON", NULL, &rs, 200, 250);
   with_iterator(&c, 0, "it");
   kefo_pollcore_on_call(&c, 0);
-  kefo_pollcore_on_error(&c, 0, KEFO_ERR_TIMEOUT, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 0, KEFO_ERR_TIMEOUT, NULL, 1, &kefo_fake_clock);
   kefo_pollcore_on_call(&c, 1000);
-  kefo_pollcore_on_error(&c, 1000, KEFO_ERR_TIMEOUT, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 1000, KEFO_ERR_TIMEOUT, NULL, 1, &kefo_fake_clock);
   kefo_pollcore_on_call(&c, 2000);
   kefo_pollcore_on_records(&c, 2000, NULL, 0, "it", 0, 0);
   kefo_pollcore_on_delivered(&c, NULL);
   CU_ASSERT_EQUAL(c.failures, 0u);
   kefo_pollcore_on_call(&c, 3000);
-  kefo_pollcore_on_error(&c, 3000, KEFO_ERR_TIMEOUT, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 3000, KEFO_ERR_TIMEOUT, NULL, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_READY);
 }
 
@@ -251,7 +239,8 @@ static void test_dedupe_end_and_redelivery(void) {
   CU_ASSERT_EQUAL(kefo_pollcore_on_records(&c, 0, a, 3, "it-2", 0, 0), 0);
   /* Not delivered (the application's records were malformed, or no
      memory): the iterator stays, the answer is fetched again. */
-  kefo_pollcore_on_error(&c, 0, KEFO_ERR_BAD_RESPONSE, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 0, KEFO_ERR_BAD_RESPONSE, NULL, 1,
+                         &kefo_fake_clock);
   CU_ASSERT_STRING_EQUAL(c.iterator, "it-1");
   CU_ASSERT_EQUAL(c.last_delivered[0], '\0');
   kefo_pollcore_on_call(&c, 1000);
@@ -280,12 +269,12 @@ static void test_dedupe_end_and_redelivery(void) {
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_FINISHED);
   CU_ASSERT_EQUAL(kefo_pollcore_next(&c, 9000, NULL), KEFO_POLL_DO_WAIT);
   /* Errors after the end change nothing. */
-  kefo_pollcore_on_error(&c, 9000, KEFO_ERR_TIMEOUT, NULL, 1, &clock_);
+  kefo_pollcore_on_error(&c, 9000, KEFO_ERR_TIMEOUT, NULL, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_FINISHED);
   /* An empty or oversized iterator from GetShardIterator is a failure. */
   kefo_pollcore_init(&c, "shardId-0", "TRIM_HORIZON", NULL, NULL, 200, 250);
   kefo_pollcore_on_call(&c, 0);
-  CU_ASSERT_EQUAL(kefo_pollcore_on_iterator(&c, 0, "", &clock_),
+  CU_ASSERT_EQUAL(kefo_pollcore_on_iterator(&c, 0, "", &kefo_fake_clock),
                   KEFO_ERR_BAD_RESPONSE);
   CU_ASSERT_EQUAL(c.state, KEFO_POLL_NEED_ITERATOR);
   CU_ASSERT_EQUAL(c.failures, 1u);

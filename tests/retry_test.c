@@ -5,21 +5,8 @@
 #include <CUnit/CUnit.h>
 
 #include "aws/retry.h"
+#include "tests/fake_clock.h"
 #include "tests/suites.h"
-
-static uint32_t fixed_random;
-
-static int64_t zero_ms(void *ud) {
-  (void)ud;
-  return 0;
-}
-
-static uint32_t fake_random(void *ud) {
-  (void)ud;
-  return fixed_random;
-}
-
-static const kefo_clock fake_clock = {zero_ms, zero_ms, fake_random, NULL};
 
 static void test_bounds(void) {
   kefo_retry_strategy rs = {100, 1000, 10};
@@ -32,13 +19,13 @@ static void test_bounds(void) {
     }
     for (k = 0; k < 2000; ++k) {
       int64_t d;
-      fixed_random = k * 2654435761u;
-      d = kefo_retry_delay_ms(&rs, attempt, &fake_clock);
+      kefo_fake_random_value = k * 2654435761u;
+      d = kefo_retry_delay_ms(&rs, attempt, &kefo_fake_clock);
       CU_ASSERT(d >= 100 && d <= ceil);
     }
     /* The top of the range is reachable: the jitter is full. */
-    fixed_random = (uint32_t)(ceil - 100);
-    CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, attempt, &fake_clock), ceil);
+    kefo_fake_random_value = (uint32_t)(ceil - 100);
+    CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, attempt, &kefo_fake_clock), ceil);
   }
 }
 
@@ -46,12 +33,12 @@ static void test_attempts(void) {
   kefo_retry_strategy rs = {10, 20, 3};
   kefo_retry_strategy unlimited = {10, 20, 0};
 
-  CU_ASSERT(kefo_retry_delay_ms(&rs, 1, &fake_clock) >= 10);
-  CU_ASSERT(kefo_retry_delay_ms(&rs, 2, &fake_clock) >= 10);
+  CU_ASSERT(kefo_retry_delay_ms(&rs, 1, &kefo_fake_clock) >= 10);
+  CU_ASSERT(kefo_retry_delay_ms(&rs, 2, &kefo_fake_clock) >= 10);
   /* Three attempts made: none left. */
-  CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, 3, &fake_clock), -1);
-  CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, 0, &fake_clock), -1);
-  CU_ASSERT(kefo_retry_delay_ms(&unlimited, 1000000, &fake_clock) <= 20);
+  CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, 3, &kefo_fake_clock), -1);
+  CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, 0, &kefo_fake_clock), -1);
+  CU_ASSERT(kefo_retry_delay_ms(&unlimited, 1000000, &kefo_fake_clock) <= 20);
   /* The system clock's random source works too. */
   CU_ASSERT(kefo_retry_delay_ms(&rs, 1, NULL) >= 10);
 }

@@ -10,21 +10,8 @@
 #include <CUnit/CUnit.h>
 
 #include "efo/subscription.h"
+#include "tests/fake_clock.h"
 #include "tests/suites.h"
-
-static uint32_t fake_random_value;
-
-static int64_t fake_ms(void *ud) {
-  (void)ud;
-  return 0;
-}
-
-static uint32_t fake_random(void *ud) {
-  (void)ud;
-  return fake_random_value;
-}
-
-static const kefo_clock clock_ = {fake_ms, fake_ms, fake_random, NULL};
 
 static void test_init(void) {
   kefo_subscription_core c;
@@ -98,7 +85,7 @@ static void test_rate_limit_and_continuation(void) {
   CU_ASSERT_STRING_EQUAL(c.position_value, "150");
   /* The server ends the subscription 300 ms after it began: the next may
      not come before a second has passed since the last call. */
-  kefo_subcore_on_end(&c, 300, 0, 1, &clock_);
+  kefo_subcore_on_end(&c, 300, 0, 1, &kefo_fake_clock);
   CU_ASSERT(!kefo_subcore_should_subscribe(&c, 300, &wait));
   CU_ASSERT_EQUAL(wait, 700);
   CU_ASSERT(kefo_subcore_should_subscribe(&c, 1000, &wait));
@@ -114,34 +101,34 @@ static void test_backoff_and_failure(void) {
   kefo_subcore_on_subscribe(&c, 0);
   /* ResourceInUseException right away: backoff 200 ms, but the rate
      limit keeps it at a second from the last call. */
-  fake_random_value = 0;
-  kefo_subcore_on_end(&c, 50, KEFO_ERR_AWS, 1, &clock_);
+  kefo_fake_random_value = 0;
+  kefo_subcore_on_end(&c, 50, KEFO_ERR_AWS, 1, &kefo_fake_clock);
   CU_ASSERT(!kefo_subcore_should_subscribe(&c, 50, &wait));
   CU_ASSERT_EQUAL(wait, 950);
   kefo_subcore_on_subscribe(&c, 1000);
   /* Second failure, long after: up to 400 ms of jitter. */
-  fake_random_value = 200;
-  kefo_subcore_on_end(&c, 5000, KEFO_ERR_HTTP, 1, &clock_);
+  kefo_fake_random_value = 200;
+  kefo_subcore_on_end(&c, 5000, KEFO_ERR_HTTP, 1, &kefo_fake_clock);
   CU_ASSERT(!kefo_subcore_should_subscribe(&c, 5000, &wait));
   CU_ASSERT_EQUAL(wait, 400);
   kefo_subcore_on_subscribe(&c, 5400);
-  kefo_subcore_on_end(&c, 9000, KEFO_ERR_HTTP, 1, &clock_);
+  kefo_subcore_on_end(&c, 9000, KEFO_ERR_HTTP, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.failures, 3);
   kefo_subcore_on_subscribe(&c, 20000);
   /* The fourth failure spends the strategy's attempts: FAILED. */
-  kefo_subcore_on_end(&c, 21000, KEFO_ERR_HTTP, 1, &clock_);
+  kefo_subcore_on_end(&c, 21000, KEFO_ERR_HTTP, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_FAILED);
   CU_ASSERT(!kefo_subcore_should_subscribe(&c, 99999, &wait));
   CU_ASSERT_EQUAL(wait, -1);
   /* A non-retryable error fails at once. */
   kefo_subcore_init(&c, "shardId-0", "LATEST", NULL, &rs, 0);
   kefo_subcore_on_subscribe(&c, 0);
-  kefo_subcore_on_end(&c, 10, KEFO_ERR_AWS, 0, &clock_);
+  kefo_subcore_on_end(&c, 10, KEFO_ERR_AWS, 0, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_FAILED);
   /* An event resets the failure count. */
   kefo_subcore_init(&c, "shardId-0", "LATEST", NULL, &rs, 0);
   kefo_subcore_on_subscribe(&c, 0);
-  kefo_subcore_on_end(&c, 10, KEFO_ERR_HTTP, 1, &clock_);
+  kefo_subcore_on_end(&c, 10, KEFO_ERR_HTTP, 1, &kefo_fake_clock);
   kefo_subcore_on_subscribe(&c, 2000);
   kefo_subcore_on_event(&c, 2100, NULL, 0, "5");
   CU_ASSERT_EQUAL(c.failures, 0);
@@ -176,7 +163,7 @@ static void test_dedupe_and_end(void) {
   kefo_subcore_on_delivered(&c, NULL);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_FINISHED);
   /* The end that follows changes nothing. */
-  kefo_subcore_on_end(&c, 5, 0, 1, &clock_);
+  kefo_subcore_on_end(&c, 5, 0, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_FINISHED);
   CU_ASSERT(!kefo_subcore_should_subscribe(&c, 10000, NULL));
 }
@@ -190,7 +177,7 @@ static void test_undelivered_event(void) {
   kefo_subcore_init(&c, "shardId-0", "AFTER_SEQUENCE_NUMBER", "299", NULL, 0);
   kefo_subcore_on_subscribe(&c, 0);
   CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 10, seqs, 2, "301"), 0);
-  kefo_subcore_on_end(&c, 20, KEFO_ERR_BAD_RESPONSE, 1, &clock_);
+  kefo_subcore_on_end(&c, 20, KEFO_ERR_BAD_RESPONSE, 1, &kefo_fake_clock);
   CU_ASSERT_STRING_EQUAL(c.position_value, "299");
   CU_ASSERT_EQUAL(c.last_delivered[0], 0);
   /* A late on_delivered after the end commits nothing. */
@@ -199,7 +186,7 @@ static void test_undelivered_event(void) {
   /* Shard end that was not handled is not a finish either. */
   kefo_subcore_on_subscribe(&c, 2000);
   kefo_subcore_on_event(&c, 2010, NULL, 0, NULL);
-  kefo_subcore_on_end(&c, 2020, KEFO_ERR_HTTP, 1, &clock_);
+  kefo_subcore_on_end(&c, 2020, KEFO_ERR_HTTP, 1, &kefo_fake_clock);
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_IDLE);
 }
 
@@ -255,7 +242,7 @@ static void test_many_lifetimes(void) {
       kefo_subcore_on_delivered(&c, s[2]);
       CU_ASSERT(!kefo_subcore_inactive(&c, now));
     }
-    kefo_subcore_on_end(&c, now, 0, 1, &clock_);
+    kefo_subcore_on_end(&c, now, 0, 1, &kefo_fake_clock);
   }
   printf("\nsubscription: %d lifetimes, %lu records, in order and once: %s\n",
          lifetimes, delivered, ok ? "yes" : "NO");

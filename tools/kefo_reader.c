@@ -140,14 +140,16 @@ static void on_shard_event(kefo_consumer *c, const char *shard,
                            kefo_shard_event ev, void *ud) {
   reader_state *st = ud;
   static const char *const names[] = {
-      "", "started", "finished", "resubscribed", "failed", "discovered"};
+      "",       "started",    "finished", "resubscribed",
+      "failed", "discovered", "paused",   "resumed"};
 
   (void)c;
   if (ev == KEFO_SHARD_EVENT_FINISHED) {
     ++st->shards_finished;
   }
   fprintf(stderr, "kefo-reader: %s %s\n", shard,
-          ev >= 1 && ev <= 5 ? names[ev] : "?");
+          ev >= 1 && (size_t)ev < sizeof(names) / sizeof(names[0]) ? names[ev]
+                                                                   : "?");
 }
 
 static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {

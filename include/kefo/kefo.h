@@ -316,7 +316,13 @@ typedef enum {
   /* A shard was listed for the first time (at start, by a later
      discovery, or named in a parent's ChildShards). It starts once its
      parents are finished. */
-  KEFO_SHARD_EVENT_DISCOVERED = 5
+  KEFO_SHARD_EVENT_DISCOVERED = 5,
+  /* kefo_shard_pause took effect: no record of the shard is handed on
+     until it is resumed. */
+  KEFO_SHARD_EVENT_PAUSED = 6,
+  /* kefo_shard_resume: the shard goes on after its last delivered
+     record. */
+  KEFO_SHARD_EVENT_RESUMED = 7
 } kefo_shard_event;
 
 typedef struct kefo_callbacks {
@@ -410,6 +416,34 @@ KEFO_EXTERN int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
                                 const char *sequence_number,
                                 uint64_t sub_sequence);
 
+/*
+ * Pauses |shard_id|: from the return of this call, no record of it is
+ * handed to on_records until kefo_shard_resume, and it costs at most its
+ * stream window (source.shard.buffer.max-bytes) while paused. Over EFO
+ * the bytes that arrive are not given back to HTTP/2 flow control, so the
+ * server stops sending; a subscription that ends meanwhile is renewed
+ * only on resume. Polling stops calling GetRecords. For an application's
+ * own coordinator (as Flink's pauseOrResumeSplits); on_shard_event says
+ * KEFO_SHARD_EVENT_PAUSED. Safe inside callbacks.
+ *
+ * Returns 0 (paused; also when it was paused already, or when the shard
+ * was read to its end or failed: nothing to pause), KEFO_ERR_INVALID_ARGUMENT
+ * (a NULL argument, or a shard this consumer has not started) or
+ * KEFO_ERR_INVALID_STATE (the consumer is not running).
+ */
+KEFO_EXTERN int kefo_shard_pause(kefo_consumer *c, const char *shard_id);
+
+/*
+ * Resumes a paused |shard_id| after its last delivered record, with no
+ * gap and no duplicate, however long it was paused (an ended subscription
+ * or an expired shard iterator is renewed from there). Records follow
+ * from the event loop, never inside this call; on_shard_event says
+ * KEFO_SHARD_EVENT_RESUMED.
+ *
+ * Returns as kefo_shard_pause.
+ */
+KEFO_EXTERN int kefo_shard_resume(kefo_consumer *c, const char *shard_id);
+
 typedef enum {
   /* Known, waiting for its parents to finish. */
   KEFO_SHARD_STATE_WAITING = 0,
@@ -418,7 +452,9 @@ typedef enum {
   /* Read to its end. */
   KEFO_SHARD_STATE_FINISHED = 2,
   /* Its reader gave up. */
-  KEFO_SHARD_STATE_FAILED = 3
+  KEFO_SHARD_STATE_FAILED = 3,
+  /* Being read, but paused (kefo_shard_pause). */
+  KEFO_SHARD_STATE_PAUSED = 4
 } kefo_shard_state_kind;
 
 /* One shard's counters since the consumer started. */

@@ -17,7 +17,7 @@
 #define ACCOUNT "123456789012"
 /* An event or GetRecords answer holds about this much record data. */
 #define BATCH_DATA_MAX (1024 * 1024)
-#define ITERATOR_PREFIX "kefomock1:"
+#define ITERATOR_PREFIX "kefomock2:"
 #define LIST_TOKEN_PREFIX "kefomocklist1:"
 #define CONSUMER_TOKEN_PREFIX "kefomockcons1:"
 
@@ -33,6 +33,7 @@ void mock_api_init(mock_api *api) {
   mock_world_init(&api->world);
   api->cfg.subscription_lifetime_ms = 300000;
   api->cfg.idle_event_ms = 1000;
+  api->cfg.iterator_lifetime_ms = 300000;
 }
 
 void mock_api_free(mock_api *api) {
@@ -786,8 +787,8 @@ static int op_get_shard_iterator(op_ctx *c) {
   if (status != 0) {
     return status;
   }
-  snprintf(buf, sizeof(buf), ITERATOR_PREFIX "%u:%zu:%s", (unsigned)sh->index,
-           index, s->name);
+  snprintf(buf, sizeof(buf), ITERATOR_PREFIX "%u:%zu:%lld:%s",
+           (unsigned)sh->index, index, (long long)c->now, s->name);
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "ShardIterator", buf);
   return reply(c, o);
@@ -870,10 +871,10 @@ int mock_api_write_child_shards(kefo_buf *out, const mock_shard *sh) {
   return rv;
 }
 
-/* "kefomock1:<shard index>:<record index>:<stream>", every part checked
-   against the model before use. */
+/* "kefomock2:<shard index>:<record index>:<issued, epoch ms>:<stream>",
+   every part checked against the model before use. */
 static int parse_iterator(mock_api *api, const char *it, mock_stream **s,
-                          size_t *idx, size_t *pos) {
+                          size_t *idx, size_t *pos, size_t *issued) {
   const char *p;
 
   if (strncmp(it, ITERATOR_PREFIX, strlen(ITERATOR_PREFIX)) != 0) {
@@ -881,6 +882,7 @@ static int parse_iterator(mock_api *api, const char *it, mock_stream **s,
   }
   p = it + strlen(ITERATOR_PREFIX);
   if (parse_num(&p, ':', idx) != 0 || parse_num(&p, ':', pos) != 0 ||
+      parse_num(&p, ':', issued) != 0 ||
       !(*s = mock_stream_find(&api->world, p)) || *idx >= (*s)->nshards ||
       *pos > (*s)->shards[*idx]->nrecords) {
     return -1;
@@ -892,7 +894,7 @@ static int op_get_records(op_ctx *c) {
   int status = 400;
   const char *it;
   int64_t limit = 10000;
-  size_t idx, pos;
+  size_t idx, pos, issued;
   mock_stream *s;
   mock_shard *sh;
   size_t end;
@@ -903,8 +905,17 @@ static int op_get_records(op_ctx *c) {
       get_int(c, "Limit", 1, 10000, &limit, &status) < 0) {
     return status;
   }
-  if (parse_iterator(c->api, it, &s, &idx, &pos) != 0) {
+  if (parse_iterator(c->api, it, &s, &idx, &pos, &issued) != 0) {
     return fail(c, 400, "InvalidArgumentException", "Invalid ShardIterator.");
+  }
+  if (c->now - (int64_t)issued > c->api->cfg.iterator_lifetime_ms) {
+    /* As Kinesis: an iterator is good for 5 minutes after it is issued. */
+    return fail(c, 400, "ExpiredIteratorException",
+                "Iterator expired. The iterator was created at time %lld "
+                "while right now it is %lld which is further in the future "
+                "than the tolerated delay of %lld milliseconds.",
+                (long long)issued, (long long)c->now,
+                (long long)c->api->cfg.iterator_lifetime_ms);
   }
   sh = s->shards[idx];
   ++sh->stats.get_records_calls;
@@ -946,8 +957,8 @@ static int op_get_records(op_ctx *c) {
     }
   } else {
     char next[MOCK_MAX_NAME + 96];
-    snprintf(next, sizeof(next), ITERATOR_PREFIX "%u:%zu:%s",
-             (unsigned)sh->index, end, s->name);
+    snprintf(next, sizeof(next), ITERATOR_PREFIX "%u:%zu:%lld:%s",
+             (unsigned)sh->index, end, (long long)c->now, s->name);
     kefo_buf_append_str(c->out, ",\"NextShardIterator\":\"");
     kefo_buf_append_str(c->out, next);
     kefo_buf_append_str(c->out, "\"");
@@ -1121,6 +1132,8 @@ static const config_field config_fields[] = {
      1, 86400000},
     {"IdleEventMs", offsetof(mock_config, idle_event_ms), 1, 3600000},
     {"ConsumerDelayMs", offsetof(mock_config, consumer_delay_ms), 0, 86400000},
+    {"IteratorLifetimeMs", offsetof(mock_config, iterator_lifetime_ms), 1,
+     86400000},
 };
 #define NCONFIG (sizeof(config_fields) / sizeof(config_fields[0]))
 

@@ -23,6 +23,8 @@ typedef struct mock_config {
   int64_t idle_event_ms;
   /* How long a new consumer stays CREATING. */
   int64_t consumer_delay_ms;
+  /* How long a shard iterator is good for (Kinesis: 5 minutes). */
+  int64_t iterator_lifetime_ms;
 } mock_config;
 
 typedef struct mock_api {
