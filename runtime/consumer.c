@@ -133,6 +133,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   const cJSON *rec;
   int i = 0, rv;
   size_t k;
+  int64_t newest = KEFO_WATERMARK_NONE;
 
   kefo_buf_reset(&c->arena);
   kefo_buf_reset(&c->strings);
@@ -235,16 +236,22 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     out->data_len = c->pend[k].data_len;
     r->stats.bytes += out->data_len;
   }
+  for (k = 0; k < c->npend; ++k) {
+    int64_t t = kefo_alignment_event_time(c, r, &c->recs[k]);
+    newest = t > newest ? t : newest;
+  }
   /* Delivered from now on: the application may checkpoint these records
      from inside the call. */
   snprintf(r->delivered, sizeof(r->delivered), "%s",
            c->recs[c->npend - 1].sequence_number);
   r->delivered_sub = c->recs[c->npend - 1].sub_sequence_number;
   r->stats.records += c->npend;
-  return c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
-                          c->user_data)
-             ? KEFO_DELIVER_STOP
-             : 0;
+  if (c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
+                       c->user_data)) {
+    return KEFO_DELIVER_STOP;
+  }
+  kefo_alignment_delivered(r, newest);
+  return 0;
 }
 
 const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
@@ -393,47 +400,6 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
 /* The application of a polling consumer given no consumer name. */
 #define KEFO_DEFAULT_APPLICATION "kefo"
 
-/* ---- pause and resume ---------------------------------------------- */
-
-static int set_paused(kefo_consumer *c, const char *shard_id, int paused) {
-  kefo_reader *r;
-
-  if (c == NULL || shard_id == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (c->state != C_RUNNING) {
-    return KEFO_ERR_INVALID_STATE;
-  }
-  for (r = c->readers; r; r = r->next) {
-    if (strcmp(r->shard_id, shard_id) == 0) {
-      break;
-    }
-  }
-  if (r == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (r->state != R_READING || r->paused == paused) {
-    return 0;
-  }
-  r->paused = paused;
-  if (paused) {
-    r->paused_at_ms = kefo_consumer_now_ms(c);
-  }
-  c->reader_ops->paused(r);
-  kefo_consumer_shard_event(c, r->shard_id,
-                            paused ? KEFO_SHARD_EVENT_PAUSED
-                                   : KEFO_SHARD_EVENT_RESUMED);
-  return 0;
-}
-
-int kefo_shard_pause(kefo_consumer *c, const char *shard_id) {
-  return set_paused(c, shard_id, 1);
-}
-
-int kefo_shard_resume(kefo_consumer *c, const char *shard_id) {
-  return set_paused(c, shard_id, 0);
-}
-
 /* ---- readers -------------------------------------------------------- */
 
 static void start_ready(kefo_consumer *c);
@@ -442,6 +408,7 @@ void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
   kefo_consumer *c = r->c;
 
   r->state = R_FINISHED;
+  kefo_alignment_reader_done(r);
   kefo_shard_graph_shard_finished(c->graph, r->shard_id, children);
   /* At once, not at the next interval: after a restart the children
      must start without this shard being read again. */
@@ -452,6 +419,7 @@ void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
 
 void kefo_reader_failed(kefo_reader *r) {
   r->state = R_FAILED;
+  kefo_alignment_reader_done(r);
   if (r->timer) {
     event_del(r->timer);
   }
@@ -514,6 +482,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   }
   r->stats.shard_id = r->shard_id;
   r->stats.millis_behind_latest = -1;
+  kefo_alignment_reader_started(r);
   r->next = c->readers;
   c->readers = r;
   kefo_shard_graph_shard_started(c->graph, info->shard_id);
@@ -599,6 +568,7 @@ static void on_checkpoints(int error, const char *message,
   }
   c->state = C_RUNNING;
   event_active(c->discovery, 0, 0);
+  kefo_alignment_start(c);
   if (c->cp_interval_ms > 0) {
     kefo_timeval_ms(&tv, c->cp_interval_ms);
     event_add(c->cp_timer, &tv);
@@ -778,6 +748,10 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   if (rv != 0) {
     goto fail;
   }
+  rv = kefo_alignment_init(c);
+  if (rv != 0) {
+    goto fail;
+  }
   c->cp_interval_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
   c->discovery = event_new(c->base, -1, 0, discovery_cb, c);
   c->cp_timer = event_new(c->base, -1, 0, cp_timer_cb, c);
@@ -871,6 +845,7 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   }
   c->state = C_STOPPING;
   event_del(c->discovery);
+  kefo_alignment_stop(c);
   if (c->cp_timer) {
     event_del(c->cp_timer);
   }
@@ -914,6 +889,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);
   kefo_mem_free(c->mem, c->seqs);
+  kefo_alignment_free(c);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);
   kefo_credentials_provider_del(c->creds);

@@ -55,8 +55,16 @@ struct kefo_reader {
   rstate state;
   struct event *timer; /* the reader type's own */
   int started_before;  /* a call went out before: the next is a resume */
-  int paused;          /* kefo_shard_pause: nothing is handed on */
+  /* Paused by the application (kefo_shard_pause) or by alignment; the
+     reader types only look at |paused|, either of them. */
+  int user_paused;
+  int align_paused;
+  int paused;
   int64_t paused_at_ms;
+  /* The largest event time delivered (KEFO_WATERMARK_NONE before the
+     first record) and when the last record came (monotonic). */
+  int64_t max_event_ms;
+  int64_t last_record_ms;
   /* The last record handed to on_records, and the last checkpoint asked
      of the store. */
   char delivered[KEFO_SEQ_MAX];
@@ -147,6 +155,16 @@ struct kefo_consumer {
   size_t stats_cap;
   const char **seqs; /* scratch of kefo_consumer_sequence_numbers */
   size_t seqs_cap;
+  /* Watermarks and alignment (runtime/alignment.c). */
+  kefo_event_time_cb event_time;
+  int64_t out_of_orderness_ms;
+  int64_t idle_timeout_ms;
+  int64_t max_drift_ms;
+  int64_t max_watermark; /* kefo_set_max_watermark; INT64_MAX: none */
+  int64_t allowed;       /* the limit now in force */
+  struct event *align_timer;
+  kefo_shard_watermark *wms;
+  size_t wms_cap;
 };
 
 /* What kefo_consumer_deliver reports besides 0. */
@@ -184,6 +202,34 @@ void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
 
 /* Monotonic milliseconds of the consumer's clock. */
 int64_t kefo_consumer_now_ms(kefo_consumer *c);
+
+/* ---- runtime/alignment.c ---- */
+
+/* Sets up the watermark settings of |c| from its configuration. Returns
+   0 or KEFO_ERR_NOMEM. */
+int kefo_alignment_init(kefo_consumer *c);
+
+/* The consumer runs, or stops: the aligner's timer goes or stops. */
+void kefo_alignment_start(kefo_consumer *c);
+void kefo_alignment_stop(kefo_consumer *c);
+
+/* Frees what alignment holds. */
+void kefo_alignment_free(kefo_consumer *c);
+
+/* A new reader: no watermark yet; idle counts from now. */
+void kefo_alignment_reader_started(kefo_reader *r);
+
+/* |r| handed on records whose largest event time is |newest_ms|; it is
+   paused at once if that takes it past the limit in force. */
+void kefo_alignment_delivered(kefo_reader *r, int64_t newest_ms);
+
+/* The event time of one record (the application's callback, or the
+   arrival time). */
+int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_reader *r,
+                                  const kefo_record *rec);
+
+/* |r| read its shard to the end, or failed: it holds no one back. */
+void kefo_alignment_reader_done(kefo_reader *r);
 
 /* |r| read its shard to the end; |children| is the ChildShards array of
    the last answer (or NULL). Stores SHARD_END, tells on_shard_event and

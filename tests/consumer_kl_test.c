@@ -18,6 +18,11 @@
  *   its SubscribeToShard does not): a shard split and two merged while
  *   records are written and read: each exactly once, no child record
  *   before its parents ended.
+ * - watermark alignment: the built-in aligner pauses a shard whose event
+ *   times (from an event_time callback) run ahead by more than the max
+ *   drift and resumes it once the other catches up (or goes idle); an
+ *   external coordinator's kefo_set_max_watermark holds both shards and
+ *   lets them go. Nothing lost or reordered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,11 +361,15 @@ static void tally_init(tally *t, const expected *ex, int nex) {
   t->count = calloc((size_t)nex, sizeof(int));
 }
 
-static kefo_consumer *new_consumer(const char *stream, const char *name,
-                                   tally *t, const char *const *extra) {
+/* A started consumer of |stream| named |name| with |cb| / |ud|, the extra
+   keys and values of |extra| (NULL-ended), and |event_time| (may be
+   NULL). */
+static kefo_consumer *start_consumer(const char *stream, const char *name,
+                                     const kefo_callbacks *cb, void *ud,
+                                     const char *const *extra,
+                                     kefo_event_time_cb event_time) {
   kefo_config *cfg;
   kefo_consumer *c = NULL;
-  kefo_callbacks cb = {on_records, on_shard_event, on_error};
   char url[128], err[256];
   size_t i;
 
@@ -384,10 +393,19 @@ static kefo_consumer *new_consumer(const char *stream, const char *name,
     SET(extra[i], extra[i + 1]);
   }
 #undef SET
-  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, &cb, t, base), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new(&c, cfg, cb, ud, base), 0);
   kefo_config_del(cfg);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_set_event_time(c, event_time), 0);
   CU_ASSERT_EQUAL_FATAL(kefo_consumer_start(c), 0);
+  CU_ASSERT_EQUAL(kefo_consumer_set_event_time(c, event_time),
+                  KEFO_ERR_INVALID_STATE);
   return c;
+}
+
+static kefo_consumer *new_consumer(const char *stream, const char *name,
+                                   tally *t, const char *const *extra) {
+  static const kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  return start_consumer(stream, name, &cb, t, extra, NULL);
 }
 
 /* Runs the loop until |t| saw |want| deliveries or |seconds| passed. */
@@ -798,6 +816,382 @@ static void test_resharding(void) {
   free(ex);
 }
 
+/* ---- watermark alignment ---------------------------------------------- */
+
+/* Hash keys that land in the first and the second half of the hash
+   space: shard 0 and shard 1 of a 2-shard stream. */
+static const char *const half_key[2] = {
+    "1", "170141183460469231731687303715884105729"};
+
+/* What an alignment test saw of its two shards. Records hold
+   "<shard>:<index>:<event ms>". */
+typedef struct aligned {
+  int written[2];
+  unsigned char seen[2][256]; /* deliveries per index */
+  int records[2], out_of_order, bad;
+  int last_index[2];
+  int64_t newest[2]; /* largest event time delivered */
+  int paused[2], resumed[2];
+  int paused_now[2];
+  int other_while_paused;  /* shard 1 records while shard 0 was paused */
+  int64_t wm_at_resume[2]; /* watermarks when shard 0 resumed */
+  int64_t limited_max;     /* largest event time delivered under a limit */
+  int limit_on;
+  char shard[2][32];
+} aligned;
+
+static int align_index(const char *shard) {
+  return strcmp(shard, "shardId-000000000000") == 0   ? 0
+         : strcmp(shard, "shardId-000000000001") == 0 ? 1
+                                                      : -1;
+}
+
+static int64_t align_event_time(kefo_consumer *c, const char *shard,
+                                const kefo_record *r, void *ud) {
+  char buf[64];
+  int k, i;
+  long long t = 0;
+
+  (void)c;
+  (void)shard;
+  (void)ud;
+  snprintf(buf, sizeof(buf), "%.*s", (int)(r->data_len < 63 ? r->data_len : 63),
+           (const char *)r->data);
+  if (sscanf(buf, "%d:%d:%lld", &k, &i, &t) != 3) {
+    return 0;
+  }
+  return (int64_t)t;
+}
+
+static int align_records(kefo_consumer *c, const char *shard,
+                         const kefo_record *r, size_t n, int64_t behind,
+                         void *ud) {
+  aligned *a = ud;
+  int k = align_index(shard);
+  size_t j;
+
+  (void)behind;
+  if (k < 0) {
+    a->bad += (int)n;
+    return 0;
+  }
+  if (k == 1 && a->paused_now[0]) {
+    a->other_while_paused += (int)n;
+  }
+  for (j = 0; j < n; ++j) {
+    char buf[64];
+    int kk, i;
+    long long t;
+    snprintf(buf, sizeof(buf), "%.*s",
+             (int)(r[j].data_len < 63 ? r[j].data_len : 63),
+             (const char *)r[j].data);
+    if (sscanf(buf, "%d:%d:%lld", &kk, &i, &t) != 3 || kk != k || i < 0 ||
+        i >= 256) {
+      ++a->bad;
+      continue;
+    }
+    if (a->seen[k][i] < 255) {
+      ++a->seen[k][i];
+    }
+    a->out_of_order += i <= a->last_index[k];
+    a->last_index[k] = i;
+    if (t > a->newest[k]) {
+      a->newest[k] = t;
+    }
+    if (a->limit_on && t > a->limited_max) {
+      a->limited_max = t;
+    }
+    (void)align_event_time(c, shard, &r[j], NULL);
+  }
+  a->records[k] += (int)n;
+  return 0;
+}
+
+static void align_event(kefo_consumer *c, const char *shard,
+                        kefo_shard_event ev, void *ud) {
+  aligned *a = ud;
+  int k = align_index(shard);
+
+  if (k < 0) {
+    return;
+  }
+  if (ev == KEFO_SHARD_EVENT_PAUSED) {
+    ++a->paused[k];
+    a->paused_now[k] = 1;
+  } else if (ev == KEFO_SHARD_EVENT_RESUMED) {
+    kefo_watermarks w;
+    size_t j;
+    ++a->resumed[k];
+    a->paused_now[k] = 0;
+    if (k == 0 && kefo_consumer_watermarks(c, &w) == 0) {
+      for (j = 0; j < w.nshards; ++j) {
+        int x = align_index(w.shards[j].shard_id);
+        if (x >= 0) {
+          a->wm_at_resume[x] = w.shards[j].watermark;
+        }
+      }
+    }
+  }
+}
+
+static void align_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  (void)c;
+  (void)ud;
+  printf("consumer error: %s (%s)\n", e->message, kefo_strerror(e->code));
+}
+
+/* Writes one record to each shard k with event time t[k] ms. */
+static void put_pair(const char *stream, aligned *a, const int64_t t[2]) {
+  cJSON *b = cJSON_CreateObject(), *recs;
+  answer ans;
+  int k;
+
+  cJSON_AddStringToObject(b, "StreamName", stream);
+  recs = cJSON_AddArrayToObject(b, "Records");
+  for (k = 0; k < 2; ++k) {
+    char data[64], b64[128];
+    size_t len;
+    cJSON *e = cJSON_CreateObject();
+    snprintf(data, sizeof(data), "%d:%d:%lld", k, a->written[k]++,
+             (long long)t[k]);
+    kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
+                       strlen(data), &len);
+    b64[len] = 0;
+    cJSON_AddStringToObject(e, "PartitionKey", "align");
+    cJSON_AddStringToObject(e, "ExplicitHashKey", half_key[k]);
+    cJSON_AddStringToObject(e, "Data", b64);
+    cJSON_AddItemToArray(recs, e);
+  }
+  call("PutRecords", b, &ans);
+  CU_ASSERT_EQUAL_FATAL(ans.error, 0);
+  CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+                      ans.resp, "FailedRecordCount")),
+                  0);
+  cJSON_Delete(ans.resp);
+}
+
+static void align_run(int ms) {
+  int never = 0;
+  kefo_test_run_until(base, &never, ms);
+}
+
+/* Every record written delivered exactly once. */
+static int align_once(const aligned *a) {
+  int k, i, ok = 1;
+  for (k = 0; k < 2; ++k) {
+    for (i = 0; i < a->written[k]; ++i) {
+      ok &= a->seen[k][i] == 1;
+    }
+  }
+  return ok;
+}
+
+/* The built-in aligner (max drift 5 s): shard 0's event times run 10 s a
+   record, shard 1's 0.1 s, so shard 0 pauses; then shard 1's jump ahead,
+   so shard 0 resumes once shard 1 has caught up; once shard 0 is idle,
+   shard 1 (ahead by then) reads on. Nothing lost, nothing reordered. */
+static void test_alignment(void) {
+  static aligned a;
+  static const kefo_callbacks cb = {align_records, align_event, align_error};
+  /* A shard without records for 2 s is idle and holds no one back: at
+     the end shard 0 has no more, and shard 1, ahead by then, goes on. */
+  static const char *const extra[] = {"source.watermark.alignment.max-drift",
+                                      "5s", "source.watermark.idle-timeout",
+                                      "2s", NULL};
+  kefo_consumer *c;
+  char stream[64], name[64];
+  int round, i;
+
+  memset(&a, 0, sizeof(a));
+  a.last_index[0] = a.last_index[1] = -1;
+  snprintf(stream, sizeof(stream), "kefo-align-%s", reader);
+  snprintf(name, sizeof(name), "kefo-align-%s", reader);
+  create_stream(stream, 2);
+  c = start_consumer(stream, name, &cb, &a, extra, align_event_time);
+  for (round = 0; round < 10; ++round) {
+    int64_t t[2] = {10000LL * (round + 1), 100LL * (round + 1)};
+    put_pair(stream, &a, t);
+    align_run(300);
+  }
+  printf("\nalignment (%s): after 10 rounds: shard 0 paused %d time(s), "
+         "newest event times %lld / %lld ms, shard 1 delivered %d records "
+         "while shard 0 was paused\n",
+         reader, a.paused[0], (long long)a.newest[0], (long long)a.newest[1],
+         a.other_while_paused);
+  CU_ASSERT(a.paused[0] >= 1);
+  CU_ASSERT_EQUAL(a.resumed[0], 0);
+  CU_ASSERT(a.paused_now[0]);
+  CU_ASSERT(a.other_while_paused > 0);
+  /* Paused after its first delivery past the drift: most of shard 0's
+     records wait. */
+  CU_ASSERT(a.records[0] < a.written[0]);
+  /* Shard 1 catches up: its event times jump to 200 s. */
+  for (round = 0; round < 5; ++round) {
+    int64_t t[2] = {10000LL * (11 + round), 200000};
+    put_pair(stream, &a, t);
+    align_run(300);
+  }
+  for (i = 0;
+       i < 100 && a.records[0] + a.records[1] < a.written[0] + a.written[1];
+       ++i) {
+    align_run(100);
+  }
+  align_run(500);
+  printf("alignment (%s): shard 1 paused %d / resumed %d (shard 0 idle)\n",
+         reader, a.paused[1], a.resumed[1]);
+  printf("alignment (%s): shard 0 paused %d / resumed %d; at its resume the "
+         "watermarks were %lld (shard 0) and %lld (shard 1); %d + %d of %d + "
+         "%d records, exactly once: %s, %d out of order\n",
+         reader, a.paused[0], a.resumed[0], (long long)a.wm_at_resume[0],
+         (long long)a.wm_at_resume[1], a.records[0], a.records[1], a.written[0],
+         a.written[1], align_once(&a) ? "yes" : "NO", a.out_of_order);
+  CU_ASSERT(a.resumed[0] >= 1);
+  /* It resumed because the slow shard came within the drift. */
+  CU_ASSERT(a.wm_at_resume[0] - a.wm_at_resume[1] <= 5000);
+  /* Shard 1 got ahead in turn, waited, and went on once shard 0 was
+     idle. */
+  CU_ASSERT(a.resumed[1] >= 1);
+  CU_ASSERT(align_once(&a));
+  CU_ASSERT_EQUAL(a.out_of_order, 0);
+  CU_ASSERT_EQUAL(a.bad, 0);
+  stop(c, 1);
+}
+
+/* An external coordinator: kefo_set_max_watermark at 5 s holds both
+   shards once they pass it; raised, they go on. */
+static void test_max_watermark(void) {
+  static aligned a;
+  static const kefo_callbacks cb = {align_records, align_event, align_error};
+  kefo_consumer *c;
+  kefo_watermarks w;
+  char stream[64], name[64];
+  int round, i;
+  int64_t held_max;
+
+  memset(&a, 0, sizeof(a));
+  a.last_index[0] = a.last_index[1] = -1;
+  snprintf(stream, sizeof(stream), "kefo-maxwm-%s", reader);
+  snprintf(name, sizeof(name), "kefo-maxwm-%s", reader);
+  create_stream(stream, 2);
+  c = start_consumer(stream, name, &cb, &a, NULL, align_event_time);
+  CU_ASSERT_EQUAL(kefo_set_max_watermark(c, 5000), 0);
+  a.limit_on = 1;
+  /* One record a shard every 300 ms, event times 1 s apart, to 15 s. */
+  for (round = 0; round < 15; ++round) {
+    int64_t t[2] = {1000LL * (round + 1), 1000LL * (round + 1)};
+    put_pair(stream, &a, t);
+    align_run(300);
+  }
+  align_run(1500);
+  held_max = a.limited_max;
+  CU_ASSERT_EQUAL(kefo_consumer_watermarks(c, &w), 0);
+  printf("\nmax watermark (%s): limit 5000 ms: both shards paused: %d %d; "
+         "largest event time delivered %lld ms of 15000 written; global "
+         "watermark %lld\n",
+         reader, a.paused_now[0], a.paused_now[1], (long long)held_max,
+         (long long)w.global);
+  CU_ASSERT(a.paused_now[0] && a.paused_now[1]);
+  /* Held after the first delivery past the limit: far from the end. */
+  CU_ASSERT(held_max > 5000);
+  CU_ASSERT(held_max < 15000);
+  CU_ASSERT(w.global > 5000 && w.global < 15000);
+  a.limit_on = 0;
+  CU_ASSERT_EQUAL(kefo_set_max_watermark(c, INT64_MAX), 0);
+  for (i = 0;
+       i < 100 && a.records[0] + a.records[1] < a.written[0] + a.written[1];
+       ++i) {
+    align_run(100);
+  }
+  align_run(500);
+  printf("max watermark (%s): limit lifted: resumed %d %d; %d + %d of %d + "
+         "%d records, exactly once: %s\n",
+         reader, a.resumed[0], a.resumed[1], a.records[0], a.records[1],
+         a.written[0], a.written[1], align_once(&a) ? "yes" : "NO");
+  CU_ASSERT_EQUAL(a.resumed[0], 1);
+  CU_ASSERT_EQUAL(a.resumed[1], 1);
+  CU_ASSERT(align_once(&a));
+  CU_ASSERT_EQUAL(a.out_of_order, 0);
+  CU_ASSERT_EQUAL(a.bad, 0);
+  stop(c, 1);
+}
+
+/* kefo_shard_pause for KL_PAUSE_SECONDS (3 by default; 320 outlives
+   kinesis-local's 300-s subscriptions and 5-minute shard iterators) while
+   both shards are written: nothing of the paused shard is handed on;
+   resumed, it goes on after its last record: no gap, no duplicate. */
+static void test_pause(void) {
+  static aligned a;
+  static const kefo_callbacks cb = {align_records, align_event, align_error};
+  const char *env = getenv("KL_PAUSE_SECONDS");
+  int seconds = env && atoi(env) > 0 ? atoi(env) : 3;
+  kefo_consumer *c;
+  kefo_stats st;
+  char stream[64], name[64];
+  int round, i, while_paused;
+  unsigned resubscribes = 0;
+  size_t j;
+  struct timespec t0, t1;
+
+  memset(&a, 0, sizeof(a));
+  a.last_index[0] = a.last_index[1] = -1;
+  snprintf(stream, sizeof(stream), "kefo-pause-%s", reader);
+  snprintf(name, sizeof(name), "kefo-pause-%s", reader);
+  create_stream(stream, 2);
+  c = start_consumer(stream, name, &cb, &a, NULL, NULL);
+  for (round = 0; round < 5; ++round) {
+    int64_t t[2] = {0, 0};
+    put_pair(stream, &a, t);
+    align_run(300);
+  }
+  for (i = 0; i < 100 && a.records[0] < a.written[0]; ++i) {
+    align_run(100);
+  }
+  CU_ASSERT_EQUAL(kefo_shard_pause(c, "shardId-000000000000"), 0);
+  while_paused = a.records[0];
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    int64_t t[2] = {0, 0};
+    /* A pair a second on a long pause: 640 records at most. */
+    if (a.written[0] < 250) {
+      put_pair(stream, &a, t);
+    }
+    align_run(seconds > 10 ? 1000 : 300);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+  } while (t1.tv_sec - t0.tv_sec < seconds);
+  while_paused = a.records[0] - while_paused;
+  CU_ASSERT_EQUAL(kefo_shard_resume(c, "shardId-000000000000"), 0);
+  for (i = 0;
+       i < 300 && a.records[0] + a.records[1] < a.written[0] + a.written[1];
+       ++i) {
+    align_run(100);
+  }
+  align_run(1000);
+  kefo_consumer_stats(c, &st);
+  for (j = 0; j < st.nshards; ++j) {
+    if (strcmp(st.shards[j].shard_id, "shardId-000000000000") == 0) {
+      resubscribes = st.shards[j].resubscribes;
+    }
+  }
+  printf("\npause (%s): shard 0 paused %d s: %d of its records handed on "
+         "meanwhile, shard 1 went on (%d in all); after resume %d + %d of "
+         "%d + %d records, exactly once: %s, %d out of order, %u "
+         "resubscriptions of shard 0; events paused %d resumed %d\n",
+         reader, seconds, while_paused, a.records[1], a.records[0],
+         a.records[1], a.written[0], a.written[1],
+         align_once(&a) ? "yes" : "NO", a.out_of_order, resubscribes,
+         a.paused[0], a.resumed[0]);
+  CU_ASSERT_EQUAL(while_paused, 0);
+  CU_ASSERT(align_once(&a));
+  CU_ASSERT_EQUAL(a.out_of_order, 0);
+  CU_ASSERT_EQUAL(a.paused[0], 1);
+  CU_ASSERT_EQUAL(a.resumed[0], 1);
+  if (seconds > 300) {
+    /* The subscription (EFO) or the iterator (polling) died meanwhile. */
+    CU_ASSERT(resubscribes >= 1);
+  }
+  stop(c, 1);
+}
+
 static int efo_suite(void) {
   reader = "EFO";
   return 0;
@@ -832,10 +1226,16 @@ int main(int argc, char **argv) {
   CU_add_test(s, "restart from a checkpoint", test_restart);
   CU_add_test(s, "self-managed consumer", test_self_managed);
   CU_add_test(s, "20,000 records over 4 shards", test_volume);
+  CU_add_test(s, "watermark alignment", test_alignment);
+  CU_add_test(s, "max watermark", test_max_watermark);
+  CU_add_test(s, "pause and resume", test_pause);
   s = CU_add_suite("polling consumer on kinesis-local", polling_suite, NULL);
   CU_add_test(s, "restart from a checkpoint", test_restart);
   CU_add_test(s, "20,000 records over 4 shards", test_volume);
   CU_add_test(s, "split and merge while reading", test_resharding);
+  CU_add_test(s, "watermark alignment", test_alignment);
+  CU_add_test(s, "max watermark", test_max_watermark);
+  CU_add_test(s, "pause and resume", test_pause);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   if (argc > 1 && (s = CU_get_suite(argv[1])) == NULL) {
     fprintf(stderr, "no suite named %s\n", argv[1]);

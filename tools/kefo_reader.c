@@ -53,6 +53,9 @@ static void usage(FILE *f) {
           "  --consumer-arn ARN     the consumer of a self-managed lifecycle\n"
           "  --start P              latest (default), trim-horizon, or\n"
           "                         at-timestamp=ISO8601\n"
+          "  --max-drift-ms N       pause a shard whose records' arrival\n"
+          "                         times run more than N ms ahead of the\n"
+          "                         slowest shard's (watermark alignment)\n"
           "  --checkpoint-file PATH keep checkpoints in PATH and resume "
           "from\n"
           "                         them (default: none kept)\n"
@@ -268,6 +271,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "kefo-reader: --start must be latest, trim-horizon "
                         "or at-timestamp=ISO8601\n");
         bad = 1;
+      }
+    } else if (!strcmp(a, "--max-drift-ms")) {
+      char ms[48], *end;
+      long long n = strtoll(v, &end, 10);
+      bad = *end != '\0' || n < 0;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --max-drift-ms must be a number of "
+                        "milliseconds (0: no alignment)\n");
+      } else {
+        snprintf(ms, sizeof(ms), "%lldms", n);
+        bad = set(cfg, "source.watermark.alignment.max-drift", ms);
       }
     } else if (!strcmp(a, "--checkpoint-file")) {
       bad = set(cfg, "source.lease.store", "file") ||

@@ -444,6 +444,77 @@ KEFO_EXTERN int kefo_shard_pause(kefo_consumer *c, const char *shard_id);
  */
 KEFO_EXTERN int kefo_shard_resume(kefo_consumer *c, const char *shard_id);
 
+/* No watermark: a shard before its first record. */
+#define KEFO_WATERMARK_NONE INT64_MIN
+
+/*
+ * The event time of |record| of |shard_id|, epoch milliseconds, for the
+ * watermarks. Called once per record, before on_records; |user_data| is
+ * the consumer's.
+ */
+typedef int64_t (*kefo_event_time_cb)(kefo_consumer *c, const char *shard_id,
+                                      const kefo_record *record,
+                                      void *user_data);
+
+/*
+ * Sets where event times come from (NULL: each record's
+ * ApproximateArrivalTimestamp, the default). A shard's watermark is the
+ * largest event time it delivered minus source.watermark.out-of-orderness.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|c| NULL) or
+ * KEFO_ERR_INVALID_STATE (the consumer was started already).
+ */
+KEFO_EXTERN int kefo_consumer_set_event_time(kefo_consumer *c,
+                                             kefo_event_time_cb cb);
+
+typedef struct kefo_shard_watermark {
+  const char *shard_id;
+  /* KEFO_WATERMARK_NONE before the shard's first record. */
+  int64_t watermark;
+  /* No record for source.watermark.idle-timeout (and not paused): it
+     does not hold the global watermark back. */
+  int idle;
+  /* Paused by the application or by alignment. */
+  int paused;
+  /* Read to its end: it no longer counts. */
+  int finished;
+} kefo_shard_watermark;
+
+typedef struct kefo_watermarks {
+  /* The smallest watermark of the shards being read that are not idle;
+     KEFO_WATERMARK_NONE while one of them has none yet, or when no shard
+     counts. */
+  int64_t global;
+  /* Every started shard, lent until the next call. */
+  const kefo_shard_watermark *shards;
+  size_t nshards;
+} kefo_watermarks;
+
+/*
+ * Fills |out| with the global watermark and each shard's.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a NULL argument) or
+ * KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_consumer_watermarks(kefo_consumer *c,
+                                         kefo_watermarks *out);
+
+/*
+ * Sets the largest watermark a shard may run to (as Flink's split
+ * alignment, for an external coordinator): a shard whose watermark is
+ * above |max_ms| is paused, and resumed once |max_ms| moves to or past
+ * it. INT64_MAX lifts the limit (the default). With
+ * source.watermark.alignment.max-drift above 0, the built-in aligner
+ * also keeps every shard within max-drift of the slowest shard being
+ * read that is not idle (shards without a record yet do not count);
+ * the stricter of the two limits holds. Pauses for alignment are
+ * separate from kefo_shard_pause: a shard reads only when neither holds
+ * it. Checked after every delivery and every 100 ms.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|c| NULL) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_set_max_watermark(kefo_consumer *c, int64_t max_ms);
+
 typedef enum {
   /* Known, waiting for its parents to finish. */
   KEFO_SHARD_STATE_WAITING = 0,
