@@ -22,7 +22,7 @@ kefo_start_mock
 MOCK_RESHARD_PORT=$KEFO_MOCK_PORT
 kefo_start_mock --subscription-lifetime-ms 2000
 MOCK_LIFETIME_PORT=$KEFO_MOCK_PORT
-kefo_start_mock --preload "slow:4:20000:1000"
+kefo_start_mock --preload "slow:4:80000:1000"
 MOCK_SLOW_PORT=$KEFO_MOCK_PORT
 export MOCK_BIG_PORT MOCK_RESHARD_PORT MOCK_LIFETIME_PORT MOCK_SLOW_PORT
 "$bin"
