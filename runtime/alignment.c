@@ -246,19 +246,11 @@ int kefo_consumer_watermarks(kefo_consumer *c, kefo_watermarks *out) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(out, 0, sizeof(*out));
-  for (r = c->readers; r; r = r->next) {
-    ++n;
-  }
-  if (n > c->wms_cap) {
-    kefo_shard_watermark *w = kefo_mem_realloc(c->mem, c->wms, n * sizeof(*w));
-    if (w == NULL) {
-      return KEFO_ERR_NOMEM;
-    }
-    c->wms = w;
-    c->wms_cap = n;
+  if (kefo_consumer_reader_array(c, (void **)&c->wms, &c->wms_cap,
+                                 sizeof(*c->wms)) != 0) {
+    return KEFO_ERR_NOMEM;
   }
   now = kefo_consumer_now_ms(c);
-  n = 0;
   for (r = c->readers; r; r = r->next) {
     kefo_shard_watermark *w = &c->wms[n++];
     w->shard_id = r->shard_id;

@@ -906,6 +906,26 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_mem_free(c->mem, c);
 }
 
+int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
+                               size_t size) {
+  const kefo_reader *r;
+  size_t n = 0;
+  void *na;
+
+  for (r = c->readers; r; r = r->next) {
+    ++n;
+  }
+  if (n > *cap) {
+    na = kefo_mem_realloc(c->mem, *array, n * size);
+    if (na == NULL) {
+      return KEFO_ERR_NOMEM;
+    }
+    *array = na;
+    *cap = n;
+  }
+  return 0;
+}
+
 int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
   kefo_reader *r;
   size_t n = 0;
@@ -914,18 +934,10 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(out, 0, sizeof(*out));
-  for (r = c->readers; r; r = r->next) {
-    ++n;
+  if (kefo_consumer_reader_array(c, (void **)&c->stats, &c->stats_cap,
+                                 sizeof(*c->stats)) != 0) {
+    return KEFO_ERR_NOMEM;
   }
-  if (n > c->stats_cap) {
-    kefo_shard_stats *ns = kefo_mem_realloc(c->mem, c->stats, n * sizeof(*ns));
-    if (ns == NULL) {
-      return KEFO_ERR_NOMEM;
-    }
-    c->stats = ns;
-    c->stats_cap = n;
-  }
-  n = 0;
   for (r = c->readers; r; r = r->next) {
     c->stats[n] = r->stats;
     c->stats[n++].state = r->state == R_FINISHED ? KEFO_SHARD_STATE_FINISHED

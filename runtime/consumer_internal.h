@@ -191,6 +191,11 @@ const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
                                                   const cJSON *records,
                                                   size_t *n);
 
+/* Makes |*array| (|*cap| elements of |size| bytes) hold one element per
+   started shard reader. Returns 0 or KEFO_ERR_NOMEM. */
+int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
+                               size_t size);
+
 /* Reports an error through on_error: |info| when given, else |code| and
    |message|; |shard| may be NULL. */
 void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,

@@ -798,6 +798,26 @@ static void slow_stats_answer(int error, const cJSON *resp,
   ++s->samples;
 }
 
+/* Notes the server's counts of the slow stream, then starts a consumer
+   of it with a SLOW_WINDOW stream window and |s|'s callbacks. */
+static kefo_consumer *slow_start(slow *s) {
+  static const kefo_callbacks cb = {slow_records, on_shard_event, on_error};
+  char window[32];
+  const char *extra[] = {"source.shard.buffer.max-bytes", window, NULL};
+  int i;
+
+  service(&s->svc, "MOCK_SLOW_PORT");
+  s->svc.target_prefix = "KefoMock";
+  snprintf(window, sizeof(window), "%d", SLOW_WINDOW);
+  s->baseline = 1;
+  slow_ask(s);
+  for (i = 0; i < 500 && s->asking; ++i) {
+    run_ms(10);
+  }
+  CU_ASSERT_FATAL(!s->asking);
+  return start_consumer("MOCK_SLOW_PORT", "slow", &cb, s, extra);
+}
+
 /* A slow on_records (400 us a record) over a stream with 80 MB waiting:
    at every sample, what the server sent but the application has not been
    handed stays within two events (EFO: the one being delivered, the next
@@ -806,9 +826,6 @@ static void slow_stats_answer(int error, const cJSON *resp,
 static void test_slow_application(void) {
   static slow s;
   kefo_consumer *c;
-  kefo_callbacks cb = {slow_records, on_shard_event, on_error};
-  char window[32];
-  const char *extra[] = {"source.shard.buffer.max-bytes", NULL, NULL};
   long total = 0, bound, worst = 0;
   int i, k;
   double t0;
@@ -817,18 +834,7 @@ static void test_slow_application(void) {
   memset(&s, 0, sizeof(s));
   tally_init(&s.t, SLOW_RECORDS, "");
   s.usec_per_record = 400;
-  service(&s.svc, "MOCK_SLOW_PORT");
-  s.svc.target_prefix = "KefoMock";
-  snprintf(window, sizeof(window), "%d", SLOW_WINDOW);
-  extra[1] = window;
-  s.baseline = s.asking = 1;
-  kefo_aws_call_start(aws, &s.svc, "Stats", NULL, NULL, slow_stats_answer, &s,
-                      NULL);
-  for (i = 0; i < 500 && s.asking; ++i) {
-    run_ms(10);
-  }
-  CU_ASSERT_FATAL(!s.asking);
-  c = start_consumer("MOCK_SLOW_PORT", "slow", &cb, &s, extra);
+  c = slow_start(&s);
   t0 = now_s();
   s.sampling = 1;
   while (now_s() - t0 < 8) {
@@ -1080,9 +1086,6 @@ static void test_pause_resume(void) {
 static void test_paused_backlog(void) {
   static slow s;
   kefo_consumer *c;
-  kefo_callbacks cb = {slow_records, on_shard_event, on_error};
-  char window[32];
-  const char *extra[] = {"source.shard.buffer.max-bytes", NULL, NULL};
   long once, missing, more, sent, held, bound, recs0;
   int i, k0;
   struct rusage ru;
@@ -1090,18 +1093,7 @@ static void test_paused_backlog(void) {
   memset(&s, 0, sizeof(s));
   tally_init(&s.t, SLOW_RECORDS, "");
   s.pause_first = 1;
-  service(&s.svc, "MOCK_SLOW_PORT");
-  s.svc.target_prefix = "KefoMock";
-  snprintf(window, sizeof(window), "%d", SLOW_WINDOW);
-  extra[1] = window;
-  s.baseline = s.asking = 1;
-  kefo_aws_call_start(aws, &s.svc, "Stats", NULL, NULL, slow_stats_answer, &s,
-                      NULL);
-  for (i = 0; i < 500 && s.asking; ++i) {
-    run_ms(10);
-  }
-  CU_ASSERT_FATAL(!s.asking);
-  c = start_consumer("MOCK_SLOW_PORT", "slow", &cb, &s, extra);
+  c = slow_start(&s);
   for (i = 0; i < 3000 && !s.paused; ++i) {
     run_ms(10);
   }
