@@ -187,7 +187,6 @@ struct kefo_kinesis_subscription {
   kefo_es_decoder dec;
   int status;
   kefo_buf error_body; /* a non-200 answer's JSON */
-  uint64_t bytes;
   int waiting_credentials;
   int cancelled;
   int ended;
@@ -369,7 +368,6 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   if (sub->ended || sub->cancelled) {
     return -1;
   }
-  sub->bytes += len;
   /* The bytes land in the decoder, the shard's bounded buffer: give the
      window back, unless the shard is paused (or its held events are not
      all handed on yet). */
@@ -645,12 +643,4 @@ int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold) {
   }
   event_active(sub->drain_ev, 0, 0);
   return 0;
-}
-
-size_t kefo_kinesis_subscription_held(const kefo_kinesis_subscription *sub) {
-  return sub ? sub->unconsumed : 0;
-}
-
-uint64_t kefo_kinesis_subscription_bytes(const kefo_kinesis_subscription *s) {
-  return s->bytes;
 }

@@ -102,10 +102,4 @@ void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
  */
 int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
 
-/* Bytes received and not yet given back to flow control (held). */
-size_t kefo_kinesis_subscription_held(const kefo_kinesis_subscription *sub);
-
-/* Bytes of the event stream received so far (tests, stats). */
-uint64_t kefo_kinesis_subscription_bytes(const kefo_kinesis_subscription *s);
-
 #endif /* KEFO_KINESIS_H */

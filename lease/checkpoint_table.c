@@ -184,3 +184,15 @@ kefo_checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n) {
   *n = t->n;
   return t->entries;
 }
+
+int kefo_checkpoint_table_read(kefo_checkpoint_table *t, kefo_lease_read_cb cb,
+                               void *ud) {
+  size_t n;
+  const kefo_checkpoint_entry *e = kefo_checkpoint_table_entries(t, &n);
+
+  if (e == NULL && t->n > 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  cb(0, "", e, n, ud);
+  return 0;
+}

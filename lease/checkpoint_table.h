@@ -51,4 +51,10 @@ kefo_checkpoint_table_get(const kefo_checkpoint_table *t, const char *shard_id);
 const kefo_checkpoint_entry *
 kefo_checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n);
 
+/* Answers a lease store's read from |t|: calls |cb| with every stored
+   checkpoint, before returning. Returns 0 or KEFO_ERR_NOMEM (then |cb| is
+   not called). */
+int kefo_checkpoint_table_read(kefo_checkpoint_table *t, kefo_lease_read_cb cb,
+                               void *ud);
+
 #endif /* KEFO_CHECKPOINT_TABLE_H */

@@ -329,18 +329,11 @@ static int f_open(kefo_lease_store *base, const char *stream_arn,
 
 static int f_read(kefo_lease_store *base, kefo_lease_read_cb cb, void *ud) {
   file_store *s = (file_store *)base;
-  const kefo_checkpoint_entry *e;
-  size_t n;
 
   if (s->lock_fd < 0) {
     return KEFO_ERR_INVALID_STATE;
   }
-  e = kefo_checkpoint_table_entries(&s->table, &n);
-  if (e == NULL && s->table.n > 0) {
-    return KEFO_ERR_NOMEM;
-  }
-  cb(0, "", e, n, ud);
-  return 0;
+  return kefo_checkpoint_table_read(&s->table, cb, ud);
 }
 
 static int f_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,

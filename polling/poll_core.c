@@ -68,8 +68,8 @@ kefo_poll_action kefo_pollcore_next(const kefo_poll_core *core, int64_t now_ms,
 }
 
 void kefo_pollcore_on_call(kefo_poll_core *core, int64_t now_ms) {
-  core->in_flight_records = core->state == KEFO_POLL_READY;
-  if (core->in_flight_records) {
+  if (core->state == KEFO_POLL_READY) {
+    /* GetRecords (an iterator call does not count against its limit). */
     core->last_get_ms = now_ms;
     ++core->calls;
   }

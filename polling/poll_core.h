@@ -53,7 +53,6 @@ typedef struct kefo_poll_core {
   char pending[KEFO_ITERATOR_MAX];
   int pending_end;
   int pending_busy;
-  int in_flight_records; /* the call out is GetRecords (else an iterator) */
   /* The last record handed to the application. */
   char last_delivered[KEFO_SEQ_MAX];
   int64_t last_get_ms; /* the last GetRecords call, -1 before the first */

@@ -21,8 +21,21 @@ static const kefo_clock *clock_of(kefo_reader *r) {
   return kefo_aws_client_clock(r->c->aws);
 }
 
-/* A failed call: the core decides (a new iterator, a backoff, or giving
-   up). An expired iterator is routine after a long pause, not an error. */
+/* After a failure the core decides: a new iterator, a backoff, or giving
+   up. */
+static void after_failure(kefo_reader *r, int error, const char *aws_type,
+                          int retryable) {
+  kefo_pollcore_on_error(&r->u.poll.core, kefo_consumer_now_ms(r->c), error,
+                         aws_type, retryable, clock_of(r));
+  if (r->u.poll.core.state == KEFO_POLL_FAILED) {
+    kefo_reader_failed(r);
+    return;
+  }
+  poll_kick(r);
+}
+
+/* A failed call, reported (an expired iterator is routine after a long
+   pause, not an error). */
 static void failed_call(kefo_reader *r, int error,
                         const kefo_error_info *info) {
   const char *type = info ? info->aws_type : NULL;
@@ -31,13 +44,7 @@ static void failed_call(kefo_reader *r, int error,
     ++r->stats.errors;
     kefo_consumer_report(r->c, error, r->shard_id, info, NULL);
   }
-  kefo_pollcore_on_error(&r->u.poll.core, kefo_consumer_now_ms(r->c), error,
-                         type, info ? info->retryable : 1, clock_of(r));
-  if (r->u.poll.core.state == KEFO_POLL_FAILED) {
-    kefo_reader_failed(r);
-    return;
-  }
-  poll_kick(r);
+  after_failure(r, error, type, info ? info->retryable : 1);
 }
 
 /* A malformed answer: fetched again after a backoff. */
@@ -136,14 +143,11 @@ static void on_records(int error, const cJSON *resp,
   }
   if (rv != 0) {
     /* Reported already; fetched again after a backoff. */
-    kefo_pollcore_on_error(&r->u.poll.core, kefo_consumer_now_ms(c),
-                           KEFO_ERR_BAD_RESPONSE, NULL, 1, clock_of(r));
     ++r->stats.errors;
-    if (r->u.poll.core.state == KEFO_POLL_FAILED) {
-      kefo_reader_failed(r);
-      return;
-    }
-  } else if (r->u.poll.core.state == KEFO_POLL_FINISHED) {
+    after_failure(r, KEFO_ERR_BAD_RESPONSE, NULL, 1);
+    return;
+  }
+  if (r->u.poll.core.state == KEFO_POLL_FINISHED) {
     const cJSON *children =
         cJSON_GetObjectItemCaseSensitive(resp, "ChildShards");
     kefo_reader_finished(r, cJSON_IsArray(children) ? children : NULL);

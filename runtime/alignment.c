@@ -98,8 +98,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   evaluate(c);
-  kefo_timeval_ms(&tv, ALIGN_PERIOD_MS);
-  event_add(c->align_timer, &tv);
+  if (aligning(c)) {
+    /* Not once the limit is lifted: evaluate has resumed every shard. */
+    kefo_timeval_ms(&tv, ALIGN_PERIOD_MS);
+    event_add(c->align_timer, &tv);
+  }
 }
 
 int kefo_alignment_init(kefo_consumer *c) {

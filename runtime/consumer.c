@@ -133,7 +133,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   const cJSON *rec;
   int i = 0, rv;
   size_t k;
-  int64_t newest = KEFO_WATERMARK_NONE;
+  int64_t newest = KEFO_WATERMARK_NONE, t;
 
   kefo_buf_reset(&c->arena);
   kefo_buf_reset(&c->strings);
@@ -235,9 +235,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     out->data = c->arena.data + c->pend[k].data;
     out->data_len = c->pend[k].data_len;
     r->stats.bytes += out->data_len;
-  }
-  for (k = 0; k < c->npend; ++k) {
-    int64_t t = kefo_alignment_event_time(c, r, &c->recs[k]);
+    t = kefo_alignment_event_time(c, r, out);
     newest = t > newest ? t : newest;
   }
   /* Delivered from now on: the application may checkpoint these records

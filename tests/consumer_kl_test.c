@@ -377,18 +377,8 @@ static kefo_consumer *start_consumer(const char *stream, const char *name,
   CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
 #define SET(k, v)                                                              \
   CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
-  SET("source.stream.name", stream);
-  SET("source.reader.type", reader);
-  SET("source.efo.consumer.name", name);
-  SET("source.init.position", "TRIM_HORIZON");
-  SET("aws.region", "us-east-1");
-  SET("aws.endpoint", url);
-  SET("aws.credentials.provider", "BASIC");
-  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
-  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
-  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
-  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
-  SET("source.lease.store", "memory");
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_test_consumer_config(cfg, url, stream, reader, name), 0);
   for (i = 0; extra && extra[i]; i += 2) {
     SET(extra[i], extra[i + 1]);
   }
@@ -901,7 +891,6 @@ static int align_records(kefo_consumer *c, const char *shard,
     if (a->limit_on && t > a->limited_max) {
       a->limited_max = t;
     }
-    (void)align_event_time(c, shard, &r[j], NULL);
   }
   a->records[k] += (int)n;
   return 0;

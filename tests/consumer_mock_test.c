@@ -212,19 +212,9 @@ static kefo_consumer *start_consumer(const char *port_env, const char *stream,
   CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
 #define SET(k, v)                                                              \
   CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
-  SET("source.stream.name", stream);
-  SET("source.reader.type", reader);
-  SET("source.efo.consumer.name", "kefo-mock-test");
-  SET("source.init.position", "TRIM_HORIZON");
-  SET("aws.region", "us-east-1");
-  SET("aws.endpoint", url);
-  SET("aws.credentials.provider", "BASIC");
-  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
-  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
-  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
-  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_test_consumer_config(cfg, url, stream, reader, "kefo-mock-test"), 0);
   SET("source.shard.discovery.interval", "1s");
-  SET("source.lease.store", "memory");
   for (i = 0; extra && extra[i]; i += 2) {
     SET(extra[i], extra[i + 1]);
   }
@@ -267,6 +257,18 @@ static double cpu_s(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
          (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Creates |name| with |shards| shards. */
+static void create_stream(kefo_aws_service *svc, const char *name, int shards) {
+  cJSON *b = cJSON_CreateObject();
+  answer a;
+
+  cJSON_AddStringToObject(b, "StreamName", name);
+  cJSON_AddNumberToObject(b, "ShardCount", shards);
+  call(svc, "CreateStream", b, &a);
+  CU_ASSERT_EQUAL_FATAL(a.error, 0);
+  cJSON_Delete(a.resp);
 }
 
 /* Writes records first..first+n-1 as "<prefix><i>" with key "pk-<i>". */
@@ -417,12 +419,7 @@ static void test_resharding(void) {
 
   service(&svc, "MOCK_RESHARD_PORT");
   tally_init(&t, 100000, "r-");
-  b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", stream);
-  cJSON_AddNumberToObject(b, "ShardCount", 4);
-  call(&svc, "CreateStream", b, &a);
-  CU_ASSERT_EQUAL_FATAL(a.error, 0);
-  cJSON_Delete(a.resp);
+  create_stream(&svc, stream, 4);
   put_range(&svc, stream, "r-", 0, 400);
   written = 400;
   c = new_consumer("MOCK_RESHARD_PORT", stream, &t);
@@ -518,12 +515,7 @@ static void test_short_lifetimes(void) {
 
   service(&svc, "MOCK_LIFETIME_PORT");
   tally_init(&t, 200000, "l-");
-  b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", "lifetime");
-  cJSON_AddNumberToObject(b, "ShardCount", 4);
-  call(&svc, "CreateStream", b, &a);
-  CU_ASSERT_EQUAL_FATAL(a.error, 0);
-  cJSON_Delete(a.resp);
+  create_stream(&svc, "lifetime", 4);
   c = new_consumer("MOCK_LIFETIME_PORT", "lifetime", &t);
   t0 = now_s();
   /* 10 writes of 10 records a second. */
@@ -625,12 +617,7 @@ static void test_polling_steady(void) {
 
   service(&svc, "MOCK_LIFETIME_PORT");
   tally_init(&t, 200000, "p-");
-  b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", "steady");
-  cJSON_AddNumberToObject(b, "ShardCount", 4);
-  call(&svc, "CreateStream", b, &a);
-  CU_ASSERT_EQUAL_FATAL(a.error, 0);
-  cJSON_Delete(a.resp);
+  create_stream(&svc, "steady", 4);
   c = new_consumer("MOCK_LIFETIME_PORT", "steady", &t);
   t0 = now_s();
   /* 10 writes of 10 records a second. */
@@ -971,8 +958,6 @@ static void test_pause_resume(void) {
   kefo_consumer *c;
   kefo_stats st;
   char stream[32];
-  cJSON *b;
-  answer a;
   long written = 0, once, missing, more, sent0, calls0, recs0, sent_during,
        calls_during, recs_during;
   unsigned resubscribes = 0;
@@ -987,12 +972,7 @@ static void test_pause_resume(void) {
   service(&svc, "MOCK_LIFETIME_PORT");
   ctl = svc;
   ctl.target_prefix = "KefoMock";
-  b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "StreamName", stream);
-  cJSON_AddNumberToObject(b, "ShardCount", 2);
-  call(&svc, "CreateStream", b, &a);
-  CU_ASSERT_EQUAL_FATAL(a.error, 0);
-  cJSON_Delete(a.resp);
+  create_stream(&svc, stream, 2);
   if (polling) {
     configure(&ctl, "IteratorLifetimeMs", 3000);
   }

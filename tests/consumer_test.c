@@ -251,17 +251,9 @@ static void test_read_stream(void) {
   CU_ASSERT_EQUAL_FATAL(kefo_config_new(&cfg), 0);
 #define SET(k, v)                                                              \
   CU_ASSERT_EQUAL_FATAL(kefo_config_set2(cfg, k, v, err, sizeof(err)), 0)
-  SET("source.stream.name", stream);
-  SET("source.reader.type", reader);
-  SET("source.efo.consumer.name", "kefo-consumer-test");
-  SET("source.init.position", "TRIM_HORIZON");
-  SET("aws.region", "us-east-1");
-  SET("aws.endpoint", url);
-  SET("aws.credentials.provider", "BASIC");
-  SET("aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST");
-  SET("aws.credentials.provider.basic.secretkey", KEFO_TEST_SECRET);
-  SET("source.efo.describe.retry-strategy.delay.min", "50ms");
-  SET("source.efo.describe.retry-strategy.delay.max", "200ms");
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_test_consumer_config(cfg, url, stream, reader, "kefo-consumer-test"),
+      0);
   /* Manual checkpoints only, into a file of this run's own. */
   snprintf(path, sizeof(path), "%s/kefo-consumer-test-%ld-%s.leases",
            getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp",
