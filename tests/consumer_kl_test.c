@@ -35,21 +35,16 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/aws_client.h"
 #include "aws/base64.h"
 #include "efo/subscription.h"
 #include "tests/aws_test_util.h"
+#include "tests/kl_calls.h"
 
 #define VOLUME 20000
 #define VSHARDS 4
 #define RESTART_RECS 200
 
-typedef struct expected expected;
-
 static struct event_base *base;
-static kefo_http_client *http;
-static kefo_aws_client *aws;
-static kefo_aws_service kinesis;
 static char tmpdir[256];
 /* The reader type under test, set by the suite: "EFO" or "POLLING". */
 static const char *reader = "EFO";
@@ -57,78 +52,19 @@ static int efo(void) {
   return strcmp(reader, "EFO") == 0;
 }
 /* The volume stream, written once and read by each reader type. */
-static expected *volume_ex;
+static kefo_kl_expected *volume_ex;
 
 /* ---- raw API calls ---------------------------------------------------- */
-
-typedef struct answer {
-  int done;
-  int error;
-  char aws_type[128];
-  cJSON *resp;
-} answer;
-
-static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
-                      void *ud) {
-  answer *a = ud;
-  a->done = 1;
-  a->error = error;
-  if (resp) {
-    a->resp = cJSON_Duplicate(resp, 1);
-  }
-  if (info && info->aws_type) {
-    snprintf(a->aws_type, sizeof(a->aws_type), "%s", info->aws_type);
-  }
-}
-
-/* Calls |op| with |body| (consumed); the caller frees a->resp. */
-static void call(const char *op, cJSON *body, answer *a) {
-  memset(a, 0, sizeof(*a));
-  kefo_aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
-  cJSON_Delete(body);
-  kefo_test_run_until(base, &a->done, 30000);
-}
-
-static void create_stream(const char *name, int shards) {
-  cJSON *b = cJSON_CreateObject();
-  answer a;
-  int never = 0;
-
-  cJSON_AddStringToObject(b, "StreamName", name);
-  cJSON_AddNumberToObject(b, "ShardCount", shards);
-  call("CreateStream", b, &a);
-  CU_ASSERT_EQUAL_FATAL(a.error, 0);
-  cJSON_Delete(a.resp);
-  kefo_test_run_until(base, &never, 300);
-}
-
-static char *stream_arn(const char *name) {
-  cJSON *b = cJSON_CreateObject();
-  const cJSON *arn;
-  answer a;
-  char *out = NULL;
-
-  cJSON_AddStringToObject(b, "StreamName", name);
-  call("DescribeStreamSummary", b, &a);
-  arn = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(a.resp, "StreamDescriptionSummary"),
-      "StreamARN");
-  if (cJSON_IsString(arn)) {
-    out = strdup(arn->valuestring);
-  }
-  cJSON_Delete(a.resp);
-  return out;
-}
 
 /* The consumers registered on |arn|. */
 static int count_consumers(const char *arn, const char *name_prefix) {
   cJSON *b = cJSON_CreateObject();
   const cJSON *c;
-  answer a;
+  kefo_kl_answer a;
   int n = 0;
 
   cJSON_AddStringToObject(b, "StreamARN", arn);
-  call("ListStreamConsumers", b, &a);
+  kefo_kl_call("ListStreamConsumers", b, &a);
   CU_ASSERT_EQUAL(a.error, 0);
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(a.resp, "Consumers")) {
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "ConsumerName");
@@ -141,60 +77,12 @@ static int count_consumers(const char *arn, const char *name_prefix) {
   return n;
 }
 
-/* What PutRecords said about record i. */
-struct expected {
-  char shard[32];
-  char seq[KEFO_SEQ_MAX];
-};
-
-/* Writes records first..first+n-1 (data "rec-<i>") in calls of 500,
-   noting each one's shard and sequence number in |ex|. */
-static void put_range(const char *stream, int first, int n, expected *ex) {
-  int i = first;
-
-  while (i < first + n) {
-    cJSON *b = cJSON_CreateObject(), *recs;
-    const cJSON *r;
-    answer a;
-    int k, batch = first + n - i < 500 ? first + n - i : 500;
-    cJSON_AddStringToObject(b, "StreamName", stream);
-    recs = cJSON_AddArrayToObject(b, "Records");
-    for (k = 0; k < batch; ++k) {
-      char pk[32], data[32], b64[64];
-      size_t len;
-      cJSON *e = cJSON_CreateObject();
-      snprintf(pk, sizeof(pk), "pk-%d", i + k);
-      snprintf(data, sizeof(data), "rec-%d", i + k);
-      kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
-                         strlen(data), &len);
-      b64[len] = 0;
-      cJSON_AddStringToObject(e, "PartitionKey", pk);
-      cJSON_AddStringToObject(e, "Data", b64);
-      cJSON_AddItemToArray(recs, e);
-    }
-    call("PutRecords", b, &a);
-    CU_ASSERT_EQUAL_FATAL(a.error, 0);
-    k = 0;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(a.resp, "Records")) {
-      const cJSON *sh = cJSON_GetObjectItemCaseSensitive(r, "ShardId");
-      const cJSON *sq = cJSON_GetObjectItemCaseSensitive(r, "SequenceNumber");
-      CU_ASSERT_FATAL(cJSON_IsString(sh) && cJSON_IsString(sq) && k < batch);
-      snprintf(ex[i + k].shard, sizeof(ex[i + k].shard), "%s", sh->valuestring);
-      snprintf(ex[i + k].seq, sizeof(ex[i + k].seq), "%s", sq->valuestring);
-      ++k;
-    }
-    CU_ASSERT_EQUAL_FATAL(k, batch);
-    cJSON_Delete(a.resp);
-    i += batch;
-  }
-}
-
 /* ---- a consumer and what it saw --------------------------------------- */
 
 #define MAX_SHARDS 8
 
 typedef struct tally {
-  const expected *ex;
+  const kefo_kl_expected *ex;
   int nex;
   int *count;      /* deliveries per record index */
   int records;     /* deliveries in all */
@@ -354,7 +242,7 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
   printf("consumer error: %s (%s)\n", e->message, kefo_strerror(e->code));
 }
 
-static void tally_init(tally *t, const expected *ex, int nex) {
+static void tally_init(tally *t, const kefo_kl_expected *ex, int nex) {
   memset(t, 0, sizeof(*t));
   t->ex = ex;
   t->nex = nex;
@@ -419,7 +307,7 @@ static void stop(kefo_consumer *c, int graceful) {
 /* ---- the tests -------------------------------------------------------- */
 
 static void test_volume(void) {
-  expected *ex;
+  kefo_kl_expected *ex;
   /* A small stream window: kinesis-local once stalled for good when the
      connection window came back only at half of 16 MiB. */
   static const char *const extra[] = {"source.shard.buffer.max-bytes", "256KiB",
@@ -435,16 +323,16 @@ static void test_volume(void) {
   /* Written once (it takes half a minute), read by each reader type. */
   if (volume_ex == NULL) {
     volume_ex = calloc(VOLUME, sizeof(*volume_ex));
-    create_stream("kefo-volume", VSHARDS);
+    kefo_kl_create_stream("kefo-volume", VSHARDS);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    put_range("kefo-volume", 0, VOLUME, volume_ex);
+    kefo_kl_put_range("kefo-volume", 0, VOLUME, volume_ex);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("\nvolume: %d records written by PutRecords in %.1f s\n", VOLUME,
            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
   }
   ex = volume_ex;
   snprintf(name, sizeof(name), "kefo-vol-reader-%s", reader);
-  arn = stream_arn("kefo-volume");
+  arn = kefo_kl_stream_arn("kefo-volume");
   CU_ASSERT_PTR_NOT_NULL_FATAL(arn);
   before = count_consumers(arn, "kefo-vol");
 
@@ -495,7 +383,7 @@ static void test_volume(void) {
 }
 
 static void test_restart(void) {
-  expected *ex = calloc(RESTART_RECS + 20, sizeof(*ex));
+  kefo_kl_expected *ex = calloc(RESTART_RECS + 20, sizeof(*ex));
   char path[512];
   /* Manual checkpoints only, into a file. */
   const char *manual[] = {"source.lease.store",
@@ -520,8 +408,8 @@ static void test_restart(void) {
   /* A stream and a checkpoint file per reader type. */
   snprintf(stream, sizeof(stream), "kefo-restart-%s", reader);
   snprintf(path, sizeof(path), "%s/restart-%s.checkpoints", tmpdir, reader);
-  create_stream(stream, 2);
-  put_range(stream, 0, RESTART_RECS, ex);
+  kefo_kl_create_stream(stream, 2);
+  kefo_kl_put_range(stream, 0, RESTART_RECS, ex);
 
   /* A: reads everything, checkpoints the 40th record of each shard,
      and stops at once (no final checkpoint: the interval is 0). */
@@ -575,14 +463,15 @@ static void test_restart(void) {
     j = shard_slot(&b, a.shard[k]);
     printf(
         "restart (%s): %s checkpointed at rec-%d, the next reader began with "
-        "rec-%d (expected rec-%d)\n",
+        "rec-%d (kefo_kl_expected rec-%d)\n",
         reader, a.shard[k], cp, b.first_index[j], next);
     resumed_right += cp >= 0 && b.first_index[j] == next;
   }
   for (i = 0; i < RESTART_RECS; ++i) {
     dup_after += b.count[i] > 1;
   }
-  printf("restart: second reader delivered %d records (%d expected), %d more "
+  printf("restart: second reader delivered %d records (%d kefo_kl_expected), "
+         "%d more "
          "than once\n",
          b.records, RESTART_RECS - 80, dup_after);
   CU_ASSERT_EQUAL(shards, 2);
@@ -598,7 +487,7 @@ static void test_restart(void) {
   c = new_consumer(stream, "kefo-restart-app", &d, automatic);
   run_for(&d, -1, 3);
   CU_ASSERT_EQUAL(d.records, 0);
-  put_range(stream, RESTART_RECS, 20, ex);
+  kefo_kl_put_range(stream, RESTART_RECS, 20, ex);
   run_for(&d, 20, 30);
   run_for(&d, -1, 1);
   for (i = 0; i < RESTART_RECS; ++i) {
@@ -633,25 +522,25 @@ static void test_restart(void) {
 }
 
 static void test_self_managed(void) {
-  expected *ex = calloc(50, sizeof(*ex));
+  kefo_kl_expected *ex = calloc(50, sizeof(*ex));
   const char *self[] = {"source.efo.lifecycle", "SELF_MANAGED",
                         "source.efo.consumer.arn", NULL, NULL};
   cJSON *b;
-  answer a;
+  kefo_kl_answer a;
   tally t, u;
   kefo_consumer *c;
   char *arn, consumer_arn[512] = "";
   const cJSON *ca;
   int i, once = 0, before, after;
 
-  create_stream("kefo-self", 1);
-  put_range("kefo-self", 0, 50, ex);
-  arn = stream_arn("kefo-self");
+  kefo_kl_create_stream("kefo-self", 1);
+  kefo_kl_put_range("kefo-self", 0, 50, ex);
+  arn = kefo_kl_stream_arn("kefo-self");
   CU_ASSERT_PTR_NOT_NULL_FATAL(arn);
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "StreamARN", arn);
   cJSON_AddStringToObject(b, "ConsumerName", "kefo-self-owned");
-  call("RegisterStreamConsumer", b, &a);
+  kefo_kl_call("RegisterStreamConsumer", b, &a);
   CU_ASSERT_EQUAL_FATAL(a.error, 0);
   ca = cJSON_GetObjectItemCaseSensitive(
       cJSON_GetObjectItemCaseSensitive(a.resp, "Consumer"), "ConsumerARN");
@@ -699,10 +588,10 @@ static void test_self_managed(void) {
 static void learn_lineage(const char *stream, tally *t) {
   cJSON *b = cJSON_CreateObject();
   const cJSON *sh;
-  answer a;
+  kefo_kl_answer a;
 
   cJSON_AddStringToObject(b, "StreamName", stream);
-  call("ListShards", b, &a);
+  kefo_kl_call("ListShards", b, &a);
   CU_ASSERT_EQUAL_FATAL(a.error, 0);
   cJSON_ArrayForEach(sh, cJSON_GetObjectItemCaseSensitive(a.resp, "Shards")) {
     static const char *const names[2] = {"ParentShardId",
@@ -729,12 +618,12 @@ static void learn_lineage(const char *stream, tally *t) {
 static void reshard_call(const char *op, const char *k1, const char *v1,
                          const char *k2, const char *v2) {
   cJSON *b = cJSON_CreateObject();
-  answer a;
+  kefo_kl_answer a;
 
   cJSON_AddStringToObject(b, "StreamName", "kefo-reshard");
   cJSON_AddStringToObject(b, k1, v1);
   cJSON_AddStringToObject(b, k2, v2);
-  call(op, b, &a);
+  kefo_kl_call(op, b, &a);
   if (a.error) {
     printf("%s failed: %s\n", op, a.aws_type);
   }
@@ -747,20 +636,20 @@ static void reshard_call(const char *op, const char *k1, const char *v1,
 static void test_resharding(void) {
   enum { FIRST = 400, ROUNDS = 16, PER_ROUND = 50 };
   int total = FIRST + ROUNDS * PER_ROUND;
-  expected *ex = calloc((size_t)total, sizeof(*ex));
+  kefo_kl_expected *ex = calloc((size_t)total, sizeof(*ex));
   tally t;
   kefo_consumer *c;
   int i, round, written, once = 0, with_parents = 0, children_read = 0;
   static const char *const extra[] = {"source.shard.discovery.interval", "1s",
                                       NULL};
 
-  create_stream("kefo-reshard", 4);
-  put_range("kefo-reshard", 0, FIRST, ex);
+  kefo_kl_create_stream("kefo-reshard", 4);
+  kefo_kl_put_range("kefo-reshard", 0, FIRST, ex);
   written = FIRST;
   tally_init(&t, ex, total);
   c = new_consumer("kefo-reshard", "kefo-reshard-app", &t, extra);
   for (round = 0; round < ROUNDS; ++round) {
-    put_range("kefo-reshard", written, PER_ROUND, ex);
+    kefo_kl_put_range("kefo-reshard", written, PER_ROUND, ex);
     written += PER_ROUND;
     if (round == 3) {
       /* Shard 0 split in the middle of its quarter of the hash space. */
@@ -932,7 +821,7 @@ static void align_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
 /* Writes one record to each shard k with event time t[k] ms. */
 static void put_pair(const char *stream, aligned *a, const int64_t t[2]) {
   cJSON *b = cJSON_CreateObject(), *recs;
-  answer ans;
+  kefo_kl_answer ans;
   int k;
 
   cJSON_AddStringToObject(b, "StreamName", stream);
@@ -951,7 +840,7 @@ static void put_pair(const char *stream, aligned *a, const int64_t t[2]) {
     cJSON_AddStringToObject(e, "Data", b64);
     cJSON_AddItemToArray(recs, e);
   }
-  call("PutRecords", b, &ans);
+  kefo_kl_call("PutRecords", b, &ans);
   CU_ASSERT_EQUAL_FATAL(ans.error, 0);
   CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
                       ans.resp, "FailedRecordCount")),
@@ -995,7 +884,7 @@ static void test_alignment(void) {
   a.last_index[0] = a.last_index[1] = -1;
   snprintf(stream, sizeof(stream), "kefo-align-%s", reader);
   snprintf(name, sizeof(name), "kefo-align-%s", reader);
-  create_stream(stream, 2);
+  kefo_kl_create_stream(stream, 2);
   c = start_consumer(stream, name, &cb, &a, extra, align_event_time);
   for (round = 0; round < 10; ++round) {
     int64_t t[2] = {10000LL * (round + 1), 100LL * (round + 1)};
@@ -1061,7 +950,7 @@ static void test_max_watermark(void) {
   a.last_index[0] = a.last_index[1] = -1;
   snprintf(stream, sizeof(stream), "kefo-maxwm-%s", reader);
   snprintf(name, sizeof(name), "kefo-maxwm-%s", reader);
-  create_stream(stream, 2);
+  kefo_kl_create_stream(stream, 2);
   c = start_consumer(stream, name, &cb, &a, NULL, align_event_time);
   CU_ASSERT_EQUAL(kefo_set_max_watermark(c, 5000), 0);
   a.limit_on = 1;
@@ -1125,7 +1014,7 @@ static void test_pause(void) {
   a.last_index[0] = a.last_index[1] = -1;
   snprintf(stream, sizeof(stream), "kefo-pause-%s", reader);
   snprintf(name, sizeof(name), "kefo-pause-%s", reader);
-  create_stream(stream, 2);
+  kefo_kl_create_stream(stream, 2);
   c = start_consumer(stream, name, &cb, &a, NULL, NULL);
   for (round = 0; round < 5; ++round) {
     int64_t t[2] = {0, 0};
@@ -1195,7 +1084,6 @@ static int polling_suite(void) {
 int main(int argc, char **argv) {
   CU_pSuite s;
   unsigned failures;
-  char url[128];
   const char *t = getenv("TMPDIR");
 
   snprintf(tmpdir, sizeof(tmpdir), "%s/kefo-kl-XXXXXX", t && t[0] ? t : "/tmp");
@@ -1203,13 +1091,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   base = event_base_new();
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo_kl_open(base, getenv("KINESIS_PORT")) != 0) {
     return 1;
   }
-  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
-  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
   CU_initialize_registry();
   s = CU_add_suite("EFO consumer on kinesis-local", efo_suite, NULL);
   CU_add_test(s, "restart from a checkpoint", test_restart);
@@ -1239,8 +1123,7 @@ int main(int argc, char **argv) {
   }
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo_kl_close();
   event_base_free(base);
   rmdir(tmpdir);
   free(volume_ex);
