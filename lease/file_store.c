@@ -377,8 +377,9 @@ static void f_del(kefo_lease_store *base) {
   kefo_mem_free(mem, s);
 }
 
-static const kefo_lease_store_ops file_ops = {"file", f_open, f_read,
-                                              f_checkpoint, f_del};
+/* One worker owns every shard: no lease operations. */
+static const kefo_lease_store_ops file_ops = {
+    "file", f_open, f_read, f_checkpoint, f_del, NULL, NULL, NULL, NULL, NULL};
 
 int kefo_file_store_new(kefo_lease_store **out, const char *path,
                         const kefo_mem *mem) {

@@ -14,8 +14,11 @@
  * never moves backwards: a store keeps the larger of the stored one and
  * the new one.
  *
- * Ownership (take, renew, steal, release) comes with the DynamoDB lease
- * table; a single worker owns every shard of the stores here.
+ * Ownership comes with the DynamoDB lease table (lease/dynamodb_store.c):
+ * its stores fill in the lease operations below, and the consumer's lease
+ * coordinator (runtime/lease_coordinator.c) uses them to share a stream's
+ * shards among workers. The file and memory stores leave them NULL: one
+ * worker owns every shard.
  */
 #ifndef KEFO_LEASE_STORE_H
 #define KEFO_LEASE_STORE_H
@@ -47,6 +50,36 @@ typedef void (*kefo_lease_read_cb)(int error, const char *message,
                                    const kefo_checkpoint_entry *entries,
                                    size_t n, void *user_data);
 
+/*
+ * One shard's lease as the table holds it (the KCL's layout). Strings
+ * are lent for the callback that passes the lease.
+ */
+typedef struct kefo_lease {
+  const char *shard_id;
+  /* The worker holding it, "" when nobody does. */
+  const char *owner;
+  /* Goes up by one at every renewal and change of owner: a worker that
+     sees it stand still for a lease duration takes the lease as expired. */
+  int64_t counter;
+  /* A sequence number, SHARD_END, or before any checkpoint the KCL's
+     starting sentinel (TRIM_HORIZON, LATEST, AT_TIMESTAMP). */
+  const char *checkpoint;
+  uint64_t sub_sequence_number;
+  const char *parents[2];
+  int nparents;
+} kefo_lease;
+
+/* Every lease of the table, |leases| lent for the call. */
+typedef void (*kefo_lease_list_cb)(int error, const char *message,
+                                   const kefo_lease *leases, size_t n,
+                                   void *user_data);
+
+/* A lease after a change of it (take, renew), or the error:
+   KEFO_ERR_LEASE_LOST when the condition failed (someone else changed
+   it first). */
+typedef void (*kefo_lease_change_cb)(int error, const char *message,
+                                     const kefo_lease *lease, void *user_data);
+
 typedef struct kefo_lease_store_ops {
   /* "file", "memory", ... for messages. */
   const char *name;
@@ -69,8 +102,29 @@ typedef struct kefo_lease_store_ops {
    */
   int (*checkpoint)(kefo_lease_store *s, const kefo_checkpoint_entry *e,
                     size_t n, kefo_lease_done_cb cb, void *ud);
-  /* Releases everything (the file lock too). */
+  /* Releases everything (the file lock too); calls in flight are
+     cancelled and their callbacks never run. */
   void (*del)(kefo_lease_store *s);
+
+  /* ---- leases (NULL for single-worker stores) ---- */
+
+  /* Reads every lease (a consistent read). Returns 0 or
+     KEFO_ERR_INVALID_STATE / KEFO_ERR_NOMEM. */
+  int (*list)(kefo_lease_store *s, kefo_lease_list_cb cb, void *ud);
+  /* Creates |lease| unowned unless a lease of that shard exists (then
+     nothing changes and it is not an error). */
+  int (*create)(kefo_lease_store *s, const kefo_lease *lease,
+                kefo_lease_done_cb cb, void *ud);
+  /* Makes this worker the owner, if the counter is still |counter|
+     (an expired lease, or a steal). */
+  int (*take)(kefo_lease_store *s, const char *shard_id, int64_t counter,
+              kefo_lease_change_cb cb, void *ud);
+  /* Renews a lease this worker holds at |counter|. */
+  int (*renew)(kefo_lease_store *s, const char *shard_id, int64_t counter,
+               kefo_lease_change_cb cb, void *ud);
+  /* Gives up a lease this worker holds at |counter| (no owner). */
+  int (*release)(kefo_lease_store *s, const char *shard_id, int64_t counter,
+                 kefo_lease_done_cb cb, void *ud);
 } kefo_lease_store_ops;
 
 struct kefo_lease_store {
@@ -97,6 +151,27 @@ int kefo_file_store_new(kefo_lease_store **out, const char *path,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
 int kefo_memory_store_new(kefo_lease_store **out, const kefo_mem *mem);
+
+/*
+ * Creates the DynamoDB lease table store: |table| (created on demand,
+ * PAY_PER_REQUEST, if missing) through |aws| at |svc| (both must outlive
+ * the store; |base| is their loop), for the worker |worker_id|; |retry|
+ * NULL means the default strategy. Checkpoints are written only
+ * while this worker owns the lease: after a takeover they fail with
+ * KEFO_ERR_LEASE_LOST and never overwrite the new owner's progress.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
+ */
+struct event_base;
+struct kefo_aws_client;
+struct kefo_aws_service;
+struct kefo_retry_strategy;
+int kefo_dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
+                            struct kefo_aws_client *aws,
+                            const struct kefo_aws_service *svc,
+                            const struct kefo_retry_strategy *retry,
+                            const char *table, const char *worker_id,
+                            const kefo_mem *mem);
 
 /* Calls s->ops->del; NULL is ignored. */
 void kefo_lease_store_del(kefo_lease_store *s);

@@ -89,8 +89,10 @@ static void m_del(kefo_lease_store *base) {
   kefo_mem_free(mem, s);
 }
 
-static const kefo_lease_store_ops memory_ops = {"memory", m_open, m_read,
-                                                m_checkpoint, m_del};
+/* One worker owns every shard: no lease operations. */
+static const kefo_lease_store_ops memory_ops = {
+    "memory", m_open, m_read, m_checkpoint, m_del,
+    NULL,     NULL,   NULL,   NULL,         NULL};
 
 int kefo_memory_store_new(kefo_lease_store **out, const kefo_mem *mem) {
   memory_store *s;

@@ -62,6 +62,8 @@ const char *kefo_strerror(int code) {
     return "Invalid configuration";
   case KEFO_ERR_LEASE_STORE:
     return "Lease store failure";
+  case KEFO_ERR_LEASE_LOST:
+    return "Lease lost to another worker";
   case KEFO_ERR_NOMEM:
     return "Out of memory";
   case KEFO_ERR_CALLBACK_FAILURE:

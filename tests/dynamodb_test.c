@@ -15,6 +15,8 @@
 #include "tests/aws_test_util.h"
 
 #include "aws/aws_client.h"
+#include "efo/subscription.h"
+#include "lease/lease_store.h"
 
 static struct event_base *base;
 static kefo_http_client *http;
@@ -227,6 +229,217 @@ static void test_lease_table_calls(void) {
   cJSON_Delete(j);
 }
 
+/* ---- the lease store on the table ---------------------------------------- */
+
+typedef struct outcome {
+  int done;
+  int error;
+  char message[512];
+  char owner[64];
+  int64_t counter;
+  char checkpoint[KEFO_SEQ_MAX];
+  uint64_t sub;
+  int nparents;
+  size_t n; /* leases listed, checkpoints read */
+} outcome;
+
+static void on_done(int error, const char *message, void *ud) {
+  outcome *o = ud;
+  o->done = 1;
+  o->error = error;
+  snprintf(o->message, sizeof(o->message), "%s", message);
+}
+
+static void keep_lease(outcome *o, const kefo_lease *l) {
+  snprintf(o->owner, sizeof(o->owner), "%s", l->owner);
+  o->counter = l->counter;
+  snprintf(o->checkpoint, sizeof(o->checkpoint), "%s", l->checkpoint);
+  o->sub = l->sub_sequence_number;
+  o->nparents = l->nparents;
+}
+
+static void on_change(int error, const char *message, const kefo_lease *l,
+                      void *ud) {
+  outcome *o = ud;
+  on_done(error, message, ud);
+  if (l) {
+    keep_lease(o, l);
+  }
+}
+
+/* The lease of "shardId-000000000001" in a listing. */
+static void on_list(int error, const char *message, const kefo_lease *l,
+                    size_t n, void *ud) {
+  outcome *o = ud;
+  size_t i;
+  on_done(error, message, ud);
+  o->n = n;
+  for (i = 0; i < n; ++i) {
+    if (strcmp(l[i].shard_id, "shardId-000000000001") == 0) {
+      keep_lease(o, &l[i]);
+    }
+  }
+}
+
+static void on_read(int error, const char *message,
+                    const kefo_checkpoint_entry *e, size_t n, void *ud) {
+  outcome *o = ud;
+  on_done(error, message, ud);
+  o->n = n;
+  if (n > 0) {
+    snprintf(o->checkpoint, sizeof(o->checkpoint), "%s", e[0].sequence_number);
+  }
+}
+
+#define WAIT(o)                                                                \
+  do {                                                                         \
+    run_until(&(o).done, 10000);                                               \
+    CU_ASSERT((o).done);                                                       \
+  } while (0)
+#define SEQ1 "49590338271490256608559692538361571095921575989136588801"
+#define SEQ2 "49590338271490256608559692538361571095921575989136588899"
+
+/*
+ * Two workers on one table through kefo_dynamodb_store: the table is
+ * created on first open; a lease is taken once at a counter, never twice;
+ * renewal and checkpoint need ownership; after a steal the old owner's
+ * checkpoint fails with KEFO_ERR_LEASE_LOST and leaves the new owner's.
+ */
+static void test_store(void) {
+  kefo_lease_store *a = NULL, *b = NULL;
+  kefo_lease l = {"shardId-000000000001",         "", 0, "TRIM_HORIZON", 0,
+                  {"shardId-000000000000", NULL}, 1};
+  kefo_checkpoint_entry cp = {"shardId-000000000001", SEQ1, 3};
+  outcome o, o2;
+  int64_t c;
+
+  CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&a, base, aws, &ddb, NULL,
+                                                "kefo_store_t", "worker-a",
+                                                NULL),
+                        0);
+  CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&b, base, aws, &ddb, NULL,
+                                                "kefo_store_t", "worker-b",
+                                                NULL),
+                        0);
+  /* Both open at once: one creates the table, both find it ACTIVE. */
+  memset(&o, 0, sizeof(o));
+  memset(&o2, 0, sizeof(o2));
+  CU_ASSERT_EQUAL(a->ops->open(a, "arn", "app", on_done, &o), 0);
+  CU_ASSERT_EQUAL(b->ops->open(b, "arn", "app", on_done, &o2), 0);
+  WAIT(o);
+  WAIT(o2);
+  CU_ASSERT_EQUAL(o.error, 0);
+  CU_ASSERT_EQUAL(o2.error, 0);
+  /* Created twice: the second changes nothing and is no error. */
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->create(a, &l, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(b->ops->create(b, &l, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(b->ops->list(b, on_list, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.n, 1);
+  CU_ASSERT_STRING_EQUAL(o.owner, "");
+  CU_ASSERT_EQUAL(o.counter, 0);
+  CU_ASSERT_STRING_EQUAL(o.checkpoint, "TRIM_HORIZON");
+  CU_ASSERT_EQUAL(o.nparents, 1);
+  /* Both take it at counter 0: exactly one wins. */
+  memset(&o, 0, sizeof(o));
+  memset(&o2, 0, sizeof(o2));
+  CU_ASSERT_EQUAL(a->ops->take(a, l.shard_id, 0, on_change, &o), 0);
+  CU_ASSERT_EQUAL(b->ops->take(b, l.shard_id, 0, on_change, &o2), 0);
+  WAIT(o);
+  WAIT(o2);
+  CU_ASSERT_EQUAL((o.error == 0) + (o2.error == 0), 1);
+  CU_ASSERT_EQUAL(o.error == 0 ? o2.error : o.error, KEFO_ERR_LEASE_LOST);
+  if (o2.error == 0) { /* make a the owner for what follows */
+    kefo_lease_store *t = a;
+    a = b;
+    b = t;
+    o = o2;
+  }
+  CU_ASSERT_EQUAL(o.counter, 1);
+  c = o.counter;
+  /* Renewal: the owner at the counter it holds; not the other worker. */
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(b->ops->renew(b, l.shard_id, c, on_change, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, KEFO_ERR_LEASE_LOST);
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->renew(a, l.shard_id, c, on_change, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  CU_ASSERT_EQUAL(o.counter, c + 1);
+  c = o.counter;
+  /* Checkpoints: the owner's is written, the other's refused. */
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->checkpoint(a, &cp, 1, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  memset(&o, 0, sizeof(o));
+  cp.sequence_number = SEQ2;
+  CU_ASSERT_EQUAL(b->ops->checkpoint(b, &cp, 1, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, KEFO_ERR_LEASE_LOST);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.message, "shardId-000000000001"));
+  /* b steals it at the counter it sees; a's renewal and checkpoint now
+     fail, and b's checkpoint stands. */
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(b->ops->take(b, l.shard_id, c, on_change, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  CU_ASSERT_STRING_EQUAL(o.checkpoint, SEQ1);
+  CU_ASSERT_EQUAL(o.sub, 3);
+  c = o.counter;
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->renew(a, l.shard_id, c - 1, on_change, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, KEFO_ERR_LEASE_LOST);
+  memset(&o, 0, sizeof(o));
+  cp.sequence_number = SEQ2;
+  CU_ASSERT_EQUAL(b->ops->checkpoint(b, &cp, 1, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  memset(&o, 0, sizeof(o));
+  cp.sequence_number = SEQ1;
+  CU_ASSERT_EQUAL(a->ops->checkpoint(a, &cp, 1, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, KEFO_ERR_LEASE_LOST);
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->read(a, on_read, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.n, 1);
+  CU_ASSERT_STRING_EQUAL(o.checkpoint, SEQ2);
+  /* Release: only the owner; then nobody holds it. */
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->release(a, l.shard_id, c, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, KEFO_ERR_LEASE_LOST);
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(b->ops->release(b, l.shard_id, c, on_done, &o), 0);
+  WAIT(o);
+  CU_ASSERT_EQUAL(o.error, 0);
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->list(a, on_list, &o), 0);
+  WAIT(o);
+  CU_ASSERT_STRING_EQUAL(o.owner, "");
+  CU_ASSERT_EQUAL(o.counter, c + 1);
+  /* A call in flight when the store goes is cancelled, never answered. */
+  memset(&o, 0, sizeof(o));
+  CU_ASSERT_EQUAL(a->ops->list(a, on_list, &o), 0);
+  kefo_lease_store_del(a);
+  kefo_lease_store_del(b);
+  {
+    int never = 0;
+    run_until(&never, 200);
+  }
+  CU_ASSERT_EQUAL(o.done, 0);
+}
+
 int main(void) {
   CU_pSuite s;
   unsigned failures;
@@ -245,6 +458,7 @@ int main(void) {
   CU_initialize_registry();
   s = CU_add_suite("dynamodb", NULL, NULL);
   CU_add_test(s, "lease table calls on dynalite", test_lease_table_calls);
+  CU_add_test(s, "lease store: two workers on one table", test_store);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

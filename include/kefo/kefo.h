@@ -108,6 +108,9 @@ typedef enum {
      or it belongs to another stream or consumer; the error text says
      which. */
   KEFO_ERR_LEASE_STORE = -600,
+  /* This worker no longer holds the shard's lease (another worker took
+     it over): its checkpoint was not written, and its reading stops. */
+  KEFO_ERR_LEASE_LOST = -601,
 
   /* Fatal errors: the object may only be freed. */
   KEFO_ERR_FATAL = -900,

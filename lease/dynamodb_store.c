@@ -1,0 +1,813 @@
+/*
+ * The DynamoDB lease table, in the KCL's layout so a stream's progress
+ * can move between kefo and the KCL. One item per shard, key leaseKey:
+ *
+ *   leaseKey                      S   the shard id
+ *   leaseOwner                    S   the worker holding it (absent: none)
+ *   leaseCounter                  N   +1 at every renewal and owner change
+ *   checkpoint                    S   a sequence number, SHARD_END, or the
+ *                                     starting sentinel (TRIM_HORIZON, ...)
+ *   checkpointSubSequenceNumber   N   the KPL user record within it
+ *   ownerSwitchesSinceCheckpoint  N   owner changes since the checkpoint
+ *   parentShardId                 SS  the shard's parents (absent: none)
+ *   startingHashKey, endingHashKey S  not written by kefo, kept as found
+ *
+ * Every change of ownership is an UpdateItem conditional on leaseCounter
+ * (and, for a renewal or release, leaseOwner), so two workers never both
+ * succeed; a checkpoint is conditional on leaseOwner being this worker,
+ * so a worker that lost its lease gets KEFO_ERR_LEASE_LOST and never
+ * overwrites the new owner's checkpoint. The table is created
+ * (PAY_PER_REQUEST) when missing.
+ *
+ * The table holds no stream ARN (nor does the KCL's single-stream table):
+ * its name stands for the application, as the KCL's does.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "aws/aws_client.h"
+#include "efo/subscription.h"
+#include "lease/checkpoint_table.h"
+#include "lease/lease_store.h"
+
+/* How long to wait for a table being created to become ACTIVE. */
+#define TABLE_WAIT_TRIES 120
+#define TABLE_WAIT_MS 250
+
+typedef struct ddb_store ddb_store;
+
+typedef enum {
+  OP_DESCRIBE,
+  OP_CREATE_TABLE,
+  OP_SCAN_LIST,
+  OP_SCAN_READ,
+  OP_CREATE,
+  OP_TAKE,
+  OP_RENEW,
+  OP_RELEASE,
+  OP_CHECKPOINT
+} op_kind;
+
+/* One call in flight, linked in the store so del can cancel it. */
+typedef struct op {
+  struct op *next, *prev;
+  ddb_store *s;
+  op_kind kind;
+  kefo_aws_call *call;
+  struct event *timer; /* waiting for the table to become ACTIVE */
+  int tries;
+  union {
+    kefo_lease_done_cb done;
+    kefo_lease_list_cb list;
+    kefo_lease_read_cb read;
+    kefo_lease_change_cb change;
+  } cb;
+  void *ud;
+  /* A checkpoint batch: the calls still out, the first error. */
+  struct batch *batch;
+  char shard[KEFO_SUB_ID_CAP];
+  /* Scan pages gathered so far. */
+  cJSON *items;
+} op;
+
+typedef struct batch {
+  size_t left;
+  int error;
+  char message[512];
+  kefo_lease_done_cb cb;
+  void *ud;
+} batch;
+
+struct ddb_store {
+  kefo_lease_store base;
+  const kefo_mem *mem;
+  struct event_base *evbase;
+  kefo_aws_client *aws;
+  const kefo_aws_service *svc;
+  kefo_retry_strategy retry;
+  char table[256];
+  char worker[257];
+  int open;
+  op *ops;
+  char msg[1024];
+  /* Scratch of list and read answers. */
+  kefo_lease *leases;
+  kefo_checkpoint_entry *entries;
+  size_t cap;
+};
+
+static op *op_new(ddb_store *s, op_kind kind, void *ud) {
+  op *o = kefo_mem_calloc(s->mem, 1, sizeof(*o));
+
+  if (o == NULL) {
+    return NULL;
+  }
+  o->s = s;
+  o->kind = kind;
+  o->ud = ud;
+  o->next = s->ops;
+  if (s->ops) {
+    s->ops->prev = o;
+  }
+  s->ops = o;
+  return o;
+}
+
+static void op_free(op *o) {
+  ddb_store *s = o->s;
+
+  if (o->prev) {
+    o->prev->next = o->next;
+  } else {
+    s->ops = o->next;
+  }
+  if (o->next) {
+    o->next->prev = o->prev;
+  }
+  if (o->timer) {
+    event_free(o->timer);
+  }
+  cJSON_Delete(o->items);
+  kefo_mem_free(s->mem, o);
+}
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud);
+
+/* {"S": v} under |name| of |obj|. */
+static void put_s(cJSON *obj, const char *name, const char *v) {
+  cJSON *a = cJSON_AddObjectToObject(obj, name);
+  if (a) {
+    cJSON_AddStringToObject(a, "S", v);
+  }
+}
+
+static void put_n(cJSON *obj, const char *name, int64_t v) {
+  char n[32];
+  snprintf(n, sizeof(n), "%" PRId64, v);
+  cJSON *a = cJSON_AddObjectToObject(obj, name);
+  if (a) {
+    cJSON_AddStringToObject(a, "N", n);
+  }
+}
+
+/* ---- reading items ---------------------------------------------------- */
+
+static const char *get_s(const cJSON *item, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(item, name), "S");
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int get_n(const cJSON *item, const char *name, int64_t *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(item, name), "N");
+  char *end;
+  long long n;
+
+  if (!cJSON_IsString(v)) {
+    return -1;
+  }
+  n = strtoll(v->valuestring, &end, 10);
+  if (end == v->valuestring || *end != 0 || n < 0) {
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+/* Fills |l| from |item| (strings lent from it). Returns 0, or -1 when the
+   item is not a lease kefo can use (message in s->msg). */
+static int lease_from_item(ddb_store *s, const cJSON *item, kefo_lease *l) {
+  const cJSON *ss, *p;
+  int64_t sub = 0;
+
+  memset(l, 0, sizeof(*l));
+  l->shard_id = get_s(item, "leaseKey");
+  if (l->shard_id == NULL || strlen(l->shard_id) >= KEFO_SUB_ID_CAP) {
+    snprintf(s->msg, sizeof(s->msg),
+             "lease table %s: an item without a usable leaseKey", s->table);
+    return -1;
+  }
+  l->owner = get_s(item, "leaseOwner");
+  l->owner = l->owner ? l->owner : "";
+  l->checkpoint = get_s(item, "checkpoint");
+  if (get_n(item, "leaseCounter", &l->counter) != 0 || l->checkpoint == NULL ||
+      (cJSON_GetObjectItemCaseSensitive(item, "checkpointSubSequenceNumber") &&
+       get_n(item, "checkpointSubSequenceNumber", &sub) != 0)) {
+    snprintf(s->msg, sizeof(s->msg),
+             "lease table %s: lease %s has no valid leaseCounter or "
+             "checkpoint",
+             s->table, l->shard_id);
+    return -1;
+  }
+  l->sub_sequence_number = (uint64_t)sub;
+  ss = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(item, "parentShardId"), "SS");
+  cJSON_ArrayForEach(p, ss) {
+    if (!cJSON_IsString(p) || l->nparents == 2) {
+      snprintf(s->msg, sizeof(s->msg),
+               "lease table %s: lease %s has a bad parentShardId", s->table,
+               l->shard_id);
+      return -1;
+    }
+    l->parents[l->nparents++] = p->valuestring;
+  }
+  return 0;
+}
+
+static int grow_scratch(ddb_store *s, size_t n) {
+  kefo_lease *nl;
+  kefo_checkpoint_entry *ne;
+
+  if (n <= s->cap) {
+    return 0;
+  }
+  nl = kefo_mem_realloc(s->mem, s->leases, n * sizeof(*nl));
+  if (nl == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  s->leases = nl;
+  ne = kefo_mem_realloc(s->mem, s->entries, n * sizeof(*ne));
+  if (ne == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  s->entries = ne;
+  s->cap = n;
+  return 0;
+}
+
+/* The scan is complete: answers a list or a read. */
+static void scanned(op *o) {
+  ddb_store *s = o->s;
+  size_t n = (size_t)cJSON_GetArraySize(o->items), i = 0, ne = 0;
+  const cJSON *item;
+
+  if (grow_scratch(s, n ? n : 1) != 0) {
+    snprintf(s->msg, sizeof(s->msg), "lease table %s: out of memory", s->table);
+    goto fail;
+  }
+  cJSON_ArrayForEach(item, o->items) {
+    if (lease_from_item(s, item, &s->leases[i]) != 0) {
+      goto fail;
+    }
+    ++i;
+  }
+  if (o->kind == OP_SCAN_LIST) {
+    o->cb.list(0, "", s->leases, n, o->ud);
+    return;
+  }
+  for (i = 0; i < n; ++i) {
+    /* Only real checkpoints: a starting sentinel is no progress. */
+    if (kefo_checkpoint_valid(s->leases[i].checkpoint)) {
+      s->entries[ne].shard_id = s->leases[i].shard_id;
+      s->entries[ne].sequence_number = s->leases[i].checkpoint;
+      s->entries[ne].sub_sequence_number = s->leases[i].sub_sequence_number;
+      ++ne;
+    }
+  }
+  o->cb.read(0, "", s->entries, ne, o->ud);
+  return;
+
+fail:
+  if (o->kind == OP_SCAN_LIST) {
+    o->cb.list(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, o->ud);
+  } else {
+    o->cb.read(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, o->ud);
+  }
+}
+
+/* Asks for a page of the scan of |o| from |start| (the LastEvaluatedKey,
+   or NULL for the first). Returns 0 or an error of kefo_aws_call_start. */
+static int scan_page(op *o, const cJSON *start) {
+  cJSON *b = cJSON_CreateObject();
+  int rv;
+
+  if (b == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  cJSON_AddStringToObject(b, "TableName", o->s->table);
+  cJSON_AddBoolToObject(b, "ConsistentRead", 1);
+  if (start) {
+    cJSON_AddItemToObject(b, "ExclusiveStartKey", cJSON_Duplicate(start, 1));
+  }
+  rv = kefo_aws_call_start(o->s->aws, o->s->svc, "Scan", b, &o->s->retry,
+                           on_answer, o, &o->call);
+  cJSON_Delete(b);
+  return rv;
+}
+
+/* ---- opening: the table exists and is ACTIVE ---------------------------- */
+
+static int describe(op *o) {
+  cJSON *b = cJSON_CreateObject();
+  int rv;
+
+  o->kind = OP_DESCRIBE;
+  if (b == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  cJSON_AddStringToObject(b, "TableName", o->s->table);
+  rv = kefo_aws_call_start(o->s->aws, o->s->svc, "DescribeTable", b,
+                           &o->s->retry, on_answer, o, &o->call);
+  cJSON_Delete(b);
+  return rv;
+}
+
+static int create_table(op *o) {
+  cJSON *b = cJSON_CreateObject(), *a, *k;
+  int rv;
+
+  o->kind = OP_CREATE_TABLE;
+  if (b == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  cJSON_AddStringToObject(b, "TableName", o->s->table);
+  a = cJSON_AddArrayToObject(b, "AttributeDefinitions");
+  k = cJSON_CreateObject();
+  cJSON_AddItemToArray(a, k);
+  cJSON_AddStringToObject(k, "AttributeName", "leaseKey");
+  cJSON_AddStringToObject(k, "AttributeType", "S");
+  a = cJSON_AddArrayToObject(b, "KeySchema");
+  k = cJSON_CreateObject();
+  cJSON_AddItemToArray(a, k);
+  cJSON_AddStringToObject(k, "AttributeName", "leaseKey");
+  cJSON_AddStringToObject(k, "KeyType", "HASH");
+  cJSON_AddStringToObject(b, "BillingMode", "PAY_PER_REQUEST");
+  rv = kefo_aws_call_start(o->s->aws, o->s->svc, "CreateTable", b, &o->s->retry,
+                           on_answer, o, &o->call);
+  cJSON_Delete(b);
+  return rv;
+}
+
+static void opened(op *o, int error) {
+  kefo_lease_done_cb cb = o->cb.done;
+  void *ud = o->ud;
+  ddb_store *s = o->s;
+
+  op_free(o);
+  cb(error, error ? s->msg : "", ud);
+}
+
+static void wait_cb(evutil_socket_t fd, short what, void *arg) {
+  op *o = arg;
+  ddb_store *s = o->s;
+
+  (void)fd;
+  (void)what;
+  if (describe(o) != 0) {
+    kefo_lease_done_cb cb = o->cb.done;
+    void *ud = o->ud;
+    snprintf(s->msg, sizeof(s->msg), "lease table %s: out of memory", s->table);
+    op_free(o);
+    cb(KEFO_ERR_NOMEM, s->msg, ud);
+  }
+}
+
+/* DescribeTable or CreateTable answered. Returns 1 while |o| goes on. */
+static int open_step(op *o, int error, const cJSON *resp,
+                     const kefo_error_info *info, const char *type) {
+  ddb_store *s = o->s;
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(
+          resp, o->kind == OP_DESCRIBE ? "Table" : "TableDescription"),
+      "TableStatus");
+  struct timeval tv = {0, TABLE_WAIT_MS * 1000};
+
+  if (o->kind == OP_DESCRIBE && error &&
+      strcmp(type, "ResourceNotFoundException") == 0) {
+    return create_table(o) == 0;
+  }
+  /* Another worker creating it at the same moment is no failure. */
+  if (o->kind == OP_CREATE_TABLE && error &&
+      strcmp(type, "ResourceInUseException") == 0) {
+    error = 0;
+    st = NULL;
+  }
+  if (error) {
+    snprintf(s->msg, sizeof(s->msg), "lease table %s: %s", s->table,
+             info ? info->message : kefo_strerror(error));
+    return 0;
+  }
+  if (cJSON_IsString(st) && strcmp(st->valuestring, "ACTIVE") == 0) {
+    s->open = 1;
+    return 0;
+  }
+  if (++o->tries > TABLE_WAIT_TRIES) {
+    snprintf(s->msg, sizeof(s->msg), "lease table %s: not ACTIVE after %d s",
+             s->table, TABLE_WAIT_TRIES * TABLE_WAIT_MS / 1000);
+    return 0;
+  }
+  if (o->timer == NULL) {
+    o->timer = evtimer_new(s->evbase, wait_cb, o);
+  }
+  return o->timer != NULL && evtimer_add(o->timer, &tv) == 0;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void batch_one(ddb_store *s, batch *b, int error, const char *message) {
+  if (error && b->error == 0) {
+    b->error = error;
+    snprintf(b->message, sizeof(b->message), "%s", message);
+  }
+  if (--b->left == 0) {
+    kefo_lease_done_cb cb = b->cb;
+    void *ud = b->ud;
+    int err = b->error;
+    snprintf(s->msg, sizeof(s->msg), "%s", b->message);
+    kefo_mem_free(s->mem, b);
+    cb(err, err ? s->msg : "", ud);
+  }
+}
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  op *o = ud;
+  ddb_store *s = o->s;
+  const char *type = info && info->aws_type ? info->aws_type : "";
+  void *app = o->ud;
+  kefo_lease l;
+
+  o->call = NULL;
+  switch (o->kind) {
+  case OP_DESCRIBE:
+  case OP_CREATE_TABLE:
+    if (!open_step(o, error, resp, info, type)) {
+      opened(o, s->open ? 0 : KEFO_ERR_LEASE_STORE);
+    }
+    return;
+  case OP_SCAN_LIST:
+  case OP_SCAN_READ:
+    if (!error) {
+      const cJSON *it, *last;
+      cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(resp, "Items")) {
+        cJSON_AddItemToArray(o->items, cJSON_Duplicate(it, 1));
+      }
+      last = cJSON_GetObjectItemCaseSensitive(resp, "LastEvaluatedKey");
+      if (!(cJSON_IsObject(last) && last->child)) {
+        scanned(o);
+        op_free(o);
+        return;
+      }
+      error = scan_page(o, last);
+      if (error == 0) {
+        return;
+      }
+    }
+    snprintf(s->msg, sizeof(s->msg), "lease table %s: cannot scan it: %s",
+             s->table, info ? info->message : kefo_strerror(error));
+    if (o->kind == OP_SCAN_LIST) {
+      o->cb.list(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
+    } else {
+      o->cb.read(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
+    }
+    op_free(o);
+    return;
+  default:
+    break;
+  }
+
+  /* A change of one lease. */
+  if (error == KEFO_ERR_AWS &&
+      strcmp(type, "ConditionalCheckFailedException") == 0) {
+    error = KEFO_ERR_LEASE_LOST;
+    snprintf(s->msg, sizeof(s->msg),
+             "lease table %s, lease %s: held or changed by another worker",
+             s->table, o->shard);
+  } else if (error) {
+    snprintf(s->msg, sizeof(s->msg), "lease table %s, lease %s: %s", s->table,
+             o->shard, info ? info->message : kefo_strerror(error));
+    error = KEFO_ERR_LEASE_STORE;
+  }
+  switch (o->kind) {
+  case OP_CREATE: {
+    kefo_lease_done_cb cb = o->cb.done;
+    op_free(o);
+    /* A lease that exists already is what create wants. */
+    error = error == KEFO_ERR_LEASE_LOST ? 0 : error;
+    cb(error, error ? s->msg : "", app);
+    return;
+  }
+  case OP_RELEASE: {
+    kefo_lease_done_cb cb = o->cb.done;
+    op_free(o);
+    cb(error, error ? s->msg : "", app);
+    return;
+  }
+  case OP_CHECKPOINT: {
+    batch *b = o->batch;
+    op_free(o);
+    batch_one(s, b, error, s->msg);
+    return;
+  }
+  default: { /* OP_TAKE, OP_RENEW: the item after the change */
+    kefo_lease_change_cb cb = o->cb.change;
+    if (error == 0 &&
+        lease_from_item(s, cJSON_GetObjectItemCaseSensitive(resp, "Attributes"),
+                        &l) != 0) {
+      error = KEFO_ERR_BAD_RESPONSE;
+    }
+    /* |l| lends from |resp|, which lives until this returns. */
+    op_free(o);
+    cb(error, error ? s->msg : "", error ? NULL : &l, app);
+    return;
+  }
+  }
+}
+
+/* ---- operations -----------------------------------------------------------
+ */
+
+static int d_open(kefo_lease_store *base, const char *stream_arn,
+                  const char *application, kefo_lease_done_cb cb, void *ud) {
+  ddb_store *s = (ddb_store *)base;
+  op *o = op_new(s, OP_DESCRIBE, ud);
+  int rv;
+
+  (void)stream_arn;
+  (void)application;
+  if (o == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  o->cb.done = cb;
+  rv = describe(o);
+  if (rv != 0) {
+    op_free(o);
+  }
+  return rv;
+}
+
+static int start_scan(ddb_store *s, op_kind kind, void *cb, void *ud) {
+  op *o;
+  int rv;
+
+  if (!s->open) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  o = op_new(s, kind, ud);
+  if (o == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  if (kind == OP_SCAN_LIST) {
+    o->cb.list = (kefo_lease_list_cb)cb;
+  } else {
+    o->cb.read = (kefo_lease_read_cb)cb;
+  }
+  o->items = cJSON_CreateArray();
+  rv = o->items ? scan_page(o, NULL) : KEFO_ERR_NOMEM;
+  if (rv != 0) {
+    op_free(o);
+  }
+  return rv;
+}
+
+static int d_read(kefo_lease_store *base, kefo_lease_read_cb cb, void *ud) {
+  return start_scan((ddb_store *)base, OP_SCAN_READ, (void *)cb, ud);
+}
+
+static int d_list(kefo_lease_store *base, kefo_lease_list_cb cb, void *ud) {
+  return start_scan((ddb_store *)base, OP_SCAN_LIST, (void *)cb, ud);
+}
+
+/* An UpdateItem or PutItem of |shard| for |o|: |body| gets the table and
+   the key; consumed. */
+static int send_update(op *o, const char *operation, const char *shard,
+                       cJSON *body) {
+  cJSON *k;
+  int rv;
+
+  snprintf(o->shard, sizeof(o->shard), "%s", shard);
+  if (body == NULL) {
+    op_free(o);
+    return KEFO_ERR_NOMEM;
+  }
+  cJSON_AddStringToObject(body, "TableName", o->s->table);
+  if (strcmp(operation, "UpdateItem") == 0) {
+    k = cJSON_AddObjectToObject(body, "Key");
+    put_s(k, "leaseKey", shard);
+  }
+  rv = kefo_aws_call_start(o->s->aws, o->s->svc, operation, body, &o->s->retry,
+                           on_answer, o, &o->call);
+  cJSON_Delete(body);
+  if (rv != 0) {
+    op_free(o);
+  }
+  return rv;
+}
+
+static int shard_ok(const char *shard) {
+  return shard && shard[0] && strlen(shard) < KEFO_SUB_ID_CAP;
+}
+
+static int d_create(kefo_lease_store *base, const kefo_lease *l,
+                    kefo_lease_done_cb cb, void *ud) {
+  ddb_store *s = (ddb_store *)base;
+  cJSON *b, *item, *ss;
+  op *o;
+  int i;
+
+  if (!s->open) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  if (l == NULL || !shard_ok(l->shard_id) || l->checkpoint == NULL ||
+      l->nparents < 0 || l->nparents > 2) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  o = op_new(s, OP_CREATE, ud);
+  if (o == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  o->cb.done = cb;
+  b = cJSON_CreateObject();
+  item = cJSON_AddObjectToObject(b, "Item");
+  put_s(item, "leaseKey", l->shard_id);
+  put_n(item, "leaseCounter", 0);
+  put_s(item, "checkpoint", l->checkpoint);
+  put_n(item, "checkpointSubSequenceNumber", (int64_t)l->sub_sequence_number);
+  put_n(item, "ownerSwitchesSinceCheckpoint", 0);
+  if (l->nparents > 0) {
+    ss = cJSON_AddArrayToObject(cJSON_AddObjectToObject(item, "parentShardId"),
+                                "SS");
+    for (i = 0; i < l->nparents; ++i) {
+      cJSON_AddItemToArray(ss, cJSON_CreateString(l->parents[i]));
+    }
+  }
+  cJSON_AddStringToObject(b, "ConditionExpression",
+                          "attribute_not_exists(leaseKey)");
+  return send_update(o, "PutItem", l->shard_id, b);
+}
+
+/* An ownership change of |shard| at |counter|: SET |set| under
+   |condition|, answering the item after it. */
+static int change(ddb_store *s, op_kind kind, const char *shard,
+                  int64_t counter, const char *set, const char *condition,
+                  int with_owner, void *cb, void *ud) {
+  cJSON *b, *v;
+  op *o;
+
+  if (!s->open) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  if (!shard_ok(shard) || counter < 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  o = op_new(s, kind, ud);
+  if (o == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  if (kind == OP_RELEASE) {
+    o->cb.done = (kefo_lease_done_cb)cb;
+  } else {
+    o->cb.change = (kefo_lease_change_cb)cb;
+  }
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "UpdateExpression", set);
+  cJSON_AddStringToObject(b, "ConditionExpression", condition);
+  v = cJSON_AddObjectToObject(b, "ExpressionAttributeValues");
+  put_n(v, ":c", counter);
+  put_n(v, ":one", 1);
+  if (with_owner) {
+    put_s(v, ":me", s->worker);
+  }
+  if (kind != OP_RELEASE) {
+    cJSON_AddStringToObject(b, "ReturnValues", "ALL_NEW");
+  }
+  return send_update(o, "UpdateItem", shard, b);
+}
+
+static int d_take(kefo_lease_store *base, const char *shard, int64_t counter,
+                  kefo_lease_change_cb cb, void *ud) {
+  return change((ddb_store *)base, OP_TAKE, shard, counter,
+                "SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
+                "ownerSwitchesSinceCheckpoint = "
+                "if_not_exists(ownerSwitchesSinceCheckpoint, :c) + :one",
+                "leaseCounter = :c", 1, (void *)cb, ud);
+}
+
+static int d_renew(kefo_lease_store *base, const char *shard, int64_t counter,
+                   kefo_lease_change_cb cb, void *ud) {
+  return change((ddb_store *)base, OP_RENEW, shard, counter,
+                "SET leaseCounter = leaseCounter + :one",
+                "leaseCounter = :c AND leaseOwner = :me", 1, (void *)cb, ud);
+}
+
+static int d_release(kefo_lease_store *base, const char *shard, int64_t counter,
+                     kefo_lease_done_cb cb, void *ud) {
+  return change((ddb_store *)base, OP_RELEASE, shard, counter,
+                "SET leaseCounter = leaseCounter + :one REMOVE leaseOwner",
+                "leaseCounter = :c AND leaseOwner = :me", 1, (void *)cb, ud);
+}
+
+static int d_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
+                        size_t n, kefo_lease_done_cb cb, void *ud) {
+  ddb_store *s = (ddb_store *)base;
+  batch *bt;
+  size_t i;
+
+  if (!s->open) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  if (n == 0 || kefo_checkpoint_entries_valid(e, n) != 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  bt = kefo_mem_calloc(s->mem, 1, sizeof(*bt));
+  if (bt == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  bt->cb = cb;
+  bt->ud = ud;
+  /* One more than the calls, dropped at the end, so a call failing to
+     start cannot complete the batch before every call is out. */
+  bt->left = n + 1;
+  for (i = 0; i < n; ++i) {
+    cJSON *b = cJSON_CreateObject(), *v;
+    op *o = op_new(s, OP_CHECKPOINT, NULL);
+    if (o == NULL || b == NULL) {
+      cJSON_Delete(b);
+      if (o) {
+        op_free(o);
+      }
+      bt->left -= n - i;
+      if (bt->error == 0) {
+        bt->error = KEFO_ERR_NOMEM;
+        snprintf(bt->message, sizeof(bt->message), "out of memory");
+      }
+      break;
+    }
+    o->batch = bt;
+    cJSON_AddStringToObject(
+        b, "UpdateExpression",
+        "SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, "
+        "ownerSwitchesSinceCheckpoint = :zero");
+    cJSON_AddStringToObject(b, "ConditionExpression", "leaseOwner = :me");
+    v = cJSON_AddObjectToObject(b, "ExpressionAttributeValues");
+    put_s(v, ":cp", e[i].sequence_number);
+    put_n(v, ":sub", (int64_t)e[i].sub_sequence_number);
+    put_n(v, ":zero", 0);
+    put_s(v, ":me", s->worker);
+    if (send_update(o, "UpdateItem", e[i].shard_id, b) != 0) {
+      batch_one(s, bt, KEFO_ERR_NOMEM, "cannot send a checkpoint");
+    }
+  }
+  batch_one(s, bt, 0, "");
+  return 0;
+}
+
+static void d_del(kefo_lease_store *base) {
+  ddb_store *s = (ddb_store *)base;
+
+  while (s->ops) {
+    op *o = s->ops;
+    kefo_aws_call_cancel(o->call);
+    if (o->kind == OP_CHECKPOINT && o->batch && --o->batch->left == 0) {
+      kefo_mem_free(s->mem, o->batch);
+    }
+    op_free(o);
+  }
+  kefo_mem_free(s->mem, s->leases);
+  kefo_mem_free(s->mem, s->entries);
+  kefo_mem_free(s->mem, s);
+}
+
+static const kefo_lease_store_ops ddb_ops = {
+    "dynamodb", d_open,   d_read, d_checkpoint, d_del,
+    d_list,     d_create, d_take, d_renew,      d_release};
+
+int kefo_dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
+                            kefo_aws_client *aws, const kefo_aws_service *svc,
+                            const kefo_retry_strategy *retry, const char *table,
+                            const char *worker_id, const kefo_mem *mem) {
+  ddb_store *s;
+
+  if (out == NULL || base == NULL || aws == NULL || svc == NULL ||
+      table == NULL || !table[0] || strlen(table) > 255 || worker_id == NULL ||
+      !worker_id[0] || strlen(worker_id) > 256) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = mem ? mem : kefo_mem_default();
+  s = kefo_mem_calloc(mem, 1, sizeof(*s));
+  if (s == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  s->base.ops = &ddb_ops;
+  s->mem = mem;
+  s->evbase = base;
+  s->aws = aws;
+  s->svc = svc;
+  if (retry) {
+    s->retry = *retry;
+  } else {
+    kefo_retry_default(&s->retry);
+  }
+  snprintf(s->table, sizeof(s->table), "%s", table);
+  snprintf(s->worker, sizeof(s->worker), "%s", worker_id);
+  *out = &s->base;
+  return 0;
+}
