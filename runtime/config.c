@@ -117,6 +117,12 @@ static const key_def keys[] = {
     STR(KEFO_CFG_LEASE_WORKER_ID, NULL, 1, 256, S_TOKEN),
     /* The KCL's failover time. */
     DUR(KEFO_CFG_LEASE_DURATION, "10s", MS_SEC, MS_HOUR),
+    /* Unset: a third of the lease duration, as the KCL renews. */
+    DUR(KEFO_CFG_LEASE_RENEWAL_INTERVAL, NULL, 100, MS_HOUR),
+    INT(KEFO_CFG_LEASE_MAX_PER_WORKER, "2147483647", 1, INT32_MAX),
+    /* Unset: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or the
+       region's. */
+    {KEFO_CFG_LEASE_ENDPOINT, T_URL, NULL, 1, 2048, NULL, S_TOKEN, 0},
     DUR(KEFO_CFG_CHECKPOINT_INTERVAL, "5s", 0, MS_HOUR),
     DUR(KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS, "0ms", 0, 7 * MS_DAY),
     /* 0: a shard never counts as idle. */
@@ -1248,6 +1254,15 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
       !kefo_config_is_set(cfg, KEFO_CFG_LEASE_TABLE)) {
     kefo_set_err(err, errlen, "%s: required when %s is dynamodb",
                  KEFO_CFG_LEASE_TABLE, KEFO_CFG_LEASE_STORE);
+    return KEFO_ERR_CONFIG;
+  }
+  if (kefo_config_is_set(cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL) &&
+      kefo_config_get_ms(cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL) >=
+          kefo_config_get_ms(cfg, KEFO_CFG_LEASE_DURATION)) {
+    kefo_set_err(err, errlen,
+                 "%s: must be shorter than %s, or leases expire between "
+                 "renewals",
+                 KEFO_CFG_LEASE_RENEWAL_INTERVAL, KEFO_CFG_LEASE_DURATION);
     return KEFO_ERR_CONFIG;
   }
   provider = kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER);

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include <event2/event.h>
 #include <kefo/kefo.h>
@@ -280,32 +283,134 @@ const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
 
 /* ---- checkpoints ---------------------------------------------------- */
 
-static void on_stored(int error, const char *message, void *ud) {
-  kefo_consumer *c = ud;
+/*
+ * One checkpoint write in flight: copies of what was asked, so the
+ * outcome can be applied whenever the store answers (at once for the
+ * file and memory stores, later for the DynamoDB table). Kept in a list so
+ * the consumer can free those whose answer never comes (the store was
+ * freed first).
+ */
+typedef struct cp_req {
+  struct cp_req *next, *prev;
+  kefo_consumer *c;
+  /* While the caller still waits (a store that answers at once): where
+     to put the outcome. */
+  int *done;
+  int *error;
+  size_t n;
+  struct {
+    char shard[KEFO_SUB_ID_CAP];
+    char seq[KEFO_SEQ_MAX];
+    uint64_t sub;
+  } e[];
+} cp_req;
 
+static void cp_req_free(kefo_consumer *c, cp_req *q) {
+  if (q->prev) {
+    q->prev->next = q->next;
+  } else {
+    c->cp_reqs = q->next;
+  }
+  if (q->next) {
+    q->next->prev = q->prev;
+  }
+  --c->cp_inflight;
+  kefo_mem_free(c->mem, q);
+}
+
+static kefo_reader *find_reader(kefo_consumer *c, const char *shard_id) {
+  kefo_reader *r;
+
+  for (r = c->readers; r; r = r->next) {
+    if (strcmp(r->shard_id, shard_id) == 0) {
+      return r;
+    }
+  }
+  return NULL;
+}
+
+static void on_stored(int error, const char *message, void *ud) {
+  cp_req *q = ud;
+  kefo_consumer *c = q->c;
+  kefo_reader *r;
+  size_t i;
+
+  if (q->done) {
+    *q->done = 1;
+    *q->error = error;
+  }
   if (error) {
-    c->store_error = error;
-    kefo_consumer_report(c, error, NULL, NULL, message);
+    kefo_consumer_report(c, error, q->n == 1 ? q->e[0].shard : NULL, NULL,
+                         message);
+  } else {
+    /* What the store now holds: never moved backwards here either. */
+    for (i = 0; i < q->n; ++i) {
+      r = find_reader(c, q->e[i].shard);
+      if (r &&
+          (!r->saved[0] || kefo_checkpoint_cmp(q->e[i].seq, q->e[i].sub,
+                                               r->saved, r->saved_sub) > 0)) {
+        snprintf(r->saved, sizeof(r->saved), "%s", q->e[i].seq);
+        r->saved_sub = q->e[i].sub;
+      }
+    }
+  }
+  cp_req_free(c, q);
+  if (c->state == C_STOPPING && c->cp_inflight == 0) {
+    kefo_coord_checkpoints_done(c);
   }
 }
 
-/* Asks the store to keep |seq| / |sub| for |r|'s shard. Returns 0 or the
-   store's error (reported through on_error). */
+/* Asks the store to keep |n| checkpoints. Returns 0 (an outcome coming
+   later is reported through on_error), or the store's error when it
+   answered at once (reported too). */
+static int store_batch(kefo_consumer *c, const kefo_checkpoint_entry *e,
+                       size_t n) {
+  cp_req *q = kefo_mem_calloc(c->mem, 1, sizeof(*q) + n * sizeof(q->e[0]));
+  int done = 0, error = 0, rv;
+  size_t i;
+
+  if (q == NULL) {
+    kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                         "cannot store a checkpoint");
+    return KEFO_ERR_NOMEM;
+  }
+  q->c = c;
+  q->n = n;
+  q->done = &done;
+  q->error = &error;
+  for (i = 0; i < n; ++i) {
+    snprintf(q->e[i].shard, sizeof(q->e[i].shard), "%s", e[i].shard_id);
+    snprintf(q->e[i].seq, sizeof(q->e[i].seq), "%s", e[i].sequence_number);
+    q->e[i].sub = e[i].sub_sequence_number;
+  }
+  q->next = c->cp_reqs;
+  if (c->cp_reqs) {
+    c->cp_reqs->prev = q;
+  }
+  c->cp_reqs = q;
+  ++c->cp_inflight;
+  rv = c->store->ops->checkpoint(c->store, e, n, on_stored, q);
+  if (rv != 0) {
+    cp_req_free(c, q);
+    kefo_consumer_report(c, rv, NULL, NULL, "cannot store a checkpoint");
+    return rv;
+  }
+  if (!done) {
+    q->done = NULL; /* it answers later, when this frame is gone */
+    q->error = NULL;
+  }
+  return error;
+}
+
+/* Asks the store to keep |seq| / |sub| for |r|'s shard. */
 static int store_checkpoint(kefo_consumer *c, kefo_reader *r, const char *seq,
                             uint64_t sub) {
   kefo_checkpoint_entry e;
-  int rv;
 
   e.shard_id = r->shard_id;
   e.sequence_number = seq;
   e.sub_sequence_number = sub;
-  c->store_error = 0;
-  rv = c->store->ops->checkpoint(c->store, &e, 1, on_stored, c);
-  if (rv == 0 && c->store_error == 0) {
-    snprintf(r->saved, sizeof(r->saved), "%s", seq);
-    r->saved_sub = sub;
-  }
-  return rv != 0 ? rv : c->store_error;
+  return store_batch(c, &e, 1);
 }
 
 /* A reader whose delivered records are not all checkpointed (a finished
@@ -334,23 +439,8 @@ static void checkpoint_delivered(kefo_consumer *c) {
     c->batch[n].sub_sequence_number = r->delivered_sub;
     ++n;
   }
-  if (n == 0) {
-    return;
-  }
-  /* The file and memory stores complete before returning, which the
-     checks below rely on; an asynchronous store (the DynamoDB table)
-     will have to carry the batch's values to its completion. */
-  c->store_error = 0;
-  if (c->store->ops->checkpoint(c->store, c->batch, n, on_stored, c) != 0 ||
-      c->store_error != 0) {
-    return; /* reported; tried again at the next interval */
-  }
-  for (r = c->readers; r && n > 0; r = r->next) {
-    if (behind_store(r)) {
-      snprintf(r->saved, sizeof(r->saved), "%s", r->delivered);
-      r->saved_sub = r->delivered_sub;
-      --n;
-    }
+  if (n > 0) {
+    store_batch(c, c->batch, n); /* a failure is tried again next time */
   }
 }
 
@@ -378,11 +468,7 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
   if (c->state != C_RUNNING && c->state != C_STOPPING) {
     return KEFO_ERR_INVALID_STATE;
   }
-  for (r = c->readers; r; r = r->next) {
-    if (strcmp(r->shard_id, shard_id) == 0) {
-      break;
-    }
-  }
+  r = find_reader(c, shard_id);
   if (r == NULL || !r->delivered[0] ||
       kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
                           r->delivered_sub) > 0) {
@@ -411,6 +497,7 @@ void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
   /* At once, not at the next interval: after a restart the children
      must start without this shard being read again. */
   store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
+  kefo_coord_finished(c, r->shard_id);
   kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_FINISHED);
   start_ready(c);
 }
@@ -440,6 +527,10 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   const char *type = "TRIM_HORIZON", *value = NULL;
   char ts[32] = "";
 
+  if (!kefo_coord_holds(c, info->shard_id)) {
+    kefo_mem_free(c->mem, r);
+    return 0; /* another worker's, or nobody's yet */
+  }
   if (r == NULL) {
     return -1;
   }
@@ -494,6 +585,30 @@ static int announce_one(const kefo_shard_info *info, void *ud) {
   return 0;
 }
 
+void kefo_consumer_start_ready(kefo_consumer *c) {
+  start_ready(c);
+}
+
+void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id) {
+  kefo_reader **pr, *r;
+
+  for (pr = &c->readers; (r = *pr) != NULL; pr = &r->next) {
+    if (strcmp(r->shard_id, shard_id) == 0) {
+      break;
+    }
+  }
+  if (r == NULL) {
+    return;
+  }
+  *pr = r->next;
+  if (r->state == R_READING) {
+    kefo_shard_graph_shard_released(c->graph, shard_id);
+  }
+  kefo_alignment_reader_done(r);
+  reader_free(c, r);
+  kefo_consumer_shard_event(c, shard_id, KEFO_SHARD_EVENT_LEASE_LOST);
+}
+
 static void start_ready(kefo_consumer *c) {
   /* Every shard learnt since the last time, before any of them starts. */
   kefo_shard_graph_new_each(c->graph, announce_one, c);
@@ -520,6 +635,7 @@ static void on_shards(int error, const cJSON *shards,
                          "ListShards returned shards kefo cannot use");
   } else {
     start_ready(c);
+    kefo_coord_poke(c);
   }
   if (c->state == C_RUNNING) {
     kefo_timeval_ms(&tv, every);
@@ -566,6 +682,7 @@ static void on_checkpoints(int error, const char *message,
   }
   c->state = C_RUNNING;
   event_active(c->discovery, 0, 0);
+  kefo_coord_start(c);
   kefo_alignment_start(c);
   if (c->cp_interval_ms > 0) {
     kefo_timeval_ms(&tv, c->cp_interval_ms);
@@ -610,7 +727,6 @@ static void on_manager_ready(int error, const char *consumer_arn,
   if (!name || !name[0]) {
     name = c->consumer_arn[0] ? c->consumer_arn : KEFO_DEFAULT_APPLICATION;
   }
-  c->store_error = 0;
   rv = c->store->ops->open(c->store, c->stream_arn, name, on_store_open, c);
   if (rv != 0) {
     kefo_consumer_report(c, rv, NULL, NULL, "cannot open the lease store");
@@ -619,6 +735,40 @@ static void on_manager_ready(int error, const char *consumer_arn,
 }
 
 /* ---- the object ------------------------------------------------------ */
+
+/* The DynamoDB lease table store, and this worker's id: the configured
+   one, else host, process id and a random part (unique across restarts
+   on one host). */
+static int lease_table_new(kefo_consumer *c, const char *region,
+                           const kefo_mem *mem) {
+  char url[KEFO_ENDPOINT_URL_MAX], err[512], host[128] = "host";
+  const char *id = kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_WORKER_ID);
+  unsigned char rnd[4] = {0};
+  int rv;
+
+  rv = kefo_endpoint_resolve(
+      url, NULL, KEFO_SERVICE_DYNAMODB, region,
+      kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_ENDPOINT), NULL, err,
+      sizeof(err));
+  if (rv == 0) {
+    rv = kefo_aws_service_dynamodb(&c->lease_svc, url, region);
+  }
+  if (rv != 0) {
+    return rv;
+  }
+  if (id && id[0]) {
+    snprintf(c->worker_id, sizeof(c->worker_id), "%s", id);
+  } else {
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    RAND_bytes(rnd, sizeof(rnd));
+    snprintf(c->worker_id, sizeof(c->worker_id), "%s-%ld-%02x%02x%02x%02x",
+             host, (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
+  }
+  return kefo_dynamodb_store_new(
+      &c->store, c->base, c->aws, &c->lease_svc, &c->retry,
+      kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_TABLE), c->worker_id, mem);
+}
 
 int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
                       const kefo_callbacks *cb, void *user_data,
@@ -740,8 +890,11 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
         &c->store, kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_FILE), mem);
     break;
   default:
-    rv = KEFO_ERR_CONFIG; /* the DynamoDB lease table is not written yet */
+    rv = lease_table_new(c, region, mem);
     break;
+  }
+  if (rv == 0) {
+    rv = kefo_coord_new(c);
   }
   if (rv != 0) {
     goto fail;
@@ -831,6 +984,22 @@ static void on_manager_done(int error, const kefo_error_info *info, void *ud) {
   stopped(c);
 }
 
+/* The leases are released: deregister a job-managed consumer (unless
+   other workers still read with it), then stop. */
+static void leases_released(kefo_consumer *c) {
+  /* Workers sharing a lease table share the consumer too: only the last
+     one to stop deregisters it. */
+  if (kefo_coord_others_alive(c)) {
+    stopped(c);
+    return;
+  }
+  if (c->manager &&
+      kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
+    return;
+  }
+  stopped(c);
+}
+
 int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   kefo_reader *r;
 
@@ -852,10 +1021,13 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   for (r = c->readers; r; r = r->next) {
     c->reader_ops->cancel(r);
   }
-  if (graceful && c->manager &&
-      kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
+  if (graceful) {
+    /* After the last checkpoint, the leases go (the next owner starts
+       from it at once instead of after a lease duration). */
+    kefo_coord_stop(c, leases_released);
     return 0;
   }
+  kefo_coord_stop(c, NULL);
   stopped(c);
   return 0;
 }
@@ -882,7 +1054,12 @@ void kefo_consumer_del(kefo_consumer *c) {
   if (c->cp_timer) {
     event_free(c->cp_timer);
   }
+  /* The store first: it cancels its calls, whose requests go next. */
   kefo_lease_store_del(c->store);
+  while (c->cp_reqs) {
+    cp_req_free(c, c->cp_reqs);
+  }
+  kefo_coord_free(c);
   kefo_checkpoint_table_free(&c->initial);
   kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);

@@ -148,7 +148,13 @@ struct kefo_consumer {
   kefo_checkpoint_table initial;
   struct event *cp_timer;
   int64_t cp_interval_ms;
-  int store_error;              /* set by a store callback */
+  struct cp_req *cp_reqs; /* checkpoint writes in flight */
+  size_t cp_inflight;
+  /* Sharing the stream with other workers (a store with leases), or
+     NULL: this worker reads every shard. */
+  struct kefo_lease_coord *coord;
+  kefo_aws_service lease_svc; /* DynamoDB, for the lease table */
+  char worker_id[257];
   kefo_checkpoint_entry *batch; /* scratch of checkpoint_delivered */
   size_t batch_cap;
   kefo_shard_stats *stats;
@@ -207,6 +213,52 @@ void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
 
 /* Monotonic milliseconds of the consumer's clock. */
 int64_t kefo_consumer_now_ms(kefo_consumer *c);
+
+/* Starts a reader for every shard that may start now. */
+void kefo_consumer_start_ready(kefo_consumer *c);
+
+/* Stops reading |shard_id| without a checkpoint (its lease went to
+   another worker): the reader goes, the shard is ready for whoever holds
+   it, and on_shard_event hears KEFO_SHARD_EVENT_LEASE_LOST. */
+void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id);
+
+/* ---- runtime/lease_coordinator.c ---- */
+
+/* Sets up c->coord when c->store has leases. Returns 0 or
+   KEFO_ERR_NOMEM. */
+int kefo_coord_new(kefo_consumer *c);
+
+/* The consumer runs: renew, list and take leases every renewal
+   interval, the first time at once. */
+void kefo_coord_start(kefo_consumer *c);
+
+/* Lists the table soon (new shards were discovered, one finished). */
+void kefo_coord_poke(kefo_consumer *c);
+
+/* 1 when this worker may read |shard_id| now: it holds the lease, or
+   there is no coordinator. */
+int kefo_coord_holds(kefo_consumer *c, const char *shard_id);
+
+/* |shard_id| was read to its end: its lease is no longer renewed, and
+   its children's leases are created. */
+void kefo_coord_finished(kefo_consumer *c, const char *shard_id);
+
+/*
+ * A graceful stop: once no checkpoint is in flight, every held lease is
+ * released, then |then| runs (at once when there is no coordinator). A
+ * stop that is not graceful passes NULL: nothing is released, the leases
+ * expire.
+ */
+void kefo_coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c));
+
+/* 1 when the last listing showed another worker holding a live lease:
+   a job-managed consumer is then left registered for it at a stop. */
+int kefo_coord_others_alive(kefo_consumer *c);
+
+/* The last checkpoint in flight answered while stopping. */
+void kefo_coord_checkpoints_done(kefo_consumer *c);
+
+void kefo_coord_free(kefo_consumer *c);
 
 /* ---- runtime/alignment.c ---- */
 

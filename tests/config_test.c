@@ -54,6 +54,7 @@ static void test_defaults(void) {
       {KEFO_CFG_LEASE_STORE, "file"},
       {KEFO_CFG_LEASE_FILE, "kefo.leases"},
       {KEFO_CFG_LEASE_DURATION, "10s"},
+      {KEFO_CFG_LEASE_MAX_PER_WORKER, "2147483647"},
       {KEFO_CFG_CHECKPOINT_INTERVAL, "5s"},
       {KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS, "0ms"},
       {KEFO_CFG_WATERMARK_IDLE_TIMEOUT, "0ms"},

@@ -59,6 +59,11 @@ static void usage(FILE *f) {
           "  --checkpoint-file PATH keep checkpoints in PATH and resume "
           "from\n"
           "                         them (default: none kept)\n"
+          "  --lease-table T        share the stream with other workers\n"
+          "                         through the DynamoDB lease table T\n"
+          "                         (created if missing; KCL layout)\n"
+          "  --worker-id ID         this worker in the lease table\n"
+          "                         (default: host, pid and a random part)\n"
           "  --limit N              stop after N records\n"
           "  --duration S           stop after S seconds\n"
           "  --format F             jsonl (default), raw or none\n"
@@ -143,8 +148,8 @@ static void on_shard_event(kefo_consumer *c, const char *shard,
                            kefo_shard_event ev, void *ud) {
   reader_state *st = ud;
   static const char *const names[] = {
-      "",       "started",    "finished", "resubscribed",
-      "failed", "discovered", "paused",   "resumed"};
+      "",           "started", "finished", "resubscribed", "failed",
+      "discovered", "paused",  "resumed",  "lease lost"};
 
   (void)c;
   if (ev == KEFO_SHARD_EVENT_FINISHED) {
@@ -286,6 +291,11 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--checkpoint-file")) {
       bad = set(cfg, "source.lease.store", "file") ||
             set(cfg, "source.lease.file", v);
+    } else if (!strcmp(a, "--lease-table")) {
+      bad = set(cfg, "source.lease.store", "dynamodb") ||
+            set(cfg, "source.lease.table", v);
+    } else if (!strcmp(a, "--worker-id")) {
+      bad = set(cfg, "source.lease.worker-id", v);
     } else if (!strcmp(a, "--limit")) {
       char *end;
       st.limit = strtoull(v, &end, 10);

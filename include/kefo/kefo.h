@@ -325,7 +325,12 @@ typedef enum {
   KEFO_SHARD_EVENT_PAUSED = 6,
   /* kefo_shard_resume: the shard goes on after its last delivered
      record. */
-  KEFO_SHARD_EVENT_RESUMED = 7
+  KEFO_SHARD_EVENT_RESUMED = 7,
+  /* Another worker took over the shard's lease (a DynamoDB lease table
+     shared by several workers): this worker stopped reading it. Records
+     delivered since the last checkpoint will be read again by the new
+     owner. */
+  KEFO_SHARD_EVENT_LEASE_LOST = 8
 } kefo_shard_event;
 
 typedef struct kefo_callbacks {
@@ -380,10 +385,13 @@ KEFO_EXTERN int kefo_consumer_start(kefo_consumer *c);
 KEFO_EXTERN int kefo_consumer_run(kefo_consumer *c);
 
 /*
- * Stops reading. Graceful: every subscription ends, and a JOB_MANAGED
- * consumer is deregistered (waiting at most
- * source.efo.deregister.timeout); else everything stops at once. Safe
- * from inside callbacks.
+ * Stops reading. Graceful: every subscription ends, delivered records
+ * are checkpointed (when source.checkpoint.interval is above 0), leases
+ * of a DynamoDB lease table are released once those checkpoints are
+ * written, and a JOB_MANAGED consumer is deregistered (waiting at most
+ * source.efo.deregister.timeout) unless other workers of the lease table
+ * still read with it; else everything stops at once (leases then expire
+ * after source.lease.duration). Safe from inside callbacks.
  *
  * Returns 0.
  */
@@ -409,11 +417,17 @@ KEFO_EXTERN void kefo_consumer_del(kefo_consumer *c);
  * A shard read to its end is always checkpointed at once (SHARD_END), so
  * its children start after a restart without rereading it.
  *
- * Returns 0 (stored, or ignored as older), KEFO_ERR_INVALID_ARGUMENT (a
- * NULL argument, a malformed sequence number, one not yet delivered, or
- * a shard this consumer is not reading), KEFO_ERR_INVALID_STATE (not
- * running) or KEFO_ERR_LEASE_STORE (the store failed to write; on_error
- * has the details).
+ * The file and memory stores write before this returns. The DynamoDB
+ * lease table writes later: then 0 means asked, and a failure comes
+ * through on_error (KEFO_ERR_LEASE_LOST when another worker took the
+ * shard over: its checkpoint is left as it is).
+ *
+ * Returns 0 (stored or asked, or ignored as older),
+ * KEFO_ERR_INVALID_ARGUMENT (a NULL argument, a malformed sequence
+ * number, one not yet delivered, or a shard this consumer is not
+ * reading), KEFO_ERR_INVALID_STATE (not running), KEFO_ERR_NOMEM, or the
+ * file or memory store's error: KEFO_ERR_LEASE_STORE (the store failed
+ * to write; on_error has the details).
  */
 KEFO_EXTERN int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
                                 const char *sequence_number,
