@@ -141,13 +141,17 @@ static void call_free(coord_call *k) {
   kefo_mem_free(co->c->mem, k);
 }
 
-/* This worker no longer holds |v|: its reader stops at once. */
+/* This worker no longer holds |v|: its reader stops at once. A takeover
+   is the normal course of rebalancing (|why| NULL: the shard event says
+   it); a lease given up because renewals kept failing is an error. */
 static void lose(kefo_lease_coord *co, lease_view *v, const char *why) {
   char shard[KEFO_SUB_ID_CAP];
 
   v->held = 0;
   snprintf(shard, sizeof(shard), "%s", v->shard);
-  kefo_consumer_report(co->c, KEFO_ERR_LEASE_LOST, shard, NULL, why);
+  if (why) {
+    kefo_consumer_report(co->c, KEFO_ERR_LEASE_LOST, shard, NULL, why);
+  }
   kefo_consumer_drop_reader(co->c, shard);
 }
 
@@ -171,7 +175,7 @@ static void on_renewed(int error, const char *message, const kefo_lease *l,
     v->counter = l->counter;
     v->renewed_ms = v->changed_ms = now_ms(co);
   } else if (error == KEFO_ERR_LEASE_LOST) {
-    lose(co, v, "the lease was taken over by another worker");
+    lose(co, v, NULL);
   } else if (now_ms(co) - v->renewed_ms >= co->duration_ms) {
     /* From now on another worker may take it as expired. */
     lose(co, v, message);
@@ -445,7 +449,7 @@ static void on_listed(int error, const char *message, const kefo_lease *l,
       v->counter = l[i].counter;
       snprintf(v->owner, sizeof(v->owner), "%s", l[i].owner);
       if (v->held && strcmp(l[i].owner, c->worker_id) != 0) {
-        lose(co, v, "the lease was taken over by another worker");
+        lose(co, v, NULL);
       }
     }
     /* Another worker's SHARD_END: the children may start. */

@@ -4,17 +4,10 @@
 # subscriptions last 2 s; 80 MB over 4 shards for a slow application), runs
 # tests/consumer_mock_test, and always stops them. MOCK_BIG_RECORDS and
 # MOCK_LIFETIME_SECONDS shrink it for a quick run.
-set -euo pipefail
-: "${KEFO_NODE_MODULES:?}"
-here=$(cd "$(dirname "$0")" && pwd)
 bin=${KEFO_CONSUMER_MOCK_TEST:-./tests/consumer_mock_test}
 KEFO_MOCK=${KEFO_MOCK:-./tests/mock/kinesis-mock}
-KEFO_TOP=$(cd "$KEFO_NODE_MODULES/.." && pwd)
-tmp=$(mktemp -d)
-KEFO_EMULATOR_LOG_DIR=$tmp
-source "$here/harness/emulators.sh"
+source "$(dirname "$0")/harness/test_setup.sh"
 source "$here/harness/mock.sh"
-trap 'kefo_stop_emulators; rm -rf "$tmp"' EXIT
 export MOCK_BIG_RECORDS=${MOCK_BIG_RECORDS:-1000000}
 kefo_start_mock --preload "big:16:$MOCK_BIG_RECORDS:100"
 MOCK_BIG_PORT=$KEFO_MOCK_PORT

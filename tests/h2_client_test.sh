@@ -2,15 +2,8 @@
 # Starts the servers tests/h2_client_test needs on free loopback ports (a
 # Node HTTP/2 server in h2c and TLS, with certificates from a throwaway
 # test CA, and kinesis-local), runs it, and always stops them.
-set -euo pipefail
-: "${KEFO_NODE_MODULES:?}"
-here=$(cd "$(dirname "$0")" && pwd)
 bin=${KEFO_H2_TEST:-./tests/h2_client_test}
-KEFO_TOP=$(cd "$KEFO_NODE_MODULES/.." && pwd)
-tmp=$(mktemp -d)
-KEFO_EMULATOR_LOG_DIR=$tmp
-source "$here/harness/emulators.sh"
-trap 'kefo_stop_emulators; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/harness/test_setup.sh"
 bash "$here/harness/make_test_ca.sh" "$tmp/a" localhost
 NO_IP=1 bash "$here/harness/make_test_ca.sh" "$tmp/b" otherhost
 start_node() { # port args...

@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
 # Starts kinesis-local and the local HTTP/2 server on free loopback ports,
 # runs tests/kinesis_test, and always stops them.
-set -euo pipefail
-: "${KEFO_NODE_MODULES:?}"
-here=$(cd "$(dirname "$0")" && pwd)
 bin=${KEFO_KINESIS_TEST:-./tests/kinesis_test}
-KEFO_TOP=$(cd "$KEFO_NODE_MODULES/.." && pwd)
-tmp=$(mktemp -d)
-KEFO_EMULATOR_LOG_DIR=$tmp
-source "$here/harness/emulators.sh"
-trap 'kefo_stop_emulators; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/harness/test_setup.sh"
 H2_PLAIN_PORT=$(kefo_free_port)
 node "$here/harness/h2_server.js" "$H2_PLAIN_PORT" >"$tmp/h2.log" 2>&1 &
 KEFO_EMULATOR_PIDS+=($!)

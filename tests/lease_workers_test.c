@@ -168,12 +168,34 @@ static void on_cp(int error, const char *message, void *ud) {
   *out = error == 0 ? 1 : error;
 }
 
+/* Writes the workers' --config file |name| in the test's folder into
+   |path|: test credentials, quick checkpoints and leases, the lease
+   table on dynalite, and |extra| lines. */
+static void write_config(char *path, size_t len, const char *name,
+                         const char *extra) {
+  FILE *f;
+
+  snprintf(path, len, "%s/%s", tmpdir, name);
+  f = fopen(path, "w");
+  CU_ASSERT_FATAL(f != NULL);
+  fprintf(f,
+          "aws.credentials.provider=BASIC\n"
+          "aws.credentials.provider.basic.accesskeyid=AKIDKEFOTEST\n"
+          "aws.credentials.provider.basic.secretkey=%s\n"
+          "source.checkpoint.interval=500ms\n"
+          "source.lease.duration=%dms\n"
+          "source.lease.renewal-interval=%dms\n"
+          "source.lease.dynamodb.endpoint=http://127.0.0.1:%s\n%s",
+          KEFO_TEST_SECRET, DURATION_MS, RENEW_MS, getenv("DYNALITE_PORT"),
+          extra);
+  fclose(f);
+}
+
 static void test_workers(void) {
   char kin[160], cfgpath[512], errlog[512], ids[WORKERS][16];
   const char *argv[WORKERS][20];
   kefo_proc p[WORKERS];
   kefo_lease_store *obs = NULL, *zombie = NULL;
-  FILE *f;
   int k, i, samples = 0, unowned = 0, settled = 0, status, victim = 0;
   int missing = 0, dups = 0, cp_result = 0, victim_held;
   int64_t t0, took = -1, drained;
@@ -182,22 +204,10 @@ static void test_workers(void) {
 
   w.count = calloc(MAX_RECORDS, sizeof(*w.count));
   snprintf(kin, sizeof(kin), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
-  snprintf(cfgpath, sizeof(cfgpath), "%s/workers.conf", tmpdir);
   snprintf(errlog, sizeof(errlog), "%s/kefo-reader.log", tmpdir);
-  f = fopen(cfgpath, "w");
-  CU_ASSERT_FATAL(f != NULL);
-  fprintf(f,
-          "aws.credentials.provider=BASIC\n"
-          "aws.credentials.provider.basic.accesskeyid=AKIDKEFOTEST\n"
-          "aws.credentials.provider.basic.secretkey=%s\n"
-          "source.efo.describe.retry-strategy.delay.min=50ms\n"
-          "source.efo.describe.retry-strategy.delay.max=200ms\n"
-          "source.checkpoint.interval=500ms\n"
-          "source.lease.duration=%dms\n"
-          "source.lease.renewal-interval=%dms\n"
-          "source.lease.dynamodb.endpoint=http://127.0.0.1:%s\n",
-          KEFO_TEST_SECRET, DURATION_MS, RENEW_MS, getenv("DYNALITE_PORT"));
-  fclose(f);
+  write_config(cfgpath, sizeof(cfgpath), "workers.conf",
+               "source.efo.describe.retry-strategy.delay.min=50ms\n"
+               "source.efo.describe.retry-strategy.delay.max=200ms\n");
   kefo_kl_create_stream("workers", SHARDS);
   CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&obs, base, aws, &ddb, NULL,
                                                 TABLE, "observer", NULL),
@@ -480,7 +490,6 @@ static void test_lineage(void) {
   char kin[160], cfgpath[512], errlog[512], ids[2][16];
   kefo_proc p[2];
   kefo_lease_store *obs = NULL;
-  FILE *f;
   int k, i, early = 0, samples = 0, done = 0, missing = 0, status;
   int with_parents = 0, ended = 0;
   size_t j;
@@ -488,21 +497,9 @@ static void test_lineage(void) {
   memset(&w, 0, sizeof(w));
   w.count = calloc(MAX_RECORDS, sizeof(*w.count));
   snprintf(kin, sizeof(kin), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
-  snprintf(cfgpath, sizeof(cfgpath), "%s/lineage.conf", tmpdir);
   snprintf(errlog, sizeof(errlog), "%s/kefo-reader.log", tmpdir);
-  f = fopen(cfgpath, "w");
-  CU_ASSERT_FATAL(f != NULL);
-  fprintf(f,
-          "aws.credentials.provider=BASIC\n"
-          "aws.credentials.provider.basic.accesskeyid=AKIDKEFOTEST\n"
-          "aws.credentials.provider.basic.secretkey=%s\n"
-          "source.checkpoint.interval=500ms\n"
-          "source.shard.discovery.interval=1s\n"
-          "source.lease.duration=%dms\n"
-          "source.lease.renewal-interval=%dms\n"
-          "source.lease.dynamodb.endpoint=http://127.0.0.1:%s\n",
-          KEFO_TEST_SECRET, DURATION_MS, RENEW_MS, getenv("DYNALITE_PORT"));
-  fclose(f);
+  write_config(cfgpath, sizeof(cfgpath), "lineage.conf",
+               "source.shard.discovery.interval=1s\n");
   kefo_kl_create_stream("lineage", 2);
   CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&obs, base, aws, &ddb, NULL,
                                                 "kefo_lineage", "observer",

@@ -2,15 +2,8 @@
 # Starts kinesis-local and dynalite on free loopback ports, runs
 # tests/lease_workers_test (three kefo-reader workers sharing a DynamoDB
 # lease table), and always stops them.
-set -euo pipefail
-: "${KEFO_NODE_MODULES:?}"
-here=$(cd "$(dirname "$0")" && pwd)
 bin=${KEFO_LEASE_WORKERS_TEST:-./tests/lease_workers_test}
-KEFO_TOP=$(cd "$KEFO_NODE_MODULES/.." && pwd)
-tmp=$(mktemp -d)
-KEFO_EMULATOR_LOG_DIR=$tmp
-source "$here/harness/emulators.sh"
-trap 'kefo_stop_emulators; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/harness/test_setup.sh"
 kefo_start_kinesis_local
 kefo_start_dynalite
 export KINESIS_PORT=$KEFO_KINESIS_PORT DYNALITE_PORT=$KEFO_DYNALITE_PORT

@@ -2,15 +2,8 @@
 # Starts kinesis-local on free loopback ports, runs tests/reader_kill_test
 # (kefo-reader SIGKILLed and restarted on a checkpoint file), and always
 # stops it.
-set -euo pipefail
-: "${KEFO_NODE_MODULES:?}"
-here=$(cd "$(dirname "$0")" && pwd)
 bin=${KEFO_READER_KILL_TEST:-./tests/reader_kill_test}
-KEFO_TOP=$(cd "$KEFO_NODE_MODULES/.." && pwd)
-tmp=$(mktemp -d)
-KEFO_EMULATOR_LOG_DIR=$tmp
-source "$here/harness/emulators.sh"
-trap 'kefo_stop_emulators; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/harness/test_setup.sh"
 kefo_start_kinesis_local
 export KINESIS_PORT=$KEFO_KINESIS_PORT TMPDIR=$tmp
 export KEFO_READER=${KEFO_READER:-$PWD/tools/kefo-reader}

@@ -28,7 +28,10 @@ typedef struct reader_state {
   kefo_buf line;
   unsigned long long records, bytes, limit;
   int shards_finished;
+  int shards_failed;
   int errors;
+  /* Stopped by a signal, --limit or --duration, not by itself. */
+  int asked_to_stop;
   int signals;
   int format_raw;
   int quiet;
@@ -75,8 +78,9 @@ static void usage(FILE *f) {
           "files,\nweb identity, container, instance metadata).\n"
           "SIGINT or SIGTERM stops gracefully (a job-managed consumer is\n"
           "deregistered); a second signal stops at once.\n"
-          "Exit status: 0 stopped as asked; 1 the consumer failed; 2 usage "
-          "or\nconfiguration error.\n");
+          "Exit status: 0 stopped as asked (signal, --limit, --duration);\n"
+          "1 the consumer stopped by itself or a shard failed; 2 usage or\n"
+          "configuration error.\n");
 }
 
 static void iso8601(char *out, size_t n, int64_t ms) {
@@ -139,6 +143,7 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
   }
   fflush(stdout);
   if (st->limit && st->records >= st->limit) {
+    st->asked_to_stop = 1;
     kefo_consumer_stop(c, 1);
   }
   return 0;
@@ -154,6 +159,9 @@ static void on_shard_event(kefo_consumer *c, const char *shard,
   (void)c;
   if (ev == KEFO_SHARD_EVENT_FINISHED) {
     ++st->shards_finished;
+  }
+  if (ev == KEFO_SHARD_EVENT_FAILED) {
+    ++st->shards_failed;
   }
   fprintf(stderr, "kefo-reader: %s %s\n", shard,
           ev >= 1 && (size_t)ev < sizeof(names) / sizeof(names[0]) ? names[ev]
@@ -174,6 +182,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
   (void)sig;
   (void)what;
+  st->asked_to_stop = 1;
   if (++st->signals == 1) {
     fprintf(stderr, "kefo-reader: stopping (again to stop at once)\n");
     kefo_consumer_stop(st->consumer, 1);
@@ -187,6 +196,7 @@ static void on_duration(evutil_socket_t fd, short what, void *arg) {
 
   (void)fd;
   (void)what;
+  st->asked_to_stop = 1;
   kefo_consumer_stop(st->consumer, 1);
 }
 
@@ -377,7 +387,10 @@ int main(int argc, char **argv) {
           (double)(t1.tv_sec - t0.tv_sec) +
               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
           st.shards_finished, st.errors);
-  status = st.errors && st.records == 0 ? EXIT_FAILED : EXIT_OK;
+  /* Errors kefo recovered from (a subscription refused for a moment, a
+     lease moving to another worker) are reported but are no failure:
+     the consumer stopping by itself, or a shard given up, is. */
+  status = st.shards_failed > 0 || !st.asked_to_stop ? EXIT_FAILED : EXIT_OK;
   kefo_consumer_del(st.consumer);
   event_free(sigint);
   event_free(sigterm);
