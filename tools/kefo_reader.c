@@ -1,13 +1,14 @@
 /*
  * kefo-reader: reads a Kinesis stream (Enhanced Fan-Out, or polling) and
- * prints its records as JSON lines. This version has the core flags;
- * progress tables, lease tables and the rest of the planned options come
- * with the issues that build them.
+ * prints its records as JSON lines (or raw), with live per-shard progress
+ * and shard events on stderr. The first thing a new user runs: see
+ * --help and kefo-reader(1).
  */
 #include "config.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "runtime/buf.h"
 #include "runtime/config.h"
 #include "runtime/json_writer.h"
+#include "tools/reader_progress.h"
 
 /* Exit codes, documented in --help. */
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -32,55 +34,78 @@ typedef struct reader_state {
   int errors;
   /* Stopped by a signal, --limit or --duration, not by itself. */
   int asked_to_stop;
+  /* What stderr shows: 0 failures only, 1 every error, 2 shard events
+     and progress too. */
+  int log_level;
+  double stats_interval;
+  struct event *stats_timer;
+  kefo_progress progress;
+  struct timespec t0;
   int signals;
   int format_raw;
   int quiet;
 } reader_state;
 
+static const char usage_text[] =
+    "Usage: kefo-reader --stream NAME [OPTIONS]\n"
+    "Read a Kinesis stream with Enhanced Fan-Out (or polling) and print\n"
+    "each record as a JSON line: shard, sequence number, sub-sequence,\n"
+    "partition key, arrival time, and data (text when UTF-8, else\n"
+    "base64).\n"
+    "\n"
+    "  --stream NAME          the stream (or --stream-arn ARN)\n"
+    "  --region R             AWS region (else AWS_REGION, profile)\n"
+    "  --endpoint URL         Kinesis endpoint (emulators: "
+    "http://...)\n"
+    "  --reader R             efo (default: SubscribeToShard) or\n"
+    "                         polling (GetRecords)\n"
+    "  --consumer-name N      EFO consumer name (default kefo-reader)\n"
+    "  --lifecycle L          job-managed (default) or self-managed\n"
+    "  --consumer-arn ARN     the consumer of a self-managed lifecycle\n"
+    "  --start P              latest (default), trim-horizon, or\n"
+    "                         at-timestamp=ISO8601\n"
+    "  --max-drift-ms N       pause a shard whose records' arrival\n"
+    "                         times run more than N ms ahead of the\n"
+    "                         slowest shard's (watermark alignment)\n"
+    "  --checkpoint-file PATH keep checkpoints in PATH and resume "
+    "from\n"
+    "                         them (default: none kept)\n"
+    "  --lease-table T        share the stream with other workers\n"
+    "                         through the DynamoDB lease table T\n"
+    "                         (created if missing; KCL layout)\n"
+    "  --worker-id ID         this worker in the lease table\n"
+    "                         (default: host, pid and a random part)\n"
+    "  --limit N              stop after N records\n"
+    "  --duration S           stop after S seconds\n"
+    "  --format F             jsonl (default), raw or none\n"
+    "  --stats-interval S     progress on stderr every S seconds\n"
+    "                         (default 2; 0: none): a table redrawn\n"
+    "                         in place on a terminal, else a line\n"
+    "  --log-level L          error (failures only), warn (every\n"
+    "                         error) or info (default: also shard\n"
+    "                         events and progress)\n"
+    "  --config FILE          kefo configuration keys (key=value);\n"
+    "                         flags override it\n"
+    "  -h, --help, --version\n"
+    "\n"
+    "Credentials come from the usual places (environment, shared "
+    "files,\nweb identity, container, instance metadata).\n"
+    "SIGINT or SIGTERM stops gracefully (a job-managed consumer is\n"
+    "deregistered); a second signal stops at once.\n"
+    "Exit status: 0 stopped as asked (signal, --limit, --duration);\n"
+    "1 the consumer stopped by itself or a shard failed; 2 usage or\n"
+    "configuration error.\n";
+
 static void usage(FILE *f) {
-  fprintf(f,
-          "Usage: kefo-reader --stream NAME [OPTIONS]\n"
-          "Read a Kinesis stream with Enhanced Fan-Out (or polling) and print\n"
-          "each record as a JSON line: shard, sequence number, sub-sequence,\n"
-          "partition key, arrival time, and data (text when UTF-8, else\n"
-          "base64).\n"
-          "\n"
-          "  --stream NAME          the stream (or --stream-arn ARN)\n"
-          "  --region R             AWS region (else AWS_REGION, profile)\n"
-          "  --endpoint URL         Kinesis endpoint (emulators: "
-          "http://...)\n"
-          "  --reader R             efo (default: SubscribeToShard) or\n"
-          "                         polling (GetRecords)\n"
-          "  --consumer-name N      EFO consumer name (default kefo-reader)\n"
-          "  --lifecycle L          job-managed (default) or self-managed\n"
-          "  --consumer-arn ARN     the consumer of a self-managed lifecycle\n"
-          "  --start P              latest (default), trim-horizon, or\n"
-          "                         at-timestamp=ISO8601\n"
-          "  --max-drift-ms N       pause a shard whose records' arrival\n"
-          "                         times run more than N ms ahead of the\n"
-          "                         slowest shard's (watermark alignment)\n"
-          "  --checkpoint-file PATH keep checkpoints in PATH and resume "
-          "from\n"
-          "                         them (default: none kept)\n"
-          "  --lease-table T        share the stream with other workers\n"
-          "                         through the DynamoDB lease table T\n"
-          "                         (created if missing; KCL layout)\n"
-          "  --worker-id ID         this worker in the lease table\n"
-          "                         (default: host, pid and a random part)\n"
-          "  --limit N              stop after N records\n"
-          "  --duration S           stop after S seconds\n"
-          "  --format F             jsonl (default), raw or none\n"
-          "  --config FILE          kefo configuration keys (key=value);\n"
-          "                         flags override it\n"
-          "  -h, --help, --version\n"
-          "\n"
-          "Credentials come from the usual places (environment, shared "
-          "files,\nweb identity, container, instance metadata).\n"
-          "SIGINT or SIGTERM stops gracefully (a job-managed consumer is\n"
-          "deregistered); a second signal stops at once.\n"
-          "Exit status: 0 stopped as asked (signal, --limit, --duration);\n"
-          "1 the consumer stopped by itself or a shard failed; 2 usage or\n"
-          "configuration error.\n");
+  fputs(usage_text, f);
+}
+
+/* A flag --help lists (with its value): "  --flag VALUE". */
+static int known_flag(const char *a) {
+  char pat[64];
+
+  snprintf(pat, sizeof(pat), "  %s ", a);
+  return strncmp(a, "--", 2) == 0 && strstr(usage_text, pat) != NULL;
 }
 
 static void iso8601(char *out, size_t n, int64_t ms) {
@@ -163,6 +188,10 @@ static void on_shard_event(kefo_consumer *c, const char *shard,
   if (ev == KEFO_SHARD_EVENT_FAILED) {
     ++st->shards_failed;
   }
+  if (st->log_level < 2 && ev != KEFO_SHARD_EVENT_FAILED) {
+    return;
+  }
+  kefo_progress_clear(&st->progress);
   fprintf(stderr, "kefo-reader: %s %s\n", shard,
           ev >= 1 && (size_t)ev < sizeof(names) / sizeof(names[0]) ? names[ev]
                                                                    : "?");
@@ -173,8 +202,35 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
 
   (void)c;
   ++st->errors;
+  /* At "error", only what kefo will not retry. */
+  if (st->log_level < 1 && e->retryable) {
+    return;
+  }
+  kefo_progress_clear(&st->progress);
   fprintf(stderr, "kefo-reader: %s%s%s\n", e->shard_id ? e->shard_id : "",
           e->shard_id ? ": " : "", e->message);
+}
+
+static double elapsed(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) +
+         (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void on_stats_timer(evutil_socket_t fd, short what, void *arg) {
+  reader_state *st = arg;
+  kefo_stats stats;
+  struct timeval tv;
+
+  (void)fd;
+  (void)what;
+  if (kefo_consumer_stats(st->consumer, &stats) == 0) {
+    kefo_progress_show(&st->progress, &stats, elapsed(&st->t0));
+  }
+  tv.tv_sec = (time_t)st->stats_interval;
+  tv.tv_usec = (suseconds_t)((st->stats_interval - (double)tv.tv_sec) * 1e6);
+  evtimer_add(st->stats_timer, &tv);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
@@ -222,6 +278,8 @@ int main(int argc, char **argv) {
   struct timespec t0, t1;
 
   memset(&st, 0, sizeof(st));
+  st.log_level = 2;
+  st.stats_interval = 2;
   signal(SIGPIPE, SIG_IGN);
   if (kefo_config_new(&cfg) != 0) {
     return EXIT_FAILED;
@@ -240,7 +298,10 @@ int main(int argc, char **argv) {
       return EXIT_OK;
     }
     if (v == NULL) {
-      fprintf(stderr, "kefo-reader: %s needs a value (see --help)\n", a);
+      fprintf(stderr,
+              known_flag(a) ? "kefo-reader: %s needs a value (see --help)\n"
+                            : "kefo-reader: unknown option %s (see --help)\n",
+              a);
       kefo_config_del(cfg);
       return EXIT_USAGE;
     }
@@ -320,6 +381,25 @@ int main(int argc, char **argv) {
       if (bad) {
         fprintf(stderr, "kefo-reader: --duration must be seconds > 0\n");
       }
+    } else if (!strcmp(a, "--stats-interval")) {
+      char *end;
+      st.stats_interval = strtod(v, &end);
+      bad = end == v || *end || st.stats_interval < 0 ||
+            st.stats_interval > 86400;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --stats-interval must be seconds "
+                        "(0 for none)\n");
+      }
+    } else if (!strcmp(a, "--log-level")) {
+      st.log_level = !strcmp(v, "error")  ? 0
+                     : !strcmp(v, "warn") ? 1
+                     : !strcmp(v, "info") ? 2
+                                          : -1;
+      bad = st.log_level < 0;
+      if (bad) {
+        fprintf(stderr, "kefo-reader: --log-level must be error, warn or "
+                        "info\n");
+      }
     } else if (!strcmp(a, "--format")) {
       st.format_raw = !strcmp(v, "raw");
       st.quiet = !strcmp(v, "none");
@@ -348,19 +428,26 @@ int main(int argc, char **argv) {
     kefo_config_del(cfg);
     return EXIT_USAGE;
   }
+  /* The configuration's own words: which key, and why. */
+  if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "kefo-reader: %s\n", err);
+    kefo_config_del(cfg);
+    return EXIT_USAGE;
+  }
   st.base = event_base_new();
   kefo_buf_init(&st.line, NULL);
   rv = kefo_consumer_new(&st.consumer, cfg, &cb, &st, st.base);
   kefo_config_del(cfg);
   if (rv != 0) {
-    fprintf(stderr, "kefo-reader: %s%s\n", kefo_strerror(rv),
+    fprintf(stderr, "kefo-reader: cannot set up the consumer: %s%s\n",
+            kefo_strerror(rv),
             rv == KEFO_ERR_CONFIG
-                ? " (name a stream with --stream, a region with --region or "
-                  "AWS_REGION; the polling reader is not available yet)"
+                ? " (no region: give --region, AWS_REGION or a profile's)"
                 : "");
     event_base_free(st.base);
     return EXIT_USAGE;
   }
+  kefo_progress_init(&st.progress, stderr, isatty(2));
   sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
   sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
   event_add(sigint, NULL);
@@ -373,6 +460,11 @@ int main(int argc, char **argv) {
     evtimer_add(timer, &tv);
   }
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  st.t0 = t0;
+  if (st.stats_interval > 0 && st.log_level >= 2) {
+    st.stats_timer = evtimer_new(st.base, on_stats_timer, &st);
+    on_stats_timer(-1, 0, &st);
+  }
   kefo_consumer_start(st.consumer);
   while (!kefo_consumer_stopped(st.consumer)) {
     if (event_base_loop(st.base, EVLOOP_ONCE) < 0) {
@@ -392,6 +484,10 @@ int main(int argc, char **argv) {
      the consumer stopping by itself, or a shard given up, is. */
   status = st.shards_failed > 0 || !st.asked_to_stop ? EXIT_FAILED : EXIT_OK;
   kefo_consumer_del(st.consumer);
+  if (st.stats_timer) {
+    event_free(st.stats_timer);
+  }
+  kefo_progress_free(&st.progress);
   event_free(sigint);
   event_free(sigterm);
   if (timer) {

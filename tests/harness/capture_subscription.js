@@ -5,42 +5,12 @@
 // against real emulator output until kefo has its own client.
 // Usage: node capture_subscription.js PORT STREAM RECORDS SECONDS OUTFILE
 'use strict';
-const http = require('http');
 const http2 = require('http2');
 const fs = require('fs');
 
 const [port, stream, nrec, secs, out] = process.argv.slice(2);
-const auth = {
-  // kinesis-local checks only that these are present.
-  'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0',
-  'X-Amz-Date': '20260101T000000Z',
-};
-
-function call(op, body) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = http.request({
-      host: '127.0.0.1', port: +port, method: 'POST', path: '/',
-      headers: Object.assign({
-        'Content-Type': 'application/x-amz-json-1.1',
-        'X-Amz-Target': 'Kinesis_20131202.' + op,
-        'Content-Length': Buffer.byteLength(data),
-      }, auth),
-    }, (res) => {
-      let buf = '';
-      res.on('data', (c) => (buf += c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(op + ': HTTP ' + res.statusCode + ' ' + buf));
-        } else {
-          resolve(buf ? JSON.parse(buf) : {});
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const { call: klCall, auth } = require('./kl_call');
+const call = (op, body) => klCall(port, op, body);
 
 async function main() {
   await call('CreateStream', { StreamName: stream, ShardCount: 1 });

@@ -1,0 +1,604 @@
+/*
+ * kefo-put: writes records to a Kinesis stream with PutRecords, up to 500
+ * records and 5 MiB a call, retrying only the entries a call reports as
+ * failed (throttled, internal failure) with backoff. Records are stdin's
+ * lines, or generated (--count, --rate, --duration) with a given size and
+ * partition keys spread over many values or fixed. Used by the
+ * quickstart, the tests and the benchmarks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include <kefo/kefo.h>
+#include <kefo/kefover.h>
+
+#include "aws/aws_client.h"
+#include "aws/base64.h"
+#include "aws/region.h"
+
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+/* PutRecords' limits. */
+#define MAX_BATCH_RECORDS 500
+#define MAX_BATCH_BYTES (5u << 20)
+#define MAX_RECORD_BYTES (1u << 20)
+/* How often an entry is sent again before kefo-put gives up on it. */
+#define MAX_ENTRY_ATTEMPTS 10
+#define TICK_MS 100
+
+typedef struct entry {
+  char *pk;
+  uint8_t *data;
+  size_t len;
+  int attempts;
+} entry;
+
+typedef struct put_state {
+  struct event_base *base;
+  kefo_aws_client *aws;
+  kefo_aws_service svc;
+  const char *stream, *stream_arn;
+  /* Waiting to be sent (failed entries first), and the batch in flight. */
+  entry *queue;
+  size_t nqueue, cap;
+  size_t inflight;
+  int busy;
+  /* Input. */
+  int from_stdin, stdin_eof;
+  char *line;
+  size_t line_len, line_cap;
+  /* Generation. */
+  long long count; /* records to generate; -1: until the duration ends */
+  double rate;     /* records a second; 0: as fast as calls go */
+  size_t size;     /* bytes a generated record */
+  double duration; /* seconds; 0: none */
+  const char *fixed_key;
+  long long generated;
+  double credit;
+  struct timespec t0;
+  struct event *tick;
+  /* Outcome. */
+  long long sent, bytes, failed, retried, calls;
+  int stop, error;
+  int quiet;
+} put_state;
+
+static double since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) +
+         (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: kefo-put --stream NAME [OPTIONS] [< lines]\n"
+          "Write records to a Kinesis stream with PutRecords (up to 500\n"
+          "records and 5 MiB a call; only failed entries are sent again).\n"
+          "Records are stdin's lines, or generated when --count, --rate or\n"
+          "--duration is given.\n"
+          "\n"
+          "  --stream NAME        the stream (or --stream-arn ARN)\n"
+          "  --region R           AWS region (else AWS_REGION, profile)\n"
+          "  --endpoint URL       Kinesis endpoint (emulators: http://...)\n"
+          "  --count N            generate N records\n"
+          "  --rate R             at most R records a second\n"
+          "  --duration S         generate for S seconds\n"
+          "  --size B             bytes a generated record (default 100)\n"
+          "  --partition-key K    every record's key (default: a random key\n"
+          "                       a record, spreading over every shard)\n"
+          "  --quiet              no summary on stderr\n"
+          "  -h, --help, --version\n"
+          "\n"
+          "Credentials come from the usual places (environment, shared "
+          "files,\nweb identity, container, instance metadata).\n"
+          "SIGINT or SIGTERM stops after the call in flight.\n"
+          "Exit status: 0 every record written; 1 some could not be written\n"
+          "(after %d attempts each) or a call failed; 2 usage error.\n",
+          MAX_ENTRY_ATTEMPTS);
+}
+
+static int push(put_state *st, const char *pk, const uint8_t *data,
+                size_t len) {
+  entry *e;
+
+  if (st->nqueue == st->cap) {
+    size_t cap = st->cap * 2 + 1024;
+    entry *nq = realloc(st->queue, cap * sizeof(*nq));
+    if (nq == NULL) {
+      return -1;
+    }
+    st->queue = nq;
+    st->cap = cap;
+  }
+  e = &st->queue[st->nqueue];
+  e->pk = strdup(pk);
+  e->data = malloc(len ? len : 1);
+  if (e->pk == NULL || e->data == NULL) {
+    free(e->pk);
+    free(e->data);
+    return -1;
+  }
+  memcpy(e->data, data, len);
+  e->len = len;
+  e->attempts = 0;
+  ++st->nqueue;
+  return 0;
+}
+
+static void entry_free(entry *e) {
+  free(e->pk);
+  free(e->data);
+}
+
+/* A random partition key: 128 bits in hex, so records spread over every
+   shard's hash range. */
+static void random_key(char *out) {
+  unsigned char r[16];
+  int i;
+
+  RAND_bytes(r, sizeof(r));
+  for (i = 0; i < 16; ++i) {
+    snprintf(out + 2 * i, 3, "%02x", r[i]);
+  }
+}
+
+static int generate(put_state *st, long long n) {
+  char pk[64];
+  uint8_t *buf = malloc(st->size ? st->size : 1);
+  long long i;
+  int rv = 0;
+
+  if (buf == NULL) {
+    return -1;
+  }
+  for (i = 0; i < n && rv == 0; ++i) {
+    int head;
+    /* "kefo-put <n> " then filler, so a reader can check numbering. */
+    head = snprintf((char *)buf, st->size, "kefo-put %lld ", st->generated);
+    if (head > 0 && (size_t)head < st->size) {
+      memset(buf + head, 'x', st->size - (size_t)head);
+    }
+    if (st->fixed_key) {
+      snprintf(pk, sizeof(pk), "%s", st->fixed_key);
+    } else {
+      random_key(pk);
+    }
+    rv = push(st, pk, buf, st->size);
+    ++st->generated;
+  }
+  free(buf);
+  return rv;
+}
+
+static void send_batch(put_state *st);
+static void read_stdin(put_state *st);
+
+static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
+                   void *ud) {
+  put_state *st = ud;
+  const cJSON *r;
+  size_t i = 0, keep = 0;
+
+  st->busy = 0;
+  ++st->calls;
+  if (error) {
+    fprintf(stderr, "kefo-put: %s\n",
+            info ? info->message : kefo_strerror(error));
+    st->error = 1;
+    st->stop = 1;
+    event_base_loopbreak(st->base);
+    return;
+  }
+  /* Entries answer in order; those with an ErrorCode go back to the
+     front of the queue, the rest are done. */
+  cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(resp, "Records")) {
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(r, "ErrorCode");
+    entry *e = &st->queue[i];
+    if (i >= st->inflight) {
+      break;
+    }
+    if (cJSON_IsString(code)) {
+      if (++e->attempts >= MAX_ENTRY_ATTEMPTS) {
+        fprintf(stderr, "kefo-put: a record failed %d times (%s); giving up\n",
+                e->attempts, code->valuestring);
+        ++st->failed;
+        entry_free(e);
+      } else {
+        st->queue[keep++] = *e;
+        ++st->retried;
+      }
+    } else {
+      ++st->sent;
+      st->bytes += (long long)e->len;
+      entry_free(e);
+    }
+    ++i;
+  }
+  if (i != st->inflight) {
+    fprintf(stderr, "kefo-put: PutRecords answered %zu of %zu entries\n", i,
+            st->inflight);
+    st->error = 1;
+    st->stop = 1;
+    event_base_loopbreak(st->base);
+    return;
+  }
+  memmove(st->queue + keep, st->queue + st->inflight,
+          (st->nqueue - st->inflight) * sizeof(*st->queue));
+  st->nqueue -= st->inflight - keep;
+  st->inflight = 0;
+  if (keep > 0) {
+    /* Throttled: wait a little before the retry (the tick sends). */
+    return;
+  }
+  if (st->from_stdin) {
+    read_stdin(st);
+  }
+  send_batch(st);
+}
+
+/* Sends the front of the queue, within PutRecords' limits. */
+static void send_batch(put_state *st) {
+  cJSON *body, *recs;
+  size_t n = 0, bytes = 0;
+  char *b64 = NULL;
+  size_t b64cap = 0;
+
+  if (st->busy || st->nqueue == 0) {
+    return;
+  }
+  body = cJSON_CreateObject();
+  if (st->stream_arn) {
+    cJSON_AddStringToObject(body, "StreamARN", st->stream_arn);
+  } else {
+    cJSON_AddStringToObject(body, "StreamName", st->stream);
+  }
+  recs = cJSON_AddArrayToObject(body, "Records");
+  while (n < st->nqueue && n < MAX_BATCH_RECORDS) {
+    entry *e = &st->queue[n];
+    size_t sz = e->len + strlen(e->pk), olen;
+    cJSON *o;
+    if (n > 0 && bytes + sz > MAX_BATCH_BYTES) {
+      break;
+    }
+    if (b64cap < e->len / 3 * 4 + 8) {
+      b64cap = e->len / 3 * 4 + 8;
+      free(b64);
+      b64 = malloc(b64cap);
+    }
+    kefo_base64_encode((uint8_t *)b64, b64cap, e->data, e->len, &olen);
+    b64[olen] = 0;
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "PartitionKey", e->pk);
+    cJSON_AddStringToObject(o, "Data", b64);
+    cJSON_AddItemToArray(recs, o);
+    bytes += sz;
+    ++n;
+  }
+  free(b64);
+  st->inflight = n;
+  st->busy = 1;
+  if (kefo_aws_call_start(st->aws, &st->svc, "PutRecords", body, NULL, on_put,
+                          st, NULL) != 0) {
+    st->busy = 0;
+    st->inflight = 0;
+    st->error = 1;
+    st->stop = 1;
+    event_base_loopbreak(st->base);
+  }
+  cJSON_Delete(body);
+}
+
+static int generating(const put_state *st) {
+  return !st->from_stdin;
+}
+
+/* Nothing more will come: stdin ended, the count is reached, or the
+   duration passed. */
+static int input_done(put_state *st) {
+  if (st->from_stdin) {
+    return st->stdin_eof;
+  }
+  if (st->count >= 0 && st->generated >= st->count) {
+    return 1;
+  }
+  return st->duration > 0 && since(&st->t0) >= st->duration;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  put_state *st = arg;
+  struct timeval tv = {0, TICK_MS * 1000};
+
+  (void)fd;
+  (void)what;
+  if (st->from_stdin) {
+    read_stdin(st);
+  }
+  if (generating(st) && !input_done(st) && !st->stop) {
+    long long n;
+    if (st->rate > 0) {
+      st->credit += st->rate * TICK_MS / 1000.0;
+      n = (long long)st->credit;
+      st->credit -= (double)n;
+    } else {
+      /* As fast as calls go: keep two batches queued. */
+      n = st->nqueue < 2 * MAX_BATCH_RECORDS
+              ? 2 * MAX_BATCH_RECORDS - (long long)st->nqueue
+              : 0;
+    }
+    if (st->count >= 0 && st->generated + n > st->count) {
+      n = st->count - st->generated;
+    }
+    if (n > 0 && generate(st, n) != 0) {
+      fprintf(stderr, "kefo-put: out of memory\n");
+      st->error = 1;
+      st->stop = 1;
+    }
+  }
+  send_batch(st);
+  if ((st->stop || input_done(st)) && st->nqueue == 0 && !st->busy) {
+    event_base_loopbreak(st->base);
+    return;
+  }
+  if (st->stop && !st->busy) {
+    event_base_loopbreak(st->base);
+    return;
+  }
+  evtimer_add(st->tick, &tv);
+}
+
+/* Takes |len| bytes of |buf| as a line's continuation; a newline ends
+   the record. Returns 0 or -1 (reported). */
+static int take_bytes(put_state *st, const char *buf, size_t len, int end) {
+  char pk[64];
+
+  if (st->line_len + len > MAX_RECORD_BYTES) {
+    fprintf(stderr, "kefo-put: a line is longer than 1 MiB, the largest "
+                    "Kinesis record\n");
+    return -1;
+  }
+  if (st->line_len + len > st->line_cap) {
+    char *nl = realloc(st->line, (st->line_len + len) * 2 + 64);
+    if (nl == NULL) {
+      return -1;
+    }
+    st->line = nl;
+    st->line_cap = (st->line_len + len) * 2 + 64;
+  }
+  memcpy(st->line + st->line_len, buf, len);
+  st->line_len += len;
+  if (!end) {
+    return 0;
+  }
+  if (st->fixed_key) {
+    snprintf(pk, sizeof(pk), "%s", st->fixed_key);
+  } else {
+    random_key(pk);
+  }
+  {
+    size_t n = st->line_len;
+    st->line_len = 0;
+    return push(st, pk, (uint8_t *)st->line, n) == 0 ? 0 : -1;
+  }
+}
+
+/* Reads stdin (non-blocking) until two batches are queued, it would
+   block, or it ends. */
+static void read_stdin(put_state *st) {
+  char buf[65536];
+
+  while (!st->stdin_eof && !st->stop && st->nqueue < 2 * MAX_BATCH_RECORDS) {
+    ssize_t got = read(0, buf, sizeof(buf));
+    size_t i, start = 0;
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0 && errno == EAGAIN) {
+      return;
+    }
+    if (got <= 0) {
+      /* A last line without a newline is a record too. */
+      if (st->line_len > 0 && take_bytes(st, "", 0, 1) != 0) {
+        st->error = st->stop = 1;
+      }
+      st->stdin_eof = 1;
+      return;
+    }
+    for (i = 0; i < (size_t)got; ++i) {
+      if (buf[i] == '\n') {
+        if (take_bytes(st, buf + start, i - start, 1) != 0) {
+          st->error = st->stop = 1;
+          return;
+        }
+        start = i + 1;
+      }
+    }
+    if (take_bytes(st, buf + start, (size_t)got - start, 0) != 0) {
+      st->error = st->stop = 1;
+      return;
+    }
+  }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  put_state *st = arg;
+
+  (void)sig;
+  (void)what;
+  st->stop = 1;
+}
+
+static int number(const char *s, double *out) {
+  char *end;
+
+  errno = 0;
+  *out = strtod(s, &end);
+  return errno == 0 && end != s && *end == 0 && *out >= 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  put_state st;
+  kefo_http_client_options hopts;
+  kefo_http_client *http = NULL;
+  kefo_credentials_options copts;
+  kefo_credentials_transport transport;
+  kefo_credentials_provider *creds = NULL;
+  const char *region_arg = NULL, *endpoint = NULL;
+  char region[KEFO_REGION_MAX], url[KEFO_ENDPOINT_URL_MAX], err[512];
+  struct event *sigint, *sigterm;
+  double v;
+  int i, status;
+
+  memset(&st, 0, sizeof(st));
+  st.count = -1;
+  st.size = 100;
+  signal(SIGPIPE, SIG_IGN);
+  for (i = 1; i < argc; ++i) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return EXIT_OK;
+    }
+    if (!strcmp(a, "--version")) {
+      printf("kefo-put %s\n", KEFO_VERSION);
+      return EXIT_OK;
+    }
+    if (!strcmp(a, "--quiet")) {
+      st.quiet = 1;
+      continue;
+    }
+    if (strcmp(a, "--stream") && strcmp(a, "--stream-arn") &&
+        strcmp(a, "--region") && strcmp(a, "--endpoint") &&
+        strcmp(a, "--partition-key") && strcmp(a, "--count") &&
+        strcmp(a, "--rate") && strcmp(a, "--duration") && strcmp(a, "--size")) {
+      fprintf(stderr, "kefo-put: unknown option %s (see --help)\n", a);
+      return EXIT_USAGE;
+    }
+    if (val == NULL) {
+      fprintf(stderr, "kefo-put: %s needs a value (see --help)\n", a);
+      return EXIT_USAGE;
+    }
+    ++i;
+    if (!strcmp(a, "--stream")) {
+      st.stream = val;
+    } else if (!strcmp(a, "--stream-arn")) {
+      st.stream_arn = val;
+    } else if (!strcmp(a, "--region")) {
+      region_arg = val;
+    } else if (!strcmp(a, "--endpoint")) {
+      endpoint = val;
+    } else if (!strcmp(a, "--partition-key")) {
+      if (!val[0] || strlen(val) > 256) {
+        fprintf(stderr, "kefo-put: --partition-key must have 1 to 256 "
+                        "characters\n");
+        return EXIT_USAGE;
+      }
+      st.fixed_key = val;
+    } else if (!strcmp(a, "--count") || !strcmp(a, "--rate") ||
+               !strcmp(a, "--duration") || !strcmp(a, "--size")) {
+      if (number(val, &v) != 0) {
+        fprintf(stderr, "kefo-put: %s must be a number >= 0, not %s\n", a, val);
+        return EXIT_USAGE;
+      }
+      if (!strcmp(a, "--count")) {
+        st.count = (long long)v;
+      } else if (!strcmp(a, "--rate")) {
+        st.rate = v;
+      } else if (!strcmp(a, "--duration")) {
+        st.duration = v;
+      } else if (v < 1 || v > MAX_RECORD_BYTES) {
+        fprintf(stderr, "kefo-put: --size must be 1 to %u bytes\n",
+                MAX_RECORD_BYTES);
+        return EXIT_USAGE;
+      } else {
+        st.size = (size_t)v;
+      }
+    }
+  }
+  if (!st.stream && !st.stream_arn) {
+    fprintf(stderr, "kefo-put: name a stream with --stream (see --help)\n");
+    return EXIT_USAGE;
+  }
+  st.from_stdin = st.count < 0 && st.rate == 0 && st.duration == 0;
+  if (!st.from_stdin && st.count < 0 && st.duration == 0) {
+    fprintf(stderr, "kefo-put: --rate needs --count or --duration\n");
+    return EXIT_USAGE;
+  }
+  if (kefo_region_resolve_default(region, region_arg, NULL, NULL, NULL, err,
+                                  sizeof(err)) != 0 ||
+      kefo_endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS, region, endpoint,
+                            NULL, err, sizeof(err)) != 0 ||
+      kefo_aws_service_kinesis(&st.svc, url, region) != 0) {
+    fprintf(stderr, "kefo-put: %s\n", err);
+    return EXIT_USAGE;
+  }
+  st.base = event_base_new();
+  kefo_http_client_options_init(&hopts);
+  memset(&copts, 0, sizeof(copts));
+  copts.base = st.base;
+  copts.region = region;
+  if (st.base == NULL || kefo_http_client_new(&http, st.base, &hopts) != 0) {
+    fprintf(stderr, "kefo-put: cannot set up HTTP\n");
+    return EXIT_FAILED;
+  }
+  kefo_credentials_transport_client(&transport, http);
+  copts.transport = transport;
+  if (kefo_credentials_default_new(&creds, &copts) != 0 ||
+      kefo_aws_client_new(&st.aws, st.base, http, creds, NULL, NULL) != 0) {
+    fprintf(stderr, "kefo-put: cannot set up the AWS client\n");
+    return EXIT_FAILED;
+  }
+  sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
+  sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
+  event_add(sigint, NULL);
+  event_add(sigterm, NULL);
+  if (st.from_stdin) {
+    /* Read in the ticks, a pipe, a terminal or a file alike. */
+    fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &st.t0);
+  st.tick = evtimer_new(st.base, on_tick, &st);
+  event_active(st.tick, 0, 0);
+  event_base_dispatch(st.base);
+  if (!st.quiet) {
+    double secs = since(&st.t0);
+    fprintf(stderr,
+            "kefo-put: %lld records, %lld bytes in %.1f s (%.0f records/s) "
+            "over %lld calls; %lld entries sent again, %lld given up\n",
+            st.sent, st.bytes, secs, secs > 0 ? (double)st.sent / secs : 0.0,
+            st.calls, st.retried, st.failed);
+  }
+  /* Interrupted: generated records not sent were never wanted; lines
+     from stdin not sent are lost, and say so. */
+  status = st.error || st.failed || (st.from_stdin && st.nqueue) ? EXIT_FAILED
+                                                                 : EXIT_OK;
+  if (st.from_stdin && st.nqueue) {
+    fprintf(stderr, "kefo-put: %zu lines not written (interrupted)\n",
+            st.nqueue);
+  }
+  for (i = 0; (size_t)i < st.nqueue; ++i) {
+    entry_free(&st.queue[i]);
+  }
+  free(st.queue);
+  free(st.line);
+  event_free(st.tick);
+  event_free(sigint);
+  event_free(sigterm);
+  kefo_aws_client_del(st.aws);
+  kefo_credentials_provider_del(creds);
+  kefo_http_client_del(http);
+  event_base_free(st.base);
+  return status;
+}
