@@ -66,20 +66,21 @@ void kefo_progress_show(kefo_progress *p, const kefo_stats *st, double now_s) {
   int64_t behind = -1;
   size_t i, counts[5] = {0};
 
+  if (st->nshards == 0) {
+    return; /* nothing started yet: nothing to say */
+  }
   if (dt <= 0) {
     dt = 1;
   }
-  if (st->nshards > 0) {
-    rows = malloc(st->nshards * sizeof(*rows));
-    next = malloc(st->nshards * sizeof(*next));
-    if (rows == NULL || next == NULL) {
-      free(rows);
-      free(next);
-      return;
-    }
-    memcpy(rows, st->shards, st->nshards * sizeof(*rows));
-    qsort(rows, st->nshards, sizeof(*rows), by_shard);
+  rows = malloc(st->nshards * sizeof(*rows));
+  next = malloc(st->nshards * sizeof(*next));
+  if (rows == NULL || next == NULL) {
+    free(rows);
+    free(next);
+    return;
   }
+  memcpy(rows, st->shards, st->nshards * sizeof(*rows));
+  qsort(rows, st->nshards, sizeof(*rows), by_shard);
   kefo_progress_clear(p);
   if (p->tty) {
     fprintf(p->out, "%-22s %-9s %10s %8s %12s %12s\n", "shard", "state",
