@@ -421,6 +421,15 @@ int main(int argc, char **argv) {
     kefo_config_del(cfg);
     return EXIT_USAGE;
   }
+  /* A person waits at a terminal: give up on an endpoint that cannot be
+     reached after 10 attempts (about half a minute with the HTTP
+     client's reconnect backoff) rather than the library's 50 (Flink's
+     default, minutes). */
+  if (!kefo_config_is_set(cfg, "retry-strategy.attempts.max") &&
+      set(cfg, "retry-strategy.attempts.max", "10") != 0) {
+    kefo_config_del(cfg);
+    return EXIT_USAGE;
+  }
   /* A reader for looking at a stream keeps no checkpoints unless asked:
      a stale file in the working directory would silently skip records. */
   if (!kefo_config_is_set(cfg, "source.lease.store") &&
