@@ -44,6 +44,10 @@ struct kefo_consumer_manager {
   int64_t stop_deadline;
   kefo_aws_call *call;
   struct event *timer;
+  /* The stop's deadline, whatever the step: a DeregisterStreamConsumer
+     retried against an endpoint that is gone must not hold the stop for
+     its whole retry budget. */
+  struct event *deadline;
   kefo_consumer_manager_ready_cb ready_cb;
   kefo_consumer_manager_done_cb done_cb;
   void *ready_ud;
@@ -430,6 +434,30 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
   return 0;
 }
 
+static void on_stop_deadline(evutil_socket_t fd, short what, void *arg) {
+  kefo_consumer_manager *m = arg;
+  kefo_error_info t;
+  char msg[700];
+
+  (void)fd;
+  (void)what;
+  if (m->step == STEP_DONE || m->done_cb == NULL) {
+    return;
+  }
+  kefo_aws_call_cancel(m->call);
+  m->call = NULL;
+  event_del(m->timer);
+  memset(&t, 0, sizeof(t));
+  snprintf(msg, sizeof(msg),
+           "consumer %s not deregistered within %u ms "
+           "(source.efo.deregister.timeout); it is left registered",
+           m->consumer_arn, m->deregister_timeout_ms);
+  t.code = KEFO_ERR_TIMEOUT;
+  t.operation = "DeregisterStreamConsumer";
+  t.message = msg;
+  done(m, KEFO_ERR_TIMEOUT, &t);
+}
+
 int kefo_consumer_manager_stop(kefo_consumer_manager *m,
                                kefo_consumer_manager_done_cb cb,
                                void *user_data) {
@@ -450,7 +478,29 @@ int kefo_consumer_manager_stop(kefo_consumer_manager *m,
   m->stop_deadline = mono_now(m) + m->deregister_timeout_ms;
   m->step = STEP_DEREGISTER;
   event_add(m->timer, &tv);
+  if (m->deadline == NULL) {
+    m->deadline = evtimer_new(event_get_base(m->timer), on_stop_deadline, m);
+  }
+  if (m->deadline) {
+    struct timeval dl;
+    kefo_timeval_ms(&dl, m->deregister_timeout_ms);
+    event_add(m->deadline, &dl);
+  }
   return 0;
+}
+
+void kefo_consumer_manager_abort(kefo_consumer_manager *m) {
+  if (m == NULL) {
+    return;
+  }
+  kefo_aws_call_cancel(m->call);
+  m->call = NULL;
+  event_del(m->timer);
+  if (m->deadline) {
+    event_del(m->deadline);
+  }
+  m->done_cb = NULL;
+  m->step = STEP_DONE;
 }
 
 void kefo_consumer_manager_del(kefo_consumer_manager *m) {
@@ -460,6 +510,9 @@ void kefo_consumer_manager_del(kefo_consumer_manager *m) {
   kefo_aws_call_cancel(m->call);
   if (m->timer) {
     event_free(m->timer);
+  }
+  if (m->deadline) {
+    event_free(m->deadline);
   }
   kefo_mem_free(kefo_aws_client_mem(m->client), m);
 }

@@ -82,6 +82,13 @@ int kefo_consumer_manager_stop(kefo_consumer_manager *m,
                                kefo_consumer_manager_done_cb cb,
                                void *user_data);
 
+/*
+ * Abandons a stop in progress (a second signal: stop at once): the call in
+ * flight is cancelled and the stop's callback never runs. A job-managed
+ * consumer being deregistered may stay registered.
+ */
+void kefo_consumer_manager_abort(kefo_consumer_manager *m);
+
 /* Frees |m|, cancelling whatever is in flight without callbacks. */
 void kefo_consumer_manager_del(kefo_consumer_manager *m);
 

@@ -987,6 +987,9 @@ static void on_manager_done(int error, const kefo_error_info *info, void *ud) {
 /* The leases are released: deregister a job-managed consumer (unless
    other workers still read with it), then stop. */
 static void leases_released(kefo_consumer *c) {
+  if (c->state == C_STOPPED) {
+    return; /* stopped at once meanwhile */
+  }
   /* Workers sharing a lease table share the consumer too: only the last
      one to stop deregisters it. */
   if (kefo_coord_others_alive(c)) {
@@ -1003,7 +1006,17 @@ static void leases_released(kefo_consumer *c) {
 int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   kefo_reader *r;
 
-  if (c == NULL || c->state == C_STOPPED || c->state == C_STOPPING) {
+  if (c == NULL || c->state == C_STOPPED) {
+    return 0;
+  }
+  if (c->state == C_STOPPING) {
+    if (!graceful) {
+      /* Stop at once, in the middle of a graceful stop: the leases are
+         left to expire, a job-managed consumer may stay registered. */
+      kefo_coord_stop(c, NULL);
+      kefo_consumer_manager_abort(c->manager);
+      stopped(c);
+    }
     return 0;
   }
   if (graceful && c->state == C_RUNNING && c->cp_interval_ms > 0) {

@@ -118,5 +118,39 @@ expect "raw format" 0 "" 30 -- "$bin" --stream tools --endpoint "$endpoint" \
 [ "$(wc -l <"$tmp/out")" = 1003 ] && grep -qx 'hello' "$tmp/out" &&
   pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL raw"; }
 
+# Stopping while the endpoint is gone: a graceful stop is bounded by
+# source.efo.deregister.timeout (here 2 s), a second signal stops at once.
+printf 'source.efo.deregister.timeout=2s\n' >"$tmp/dereg.conf"
+"$bin" --stream tools --endpoint "$endpoint" --start trim-horizon \
+  --format none --stats-interval 0 --config "$tmp/dereg.conf" \
+  2>"$tmp/stop1.err" &
+r1=$!
+"$bin" --stream tools --endpoint "$endpoint" --start trim-horizon \
+  --format none --stats-interval 0 --consumer-name second \
+  2>"$tmp/stop2.err" &
+r2=$!
+sleep 3
+kefo_stop_emulators
+t0=$(date +%s.%N)
+kill -TERM $r1 $r2
+sleep 1
+kill -TERM $r2
+wait $r2
+t2=$(date +%s.%N)
+wait $r1
+t1=$(date +%s.%N)
+took1=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+took2=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.1f", b - a }')
+if awk -v a="$took1" -v b="$took2" 'BEGIN { exit !(a < 6 && b < 3) }' &&
+   grep -q "not deregistered within 2000 ms" "$tmp/stop1.err"; then
+  pass=$((pass + 1))
+  echo "ok   stop with the endpoint gone: graceful in $took1 s" \
+    "(deregister timeout 2 s), a second signal in $took2 s"
+else
+  fail=$((fail + 1))
+  echo "FAIL stop with the endpoint gone: $took1 s and $took2 s"
+  tail -n 3 "$tmp/stop1.err" "$tmp/stop2.err"
+fi
+
 echo "kefo_reader_test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

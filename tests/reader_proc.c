@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,11 +78,17 @@ int kefo_proc_start(kefo_proc *p, struct event_base *base,
   }
   if (p->pid == 0) {
     int in = open("/dev/null", O_RDONLY);
+    /* Dies with the test, even when the test crashes: no reader left
+       running against the next test's emulator. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(in, 0);
     dup2(fds[1], 1);
+    close(in);
+    close(fds[1]);
     if (stderr_path) {
       int err = open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(err, 2);
+      close(err);
     }
     /* execv takes char *const[] for history's sake; it writes nothing. */
     execv(argv[0], (char *const *)(uintptr_t)argv);

@@ -391,7 +391,8 @@ KEFO_EXTERN int kefo_consumer_run(kefo_consumer *c);
  * written, and a JOB_MANAGED consumer is deregistered (waiting at most
  * source.efo.deregister.timeout) unless other workers of the lease table
  * still read with it; else everything stops at once (leases then expire
- * after source.lease.duration). Safe from inside callbacks.
+ * after source.lease.duration). A stop that is not graceful, during a
+ * graceful one, ends it at once. Safe from inside callbacks.
  *
  * Returns 0.
  */
