@@ -52,6 +52,11 @@ expect "bad config value" 2 "source.checkpoint.interval" 5 -- \
   "$bin" --stream s --config "$tmp/bad.conf"
 expect "missing config file" 2 "nowhere.conf" 5 -- \
   "$bin" --stream s --config "$tmp/nowhere.conf"
+# Flags override the file, wherever --config stands.
+printf 'source.stream.name=from-the-file\n' >"$tmp/stream.conf"
+expect "flags override --config" 1 "no-such-flag-stream" 20 -- \
+  "$bin" --stream no-such-flag-stream --config "$tmp/stream.conf" \
+  --endpoint "$endpoint"
 expect "no stream" 2 "source.stream.name|--stream" 5 -- "$bin"
 expect "no region" 2 "region" 5 -- env -u AWS_REGION -u AWS_DEFAULT_REGION \
   AWS_CONFIG_FILE=/nonexistent "$bin" --stream s --endpoint "$endpoint"

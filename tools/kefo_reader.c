@@ -284,6 +284,20 @@ int main(int argc, char **argv) {
   if (kefo_config_new(&cfg) != 0) {
     return EXIT_FAILED;
   }
+  /* --config first, wherever it stands: the flags override the file. */
+  for (i = 1; i + 1 < argc; ++i) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ||
+        !strcmp(argv[i], "--version")) {
+      continue;
+    }
+    if (!strcmp(argv[i], "--config") &&
+        kefo_config_load_file2(cfg, argv[i + 1], err, sizeof(err)) != 0) {
+      fprintf(stderr, "kefo-reader: %s\n", err);
+      kefo_config_del(cfg);
+      return EXIT_USAGE;
+    }
+    ++i; /* every other flag takes a value */
+  }
   for (i = 1; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0;
@@ -307,10 +321,7 @@ int main(int argc, char **argv) {
     }
     ++i;
     if (!strcmp(a, "--config")) {
-      bad = kefo_config_load_file2(cfg, v, err, sizeof(err)) != 0;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: %s\n", err);
-      }
+      /* loaded above */
     } else if (!strcmp(a, "--stream")) {
       bad = set(cfg, "source.stream.name", v);
     } else if (!strcmp(a, "--stream-arn")) {
