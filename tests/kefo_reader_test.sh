@@ -147,7 +147,7 @@ t1=$(date +%s.%N)
 took1=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 took2=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.1f", b - a }')
 if awk -v a="$took1" -v b="$took2" 'BEGIN { exit !(a < 6 && b < 3) }' &&
-   grep -q "not deregistered within 2000 ms" "$tmp/stop1.err"; then
+   grep -q "within 2000 ms (source.efo.deregister.timeout)" "$tmp/stop1.err"; then
   pass=$((pass + 1))
   echo "ok   stop with the endpoint gone: graceful in $took1 s" \
     "(deregister timeout 2 s), a second signal in $took2 s"
