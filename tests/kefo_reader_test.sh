@@ -123,6 +123,23 @@ expect "raw format" 0 "" 30 -- "$bin" --stream tools --endpoint "$endpoint" \
 [ "$(wc -l <"$tmp/out")" = 1003 ] && grep -qx 'hello' "$tmp/out" &&
   pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL raw"; }
 
+# On a terminal (script(1) gives it one): a table, redrawn in place
+# (cursor up over the last one, erase, draw again).
+script -qec "$bin --stream tools --endpoint $endpoint --start trim-horizon \
+  --reader polling --duration 2.5 --stats-interval 0.5 --format none" \
+  /dev/null >"$tmp/tty.out" 2>&1
+if grep -q "shard  *state  *records/s  *MB/s  *behind (ms)  *records" \
+     "$tmp/tty.out" &&
+   grep -q "^shardId-000000000001  *reading" "$tmp/tty.out" &&
+   grep -q "$(printf '\033')\[4A$(printf '\033')\[J" "$tmp/tty.out"; then
+  pass=$((pass + 1))
+  echo "ok   progress table on a terminal, redrawn in place"
+else
+  fail=$((fail + 1))
+  echo "FAIL progress table on a terminal:"
+  cat -v "$tmp/tty.out" | tail -n 12
+fi
+
 # Stopping while the endpoint is gone: a graceful stop is bounded by
 # source.efo.deregister.timeout (here 2 s), a second signal stops at once.
 printf 'source.efo.deregister.timeout=2s\n' >"$tmp/dereg.conf"
