@@ -673,6 +673,11 @@ static int change(ddb_store *s, op_kind kind, const char *shard,
   v = cJSON_AddObjectToObject(b, "ExpressionAttributeValues");
   put_n(v, ":c", counter);
   put_n(v, ":one", 1);
+  if (kind == OP_TAKE) {
+    /* Only where the expression uses it: DynamoDB refuses unused
+       values. */
+    put_n(v, ":zero", 0);
+  }
   if (with_owner) {
     put_s(v, ":me", s->worker);
   }
@@ -687,7 +692,7 @@ static int d_take(kefo_lease_store *base, const char *shard, int64_t counter,
   return change((ddb_store *)base, OP_TAKE, shard, counter,
                 "SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
                 "ownerSwitchesSinceCheckpoint = "
-                "if_not_exists(ownerSwitchesSinceCheckpoint, :c) + :one",
+                "if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one",
                 "leaseCounter = :c", 1, (void *)cb, ud);
 }
 
