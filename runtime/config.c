@@ -132,6 +132,11 @@ static const key_def keys[] = {
     STR(KEFO_CFG_AWS_REGION, NULL, 1, 64, S_REGION),
     {KEFO_CFG_AWS_ENDPOINT, T_URL, NULL, 1, 2048, NULL, S_TOKEN, 0},
     STR(KEFO_CFG_AWS_CA_FILE, NULL, 1, 4096, S_PATH),
+    /* From a call until its answer's head: a server that keeps the
+       connection but sends nothing is given up on after this and the
+       call retried. Not for SubscribeToShard's stream, which has
+       source.efo.subscription.timeout. */
+    DUR(KEFO_CFG_HTTP_REQUEST_TIMEOUT, "30s", 100, 10 * MS_MIN),
     ENUM(KEFO_CFG_CREDENTIALS_PROVIDER, "AUTO", providers),
     STR(KEFO_CFG_ACCESS_KEY_ID, NULL, 1, 128, S_TOKEN),
     {KEFO_CFG_SECRET_KEY, T_STR, NULL, 1, 1024, NULL, S_TOKEN, F_SECRET},

@@ -852,6 +852,8 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   }
   hopts.stream_window =
       (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
+  hopts.request_timeout_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
   rv = kefo_http_client_new(&c->http, c->base, &hopts);
   if (rv != 0) {
     goto fail;

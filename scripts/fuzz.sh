@@ -3,14 +3,15 @@
 # executions and crashes. New inputs that add coverage are merged into
 # tests/fuzz/corpus/<target>, which `make check` replays.
 # Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]
-#   TARGET: event_stream, kpl, profile_file, config_file (default: all)
+#   TARGET: event_stream, kpl, profile_file, config_file, json_responses
+#           (default: all)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(event_stream kpl profile_file config_file)
+[ ${#targets[@]} -gt 0 ] || targets=(event_stream kpl profile_file config_file json_responses)
 
 bash scripts/install-deps.sh >/dev/null
 if [ ! -x configure ] || [ configure.ac -nt configure ] ||

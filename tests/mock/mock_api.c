@@ -780,6 +780,7 @@ static int op_get_shard_iterator(op_ctx *c) {
       need_str(c, "ShardIteratorType", &type, &status) < 0) {
     return status;
   }
+  ++sh->stats.get_iterator_calls;
   status = resolve_position(
       c, sh, type,
       cJSON_GetObjectItemCaseSensitive(c->req, "StartingSequenceNumber"),
@@ -888,6 +889,33 @@ static int parse_iterator(mock_api *api, const char *it, mock_stream **s,
     return -1;
   }
   return 0;
+}
+
+int mock_api_request_shard(mock_api *api, const char *op, const uint8_t *body,
+                           size_t len, char *id, size_t cap) {
+  cJSON *j = cJSON_ParseWithLength((const char *)body, len);
+  const cJSON *v;
+  mock_stream *s;
+  size_t idx, pos, issued;
+  int rv = -1;
+
+  if (strcmp(op, "GetRecords") == 0) {
+    v = cJSON_GetObjectItemCaseSensitive(j, "ShardIterator");
+    if (cJSON_IsString(v) &&
+        parse_iterator(api, v->valuestring, &s, &idx, &pos, &issued) == 0 &&
+        strlen(s->shards[idx]->id) < cap) {
+      strcpy(id, s->shards[idx]->id);
+      rv = 0;
+    }
+  } else {
+    v = cJSON_GetObjectItemCaseSensitive(j, "ShardId");
+    if (cJSON_IsString(v) && strlen(v->valuestring) < cap) {
+      strcpy(id, v->valuestring);
+      rv = 0;
+    }
+  }
+  cJSON_Delete(j);
+  return rv;
 }
 
 static int op_get_records(op_ctx *c) {
@@ -1219,6 +1247,8 @@ static int op_stats(op_ctx *c) {
       cJSON_AddNumberToObject(x, "Calls", (double)sh->stats.get_records_calls);
       cJSON_AddNumberToObject(x, "Throttled",
                               (double)sh->stats.get_records_throttled);
+      cJSON_AddNumberToObject(sho, "GetShardIteratorCalls",
+                              (double)sh->stats.get_iterator_calls);
       cJSON_AddNumberToObject(sho, "RecordsSent",
                               (double)sh->stats.records_sent);
       cJSON_AddItemToObject(x, "TimesMs",
@@ -1227,14 +1257,29 @@ static int op_stats(op_ctx *c) {
     }
   }
   cJSON_AddItemToObject(o, "Config", config_json(c->api));
+  cJSON_AddItemToObject(o, "Fault", mock_fault_json(&c->api->fault));
   cJSON_AddNumberToObject(o, "Connections", (double)c->api->connections);
   cJSON_AddNumberToObject(o, "Requests", (double)c->api->requests);
+  return reply(c, o);
+}
+
+/* Arms a fault (see mock_fault.h); {"Kind":"none"} disarms. */
+static int op_fault(op_ctx *c) {
+  char err[256];
+  cJSON *o;
+
+  if (mock_fault_arm(&c->api->fault, c->req, err, sizeof(err)) != 0) {
+    return fail(c, 400, "ValidationException", "%s", err);
+  }
+  o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "Fault", mock_fault_json(&c->api->fault));
   return reply(c, o);
 }
 
 static const op_entry control_ops[] = {
     {"Stats", op_stats},
     {"Configure", op_configure},
+    {"Fault", op_fault},
 };
 
 int mock_api_control(mock_api *api, const char *op, const uint8_t *body,

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "runtime/buf.h"
+#include "tests/mock/mock_fault.h"
 #include "tests/mock/mock_stream.h"
 
 /* Settings that tests may change at runtime through KefoMock.Configure.
@@ -30,6 +31,8 @@ typedef struct mock_config {
 typedef struct mock_api {
   mock_world world;
   mock_config cfg;
+  /* The armed fault (KefoMock.Fault). */
+  mock_fault fault;
   uint64_t connections;
   uint64_t requests;
 } mock_api;
@@ -55,7 +58,8 @@ void mock_api_free(mock_api *api);
 int mock_api_call(mock_api *api, const char *op, const uint8_t *body,
                   size_t len, int64_t now_ms, kefo_buf *out);
 
-/* The control operations (x-amz-target KefoMock.<op>): Stats, Configure. */
+/* The control operations (x-amz-target KefoMock.<op>): Stats, Configure,
+   Fault. */
 int mock_api_control(mock_api *api, const char *op, const uint8_t *body,
                      size_t len, int64_t now_ms, kefo_buf *out);
 
@@ -67,6 +71,14 @@ int mock_api_control(mock_api *api, const char *op, const uint8_t *body,
  */
 int mock_api_subscribe(mock_api *api, const uint8_t *body, size_t len,
                        int64_t now_ms, mock_subscribe_req *req, kefo_buf *out);
+
+/*
+ * The shard a request to |op| names (its ShardId, or for GetRecords its
+ * iterator's shard) into |id| (|cap| bytes). Returns 0, or -1 when it
+ * names none that the model knows.
+ */
+int mock_api_request_shard(mock_api *api, const char *op, const uint8_t *body,
+                           size_t len, char *id, size_t cap);
 
 /* An AWS JSON error body: {"__type":type,"message":message}. */
 int mock_api_error(kefo_buf *out, const char *type, const char *message);

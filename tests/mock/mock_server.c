@@ -50,6 +50,14 @@ typedef struct mock_request {
   int handled;
   kefo_buf response;
   size_t response_off;
+  /* Faults: the body ends (END_STREAM) after |cut| bytes when |cut_set|;
+     |endless| sends filler past any limit; |delay_ev| holds the answer
+     back (a stall). */
+  size_t cut;
+  int cut_set;
+  int endless;
+  struct event *delay_ev;
+  int delayed_status;
   mock_subscription *sub;
 } mock_request;
 
@@ -61,6 +69,13 @@ struct mock_conn {
   struct event *send_ev;
   mock_request *requests;
   uint64_t request_ids;
+  /* Faults: the connection closes once its output is written
+     (|closing|), after GOAWAY is out (|close_after_goaway|), or in the
+     middle of the next |drop_budget| bytes (-1: no drop armed). */
+  int closing;
+  int close_after_goaway;
+  int64_t drop_budget;
+  struct event *slow_ev;
 };
 
 struct mock_server {
@@ -68,6 +83,8 @@ struct mock_server {
   mock_api *api;
   struct evconnlistener *listener;
   SSL_CTX *ssl_ctx;
+  /* The "slow" fault's output rate. */
+  struct ev_token_bucket_cfg *slow_rate;
   char *secret;
   uint16_t port;
   mock_conn *conns;
@@ -91,6 +108,39 @@ void mock_conn_want_send(mock_conn *conn) {
   event_active(conn->send_ev, 0, 0);
 }
 
+void mock_conn_drop_soon(mock_conn *conn, size_t bytes) {
+  conn->drop_budget = (int64_t)(bytes ? bytes : 1);
+  mock_conn_want_send(conn);
+}
+
+void mock_conn_goaway(mock_conn *conn, int32_t last_stream_id) {
+  nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, last_stream_id,
+                        NGHTTP2_NO_ERROR, NULL, 0);
+  conn->close_after_goaway = 1;
+  mock_conn_want_send(conn);
+}
+
+static void slow_end_cb(evutil_socket_t fd, short what, void *arg) {
+  mock_conn *c = arg;
+
+  (void)fd;
+  (void)what;
+  bufferevent_set_rate_limit(c->bev, NULL);
+  mock_conn_want_send(c);
+}
+
+void mock_conn_slow(mock_conn *conn, int64_t ms) {
+  struct timeval tv;
+
+  if (!conn->slow_ev &&
+      !(conn->slow_ev = evtimer_new(conn->srv->base, slow_end_cb, conn))) {
+    return;
+  }
+  bufferevent_set_rate_limit(conn->bev, conn->srv->slow_rate);
+  kefo_timeval_ms(&tv, ms);
+  evtimer_add(conn->slow_ev, &tv);
+}
+
 static void request_free(mock_request *r) {
   size_t i;
 
@@ -100,6 +150,9 @@ static void request_free(mock_request *r) {
   }
   kefo_buf_free(&r->body);
   kefo_buf_free(&r->response);
+  if (r->delay_ev) {
+    event_free(r->delay_ev);
+  }
   mock_subscription_del(r->sub);
   free(r);
 }
@@ -137,8 +190,18 @@ static void conn_free(mock_conn *c) {
     c->next->prev = c->prev;
   }
   event_free(c->send_ev);
+  if (c->slow_ev) {
+    event_free(c->slow_ev);
+  }
   bufferevent_free(c->bev);
   free(c);
+}
+
+/* Starts closing: no more output is produced, and the connection closes
+   once what is buffered is written (write_cb at an empty buffer). */
+static void conn_close_soon(mock_conn *c) {
+  c->closing = 1;
+  bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 }
 
 /* Produces output while the socket buffer is small. Returns 0, or -1 when
@@ -146,7 +209,7 @@ static void conn_free(mock_conn *c) {
 static int conn_send(mock_conn *c) {
   struct evbuffer *out = bufferevent_get_output(c->bev);
 
-  while (evbuffer_get_length(out) < OUT_HIGH) {
+  while (!c->closing && evbuffer_get_length(out) < OUT_HIGH) {
     const uint8_t *data;
     ssize_t n = nghttp2_session_mem_send(c->session, &data);
     if (n < 0) {
@@ -155,9 +218,21 @@ static int conn_send(mock_conn *c) {
     if (n == 0) {
       break;
     }
+    if (c->drop_budget >= 0 && n >= c->drop_budget) {
+      /* The drop fault: what fits, then the connection goes, so the
+         peer sees a frame cut short. */
+      n = c->drop_budget;
+      c->drop_budget = -1;
+      conn_close_soon(c);
+    } else if (c->drop_budget >= 0) {
+      c->drop_budget -= n;
+    }
     if (evbuffer_add(out, data, (size_t)n) != 0) {
       return -1;
     }
+  }
+  if (c->closing) {
+    return evbuffer_get_length(out) == 0 ? -1 : 0;
   }
   if (!nghttp2_session_want_read(c->session) &&
       !nghttp2_session_want_write(c->session) &&
@@ -247,17 +322,23 @@ static ssize_t response_read(nghttp2_session *session, int32_t stream_id,
                              uint8_t *buf, size_t length, uint32_t *data_flags,
                              nghttp2_data_source *source, void *user_data) {
   mock_request *r = source->ptr;
-  size_t n = r->response.len - r->response_off;
+  size_t end = r->cut_set ? r->cut : r->response.len;
+  size_t n = end - r->response_off;
 
   (void)session;
   (void)stream_id;
   (void)user_data;
+  if (r->endless) {
+    /* Past any limit the client has: it must give up, not buffer. */
+    memset(buf, ' ', length);
+    return (ssize_t)length;
+  }
   if (n > length) {
     n = length;
   }
   memcpy(buf, r->response.data + r->response_off, n);
   r->response_off += n;
-  if (r->response_off == r->response.len) {
+  if (r->response_off == end) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
   }
   return (ssize_t)n;
@@ -282,6 +363,9 @@ static void respond(mock_request *r, int status, const char *content_type) {
 
   snprintf(st, sizeof(st), "%d", status);
   snprintf(len, sizeof(len), "%zu", r->response.len);
+  if (r->endless) {
+    snprintf(len, sizeof(len), "%llu", 1ULL << 40);
+  }
   snprintf(id, sizeof(id), "kefomock-%08x-%llu", (unsigned)r->stream_id,
            (unsigned long long)++r->conn->request_ids);
   nv[0] = make_nv(":status", st);
@@ -477,6 +561,97 @@ static int verify_signature(mock_server *srv, mock_request *r, char *why,
   return 0;
 }
 
+static void delayed_answer_cb(evutil_socket_t fd, short what, void *arg) {
+  mock_request *r = arg;
+
+  (void)fd;
+  (void)what;
+  respond(r, r->delayed_status, "application/x-amz-json-1.1");
+  mock_conn_want_send(r->conn);
+}
+
+/*
+ * Acts out a fault that strikes the answer to |op| before the operation
+ * runs: an error answer, RST_STREAM or GOAWAY. Returns 1 when the request
+ * is dealt with, else 0 (|*kind| then says what to do to the answer).
+ */
+static int fault_before(mock_request *r, const char *op,
+                        mock_fault_kind *kind) {
+  mock_server *srv = r->conn->srv;
+  mock_api *api = srv->api;
+  char shard[64];
+  const char *type;
+  int status, known = 0;
+
+  *kind = MOCK_FAULT_NONE;
+  if (api->fault.left <= 0) {
+    return 0;
+  }
+  if (mock_fault_needs_shard(&api->fault)) {
+    known = mock_api_request_shard(api, op, r->body.data, r->body.len, shard,
+                                   sizeof(shard)) == 0;
+  }
+  *kind = mock_fault_take(&api->fault, op, known ? shard : NULL,
+                          MOCK_FAULT_AT_ANSWER, mock_now_ms());
+  if (mock_fault_exception(*kind, op, &type, &status) == 0) {
+    respond_error(r, status, type, "injected by kinesis-mock");
+    return 1;
+  }
+  if (*kind == MOCK_FAULT_RST_STREAM) {
+    nghttp2_submit_rst_stream(r->conn->session, NGHTTP2_FLAG_NONE, r->stream_id,
+                              NGHTTP2_INTERNAL_ERROR);
+    return 1;
+  }
+  if (*kind == MOCK_FAULT_GOAWAY) {
+    /* This request was not processed: a client may send it again. */
+    mock_conn_goaway(r->conn, r->stream_id > 2 ? r->stream_id - 2 : 0);
+    return 1;
+  }
+  if (*kind == MOCK_FAULT_SLOW) {
+    mock_conn_slow(r->conn, api->fault.ms);
+  }
+  return 0;
+}
+
+/* Sends the answer |status| of a call, spoilt as |kind| says. */
+static void answer(mock_request *r, int status, mock_fault_kind kind) {
+  struct timeval tv;
+
+  switch (kind) {
+  case MOCK_FAULT_DROP:
+    /* Past the HEADERS frame, into the body. */
+    mock_conn_drop_soon(r->conn, 64 + r->response.len / 2);
+    break;
+  case MOCK_FAULT_TRUNCATE:
+    r->cut_set = 1;
+    r->cut = r->response.len / 2;
+    break;
+  case MOCK_FAULT_MALFORMED_JSON:
+    /* Half a JSON object never parses. */
+    status = 200;
+    r->response.len /= 2;
+    if (r->response.len == 0) {
+      kefo_buf_append_str(&r->response, "{");
+    }
+    break;
+  case MOCK_FAULT_OVERSIZED:
+    r->endless = 1;
+    break;
+  case MOCK_FAULT_STALL:
+    r->delayed_status = status;
+    r->delay_ev = evtimer_new(r->conn->srv->base, delayed_answer_cb, r);
+    if (r->delay_ev) {
+      kefo_timeval_ms(&tv, r->conn->srv->api->fault.ms);
+      evtimer_add(r->delay_ev, &tv);
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+  respond(r, status, "application/x-amz-json-1.1");
+}
+
 static void handle_request(mock_request *r) {
   mock_server *srv = r->conn->srv;
   const char *target = header(r, "x-amz-target");
@@ -484,6 +659,7 @@ static void handle_request(mock_request *r) {
   const char *ctype = header(r, "content-type"), *op;
   int64_t now = mock_now_ms();
   mock_subscribe_req sreq;
+  mock_fault_kind kind;
   nghttp2_data_provider prd;
   nghttp2_nv nv[3];
   int status;
@@ -543,10 +719,13 @@ static void handle_request(mock_request *r) {
     respond_error(r, 403, "InvalidSignatureException", why);
     return;
   }
+  if (fault_before(r, op, &kind)) {
+    return;
+  }
   if (strcmp(op, "SubscribeToShard") != 0) {
     status = mock_api_call(srv->api, op, r->body.data, r->body.len, now,
                            &r->response);
-    respond(r, status, "application/x-amz-json-1.1");
+    answer(r, status, kind);
     return;
   }
   status = mock_api_subscribe(srv->api, r->body.data, r->body.len, now, &sreq,
@@ -673,6 +852,17 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
   return 0;
 }
 
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
+                         void *user_data) {
+  mock_conn *c = user_data;
+
+  (void)session;
+  if (frame->hd.type == NGHTTP2_GOAWAY && c->close_after_goaway) {
+    conn_close_soon(c);
+  }
+  return 0;
+}
+
 static int on_stream_close(nghttp2_session *session, int32_t stream_id,
                            uint32_t error_code, void *user_data) {
   mock_request *r = nghttp2_session_get_stream_user_data(session, stream_id);
@@ -706,6 +896,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     return;
   }
   c->srv = srv;
+  c->drop_budget = -1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (srv->ssl_ctx) {
     SSL *ssl = SSL_new(srv->ssl_ctx);
@@ -732,6 +923,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
   if (!c->send_ev || nghttp2_session_server_new(&c->session, cbs, c) != 0) {
     nghttp2_session_callbacks_del(cbs);
     if (c->send_ev) {
@@ -814,6 +1006,16 @@ int mock_server_new(mock_server **out, struct event_base *base, mock_api *api,
   }
   srv->base = base;
   srv->api = api;
+  {
+    /* The slow fault: 8 KB/s out, in bursts of 1 KiB every 125 ms. */
+    struct timeval tick = {0, 125000};
+    srv->slow_rate = ev_token_bucket_cfg_new(
+        EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, 1024, 1024, &tick);
+  }
+  if (!srv->slow_rate) {
+    mock_server_del(srv);
+    return -1;
+  }
   if (opts->secret) {
     srv->secret = strdup(opts->secret);
   }
@@ -858,6 +1060,9 @@ void mock_server_del(mock_server *srv) {
   }
   if (srv->ssl_ctx) {
     SSL_CTX_free(srv->ssl_ctx);
+  }
+  if (srv->slow_rate) {
+    ev_token_bucket_cfg_free(srv->slow_rate);
   }
   free(srv->secret);
   free(srv);

@@ -43,4 +43,12 @@ nghttp2_session *mock_conn_session(mock_conn *conn);
 struct event_base *mock_conn_base(mock_conn *conn);
 void mock_conn_want_send(mock_conn *conn);
 
+/* Faults on the connection. Drop: it closes within the next |bytes| of
+   output, so a frame is cut short. GOAWAY: naming |last_stream_id| as the
+   last processed, then it closes once that is written. Slow: its output
+   trickles at 8 KB/s for |ms|. */
+void mock_conn_drop_soon(mock_conn *conn, size_t bytes);
+void mock_conn_goaway(mock_conn *conn, int32_t last_stream_id);
+void mock_conn_slow(mock_conn *conn, int64_t ms);
+
 #endif /* KEFO_MOCK_SERVER_H */

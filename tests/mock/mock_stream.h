@@ -49,6 +49,7 @@ typedef struct mock_shard_stats {
   uint64_t in_use;
   uint64_t get_records_calls;
   uint64_t get_records_throttled;
+  uint64_t get_iterator_calls;
   /* Records put into SubscribeToShard events or GetRecords answers. */
   uint64_t records_sent;
   /* The last five GetRecords calls' times, a ring: a sixth within a

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/crc32.h"
 #include "aws/event_stream.h"
 #include "runtime/clock.h"
 
@@ -19,14 +20,25 @@ struct mock_subscription {
   mock_shard *shard;
   size_t pos; /* next record index to send */
   mock_watch watch;
-  struct event *idle_timer, *life_timer;
+  struct event *idle_timer, *life_timer, *stall_timer;
   kefo_buf payload, frame;
   size_t off; /* bytes of |frame| handed to nghttp2 */
   int deferred;
   int idle_due;
   int expired;
-  int ending; /* END_STREAM once |frame| is out */
+  int ending;  /* END_STREAM once |frame| is out */
+  int stalled; /* the stall fault: nothing until stall_timer */
+  int dead;    /* the oversized fault: nothing ever again */
+  int reset;   /* the rst-stream fault: reset instead of the next bytes */
 };
+
+/* Stores |v| big-endian at |p|. */
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
 
 static void set_header(kefo_es_header *h, const char *name, const char *value) {
   memset(h, 0, sizeof(*h));
@@ -65,6 +77,92 @@ static void arm(struct event *timer, int64_t ms) {
   evtimer_add(timer, &tv);
 }
 
+/*
+ * Acts out a fault that replaces the event due: an exception event (then
+ * END_STREAM), an unknown event type, the end of the subscription, a
+ * stall, a reset or a length no client accepts. Returns 1 when a frame is
+ * ready, 0 when nothing is to be sent now, -1 on failure.
+ */
+static int fault_event(mock_subscription *sub, mock_fault_kind kind) {
+  const char *type;
+  int status;
+
+  if (mock_fault_exception(kind, "SubscribeToShard", &type, &status) == 0) {
+    kefo_buf_reset(&sub->payload);
+    if (kefo_buf_append_str(
+            &sub->payload, "{\"message\":\"injected by kinesis-mock\"}") != 0 ||
+        encode(sub, "exception", ":exception-type", type) != 0) {
+      return -1;
+    }
+    sub->ending = 1;
+    return 1;
+  }
+  switch (kind) {
+  case MOCK_FAULT_UNKNOWN_EVENT:
+    kefo_buf_reset(&sub->payload);
+    if (kefo_buf_append_str(&sub->payload, "{\"Future\":true}") != 0 ||
+        encode(sub, "event", ":event-type", "KefoMockFutureEvent") != 0) {
+      return -1;
+    }
+    return 1;
+  case MOCK_FAULT_EXPIRE:
+    sub->expired = 1;
+    return 0;
+  case MOCK_FAULT_STALL:
+    sub->stalled = 1;
+    arm(sub->stall_timer, sub->api->fault.ms);
+    return 0;
+  case MOCK_FAULT_RST_STREAM:
+    sub->reset = 1;
+    return 0;
+  case MOCK_FAULT_OVERSIZED:
+    /* A prelude claiming 2 GiB, with a good prelude CRC, then silence. */
+    kefo_buf_reset(&sub->frame);
+    sub->off = 0;
+    if (kefo_buf_reserve(&sub->frame, 12) != 0) {
+      return -1;
+    }
+    put32(sub->frame.data, 0x7ffffff0u);
+    put32(sub->frame.data + 4, 16);
+    put32(sub->frame.data + 8, kefo_crc32(0, sub->frame.data, 8));
+    sub->frame.len = 12;
+    sub->dead = 1;
+    return 1;
+  default:
+    return -1;
+  }
+}
+
+/* Spoils the frame just built as |kind| says. */
+static void fault_frame(mock_subscription *sub, mock_fault_kind kind) {
+  kefo_buf *f = &sub->frame;
+
+  switch (kind) {
+  case MOCK_FAULT_DROP:
+    mock_conn_drop_soon(sub->conn, 9 + f->len / 2);
+    break;
+  case MOCK_FAULT_GOAWAY:
+    mock_conn_goaway(sub->conn, nghttp2_session_get_last_proc_stream_id(
+                                    mock_conn_session(sub->conn)));
+    break;
+  case MOCK_FAULT_SLOW:
+    mock_conn_slow(sub->conn, sub->api->fault.ms);
+    break;
+  case MOCK_FAULT_TRUNCATE:
+    f->len /= 2;
+    sub->ending = 1;
+    break;
+  case MOCK_FAULT_BAD_MESSAGE_CRC:
+    f->data[f->len - 1] ^= 0x5a;
+    break;
+  case MOCK_FAULT_BAD_PRELUDE_CRC:
+    f->data[9] ^= 0x5a;
+    break;
+  default:
+    break;
+  }
+}
+
 /* Builds the next SubscribeToShardEvent if one is due. Returns 1 when a
    frame is ready, 0 when there is nothing to send yet, -1 on failure. */
 static int next_event(mock_subscription *sub) {
@@ -74,13 +172,26 @@ static int next_event(mock_subscription *sub) {
   size_t end = sub->pos;
   int final = 0;
   int64_t behind = 0;
+  mock_fault_kind kind;
 
+  if (sub->stalled || sub->dead) {
+    return 0;
+  }
   if (sub->pos < sh->nrecords) {
     end = mock_api_batch_end(sh, sub->pos, 10000);
   } else if (sh->closed) {
     final = 1;
   } else if (!sub->idle_due) {
     return 0;
+  }
+  kind = mock_fault_take(&sub->api->fault, "SubscribeToShard", sh->id,
+                         MOCK_FAULT_AT_EVENT, mock_now_ms());
+  if (kind != MOCK_FAULT_NONE && kind != MOCK_FAULT_DROP &&
+      kind != MOCK_FAULT_GOAWAY && kind != MOCK_FAULT_SLOW &&
+      kind != MOCK_FAULT_TRUNCATE && kind != MOCK_FAULT_MALFORMED_JSON &&
+      kind != MOCK_FAULT_BAD_MESSAGE_CRC &&
+      kind != MOCK_FAULT_BAD_PRELUDE_CRC) {
+    return fault_event(sub, kind);
   }
   kefo_buf_reset(p);
   if (kefo_buf_append_str(p, "{\"Records\":[") != 0 ||
@@ -116,11 +227,17 @@ static int next_event(mock_subscription *sub) {
   kefo_buf_append_str(p, num);
   kefo_buf_append_str(p, ",\"ChildShards\":");
   if (mock_api_write_child_shards(p, sh) != 0 ||
-      kefo_buf_append_byte(p, '}') != 0 ||
-      encode(sub, "event", ":event-type", "SubscribeToShardEvent") != 0) {
+      kefo_buf_append_byte(p, '}') != 0) {
+    return -1;
+  }
+  if (kind == MOCK_FAULT_MALFORMED_JSON) {
+    p->len /= 2; /* good framing, half a JSON object */
+  }
+  if (encode(sub, "event", ":event-type", "SubscribeToShardEvent") != 0) {
     return -1;
   }
   sub->ending = final;
+  fault_frame(sub, kind);
   sub->idle_due = 0;
   arm(sub->idle_timer, sub->api->cfg.idle_event_ms);
   return 1;
@@ -147,6 +264,15 @@ static void on_idle(evutil_socket_t fd, short what, void *arg) {
   wake(sub);
 }
 
+static void on_stall_end(evutil_socket_t fd, short what, void *arg) {
+  mock_subscription *sub = arg;
+
+  (void)fd;
+  (void)what;
+  sub->stalled = 0;
+  wake(sub);
+}
+
 static void on_lifetime(evutil_socket_t fd, short what, void *arg) {
   mock_subscription *sub = arg;
 
@@ -167,13 +293,20 @@ static ssize_t read_cb(nghttp2_session *session, int32_t stream_id,
   (void)user_data;
   if (sub->off == sub->frame.len) {
     int rv;
+    if (sub->reset) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+    }
     if (sub->ending || sub->expired) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
       return 0;
     }
     rv = next_event(sub);
-    if (rv < 0) {
+    if (rv < 0 || sub->reset) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (rv == 0 && sub->expired) {
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      return 0;
     }
     if (rv == 0) {
       sub->deferred = 1;
@@ -241,7 +374,8 @@ int mock_subscription_new(mock_subscription **out, mock_conn *conn,
   sub->pos = req->start;
   sub->idle_timer = evtimer_new(base, on_idle, sub);
   sub->life_timer = evtimer_new(base, on_lifetime, sub);
-  if (!sub->idle_timer || !sub->life_timer ||
+  sub->stall_timer = evtimer_new(base, on_stall_end, sub);
+  if (!sub->idle_timer || !sub->life_timer || !sub->stall_timer ||
       kefo_buf_append_str(&sub->payload, "{}") != 0 ||
       encode(sub, "event", ":event-type", "initial-response") != 0) {
     mock_subscription_del(sub);
@@ -269,6 +403,9 @@ void mock_subscription_del(mock_subscription *sub) {
   }
   if (sub->life_timer) {
     event_free(sub->life_timer);
+  }
+  if (sub->stall_timer) {
+    event_free(sub->stall_timer);
   }
   kefo_buf_free(&sub->payload);
   kefo_buf_free(&sub->frame);
