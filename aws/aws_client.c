@@ -140,6 +140,21 @@ const kefo_clock *kefo_aws_client_clock(const kefo_aws_client *c) {
   return c->clock;
 }
 
+int kefo_aws_error_credentials(const char *type) {
+  static const char *const refused[] = {
+      "ExpiredTokenException",     "ExpiredToken",          "RequestExpired",
+      "InvalidSignatureException", "SignatureDoesNotMatch",
+  };
+  size_t i;
+
+  for (i = 0; type != NULL && i < sizeof(refused) / sizeof(refused[0]); ++i) {
+    if (strcmp(type, refused[i]) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int kefo_aws_error_retryable(const char *type, int status) {
   static const char *const retryable[] = {
       "ProvisionedThroughputExceededException",
@@ -166,6 +181,9 @@ int kefo_aws_error_retryable(const char *type, int status) {
   }
   if (type == NULL) {
     return 0;
+  }
+  if (kefo_aws_error_credentials(type)) {
+    return 1;
   }
   for (i = 0; i < sizeof(retryable) / sizeof(retryable[0]); ++i) {
     if (strcmp(type, retryable[i]) == 0) {
@@ -315,6 +333,9 @@ static void fail_or_retry(kefo_aws_call *call, int error,
                           kefo_error_info *info) {
   int64_t delay = -1;
 
+  if (kefo_aws_error_credentials(info->aws_type)) {
+    kefo_credentials_provider_invalidate(call->client->creds);
+  }
   if (info->retryable) {
     delay =
         kefo_retry_delay_ms(&call->retry, call->attempts, call->client->clock);
@@ -422,11 +443,15 @@ static void on_close(kefo_http_stream *s, int error,
     return;
   }
   if (call->status == 200) {
+    /* Retried within the budget: a body cut or garbled on the way (a
+       proxy, a broken connection the server did not notice) is gone on
+       the next try; a server that always answers so fails in the end. */
     info.code = KEFO_ERR_BAD_RESPONSE;
     snprintf(msg, sizeof(msg), "%s answered with malformed JSON (%zu bytes)",
              call->operation, call->response.len);
     info.message = msg;
-    finish(call, KEFO_ERR_BAD_RESPONSE, NULL, &info);
+    info.retryable = 1;
+    fail_or_retry(call, KEFO_ERR_BAD_RESPONSE, &info);
     return;
   }
   kefo_aws_error_from_json(&info, msg, sizeof(msg), call->operation,

@@ -123,8 +123,16 @@ const char *kefo_aws_json_error_type(const cJSON *j);
 const char *kefo_aws_json_error_message(const cJSON *j);
 
 /* Returns 1 when an AWS error of |type| with HTTP |status| is worth
-   retrying (throttling, internal failures, 5xx), else 0. */
+   retrying (throttling, internal failures, 5xx, and the credential
+   refusals of kefo_aws_error_credentials), else 0. */
 int kefo_aws_error_retryable(const char *type, int status);
+
+/* Returns 1 when |type| says the request's credentials or signature were
+   refused in a way new credentials or a new signature may cure (an
+   expired token, a request signed too long ago, a signature that does
+   not match): the caller invalidates its credentials and retries, within
+   its retry budget, so that a wrong secret still fails in the end. */
+int kefo_aws_error_credentials(const char *type);
 
 /* Milliseconds of wall-clock time from the client's clock. */
 int64_t kefo_aws_client_now_ms(const kefo_aws_client *client);

@@ -49,6 +49,12 @@ void kefo_credentials_provider_del(kefo_credentials_provider *p) {
   }
 }
 
+void kefo_credentials_provider_invalidate(kefo_credentials_provider *p) {
+  if (p != NULL && p->ops->invalidate != NULL) {
+    p->ops->invalidate(p);
+  }
+}
+
 void kefo_credentials_pending_add(kefo_credentials_pending **head,
                                   kefo_credentials_pending *p) {
   p->prev = NULL;
@@ -972,8 +978,8 @@ static void static_del(kefo_credentials_provider *p) {
   kefo_mem_free(sp->mem, sp);
 }
 
-static const kefo_credentials_provider_ops static_ops = {static_get,
-                                                         static_del};
+static const kefo_credentials_provider_ops static_ops = {static_get, static_del,
+                                                         NULL};
 
 int kefo_credentials_static_new(kefo_credentials_provider **out,
                                 const kefo_mem *mem, const char *access_key_id,
@@ -1172,7 +1178,8 @@ static void chain_del(kefo_credentials_provider *p) {
   kefo_mem_free(c->mem, c);
 }
 
-static const kefo_credentials_provider_ops chain_ops = {chain_get, chain_del};
+static const kefo_credentials_provider_ops chain_ops = {chain_get, chain_del,
+                                                        NULL};
 
 int kefo_credentials_chain_new(kefo_credentials_provider **out,
                                const kefo_mem *mem,
@@ -1305,6 +1312,8 @@ typedef struct cache_provider {
   /* Wall-clock milliseconds: start refreshing; stop handing out. */
   int64_t refresh_at;
   int64_t stale_at;
+  /* When the cached credentials arrived. */
+  int64_t got_at;
   /* After a failed background refresh: not before this. */
   int64_t retry_at;
   int in_flight;
@@ -1452,6 +1461,7 @@ static void cache_on_inner(int error, const kefo_credentials *creds,
       }
       c->creds = fresh;
       c->have = 1;
+      c->got_at = now;
       c->retry_at = 0;
       if (creds->expiration_ms == 0) {
         c->refresh_at = c->stale_at = INT64_MAX;
@@ -1571,7 +1581,21 @@ static void cache_del(kefo_credentials_provider *p) {
   kefo_mem_free(c->mem, c);
 }
 
-static const kefo_credentials_provider_ops cache_ops = {cache_get, cache_del};
+static void cache_invalidate(kefo_credentials_provider *p) {
+  cache_provider *c = (cache_provider *)p;
+
+  if (!c->have || cache_now(c) - c->got_at < KEFO_CREDENTIALS_MIN_HOLD_MS) {
+    return;
+  }
+  /* Still lent or not, the copy stays until replaced: only stop handing
+     it out, so that the next get waits for |inner|. */
+  c->have = 0;
+  c->retry_at = 0;
+  kefo_credentials_provider_invalidate(c->inner);
+}
+
+static const kefo_credentials_provider_ops cache_ops = {cache_get, cache_del,
+                                                        cache_invalidate};
 
 int kefo_credentials_cache_new(kefo_credentials_provider **out,
                                const kefo_credentials_options *opts,

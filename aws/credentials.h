@@ -50,6 +50,10 @@ typedef struct kefo_credentials_provider_ops {
   int (*get)(kefo_credentials_provider *p, kefo_credentials_cb cb,
              void *user_data);
   void (*del)(kefo_credentials_provider *p);
+  /* Optional (NULL: nothing is kept): a service refused what |p| gave
+     (an expired token, a signature that does not match), so the next get
+     must not answer with the same credentials from a cache. */
+  void (*invalidate)(kefo_credentials_provider *p);
 } kefo_credentials_provider_ops;
 
 /* Every provider starts with this header; tests plug in their own. */
@@ -66,6 +70,9 @@ int kefo_credentials_provider_get(kefo_credentials_provider *p,
 
 /* Frees |p| (NULL is fine). Callbacks still pending are not called. */
 void kefo_credentials_provider_del(kefo_credentials_provider *p);
+
+/* Calls |p|'s invalidate when it has one (NULL is fine). */
+void kefo_credentials_provider_invalidate(kefo_credentials_provider *p);
 
 /*
  * A provider that always answers with the given keys (copied).
@@ -345,6 +352,7 @@ int kefo_credentials_default_chain_new(kefo_credentials_provider **out,
    out min(1 min, L/10) before expiry. */
 #define KEFO_CREDENTIALS_REFRESH_MS (5 * 60 * 1000)
 #define KEFO_CREDENTIALS_STALE_MS (60 * 1000)
+#define KEFO_CREDENTIALS_MIN_HOLD_MS (5 * 1000)
 
 /*
  * Caches what |inner| (owned from the call on, even when it fails) gives.
@@ -354,6 +362,10 @@ int kefo_credentials_default_chain_new(kefo_credentials_provider **out,
  * there are none, or they are stale, do callers wait for |inner|. A
  * failed background refresh keeps the cached credentials and is tried
  * again later. With |opts->base|, a timer refreshes even without gets.
+ * Invalidating drops the cached credentials unless they arrived less than
+ * KEFO_CREDENTIALS_MIN_HOLD_MS ago: many calls refused at once then cause
+ * one fetch, and credentials fetched after a refused call was signed are
+ * not dropped for it.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */

@@ -338,8 +338,8 @@ static void container_del(kefo_credentials_provider *p) {
   kefo_mem_free(cp->mem, cp);
 }
 
-static const kefo_credentials_provider_ops container_ops = {container_get,
-                                                            container_del};
+static const kefo_credentials_provider_ops container_ops = {
+    container_get, container_del, NULL};
 
 int kefo_credentials_container_new(kefo_credentials_provider **out,
                                    const kefo_credentials_options *opts) {

@@ -60,7 +60,7 @@ static void env_del(kefo_credentials_provider *p) {
   kefo_mem_free(ep->mem, ep);
 }
 
-static const kefo_credentials_provider_ops env_ops = {env_get, env_del};
+static const kefo_credentials_provider_ops env_ops = {env_get, env_del, NULL};
 
 int kefo_credentials_env_new(kefo_credentials_provider **out,
                              const kefo_credentials_options *opts) {

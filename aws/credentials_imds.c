@@ -403,7 +403,8 @@ static void imds_del(kefo_credentials_provider *p) {
   kefo_mem_free(ip->mem, ip);
 }
 
-static const kefo_credentials_provider_ops imds_ops = {imds_get, imds_del};
+static const kefo_credentials_provider_ops imds_ops = {imds_get, imds_del,
+                                                       NULL};
 
 int kefo_credentials_imds_new(kefo_credentials_provider **out,
                               const kefo_credentials_options *opts) {

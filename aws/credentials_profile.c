@@ -358,7 +358,7 @@ static void profile_del(kefo_credentials_provider *p) {
 }
 
 static const kefo_credentials_provider_ops profile_ops = {profile_get,
-                                                          profile_del};
+                                                          profile_del, NULL};
 
 static int dup_opt(const kefo_mem *mem, const char *s, const char **out) {
   size_t n;

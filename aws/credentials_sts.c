@@ -818,9 +818,9 @@ static void sts_del(kefo_credentials_provider *p) {
 }
 
 static const kefo_credentials_provider_ops assume_role_ops = {assume_role_get,
-                                                              sts_del};
+                                                              sts_del, NULL};
 static const kefo_credentials_provider_ops web_identity_ops = {web_identity_get,
-                                                               sts_del};
+                                                               sts_del, NULL};
 
 static int dup_opt(const kefo_mem *mem, const char *s, char **out) {
   size_t n;

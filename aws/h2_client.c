@@ -490,12 +490,13 @@ static int on_stream_close_cb(nghttp2_session *session, int32_t id,
   }
   snprintf(msg, sizeof(msg), "HTTP/2 stream reset: %s",
            nghttp2_http2_strerror(error_code));
-  /* REFUSED_STREAM (a GOAWAY below us, or the peer's stream limit) means
-     the server did not process it: always safe to retry. */
-  stream_finish(s, KEFO_ERR_STREAM_RESET, msg,
-                error_code == NGHTTP2_REFUSED_STREAM ||
-                    error_code == NGHTTP2_INTERNAL_ERROR ||
-                    error_code == NGHTTP2_ENHANCE_YOUR_CALM);
+  /* Every reset is retryable: REFUSED_STREAM (a GOAWAY below us, the
+     peer's stream limit) says the server did not process the request,
+     and the others (PROTOCOL_ERROR from a body that does not match its
+     content-length, INTERNAL_ERROR, CANCEL) lost a read that is safe to
+     send again; the caller's retry budget bounds a server that always
+     resets. */
+  stream_finish(s, KEFO_ERR_STREAM_RESET, msg, 1);
   return 0;
 }
 

@@ -427,6 +427,10 @@ static void sub_on_close(kefo_http_stream *s, int error,
     kefo_aws_error_from_json(&info, msg, sizeof(msg), "SubscribeToShard",
                              sub->status, j);
     info.retryable = info.retryable || exception_retryable(info.aws_type);
+    if (kefo_aws_error_credentials(info.aws_type)) {
+      kefo_credentials_provider_invalidate(
+          kefo_aws_client_credentials(sub->client));
+    }
     sub_end(sub, KEFO_ERR_AWS, &info);
     cJSON_Delete(j);
   } else if (kefo_es_decoder_finish(&sub->dec) != 0) {

@@ -17,7 +17,8 @@ static void creds_del(kefo_credentials_provider *p) {
   (void)p;
 }
 
-static const kefo_credentials_provider_ops creds_ops = {creds_get, creds_del};
+static const kefo_credentials_provider_ops creds_ops = {creds_get, creds_del,
+                                                        NULL};
 static kefo_credentials_provider creds = {&creds_ops, "test"};
 
 kefo_credentials_provider *kefo_test_credentials(void) {

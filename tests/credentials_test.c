@@ -900,7 +900,7 @@ static void fp_del(kefo_credentials_provider *p) {
   free(fp);
 }
 
-static const kefo_credentials_provider_ops fp_ops = {fp_get, fp_del};
+static const kefo_credentials_provider_ops fp_ops = {fp_get, fp_del, NULL};
 
 static fake_provider *fp_new(const char *name, int *deleted) {
   fake_provider *fp = calloc(1, sizeof(*fp));
@@ -1011,6 +1011,54 @@ static void test_cache_refresh(void) {
   CU_ASSERT_EQUAL(r1.called, 1);
   CU_ASSERT_EQUAL(fp->calls, 5);
   fp_answer(fp, 0, "SHORT2", fake_now + 10000);
+
+  kefo_credentials_provider_del(cache);
+  env_free(&fe);
+}
+
+/* A service refused the cached keys: the next get waits for new ones,
+   unless they arrived less than KEFO_CREDENTIALS_MIN_HOLD_MS ago. */
+static void test_cache_invalidate(void) {
+  kefo_credentials_provider *cache = NULL;
+  kefo_credentials_options o;
+  fake_provider *fp = fp_new("scripted", NULL);
+  fake_env fe;
+  result r;
+  const int64_t hour = 3600000;
+
+  env_init(&fe);
+  opts_init(&o, &fe, NULL);
+  fake_now = T0;
+  CU_ASSERT_FATAL(kefo_credentials_cache_new(&cache, &o, &fp->base) == 0);
+  /* Nothing cached: nothing to drop, and no fetch starts. */
+  kefo_credentials_provider_invalidate(cache);
+  CU_ASSERT_EQUAL(fp->calls, 0);
+  get(cache, &r);
+  fp_answer(fp, 0, "AKID1", T0 + hour);
+  CU_ASSERT_STRING_EQUAL(r.akid, "AKID1");
+
+  /* Just fetched: a refusal of a call signed before is not theirs. */
+  fake_now = T0 + KEFO_CREDENTIALS_MIN_HOLD_MS - 1;
+  kefo_credentials_provider_invalidate(cache);
+  get(cache, &r);
+  CU_ASSERT_EQUAL(r.called, 1);
+  CU_ASSERT_STRING_EQUAL(r.akid, "AKID1");
+  CU_ASSERT_EQUAL(fp->calls, 1);
+
+  /* Held long enough: dropped, and the next get waits for the provider
+     although the keys had most of an hour left. */
+  fake_now = T0 + KEFO_CREDENTIALS_MIN_HOLD_MS;
+  kefo_credentials_provider_invalidate(cache);
+  kefo_credentials_provider_invalidate(cache);
+  get(cache, &r);
+  CU_ASSERT_EQUAL(r.called, 0);
+  CU_ASSERT_EQUAL(fp->calls, 2);
+  fp_answer(fp, 0, "AKID2", fake_now + hour);
+  CU_ASSERT_EQUAL(r.called, 1);
+  CU_ASSERT_STRING_EQUAL(r.akid, "AKID2");
+  /* NULL and providers without the operation are fine. */
+  kefo_credentials_provider_invalidate(NULL);
+  kefo_credentials_provider_invalidate(&fp->base);
 
   kefo_credentials_provider_del(cache);
   env_free(&fe);
@@ -2375,6 +2423,7 @@ int kefo_add_credentials_suite(void) {
       !CU_add_test(s, "sts_parse", test_sts_parse) ||
       !CU_add_test(s, "cache_refresh", test_cache_refresh) ||
       !CU_add_test(s, "cache_failures", test_cache_failures) ||
+      !CU_add_test(s, "cache_invalidate", test_cache_invalidate) ||
       !CU_add_test(s, "cache_delete_in_callback",
                    test_cache_delete_in_callback) ||
       !CU_add_test(s, "chain", test_chain) ||

@@ -38,20 +38,17 @@ static void test_parse(void) {
                   KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://"), KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:0"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:65536"),
-                  KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:65536"), KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:x"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h/path"),
-                  KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://user@h"),
-                  KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h/path"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://user@h"), KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://[::1"), KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, NULL), KEFO_ERR_CONFIG);
 }
 
 static void test_retryable(void) {
-  CU_ASSERT(kefo_aws_error_retryable("ProvisionedThroughputExceededException",
-                                     400));
+  CU_ASSERT(
+      kefo_aws_error_retryable("ProvisionedThroughputExceededException", 400));
   CU_ASSERT(kefo_aws_error_retryable("LimitExceededException", 400));
   CU_ASSERT(kefo_aws_error_retryable(NULL, 503));
   CU_ASSERT(kefo_aws_error_retryable(NULL, 429));
@@ -59,6 +56,17 @@ static void test_retryable(void) {
   CU_ASSERT(!kefo_aws_error_retryable("ConditionalCheckFailedException", 400));
   CU_ASSERT(!kefo_aws_error_retryable("AccessDeniedException", 400));
   CU_ASSERT(!kefo_aws_error_retryable(NULL, 400));
+  /* Refused credentials: new ones (or a new signature) may cure it. */
+  CU_ASSERT(kefo_aws_error_retryable("ExpiredTokenException", 400));
+  CU_ASSERT(kefo_aws_error_retryable("InvalidSignatureException", 403));
+  CU_ASSERT(kefo_aws_error_credentials("ExpiredTokenException"));
+  CU_ASSERT(kefo_aws_error_credentials("RequestExpired"));
+  CU_ASSERT(kefo_aws_error_credentials("SignatureDoesNotMatch"));
+  /* A key that does not exist, or a right that is missing, stays so. */
+  CU_ASSERT(!kefo_aws_error_credentials("UnrecognizedClientException"));
+  CU_ASSERT(!kefo_aws_error_credentials("AccessDeniedException"));
+  CU_ASSERT(!kefo_aws_error_credentials(NULL));
+  CU_ASSERT(!kefo_aws_error_retryable("UnrecognizedClientException", 400));
 }
 
 static void test_services(void) {
@@ -70,9 +78,8 @@ static void test_services(void) {
       0);
   CU_ASSERT_EQUAL(s.version, KEFO_HTTP_2);
   CU_ASSERT_STRING_EQUAL(s.content_type, "application/x-amz-json-1.1");
-  CU_ASSERT_EQUAL(kefo_aws_service_dynamodb(&s, "http://127.0.0.1:8000",
-                                            "us-east-1"),
-                  0);
+  CU_ASSERT_EQUAL(
+      kefo_aws_service_dynamodb(&s, "http://127.0.0.1:8000", "us-east-1"), 0);
   CU_ASSERT_EQUAL(s.version, KEFO_HTTP_1_1);
   CU_ASSERT_STRING_EQUAL(s.content_type, "application/x-amz-json-1.0");
   CU_ASSERT_EQUAL(kefo_aws_service_kinesis(&s, "https://k", "US EAST"),

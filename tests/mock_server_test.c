@@ -905,7 +905,7 @@ static void bad_creds_del(kefo_credentials_provider *p) {
 }
 
 static const kefo_credentials_provider_ops bad_ops = {bad_creds_get,
-                                                      bad_creds_del};
+                                                      bad_creds_del, NULL};
 static kefo_credentials_provider bad_creds = {&bad_ops, "bad"};
 
 static void test_signature(void) {
