@@ -286,6 +286,14 @@ int kefo_aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
   return rv;
 }
 
+void kefo_aws_printable(char *s) {
+  for (; *s; ++s) {
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+      *s = '?';
+    }
+  }
+}
+
 void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
                               const char *operation, int status,
                               const cJSON *j) {
@@ -298,6 +306,7 @@ void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
   snprintf(msg, msglen, "%s failed: HTTP %d %s: %s", operation, status,
            info->aws_type ? info->aws_type : "(no error type)",
            text ? text : "(no message)");
+  kefo_aws_printable(msg);
   info->message = msg;
 }
 
@@ -418,7 +427,11 @@ static void on_close(kefo_http_stream *s, int error,
                call->operation, MAX_RESPONSE);
       info.code = error = KEFO_ERR_RESPONSE_TOO_LARGE;
       info.message = msg;
-      info.retryable = 0;
+      /* No answer of the APIs kefo calls comes near the limit (GetRecords
+         returns at most 10 MiB of data): one that passes it was garbled
+         on the way or by the server, and is asked for again within the
+         retry budget. */
+      info.retryable = 1;
     } else if (error == KEFO_ERR_CALLBACK_FAILURE &&
                call->data_error == KEFO_ERR_NOMEM) {
       snprintf(msg, sizeof(msg), "out of memory reading the response of %s",

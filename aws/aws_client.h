@@ -114,6 +114,11 @@ void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
                               const char *operation, int status,
                               const cJSON *j);
 
+/* Replaces every control byte of the NUL-terminated |s| by '?': a
+   server's words go to logs, where a newline could forge a line and an
+   escape sequence drive a terminal. */
+void kefo_aws_printable(char *s);
+
 /* The type of an AWS JSON error body ("__type" without its namespace:
    "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" gives
    "ResourceNotFoundException"), or NULL; points into |j|. */

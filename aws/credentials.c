@@ -306,6 +306,10 @@ int kefo_credentials_parse_time(const char *s, size_t len, int64_t *ms) {
   if (i != len) {
     return KEFO_ERR_BAD_RESPONSE;
   }
+  /* A leap second ends a minute; ":60" anywhere else is garbage. */
+  if (sec == 60 && mi != 59) {
+    return KEFO_ERR_BAD_RESPONSE;
+  }
   if (sec == 60) {
     sec = 59;
   }
@@ -674,11 +678,14 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
   c.secret_access_key = r.out + off[F_SECRET];
   c.session_token =
       found[F_TOKEN] && flen[F_TOKEN] > 0 ? r.out + off[F_TOKEN] : NULL;
+  /* An Expiration at the epoch would read as 0, "never expires". */
   if (found[F_EXPIRATION] &&
-      kefo_credentials_parse_time(r.out + off[F_EXPIRATION], flen[F_EXPIRATION],
-                                  &c.expiration_ms) != 0) {
+      (kefo_credentials_parse_time(r.out + off[F_EXPIRATION],
+                                   flen[F_EXPIRATION], &c.expiration_ms) != 0 ||
+       c.expiration_ms <= 0)) {
     kefo_set_err(err, errlen,
-                 "the document's Expiration is not an ISO 8601 time");
+                 "the document's Expiration is not an ISO 8601 time after "
+                 "1970");
     goto done;
   }
   rv = kefo_credentials_check(&c, err, errlen);

@@ -373,10 +373,13 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
   k.access_key_id = buf + off[0];
   k.secret_access_key = buf + off[1];
   k.session_token = buf + off[2];
+  /* An Expiration at the epoch would read as 0, "never expires". */
   if (kefo_credentials_parse_time(buf + off[3], strlen(buf + off[3]),
-                                  &k.expiration_ms) != 0) {
+                                  &k.expiration_ms) != 0 ||
+      k.expiration_ms <= 0) {
     kefo_set_err(err, errlen,
-                 "the response's <Expiration> is not an ISO 8601 time");
+                 "the response's <Expiration> is not an ISO 8601 time after "
+                 "1970");
     goto done;
   }
   rv = kefo_credentials_check(&k, err, errlen);

@@ -311,6 +311,7 @@ static int on_message(const kefo_es_message *m, void *ud) {
     snprintf(msg, sizeof(msg), "SubscribeToShard exception %s: %s", type,
              kefo_aws_json_error_message(j) ? kefo_aws_json_error_message(j)
                                             : "(no message)");
+    kefo_aws_printable(msg);
     cJSON_Delete(j);
     info.code = KEFO_ERR_AWS;
     info.aws_type = type;

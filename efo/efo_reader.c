@@ -42,26 +42,34 @@ static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
 
   (void)sub;
   if (cJSON_IsNumber(behind)) {
-    r->stats.millis_behind_latest = (int64_t)behind->valuedouble;
+    r->stats.millis_behind_latest = kefo_json_ms(behind, 1);
   }
-  seqs = kefo_consumer_sequence_numbers(c, records, &n);
-  if (seqs == NULL) {
-    return -1;
+  if (!cJSON_IsArray(records)) {
+    /* Required by the API: an event without it is as bad as one with
+       malformed sequence numbers. */
+    seqs = NULL;
+    n = 0;
+    skip = -1;
+  } else {
+    seqs = kefo_consumer_sequence_numbers(c, records, &n);
+    if (seqs == NULL) {
+      return -1;
+    }
+    skip =
+        kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs, n,
+                              cJSON_IsString(cont) ? cont->valuestring : NULL);
   }
-  skip = kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs, n,
-                               cJSON_IsString(cont) ? cont->valuestring : NULL);
   if (n > 0) {
     last = seqs[n - 1];
   }
   if (skip < 0) {
     kefo_consumer_report(
         c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
-        "a SubscribeToShardEvent has malformed sequence numbers");
+        "a SubscribeToShardEvent has no Records array, or malformed "
+        "sequence numbers");
     rv = KEFO_DELIVER_BAD;
   } else if ((size_t)skip < n) {
-    rv = kefo_consumer_deliver(
-        c, r, records, skip,
-        cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0);
+    rv = kefo_consumer_deliver(c, r, records, skip, kefo_json_ms(behind, 1));
   }
   if (rv == 0) {
     /* Handled: the continuation (or shard end) counts from now on. */
@@ -107,8 +115,15 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
   efo_kick(r);
 }
 
-static const kefo_kinesis_subscribe_callbacks callbacks = {NULL, on_event,
-                                                           on_end};
+static void on_initial_response(kefo_kinesis_subscription *sub, void *ud) {
+  kefo_reader *r = ud;
+
+  (void)sub;
+  kefo_subcore_on_answer(&r->u.efo.core, kefo_consumer_now_ms(r->c));
+}
+
+static const kefo_kinesis_subscribe_callbacks callbacks = {on_initial_response,
+                                                           on_event, on_end};
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   kefo_reader *r = arg;

@@ -130,6 +130,16 @@ void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms) {
   ++core->subscriptions;
 }
 
+void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms) {
+  if (core->state != KEFO_SUB_SUBSCRIBING) {
+    return;
+  }
+  if (now_ms > core->last_subscribe_ms) {
+    core->last_subscribe_ms = now_ms;
+  }
+  core->last_activity_ms = now_ms;
+}
+
 int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
                           const char *const *seqs, size_t n,
                           const char *continuation) {
@@ -141,7 +151,7 @@ int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
   }
   for (i = 0; i < n; ++i) {
     if (!kefo_seq_valid(seqs[i]) ||
-        (i > 0 && kefo_seq_cmp(seqs[i - 1], seqs[i]) > 0)) {
+        (i > 0 && kefo_seq_cmp(seqs[i - 1], seqs[i]) >= 0)) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
   }

@@ -83,6 +83,16 @@ int kefo_subcore_should_subscribe(const kefo_subscription_core *core,
 void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms);
 
 /*
+ * The server answered the call (its initial-response) at |now_ms|. The
+ * rate limit counts from here when it is later than the send: a call that
+ * waited for a connection reached the server late, and a second counted
+ * from its send could be less than a second at the server, which refuses
+ * it with LimitExceededException. Nothing changes in a state other than
+ * SUBSCRIBING.
+ */
+void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms);
+
+/*
  * A SubscribeToShardEvent arrived. |seqs| are its records' sequence
  * numbers in order (NULL entries are invalid), |continuation| its
  * ContinuationSequenceNumber (NULL: shard end). Returns how many leading

@@ -108,7 +108,7 @@ static void on_records(int error, const cJSON *resp,
                   "NextShardIterator that is not a string");
     return;
   }
-  behind_ms = cJSON_IsNumber(behind) ? (int64_t)behind->valuedouble : 0;
+  behind_ms = kefo_json_ms(behind, 1);
   if (cJSON_IsNumber(behind)) {
     r->stats.millis_behind_latest = behind_ms;
   }

@@ -186,7 +186,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
                  &kr->seq) != 0) {
       return KEFO_DELIVER_BAD;
     }
-    kr->arrival_ms = cJSON_IsNumber(at) ? (int64_t)(at->valuedouble * 1000) : 0;
+    kr->arrival_ms = kefo_json_ms(at, 1000);
     ++c->nkrecs;
   }
   for (k = 0; k < c->nkrecs; ++k) {
@@ -253,6 +253,20 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   }
   kefo_alignment_delivered(r, newest);
   return 0;
+}
+
+int64_t kefo_json_ms(const cJSON *n, double scale) {
+  double v;
+
+  if (!cJSON_IsNumber(n)) {
+    return 0;
+  }
+  v = n->valuedouble * scale;
+  /* Written so that NaN lands on 0 too. */
+  if (!(v > 0)) {
+    return 0;
+  }
+  return v < 9007199254740992.0 ? (int64_t)v : INT64_C(9007199254740992);
 }
 
 const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,

@@ -188,6 +188,14 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
                           const cJSON *records, int skip, int64_t behind);
 
 /*
+ * |n| (a JSON number: MillisBehindLatest, or ApproximateArrivalTimestamp
+ * in seconds with |scale| 1000) as whole milliseconds, held to
+ * 0..2^53 so that no value a server sends (negative, 1e300, inf) makes
+ * the conversion undefined; 0 when |n| is not a number.
+ */
+int64_t kefo_json_ms(const cJSON *n, double scale);
+
+/*
  * The SequenceNumber of each of |records| (a JSON array of Record
  * objects), in order, "" where one is missing or not a string (the cores
  * reject it), in a scratch array of |c| valid until the next call; |*n|

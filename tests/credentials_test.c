@@ -596,6 +596,7 @@ static void test_parse_time(void) {
       "2023-02-29T22:13:20Z",
       "2023-11-14T24:13:20Z",
       "2023-11-14T22:60:20Z",
+      "2023-11-14T22:13:60Z",
       "2023-11-14T22:13:20.Z",
       "2023-11-14T22:13:20+2:00",
       "2023-11-14T22:13:20Zjunk",
@@ -655,6 +656,10 @@ static void test_parse_json(void) {
       {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" S_SECRET
        "\",\"Expiration\":\"tomorrow\"}",
        KEFO_ERR_BAD_RESPONSE, "Expiration is not an ISO 8601 time"},
+      /* The epoch would read as 0, "never expires". */
+      {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" S_SECRET
+       "\",\"Expiration\":\"1970-01-01T00:00:00Z\"}",
+       KEFO_ERR_BAD_RESPONSE, "Expiration is not an ISO 8601 time after 1970"},
       {"{\"AccessKeyId\":\"A B\",\"SecretAccessKey\":\"" S_SECRET "\"}",
        KEFO_ERR_CREDENTIALS, "access key id"},
       {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" S_SECRET

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <CUnit/CUnit.h>
+#include <cjson/cJSON.h>
 
 #include "aws/aws_client.h"
 #include "aws/http.h"
@@ -69,6 +70,22 @@ static void test_retryable(void) {
   CU_ASSERT(!kefo_aws_error_retryable("UnrecognizedClientException", 400));
 }
 
+/* A server's error text reaches logs without control bytes. */
+static void test_error_text(void) {
+  cJSON *j = cJSON_Parse("{\"__type\":\"ns#Bad\\nType\",\"message\":"
+                         "\"line\\nforged \\u001b[31m\\u007f\"}");
+  kefo_error_info info;
+  char msg[256];
+
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  memset(&info, 0, sizeof(info));
+  kefo_aws_error_from_json(&info, msg, sizeof(msg), "GetRecords", 400, j);
+  CU_ASSERT_STRING_EQUAL(info.message, "GetRecords failed: HTTP 400 "
+                                       "Bad?Type: line?forged ?[31m?");
+  CU_ASSERT_EQUAL(info.retryable, 0);
+  cJSON_Delete(j);
+}
+
 static void test_services(void) {
   kefo_aws_service s;
 
@@ -98,6 +115,7 @@ int kefo_add_endpoint_suite(void) {
 
   if (s == NULL || !CU_add_test(s, "parse", test_parse) ||
       !CU_add_test(s, "retryable", test_retryable) ||
+      !CU_add_test(s, "error_text", test_error_text) ||
       !CU_add_test(s, "services", test_services)) {
     return CU_get_error();
   }

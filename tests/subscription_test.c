@@ -90,6 +90,18 @@ static void test_rate_limit_and_continuation(void) {
   CU_ASSERT_EQUAL(wait, 700);
   CU_ASSERT(kefo_subcore_should_subscribe(&c, 1000, &wait));
   CU_ASSERT_STRING_EQUAL(c.position_value, "150");
+
+  /* A call answered 250 ms after it was sent (it waited for a
+     connection): the next second counts from the answer. */
+  kefo_subcore_on_subscribe(&c, 1000);
+  kefo_subcore_on_answer(&c, 1250);
+  CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 1260, NULL, 0, "160"), 0);
+  kefo_subcore_on_delivered(&c, NULL);
+  /* Only an answer to a call in flight counts. */
+  kefo_subcore_on_answer(&c, 1900);
+  kefo_subcore_on_end(&c, 1300, KEFO_ERR_HTTP, 1, &kefo_fake_clock);
+  CU_ASSERT(!kefo_subcore_should_subscribe(&c, 2000, &wait));
+  CU_ASSERT(wait >= 250);
 }
 
 static void test_backoff_and_failure(void) {
@@ -156,6 +168,12 @@ static void test_dedupe_and_end(void) {
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 3, NULL, 0, "x"),
                   KEFO_ERR_INVALID_ARGUMENT);
+  {
+    /* Each record of a shard has its own sequence number. */
+    const char *twice[] = {"300", "300"};
+    CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 3, twice, 2, "300"),
+                    KEFO_ERR_INVALID_ARGUMENT);
+  }
   CU_ASSERT_STRING_EQUAL(c.position_value, "107");
   /* Shard end: no continuation; finished once handled. */
   CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 4, NULL, 0, NULL), 0);
