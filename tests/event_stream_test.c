@@ -659,21 +659,48 @@ static void test_encoder_errors(void) {
   CU_ASSERT_EQUAL(kefo_es_encoded_len(NULL, 0, KEFO_ES_MAX_MESSAGE_LEN), 0);
 }
 
-/* One split message through a failing allocator. */
+/* Three messages through a failing allocator, fed 7 bytes at a time so
+   that every one is buffered: a small one, one with 40 headers, and one
+   whose 70 KB payload makes the buffer grow. */
 static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
-  static const uint8_t hdr[] = {1, 'a', 7, 0, 1, 'b', 1, 'c', 0};
-  uint8_t msg[128];
-  size_t n = raw_message(msg, hdr, sizeof(hdr));
+  static uint8_t stream[80 * 1024];
+  static size_t len;
+  static const size_t payloads[] = {2, 300, 70 * 1024};
   kefo_es_decoder dec;
   capture cap;
   int rv;
 
   (void)arg;
+  if (len == 0) {
+    static uint8_t payload[70 * 1024];
+    kefo_es_header h[40];
+    char names[40][8];
+    size_t i, k, n;
+
+    memset(payload, 'x', sizeof(payload));
+    for (k = 0; k < 3; ++k) {
+      size_t nh = k == 1 ? 40 : 2;
+      for (i = 0; i < nh; ++i) {
+        memset(&h[i], 0, sizeof(h[i]));
+        snprintf(names[i], sizeof(names[i]), "h%zu", i);
+        h[i].name = names[i];
+        h[i].name_len = strlen(names[i]);
+        h[i].type = KEFO_ES_STRING;
+        h[i].value = (const uint8_t *)"value";
+        h[i].value_len = 5;
+      }
+      CU_ASSERT_EQUAL_FATAL(kefo_es_encode(stream + len, sizeof(stream) - len,
+                                           h, nh, payload, payloads[k], &n),
+                            0);
+      len += n;
+    }
+  }
   memset(&cap, 0, sizeof(cap));
   kefo_es_decoder_init(&dec, mem, 0, 0, on_message, &cap);
-  rv = feed_chunked(&dec, msg, n, 5);
+  rv = feed_chunked(&dec, stream, len, 7);
   if (rv == 0) {
-    CU_ASSERT_EQUAL(cap.calls, 1);
+    CU_ASSERT_EQUAL(cap.calls, 3);
+    CU_ASSERT_EQUAL(cap.payload_len, payloads[2]);
   } else {
     /* Under a failing allocator the only acceptable error is NOMEM. */
     CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);

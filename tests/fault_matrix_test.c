@@ -18,11 +18,17 @@
  * It prints one row per cell: recovery time, resubscriptions (SubscribeToShard
  * or GetShardIterator calls on the struck shard), errors the consumer
  * reported, RSS. tests/RELIABILITY.md keeps the latest table.
+ *
+ * With --soak SECONDS [SHARDS] it is the soak instead (scripts/soak.sh,
+ * not in make check): the same faults at random, one a second, on 1,000
+ * shards.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
@@ -35,13 +41,14 @@
 #include "efo/subscription.h"
 #include "tests/aws_test_util.h"
 
-#define STREAM "faults"
 #define SHARDS 4
-#define MAX_SLOTS 16
-#define MAX_RECORDS 400000
-/* Every 50 ms, 10 records: 200 a second over the 4 shards. */
+/* The soak's 1,000 shards, and room to spare. */
+#define MAX_SLOTS 1100
+#define MAX_RECORDS 4000000
+/* Every 50 ms, 10 records: 200 a second over the 4 shards (the soak
+   writes more). */
 #define WRITE_EVERY_MS 50
-#define WRITE_BATCH 10
+static long write_batch = 10;
 /* The shard struck by default; splits and merges take the others. */
 #define TARGET "shardId-000000000003"
 /* RSS may grow this much over the run (ASan's quarantine included). */
@@ -52,6 +59,14 @@ static const char *reader = "EFO";
 static kefo_http_client *http;
 static kefo_aws_client *aws;
 static kefo_aws_service svc;
+/* KefoMock.<op>: the same endpoint under another target. Its own service,
+   never the shared one changed for a moment, since a write may start
+   while a control call waits. */
+static kefo_aws_service ctl_svc;
+/* A new stream per reader (the mock cannot delete one): each run starts
+   from 4 open shards. */
+static char stream[32];
+#define STREAM stream
 
 /* ---- calls to the mock ------------------------------------------------ */
 
@@ -77,11 +92,11 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
 /* Runs |op| (Kinesis_20131202.op, or KefoMock.op when |control|) to its
    answer, the consumer running meanwhile. Returns the answer (the caller
    deletes it) or NULL. */
-static cJSON *call(const char *op, cJSON *body) {
+static cJSON *call_on(const kefo_aws_service *to, const char *op, cJSON *body) {
   answer a;
 
   memset(&a, 0, sizeof(a));
-  kefo_aws_call_start(aws, &svc, op, body, NULL, on_answer, &a, NULL);
+  kefo_aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a.done, 30000);
   if (a.error) {
@@ -91,16 +106,14 @@ static cJSON *call(const char *op, cJSON *body) {
   return a.resp;
 }
 
-/* KefoMock.<op>: the control operations go to the same endpoint with a
-   different target; the aws client signs them, which the mock ignores. */
-static cJSON *control(const char *op, cJSON *body) {
-  kefo_aws_service saved = svc;
-  cJSON *r;
+static cJSON *call(const char *op, cJSON *body) {
+  return call_on(&svc, op, body);
+}
 
-  svc.target_prefix = "KefoMock";
-  r = call(op, body);
-  svc = saved;
-  return r;
+/* KefoMock.<op>: the control operations; the aws client signs them like
+   any call. */
+static cJSON *control(const char *op, cJSON *body) {
+  return call_on(&ctl_svc, op, body);
 }
 
 static double now_ms(void) {
@@ -270,16 +283,16 @@ static void write_tick(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   (void)arg;
   if (st->put_in_flight || st->put_failed ||
-      st->next + WRITE_BATCH > MAX_RECORDS) {
+      st->next + write_batch > MAX_RECORDS) {
     return;
   }
   p = malloc(sizeof(*p));
   p->first = st->next;
-  p->n = WRITE_BATCH;
+  p->n = write_batch;
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "StreamName", STREAM);
   recs = cJSON_AddArrayToObject(b, "Records");
-  for (k = 0; k < WRITE_BATCH; ++k) {
+  for (k = 0; k < write_batch; ++k) {
     char pk[32], data[32], b64[64];
     size_t len;
     cJSON *e = cJSON_CreateObject();
@@ -292,7 +305,7 @@ static void write_tick(evutil_socket_t fd, short what, void *arg) {
     cJSON_AddStringToObject(e, "Data", b64);
     cJSON_AddItemToArray(recs, e);
   }
-  st->next += WRITE_BATCH;
+  st->next += write_batch;
   st->put_in_flight = 1;
   kefo_aws_call_start(aws, &svc, "PutRecords", b, NULL, on_put, p, NULL);
   cJSON_Delete(b);
@@ -548,6 +561,8 @@ static void run_cell(const cell *c) {
   } else {
     shard = reshard(c->op, &fired_ms);
     CU_ASSERT_PTR_NOT_NULL_FATAL(shard);
+    /* The child is new: its calls count from zero. */
+    memset(&before, 0, sizeof(before));
   }
   /* Recovery: a record written after the strike, from the struck shard
      (any shard when none was aimed at). */
@@ -618,14 +633,15 @@ static void test_cell(void) {
 
 /* ---- the run per reader ------------------------------------------------- */
 
+/* The soak's settings (fault_matrix_test --soak): more shards, more
+   records, shards discovered less often. */
+static int nshards = SHARDS;
+static int soaking;
+
 static void create_stream(void) {
   cJSON *b = cJSON_CreateObject(), *r;
-  char name[64];
-
-  /* A new stream per reader: each run starts from 4 open shards. */
-  snprintf(name, sizeof(name), "%s", STREAM);
-  cJSON_AddStringToObject(b, "StreamName", name);
-  cJSON_AddNumberToObject(b, "ShardCount", SHARDS);
+  cJSON_AddStringToObject(b, "StreamName", STREAM);
+  cJSON_AddNumberToObject(b, "ShardCount", nshards);
   r = call("CreateStream", b);
   cJSON_Delete(r);
 }
@@ -635,8 +651,8 @@ static int start_run(void) {
   kefo_config *cfg;
   char url[128], err[256];
   struct timeval tv;
-  static const char *const extra[] = {
-      "source.shard.discovery.interval", "1s",
+  const char *const extra[] = {
+      "source.shard.discovery.interval", soaking ? "10s" : "1s",
       /* A stall is noticed after this; the default is a minute. */
       "source.efo.subscription.timeout", "2s", "aws.http.request-timeout", "2s",
       NULL};
@@ -677,8 +693,10 @@ static int start_run(void) {
     return -1;
   }
   rss_start = rss_kb();
-  printf("\n| reader | fault | recovery ms | resubscribes | errors reported | "
-         "RSS MiB | last error |\n");
+  if (!soaking) {
+    printf("\n| reader | fault | recovery ms | resubscribes | errors reported "
+           "| RSS MiB | last error |\n");
+  }
   return st->records >= 100 ? 0 : -1;
 }
 
@@ -690,7 +708,8 @@ static int end_run(void) {
   for (j = 0; j < 500 && st->put_in_flight; ++j) {
     run_ms(20);
   }
-  for (j = 0; j < 1000 && missing_below(st->written) > 0; ++j) {
+  for (j = 0; j < (soaking ? 6000 : 1000) && missing_below(st->written) > 0;
+       ++j) {
     run_ms(20);
   }
   for (i = 0; i < st->written; ++i) {
@@ -709,12 +728,6 @@ static int end_run(void) {
   }
   kefo_consumer_del(consumer);
   consumer = NULL;
-  {
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "StreamName", STREAM);
-    cJSON_AddBoolToObject(b, "EnforceConsumerDeletion", 1);
-    cJSON_Delete(call("DeleteStream", b));
-  }
   j = once == st->written && st->failed == 0;
   free(st);
   st = NULL;
@@ -723,27 +736,224 @@ static int end_run(void) {
 
 static int efo_init(void) {
   reader = "EFO";
+  snprintf(stream, sizeof(stream), "faults-efo");
   return start_run();
 }
 
 static int polling_init(void) {
   reader = "POLLING";
+  snprintf(stream, sizeof(stream), "faults-polling");
   return start_run();
 }
 
-int main(void) {
+/* ---- the soak ------------------------------------------------------------ */
+
+/* What the soak strikes at random, per reader: the faults of the matrix
+   that hit one shard's data path. */
+static const char *const soak_efo[] = {"drop",
+                                       "rst-stream",
+                                       "goaway",
+                                       "stall",
+                                       "slow",
+                                       "truncate",
+                                       "malformed-json",
+                                       "oversized",
+                                       "bad-message-crc",
+                                       "bad-prelude-crc",
+                                       "unknown-event",
+                                       "expire",
+                                       "resource-in-use",
+                                       "limit-exceeded",
+                                       "internal-failure",
+                                       "kms-throttling",
+                                       NULL};
+static const char *const soak_polling[] = {"drop",
+                                           "rst-stream",
+                                           "goaway",
+                                           "stall",
+                                           "slow",
+                                           "truncate",
+                                           "malformed-json",
+                                           "oversized",
+                                           "limit-exceeded",
+                                           "internal-failure",
+                                           "kms-throttling",
+                                           "throttle",
+                                           "service-unavailable",
+                                           "bad-signature",
+                                           "expired-token",
+                                           "expired-iterator",
+                                           NULL};
+
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+
+  while (d && (e = readdir(d)) != NULL) {
+    n += e->d_name[0] != '.';
+  }
+  if (d) {
+    closedir(d);
+    --n; /* opendir's own */
+  }
+  return n;
+}
+
+/* Appends "fd -> target" lines for every open descriptor to |out|. */
+static void list_fds(char *out, size_t outlen) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  char path[300], target[256];
+  ssize_t n;
+  size_t len = strlen(out);
+
+  while (d && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') {
+      continue;
+    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+    n = readlink(path, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = 0;
+    len += (size_t)snprintf(out + len, len < outlen ? outlen - len : 0,
+                            "  fd %s -> %s\n", e->d_name, target);
+    if (len >= outlen) {
+      break;
+    }
+  }
+  if (d) {
+    closedir(d);
+  }
+}
+
+/* Descriptors open before anything was made, for the soak's leak check. */
+static int fds_start;
+static char fds_list[4096];
+
+/* fault_matrix_test --soak SECONDS [SHARDS]: a random fault on a random
+   shard every second while |shards| shards are read and 2,000 records a
+   second written; a row every 30 s (RSS, open descriptors, records);
+   at the end every record must have come exactly once, in order, no
+   shard failed, the RSS of the last sample within 10% (and 16 MiB) of
+   the sample a third of the way in, and the descriptors back to what
+   they were before the consumer was made. KEFO_SOAK_READER: EFO (the
+   default) or POLLING. */
+static int soak(long seconds, int shards) {
+  const char *env = getenv("KEFO_SOAK_READER");
+  const char *const *kinds;
+  int armed = 0, rc;
+  long rss_third = -1, rss_last = 0, t, nkinds = 0, missing;
+  double t0, fired0;
+  stats sst;
+  unsigned seed = (unsigned)time(NULL);
+
+  reader = env && strcmp(env, "POLLING") == 0 ? "POLLING" : "EFO";
+  kinds = reader[0] == 'E' ? soak_efo : soak_polling;
+  while (kinds[nkinds]) {
+    ++nkinds;
+  }
+  snprintf(stream, sizeof(stream), "soak-%s", reader);
+  soaking = 1;
+  nshards = shards;
+  write_batch = 100;
+  printf("soak: %s reader, %d shards, %ld s, seed %u\n", reader, shards,
+         seconds, seed);
+  srand(seed);
+  if (start_run() != 0) {
+    printf("soak: the consumer did not start reading\n");
+    return 1;
+  }
+  read_stats(NULL, &sst);
+  fired0 = sst.fired;
+  printf("| s | RSS MiB | fds | written | delivered | not yet delivered | "
+         "faults armed | struck | errors reported |\n");
+  t0 = now_ms();
+  for (t = 1; t <= seconds; ++t) {
+    char shard[32];
+    cJSON *b = cJSON_CreateObject();
+    const char *kind = kinds[rand() % nkinds];
+
+    snprintf(shard, sizeof(shard), "shardId-%012d", rand() % shards);
+    cJSON_AddStringToObject(b, "Kind", kind);
+    cJSON_AddStringToObject(b, "Shard", shard);
+    if (strcmp(kind, "stall") == 0 || strcmp(kind, "slow") == 0) {
+      cJSON_AddNumberToObject(b, "Ms", 3000);
+    }
+    cJSON_Delete(control("Fault", b));
+    ++armed;
+    /* The rest of this second. */
+    while (now_ms() < t0 + (double)t * 1000) {
+      run_ms(50);
+    }
+    if (t % 30 == 0 || t == seconds) {
+      long rss = rss_kb();
+      read_stats(NULL, &sst);
+      printf("| %ld | %.1f | %d | %ld | %ld | %ld | %d | %.0f | %d |\n", t,
+             rss / 1024.0, count_fds(), st->written, st->records,
+             missing_below(st->written), armed, sst.fired - fired0, st->errors);
+      fflush(stdout);
+      if (rss_third < 0 && t >= seconds / 3) {
+        rss_third = rss;
+      }
+      rss_last = rss;
+    }
+  }
+  {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "Kind", "none");
+    cJSON_Delete(control("Fault", b));
+  }
+  missing = missing_below(st->written);
+  rc = end_run();
+  printf("soak: RSS %.1f MiB a third in, %.1f MiB at the end; %ld records "
+         "not yet delivered when the faults stopped\n",
+         rss_third / 1024.0, rss_last / 1024.0, missing);
+  if (rss_last > rss_third + rss_third / 10 &&
+      rss_last > rss_third + 16 * 1024) {
+    printf("soak: FAILED: RSS grew\n");
+    rc = 1;
+  }
+  return rc;
+}
+
+int main(int argc, char **argv) {
   CU_pSuite s;
   unsigned failures, me;
   size_t i;
   char url[128];
 
+  fds_start = count_fds();
+  list_fds(fds_list, sizeof(fds_list));
   base = event_base_new();
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_FAULT_PORT"));
   kefo_aws_service_kinesis(&svc, url, "us-east-1");
+  ctl_svc = svc;
+  ctl_svc.target_prefix = "KefoMock";
   if (kefo_http_client_new(&http, base, NULL) != 0 ||
       kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
                           NULL) != 0) {
     return 1;
+  }
+  if (argc >= 3 && strcmp(argv[1], "--soak") == 0) {
+    int rc = soak(atol(argv[2]), argc >= 4 ? atoi(argv[3]) : 1000);
+    char after[4096] = "";
+
+    kefo_aws_client_del(aws);
+    kefo_http_client_del(http);
+    event_base_free(base);
+    /* Every descriptor kefo opened (the consumer's and the test's own
+       clients) is closed once they are deleted. */
+    list_fds(after, sizeof(after));
+    printf("soak: descriptors %d at the start, %d once everything was "
+           "deleted\n",
+           fds_start, count_fds());
+    if (count_fds() > fds_start) {
+      printf("soak: FAILED: descriptors leaked; at the start:\n%snow:\n%s",
+             fds_list, after);
+      rc = 1;
+    }
+    printf("soak: %s\n", rc == 0 ? "passed" : "FAILED");
+    return rc;
   }
   CU_initialize_registry();
   s = CU_add_suite("fault matrix, EFO", efo_init, end_run);

@@ -149,6 +149,10 @@ int mock_fault_arm(mock_fault *f, const cJSON *req, char *err, size_t errlen) {
   if (next.kind == MOCK_FAULT_NONE) {
     next.left = 0;
   }
+  /* The strikes count over every fault armed, so that a test can arm
+     one after another and add up. */
+  next.fired = f->fired;
+  next.fired_ms = f->fired_ms;
   *f = next;
   return 0;
 }

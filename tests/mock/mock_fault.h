@@ -64,7 +64,7 @@ typedef struct mock_fault {
      answer to a SubscribeToShard that another fault brought about. */
   mock_fault_kind then;
   int64_t then_count;
-  uint64_t fired;
+  uint64_t fired;   /* strikes since the server started, of every fault */
   int64_t fired_ms; /* epoch ms of the last strike, 0 before any */
 } mock_fault;
 
