@@ -24,6 +24,7 @@
  * shards.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -834,15 +835,18 @@ static char fds_list[4096];
    shard every second while |shards| shards are read and 2,000 records a
    second written; a row every 30 s (RSS, open descriptors, records);
    at the end every record must have come exactly once, in order, no
-   shard failed, the RSS of the last sample within 10% (and 16 MiB) of
-   the sample a third of the way in, and the descriptors back to what
-   they were before the consumer was made. KEFO_SOAK_READER: EFO (the
+   shard failed, the RSS floor of the last third of the run within 10%
+   (and 16 MiB) of the middle third's, and every descriptor closed once
+   everything is deleted. KEFO_SOAK_READER: EFO (the
    default) or POLLING. */
 static int soak(long seconds, int shards) {
   const char *env = getenv("KEFO_SOAK_READER");
   const char *const *kinds;
   int armed = 0, rc;
-  long rss_third = -1, rss_last = 0, t, nkinds = 0, missing;
+  /* The lowest RSS sampled in the middle and in the last third of the
+     run: a leak raises the floor, while a transient buffer (a 32 MiB
+     oversized answer read before it is refused) only makes a spike. */
+  long rss_mid = -1, rss_end = -1, t, nkinds = 0, missing;
   double t0, fired0;
   stats sst;
   unsigned seed = (unsigned)time(NULL);
@@ -892,10 +896,11 @@ static int soak(long seconds, int shards) {
              rss / 1024.0, count_fds(), st->written, st->records,
              missing_below(st->written), armed, sst.fired - fired0, st->errors);
       fflush(stdout);
-      if (rss_third < 0 && t >= seconds / 3) {
-        rss_third = rss;
+      if (t > 2 * seconds / 3 || t == seconds) {
+        rss_end = rss_end < 0 || rss < rss_end ? rss : rss_end;
+      } else if (t > seconds / 3) {
+        rss_mid = rss_mid < 0 || rss < rss_mid ? rss : rss_mid;
       }
-      rss_last = rss;
     }
   }
   {
@@ -905,11 +910,12 @@ static int soak(long seconds, int shards) {
   }
   missing = missing_below(st->written);
   rc = end_run();
-  printf("soak: RSS %.1f MiB a third in, %.1f MiB at the end; %ld records "
+  printf("soak: lowest RSS %.1f MiB in the middle third, %.1f MiB in the "
+         "last; %ld records "
          "not yet delivered when the faults stopped\n",
-         rss_third / 1024.0, rss_last / 1024.0, missing);
-  if (rss_last > rss_third + rss_third / 10 &&
-      rss_last > rss_third + 16 * 1024) {
+         rss_mid / 1024.0, rss_end / 1024.0, missing);
+  if (rss_mid > 0 && rss_end > rss_mid + rss_mid / 10 &&
+      rss_end > rss_mid + 16 * 1024) {
     printf("soak: FAILED: RSS grew\n");
     rc = 1;
   }
@@ -922,6 +928,9 @@ int main(int argc, char **argv) {
   size_t i;
   char url[128];
 
+  /* As kefo.h asks of an application: a write to a connection the mock
+     dropped must not kill the process. */
+  signal(SIGPIPE, SIG_IGN);
   fds_start = count_fds();
   list_fds(fds_list, sizeof(fds_list));
   base = event_base_new();
