@@ -1,0 +1,317 @@
+/*
+ * bench_decode: the whole decode path of the EFO reader on one core, from
+ * the bytes of SubscribeToShardEvent messages to the application's
+ * on_records: event-stream framing and CRCs, the JSON payload, the
+ * subscription core's sequence checks, base64 of every record's Data, KPL
+ * de-aggregation (a pass-through for plain records) and delivery through
+ * kefo_consumer_deliver, the function the readers call. Only the socket
+ * and HTTP/2 framing are left out (bench_e2e has them).
+ *
+ * Events are pre-encoded in memory as Kinesis sends them; each size is
+ * timed beside memcpy of the same wire bytes. Figures: MB/s of record data
+ * handed to on_records and of wire bytes, records/s, all per core.
+ */
+#include "config.h"
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/base64.h"
+#include "aws/event_stream.h"
+#include "efo/subscription.h"
+#include "runtime/consumer_internal.h"
+
+#define MIB (1024u * 1024u)
+#define NRUNS 5
+/* Wire bytes per case: enough to leave the caches. */
+#define TARGET_WIRE (48u * MIB)
+
+typedef struct bench_case {
+  const char *name;
+  size_t record_bytes;
+  size_t per_event; /* records in one event: about 0.5 MiB of data */
+} bench_case;
+
+static const bench_case cases[] = {
+    {"100 B records", 100, 5000},
+    {"1 KiB records", 1024, 500},
+    {"25 KiB records", 25 * 1024, 20},
+};
+
+typedef struct run {
+  kefo_consumer *c;
+  kefo_reader *r;
+  kefo_subscription_core core;
+  kefo_es_decoder dec;
+  uint64_t records, bytes;
+  int bad;
+} run;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
+                      size_t n, int64_t behind, void *ud) {
+  run *ru = ud;
+  size_t i;
+
+  (void)c;
+  (void)shard;
+  (void)behind;
+  ru->records += n;
+  for (i = 0; i < n; ++i) {
+    ru->bytes += r[i].data_len;
+  }
+  return 0;
+}
+
+static void on_shard_event(kefo_consumer *c, const char *shard,
+                           kefo_shard_event ev, void *ud) {
+  (void)c;
+  (void)shard;
+  (void)ev;
+  (void)ud;
+}
+
+static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  (void)c;
+  (void)ud;
+  fprintf(stderr, "bench_decode: %s\n", e->message);
+}
+
+/* What efo/efo_reader.c does with an event, kefo_kinesis_subscription's
+   checks of the message before it. */
+static int on_message(const kefo_es_message *m, void *ud) {
+  run *ru = ud;
+  const kefo_es_header *et = kefo_es_message_header(m, ":event-type");
+  const cJSON *records, *cont;
+  const char *const *seqs;
+  cJSON *ev;
+  size_t n;
+  int skip;
+  int64_t behind;
+
+  if (et == NULL || et->value_len != 21 ||
+      memcmp(et->value, "SubscribeToShardEvent", 21) != 0) {
+    ru->bad = 1;
+    return -1;
+  }
+  ev = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
+  records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
+  cont = cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
+  seqs = kefo_consumer_sequence_numbers(ru->c, records, &n);
+  skip = seqs ? kefo_subcore_on_event(&ru->core, 0, seqs, n,
+                                      cJSON_GetStringValue(cont))
+              : -1;
+  behind = kefo_json_ms(
+      cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest"), 1);
+  if (skip < 0 ||
+      kefo_consumer_deliver(ru->c, ru->r, records, skip, behind) != 0) {
+    ru->bad = 1;
+    cJSON_Delete(ev);
+    return -1;
+  }
+  kefo_subcore_on_delivered(&ru->core, n ? seqs[n - 1] : NULL);
+  cJSON_Delete(ev);
+  return 0;
+}
+
+/* Appends one encoded event of |nrec| records of |size| bytes, sequence
+   numbers from |*seq| on. Returns its length, 0 when |cap| is short. */
+static size_t encode_event(uint8_t *out, size_t cap, size_t nrec, size_t size,
+                           uint64_t *seq) {
+  static const char prefix[] = "4959000000000000000000000000000000000000000";
+  size_t b64cap = kefo_base64_encoded_len(size) + 1, i, len, jl;
+  uint8_t *data = malloc(size), *b64 = malloc(b64cap);
+  char *json, *p;
+  kefo_es_header h[3];
+  size_t jcap = nrec * (b64cap + 256) + 256;
+
+  json = malloc(jcap);
+  p = json;
+  p += sprintf(p,
+               "{\"ChildShards\":[],\"ContinuationSequenceNumber\":\"%s%015llu"
+               "\",\"MillisBehindLatest\":0,\"Records\":[",
+               prefix, (unsigned long long)(*seq + nrec - 1));
+  for (i = 0; i < nrec; ++i) {
+    size_t k;
+    for (k = 0; k < size; ++k) {
+      data[k] = (uint8_t)(k * 31 + i + *seq);
+    }
+    kefo_base64_encode(b64, b64cap, data, size, &len);
+    b64[len] = 0;
+    p += sprintf(p,
+                 "%s{\"ApproximateArrivalTimestamp\":1.795e9,\"Data\":\"%s\","
+                 "\"EncryptionType\":\"NONE\",\"PartitionKey\":\"pk-%zu\","
+                 "\"SequenceNumber\":\"%s%015llu\"}",
+                 i ? "," : "", (char *)b64, i, prefix,
+                 (unsigned long long)(*seq + i));
+  }
+  p += sprintf(p, "]}");
+  jl = (size_t)(p - json);
+  *seq += nrec;
+  memset(h, 0, sizeof(h));
+  h[0].name = ":event-type";
+  h[0].name_len = 11;
+  h[0].type = KEFO_ES_STRING;
+  h[0].value = (const uint8_t *)"SubscribeToShardEvent";
+  h[0].value_len = 21;
+  h[1].name = ":content-type";
+  h[1].name_len = 13;
+  h[1].type = KEFO_ES_STRING;
+  h[1].value = (const uint8_t *)"application/json";
+  h[1].value_len = 16;
+  h[2].name = ":message-type";
+  h[2].name_len = 13;
+  h[2].type = KEFO_ES_STRING;
+  h[2].value = (const uint8_t *)"event";
+  h[2].value_len = 5;
+  if (kefo_es_encode(out, cap, h, 3, (const uint8_t *)json, jl, &len) != 0) {
+    len = 0;
+  }
+  free(json);
+  free(data);
+  free(b64);
+  return len;
+}
+
+static kefo_consumer *make_consumer(struct event_base *base, run *ru) {
+  static const kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  static const char *const kv[] = {"source.stream.name",
+                                   "bench",
+                                   "aws.region",
+                                   "us-east-1",
+                                   "aws.endpoint",
+                                   "http://127.0.0.1:9",
+                                   "aws.credentials.provider",
+                                   "BASIC",
+                                   "aws.credentials.provider.basic.accesskeyid",
+                                   "AKIDBENCH",
+                                   "aws.credentials.provider.basic.secretkey",
+                                   "bench-secret",
+                                   "source.lease.store",
+                                   "memory",
+                                   "source.efo.consumer.name",
+                                   "bench",
+                                   NULL};
+  kefo_config *cfg;
+  kefo_consumer *c = NULL;
+  size_t i;
+
+  if (kefo_config_new(&cfg) != 0) {
+    return NULL;
+  }
+  for (i = 0; kv[i]; i += 2) {
+    if (kefo_config_set(cfg, kv[i], kv[i + 1]) != 0) {
+      fprintf(stderr, "bench_decode: cannot set %s\n", kv[i]);
+    }
+  }
+  i = (size_t)kefo_consumer_new(&c, cfg, &cb, ru, base);
+  if (i != 0) {
+    fprintf(stderr, "bench_decode: %s\n", kefo_strerror((int)i));
+    c = NULL;
+  }
+  kefo_config_del(cfg);
+  return c;
+}
+
+int main(int argc, char **argv) {
+  struct event_base *base = event_base_new();
+  int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+  size_t ci;
+
+  printf("bench_decode: SubscribeToShardEvent bytes to on_records, one core; "
+         "best of %d runs.\nMB = 10^6 bytes; data MB/s counts the records' "
+         "bytes handed on, wire MB/s the event-stream bytes.\n\n",
+         NRUNS);
+  printf("%-16s %9s %10s %10s %12s %12s %9s\n", "case", "wire MB", "data MB/s",
+         "wire MB/s", "records/s", "memcpy MB/s", "/memcpy");
+  for (ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ++ci) {
+    const bench_case *bc = &cases[ci];
+    size_t cap = (quick ? TARGET_WIRE / 16 : TARGET_WIRE) + 4 * MIB, len = 0;
+    uint8_t *wire = malloc(cap), *copy = malloc(cap);
+    uint64_t seq = 1;
+    double best = 0, best_mc = 0, best_rs = 0, best_data = 0;
+    int k;
+    run ru;
+
+    while (len < cap - 4 * MIB) {
+      size_t n = encode_event(wire + len, cap - len, bc->per_event,
+                              bc->record_bytes, &seq);
+      if (n == 0) {
+        break;
+      }
+      len += n;
+    }
+    for (k = 0; k < NRUNS; ++k) {
+      double t0, t1;
+
+      memset(&ru, 0, sizeof(ru));
+      ru.c = make_consumer(base, &ru);
+      ru.r = calloc(1, sizeof(*ru.r));
+      if (ru.c == NULL || ru.r == NULL) {
+        fprintf(stderr, "bench_decode: cannot make a consumer\n");
+        return 1;
+      }
+      ru.r->c = ru.c;
+      snprintf(ru.r->shard_id, sizeof(ru.r->shard_id), "shardId-000000000000");
+      ru.r->max_event_ms = KEFO_WATERMARK_NONE;
+      kefo_subcore_init(&ru.core, ru.r->shard_id, "TRIM_HORIZON", NULL, NULL,
+                        0);
+      kefo_subcore_on_subscribe(&ru.core, 0);
+      kefo_es_decoder_init(&ru.dec, NULL, 0, 0, on_message, &ru);
+      t0 = now_s();
+      /* As HTTP/2 hands it on: 16 KiB DATA frames. */
+      {
+        size_t off;
+        for (off = 0; off < len && !ru.bad; off += 16384) {
+          size_t n = len - off < 16384 ? len - off : 16384;
+          if (kefo_es_decoder_feed(&ru.dec, wire + off, n) != 0) {
+            ru.bad = 1;
+          }
+        }
+      }
+      t1 = now_s();
+      if (ru.bad || ru.records != seq - 1) {
+        fprintf(stderr, "bench_decode: %s: delivered %llu of %llu records\n",
+                bc->name, (unsigned long long)ru.records,
+                (unsigned long long)(seq - 1));
+        return 1;
+      }
+      if (len / (t1 - t0) / 1e6 > best) {
+        best = len / (t1 - t0) / 1e6;
+        best_data = ru.bytes / (t1 - t0) / 1e6;
+        best_rs = ru.records / (t1 - t0);
+      }
+      kefo_es_decoder_free(&ru.dec);
+      free(ru.r);
+      kefo_consumer_del(ru.c);
+      t0 = now_s();
+      memcpy(copy, wire, len);
+      t1 = now_s();
+      if (len / (t1 - t0) / 1e6 > best_mc) {
+        best_mc = len / (t1 - t0) / 1e6;
+      }
+    }
+    printf("%-16s %9.1f %10.0f %10.0f %12.0f %12.0f %9.3f\n", bc->name,
+           len / 1e6, best_data, best, best_rs, best_mc, best / best_mc);
+    free(wire);
+    free(copy);
+  }
+  event_base_free(base);
+  return 0;
+}
