@@ -1,0 +1,276 @@
+/*
+ * bench_e2e: kefo reading a stream end to end over loopback, through the
+ * public API only, as an application would: a JOB_MANAGED EFO consumer
+ * from TRIM_HORIZON until it has received the number of records asked for.
+ * bench/e2e.sh starts the server (the project's mock, preloaded) and runs
+ * this beside the AWS SDK for JavaScript v3 (bench/peer/sdk_reader.mjs)
+ * on the same data; both print one JSON line of the same shape.
+ *
+ * usage: bench_e2e --endpoint URL --stream NAME --expect RECORDS
+ *          [--reader EFO|POLLING] [--consumer NAME]
+ *        bench_e2e --endpoint URL --stream NAME --idle SECONDS
+ *          --shards N   (scale, path 3: subscribe to every shard of an
+ *          idle stream, then RSS per subscribed shard and CPU at rest)
+ */
+#include "config.h"
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include <kefo/kefo.h>
+
+typedef struct state {
+  unsigned long long records, bytes, expect;
+  double first_s, last_s;
+  int failed;
+  kefo_consumer *c;
+  struct event_base *base;
+  /* Scale mode: shards expected, and the phase (0: waiting until every
+     shard has had an event, 1: measuring rest for |idle_s|). */
+  long shards;
+  double idle_s, phase_s, rss0_kib, rss1_kib, u1, s1;
+  int phase;
+} state;
+
+static double rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kb = -1;
+
+  while (f && fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "VmRSS: %lf", &kb) == 1) {
+      break;
+    }
+  }
+  if (f) {
+    fclose(f);
+  }
+  return kb;
+}
+
+/* Scale mode: every shard subscribed once each has had an event (the
+   server sends empty ones to idle subscriptions). */
+static long subscribed(kefo_consumer *c) {
+  kefo_stats s;
+  size_t i;
+  long n = 0;
+
+  if (kefo_consumer_stats(c, &s) != 0) {
+    return 0;
+  }
+  for (i = 0; i < s.nshards; ++i) {
+    n += s.shards[i].millis_behind_latest >= 0;
+  }
+  return n;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(int which) {
+  struct rusage ru;
+  const struct timeval *tv = which ? &ru.ru_stime : &ru.ru_utime;
+
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)tv->tv_sec + tv->tv_usec / 1e6;
+}
+
+static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
+                      size_t n, int64_t behind, void *ud) {
+  state *st = ud;
+  size_t i;
+
+  (void)c;
+  (void)shard;
+  (void)behind;
+  st->records += n;
+  for (i = 0; i < n; ++i) {
+    st->bytes += r[i].data_len;
+  }
+  st->last_s = now_s();
+  /* Enough: a non-zero return stops the consumer. */
+  return st->expect > 0 && st->records >= st->expect;
+}
+
+static void on_shard_event(kefo_consumer *c, const char *shard,
+                           kefo_shard_event ev, void *ud) {
+  state *st = ud;
+
+  (void)c;
+  if (ev == KEFO_SHARD_EVENT_FAILED) {
+    fprintf(stderr, "bench_e2e: shard %s failed\n", shard);
+    st->failed = 1;
+  }
+}
+
+static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
+  (void)c;
+  (void)ud;
+  fprintf(stderr, "bench_e2e: %s\n", e->message);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg) {
+  state *st = arg;
+
+  (void)fd;
+  (void)what;
+  if (st->failed || kefo_consumer_stopped(st->c)) {
+    event_base_loopbreak(st->base);
+  }
+  if (st->shards > 0 && st->phase == 0 && subscribed(st->c) >= st->shards) {
+    st->phase = 1;
+    st->phase_s = now_s();
+    st->rss1_kib = rss_kib();
+    st->u1 = cpu_s(0);
+    st->s1 = cpu_s(1);
+  } else if (st->phase == 1 && now_s() - st->phase_s >= st->idle_s) {
+    double cpu = cpu_s(0) - st->u1 + cpu_s(1) - st->s1;
+    printf("{\"peer\":\"kefo\",\"shards\":%ld,\"subscribe_s\":%.1f,"
+           "\"rss_mib\":%.1f,\"rss_per_shard_kib\":%.1f,"
+           "\"idle_cpu_pct\":%.2f}\n",
+           st->shards, st->phase_s - st->first_s, st->rss1_kib / 1024,
+           (st->rss1_kib - st->rss0_kib) / (double)st->shards,
+           100 * cpu / (now_s() - st->phase_s));
+    st->phase = 2;
+    event_base_loopbreak(st->base);
+  }
+}
+
+int main(int argc, char **argv) {
+  static const kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  const char *endpoint = NULL, *stream = NULL, *reader = "EFO";
+  const char *consumer = "kefo-bench";
+  struct event_base *base;
+  struct event *timer;
+  struct timeval tv = {0, 50000};
+  kefo_config *cfg;
+  state st;
+  double u0, s0, t0;
+  int i, rv;
+
+  memset(&st, 0, sizeof(st));
+  for (i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--endpoint") == 0) {
+      endpoint = argv[i + 1];
+    } else if (strcmp(argv[i], "--stream") == 0) {
+      stream = argv[i + 1];
+    } else if (strcmp(argv[i], "--expect") == 0) {
+      st.expect = strtoull(argv[i + 1], NULL, 10);
+    } else if (strcmp(argv[i], "--reader") == 0) {
+      reader = argv[i + 1];
+    } else if (strcmp(argv[i], "--consumer") == 0) {
+      consumer = argv[i + 1];
+    } else if (strcmp(argv[i], "--idle") == 0) {
+      st.idle_s = atof(argv[i + 1]);
+    } else if (strcmp(argv[i], "--shards") == 0) {
+      st.shards = atol(argv[i + 1]);
+    } else {
+      break;
+    }
+  }
+  if (i != argc || !endpoint || !stream ||
+      (st.expect == 0) == (st.shards == 0)) {
+    fprintf(stderr, "usage: bench_e2e --endpoint URL --stream NAME --expect "
+                    "RECORDS [--reader EFO|POLLING] [--consumer NAME]\n"
+                    "       bench_e2e --endpoint URL --stream NAME --idle "
+                    "SECONDS --shards N\n");
+    return 2;
+  }
+  /* As kefo.h asks of an application. */
+  signal(SIGPIPE, SIG_IGN);
+  base = event_base_new();
+  st.base = base;
+  {
+    const char *const kv[] = {"source.stream.name",
+                              stream,
+                              "source.reader.type",
+                              reader,
+                              "source.efo.consumer.name",
+                              consumer,
+                              "source.init.position",
+                              "TRIM_HORIZON",
+                              "aws.region",
+                              "us-east-1",
+                              "aws.endpoint",
+                              endpoint,
+                              "aws.credentials.provider",
+                              "BASIC",
+                              "aws.credentials.provider.basic.accesskeyid",
+                              "AKIDKEFOTEST",
+                              "aws.credentials.provider.basic.secretkey",
+                              "kefo-test-secret-key",
+                              "source.lease.store",
+                              "memory",
+                              NULL};
+    char err[256];
+    size_t k;
+
+    if (kefo_config_new(&cfg) != 0) {
+      return 1;
+    }
+    for (k = 0; kv[k]; k += 2) {
+      if (kefo_config_set2(cfg, kv[k], kv[k + 1], err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench_e2e: %s\n", err);
+        return 2;
+      }
+    }
+  }
+  rv = kefo_consumer_new(&st.c, cfg, &cb, &st, base);
+  kefo_config_del(cfg);
+  if (rv != 0) {
+    fprintf(stderr, "bench_e2e: %s\n", kefo_strerror(rv));
+    return 1;
+  }
+  timer = event_new(base, -1, EV_PERSIST, tick, &st);
+  event_add(timer, &tv);
+  st.rss0_kib = rss_kib();
+  t0 = st.first_s = now_s();
+  u0 = cpu_s(0);
+  s0 = cpu_s(1);
+  rv = kefo_consumer_start(st.c);
+  if (rv != 0) {
+    fprintf(stderr, "bench_e2e: cannot start: %s\n", kefo_strerror(rv));
+    return 1;
+  }
+  event_base_dispatch(base);
+  if (st.shards > 0) {
+    kefo_consumer_stop(st.c, 0);
+    event_free(timer);
+    kefo_consumer_del(st.c);
+    event_base_free(base);
+    if (st.phase != 2) {
+      fprintf(stderr, "bench_e2e: stopped with %ld of %ld shards subscribed\n",
+              st.phase ? st.shards : 0, st.shards);
+    }
+    return st.phase == 2 ? 0 : 1;
+  }
+  {
+    double user = cpu_s(0) - u0, sys = cpu_s(1) - s0;
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"peer\":\"kefo\",\"records\":%llu,\"bytes\":%llu,"
+           "\"seconds\":%.3f,\"cpu_user_s\":%.3f,\"cpu_system_s\":%.3f,"
+           "\"rss_mib\":%.1f}\n",
+           st.records, st.bytes, (st.last_s > 0 ? st.last_s : now_s()) - t0,
+           user, sys, ru.ru_maxrss / 1024.0);
+  }
+  kefo_consumer_stop(st.c, 1);
+  event_free(timer);
+  kefo_consumer_del(st.c);
+  event_base_free(base);
+  return st.failed || st.records < st.expect ? 1 : 0;
+}
