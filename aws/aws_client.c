@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
@@ -361,11 +362,34 @@ static void fail_or_retry(kefo_aws_call *call, int error,
 static int on_response(kefo_http_stream *s, int status,
                        const kefo_http_header *h, size_t n, void *ud) {
   kefo_aws_call *call = ud;
+  size_t i;
 
   (void)s;
-  (void)h;
-  (void)n;
   call->status = status;
+  for (i = 0; i < n; ++i) {
+    const char *v = h[i].value;
+    unsigned long long len = 0;
+
+    if (strcasecmp(h[i].name, "content-length") != 0 || !v || !*v) {
+      continue;
+    }
+    for (; *v >= '0' && *v <= '9' && len <= MAX_RESPONSE; ++v) {
+      len = len * 10 + (unsigned)(*v - '0');
+    }
+    /* An answer announced past the cap is refused before a byte of it is
+       kept: reading up to the cap first would make a transient buffer of
+       32 MiB out of what is garbage, and the allocator may keep it. One
+       within the cap gets its buffer once, at its size, instead of a
+       chain of doublings. */
+    if (len > MAX_RESPONSE) {
+      call->data_error = KEFO_ERR_RESPONSE_TOO_LARGE;
+      return -1;
+    }
+    if (*v == '\0' && kefo_buf_reserve(&call->response, (size_t)len) != 0) {
+      call->data_error = KEFO_ERR_NOMEM;
+      return -1;
+    }
+  }
   return 0;
 }
 

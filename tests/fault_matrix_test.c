@@ -53,7 +53,7 @@ static long write_batch = 10;
 /* The shard struck by default; splits and merges take the others. */
 #define TARGET "shardId-000000000003"
 /* RSS may grow this much over the run (ASan's quarantine included). */
-#define RSS_GROWTH_MAX_KB (256 * 1024)
+#define RSS_GROWTH_MAX_KB (128 * 1024)
 
 static struct event_base *base;
 static const char *reader = "EFO";
