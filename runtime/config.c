@@ -95,7 +95,7 @@ static const key_def keys[] = {
        connection; 1 s is the floor to stay above that cadence. */
     DUR(KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT, "60s", MS_SEC, 10 * MS_MIN),
     DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN),
-    DUR(KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "2s", 1, MS_HOUR),
+    DUR(KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "1s", 1, MS_HOUR),
     DUR(KEFO_CFG_EFO_DESCRIBE_MAX_DELAY, "60s", 1, MS_HOUR),
     INT(KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS, "100", 1, INT32_MAX),
     ENUM(KEFO_CFG_INIT_POSITION, "LATEST", positions),

@@ -41,7 +41,7 @@ static void test_defaults(void) {
       {KEFO_CFG_EFO_LIFECYCLE, "JOB_MANAGED"},
       {KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT, "60s"},
       {KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s"},
-      {KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "2s"},
+      {KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "1s"},
       {KEFO_CFG_EFO_DESCRIBE_MAX_DELAY, "60s"},
       {KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS, "100"},
       {KEFO_CFG_INIT_POSITION, "LATEST"},
@@ -117,7 +117,7 @@ static void test_defaults(void) {
   CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT),
                   10000);
   CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DESCRIBE_MIN_DELAY),
-                  2000);
+                  1000);
   CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY),
                   60000);
   CU_ASSERT_EQUAL(kefo_config_get_int(cfg, KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS),
@@ -884,9 +884,9 @@ static void test_validate(void) {
        "retry-strategy.delay.min: 5s is more than retry-strategy.delay.max "
        "(1s)"},
       {"source.stream.name=s\nsource.reader.type=POLLING\n"
-       "source.efo.describe.retry-strategy.delay.max=1s\n",
-       "source.efo.describe.retry-strategy.delay.min: 2s is more than "
-       "source.efo.describe.retry-strategy.delay.max (1s)"},
+       "source.efo.describe.retry-strategy.delay.max=500ms\n",
+       "source.efo.describe.retry-strategy.delay.min: 1s is more than "
+       "source.efo.describe.retry-strategy.delay.max (500ms)"},
   };
   char err[512];
   size_t i;

@@ -3,11 +3,14 @@
  * tests/consumer_manager_test.sh with consumers taking 300 ms to register
  * and to deregister): JOB_MANAGED registers and waits for ACTIVE, reuses a
  * consumer of the same name, deregisters on stop; SELF_MANAGED only
- * checks, and a consumer that does not exist is a clear error.
+ * checks, and a consumer that does not exist is a clear error. And
+ * against the project's mock server (a consumer CREATING for 1 s): the
+ * manager polls for ACTIVE at a steady cadence.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 #include <event2/event.h>
@@ -204,6 +207,52 @@ static void test_lifecycles(void) {
       KEFO_ERR_INVALID_ARGUMENT);
 }
 
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The project's mock server (MOCK_PORT) keeps a new consumer CREATING for
+   1 s. Polling for ACTIVE keeps a steady cadence of half to all of the
+   describe strategy's minimum delay (here 100 ms) however long the wait,
+   so the manager is ready within about one poll of the consumer's
+   activation; an exponential backoff (the earlier behaviour) waits 1.4 to
+   2 s and polls about 5 times. */
+static void test_activation_cadence(void) {
+  kefo_consumer_manager_options o;
+  kefo_consumer_manager *m;
+  kefo_aws_service mock;
+  outcome r;
+  double t0, took;
+  char url[128];
+  uint32_t calls;
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_PORT"));
+  kefo_aws_service_kinesis(&mock, url, "us-east-1");
+  options(&o, KEFO_EFO_JOB_MANAGED);
+  o.stream_name = "cadence";
+  o.consumer_name = "kefo-cm-cadence";
+  o.describe_retry.min_delay_ms = 100;
+  o.describe_retry.max_delay_ms = 60000;
+  o.describe_retry.max_attempts = 100;
+  memset(&r, 0, sizeof(r));
+  t0 = now_ms();
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_consumer_manager_start(aws, &mock, &o, on_ready, &r, &m), 0);
+  run_until(&r.done, 10000);
+  took = now_ms() - t0;
+  calls = kefo_consumer_manager_describe_calls(m);
+  printf("\nconsumer manager: ACTIVE after 1000 ms, ready after %.0f ms and "
+         "%u DescribeStreamConsumer calls\n",
+         took, calls);
+  CU_ASSERT_EQUAL(r.error, 0);
+  CU_ASSERT(took >= 1000);
+  CU_ASSERT(took < 1000 + 100 + 250);
+  CU_ASSERT(calls >= 9);
+  kefo_consumer_manager_del(m);
+}
+
 int main(void) {
   CU_pSuite s;
   unsigned failures;
@@ -220,6 +269,7 @@ int main(void) {
   CU_initialize_registry();
   s = CU_add_suite("consumer_manager", NULL, NULL);
   CU_add_test(s, "JOB_MANAGED and SELF_MANAGED", test_lifecycles);
+  CU_add_test(s, "a steady cadence while CREATING", test_activation_cadence);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
