@@ -199,7 +199,9 @@ struct kefo_kinesis_subscription {
   kefo_buf held;
   size_t held_off;
   size_t unconsumed;
-  struct event *drain_ev; /* hands held events on, from the loop */
+  struct event *drain_ev;  /* hands held events on, from the loop */
+  kefo_sts_parser own;     /* trimmed after each event */
+  kefo_sts_parser *shared; /* see kefo_kinesis_subscription_set_parser */
 };
 
 static void sub_free(kefo_kinesis_subscription *sub) {
@@ -212,6 +214,7 @@ static void sub_free(kefo_kinesis_subscription *sub) {
     event_free(sub->drain_ev);
   }
   kefo_buf_free(&sub->held);
+  kefo_sts_parser_free(&sub->own);
   kefo_es_decoder_free(&sub->dec);
   kefo_buf_free(&sub->error_body);
   kefo_mem_free(mem, sub->body);
@@ -258,29 +261,47 @@ static int value_is(const kefo_es_header *h, const char *value) {
   return h && h->value_len == n && memcmp(h->value, value, n) == 0;
 }
 
-/* Parses one SubscribeToShardEvent payload and hands it to the owner;
+/* Reads one SubscribeToShardEvent payload and hands it to the owner;
    a payload that is not a JSON object ends the subscription. */
 static void event_to_owner(kefo_kinesis_subscription *sub,
                            const uint8_t *payload, size_t len) {
+  kefo_sts_parser *p =
+      sub->shared && !sub->shared->busy ? sub->shared : &sub->own;
   kefo_error_info info;
-  cJSON *j = cJSON_ParseWithLength((const char *)payload, len);
-  int rv;
+  kefo_sts_event ev;
+  char msg[256];
+  int rv = kefo_sts_event_parse(p, payload, len, &ev);
 
-  if (j == NULL || !cJSON_IsObject(j)) {
-    cJSON_Delete(j);
+  if (rv != 0) {
     memset(&info, 0, sizeof(info));
     info.operation = "SubscribeToShard";
     info.http_status = sub->status;
-    info.code = KEFO_ERR_BAD_RESPONSE;
-    info.message = "SubscribeToShardEvent payload is not a JSON object";
+    info.code = rv;
+    if (rv == KEFO_ERR_NOMEM) {
+      snprintf(msg, sizeof(msg),
+               "no memory to read a SubscribeToShardEvent "
+               "of %zu bytes",
+               len);
+    } else {
+      snprintf(msg, sizeof(msg),
+               "SubscribeToShardEvent payload is not a JSON object: %s at "
+               "byte %zu of %zu",
+               p->error, p->error_offset, len);
+    }
+    info.message = msg;
     info.retryable = 1;
-    sub_end(sub, KEFO_ERR_BAD_RESPONSE, &info);
+    sub_end(sub, rv, &info);
     return;
   }
+  p->busy = 1;
   ++sub->in_callback;
-  rv = sub->cb.on_event(sub, j, sub->user_data);
+  rv = sub->cb.on_event(sub, &ev, sub->user_data);
   --sub->in_callback;
-  cJSON_Delete(j);
+  p->busy = 0;
+  if (p == &sub->own) {
+    /* Idle subscriptions keep no large event's scratch. */
+    kefo_sts_parser_trim(p, 64 * 1024);
+  }
   if (rv != 0) {
     sub->cancelled = 1; /* the owner asked to stop: no on_end */
   }
@@ -530,6 +551,7 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
   sub->user_data = user_data;
   kefo_buf_init(&sub->error_body, mem);
   kefo_buf_init(&sub->held, mem);
+  kefo_sts_parser_init(&sub->own, mem);
   if (kefo_es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
   }
@@ -577,6 +599,11 @@ fail:
   cJSON_Delete(body);
   sub_free(sub);
   return rv;
+}
+
+void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
+                                          kefo_sts_parser *parser) {
+  sub->shared = parser;
 }
 
 void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {

@@ -10,6 +10,7 @@
 #define KEFO_KINESIS_H
 
 #include "aws/aws_client.h"
+#include "aws/sts_event.h"
 #include "aws/event_stream.h"
 
 /*
@@ -50,11 +51,12 @@ typedef struct kefo_kinesis_subscribe_callbacks {
      may not). Optional. */
   void (*on_initial_response)(kefo_kinesis_subscription *sub, void *user_data);
   /*
-   * One SubscribeToShardEvent, its message CRC verified: Records,
-   * ContinuationSequenceNumber, MillisBehindLatest, ChildShards (lent).
-   * Non-zero return cancels the subscription without on_end.
+   * One SubscribeToShardEvent, its message CRC verified and its JSON read
+   * (aws/sts_event.h; lent for the call). A payload that is not a JSON
+   * object ends the subscription instead (KEFO_ERR_BAD_RESPONSE,
+   * retryable). Non-zero return cancels the subscription without on_end.
    */
-  int (*on_event)(kefo_kinesis_subscription *sub, const cJSON *event,
+  int (*on_event)(kefo_kinesis_subscription *sub, const kefo_sts_event *event,
                   void *user_data);
   /*
    * The end, once: 0 when the server ended the stream (the ~5 minute
@@ -101,5 +103,16 @@ void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
  * Returns 0, or KEFO_ERR_NOMEM (releasing; the events stay held).
  */
 int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
+
+/*
+ * Reads the subscription's events with |parser| (not owned; it must
+ * outlive the subscription) instead of one of its own: one parser shared
+ * by every subscription of a loop keeps one scratch the size of the
+ * largest event, where each subscription's own would be allocated for
+ * every large event and freed after it. A parser found busy (an event of
+ * another subscription being handled) is not used for that event.
+ */
+void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
+                                          kefo_sts_parser *parser);
 
 #endif /* KEFO_KINESIS_H */

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
 #include <event2/event.h>
 
 #include <kefo/kefo.h>
@@ -54,6 +53,7 @@ typedef struct run {
   kefo_reader *r;
   kefo_subscription_core core;
   kefo_es_decoder dec;
+  kefo_sts_parser sts; /* the consumer's, as the EFO reader shares it */
   uint64_t records, bytes;
   int bad;
 } run;
@@ -98,35 +98,30 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
 static int on_message(const kefo_es_message *m, void *ud) {
   run *ru = ud;
   const kefo_es_header *et = kefo_es_message_header(m, ":event-type");
-  const cJSON *records, *cont;
   const char *const *seqs;
-  cJSON *ev;
+  kefo_sts_event ev;
   size_t n;
   int skip;
-  int64_t behind;
 
   if (et == NULL || et->value_len != 21 ||
       memcmp(et->value, "SubscribeToShardEvent", 21) != 0) {
     ru->bad = 1;
     return -1;
   }
-  ev = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
-  records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
-  cont = cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
-  seqs = kefo_consumer_sequence_numbers(ru->c, records, &n);
-  skip = seqs ? kefo_subcore_on_event(&ru->core, 0, seqs, n,
-                                      cJSON_GetStringValue(cont))
-              : -1;
-  behind = kefo_json_ms(
-      cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest"), 1);
-  if (skip < 0 ||
-      kefo_consumer_deliver(ru->c, ru->r, records, skip, behind) != 0) {
+  if (kefo_sts_event_parse(&ru->sts, m->payload, m->payload_len, &ev) != 0) {
     ru->bad = 1;
-    cJSON_Delete(ev);
+    return -1;
+  }
+  n = ev.nrecords;
+  seqs = kefo_consumer_sequence_numbers(ru->c, ev.records, n);
+  skip =
+      seqs ? kefo_subcore_on_event(&ru->core, 0, seqs, n, ev.continuation) : -1;
+  if (skip < 0 || kefo_consumer_deliver(ru->c, ru->r, ev.records, n, skip,
+                                        ev.behind_ms) != 0) {
+    ru->bad = 1;
     return -1;
   }
   kefo_subcore_on_delivered(&ru->core, n ? seqs[n - 1] : NULL);
-  cJSON_Delete(ev);
   return 0;
 }
 
@@ -274,6 +269,7 @@ int main(int argc, char **argv) {
                         0);
       kefo_subcore_on_subscribe(&ru.core, 0);
       kefo_es_decoder_init(&ru.dec, NULL, 0, 0, on_message, &ru);
+      kefo_sts_parser_init(&ru.sts, NULL);
       t0 = now_s();
       /* As HTTP/2 hands it on: 16 KiB DATA frames. */
       {
@@ -298,6 +294,7 @@ int main(int argc, char **argv) {
         best_rs = ru.records / (t1 - t0);
       }
       kefo_es_decoder_free(&ru.dec);
+      kefo_sts_parser_free(&ru.sts);
       free(ru.r);
       kefo_consumer_del(ru.c);
       t0 = now_s();

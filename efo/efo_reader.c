@@ -27,37 +27,32 @@ static void ended(kefo_reader *r, int error, int retryable) {
   }
 }
 
-static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
+static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
+                    void *ud) {
   kefo_reader *r = ud;
   kefo_consumer *c = r->c;
-  const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
-  const cJSON *cont =
-      cJSON_GetObjectItemCaseSensitive(ev, "ContinuationSequenceNumber");
-  const cJSON *behind =
-      cJSON_GetObjectItemCaseSensitive(ev, "MillisBehindLatest");
   const char *const *seqs;
   const char *last = NULL;
-  size_t n;
+  size_t n = 0;
   int skip, rv = 0;
 
   (void)sub;
-  if (cJSON_IsNumber(behind)) {
-    r->stats.millis_behind_latest = kefo_json_ms(behind, 1);
+  if (ev->has_behind) {
+    r->stats.millis_behind_latest = ev->behind_ms;
   }
-  if (!cJSON_IsArray(records)) {
+  if (!ev->has_records) {
     /* Required by the API: an event without it is as bad as one with
        malformed sequence numbers. */
     seqs = NULL;
-    n = 0;
     skip = -1;
   } else {
-    seqs = kefo_consumer_sequence_numbers(c, records, &n);
+    n = ev->nrecords;
+    seqs = kefo_consumer_sequence_numbers(c, ev->records, n);
     if (seqs == NULL) {
       return -1;
     }
-    skip =
-        kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs, n,
-                              cJSON_IsString(cont) ? cont->valuestring : NULL);
+    skip = kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs,
+                                 n, ev->continuation);
   }
   if (n > 0) {
     last = seqs[n - 1];
@@ -69,7 +64,7 @@ static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
         "sequence numbers");
     rv = KEFO_DELIVER_BAD;
   } else if ((size_t)skip < n) {
-    rv = kefo_consumer_deliver(c, r, records, skip, kefo_json_ms(behind, 1));
+    rv = kefo_consumer_deliver(c, r, ev->records, n, skip, ev->behind_ms);
   }
   if (rv == 0) {
     /* Handled: the continuation (or shard end) counts from now on. */
@@ -91,8 +86,13 @@ static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
     return -1;
   }
   if (r->u.efo.core.state == KEFO_SUB_FINISHED) {
-    const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
+    /* Once per shard: the tree is worth building here. */
+    cJSON *children =
+        ev->child_shards ? cJSON_ParseWithLength((const char *)ev->child_shards,
+                                                 ev->child_shards_len)
+                         : NULL;
     kefo_reader_finished(r, cJSON_IsArray(children) ? children : NULL);
+    cJSON_Delete(children);
   }
   return 0;
 }
@@ -170,6 +170,7 @@ static void efo_kick(kefo_reader *r) {
       kefo_consumer_report(c, rv, r->shard_id, NULL, "cannot subscribe");
       return;
     }
+    kefo_kinesis_subscription_set_parser(r->u.efo.sub, &c->sts);
     kefo_subcore_on_subscribe(core, kefo_consumer_now_ms(c));
     if (r->started_before) {
       ++r->stats.resubscribes;

@@ -83,6 +83,7 @@ static void on_records(int error, const cJSON *resp,
   kefo_reader *r = ud;
   kefo_consumer *c = r->c;
   const cJSON *records, *next, *behind;
+  const kefo_wire_record *wire;
   const char *const *seqs;
   const char *last = NULL;
   size_t n;
@@ -112,7 +113,8 @@ static void on_records(int error, const cJSON *resp,
   if (cJSON_IsNumber(behind)) {
     r->stats.millis_behind_latest = behind_ms;
   }
-  seqs = kefo_consumer_sequence_numbers(c, records, &n);
+  wire = kefo_consumer_wire_records(c, records, &n);
+  seqs = wire ? kefo_consumer_sequence_numbers(c, wire, n) : NULL;
   if (seqs == NULL) {
     bad_answer(r, "no memory for a GetRecords answer");
     return;
@@ -132,7 +134,7 @@ static void on_records(int error, const cJSON *resp,
     return;
   }
   if ((size_t)skip < n) {
-    rv = kefo_consumer_deliver(c, r, records, skip, behind_ms);
+    rv = kefo_consumer_deliver(c, r, wire, n, skip, behind_ms);
   }
   if (rv == 0) {
     kefo_pollcore_on_delivered(&r->u.poll.core, (size_t)skip < n ? last : NULL);

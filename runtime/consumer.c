@@ -132,10 +132,10 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
  * for malformed records or no memory (reported through on_error).
  */
 int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
-                          const cJSON *records, int skip, int64_t behind) {
-  const cJSON *rec;
-  int i = 0, rv;
-  size_t k;
+                          const kefo_wire_record *records, size_t nrecs,
+                          int skip, int64_t behind) {
+  size_t i, k;
+  int rv;
   int64_t newest = KEFO_WATERMARK_NONE, t;
 
   kefo_buf_reset(&c->arena);
@@ -143,19 +143,23 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   c->nkrecs = 0;
   c->npend = 0;
   c->cur_reader = r;
-  cJSON_ArrayForEach(rec, records) {
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "Data");
-    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
-    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
-    const cJSON *at =
-        cJSON_GetObjectItemCaseSensitive(rec, "ApproximateArrivalTimestamp");
-    krecord *kr;
-    size_t n, dlen;
-
-    if (i++ < skip) {
-      continue;
+  /* One reservation for every record's data: base64 never decodes to
+     more than three quarters of its text. */
+  {
+    size_t total = 0;
+    for (i = skip > 0 ? (size_t)skip : 0; i < nrecs; ++i) {
+      total += kefo_base64_decoded_max(records[i].data_len);
     }
-    if (!cJSON_IsString(data) || !cJSON_IsString(pk) || !cJSON_IsString(seq)) {
+    if (kefo_buf_reserve(&c->arena, total) != 0) {
+      return KEFO_DELIVER_BAD;
+    }
+  }
+  for (i = skip > 0 ? (size_t)skip : 0; i < nrecs; ++i) {
+    const kefo_wire_record *rec = &records[i];
+    krecord *kr;
+    size_t dlen;
+
+    if (rec->data == NULL || rec->pk == NULL || rec->seq == NULL) {
       kefo_consumer_report(
           c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
           "a record lacks Data, PartitionKey or SequenceNumber");
@@ -166,13 +170,9 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
       return KEFO_DELIVER_BAD;
     }
     kr = &c->krecs[c->nkrecs];
-    n = strlen(data->valuestring);
-    if (kefo_buf_reserve(&c->arena, kefo_base64_decoded_max(n)) != 0) {
-      return KEFO_DELIVER_BAD;
-    }
     if (kefo_base64_decode(c->arena.data + c->arena.len,
-                           c->arena.cap - c->arena.len,
-                           (const uint8_t *)data->valuestring, n, &dlen) != 0) {
+                           c->arena.cap - c->arena.len, rec->data,
+                           rec->data_len, &dlen) != 0) {
       kefo_consumer_report(c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
                            "a record's Data is not base64");
       return KEFO_DELIVER_BAD;
@@ -180,13 +180,13 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     kr->blob = c->arena.len;
     kr->blob_len = dlen;
     c->arena.len += dlen;
-    kr->pk_len = strlen(pk->valuestring);
-    if (push_str(&c->strings, pk->valuestring, kr->pk_len, &kr->pk) != 0 ||
-        push_str(&c->strings, seq->valuestring, strlen(seq->valuestring),
-                 &kr->seq) != 0) {
+    /* As C strings: a key with an escaped NUL ends there. */
+    kr->pk_len = strlen(rec->pk);
+    if (push_str(&c->strings, rec->pk, kr->pk_len, &kr->pk) != 0 ||
+        push_str(&c->strings, rec->seq, strlen(rec->seq), &kr->seq) != 0) {
       return KEFO_DELIVER_BAD;
     }
-    kr->arrival_ms = kefo_json_ms(at, 1000);
+    kr->arrival_ms = rec->arrival_ms;
     ++c->nkrecs;
   }
   for (k = 0; k < c->nkrecs; ++k) {
@@ -269,28 +269,60 @@ int64_t kefo_json_ms(const cJSON *n, double scale) {
   return v < 9007199254740992.0 ? (int64_t)v : INT64_C(9007199254740992);
 }
 
-const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
-                                                  const cJSON *records,
-                                                  size_t *n) {
-  static const char *const none[1] = {""};
+const kefo_wire_record *
+kefo_consumer_wire_records(kefo_consumer *c, const cJSON *records, size_t *n) {
+  static const kefo_wire_record none[1];
   const cJSON *rec;
   size_t i = 0;
 
   *n = (size_t)cJSON_GetArraySize(records);
   if (*n == 0) {
+    return none;
+  }
+  if (*n > c->wire_cap) {
+    kefo_wire_record *nw = kefo_mem_realloc(c->mem, c->wire, *n * sizeof(*nw));
+    if (nw == NULL) {
+      return NULL;
+    }
+    c->wire = nw;
+    c->wire_cap = *n;
+  }
+  cJSON_ArrayForEach(rec, records) {
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "Data");
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
+    kefo_wire_record *w = &c->wire[i++];
+    w->seq = cJSON_IsString(seq) ? seq->valuestring : NULL;
+    w->pk = cJSON_IsString(pk) ? pk->valuestring : NULL;
+    w->pk_len = w->pk ? strlen(w->pk) : 0;
+    w->data = cJSON_IsString(data) ? (const uint8_t *)data->valuestring : NULL;
+    w->data_len = w->data ? strlen(data->valuestring) : 0;
+    w->arrival_ms = kefo_json_ms(
+        cJSON_GetObjectItemCaseSensitive(rec, "ApproximateArrivalTimestamp"),
+        1000);
+  }
+  return c->wire;
+}
+
+const char *const *
+kefo_consumer_sequence_numbers(kefo_consumer *c,
+                               const kefo_wire_record *records, size_t n) {
+  static const char *const none[1] = {""};
+  size_t i;
+
+  if (n == 0) {
     return none; /* an empty event: nothing to allocate */
   }
-  if (*n > c->seqs_cap) {
-    const char **ns = kefo_mem_realloc(c->mem, c->seqs, *n * sizeof(*ns));
+  if (n > c->seqs_cap) {
+    const char **ns = kefo_mem_realloc(c->mem, c->seqs, n * sizeof(*ns));
     if (ns == NULL) {
       return NULL;
     }
     c->seqs = ns;
-    c->seqs_cap = *n;
+    c->seqs_cap = n;
   }
-  cJSON_ArrayForEach(rec, records) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
-    c->seqs[i++] = cJSON_IsString(s) ? s->valuestring : "";
+  for (i = 0; i < n; ++i) {
+    c->seqs[i] = records[i].seq ? records[i].seq : "";
   }
   return c->seqs;
 }
@@ -809,6 +841,7 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   c->cb = *cb;
   c->user_data = user_data;
   kefo_buf_init(&c->arena, mem);
+  kefo_sts_parser_init(&c->sts, mem);
   kefo_buf_init(&c->strings, mem);
   kefo_checkpoint_table_init(&c->initial, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
@@ -1093,6 +1126,8 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);
   kefo_mem_free(c->mem, c->seqs);
+  kefo_mem_free(c->mem, c->wire);
+  kefo_sts_parser_free(&c->sts);
   kefo_alignment_free(c);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);

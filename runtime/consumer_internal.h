@@ -161,6 +161,11 @@ struct kefo_consumer {
   size_t stats_cap;
   const char **seqs; /* scratch of kefo_consumer_sequence_numbers */
   size_t seqs_cap;
+  kefo_wire_record *wire; /* scratch of kefo_consumer_wire_records */
+  size_t wire_cap;
+  /* Reads every EFO subscription's events (kefo_kinesis_subscription_
+     set_parser): one scratch the size of the largest event. */
+  kefo_sts_parser sts;
   /* Watermarks and alignment (runtime/alignment.c). */
   kefo_event_time_cb event_time;
   int64_t out_of_orderness_ms;
@@ -178,14 +183,15 @@ struct kefo_consumer {
 #define KEFO_DELIVER_BAD (-1) /* malformed records, or no memory */
 
 /*
- * Hands |records| (a JSON array of Kinesis Record objects, as both
- * SubscribeToShardEvent and GetRecords carry them), after the first
- * |skip|, to on_records for |r|'s shard, de-aggregated, with |behind| as
- * MillisBehindLatest. Returns 0, KEFO_DELIVER_STOP or KEFO_DELIVER_BAD
- * (already reported through on_error).
+ * Hands |records| (|n| Kinesis Record objects as SubscribeToShardEvent and
+ * GetRecords carry them), after the first |skip|, to on_records for |r|'s
+ * shard, de-aggregated, with |behind| as MillisBehindLatest. Returns 0,
+ * KEFO_DELIVER_STOP or KEFO_DELIVER_BAD (already reported through
+ * on_error).
  */
 int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
-                          const cJSON *records, int skip, int64_t behind);
+                          const kefo_wire_record *records, size_t n, int skip,
+                          int64_t behind);
 
 /*
  * |n| (a JSON number: MillisBehindLatest, or ApproximateArrivalTimestamp
@@ -196,14 +202,21 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
 int64_t kefo_json_ms(const cJSON *n, double scale);
 
 /*
- * The SequenceNumber of each of |records| (a JSON array of Record
- * objects), in order, "" where one is missing or not a string (the cores
- * reject it), in a scratch array of |c| valid until the next call; |*n|
- * is set to the count. Returns NULL when out of memory.
+ * The records of a JSON array (GetRecords' Records) as wire records
+ * pointing into it, in a scratch array of |c| valid until the next call;
+ * |*n| is set to the count. Returns NULL when out of memory.
  */
-const char *const *kefo_consumer_sequence_numbers(kefo_consumer *c,
-                                                  const cJSON *records,
-                                                  size_t *n);
+const kefo_wire_record *
+kefo_consumer_wire_records(kefo_consumer *c, const cJSON *records, size_t *n);
+
+/*
+ * The SequenceNumber of each of |records|, in order, "" where one is
+ * missing (the cores reject it), in a scratch array of |c| valid until
+ * the next call. Returns NULL when out of memory.
+ */
+const char *const *
+kefo_consumer_sequence_numbers(kefo_consumer *c,
+                               const kefo_wire_record *records, size_t n);
 
 /* Makes |*array| (|*cap| elements of |size| bytes) hold one element per
    started shard reader. Returns 0 or KEFO_ERR_NOMEM. */

@@ -3,7 +3,8 @@
 # executions and crashes. New inputs that add coverage are merged into
 # tests/fuzz/corpus/<target>, which `make check` replays.
 # Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]
-#   TARGET: event_stream, kpl, profile_file, config_file, json_responses
+#   TARGET: event_stream, kpl, profile_file, config_file, json_responses,
+#           sts_event
 #           (default: all)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +12,7 @@ cd "$top"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(event_stream kpl profile_file config_file json_responses)
+[ ${#targets[@]} -gt 0 ] || targets=(event_stream kpl profile_file config_file json_responses sts_event)
 
 bash scripts/install-deps.sh >/dev/null
 if [ ! -x configure ] || [ configure.ac -nt configure ] ||

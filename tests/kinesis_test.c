@@ -138,14 +138,14 @@ typedef struct sub_result {
   char last_seq[128];
 } sub_result;
 
-static int on_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
+static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
+                    void *ud) {
   sub_result *r = ud;
-  const cJSON *cont = cJSON_GetObjectItem(ev, "ContinuationSequenceNumber");
   (void)sub;
   ++r->events;
-  r->records += cJSON_GetArraySize(cJSON_GetObjectItem(ev, "Records"));
-  if (cJSON_IsString(cont)) {
-    snprintf(r->last_seq, sizeof(r->last_seq), "%s", cont->valuestring);
+  r->records += (int)ev->nrecords;
+  if (ev->continuation) {
+    snprintf(r->last_seq, sizeof(r->last_seq), "%s", ev->continuation);
   }
   return 0;
 }
@@ -180,12 +180,16 @@ typedef struct fake_sub {
   int null_continuation;
 } fake_sub;
 
-static int fake_on_event(kefo_kinesis_subscription *sub, const cJSON *ev,
-                         void *ud) {
+static int fake_on_event(kefo_kinesis_subscription *sub,
+                         const kefo_sts_event *ev, void *ud) {
   fake_sub *f = ud;
-  const cJSON *cont = cJSON_GetObjectItem(ev, "ContinuationSequenceNumber");
-  f->child_shards += cJSON_GetArraySize(cJSON_GetObjectItem(ev, "ChildShards"));
-  f->null_continuation += cont != NULL && cJSON_IsNull(cont);
+  cJSON *children = ev->child_shards
+                        ? cJSON_ParseWithLength((const char *)ev->child_shards,
+                                                ev->child_shards_len)
+                        : NULL;
+  f->child_shards += cJSON_GetArraySize(children);
+  cJSON_Delete(children);
+  f->null_continuation += ev->continuation_null;
   return on_event(sub, ev, &f->r);
 }
 

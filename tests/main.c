@@ -20,7 +20,7 @@ static const add_suite_fn suites[] = {
     kefo_add_region_suite,       kefo_add_credentials_suite,
     kefo_add_subscription_suite, kefo_add_shard_graph_suite,
     kefo_add_config_suite,       kefo_add_lease_store_suite,
-    kefo_add_poll_core_suite,
+    kefo_add_poll_core_suite,    kefo_add_sts_event_suite,
 };
 
 int main(int argc, char **argv) {

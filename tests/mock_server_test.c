@@ -373,19 +373,20 @@ static void s_initial(kefo_kinesis_subscription *sub, void *ud) {
   ++s->initial;
 }
 
-static int s_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
+static int s_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
+                   void *ud) {
   sub_state *s = ud;
-  const cJSON *recs = cJSON_GetObjectItem(ev, "Records"), *r;
-  const cJSON *cont = cJSON_GetObjectItem(ev, "ContinuationSequenceNumber");
+  size_t i;
 
   (void)sub;
   if (s->null_continuation) {
     ++s->events_after_end;
   }
   ++s->events;
-  cJSON_ArrayForEach(r, recs) {
-    const char *seq = str(r, "SequenceNumber");
-    const char *data = str(r, "Data");
+  for (i = 0; i < ev->nrecords; ++i) {
+    const char *seq = ev->records[i].seq;
+    const uint8_t *data = ev->records[i].data;
+    size_t dlen = ev->records[i].data_len;
     if (seq && s->last_seq[0] && kefo_seq_cmp(s->last_seq, seq) >= 0) {
       s->in_order = 0;
     }
@@ -394,8 +395,7 @@ static int s_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
     }
     if (data && s->seen) {
       unsigned char raw[256];
-      int n = EVP_DecodeBlock(raw, (const unsigned char *)data,
-                              (int)strlen(data) < 340 ? (int)strlen(data) : 0);
+      int n = EVP_DecodeBlock(raw, data, dlen < 340 ? (int)dlen : 0);
       long idx = n > 0 ? strtol((const char *)raw, NULL, 10) : -1;
       if (idx >= 0 && idx <= s->max_index) {
         s->duplicates += s->seen[idx];
@@ -404,22 +404,26 @@ static int s_event(kefo_kinesis_subscription *sub, const cJSON *ev, void *ud) {
       ++s->nseen_total;
     } else if (data && s->records < 64) {
       unsigned char raw[64] = {0};
-      size_t n = strlen(data);
-      if (n < 40) {
-        EVP_DecodeBlock(raw, (const unsigned char *)data, (int)n);
+      if (dlen < 40) {
+        EVP_DecodeBlock(raw, data, (int)dlen);
       }
       snprintf(s->data[s->records], sizeof(s->data[0]), "%.31s", raw);
     }
     ++s->records;
   }
-  if (cont && cJSON_IsNull(cont)) {
+  if (ev->continuation_null) {
     s->null_continuation = 1;
-  } else if (cJSON_IsString(cont) && s->last_seq[0] &&
-             strcmp(cont->valuestring, s->last_seq) != 0) {
+  } else if (ev->continuation && s->last_seq[0] &&
+             strcmp(ev->continuation, s->last_seq) != 0) {
     /* The continuation is the last record sent. */
     s->in_order = 0;
   }
-  s->child_shards += cJSON_GetArraySize(cJSON_GetObjectItem(ev, "ChildShards"));
+  if (ev->child_shards) {
+    cJSON *k = cJSON_ParseWithLength((const char *)ev->child_shards,
+                                     ev->child_shards_len);
+    s->child_shards += cJSON_GetArraySize(k);
+    cJSON_Delete(k);
+  }
   return 0;
 }
 

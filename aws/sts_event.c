@@ -1,0 +1,625 @@
+/*
+ * SubscribeToShardEvent payloads without a JSON tree (see sts_event.h): a
+ * recursive-descent reader over the bytes that keeps what the EFO reader
+ * needs and checks, then skips, the rest.
+ */
+#include "aws/sts_event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/error.h"
+
+typedef struct scan {
+  const uint8_t *p, *start, *end;
+  kefo_sts_parser *parser;
+  int depth;
+} scan;
+
+/* A string's bytes between its quotes, and whether it has escapes. */
+typedef struct span {
+  const uint8_t *s;
+  size_t len;
+  int escaped;
+} span;
+
+static int fail(scan *sc, const char *why) {
+  sc->parser->error = why;
+  sc->parser->error_offset = (size_t)(sc->p - sc->start);
+  return KEFO_ERR_BAD_RESPONSE;
+}
+
+static void skip_ws(scan *sc) {
+  while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' ||
+                             *sc->p == '\n' || *sc->p == '\r')) {
+    ++sc->p;
+  }
+}
+
+/* Skips white space, then takes |c| if it is next. */
+static int take(scan *sc, uint8_t c) {
+  skip_ws(sc);
+  if (sc->p < sc->end && *sc->p == c) {
+    ++sc->p;
+    return 1;
+  }
+  return 0;
+}
+
+static int hex4(const uint8_t *s, uint32_t *out) {
+  uint32_t v = 0;
+  int i;
+
+  for (i = 0; i < 4; ++i) {
+    uint8_t c = s[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9') {
+      v |= (uint32_t)(c - '0');
+    } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+      v |= (uint32_t)((c | 0x20) - 'a' + 10);
+    } else {
+      return -1;
+    }
+  }
+  *out = v;
+  return 0;
+}
+
+/*
+ * Reads a string at sc->p (its opening quote), checking its escapes: a
+ * \u escape of a UTF-16 high surrogate must be followed by one of a low
+ * surrogate, and a low one alone is refused. Control characters must be
+ * escaped.
+ */
+static int read_string(scan *sc, span *out) {
+  const uint8_t *p, *end = sc->end;
+
+  if (sc->p >= end || *sc->p != '"') {
+    return fail(sc, "expected a string");
+  }
+  p = ++sc->p;
+  out->s = p;
+  out->escaped = 0;
+  for (;;) {
+    /* The plain run: most strings (base64, digits) are nothing else. */
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) {
+      ++p;
+    }
+    if (p >= end) {
+      sc->p = p;
+      return fail(sc, "unterminated string");
+    }
+    if (*p == '"') {
+      break;
+    }
+    if (*p < 0x20) {
+      sc->p = p;
+      return fail(sc, "control character in a string");
+    }
+    out->escaped = 1;
+    if (p + 1 >= end) {
+      sc->p = p;
+      return fail(sc, "unterminated string");
+    }
+    switch (p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+      p += 2;
+      break;
+    case 'u': {
+      uint32_t u, lo;
+      if (end - p < 6 || hex4(p + 2, &u) != 0) {
+        sc->p = p;
+        return fail(sc, "bad \\u escape");
+      }
+      p += 6;
+      if (u >= 0xDC00 && u <= 0xDFFF) {
+        sc->p = p - 6;
+        return fail(sc, "lone low surrogate");
+      }
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+            hex4(p + 2, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) {
+          sc->p = p - 6;
+          return fail(sc, "high surrogate without a low one");
+        }
+        p += 6;
+      }
+      break;
+    }
+    default:
+      sc->p = p;
+      return fail(sc, "bad escape in a string");
+    }
+  }
+  out->len = (size_t)(p - out->s);
+  sc->p = p + 1;
+  return 0;
+}
+
+static size_t put_utf8(uint8_t *d, uint32_t u) {
+  if (u < 0x80) {
+    d[0] = (uint8_t)u;
+    return 1;
+  }
+  if (u < 0x800) {
+    d[0] = (uint8_t)(0xC0 | (u >> 6));
+    d[1] = (uint8_t)(0x80 | (u & 0x3F));
+    return 2;
+  }
+  if (u < 0x10000) {
+    d[0] = (uint8_t)(0xE0 | (u >> 12));
+    d[1] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
+    d[2] = (uint8_t)(0x80 | (u & 0x3F));
+    return 3;
+  }
+  d[0] = (uint8_t)(0xF0 | (u >> 18));
+  d[1] = (uint8_t)(0x80 | ((u >> 12) & 0x3F));
+  d[2] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
+  d[3] = (uint8_t)(0x80 | (u & 0x3F));
+  return 4;
+}
+
+/* Decodes a string checked by read_string into |d| (room for s->len
+   bytes: decoding never lengthens). Returns the decoded length. */
+static size_t decode(const span *s, uint8_t *d) {
+  const uint8_t *p = s->s, *end = s->s + s->len;
+  uint8_t *d0 = d;
+
+  if (!s->escaped) {
+    memcpy(d, p, s->len);
+    return s->len;
+  }
+  while (p < end) {
+    uint32_t u, lo;
+    if (*p != '\\') {
+      *d++ = *p++;
+      continue;
+    }
+    switch (p[1]) {
+    case 'b':
+      *d++ = '\b';
+      break;
+    case 'f':
+      *d++ = '\f';
+      break;
+    case 'n':
+      *d++ = '\n';
+      break;
+    case 'r':
+      *d++ = '\r';
+      break;
+    case 't':
+      *d++ = '\t';
+      break;
+    case 'u':
+      hex4(p + 2, &u);
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        hex4(p + 8, &lo);
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        p += 6;
+      }
+      d += put_utf8(d, u);
+      p += 4;
+      break;
+    default: /* " \ / */
+      *d++ = p[1];
+      break;
+    }
+    p += 2;
+  }
+  return (size_t)(d - d0);
+}
+
+/*
+ * Appends the decoded string and a NUL to the scratch, whose room was
+ * reserved for the whole payload (a decoded string is never longer than
+ * its text, and the NUL takes the place of a quote). Returns where.
+ */
+static const uint8_t *store(scan *sc, const span *s, size_t *len) {
+  kefo_buf *b = &sc->parser->strings;
+  uint8_t *d = b->data + b->len;
+
+  *len = decode(s, d);
+  d[*len] = '\0';
+  b->len += *len + 1;
+  return d;
+}
+
+/* Checks a number's grammar and converts it. */
+static int read_number(scan *sc, double *out) {
+  const uint8_t *p = sc->p, *end = sc->end, *s = p;
+  char tmp[64];
+  size_t n;
+
+  if (p < end && *p == '-') {
+    ++p;
+  }
+  if (p < end && *p == '0') {
+    ++p;
+  } else if (p < end && *p >= '1' && *p <= '9') {
+    while (p < end && *p >= '0' && *p <= '9') {
+      ++p;
+    }
+  } else {
+    return fail(sc, "bad number");
+  }
+  if (p < end && *p == '.') {
+    ++p;
+    if (p >= end || *p < '0' || *p > '9') {
+      sc->p = p;
+      return fail(sc, "bad number");
+    }
+    while (p < end && *p >= '0' && *p <= '9') {
+      ++p;
+    }
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    if (p < end && (*p == '+' || *p == '-')) {
+      ++p;
+    }
+    if (p >= end || *p < '0' || *p > '9') {
+      sc->p = p;
+      return fail(sc, "bad number");
+    }
+    while (p < end && *p >= '0' && *p <= '9') {
+      ++p;
+    }
+  }
+  n = (size_t)(p - s);
+  if (n >= sizeof(tmp)) {
+    return fail(sc, "number longer than 63 characters");
+  }
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  *out = strtod(tmp, NULL);
+  sc->p = p;
+  return 0;
+}
+
+static int literal(scan *sc, const char *word) {
+  size_t n = strlen(word);
+
+  if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, word, n) != 0) {
+    return fail(sc, "unexpected character");
+  }
+  sc->p += n;
+  return 0;
+}
+
+static int skip_value(scan *sc);
+
+/* An object or array at sc->p; |member| skips or reads one element. */
+static int skip_container(scan *sc, uint8_t close, int object) {
+  int rv;
+
+  if (++sc->depth > KEFO_STS_MAX_DEPTH) {
+    return fail(sc, "nested too deep");
+  }
+  ++sc->p;
+  if (take(sc, close)) {
+    --sc->depth;
+    return 0;
+  }
+  do {
+    if (object) {
+      span key;
+      skip_ws(sc);
+      if ((rv = read_string(sc, &key)) != 0) {
+        return rv;
+      }
+      if (!take(sc, ':')) {
+        return fail(sc, "expected ':'");
+      }
+    }
+    if ((rv = skip_value(sc)) != 0) {
+      return rv;
+    }
+  } while (take(sc, ','));
+  if (!take(sc, close)) {
+    return fail(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
+  }
+  --sc->depth;
+  return 0;
+}
+
+static int skip_value(scan *sc) {
+  span s;
+  double d;
+
+  skip_ws(sc);
+  if (sc->p >= sc->end) {
+    return fail(sc, "unexpected end");
+  }
+  switch (*sc->p) {
+  case '{':
+    return skip_container(sc, '}', 1);
+  case '[':
+    return skip_container(sc, ']', 0);
+  case '"':
+    return read_string(sc, &s);
+  case 't':
+    return literal(sc, "true");
+  case 'f':
+    return literal(sc, "false");
+  case 'n':
+    return literal(sc, "null");
+  default:
+    if (*sc->p == '-' || (*sc->p >= '0' && *sc->p <= '9')) {
+      return read_number(sc, &d);
+    }
+    return fail(sc, "unexpected character");
+  }
+}
+
+static int key_is(scan *sc, const span *k, const char *name) {
+  size_t n = strlen(name), d;
+  uint8_t *tmp;
+
+  if (!k->escaped) {
+    return k->len == n && memcmp(k->s, name, n) == 0;
+  }
+  /*
+   * An escaped name is compared decoded and as a C string (up to an
+   * escaped NUL), as cJSON's lookup compares it. It is decoded into the
+   * free end of the scratch, which has room for every byte of the
+   * payload not yet stored; what is stored next overwrites it.
+   */
+  tmp = sc->parser->strings.data + sc->parser->strings.len;
+  d = decode(k, tmp);
+  return strnlen((const char *)tmp, d) == n && memcmp(tmp, name, n) == 0;
+}
+
+int64_t kefo_sts_ms(double v, double scale) {
+  v *= scale;
+  /* Written so that NaN lands on 0 too. */
+  if (!(v > 0)) {
+    return 0;
+  }
+  return v < 9007199254740992.0 ? (int64_t)v : INT64_C(9007199254740992);
+}
+
+/* Reads a string member into the scratch; another type is skipped and
+   leaves |*dst| NULL. */
+static int string_member(scan *sc, const char **dst, size_t *len) {
+  span s;
+  size_t n;
+  int rv;
+
+  skip_ws(sc);
+  if (sc->p >= sc->end || *sc->p != '"') {
+    return skip_value(sc);
+  }
+  if ((rv = read_string(sc, &s)) != 0) {
+    return rv;
+  }
+  *dst = (const char *)store(sc, &s, &n);
+  if (len) {
+    *len = n;
+  }
+  return 0;
+}
+
+/* Reads a number member (|*is| set to 1); another type is skipped. */
+static int number_member(scan *sc, int *is, double *v) {
+  skip_ws(sc);
+  if (sc->p >= sc->end ||
+      !(*sc->p == '-' || (*sc->p >= '0' && *sc->p <= '9'))) {
+    return skip_value(sc);
+  }
+  *is = 1;
+  return read_number(sc, v);
+}
+
+static int read_record(scan *sc, kefo_wire_record *r) {
+  /* The first member of each name counts, whatever its type (as cJSON's
+     lookup finds it); later ones are checked and skipped. */
+  int rv, seen_data = 0, seen_seq = 0, seen_pk = 0, seen_at = 0, is_at = 0;
+  double at = 0;
+
+  memset(r, 0, sizeof(*r));
+  skip_ws(sc);
+  if (sc->p >= sc->end || *sc->p != '{') {
+    return skip_value(sc); /* not an object: a record with nothing */
+  }
+  if (++sc->depth > KEFO_STS_MAX_DEPTH) {
+    return fail(sc, "nested too deep");
+  }
+  ++sc->p;
+  if (!take(sc, '}')) {
+    do {
+      span key;
+      skip_ws(sc);
+      if ((rv = read_string(sc, &key)) != 0) {
+        return rv;
+      }
+      if (!take(sc, ':')) {
+        return fail(sc, "expected ':'");
+      }
+      skip_ws(sc);
+      if (key_is(sc, &key, "Data") && !seen_data) {
+        seen_data = 1;
+        if (sc->p < sc->end && *sc->p == '"') {
+          span s;
+          if ((rv = read_string(sc, &s)) != 0) {
+            return rv;
+          }
+          if (s.escaped) {
+            r->data = store(sc, &s, &r->data_len);
+          } else {
+            /* The common case: base64 straight from the payload. */
+            r->data = s.s;
+            r->data_len = s.len;
+          }
+        } else {
+          rv = skip_value(sc);
+        }
+      } else if (key_is(sc, &key, "SequenceNumber") && !seen_seq) {
+        seen_seq = 1;
+        rv = string_member(sc, &r->seq, NULL);
+      } else if (key_is(sc, &key, "PartitionKey") && !seen_pk) {
+        seen_pk = 1;
+        rv = string_member(sc, &r->pk, &r->pk_len);
+      } else if (key_is(sc, &key, "ApproximateArrivalTimestamp") && !seen_at) {
+        seen_at = 1;
+        rv = number_member(sc, &is_at, &at);
+      } else {
+        rv = skip_value(sc);
+      }
+      if (rv != 0) {
+        return rv;
+      }
+    } while (take(sc, ','));
+    if (!take(sc, '}')) {
+      return fail(sc, "expected ',' or '}'");
+    }
+  }
+  --sc->depth;
+  r->arrival_ms = is_at ? kefo_sts_ms(at, 1000) : 0;
+  return 0;
+}
+
+static int read_records(kefo_sts_parser *p, scan *sc, size_t *n) {
+  int rv;
+
+  *n = 0;
+  if (++sc->depth > KEFO_STS_MAX_DEPTH) {
+    return fail(sc, "nested too deep");
+  }
+  ++sc->p; /* '[' */
+  if (take(sc, ']')) {
+    --sc->depth;
+    return 0;
+  }
+  do {
+    if (*n == p->recs_cap) {
+      size_t cap = p->recs_cap ? p->recs_cap * 2 : 64;
+      kefo_wire_record *nr =
+          kefo_mem_realloc(p->mem, p->recs, cap * sizeof(*nr));
+      if (nr == NULL) {
+        return KEFO_ERR_NOMEM;
+      }
+      p->recs = nr;
+      p->recs_cap = cap;
+    }
+    if ((rv = read_record(sc, &p->recs[*n])) != 0) {
+      return rv;
+    }
+    ++*n;
+  } while (take(sc, ','));
+  if (!take(sc, ']')) {
+    return fail(sc, "expected ',' or ']'");
+  }
+  --sc->depth;
+  return 0;
+}
+
+void kefo_sts_parser_init(kefo_sts_parser *p, const kefo_mem *mem) {
+  memset(p, 0, sizeof(*p));
+  p->mem = kefo_mem_or_default(mem);
+  kefo_buf_init(&p->strings, p->mem);
+}
+
+void kefo_sts_parser_free(kefo_sts_parser *p) {
+  kefo_buf_free(&p->strings);
+  kefo_mem_free(p->mem, p->recs);
+  p->recs = NULL;
+  p->recs_cap = 0;
+}
+
+void kefo_sts_parser_trim(kefo_sts_parser *p, size_t keep) {
+  if (p->strings.cap + p->recs_cap * sizeof(kefo_wire_record) > keep) {
+    kefo_sts_parser_free(p);
+    kefo_buf_init(&p->strings, p->mem);
+  }
+}
+
+int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
+                         kefo_sts_event *out) {
+  scan sc;
+  size_t nrecs = 0;
+  int rv, seen_records = 0, seen_cont = 0, seen_behind = 0, seen_children = 0;
+  double behind = 0;
+
+  memset(out, 0, sizeof(*out));
+  p->error = NULL;
+  p->error_offset = 0;
+  kefo_buf_reset(&p->strings);
+  /* Room for every string decoded, so that pointers into it hold. */
+  if (kefo_buf_reserve(&p->strings, len + 1) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  sc.p = sc.start = json;
+  sc.end = json + len;
+  sc.parser = p;
+  sc.depth = 1;
+  if (!take(&sc, '{')) {
+    return fail(&sc, "not a JSON object");
+  }
+  if (!take(&sc, '}')) {
+    do {
+      span key;
+      skip_ws(&sc);
+      if ((rv = read_string(&sc, &key)) != 0) {
+        return rv;
+      }
+      if (!take(&sc, ':')) {
+        return fail(&sc, "expected ':'");
+      }
+      skip_ws(&sc);
+      if (key_is(&sc, &key, "Records") && !seen_records) {
+        seen_records = 1;
+        if (sc.p < sc.end && *sc.p == '[') {
+          out->has_records = 1;
+          rv = read_records(p, &sc, &nrecs);
+        } else {
+          rv = skip_value(&sc);
+        }
+      } else if (key_is(&sc, &key, "ContinuationSequenceNumber") &&
+                 !seen_cont) {
+        seen_cont = 1;
+        if (sc.end - sc.p >= 4 && memcmp(sc.p, "null", 4) == 0) {
+          out->continuation_null = 1;
+          sc.p += 4;
+          rv = 0;
+        } else {
+          rv = string_member(&sc, &out->continuation, NULL);
+        }
+      } else if (key_is(&sc, &key, "MillisBehindLatest") && !seen_behind) {
+        seen_behind = 1;
+        rv = number_member(&sc, &out->has_behind, &behind);
+      } else if (key_is(&sc, &key, "ChildShards") && !seen_children) {
+        const uint8_t *s = sc.p;
+        seen_children = 1;
+        rv = skip_value(&sc);
+        if (rv == 0 && *s == '[') {
+          out->child_shards = s;
+          out->child_shards_len = (size_t)(sc.p - s);
+        }
+      } else {
+        rv = skip_value(&sc);
+      }
+      if (rv != 0) {
+        return rv;
+      }
+    } while (take(&sc, ','));
+    if (!take(&sc, '}')) {
+      return fail(&sc, "expected ',' or '}'");
+    }
+  }
+  skip_ws(&sc);
+  if (sc.p != sc.end) {
+    return fail(&sc, "bytes after the JSON object");
+  }
+  out->records = p->recs;
+  out->nrecords = out->has_records ? nrecs : 0;
+  out->behind_ms = out->has_behind ? kefo_sts_ms(behind, 1) : 0;
+  return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * The SubscribeToShardEvent payload (JSON) read in one pass, without a
+ * tree: the records' strings are decoded into one scratch buffer, each
+ * record's Data is left as the base64 text it is in the payload, and the
+ * rare ChildShards array is kept as its JSON text. I/O free.
+ *
+ * Why not cJSON: on 1 KiB records cJSON and the allocator were half of
+ * the EFO reader's CPU (a dozen allocations and a byte-by-byte copy of
+ * every Data string per record; bench/RESULTS.md).
+ *
+ * The grammar is RFC 8259's, strictly: one object, then only white
+ * space; nesting deeper than KEFO_STS_MAX_DEPTH, numbers longer than 63
+ * characters, control characters in strings and lone UTF-16 surrogates
+ * are refused. Members of any other name, and of unexpected types, are
+ * checked and skipped; of a repeated name, the first counts (as cJSON's
+ * lookup does).
+ */
+#ifndef KEFO_STS_EVENT_H
+#define KEFO_STS_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/buf.h"
+#include "runtime/mem.h"
+
+#define KEFO_STS_MAX_DEPTH 64
+
+/* A record as Kinesis sent it. Pointers are valid until the next parse
+   with the same parser, or while the payload is. */
+typedef struct kefo_wire_record {
+  const char *seq; /* SequenceNumber, NUL-terminated; NULL if absent or not
+                      a string */
+  const char *pk;  /* PartitionKey, NUL-terminated (may hold NULs), or NULL */
+  size_t pk_len;
+  const uint8_t *data; /* Data: base64 text, or NULL */
+  size_t data_len;
+  /* ApproximateArrivalTimestamp (epoch seconds) in ms; 0 when absent,
+     not a number or not positive. */
+  int64_t arrival_ms;
+} kefo_wire_record;
+
+typedef struct kefo_sts_event {
+  int has_records; /* Records was an array */
+  const kefo_wire_record *records;
+  size_t nrecords;
+  /* ContinuationSequenceNumber: NULL when absent, null or not a string */
+  const char *continuation;
+  int continuation_null; /* it was JSON null (the shard's end) */
+  int has_behind;        /* MillisBehindLatest was a number */
+  int64_t behind_ms;
+  /* ChildShards as JSON text when it is an array, else NULL */
+  const uint8_t *child_shards;
+  size_t child_shards_len;
+} kefo_sts_event;
+
+/* Scratch reused from one event to the next: it grows to the largest
+   event and stays, so one parser is best shared by all subscriptions of
+   a loop. */
+typedef struct kefo_sts_parser {
+  kefo_buf strings;
+  kefo_wire_record *recs;
+  size_t recs_cap;
+  const kefo_mem *mem;
+  /* The last failure: what was wrong and at which byte. */
+  const char *error;
+  size_t error_offset;
+  int busy; /* between a parse and the end of its use (owners set it) */
+} kefo_sts_parser;
+
+void kefo_sts_parser_init(kefo_sts_parser *p, const kefo_mem *mem);
+void kefo_sts_parser_free(kefo_sts_parser *p);
+
+/* Frees the scratch if it has grown past |keep| bytes in all. */
+void kefo_sts_parser_trim(kefo_sts_parser *p, size_t keep);
+
+/*
+ * Reads the payload |json| of |len| bytes into |*out|.
+ *
+ * Returns 0, KEFO_ERR_BAD_RESPONSE when it is not a JSON object
+ * (p->error and p->error_offset say why and where), or KEFO_ERR_NOMEM.
+ */
+int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
+                         kefo_sts_event *out);
+
+/* Seconds as a JSON number (|v|) times |scale|, clamped to
+   [0, 2^53] with NaN and negatives as 0: the rule of kefo_json_ms. */
+int64_t kefo_sts_ms(double v, double scale);
+
+#endif /* KEFO_STS_EVENT_H */
