@@ -8,9 +8,13 @@
  *
  * usage: bench_e2e --endpoint URL --stream NAME --expect RECORDS
  *          [--reader EFO|POLLING] [--consumer NAME]
- *        bench_e2e --endpoint URL --stream NAME --idle SECONDS
- *          --shards N   (scale, path 3: subscribe to every shard of an
- *          idle stream, then RSS per subscribed shard and CPU at rest)
+ *          (throughput, path 2; time to first record, path 5)
+ *        bench_e2e --endpoint URL --stream NAME --live SECONDS --shards N
+ *          [--consumer NAME]
+ *          (paths 3 and 4: subscribe to every shard, let the backlog
+ *          drain, then measure RSS per subscribed shard, CPU, the rate of
+ *          records and, for records the server stamped, the latency from
+ *          the server's writing of an event to on_records)
  */
 #include "config.h"
 
@@ -19,6 +23,7 @@
 #endif
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +36,68 @@
 
 typedef struct state {
   unsigned long long records, bytes, expect;
-  double first_s, last_s;
+  double first_s, first_record_s, last_s;
   int failed;
   kefo_consumer *c;
   struct event_base *base;
-  /* Scale mode: shards expected, and the phase (0: waiting until every
-     shard has had an event, 1: measuring rest for |idle_s|). */
+  /* Live mode: shards expected, and the phase (0: waiting until every
+     shard has had an event, 1: letting the backlog drain for WARM_S,
+     2: measuring for |live_s|, 3: done). */
   long shards;
-  double idle_s, phase_s, rss0_kib, rss1_kib, u1, s1;
+  double live_s, phase_s, rss0_kib, rss1_kib, u1, s1;
+  unsigned long long records1;
   int phase;
 } state;
+
+#define WARM_S 3.0
+
+/* Latency, in microseconds: one bucket per microsecond up to 100 ms, the
+   last one for everything above. Static, so that its pages are touched
+   only by samples, after RSS has been read. */
+#define LAT_BUCKETS 100001
+static uint32_t lat_hist[LAT_BUCKETS];
+static unsigned long long lat_n;
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A record the server stamped ("t=" and CLOCK_MONOTONIC in nanoseconds
+   as it wrote the event, tests/mock --stamp): counts its latency. */
+static void sample(const kefo_record *r, int64_t now) {
+  int64_t t = 0, us;
+  size_t i;
+
+  if (r->data_len < 21 || r->data[0] != 't' || r->data[1] != '=') {
+    return;
+  }
+  for (i = 2; i < 21; ++i) {
+    if (r->data[i] < '0' || r->data[i] > '9') {
+      return;
+    }
+    t = t * 10 + (r->data[i] - '0');
+  }
+  us = (now - t) / 1000;
+  us = us < 0 ? 0 : us >= LAT_BUCKETS ? LAT_BUCKETS - 1 : us;
+  ++lat_hist[us];
+  ++lat_n;
+}
+
+/* The |q| quantile in microseconds (0 <= q <= 1). */
+static long quantile(double q) {
+  unsigned long long want = (unsigned long long)(q * (double)lat_n), seen = 0;
+  long i;
+
+  for (i = 0; i < LAT_BUCKETS; ++i) {
+    seen += lat_hist[i];
+    if (seen > want || (seen == lat_n && seen > 0)) {
+      return i;
+    }
+  }
+  return -1;
+}
 
 static double rss_kib(void) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -100,7 +157,16 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
   for (i = 0; i < n; ++i) {
     st->bytes += r[i].data_len;
   }
+  if (st->phase == 2) {
+    int64_t now = mono_ns();
+    for (i = 0; i < n; ++i) {
+      sample(&r[i], now);
+    }
+  }
   st->last_s = now_s();
+  if (st->first_record_s == 0) {
+    st->first_record_s = st->last_s;
+  }
   /* Enough: a non-zero return stops the consumer. */
   return st->expect > 0 && st->records >= st->expect;
 }
@@ -133,18 +199,30 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
   if (st->shards > 0 && st->phase == 0 && subscribed(st->c) >= st->shards) {
     st->phase = 1;
     st->phase_s = now_s();
+    /* RSS with every shard subscribed: what the subscriptions hold. */
     st->rss1_kib = rss_kib();
+  } else if (st->phase == 1 && now_s() - st->phase_s >= WARM_S) {
+    st->phase = 2;
+    st->phase_s = now_s();
+    st->records1 = st->records;
     st->u1 = cpu_s(0);
     st->s1 = cpu_s(1);
-  } else if (st->phase == 1 && now_s() - st->phase_s >= st->idle_s) {
+  } else if (st->phase == 2 && now_s() - st->phase_s >= st->live_s) {
+    double secs = now_s() - st->phase_s;
     double cpu = cpu_s(0) - st->u1 + cpu_s(1) - st->s1;
     printf("{\"peer\":\"kefo\",\"shards\":%ld,\"subscribe_s\":%.1f,"
            "\"rss_mib\":%.1f,\"rss_per_shard_kib\":%.1f,"
-           "\"idle_cpu_pct\":%.2f}\n",
-           st->shards, st->phase_s - st->first_s, st->rss1_kib / 1024,
-           (st->rss1_kib - st->rss0_kib) / (double)st->shards,
-           100 * cpu / (now_s() - st->phase_s));
-    st->phase = 2;
+           "\"cpu_pct\":%.2f,\"records_per_s\":%.0f,\"stamped\":%llu",
+           st->shards, st->phase_s - WARM_S - st->first_s, st->rss1_kib / 1024,
+           (st->rss1_kib - st->rss0_kib) / (double)st->shards, 100 * cpu / secs,
+           (double)(st->records - st->records1) / secs, lat_n);
+    if (lat_n > 0) {
+      printf(",\"latency_us\":{\"p50\":%ld,\"p99\":%ld,\"p999\":%ld,"
+             "\"max\":%ld}",
+             quantile(0.5), quantile(0.99), quantile(0.999), quantile(1.0));
+    }
+    printf("}\n");
+    st->phase = 3;
     event_base_loopbreak(st->base);
   }
 }
@@ -173,8 +251,8 @@ int main(int argc, char **argv) {
       reader = argv[i + 1];
     } else if (strcmp(argv[i], "--consumer") == 0) {
       consumer = argv[i + 1];
-    } else if (strcmp(argv[i], "--idle") == 0) {
-      st.idle_s = atof(argv[i + 1]);
+    } else if (strcmp(argv[i], "--live") == 0) {
+      st.live_s = atof(argv[i + 1]);
     } else if (strcmp(argv[i], "--shards") == 0) {
       st.shards = atol(argv[i + 1]);
     } else {
@@ -185,8 +263,8 @@ int main(int argc, char **argv) {
       (st.expect == 0) == (st.shards == 0)) {
     fprintf(stderr, "usage: bench_e2e --endpoint URL --stream NAME --expect "
                     "RECORDS [--reader EFO|POLLING] [--consumer NAME]\n"
-                    "       bench_e2e --endpoint URL --stream NAME --idle "
-                    "SECONDS --shards N\n");
+                    "       bench_e2e --endpoint URL --stream NAME --live "
+                    "SECONDS --shards N [--consumer NAME]\n");
     return 2;
   }
   /* As kefo.h asks of an application. */
@@ -194,27 +272,16 @@ int main(int argc, char **argv) {
   base = event_base_new();
   st.base = base;
   {
-    const char *const kv[] = {"source.stream.name",
-                              stream,
-                              "source.reader.type",
-                              reader,
-                              "source.efo.consumer.name",
-                              consumer,
-                              "source.init.position",
-                              "TRIM_HORIZON",
-                              "aws.region",
-                              "us-east-1",
-                              "aws.endpoint",
-                              endpoint,
-                              "aws.credentials.provider",
-                              "BASIC",
-                              "aws.credentials.provider.basic.accesskeyid",
-                              "AKIDKEFOTEST",
-                              "aws.credentials.provider.basic.secretkey",
-                              "kefo-test-secret-key",
-                              "source.lease.store",
-                              "memory",
-                              NULL};
+    const char *const kv[] = {
+        "source.stream.name", stream, "source.reader.type", reader,
+        "source.efo.consumer.name", consumer, "source.init.position",
+        /* Live mode reads what is written from now
+           on; the backlog would only delay it. */
+        st.live_s > 0 ? "LATEST" : "TRIM_HORIZON", "aws.region", "us-east-1",
+        "aws.endpoint", endpoint, "aws.credentials.provider", "BASIC",
+        "aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST",
+        "aws.credentials.provider.basic.secretkey", "kefo-test-secret-key",
+        "source.lease.store", "memory", NULL};
     char err[256];
     size_t k;
 
@@ -251,11 +318,11 @@ int main(int argc, char **argv) {
     event_free(timer);
     kefo_consumer_del(st.c);
     event_base_free(base);
-    if (st.phase != 2) {
+    if (st.phase != 3) {
       fprintf(stderr, "bench_e2e: stopped with %ld of %ld shards subscribed\n",
               st.phase ? st.shards : 0, st.shards);
     }
-    return st.phase == 2 ? 0 : 1;
+    return st.phase == 3 ? 0 : 1;
   }
   {
     double user = cpu_s(0) - u0, sys = cpu_s(1) - s0;
@@ -263,10 +330,11 @@ int main(int argc, char **argv) {
 
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"peer\":\"kefo\",\"records\":%llu,\"bytes\":%llu,"
-           "\"seconds\":%.3f,\"cpu_user_s\":%.3f,\"cpu_system_s\":%.3f,"
-           "\"rss_mib\":%.1f}\n",
+           "\"seconds\":%.3f,\"first_record_s\":%.3f,\"cpu_user_s\":%.3f,"
+           "\"cpu_system_s\":%.3f,\"rss_mib\":%.1f}\n",
            st.records, st.bytes, (st.last_s > 0 ? st.last_s : now_s()) - t0,
-           user, sys, ru.ru_maxrss / 1024.0);
+           st.first_record_s > 0 ? st.first_record_s - t0 : -1.0, user, sys,
+           ru.ru_maxrss / 1024.0);
   }
   kefo_consumer_stop(st.c, 1);
   event_free(timer);

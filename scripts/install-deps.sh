@@ -35,7 +35,7 @@ fi
 if [ ! -f "$here/node_modules/kinesis-local/main.js" ] ||
    [ ! -f "$here/node_modules/dynalite/cli.js" ] ||
    [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  echo "install-deps: npm ci (kinesis-local, dynalite)"
+  echo "install-deps: npm ci (kinesis-local, dynalite, the AWS SDK benchmark peer)"
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "install-deps: ok"

@@ -26,6 +26,13 @@ typedef struct mock_config {
   int64_t consumer_delay_ms;
   /* How long a shard iterator is good for (Kinesis: 5 minutes). */
   int64_t iterator_lifetime_ms;
+  /* How long every answer but SubscribeToShard's waits (0: none), as the
+     round trip to a region's endpoint would (benchmarks' start-up). */
+  int64_t api_latency_ms;
+  /* Records whose data begin "t=" and 19 digits get CLOCK_MONOTONIC in
+     nanoseconds there as their SubscribeToShardEvent is built, just
+     before it goes to the socket (benchmarks' latency). */
+  int stamp;
 } mock_config;
 
 typedef struct mock_api {

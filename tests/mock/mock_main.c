@@ -20,18 +20,20 @@ typedef struct producer {
   mock_api *api;
   char stream[MOCK_MAX_NAME + 1];
   uint64_t rate;
+  uint64_t bytes; /* 0: data "live-N"; else "t=<19 digits> live-N..." */
   uint64_t written;
   int64_t started_ms;
   struct event *timer;
+  uint8_t *data; /* bytes + 64 */
 } producer;
 
 static void usage(void) {
   fprintf(stderr,
           "usage: kinesis-mock [--port N] [--tls CERT KEY] [--secret SECRET]\n"
           "         [--consumer-delay-ms N] [--idle-event-ms N]\n"
-          "         [--subscription-lifetime-ms N]\n"
-          "         [--preload STREAM:SHARDS:RECORDS:BYTES]...\n"
-          "         [--produce STREAM:RATE]...\n"
+          "         [--subscription-lifetime-ms N] [--api-latency-ms N]\n"
+          "         [--stamp] [--preload STREAM:SHARDS:RECORDS:BYTES]...\n"
+          "         [--produce STREAM:RATE[:BYTES]]...\n"
           "Listens on 127.0.0.1 and prints \"listening <port>\" first.\n");
 }
 
@@ -131,12 +133,21 @@ static void produce_tick(evutil_socket_t fd, short what, void *arg) {
   }
   due = (uint64_t)(now - p->started_ms) * p->rate / 1000;
   while (p->written < due && n < 100000) {
-    char buf[32];
+    char pk[32];
     int len =
-        snprintf(buf, sizeof(buf), "live-%llu", (unsigned long long)p->written);
-    mock_shard *sh = mock_stream_route(s, mock_hash_key(buf, (size_t)len));
-    if (!sh || mock_shard_append(sh, buf, (size_t)len, (const uint8_t *)buf,
-                                 (size_t)len, now, NULL) != 0) {
+        snprintf(pk, sizeof(pk), "live-%llu", (unsigned long long)p->written);
+    mock_shard *sh = mock_stream_route(s, mock_hash_key(pk, (size_t)len));
+    const uint8_t *data = (const uint8_t *)pk;
+    size_t dlen = (size_t)len;
+    if (p->bytes > 0) {
+      /* A stamp for --stamp to fill in, then the key, then padding. */
+      int m = snprintf((char *)p->data, 64, "t=%019d %s", 0, pk);
+      memset(p->data + m, '.', p->bytes > (uint64_t)m ? p->bytes - m : 0);
+      data = p->data;
+      dlen = p->bytes > (uint64_t)m ? p->bytes : (size_t)m;
+    }
+    if (!sh ||
+        mock_shard_append(sh, pk, (size_t)len, data, dlen, now, NULL) != 0) {
       break;
     }
     ++p->written;
@@ -152,7 +163,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
 int main(int argc, char **argv) {
   mock_server_options opts;
-  int64_t delay = 0, idle = 1000, life = 300000, v;
+  int64_t delay = 0, idle = 1000, life = 300000, latency = 0, v;
+  int stamp = 0;
   char *preloads[MAX_JOBS], *produces[MAX_JOBS];
   int npreloads = 0, nproduces = 0, i, rc = 1;
   producer prods[MAX_JOBS];
@@ -183,6 +195,11 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--subscription-lifetime-ms") == 0 &&
                parse_i64(next, 1, 86400000, &life) == 0) {
       ++i;
+    } else if (strcmp(a, "--api-latency-ms") == 0 &&
+               parse_i64(next, 0, 60000, &latency) == 0) {
+      ++i;
+    } else if (strcmp(a, "--stamp") == 0) {
+      stamp = 1;
     } else if (strcmp(a, "--preload") == 0 && next && npreloads < MAX_JOBS) {
       preloads[npreloads++] = argv[++i];
     } else if (strcmp(a, "--produce") == 0 && next && nproduces < MAX_JOBS) {
@@ -199,6 +216,8 @@ int main(int argc, char **argv) {
   api.cfg.consumer_delay_ms = delay;
   api.cfg.idle_event_ms = idle;
   api.cfg.subscription_lifetime_ms = life;
+  api.cfg.api_latency_ms = latency;
+  api.cfg.stamp = stamp;
   for (i = 0; i < npreloads; ++i) {
     int64_t t0 = mock_now_ms();
     if (preload(&api, preloads[i]) != 0) {
@@ -212,11 +231,18 @@ int main(int argc, char **argv) {
     goto done;
   }
   for (i = 0; i < nproduces; ++i) {
-    char *f[2];
-    int64_t rate;
+    char *f[3];
+    int64_t rate, bytes = 0;
+    int nf = split(produces[i], f, 3);
     struct timeval tv = {0, 10000};
-    if (split(produces[i], f, 2) != 2 || parse_i64(f[1], 1, 10000000, &rate)) {
-      fprintf(stderr, "kinesis-mock: --produce wants STREAM:RATE\n");
+    if (nf < 2 || parse_i64(f[1], 1, 10000000, &rate) ||
+        (nf == 3 && parse_i64(f[2], 1, MOCK_MAX_DATA, &bytes))) {
+      fprintf(stderr, "kinesis-mock: --produce wants STREAM:RATE[:BYTES]\n");
+      goto done;
+    }
+    prods[i].bytes = (uint64_t)bytes;
+    prods[i].data = malloc((size_t)bytes + 64);
+    if (!prods[i].data) {
       goto done;
     }
     prods[i].api = &api;
@@ -245,6 +271,7 @@ done:
     if (prods[i].timer) {
       event_free(prods[i].timer);
     }
+    free(prods[i].data);
   }
   if (sigterm) {
     event_free(sigterm);

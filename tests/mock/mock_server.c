@@ -725,6 +725,17 @@ static void handle_request(mock_request *r) {
   if (strcmp(op, "SubscribeToShard") != 0) {
     status = mock_api_call(srv->api, op, r->body.data, r->body.len, now,
                            &r->response);
+    if (kind == MOCK_FAULT_NONE && srv->api->cfg.api_latency_ms > 0) {
+      /* The answer is ready; it leaves as a distant endpoint's would. */
+      struct timeval tv;
+      r->delayed_status = status;
+      r->delay_ev = evtimer_new(srv->base, delayed_answer_cb, r);
+      if (r->delay_ev) {
+        kefo_timeval_ms(&tv, srv->api->cfg.api_latency_ms);
+        evtimer_add(r->delay_ev, &tv);
+        return;
+      }
+    }
     answer(r, status, kind);
     return;
   }

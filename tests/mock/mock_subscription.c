@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws/crc32.h"
 #include "aws/event_stream.h"
@@ -163,6 +164,25 @@ static void fault_frame(mock_subscription *sub, mock_fault_kind kind) {
   }
 }
 
+/* Writes the time now into records [from, to) that carry a "t=" stamp
+   of 19 digits (see mock_config.stamp). */
+static void stamp(mock_shard *sh, size_t from, size_t to) {
+  struct timespec ts;
+  char digits[24];
+  size_t i;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  snprintf(digits, sizeof(digits), "%019lld",
+           (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  for (i = from; i < to; ++i) {
+    const mock_record *r = &sh->records[i];
+    uint8_t *d = sh->bytes + r->off + r->pk_len;
+    if (r->data_len >= 21 && d[0] == 't' && d[1] == '=') {
+      memcpy(d + 2, digits, 19);
+    }
+  }
+}
+
 /* Builds the next SubscribeToShardEvent if one is due. Returns 1 when a
    frame is ready, 0 when there is nothing to send yet, -1 on failure. */
 static int next_event(mock_subscription *sub) {
@@ -192,6 +212,9 @@ static int next_event(mock_subscription *sub) {
       kind != MOCK_FAULT_BAD_MESSAGE_CRC &&
       kind != MOCK_FAULT_BAD_PRELUDE_CRC) {
     return fault_event(sub, kind);
+  }
+  if (sub->api->cfg.stamp) {
+    stamp(sh, sub->pos, end);
   }
   kefo_buf_reset(p);
   if (kefo_buf_append_str(p, "{\"Records\":[") != 0 ||

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Live streams (issue 10, paths 3 and 4): SHARDS shards on the project's
+# mock server, which writes RATE records a second per shard of BYTES bytes
+# (RATE 0: an idle stream, sent an empty event every 5 s per subscription
+# as Kinesis does) and stamps each record with the time it writes the
+# event (--stamp). kefo (bench/bench_e2e --live) and the AWS SDK for
+# JavaScript v3 (bench/peer/sdk_reader.mjs --live) each read it from
+# LATEST, in turn, each against a fresh server: once every shard has had
+# an event and 3 s more have passed, SECONDS of RSS per subscribed shard,
+# CPU, records/s and the latency from the server's write to the reader's
+# callback. Uses the -O2 build in build-bench/.
+# Usage: bash bench/live.sh SHARDS RATE BYTES SECONDS [kefo|peer|both]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+shards=${1:?SHARDS}
+rate=${2:?RATE per shard}
+bytes=${3:?BYTES}
+secs=${4:?SECONDS}
+who=${5:-both}
+
+bash scripts/install-deps.sh >/dev/null
+if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+   [ Makefile.am -nt Makefile.in ]; then
+  ./autogen.sh >/tmp/kefo-autogen.out 2>&1 || { cat /tmp/kefo-autogen.out; exit 1; }
+fi
+mkdir -p build-bench
+(cd build-bench &&
+  { [ -f Makefile ] || CFLAGS="-O2 -g" ../configure >/dev/null; } &&
+  make -j"$(nproc)" bench/bench_e2e tests/mock/kinesis-mock \
+    >make.out 2>&1 || { cat make.out; exit 1; })
+export KEFO_NODE_MODULES=$top/node_modules
+source "$top/tests/harness/test_setup.sh"
+source "$here/harness/mock.sh"
+# One connection per subscription for the peer, and the server's side.
+ulimit -n 65536 2>/dev/null || true
+
+produce=()
+if [ "$rate" -gt 0 ]; then
+  produce=(--produce "live:$((shards * rate)):$bytes")
+fi
+serve() {
+  KEFO_MOCK=$top/build-bench/tests/mock/kinesis-mock \
+    kefo_start_mock --secret kefo-test-secret-key --idle-event-ms 5000 \
+    --stamp --preload "live:$shards:0:0" "${produce[@]}"
+  url=http://127.0.0.1:$KEFO_MOCK_PORT
+}
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
+echo "stream: $shards shards, $rate records/s per shard of $bytes bytes, measured for $secs s"
+if [ "$who" != peer ]; then
+  serve
+  "$top/build-bench/bench/bench_e2e" --endpoint "$url" --stream live \
+    --live "$secs" --shards "$shards" --consumer kefo-live
+  kefo_stop_emulators
+  KEFO_EMULATOR_PIDS=()
+fi
+if [ "$who" != kefo ]; then
+  serve
+  node --no-warnings "$top/bench/peer/sdk_reader.mjs" --endpoint "$url" \
+    --stream live --shards "$shards" --live "$secs" --consumer sdk-live
+  kefo_stop_emulators
+  KEFO_EMULATOR_PIDS=()
+fi
