@@ -193,6 +193,47 @@ static void test_refused(void) {
 }
 
 /*
+ * Plain runs are scanned 8 or 16 bytes at a time: an escape, a quote or a
+ * control character at every position of strings up to 40 bytes long is
+ * found exactly where it is.
+ */
+static void test_runs(void) {
+  kefo_sts_parser p;
+  kefo_sts_event ev;
+  char json[128], want[64];
+  size_t len, at;
+  int bad = 0;
+
+  kefo_sts_parser_init(&p, NULL);
+  for (len = 1; len <= 40; ++len) {
+    for (at = 0; at < len; ++at) {
+      size_t n;
+      memset(want, 'A', len);
+      want[at] = '\n';
+      want[len] = '\0';
+      n = (size_t)snprintf(json, sizeof(json),
+                           "{\"Records\":[{\"PartitionKey\":\"%.*s\\n%s\"}]}",
+                           (int)at, want, want + at + 1);
+      if (kefo_sts_event_parse(&p, (uint8_t *)json, n, &ev) != 0 ||
+          ev.nrecords != 1 || ev.records[0].pk_len != len ||
+          memcmp(ev.records[0].pk, want, len) != 0) {
+        ++bad;
+      }
+      /* The same with the raw control character: refused at its byte. */
+      n = (size_t)snprintf(json, sizeof(json),
+                           "{\"Records\":[{\"PartitionKey\":\"%s\"}]}", want);
+      if (kefo_sts_event_parse(&p, (uint8_t *)json, n, &ev) !=
+              KEFO_ERR_BAD_RESPONSE ||
+          p.error_offset != 29 + at) {
+        ++bad;
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  kefo_sts_parser_free(&p);
+}
+
+/*
  * Events written by cJSON from random records (random bytes in the keys,
  * so escapes of every kind) read the same through both parsers.
  */
@@ -328,6 +369,7 @@ int kefo_add_sts_event_suite(void) {
   if (s == NULL || !CU_add_test(s, "fields", test_fields) ||
       !CU_add_test(s, "escapes", test_escapes) ||
       !CU_add_test(s, "refused", test_refused) ||
+      !CU_add_test(s, "runs", test_runs) ||
       !CU_add_test(s, "agrees_with_cjson", test_agrees_with_cjson) ||
       !CU_add_test(s, "scratch", test_scratch) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
