@@ -44,6 +44,19 @@ serve() {
     kefo_start_mock --secret kefo-test-secret-key --idle-event-ms 5000 \
     --stamp --preload "live:$shards:0:0" "${produce[@]}"
   url=http://127.0.0.1:$KEFO_MOCK_PORT
+  mock_pid=${KEFO_EMULATOR_PIDS[-1]}
+  mock_t0=$(server_ticks)
+  mock_s0=$(date +%s.%N)
+}
+# The server shares the CPUs: its load over the reader's whole run
+# (subscription included) says whether it, not the reader, is the limit.
+server_ticks() { awk '{print $14 + $15}' "/proc/$mock_pid/stat"; }
+server_cpu() {
+  local t1 s1
+  t1=$(server_ticks)
+  s1=$(date +%s.%N)
+  awk -v t="$((t1 - mock_t0))" -v hz="$(getconf CLK_TCK)" -v a="$mock_s0" \
+    -v b="$s1" 'BEGIN { printf "server: %.1f%% of a CPU over the reader'"'"'s run\n", 100 * t / hz / (b - a) }'
 }
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
 echo "stream: $shards shards, $rate records/s per shard of $bytes bytes, measured for $secs s"
@@ -51,6 +64,7 @@ if [ "$who" != peer ]; then
   serve
   "$top/build-bench/bench/bench_e2e" --endpoint "$url" --stream live \
     --live "$secs" --shards "$shards" --consumer kefo-live
+  server_cpu
   kefo_stop_emulators
   KEFO_EMULATOR_PIDS=()
 fi
@@ -58,6 +72,7 @@ if [ "$who" != kefo ]; then
   serve
   node --no-warnings "$top/bench/peer/sdk_reader.mjs" --endpoint "$url" \
     --stream live --shards "$shards" --live "$secs" --consumer sdk-live
+  server_cpu
   kefo_stop_emulators
   KEFO_EMULATOR_PIDS=()
 fi
