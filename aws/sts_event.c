@@ -278,6 +278,14 @@ static const uint8_t *store(scan *sc, const span *s, size_t *len) {
   return d;
 }
 
+/* Past the decimal digits at |p|. */
+static const uint8_t *digits(const uint8_t *p, const uint8_t *end) {
+  while (p < end && *p >= '0' && *p <= '9') {
+    ++p;
+  }
+  return p;
+}
+
 /* Checks a number's grammar and converts it. */
 static int read_number(scan *sc, double *out) {
   const uint8_t *p = sc->p, *end = sc->end, *s = p;
@@ -290,34 +298,30 @@ static int read_number(scan *sc, double *out) {
   if (p < end && *p == '0') {
     ++p;
   } else if (p < end && *p >= '1' && *p <= '9') {
-    while (p < end && *p >= '0' && *p <= '9') {
-      ++p;
-    }
+    p = digits(p, end);
   } else {
     return fail(sc, "bad number");
   }
   if (p < end && *p == '.') {
-    ++p;
-    if (p >= end || *p < '0' || *p > '9') {
+    const uint8_t *q = digits(++p, end);
+    if (q == p) {
       sc->p = p;
       return fail(sc, "bad number");
     }
-    while (p < end && *p >= '0' && *p <= '9') {
-      ++p;
-    }
+    p = q;
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
+    const uint8_t *q;
     ++p;
     if (p < end && (*p == '+' || *p == '-')) {
       ++p;
     }
-    if (p >= end || *p < '0' || *p > '9') {
+    q = digits(p, end);
+    if (q == p) {
       sc->p = p;
       return fail(sc, "bad number");
     }
-    while (p < end && *p >= '0' && *p <= '9') {
-      ++p;
-    }
+    p = q;
   }
   n = (size_t)(p - s);
   if (n >= sizeof(tmp)) {

@@ -14,20 +14,7 @@ shards=${1:-64}
 records=${2:-1000000}
 bytes=${3:-1024}
 
-bash scripts/install-deps.sh >/dev/null
-if [ ! -x configure ] || [ configure.ac -nt configure ] ||
-   [ Makefile.am -nt Makefile.in ]; then
-  ./autogen.sh >/tmp/kefo-autogen.out 2>&1 || { cat /tmp/kefo-autogen.out; exit 1; }
-fi
-mkdir -p build-bench
-(cd build-bench &&
-  { [ -f Makefile ] || CFLAGS="-O2 -g" ../configure >/dev/null; } &&
-  make -j"$(nproc)" bench/bench_e2e tests/mock/kinesis-mock \
-    >make.out 2>&1 || { cat make.out; exit 1; })
-
-export KEFO_NODE_MODULES=$top/node_modules
-source "$top/tests/harness/test_setup.sh"
-source "$here/harness/mock.sh"
+source "$top/bench/bench_env.sh"
 KEFO_MOCK=$top/build-bench/tests/mock/kinesis-mock \
   kefo_start_mock --secret kefo-test-secret-key \
   --preload "bench:$shards:$records:$bytes"
