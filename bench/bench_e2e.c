@@ -50,6 +50,7 @@ typedef struct state {
 } state;
 
 #define WARM_S 3.0
+#define MAX_SETS 16
 
 /* Latency, in microseconds: one bucket per microsecond up to 100 ms, the
    last one for everything above. Static, so that its pages are touched
@@ -237,6 +238,9 @@ int main(int argc, char **argv) {
   kefo_config *cfg;
   state st;
   double u0, s0, t0;
+  /* --set KEY=VALUE: any other configuration key, to see what it costs. */
+  const char *sets[MAX_SETS];
+  int nsets = 0;
   int i, rv;
 
   memset(&st, 0, sizeof(st));
@@ -255,6 +259,8 @@ int main(int argc, char **argv) {
       st.live_s = atof(argv[i + 1]);
     } else if (strcmp(argv[i], "--shards") == 0) {
       st.shards = atol(argv[i + 1]);
+    } else if (strcmp(argv[i], "--set") == 0 && nsets < MAX_SETS) {
+      sets[nsets++] = argv[i + 1];
     } else {
       break;
     }
@@ -264,7 +270,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_e2e --endpoint URL --stream NAME --expect "
                     "RECORDS [--reader EFO|POLLING] [--consumer NAME]\n"
                     "       bench_e2e --endpoint URL --stream NAME --live "
-                    "SECONDS --shards N [--consumer NAME]\n");
+                    "SECONDS --shards N [--consumer NAME]\n"
+                    "       (either: [--set KEY=VALUE]...)\n");
     return 2;
   }
   /* As kefo.h asks of an application. */
@@ -290,6 +297,20 @@ int main(int argc, char **argv) {
     }
     for (k = 0; kv[k]; k += 2) {
       if (kefo_config_set2(cfg, kv[k], kv[k + 1], err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench_e2e: %s\n", err);
+        return 2;
+      }
+    }
+    for (k = 0; k < (size_t)nsets; ++k) {
+      char key[128];
+      const char *eq = strchr(sets[k], '=');
+      if (eq == NULL || (size_t)(eq - sets[k]) >= sizeof(key)) {
+        fprintf(stderr, "bench_e2e: --set wants KEY=VALUE: %s\n", sets[k]);
+        return 2;
+      }
+      memcpy(key, sets[k], (size_t)(eq - sets[k]));
+      key[eq - sets[k]] = '\0';
+      if (kefo_config_set2(cfg, key, eq + 1, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench_e2e: %s\n", err);
         return 2;
       }

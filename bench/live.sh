@@ -10,6 +10,7 @@
 # CPU, records/s and the latency from the server's write to the reader's
 # callback. Uses the -O2 build in build-bench/.
 # Usage: bash bench/live.sh SHARDS RATE BYTES SECONDS [kefo|peer|both]
+# KEFO_BENCH_SET="KEY=VALUE ..." passes configuration keys to kefo.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -50,7 +51,9 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 echo "stream: $shards shards, $rate records/s per shard of $bytes bytes, measured for $secs s"
 if [ "$who" != peer ]; then
   serve
-  "$top/build-bench/bench/bench_e2e" --endpoint "$url" --stream live \
+  sets=()
+  for kv in ${KEFO_BENCH_SET:-}; do sets+=(--set "$kv"); done
+  "$top/build-bench/bench/bench_e2e" --endpoint "$url" --stream live "${sets[@]}" \
     --live "$secs" --shards "$shards" --consumer kefo-live
   server_cpu
   kefo_stop_emulators

@@ -375,10 +375,35 @@ static kefo_reader *find_reader(kefo_consumer *c, const char *shard_id) {
   return NULL;
 }
 
+/*
+ * find_reader for a batch whose entries were taken in the readers' list
+ * order (checkpoint_delivered): each is looked for from just after the
+ * previous one's reader, wrapping around, so that a batch of every
+ * shard is one pass, not a quadratic scan (5,000 shards: 12.5 million
+ * compares, a stall of the loop seen as a latency tail every checkpoint
+ * interval). |*hint| must be a reader of |c| or NULL.
+ */
+static kefo_reader *find_reader_from(kefo_consumer *c, kefo_reader **hint,
+                                     const char *shard_id) {
+  kefo_reader *start = *hint ? *hint : c->readers, *r = start;
+
+  if (r == NULL) {
+    return NULL;
+  }
+  do {
+    if (strcmp(r->shard_id, shard_id) == 0) {
+      *hint = r->next;
+      return r;
+    }
+    r = r->next ? r->next : c->readers;
+  } while (r != start);
+  return NULL;
+}
+
 static void on_stored(int error, const char *message, void *ud) {
   cp_req *q = ud;
   kefo_consumer *c = q->c;
-  kefo_reader *r;
+  kefo_reader *r, *hint = NULL;
   size_t i;
 
   if (q->done) {
@@ -391,7 +416,7 @@ static void on_stored(int error, const char *message, void *ud) {
   } else {
     /* What the store now holds: never moved backwards here either. */
     for (i = 0; i < q->n; ++i) {
-      r = find_reader(c, q->e[i].shard);
+      r = find_reader_from(c, &hint, q->e[i].shard);
       if (r &&
           (!r->saved[0] || kefo_checkpoint_cmp(q->e[i].seq, q->e[i].sub,
                                                r->saved, r->saved_sub) > 0)) {
