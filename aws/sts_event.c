@@ -344,6 +344,22 @@ static int literal(scan *sc, const char *word) {
   return 0;
 }
 
+/* A member's name and the colon after it; then white space is skipped,
+   so sc->p is at the value. */
+static int read_key(scan *sc, span *key) {
+  int rv;
+
+  skip_ws(sc);
+  if ((rv = read_string(sc, key)) != 0) {
+    return rv;
+  }
+  if (!take(sc, ':')) {
+    return fail(sc, "expected ':'");
+  }
+  skip_ws(sc);
+  return 0;
+}
+
 static int skip_value(scan *sc);
 
 /* An object or array at sc->p; |member| skips or reads one element. */
@@ -361,12 +377,8 @@ static int skip_container(scan *sc, uint8_t close, int object) {
   do {
     if (object) {
       span key;
-      skip_ws(sc);
-      if ((rv = read_string(sc, &key)) != 0) {
+      if ((rv = read_key(sc, &key)) != 0) {
         return rv;
-      }
-      if (!take(sc, ':')) {
-        return fail(sc, "expected ':'");
       }
     }
     if ((rv = skip_value(sc)) != 0) {
@@ -486,14 +498,9 @@ static int read_record(scan *sc, kefo_wire_record *r) {
   if (!take(sc, '}')) {
     do {
       span key;
-      skip_ws(sc);
-      if ((rv = read_string(sc, &key)) != 0) {
+      if ((rv = read_key(sc, &key)) != 0) {
         return rv;
       }
-      if (!take(sc, ':')) {
-        return fail(sc, "expected ':'");
-      }
-      skip_ws(sc);
       if (key_is(sc, &key, "Data") && !seen_data) {
         seen_data = 1;
         if (sc->p < sc->end && *sc->p == '"') {
@@ -616,14 +623,9 @@ int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
   if (!take(&sc, '}')) {
     do {
       span key;
-      skip_ws(&sc);
-      if ((rv = read_string(&sc, &key)) != 0) {
+      if ((rv = read_key(&sc, &key)) != 0) {
         return rv;
       }
-      if (!take(&sc, ':')) {
-        return fail(&sc, "expected ':'");
-      }
-      skip_ws(&sc);
       if (key_is(&sc, &key, "Records") && !seen_records) {
         seen_records = 1;
         if (sc.p < sc.end && *sc.p == '[') {
