@@ -262,7 +262,8 @@ static int value_is(const kefo_es_header *h, const char *value) {
 }
 
 /* Reads one SubscribeToShardEvent payload and hands it to the owner;
-   a payload that is not a JSON object ends the subscription. */
+   a payload that is not one JSON object (aws/sts_event.h's grammar) ends
+   the subscription, naming what was wrong and where. */
 static void event_to_owner(kefo_kinesis_subscription *sub,
                            const uint8_t *payload, size_t len) {
   kefo_sts_parser *p =
@@ -284,8 +285,8 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
                len);
     } else {
       snprintf(msg, sizeof(msg),
-               "SubscribeToShardEvent payload is not a JSON object: %s at "
-               "byte %zu of %zu",
+               "SubscribeToShardEvent payload refused: %s at byte %zu "
+               "of %zu",
                p->error, p->error_offset, len);
     }
     info.message = msg;
