@@ -609,7 +609,7 @@ static void test_truncated_and_reset(void) {
   capture_free(&cap);
 }
 
-static void test_big_message_buffer_released(void) {
+static void test_big_buffer_kept_while_big_messages_come(void) {
   enum { PAYLOAD = 200 * 1024 };
   uint8_t *payload = calloc(1, PAYLOAD), *out = malloc(PAYLOAD + 64);
   kefo_es_header h = {":event-type",
@@ -621,6 +621,7 @@ static void test_big_message_buffer_released(void) {
   size_t n, off;
   kefo_es_decoder dec;
   capture cap;
+  const uint8_t *body;
 
   memset(&cap, 0, sizeof(cap));
   CU_ASSERT_EQUAL_FATAL(
@@ -633,8 +634,36 @@ static void test_big_message_buffer_released(void) {
   }
   CU_ASSERT_EQUAL(cap.calls, 1);
   CU_ASSERT_EQUAL(cap.payload_len, PAYLOAD);
-  /* The big buffer is not kept for the next, probably small, event. */
+  /* Kept, with room to spare, while big events come ... */
+  CU_ASSERT(dec.body_cap > PAYLOAD);
+  body = dec.body;
+  for (off = 0; off < n; off += 16384) {
+    size_t k = n - off < 16384 ? n - off : 16384;
+    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + off, k), 0);
+  }
+  CU_ASSERT_EQUAL(cap.calls, 2);
+  CU_ASSERT_PTR_EQUAL(dec.body, body);
+  /* ... and freed after the first small one, buffered or not. */
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, 1000, &n), 0);
+  CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out, 500), 0);
+  CU_ASSERT(dec.body_cap > PAYLOAD);
+  CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + 500, n - 500), 0);
+  CU_ASSERT_EQUAL(cap.calls, 3);
+  CU_ASSERT_EQUAL(cap.payload_len, 1000);
   CU_ASSERT_EQUAL(dec.body_cap, 0);
+  for (off = 0; off < 2; ++off) {
+    CU_ASSERT_EQUAL_FATAL(
+        kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, PAYLOAD, &n), 0);
+    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out, n - 1), 0);
+    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + n - 1, 1), 0);
+    CU_ASSERT(dec.body_cap > PAYLOAD);
+    CU_ASSERT_EQUAL_FATAL(
+        kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, 10, &n), 0);
+    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out, n), 0);
+    CU_ASSERT_EQUAL(dec.body_cap, 0);
+  }
+  CU_ASSERT_EQUAL(cap.calls, 7);
   kefo_es_decoder_free(&dec);
   capture_free(&cap);
   free(payload);
@@ -722,8 +751,8 @@ int kefo_add_event_stream_suite(void) {
       !CU_add_test(s, "limits", test_limits) ||
       !CU_add_test(s, "bad_headers", test_bad_headers) ||
       !CU_add_test(s, "truncated_and_reset", test_truncated_and_reset) ||
-      !CU_add_test(s, "big_message_buffer_released",
-                   test_big_message_buffer_released) ||
+      !CU_add_test(s, "big_buffer_kept_while_big_messages_come",
+                   test_big_buffer_kept_while_big_messages_come) ||
       !CU_add_test(s, "encoder_errors", test_encoder_errors) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
