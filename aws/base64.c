@@ -18,6 +18,11 @@
 #include "aws/base64_tables.h"
 #endif
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KEFO_BASE64_AVX2 1
+#include <immintrin.h>
+#endif
+
 static const char enc_table[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -90,8 +95,93 @@ int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
   return 0;
 }
 
+#ifdef KEFO_BASE64_AVX2
+/*
+ * 32 characters to 24 bytes per step, by the method of Muła and Lemire,
+ * "Faster Base64 Encoding and Decoding Using AVX2 Instructions" (2018):
+ * two 16-entry tables indexed by each character's low and high nibble
+ * have a common bit exactly when the character is outside the alphabet;
+ * a third, indexed by the high nibble ('/' moved to its own entry), holds
+ * what to add to turn the character into its 6-bit value; two
+ * multiply-adds pack four 6-bit values into 24 bits. Returns how many
+ * characters it decoded (a multiple of 32) and ORs a nonzero byte into
+ * |*bad| if any was invalid. Each step stores 32 bytes, 8 past its 24:
+ * the caller's bounds keep them inside |out|, and in place they land on
+ * characters already read.
+ */
+__attribute__((target("avx2"))) static size_t
+decode_avx2(uint8_t *out, const uint8_t *in, size_t n, size_t outcap,
+            uint8_t *bad) {
+  /* Bit 0x10: high nibble 0-1 or 8-F, never valid. 0x01: high nibble 2,
+     where only '+' (B) and '/' (F) are. 0x02: 3, digits 0-9. 0x04: 4 and
+     6, letters from 1. 0x08: 5 and 7, letters to A. */
+  const __m256i lut_lo = _mm256_setr_epi8(
+      0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a,
+      0x1b, 0x1b, 0x1b, 0x1a, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+      0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a);
+  const __m256i lut_hi = _mm256_setr_epi8(
+      0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10,
+      0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08,
+      0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+  /* Added by high nibble; entry 1 is '/' (high nibble 2, minus one). */
+  const __m256i lut_roll = _mm256_setr_epi8(
+      0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4,
+      -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  const __m256i slash = _mm256_set1_epi8('/');
+  /* Per 128-bit lane: bytes 2, 1, 0 of each 32-bit group, in order. */
+  const __m256i pack =
+      _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+                       2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+  __m256i err = _mm256_setzero_si256();
+  size_t i = 0, o = 0;
+
+  while (i + 32 <= n && o + 32 <= outcap) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nib);
+    __m256i lo = _mm256_and_si256(v, nib);
+    __m256i roll;
+
+    err =
+        _mm256_or_si256(err, _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, lo),
+                                              _mm256_shuffle_epi8(lut_hi, hi)));
+    roll = _mm256_shuffle_epi8(
+        lut_roll, _mm256_add_epi8(_mm256_cmpeq_epi8(v, slash), hi));
+    v = _mm256_add_epi8(v, roll);
+    /* [a b c d] -> a<<6|b, c<<6|d -> a<<18|b<<12|c<<6|d per 32 bits. */
+    v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
+    v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
+    v = _mm256_shuffle_epi8(v, pack);
+    v = _mm256_permutevar8x32_epi32(v, lanes);
+    _mm256_storeu_si256((__m256i *)(out + o), v);
+    i += 32;
+    o += 24;
+  }
+  if (!_mm256_testz_si256(err, err)) {
+    *bad |= 0x80;
+  }
+  return i;
+}
+
+static int have_avx2(void) {
+  static int known = -1;
+
+  if (known < 0) {
+    __builtin_cpu_init();
+    known = __builtin_cpu_supports("avx2") ? 1 : 0;
+  }
+  return known;
+}
+#endif /* KEFO_BASE64_AVX2 */
+
 int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
                        size_t *outlen) {
+  return kefo_base64_decode_simd(out, outcap, in, n, outlen, 1);
+}
+
+int kefo_base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
+                            size_t n, size_t *outlen, int simd) {
   size_t i, o = 0, full;
   uint8_t bad = 0;
   uint8_t a, b, c, d;
@@ -109,9 +199,17 @@ int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
   /* Every group but the last cannot hold padding: decode them flat. */
   full = n - 4;
   i = 0;
+#ifdef KEFO_BASE64_AVX2
+  if (simd && full >= 32 && have_avx2()) {
+    i = decode_avx2(out, in, full, outcap, &bad);
+    o = i / 4 * 3;
+  }
+#else
+  (void)simd;
+#endif
 #ifndef WORDS_BIGENDIAN
   {
-    uint32_t flag = 0;
+    uint32_t flag = (uint32_t)bad << 24;
     /* The 4-byte store's last byte is overwritten by the next group, and
        the last group is left to the code below, so no store passes the
        decoded length; in place, the store stays behind the input read. */

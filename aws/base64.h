@@ -38,4 +38,12 @@ int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
 int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
                        size_t *outlen);
 
+/*
+ * kefo_base64_decode with the vector path allowed (|simd| nonzero, on
+ * x86-64 CPUs with AVX2) or not: for tests and benchmarks that compare
+ * the two. Same results and error codes.
+ */
+int kefo_base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
+                            size_t n, size_t *outlen, int simd);
+
 #endif /* KEFO_BASE64_H */
