@@ -83,6 +83,14 @@ void kefo_sts_parser_trim(kefo_sts_parser *p, size_t keep);
 int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
                          kefo_sts_event *out);
 
+/*
+ * Converts the JSON number |s| (|n| bytes, grammar already checked) into
+ * |*out| when that is exact without strtod: at most 15 significant
+ * digits and a net power of ten within 10^+-22. Returns 0, or -1 when the
+ * caller must use strtod (|*out| then untouched).
+ */
+int kefo_sts_number(const uint8_t *s, size_t n, double *out);
+
 /* Seconds as a JSON number (|v|) times |scale|, clamped to
    [0, 2^53] with NaN and negatives as 0: the rule of kefo_json_ms. */
 int64_t kefo_sts_ms(double v, double scale);

@@ -364,6 +364,76 @@ static void test_failmalloc(void) {
   kefo_failmalloc_run(scenario, NULL);
 }
 
+/*
+ * Numbers converted without strtod are the same doubles, bit for bit, as
+ * strtod's: 200,000 random values written as %.Ng, %.Ne and %.Nf with 1
+ * to 17 digits, plus the shapes Kinesis sends; and the fast path is taken
+ * for those shapes (else this would test nothing).
+ */
+static void test_numbers_as_strtod(void) {
+  static const char *const kinesis[] = {
+      "1764758400.123",   "1.764758400123E9", "1764758400", "0", "-0", "0.5",
+      "12345678901234.5", "86400000"};
+  unsigned seed = 777;
+  size_t i, fast = 0, slow = 0, wrong = 0;
+  char buf[80];
+
+  for (i = 0; i < sizeof(kinesis) / sizeof(kinesis[0]); ++i) {
+    double a = 0, b = strtod(kinesis[i], NULL);
+    CU_ASSERT_EQUAL(
+        kefo_sts_number((const uint8_t *)kinesis[i], strlen(kinesis[i]), &a),
+        0);
+    CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
+  }
+  for (i = 0; i < 200000; ++i) {
+    double v, a, b;
+    int digits, n;
+    seed = seed * 1103515245u + 12345u;
+    v = (double)(seed >> 8) / (double)(1u << 24);
+    seed = seed * 1103515245u + 12345u;
+    /* From 1e-12 to 1e14, either sign. */
+    for (n = (int)((seed >> 8) % 27); n > 0; --n) {
+      v *= 10;
+    }
+    v /= 1e12;
+    if (seed & 1u) {
+      v = -v;
+    }
+    seed = seed * 1103515245u + 12345u;
+    digits = 1 + (int)((seed >> 8) % 17);
+    switch ((seed >> 4) % 3) {
+    case 0:
+      n = snprintf(buf, sizeof(buf), "%.*g", digits, v);
+      break;
+    case 1:
+      n = snprintf(buf, sizeof(buf), "%.*e", digits, v);
+      break;
+    default:
+      n = snprintf(buf, sizeof(buf), "%.*f", digits, v);
+      break;
+    }
+    b = strtod(buf, NULL);
+    if (kefo_sts_number((const uint8_t *)buf, (size_t)n, &a) == 0) {
+      ++fast;
+      wrong += memcmp(&a, &b, sizeof(a)) != 0;
+    } else {
+      ++slow;
+    }
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT(fast > 100000);
+  CU_ASSERT(slow > 1000);
+  /* Past the fast path: 16 digits, or 10^23. */
+  {
+    double a = 42;
+    CU_ASSERT_EQUAL(
+        kefo_sts_number((const uint8_t *)"1234567890123456", 16, &a), -1);
+    CU_ASSERT_EQUAL(kefo_sts_number((const uint8_t *)"1e23", 4, &a), -1);
+    CU_ASSERT_EQUAL(kefo_sts_number((const uint8_t *)"1e-23", 5, &a), -1);
+    CU_ASSERT(a == 42);
+  }
+}
+
 int kefo_add_sts_event_suite(void) {
   CU_pSuite s = CU_add_suite("sts_event", NULL, NULL);
 
@@ -371,6 +441,7 @@ int kefo_add_sts_event_suite(void) {
       !CU_add_test(s, "escapes", test_escapes) ||
       !CU_add_test(s, "refused", test_refused) ||
       !CU_add_test(s, "runs", test_runs) ||
+      !CU_add_test(s, "numbers_as_strtod", test_numbers_as_strtod) ||
       !CU_add_test(s, "agrees_with_cjson", test_agrees_with_cjson) ||
       !CU_add_test(s, "scratch", test_scratch) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
