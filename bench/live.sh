@@ -11,6 +11,8 @@
 # callback. Uses the -O2 build in build-bench/.
 # Usage: bash bench/live.sh SHARDS RATE BYTES SECONDS [kefo|peer|both]
 # KEFO_BENCH_SET="KEY=VALUE ..." passes configuration keys to kefo.
+# PRODUCE_EVERY_MS (10) is how often the server's producer writes what is
+# due; at thousands of shards, 100 batches records into fewer events.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,7 +28,7 @@ ulimit -n 65536 2>/dev/null || true
 
 produce=()
 if [ "$rate" -gt 0 ]; then
-  produce=(--produce "live:$((shards * rate)):$bytes")
+  produce=(--produce "live:$((shards * rate)):$bytes:${PRODUCE_EVERY_MS:-10}")
 fi
 serve() {
   KEFO_MOCK=$top/build-bench/tests/mock/kinesis-mock \
@@ -48,7 +50,7 @@ server_cpu() {
     -v b="$s1" 'BEGIN { printf "server: %.1f%% of a CPU over the reader'"'"'s run\n", 100 * t / hz / (b - a) }'
 }
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
-echo "stream: $shards shards, $rate records/s per shard of $bytes bytes, measured for $secs s"
+echo "stream: $shards shards, $rate records/s per shard of $bytes bytes, written every ${PRODUCE_EVERY_MS:-10} ms, measured for $secs s"
 if [ "$who" != peer ]; then
   serve
   sets=()

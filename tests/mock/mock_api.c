@@ -817,17 +817,37 @@ int mock_api_write_records(kefo_buf *out, const mock_shard *sh, size_t from,
 
   for (i = from; i < to; ++i) {
     const mock_record *r = &sh->records[i];
-    char seq[MOCK_SEQ_LEN + 1], head[MOCK_SEQ_LEN + 96];
-    int n;
+    static const char k_seq[] = "{\"SequenceNumber\":\"";
+    static const char k_ts[] = "\",\"ApproximateArrivalTimestamp\":";
+    static const char k_data[] = ",\"Data\":";
+    char head[MOCK_SEQ_LEN + 96], num[24];
+    size_t n = 0, k = sizeof(num);
+    uint64_t secs = (uint64_t)(r->arrival_ms / 1000);
 
-    mock_seq_format(sh->stream, r->counter, sh->index, seq);
-    n = snprintf(head, sizeof(head),
-                 "%s{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":"
-                 "%lld.%03d,\"Data\":",
-                 i > from ? "," : "", seq, (long long)(r->arrival_ms / 1000),
-                 (int)(r->arrival_ms % 1000));
-    if (n < 0 || (size_t)n >= sizeof(head) ||
-        kefo_buf_append(out, head, (size_t)n) != 0 ||
+    /* By hand, not snprintf: at 500,000 records a second (bench/live.sh
+       at 5,000 shards) the server's formatting was its largest cost. */
+    if (i > from) {
+      head[n++] = ',';
+    }
+    memcpy(head + n, k_seq, sizeof(k_seq) - 1);
+    n += sizeof(k_seq) - 1;
+    mock_seq_format(sh->stream, r->counter, sh->index, head + n);
+    n += MOCK_SEQ_LEN;
+    memcpy(head + n, k_ts, sizeof(k_ts) - 1);
+    n += sizeof(k_ts) - 1;
+    do {
+      num[--k] = (char)('0' + secs % 10);
+      secs /= 10;
+    } while (secs > 0);
+    memcpy(head + n, num + k, sizeof(num) - k);
+    n += sizeof(num) - k;
+    head[n++] = '.';
+    head[n++] = (char)('0' + (int)(r->arrival_ms % 1000 / 100));
+    head[n++] = (char)('0' + (int)(r->arrival_ms % 100 / 10));
+    head[n++] = (char)('0' + (int)(r->arrival_ms % 10));
+    memcpy(head + n, k_data, sizeof(k_data) - 1);
+    n += sizeof(k_data) - 1;
+    if (kefo_buf_append(out, head, n) != 0 ||
         kefo_json_append_base64(out, mock_record_data(sh, r), r->data_len) !=
             0 ||
         kefo_buf_append_str(out, ",\"PartitionKey\":") != 0 ||

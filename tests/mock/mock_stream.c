@@ -41,6 +41,7 @@ void mock_world_free(mock_world *w) {
       shard_free(s->shards[i]);
     }
     free(s->shards);
+    free(s->route);
     for (c = s->consumers; c; c = cn) {
       cn = c->next;
       consumer_free(c);
@@ -100,6 +101,7 @@ static mock_shard *shard_new(mock_stream *s, mock_u128 start, mock_u128 end,
   sh->start_counter = ++s->counter;
   sh->watchers.next = sh->watchers.prev = &sh->watchers;
   s->shards[s->nshards++] = sh;
+  s->route_stale = 1;
   return sh;
 }
 
@@ -246,16 +248,45 @@ void mock_u128_format(mock_u128 v, char *out) {
   out[n] = '\0';
 }
 
-mock_shard *mock_stream_route(mock_stream *s, mock_u128 hash) {
-  size_t i;
+static int by_start_hash(const void *a, const void *b) {
+  const mock_shard *x = *(mock_shard *const *)a, *y = *(mock_shard *const *)b;
+  return x->start_hash < y->start_hash ? -1 : x->start_hash > y->start_hash;
+}
 
-  for (i = 0; i < s->nshards; ++i) {
-    mock_shard *sh = s->shards[i];
-    if (!sh->closed && sh->start_hash <= hash && hash <= sh->end_hash) {
-      return sh;
+mock_shard *mock_stream_route(mock_stream *s, mock_u128 hash) {
+  size_t i, lo, hi;
+
+  if (s->route_stale) {
+    mock_shard **r =
+        realloc(s->route, (s->nshards ? s->nshards : 1) * sizeof(*r));
+    if (!r) {
+      return NULL;
+    }
+    s->route = r;
+    s->nroute = 0;
+    for (i = 0; i < s->nshards; ++i) {
+      if (!s->shards[i]->closed) {
+        r[s->nroute++] = s->shards[i];
+      }
+    }
+    qsort(r, s->nroute, sizeof(*r), by_start_hash);
+    s->route_stale = 0;
+  }
+  /* The last open shard starting at or below |hash|. */
+  lo = 0;
+  hi = s->nroute;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->route[mid]->start_hash <= hash) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
     }
   }
-  return NULL;
+  if (lo == 0 || hash > s->route[lo - 1]->end_hash) {
+    return NULL;
+  }
+  return s->route[lo - 1];
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
@@ -404,6 +435,7 @@ size_t mock_shard_at_time(const mock_shard *sh, int64_t ms) {
 
 static void shard_close(mock_shard *sh) {
   sh->closed = 1;
+  sh->stream->route_stale = 1;
   sh->end_counter = ++sh->stream->counter;
 }
 
@@ -425,6 +457,7 @@ int mock_split_shard(mock_stream *s, mock_shard *sh, mock_u128 new_start,
     while (s->nshards > n) {
       shard_free(s->shards[--s->nshards]);
     }
+    s->route_stale = 1;
     return MOCK_ENOMEM;
   }
   shard_close(sh);
