@@ -36,6 +36,7 @@ struct kefo_aws_call {
   kefo_retry_strategy retry;
   uint32_t attempts;
   kefo_aws_cb cb;
+  kefo_aws_raw_cb raw_cb; /* instead of cb: the answer without a tree */
   void *user_data;
   struct event *timer;
   kefo_http_stream *stream;
@@ -333,7 +334,11 @@ static void schedule(kefo_aws_call *call, int64_t delay_ms) {
 static void finish(kefo_aws_call *call, int error, const cJSON *json,
                    const kefo_error_info *info) {
   if (!call->cancelled) {
-    call->cb(error, json, info, call->user_data);
+    if (call->raw_cb) {
+      call->raw_cb(error, NULL, 0, info, call->user_data);
+    } else {
+      call->cb(error, json, info, call->user_data);
+    }
   }
   call_free(call);
 }
@@ -468,6 +473,15 @@ static void on_close(kefo_http_stream *s, int error,
     fail_or_retry(call, error, &info);
     return;
   }
+  if (call->status == 200 && call->raw_cb) {
+    /* The owner reads it: no tree is built. */
+    if (!call->cancelled) {
+      call->raw_cb(0, call->response.data, call->response.len, NULL,
+                   call->user_data);
+    }
+    call_free(call);
+    return;
+  }
   if (call->response.len > 0) {
     j = cJSON_ParseWithLength((const char *)call->response.data,
                               call->response.len);
@@ -551,14 +565,16 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
-int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
-                        const char *operation, const cJSON *body,
-                        const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                        void *user_data, kefo_aws_call **out) {
+static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
+                      const char *operation, const cJSON *body,
+                      const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                      kefo_aws_raw_cb raw_cb, void *user_data,
+                      kefo_aws_call **out) {
   kefo_aws_call *call;
   char *text;
 
-  if (c == NULL || svc == NULL || operation == NULL || cb == NULL ||
+  if (c == NULL || svc == NULL || operation == NULL ||
+      (cb == NULL && raw_cb == NULL) ||
       strlen(operation) >= sizeof(call->operation)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
@@ -570,6 +586,7 @@ int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
   call->svc = svc;
   strcpy(call->operation, operation);
   call->cb = cb;
+  call->raw_cb = raw_cb;
   call->user_data = user_data;
   kefo_buf_init(&call->response, c->mem);
   if (retry) {
@@ -593,6 +610,21 @@ int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
     *out = call;
   }
   return 0;
+}
+
+int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
+                        const char *operation, const cJSON *body,
+                        const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                        void *user_data, kefo_aws_call **out) {
+  return call_start(c, svc, operation, body, retry, cb, NULL, user_data, out);
+}
+
+int kefo_aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
+                            const char *operation, const cJSON *body,
+                            const kefo_retry_strategy *retry,
+                            kefo_aws_raw_cb cb, void *user_data,
+                            kefo_aws_call **out) {
+  return call_start(c, svc, operation, body, retry, NULL, cb, user_data, out);
 }
 
 void kefo_aws_call_cancel(kefo_aws_call *call) {

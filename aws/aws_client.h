@@ -84,6 +84,31 @@ int kefo_aws_call_start(kefo_aws_client *client, const kefo_aws_service *svc,
                         const kefo_retry_strategy *retry, kefo_aws_cb cb,
                         void *user_data, kefo_aws_call **out);
 
+/*
+ * The outcome of a call started with kefo_aws_call_start_raw, once: |error|
+ * 0 and the HTTP 200 answer's |body| of |len| bytes (lent: valid only
+ * during the callback), not parsed nor checked, for the owner to read
+ * without a JSON tree; or the failure, as for kefo_aws_cb (|body| NULL).
+ */
+typedef void (*kefo_aws_raw_cb)(int error, const uint8_t *body, size_t len,
+                                const kefo_error_info *info, void *user_data);
+
+/*
+ * kefo_aws_call_start with the answer handed on as bytes (|cb| above):
+ * for GetRecords, whose answers the polling reader reads with the same
+ * tree-less reader as SubscribeToShard events. A 200 answer that is not
+ * JSON is then the owner's to refuse (it is not retried here). Errors are
+ * read and retried as kefo_aws_call_start's.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (then |cb| is
+ * never called).
+ */
+int kefo_aws_call_start_raw(kefo_aws_client *client,
+                            const kefo_aws_service *svc, const char *operation,
+                            const cJSON *body, const kefo_retry_strategy *retry,
+                            kefo_aws_raw_cb cb, void *user_data,
+                            kefo_aws_call **out);
+
 /* Cancels a call: |cb| will not be called. */
 void kefo_aws_call_cancel(kefo_aws_call *call);
 

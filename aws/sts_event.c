@@ -722,6 +722,7 @@ int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
   scan sc;
   size_t nrecs = 0;
   int rv, seen_records = 0, seen_cont = 0, seen_behind = 0, seen_children = 0;
+  int seen_next = 0;
   double behind = 0;
 
   memset(out, 0, sizeof(*out));
@@ -762,6 +763,15 @@ int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
           rv = 0;
         } else {
           rv = string_member(&sc, &out->continuation, NULL);
+        }
+      } else if (key_is(&sc, &key, "NextShardIterator") && !seen_next) {
+        seen_next = 1;
+        if (sc.end - sc.p >= 4 && memcmp(sc.p, "null", 4) == 0) {
+          sc.p += 4;
+          rv = 0;
+        } else {
+          out->next_iterator_bad = sc.p >= sc.end || *sc.p != '"';
+          rv = string_member(&sc, &out->next_iterator, NULL);
         }
       } else if (key_is(&sc, &key, "MillisBehindLatest") && !seen_behind) {
         seen_behind = 1;

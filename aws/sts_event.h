@@ -1,8 +1,10 @@
 /*
  * The SubscribeToShardEvent payload (JSON) read in one pass, without a
- * tree: the records' strings are decoded into one scratch buffer, each
- * record's Data is left as the base64 text it is in the payload, and the
- * rare ChildShards array is kept as its JSON text. I/O free.
+ * tree (and GetRecords answers, which have the same Records, with a
+ * NextShardIterator for the continuation): the records' strings are decoded
+ * into one scratch buffer, each record's Data is left as the base64 text it is
+ * in the payload, and the rare ChildShards array is kept as its JSON text. I/O
+ * free.
  *
  * Why not cJSON: on 1 KiB records cJSON and the allocator were half of
  * the EFO reader's CPU (a dozen allocations and a byte-by-byte copy of
@@ -47,6 +49,10 @@ typedef struct kefo_sts_event {
   /* ContinuationSequenceNumber: NULL when absent, null or not a string */
   const char *continuation;
   int continuation_null; /* it was JSON null (the shard's end) */
+  /* NextShardIterator, of GetRecords answers (the polling reader reads
+     them with this parser too): NULL when absent or null */
+  const char *next_iterator;
+  int next_iterator_bad; /* present, but neither a string nor null */
   int has_behind;        /* MillisBehindLatest was a number */
   int64_t behind_ms;
   /* ChildShards as JSON text when it is an array, else NULL */
@@ -91,8 +97,9 @@ int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
  */
 int kefo_sts_number(const uint8_t *s, size_t n, double *out);
 
-/* Seconds as a JSON number (|v|) times |scale|, clamped to
-   [0, 2^53] with NaN and negatives as 0: the rule of kefo_json_ms. */
+/* Seconds as a JSON number (|v|) times |scale|, clamped to [0, 2^53]
+   with NaN and negatives as 0, so that no value a server sends (negative,
+   1e300, inf) makes the conversion undefined. */
 int64_t kefo_sts_ms(double v, double scale);
 
 #endif /* KEFO_STS_EVENT_H */

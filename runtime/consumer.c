@@ -255,54 +255,6 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   return 0;
 }
 
-int64_t kefo_json_ms(const cJSON *n, double scale) {
-  double v;
-
-  if (!cJSON_IsNumber(n)) {
-    return 0;
-  }
-  v = n->valuedouble * scale;
-  /* Written so that NaN lands on 0 too. */
-  if (!(v > 0)) {
-    return 0;
-  }
-  return v < 9007199254740992.0 ? (int64_t)v : INT64_C(9007199254740992);
-}
-
-const kefo_wire_record *
-kefo_consumer_wire_records(kefo_consumer *c, const cJSON *records, size_t *n) {
-  static const kefo_wire_record none[1];
-  const cJSON *rec;
-  size_t i = 0;
-
-  *n = (size_t)cJSON_GetArraySize(records);
-  if (*n == 0) {
-    return none;
-  }
-  if (*n > c->wire_cap) {
-    kefo_wire_record *nw = kefo_mem_realloc(c->mem, c->wire, *n * sizeof(*nw));
-    if (nw == NULL) {
-      return NULL;
-    }
-    c->wire = nw;
-    c->wire_cap = *n;
-  }
-  cJSON_ArrayForEach(rec, records) {
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "Data");
-    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
-    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
-    kefo_wire_record *w = &c->wire[i++];
-    w->seq = cJSON_IsString(seq) ? seq->valuestring : NULL;
-    w->pk = cJSON_IsString(pk) ? pk->valuestring : NULL;
-    w->pk_len = w->pk ? strlen(w->pk) : 0;
-    w->data = cJSON_IsString(data) ? (const uint8_t *)data->valuestring : NULL;
-    w->data_len = w->data ? strlen(data->valuestring) : 0;
-    w->arrival_ms = kefo_json_ms(
-        cJSON_GetObjectItemCaseSensitive(rec, "ApproximateArrivalTimestamp"),
-        1000);
-  }
-  return c->wire;
-}
 
 const char *const *
 kefo_consumer_sequence_numbers(kefo_consumer *c,
@@ -1151,7 +1103,6 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);
   kefo_mem_free(c->mem, c->seqs);
-  kefo_mem_free(c->mem, c->wire);
   kefo_sts_parser_free(&c->sts);
   kefo_alignment_free(c);
   kefo_shard_graph_del(c->graph);

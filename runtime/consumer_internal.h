@@ -161,8 +161,6 @@ struct kefo_consumer {
   size_t stats_cap;
   const char **seqs; /* scratch of kefo_consumer_sequence_numbers */
   size_t seqs_cap;
-  kefo_wire_record *wire; /* scratch of kefo_consumer_wire_records */
-  size_t wire_cap;
   /* Reads every EFO subscription's events (kefo_kinesis_subscription_
      set_parser): one scratch the size of the largest event. */
   kefo_sts_parser sts;
@@ -192,22 +190,6 @@ struct kefo_consumer {
 int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
                           const kefo_wire_record *records, size_t n, int skip,
                           int64_t behind);
-
-/*
- * |n| (a JSON number: MillisBehindLatest, or ApproximateArrivalTimestamp
- * in seconds with |scale| 1000) as whole milliseconds, held to
- * 0..2^53 so that no value a server sends (negative, 1e300, inf) makes
- * the conversion undefined; 0 when |n| is not a number.
- */
-int64_t kefo_json_ms(const cJSON *n, double scale);
-
-/*
- * The records of a JSON array (GetRecords' Records) as wire records
- * pointing into it, in a scratch array of |c| valid until the next call;
- * |*n| is set to the count. Returns NULL when out of memory.
- */
-const kefo_wire_record *
-kefo_consumer_wire_records(kefo_consumer *c, const cJSON *records, size_t *n);
 
 /*
  * The SequenceNumber of each of |records|, in order, "" where one is

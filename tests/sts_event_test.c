@@ -80,6 +80,30 @@ static void test_fields(void) {
   CU_ASSERT_FALSE(ev.has_behind);
   CU_ASSERT_PTR_NULL(ev.continuation);
   CU_ASSERT_FALSE(ev.continuation_null);
+  CU_ASSERT_PTR_NULL(ev.next_iterator);
+  CU_ASSERT_FALSE(ev.next_iterator_bad);
+
+  /* A GetRecords answer: NextShardIterator, a string or null; of another
+     type it is flagged for the polling reader to refuse. */
+  CU_ASSERT_EQUAL(parse(&p,
+                        "{\"Records\":[],\"NextShardIterator\":\"AAAA/b+c=\","
+                        "\"MillisBehindLatest\":0}",
+                        &ev),
+                  0);
+  CU_ASSERT_TRUE(ev.has_records);
+  CU_ASSERT_STRING_EQUAL(ev.next_iterator, "AAAA/b+c=");
+  CU_ASSERT_FALSE(ev.next_iterator_bad);
+  CU_ASSERT_EQUAL(parse(&p, "{\"Records\":[],\"NextShardIterator\":null}", &ev),
+                  0);
+  CU_ASSERT_PTR_NULL(ev.next_iterator);
+  CU_ASSERT_FALSE(ev.next_iterator_bad);
+  CU_ASSERT_EQUAL(parse(&p,
+                        "{\"Records\":[],\"NextShardIterator\":7,"
+                        "\"NextShardIterator\":\"second\"}",
+                        &ev),
+                  0);
+  CU_ASSERT_PTR_NULL(ev.next_iterator);
+  CU_ASSERT_TRUE(ev.next_iterator_bad);
   CU_ASSERT_PTR_NULL(ev.child_shards);
 
   /* A record that is not an object is a record with nothing in it. */

@@ -35,6 +35,7 @@
 #include "aws/aws_client.h"
 #include "aws/base64.h"
 #include "aws/credentials.h"
+#include "aws/sts_event.h"
 #include "efo/subscription.h"
 #include "polling/poll_core.h"
 #include "runtime/kpl.h"
@@ -731,6 +732,10 @@ static void run_subscription(const cJSON *doc) {
 
 /* ---- GetRecords ----------------------------------------------------- */
 
+/* The polling reader's tree-less reader of GetRecords answers. */
+static kefo_sts_parser sts;
+static int sts_ready;
+
 /* A malformed answer: retried after a backoff (bad_answer). */
 static void poll_bad(kefo_poll_core *core, fuzz_clock *fc) {
   kefo_pollcore_on_error(core, fc->now, KEFO_ERR_BAD_RESPONSE, NULL, 1,
@@ -782,32 +787,71 @@ static void poll_iterator(kefo_poll_core *core, fuzz_clock *fc,
   }
 }
 
-/* A GetRecords answer, handled as polling_reader.c's on_records does. */
+/*
+ * A GetRecords answer, handled as polling_reader.c's on_records does: its
+ * text (the tree printed back) read by the tree-less reader, whose view
+ * must agree with the tree's, then the checks and the polling core.
+ */
 static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
-                         const cJSON *resp, kefo_shard_graph **g) {
+                         const cJSON *answer, kefo_shard_graph **g) {
+  /* The tree compared is the printed text's, read back: printing can
+     change a value (cJSON prints an infinite number as null). */
+  char *text = cJSON_PrintUnformatted(answer);
+  cJSON *resp = text ? cJSON_Parse(text) : NULL;
   const cJSON *records = cJSON_GetObjectItemCaseSensitive(resp, "Records");
   const cJSON *next =
       cJSON_GetObjectItemCaseSensitive(resp, "NextShardIterator");
   const cJSON *behind =
       cJSON_GetObjectItemCaseSensitive(resp, "MillisBehindLatest");
-  const char **seqs, *ns, *last_new;
+  const char **seqs = NULL, *ns, *last_new;
   char before[KEFO_SEQ_MAX];
+  kefo_sts_event ev;
   int64_t behind_ms;
   size_t n;
   int skip;
 
-  if (!cJSON_IsArray(records) ||
-      (next && !cJSON_IsString(next) && !cJSON_IsNull(next))) {
-    poll_bad(core, fc);
-    return;
+  if (!sts_ready) {
+    kefo_sts_parser_init(&sts, NULL);
+    sts_ready = 1;
   }
-  behind_ms = cJSON_IsNumber(behind) ? clamp_ms(behind->valuedouble) : 0;
+  if (resp == NULL || kefo_sts_event_parse(&sts, (const uint8_t *)text,
+                                           strlen(text), &ev) != 0) {
+    /* An object cJSON reads back from what it printed, the reader must
+       read too (only no memory may refuse it); any other value it
+       refuses, and so does the polling reader. */
+    if (cJSON_IsObject(resp) && sts.error != NULL) {
+      abort();
+    }
+    poll_bad(core, fc);
+    goto done;
+  }
+  if (ev.has_records != cJSON_IsArray(records) ||
+      ev.next_iterator_bad !=
+          (next && !cJSON_IsString(next) && !cJSON_IsNull(next))) {
+    abort();
+  }
+  if (!ev.has_records || ev.next_iterator_bad) {
+    poll_bad(core, fc);
+    goto done;
+  }
+  /* The reader's rule: whole ms held to 0..2^53, 0 when not a number. */
+  behind_ms = cJSON_IsNumber(behind) ? kefo_sts_ms(behind->valuedouble, 1) : 0;
+  if (ev.behind_ms != behind_ms) {
+    abort();
+  }
   seqs = sequence_numbers(records, &n);
   if (seqs == NULL) {
     poll_bad(core, fc);
-    return;
+    goto done;
   }
-  ns = cJSON_IsString(next) ? next->valuestring : NULL;
+  if (ev.nrecords != n) {
+    abort();
+  }
+  ns = ev.next_iterator;
+  if ((ns == NULL) != !cJSON_IsString(next) ||
+      (ns != NULL && strcmp(ns, next->valuestring) != 0)) {
+    abort();
+  }
   memcpy(before, core->last_delivered, sizeof(before));
   skip = kefo_pollcore_on_records(core, fc->now, seqs, n, ns, behind_ms,
                                   n >= RECORDS_LIMIT);
@@ -849,6 +893,9 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
 
 done:
   free(seqs);
+  cJSON_Delete(resp);
+  cJSON_free(text);
+  kefo_sts_parser_trim(&sts, 64 * 1024);
 }
 
 /*

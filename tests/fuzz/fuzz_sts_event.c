@@ -47,6 +47,8 @@ static void compare(const cJSON *root, const kefo_sts_event *ev) {
   const cJSON *behind =
       cJSON_GetObjectItemCaseSensitive(root, "MillisBehindLatest");
   const cJSON *children = cJSON_GetObjectItemCaseSensitive(root, "ChildShards");
+  const cJSON *next =
+      cJSON_GetObjectItemCaseSensitive(root, "NextShardIterator");
   const cJSON *r;
   size_t i = 0;
 
@@ -80,6 +82,12 @@ static void compare(const cJSON *root, const kefo_sts_event *ev) {
     }
   }
   same_str(root, "ContinuationSequenceNumber", ev->continuation);
+  /* GetRecords' NextShardIterator: a string, null, or flagged as bad. */
+  same_str(root, "NextShardIterator", ev->next_iterator);
+  if (ev->next_iterator_bad !=
+      (next != NULL && !cJSON_IsString(next) && !cJSON_IsNull(next))) {
+    abort();
+  }
   if (ev->continuation_null != cJSON_IsNull(cont) ||
       ev->has_behind != cJSON_IsNumber(behind) ||
       ev->behind_ms != json_ms(behind, 1) ||
