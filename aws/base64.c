@@ -18,7 +18,8 @@
 #include "aws/base64_tables.h"
 #endif
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "runtime/cpu.h"
+#ifdef KEFO_CPU_X86_DISPATCH
 #define KEFO_BASE64_AVX2 1
 #include <immintrin.h>
 #endif
@@ -164,15 +165,6 @@ decode_avx2(uint8_t *out, const uint8_t *in, size_t n, size_t outcap,
   return i;
 }
 
-static int have_avx2(void) {
-  static int known = -1;
-
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx2") ? 1 : 0;
-  }
-  return known;
-}
 #endif /* KEFO_BASE64_AVX2 */
 
 int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
@@ -200,7 +192,7 @@ int kefo_base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
   full = n - 4;
   i = 0;
 #ifdef KEFO_BASE64_AVX2
-  if (simd && full >= 32 && have_avx2()) {
+  if (simd && full >= 32 && kefo_cpu_has_avx2()) {
     i = decode_avx2(out, in, full, outcap, &bad);
     o = i / 4 * 3;
   }

@@ -10,7 +10,8 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "runtime/cpu.h"
+#ifdef KEFO_CPU_X86_DISPATCH
 #define KEFO_STS_AVX2 1
 #include <immintrin.h>
 #endif
@@ -116,20 +117,11 @@ plain_run_avx2(const uint8_t *p, const uint8_t *end, int *found) {
   return p;
 }
 
-static int cpu_has_avx2(void) {
-  static int known = -1;
-
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx2") ? 1 : 0;
-  }
-  return known;
-}
 #endif
 
 static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
 #ifdef KEFO_STS_AVX2
-  if (end - p >= 32 && cpu_has_avx2()) {
+  if (end - p >= 32 && kefo_cpu_has_avx2()) {
     int found = 0;
     p = plain_run_avx2(p, end, &found);
     if (found) {
