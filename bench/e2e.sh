@@ -7,6 +7,7 @@
 # after the other in the same run. Prints both JSON lines and the ratios.
 # An -O2 build without sanitizers in build-bench/.
 # Usage: bash bench/e2e.sh [SHARDS] [RECORDS] [BYTES]   (64 1000000 1024)
+# READER=POLLING: kefo's polling reader (GetRecords) alone, no peer.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -22,8 +23,17 @@ url=http://127.0.0.1:$KEFO_MOCK_PORT
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
 echo "data: $records records of $bytes bytes over $shards shards, read from TRIM_HORIZON"
 kefo=$("$top/build-bench/bench/bench_e2e" --endpoint "$url" --stream bench \
-  --expect "$records" --consumer kefo-bench)
+  --expect "$records" --consumer kefo-bench --reader "${READER:-EFO}")
 echo "$kefo"
+if [ "${READER:-EFO}" != EFO ]; then
+  node -e '
+const k = JSON.parse(process.argv[1]);
+console.log(`kefo ${process.argv[2]}: ${(k.records / k.seconds).toFixed(0)} records/s, ` +
+            `${((k.cpu_user_s + k.cpu_system_s) / (k.records / 1e6)).toFixed(2)} CPU s per million records ` +
+            `(user ${(k.cpu_user_s / (k.records / 1e6)).toFixed(2)}), peak RSS ${k.rss_mib} MiB`);
+' "$kefo" "$READER"
+  exit 0
+fi
 peer=$(node --no-warnings "$top/bench/peer/sdk_reader.mjs" --endpoint "$url" --stream bench \
   --shards "$shards" --expect "$records" --consumer sdk-bench)
 echo "$peer"
