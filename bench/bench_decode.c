@@ -40,19 +40,38 @@ typedef struct bench_case {
   const char *name;
   size_t record_bytes;
   size_t per_event; /* records in one event: about 0.5 MiB of data */
+  /* Streams whose 16 KiB frames take turns, as 64 shards' do on one
+     connection at full speed: each event's bytes are then spread over
+     64 times as much traffic, and have left the core's cache by the
+     time the event is complete. */
+  size_t streams;
 } bench_case;
 
 static const bench_case cases[] = {
-    {"100 B records", 100, 5000},
-    {"1 KiB records", 1024, 500},
-    {"25 KiB records", 25 * 1024, 20},
+    {"100 B records", 100, 5000, 1},
+    {"1 KiB records", 1024, 500, 1},
+    {"25 KiB records", 25 * 1024, 20, 1},
+    {"1 KiB x 64 str.", 1024, 500, 64},
 };
 
-typedef struct run {
-  kefo_consumer *c;
+#define MAX_STREAMS 64
+
+struct run;
+
+/* One shard's subscription: its reader, core and event-stream decoder. */
+typedef struct stream {
+  struct run *ru;
   kefo_reader *r;
   kefo_subscription_core core;
   kefo_es_decoder dec;
+  const uint8_t *wire;
+  size_t len, off;
+} stream;
+
+typedef struct run {
+  kefo_consumer *c;
+  stream st[MAX_STREAMS];
+  size_t nstreams;
   kefo_sts_parser sts; /* the consumer's, as the EFO reader shares it */
   uint64_t records, bytes;
   int bad;
@@ -96,7 +115,8 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
 /* What efo/efo_reader.c does with an event, kefo_kinesis_subscription's
    checks of the message before it. */
 static int on_message(const kefo_es_message *m, void *ud) {
-  run *ru = ud;
+  stream *sm = ud;
+  run *ru = sm->ru;
   const kefo_es_header *et = kefo_es_message_header(m, ":event-type");
   const char *const *seqs;
   kefo_sts_event ev;
@@ -115,13 +135,13 @@ static int on_message(const kefo_es_message *m, void *ud) {
   n = ev.nrecords;
   seqs = kefo_consumer_sequence_numbers(ru->c, ev.records, n);
   skip =
-      seqs ? kefo_subcore_on_event(&ru->core, 0, seqs, n, ev.continuation) : -1;
-  if (skip < 0 || kefo_consumer_deliver(ru->c, ru->r, ev.records, n, skip,
+      seqs ? kefo_subcore_on_event(&sm->core, 0, seqs, n, ev.continuation) : -1;
+  if (skip < 0 || kefo_consumer_deliver(ru->c, sm->r, ev.records, n, skip,
                                         ev.behind_ms) != 0) {
     ru->bad = 1;
     return -1;
   }
-  kefo_subcore_on_delivered(&ru->core, n ? seqs[n - 1] : NULL);
+  kefo_subcore_on_delivered(&sm->core, n ? seqs[n - 1] : NULL);
   return 0;
 }
 
@@ -237,55 +257,91 @@ int main(int argc, char **argv) {
          "wire MB/s", "records/s", "memcpy MB/s", "/memcpy");
   for (ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ++ci) {
     const bench_case *bc = &cases[ci];
-    size_t cap = (quick ? TARGET_WIRE / 16 : TARGET_WIRE) + 4 * MIB, len = 0;
+    /* Interleaved: two events a stream, so that every stream has one
+       in flight for most of the run. */
+    size_t target = (quick ? TARGET_WIRE / 16 : TARGET_WIRE);
+    size_t per_stream = bc->streams > 1 ? 2 * MIB : target;
+    size_t cap = bc->streams * (per_stream + 4 * MIB), len = 0, k;
     uint8_t *wire = malloc(cap), *copy = malloc(cap);
-    uint64_t seq = 1;
+    size_t starts[MAX_STREAMS + 1];
+    uint64_t expect = 0;
     double best = 0, best_mc = 0, best_rs = 0, best_data = 0;
-    int k;
+    int rep;
     run ru;
 
-    while (len < cap - 4 * MIB) {
-      size_t n = encode_event(wire + len, cap - len, bc->per_event,
-                              bc->record_bytes, &seq);
-      if (n == 0) {
-        break;
-      }
-      len += n;
+    if (bc->streams > 1 && quick) {
+      per_stream = MIB / 2;
     }
-    for (k = 0; k < NRUNS; ++k) {
+    for (k = 0; k < bc->streams; ++k) {
+      uint64_t seq = 1;
+      size_t mine = 0;
+      starts[k] = len;
+      while (mine < per_stream) {
+        size_t n = encode_event(wire + len, cap - len, bc->per_event,
+                                bc->record_bytes, &seq);
+        if (n == 0) {
+          break;
+        }
+        len += n;
+        mine += n;
+      }
+      expect += seq - 1;
+    }
+    starts[bc->streams] = len;
+    for (rep = 0; rep < NRUNS; ++rep) {
       double t0, t1;
+      int live;
 
       memset(&ru, 0, sizeof(ru));
       ru.c = make_consumer(base, &ru);
-      ru.r = calloc(1, sizeof(*ru.r));
-      if (ru.c == NULL || ru.r == NULL) {
+      if (ru.c == NULL) {
         fprintf(stderr, "bench_decode: cannot make a consumer\n");
         return 1;
       }
-      ru.r->c = ru.c;
-      snprintf(ru.r->shard_id, sizeof(ru.r->shard_id), "shardId-000000000000");
-      ru.r->max_event_ms = KEFO_WATERMARK_NONE;
-      kefo_subcore_init(&ru.core, ru.r->shard_id, "TRIM_HORIZON", NULL, NULL,
-                        0);
-      kefo_subcore_on_subscribe(&ru.core, 0);
-      kefo_es_decoder_init(&ru.dec, NULL, 0, 0, on_message, &ru);
+      ru.nstreams = bc->streams;
+      for (k = 0; k < ru.nstreams; ++k) {
+        stream *sm = &ru.st[k];
+        sm->ru = &ru;
+        sm->r = calloc(1, sizeof(*sm->r));
+        if (sm->r == NULL) {
+          fprintf(stderr, "bench_decode: no memory\n");
+          return 1;
+        }
+        sm->r->c = ru.c;
+        snprintf(sm->r->shard_id, sizeof(sm->r->shard_id), "shardId-%012zu", k);
+        sm->r->max_event_ms = KEFO_WATERMARK_NONE;
+        kefo_subcore_init(&sm->core, sm->r->shard_id, "TRIM_HORIZON", NULL,
+                          NULL, 0);
+        kefo_subcore_on_subscribe(&sm->core, 0);
+        kefo_es_decoder_init(&sm->dec, NULL, 0, 0, on_message, sm);
+        sm->wire = wire + starts[k];
+        sm->len = starts[k + 1] - starts[k];
+        sm->off = 0;
+      }
       kefo_sts_parser_init(&ru.sts, NULL);
       t0 = now_s();
-      /* As HTTP/2 hands it on: 16 KiB DATA frames. */
-      {
-        size_t off;
-        for (off = 0; off < len && !ru.bad; off += 16384) {
-          size_t n = len - off < 16384 ? len - off : 16384;
-          if (kefo_es_decoder_feed(&ru.dec, wire + off, n) != 0) {
+      /* As HTTP/2 hands it on: 16 KiB DATA frames, the streams' in
+         turn. */
+      do {
+        live = 0;
+        for (k = 0; k < ru.nstreams && !ru.bad; ++k) {
+          stream *sm = &ru.st[k];
+          size_t n = sm->len - sm->off < 16384 ? sm->len - sm->off : 16384;
+          if (n == 0) {
+            continue;
+          }
+          if (kefo_es_decoder_feed(&sm->dec, sm->wire + sm->off, n) != 0) {
             ru.bad = 1;
           }
+          sm->off += n;
+          live = 1;
         }
-      }
+      } while (live && !ru.bad);
       t1 = now_s();
-      if (ru.bad || ru.records != seq - 1) {
+      if (ru.bad || ru.records != expect) {
         fprintf(stderr, "bench_decode: %s: delivered %llu of %llu records\n",
                 bc->name, (unsigned long long)ru.records,
-                (unsigned long long)(seq - 1));
+                (unsigned long long)expect);
         return 1;
       }
       if (len / (t1 - t0) / 1e6 > best) {
@@ -293,9 +349,11 @@ int main(int argc, char **argv) {
         best_data = ru.bytes / (t1 - t0) / 1e6;
         best_rs = ru.records / (t1 - t0);
       }
-      kefo_es_decoder_free(&ru.dec);
+      for (k = 0; k < ru.nstreams; ++k) {
+        kefo_es_decoder_free(&ru.st[k].dec);
+        free(ru.st[k].r);
+      }
       kefo_sts_parser_free(&ru.sts);
-      free(ru.r);
       kefo_consumer_del(ru.c);
       t0 = now_s();
       memcpy(copy, wire, len);
