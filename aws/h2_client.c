@@ -9,8 +9,10 @@
  */
 #include "aws/h2_client.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -88,7 +90,8 @@ struct h2_conn {
   size_t nstreams; /* submitted or waiting to be */
   h2_stream *streams;
   struct event *flush_ev;
-  struct event *timer; /* connect deadline, then PING liveness */
+  struct event *timer;   /* connect deadline, then PING liveness */
+  struct event *read_ev; /* h2c: the socket read here, not by bev */
   int read_since_tick;
   int ping_outstanding;
   int started;         /* connect begun (from the loop, never in a request) */
@@ -125,7 +128,18 @@ struct kefo_h2_client {
      them has unwound. */
   struct event *reap_ev;
   h2_conn *dead;
+  /* h2c reads land here, one connection at a time (READ_BUF). */
+  uint8_t *rbuf;
 };
+
+/*
+ * Bytes read from an h2c socket at once. libevent 2.1's socket
+ * bufferevent reads at most 4,096 bytes a call (EVBUFFER_MAX_READ, which
+ * bufferevent_set_max_single_read does not lift): at full speed that was
+ * 373,000 rounds of epoll_wait, FIONREAD and readv per GB. TLS
+ * connections read through OpenSSL's bufferevent, which has no such cap.
+ */
+#define READ_BUF (256u * 1024)
 
 static void stream_consume(kefo_http_stream *s, size_t n);
 static void stream_cancel(kefo_http_stream *s);
@@ -134,6 +148,7 @@ static const kefo_http_stream_ops stream_ops = {stream_consume, stream_cancel};
 static void conn_fail(h2_conn *conn, int error, const char *message,
                       int retryable);
 static void conn_schedule_flush(h2_conn *conn);
+static void raw_read_cb(evutil_socket_t fd, short what, void *arg);
 
 /* ---- streams ---------------------------------------------------------- */
 
@@ -568,6 +583,11 @@ static void conn_free(h2_conn *conn) {
   if (conn->session) {
     nghttp2_session_del(conn->session);
   }
+  if (conn->read_ev) {
+    /* Before the socket closes with the bufferevent. */
+    event_free(conn->read_ev);
+    conn->read_ev = NULL;
+  }
   if (conn->bev) {
     bufferevent_free(conn->bev); /* frees the SSL too (CLOSE_ON_FREE) */
   } else if (conn->ssl) {
@@ -599,6 +619,9 @@ static void conn_fail(h2_conn *conn, int error, const char *message,
   conn->state = CONN_DEAD;
   if (conn->bev) {
     bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+  }
+  if (conn->read_ev) {
+    event_del(conn->read_ev);
   }
   if (conn->timer) {
     event_del(conn->timer);
@@ -809,6 +832,22 @@ static void conn_ready(h2_conn *conn) {
   nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, iv, 2);
   nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
                                         CONNECTION_WINDOW);
+  if (!conn->ssl) {
+    /* h2c: the socket is read here, in reads of READ_BUF; the
+       bufferevent keeps writing (and reports write errors). */
+    if (c->rbuf == NULL) {
+      c->rbuf = kefo_mem_malloc(c->mem, READ_BUF);
+    }
+    conn->read_ev = c->rbuf ? event_new(c->base, bufferevent_getfd(conn->bev),
+                                        EV_READ | EV_PERSIST, raw_read_cb, conn)
+                            : NULL;
+    if (conn->read_ev == NULL) {
+      conn_fail(conn, KEFO_ERR_NOMEM, "no memory for a connection", 0);
+      return;
+    }
+    bufferevent_disable(conn->bev, EV_READ);
+    event_add(conn->read_ev, NULL);
+  }
   conn->state = CONN_READY;
   backoff_succeeded(c, &conn->ep);
   /* From now on the timer is the liveness check. */
@@ -821,6 +860,42 @@ static void conn_ready(h2_conn *conn) {
   }
   /* Requests wait for the peer's SETTINGS (the first frame it sends):
      only then is its stream limit known. */
+}
+
+/* Hands |len| received bytes to nghttp2. Returns 0, or -1 when the
+   connection died (failed here, or by what a callback did). */
+static int feed(h2_conn *conn, const uint8_t *data, size_t len) {
+  ssize_t rv = nghttp2_session_mem_recv(conn->session, data, len);
+
+  if (rv < 0) {
+    conn_fail(conn, KEFO_ERR_HTTP, nghttp2_strerror((int)rv), 1);
+    return -1;
+  }
+  return conn->state == CONN_DEAD ? -1 : 0;
+}
+
+/* An h2c connection's socket is readable: one read of up to READ_BUF. */
+static void raw_read_cb(evutil_socket_t fd, short what, void *arg) {
+  h2_conn *conn = arg;
+  kefo_h2_client *c = conn->client;
+  char msg[600];
+  ssize_t n;
+
+  (void)what;
+  n = recv(fd, c->rbuf, READ_BUF, 0);
+  if (n > 0) {
+    conn->read_since_tick = 1;
+    if (feed(conn, c->rbuf, (size_t)n) == 0) {
+      conn_flush(conn);
+    }
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    return;
+  }
+  snprintf(msg, sizeof(msg), "connection to %s %s", conn->ep.authority,
+           n == 0 ? "closed by the peer" : "lost");
+  conn_fail(conn, KEFO_ERR_HTTP, msg, 1);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg) {
@@ -839,16 +914,10 @@ static void read_cb(struct bufferevent *bev, void *arg) {
       n = 16;
     }
     for (i = 0; i < n; ++i) {
-      ssize_t rv =
-          nghttp2_session_mem_recv(conn->session, v[i].iov_base, v[i].iov_len);
-      if (rv < 0) {
-        conn_fail(conn, KEFO_ERR_HTTP, nghttp2_strerror((int)rv), 1);
+      if (feed(conn, v[i].iov_base, v[i].iov_len) != 0) {
         return;
       }
-      used += (size_t)rv;
-      if (conn->state == CONN_DEAD) {
-        return;
-      }
+      used += v[i].iov_len;
     }
     evbuffer_drain(in, used);
   }
@@ -1105,6 +1174,7 @@ void kefo_h2_client_del(kefo_h2_client *c) {
   }
   nghttp2_session_callbacks_del(c->callbacks);
   nghttp2_option_del(c->option);
+  kefo_mem_free(c->mem, c->rbuf);
   kefo_mem_free(c->mem, c);
 }
 
