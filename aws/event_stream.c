@@ -142,19 +142,36 @@ static int begin_message(kefo_es_decoder *dec, const uint8_t *p) {
   return 0;
 }
 
-static int push_header(kefo_es_decoder *dec, size_t *n,
+/* Headers of one message are parsed into a caller's array of this many
+   on the stack: Kinesis sends three. Only a message with more reaches
+   the decoder's own array, whose memory is cold by the next message of a
+   shard when thousands of shards take turns. */
+#define LOCAL_HEADERS 8
+
+static int push_header(kefo_es_decoder *dec, kefo_es_header **hs, size_t *n,
                        const kefo_es_header *h) {
-  if (*n == dec->headers_cap) {
-    size_t cap = dec->headers_cap ? dec->headers_cap * 2 : 8;
-    kefo_es_header *nh =
-        kefo_mem_realloc(dec->mem, dec->headers, cap * sizeof(*nh));
-    if (nh == NULL) {
-      return KEFO_ERR_NOMEM;
+  int on_heap = *hs == dec->headers;
+  size_t cap = on_heap ? dec->headers_cap : LOCAL_HEADERS;
+
+  if (*n == cap) {
+    size_t ncap =
+        on_heap || dec->headers_cap <= cap ? cap * 2 : dec->headers_cap;
+
+    if (ncap > dec->headers_cap) {
+      kefo_es_header *nh =
+          kefo_mem_realloc(dec->mem, dec->headers, ncap * sizeof(*nh));
+      if (nh == NULL) {
+        return KEFO_ERR_NOMEM;
+      }
+      dec->headers = nh;
+      dec->headers_cap = ncap;
     }
-    dec->headers = nh;
-    dec->headers_cap = cap;
+    if (!on_heap) {
+      memcpy(dec->headers, *hs, *n * sizeof(**hs));
+    }
+    *hs = dec->headers;
   }
-  dec->headers[(*n)++] = *h;
+  (*hs)[(*n)++] = *h;
   return 0;
 }
 
@@ -187,6 +204,8 @@ static int deliver(kefo_es_decoder *dec, const uint8_t *body,
   size_t pos = 0, n = 0;
   kefo_es_message msg;
   uint64_t hdr_base = dec->msg_offset + KEFO_ES_PRELUDE_LEN;
+  kefo_es_header local[LOCAL_HEADERS];
+  kefo_es_header *hs = local;
   int rv;
 
   while (pos < hl) {
@@ -240,7 +259,7 @@ static int deliver(kefo_es_decoder *dec, const uint8_t *body,
       h.value = NULL;
     }
     pos += h.value_len;
-    rv = push_header(dec, &n, &h);
+    rv = push_header(dec, &hs, &n, &h);
     if (rv != 0) {
       return fail(dec, rv, hdr_base + start);
     }
@@ -249,7 +268,7 @@ static int deliver(kefo_es_decoder *dec, const uint8_t *body,
   msg.headers_length = dec->headers_length;
   msg.prelude_crc = dec->prelude_crc;
   msg.message_crc = message_crc;
-  msg.headers = n ? dec->headers : NULL;
+  msg.headers = n ? hs : NULL;
   msg.nheaders = n;
   msg.payload = body + hl;
   msg.payload_len = body_len - hl;
