@@ -155,7 +155,7 @@ static void stream_consume(kefo_http_stream *stream, size_t n);
 static void stream_cancel(kefo_http_stream *stream);
 
 static const kefo_http_stream_ops h1_stream_ops = {stream_consume,
-                                                   stream_cancel};
+                                                   stream_cancel, NULL};
 
 /* Events live in memory from the client's allocator. */
 static struct event *event_alloc(const kefo_mem *mem) {

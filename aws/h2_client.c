@@ -53,13 +53,19 @@ typedef enum {
 } conn_state;
 
 struct h2_stream {
+  /* What a DATA frame reads first, together: one cache line, then the
+     owner's addresses to prefetch (kefo_http_stream_prefetch). */
   kefo_http_stream base;
+  kefo_http_callbacks cb;
+  void *user_data;
+  int cancelled;
+  int in_callback;
+  int ntouch;
+  const void *touch[KEFO_HTTP_PREFETCH_MAX];
   kefo_h2_client *client;
   h2_conn *conn;
   h2_stream *prev, *next; /* the connection's list */
   int32_t id;             /* 0 until submitted */
-  kefo_http_callbacks cb;
-  void *user_data;
   /* The request, kept until submitted (headers) or sent (body). */
   kefo_buf req_strings;
   nghttp2_nv *nva;
@@ -73,8 +79,6 @@ struct h2_stream {
   size_t nresp;
   int status;
   int got_response;
-  int cancelled;
-  int in_callback;
   int retried;
 };
 
@@ -143,7 +147,10 @@ struct kefo_h2_client {
 
 static void stream_consume(kefo_http_stream *s, size_t n);
 static void stream_cancel(kefo_http_stream *s);
-static const kefo_http_stream_ops stream_ops = {stream_consume, stream_cancel};
+static void stream_prefetch(kefo_http_stream *s, const void *const *addrs,
+                            size_t n);
+static const kefo_http_stream_ops stream_ops = {stream_consume, stream_cancel,
+                                                stream_prefetch};
 
 static void conn_fail(h2_conn *conn, int error, const char *message,
                       int retryable);
@@ -248,6 +255,17 @@ static void stream_consume(kefo_http_stream *base, size_t n) {
     nghttp2_session_consume_stream(conn->session, s->id, n);
     conn_schedule_flush(conn);
   }
+}
+
+static void stream_prefetch(kefo_http_stream *base, const void *const *addrs,
+                            size_t n) {
+  h2_stream *s = (h2_stream *)base;
+
+  if (n > KEFO_HTTP_PREFETCH_MAX) {
+    n = KEFO_HTTP_PREFETCH_MAX;
+  }
+  memcpy(s->touch, addrs, n * sizeof(*addrs));
+  s->ntouch = (int)n;
 }
 
 static void stream_cancel(kefo_http_stream *base) {
@@ -454,6 +472,12 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t id,
   h2_stream *s = nghttp2_session_get_stream_user_data(session, id);
 
   (void)flags;
+  if (s != NULL) {
+    int i;
+    for (i = 0; i < s->ntouch; ++i) {
+      __builtin_prefetch(s->touch[i], 1);
+    }
+  }
   /* The connection window goes back at once: the bytes now sit with one
      stream, whose own window is what holds its peer back. It goes back
      every half stream window, not every half connection window as

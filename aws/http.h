@@ -123,6 +123,8 @@ void kefo_http_client_options_init(kefo_http_client_options *opts);
 typedef struct kefo_http_stream_ops {
   void (*consume)(kefo_http_stream *stream, size_t n);
   void (*cancel)(kefo_http_stream *stream);
+  void (*prefetch)(kefo_http_stream *stream, const void *const *addrs,
+                   size_t n); /* NULL: nothing to gain */
 } kefo_http_stream_ops;
 
 /* Each protocol's stream starts with this header. */
@@ -137,6 +139,22 @@ struct kefo_http_stream {
  * full.
  */
 void kefo_http_stream_consume(kefo_http_stream *stream, size_t n);
+
+/* The most addresses kefo_http_stream_prefetch keeps. */
+#define KEFO_HTTP_PREFETCH_MAX 12
+
+/*
+ * Names up to KEFO_HTTP_PREFETCH_MAX addresses (cache lines) the owner's
+ * on_data reads: the client asks the CPU for them as soon as a piece of
+ * this stream's body arrives, before calling on_data, so that their cache
+ * misses overlap instead of coming one after the other. With thousands of
+ * streams each one's state has left the cache by the time its next event
+ * comes. Replaces the previous list (extra addresses are ignored). The
+ * addresses are only prefetched, never dereferenced, so a stale one costs
+ * a wasted prefetch and nothing else. A no-op over HTTP/1.1.
+ */
+void kefo_http_stream_prefetch(kefo_http_stream *stream,
+                               const void *const *addrs, size_t n);
 
 /*
  * Cancels the request (HTTP/2: RST_STREAM CANCEL; HTTP/1.1: the

@@ -176,6 +176,13 @@ void kefo_http_stream_consume(kefo_http_stream *stream, size_t n) {
   }
 }
 
+void kefo_http_stream_prefetch(kefo_http_stream *stream,
+                               const void *const *addrs, size_t n) {
+  if (stream != NULL && stream->ops->prefetch != NULL) {
+    stream->ops->prefetch(stream, addrs, n);
+  }
+}
+
 void kefo_http_stream_cancel(kefo_http_stream *stream) {
   if (stream != NULL) {
     stream->ops->cancel(stream);

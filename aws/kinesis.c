@@ -202,6 +202,10 @@ struct kefo_kinesis_subscription {
   struct event *drain_ev;  /* hands held events on, from the loop */
   kefo_sts_parser own;     /* trimmed after each event */
   kefo_sts_parser *shared; /* see kefo_kinesis_subscription_set_parser */
+  /* The lines an event reads, ours then the owner's (see
+     kefo_kinesis_subscription_prefetch), handed to the HTTP stream. */
+  const void *touch[KEFO_HTTP_PREFETCH_MAX];
+  size_t ntouch;
 };
 
 static void sub_free(kefo_kinesis_subscription *sub) {
@@ -500,7 +504,19 @@ static void sub_on_credentials(int error, const kefo_credentials *creds,
     info.message = why;
     sub_end(sub, rv, &info);
     sub_free(sub);
+    return;
   }
+  kefo_http_stream_prefetch(sub->stream, sub->touch, sub->ntouch);
+}
+
+/* Our own lines an event reads: the head (callbacks), the decoder, the
+   flags that sub_on_data checks, the parser pointer. */
+static size_t own_touch(kefo_kinesis_subscription *sub) {
+  sub->touch[0] = sub;
+  sub->touch[1] = &sub->dec;
+  sub->touch[2] = &sub->ended;
+  sub->touch[3] = &sub->shared;
+  return 4;
 }
 
 static void sub_start_cb(evutil_socket_t fd, short what, void *arg) {
@@ -553,6 +569,7 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
   kefo_buf_init(&sub->error_body, mem);
   kefo_buf_init(&sub->held, mem);
   kefo_sts_parser_init(&sub->own, mem);
+  sub->ntouch = own_touch(sub);
   if (kefo_es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
   }
@@ -605,6 +622,20 @@ fail:
 void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
                                           kefo_sts_parser *parser) {
   sub->shared = parser;
+}
+
+void kefo_kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
+                                        const void *const *addrs, size_t n) {
+  size_t own = own_touch(sub);
+
+  if (n > KEFO_HTTP_PREFETCH_MAX - own) {
+    n = KEFO_HTTP_PREFETCH_MAX - own;
+  }
+  memcpy(sub->touch + own, addrs, n * sizeof(*addrs));
+  sub->ntouch = own + n;
+  if (sub->stream != NULL) {
+    kefo_http_stream_prefetch(sub->stream, sub->touch, sub->ntouch);
+  }
 }
 
 void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {

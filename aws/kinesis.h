@@ -115,4 +115,15 @@ int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
 void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
                                           kefo_sts_parser *parser);
 
+/*
+ * Names up to KEFO_HTTP_PREFETCH_MAX - 4 addresses the owner's on_event
+ * reads or writes (its shard state): with the subscription's own, they are
+ * prefetched together as each piece of an event arrives
+ * (kefo_http_stream_prefetch), so that with thousands of shards their
+ * cache misses overlap. Extra addresses are ignored. They are only
+ * prefetched, never dereferenced.
+ */
+void kefo_kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
+                                        const void *const *addrs, size_t n);
+
 #endif /* KEFO_KINESIS_H */

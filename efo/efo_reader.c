@@ -171,6 +171,20 @@ static void efo_kick(kefo_reader *r) {
       return;
     }
     kefo_kinesis_subscription_set_parser(r->u.efo.sub, &c->sts);
+    {
+      /* The shard state each event reads and writes (on_event, the
+         subscription core, the consumer's delivery). */
+      const void *touch[] = {r,
+                             &r->delivered,
+                             &r->resume_filter,
+                             &core->state,
+                             &core->position_value,
+                             &core->last_delivered,
+                             &core->pending,
+                             &core->pending_set};
+      kefo_kinesis_subscription_prefetch(r->u.efo.sub, touch,
+                                         sizeof(touch) / sizeof(touch[0]));
+    }
     kefo_subcore_on_subscribe(core, kefo_consumer_now_ms(c));
     if (r->started_before) {
       ++r->stats.resubscribes;

@@ -201,7 +201,8 @@ static void fake_cancel(kefo_http_stream *stream) {
   free(s);
 }
 
-static const kefo_http_stream_ops fake_stream_ops = {fake_consume, fake_cancel};
+static const kefo_http_stream_ops fake_stream_ops = {fake_consume, fake_cancel,
+                                                     NULL};
 
 static int fake_request(void *ctx, const kefo_http_request *req,
                         const kefo_http_callbacks *cb, void *user_data,
