@@ -8,6 +8,7 @@
  * slow stream stops its peer without starving the others.
  */
 #include "aws/h2_client.h"
+#include "aws/h2_frame_scan.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +103,7 @@ struct h2_conn {
   int got_settings;    /* the peer's stream limit is known */
   int connecting;      /* the socket connect has begun */
   size_t conn_unacked; /* connection-level bytes not yet given back */
+  kefo_h2_frame_scan scan; /* the frames received, a step ahead */
 };
 
 /* Connection failures per endpoint: new connections to an endpoint that
@@ -116,6 +118,24 @@ typedef struct ep_backoff {
 
 /* 100 ms after the first failure, doubling up to 10 s, full jitter. */
 static const kefo_retry_strategy reconnect_backoff = {100, 10000, 0};
+
+/*
+ * Prefetching ahead of nghttp2. With thousands of streams on a connection,
+ * each DATA frame is for a stream whose state (nghttp2's, ours, the
+ * owner's: kefo_http_stream_prefetch) has left the cache since its last
+ * frame, and reading it took one cache miss after another. The frames of
+ * each piece of received bytes are found before nghttp2 parses them
+ * (aws/h2_frame_scan.h); while frame k is handled, nghttp2's stream of
+ * frame k + AHEAD_FAR is prefetched, our h2_stream of frame k + AHEAD_MID
+ * (nghttp2's stream, in cache by then, points to it) and the owner's
+ * addresses of frame k + AHEAD_NEAR (which our h2_stream names), so each
+ * stage reads only what an earlier one brought in. Hints only: streams
+ * are looked up again at each stage, never kept.
+ */
+#define AHEAD_MAX 1024
+#define AHEAD_FAR 6
+#define AHEAD_MID 4
+#define AHEAD_NEAR 2
 
 struct kefo_h2_client {
   const kefo_mem *mem;
@@ -134,6 +154,14 @@ struct kefo_h2_client {
   h2_conn *dead;
   /* h2c reads land here, one connection at a time (READ_BUF). */
   uint8_t *rbuf;
+  /* The DATA frames of the piece being fed to nghttp2, found ahead of it
+     (look_ahead): the next one to come, and how far stages 1 and 2 of
+     the prefetch have gone. */
+  nghttp2_session *feed_session;
+  const uint8_t *feed_base;
+  size_t feed_len;
+  size_t nahead, ahead_next, ahead_s1, ahead_s2, ahead_s3;
+  kefo_h2_data_frame ahead[AHEAD_MAX];
 };
 
 /*
@@ -467,16 +495,50 @@ static void conn_update(nghttp2_session *session, h2_conn *conn, size_t len) {
   }
 }
 
+/* The piece being fed is at |cur|: prefetch for the frames ahead, in
+   three stages so that no stage reads what is not in cache yet. */
+static void look_ahead(kefo_h2_client *c, size_t cur) {
+  h2_stream *s;
+  int i;
+
+  while (c->ahead_next < c->nahead && c->ahead[c->ahead_next].offset <= cur) {
+    ++c->ahead_next;
+  }
+  /* 1: nghttp2's stream (finding it reads only nghttp2's map). */
+  while (c->ahead_s1 < c->nahead && c->ahead_s1 < c->ahead_next + AHEAD_FAR) {
+    __builtin_prefetch(nghttp2_session_find_stream(
+                           c->feed_session, c->ahead[c->ahead_s1++].stream_id),
+                       1);
+  }
+  /* 2: ours, which nghttp2's stream points to. */
+  while (c->ahead_s2 < c->nahead && c->ahead_s2 < c->ahead_next + AHEAD_MID) {
+    s = nghttp2_session_get_stream_user_data(c->feed_session,
+                                             c->ahead[c->ahead_s2++].stream_id);
+    if (s != NULL) {
+      __builtin_prefetch(s, 1);
+    }
+  }
+  /* 3: the owner's, which ours names. */
+  while (c->ahead_s3 < c->nahead && c->ahead_s3 < c->ahead_next + AHEAD_NEAR) {
+    s = nghttp2_session_get_stream_user_data(c->feed_session,
+                                             c->ahead[c->ahead_s3++].stream_id);
+    if (s != NULL) {
+      for (i = 0; i < s->ntouch; ++i) {
+        __builtin_prefetch(s->touch[i], 1);
+      }
+    }
+  }
+}
+
 static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t id,
                             const uint8_t *data, size_t len, void *ud) {
   h2_stream *s = nghttp2_session_get_stream_user_data(session, id);
+  kefo_h2_client *c = ((h2_conn *)ud)->client;
 
   (void)flags;
-  if (s != NULL) {
-    int i;
-    for (i = 0; i < s->ntouch; ++i) {
-      __builtin_prefetch(s->touch[i], 1);
-    }
+  if (session == c->feed_session && data >= c->feed_base &&
+      data < c->feed_base + c->feed_len) {
+    look_ahead(c, (size_t)(data - c->feed_base));
   }
   /* The connection window goes back at once: the bytes now sit with one
      stream, whose own window is what holds its peer back. It goes back
@@ -889,7 +951,18 @@ static void conn_ready(h2_conn *conn) {
 /* Hands |len| received bytes to nghttp2. Returns 0, or -1 when the
    connection died (failed here, or by what a callback did). */
 static int feed(h2_conn *conn, const uint8_t *data, size_t len) {
-  ssize_t rv = nghttp2_session_mem_recv(conn->session, data, len);
+  kefo_h2_client *c = conn->client;
+  ssize_t rv;
+
+  c->nahead =
+      kefo_h2_frame_scan_feed(&conn->scan, data, len, c->ahead, AHEAD_MAX);
+  c->ahead_next = c->ahead_s1 = c->ahead_s2 = c->ahead_s3 = 0;
+  c->feed_session = conn->session;
+  c->feed_base = data;
+  c->feed_len = len;
+  rv = nghttp2_session_mem_recv(conn->session, data, len);
+  c->feed_session = NULL;
+  c->nahead = 0;
 
   if (rv < 0) {
     conn_fail(conn, KEFO_ERR_HTTP, nghttp2_strerror((int)rv), 1);
@@ -1005,6 +1078,7 @@ static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
   if (conn == NULL) {
     return NULL;
   }
+  kefo_h2_frame_scan_init(&conn->scan);
   conn->client = c;
   conn->ep = *ep;
   conn->state = CONN_CONNECTING;
