@@ -5,14 +5,27 @@
  */
 #include "efo/subscription.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const char *const position_types[] = {
     "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER",
     "AFTER_SEQUENCE_NUMBER"};
 
-int kefo_seq_valid(const char *s) {
-  size_t i, n;
+/* 1 when all 8 bytes of |w| are ASCII digits. A digit byte is 0x3N with
+   N <= 9: its high nibble is 3, and adding 6 keeps it 3 (0x39 + 6 =
+   0x3F) where a low nibble of 10 to 15 would carry into it. A carry out
+   of one byte into the next only comes from a byte of 0xFA or more,
+   which fails the first test anyway. */
+static int digits8(uint64_t w) {
+  const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull;
+  return ((w & hi) | (((w + 0x0606060606060606ull) & hi) >> 4)) ==
+         0x3333333333333333ull;
+}
+
+size_t kefo_seq_len(const char *s) {
+  size_t i = 0, n;
+  uint64_t w;
 
   if (s == NULL) {
     return 0;
@@ -21,31 +34,45 @@ int kefo_seq_valid(const char *s) {
   if (n == 0 || n > 128) {
     return 0;
   }
-  for (i = 0; i < n; ++i) {
+  /* Eight digits a step: this runs for every record and every event's
+     continuation, and a byte loop over 56 digits showed in profiles. */
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&w, s + i, 8);
+    if (!digits8(w)) {
+      return 0;
+    }
+  }
+  for (; i < n; ++i) {
     if (s[i] < '0' || s[i] > '9') {
       return 0;
     }
   }
-  return 1;
+  return n;
 }
 
-int kefo_seq_cmp(const char *a, const char *b) {
-  size_t la, lb;
+int kefo_seq_valid(const char *s) {
+  return kefo_seq_len(s) != 0;
+}
 
+int kefo_seq_cmp_len(const char *a, size_t la, const char *b, size_t lb) {
   /* Leading zeros are not expected from Kinesis; skip them so that the
      comparison by length stays right if one ever appears. */
-  while (a[0] == '0' && a[1]) {
+  while (la > 1 && a[0] == '0') {
     ++a;
+    --la;
   }
-  while (b[0] == '0' && b[1]) {
+  while (lb > 1 && b[0] == '0') {
     ++b;
+    --lb;
   }
-  la = strlen(a);
-  lb = strlen(b);
   if (la != lb) {
     return la < lb ? -1 : 1;
   }
-  return strcmp(a, b);
+  return memcmp(a, b, la);
+}
+
+int kefo_seq_cmp(const char *a, const char *b) {
+  return kefo_seq_cmp_len(a, strlen(a), b, strlen(b));
 }
 
 int kefo_position_valid(const char *type, const char *value) {
@@ -143,24 +170,29 @@ void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms) {
 int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
                           const char *const *seqs, size_t n,
                           const char *continuation) {
-  size_t i, skip = 0;
+  size_t i, skip = 0, len, prev_len = 0, cont_len = 0;
+  size_t last_len = strlen(core->last_delivered);
 
-  if ((continuation && !kefo_seq_valid(continuation)) ||
+  if ((continuation && (cont_len = kefo_seq_len(continuation)) == 0) ||
       (n > 0 && seqs == NULL)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
+  /* One pass: each number is measured and checked once, and compared
+     with the one before it (they must increase) and, while they are not
+     past it, with the last delivered one: records at or before it were
+     seen already (a resubscription, or a server that repeats itself)
+     and are skipped. */
   for (i = 0; i < n; ++i) {
-    if (!kefo_seq_valid(seqs[i]) ||
-        (i > 0 && kefo_seq_cmp(seqs[i - 1], seqs[i]) >= 0)) {
+    len = kefo_seq_len(seqs[i]);
+    if (len == 0 ||
+        (i > 0 && kefo_seq_cmp_len(seqs[i - 1], prev_len, seqs[i], len) >= 0)) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
-  }
-  /* Records at or before the last delivered one were seen already (a
-     resubscription, or a server that repeats itself): skip them. */
-  if (core->last_delivered[0]) {
-    while (skip < n && kefo_seq_cmp(seqs[skip], core->last_delivered) <= 0) {
+    if (skip == i && last_len > 0 &&
+        kefo_seq_cmp_len(seqs[i], len, core->last_delivered, last_len) <= 0) {
       ++skip;
     }
+    prev_len = len;
   }
   core->state = KEFO_SUB_STREAMING;
   core->last_activity_ms = now_ms;
@@ -168,17 +200,19 @@ int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
   core->pending_set = 1;
   core->pending_end = continuation == NULL;
   if (continuation) {
-    strcpy(core->pending, continuation);
+    memcpy(core->pending, continuation, cont_len + 1);
   }
   return (int)skip;
 }
 
 void kefo_subcore_on_delivered(kefo_subscription_core *core,
                                const char *last_seq) {
-  if (last_seq && kefo_seq_valid(last_seq) &&
-      (core->last_delivered[0] == '\0' ||
-       kefo_seq_cmp(last_seq, core->last_delivered) > 0)) {
-    strcpy(core->last_delivered, last_seq);
+  size_t len = kefo_seq_len(last_seq);
+
+  if (len > 0 && (core->last_delivered[0] == '\0' ||
+                  kefo_seq_cmp_len(last_seq, len, core->last_delivered,
+                                   strlen(core->last_delivered)) > 0)) {
+    memcpy(core->last_delivered, last_seq, len + 1);
   }
   if (!core->pending_set) {
     return;

@@ -149,8 +149,15 @@ int kefo_position_needs_value(const char *type);
  */
 int kefo_seq_cmp(const char *a, const char *b);
 
+/* kefo_seq_cmp for numbers whose lengths (|la|, |lb|) are known. */
+int kefo_seq_cmp_len(const char *a, size_t la, const char *b, size_t lb);
+
 /* Returns 1 when |s| is a well-formed sequence number: 1 to 128 decimal
    digits. */
 int kefo_seq_valid(const char *s);
+
+/* Returns the length of |s| when it is a well-formed sequence number (as
+   kefo_seq_valid), else 0. */
+size_t kefo_seq_len(const char *s);
 
 #endif /* KEFO_SUBSCRIPTION_H */

@@ -243,8 +243,18 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   }
   /* Delivered from now on: the application may checkpoint these records
      from inside the call. */
-  snprintf(r->delivered, sizeof(r->delivered), "%s",
-           c->recs[c->npend - 1].sequence_number);
+  {
+    /* The readers checked every sequence number's length (at most 128
+       digits); the bound is kept anyway. A copy of known length, not
+       snprintf: this runs for every event. */
+    const char *last = c->recs[c->npend - 1].sequence_number;
+    size_t len = strlen(last);
+    if (len >= sizeof(r->delivered)) {
+      len = sizeof(r->delivered) - 1;
+    }
+    memcpy(r->delivered, last, len);
+    r->delivered[len] = '\0';
+  }
   r->delivered_sub = c->recs[c->npend - 1].sub_sequence_number;
   r->stats.records += c->npend;
   if (c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
@@ -254,7 +264,6 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   kefo_alignment_delivered(r, newest);
   return 0;
 }
-
 
 const char *const *
 kefo_consumer_sequence_numbers(kefo_consumer *c,

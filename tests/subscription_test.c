@@ -63,6 +63,65 @@ static void test_seq(void) {
   CU_ASSERT(kefo_seq_valid(big));
 }
 
+/* kefo_seq_len checks eight bytes a step: every byte value at every
+   place of every length up to 40 (so each place of a word, and the
+   tail) must be judged as a byte-by-byte check would. */
+static void test_seq_every_byte(void) {
+  char s[41];
+  size_t n, at, len_ok = 0, bad_ok = 0, cases = 0;
+  int b;
+
+  for (n = 1; n <= 40; ++n) {
+    memset(s, '7', n);
+    s[n] = 0;
+    len_ok += kefo_seq_len(s) == n;
+    for (at = 0; at < n; ++at) {
+      for (b = 1; b < 256; ++b) {
+        int digit = b >= '0' && b <= '9';
+        s[at] = (char)b;
+        ++cases;
+        bad_ok += digit ? kefo_seq_len(s) == n : kefo_seq_len(s) == 0;
+      }
+      s[at] = '7';
+    }
+  }
+  CU_ASSERT_EQUAL(len_ok, 40);
+  CU_ASSERT_EQUAL(bad_ok, cases);
+  /* Bytes that carry into the next byte when 6 is added. */
+  CU_ASSERT_EQUAL(kefo_seq_len("1234567\xff"), 0);
+  CU_ASSERT_EQUAL(kefo_seq_len("\xfa2345678"), 0);
+  CU_ASSERT_EQUAL(kefo_seq_len("123456789"), 9);
+  /* Known lengths. */
+  CU_ASSERT(kefo_seq_cmp_len("0099", 4, "100", 3) < 0);
+  CU_ASSERT_EQUAL(kefo_seq_cmp_len("00", 2, "0", 1), 0);
+  CU_ASSERT(kefo_seq_cmp_len("123", 3, "122", 3) > 0);
+}
+
+/* Dedup across lengths: the numbers Kinesis gives run to 56 digits, and
+   one with more digits is larger whatever its digits. */
+static void test_dedupe_long_numbers(void) {
+  kefo_subscription_core c;
+  const char *first[] = {
+      "49590338271490256608559692538361571095921575989136588898",
+      "49590338271490256608559692538361571095921575989136588899"};
+  const char *again[] = {
+      "49590338271490256608559692538361571095921575989136588899",
+      "49590338271490256608559692538361571095921575989136588900",
+      "149590338271490256608559692538361571095921575989136588900"};
+
+  kefo_subcore_init(&c, "shardId-0", "TRIM_HORIZON", NULL, NULL, 0);
+  kefo_subcore_on_subscribe(&c, 0);
+  CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 1, first, 2, first[1]), 0);
+  kefo_subcore_on_delivered(&c, first[1]);
+  CU_ASSERT_EQUAL(kefo_subcore_on_event(&c, 2, again, 3, again[2]), 1);
+  kefo_subcore_on_delivered(&c, again[2]);
+  CU_ASSERT_STRING_EQUAL(c.last_delivered, again[2]);
+  CU_ASSERT_STRING_EQUAL(c.position_value, again[2]);
+  /* A smaller number delivered later does not move it back. */
+  kefo_subcore_on_delivered(&c, first[0]);
+  CU_ASSERT_STRING_EQUAL(c.last_delivered, again[2]);
+}
+
 static void test_rate_limit_and_continuation(void) {
   kefo_subscription_core c;
   int64_t wait;
@@ -276,6 +335,9 @@ int kefo_add_subscription_suite(void) {
 
   if (s == NULL || !CU_add_test(s, "init", test_init) ||
       !CU_add_test(s, "sequence numbers", test_seq) ||
+      !CU_add_test(s, "sequence number digits, every byte",
+                   test_seq_every_byte) ||
+      !CU_add_test(s, "dedupe of 56-digit numbers", test_dedupe_long_numbers) ||
       !CU_add_test(s, "rate limit and continuation",
                    test_rate_limit_and_continuation) ||
       !CU_add_test(s, "backoff and failure", test_backoff_and_failure) ||
