@@ -89,7 +89,9 @@ static void test_seq_every_byte(void) {
   CU_ASSERT_EQUAL(bad_ok, cases);
   /* Bytes that carry into the next byte when 6 is added. */
   CU_ASSERT_EQUAL(kefo_seq_len("1234567\xff"), 0);
-  CU_ASSERT_EQUAL(kefo_seq_len("\xfa2345678"), 0);
+  CU_ASSERT_EQUAL(kefo_seq_len("\xfa"
+                               "2345678"),
+                  0);
   CU_ASSERT_EQUAL(kefo_seq_len("123456789"), 9);
   /* Known lengths. */
   CU_ASSERT(kefo_seq_cmp_len("0099", 4, "100", 3) < 0);
