@@ -1330,11 +1330,21 @@ typedef struct cache_provider {
   cache_guard *guards;
 } cache_provider;
 
+/* A guard lives on its caller's stack and is popped before that caller
+   returns; GCC 12 cannot see the pop once this is inlined and warns of a
+   dangling pointer that never outlives the frame. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 static void guard_push(cache_provider *c, cache_guard *g) {
   g->alive = 1;
   g->prev = c->guards;
   c->guards = g;
 }
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
 
 /* Returns 1 when the cache still exists (and pops |g|). */
 static int guard_pop(cache_provider *c, cache_guard *g) {

@@ -415,7 +415,10 @@ static int open_step(op *o, int error, const cJSON *resp,
 static void batch_one(ddb_store *s, batch *b, int error, const char *message) {
   if (error && b->error == 0) {
     b->error = error;
-    snprintf(b->message, sizeof(b->message), "%s", message);
+    /* The first error's words, cut to fit: the code says the rest. */
+    if (snprintf(b->message, sizeof(b->message), "%s", message) < 0) {
+      b->message[0] = '\0';
+    }
   }
   if (--b->left == 0) {
     kefo_lease_done_cb cb = b->cb;

@@ -112,10 +112,14 @@ static void iso8601(char *out, size_t n, int64_t ms) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
 
-  gmtime_r(&t, &tm);
-  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           (int)(ms % 1000));
+  /* A year past 9999 (a bogus arrival time) would not fit: print none
+     rather than a cut one. */
+  if (gmtime_r(&t, &tm) == NULL ||
+      snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+               tm.tm_min, tm.tm_sec, (int)(ms % 1000)) >= (int)n) {
+    out[0] = '\0';
+  }
 }
 
 static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
