@@ -35,6 +35,9 @@ struct kefo_consumer_manager {
   char stream_name[256];
   char consumer_name[256];
   char consumer_arn[512];
+  /* RegisterStreamConsumer succeeded in this run (not a reuse): a start
+     that fails later deregisters it. */
+  int registered;
   kefo_retry_strategy retry;
   kefo_retry_strategy describe_retry;
   uint32_t deregister_timeout_ms;
@@ -155,6 +158,62 @@ static int take_consumer_arn(kefo_consumer_manager *m, const cJSON *resp,
   return 0;
 }
 
+/*
+ * SubscribeToShard takes the stream from the consumer's ARN, not from the
+ * request: a SELF_MANAGED consumer of another stream would read that
+ * stream's records under this one's shard ids and checkpoints. Checks
+ * |consumer_stream| (DescribeStreamConsumer's StreamARN), or when NULL the
+ * ARN's own prefix ("<stream ARN>/consumer/<name>:<epoch>"), against the
+ * stream being read; fails the start naming both when they differ.
+ * Returns 0 when they match.
+ */
+static int check_consumer_stream(kefo_consumer_manager *m,
+                                 const char *consumer_stream) {
+  static const char tag[] = "/consumer/";
+  kefo_error_info info;
+  char msg[1400];
+  size_t n = strlen(m->stream_arn), len;
+  const char *cut;
+
+  if (m->lifecycle != KEFO_EFO_SELF_MANAGED) {
+    return 0;
+  }
+  if (consumer_stream != NULL ? strcmp(consumer_stream, m->stream_arn) == 0
+                              : strncmp(m->consumer_arn, m->stream_arn, n) ==
+                                        0 &&
+                                    strncmp(m->consumer_arn + n, tag,
+                                            sizeof(tag) - 1) == 0) {
+    return 0;
+  }
+  if (consumer_stream == NULL) {
+    cut = strstr(m->consumer_arn, tag);
+    len = cut ? (size_t)(cut - m->consumer_arn) : strlen(m->consumer_arn);
+  } else {
+    cut = consumer_stream;
+    len = strlen(consumer_stream);
+  }
+  memset(&info, 0, sizeof(info));
+  if (consumer_stream == NULL && cut == NULL) {
+    snprintf(msg, sizeof(msg),
+             "source.efo.consumer.arn: %s is not a stream consumer's ARN "
+             "(arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/NAME:"
+             "EPOCH)",
+             m->consumer_arn);
+  } else {
+    snprintf(msg, sizeof(msg),
+             "source.efo.consumer.arn: consumer %s belongs to stream %.*s, "
+             "not to %s, the stream being read",
+             m->consumer_arn, (int)len,
+             consumer_stream ? consumer_stream : m->consumer_arn,
+             m->stream_arn);
+  }
+  info.code = KEFO_ERR_CONFIG;
+  info.operation = consumer_stream ? "DescribeStreamConsumer" : NULL;
+  info.message = msg;
+  fail_start(m, KEFO_ERR_CONFIG, &info);
+  return -1;
+}
+
 static int is_aws(int error, const kefo_error_info *info, const char *type) {
   return error == KEFO_ERR_AWS && info && info->aws_type &&
          strcmp(info->aws_type, type) == 0;
@@ -240,6 +299,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
       bad_response(m, "RegisterStreamConsumer");
       return;
     }
+    m->registered = 1;
     on_status(m, consumer_status(resp, "Consumer"));
     return;
   case STEP_DESCRIBE_BY_NAME:
@@ -259,6 +319,12 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
     if (m->step == STEP_DESCRIBE_BY_NAME &&
         take_consumer_arn(m, resp, "ConsumerDescription") != 0) {
       bad_response(m, "DescribeStreamConsumer");
+      return;
+    }
+    s = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(resp, "ConsumerDescription"),
+        "StreamARN");
+    if (cJSON_IsString(s) && check_consumer_stream(m, s->valuestring) != 0) {
       return;
     }
     on_status(m, consumer_status(resp, "ConsumerDescription"));
@@ -321,6 +387,11 @@ static void next_step(kefo_consumer_manager *m) {
   case STEP_POLL_ACTIVE:
   case STEP_WAIT_DELETED:
   case STEP_WAIT_GONE:
+    if (m->step == STEP_POLL_ACTIVE && m->describe_calls == 0 &&
+        check_consumer_stream(m, NULL) != 0) {
+      cJSON_Delete(body);
+      return; /* a self-managed consumer of another stream */
+    }
     op = "DescribeStreamConsumer";
     rs = &m->describe_retry;
     if (m->consumer_arn[0]) {
@@ -420,13 +491,12 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
     m->step = step_after_stream(m);
   }
   *out = m;
-  if (m->step == STEP_READY) {
-    /* Nothing to ask: answer from the loop all the same. */
+  {
+    /* The first step from the loop, so that |cb| never runs inside this
+       call, even for an error found without asking AWS. */
     struct timeval tv = {0, 0};
     event_add(m->timer, &tv);
-    return 0;
   }
-  next_step(m); /* the call's callback comes from the loop */
   return 0;
 }
 
@@ -510,6 +580,10 @@ void kefo_consumer_manager_del(kefo_consumer_manager *m) {
     event_free(m->deadline);
   }
   kefo_mem_free(kefo_aws_client_mem(m->client), m);
+}
+
+int kefo_consumer_manager_registered(const kefo_consumer_manager *m) {
+  return m != NULL && m->registered && m->consumer_arn[0];
 }
 
 uint32_t kefo_consumer_manager_describe_calls(const kefo_consumer_manager *m) {

@@ -92,6 +92,13 @@ void kefo_consumer_manager_abort(kefo_consumer_manager *m);
 /* Frees |m|, cancelling whatever is in flight without callbacks. */
 void kefo_consumer_manager_del(kefo_consumer_manager *m);
 
+/*
+ * Non-zero when this manager registered its consumer itself
+ * (RegisterStreamConsumer succeeded), rather than reusing one that
+ * existed: a start that fails after that deregisters it.
+ */
+int kefo_consumer_manager_registered(const kefo_consumer_manager *m);
+
 /* DescribeStreamConsumer calls made so far (one per poll, not per shard). */
 uint32_t kefo_consumer_manager_describe_calls(const kefo_consumer_manager *m);
 

@@ -1210,6 +1210,39 @@ const char *kefo_config_key_name(size_t i) {
   return i < NKEYS ? keys[i].name : NULL;
 }
 
+/*
+ * Non-zero when |arn| is a Kinesis ARN whose resource (after the fifth
+ * ':') is "stream/NAME" (|consumer| 0) or "stream/NAME/consumer/NAME:EPOCH"
+ * (|consumer| 1). The generic ARN rule checked its shape already.
+ */
+static int kinesis_arn_is(const char *arn, int consumer) {
+  const char *p = arn, *name, *slash;
+  int colons = 0;
+
+  if (strncmp(arn, "arn:", 4) != 0) {
+    return 0;
+  }
+  while (*p && colons < 5) {
+    if (*p++ == ':') {
+      ++colons;
+      if (colons == 2 && strncmp(p, "kinesis:", 8) != 0) {
+        return 0;
+      }
+    }
+  }
+  if (colons < 5 || strncmp(p, "stream/", 7) != 0) {
+    return 0;
+  }
+  name = p + 7;
+  slash = strchr(name, '/');
+  if (!consumer) {
+    return name[0] != '\0' && slash == NULL;
+  }
+  return slash != NULL && slash > name &&
+         strncmp(slash, "/consumer/", 10) == 0 && slash[10] != '\0' &&
+         slash[10] != ':' && strchr(slash + 10, '/') == NULL;
+}
+
 int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
   static const char *const retry[][2] = {
       {KEFO_CFG_RETRY_MIN_DELAY, KEFO_CFG_RETRY_MAX_DELAY},
@@ -1228,6 +1261,33 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
                  KEFO_CFG_STREAM_NAME);
     return KEFO_ERR_CONFIG;
   }
+  if (kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
+      kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
+    kefo_set_err(err, errlen,
+                 "%s and %s: give one, not both (the ARN names the stream "
+                 "already)",
+                 KEFO_CFG_STREAM_NAME, KEFO_CFG_STREAM_ARN);
+    return KEFO_ERR_CONFIG;
+  }
+  if (kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN) &&
+      !kinesis_arn_is(kefo_config_get_str(cfg, KEFO_CFG_STREAM_ARN), 0)) {
+    kefo_set_err(err, errlen,
+                 "%s: \"%s\" is not a stream's ARN "
+                 "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)",
+                 KEFO_CFG_STREAM_ARN,
+                 kefo_config_get_str(cfg, KEFO_CFG_STREAM_ARN));
+    return KEFO_ERR_CONFIG;
+  }
+  if (kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN) &&
+      !kinesis_arn_is(kefo_config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN), 1)) {
+    kefo_set_err(err, errlen,
+                 "%s: \"%s\" is not a stream consumer's ARN "
+                 "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME/consumer/"
+                 "NAME:EPOCH)",
+                 KEFO_CFG_EFO_CONSUMER_ARN,
+                 kefo_config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN));
+    return KEFO_ERR_CONFIG;
+  }
   if (kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION) ==
           KEFO_POSITION_AT_TIMESTAMP &&
       !kefo_config_is_set(cfg, KEFO_CFG_INIT_TIMESTAMP)) {
@@ -1242,6 +1302,18 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
       kefo_set_err(err, errlen,
                    "%s: required when %s is EFO and %s is JOB_MANAGED",
                    KEFO_CFG_EFO_CONSUMER_NAME, KEFO_CFG_READER_TYPE,
+                   KEFO_CFG_EFO_LIFECYCLE);
+      return KEFO_ERR_CONFIG;
+    }
+    if (lc == KEFO_LIFECYCLE_JOB_MANAGED &&
+        kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN)) {
+      /* Ignoring it would register a consumer of our own beside the one
+         the application meant to use. */
+      kefo_set_err(err, errlen,
+                   "%s: given, but %s is JOB_MANAGED (a consumer is "
+                   "registered by name); set %s=SELF_MANAGED to read with "
+                   "this consumer",
+                   KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_EFO_LIFECYCLE,
                    KEFO_CFG_EFO_LIFECYCLE);
       return KEFO_ERR_CONFIG;
     }

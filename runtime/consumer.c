@@ -137,7 +137,14 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   size_t i, k;
   int rv;
   int64_t newest = KEFO_WATERMARK_NONE, t;
+  uint64_t bytes = 0;
 
+  if (c->state != C_RUNNING) {
+    /* A stop was asked: nothing more is handed on. These records are
+       not finished with, so no checkpoint covers them and the next run
+       reads them. */
+    return 0;
+  }
   kefo_buf_reset(&c->arena);
   kefo_buf_reset(&c->strings);
   c->nkrecs = 0;
@@ -237,29 +244,45 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     out->approximate_arrival_ms = c->pend[k].arrival_ms;
     out->data = c->arena.data + c->pend[k].data;
     out->data_len = c->pend[k].data_len;
-    r->stats.bytes += out->data_len;
     t = kefo_alignment_event_time(c, r, out);
     newest = t > newest ? t : newest;
   }
-  /* Delivered from now on: the application may checkpoint these records
-     from inside the call. */
-  {
+  /* Lent to the application: it may checkpoint these records from
+     inside the call (kefo_checkpoint), but only their return makes them
+     finished with, and so covered by automatic checkpoints. */
+  c->in_records = r;
+  c->taken = c->npend;
+  c->stop_asked = STOP_ASKED_NONE;
+  rv = c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
+                        c->user_data);
+  c->in_records = NULL;
+  if (rv != 0) {
+    /* Stops at once (the reader does it): nothing of this call counts
+       as finished with. */
+    c->stop_asked = STOP_ASKED_NONE;
+    return KEFO_DELIVER_STOP;
+  }
+  if (c->taken > 0) {
     /* The readers checked every sequence number's length (at most 128
        digits); the bound is kept anyway. A copy of known length, not
        snprintf: this runs for every event. */
-    const char *last = c->recs[c->npend - 1].sequence_number;
-    size_t len = strlen(last);
+    const kefo_record *last = &c->recs[c->taken - 1];
+    size_t len = strlen(last->sequence_number);
     if (len >= sizeof(r->delivered)) {
       len = sizeof(r->delivered) - 1;
     }
-    memcpy(r->delivered, last, len);
+    memcpy(r->delivered, last->sequence_number, len);
     r->delivered[len] = '\0';
+    r->delivered_sub = last->sub_sequence_number;
+    for (k = 0; k < c->taken; ++k) {
+      bytes += c->recs[k].data_len;
+    }
+    r->stats.records += c->taken;
+    r->stats.bytes += bytes;
   }
-  r->delivered_sub = c->recs[c->npend - 1].sub_sequence_number;
-  r->stats.records += c->npend;
-  if (c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
-                       c->user_data)) {
-    return KEFO_DELIVER_STOP;
+  if (c->stop_asked != STOP_ASKED_NONE) {
+    kefo_consumer_stop(c, c->stop_asked == STOP_ASKED_GRACEFUL);
+    return 0; /* stopping: the reader hands on nothing more */
   }
   kefo_alignment_delivered(r, newest);
   return 0;
@@ -501,9 +524,25 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
     return KEFO_ERR_INVALID_STATE;
   }
   r = find_reader(c, shard_id);
-  if (r == NULL || !r->delivered[0] ||
-      kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
-                          r->delivered_sub) > 0) {
+  if (r == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (r == c->in_records) {
+    /* Inside on_records: any record lent so far, up to the last one the
+       application still takes (kefo_consumer_stop_after). */
+    const kefo_record *last = c->taken ? &c->recs[c->taken - 1] : NULL;
+    if ((last == NULL ||
+         kefo_checkpoint_cmp(sequence_number, sub_sequence,
+                             last->sequence_number,
+                             last->sub_sequence_number) > 0) &&
+        (!r->delivered[0] ||
+         kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
+                             r->delivered_sub) > 0)) {
+      return KEFO_ERR_INVALID_ARGUMENT; /* not lent (yet) */
+    }
+  } else if (!r->delivered[0] ||
+             kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
+                                 r->delivered_sub) > 0) {
     return KEFO_ERR_INVALID_ARGUMENT; /* not delivered (yet) */
   }
   if (r->saved[0] && kefo_checkpoint_cmp(sequence_number, sub_sequence,
@@ -523,6 +562,12 @@ static void start_ready(kefo_consumer *c);
 void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
   kefo_consumer *c = r->c;
 
+  if (c->state != C_RUNNING) {
+    /* The end came with records that a stop left unread (or read as the
+       stop was asked): the checkpoint covers the last record finished
+       with, and the next run finds the end after it. */
+    return;
+  }
   r->state = R_FINISHED;
   kefo_alignment_reader_done(r);
   kefo_shard_graph_shard_finished(c->graph, r->shard_id, children);
@@ -689,6 +734,24 @@ static void discovery_cb(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+static void on_manager_done(int error, const kefo_error_info *info, void *ud);
+
+/*
+ * The start failed (the lease store cannot be opened or read, the
+ * consumer never became ACTIVE, ...). A consumer this run registered is
+ * deregistered first, waiting at most source.efo.deregister.timeout: on
+ * AWS each one is billed and counts toward the stream's 20 consumers, so
+ * a failed start leaves none behind. A reused one (another run's) stays.
+ */
+static void start_failed(kefo_consumer *c) {
+  if (c->state == C_STARTING && kefo_consumer_manager_registered(c->manager) &&
+      kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
+    c->state = C_STOPPING;
+    return;
+  }
+  kefo_consumer_stop(c, 0);
+}
+
 static void on_checkpoints(int error, const char *message,
                            const kefo_checkpoint_entry *e, size_t n, void *ud) {
   kefo_consumer *c = ud;
@@ -697,7 +760,7 @@ static void on_checkpoints(int error, const char *message,
 
   if (error) {
     kefo_consumer_report(c, error, NULL, NULL, message);
-    kefo_consumer_stop(c, 0);
+    start_failed(c);
     return;
   }
   for (i = 0; i < n; ++i) {
@@ -708,7 +771,7 @@ static void on_checkpoints(int error, const char *message,
                                           e[i].sequence_number) != 0) {
       kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
                            "cannot load the checkpoints");
-      kefo_consumer_stop(c, 0);
+      start_failed(c);
       return;
     }
   }
@@ -728,13 +791,13 @@ static void on_store_open(int error, const char *message, void *ud) {
 
   if (error) {
     kefo_consumer_report(c, error, NULL, NULL, message);
-    kefo_consumer_stop(c, 0);
+    start_failed(c);
     return;
   }
   rv = c->store->ops->read(c->store, on_checkpoints, c);
   if (rv != 0) {
     kefo_consumer_report(c, rv, NULL, NULL, "cannot read the lease store");
-    kefo_consumer_stop(c, 0);
+    start_failed(c);
   }
 }
 
@@ -747,7 +810,7 @@ static void on_manager_ready(int error, const char *consumer_arn,
 
   if (error) {
     kefo_consumer_report(c, error, NULL, info, NULL);
-    kefo_consumer_stop(c, 0);
+    start_failed(c);
     return;
   }
   snprintf(c->consumer_arn, sizeof(c->consumer_arn), "%s", consumer_arn);
@@ -762,7 +825,7 @@ static void on_manager_ready(int error, const char *consumer_arn,
   rv = c->store->ops->open(c->store, c->stream_arn, name, on_store_open, c);
   if (rv != 0) {
     kefo_consumer_report(c, rv, NULL, NULL, "cannot open the lease store");
-    kefo_consumer_stop(c, 0);
+    start_failed(c);
   }
 }
 
@@ -1044,6 +1107,15 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   if (c == NULL || c->state == C_STOPPED) {
     return 0;
   }
+  if (c->in_records != NULL) {
+    /* Asked inside on_records: carried out once it returns, when its
+       records count as finished with (the stop's checkpoint covers
+       them). The stricter of two asks holds. */
+    if (!graceful || c->stop_asked == STOP_ASKED_NONE) {
+      c->stop_asked = graceful ? STOP_ASKED_GRACEFUL : STOP_ASKED_NOW;
+    }
+    return 0;
+  }
   if (c->state == C_STOPPING) {
     if (!graceful) {
       /* Stop at once, in the middle of a graceful stop: the leases are
@@ -1078,6 +1150,22 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   kefo_coord_stop(c, NULL);
   stopped(c);
   return 0;
+}
+
+int kefo_consumer_stop_after(kefo_consumer *c, size_t n, int graceful) {
+  if (c == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (c->in_records == NULL) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  if (n > c->npend) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (n < c->taken) {
+    c->taken = n;
+  }
+  return kefo_consumer_stop(c, graceful);
 }
 
 int kefo_consumer_stopped(const kefo_consumer *c) {

@@ -142,6 +142,14 @@ struct kefo_consumer {
   size_t recs_cap;
   const krecord *cur; /* the Kinesis record being de-aggregated */
   kefo_reader *cur_reader;
+  /* Inside on_records: the reader whose records are lent (NULL outside
+     the call), how many of them the application finished with
+     (kefo_consumer_stop_after), and a stop asked during the call
+     (STOP_ASKED_*), carried out once it returns so that the stop's
+     checkpoint covers exactly the records finished with. */
+  kefo_reader *in_records;
+  size_t taken;
+  int stop_asked;
   /* Progress: the store, the checkpoints it held at start, the timer of
      automatic checkpoints (0 ms: manual only). */
   kefo_lease_store *store;
@@ -175,6 +183,11 @@ struct kefo_consumer {
   kefo_shard_watermark *wms;
   size_t wms_cap;
 };
+
+/* A stop asked inside on_records. */
+#define STOP_ASKED_NONE 0
+#define STOP_ASKED_GRACEFUL 1
+#define STOP_ASKED_NOW 2
 
 /* What kefo_consumer_deliver reports besides 0. */
 #define KEFO_DELIVER_STOP 1   /* the application asked to stop */

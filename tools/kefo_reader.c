@@ -6,11 +6,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -44,6 +47,10 @@ typedef struct reader_state {
   int signals;
   int format_raw;
   int quiet;
+  /* Writing stdout failed (errno), or its pipe's reader went away. */
+  int output_errno;
+  struct event *output_check;
+  int shards_started;
 } reader_state;
 
 static const char usage_text[] =
@@ -75,9 +82,14 @@ static const char usage_text[] =
     "                         (created if missing; KCL layout)\n"
     "  --worker-id ID         this worker in the lease table\n"
     "                         (default: host, pid and a random part)\n"
-    "  --limit N              stop after N records\n"
+    "  --limit N              stop after N records (with a\n"
+    "                         checkpoint file, a rerun goes on with\n"
+    "                         the next one)\n"
     "  --duration S           stop after S seconds\n"
-    "  --format F             jsonl (default), raw or none\n"
+    "  --format F             jsonl (default), raw or none; raw\n"
+    "                         writes each record's data and a newline,\n"
+    "                         unescaped: data holding newlines cannot\n"
+    "                         be told apart (use jsonl)\n"
     "  --stats-interval S     progress on stderr every S seconds\n"
     "                         (default 2; 0: none): a table redrawn\n"
     "                         in place on a terminal, else a line\n"
@@ -92,9 +104,13 @@ static const char usage_text[] =
     "files,\nweb identity, container, instance metadata).\n"
     "SIGINT or SIGTERM stops gracefully (a job-managed consumer is\n"
     "deregistered); a second signal stops at once.\n"
+    "A record is checkpointed only once it is written out: when\n"
+    "writing stdout fails (a closed pipe, a full disk) the reader\n"
+    "stops, and a rerun goes on after the last record written.\n"
     "Exit status: 0 stopped as asked (signal, --limit, --duration);\n"
-    "1 the consumer stopped by itself or a shard failed; 2 usage or\n"
-    "configuration error.\n";
+    "1 the consumer stopped by itself, a shard failed, the output\n"
+    "could not be written, or nothing was read because of errors;\n"
+    "2 usage or configuration error.\n";
 
 static void usage(FILE *f) {
   fputs(usage_text, f);
@@ -122,60 +138,116 @@ static void iso8601(char *out, size_t n, int64_t ms) {
   }
 }
 
+/*
+ * Stdout failed (EPIPE: its reader went away; ENOSPC, EIO): nothing of
+ * this call counts as written, since a buffered write cannot say which of
+ * its records got out, so the stop's checkpoint ends with the last call
+ * flushed in full. The run exits 1.
+ */
+static void output_failed(reader_state *st, kefo_consumer *c, int err) {
+  if (!st->output_errno) {
+    st->output_errno = err ? err : EIO;
+    kefo_progress_clear(&st->progress);
+    fprintf(stderr, "kefo-reader: cannot write the records: %s; stopping\n",
+            strerror(st->output_errno));
+  }
+  st->asked_to_stop = 1;
+  kefo_consumer_stop_after(c, 0, 1);
+}
+
+/* One record as a JSON line in |b|. Returns 0, or -1 out of memory. */
+static int json_line(kefo_buf *b, const char *shard, const kefo_record *r) {
+  char head[512], when[40];
+  int rv = 0;
+
+  kefo_buf_reset(b);
+  iso8601(when, sizeof(when), r->approximate_arrival_ms);
+  snprintf(head, sizeof(head),
+           "{\"shard\":\"%s\",\"sequence_number\":\"%s\","
+           "\"sub_sequence_number\":%llu,\"arrival\":\"%s\","
+           "\"partition_key\":",
+           shard, r->sequence_number,
+           (unsigned long long)r->sub_sequence_number, when);
+  rv |= kefo_buf_append_str(b, head);
+  rv |= kefo_json_append_string(b, (const uint8_t *)r->partition_key,
+                                strlen(r->partition_key));
+  if (kefo_utf8_valid(r->data, r->data_len)) {
+    rv |= kefo_buf_append_str(b, ",\"data\":");
+    rv |= kefo_json_append_string(b, r->data, r->data_len);
+  } else {
+    rv |= kefo_buf_append_str(b, ",\"data_base64\":");
+    rv |= kefo_json_append_base64(b, r->data, r->data_len);
+  }
+  rv |= kefo_buf_append_str(b, "}\n");
+  return rv ? -1 : 0;
+}
+
+/*
+ * Prints the records, then flushes: a record counts as finished with
+ * (and may be checkpointed) only once it is out. --limit inside the call
+ * takes the records printed and no more (kefo_consumer_stop_after), so a
+ * rerun from the checkpoints starts with the first record not printed.
+ */
 static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
                       size_t n, int64_t behind, void *ud) {
   reader_state *st = ud;
-  size_t i;
+  size_t i, take = n;
 
   (void)behind;
-  for (i = 0; i < n; ++i) {
-    kefo_buf *b = &st->line;
-    char head[512], when[40];
-    int rv = 0;
-
-    if (st->limit && st->records >= st->limit) {
-      break;
-    }
-    ++st->records;
-    st->bytes += r[i].data_len;
-    if (st->quiet) {
-      continue;
-    }
+  if (st->limit && st->limit - st->records < n) {
+    take = (size_t)(st->limit - st->records);
+  }
+  for (i = 0; i < take && !st->quiet; ++i) {
     if (st->format_raw) {
       fwrite(r[i].data, 1, r[i].data_len, stdout);
       fputc('\n', stdout);
       continue;
     }
-    kefo_buf_reset(b);
-    iso8601(when, sizeof(when), r[i].approximate_arrival_ms);
-    snprintf(head, sizeof(head),
-             "{\"shard\":\"%s\",\"sequence_number\":\"%s\","
-             "\"sub_sequence_number\":%llu,\"arrival\":\"%s\","
-             "\"partition_key\":",
-             shard, r[i].sequence_number,
-             (unsigned long long)r[i].sub_sequence_number, when);
-    rv |= kefo_buf_append_str(b, head);
-    rv |= kefo_json_append_string(b, (const uint8_t *)r[i].partition_key,
-                                  strlen(r[i].partition_key));
-    if (kefo_utf8_valid(r[i].data, r[i].data_len)) {
-      rv |= kefo_buf_append_str(b, ",\"data\":");
-      rv |= kefo_json_append_string(b, r[i].data, r[i].data_len);
-    } else {
-      rv |= kefo_buf_append_str(b, ",\"data_base64\":");
-      rv |= kefo_json_append_base64(b, r[i].data, r[i].data_len);
-    }
-    rv |= kefo_buf_append_str(b, "}\n");
-    if (rv != 0) {
+    if (json_line(&st->line, shard, &r[i]) != 0) {
       return -1;
     }
-    fwrite(b->data, 1, b->len, stdout);
+    fwrite(st->line.data, 1, st->line.len, stdout);
   }
-  fflush(stdout);
+  if (!st->quiet && (fflush(stdout) != 0 || ferror(stdout))) {
+    output_failed(st, c, errno);
+    return 0;
+  }
+  for (i = 0; i < take; ++i) {
+    st->bytes += r[i].data_len;
+  }
+  st->records += take;
   if (st->limit && st->records >= st->limit) {
     st->asked_to_stop = 1;
-    kefo_consumer_stop(c, 1);
+    kefo_consumer_stop_after(c, take, 1);
   }
   return 0;
+}
+
+/*
+ * Stdout a pipe whose reader went away (`| head -1`): seen while the
+ * stream is quiet too, not only at the next write, as GNU tail -f does.
+ * On Linux poll() reports POLLERR on a pipe's write end once no reader
+ * is left.
+ */
+static void on_output_check(evutil_socket_t fd, short what, void *arg) {
+  reader_state *st = arg;
+  struct pollfd p = {STDOUT_FILENO, 0, 0};
+  struct timeval tv = {0, 250000};
+
+  (void)fd;
+  (void)what;
+  if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
+    if (!st->output_errno) {
+      st->output_errno = EPIPE;
+      kefo_progress_clear(&st->progress);
+      fprintf(stderr, "kefo-reader: the output was closed (%s); stopping\n",
+              strerror(EPIPE));
+    }
+    st->asked_to_stop = 1;
+    kefo_consumer_stop(st->consumer, 1);
+    return;
+  }
+  evtimer_add(st->output_check, &tv);
 }
 
 static void on_shard_event(kefo_consumer *c, const char *shard,
@@ -188,6 +260,9 @@ static void on_shard_event(kefo_consumer *c, const char *shard,
   (void)c;
   if (ev == KEFO_SHARD_EVENT_FINISHED) {
     ++st->shards_finished;
+  }
+  if (ev == KEFO_SHARD_EVENT_STARTED) {
+    ++st->shards_started;
   }
   if (ev == KEFO_SHARD_EVENT_FAILED) {
     ++st->shards_failed;
@@ -260,11 +335,49 @@ static void on_duration(evutil_socket_t fd, short what, void *arg) {
   kefo_consumer_stop(st->consumer, 1);
 }
 
+/* The flags that set configuration keys, to name them in the library's
+   messages, which speak of keys. */
+static const char *const flag_keys[][2] = {
+    {"source.stream.name", "--stream"},
+    {"source.stream.arn", "--stream-arn"},
+    {"source.reader.type", "--reader"},
+    {"source.efo.consumer.name", "--consumer-name"},
+    {"source.efo.lifecycle", "--lifecycle"},
+    {"source.efo.consumer.arn", "--consumer-arn"},
+    {"source.init.position", "--start"},
+    {"source.init.timestamp", "--start at-timestamp="},
+    {"source.watermark.alignment.max-drift", "--max-drift-ms"},
+    {"source.lease.file", "--checkpoint-file"},
+    {"source.lease.table", "--lease-table"},
+    {"source.lease.worker-id", "--worker-id"},
+    {"aws.region", "--region"},
+    {"aws.endpoint", "--endpoint"}};
+
+/* Prints the library's message |err|, then the flags of the keys it
+   names: "source.stream.arn: required" is "--stream-arn" on the command
+   line. */
+static void config_error(const char *err) {
+  size_t i;
+  int n = 0;
+
+  fprintf(stderr, "kefo-reader: %s", err);
+  for (i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); ++i) {
+    const char *at = strstr(err, flag_keys[i][0]);
+    size_t len = strlen(flag_keys[i][0]);
+    /* The whole key, not the head of a longer one. */
+    if (at && (at[len] == '\0' || at[len] == ':' || at[len] == ' ' ||
+               at[len] == ',' || at[len] == ')' || at[len] == '=')) {
+      fprintf(stderr, "%s%s", n++ ? ", " : " (flags: ", flag_keys[i][1]);
+    }
+  }
+  fputs(n ? ")\n" : "\n", stderr);
+}
+
 static int set(kefo_config *cfg, const char *key, const char *value) {
   char err[512];
 
   if (kefo_config_set2(cfg, key, value, err, sizeof(err)) != 0) {
-    fprintf(stderr, "kefo-reader: %s\n", err);
+    config_error(err);
     return -1;
   }
   return 0;
@@ -384,8 +497,11 @@ int main(int argc, char **argv) {
       bad = set(cfg, "source.lease.worker-id", v);
     } else if (!strcmp(a, "--limit")) {
       char *end;
+      errno = 0;
+      /* strtoull takes "-5" as a huge number: digits only. */
       st.limit = strtoull(v, &end, 10);
-      bad = *end != '\0' || st.limit == 0;
+      bad = v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+            st.limit == 0;
       if (bad) {
         fprintf(stderr, "kefo-reader: --limit must be a positive number\n");
       }
@@ -454,7 +570,7 @@ int main(int argc, char **argv) {
   }
   /* The configuration's own words: which key, and why. */
   if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
-    fprintf(stderr, "kefo-reader: %s\n", err);
+    config_error(err);
     kefo_config_del(cfg);
     return EXIT_USAGE;
   }
@@ -489,6 +605,14 @@ int main(int argc, char **argv) {
     st.stats_timer = evtimer_new(st.base, on_stats_timer, &st);
     on_stats_timer(-1, 0, &st);
   }
+  {
+    struct stat sb;
+    if (!st.quiet && fstat(STDOUT_FILENO, &sb) == 0 &&
+        (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
+      st.output_check = evtimer_new(st.base, on_output_check, &st);
+      on_output_check(-1, 0, &st);
+    }
+  }
   kefo_consumer_start(st.consumer);
   while (!kefo_consumer_stopped(st.consumer)) {
     if (event_base_loop(st.base, EVLOOP_ONCE) < 0) {
@@ -506,10 +630,19 @@ int main(int argc, char **argv) {
   /* Errors kefo recovered from (a subscription refused for a moment, a
      lease moving to another worker) are reported but are no failure:
      the consumer stopping by itself, or a shard given up, is. */
-  status = st.shards_failed > 0 || !st.asked_to_stop ? EXIT_FAILED : EXIT_OK;
+  /* So is output that could not be written, and a run that read nothing
+     because nothing could start (an endpoint that cannot be reached, a
+     stream that does not exist), even when --duration ended it. */
+  status = st.shards_failed > 0 || !st.asked_to_stop || st.output_errno ||
+                   (st.records == 0 && st.shards_started == 0 && st.errors > 0)
+               ? EXIT_FAILED
+               : EXIT_OK;
   kefo_consumer_del(st.consumer);
   if (st.stats_timer) {
     event_free(st.stats_timer);
+  }
+  if (st.output_check) {
+    event_free(st.output_check);
   }
   kefo_progress_free(&st.progress);
   event_free(sigint);

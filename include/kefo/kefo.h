@@ -337,8 +337,17 @@ typedef struct kefo_callbacks {
   /*
    * Records of one shard, in order, none twice within the run. |records|
    * and everything they point to are lent: valid only during the call.
-   * Runs on the event loop's thread. Non-zero return stops the consumer
-   * (not gracefully).
+   * Runs on the event loop's thread.
+   *
+   * What a checkpoint may cover: a record is finished with once this
+   * call returns 0 for it. Automatic checkpoints (and the one of a
+   * graceful stop) cover only finished records; kefo_checkpoint() may
+   * also name a record of the current call. An application that stops in
+   * the middle of |records| (a limit reached, its output failing) says
+   * how far it got with kefo_consumer_stop_after(); kefo_consumer_stop()
+   * inside this call counts all of |records| as finished. After a stop
+   * is asked, on_records is not called again. Non-zero return stops the
+   * consumer at once (not gracefully), none of |records| finished with.
    */
   int (*on_records)(kefo_consumer *c, const char *shard_id,
                     const kefo_record *records, size_t n,
@@ -385,35 +394,66 @@ KEFO_EXTERN int kefo_consumer_start(kefo_consumer *c);
 KEFO_EXTERN int kefo_consumer_run(kefo_consumer *c);
 
 /*
- * Stops reading. Graceful: every subscription ends, delivered records
+ * Stops reading. Graceful: every subscription ends, finished records
  * are checkpointed (when source.checkpoint.interval is above 0), leases
  * of a DynamoDB lease table are released once those checkpoints are
  * written, and a JOB_MANAGED consumer is deregistered (waiting at most
  * source.efo.deregister.timeout) unless other workers of the lease table
  * still read with it; else everything stops at once (leases then expire
  * after source.lease.duration). A stop that is not graceful, during a
- * graceful one, ends it at once. Safe from inside callbacks.
+ * graceful one, ends it at once. Safe from inside callbacks; asked
+ * inside on_records, it takes effect when on_records returns, and that
+ * call's records count as finished with (kefo_consumer_stop_after says
+ * otherwise).
  *
  * Returns 0.
  */
 KEFO_EXTERN int kefo_consumer_stop(kefo_consumer *c, int graceful);
 
+/*
+ * Inside on_records only: the application finished with the first |n|
+ * of the records of this call and no more, and stops the consumer
+ * (gracefully when |graceful| is non-zero, as kefo_consumer_stop). The
+ * records after the first |n| count as never delivered: no checkpoint,
+ * automatic or by kefo_checkpoint(), covers them, and a run that resumes
+ * from the checkpoints reads them again. The stop takes effect when
+ * on_records returns (which must return 0); no other record of any shard
+ * is handed on after it. kefo-reader uses it when --limit falls inside a
+ * call (n: the records it printed) and when writing its output fails
+ * (n = 0: it cannot know which of the call's records got out).
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|c| NULL, or |n| above the
+ * number of records of the call) or KEFO_ERR_INVALID_STATE (not inside
+ * on_records).
+ */
+KEFO_EXTERN int kefo_consumer_stop_after(kefo_consumer *c, size_t n,
+                                         int graceful);
+
 /* Returns non-zero once the consumer has stopped. */
 KEFO_EXTERN int kefo_consumer_stopped(const kefo_consumer *c);
 
-/* Frees |c|. Never call it from inside a callback. */
+/*
+ * Frees |c|. Never call it from inside a callback. It waits for nothing:
+ * a consumer not stopped yet is dropped at once, with no checkpoint, its
+ * leases left to expire and a JOB_MANAGED consumer left registered (on
+ * AWS it is billed and counts toward the stream's 20 consumers). To
+ * deregister, stop gracefully and run the loop until
+ * kefo_consumer_stopped() before freeing.
+ */
 KEFO_EXTERN void kefo_consumer_del(kefo_consumer *c);
 
 /*
  * Checkpoints |shard_id| at the record |sequence_number| /
  * |sub_sequence| (its KPL user record index, 0 for a plain record): after
  * a restart the shard resumes with the record after it. Only records
- * already delivered can be checkpointed, and a checkpoint never moves
- * backwards (an older one is accepted and ignored).
+ * already delivered can be checkpointed (inside on_records, also those of
+ * the current call), and a checkpoint never moves backwards (an older one
+ * is accepted and ignored).
  *
  * With source.checkpoint.interval above 0 (the default, 5 s) kefo also
- * checkpoints every delivered record by itself at that interval and at a
- * graceful stop: delivery is then at-least-once from the last interval.
+ * checkpoints every finished record (see on_records) by itself at that
+ * interval and at a graceful stop: delivery is then at-least-once from
+ * the last interval.
  * Set it to 0 to checkpoint only here, once records are truly processed.
  * A shard read to its end is always checkpointed at once (SHARD_END), so
  * its children start after a restart without rereading it.
