@@ -36,6 +36,16 @@
 #define MAX_RECORD_BYTES (1u << 20)
 /* How often an entry is sent again before kefo-put gives up on it. */
 #define MAX_ENTRY_ATTEMPTS 10
+/* A person waits at a terminal: a call that fails as a whole (refused
+   connections, 5xx answers, timeouts) is tried 10 times, as kefo-reader's
+   calls are, not the library's 50 (Flink's default: minutes against a
+   closed port with the HTTP client's reconnect backoff). */
+#define MAX_CALL_ATTEMPTS 10
+/* And whatever its attempts meet, a call has this long to succeed: a
+   server that accepts and never answers costs 30 s an attempt (the HTTP
+   client's response deadline), so attempts alone bound nothing useful.
+   No single attempt may take longer anyway. */
+#define CALL_DEADLINE_S 30
 #define TICK_MS 100
 
 typedef struct entry {
@@ -49,6 +59,11 @@ typedef struct put_state {
   struct event_base *base;
   kefo_aws_client *aws;
   kefo_aws_service svc;
+  kefo_retry_strategy retry;
+  const char *url;
+  /* The call in flight, and the timer that gives up on it. */
+  kefo_aws_call *call;
+  struct event *deadline;
   const char *stream, *stream_arn;
   /* Waiting to be sent (failed entries first), and the batch in flight. */
   entry *queue;
@@ -72,6 +87,12 @@ typedef struct put_state {
   /* Outcome. */
   long long sent, bytes, failed, retried, calls;
   int stop, error;
+  /* Signals received; the second one's number once it stopped us at
+     once (the exit status is 128 + it). */
+  int signals, killed_by;
+  /* The last call was dropped unanswered: its records (the queue's first
+     |inflight|) may have been written. */
+  int abandoned;
   int quiet;
 } put_state;
 
@@ -104,9 +125,18 @@ static void usage(FILE *f) {
           "\n"
           "Credentials come from the usual places (environment, shared "
           "files,\nweb identity, container, instance metadata).\n"
-          "SIGINT or SIGTERM stops after the call in flight.\n"
-          "Exit status: 0 every record written; 1 some could not be written\n"
-          "(after %d attempts each) or a call failed; 2 usage error.\n",
+          "A call that fails as a whole (endpoint refusing connections,\n"
+          "server errors) is tried %d times, and given up after %d s in\n"
+          "all, answer or not: an endpoint nobody listens on, or one that\n"
+          "never answers, fails within about %d s, naming it.\n"
+          "SIGINT or SIGTERM stops after the call in flight (which may\n"
+          "take up to %d s); a second one stops at once, leaving that\n"
+          "call's records perhaps written, perhaps not.\n"
+          "Exit status: 0 every record written (generating: or stopped by\n"
+          "one signal); 1 some could not be written (after %d attempts\n"
+          "each) or a call failed; 2 usage error; 128+N stopped at once by\n"
+          "a second signal N (130: SIGINT).\n",
+          MAX_CALL_ATTEMPTS, CALL_DEADLINE_S, CALL_DEADLINE_S, CALL_DEADLINE_S,
           MAX_ENTRY_ATTEMPTS);
 }
 
@@ -193,10 +223,13 @@ static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
   size_t i = 0, keep = 0;
 
   st->busy = 0;
+  st->call = NULL;
+  evtimer_del(st->deadline);
   ++st->calls;
   if (error) {
-    fprintf(stderr, "kefo-put: %s\n",
-            info ? info->message : kefo_strerror(error));
+    fprintf(stderr, "kefo-put: PutRecords to %s: %s\n", st->url,
+            info && info->message && info->message[0] ? info->message
+                                                      : kefo_strerror(error));
     st->error = 1;
     st->stop = 1;
     event_base_loopbreak(st->base);
@@ -290,13 +323,17 @@ static void send_batch(put_state *st) {
   free(b64);
   st->inflight = n;
   st->busy = 1;
-  if (kefo_aws_call_start(st->aws, &st->svc, "PutRecords", body, NULL, on_put,
-                          st, NULL) != 0) {
+  if (kefo_aws_call_start(st->aws, &st->svc, "PutRecords", body, &st->retry,
+                          on_put, st, &st->call) != 0) {
     st->busy = 0;
     st->inflight = 0;
+    st->call = NULL;
     st->error = 1;
     st->stop = 1;
     event_base_loopbreak(st->base);
+  } else {
+    struct timeval tv = {CALL_DEADLINE_S, 0};
+    evtimer_add(st->deadline, &tv);
   }
   cJSON_Delete(body);
 }
@@ -432,12 +469,50 @@ static void read_stdin(put_state *st) {
   }
 }
 
+/* Ends the call in flight without its answer: its records stay at the
+   front of the queue, written or not. */
+static void abandon_call(put_state *st) {
+  if (st->call != NULL) {
+    kefo_aws_call_cancel(st->call);
+    st->call = NULL;
+    st->abandoned = 1;
+  }
+  evtimer_del(st->deadline);
+  st->busy = 0;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+  put_state *st = arg;
+
+  (void)fd;
+  (void)what;
+  abandon_call(st);
+  fprintf(stderr,
+          "kefo-put: PutRecords to %s: no success within %d s (every "
+          "attempt failed or went unanswered); giving up\n",
+          st->url, CALL_DEADLINE_S);
+  st->error = 1;
+  st->stop = 1;
+  event_base_loopbreak(st->base);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
   put_state *st = arg;
 
-  (void)sig;
   (void)what;
   st->stop = 1;
+  if (++st->signals == 1) {
+    if (st->busy) {
+      fprintf(stderr, "kefo-put: stopping after the call in flight (again "
+                      "to stop at once)\n");
+    }
+    return;
+  }
+  /* Whatever the call waits for (a connection, a backoff, an answer),
+     the person asked twice: drop it and leave the loop now. */
+  st->killed_by = (int)sig;
+  abandon_call(st);
+  event_base_loopbreak(st->base);
 }
 
 static int number(const char *s, double *out) {
@@ -544,6 +619,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "kefo-put: %s\n", err);
     return EXIT_USAGE;
   }
+  st.url = url;
+  kefo_retry_default(&st.retry);
+  st.retry.max_attempts = MAX_CALL_ATTEMPTS;
   st.base = event_base_new();
   kefo_http_client_options_init(&hopts);
   memset(&copts, 0, sizeof(copts));
@@ -570,6 +648,7 @@ int main(int argc, char **argv) {
   }
   clock_gettime(CLOCK_MONOTONIC, &st.t0);
   st.tick = evtimer_new(st.base, on_tick, &st);
+  st.deadline = evtimer_new(st.base, on_deadline, &st);
   event_active(st.tick, 0, 0);
   event_base_dispatch(st.base);
   if (!st.quiet) {
@@ -581,12 +660,23 @@ int main(int argc, char **argv) {
             st.calls, st.retried, st.failed);
   }
   /* Interrupted: generated records not sent were never wanted; lines
-     from stdin not sent are lost, and say so. */
+     from stdin not sent are lost, and say so. A call dropped unanswered
+     may have been written: say that too, rather than guess. */
   status = st.error || st.failed || (st.from_stdin && st.nqueue) ? EXIT_FAILED
                                                                  : EXIT_OK;
-  if (st.from_stdin && st.nqueue) {
-    fprintf(stderr, "kefo-put: %zu lines not written (interrupted)\n",
-            st.nqueue);
+  if (st.killed_by) {
+    status = 128 + st.killed_by;
+  }
+  if (st.abandoned && st.inflight) {
+    fprintf(stderr,
+            "kefo-put: a call dropped without its answer: its %zu %s%s "
+            "may or may not have been written\n",
+            st.inflight, st.from_stdin ? "line" : "record",
+            st.inflight == 1 ? "" : "s");
+  }
+  if (st.from_stdin && st.nqueue > (st.abandoned ? st.inflight : 0)) {
+    fprintf(stderr, "kefo-put: %zu lines not written\n",
+            st.nqueue - (st.abandoned ? st.inflight : 0));
   }
   for (i = 0; (size_t)i < st.nqueue; ++i) {
     entry_free(&st.queue[i]);
@@ -594,6 +684,7 @@ int main(int argc, char **argv) {
   free(st.queue);
   free(st.line);
   event_free(st.tick);
+  event_free(st.deadline);
   event_free(sigint);
   event_free(sigterm);
   kefo_aws_client_del(st.aws);
