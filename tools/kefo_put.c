@@ -227,7 +227,7 @@ static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
   evtimer_del(st->deadline);
   ++st->calls;
   if (error) {
-    fprintf(stderr, "kefo-put: PutRecords to %s: %s\n", st->url,
+    fprintf(stderr, "kefo-put: %s: %s\n", st->url,
             info && info->message && info->message[0] ? info->message
                                                       : kefo_strerror(error));
     st->error = 1;
@@ -488,7 +488,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   abandon_call(st);
   fprintf(stderr,
-          "kefo-put: PutRecords to %s: no success within %d s (every "
+          "kefo-put: %s: PutRecords: no success within %d s (every "
           "attempt failed or went unanswered); giving up\n",
           st->url, CALL_DEADLINE_S);
   st->error = 1;
