@@ -108,6 +108,11 @@ typedef struct tally {
   int checkpoint_at;
   int checkpointed[MAX_SHARDS]; /* record index checkpointed */
   int checkpoint_failures;
+  /* Stop gracefully once this many records were seen in all, in the
+     middle of a call (kefo_consumer_stop_after); 0: never. */
+  int stop_after_total;
+  int stop_asked;      /* kefo_consumer_stop_after was called */
+  int calls_after_stop; /* on_records calls after it: must be none */
   /* Lineage: shards finished, and records of a shard delivered before
      one of its parents (parents[k], slots) finished. */
   int ended[MAX_SHARDS];
@@ -163,6 +168,10 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
 
   (void)behind;
   CU_ASSERT_FATAL(k >= 0);
+  if (t->stop_asked) {
+    ++t->calls_after_stop;
+    return 0;
+  }
   {
     int p;
     for (p = 0; p < t->nparents[k]; ++p) {
@@ -172,6 +181,12 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
   for (i = 0; i < n; ++i) {
     char data[32];
     int idx = -1;
+    if (t->stop_after_total && t->records == t->stop_after_total) {
+      /* The application finished with the first i records only. */
+      CU_ASSERT_EQUAL(kefo_consumer_stop_after(c, i, 1), 0);
+      t->stop_asked = 1;
+      return 0;
+    }
     if (r[i].data_len < sizeof(data)) {
       memcpy(data, r[i].data, r[i].data_len);
       data[r[i].data_len] = 0;
@@ -518,6 +533,64 @@ static void test_restart(void) {
   free(a.count);
   free(b.count);
   free(d.count);
+  free(ex);
+}
+
+/*
+ * The contract of issue 23: a stop in the middle of a call
+ * (kefo_consumer_stop_after) checkpoints the records finished with and no
+ * more, so the next reader on the same file reads every other record
+ * exactly once. Automatic checkpoints, as most applications run.
+ */
+static void test_stop_mid_batch(void) {
+  kefo_kl_expected *ex = calloc(RESTART_RECS, sizeof(*ex));
+  char path[512], stream[64];
+  const char *automatic[] = {"source.lease.store",
+                             "file",
+                             "source.lease.file",
+                             path,
+                             "source.checkpoint.interval",
+                             "200ms",
+                             NULL};
+  tally a, b;
+  kefo_consumer *c;
+  int i, once = 0, twice = 0, never = 0;
+
+  snprintf(stream, sizeof(stream), "kefo-midstop-%s", reader);
+  snprintf(path, sizeof(path), "%s/midstop-%s.checkpoints", tmpdir, reader);
+  kefo_kl_create_stream(stream, 2);
+  kefo_kl_put_range(stream, 0, RESTART_RECS, ex);
+
+  tally_init(&a, ex, RESTART_RECS);
+  a.stop_after_total = 37; /* inside the first event of a shard */
+  c = new_consumer(stream, "kefo-midstop-app", &a, automatic);
+  CU_ASSERT_EQUAL(kefo_consumer_stop_after(c, 0, 1), KEFO_ERR_INVALID_STATE);
+  for (i = 0; i < 3000 && !kefo_consumer_stopped(c); ++i) {
+    kefo_test_run_until(base, &never, 10);
+  }
+  CU_ASSERT(kefo_consumer_stopped(c));
+  CU_ASSERT_EQUAL(a.records, 37);
+  CU_ASSERT_EQUAL(a.calls_after_stop, 0);
+  stop(c, 1);
+
+  tally_init(&b, ex, RESTART_RECS);
+  c = new_consumer(stream, "kefo-midstop-app", &b, automatic);
+  run_for(&b, RESTART_RECS - 37, 60);
+  run_for(&b, -1, 1);
+  stop(c, 1);
+  for (i = 0; i < RESTART_RECS; ++i) {
+    once += a.count[i] + b.count[i] == 1;
+    twice += a.count[i] + b.count[i] > 1;
+  }
+  printf("stop mid-batch (%s): first reader took 37 and stopped, the next "
+         "read %d: %d of %d records exactly once, %d more than once\n",
+         reader, b.records, once, RESTART_RECS, twice);
+  CU_ASSERT_EQUAL(b.records, RESTART_RECS - 37);
+  CU_ASSERT_EQUAL(once, RESTART_RECS);
+  CU_ASSERT_EQUAL(twice, 0);
+  unlink(path);
+  free(a.count);
+  free(b.count);
   free(ex);
 }
 
@@ -1097,6 +1170,7 @@ int main(int argc, char **argv) {
   CU_initialize_registry();
   s = CU_add_suite("EFO consumer on kinesis-local", efo_suite, NULL);
   CU_add_test(s, "restart from a checkpoint", test_restart);
+  CU_add_test(s, "a stop in the middle of a batch", test_stop_mid_batch);
   CU_add_test(s, "self-managed consumer", test_self_managed);
   CU_add_test(s, "20,000 records over 4 shards", test_volume);
   CU_add_test(s, "watermark alignment", test_alignment);
@@ -1104,6 +1178,7 @@ int main(int argc, char **argv) {
   CU_add_test(s, "pause and resume", test_pause);
   s = CU_add_suite("polling consumer on kinesis-local", polling_suite, NULL);
   CU_add_test(s, "restart from a checkpoint", test_restart);
+  CU_add_test(s, "a stop in the middle of a batch", test_stop_mid_batch);
   CU_add_test(s, "20,000 records over 4 shards", test_volume);
   CU_add_test(s, "split and merge while reading", test_resharding);
   CU_add_test(s, "watermark alignment", test_alignment);
