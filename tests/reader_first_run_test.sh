@@ -62,21 +62,24 @@ sleep 0.5
 "$put" --stream s4 --endpoint "$endpoint" --count $total --size 60 --quiet ||
   bad "kefo-put could not write the stream"
 
-# 1. --limit inside a batch, then a rerun: every record exactly once.
-read_s4 lim1 "$tmp/lim.ckpt" c-lim --limit 10
-rc1=$?
-read_s4 lim2 "$tmp/lim.ckpt" c-lim --duration 5
-rc2=$?
-n1=$(lines "$tmp/lim1.out")
-n2=$(lines "$tmp/lim2.out")
-d=$(distinct "$tmp/lim1.out" "$tmp/lim2.out")
-if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ "$n1" = 10 ] &&
-   [ $((n1 + n2)) = $total ] && [ "$d" = $total ]; then
-  ok "--limit 10 then a rerun: $n1 + $n2 = $((n1 + n2)) lines, $d distinct of $total"
-else
-  bad "--limit 10 then a rerun: exits $rc1 $rc2, $n1 + $n2 lines, $d distinct of $total"
-  tail -n 3 "$tmp/lim1.err" "$tmp/lim2.err"
-fi
+# 1. --limit inside a batch, then a rerun: every record exactly once, for
+# both readers.
+for reader in efo polling; do
+  read_s4 lim1 "$tmp/lim-$reader.ckpt" c-lim-$reader --reader $reader --limit 10
+  rc1=$?
+  read_s4 lim2 "$tmp/lim-$reader.ckpt" c-lim-$reader --reader $reader --duration 5
+  rc2=$?
+  n1=$(lines "$tmp/lim1.out")
+  n2=$(lines "$tmp/lim2.out")
+  d=$(distinct "$tmp/lim1.out" "$tmp/lim2.out")
+  if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ "$n1" = 10 ] &&
+     [ $((n1 + n2)) = $total ] && [ "$d" = $total ]; then
+    ok "$reader: --limit 10 then a rerun: $n1 + $n2 = $((n1 + n2)) lines, $d distinct of $total"
+  else
+    bad "$reader: --limit 10 then a rerun: exits $rc1 $rc2, $n1 + $n2 lines, $d distinct of $total"
+    tail -n 3 "$tmp/lim1.err" "$tmp/lim2.err"
+  fi
+done
 
 # 2a. A full disk: exit 1 naming the error, nothing checkpointed, so the
 # rerun prints every record once.
