@@ -9,7 +9,7 @@
  * over PATH, fsync the directory. A crash at any point leaves either the
  * old file or the new one, never a mix, so the last completed checkpoint
  * survives. An exclusive flock on PATH.lock, held while the store is open,
- * keeps a second process off the same file.
+ * keeps a second store off the same file, in this process or another.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -300,8 +300,14 @@ static int f_open(kefo_lease_store *base, const char *stream_arn,
     return 0;
   }
   if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* flock locks belong to the open file, so the holder may as well be
+       another consumer of this very process: the message cannot say
+       which. */
     rv = errno == EWOULDBLOCK
-             ? fail(s, "in use by another process (its .lock is held)", 0)
+             ? fail(s,
+                    "locked by another reader, in this process or another "
+                    "(its .lock is held)",
+                    0)
              : fail(s, "cannot lock", errno);
     close(s->lock_fd);
     s->lock_fd = -1;

@@ -193,7 +193,8 @@ static void test_file_lock(void) {
   CU_ASSERT(a->ops->open(a, ARN, "app", on_done, &o) == 0 && o.error == 0);
   CU_ASSERT(b->ops->open(b, ARN, "app", on_done, &o) == 0);
   CU_ASSERT(o.error == KEFO_ERR_LEASE_STORE);
-  CU_ASSERT(strstr(o.message, "in use by another process") != NULL);
+  CU_ASSERT(strstr(o.message, "locked by another reader, in this process or "
+                              "another") != NULL);
   kefo_lease_store_del(a);
   kefo_lease_store_del(b);
   b = NULL;
