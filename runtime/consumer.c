@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -865,6 +867,28 @@ static int lease_table_new(kefo_consumer *c, const char *region,
       kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_TABLE), c->worker_id, mem);
 }
 
+static void wake_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A non-blocking, close-on-exec pipe (POSIX: pipe2 is not). */
+static int wake_pipe(int fd[2]) {
+  int i;
+
+  if (pipe(fd) != 0) {
+    fd[0] = fd[1] = -1;
+    return -1;
+  }
+  for (i = 0; i < 2; ++i) {
+    if (fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK) != 0 ||
+        fcntl(fd[i], F_SETFD, FD_CLOEXEC) != 0) {
+      close(fd[0]);
+      close(fd[1]);
+      fd[0] = fd[1] = -1;
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
                       const kefo_callbacks *cb, void *user_data,
                       struct event_base *base) {
@@ -889,6 +913,7 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   c->mem = mem;
   c->cb = *cb;
   c->user_data = user_data;
+  c->wake_fd[0] = c->wake_fd[1] = -1;
   kefo_buf_init(&c->arena, mem);
   kefo_sts_parser_init(&c->sts, mem);
   kefo_buf_init(&c->strings, mem);
@@ -1008,6 +1033,15 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
+  if (wake_pipe(c->wake_fd) != 0) {
+    rv = KEFO_ERR_NOMEM; /* out of descriptors: a resource like memory */
+    goto fail;
+  }
+  c->wake = event_new(c->base, c->wake_fd[0], EV_READ | EV_PERSIST, wake_cb, c);
+  if (c->wake == NULL || event_add(c->wake, NULL) != 0) {
+    rv = KEFO_ERR_NOMEM;
+    goto fail;
+  }
   c->state = C_NEW;
   *out = c;
   return 0;
@@ -1068,6 +1102,10 @@ int kefo_consumer_run(kefo_consumer *c) {
 
 static void stopped(kefo_consumer *c) {
   c->state = C_STOPPED;
+  if (c->wake) {
+    /* Nothing of the consumer's keeps an application's loop alive. */
+    event_del(c->wake);
+  }
   if (c->own_base) {
     event_base_loopbreak(c->base);
   }
@@ -1152,6 +1190,38 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   return 0;
 }
 
+/* A stop asked by kefo_consumer_stop_async, on the loop. */
+static void wake_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_consumer *c = arg;
+  char b[64];
+  ssize_t n, i;
+  int graceful = 1;
+
+  (void)what;
+  while ((n = read(fd, b, sizeof(b))) > 0) {
+    for (i = 0; i < n; ++i) {
+      graceful &= b[i] == 'g';
+    }
+  }
+  kefo_consumer_stop(c, graceful);
+}
+
+int kefo_consumer_stop_async(kefo_consumer *c, int graceful) {
+  char b = graceful ? 'g' : 'n';
+  int saved = errno;
+  ssize_t n;
+
+  if (c == NULL || c->wake_fd[1] < 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  /* write(2) is async-signal-safe; a full pipe already holds a stop. */
+  do {
+    n = write(c->wake_fd[1], &b, 1);
+  } while (n < 0 && errno == EINTR);
+  errno = saved;
+  return 0;
+}
+
 int kefo_consumer_stop_after(kefo_consumer *c, size_t n, int graceful) {
   if (c == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
@@ -1189,6 +1259,13 @@ void kefo_consumer_del(kefo_consumer *c) {
   }
   if (c->cp_timer) {
     event_free(c->cp_timer);
+  }
+  if (c->wake) {
+    event_free(c->wake);
+  }
+  if (c->wake_fd[0] >= 0) {
+    close(c->wake_fd[0]);
+    close(c->wake_fd[1]);
   }
   /* The store first: it cancels its calls, whose requests go next. */
   kefo_lease_store_del(c->store);

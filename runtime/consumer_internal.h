@@ -150,6 +150,10 @@ struct kefo_consumer {
   kefo_reader *in_records;
   size_t taken;
   int stop_asked;
+  /* kefo_consumer_stop_async: a pipe another thread or a signal handler
+     writes one byte to ('g' graceful, 'n' at once), read on the loop. */
+  int wake_fd[2];
+  struct event *wake;
   /* Progress: the store, the checkpoints it held at start, the timer of
      automatic checkpoints (0 ms: manual only). */
   kefo_lease_store *store;

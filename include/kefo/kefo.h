@@ -429,6 +429,19 @@ KEFO_EXTERN int kefo_consumer_stop(kefo_consumer *c, int graceful);
 KEFO_EXTERN int kefo_consumer_stop_after(kefo_consumer *c, size_t n,
                                          int graceful);
 
+/*
+ * Asks for kefo_consumer_stop(|c|, |graceful|) from any thread, or from
+ * a signal handler: it only writes one byte to a pipe of the consumer's
+ * (async-signal-safe, errno kept), and the stop happens on the event
+ * loop's thread soon after. Every other function of this header must be
+ * called on the loop's thread (or, before kefo_consumer_start, on the
+ * thread that owns |c|). |c| must stay alive until the stop is done:
+ * never call it after kefo_consumer_del.
+ *
+ * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (|c| NULL).
+ */
+KEFO_EXTERN int kefo_consumer_stop_async(kefo_consumer *c, int graceful);
+
 /* Returns non-zero once the consumer has stopped. */
 KEFO_EXTERN int kefo_consumer_stopped(const kefo_consumer *c);
 
