@@ -5,6 +5,7 @@
  */
 #include "aws/aws_client.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,8 @@ struct kefo_aws_client {
   kefo_credentials_provider *creds;
   const kefo_clock *clock;
   kefo_sigv4_key key_cache;
+  kefo_aws_retry_cb retry_cb;
+  void *retry_ud;
 };
 
 struct kefo_aws_call {
@@ -46,6 +49,9 @@ struct kefo_aws_call {
   int data_error;
   int waiting_credentials;
   int cancelled;
+  /* Inside the client's retry callback: a cancel there only marks the
+     call, which is freed once the callback returns. */
+  int reporting;
 };
 
 static int set_service(kefo_aws_service *svc, const char *url,
@@ -116,6 +122,12 @@ void kefo_aws_client_del(kefo_aws_client *c) {
   }
   kefo_sigv4_key_free(&c->key_cache);
   kefo_mem_free(c->mem, c);
+}
+
+void kefo_aws_client_set_retry_cb(kefo_aws_client *c, kefo_aws_retry_cb cb,
+                                  void *user_data) {
+  c->retry_cb = cb;
+  c->retry_ud = user_data;
 }
 
 int64_t kefo_aws_client_now_ms(const kefo_aws_client *c) {
@@ -343,23 +355,89 @@ static void finish(kefo_aws_call *call, int error, const cJSON *json,
   call_free(call);
 }
 
-/* Retries when the error allows and attempts remain; else ends. */
+/* |info|'s message led by the call's operation, unless it names it
+   already (AWS errors do): a transport error alone ("cannot connect to
+   ...") does not say which call failed. */
+static void name_call(const kefo_aws_call *call, const kefo_error_info *info,
+                      char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void name_call(const kefo_aws_call *call, const kefo_error_info *info,
+                      char *out, size_t cap, const char *fmt, ...) {
+  const char *text = info->message ? info->message : "";
+  size_t oplen = strlen(call->operation);
+  int named = strncmp(text, call->operation, oplen) == 0;
+  int n;
+  va_list ap;
+
+  n = snprintf(out, cap, "%s%s%s", named ? "" : call->operation,
+               named ? "" : ": ", text);
+  if (n >= 0 && (size_t)n < cap) {
+    va_start(ap, fmt);
+    vsnprintf(out + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+  }
+  kefo_aws_printable(out);
+}
+
+/*
+ * Retries when the error allows and attempts remain, telling the client's
+ * retry callback first; else ends. The wait is the strategy's, or the
+ * HTTP client's own reconnect backoff for the endpoint when that is
+ * longer, so that "retrying in" says when the next attempt really goes.
+ */
 static void fail_or_retry(kefo_aws_call *call, int error,
                           kefo_error_info *info) {
-  int64_t delay = -1;
+  kefo_aws_client *c = call->client;
+  int64_t delay = -1, wait;
+  char msg[900];
 
   if (kefo_aws_error_credentials(info->aws_type)) {
-    kefo_credentials_provider_invalidate(call->client->creds);
+    kefo_credentials_provider_invalidate(c->creds);
   }
   if (info->retryable) {
-    delay =
-        kefo_retry_delay_ms(&call->retry, call->attempts, call->client->clock);
+    delay = kefo_retry_delay_ms(&call->retry, call->attempts, c->clock);
   }
   if (delay >= 0) {
+    wait = kefo_http_client_wait_ms(c->http, &call->svc->endpoint,
+                                    call->svc->version);
+    if (wait > delay) {
+      delay = wait;
+    }
+    if (c->retry_cb) {
+      if (call->retry.max_attempts) {
+        name_call(call, info, msg, sizeof(msg),
+                  ", retrying in %.1f s (attempt %u of %u)",
+                  (double)delay / 1000, call->attempts + 1,
+                  call->retry.max_attempts);
+      } else {
+        name_call(call, info, msg, sizeof(msg),
+                  ", retrying in %.1f s (attempt %u)", (double)delay / 1000,
+                  call->attempts + 1);
+      }
+      info->message = msg;
+      info->operation = call->operation;
+      call->reporting = 1;
+      c->retry_cb(info, c->retry_ud);
+      call->reporting = 0;
+      if (call->cancelled) {
+        call_free(call);
+        return;
+      }
+    }
     kefo_buf_reset(&call->response);
     call->status = 0;
     schedule(call, delay);
     return;
+  }
+  if (info->retryable && call->retry.max_attempts != 1) {
+    /* Retried here until the budget ran out: final for the owner, which
+       must not take the transport's "worth retrying" for an invitation
+       to start the whole budget again. */
+    name_call(call, info, msg, sizeof(msg), " (gave up after %u attempts)",
+              call->attempts);
+    info->message = msg;
+    info->retryable = 0;
   }
   finish(call, error, NULL, info);
 }
@@ -632,7 +710,7 @@ void kefo_aws_call_cancel(kefo_aws_call *call) {
     return;
   }
   call->cancelled = 1;
-  if (call->waiting_credentials) {
+  if (call->waiting_credentials || call->reporting) {
     return; /* on_credentials frees it */
   }
   if (call->stream) {

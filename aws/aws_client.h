@@ -58,12 +58,36 @@ int kefo_aws_client_new(kefo_aws_client **out, struct event_base *base,
 void kefo_aws_client_del(kefo_aws_client *client);
 
 /*
+ * Hears of every failed attempt that a call will make again, before the
+ * retry waits: |info| (lent: valid only during the call) is that failure,
+ * retryable 1, its message naming the operation, the cause, the wait and
+ * the attempt to come ("ListShards: cannot connect to 127.0.0.1:4568:
+ * Connection refused, retrying in 1.2 s (attempt 3 of 10)"). The owner
+ * may cancel calls, that one included, from inside it.
+ */
+typedef void (*kefo_aws_retry_cb)(const kefo_error_info *info,
+                                  void *user_data);
+
+/*
+ * Sets the client's |cb| (NULL: none) for every call's retries: an
+ * endpoint that cannot be reached is then seen at the first refusal, not
+ * once the whole retry budget is spent. Calls of one attempt (their owner
+ * paces its own retries: the polling reader) never call it.
+ */
+void kefo_aws_client_set_retry_cb(kefo_aws_client *client,
+                                  kefo_aws_retry_cb cb, void *user_data);
+
+/*
  * The outcome of a call, once: |error| 0 and |response| (the parsed JSON,
  * lent: valid only during the callback), or a KEFO_ERR_* code with |info|:
  * for AWS errors KEFO_ERR_AWS, info->aws_type (namespace removed, such as
  * "ResourceNotFoundException"), info->message, info->http_status, and
  * info->retryable. DynamoDB's failed conditions come as KEFO_ERR_AWS with
- * aws_type "ConditionalCheckFailedException", never retried.
+ * aws_type "ConditionalCheckFailedException", never retried. A call whose
+ * strategy allows more than one attempt and has spent them all ends with
+ * retryable 0 and a message saying so ("... (gave up after 10
+ * attempts)"): retrying was done here. A call of one attempt keeps the
+ * failure's own flag, for its owner to retry.
  */
 typedef void (*kefo_aws_cb)(int error, const cJSON *response,
                             const kefo_error_info *info, void *user_data);

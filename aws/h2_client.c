@@ -104,6 +104,12 @@ struct h2_conn {
   int connecting;      /* the socket connect has begun */
   size_t conn_unacked; /* connection-level bytes not yet given back */
   kefo_h2_frame_scan scan; /* the frames received, a step ahead */
+  /* The peer's first bytes, until they are known to start with a
+     SETTINGS frame (preface_ok): what a server that is no HTTP/2 server
+     said, for the error that names it. */
+  uint8_t first[64];
+  size_t nfirst;
+  int preface_ok;
 };
 
 /* Connection failures per endpoint: new connections to an endpoint that
@@ -255,6 +261,23 @@ static void stream_timeout_cb(evutil_socket_t fd, short what, void *arg) {
 
   (void)fd;
   (void)what;
+  if (conn && conn->connecting && !conn->got_settings &&
+      conn->state != CONN_DEAD) {
+    /* The connection itself never came up: fail it, so that the retry
+       opens a new one (after the endpoint's backoff) instead of queueing
+       behind the same dead one until its own deadline. */
+    if (conn->state == CONN_CONNECTING) {
+      snprintf(msg, sizeof(msg), "connecting to %s took longer than %u ms",
+               conn->ep.authority, s->timeout_ms);
+    } else {
+      snprintf(msg, sizeof(msg),
+               "%s accepted the connection but sent no HTTP/2 SETTINGS "
+               "within %u ms",
+               conn->ep.authority, s->timeout_ms);
+    }
+    conn_fail(conn, KEFO_ERR_TIMEOUT, msg, 1);
+    return;
+  }
   snprintf(msg, sizeof(msg), "no response within %u ms", s->timeout_ms);
   if (conn && s->id > 0 && conn->session) {
     /* The owner hears now; the stream's end in nghttp2 frees it. */
@@ -420,6 +443,7 @@ static int deliver_response(h2_stream *s) {
 }
 
 static void conn_settle(h2_conn *conn);
+static void backoff_succeeded(kefo_h2_client *c, const kefo_endpoint *ep);
 
 static int on_frame_recv_cb(nghttp2_session *session,
                             const nghttp2_frame *frame, void *ud) {
@@ -432,7 +456,14 @@ static int on_frame_recv_cb(nghttp2_session *session,
       conn->max_streams = nghttp2_session_get_remote_settings(
           session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
       if (!conn->got_settings) {
+        struct timeval tv;
         conn->got_settings = 1;
+        /* Only now is the connection made: a peer that accepts and says
+           nothing must keep counting as a failure of the endpoint. */
+        backoff_succeeded(conn->client, &conn->ep);
+        /* From the handshake deadline to the liveness check. */
+        kefo_timeval_ms(&tv, conn->client->opts.ping_interval_ms);
+        event_add(conn->timer, &tv);
         conn_settle(conn);
       }
     }
@@ -699,7 +730,9 @@ static void conn_fail(h2_conn *conn, int error, const char *message,
   if (conn->state == CONN_DEAD) {
     return;
   }
-  if (conn->state == CONN_CONNECTING && conn->connecting && retryable) {
+  /* Until the peer's SETTINGS the connection is still being made: a
+     silent peer backs off as a refusing one does. */
+  if (conn->connecting && !conn->got_settings && retryable) {
     backoff_failed(c, &conn->ep);
   }
   conn->state = CONN_DEAD;
@@ -876,6 +909,14 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {
     conn_fail(conn, KEFO_ERR_TIMEOUT, msg, 1);
     return;
   }
+  if (!conn->got_settings) {
+    snprintf(msg, sizeof(msg),
+             "%s accepted the connection but sent no HTTP/2 SETTINGS within "
+             "%u ms",
+             conn->ep.authority, c->opts.connect_timeout_ms);
+    conn_fail(conn, KEFO_ERR_TIMEOUT, msg, 1);
+    return;
+  }
   if (conn->read_since_tick) {
     conn->read_since_tick = 0;
     conn->ping_outstanding = 0;
@@ -935,18 +976,23 @@ static void conn_ready(h2_conn *conn) {
     event_add(conn->read_ev, NULL);
   }
   conn->state = CONN_READY;
-  backoff_succeeded(c, &conn->ep);
-  /* From now on the timer is the liveness check. */
+  /* The timer becomes the liveness check, after a handshake deadline: a
+     server's first frame is its SETTINGS, sent as soon as it accepts, so
+     one that accepts and says nothing is found within the connect
+     timeout, not the request's (30 s a call, each retry again on the
+     same silent connection: five minutes in all). */
   event_del(conn->timer);
   event_free(conn->timer);
   conn->timer = event_new(c->base, -1, EV_PERSIST, tick_cb, conn);
   if (conn->timer) {
-    kefo_timeval_ms(&tv, c->opts.ping_interval_ms);
+    kefo_timeval_ms(&tv, c->opts.connect_timeout_ms);
     event_add(conn->timer, &tv);
   }
   /* Requests wait for the peer's SETTINGS (the first frame it sends):
      only then is its stream limit known. */
 }
+
+static int check_preface(h2_conn *conn, const uint8_t *data, size_t len);
 
 /* Hands |len| received bytes to nghttp2. Returns 0, or -1 when the
    connection died (failed here, or by what a callback did). */
@@ -954,6 +1000,9 @@ static int feed(h2_conn *conn, const uint8_t *data, size_t len) {
   kefo_h2_client *c = conn->client;
   ssize_t rv;
 
+  if (!conn->preface_ok && check_preface(conn, data, len) != 0) {
+    return -1;
+  }
   c->nahead =
       kefo_h2_frame_scan_feed(&conn->scan, data, len, c->ahead, AHEAD_MAX);
   c->ahead_next = c->ahead_s1 = c->ahead_s2 = c->ahead_s3 = 0;
@@ -971,11 +1020,93 @@ static int feed(h2_conn *conn, const uint8_t *data, size_t len) {
   return conn->state == CONN_DEAD ? -1 : 0;
 }
 
+/* The peer's first bytes, for an error: its first line when it is text
+   ("HTTP/1.1 400 Bad Request"), else the bytes in hex. */
+static void describe_first(const h2_conn *conn, char *out, size_t cap) {
+  size_t i, n = 0, len = conn->nfirst;
+  int text = 1;
+
+  for (i = 0; i < len && conn->first[i] != '\r' && conn->first[i] != '\n';
+       ++i) {
+    text = text && conn->first[i] >= 0x20 && conn->first[i] < 0x7f &&
+           conn->first[i] != '\'';
+  }
+  if (text && i > 0) {
+    snprintf(out, cap, "'%.*s'", (int)i, (const char *)conn->first);
+    return;
+  }
+  if (len > 16) {
+    len = 16;
+  }
+  for (i = 0; i < len && n + 4 < cap; ++i) {
+    n += (size_t)snprintf(out + n, cap - n, "%s%02x", i ? " " : "bytes ",
+                          conn->first[i]);
+  }
+  if (conn->nfirst > len && n + 4 < cap) {
+    snprintf(out + n, cap - n, " ...");
+  }
+}
+
+/* The peer is no HTTP/2 server (an HTTP/1.1 server, a web page, TLS on
+   a plain port, noise): fails the connection naming what it sent, as a
+   protocol error and for good, since asking again gets the same. */
+static void fail_not_h2(h2_conn *conn, const char *how) {
+  char seen[200], msg[600];
+
+  describe_first(conn, seen, sizeof(seen));
+  snprintf(msg, sizeof(msg),
+           "HTTP/2 protocol error from %s: not HTTP/2: the server answered "
+           "%s%s",
+           conn->ep.authority, seen, how);
+  conn_fail(conn, KEFO_ERR_HTTP, msg, 0);
+}
+
+/*
+ * An HTTP/2 server's first frame is SETTINGS (RFC 9113, 3.4). Until the
+ * first 9 bytes are known to be such a frame's header they are kept, and
+ * anything else fails the connection with what was received; nghttp2
+ * would only end the session, and the peer's close read as "closed by
+ * the peer". Returns 0, or -1 when the connection failed.
+ */
+static int check_preface(h2_conn *conn, const uint8_t *data, size_t len) {
+  size_t n = sizeof(conn->first) - conn->nfirst;
+
+  if (n > len) {
+    n = len;
+  }
+  memcpy(conn->first + conn->nfirst, data, n);
+  conn->nfirst += n;
+  if (conn->nfirst < 9) {
+    return 0;
+  }
+  if (conn->first[3] == NGHTTP2_SETTINGS && !(conn->first[4] & 1) &&
+      conn->first[5] == 0 && conn->first[6] == 0 && conn->first[7] == 0 &&
+      conn->first[8] == 0) {
+    conn->preface_ok = 1;
+    return 0;
+  }
+  fail_not_h2(conn, "");
+  return -1;
+}
+
+/* The connection is lost: named as a protocol error when the peer had
+   sent a few bytes that are not an HTTP/2 server's, else as lost. */
+static void conn_lost(h2_conn *conn, int eof) {
+  char msg[600];
+
+  if (!conn->preface_ok && conn->nfirst > 0) {
+    fail_not_h2(conn, " and closed the connection");
+    return;
+  }
+  snprintf(msg, sizeof(msg), "connection to %s %s", conn->ep.authority,
+           eof ? "closed by the peer" : "lost");
+  conn_fail(conn, KEFO_ERR_HTTP, msg, 1);
+}
+
 /* An h2c connection's socket is readable: one read of up to READ_BUF. */
 static void raw_read_cb(evutil_socket_t fd, short what, void *arg) {
   h2_conn *conn = arg;
   kefo_h2_client *c = conn->client;
-  char msg[600];
   ssize_t n;
 
   (void)what;
@@ -990,9 +1121,7 @@ static void raw_read_cb(evutil_socket_t fd, short what, void *arg) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
     return;
   }
-  snprintf(msg, sizeof(msg), "connection to %s %s", conn->ep.authority,
-           n == 0 ? "closed by the peer" : "lost");
-  conn_fail(conn, KEFO_ERR_HTTP, msg, 1);
+  conn_lost(conn, n == 0);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg) {
@@ -1067,9 +1196,7 @@ static void event_cb(struct bufferevent *bev, short events, void *arg) {
     while (bufferevent_get_openssl_error(bev)) {
     }
   }
-  snprintf(msg, sizeof(msg), "connection to %s %s", conn->ep.authority,
-           events & BEV_EVENT_EOF ? "closed by the peer" : "lost");
-  conn_fail(conn, KEFO_ERR_HTTP, msg, 1);
+  conn_lost(conn, (events & BEV_EVENT_EOF) != 0);
 }
 
 static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
@@ -1413,6 +1540,17 @@ int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
     *out = &s->base;
   }
   return 0;
+}
+
+int64_t kefo_h2_client_wait_ms(kefo_h2_client *c, const kefo_endpoint *ep) {
+  ep_backoff *b = c ? backoff_find(c, ep) : NULL;
+  int64_t wait;
+
+  if (b == NULL) {
+    return 0;
+  }
+  wait = b->next_ms - kefo_clock_system()->mono_ms(NULL);
+  return wait > 0 ? wait : 0;
 }
 
 size_t kefo_h2_client_connections(const kefo_h2_client *c) {

@@ -195,4 +195,14 @@ int kefo_http_client_request(kefo_http_client *client,
                              const kefo_http_callbacks *cb, void *user_data,
                              kefo_http_stream **out);
 
+/*
+ * Milliseconds until the client will next try to connect to |ep| over
+ * |version|: 0 unless connections to it failed lately and it waits out
+ * its reconnect backoff. A caller about to retry waits at least this
+ * long, so that the wait it reports is the one that happens.
+ */
+int64_t kefo_http_client_wait_ms(kefo_http_client *client,
+                                 const kefo_endpoint *ep,
+                                 kefo_http_version version);
+
 #endif /* KEFO_HTTP_H */

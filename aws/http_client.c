@@ -170,6 +170,14 @@ int kefo_http_client_request(kefo_http_client *c, const kefo_http_request *req,
   }
 }
 
+int64_t kefo_http_client_wait_ms(kefo_http_client *c, const kefo_endpoint *ep,
+                                 kefo_http_version version) {
+  if (c == NULL || ep == NULL || version != KEFO_HTTP_2) {
+    return 0; /* HTTP/1.1 connects at once */
+  }
+  return kefo_h2_client_wait_ms(c->h2, ep);
+}
+
 void kefo_http_stream_consume(kefo_http_stream *stream, size_t n) {
   if (stream != NULL && n > 0) {
     stream->ops->consume(stream, n);

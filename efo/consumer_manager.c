@@ -371,7 +371,10 @@ static void next_step(kefo_consumer_manager *m) {
     return;
   case STEP_RESOLVE_STREAM:
     op = "DescribeStreamSummary";
-    ok = ok && cJSON_AddStringToObject(body, "StreamName", m->stream_name);
+    ok = ok && (m->stream_name[0] ? cJSON_AddStringToObject(
+                                        body, "StreamName", m->stream_name)
+                                  : cJSON_AddStringToObject(
+                                        body, "StreamARN", m->stream_arn));
     break;
   case STEP_REGISTER:
     op = "RegisterStreamConsumer";
@@ -485,7 +488,10 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
     kefo_mem_free(mem, m);
     return KEFO_ERR_NOMEM;
   }
-  if (m->stream_name[0]) {
+  /* The polling reader, given an ARN, asks for the stream too: no other
+     call of its start would find a stream that does not exist, and
+     ListShards failing every discovery interval is no way to say so. */
+  if (m->stream_name[0] || m->lifecycle == KEFO_EFO_NO_CONSUMER) {
     m->step = STEP_RESOLVE_STREAM;
   } else {
     m->step = step_after_stream(m);
