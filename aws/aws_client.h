@@ -65,8 +65,7 @@ void kefo_aws_client_del(kefo_aws_client *client);
  * Connection refused, retrying in 1.2 s (attempt 3 of 10)"). The owner
  * may cancel calls, that one included, from inside it.
  */
-typedef void (*kefo_aws_retry_cb)(const kefo_error_info *info,
-                                  void *user_data);
+typedef void (*kefo_aws_retry_cb)(const kefo_error_info *info, void *user_data);
 
 /*
  * Sets the client's |cb| (NULL: none) for every call's retries: an
@@ -74,8 +73,8 @@ typedef void (*kefo_aws_retry_cb)(const kefo_error_info *info,
  * once the whole retry budget is spent. Calls of one attempt (their owner
  * paces its own retries: the polling reader) never call it.
  */
-void kefo_aws_client_set_retry_cb(kefo_aws_client *client,
-                                  kefo_aws_retry_cb cb, void *user_data);
+void kefo_aws_client_set_retry_cb(kefo_aws_client *client, kefo_aws_retry_cb cb,
+                                  void *user_data);
 
 /*
  * The outcome of a call, once: |error| 0 and |response| (the parsed JSON,

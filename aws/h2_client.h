@@ -32,8 +32,7 @@ int kefo_h2_client_request(kefo_h2_client *client,
                            kefo_http_stream **out);
 
 /* As kefo_http_client_wait_ms: the reconnect backoff left for |ep|. */
-int64_t kefo_h2_client_wait_ms(kefo_h2_client *client,
-                               const kefo_endpoint *ep);
+int64_t kefo_h2_client_wait_ms(kefo_h2_client *client, const kefo_endpoint *ep);
 
 /* Returns how many connections the client holds (tests, stats). */
 size_t kefo_h2_client_connections(const kefo_h2_client *client);
