@@ -19,9 +19,7 @@
 #include <event2/event.h>
 #include <kefo/kefo.h>
 
-#include "runtime/buf.h"
-#include "runtime/config.h"
-#include "runtime/json_writer.h"
+#include "tools/json_line.h"
 #include "tools/reader_progress.h"
 
 /* Exit codes, documented in --help. */
@@ -30,7 +28,7 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 typedef struct reader_state {
   kefo_consumer *consumer;
   struct event_base *base;
-  kefo_buf line;
+  json_line line;
   unsigned long long records, bytes, limit;
   int shards_finished;
   int shards_failed;
@@ -124,20 +122,6 @@ static int known_flag(const char *a) {
   return strncmp(a, "--", 2) == 0 && strstr(usage_text, pat) != NULL;
 }
 
-static void iso8601(char *out, size_t n, int64_t ms) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-
-  /* A year past 9999 (a bogus arrival time) would not fit: print none
-     rather than a cut one. */
-  if (gmtime_r(&t, &tm) == NULL ||
-      snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-               tm.tm_min, tm.tm_sec, (int)(ms % 1000)) >= (int)n) {
-    out[0] = '\0';
-  }
-}
-
 /*
  * Stdout failed (EPIPE: its reader went away; ENOSPC, EIO): nothing of
  * this call counts as written, since a buffered write cannot say which of
@@ -153,33 +137,6 @@ static void output_failed(reader_state *st, kefo_consumer *c, int err) {
   }
   st->asked_to_stop = 1;
   kefo_consumer_stop_after(c, 0, 1);
-}
-
-/* One record as a JSON line in |b|. Returns 0, or -1 out of memory. */
-static int json_line(kefo_buf *b, const char *shard, const kefo_record *r) {
-  char head[512], when[40];
-  int rv = 0;
-
-  kefo_buf_reset(b);
-  iso8601(when, sizeof(when), r->approximate_arrival_ms);
-  snprintf(head, sizeof(head),
-           "{\"shard\":\"%s\",\"sequence_number\":\"%s\","
-           "\"sub_sequence_number\":%llu,\"arrival\":\"%s\","
-           "\"partition_key\":",
-           shard, r->sequence_number,
-           (unsigned long long)r->sub_sequence_number, when);
-  rv |= kefo_buf_append_str(b, head);
-  rv |= kefo_json_append_string(b, (const uint8_t *)r->partition_key,
-                                strlen(r->partition_key));
-  if (kefo_utf8_valid(r->data, r->data_len)) {
-    rv |= kefo_buf_append_str(b, ",\"data\":");
-    rv |= kefo_json_append_string(b, r->data, r->data_len);
-  } else {
-    rv |= kefo_buf_append_str(b, ",\"data_base64\":");
-    rv |= kefo_json_append_base64(b, r->data, r->data_len);
-  }
-  rv |= kefo_buf_append_str(b, "}\n");
-  return rv ? -1 : 0;
 }
 
 /*
@@ -203,7 +160,7 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
       fputc('\n', stdout);
       continue;
     }
-    if (json_line(&st->line, shard, &r[i]) != 0) {
+    if (json_line_record(&st->line, shard, &r[i]) != 0) {
       return -1;
     }
     fwrite(st->line.data, 1, st->line.len, stdout);
@@ -575,7 +532,6 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   st.base = event_base_new();
-  kefo_buf_init(&st.line, NULL);
   rv = kefo_consumer_new(&st.consumer, cfg, &cb, &st, st.base);
   kefo_config_del(cfg);
   if (rv != 0) {
@@ -650,7 +606,7 @@ int main(int argc, char **argv) {
   if (timer) {
     event_free(timer);
   }
-  kefo_buf_free(&st.line);
+  json_line_free(&st.line);
   event_base_free(st.base);
   return status;
 }

@@ -282,6 +282,29 @@ KEFO_EXTERN int kefo_config_load_file2(kefo_config *cfg, const char *path,
 KEFO_EXTERN const char *kefo_config_get(const kefo_config *cfg,
                                         const char *key);
 
+/*
+ * Returns 1 when |key| was set in |cfg| (by kefo_config_set or a file),
+ * 0 when it is at its default or is not a known key. For an application
+ * that sets its own default only where its user set nothing.
+ */
+KEFO_EXTERN int kefo_config_is_set(const kefo_config *cfg, const char *key);
+
+/*
+ * Checks the rules between keys that kefo_consumer_new checks: a stream
+ * is named (by name or ARN, not both, a well-formed ARN), AT_TIMESTAMP
+ * has its timestamp, a JOB_MANAGED EFO consumer has a name and no ARN, a
+ * SELF_MANAGED one a consumer ARN, the dynamodb store a table, BASIC
+ * credentials both keys, ASSUME_ROLE a role ARN, each retry strategy's
+ * minimum delay at most its maximum. On failure writes the first broken
+ * rule, naming the key, to |err| (at most |errlen| bytes, NUL included;
+ * |err| may be NULL), the words kefo-reader prints: call it before
+ * kefo_consumer_new to show a user why KEFO_ERR_CONFIG would come.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|cfg| NULL) or KEFO_ERR_CONFIG.
+ */
+KEFO_EXTERN int kefo_config_validate(const kefo_config *cfg, char *err,
+                                     size_t errlen);
+
 /* ---------------------------------------------------------------------
  * The consumer: reads every shard of one stream.
  * ------------------------------------------------------------------- */
