@@ -62,6 +62,8 @@ typedef struct key_def {
   const char *const *choices;
   str_rule rule;
   unsigned flags;
+  /* What the key does, for kefo-config(5); never NULL or empty. */
+  const char *doc;
 } key_def;
 
 static const char *const reader_types[] = {"EFO", "POLLING", NULL};
@@ -74,82 +76,242 @@ static const char *const providers[] = {
     NULL};
 static const char *const booleans[] = {"false", "true", NULL};
 
-#define STR(name, def, lo, hi, rule)                                           \
-  { name, T_STR, def, lo, hi, NULL, rule, 0 }
-#define DUR(name, def, lo, hi)                                                 \
-  { name, T_DURATION, def, lo, hi, NULL, S_PATH, 0 }
-#define INT(name, def, lo, hi)                                                 \
-  { name, T_INT, def, lo, hi, NULL, S_PATH, 0 }
-#define ENUM(name, def, choices)                                               \
-  { name, T_ENUM, def, 0, 0, choices, S_PATH, 0 }
+#define STR(name, def, lo, hi, rule, doc)                                      \
+  { name, T_STR, def, lo, hi, NULL, rule, 0, doc }
+#define SECRET(name, lo, hi, rule, doc)                                        \
+  { name, T_STR, NULL, lo, hi, NULL, rule, F_SECRET, doc }
+#define URL(name, doc)                                                         \
+  { name, T_URL, NULL, 1, 2048, NULL, S_TOKEN, 0, doc }
+#define DUR(name, def, lo, hi, doc)                                            \
+  { name, T_DURATION, def, lo, hi, NULL, S_PATH, 0, doc }
+#define INT(name, def, lo, hi, doc)                                            \
+  { name, T_INT, def, lo, hi, NULL, S_PATH, 0, doc }
+#define SIZE(name, def, lo, hi, doc)                                           \
+  { name, T_SIZE, def, lo, hi, NULL, S_PATH, 0, doc }
+#define BOOL(name, def, doc)                                                   \
+  { name, T_BOOL, def, 0, 1, booleans, S_PATH, 0, doc }
+#define ENUM(name, def, choices, doc)                                          \
+  { name, T_ENUM, def, 0, 0, choices, S_PATH, 0, doc }
+#define TIME(name, doc)                                                        \
+  { name, T_TIME, NULL, 0, TIME_MAX_MS, NULL, S_PATH, 0, doc }
 
+/*
+ * Each key's doc is what kefo-config(5) says of it (tools/gen_config_man.c
+ * prints the page from this table): what the key does, what unset means
+ * when there is no default, and which reader or store it applies to. The
+ * type, default and limits are printed from the other fields, so the doc
+ * does not repeat them.
+ */
 static const key_def keys[] = {
-    STR(KEFO_CFG_STREAM_NAME, NULL, 1, 128, S_NAME),
-    STR(KEFO_CFG_STREAM_ARN, NULL, 1, 2048, S_ARN),
-    ENUM(KEFO_CFG_READER_TYPE, "EFO", reader_types),
-    STR(KEFO_CFG_EFO_CONSUMER_NAME, NULL, 1, 128, S_NAME),
-    ENUM(KEFO_CFG_EFO_LIFECYCLE, "JOB_MANAGED", lifecycles),
-    STR(KEFO_CFG_EFO_CONSUMER_ARN, NULL, 1, 2048, S_ARN),
+    STR(KEFO_CFG_STREAM_NAME, NULL, 1, 128, S_NAME,
+        "The name of the stream to read. Give it or source.stream.arn, not "
+        "both: kefo looks the stream's ARN up when it starts."),
+    STR(KEFO_CFG_STREAM_ARN, NULL, 1, 2048, S_ARN,
+        "The ARN of the stream to read "
+        "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME), instead of "
+        "source.stream.name."),
+    ENUM(KEFO_CFG_READER_TYPE, "EFO", reader_types,
+         "How records are fetched. EFO: Enhanced Fan-Out, a SubscribeToShard "
+         "event stream per shard over HTTP/2, with the shard's read "
+         "throughput to this consumer alone. POLLING: GetRecords calls, "
+         "which share the shard's read limits with every other poller and "
+         "need no registered consumer. Flink's default is POLLING; kefo's "
+         "is EFO."),
+    STR(KEFO_CFG_EFO_CONSUMER_NAME, NULL, 1, 128, S_NAME,
+        "EFO with JOB_MANAGED: the name of the stream consumer that kefo "
+        "registers if it is missing and reads with; required then. In any "
+        "mode it also names the application that a lease store's "
+        "checkpoints belong to (unset: the consumer's ARN, else \"kefo\")."),
+    ENUM(KEFO_CFG_EFO_LIFECYCLE, "JOB_MANAGED", lifecycles,
+         "EFO: who owns the stream consumer. JOB_MANAGED: kefo registers it "
+         "by name at start and deregisters it at a graceful stop (with a "
+         "lease table, only the last worker to stop does). SELF_MANAGED: "
+         "the consumer given by source.efo.consumer.arn is only checked, "
+         "never created or deleted."),
+    STR(KEFO_CFG_EFO_CONSUMER_ARN, NULL, 1, 2048, S_ARN,
+        "EFO with SELF_MANAGED: the ARN of the registered stream consumer to "
+        "read with "
+        "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME/consumer/"
+        "NAME:EPOCH); required then, and refused with JOB_MANAGED."),
     /* Flink's 60 s. Kinesis sends an event on a healthy subscription at
        least every few seconds, so a minute of silence means a dead
        connection; 1 s is the floor to stay above that cadence. */
-    DUR(KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT, "60s", MS_SEC, 10 * MS_MIN),
-    DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN),
-    DUR(KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "1s", 1, MS_HOUR),
-    DUR(KEFO_CFG_EFO_DESCRIBE_MAX_DELAY, "60s", 1, MS_HOUR),
-    INT(KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS, "100", 1, INT32_MAX),
-    ENUM(KEFO_CFG_INIT_POSITION, "LATEST", positions),
-    {KEFO_CFG_INIT_TIMESTAMP, T_TIME, NULL, 0, TIME_MAX_MS, NULL, S_PATH, 0},
-    DUR(KEFO_CFG_SHARD_DISCOVERY_INTERVAL, "10s", 100, MS_DAY),
-    INT(KEFO_CFG_GET_RECORDS_MAX, "10000", 1, 10000),
+    DUR(KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT, "60s", MS_SEC, 10 * MS_MIN,
+        "EFO: how long a shard's subscription may go without an event "
+        "before kefo takes the connection for dead and subscribes again "
+        "after the last record delivered."),
+    DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN,
+        "EFO with JOB_MANAGED: how long a graceful stop waits for the "
+        "consumer's deregistration to finish; past it the stop goes on and "
+        "the consumer may still be DELETING."),
+    DUR(KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, "1s", 1, MS_HOUR,
+        "EFO: the first delay between DescribeStreamConsumer calls while "
+        "the consumer is being created or deleted; the delays grow "
+        "exponentially, with random jitter, up to "
+        "source.efo.describe.retry-strategy.delay.max."),
+    DUR(KEFO_CFG_EFO_DESCRIBE_MAX_DELAY, "60s", 1, MS_HOUR,
+        "EFO: the longest delay between DescribeStreamConsumer calls while "
+        "the consumer is being created or deleted."),
+    INT(KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS, "100", 1, INT32_MAX,
+        "EFO: how many DescribeStreamConsumer calls wait for the consumer "
+        "to become ACTIVE before the start fails with KEFO_ERR_TIMEOUT."),
+    ENUM(KEFO_CFG_INIT_POSITION, "LATEST", positions,
+         "Where a shard without a checkpoint starts: LATEST (records written "
+         "from now on), TRIM_HORIZON (the oldest record the stream keeps) "
+         "or AT_TIMESTAMP (source.init.timestamp). A shard with a "
+         "checkpoint resumes right after it, and the child of a finished "
+         "shard starts at its beginning."),
+    TIME(KEFO_CFG_INIT_TIMESTAMP,
+         "With source.init.position=AT_TIMESTAMP (and then required): read "
+         "each shard from the first record that arrived at or after this "
+         "time."),
+    DUR(KEFO_CFG_SHARD_DISCOVERY_INTERVAL, "10s", 100, MS_DAY,
+        "How often ListShards is called to find shards created by "
+        "resharding (splits and merges)."),
+    INT(KEFO_CFG_GET_RECORDS_MAX, "10000", 1, 10000,
+        "POLLING: the most records one GetRecords call asks for (10,000 is "
+        "Kinesis's own limit)."),
     /* GetRecords allows 5 calls a second per shard: polling again sooner
        than 200 ms only earns throttling. Flink waits 250 ms after an
        empty answer. */
-    DUR(KEFO_CFG_EMPTY_FETCH_INTERVAL, "250ms", 0, MS_HOUR),
-    DUR(KEFO_CFG_NONEMPTY_FETCH_INTERVAL, "200ms", 0, MS_HOUR),
+    DUR(KEFO_CFG_EMPTY_FETCH_INTERVAL, "250ms", 0, MS_HOUR,
+        "POLLING: the longest wait between GetRecords calls once a shard "
+        "has caught up (calls return nothing); the wait doubles up to it "
+        "from source.reader.nonempty-records-fetch-interval."),
+    DUR(KEFO_CFG_NONEMPTY_FETCH_INTERVAL, "200ms", 0, MS_HOUR,
+        "POLLING: the wait between GetRecords calls while a shard is behind; "
+        "less than 200ms counts as 200ms, as Kinesis allows five calls a "
+        "second per shard."),
     /* The HTTP/2 stream window is sized to this, so 2^31-1 at most. */
-    {KEFO_CFG_SHARD_BUFFER_MAX_BYTES, T_SIZE, "4MiB", 64 * KIB, INT32_MAX, NULL,
-     S_PATH, 0},
-    {KEFO_CFG_KPL_DEAGGREGATE, T_BOOL, "true", 0, 1, booleans, S_PATH, 0},
-    ENUM(KEFO_CFG_LEASE_STORE, "file", lease_stores),
-    STR(KEFO_CFG_LEASE_FILE, "kefo.leases", 1, 4096, S_PATH),
-    STR(KEFO_CFG_LEASE_TABLE, NULL, 3, 255, S_TABLE),
-    STR(KEFO_CFG_LEASE_WORKER_ID, NULL, 1, 256, S_TOKEN),
+    SIZE(KEFO_CFG_SHARD_BUFFER_MAX_BYTES, "4MiB", 64 * KIB, INT32_MAX,
+         "EFO: the HTTP/2 flow-control window of each shard's subscription, "
+         "so at most this much of a shard waits in kefo unread; a slow or "
+         "paused shard holds its bytes on the server instead."),
+    BOOL(KEFO_CFG_KPL_DEAGGREGATE, "true",
+         "Accepted, but not read yet: KPL aggregated records are always "
+         "de-aggregated, each user record delivered with its own "
+         "sub-sequence number."),
+    ENUM(KEFO_CFG_LEASE_STORE, "file", lease_stores,
+         "Where checkpoints are kept. file: source.lease.file, for one "
+         "worker (by default ./kefo.leases in the working directory). "
+         "dynamodb: the lease table source.lease.table, whose workers share "
+         "the stream's shards. memory: for the life of the consumer only. "
+         "kefo-reader(1) uses memory unless given --checkpoint-file or "
+         "--lease-table."),
+    STR(KEFO_CFG_LEASE_FILE, "kefo.leases", 1, 4096, S_PATH,
+        "The file store's path, relative to the working directory unless "
+        "absolute. The file is written at the first checkpoint, replaced "
+        "whole at each (through PATH.tmp), and bound to the stream and the "
+        "application: another stream's file is refused. PATH.lock is "
+        "created beside it and locked while a store has it open."),
+    STR(KEFO_CFG_LEASE_TABLE, NULL, 3, 255, S_TABLE,
+        "With source.lease.store=dynamodb (and then required): the DynamoDB "
+        "lease table, in the KCL's layout, created with on-demand capacity "
+        "if missing."),
+    STR(KEFO_CFG_LEASE_WORKER_ID, NULL, 1, 256, S_TOKEN,
+        "This worker's name in the lease table; unset: the host name, the "
+        "process id and a random part, so each run is a new worker."),
     /* The KCL's failover time. */
-    DUR(KEFO_CFG_LEASE_DURATION, "10s", MS_SEC, MS_HOUR),
+    DUR(KEFO_CFG_LEASE_DURATION, "10s", MS_SEC, MS_HOUR,
+        "Lease table: how long a lease's counter must stand still, as this "
+        "worker sees it, before the lease counts as expired and may be "
+        "taken (the KCL's failover time)."),
     /* Unset: a third of the lease duration, as the KCL renews. */
-    DUR(KEFO_CFG_LEASE_RENEWAL_INTERVAL, NULL, 100, MS_HOUR),
-    INT(KEFO_CFG_LEASE_MAX_PER_WORKER, "2147483647", 1, INT32_MAX),
+    DUR(KEFO_CFG_LEASE_RENEWAL_INTERVAL, NULL, 100, MS_HOUR,
+        "Lease table: how often this worker renews its leases (and it lists "
+        "the table twice as often); unset: a third of "
+        "source.lease.duration, and it must be shorter than that."),
+    INT(KEFO_CFG_LEASE_MAX_PER_WORKER, "2147483647", 1, INT32_MAX,
+        "Lease table: the most leases this worker holds at once, whatever "
+        "its fair share."),
     /* Unset: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or the
        region's. */
-    {KEFO_CFG_LEASE_ENDPOINT, T_URL, NULL, 1, 2048, NULL, S_TOKEN, 0},
-    DUR(KEFO_CFG_CHECKPOINT_INTERVAL, "5s", 0, MS_HOUR),
-    DUR(KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS, "0ms", 0, 7 * MS_DAY),
+    URL(KEFO_CFG_LEASE_ENDPOINT,
+        "The DynamoDB endpoint of the lease table, for emulators such as "
+        "dynalite; unset: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or "
+        "the region's. aws.endpoint does not apply to it."),
+    DUR(KEFO_CFG_CHECKPOINT_INTERVAL, "5s", 0, MS_HOUR,
+        "How often the records the application has finished with "
+        "(on_records returned 0) are checkpointed, and once more at a "
+        "graceful stop; 0: never by kefo itself, the application calls "
+        "kefo_checkpoint()."),
+    DUR(KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS, "0ms", 0, 7 * MS_DAY,
+        "How far a shard's watermark stays behind the largest event time it "
+        "delivered, to allow for records out of order."),
     /* 0: a shard never counts as idle. */
-    DUR(KEFO_CFG_WATERMARK_IDLE_TIMEOUT, "0ms", 0, 7 * MS_DAY),
+    DUR(KEFO_CFG_WATERMARK_IDLE_TIMEOUT, "0ms", 0, 7 * MS_DAY,
+        "A shard with no record for this long is idle and no longer holds "
+        "the global watermark back; 0: never idle."),
     /* 0: no watermark alignment. */
-    DUR(KEFO_CFG_WATERMARK_MAX_DRIFT, "0ms", 0, 7 * MS_DAY),
-    STR(KEFO_CFG_AWS_REGION, NULL, 1, 64, S_REGION),
-    {KEFO_CFG_AWS_ENDPOINT, T_URL, NULL, 1, 2048, NULL, S_TOKEN, 0},
-    STR(KEFO_CFG_AWS_CA_FILE, NULL, 1, 4096, S_PATH),
+    DUR(KEFO_CFG_WATERMARK_MAX_DRIFT, "0ms", 0, 7 * MS_DAY,
+        "Built-in watermark alignment: a shard whose watermark runs more "
+        "than this ahead of the slowest active shard's is paused until it "
+        "is no longer; 0: no alignment."),
+    STR(KEFO_CFG_AWS_REGION, NULL, 1, 64, S_REGION,
+        "The AWS region of the stream, which the calls are signed for; "
+        "unset: AWS_REGION, AWS_DEFAULT_REGION, or the region of the "
+        "shared files' profile."),
+    URL(KEFO_CFG_AWS_ENDPOINT,
+        "The Kinesis endpoint, for emulators such as kinesis-local or "
+        "LocalStack (an http:// URL speaks HTTP/2 without TLS); unset: "
+        "AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL, or "
+        "https://kinesis.REGION.amazonaws.com."),
+    STR(KEFO_CFG_AWS_CA_FILE, NULL, 1, 4096, S_PATH,
+        "A PEM file of CA certificates to trust besides the system's, for "
+        "endpoints behind a private CA."),
     /* From a call until its answer's head: a server that keeps the
        connection but sends nothing is given up on after this and the
        call retried. Not for SubscribeToShard's stream, which has
        source.efo.subscription.timeout. */
-    DUR(KEFO_CFG_HTTP_REQUEST_TIMEOUT, "30s", 100, 10 * MS_MIN),
-    ENUM(KEFO_CFG_CREDENTIALS_PROVIDER, "AUTO", providers),
-    STR(KEFO_CFG_ACCESS_KEY_ID, NULL, 1, 128, S_TOKEN),
-    {KEFO_CFG_SECRET_KEY, T_STR, NULL, 1, 1024, NULL, S_TOKEN, F_SECRET},
-    STR(KEFO_CFG_PROFILE_NAME, NULL, 1, 256, S_TOKEN),
-    STR(KEFO_CFG_PROFILE_PATH, NULL, 1, 4096, S_PATH),
-    STR(KEFO_CFG_ROLE_ARN, NULL, 1, 2048, S_ARN),
-    STR(KEFO_CFG_ROLE_SESSION_NAME, NULL, 2, 64, S_SESSION),
-    STR(KEFO_CFG_ROLE_EXTERNAL_ID, NULL, 2, 1224, S_TOKEN),
-    STR(KEFO_CFG_WEB_IDENTITY_TOKEN_FILE, NULL, 1, 4096, S_PATH),
+    DUR(KEFO_CFG_HTTP_REQUEST_TIMEOUT, "30s", 100, 10 * MS_MIN,
+        "How long an AWS call waits for the head of its answer before it is "
+        "given up and retried; SubscribeToShard's event stream has "
+        "source.efo.subscription.timeout instead."),
+    ENUM(KEFO_CFG_CREDENTIALS_PROVIDER, "AUTO", providers,
+         "Where AWS credentials come from. AUTO: the AWS SDKs' default chain "
+         "(the environment, web identity from the environment, the shared "
+         "files' profile, the container, the instance metadata). BASIC: "
+         "the two ...basic keys, then that chain. ENV_VAR, PROFILE, "
+         "ASSUME_ROLE and WEB_IDENTITY_TOKEN are accepted as in Flink but "
+         "for now work as AUTO, which covers each of them through the "
+         "environment and the profile."),
+    STR(KEFO_CFG_ACCESS_KEY_ID, NULL, 1, 128, S_TOKEN,
+        "With BASIC credentials (and then required): the access key id."),
+    SECRET(KEFO_CFG_SECRET_KEY, 1, 1024, S_TOKEN,
+           "With BASIC credentials (and then required): the secret access "
+           "key. It is never shown: kefo_config_get() gives \"****\" and "
+           "errors leave it out."),
+    STR(KEFO_CFG_PROFILE_NAME, NULL, 1, 256, S_TOKEN,
+        "The profile of the shared files (~/.aws/config and "
+        "~/.aws/credentials) that credentials and the region may come "
+        "from; unset: AWS_PROFILE, else default."),
+    STR(KEFO_CFG_PROFILE_PATH, NULL, 1, 4096, S_PATH,
+        "Accepted as in Flink, but not read yet: name other shared files "
+        "with AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE."),
+    STR(KEFO_CFG_ROLE_ARN, NULL, 1, 2048, S_ARN,
+        "Accepted as in Flink (and required with ASSUME_ROLE), but not read "
+        "yet: give a role through a profile's role_arn, or AWS_ROLE_ARN "
+        "with AWS_WEB_IDENTITY_TOKEN_FILE."),
+    STR(KEFO_CFG_ROLE_SESSION_NAME, NULL, 2, 64, S_SESSION,
+        "Accepted as in Flink, but not read yet: a profile's "
+        "role_session_name or AWS_ROLE_SESSION_NAME names the session."),
+    STR(KEFO_CFG_ROLE_EXTERNAL_ID, NULL, 2, 1224, S_TOKEN,
+        "Accepted as in Flink, but not read yet: a profile's external_id "
+        "gives it."),
+    STR(KEFO_CFG_WEB_IDENTITY_TOKEN_FILE, NULL, 1, 4096, S_PATH,
+        "Accepted as in Flink, but not read yet: a profile's "
+        "web_identity_token_file or AWS_WEB_IDENTITY_TOKEN_FILE gives it."),
     /* Flink's AWSConfigOptions, as aws/retry.h. */
-    DUR(KEFO_CFG_RETRY_MIN_DELAY, "300ms", 1, MS_HOUR),
-    DUR(KEFO_CFG_RETRY_MAX_DELAY, "1s", 1, MS_HOUR),
-    INT(KEFO_CFG_RETRY_MAX_ATTEMPTS, "50", 1, INT32_MAX),
+    DUR(KEFO_CFG_RETRY_MIN_DELAY, "300ms", 1, MS_HOUR,
+        "The first delay before an AWS call that failed for a reason worth "
+        "retrying (throttling, a server error, a lost connection) is tried "
+        "again; the delays grow exponentially, with random jitter, up to "
+        "retry-strategy.delay.max."),
+    DUR(KEFO_CFG_RETRY_MAX_DELAY, "1s", 1, MS_HOUR,
+        "The longest delay between two attempts of an AWS call."),
+    INT(KEFO_CFG_RETRY_MAX_ATTEMPTS, "50", 1, INT32_MAX,
+        "How many attempts an AWS call gets, the first included, before its "
+        "error is reported (kefo-reader(1) uses 10 unless this is set)."),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -1208,6 +1370,108 @@ size_t kefo_config_key_count(void) {
 
 const char *kefo_config_key_name(size_t i) {
   return i < NKEYS ? keys[i].name : NULL;
+}
+
+const char *kefo_config_key_type(size_t i) {
+  static const char *const names[] = {"text",    "URL",      "enum",
+                                      "boolean", "duration", "integer",
+                                      "size",    "timestamp"};
+
+  return i < NKEYS ? names[keys[i].type] : NULL;
+}
+
+const char *kefo_config_key_default(size_t i) {
+  return i < NKEYS ? keys[i].def : NULL;
+}
+
+const char *const *kefo_config_key_choices(size_t i) {
+  return i < NKEYS ? keys[i].choices : NULL;
+}
+
+const char *kefo_config_key_doc(size_t i) {
+  return i < NKEYS ? keys[i].doc : NULL;
+}
+
+int kefo_config_key_secret(size_t i) {
+  return i < NKEYS && (keys[i].flags & F_SECRET) != 0;
+}
+
+/* What each text rule lets through, in the words of check_str's errors. */
+static const char *rule_text(str_rule rule) {
+  switch (rule) {
+  case S_TOKEN:
+    return "no spaces";
+  case S_NAME:
+  case S_TABLE:
+    return "letters, digits, '_', '.' and '-'";
+  case S_REGION:
+    return "lowercase letters, digits and '-'";
+  case S_ARN:
+    return "an ARN (arn:partition:service:region:account:resource), no "
+           "spaces";
+  case S_SESSION:
+    return "letters, digits and _+=,.@-";
+  case S_PATH:
+  default:
+    return "any characters but control characters";
+  }
+}
+
+void kefo_config_key_limits(size_t i, char *out, size_t outlen) {
+  const key_def *k;
+  char lo[32], hi[32];
+  size_t j, n = 0;
+
+  if (out == NULL || outlen == 0) {
+    return;
+  }
+  out[0] = '\0';
+  if (i >= NKEYS) {
+    return;
+  }
+  k = &keys[i];
+  /* Formatted by the same helpers as the errors, so the page and the
+     messages name a limit alike. */
+  switch (k->type) {
+  case T_STR:
+    snprintf(out, outlen, "%lld to %lld bytes; %s", (long long)k->min,
+             (long long)k->max, rule_text(k->rule));
+    break;
+  case T_URL:
+    snprintf(out, outlen,
+             "an http:// or https:// URL of a host and an optional port, up "
+             "to %lld bytes",
+             (long long)k->max);
+    break;
+  case T_ENUM:
+  case T_BOOL:
+    n = (size_t)snprintf(out, outlen, "one of ");
+    for (j = 0; k->choices[j] != NULL && n < outlen; ++j) {
+      n += (size_t)snprintf(out + n, outlen - n, "%s%s", j ? ", " : "",
+                            k->choices[j]);
+    }
+    if (n < outlen) {
+      snprintf(out + n, outlen - n, " (any case)");
+    }
+    break;
+  case T_DURATION:
+    fmt_duration(lo, sizeof(lo), k->min);
+    fmt_duration(hi, sizeof(hi), k->max);
+    snprintf(out, outlen, "%s to %s", lo, hi);
+    break;
+  case T_SIZE:
+    fmt_size(lo, sizeof(lo), k->min);
+    fmt_size(hi, sizeof(hi), k->max);
+    snprintf(out, outlen, "%s to %s bytes", lo, hi);
+    break;
+  case T_INT:
+    snprintf(out, outlen, "%lld to %lld", (long long)k->min, (long long)k->max);
+    break;
+  case T_TIME:
+  default:
+    snprintf(out, outlen, "1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z");
+    break;
+  }
 }
 
 /*

@@ -169,4 +169,34 @@ int kefo_config_is_set(const kefo_config *cfg, const char *key);
 size_t kefo_config_key_count(void);
 const char *kefo_config_key_name(size_t i);
 
+/*
+ * The rest of key |i|'s entry, for tools/gen_config_man.c, which prints
+ * kefo-config(5) from them so the page cannot drift from the table. Each
+ * returns NULL (0 for kefo_config_key_secret) when |i| is out of range.
+ */
+
+/* "text", "URL", "enum", "boolean", "duration", "integer", "size" or
+   "timestamp". */
+const char *kefo_config_key_type(size_t i);
+
+/* The default as a value of the key would be written; NULL: none (the
+   key's doc says what unset means). */
+const char *kefo_config_key_default(size_t i);
+
+/* The values of an enum or boolean key, NULL-terminated; else NULL. */
+const char *const *kefo_config_key_choices(size_t i);
+
+/* What the key does, in a sentence or a few. */
+const char *kefo_config_key_doc(size_t i);
+
+/* 1 when the key's value is never shown (kefo_config_get gives "****"). */
+int kefo_config_key_secret(size_t i);
+
+/*
+ * Writes what key |i| accepts to |out| as one line of text: a range
+ * ("1s to 10min"), a length and the characters allowed, or the choices.
+ * Cut to |outlen| bytes; "" when |i| is out of range.
+ */
+void kefo_config_key_limits(size_t i, char *out, size_t outlen);
+
 #endif /* KEFO_CONFIG_H */

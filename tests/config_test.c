@@ -958,6 +958,95 @@ static void test_failmalloc(void) {
   rmdir(dir);
 }
 
+/* Reads the committed kefo-config(5) into a new string, or NULL. make
+   check runs tests in the build tree with $srcdir set; by hand, the
+   build tree is the source tree or one of its folders. */
+static char *read_config_page(void) {
+  const char *dirs[] = {getenv("srcdir"), ".", ".."};
+  size_t i;
+
+  for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); ++i) {
+    char path[4096];
+    FILE *f;
+    long n;
+    char *text;
+    if (dirs[i] == NULL) {
+      continue;
+    }
+    snprintf(path, sizeof(path), "%s/tools/kefo-config.5", dirs[i]);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+      continue;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (text = malloc((size_t)n + 1)) == NULL) {
+      fclose(f);
+      return NULL;
+    }
+    text[fread(text, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return text;
+  }
+  return NULL;
+}
+
+/* Every key says what it does, in text the man page can hold as one
+   line, and the committed page has every key (tests/config_man_test.sh
+   checks that the page is what the table gives). */
+static void test_docs(void) {
+  char *page = read_config_page();
+  size_t i, j;
+
+  CU_ASSERT_PTR_NOT_NULL(page);
+  CU_ASSERT_PTR_NULL(kefo_config_key_doc(kefo_config_key_count()));
+  CU_ASSERT_PTR_NULL(kefo_config_key_type(kefo_config_key_count()));
+  for (i = 0; i < kefo_config_key_count(); ++i) {
+    const char *name = kefo_config_key_name(i);
+    const char *doc = kefo_config_key_doc(i);
+    const char *const *choices = kefo_config_key_choices(i);
+    const char *def = kefo_config_key_default(i);
+    char limits[256], want[256];
+    size_t n = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    if (doc[0] == '\0' || doc[strlen(doc) - 1] != '.' || doc[0] == '.' ||
+        doc[0] == '\'' || strchr(doc, '\n') != NULL ||
+        strchr(doc, '\\') != NULL) {
+      /* Name the key: a bare assertion would not say which. */
+      fprintf(stderr, "\n%s: no doc, or not one line of sentences\n", name);
+      CU_FAIL("a key's doc is missing or malformed");
+    }
+    CU_ASSERT_PTR_NOT_NULL(kefo_config_key_type(i));
+    kefo_config_key_limits(i, limits, sizeof(limits));
+    CU_ASSERT(limits[0] != '\0');
+    if (choices != NULL && def != NULL) {
+      for (j = 0; choices[j] != NULL && strcmp(choices[j], def) != 0; ++j) {
+      }
+      CU_ASSERT_PTR_NOT_NULL(choices[j]);
+    }
+    /* groff's minus is \-: that is how the page spells the name. */
+    n += (size_t)snprintf(want, sizeof(want), "\n.B ");
+    for (j = 0; name[j] != '\0' && n + 3 < sizeof(want); ++j) {
+      if (name[j] == '-') {
+        want[n++] = '\\';
+      }
+      want[n++] = name[j];
+    }
+    want[n++] = '\n';
+    want[n] = '\0';
+    if (page != NULL && strstr(page, want) == NULL) {
+      fprintf(stderr, "\n%s: not in tools/kefo-config.5\n", name);
+      CU_FAIL("a key is missing from kefo-config(5)");
+    }
+  }
+  CU_ASSERT(kefo_config_key_secret(0) == 0);
+  for (i = 0, j = 0; i < kefo_config_key_count(); ++i) {
+    j += (size_t)kefo_config_key_secret(i);
+  }
+  CU_ASSERT_EQUAL(j, 1);
+  free(page);
+}
+
 int kefo_add_config_suite(void) {
   CU_pSuite s = CU_add_suite("config", NULL, NULL);
 
@@ -973,6 +1062,7 @@ int kefo_add_config_suite(void) {
       !CU_add_test(s, "load_file", test_load_file) ||
       !CU_add_test(s, "secret", test_secret) ||
       !CU_add_test(s, "validate", test_validate) ||
+      !CU_add_test(s, "docs", test_docs) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
   }
