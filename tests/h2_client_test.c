@@ -9,9 +9,14 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #include "aws/event_stream.h"
 #include "aws/h2_client.h"
@@ -391,6 +396,128 @@ static void test_ping_liveness(void) {
   SSL_CTX_free(ctx);
 }
 
+/* Peers made here, on the test's own loop: one that accepts and never
+   writes (its sockets kept open until the end), one that answers as an
+   HTTP/1.1 server does and closes. */
+static evutil_socket_t held[16];
+static int nheld;
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg) {
+  static const char page[] = "HTTP/1.1 400 Bad Request\r\n"
+                             "Content-Type: text/html\r\n"
+                             "Connection: close\r\n\r\n<html></html>\n";
+  (void)l;
+  (void)sa;
+  (void)salen;
+  if (arg != NULL) {
+    CU_ASSERT(send(fd, page, sizeof(page) - 1, 0) > 0);
+    evutil_closesocket(fd);
+  } else if (nheld < 16) {
+    held[nheld++] = fd;
+  } else {
+    evutil_closesocket(fd);
+  }
+}
+
+static struct evconnlistener *peer_new(int junk, int *port) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  struct evconnlistener *l;
+
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  l = evconnlistener_new_bind(base, on_accept, junk ? (void *)1 : NULL,
+                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+                              (struct sockaddr *)&a, sizeof(a));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+  getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&a, &len);
+  *port = ntohs(a.sin_port);
+  return l;
+}
+
+static long ms_since(const struct timeval *t0) {
+  struct timeval t1;
+  gettimeofday(&t1, NULL);
+  return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_usec - t0->tv_usec) / 1000;
+}
+
+/*
+ * A peer that accepts and never sends its SETTINGS fails the connection
+ * at the handshake deadline (the connect timeout), not the request's, and
+ * counts against the endpoint as a refusal does; a request whose own
+ * deadline comes first fails the connection too, so that a retry does
+ * not wait behind it. A peer that is not HTTP/2 is a protocol error that
+ * names what it sent, final, not a connection "closed by the peer".
+ */
+static void test_not_h2_peers(void) {
+  kefo_http_client_options o;
+  struct evconnlistener *silent, *junk;
+  kefo_h2_client *cl;
+  SSL_CTX *ctx;
+  kefo_endpoint ep;
+  struct timeval t0;
+  char err[256];
+  int port;
+  long ms;
+  call a;
+
+  silent = peer_new(0, &port);
+  endpoint(&ep, "http://127.0.0.1", port);
+  kefo_http_client_options_init(&o);
+  o.connect_timeout_ms = 300;
+  CU_ASSERT_EQUAL_FATAL(kefo_tls_ctx_new(&ctx, NULL, 1, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, ctx), 0);
+  memset(&a, 0, sizeof(a));
+  gettimeofday(&t0, NULL);
+  start(cl, &ep, "/echo", "anyone?", 10000, &a);
+  run_until(&a.closed, 5000);
+  ms = ms_since(&t0);
+  printf("\nh2: silent peer, no SETTINGS: %ld ms: %s\n", ms, a.message);
+  CU_ASSERT_EQUAL(a.error, KEFO_ERR_TIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.message, "no HTTP/2 SETTINGS within 300"));
+  CU_ASSERT(ms >= 250 && ms < 2000);
+  CU_ASSERT(kefo_h2_client_wait_ms(cl, &ep) > 0);
+  kefo_h2_client_del(cl);
+
+  o.connect_timeout_ms = 0; /* 10 s: the request's 200 ms comes first */
+  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, ctx), 0);
+  memset(&a, 0, sizeof(a));
+  gettimeofday(&t0, NULL);
+  start(cl, &ep, "/echo", "anyone?", 200, &a);
+  run_until(&a.closed, 5000);
+  ms = ms_since(&t0);
+  run_for(20);
+  printf("h2: silent peer, request deadline first: %ld ms: %s\n", ms,
+         a.message);
+  CU_ASSERT_EQUAL(a.error, KEFO_ERR_TIMEOUT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.message, "no HTTP/2 SETTINGS"));
+  CU_ASSERT(ms < 1000);
+  CU_ASSERT_EQUAL(kefo_h2_client_connections(cl), 0);
+  kefo_h2_client_del(cl);
+  evconnlistener_free(silent);
+  while (nheld > 0) {
+    evutil_closesocket(held[--nheld]);
+  }
+
+  junk = peer_new(1, &port);
+  endpoint(&ep, "http://127.0.0.1", port);
+  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, ctx), 0);
+  memset(&a, 0, sizeof(a));
+  start(cl, &ep, "/echo", "anyone?", 5000, &a);
+  run_until(&a.closed, 5000);
+  printf("h2: HTTP/1.1 peer: %s\n", a.message);
+  CU_ASSERT_EQUAL(a.error, KEFO_ERR_HTTP);
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(a.message, "not HTTP/2: the server answered 'HTTP/1.1 400 Bad "
+                        "Request'"));
+  CU_ASSERT_PTR_NULL(strstr(a.message, "closed by the peer"));
+  kefo_h2_client_del(cl);
+  evconnlistener_free(junk);
+  SSL_CTX_free(ctx);
+}
+
 static void tls_case(const char *ca, int port, int want, const char *needle) {
   SSL_CTX *ctx;
   kefo_h2_client *cl = client_new(ca, &ctx, 0);
@@ -670,6 +797,7 @@ int main(void) {
   CU_add_test(s, "timeout, refused, cancel", test_timeout_refused_cancel);
   CU_add_test(s, "TLS verification", test_tls);
   CU_add_test(s, "PING liveness", test_ping_liveness);
+  CU_add_test(s, "a silent peer, a peer that is not HTTP/2", test_not_h2_peers);
   CU_add_test(s, "kinesis-local over h2c", test_kinesis_local);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();

@@ -4,9 +4,13 @@
  * local HTTP/2 server for what the emulator cannot do (throttling,
  * malformed answers). Servers come from tests/kinesis_test.sh.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
@@ -110,6 +114,116 @@ static void test_errors(void) {
   printf("kinesis: malformed answer: %s\n", r.message);
   /* No secret in any message. */
   CU_ASSERT_PTR_NULL(strstr(r.message, KEFO_TEST_SECRET));
+}
+
+/* The client's retry callback: each report kept, and the call cancelled
+   from inside it when asked. */
+typedef struct retry_log {
+  int n;
+  int retryable;
+  char first[512];
+  char last[512];
+  const char *operation;
+  kefo_aws_call *cancel; /* cancelled at the first report */
+} retry_log;
+
+static void on_retry(const kefo_error_info *info, void *ud) {
+  retry_log *l = ud;
+  if (l->n == 0) {
+    snprintf(l->first, sizeof(l->first), "%s", info->message);
+  }
+  snprintf(l->last, sizeof(l->last), "%s", info->message);
+  ++l->n;
+  l->retryable &= info->retryable;
+  l->operation = info->operation;
+  if (l->cancel) {
+    kefo_aws_call_cancel(l->cancel);
+    l->cancel = NULL;
+  }
+}
+
+/* A port nobody listens on: bound, then closed. */
+static int closed_port(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  CU_ASSERT_EQUAL(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Every retry is told as it happens, with its cause, wait and attempt;
+   the last failure is final, and says the budget is spent. A call of
+   one attempt keeps the failure's flag for its owner and tells nothing;
+   a call cancelled from the report ends quietly. */
+static void test_retry_reports(void) {
+  kefo_retry_strategy three = {10, 20, 3}, one = {1, 1, 1};
+  kefo_aws_service down;
+  kefo_http_client *h;
+  kefo_aws_client *a;
+  kefo_aws_call *call;
+  retry_log log;
+  result r;
+  char url[64];
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+  CU_ASSERT_EQUAL_FATAL(kefo_aws_service_kinesis(&down, url, "us-east-1"), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo_http_client_new(&h, base, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_aws_client_new(&a, base, h, kefo_test_credentials(), NULL, NULL), 0);
+  memset(&log, 0, sizeof(log));
+  log.retryable = 1;
+  kefo_aws_client_set_retry_cb(a, on_retry, &log);
+
+  memset(&r, 0, sizeof(r));
+  CU_ASSERT_EQUAL(kefo_aws_call_start(a, &down, "ListStreams", NULL, &three,
+                                      on_result, &r, NULL),
+                  0);
+  run_until(&r.done, 10000);
+  printf("\nkinesis: retry reported: %s\nkinesis: final: %s\n", log.first,
+         r.message);
+  CU_ASSERT_EQUAL(log.n, 2);
+  CU_ASSERT_EQUAL(log.retryable, 1);
+  CU_ASSERT_PTR_NOT_NULL(log.operation);
+  CU_ASSERT_PTR_NOT_NULL(strstr(log.first, "ListStreams: cannot connect"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(log.first, ", retrying in 0."));
+  CU_ASSERT_PTR_NOT_NULL(strstr(log.first, "(attempt 2 of 3)"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(log.last, "(attempt 3 of 3)"));
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_CONNECT);
+  CU_ASSERT_EQUAL(r.retryable, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "ListStreams: cannot connect"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "(gave up after 3 attempts)"));
+
+  memset(&log, 0, sizeof(log));
+  memset(&r, 0, sizeof(r));
+  CU_ASSERT_EQUAL(kefo_aws_call_start(a, &down, "ListStreams", NULL, &one,
+                                      on_result, &r, NULL),
+                  0);
+  run_until(&r.done, 10000);
+  CU_ASSERT_EQUAL(log.n, 0);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_CONNECT);
+  CU_ASSERT_EQUAL(r.retryable, 1);
+  CU_ASSERT_PTR_NULL(strstr(r.message, "gave up"));
+
+  memset(&log, 0, sizeof(log));
+  memset(&r, 0, sizeof(r));
+  CU_ASSERT_EQUAL(kefo_aws_call_start(a, &down, "ListStreams", NULL, &three,
+                                      on_result, &r, &call),
+                  0);
+  log.cancel = call;
+  run_until(&log.n, 10000);
+  run_until(&r.done, 500);
+  CU_ASSERT_EQUAL(log.n, 1);
+  CU_ASSERT_EQUAL(r.done, 0);
+
+  kefo_aws_client_del(a);
+  kefo_http_client_del(h);
 }
 
 typedef struct shards_result {
@@ -418,6 +532,7 @@ int main(void) {
   CU_initialize_registry();
   s = CU_add_suite("kinesis", NULL, NULL);
   CU_add_test(s, "errors and retries", test_errors);
+  CU_add_test(s, "retries reported, the last one final", test_retry_reports);
   CU_add_test(s, "event-stream paths", test_event_stream_paths);
   CU_add_test(s, "every call against kinesis-local", test_kinesis_local);
   CU_basic_set_mode(CU_BRM_VERBOSE);
