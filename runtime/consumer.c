@@ -28,9 +28,6 @@ void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
                           const kefo_error_info *info, const char *message) {
   kefo_error_info e;
 
-  if (c->cb.on_error == NULL) {
-    return;
-  }
   if (info) {
     e = *info;
   } else {
@@ -39,7 +36,22 @@ void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
     e.message = message ? message : "";
   }
   e.shard_id = shard;
-  c->cb.on_error(c, &e, c->user_data);
+  /* Kept (copied: |e| is lent) for on_stopped, should this error stop
+     the consumer. */
+  c->last_error = e;
+  snprintf(c->last_error_text, sizeof(c->last_error_text), "%s",
+           e.message ? e.message : "");
+  snprintf(c->last_error_type, sizeof(c->last_error_type), "%s",
+           e.aws_type ? e.aws_type : "");
+  snprintf(c->last_error_op, sizeof(c->last_error_op), "%s",
+           e.operation ? e.operation : "");
+  c->last_error.message = c->last_error_text;
+  c->last_error.aws_type = e.aws_type ? c->last_error_type : NULL;
+  c->last_error.operation = e.operation ? c->last_error_op : NULL;
+  c->last_error.shard_id = NULL;
+  if (c->cb.on_error) {
+    c->cb.on_error(c, &e, c->user_data);
+  }
 }
 
 void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
@@ -262,6 +274,9 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     /* Stops at once (the reader does it): nothing of this call counts
        as finished with. */
     c->stop_asked = STOP_ASKED_NONE;
+    if (!c->stop_reason) {
+      c->stop_reason = KEFO_STOP_CALLBACK;
+    }
     return KEFO_DELIVER_STOP;
   }
   if (c->taken > 0) {
@@ -746,6 +761,9 @@ static void on_manager_done(int error, const kefo_error_info *info, void *ud);
  * a failed start leaves none behind. A reused one (another run's) stays.
  */
 static void start_failed(kefo_consumer *c) {
+  if (!c->stop_reason) {
+    c->stop_reason = KEFO_STOP_ERROR;
+  }
   if (c->state == C_STARTING && kefo_consumer_manager_registered(c->manager) &&
       kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
     c->state = C_STOPPING;
@@ -892,6 +910,20 @@ static int wake_pipe(int fd[2]) {
 int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
                       const kefo_callbacks *cb, void *user_data,
                       struct event_base *base) {
+  kefo_consumer_callbacks all;
+
+  if (cb == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  memset(&all, 0, sizeof(all));
+  all.cb = *cb;
+  return kefo_consumer_new2(out, cfg, &all, user_data, base);
+}
+
+int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
+                       const kefo_consumer_callbacks *cbs, void *user_data,
+                       struct event_base *base) {
+  const kefo_callbacks *cb = cbs ? &cbs->cb : NULL;
   kefo_consumer *c;
   kefo_http_client_options hopts;
   kefo_credentials_options copts;
@@ -912,6 +944,8 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   }
   c->mem = mem;
   c->cb = *cb;
+  c->event_time = cbs->event_time;
+  c->on_stopped = cbs->on_stopped;
   c->user_data = user_data;
   c->wake_fd[0] = c->wake_fd[1] = -1;
   kefo_buf_init(&c->arena, mem);
@@ -1106,6 +1140,12 @@ static void stopped(kefo_consumer *c) {
     /* Nothing of the consumer's keeps an application's loop alive. */
     event_del(c->wake);
   }
+  if (c->on_stopped) {
+    kefo_stop_reason why =
+        c->stop_reason ? (kefo_stop_reason)c->stop_reason : KEFO_STOP_ASKED;
+    c->on_stopped(c, why, why == KEFO_STOP_ERROR ? &c->last_error : NULL,
+                  c->user_data);
+  }
   if (c->own_base) {
     event_base_loopbreak(c->base);
   }
@@ -1144,6 +1184,9 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
 
   if (c == NULL || c->state == C_STOPPED) {
     return 0;
+  }
+  if (!c->stop_reason) {
+    c->stop_reason = KEFO_STOP_ASKED; /* else kefo stops itself, and why */
   }
   if (c->in_records != NULL) {
     /* Asked inside on_records: carried out once it returns, when its
@@ -1331,8 +1374,9 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
     c->stats[n] = r->stats;
     c->stats[n++].state = r->state == R_FINISHED ? KEFO_SHARD_STATE_FINISHED
                           : r->state == R_FAILED ? KEFO_SHARD_STATE_FAILED
-                          : r->paused            ? KEFO_SHARD_STATE_PAUSED
-                                                 : KEFO_SHARD_STATE_READING;
+                          : c->state >= C_STOPPING ? KEFO_SHARD_STATE_STOPPED
+                          : r->paused              ? KEFO_SHARD_STATE_PAUSED
+                                                   : KEFO_SHARD_STATE_READING;
     out->records += r->stats.records;
     out->bytes += r->stats.bytes;
   }

@@ -106,6 +106,13 @@ typedef struct pending {
   int64_t arrival_ms;
 } pending;
 
+/* Every callback the consumer calls (kefo_consumer_callbacks_*). */
+struct kefo_consumer_callbacks {
+  kefo_callbacks cb;
+  kefo_event_time_cb event_time;
+  kefo_on_stopped_cb on_stopped;
+};
+
 struct kefo_consumer {
   const kefo_mem *mem;
   kefo_config *cfg;
@@ -154,6 +161,14 @@ struct kefo_consumer {
      writes one byte to ('g' graceful, 'n' at once), read on the loop. */
   int wake_fd[2];
   struct event *wake;
+  /* Why it stops (kefo_stop_reason, 0 until known), told once by
+     on_stopped; the last error reported, kept for KEFO_STOP_ERROR. */
+  kefo_on_stopped_cb on_stopped;
+  int stop_reason;
+  kefo_error_info last_error;
+  char last_error_text[512];
+  char last_error_type[128];
+  char last_error_op[64];
   /* Progress: the store, the checkpoints it held at start, the timer of
      automatic checkpoints (0 ms: manual only). */
   kefo_lease_store *store;

@@ -41,13 +41,16 @@ EOF
 fi
 echo "ok: tools/kefo-config.5 is what the key table gives"
 
-if command -v groff >/dev/null 2>&1; then
-  groff -man -Tutf8 -ww -z "$page" >"$tmp.groff" 2>&1
-  if [ -s "$tmp.groff" ]; then
-    cat "$tmp.groff" >&2
-    echo "FAIL: groff warns about tools/kefo-config.5" >&2
-    exit 1
-  fi
-  echo "ok: groff -ww reads it without a warning"
+# groff-base is installed by scripts/install-deps.sh: no skipping.
+if ! command -v groff >/dev/null 2>&1; then
+  echo "FAIL: groff is not installed (scripts/install-deps.sh installs groff-base)" >&2
+  exit 1
 fi
+groff -man -Tutf8 -ww -z "$page" >"$tmp.groff" 2>&1
+if [ -s "$tmp.groff" ]; then
+  cat "$tmp.groff" >&2
+  echo "FAIL: groff warns about tools/kefo-config.5" >&2
+  exit 1
+fi
+echo "ok: groff -ww reads it without a warning"
 exit 0

@@ -112,6 +112,10 @@ typedef struct tally {
      middle of a call (kefo_consumer_stop_after); 0: never. */
   int stop_after_total;
   int stop_asked;      /* kefo_consumer_stop_after was called */
+  /* on_stopped: how often, why, and the AWS type of the error. */
+  int stopped_calls;
+  int stopped_reason;
+  char stopped_type[128];
   int calls_after_stop; /* on_records calls after it: must be none */
   /* Lineage: shards finished, and records of a shard delivered before
      one of its parents (parents[k], slots) finished. */
@@ -295,10 +299,45 @@ static kefo_consumer *start_consumer(const char *stream, const char *name,
   return c;
 }
 
+static void on_stopped(kefo_consumer *c, kefo_stop_reason reason,
+                       const kefo_error_info *err, void *ud) {
+  tally *t = ud;
+
+  CU_ASSERT(kefo_consumer_stopped(c));
+  ++t->stopped_calls;
+  t->stopped_reason = (int)reason;
+  snprintf(t->stopped_type, sizeof(t->stopped_type), "%s",
+           err && err->aws_type ? err->aws_type : "");
+}
+
+/* Through the callbacks object (kefo_consumer_new2), with on_stopped;
+   the other tests here use the kefo_callbacks struct. */
 static kefo_consumer *new_consumer(const char *stream, const char *name,
                                    tally *t, const char *const *extra) {
-  static const kefo_callbacks cb = {on_records, on_shard_event, on_error};
-  return start_consumer(stream, name, &cb, t, extra, NULL);
+  kefo_consumer_callbacks *cbs;
+  kefo_config *cfg;
+  kefo_consumer *c = NULL;
+  char url[128], err[256];
+  size_t i;
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
+  CU_ASSERT_FATAL(kefo_config_new(&cfg) == 0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_test_consumer_config(cfg, url, stream, reader, name), 0);
+  for (i = 0; extra && extra[i]; i += 2) {
+    CU_ASSERT_EQUAL_FATAL(
+        kefo_config_set2(cfg, extra[i], extra[i + 1], err, sizeof(err)), 0);
+  }
+  CU_ASSERT_FATAL(kefo_consumer_callbacks_new(&cbs) == 0);
+  kefo_consumer_callbacks_set_on_records(cbs, on_records);
+  kefo_consumer_callbacks_set_on_shard_event(cbs, on_shard_event);
+  kefo_consumer_callbacks_set_on_error(cbs, on_error);
+  kefo_consumer_callbacks_set_on_stopped(cbs, on_stopped);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new2(&c, cfg, cbs, t, base), 0);
+  kefo_consumer_callbacks_del(cbs); /* copied */
+  kefo_config_del(cfg);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_start(c), 0);
+  return c;
 }
 
 /* Runs the loop until |t| saw |want| deliveries or |seconds| passed. */
@@ -571,7 +610,21 @@ static void test_stop_mid_batch(void) {
   CU_ASSERT(kefo_consumer_stopped(c));
   CU_ASSERT_EQUAL(a.records, 37);
   CU_ASSERT_EQUAL(a.calls_after_stop, 0);
+  CU_ASSERT_EQUAL(a.stopped_calls, 1);
+  CU_ASSERT_EQUAL(a.stopped_reason, KEFO_STOP_ASKED);
+  {
+    /* After the stop no shard says it is being read. */
+    kefo_stats st;
+    size_t j;
+    CU_ASSERT_EQUAL_FATAL(kefo_consumer_stats(c, &st), 0);
+    CU_ASSERT(st.nshards > 0);
+    for (j = 0; j < st.nshards; ++j) {
+      CU_ASSERT(st.shards[j].state == KEFO_SHARD_STATE_STOPPED ||
+                st.shards[j].state == KEFO_SHARD_STATE_FINISHED);
+    }
+  }
   stop(c, 1);
+  CU_ASSERT_EQUAL(a.stopped_calls, 1);
 
   tally_init(&b, ex, RESTART_RECS);
   c = new_consumer(stream, "kefo-midstop-app", &b, automatic);
@@ -649,6 +702,10 @@ static void test_self_managed(void) {
   CU_ASSERT_STRING_EQUAL(u.aws_type, "ResourceNotFoundException");
   CU_ASSERT(kefo_consumer_stopped(c));
   CU_ASSERT_EQUAL(u.records, 0);
+  /* on_stopped said why, once. */
+  CU_ASSERT_EQUAL(u.stopped_calls, 1);
+  CU_ASSERT_EQUAL(u.stopped_reason, KEFO_STOP_ERROR);
+  CU_ASSERT_STRING_EQUAL(u.stopped_type, "ResourceNotFoundException");
   stop(c, 0);
   CU_ASSERT_EQUAL(count_consumers(arn, "kefo-"), 1);
   free(t.count);

@@ -35,6 +35,8 @@ typedef struct reader_state {
   int errors;
   /* Stopped by a signal, --limit or --duration, not by itself. */
   int asked_to_stop;
+  /* on_stopped's: KEFO_STOP_ASKED, or why kefo stopped by itself. */
+  int stop_reason;
   /* What stderr shows: 0 failures only, 1 every error, 2 shard events
      and progress too. */
   int log_level;
@@ -247,6 +249,15 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
           e->shard_id ? ": " : "", e->message);
 }
 
+static void on_stopped(kefo_consumer *c, kefo_stop_reason reason,
+                       const kefo_error_info *err, void *ud) {
+  reader_state *st = ud;
+
+  (void)c;
+  (void)err; /* on_error showed it as it came */
+  st->stop_reason = (int)reason;
+}
+
 static double elapsed(const struct timespec *t0) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -343,7 +354,7 @@ static int set(kefo_config *cfg, const char *key, const char *value) {
 int main(int argc, char **argv) {
   reader_state st;
   kefo_config *cfg;
-  kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  kefo_consumer_callbacks *cbs;
   struct event *sigint, *sigterm, *timer = NULL;
   double duration = 0;
   const char *consumer_name = "kefo-reader";
@@ -532,7 +543,15 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   st.base = event_base_new();
-  rv = kefo_consumer_new(&st.consumer, cfg, &cb, &st, st.base);
+  rv = kefo_consumer_callbacks_new(&cbs);
+  if (rv == 0) {
+    kefo_consumer_callbacks_set_on_records(cbs, on_records);
+    kefo_consumer_callbacks_set_on_shard_event(cbs, on_shard_event);
+    kefo_consumer_callbacks_set_on_error(cbs, on_error);
+    kefo_consumer_callbacks_set_on_stopped(cbs, on_stopped);
+    rv = kefo_consumer_new2(&st.consumer, cfg, cbs, &st, st.base);
+    kefo_consumer_callbacks_del(cbs);
+  }
   kefo_config_del(cfg);
   if (rv != 0) {
     fprintf(stderr, "kefo-reader: cannot set up the consumer: %s%s\n",
@@ -589,7 +608,8 @@ int main(int argc, char **argv) {
   /* So is output that could not be written, and a run that read nothing
      because nothing could start (an endpoint that cannot be reached, a
      stream that does not exist), even when --duration ended it. */
-  status = st.shards_failed > 0 || !st.asked_to_stop || st.output_errno ||
+  status = st.shards_failed > 0 || st.stop_reason != KEFO_STOP_ASKED ||
+                   !st.asked_to_stop || st.output_errno ||
                    (st.records == 0 && st.shards_started == 0 && st.errors > 0)
                ? EXIT_FAILED
                : EXIT_OK;

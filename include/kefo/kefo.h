@@ -399,10 +399,114 @@ typedef struct kefo_callbacks {
 } kefo_callbacks;
 
 /*
+ * The event time of |record| of |shard_id|, epoch milliseconds, for the
+ * watermarks. Called once per record, before on_records; |user_data| is
+ * the consumer's.
+ */
+typedef int64_t (*kefo_event_time_cb)(kefo_consumer *c, const char *shard_id,
+                                      const kefo_record *record,
+                                      void *user_data);
+
+/*
+ * Why a consumer stopped, as on_stopped says.
+ */
+typedef enum {
+  /* kefo_consumer_stop, kefo_consumer_stop_async or
+     kefo_consumer_stop_after asked for it. */
+  KEFO_STOP_ASKED = 1,
+  /* An error kefo does not retry (an unknown stream, an endpoint that
+     cannot be reached once the retries are spent, a lease store that
+     cannot be opened, ...): on_stopped's |err| says which. */
+  KEFO_STOP_ERROR = 2,
+  /* on_records returned non-zero. */
+  KEFO_STOP_CALLBACK = 3
+} kefo_stop_reason;
+
+/*
+ * The consumer has stopped, once, with |reason|; |err| is the error that
+ * stopped it for KEFO_STOP_ERROR (lent: valid during the call), else
+ * NULL. From here kefo_consumer_stopped() is non-zero and nothing of the
+ * consumer's is left on the loop; kefo_consumer_del may follow, but not
+ * inside this call. Runs on the loop's thread (or inside the
+ * kefo_consumer_stop call that stopped it at once).
+ */
+typedef void (*kefo_on_stopped_cb)(kefo_consumer *c, kefo_stop_reason reason,
+                                   const kefo_error_info *err,
+                                   void *user_data);
+
+/*
+ * The ABI rule. The structs of this header never change size or layout
+ * once published (kefo_callbacks, kefo_record, kefo_error_info,
+ * kefo_stats, kefo_shard_stats, kefo_watermarks, kefo_shard_watermark,
+ * kefo_mem, kefo_info): a program built against an older header keeps
+ * working with a newer library. What is added later comes as new
+ * functions, new setters of kefo_consumer_callbacks below, or new enum
+ * values (a program must accept values it does not know). Adding a
+ * function raises -version-info's current and age (the soname stays);
+ * KEFO_VERSION_NUM (0xMMmmpp) moves its minor number for additions and
+ * its major number only for a deliberate break, which also changes the
+ * soname.
+ *
+ * Callbacks, as an object with one setter each (as nghttp2's
+ * nghttp2_session_callbacks), so a callback can be added without
+ * changing any struct: kefo_callbacks above holds the first three and
+ * never grows. Create one, set what the application handles, pass it to
+ * kefo_consumer_new2 (which copies it), and delete it.
+ */
+typedef struct kefo_consumer_callbacks kefo_consumer_callbacks;
+
+/*
+ * Creates a callbacks object with every callback unset, allocating with
+ * malloc.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|out| NULL) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_consumer_callbacks_new(kefo_consumer_callbacks **out);
+
+/* Frees |cbs|. NULL is allowed. */
+KEFO_EXTERN void kefo_consumer_callbacks_del(kefo_consumer_callbacks *cbs);
+
+/* The setters: each replaces one callback (NULL unsets it); see
+   kefo_callbacks for on_records, on_shard_event and on_error, and
+   kefo_consumer_set_event_time for event_time. on_records is required
+   by kefo_consumer_new2. */
+KEFO_EXTERN void kefo_consumer_callbacks_set_on_records(
+    kefo_consumer_callbacks *cbs,
+    int (*on_records)(kefo_consumer *c, const char *shard_id,
+                      const kefo_record *records, size_t n,
+                      int64_t millis_behind_latest, void *user_data));
+KEFO_EXTERN void kefo_consumer_callbacks_set_on_shard_event(
+    kefo_consumer_callbacks *cbs,
+    void (*on_shard_event)(kefo_consumer *c, const char *shard_id,
+                           kefo_shard_event ev, void *user_data));
+KEFO_EXTERN void kefo_consumer_callbacks_set_on_error(
+    kefo_consumer_callbacks *cbs,
+    void (*on_error)(kefo_consumer *c, const kefo_error_info *err,
+                     void *user_data));
+KEFO_EXTERN void
+kefo_consumer_callbacks_set_event_time(kefo_consumer_callbacks *cbs,
+                                       kefo_event_time_cb event_time);
+KEFO_EXTERN void
+kefo_consumer_callbacks_set_on_stopped(kefo_consumer_callbacks *cbs,
+                                       kefo_on_stopped_cb on_stopped);
+
+/*
+ * Like kefo_consumer_new, with callbacks from |cbs| (copied: the
+ * application may delete it).
+ *
+ * Returns as kefo_consumer_new; KEFO_ERR_INVALID_ARGUMENT also when
+ * |cbs| has no on_records.
+ */
+KEFO_EXTERN int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
+                                   const kefo_consumer_callbacks *cbs,
+                                   void *user_data, struct event_base *base);
+
+/*
  * Creates a consumer of the stream that |cfg| names (copied: the
  * application may free it). |cb| is copied. |base| is the application's
  * event loop, or NULL for one of kefo's own (then run it with
- * kefo_consumer_run).
+ * kefo_consumer_run). kefo_consumer_new2 takes the callbacks added since
+ * (on_stopped).
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (the config fails
  * validation, or the region or endpoint cannot be resolved), KEFO_ERR_TLS
@@ -554,14 +658,6 @@ KEFO_EXTERN int kefo_shard_resume(kefo_consumer *c, const char *shard_id);
 /* No watermark: a shard before its first record. */
 #define KEFO_WATERMARK_NONE INT64_MIN
 
-/*
- * The event time of |record| of |shard_id|, epoch milliseconds, for the
- * watermarks. Called once per record, before on_records; |user_data| is
- * the consumer's.
- */
-typedef int64_t (*kefo_event_time_cb)(kefo_consumer *c, const char *shard_id,
-                                      const kefo_record *record,
-                                      void *user_data);
 
 /*
  * Sets where event times come from (NULL: each record's
@@ -632,7 +728,10 @@ typedef enum {
   /* Its reader gave up. */
   KEFO_SHARD_STATE_FAILED = 3,
   /* Being read, but paused (kefo_shard_pause). */
-  KEFO_SHARD_STATE_PAUSED = 4
+  KEFO_SHARD_STATE_PAUSED = 4,
+  /* The consumer stopped (or is stopping) while the shard was being
+     read. */
+  KEFO_SHARD_STATE_STOPPED = 5
 } kefo_shard_state_kind;
 
 /* One shard's counters since the consumer started. */
