@@ -36,16 +36,33 @@ static void after_failure(kefo_reader *r, int error, const char *aws_type,
 }
 
 /* A failed call, reported (an expired iterator is routine after a long
-   pause, not an error). */
+   pause, not an error) once the core has decided: the failure that makes
+   it give up is reported final, the shard failing with it. */
 static void failed_call(kefo_reader *r, int error,
                         const kefo_error_info *info) {
   const char *type = info ? info->aws_type : NULL;
+  kefo_poll_core *core = &r->u.poll.core;
+  kefo_error_info e;
 
+  kefo_pollcore_on_error(core, kefo_consumer_now_ms(r->c), error, type,
+                         info ? info->retryable : 1, clock_of(r));
   if (!type || strcmp(type, "ExpiredIteratorException") != 0) {
     ++r->stats.errors;
-    kefo_consumer_report(r->c, error, r->shard_id, info, NULL);
+    if (info) {
+      e = *info;
+    } else {
+      memset(&e, 0, sizeof(e));
+      e.code = error;
+      e.message = "";
+    }
+    e.retryable = core->state != KEFO_POLL_FAILED;
+    kefo_consumer_report(r->c, error, r->shard_id, &e, NULL);
   }
-  after_failure(r, error, type, info ? info->retryable : 1);
+  if (core->state == KEFO_POLL_FAILED) {
+    kefo_reader_failed(r);
+    return;
+  }
+  poll_kick(r);
 }
 
 /* A malformed answer: fetched again after a backoff. */
