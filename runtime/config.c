@@ -1507,6 +1507,10 @@ static int kinesis_arn_is(const char *arn, int consumer) {
          slash[10] != ':' && strchr(slash + 10, '/') == NULL;
 }
 
+const kefo_mem *kefo_config_mem(const kefo_config *cfg) {
+  return &cfg->mem;
+}
+
 int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
   static const char *const retry[][2] = {
       {KEFO_CFG_RETRY_MIN_DELAY, KEFO_CFG_RETRY_MAX_DELAY},

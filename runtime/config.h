@@ -161,6 +161,10 @@ int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key);
  */
 const char *kefo_config_get_str(const kefo_config *cfg, const char *key);
 
+/* The allocator |cfg| was made with (kefo_config_new2): the consumer
+   made from it allocates through it too. */
+const kefo_mem *kefo_config_mem(const kefo_config *cfg);
+
 /* Returns 1 when |key| was set (by kefo_config_set or a file), else 0. */
 int kefo_config_is_set(const kefo_config *cfg, const char *key);
 

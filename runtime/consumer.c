@@ -929,7 +929,7 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   kefo_credentials_options copts;
   kefo_credentials_transport transport;
   char err[512], region[KEFO_REGION_MAX], url[KEFO_ENDPOINT_URL_MAX];
-  const kefo_mem *mem = kefo_mem_default();
+  const kefo_mem *mem;
   int rv;
 
   if (out == NULL || cfg == NULL || cb == NULL || cb->on_records == NULL) {
@@ -938,11 +938,15 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
     return KEFO_ERR_CONFIG;
   }
-  c = kefo_mem_calloc(mem, 1, sizeof(*c));
+  /* The application's allocator, given to kefo_config_new2, for every
+     allocation of kefo's own (nghttp2's too; libevent, OpenSSL and cJSON
+     have only process-wide hooks, which a library must not set). */
+  c = kefo_mem_calloc(kefo_config_mem(cfg), 1, sizeof(*c));
   if (c == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  c->mem = mem;
+  c->mem_copy = *kefo_config_mem(cfg);
+  c->mem = mem = &c->mem_copy;
   c->cb = *cb;
   c->event_time = cbs->event_time;
   c->on_stopped = cbs->on_stopped;
@@ -1335,7 +1339,11 @@ void kefo_consumer_del(kefo_consumer *c) {
   if (c->own_base && c->base) {
     event_base_free(c->base);
   }
-  kefo_mem_free(c->mem, c);
+  {
+    /* The allocator lives inside |c|: copied before |c| goes. */
+    kefo_mem m = c->mem_copy;
+    kefo_mem_free(&m, c);
+  }
 }
 
 int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,

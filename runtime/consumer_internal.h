@@ -114,7 +114,8 @@ struct kefo_consumer_callbacks {
 };
 
 struct kefo_consumer {
-  const kefo_mem *mem;
+  const kefo_mem *mem; /* &mem_copy */
+  kefo_mem mem_copy;   /* the config's allocator, copied */
   kefo_config *cfg;
   kefo_callbacks cb;
   void *user_data;

@@ -230,7 +230,10 @@ KEFO_EXTERN int kefo_config_new(kefo_config **out);
 
 /*
  * Like kefo_config_new(), allocating through |mem| (NULL: malloc), which
- * is copied.
+ * is copied. A consumer made from this config allocates through |mem|
+ * too: every allocation of kefo's own and of nghttp2 (libevent, OpenSSL
+ * and cJSON allocate with malloc: they have only process-wide hooks,
+ * which kefo leaves to the application).
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
