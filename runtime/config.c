@@ -259,6 +259,14 @@ static const key_def keys[] = {
     STR(KEFO_CFG_AWS_CA_FILE, NULL, 1, 4096, S_PATH,
         "A PEM file of CA certificates to trust besides the system's, for "
         "endpoints behind a private CA."),
+    /* TCP connect, TLS handshake and HTTP/2 SETTINGS each within this:
+       a server that accepts and never answers costs one such wait per
+       attempt. */
+    DUR(KEFO_CFG_HTTP_CONNECT_TIMEOUT, "10s", 100, 10 * MS_MIN,
+        "How long a new connection may take to connect, to finish its TLS "
+        "handshake and (HTTP/2) to receive the server's SETTINGS, each; a "
+        "server that accepts and never answers costs this much per "
+        "attempt."),
     /* From a call until its answer's head: a server that keeps the
        connection but sends nothing is given up on after this and the
        call retried. Not for SubscribeToShard's stream, which has

@@ -55,6 +55,7 @@
 #define KEFO_CFG_AWS_ENDPOINT "aws.endpoint"
 #define KEFO_CFG_AWS_CA_FILE "aws.ca.file"
 #define KEFO_CFG_HTTP_REQUEST_TIMEOUT "aws.http.request-timeout"
+#define KEFO_CFG_HTTP_CONNECT_TIMEOUT "aws.http.connect-timeout"
 #define KEFO_CFG_CREDENTIALS_PROVIDER "aws.credentials.provider"
 #define KEFO_CFG_ACCESS_KEY_ID "aws.credentials.provider.basic.accesskeyid"
 #define KEFO_CFG_SECRET_KEY "aws.credentials.provider.basic.secretkey"

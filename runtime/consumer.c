@@ -54,6 +54,13 @@ void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
   }
 }
 
+/* A call of the consumer's that will be tried again: reported at once,
+   retryable, so that an endpoint that cannot be reached is seen at the
+   first refusal rather than once the whole retry budget is spent. */
+static void on_call_retry(const kefo_error_info *info, void *ud) {
+  kefo_consumer_report(ud, info->code, NULL, info, NULL);
+}
+
 void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
                                kefo_shard_event ev) {
   if (c->cb.on_shard_event) {
@@ -1013,6 +1020,8 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
       (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
   hopts.request_timeout_ms =
       (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
+  hopts.connect_timeout_ms = hopts.tls_timeout_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
   rv = kefo_http_client_new(&c->http, c->base, &hopts);
   if (rv != 0) {
     goto fail;
@@ -1037,6 +1046,7 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
     rv = kefo_aws_client_new(&c->aws, c->base, c->http, c->creds, NULL, mem);
   }
   if (rv == 0) {
+    kefo_aws_client_set_retry_cb(c->aws, on_call_retry, c);
     rv = kefo_shard_graph_new(&c->graph, mem);
   }
   if (rv != 0) {

@@ -529,6 +529,16 @@ int main(int argc, char **argv) {
     kefo_config_del(cfg);
     return EXIT_USAGE;
   }
+  /* And a server that accepts but never answers is given 2 s per
+     attempt to connect and 5 s per call to answer, not the library's 10
+     and 30: about 20 s in all, as for one that refuses. */
+  if ((!kefo_config_is_set(cfg, "aws.http.connect-timeout") &&
+       set(cfg, "aws.http.connect-timeout", "2s") != 0) ||
+      (!kefo_config_is_set(cfg, "aws.http.request-timeout") &&
+       set(cfg, "aws.http.request-timeout", "5s") != 0)) {
+    kefo_config_del(cfg);
+    return EXIT_USAGE;
+  }
   /* A reader for looking at a stream keeps no checkpoints unless asked:
      a stale file in the working directory would silently skip records. */
   if (!kefo_config_is_set(cfg, "source.lease.store") &&
