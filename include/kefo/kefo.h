@@ -23,8 +23,14 @@ extern "C" {
 #endif
 
 /*
- * Threads and signals: kefo does all its I/O on one libevent event_base
- * and calls back on that loop's thread. Writes to a closed socket raise
+ * Threads and signals (as libuv's rule): a kefo object is not
+ * thread-safe. kefo does all its I/O on one libevent event_base and calls
+ * back on that loop's thread; every function must be called on that
+ * thread, with one exception: kefo_consumer_stop_async(), which any
+ * thread and any signal handler may call. Different consumers on
+ * different threads, each with its own loop, do not share state (except
+ * the process-wide OpenSSL and libevent initialisation, done once and
+ * safe to do from several threads). Writes to a closed socket raise
  * SIGPIPE (OpenSSL and libevent do not use MSG_NOSIGNAL): an application
  * must ignore SIGPIPE, as kefo's own tools do.
  */
