@@ -60,6 +60,7 @@ static void test_defaults(void) {
       {KEFO_CFG_WATERMARK_IDLE_TIMEOUT, "0ms"},
       {KEFO_CFG_WATERMARK_MAX_DRIFT, "0ms"},
       {KEFO_CFG_HTTP_REQUEST_TIMEOUT, "30s"},
+      {KEFO_CFG_HTTP_CONNECT_TIMEOUT, "10s"},
       {KEFO_CFG_CREDENTIALS_PROVIDER, "AUTO"},
       {KEFO_CFG_RETRY_MIN_DELAY, "300ms"},
       {KEFO_CFG_RETRY_MAX_DELAY, "1s"},
