@@ -107,11 +107,31 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
   if (c->state != C_RUNNING) {
     return;
   }
-  if (error) {
-    ++r->stats.errors;
-    kefo_consumer_report(c, error, r->shard_id, info, NULL);
+  if (!error) {
+    ended(r, 0, 1);
+    efo_kick(r);
+    return;
   }
-  ended(r, error, info ? info->retryable : 1);
+  ++r->stats.errors;
+  /* The core decides first, so that the failure after which the shard
+     gives up is reported as final, and every other one as retried. */
+  kefo_subcore_on_end(&r->u.efo.core, kefo_consumer_now_ms(c), error,
+                      info ? info->retryable : 1, clock_of(r));
+  {
+    kefo_error_info e;
+    if (info) {
+      e = *info;
+    } else {
+      memset(&e, 0, sizeof(e));
+      e.code = error;
+      e.message = "";
+    }
+    e.retryable = r->u.efo.core.state != KEFO_SUB_FAILED;
+    kefo_consumer_report(c, error, r->shard_id, &e, NULL);
+  }
+  if (r->u.efo.core.state == KEFO_SUB_FAILED) {
+    kefo_reader_failed(r);
+  }
   efo_kick(r);
 }
 
