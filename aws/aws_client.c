@@ -13,8 +13,8 @@
 #include <event2/event.h>
 
 #include "aws/region.h"
-#include "runtime/buf.h"
-#include "runtime/clock.h"
+#include "base/buf.h"
+#include "base/clock.h"
 
 /* GetRecords returns up to 10 MB of data, base64 in JSON: about 14 MB. */
 #define MAX_RESPONSE (32u << 20)

@@ -12,7 +12,7 @@
 #include "aws/credentials.h"
 #include "aws/http.h"
 #include "aws/region.h"
-#include "aws/retry.h"
+#include "base/retry.h"
 #include "aws/sigv4.h"
 
 /* One AWS service as kefo talks to it. */

@@ -17,7 +17,7 @@
 
 #include <event2/event.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define MAX_ACCESS_KEY_ID 128
 #define MAX_SECRET 256

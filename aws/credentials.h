@@ -17,9 +17,9 @@
 
 #include "aws/http.h"
 #include "aws/profile_file.h"
-#include "runtime/buf.h"
-#include "runtime/clock.h"
-#include "runtime/mem.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/mem.h"
 
 typedef struct kefo_credentials {
   const char *access_key_id;

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define ECS_ENDPOINT "http://169.254.170.2"
 #define MAX_BODY (16 * 1024)

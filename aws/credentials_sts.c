@@ -12,7 +12,7 @@
 
 #include "aws/region.h"
 #include "aws/sigv4.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define STS_VERSION "2011-06-15"
 #define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"

@@ -10,7 +10,7 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/crc32.h"
+#include "base/crc32.h"
 
 /* A body buffer above this size is kept only while the messages that
    come are as big: it is freed after the first message at most this size

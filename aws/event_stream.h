@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 /* total_length, headers_length, prelude CRC. */
 #define KEFO_ES_PRELUDE_LEN 12

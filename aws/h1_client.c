@@ -31,7 +31,7 @@
 #include <openssl/x509.h>
 
 #include "aws/tls.h"
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 /* Connections per endpoint; further requests wait for one to be free. */
 #define MAX_CONNS_PER_ENDPOINT 8

@@ -23,10 +23,10 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 
-#include "aws/retry.h"
+#include "base/retry.h"
 #include "aws/tls.h"
-#include "runtime/buf.h"
-#include "runtime/clock.h"
+#include "base/buf.h"
+#include "base/clock.h"
 
 #define DEFAULT_CONNECT_MS 10000u
 #define DEFAULT_TLS_MS 10000u

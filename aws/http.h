@@ -15,7 +15,7 @@
 #include <event2/event.h>
 #include <kefo/kefo.h>
 
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 /* An endpoint: scheme, host and port of a URL such as
    "https://kinesis.us-east-1.amazonaws.com" or "http://127.0.0.1:4568". */

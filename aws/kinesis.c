@@ -11,7 +11,7 @@
 
 #include <event2/event.h>
 
-#include "runtime/buf.h"
+#include "base/buf.h"
 
 /* ---- ListShards --------------------------------------------------------- */
 

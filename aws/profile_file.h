@@ -12,7 +12,7 @@
 
 #include <kefo/kefo.h>
 
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 /* Environment lookups. |get| returns the value of |name| or NULL; the
    string must stay valid while the caller uses it (getenv's rule). */

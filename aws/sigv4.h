@@ -12,7 +12,7 @@
 
 #include <kefo/kefo.h>
 
-#include "runtime/buf.h"
+#include "base/buf.h"
 
 /* Length of a derived signing key (an HMAC-SHA256 output). */
 #define KEFO_SIGV4_KEY_LEN 32

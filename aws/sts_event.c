@@ -10,13 +10,13 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#include "runtime/cpu.h"
+#include "base/cpu.h"
 #ifdef KEFO_CPU_X86_DISPATCH
 #define KEFO_STS_AVX2 1
 #include <immintrin.h>
 #endif
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 typedef struct scan {
   const uint8_t *p, *start, *end;

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/buf.h"
-#include "runtime/mem.h"
+#include "base/buf.h"
+#include "base/mem.h"
 
 #define KEFO_STS_MAX_DEPTH 64
 

@@ -26,7 +26,7 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "aws/event_stream.h"
 #include "efo/subscription.h"
 #include "runtime/consumer_internal.h"

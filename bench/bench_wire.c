@@ -23,8 +23,8 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/base64.h"
-#include "aws/crc32.h"
+#include "base/base64.h"
+#include "base/crc32.h"
 #include "aws/event_stream.h"
 
 #define KIB 1024u

@@ -11,7 +11,7 @@
 
 #include <event2/event.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 typedef enum {
   STEP_IDLE,

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 #include "runtime/consumer_internal.h"
 
 static void efo_kick(kefo_reader *r);

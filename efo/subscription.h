@@ -16,7 +16,7 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/retry.h"
+#include "base/retry.h"
 
 /* Kinesis sequence numbers are decimal strings of up to 128 digits. */
 #define KEFO_SEQ_MAX 130

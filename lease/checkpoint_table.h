@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "lease/lease_store.h"
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 typedef struct kefo_checkpoint_slot {
   char *shard_id;

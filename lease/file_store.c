@@ -25,8 +25,8 @@
 
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
-#include "runtime/buf.h"
-#include "runtime/json_writer.h"
+#include "base/buf.h"
+#include "base/json_writer.h"
 
 /* A checkpoint file of a stream with 100,000 shards is about 15 MB. */
 #define MAX_FILE_BYTES (64u << 20)

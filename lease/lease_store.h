@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 /* The KCL's checkpoint of a shard read to its end. */
 #define KEFO_CHECKPOINT_SHARD_END "SHARD_END"

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aws/retry.h"
+#include "base/retry.h"
 #include "efo/subscription.h"
 
 /* GetRecords allows five calls a second per shard. */

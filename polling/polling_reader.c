@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 #include "runtime/consumer_internal.h"
 
 static void poll_kick(kefo_reader *r);

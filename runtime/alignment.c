@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 #include "runtime/consumer_internal.h"
 
 #define ALIGN_PERIOD_MS 100

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/error.h"
-#include "runtime/mem.h"
+#include "base/error.h"
+#include "base/mem.h"
 
 #define MS_SEC 1000LL
 #define MS_MIN (60 * MS_SEC)
@@ -309,7 +309,7 @@ static const key_def keys[] = {
     STR(KEFO_CFG_WEB_IDENTITY_TOKEN_FILE, NULL, 1, 4096, S_PATH,
         "Accepted as in Flink, but not read yet: a profile's "
         "web_identity_token_file or AWS_WEB_IDENTITY_TOKEN_FILE gives it."),
-    /* Flink's AWSConfigOptions, as aws/retry.h. */
+    /* Flink's AWSConfigOptions, as base/retry.h. */
     DUR(KEFO_CFG_RETRY_MIN_DELAY, "300ms", 1, MS_HOUR,
         "The first delay before an AWS call that failed for a reason worth "
         "retrying (throttling, a server error, a lost connection) is tried "

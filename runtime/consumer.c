@@ -18,9 +18,9 @@
 #include <event2/event.h>
 #include <kefo/kefo.h>
 
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "aws/region.h"
-#include "runtime/clock.h"
+#include "base/clock.h"
 #include "runtime/consumer_internal.h"
 #include "runtime/kpl.h"
 

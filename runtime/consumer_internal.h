@@ -22,7 +22,7 @@
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
 #include "polling/poll_core.h"
-#include "runtime/buf.h"
+#include "base/buf.h"
 #include "runtime/config.h"
 #include "runtime/shard_graph.h"
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 /* The four bytes that open every KPL aggregate. */
 #define KEFO_KPL_MAGIC_LEN 4

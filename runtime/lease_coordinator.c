@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 #include "runtime/consumer_internal.h"
 
 typedef struct lease_view {

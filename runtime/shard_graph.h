@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "runtime/kpl.h"
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 /* Kinesis shard ids are 1 to 128 characters of [a-zA-Z0-9_.-]. */
 #define KEFO_SHARD_ID_MAX 128

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes aws/base64_tables.h: the lookup tables of the little-endian fast
-paths in aws/base64.c. Run from the repository root after changing the
-layout: python3 scripts/gen-base64-tables.py > aws/base64_tables.h"""
+"""Writes base/base64_tables.h: the lookup tables of the little-endian fast
+paths in base/base64.c. Run from the repository root after changing the
+layout: python3 scripts/gen-base64-tables.py > base/base64_tables.h"""
 
 ALPHA = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 BAD = 0x01000000  # lands in the 4th byte, which the decoder ORs into a flag

@@ -9,7 +9,7 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "tests/suites.h"
 
 /* RFC 4648, section 10. */

@@ -5,7 +5,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "runtime/buf.h"
+#include "base/buf.h"
 #include "tests/failmalloc.h"
 #include "tests/suites.h"
 

@@ -35,7 +35,7 @@
 #include <kefo/kefo.h>
 
 #include "aws/aws_client.h"
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "efo/subscription.h"
 #include "tests/aws_test_util.h"
 

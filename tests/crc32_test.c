@@ -6,7 +6,7 @@
 #include <CUnit/CUnit.h>
 #include <zlib.h>
 
-#include "aws/crc32.h"
+#include "base/crc32.h"
 #include "tests/suites.h"
 
 static void test_known_values(void) {

@@ -9,8 +9,8 @@
 
 #include <CUnit/CUnit.h>
 
-#include "aws/base64.h"
-#include "aws/crc32.h"
+#include "base/base64.h"
+#include "base/crc32.h"
 #include "aws/event_stream.h"
 #include "tests/failmalloc.h"
 #include "tests/suites.h"

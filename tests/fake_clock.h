@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 /* What the clock's random() returns. */
 extern uint32_t kefo_fake_random_value;

@@ -31,7 +31,7 @@
 #include "aws/h1_client.h"
 #include "aws/http.h"
 #include "aws/tls.h"
-#include "runtime/buf.h"
+#include "base/buf.h"
 #include "tests/failmalloc.h"
 
 #ifndef KEFO_TEST_SRCDIR

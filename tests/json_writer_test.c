@@ -7,7 +7,7 @@
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
 
-#include "runtime/json_writer.h"
+#include "base/json_writer.h"
 #include "tests/suites.h"
 
 static int valid(const char *s) {

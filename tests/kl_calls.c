@@ -9,7 +9,7 @@
 #include <CUnit/Basic.h>
 
 #include "aws/aws_client.h"
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "tests/aws_test_util.h"
 
 static struct event_base *base;

@@ -19,7 +19,7 @@
 #include "aws/aws_client.h"
 #include "aws/kinesis.h"
 #include "efo/subscription.h"
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 static struct event_base *base;
 static kefo_http_client *http, *tls_http;

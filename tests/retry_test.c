@@ -4,7 +4,7 @@
  */
 #include <CUnit/CUnit.h>
 
-#include "aws/retry.h"
+#include "base/retry.h"
 #include "tests/fake_clock.h"
 #include "tests/suites.h"
 

@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "aws/sts_event.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/failmalloc.h"
 #include "tests/suites.h"
 

@@ -15,8 +15,8 @@
 #include <kefo/kefo.h>
 
 #include "aws/event_stream.h"
-#include "runtime/buf.h"
-#include "runtime/json_writer.h"
+#include "base/buf.h"
+#include "base/json_writer.h"
 
 /* Exit codes, documented in --help. */
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };

@@ -23,7 +23,7 @@
 #include <kefo/kefover.h>
 
 #include "aws/aws_client.h"
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "aws/region.h"
 
 #define EXIT_OK 0

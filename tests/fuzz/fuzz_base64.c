@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check(const uint8_t *in, size_t n) {

@@ -33,7 +33,7 @@
 
 #include "tests/fuzz/fuzz.h"
 #include "aws/aws_client.h"
-#include "aws/base64.h"
+#include "base/base64.h"
 #include "aws/credentials.h"
 #include "aws/sts_event.h"
 #include "efo/subscription.h"

@@ -17,7 +17,7 @@
 
 #include "tests/fuzz/fuzz.h"
 #include "aws/sts_event.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 static kefo_sts_parser parser;
 static int ready;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/base64.h"
-#include "runtime/json_writer.h"
+#include "base/base64.h"
+#include "base/json_writer.h"
 
 #define ACCOUNT "123456789012"
 /* An event or GetRecords answer holds about this much record data. */

@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "runtime/buf.h"
+#include "base/buf.h"
 #include "tests/mock/mock_fault.h"
 #include "tests/mock/mock_stream.h"
 

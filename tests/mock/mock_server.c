@@ -24,7 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "aws/sigv4.h"
-#include "runtime/clock.h"
+#include "base/clock.h"
 #include "tests/mock/mock_subscription.h"
 
 /* Stop producing output above this many unsent bytes; go on below LOW. */

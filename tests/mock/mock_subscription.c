@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "aws/crc32.h"
+#include "base/crc32.h"
 #include "aws/event_stream.h"
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 struct mock_subscription {
   mock_conn *conn;

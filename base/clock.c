@@ -1,7 +1,7 @@
 /*
  * The system clock and random source behind kefo_clock.
  */
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 #include <sys/time.h>
 #include <time.h>

@@ -3,8 +3,8 @@
  * AVX2 base64 decoder and string scan): the build targets plain x86-64,
  * so that one binary runs on every such CPU.
  */
-#ifndef KEFO_RUNTIME_CPU_H
-#define KEFO_RUNTIME_CPU_H
+#ifndef KEFO_BASE_CPU_H
+#define KEFO_BASE_CPU_H
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KEFO_CPU_X86_DISPATCH 1
@@ -17,4 +17,4 @@ static inline int kefo_cpu_has_avx2(void) {
 }
 #endif
 
-#endif /* KEFO_RUNTIME_CPU_H */
+#endif /* KEFO_BASE_CPU_H */

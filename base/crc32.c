@@ -5,7 +5,7 @@
  * about three times zlib's table method; the last 16 folded bytes and the
  * tail go through zlib's crc32_z, which also serves every other CPU.
  */
-#include "aws/crc32.h"
+#include "base/crc32.h"
 
 #include <zlib.h>
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 typedef struct kefo_buf {
   uint8_t *data;

@@ -2,7 +2,7 @@
  * The default allocator and the thin wrappers every module allocates
  * through.
  */
-#include "runtime/mem.h"
+#include "base/mem.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/buf.h"
+#include "base/buf.h"
 
 /* Returns 1 when |len| bytes at |s| are well-formed UTF-8 (no overlongs,
    no surrogates, nothing above U+10FFFF), else 0. */

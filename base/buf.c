@@ -1,7 +1,7 @@
 /*
  * Growable byte buffer: doubling growth, allocator-aware.
  */
-#include "runtime/buf.h"
+#include "base/buf.h"
 
 #include <string.h>
 

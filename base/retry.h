@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "runtime/clock.h"
+#include "base/clock.h"
 
 typedef struct kefo_retry_strategy {
   uint32_t min_delay_ms;

@@ -1,7 +1,7 @@
 /*
  * Exponential backoff with full jitter.
  */
-#include "aws/retry.h"
+#include "base/retry.h"
 
 void kefo_retry_default(kefo_retry_strategy *rs) {
   rs->min_delay_ms = KEFO_RETRY_DEFAULT_MIN_MS;

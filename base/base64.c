@@ -8,17 +8,17 @@
  */
 #include "config.h"
 
-#include "aws/base64.h"
+#include "base/base64.h"
 
 #include <string.h>
 
 #include <kefo/kefo.h>
 
 #ifndef WORDS_BIGENDIAN
-#include "aws/base64_tables.h"
+#include "base/base64_tables.h"
 #endif
 
-#include "runtime/cpu.h"
+#include "base/cpu.h"
 #ifdef KEFO_CPU_X86_DISPATCH
 #define KEFO_BASE64_AVX2 1
 #include <immintrin.h>

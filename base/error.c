@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

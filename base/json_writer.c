@@ -2,11 +2,11 @@
  * JSON string output. Escaping walks runs of plain bytes and copies each
  * run at once, since record data is mostly plain text.
  */
-#include "runtime/json_writer.h"
+#include "base/json_writer.h"
 
 #include <kefo/kefo.h>
 
-#include "aws/base64.h"
+#include "base/base64.h"
 
 int kefo_utf8_valid(const uint8_t *s, size_t len) {
   size_t i = 0;
