@@ -239,6 +239,10 @@ static kefo_consumer *make_consumer(struct event_base *base, run *ru) {
   if (i != 0) {
     fprintf(stderr, "bench_decode: %s\n", kefo_strerror((int)i));
     c = NULL;
+  } else {
+    /* Never started (no network here), but delivering: records reach
+       on_records only while the consumer runs. */
+    c->state = C_RUNNING;
   }
   kefo_config_del(cfg);
   return c;
