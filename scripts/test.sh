@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds kefo with AddressSanitizer and
-# UndefinedBehaviorSanitizer (LeakSanitizer on), runs every test, checks
+# UndefinedBehaviorSanitizer (LeakSanitizer on), runs every test (make
+# check, check-integration and check-long: make check-all), checks
 # that `make distcheck` passes, and ends with the unit tests' CUnit summary.
 # Usage: bash scripts/test.sh        (as root on a fresh Debian 12 machine)
 set -euo pipefail
@@ -32,7 +33,10 @@ mkdir -p build-asan
       --with-vectors="$vectors" >configure.out; } &&
   make -j"$jobs" >make.out 2>&1 || { cat make.out; exit 1; })
 status=0
-(cd build-asan && make -j"$jobs" check >check.out 2>&1) || status=$?
+# All three sets: make check (unit, fuzz replays, mock server),
+# check-integration (emulators, the tools as a user runs them) and
+# check-long (a million records, kills), side by side.
+(cd build-asan && make -j"$jobs" check-all >check.out 2>&1) || status=$?
 for log in build-asan/tests/*.log; do
   case "$log" in */test-suite.log) continue ;; esac
   echo "=== ${log#build-asan/}"
@@ -44,8 +48,8 @@ grep -E '^(# |PASS|FAIL|ERROR|XPASS)' build-asan/check.out || true
 # 2. The release tarball builds and passes its own tests.
 if [ $status = 0 ]; then
   echo "=== make distcheck"
-  # The sanitizer run above is the full one; the tarball's own check runs
-  # the long consumer tests at a smaller size.
+  # The sanitizer run above is the full one; the tarball's own check is
+  # `make check`, the fast set.
   (cd build-asan && MOCK_BIG_RECORDS=100000 MOCK_LIFETIME_SECONDS=10 \
     MOCK_IDLE_SECONDS=2 make distcheck >distcheck.out 2>&1) || {
     tail -40 build-asan/distcheck.out; status=1; }

@@ -23,8 +23,21 @@ kefo_wait_port() { # port, seconds
   return 1
 }
 
+# An emulator that is not installed skips the test (exit 77, automake's
+# SKIP): `make check-integration` on a machine without them says so
+# rather than failing. scripts/install-deps.sh installs both, so CI never
+# skips.
+kefo_need() {
+  if [ ! -f "$KEFO_TOP/node_modules/$1/$2" ]; then
+    echo "$1 is not installed under $KEFO_TOP/node_modules" \
+      "(bash scripts/install-deps.sh): skipped" >&2
+    exit 77
+  fi
+}
+
 kefo_start_kinesis_local() {
   local dir=$KEFO_TOP/node_modules/kinesis-local log
+  kefo_need kinesis-local main.js
   KEFO_KINESIS_PORT=$(kefo_free_port)
   KEFO_KINESIS_TLS_PORT=$(kefo_free_port)
   log=${KEFO_EMULATOR_LOG_DIR:-/tmp}/kinesis-local.$$.log
@@ -49,6 +62,7 @@ kefo_start_kinesis_local() {
 
 kefo_start_dynalite() {
   local dir=$KEFO_TOP/node_modules/dynalite log
+  kefo_need dynalite cli.js
   KEFO_DYNALITE_PORT=$(kefo_free_port)
   log=${KEFO_EMULATOR_LOG_DIR:-/tmp}/dynalite.$$.log
   node "$dir/cli.js" --host 127.0.0.1 --port "$KEFO_DYNALITE_PORT" \
