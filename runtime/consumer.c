@@ -265,6 +265,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     out->approximate_arrival_ms = c->pend[k].arrival_ms;
     out->data = c->arena.data + c->pend[k].data;
     out->data_len = c->pend[k].data_len;
+    bytes += out->data_len;
     t = kefo_alignment_event_time(c, r, out);
     newest = t > newest ? t : newest;
   }
@@ -298,8 +299,10 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     memcpy(r->delivered, last->sequence_number, len);
     r->delivered[len] = '\0';
     r->delivered_sub = last->sub_sequence_number;
-    for (k = 0; k < c->taken; ++k) {
-      bytes += c->recs[k].data_len;
+    /* Counted in the loop above; a stop inside the call (rare) takes
+       back the records it left. */
+    for (k = c->taken; k < c->npend; ++k) {
+      bytes -= c->recs[k].data_len;
     }
     r->stats.records += c->taken;
     r->stats.bytes += bytes;
