@@ -117,18 +117,8 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
      gives up is reported as final, and every other one as retried. */
   kefo_subcore_on_end(&r->u.efo.core, kefo_consumer_now_ms(c), error,
                       info ? info->retryable : 1, clock_of(r));
-  {
-    kefo_error_info e;
-    if (info) {
-      e = *info;
-    } else {
-      memset(&e, 0, sizeof(e));
-      e.code = error;
-      e.message = "";
-    }
-    e.retryable = r->u.efo.core.state != KEFO_SUB_FAILED;
-    kefo_consumer_report(c, error, r->shard_id, &e, NULL);
-  }
+  kefo_consumer_report_failure(c, error, r->shard_id, info,
+                               r->u.efo.core.state != KEFO_SUB_FAILED);
   if (r->u.efo.core.state == KEFO_SUB_FAILED) {
     kefo_reader_failed(r);
   }

@@ -42,21 +42,13 @@ static void failed_call(kefo_reader *r, int error,
                         const kefo_error_info *info) {
   const char *type = info ? info->aws_type : NULL;
   kefo_poll_core *core = &r->u.poll.core;
-  kefo_error_info e;
 
   kefo_pollcore_on_error(core, kefo_consumer_now_ms(r->c), error, type,
                          info ? info->retryable : 1, clock_of(r));
   if (!type || strcmp(type, "ExpiredIteratorException") != 0) {
     ++r->stats.errors;
-    if (info) {
-      e = *info;
-    } else {
-      memset(&e, 0, sizeof(e));
-      e.code = error;
-      e.message = "";
-    }
-    e.retryable = core->state != KEFO_POLL_FAILED;
-    kefo_consumer_report(r->c, error, r->shard_id, &e, NULL);
+    kefo_consumer_report_failure(r->c, error, r->shard_id, info,
+                                 core->state != KEFO_POLL_FAILED);
   }
   if (core->state == KEFO_POLL_FAILED) {
     kefo_reader_failed(r);

@@ -54,6 +54,21 @@ void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
   }
 }
 
+void kefo_consumer_report_failure(kefo_consumer *c, int code, const char *shard,
+                                  const kefo_error_info *info, int retryable) {
+  kefo_error_info e;
+
+  if (info) {
+    e = *info;
+  } else {
+    memset(&e, 0, sizeof(e));
+    e.code = code;
+    e.message = "";
+  }
+  e.retryable = retryable;
+  kefo_consumer_report(c, code, shard, &e, NULL);
+}
+
 /* A call of the consumer's that will be tried again: reported at once,
    retryable, so that an endpoint that cannot be reached is seen at the
    first refusal rather than once the whole retry budget is spent. */
@@ -275,8 +290,8 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
   c->in_records = r;
   c->taken = c->npend;
   c->stop_asked = STOP_ASKED_NONE;
-  rv = c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind,
-                        c->user_data);
+  rv =
+      c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind, c->user_data);
   c->in_records = NULL;
   if (rv != 0) {
     /* Stops at once (the reader does it): nothing of this call counts
@@ -558,10 +573,9 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
     /* Inside on_records: any record lent so far, up to the last one the
        application still takes (kefo_consumer_stop_after). */
     const kefo_record *last = c->taken ? &c->recs[c->taken - 1] : NULL;
-    if ((last == NULL ||
-         kefo_checkpoint_cmp(sequence_number, sub_sequence,
-                             last->sequence_number,
-                             last->sub_sequence_number) > 0) &&
+    if ((last == NULL || kefo_checkpoint_cmp(sequence_number, sub_sequence,
+                                             last->sequence_number,
+                                             last->sub_sequence_number) > 0) &&
         (!r->delivered[0] ||
          kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
                              r->delivered_sub) > 0)) {
@@ -1393,8 +1407,8 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
   }
   for (r = c->readers; r; r = r->next) {
     c->stats[n] = r->stats;
-    c->stats[n++].state = r->state == R_FINISHED ? KEFO_SHARD_STATE_FINISHED
-                          : r->state == R_FAILED ? KEFO_SHARD_STATE_FAILED
+    c->stats[n++].state = r->state == R_FINISHED   ? KEFO_SHARD_STATE_FINISHED
+                          : r->state == R_FAILED   ? KEFO_SHARD_STATE_FAILED
                           : c->state >= C_STOPPING ? KEFO_SHARD_STATE_STOPPED
                           : r->paused              ? KEFO_SHARD_STATE_PAUSED
                                                    : KEFO_SHARD_STATE_READING;

@@ -238,6 +238,14 @@ kefo_consumer_sequence_numbers(kefo_consumer *c,
 int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
                                size_t size);
 
+/*
+ * Reports a failed call of |shard|'s reader (|info|, or |code| alone when
+ * NULL) with |retryable| as its reader decided it: the failure after
+ * which the reader gives up is final, the others are retried.
+ */
+void kefo_consumer_report_failure(kefo_consumer *c, int code, const char *shard,
+                                  const kefo_error_info *info, int retryable);
+
 /* Reports an error through on_error: |info| when given, else |code| and
    |message|; |shard| may be NULL. */
 void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
