@@ -19,15 +19,13 @@ typedef struct kefo_h2_client kefo_h2_client;
  * Returns 0 or KEFO_ERR_NOMEM.
  */
 int kefo_h2_client_new(kefo_h2_client **out, struct event_base *base,
-                       const kefo_http_client_options *opts,
-                       SSL_CTX *tls_ctx);
+                       const kefo_http_client_options *opts, SSL_CTX *tls_ctx);
 
 /* Closes every connection; requests in flight get no more callbacks. */
 void kefo_h2_client_del(kefo_h2_client *client);
 
 /* As kefo_http_client_request, for an HTTP/2 request. */
-int kefo_h2_client_request(kefo_h2_client *client,
-                           const kefo_http_request *req,
+int kefo_h2_client_request(kefo_h2_client *client, const kefo_http_request *req,
                            const kefo_http_callbacks *cb, void *user_data,
                            kefo_http_stream **out);
 

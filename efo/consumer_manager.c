@@ -178,11 +178,10 @@ static int check_consumer_stream(kefo_consumer_manager *m,
   if (m->lifecycle != KEFO_EFO_SELF_MANAGED) {
     return 0;
   }
-  if (consumer_stream != NULL ? strcmp(consumer_stream, m->stream_arn) == 0
-                              : strncmp(m->consumer_arn, m->stream_arn, n) ==
-                                        0 &&
-                                    strncmp(m->consumer_arn + n, tag,
-                                            sizeof(tag) - 1) == 0) {
+  if (consumer_stream != NULL
+          ? strcmp(consumer_stream, m->stream_arn) == 0
+          : strncmp(m->consumer_arn, m->stream_arn, n) == 0 &&
+                strncmp(m->consumer_arn + n, tag, sizeof(tag) - 1) == 0) {
     return 0;
   }
   if (consumer_stream == NULL) {
@@ -371,10 +370,10 @@ static void next_step(kefo_consumer_manager *m) {
     return;
   case STEP_RESOLVE_STREAM:
     op = "DescribeStreamSummary";
-    ok = ok && (m->stream_name[0] ? cJSON_AddStringToObject(
-                                        body, "StreamName", m->stream_name)
-                                  : cJSON_AddStringToObject(
-                                        body, "StreamARN", m->stream_arn));
+    ok =
+        ok && (m->stream_name[0]
+                   ? cJSON_AddStringToObject(body, "StreamName", m->stream_name)
+                   : cJSON_AddStringToObject(body, "StreamARN", m->stream_arn));
     break;
   case STEP_REGISTER:
     op = "RegisterStreamConsumer";

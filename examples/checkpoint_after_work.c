@@ -87,14 +87,14 @@ int main(int argc, char **argv) {
   if (kefo_config_new(&cfg) != 0) {
     return 1;
   }
-  if (kefo_config_set2(cfg, "source.stream.name", argv[1], err,
-                       sizeof(err)) != 0 ||
+  if (kefo_config_set2(cfg, "source.stream.name", argv[1], err, sizeof(err)) !=
+          0 ||
       kefo_config_set2(cfg, "source.efo.consumer.name", "checkpoint-example",
                        err, sizeof(err)) != 0 ||
       kefo_config_set2(cfg, "source.init.position", "TRIM_HORIZON", err,
                        sizeof(err)) != 0 ||
-      kefo_config_set2(cfg, "source.lease.store", "file", err,
-                       sizeof(err)) != 0 ||
+      kefo_config_set2(cfg, "source.lease.store", "file", err, sizeof(err)) !=
+          0 ||
       kefo_config_set2(cfg, "source.lease.file", argv[2], err, sizeof(err)) !=
           0 ||
       /* No automatic checkpoints: only kefo_checkpoint above. */

@@ -112,14 +112,14 @@ int main(int argc, char **argv) {
   if (a.base == NULL || kefo_config_new(&cfg) != 0) {
     return 1;
   }
-  if (kefo_config_set2(cfg, "source.stream.name", argv[1], err,
+  if (kefo_config_set2(cfg, "source.stream.name", argv[1], err, sizeof(err)) !=
+          0 ||
+      kefo_config_set2(cfg, "source.efo.consumer.name", "own-loop-example", err,
                        sizeof(err)) != 0 ||
-      kefo_config_set2(cfg, "source.efo.consumer.name", "own-loop-example",
-                       err, sizeof(err)) != 0 ||
       kefo_config_set2(cfg, "source.init.position", "TRIM_HORIZON", err,
                        sizeof(err)) != 0 ||
-      kefo_config_set2(cfg, "source.lease.store", "memory", err,
-                       sizeof(err)) != 0) {
+      kefo_config_set2(cfg, "source.lease.store", "memory", err, sizeof(err)) !=
+          0) {
     fprintf(stderr, "own_loop: %s\n", err);
     return 2;
   }

@@ -71,15 +71,15 @@ int main(int argc, char **argv) {
   if (kefo_config_new(&cfg) != 0) {
     return 1;
   }
-  if (kefo_config_set2(cfg, "source.stream.name", argv[1], err,
-                       sizeof(err)) != 0 ||
+  if (kefo_config_set2(cfg, "source.stream.name", argv[1], err, sizeof(err)) !=
+          0 ||
       kefo_config_set2(cfg, "source.efo.consumer.name", "read-stream-example",
                        err, sizeof(err)) != 0 ||
       kefo_config_set2(cfg, "source.init.position", "TRIM_HORIZON", err,
                        sizeof(err)) != 0 ||
       /* Progress is kept in memory only: a rerun starts again. */
-      kefo_config_set2(cfg, "source.lease.store", "memory", err,
-                       sizeof(err)) != 0) {
+      kefo_config_set2(cfg, "source.lease.store", "memory", err, sizeof(err)) !=
+          0) {
     fprintf(stderr, "read_stream: %s\n", err);
     kefo_config_del(cfg);
     return 2;

@@ -132,8 +132,9 @@ static void test_consumer_failmalloc(void) {
 int kefo_add_consumer_failmalloc_suite(void) {
   CU_pSuite s = CU_add_suite("consumer failmalloc", NULL, NULL);
   if (s == NULL ||
-      !CU_add_test(s, "create, start, stop, free: every allocation fails "
-                      "once",
+      !CU_add_test(s,
+                   "create, start, stop, free: every allocation fails "
+                   "once",
                    test_consumer_failmalloc)) {
     return CU_get_error();
   }

@@ -111,7 +111,7 @@ typedef struct tally {
   /* Stop gracefully once this many records were seen in all, in the
      middle of a call (kefo_consumer_stop_after); 0: never. */
   int stop_after_total;
-  int stop_asked;      /* kefo_consumer_stop_after was called */
+  int stop_asked; /* kefo_consumer_stop_after was called */
   /* on_stopped: how often, why, and the AWS type of the error. */
   int stopped_calls;
   int stopped_reason;

@@ -113,14 +113,15 @@ static void capture_end(void) {
   unlink(cap_path);
 }
 
-/* ---- what each case saw --------------------------------------------------- */
+/* ---- what each case saw ---------------------------------------------------
+ */
 
 typedef struct result {
   char name[96];
   char seen[1024]; /* what was exercised, in words */
-  long bytes;     /* written to fds 1 and 2 during the case */
-  char text[160]; /* the start of it */
-  int exercised;  /* the error path was reached */
+  long bytes;      /* written to fds 1 and 2 during the case */
+  char text[160];  /* the start of it */
+  int exercised;   /* the error path was reached */
 } result;
 
 static result results[MAX_CASES];
@@ -396,8 +397,8 @@ static const cell cells[] = {
     {"HTTP 503", "expire", NULL, "service-unavailable", NULL, 0, 0, X_ERROR,
      EFO},
     {"HTTP 503", "service-unavailable", NULL, NULL, NULL, 0, 0, X_ERROR, POLL},
-    {"signature rejected", "expire", NULL, "bad-signature", NULL, 0, 0,
-     X_ERROR, EFO},
+    {"signature rejected", "expire", NULL, "bad-signature", NULL, 0, 0, X_ERROR,
+     EFO},
     {"signature rejected", "bad-signature", NULL, NULL, NULL, 0, 0, X_ERROR,
      POLL},
     {"ExpiredTokenException", "expire", NULL, "expired-token", NULL, 0, 0,
@@ -412,8 +413,7 @@ static const cell cells[] = {
      X_ERROR | X_STRUCK, EFO | POLL},
     {"ListShards malformed JSON", "malformed-json", "ListShards", NULL, NULL, 0,
      0, X_ERROR | X_STRUCK, EFO | POLL},
-    {"shard split", NULL, "SplitShard", NULL, NULL, 0, 0, X_FINISH,
-     EFO | POLL},
+    {"shard split", NULL, "SplitShard", NULL, NULL, 0, 0, X_FINISH, EFO | POLL},
     {"shards merged", NULL, "MergeShards", NULL, NULL, 0, 0, X_FINISH,
      EFO | POLL},
 };
@@ -603,10 +603,10 @@ static void run_to_stop(const char *name, kefo_config *cfg, int fail_records,
                   o.last_code == want_code) &&
                  (want == KEFO_STOP_CALLBACK || o.errors > 0);
   snprintf(r->seen, sizeof(r->seen),
-           "on_error x%d (last %s%s%.60s: %.200s); on_stopped x%d %s %.200s", o.errors,
-           kefo_strerror(o.last_code), o.last_type[0] ? " " : "", o.last_type,
-           o.last_error, o.stopped, o.stopped ? reason_name(o.reason) : "-",
-           o.stop_error);
+           "on_error x%d (last %s%s%.60s: %.200s); on_stopped x%d %s %.200s",
+           o.errors, kefo_strerror(o.last_code), o.last_type[0] ? " " : "",
+           o.last_type, o.last_error, o.stopped,
+           o.stopped ? reason_name(o.reason) : "-", o.stop_error);
   consumer_finish(c, &o, 5000);
   case_end(r);
 }
@@ -687,10 +687,11 @@ static void config_errors(void) {
   r->exercised = a == KEFO_ERR_CONFIG && b == KEFO_ERR_CONFIG &&
                  d == KEFO_ERR_CONFIG && e == KEFO_ERR_CONFIG &&
                  f == KEFO_ERR_CONFIG && g == KEFO_ERR_CONFIG && h != 0;
-  snprintf(r->seen, sizeof(r->seen),
-           "set %d, set2 %d, load_file %d, validate %d (%.200s), consumer_new %d, "
-           "consumer_new2 %d, missing CA file %d (%s)",
-           a, b, d, e, err, f, g, h, kefo_strerror(h));
+  snprintf(
+      r->seen, sizeof(r->seen),
+      "set %d, set2 %d, load_file %d, validate %d (%.200s), consumer_new %d, "
+      "consumer_new2 %d, missing CA file %d (%s)",
+      a, b, d, e, err, f, g, h, kefo_strerror(h));
   case_end(r);
 }
 
@@ -730,8 +731,8 @@ static void other_cases(void) {
 
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
   run_to_stop("unreachable endpoint (connection refused)",
-              make_config(url, "quiet-efo", "EFO", quick_retry),
-              0, KEFO_STOP_ERROR, 0, 30000);
+              make_config(url, "quiet-efo", "EFO", quick_retry), 0,
+              KEFO_STOP_ERROR, 0, 30000);
   run_to_stop("unreachable endpoint, polling",
               make_config(url, "quiet-efo", "POLLING", quick_retry), 0,
               KEFO_STOP_ERROR, 0, 30000);
@@ -809,7 +810,8 @@ int main(void) {
   rc = (int)write(2, "kefo quiet check\n", 17);
   (void)rc;
   self->bytes = captured(text, sizeof(text));
-  self->exercised = self->bytes == 17 && strcmp(text, "kefo quiet check\n") == 0;
+  self->exercised =
+      self->bytes == 17 && strcmp(text, "kefo quiet check\n") == 0;
   CHECK(self->exercised);
   snprintf(self->seen, sizeof(self->seen), "capture read back \"%.16s\"", text);
   capture_reset();

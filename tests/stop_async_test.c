@@ -186,36 +186,18 @@ static void *watchdog_thread(void *arg) {
 
 static kefo_consumer *new_consumer(run *u, const char *reader,
                                    const char *lease_file) {
-  const char *const kv[] = {"source.stream.name",
-                            STREAM,
-                            "source.reader.type",
-                            reader,
-                            "source.efo.consumer.name",
-                            "kefo-stop",
-                            "source.init.position",
-                            "TRIM_HORIZON",
-                            "aws.region",
-                            "us-east-1",
-                            "aws.endpoint",
-                            mock_url,
-                            "aws.credentials.provider",
-                            "BASIC",
-                            "aws.credentials.provider.basic.accesskeyid",
-                            "AKIDKEFOTEST",
-                            "aws.credentials.provider.basic.secretkey",
-                            "kefo-test-secret-key",
-                            "source.efo.describe.retry-strategy.delay.min",
-                            "20ms",
-                            "source.efo.describe.retry-strategy.delay.max",
-                            "100ms",
-                            /* Polling: as many calls as EFO's events. */
-                            "source.shard.get-records.max-record-count",
-                            "1000",
-                            "source.lease.store",
-                            lease_file ? "file" : "memory",
-                            "source.lease.file",
-                            lease_file,
-                            NULL};
+  const char *const kv[] = {
+      "source.stream.name", STREAM, "source.reader.type", reader,
+      "source.efo.consumer.name", "kefo-stop", "source.init.position",
+      "TRIM_HORIZON", "aws.region", "us-east-1", "aws.endpoint", mock_url,
+      "aws.credentials.provider", "BASIC",
+      "aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST",
+      "aws.credentials.provider.basic.secretkey", "kefo-test-secret-key",
+      "source.efo.describe.retry-strategy.delay.min", "20ms",
+      "source.efo.describe.retry-strategy.delay.max", "100ms",
+      /* Polling: as many calls as EFO's events. */
+      "source.shard.get-records.max-record-count", "1000", "source.lease.store",
+      lease_file ? "file" : "memory", "source.lease.file", lease_file, NULL};
   kefo_config *cfg = NULL;
   kefo_consumer_callbacks *cbs = NULL;
   kefo_consumer *c = NULL;
@@ -268,8 +250,7 @@ static void on_alarm(int sig) {
 
   (void)sig;
   atomic_fetch_add(&signals, 1);
-  if (u && !atomic_load(&u->asked) &&
-      atomic_load(&u->delivered) >= u->target) {
+  if (u && !atomic_load(&u->asked) && atomic_load(&u->delivered) >= u->target) {
     /* clock_gettime is async-signal-safe. */
     u->asked_at = now_ms();
     atomic_store(&u->asked, 1);
@@ -300,8 +281,7 @@ static int reference(void) {
   }
   u->mode = 0;
   u->c = new_consumer(u, "EFO", NULL);
-  if (!u->c || kefo_consumer_start(u->c) != 0 ||
-      kefo_consumer_run(u->c) != 0) {
+  if (!u->c || kefo_consumer_start(u->c) != 0 || kefo_consumer_run(u->c) != 0) {
     printf("reference: the consumer did not run (%s)\n", u->last_error);
     goto done;
   }

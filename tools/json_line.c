@@ -102,7 +102,8 @@ static int base64(json_line *o, const uint8_t *s, size_t n) {
     *p++ = a[v & 63];
   }
   if (i < n) {
-    uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+    uint32_t v =
+        (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
     *p++ = a[v >> 18];
     *p++ = a[(v >> 12) & 63];
     *p++ = i + 1 < n ? a[(v >> 6) & 63] : '=';
@@ -162,9 +163,9 @@ static void iso8601(char *out, size_t n, int64_t ms) {
   /* A year past 9999 (a bogus arrival time) would not fit: print none
      rather than a cut one. */
   if (gmtime_r(&t, &tm) == NULL ||
-      snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-               tm.tm_min, tm.tm_sec, (int)(ms % 1000)) >= (int)n) {
+      snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+               (int)(ms % 1000)) >= (int)n) {
     out[0] = '\0';
   }
 }
@@ -184,8 +185,8 @@ int json_line_record(json_line *out, const char *shard, const kefo_record *r) {
            shard, r->sequence_number,
            (unsigned long long)r->sub_sequence_number, when);
   rv |= puts_(out, head);
-  rv |= string(out, (const uint8_t *)r->partition_key,
-               strlen(r->partition_key));
+  rv |=
+      string(out, (const uint8_t *)r->partition_key, strlen(r->partition_key));
   if (json_line_utf8_valid(r->data, r->data_len)) {
     rv |= puts_(out, ",\"data\":");
     rv |= string(out, r->data, r->data_len);

@@ -440,8 +440,7 @@ typedef enum {
  * kefo_consumer_stop call that stopped it at once).
  */
 typedef void (*kefo_on_stopped_cb)(kefo_consumer *c, kefo_stop_reason reason,
-                                   const kefo_error_info *err,
-                                   void *user_data);
+                                   const kefo_error_info *err, void *user_data);
 
 /*
  * The ABI rule. The structs of this header never change size or layout
@@ -666,7 +665,6 @@ KEFO_EXTERN int kefo_shard_resume(kefo_consumer *c, const char *shard_id);
 
 /* No watermark: a shard before its first record. */
 #define KEFO_WATERMARK_NONE INT64_MIN
-
 
 /*
  * Sets where event times come from (NULL: each record's
