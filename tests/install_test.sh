@@ -64,7 +64,10 @@ shared_libs=$(pkg-config --libs libkefo)
 static_libs=$(pkg-config --static --libs libkefo | sed 's/-lkefo\b/-l:libkefo.a/')
 export LD_LIBRARY_PATH=$libdir
 # kefo-reader is an application of the library like the examples.
-if ldd "$prefix/bin/kefo-reader" | grep -q "$libdir/libkefo.so"; then
+# ldd's output is kept before grep reads it: with pipefail, grep -q
+# leaving early would fail the pipe on ldd's SIGPIPE.
+ldd "$prefix/bin/kefo-reader" >"$tmp/ldd.reader" 2>&1
+if grep -q "$libdir/libkefo.so" "$tmp/ldd.reader"; then
   ok "the installed kefo-reader links the installed libkefo.so"
 else
   bad "the installed kefo-reader does not link libkefo.so:"
@@ -82,8 +85,10 @@ for ex in read_stream self_managed own_loop checkpoint_after_work; do
     cat "$tmp/$ex.cc"
   fi
 done
-if [ $built = 4 ] && ! ldd "$tmp/read_stream-static" | grep -q libkefo &&
-   ldd "$tmp/read_stream" | grep -q "$libdir/libkefo.so"; then
+ldd "$tmp/read_stream-static" >"$tmp/ldd.static" 2>&1
+ldd "$tmp/read_stream" >"$tmp/ldd.shared" 2>&1
+if [ $built = 4 ] && ! grep -q libkefo "$tmp/ldd.static" &&
+   grep -q "$libdir/libkefo.so" "$tmp/ldd.shared"; then
   ok "4 examples built shared ($shared_libs) and static (libkefo.a, $(ldd "$tmp/read_stream-static" | grep -c '=>') shared dependencies, none kefo)"
 else
   bad "the static build links libkefo.so, or the shared one does not"
