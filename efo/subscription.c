@@ -1,99 +1,13 @@
 /*
- * One shard's subscription state machine. Sequence numbers are compared
- * as decimal strings (length, then digits) without converting them: they
- * run to 128 digits.
+ * One shard's subscription state machine.
  */
 #include "efo/subscription.h"
 
+#include "shard/position.h"
+#include "shard/seq.h"
+
 #include <stdint.h>
 #include <string.h>
-
-static const char *const position_types[] = {
-    "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER",
-    "AFTER_SEQUENCE_NUMBER"};
-
-/* 1 when all 8 bytes of |w| are ASCII digits. A digit byte is 0x3N with
-   N <= 9: its high nibble is 3, and adding 6 keeps it 3 (0x39 + 6 =
-   0x3F) where a low nibble of 10 to 15 would carry into it. A carry out
-   of one byte into the next only comes from a byte of 0xFA or more,
-   which fails the first test anyway. */
-static int digits8(uint64_t w) {
-  const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull;
-  return ((w & hi) | (((w + 0x0606060606060606ull) & hi) >> 4)) ==
-         0x3333333333333333ull;
-}
-
-size_t kefo_seq_len(const char *s) {
-  size_t i = 0, n;
-  uint64_t w;
-
-  if (s == NULL) {
-    return 0;
-  }
-  n = strlen(s);
-  if (n == 0 || n > 128) {
-    return 0;
-  }
-  /* Eight digits a step: this runs for every record and every event's
-     continuation, and a byte loop over 56 digits showed in profiles. */
-  for (; i + 8 <= n; i += 8) {
-    memcpy(&w, s + i, 8);
-    if (!digits8(w)) {
-      return 0;
-    }
-  }
-  for (; i < n; ++i) {
-    if (s[i] < '0' || s[i] > '9') {
-      return 0;
-    }
-  }
-  return n;
-}
-
-int kefo_seq_valid(const char *s) {
-  return kefo_seq_len(s) != 0;
-}
-
-int kefo_seq_cmp_len(const char *a, size_t la, const char *b, size_t lb) {
-  /* Leading zeros are not expected from Kinesis; skip them so that the
-     comparison by length stays right if one ever appears. */
-  while (la > 1 && a[0] == '0') {
-    ++a;
-    --la;
-  }
-  while (lb > 1 && b[0] == '0') {
-    ++b;
-    --lb;
-  }
-  if (la != lb) {
-    return la < lb ? -1 : 1;
-  }
-  return memcmp(a, b, la);
-}
-
-int kefo_seq_cmp(const char *a, const char *b) {
-  return kefo_seq_cmp_len(a, strlen(a), b, strlen(b));
-}
-
-int kefo_position_valid(const char *type, const char *value) {
-  size_t i;
-  int known = 0, needs_value;
-
-  if (type == NULL) {
-    return 0;
-  }
-  for (i = 0; i < sizeof(position_types) / sizeof(position_types[0]); ++i) {
-    known |= strcmp(type, position_types[i]) == 0;
-  }
-  needs_value = kefo_position_needs_value(type);
-  return known && (!needs_value || value != NULL) &&
-         (value == NULL || strlen(value) < KEFO_SEQ_MAX) &&
-         (!needs_value || !strstr(type, "SEQUENCE") || kefo_seq_valid(value));
-}
-
-int kefo_position_needs_value(const char *type) {
-  return strcmp(type, "TRIM_HORIZON") != 0 && strcmp(type, "LATEST") != 0;
-}
 
 int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
                       const char *position_type, const char *position_value,
@@ -101,8 +15,8 @@ int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
                       uint32_t inactivity_ms) {
   int needs_value;
 
-  if (core == NULL || shard_id == NULL || strlen(shard_id) >= KEFO_SUB_ID_CAP ||
-      shard_id[0] == '\0' ||
+  if (core == NULL || shard_id == NULL ||
+      strlen(shard_id) >= KEFO_SHARD_ID_CAP || shard_id[0] == '\0' ||
       !kefo_position_valid(position_type, position_value)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }

@@ -17,11 +17,8 @@
 #include <kefo/kefo.h>
 
 #include "base/retry.h"
-
-/* Kinesis sequence numbers are decimal strings of up to 128 digits. */
-#define KEFO_SEQ_MAX 130
-/* Room for a shard id (at most 128 characters) and its NUL. */
-#define KEFO_SUB_ID_CAP 130
+#include "shard/position.h"
+#include "shard/seq.h"
 
 typedef enum {
   KEFO_SUB_IDLE,        /* waiting to subscribe (backoff or rate limit) */
@@ -32,7 +29,7 @@ typedef enum {
 } kefo_sub_state;
 
 typedef struct kefo_subscription_core {
-  char shard_id[KEFO_SUB_ID_CAP];
+  char shard_id[KEFO_SHARD_ID_CAP];
   kefo_sub_state state;
   /* Where the next subscription starts. */
   char position_type[32];
@@ -133,31 +130,5 @@ void kefo_subcore_touch(kefo_subscription_core *core, int64_t now_ms);
    the owner should cancel it and call kefo_subcore_on_end with
    KEFO_ERR_TIMEOUT, retryable. */
 int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms);
-
-/* Returns 1 when |type| is a known starting position (TRIM_HORIZON,
-   LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER) and
-   |value| fits it: present when the type needs one (a well-formed
-   sequence number for the two SEQUENCE types) and short enough. */
-int kefo_position_valid(const char *type, const char *value);
-
-/* Returns 1 when |type| (a known position type) takes a value. */
-int kefo_position_needs_value(const char *type);
-
-/*
- * Compares two sequence numbers (decimal strings without leading zeros):
- * <0, 0, >0. Returns 0 for equal.
- */
-int kefo_seq_cmp(const char *a, const char *b);
-
-/* kefo_seq_cmp for numbers whose lengths (|la|, |lb|) are known. */
-int kefo_seq_cmp_len(const char *a, size_t la, const char *b, size_t lb);
-
-/* Returns 1 when |s| is a well-formed sequence number: 1 to 128 decimal
-   digits. */
-int kefo_seq_valid(const char *s);
-
-/* Returns the length of |s| when it is a well-formed sequence number (as
-   kefo_seq_valid), else 0. */
-size_t kefo_seq_len(const char *s);
 
 #endif /* KEFO_SUBSCRIPTION_H */

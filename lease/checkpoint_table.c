@@ -9,7 +9,8 @@
 
 #include <kefo/kefo.h>
 
-#include "efo/subscription.h"
+#include "shard/position.h"
+#include "shard/seq.h"
 
 int kefo_checkpoint_valid(const char *seq) {
   return seq != NULL &&
@@ -60,7 +61,7 @@ int kefo_checkpoint_entries_valid(const kefo_checkpoint_entry *e, size_t n) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
     len = strlen(e[i].shard_id);
-    if (len == 0 || len >= KEFO_SUB_ID_CAP) {
+    if (len == 0 || len >= KEFO_SHARD_ID_CAP) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
   }

@@ -32,7 +32,8 @@
 #include <kefo/kefo.h>
 
 #include "aws/aws_client.h"
-#include "efo/subscription.h"
+#include "shard/position.h"
+#include "shard/seq.h"
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
 
@@ -71,7 +72,7 @@ typedef struct op {
   void *ud;
   /* A checkpoint batch: the calls still out, the first error. */
   struct batch *batch;
-  char shard[KEFO_SUB_ID_CAP];
+  char shard[KEFO_SHARD_ID_CAP];
   /* Scan pages gathered so far. */
   cJSON *items;
 } op;
@@ -190,7 +191,7 @@ static int lease_from_item(ddb_store *s, const cJSON *item, kefo_lease *l) {
 
   memset(l, 0, sizeof(*l));
   l->shard_id = get_s(item, "leaseKey");
-  if (l->shard_id == NULL || strlen(l->shard_id) >= KEFO_SUB_ID_CAP) {
+  if (l->shard_id == NULL || strlen(l->shard_id) >= KEFO_SHARD_ID_CAP) {
     snprintf(s->msg, sizeof(s->msg),
              "lease table %s: an item without a usable leaseKey", s->table);
     return -1;
@@ -606,7 +607,7 @@ static int send_update(op *o, const char *operation, const char *shard,
 }
 
 static int shard_ok(const char *shard) {
-  return shard && shard[0] && strlen(shard) < KEFO_SUB_ID_CAP;
+  return shard && shard[0] && strlen(shard) < KEFO_SHARD_ID_CAP;
 }
 
 static int d_create(kefo_lease_store *base, const kefo_lease *l,

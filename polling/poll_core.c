@@ -12,7 +12,7 @@ int kefo_pollcore_init(kefo_poll_core *core, const char *shard_id,
                        const kefo_retry_strategy *retry, uint32_t busy_ms,
                        uint32_t idle_ms) {
   if (core == NULL || shard_id == NULL || shard_id[0] == '\0' ||
-      strlen(shard_id) >= KEFO_SUB_ID_CAP ||
+      strlen(shard_id) >= KEFO_SHARD_ID_CAP ||
       !kefo_position_valid(position_type, position_value)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }

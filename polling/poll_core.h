@@ -16,7 +16,10 @@
 #include <stdint.h>
 
 #include "base/retry.h"
-#include "efo/subscription.h"
+#include <kefo/kefo.h>
+
+#include "shard/position.h"
+#include "shard/seq.h"
 
 /* GetRecords allows five calls a second per shard. */
 #define KEFO_POLL_MIN_INTERVAL_MS 200
@@ -42,7 +45,7 @@ typedef enum {
 } kefo_poll_action;
 
 typedef struct kefo_poll_core {
-  char shard_id[KEFO_SUB_ID_CAP];
+  char shard_id[KEFO_SHARD_ID_CAP];
   kefo_poll_state state;
   /* Where the next iterator starts. */
   char position_type[32];

@@ -22,7 +22,7 @@
 #include "aws/region.h"
 #include "base/clock.h"
 #include "runtime/consumer_internal.h"
-#include "runtime/kpl.h"
+#include "shard/kpl.h"
 
 void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
                           const kefo_error_info *info, const char *message) {
@@ -371,7 +371,7 @@ typedef struct cp_req {
   int *error;
   size_t n;
   struct {
-    char shard[KEFO_SUB_ID_CAP];
+    char shard[KEFO_SHARD_ID_CAP];
     char seq[KEFO_SEQ_MAX];
     uint64_t sub;
   } e[];

@@ -24,7 +24,7 @@
 #include "polling/poll_core.h"
 #include "base/buf.h"
 #include "runtime/config.h"
-#include "runtime/shard_graph.h"
+#include "shard/shard_graph.h"
 
 typedef enum { C_NEW, C_STARTING, C_RUNNING, C_STOPPING, C_STOPPED } cstate;
 
@@ -51,7 +51,7 @@ typedef enum { R_READING, R_FINISHED, R_FAILED } rstate;
 struct kefo_reader {
   kefo_reader *next;
   kefo_consumer *c;
-  char shard_id[KEFO_SUB_ID_CAP];
+  char shard_id[KEFO_SHARD_ID_CAP];
   rstate state;
   struct event *timer; /* the reader type's own */
   int started_before;  /* a call went out before: the next is a resume */

@@ -34,7 +34,7 @@
 #include "runtime/consumer_internal.h"
 
 typedef struct lease_view {
-  char shard[KEFO_SUB_ID_CAP];
+  char shard[KEFO_SHARD_ID_CAP];
   char owner[257];
   int64_t counter;
   int64_t changed_ms; /* when this worker saw the counter change */
@@ -50,7 +50,7 @@ typedef struct lease_view {
 typedef struct coord_call {
   struct coord_call *next, *prev;
   struct kefo_lease_coord *co;
-  char shard[KEFO_SUB_ID_CAP];
+  char shard[KEFO_SHARD_ID_CAP];
 } coord_call;
 
 typedef struct kefo_lease_coord {
@@ -145,7 +145,7 @@ static void call_free(coord_call *k) {
    is the normal course of rebalancing (|why| NULL: the shard event says
    it); a lease given up because renewals kept failing is an error. */
 static void lose(kefo_lease_coord *co, lease_view *v, const char *why) {
-  char shard[KEFO_SUB_ID_CAP];
+  char shard[KEFO_SHARD_ID_CAP];
 
   v->held = 0;
   snprintf(shard, sizeof(shard), "%s", v->shard);

@@ -10,7 +10,7 @@
 #include <CUnit/CUnit.h>
 #include <openssl/evp.h>
 
-#include "runtime/kpl.h"
+#include "shard/kpl.h"
 #include "tests/failmalloc.h"
 #include "tests/suites.h"
 #include "tests/vectors.h"
@@ -109,7 +109,7 @@ static int check_user_record(const char *name, const kefo_kpl_record *rec,
   const char *pk = json_str(exp, "partitionKey");
   const char *effective = json_str(exp, "effectiveHashKey");
   const char *data64 = json_str(exp, "data");
-  char dec[KEFO_KPL_HASH_KEY_DEC_LEN];
+  char dec[KEFO_HASH_KEY_DEC_LEN];
   uint8_t *data = NULL;
   size_t datalen = 0;
   int ok = 1;
@@ -125,7 +125,7 @@ static int check_user_record(const char *name, const kefo_kpl_record *rec,
                  ehk->valuestring));
   }
   CHECK(rec->hash_key_valid);
-  kefo_kpl_hash_key_format(dec, &rec->hash_key);
+  kefo_hash_key_format(dec, &rec->hash_key);
   CHECK(effective != NULL && strcmp(dec, effective) == 0);
   CHECK(data64 != NULL && (data = b64_decode(data64, &datalen)) != NULL);
   CHECK(data != NULL && bytes_eq(rec->data, rec->data_len, data, datalen));
@@ -155,7 +155,7 @@ static int run_vector_case(const char *json_rel) {
   size_t bloblen = 0, i, nexp;
   collected *col = malloc(sizeof(*col));
   kefo_kpl_options opts;
-  kefo_kpl_range all;
+  kefo_hash_range all;
   kefo_kpl_result res;
   int ok = 1, rv, aggregated;
 
@@ -199,7 +199,7 @@ static int run_vector_case(const char *json_rel) {
   }
 
   /* A range that holds every key changes nothing. */
-  CHECK(kefo_kpl_range_init(&all, all_lo, strlen(all_lo), all_hi,
+  CHECK(kefo_hash_range_init(&all, all_lo, strlen(all_lo), all_hi,
                             strlen(all_hi)) == 0);
   opts.range = &all;
   opts.flags = 0;
@@ -335,7 +335,7 @@ static void test_kpl_valid(void) {
   size_t bloblen;
   kefo_kpl_result res;
   kefo_kpl_options opts = {KEFO_KPL_HASH_KEYS, NULL};
-  kefo_kpl_hash_key k;
+  kefo_hash_key k;
 
   CU_ASSERT_EQUAL(
       run_pb(pb_ok, sizeof(pb_ok), &opts, &col, &res, blob, &bloblen), 0);
@@ -345,9 +345,9 @@ static void test_kpl_valid(void) {
       str_eq(col.recs[0].partition_key, col.recs[0].partition_key_len, "a"));
   /* Field 2 absent: no explicit hash key, not entry 0. */
   CU_ASSERT(col.recs[0].explicit_hash_key == NULL);
-  CU_ASSERT(kefo_kpl_hash_key_from_partition_key(&k, "a", 1) == 0);
+  CU_ASSERT(kefo_hash_key_from_partition_key(&k, "a", 1) == 0);
   CU_ASSERT(col.recs[0].hash_key_valid);
-  CU_ASSERT(kefo_kpl_hash_key_cmp(&col.recs[0].hash_key, &k) == 0);
+  CU_ASSERT(kefo_hash_key_cmp(&col.recs[0].hash_key, &k) == 0);
   CU_ASSERT(
       str_eq(col.recs[1].partition_key, col.recs[1].partition_key_len, "b"));
   CU_ASSERT(str_eq(col.recs[1].explicit_hash_key,
@@ -632,8 +632,8 @@ static void test_kpl_callback_failure(void) {
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 
-static int parse_str(kefo_kpl_hash_key *k, const char *s) {
-  return kefo_kpl_hash_key_parse(k, s, strlen(s));
+static int parse_str(kefo_hash_key *k, const char *s) {
+  return kefo_hash_key_parse(k, s, strlen(s));
 }
 
 static void test_kpl_hash_keys(void) {
@@ -643,14 +643,14 @@ static void test_kpl_hash_keys(void) {
                                      "18446744073709551616",
                                      "170141183460469231731687303715884105728",
                                      "340282366920938463463374607431768211455"};
-  kefo_kpl_hash_key k, k2;
-  char dec[KEFO_KPL_HASH_KEY_DEC_LEN];
-  kefo_kpl_range r;
+  kefo_hash_key k, k2;
+  char dec[KEFO_HASH_KEY_DEC_LEN];
+  kefo_hash_range r;
   size_t i;
 
   for (i = 0; i < sizeof(good) / sizeof(good[0]); ++i) {
     CU_ASSERT_EQUAL(parse_str(&k, good[i]), 0);
-    CU_ASSERT_EQUAL(kefo_kpl_hash_key_format(dec, &k), strlen(good[i]));
+    CU_ASSERT_EQUAL(kefo_hash_key_format(dec, &k), strlen(good[i]));
     CU_ASSERT_STRING_EQUAL(dec, good[i]);
   }
   CU_ASSERT(parse_str(&k, "18446744073709551616") == 0 && k.hi == 1 &&
@@ -675,31 +675,31 @@ static void test_kpl_hash_keys(void) {
   CU_ASSERT_EQUAL(parse_str(&k, "12a"), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(parse_str(&k, "1/"), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(parse_str(&k, "1:"), KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_hash_key_parse(&k, "12", 1), 0);
+  CU_ASSERT_EQUAL(kefo_hash_key_parse(&k, "12", 1), 0);
   CU_ASSERT(k.hi == 0 && k.lo == 1);
-  CU_ASSERT_EQUAL(kefo_kpl_hash_key_parse(&k, NULL, 0),
+  CU_ASSERT_EQUAL(kefo_hash_key_parse(&k, NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
 
   CU_ASSERT(parse_str(&k, "18446744073709551615") == 0);
   CU_ASSERT(parse_str(&k2, "18446744073709551616") == 0);
-  CU_ASSERT(kefo_kpl_hash_key_cmp(&k, &k2) < 0);
-  CU_ASSERT(kefo_kpl_hash_key_cmp(&k2, &k) > 0);
-  CU_ASSERT(kefo_kpl_hash_key_cmp(&k, &k) == 0);
+  CU_ASSERT(kefo_hash_key_cmp(&k, &k2) < 0);
+  CU_ASSERT(kefo_hash_key_cmp(&k2, &k) > 0);
+  CU_ASSERT(kefo_hash_key_cmp(&k, &k) == 0);
 
   /* MD5("pk-alpha"), from agg_3_records.json. */
-  CU_ASSERT(kefo_kpl_hash_key_from_partition_key(&k, "pk-alpha", 8) == 0);
-  kefo_kpl_hash_key_format(dec, &k);
+  CU_ASSERT(kefo_hash_key_from_partition_key(&k, "pk-alpha", 8) == 0);
+  kefo_hash_key_format(dec, &k);
   CU_ASSERT_STRING_EQUAL(dec, "130540775147049671034908793074126522806");
 
-  CU_ASSERT_EQUAL(kefo_kpl_range_init(&r, "5", 1, "100", 3), 0);
-  CU_ASSERT(parse_str(&k, "5") == 0 && kefo_kpl_range_contains(&r, &k));
-  CU_ASSERT(parse_str(&k, "100") == 0 && kefo_kpl_range_contains(&r, &k));
-  CU_ASSERT(parse_str(&k, "4") == 0 && !kefo_kpl_range_contains(&r, &k));
-  CU_ASSERT(parse_str(&k, "101") == 0 && !kefo_kpl_range_contains(&r, &k));
-  CU_ASSERT_EQUAL(kefo_kpl_range_init(&r, "7", 1, "7", 1), 0);
-  CU_ASSERT_EQUAL(kefo_kpl_range_init(&r, "8", 1, "7", 1),
+  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "5", 1, "100", 3), 0);
+  CU_ASSERT(parse_str(&k, "5") == 0 && kefo_hash_range_contains(&r, &k));
+  CU_ASSERT(parse_str(&k, "100") == 0 && kefo_hash_range_contains(&r, &k));
+  CU_ASSERT(parse_str(&k, "4") == 0 && !kefo_hash_range_contains(&r, &k));
+  CU_ASSERT(parse_str(&k, "101") == 0 && !kefo_hash_range_contains(&r, &k));
+  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "7", 1, "7", 1), 0);
+  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "8", 1, "7", 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_range_init(&r, "x", 1, "7", 1),
+  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "x", 1, "7", 1),
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 
@@ -719,11 +719,11 @@ static void run_range(const uint8_t *pb, size_t pblen, const char *lo,
   static collected col;
   uint8_t blob[512];
   size_t bloblen;
-  kefo_kpl_range r;
+  kefo_hash_range r;
   kefo_kpl_options opts;
   kefo_kpl_result res;
 
-  CU_ASSERT_EQUAL_FATAL(kefo_kpl_range_init(&r, lo, strlen(lo), hi, strlen(hi)),
+  CU_ASSERT_EQUAL_FATAL(kefo_hash_range_init(&r, lo, strlen(lo), hi, strlen(hi)),
                         0);
   opts.flags = flags;
   opts.range = &r;
@@ -748,7 +748,7 @@ static void test_kpl_hash_range(void) {
   static collected col;
   uint8_t blob[512];
   size_t bloblen;
-  kefo_kpl_range r;
+  kefo_hash_range r;
   kefo_kpl_options opts;
   kefo_kpl_result res;
   uint8_t *vec = NULL;
@@ -773,7 +773,7 @@ static void test_kpl_hash_range(void) {
   CU_ASSERT(col.recs[0].hash_key_valid && col.recs[1].hash_key_valid);
   CU_ASSERT(!col.recs[2].hash_key_valid);
 
-  CU_ASSERT_EQUAL(kefo_kpl_range_init(&r, "0", 1, "1", 1), 0);
+  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "0", 1, "1", 1), 0);
   opts.flags = 0;
   opts.range = &r;
   expect_pass_through(pb_late_error, sizeof(pb_late_error));
@@ -793,7 +793,7 @@ static void test_kpl_hash_range(void) {
      1.3e38, 2^127 and 3.4e38, so the lower child drops all three. */
   CU_ASSERT_EQUAL_FATAL(
       kefo_test_read_vector("kpl/agg_3_records.bin", &vec, &veclen), 0);
-  CU_ASSERT_EQUAL(kefo_kpl_range_init(&r, "0", 1,
+  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "0", 1,
                                       "170141183460469231731687303715884105727",
                                       39),
                   0);
@@ -817,12 +817,12 @@ static int fm_scenario(const kefo_mem *mem, void *arg) {
   static const char lo[] = "0";
   static const char hi[] = "340282366920938463463374607431768211455";
   fm_arg *a = arg;
-  kefo_kpl_range r;
+  kefo_hash_range r;
   kefo_kpl_options opts;
   kefo_kpl_result res;
   int rv;
 
-  kefo_kpl_range_init(&r, lo, strlen(lo), hi, strlen(hi));
+  kefo_hash_range_init(&r, lo, strlen(lo), hi, strlen(hi));
   opts.flags = KEFO_KPL_HASH_KEYS;
   opts.range = &r;
   collected_init(&col);

@@ -10,7 +10,7 @@
 
 #include <CUnit/CUnit.h>
 
-#include "runtime/shard_graph.h"
+#include "shard/shard_graph.h"
 #include "tests/failmalloc.h"
 #include "tests/suites.h"
 

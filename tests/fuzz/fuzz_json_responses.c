@@ -38,8 +38,8 @@
 #include "aws/sts_event.h"
 #include "efo/subscription.h"
 #include "polling/poll_core.h"
-#include "runtime/kpl.h"
-#include "runtime/shard_graph.h"
+#include "shard/kpl.h"
+#include "shard/shard_graph.h"
 
 #define SHARD "shardId-000000000001"
 /* The GetRecords Limit assumed: small, so that answers filling it (the
@@ -395,7 +395,7 @@ static int check_cb(const kefo_shard_info *info, void *ud) {
     abort();
   }
   if (info->has_hash_range &&
-      kefo_kpl_hash_key_cmp(&info->hash_start, &info->hash_end) > 0) {
+      kefo_hash_key_cmp(&info->hash_start, &info->hash_end) > 0) {
     abort();
   }
   return 0;

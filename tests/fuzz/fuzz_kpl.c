@@ -14,14 +14,14 @@
 #include <openssl/evp.h>
 
 #include "tests/fuzz/fuzz.h"
-#include "runtime/kpl.h"
+#include "shard/kpl.h"
 
 typedef struct fuzz_run {
   const uint8_t *blob;
   size_t len;
   const char *pk;
   size_t pk_len;
-  const kefo_kpl_range *range;
+  const kefo_hash_range *range;
   size_t calls;
   /* Some record's hash key is invalid or outside |range|. */
   int outside;
@@ -49,8 +49,8 @@ static int inside(const void *p, size_t len, const void *base,
 
 static int on_record(const kefo_kpl_record *rec, void *user_data) {
   fuzz_run *run = user_data;
-  kefo_kpl_hash_key k;
-  char dec[KEFO_KPL_HASH_KEY_DEC_LEN];
+  kefo_hash_key k;
+  char dec[KEFO_HASH_KEY_DEC_LEN];
 
   if (rec->sub_sequence_number != run->calls++ ||
       !inside(rec->data, rec->data_len, run->blob, run->len)) {
@@ -73,7 +73,7 @@ static int on_record(const kefo_kpl_record *rec, void *user_data) {
   if (!rec->hash_key_valid) {
     /* Only an explicit hash key that is no number leaves it unset. */
     if (rec->explicit_hash_key == NULL ||
-        kefo_kpl_hash_key_parse(&k, rec->explicit_hash_key,
+        kefo_hash_key_parse(&k, rec->explicit_hash_key,
                                 rec->explicit_hash_key_len) == 0) {
       abort();
     }
@@ -81,25 +81,25 @@ static int on_record(const kefo_kpl_record *rec, void *user_data) {
     return 0;
   }
   if (rec->explicit_hash_key != NULL) {
-    if (kefo_kpl_hash_key_parse(&k, rec->explicit_hash_key,
+    if (kefo_hash_key_parse(&k, rec->explicit_hash_key,
                                 rec->explicit_hash_key_len) != 0 ||
-        kefo_kpl_hash_key_cmp(&k, &rec->hash_key) != 0) {
+        kefo_hash_key_cmp(&k, &rec->hash_key) != 0) {
       abort();
     }
   }
-  kefo_kpl_hash_key_format(dec, &rec->hash_key);
-  if (kefo_kpl_hash_key_parse(&k, dec, strlen(dec)) != 0 ||
-      kefo_kpl_hash_key_cmp(&k, &rec->hash_key) != 0) {
+  kefo_hash_key_format(dec, &rec->hash_key);
+  if (kefo_hash_key_parse(&k, dec, strlen(dec)) != 0 ||
+      kefo_hash_key_cmp(&k, &rec->hash_key) != 0) {
     abort();
   }
-  if (!kefo_kpl_range_contains(run->range, &rec->hash_key)) {
+  if (!kefo_hash_range_contains(run->range, &rec->hash_key)) {
     run->outside = 1;
   }
   return 0;
 }
 
 static void check_blob(const uint8_t *blob, size_t len,
-                       const kefo_kpl_range *range) {
+                       const kefo_hash_range *range) {
   static const char pk[] = "fuzz-pk";
   kefo_kpl_options opts;
   kefo_kpl_result res, res2;
@@ -140,17 +140,17 @@ static void check_blob(const uint8_t *blob, size_t len,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char half[] = "170141183460469231731687303715884105727";
   static const char top[] = "340282366920938463463374607431768211455";
-  kefo_kpl_range range;
-  kefo_kpl_hash_key k;
+  kefo_hash_range range;
+  kefo_hash_key k;
   uint8_t *wrapped;
   size_t wlen;
   unsigned int mdlen = 0;
 
   /* A shard that owns one half of the key space, chosen by the input. */
   if (size % 2 == 0) {
-    kefo_kpl_range_init(&range, "0", 1, half, sizeof(half) - 1);
+    kefo_hash_range_init(&range, "0", 1, half, sizeof(half) - 1);
   } else {
-    kefo_kpl_range_init(&range, "170141183460469231731687303715884105728", 39,
+    kefo_hash_range_init(&range, "170141183460469231731687303715884105728", 39,
                         top, sizeof(top) - 1);
   }
 
@@ -181,14 +181,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* The decimal parser on raw bytes: whatever it accepts prints back to
      the same value. */
-  if (kefo_kpl_hash_key_parse(&k, (const char *)data, size < 48 ? size : 48) ==
+  if (kefo_hash_key_parse(&k, (const char *)data, size < 48 ? size : 48) ==
       0) {
-    char dec[KEFO_KPL_HASH_KEY_DEC_LEN];
-    kefo_kpl_hash_key k2;
+    char dec[KEFO_HASH_KEY_DEC_LEN];
+    kefo_hash_key k2;
 
-    kefo_kpl_hash_key_format(dec, &k);
-    if (kefo_kpl_hash_key_parse(&k2, dec, strlen(dec)) != 0 ||
-        kefo_kpl_hash_key_cmp(&k, &k2) != 0) {
+    kefo_hash_key_format(dec, &k);
+    if (kefo_hash_key_parse(&k2, dec, strlen(dec)) != 0 ||
+        kefo_hash_key_cmp(&k, &k2) != 0) {
       abort();
     }
   }

@@ -3,7 +3,7 @@
  * it; a parent that finishes or goes away walks its children once, so the
  * set of ready shards is kept as an intrusive list and never recomputed.
  */
-#include "runtime/shard_graph.h"
+#include "shard/shard_graph.h"
 
 #include <string.h>
 
@@ -22,8 +22,8 @@ typedef struct node {
   struct node *all_next;
   /* The discovery that last listed this shard. */
   uint64_t discovery;
-  kefo_kpl_hash_key hash_start;
-  kefo_kpl_hash_key hash_end;
+  kefo_hash_key hash_start;
+  kefo_hash_key hash_end;
   /* Parents in a state that blocks this shard. */
   uint32_t blocking;
   kefo_shard_state state;
@@ -67,8 +67,8 @@ typedef struct shard_fields {
   size_t idlen;
   const char *parent[2];
   int has_range;
-  kefo_kpl_hash_key start;
-  kefo_kpl_hash_key end;
+  kefo_hash_key start;
+  kefo_hash_key end;
   int closed;
 } shard_fields;
 
@@ -376,12 +376,12 @@ static int json_id(const cJSON *obj, const char *name, const char **out) {
 }
 
 static int json_hash_key(const cJSON *range, const char *name,
-                         kefo_kpl_hash_key *key) {
+                         kefo_hash_key *key) {
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(range, name);
 
   if (!cJSON_IsString(item) ||
-      kefo_kpl_hash_key_parse(key, item->valuestring,
-                              strlen(item->valuestring)) != 0) {
+      kefo_hash_key_parse(key, item->valuestring, strlen(item->valuestring)) !=
+          0) {
     return KEFO_ERR_BAD_RESPONSE;
   }
   return 0;
@@ -396,7 +396,7 @@ static int parse_range(const cJSON *obj, shard_fields *f) {
   if (!cJSON_IsObject(range) ||
       json_hash_key(range, "StartingHashKey", &f->start) != 0 ||
       json_hash_key(range, "EndingHashKey", &f->end) != 0 ||
-      kefo_kpl_hash_key_cmp(&f->start, &f->end) > 0) {
+      kefo_hash_key_cmp(&f->start, &f->end) > 0) {
     return KEFO_ERR_BAD_RESPONSE;
   }
   f->has_range = 1;

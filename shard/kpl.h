@@ -11,28 +11,12 @@
 #include <stdint.h>
 
 #include "base/mem.h"
+#include "shard/hash_key.h"
 
 /* The four bytes that open every KPL aggregate. */
 #define KEFO_KPL_MAGIC_LEN 4
 /* The MD5 trailer over the protobuf bytes. */
 #define KEFO_KPL_DIGEST_LEN 16
-/* Room for the decimal form of any hash key: 39 digits and a NUL. */
-#define KEFO_KPL_HASH_KEY_DEC_LEN 40
-
-/*
- * A 128-bit unsigned hash key, as Kinesis places records in shards. A
- * struct, not unsigned __int128, so the code stays C99.
- */
-typedef struct kefo_kpl_hash_key {
-  uint64_t hi;
-  uint64_t lo;
-} kefo_kpl_hash_key;
-
-/* A shard's hash-key range, both ends included (as ListShards gives it). */
-typedef struct kefo_kpl_range {
-  kefo_kpl_hash_key start;
-  kefo_kpl_hash_key end;
-} kefo_kpl_range;
 
 /*
  * One user record. Everything is lent: the pointers reach into the blob
@@ -53,7 +37,7 @@ typedef struct kefo_kpl_record {
   size_t explicit_hash_key_len;
   /* Only with KEFO_KPL_HASH_KEYS: the explicit hash key's value, or else
      the MD5 of the partition key read as a big-endian number. */
-  kefo_kpl_hash_key hash_key;
+  kefo_hash_key hash_key;
   /* Non-zero when |hash_key| is set: KEFO_KPL_HASH_KEYS was asked for
      and the explicit hash key (if any) is a decimal number below 2^128,
      or a pass-through record came with a partition key. */
@@ -84,7 +68,7 @@ typedef struct kefo_kpl_options {
      A record whose explicit hash key is not a decimal number below
      2^128 counts as outside (the KCL would fail on it). Pass-through
      records are never checked: Kinesis itself routed them here. */
-  const kefo_kpl_range *range;
+  const kefo_hash_range *range;
 } kefo_kpl_options;
 
 /* What kefo_kpl_deaggregate did with one blob. */
@@ -132,47 +116,5 @@ int kefo_kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
                          const kefo_kpl_options *opts,
                          kefo_kpl_on_record on_record, void *user_data,
                          kefo_kpl_result *result);
-
-/*
- * Parses the decimal string |s| of |len| bytes (digits only, leading
- * zeros allowed, no sign) into |*key|, which is left alone on error.
- *
- * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (empty, a non-digit, or a value
- * of 2^128 or more).
- */
-int kefo_kpl_hash_key_parse(kefo_kpl_hash_key *key, const char *s, size_t len);
-
-/*
- * Writes |key| in decimal, NUL-terminated, into |out|, which must hold
- * KEFO_KPL_HASH_KEY_DEC_LEN bytes. Returns the number of digits.
- */
-size_t kefo_kpl_hash_key_format(char *out, const kefo_kpl_hash_key *key);
-
-/* Returns <0, 0 or >0 as |a| is below, equal to or above |b|. */
-int kefo_kpl_hash_key_cmp(const kefo_kpl_hash_key *a,
-                          const kefo_kpl_hash_key *b);
-
-/*
- * Stores in |*key| the hash key Kinesis gives the partition key |pk| of
- * |len| bytes: its MD5 read as a big-endian 128-bit number.
- *
- * Returns 0 or KEFO_ERR_CRYPTO (OpenSSL could not compute MD5).
- */
-int kefo_kpl_hash_key_from_partition_key(kefo_kpl_hash_key *key, const char *pk,
-                                         size_t len);
-
-/*
- * Sets up |range| from a shard's StartingHashKey and EndingHashKey
- * decimal strings (|start| of |start_len| bytes, |end| of |end_len|).
- *
- * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (a bad number, or start above
- * end).
- */
-int kefo_kpl_range_init(kefo_kpl_range *range, const char *start,
-                        size_t start_len, const char *end, size_t end_len);
-
-/* Returns non-zero when |key| lies within |range|, ends included. */
-int kefo_kpl_range_contains(const kefo_kpl_range *range,
-                            const kefo_kpl_hash_key *key);
 
 #endif /* KEFO_KPL_H */

@@ -4,7 +4,7 @@
  * resharding rule. The format and rules are summarised in the vectors'
  * SOURCES.md, section 3.
  */
-#include "runtime/kpl.h"
+#include "shard/kpl.h"
 
 #include <string.h>
 
@@ -71,7 +71,7 @@ typedef struct kpl_ctx {
   const char *outer_pk;
   size_t outer_pk_len;
   uint32_t flags;
-  const kefo_kpl_range *range;
+  const kefo_hash_range *range;
   kefo_kpl_on_record on_record;
   void *user_data;
   kefo_kpl_result result;
@@ -91,7 +91,7 @@ typedef struct kpl_ctx {
      hash-key cache (NULL when no hash key is wanted). */
   void *block;
   kpl_key *keys;
-  kefo_kpl_hash_key *hashes;
+  kefo_hash_key *hashes;
   uint8_t *hash_state;
 } kpl_ctx;
 
@@ -139,21 +139,14 @@ static void md5_free(kpl_md5 *m) {
   m->md = NULL;
 }
 
-static uint64_t load_be64(const uint8_t *p) {
-  return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
-         (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
-         (uint64_t)p[6] << 8 | (uint64_t)p[7];
-}
-
-static int hash_of_pk(kpl_md5 *m, kefo_kpl_hash_key *key, const char *pk,
+static int hash_of_pk(kpl_md5 *m, kefo_hash_key *key, const char *pk,
                       size_t len) {
   uint8_t d[KEFO_KPL_DIGEST_LEN];
 
   if (md5_digest(m, pk, len, d) != 0) {
     return KEFO_ERR_CRYPTO;
   }
-  key->hi = load_be64(d);
-  key->lo = load_be64(d + 8);
+  kefo_hash_key_from_digest(key, d);
   return 0;
 }
 
@@ -366,12 +359,12 @@ static int alloc_tables(kpl_ctx *c) {
   }
   /* Each entry took at least 2 bytes of the blob, so this cannot
      overflow on 64-bit hosts; the check is for 32-bit ones. */
-  per = sizeof(kpl_key) + (want_hash ? sizeof(kefo_kpl_hash_key) + 1 : 0);
+  per = sizeof(kpl_key) + (want_hash ? sizeof(kefo_hash_key) + 1 : 0);
   if (n > SIZE_MAX / per) {
     return KEFO_ERR_NOMEM;
   }
   /* Hash keys first: they need the strictest alignment. */
-  key_off = want_hash ? n * sizeof(kefo_kpl_hash_key) : 0;
+  key_off = want_hash ? n * sizeof(kefo_hash_key) : 0;
   state_off = key_off + n * sizeof(kpl_key);
   b = kefo_mem_malloc(c->mem, n * per);
   if (b == NULL) {
@@ -380,7 +373,7 @@ static int alloc_tables(kpl_ctx *c) {
   c->block = b;
   c->keys = (kpl_key *)(void *)(b + key_off);
   if (want_hash) {
-    c->hashes = (kefo_kpl_hash_key *)(void *)b;
+    c->hashes = (kefo_hash_key *)(void *)b;
     c->hash_state = b + state_off;
     memset(c->hash_state, HASH_UNKNOWN, n);
   }
@@ -418,14 +411,14 @@ static int fill_tables(kpl_ctx *c) {
  * KPL_NO_HASH_KEY, or KEFO_ERR_NOMEM (only on an entry's first use: the
  * check pass makes that first use, so delivery never fails here).
  */
-static int record_hash(kpl_ctx *c, const kpl_rec *r, kefo_kpl_hash_key *out) {
+static int record_hash(kpl_ctx *c, const kpl_rec *r, kefo_hash_key *out) {
   size_t i = r->has_ehk ? c->npk + (size_t)r->ehk_index : (size_t)r->pk_index;
   const kpl_key *k = &c->keys[i];
   int rv;
 
   if (c->hash_state[i] == HASH_UNKNOWN) {
     if (r->has_ehk) {
-      rv = kefo_kpl_hash_key_parse(&c->hashes[i], k->s, k->len);
+      rv = kefo_hash_key_parse(&c->hashes[i], k->s, k->len);
       c->hash_state[i] = rv == 0 ? HASH_OK : HASH_BAD;
     } else {
       rv = hash_of_pk(&c->md5, &c->hashes[i], k->s, k->len);
@@ -454,7 +447,7 @@ static int validate_records(kpl_ctx *c, int *outside) {
   size_t len;
   uint32_t tag;
   kpl_rec r;
-  kefo_kpl_hash_key key;
+  kefo_hash_key key;
   int rv;
 
   *outside = 0;
@@ -482,8 +475,8 @@ static int validate_records(kpl_ctx *c, int *outside) {
       if (rv < 0) {
         return rv;
       }
-      if (c->range != NULL &&
-          (rv == KPL_NO_HASH_KEY || !kefo_kpl_range_contains(c->range, &key))) {
+      if (c->range != NULL && (rv == KPL_NO_HASH_KEY ||
+                               !kefo_hash_range_contains(c->range, &key))) {
         *outside = 1;
       }
     }
@@ -657,103 +650,4 @@ fail_args:
     *result = c.result;
   }
   return rv;
-}
-
-/* |*key| = |*key| * 10 + |digit|; -1 when that reaches 2^128. */
-static int mul10_add(kefo_kpl_hash_key *key, unsigned digit) {
-  uint64_t l0 = (key->lo & 0xFFFFFFFFu) * 10 + digit;
-  uint64_t l1 = (key->lo >> 32) * 10 + (l0 >> 32);
-  uint64_t h0 = (key->hi & 0xFFFFFFFFu) * 10 + (l1 >> 32);
-  uint64_t h1 = (key->hi >> 32) * 10 + (h0 >> 32);
-
-  if (h1 >> 32) {
-    return -1;
-  }
-  key->lo = l1 << 32 | (l0 & 0xFFFFFFFFu);
-  key->hi = h1 << 32 | (h0 & 0xFFFFFFFFu);
-  return 0;
-}
-
-int kefo_kpl_hash_key_parse(kefo_kpl_hash_key *key, const char *s, size_t len) {
-  kefo_kpl_hash_key k = {0, 0};
-  size_t i;
-
-  if (s == NULL || len == 0) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  for (i = 0; i < len; ++i) {
-    if (s[i] < '0' || s[i] > '9' ||
-        mul10_add(&k, (unsigned)(s[i] - '0')) != 0) {
-      return KEFO_ERR_INVALID_ARGUMENT;
-    }
-  }
-  *key = k;
-  return 0;
-}
-
-size_t kefo_kpl_hash_key_format(char *out, const kefo_kpl_hash_key *key) {
-  /* Most significant limb first, for long division by 10. */
-  uint32_t limb[4];
-  char rev[KEFO_KPL_HASH_KEY_DEC_LEN];
-  size_t n = 0, i;
-
-  limb[0] = (uint32_t)(key->hi >> 32);
-  limb[1] = (uint32_t)key->hi;
-  limb[2] = (uint32_t)(key->lo >> 32);
-  limb[3] = (uint32_t)key->lo;
-  do {
-    uint64_t rem = 0;
-
-    for (i = 0; i < 4; ++i) {
-      uint64_t cur = rem << 32 | limb[i];
-      limb[i] = (uint32_t)(cur / 10);
-      rem = cur % 10;
-    }
-    rev[n++] = (char)('0' + rem);
-  } while (limb[0] | limb[1] | limb[2] | limb[3]);
-  for (i = 0; i < n; ++i) {
-    out[i] = rev[n - 1 - i];
-  }
-  out[n] = '\0';
-  return n;
-}
-
-int kefo_kpl_hash_key_cmp(const kefo_kpl_hash_key *a,
-                          const kefo_kpl_hash_key *b) {
-  if (a->hi != b->hi) {
-    return a->hi < b->hi ? -1 : 1;
-  }
-  if (a->lo != b->lo) {
-    return a->lo < b->lo ? -1 : 1;
-  }
-  return 0;
-}
-
-int kefo_kpl_hash_key_from_partition_key(kefo_kpl_hash_key *key, const char *pk,
-                                         size_t len) {
-  kpl_md5 m = {NULL, NULL};
-  int rv;
-
-  rv = hash_of_pk(&m, key, pk, len);
-  md5_free(&m);
-  return rv;
-}
-
-int kefo_kpl_range_init(kefo_kpl_range *range, const char *start,
-                        size_t start_len, const char *end, size_t end_len) {
-  kefo_kpl_range r;
-
-  if (kefo_kpl_hash_key_parse(&r.start, start, start_len) != 0 ||
-      kefo_kpl_hash_key_parse(&r.end, end, end_len) != 0 ||
-      kefo_kpl_hash_key_cmp(&r.start, &r.end) > 0) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  *range = r;
-  return 0;
-}
-
-int kefo_kpl_range_contains(const kefo_kpl_range *range,
-                            const kefo_kpl_hash_key *key) {
-  return kefo_kpl_hash_key_cmp(key, &range->start) >= 0 &&
-         kefo_kpl_hash_key_cmp(key, &range->end) <= 0;
 }

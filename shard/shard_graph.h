@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "runtime/kpl.h"
+#include "shard/hash_key.h"
 #include "base/mem.h"
 
 /* Kinesis shard ids are 1 to 128 characters of [a-zA-Z0-9_.-]. */
@@ -65,8 +65,8 @@ typedef struct kefo_shard_info {
   int closed;
   /* Non-zero when HashKeyRange was seen; then the range is inclusive. */
   int has_hash_range;
-  kefo_kpl_hash_key hash_start;
-  kefo_kpl_hash_key hash_end;
+  kefo_hash_key hash_start;
+  kefo_hash_key hash_end;
 } kefo_shard_info;
 
 typedef struct kefo_shard_graph_counts {
