@@ -7,30 +7,48 @@
 
 #include <string.h>
 
+#include "aws/kinesis.h"
 #include "base/clock.h"
-#include "runtime/consumer_internal.h"
+#include "efo/subscription.h"
+#include "shard/reader.h"
 
-static void efo_kick(kefo_reader *r);
+typedef struct efo_reader {
+  kefo_shard_reader base; /* first: the consumer holds a pointer to it */
+  kefo_subscription_core core;
+  kefo_kinesis_subscription *sub;
+  struct event *timer;
+  int started_before; /* a subscription went out before: the next is a
+                         resubscription */
+  int paused;
+} efo_reader;
 
-static const kefo_clock *clock_of(kefo_reader *r) {
-  return kefo_aws_client_clock(r->c->aws);
+static void efo_kick(kefo_shard_reader *base);
+
+static int64_t now_ms(efo_reader *r) {
+  return kefo_shard_reader_now_ms(&r->base);
+}
+
+/* The core gave up: no timer of this reader fires again. */
+static void gave_up(efo_reader *r) {
+  event_del(r->timer);
+  r->base.host->failed(r->base.slot);
 }
 
 /* The subscription is gone (ended, or dropped by us): the core decides
    when the next one goes. */
-static void ended(kefo_reader *r, int error, int retryable) {
-  r->u.efo.sub = NULL;
-  kefo_subcore_on_end(&r->u.efo.core, kefo_consumer_now_ms(r->c), error,
-                      retryable, clock_of(r));
-  if (r->u.efo.core.state == KEFO_SUB_FAILED) {
-    kefo_reader_failed(r);
+static void ended(efo_reader *r, int error, int retryable) {
+  r->sub = NULL;
+  kefo_subcore_on_end(&r->core, now_ms(r), error, retryable,
+                      r->base.env->clock);
+  if (r->core.state == KEFO_SUB_FAILED) {
+    gave_up(r);
   }
 }
 
 static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
                     void *ud) {
-  kefo_reader *r = ud;
-  kefo_consumer *c = r->c;
+  efo_reader *r = ud;
+  const kefo_reader_host *host = r->base.host;
   const char *const *seqs;
   const char *last = NULL;
   size_t n = 0;
@@ -38,7 +56,7 @@ static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
 
   (void)sub;
   if (ev->has_behind) {
-    r->stats.millis_behind_latest = ev->behind_ms;
+    r->base.stats->millis_behind_latest = ev->behind_ms;
   }
   if (!ev->has_records) {
     /* Required by the API: an event without it is as bad as one with
@@ -47,31 +65,30 @@ static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
     skip = -1;
   } else {
     n = ev->nrecords;
-    seqs = kefo_consumer_sequence_numbers(c, ev->records, n);
+    seqs = host->sequence_numbers(r->base.slot, ev->records, n);
     if (seqs == NULL) {
       return -1;
     }
-    skip = kefo_subcore_on_event(&r->u.efo.core, kefo_consumer_now_ms(c), seqs,
-                                 n, ev->continuation);
+    skip =
+        kefo_subcore_on_event(&r->core, now_ms(r), seqs, n, ev->continuation);
   }
   if (n > 0) {
     last = seqs[n - 1];
   }
   if (skip < 0) {
-    kefo_consumer_report(
-        c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
-        "a SubscribeToShardEvent has no Records array, or malformed "
-        "sequence numbers");
+    host->report(r->base.slot, KEFO_ERR_BAD_RESPONSE, NULL,
+                 "a SubscribeToShardEvent has no Records array, or malformed "
+                 "sequence numbers");
     rv = KEFO_DELIVER_BAD;
   } else if ((size_t)skip < n) {
-    rv = kefo_consumer_deliver(c, r, ev->records, n, skip, ev->behind_ms);
+    rv = host->deliver(r->base.slot, ev->records, n, skip, ev->behind_ms);
   }
   if (rv == 0) {
     /* Handled: the continuation (or shard end) counts from now on. */
-    kefo_subcore_on_delivered(&r->u.efo.core, (size_t)skip < n ? last : NULL);
+    kefo_subcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
   }
   if (rv == KEFO_DELIVER_STOP) {
-    kefo_consumer_stop(c, 0);
+    host->stop(r->base.slot);
     return -1;
   }
   if (rv != 0) {
@@ -80,18 +97,18 @@ static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
        shard whose events stay bad ends FAILED when the attempts run
        out. */
     ended(r, KEFO_ERR_BAD_RESPONSE, 1);
-    if (r->state == R_READING) {
+    if (host->reading(r->base.slot)) {
       event_active(r->timer, 0, 0);
     }
     return -1;
   }
-  if (r->u.efo.core.state == KEFO_SUB_FINISHED) {
+  if (r->core.state == KEFO_SUB_FINISHED) {
     /* Once per shard: the tree is worth building here. */
     cJSON *children =
         ev->child_shards ? cJSON_ParseWithLength((const char *)ev->child_shards,
                                                  ev->child_shards_len)
                          : NULL;
-    kefo_reader_finished(r, cJSON_IsArray(children) ? children : NULL);
+    host->finished(r->base.slot, cJSON_IsArray(children) ? children : NULL);
     cJSON_Delete(children);
   }
   return 0;
@@ -99,110 +116,135 @@ static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
 
 static void on_end(kefo_kinesis_subscription *sub, int error,
                    const kefo_error_info *info, void *ud) {
-  kefo_reader *r = ud;
-  kefo_consumer *c = r->c;
+  efo_reader *r = ud;
+  const kefo_reader_host *host = r->base.host;
 
   (void)sub;
-  r->u.efo.sub = NULL;
-  if (c->state != C_RUNNING) {
+  r->sub = NULL;
+  if (!host->running(r->base.slot)) {
     return;
   }
   if (!error) {
     ended(r, 0, 1);
-    efo_kick(r);
+    efo_kick(&r->base);
     return;
   }
-  ++r->stats.errors;
+  ++r->base.stats->errors;
   /* The core decides first, so that the failure after which the shard
      gives up is reported as final, and every other one as retried. */
-  kefo_subcore_on_end(&r->u.efo.core, kefo_consumer_now_ms(c), error,
-                      info ? info->retryable : 1, clock_of(r));
-  kefo_consumer_report_failure(c, error, r->shard_id, info,
-                               r->u.efo.core.state != KEFO_SUB_FAILED);
-  if (r->u.efo.core.state == KEFO_SUB_FAILED) {
-    kefo_reader_failed(r);
+  kefo_subcore_on_end(&r->core, now_ms(r), error, info ? info->retryable : 1,
+                      r->base.env->clock);
+  host->report_failure(r->base.slot, error, info,
+                       r->core.state != KEFO_SUB_FAILED);
+  if (r->core.state == KEFO_SUB_FAILED) {
+    gave_up(r);
   }
-  efo_kick(r);
+  efo_kick(&r->base);
 }
 
 static void on_initial_response(kefo_kinesis_subscription *sub, void *ud) {
-  kefo_reader *r = ud;
+  efo_reader *r = ud;
 
   (void)sub;
-  kefo_subcore_on_answer(&r->u.efo.core, kefo_consumer_now_ms(r->c));
+  kefo_subcore_on_answer(&r->core, now_ms(r));
 }
 
 static const kefo_kinesis_subscribe_callbacks callbacks = {on_initial_response,
                                                            on_event, on_end};
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg) {
-  kefo_reader *r = arg;
+  efo_reader *r = arg;
 
   (void)fd;
   (void)what;
-  if (r->u.efo.sub && !r->paused &&
-      kefo_subcore_inactive(&r->u.efo.core, kefo_consumer_now_ms(r->c))) {
+  if (r->sub && !r->paused && kefo_subcore_inactive(&r->core, now_ms(r))) {
     /* A silent stream: drop it and resubscribe from where it was. */
-    kefo_kinesis_subscription_cancel(r->u.efo.sub);
+    kefo_kinesis_subscription_cancel(r->sub);
     ended(r, KEFO_ERR_TIMEOUT, 1);
   }
-  efo_kick(r);
+  efo_kick(&r->base);
 }
 
-static int efo_init(kefo_reader *r, const char *type, const char *value) {
-  kefo_consumer *c = r->c;
+static void efo_del(kefo_shard_reader *base);
 
-  r->timer = event_new(c->base, -1, 0, timer_cb, r);
-  if (r->timer == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  return kefo_subcore_init(&r->u.efo.core, r->shard_id, type, value, &c->retry,
-                           c->inactivity_ms);
-}
-
-static void efo_kick(kefo_reader *r) {
-  kefo_consumer *c = r->c;
-  kefo_subscription_core *core = &r->u.efo.core;
-  int64_t wait = -1;
-  struct timeval tv;
+static int efo_create(kefo_shard_reader **out, const kefo_shard_reader *base,
+                      const char *type, const char *value) {
+  const kefo_reader_env *env = base->env;
+  efo_reader *r = kefo_mem_calloc(env->mem, 1, sizeof(*r));
   int rv;
 
-  if (c->state != C_RUNNING || r->state != R_READING || r->paused) {
+  if (r == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  r->base = *base;
+  r->timer = event_new(env->base, -1, 0, timer_cb, r);
+  if (r->timer == NULL) {
+    efo_del(&r->base);
+    return KEFO_ERR_NOMEM;
+  }
+  rv = kefo_subcore_init(&r->core, base->shard_id, type, value, env->retry,
+                         env->inactivity_ms);
+  if (rv != 0) {
+    efo_del(&r->base);
+    return rv;
+  }
+  *out = &r->base;
+  return 0;
+}
+
+/* Subscribes as the core says: the consumer's and this reader's hot
+   state is prefetched as each event's bytes arrive. */
+static void subscribe(efo_reader *r) {
+  const kefo_reader_env *env = r->base.env;
+  const kefo_reader_host *host = r->base.host;
+  kefo_subscription_core *core = &r->core;
+  const void *touch[16];
+  size_t n;
+  int rv;
+
+  rv = kefo_kinesis_subscribe(env->aws, env->svc, env->consumer_arn,
+                              r->base.shard_id, core->position_type,
+                              core->position_value[0] ? core->position_value
+                                                      : NULL,
+                              &callbacks, r, &r->sub);
+  if (rv != 0) {
+    host->report(r->base.slot, rv, NULL, "cannot subscribe");
+    return;
+  }
+  kefo_kinesis_subscription_set_parser(r->sub, env->parser);
+  /* The shard state each event reads and writes (on_event, the
+     subscription core, the consumer's delivery). */
+  n = host->hot_state(r->base.slot, touch, 8);
+  touch[n++] = r;
+  touch[n++] = &core->state;
+  touch[n++] = &core->position_value;
+  touch[n++] = &core->last_delivered;
+  touch[n++] = &core->pending;
+  touch[n++] = &core->pending_set;
+  kefo_kinesis_subscription_prefetch(r->sub, touch, n);
+  kefo_subcore_on_subscribe(core, now_ms(r));
+  if (r->started_before) {
+    host->resubscribed(r->base.slot);
+  }
+  r->started_before = 1;
+}
+
+static void efo_kick(kefo_shard_reader *base) {
+  efo_reader *r = (efo_reader *)base;
+  kefo_subscription_core *core = &r->core;
+  int64_t wait = -1;
+  struct timeval tv;
+
+  if (r->paused || !base->host->reading(base->slot)) {
     return; /* paused: no new subscription, no inactivity deadline */
   }
-  if (r->u.efo.sub == NULL &&
-      kefo_subcore_should_subscribe(core, kefo_consumer_now_ms(c), &wait)) {
-    rv = kefo_kinesis_subscribe(
-        c->aws, &c->svc, c->consumer_arn, r->shard_id, core->position_type,
-        core->position_value[0] ? core->position_value : NULL, &callbacks, r,
-        &r->u.efo.sub);
-    if (rv != 0) {
-      kefo_consumer_report(c, rv, r->shard_id, NULL, "cannot subscribe");
+  if (r->sub == NULL && kefo_subcore_should_subscribe(core, now_ms(r), &wait)) {
+    subscribe(r);
+    if (r->sub == NULL) {
       return;
     }
-    kefo_kinesis_subscription_set_parser(r->u.efo.sub, &c->sts);
-    {
-      /* The shard state each event reads and writes (on_event, the
-         subscription core, the consumer's delivery). */
-      const void *touch[] = {r,
-                             &r->delivered,
-                             &r->resume_filter,
-                             &core->state,
-                             &core->position_value,
-                             &core->last_delivered,
-                             &core->pending,
-                             &core->pending_set};
-      kefo_kinesis_subscription_prefetch(r->u.efo.sub, touch,
-                                         sizeof(touch) / sizeof(touch[0]));
-    }
-    kefo_subcore_on_subscribe(core, kefo_consumer_now_ms(c));
-    if (r->started_before) {
-      ++r->stats.resubscribes;
-      kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
-    }
-    r->started_before = 1;
     wait = core->inactivity_ms ? (int64_t)core->inactivity_ms : -1;
-  } else if (r->u.efo.sub != NULL) {
+  } else if (r->sub != NULL) {
     wait = core->inactivity_ms ? (int64_t)core->inactivity_ms / 2 + 1 : -1;
   }
   if (wait >= 0) {
@@ -211,29 +253,48 @@ static void efo_kick(kefo_reader *r) {
   }
 }
 
-static void efo_cancel(kefo_reader *r) {
+static void efo_cancel(kefo_shard_reader *base) {
+  efo_reader *r = (efo_reader *)base;
+
   if (r->timer) {
     event_del(r->timer);
   }
-  kefo_kinesis_subscription_cancel(r->u.efo.sub);
-  r->u.efo.sub = NULL;
+  kefo_kinesis_subscription_cancel(r->sub);
+  r->sub = NULL;
 }
 
 /* Paused: the subscription (if any) keeps its events and stops giving
    bytes back to flow control; a subscription that ends meanwhile is not
    renewed. Resumed: its kept events are handed on first, or a new one
    starts after the last delivered event. */
-static void efo_paused(kefo_reader *r) {
-  if (r->u.efo.sub &&
-      kefo_kinesis_subscription_hold(r->u.efo.sub, r->paused) != 0) {
-    kefo_consumer_report(r->c, KEFO_ERR_NOMEM, r->shard_id, NULL,
-                         "cannot resume the shard's subscription");
+static void efo_set_paused(kefo_shard_reader *base, int paused,
+                           int64_t paused_for_ms) {
+  efo_reader *r = (efo_reader *)base;
+
+  (void)paused_for_ms;
+  r->paused = paused;
+  if (r->sub && kefo_kinesis_subscription_hold(r->sub, paused) != 0) {
+    base->host->report(base->slot, KEFO_ERR_NOMEM, NULL,
+                       "cannot resume the shard's subscription");
   }
-  if (!r->paused) {
-    kefo_subcore_touch(&r->u.efo.core, kefo_consumer_now_ms(r->c));
-    efo_kick(r);
+  if (!paused) {
+    kefo_subcore_touch(&r->core, now_ms(r));
+    efo_kick(base);
   }
 }
 
-const kefo_reader_ops kefo_efo_reader_ops = {efo_init, efo_kick, efo_cancel,
-                                             efo_paused};
+static void efo_del(kefo_shard_reader *base) {
+  efo_reader *r = (efo_reader *)base;
+
+  if (r == NULL) {
+    return;
+  }
+  efo_cancel(base);
+  if (r->timer) {
+    event_free(r->timer);
+  }
+  kefo_mem_free(base->env->mem, r);
+}
+
+const kefo_reader_ops kefo_efo_reader_ops = {efo_create, efo_kick, efo_cancel,
+                                             efo_set_paused, efo_del};

@@ -9,56 +9,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/aws_client.h"
 #include "base/clock.h"
-#include "runtime/consumer_internal.h"
+#include "polling/poll_core.h"
+#include "shard/reader.h"
 
-static void poll_kick(kefo_reader *r);
+typedef struct poll_reader {
+  kefo_shard_reader base; /* first: the consumer holds a pointer to it */
+  kefo_poll_core core;
+  kefo_aws_call *call;
+  struct event *timer;
+  int started_before; /* an iterator was asked before: the next one is a
+                         resubscription */
+  int paused;
+} poll_reader;
+
+static void poll_kick(kefo_shard_reader *base);
 
 /* The core paces and backs off itself: one attempt per call, so that a
    retry never goes out sooner than the rate limit allows. */
 static const kefo_retry_strategy one_attempt = {1, 1, 1};
 
-static const kefo_clock *clock_of(kefo_reader *r) {
-  return kefo_aws_client_clock(r->c->aws);
+static int64_t now_ms(poll_reader *r) {
+  return kefo_shard_reader_now_ms(&r->base);
+}
+
+/* The core gave up: no timer of this reader fires again. */
+static void gave_up(poll_reader *r) {
+  event_del(r->timer);
+  r->base.host->failed(r->base.slot);
 }
 
 /* After a failure the core decides: a new iterator, a backoff, or giving
    up. */
-static void after_failure(kefo_reader *r, int error, const char *aws_type,
+static void after_failure(poll_reader *r, int error, const char *aws_type,
                           int retryable) {
-  kefo_pollcore_on_error(&r->u.poll.core, kefo_consumer_now_ms(r->c), error,
-                         aws_type, retryable, clock_of(r));
-  if (r->u.poll.core.state == KEFO_POLL_FAILED) {
-    kefo_reader_failed(r);
+  kefo_pollcore_on_error(&r->core, now_ms(r), error, aws_type, retryable,
+                         r->base.env->clock);
+  if (r->core.state == KEFO_POLL_FAILED) {
+    gave_up(r);
     return;
   }
-  poll_kick(r);
+  poll_kick(&r->base);
 }
 
 /* A failed call, reported (an expired iterator is routine after a long
    pause, not an error) once the core has decided: the failure that makes
    it give up is reported final, the shard failing with it. */
-static void failed_call(kefo_reader *r, int error,
+static void failed_call(poll_reader *r, int error,
                         const kefo_error_info *info) {
   const char *type = info ? info->aws_type : NULL;
-  kefo_poll_core *core = &r->u.poll.core;
+  kefo_poll_core *core = &r->core;
 
-  kefo_pollcore_on_error(core, kefo_consumer_now_ms(r->c), error, type,
-                         info ? info->retryable : 1, clock_of(r));
+  kefo_pollcore_on_error(core, now_ms(r), error, type,
+                         info ? info->retryable : 1, r->base.env->clock);
   if (!type || strcmp(type, "ExpiredIteratorException") != 0) {
-    ++r->stats.errors;
-    kefo_consumer_report_failure(r->c, error, r->shard_id, info,
+    ++r->base.stats->errors;
+    r->base.host->report_failure(r->base.slot, error, info,
                                  core->state != KEFO_POLL_FAILED);
   }
   if (core->state == KEFO_POLL_FAILED) {
-    kefo_reader_failed(r);
+    gave_up(r);
     return;
   }
-  poll_kick(r);
+  poll_kick(&r->base);
 }
 
 /* A malformed answer: fetched again after a backoff. */
-static void bad_answer(kefo_reader *r, const char *message) {
+static void bad_answer(poll_reader *r, const char *message) {
   kefo_error_info info;
 
   memset(&info, 0, sizeof(info));
@@ -70,10 +88,10 @@ static void bad_answer(kefo_reader *r, const char *message) {
 
 static void on_iterator(int error, const cJSON *resp,
                         const kefo_error_info *info, void *ud) {
-  kefo_reader *r = ud;
+  poll_reader *r = ud;
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(resp, "ShardIterator");
 
-  r->u.poll.call = NULL;
+  r->call = NULL;
   if (error) {
     failed_call(r, error, info);
     return;
@@ -83,14 +101,14 @@ static void on_iterator(int error, const cJSON *resp,
     bad_answer(r, "GetShardIterator returned no usable ShardIterator");
     return;
   }
-  kefo_pollcore_on_iterator(&r->u.poll.core, kefo_consumer_now_ms(r->c),
-                            it->valuestring, clock_of(r));
-  poll_kick(r);
+  kefo_pollcore_on_iterator(&r->core, now_ms(r), it->valuestring,
+                            r->base.env->clock);
+  poll_kick(&r->base);
 }
 
 /* Hands an answer read by |p| on: checked, then delivered. */
-static void got_records(kefo_reader *r, const kefo_sts_event *ev) {
-  kefo_consumer *c = r->c;
+static void got_records(poll_reader *r, const kefo_sts_event *ev) {
+  const kefo_reader_host *host = r->base.host;
   const char *const *seqs;
   const char *last = NULL;
   size_t n = ev->nrecords;
@@ -102,9 +120,9 @@ static void got_records(kefo_reader *r, const kefo_sts_event *ev) {
     return;
   }
   if (ev->has_behind) {
-    r->stats.millis_behind_latest = ev->behind_ms;
+    r->base.stats->millis_behind_latest = ev->behind_ms;
   }
-  seqs = kefo_consumer_sequence_numbers(c, ev->records, n);
+  seqs = host->sequence_numbers(r->base.slot, ev->records, n);
   if (seqs == NULL) {
     bad_answer(r, "no memory for a GetRecords answer");
     return;
@@ -114,40 +132,40 @@ static void got_records(kefo_reader *r, const kefo_sts_event *ev) {
   }
   /* No NextShardIterator: the shard's end (its ChildShards say where to
      go next). */
-  skip = kefo_pollcore_on_records(&r->u.poll.core, kefo_consumer_now_ms(c),
-                                  seqs, n, ev->next_iterator, ev->behind_ms,
-                                  n >= (size_t)c->get_records_max);
+  skip = kefo_pollcore_on_records(&r->core, now_ms(r), seqs, n,
+                                  ev->next_iterator, ev->behind_ms,
+                                  n >= (size_t)r->base.env->get_records_max);
   if (skip < 0) {
     bad_answer(r, "GetRecords returned malformed or unordered sequence "
                   "numbers, or a malformed NextShardIterator");
     return;
   }
   if ((size_t)skip < n) {
-    rv = kefo_consumer_deliver(c, r, ev->records, n, skip, ev->behind_ms);
+    rv = host->deliver(r->base.slot, ev->records, n, skip, ev->behind_ms);
   }
   if (rv == 0) {
-    kefo_pollcore_on_delivered(&r->u.poll.core, (size_t)skip < n ? last : NULL);
+    kefo_pollcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
   }
   if (rv == KEFO_DELIVER_STOP) {
-    kefo_consumer_stop(c, 0);
+    host->stop(r->base.slot);
     return;
   }
   if (rv != 0) {
     /* Reported already; fetched again after a backoff. */
-    ++r->stats.errors;
+    ++r->base.stats->errors;
     after_failure(r, KEFO_ERR_BAD_RESPONSE, NULL, 1);
     return;
   }
-  if (r->u.poll.core.state == KEFO_POLL_FINISHED) {
+  if (r->core.state == KEFO_POLL_FINISHED) {
     cJSON *children =
         ev->child_shards ? cJSON_ParseWithLength((const char *)ev->child_shards,
                                                  ev->child_shards_len)
                          : NULL;
-    kefo_reader_finished(r, children);
+    host->finished(r->base.slot, children);
     cJSON_Delete(children);
     return;
   }
-  poll_kick(r);
+  poll_kick(&r->base);
 }
 
 /*
@@ -157,26 +175,25 @@ static void got_records(kefo_reader *r, const kefo_sts_event *ev) {
  */
 static void on_records(int error, const uint8_t *body, size_t len,
                        const kefo_error_info *info, void *ud) {
-  kefo_reader *r = ud;
-  kefo_consumer *c = r->c;
-  kefo_sts_parser own, *p = &c->sts;
+  poll_reader *r = ud;
+  kefo_sts_parser own, *p = r->base.env->parser;
   kefo_sts_event ev;
   int rv;
 
-  r->u.poll.call = NULL;
+  r->call = NULL;
   if (error) {
     failed_call(r, error, info);
     return;
   }
   if (r->paused) {
     /* Paused while the call was out: fetched again on resume. */
-    kefo_pollcore_on_dropped(&r->u.poll.core, kefo_consumer_now_ms(c));
+    kefo_pollcore_on_dropped(&r->core, now_ms(r));
     return;
   }
   /* The shared reader is in use only if this runs inside another
      owner's callback; then a parser of its own. */
   if (p->busy) {
-    kefo_sts_parser_init(&own, c->mem);
+    kefo_sts_parser_init(&own, r->base.env->mem);
     p = &own;
   }
   rv = kefo_sts_event_parse(p, body, len, &ev);
@@ -204,31 +221,47 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   poll_kick(arg);
 }
 
-static int poll_init(kefo_reader *r, const char *type, const char *value) {
-  kefo_consumer *c = r->c;
+static void poll_del(kefo_shard_reader *base);
 
-  r->timer = event_new(c->base, -1, 0, timer_cb, r);
-  if (r->timer == NULL) {
+static int poll_create(kefo_shard_reader **out, const kefo_shard_reader *base,
+                       const char *type, const char *value) {
+  const kefo_reader_env *env = base->env;
+  poll_reader *r = kefo_mem_calloc(env->mem, 1, sizeof(*r));
+  int rv;
+
+  if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  return kefo_pollcore_init(&r->u.poll.core, r->shard_id, type, value,
-                            &c->retry, c->busy_ms, c->idle_ms);
+  r->base = *base;
+  r->timer = event_new(env->base, -1, 0, timer_cb, r);
+  if (r->timer == NULL) {
+    poll_del(&r->base);
+    return KEFO_ERR_NOMEM;
+  }
+  rv = kefo_pollcore_init(&r->core, base->shard_id, type, value, env->retry,
+                          env->busy_ms, env->idle_ms);
+  if (rv != 0) {
+    poll_del(&r->base);
+    return rv;
+  }
+  *out = &r->base;
+  return 0;
 }
 
 /* The body of the call the core asks for; NULL when out of memory. */
-static cJSON *request(kefo_reader *r, kefo_poll_action act) {
-  kefo_consumer *c = r->c;
-  kefo_poll_core *core = &r->u.poll.core;
+static cJSON *request(poll_reader *r, kefo_poll_action act) {
+  const kefo_reader_env *env = r->base.env;
+  kefo_poll_core *core = &r->core;
   cJSON *body = cJSON_CreateObject();
   int ok = body != NULL;
 
   if (act == KEFO_POLL_DO_GET_RECORDS) {
     ok = ok && cJSON_AddStringToObject(body, "ShardIterator", core->iterator) &&
-         cJSON_AddNumberToObject(body, "Limit", c->get_records_max);
+         cJSON_AddNumberToObject(body, "Limit", env->get_records_max);
   } else {
     ok =
-        ok && cJSON_AddStringToObject(body, "StreamARN", c->stream_arn) &&
-        cJSON_AddStringToObject(body, "ShardId", r->shard_id) &&
+        ok && cJSON_AddStringToObject(body, "StreamARN", env->stream_arn) &&
+        cJSON_AddStringToObject(body, "ShardId", r->base.shard_id) &&
         cJSON_AddStringToObject(body, "ShardIteratorType", core->position_type);
     if (ok && strcmp(core->position_type, "AT_TIMESTAMP") == 0) {
       /* Epoch seconds, a JSON number. */
@@ -246,20 +279,20 @@ static cJSON *request(kefo_reader *r, kefo_poll_action act) {
   return body;
 }
 
-static void poll_kick(kefo_reader *r) {
-  kefo_consumer *c = r->c;
-  kefo_poll_core *core = &r->u.poll.core;
+static void poll_kick(kefo_shard_reader *base) {
+  poll_reader *r = (poll_reader *)base;
+  const kefo_reader_env *env = base->env;
+  kefo_poll_core *core = &r->core;
   kefo_poll_action act;
   int64_t wait;
   struct timeval tv;
   cJSON *body;
   int rv;
 
-  if (c->state != C_RUNNING || r->state != R_READING || r->u.poll.call ||
-      r->paused) {
+  if (r->call || r->paused || !base->host->reading(base->slot)) {
     return;
   }
-  act = kefo_pollcore_next(core, kefo_consumer_now_ms(c), &wait);
+  act = kefo_pollcore_next(core, now_ms(r), &wait);
   if (act == KEFO_POLL_DO_WAIT) {
     if (wait >= 0) {
       kefo_timeval_ms(&tv, wait);
@@ -271,14 +304,14 @@ static void poll_kick(kefo_reader *r) {
   if (body == NULL) {
     rv = KEFO_ERR_NOMEM;
   } else if (act == KEFO_POLL_DO_GET_RECORDS) {
-    rv = kefo_aws_call_start_raw(c->aws, &c->svc, "GetRecords", body,
-                                 &one_attempt, on_records, r, &r->u.poll.call);
+    rv = kefo_aws_call_start_raw(env->aws, env->svc, "GetRecords", body,
+                                 &one_attempt, on_records, r, &r->call);
   } else {
-    rv = kefo_aws_call_start(c->aws, &c->svc, "GetShardIterator", body,
-                             &one_attempt, on_iterator, r, &r->u.poll.call);
+    rv = kefo_aws_call_start(env->aws, env->svc, "GetShardIterator", body,
+                             &one_attempt, on_iterator, r, &r->call);
   }
   cJSON_Delete(body);
-  kefo_pollcore_on_call(core, kefo_consumer_now_ms(c));
+  kefo_pollcore_on_call(core, now_ms(r));
   if (rv != 0) {
     kefo_error_info info;
     memset(&info, 0, sizeof(info));
@@ -292,34 +325,51 @@ static void poll_kick(kefo_reader *r) {
     /* A new iterator after the first is the polling reader's
        resubscription (after an expired iterator, or a resume). */
     if (r->started_before) {
-      ++r->stats.resubscribes;
-      kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
+      base->host->resubscribed(base->slot);
     }
     r->started_before = 1;
   }
 }
 
-static void poll_cancel(kefo_reader *r) {
+static void poll_cancel(kefo_shard_reader *base) {
+  poll_reader *r = (poll_reader *)base;
+
   if (r->timer) {
     event_del(r->timer);
   }
-  kefo_aws_call_cancel(r->u.poll.call);
-  r->u.poll.call = NULL;
+  kefo_aws_call_cancel(r->call);
+  r->call = NULL;
 }
 
 /* Paused: no GetRecords goes out (an answer already on its way is
    dropped and fetched again). Resumed: an iterator that may have expired
    meanwhile is renewed after the last delivered record first. */
-static void poll_paused(kefo_reader *r) {
-  if (r->paused) {
+static void poll_set_paused(kefo_shard_reader *base, int paused,
+                            int64_t paused_for_ms) {
+  poll_reader *r = (poll_reader *)base;
+
+  r->paused = paused;
+  if (paused) {
     return;
   }
-  if (r->u.poll.call == NULL && kefo_consumer_now_ms(r->c) - r->paused_at_ms >=
-                                    KEFO_POLL_ITERATOR_SAFE_MS) {
-    kefo_pollcore_renew(&r->u.poll.core);
+  if (r->call == NULL && paused_for_ms >= KEFO_POLL_ITERATOR_SAFE_MS) {
+    kefo_pollcore_renew(&r->core);
   }
-  poll_kick(r);
+  poll_kick(base);
 }
 
-const kefo_reader_ops kefo_polling_reader_ops = {poll_init, poll_kick,
-                                                 poll_cancel, poll_paused};
+static void poll_del(kefo_shard_reader *base) {
+  poll_reader *r = (poll_reader *)base;
+
+  if (r == NULL) {
+    return;
+  }
+  poll_cancel(base);
+  if (r->timer) {
+    event_free(r->timer);
+  }
+  kefo_mem_free(base->env->mem, r);
+}
+
+const kefo_reader_ops kefo_polling_reader_ops = {
+    poll_create, poll_kick, poll_cancel, poll_set_paused, poll_del};

@@ -48,7 +48,7 @@ static void apply(kefo_reader *r) {
     /* Idle counts from the resume, not from the last record. */
     r->last_record_ms = kefo_consumer_now_ms(c);
   }
-  c->reader_ops->paused(r);
+  kefo_consumer_reader_paused(r);
   kefo_consumer_shard_event(c, r->shard_id,
                             paused ? KEFO_SHARD_EVENT_PAUSED
                                    : KEFO_SHARD_EVENT_RESUMED);

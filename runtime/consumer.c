@@ -18,11 +18,9 @@
 #include <event2/event.h>
 #include <kefo/kefo.h>
 
-#include "base/base64.h"
 #include "aws/region.h"
 #include "base/clock.h"
 #include "runtime/consumer_internal.h"
-#include "shard/kpl.h"
 
 void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
                           const kefo_error_info *info, const char *message) {
@@ -90,76 +88,6 @@ int64_t kefo_consumer_now_ms(kefo_consumer *c) {
 
 /* ---- records ---------------------------------------------------------- */
 
-static int push_str(kefo_buf *b, const char *s, size_t n, size_t *off) {
-  *off = b->len;
-  if (kefo_buf_append(b, s, n) != 0 || kefo_buf_append_byte(b, 0) != 0) {
-    return KEFO_ERR_NOMEM;
-  }
-  return 0;
-}
-
-/* Grows |*v| (|*cap| elements of |size|) to hold one more. */
-static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
-                size_t size) {
-  void *nv;
-  size_t ncap;
-
-  if (n < *cap) {
-    return 0;
-  }
-  ncap = *cap ? *cap * 2 : 64;
-  nv = kefo_mem_realloc(c->mem, *v, ncap * size);
-  if (nv == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  *v = nv;
-  *cap = ncap;
-  return 0;
-}
-
-static int on_user_record(const kefo_kpl_record *r, void *ud) {
-  kefo_consumer *c = ud;
-  kefo_reader *rd = c->cur_reader;
-  pending *p;
-
-  if (rd->resume_filter) {
-    if (kefo_checkpoint_cmp((const char *)c->strings.data + c->cur->seq,
-                            r->sub_sequence_number, rd->resume,
-                            rd->resume_sub) <= 0) {
-      return 0; /* at or before the checkpoint: delivered before */
-    }
-    rd->resume_filter = 0;
-  }
-  if (grow(c, (void **)&c->pend, c->npend, &c->pend_cap, sizeof(*p)) != 0) {
-    return -1;
-  }
-  p = &c->pend[c->npend];
-  p->seq = c->cur->seq;
-  p->sub_seq = r->sub_sequence_number;
-  p->arrival_ms = c->cur->arrival_ms;
-  p->ehk = SIZE_MAX;
-  /* Data stays where it was decoded: inside the blob, in the arena, which
-     does not grow any more. A plain record's key is the outer one,
-     already stored; an aggregate's keys come from its blob. */
-  p->data = (size_t)(r->data - c->arena.data);
-  p->data_len = r->data_len;
-  if (r->aggregated) {
-    if (push_str(&c->strings, r->partition_key, r->partition_key_len, &p->pk) !=
-        0) {
-      return -1;
-    }
-  } else {
-    p->pk = c->cur->pk;
-  }
-  if (r->explicit_hash_key &&
-      push_str(&c->strings, r->explicit_hash_key, r->explicit_hash_key_len,
-               &p->ehk) != 0) {
-    return -1;
-  }
-  ++c->npend;
-  return 0;
-}
-
 /*
  * Turns the records of one event (after |skip| already delivered ones)
  * into kefo_records and hands them on: first every Data is decoded once
@@ -170,7 +98,9 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
 int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
                           const kefo_wire_record *records, size_t nrecs,
                           int skip, int64_t behind) {
-  size_t i, k;
+  kefo_resume_filter filter = {r->resume_filter, r->resume, r->resume_sub};
+  kefo_record *recs;
+  size_t k, nout;
   int rv;
   int64_t newest = KEFO_WATERMARK_NONE, t;
   uint64_t bytes = 0;
@@ -181,117 +111,32 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
        reads them. */
     return 0;
   }
-  kefo_buf_reset(&c->arena);
-  kefo_buf_reset(&c->strings);
-  c->nkrecs = 0;
-  c->npend = 0;
-  c->cur_reader = r;
-  /* One reservation for every record's data: base64 never decodes to
-     more than three quarters of its text. */
-  {
-    size_t total = 0;
-    for (i = skip > 0 ? (size_t)skip : 0; i < nrecs; ++i) {
-      total += kefo_base64_decoded_max(records[i].data_len);
+  rv = kefo_assembly_run(&c->assembly, records, nrecs,
+                         skip > 0 ? (size_t)skip : 0, &filter, &recs, &nout,
+                         &bytes);
+  r->resume_filter = filter.active;
+  if (rv != 0) {
+    if (c->assembly.error) {
+      kefo_consumer_report(c, rv, r->shard_id, NULL, c->assembly.error);
     }
-    if (kefo_buf_reserve(&c->arena, total) != 0) {
-      return KEFO_DELIVER_BAD;
-    }
+    return KEFO_DELIVER_BAD;
   }
-  for (i = skip > 0 ? (size_t)skip : 0; i < nrecs; ++i) {
-    const kefo_wire_record *rec = &records[i];
-    krecord *kr;
-    size_t dlen;
-
-    if (rec->data == NULL || rec->pk == NULL || rec->seq == NULL) {
-      kefo_consumer_report(
-          c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
-          "a record lacks Data, PartitionKey or SequenceNumber");
-      return KEFO_DELIVER_BAD;
-    }
-    if (grow(c, (void **)&c->krecs, c->nkrecs, &c->krecs_cap, sizeof(*kr)) !=
-        0) {
-      return KEFO_DELIVER_BAD;
-    }
-    kr = &c->krecs[c->nkrecs];
-    if (kefo_base64_decode(c->arena.data + c->arena.len,
-                           c->arena.cap - c->arena.len, rec->data,
-                           rec->data_len, &dlen) != 0) {
-      kefo_consumer_report(c, KEFO_ERR_BAD_RESPONSE, r->shard_id, NULL,
-                           "a record's Data is not base64");
-      return KEFO_DELIVER_BAD;
-    }
-    kr->blob = c->arena.len;
-    kr->blob_len = dlen;
-    c->arena.len += dlen;
-    /* As C strings: a key with an escaped NUL ends there. */
-    kr->pk_len = strlen(rec->pk);
-    if (push_str(&c->strings, rec->pk, kr->pk_len, &kr->pk) != 0 ||
-        push_str(&c->strings, rec->seq, strlen(rec->seq), &kr->seq) != 0) {
-      return KEFO_DELIVER_BAD;
-    }
-    kr->arrival_ms = rec->arrival_ms;
-    ++c->nkrecs;
-  }
-  for (k = 0; k < c->nkrecs; ++k) {
-    kefo_kpl_result res;
-    /* The outer key is copied for the call: the string buffer may move
-       while user records' keys are added to it. */
-    char pk_stack[256], *pk = pk_stack;
-    c->cur = &c->krecs[k];
-    if (c->cur->pk_len >= sizeof(pk_stack)) {
-      pk = kefo_mem_malloc(c->mem, c->cur->pk_len + 1);
-      if (pk == NULL) {
-        return KEFO_DELIVER_BAD;
-      }
-    }
-    memcpy(pk, c->strings.data + c->cur->pk, c->cur->pk_len + 1);
-    rv = kefo_kpl_deaggregate(c->mem, c->arena.data + c->cur->blob,
-                              c->cur->blob_len, pk, c->cur->pk_len, NULL,
-                              on_user_record, c, &res);
-    if (pk != pk_stack) {
-      kefo_mem_free(c->mem, pk);
-    }
-    if (rv != 0) {
-      kefo_consumer_report(c, rv, r->shard_id, NULL,
-                           "cannot de-aggregate a record");
-      return KEFO_DELIVER_BAD;
-    }
-  }
-  if (c->npend == 0) {
+  if (nout == 0) {
     return 0;
   }
-  if (c->recs_cap < c->npend) {
-    kefo_record *nr = kefo_mem_realloc(c->mem, c->recs, c->npend * sizeof(*nr));
-    if (nr == NULL) {
-      return KEFO_DELIVER_BAD;
-    }
-    c->recs = nr;
-    c->recs_cap = c->npend;
-  }
-  /* Both buffers have stopped growing: offsets become pointers. */
-  for (k = 0; k < c->npend; ++k) {
-    const char *str = (const char *)c->strings.data;
-    kefo_record *out = &c->recs[k];
-    out->partition_key = str + c->pend[k].pk;
-    out->sequence_number = str + c->pend[k].seq;
-    out->sub_sequence_number = c->pend[k].sub_seq;
-    out->explicit_hash_key =
-        c->pend[k].ehk == SIZE_MAX ? NULL : str + c->pend[k].ehk;
-    out->approximate_arrival_ms = c->pend[k].arrival_ms;
-    out->data = c->arena.data + c->pend[k].data;
-    out->data_len = c->pend[k].data_len;
-    bytes += out->data_len;
-    t = kefo_alignment_event_time(c, r, out);
+  for (k = 0; k < nout; ++k) {
+    t = kefo_alignment_event_time(c, r, &recs[k]);
     newest = t > newest ? t : newest;
   }
   /* Lent to the application: it may checkpoint these records from
      inside the call (kefo_checkpoint), but only their return makes them
      finished with, and so covered by automatic checkpoints. */
   c->in_records = r;
-  c->taken = c->npend;
+  c->lent = recs;
+  c->nlent = nout;
+  c->taken = nout;
   c->stop_asked = STOP_ASKED_NONE;
-  rv =
-      c->cb.on_records(c, r->shard_id, c->recs, c->npend, behind, c->user_data);
+  rv = c->cb.on_records(c, r->shard_id, recs, nout, behind, c->user_data);
   c->in_records = NULL;
   if (rv != 0) {
     /* Stops at once (the reader does it): nothing of this call counts
@@ -306,7 +151,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     /* The readers checked every sequence number's length (at most 128
        digits); the bound is kept anyway. A copy of known length, not
        snprintf: this runs for every event. */
-    const kefo_record *last = &c->recs[c->taken - 1];
+    const kefo_record *last = &recs[c->taken - 1];
     size_t len = strlen(last->sequence_number);
     if (len >= sizeof(r->delivered)) {
       len = sizeof(r->delivered) - 1;
@@ -316,8 +161,8 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
     r->delivered_sub = last->sub_sequence_number;
     /* Counted in the loop above; a stop inside the call (rare) takes
        back the records it left. */
-    for (k = c->taken; k < c->npend; ++k) {
-      bytes -= c->recs[k].data_len;
+    for (k = c->taken; k < nout; ++k) {
+      bytes -= recs[k].data_len;
     }
     r->stats.records += c->taken;
     r->stats.bytes += bytes;
@@ -518,6 +363,25 @@ static int behind_store(const kefo_reader *r) {
                                               r->saved, r->saved_sub) > 0);
 }
 
+/* Grows |*v| (|*cap| elements of |size|) to hold one more than |n|. */
+static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
+                size_t size) {
+  void *nv;
+  size_t ncap;
+
+  if (n < *cap) {
+    return 0;
+  }
+  ncap = *cap ? *cap * 2 : 64;
+  nv = kefo_mem_realloc(c->mem, *v, ncap * size);
+  if (nv == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  *v = nv;
+  *cap = ncap;
+  return 0;
+}
+
 /* Checkpoints every reader's delivered records not yet checkpointed, in
    one batch (one file write). */
 static void checkpoint_delivered(kefo_consumer *c) {
@@ -572,7 +436,7 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
   if (r == c->in_records) {
     /* Inside on_records: any record lent so far, up to the last one the
        application still takes (kefo_consumer_stop_after). */
-    const kefo_record *last = c->taken ? &c->recs[c->taken - 1] : NULL;
+    const kefo_record *last = c->taken ? &c->lent[c->taken - 1] : NULL;
     if ((last == NULL || kefo_checkpoint_cmp(sequence_number, sub_sequence,
                                              last->sequence_number,
                                              last->sub_sequence_number) > 0) &&
@@ -600,7 +464,23 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
 
 static void start_ready(kefo_consumer *c);
 
-void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
+/* The host table of shard/reader.h: what a reader tells the consumer
+   about its shard (|slot| is the kefo_reader). */
+
+static int host_deliver(void *slot, const kefo_wire_record *records, size_t n,
+                        int skip, int64_t behind) {
+  kefo_reader *r = slot;
+  return kefo_consumer_deliver(r->c, r, records, n, skip, behind);
+}
+
+static const char *const *
+host_sequence_numbers(void *slot, const kefo_wire_record *records, size_t n) {
+  kefo_reader *r = slot;
+  return kefo_consumer_sequence_numbers(r->c, records, n);
+}
+
+static void host_finished(void *slot, const cJSON *children) {
+  kefo_reader *r = slot;
   kefo_consumer *c = r->c;
 
   if (c->state != C_RUNNING) {
@@ -620,21 +500,92 @@ void kefo_reader_finished(kefo_reader *r, const cJSON *children) {
   start_ready(c);
 }
 
-void kefo_reader_failed(kefo_reader *r) {
+static void host_failed(void *slot) {
+  kefo_reader *r = slot;
+
   r->state = R_FAILED;
   kefo_alignment_reader_done(r);
-  if (r->timer) {
-    event_del(r->timer);
-  }
   kefo_consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_FAILED);
 }
 
+static void host_report(void *slot, int code, const kefo_error_info *info,
+                        const char *message) {
+  kefo_reader *r = slot;
+  kefo_consumer_report(r->c, code, r->shard_id, info, message);
+}
+
+static void host_report_failure(void *slot, int code,
+                                const kefo_error_info *info, int retryable) {
+  kefo_reader *r = slot;
+  kefo_consumer_report_failure(r->c, code, r->shard_id, info, retryable);
+}
+
+static void host_resubscribed(void *slot) {
+  kefo_reader *r = slot;
+
+  ++r->stats.resubscribes;
+  kefo_consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
+}
+
+static void host_stop(void *slot) {
+  kefo_reader *r = slot;
+  kefo_consumer_stop(r->c, 0);
+}
+
+static int host_running(void *slot) {
+  kefo_reader *r = slot;
+  return r->c->state == C_RUNNING;
+}
+
+static int host_reading(void *slot) {
+  kefo_reader *r = slot;
+  return r->c->state == C_RUNNING && r->state == R_READING;
+}
+
+static size_t host_hot_state(void *slot, const void **addrs, size_t cap) {
+  kefo_reader *r = slot;
+  const void *hot[] = {r, &r->delivered, &r->resume_filter};
+  size_t i, n = sizeof(hot) / sizeof(hot[0]);
+
+  n = n < cap ? n : cap;
+  for (i = 0; i < n; ++i) {
+    addrs[i] = hot[i];
+  }
+  return n;
+}
+
+static const kefo_reader_host reader_host = {
+    host_deliver, host_sequence_numbers, host_finished,     host_failed,
+    host_report,  host_report_failure,   host_resubscribed, host_stop,
+    host_running, host_reading,          host_hot_state};
+
+void kefo_consumer_reader_paused(kefo_reader *r) {
+  if (r->reader) {
+    r->reader->ops->set_paused(r->reader, r->paused,
+                               kefo_consumer_now_ms(r->c) - r->paused_at_ms);
+  }
+}
+
 static void reader_free(kefo_consumer *c, kefo_reader *r) {
-  c->reader_ops->cancel(r);
-  if (r->timer) {
-    event_free(r->timer);
+  if (r->reader) {
+    r->reader->ops->del(r->reader);
   }
   kefo_mem_free(c->mem, r);
+}
+
+/* Creates |r|'s reader of the consumer's type, reading from |type| /
+   |value|. */
+static int reader_create(kefo_consumer *c, kefo_reader *r, const char *type,
+                         const char *value) {
+  kefo_shard_reader base;
+
+  base.ops = c->reader_ops;
+  base.env = &c->reader_env;
+  base.host = &reader_host;
+  base.slot = r;
+  base.shard_id = r->shard_id;
+  base.stats = &r->stats;
+  return c->reader_ops->create(&r->reader, &base, type, value);
 }
 
 static int start_one(const kefo_shard_info *info, void *ud) {
@@ -683,7 +634,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   r->c = c;
   snprintf(r->shard_id, sizeof(r->shard_id), "%s", info->shard_id);
   /* The graph holds ids of at most 128 characters: never cut short. */
-  if (c->reader_ops->init(r, type, value) != 0) {
+  if (reader_create(c, r, type, value) != 0) {
     reader_free(c, r);
     return -1;
   }
@@ -694,7 +645,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   c->readers = r;
   kefo_shard_graph_shard_started(c->graph, info->shard_id);
   kefo_consumer_shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
-  c->reader_ops->kick(r);
+  r->reader->ops->kick(r->reader);
   return 0;
 }
 
@@ -911,6 +862,26 @@ static int lease_table_new(kefo_consumer *c, const char *region,
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg);
 
+/* What every reader of |c| shares (shard/reader.h); the ARNs are read
+   when the first reader starts, after the manager has found them. */
+static void reader_env_init(kefo_consumer *c) {
+  kefo_reader_env *env = &c->reader_env;
+
+  env->base = c->base;
+  env->aws = c->aws;
+  env->svc = &c->svc;
+  env->mem = c->mem;
+  env->clock = kefo_aws_client_clock(c->aws);
+  env->retry = &c->retry;
+  env->stream_arn = c->stream_arn;
+  env->consumer_arn = c->consumer_arn;
+  env->inactivity_ms = c->inactivity_ms;
+  env->get_records_max = c->get_records_max;
+  env->busy_ms = c->busy_ms;
+  env->idle_ms = c->idle_ms;
+  env->parser = &c->sts;
+}
+
 /* A non-blocking, close-on-exec pipe (POSIX: pipe2 is not). */
 static int wake_pipe(int fd[2]) {
   int i;
@@ -976,9 +947,8 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   c->on_stopped = cbs->on_stopped;
   c->user_data = user_data;
   c->wake_fd[0] = c->wake_fd[1] = -1;
-  kefo_buf_init(&c->arena, mem);
+  kefo_assembly_init(&c->assembly, mem);
   kefo_sts_parser_init(&c->sts, mem);
-  kefo_buf_init(&c->strings, mem);
   kefo_checkpoint_table_init(&c->initial, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
@@ -1107,6 +1077,7 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
+  reader_env_init(c);
   c->state = C_NEW;
   *out = c;
   return 0;
@@ -1251,7 +1222,7 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   kefo_kinesis_list_cancel(c->listing);
   c->listing = NULL;
   for (r = c->readers; r; r = r->next) {
-    c->reader_ops->cancel(r);
+    r->reader->ops->cancel(r->reader);
   }
   if (graceful) {
     /* After the last checkpoint, the leases go (the next owner starts
@@ -1303,7 +1274,7 @@ int kefo_consumer_stop_after(kefo_consumer *c, size_t n, int graceful) {
   if (c->in_records == NULL) {
     return KEFO_ERR_INVALID_STATE;
   }
-  if (n > c->npend) {
+  if (n > c->nlent) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (n < c->taken) {
@@ -1358,11 +1329,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_credentials_provider_del(c->creds);
   kefo_http_client_del(c->http);
   kefo_config_del(c->cfg);
-  kefo_buf_free(&c->arena);
-  kefo_buf_free(&c->strings);
-  kefo_mem_free(c->mem, c->krecs);
-  kefo_mem_free(c->mem, c->pend);
-  kefo_mem_free(c->mem, c->recs);
+  kefo_assembly_free(&c->assembly);
   if (c->own_base && c->base) {
     event_base_free(c->base);
   }

@@ -1,11 +1,12 @@
 /*
- * What the consumer shares with its shard readers: the consumer object,
- * one reader per started shard, and the calls a reader makes back into
- * the consumer (deliver records, report, finish). A reader type (EFO in
- * efo/efo_reader.c, polling in polling/polling_reader.c) is a table of
- * three functions; everything else about a shard (delivery, resume
- * filter, checkpoints, lineage, stats) is the consumer's, so both readers
- * keep the same guarantees by construction.
+ * The consumer's own header, private to runtime/ (and read by the
+ * decode benchmark): the consumer object, what it keeps for each started
+ * shard, and the calls between consumer.c, alignment.c and
+ * lease_coordinator.c. Readers never include it: they see the consumer
+ * only through the host table of shard/reader.h. Everything about a
+ * shard other than fetching (delivery, resume filter, checkpoints,
+ * lineage, stats) is the consumer's, so both reader types keep the same
+ * guarantees by construction.
  */
 #ifndef KEFO_CONSUMER_INTERNAL_H
 #define KEFO_CONSUMER_INTERNAL_H
@@ -17,44 +18,31 @@
 #include "aws/aws_client.h"
 #include "aws/credentials.h"
 #include "aws/kinesis.h"
+#include "base/buf.h"
 #include "efo/consumer_manager.h"
-#include "efo/subscription.h"
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
-#include "polling/poll_core.h"
-#include "base/buf.h"
 #include "runtime/config.h"
+#include "shard/assembly.h"
+#include "shard/position.h"
+#include "shard/reader.h"
+#include "shard/seq.h"
 #include "shard/shard_graph.h"
 
 typedef enum { C_NEW, C_STARTING, C_RUNNING, C_STOPPING, C_STOPPED } cstate;
 
 typedef struct kefo_reader kefo_reader;
 
-typedef struct kefo_reader_ops {
-  /* Sets up the reader's core at |type| / |value| (as kefo_subcore_init).
-     Returns 0 or KEFO_ERR_INVALID_ARGUMENT. */
-  int (*init)(kefo_reader *r, const char *type, const char *value);
-  /* Starts reading, or goes on after a timer or an answer. */
-  void (*kick)(kefo_reader *r);
-  /* Stops the reader's calls; no callback of theirs comes afterwards. */
-  void (*cancel)(kefo_reader *r);
-  /* r->paused just changed: stop handing records on (and fetching, as far
-     as the reader type allows), or go on from the last delivered one. */
-  void (*paused)(kefo_reader *r);
-} kefo_reader_ops;
-
-extern const kefo_reader_ops kefo_efo_reader_ops;
-extern const kefo_reader_ops kefo_polling_reader_ops;
-
 typedef enum { R_READING, R_FINISHED, R_FAILED } rstate;
 
+/* What the consumer keeps for one started shard: the reader fetching
+   it, and the shard's progress (the reader's |slot|). */
 struct kefo_reader {
   kefo_reader *next;
   kefo_consumer *c;
   char shard_id[KEFO_SHARD_ID_CAP];
   rstate state;
-  struct event *timer; /* the reader type's own */
-  int started_before;  /* a call went out before: the next is a resume */
+  kefo_shard_reader *reader;
   /* Paused by the application (kefo_shard_pause) or by alignment; the
      reader types only look at |paused|, either of them. */
   int user_paused;
@@ -78,33 +66,7 @@ struct kefo_reader {
   char resume[KEFO_SEQ_MAX];
   uint64_t resume_sub;
   kefo_shard_stats stats;
-  union {
-    struct {
-      kefo_subscription_core core;
-      kefo_kinesis_subscription *sub;
-    } efo;
-    struct {
-      kefo_poll_core core;
-      kefo_aws_call *call;
-    } poll;
-  } u;
 };
-
-/* One Kinesis record of the event: its decoded blob in the arena, its
-   partition key and sequence number in the string buffer (offsets: both
-   buffers may move while they grow). */
-typedef struct krecord {
-  size_t blob, blob_len, pk, pk_len, seq;
-  int64_t arrival_ms;
-} krecord;
-
-/* One user record; data is an offset into the arena (inside its blob),
-   pk / seq / ehk offsets into the string buffer. */
-typedef struct pending {
-  size_t pk, seq, ehk, data, data_len;
-  uint64_t sub_seq;
-  int64_t arrival_ms;
-} pending;
 
 /* Every callback the consumer calls (kefo_consumer_callbacks_*). */
 struct kefo_consumer_callbacks {
@@ -128,6 +90,7 @@ struct kefo_consumer {
   kefo_aws_service svc;
   kefo_consumer_manager *manager;
   const kefo_reader_ops *reader_ops;
+  kefo_reader_env reader_env; /* shared by every reader */
   char consumer_arn[512];
   char stream_arn[512];
   kefo_shard_graph *graph;
@@ -140,22 +103,15 @@ struct kefo_consumer {
   int get_records_max;
   uint32_t busy_ms, idle_ms;
   /* Per-event scratch, reused: decoded blobs, strings, records. */
-  kefo_buf arena;
-  kefo_buf strings;
-  krecord *krecs;
-  size_t nkrecs, krecs_cap;
-  pending *pend;
-  size_t npend, pend_cap;
-  kefo_record *recs;
-  size_t recs_cap;
-  const krecord *cur; /* the Kinesis record being de-aggregated */
-  kefo_reader *cur_reader;
+  kefo_assembly assembly;
   /* Inside on_records: the reader whose records are lent (NULL outside
      the call), how many of them the application finished with
      (kefo_consumer_stop_after), and a stop asked during the call
      (STOP_ASKED_*), carried out once it returns so that the stop's
      checkpoint covers exactly the records finished with. */
   kefo_reader *in_records;
+  kefo_record *lent;
+  size_t nlent;
   size_t taken;
   int stop_asked;
   /* kefo_consumer_stop_async: a pipe another thread or a signal handler
@@ -209,16 +165,12 @@ struct kefo_consumer {
 #define STOP_ASKED_GRACEFUL 1
 #define STOP_ASKED_NOW 2
 
-/* What kefo_consumer_deliver reports besides 0. */
-#define KEFO_DELIVER_STOP 1   /* the application asked to stop */
-#define KEFO_DELIVER_BAD (-1) /* malformed records, or no memory */
-
 /*
  * Hands |records| (|n| Kinesis Record objects as SubscribeToShardEvent and
  * GetRecords carry them), after the first |skip|, to on_records for |r|'s
- * shard, de-aggregated, with |behind| as MillisBehindLatest. Returns 0,
- * KEFO_DELIVER_STOP or KEFO_DELIVER_BAD (already reported through
- * on_error).
+ * shard, de-aggregated, with |behind| as MillisBehindLatest: the host
+ * table's deliver (shard/reader.h). Returns 0, KEFO_DELIVER_STOP or
+ * KEFO_DELIVER_BAD (already reported through on_error).
  */
 int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
                           const kefo_wire_record *records, size_t n, int skip,
@@ -332,13 +284,7 @@ int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_reader *r,
 /* |r| read its shard to the end, or failed: it holds no one back. */
 void kefo_alignment_reader_done(kefo_reader *r);
 
-/* |r| read its shard to the end; |children| is the ChildShards array of
-   the last answer (or NULL). Stores SHARD_END, tells on_shard_event and
-   starts the children that are ready. */
-void kefo_reader_finished(kefo_reader *r, const cJSON *children);
-
-/* |r| gave up (a non-retryable error, or retries spent): its shard is
-   FAILED and on_shard_event is told. */
-void kefo_reader_failed(kefo_reader *r);
+/* Pauses or resumes |r|'s reader as r->paused now says. */
+void kefo_consumer_reader_paused(kefo_reader *r);
 
 #endif /* KEFO_CONSUMER_INTERNAL_H */
