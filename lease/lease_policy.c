@@ -24,7 +24,7 @@ int kefo_lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(p, 0, sizeof(*p));
-  p->mem = mem;
+  p->mem = kefo_mem_or_default(mem);
   memcpy(p->worker_id, worker_id, len + 1);
   p->duration_ms = duration_ms;
   p->renew_ms = renew_ms;

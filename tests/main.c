@@ -12,16 +12,27 @@
 typedef int (*add_suite_fn)(void);
 
 static const add_suite_fn suites[] = {
-    kefo_add_buf_suite,           kefo_add_crc32_suite,
-    kefo_add_base64_suite,        kefo_add_json_writer_suite,
-    kefo_add_event_stream_suite,  kefo_add_sigv4_suite,
-    kefo_add_kpl_suite,           kefo_add_retry_suite,
-    kefo_add_endpoint_suite,      kefo_add_profile_file_suite,
-    kefo_add_region_suite,        kefo_add_credentials_suite,
-    kefo_add_subscription_suite,  kefo_add_shard_graph_suite,
-    kefo_add_config_suite,        kefo_add_lease_store_suite,
-    kefo_add_poll_core_suite,     kefo_add_sts_event_suite,
-    kefo_add_h2_frame_scan_suite, kefo_add_consumer_failmalloc_suite,
+    kefo_add_buf_suite,
+    kefo_add_crc32_suite,
+    kefo_add_base64_suite,
+    kefo_add_json_writer_suite,
+    kefo_add_event_stream_suite,
+    kefo_add_sigv4_suite,
+    kefo_add_kpl_suite,
+    kefo_add_retry_suite,
+    kefo_add_endpoint_suite,
+    kefo_add_profile_file_suite,
+    kefo_add_region_suite,
+    kefo_add_credentials_suite,
+    kefo_add_subscription_suite,
+    kefo_add_shard_graph_suite,
+    kefo_add_config_suite,
+    kefo_add_lease_store_suite,
+    kefo_add_lease_policy_suite,
+    kefo_add_poll_core_suite,
+    kefo_add_sts_event_suite,
+    kefo_add_h2_frame_scan_suite,
+    kefo_add_consumer_failmalloc_suite,
 };
 
 int main(int argc, char **argv) {
