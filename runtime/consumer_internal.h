@@ -220,8 +220,9 @@ void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id);
 
 /* ---- runtime/lease_coordinator.c ---- */
 
-/* Sets up c->coord when c->store has leases. Returns 0 or
-   KEFO_ERR_NOMEM. */
+/* Sets up c->coord when c->store has leases. Returns 0, KEFO_ERR_NOMEM
+   or KEFO_ERR_INVALID_ARGUMENT (an empty worker id, or lease settings
+   the configuration check refuses). */
 int kefo_coord_new(kefo_consumer *c);
 
 /* The consumer runs: renew, list and take leases every renewal

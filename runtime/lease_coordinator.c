@@ -25,25 +25,21 @@
  * Leases of child shards are created when a parent ends (from its
  * ChildShards, through the graph) and by discovery; creation is
  * conditional, so workers racing to create one are harmless.
+ *
+ * The rules above are decided in lease/lease_policy.c, I/O-free; this
+ * file makes the store calls, runs the timer and feeds the policy what
+ * the table, the store and the shard graph say.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
+#include "lease/lease_policy.h"
 #include "runtime/consumer_internal.h"
 
-typedef struct lease_view {
-  char shard[KEFO_SHARD_ID_CAP];
-  char owner[257];
-  int64_t counter;
-  int64_t changed_ms; /* when this worker saw the counter change */
-  int64_t renewed_ms; /* held: the last successful renewal */
-  int in_table;       /* in the last listing */
-  int finished;       /* checkpoint SHARD_END */
-  int held;           /* this worker holds it */
-  int busy;           /* a take, renewal or release is in flight */
-} lease_view;
+/* The rules live in lease/lease_policy.c; this file does their I/O. */
+typedef kefo_lease_policy_view lease_view;
 
 /* One call in flight, so the answer finds its lease by shard id (the view
    array may move) and the coordinator can free what never answers. */
@@ -55,18 +51,13 @@ typedef struct coord_call {
 
 typedef struct kefo_lease_coord {
   kefo_consumer *c;
-  int64_t duration_ms;
-  int64_t renew_ms;
-  int64_t max_leases;
-  int64_t renewed_round_ms;
+  kefo_lease_policy pol; /* the views, and what to do with them */
   /* Lists every half renewal interval, so a lease that stopped being
      renewed is taken within a lease duration and one renewal interval
      of the last renewal (seen up to half an interval late, taken up to
      half an interval after it expires). */
   struct event *timer;
   int listing;
-  lease_view *v;
-  size_t n, cap;
   coord_call *calls;
   /* Stopping: releases still out, and what runs after them. */
   void (*then)(kefo_consumer *c);
@@ -79,36 +70,7 @@ static int64_t now_ms(kefo_lease_coord *co) {
 }
 
 static lease_view *find(kefo_lease_coord *co, const char *shard) {
-  size_t i;
-
-  for (i = 0; i < co->n; ++i) {
-    if (strcmp(co->v[i].shard, shard) == 0) {
-      return &co->v[i];
-    }
-  }
-  return NULL;
-}
-
-static lease_view *find_or_add(kefo_lease_coord *co, const char *shard) {
-  lease_view *v = find(co, shard);
-
-  if (v) {
-    return v;
-  }
-  if (co->n == co->cap) {
-    size_t cap = co->cap * 2 + 16;
-    lease_view *nv = kefo_mem_realloc(co->c->mem, co->v, cap * sizeof(*nv));
-    if (nv == NULL) {
-      return NULL;
-    }
-    co->v = nv;
-    co->cap = cap;
-  }
-  v = &co->v[co->n++];
-  memset(v, 0, sizeof(*v));
-  snprintf(v->shard, sizeof(v->shard), "%s", shard);
-  v->changed_ms = now_ms(co);
-  return v;
+  return kefo_lease_policy_find(&co->pol, shard);
 }
 
 static coord_call *call_new(kefo_lease_coord *co, const char *shard) {
@@ -167,18 +129,17 @@ static void on_renewed(int error, const char *message, const kefo_lease *l,
   if (v == NULL) {
     return;
   }
-  v->busy = 0;
-  if (!v->held) {
-    return;
-  }
-  if (error == 0) {
-    v->counter = l->counter;
-    v->renewed_ms = v->changed_ms = now_ms(co);
-  } else if (error == KEFO_ERR_LEASE_LOST) {
+  switch (kefo_lease_policy_renewed(&co->pol, v, error,
+                                    error == 0 ? l->counter : 0, now_ms(co))) {
+  case KEFO_LEASE_POLICY_LOST:
     lose(co, v, NULL);
-  } else if (now_ms(co) - v->renewed_ms >= co->duration_ms) {
+    break;
+  case KEFO_LEASE_POLICY_GIVE_UP:
     /* From now on another worker may take it as expired. */
     lose(co, v, message);
+    break;
+  default:
+    break;
   }
 }
 
@@ -186,10 +147,10 @@ static void renew_all(kefo_lease_coord *co) {
   kefo_lease_store *s = co->c->store;
   size_t i;
 
-  for (i = 0; i < co->n; ++i) {
-    lease_view *v = &co->v[i];
+  for (i = 0; i < co->pol.n; ++i) {
+    lease_view *v = &co->pol.v[i];
     coord_call *k;
-    if (!v->held || v->busy || v->finished) {
+    if (!kefo_lease_policy_should_renew(v)) {
       continue;
     }
     k = call_new(co, v->shard);
@@ -219,17 +180,14 @@ static void on_taken(int error, const char *message, const kefo_lease *l,
   if (v == NULL) {
     return;
   }
-  v->busy = 0;
-  if (error) {
-    return; /* another worker was first: the next listing shows it */
+  /* Stopping, it is not held: it expires, or is released with the
+     others. A failed take means another worker was first: the next
+     listing shows it. */
+  if (!kefo_lease_policy_taken(&co->pol, v, error, error ? NULL : l->owner,
+                               error ? 0 : l->counter, now_ms(co),
+                               c->state == C_RUNNING)) {
+    return;
   }
-  snprintf(v->owner, sizeof(v->owner), "%s", l->owner);
-  v->counter = l->counter;
-  v->renewed_ms = v->changed_ms = now_ms(co);
-  if (c->state != C_RUNNING) {
-    return; /* stopping: it expires, or is released with the others */
-  }
-  v->held = 1;
   /* Start from the previous owner's checkpoint. */
   if (kefo_checkpoint_valid(l->checkpoint)) {
     e.shard_id = l->shard_id;
@@ -261,105 +219,29 @@ static int take(kefo_lease_coord *co, lease_view *v) {
   return 0;
 }
 
-/* The shard may start now, as far as this worker's graph knows. */
-static int ready(kefo_lease_coord *co, const lease_view *v) {
-  kefo_shard_info info;
+/* Tells the policy what this worker's graph knows of each lease's shard:
+   whether it counts towards the shares, and whether it may start. */
+static void graph_states(kefo_lease_coord *co) {
+  size_t i;
 
-  return kefo_shard_graph_get(co->c->graph, v->shard, &info) == 0 &&
-         info.state == KEFO_SHARD_READY;
-}
-
-static int live(kefo_lease_coord *co, const lease_view *v, int64_t now) {
-  if (!v->owner[0]) {
-    return 0;
+  for (i = 0; i < co->pol.n; ++i) {
+    lease_view *v = &co->pol.v[i];
+    kefo_shard_info info;
+    int known = kefo_shard_graph_get(co->c->graph, v->shard, &info) == 0;
+    v->in_stream = known && info.state != KEFO_SHARD_GONE;
+    v->ready = known && info.state == KEFO_SHARD_READY;
   }
-  if (strcmp(v->owner, co->c->worker_id) == 0) {
-    return v->held;
-  }
-  return now - v->changed_ms < co->duration_ms;
-}
-
-/* Leases held by |owner| among the live active ones. */
-static size_t held_by(kefo_lease_coord *co, const char *owner, int64_t now) {
-  size_t i, n = 0;
-
-  for (i = 0; i < co->n; ++i) {
-    const lease_view *v = &co->v[i];
-    n += v->in_table && !v->finished && live(co, v, now) &&
-         strcmp(v->owner, owner) == 0;
-  }
-  return n;
 }
 
 static void balance(kefo_lease_coord *co) {
-  int64_t now = now_ms(co);
-  size_t i, j, active = 0, workers = 1, mine, target, most = 0;
-  const char *loaded = NULL;
+  kefo_lease_policy_round r;
+  lease_view *v;
 
-  for (i = 0; i < co->n; ++i) {
-    const lease_view *v = &co->v[i];
-    kefo_shard_info info;
-    int first = 1;
-    if (!v->in_table || v->finished ||
-        kefo_shard_graph_get(co->c->graph, v->shard, &info) != 0 ||
-        info.state == KEFO_SHARD_GONE) {
-      continue;
-    }
-    ++active;
-    if (!live(co, v, now) || strcmp(v->owner, co->c->worker_id) == 0) {
-      continue;
-    }
-    for (j = 0; j < i; ++j) { /* a worker counts once */
-      if (co->v[j].in_table && !co->v[j].finished && live(co, &co->v[j], now) &&
-          strcmp(co->v[j].owner, v->owner) == 0) {
-        first = 0;
-        break;
-      }
-    }
-    workers += first;
-  }
-  if (active == 0) {
-    return;
-  }
-  target = (active + workers - 1) / workers;
-  if ((int64_t)target > co->max_leases) {
-    target = (size_t)co->max_leases;
-  }
-  mine = held_by(co, co->c->worker_id, now);
-  for (i = 0; i < co->n; ++i) {
-    mine += co->v[i].busy && !co->v[i].held; /* takes in flight */
-  }
-  /* Expired leases first. */
-  for (i = 0; i < co->n && mine < target; ++i) {
-    lease_view *v = &co->v[i];
-    if (v->in_table && !v->finished && !v->held && !v->busy &&
-        !live(co, v, now) && ready(co, v) && take(co, v) == 0) {
-      ++mine;
-    }
-  }
-  if (mine >= target) {
-    return;
-  }
-  /* Then from the most loaded worker, down to the fair share. */
-  for (i = 0; i < co->n; ++i) {
-    const lease_view *v = &co->v[i];
-    size_t h;
-    if (!v->in_table || v->finished || !live(co, v, now) || v->held ||
-        strcmp(v->owner, co->c->worker_id) == 0) {
-      continue;
-    }
-    h = held_by(co, v->owner, now);
-    if (h > most) {
-      most = h;
-      loaded = v->owner;
-    }
-  }
-  for (i = 0; loaded && most > target && mine < target && i < co->n; ++i) {
-    lease_view *v = &co->v[i];
-    if (v->in_table && !v->finished && !v->busy && live(co, v, now) &&
-        strcmp(v->owner, loaded) == 0 && ready(co, v) && take(co, v) == 0) {
-      ++mine;
-      --most;
+  graph_states(co);
+  kefo_lease_policy_round_begin(&co->pol, now_ms(co), &r);
+  while ((v = kefo_lease_policy_round_next(&co->pol, &r)) != NULL) {
+    if (take(co, v) == 0) {
+      kefo_lease_policy_round_took(&r);
     }
   }
 }
@@ -429,33 +311,21 @@ static void on_listed(int error, const char *message, const kefo_lease *l,
     kefo_consumer_report(c, error, NULL, NULL, message);
     return;
   }
-  for (i = 0; i < co->n; ++i) {
-    co->v[i].in_table = 0;
-  }
+  kefo_lease_policy_list_begin(&co->pol);
   for (i = 0; i < n; ++i) {
-    lease_view *v = find_or_add(co, l[i].shard_id);
-    if (v == NULL) {
+    lease_view *v;
+    int lost;
+    if (kefo_lease_policy_listed(&co->pol, &l[i], now, &v, &lost) != 0) {
       kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
                            "cannot keep the lease table's view");
       return;
     }
-    v->in_table = 1;
-    /* A listing older than a take or renewal answered since (counters
-       only grow) says nothing new about the owner. */
-    if (!v->busy && l[i].counter >= v->counter) {
-      if (v->counter != l[i].counter || strcmp(v->owner, l[i].owner) != 0) {
-        v->changed_ms = now;
-      }
-      v->counter = l[i].counter;
-      snprintf(v->owner, sizeof(v->owner), "%s", l[i].owner);
-      if (v->held && strcmp(l[i].owner, c->worker_id) != 0) {
-        lose(co, v, NULL);
-      }
+    if (lost) {
+      lose(co, v, NULL);
     }
     /* Another worker's SHARD_END: the children may start. */
     if (strcmp(l[i].checkpoint, KEFO_CHECKPOINT_SHARD_END) == 0) {
-      v->finished = 1;
-      v->held = 0;
+      kefo_lease_policy_end_seen(v);
       if (kefo_shard_graph_apply_checkpoint(c->graph, l[i].shard_id,
                                             l[i].checkpoint) != 0) {
         kefo_consumer_report(c, KEFO_ERR_NOMEM, l[i].shard_id, NULL,
@@ -492,12 +362,11 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
   if (co->c->state != C_RUNNING) {
     return;
   }
-  if (now_ms(co) - co->renewed_round_ms >= co->renew_ms) {
-    co->renewed_round_ms = now_ms(co);
+  if (kefo_lease_policy_renew_due(&co->pol, now_ms(co))) {
     renew_all(co);
   }
   list(co);
-  kefo_timeval_ms(&tv, co->renew_ms / 2);
+  kefo_timeval_ms(&tv, co->pol.renew_ms / 2);
   event_add(co->timer, &tv);
 }
 
@@ -506,6 +375,8 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 
 int kefo_coord_new(kefo_consumer *c) {
   kefo_lease_coord *co;
+  int64_t duration_ms, renew_ms;
+  int rv;
 
   if (c->store->ops->list == NULL) {
     return 0; /* one worker: every shard is this one's */
@@ -515,13 +386,17 @@ int kefo_coord_new(kefo_consumer *c) {
     return KEFO_ERR_NOMEM;
   }
   co->c = c;
-  co->duration_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_LEASE_DURATION);
-  co->renew_ms =
-      kefo_config_is_set(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
-          ? kefo_config_get_ms(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
-          : co->duration_ms / 3;
-  co->max_leases = kefo_config_get_int(c->cfg, KEFO_CFG_LEASE_MAX_PER_WORKER);
-  co->renewed_round_ms = INT64_MIN / 2;
+  duration_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_LEASE_DURATION);
+  renew_ms = kefo_config_is_set(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
+                 ? kefo_config_get_ms(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
+                 : duration_ms / 3;
+  rv = kefo_lease_policy_init(
+      &co->pol, c->mem, c->worker_id, duration_ms, renew_ms,
+      kefo_config_get_int(c->cfg, KEFO_CFG_LEASE_MAX_PER_WORKER));
+  if (rv != 0) {
+    kefo_mem_free(c->mem, co);
+    return rv;
+  }
   co->timer = event_new(c->base, -1, 0, tick, co);
   c->coord = co;
   return co->timer ? 0 : KEFO_ERR_NOMEM;
@@ -557,7 +432,7 @@ void kefo_coord_finished(kefo_consumer *c, const char *shard_id) {
   }
   v = find(c->coord, shard_id);
   if (v) {
-    v->finished = 1; /* no more renewals: it holds no one back */
+    kefo_lease_policy_end_reached(v); /* no more renewals */
   }
   list(c->coord); /* the children's leases */
 }
@@ -594,13 +469,12 @@ static void release_all(kefo_lease_coord *co) {
   }
   co->releasing = 1;
   co->releases_out = 1; /* dropped below, once every call is out */
-  for (i = 0; i < co->n; ++i) {
-    lease_view *v = &co->v[i];
+  for (i = 0; i < co->pol.n; ++i) {
+    lease_view *v = &co->pol.v[i];
     coord_call *k;
-    if (!v->held || v->finished) {
+    if (!kefo_lease_policy_release(v)) {
       continue;
     }
-    v->held = 0;
     k = call_new(co, v->shard);
     if (k == NULL) {
       break;
@@ -634,21 +508,11 @@ void kefo_coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c)) {
 
 int kefo_coord_others_alive(kefo_consumer *c) {
   kefo_lease_coord *co = c->coord;
-  int64_t now;
-  size_t i;
 
   if (co == NULL) {
     return 0;
   }
-  now = now_ms(co);
-  for (i = 0; i < co->n; ++i) {
-    const lease_view *v = &co->v[i];
-    if (v->in_table && !v->finished && live(co, v, now) &&
-        strcmp(v->owner, c->worker_id) != 0) {
-      return 1;
-    }
-  }
-  return 0;
+  return kefo_lease_policy_others_alive(&co->pol, now_ms(co));
 }
 
 void kefo_coord_checkpoints_done(kefo_consumer *c) {
@@ -670,7 +534,7 @@ void kefo_coord_free(kefo_consumer *c) {
   if (co->timer) {
     event_free(co->timer);
   }
-  kefo_mem_free(c->mem, co->v);
+  kefo_lease_policy_free(&co->pol);
   kefo_mem_free(c->mem, co);
   c->coord = NULL;
 }
