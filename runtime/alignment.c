@@ -1,36 +1,48 @@
 /*
- * Pause and resume, watermarks and alignment. A shard reads only when
- * neither the application (kefo_shard_pause) nor alignment holds it: the
- * two are kept apart so that alignment resuming a shard never undoes the
- * application's pause. Alignment is decided from per-shard watermarks
- * (largest event time delivered, minus the out-of-orderness) against a
- * limit: the external maximum (kefo_set_max_watermark), and with a max
- * drift, the slowest active shard's watermark plus that drift. A shard
- * is paused as soon as a delivery takes it past the limit; the limit is
- * worked out again every ALIGN_PERIOD_MS, which is when shards resume.
+ * Pause and resume, watermarks and alignment: the consumer's side. A
+ * shard reads only when neither the application (kefo_shard_pause) nor
+ * alignment holds it: the two are kept apart so that alignment resuming
+ * a shard never undoes the application's pause. What alignment decides
+ * (watermarks, idleness, the limit, who is past it) is
+ * runtime/align_policy.c's; this file describes the readers to it, keeps
+ * its timer and carries out its answers. A shard is paused as soon as a
+ * delivery takes it past the limit; the limit is worked out again every
+ * ALIGN_PERIOD_MS, which is when shards resume.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "base/clock.h"
+#include "runtime/align_policy.h"
 #include "runtime/consumer_internal.h"
 
 #define ALIGN_PERIOD_MS 100
 
-static int64_t watermark_of(const kefo_consumer *c, const kefo_reader *r) {
-  if (r->max_event_ms == KEFO_WATERMARK_NONE) {
-    return KEFO_WATERMARK_NONE;
-  }
-  /* Saturating: an event time near INT64_MIN stays a watermark. */
-  return r->max_event_ms < INT64_MIN + 1 + c->out_of_orderness_ms
-             ? INT64_MIN + 1
-             : r->max_event_ms - c->out_of_orderness_ms;
+/* What the policy needs to know of |r|, as it is now. */
+static void describe(const kefo_reader *r, kefo_align_policy_shard *sh) {
+  sh->max_event_ms = r->max_event_ms;
+  sh->last_record_ms = r->last_record_ms;
+  sh->reading = r->state == R_READING;
+  sh->paused = r->paused;
+  sh->align_paused = r->align_paused;
 }
 
-static int idle(const kefo_consumer *c, const kefo_reader *r, int64_t now) {
-  return c->idle_timeout_ms > 0 && !r->paused &&
-         now - r->last_record_ms >= c->idle_timeout_ms;
+/* Describes every reader, in list order, in c->align_in; sets |*n|.
+   Returns 0 or KEFO_ERR_NOMEM. */
+static int describe_all(kefo_consumer *c, size_t *n) {
+  const kefo_reader *r;
+  size_t i = 0;
+
+  if (kefo_consumer_reader_array(c, (void **)&c->align_in, &c->align_cap,
+                                 sizeof(*c->align_in)) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  for (r = c->readers; r; r = r->next) {
+    describe(r, &c->align_in[i++]);
+  }
+  *n = i;
+  return 0;
 }
 
 /* Pauses or resumes |r| when what holds it changed. */
@@ -54,76 +66,81 @@ static void apply(kefo_reader *r) {
                                    : KEFO_SHARD_EVENT_RESUMED);
 }
 
-static int aligning(const kefo_consumer *c) {
-  return c->max_drift_ms > 0 || c->max_watermark != INT64_MAX;
+/* Works out the limit in force and pauses or resumes every shard by it.
+   Returns 0 or KEFO_ERR_NOMEM (nothing changed then). */
+static int evaluate(kefo_consumer *c) {
+  int64_t now = kefo_consumer_now_ms(c), allowed;
+  kefo_align_policy_shard sh;
+  kefo_reader *r;
+  size_t n;
+
+  if (describe_all(c, &n) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  allowed = kefo_align_policy_limit(&c->align, c->align_in, n, now);
+  c->allowed = allowed;
+  /* Each reader as it is when its turn comes, not as described above:
+     apply() tells on_shard_event, whose application may pause or resume
+     shards in turn. */
+  for (r = c->readers; r; r = r->next) {
+    describe(r, &sh);
+    switch (kefo_align_policy_decide(&c->align, &sh, allowed)) {
+    case KEFO_ALIGN_POLICY_PAUSE:
+      r->align_paused = 1;
+      apply(r);
+      break;
+    case KEFO_ALIGN_POLICY_RESUME:
+      r->align_paused = 0;
+      apply(r);
+      break;
+    case KEFO_ALIGN_POLICY_KEEP:
+      break;
+    }
+  }
+  return 0;
 }
 
-/* Works out the limit in force and pauses or resumes every shard by it. */
-static void evaluate(kefo_consumer *c) {
-  int64_t now = kefo_consumer_now_ms(c), allowed = c->max_watermark;
-  kefo_reader *r;
+/* The next evaluation in a period. */
+static void arm(kefo_consumer *c) {
+  struct timeval tv;
 
-  if (c->max_drift_ms > 0) {
-    int64_t slowest = INT64_MAX;
-    for (r = c->readers; r; r = r->next) {
-      int64_t w = watermark_of(c, r);
-      if (r->state == R_READING && w != KEFO_WATERMARK_NONE &&
-          !idle(c, r, now) && w < slowest) {
-        slowest = w;
-      }
-    }
-    if (slowest != INT64_MAX && slowest <= INT64_MAX - c->max_drift_ms &&
-        slowest + c->max_drift_ms < allowed) {
-      allowed = slowest + c->max_drift_ms;
-    }
-  }
-  c->allowed = allowed;
-  for (r = c->readers; r; r = r->next) {
-    int64_t w = watermark_of(c, r);
-    int want = w != KEFO_WATERMARK_NONE && w > allowed;
-    if (r->state == R_READING && want != r->align_paused) {
-      r->align_paused = want;
-      apply(r);
-    }
-  }
+  kefo_timeval_ms(&tv, ALIGN_PERIOD_MS);
+  event_add(c->align_timer, &tv);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   kefo_consumer *c = arg;
-  struct timeval tv;
 
   (void)fd;
   (void)what;
   if (c->state != C_RUNNING) {
     return;
   }
-  evaluate(c);
-  if (aligning(c)) {
-    /* Not once the limit is lifted: evaluate has resumed every shard. */
-    kefo_timeval_ms(&tv, ALIGN_PERIOD_MS);
-    event_add(c->align_timer, &tv);
+  /* Not once the limit is lifted: evaluate has resumed every shard.
+     Unless it ran out of memory: then nothing changed, and the next
+     period tries again, limit or not. */
+  if (evaluate(c) != 0 || kefo_align_policy_aligning(&c->align)) {
+    arm(c);
   }
 }
 
 int kefo_alignment_init(kefo_consumer *c) {
-  c->out_of_orderness_ms =
+  c->align.out_of_orderness_ms =
       kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS);
-  c->idle_timeout_ms =
+  c->align.idle_timeout_ms =
       kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_IDLE_TIMEOUT);
-  c->max_drift_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_MAX_DRIFT);
-  c->max_watermark = INT64_MAX;
+  c->align.max_drift_ms =
+      kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_MAX_DRIFT);
+  c->align.max_watermark = INT64_MAX;
   c->allowed = INT64_MAX;
   c->align_timer = event_new(c->base, -1, 0, timer_cb, c);
   return c->align_timer ? 0 : KEFO_ERR_NOMEM;
 }
 
 void kefo_alignment_start(kefo_consumer *c) {
-  struct timeval tv;
-
-  if (c->state == C_RUNNING && aligning(c) &&
+  if (c->state == C_RUNNING && kefo_align_policy_aligning(&c->align) &&
       !event_pending(c->align_timer, EV_TIMEOUT, NULL)) {
-    kefo_timeval_ms(&tv, ALIGN_PERIOD_MS);
-    event_add(c->align_timer, &tv);
+    arm(c);
   }
 }
 
@@ -139,6 +156,7 @@ void kefo_alignment_free(kefo_consumer *c) {
     c->align_timer = NULL;
   }
   kefo_mem_free(c->mem, c->wms);
+  kefo_mem_free(c->mem, c->align_in);
 }
 
 void kefo_alignment_reader_started(kefo_reader *r) {
@@ -154,15 +172,14 @@ int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_reader *r,
 
 void kefo_alignment_delivered(kefo_reader *r, int64_t newest_ms) {
   kefo_consumer *c = r->c;
-  int64_t w;
+  kefo_align_policy_shard sh;
 
   r->last_record_ms = kefo_consumer_now_ms(c);
   if (newest_ms > r->max_event_ms) {
     r->max_event_ms = newest_ms;
   }
-  w = watermark_of(c, r);
-  if (aligning(c) && w != KEFO_WATERMARK_NONE && w > c->allowed &&
-      !r->align_paused) {
+  describe(r, &sh);
+  if (kefo_align_policy_pause_on_delivery(&c->align, &sh, c->allowed)) {
     /* Past the limit: no more until the others catch up. */
     r->align_paused = 1;
     apply(r);
@@ -228,49 +245,43 @@ int kefo_consumer_set_event_time(kefo_consumer *c, kefo_event_time_cb cb) {
 }
 
 int kefo_set_max_watermark(kefo_consumer *c, int64_t max_ms) {
+  int rv = 0;
+
   if (c == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  c->max_watermark = max_ms;
+  c->align.max_watermark = max_ms;
   if (c->state == C_RUNNING) {
-    evaluate(c);
-    kefo_alignment_start(c);
+    rv = evaluate(c);
+    if (rv != 0 && !event_pending(c->align_timer, EV_TIMEOUT, NULL)) {
+      /* Out of memory: the timer applies the new limit (even a lifted
+         one) once it can. */
+      arm(c);
+    } else {
+      kefo_alignment_start(c);
+    }
   }
-  return 0;
+  return rv;
 }
 
 int kefo_consumer_watermarks(kefo_consumer *c, kefo_watermarks *out) {
-  int64_t now, global = INT64_MAX;
   kefo_reader *r;
-  size_t n = 0;
-  int none = 0;
+  size_t n, i = 0;
 
   if (c == NULL || out == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(out, 0, sizeof(*out));
   if (kefo_consumer_reader_array(c, (void **)&c->wms, &c->wms_cap,
-                                 sizeof(*c->wms)) != 0) {
+                                 sizeof(*c->wms)) != 0 ||
+      describe_all(c, &n) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  now = kefo_consumer_now_ms(c);
+  out->global = kefo_align_policy_global(&c->align, c->align_in, n,
+                                         kefo_consumer_now_ms(c), c->wms);
   for (r = c->readers; r; r = r->next) {
-    kefo_shard_watermark *w = &c->wms[n++];
-    w->shard_id = r->shard_id;
-    w->watermark = watermark_of(c, r);
-    w->finished = r->state != R_READING;
-    w->paused = r->paused;
-    w->idle = !w->finished && idle(c, r, now);
-    if (w->finished || w->idle) {
-      continue;
-    }
-    if (w->watermark == KEFO_WATERMARK_NONE) {
-      none = 1;
-    } else if (w->watermark < global) {
-      global = w->watermark;
-    }
+    c->wms[i++].shard_id = r->shard_id;
   }
-  out->global = none || global == INT64_MAX ? KEFO_WATERMARK_NONE : global;
   out->shards = c->wms;
   out->nshards = n;
   return 0;

@@ -22,6 +22,7 @@
 #include "efo/consumer_manager.h"
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
+#include "runtime/align_policy.h"
 #include "runtime/config.h"
 #include "shard/assembly.h"
 #include "shard/position.h"
@@ -150,14 +151,14 @@ struct kefo_consumer {
   kefo_sts_parser sts;
   /* Watermarks and alignment (runtime/alignment.c). */
   kefo_event_time_cb event_time;
-  int64_t out_of_orderness_ms;
-  int64_t idle_timeout_ms;
-  int64_t max_drift_ms;
-  int64_t max_watermark; /* kefo_set_max_watermark; INT64_MAX: none */
-  int64_t allowed;       /* the limit now in force */
+  kefo_align_policy_settings align;
+  int64_t allowed; /* the limit now in force */
   struct event *align_timer;
   kefo_shard_watermark *wms;
   size_t wms_cap;
+  /* Scratch: every reader as the policy sees it. */
+  kefo_align_policy_shard *align_in;
+  size_t align_cap;
 };
 
 /* A stop asked inside on_records. */

@@ -34,6 +34,7 @@ static const add_suite_fn suites[] = {
     kefo_add_h2_frame_scan_suite,
     kefo_add_consumer_failmalloc_suite,
     kefo_add_assembly_suite,
+    kefo_add_align_policy_suite,
 };
 
 int main(int argc, char **argv) {

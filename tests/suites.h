@@ -27,5 +27,6 @@ int kefo_add_sts_event_suite(void);
 int kefo_add_h2_frame_scan_suite(void);
 int kefo_add_consumer_failmalloc_suite(void);
 int kefo_add_assembly_suite(void);
+int kefo_add_align_policy_suite(void);
 
 #endif /* KEFO_TESTS_SUITES_H */
