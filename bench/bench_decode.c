@@ -61,7 +61,7 @@ struct run;
 /* One shard's subscription: its reader, core and event-stream decoder. */
 typedef struct stream {
   struct run *ru;
-  kefo_reader *r;
+  kefo_shard_slot *r;
   kefo_subscription_core core;
   kefo_es_decoder dec;
   const uint8_t *wire;

@@ -20,7 +20,7 @@
 #define ALIGN_PERIOD_MS 100
 
 /* What the policy needs to know of |r|, as it is now. */
-static void describe(const kefo_reader *r, kefo_align_policy_shard *sh) {
+static void describe(const kefo_shard_slot *r, kefo_align_policy_shard *sh) {
   sh->max_event_ms = r->max_event_ms;
   sh->last_record_ms = r->last_record_ms;
   sh->reading = r->state == R_READING;
@@ -31,7 +31,7 @@ static void describe(const kefo_reader *r, kefo_align_policy_shard *sh) {
 /* Describes every reader, in list order, in c->align_in; sets |*n|.
    Returns 0 or KEFO_ERR_NOMEM. */
 static int describe_all(kefo_consumer *c, size_t *n) {
-  const kefo_reader *r;
+  const kefo_shard_slot *r;
   size_t i = 0;
 
   if (kefo_consumer_reader_array(c, (void **)&c->align_in, &c->align_cap,
@@ -46,7 +46,7 @@ static int describe_all(kefo_consumer *c, size_t *n) {
 }
 
 /* Pauses or resumes |r| when what holds it changed. */
-static void apply(kefo_reader *r) {
+static void apply(kefo_shard_slot *r) {
   kefo_consumer *c = r->c;
   int paused = r->user_paused || r->align_paused;
 
@@ -71,7 +71,7 @@ static void apply(kefo_reader *r) {
 static int evaluate(kefo_consumer *c) {
   int64_t now = kefo_consumer_now_ms(c), allowed;
   kefo_align_policy_shard sh;
-  kefo_reader *r;
+  kefo_shard_slot *r;
   size_t n;
 
   if (describe_all(c, &n) != 0) {
@@ -159,18 +159,18 @@ void kefo_alignment_free(kefo_consumer *c) {
   kefo_mem_free(c->mem, c->align_in);
 }
 
-void kefo_alignment_reader_started(kefo_reader *r) {
+void kefo_alignment_reader_started(kefo_shard_slot *r) {
   r->max_event_ms = KEFO_WATERMARK_NONE;
   r->last_record_ms = kefo_consumer_now_ms(r->c);
 }
 
-int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_reader *r,
+int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_shard_slot *r,
                                   const kefo_record *rec) {
   return c->event_time ? c->event_time(c, r->shard_id, rec, c->user_data)
                        : rec->approximate_arrival_ms;
 }
 
-void kefo_alignment_delivered(kefo_reader *r, int64_t newest_ms) {
+void kefo_alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
   kefo_consumer *c = r->c;
   kefo_align_policy_shard sh;
 
@@ -186,7 +186,7 @@ void kefo_alignment_delivered(kefo_reader *r, int64_t newest_ms) {
   }
 }
 
-void kefo_alignment_reader_done(kefo_reader *r) {
+void kefo_alignment_reader_done(kefo_shard_slot *r) {
   r->align_paused = 0;
   r->user_paused = 0;
   r->paused = 0;
@@ -194,8 +194,8 @@ void kefo_alignment_reader_done(kefo_reader *r) {
 
 /* ---- the public hooks ---------------------------------------------- */
 
-static kefo_reader *find(kefo_consumer *c, const char *shard_id) {
-  kefo_reader *r;
+static kefo_shard_slot *find(kefo_consumer *c, const char *shard_id) {
+  kefo_shard_slot *r;
 
   for (r = c->readers; r; r = r->next) {
     if (strcmp(r->shard_id, shard_id) == 0) {
@@ -206,7 +206,7 @@ static kefo_reader *find(kefo_consumer *c, const char *shard_id) {
 }
 
 static int set_user_paused(kefo_consumer *c, const char *shard_id, int paused) {
-  kefo_reader *r;
+  kefo_shard_slot *r;
 
   if (c == NULL || shard_id == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
@@ -265,7 +265,7 @@ int kefo_set_max_watermark(kefo_consumer *c, int64_t max_ms) {
 }
 
 int kefo_consumer_watermarks(kefo_consumer *c, kefo_watermarks *out) {
-  kefo_reader *r;
+  kefo_shard_slot *r;
   size_t n, i = 0;
 
   if (c == NULL || out == NULL) {

@@ -95,7 +95,7 @@ int64_t kefo_consumer_now_ms(kefo_consumer *c) {
  * 0, KEFO_DELIVER_STOP when the application asked to stop, or KEFO_DELIVER_BAD
  * for malformed records or no memory (reported through on_error).
  */
-int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
+int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
                           const kefo_wire_record *records, size_t nrecs,
                           int skip, int64_t behind) {
   kefo_resume_filter filter = {r->resume_filter, r->resume, r->resume_sub};
@@ -235,8 +235,8 @@ static void cp_req_free(kefo_consumer *c, cp_req *q) {
   kefo_mem_free(c->mem, q);
 }
 
-static kefo_reader *find_reader(kefo_consumer *c, const char *shard_id) {
-  kefo_reader *r;
+static kefo_shard_slot *find_reader(kefo_consumer *c, const char *shard_id) {
+  kefo_shard_slot *r;
 
   for (r = c->readers; r; r = r->next) {
     if (strcmp(r->shard_id, shard_id) == 0) {
@@ -254,9 +254,10 @@ static kefo_reader *find_reader(kefo_consumer *c, const char *shard_id) {
  * compares, a stall of the loop seen as a latency tail every checkpoint
  * interval). |*hint| must be a reader of |c| or NULL.
  */
-static kefo_reader *find_reader_from(kefo_consumer *c, kefo_reader **hint,
-                                     const char *shard_id) {
-  kefo_reader *start = *hint ? *hint : c->readers, *r = start;
+static kefo_shard_slot *find_reader_from(kefo_consumer *c,
+                                         kefo_shard_slot **hint,
+                                         const char *shard_id) {
+  kefo_shard_slot *start = *hint ? *hint : c->readers, *r = start;
 
   if (r == NULL) {
     return NULL;
@@ -274,7 +275,7 @@ static kefo_reader *find_reader_from(kefo_consumer *c, kefo_reader **hint,
 static void on_stored(int error, const char *message, void *ud) {
   cp_req *q = ud;
   kefo_consumer *c = q->c;
-  kefo_reader *r, *hint = NULL;
+  kefo_shard_slot *r, *hint = NULL;
   size_t i;
 
   if (q->done) {
@@ -345,8 +346,8 @@ static int store_batch(kefo_consumer *c, const kefo_checkpoint_entry *e,
 }
 
 /* Asks the store to keep |seq| / |sub| for |r|'s shard. */
-static int store_checkpoint(kefo_consumer *c, kefo_reader *r, const char *seq,
-                            uint64_t sub) {
+static int store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
+                            const char *seq, uint64_t sub) {
   kefo_checkpoint_entry e;
 
   e.shard_id = r->shard_id;
@@ -357,7 +358,7 @@ static int store_checkpoint(kefo_consumer *c, kefo_reader *r, const char *seq,
 
 /* A reader whose delivered records are not all checkpointed (a finished
    shard's SHARD_END is stored at its end). */
-static int behind_store(const kefo_reader *r) {
+static int behind_store(const kefo_shard_slot *r) {
   return r->delivered[0] && r->state != R_FINISHED &&
          (!r->saved[0] || kefo_checkpoint_cmp(r->delivered, r->delivered_sub,
                                               r->saved, r->saved_sub) > 0);
@@ -386,7 +387,7 @@ static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
    one batch (one file write). */
 static void checkpoint_delivered(kefo_consumer *c) {
   size_t n = 0;
-  kefo_reader *r;
+  kefo_shard_slot *r;
 
   for (r = c->readers; r; r = r->next) {
     if (!behind_store(r)) {
@@ -421,7 +422,7 @@ static void cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
 
 int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
                     const char *sequence_number, uint64_t sub_sequence) {
-  kefo_reader *r;
+  kefo_shard_slot *r;
 
   if (c == NULL || shard_id == NULL || !kefo_seq_valid(sequence_number)) {
     return KEFO_ERR_INVALID_ARGUMENT;
@@ -465,22 +466,22 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
 static void start_ready(kefo_consumer *c);
 
 /* The host table of shard/reader.h: what a reader tells the consumer
-   about its shard (|slot| is the kefo_reader). */
+   about its shard (|slot| is the kefo_shard_slot). */
 
 static int host_deliver(void *slot, const kefo_wire_record *records, size_t n,
                         int skip, int64_t behind) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   return kefo_consumer_deliver(r->c, r, records, n, skip, behind);
 }
 
 static const char *const *
 host_sequence_numbers(void *slot, const kefo_wire_record *records, size_t n) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   return kefo_consumer_sequence_numbers(r->c, records, n);
 }
 
 static void host_finished(void *slot, const cJSON *children) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   kefo_consumer *c = r->c;
 
   if (c->state != C_RUNNING) {
@@ -501,7 +502,7 @@ static void host_finished(void *slot, const cJSON *children) {
 }
 
 static void host_failed(void *slot) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
 
   r->state = R_FAILED;
   kefo_alignment_reader_done(r);
@@ -510,40 +511,40 @@ static void host_failed(void *slot) {
 
 static void host_report(void *slot, int code, const kefo_error_info *info,
                         const char *message) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   kefo_consumer_report(r->c, code, r->shard_id, info, message);
 }
 
 static void host_report_failure(void *slot, int code,
                                 const kefo_error_info *info, int retryable) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   kefo_consumer_report_failure(r->c, code, r->shard_id, info, retryable);
 }
 
 static void host_resubscribed(void *slot) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
 
   ++r->stats.resubscribes;
   kefo_consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
 }
 
 static void host_stop(void *slot) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   kefo_consumer_stop(r->c, 0);
 }
 
 static int host_running(void *slot) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   return r->c->state == C_RUNNING;
 }
 
 static int host_reading(void *slot) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   return r->c->state == C_RUNNING && r->state == R_READING;
 }
 
 static size_t host_hot_state(void *slot, const void **addrs, size_t cap) {
-  kefo_reader *r = slot;
+  kefo_shard_slot *r = slot;
   const void *hot[] = {r, &r->delivered, &r->resume_filter};
   size_t i, n = sizeof(hot) / sizeof(hot[0]);
 
@@ -559,14 +560,14 @@ static const kefo_reader_host reader_host = {
     host_report,  host_report_failure,   host_resubscribed, host_stop,
     host_running, host_reading,          host_hot_state};
 
-void kefo_consumer_reader_paused(kefo_reader *r) {
+void kefo_consumer_reader_paused(kefo_shard_slot *r) {
   if (r->reader) {
     r->reader->ops->set_paused(r->reader, r->paused,
                                kefo_consumer_now_ms(r->c) - r->paused_at_ms);
   }
 }
 
-static void reader_free(kefo_consumer *c, kefo_reader *r) {
+static void reader_free(kefo_consumer *c, kefo_shard_slot *r) {
   if (r->reader) {
     r->reader->ops->del(r->reader);
   }
@@ -575,7 +576,7 @@ static void reader_free(kefo_consumer *c, kefo_reader *r) {
 
 /* Creates |r|'s reader of the consumer's type, reading from |type| /
    |value|. */
-static int reader_create(kefo_consumer *c, kefo_reader *r, const char *type,
+static int reader_create(kefo_consumer *c, kefo_shard_slot *r, const char *type,
                          const char *value) {
   kefo_shard_reader base;
 
@@ -590,7 +591,7 @@ static int reader_create(kefo_consumer *c, kefo_reader *r, const char *type,
 
 static int start_one(const kefo_shard_info *info, void *ud) {
   kefo_consumer *c = ud;
-  kefo_reader *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
+  kefo_shard_slot *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
   const kefo_checkpoint_slot *cp =
       kefo_checkpoint_table_get(&c->initial, info->shard_id);
   const char *type = "TRIM_HORIZON", *value = NULL;
@@ -659,7 +660,7 @@ void kefo_consumer_start_ready(kefo_consumer *c) {
 }
 
 void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id) {
-  kefo_reader **pr, *r;
+  kefo_shard_slot **pr, *r;
 
   for (pr = &c->readers; (r = *pr) != NULL; pr = &r->next) {
     if (strcmp(r->shard_id, shard_id) == 0) {
@@ -915,15 +916,142 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
   return kefo_consumer_new2(out, cfg, &all, user_data, base);
 }
 
+/* The reader settings read from the configuration. */
+static void read_settings(kefo_consumer *c) {
+  c->retry.min_delay_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MIN_DELAY);
+  c->retry.max_delay_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MAX_DELAY);
+  c->retry.max_attempts =
+      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
+  c->inactivity_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
+  c->reader_ops =
+      kefo_config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
+          ? &kefo_polling_reader_ops
+          : &kefo_efo_reader_ops;
+  c->get_records_max =
+      (int)kefo_config_get_int(c->cfg, KEFO_CFG_GET_RECORDS_MAX);
+  c->busy_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL);
+  c->idle_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL);
+  c->cp_interval_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
+}
+
+/* The Kinesis endpoint of |region| (filled in), the HTTP client, the
+   credentials and the signed-call client. */
+static int aws_new(kefo_consumer *c, char *region) {
+  kefo_http_client_options hopts;
+  kefo_credentials_options copts;
+  kefo_credentials_transport transport;
+  char err[512], url[KEFO_ENDPOINT_URL_MAX];
+  int rv;
+
+  rv = kefo_region_resolve_default(
+      region, kefo_config_get_str(c->cfg, KEFO_CFG_AWS_REGION),
+      kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME), NULL, c->mem, err,
+      sizeof(err));
+  if (rv == 0) {
+    rv = kefo_endpoint_resolve(
+        url, NULL, KEFO_SERVICE_KINESIS, region,
+        kefo_config_get_str(c->cfg, KEFO_CFG_AWS_ENDPOINT), NULL, err,
+        sizeof(err));
+  }
+  if (rv == 0) {
+    rv = kefo_aws_service_kinesis(&c->svc, url, region);
+  }
+  if (rv != 0) {
+    return rv;
+  }
+  kefo_http_client_options_init(&hopts);
+  hopts.mem = c->mem;
+  hopts.ca_file = kefo_config_get_str(c->cfg, KEFO_CFG_AWS_CA_FILE);
+  if (hopts.ca_file && !hopts.ca_file[0]) {
+    hopts.ca_file = NULL;
+  }
+  hopts.stream_window =
+      (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
+  hopts.request_timeout_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
+  hopts.connect_timeout_ms = hopts.tls_timeout_ms =
+      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
+  rv = kefo_http_client_new(&c->http, c->base, &hopts);
+  if (rv != 0) {
+    return rv;
+  }
+  kefo_credentials_transport_client(&transport, c->http);
+  memset(&copts, 0, sizeof(copts));
+  copts.mem = c->mem;
+  copts.transport = transport;
+  copts.base = c->base;
+  copts.region = region;
+  copts.profile = kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME);
+  if (copts.profile && !copts.profile[0]) {
+    copts.profile = NULL;
+  }
+  if (kefo_config_get_enum(c->cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
+      KEFO_CREDENTIALS_BASIC) {
+    copts.access_key_id = kefo_config_get_str(c->cfg, KEFO_CFG_ACCESS_KEY_ID);
+    copts.secret_access_key = kefo_config_get_str(c->cfg, KEFO_CFG_SECRET_KEY);
+  }
+  rv = kefo_credentials_default_new(&c->creds, &copts);
+  if (rv == 0) {
+    rv = kefo_aws_client_new(&c->aws, c->base, c->http, c->creds, NULL, c->mem);
+  }
+  if (rv == 0) {
+    kefo_aws_client_set_retry_cb(c->aws, on_call_retry, c);
+  }
+  return rv;
+}
+
+/* The store of checkpoints (and leases) the configuration names, and the
+   lease coordinator when it has leases. */
+static int store_new(kefo_consumer *c, const char *region) {
+  int rv;
+
+  switch (kefo_config_get_enum(c->cfg, KEFO_CFG_LEASE_STORE)) {
+  case KEFO_LEASE_STORE_MEMORY:
+    rv = kefo_memory_store_new(&c->store, c->mem);
+    break;
+  case KEFO_LEASE_STORE_FILE:
+    rv = kefo_file_store_new(
+        &c->store, kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_FILE), c->mem);
+    break;
+  default:
+    rv = lease_table_new(c, region, c->mem);
+    break;
+  }
+  if (rv == 0) {
+    rv = kefo_coord_new(c);
+  }
+  return rv;
+}
+
+/* The consumer's own timers and the wake-up pipe of
+   kefo_consumer_stop_async. */
+static int loop_events_new(kefo_consumer *c) {
+  c->discovery = event_new(c->base, -1, 0, discovery_cb, c);
+  c->cp_timer = event_new(c->base, -1, 0, cp_timer_cb, c);
+  if (c->discovery == NULL || c->cp_timer == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  if (wake_pipe(c->wake_fd) != 0) {
+    return KEFO_ERR_NOMEM; /* out of descriptors: a resource like memory */
+  }
+  c->wake = event_new(c->base, c->wake_fd[0], EV_READ | EV_PERSIST, wake_cb, c);
+  if (c->wake == NULL || event_add(c->wake, NULL) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  return 0;
+}
+
 int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
                        const kefo_consumer_callbacks *cbs, void *user_data,
                        struct event_base *base) {
   const kefo_callbacks *cb = cbs ? &cbs->cb : NULL;
   kefo_consumer *c;
-  kefo_http_client_options hopts;
-  kefo_credentials_options copts;
-  kefo_credentials_transport transport;
-  char err[512], region[KEFO_REGION_MAX], url[KEFO_ENDPOINT_URL_MAX];
+  char err[512], region[KEFO_REGION_MAX];
   const kefo_mem *mem;
   int rv;
 
@@ -963,118 +1091,21 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
       goto fail;
     }
   }
-  c->retry.min_delay_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MIN_DELAY);
-  c->retry.max_delay_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MAX_DELAY);
-  c->retry.max_attempts =
-      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
-  c->inactivity_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
-  c->reader_ops =
-      kefo_config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
-          ? &kefo_polling_reader_ops
-          : &kefo_efo_reader_ops;
-  c->get_records_max =
-      (int)kefo_config_get_int(c->cfg, KEFO_CFG_GET_RECORDS_MAX);
-  c->busy_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL);
-  c->idle_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL);
-  rv = kefo_region_resolve_default(
-      region, kefo_config_get_str(c->cfg, KEFO_CFG_AWS_REGION),
-      kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME), NULL, mem, err,
-      sizeof(err));
+  read_settings(c);
+  rv = aws_new(c, region);
   if (rv == 0) {
-    rv = kefo_endpoint_resolve(
-        url, NULL, KEFO_SERVICE_KINESIS, region,
-        kefo_config_get_str(c->cfg, KEFO_CFG_AWS_ENDPOINT), NULL, err,
-        sizeof(err));
-  }
-  if (rv == 0) {
-    rv = kefo_aws_service_kinesis(&c->svc, url, region);
-  }
-  if (rv != 0) {
-    goto fail;
-  }
-  kefo_http_client_options_init(&hopts);
-  hopts.mem = mem;
-  hopts.ca_file = kefo_config_get_str(c->cfg, KEFO_CFG_AWS_CA_FILE);
-  if (hopts.ca_file && !hopts.ca_file[0]) {
-    hopts.ca_file = NULL;
-  }
-  hopts.stream_window =
-      (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
-  hopts.request_timeout_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
-  hopts.connect_timeout_ms = hopts.tls_timeout_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
-  rv = kefo_http_client_new(&c->http, c->base, &hopts);
-  if (rv != 0) {
-    goto fail;
-  }
-  kefo_credentials_transport_client(&transport, c->http);
-  memset(&copts, 0, sizeof(copts));
-  copts.mem = mem;
-  copts.transport = transport;
-  copts.base = c->base;
-  copts.region = region;
-  copts.profile = kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME);
-  if (copts.profile && !copts.profile[0]) {
-    copts.profile = NULL;
-  }
-  if (kefo_config_get_enum(c->cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
-      KEFO_CREDENTIALS_BASIC) {
-    copts.access_key_id = kefo_config_get_str(c->cfg, KEFO_CFG_ACCESS_KEY_ID);
-    copts.secret_access_key = kefo_config_get_str(c->cfg, KEFO_CFG_SECRET_KEY);
-  }
-  rv = kefo_credentials_default_new(&c->creds, &copts);
-  if (rv == 0) {
-    rv = kefo_aws_client_new(&c->aws, c->base, c->http, c->creds, NULL, mem);
-  }
-  if (rv == 0) {
-    kefo_aws_client_set_retry_cb(c->aws, on_call_retry, c);
     rv = kefo_shard_graph_new(&c->graph, mem);
   }
-  if (rv != 0) {
-    goto fail;
-  }
-  switch (kefo_config_get_enum(c->cfg, KEFO_CFG_LEASE_STORE)) {
-  case KEFO_LEASE_STORE_MEMORY:
-    rv = kefo_memory_store_new(&c->store, mem);
-    break;
-  case KEFO_LEASE_STORE_FILE:
-    rv = kefo_file_store_new(
-        &c->store, kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_FILE), mem);
-    break;
-  default:
-    rv = lease_table_new(c, region, mem);
-    break;
+  if (rv == 0) {
+    rv = store_new(c, region);
   }
   if (rv == 0) {
-    rv = kefo_coord_new(c);
+    rv = kefo_alignment_init(c);
+  }
+  if (rv == 0) {
+    rv = loop_events_new(c);
   }
   if (rv != 0) {
-    goto fail;
-  }
-  rv = kefo_alignment_init(c);
-  if (rv != 0) {
-    goto fail;
-  }
-  c->cp_interval_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
-  c->discovery = event_new(c->base, -1, 0, discovery_cb, c);
-  c->cp_timer = event_new(c->base, -1, 0, cp_timer_cb, c);
-  if (c->discovery == NULL || c->cp_timer == NULL) {
-    rv = KEFO_ERR_NOMEM;
-    goto fail;
-  }
-  if (wake_pipe(c->wake_fd) != 0) {
-    rv = KEFO_ERR_NOMEM; /* out of descriptors: a resource like memory */
-    goto fail;
-  }
-  c->wake = event_new(c->base, c->wake_fd[0], EV_READ | EV_PERSIST, wake_cb, c);
-  if (c->wake == NULL || event_add(c->wake, NULL) != 0) {
-    rv = KEFO_ERR_NOMEM;
     goto fail;
   }
   reader_env_init(c);
@@ -1182,7 +1213,7 @@ static void leases_released(kefo_consumer *c) {
 }
 
 int kefo_consumer_stop(kefo_consumer *c, int graceful) {
-  kefo_reader *r;
+  kefo_shard_slot *r;
 
   if (c == NULL || c->state == C_STOPPED) {
     return 0;
@@ -1288,7 +1319,7 @@ int kefo_consumer_stopped(const kefo_consumer *c) {
 }
 
 void kefo_consumer_del(kefo_consumer *c) {
-  kefo_reader *r;
+  kefo_shard_slot *r;
 
   if (c == NULL) {
     return;
@@ -1342,7 +1373,7 @@ void kefo_consumer_del(kefo_consumer *c) {
 
 int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
                                size_t size) {
-  const kefo_reader *r;
+  const kefo_shard_slot *r;
   size_t n = 0;
   void *na;
 
@@ -1361,7 +1392,7 @@ int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
 }
 
 int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
-  kefo_reader *r;
+  kefo_shard_slot *r;
   size_t n = 0;
 
   if (c == NULL || out == NULL) {

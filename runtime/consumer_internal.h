@@ -32,14 +32,14 @@
 
 typedef enum { C_NEW, C_STARTING, C_RUNNING, C_STOPPING, C_STOPPED } cstate;
 
-typedef struct kefo_reader kefo_reader;
+typedef struct kefo_shard_slot kefo_shard_slot;
 
 typedef enum { R_READING, R_FINISHED, R_FAILED } rstate;
 
 /* What the consumer keeps for one started shard: the reader fetching
    it, and the shard's progress (the reader's |slot|). */
-struct kefo_reader {
-  kefo_reader *next;
+struct kefo_shard_slot {
+  kefo_shard_slot *next;
   kefo_consumer *c;
   char shard_id[KEFO_SHARD_ID_CAP];
   rstate state;
@@ -97,7 +97,7 @@ struct kefo_consumer {
   kefo_shard_graph *graph;
   kefo_kinesis_list *listing;
   struct event *discovery;
-  kefo_reader *readers;
+  kefo_shard_slot *readers;
   kefo_retry_strategy retry;
   uint32_t inactivity_ms;
   /* Polling: records asked per call, waits between calls. */
@@ -110,7 +110,7 @@ struct kefo_consumer {
      (kefo_consumer_stop_after), and a stop asked during the call
      (STOP_ASKED_*), carried out once it returns so that the stop's
      checkpoint covers exactly the records finished with. */
-  kefo_reader *in_records;
+  kefo_shard_slot *in_records;
   kefo_record *lent;
   size_t nlent;
   size_t taken;
@@ -173,7 +173,7 @@ struct kefo_consumer {
  * table's deliver (shard/reader.h). Returns 0, KEFO_DELIVER_STOP or
  * KEFO_DELIVER_BAD (already reported through on_error).
  */
-int kefo_consumer_deliver(kefo_consumer *c, kefo_reader *r,
+int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
                           const kefo_wire_record *records, size_t n, int skip,
                           int64_t behind);
 
@@ -272,21 +272,21 @@ void kefo_alignment_stop(kefo_consumer *c);
 void kefo_alignment_free(kefo_consumer *c);
 
 /* A new reader: no watermark yet; idle counts from now. */
-void kefo_alignment_reader_started(kefo_reader *r);
+void kefo_alignment_reader_started(kefo_shard_slot *r);
 
 /* |r| handed on records whose largest event time is |newest_ms|; it is
    paused at once if that takes it past the limit in force. */
-void kefo_alignment_delivered(kefo_reader *r, int64_t newest_ms);
+void kefo_alignment_delivered(kefo_shard_slot *r, int64_t newest_ms);
 
 /* The event time of one record (the application's callback, or the
    arrival time). */
-int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_reader *r,
+int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_shard_slot *r,
                                   const kefo_record *rec);
 
 /* |r| read its shard to the end, or failed: it holds no one back. */
-void kefo_alignment_reader_done(kefo_reader *r);
+void kefo_alignment_reader_done(kefo_shard_slot *r);
 
 /* Pauses or resumes |r|'s reader as r->paused now says. */
-void kefo_consumer_reader_paused(kefo_reader *r);
+void kefo_consumer_reader_paused(kefo_shard_slot *r);
 
 #endif /* KEFO_CONSUMER_INTERNAL_H */
