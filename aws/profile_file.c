@@ -417,6 +417,41 @@ static int remember_source(kefo_profile_set *set, kefo_profile_file_kind kind,
   return 0;
 }
 
+/* One line (|slen| bytes, without its newline): a comment, a section, a
+   property, or the continuation of the last property's value. */
+static int parse_line(parse_state *st, const char *s, size_t slen,
+                      const char **why) {
+  const char *t;
+  size_t tlen;
+
+  if (slen > 0 && s[slen - 1] == '\r') {
+    --slen;
+  }
+  if (memchr(s, '\0', slen) != NULL) {
+    *why = "NUL byte in the line";
+    return KEFO_ERR_CONFIG;
+  }
+  t = s;
+  tlen = slen;
+  trim(&t, &tlen);
+  if (tlen == 0 || t[0] == '#' || t[0] == ';') {
+    return 0;
+  }
+  if (is_space(s[0]) && st->after_prop) {
+    /* Continuation of the previous property's value. */
+    cut_comment(t, &tlen);
+    trim(&t, &tlen);
+    if (st->profile != NULL && st->prop != (size_t)-1) {
+      return append_prop(st->set->mem, st->profile, st->prop, t, tlen);
+    }
+    return 0;
+  }
+  if (t[0] == '[') {
+    return parse_section(st, t, tlen, why);
+  }
+  return parse_property(st, t, tlen, why);
+}
+
 int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
                            const char *source, const uint8_t *data, size_t len,
                            char *err, size_t errlen) {
@@ -452,47 +487,13 @@ int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
   if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
     p += 3;
   }
-  while (p < end) {
+  while (p < end && rv == 0) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *s = p, *t;
-    size_t slen = (size_t)((nl ? nl : end) - p), tlen;
+    const char *s = p;
 
     p = nl ? nl + 1 : end;
     ++line;
-    if (slen > 0 && s[slen - 1] == '\r') {
-      --slen;
-    }
-    if (memchr(s, '\0', slen) != NULL) {
-      why = "NUL byte in the line";
-      rv = KEFO_ERR_CONFIG;
-      break;
-    }
-    t = s;
-    tlen = slen;
-    trim(&t, &tlen);
-    if (tlen == 0 || t[0] == '#' || t[0] == ';') {
-      continue;
-    }
-    if (is_space(s[0]) && st.after_prop) {
-      /* Continuation of the previous property's value. */
-      cut_comment(t, &tlen);
-      trim(&t, &tlen);
-      if (st.profile != NULL && st.prop != (size_t)-1) {
-        rv = append_prop(set->mem, st.profile, st.prop, t, tlen);
-        if (rv != 0) {
-          break;
-        }
-      }
-      continue;
-    }
-    if (t[0] == '[') {
-      rv = parse_section(&st, t, tlen, &why);
-    } else {
-      rv = parse_property(&st, t, tlen, &why);
-    }
-    if (rv != 0) {
-      break;
-    }
+    rv = parse_line(&st, s, (size_t)((nl ? nl : end) - s), &why);
   }
   if (rv == KEFO_ERR_NOMEM) {
     kefo_set_err(err, errlen, "out of memory");
@@ -502,44 +503,20 @@ int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
   return rv;
 }
 
-/* Reads at most KEFO_PROFILE_FILE_MAX bytes of |path|. */
-static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
-                     size_t *len, int *found, char *err, size_t errlen) {
-  struct stat stbuf;
-  uint8_t *buf = NULL;
-  size_t n = 0, cap;
-  int fd, rv = KEFO_ERR_CONFIG;
+/* Reads |fd| to its end into a buffer of |cap| bytes that grows up to
+   one byte over KEFO_PROFILE_FILE_MAX, which tells a file that grew past
+   the limit since it was measured. A buffer given up is wiped: the file
+   may hold keys. */
+static int read_all(const kefo_mem *mem, int fd, const char *path, size_t cap,
+                    uint8_t **data, size_t *len, char *err, size_t errlen) {
+  uint8_t *buf;
+  size_t n = 0;
+  int rv = KEFO_ERR_CONFIG;
 
-  *found = 0;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      return 0;
-    }
-    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    return KEFO_ERR_CONFIG;
-  }
-  *found = 1;
-  if (fstat(fd, &stbuf) != 0) {
-    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    goto fail;
-  }
-  if (!S_ISREG(stbuf.st_mode)) {
-    kefo_set_err(err, errlen, "cannot read %s: not a regular file", path);
-    goto fail;
-  }
-  if (stbuf.st_size > KEFO_PROFILE_FILE_MAX) {
-    kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
-                 KEFO_PROFILE_FILE_MAX);
-    goto fail;
-  }
-  /* One byte more than allowed shows a file that grew meanwhile. */
-  cap = (size_t)stbuf.st_size + 1;
   buf = kefo_mem_malloc(mem, cap);
   if (buf == NULL) {
-    rv = KEFO_ERR_NOMEM;
     kefo_set_err(err, errlen, "out of memory");
-    goto fail;
+    return KEFO_ERR_NOMEM;
   }
   for (;;) {
     ssize_t r;
@@ -581,15 +558,42 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
                  KEFO_PROFILE_FILE_MAX);
     goto fail;
   }
-  close(fd);
   *data = buf;
   *len = n;
   return 0;
 
 fail:
-  if (buf != NULL) {
-    wipe(buf, n);
-    kefo_mem_free(mem, buf);
+  wipe(buf, n);
+  kefo_mem_free(mem, buf);
+  return rv;
+}
+
+/* Reads at most KEFO_PROFILE_FILE_MAX bytes of |path|. */
+static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
+                     size_t *len, int *found, char *err, size_t errlen) {
+  struct stat stbuf;
+  int fd, rv = KEFO_ERR_CONFIG;
+
+  *found = 0;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return 0;
+    }
+    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    return KEFO_ERR_CONFIG;
+  }
+  *found = 1;
+  if (fstat(fd, &stbuf) != 0) {
+    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+  } else if (!S_ISREG(stbuf.st_mode)) {
+    kefo_set_err(err, errlen, "cannot read %s: not a regular file", path);
+  } else if (stbuf.st_size > KEFO_PROFILE_FILE_MAX) {
+    kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
+                 KEFO_PROFILE_FILE_MAX);
+  } else {
+    rv = read_all(mem, fd, path, (size_t)stbuf.st_size + 1, data, len, err,
+                  errlen);
   }
   close(fd);
   return rv;

@@ -1,9 +1,11 @@
 /*
  * AWS Signature Version 4 signer. The request is read, never changed; the
  * canonical request is built in kefo_buf storage from the caller's
- * allocator, and OpenSSL only computes SHA-256 and HMAC-SHA256.
+ * allocator (its URI and query by aws/sigv4_uri.c), and OpenSSL only
+ * computes SHA-256 and HMAC-SHA256.
  */
 #include "aws/sigv4.h"
+#include "aws/sigv4_uri.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,6 @@
 #define SCOPE_MAX (9 + MAX_SCOPE_PART_LEN + 1 + MAX_SCOPE_PART_LEN + 13 + 1)
 
 static const char lower_hex[] = "0123456789abcdef";
-static const char upper_hex[] = "0123456789ABCDEF";
 
 /* The parts of the credential scope, worked out once from the params. */
 typedef struct scope {
@@ -57,13 +58,6 @@ typedef struct hdr_entry {
   /* Position in the input: duplicate names keep their order. */
   size_t order;
 } hdr_entry;
-
-typedef struct query_param {
-  /* Offsets into the encoding buffer until it stops growing, then the
-     pointers qsort compares (qsort passes no context). */
-  size_t keyoff, keylen, valoff, vallen;
-  const uint8_t *key, *val;
-} query_param;
 
 static void hex_encode(char *out, const uint8_t *in, size_t len) {
   size_t i;
@@ -102,10 +96,6 @@ static int is_alnum(uint8_t c) {
          (c >= '0' && c <= '9');
 }
 
-static int is_unreserved(uint8_t c) {
-  return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 /* RFC 7230 tchar: what a method or header name may hold. A ':' (HTTP/2
    pseudo-headers) or a space would make the canonical form ambiguous. */
 static int is_tchar(uint8_t c) {
@@ -116,18 +106,6 @@ static int is_tchar(uint8_t c) {
    appear in a field value either. HTAB is allowed whitespace. */
 static int is_value_byte(uint8_t c) {
   return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-static int is_hex(uint8_t c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') ||
-         (c >= 'a' && c <= 'f');
-}
-
-static uint8_t hex_value(uint8_t c) {
-  if (c <= '9') {
-    return (uint8_t)(c - '0');
-  }
-  return (uint8_t)((c | 0x20) - 'a' + 10);
 }
 
 static uint8_t ascii_lower(uint8_t c) {
@@ -402,258 +380,6 @@ static int check_request(const kefo_sigv4_request *req,
   return 0;
 }
 
-static int append_encoded(kefo_buf *b, uint8_t c, int keep_slash) {
-  uint8_t esc[3];
-
-  if (is_unreserved(c) || (keep_slash && c == '/')) {
-    return kefo_buf_append_byte(b, c);
-  }
-  esc[0] = '%';
-  esc[1] = (uint8_t)upper_hex[c >> 4];
-  esc[2] = (uint8_t)upper_hex[c & 0xf];
-  return kefo_buf_append(b, esc, 3);
-}
-
-static int append_uri_encoded(kefo_buf *b, const char *s, size_t len,
-                              int keep_slash) {
-  size_t i;
-  int rv;
-
-  for (i = 0; i < len; ++i) {
-    rv = append_encoded(b, (uint8_t)s[i], keep_slash);
-    if (rv != 0) {
-      return rv;
-    }
-  }
-  return 0;
-}
-
-/* Query components may come raw or already percent-encoded: decoding the
-   valid %XX escapes first makes both give the same canonical form, and a
-   '%' not followed by two hex digits is taken literally (%25). */
-static int append_query_component(kefo_buf *b, const char *s, size_t len) {
-  size_t i;
-  int rv;
-
-  for (i = 0; i < len; ++i) {
-    uint8_t c = (uint8_t)s[i];
-    if (c == '%' && len - i >= 3 && is_hex((uint8_t)s[i + 1]) &&
-        is_hex((uint8_t)s[i + 2])) {
-      c = (uint8_t)(hex_value((uint8_t)s[i + 1]) << 4 |
-                    hex_value((uint8_t)s[i + 2]));
-      i += 2;
-    }
-    rv = append_encoded(b, c, 0);
-    if (rv != 0) {
-      return rv;
-    }
-  }
-  return 0;
-}
-
-static int append_canonical_path(kefo_buf *out, const char *path,
-                                 int normalize) {
-  size_t base = out->len, pathlen = strlen(path);
-  const char *p = path, *end = path + pathlen;
-  int rv;
-
-  if (!normalize) {
-    return append_uri_encoded(out, path, pathlen, 1);
-  }
-  /* Each kept segment is written as "/" and its encoded bytes; an encoded
-     segment holds no '/', so ".." drops back to the last '/' written. */
-  while (p < end) {
-    const char *seg, *slash;
-    size_t seglen;
-
-    while (p < end && *p == '/') {
-      ++p;
-    }
-    seg = p;
-    slash = memchr(p, '/', (size_t)(end - p));
-    p = slash ? slash : end;
-    seglen = (size_t)(p - seg);
-    if (seglen == 0 || (seglen == 1 && seg[0] == '.')) {
-      continue;
-    }
-    if (seglen == 2 && seg[0] == '.' && seg[1] == '.') {
-      while (out->len > base && out->data[out->len - 1] != '/') {
-        --out->len;
-      }
-      if (out->len > base) {
-        --out->len;
-      }
-      continue;
-    }
-    rv = kefo_buf_append_byte(out, '/');
-    if (rv == 0) {
-      rv = append_uri_encoded(out, seg, seglen, 0);
-    }
-    if (rv != 0) {
-      return rv;
-    }
-  }
-  /* Keep a trailing slash ("//example//" -> "/example/"), as the AWS SDKs
-     do; an empty result is the root. */
-  if (out->len == base || end[-1] == '/') {
-    return kefo_buf_append_byte(out, '/');
-  }
-  return 0;
-}
-
-static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b,
-                     size_t blen) {
-  size_t n = alen < blen ? alen : blen;
-  int c = n ? memcmp(a, b, n) : 0;
-
-  if (c != 0) {
-    return c;
-  }
-  return alen < blen ? -1 : alen > blen;
-}
-
-static int query_param_cmp(const void *a, const void *b) {
-  const query_param *x = a, *y = b;
-  int c = bytes_cmp(x->key, x->keylen, y->key, y->keylen);
-
-  return c != 0 ? c : bytes_cmp(x->val, x->vallen, y->val, y->vallen);
-}
-
-static size_t count_params(const char *q) {
-  size_t n = 1;
-
-  for (; *q != '\0'; ++q) {
-    n += *q == '&';
-  }
-  return n;
-}
-
-static int is_signing_param(const uint8_t *key, size_t keylen) {
-  static const char *const names[] = {
-      "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Date",
-      "X-Amz-Expires",   "X-Amz-SignedHeaders", "X-Amz-Security-Token",
-      "X-Amz-Signature"};
-  size_t i;
-
-  for (i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
-    if (keylen == strlen(names[i]) && memcmp(key, names[i], keylen) == 0) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* Encodes each "key=value" of |q| into |enc| and records it in |params|. */
-static int encode_params(kefo_buf *enc, query_param *params, size_t *n,
-                         const char *q, int reject_signing) {
-  const char *p = q;
-  int rv;
-
-  while (*p != '\0') {
-    const char *amp = strchr(p, '&');
-    size_t len = amp ? (size_t)(amp - p) : strlen(p);
-    const char *eq = memchr(p, '=', len);
-    size_t keylen = eq ? (size_t)(eq - p) : len;
-    query_param *qp = &params[*n];
-
-    if (len > 0) {
-      qp->keyoff = enc->len;
-      rv = append_query_component(enc, p, keylen);
-      if (rv != 0) {
-        return rv;
-      }
-      qp->keylen = enc->len - qp->keyoff;
-      /* The parameters the signature itself travels in cannot also come
-         from the caller. */
-      if (reject_signing &&
-          is_signing_param(enc->data + qp->keyoff, qp->keylen)) {
-        return KEFO_ERR_SIGV4;
-      }
-      qp->valoff = enc->len;
-      if (eq) {
-        rv = append_query_component(enc, eq + 1, len - keylen - 1);
-        if (rv != 0) {
-          return rv;
-        }
-      }
-      qp->vallen = enc->len - qp->valoff;
-      ++*n;
-    }
-    p += len;
-    if (*p == '&') {
-      ++p;
-    }
-  }
-  return 0;
-}
-
-static int append_canonical_query(kefo_buf *out, const char *query,
-                                  const char *xquery, int reject_signing) {
-  kefo_buf enc;
-  query_param *params = NULL;
-  const uint8_t *base;
-  size_t cap = 0, n = 0, i;
-  int rv = 0;
-
-  if (query) {
-    cap += count_params(query);
-  }
-  if (xquery) {
-    cap += count_params(xquery);
-  }
-  if (cap == 0) {
-    return 0;
-  }
-  kefo_buf_init(&enc, out->mem);
-  params = kefo_mem_malloc(out->mem, cap * sizeof(*params));
-  if (params == NULL) {
-    rv = KEFO_ERR_NOMEM;
-    goto fail_params;
-  }
-  if (query) {
-    rv = encode_params(&enc, params, &n, query, reject_signing);
-    if (rv != 0) {
-      goto fail_encode;
-    }
-  }
-  if (xquery) {
-    rv = encode_params(&enc, params, &n, xquery, 0);
-    if (rv != 0) {
-      goto fail_encode;
-    }
-  }
-  /* Every component may have encoded to nothing ("=&="), leaving no
-     storage to point into. */
-  base = enc.data ? enc.data : (const uint8_t *)"";
-  for (i = 0; i < n; ++i) {
-    params[i].key = base + params[i].keyoff;
-    params[i].val = base + params[i].valoff;
-  }
-  if (n > 1) {
-    qsort(params, n, sizeof(*params), query_param_cmp);
-  }
-  for (i = 0; i < n && rv == 0; ++i) {
-    if (i > 0) {
-      rv = kefo_buf_append_byte(out, '&');
-    }
-    if (rv == 0) {
-      rv = kefo_buf_append(out, params[i].key, params[i].keylen);
-    }
-    if (rv == 0) {
-      rv = kefo_buf_append_byte(out, '=');
-    }
-    if (rv == 0) {
-      rv = kefo_buf_append(out, params[i].val, params[i].vallen);
-    }
-  }
-
-fail_encode:
-  kefo_mem_free(out->mem, params);
-fail_params:
-  kefo_buf_free(&enc);
-  return rv;
-}
-
 /* Header names compared case-insensitively, as the canonical form sorts
    their lowercase. */
 static int name_cmp(const hdr_entry *x, const hdr_entry *y) {
@@ -808,8 +534,8 @@ static int build_xquery(sign_ctx *ctx, const kefo_sigv4_params *params) {
   rv =
       kefo_buf_append_str(b, "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
   if (rv == 0) {
-    rv = append_uri_encoded(b, ctx->sc.credential, strlen(ctx->sc.credential),
-                            0);
+    rv = kefo_sigv4_uri_encode(b, ctx->sc.credential,
+                               strlen(ctx->sc.credential), 0);
   }
   if (rv == 0) {
     rv = kefo_buf_append_str(b, "&X-Amz-Date=");
@@ -821,8 +547,8 @@ static int build_xquery(sign_ctx *ctx, const kefo_sigv4_params *params) {
     rv = kefo_buf_append_str(b, "&X-Amz-SignedHeaders=");
   }
   if (rv == 0) {
-    rv = append_uri_encoded(b, (const char *)ctx->signed_headers.data,
-                            ctx->signed_headers.len, 0);
+    rv = kefo_sigv4_uri_encode(b, (const char *)ctx->signed_headers.data,
+                               ctx->signed_headers.len, 0);
   }
   if (rv == 0) {
     rv = kefo_buf_append_str(b, "&X-Amz-Expires=");
@@ -833,7 +559,7 @@ static int build_xquery(sign_ctx *ctx, const kefo_sigv4_params *params) {
   if (rv == 0 && is_signed_token(params)) {
     rv = kefo_buf_append_str(b, "&X-Amz-Security-Token=");
     if (rv == 0) {
-      rv = append_uri_encoded(b, ctx->token, strlen(ctx->token), 0);
+      rv = kefo_sigv4_uri_encode(b, ctx->token, strlen(ctx->token), 0);
     }
   }
   if (rv == 0) {
@@ -910,18 +636,18 @@ static int ctx_canonical_request(sign_ctx *ctx, kefo_buf *out,
     rv = kefo_buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = append_canonical_path(
+    rv = kefo_sigv4_uri_path(
         out, req->path, !(params->flags & KEFO_SIGV4_FLAG_NO_NORMALIZE_PATH));
   }
   if (rv == 0) {
     rv = kefo_buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = append_canonical_query(out, req->query,
-                                params->mode == KEFO_SIGV4_QUERY
-                                    ? (const char *)ctx->xquery.data
-                                    : NULL,
-                                params->mode == KEFO_SIGV4_QUERY);
+    rv = kefo_sigv4_uri_query(out, req->query,
+                              params->mode == KEFO_SIGV4_QUERY
+                                  ? (const char *)ctx->xquery.data
+                                  : NULL,
+                              params->mode == KEFO_SIGV4_QUERY);
   }
   if (rv == 0) {
     rv = kefo_buf_append_byte(out, '\n');
@@ -1234,7 +960,7 @@ static int output_query(kefo_sigv4_result *res, const sign_ctx *ctx,
   if (rv == 0 && ctx->token && !is_signed_token(params)) {
     rv = kefo_buf_append_str(b, "&X-Amz-Security-Token=");
     if (rv == 0) {
-      rv = append_uri_encoded(b, ctx->token, strlen(ctx->token), 0);
+      rv = kefo_sigv4_uri_encode(b, ctx->token, strlen(ctx->token), 0);
     }
   }
   if (rv == 0) {

@@ -260,73 +260,111 @@ static void on_status(kefo_consumer_manager *m, const char *status) {
   fail_start(m, KEFO_ERR_TIMEOUT, &info);
 }
 
+/* DescribeStreamSummary's answer: the stream's ARN. */
+static void on_stream_resolved(kefo_consumer_manager *m, int error,
+                               const cJSON *resp, const kefo_error_info *info) {
+  const cJSON *s;
+
+  if (error) {
+    fail_start(m, error, info);
+    return;
+  }
+  s = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(resp, "StreamDescriptionSummary"),
+      "StreamARN");
+  if (!cJSON_IsString(s) ||
+      copy(m->stream_arn, sizeof(m->stream_arn), s->valuestring) != 0) {
+    bad_response(m, "DescribeStreamSummary");
+    return;
+  }
+  m->step = step_after_stream(m);
+  next_step(m);
+}
+
+static void on_registered(kefo_consumer_manager *m, int error,
+                          const cJSON *resp, const kefo_error_info *info) {
+  if (is_aws(error, info, "ResourceInUseException")) {
+    /* The consumer exists already: reuse it. */
+    m->step = STEP_DESCRIBE_BY_NAME;
+    next_step(m);
+    return;
+  }
+  if (error) {
+    fail_start(m, error, info);
+    return;
+  }
+  if (take_consumer_arn(m, resp, "Consumer") != 0) {
+    bad_response(m, "RegisterStreamConsumer");
+    return;
+  }
+  m->registered = 1;
+  on_status(m, consumer_status(resp, "Consumer"));
+}
+
+/* DescribeStreamConsumer's answer, asked by name, while waiting for the
+   consumer to be ACTIVE, or for an old one to be gone. */
+static void on_described(kefo_consumer_manager *m, int error, const cJSON *resp,
+                         const kefo_error_info *info) {
+  const cJSON *s;
+
+  if (m->step == STEP_WAIT_DELETED &&
+      is_aws(error, info, "ResourceNotFoundException")) {
+    m->consumer_arn[0] = '\0';
+    m->step = STEP_REGISTER;
+    next_step(m);
+    return;
+  }
+  if (error) {
+    fail_start(m, error, info);
+    return;
+  }
+  if (m->step == STEP_DESCRIBE_BY_NAME &&
+      take_consumer_arn(m, resp, "ConsumerDescription") != 0) {
+    bad_response(m, "DescribeStreamConsumer");
+    return;
+  }
+  s = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(resp, "ConsumerDescription"),
+      "StreamARN");
+  if (cJSON_IsString(s) && check_consumer_stream(m, s->valuestring) != 0) {
+    return;
+  }
+  on_status(m, consumer_status(resp, "ConsumerDescription"));
+}
+
+/* Stopping: DescribeStreamConsumer's answer after the deregistration. */
+static void on_wait_gone(kefo_consumer_manager *m, int error,
+                         const kefo_error_info *info) {
+  struct timeval tv = {0, 200000};
+
+  if (is_aws(error, info, "ResourceNotFoundException")) {
+    done(m, 0, NULL);
+    return;
+  }
+  if (error) {
+    done(m, error, info);
+    return;
+  }
+  /* Still there: poll again (the stop's deadline timer ends it). */
+  event_add(m->timer, &tv);
+}
+
 static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
                       void *ud) {
   kefo_consumer_manager *m = ud;
-  const cJSON *s;
 
   m->call = NULL;
   switch (m->step) {
   case STEP_RESOLVE_STREAM:
-    if (error) {
-      fail_start(m, error, info);
-      return;
-    }
-    s = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(resp, "StreamDescriptionSummary"),
-        "StreamARN");
-    if (!cJSON_IsString(s) ||
-        copy(m->stream_arn, sizeof(m->stream_arn), s->valuestring) != 0) {
-      bad_response(m, "DescribeStreamSummary");
-      return;
-    }
-    m->step = step_after_stream(m);
-    next_step(m);
+    on_stream_resolved(m, error, resp, info);
     return;
   case STEP_REGISTER:
-    if (is_aws(error, info, "ResourceInUseException")) {
-      /* The consumer exists already: reuse it. */
-      m->step = STEP_DESCRIBE_BY_NAME;
-      next_step(m);
-      return;
-    }
-    if (error) {
-      fail_start(m, error, info);
-      return;
-    }
-    if (take_consumer_arn(m, resp, "Consumer") != 0) {
-      bad_response(m, "RegisterStreamConsumer");
-      return;
-    }
-    m->registered = 1;
-    on_status(m, consumer_status(resp, "Consumer"));
+    on_registered(m, error, resp, info);
     return;
   case STEP_DESCRIBE_BY_NAME:
   case STEP_POLL_ACTIVE:
   case STEP_WAIT_DELETED:
-    if (m->step == STEP_WAIT_DELETED &&
-        is_aws(error, info, "ResourceNotFoundException")) {
-      m->consumer_arn[0] = '\0';
-      m->step = STEP_REGISTER;
-      next_step(m);
-      return;
-    }
-    if (error) {
-      fail_start(m, error, info);
-      return;
-    }
-    if (m->step == STEP_DESCRIBE_BY_NAME &&
-        take_consumer_arn(m, resp, "ConsumerDescription") != 0) {
-      bad_response(m, "DescribeStreamConsumer");
-      return;
-    }
-    s = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(resp, "ConsumerDescription"),
-        "StreamARN");
-    if (cJSON_IsString(s) && check_consumer_stream(m, s->valuestring) != 0) {
-      return;
-    }
-    on_status(m, consumer_status(resp, "ConsumerDescription"));
+    on_described(m, error, resp, info);
     return;
   case STEP_DEREGISTER:
     if (error && !is_aws(error, info, "ResourceNotFoundException")) {
@@ -337,19 +375,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
     next_step(m);
     return;
   case STEP_WAIT_GONE:
-    if (is_aws(error, info, "ResourceNotFoundException")) {
-      done(m, 0, NULL);
-      return;
-    }
-    if (error) {
-      done(m, error, info);
-      return;
-    }
-    /* Still there: poll again (the stop's deadline timer ends it). */
-    {
-      struct timeval tv = {0, 200000};
-      event_add(m->timer, &tv);
-    }
+    on_wait_gone(m, error, info);
     return;
   default:
     return;

@@ -431,54 +431,47 @@ static void batch_one(ddb_store *s, batch *b, int error, const char *message) {
   }
 }
 
-static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
-                      void *ud) {
-  op *o = ud;
+/* A page of a Scan: gathers its items, then asks for the next page or
+   hands the whole table over. */
+static void on_scan_page(op *o, int error, const cJSON *resp,
+                         const kefo_error_info *info) {
   ddb_store *s = o->s;
-  const char *type = info && info->aws_type ? info->aws_type : "";
+  void *app = o->ud;
+
+  if (!error) {
+    const cJSON *it, *last;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(resp, "Items")) {
+      cJSON_AddItemToArray(o->items, cJSON_Duplicate(it, 1));
+    }
+    last = cJSON_GetObjectItemCaseSensitive(resp, "LastEvaluatedKey");
+    if (!(cJSON_IsObject(last) && last->child)) {
+      scanned(o);
+      op_free(o);
+      return;
+    }
+    error = scan_page(o, last);
+    if (error == 0) {
+      return;
+    }
+  }
+  snprintf(s->msg, sizeof(s->msg), "lease table %s: cannot scan it: %s",
+           s->table, info ? info->message : kefo_strerror(error));
+  if (o->kind == OP_SCAN_LIST) {
+    o->cb.list(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
+  } else {
+    o->cb.read(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
+  }
+  op_free(o);
+}
+
+/* The answer to a change of one lease: create, release, checkpoint, take
+   or renew. A failed condition means another worker holds or changed it. */
+static void on_lease_changed(op *o, int error, const cJSON *resp,
+                             const kefo_error_info *info, const char *type) {
+  ddb_store *s = o->s;
   void *app = o->ud;
   kefo_lease l;
 
-  o->call = NULL;
-  switch (o->kind) {
-  case OP_DESCRIBE:
-  case OP_CREATE_TABLE:
-    if (!open_step(o, error, resp, info, type)) {
-      opened(o, s->open ? 0 : KEFO_ERR_LEASE_STORE);
-    }
-    return;
-  case OP_SCAN_LIST:
-  case OP_SCAN_READ:
-    if (!error) {
-      const cJSON *it, *last;
-      cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(resp, "Items")) {
-        cJSON_AddItemToArray(o->items, cJSON_Duplicate(it, 1));
-      }
-      last = cJSON_GetObjectItemCaseSensitive(resp, "LastEvaluatedKey");
-      if (!(cJSON_IsObject(last) && last->child)) {
-        scanned(o);
-        op_free(o);
-        return;
-      }
-      error = scan_page(o, last);
-      if (error == 0) {
-        return;
-      }
-    }
-    snprintf(s->msg, sizeof(s->msg), "lease table %s: cannot scan it: %s",
-             s->table, info ? info->message : kefo_strerror(error));
-    if (o->kind == OP_SCAN_LIST) {
-      o->cb.list(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
-    } else {
-      o->cb.read(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
-    }
-    op_free(o);
-    return;
-  default:
-    break;
-  }
-
-  /* A change of one lease. */
   if (error == KEFO_ERR_AWS &&
       strcmp(type, "ConditionalCheckFailedException") == 0) {
     error = KEFO_ERR_LEASE_LOST;
@@ -523,6 +516,30 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
     cb(error, error ? s->msg : "", error ? NULL : &l, app);
     return;
   }
+  }
+}
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  op *o = ud;
+  ddb_store *s = o->s;
+  const char *type = info && info->aws_type ? info->aws_type : "";
+
+  o->call = NULL;
+  switch (o->kind) {
+  case OP_DESCRIBE:
+  case OP_CREATE_TABLE:
+    if (!open_step(o, error, resp, info, type)) {
+      opened(o, s->open ? 0 : KEFO_ERR_LEASE_STORE);
+    }
+    return;
+  case OP_SCAN_LIST:
+  case OP_SCAN_READ:
+    on_scan_page(o, error, resp, info);
+    return;
+  default:
+    on_lease_changed(o, error, resp, info, type);
+    return;
   }
 }
 

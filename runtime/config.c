@@ -1,7 +1,8 @@
 /*
- * Configuration keys, their parsing and checks, and the key=value file
- * reader. Every value is checked when it is set, so the getters that the
- * modules call cannot fail.
+ * Configuration keys, the key=value file reader and the checks across
+ * keys; each value's syntax is runtime/config_value.c's. Every value is
+ * checked when it is set, so the getters that the modules call cannot
+ * fail.
  */
 #include "runtime/config.h"
 
@@ -13,58 +14,7 @@
 
 #include "base/error.h"
 #include "base/mem.h"
-
-#define MS_SEC 1000LL
-#define MS_MIN (60 * MS_SEC)
-#define MS_HOUR (60 * MS_MIN)
-#define MS_DAY (24 * MS_HOUR)
-#define KIB 1024LL
-#define MIB (1024 * KIB)
-
-/* 9999-12-31T23:59:59.999Z: AWS timestamps go no further. */
-#define TIME_MAX_MS 253402300799999LL
-
-/* How much of a bad value an error message shows. */
-#define SHOW_MAX 48
-
-typedef enum {
-  T_STR,
-  T_URL,
-  T_ENUM,
-  T_BOOL,
-  T_DURATION,
-  T_INT,
-  T_SIZE,
-  T_TIME
-} key_type;
-
-/* Extra rules for text values, on top of "no control characters". */
-typedef enum {
-  S_PATH,   /* anything printable */
-  S_TOKEN,  /* no white space */
-  S_NAME,   /* Kinesis stream and consumer names */
-  S_TABLE,  /* DynamoDB table names */
-  S_REGION, /* us-east-1 */
-  S_ARN,    /* arn:partition:service:region:account:resource */
-  S_SESSION /* STS role session names */
-} str_rule;
-
-#define F_SECRET 1u
-
-typedef struct key_def {
-  const char *name;
-  key_type type;
-  /* The default as text; NULL: none. */
-  const char *def;
-  /* Numeric range, or the length range of text. */
-  int64_t min, max;
-  /* T_ENUM: the values, NULL-terminated. */
-  const char *const *choices;
-  str_rule rule;
-  unsigned flags;
-  /* What the key does, for kefo-config(5); never NULL or empty. */
-  const char *doc;
-} key_def;
+#include "runtime/config_value.h"
 
 static const char *const reader_types[] = {"EFO", "POLLING", NULL};
 static const char *const lifecycles[] = {"JOB_MANAGED", "SELF_MANAGED", NULL};
@@ -102,7 +52,7 @@ static const char *const booleans[] = {"false", "true", NULL};
  * type, default and limits are printed from the other fields, so the doc
  * does not repeat them.
  */
-static const key_def keys[] = {
+static const kefo_config_key_def keys[] = {
     STR(KEFO_CFG_STREAM_NAME, NULL, 1, 128, S_NAME,
         "The name of the stream to read. Give it or source.stream.arn, not "
         "both: kefo looks the stream's ARN up when it starts."),
@@ -354,14 +304,6 @@ static int is_space(int c) {
          c == '\f';
 }
 
-static int is_digit(int c) {
-  return c >= '0' && c <= '9';
-}
-
-static int lower(int c) {
-  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
 static void trim(const char **s, size_t *len) {
   while (*len > 0 && is_space((unsigned char)**s)) {
     ++*s;
@@ -370,19 +312,6 @@ static void trim(const char **s, size_t *len) {
   while (*len > 0 && is_space((unsigned char)(*s)[*len - 1])) {
     --*len;
   }
-}
-
-/* Equal ignoring ASCII case; |b| is NUL-terminated. */
-static int eq_nocase(const char *a, size_t alen, const char *b) {
-  size_t i;
-
-  for (i = 0; i < alen; ++i) {
-    if (b[i] == '\0' ||
-        lower((unsigned char)a[i]) != lower((unsigned char)b[i])) {
-      return 0;
-    }
-  }
-  return b[alen] == '\0';
 }
 
 static int find_key(const char *name, size_t len) {
@@ -396,26 +325,6 @@ static int find_key(const char *name, size_t len) {
   return -1;
 }
 
-/* Writes |s| quoted, cut and with unprintable bytes as '?', into |out|
-   (at least SHOW_MAX + 6 bytes), for error messages. */
-static void show(char *out, const char *s, size_t len) {
-  size_t i, n = len > SHOW_MAX ? SHOW_MAX : len;
-
-  *out++ = '"';
-  for (i = 0; i < n; ++i) {
-    unsigned char c = (unsigned char)s[i];
-    *out++ = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-  }
-  if (n < len) {
-    memcpy(out, "...", 3);
-    out += 3;
-  }
-  *out++ = '"';
-  *out = '\0';
-}
-
-/* Levenshtein distance ignoring ASCII case, both at most 128 bytes; any
-   answer above |limit| comes back as limit + 1, found early. */
 static size_t distance(const char *a, size_t alen, const char *b, size_t blen,
                        size_t limit) {
   size_t row[129], i, j;
@@ -428,8 +337,8 @@ static size_t distance(const char *a, size_t alen, const char *b, size_t blen,
     row[0] = i;
     for (j = 1; j <= blen; ++j) {
       size_t up = row[j], best;
-      best = diag +
-             (lower((unsigned char)a[i - 1]) != lower((unsigned char)b[j - 1]));
+      best = diag + (kefo_config_lower((unsigned char)a[i - 1]) !=
+                     kefo_config_lower((unsigned char)b[j - 1]));
       if (up + 1 < best) {
         best = up + 1;
       }
@@ -454,7 +363,7 @@ static const char *suggest(const char *name, size_t len) {
   size_t i, best_d = (size_t)-1;
 
   for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); ++i) {
-    if (eq_nocase(name, len, aliases[i][0])) {
+    if (kefo_config_value_eq_nocase(name, len, aliases[i][0])) {
       return aliases[i][1];
     }
   }
@@ -486,7 +395,7 @@ static void unknown_key(const char *prefix, const char *name, size_t len,
     return; /* nobody reads the suggestion */
   }
   hint = suggest(name, len);
-  show(shown, name, len);
+  kefo_config_value_show(shown, name, len);
   if (hint != NULL) {
     kefo_set_err(err, errlen, "%sunknown key %s (did you mean \"%s\"?)", prefix,
                  shown, hint);
@@ -495,506 +404,14 @@ static void unknown_key(const char *prefix, const char *name, size_t len,
   }
 }
 
-static void fmt_duration(char *out, size_t outlen, int64_t ms) {
-  static const struct {
-    int64_t ms;
-    const char *unit;
-  } units[] = {{MS_DAY, "d"}, {MS_HOUR, "h"}, {MS_MIN, "min"}, {MS_SEC, "s"}};
-  size_t i;
-
-  for (i = 0; ms != 0 && i < sizeof(units) / sizeof(units[0]); ++i) {
-    if (ms % units[i].ms == 0) {
-      snprintf(out, outlen, "%lld%s", (long long)(ms / units[i].ms),
-               units[i].unit);
-      return;
-    }
-  }
-  snprintf(out, outlen, "%lldms", (long long)ms);
-}
-
-static void fmt_size(char *out, size_t outlen, int64_t n) {
-  if (n != 0 && n % MIB == 0) {
-    snprintf(out, outlen, "%lldMiB", (long long)(n / MIB));
-  } else if (n != 0 && n % KIB == 0) {
-    snprintf(out, outlen, "%lldKiB", (long long)(n / KIB));
-  } else {
-    snprintf(out, outlen, "%lld", (long long)n);
-  }
-}
-
-/* Reads decimal digits at |*p| into |*out|. Returns 0, -1 (no digit) or
-   -2 (above INT64_MAX). */
-static int read_uint(const char **p, const char *end, int64_t *out) {
-  int64_t v = 0;
-  const char *s = *p;
-
-  if (s == end || !is_digit((unsigned char)*s)) {
-    return -1;
-  }
-  for (; s < end && is_digit((unsigned char)*s); ++s) {
-    int d = *s - '0';
-    if (v > (INT64_MAX - d) / 10) {
-      return -2;
-    }
-    v = v * 10 + d;
-  }
-  *p = s;
-  *out = v;
-  return 0;
-}
-
-typedef struct unit_def {
-  const char *name;
-  int64_t mult;
-} unit_def;
-
-static const unit_def duration_units[] = {{"", 1},
-                                          {"ms", 1},
-                                          {"milli", 1},
-                                          {"millis", 1},
-                                          {"millisecond", 1},
-                                          {"milliseconds", 1},
-                                          {"s", MS_SEC},
-                                          {"sec", MS_SEC},
-                                          {"secs", MS_SEC},
-                                          {"second", MS_SEC},
-                                          {"seconds", MS_SEC},
-                                          {"m", MS_MIN},
-                                          {"min", MS_MIN},
-                                          {"mins", MS_MIN},
-                                          {"minute", MS_MIN},
-                                          {"minutes", MS_MIN},
-                                          {"h", MS_HOUR},
-                                          {"hour", MS_HOUR},
-                                          {"hours", MS_HOUR},
-                                          {"d", MS_DAY},
-                                          {"day", MS_DAY},
-                                          {"days", MS_DAY},
-                                          {NULL, 0}};
-
-/* Flink's MemorySize: every unit is a power of 1024. */
-static const unit_def size_units[] = {{"", 1},
-                                      {"b", 1},
-                                      {"bytes", 1},
-                                      {"k", KIB},
-                                      {"kb", KIB},
-                                      {"kib", KIB},
-                                      {"kibibytes", KIB},
-                                      {"m", MIB},
-                                      {"mb", MIB},
-                                      {"mib", MIB},
-                                      {"mebibytes", MIB},
-                                      {"g", 1024 * MIB},
-                                      {"gb", 1024 * MIB},
-                                      {"gib", 1024 * MIB},
-                                      {"gibibytes", 1024 * MIB},
-                                      {NULL, 0}};
-
-/* Returns the multiplier of unit |u| (|ulen| bytes, any case), or -1. */
-static int64_t find_unit(const unit_def *units, const char *u, size_t ulen) {
-  for (; units->name != NULL; ++units) {
-    if (eq_nocase(u, ulen, units->name)) {
-      return units->mult;
-    }
-  }
-  return -1;
-}
-
-/* A number, optional spaces, an optional unit. Returns 0 or -1 (not of
-   that form), -2 (overflow), -3 (negative). */
-static int parse_with_unit(const char *s, size_t len, const unit_def *units,
-                           int64_t *out) {
-  const char *p = s, *end = s + len;
-  int64_t n, mult;
-  int rv;
-
-  if (len > 0 && *s == '-') {
-    p = s + 1;
-    return read_uint(&p, end, &n) == 0 ? -3 : -1;
-  }
-  rv = read_uint(&p, end, &n);
-  if (rv != 0) {
-    return rv;
-  }
-  while (p < end && (*p == ' ' || *p == '\t')) {
-    ++p;
-  }
-  mult = find_unit(units, p, (size_t)(end - p));
-  if (mult < 0) {
-    return -1;
-  }
-  if (n > INT64_MAX / mult) {
-    return -2;
-  }
-  *out = n * mult;
-  return 0;
-}
-
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/* Reads exactly |n| digits. */
-static int read_fixed(const char **p, const char *end, int n, int64_t *out) {
-  int64_t v = 0;
-  int i;
-
-  for (i = 0; i < n; ++i) {
-    if (*p + i >= end || !is_digit((unsigned char)(*p)[i])) {
-      return -1;
-    }
-    v = v * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *out = v;
-  return 0;
-}
-
-/* Reads ".digits" (up to 9) as milliseconds, truncating. */
-static int read_fraction(const char **p, const char *end, int64_t *ms) {
-  const char *s = *p;
-  int n = 0;
-
-  *ms = 0;
-  if (s == end || *s != '.') {
-    return 0;
-  }
-  ++s;
-  while (s < end && is_digit((unsigned char)*s)) {
-    if (n < 3) {
-      *ms = *ms * 10 + (*s - '0');
-    }
-    ++n;
-    ++s;
-  }
-  if (n == 0 || n > 9) {
-    return -1;
-  }
-  for (; n < 3; ++n) {
-    *ms *= 10;
-  }
-  *p = s;
-  return 0;
-}
-
-/* ISO 8601 with a zone ("2024-05-01T12:00:00.250+02:00", "...Z") or
-   epoch seconds with a fraction. Returns 0 or -1. */
-static int parse_time(const char *s, size_t len, int64_t *out) {
-  const char *p = s, *end = s + len;
-  int64_t y, mo, d, h, mi, sec, frac, off = 0, days;
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-  if (len >= 5 && s[4] == '-') {
-    if (read_fixed(&p, end, 4, &y) || p == end || *p++ != '-' ||
-        read_fixed(&p, end, 2, &mo) || p == end || *p++ != '-' ||
-        read_fixed(&p, end, 2, &d) || p == end ||
-        (*p != 'T' && *p != 't' && *p != ' ')) {
-      return -1;
-    }
-    ++p;
-    if (read_fixed(&p, end, 2, &h) || p == end || *p++ != ':' ||
-        read_fixed(&p, end, 2, &mi) || p == end || *p++ != ':' ||
-        read_fixed(&p, end, 2, &sec) || read_fraction(&p, end, &frac)) {
-      return -1;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        sec > 59) {
-      return -1;
-    }
-    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) {
-      return -1;
-    }
-    if (p < end && (*p == 'Z' || *p == 'z')) {
-      ++p;
-    } else if (p < end && (*p == '+' || *p == '-')) {
-      int neg = *p++ == '-';
-      int64_t oh, om;
-      if (read_fixed(&p, end, 2, &oh)) {
-        return -1;
-      }
-      if (p < end && *p == ':') {
-        ++p;
-      }
-      if (read_fixed(&p, end, 2, &om) || oh > 23 || om > 59) {
-        return -1;
-      }
-      off = (oh * 60 + om) * MS_MIN;
-      if (neg) {
-        off = -off;
-      }
-    } else {
-      /* No zone: local time or UTC would be a guess. */
-      return -1;
-    }
-    if (p != end) {
-      return -1;
-    }
-    days = days_from_civil(y, mo, d);
-    *out = ((days * 24 + h) * 60 + mi) * MS_MIN + sec * MS_SEC + frac - off;
-    return 0;
-  }
-  if (read_uint(&p, end, &sec) != 0 || sec > TIME_MAX_MS / MS_SEC ||
-      read_fraction(&p, end, &frac) || p != end) {
-    return -1;
-  }
-  *out = sec * MS_SEC + frac;
-  return 0;
-}
-
-/* The "scheme://authority[/...]" of an endpoint. */
-static int check_url(const char *s, size_t len, const char **why) {
-  const char *p, *end = s + len, *host_end, *colon = NULL;
-  size_t skip;
-
-  if (len >= 8 && eq_nocase(s, 8, "https://")) {
-    skip = 8;
-  } else if (len >= 7 && eq_nocase(s, 7, "http://")) {
-    skip = 7;
-  } else {
-    *why = "is not an http:// or https:// URL";
-    return -1;
-  }
-  if (memchr(s, ' ', len) != NULL) {
-    *why = "must not contain spaces";
-    return -1;
-  }
-  p = s + skip;
-  for (host_end = p; host_end < end && *host_end != '/' && *host_end != '?' &&
-                     *host_end != '#';
-       ++host_end) {
-    if (*host_end == '@') {
-      *why = "must not hold user information";
-      return -1;
-    }
-    if (*host_end == ':') {
-      colon = host_end;
-    } else if (*host_end == ']') {
-      colon = NULL;
-    }
-  }
-  if (host_end == p || colon == p) {
-    *why = "has no host";
-    return -1;
-  }
-  if (colon != NULL) {
-    const char *q = colon + 1;
-    int64_t port;
-    if (read_uint(&q, host_end, &port) != 0 || q != host_end || port < 1 ||
-        port > 65535) {
-      *why = "has an invalid port";
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static int name_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-         c == '_' || c == '.' || c == '-';
-}
-
-/* Checks text |s| against |k|'s rule; returns 0 or -1 with |*why|. */
-static int check_str(const key_def *k, const char *s, size_t len,
-                     const char **why) {
-  size_t i, colons = 0;
-
-  for (i = 0; i < len; ++i) {
-    unsigned char c = (unsigned char)s[i];
-    int ok;
-    switch (k->rule) {
-    case S_PATH:
-      ok = 1;
-      break;
-    case S_TOKEN:
-    case S_ARN:
-      ok = c != ' ';
-      colons += c == ':';
-      break;
-    case S_NAME:
-    case S_TABLE:
-      ok = name_char(c);
-      break;
-    case S_REGION:
-      ok = (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
-      break;
-    case S_SESSION:
-    default:
-      ok = name_char(c) || c == '+' || c == '=' || c == ',' || c == '@';
-      break;
-    }
-    if (!ok) {
-      switch (k->rule) {
-      case S_NAME:
-      case S_TABLE:
-        *why = "may hold only letters, digits, '_', '.' and '-'";
-        break;
-      case S_REGION:
-        *why = "may hold only lowercase letters, digits and '-'";
-        break;
-      case S_SESSION:
-        *why = "may hold only letters, digits and _+=,.@-";
-        break;
-      case S_PATH:
-      case S_TOKEN:
-      case S_ARN:
-      default:
-        *why = "must not contain spaces";
-        break;
-      }
-      return -1;
-    }
-  }
-  if (k->rule == S_ARN &&
-      (len < 4 || memcmp(s, "arn:", 4) != 0 || colons < 5)) {
-    *why = "is not an ARN (arn:partition:service:region:account:resource)";
-    return -1;
-  }
-  return 0;
-}
-
-/*
- * Parses |v| (|len| bytes, trimmed) for key |k| into |*num| and, for enums
- * and booleans, the canonical spelling |*canon|. On error writes the
- * reason, without the key, to |why|. Returns 0 or KEFO_ERR_CONFIG.
- */
-static int parse_value(const key_def *k, const char *v, size_t len,
-                       int64_t *num, const char **canon, char *why,
-                       size_t whylen) {
-  char shown[SHOW_MAX + 8], lo[32], hi[32];
-  const char *reason = NULL;
-  size_t i;
-  int rv;
-
-  *num = 0;
-  *canon = NULL;
-  /* A secret is never shown, not even in part. */
-  if (k->flags & F_SECRET) {
-    strcpy(shown, "the value");
-  } else {
-    show(shown, v, len);
-  }
-  if (len == 0) {
-    kefo_set_err(why, whylen, "the value must not be empty");
-    return KEFO_ERR_CONFIG;
-  }
-  for (i = 0; i < len; ++i) {
-    unsigned char c = (unsigned char)v[i];
-    if (c < 0x20 || c == 0x7f) {
-      kefo_set_err(why, whylen, "%s contains a control character", shown);
-      return KEFO_ERR_CONFIG;
-    }
-  }
-  switch (k->type) {
-  case T_STR:
-  case T_URL:
-    if ((int64_t)len < k->min || (int64_t)len > k->max) {
-      kefo_set_err(why, whylen, "%s must be %lld to %lld bytes long", shown,
-                   (long long)k->min, (long long)k->max);
-      return KEFO_ERR_CONFIG;
-    }
-    if (k->type == T_URL ? check_url(v, len, &reason)
-                         : check_str(k, v, len, &reason)) {
-      kefo_set_err(why, whylen, "%s %s", shown, reason);
-      return KEFO_ERR_CONFIG;
-    }
-    return 0;
-  case T_ENUM:
-  case T_BOOL: {
-    char list[160];
-    size_t n = 0;
-    for (i = 0; k->choices[i] != NULL; ++i) {
-      if (eq_nocase(v, len, k->choices[i])) {
-        *num = (int64_t)i;
-        *canon = k->choices[i];
-        return 0;
-      }
-    }
-    list[0] = '\0';
-    for (i = 0; k->choices[i] != NULL; ++i) {
-      n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
-                            k->choices[i]);
-    }
-    kefo_set_err(why, whylen, "%s is not one of %s", shown, list);
-    return KEFO_ERR_CONFIG;
-  }
-  case T_DURATION:
-    rv = parse_with_unit(v, len, duration_units, num);
-    fmt_duration(lo, sizeof(lo), k->min);
-    fmt_duration(hi, sizeof(hi), k->max);
-    if (rv == -3) {
-      kefo_set_err(why, whylen, "%s must not be negative", shown);
-    } else if (rv == -1) {
-      kefo_set_err(why, whylen,
-                   "%s is not a duration (such as 500ms, 10s, 5min, 1h, or "
-                   "milliseconds)",
-                   shown);
-    } else if (rv == -2 || *num > k->max) {
-      kefo_set_err(why, whylen, "%s is more than %s", shown, hi);
-    } else if (*num < k->min) {
-      kefo_set_err(why, whylen, "%s is less than %s", shown, lo);
-    } else {
-      return 0;
-    }
-    return KEFO_ERR_CONFIG;
-  case T_SIZE:
-    rv = parse_with_unit(v, len, size_units, num);
-    fmt_size(lo, sizeof(lo), k->min);
-    fmt_size(hi, sizeof(hi), k->max);
-    if (rv == -3) {
-      kefo_set_err(why, whylen, "%s must not be negative", shown);
-    } else if (rv == -1) {
-      kefo_set_err(why, whylen,
-                   "%s is not a size (such as 1048576, 64KiB or 1MiB)", shown);
-    } else if (rv == -2 || *num > k->max) {
-      kefo_set_err(why, whylen, "%s is more than %s bytes", shown, hi);
-    } else if (*num < k->min) {
-      kefo_set_err(why, whylen, "%s is less than %s", shown, lo);
-    } else {
-      return 0;
-    }
-    return KEFO_ERR_CONFIG;
-  case T_INT: {
-    const char *p = v;
-    rv = read_uint(&p, v + len, num);
-    if (rv != 0 || p != v + len || *num < k->min || *num > k->max) {
-      kefo_set_err(why, whylen, "%s is not an integer from %lld to %lld", shown,
-                   (long long)k->min, (long long)k->max);
-      return KEFO_ERR_CONFIG;
-    }
-    return 0;
-  }
-  case T_TIME:
-  default:
-    if (parse_time(v, len, num) != 0) {
-      kefo_set_err(why, whylen,
-                   "%s is not a timestamp (ISO 8601 with a zone, such as "
-                   "2024-05-01T12:00:00.250Z, or epoch seconds such as "
-                   "1714564800.25)",
-                   shown);
-      return KEFO_ERR_CONFIG;
-    }
-    if (*num < k->min || *num > k->max) {
-      kefo_set_err(why, whylen, "%s is not between 1970 and 9999", shown);
-      return KEFO_ERR_CONFIG;
-    }
-    return 0;
-  }
-}
-
-static int64_t default_num(const key_def *k) {
+static int64_t default_num(const kefo_config_key_def *k) {
   int64_t num = 0;
   const char *canon;
 
   if (k->def != NULL && k->type != T_STR && k->type != T_URL) {
     /* Defaults are known good (the tests parse every one). */
-    (void)parse_value(k, k->def, strlen(k->def), &num, &canon, NULL, 0);
+    (void)kefo_config_value_parse(k, k->def, strlen(k->def), &num, &canon, NULL,
+                                  0);
   }
   return num;
 }
@@ -1076,7 +493,7 @@ static int make_value(const kefo_mem *mem, size_t i, const char *v, size_t len,
   int rv;
 
   trim(&v, &len);
-  rv = parse_value(&keys[i], v, len, num, &canon, why, sizeof(why));
+  rv = kefo_config_value_parse(&keys[i], v, len, num, &canon, why, sizeof(why));
   if (rv != 0) {
     kefo_set_err(err, errlen, "%s%s: %s", prefix, keys[i].name, why);
     return rv;
@@ -1130,12 +547,70 @@ int kefo_config_set(kefo_config *cfg, const char *key, const char *value) {
   return kefo_config_set2(cfg, key, value, NULL, 0);
 }
 
+/*
+ * Reads line |s| (|slen| bytes, without its newline) of a configuration
+ * file into the staged |text| and |num|: blank lines and comments are
+ * skipped, "key = value" is parsed. |prefix| is "file:line: ".
+ */
+static int load_line(kefo_config *cfg, const char *s, size_t slen,
+                     const char *prefix, char **text, int64_t *num, char *err,
+                     size_t errlen) {
+  char line[KEFO_CONFIG_LINE_MAX + 1];
+  const char *eq, *k, *v;
+  size_t klen, vlen;
+  int ki;
+
+  if (slen > 0 && s[slen - 1] == '\r') {
+    --slen;
+  }
+  if (slen > KEFO_CONFIG_LINE_MAX) {
+    kefo_set_err(err, errlen, "%sline longer than %d bytes", prefix,
+                 KEFO_CONFIG_LINE_MAX);
+    return KEFO_ERR_CONFIG;
+  }
+  if (memchr(s, '\0', slen) != NULL) {
+    kefo_set_err(err, errlen, "%sNUL byte in the line", prefix);
+    return KEFO_ERR_CONFIG;
+  }
+  memcpy(line, s, slen);
+  line[slen] = '\0';
+  s = line;
+  trim(&s, &slen);
+  if (slen == 0 || s[0] == '#') {
+    return 0;
+  }
+  eq = memchr(s, '=', slen);
+  if (eq == NULL) {
+    /* The line is not shown: it might be a secret pasted alone. */
+    kefo_set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
+    return KEFO_ERR_CONFIG;
+  }
+  k = s;
+  klen = (size_t)(eq - s);
+  trim(&k, &klen);
+  v = eq + 1;
+  vlen = (size_t)(s + slen - v);
+  if (klen == 0) {
+    kefo_set_err(err, errlen, "%smissing key before '='", prefix);
+    return KEFO_ERR_CONFIG;
+  }
+  ki = find_key(k, klen);
+  if (ki < 0) {
+    unknown_key(prefix, k, klen, err, errlen);
+    return KEFO_ERR_CONFIG;
+  }
+  kefo_mem_free(&cfg->mem, text[ki]);
+  text[ki] = NULL;
+  return make_value(&cfg->mem, (size_t)ki, v, vlen, &text[ki], &num[ki], prefix,
+                    err, errlen);
+}
+
 int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
                             const char *name, char *err, size_t errlen) {
   /* Staged values: the config changes only if every line is good. */
   char *text[NKEYS];
   int64_t num[NKEYS];
-  char line[KEFO_CONFIG_LINE_MAX + 1], prefix[256];
+  char prefix[256];
   const char *p = (const char *)data, *end;
   unsigned long lineno = 0;
   size_t i;
@@ -1163,66 +638,15 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
   if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
     p += 3;
   }
-  while (p < end) {
+  while (p < end && rv == 0) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *s = p, *eq, *k, *v;
-    size_t slen = (size_t)((nl ? nl : end) - p), klen, vlen;
-    int ki;
+    const char *s = p;
 
     p = nl ? nl + 1 : end;
     ++lineno;
     snprintf(prefix, sizeof(prefix), "%s:%lu: ", name, lineno);
-    if (slen > 0 && s[slen - 1] == '\r') {
-      --slen;
-    }
-    if (slen > KEFO_CONFIG_LINE_MAX) {
-      kefo_set_err(err, errlen, "%sline longer than %d bytes", prefix,
-                   KEFO_CONFIG_LINE_MAX);
-      rv = KEFO_ERR_CONFIG;
-      break;
-    }
-    if (memchr(s, '\0', slen) != NULL) {
-      kefo_set_err(err, errlen, "%sNUL byte in the line", prefix);
-      rv = KEFO_ERR_CONFIG;
-      break;
-    }
-    memcpy(line, s, slen);
-    line[slen] = '\0';
-    s = line;
-    trim(&s, &slen);
-    if (slen == 0 || s[0] == '#') {
-      continue;
-    }
-    eq = memchr(s, '=', slen);
-    if (eq == NULL) {
-      /* The line is not shown: it might be a secret pasted alone. */
-      kefo_set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
-      rv = KEFO_ERR_CONFIG;
-      break;
-    }
-    k = s;
-    klen = (size_t)(eq - s);
-    trim(&k, &klen);
-    v = eq + 1;
-    vlen = (size_t)(s + slen - v);
-    if (klen == 0) {
-      kefo_set_err(err, errlen, "%smissing key before '='", prefix);
-      rv = KEFO_ERR_CONFIG;
-      break;
-    }
-    ki = find_key(k, klen);
-    if (ki < 0) {
-      unknown_key(prefix, k, klen, err, errlen);
-      rv = KEFO_ERR_CONFIG;
-      break;
-    }
-    kefo_mem_free(&cfg->mem, text[ki]);
-    text[ki] = NULL;
-    rv = make_value(&cfg->mem, (size_t)ki, v, vlen, &text[ki], &num[ki], prefix,
-                    err, errlen);
-    if (rv != 0) {
-      break;
-    }
+    rv = load_line(cfg, s, (size_t)((nl ? nl : end) - s), prefix, text, num,
+                   err, errlen);
   }
   for (i = 0; i < NKEYS; ++i) {
     if (text[i] == NULL) {
@@ -1301,7 +725,8 @@ const char *kefo_config_get(const kefo_config *cfg, const char *key) {
 /* The index of |key| when it has type |t| (T_STR also takes T_URL), else
    -1. Reading a known key with the wrong getter is a bug in kefo, and a
    silent 0 once hid one (a size read as an int), so debug builds stop. */
-static int typed(const kefo_config *cfg, const char *key, key_type t) {
+static int typed(const kefo_config *cfg, const char *key,
+                 kefo_config_value_type t) {
   int i;
   int ok;
 
@@ -1405,7 +830,7 @@ int kefo_config_key_secret(size_t i) {
 }
 
 /* What each text rule lets through, in the words of check_str's errors. */
-static const char *rule_text(str_rule rule) {
+static const char *rule_text(kefo_config_text_rule rule) {
   switch (rule) {
   case S_TOKEN:
     return "no spaces";
@@ -1426,7 +851,7 @@ static const char *rule_text(str_rule rule) {
 }
 
 void kefo_config_key_limits(size_t i, char *out, size_t outlen) {
-  const key_def *k;
+  const kefo_config_key_def *k;
   char lo[32], hi[32];
   size_t j, n = 0;
 
@@ -1463,13 +888,13 @@ void kefo_config_key_limits(size_t i, char *out, size_t outlen) {
     }
     break;
   case T_DURATION:
-    fmt_duration(lo, sizeof(lo), k->min);
-    fmt_duration(hi, sizeof(hi), k->max);
+    kefo_config_value_fmt_duration(lo, sizeof(lo), k->min);
+    kefo_config_value_fmt_duration(hi, sizeof(hi), k->max);
     snprintf(out, outlen, "%s to %s", lo, hi);
     break;
   case T_SIZE:
-    fmt_size(lo, sizeof(lo), k->min);
-    fmt_size(hi, sizeof(hi), k->max);
+    kefo_config_value_fmt_size(lo, sizeof(lo), k->min);
+    kefo_config_value_fmt_size(hi, sizeof(hi), k->max);
     snprintf(out, outlen, "%s to %s bytes", lo, hi);
     break;
   case T_INT:
@@ -1519,18 +944,9 @@ const kefo_mem *kefo_config_mem(const kefo_config *cfg) {
   return &cfg->mem;
 }
 
-int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
-  static const char *const retry[][2] = {
-      {KEFO_CFG_RETRY_MIN_DELAY, KEFO_CFG_RETRY_MAX_DELAY},
-      {KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY}};
-  size_t i;
-  int provider;
-
-  kefo_set_err(err, errlen, "%s", "");
-  if (cfg == NULL) {
-    kefo_set_err(err, errlen, "invalid argument");
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
+/* The stream, named once (by name or by ARN), and the ARNs given shaped
+   as a stream's and a consumer's. */
+static int check_stream(const kefo_config *cfg, char *err, size_t errlen) {
   if (!kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
       !kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
     kefo_set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
@@ -1564,6 +980,11 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
                  kefo_config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN));
     return KEFO_ERR_CONFIG;
   }
+  return 0;
+}
+
+/* What the starting position and the EFO lifecycle need. */
+static int check_reader(const kefo_config *cfg, char *err, size_t errlen) {
   if (kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION) ==
           KEFO_POSITION_AT_TIMESTAMP &&
       !kefo_config_is_set(cfg, KEFO_CFG_INIT_TIMESTAMP)) {
@@ -1602,6 +1023,10 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
       return KEFO_ERR_CONFIG;
     }
   }
+  return 0;
+}
+
+static int check_leases(const kefo_config *cfg, char *err, size_t errlen) {
   if (kefo_config_get_enum(cfg, KEFO_CFG_LEASE_STORE) ==
           KEFO_LEASE_STORE_DYNAMODB &&
       !kefo_config_is_set(cfg, KEFO_CFG_LEASE_TABLE)) {
@@ -1618,6 +1043,13 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
                  KEFO_CFG_LEASE_RENEWAL_INTERVAL, KEFO_CFG_LEASE_DURATION);
     return KEFO_ERR_CONFIG;
   }
+  return 0;
+}
+
+/* The keys the chosen credentials provider needs. */
+static int check_credentials(const kefo_config *cfg, char *err, size_t errlen) {
+  int provider;
+
   provider = kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER);
   if (provider == KEFO_CREDENTIALS_BASIC) {
     const char *missing = !kefo_config_is_set(cfg, KEFO_CFG_ACCESS_KEY_ID)
@@ -1637,17 +1069,46 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
                  KEFO_CFG_ROLE_ARN, KEFO_CFG_CREDENTIALS_PROVIDER);
     return KEFO_ERR_CONFIG;
   }
+  return 0;
+}
+
+static int check_retry_delays(const kefo_config *cfg, char *err,
+                              size_t errlen) {
+  static const char *const retry[][2] = {
+      {KEFO_CFG_RETRY_MIN_DELAY, KEFO_CFG_RETRY_MAX_DELAY},
+      {KEFO_CFG_EFO_DESCRIBE_MIN_DELAY, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY}};
+  size_t i;
+
   for (i = 0; i < sizeof(retry) / sizeof(retry[0]); ++i) {
     int64_t lo = kefo_config_get_ms(cfg, retry[i][0]);
     int64_t hi = kefo_config_get_ms(cfg, retry[i][1]);
     if (lo > hi) {
       char a[32], b[32];
-      fmt_duration(a, sizeof(a), lo);
-      fmt_duration(b, sizeof(b), hi);
+      kefo_config_value_fmt_duration(a, sizeof(a), lo);
+      kefo_config_value_fmt_duration(b, sizeof(b), hi);
       kefo_set_err(err, errlen, "%s: %s is more than %s (%s)", retry[i][0], a,
                    retry[i][1], b);
       return KEFO_ERR_CONFIG;
     }
+  }
+  return 0;
+}
+
+int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
+  int rv;
+
+  kefo_set_err(err, errlen, "%s", "");
+  if (cfg == NULL) {
+    kefo_set_err(err, errlen, "invalid argument");
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  /* The first failed check is the one reported, in this order. */
+  if ((rv = check_stream(cfg, err, errlen)) != 0 ||
+      (rv = check_reader(cfg, err, errlen)) != 0 ||
+      (rv = check_leases(cfg, err, errlen)) != 0 ||
+      (rv = check_credentials(cfg, err, errlen)) != 0 ||
+      (rv = check_retry_delays(cfg, err, errlen)) != 0) {
+    return rv;
   }
   return 0;
 }

@@ -20,6 +20,8 @@
 
 /* Exit codes, documented in --help. */
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+/* parse_args' "no status yet": decode. */
+enum { CARRY_ON = -1 };
 
 typedef struct tool {
   kefo_buf line;
@@ -194,14 +196,12 @@ static void report(const char *name, const kefo_es_decoder *dec, int rv) {
           (unsigned long long)dec->msg_offset, kefo_strerror(rv));
 }
 
-int main(int argc, char **argv) {
-  const char *path = NULL, *name = "<stdin>";
-  unsigned long max_message = 0;
-  FILE *in = stdin;
-  kefo_es_decoder dec;
-  tool t;
-  static uint8_t chunk[64 * 1024];
-  int i, rv = 0, status = EXIT_OK;
+/* Reads the command line into |*path| (NULL or "-": stdin) and
+   |*max_message|. Returns CARRY_ON, or the status to exit with (--help
+   and --version included). */
+static int parse_args(int argc, char **argv, const char **path,
+                      unsigned long *max_message) {
+  int i;
 
   for (i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -213,9 +213,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--max-message") == 0 && i + 1 < argc) {
       char *end;
       errno = 0;
-      max_message = strtoul(argv[++i], &end, 10);
-      if (errno || *end || max_message < KEFO_ES_MIN_MESSAGE_LEN ||
-          max_message > KEFO_ES_MAX_MESSAGE_LEN) {
+      *max_message = strtoul(argv[++i], &end, 10);
+      if (errno || *end || *max_message < KEFO_ES_MIN_MESSAGE_LEN ||
+          *max_message > KEFO_ES_MAX_MESSAGE_LEN) {
         fprintf(stderr,
                 "kefo-eventstream: --max-message must be a number of bytes "
                 "from %u to %u, not '%s'\n",
@@ -226,22 +226,24 @@ int main(int argc, char **argv) {
       fprintf(stderr, "kefo-eventstream: unknown option '%s' (see --help)\n",
               argv[i]);
       return EXIT_USAGE;
-    } else if (path == NULL) {
-      path = argv[i];
+    } else if (*path == NULL) {
+      *path = argv[i];
     } else {
       fprintf(stderr, "kefo-eventstream: one input at a time (see --help)\n");
       return EXIT_USAGE;
     }
   }
-  if (path != NULL && strcmp(path, "-") != 0) {
-    in = fopen(path, "rb");
-    if (in == NULL) {
-      fprintf(stderr, "kefo-eventstream: cannot open %s: %s\n", path,
-              strerror(errno));
-      return EXIT_USAGE;
-    }
-    name = path;
-  }
+  return CARRY_ON;
+}
+
+/* Decodes |in| to JSON lines on stdout and returns the status to exit
+   with; the reason of a failure goes to stderr. */
+static int decode(FILE *in, const char *name, unsigned long max_message) {
+  kefo_es_decoder dec;
+  tool t;
+  static uint8_t chunk[64 * 1024];
+  int rv = 0, status = EXIT_OK;
+
   memset(&t, 0, sizeof(t));
   kefo_buf_init(&t.line, NULL);
   kefo_es_decoder_init(&dec, NULL, (uint32_t)max_message, 0, on_message, &t);
@@ -278,6 +280,29 @@ int main(int argc, char **argv) {
           (unsigned long long)t.messages);
   kefo_es_decoder_free(&dec);
   kefo_buf_free(&t.line);
+  return status;
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL, *name = "<stdin>";
+  unsigned long max_message = 0;
+  FILE *in = stdin;
+  int status;
+
+  status = parse_args(argc, argv, &path, &max_message);
+  if (status != CARRY_ON) {
+    return status;
+  }
+  if (path != NULL && strcmp(path, "-") != 0) {
+    in = fopen(path, "rb");
+    if (in == NULL) {
+      fprintf(stderr, "kefo-eventstream: cannot open %s: %s\n", path,
+              strerror(errno));
+      return EXIT_USAGE;
+    }
+    name = path;
+  }
+  status = decode(in, name, max_message);
   if (in != stdin) {
     fclose(in);
   }

@@ -29,6 +29,8 @@
 #define EXIT_OK 0
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
+/* parse_args' and set_up_aws' "no status yet": go on. */
+#define CARRY_ON (-1)
 
 /* PutRecords' limits. */
 #define MAX_BATCH_RECORDS 500
@@ -61,6 +63,13 @@ typedef struct put_state {
   kefo_aws_service svc;
   kefo_retry_strategy retry;
   const char *url;
+  /* From the command line (NULL: the defaults), and what they resolve
+     to. */
+  const char *region_arg, *endpoint_arg;
+  char region[KEFO_REGION_MAX], url_buf[KEFO_ENDPOINT_URL_MAX];
+  kefo_http_client *http;
+  kefo_credentials_provider *creds;
+  struct event *sigint, *sigterm;
   /* The call in flight, and the timer that gives up on it. */
   kefo_aws_call *call;
   struct event *deadline;
@@ -523,23 +532,35 @@ static int number(const char *s, double *out) {
   return errno == 0 && end != s && *end == 0 && *out >= 0 ? 0 : -1;
 }
 
-int main(int argc, char **argv) {
-  put_state st;
-  kefo_http_client_options hopts;
-  kefo_http_client *http = NULL;
-  kefo_credentials_options copts;
-  kefo_credentials_transport transport;
-  kefo_credentials_provider *creds = NULL;
-  const char *region_arg = NULL, *endpoint = NULL;
-  char region[KEFO_REGION_MAX], url[KEFO_ENDPOINT_URL_MAX], err[512];
-  struct event *sigint, *sigterm;
+/* --count, --rate, --duration and --size: numbers >= 0. */
+static int number_flag(put_state *st, const char *a, const char *val) {
   double v;
-  int i, status;
 
-  memset(&st, 0, sizeof(st));
-  st.count = -1;
-  st.size = 100;
-  signal(SIGPIPE, SIG_IGN);
+  if (number(val, &v) != 0) {
+    fprintf(stderr, "kefo-put: %s must be a number >= 0, not %s\n", a, val);
+    return -1;
+  }
+  if (!strcmp(a, "--count")) {
+    st->count = (long long)v;
+  } else if (!strcmp(a, "--rate")) {
+    st->rate = v;
+  } else if (!strcmp(a, "--duration")) {
+    st->duration = v;
+  } else if (v < 1 || v > MAX_RECORD_BYTES) {
+    fprintf(stderr, "kefo-put: --size must be 1 to %u bytes\n",
+            MAX_RECORD_BYTES);
+    return -1;
+  } else {
+    st->size = (size_t)v;
+  }
+  return 0;
+}
+
+/* Reads the command line into |st|. Returns CARRY_ON, or the status to
+   exit with (--help and --version included). */
+static int parse_args(put_state *st, int argc, char **argv) {
+  int i;
+
   for (i = 1; i < argc; ++i) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -551,7 +572,7 @@ int main(int argc, char **argv) {
       return EXIT_OK;
     }
     if (!strcmp(a, "--quiet")) {
-      st.quiet = 1;
+      st->quiet = 1;
       continue;
     }
     if (strcmp(a, "--stream") && strcmp(a, "--stream-arn") &&
@@ -567,81 +588,157 @@ int main(int argc, char **argv) {
     }
     ++i;
     if (!strcmp(a, "--stream")) {
-      st.stream = val;
+      st->stream = val;
     } else if (!strcmp(a, "--stream-arn")) {
-      st.stream_arn = val;
+      st->stream_arn = val;
     } else if (!strcmp(a, "--region")) {
-      region_arg = val;
+      st->region_arg = val;
     } else if (!strcmp(a, "--endpoint")) {
-      endpoint = val;
+      st->endpoint_arg = val;
     } else if (!strcmp(a, "--partition-key")) {
       if (!val[0] || strlen(val) > 256) {
         fprintf(stderr, "kefo-put: --partition-key must have 1 to 256 "
                         "characters\n");
         return EXIT_USAGE;
       }
-      st.fixed_key = val;
-    } else if (!strcmp(a, "--count") || !strcmp(a, "--rate") ||
-               !strcmp(a, "--duration") || !strcmp(a, "--size")) {
-      if (number(val, &v) != 0) {
-        fprintf(stderr, "kefo-put: %s must be a number >= 0, not %s\n", a, val);
-        return EXIT_USAGE;
-      }
-      if (!strcmp(a, "--count")) {
-        st.count = (long long)v;
-      } else if (!strcmp(a, "--rate")) {
-        st.rate = v;
-      } else if (!strcmp(a, "--duration")) {
-        st.duration = v;
-      } else if (v < 1 || v > MAX_RECORD_BYTES) {
-        fprintf(stderr, "kefo-put: --size must be 1 to %u bytes\n",
-                MAX_RECORD_BYTES);
-        return EXIT_USAGE;
-      } else {
-        st.size = (size_t)v;
-      }
+      st->fixed_key = val;
+    } else if (number_flag(st, a, val) != 0) {
+      return EXIT_USAGE;
     }
   }
-  if (!st.stream && !st.stream_arn) {
+  return CARRY_ON;
+}
+
+/* What the flags mean together: a stream, and where records come from. */
+static int check_args(put_state *st) {
+  if (!st->stream && !st->stream_arn) {
     fprintf(stderr, "kefo-put: name a stream with --stream (see --help)\n");
     return EXIT_USAGE;
   }
-  st.from_stdin = st.count < 0 && st.rate == 0 && st.duration == 0;
-  if (!st.from_stdin && st.count < 0 && st.duration == 0) {
+  st->from_stdin = st->count < 0 && st->rate == 0 && st->duration == 0;
+  if (!st->from_stdin && st->count < 0 && st->duration == 0) {
     fprintf(stderr, "kefo-put: --rate needs --count or --duration\n");
     return EXIT_USAGE;
   }
-  if (kefo_region_resolve_default(region, region_arg, NULL, NULL, NULL, err,
-                                  sizeof(err)) != 0 ||
-      kefo_endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS, region, endpoint,
-                            NULL, err, sizeof(err)) != 0 ||
-      kefo_aws_service_kinesis(&st.svc, url, region) != 0) {
+  return CARRY_ON;
+}
+
+/* The region and endpoint, then the event loop, HTTP, credentials and
+   the AWS client. Returns CARRY_ON, or the status to exit with. */
+static int set_up_aws(put_state *st) {
+  kefo_http_client_options hopts;
+  kefo_credentials_options copts;
+  kefo_credentials_transport transport;
+  char err[512];
+
+  if (kefo_region_resolve_default(st->region, st->region_arg, NULL, NULL, NULL,
+                                  err, sizeof(err)) != 0 ||
+      kefo_endpoint_resolve(st->url_buf, NULL, KEFO_SERVICE_KINESIS, st->region,
+                            st->endpoint_arg, NULL, err, sizeof(err)) != 0 ||
+      kefo_aws_service_kinesis(&st->svc, st->url_buf, st->region) != 0) {
     fprintf(stderr, "kefo-put: %s\n", err);
     return EXIT_USAGE;
   }
-  st.url = url;
-  kefo_retry_default(&st.retry);
-  st.retry.max_attempts = MAX_CALL_ATTEMPTS;
-  st.base = event_base_new();
+  st->url = st->url_buf;
+  kefo_retry_default(&st->retry);
+  st->retry.max_attempts = MAX_CALL_ATTEMPTS;
+  st->base = event_base_new();
   kefo_http_client_options_init(&hopts);
   memset(&copts, 0, sizeof(copts));
-  copts.base = st.base;
-  copts.region = region;
-  if (st.base == NULL || kefo_http_client_new(&http, st.base, &hopts) != 0) {
+  copts.base = st->base;
+  copts.region = st->region;
+  if (st->base == NULL ||
+      kefo_http_client_new(&st->http, st->base, &hopts) != 0) {
     fprintf(stderr, "kefo-put: cannot set up HTTP\n");
     return EXIT_FAILED;
   }
-  kefo_credentials_transport_client(&transport, http);
+  kefo_credentials_transport_client(&transport, st->http);
   copts.transport = transport;
-  if (kefo_credentials_default_new(&creds, &copts) != 0 ||
-      kefo_aws_client_new(&st.aws, st.base, http, creds, NULL, NULL) != 0) {
+  if (kefo_credentials_default_new(&st->creds, &copts) != 0 ||
+      kefo_aws_client_new(&st->aws, st->base, st->http, st->creds, NULL,
+                          NULL) != 0) {
     fprintf(stderr, "kefo-put: cannot set up the AWS client\n");
     return EXIT_FAILED;
   }
-  sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
-  sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
-  event_add(sigint, NULL);
-  event_add(sigterm, NULL);
+  return CARRY_ON;
+}
+
+/* Prints the run's totals and what may be lost, and returns the status
+   to exit with. */
+static int summary(const put_state *st) {
+  int status;
+
+  if (!st->quiet) {
+    double secs = since(&st->t0);
+    fprintf(stderr,
+            "kefo-put: %lld records, %lld bytes in %.1f s (%.0f records/s) "
+            "over %lld calls; %lld entries sent again, %lld given up\n",
+            st->sent, st->bytes, secs, secs > 0 ? (double)st->sent / secs : 0.0,
+            st->calls, st->retried, st->failed);
+  }
+  /* Interrupted: generated records not sent were never wanted; lines
+     from stdin not sent are lost, and say so. A call dropped unanswered
+     may have been written: say that too, rather than guess. */
+  status = st->error || st->failed || (st->from_stdin && st->nqueue)
+               ? EXIT_FAILED
+               : EXIT_OK;
+  if (st->killed_by) {
+    status = 128 + st->killed_by;
+  }
+  if (st->abandoned && st->inflight) {
+    fprintf(stderr,
+            "kefo-put: a call dropped without its answer: its %zu %s%s "
+            "may or may not have been written\n",
+            st->inflight, st->from_stdin ? "line" : "record",
+            st->inflight == 1 ? "" : "s");
+  }
+  if (st->from_stdin && st->nqueue > (st->abandoned ? st->inflight : 0)) {
+    fprintf(stderr, "kefo-put: %zu lines not written\n",
+            st->nqueue - (st->abandoned ? st->inflight : 0));
+  }
+  return status;
+}
+
+static void free_state(put_state *st) {
+  size_t i;
+
+  for (i = 0; i < st->nqueue; ++i) {
+    entry_free(&st->queue[i]);
+  }
+  free(st->queue);
+  free(st->line);
+  event_free(st->tick);
+  event_free(st->deadline);
+  event_free(st->sigint);
+  event_free(st->sigterm);
+  kefo_aws_client_del(st->aws);
+  kefo_credentials_provider_del(st->creds);
+  kefo_http_client_del(st->http);
+  event_base_free(st->base);
+}
+
+int main(int argc, char **argv) {
+  put_state st;
+  int status;
+
+  memset(&st, 0, sizeof(st));
+  st.count = -1;
+  st.size = 100;
+  signal(SIGPIPE, SIG_IGN);
+  status = parse_args(&st, argc, argv);
+  if (status == CARRY_ON) {
+    status = check_args(&st);
+  }
+  if (status == CARRY_ON) {
+    status = set_up_aws(&st);
+  }
+  if (status != CARRY_ON) {
+    return status;
+  }
+  st.sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
+  st.sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
+  event_add(st.sigint, NULL);
+  event_add(st.sigterm, NULL);
   if (st.from_stdin) {
     /* Read in the ticks, a pipe, a terminal or a file alike. */
     fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
@@ -651,45 +748,7 @@ int main(int argc, char **argv) {
   st.deadline = evtimer_new(st.base, on_deadline, &st);
   event_active(st.tick, 0, 0);
   event_base_dispatch(st.base);
-  if (!st.quiet) {
-    double secs = since(&st.t0);
-    fprintf(stderr,
-            "kefo-put: %lld records, %lld bytes in %.1f s (%.0f records/s) "
-            "over %lld calls; %lld entries sent again, %lld given up\n",
-            st.sent, st.bytes, secs, secs > 0 ? (double)st.sent / secs : 0.0,
-            st.calls, st.retried, st.failed);
-  }
-  /* Interrupted: generated records not sent were never wanted; lines
-     from stdin not sent are lost, and say so. A call dropped unanswered
-     may have been written: say that too, rather than guess. */
-  status = st.error || st.failed || (st.from_stdin && st.nqueue) ? EXIT_FAILED
-                                                                 : EXIT_OK;
-  if (st.killed_by) {
-    status = 128 + st.killed_by;
-  }
-  if (st.abandoned && st.inflight) {
-    fprintf(stderr,
-            "kefo-put: a call dropped without its answer: its %zu %s%s "
-            "may or may not have been written\n",
-            st.inflight, st.from_stdin ? "line" : "record",
-            st.inflight == 1 ? "" : "s");
-  }
-  if (st.from_stdin && st.nqueue > (st.abandoned ? st.inflight : 0)) {
-    fprintf(stderr, "kefo-put: %zu lines not written\n",
-            st.nqueue - (st.abandoned ? st.inflight : 0));
-  }
-  for (i = 0; (size_t)i < st.nqueue; ++i) {
-    entry_free(&st.queue[i]);
-  }
-  free(st.queue);
-  free(st.line);
-  event_free(st.tick);
-  event_free(st.deadline);
-  event_free(sigint);
-  event_free(sigterm);
-  kefo_aws_client_del(st.aws);
-  kefo_credentials_provider_del(creds);
-  kefo_http_client_del(http);
-  event_base_free(st.base);
+  status = summary(&st);
+  free_state(&st);
   return status;
 }

@@ -24,6 +24,8 @@
 
 /* Exit codes, documented in --help. */
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+/* parse_args' "no status yet": run. */
+enum { CARRY_ON = -1 };
 
 typedef struct reader_state {
   kefo_consumer *consumer;
@@ -51,6 +53,11 @@ typedef struct reader_state {
   int output_errno;
   struct event *output_check;
   int shards_started;
+  /* From the command line: the EFO consumer's name unless the
+     configuration file gives one, and --duration (0: none). */
+  const char *consumer_name;
+  double duration;
+  struct event *sigint, *sigterm, *duration_timer;
 } reader_state;
 
 static const char usage_text[] =
@@ -351,25 +358,11 @@ static int set(kefo_config *cfg, const char *key, const char *value) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  reader_state st;
-  kefo_config *cfg;
-  kefo_consumer_callbacks *cbs;
-  struct event *sigint, *sigterm, *timer = NULL;
-  double duration = 0;
-  const char *consumer_name = "kefo-reader";
+/* --config first, wherever it stands: the flags override the file. */
+static int load_config_flag(kefo_config *cfg, int argc, char **argv) {
   char err[512];
-  int i, rv, status;
-  struct timespec t0, t1;
+  int i;
 
-  memset(&st, 0, sizeof(st));
-  st.log_level = 2;
-  st.stats_interval = 2;
-  signal(SIGPIPE, SIG_IGN);
-  if (kefo_config_new(&cfg) != 0) {
-    return EXIT_FAILED;
-  }
-  /* --config first, wherever it stands: the flags override the file. */
   for (i = 1; i + 1 < argc; ++i) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ||
         !strcmp(argv[i], "--version")) {
@@ -378,22 +371,160 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--config") &&
         kefo_config_load_file2(cfg, argv[i + 1], err, sizeof(err)) != 0) {
       fprintf(stderr, "kefo-reader: %s\n", err);
-      kefo_config_del(cfg);
-      return EXIT_USAGE;
+      return -1;
     }
     ++i; /* every other flag takes a value */
+  }
+  return 0;
+}
+
+static int set_start(kefo_config *cfg, const char *v) {
+  if (!strcmp(v, "latest")) {
+    return set(cfg, "source.init.position", "LATEST");
+  }
+  if (!strcmp(v, "trim-horizon")) {
+    return set(cfg, "source.init.position", "TRIM_HORIZON");
+  }
+  if (!strncmp(v, "at-timestamp=", 13)) {
+    return set(cfg, "source.init.position", "AT_TIMESTAMP") ||
+           set(cfg, "source.init.timestamp", v + 13);
+  }
+  fprintf(stderr, "kefo-reader: --start must be latest, trim-horizon "
+                  "or at-timestamp=ISO8601\n");
+  return 1;
+}
+
+static int set_max_drift(kefo_config *cfg, const char *v) {
+  char ms[48], *end;
+  long long n = strtoll(v, &end, 10);
+
+  if (*end != '\0' || n < 0) {
+    fprintf(stderr, "kefo-reader: --max-drift-ms must be a number of "
+                    "milliseconds (0: no alignment)\n");
+    return 1;
+  }
+  snprintf(ms, sizeof(ms), "%lldms", n);
+  return set(cfg, "source.watermark.alignment.max-drift", ms);
+}
+
+/* The flags that set configuration keys. Returns 0 when |a| is not one
+   of them, else 1 with |*bad| set when its value is refused. */
+static int config_flag(reader_state *st, kefo_config *cfg, const char *a,
+                       const char *v, int *bad) {
+  if (!strcmp(a, "--config")) {
+    /* loaded by load_config_flag */
+  } else if (!strcmp(a, "--stream")) {
+    *bad = set(cfg, "source.stream.name", v);
+  } else if (!strcmp(a, "--stream-arn")) {
+    *bad = set(cfg, "source.stream.arn", v);
+  } else if (!strcmp(a, "--region")) {
+    *bad = set(cfg, "aws.region", v);
+  } else if (!strcmp(a, "--endpoint")) {
+    *bad = set(cfg, "aws.endpoint", v);
+  } else if (!strcmp(a, "--reader")) {
+    *bad = !strcmp(v, "efo")       ? set(cfg, "source.reader.type", "EFO")
+           : !strcmp(v, "polling") ? set(cfg, "source.reader.type", "POLLING")
+                                   : 1;
+    if (*bad) {
+      fprintf(stderr, "kefo-reader: --reader must be efo or polling\n");
+    }
+  } else if (!strcmp(a, "--consumer-name")) {
+    st->consumer_name = v;
+  } else if (!strcmp(a, "--consumer-arn")) {
+    *bad = set(cfg, "source.efo.consumer.arn", v);
+  } else if (!strcmp(a, "--lifecycle")) {
+    *bad = set(cfg, "source.efo.lifecycle",
+               !strcmp(v, "self-managed")  ? "SELF_MANAGED"
+               : !strcmp(v, "job-managed") ? "JOB_MANAGED"
+                                           : v);
+  } else if (!strcmp(a, "--start")) {
+    *bad = set_start(cfg, v);
+  } else if (!strcmp(a, "--max-drift-ms")) {
+    *bad = set_max_drift(cfg, v);
+  } else if (!strcmp(a, "--checkpoint-file")) {
+    *bad = set(cfg, "source.lease.store", "file") ||
+           set(cfg, "source.lease.file", v);
+  } else if (!strcmp(a, "--lease-table")) {
+    *bad = set(cfg, "source.lease.store", "dynamodb") ||
+           set(cfg, "source.lease.table", v);
+  } else if (!strcmp(a, "--worker-id")) {
+    *bad = set(cfg, "source.lease.worker-id", v);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* The flags of the tool itself: how long to read and what to show.
+   Returns 0 when |a| is not one of them, else 1 with |*bad| set when its
+   value is refused. */
+static int tool_flag(reader_state *st, const char *a, const char *v, int *bad) {
+  char *end;
+
+  if (!strcmp(a, "--limit")) {
+    errno = 0;
+    /* strtoull takes "-5" as a huge number: digits only. */
+    st->limit = strtoull(v, &end, 10);
+    *bad = v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+           st->limit == 0;
+    if (*bad) {
+      fprintf(stderr, "kefo-reader: --limit must be a positive number\n");
+    }
+  } else if (!strcmp(a, "--duration")) {
+    st->duration = strtod(v, &end);
+    *bad = *end != '\0' || st->duration <= 0;
+    if (*bad) {
+      fprintf(stderr, "kefo-reader: --duration must be seconds > 0\n");
+    }
+  } else if (!strcmp(a, "--stats-interval")) {
+    st->stats_interval = strtod(v, &end);
+    *bad = end == v || *end || st->stats_interval < 0 ||
+           st->stats_interval > 86400;
+    if (*bad) {
+      fprintf(stderr, "kefo-reader: --stats-interval must be seconds "
+                      "(0 for none)\n");
+    }
+  } else if (!strcmp(a, "--log-level")) {
+    st->log_level = !strcmp(v, "error")  ? 0
+                    : !strcmp(v, "warn") ? 1
+                    : !strcmp(v, "info") ? 2
+                                         : -1;
+    *bad = st->log_level < 0;
+    if (*bad) {
+      fprintf(stderr, "kefo-reader: --log-level must be error, warn or "
+                      "info\n");
+    }
+  } else if (!strcmp(a, "--format")) {
+    st->format_raw = !strcmp(v, "raw");
+    st->quiet = !strcmp(v, "none");
+    *bad = !st->format_raw && !st->quiet && strcmp(v, "jsonl") != 0;
+    if (*bad) {
+      fprintf(stderr, "kefo-reader: --format must be jsonl, raw or none\n");
+    }
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* Reads the command line into |st| and |cfg|. Returns CARRY_ON, or the
+   status to exit with (--help and --version included). */
+static int parse_args(reader_state *st, kefo_config *cfg, int argc,
+                      char **argv) {
+  int i;
+
+  if (load_config_flag(cfg, argc, argv) != 0) {
+    return EXIT_USAGE;
   }
   for (i = 1; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
-      kefo_config_del(cfg);
       return EXIT_OK;
     }
     if (!strcmp(a, "--version")) {
       printf("kefo-reader %s\n", KEFO_VERSION);
-      kefo_config_del(cfg);
       return EXIT_OK;
     }
     if (v == NULL) {
@@ -401,124 +532,28 @@ int main(int argc, char **argv) {
               known_flag(a) ? "kefo-reader: %s needs a value (see --help)\n"
                             : "kefo-reader: unknown option %s (see --help)\n",
               a);
-      kefo_config_del(cfg);
       return EXIT_USAGE;
     }
     ++i;
-    if (!strcmp(a, "--config")) {
-      /* loaded above */
-    } else if (!strcmp(a, "--stream")) {
-      bad = set(cfg, "source.stream.name", v);
-    } else if (!strcmp(a, "--stream-arn")) {
-      bad = set(cfg, "source.stream.arn", v);
-    } else if (!strcmp(a, "--region")) {
-      bad = set(cfg, "aws.region", v);
-    } else if (!strcmp(a, "--endpoint")) {
-      bad = set(cfg, "aws.endpoint", v);
-    } else if (!strcmp(a, "--reader")) {
-      bad = !strcmp(v, "efo")       ? set(cfg, "source.reader.type", "EFO")
-            : !strcmp(v, "polling") ? set(cfg, "source.reader.type", "POLLING")
-                                    : 1;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --reader must be efo or polling\n");
-      }
-    } else if (!strcmp(a, "--consumer-name")) {
-      consumer_name = v;
-    } else if (!strcmp(a, "--consumer-arn")) {
-      bad = set(cfg, "source.efo.consumer.arn", v);
-    } else if (!strcmp(a, "--lifecycle")) {
-      bad = set(cfg, "source.efo.lifecycle",
-                !strcmp(v, "self-managed")  ? "SELF_MANAGED"
-                : !strcmp(v, "job-managed") ? "JOB_MANAGED"
-                                            : v);
-    } else if (!strcmp(a, "--start")) {
-      if (!strcmp(v, "latest")) {
-        bad = set(cfg, "source.init.position", "LATEST");
-      } else if (!strcmp(v, "trim-horizon")) {
-        bad = set(cfg, "source.init.position", "TRIM_HORIZON");
-      } else if (!strncmp(v, "at-timestamp=", 13)) {
-        bad = set(cfg, "source.init.position", "AT_TIMESTAMP") ||
-              set(cfg, "source.init.timestamp", v + 13);
-      } else {
-        fprintf(stderr, "kefo-reader: --start must be latest, trim-horizon "
-                        "or at-timestamp=ISO8601\n");
-        bad = 1;
-      }
-    } else if (!strcmp(a, "--max-drift-ms")) {
-      char ms[48], *end;
-      long long n = strtoll(v, &end, 10);
-      bad = *end != '\0' || n < 0;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --max-drift-ms must be a number of "
-                        "milliseconds (0: no alignment)\n");
-      } else {
-        snprintf(ms, sizeof(ms), "%lldms", n);
-        bad = set(cfg, "source.watermark.alignment.max-drift", ms);
-      }
-    } else if (!strcmp(a, "--checkpoint-file")) {
-      bad = set(cfg, "source.lease.store", "file") ||
-            set(cfg, "source.lease.file", v);
-    } else if (!strcmp(a, "--lease-table")) {
-      bad = set(cfg, "source.lease.store", "dynamodb") ||
-            set(cfg, "source.lease.table", v);
-    } else if (!strcmp(a, "--worker-id")) {
-      bad = set(cfg, "source.lease.worker-id", v);
-    } else if (!strcmp(a, "--limit")) {
-      char *end;
-      errno = 0;
-      /* strtoull takes "-5" as a huge number: digits only. */
-      st.limit = strtoull(v, &end, 10);
-      bad = v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
-            st.limit == 0;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --limit must be a positive number\n");
-      }
-    } else if (!strcmp(a, "--duration")) {
-      char *end;
-      duration = strtod(v, &end);
-      bad = *end != '\0' || duration <= 0;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --duration must be seconds > 0\n");
-      }
-    } else if (!strcmp(a, "--stats-interval")) {
-      char *end;
-      st.stats_interval = strtod(v, &end);
-      bad = end == v || *end || st.stats_interval < 0 ||
-            st.stats_interval > 86400;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --stats-interval must be seconds "
-                        "(0 for none)\n");
-      }
-    } else if (!strcmp(a, "--log-level")) {
-      st.log_level = !strcmp(v, "error")  ? 0
-                     : !strcmp(v, "warn") ? 1
-                     : !strcmp(v, "info") ? 2
-                                          : -1;
-      bad = st.log_level < 0;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --log-level must be error, warn or "
-                        "info\n");
-      }
-    } else if (!strcmp(a, "--format")) {
-      st.format_raw = !strcmp(v, "raw");
-      st.quiet = !strcmp(v, "none");
-      bad = !st.format_raw && !st.quiet && strcmp(v, "jsonl") != 0;
-      if (bad) {
-        fprintf(stderr, "kefo-reader: --format must be jsonl, raw or none\n");
-      }
-    } else {
+    if (!config_flag(st, cfg, a, v, &bad) && !tool_flag(st, a, v, &bad)) {
       fprintf(stderr, "kefo-reader: unknown option %s (see --help)\n", a);
       bad = 1;
     }
     if (bad) {
-      kefo_config_del(cfg);
       return EXIT_USAGE;
     }
   }
+  return CARRY_ON;
+}
+
+/* The defaults of a reader run by a person, where the configuration left
+   them to the library, then the configuration's own check. */
+static int set_defaults(reader_state *st, kefo_config *cfg) {
+  char err[512];
+
   if (kefo_config_get(cfg, "source.efo.consumer.name")[0] == '\0' &&
-      set(cfg, "source.efo.consumer.name", consumer_name) != 0) {
-    kefo_config_del(cfg);
-    return EXIT_USAGE;
+      set(cfg, "source.efo.consumer.name", st->consumer_name) != 0) {
+    return -1;
   }
   /* A person waits at a terminal: give up on an endpoint that cannot be
      reached after 10 attempts (about half a minute with the HTTP
@@ -526,8 +561,7 @@ int main(int argc, char **argv) {
      default, minutes). */
   if (!kefo_config_is_set(cfg, "retry-strategy.attempts.max") &&
       set(cfg, "retry-strategy.attempts.max", "10") != 0) {
-    kefo_config_del(cfg);
-    return EXIT_USAGE;
+    return -1;
   }
   /* And a server that accepts but never answers is given 2 s per
      attempt to connect and 5 s per call to answer, not the library's 10
@@ -536,106 +570,147 @@ int main(int argc, char **argv) {
        set(cfg, "aws.http.connect-timeout", "2s") != 0) ||
       (!kefo_config_is_set(cfg, "aws.http.request-timeout") &&
        set(cfg, "aws.http.request-timeout", "5s") != 0)) {
-    kefo_config_del(cfg);
-    return EXIT_USAGE;
+    return -1;
   }
   /* A reader for looking at a stream keeps no checkpoints unless asked:
      a stale file in the working directory would silently skip records. */
   if (!kefo_config_is_set(cfg, "source.lease.store") &&
       set(cfg, "source.lease.store", "memory") != 0) {
-    kefo_config_del(cfg);
-    return EXIT_USAGE;
+    return -1;
   }
   /* The configuration's own words: which key, and why. */
   if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
     config_error(err);
-    kefo_config_del(cfg);
-    return EXIT_USAGE;
+    return -1;
   }
-  st.base = event_base_new();
+  return 0;
+}
+
+static int new_consumer(reader_state *st, const kefo_config *cfg) {
+  kefo_consumer_callbacks *cbs;
+  int rv;
+
   rv = kefo_consumer_callbacks_new(&cbs);
   if (rv == 0) {
     kefo_consumer_callbacks_set_on_records(cbs, on_records);
     kefo_consumer_callbacks_set_on_shard_event(cbs, on_shard_event);
     kefo_consumer_callbacks_set_on_error(cbs, on_error);
     kefo_consumer_callbacks_set_on_stopped(cbs, on_stopped);
-    rv = kefo_consumer_new2(&st.consumer, cfg, cbs, &st, st.base);
+    rv = kefo_consumer_new2(&st->consumer, cfg, cbs, st, st->base);
     kefo_consumer_callbacks_del(cbs);
   }
-  kefo_config_del(cfg);
   if (rv != 0) {
     fprintf(stderr, "kefo-reader: cannot set up the consumer: %s%s\n",
             kefo_strerror(rv),
             rv == KEFO_ERR_CONFIG
                 ? " (no region: give --region, AWS_REGION or a profile's)"
                 : "");
-    event_base_free(st.base);
-    return EXIT_USAGE;
   }
-  kefo_progress_init(&st.progress, stderr, isatty(2));
-  sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
-  sigterm = evsignal_new(st.base, SIGTERM, on_signal, &st);
-  event_add(sigint, NULL);
-  event_add(sigterm, NULL);
-  if (duration > 0) {
+  return rv;
+}
+
+/* The events around the consumer: signals, --duration, the progress
+   line, and a watch on a piped stdout. */
+static void add_events(reader_state *st) {
+  struct stat sb;
+
+  st->sigint = evsignal_new(st->base, SIGINT, on_signal, st);
+  st->sigterm = evsignal_new(st->base, SIGTERM, on_signal, st);
+  event_add(st->sigint, NULL);
+  event_add(st->sigterm, NULL);
+  if (st->duration > 0) {
     struct timeval tv;
-    tv.tv_sec = (time_t)duration;
-    tv.tv_usec = (suseconds_t)((duration - (double)tv.tv_sec) * 1e6);
-    timer = evtimer_new(st.base, on_duration, &st);
-    evtimer_add(timer, &tv);
+    tv.tv_sec = (time_t)st->duration;
+    tv.tv_usec = (suseconds_t)((st->duration - (double)tv.tv_sec) * 1e6);
+    st->duration_timer = evtimer_new(st->base, on_duration, st);
+    evtimer_add(st->duration_timer, &tv);
   }
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  st.t0 = t0;
-  if (st.stats_interval > 0 && st.log_level >= 2) {
-    st.stats_timer = evtimer_new(st.base, on_stats_timer, &st);
-    on_stats_timer(-1, 0, &st);
+  clock_gettime(CLOCK_MONOTONIC, &st->t0);
+  if (st->stats_interval > 0 && st->log_level >= 2) {
+    st->stats_timer = evtimer_new(st->base, on_stats_timer, st);
+    on_stats_timer(-1, 0, st);
   }
-  {
-    struct stat sb;
-    if (!st.quiet && fstat(STDOUT_FILENO, &sb) == 0 &&
-        (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
-      st.output_check = evtimer_new(st.base, on_output_check, &st);
-      on_output_check(-1, 0, &st);
-    }
+  if (!st->quiet && fstat(STDOUT_FILENO, &sb) == 0 &&
+      (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
+    st->output_check = evtimer_new(st->base, on_output_check, st);
+    on_output_check(-1, 0, st);
   }
-  kefo_consumer_start(st.consumer);
-  while (!kefo_consumer_stopped(st.consumer)) {
-    if (event_base_loop(st.base, EVLOOP_ONCE) < 0) {
-      break;
-    }
+}
+
+static void free_events(reader_state *st) {
+  if (st->stats_timer) {
+    event_free(st->stats_timer);
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (st->output_check) {
+    event_free(st->output_check);
+  }
+  kefo_progress_free(&st->progress);
+  event_free(st->sigint);
+  event_free(st->sigterm);
+  if (st->duration_timer) {
+    event_free(st->duration_timer);
+  }
+}
+
+/* Prints the run's totals and returns the status to exit with. */
+static int summary(const reader_state *st) {
   fprintf(stderr,
           "kefo-reader: %llu records, %llu bytes in %.1f s, %d shard(s) "
           "finished, %d error(s)\n",
-          st.records, st.bytes,
-          (double)(t1.tv_sec - t0.tv_sec) +
-              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-          st.shards_finished, st.errors);
+          st->records, st->bytes, elapsed(&st->t0), st->shards_finished,
+          st->errors);
   /* Errors kefo recovered from (a subscription refused for a moment, a
      lease moving to another worker) are reported but are no failure:
      the consumer stopping by itself, or a shard given up, is. */
   /* So is output that could not be written, and a run that read nothing
      because nothing could start (an endpoint that cannot be reached, a
      stream that does not exist), even when --duration ended it. */
-  status = st.shards_failed > 0 || st.stop_reason != KEFO_STOP_ASKED ||
-                   !st.asked_to_stop || st.output_errno ||
-                   (st.records == 0 && st.shards_started == 0 && st.errors > 0)
-               ? EXIT_FAILED
-               : EXIT_OK;
+  return st->shards_failed > 0 || st->stop_reason != KEFO_STOP_ASKED ||
+                 !st->asked_to_stop || st->output_errno ||
+                 (st->records == 0 && st->shards_started == 0 && st->errors > 0)
+             ? EXIT_FAILED
+             : EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  reader_state st;
+  kefo_config *cfg;
+  int rv, status;
+
+  memset(&st, 0, sizeof(st));
+  st.log_level = 2;
+  st.stats_interval = 2;
+  st.consumer_name = "kefo-reader";
+  signal(SIGPIPE, SIG_IGN);
+  if (kefo_config_new(&cfg) != 0) {
+    return EXIT_FAILED;
+  }
+  status = parse_args(&st, cfg, argc, argv);
+  if (status == CARRY_ON && set_defaults(&st, cfg) != 0) {
+    status = EXIT_USAGE;
+  }
+  if (status != CARRY_ON) {
+    kefo_config_del(cfg);
+    return status;
+  }
+  st.base = event_base_new();
+  rv = new_consumer(&st, cfg);
+  kefo_config_del(cfg);
+  if (rv != 0) {
+    event_base_free(st.base);
+    return EXIT_USAGE;
+  }
+  kefo_progress_init(&st.progress, stderr, isatty(2));
+  add_events(&st);
+  kefo_consumer_start(st.consumer);
+  while (!kefo_consumer_stopped(st.consumer)) {
+    if (event_base_loop(st.base, EVLOOP_ONCE) < 0) {
+      break;
+    }
+  }
+  status = summary(&st);
   kefo_consumer_del(st.consumer);
-  if (st.stats_timer) {
-    event_free(st.stats_timer);
-  }
-  if (st.output_check) {
-    event_free(st.output_check);
-  }
-  kefo_progress_free(&st.progress);
-  event_free(sigint);
-  event_free(sigterm);
-  if (timer) {
-    event_free(timer);
-  }
+  free_events(&st);
   json_line_free(&st.line);
   event_base_free(st.base);
   return status;
