@@ -211,6 +211,30 @@ void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
 /* Monotonic milliseconds of the consumer's clock. */
 int64_t kefo_consumer_now_ms(kefo_consumer *c);
 
+/* ---- runtime/checkpoints.c ---- */
+
+/* Asks the store to checkpoint |r|'s shard at |seq| / |sub| (also
+   KEFO_CHECKPOINT_SHARD_END). Returns 0 or a KEFO_ERR_* code of the
+   store. */
+int kefo_consumer_store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
+                                   const char *seq, uint64_t sub);
+
+/* Checkpoints, in one batch, every shard's records finished with and not
+   checkpointed yet. */
+void kefo_consumer_checkpoint_delivered(kefo_consumer *c);
+
+/* The automatic checkpoints' timer (|arg| is the consumer). */
+void kefo_consumer_cp_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Frees the checkpoint writes whose answer never came (the store was
+   freed first). */
+void kefo_consumer_checkpoints_free(kefo_consumer *c);
+
+/* ---- runtime/shard_slots.c ---- */
+
+/* Frees |r| and its reader. */
+void kefo_consumer_slot_free(kefo_consumer *c, kefo_shard_slot *r);
+
 /* Starts a reader for every shard that may start now. */
 void kefo_consumer_start_ready(kefo_consumer *c);
 
