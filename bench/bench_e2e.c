@@ -66,7 +66,7 @@ static int64_t mono_ns(void) {
 }
 
 /* A record the server stamped ("t=" and CLOCK_MONOTONIC in nanoseconds
-   as it wrote the event, tests/mock --stamp): counts its latency. */
+   as it wrote the event, tests/support/mock --stamp): counts its latency. */
 static void sample(const kefo_record *r, int64_t now) {
   int64_t t = 0, us;
   size_t i;

@@ -12,8 +12,8 @@ fi
 mkdir -p "$top/build-bench"
 (cd "$top/build-bench" &&
   { [ -f Makefile ] || CFLAGS="-O2 -g" ../configure >/dev/null; } &&
-  make -j"$(nproc)" bench/bench_e2e tests/mock/kinesis-mock \
+  make -j"$(nproc)" bench/bench_e2e tests/support/mock/kinesis-mock \
     >make.out 2>&1 || { cat make.out; exit 1; })
 export KEFO_NODE_MODULES=$top/node_modules
-source "$top/tests/harness/test_setup.sh"
+source "$top/tests/support/harness/test_setup.sh"
 source "$here/harness/mock.sh"

@@ -16,7 +16,7 @@ records=${2:-1000000}
 bytes=${3:-1024}
 
 source "$top/bench/bench_env.sh"
-KEFO_MOCK=$top/build-bench/tests/mock/kinesis-mock \
+KEFO_MOCK=$top/build-bench/tests/support/mock/kinesis-mock \
   kefo_start_mock --secret kefo-test-secret-key \
   --preload "bench:$shards:$records:$bytes"
 url=http://127.0.0.1:$KEFO_MOCK_PORT

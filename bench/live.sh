@@ -31,7 +31,7 @@ if [ "$rate" -gt 0 ]; then
   produce=(--produce "live:$((shards * rate)):$bytes:${PRODUCE_EVERY_MS:-10}")
 fi
 serve() {
-  KEFO_MOCK=$top/build-bench/tests/mock/kinesis-mock \
+  KEFO_MOCK=$top/build-bench/tests/support/mock/kinesis-mock \
     kefo_start_mock --secret kefo-test-secret-key --idle-event-ms 5000 \
     --stamp --preload "live:$shards:0:0" "${produce[@]}"
   url=http://127.0.0.1:$KEFO_MOCK_PORT

@@ -21,7 +21,7 @@ source "$top/bench/bench_env.sh"
 
 records=$((shards * per))
 serve() {
-  KEFO_MOCK=$top/build-bench/tests/mock/kinesis-mock \
+  KEFO_MOCK=$top/build-bench/tests/support/mock/kinesis-mock \
     kefo_start_mock --secret kefo-test-secret-key \
     --api-latency-ms "$latency" --consumer-delay-ms "$activate" \
     --preload "start:$shards:$records:1024"

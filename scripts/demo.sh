@@ -24,7 +24,7 @@ echo "demo: built kefo $("$bin/kefo-reader" --version | cut -d' ' -f2)"
 
 tmp=$(mktemp -d)
 KEFO_EMULATOR_LOG_DIR=$tmp
-source tests/harness/emulators.sh
+source tests/support/harness/emulators.sh
 bg=()
 stop_all() {
   local p
@@ -37,7 +37,7 @@ trap stop_all EXIT
 kefo_start_kinesis_local
 port=$KEFO_KINESIS_PORT
 endpoint=http://127.0.0.1:$port
-kl() { node tests/harness/kl_call.js "$port" "$@"; }
+kl() { node tests/support/harness/kl_call.js "$port" "$@"; }
 # kinesis-local checks no signature; these keys only have to be present.
 export AWS_ACCESS_KEY_ID=AKIDKEFODEMO AWS_SECRET_ACCESS_KEY=kefo-demo-not-a-secret
 export AWS_REGION=us-east-1

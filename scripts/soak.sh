@@ -22,15 +22,15 @@ fi
 mkdir -p build-soak
 (cd build-soak &&
   { [ -f Makefile ] || CFLAGS="-O2 -g" ../configure >/dev/null; } &&
-  make -j"$(nproc)" tests/mock/kinesis-mock tests/fault_matrix_test \
+  make -j"$(nproc)" tests/support/mock/kinesis-mock tests/integration/fault_matrix_test \
     >make.out 2>&1 || { cat make.out; exit 1; })
 
 cd build-soak
 export KEFO_NODE_MODULES=$top/node_modules
-source "$top/tests/harness/test_setup.sh"
+source "$top/tests/support/harness/test_setup.sh"
 source "$here/harness/mock.sh"
 # The mock's own descriptors: a server can run out before kefo does.
 ulimit -n 65536 2>/dev/null || true
 kefo_start_mock --secret kefo-test-secret-key
 export MOCK_FAULT_PORT=$KEFO_MOCK_PORT
-./tests/fault_matrix_test --soak "$secs" "$shards"
+./tests/integration/fault_matrix_test --soak "$secs" "$shards"

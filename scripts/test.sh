@@ -37,11 +37,11 @@ status=0
 # check-integration (emulators, the tools as a user runs them) and
 # check-long (a million records, kills), side by side.
 (cd build-asan && make -j"$jobs" check-all >check.out 2>&1) || status=$?
-for log in build-asan/tests/*.log; do
+for log in build-asan/tests/*.log build-asan/tests/*/*.log; do
   case "$log" in */test-suite.log) continue ;; esac
   echo "=== ${log#build-asan/}"
   # The unit tests' summary comes last, below.
-  [ "$log" = build-asan/tests/main.log ] || cat "$log"
+  [ "$log" = build-asan/tests/unit/main.log ] || cat "$log"
 done
 grep -E '^(# |PASS|FAIL|ERROR|XPASS)' build-asan/check.out || true
 
@@ -56,6 +56,6 @@ if [ $status = 0 ]; then
   grep -A1 'archives ready' build-asan/distcheck.out || true
 fi
 
-echo "=== tests/main (CUnit, built with ASan+UBSan+LSan)"
-cat build-asan/tests/main.log
+echo "=== tests/unit/main (CUnit, built with ASan+UBSan+LSan)"
+cat build-asan/tests/unit/main.log
 exit $status

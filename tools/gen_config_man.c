@@ -2,7 +2,7 @@
  * Prints kefo-config(5), the reference of every configuration key, from
  * the key table in runtime/config.c: name, type, default, limits and doc
  * come from the table itself, so the page cannot drift from what the
- * parser accepts. tests/config_man_test.sh checks that the committed
+ * parser accepts. tests/unit/config_man_test.sh checks that the committed
  * tools/kefo-config.5 is this program's output.
  *
  *   gen_config_man > tools/kefo-config.5
