@@ -25,5 +25,7 @@ int kefo_add_lease_store_suite(void);
 int kefo_add_sts_event_suite(void);
 int kefo_add_h2_frame_scan_suite(void);
 int kefo_add_consumer_failmalloc_suite(void);
+int kefo_add_time_suite(void);
+int kefo_add_json_string_suite(void);
 
 #endif /* KEFO_TESTS_SUITES_H */
