@@ -4,7 +4,10 @@
  * web identity and assume role through STS, ECS/EKS container credentials
  * and EC2 IMDSv2, tried in that order by the default chain. Temporary
  * credentials are refreshed before they expire, without blocking. Secrets
- * never reach a log or an error message.
+ * never reach a log or an error message. One file a job: credentials.c
+ * (the interface, copies, static keys), credentials_json.c,
+ * credentials_io.c, credentials_chain.c, credentials_cache.c and one per
+ * provider that looks outside (env, profile, sts, imds, container).
  */
 #ifndef KEFO_CREDENTIALS_H
 #define KEFO_CREDENTIALS_H
@@ -136,7 +139,8 @@ void kefo_credentials_redact(char *msg, const char *secret);
  * Parses an ISO 8601 / RFC 3339 UTC time as AWS writes them
  * ("2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123Z", an offset such as
  * "+02:00") from the |len| bytes at |s| into milliseconds since the
- * epoch.
+ * epoch: kefo_time_parse_iso8601 with a leap second and a fraction of any
+ * length allowed, the 'T' required and years from 1970.
  *
  * Returns 0 or KEFO_ERR_BAD_RESPONSE.
  */

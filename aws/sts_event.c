@@ -17,6 +17,7 @@
 #endif
 
 #include "base/error.h"
+#include "base/json_string.h"
 
 typedef struct scan {
   const uint8_t *p, *start, *end;
@@ -51,25 +52,6 @@ static int take(scan *sc, uint8_t c) {
     ++sc->p;
     return 1;
   }
-  return 0;
-}
-
-static int hex4(const uint8_t *s, uint32_t *out) {
-  uint32_t v = 0;
-  int i;
-
-  for (i = 0; i < 4; ++i) {
-    uint8_t c = s[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') {
-      v |= (uint32_t)(c - '0');
-    } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-      v |= (uint32_t)((c | 0x20) - 'a' + 10);
-    } else {
-      return -1;
-    }
-  }
-  *out = v;
   return 0;
 }
 
@@ -174,6 +156,7 @@ static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
  */
 static int read_string(scan *sc, span *out) {
   const uint8_t *p, *end = sc->end;
+  const char *why;
 
   if (sc->p >= end || *sc->p != '"') {
     return fail(sc, "expected a string");
@@ -195,45 +178,11 @@ static int read_string(scan *sc, span *out) {
       return fail(sc, "control character in a string");
     }
     out->escaped = 1;
-    if (p + 1 >= end) {
+    /* Only the escape is decoded out of line: the plain runs around it,
+       nearly all of a record, stay in plain_run. */
+    if (kefo_json_string_unescape(&p, end, NULL, NULL, &why) != 0) {
       sc->p = p;
-      return fail(sc, "unterminated string");
-    }
-    switch (p[1]) {
-    case '"':
-    case '\\':
-    case '/':
-    case 'b':
-    case 'f':
-    case 'n':
-    case 'r':
-    case 't':
-      p += 2;
-      break;
-    case 'u': {
-      uint32_t u, lo;
-      if (end - p < 6 || hex4(p + 2, &u) != 0) {
-        sc->p = p;
-        return fail(sc, "bad \\u escape");
-      }
-      p += 6;
-      if (u >= 0xDC00 && u <= 0xDFFF) {
-        sc->p = p - 6;
-        return fail(sc, "lone low surrogate");
-      }
-      if (u >= 0xD800 && u <= 0xDBFF) {
-        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-            hex4(p + 2, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) {
-          sc->p = p - 6;
-          return fail(sc, "high surrogate without a low one");
-        }
-        p += 6;
-      }
-      break;
-    }
-    default:
-      sc->p = p;
-      return fail(sc, "bad escape in a string");
+      return fail(sc, why);
     }
   }
   out->len = (size_t)(p - out->s);
@@ -241,78 +190,18 @@ static int read_string(scan *sc, span *out) {
   return 0;
 }
 
-static size_t put_utf8(uint8_t *d, uint32_t u) {
-  if (u < 0x80) {
-    d[0] = (uint8_t)u;
-    return 1;
-  }
-  if (u < 0x800) {
-    d[0] = (uint8_t)(0xC0 | (u >> 6));
-    d[1] = (uint8_t)(0x80 | (u & 0x3F));
-    return 2;
-  }
-  if (u < 0x10000) {
-    d[0] = (uint8_t)(0xE0 | (u >> 12));
-    d[1] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
-    d[2] = (uint8_t)(0x80 | (u & 0x3F));
-    return 3;
-  }
-  d[0] = (uint8_t)(0xF0 | (u >> 18));
-  d[1] = (uint8_t)(0x80 | ((u >> 12) & 0x3F));
-  d[2] = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
-  d[3] = (uint8_t)(0x80 | (u & 0x3F));
-  return 4;
-}
-
 /* Decodes a string checked by read_string into |d| (room for s->len
    bytes: decoding never lengthens). Returns the decoded length. */
 static size_t decode(const span *s, uint8_t *d) {
-  const uint8_t *p = s->s, *end = s->s + s->len;
-  uint8_t *d0 = d;
+  size_t n = 0;
 
   if (!s->escaped) {
-    memcpy(d, p, s->len);
+    memcpy(d, s->s, s->len);
     return s->len;
   }
-  while (p < end) {
-    uint32_t u, lo;
-    if (*p != '\\') {
-      *d++ = *p++;
-      continue;
-    }
-    switch (p[1]) {
-    case 'b':
-      *d++ = '\b';
-      break;
-    case 'f':
-      *d++ = '\f';
-      break;
-    case 'n':
-      *d++ = '\n';
-      break;
-    case 'r':
-      *d++ = '\r';
-      break;
-    case 't':
-      *d++ = '\t';
-      break;
-    case 'u':
-      hex4(p + 2, &u);
-      if (u >= 0xD800 && u <= 0xDBFF) {
-        hex4(p + 8, &lo);
-        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-        p += 6;
-      }
-      d += put_utf8(d, u);
-      p += 4;
-      break;
-    default: /* " \ / */
-      *d++ = p[1];
-      break;
-    }
-    p += 2;
-  }
-  return (size_t)(d - d0);
+  /* read_string checked every escape, so this cannot fail. */
+  (void)kefo_json_string_decode(d, &n, s->s, s->len, NULL);
+  return n;
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <kefo/kefo.h>
 
 #include "base/error.h"
+#include "base/time.h"
 
 static int is_digit(int c) {
   return c >= '0' && c <= '9';
@@ -185,33 +186,6 @@ static int parse_with_unit(const char *s, size_t len, const unit_def *units,
   return 0;
 }
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/* Reads exactly |n| digits. */
-static int read_fixed(const char **p, const char *end, int n, int64_t *out) {
-  int64_t v = 0;
-  int i;
-
-  for (i = 0; i < n; ++i) {
-    if (*p + i >= end || !is_digit((unsigned char)(*p)[i])) {
-      return -1;
-    }
-    v = v * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *out = v;
-  return 0;
-}
-
 /* Reads ".digits" (up to 9) as milliseconds, truncating. */
 static int read_fraction(const char **p, const char *end, int64_t *ms) {
   const char *s = *p;
@@ -243,57 +217,15 @@ static int read_fraction(const char **p, const char *end, int64_t *ms) {
    epoch seconds with a fraction. Returns 0 or -1. */
 static int parse_time(const char *s, size_t len, int64_t *out) {
   const char *p = s, *end = s + len;
-  int64_t y, mo, d, h, mi, sec, frac, off = 0, days;
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int64_t sec, frac;
 
   if (len >= 5 && s[4] == '-') {
-    if (read_fixed(&p, end, 4, &y) || p == end || *p++ != '-' ||
-        read_fixed(&p, end, 2, &mo) || p == end || *p++ != '-' ||
-        read_fixed(&p, end, 2, &d) || p == end ||
-        (*p != 'T' && *p != 't' && *p != ' ')) {
-      return -1;
-    }
-    ++p;
-    if (read_fixed(&p, end, 2, &h) || p == end || *p++ != ':' ||
-        read_fixed(&p, end, 2, &mi) || p == end || *p++ != ':' ||
-        read_fixed(&p, end, 2, &sec) || read_fraction(&p, end, &frac)) {
-      return -1;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        sec > 59) {
-      return -1;
-    }
-    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) {
-      return -1;
-    }
-    if (p < end && (*p == 'Z' || *p == 'z')) {
-      ++p;
-    } else if (p < end && (*p == '+' || *p == '-')) {
-      int neg = *p++ == '-';
-      int64_t oh, om;
-      if (read_fixed(&p, end, 2, &oh)) {
-        return -1;
-      }
-      if (p < end && *p == ':') {
-        ++p;
-      }
-      if (read_fixed(&p, end, 2, &om) || oh > 23 || om > 59) {
-        return -1;
-      }
-      off = (oh * 60 + om) * MS_MIN;
-      if (neg) {
-        off = -off;
-      }
-    } else {
-      /* No zone: local time or UTC would be a guess. */
-      return -1;
-    }
-    if (p != end) {
-      return -1;
-    }
-    days = days_from_civil(y, mo, d);
-    *out = ((days * 24 + h) * 60 + mi) * MS_MIN + sec * MS_SEC + frac - off;
-    return 0;
+    /* A space for the 'T' as people write it; years before 1970 parse
+       and then fail the key's range with a clearer message. */
+    return kefo_time_parse_iso8601(
+               s, len, KEFO_TIME_SPACE | KEFO_TIME_BEFORE_1970, out) == 0
+               ? 0
+               : -1;
   }
   if (read_uint(&p, end, &sec) != 0 || sec > TIME_MAX_MS / MS_SEC ||
       read_fraction(&p, end, &frac) || p != end) {
