@@ -67,3 +67,21 @@ char *kefo_mem_strndup(const kefo_mem *mem, const char *s, size_t len) {
 char *kefo_mem_strdup(const kefo_mem *mem, const char *s) {
   return kefo_mem_strndup(mem, s, strlen(s));
 }
+
+int kefo_mem_grow(const kefo_mem *mem, void **v, size_t n, size_t *cap,
+                  size_t size) {
+  void *nv;
+  size_t ncap;
+
+  if (n < *cap) {
+    return 0;
+  }
+  ncap = *cap ? *cap * 2 : 64;
+  nv = kefo_mem_realloc(mem, *v, ncap * size);
+  if (nv == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  *v = nv;
+  *cap = ncap;
+  return 0;
+}

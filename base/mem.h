@@ -19,6 +19,14 @@ void *kefo_mem_calloc(const kefo_mem *mem, size_t nmemb, size_t size);
 void *kefo_mem_realloc(const kefo_mem *mem, void *ptr, size_t size);
 void kefo_mem_free(const kefo_mem *mem, void *ptr);
 
+/*
+ * Makes the array |*v| (|*cap| elements of |size| bytes, |n| in use) hold
+ * at least one more, doubling it (64 at first). Returns 0 or
+ * KEFO_ERR_NOMEM (|*v| and |*cap| unchanged).
+ */
+int kefo_mem_grow(const kefo_mem *mem, void **v, size_t n, size_t *cap,
+                  size_t size);
+
 /* A NUL-terminated copy of the |len| bytes at |s|, or NULL when out of
    memory. */
 char *kefo_mem_strndup(const kefo_mem *mem, const char *s, size_t len);

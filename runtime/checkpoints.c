@@ -178,25 +178,6 @@ static int behind_store(const kefo_shard_slot *r) {
                                               r->saved, r->saved_sub) > 0);
 }
 
-/* Grows |*v| (|*cap| elements of |size|) to hold one more than |n|. */
-static int grow(kefo_consumer *c, void **v, size_t n, size_t *cap,
-                size_t size) {
-  void *nv;
-  size_t ncap;
-
-  if (n < *cap) {
-    return 0;
-  }
-  ncap = *cap ? *cap * 2 : 64;
-  nv = kefo_mem_realloc(c->mem, *v, ncap * size);
-  if (nv == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  *v = nv;
-  *cap = ncap;
-  return 0;
-}
-
 /* Checkpoints every reader's delivered records not yet checkpointed, in
    one batch (one file write). */
 void kefo_consumer_checkpoint_delivered(kefo_consumer *c) {
@@ -207,7 +188,8 @@ void kefo_consumer_checkpoint_delivered(kefo_consumer *c) {
     if (!behind_store(r)) {
       continue;
     }
-    if (grow(c, (void **)&c->batch, n, &c->batch_cap, sizeof(*c->batch)) != 0) {
+    if (kefo_mem_grow(c->mem, (void **)&c->batch, n, &c->batch_cap,
+                      sizeof(*c->batch)) != 0) {
       break; /* the rest go at the next interval */
     }
     c->batch[n].shard_id = r->shard_id;
@@ -271,7 +253,6 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
   }
   return kefo_consumer_store_checkpoint(c, r, sequence_number, sub_sequence);
 }
-
 
 void kefo_consumer_checkpoints_free(kefo_consumer *c) {
   while (c->cp_reqs) {

@@ -41,25 +41,6 @@ static int push_str(kefo_buf *b, const char *s, size_t n, size_t *off) {
   return 0;
 }
 
-/* Grows |*v| (|*cap| elements of |size|) to hold one more than |n|. */
-static int grow(const kefo_mem *mem, void **v, size_t n, size_t *cap,
-                size_t size) {
-  void *nv;
-  size_t ncap;
-
-  if (n < *cap) {
-    return 0;
-  }
-  ncap = *cap ? *cap * 2 : 64;
-  nv = kefo_mem_realloc(mem, *v, ncap * size);
-  if (nv == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  *v = nv;
-  *cap = ncap;
-  return 0;
-}
-
 /* 1 when the user record (|seq|, |sub|) is at or before the filter's
    checkpoint. */
 static int covered(const kefo_resume_filter *f, const char *seq, uint64_t sub) {
@@ -78,8 +59,8 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
     }
     a->filter->active = 0;
   }
-  if (grow(a->mem, (void **)&a->urecs, a->nurecs, &a->urecs_cap, sizeof(*u)) !=
-      0) {
+  if (kefo_mem_grow(a->mem, (void **)&a->urecs, a->nurecs, &a->urecs_cap,
+                    sizeof(*u)) != 0) {
     return -1;
   }
   u = &a->urecs[a->nurecs];
@@ -132,8 +113,8 @@ static int decode_all(kefo_assembly *a, const kefo_wire_record *records,
       a->error = "a record lacks Data, PartitionKey or SequenceNumber";
       return KEFO_ERR_BAD_RESPONSE;
     }
-    if (grow(a->mem, (void **)&a->krecs, a->nkrecs, &a->krecs_cap,
-             sizeof(*kr)) != 0) {
+    if (kefo_mem_grow(a->mem, (void **)&a->krecs, a->nkrecs, &a->krecs_cap,
+                      sizeof(*kr)) != 0) {
       return KEFO_ERR_NOMEM;
     }
     kr = &a->krecs[a->nkrecs];
