@@ -199,9 +199,9 @@ struct kefo_kinesis_subscription {
   kefo_buf held;
   size_t held_off;
   size_t unconsumed;
-  struct event *drain_ev;  /* hands held events on, from the loop */
-  kefo_sts_parser own;     /* trimmed after each event */
-  kefo_sts_parser *shared; /* see kefo_kinesis_subscription_set_parser */
+  struct event *drain_ev;      /* hands held events on, from the loop */
+  kefo_records_parser own;     /* trimmed after each event */
+  kefo_records_parser *shared; /* see kefo_kinesis_subscription_set_parser */
   /* The lines an event reads, ours then the owner's (see
      kefo_kinesis_subscription_prefetch), handed to the HTTP stream. */
   const void *touch[KEFO_HTTP_PREFETCH_MAX];
@@ -218,7 +218,7 @@ static void sub_free(kefo_kinesis_subscription *sub) {
     event_free(sub->drain_ev);
   }
   kefo_buf_free(&sub->held);
-  kefo_sts_parser_free(&sub->own);
+  kefo_records_parser_free(&sub->own);
   kefo_es_decoder_free(&sub->dec);
   kefo_buf_free(&sub->error_body);
   kefo_mem_free(mem, sub->body);
@@ -266,16 +266,16 @@ static int value_is(const kefo_es_header *h, const char *value) {
 }
 
 /* Reads one SubscribeToShardEvent payload and hands it to the owner;
-   a payload that is not one JSON object (aws/sts_event.h's grammar) ends
+   a payload that is not one JSON object (aws/records_reader.h's grammar) ends
    the subscription, naming what was wrong and where. */
 static void event_to_owner(kefo_kinesis_subscription *sub,
                            const uint8_t *payload, size_t len) {
-  kefo_sts_parser *p =
+  kefo_records_parser *p =
       sub->shared && !sub->shared->busy ? sub->shared : &sub->own;
   kefo_error_info info;
-  kefo_sts_event ev;
+  kefo_records_event ev;
   char msg[256];
-  int rv = kefo_sts_event_parse(p, payload, len, &ev);
+  int rv = kefo_records_parse(p, payload, len, &ev);
 
   if (rv != 0) {
     memset(&info, 0, sizeof(info));
@@ -305,7 +305,7 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
   p->busy = 0;
   if (p == &sub->own) {
     /* Idle subscriptions keep no large event's scratch. */
-    kefo_sts_parser_trim(p, 64 * 1024);
+    kefo_records_parser_trim(p, 64 * 1024);
   }
   if (rv != 0) {
     sub->cancelled = 1; /* the owner asked to stop: no on_end */
@@ -568,7 +568,7 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
   sub->user_data = user_data;
   kefo_buf_init(&sub->error_body, mem);
   kefo_buf_init(&sub->held, mem);
-  kefo_sts_parser_init(&sub->own, mem);
+  kefo_records_parser_init(&sub->own, mem);
   sub->ntouch = own_touch(sub);
   if (kefo_es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
@@ -620,7 +620,7 @@ fail:
 }
 
 void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
-                                          kefo_sts_parser *parser) {
+                                          kefo_records_parser *parser) {
   sub->shared = parser;
 }
 

@@ -10,7 +10,7 @@
 #define KEFO_KINESIS_H
 
 #include "aws/aws_client.h"
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 #include "aws/event_stream.h"
 
 /*
@@ -52,12 +52,12 @@ typedef struct kefo_kinesis_subscribe_callbacks {
   void (*on_initial_response)(kefo_kinesis_subscription *sub, void *user_data);
   /*
    * One SubscribeToShardEvent, its message CRC verified and its JSON read
-   * (aws/sts_event.h; lent for the call). A payload that is not a JSON
+   * (aws/records_reader.h; lent for the call). A payload that is not a JSON
    * object ends the subscription instead (KEFO_ERR_BAD_RESPONSE,
    * retryable). Non-zero return cancels the subscription without on_end.
    */
-  int (*on_event)(kefo_kinesis_subscription *sub, const kefo_sts_event *event,
-                  void *user_data);
+  int (*on_event)(kefo_kinesis_subscription *sub,
+                  const kefo_records_event *event, void *user_data);
   /*
    * The end, once: 0 when the server ended the stream (the ~5 minute
    * lifetime, or shard end after the event with ChildShards); KEFO_ERR_AWS
@@ -113,7 +113,7 @@ int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
  * another subscription being handled) is not used for that event.
  */
 void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
-                                          kefo_sts_parser *parser);
+                                          kefo_records_parser *parser);
 
 /*
  * Names up to KEFO_HTTP_PREFETCH_MAX - 4 addresses the owner's on_event

@@ -72,7 +72,7 @@ typedef struct run {
   kefo_consumer *c;
   stream st[MAX_STREAMS];
   size_t nstreams;
-  kefo_sts_parser sts; /* the consumer's, as the EFO reader shares it */
+  kefo_records_parser sts; /* the consumer's, as the EFO reader shares it */
   uint64_t records, bytes;
   int bad;
 } run;
@@ -119,7 +119,7 @@ static int on_message(const kefo_es_message *m, void *ud) {
   run *ru = sm->ru;
   const kefo_es_header *et = kefo_es_message_header(m, ":event-type");
   const char *const *seqs;
-  kefo_sts_event ev;
+  kefo_records_event ev;
   size_t n;
   int skip;
 
@@ -128,7 +128,7 @@ static int on_message(const kefo_es_message *m, void *ud) {
     ru->bad = 1;
     return -1;
   }
-  if (kefo_sts_event_parse(&ru->sts, m->payload, m->payload_len, &ev) != 0) {
+  if (kefo_records_parse(&ru->sts, m->payload, m->payload_len, &ev) != 0) {
     ru->bad = 1;
     return -1;
   }
@@ -322,7 +322,7 @@ int main(int argc, char **argv) {
         sm->len = starts[k + 1] - starts[k];
         sm->off = 0;
       }
-      kefo_sts_parser_init(&ru.sts, NULL);
+      kefo_records_parser_init(&ru.sts, NULL);
       t0 = now_s();
       /* As HTTP/2 hands it on: 16 KiB DATA frames, the streams' in
          turn. */
@@ -357,7 +357,7 @@ int main(int argc, char **argv) {
         kefo_es_decoder_free(&ru.st[k].dec);
         free(ru.st[k].r);
       }
-      kefo_sts_parser_free(&ru.sts);
+      kefo_records_parser_free(&ru.sts);
       kefo_consumer_del(ru.c);
       t0 = now_s();
       memcpy(copy, wire, len);

@@ -45,8 +45,8 @@ static void ended(efo_reader *r, int error, int retryable) {
   }
 }
 
-static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
-                    void *ud) {
+static int on_event(kefo_kinesis_subscription *sub,
+                    const kefo_records_event *ev, void *ud) {
   efo_reader *r = ud;
   const kefo_reader_host *host = r->base.host;
   const char *const *seqs;

@@ -107,7 +107,7 @@ static void on_iterator(int error, const cJSON *resp,
 }
 
 /* Hands an answer read by |p| on: checked, then delivered. */
-static void got_records(poll_reader *r, const kefo_sts_event *ev) {
+static void got_records(poll_reader *r, const kefo_records_event *ev) {
   const kefo_reader_host *host = r->base.host;
   const char *const *seqs;
   const char *last = NULL;
@@ -170,14 +170,14 @@ static void got_records(poll_reader *r, const kefo_sts_event *ev) {
 
 /*
  * A GetRecords answer, read without a JSON tree by the consumer's
- * SubscribeToShardEvent reader (aws/sts_event.h), as the EFO reader reads
+ * SubscribeToShardEvent reader (aws/records_reader.h), as the EFO reader reads
  * its events: cJSON was a third of the polling reader's CPU.
  */
 static void on_records(int error, const uint8_t *body, size_t len,
                        const kefo_error_info *info, void *ud) {
   poll_reader *r = ud;
-  kefo_sts_parser own, *p = r->base.env->parser;
-  kefo_sts_event ev;
+  kefo_records_parser own, *p = r->base.env->parser;
+  kefo_records_event ev;
   int rv;
 
   r->call = NULL;
@@ -193,10 +193,10 @@ static void on_records(int error, const uint8_t *body, size_t len,
   /* The shared reader is in use only if this runs inside another
      owner's callback; then a parser of its own. */
   if (p->busy) {
-    kefo_sts_parser_init(&own, r->base.env->mem);
+    kefo_records_parser_init(&own, r->base.env->mem);
     p = &own;
   }
-  rv = kefo_sts_event_parse(p, body, len, &ev);
+  rv = kefo_records_parse(p, body, len, &ev);
   if (rv == 0) {
     p->busy = 1;
     got_records(r, &ev);
@@ -211,7 +211,7 @@ static void on_records(int error, const uint8_t *body, size_t len,
     bad_answer(r, msg);
   }
   if (p == &own) {
-    kefo_sts_parser_free(&own);
+    kefo_records_parser_free(&own);
   }
 }
 

@@ -280,7 +280,7 @@ static void reader_env_init(kefo_consumer *c) {
   env->get_records_max = c->get_records_max;
   env->busy_ms = c->busy_ms;
   env->idle_ms = c->idle_ms;
-  env->parser = &c->sts;
+  env->parser = &c->parser;
 }
 
 /* A non-blocking, close-on-exec pipe (POSIX: pipe2 is not). */
@@ -476,7 +476,7 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   c->user_data = user_data;
   c->wake_fd[0] = c->wake_fd[1] = -1;
   kefo_assembly_init(&c->assembly, mem);
-  kefo_sts_parser_init(&c->sts, mem);
+  kefo_records_parser_init(&c->parser, mem);
   kefo_checkpoint_table_init(&c->initial, mem);
   rv = kefo_config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
@@ -751,7 +751,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo_mem_free(c->mem, c->batch);
   kefo_mem_free(c->mem, c->stats);
   kefo_mem_free(c->mem, c->seqs);
-  kefo_sts_parser_free(&c->sts);
+  kefo_records_parser_free(&c->parser);
   kefo_alignment_free(c);
   kefo_shard_graph_del(c->graph);
   kefo_aws_client_del(c->aws);

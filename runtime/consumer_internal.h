@@ -148,7 +148,7 @@ struct kefo_consumer {
   size_t seqs_cap;
   /* Reads every EFO subscription's events (kefo_kinesis_subscription_
      set_parser): one scratch the size of the largest event. */
-  kefo_sts_parser sts;
+  kefo_records_parser parser;
   /* Watermarks and alignment (runtime/alignment.c). */
   kefo_event_time_cb event_time;
   kefo_align_policy_settings align;

@@ -14,7 +14,7 @@
 
 #include <kefo/kefo.h>
 
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 #include "base/buf.h"
 #include "base/mem.h"
 

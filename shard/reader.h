@@ -20,7 +20,7 @@
 #include <kefo/kefo.h>
 
 #include "aws/aws_client.h"
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/retry.h"
@@ -46,7 +46,7 @@ typedef struct kefo_reader_env {
   uint32_t busy_ms, idle_ms;
   /* One parser of SubscribeToShardEvent / GetRecords bodies for all
      readers: one scratch the size of the largest event. */
-  kefo_sts_parser *parser;
+  kefo_records_parser *parser;
 } kefo_reader_env;
 
 /*

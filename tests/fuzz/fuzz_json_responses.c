@@ -35,7 +35,7 @@
 #include "aws/aws_client.h"
 #include "base/base64.h"
 #include "aws/credentials.h"
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 #include "efo/subscription.h"
 #include "polling/poll_core.h"
 #include "shard/kpl.h"
@@ -733,7 +733,7 @@ static void run_subscription(const cJSON *doc) {
 /* ---- GetRecords ----------------------------------------------------- */
 
 /* The polling reader's tree-less reader of GetRecords answers. */
-static kefo_sts_parser sts;
+static kefo_records_parser sts;
 static int sts_ready;
 
 /* A malformed answer: retried after a backoff (bad_answer). */
@@ -805,17 +805,17 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
       cJSON_GetObjectItemCaseSensitive(resp, "MillisBehindLatest");
   const char **seqs = NULL, *ns, *last_new;
   char before[KEFO_SEQ_MAX];
-  kefo_sts_event ev;
+  kefo_records_event ev;
   int64_t behind_ms;
   size_t n;
   int skip;
 
   if (!sts_ready) {
-    kefo_sts_parser_init(&sts, NULL);
+    kefo_records_parser_init(&sts, NULL);
     sts_ready = 1;
   }
-  if (resp == NULL || kefo_sts_event_parse(&sts, (const uint8_t *)text,
-                                           strlen(text), &ev) != 0) {
+  if (resp == NULL ||
+      kefo_records_parse(&sts, (const uint8_t *)text, strlen(text), &ev) != 0) {
     /* An object cJSON reads back from what it printed, the reader must
        read too (only no memory may refuse it); any other value it
        refuses, and so does the polling reader. */
@@ -835,7 +835,8 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
     goto done;
   }
   /* The reader's rule: whole ms held to 0..2^53, 0 when not a number. */
-  behind_ms = cJSON_IsNumber(behind) ? kefo_sts_ms(behind->valuedouble, 1) : 0;
+  behind_ms =
+      cJSON_IsNumber(behind) ? kefo_records_ms(behind->valuedouble, 1) : 0;
   if (ev.behind_ms != behind_ms) {
     abort();
   }
@@ -895,7 +896,7 @@ done:
   free(seqs);
   cJSON_Delete(resp);
   cJSON_free(text);
-  kefo_sts_parser_trim(&sts, 64 * 1024);
+  kefo_records_parser_trim(&sts, 64 * 1024);
 }
 
 /*

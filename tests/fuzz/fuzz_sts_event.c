@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the SubscribeToShardEvent reader (aws/sts_event.c),
+ * libFuzzer target for the SubscribeToShardEvent reader (aws/records_reader.c),
  * differential against cJSON, which the EFO reader used before it and the
  * polling reader still uses. The input is the payload.
  *
@@ -16,14 +16,14 @@
 #include <cjson/cJSON.h>
 
 #include "tests/fuzz/fuzz.h"
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 #include "base/error.h"
 
-static kefo_sts_parser parser;
+static kefo_records_parser parser;
 static int ready;
 
 static int64_t json_ms(const cJSON *n, double scale) {
-  return cJSON_IsNumber(n) ? kefo_sts_ms(n->valuedouble, scale) : 0;
+  return cJSON_IsNumber(n) ? kefo_records_ms(n->valuedouble, scale) : 0;
 }
 
 /* A string member as the reader keeps it: NULL unless a string. */
@@ -40,7 +40,7 @@ static void same_str(const cJSON *obj, const char *name, const char *got) {
   }
 }
 
-static void compare(const cJSON *root, const kefo_sts_event *ev) {
+static void compare(const cJSON *root, const kefo_records_event *ev) {
   const cJSON *recs = cJSON_GetObjectItemCaseSensitive(root, "Records");
   const cJSON *cont =
       cJSON_GetObjectItemCaseSensitive(root, "ContinuationSequenceNumber");
@@ -112,14 +112,14 @@ static void compare(const cJSON *root, const kefo_sts_event *ev) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  kefo_sts_event ev, again;
+  kefo_records_event ev, again;
   int rv, rv2;
 
   if (!ready) {
-    kefo_sts_parser_init(&parser, NULL);
+    kefo_records_parser_init(&parser, NULL);
     ready = 1;
   }
-  rv = kefo_sts_event_parse(&parser, data, size, &ev);
+  rv = kefo_records_parse(&parser, data, size, &ev);
   if (rv == KEFO_ERR_BAD_RESPONSE) {
     if (parser.error == NULL || parser.error_offset > size) {
       abort();
@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     compare(root, &ev);
     cJSON_Delete(root);
-    rv2 = kefo_sts_event_parse(&parser, data, size, &again);
+    rv2 = kefo_records_parse(&parser, data, size, &again);
     if (rv2 != 0 || again.nrecords != ev.nrecords ||
         again.has_behind != ev.has_behind) {
       abort();
@@ -140,6 +140,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   /* Keep the scratch small between inputs, as a subscription's own. */
-  kefo_sts_parser_trim(&parser, 64 * 1024);
+  kefo_records_parser_trim(&parser, 64 * 1024);
   return 0;
 }

@@ -252,8 +252,8 @@ typedef struct sub_result {
   char last_seq[128];
 } sub_result;
 
-static int on_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
-                    void *ud) {
+static int on_event(kefo_kinesis_subscription *sub,
+                    const kefo_records_event *ev, void *ud) {
   sub_result *r = ud;
   (void)sub;
   ++r->events;
@@ -295,7 +295,7 @@ typedef struct fake_sub {
 } fake_sub;
 
 static int fake_on_event(kefo_kinesis_subscription *sub,
-                         const kefo_sts_event *ev, void *ud) {
+                         const kefo_records_event *ev, void *ud) {
   fake_sub *f = ud;
   cJSON *children = ev->child_shards
                         ? cJSON_ParseWithLength((const char *)ev->child_shards,

@@ -3,7 +3,8 @@
  * kefo's own client: paging, routing, SubscribeToShard as real Kinesis
  * streams it (initial-response, shard end with ChildShards, lifetime,
  * rate limit and in-use errors), GetRecords at shard end, SigV4 checks,
- * TLS, and a volume read. Servers come from tests/integration/mock_server_test.sh.
+ * TLS, and a volume read. Servers come from
+ * tests/integration/mock_server_test.sh.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,7 +374,7 @@ static void s_initial(kefo_kinesis_subscription *sub, void *ud) {
   ++s->initial;
 }
 
-static int s_event(kefo_kinesis_subscription *sub, const kefo_sts_event *ev,
+static int s_event(kefo_kinesis_subscription *sub, const kefo_records_event *ev,
                    void *ud) {
   sub_state *s = ud;
   size_t i;

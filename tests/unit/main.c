@@ -30,7 +30,7 @@ static const add_suite_fn suites[] = {
     kefo_add_lease_store_suite,
     kefo_add_lease_policy_suite,
     kefo_add_poll_core_suite,
-    kefo_add_sts_event_suite,
+    kefo_add_records_reader_suite,
     kefo_add_h2_frame_scan_suite,
     kefo_add_consumer_failmalloc_suite,
     kefo_add_assembly_suite,

@@ -17,8 +17,8 @@
  * checked and skipped; of a repeated name, the first counts (as cJSON's
  * lookup does).
  */
-#ifndef KEFO_STS_EVENT_H
-#define KEFO_STS_EVENT_H
+#ifndef KEFO_RECORDS_READER_H
+#define KEFO_RECORDS_READER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,7 +42,7 @@ typedef struct kefo_wire_record {
   int64_t arrival_ms;
 } kefo_wire_record;
 
-typedef struct kefo_sts_event {
+typedef struct kefo_records_event {
   int has_records; /* Records was an array */
   const kefo_wire_record *records;
   size_t nrecords;
@@ -58,12 +58,12 @@ typedef struct kefo_sts_event {
   /* ChildShards as JSON text when it is an array, else NULL */
   const uint8_t *child_shards;
   size_t child_shards_len;
-} kefo_sts_event;
+} kefo_records_event;
 
 /* Scratch reused from one event to the next: it grows to the largest
    event and stays, so one parser is best shared by all subscriptions of
    a loop. */
-typedef struct kefo_sts_parser {
+typedef struct kefo_records_parser {
   kefo_buf strings;
   kefo_wire_record *recs;
   size_t recs_cap;
@@ -72,13 +72,13 @@ typedef struct kefo_sts_parser {
   const char *error;
   size_t error_offset;
   int busy; /* between a parse and the end of its use (owners set it) */
-} kefo_sts_parser;
+} kefo_records_parser;
 
-void kefo_sts_parser_init(kefo_sts_parser *p, const kefo_mem *mem);
-void kefo_sts_parser_free(kefo_sts_parser *p);
+void kefo_records_parser_init(kefo_records_parser *p, const kefo_mem *mem);
+void kefo_records_parser_free(kefo_records_parser *p);
 
 /* Frees the scratch if it has grown past |keep| bytes in all. */
-void kefo_sts_parser_trim(kefo_sts_parser *p, size_t keep);
+void kefo_records_parser_trim(kefo_records_parser *p, size_t keep);
 
 /*
  * Reads the payload |json| of |len| bytes into |*out|.
@@ -86,8 +86,8 @@ void kefo_sts_parser_trim(kefo_sts_parser *p, size_t keep);
  * Returns 0, KEFO_ERR_BAD_RESPONSE when it is not a JSON object
  * (p->error and p->error_offset say why and where), or KEFO_ERR_NOMEM.
  */
-int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
-                         kefo_sts_event *out);
+int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
+                       kefo_records_event *out);
 
 /*
  * Converts the JSON number |s| (|n| bytes, grammar already checked) into
@@ -95,11 +95,11 @@ int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
  * digits and a net power of ten within 10^+-22. Returns 0, or -1 when the
  * caller must use strtod (|*out| then untouched).
  */
-int kefo_sts_number(const uint8_t *s, size_t n, double *out);
+int kefo_records_number(const uint8_t *s, size_t n, double *out);
 
 /* Seconds as a JSON number (|v|) times |scale|, clamped to [0, 2^53]
    with NaN and negatives as 0, so that no value a server sends (negative,
    1e300, inf) makes the conversion undefined. */
-int64_t kefo_sts_ms(double v, double scale);
+int64_t kefo_records_ms(double v, double scale);
 
-#endif /* KEFO_STS_EVENT_H */
+#endif /* KEFO_RECORDS_READER_H */

@@ -3,7 +3,7 @@
  * recursive-descent reader over the bytes that keeps what the EFO reader
  * needs and checks, then skips, the rest.
  */
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@
 
 typedef struct scan {
   const uint8_t *p, *start, *end;
-  kefo_sts_parser *parser;
+  kefo_records_parser *parser;
   int depth;
 } scan;
 
@@ -227,7 +227,7 @@ static const uint8_t *digits(const uint8_t *p, const uint8_t *end) {
   return p;
 }
 
-int kefo_sts_number(const uint8_t *s, size_t n, double *out) {
+int kefo_records_number(const uint8_t *s, size_t n, double *out) {
   static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -325,7 +325,7 @@ static int read_number(scan *sc, double *out) {
   if (n >= sizeof(tmp)) {
     return fail(sc, "number longer than 63 characters");
   }
-  if (kefo_sts_number(s, n, out) != 0) {
+  if (kefo_records_number(s, n, out) != 0) {
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     *out = strtod(tmp, NULL);
@@ -439,7 +439,7 @@ static int key_is(scan *sc, const span *k, const char *name) {
   return strnlen((const char *)tmp, d) == n && memcmp(tmp, name, n) == 0;
 }
 
-int64_t kefo_sts_ms(double v, double scale) {
+int64_t kefo_records_ms(double v, double scale) {
   v *= scale;
   /* Written so that NaN lands on 0 too. */
   if (!(v > 0)) {
@@ -539,11 +539,11 @@ static int read_record(scan *sc, kefo_wire_record *r) {
     }
   }
   --sc->depth;
-  r->arrival_ms = is_at ? kefo_sts_ms(at, 1000) : 0;
+  r->arrival_ms = is_at ? kefo_records_ms(at, 1000) : 0;
   return 0;
 }
 
-static int read_records(kefo_sts_parser *p, scan *sc, size_t *n) {
+static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
   int rv;
 
   *n = 0;
@@ -578,28 +578,28 @@ static int read_records(kefo_sts_parser *p, scan *sc, size_t *n) {
   return 0;
 }
 
-void kefo_sts_parser_init(kefo_sts_parser *p, const kefo_mem *mem) {
+void kefo_records_parser_init(kefo_records_parser *p, const kefo_mem *mem) {
   memset(p, 0, sizeof(*p));
   p->mem = kefo_mem_or_default(mem);
   kefo_buf_init(&p->strings, p->mem);
 }
 
-void kefo_sts_parser_free(kefo_sts_parser *p) {
+void kefo_records_parser_free(kefo_records_parser *p) {
   kefo_buf_free(&p->strings);
   kefo_mem_free(p->mem, p->recs);
   p->recs = NULL;
   p->recs_cap = 0;
 }
 
-void kefo_sts_parser_trim(kefo_sts_parser *p, size_t keep) {
+void kefo_records_parser_trim(kefo_records_parser *p, size_t keep) {
   if (p->strings.cap + p->recs_cap * sizeof(kefo_wire_record) > keep) {
-    kefo_sts_parser_free(p);
+    kefo_records_parser_free(p);
     kefo_buf_init(&p->strings, p->mem);
   }
 }
 
-int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
-                         kefo_sts_event *out) {
+int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
+                       kefo_records_event *out) {
   scan sc;
   size_t nrecs = 0;
   int rv, seen_records = 0, seen_cont = 0, seen_behind = 0, seen_children = 0;
@@ -682,6 +682,6 @@ int kefo_sts_event_parse(kefo_sts_parser *p, const uint8_t *json, size_t len,
   }
   out->records = p->recs;
   out->nrecords = out->has_records ? nrecs : 0;
-  out->behind_ms = out->has_behind ? kefo_sts_ms(behind, 1) : 0;
+  out->behind_ms = out->has_behind ? kefo_records_ms(behind, 1) : 0;
   return 0;
 }

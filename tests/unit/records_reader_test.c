@@ -1,5 +1,5 @@
 /*
- * The SubscribeToShardEvent reader (aws/sts_event.c): the fields an event
+ * The SubscribeToShardEvent reader (aws/records_reader.c): the fields an event
  * carries, JSON escapes and surrogates, the members it must skip, the
  * input it must refuse (with what was wrong and where), agreement with
  * cJSON on documents cJSON writes, and allocation failure.
@@ -11,18 +11,19 @@
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
 
-#include "aws/sts_event.h"
+#include "aws/records_reader.h"
 #include "base/error.h"
 #include "tests/support/failmalloc.h"
 #include "tests/unit/suites.h"
 
-static int parse(kefo_sts_parser *p, const char *json, kefo_sts_event *ev) {
-  return kefo_sts_event_parse(p, (const uint8_t *)json, strlen(json), ev);
+static int parse(kefo_records_parser *p, const char *json,
+                 kefo_records_event *ev) {
+  return kefo_records_parse(p, (const uint8_t *)json, strlen(json), ev);
 }
 
 static void test_fields(void) {
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   const char *json =
       "{\"Records\":[{\"SequenceNumber\":\"4959\",\"Data\":\"aGVsbG8=\","
       "\"PartitionKey\":\"pk-1\",\"ApproximateArrivalTimestamp\":"
@@ -31,7 +32,7 @@ static void test_fields(void) {
       "\"ContinuationSequenceNumber\":\"4961\",\"MillisBehindLatest\":42,"
       "\"ChildShards\":[ {\"ShardId\":\"shardId-1\"} ]}";
 
-  kefo_sts_parser_init(&p, NULL);
+  kefo_records_parser_init(&p, NULL);
   CU_ASSERT_EQUAL_FATAL(parse(&p, json, &ev), 0);
   CU_ASSERT_TRUE(ev.has_records);
   CU_ASSERT_EQUAL_FATAL(ev.nrecords, 2);
@@ -122,12 +123,12 @@ static void test_fields(void) {
                   0);
   CU_ASSERT_EQUAL(ev.behind_ms, 1);
   CU_ASSERT_STRING_EQUAL(ev.records[0].seq, "a");
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
 }
 
 static void test_escapes(void) {
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   /* é (2 bytes), € (3), U+1F600 as a surrogate pair (4), escapes of
      every kind, and an escaped key that still names PartitionKey. */
   const char *json =
@@ -136,7 +137,7 @@ static void test_escapes(void) {
       "\\b\\f\\n\\r\\t\"}],\"Continuation\\u0053equenceNumber\":\"\\u0032\"}";
   const char want[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"\\/\b\f\n\r\t";
 
-  kefo_sts_parser_init(&p, NULL);
+  kefo_records_parser_init(&p, NULL);
   CU_ASSERT_EQUAL_FATAL(parse(&p, json, &ev), 0);
   CU_ASSERT_EQUAL_FATAL(ev.nrecords, 1);
   CU_ASSERT_EQUAL(ev.records[0].data_len, 4);
@@ -149,7 +150,7 @@ static void test_escapes(void) {
   CU_ASSERT_EQUAL(parse(&p, "{\"MillisBehindLatest\\u0000x\":3}", &ev), 0);
   CU_ASSERT_TRUE(ev.has_behind);
   CU_ASSERT_EQUAL(ev.behind_ms, 3);
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
 }
 
 static void test_refused(void) {
@@ -182,12 +183,12 @@ static void test_refused(void) {
        "1234567890123456789012345678901234567890123456789012345678901234}",
        "number longer than 63 characters", 22},
   };
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   char deep[200];
   size_t i;
 
-  kefo_sts_parser_init(&p, NULL);
+  kefo_records_parser_init(&p, NULL);
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
     int rv = parse(&p, cases[i].json, &ev);
     CU_ASSERT_EQUAL(rv, KEFO_ERR_BAD_RESPONSE);
@@ -213,7 +214,7 @@ static void test_refused(void) {
     CU_ASSERT_EQUAL(parse(&p, deep, &ev), i == 0 ? 0 : KEFO_ERR_BAD_RESPONSE);
   }
   CU_ASSERT_STRING_EQUAL(p.error, "nested too deep");
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
 }
 
 /*
@@ -223,13 +224,13 @@ static void test_refused(void) {
  * shorter tails, is found exactly where it is.
  */
 static void test_runs(void) {
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   char json[256], want[160];
   size_t len, at;
   int bad = 0;
 
-  kefo_sts_parser_init(&p, NULL);
+  kefo_records_parser_init(&p, NULL);
   for (len = 1; len <= 140; ++len) {
     for (at = 0; at < len; ++at) {
       size_t n;
@@ -239,7 +240,7 @@ static void test_runs(void) {
       n = (size_t)snprintf(json, sizeof(json),
                            "{\"Records\":[{\"PartitionKey\":\"%.*s\\n%s\"}]}",
                            (int)at, want, want + at + 1);
-      if (kefo_sts_event_parse(&p, (uint8_t *)json, n, &ev) != 0 ||
+      if (kefo_records_parse(&p, (uint8_t *)json, n, &ev) != 0 ||
           ev.nrecords != 1 || ev.records[0].pk_len != len ||
           memcmp(ev.records[0].pk, want, len) != 0) {
         ++bad;
@@ -247,7 +248,7 @@ static void test_runs(void) {
       /* The same with the raw control character: refused at its byte. */
       n = (size_t)snprintf(json, sizeof(json),
                            "{\"Records\":[{\"PartitionKey\":\"%s\"}]}", want);
-      if (kefo_sts_event_parse(&p, (uint8_t *)json, n, &ev) !=
+      if (kefo_records_parse(&p, (uint8_t *)json, n, &ev) !=
               KEFO_ERR_BAD_RESPONSE ||
           p.error_offset != 29 + at) {
         ++bad;
@@ -255,7 +256,7 @@ static void test_runs(void) {
     }
   }
   CU_ASSERT_EQUAL(bad, 0);
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
 }
 
 /*
@@ -263,12 +264,12 @@ static void test_runs(void) {
  * so escapes of every kind) read the same through both parsers.
  */
 static void test_agrees_with_cjson(void) {
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   unsigned seed = 12345;
   int round, mismatches = 0;
 
-  kefo_sts_parser_init(&p, NULL);
+  kefo_records_parser_init(&p, NULL);
   for (round = 0; round < 200; ++round) {
     cJSON *root = cJSON_CreateObject(), *recs = cJSON_CreateArray(), *back;
     int n = (int)(rand_r(&seed) % 20), i;
@@ -323,13 +324,13 @@ static void test_agrees_with_cjson(void) {
     cJSON_Delete(back);
   }
   CU_ASSERT_EQUAL(mismatches, 0);
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
 }
 
 /* The scratch stays between events, and trim gives a large one back. */
 static void test_scratch(void) {
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   char *big = malloc(200000);
   size_t n = 0;
   int i;
@@ -343,26 +344,26 @@ static void test_scratch(void) {
                          i ? "," : "", i, i);
   }
   n += (size_t)sprintf(big + n, "]}");
-  kefo_sts_parser_init(&p, NULL);
-  CU_ASSERT_EQUAL_FATAL(kefo_sts_event_parse(&p, (uint8_t *)big, n, &ev), 0);
+  kefo_records_parser_init(&p, NULL);
+  CU_ASSERT_EQUAL_FATAL(kefo_records_parse(&p, (uint8_t *)big, n, &ev), 0);
   CU_ASSERT_EQUAL(ev.nrecords, 1000);
   CU_ASSERT_STRING_EQUAL(ev.records[999].seq, "999");
   CU_ASSERT_STRING_EQUAL(ev.records[999].pk, "k\n999");
   CU_ASSERT_STRING_EQUAL(ev.records[0].pk, "k\n0"); /* not overwritten */
   CU_ASSERT_TRUE(p.recs_cap >= 1000);
-  kefo_sts_parser_trim(&p, 1024 * 1024); /* under the bound: kept */
+  kefo_records_parser_trim(&p, 1024 * 1024); /* under the bound: kept */
   CU_ASSERT_TRUE(p.recs_cap >= 1000);
-  kefo_sts_parser_trim(&p, 1024);
+  kefo_records_parser_trim(&p, 1024);
   CU_ASSERT_EQUAL(p.recs_cap, 0);
   CU_ASSERT_EQUAL(p.strings.cap, 0);
   CU_ASSERT_EQUAL(parse(&p, "{}", &ev), 0); /* usable after a trim */
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
   free(big);
 }
 
 static int scenario(const kefo_mem *mem, void *arg) {
-  kefo_sts_parser p;
-  kefo_sts_event ev;
+  kefo_records_parser p;
+  kefo_records_event ev;
   char json[8192];
   size_t n = 0;
   int i, rv;
@@ -374,13 +375,13 @@ static int scenario(const kefo_mem *mem, void *arg) {
                          i ? "," : "", i);
   }
   n += (size_t)sprintf(json + n, "]}");
-  kefo_sts_parser_init(&p, mem);
-  rv = kefo_sts_event_parse(&p, (uint8_t *)json, n, &ev);
+  kefo_records_parser_init(&p, mem);
+  rv = kefo_records_parse(&p, (uint8_t *)json, n, &ev);
   if (rv == 0 && (ev.nrecords != 100 || strcmp(ev.records[99].seq, "99"))) {
     rv = -1;
   }
   CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
-  kefo_sts_parser_free(&p);
+  kefo_records_parser_free(&p);
   return rv;
 }
 
@@ -404,9 +405,9 @@ static void test_numbers_as_strtod(void) {
 
   for (i = 0; i < sizeof(kinesis) / sizeof(kinesis[0]); ++i) {
     double a = 0, b = strtod(kinesis[i], NULL);
-    CU_ASSERT_EQUAL(
-        kefo_sts_number((const uint8_t *)kinesis[i], strlen(kinesis[i]), &a),
-        0);
+    CU_ASSERT_EQUAL(kefo_records_number((const uint8_t *)kinesis[i],
+                                        strlen(kinesis[i]), &a),
+                    0);
     CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
   }
   for (i = 0; i < 200000; ++i) {
@@ -437,7 +438,7 @@ static void test_numbers_as_strtod(void) {
       break;
     }
     b = strtod(buf, NULL);
-    if (kefo_sts_number((const uint8_t *)buf, (size_t)n, &a) == 0) {
+    if (kefo_records_number((const uint8_t *)buf, (size_t)n, &a) == 0) {
       ++fast;
       wrong += memcmp(&a, &b, sizeof(a)) != 0;
     } else {
@@ -451,14 +452,14 @@ static void test_numbers_as_strtod(void) {
   {
     double a = 42;
     CU_ASSERT_EQUAL(
-        kefo_sts_number((const uint8_t *)"1234567890123456", 16, &a), -1);
-    CU_ASSERT_EQUAL(kefo_sts_number((const uint8_t *)"1e23", 4, &a), -1);
-    CU_ASSERT_EQUAL(kefo_sts_number((const uint8_t *)"1e-23", 5, &a), -1);
+        kefo_records_number((const uint8_t *)"1234567890123456", 16, &a), -1);
+    CU_ASSERT_EQUAL(kefo_records_number((const uint8_t *)"1e23", 4, &a), -1);
+    CU_ASSERT_EQUAL(kefo_records_number((const uint8_t *)"1e-23", 5, &a), -1);
     CU_ASSERT(a == 42);
   }
 }
 
-int kefo_add_sts_event_suite(void) {
+int kefo_add_records_reader_suite(void) {
   CU_pSuite s = CU_add_suite("sts_event", NULL, NULL);
 
   if (s == NULL || !CU_add_test(s, "fields", test_fields) ||
