@@ -263,8 +263,9 @@ static int lease_table_new(kefo_consumer *c, const char *region,
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg);
 
-/* What every reader of |c| shares (shard/reader.h); the ARNs are read
-   when the first reader starts, after the manager has found them. */
+/* What every reader of |c| shares (shard/reader.h), besides the settings
+   read_settings put there; the ARNs are read when the first reader
+   starts, after the manager has found them. */
 static void reader_env_init(kefo_consumer *c) {
   kefo_reader_env *env = &c->reader_env;
 
@@ -276,10 +277,6 @@ static void reader_env_init(kefo_consumer *c) {
   env->retry = &c->retry;
   env->stream_arn = c->stream_arn;
   env->consumer_arn = c->consumer_arn;
-  env->inactivity_ms = c->inactivity_ms;
-  env->get_records_max = c->get_records_max;
-  env->busy_ms = c->busy_ms;
-  env->idle_ms = c->idle_ms;
   env->parser = &c->parser;
 }
 
@@ -324,17 +321,17 @@ static void read_settings(kefo_consumer *c) {
       (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MAX_DELAY);
   c->retry.max_attempts =
       (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
-  c->inactivity_ms =
+  c->reader_env.inactivity_ms =
       (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
   c->reader_ops =
       kefo_config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
           ? &kefo_polling_reader_ops
           : &kefo_efo_reader_ops;
-  c->get_records_max =
+  c->reader_env.get_records_max =
       (int)kefo_config_get_int(c->cfg, KEFO_CFG_GET_RECORDS_MAX);
-  c->busy_ms =
+  c->reader_env.busy_ms =
       (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL);
-  c->idle_ms =
+  c->reader_env.idle_ms =
       (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL);
   c->cp_interval_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
 }

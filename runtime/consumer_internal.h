@@ -99,10 +99,6 @@ struct kefo_consumer {
   struct event *discovery;
   kefo_shard_slot *readers;
   kefo_retry_strategy retry;
-  uint32_t inactivity_ms;
-  /* Polling: records asked per call, waits between calls. */
-  int get_records_max;
-  uint32_t busy_ms, idle_ms;
   /* Per-event scratch, reused: decoded blobs, strings, records. */
   kefo_assembly assembly;
   /* Inside on_records: the reader whose records are lent (NULL outside
