@@ -20,6 +20,8 @@ const char *kefo_strerror(int code) {
     return "Output buffer too small";
   case KEFO_ERR_INVALID_STATE:
     return "Invalid state for this call";
+  case KEFO_ERR_WOULD_BLOCK:
+    return "The producer's buffer is full; put again after on_writable";
   case KEFO_ERR_ES_PRELUDE_CRC:
     return "Event-stream prelude CRC mismatch";
   case KEFO_ERR_ES_MESSAGE_CRC:

@@ -49,6 +49,10 @@ typedef enum {
   /* The object is in a state in which this call is not allowed (for
      example a decoder used again after an error, without a reset). */
   KEFO_ERR_INVALID_STATE = -503,
+  /* The producer's buffer is full (sink.requests.max-buffered records or
+     sink.buffer.max-bytes bytes, queued and in flight): nothing was
+     queued; on_writable says when to put again. Not an error to log. */
+  KEFO_ERR_WOULD_BLOCK = -504,
 
   /* Event-stream framing (application/vnd.amazon.eventstream). */
   /* The prelude CRC (over the first 8 bytes) does not match. */
@@ -773,6 +777,191 @@ typedef struct kefo_stats {
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
 KEFO_EXTERN int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out);
+
+/* ---------------------------------------------------------------------
+ * The producer: writes records to one stream with PutRecords.
+ * ------------------------------------------------------------------- */
+
+typedef struct kefo_producer kefo_producer;
+
+/* Where a record was written, as on_ack says. Everything is lent: valid
+   only during the callback. */
+typedef struct kefo_put_result {
+  const char *shard_id;
+  /* The Kinesis record's sequence number; with aggregation, the
+     aggregate's, shared by the user records packed into it. */
+  const char *sequence_number;
+  /* The user record's index in its aggregate (what a consumer reports as
+     its sub-sequence number); 0 for a record sent alone. */
+  uint64_t sub_sequence_number;
+  /* Non-zero when the record was sent inside a KPL aggregate. */
+  int aggregated;
+  /* How many PutRecords calls carried it (1: the first one). */
+  uint32_t attempts;
+} kefo_put_result;
+
+/* The producer's counters since it was created. */
+typedef struct kefo_producer_stats {
+  /* Held now: queued or in flight, their data and partition key bytes. */
+  uint64_t buffered_records;
+  uint64_t buffered_bytes;
+  /* PutRecords calls in flight now, and the user records they carry. */
+  uint64_t in_flight_calls;
+  uint64_t in_flight_records;
+  /* User records accepted by kefo_producer_put, acknowledged, failed
+     (reported to on_failure), and sent again after a failed entry or
+     call (each time). */
+  uint64_t put;
+  uint64_t acknowledged;
+  uint64_t failed;
+  uint64_t retried;
+  /* Entries answered ProvisionedThroughputExceededException. */
+  uint64_t throttled;
+  /* PutRecords calls answered, and the Kinesis records they wrote:
+     acknowledged / kinesis_records is the aggregation ratio. */
+  uint64_t calls;
+  uint64_t kinesis_records;
+  /* Request body bytes sent (JSON, base64 data). */
+  uint64_t bytes_sent;
+} kefo_put_stats;
+
+/*
+ * Callbacks of a producer, an object with one setter each (as
+ * kefo_consumer_callbacks), copied by kefo_producer_new. Every callback
+ * runs on the producer's loop thread, never inside kefo_producer_put.
+ */
+typedef struct kefo_producer_callbacks kefo_producer_callbacks;
+
+/*
+ * A record was written: |res| says where. |record_ctx| is what
+ * kefo_producer_put was given. Each record gets exactly one on_ack or
+ * one on_failure.
+ */
+typedef void (*kefo_producer_on_ack_cb)(kefo_producer *p, void *record_ctx,
+                                        const kefo_put_result *res,
+                                        void *user_data);
+/*
+ * A record was given up: its TTL (sink.record.ttl) passed, the stream
+ * answered with an error that retrying cannot mend, sink.fail-on-error
+ * is set, or the producer stopped first (KEFO_ERR_CANCELLED). |err| is
+ * lent.
+ */
+typedef void (*kefo_producer_on_failure_cb)(kefo_producer *p,
+                                            void *record_ctx,
+                                            const kefo_error_info *err,
+                                            void *user_data);
+/* After a put returned KEFO_ERR_WOULD_BLOCK: the buffer is down to three
+   quarters of its limits, put again. Once per KEFO_ERR_WOULD_BLOCK. */
+typedef void (*kefo_producer_on_writable_cb)(kefo_producer *p,
+                                             void *user_data);
+/* The producer stopped (kefo_producer_stop, or a fatal error: |err|,
+   lent, else NULL); kefo_producer_del may follow, not inside this call. */
+typedef void (*kefo_producer_on_stopped_cb)(kefo_producer *p,
+                                            const kefo_error_info *err,
+                                            void *user_data);
+
+/* Returns 0, KEFO_ERR_INVALID_ARGUMENT (|out| NULL) or KEFO_ERR_NOMEM. */
+KEFO_EXTERN int kefo_producer_callbacks_new(kefo_producer_callbacks **out);
+/* Frees |cbs|. NULL is allowed. */
+KEFO_EXTERN void kefo_producer_callbacks_del(kefo_producer_callbacks *cbs);
+/* The setters: each replaces one callback (NULL unsets it). */
+KEFO_EXTERN void
+kefo_producer_callbacks_set_on_ack(kefo_producer_callbacks *cbs,
+                                   kefo_producer_on_ack_cb cb);
+KEFO_EXTERN void
+kefo_producer_callbacks_set_on_failure(kefo_producer_callbacks *cbs,
+                                       kefo_producer_on_failure_cb cb);
+KEFO_EXTERN void
+kefo_producer_callbacks_set_on_writable(kefo_producer_callbacks *cbs,
+                                        kefo_producer_on_writable_cb cb);
+KEFO_EXTERN void
+kefo_producer_callbacks_set_on_stopped(kefo_producer_callbacks *cbs,
+                                       kefo_producer_on_stopped_cb cb);
+
+/*
+ * Creates a producer for the stream |cfg| names with "sink.stream.name"
+ * or "sink.stream.arn" (the "sink.*" keys of kefo-config(5); region,
+ * endpoint and credentials as the consumer's "aws.*" keys). |cfg| and
+ * |cbs| (may be NULL) are copied. |base| is the application's event
+ * loop, or NULL for one of kefo's own (run it with kefo_producer_run).
+ * The producer lists the stream's shards from the loop at once; records
+ * put before the answer wait for it.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (no stream, a
+ * sink key out of range, or the region or endpoint cannot be resolved),
+ * KEFO_ERR_TLS (the CA file cannot be loaded) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
+                                  const kefo_producer_callbacks *cbs,
+                                  void *user_data, struct event_base *base);
+
+/*
+ * Queues one record for the stream: |partition_key| (1 to 256 bytes of
+ * UTF-8), |explicit_hash_key| (NULL, or a decimal number below 2^128 that
+ * chooses the shard instead of the partition key's MD5), |len| bytes of
+ * |data| (copied), and |record_ctx|, handed back to on_ack or
+ * on_failure. Sent after sink.flush-buffer.timeout at the latest, sooner
+ * when a call is full.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a NULL or malformed argument, or
+ * key and data above 1 MiB), KEFO_ERR_WOULD_BLOCK (the buffer is full:
+ * nothing queued; on_writable follows), KEFO_ERR_INVALID_STATE (stopping
+ * or stopped), KEFO_ERR_CRYPTO or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
+                                  const char *explicit_hash_key,
+                                  const void *data, size_t len,
+                                  void *record_ctx);
+
+/* A flush is done: every record put before it was acknowledged or
+   failed. */
+typedef void (*kefo_producer_flush_cb)(kefo_producer *p, void *flush_data);
+
+/*
+ * Sends what is queued without waiting for fuller calls, and calls |cb|
+ * (from the loop, never inside this call) once every record put before
+ * this call is acknowledged or failed: what a stream processor calls at
+ * a checkpoint. Several flushes may be outstanding.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|p| or |cb| NULL),
+ * KEFO_ERR_INVALID_STATE (stopped) or KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_producer_flush(kefo_producer *p, kefo_producer_flush_cb cb,
+                                    void *flush_data);
+
+/*
+ * Stops the producer. Graceful: flushes first, waiting at most
+ * sink.stop.timeout; records still not written then fail with
+ * KEFO_ERR_CANCELLED. Otherwise every record not yet acknowledged fails
+ * with KEFO_ERR_CANCELLED at once. on_stopped follows (from the loop).
+ * Safe inside callbacks.
+ *
+ * Returns 0 or KEFO_ERR_INVALID_ARGUMENT.
+ */
+KEFO_EXTERN int kefo_producer_stop(kefo_producer *p, int graceful);
+
+/*
+ * Runs kefo's own loop until the producer has stopped (only for a
+ * producer created with a NULL |base|).
+ *
+ * Returns 0 or KEFO_ERR_INVALID_STATE.
+ */
+KEFO_EXTERN int kefo_producer_run(kefo_producer *p);
+
+/* Returns non-zero once the producer has stopped. */
+KEFO_EXTERN int kefo_producer_stopped(const kefo_producer *p);
+
+/*
+ * Fills |out| with the producer's counters.
+ *
+ * Returns 0 or KEFO_ERR_INVALID_ARGUMENT.
+ */
+KEFO_EXTERN int kefo_producer_stats(const kefo_producer *p,
+                                    kefo_put_stats *out);
+
+/* Frees |p|, dropping whatever is not written without a report. Never
+   call it from inside a callback. NULL is allowed. */
+KEFO_EXTERN void kefo_producer_del(kefo_producer *p);
 
 #ifdef __cplusplus
 }

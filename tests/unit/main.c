@@ -35,6 +35,7 @@ static const add_suite_fn suites[] = {
     kefo_add_consumer_failmalloc_suite,
     kefo_add_assembly_suite,
     kefo_add_align_policy_suite,
+    kefo_add_producer_core_suite,
     kefo_add_time_suite,
     kefo_add_json_string_suite,
 };

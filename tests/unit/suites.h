@@ -30,5 +30,6 @@ int kefo_add_assembly_suite(void);
 int kefo_add_align_policy_suite(void);
 int kefo_add_time_suite(void);
 int kefo_add_json_string_suite(void);
+int kefo_add_producer_core_suite(void);
 
 #endif /* KEFO_TESTS_SUITES_H */
