@@ -643,13 +643,13 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+/* Starts a call whose body is the |len| bytes at |text| (copied). */
 static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
-                      const char *operation, const cJSON *body,
+                      const char *operation, const char *text, size_t len,
                       const kefo_retry_strategy *retry, kefo_aws_cb cb,
                       kefo_aws_raw_cb raw_cb, void *user_data,
                       kefo_aws_call **out) {
   kefo_aws_call *call;
-  char *text;
 
   if (c == NULL || svc == NULL || operation == NULL ||
       (cb == NULL && raw_cb == NULL) ||
@@ -672,17 +672,15 @@ static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
   } else {
     kefo_retry_default(&call->retry);
   }
-  text = body ? cJSON_PrintUnformatted(body) : NULL;
-  call->body_len = text ? strlen(text) : 2;
-  call->body = kefo_mem_malloc(c->mem, call->body_len + 1);
+  call->body_len = len;
+  call->body = kefo_mem_malloc(c->mem, len + 1);
   call->timer = event_new(c->base, -1, 0, attempt_cb, call);
-  if ((body && text == NULL) || call->body == NULL || call->timer == NULL) {
-    cJSON_free(text);
+  if (call->body == NULL || call->timer == NULL) {
     call_free(call);
     return KEFO_ERR_NOMEM;
   }
-  memcpy(call->body, text ? text : "{}", call->body_len + 1);
-  cJSON_free(text);
+  memcpy(call->body, text, len);
+  call->body[len] = 0;
   schedule(call, 0);
   if (out) {
     *out = call;
@@ -690,11 +688,30 @@ static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
   return 0;
 }
 
+/* call_start with |body| serialised (NULL: {}). */
+static int call_start_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                           const char *operation, const cJSON *body,
+                           const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                           kefo_aws_raw_cb raw_cb, void *user_data,
+                           kefo_aws_call **out) {
+  char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+  int rv;
+
+  if (body && text == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  rv = call_start(c, svc, operation, text ? text : "{}",
+                  text ? strlen(text) : 2, retry, cb, raw_cb, user_data, out);
+  cJSON_free(text);
+  return rv;
+}
+
 int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
                         const char *operation, const cJSON *body,
                         const kefo_retry_strategy *retry, kefo_aws_cb cb,
                         void *user_data, kefo_aws_call **out) {
-  return call_start(c, svc, operation, body, retry, cb, NULL, user_data, out);
+  return call_start_json(c, svc, operation, body, retry, cb, NULL, user_data,
+                         out);
 }
 
 int kefo_aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
@@ -702,7 +719,20 @@ int kefo_aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
                             const kefo_retry_strategy *retry,
                             kefo_aws_raw_cb cb, void *user_data,
                             kefo_aws_call **out) {
-  return call_start(c, svc, operation, body, retry, NULL, cb, user_data, out);
+  return call_start_json(c, svc, operation, body, retry, NULL, cb, user_data,
+                         out);
+}
+
+int kefo_aws_call_start_text(kefo_aws_client *c, const kefo_aws_service *svc,
+                             const char *operation, const char *body,
+                             size_t len, const kefo_retry_strategy *retry,
+                             kefo_aws_cb cb, void *user_data,
+                             kefo_aws_call **out) {
+  if (body == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  return call_start(c, svc, operation, body, len, retry, cb, NULL, user_data,
+                    out);
 }
 
 void kefo_aws_call_cancel(kefo_aws_call *call) {

@@ -132,6 +132,21 @@ int kefo_aws_call_start_raw(kefo_aws_client *client,
                             kefo_aws_raw_cb cb, void *user_data,
                             kefo_aws_call **out);
 
+/*
+ * kefo_aws_call_start with a body already written as JSON text: the
+ * |len| bytes at |body| (copied), for PutRecords, whose producer writes
+ * thousands of base64 records straight into one buffer rather than
+ * through a tree.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (then |cb| is
+ * never called).
+ */
+int kefo_aws_call_start_text(kefo_aws_client *client,
+                             const kefo_aws_service *svc,
+                             const char *operation, const char *body,
+                             size_t len, const kefo_retry_strategy *retry,
+                             kefo_aws_cb cb, void *user_data,
+                             kefo_aws_call **out);
 /* Cancels a call: |cb| will not be called. */
 void kefo_aws_call_cancel(kefo_aws_call *call);
 

@@ -197,6 +197,64 @@ static const kefo_config_key_def keys[] = {
         "Built-in watermark alignment: a shard whose watermark runs more "
         "than this ahead of the slowest active shard's is paused until it "
         "is no longer; 0: no alignment."),
+    /* The producer's keys: Flink's KinesisStreamsSink names and defaults
+       where it has the setting, the KPL's for what it lacks. */
+    STR(KEFO_CFG_SINK_STREAM_NAME, NULL, 1, 128, S_NAME,
+        "Producer: the name of the stream to write. Give it or "
+        "sink.stream.arn, not both."),
+    STR(KEFO_CFG_SINK_STREAM_ARN, NULL, 1, 2048, S_ARN,
+        "Producer: the ARN of the stream to write, instead of "
+        "sink.stream.name."),
+    INT(KEFO_CFG_SINK_BATCH_MAX_SIZE, "500", 1, 500,
+        "Producer: the most entries (records, or KPL aggregates) in one "
+        "PutRecords call."),
+    INT(KEFO_CFG_SINK_MAX_INFLIGHT, "50", 1, 10000,
+        "Producer: the most PutRecords calls in flight at once."),
+    INT(KEFO_CFG_SINK_MAX_BUFFERED, "10000", 1, INT32_MAX,
+        "Producer: the most records held, queued or in flight; past it "
+        "kefo_producer_put returns KEFO_ERR_WOULD_BLOCK until on_writable."),
+    SIZE(KEFO_CFG_SINK_BUFFER_MAX_BYTES, "64MiB", 1024 * KIB, INT32_MAX,
+         "Producer: the most bytes held (records with their keys, queued or "
+         "in flight); past it kefo_producer_put returns "
+         "KEFO_ERR_WOULD_BLOCK. Request bodies in flight come on top, at "
+         "most 4/3 of what they carry."),
+    SIZE(KEFO_CFG_SINK_FLUSH_SIZE, "5MiB", 1024 * KIB, 5 * 1024 * KIB,
+         "Producer: the most bytes (data and partition keys) in one "
+         "PutRecords call; a call this full is sent at once."),
+    DUR(KEFO_CFG_SINK_FLUSH_TIMEOUT, "5s", 0, MS_HOUR,
+        "Producer: the longest a record waits for a fuller call before it "
+        "is sent."),
+    BOOL(KEFO_CFG_SINK_FAIL_ON_ERROR, "false",
+         "Producer: a record that fails is not retried: it is reported to "
+         "on_failure and the producer stops."),
+    BOOL(KEFO_CFG_SINK_AGGREGATION, "true",
+         "Producer: pack records of one shard into KPL aggregates (the KPL's "
+         "AggregationEnabled): many user records per Kinesis record, which "
+         "kefo's consumer, the KCL and Flink's consumer unpack. false: one "
+         "Kinesis record per record."),
+    SIZE(KEFO_CFG_SINK_AGGREGATION_MAX_SIZE, "51200", 64, 1024 * KIB,
+         "Producer: the largest KPL aggregate (the KPL's "
+         "AggregationMaxSize); a record too large for it goes alone."),
+    INT(KEFO_CFG_SINK_AGGREGATION_MAX_COUNT, "4294967295", 1, 4294967295LL,
+        "Producer: the most records in one KPL aggregate (the KPL's "
+        "AggregationMaxCount)."),
+    DUR(KEFO_CFG_SINK_RECORD_TTL, "30s", 100, 7 * MS_DAY,
+        "Producer: how long a record may go unwritten (throttled, retried) "
+        "before it is reported failed (the KPL's RecordTtl)."),
+    INT(KEFO_CFG_SINK_RATE_LIMIT, "150", 1, 1000,
+        "Producer: the percent of each shard's write limits (1 MiB and "
+        "1,000 records a second) kefo allows itself per shard (the KPL's "
+        "RateLimit: above 100 leaves the rest to the service's "
+        "throttling)."),
+    BOOL(KEFO_CFG_SINK_ORDERED, "false",
+         "Producer: keep each shard's records in order across retries: one "
+         "entry per shard per call and one call per shard in flight, a "
+         "failed entry sent again before anything after it. Use with "
+         "aggregation, or a shard writes one record per round trip."),
+    DUR(KEFO_CFG_SINK_STOP_TIMEOUT, "30s", 0, MS_HOUR,
+        "Producer: how long a graceful kefo_producer_stop waits for the "
+        "records held to be written; those left then fail with "
+        "KEFO_ERR_CANCELLED."),
     STR(KEFO_CFG_AWS_REGION, NULL, 1, 64, S_REGION,
         "The AWS region of the stream, which the calls are signed for; "
         "unset: AWS_REGION, AWS_DEFAULT_REGION, or the region of the "

@@ -20,6 +20,7 @@
 
 #include "aws/region.h"
 #include "base/clock.h"
+#include "runtime/aws_setup.h"
 #include "runtime/consumer_internal.h"
 
 /* The application of a polling consumer given no consumer name. */
@@ -339,67 +340,22 @@ static void read_settings(kefo_consumer *c) {
 /* The Kinesis endpoint of |region| (filled in), the HTTP client, the
    credentials and the signed-call client. */
 static int aws_new(kefo_consumer *c, char *region) {
-  kefo_http_client_options hopts;
-  kefo_credentials_options copts;
-  kefo_credentials_transport transport;
-  char err[512], url[KEFO_ENDPOINT_URL_MAX];
+  kefo_aws_setup setup;
   int rv;
 
-  rv = kefo_region_resolve_default(
-      region, kefo_config_get_str(c->cfg, KEFO_CFG_AWS_REGION),
-      kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME), NULL, c->mem, err,
-      sizeof(err));
-  if (rv == 0) {
-    rv = kefo_endpoint_resolve(
-        url, NULL, KEFO_SERVICE_KINESIS, region,
-        kefo_config_get_str(c->cfg, KEFO_CFG_AWS_ENDPOINT), NULL, err,
-        sizeof(err));
-  }
-  if (rv == 0) {
-    rv = kefo_aws_service_kinesis(&c->svc, url, region);
-  }
+  rv = kefo_aws_setup_kinesis(
+      &setup, c->cfg, c->base, c->mem,
+      (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES));
   if (rv != 0) {
     return rv;
   }
-  kefo_http_client_options_init(&hopts);
-  hopts.mem = c->mem;
-  hopts.ca_file = kefo_config_get_str(c->cfg, KEFO_CFG_AWS_CA_FILE);
-  if (hopts.ca_file && !hopts.ca_file[0]) {
-    hopts.ca_file = NULL;
-  }
-  hopts.stream_window =
-      (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES);
-  hopts.request_timeout_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
-  hopts.connect_timeout_ms = hopts.tls_timeout_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
-  rv = kefo_http_client_new(&c->http, c->base, &hopts);
-  if (rv != 0) {
-    return rv;
-  }
-  kefo_credentials_transport_client(&transport, c->http);
-  memset(&copts, 0, sizeof(copts));
-  copts.mem = c->mem;
-  copts.transport = transport;
-  copts.base = c->base;
-  copts.region = region;
-  copts.profile = kefo_config_get_str(c->cfg, KEFO_CFG_PROFILE_NAME);
-  if (copts.profile && !copts.profile[0]) {
-    copts.profile = NULL;
-  }
-  if (kefo_config_get_enum(c->cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
-      KEFO_CREDENTIALS_BASIC) {
-    copts.access_key_id = kefo_config_get_str(c->cfg, KEFO_CFG_ACCESS_KEY_ID);
-    copts.secret_access_key = kefo_config_get_str(c->cfg, KEFO_CFG_SECRET_KEY);
-  }
-  rv = kefo_credentials_default_new(&c->creds, &copts);
-  if (rv == 0) {
-    rv = kefo_aws_client_new(&c->aws, c->base, c->http, c->creds, NULL, c->mem);
-  }
-  if (rv == 0) {
-    kefo_aws_client_set_retry_cb(c->aws, on_call_retry, c);
-  }
-  return rv;
+  memcpy(region, setup.region, KEFO_REGION_MAX);
+  c->svc = setup.svc;
+  c->http = setup.http;
+  c->creds = setup.creds;
+  c->aws = setup.aws;
+  kefo_aws_client_set_retry_cb(c->aws, on_call_retry, c);
+  return 0;
 }
 
 /* The store of checkpoints (and leases) the configuration names, and the

@@ -448,11 +448,30 @@ static int op_put_record(op_ctx *c) {
   return reply(c, o);
 }
 
+/* Whether the next PutRecords entry fails (put_fail_pct): xorshift64,
+   the same sequence every run. */
+static int put_fails(mock_api *api) {
+  uint64_t x = api->put_rng ? api->put_rng : 0x9e3779b97f4a7c15ull;
+
+  if (api->cfg.put_fail_pct <= 0) {
+    return 0;
+  }
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  api->put_rng = x;
+  if ((int64_t)(x % 100) < api->cfg.put_fail_pct) {
+    ++api->put_failed;
+    return 1;
+  }
+  return 0;
+}
+
 static int op_put_records(op_ctx *c) {
   int status = 400, n, i;
   mock_stream *s = get_stream(c, &status);
   cJSON *recs = cJSON_GetObjectItemCaseSensitive(c->req, "Records");
-  cJSON *o, *a;
+  cJSON *o, *a, *failed;
 
   if (!s) {
     return status;
@@ -474,12 +493,23 @@ static int op_put_records(op_ctx *c) {
     }
   }
   o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "FailedRecordCount", 0);
+  failed = cJSON_AddNumberToObject(o, "FailedRecordCount", 0);
   a = cJSON_AddArrayToObject(o, "Records");
   for (i = 0; i < n; ++i) {
     mock_record *r;
-    mock_shard *sh = put_one(c, s, cJSON_GetArrayItem(recs, i), &r, &status);
+    mock_shard *sh;
     cJSON *e;
+    if (put_fails(c->api)) {
+      e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "ErrorCode",
+                              "ProvisionedThroughputExceededException");
+      cJSON_AddStringToObject(e, "ErrorMessage",
+                              "Rate exceeded for the shard (mock)");
+      cJSON_AddItemToArray(a, e);
+      cJSON_SetNumberValue(failed, failed->valuedouble + 1);
+      continue;
+    }
+    sh = put_one(c, s, cJSON_GetArrayItem(recs, i), &r, &status);
     if (!sh) {
       cJSON_Delete(o);
       return status;
@@ -1182,6 +1212,7 @@ static const config_field config_fields[] = {
     {"ConsumerDelayMs", offsetof(mock_config, consumer_delay_ms), 0, 86400000},
     {"IteratorLifetimeMs", offsetof(mock_config, iterator_lifetime_ms), 1,
      86400000},
+    {"PutRecordsFailPercent", offsetof(mock_config, put_fail_pct), 0, 100},
 };
 #define NCONFIG (sizeof(config_fields) / sizeof(config_fields[0]))
 
@@ -1280,6 +1311,7 @@ static int op_stats(op_ctx *c) {
   cJSON_AddItemToObject(o, "Fault", mock_fault_json(&c->api->fault));
   cJSON_AddNumberToObject(o, "Connections", (double)c->api->connections);
   cJSON_AddNumberToObject(o, "Requests", (double)c->api->requests);
+  cJSON_AddNumberToObject(o, "PutRecordsFailed", (double)c->api->put_failed);
   return reply(c, o);
 }
 

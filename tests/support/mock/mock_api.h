@@ -33,6 +33,11 @@ typedef struct mock_config {
      nanoseconds there as their SubscribeToShardEvent is built, just
      before it goes to the socket (benchmarks' latency). */
   int stamp;
+  /* Percent of PutRecords entries answered
+     ProvisionedThroughputExceededException (and not stored), chosen by
+     a fixed pseudo-random sequence: the partial failures a producer
+     must retry alone. */
+  int64_t put_fail_pct;
 } mock_config;
 
 typedef struct mock_api {
@@ -42,6 +47,10 @@ typedef struct mock_api {
   mock_fault fault;
   uint64_t connections;
   uint64_t requests;
+  /* The state of put_fail_pct's pseudo-random sequence. */
+  uint64_t put_rng;
+  /* PutRecords entries failed that way. */
+  uint64_t put_failed;
 } mock_api;
 
 /* What SubscribeToShard asks for, once checked. */

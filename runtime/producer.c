@@ -1,0 +1,757 @@
+/*
+ * kefo_producer: the producer core (producer_core.c) on an event loop.
+ * This file only carries things between the core and the world: the
+ * shard map from ListShards, the core's batches to PutRecords calls and
+ * their answers back, the time into the core's timer, the core's reports
+ * to the application's callbacks, flushes and the stop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "aws/kinesis.h"
+#include "base/clock.h"
+#include "base/mem.h"
+#include "runtime/aws_setup.h"
+#include "runtime/config.h"
+#include "runtime/producer_core.h"
+
+struct kefo_producer_callbacks {
+  kefo_producer_on_ack_cb on_ack;
+  kefo_producer_on_failure_cb on_failure;
+  kefo_producer_on_writable_cb on_writable;
+  kefo_producer_on_stopped_cb on_stopped;
+};
+
+/* One PutRecords call in flight and the batch it carries. */
+typedef struct pcall {
+  struct pcall *prev, *next;
+  kefo_producer *p;
+  kefo_producer_batch *batch;
+  kefo_aws_call *call;
+} pcall;
+
+typedef struct pwaiter {
+  int64_t token;
+  kefo_producer_flush_cb cb;
+  void *data;
+} pwaiter;
+
+typedef enum { P_RUNNING, P_STOPPING, P_STOPPED } pstate;
+
+struct kefo_producer {
+  const kefo_mem *mem;
+  kefo_config *cfg;
+  struct event_base *base;
+  int own_base;
+  kefo_aws_setup aws;
+  kefo_retry_strategy list_retry;
+  kefo_retry_strategy put_retry;
+  kefo_producer_core *core;
+  kefo_producer_callbacks cb;
+  void *user_data;
+  const char *stream_name, *stream_arn;
+  /* The core's wake-up, the pass run soon after a change, the stop's
+     deadline, the on_stopped report, and own-loop keep-alive. */
+  struct event *timer, *soon, *stop_timer, *stopped_ev, *keepalive;
+  kefo_kinesis_list *listing;
+  int have_map;
+  pcall *calls;
+  pwaiter *waiters;
+  size_t nwaiters, waiters_cap;
+  pstate state;
+  /* The error that stops the producer (fail-on-error, a stream that
+     cannot be listed), kept for on_stopped. */
+  int fatal;
+  kefo_error_info fatal_info;
+  char fatal_msg[512];
+  char fatal_type[128];
+  kefo_buf body;
+};
+
+static int64_t now_ms(const kefo_producer *p) {
+  const kefo_clock *clock = kefo_aws_client_clock(p->aws.aws);
+  return clock->mono_ms(clock->user_data);
+}
+
+static void soon(kefo_producer *p) {
+  if (p->soon && p->state != P_STOPPED) {
+    event_active(p->soon, 0, 0);
+  }
+}
+
+/* ---- reports ------------------------------------------------------------ */
+
+static void core_ack(void *ctx, const kefo_put_result *res, void *ud) {
+  kefo_producer *p = ud;
+  if (p->cb.on_ack) {
+    p->cb.on_ack(p, ctx, res, p->user_data);
+  }
+}
+
+/* Keeps |info| (lent) as the error that stops the producer. */
+static void keep_fatal(kefo_producer *p, const kefo_error_info *info) {
+  if (p->fatal) {
+    return;
+  }
+  p->fatal = 1;
+  p->fatal_info = *info;
+  snprintf(p->fatal_msg, sizeof(p->fatal_msg), "%s",
+           info->message ? info->message : "");
+  p->fatal_info.message = p->fatal_msg;
+  if (info->aws_type) {
+    snprintf(p->fatal_type, sizeof(p->fatal_type), "%s", info->aws_type);
+    p->fatal_info.aws_type = p->fatal_type;
+  }
+  /* Lent pointers of the moment are not kept. */
+  p->fatal_info.operation = "PutRecords";
+  p->fatal_info.shard_id = NULL;
+}
+
+static void core_fail(void *ctx, const kefo_error_info *err, void *ud) {
+  kefo_producer *p = ud;
+  if (p->state == P_RUNNING &&
+      kefo_config_get_bool(p->cfg, KEFO_CFG_SINK_FAIL_ON_ERROR)) {
+    keep_fatal(p, err);
+  }
+  if (p->cb.on_failure) {
+    p->cb.on_failure(p, ctx, err, p->user_data);
+  }
+}
+
+static const kefo_producer_core_callbacks core_cbs = {core_ack, core_fail};
+
+/* ---- the shard map ------------------------------------------------------ */
+
+static void list_shards(kefo_producer *p);
+static void stop_now(kefo_producer *p);
+
+/* The open shards of a ListShards answer: those without an ending
+   sequence number. */
+static int map_from(kefo_producer *p, const cJSON *shards) {
+  kefo_producer_shard_info *info;
+  const cJSON *sh;
+  size_t n = 0;
+  int rv;
+
+  info = kefo_mem_calloc(p->mem, (size_t)cJSON_GetArraySize(shards) + 1,
+                         sizeof(*info));
+  if (info == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  cJSON_ArrayForEach(sh, shards) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(sh, "ShardId");
+    const cJSON *hk = cJSON_GetObjectItemCaseSensitive(sh, "HashKeyRange");
+    const cJSON *sr =
+        cJSON_GetObjectItemCaseSensitive(sh, "SequenceNumberRange");
+    const cJSON *lo = cJSON_GetObjectItemCaseSensitive(hk, "StartingHashKey");
+    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(hk, "EndingHashKey");
+    const cJSON *end =
+        cJSON_GetObjectItemCaseSensitive(sr, "EndingSequenceNumber");
+    if (cJSON_IsString(end)) {
+      continue; /* closed */
+    }
+    if (!cJSON_IsString(id) || !cJSON_IsString(lo) || !cJSON_IsString(hi) ||
+        kefo_hash_range_init(&info[n].range, lo->valuestring,
+                             strlen(lo->valuestring), hi->valuestring,
+                             strlen(hi->valuestring)) != 0) {
+      kefo_mem_free(p->mem, info);
+      return KEFO_ERR_BAD_RESPONSE;
+    }
+    info[n++].shard_id = id->valuestring;
+  }
+  rv = n ? kefo_producer_core_set_shards(p->core, info, n, now_ms(p))
+         : KEFO_ERR_BAD_RESPONSE;
+  kefo_mem_free(p->mem, info);
+  return rv == KEFO_ERR_INVALID_ARGUMENT ? KEFO_ERR_BAD_RESPONSE : rv;
+}
+
+static void on_shards(int error, const cJSON *shards,
+                      const kefo_error_info *info, void *ud) {
+  kefo_producer *p = ud;
+  kefo_error_info bad;
+
+  p->listing = NULL;
+  if (error == 0 && (error = map_from(p, shards)) == 0) {
+    p->have_map = 1;
+    soon(p);
+    return;
+  }
+  if (info == NULL) {
+    memset(&bad, 0, sizeof(bad));
+    bad.code = error;
+    bad.operation = "ListShards";
+    bad.message = error == KEFO_ERR_NOMEM
+                      ? "out of memory reading the shard map"
+                      : "ListShards returned no open shard kefo can use";
+    info = &bad;
+  }
+  if (p->have_map && info->retryable) {
+    return; /* the old map still serves; the next stale answer asks again */
+  }
+  /* Without a map nothing can be written: stop, failing every record. */
+  keep_fatal(p, info);
+  p->fatal_info.operation = "ListShards";
+  stop_now(p);
+}
+
+static void list_shards(kefo_producer *p) {
+  if (p->listing || p->state == P_STOPPED) {
+    return;
+  }
+  if (kefo_kinesis_list_shards(p->aws.aws, &p->aws.svc, p->stream_name,
+                               p->stream_arn, NULL, 0, &p->list_retry,
+                               on_shards, p, &p->listing) != 0) {
+    kefo_error_info info;
+    memset(&info, 0, sizeof(info));
+    info.code = KEFO_ERR_NOMEM;
+    info.operation = "ListShards";
+    info.message = "cannot list the shards: out of memory";
+    keep_fatal(p, &info);
+    stop_now(p);
+  }
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static void pass(kefo_producer *p);
+
+static void unlink_call(kefo_producer *p, pcall *pc) {
+  if (pc->prev) {
+    pc->prev->next = pc->next;
+  } else {
+    p->calls = pc->next;
+  }
+  if (pc->next) {
+    pc->next->prev = pc->prev;
+  }
+}
+
+/* Reads a PutRecords answer's Records into |res|; returns how many, or
+   -1 when it is not the documented shape. */
+static int read_results(const cJSON *resp, kefo_producer_entry_result *res,
+                        size_t max) {
+  const cJSON *recs = cJSON_GetObjectItemCaseSensitive(resp, "Records");
+  const cJSON *e;
+  size_t n = 0;
+
+  if (!cJSON_IsArray(recs)) {
+    return -1;
+  }
+  cJSON_ArrayForEach(e, recs) {
+    const cJSON *code, *msg, *sid, *seq;
+    if (n == max || !cJSON_IsObject(e)) {
+      return -1;
+    }
+    code = cJSON_GetObjectItemCaseSensitive(e, "ErrorCode");
+    msg = cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage");
+    sid = cJSON_GetObjectItemCaseSensitive(e, "ShardId");
+    seq = cJSON_GetObjectItemCaseSensitive(e, "SequenceNumber");
+    memset(&res[n], 0, sizeof(res[n]));
+    res[n].error_code = cJSON_IsString(code) ? code->valuestring : NULL;
+    res[n].error_message = cJSON_IsString(msg) ? msg->valuestring : NULL;
+    res[n].shard_id = cJSON_IsString(sid) ? sid->valuestring : NULL;
+    res[n].sequence_number = cJSON_IsString(seq) ? seq->valuestring : NULL;
+    ++n;
+  }
+  return (int)n;
+}
+
+static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
+                   void *ud) {
+  pcall *pc = ud;
+  kefo_producer *p = pc->p;
+  kefo_producer_entry_result *res = NULL;
+  kefo_error_info bad;
+  int n = 0;
+
+  unlink_call(p, pc);
+  if (error == 0) {
+    res = kefo_mem_malloc(p->mem, KEFO_PRODUCER_MAX_ENTRIES * sizeof(*res));
+    n = res ? read_results(resp, res, KEFO_PRODUCER_MAX_ENTRIES) : -1;
+    if (n < 0) {
+      memset(&bad, 0, sizeof(bad));
+      bad.code = error = res ? KEFO_ERR_BAD_RESPONSE : KEFO_ERR_NOMEM;
+      bad.operation = "PutRecords";
+      bad.message = res ? "the PutRecords answer has no Records array"
+                        : "out of memory reading a PutRecords answer";
+      bad.retryable = 1;
+      info = &bad;
+    }
+  }
+  kefo_producer_core_done(p->core, pc->batch, res, n < 0 ? 0 : (size_t)n, error,
+                          info, now_ms(p));
+  kefo_mem_free(p->mem, res);
+  kefo_mem_free(p->mem, pc);
+  if (kefo_producer_core_map_stale(p->core)) {
+    list_shards(p);
+  }
+  pass(p);
+}
+
+/* Sends every batch the core has ready. */
+static void send_batches(kefo_producer *p) {
+  for (;;) {
+    kefo_producer_batch *b = NULL;
+    kefo_error_info info;
+    pcall *pc;
+    int rv;
+
+    kefo_buf_reset(&p->body);
+    rv = kefo_producer_core_next_batch(p->core, now_ms(p), p->stream_name,
+                                       p->stream_arn, &b, &p->body);
+    if (rv != 0 || b == NULL) {
+      return; /* out of memory: the records wait for the next pass */
+    }
+    pc = kefo_mem_calloc(p->mem, 1, sizeof(*pc));
+    rv = pc ? kefo_aws_call_start_text(p->aws.aws, &p->aws.svc, "PutRecords",
+                                       (const char *)p->body.data, p->body.len,
+                                       &p->put_retry, on_put, pc, &pc->call)
+            : KEFO_ERR_NOMEM;
+    if (rv != 0) {
+      memset(&info, 0, sizeof(info));
+      info.code = rv;
+      info.operation = "PutRecords";
+      info.message = "cannot start a PutRecords call";
+      info.retryable = 1;
+      kefo_mem_free(p->mem, pc);
+      kefo_producer_core_done(p->core, b, NULL, 0, rv, &info, now_ms(p));
+      return;
+    }
+    pc->p = p;
+    pc->batch = b;
+    pc->next = p->calls;
+    if (p->calls) {
+      p->calls->prev = pc;
+    }
+    p->calls = pc;
+  }
+}
+
+/* ---- the pass: everything the core wants done now ------------------------ */
+
+static void finish_stop(kefo_producer *p);
+
+static void flushes_done(kefo_producer *p) {
+  int64_t t;
+
+  while ((t = kefo_producer_core_flushed(p->core)) > 0) {
+    size_t i;
+    for (i = 0; i < p->nwaiters; ++i) {
+      if (p->waiters[i].token == t) {
+        p->waiters[i].token = 0;
+      }
+    }
+  }
+  /* Token 0: done. Called in the order asked; a callback may flush again
+     (appending) or stop. */
+  while (p->nwaiters > 0 && p->waiters[0].token == 0) {
+    pwaiter w = p->waiters[0];
+    memmove(p->waiters, p->waiters + 1,
+            (p->nwaiters - 1) * sizeof(*p->waiters));
+    --p->nwaiters;
+    w.cb(p, w.data);
+  }
+}
+
+static void pass(kefo_producer *p) {
+  struct timeval tv;
+  int64_t wake;
+
+  if (p->state == P_STOPPED) {
+    return;
+  }
+  kefo_producer_core_expire(p->core, now_ms(p));
+  if (p->fatal) {
+    stop_now(p);
+    return;
+  }
+  if (p->have_map) {
+    send_batches(p);
+  }
+  flushes_done(p);
+  if (p->state == P_RUNNING && kefo_producer_core_room_again(p->core) &&
+      p->cb.on_writable) {
+    p->cb.on_writable(p, p->user_data);
+  }
+  if (p->state == P_STOPPING && kefo_producer_core_outstanding(p->core) == 0) {
+    finish_stop(p);
+    return;
+  }
+  if (p->state == P_STOPPED) {
+    return;
+  }
+  wake = kefo_producer_core_next_wake(p->core, now_ms(p));
+  event_del(p->timer);
+  if (wake >= 0) {
+    kefo_timeval_ms(&tv, wake);
+    event_add(p->timer, &tv);
+  }
+}
+
+static void pass_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  pass(arg);
+}
+
+/* ---- stop --------------------------------------------------------------- */
+
+static void stopped_cb(evutil_socket_t fd, short what, void *arg) {
+  kefo_producer *p = arg;
+  (void)fd;
+  (void)what;
+  if (p->cb.on_stopped) {
+    p->cb.on_stopped(p, p->fatal ? &p->fatal_info : NULL, p->user_data);
+  }
+}
+
+static void cancel_calls(kefo_producer *p) {
+  pcall *pc, *next;
+  for (pc = p->calls; pc; pc = next) {
+    next = pc->next;
+    kefo_aws_call_cancel(pc->call);
+    kefo_mem_free(p->mem, pc);
+  }
+  p->calls = NULL;
+}
+
+/* Fails what is left, cancels what runs, and reports the stop. */
+static void finish_stop(kefo_producer *p) {
+  size_t i;
+
+  if (p->state == P_STOPPED) {
+    return;
+  }
+  p->state = P_STOPPED;
+  cancel_calls(p);
+  if (p->listing) {
+    kefo_kinesis_list_cancel(p->listing);
+    p->listing = NULL;
+  }
+  kefo_producer_core_fail_all(
+      p->core, p->fatal ? p->fatal_info.code : KEFO_ERR_CANCELLED,
+      p->fatal ? p->fatal_msg
+               : "the producer stopped before the record was "
+                 "written",
+      1);
+  /* Flushes end too: every record they wait for is now reported. */
+  for (i = 0; i < p->nwaiters; ++i) {
+    p->waiters[i].token = 0;
+  }
+  flushes_done(p);
+  event_del(p->timer);
+  event_del(p->stop_timer);
+  if (p->keepalive) {
+    event_del(p->keepalive);
+  }
+  event_active(p->stopped_ev, 0, 0);
+}
+
+static void stop_now(kefo_producer *p) {
+  finish_stop(p);
+}
+
+static void stop_timer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  finish_stop(arg);
+}
+
+int kefo_producer_stop(kefo_producer *p, int graceful) {
+  struct timeval tv;
+
+  if (p == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (p->state == P_STOPPED) {
+    return 0;
+  }
+  if (!graceful) {
+    finish_stop(p);
+    return 0;
+  }
+  if (p->state == P_RUNNING) {
+    p->state = P_STOPPING;
+    if (kefo_producer_core_flush(p->core) < 0) {
+      finish_stop(p);
+      return 0;
+    }
+    kefo_timeval_ms(&tv,
+                    kefo_config_get_ms(p->cfg, KEFO_CFG_SINK_STOP_TIMEOUT));
+    event_add(p->stop_timer, &tv);
+    soon(p);
+  }
+  return 0;
+}
+
+/* ---- the public calls --------------------------------------------------- */
+
+int kefo_producer_callbacks_new(kefo_producer_callbacks **out) {
+  if (out == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  *out = calloc(1, sizeof(**out));
+  return *out ? 0 : KEFO_ERR_NOMEM;
+}
+
+void kefo_producer_callbacks_del(kefo_producer_callbacks *cbs) {
+  free(cbs);
+}
+
+void kefo_producer_callbacks_set_on_ack(kefo_producer_callbacks *cbs,
+                                        kefo_producer_on_ack_cb cb) {
+  if (cbs) {
+    cbs->on_ack = cb;
+  }
+}
+
+void kefo_producer_callbacks_set_on_failure(kefo_producer_callbacks *cbs,
+                                            kefo_producer_on_failure_cb cb) {
+  if (cbs) {
+    cbs->on_failure = cb;
+  }
+}
+
+void kefo_producer_callbacks_set_on_writable(kefo_producer_callbacks *cbs,
+                                             kefo_producer_on_writable_cb cb) {
+  if (cbs) {
+    cbs->on_writable = cb;
+  }
+}
+
+void kefo_producer_callbacks_set_on_stopped(kefo_producer_callbacks *cbs,
+                                            kefo_producer_on_stopped_cb cb) {
+  if (cbs) {
+    cbs->on_stopped = cb;
+  }
+}
+
+/* The core's settings from the sink.* keys. */
+static void read_settings(const kefo_config *cfg, kefo_producer_settings *s) {
+  kefo_producer_settings_default(s);
+  s->batch_max_records =
+      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_BATCH_MAX_SIZE);
+  s->batch_max_bytes =
+      (size_t)kefo_config_get_size(cfg, KEFO_CFG_SINK_FLUSH_SIZE);
+  s->max_inflight =
+      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_MAX_INFLIGHT);
+  s->max_buffered_records =
+      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_MAX_BUFFERED);
+  s->max_buffered_bytes =
+      (size_t)kefo_config_get_size(cfg, KEFO_CFG_SINK_BUFFER_MAX_BYTES);
+  s->linger_ms = kefo_config_get_ms(cfg, KEFO_CFG_SINK_FLUSH_TIMEOUT);
+  s->aggregate = kefo_config_get_bool(cfg, KEFO_CFG_SINK_AGGREGATION);
+  s->aggregate_max_bytes =
+      (size_t)kefo_config_get_size(cfg, KEFO_CFG_SINK_AGGREGATION_MAX_SIZE);
+  s->aggregate_max_count =
+      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_AGGREGATION_MAX_COUNT);
+  s->record_ttl_ms = kefo_config_get_ms(cfg, KEFO_CFG_SINK_RECORD_TTL);
+  s->rate_limit_pct =
+      (uint32_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_RATE_LIMIT);
+  s->ordered = kefo_config_get_bool(cfg, KEFO_CFG_SINK_ORDERED);
+  s->fail_on_error = kefo_config_get_bool(cfg, KEFO_CFG_SINK_FAIL_ON_ERROR);
+  s->retry_min_ms = (uint32_t)kefo_config_get_ms(cfg, KEFO_CFG_RETRY_MIN_DELAY);
+  s->retry_max_ms = (uint32_t)kefo_config_get_ms(cfg, KEFO_CFG_RETRY_MAX_DELAY);
+}
+
+static int loop_events_new(kefo_producer *p) {
+  struct timeval tv = {1, 0};
+
+  p->timer = event_new(p->base, -1, 0, pass_cb, p);
+  p->soon = event_new(p->base, -1, 0, pass_cb, p);
+  p->stop_timer = event_new(p->base, -1, 0, stop_timer_cb, p);
+  p->stopped_ev = event_new(p->base, -1, 0, stopped_cb, p);
+  if (p->own_base) {
+    /* kefo_producer_run's loop must not find itself with nothing to
+       wait for while the producer runs. */
+    p->keepalive = event_new(p->base, -1, EV_PERSIST, pass_cb, p);
+    if (p->keepalive == NULL || event_add(p->keepalive, &tv) != 0) {
+      return KEFO_ERR_NOMEM;
+    }
+  }
+  return p->timer && p->soon && p->stop_timer && p->stopped_ev ? 0
+                                                               : KEFO_ERR_NOMEM;
+}
+
+static int producer_init(kefo_producer *p, const kefo_config *cfg,
+                         struct event_base *base) {
+  kefo_producer_settings s;
+  int rv;
+
+  if ((rv = kefo_config_dup(&p->cfg, cfg, p->mem)) != 0) {
+    return rv;
+  }
+  p->stream_name = kefo_config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_NAME);
+  p->stream_arn = kefo_config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_ARN);
+  if ((p->stream_name == NULL) == (p->stream_arn == NULL)) {
+    return KEFO_ERR_CONFIG; /* neither or both */
+  }
+  read_settings(p->cfg, &s);
+  p->list_retry.min_delay_ms = s.retry_min_ms;
+  p->list_retry.max_delay_ms = s.retry_max_ms;
+  p->list_retry.max_attempts =
+      (uint32_t)kefo_config_get_int(p->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
+  /* The core retries PutRecords itself, record by record, until their
+     TTL: each call is one attempt. */
+  p->put_retry = p->list_retry;
+  p->put_retry.max_attempts = 1;
+  if (base == NULL) {
+    base = event_base_new();
+    p->own_base = 1;
+    if (base == NULL) {
+      return KEFO_ERR_NOMEM;
+    }
+  }
+  p->base = base;
+  if ((rv = kefo_aws_setup_kinesis(&p->aws, p->cfg, base, p->mem, 1u << 20)) !=
+          0 ||
+      (rv = kefo_producer_core_new(&p->core, &s, &core_cbs, p, NULL, p->mem)) !=
+          0 ||
+      (rv = loop_events_new(p)) != 0) {
+    return rv;
+  }
+  return 0;
+}
+
+int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
+                      const kefo_producer_callbacks *cbs, void *user_data,
+                      struct event_base *base) {
+  const kefo_mem *mem;
+  kefo_producer *p;
+  int rv;
+
+  if (out == NULL || cfg == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  mem = kefo_mem_or_default(kefo_config_mem(cfg));
+  p = kefo_mem_calloc(mem, 1, sizeof(*p));
+  if (p == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  p->mem = mem;
+  p->user_data = user_data;
+  if (cbs) {
+    p->cb = *cbs;
+  }
+  kefo_buf_init(&p->body, mem);
+  rv = producer_init(p, cfg, base);
+  if (rv != 0) {
+    kefo_producer_del(p);
+    return rv;
+  }
+  list_shards(p);
+  *out = p;
+  return 0;
+}
+
+int kefo_producer_put(kefo_producer *p, const char *partition_key,
+                      const char *explicit_hash_key, const void *data,
+                      size_t len, void *record_ctx) {
+  int rv;
+
+  if (p == NULL || partition_key == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (p->state != P_RUNNING) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  rv = kefo_producer_core_put(p->core, partition_key, strlen(partition_key),
+                              explicit_hash_key,
+                              explicit_hash_key ? strlen(explicit_hash_key) : 0,
+                              data, len, record_ctx, now_ms(p));
+  if (rv == 0) {
+    /* The linger timer, or a call at once when this one filled it. */
+    soon(p);
+  }
+  return rv;
+}
+
+int kefo_producer_flush(kefo_producer *p, kefo_producer_flush_cb cb,
+                        void *flush_data) {
+  int64_t token;
+
+  if (p == NULL || cb == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (p->state == P_STOPPED) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  if (kefo_mem_grow(p->mem, (void **)&p->waiters, p->nwaiters + 1,
+                    &p->waiters_cap, sizeof(*p->waiters)) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  token = kefo_producer_core_flush(p->core);
+  if (token < 0) {
+    return (int)token;
+  }
+  p->waiters[p->nwaiters].token = token; /* 0: nothing to wait for */
+  p->waiters[p->nwaiters].cb = cb;
+  p->waiters[p->nwaiters].data = flush_data;
+  ++p->nwaiters;
+  soon(p);
+  return 0;
+}
+
+int kefo_producer_run(kefo_producer *p) {
+  if (p == NULL || !p->own_base) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  while (p->state != P_STOPPED) {
+    if (event_base_loop(p->base, EVLOOP_ONCE) < 0) {
+      break;
+    }
+  }
+  /* The on_stopped report, if the stop came last in a pass. */
+  event_base_loop(p->base, EVLOOP_NONBLOCK);
+  return 0;
+}
+
+int kefo_producer_stopped(const kefo_producer *p) {
+  return p && p->state == P_STOPPED;
+}
+
+int kefo_producer_stats(const kefo_producer *p, kefo_put_stats *out) {
+  if (p == NULL || out == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  kefo_producer_core_stats(p->core, out);
+  return 0;
+}
+
+void kefo_producer_del(kefo_producer *p) {
+  if (p == NULL) {
+    return;
+  }
+  cancel_calls(p);
+  if (p->listing) {
+    kefo_kinesis_list_cancel(p->listing);
+  }
+  if (p->timer) {
+    event_free(p->timer);
+  }
+  if (p->soon) {
+    event_free(p->soon);
+  }
+  if (p->stop_timer) {
+    event_free(p->stop_timer);
+  }
+  if (p->stopped_ev) {
+    event_free(p->stopped_ev);
+  }
+  if (p->keepalive) {
+    event_free(p->keepalive);
+  }
+  kefo_producer_core_del(p->core);
+  kefo_aws_setup_free(&p->aws);
+  kefo_config_del(p->cfg);
+  kefo_buf_free(&p->body);
+  kefo_mem_free(p->mem, p->waiters);
+  if (p->own_base && p->base) {
+    event_base_free(p->base);
+  }
+  kefo_mem_free(p->mem, p);
+}
