@@ -44,6 +44,8 @@ typedef enum { P_RUNNING, P_STOPPING, P_STOPPED } pstate;
 
 struct kefo_producer {
   const kefo_mem *mem;
+  /* The application's allocator, copied: its config may go. */
+  kefo_mem mem_copy;
   kefo_config *cfg;
   struct event_base *base;
   int own_base;
@@ -632,12 +634,13 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
   if (p == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  p->mem = mem;
+  p->mem_copy = *mem;
+  p->mem = &p->mem_copy;
   p->user_data = user_data;
   if (cbs) {
     p->cb = *cbs;
   }
-  kefo_buf_init(&p->body, mem);
+  kefo_buf_init(&p->body, p->mem);
   rv = producer_init(p, cfg, base);
   if (rv != 0) {
     kefo_producer_del(p);

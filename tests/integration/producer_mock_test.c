@@ -1,0 +1,734 @@
+/*
+ * The producer against the project's mock Kinesis server (started by
+ * tests/integration/producer_mock_test.sh), each case on a fresh 4-shard
+ * stream, read back by kefo's own consumer (EFO, from TRIM_HORIZON):
+ *
+ * - round trip, plain and aggregated: records of random sizes (1 B to
+ *   100 KiB, mostly small) under 100 partition keys and some explicit
+ *   hash keys: every record acknowledged once, read back once with its
+ *   data and keys, each key's records in put order, and each
+ *   acknowledgement's sequence number (and sub-sequence number) the one
+ *   the consumer reads;
+ * - partial failures (10% of entries throttled in every answer), 5xx
+ *   answers and dropped connections: every record acknowledged exactly
+ *   once, never lost; in the ordering mode each key's order holds;
+ * - a reshard while writing: the stale map is noticed and refreshed;
+ * - TTL: a stream that throttles everything fails each record once, after
+ *   its TTL, and a flush still ends;
+ * - backpressure against a server that answers slowly: put returns
+ *   KEFO_ERR_WOULD_BLOCK, on_writable follows, and RSS stays within the
+ *   configured buffer plus a fixed overhead.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/aws_client.h"
+#include "tests/support/aws_test_util.h"
+
+#define MAXN 20000
+#define KEYS 100
+
+static struct event_base *base;
+static kefo_http_client *http;
+static kefo_aws_client *aws;
+static kefo_aws_service svc, ctl_svc;
+static char url[128], slow_url[128];
+static int stream_no;
+
+/* ---- calls to the mock ------------------------------------------------- */
+
+typedef struct answer {
+  int done;
+  int error;
+  cJSON *resp;
+} answer;
+
+static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
+                      void *ud) {
+  answer *a = ud;
+  a->done = 1;
+  a->error = error;
+  if (resp) {
+    a->resp = cJSON_Duplicate(resp, 1);
+  }
+  if (error && info && info->message) {
+    printf("call failed: %s\n", info->message);
+  }
+}
+
+static cJSON *call_on(const kefo_aws_service *to, const char *op, cJSON *body) {
+  answer a;
+
+  memset(&a, 0, sizeof(a));
+  kefo_aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
+  cJSON_Delete(body);
+  kefo_test_run_until(base, &a.done, 30000);
+  if (a.error || !a.done) {
+    cJSON_Delete(a.resp);
+    return NULL;
+  }
+  return a.resp;
+}
+
+static int control(const char *op, cJSON *body) {
+  cJSON *r = call_on(&ctl_svc, op, body);
+  cJSON_Delete(r);
+  return r ? 0 : -1;
+}
+
+static int configure_fail_pct(int pct) {
+  cJSON *b = cJSON_CreateObject();
+  cJSON_AddNumberToObject(b, "PutRecordsFailPercent", pct);
+  return control("Configure", b);
+}
+
+static int arm(const char *kind, int count) {
+  cJSON *b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "Kind", kind);
+  cJSON_AddNumberToObject(b, "Count", count);
+  cJSON_AddStringToObject(b, "Operation", "PutRecords");
+  return control("Fault", b);
+}
+
+static void new_stream(char *name, size_t cap, int shards) {
+  cJSON *b = cJSON_CreateObject(), *r;
+  snprintf(name, cap, "p%d", ++stream_no);
+  cJSON_AddStringToObject(b, "StreamName", name);
+  cJSON_AddNumberToObject(b, "ShardCount", shards);
+  r = call_on(&svc, "CreateStream", b);
+  CU_ASSERT_PTR_NOT_NULL(r);
+  cJSON_Delete(r);
+}
+
+/* ---- the records ---------------------------------------------------------
+ * Record i: data of a random size whose first 4 bytes (when it has 4) hold
+ * i and the rest bytes of a sequence seeded by i; key "k<g>" for those, or
+ * "t<i>" for records under 4 bytes (their key names them). One in five
+ * names an explicit hash key of its own. */
+
+typedef struct rec {
+  uint32_t len;
+  char pk[16];
+  char ehk[40];
+  /* What on_ack said, and what the consumer read. */
+  int acks, fails, reads;
+  char ack_seq[64];
+  uint64_t ack_sub;
+  char read_seq[64];
+  uint64_t read_sub;
+} rec;
+
+static rec *R;
+static size_t N;
+static uint8_t *scratch;
+
+static uint32_t rng(uint32_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 17;
+  *s ^= *s << 5;
+  return *s;
+}
+
+static void fill(uint8_t *d, uint32_t i, uint32_t len) {
+  uint32_t s = i * 2654435761u + 1, k;
+  for (k = 0; k < len; ++k) {
+    d[k] = (uint8_t)rng(&s);
+  }
+  if (len >= 4) {
+    memcpy(d, &i, 4);
+  }
+}
+
+static uint32_t size_of(uint32_t *s) {
+  uint32_t r = rng(s) % 100;
+  if (r < 90) {
+    return 1 + rng(s) % 1000;
+  }
+  if (r < 99) {
+    return 1 + rng(s) % (10 * 1024);
+  }
+  return 1 + rng(s) % (100 * 1024);
+}
+
+static void make_records(size_t n, int with_ehk) {
+  uint32_t s = 12345;
+  size_t i;
+
+  free(R);
+  R = calloc(n, sizeof(*R));
+  N = n;
+  for (i = 0; i < n; ++i) {
+    R[i].len = size_of(&s);
+    if (R[i].len < 4) {
+      snprintf(R[i].pk, sizeof(R[i].pk), "t%zu", i);
+    } else {
+      snprintf(R[i].pk, sizeof(R[i].pk), "k%u", rng(&s) % KEYS);
+    }
+    if (with_ehk && rng(&s) % 5 == 0) {
+      /* A 128-bit number: 2^96 times a random 32-bit one. */
+      snprintf(R[i].ehk, sizeof(R[i].ehk), "%.0f",
+               (double)rng(&s) * 79228162514264337593543950336.0);
+    }
+  }
+}
+
+/* The record a read record is, from its key or data; -1 when none. */
+static long which(const kefo_record *r) {
+  uint32_t i;
+  if (r->data_len >= 4) {
+    memcpy(&i, r->data, 4);
+  } else if (r->partition_key[0] == 't') {
+    i = (uint32_t)strtoul(r->partition_key + 1, NULL, 10);
+  } else {
+    return -1;
+  }
+  return i < N ? (long)i : -1;
+}
+
+/* ---- the producer's callbacks ---------------------------------------------
+ */
+
+typedef struct run {
+  kefo_producer *p;
+  size_t put, next;
+  int writable, would_block, stopped, flushed;
+  int64_t fail_code;
+} run;
+
+static void on_ack(kefo_producer *p, void *ctx, const kefo_put_result *res,
+                   void *ud) {
+  rec *r = ctx;
+  (void)p;
+  (void)ud;
+  ++r->acks;
+  snprintf(r->ack_seq, sizeof(r->ack_seq), "%s", res->sequence_number);
+  r->ack_sub = res->sub_sequence_number;
+}
+
+static void on_failure(kefo_producer *p, void *ctx, const kefo_error_info *err,
+                       void *ud) {
+  rec *r = ctx;
+  run *rn = ud;
+  (void)p;
+  ++r->fails;
+  rn->fail_code = err->code;
+}
+
+static void on_writable(kefo_producer *p, void *ud) {
+  run *rn = ud;
+  (void)p;
+  ++rn->writable;
+}
+
+static void on_stopped(kefo_producer *p, const kefo_error_info *err, void *ud) {
+  run *rn = ud;
+  (void)p;
+  (void)err;
+  rn->stopped = 1;
+}
+
+static void on_flushed(kefo_producer *p, void *data) {
+  run *rn = data;
+  (void)p;
+  rn->flushed = 1;
+}
+
+static kefo_config *producer_config(const char *endpoint, const char *stream,
+                                    const char *const *kv) {
+  kefo_config *cfg;
+  char err[256];
+
+  kefo_config_new(&cfg);
+  kefo_config_set(cfg, "sink.stream.name", stream);
+  kefo_config_set(cfg, "aws.endpoint", endpoint);
+  kefo_config_set(cfg, "aws.region", "us-east-1");
+  kefo_config_set(cfg, "aws.credentials.provider", "BASIC");
+  kefo_config_set(cfg, "aws.credentials.provider.basic.accesskeyid",
+                  "AKIDKEFOTEST");
+  kefo_config_set(cfg, "aws.credentials.provider.basic.secretkey",
+                  KEFO_TEST_SECRET);
+  kefo_config_set(cfg, "sink.flush-buffer.timeout", "50ms");
+  kefo_config_set(cfg, "retry-strategy.delay.min", "20ms");
+  kefo_config_set(cfg, "retry-strategy.delay.max", "200ms");
+  for (; kv && kv[0]; kv += 2) {
+    if (kefo_config_set2(cfg, kv[0], kv[1], err, sizeof(err)) != 0) {
+      printf("config: %s\n", err);
+      CU_FAIL("producer config");
+    }
+  }
+  return cfg;
+}
+
+static kefo_producer *producer(const char *endpoint, const char *stream,
+                               const char *const *kv, run *rn) {
+  kefo_producer_callbacks *cbs;
+  kefo_config *cfg = producer_config(endpoint, stream, kv);
+  kefo_producer *p = NULL;
+
+  kefo_producer_callbacks_new(&cbs);
+  kefo_producer_callbacks_set_on_ack(cbs, on_ack);
+  kefo_producer_callbacks_set_on_failure(cbs, on_failure);
+  kefo_producer_callbacks_set_on_writable(cbs, on_writable);
+  kefo_producer_callbacks_set_on_stopped(cbs, on_stopped);
+  CU_ASSERT_EQUAL(kefo_producer_new(&p, cfg, cbs, rn, base), 0);
+  kefo_producer_callbacks_del(cbs);
+  kefo_config_del(cfg);
+  rn->p = p;
+  return p;
+}
+
+/* Puts records [rn->next, upto) as fast as the producer takes them,
+   running the loop while it says would-block. */
+static void put_upto(run *rn, size_t upto) {
+  while (rn->next < upto) {
+    rec *r = &R[rn->next];
+    int rv;
+    fill(scratch, (uint32_t)rn->next, r->len);
+    rv = kefo_producer_put(rn->p, r->pk, r->ehk[0] ? r->ehk : NULL, scratch,
+                           r->len, r);
+    if (rv == KEFO_ERR_WOULD_BLOCK) {
+      int w = rn->writable;
+      ++rn->would_block;
+      while (rn->writable == w && !rn->stopped) {
+        event_base_loop(base, EVLOOP_ONCE);
+      }
+      continue;
+    }
+    CU_ASSERT_EQUAL_FATAL(rv, 0);
+    ++rn->next;
+    ++rn->put;
+    /* Let the loop run now and then, as an application's would. */
+    if (rn->next % 256 == 0) {
+      event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+  }
+}
+
+/* Flushes and stops gracefully; returns when stopped. */
+static void finish(run *rn) {
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn->p, on_flushed, rn), 0);
+  kefo_test_run_until(base, &rn->flushed, 120000);
+  CU_ASSERT(rn->flushed);
+  kefo_producer_stop(rn->p, 1);
+  kefo_test_run_until(base, &rn->stopped, 30000);
+  CU_ASSERT(rn->stopped);
+}
+
+/* ---- reading back ----------------------------------------------------------
+ */
+
+typedef struct reader {
+  size_t read, dups, strangers, bad_data, bad_keys, out_of_order;
+  /* The last id read per key "k<g>", for the order check. */
+  long last[KEYS];
+  int done;
+} reader;
+
+static int on_records(kefo_consumer *c, const char *shard,
+                      const kefo_record *recs, size_t n, int64_t behind,
+                      void *ud) {
+  reader *rd = ud;
+  size_t k;
+  (void)c;
+  (void)shard;
+  (void)behind;
+  for (k = 0; k < n; ++k) {
+    long i = which(&recs[k]);
+    rec *r;
+    if (i < 0) {
+      ++rd->strangers;
+      continue;
+    }
+    r = &R[i];
+    if (r->reads++) {
+      ++rd->dups;
+      continue;
+    }
+    ++rd->read;
+    fill(scratch, (uint32_t)i, r->len);
+    if (recs[k].data_len != r->len ||
+        memcmp(recs[k].data, scratch, r->len) != 0) {
+      ++rd->bad_data;
+    }
+    if (strcmp(recs[k].partition_key, r->pk) != 0) {
+      ++rd->bad_keys;
+    }
+    snprintf(r->read_seq, sizeof(r->read_seq), "%s", recs[k].sequence_number);
+    r->read_sub = recs[k].sub_sequence_number;
+    /* Order is a shard's: a record with its own explicit hash key may
+       go to another shard than its partition key's. */
+    if (r->pk[0] == 'k' && !r->ehk[0]) {
+      int g = atoi(r->pk + 1);
+      if (rd->last[g] > i) {
+        ++rd->out_of_order;
+      }
+      rd->last[g] = i;
+    }
+  }
+  if (rd->read == N) {
+    rd->done = 1;
+  }
+  return 0;
+}
+
+static void read_back(const char *stream, reader *rd, int want_all) {
+  kefo_consumer_callbacks *cbs;
+  kefo_consumer *c = NULL;
+  kefo_config *cfg;
+  char name[32];
+  int g;
+
+  memset(rd, 0, sizeof(*rd));
+  for (g = 0; g < KEYS; ++g) {
+    rd->last[g] = -1;
+  }
+  snprintf(name, sizeof(name), "reader-%s", stream);
+  kefo_config_new(&cfg);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo_test_consumer_config(cfg, url, stream, "EFO", name), 0);
+  kefo_consumer_callbacks_new(&cbs);
+  kefo_consumer_callbacks_set_on_records(cbs, on_records);
+  CU_ASSERT_EQUAL_FATAL(kefo_consumer_new2(&c, cfg, cbs, rd, base), 0);
+  kefo_consumer_callbacks_del(cbs);
+  kefo_config_del(cfg);
+  CU_ASSERT_EQUAL(kefo_consumer_start(c), 0);
+  kefo_test_run_until(base, &rd->done, want_all ? 120000 : 5000);
+  /* A little longer, for duplicates after the last new record. */
+  {
+    int never = 0;
+    kefo_test_run_until(base, &never, 1000);
+  }
+  kefo_consumer_stop(c, 0);
+  kefo_consumer_del(c);
+  printf("  read back %zu of %zu (%zu again, %zu out of key order, %zu "
+         "bad data, %zu bad keys, %zu unknown)\n",
+         rd->read, N, rd->dups, rd->out_of_order, rd->bad_data, rd->bad_keys,
+         rd->strangers);
+}
+
+/* Every record acknowledged once and never failed; returns how many
+   acknowledgements name the sequence number the consumer read. */
+static size_t check_acks(void) {
+  size_t i, once = 0, same = 0;
+  for (i = 0; i < N; ++i) {
+    once += R[i].acks == 1 && R[i].fails == 0;
+    same += R[i].read_seq[0] && strcmp(R[i].ack_seq, R[i].read_seq) == 0 &&
+            R[i].ack_sub == R[i].read_sub;
+  }
+  CU_ASSERT_EQUAL(once, N);
+  return same;
+}
+
+static void print_stats(const char *what, const run *rn) {
+  kefo_put_stats st;
+  static struct timespec last;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (last.tv_sec) {
+    printf("  (%.1f s since the last case)\n",
+           (double)(now.tv_sec - last.tv_sec) +
+               (now.tv_nsec - last.tv_nsec) / 1e9);
+  }
+  last = now;
+  kefo_producer_stats(rn->p, &st);
+  printf("  %s: put %llu, acknowledged %llu, failed %llu, retried %llu, "
+         "throttled %llu, calls %llu, Kinesis records %llu (%.1f per), "
+         "would-block %d\n",
+         what, (unsigned long long)st.put, (unsigned long long)st.acknowledged,
+         (unsigned long long)st.failed, (unsigned long long)st.retried,
+         (unsigned long long)st.throttled, (unsigned long long)st.calls,
+         (unsigned long long)st.kinesis_records,
+         st.kinesis_records ? (double)st.acknowledged / st.kinesis_records : 0,
+         rn->would_block);
+}
+
+/* ---- the cases ------------------------------------------------------------
+ */
+
+static void round_trip(const char *aggregate, int faults, int ordered) {
+  const char *kv[] = {"sink.aggregation.enabled", aggregate, "sink.ordered",
+                      ordered ? "true" : "false", NULL};
+  char stream[32];
+  reader rd;
+  run rn;
+  size_t same;
+
+  memset(&rn, 0, sizeof(rn));
+  new_stream(stream, sizeof(stream), 4);
+  make_records(MAXN, 1);
+  if (faults) {
+    CU_ASSERT_EQUAL(configure_fail_pct(10), 0);
+    CU_ASSERT_EQUAL(arm("internal-failure", 3), 0);
+  }
+  producer(url, stream, kv, &rn);
+  put_upto(&rn, N / 2);
+  if (faults && !ordered) {
+    /* Connections dropped with a call in flight (the mock may have
+       stored it: then the stream has it twice, and the producer still
+       acknowledges it once). */
+    CU_ASSERT_EQUAL(arm("drop", 2), 0);
+  }
+  put_upto(&rn, N);
+  finish(&rn);
+  print_stats(stream, &rn);
+  if (faults) {
+    kefo_put_stats st;
+    kefo_producer_stats(rn.p, &st);
+    CU_ASSERT(st.throttled > 0);
+    CU_ASSERT(st.retried > 0);
+    configure_fail_pct(0);
+    arm("none", 0);
+  }
+  kefo_producer_del(rn.p);
+  read_back(stream, &rd, 1);
+  CU_ASSERT_EQUAL(rd.read, N);
+  CU_ASSERT_EQUAL(rd.bad_data, 0);
+  CU_ASSERT_EQUAL(rd.bad_keys, 0);
+  CU_ASSERT_EQUAL(rd.strangers, 0);
+  /* Concurrent calls may land in any order: only the ordering mode
+     (one call in flight per shard) promises each key's order. */
+  if (ordered) {
+    CU_ASSERT_EQUAL(rd.out_of_order, 0);
+  }
+  if (!(faults && !ordered)) {
+    CU_ASSERT_EQUAL(rd.dups, 0);
+  }
+  same = check_acks();
+  printf("  acknowledgements naming the sequence number read: %zu of %zu\n",
+         same, N);
+  if (!(faults && !ordered)) {
+    CU_ASSERT_EQUAL(same, N);
+  }
+}
+
+static void test_plain(void) {
+  round_trip("false", 0, 0);
+}
+
+static void test_aggregated(void) {
+  round_trip("true", 0, 0);
+}
+
+static void test_faults(void) {
+  round_trip("true", 1, 0);
+}
+
+static void test_ordered_faults(void) {
+  round_trip("true", 1, 1);
+}
+
+static void test_ordered_plain_faults(void) {
+  const char *kv[] = {"sink.aggregation.enabled", "false", "sink.ordered",
+                      "true", NULL};
+  char stream[32];
+  reader rd;
+  run rn;
+
+  /* Without aggregation the ordering mode sends one record per shard per
+     round trip: fewer records, same promise. */
+  memset(&rn, 0, sizeof(rn));
+  new_stream(stream, sizeof(stream), 4);
+  make_records(2000, 0);
+  CU_ASSERT_EQUAL(configure_fail_pct(10), 0);
+  producer(url, stream, kv, &rn);
+  put_upto(&rn, N);
+  finish(&rn);
+  print_stats(stream, &rn);
+  configure_fail_pct(0);
+  kefo_producer_del(rn.p);
+  read_back(stream, &rd, 1);
+  CU_ASSERT_EQUAL(rd.read, N);
+  CU_ASSERT_EQUAL(rd.out_of_order, 0);
+  CU_ASSERT_EQUAL(rd.dups, 0);
+  CU_ASSERT_EQUAL(check_acks(), N);
+}
+
+static void test_reshard(void) {
+  const char *kv[] = {"sink.aggregation.enabled", "true", NULL};
+  char stream[32];
+  cJSON *b, *r;
+  reader rd;
+  run rn;
+
+  memset(&rn, 0, sizeof(rn));
+  new_stream(stream, sizeof(stream), 2);
+  make_records(MAXN / 2, 0);
+  producer(url, stream, kv, &rn);
+  put_upto(&rn, N / 2);
+  b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "StreamName", stream);
+  cJSON_AddStringToObject(b, "ShardToSplit", "shardId-000000000000");
+  cJSON_AddStringToObject(b, "NewStartingHashKey",
+                          "85070591730234615865843651857942052864");
+  r = call_on(&svc, "SplitShard", b);
+  CU_ASSERT_PTR_NOT_NULL(r);
+  cJSON_Delete(r);
+  put_upto(&rn, N);
+  finish(&rn);
+  print_stats(stream, &rn);
+  kefo_producer_del(rn.p);
+  read_back(stream, &rd, 1);
+  CU_ASSERT_EQUAL(rd.read, N);
+  CU_ASSERT_EQUAL(rd.dups, 0);
+  CU_ASSERT_EQUAL(rd.bad_data, 0);
+  CU_ASSERT_EQUAL(check_acks(), N);
+}
+
+static void test_ttl(void) {
+  const char *kv[] = {"sink.record.ttl", "1s", NULL};
+  char stream[32];
+  struct timespec t0, t1;
+  size_t i, failed = 0, acked = 0;
+  run rn;
+  double secs;
+
+  memset(&rn, 0, sizeof(rn));
+  new_stream(stream, sizeof(stream), 2);
+  make_records(200, 0);
+  CU_ASSERT_EQUAL(configure_fail_pct(100), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  producer(url, stream, kv, &rn);
+  put_upto(&rn, N);
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed, &rn), 0);
+  kefo_test_run_until(base, &rn.flushed, 30000);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CU_ASSERT(rn.flushed);
+  for (i = 0; i < N; ++i) {
+    failed += R[i].fails == 1;
+    acked += R[i].acks;
+  }
+  printf("  TTL 1 s, every entry throttled: %zu of %zu failed once, %zu "
+         "acknowledged, flush after %.2f s, last error %s\n",
+         failed, N, acked, secs, kefo_strerror((int)rn.fail_code));
+  CU_ASSERT_EQUAL(failed, N);
+  CU_ASSERT_EQUAL(acked, 0);
+  CU_ASSERT_EQUAL(rn.fail_code, KEFO_ERR_TIMEOUT);
+  CU_ASSERT(secs >= 1.0);
+  configure_fail_pct(0);
+  kefo_producer_stop(rn.p, 1);
+  kefo_test_run_until(base, &rn.stopped, 10000);
+  CU_ASSERT(rn.stopped);
+  kefo_producer_del(rn.p);
+}
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "VmRSS: %ld", &kb) == 1) {
+      break;
+    }
+  }
+  if (f) {
+    fclose(f);
+  }
+  return kb;
+}
+
+static void test_backpressure(void) {
+  /* 4 MiB of buffer; the slow server answers each call after 200 ms. */
+  const char *kv[] = {"sink.buffer.max-bytes", "4MiB",
+                      "sink.requests.max-inflight", "4", NULL};
+  char stream[32];
+  long rss0, rss_max = 0;
+  uint32_t len = 10 * 1024;
+  run rn;
+  size_t i;
+  answer a;
+  cJSON *b;
+
+  memset(&rn, 0, sizeof(rn));
+  snprintf(stream, sizeof(stream), "slow");
+  {
+    kefo_aws_service slow;
+    kefo_aws_service_kinesis(&slow, slow_url, "us-east-1");
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "StreamName", stream);
+    cJSON_AddNumberToObject(b, "ShardCount", 8);
+    memset(&a, 0, sizeof(a));
+    kefo_aws_call_start(aws, &slow, "CreateStream", b, NULL, on_answer, &a,
+                        NULL);
+    cJSON_Delete(b);
+    kefo_test_run_until(base, &a.done, 30000);
+    cJSON_Delete(a.resp);
+  }
+  make_records(3000, 0);
+  for (i = 0; i < N; ++i) {
+    R[i].len = len;
+  }
+  producer(slow_url, stream, kv, &rn);
+  rss0 = rss_kb();
+  while (rn.next < N) {
+    put_upto(&rn, rn.next + 100 < N ? rn.next + 100 : N);
+    if (rss_kb() > rss_max) {
+      rss_max = rss_kb();
+    }
+  }
+  finish(&rn);
+  print_stats("slow server", &rn);
+  printf("  RSS %ld KiB before, at most %ld KiB while putting 30 MB through "
+         "a 4 MiB buffer (+%ld KiB)\n",
+         rss0, rss_max, rss_max - rss0);
+  CU_ASSERT(rn.would_block > 0);
+  CU_ASSERT(rn.writable > 0);
+  /* The buffer, bodies in flight (4/3 of what they carry) and a fixed
+     overhead: well under the 30 MB put. */
+  CU_ASSERT(rss_max - rss0 < 4 * 1024 * 7 / 3 + 8 * 1024);
+  check_acks();
+  kefo_producer_del(rn.p);
+}
+
+int main(void) {
+  const char *port = getenv("MOCK_PORT"), *slow = getenv("MOCK_SLOW_PORT");
+  CU_pSuite s;
+  int failed;
+
+  if (port == NULL || slow == NULL) {
+    fprintf(stderr, "MOCK_PORT and MOCK_SLOW_PORT must be set\n");
+    return 2;
+  }
+  setvbuf(stdout, NULL, _IONBF, 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
+  snprintf(slow_url, sizeof(slow_url), "http://127.0.0.1:%s", slow);
+  base = event_base_new();
+  scratch = malloc(128 * 1024);
+  kefo_aws_service_kinesis(&svc, url, "us-east-1");
+  ctl_svc = svc;
+  ctl_svc.target_prefix = "KefoMock";
+  if (kefo_http_client_new(&http, base, NULL) != 0 ||
+      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                          NULL) != 0) {
+    return 1;
+  }
+  CU_initialize_registry();
+  s = CU_add_suite("producer on the mock server", NULL, NULL);
+  CU_add_test(s, "round trip, plain", test_plain);
+  CU_add_test(s, "round trip, aggregated", test_aggregated);
+  CU_add_test(s, "10% throttled, 5xx, dropped connections", test_faults);
+  CU_add_test(s, "ordering mode under faults", test_ordered_faults);
+  CU_add_test(s, "ordering mode without aggregation",
+              test_ordered_plain_faults);
+  CU_add_test(s, "reshard while writing", test_reshard);
+  CU_add_test(s, "TTL", test_ttl);
+  CU_add_test(s, "backpressure", test_backpressure);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  failed = (int)CU_get_number_of_failures();
+  CU_cleanup_registry();
+  kefo_aws_client_del(aws);
+  kefo_http_client_del(http);
+  event_base_free(base);
+  free(R);
+  free(scratch);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Starts two mock Kinesis servers on ephemeral loopback ports (one as
+# fast as it goes, one that answers every call after 200 ms, for
+# backpressure), runs tests/integration/producer_mock_test, and always
+# stops them.
+bin=${KEFO_PRODUCER_MOCK_TEST:-./tests/integration/producer_mock_test}
+KEFO_MOCK=${KEFO_MOCK:-./tests/support/mock/kinesis-mock}
+source "$(dirname "$0")/../support/harness/test_setup.sh"
+source "$here/harness/mock.sh"
+kefo_start_mock
+MOCK_PORT=$KEFO_MOCK_PORT
+kefo_start_mock --api-latency-ms 200
+MOCK_SLOW_PORT=$KEFO_MOCK_PORT
+export MOCK_PORT MOCK_SLOW_PORT
+"$bin"
