@@ -326,6 +326,40 @@ static void test_vectors(void) {
                "kpl/aws-sample/sample_100_records.bin");
 }
 
+/* Finished after every record of agg_100_records: each blob is as long
+   as size_with foretold and reads back as the records so far. */
+static void test_every_step(void) {
+  vector_recs v;
+  kefo_kpl_aggregator *a = NULL;
+  kefo_buf out;
+  size_t i, want, bad = 0;
+
+  kefo_buf_init(&out, NULL);
+  CU_ASSERT_FATAL(vector_recs_load(&v, "kpl/agg_100_records.json") == 0);
+  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
+  for (i = 0; i < v.n; ++i) {
+    const test_rec *r = &v.recs[i];
+
+    want = kefo_kpl_aggregator_size_with(a, r->pk, r->pk_len, r->ehk,
+                                         r->ehk_len, r->data_len);
+    CU_ASSERT_EQUAL_FATAL(kefo_kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk,
+                                                  r->ehk_len, r->data,
+                                                  r->data_len),
+                          0);
+    kefo_buf_reset(&out);
+    CU_ASSERT_EQUAL_FATAL(kefo_kpl_aggregator_finish(a, &out), 0);
+    if (out.len != want || kefo_kpl_aggregator_size(a) != want ||
+        !check_round_trip(out.data, out.len, v.recs, i + 1)) {
+      ++bad;
+    }
+  }
+  CU_ASSERT_EQUAL(v.n, 100);
+  CU_ASSERT_EQUAL(bad, 0);
+  kefo_kpl_aggregator_del(a);
+  kefo_buf_free(&out);
+  vector_recs_free(&v);
+}
+
 static void test_empty(void) {
   kefo_kpl_aggregator *a = NULL;
   kefo_buf out;
@@ -666,6 +700,7 @@ int kefo_add_kpl_aggregate_suite(void) {
   CU_pSuite s = CU_add_suite("kpl_aggregate", NULL, NULL);
 
   if (s == NULL || CU_add_test(s, "vectors", test_vectors) == NULL ||
+      CU_add_test(s, "every_step", test_every_step) == NULL ||
       CU_add_test(s, "empty", test_empty) == NULL ||
       CU_add_test(s, "round_trip", test_round_trip) == NULL ||
       CU_add_test(s, "dedup", test_dedup) == NULL ||
