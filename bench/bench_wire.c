@@ -1,8 +1,9 @@
 /*
  * bench_wire: throughput of the wire-format cores (event-stream decoding,
- * base64, CRC-32), each printed beside memcpy over the same number of bytes
- * and, where one exists, a peer implementation timed in the same run on the
- * same buffers, so a figure can be judged without another machine's numbers.
+ * base64, CRC-32, KPL aggregation), each printed beside memcpy over the
+ * same number of bytes and, where one exists, a peer implementation timed
+ * in the same run on the same buffers, so a figure can be judged without
+ * another machine's numbers.
  */
 #include "config.h"
 
@@ -26,6 +27,9 @@
 #include "base/base64.h"
 #include "base/crc32.h"
 #include "aws/event_stream.h"
+#include "base/buf.h"
+#include "shard/kpl.h"
+#include "shard/kpl_aggregate.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -38,6 +42,11 @@
 #define SMALL_STREAM_TARGET MIB
 #define CHUNK (16u * KIB)
 #define B64_INPUT MIB
+
+/* One KPL aggregate of 100 B records, about the 50 KiB the KPL's
+   AggregationMaxSize defaults to. */
+#define AGG_RECORDS 500
+#define AGG_RECORD_BYTES 100
 
 #define NRUNS 5
 #define MAX_ROWS 32
@@ -511,6 +520,95 @@ static size_t op_zlib_crc32(void *ctx) {
   return j->len;
 }
 
+/* An aggregate built again and again: the producer's work per record
+   between put and PutRecords, from the first add to the finished blob. */
+typedef struct agg_job {
+  kefo_kpl_aggregator *a;
+  kefo_buf out;
+  const uint8_t *data;
+  char keys[AGG_RECORDS][16];
+  size_t key_len[AGG_RECORDS];
+  /* 1: every record has the same partition key; AGG_RECORDS: each its
+     own, the costlier table. */
+  size_t nkeys;
+} agg_job;
+
+static void agg_job_init(agg_job *j, const uint8_t *data, size_t nkeys) {
+  size_t i;
+
+  memset(j, 0, sizeof(*j));
+  if (kefo_kpl_aggregator_new(&j->a, NULL) != 0) {
+    die("kefo_kpl_aggregator_new failed");
+  }
+  kefo_buf_init(&j->out, NULL);
+  j->data = data;
+  j->nkeys = nkeys;
+  for (i = 0; i < nkeys; ++i) {
+    j->key_len[i] =
+        (size_t)snprintf(j->keys[i], sizeof(j->keys[i]), "user-%06zu", i * 37);
+  }
+}
+
+static void agg_job_free(agg_job *j) {
+  kefo_kpl_aggregator_del(j->a);
+  kefo_buf_free(&j->out);
+}
+
+static size_t op_kpl_aggregate(void *ctx) {
+  agg_job *j = ctx;
+  size_t i, k;
+
+  kefo_kpl_aggregator_reset(j->a);
+  for (i = 0; i < AGG_RECORDS; ++i) {
+    k = i % j->nkeys;
+    if (kefo_kpl_aggregator_add(j->a, j->keys[k], j->key_len[k], NULL, 0,
+                                j->data + i * AGG_RECORD_BYTES,
+                                AGG_RECORD_BYTES) != 0) {
+      die("kefo_kpl_aggregator_add failed");
+    }
+  }
+  kefo_buf_reset(&j->out);
+  if (kefo_kpl_aggregator_finish(j->a, &j->out) != 0) {
+    die("kefo_kpl_aggregator_finish failed");
+  }
+  sink += j->out.data[j->out.len - 1];
+  return AGG_RECORDS * AGG_RECORD_BYTES;
+}
+
+/* The floor under aggregation: the MD5 over the same aggregate, which
+   finishing cannot avoid. Counts the same record bytes. */
+static size_t op_md5_aggregate(void *ctx) {
+  agg_job *j = ctx;
+  uint8_t md[EVP_MAX_MD_SIZE];
+
+  if (!EVP_Digest(j->out.data + KEFO_KPL_MAGIC_LEN,
+                  j->out.len - KEFO_KPL_MAGIC_LEN - KEFO_KPL_DIGEST_LEN, md,
+                  NULL, EVP_md5(), NULL)) {
+    die("EVP_Digest failed");
+  }
+  sink += md[0];
+  return AGG_RECORDS * AGG_RECORD_BYTES;
+}
+
+static int count_record(const kefo_kpl_record *rec, void *user_data) {
+  (void)rec;
+  ++*(size_t *)user_data;
+  return 0;
+}
+
+/* One aggregate made and read back: all the records, as one aggregate. */
+static int verify_aggregate(agg_job *j) {
+  kefo_kpl_result res;
+  size_t n = 0;
+
+  op_kpl_aggregate(j);
+  return kefo_kpl_deaggregate(NULL, j->out.data, j->out.len, NULL, 0, NULL,
+                              count_record, &n, &res) == 0 &&
+                 res.aggregated && n == AGG_RECORDS
+             ? 0
+             : 1;
+}
+
 typedef struct bench {
   options opt;
   /* memcpy's destination, as large as the largest input. */
@@ -771,7 +869,8 @@ int main(int argc, char **argv) {
   es_job jobs[4];
   kefo_es_header hdrs[3];
   buf_job dec, enc, crc1k;
-  int i, fails;
+  static agg_job agg1, aggn;
+  int i, fails, agg_row[2] = {0, 0};
   double big_allocs, big_chunk_allocs, small_chunk_allocs;
 
   b = calloc(1, sizeof(*b));
@@ -820,6 +919,12 @@ int main(int argc, char **argv) {
 
   fails = verify_all(payload, big, big_len, small_payload, small, small_len,
                      small_count, raw, text, text_len);
+  agg_job_init(&agg1, raw, 1);
+  agg_job_init(&aggn, raw, AGG_RECORDS);
+  if (verify_aggregate(&agg1) || verify_aggregate(&aggn)) {
+    fprintf(stderr, "FAIL: KPL aggregate does not read back\n");
+    ++fails;
+  }
   if (fails) {
     fprintf(stderr, "bench_wire: %d correctness check(s) failed\n", fails);
     return 1;
@@ -844,7 +949,10 @@ int main(int argc, char **argv) {
          "CRC);\nbase64 decode counts the encoded text, base64 encode the "
          "binary input.\n/memcpy: against memcpy of bytes/op in the same "
          "run. kefo/peer: against\nthe row below it. kefo_crc32 folds with "
-         "PCLMULQDQ where the CPU has it.\n\n");
+         "PCLMULQDQ where the CPU has it.\nKPL aggregate: %d records of %d B "
+         "added and finished (MD5 included), MB/s\nof record data, msgs/s "
+         "in records; its peer is MD5 alone over the same blob.\n\n",
+         AGG_RECORDS, AGG_RECORD_BYTES);
   fflush(stdout);
   fprintf(stderr, "measuring:\n");
 
@@ -885,11 +993,21 @@ int main(int argc, char **argv) {
         {"crc32, kefo_crc32", "1 MiB binary", B64_INPUT, raw, op_crc32, &enc, 0,
          "crc32, zlib crc32_z", op_zlib_crc32, &enc},
         {"crc32, kefo_crc32", "1 KiB binary", KIB, raw, op_crc32, &crc1k, 0,
-         "crc32, zlib crc32_z", op_zlib_crc32, &crc1k}};
+         "crc32, zlib crc32_z", op_zlib_crc32, &crc1k},
+        {"kpl aggregate, add+finish", "100 B, 1 key",
+         AGG_RECORDS * AGG_RECORD_BYTES, raw, op_kpl_aggregate, &agg1,
+         AGG_RECORDS, "kpl aggregate, MD5 only", op_md5_aggregate, &agg1},
+        {"kpl aggregate, add+finish", "100 B, 500 keys",
+         AGG_RECORDS * AGG_RECORD_BYTES, raw, op_kpl_aggregate, &aggn,
+         AGG_RECORDS, "kpl aggregate, MD5 only", op_md5_aggregate, &aggn}};
     size_t c;
 
     for (c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {
       run_case(b, &cases[c]);
+      /* The case's row, then its peer's, came last. */
+      if (cases[c].op == op_kpl_aggregate) {
+        agg_row[cases[c].ctx == &aggn] = b->nrows - 2;
+      }
     }
   }
 
@@ -906,6 +1024,12 @@ int main(int argc, char **argv) {
          "/ messages):\n  1 MiB fed whole %.3f, 1 MiB in 16 KiB chunks "
          "%.3f, 1 KiB stream in chunks %.4f\n",
          big_allocs, big_chunk_allocs, small_chunk_allocs);
+  for (i = 0; i < 2; ++i) {
+    const row *r = &b->rows[agg_row[i]];
+
+    printf("KPL aggregation, %s: %.0f ns per record (add + finish)\n", r->input,
+           1e9 / (r->r.ops_s * AGG_RECORDS));
+  }
   printf("load at end: %.2f\n", load_average());
   printf("sink: %08x\n",
          (unsigned)(sink + jobs[0].sink.fold + jobs[1].sink.fold +
@@ -914,6 +1038,8 @@ int main(int argc, char **argv) {
   for (i = 0; i < 4; ++i) {
     kefo_es_decoder_free(&jobs[i].dec);
   }
+  agg_job_free(&agg1);
+  agg_job_free(&aggn);
   free(b->scratch);
   free(out);
   free(text);

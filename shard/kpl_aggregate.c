@@ -228,8 +228,8 @@ static int table_reserve(kpl_table *t, const kefo_mem *mem, size_t len) {
 }
 
 /* Adds a key that table_reserve made room for; returns its index. */
-static size_t table_add(kpl_table *t, const char *s, size_t len,
-                        uint32_t hash, size_t pb_cost) {
+static size_t table_add(kpl_table *t, const char *s, size_t len, uint32_t hash,
+                        size_t pb_cost) {
   kpl_entry *e = &t->entries[t->n];
 
   e->off = t->bytes.len;
@@ -275,8 +275,8 @@ static int record_plan(const kefo_kpl_aggregator *a, kpl_plan *pl,
   size_t cost;
 
   pl->pk_hash = pk != NULL ? key_hash(pk, pk_len) : 0;
-  pl->pk_index = pk != NULL ? table_find(&a->pk, pk, pk_len, pl->pk_hash)
-                            : NOT_FOUND;
+  pl->pk_index =
+      pk != NULL ? table_find(&a->pk, pk, pk_len, pl->pk_hash) : NOT_FOUND;
   pl->pk_new = pl->pk_index == NOT_FOUND;
   if (pl->pk_new) {
     pl->pk_index = a->pk.n;
@@ -295,8 +295,8 @@ static int record_plan(const kefo_kpl_aggregator *a, kpl_plan *pl,
   if (data_len > SIZE_MAX - RECORD_OVERHEAD) {
     return -1;
   }
-  pl->body_len = 1 + varint_len(pl->pk_index) + 1 + varint_len(data_len) +
-                 data_len;
+  pl->body_len =
+      1 + varint_len(pl->pk_index) + 1 + varint_len(data_len) + data_len;
   if (ehk != NULL) {
     pl->body_len += 1 + varint_len(pl->ehk_index);
   }
@@ -371,11 +371,35 @@ size_t kefo_kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
                                      size_t data_len) {
   kpl_plan pl;
 
-  if (a == NULL || record_plan(a, &pl, pk, pk_len, ehk, ehk_len, data_len) !=
-                       0) {
+  if (a == NULL ||
+      record_plan(a, &pl, pk, pk_len, ehk, ehk_len, data_len) != 0) {
     return SIZE_MAX;
   }
   return pl.pb_len + KEFO_KPL_EMPTY_AGGREGATE_LEN;
+}
+
+/* Writes the record that kefo_kpl_aggregator_add made room for. */
+static void append_record(kefo_kpl_aggregator *a, const kpl_plan *pl,
+                          int has_ehk, const uint8_t *data, size_t data_len) {
+  uint8_t *p = a->recs.data + a->recs.len;
+
+  *p++ = TAG_AGG_RECORD;
+  p = put_varint(p, pl->body_len);
+  *p++ = TAG_REC_PARTITION_KEY_INDEX;
+  p = put_varint(p, pl->pk_index);
+  /* Field 2 only when the record has a key: absent is not index 0. */
+  if (has_ehk) {
+    *p++ = TAG_REC_EXPLICIT_HASH_KEY_INDEX;
+    p = put_varint(p, pl->ehk_index);
+  }
+  *p++ = TAG_REC_DATA;
+  p = put_varint(p, data_len);
+  if (data_len > 0) {
+    memcpy(p, data, data_len);
+  }
+  a->recs.len += pl->field_len;
+  a->pb_len = pl->pb_len;
+  ++a->count;
 }
 
 int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
@@ -383,25 +407,28 @@ int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
                             const uint8_t *data, size_t data_len) {
   kefo_hash_key key;
   kpl_plan pl;
-  uint8_t *p;
+  int rv;
 
   /* Every check before anything is allocated or changed. */
   if (a == NULL || pk == NULL || pk_len == 0 ||
       pk_len > KEFO_KPL_MAX_PARTITION_KEY_LEN ||
       (data == NULL && data_len > 0) ||
       (ehk != NULL && kefo_hash_key_parse(&key, ehk, ehk_len) != 0)) {
-    return KEFO_ERR_INVALID_ARGUMENT;
+    rv = KEFO_ERR_INVALID_ARGUMENT;
+    goto fail;
   }
   if (a->count >= MAX_RECORDS ||
       record_plan(a, &pl, pk, pk_len, ehk, ehk_len, data_len) != 0) {
-    return KEFO_ERR_NOMEM;
+    rv = KEFO_ERR_NOMEM;
+    goto fail;
   }
   /* Room for everything first, so that a failure leaves the aggregate as
      it was (only with more capacity) and the writes below cannot fail. */
   if (kefo_buf_reserve(&a->recs, pl.field_len) != 0 ||
       (pl.pk_new && table_reserve(&a->pk, &a->mem, pk_len) != 0) ||
       (pl.ehk_new && table_reserve(&a->ehk, &a->mem, ehk_len) != 0)) {
-    return KEFO_ERR_NOMEM;
+    rv = KEFO_ERR_NOMEM;
+    goto fail;
   }
 
   if (pl.pk_new) {
@@ -410,25 +437,11 @@ int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
   if (pl.ehk_new) {
     table_add(&a->ehk, ehk, ehk_len, pl.ehk_hash, key_cost(ehk_len));
   }
-  p = a->recs.data + a->recs.len;
-  *p++ = TAG_AGG_RECORD;
-  p = put_varint(p, pl.body_len);
-  *p++ = TAG_REC_PARTITION_KEY_INDEX;
-  p = put_varint(p, pl.pk_index);
-  /* Field 2 only when the record has a key: absent is not index 0. */
-  if (ehk != NULL) {
-    *p++ = TAG_REC_EXPLICIT_HASH_KEY_INDEX;
-    p = put_varint(p, pl.ehk_index);
-  }
-  *p++ = TAG_REC_DATA;
-  p = put_varint(p, data_len);
-  if (data_len > 0) {
-    memcpy(p, data, data_len);
-  }
-  a->recs.len += pl.field_len;
-  a->pb_len = pl.pb_len;
-  ++a->count;
-  return 0;
+  append_record(a, &pl, ehk != NULL, data, data_len);
+  rv = 0;
+
+fail:
+  return rv;
 }
 
 size_t kefo_kpl_aggregator_count(const kefo_kpl_aggregator *a) {
@@ -492,19 +505,23 @@ fail:
 
 int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
   size_t total;
-  uint8_t *start, *pb, *p;
+  uint8_t *pb, *p;
   int rv;
 
   if (a == NULL || out == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
+    rv = KEFO_ERR_INVALID_ARGUMENT;
+    goto fail;
   }
   total = kefo_kpl_aggregator_size(a);
   if (kefo_buf_reserve(out, total) != 0) {
-    return KEFO_ERR_NOMEM;
+    rv = KEFO_ERR_NOMEM;
+    goto fail;
   }
-  start = out->data + out->len;
-  memcpy(start, kpl_magic, KEFO_KPL_MAGIC_LEN);
-  pb = start + KEFO_KPL_MAGIC_LEN;
+  /* Written past out->len, which moves only once the MD5 is there: a
+     failure leaves |out| as it was. */
+  p = out->data + out->len;
+  memcpy(p, kpl_magic, KEFO_KPL_MAGIC_LEN);
+  pb = p + KEFO_KPL_MAGIC_LEN;
   /* Tables before records, as the KPL writes them; kefo_kpl_deaggregate
      reads that order fastest. */
   p = write_table(pb, &a->pk, TAG_AGG_PARTITION_KEY);
@@ -516,12 +533,15 @@ int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
   if ((size_t)(p - pb) != a->pb_len) {
     /* The running sizes and the bytes disagree: a bug, never a bad
        aggregate on the wire. */
-    return KEFO_ERR_INVALID_STATE;
+    rv = KEFO_ERR_INVALID_STATE;
+    goto fail;
   }
   rv = md5_digest(a, pb, a->pb_len, p);
   if (rv != 0) {
-    return rv;
+    goto fail;
   }
   out->len += total;
-  return 0;
+
+fail:
+  return rv;
 }

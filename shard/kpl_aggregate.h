@@ -92,8 +92,10 @@ size_t kefo_kpl_aggregator_size(const kefo_kpl_aggregator *a);
  * never send one.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (NULL |a| or |out|),
- * KEFO_ERR_NOMEM or KEFO_ERR_CRYPTO (OpenSSL could not compute MD5).
- * On error |out| keeps its length (it may have grown its capacity).
+ * KEFO_ERR_NOMEM, KEFO_ERR_CRYPTO (OpenSSL could not compute MD5) or
+ * KEFO_ERR_INVALID_STATE (a bug: the bytes written disagree with the
+ * size counted). On error |out| keeps its length (its capacity may have
+ * grown).
  */
 int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out);
 

@@ -65,6 +65,20 @@ static void test_defaults(void) {
       {KEFO_CFG_RETRY_MIN_DELAY, "300ms"},
       {KEFO_CFG_RETRY_MAX_DELAY, "1s"},
       {KEFO_CFG_RETRY_MAX_ATTEMPTS, "50"},
+      {KEFO_CFG_SINK_BATCH_MAX_SIZE, "500"},
+      {KEFO_CFG_SINK_MAX_INFLIGHT, "50"},
+      {KEFO_CFG_SINK_MAX_BUFFERED, "10000"},
+      {KEFO_CFG_SINK_BUFFER_MAX_BYTES, "64MiB"},
+      {KEFO_CFG_SINK_FLUSH_SIZE, "5MiB"},
+      {KEFO_CFG_SINK_FLUSH_TIMEOUT, "5s"},
+      {KEFO_CFG_SINK_FAIL_ON_ERROR, "false"},
+      {KEFO_CFG_SINK_AGGREGATION, "true"},
+      {KEFO_CFG_SINK_AGGREGATION_MAX_SIZE, "51200"},
+      {KEFO_CFG_SINK_AGGREGATION_MAX_COUNT, "4294967295"},
+      {KEFO_CFG_SINK_RECORD_TTL, "30s"},
+      {KEFO_CFG_SINK_RATE_LIMIT, "150"},
+      {KEFO_CFG_SINK_ORDERED, "false"},
+      {KEFO_CFG_SINK_STOP_TIMEOUT, "30s"},
   };
   kefo_config *cfg = new_config();
   size_t i, j, with_default = 0;

@@ -19,6 +19,7 @@ static const add_suite_fn suites[] = {
     kefo_add_event_stream_suite,
     kefo_add_sigv4_suite,
     kefo_add_kpl_suite,
+    kefo_add_kpl_aggregate_suite,
     kefo_add_retry_suite,
     kefo_add_endpoint_suite,
     kefo_add_profile_file_suite,

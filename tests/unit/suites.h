@@ -12,6 +12,7 @@ int kefo_add_json_writer_suite(void);
 int kefo_add_event_stream_suite(void);
 int kefo_add_sigv4_suite(void);
 int kefo_add_kpl_suite(void);
+int kefo_add_kpl_aggregate_suite(void);
 int kefo_add_retry_suite(void);
 int kefo_add_endpoint_suite(void);
 int kefo_add_profile_file_suite(void);
