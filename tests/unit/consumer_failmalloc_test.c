@@ -129,13 +129,133 @@ static void test_consumer_failmalloc(void) {
   CU_ASSERT(counts.created > 0 && counts.created < counts.runs);
 }
 
+/* The producer the same way: created, twenty records put, a flush, its
+   ListShards refused and given up (which stops it, failing the records),
+   a graceful stop, freed. */
+typedef struct pfm {
+  int acked, failed, flushed, stopped;
+} pfm;
+
+static void p_ack(kefo_producer *p, void *ctx, const kefo_put_result *res,
+                  void *ud) {
+  (void)p;
+  (void)ctx;
+  (void)res;
+  ++((pfm *)ud)->acked;
+}
+
+static void p_fail(kefo_producer *p, void *ctx, const kefo_error_info *err,
+                   void *ud) {
+  (void)p;
+  (void)ctx;
+  (void)err;
+  ++((pfm *)ud)->failed;
+}
+
+static void p_stopped(kefo_producer *p, const kefo_error_info *err,
+                      void *ud) {
+  (void)p;
+  (void)err;
+  ((pfm *)ud)->stopped = 1;
+}
+
+static void p_flushed(kefo_producer *p, void *data) {
+  (void)p;
+  ((pfm *)data)->flushed = 1;
+}
+
+static long producers_created, records_put;
+
+static int producer_scenario(const kefo_mem *mem, void *arg) {
+  static const char *const keys[][2] = {
+      {"sink.stream.name", "fm"},
+      {"aws.region", "us-east-1"},
+      {"aws.endpoint", endpoint},
+      {"aws.credentials.provider", "BASIC"},
+      {"aws.credentials.provider.basic.accesskeyid", "AKIDFAILMALLOC"},
+      {"aws.credentials.provider.basic.secretkey", "failmalloc-secret"},
+      {"retry-strategy.delay.min", "1ms"},
+      {"retry-strategy.delay.max", "2ms"},
+      {"retry-strategy.attempts.max", "2"},
+      {"sink.flush-buffer.timeout", "1ms"}};
+  kefo_producer_callbacks *cbs = NULL;
+  kefo_producer *p = NULL;
+  struct event_base *base;
+  kefo_config *cfg;
+  pfm st;
+  size_t i;
+  int rv, k;
+
+  (void)arg;
+  memset(&st, 0, sizeof(st));
+  rv = kefo_config_new2(&cfg, mem);
+  if (rv != 0) {
+    return rv;
+  }
+  for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && rv == 0; ++i) {
+    rv = kefo_config_set(cfg, keys[i][0], keys[i][1]);
+  }
+  base = event_base_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+  if (rv == 0 && (rv = kefo_producer_callbacks_new(&cbs)) == 0) {
+    kefo_producer_callbacks_set_on_ack(cbs, p_ack);
+    kefo_producer_callbacks_set_on_failure(cbs, p_fail);
+    kefo_producer_callbacks_set_on_stopped(cbs, p_stopped);
+    rv = kefo_producer_new(&p, cfg, cbs, &st, base);
+  }
+  kefo_producer_callbacks_del(cbs);
+  kefo_config_del(cfg);
+  if (rv == 0) {
+    int put = 0;
+    ++producers_created;
+    for (k = 0; k < 20; ++k) {
+      char key[16];
+      snprintf(key, sizeof(key), "key-%d", k);
+      put += kefo_producer_put(p, key, NULL, "data", 4, NULL) == 0;
+    }
+    records_put += put;
+    kefo_producer_flush(p, p_flushed, &st);
+    for (k = 0; k < 50 && !kefo_producer_stopped(p); ++k) {
+      event_base_loop(base, EVLOOP_NONBLOCK);
+      usleep(200);
+    }
+    kefo_producer_stop(p, 1);
+    for (k = 0; k < 50 && !st.stopped; ++k) {
+      event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    kefo_producer_stop(p, 0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CU_ASSERT(kefo_producer_stopped(p));
+    /* Every record put is reported once: nothing was written. */
+    CU_ASSERT_EQUAL(st.acked, 0);
+    CU_ASSERT_EQUAL(st.failed, put);
+    kefo_producer_del(p);
+  }
+  event_base_free(base);
+  return rv;
+}
+
+static void test_producer_failmalloc(void) {
+  snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", closed_port());
+  producers_created = records_put = 0;
+  kefo_failmalloc_run(producer_scenario, NULL);
+  printf("\nproducer failmalloc: %ld producers created, %ld records put "
+         "(and failed once each)\n",
+         producers_created, records_put);
+  CU_ASSERT(producers_created > 0);
+}
+
 int kefo_add_consumer_failmalloc_suite(void) {
   CU_pSuite s = CU_add_suite("consumer failmalloc", NULL, NULL);
   if (s == NULL ||
       !CU_add_test(s,
                    "create, start, stop, free: every allocation fails "
                    "once",
-                   test_consumer_failmalloc)) {
+                   test_consumer_failmalloc) ||
+      !CU_add_test(s,
+                   "producer: create, put, flush, stop, free: every "
+                   "allocation fails once",
+                   test_producer_failmalloc)) {
     return CU_get_error();
   }
   return CUE_SUCCESS;
