@@ -2,8 +2,8 @@
  * The library never writes to stdout or stderr itself (issue 24, item 5).
  * With descriptors 1 and 2 (and so the C streams stdout and stderr) sent
  * to a temporary file, consumers run through every error path of the
- * project's mock Kinesis server (started by tests/integration/quiet_test.sh): each
- * fault kind of the fault matrix, for both readers, and beside them an
+ * project's mock Kinesis server (started by tests/integration/quiet_test.sh):
+ * each fault kind of the fault matrix, for both readers, and beside them an
  * unreachable endpoint, TLS to a plain port, a refused signature, an
  * unknown stream, configs that fail, a lease file that is a directory and
  * an on_records that fails. Nothing is printed while captured: what each
@@ -160,6 +160,7 @@ static void case_end(result *r) {
 
 typedef struct observer {
   long records;
+  long target_records; /* from the shard the faults strike */
   int errors;
   int last_code;
   char last_error[200];
@@ -170,16 +171,20 @@ typedef struct observer {
   int stop_code;
   char stop_error[200];
   int fail_records; /* on_records returns non-zero */
+  int want_code;    /* the error the running cell names, or 0 */
+  int want_seen;    /* on_error calls with |want_code| */
 } observer;
 
 static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
                       size_t n, int64_t behind, void *ud) {
   observer *o = ud;
   (void)c;
-  (void)shard;
   (void)r;
   (void)behind;
   o->records += (long)n;
+  if (strcmp(shard, TARGET) == 0) {
+    o->target_records += (long)n;
+  }
   return o->fail_records ? 1 : 0;
 }
 
@@ -200,6 +205,9 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
   observer *o = ud;
   (void)c;
   ++o->errors;
+  if (o->want_code != 0 && e->code == o->want_code) {
+    ++o->want_seen;
+  }
   o->last_code = e->code;
   snprintf(o->last_error, sizeof(o->last_error), "%s", e->message);
   snprintf(o->last_type, sizeof(o->last_type), "%s",
@@ -467,17 +475,67 @@ static int reshard(const char *op) {
   return r ? 0 : -1;
 }
 
-static void run_cell(const cell *c, const char *reader, observer *o) {
-  char name[96];
+static int64_t mono_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The error a cell must see reported, where "an error" is not enough: a
+   truncated event-stream message (EFO) is reported as such, and a
+   GetRecords body short of its content-length makes nghttp2 reset the
+   stream. Any other error (a timeout, say) would be another path. */
+static int want_code(const cell *c, unsigned me) {
+  if (c->kind && strcmp(c->kind, "truncate") == 0) {
+    return me == EFO ? KEFO_ERR_ES_TRUNCATED : KEFO_ERR_STREAM_RESET;
+  }
+  return 0;
+}
+
+/*
+ * A fault with a duration outlives its cell, which ends once its effect
+ * is seen: "slow" throttles the whole connection for |ms|, and the next
+ * cell's subscription shares it. A fault struck there queues behind the
+ * throttle, and the 2 s inactivity deadline (counted in whole events,
+ * source.efo.subscription.timeout) drops the stream, as documented and
+ * without an error, before the fault arrives: the next cell then sees
+ * only the resubscription ("EFO: truncated" failed so, now and then).
+ * So the window is waited out from |struck_ms|, then a record of the
+ * struck shard, which shows its stream healthy again. Returns the ms from
+ * the window's end to that record, or -1 if none came within 10 s.
+ */
+static int64_t settle(observer *o, int64_t struck_ms, int ms) {
+  int64_t end = struck_ms + ms, t;
+  long before;
+  int i;
+
+  while (mono_ms() < end) {
+    run_ms(20);
+  }
+  before = o->target_records;
+  for (i = 0; i < 500 && o->target_records == before; ++i) {
+    run_ms(20);
+  }
+  t = mono_ms() - end;
+  return o->target_records > before ? t : -1;
+}
+
+static void run_cell(const cell *c, const char *reader, unsigned me,
+                     observer *o) {
+  char name[96], after[64] = "";
   result *r;
   int errors0 = o->errors, resub0 = o->resubscribed, fin0 = o->finished, i;
-  int strikes = (c->then ? 1 : 0) + (c->count ? c->count : 1);
+  int strikes = (c->then ? 1 : 0) + (c->count ? c->count : 1), seen0;
   double f0, f = 0;
+  int64_t struck_ms = 0, healthy_ms;
   unsigned got = 0;
 
   snprintf(name, sizeof(name), "%s: %s", reader, c->name);
   r = case_begin(name);
   o->last_error[0] = '\0';
+  o->want_code = want_code(c, me);
+  seen0 = o->want_seen;
   f0 = fired();
   if (c->kind) {
     CHECK(arm(c) == 0);
@@ -490,13 +548,14 @@ static void run_cell(const cell *c, const char *reader, observer *o) {
     }
     if (f >= f0 + strikes) {
       got |= X_STRUCK;
+      struck_ms = mono_ms(); /* the strike was at or before this */
     }
   } else {
     CHECK(reshard(c->op) == 0);
   }
   /* What the consumer did about it, within 15 s. */
   for (i = 0; i < 750; ++i) {
-    if (o->errors > errors0) {
+    if (o->errors > errors0 && (!o->want_code || o->want_seen > seen0)) {
       got |= X_ERROR;
     }
     if (o->resubscribed > resub0) {
@@ -514,13 +573,23 @@ static void run_cell(const cell *c, const char *reader, observer *o) {
   /* The rest of the recovery happens inside the capture too. */
   run_ms(300);
   disarm();
+  if (c->ms && (got & X_STRUCK)) {
+    healthy_ms = settle(o, struck_ms, c->ms);
+    if (healthy_ms >= 0) {
+      snprintf(after, sizeof(after), "; shard read again %lld ms after",
+               (long long)healthy_ms);
+    } else {
+      snprintf(after, sizeof(after), "; shard not read again within 10 s");
+    }
+  }
+  o->want_code = 0;
   r->exercised = (got & c->expect) != 0 && (!c->kind || (got & X_STRUCK));
   snprintf(r->seen, sizeof(r->seen),
-           "struck %.0f/%d; on_error x%d%s%s; resubscribed %d; finished %d%s",
+           "struck %.0f/%d; on_error x%d%s%s; resubscribed %d; finished %d%s%s",
            c->kind ? f - f0 : 0, c->kind ? strikes : 0, o->errors - errors0,
            o->last_error[0] ? ", last: " : "", o->last_error,
            o->resubscribed - resub0, o->finished - fin0,
-           o->failed ? "; a shard FAILED" : "");
+           o->failed ? "; a shard FAILED" : "", after);
   case_end(r);
 }
 
@@ -566,7 +635,7 @@ static void fault_cells(const char *reader, unsigned me) {
   }
   for (i = 0; i < NCELLS; ++i) {
     if (cells[i].readers & me) {
-      run_cell(&cells[i], reader, &o);
+      run_cell(&cells[i], reader, me, &o);
     }
   }
   snprintf(name, sizeof(name), "%s: graceful stop after the faults", reader);
