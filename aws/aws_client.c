@@ -265,11 +265,13 @@ static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
   return 0;
 }
 
-int kefo_aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
-                       const char *operation, const kefo_credentials *creds,
-                       const uint8_t *body, size_t body_len,
-                       const kefo_http_callbacks *cb, void *user_data,
-                       kefo_http_stream **stream, const char **why) {
+/* kefo_aws_send_json, with the body lent to the stream (|lent|: it
+   outlives the stream) or copied by it. */
+static int send_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                     const char *operation, const kefo_credentials *creds,
+                     const uint8_t *body, size_t body_len, int lent,
+                     const kefo_http_callbacks *cb, void *user_data,
+                     kefo_http_stream **stream, const char **why) {
   kefo_sigv4_result res;
   kefo_http_header hs[8];
   kefo_http_request req;
@@ -292,12 +294,22 @@ int kefo_aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
   req.nheaders = n;
   req.body = body;
   req.body_len = body_len;
+  req.body_lent = lent;
   rv = kefo_http_client_request(c->http, &req, cb, user_data, stream);
   kefo_sigv4_result_free(&res);
   if (rv != 0) {
     *why = "cannot start the request";
   }
   return rv;
+}
+
+int kefo_aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                       const char *operation, const kefo_credentials *creds,
+                       const uint8_t *body, size_t body_len,
+                       const kefo_http_callbacks *cb, void *user_data,
+                       kefo_http_stream **stream, const char **why) {
+  return send_json(c, svc, operation, creds, body, body_len, 0, cb, user_data,
+                   stream, why);
 }
 
 void kefo_aws_printable(char *s) {
@@ -613,9 +625,11 @@ static void on_credentials(int error, const kefo_credentials *creds,
     fail_or_retry(call, error, &info);
     return;
   }
-  rv = kefo_aws_send_json(call->client, call->svc, call->operation, creds,
-                          (const uint8_t *)call->body, call->body_len,
-                          &http_callbacks, call, &call->stream, &why);
+  /* The call's body outlives each attempt's stream (call_free cancels
+     the stream first): lent, not copied. */
+  rv = send_json(call->client, call->svc, call->operation, creds,
+                 (const uint8_t *)call->body, call->body_len, 1,
+                 &http_callbacks, call, &call->stream, &why);
   if (rv != 0) {
     info.code = rv;
     info.message = why;
@@ -724,15 +738,31 @@ int kefo_aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
 }
 
 int kefo_aws_call_start_text(kefo_aws_client *c, const kefo_aws_service *svc,
-                             const char *operation, const char *body,
-                             size_t len, const kefo_retry_strategy *retry,
-                             kefo_aws_cb cb, void *user_data,
-                             kefo_aws_call **out) {
-  if (body == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
+                             const char *operation, kefo_buf *body,
+                             const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                             void *user_data, kefo_aws_call **out) {
+  kefo_aws_call *call = NULL;
+  int rv;
+
+  if (body == NULL || body->len == 0 || kefo_buf_append_byte(body, 0) != 0) {
+    return body == NULL || body->len == 0 ? KEFO_ERR_INVALID_ARGUMENT
+                                          : KEFO_ERR_NOMEM;
   }
-  return call_start(c, svc, operation, body, len, retry, cb, NULL, user_data,
-                    out);
+  --body->len;
+  /* An empty body of a call's own first, then the text swapped in: no
+     copy of megabytes. */
+  rv = call_start(c, svc, operation, "", 0, retry, cb, NULL, user_data, &call);
+  if (rv != 0) {
+    return rv;
+  }
+  kefo_mem_free(c->mem, call->body);
+  call->body = (char *)body->data;
+  call->body_len = body->len;
+  kefo_buf_init(body, body->mem);
+  if (out) {
+    *out = call;
+  }
+  return 0;
 }
 
 void kefo_aws_call_cancel(kefo_aws_call *call) {

@@ -12,6 +12,7 @@
 #include "aws/credentials.h"
 #include "aws/http.h"
 #include "aws/region.h"
+#include "base/buf.h"
 #include "base/retry.h"
 #include "aws/sigv4.h"
 
@@ -133,18 +134,18 @@ int kefo_aws_call_start_raw(kefo_aws_client *client,
                             kefo_aws_call **out);
 
 /*
- * kefo_aws_call_start with a body already written as JSON text: the
- * |len| bytes at |body| (copied), for PutRecords, whose producer writes
- * thousands of base64 records straight into one buffer rather than
- * through a tree.
+ * kefo_aws_call_start with a body already written as JSON text in
+ * |body|, whose bytes the call takes over (|body| is left empty, its
+ * allocator the client's): for PutRecords, whose producer writes
+ * thousands of base64 records straight into one buffer, neither through
+ * a tree nor copied again here or into the HTTP/2 stream.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (then |cb| is
- * never called).
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body) or KEFO_ERR_NOMEM
+ * (then |cb| is never called and |body| is unchanged).
  */
 int kefo_aws_call_start_text(kefo_aws_client *client,
-                             const kefo_aws_service *svc,
-                             const char *operation, const char *body,
-                             size_t len, const kefo_retry_strategy *retry,
+                             const kefo_aws_service *svc, const char *operation,
+                             kefo_buf *body, const kefo_retry_strategy *retry,
                              kefo_aws_cb cb, void *user_data,
                              kefo_aws_call **out);
 /* Cancels a call: |cb| will not be called. */

@@ -73,6 +73,8 @@ struct h2_stream {
   size_t nnv;
   uint8_t *body;
   size_t body_len, body_off;
+  /* |body| is the caller's (kefo_http_request.body_lent), not a copy. */
+  int body_lent;
   uint32_t timeout_ms;
   struct event *timer;
   /* Response head, collected until END_HEADERS. */
@@ -202,7 +204,9 @@ static void stream_free(h2_stream *s) {
   kefo_buf_free(&s->req_strings);
   kefo_buf_free(&s->resp_strings);
   kefo_mem_free(c->mem, s->nva);
-  kefo_mem_free(c->mem, s->body);
+  if (!s->body_lent) {
+    kefo_mem_free(c->mem, s->body);
+  }
   kefo_mem_free(c->mem, s);
 }
 
@@ -364,6 +368,11 @@ static ssize_t body_read_cb(nghttp2_session *session, int32_t id, uint8_t *buf,
   (void)session;
   (void)id;
   (void)ud;
+  if (s->cancelled && s->body_lent) {
+    /* A lent body may be gone once its owner cancelled: send no more
+       of it (the RST_STREAM ends the stream anyway). */
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
   if (n > length) {
     n = length;
   }
@@ -1470,7 +1479,11 @@ static int copy_request(h2_stream *s, const kefo_http_request *req) {
     nv->flags = NGHTTP2_NV_FLAG_NONE;
   }
   s->nnv = k;
-  if (req->body_len > 0) {
+  if (req->body_len > 0 && req->body_lent) {
+    s->body = (uint8_t *)(uintptr_t)req->body;
+    s->body_lent = 1;
+    s->body_len = req->body_len;
+  } else if (req->body_len > 0) {
     s->body = kefo_mem_malloc(c->mem, req->body_len);
     if (s->body == NULL) {
       return KEFO_ERR_NOMEM;

@@ -59,9 +59,15 @@ typedef struct kefo_http_request {
      upgrade are refused (KEFO_ERR_INVALID_ARGUMENT). */
   const kefo_http_header *headers;
   size_t nheaders;
-  /* Copied at the call: the caller may free it once the call returns. */
+  /* Copied at the call: the caller may free it once the call returns;
+     unless |body_lent| is set. */
   const uint8_t *body;
   size_t body_len;
+  /* Non-zero: |body| stays valid until on_close (or until the stream is
+     cancelled), so an HTTP/2 stream sends it from there rather than
+     from a copy of its own (a PutRecords body is megabytes). HTTP/1.1
+     copies it whatever this says. */
+  int body_lent;
   /* Milliseconds from the request call (queueing and connecting
      included) until the response head must have arrived; 0: the
      client's default. A streaming response has no deadline after that:

@@ -309,9 +309,10 @@ static void send_batches(kefo_producer *p) {
       return; /* out of memory: the records wait for the next pass */
     }
     pc = kefo_mem_calloc(p->mem, 1, sizeof(*pc));
+    /* The body goes to the call as it is (p->body starts afresh). */
     rv = pc ? kefo_aws_call_start_text(p->aws.aws, &p->aws.svc, "PutRecords",
-                                       (const char *)p->body.data, p->body.len,
-                                       &p->put_retry, on_put, pc, &pc->call)
+                                       &p->body, &p->put_retry, on_put, pc,
+                                       &pc->call)
             : KEFO_ERR_NOMEM;
     if (rv != 0) {
       memset(&info, 0, sizeof(info));

@@ -101,6 +101,7 @@ struct kefo_producer_core {
   size_t ndone, done_cap;
   int64_t next_token;
   kefo_kpl_aggregator *agg;
+  kefo_hash_key_hasher *hasher;
   kefo_buf blob;
   kefo_put_stats st;
 };
@@ -222,8 +223,10 @@ int kefo_producer_core_new(kefo_producer_core **out,
   pc->cb = *cb;
   pc->user_data = user_data;
   kefo_buf_init(&pc->blob, mem);
-  if (settings->aggregate &&
-      (rv = kefo_kpl_aggregator_new(&pc->agg, mem)) != 0) {
+  if ((rv = kefo_hash_key_hasher_new(&pc->hasher, mem)) != 0 ||
+      (settings->aggregate &&
+       (rv = kefo_kpl_aggregator_new(&pc->agg, mem)) != 0)) {
+    kefo_hash_key_hasher_del(pc->hasher);
     kefo_mem_free(mem, pc);
     return rv;
   }
@@ -267,6 +270,7 @@ void kefo_producer_core_del(kefo_producer_core *pc) {
   kefo_mem_free(pc->mem, pc->flushes);
   kefo_mem_free(pc->mem, pc->done_tokens);
   kefo_kpl_aggregator_del(pc->agg);
+  kefo_hash_key_hasher_del(pc->hasher);
   kefo_buf_free(&pc->blob);
   kefo_mem_free(pc->mem, pc);
 }
@@ -498,7 +502,7 @@ int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
     rv = kefo_hash_key_parse(&key, ehk, ehk_len);
   } else {
     ehk_len = 0;
-    rv = kefo_hash_key_from_partition_key(&key, pk, pk_len);
+    rv = kefo_hash_key_hash(pc->hasher, &key, pk, pk_len);
   }
   if (rv != 0) {
     return rv;

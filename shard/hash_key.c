@@ -129,3 +129,59 @@ int kefo_hash_range_contains(const kefo_hash_range *range,
   return kefo_hash_key_cmp(key, &range->start) >= 0 &&
          kefo_hash_key_cmp(key, &range->end) <= 0;
 }
+
+struct kefo_hash_key_hasher {
+  const kefo_mem *mem;
+  EVP_MD *md;
+  EVP_MD_CTX *ctx;
+};
+
+int kefo_hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem) {
+  kefo_hash_key_hasher *h;
+
+  mem = kefo_mem_or_default(mem);
+  h = kefo_mem_calloc(mem, 1, sizeof(*h));
+  if (h == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  h->mem = mem;
+  ERR_set_mark();
+  h->md = EVP_MD_fetch(NULL, "MD5", NULL);
+  h->ctx = EVP_MD_CTX_new();
+  if (h->md == NULL || h->ctx == NULL) {
+    int rv = h->md == NULL ? KEFO_ERR_CRYPTO : KEFO_ERR_NOMEM;
+    ERR_pop_to_mark();
+    kefo_hash_key_hasher_del(h);
+    return rv;
+  }
+  ERR_clear_last_mark();
+  *out = h;
+  return 0;
+}
+
+void kefo_hash_key_hasher_del(kefo_hash_key_hasher *h) {
+  if (h == NULL) {
+    return;
+  }
+  EVP_MD_CTX_free(h->ctx);
+  EVP_MD_free(h->md);
+  kefo_mem_free(h->mem, h);
+}
+
+int kefo_hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
+                       const char *pk, size_t len) {
+  uint8_t d[EVP_MAX_MD_SIZE];
+  unsigned int dlen = 0;
+
+  ERR_set_mark();
+  if (!EVP_DigestInit_ex(h->ctx, h->md, NULL) ||
+      !EVP_DigestUpdate(h->ctx, pk, len) ||
+      !EVP_DigestFinal_ex(h->ctx, d, &dlen) ||
+      dlen != KEFO_HASH_KEY_DIGEST_LEN) {
+    ERR_pop_to_mark();
+    return KEFO_ERR_CRYPTO;
+  }
+  ERR_clear_last_mark();
+  kefo_hash_key_from_digest(key, d);
+  return 0;
+}

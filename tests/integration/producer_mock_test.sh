@@ -12,4 +12,8 @@ MOCK_PORT=$KEFO_MOCK_PORT
 kefo_start_mock --api-latency-ms 200
 MOCK_SLOW_PORT=$KEFO_MOCK_PORT
 export MOCK_PORT MOCK_SLOW_PORT
-"$bin"
+PRODUCER_CASES=functional "$bin" || exit $?
+# Backpressure measures RSS: without ASan's quarantine of freed blocks
+# (a no-op in a build without ASan).
+PRODUCER_CASES=backpressure \
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" "$bin"
