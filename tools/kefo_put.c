@@ -1,9 +1,9 @@
 /*
- * kefo-put: writes records to a Kinesis stream with PutRecords, up to 500
- * records and 5 MiB a call, retrying only the entries a call reports as
- * failed (throttled, internal failure) with backoff. Records are stdin's
- * lines, or generated (--count, --rate, --duration) with a given size and
- * partition keys spread over many values or fixed. Used by the
+ * kefo-put: writes records to a Kinesis stream through kefo_producer
+ * (the library's public API: batching, KPL aggregation, rate limits and
+ * retries are the producer's, none of them this tool's). Records are
+ * stdin's lines, or generated (--count, --rate, --duration) with a given
+ * size and partition keys spread over many values or fixed. Used by the
  * quickstart, the tests and the benchmarks.
  */
 #include <errno.h>
@@ -22,87 +22,63 @@
 #include <kefo/kefo.h>
 #include <kefo/kefover.h>
 
-#include "aws/aws_client.h"
-#include "base/base64.h"
-#include "aws/region.h"
-
 #define EXIT_OK 0
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
-/* parse_args' and set_up_aws' "no status yet": go on. */
+/* parse_args' "no status yet": go on. */
 #define CARRY_ON (-1)
 
-/* PutRecords' limits. */
-#define MAX_BATCH_RECORDS 500
-#define MAX_BATCH_BYTES (5u << 20)
 #define MAX_RECORD_BYTES (1u << 20)
-/* How often an entry is sent again before kefo-put gives up on it. */
-#define MAX_ENTRY_ATTEMPTS 10
-/* A person waits at a terminal: a call that fails as a whole (refused
-   connections, 5xx answers, timeouts) is tried 10 times, as kefo-reader's
-   calls are, not the library's 50 (Flink's default: minutes against a
-   closed port with the HTTP client's reconnect backoff). */
-#define MAX_CALL_ATTEMPTS 10
-/* And whatever its attempts meet, a call has this long to succeed: a
-   server that accepts and never answers costs 30 s an attempt (the HTTP
-   client's response deadline), so attempts alone bound nothing useful.
-   No single attempt may take longer anyway. */
-#define CALL_DEADLINE_S 30
+#define MAX_SETS 64
+/* A person waits at a terminal: calls that fail as a whole (refused
+   connections, 5xx answers) are tried 10 times, as kefo-reader's are, not
+   the library's 50. */
+#define MAX_CALL_ATTEMPTS "10"
+/* And whatever those attempts meet, records held must see progress (an
+   acknowledgement) within this long: a server that accepts and never
+   answers would otherwise cost 30 s an attempt. */
+#define PROGRESS_DEADLINE_S 30
 #define TICK_MS 100
-
-typedef struct entry {
-  char *pk;
-  uint8_t *data;
-  size_t len;
-  int attempts;
-} entry;
+/* Failures printed one by one before they are only counted. */
+#define MAX_FAILURES_SHOWN 5
 
 typedef struct put_state {
   struct event_base *base;
-  kefo_aws_client *aws;
-  kefo_aws_service svc;
-  kefo_retry_strategy retry;
+  kefo_producer *p;
   const char *url;
-  /* From the command line (NULL: the defaults), and what they resolve
-     to. */
-  const char *region_arg, *endpoint_arg;
-  char region[KEFO_REGION_MAX], url_buf[KEFO_ENDPOINT_URL_MAX];
-  kefo_http_client *http;
-  kefo_credentials_provider *creds;
-  struct event *sigint, *sigterm;
-  /* The call in flight, and the timer that gives up on it. */
-  kefo_aws_call *call;
-  struct event *deadline;
-  const char *stream, *stream_arn;
-  /* Waiting to be sent (failed entries first), and the batch in flight. */
-  entry *queue;
-  size_t nqueue, cap;
-  size_t inflight;
-  int busy;
-  /* Input. */
+  const char *stream, *stream_arn, *region_arg, *endpoint_arg;
+  const char *sets[MAX_SETS];
+  int nsets;
+  int aggregate;
+  const char *fixed_key, *key_field;
+  struct event *sigint, *sigterm, *tick;
+  /* Input: stdin's bytes not yet put (a would-block leaves them here). */
   int from_stdin, stdin_eof;
-  char *line;
-  size_t line_len, line_cap;
+  char *in;
+  size_t in_len, in_cap;
+  long long lineno;
   /* Generation. */
   long long count; /* records to generate; -1: until the duration ends */
-  double rate;     /* records a second; 0: as fast as calls go */
+  double rate;     /* records a second; 0: as fast as the producer takes */
   size_t size;     /* bytes a generated record */
   double duration; /* seconds; 0: none */
-  const char *fixed_key;
   long long generated;
   double credit;
+  /* A generated record refused by a would-block, put again first. */
+  int gen_pending;
   struct timespec t0;
-  struct event *tick;
+  double last_progress;
   /* Outcome. */
-  long long sent, bytes, failed, retried, calls;
-  int stop, error;
+  long long put, bytes, acked, failed, bad_lines;
+  int blocked, stopping, stopped, error;
   /* Signals received; the second one's number once it stopped us at
-     once (the exit status is 128 + it). */
+     once (the exit status is 128 + it), and the records then in flight. */
   int signals, killed_by;
-  /* The last call was dropped unanswered: its records (the queue's first
-     |inflight|) may have been written. */
-  int abandoned;
+  unsigned long long in_flight_at_kill;
   int quiet;
+  /* The last failure reason printed, and how many were. */
+  char last_reason[256];
+  int shown;
 } put_state;
 
 static double since(const struct timespec *t0) {
@@ -113,74 +89,103 @@ static double since(const struct timespec *t0) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "Usage: kefo-put --stream NAME [OPTIONS] [< lines]\n"
-          "Write records to a Kinesis stream with PutRecords (up to 500\n"
-          "records and 5 MiB a call; only failed entries are sent again).\n"
-          "Records are stdin's lines, or generated when --count, --rate or\n"
-          "--duration is given.\n"
-          "\n"
-          "  --stream NAME        the stream (or --stream-arn ARN)\n"
-          "  --region R           AWS region (else AWS_REGION, profile)\n"
-          "  --endpoint URL       Kinesis endpoint (emulators: http://...)\n"
-          "  --count N            generate N records\n"
-          "  --rate R             at most R records a second\n"
-          "  --duration S         generate for S seconds\n"
-          "  --size B             bytes a generated record (default 100)\n"
-          "  --partition-key K    every record's key (default: a random key\n"
-          "                       a record, spreading over every shard)\n"
-          "  --quiet              no summary on stderr\n"
-          "  -h, --help, --version\n"
-          "\n"
-          "Credentials come from the usual places (environment, shared "
-          "files,\nweb identity, container, instance metadata).\n"
-          "A call that fails as a whole (endpoint refusing connections,\n"
-          "server errors) is tried %d times, and given up after %d s in\n"
-          "all, answer or not: an endpoint nobody listens on, or one that\n"
-          "never answers, fails within about %d s, naming it.\n"
-          "SIGINT or SIGTERM stops after the call in flight (which may\n"
-          "take up to %d s); a second one stops at once, leaving that\n"
-          "call's records perhaps written, perhaps not.\n"
-          "Exit status: 0 every record written (generating: or stopped by\n"
-          "one signal); 1 some could not be written (after %d attempts\n"
-          "each) or a call failed; 2 usage error; 128+N stopped at once by\n"
-          "a second signal N (130: SIGINT).\n",
-          MAX_CALL_ATTEMPTS, CALL_DEADLINE_S, CALL_DEADLINE_S, CALL_DEADLINE_S,
-          MAX_ENTRY_ATTEMPTS);
+  fprintf(
+      f,
+      "Usage: kefo-put --stream NAME [OPTIONS] [< lines]\n"
+      "Write records to a Kinesis stream with kefo's producer (PutRecords\n"
+      "calls of up to 500 records and 5 MiB; only failed entries are sent\n"
+      "again). Records are stdin's lines, or generated when --count,\n"
+      "--rate or --duration is given.\n"
+      "\n"
+      "  --stream NAME        the stream (or --stream-arn ARN)\n"
+      "  --region R           AWS region (else AWS_REGION, profile)\n"
+      "  --endpoint URL       Kinesis endpoint (emulators: http://...)\n"
+      "  --count N            generate N records\n"
+      "  --rate R             at most R records a second\n"
+      "  --duration S         generate for S seconds\n"
+      "  --size B             bytes a generated record (default 100)\n"
+      "  --partition-key K    every record's key (default: a random key\n"
+      "                       a record, spreading over every shard)\n"
+      "  --partition-key-field F\n"
+      "                       stdin's lines are JSON objects: each one's\n"
+      "                       key is its top-level field F (a string, or a\n"
+      "                       number as written); a line without it is\n"
+      "                       reported with its number and skipped\n"
+      "  --aggregate          pack records into KPL aggregates (kefo-reader,\n"
+      "                       the KCL and Flink unpack them; other readers\n"
+      "                       see one record holding many)\n"
+      "  --set KEY=VALUE      a producer key of kefo-config(5), such as\n"
+      "                       sink.ordered=true (repeatable)\n"
+      "  --quiet              no summary on stderr\n"
+      "  -h, --help, --version\n"
+      "\n"
+      "Credentials come from the usual places (environment, shared "
+      "files,\nweb identity, container, instance metadata).\n"
+      "Calls that fail as a whole (endpoint refusing connections, server\n"
+      "errors) are tried %s times; and records held are given up after %d s\n"
+      "in all without an acknowledgement, answer or not: an endpoint nobody\n"
+      "listens on, or one that never answers, fails within about %d s,\n"
+      "naming it.\n"
+      "SIGINT or SIGTERM stops once the records held are written; a second\n"
+      "one stops at once, leaving the records of calls in flight perhaps\n"
+      "written, perhaps not.\n"
+      "Exit status: 0 every record written (generating: or stopped by one\n"
+      "signal); 1 some could not be written, or lines were skipped; 2 usage\n"
+      "error; 128+N stopped at once by a second signal N (130: SIGINT).\n",
+      MAX_CALL_ATTEMPTS, PROGRESS_DEADLINE_S, PROGRESS_DEADLINE_S);
 }
 
-static int push(put_state *st, const char *pk, const uint8_t *data,
-                size_t len) {
-  entry *e;
+/* ---- the producer's reports --------------------------------------------- */
 
-  if (st->nqueue == st->cap) {
-    size_t cap = st->cap * 2 + 1024;
-    entry *nq = realloc(st->queue, cap * sizeof(*nq));
-    if (nq == NULL) {
-      return -1;
-    }
-    st->queue = nq;
-    st->cap = cap;
+static void on_ack(kefo_producer *p, void *ctx, const kefo_put_result *res,
+                   void *ud) {
+  put_state *st = ud;
+  (void)p;
+  (void)ctx;
+  (void)res;
+  ++st->acked;
+  st->last_progress = since(&st->t0);
+}
+
+static void on_failure(kefo_producer *p, void *ctx, const kefo_error_info *err,
+                       void *ud) {
+  put_state *st = ud;
+  (void)p;
+  (void)ctx;
+  /* Each different reason once, up to a few: a stream that cannot be
+     listed fails every record for one reason. */
+  ++st->failed;
+  if (!st->killed_by && st->shown < MAX_FAILURES_SHOWN &&
+      strncmp(st->last_reason, err->message, sizeof(st->last_reason) - 1)) {
+    snprintf(st->last_reason, sizeof(st->last_reason), "%s", err->message);
+    ++st->shown;
+    fprintf(stderr, "kefo-put: %s: a record was not written: %s\n", st->url,
+            err->message);
   }
-  e = &st->queue[st->nqueue];
-  e->pk = strdup(pk);
-  e->data = malloc(len ? len : 1);
-  if (e->pk == NULL || e->data == NULL) {
-    free(e->pk);
-    free(e->data);
-    return -1;
-  }
-  memcpy(e->data, data, len);
-  e->len = len;
-  e->attempts = 0;
-  ++st->nqueue;
-  return 0;
 }
 
-static void entry_free(entry *e) {
-  free(e->pk);
-  free(e->data);
+static void on_writable(kefo_producer *p, void *ud) {
+  put_state *st = ud;
+  (void)p;
+  st->blocked = 0;
+  event_active(st->tick, 0, 0);
 }
+
+static void on_stopped(kefo_producer *p, const kefo_error_info *err, void *ud) {
+  put_state *st = ud;
+  (void)p;
+  st->stopped = 1;
+  if (err) {
+    fprintf(stderr, "kefo-put: %s: %s\n", st->url,
+            err->message && err->message[0] ? err->message
+                                            : kefo_strerror(err->code));
+    st->error = 1;
+  }
+  event_base_loopbreak(st->base);
+}
+
+/* ---- records --------------------------------------------------------------
+ */
 
 /* A random partition key: 128 bits in hex, so records spread over every
    shard's hash range. */
@@ -194,19 +199,175 @@ static void random_key(char *out) {
   }
 }
 
-static int generate(put_state *st, long long n) {
-  char pk[64];
-  uint8_t *buf = malloc(st->size ? st->size : 1);
-  long long i;
-  int rv = 0;
+/* Puts one record; returns 0, 1 when the producer is full (the record
+   was not taken), or -1 (reported). */
+static int put_one(put_state *st, const char *pk, const void *data,
+                   size_t len) {
+  int rv = kefo_producer_put(st->p, pk, NULL, data, len, NULL);
 
-  if (buf == NULL) {
+  if (rv == KEFO_ERR_WOULD_BLOCK) {
+    st->blocked = 1;
+    return 1;
+  }
+  if (rv != 0) {
+    fprintf(stderr, "kefo-put: cannot put a record: %s\n", kefo_strerror(rv));
+    st->error = 1;
     return -1;
   }
-  for (i = 0; i < n && rv == 0; ++i) {
-    int head;
+  ++st->put;
+  st->bytes += (long long)len;
+  return 0;
+}
+
+/* The partition key of a JSON line: its field |st->key_field|, a string
+   or a number as written. Returns 0, or -1 (reported: the line is
+   skipped). */
+static int key_of_line(put_state *st, const char *line, size_t len, char *pk,
+                       size_t cap) {
+  cJSON *j = cJSON_ParseWithLength(line, len);
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, st->key_field);
+  int ok = 0;
+
+  if (cJSON_IsString(f) && f->valuestring[0] && strlen(f->valuestring) < cap) {
+    snprintf(pk, cap, "%s", f->valuestring);
+    ok = 1;
+  } else if (cJSON_IsNumber(f)) {
+    char *t = cJSON_PrintUnformatted(f);
+    ok = t && strlen(t) < cap;
+    if (ok) {
+      snprintf(pk, cap, "%s", t);
+    }
+    cJSON_free(t);
+  }
+  if (!ok && ++st->bad_lines <= MAX_FAILURES_SHOWN) {
+    fprintf(stderr,
+            "kefo-put: line %lld: %s \"%s\" (1 to 256 characters); "
+            "skipped\n",
+            st->lineno,
+            cJSON_IsObject(j) ? "no string or number field"
+                              : "not a JSON object with a field",
+            st->key_field);
+  }
+  cJSON_Delete(j);
+  return ok ? 0 : -1;
+}
+
+/* Puts the line of |len| bytes at |line|; returns as put_one (a skipped
+   line counts as put: 0). */
+static int put_line(put_state *st, const char *line, size_t len) {
+  char pk[300];
+
+  if (len > MAX_RECORD_BYTES) {
+    fprintf(stderr,
+            "kefo-put: line %lld is longer than 1 MiB, the largest "
+            "Kinesis record\n",
+            st->lineno);
+    st->error = 1;
+    return -1;
+  }
+  if (st->key_field) {
+    if (key_of_line(st, line, len, pk, 257) != 0) {
+      return 0;
+    }
+  } else if (st->fixed_key) {
+    snprintf(pk, sizeof(pk), "%s", st->fixed_key);
+  } else {
+    random_key(pk);
+  }
+  return put_one(st, pk, line, len);
+}
+
+/* Puts the whole lines held in st->in (the last one too at the end of
+   stdin), keeping what is left when the producer is full. */
+static int put_lines(put_state *st) {
+  size_t start = 0;
+  int rv = 0;
+
+  while (start < st->in_len) {
+    char *nl = memchr(st->in + start, '\n', st->in_len - start);
+    size_t end = nl ? (size_t)(nl - st->in) : st->in_len;
+    if (nl == NULL && !st->stdin_eof) {
+      if (st->in_len - start > MAX_RECORD_BYTES) {
+        ++st->lineno;
+        rv = put_line(st, st->in + start, st->in_len - start);
+      }
+      break; /* the rest of the line has yet to come */
+    }
+    ++st->lineno;
+    rv = put_line(st, st->in + start, end - start);
+    if (rv != 0) {
+      --st->lineno; /* not taken: counted again when it is */
+      break;
+    }
+    start = nl ? end + 1 : st->in_len;
+  }
+  memmove(st->in, st->in + start, st->in_len - start);
+  st->in_len -= start;
+  return rv < 0 ? -1 : 0;
+}
+
+/* Reads stdin (non-blocking: a pipe, a terminal or a file alike) and
+   puts its lines until the producer is full, stdin would block or it
+   ends. */
+static void read_stdin(put_state *st) {
+  while (!st->stdin_eof && !st->blocked && !st->stopping) {
+    ssize_t got;
+    if (st->in_cap - st->in_len < 65536) {
+      size_t cap = st->in_cap * 2 + 65536;
+      char *n = realloc(st->in, cap);
+      if (n == NULL) {
+        fprintf(stderr, "kefo-put: out of memory\n");
+        st->error = 1;
+        return;
+      }
+      st->in = n;
+      st->in_cap = cap;
+    }
+    got = read(0, st->in + st->in_len, 65536);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0 && errno == EAGAIN) {
+      return;
+    }
+    if (got <= 0) {
+      st->stdin_eof = 1;
+    } else {
+      st->in_len += (size_t)got;
+    }
+    if (put_lines(st) != 0) {
+      return;
+    }
+  }
+  if (!st->blocked && st->in_len) {
+    put_lines(st);
+  }
+}
+
+/* Generates what is due: at --rate, or as much as the producer takes. */
+static void generate(put_state *st) {
+  char pk[64];
+  uint8_t *buf = malloc(st->size ? st->size : 1);
+  long long n;
+
+  if (buf == NULL) {
+    st->error = 1;
+    return;
+  }
+  if (st->rate > 0) {
+    st->credit += st->rate * TICK_MS / 1000.0;
+    n = (long long)st->credit;
+    st->credit -= (double)n;
+    n += st->gen_pending;
+  } else {
+    n = 1LL << 40; /* until the producer is full */
+  }
+  if (st->count >= 0 && st->generated + n > st->count) {
+    n = st->count - st->generated;
+  }
+  for (; n > 0 && !st->blocked; --n) {
     /* "kefo-put <n> " then filler, so a reader can check numbering. */
-    head = snprintf((char *)buf, st->size, "kefo-put %lld ", st->generated);
+    int head = snprintf((char *)buf, st->size, "kefo-put %lld ", st->generated);
     if (head > 0 && (size_t)head < st->size) {
       memset(buf + head, 'x', st->size - (size_t)head);
     }
@@ -215,147 +376,21 @@ static int generate(put_state *st, long long n) {
     } else {
       random_key(pk);
     }
-    rv = push(st, pk, buf, st->size);
+    if (put_one(st, pk, buf, st->size) != 0) {
+      break;
+    }
     ++st->generated;
   }
+  st->gen_pending =
+      st->rate > 0 && n > 0 ? (int)(n > 1000000 ? 1000000 : n) : 0;
   free(buf);
-  return rv;
 }
 
-static void send_batch(put_state *st);
-static void read_stdin(put_state *st);
-
-static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
-                   void *ud) {
-  put_state *st = ud;
-  const cJSON *r;
-  size_t i = 0, keep = 0;
-
-  st->busy = 0;
-  st->call = NULL;
-  evtimer_del(st->deadline);
-  ++st->calls;
-  if (error) {
-    fprintf(stderr, "kefo-put: %s: %s\n", st->url,
-            info && info->message && info->message[0] ? info->message
-                                                      : kefo_strerror(error));
-    st->error = 1;
-    st->stop = 1;
-    event_base_loopbreak(st->base);
-    return;
-  }
-  /* Entries answer in order; those with an ErrorCode go back to the
-     front of the queue, the rest are done. */
-  cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(resp, "Records")) {
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(r, "ErrorCode");
-    entry *e = &st->queue[i];
-    if (i >= st->inflight) {
-      break;
-    }
-    if (cJSON_IsString(code)) {
-      if (++e->attempts >= MAX_ENTRY_ATTEMPTS) {
-        fprintf(stderr, "kefo-put: a record failed %d times (%s); giving up\n",
-                e->attempts, code->valuestring);
-        ++st->failed;
-        entry_free(e);
-      } else {
-        st->queue[keep++] = *e;
-        ++st->retried;
-      }
-    } else {
-      ++st->sent;
-      st->bytes += (long long)e->len;
-      entry_free(e);
-    }
-    ++i;
-  }
-  if (i != st->inflight) {
-    fprintf(stderr, "kefo-put: PutRecords answered %zu of %zu entries\n", i,
-            st->inflight);
-    st->error = 1;
-    st->stop = 1;
-    event_base_loopbreak(st->base);
-    return;
-  }
-  memmove(st->queue + keep, st->queue + st->inflight,
-          (st->nqueue - st->inflight) * sizeof(*st->queue));
-  st->nqueue -= st->inflight - keep;
-  st->inflight = 0;
-  if (keep > 0) {
-    /* Throttled: wait a little before the retry (the tick sends). */
-    return;
-  }
-  if (st->from_stdin) {
-    read_stdin(st);
-  }
-  send_batch(st);
-}
-
-/* Sends the front of the queue, within PutRecords' limits. */
-static void send_batch(put_state *st) {
-  cJSON *body, *recs;
-  size_t n = 0, bytes = 0;
-  char *b64 = NULL;
-  size_t b64cap = 0;
-
-  if (st->busy || st->nqueue == 0) {
-    return;
-  }
-  body = cJSON_CreateObject();
-  if (st->stream_arn) {
-    cJSON_AddStringToObject(body, "StreamARN", st->stream_arn);
-  } else {
-    cJSON_AddStringToObject(body, "StreamName", st->stream);
-  }
-  recs = cJSON_AddArrayToObject(body, "Records");
-  while (n < st->nqueue && n < MAX_BATCH_RECORDS) {
-    entry *e = &st->queue[n];
-    size_t sz = e->len + strlen(e->pk), olen;
-    cJSON *o;
-    if (n > 0 && bytes + sz > MAX_BATCH_BYTES) {
-      break;
-    }
-    if (b64cap < e->len / 3 * 4 + 8) {
-      b64cap = e->len / 3 * 4 + 8;
-      free(b64);
-      b64 = malloc(b64cap);
-    }
-    kefo_base64_encode((uint8_t *)b64, b64cap, e->data, e->len, &olen);
-    b64[olen] = 0;
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "PartitionKey", e->pk);
-    cJSON_AddStringToObject(o, "Data", b64);
-    cJSON_AddItemToArray(recs, o);
-    bytes += sz;
-    ++n;
-  }
-  free(b64);
-  st->inflight = n;
-  st->busy = 1;
-  if (kefo_aws_call_start(st->aws, &st->svc, "PutRecords", body, &st->retry,
-                          on_put, st, &st->call) != 0) {
-    st->busy = 0;
-    st->inflight = 0;
-    st->call = NULL;
-    st->error = 1;
-    st->stop = 1;
-    event_base_loopbreak(st->base);
-  } else {
-    struct timeval tv = {CALL_DEADLINE_S, 0};
-    evtimer_add(st->deadline, &tv);
-  }
-  cJSON_Delete(body);
-}
-
-static int generating(const put_state *st) {
-  return !st->from_stdin;
-}
-
-/* Nothing more will come: stdin ended, the count is reached, or the
-   duration passed. */
+/* Nothing more will come: stdin ended and was put, the count is reached,
+   or the duration passed. */
 static int input_done(put_state *st) {
   if (st->from_stdin) {
-    return st->stdin_eof;
+    return st->stdin_eof && st->in_len == 0;
   }
   if (st->count >= 0 && st->generated >= st->count) {
     return 1;
@@ -363,166 +398,71 @@ static int input_done(put_state *st) {
   return st->duration > 0 && since(&st->t0) >= st->duration;
 }
 
+static void stop_gracefully(put_state *st) {
+  if (!st->stopping) {
+    st->stopping = 1;
+    kefo_producer_stop(st->p, 1);
+  }
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   put_state *st = arg;
   struct timeval tv = {0, TICK_MS * 1000};
+  long long held = st->put - st->acked - st->failed;
 
   (void)fd;
   (void)what;
-  if (st->from_stdin) {
-    read_stdin(st);
-  }
-  if (generating(st) && !input_done(st) && !st->stop) {
-    long long n;
-    if (st->rate > 0) {
-      st->credit += st->rate * TICK_MS / 1000.0;
-      n = (long long)st->credit;
-      st->credit -= (double)n;
-    } else {
-      /* As fast as calls go: keep two batches queued. */
-      n = st->nqueue < 2 * MAX_BATCH_RECORDS
-              ? 2 * MAX_BATCH_RECORDS - (long long)st->nqueue
-              : 0;
-    }
-    if (st->count >= 0 && st->generated + n > st->count) {
-      n = st->count - st->generated;
-    }
-    if (n > 0 && generate(st, n) != 0) {
-      fprintf(stderr, "kefo-put: out of memory\n");
-      st->error = 1;
-      st->stop = 1;
-    }
-  }
-  send_batch(st);
-  if ((st->stop || input_done(st)) && st->nqueue == 0 && !st->busy) {
-    event_base_loopbreak(st->base);
+  if (st->stopped) {
     return;
   }
-  if (st->stop && !st->busy) {
-    event_base_loopbreak(st->base);
+  if (!st->stopping && !st->error) {
+    if (st->from_stdin) {
+      read_stdin(st);
+    } else if (!input_done(st)) {
+      generate(st);
+    }
+  }
+  if (held > 0 && since(&st->t0) - st->last_progress > PROGRESS_DEADLINE_S) {
+    fprintf(stderr,
+            "kefo-put: %s: PutRecords: no record written within %d s (every "
+            "attempt failed or went unanswered); giving up\n",
+            st->url, PROGRESS_DEADLINE_S);
+    st->error = 1;
+    kefo_producer_stop(st->p, 0);
     return;
+  }
+  if (held <= 0) {
+    st->last_progress = since(&st->t0);
+  }
+  if (st->error || input_done(st)) {
+    stop_gracefully(st);
   }
   evtimer_add(st->tick, &tv);
 }
 
-/* Takes |len| bytes of |buf| as a line's continuation; a newline ends
-   the record. Returns 0 or -1 (reported). */
-static int take_bytes(put_state *st, const char *buf, size_t len, int end) {
-  char pk[64];
-
-  if (st->line_len + len > MAX_RECORD_BYTES) {
-    fprintf(stderr, "kefo-put: a line is longer than 1 MiB, the largest "
-                    "Kinesis record\n");
-    return -1;
-  }
-  if (st->line_len + len > st->line_cap) {
-    char *nl = realloc(st->line, (st->line_len + len) * 2 + 64);
-    if (nl == NULL) {
-      return -1;
-    }
-    st->line = nl;
-    st->line_cap = (st->line_len + len) * 2 + 64;
-  }
-  memcpy(st->line + st->line_len, buf, len);
-  st->line_len += len;
-  if (!end) {
-    return 0;
-  }
-  if (st->fixed_key) {
-    snprintf(pk, sizeof(pk), "%s", st->fixed_key);
-  } else {
-    random_key(pk);
-  }
-  {
-    size_t n = st->line_len;
-    st->line_len = 0;
-    return push(st, pk, (uint8_t *)st->line, n) == 0 ? 0 : -1;
-  }
-}
-
-/* Reads stdin (non-blocking) until two batches are queued, it would
-   block, or it ends. */
-static void read_stdin(put_state *st) {
-  char buf[65536];
-
-  while (!st->stdin_eof && !st->stop && st->nqueue < 2 * MAX_BATCH_RECORDS) {
-    ssize_t got = read(0, buf, sizeof(buf));
-    size_t i, start = 0;
-    if (got < 0 && errno == EINTR) {
-      continue;
-    }
-    if (got < 0 && errno == EAGAIN) {
-      return;
-    }
-    if (got <= 0) {
-      /* A last line without a newline is a record too. */
-      if (st->line_len > 0 && take_bytes(st, "", 0, 1) != 0) {
-        st->error = st->stop = 1;
-      }
-      st->stdin_eof = 1;
-      return;
-    }
-    for (i = 0; i < (size_t)got; ++i) {
-      if (buf[i] == '\n') {
-        if (take_bytes(st, buf + start, i - start, 1) != 0) {
-          st->error = st->stop = 1;
-          return;
-        }
-        start = i + 1;
-      }
-    }
-    if (take_bytes(st, buf + start, (size_t)got - start, 0) != 0) {
-      st->error = st->stop = 1;
-      return;
-    }
-  }
-}
-
-/* Ends the call in flight without its answer: its records stay at the
-   front of the queue, written or not. */
-static void abandon_call(put_state *st) {
-  if (st->call != NULL) {
-    kefo_aws_call_cancel(st->call);
-    st->call = NULL;
-    st->abandoned = 1;
-  }
-  evtimer_del(st->deadline);
-  st->busy = 0;
-}
-
-static void on_deadline(evutil_socket_t fd, short what, void *arg) {
-  put_state *st = arg;
-
-  (void)fd;
-  (void)what;
-  abandon_call(st);
-  fprintf(stderr,
-          "kefo-put: %s: PutRecords: no success within %d s (every "
-          "attempt failed or went unanswered); giving up\n",
-          st->url, CALL_DEADLINE_S);
-  st->error = 1;
-  st->stop = 1;
-  event_base_loopbreak(st->base);
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
   put_state *st = arg;
+  kefo_put_stats s;
 
   (void)what;
-  st->stop = 1;
   if (++st->signals == 1) {
-    if (st->busy) {
-      fprintf(stderr, "kefo-put: stopping after the call in flight (again "
-                      "to stop at once)\n");
+    if (st->put > st->acked + st->failed) {
+      fprintf(stderr, "kefo-put: stopping once the records held are written "
+                      "(again to stop at once)\n");
     }
+    stop_gracefully(st);
     return;
   }
-  /* Whatever the call waits for (a connection, a backoff, an answer),
-     the person asked twice: drop it and leave the loop now. */
+  /* Whatever the producer waits for (a connection, a backoff, an answer),
+     the person asked twice: stop now. */
   st->killed_by = (int)sig;
-  abandon_call(st);
-  event_base_loopbreak(st->base);
+  kefo_producer_stats(st->p, &s);
+  st->in_flight_at_kill = s.in_flight_records;
+  kefo_producer_stop(st->p, 0);
 }
+
+/* ---- the command line -----------------------------------------------------
+ */
 
 static int number(const char *s, double *out) {
   char *end;
@@ -556,6 +496,54 @@ static int number_flag(put_state *st, const char *a, const char *val) {
   return 0;
 }
 
+/* An option with a value; returns 0 or EXIT_USAGE (reported). */
+static int value_flag(put_state *st, const char *a, const char *val) {
+  if (!strcmp(a, "--stream")) {
+    st->stream = val;
+  } else if (!strcmp(a, "--stream-arn")) {
+    st->stream_arn = val;
+  } else if (!strcmp(a, "--region")) {
+    st->region_arg = val;
+  } else if (!strcmp(a, "--endpoint")) {
+    st->endpoint_arg = val;
+  } else if (!strcmp(a, "--partition-key-field")) {
+    st->key_field = val;
+  } else if (!strcmp(a, "--set")) {
+    if (st->nsets == MAX_SETS || strchr(val, '=') == NULL) {
+      fprintf(stderr, "kefo-put: --set wants KEY=VALUE (at most %d)\n",
+              MAX_SETS);
+      return EXIT_USAGE;
+    }
+    st->sets[st->nsets++] = val;
+  } else if (!strcmp(a, "--partition-key")) {
+    if (!val[0] || strlen(val) > 256) {
+      fprintf(stderr, "kefo-put: --partition-key must have 1 to 256 "
+                      "characters\n");
+      return EXIT_USAGE;
+    }
+    st->fixed_key = val;
+  } else if (number_flag(st, a, val) != 0) {
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
+static int takes_value(const char *a) {
+  static const char *const names[] = {
+      "--stream",   "--stream-arn",    "--region",
+      "--endpoint", "--partition-key", "--partition-key-field",
+      "--count",    "--rate",          "--duration",
+      "--size",     "--set",           NULL};
+  int i;
+
+  for (i = 0; names[i]; ++i) {
+    if (!strcmp(a, names[i])) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Reads the command line into |st|. Returns CARRY_ON, or the status to
    exit with (--help and --version included). */
 static int parse_args(put_state *st, int argc, char **argv) {
@@ -571,14 +559,11 @@ static int parse_args(put_state *st, int argc, char **argv) {
       printf("kefo-put %s\n", KEFO_VERSION);
       return EXIT_OK;
     }
-    if (!strcmp(a, "--quiet")) {
-      st->quiet = 1;
+    if (!strcmp(a, "--quiet") || !strcmp(a, "--aggregate")) {
+      *(a[2] == 'q' ? &st->quiet : &st->aggregate) = 1;
       continue;
     }
-    if (strcmp(a, "--stream") && strcmp(a, "--stream-arn") &&
-        strcmp(a, "--region") && strcmp(a, "--endpoint") &&
-        strcmp(a, "--partition-key") && strcmp(a, "--count") &&
-        strcmp(a, "--rate") && strcmp(a, "--duration") && strcmp(a, "--size")) {
+    if (!takes_value(a)) {
       fprintf(stderr, "kefo-put: unknown option %s (see --help)\n", a);
       return EXIT_USAGE;
     }
@@ -587,22 +572,7 @@ static int parse_args(put_state *st, int argc, char **argv) {
       return EXIT_USAGE;
     }
     ++i;
-    if (!strcmp(a, "--stream")) {
-      st->stream = val;
-    } else if (!strcmp(a, "--stream-arn")) {
-      st->stream_arn = val;
-    } else if (!strcmp(a, "--region")) {
-      st->region_arg = val;
-    } else if (!strcmp(a, "--endpoint")) {
-      st->endpoint_arg = val;
-    } else if (!strcmp(a, "--partition-key")) {
-      if (!val[0] || strlen(val) > 256) {
-        fprintf(stderr, "kefo-put: --partition-key must have 1 to 256 "
-                        "characters\n");
-        return EXIT_USAGE;
-      }
-      st->fixed_key = val;
-    } else if (number_flag(st, a, val) != 0) {
+    if (value_flag(st, a, val) != 0) {
       return EXIT_USAGE;
     }
   }
@@ -611,8 +581,9 @@ static int parse_args(put_state *st, int argc, char **argv) {
 
 /* What the flags mean together: a stream, and where records come from. */
 static int check_args(put_state *st) {
-  if (!st->stream && !st->stream_arn) {
-    fprintf(stderr, "kefo-put: name a stream with --stream (see --help)\n");
+  if (!st->stream == !st->stream_arn) {
+    fprintf(stderr, "kefo-put: name a stream with --stream or --stream-arn "
+                    "(see --help)\n");
     return EXIT_USAGE;
   }
   st->from_stdin = st->count < 0 && st->rate == 0 && st->duration == 0;
@@ -620,45 +591,94 @@ static int check_args(put_state *st) {
     fprintf(stderr, "kefo-put: --rate needs --count or --duration\n");
     return EXIT_USAGE;
   }
+  if (st->key_field && (!st->from_stdin || st->fixed_key)) {
+    fprintf(stderr, "kefo-put: --partition-key-field reads stdin's lines, "
+                    "without --partition-key\n");
+    return EXIT_USAGE;
+  }
   return CARRY_ON;
 }
 
-/* The region and endpoint, then the event loop, HTTP, credentials and
-   the AWS client. Returns CARRY_ON, or the status to exit with. */
-static int set_up_aws(put_state *st) {
-  kefo_http_client_options hopts;
-  kefo_credentials_options copts;
-  kefo_credentials_transport transport;
-  char err[512];
+/* The producer's configuration: the tool's own defaults first (a short
+   linger for a person at a terminal, its retry budget, a TTL the
+   progress deadline bounds anyway), then the flags, then --set. */
+static int make_config(put_state *st, kefo_config **out) {
+  const char *kv[] = {"sink.flush-buffer.timeout",
+                      "100ms",
+                      "retry-strategy.attempts.max",
+                      MAX_CALL_ATTEMPTS,
+                      "sink.record.ttl",
+                      "10min",
+                      "sink.aggregation.enabled",
+                      st->aggregate ? "true" : "false",
+                      st->stream ? "sink.stream.name" : "sink.stream.arn",
+                      st->stream ? st->stream : st->stream_arn,
+                      "aws.region",
+                      st->region_arg,
+                      "aws.endpoint",
+                      st->endpoint_arg};
+  char err[512], key[256];
+  kefo_config *cfg;
+  size_t i;
+  int k;
 
-  if (kefo_region_resolve_default(st->region, st->region_arg, NULL, NULL, NULL,
-                                  err, sizeof(err)) != 0 ||
-      kefo_endpoint_resolve(st->url_buf, NULL, KEFO_SERVICE_KINESIS, st->region,
-                            st->endpoint_arg, NULL, err, sizeof(err)) != 0 ||
-      kefo_aws_service_kinesis(&st->svc, st->url_buf, st->region) != 0) {
-    fprintf(stderr, "kefo-put: %s\n", err);
-    return EXIT_USAGE;
-  }
-  st->url = st->url_buf;
-  kefo_retry_default(&st->retry);
-  st->retry.max_attempts = MAX_CALL_ATTEMPTS;
-  st->base = event_base_new();
-  kefo_http_client_options_init(&hopts);
-  memset(&copts, 0, sizeof(copts));
-  copts.base = st->base;
-  copts.region = st->region;
-  if (st->base == NULL ||
-      kefo_http_client_new(&st->http, st->base, &hopts) != 0) {
-    fprintf(stderr, "kefo-put: cannot set up HTTP\n");
+  if (kefo_config_new(&cfg) != 0) {
     return EXIT_FAILED;
   }
-  kefo_credentials_transport_client(&transport, st->http);
-  copts.transport = transport;
-  if (kefo_credentials_default_new(&st->creds, &copts) != 0 ||
-      kefo_aws_client_new(&st->aws, st->base, st->http, st->creds, NULL,
-                          NULL) != 0) {
-    fprintf(stderr, "kefo-put: cannot set up the AWS client\n");
-    return EXIT_FAILED;
+  for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i += 2) {
+    if (kv[i + 1] &&
+        kefo_config_set2(cfg, kv[i], kv[i + 1], err, sizeof(err)) != 0) {
+      fprintf(stderr, "kefo-put: %s\n", err);
+      goto fail;
+    }
+  }
+  for (k = 0; k < st->nsets; ++k) {
+    const char *eq = strchr(st->sets[k], '=');
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - st->sets[k]), st->sets[k]);
+    if (strncmp(key, "sink.", 5) && strncmp(key, "aws.", 4) &&
+        strncmp(key, "retry-strategy.", 15)) {
+      fprintf(stderr,
+              "kefo-put: --set %s: only sink.*, aws.* and "
+              "retry-strategy.* keys apply to writing\n",
+              key);
+      goto fail;
+    }
+    if (kefo_config_set2(cfg, key, eq + 1, err, sizeof(err)) != 0) {
+      fprintf(stderr, "kefo-put: --set: %s\n", err);
+      goto fail;
+    }
+  }
+  *out = cfg;
+  return CARRY_ON;
+fail:
+  kefo_config_del(cfg);
+  return EXIT_USAGE;
+}
+
+static int start_producer(put_state *st) {
+  kefo_producer_callbacks *cbs = NULL;
+  kefo_config *cfg = NULL;
+  int status = make_config(st, &cfg), rv;
+
+  if (status != CARRY_ON) {
+    return status;
+  }
+  st->url = kefo_config_get(cfg, "aws.endpoint");
+  st->url = st->url && st->url[0] ? strdup(st->url) : strdup("Kinesis");
+  rv = kefo_producer_callbacks_new(&cbs);
+  if (rv == 0) {
+    kefo_producer_callbacks_set_on_ack(cbs, on_ack);
+    kefo_producer_callbacks_set_on_failure(cbs, on_failure);
+    kefo_producer_callbacks_set_on_writable(cbs, on_writable);
+    kefo_producer_callbacks_set_on_stopped(cbs, on_stopped);
+    rv = kefo_producer_new(&st->p, cfg, cbs, st, st->base);
+  }
+  kefo_producer_callbacks_del(cbs);
+  kefo_config_del(cfg);
+  if (rv != 0) {
+    fprintf(stderr, "kefo-put: cannot write to the stream: %s\n",
+            kefo_strerror(rv));
+    return rv == KEFO_ERR_CONFIG ? EXIT_USAGE : EXIT_FAILED;
   }
   return CARRY_ON;
 }
@@ -666,58 +686,52 @@ static int set_up_aws(put_state *st) {
 /* Prints the run's totals and what may be lost, and returns the status
    to exit with. */
 static int summary(const put_state *st) {
+  kefo_put_stats s;
+  long long lost;
   int status;
 
+  memset(&s, 0, sizeof(s));
+  if (st->p) {
+    kefo_producer_stats(st->p, &s);
+  }
   if (!st->quiet) {
     double secs = since(&st->t0);
     fprintf(stderr,
-            "kefo-put: %lld records, %lld bytes in %.1f s (%.0f records/s) "
-            "over %lld calls; %lld entries sent again, %lld given up\n",
-            st->sent, st->bytes, secs, secs > 0 ? (double)st->sent / secs : 0.0,
-            st->calls, st->retried, st->failed);
+            "kefo-put: %lld records, %lld bytes put in %.1f s: %lld written "
+            "(%.0f records/s), %lld failed; %llu calls, %llu Kinesis records "
+            "(%.1f records each), %llu sent again, %llu throttled%s\n",
+            st->put, st->bytes, secs, st->acked,
+            secs > 0 ? (double)st->acked / secs : 0.0, st->failed,
+            (unsigned long long)s.calls, (unsigned long long)s.kinesis_records,
+            s.kinesis_records ? (double)st->acked / (double)s.kinesis_records
+                              : 0.0,
+            (unsigned long long)s.retried, (unsigned long long)s.throttled,
+            st->aggregate ? ", aggregated" : "");
   }
-  /* Interrupted: generated records not sent were never wanted; lines
-     from stdin not sent are lost, and say so. A call dropped unanswered
-     may have been written: say that too, rather than guess. */
-  status = st->error || st->failed || (st->from_stdin && st->nqueue)
-               ? EXIT_FAILED
-               : EXIT_OK;
-  if (st->killed_by) {
-    status = 128 + st->killed_by;
+  if (st->bad_lines) {
+    fprintf(stderr, "kefo-put: %lld lines skipped (no partition key field)\n",
+            st->bad_lines);
   }
-  if (st->abandoned && st->inflight) {
+  if (st->in_flight_at_kill) {
     fprintf(stderr,
-            "kefo-put: a call dropped without its answer: its %zu %s%s "
-            "may or may not have been written\n",
-            st->inflight, st->from_stdin ? "line" : "record",
-            st->inflight == 1 ? "" : "s");
+            "kefo-put: stopped with calls in flight: their %llu records may "
+            "or may not have been written\n",
+            st->in_flight_at_kill);
   }
-  if (st->from_stdin && st->nqueue > (st->abandoned ? st->inflight : 0)) {
-    fprintf(stderr, "kefo-put: %zu lines not written\n",
-            st->nqueue - (st->abandoned ? st->inflight : 0));
+  lost = st->failed - (long long)st->in_flight_at_kill;
+  if (st->killed_by && lost > 0) {
+    fprintf(stderr, "kefo-put: %lld %s not written\n", lost,
+            st->from_stdin ? "lines" : "records");
   }
-  return status;
-}
-
-static void free_state(put_state *st) {
-  size_t i;
-
-  for (i = 0; i < st->nqueue; ++i) {
-    entry_free(&st->queue[i]);
+  status = st->error || st->failed || st->bad_lines ? EXIT_FAILED : EXIT_OK;
+  if (!st->from_stdin && st->signals == 1 && !st->failed && !st->error) {
+    status = EXIT_OK; /* generating: what was not generated was not wanted */
   }
-  free(st->queue);
-  free(st->line);
-  event_free(st->tick);
-  event_free(st->deadline);
-  event_free(st->sigint);
-  event_free(st->sigterm);
-  kefo_aws_client_del(st->aws);
-  kefo_credentials_provider_del(st->creds);
-  kefo_http_client_del(st->http);
-  event_base_free(st->base);
+  return st->killed_by ? 128 + st->killed_by : status;
 }
 
 int main(int argc, char **argv) {
+  struct timeval tv = {0, 0};
   put_state st;
   int status;
 
@@ -730,9 +744,13 @@ int main(int argc, char **argv) {
     status = check_args(&st);
   }
   if (status == CARRY_ON) {
-    status = set_up_aws(&st);
+    st.base = event_base_new();
+    status = st.base ? start_producer(&st) : EXIT_FAILED;
   }
   if (status != CARRY_ON) {
+    if (st.base) {
+      event_base_free(st.base);
+    }
     return status;
   }
   st.sigint = evsignal_new(st.base, SIGINT, on_signal, &st);
@@ -740,15 +758,23 @@ int main(int argc, char **argv) {
   event_add(st.sigint, NULL);
   event_add(st.sigterm, NULL);
   if (st.from_stdin) {
-    /* Read in the ticks, a pipe, a terminal or a file alike. */
     fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
   }
   clock_gettime(CLOCK_MONOTONIC, &st.t0);
   st.tick = evtimer_new(st.base, on_tick, &st);
-  st.deadline = evtimer_new(st.base, on_deadline, &st);
-  event_active(st.tick, 0, 0);
-  event_base_dispatch(st.base);
+  evtimer_add(st.tick, &tv);
+  while (!st.stopped) {
+    if (event_base_loop(st.base, EVLOOP_ONCE) < 0) {
+      break;
+    }
+  }
   status = summary(&st);
-  free_state(&st);
+  kefo_producer_del(st.p);
+  event_free(st.tick);
+  event_free(st.sigint);
+  event_free(st.sigterm);
+  event_base_free(st.base);
+  free(st.in);
+  free((void *)st.url);
   return status;
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# kefo-put --aggregate on kinesis-local, read back by kefo-reader (issue
+# 26): 2,000 JSON lines keyed by a field of theirs (--partition-key-field)
+# go out as KPL aggregates; kefo-reader, from trim-horizon, prints each
+# line exactly once with its own key. Two lines without the field are
+# named by their number and skipped, the others still written, and the
+# exit status says so (1).
+bin=${KEFO_READER:-./tools/kefo-reader}
+put=${KEFO_PUT:-./tools/kefo-put}
+source "$(dirname "$0")/../support/harness/test_setup.sh"
+set +e
+kefo_start_kinesis_local
+endpoint=http://127.0.0.1:$KEFO_KINESIS_PORT
+export AWS_ACCESS_KEY_ID=AKIDKEFOTEST AWS_SECRET_ACCESS_KEY=kefo-test-secret
+export AWS_REGION=us-east-1
+pass=0
+fail=0
+ok() {
+  pass=$((pass + 1))
+  echo "ok   $*"
+}
+ko() {
+  fail=$((fail + 1))
+  echo "FAIL $*"
+}
+
+node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" CreateStream \
+  '{"StreamName":"agg","ShardCount":2}' >/dev/null
+sleep 0.5
+awk 'BEGIN { for (i = 1; i <= 2000; i++) {
+  if (i == 700) print "{\"no_user\":700}";
+  if (i == 1400) print "not json";
+  printf "{\"id\":%d,\"user\":\"user-%d\"}\n", i, i % 37 } }' >"$tmp/in.jsonl"
+"$put" --stream agg --endpoint "$endpoint" --aggregate \
+  --partition-key-field user <"$tmp/in.jsonl" 2>"$tmp/put.err"
+rc=$?
+cat "$tmp/put.err"
+if [ "$rc" = 1 ] && grep -q "line 700: no string or number field \"user\"" "$tmp/put.err" &&
+   grep -q "line 1401: not a JSON object" "$tmp/put.err" &&
+   grep -q "2 lines skipped" "$tmp/put.err" &&
+   grep -q "2000 records, .* put in .*: 2000 written" "$tmp/put.err"; then
+  ok "kefo-put --aggregate: exit 1, the two bad lines named, 2000 written"
+else
+  ko "kefo-put --aggregate: exit $rc"
+fi
+aggregates=$(sed -n 's/.*calls, \([0-9]*\) Kinesis records.*/\1/p' "$tmp/put.err")
+if [ -n "$aggregates" ] && [ "$aggregates" -lt 100 ]; then
+  ok "2000 records in $aggregates Kinesis records"
+else
+  ko "aggregation: '$aggregates' Kinesis records for 2000"
+fi
+
+timeout 60 "$bin" --stream agg --endpoint "$endpoint" --start trim-horizon \
+  --limit 2000 >"$tmp/out" 2>"$tmp/read.err"
+rc=$?
+lines=$(wc -l <"$tmp/out")
+unique=$(grep -o '"data":"{[^}]*}' "$tmp/out" | sort -u | wc -l)
+keyed=$(grep -c '"partition_key":"user-[0-9]*".*"data":"{\\"id\\":[0-9]*,\\"user\\":\\"user-' "$tmp/out")
+# Each line's key is its own user field.
+mismatched=$(grep -o '"partition_key":"user-[0-9]*".*\\"user\\":\\"user-[0-9]*' "$tmp/out" |
+  sed 's/"partition_key":"\(user-[0-9]*\)".*\\"user\\":\\"\(user-[0-9]*\)/\1 \2/' |
+  awk '$1 != $2' | wc -l)
+if [ "$rc" = 0 ] && [ "$lines" = 2000 ] && [ "$unique" = 2000 ] &&
+   [ "$keyed" = 2000 ] && [ "$mismatched" = 0 ]; then
+  ok "kefo-reader: $lines lines, $unique distinct, each with its own key"
+else
+  ko "kefo-reader: exit $rc, $lines lines, $unique distinct, $keyed keyed," \
+    "$mismatched with another key"
+  tail -n 3 "$tmp/read.err"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
