@@ -288,16 +288,85 @@ static void sanitize(char *s) {
   }
 }
 
+/* A call that failed: the <Error> document's Code (the AWS error type,
+   to |aws_type|) and Message, as the error text. */
+static int parse_error(int status, const char *s, size_t len, char *aws_type,
+                       size_t typelen, char *err, size_t errlen) {
+  char code[128] = "", message[MSG_MAX / 2] = "";
+  const char *e, *c;
+  size_t elen, clen;
+
+  if (xml_find(s, len, "Error", &e, &elen) == 0) {
+    if (xml_find(e, elen, "Code", &c, &clen) == 0 &&
+        xml_text(c, clen, code, sizeof(code)) != 0) {
+      code[0] = '\0';
+    }
+    if (xml_find(e, elen, "Message", &c, &clen) == 0 &&
+        xml_text(c, clen, message, sizeof(message)) != 0) {
+      message[0] = '\0';
+    }
+  }
+  sanitize(code);
+  sanitize(message);
+  if (aws_type != NULL && typelen > 0) {
+    snprintf(aws_type, typelen, "%s", code);
+  }
+  if (code[0] != '\0') {
+    kefo_set_err(err, errlen, "HTTP %d %s%s%s", status, code,
+                 message[0] ? ": " : "", message);
+  } else {
+    kefo_set_err(err, errlen, "HTTP %d with no STS error document", status);
+  }
+  return KEFO_ERR_AWS;
+}
+
+/* Decodes each element |names| of <Credentials> ([creds, creds + clen))
+   into |buf|, one NUL-terminated text after the other, the start of the
+   i-th at |off|[i]. Each must be there, plain text and not empty. Returns
+   0 or -1 (with the reason in |err|). */
+static int credentials_texts(const char *creds, size_t clen,
+                             const char *const names[4], char *buf,
+                             size_t off[4], char *err, size_t errlen) {
+  size_t used = 0, n;
+  int i;
+
+  for (i = 0; i < 4; ++i) {
+    const char *v;
+    size_t vlen;
+
+    if (xml_find(creds, clen, names[i], &v, &vlen) != 0) {
+      kefo_set_err(err, errlen, "the response's <Credentials> has no <%s>",
+                   names[i]);
+      return -1;
+    }
+    /* Decoded text is never longer than the element's content, and the
+       contents do not overlap, so |buf| holds them all. */
+    if (xml_text(v, vlen, buf + used, vlen + 1) != 0) {
+      kefo_set_err(err, errlen, "the response's <%s> is not plain text",
+                   names[i]);
+      return -1;
+    }
+    off[i] = used;
+    n = strlen(buf + used);
+    if (n == 0) {
+      kefo_set_err(err, errlen, "the response's <%s> is empty", names[i]);
+      return -1;
+    }
+    used += n + 1;
+  }
+  return 0;
+}
+
 int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
                             const uint8_t *body, size_t len, char *aws_type,
                             size_t typelen, char *err, size_t errlen) {
   static const char *const names[4] = {"AccessKeyId", "SecretAccessKey",
                                        "SessionToken", "Expiration"};
-  const char *s = (const char *)body, *creds, *c;
-  size_t clen, n, off[4], used = 0;
+  const char *s = (const char *)body, *creds;
+  size_t clen, off[4];
   kefo_credentials k;
   char *buf;
-  int rv = KEFO_ERR_BAD_RESPONSE, i;
+  int rv = KEFO_ERR_BAD_RESPONSE;
 
   if (aws_type != NULL && typelen > 0) {
     aws_type[0] = '\0';
@@ -309,32 +378,7 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
     s = "";
   }
   if (status != 200) {
-    char code[128] = "", message[MSG_MAX / 2] = "";
-    const char *e;
-    size_t elen;
-
-    if (xml_find(s, len, "Error", &e, &elen) == 0) {
-      if (xml_find(e, elen, "Code", &c, &clen) == 0 &&
-          xml_text(c, clen, code, sizeof(code)) != 0) {
-        code[0] = '\0';
-      }
-      if (xml_find(e, elen, "Message", &c, &clen) == 0 &&
-          xml_text(c, clen, message, sizeof(message)) != 0) {
-        message[0] = '\0';
-      }
-    }
-    sanitize(code);
-    sanitize(message);
-    if (aws_type != NULL && typelen > 0) {
-      snprintf(aws_type, typelen, "%s", code);
-    }
-    if (code[0] != '\0') {
-      kefo_set_err(err, errlen, "HTTP %d %s%s%s", status, code,
-                   message[0] ? ": " : "", message);
-    } else {
-      kefo_set_err(err, errlen, "HTTP %d with no STS error document", status);
-    }
-    return KEFO_ERR_AWS;
+    return parse_error(status, s, len, aws_type, typelen, err, errlen);
   }
   if (xml_find(s, len, "Credentials", &creds, &clen) != 0) {
     kefo_set_err(err, errlen, "the response has no <Credentials>");
@@ -345,29 +389,8 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
     kefo_set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
-  for (i = 0; i < 4; ++i) {
-    const char *v;
-    size_t vlen;
-
-    if (xml_find(creds, clen, names[i], &v, &vlen) != 0) {
-      kefo_set_err(err, errlen, "the response's <Credentials> has no <%s>",
-                   names[i]);
-      goto done;
-    }
-    /* Decoded text is never longer than the element's content, and the
-       contents do not overlap, so |buf| holds them all. */
-    if (xml_text(v, vlen, buf + used, vlen + 1) != 0) {
-      kefo_set_err(err, errlen, "the response's <%s> is not plain text",
-                   names[i]);
-      goto done;
-    }
-    off[i] = used;
-    n = strlen(buf + used);
-    if (n == 0) {
-      kefo_set_err(err, errlen, "the response's <%s> is empty", names[i]);
-      goto done;
-    }
-    used += n + 1;
+  if (credentials_texts(creds, clen, names, buf, off, err, errlen) != 0) {
+    goto done;
   }
   memset(&k, 0, sizeof(k));
   k.access_key_id = buf + off[0];
@@ -568,16 +591,94 @@ static int valid_session_name(const char *s) {
   return n >= 2;
 }
 
+/* The form body of |r|'s call, session |session_name|. */
+static int sts_body(sts_req *r, const char *session_name, kefo_buf *body) {
+  sts_provider *sp = r->sp;
+  kefo_sts_params params;
+
+  memset(&params, 0, sizeof(params));
+  params.action = sts_action(sp);
+  params.role_arn = r->role;
+  params.session_name = session_name;
+  params.external_id = sp->external_id;
+  params.web_identity_token = r->token;
+  params.duration_s = sp->duration_s;
+  return kefo_sts_build_body(body, &params);
+}
+
+/* Signs the POST of |body| to |ep| with the source credentials |src|, for
+   |region|: the headers to add are in |res|, which the caller frees
+   whatever this returns. */
+static int sts_sign(sts_provider *sp, const kefo_credentials *src,
+                    const kefo_endpoint *ep, const char *region,
+                    const kefo_buf *body, kefo_sigv4_result *res) {
+  kefo_sigv4_header sh[2];
+  kefo_sigv4_request sreq;
+  kefo_sigv4_credentials sc;
+  kefo_sigv4_params sparams;
+
+  sh[0].name = "host";
+  sh[0].namelen = 4;
+  sh[0].value = ep->authority;
+  sh[0].valuelen = strlen(ep->authority);
+  sh[1].name = "content-type";
+  sh[1].namelen = strlen(sh[1].name);
+  sh[1].value = STS_CONTENT_TYPE;
+  sh[1].valuelen = strlen(STS_CONTENT_TYPE);
+  memset(&sreq, 0, sizeof(sreq));
+  sreq.method = "POST";
+  sreq.path = "/";
+  sreq.headers = sh;
+  sreq.nheaders = 2;
+  sreq.body = body->data;
+  sreq.bodylen = body->len;
+  sc.access_key_id = src->access_key_id;
+  sc.secret_access_key = src->secret_access_key;
+  sc.session_token = src->session_token;
+  memset(&sparams, 0, sizeof(sparams));
+  sparams.credentials = &sc;
+  sparams.region = region;
+  sparams.service = "sts";
+  sparams.time = sp->clock->wall_ms(sp->clock->user_data) / 1000;
+  sparams.mode = KEFO_SIGV4_HEADERS;
+  return kefo_sigv4_sign(res, &sreq, &sparams, NULL, sp->mem);
+}
+
+/* Starts the POST of |body| with |headers|; its answer goes to
+   sts_on_fetch. */
+static void sts_post(sts_req *r, const kefo_endpoint *ep,
+                     const kefo_http_header *headers, size_t nh,
+                     const kefo_buf *body) {
+  sts_provider *sp = r->sp;
+  kefo_http_request req;
+  int rv;
+
+  memset(&req, 0, sizeof(req));
+  req.endpoint = ep;
+  req.version = KEFO_HTTP_1_1;
+  req.method = "POST";
+  req.path = "/";
+  req.headers = headers;
+  req.nheaders = nh;
+  req.body = body->data;
+  req.body_len = body->len;
+  req.timeout_ms = STS_TIMEOUT_MS;
+  rv = kefo_credentials_fetch_start(&r->fetch, sp->mem, &sp->transport, &req,
+                                    STS_MAX_BODY, sts_on_fetch, r);
+  if (rv != 0) {
+    r->fetch = NULL;
+    req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
+  }
+}
+
 /* Builds, signs when |src| is given, and sends the request. */
 static void sts_send(sts_req *r, const kefo_credentials *src,
                      const char *session_name) {
   sts_provider *sp = r->sp;
-  kefo_sts_params params;
   kefo_endpoint ep;
   kefo_buf body;
   kefo_sigv4_result res;
   kefo_http_header headers[2 + KEFO_SIGV4_MAX_ADDED_HEADERS];
-  kefo_http_request req;
   char region[KEFO_REGION_MAX], msg[MSG_MAX];
   size_t nh = 0, i;
   int rv, signed_ = 0;
@@ -593,14 +694,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
     req_finish(r, KEFO_ERR_CREDENTIALS, "no HTTP client", NULL, 0, 0);
     return;
   }
-  memset(&params, 0, sizeof(params));
-  params.action = sts_action(sp);
-  params.role_arn = r->role;
-  params.session_name = session_name;
-  params.external_id = sp->external_id;
-  params.web_identity_token = r->token;
-  params.duration_s = sp->duration_s;
-  rv = kefo_sts_build_body(&body, &params);
+  rv = sts_body(r, session_name, &body);
   if (rv != 0) {
     req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
     goto done;
@@ -610,36 +704,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
   headers[nh].name = "user-agent";
   headers[nh++].value = "kefo/" KEFO_VERSION;
   if (src != NULL) {
-    kefo_sigv4_header sh[2];
-    kefo_sigv4_request sreq;
-    kefo_sigv4_credentials sc;
-    kefo_sigv4_params sparams;
-
-    sh[0].name = "host";
-    sh[0].namelen = 4;
-    sh[0].value = ep.authority;
-    sh[0].valuelen = strlen(ep.authority);
-    sh[1].name = "content-type";
-    sh[1].namelen = strlen(sh[1].name);
-    sh[1].value = STS_CONTENT_TYPE;
-    sh[1].valuelen = strlen(STS_CONTENT_TYPE);
-    memset(&sreq, 0, sizeof(sreq));
-    sreq.method = "POST";
-    sreq.path = "/";
-    sreq.headers = sh;
-    sreq.nheaders = 2;
-    sreq.body = body.data;
-    sreq.bodylen = body.len;
-    sc.access_key_id = src->access_key_id;
-    sc.secret_access_key = src->secret_access_key;
-    sc.session_token = src->session_token;
-    memset(&sparams, 0, sizeof(sparams));
-    sparams.credentials = &sc;
-    sparams.region = region;
-    sparams.service = "sts";
-    sparams.time = sp->clock->wall_ms(sp->clock->user_data) / 1000;
-    sparams.mode = KEFO_SIGV4_HEADERS;
-    rv = kefo_sigv4_sign(&res, &sreq, &sparams, NULL, sp->mem);
+    rv = sts_sign(sp, src, &ep, region, &body, &res);
     signed_ = 1;
     if (rv != 0) {
       snprintf(msg, sizeof(msg), "cannot sign the request: %s",
@@ -653,22 +718,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
       headers[nh++].value = res.headers[i].value;
     }
   }
-  memset(&req, 0, sizeof(req));
-  req.endpoint = &ep;
-  req.version = KEFO_HTTP_1_1;
-  req.method = "POST";
-  req.path = "/";
-  req.headers = headers;
-  req.nheaders = nh;
-  req.body = body.data;
-  req.body_len = body.len;
-  req.timeout_ms = STS_TIMEOUT_MS;
-  rv = kefo_credentials_fetch_start(&r->fetch, sp->mem, &sp->transport, &req,
-                                    STS_MAX_BODY, sts_on_fetch, r);
-  if (rv != 0) {
-    r->fetch = NULL;
-    req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
-  }
+  sts_post(r, &ep, headers, nh, &body);
 
 done:
   if (signed_) {
