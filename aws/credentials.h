@@ -6,8 +6,9 @@
  * credentials are refreshed before they expire, without blocking. Secrets
  * never reach a log or an error message. One file a job: credentials.c
  * (the interface, copies, static keys), credentials_json.c,
- * credentials_io.c, credentials_chain.c, credentials_cache.c and one per
- * provider that looks outside (env, profile, sts, imds, container).
+ * credentials_io.c, credentials_chain.c, credentials_cache.c, one per
+ * provider that looks outside (env, profile, sts, imds, container) and
+ * credentials_sts_wire.c (STS's form body and XML response, no I/O).
  */
 #ifndef KEFO_CREDENTIALS_H
 #define KEFO_CREDENTIALS_H

@@ -50,33 +50,29 @@ static int http_allowed(const char *host) {
          strcmp(host, "fd00:ec2::23") == 0;
 }
 
-int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
-                                        char *path, size_t pathlen, char *err,
-                                        size_t errlen) {
-  const char *rel = kefo_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-  const char *full = kefo_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+/* AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: a path on the ECS endpoint. */
+static int relative_endpoint(const char *rel, kefo_endpoint *ep, char *path,
+                             size_t pathlen, char *err, size_t errlen) {
+  if (!valid_path(rel) || strlen(rel) >= pathlen) {
+    kefo_set_err(
+        err, errlen,
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a path starting "
+        "with '/'");
+    return KEFO_ERR_CREDENTIALS;
+  }
+  kefo_endpoint_parse(ep, ECS_ENDPOINT);
+  memcpy(path, rel, strlen(rel) + 1);
+  return 0;
+}
+
+/* AWS_CONTAINER_CREDENTIALS_FULL_URI: a whole URL, split into the endpoint
+   (scheme, host and port) and the path with its query. */
+static int full_endpoint(const char *full, kefo_endpoint *ep, char *path,
+                         size_t pathlen, char *err, size_t errlen) {
   char base[KEFO_ENDPOINT_URL_MAX];
   const char *rest, *p;
   size_t blen;
 
-  if (rel != NULL) {
-    if (!valid_path(rel) || strlen(rel) >= pathlen) {
-      kefo_set_err(
-          err, errlen,
-          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a path starting "
-          "with '/'");
-      return KEFO_ERR_CREDENTIALS;
-    }
-    kefo_endpoint_parse(ep, ECS_ENDPOINT);
-    memcpy(path, rel, strlen(rel) + 1);
-    return 0;
-  }
-  if (full == NULL) {
-    kefo_set_err(err, errlen,
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
-    return KEFO_ERR_CREDENTIALS;
-  }
   p = strstr(full, "://");
   rest = p != NULL ? p + 3 : full;
   while (*rest && *rest != '/' && *rest != '?') {
@@ -113,6 +109,36 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
   if (!valid_path(path)) {
     goto bad_url;
   }
+  return 0;
+
+bad_url:
+  kefo_set_err(
+      err, errlen,
+      "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http:// or https:// "
+      "URL");
+  return KEFO_ERR_CREDENTIALS;
+}
+
+int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
+                                        char *path, size_t pathlen, char *err,
+                                        size_t errlen) {
+  const char *rel = kefo_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  const char *full = kefo_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  int rv;
+
+  if (rel != NULL) {
+    return relative_endpoint(rel, ep, path, pathlen, err, errlen);
+  }
+  if (full == NULL) {
+    kefo_set_err(err, errlen,
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
+    return KEFO_ERR_CREDENTIALS;
+  }
+  rv = full_endpoint(full, ep, path, pathlen, err, errlen);
+  if (rv != 0) {
+    return rv;
+  }
   if (!ep->tls && !http_allowed(ep->host)) {
     kefo_set_err(
         err, errlen,
@@ -123,13 +149,6 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
     return KEFO_ERR_CREDENTIALS;
   }
   return 0;
-
-bad_url:
-  kefo_set_err(
-      err, errlen,
-      "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http:// or https:// "
-      "URL");
-  return KEFO_ERR_CREDENTIALS;
 }
 
 typedef struct container_provider container_provider;
@@ -229,14 +248,63 @@ static int valid_header_value(const char *s, size_t len) {
   return len > 0;
 }
 
+/* A request for |cb|, to the container endpoint |ep| and |path|, on the
+   provider's list of requests in flight. */
+static container_req *req_new(container_provider *cp, kefo_credentials_cb cb,
+                              void *user_data, const kefo_endpoint *ep,
+                              const char *path) {
+  container_req *r = kefo_mem_calloc(cp->mem, 1, sizeof(*r));
+
+  if (r == NULL) {
+    return NULL;
+  }
+  r->mem = cp->mem;
+  r->cb = cb;
+  r->user_data = user_data;
+  kefo_credentials_copy_init(&r->result, cp->mem);
+  snprintf(r->url, sizeof(r->url), "%s://%s%s", ep->tls ? "https" : "http",
+           ep->authority, path);
+  kefo_credentials_pending_add(&cp->reqs, &r->link);
+  return r;
+}
+
+/* Starts the GET of |path|, with the authorization token if there is one;
+   its answer goes to container_on_fetch. */
+static void req_send(container_provider *cp, container_req *r,
+                     const kefo_endpoint *ep, const char *path) {
+  kefo_http_header h[2];
+  kefo_http_request req;
+  int rv;
+
+  memset(&req, 0, sizeof(req));
+  req.endpoint = ep;
+  req.version = KEFO_HTTP_1_1;
+  req.method = "GET";
+  req.path = path;
+  req.headers = h;
+  req.timeout_ms = TIMEOUT_MS;
+  h[0].name = "user-agent";
+  h[0].value = "kefo/" KEFO_VERSION;
+  req.nheaders = 1;
+  if (r->auth != NULL) {
+    h[1].name = "authorization";
+    h[1].value = r->auth;
+    req.nheaders = 2;
+  }
+  rv = kefo_credentials_fetch_start(&r->fetch, cp->mem, &cp->transport, &req,
+                                    MAX_BODY, container_on_fetch, r);
+  if (rv != 0) {
+    r->fetch = NULL;
+    req_finish(r, rv, kefo_strerror(rv), 0, 0);
+  }
+}
+
 static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                          void *user_data) {
   container_provider *cp = (container_provider *)p;
   const char *token_file, *token;
   char path[PATH_MAX_LEN], msg[MSG_MAX];
   kefo_endpoint ep;
-  kefo_http_header h[2];
-  kefo_http_request req;
   container_req *r;
   int rv;
 
@@ -251,17 +319,10 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                           NULL, 0, 0);
     return 0;
   }
-  r = kefo_mem_calloc(cp->mem, 1, sizeof(*r));
+  r = req_new(cp, cb, user_data, &ep, path);
   if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  r->mem = cp->mem;
-  r->cb = cb;
-  r->user_data = user_data;
-  kefo_credentials_copy_init(&r->result, cp->mem);
-  snprintf(r->url, sizeof(r->url), "%s://%s%s", ep.tls ? "https" : "http",
-           ep.authority, path);
-  kefo_credentials_pending_add(&cp->reqs, &r->link);
 
   token_file = kefo_env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
   token = kefo_env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
@@ -302,27 +363,7 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                0, 0);
     return 0;
   }
-  memset(&req, 0, sizeof(req));
-  req.endpoint = &ep;
-  req.version = KEFO_HTTP_1_1;
-  req.method = "GET";
-  req.path = path;
-  req.headers = h;
-  req.timeout_ms = TIMEOUT_MS;
-  h[0].name = "user-agent";
-  h[0].value = "kefo/" KEFO_VERSION;
-  req.nheaders = 1;
-  if (r->auth != NULL) {
-    h[1].name = "authorization";
-    h[1].value = r->auth;
-    req.nheaders = 2;
-  }
-  rv = kefo_credentials_fetch_start(&r->fetch, cp->mem, &cp->transport, &req,
-                                    MAX_BODY, container_on_fetch, r);
-  if (rv != 0) {
-    r->fetch = NULL;
-    req_finish(r, rv, kefo_strerror(rv), 0, 0);
-  }
+  req_send(cp, r, &ep, path);
   return 0;
 }
 

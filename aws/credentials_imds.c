@@ -172,14 +172,119 @@ static const char *step_name(imds_state st) {
                          : "credentials";
 }
 
+/* Reports a step's answer other than 200, with the likely cause where
+   the status tells it. */
+static void fail_status(imds_req *r, int status) {
+  char msg[MSG_MAX];
+
+  if (r->state == ST_CREDS) {
+    snprintf(msg, sizeof(msg),
+             "IMDS returned HTTP %d for credentials of role '%s'", status,
+             r->role);
+  } else if (r->state == ST_ROLE && status == 404) {
+    snprintf(msg, sizeof(msg),
+             "IMDS returned HTTP 404 for role list (no instance profile "
+             "attached?)");
+  } else if (r->state == ST_TOKEN && status == 403) {
+    snprintf(msg, sizeof(msg),
+             "IMDS returned HTTP 403 for session token (IMDS disabled on "
+             "the instance?)");
+  } else {
+    snprintf(msg, sizeof(msg), "IMDS returned HTTP %d for %s", status,
+             step_name(r->state));
+  }
+  req_finish(r, KEFO_ERR_CREDENTIALS, msg, status,
+             status >= 500 || status == 429);
+}
+
+/* The session token answered: kept for the provider's later gets (it is
+   a secret, wiped when dropped), then on to the role list. */
+static void on_token(imds_req *r, const char *s, size_t len, int status) {
+  imds_provider *ip = r->ip;
+  char *tok;
+  size_t n = len, i;
+  int bad;
+
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) {
+    --n;
+  }
+  bad = n == 0;
+  for (i = 0; i < n && !bad; ++i) {
+    bad = (unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f;
+  }
+  if (bad) {
+    req_finish(r, KEFO_ERR_BAD_RESPONSE,
+               "IMDS session token is empty or not printable ASCII", status, 0);
+    return;
+  }
+  tok = kefo_mem_malloc(ip->mem, n + 1);
+  if (tok == NULL) {
+    req_finish(r, KEFO_ERR_NOMEM, "out of memory", 0, 0);
+    return;
+  }
+  memcpy(tok, s, n);
+  tok[n] = '\0';
+  drop_token(ip);
+  ip->token = tok;
+  ip->token_len = n;
+  ip->token_until_ms =
+      now_ms(ip) + (int64_t)TOKEN_TTL_S * 1000 - TOKEN_MARGIN_MS;
+  r->state = ST_ROLE;
+  req_send(r);
+}
+
+/* The role list answered: its first line names the instance profile's
+   role, whose credentials are asked for next. */
+static void on_role(imds_req *r, const char *s, size_t len, int status) {
+  const char *start = s, *end;
+
+  while (start < s + len && (*start == ' ' || *start == '\n' ||
+                             *start == '\r' || *start == '\t')) {
+    ++start;
+  }
+  end = start;
+  while (end < s + len && *end != '\n' && *end != '\r') {
+    ++end;
+  }
+  while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+    --end;
+  }
+  if (end == start) {
+    req_finish(r, KEFO_ERR_CREDENTIALS,
+               "IMDS role list is empty (no instance profile attached?)",
+               status, 0);
+    return;
+  }
+  if (!valid_role(start, (size_t)(end - start))) {
+    req_finish(r, KEFO_ERR_BAD_RESPONSE,
+               "IMDS role list does not start with a role name", status, 0);
+    return;
+  }
+  memcpy(r->role, start, (size_t)(end - start));
+  r->role[end - start] = '\0';
+  r->state = ST_CREDS;
+  req_send(r);
+}
+
+/* The role's credentials document answered: the last step. */
+static void on_creds(imds_req *r, const uint8_t *body, size_t len, int status) {
+  char msg[MSG_MAX], why[256];
+  int rv;
+
+  rv = kefo_credentials_parse_json(&r->result, body, len, why, sizeof(why));
+  if (rv != 0) {
+    snprintf(msg, sizeof(msg), "IMDS credentials of role '%s': %s", r->role,
+             why);
+    req_finish(r, rv, msg, status, 0);
+    return;
+  }
+  req_finish(r, 0, NULL, status, 0);
+}
+
 static void imds_on_fetch(int error, const kefo_error_info *info, int status,
                           const uint8_t *body, size_t len, void *user_data) {
   imds_req *r = user_data;
-  imds_provider *ip = r->ip;
   char msg[MSG_MAX];
-  const char *s = (const char *)body;
-  size_t n;
-  int rv;
 
   r->fetch = NULL;
   if (error != 0) {
@@ -193,110 +298,26 @@ static void imds_on_fetch(int error, const kefo_error_info *info, int status,
   if (status == 401 && r->state != ST_TOKEN && !r->token_retried) {
     /* The token expired or IMDS restarted: one new token. */
     r->token_retried = 1;
-    drop_token(ip);
+    drop_token(r->ip);
     r->state = ST_TOKEN;
     req_send(r);
     return;
   }
   if (status != 200) {
-    if (r->state == ST_CREDS) {
-      snprintf(msg, sizeof(msg),
-               "IMDS returned HTTP %d for credentials of role '%s'", status,
-               r->role);
-    } else if (r->state == ST_ROLE && status == 404) {
-      snprintf(msg, sizeof(msg),
-               "IMDS returned HTTP 404 for role list (no instance profile "
-               "attached?)");
-    } else if (r->state == ST_TOKEN && status == 403) {
-      snprintf(msg, sizeof(msg),
-               "IMDS returned HTTP 403 for session token (IMDS disabled on "
-               "the instance?)");
-    } else {
-      snprintf(msg, sizeof(msg), "IMDS returned HTTP %d for %s", status,
-               step_name(r->state));
-    }
-    req_finish(r, KEFO_ERR_CREDENTIALS, msg, status,
-               status >= 500 || status == 429);
+    fail_status(r, status);
     return;
   }
   switch (r->state) {
-  case ST_TOKEN: {
-    char *tok;
-    size_t i;
-
-    n = len;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) {
-      --n;
-    }
-    rv = n == 0;
-    for (i = 0; i < n && !rv; ++i) {
-      rv = (unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f;
-    }
-    if (rv) {
-      req_finish(r, KEFO_ERR_BAD_RESPONSE,
-                 "IMDS session token is empty or not printable ASCII", status,
-                 0);
-      return;
-    }
-    tok = kefo_mem_malloc(ip->mem, n + 1);
-    if (tok == NULL) {
-      req_finish(r, KEFO_ERR_NOMEM, "out of memory", 0, 0);
-      return;
-    }
-    memcpy(tok, s, n);
-    tok[n] = '\0';
-    drop_token(ip);
-    ip->token = tok;
-    ip->token_len = n;
-    ip->token_until_ms =
-        now_ms(ip) + (int64_t)TOKEN_TTL_S * 1000 - TOKEN_MARGIN_MS;
-    r->state = ST_ROLE;
-    req_send(r);
-    return;
-  }
-  case ST_ROLE: {
-    const char *start = s, *end;
-    while (start < s + len && (*start == ' ' || *start == '\n' ||
-                               *start == '\r' || *start == '\t')) {
-      ++start;
-    }
-    end = start;
-    while (end < s + len && *end != '\n' && *end != '\r') {
-      ++end;
-    }
-    while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
-      --end;
-    }
-    if (end == start) {
-      req_finish(r, KEFO_ERR_CREDENTIALS,
-                 "IMDS role list is empty (no instance profile attached?)",
-                 status, 0);
-      return;
-    }
-    if (!valid_role(start, (size_t)(end - start))) {
-      req_finish(r, KEFO_ERR_BAD_RESPONSE,
-                 "IMDS role list does not start with a role name", status, 0);
-      return;
-    }
-    memcpy(r->role, start, (size_t)(end - start));
-    r->role[end - start] = '\0';
-    r->state = ST_CREDS;
-    req_send(r);
-    return;
-  }
+  case ST_TOKEN:
+    on_token(r, (const char *)body, len, status);
+    break;
+  case ST_ROLE:
+    on_role(r, (const char *)body, len, status);
+    break;
   case ST_CREDS:
-  default: {
-    char why[256];
-    rv = kefo_credentials_parse_json(&r->result, body, len, why, sizeof(why));
-    if (rv != 0) {
-      snprintf(msg, sizeof(msg), "IMDS credentials of role '%s': %s", r->role,
-               why);
-      req_finish(r, rv, msg, status, 0);
-      return;
-    }
-    req_finish(r, 0, NULL, status, 0);
-    return;
-  }
+  default:
+    on_creds(r, body, len, status);
+    break;
   }
 }
 

@@ -104,6 +104,65 @@ static int parse_duration(const char *s, uint32_t *out) {
   return 0;
 }
 
+/* The source_profile |src| of profile |name| as a provider: the profile's
+   own keys when it names itself, else that profile built in turn, unless
+   the chain loops or grows too long. */
+static int source_from_profile(build_ctx *bc, const kefo_profile *p,
+                               const char *name, const char *src,
+                               kefo_credentials_provider **out) {
+  size_t i, j, len = 0;
+
+  if (strcmp(src, name) == 0) {
+    /* A profile that is its own source uses its own keys. */
+    return static_from(bc, p, name, out);
+  }
+  for (i = 0; i < bc->nvisited; ++i) {
+    if (strcmp(bc->visited[i], src) == 0) {
+      len += (size_t)snprintf(bc->err, bc->errlen, "source_profile loop:");
+      for (j = 0; j < bc->nvisited && len < bc->errlen; ++j) {
+        len += (size_t)snprintf(bc->err + len, bc->errlen - len, " %s ->",
+                                bc->visited[j]);
+      }
+      if (len < bc->errlen) {
+        snprintf(bc->err + len, bc->errlen - len, " %s", src);
+      }
+      return KEFO_ERR_CREDENTIALS;
+    }
+  }
+  if (bc->nvisited >= MAX_DEPTH) {
+    snprintf(bc->err, bc->errlen,
+             "source_profile chain from profile '%s' is longer than %d",
+             bc->visited[0], MAX_DEPTH);
+    return KEFO_ERR_CREDENTIALS;
+  }
+  return build(bc, src, name, out);
+}
+
+/* The credential_source |cs| of profile |name| as a provider. */
+static int source_from_credential_source(build_ctx *bc, const char *name,
+                                         const char *cs,
+                                         kefo_credentials_provider **out) {
+  int rv;
+
+  if (strcmp(cs, "Environment") == 0) {
+    rv = kefo_credentials_env_new(out, &bc->opts);
+  } else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
+    rv = kefo_credentials_imds_new(out, &bc->opts);
+  } else if (strcmp(cs, "EcsContainer") == 0) {
+    rv = kefo_credentials_container_new(out, &bc->opts);
+  } else {
+    snprintf(bc->err, bc->errlen,
+             "credential_source of profile '%s' is '%.64s', not "
+             "Environment, Ec2InstanceMetadata or EcsContainer",
+             name, cs);
+    return KEFO_ERR_CREDENTIALS;
+  }
+  if (rv != 0) {
+    snprintf(bc->err, bc->errlen, "out of memory");
+  }
+  return rv;
+}
+
 static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
                       const char *role_arn, kefo_credentials_provider **out) {
   const char *wif = kefo_profile_get(p, "web_identity_token_file");
@@ -112,7 +171,6 @@ static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
   const char *session = kefo_profile_get(p, "role_session_name");
   kefo_credentials_provider *source = NULL;
   uint32_t duration;
-  size_t i;
   int rv;
 
   if (session != NULL && session[0] == '\0') {
@@ -140,49 +198,9 @@ static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
     return KEFO_ERR_CREDENTIALS;
   }
   if (src != NULL && src[0] != '\0') {
-    if (strcmp(src, name) == 0) {
-      /* A profile that is its own source uses its own keys. */
-      rv = static_from(bc, p, name, &source);
-    } else {
-      for (i = 0; i < bc->nvisited; ++i) {
-        if (strcmp(bc->visited[i], src) == 0) {
-          size_t len = 0, j;
-          len += (size_t)snprintf(bc->err, bc->errlen, "source_profile loop:");
-          for (j = 0; j < bc->nvisited && len < bc->errlen; ++j) {
-            len += (size_t)snprintf(bc->err + len, bc->errlen - len, " %s ->",
-                                    bc->visited[j]);
-          }
-          if (len < bc->errlen) {
-            snprintf(bc->err + len, bc->errlen - len, " %s", src);
-          }
-          return KEFO_ERR_CREDENTIALS;
-        }
-      }
-      if (bc->nvisited >= MAX_DEPTH) {
-        snprintf(bc->err, bc->errlen,
-                 "source_profile chain from profile '%s' is longer than %d",
-                 bc->visited[0], MAX_DEPTH);
-        return KEFO_ERR_CREDENTIALS;
-      }
-      rv = build(bc, src, name, &source);
-    }
+    rv = source_from_profile(bc, p, name, src, &source);
   } else if (cs != NULL && cs[0] != '\0') {
-    if (strcmp(cs, "Environment") == 0) {
-      rv = kefo_credentials_env_new(&source, &bc->opts);
-    } else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
-      rv = kefo_credentials_imds_new(&source, &bc->opts);
-    } else if (strcmp(cs, "EcsContainer") == 0) {
-      rv = kefo_credentials_container_new(&source, &bc->opts);
-    } else {
-      snprintf(bc->err, bc->errlen,
-               "credential_source of profile '%s' is '%.64s', not "
-               "Environment, Ec2InstanceMetadata or EcsContainer",
-               name, cs);
-      return KEFO_ERR_CREDENTIALS;
-    }
-    if (rv != 0) {
-      snprintf(bc->err, bc->errlen, "out of memory");
-    }
+    rv = source_from_credential_source(bc, name, cs, &source);
   } else {
     snprintf(bc->err, bc->errlen,
              "profile '%s' has role_arn but no source_profile, "

@@ -1,12 +1,11 @@
 /*
- * STS AssumeRole (SigV4-signed with a source provider's credentials) and
- * AssumeRoleWithWebIdentity (unsigned, with a token file): the form body,
- * a small bounded scanner for the few XML elements of the response, and
- * the providers that send them.
+ * The STS providers: AssumeRole (SigV4-signed with a source provider's
+ * credentials) and AssumeRoleWithWebIdentity (unsigned, with a token
+ * file). The form body they send and the response they read are
+ * aws/credentials_sts_wire.c's.
  */
 #include "aws/credentials.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,389 +13,12 @@
 #include "aws/sigv4.h"
 #include "base/error.h"
 
-#define STS_VERSION "2011-06-15"
 #define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 #define STS_MAX_BODY (64 * 1024)
 #define STS_TIMEOUT_MS 10000
 /* STS accepts web identity tokens of up to 20000 characters. */
 #define WEB_IDENTITY_TOKEN_MAX 20000
 #define MSG_MAX 640
-
-/* ---- The request body ---- */
-
-static int form_append(kefo_buf *b, const char *key, const char *value) {
-  static const char hex[] = "0123456789ABCDEF";
-  const unsigned char *v = (const unsigned char *)value;
-  int rv;
-
-  if (b->len > 0 && (rv = kefo_buf_append_byte(b, '&')) != 0) {
-    return rv;
-  }
-  if ((rv = kefo_buf_append_str(b, key)) != 0 ||
-      (rv = kefo_buf_append_byte(b, '=')) != 0) {
-    return rv;
-  }
-  for (; *v; ++v) {
-    unsigned char c = *v;
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      rv = kefo_buf_append_byte(b, c);
-    } else {
-      char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-      rv = kefo_buf_append(b, enc, 3);
-    }
-    if (rv != 0) {
-      return rv;
-    }
-  }
-  return 0;
-}
-
-int kefo_sts_build_body(kefo_buf *out, const kefo_sts_params *p) {
-  size_t start;
-  int rv, web;
-  char dur[16];
-
-  if (out == NULL || p == NULL || p->action == NULL || p->role_arn == NULL ||
-      p->role_arn[0] == '\0' || p->session_name == NULL ||
-      p->session_name[0] == '\0') {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  web = strcmp(p->action, "AssumeRoleWithWebIdentity") == 0;
-  if (!web && strcmp(p->action, "AssumeRole") != 0) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (web && (p->web_identity_token == NULL || !p->web_identity_token[0])) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  start = out->len;
-  /* form_append puts '&' before every pair when the buffer is not empty;
-     a fresh body must not start with one. */
-  if ((rv = form_append(out, "Action", p->action)) != 0 ||
-      (rv = form_append(out, "Version", STS_VERSION)) != 0 ||
-      (rv = form_append(out, "RoleArn", p->role_arn)) != 0 ||
-      (rv = form_append(out, "RoleSessionName", p->session_name)) != 0) {
-    goto fail;
-  }
-  if (p->duration_s > 0) {
-    snprintf(dur, sizeof(dur), "%u", (unsigned)p->duration_s);
-    if ((rv = form_append(out, "DurationSeconds", dur)) != 0) {
-      goto fail;
-    }
-  }
-  if (!web && p->external_id != NULL && p->external_id[0] != '\0' &&
-      (rv = form_append(out, "ExternalId", p->external_id)) != 0) {
-    goto fail;
-  }
-  if (web &&
-      (rv = form_append(out, "WebIdentityToken", p->web_identity_token)) != 0) {
-    goto fail;
-  }
-  return 0;
-
-fail:
-  if (out->data != NULL) {
-    kefo_credentials_wipe(out->data + start, out->len - start);
-  }
-  out->len = start;
-  return rv;
-}
-
-/* ---- The response ---- */
-
-static int xml_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Finds the first element |name| in [s, s + len) and its content. No
-   namespaces prefixes, comments or CDATA: STS writes none. */
-static int xml_find(const char *s, size_t len, const char *name,
-                    const char **content, size_t *clen) {
-  size_t nlen = strlen(name), i = 0;
-
-  while (i < len) {
-    const char *lt = memchr(s + i, '<', len - i), *gt;
-    size_t start, j;
-
-    if (lt == NULL) {
-      return -1;
-    }
-    i = (size_t)(lt - s) + 1;
-    if (len - i <= nlen || memcmp(s + i, name, nlen) != 0 ||
-        !(s[i + nlen] == '>' || s[i + nlen] == '/' || xml_space(s[i + nlen]))) {
-      continue;
-    }
-    gt = memchr(s + i + nlen, '>', len - i - nlen);
-    if (gt == NULL) {
-      return -1;
-    }
-    if (gt[-1] == '/') {
-      *content = gt;
-      *clen = 0;
-      return 0;
-    }
-    start = (size_t)(gt - s) + 1;
-    for (j = start; j < len;) {
-      const char *lt2 = memchr(s + j, '<', len - j);
-      size_t k;
-
-      if (lt2 == NULL) {
-        return -1;
-      }
-      j = (size_t)(lt2 - s) + 1;
-      if (len - j < nlen + 2 || s[j] != '/' ||
-          memcmp(s + j + 1, name, nlen) != 0) {
-        continue;
-      }
-      for (k = j + 1 + nlen; k < len && xml_space(s[k]); ++k) {
-      }
-      if (k < len && s[k] == '>') {
-        *content = s + start;
-        *clen = (size_t)(lt2 - (s + start));
-        return 0;
-      }
-    }
-    return -1;
-  }
-  return -1;
-}
-
-static int put_utf8(char *out, size_t outlen, size_t *n, unsigned long cp) {
-  char b[4];
-  size_t k;
-
-  if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-    return -1;
-  }
-  if (cp < 0x80) {
-    b[0] = (char)cp;
-    k = 1;
-  } else if (cp < 0x800) {
-    b[0] = (char)(0xc0 | cp >> 6);
-    b[1] = (char)(0x80 | (cp & 0x3f));
-    k = 2;
-  } else if (cp < 0x10000) {
-    b[0] = (char)(0xe0 | cp >> 12);
-    b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    b[2] = (char)(0x80 | (cp & 0x3f));
-    k = 3;
-  } else {
-    b[0] = (char)(0xf0 | cp >> 18);
-    b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    b[3] = (char)(0x80 | (cp & 0x3f));
-    k = 4;
-  }
-  /* Truncation keeps whole characters. */
-  if (*n + k < outlen) {
-    memcpy(out + *n, b, k);
-    *n += k;
-  }
-  return 0;
-}
-
-/* Decodes the text [s, s + len) (entities, no markup) into |out|,
-   truncated to |outlen| - 1 bytes and NUL-terminated, surrounding
-   whitespace trimmed. */
-static int xml_text(const char *s, size_t len, char *out, size_t outlen) {
-  size_t i = 0, n = 0;
-
-  while (len > 0 && xml_space(s[0])) {
-    ++s;
-    --len;
-  }
-  while (len > 0 && xml_space(s[len - 1])) {
-    --len;
-  }
-  while (i < len) {
-    char c = s[i];
-    if (c == '<' || c == '\0') {
-      return -1;
-    }
-    if (c != '&') {
-      if (n + 1 < outlen) {
-        out[n++] = c;
-      }
-      ++i;
-      continue;
-    }
-    {
-      const char *semi = memchr(s + i, ';', len - i > 12 ? 12 : len - i);
-      size_t elen;
-      unsigned long cp = 0;
-
-      if (semi == NULL) {
-        return -1;
-      }
-      elen = (size_t)(semi - (s + i)) + 1;
-      if (elen == 4 && memcmp(s + i, "&lt;", 4) == 0) {
-        cp = '<';
-      } else if (elen == 4 && memcmp(s + i, "&gt;", 4) == 0) {
-        cp = '>';
-      } else if (elen == 5 && memcmp(s + i, "&amp;", 5) == 0) {
-        cp = '&';
-      } else if (elen == 6 && memcmp(s + i, "&quot;", 6) == 0) {
-        cp = '"';
-      } else if (elen == 6 && memcmp(s + i, "&apos;", 6) == 0) {
-        cp = '\'';
-      } else if (elen > 3 && s[i + 1] == '#') {
-        size_t k = i + 2;
-        int hexa = s[k] == 'x' || s[k] == 'X';
-        if (hexa) {
-          ++k;
-        }
-        if (s + k == semi) {
-          return -1;
-        }
-        for (; s + k < semi; ++k) {
-          char d = s[k];
-          int v;
-          if (d >= '0' && d <= '9') {
-            v = d - '0';
-          } else if (hexa && (d | 0x20) >= 'a' && (d | 0x20) <= 'f') {
-            v = (d | 0x20) - 'a' + 10;
-          } else {
-            return -1;
-          }
-          cp = cp * (hexa ? 16u : 10u) + (unsigned long)v;
-          if (cp > 0x10ffff) {
-            return -1;
-          }
-        }
-      } else {
-        return -1;
-      }
-      if (put_utf8(out, outlen, &n, cp) != 0) {
-        return -1;
-      }
-      i += elen;
-    }
-  }
-  if (outlen > 0) {
-    out[n] = '\0';
-  }
-  return 0;
-}
-
-/* Printable ASCII only, others as '?': server text in messages. */
-static void sanitize(char *s) {
-  for (; *s; ++s) {
-    if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
-      *s = '?';
-    }
-  }
-}
-
-int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
-                            const uint8_t *body, size_t len, char *aws_type,
-                            size_t typelen, char *err, size_t errlen) {
-  static const char *const names[4] = {"AccessKeyId", "SecretAccessKey",
-                                       "SessionToken", "Expiration"};
-  const char *s = (const char *)body, *creds, *c;
-  size_t clen, n, off[4], used = 0;
-  kefo_credentials k;
-  char *buf;
-  int rv = KEFO_ERR_BAD_RESPONSE, i;
-
-  if (aws_type != NULL && typelen > 0) {
-    aws_type[0] = '\0';
-  }
-  if (out == NULL || (body == NULL && len > 0)) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (s == NULL) {
-    s = "";
-  }
-  if (status != 200) {
-    char code[128] = "", message[MSG_MAX / 2] = "";
-    const char *e;
-    size_t elen;
-
-    if (xml_find(s, len, "Error", &e, &elen) == 0) {
-      if (xml_find(e, elen, "Code", &c, &clen) == 0 &&
-          xml_text(c, clen, code, sizeof(code)) != 0) {
-        code[0] = '\0';
-      }
-      if (xml_find(e, elen, "Message", &c, &clen) == 0 &&
-          xml_text(c, clen, message, sizeof(message)) != 0) {
-        message[0] = '\0';
-      }
-    }
-    sanitize(code);
-    sanitize(message);
-    if (aws_type != NULL && typelen > 0) {
-      snprintf(aws_type, typelen, "%s", code);
-    }
-    if (code[0] != '\0') {
-      kefo_set_err(err, errlen, "HTTP %d %s%s%s", status, code,
-                   message[0] ? ": " : "", message);
-    } else {
-      kefo_set_err(err, errlen, "HTTP %d with no STS error document", status);
-    }
-    return KEFO_ERR_AWS;
-  }
-  if (xml_find(s, len, "Credentials", &creds, &clen) != 0) {
-    kefo_set_err(err, errlen, "the response has no <Credentials>");
-    return KEFO_ERR_BAD_RESPONSE;
-  }
-  buf = kefo_mem_malloc(out->mem, clen + 4);
-  if (buf == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
-    return KEFO_ERR_NOMEM;
-  }
-  for (i = 0; i < 4; ++i) {
-    const char *v;
-    size_t vlen;
-
-    if (xml_find(creds, clen, names[i], &v, &vlen) != 0) {
-      kefo_set_err(err, errlen, "the response's <Credentials> has no <%s>",
-                   names[i]);
-      goto done;
-    }
-    /* Decoded text is never longer than the element's content, and the
-       contents do not overlap, so |buf| holds them all. */
-    if (xml_text(v, vlen, buf + used, vlen + 1) != 0) {
-      kefo_set_err(err, errlen, "the response's <%s> is not plain text",
-                   names[i]);
-      goto done;
-    }
-    off[i] = used;
-    n = strlen(buf + used);
-    if (n == 0) {
-      kefo_set_err(err, errlen, "the response's <%s> is empty", names[i]);
-      goto done;
-    }
-    used += n + 1;
-  }
-  memset(&k, 0, sizeof(k));
-  k.access_key_id = buf + off[0];
-  k.secret_access_key = buf + off[1];
-  k.session_token = buf + off[2];
-  /* An Expiration at the epoch would read as 0, "never expires". */
-  if (kefo_credentials_parse_time(buf + off[3], strlen(buf + off[3]),
-                                  &k.expiration_ms) != 0 ||
-      k.expiration_ms <= 0) {
-    kefo_set_err(err, errlen,
-                 "the response's <Expiration> is not an ISO 8601 time after "
-                 "1970");
-    goto done;
-  }
-  rv = kefo_credentials_check(&k, err, errlen);
-  if (rv == 0) {
-    rv = kefo_credentials_copy_set(out, &k);
-    if (rv != 0) {
-      kefo_set_err(err, errlen, "out of memory");
-    }
-  }
-
-done:
-  kefo_credentials_wipe(buf, clen + 4);
-  kefo_mem_free(out->mem, buf);
-  return rv;
-}
-
-/* ---- The providers ---- */
 
 typedef struct sts_provider sts_provider;
 
@@ -568,16 +190,94 @@ static int valid_session_name(const char *s) {
   return n >= 2;
 }
 
+/* The form body of |r|'s call, session |session_name|. */
+static int sts_body(sts_req *r, const char *session_name, kefo_buf *body) {
+  sts_provider *sp = r->sp;
+  kefo_sts_params params;
+
+  memset(&params, 0, sizeof(params));
+  params.action = sts_action(sp);
+  params.role_arn = r->role;
+  params.session_name = session_name;
+  params.external_id = sp->external_id;
+  params.web_identity_token = r->token;
+  params.duration_s = sp->duration_s;
+  return kefo_sts_build_body(body, &params);
+}
+
+/* Signs the POST of |body| to |ep| with the source credentials |src|, for
+   |region|: the headers to add are in |res|, which the caller frees
+   whatever this returns. */
+static int sts_sign(sts_provider *sp, const kefo_credentials *src,
+                    const kefo_endpoint *ep, const char *region,
+                    const kefo_buf *body, kefo_sigv4_result *res) {
+  kefo_sigv4_header sh[2];
+  kefo_sigv4_request sreq;
+  kefo_sigv4_credentials sc;
+  kefo_sigv4_params sparams;
+
+  sh[0].name = "host";
+  sh[0].namelen = 4;
+  sh[0].value = ep->authority;
+  sh[0].valuelen = strlen(ep->authority);
+  sh[1].name = "content-type";
+  sh[1].namelen = strlen(sh[1].name);
+  sh[1].value = STS_CONTENT_TYPE;
+  sh[1].valuelen = strlen(STS_CONTENT_TYPE);
+  memset(&sreq, 0, sizeof(sreq));
+  sreq.method = "POST";
+  sreq.path = "/";
+  sreq.headers = sh;
+  sreq.nheaders = 2;
+  sreq.body = body->data;
+  sreq.bodylen = body->len;
+  sc.access_key_id = src->access_key_id;
+  sc.secret_access_key = src->secret_access_key;
+  sc.session_token = src->session_token;
+  memset(&sparams, 0, sizeof(sparams));
+  sparams.credentials = &sc;
+  sparams.region = region;
+  sparams.service = "sts";
+  sparams.time = sp->clock->wall_ms(sp->clock->user_data) / 1000;
+  sparams.mode = KEFO_SIGV4_HEADERS;
+  return kefo_sigv4_sign(res, &sreq, &sparams, NULL, sp->mem);
+}
+
+/* Starts the POST of |body| with |headers|; its answer goes to
+   sts_on_fetch. */
+static void sts_post(sts_req *r, const kefo_endpoint *ep,
+                     const kefo_http_header *headers, size_t nh,
+                     const kefo_buf *body) {
+  sts_provider *sp = r->sp;
+  kefo_http_request req;
+  int rv;
+
+  memset(&req, 0, sizeof(req));
+  req.endpoint = ep;
+  req.version = KEFO_HTTP_1_1;
+  req.method = "POST";
+  req.path = "/";
+  req.headers = headers;
+  req.nheaders = nh;
+  req.body = body->data;
+  req.body_len = body->len;
+  req.timeout_ms = STS_TIMEOUT_MS;
+  rv = kefo_credentials_fetch_start(&r->fetch, sp->mem, &sp->transport, &req,
+                                    STS_MAX_BODY, sts_on_fetch, r);
+  if (rv != 0) {
+    r->fetch = NULL;
+    req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
+  }
+}
+
 /* Builds, signs when |src| is given, and sends the request. */
 static void sts_send(sts_req *r, const kefo_credentials *src,
                      const char *session_name) {
   sts_provider *sp = r->sp;
-  kefo_sts_params params;
   kefo_endpoint ep;
   kefo_buf body;
   kefo_sigv4_result res;
   kefo_http_header headers[2 + KEFO_SIGV4_MAX_ADDED_HEADERS];
-  kefo_http_request req;
   char region[KEFO_REGION_MAX], msg[MSG_MAX];
   size_t nh = 0, i;
   int rv, signed_ = 0;
@@ -593,14 +293,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
     req_finish(r, KEFO_ERR_CREDENTIALS, "no HTTP client", NULL, 0, 0);
     return;
   }
-  memset(&params, 0, sizeof(params));
-  params.action = sts_action(sp);
-  params.role_arn = r->role;
-  params.session_name = session_name;
-  params.external_id = sp->external_id;
-  params.web_identity_token = r->token;
-  params.duration_s = sp->duration_s;
-  rv = kefo_sts_build_body(&body, &params);
+  rv = sts_body(r, session_name, &body);
   if (rv != 0) {
     req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
     goto done;
@@ -610,36 +303,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
   headers[nh].name = "user-agent";
   headers[nh++].value = "kefo/" KEFO_VERSION;
   if (src != NULL) {
-    kefo_sigv4_header sh[2];
-    kefo_sigv4_request sreq;
-    kefo_sigv4_credentials sc;
-    kefo_sigv4_params sparams;
-
-    sh[0].name = "host";
-    sh[0].namelen = 4;
-    sh[0].value = ep.authority;
-    sh[0].valuelen = strlen(ep.authority);
-    sh[1].name = "content-type";
-    sh[1].namelen = strlen(sh[1].name);
-    sh[1].value = STS_CONTENT_TYPE;
-    sh[1].valuelen = strlen(STS_CONTENT_TYPE);
-    memset(&sreq, 0, sizeof(sreq));
-    sreq.method = "POST";
-    sreq.path = "/";
-    sreq.headers = sh;
-    sreq.nheaders = 2;
-    sreq.body = body.data;
-    sreq.bodylen = body.len;
-    sc.access_key_id = src->access_key_id;
-    sc.secret_access_key = src->secret_access_key;
-    sc.session_token = src->session_token;
-    memset(&sparams, 0, sizeof(sparams));
-    sparams.credentials = &sc;
-    sparams.region = region;
-    sparams.service = "sts";
-    sparams.time = sp->clock->wall_ms(sp->clock->user_data) / 1000;
-    sparams.mode = KEFO_SIGV4_HEADERS;
-    rv = kefo_sigv4_sign(&res, &sreq, &sparams, NULL, sp->mem);
+    rv = sts_sign(sp, src, &ep, region, &body, &res);
     signed_ = 1;
     if (rv != 0) {
       snprintf(msg, sizeof(msg), "cannot sign the request: %s",
@@ -653,22 +317,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
       headers[nh++].value = res.headers[i].value;
     }
   }
-  memset(&req, 0, sizeof(req));
-  req.endpoint = &ep;
-  req.version = KEFO_HTTP_1_1;
-  req.method = "POST";
-  req.path = "/";
-  req.headers = headers;
-  req.nheaders = nh;
-  req.body = body.data;
-  req.body_len = body.len;
-  req.timeout_ms = STS_TIMEOUT_MS;
-  rv = kefo_credentials_fetch_start(&r->fetch, sp->mem, &sp->transport, &req,
-                                    STS_MAX_BODY, sts_on_fetch, r);
-  if (rv != 0) {
-    r->fetch = NULL;
-    req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
-  }
+  sts_post(r, &ep, headers, nh, &body);
 
 done:
   if (signed_) {

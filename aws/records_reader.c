@@ -1,5 +1,5 @@
 /*
- * SubscribeToShardEvent payloads without a JSON tree (see sts_event.h): a
+ * SubscribeToShardEvent payloads without a JSON tree (see records_reader.h): a
  * recursive-descent reader over the bytes that keeps what the EFO reader
  * needs and checks, then skips, the rest.
  */
@@ -598,6 +598,40 @@ void kefo_records_parser_trim(kefo_records_parser *p, size_t keep) {
   }
 }
 
+/* ContinuationSequenceNumber: a string, or null at the shard's end. */
+static int read_continuation(scan *sc, kefo_records_event *out) {
+  if (sc->end - sc->p >= 4 && memcmp(sc->p, "null", 4) == 0) {
+    out->continuation_null = 1;
+    sc->p += 4;
+    return 0;
+  }
+  return string_member(sc, &out->continuation, NULL);
+}
+
+/* NextShardIterator (GetRecords): a string, or null; any other value is
+   flagged as next_iterator_bad. */
+static int read_next_iterator(scan *sc, kefo_records_event *out) {
+  if (sc->end - sc->p >= 4 && memcmp(sc->p, "null", 4) == 0) {
+    sc->p += 4;
+    return 0;
+  }
+  out->next_iterator_bad = sc->p >= sc->end || *sc->p != '"';
+  return string_member(sc, &out->next_iterator, NULL);
+}
+
+/* ChildShards: checked, and kept as JSON text when it is an array, for
+   the reader to parse with cJSON. */
+static int read_child_shards(scan *sc, kefo_records_event *out) {
+  const uint8_t *s = sc->p;
+  int rv = skip_value(sc);
+
+  if (rv == 0 && *s == '[') {
+    out->child_shards = s;
+    out->child_shards_len = (size_t)(sc->p - s);
+  }
+  return rv;
+}
+
 int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
                        kefo_records_event *out) {
   scan sc;
@@ -638,33 +672,16 @@ int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
       } else if (key_is(&sc, &key, "ContinuationSequenceNumber") &&
                  !seen_cont) {
         seen_cont = 1;
-        if (sc.end - sc.p >= 4 && memcmp(sc.p, "null", 4) == 0) {
-          out->continuation_null = 1;
-          sc.p += 4;
-          rv = 0;
-        } else {
-          rv = string_member(&sc, &out->continuation, NULL);
-        }
+        rv = read_continuation(&sc, out);
       } else if (key_is(&sc, &key, "NextShardIterator") && !seen_next) {
         seen_next = 1;
-        if (sc.end - sc.p >= 4 && memcmp(sc.p, "null", 4) == 0) {
-          sc.p += 4;
-          rv = 0;
-        } else {
-          out->next_iterator_bad = sc.p >= sc.end || *sc.p != '"';
-          rv = string_member(&sc, &out->next_iterator, NULL);
-        }
+        rv = read_next_iterator(&sc, out);
       } else if (key_is(&sc, &key, "MillisBehindLatest") && !seen_behind) {
         seen_behind = 1;
         rv = number_member(&sc, &out->has_behind, &behind);
       } else if (key_is(&sc, &key, "ChildShards") && !seen_children) {
-        const uint8_t *s = sc.p;
         seen_children = 1;
-        rv = skip_value(&sc);
-        if (rv == 0 && *s == '[') {
-          out->child_shards = s;
-          out->child_shards_len = (size_t)(sc.p - s);
-        }
+        rv = read_child_shards(&sc, out);
       } else {
         rv = skip_value(&sc);
       }

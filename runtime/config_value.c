@@ -1,8 +1,9 @@
 /*
  * Configuration values: the syntax of each type of key (durations and
  * sizes with units, ISO 8601 times, URLs, names and ARNs) and its limits.
- * Kept apart from the key table and the file reader in runtime/config.c,
- * which only hand it one trimmed value and the key it is for.
+ * Kept apart from the key table (runtime/config_keys.c) and the file
+ * reader (runtime/config.c), which only hand it one trimmed value and the
+ * key it is for.
  */
 #include "runtime/config_value.h"
 

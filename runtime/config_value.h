@@ -1,7 +1,8 @@
 /*
  * Configuration values: what each type of key accepts (durations and sizes
  * with units, ISO 8601 times, URLs, names and ARNs), checked against the
- * key's limits, with the reason of a refusal. Used by runtime/config.c only.
+ * key's limits, with the reason of a refusal. Used by the configuration's
+ * own files (runtime/config*.c) only.
  */
 #ifndef KEFO_CONFIG_VALUE_H
 #define KEFO_CONFIG_VALUE_H

@@ -1,5 +1,5 @@
 #!/bin/sh
-# kefo-config(5) is printed from the key table in runtime/config.c by
+# kefo-config(5) is printed from the key table in runtime/config_keys.c by
 # tools/gen_config_man. The page is committed (it is installed and
 # distributed without building anything), so this checks that it is still
 # what the table gives, and that groff reads it without a warning.
@@ -30,7 +30,7 @@ fi
 if ! diff -u "$page" "$tmp"; then
   cat >&2 <<EOF
 FAIL: tools/kefo-config.5 is out of date with the key table in
-runtime/config.c (the diff above turns the committed page into the
+runtime/config_keys.c (the diff above turns the committed page into the
 generated one). Run
 
   make update-config-man
