@@ -1,0 +1,412 @@
+/*
+ * The producer core's calls (see producer_core.h): a PutRecords batch
+ * taken from the shards' queues under the call, aggregate, rate and
+ * in-flight limits, its JSON body written as it is taken, and its answer
+ * turned into acknowledgements, retries and failures.
+ */
+#include "runtime/producer_internal.h"
+
+#include <string.h>
+
+#include "base/json_writer.h"
+#include "base/mem.h"
+#include "base/retry.h"
+
+/* Whether |sh| may add an entry to a call now (tokens aside). */
+static int may_send(const kefo_producer_core *pc, const pshard *sh,
+                    int64_t now_ms) {
+  return sh->open && sh->q.n > 0 && now_ms >= sh->backoff_until &&
+         !(pc->s.ordered && sh->inflight > 0);
+}
+
+/* Takes the next entry of |sh| into |e|, within |room| bytes of the
+   call and the shard's tokens: one record, or an aggregate of as many as
+   fit. Returns 0, 1 (nothing fits now) or an error. */
+static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
+                      size_t room) {
+  prec *r = sh->q.head;
+  size_t limit = room, first = rec_bytes(r);
+  int rv;
+
+  if (sh->tok_records < 1.0) {
+    return 1;
+  }
+  if ((double)limit > sh->tok_bytes) {
+    limit = sh->tok_bytes < 0 ? 0 : (size_t)sh->tok_bytes;
+  }
+  /* A full bucket lets any record through: one larger than the bucket
+     would wait for ever. */
+  if (first > limit &&
+      !(sh->tok_bytes >= kefo_producer_core_bytes_rate(pc) && first <= room)) {
+    return 1;
+  }
+  memset(e, 0, sizeof(*e));
+  e->shard = sh;
+  if (pc->s.aggregate) {
+    size_t agg_limit = pc->s.aggregate_max_bytes;
+    kefo_kpl_aggregator_reset(pc->agg);
+    while ((r = sh->q.head) != NULL &&
+           kefo_kpl_aggregator_count(pc->agg) < pc->s.aggregate_max_count) {
+      size_t with = kefo_kpl_aggregator_size_with(
+          pc->agg, rec_pk(r), r->pk_len, rec_ehk(r), r->ehk_len, r->len);
+      size_t pk0 = e->recs.n ? e->recs.head->pk_len : r->pk_len;
+      if (e->recs.n > 0 && (with > agg_limit || with + pk0 > limit)) {
+        break;
+      }
+      if (e->recs.n == 0 && (with > agg_limit || with + pk0 > room)) {
+        break; /* too large to aggregate: it goes alone */
+      }
+      rv = kefo_kpl_aggregator_add(pc->agg, rec_pk(r), r->pk_len, rec_ehk(r),
+                                   r->ehk_len, rec_data(r), r->len);
+      if (rv != 0) {
+        /* the taken ones go back */
+        q_prepend(&sh->q, &e->recs);
+        return rv;
+      }
+      q_push_back(&e->recs, q_pop(&sh->q));
+    }
+    e->aggregated = e->recs.n > 1;
+  }
+  if (e->recs.n == 0) {
+    q_push_back(&e->recs, q_pop(&sh->q));
+  }
+  if (e->recs.n == 1) {
+    e->aggregated = 0;
+  }
+  return 0;
+}
+
+/* The Kinesis bytes of entry |e|: as a call's limits count them. */
+static size_t entry_bytes(const kefo_producer_core *pc, const pentry *e) {
+  if (e->aggregated) {
+    return kefo_kpl_aggregator_size(pc->agg) + e->recs.head->pk_len;
+  }
+  return rec_bytes(e->recs.head);
+}
+
+/* Appends entry |e| to the body; for an aggregate, the aggregator still
+   holds it. */
+static int write_entry(kefo_producer_core *pc, const pentry *e, kefo_buf *body,
+                       int first) {
+  const prec *r = e->recs.head;
+  char dec[KEFO_HASH_KEY_DEC_LEN];
+  int rv;
+
+  rv = kefo_buf_append_str(body, first ? "{\"Data\":" : ",{\"Data\":");
+  if (rv == 0 && e->aggregated) {
+    kefo_buf_reset(&pc->blob);
+    rv = kefo_kpl_aggregator_finish(pc->agg, &pc->blob);
+    if (rv == 0) {
+      rv = kefo_json_append_base64(body, pc->blob.data, pc->blob.len);
+    }
+  } else if (rv == 0) {
+    rv = kefo_json_append_base64(body, rec_data(r), r->len);
+  }
+  if (rv == 0) {
+    rv = kefo_buf_append_str(body, ",\"PartitionKey\":");
+  }
+  if (rv == 0) {
+    rv = kefo_json_append_string(body, (const uint8_t *)rec_pk(r), r->pk_len);
+  }
+  /* An aggregate goes to the shard of its first record, whose hash key it
+     names; a record with its own explicit hash key keeps it. */
+  if (rv == 0 && (e->aggregated || r->ehk_len)) {
+    kefo_hash_key_format(dec, &r->hash_key);
+    rv = kefo_buf_append_str(body, ",\"ExplicitHashKey\":\"");
+    if (rv == 0) {
+      rv = kefo_buf_append_str(body, dec);
+    }
+    if (rv == 0) {
+      rv = kefo_buf_append_byte(body, '"');
+    }
+  }
+  if (rv == 0) {
+    rv = kefo_buf_append_byte(body, '}');
+  }
+  return rv;
+}
+
+static int write_head(kefo_buf *body, const char *name, const char *arn) {
+  int rv =
+      kefo_buf_append_str(body, name ? "{\"StreamName\":" : "{\"StreamARN\":");
+  const char *v = name ? name : arn;
+  if (rv == 0) {
+    rv = kefo_json_append_string(body, (const uint8_t *)v, strlen(v));
+  }
+  if (rv == 0) {
+    rv = kefo_buf_append_str(body, ",\"Records\":[");
+  }
+  return rv;
+}
+
+/* Undoes a batch being built: its records go back in front of their
+   shards' queues, last entry first. */
+static void unbuild(kefo_producer_core *pc, kefo_producer_batch *b) {
+  while (b->n > 0) {
+    pentry *e = &b->entries[--b->n];
+    q_prepend(&e->shard->q, &e->recs);
+  }
+  kefo_mem_free(pc->mem, b);
+}
+
+/* Takes entries of |sh| into |b| while they fit; returns 0, 1 when the
+   call is full, or an error. */
+static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
+                           pshard *sh, size_t *bytes, kefo_buf *body,
+                           int64_t now_ms) {
+  int rv;
+
+  kefo_producer_core_refill(pc, sh, now_ms);
+  while (sh->q.n > 0) {
+    pentry *e;
+    size_t eb;
+    if (b->n >= pc->s.batch_max_records || *bytes >= pc->s.batch_max_bytes) {
+      return 1;
+    }
+    e = &b->entries[b->n];
+    rv = take_entry(pc, sh, e, pc->s.batch_max_bytes - *bytes);
+    if (rv == 1) {
+      return 0;
+    }
+    if (rv == 0) {
+      rv = write_entry(pc, e, body, b->n == 0);
+    }
+    if (rv != 0) {
+      if (e->recs.n) {
+        q_prepend(&sh->q, &e->recs);
+      }
+      return rv;
+    }
+    eb = entry_bytes(pc, e);
+    ++b->n;
+    b->nrecords += e->recs.n;
+    *bytes += eb;
+    sh->tok_bytes -= (double)eb;
+    sh->tok_records -= 1.0;
+    if (pc->s.ordered) {
+      return 0; /* one entry per shard per call keeps the order */
+    }
+  }
+  return 0;
+}
+
+int kefo_producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
+                                  const char *stream_name,
+                                  const char *stream_arn,
+                                  kefo_producer_batch **out, kefo_buf *body) {
+  kefo_producer_batch *b;
+  size_t start = body->len, bytes = 0, i;
+  int rv = 0;
+
+  *out = NULL;
+  if (pc->inflight >= pc->s.max_inflight || pc->nmap == 0 || pc->queued == 0 ||
+      !kefo_producer_core_call_due(pc, now_ms)) {
+    return 0;
+  }
+  b = kefo_mem_calloc(pc->mem, 1, sizeof(*b));
+  if (b == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  rv = write_head(body, stream_name, stream_arn);
+  for (i = 0; rv == 0 && i < pc->nmap; ++i) {
+    pshard *sh = pc->map[(pc->rr + i) % pc->nmap];
+    if (may_send(pc, sh, now_ms)) {
+      rv = take_from_shard(pc, b, sh, &bytes, body, now_ms);
+    }
+  }
+  pc->rr = (pc->rr + 1) % pc->nmap;
+  if (rv == 1) {
+    rv = 0;
+  }
+  if (rv == 0 && b->n > 0) {
+    rv = kefo_buf_append_str(body, "]}");
+  }
+  if (rv != 0 || b->n == 0) {
+    body->len = start;
+    unbuild(pc, b);
+    return rv;
+  }
+  for (i = 0; i < b->n; ++i) {
+    prec *r;
+    ++b->entries[i].shard->inflight;
+    for (r = b->entries[i].recs.head; r; r = r->next) {
+      ++r->attempts;
+    }
+    /* An entry of several records of one shard counts once per shard. */
+    if (i > 0 && b->entries[i].shard == b->entries[i - 1].shard) {
+      --b->entries[i].shard->inflight;
+    }
+  }
+  pc->queued -= b->nrecords;
+  b->next = pc->batches;
+  if (pc->batches) {
+    pc->batches->prev = b;
+  }
+  pc->batches = b;
+  ++pc->inflight;
+  pc->st.bytes_sent += body->len - start;
+  *out = b;
+  return 0;
+}
+
+size_t kefo_producer_batch_entries(const kefo_producer_batch *b) {
+  return b->n;
+}
+
+size_t kefo_producer_batch_records(const kefo_producer_batch *b) {
+  return b->nrecords;
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static int retryable_code(const char *code) {
+  return strcmp(code, "ProvisionedThroughputExceededException") == 0 ||
+         strcmp(code, "InternalFailure") == 0 ||
+         strcmp(code, "ServiceUnavailable") == 0 ||
+         strcmp(code, "KMSThrottlingException") == 0;
+}
+
+/* Slows |sh| after a failure: no entry before a jittered backoff, and
+   for throttling, empty buckets too. */
+static void back_off(kefo_producer_core *pc, pshard *sh, int throttled,
+                     int64_t now_ms) {
+  kefo_retry_strategy rs;
+  int64_t until;
+
+  rs.min_delay_ms = pc->s.retry_min_ms;
+  rs.max_delay_ms = pc->s.retry_max_ms;
+  rs.max_attempts = UINT32_MAX;
+  until = now_ms + kefo_retry_delay_ms(&rs, ++sh->failures, pc->clock);
+  if (until > sh->backoff_until) {
+    sh->backoff_until = until;
+  }
+  if (throttled) {
+    sh->tok_bytes = 0;
+    sh->tok_records = 0;
+    sh->tok_ms = now_ms;
+  }
+}
+
+/* The records of a failed entry: back to the front of their shards (the
+   map may have changed), or failed when their TTL passed, the error is
+   final, or fail-on-error is set. */
+static void retry_or_fail(kefo_producer_core *pc, pqueue *recs,
+                          const kefo_error_info *err, int retryable,
+                          int64_t now_ms) {
+  pqueue keep;
+  prec *r;
+
+  memset(&keep, 0, sizeof(keep));
+  while ((r = q_pop(recs)) != NULL) {
+    if (!retryable || pc->s.fail_on_error || pc->closed) {
+      kefo_producer_core_fail(pc, r, err);
+    } else if (now_ms >= r->deadline_ms) {
+      kefo_producer_core_fail_with(
+          pc, r, KEFO_ERR_TIMEOUT,
+          "the record's TTL (sink.record.ttl) passed before it was "
+          "written");
+    } else {
+      ++pc->st.retried;
+      ++pc->queued;
+      q_push_back(&keep, r);
+    }
+  }
+  kefo_producer_core_rehome(pc, &keep, 1);
+}
+
+static void entry_done(kefo_producer_core *pc, pentry *e,
+                       const kefo_producer_entry_result *res, int64_t now_ms) {
+  kefo_error_info info;
+  uint64_t sub = 0;
+  prec *r;
+
+  if (res->error_code == NULL) {
+    if (res->shard_id == NULL || res->sequence_number == NULL) {
+      memset(&info, 0, sizeof(info));
+      info.code = KEFO_ERR_BAD_RESPONSE;
+      info.operation = "PutRecords";
+      info.message = "an entry of the answer has neither SequenceNumber and "
+                     "ShardId nor ErrorCode";
+      info.retryable = 1;
+      retry_or_fail(pc, &e->recs, &info, 1, now_ms);
+      return;
+    }
+    if (strcmp(res->shard_id, e->shard->id) != 0) {
+      pc->map_stale = 1;
+    }
+    e->shard->failures = 0;
+    ++pc->st.kinesis_records;
+    while ((r = q_pop(&e->recs)) != NULL) {
+      kefo_producer_core_ack(pc, r, res->shard_id, res->sequence_number,
+                             e->aggregated ? sub : 0, e->aggregated);
+      ++sub;
+    }
+    return;
+  }
+  memset(&info, 0, sizeof(info));
+  info.code = KEFO_ERR_AWS;
+  info.aws_type = res->error_code;
+  info.message = res->error_message ? res->error_message : "";
+  info.operation = "PutRecords";
+  info.shard_id = e->shard->id;
+  info.http_status = 200;
+  info.retryable = retryable_code(res->error_code);
+  if (strcmp(res->error_code, "ProvisionedThroughputExceededException") == 0) {
+    ++pc->st.throttled;
+    back_off(pc, e->shard, 1, now_ms);
+  } else {
+    back_off(pc, e->shard, 0, now_ms);
+  }
+  retry_or_fail(pc, &e->recs, &info, info.retryable, now_ms);
+}
+
+int kefo_producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
+                            const kefo_producer_entry_result *results, size_t n,
+                            int call_error, const kefo_error_info *info,
+                            int64_t now_ms) {
+  kefo_error_info bad;
+  int rv = 0;
+  size_t i;
+
+  if (b->prev) {
+    b->prev->next = b->next;
+  } else {
+    pc->batches = b->next;
+  }
+  if (b->next) {
+    b->next->prev = b->prev;
+  }
+  --pc->inflight;
+  ++pc->st.calls;
+  for (i = 0; i < b->n; ++i) {
+    if (i == 0 || b->entries[i].shard != b->entries[i - 1].shard) {
+      --b->entries[i].shard->inflight;
+    }
+  }
+  if (call_error == 0 && n != b->n) {
+    memset(&bad, 0, sizeof(bad));
+    bad.code = call_error = KEFO_ERR_BAD_RESPONSE;
+    bad.operation = "PutRecords";
+    bad.message = "the answer does not have one entry per record sent";
+    bad.retryable = 1;
+    info = &bad;
+    rv = KEFO_ERR_BAD_RESPONSE;
+  }
+  for (i = 0; i < b->n; ++i) {
+    pentry *e = &b->entries[i];
+    if (call_error == 0) {
+      entry_done(pc, e, &results[i], now_ms);
+    } else {
+      if (info->retryable) {
+        back_off(pc, e->shard,
+                 info->aws_type &&
+                     strcmp(info->aws_type, "ProvisionedThroughputExceededExce"
+                                            "ption") == 0,
+                 now_ms);
+      }
+      retry_or_fail(pc, &e->recs, info, info->retryable, now_ms);
+    }
+  }
+  kefo_mem_free(pc->mem, b);
+  return rv;
+}

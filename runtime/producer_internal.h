@@ -1,0 +1,191 @@
+/*
+ * The producer core's insides, shared by its two files: producer_core.c
+ * (records, the shard map, flushes, expiry, time) and producer_batch.c
+ * (PutRecords calls built from the queues and their answers read).
+ * Private to runtime/producer_core*.c and producer_batch.c.
+ */
+#ifndef KEFO_PRODUCER_INTERNAL_H
+#define KEFO_PRODUCER_INTERNAL_H
+
+#include <string.h>
+
+#include "runtime/producer_core.h"
+#include "shard/kpl_aggregate.h"
+#include "shard/position.h"
+
+/* One user record, its keys and data in the same block. While queued it
+   is linked in its shard's queue; while in flight, in its batch entry. */
+typedef struct prec {
+  struct prec *prev, *next;
+  void *ctx;
+  kefo_hash_key hash_key;
+  /* Put order, for flushes. */
+  uint64_t id;
+  int64_t put_ms;
+  int64_t deadline_ms;
+  uint32_t attempts;
+  uint32_t len;
+  uint16_t pk_len;
+  uint16_t ehk_len;
+  /* pk, NUL, ehk, NUL, data */
+  uint8_t bytes[];
+} prec;
+
+typedef struct pqueue {
+  prec *head, *tail;
+  size_t n;
+} pqueue;
+
+/* A shard, kept (retired when it leaves the map) until the core is
+   freed, so that batches in flight may point at it. */
+typedef struct pshard {
+  struct pshard *all_next;
+  char id[KEFO_SHARD_ID_CAP];
+  kefo_hash_range range;
+  pqueue q;
+  /* Token buckets, refilled continuously. */
+  double tok_bytes, tok_records;
+  int64_t tok_ms;
+  int64_t backoff_until;
+  uint32_t failures;
+  /* Batches carrying entries of this shard. */
+  size_t inflight;
+  int open;
+} pshard;
+
+typedef struct pentry {
+  pshard *shard;
+  pqueue recs;
+  int aggregated;
+} pentry;
+
+struct kefo_producer_batch {
+  struct kefo_producer_batch *prev, *next;
+  pentry entries[KEFO_PRODUCER_MAX_ENTRIES];
+  size_t n;
+  size_t nrecords;
+};
+
+typedef struct pflush {
+  int64_t token;
+  uint64_t upto_id;
+  size_t remaining;
+} pflush;
+
+struct kefo_producer_core {
+  const kefo_mem *mem;
+  const kefo_clock *clock;
+  kefo_producer_settings s;
+  kefo_producer_core_callbacks cb;
+  void *user_data;
+  pshard *all;
+  /* The open shards sorted by range, and records waiting for a map. */
+  pshard **map;
+  size_t nmap;
+  pshard unmapped;
+  size_t rr;
+  int map_stale;
+  kefo_producer_batch *batches;
+  size_t inflight;
+  /* Held records (queued and in flight) and their bytes. */
+  size_t held, held_bytes;
+  size_t queued;
+  uint64_t next_id;
+  int want_room, room;
+  int closed;
+  pflush *flushes;
+  size_t nflushes, flushes_cap;
+  int64_t *done_tokens;
+  size_t ndone, done_cap;
+  int64_t next_token;
+  kefo_kpl_aggregator *agg;
+  kefo_hash_key_hasher *hasher;
+  kefo_buf blob;
+  kefo_put_stats st;
+};
+
+static inline size_t rec_bytes(const prec *r) {
+  return (size_t)r->len + r->pk_len;
+}
+
+static inline size_t rec_mem(const prec *r) {
+  return sizeof(*r) + (size_t)r->pk_len + r->ehk_len + 2 + r->len;
+}
+
+static inline const char *rec_pk(const prec *r) {
+  return (const char *)r->bytes;
+}
+
+static inline const char *rec_ehk(const prec *r) {
+  return r->ehk_len ? (const char *)r->bytes + r->pk_len + 1 : NULL;
+}
+
+static inline const uint8_t *rec_data(const prec *r) {
+  return r->bytes + r->pk_len + 1 + r->ehk_len + 1;
+}
+
+static inline void q_push_back(pqueue *q, prec *r) {
+  r->next = NULL;
+  r->prev = q->tail;
+  if (q->tail) {
+    q->tail->next = r;
+  } else {
+    q->head = r;
+  }
+  q->tail = r;
+  ++q->n;
+}
+
+static inline prec *q_pop(pqueue *q) {
+  prec *r = q->head;
+  if (r) {
+    q->head = r->next;
+    if (q->head) {
+      q->head->prev = NULL;
+    } else {
+      q->tail = NULL;
+    }
+    --q->n;
+    r->next = r->prev = NULL;
+  }
+  return r;
+}
+
+/* Puts all of |from| in front of |q|, in its order. */
+static inline void q_prepend(pqueue *q, pqueue *from) {
+  if (from->head == NULL) {
+    return;
+  }
+  from->tail->next = q->head;
+  if (q->head) {
+    q->head->prev = from->tail;
+  } else {
+    q->tail = from->tail;
+  }
+  q->head = from->head;
+  q->n += from->n;
+  memset(from, 0, sizeof(*from));
+}
+
+/* Moves the records of |from| to the shards that now own them, in order:
+   appended when |front| is 0, else in front of what those shards hold. */
+void kefo_producer_core_rehome(kefo_producer_core *pc, pqueue *from, int front);
+/* Reports |r| written, or failed with |err| (or |code| and |message|),
+   and frees it. */
+void kefo_producer_core_ack(kefo_producer_core *pc, prec *r,
+                            const char *shard_id, const char *seq, uint64_t sub,
+                            int aggregated);
+void kefo_producer_core_fail(kefo_producer_core *pc, prec *r,
+                             const kefo_error_info *err);
+void kefo_producer_core_fail_with(kefo_producer_core *pc, prec *r, int code,
+                                  const char *message);
+/* A shard's share of its byte limit per second; its buckets topped up
+   for the time since the last top-up. */
+double kefo_producer_core_bytes_rate(const kefo_producer_core *pc);
+void kefo_producer_core_refill(const kefo_producer_core *pc, pshard *sh,
+                               int64_t now_ms);
+/* Whether a call is due at |now_ms| (a flush, a full buffer or call, a
+   record past its linger time). */
+int kefo_producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms);
+
+#endif /* KEFO_PRODUCER_INTERNAL_H */
