@@ -5,7 +5,7 @@
 #   kefo_stop_emulators        (also run on EXIT by kefo_emulators_trap)
 # Every server is started by the caller's process and always stopped.
 
-KEFO_TOP=${KEFO_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KEFO_TOP=${KEFO_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 KEFO_EMULATOR_PIDS=()
 
 kefo_free_port() {
