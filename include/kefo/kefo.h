@@ -801,7 +801,7 @@ typedef struct kefo_put_result {
 } kefo_put_result;
 
 /* The producer's counters since it was created. */
-typedef struct kefo_producer_stats {
+typedef struct kefo_put_stats {
   /* Held now: queued or in flight, their data and partition key bytes. */
   uint64_t buffered_records;
   uint64_t buffered_bytes;
