@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "shard/hash_key.h"
+#include "shard/md5.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -132,12 +133,13 @@ int kefo_hash_range_contains(const kefo_hash_range *range,
 
 struct kefo_hash_key_hasher {
   const kefo_mem *mem;
-  EVP_MD *md;
-  EVP_MD_CTX *ctx;
+  kefo_md5 md5;
 };
 
 int kefo_hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem) {
   kefo_hash_key_hasher *h;
+  uint8_t d[KEFO_MD5_LEN];
+  int rv;
 
   mem = kefo_mem_or_default(mem);
   h = kefo_mem_calloc(mem, 1, sizeof(*h));
@@ -145,16 +147,12 @@ int kefo_hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem) {
     return KEFO_ERR_NOMEM;
   }
   h->mem = mem;
-  ERR_set_mark();
-  h->md = EVP_MD_fetch(NULL, "MD5", NULL);
-  h->ctx = EVP_MD_CTX_new();
-  if (h->md == NULL || h->ctx == NULL) {
-    int rv = h->md == NULL ? KEFO_ERR_CRYPTO : KEFO_ERR_NOMEM;
-    ERR_pop_to_mark();
+  /* One digest now: an OpenSSL without MD5 is refused here, not at the
+     first record. */
+  if ((rv = kefo_md5_digest(&h->md5, "", 0, d)) != 0) {
     kefo_hash_key_hasher_del(h);
     return rv;
   }
-  ERR_clear_last_mark();
   *out = h;
   return 0;
 }
@@ -163,25 +161,17 @@ void kefo_hash_key_hasher_del(kefo_hash_key_hasher *h) {
   if (h == NULL) {
     return;
   }
-  EVP_MD_CTX_free(h->ctx);
-  EVP_MD_free(h->md);
+  kefo_md5_free(&h->md5);
   kefo_mem_free(h->mem, h);
 }
 
 int kefo_hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
                        const char *pk, size_t len) {
-  uint8_t d[EVP_MAX_MD_SIZE];
-  unsigned int dlen = 0;
+  uint8_t d[KEFO_MD5_LEN];
+  int rv = kefo_md5_digest(&h->md5, pk, len, d);
 
-  ERR_set_mark();
-  if (!EVP_DigestInit_ex(h->ctx, h->md, NULL) ||
-      !EVP_DigestUpdate(h->ctx, pk, len) ||
-      !EVP_DigestFinal_ex(h->ctx, d, &dlen) ||
-      dlen != KEFO_HASH_KEY_DIGEST_LEN) {
-    ERR_pop_to_mark();
-    return KEFO_ERR_CRYPTO;
+  if (rv == 0) {
+    kefo_hash_key_from_digest(key, d);
   }
-  ERR_clear_last_mark();
-  kefo_hash_key_from_digest(key, d);
-  return 0;
+  return rv;
 }

@@ -5,6 +5,7 @@
  * is summarised in the vectors' SOURCES.md, section 3.
  */
 #include "shard/kpl_aggregate.h"
+#include "shard/md5.h"
 
 #include <string.h>
 
@@ -67,8 +68,7 @@ struct kefo_kpl_aggregator {
   size_t pb_len;
   /* Fetched on the first finish and kept: fetching MD5 again for every
      aggregate would cost more than hashing a small one. */
-  EVP_MD *md;
-  EVP_MD_CTX *md_ctx;
+  kefo_md5 md5;
 };
 
 /* The new key a record brings, or what it shares: see record_plan. */
@@ -349,8 +349,7 @@ void kefo_kpl_aggregator_del(kefo_kpl_aggregator *a) {
   table_free(&a->pk, &a->mem);
   table_free(&a->ehk, &a->mem);
   kefo_buf_free(&a->recs);
-  EVP_MD_CTX_free(a->md_ctx);
-  EVP_MD_free(a->md);
+  kefo_md5_free(&a->md5);
   kefo_mem_free(&a->mem, a);
 }
 
@@ -466,43 +465,6 @@ static uint8_t *write_table(uint8_t *p, const kpl_table *t, uint8_t tag) {
   return p;
 }
 
-static int md5_digest(kefo_kpl_aggregator *a, const uint8_t *data, size_t len,
-                      uint8_t out[KEFO_KPL_DIGEST_LEN]) {
-  unsigned int outlen;
-  int rv = KEFO_ERR_CRYPTO;
-
-  /* A failure must not leave errors queued: SSL_get_error on this thread
-     would read them as its own. */
-  ERR_set_mark();
-  if (a->md == NULL) {
-    a->md = EVP_MD_fetch(NULL, "MD5", NULL);
-    if (a->md == NULL) {
-      goto fail;
-    }
-  }
-  if (a->md_ctx == NULL) {
-    a->md_ctx = EVP_MD_CTX_new();
-    if (a->md_ctx == NULL) {
-      goto fail;
-    }
-  }
-  if (!EVP_DigestInit_ex(a->md_ctx, a->md, NULL) ||
-      !EVP_DigestUpdate(a->md_ctx, data, len) ||
-      !EVP_DigestFinal_ex(a->md_ctx, out, &outlen) ||
-      outlen != KEFO_KPL_DIGEST_LEN) {
-    goto fail;
-  }
-  rv = 0;
-
-fail:
-  if (rv != 0) {
-    ERR_pop_to_mark();
-  } else {
-    ERR_clear_last_mark();
-  }
-  return rv;
-}
-
 int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
   size_t total;
   uint8_t *pb, *p;
@@ -536,7 +498,7 @@ int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
     rv = KEFO_ERR_INVALID_STATE;
     goto fail;
   }
-  rv = md5_digest(a, pb, a->pb_len, p);
+  rv = kefo_md5_digest(&a->md5, pb, a->pb_len, p);
   if (rv != 0) {
     goto fail;
   }
