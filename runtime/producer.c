@@ -435,12 +435,16 @@ static void finish_stop(kefo_producer *p) {
     kefo_kinesis_list_cancel(p->listing);
     p->listing = NULL;
   }
-  kefo_producer_core_fail_all(
-      p->core, p->fatal ? p->fatal_info.code : KEFO_ERR_CANCELLED,
-      p->fatal ? p->fatal_msg
-               : "the producer stopped before the record was "
-                 "written",
-      1);
+  /* A fatal error goes to each record whole (its AWS type and
+     operation too); a stop asked for is a cancellation. */
+  if (p->fatal) {
+    kefo_producer_core_fail_all_info(p->core, &p->fatal_info, 1);
+  } else {
+    kefo_producer_core_fail_all(p->core, KEFO_ERR_CANCELLED,
+                                "the producer stopped before the record was "
+                                "written",
+                                1);
+  }
   /* Flushes end too: every record they wait for is now reported. */
   for (i = 0; i < p->nwaiters; ++i) {
     p->waiters[i].token = 0;

@@ -482,25 +482,26 @@ int kefo_producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms) {
 
 /* ---- stop, expiry, time ------------------------------------------------ */
 
-static void fail_queue(kefo_producer_core *pc, pqueue *q, int code,
-                       const char *message) {
+static void fail_queue(kefo_producer_core *pc, pqueue *q,
+                       const kefo_error_info *info) {
   prec *r;
   while ((r = q_pop(q)) != NULL) {
     --pc->queued;
-    kefo_producer_core_fail_with(pc, r, code, message);
+    kefo_producer_core_fail(pc, r, info);
   }
 }
 
-void kefo_producer_core_fail_all(kefo_producer_core *pc, int code,
-                                 const char *message, int in_flight) {
+void kefo_producer_core_fail_all_info(kefo_producer_core *pc,
+                                      const kefo_error_info *info,
+                                      int in_flight) {
   pshard *sh;
   size_t i;
 
   pc->closed = 1;
   for (sh = pc->all; sh; sh = sh->all_next) {
-    fail_queue(pc, &sh->q, code, message);
+    fail_queue(pc, &sh->q, info);
   }
-  fail_queue(pc, &pc->unmapped.q, code, message);
+  fail_queue(pc, &pc->unmapped.q, info);
   while (in_flight && pc->batches) {
     kefo_producer_batch *b = pc->batches;
     pc->batches = b->next;
@@ -510,12 +511,23 @@ void kefo_producer_core_fail_all(kefo_producer_core *pc, int code,
     for (i = 0; i < b->n; ++i) {
       prec *r;
       while ((r = q_pop(&b->entries[i].recs)) != NULL) {
-        kefo_producer_core_fail_with(pc, r, code, message);
+        kefo_producer_core_fail(pc, r, info);
       }
     }
     --pc->inflight;
     kefo_mem_free(pc->mem, b);
   }
+}
+
+void kefo_producer_core_fail_all(kefo_producer_core *pc, int code,
+                                 const char *message, int in_flight) {
+  kefo_error_info info;
+
+  memset(&info, 0, sizeof(info));
+  info.code = code;
+  info.message = message;
+  info.operation = "PutRecords";
+  kefo_producer_core_fail_all_info(pc, &info, in_flight);
 }
 
 /* Fails the expired records at the front of |q|: those sent before (and

@@ -213,6 +213,13 @@ int kefo_producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
 void kefo_producer_core_fail_all(kefo_producer_core *pc, int code,
                                  const char *message, int in_flight);
 
+/* kefo_producer_core_fail_all with the whole of |info| (lent) handed to
+   each record's failure: the error that stopped the producer, with its
+   AWS type and operation. */
+void kefo_producer_core_fail_all_info(kefo_producer_core *pc,
+                                      const kefo_error_info *info,
+                                      int in_flight);
+
 /*
  * When the owner must call next_batch again at the latest (a linger time
  * running out, tokens coming back, a backoff ending, a TTL to enforce),

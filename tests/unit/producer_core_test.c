@@ -27,6 +27,8 @@ typedef struct seen {
   int acks[MAXREC];
   int fails[MAXREC];
   int fail_code[MAXREC];
+  /* The AWS type of the last failure, "" when none. */
+  char fail_type[64];
   uint64_t sub[MAXREC];
   char seq[MAXREC][16];
   /* Record indexes in acknowledgement order. */
@@ -51,6 +53,8 @@ static void on_fail(void *ctx, const kefo_error_info *err, void *ud) {
   (void)ud;
   ++S.fails[i];
   S.fail_code[i] = err->code;
+  snprintf(S.fail_type, sizeof(S.fail_type), "%s",
+           err->aws_type ? err->aws_type : "");
 }
 
 static const kefo_producer_core_callbacks cbs = {on_ack, on_fail};
@@ -690,9 +694,18 @@ static void test_bad_arguments(void) {
   CU_ASSERT_EQUAL(kefo_producer_core_put(pc, pk, 256, NULL, 0, big,
                                          (1u << 20) - 256, &idx[0], 0),
                   0);
-  kefo_producer_core_fail_all(pc, KEFO_ERR_CANCELLED, "stopping", 1);
+  /* The error that stops a producer reaches each record whole. */
+  {
+    kefo_error_info info;
+    memset(&info, 0, sizeof(info));
+    info.code = KEFO_ERR_AWS;
+    info.aws_type = "ResourceNotFoundException";
+    info.message = "ListShards failed: no such stream";
+    kefo_producer_core_fail_all_info(pc, &info, 1);
+  }
   CU_ASSERT_EQUAL(S.fails[0], 1);
-  CU_ASSERT_EQUAL(S.fail_code[0], KEFO_ERR_CANCELLED);
+  CU_ASSERT_EQUAL(S.fail_code[0], KEFO_ERR_AWS);
+  CU_ASSERT_STRING_EQUAL(S.fail_type, "ResourceNotFoundException");
   CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, NULL, 0, big, 1, NULL, 0),
                   KEFO_ERR_INVALID_STATE);
   {
