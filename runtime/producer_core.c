@@ -335,9 +335,15 @@ int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
   prec *r;
   int rv;
 
+  /* Lengths checked before any sum of them, so none can wrap. An explicit
+     hash key is held to PutRecords' own pattern, 0|[1-9][0-9]{0,38}: a
+     key with leading zeros would be sent as another string than the
+     application gave, and would not fit the record's 16-bit length. */
   if (pc == NULL || pk == NULL || pk_len == 0 ||
       pk_len > KEFO_PRODUCER_MAX_KEY_LEN || (data == NULL && len > 0) ||
-      len + pk_len > KEFO_PRODUCER_MAX_RECORD_BYTES) {
+      len > KEFO_PRODUCER_MAX_RECORD_BYTES - pk_len ||
+      (ehk && (ehk_len == 0 || ehk_len >= KEFO_HASH_KEY_DEC_LEN ||
+               (ehk[0] == '0' && ehk_len > 1)))) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (pc->closed) {

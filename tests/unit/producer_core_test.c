@@ -687,6 +687,21 @@ static void test_bad_arguments(void) {
       KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, "12x", 3, big, 1, NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
+  /* PutRecords' pattern: no leading zero, at most 39 digits; a long run of
+     zeros (a valid number) would not fit the record's key length. */
+  memset(big, '0', 70000);
+  big[69999] = '1';
+  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, (const char *)big, 70000,
+                                         big, 1, NULL, 0),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  memset(big, 0, 70000);
+  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, "012", 3, big, 1, NULL, 0),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(
+      kefo_producer_core_put(pc, "k", 1, NULL, 0, big, (size_t)-1, NULL, 0),
+      KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(
+      kefo_producer_core_put(pc, "k", 1, "0", 1, big, 1, &idx[1], 0), 0);
   CU_ASSERT_EQUAL(kefo_producer_core_put(
                       pc, "k", 1, "340282366920938463463374607431768211456", 39,
                       big, 1, NULL, 0),
