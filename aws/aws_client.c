@@ -1,7 +1,7 @@
 /*
  * AWS JSON calls: get credentials, sign, send, collect a bounded body,
  * parse it, classify errors, retry with backoff. Each attempt starts from
- * a timer, so no callback ever runs inside kefo_aws_call_start.
+ * a timer, so no callback ever runs inside kefo__aws_call_start.
  */
 #include "aws/aws_client.h"
 
@@ -59,15 +59,15 @@ static int set_service(kefo_aws_service *svc, const char *url,
   if (svc == NULL || url == NULL || region == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  if (!kefo_region_valid(region)) {
+  if (!kefo__region_valid(region)) {
     return KEFO_ERR_CONFIG;
   }
   memcpy(svc->region, region, strlen(region) + 1);
-  return kefo_endpoint_parse(&svc->endpoint, url);
+  return kefo__endpoint_parse(&svc->endpoint, url);
 }
 
-int kefo_aws_service_kinesis(kefo_aws_service *svc, const char *url,
-                             const char *region) {
+int kefo__aws_service_kinesis(kefo_aws_service *svc, const char *url,
+                              const char *region) {
   int rv = set_service(svc, url, region);
 
   if (rv == 0) {
@@ -79,8 +79,8 @@ int kefo_aws_service_kinesis(kefo_aws_service *svc, const char *url,
   return rv;
 }
 
-int kefo_aws_service_dynamodb(kefo_aws_service *svc, const char *url,
-                              const char *region) {
+int kefo__aws_service_dynamodb(kefo_aws_service *svc, const char *url,
+                               const char *region) {
   int rv = set_service(svc, url, region);
 
   if (rv == 0) {
@@ -92,17 +92,17 @@ int kefo_aws_service_dynamodb(kefo_aws_service *svc, const char *url,
   return rv;
 }
 
-int kefo_aws_client_new(kefo_aws_client **out, struct event_base *base,
-                        kefo_http_client *http,
-                        kefo_credentials_provider *creds,
-                        const kefo_clock *clock, const kefo_mem *mem) {
+int kefo__aws_client_new(kefo_aws_client **out, struct event_base *base,
+                         kefo_http_client *http,
+                         kefo_credentials_provider *creds,
+                         const kefo_clock *clock, const kefo_mem *mem) {
   kefo_aws_client *c;
 
   if (out == NULL || base == NULL || http == NULL || creds == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  c = kefo_mem_calloc(mem, 1, sizeof(*c));
+  mem = kefo__mem_or_default(mem);
+  c = kefo__mem_calloc(mem, 1, sizeof(*c));
   if (c == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -110,51 +110,51 @@ int kefo_aws_client_new(kefo_aws_client **out, struct event_base *base,
   c->base = base;
   c->http = http;
   c->creds = creds;
-  c->clock = kefo_clock_or_system(clock);
-  kefo_sigv4_key_init(&c->key_cache);
+  c->clock = kefo__clock_or_system(clock);
+  kefo__sigv4_key_init(&c->key_cache);
   *out = c;
   return 0;
 }
 
-void kefo_aws_client_del(kefo_aws_client *c) {
+void kefo__aws_client_del(kefo_aws_client *c) {
   if (c == NULL) {
     return;
   }
-  kefo_sigv4_key_free(&c->key_cache);
-  kefo_mem_free(c->mem, c);
+  kefo__sigv4_key_free(&c->key_cache);
+  kefo__mem_free(c->mem, c);
 }
 
-void kefo_aws_client_set_retry_cb(kefo_aws_client *c, kefo_aws_retry_cb cb,
-                                  void *user_data) {
+void kefo__aws_client_set_retry_cb(kefo_aws_client *c, kefo_aws_retry_cb cb,
+                                   void *user_data) {
   c->retry_cb = cb;
   c->retry_ud = user_data;
 }
 
-int64_t kefo_aws_client_now_ms(const kefo_aws_client *c) {
+int64_t kefo__aws_client_now_ms(const kefo_aws_client *c) {
   return c->clock->wall_ms(c->clock->user_data);
 }
 
-kefo_credentials_provider *kefo_aws_client_credentials(kefo_aws_client *c) {
+kefo_credentials_provider *kefo__aws_client_credentials(kefo_aws_client *c) {
   return c->creds;
 }
 
-kefo_http_client *kefo_aws_client_http(kefo_aws_client *c) {
+kefo_http_client *kefo__aws_client_http(kefo_aws_client *c) {
   return c->http;
 }
 
-const kefo_mem *kefo_aws_client_mem(const kefo_aws_client *c) {
+const kefo_mem *kefo__aws_client_mem(const kefo_aws_client *c) {
   return c->mem;
 }
 
-struct event_base *kefo_aws_client_base(const kefo_aws_client *c) {
+struct event_base *kefo__aws_client_base(const kefo_aws_client *c) {
   return c->base;
 }
 
-const kefo_clock *kefo_aws_client_clock(const kefo_aws_client *c) {
+const kefo_clock *kefo__aws_client_clock(const kefo_aws_client *c) {
   return c->clock;
 }
 
-int kefo_aws_error_credentials(const char *type) {
+int kefo__aws_error_credentials(const char *type) {
   static const char *const refused[] = {
       "ExpiredTokenException",     "ExpiredToken",          "RequestExpired",
       "InvalidSignatureException", "SignatureDoesNotMatch",
@@ -169,7 +169,7 @@ int kefo_aws_error_credentials(const char *type) {
   return 0;
 }
 
-int kefo_aws_error_retryable(const char *type, int status) {
+int kefo__aws_error_retryable(const char *type, int status) {
   static const char *const retryable[] = {
       "ProvisionedThroughputExceededException",
       "LimitExceededException",
@@ -196,7 +196,7 @@ int kefo_aws_error_retryable(const char *type, int status) {
   if (type == NULL) {
     return 0;
   }
-  if (kefo_aws_error_credentials(type)) {
+  if (kefo__aws_error_credentials(type)) {
     return 1;
   }
   for (i = 0; i < sizeof(retryable) / sizeof(retryable[0]); ++i) {
@@ -248,8 +248,8 @@ static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
   params.credentials = &sc;
   params.region = svc->region;
   params.service = svc->signing_name;
-  params.time = kefo_aws_client_now_ms(c) / 1000;
-  rv = kefo_sigv4_sign(res, &req, &params, &c->key_cache, c->mem);
+  params.time = kefo__aws_client_now_ms(c) / 1000;
+  rv = kefo__sigv4_sign(res, &req, &params, &c->key_cache, c->mem);
   if (rv != 0) {
     return rv;
   }
@@ -265,7 +265,7 @@ static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
   return 0;
 }
 
-/* kefo_aws_send_json, with the body lent to the stream (|lent|: it
+/* kefo__aws_send_json, with the body lent to the stream (|lent|: it
    outlives the stream) or copied by it. */
 static int send_json(kefo_aws_client *c, const kefo_aws_service *svc,
                      const char *operation, const kefo_credentials *creds,
@@ -295,24 +295,24 @@ static int send_json(kefo_aws_client *c, const kefo_aws_service *svc,
   req.body = body;
   req.body_len = body_len;
   req.body_lent = lent;
-  rv = kefo_http_client_request(c->http, &req, cb, user_data, stream);
-  kefo_sigv4_result_free(&res);
+  rv = kefo__http_client_request(c->http, &req, cb, user_data, stream);
+  kefo__sigv4_result_free(&res);
   if (rv != 0) {
     *why = "cannot start the request";
   }
   return rv;
 }
 
-int kefo_aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
-                       const char *operation, const kefo_credentials *creds,
-                       const uint8_t *body, size_t body_len,
-                       const kefo_http_callbacks *cb, void *user_data,
-                       kefo_http_stream **stream, const char **why) {
+int kefo__aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
+                        const char *operation, const kefo_credentials *creds,
+                        const uint8_t *body, size_t body_len,
+                        const kefo_http_callbacks *cb, void *user_data,
+                        kefo_http_stream **stream, const char **why) {
   return send_json(c, svc, operation, creds, body, body_len, 0, cb, user_data,
                    stream, why);
 }
 
-void kefo_aws_printable(char *s) {
+void kefo__aws_printable(char *s) {
   for (; *s; ++s) {
     if ((unsigned char)*s < 0x20 || *s == 0x7f) {
       *s = '?';
@@ -320,19 +320,19 @@ void kefo_aws_printable(char *s) {
   }
 }
 
-void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
-                              const char *operation, int status,
-                              const cJSON *j) {
-  const char *text = kefo_aws_json_error_message(j);
+void kefo__aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
+                               const char *operation, int status,
+                               const cJSON *j) {
+  const char *text = kefo__aws_json_error_message(j);
 
   info->code = KEFO_ERR_AWS;
   info->http_status = status;
-  info->aws_type = kefo_aws_json_error_type(j);
-  info->retryable = kefo_aws_error_retryable(info->aws_type, status);
+  info->aws_type = kefo__aws_json_error_type(j);
+  info->retryable = kefo__aws_error_retryable(info->aws_type, status);
   snprintf(msg, msglen, "%s failed: HTTP %d %s: %s", operation, status,
            info->aws_type ? info->aws_type : "(no error type)",
            text ? text : "(no message)");
-  kefo_aws_printable(msg);
+  kefo__aws_printable(msg);
   info->message = msg;
 }
 
@@ -342,15 +342,15 @@ static void call_free(kefo_aws_call *call) {
   if (call->timer) {
     event_free(call->timer);
   }
-  kefo_buf_free(&call->response);
-  kefo_mem_free(c->mem, call->body);
-  kefo_mem_free(c->mem, call);
+  kefo__buf_free(&call->response);
+  kefo__mem_free(c->mem, call->body);
+  kefo__mem_free(c->mem, call);
 }
 
 static void schedule(kefo_aws_call *call, int64_t delay_ms) {
   struct timeval tv;
 
-  kefo_timeval_ms(&tv, delay_ms);
+  kefo__timeval_ms(&tv, delay_ms);
   event_add(call->timer, &tv);
 }
 
@@ -389,7 +389,7 @@ static void name_call(const kefo_aws_call *call, const kefo_error_info *info,
     vsnprintf(out + n, cap - (size_t)n, fmt, ap);
     va_end(ap);
   }
-  kefo_aws_printable(out);
+  kefo__aws_printable(out);
 }
 
 /*
@@ -404,15 +404,15 @@ static void fail_or_retry(kefo_aws_call *call, int error,
   int64_t delay = -1, wait;
   char msg[900];
 
-  if (kefo_aws_error_credentials(info->aws_type)) {
-    kefo_credentials_provider_invalidate(c->creds);
+  if (kefo__aws_error_credentials(info->aws_type)) {
+    kefo__credentials_provider_invalidate(c->creds);
   }
   if (info->retryable) {
-    delay = kefo_retry_delay_ms(&call->retry, call->attempts, c->clock);
+    delay = kefo__retry_delay_ms(&call->retry, call->attempts, c->clock);
   }
   if (delay >= 0) {
-    wait = kefo_http_client_wait_ms(c->http, &call->svc->endpoint,
-                                    call->svc->version);
+    wait = kefo__http_client_wait_ms(c->http, &call->svc->endpoint,
+                                     call->svc->version);
     if (wait > delay) {
       delay = wait;
     }
@@ -437,7 +437,7 @@ static void fail_or_retry(kefo_aws_call *call, int error,
         return;
       }
     }
-    kefo_buf_reset(&call->response);
+    kefo__buf_reset(&call->response);
     call->status = 0;
     schedule(call, delay);
     return;
@@ -480,7 +480,7 @@ static int on_response(kefo_http_stream *s, int status,
       call->data_error = KEFO_ERR_RESPONSE_TOO_LARGE;
       return -1;
     }
-    if (*v == '\0' && kefo_buf_reserve(&call->response, (size_t)len) != 0) {
+    if (*v == '\0' && kefo__buf_reserve(&call->response, (size_t)len) != 0) {
       call->data_error = KEFO_ERR_NOMEM;
       return -1;
     }
@@ -492,19 +492,19 @@ static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
                    void *ud) {
   kefo_aws_call *call = ud;
 
-  kefo_http_stream_consume(s, len);
+  kefo__http_stream_consume(s, len);
   if (len > MAX_RESPONSE - call->response.len) {
     call->data_error = KEFO_ERR_RESPONSE_TOO_LARGE;
     return -1;
   }
-  if (kefo_buf_append(&call->response, data, len) != 0) {
+  if (kefo__buf_append(&call->response, data, len) != 0) {
     call->data_error = KEFO_ERR_NOMEM;
     return -1;
   }
   return 0;
 }
 
-const char *kefo_aws_json_error_type(const cJSON *j) {
+const char *kefo__aws_json_error_type(const cJSON *j) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
   const char *hash;
 
@@ -515,7 +515,7 @@ const char *kefo_aws_json_error_type(const cJSON *j) {
   return hash ? hash + 1 : t->valuestring;
 }
 
-const char *kefo_aws_json_error_message(const cJSON *j) {
+const char *kefo__aws_json_error_message(const cJSON *j) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
 
   if (!cJSON_IsString(m)) {
@@ -595,8 +595,8 @@ static void on_close(kefo_http_stream *s, int error,
     fail_or_retry(call, KEFO_ERR_BAD_RESPONSE, &info);
     return;
   }
-  kefo_aws_error_from_json(&info, msg, sizeof(msg), call->operation,
-                           call->status, j);
+  kefo__aws_error_from_json(&info, msg, sizeof(msg), call->operation,
+                            call->status, j);
   fail_or_retry(call, KEFO_ERR_AWS, &info);
   cJSON_Delete(j);
 }
@@ -646,7 +646,8 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   ++call->attempts;
   call->waiting_credentials = 1;
-  rv = kefo_credentials_provider_get(call->client->creds, on_credentials, call);
+  rv =
+      kefo__credentials_provider_get(call->client->creds, on_credentials, call);
   if (rv != 0) {
     call->waiting_credentials = 0;
     memset(&info, 0, sizeof(info));
@@ -670,7 +671,7 @@ static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
       strlen(operation) >= sizeof(call->operation)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  call = kefo_mem_calloc(c->mem, 1, sizeof(*call));
+  call = kefo__mem_calloc(c->mem, 1, sizeof(*call));
   if (call == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -680,14 +681,14 @@ static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
   call->cb = cb;
   call->raw_cb = raw_cb;
   call->user_data = user_data;
-  kefo_buf_init(&call->response, c->mem);
+  kefo__buf_init(&call->response, c->mem);
   if (retry) {
     call->retry = *retry;
   } else {
-    kefo_retry_default(&call->retry);
+    kefo__retry_default(&call->retry);
   }
   call->body_len = len;
-  call->body = kefo_mem_malloc(c->mem, len + 1);
+  call->body = kefo__mem_malloc(c->mem, len + 1);
   call->timer = event_new(c->base, -1, 0, attempt_cb, call);
   if (call->body == NULL || call->timer == NULL) {
     call_free(call);
@@ -720,31 +721,31 @@ static int call_start_json(kefo_aws_client *c, const kefo_aws_service *svc,
   return rv;
 }
 
-int kefo_aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
-                        const char *operation, const cJSON *body,
-                        const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                        void *user_data, kefo_aws_call **out) {
+int kefo__aws_call_start(kefo_aws_client *c, const kefo_aws_service *svc,
+                         const char *operation, const cJSON *body,
+                         const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                         void *user_data, kefo_aws_call **out) {
   return call_start_json(c, svc, operation, body, retry, cb, NULL, user_data,
                          out);
 }
 
-int kefo_aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
-                            const char *operation, const cJSON *body,
-                            const kefo_retry_strategy *retry,
-                            kefo_aws_raw_cb cb, void *user_data,
-                            kefo_aws_call **out) {
+int kefo__aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
+                             const char *operation, const cJSON *body,
+                             const kefo_retry_strategy *retry,
+                             kefo_aws_raw_cb cb, void *user_data,
+                             kefo_aws_call **out) {
   return call_start_json(c, svc, operation, body, retry, NULL, cb, user_data,
                          out);
 }
 
-int kefo_aws_call_start_text(kefo_aws_client *c, const kefo_aws_service *svc,
-                             const char *operation, kefo_buf *body,
-                             const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                             void *user_data, kefo_aws_call **out) {
+int kefo__aws_call_start_text(kefo_aws_client *c, const kefo_aws_service *svc,
+                              const char *operation, kefo_buf *body,
+                              const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                              void *user_data, kefo_aws_call **out) {
   kefo_aws_call *call = NULL;
   int rv;
 
-  if (body == NULL || body->len == 0 || kefo_buf_append_byte(body, 0) != 0) {
+  if (body == NULL || body->len == 0 || kefo__buf_append_byte(body, 0) != 0) {
     return body == NULL || body->len == 0 ? KEFO_ERR_INVALID_ARGUMENT
                                           : KEFO_ERR_NOMEM;
   }
@@ -755,17 +756,17 @@ int kefo_aws_call_start_text(kefo_aws_client *c, const kefo_aws_service *svc,
   if (rv != 0) {
     return rv;
   }
-  kefo_mem_free(c->mem, call->body);
+  kefo__mem_free(c->mem, call->body);
   call->body = (char *)body->data;
   call->body_len = body->len;
-  kefo_buf_init(body, body->mem);
+  kefo__buf_init(body, body->mem);
   if (out) {
     *out = call;
   }
   return 0;
 }
 
-void kefo_aws_call_cancel(kefo_aws_call *call) {
+void kefo__aws_call_cancel(kefo_aws_call *call) {
   if (call == NULL || call->cancelled) {
     return;
   }
@@ -774,7 +775,7 @@ void kefo_aws_call_cancel(kefo_aws_call *call) {
     return; /* on_credentials frees it */
   }
   if (call->stream) {
-    kefo_http_stream_cancel(call->stream);
+    kefo__http_stream_cancel(call->stream);
     call->stream = NULL;
   }
   call_free(call);

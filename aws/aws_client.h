@@ -36,10 +36,10 @@ typedef struct kefo_aws_service {
  * Returns 0, KEFO_ERR_CONFIG (bad URL or region) or
  * KEFO_ERR_INVALID_ARGUMENT.
  */
-int kefo_aws_service_kinesis(kefo_aws_service *svc, const char *endpoint_url,
-                             const char *region);
-int kefo_aws_service_dynamodb(kefo_aws_service *svc, const char *endpoint_url,
+int kefo__aws_service_kinesis(kefo_aws_service *svc, const char *endpoint_url,
                               const char *region);
+int kefo__aws_service_dynamodb(kefo_aws_service *svc, const char *endpoint_url,
+                               const char *region);
 
 typedef struct kefo_aws_client kefo_aws_client;
 
@@ -50,13 +50,13 @@ typedef struct kefo_aws_client kefo_aws_client;
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_aws_client_new(kefo_aws_client **out, struct event_base *base,
-                        kefo_http_client *http,
-                        kefo_credentials_provider *creds,
-                        const kefo_clock *clock, const kefo_mem *mem);
+int kefo__aws_client_new(kefo_aws_client **out, struct event_base *base,
+                         kefo_http_client *http,
+                         kefo_credentials_provider *creds,
+                         const kefo_clock *clock, const kefo_mem *mem);
 
 /* Frees |client|; calls in flight must have been cancelled or ended. */
-void kefo_aws_client_del(kefo_aws_client *client);
+void kefo__aws_client_del(kefo_aws_client *client);
 
 /*
  * Hears of every failed attempt that a call will make again, before the
@@ -74,8 +74,8 @@ typedef void (*kefo_aws_retry_cb)(const kefo_error_info *info, void *user_data);
  * once the whole retry budget is spent. Calls of one attempt (their owner
  * paces its own retries: the polling reader) never call it.
  */
-void kefo_aws_client_set_retry_cb(kefo_aws_client *client, kefo_aws_retry_cb cb,
-                                  void *user_data);
+void kefo__aws_client_set_retry_cb(kefo_aws_client *client,
+                                   kefo_aws_retry_cb cb, void *user_data);
 
 /*
  * The outcome of a call, once: |error| 0 and |response| (the parsed JSON,
@@ -103,13 +103,13 @@ typedef struct kefo_aws_call kefo_aws_call;
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (then |cb| is
  * never called).
  */
-int kefo_aws_call_start(kefo_aws_client *client, const kefo_aws_service *svc,
-                        const char *operation, const cJSON *body,
-                        const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                        void *user_data, kefo_aws_call **out);
+int kefo__aws_call_start(kefo_aws_client *client, const kefo_aws_service *svc,
+                         const char *operation, const cJSON *body,
+                         const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                         void *user_data, kefo_aws_call **out);
 
 /*
- * The outcome of a call started with kefo_aws_call_start_raw, once: |error|
+ * The outcome of a call started with kefo__aws_call_start_raw, once: |error|
  * 0 and the HTTP 200 answer's |body| of |len| bytes (lent: valid only
  * during the callback), not parsed nor checked, for the owner to read
  * without a JSON tree; or the failure, as for kefo_aws_cb (|body| NULL).
@@ -118,23 +118,24 @@ typedef void (*kefo_aws_raw_cb)(int error, const uint8_t *body, size_t len,
                                 const kefo_error_info *info, void *user_data);
 
 /*
- * kefo_aws_call_start with the answer handed on as bytes (|cb| above):
+ * kefo__aws_call_start with the answer handed on as bytes (|cb| above):
  * for GetRecords, whose answers the polling reader reads with the same
  * tree-less reader as SubscribeToShard events. A 200 answer that is not
  * JSON is then the owner's to refuse (it is not retried here). Errors are
- * read and retried as kefo_aws_call_start's.
+ * read and retried as kefo__aws_call_start's.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (then |cb| is
  * never called).
  */
-int kefo_aws_call_start_raw(kefo_aws_client *client,
-                            const kefo_aws_service *svc, const char *operation,
-                            const cJSON *body, const kefo_retry_strategy *retry,
-                            kefo_aws_raw_cb cb, void *user_data,
-                            kefo_aws_call **out);
+int kefo__aws_call_start_raw(kefo_aws_client *client,
+                             const kefo_aws_service *svc, const char *operation,
+                             const cJSON *body,
+                             const kefo_retry_strategy *retry,
+                             kefo_aws_raw_cb cb, void *user_data,
+                             kefo_aws_call **out);
 
 /*
- * kefo_aws_call_start with a body already written as JSON text in
+ * kefo__aws_call_start with a body already written as JSON text in
  * |body|, whose bytes the call takes over (|body| is left empty, its
  * allocator the client's): for PutRecords, whose producer writes
  * thousands of base64 records straight into one buffer, neither through
@@ -143,13 +144,13 @@ int kefo_aws_call_start_raw(kefo_aws_client *client,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body) or KEFO_ERR_NOMEM
  * (then |cb| is never called and |body| is unchanged).
  */
-int kefo_aws_call_start_text(kefo_aws_client *client,
-                             const kefo_aws_service *svc, const char *operation,
-                             kefo_buf *body, const kefo_retry_strategy *retry,
-                             kefo_aws_cb cb, void *user_data,
-                             kefo_aws_call **out);
+int kefo__aws_call_start_text(kefo_aws_client *client,
+                              const kefo_aws_service *svc,
+                              const char *operation, kefo_buf *body,
+                              const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                              void *user_data, kefo_aws_call **out);
 /* Cancels a call: |cb| will not be called. */
-void kefo_aws_call_cancel(kefo_aws_call *call);
+void kefo__aws_call_cancel(kefo_aws_call *call);
 
 /*
  * Signs a POST of |body| (|body_len| bytes, lent until the stream closes)
@@ -159,14 +160,14 @@ void kefo_aws_call_cancel(kefo_aws_call *call);
  * storing the stream in |*stream|. On failure |*why| says which step
  * failed. Used by calls and by SubscribeToShard.
  *
- * Returns 0, the error of kefo_sigv4_sign or that of
- * kefo_http_client_request.
+ * Returns 0, the error of kefo__sigv4_sign or that of
+ * kefo__http_client_request.
  */
-int kefo_aws_send_json(kefo_aws_client *client, const kefo_aws_service *svc,
-                       const char *operation, const kefo_credentials *creds,
-                       const uint8_t *body, size_t body_len,
-                       const kefo_http_callbacks *cb, void *user_data,
-                       kefo_http_stream **stream, const char **why);
+int kefo__aws_send_json(kefo_aws_client *client, const kefo_aws_service *svc,
+                        const char *operation, const kefo_credentials *creds,
+                        const uint8_t *body, size_t body_len,
+                        const kefo_http_callbacks *cb, void *user_data,
+                        kefo_http_stream **stream, const char **why);
 
 /*
  * Fills |info| for an AWS error answer |j| (NULL when not JSON) with HTTP
@@ -174,43 +175,43 @@ int kefo_aws_send_json(kefo_aws_client *client, const kefo_aws_service *svc,
  * retryable, and a message written to |msg| naming the operation, status,
  * type and AWS's message.
  */
-void kefo_aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
-                              const char *operation, int status,
-                              const cJSON *j);
+void kefo__aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
+                               const char *operation, int status,
+                               const cJSON *j);
 
 /* Replaces every control byte of the NUL-terminated |s| by '?': a
    server's words go to logs, where a newline could forge a line and an
    escape sequence drive a terminal. */
-void kefo_aws_printable(char *s);
+void kefo__aws_printable(char *s);
 
 /* The type of an AWS JSON error body ("__type" without its namespace:
    "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" gives
    "ResourceNotFoundException"), or NULL; points into |j|. */
-const char *kefo_aws_json_error_type(const cJSON *j);
+const char *kefo__aws_json_error_type(const cJSON *j);
 
 /* The "message" (or "Message") of an AWS JSON error body, or NULL. */
-const char *kefo_aws_json_error_message(const cJSON *j);
+const char *kefo__aws_json_error_message(const cJSON *j);
 
 /* Returns 1 when an AWS error of |type| with HTTP |status| is worth
    retrying (throttling, internal failures, 5xx, and the credential
-   refusals of kefo_aws_error_credentials), else 0. */
-int kefo_aws_error_retryable(const char *type, int status);
+   refusals of kefo__aws_error_credentials), else 0. */
+int kefo__aws_error_retryable(const char *type, int status);
 
 /* Returns 1 when |type| says the request's credentials or signature were
    refused in a way new credentials or a new signature may cure (an
    expired token, a request signed too long ago, a signature that does
    not match): the caller invalidates its credentials and retries, within
    its retry budget, so that a wrong secret still fails in the end. */
-int kefo_aws_error_credentials(const char *type);
+int kefo__aws_error_credentials(const char *type);
 
 /* Milliseconds of wall-clock time from the client's clock. */
-int64_t kefo_aws_client_now_ms(const kefo_aws_client *client);
+int64_t kefo__aws_client_now_ms(const kefo_aws_client *client);
 
 /* The client's credentials provider, HTTP client and allocator. */
-kefo_credentials_provider *kefo_aws_client_credentials(kefo_aws_client *c);
-kefo_http_client *kefo_aws_client_http(kefo_aws_client *c);
-const kefo_mem *kefo_aws_client_mem(const kefo_aws_client *c);
-struct event_base *kefo_aws_client_base(const kefo_aws_client *c);
-const kefo_clock *kefo_aws_client_clock(const kefo_aws_client *c);
+kefo_credentials_provider *kefo__aws_client_credentials(kefo_aws_client *c);
+kefo_http_client *kefo__aws_client_http(kefo_aws_client *c);
+const kefo_mem *kefo__aws_client_mem(const kefo_aws_client *c);
+struct event_base *kefo__aws_client_base(const kefo_aws_client *c);
+const kefo_clock *kefo__aws_client_clock(const kefo_aws_client *c);
 
 #endif /* KEFO_AWS_CLIENT_H */

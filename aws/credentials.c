@@ -16,7 +16,7 @@
 #define MAX_SECRET 256
 #define MAX_TOKEN (16 * 1024)
 
-void kefo_credentials_wipe(void *p, size_t len) {
+void kefo__credentials_wipe(void *p, size_t len) {
   volatile unsigned char *q = p;
 
   while (len--) {
@@ -24,28 +24,28 @@ void kefo_credentials_wipe(void *p, size_t len) {
   }
 }
 
-int kefo_credentials_provider_get(kefo_credentials_provider *p,
-                                  kefo_credentials_cb cb, void *user_data) {
+int kefo__credentials_provider_get(kefo_credentials_provider *p,
+                                   kefo_credentials_cb cb, void *user_data) {
   if (p == NULL || cb == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   return p->ops->get(p, cb, user_data);
 }
 
-void kefo_credentials_provider_del(kefo_credentials_provider *p) {
+void kefo__credentials_provider_del(kefo_credentials_provider *p) {
   if (p != NULL) {
     p->ops->del(p);
   }
 }
 
-void kefo_credentials_provider_invalidate(kefo_credentials_provider *p) {
+void kefo__credentials_provider_invalidate(kefo_credentials_provider *p) {
   if (p != NULL && p->ops->invalidate != NULL) {
     p->ops->invalidate(p);
   }
 }
 
-void kefo_credentials_pending_add(kefo_credentials_pending **head,
-                                  kefo_credentials_pending *p) {
+void kefo__credentials_pending_add(kefo_credentials_pending **head,
+                                   kefo_credentials_pending *p) {
   p->prev = NULL;
   p->next = *head;
   p->head = head;
@@ -55,7 +55,7 @@ void kefo_credentials_pending_add(kefo_credentials_pending **head,
   *head = p;
 }
 
-void kefo_credentials_pending_remove(kefo_credentials_pending *p) {
+void kefo__credentials_pending_remove(kefo_credentials_pending *p) {
   if (p->head == NULL) {
     return;
   }
@@ -71,9 +71,9 @@ void kefo_credentials_pending_remove(kefo_credentials_pending *p) {
   p->head = NULL;
 }
 
-void kefo_credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
-                           const char *message, const char *operation,
-                           int http_status, int retryable) {
+void kefo__credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
+                            const char *message, const char *operation,
+                            int http_status, int retryable) {
   kefo_error_info info;
 
   memset(&info, 0, sizeof(info));
@@ -87,13 +87,14 @@ void kefo_credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
 
 /* ---- Owned copies ---- */
 
-void kefo_credentials_copy_init(kefo_credentials_copy *c, const kefo_mem *mem) {
+void kefo__credentials_copy_init(kefo_credentials_copy *c,
+                                 const kefo_mem *mem) {
   memset(c, 0, sizeof(*c));
-  c->mem = kefo_mem_or_default(mem);
+  c->mem = kefo__mem_or_default(mem);
 }
 
-int kefo_credentials_copy_set(kefo_credentials_copy *c,
-                              const kefo_credentials *src) {
+int kefo__credentials_copy_set(kefo_credentials_copy *c,
+                               const kefo_credentials *src) {
   size_t alen, slen, tlen, total;
   char *s;
 
@@ -106,7 +107,7 @@ int kefo_credentials_copy_set(kefo_credentials_copy *c,
   slen = strlen(src->secret_access_key);
   tlen = src->session_token ? strlen(src->session_token) : 0;
   total = alen + 1 + slen + 1 + tlen + 1;
-  s = kefo_mem_malloc(c->mem, total);
+  s = kefo__mem_malloc(c->mem, total);
   if (s == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -117,7 +118,7 @@ int kefo_credentials_copy_set(kefo_credentials_copy *c,
   } else {
     s[total - 1] = '\0';
   }
-  kefo_credentials_copy_free(c);
+  kefo__credentials_copy_free(c);
   c->storage = s;
   c->storage_len = total;
   c->creds.access_key_id = s;
@@ -128,10 +129,10 @@ int kefo_credentials_copy_set(kefo_credentials_copy *c,
   return 0;
 }
 
-void kefo_credentials_copy_free(kefo_credentials_copy *c) {
+void kefo__credentials_copy_free(kefo_credentials_copy *c) {
   if (c->storage != NULL) {
-    kefo_credentials_wipe(c->storage, c->storage_len);
-    kefo_mem_free(c->mem, c->storage);
+    kefo__credentials_wipe(c->storage, c->storage_len);
+    kefo__mem_free(c->mem, c->storage);
   }
   c->storage = NULL;
   c->storage_len = 0;
@@ -151,13 +152,13 @@ static int printable(const char *s, size_t max, size_t *len) {
   return 1;
 }
 
-int kefo_credentials_check(const kefo_credentials *c, char *err,
-                           size_t errlen) {
+int kefo__credentials_check(const kefo_credentials *c, char *err,
+                            size_t errlen) {
   const char *a;
   size_t len;
 
   if (c == NULL || c->access_key_id == NULL || c->access_key_id[0] == '\0') {
-    kefo_set_err(err, errlen, "the access key id is empty");
+    kefo__set_err(err, errlen, "the access key id is empty");
     return KEFO_ERR_CREDENTIALS;
   }
   for (a = c->access_key_id; *a; ++a) {
@@ -165,36 +166,36 @@ int kefo_credentials_check(const kefo_credentials *c, char *err,
     if (a - c->access_key_id == MAX_ACCESS_KEY_ID ||
         !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
           (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
-      kefo_set_err(err, errlen,
-                   "the access key id is longer than %d characters or holds "
-                   "one outside [A-Za-z0-9._-]",
-                   MAX_ACCESS_KEY_ID);
+      kefo__set_err(err, errlen,
+                    "the access key id is longer than %d characters or holds "
+                    "one outside [A-Za-z0-9._-]",
+                    MAX_ACCESS_KEY_ID);
       return KEFO_ERR_CREDENTIALS;
     }
   }
   if (c->secret_access_key == NULL || c->secret_access_key[0] == '\0') {
-    kefo_set_err(err, errlen, "the secret access key is empty");
+    kefo__set_err(err, errlen, "the secret access key is empty");
     return KEFO_ERR_CREDENTIALS;
   }
   if (!printable(c->secret_access_key, MAX_SECRET, &len)) {
-    kefo_set_err(err, errlen,
-                 "the secret access key is longer than %d characters or holds "
-                 "one that is not printable ASCII",
-                 MAX_SECRET);
+    kefo__set_err(err, errlen,
+                  "the secret access key is longer than %d characters or holds "
+                  "one that is not printable ASCII",
+                  MAX_SECRET);
     return KEFO_ERR_CREDENTIALS;
   }
   if (c->session_token != NULL &&
       !printable(c->session_token, MAX_TOKEN, &len)) {
-    kefo_set_err(err, errlen,
-                 "the session token is longer than %d characters or holds one "
-                 "that is not printable ASCII",
-                 MAX_TOKEN);
+    kefo__set_err(err, errlen,
+                  "the session token is longer than %d characters or holds one "
+                  "that is not printable ASCII",
+                  MAX_TOKEN);
     return KEFO_ERR_CREDENTIALS;
   }
   return 0;
 }
 
-void kefo_credentials_redact(char *msg, const char *secret) {
+void kefo__credentials_redact(char *msg, const char *secret) {
   size_t slen;
   char *p;
 
@@ -211,7 +212,7 @@ void kefo_credentials_redact(char *msg, const char *secret) {
   }
 }
 
-void kefo_credentials_options_init(kefo_credentials_options *opts) {
+void kefo__credentials_options_init(kefo_credentials_options *opts) {
   memset(opts, 0, sizeof(*opts));
 }
 
@@ -234,17 +235,17 @@ static int static_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
 static void static_del(kefo_credentials_provider *p) {
   static_provider *sp = (static_provider *)p;
 
-  kefo_credentials_copy_free(&sp->copy);
-  kefo_mem_free(sp->mem, sp);
+  kefo__credentials_copy_free(&sp->copy);
+  kefo__mem_free(sp->mem, sp);
 }
 
 static const kefo_credentials_provider_ops static_ops = {static_get, static_del,
                                                          NULL};
 
-int kefo_credentials_static_new(kefo_credentials_provider **out,
-                                const kefo_mem *mem, const char *access_key_id,
-                                const char *secret_access_key,
-                                const char *session_token) {
+int kefo__credentials_static_new(kefo_credentials_provider **out,
+                                 const kefo_mem *mem, const char *access_key_id,
+                                 const char *secret_access_key,
+                                 const char *session_token) {
   kefo_credentials c;
   static_provider *sp;
   int rv;
@@ -253,22 +254,22 @@ int kefo_credentials_static_new(kefo_credentials_provider **out,
       secret_access_key == NULL || secret_access_key[0] == '\0') {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  sp = kefo_mem_calloc(mem, 1, sizeof(*sp));
+  mem = kefo__mem_or_default(mem);
+  sp = kefo__mem_calloc(mem, 1, sizeof(*sp));
   if (sp == NULL) {
     return KEFO_ERR_NOMEM;
   }
   sp->base.ops = &static_ops;
   sp->base.name = "static";
   sp->mem = mem;
-  kefo_credentials_copy_init(&sp->copy, mem);
+  kefo__credentials_copy_init(&sp->copy, mem);
   c.access_key_id = access_key_id;
   c.secret_access_key = secret_access_key;
   c.session_token = session_token;
   c.expiration_ms = 0;
-  rv = kefo_credentials_copy_set(&sp->copy, &c);
+  rv = kefo__credentials_copy_set(&sp->copy, &c);
   if (rv != 0) {
-    kefo_mem_free(mem, sp);
+    kefo__mem_free(mem, sp);
     return rv;
   }
   *out = &sp->base;

@@ -35,7 +35,7 @@ typedef struct kefo_credentials {
 } kefo_credentials;
 
 /*
- * Receives the outcome of kefo_credentials_provider_get: |error| 0 and
+ * Receives the outcome of kefo__credentials_provider_get: |error| 0 and
  * |creds| (lent: valid only during the call; copy what must outlive it),
  * or a KEFO_ERR_* code (KEFO_ERR_CREDENTIALS when nothing was found) and
  * |info| saying which provider failed and why, without secrets. Runs on
@@ -69,14 +69,14 @@ struct kefo_credentials_provider {
 };
 
 /* Calls |p|'s get. Returns what it returns. */
-int kefo_credentials_provider_get(kefo_credentials_provider *p,
-                                  kefo_credentials_cb cb, void *user_data);
+int kefo__credentials_provider_get(kefo_credentials_provider *p,
+                                   kefo_credentials_cb cb, void *user_data);
 
 /* Frees |p| (NULL is fine). Callbacks still pending are not called. */
-void kefo_credentials_provider_del(kefo_credentials_provider *p);
+void kefo__credentials_provider_del(kefo_credentials_provider *p);
 
 /* Calls |p|'s invalidate when it has one (NULL is fine). */
-void kefo_credentials_provider_invalidate(kefo_credentials_provider *p);
+void kefo__credentials_provider_invalidate(kefo_credentials_provider *p);
 
 /*
  * A provider that always answers with the given keys (copied).
@@ -84,10 +84,10 @@ void kefo_credentials_provider_invalidate(kefo_credentials_provider *p);
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a key is NULL or empty) or
  * KEFO_ERR_NOMEM.
  */
-int kefo_credentials_static_new(kefo_credentials_provider **out,
-                                const kefo_mem *mem, const char *access_key_id,
-                                const char *secret_access_key,
-                                const char *session_token);
+int kefo__credentials_static_new(kefo_credentials_provider **out,
+                                 const kefo_mem *mem, const char *access_key_id,
+                                 const char *secret_access_key,
+                                 const char *session_token);
 
 /* ---------------------------------------------------------------------
  * Everything below was added with the providers. Every provider in kefo
@@ -106,7 +106,7 @@ typedef struct kefo_credentials_copy {
 } kefo_credentials_copy;
 
 /* Starts an empty copy allocating through |mem| (NULL: default). */
-void kefo_credentials_copy_init(kefo_credentials_copy *c, const kefo_mem *mem);
+void kefo__credentials_copy_init(kefo_credentials_copy *c, const kefo_mem *mem);
 
 /*
  * Replaces the contents of |c| with a copy of |src|. On error |c| keeps
@@ -115,11 +115,11 @@ void kefo_credentials_copy_init(kefo_credentials_copy *c, const kefo_mem *mem);
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (the key id or secret is NULL or
  * empty) or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_copy_set(kefo_credentials_copy *c,
-                              const kefo_credentials *src);
+int kefo__credentials_copy_set(kefo_credentials_copy *c,
+                               const kefo_credentials *src);
 
 /* Wipes and frees what |c| holds; it is empty again. */
-void kefo_credentials_copy_free(kefo_credentials_copy *c);
+void kefo__credentials_copy_free(kefo_credentials_copy *c);
 
 /*
  * Checks that |c| can be used to sign: an access key id of 1 to 128 of
@@ -129,23 +129,24 @@ void kefo_credentials_copy_free(kefo_credentials_copy *c);
  *
  * Returns 0 or KEFO_ERR_CREDENTIALS.
  */
-int kefo_credentials_check(const kefo_credentials *c, char *err, size_t errlen);
+int kefo__credentials_check(const kefo_credentials *c, char *err,
+                            size_t errlen);
 
 /* Overwrites every occurrence of |secret| (when 8 bytes or longer) in the
    NUL-terminated |msg| with '*': a last guard on text that quotes a
    server. */
-void kefo_credentials_redact(char *msg, const char *secret);
+void kefo__credentials_redact(char *msg, const char *secret);
 
 /*
  * Parses an ISO 8601 / RFC 3339 UTC time as AWS writes them
  * ("2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123Z", an offset such as
  * "+02:00") from the |len| bytes at |s| into milliseconds since the
- * epoch: kefo_time_parse_iso8601 with a leap second and a fraction of any
+ * epoch: kefo__time_parse_iso8601 with a leap second and a fraction of any
  * length allowed, the 'T' required and years from 1970.
  *
  * Returns 0 or KEFO_ERR_BAD_RESPONSE.
  */
-int kefo_credentials_parse_time(const char *s, size_t len, int64_t *ms);
+int kefo__credentials_parse_time(const char *s, size_t len, int64_t *ms);
 
 /*
  * Parses the JSON credentials document of the EC2 metadata service and
@@ -156,10 +157,11 @@ int kefo_credentials_parse_time(const char *s, size_t len, int64_t *ms);
  *
  * Returns 0, KEFO_ERR_BAD_RESPONSE (not such a document, or Code is not
  * Success), KEFO_ERR_CREDENTIALS (a value cannot be used: see
- * kefo_credentials_check) or KEFO_ERR_NOMEM.
+ * kefo__credentials_check) or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
-                                size_t len, char *err, size_t errlen);
+int kefo__credentials_parse_json(kefo_credentials_copy *out,
+                                 const uint8_t *body, size_t len, char *err,
+                                 size_t errlen);
 
 /* An STS request (query protocol, Version=2011-06-15). */
 typedef struct kefo_sts_params {
@@ -182,7 +184,7 @@ typedef struct kefo_sts_params {
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (no action, role or session name,
  * or no token for web identity) or KEFO_ERR_NOMEM.
  */
-int kefo_sts_build_body(kefo_buf *out, const kefo_sts_params *p);
+int kefo__sts_build_body(kefo_buf *out, const kefo_sts_params *p);
 
 /*
  * Parses an STS response of HTTP status |status|: for 200, the
@@ -193,13 +195,13 @@ int kefo_sts_build_body(kefo_buf *out, const kefo_sts_params *p);
  *
  * Returns 0, KEFO_ERR_AWS (an error document, or any status but 200),
  * KEFO_ERR_BAD_RESPONSE (a 200 without usable credentials),
- * KEFO_ERR_CREDENTIALS (see kefo_credentials_check) or KEFO_ERR_NOMEM.
+ * KEFO_ERR_CREDENTIALS (see kefo__credentials_check) or KEFO_ERR_NOMEM.
  */
-int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
-                            const uint8_t *body, size_t len, char *aws_type,
-                            size_t typelen, char *err, size_t errlen);
+int kefo__sts_parse_response(kefo_credentials_copy *out, int status,
+                             const uint8_t *body, size_t len, char *aws_type,
+                             size_t typelen, char *err, size_t errlen);
 
-/* HTTP requests through a replaceable function, kefo_http_client_request
+/* HTTP requests through a replaceable function, kefo__http_client_request
    in production and a scripted fake in unit tests. */
 typedef struct kefo_credentials_transport {
   int (*request)(void *ctx, const kefo_http_request *req,
@@ -209,8 +211,8 @@ typedef struct kefo_credentials_transport {
 } kefo_credentials_transport;
 
 /* Makes |t| send through |client| (not owned). */
-void kefo_credentials_transport_client(kefo_credentials_transport *t,
-                                       kefo_http_client *client);
+void kefo__credentials_transport_client(kefo_credentials_transport *t,
+                                        kefo_http_client *client);
 
 /* What the providers are built with. Strings are copied by each
    constructor; |env|, |clock|, |mem|, |base| and the transport's context
@@ -241,7 +243,7 @@ typedef struct kefo_credentials_options {
 } kefo_credentials_options;
 
 /* Fills |opts| with the defaults: all NULL. */
-void kefo_credentials_options_init(kefo_credentials_options *opts);
+void kefo__credentials_options_init(kefo_credentials_options *opts);
 
 /*
  * The environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
@@ -249,8 +251,8 @@ void kefo_credentials_options_init(kefo_credentials_options *opts);
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_env_new(kefo_credentials_provider **out,
-                             const kefo_credentials_options *opts);
+int kefo__credentials_env_new(kefo_credentials_provider **out,
+                              const kefo_credentials_options *opts);
 
 /*
  * The shared files' profile (|opts->profile|, AWS_PROFILE or "default"),
@@ -261,8 +263,8 @@ int kefo_credentials_env_new(kefo_credentials_provider **out,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_profile_new(kefo_credentials_provider **out,
-                                 const kefo_credentials_options *opts);
+int kefo__credentials_profile_new(kefo_credentials_provider **out,
+                                  const kefo_credentials_options *opts);
 
 /*
  * STS AssumeRole for |role_arn|, signed with the credentials |source|
@@ -273,7 +275,7 @@ int kefo_credentials_profile_new(kefo_credentials_provider **out,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (no source or role) or
  * KEFO_ERR_NOMEM.
  */
-int kefo_credentials_assume_role_new(
+int kefo__credentials_assume_role_new(
     kefo_credentials_provider **out, const kefo_credentials_options *opts,
     kefo_credentials_provider *source, const char *role_arn,
     const char *session_name, const char *external_id, uint32_t duration_s);
@@ -287,11 +289,11 @@ int kefo_credentials_assume_role_new(
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (only one of the two given) or
  * KEFO_ERR_NOMEM.
  */
-int kefo_credentials_web_identity_new(kefo_credentials_provider **out,
-                                      const kefo_credentials_options *opts,
-                                      const char *role_arn,
-                                      const char *session_name,
-                                      const char *token_file);
+int kefo__credentials_web_identity_new(kefo_credentials_provider **out,
+                                       const kefo_credentials_options *opts,
+                                       const char *role_arn,
+                                       const char *session_name,
+                                       const char *token_file);
 
 /*
  * EC2 instance metadata, IMDSv2 only: a session token (PUT
@@ -303,8 +305,8 @@ int kefo_credentials_web_identity_new(kefo_credentials_provider **out,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_imds_new(kefo_credentials_provider **out,
-                              const kefo_credentials_options *opts);
+int kefo__credentials_imds_new(kefo_credentials_provider **out,
+                               const kefo_credentials_options *opts);
 
 /*
  * ECS / EKS container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
@@ -315,8 +317,8 @@ int kefo_credentials_imds_new(kefo_credentials_provider **out,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_container_new(kefo_credentials_provider **out,
-                                   const kefo_credentials_options *opts);
+int kefo__credentials_container_new(kefo_credentials_provider **out,
+                                    const kefo_credentials_options *opts);
 
 /*
  * Works out the container endpoint from the environment: |ep| and the
@@ -325,9 +327,9 @@ int kefo_credentials_container_new(kefo_credentials_provider **out,
  * Returns 0 or KEFO_ERR_CREDENTIALS (not set, or not allowed: |err| says
  * which variable and why).
  */
-int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
-                                        char *path, size_t pathlen, char *err,
-                                        size_t errlen);
+int kefo__credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
+                                         char *path, size_t pathlen, char *err,
+                                         size_t errlen);
 
 /*
  * Tries |providers| (|n| of them, owned from the call on, even when it
@@ -337,9 +339,10 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_chain_new(kefo_credentials_provider **out,
-                               const kefo_mem *mem,
-                               kefo_credentials_provider **providers, size_t n);
+int kefo__credentials_chain_new(kefo_credentials_provider **out,
+                                const kefo_mem *mem,
+                                kefo_credentials_provider **providers,
+                                size_t n);
 
 /*
  * The AWS SDKs' default chain, uncached: static keys (when both are set
@@ -348,8 +351,8 @@ int kefo_credentials_chain_new(kefo_credentials_provider **out,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_default_chain_new(kefo_credentials_provider **out,
-                                       const kefo_credentials_options *opts);
+int kefo__credentials_default_chain_new(kefo_credentials_provider **out,
+                                        const kefo_credentials_options *opts);
 
 /* Cache timing, for temporary credentials living L milliseconds from
    when they arrive: a background refresh starts min(5 min, L/2) (minus up
@@ -374,24 +377,24 @@ int kefo_credentials_default_chain_new(kefo_credentials_provider **out,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_cache_new(kefo_credentials_provider **out,
-                               const kefo_credentials_options *opts,
-                               kefo_credentials_provider *inner);
+int kefo__credentials_cache_new(kefo_credentials_provider **out,
+                                const kefo_credentials_options *opts,
+                                kefo_credentials_provider *inner);
 
 /*
  * What the consumer uses: the default chain behind the cache.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_credentials_default_new(kefo_credentials_provider **out,
-                                 const kefo_credentials_options *opts);
+int kefo__credentials_default_new(kefo_credentials_provider **out,
+                                  const kefo_credentials_options *opts);
 
 /* ---- Internal helpers shared by the provider modules. ---- */
 
 /* Builds an error info and calls |cb| with it. |message| is lent. */
-void kefo_credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
-                           const char *message, const char *operation,
-                           int http_status, int retryable);
+void kefo__credentials_fail(kefo_credentials_cb cb, void *user_data, int code,
+                            const char *message, const char *operation,
+                            int http_status, int retryable);
 
 /*
  * A provider's requests in flight, kept on a list so that deleting the
@@ -405,22 +408,22 @@ typedef struct kefo_credentials_pending {
 } kefo_credentials_pending;
 
 /* Puts |p| at the front of the list at |*head|. */
-void kefo_credentials_pending_add(kefo_credentials_pending **head,
-                                  kefo_credentials_pending *p);
+void kefo__credentials_pending_add(kefo_credentials_pending **head,
+                                   kefo_credentials_pending *p);
 
 /* Takes |p| off its list; nothing when it is on none. */
-void kefo_credentials_pending_remove(kefo_credentials_pending *p);
+void kefo__credentials_pending_remove(kefo_credentials_pending *p);
 
 /* Wipes |len| bytes at |p| in a way the compiler keeps. */
-void kefo_credentials_wipe(void *p, size_t len);
+void kefo__credentials_wipe(void *p, size_t len);
 
 /* Reads a small secret file (a token) whole into |out|, through |mem|,
    without trailing whitespace. Returns 0 or KEFO_ERR_CREDENTIALS (|err|
    names the path and the reason: missing, empty, larger than |max|) or
    KEFO_ERR_NOMEM. */
-int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
-                                     size_t max, char **out, size_t *outlen,
-                                     char *err, size_t errlen);
+int kefo__credentials_read_token_file(const kefo_mem *mem, const char *path,
+                                      size_t max, char **out, size_t *outlen,
+                                      char *err, size_t errlen);
 
 /* One bounded HTTP exchange: the whole body (up to a limit) handed to a
    callback with the status. */
@@ -438,13 +441,14 @@ typedef void (*kefo_credentials_fetch_cb)(int error,
 /* Starts |req|; |cb| is called once, later, unless cancelled. Returns 0,
    KEFO_ERR_INVALID_ARGUMENT (no transport), KEFO_ERR_NOMEM or what the
    transport returns. */
-int kefo_credentials_fetch_start(kefo_credentials_fetch **out,
-                                 const kefo_mem *mem,
-                                 const kefo_credentials_transport *t,
-                                 const kefo_http_request *req, size_t max_body,
-                                 kefo_credentials_fetch_cb cb, void *user_data);
+int kefo__credentials_fetch_start(kefo_credentials_fetch **out,
+                                  const kefo_mem *mem,
+                                  const kefo_credentials_transport *t,
+                                  const kefo_http_request *req, size_t max_body,
+                                  kefo_credentials_fetch_cb cb,
+                                  void *user_data);
 
 /* Cancels |f| (NULL is fine): no callback afterwards. */
-void kefo_credentials_fetch_cancel(kefo_credentials_fetch *f);
+void kefo__credentials_fetch_cancel(kefo_credentials_fetch *f);
 
 #endif /* KEFO_CREDENTIALS_H */

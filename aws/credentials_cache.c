@@ -81,7 +81,7 @@ static void lend_begin(cache_provider *c) {
 
 static void lend_end(cache_provider *c) {
   if (--c->lending == 0 && c->retired.storage != NULL) {
-    kefo_credentials_copy_free(&c->retired);
+    kefo__credentials_copy_free(&c->retired);
   }
 }
 
@@ -97,7 +97,7 @@ static void cache_arm(cache_provider *c, int64_t at) {
     return;
   }
   delay = at - cache_now(c);
-  kefo_timeval_ms(&tv, delay);
+  kefo__timeval_ms(&tv, delay);
   evtimer_add(c->timer, &tv);
 }
 
@@ -108,7 +108,7 @@ static void cache_refresh(cache_provider *c) {
   int rv;
 
   c->in_flight = 1;
-  rv = kefo_credentials_provider_get(c->inner, cache_on_inner, c);
+  rv = kefo__credentials_provider_get(c->inner, cache_on_inner, c);
   if (rv != 0) {
     kefo_error_info info;
     char msg[128];
@@ -140,14 +140,14 @@ static void cache_dispatch(cache_provider *c, int error,
     kefo_credentials_cb cb = w->cb;
     void *ud = w->user_data;
 
-    kefo_mem_free(mem, w);
+    kefo__mem_free(mem, w);
     w = next;
     cb(error, creds, info, ud);
     if (!g.alive) {
       /* Deleted by that callback: the rest are not called. */
       while (w != NULL) {
         next = w->next;
-        kefo_mem_free(mem, w);
+        kefo__mem_free(mem, w);
         w = next;
       }
       return;
@@ -165,10 +165,10 @@ static void cache_dispatch(cache_provider *c, int error,
 static void cache_keep(cache_provider *c, kefo_credentials_copy *fresh,
                        int64_t expiration_ms, int64_t now) {
   if (c->lending > 0) {
-    kefo_credentials_copy_free(&c->retired);
+    kefo__credentials_copy_free(&c->retired);
     c->retired = c->creds;
   } else {
-    kefo_credentials_copy_free(&c->creds);
+    kefo__credentials_copy_free(&c->creds);
   }
   c->creds = *fresh;
   c->have = 1;
@@ -217,8 +217,8 @@ static void cache_on_inner(int error, const kefo_credentials *creds,
   if (error == 0) {
     kefo_credentials_copy fresh;
 
-    kefo_credentials_copy_init(&fresh, c->mem);
-    error = kefo_credentials_copy_set(&fresh, creds);
+    kefo__credentials_copy_init(&fresh, c->mem);
+    error = kefo__credentials_copy_set(&fresh, creds);
     if (error == 0) {
       cache_keep(c, &fresh, creds->expiration_ms, now);
       cache_dispatch(c, 0, &c->creds.creds, NULL);
@@ -287,7 +287,7 @@ static int cache_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
       return 0;
     }
   }
-  w = kefo_mem_malloc(c->mem, sizeof(*w));
+  w = kefo__mem_malloc(c->mem, sizeof(*w));
   if (w == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -313,15 +313,15 @@ static void cache_del(kefo_credentials_provider *p) {
   if (c->timer != NULL) {
     event_free(c->timer);
   }
-  kefo_credentials_provider_del(c->inner);
+  kefo__credentials_provider_del(c->inner);
   while (w != NULL) {
     cache_waiter *next = w->next;
-    kefo_mem_free(c->mem, w);
+    kefo__mem_free(c->mem, w);
     w = next;
   }
-  kefo_credentials_copy_free(&c->creds);
-  kefo_credentials_copy_free(&c->retired);
-  kefo_mem_free(c->mem, c);
+  kefo__credentials_copy_free(&c->creds);
+  kefo__credentials_copy_free(&c->retired);
+  kefo__mem_free(c->mem, c);
 }
 
 static void cache_invalidate(kefo_credentials_provider *p) {
@@ -334,41 +334,41 @@ static void cache_invalidate(kefo_credentials_provider *p) {
      it out, so that the next get waits for |inner|. */
   c->have = 0;
   c->retry_at = 0;
-  kefo_credentials_provider_invalidate(c->inner);
+  kefo__credentials_provider_invalidate(c->inner);
 }
 
 static const kefo_credentials_provider_ops cache_ops = {cache_get, cache_del,
                                                         cache_invalidate};
 
-int kefo_credentials_cache_new(kefo_credentials_provider **out,
-                               const kefo_credentials_options *opts,
-                               kefo_credentials_provider *inner) {
+int kefo__credentials_cache_new(kefo_credentials_provider **out,
+                                const kefo_credentials_options *opts,
+                                kefo_credentials_provider *inner) {
   const kefo_mem *mem;
   cache_provider *c;
 
   if (out == NULL || opts == NULL || inner == NULL) {
-    kefo_credentials_provider_del(inner);
+    kefo__credentials_provider_del(inner);
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(opts->mem);
-  c = kefo_mem_calloc(mem, 1, sizeof(*c));
+  mem = kefo__mem_or_default(opts->mem);
+  c = kefo__mem_calloc(mem, 1, sizeof(*c));
   if (c == NULL) {
-    kefo_credentials_provider_del(inner);
+    kefo__credentials_provider_del(inner);
     return KEFO_ERR_NOMEM;
   }
   c->base.ops = &cache_ops;
   c->base.name = inner->name;
   c->mem = mem;
-  c->clock = kefo_clock_or_system(opts->clock);
+  c->clock = kefo__clock_or_system(opts->clock);
   c->inner = inner;
   c->tail = &c->waiters;
-  kefo_credentials_copy_init(&c->creds, mem);
-  kefo_credentials_copy_init(&c->retired, mem);
+  kefo__credentials_copy_init(&c->creds, mem);
+  kefo__credentials_copy_init(&c->retired, mem);
   if (opts->base != NULL) {
     c->timer = evtimer_new(opts->base, cache_on_timer, c);
     if (c->timer == NULL) {
-      kefo_credentials_provider_del(inner);
-      kefo_mem_free(mem, c);
+      kefo__credentials_provider_del(inner);
+      kefo__mem_free(mem, c);
       return KEFO_ERR_NOMEM;
     }
   }

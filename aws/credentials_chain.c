@@ -67,8 +67,8 @@ static void chain_on_link(int error, const kefo_credentials *creds,
     const kefo_mem *mem = r->mem;
 
     c->last = r->index;
-    kefo_credentials_pending_remove(&r->link);
-    kefo_mem_free(mem, r);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__mem_free(mem, r);
     cb(0, creds, NULL, ud);
     return;
   }
@@ -109,18 +109,18 @@ static void chain_next(chain_req *r) {
       kefo_error_info info;
       char msg[CHAIN_MSG_MAX + 64];
 
-      kefo_credentials_pending_remove(&r->link);
+      kefo__credentials_pending_remove(&r->link);
       memset(&info, 0, sizeof(info));
       info.code = r->nomem ? KEFO_ERR_NOMEM : KEFO_ERR_CREDENTIALS;
       snprintf(msg, sizeof(msg), "no AWS credentials found: %s", r->msg);
       info.message = msg;
       info.retryable = r->retryable;
-      kefo_mem_free(r->mem, r);
+      kefo__mem_free(r->mem, r);
       cb(info.code, NULL, &info, ud);
       return;
     }
-    rv =
-        kefo_credentials_provider_get(c->providers[r->index], chain_on_link, r);
+    rv = kefo__credentials_provider_get(c->providers[r->index], chain_on_link,
+                                        r);
     if (rv == 0) {
       /* The link answers, maybe already has: |r| may be gone. */
       return;
@@ -140,7 +140,7 @@ static int chain_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   chain_provider *c = (chain_provider *)p;
   chain_req *r;
 
-  r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
+  r = kefo__mem_calloc(c->mem, 1, sizeof(*r));
   if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -150,7 +150,7 @@ static int chain_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   r->user_data = user_data;
   r->skip = c->n;
   r->index = c->last < c->n ? c->last : 0;
-  kefo_credentials_pending_add(&c->reqs, &r->link);
+  kefo__credentials_pending_add(&c->reqs, &r->link);
   chain_next(r);
   return 0;
 }
@@ -161,28 +161,28 @@ static void chain_del(kefo_credentials_provider *p) {
 
   /* Providers first: they call back no more once deleted. */
   for (i = 0; i < c->n; ++i) {
-    kefo_credentials_provider_del(c->providers[i]);
+    kefo__credentials_provider_del(c->providers[i]);
   }
   while (c->reqs != NULL) {
     chain_req *r = (chain_req *)c->reqs;
-    kefo_credentials_pending_remove(&r->link);
-    kefo_mem_free(c->mem, r);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__mem_free(c->mem, r);
   }
-  kefo_mem_free(c->mem, c->providers);
-  kefo_mem_free(c->mem, c);
+  kefo__mem_free(c->mem, c->providers);
+  kefo__mem_free(c->mem, c);
 }
 
 static const kefo_credentials_provider_ops chain_ops = {chain_get, chain_del,
                                                         NULL};
 
-int kefo_credentials_chain_new(kefo_credentials_provider **out,
-                               const kefo_mem *mem,
-                               kefo_credentials_provider **providers,
-                               size_t n) {
+int kefo__credentials_chain_new(kefo_credentials_provider **out,
+                                const kefo_mem *mem,
+                                kefo_credentials_provider **providers,
+                                size_t n) {
   chain_provider *c = NULL;
   size_t i;
 
-  mem = kefo_mem_or_default(mem);
+  mem = kefo__mem_or_default(mem);
   if (out == NULL || providers == NULL || n == 0) {
     goto fail;
   }
@@ -191,13 +191,13 @@ int kefo_credentials_chain_new(kefo_credentials_provider **out,
       goto fail;
     }
   }
-  c = kefo_mem_calloc(mem, 1, sizeof(*c));
+  c = kefo__mem_calloc(mem, 1, sizeof(*c));
   if (c == NULL) {
     goto fail_nomem;
   }
-  c->providers = kefo_mem_calloc(mem, n, sizeof(*c->providers));
+  c->providers = kefo__mem_calloc(mem, n, sizeof(*c->providers));
   if (c->providers == NULL) {
-    kefo_mem_free(mem, c);
+    kefo__mem_free(mem, c);
     goto fail_nomem;
   }
   memcpy(c->providers, providers, n * sizeof(*providers));
@@ -211,21 +211,21 @@ int kefo_credentials_chain_new(kefo_credentials_provider **out,
 
 fail_nomem:
   for (i = 0; i < n; ++i) {
-    kefo_credentials_provider_del(providers[i]);
+    kefo__credentials_provider_del(providers[i]);
   }
   return KEFO_ERR_NOMEM;
 
 fail:
   if (providers != NULL) {
     for (i = 0; i < n; ++i) {
-      kefo_credentials_provider_del(providers[i]);
+      kefo__credentials_provider_del(providers[i]);
     }
   }
   return KEFO_ERR_INVALID_ARGUMENT;
 }
 
-int kefo_credentials_default_chain_new(kefo_credentials_provider **out,
-                                       const kefo_credentials_options *opts) {
+int kefo__credentials_default_chain_new(kefo_credentials_provider **out,
+                                        const kefo_credentials_options *opts) {
   kefo_credentials_provider *list[6];
   size_t n = 0, i;
   int rv;
@@ -235,59 +235,59 @@ int kefo_credentials_default_chain_new(kefo_credentials_provider **out,
   }
   if (opts->access_key_id != NULL && opts->access_key_id[0] != '\0' &&
       opts->secret_access_key != NULL && opts->secret_access_key[0] != '\0') {
-    rv = kefo_credentials_static_new(&list[n], opts->mem, opts->access_key_id,
-                                     opts->secret_access_key,
-                                     opts->session_token);
+    rv = kefo__credentials_static_new(&list[n], opts->mem, opts->access_key_id,
+                                      opts->secret_access_key,
+                                      opts->session_token);
     if (rv != 0) {
       goto fail;
     }
     ++n;
   }
-  rv = kefo_credentials_env_new(&list[n], opts);
+  rv = kefo__credentials_env_new(&list[n], opts);
   if (rv != 0) {
     goto fail;
   }
   ++n;
-  rv = kefo_credentials_web_identity_new(&list[n], opts, NULL, NULL, NULL);
+  rv = kefo__credentials_web_identity_new(&list[n], opts, NULL, NULL, NULL);
   if (rv != 0) {
     goto fail;
   }
   ++n;
-  rv = kefo_credentials_profile_new(&list[n], opts);
+  rv = kefo__credentials_profile_new(&list[n], opts);
   if (rv != 0) {
     goto fail;
   }
   ++n;
-  rv = kefo_credentials_container_new(&list[n], opts);
+  rv = kefo__credentials_container_new(&list[n], opts);
   if (rv != 0) {
     goto fail;
   }
   ++n;
-  rv = kefo_credentials_imds_new(&list[n], opts);
+  rv = kefo__credentials_imds_new(&list[n], opts);
   if (rv != 0) {
     goto fail;
   }
   ++n;
-  return kefo_credentials_chain_new(out, opts->mem, list, n);
+  return kefo__credentials_chain_new(out, opts->mem, list, n);
 
 fail:
   for (i = 0; i < n; ++i) {
-    kefo_credentials_provider_del(list[i]);
+    kefo__credentials_provider_del(list[i]);
   }
   return rv;
 }
 
-int kefo_credentials_default_new(kefo_credentials_provider **out,
-                                 const kefo_credentials_options *opts) {
+int kefo__credentials_default_new(kefo_credentials_provider **out,
+                                  const kefo_credentials_options *opts) {
   kefo_credentials_provider *chain;
   int rv;
 
   if (out == NULL || opts == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  rv = kefo_credentials_default_chain_new(&chain, opts);
+  rv = kefo__credentials_default_chain_new(&chain, opts);
   if (rv != 0) {
     return rv;
   }
-  return kefo_credentials_cache_new(out, opts, chain);
+  return kefo__credentials_cache_new(out, opts, chain);
 }

@@ -54,13 +54,13 @@ static int http_allowed(const char *host) {
 static int relative_endpoint(const char *rel, kefo_endpoint *ep, char *path,
                              size_t pathlen, char *err, size_t errlen) {
   if (!valid_path(rel) || strlen(rel) >= pathlen) {
-    kefo_set_err(
+    kefo__set_err(
         err, errlen,
         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a path starting "
         "with '/'");
     return KEFO_ERR_CREDENTIALS;
   }
-  kefo_endpoint_parse(ep, ECS_ENDPOINT);
+  kefo__endpoint_parse(ep, ECS_ENDPOINT);
   memcpy(path, rel, strlen(rel) + 1);
   return 0;
 }
@@ -88,7 +88,7 @@ static int full_endpoint(const char *full, kefo_endpoint *ep, char *path,
   }
   memcpy(base, full, blen);
   base[blen] = '\0';
-  if (kefo_endpoint_parse(ep, base) != 0) {
+  if (kefo__endpoint_parse(ep, base) != 0) {
     goto bad_url;
   }
   if (*rest == '\0') {
@@ -112,27 +112,28 @@ static int full_endpoint(const char *full, kefo_endpoint *ep, char *path,
   return 0;
 
 bad_url:
-  kefo_set_err(
+  kefo__set_err(
       err, errlen,
       "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an http:// or https:// "
       "URL");
   return KEFO_ERR_CREDENTIALS;
 }
 
-int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
-                                        char *path, size_t pathlen, char *err,
-                                        size_t errlen) {
-  const char *rel = kefo_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-  const char *full = kefo_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+int kefo__credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
+                                         char *path, size_t pathlen, char *err,
+                                         size_t errlen) {
+  const char *rel =
+      kefo__env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  const char *full = kefo__env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
   int rv;
 
   if (rel != NULL) {
     return relative_endpoint(rel, ep, path, pathlen, err, errlen);
   }
   if (full == NULL) {
-    kefo_set_err(err, errlen,
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
+    kefo__set_err(err, errlen,
+                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
+                  "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
     return KEFO_ERR_CREDENTIALS;
   }
   rv = full_endpoint(full, ep, path, pathlen, err, errlen);
@@ -140,7 +141,7 @@ int kefo_credentials_container_endpoint(const kefo_env *env, kefo_endpoint *ep,
     return rv;
   }
   if (!ep->tls && !http_allowed(ep->host)) {
-    kefo_set_err(
+    kefo__set_err(
         err, errlen,
         "AWS_CONTAINER_CREDENTIALS_FULL_URI uses http to '%.255s', which "
         "is allowed only for loopback, 169.254.170.2, 169.254.170.23 "
@@ -175,12 +176,12 @@ struct container_provider {
 };
 
 static void req_free(container_req *r) {
-  kefo_credentials_copy_free(&r->result);
+  kefo__credentials_copy_free(&r->result);
   if (r->auth != NULL) {
-    kefo_credentials_wipe(r->auth, r->auth_len);
-    kefo_mem_free(r->mem, r->auth);
+    kefo__credentials_wipe(r->auth, r->auth_len);
+    kefo__mem_free(r->mem, r->auth);
   }
-  kefo_mem_free(r->mem, r);
+  kefo__mem_free(r->mem, r);
 }
 
 static void req_finish(container_req *r, int error, const char *message,
@@ -189,7 +190,7 @@ static void req_finish(container_req *r, int error, const char *message,
   void *ud = r->user_data;
   char msg[MSG_MAX + sizeof(r->url) + 16];
 
-  kefo_credentials_pending_remove(&r->link);
+  kefo__credentials_pending_remove(&r->link);
   if (error == 0) {
     kefo_credentials creds = r->result.creds;
     cb(0, &creds, NULL, ud);
@@ -197,9 +198,9 @@ static void req_finish(container_req *r, int error, const char *message,
     return;
   }
   snprintf(msg, sizeof(msg), "%s (at %s)", message, r->url);
-  kefo_credentials_redact(msg, r->auth);
+  kefo__credentials_redact(msg, r->auth);
   req_free(r);
-  kefo_credentials_fail(cb, ud, error, msg, NULL, status, retryable);
+  kefo__credentials_fail(cb, ud, error, msg, NULL, status, retryable);
 }
 
 static void container_on_fetch(int error, const kefo_error_info *info,
@@ -226,7 +227,7 @@ static void container_on_fetch(int error, const kefo_error_info *info,
                status >= 500 || status == 429);
     return;
   }
-  rv = kefo_credentials_parse_json(&r->result, body, len, why, sizeof(why));
+  rv = kefo__credentials_parse_json(&r->result, body, len, why, sizeof(why));
   if (rv != 0) {
     snprintf(msg, sizeof(msg), "container endpoint: %s", why);
     req_finish(r, rv, msg, status, 0);
@@ -253,7 +254,7 @@ static int valid_header_value(const char *s, size_t len) {
 static container_req *req_new(container_provider *cp, kefo_credentials_cb cb,
                               void *user_data, const kefo_endpoint *ep,
                               const char *path) {
-  container_req *r = kefo_mem_calloc(cp->mem, 1, sizeof(*r));
+  container_req *r = kefo__mem_calloc(cp->mem, 1, sizeof(*r));
 
   if (r == NULL) {
     return NULL;
@@ -261,10 +262,10 @@ static container_req *req_new(container_provider *cp, kefo_credentials_cb cb,
   r->mem = cp->mem;
   r->cb = cb;
   r->user_data = user_data;
-  kefo_credentials_copy_init(&r->result, cp->mem);
+  kefo__credentials_copy_init(&r->result, cp->mem);
   snprintf(r->url, sizeof(r->url), "%s://%s%s", ep->tls ? "https" : "http",
            ep->authority, path);
-  kefo_credentials_pending_add(&cp->reqs, &r->link);
+  kefo__credentials_pending_add(&cp->reqs, &r->link);
   return r;
 }
 
@@ -291,8 +292,8 @@ static void req_send(container_provider *cp, container_req *r,
     h[1].value = r->auth;
     req.nheaders = 2;
   }
-  rv = kefo_credentials_fetch_start(&r->fetch, cp->mem, &cp->transport, &req,
-                                    MAX_BODY, container_on_fetch, r);
+  rv = kefo__credentials_fetch_start(&r->fetch, cp->mem, &cp->transport, &req,
+                                     MAX_BODY, container_on_fetch, r);
   if (rv != 0) {
     r->fetch = NULL;
     req_finish(r, rv, kefo_strerror(rv), 0, 0);
@@ -308,15 +309,15 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   container_req *r;
   int rv;
 
-  rv = kefo_credentials_container_endpoint(cp->env, &ep, path, sizeof(path),
-                                           msg, sizeof(msg));
+  rv = kefo__credentials_container_endpoint(cp->env, &ep, path, sizeof(path),
+                                            msg, sizeof(msg));
   if (rv != 0) {
-    kefo_credentials_fail(cb, user_data, rv, msg, NULL, 0, 0);
+    kefo__credentials_fail(cb, user_data, rv, msg, NULL, 0, 0);
     return 0;
   }
   if (cp->transport.request == NULL) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, "no HTTP client",
-                          NULL, 0, 0);
+    kefo__credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
+                           "no HTTP client", NULL, 0, 0);
     return 0;
   }
   r = req_new(cp, cb, user_data, &ep, path);
@@ -324,12 +325,12 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     return KEFO_ERR_NOMEM;
   }
 
-  token_file = kefo_env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-  token = kefo_env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+  token_file = kefo__env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+  token = kefo__env_get(cp->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
   if (token_file != NULL) {
-    rv = kefo_credentials_read_token_file(cp->mem, token_file, MAX_AUTH_TOKEN,
-                                          &r->auth, &r->auth_len, msg,
-                                          sizeof(msg));
+    rv = kefo__credentials_read_token_file(cp->mem, token_file, MAX_AUTH_TOKEN,
+                                           &r->auth, &r->auth_len, msg,
+                                           sizeof(msg));
     if (rv != 0) {
       char full[MSG_MAX + 64];
       snprintf(full, sizeof(full), "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s",
@@ -344,10 +345,10 @@ static int container_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                  "AWS_CONTAINER_AUTHORIZATION_TOKEN is too long", 0, 0);
       return 0;
     }
-    r->auth = kefo_mem_malloc(cp->mem, r->auth_len + 1);
+    r->auth = kefo__mem_malloc(cp->mem, r->auth_len + 1);
     if (r->auth == NULL) {
       r->auth_len = 0;
-      kefo_credentials_pending_remove(&r->link);
+      kefo__credentials_pending_remove(&r->link);
       req_free(r);
       return KEFO_ERR_NOMEM;
     }
@@ -372,26 +373,26 @@ static void container_del(kefo_credentials_provider *p) {
 
   while (cp->reqs != NULL) {
     container_req *r = (container_req *)cp->reqs;
-    kefo_credentials_pending_remove(&r->link);
-    kefo_credentials_fetch_cancel(r->fetch);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__credentials_fetch_cancel(r->fetch);
     req_free(r);
   }
-  kefo_mem_free(cp->mem, cp);
+  kefo__mem_free(cp->mem, cp);
 }
 
 static const kefo_credentials_provider_ops container_ops = {
     container_get, container_del, NULL};
 
-int kefo_credentials_container_new(kefo_credentials_provider **out,
-                                   const kefo_credentials_options *opts) {
+int kefo__credentials_container_new(kefo_credentials_provider **out,
+                                    const kefo_credentials_options *opts) {
   const kefo_mem *mem;
   container_provider *cp;
 
   if (out == NULL || opts == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(opts->mem);
-  cp = kefo_mem_calloc(mem, 1, sizeof(*cp));
+  mem = kefo__mem_or_default(opts->mem);
+  cp = kefo__mem_calloc(mem, 1, sizeof(*cp));
   if (cp == NULL) {
     return KEFO_ERR_NOMEM;
   }

@@ -67,8 +67,8 @@ static int64_t now_ms(imds_provider *ip) {
 
 static void drop_token(imds_provider *ip) {
   if (ip->token != NULL) {
-    kefo_credentials_wipe(ip->token, ip->token_len);
-    kefo_mem_free(ip->mem, ip->token);
+    kefo__credentials_wipe(ip->token, ip->token_len);
+    kefo__mem_free(ip->mem, ip->token);
   }
   ip->token = NULL;
   ip->token_len = 0;
@@ -76,8 +76,8 @@ static void drop_token(imds_provider *ip) {
 }
 
 static void req_free(imds_req *r) {
-  kefo_credentials_copy_free(&r->result);
-  kefo_mem_free(r->mem, r);
+  kefo__credentials_copy_free(&r->result);
+  kefo__mem_free(r->mem, r);
 }
 
 static void req_finish(imds_req *r, int error, const char *message, int status,
@@ -86,7 +86,7 @@ static void req_finish(imds_req *r, int error, const char *message, int status,
   void *ud = r->user_data;
   char msg[MSG_MAX + KEFO_ENDPOINT_URL_MAX + 16];
 
-  kefo_credentials_pending_remove(&r->link);
+  kefo__credentials_pending_remove(&r->link);
   if (error == 0) {
     kefo_credentials creds = r->result.creds;
     cb(0, &creds, NULL, ud);
@@ -95,9 +95,9 @@ static void req_finish(imds_req *r, int error, const char *message, int status,
   }
   snprintf(msg, sizeof(msg), "%s (at %s)", message, r->url);
   /* IMDS quoted back in a document: not the session token. */
-  kefo_credentials_redact(msg, r->ip->token);
+  kefo__credentials_redact(msg, r->ip->token);
   req_free(r);
-  kefo_credentials_fail(cb, ud, error, msg, NULL, status, retryable);
+  kefo__credentials_fail(cb, ud, error, msg, NULL, status, retryable);
 }
 
 static void imds_on_fetch(int error, const kefo_error_info *info, int status,
@@ -141,8 +141,8 @@ static void req_send(imds_req *r) {
     h[0].name = "x-aws-ec2-metadata-token";
     h[0].value = ip->token;
   }
-  rv = kefo_credentials_fetch_start(&r->fetch, ip->mem, &ip->transport, &req,
-                                    max, imds_on_fetch, r);
+  rv = kefo__credentials_fetch_start(&r->fetch, ip->mem, &ip->transport, &req,
+                                     max, imds_on_fetch, r);
   if (rv != 0) {
     r->fetch = NULL;
     req_finish(r, rv, kefo_strerror(rv), 0, 0);
@@ -217,7 +217,7 @@ static void on_token(imds_req *r, const char *s, size_t len, int status) {
                "IMDS session token is empty or not printable ASCII", status, 0);
     return;
   }
-  tok = kefo_mem_malloc(ip->mem, n + 1);
+  tok = kefo__mem_malloc(ip->mem, n + 1);
   if (tok == NULL) {
     req_finish(r, KEFO_ERR_NOMEM, "out of memory", 0, 0);
     return;
@@ -271,7 +271,7 @@ static void on_creds(imds_req *r, const uint8_t *body, size_t len, int status) {
   char msg[MSG_MAX], why[256];
   int rv;
 
-  rv = kefo_credentials_parse_json(&r->result, body, len, why, sizeof(why));
+  rv = kefo__credentials_parse_json(&r->result, body, len, why, sizeof(why));
   if (rv != 0) {
     snprintf(msg, sizeof(msg), "IMDS credentials of role '%s': %s", r->role,
              why);
@@ -340,22 +340,22 @@ static int ieq(const char *a, const char *b) {
 static int imds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                     void *user_data) {
   imds_provider *ip = (imds_provider *)p;
-  const char *url = kefo_env_get(ip->env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+  const char *url = kefo__env_get(ip->env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
   const char *mode =
-      kefo_env_get(ip->env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-  const char *timeout = kefo_env_get(ip->env, "AWS_METADATA_SERVICE_TIMEOUT");
+      kefo__env_get(ip->env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+  const char *timeout = kefo__env_get(ip->env, "AWS_METADATA_SERVICE_TIMEOUT");
   uint32_t timeout_ms = DEFAULT_TIMEOUT_MS;
   kefo_endpoint ep;
   imds_req *r;
 
-  if (is_true(kefo_env_get(ip->env, "AWS_EC2_METADATA_DISABLED"))) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
-                          "disabled by AWS_EC2_METADATA_DISABLED", NULL, 0, 0);
+  if (is_true(kefo__env_get(ip->env, "AWS_EC2_METADATA_DISABLED"))) {
+    kefo__credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
+                           "disabled by AWS_EC2_METADATA_DISABLED", NULL, 0, 0);
     return 0;
   }
   if (url == NULL) {
     if (mode != NULL && !ieq(mode, "IPv4") && !ieq(mode, "IPv6")) {
-      kefo_credentials_fail(
+      kefo__credentials_fail(
           cb, user_data, KEFO_ERR_CREDENTIALS,
           "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE is neither IPv4 nor IPv6",
           NULL, 0, 0);
@@ -365,11 +365,11 @@ static int imds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
                                             : IMDS_DEFAULT_ENDPOINT;
   }
   if (strlen(url) >= KEFO_ENDPOINT_URL_MAX ||
-      kefo_endpoint_parse(&ep, url) != 0) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
-                          "AWS_EC2_METADATA_SERVICE_ENDPOINT is not an "
-                          "http:// URL with only a host and port",
-                          NULL, 0, 0);
+      kefo__endpoint_parse(&ep, url) != 0) {
+    kefo__credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
+                           "AWS_EC2_METADATA_SERVICE_ENDPOINT is not an "
+                           "http:// URL with only a host and port",
+                           NULL, 0, 0);
     return 0;
   }
   if (timeout != NULL) {
@@ -377,20 +377,20 @@ static int imds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
     unsigned long v = strtoul(timeout, &end, 10);
     if (timeout[0] < '0' || timeout[0] > '9' || *end != '\0' || v == 0 ||
         v > 3600) {
-      kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
-                            "AWS_METADATA_SERVICE_TIMEOUT is not a number of "
-                            "seconds from 1 to 3600",
-                            NULL, 0, 0);
+      kefo__credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
+                             "AWS_METADATA_SERVICE_TIMEOUT is not a number of "
+                             "seconds from 1 to 3600",
+                             NULL, 0, 0);
       return 0;
     }
     timeout_ms = (uint32_t)v * 1000;
   }
   if (ip->transport.request == NULL) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, "no HTTP client",
-                          NULL, 0, 0);
+    kefo__credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS,
+                           "no HTTP client", NULL, 0, 0);
     return 0;
   }
-  r = kefo_mem_calloc(ip->mem, 1, sizeof(*r));
+  r = kefo__mem_calloc(ip->mem, 1, sizeof(*r));
   if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -401,8 +401,8 @@ static int imds_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   r->ep = ep;
   r->timeout_ms = timeout_ms;
   snprintf(r->url, sizeof(r->url), "%s", url);
-  kefo_credentials_copy_init(&r->result, ip->mem);
-  kefo_credentials_pending_add(&ip->reqs, &r->link);
+  kefo__credentials_copy_init(&r->result, ip->mem);
+  kefo__credentials_pending_add(&ip->reqs, &r->link);
   if (ip->token != NULL && now_ms(ip) >= ip->token_until_ms) {
     drop_token(ip);
   }
@@ -416,34 +416,34 @@ static void imds_del(kefo_credentials_provider *p) {
 
   while (ip->reqs != NULL) {
     imds_req *r = (imds_req *)ip->reqs;
-    kefo_credentials_pending_remove(&r->link);
-    kefo_credentials_fetch_cancel(r->fetch);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__credentials_fetch_cancel(r->fetch);
     req_free(r);
   }
   drop_token(ip);
-  kefo_mem_free(ip->mem, ip);
+  kefo__mem_free(ip->mem, ip);
 }
 
 static const kefo_credentials_provider_ops imds_ops = {imds_get, imds_del,
                                                        NULL};
 
-int kefo_credentials_imds_new(kefo_credentials_provider **out,
-                              const kefo_credentials_options *opts) {
+int kefo__credentials_imds_new(kefo_credentials_provider **out,
+                               const kefo_credentials_options *opts) {
   const kefo_mem *mem;
   imds_provider *ip;
 
   if (out == NULL || opts == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(opts->mem);
-  ip = kefo_mem_calloc(mem, 1, sizeof(*ip));
+  mem = kefo__mem_or_default(opts->mem);
+  ip = kefo__mem_calloc(mem, 1, sizeof(*ip));
   if (ip == NULL) {
     return KEFO_ERR_NOMEM;
   }
   ip->base.ops = &imds_ops;
   ip->base.name = "IMDSv2";
   ip->mem = mem;
-  ip->clock = kefo_clock_or_system(opts->clock);
+  ip->clock = kefo__clock_or_system(opts->clock);
   ip->env = opts->env;
   ip->transport = opts->transport;
   *out = &ip->base;

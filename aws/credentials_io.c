@@ -17,9 +17,9 @@
 
 /* ---- Token files ---- */
 
-int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
-                                     size_t max, char **out, size_t *outlen,
-                                     char *err, size_t errlen) {
+int kefo__credentials_read_token_file(const kefo_mem *mem, const char *path,
+                                      size_t max, char **out, size_t *outlen,
+                                      char *err, size_t errlen) {
   struct stat st;
   char *buf = NULL;
   size_t n = 0;
@@ -29,21 +29,21 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
   *outlen = 0;
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo__set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return KEFO_ERR_CREDENTIALS;
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    kefo_set_err(err, errlen, "cannot read %s: not a regular file", path);
+    kefo__set_err(err, errlen, "cannot read %s: not a regular file", path);
     goto fail;
   }
   if ((uint64_t)st.st_size > max) {
-    kefo_set_err(err, errlen, "%s is larger than %lu bytes", path,
-                 (unsigned long)max);
+    kefo__set_err(err, errlen, "%s is larger than %lu bytes", path,
+                  (unsigned long)max);
     goto fail;
   }
-  buf = kefo_mem_malloc(mem, max + 2);
+  buf = kefo__mem_malloc(mem, max + 2);
   if (buf == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
@@ -53,7 +53,7 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
       continue;
     }
     if (r < 0) {
-      kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+      kefo__set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
       goto fail;
     }
     if (r == 0) {
@@ -62,8 +62,8 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
     n += (size_t)r;
   }
   if (n > max) {
-    kefo_set_err(err, errlen, "%s is larger than %lu bytes", path,
-                 (unsigned long)max);
+    kefo__set_err(err, errlen, "%s is larger than %lu bytes", path,
+                  (unsigned long)max);
     goto fail;
   }
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
@@ -71,7 +71,7 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
     --n;
   }
   if (n == 0) {
-    kefo_set_err(err, errlen, "%s is empty", path);
+    kefo__set_err(err, errlen, "%s is empty", path);
     goto fail;
   }
   buf[n] = '\0';
@@ -82,8 +82,8 @@ int kefo_credentials_read_token_file(const kefo_mem *mem, const char *path,
 
 fail:
   if (buf != NULL) {
-    kefo_credentials_wipe(buf, max + 2);
-    kefo_mem_free(mem, buf);
+    kefo__credentials_wipe(buf, max + 2);
+    kefo__mem_free(mem, buf);
   }
   close(fd);
   return rv;
@@ -106,10 +106,10 @@ struct kefo_credentials_fetch {
 
 static void fetch_free(kefo_credentials_fetch *f) {
   if (f->body != NULL) {
-    kefo_credentials_wipe(f->body, f->cap);
-    kefo_mem_free(f->mem, f->body);
+    kefo__credentials_wipe(f->body, f->cap);
+    kefo__mem_free(f->mem, f->body);
   }
-  kefo_mem_free(f->mem, f);
+  kefo__mem_free(f->mem, f);
 }
 
 /* Grows the body to hold |need| bytes. A new block each time, so the old
@@ -127,14 +127,14 @@ static int fetch_reserve(kefo_credentials_fetch *f, size_t need) {
   if (cap > f->max + 1) {
     cap = f->max + 1;
   }
-  nb = kefo_mem_malloc(f->mem, cap);
+  nb = kefo__mem_malloc(f->mem, cap);
   if (nb == NULL) {
     return KEFO_ERR_NOMEM;
   }
   if (f->body != NULL) {
     memcpy(nb, f->body, f->len);
-    kefo_credentials_wipe(f->body, f->cap);
-    kefo_mem_free(f->mem, f->body);
+    kefo__credentials_wipe(f->body, f->cap);
+    kefo__mem_free(f->mem, f->body);
   }
   f->body = nb;
   f->cap = cap;
@@ -209,12 +209,12 @@ static void fetch_on_close(kefo_http_stream *stream, int error,
   fetch_free(f);
 }
 
-int kefo_credentials_fetch_start(kefo_credentials_fetch **out,
-                                 const kefo_mem *mem,
-                                 const kefo_credentials_transport *t,
-                                 const kefo_http_request *req, size_t max_body,
-                                 kefo_credentials_fetch_cb cb,
-                                 void *user_data) {
+int kefo__credentials_fetch_start(kefo_credentials_fetch **out,
+                                  const kefo_mem *mem,
+                                  const kefo_credentials_transport *t,
+                                  const kefo_http_request *req, size_t max_body,
+                                  kefo_credentials_fetch_cb cb,
+                                  void *user_data) {
   static const kefo_http_callbacks callbacks = {fetch_on_response,
                                                 fetch_on_data, fetch_on_close};
   kefo_credentials_fetch *f;
@@ -224,8 +224,8 @@ int kefo_credentials_fetch_start(kefo_credentials_fetch **out,
       cb == NULL || max_body == 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  f = kefo_mem_calloc(mem, 1, sizeof(*f));
+  mem = kefo__mem_or_default(mem);
+  f = kefo__mem_calloc(mem, 1, sizeof(*f));
   if (f == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -242,12 +242,12 @@ int kefo_credentials_fetch_start(kefo_credentials_fetch **out,
   return 0;
 }
 
-void kefo_credentials_fetch_cancel(kefo_credentials_fetch *f) {
+void kefo__credentials_fetch_cancel(kefo_credentials_fetch *f) {
   if (f == NULL) {
     return;
   }
   if (f->stream != NULL) {
-    kefo_http_stream_cancel(f->stream);
+    kefo__http_stream_cancel(f->stream);
   }
   fetch_free(f);
 }
@@ -255,11 +255,11 @@ void kefo_credentials_fetch_cancel(kefo_credentials_fetch *f) {
 static int client_request(void *ctx, const kefo_http_request *req,
                           const kefo_http_callbacks *cb, void *user_data,
                           kefo_http_stream **out) {
-  return kefo_http_client_request(ctx, req, cb, user_data, out);
+  return kefo__http_client_request(ctx, req, cb, user_data, out);
 }
 
-void kefo_credentials_transport_client(kefo_credentials_transport *t,
-                                       kefo_http_client *client) {
+void kefo__credentials_transport_client(kefo_credentials_transport *t,
+                                        kefo_http_client *client) {
   t->request = client != NULL ? client_request : NULL;
   t->ctx = client;
 }

@@ -17,11 +17,11 @@
 
 /* ---- Times ---- */
 
-int kefo_credentials_parse_time(const char *s, size_t len, int64_t *ms) {
+int kefo__credentials_parse_time(const char *s, size_t len, int64_t *ms) {
   /* What AWS has been seen to write, and all this parser took before
      base/time.c: leap seconds, fractions of any length; no space for the
      'T' and nothing before 1970, which no expiry can be. */
-  return kefo_time_parse_iso8601(
+  return kefo__time_parse_iso8601(
              s, len, KEFO_TIME_LEAP_SECOND | KEFO_TIME_LONG_FRACTION, ms) == 0
              ? 0
              : KEFO_ERR_BAD_RESPONSE;
@@ -62,7 +62,7 @@ static int json_string(json_reader *r, int keep, size_t *len) {
     }
     if (*r->p != '\\') {
       ++r->p;
-    } else if (kefo_json_string_unescape(&r->p, r->end, NULL, NULL, NULL) !=
+    } else if (kefo__json_string_unescape(&r->p, r->end, NULL, NULL, NULL) !=
                0) {
       return -1;
     }
@@ -71,7 +71,7 @@ static int json_string(json_reader *r, int keep, size_t *len) {
   *len = 0;
   if (keep) {
     uint8_t *o = (uint8_t *)r->out + r->pos;
-    (void)kefo_json_string_decode(o, len, s, (size_t)(r->p - 1 - s), NULL);
+    (void)kefo__json_string_decode(o, len, s, (size_t)(r->p - 1 - s), NULL);
     o[*len] = '\0';
   }
   return 0;
@@ -224,7 +224,7 @@ static int read_member(json_reader *r, doc_members *m, char *err,
     return -1;
   }
   if (memchr(r->out + r->pos, '\0', vlen) != NULL) {
-    kefo_set_err(err, errlen, "%s holds a NUL character", json_names[which]);
+    kefo__set_err(err, errlen, "%s holds a NUL character", json_names[which]);
     return KEFO_ERR_BAD_RESPONSE;
   }
   m->off[which] = r->pos;
@@ -243,7 +243,7 @@ static int read_document(json_reader *r, doc_members *m, char *err,
 
   json_ws(r);
   if (r->p >= r->end || *r->p != '{') {
-    kefo_set_err(err, errlen, "the response is not a JSON object");
+    kefo__set_err(err, errlen, "the response is not a JSON object");
     return KEFO_ERR_BAD_RESPONSE;
   }
   ++r->p;
@@ -278,13 +278,13 @@ static int read_document(json_reader *r, doc_members *m, char *err,
   }
 
 syntax:
-  kefo_set_err(err, errlen, "the response is not valid JSON (at byte %ld)",
-               (long)(r->p - start));
+  kefo__set_err(err, errlen, "the response is not valid JSON (at byte %ld)",
+                (long)(r->p - start));
   return KEFO_ERR_BAD_RESPONSE;
 }
 
 /* Turns the members read (decoded in |text|) into credentials in |out|.
-   Returns what kefo_credentials_parse_json returns. */
+   Returns what kefo__credentials_parse_json returns. */
 static int take_credentials(kefo_credentials_copy *out, const char *text,
                             const doc_members *m, char *err, size_t errlen) {
   kefo_credentials c;
@@ -293,16 +293,16 @@ static int take_credentials(kefo_credentials_copy *out, const char *text,
   if (m->found[F_CODE] && strcmp(text + m->off[F_CODE], "Success") != 0) {
     char code[128];
     quote_text(code, sizeof(code), text + m->off[F_CODE]);
-    kefo_set_err(err, errlen, "the document's Code is '%s', not 'Success'",
-                 code);
+    kefo__set_err(err, errlen, "the document's Code is '%s', not 'Success'",
+                  code);
     return KEFO_ERR_BAD_RESPONSE;
   }
   if (!m->found[F_AKID] || m->len[F_AKID] == 0) {
-    kefo_set_err(err, errlen, "the document has no AccessKeyId");
+    kefo__set_err(err, errlen, "the document has no AccessKeyId");
     return KEFO_ERR_BAD_RESPONSE;
   }
   if (!m->found[F_SECRET] || m->len[F_SECRET] == 0) {
-    kefo_set_err(err, errlen, "the document has no SecretAccessKey");
+    kefo__set_err(err, errlen, "the document has no SecretAccessKey");
     return KEFO_ERR_BAD_RESPONSE;
   }
   memset(&c, 0, sizeof(c));
@@ -312,28 +312,29 @@ static int take_credentials(kefo_credentials_copy *out, const char *text,
       m->found[F_TOKEN] && m->len[F_TOKEN] > 0 ? text + m->off[F_TOKEN] : NULL;
   /* An Expiration at the epoch would read as 0, "never expires". */
   if (m->found[F_EXPIRATION] &&
-      (kefo_credentials_parse_time(text + m->off[F_EXPIRATION],
-                                   m->len[F_EXPIRATION],
-                                   &c.expiration_ms) != 0 ||
+      (kefo__credentials_parse_time(text + m->off[F_EXPIRATION],
+                                    m->len[F_EXPIRATION],
+                                    &c.expiration_ms) != 0 ||
        c.expiration_ms <= 0)) {
-    kefo_set_err(err, errlen,
-                 "the document's Expiration is not an ISO 8601 time after "
-                 "1970");
+    kefo__set_err(err, errlen,
+                  "the document's Expiration is not an ISO 8601 time after "
+                  "1970");
     return KEFO_ERR_BAD_RESPONSE;
   }
-  rv = kefo_credentials_check(&c, err, errlen);
+  rv = kefo__credentials_check(&c, err, errlen);
   if (rv != 0) {
     return rv;
   }
-  rv = kefo_credentials_copy_set(out, &c);
+  rv = kefo__credentials_copy_set(out, &c);
   if (rv != 0) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
   }
   return rv;
 }
 
-int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
-                                size_t len, char *err, size_t errlen) {
+int kefo__credentials_parse_json(kefo_credentials_copy *out,
+                                 const uint8_t *body, size_t len, char *err,
+                                 size_t errlen) {
   json_reader r;
   doc_members m;
   int rv;
@@ -345,16 +346,16 @@ int kefo_credentials_parse_json(kefo_credentials_copy *out, const uint8_t *body,
   memset(&m, 0, sizeof(m));
   r.p = body;
   r.end = body + len;
-  r.out = kefo_mem_malloc(out->mem, len + 1);
+  r.out = kefo__mem_malloc(out->mem, len + 1);
   if (r.out == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   rv = read_document(&r, &m, err, errlen);
   if (rv == 0) {
     rv = take_credentials(out, r.out, &m, err, errlen);
   }
-  kefo_credentials_wipe(r.out, len + 1);
-  kefo_mem_free(out->mem, r.out);
+  kefo__credentials_wipe(r.out, len + 1);
+  kefo__mem_free(out->mem, r.out);
   return rv;
 }

@@ -55,9 +55,9 @@ static int static_from(build_ctx *bc, const kefo_profile *p, const char *name,
   int rv;
 
   memset(&c, 0, sizeof(c));
-  c.access_key_id = kefo_profile_get(p, "aws_access_key_id");
-  c.secret_access_key = kefo_profile_get(p, "aws_secret_access_key");
-  c.session_token = kefo_profile_get(p, "aws_session_token");
+  c.access_key_id = kefo__profile_get(p, "aws_access_key_id");
+  c.secret_access_key = kefo__profile_get(p, "aws_secret_access_key");
+  c.session_token = kefo__profile_get(p, "aws_session_token");
   if (c.session_token != NULL && c.session_token[0] == '\0') {
     c.session_token = NULL;
   }
@@ -73,12 +73,12 @@ static int static_from(build_ctx *bc, const kefo_profile *p, const char *name,
              name);
     return KEFO_ERR_CREDENTIALS;
   }
-  if (kefo_credentials_check(&c, why, sizeof(why)) != 0) {
+  if (kefo__credentials_check(&c, why, sizeof(why)) != 0) {
     snprintf(bc->err, bc->errlen, "profile '%s': %s", name, why);
     return KEFO_ERR_CREDENTIALS;
   }
-  rv = kefo_credentials_static_new(out, bc->pp->mem, c.access_key_id,
-                                   c.secret_access_key, c.session_token);
+  rv = kefo__credentials_static_new(out, bc->pp->mem, c.access_key_id,
+                                    c.secret_access_key, c.session_token);
   if (rv != 0) {
     snprintf(bc->err, bc->errlen, "out of memory");
   }
@@ -145,11 +145,11 @@ static int source_from_credential_source(build_ctx *bc, const char *name,
   int rv;
 
   if (strcmp(cs, "Environment") == 0) {
-    rv = kefo_credentials_env_new(out, &bc->opts);
+    rv = kefo__credentials_env_new(out, &bc->opts);
   } else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
-    rv = kefo_credentials_imds_new(out, &bc->opts);
+    rv = kefo__credentials_imds_new(out, &bc->opts);
   } else if (strcmp(cs, "EcsContainer") == 0) {
-    rv = kefo_credentials_container_new(out, &bc->opts);
+    rv = kefo__credentials_container_new(out, &bc->opts);
   } else {
     snprintf(bc->err, bc->errlen,
              "credential_source of profile '%s' is '%.64s', not "
@@ -165,10 +165,10 @@ static int source_from_credential_source(build_ctx *bc, const char *name,
 
 static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
                       const char *role_arn, kefo_credentials_provider **out) {
-  const char *wif = kefo_profile_get(p, "web_identity_token_file");
-  const char *src = kefo_profile_get(p, "source_profile");
-  const char *cs = kefo_profile_get(p, "credential_source");
-  const char *session = kefo_profile_get(p, "role_session_name");
+  const char *wif = kefo__profile_get(p, "web_identity_token_file");
+  const char *src = kefo__profile_get(p, "source_profile");
+  const char *cs = kefo__profile_get(p, "credential_source");
+  const char *session = kefo__profile_get(p, "role_session_name");
   kefo_credentials_provider *source = NULL;
   uint32_t duration;
   int rv;
@@ -177,14 +177,15 @@ static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
     session = NULL;
   }
   if (wif != NULL && wif[0] != '\0') {
-    rv = kefo_credentials_web_identity_new(out, &bc->opts, role_arn, session,
-                                           wif);
+    rv = kefo__credentials_web_identity_new(out, &bc->opts, role_arn, session,
+                                            wif);
     if (rv != 0) {
       snprintf(bc->err, bc->errlen, "out of memory");
     }
     return rv;
   }
-  if (parse_duration(kefo_profile_get(p, "duration_seconds"), &duration) != 0) {
+  if (parse_duration(kefo__profile_get(p, "duration_seconds"), &duration) !=
+      0) {
     snprintf(bc->err, bc->errlen,
              "duration_seconds of profile '%s' is not a number of seconds "
              "from 900 to 43200",
@@ -211,9 +212,9 @@ static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
   if (rv != 0) {
     return rv;
   }
-  rv = kefo_credentials_assume_role_new(
+  rv = kefo__credentials_assume_role_new(
       out, &bc->opts, source, role_arn, session,
-      kefo_profile_get(p, "external_id"), duration);
+      kefo__profile_get(p, "external_id"), duration);
   if (rv != 0) {
     snprintf(bc->err, bc->errlen, "out of memory");
   }
@@ -222,13 +223,13 @@ static int build_role(build_ctx *bc, const kefo_profile *p, const char *name,
 
 static int build(build_ctx *bc, const char *name, const char *referrer,
                  kefo_credentials_provider **out) {
-  const kefo_profile *p = kefo_profile_set_find(bc->set, name);
+  const kefo_profile *p = kefo__profile_set_find(bc->set, name);
   const char *role_arn;
   char where[600];
   int rv;
 
   if (p == NULL) {
-    kefo_profile_set_describe(bc->set, where, sizeof(where));
+    kefo__profile_set_describe(bc->set, where, sizeof(where));
     if (referrer != NULL) {
       snprintf(bc->err, bc->errlen,
                "profile '%s' (source_profile of '%s') not found in %s", name,
@@ -240,19 +241,19 @@ static int build(build_ctx *bc, const char *name, const char *referrer,
     return KEFO_ERR_CREDENTIALS;
   }
   bc->visited[bc->nvisited++] = name;
-  role_arn = kefo_profile_get(p, "role_arn");
+  role_arn = kefo__profile_get(p, "role_arn");
   if (role_arn != NULL && role_arn[0] != '\0') {
     rv = build_role(bc, p, name, role_arn, out);
-  } else if (kefo_profile_get(p, "aws_access_key_id") != NULL) {
+  } else if (kefo__profile_get(p, "aws_access_key_id") != NULL) {
     rv = static_from(bc, p, name, out);
-  } else if (kefo_profile_get(p, "credential_process") != NULL) {
+  } else if (kefo__profile_get(p, "credential_process") != NULL) {
     snprintf(bc->err, bc->errlen,
              "profile '%s' uses credential_process, which kefo does not "
              "run",
              name);
     rv = KEFO_ERR_CREDENTIALS;
-  } else if (kefo_profile_get(p, "sso_session") != NULL ||
-             kefo_profile_get(p, "sso_start_url") != NULL) {
+  } else if (kefo__profile_get(p, "sso_session") != NULL ||
+             kefo__profile_get(p, "sso_start_url") != NULL) {
     snprintf(bc->err, bc->errlen,
              "profile '%s' uses IAM Identity Center (sso_*), which kefo "
              "does not support",
@@ -275,7 +276,7 @@ static void profile_on_inner(int error, const kefo_credentials *creds,
   kefo_credentials_cb cb = r->cb;
   void *ud = r->user_data;
 
-  kefo_credentials_pending_remove(&r->link);
+  kefo__credentials_pending_remove(&r->link);
   if (error == 0) {
     cb(0, creds, NULL, ud);
   } else {
@@ -293,8 +294,8 @@ static void profile_on_inner(int error, const kefo_credentials *creds,
     cb(error, NULL, &mine, ud);
   }
   /* |inner| called back as its last act: it may go now. */
-  kefo_credentials_provider_del(r->inner);
-  kefo_mem_free(r->mem, r);
+  kefo__credentials_provider_del(r->inner);
+  kefo__mem_free(r->mem, r);
 }
 
 static int profile_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
@@ -309,16 +310,17 @@ static int profile_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   int rv;
 
   err[0] = '\0';
-  rv = kefo_profile_set_load_default(&set, pp->mem, pp->opts.env, err,
-                                     sizeof(err));
+  rv = kefo__profile_set_load_default(&set, pp->mem, pp->opts.env, err,
+                                      sizeof(err));
   if (rv == KEFO_ERR_NOMEM) {
     return rv;
   }
   if (rv != 0) {
-    kefo_credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, err, NULL, 0, 0);
+    kefo__credentials_fail(cb, user_data, KEFO_ERR_CREDENTIALS, err, NULL, 0,
+                           0);
     return 0;
   }
-  name = kefo_profile_name(pp->opts.env, pp->opts.profile);
+  name = kefo__profile_name(pp->opts.env, pp->opts.profile);
   memset(&bc, 0, sizeof(bc));
   bc.pp = pp;
   bc.set = set;
@@ -326,23 +328,23 @@ static int profile_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   bc.err = err;
   bc.errlen = sizeof(err);
   /* STS's region: configured, else the environment's, else the
-     profile's; kefo_region_resolve takes them in that order. */
-  if (kefo_region_resolve(region, pp->opts.region, pp->opts.env, set, name,
-                          NULL, 0) == 0) {
+     profile's; kefo__region_resolve takes them in that order. */
+  if (kefo__region_resolve(region, pp->opts.region, pp->opts.env, set, name,
+                           NULL, 0) == 0) {
     bc.opts.region = region;
   }
   rv = build(&bc, name, NULL, &inner);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
   if (rv == KEFO_ERR_NOMEM) {
     return rv;
   }
   if (rv != 0) {
-    kefo_credentials_fail(cb, user_data, rv, err, NULL, 0, 0);
+    kefo__credentials_fail(cb, user_data, rv, err, NULL, 0, 0);
     return 0;
   }
-  r = kefo_mem_calloc(pp->mem, 1, sizeof(*r));
+  r = kefo__mem_calloc(pp->mem, 1, sizeof(*r));
   if (r == NULL) {
-    kefo_credentials_provider_del(inner);
+    kefo__credentials_provider_del(inner);
     return KEFO_ERR_NOMEM;
   }
   r->mem = pp->mem;
@@ -350,12 +352,12 @@ static int profile_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   r->user_data = user_data;
   r->inner = inner;
   snprintf(r->name, sizeof(r->name), "%s", name);
-  kefo_credentials_pending_add(&pp->reqs, &r->link);
-  rv = kefo_credentials_provider_get(inner, profile_on_inner, r);
+  kefo__credentials_pending_add(&pp->reqs, &r->link);
+  rv = kefo__credentials_provider_get(inner, profile_on_inner, r);
   if (rv != 0) {
-    kefo_credentials_pending_remove(&r->link);
-    kefo_credentials_provider_del(inner);
-    kefo_mem_free(pp->mem, r);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__credentials_provider_del(inner);
+    kefo__mem_free(pp->mem, r);
   }
   return rv;
 }
@@ -365,14 +367,14 @@ static void profile_del(kefo_credentials_provider *p) {
 
   while (pp->reqs != NULL) {
     profile_req *r = (profile_req *)pp->reqs;
-    kefo_credentials_pending_remove(&r->link);
-    kefo_credentials_provider_del(r->inner);
-    kefo_mem_free(pp->mem, r);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__credentials_provider_del(r->inner);
+    kefo__mem_free(pp->mem, r);
   }
-  kefo_mem_free(pp->mem, (char *)pp->opts.region);
-  kefo_mem_free(pp->mem, (char *)pp->opts.sts_endpoint);
-  kefo_mem_free(pp->mem, (char *)pp->opts.profile);
-  kefo_mem_free(pp->mem, pp);
+  kefo__mem_free(pp->mem, (char *)pp->opts.region);
+  kefo__mem_free(pp->mem, (char *)pp->opts.sts_endpoint);
+  kefo__mem_free(pp->mem, (char *)pp->opts.profile);
+  kefo__mem_free(pp->mem, pp);
 }
 
 static const kefo_credentials_provider_ops profile_ops = {profile_get,
@@ -387,7 +389,7 @@ static int dup_opt(const kefo_mem *mem, const char *s, const char **out) {
     return 0;
   }
   n = strlen(s) + 1;
-  d = kefo_mem_malloc(mem, n);
+  d = kefo__mem_malloc(mem, n);
   if (d == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -396,16 +398,16 @@ static int dup_opt(const kefo_mem *mem, const char *s, const char **out) {
   return 0;
 }
 
-int kefo_credentials_profile_new(kefo_credentials_provider **out,
-                                 const kefo_credentials_options *opts) {
+int kefo__credentials_profile_new(kefo_credentials_provider **out,
+                                  const kefo_credentials_options *opts) {
   const kefo_mem *mem;
   profile_provider *pp;
 
   if (out == NULL || opts == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(opts->mem);
-  pp = kefo_mem_calloc(mem, 1, sizeof(*pp));
+  mem = kefo__mem_or_default(opts->mem);
+  pp = kefo__mem_calloc(mem, 1, sizeof(*pp));
   if (pp == NULL) {
     return KEFO_ERR_NOMEM;
   }

@@ -66,13 +66,13 @@ static const char *sts_action(const sts_provider *sp) {
 }
 
 static void req_free(sts_req *r) {
-  kefo_credentials_copy_free(&r->source);
-  kefo_credentials_copy_free(&r->result);
+  kefo__credentials_copy_free(&r->source);
+  kefo__credentials_copy_free(&r->result);
   if (r->token != NULL) {
-    kefo_credentials_wipe(r->token, r->token_len);
-    kefo_mem_free(r->mem, r->token);
+    kefo__credentials_wipe(r->token, r->token_len);
+    kefo__mem_free(r->mem, r->token);
   }
-  kefo_mem_free(r->mem, r);
+  kefo__mem_free(r->mem, r);
 }
 
 /* Ends |r|: the callback is the last thing that happens. */
@@ -85,7 +85,7 @@ static void req_finish(sts_req *r, int error, const char *message,
   char msg[MSG_MAX + 512];
   char type[128];
 
-  kefo_credentials_pending_remove(&r->link);
+  kefo__credentials_pending_remove(&r->link);
   if (error == 0) {
     kefo_credentials creds = r->result.creds;
     /* The copy stays alive until after the callback. */
@@ -97,13 +97,13 @@ static void req_finish(sts_req *r, int error, const char *message,
   snprintf(msg, sizeof(msg), "STS %s for %s%s%s: %s", operation,
            r->role[0] ? r->role : "(no role)", r->url[0] ? " at " : "", r->url,
            message);
-  kefo_credentials_redact(msg, r->source.creds.secret_access_key);
-  kefo_credentials_redact(msg, r->source.creds.session_token);
-  kefo_credentials_redact(msg, r->token);
+  kefo__credentials_redact(msg, r->source.creds.secret_access_key);
+  kefo__credentials_redact(msg, r->source.creds.session_token);
+  kefo__credentials_redact(msg, r->token);
   snprintf(type, sizeof(type), "%s", aws_type ? aws_type : "");
-  kefo_credentials_redact(type, r->source.creds.secret_access_key);
-  kefo_credentials_redact(type, r->source.creds.session_token);
-  kefo_credentials_redact(type, r->token);
+  kefo__credentials_redact(type, r->source.creds.secret_access_key);
+  kefo__credentials_redact(type, r->source.creds.session_token);
+  kefo__credentials_redact(type, r->token);
   req_free(r);
   memset(&info, 0, sizeof(info));
   info.code = error;
@@ -134,8 +134,8 @@ static void sts_on_fetch(int error, const kefo_error_info *info, int status,
                NULL, info ? info->http_status : 0, info ? info->retryable : 0);
     return;
   }
-  rv = kefo_sts_parse_response(&r->result, status, body, len, type,
-                               sizeof(type), msg, sizeof(msg));
+  rv = kefo__sts_parse_response(&r->result, status, body, len, type,
+                                sizeof(type), msg, sizeof(msg));
   if (rv != 0) {
     req_finish(r, rv, msg, type, status,
                rv == KEFO_ERR_AWS && retryable_code(type, status));
@@ -151,16 +151,16 @@ static int sts_endpoint(sts_provider *sp, sts_req *r, kefo_endpoint *ep,
 
   region[0] = '\0';
   if ((sp->region != NULL && sp->region[0] != '\0') ||
-      kefo_env_get(sp->env, "AWS_REGION") != NULL ||
-      kefo_env_get(sp->env, "AWS_DEFAULT_REGION") != NULL) {
-    rv = kefo_region_resolve(region, sp->region, sp->env, NULL, NULL, err,
-                             errlen);
+      kefo__env_get(sp->env, "AWS_REGION") != NULL ||
+      kefo__env_get(sp->env, "AWS_DEFAULT_REGION") != NULL) {
+    rv = kefo__region_resolve(region, sp->region, sp->env, NULL, NULL, err,
+                              errlen);
     if (rv != 0) {
       return rv;
     }
   }
-  rv = kefo_endpoint_resolve(r->url, ep, KEFO_SERVICE_STS, region, sp->endpoint,
-                             sp->env, err, errlen);
+  rv = kefo__endpoint_resolve(r->url, ep, KEFO_SERVICE_STS, region,
+                              sp->endpoint, sp->env, err, errlen);
   if (rv != 0) {
     return rv;
   }
@@ -202,7 +202,7 @@ static int sts_body(sts_req *r, const char *session_name, kefo_buf *body) {
   params.external_id = sp->external_id;
   params.web_identity_token = r->token;
   params.duration_s = sp->duration_s;
-  return kefo_sts_build_body(body, &params);
+  return kefo__sts_build_body(body, &params);
 }
 
 /* Signs the POST of |body| to |ep| with the source credentials |src|, for
@@ -240,7 +240,7 @@ static int sts_sign(sts_provider *sp, const kefo_credentials *src,
   sparams.service = "sts";
   sparams.time = sp->clock->wall_ms(sp->clock->user_data) / 1000;
   sparams.mode = KEFO_SIGV4_HEADERS;
-  return kefo_sigv4_sign(res, &sreq, &sparams, NULL, sp->mem);
+  return kefo__sigv4_sign(res, &sreq, &sparams, NULL, sp->mem);
 }
 
 /* Starts the POST of |body| with |headers|; its answer goes to
@@ -262,8 +262,8 @@ static void sts_post(sts_req *r, const kefo_endpoint *ep,
   req.body = body->data;
   req.body_len = body->len;
   req.timeout_ms = STS_TIMEOUT_MS;
-  rv = kefo_credentials_fetch_start(&r->fetch, sp->mem, &sp->transport, &req,
-                                    STS_MAX_BODY, sts_on_fetch, r);
+  rv = kefo__credentials_fetch_start(&r->fetch, sp->mem, &sp->transport, &req,
+                                     STS_MAX_BODY, sts_on_fetch, r);
   if (rv != 0) {
     r->fetch = NULL;
     req_finish(r, rv, kefo_strerror(rv), NULL, 0, 0);
@@ -282,7 +282,7 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
   size_t nh = 0, i;
   int rv, signed_ = 0;
 
-  kefo_buf_init(&body, sp->mem);
+  kefo__buf_init(&body, sp->mem);
   memset(&res, 0, sizeof(res));
   rv = sts_endpoint(sp, r, &ep, region, msg, sizeof(msg));
   if (rv != 0) {
@@ -321,12 +321,12 @@ static void sts_send(sts_req *r, const kefo_credentials *src,
 
 done:
   if (signed_) {
-    kefo_sigv4_result_free(&res);
+    kefo__sigv4_result_free(&res);
   }
   if (body.data != NULL) {
-    kefo_credentials_wipe(body.data, body.cap);
+    kefo__credentials_wipe(body.data, body.cap);
   }
-  kefo_buf_free(&body);
+  kefo__buf_free(&body);
 }
 
 static void sts_on_source(int error, const kefo_credentials *creds,
@@ -344,7 +344,7 @@ static void sts_on_source(int error, const kefo_credentials *creds,
                NULL, 0, info ? info->retryable : 0);
     return;
   }
-  rv = kefo_credentials_copy_set(&r->source, creds);
+  rv = kefo__credentials_copy_set(&r->source, creds);
   if (rv != 0) {
     req_finish(r, rv, "source credentials: empty or out of memory", NULL, 0, 0);
     return;
@@ -359,7 +359,7 @@ static void sts_on_source(int error, const kefo_credentials *creds,
 
 static sts_req *req_new(sts_provider *sp, kefo_credentials_cb cb,
                         void *user_data) {
-  sts_req *r = kefo_mem_calloc(sp->mem, 1, sizeof(*r));
+  sts_req *r = kefo__mem_calloc(sp->mem, 1, sizeof(*r));
 
   if (r == NULL) {
     return NULL;
@@ -368,9 +368,9 @@ static sts_req *req_new(sts_provider *sp, kefo_credentials_cb cb,
   r->mem = sp->mem;
   r->cb = cb;
   r->user_data = user_data;
-  kefo_credentials_copy_init(&r->source, sp->mem);
-  kefo_credentials_copy_init(&r->result, sp->mem);
-  kefo_credentials_pending_add(&sp->reqs, &r->link);
+  kefo__credentials_copy_init(&r->source, sp->mem);
+  kefo__credentials_copy_init(&r->result, sp->mem);
+  kefo__credentials_pending_add(&sp->reqs, &r->link);
   return r;
 }
 
@@ -385,9 +385,9 @@ static int assume_role_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   }
   snprintf(r->role, sizeof(r->role), "%s", sp->role_arn);
   r->waiting_source = 1;
-  rv = kefo_credentials_provider_get(sp->source, sts_on_source, r);
+  rv = kefo__credentials_provider_get(sp->source, sts_on_source, r);
   if (rv != 0) {
-    kefo_credentials_pending_remove(&r->link);
+    kefo__credentials_pending_remove(&r->link);
     req_free(r);
   }
   return rv;
@@ -403,11 +403,11 @@ static int web_identity_get(kefo_credentials_provider *p,
   int rv;
 
   if (sp->from_env) {
-    role = kefo_env_get(sp->env, "AWS_ROLE_ARN");
-    file = kefo_env_get(sp->env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-    session = kefo_env_get(sp->env, "AWS_ROLE_SESSION_NAME");
+    role = kefo__env_get(sp->env, "AWS_ROLE_ARN");
+    file = kefo__env_get(sp->env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    session = kefo__env_get(sp->env, "AWS_ROLE_SESSION_NAME");
     if (role == NULL || file == NULL) {
-      kefo_credentials_fail(
+      kefo__credentials_fail(
           cb, user_data, KEFO_ERR_CREDENTIALS,
           role == NULL && file == NULL
               ? "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set"
@@ -431,9 +431,9 @@ static int web_identity_get(kefo_credentials_provider *p,
     req_finish(r, KEFO_ERR_CREDENTIALS, msg, NULL, 0, 0);
     return 0;
   }
-  rv = kefo_credentials_read_token_file(sp->mem, file, WEB_IDENTITY_TOKEN_MAX,
-                                        &r->token, &r->token_len, msg,
-                                        sizeof(msg));
+  rv = kefo__credentials_read_token_file(sp->mem, file, WEB_IDENTITY_TOKEN_MAX,
+                                         &r->token, &r->token_len, msg,
+                                         sizeof(msg));
   if (rv != 0) {
     char full[MSG_MAX + 32];
     snprintf(full, sizeof(full), "web identity token: %s", msg);
@@ -453,20 +453,20 @@ static void sts_del(kefo_credentials_provider *p) {
   sts_provider *sp = (sts_provider *)p;
 
   /* The source first: it calls back no more. */
-  kefo_credentials_provider_del(sp->source);
+  kefo__credentials_provider_del(sp->source);
   while (sp->reqs != NULL) {
     sts_req *r = (sts_req *)sp->reqs;
-    kefo_credentials_pending_remove(&r->link);
-    kefo_credentials_fetch_cancel(r->fetch);
+    kefo__credentials_pending_remove(&r->link);
+    kefo__credentials_fetch_cancel(r->fetch);
     req_free(r);
   }
-  kefo_mem_free(sp->mem, sp->role_arn);
-  kefo_mem_free(sp->mem, sp->session_name);
-  kefo_mem_free(sp->mem, sp->external_id);
-  kefo_mem_free(sp->mem, sp->token_file);
-  kefo_mem_free(sp->mem, sp->region);
-  kefo_mem_free(sp->mem, sp->endpoint);
-  kefo_mem_free(sp->mem, sp);
+  kefo__mem_free(sp->mem, sp->role_arn);
+  kefo__mem_free(sp->mem, sp->session_name);
+  kefo__mem_free(sp->mem, sp->external_id);
+  kefo__mem_free(sp->mem, sp->token_file);
+  kefo__mem_free(sp->mem, sp->region);
+  kefo__mem_free(sp->mem, sp->endpoint);
+  kefo__mem_free(sp->mem, sp);
 }
 
 static const kefo_credentials_provider_ops assume_role_ops = {assume_role_get,
@@ -482,7 +482,7 @@ static int dup_opt(const kefo_mem *mem, const char *s, char **out) {
     return 0;
   }
   n = strlen(s) + 1;
-  *out = kefo_mem_malloc(mem, n);
+  *out = kefo__mem_malloc(mem, n);
   if (*out == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -492,14 +492,14 @@ static int dup_opt(const kefo_mem *mem, const char *s, char **out) {
 
 static int sts_new(sts_provider **out, const kefo_credentials_options *opts,
                    const char *role_arn, const char *session_name) {
-  const kefo_mem *mem = kefo_mem_or_default(opts->mem);
-  sts_provider *sp = kefo_mem_calloc(mem, 1, sizeof(*sp));
+  const kefo_mem *mem = kefo__mem_or_default(opts->mem);
+  sts_provider *sp = kefo__mem_calloc(mem, 1, sizeof(*sp));
 
   if (sp == NULL) {
     return KEFO_ERR_NOMEM;
   }
   sp->mem = mem;
-  sp->clock = kefo_clock_or_system(opts->clock);
+  sp->clock = kefo__clock_or_system(opts->clock);
   sp->env = opts->env;
   sp->transport = opts->transport;
   if (dup_opt(mem, role_arn, &sp->role_arn) != 0 ||
@@ -513,7 +513,7 @@ static int sts_new(sts_provider **out, const kefo_credentials_options *opts,
   return 0;
 }
 
-int kefo_credentials_assume_role_new(
+int kefo__credentials_assume_role_new(
     kefo_credentials_provider **out, const kefo_credentials_options *opts,
     kefo_credentials_provider *source, const char *role_arn,
     const char *session_name, const char *external_id, uint32_t duration_s) {
@@ -522,12 +522,12 @@ int kefo_credentials_assume_role_new(
 
   if (out == NULL || opts == NULL || source == NULL || role_arn == NULL ||
       role_arn[0] == '\0') {
-    kefo_credentials_provider_del(source);
+    kefo__credentials_provider_del(source);
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   rv = sts_new(&sp, opts, role_arn, session_name);
   if (rv != 0) {
-    kefo_credentials_provider_del(source);
+    kefo__credentials_provider_del(source);
     return rv;
   }
   sp->base.ops = &assume_role_ops;
@@ -542,11 +542,11 @@ int kefo_credentials_assume_role_new(
   return 0;
 }
 
-int kefo_credentials_web_identity_new(kefo_credentials_provider **out,
-                                      const kefo_credentials_options *opts,
-                                      const char *role_arn,
-                                      const char *session_name,
-                                      const char *token_file) {
+int kefo__credentials_web_identity_new(kefo_credentials_provider **out,
+                                       const kefo_credentials_options *opts,
+                                       const char *role_arn,
+                                       const char *session_name,
+                                       const char *token_file) {
   sts_provider *sp;
   int rv;
 

@@ -23,11 +23,11 @@ static int form_append(kefo_buf *b, const char *key, const char *value) {
   const unsigned char *v = (const unsigned char *)value;
   int rv;
 
-  if (b->len > 0 && (rv = kefo_buf_append_byte(b, '&')) != 0) {
+  if (b->len > 0 && (rv = kefo__buf_append_byte(b, '&')) != 0) {
     return rv;
   }
-  if ((rv = kefo_buf_append_str(b, key)) != 0 ||
-      (rv = kefo_buf_append_byte(b, '=')) != 0) {
+  if ((rv = kefo__buf_append_str(b, key)) != 0 ||
+      (rv = kefo__buf_append_byte(b, '=')) != 0) {
     return rv;
   }
   for (; *v; ++v) {
@@ -35,10 +35,10 @@ static int form_append(kefo_buf *b, const char *key, const char *value) {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
         c == '~') {
-      rv = kefo_buf_append_byte(b, c);
+      rv = kefo__buf_append_byte(b, c);
     } else {
       char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-      rv = kefo_buf_append(b, enc, 3);
+      rv = kefo__buf_append(b, enc, 3);
     }
     if (rv != 0) {
       return rv;
@@ -47,7 +47,7 @@ static int form_append(kefo_buf *b, const char *key, const char *value) {
   return 0;
 }
 
-int kefo_sts_build_body(kefo_buf *out, const kefo_sts_params *p) {
+int kefo__sts_build_body(kefo_buf *out, const kefo_sts_params *p) {
   size_t start;
   int rv, web;
   char dur[16];
@@ -91,7 +91,7 @@ int kefo_sts_build_body(kefo_buf *out, const kefo_sts_params *p) {
 
 fail:
   if (out->data != NULL) {
-    kefo_credentials_wipe(out->data + start, out->len - start);
+    kefo__credentials_wipe(out->data + start, out->len - start);
   }
   out->len = start;
   return rv;
@@ -306,10 +306,10 @@ static int parse_error(int status, const char *s, size_t len, char *aws_type,
     snprintf(aws_type, typelen, "%s", code);
   }
   if (code[0] != '\0') {
-    kefo_set_err(err, errlen, "HTTP %d %s%s%s", status, code,
-                 message[0] ? ": " : "", message);
+    kefo__set_err(err, errlen, "HTTP %d %s%s%s", status, code,
+                  message[0] ? ": " : "", message);
   } else {
-    kefo_set_err(err, errlen, "HTTP %d with no STS error document", status);
+    kefo__set_err(err, errlen, "HTTP %d with no STS error document", status);
   }
   return KEFO_ERR_AWS;
 }
@@ -329,21 +329,21 @@ static int credentials_texts(const char *creds, size_t clen,
     size_t vlen;
 
     if (xml_find(creds, clen, names[i], &v, &vlen) != 0) {
-      kefo_set_err(err, errlen, "the response's <Credentials> has no <%s>",
-                   names[i]);
+      kefo__set_err(err, errlen, "the response's <Credentials> has no <%s>",
+                    names[i]);
       return -1;
     }
     /* Decoded text is never longer than the element's content, and the
        contents do not overlap, so |buf| holds them all. */
     if (xml_text(v, vlen, buf + used, vlen + 1) != 0) {
-      kefo_set_err(err, errlen, "the response's <%s> is not plain text",
-                   names[i]);
+      kefo__set_err(err, errlen, "the response's <%s> is not plain text",
+                    names[i]);
       return -1;
     }
     off[i] = used;
     n = strlen(buf + used);
     if (n == 0) {
-      kefo_set_err(err, errlen, "the response's <%s> is empty", names[i]);
+      kefo__set_err(err, errlen, "the response's <%s> is empty", names[i]);
       return -1;
     }
     used += n + 1;
@@ -351,9 +351,9 @@ static int credentials_texts(const char *creds, size_t clen,
   return 0;
 }
 
-int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
-                            const uint8_t *body, size_t len, char *aws_type,
-                            size_t typelen, char *err, size_t errlen) {
+int kefo__sts_parse_response(kefo_credentials_copy *out, int status,
+                             const uint8_t *body, size_t len, char *aws_type,
+                             size_t typelen, char *err, size_t errlen) {
   static const char *const names[4] = {"AccessKeyId", "SecretAccessKey",
                                        "SessionToken", "Expiration"};
   const char *s = (const char *)body, *creds;
@@ -375,12 +375,12 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
     return parse_error(status, s, len, aws_type, typelen, err, errlen);
   }
   if (xml_find(s, len, "Credentials", &creds, &clen) != 0) {
-    kefo_set_err(err, errlen, "the response has no <Credentials>");
+    kefo__set_err(err, errlen, "the response has no <Credentials>");
     return KEFO_ERR_BAD_RESPONSE;
   }
-  buf = kefo_mem_malloc(out->mem, clen + 4);
+  buf = kefo__mem_malloc(out->mem, clen + 4);
   if (buf == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   if (credentials_texts(creds, clen, names, buf, off, err, errlen) != 0) {
@@ -391,24 +391,24 @@ int kefo_sts_parse_response(kefo_credentials_copy *out, int status,
   k.secret_access_key = buf + off[1];
   k.session_token = buf + off[2];
   /* An Expiration at the epoch would read as 0, "never expires". */
-  if (kefo_credentials_parse_time(buf + off[3], strlen(buf + off[3]),
-                                  &k.expiration_ms) != 0 ||
+  if (kefo__credentials_parse_time(buf + off[3], strlen(buf + off[3]),
+                                   &k.expiration_ms) != 0 ||
       k.expiration_ms <= 0) {
-    kefo_set_err(err, errlen,
-                 "the response's <Expiration> is not an ISO 8601 time after "
-                 "1970");
+    kefo__set_err(err, errlen,
+                  "the response's <Expiration> is not an ISO 8601 time after "
+                  "1970");
     goto done;
   }
-  rv = kefo_credentials_check(&k, err, errlen);
+  rv = kefo__credentials_check(&k, err, errlen);
   if (rv == 0) {
-    rv = kefo_credentials_copy_set(out, &k);
+    rv = kefo__credentials_copy_set(out, &k);
     if (rv != 0) {
-      kefo_set_err(err, errlen, "out of memory");
+      kefo__set_err(err, errlen, "out of memory");
     }
   }
 
 done:
-  kefo_credentials_wipe(buf, clen + 4);
-  kefo_mem_free(out->mem, buf);
+  kefo__credentials_wipe(buf, clen + 4);
+  kefo__mem_free(out->mem, buf);
   return rv;
 }

@@ -35,9 +35,9 @@ static void put_be32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
-int kefo_es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
-                         uint32_t max_message_len, uint32_t max_headers_len,
-                         kefo_es_on_message on_message, void *user_data) {
+int kefo__es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
+                          uint32_t max_message_len, uint32_t max_headers_len,
+                          kefo_es_on_message on_message, void *user_data) {
   if (dec == NULL || on_message == NULL ||
       max_message_len > KEFO_ES_MAX_MESSAGE_LEN ||
       max_headers_len > KEFO_ES_MAX_HEADERS_LEN ||
@@ -45,7 +45,7 @@ int kefo_es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(dec, 0, sizeof(*dec));
-  dec->mem = kefo_mem_or_default(mem);
+  dec->mem = kefo__mem_or_default(mem);
   dec->on_message = on_message;
   dec->user_data = user_data;
   dec->max_message_len =
@@ -56,19 +56,19 @@ int kefo_es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
   return 0;
 }
 
-void kefo_es_decoder_free(kefo_es_decoder *dec) {
+void kefo__es_decoder_free(kefo_es_decoder *dec) {
   if (dec == NULL || dec->mem == NULL) {
     return;
   }
-  kefo_mem_free(dec->mem, dec->body);
-  kefo_mem_free(dec->mem, dec->headers);
+  kefo__mem_free(dec->mem, dec->body);
+  kefo__mem_free(dec->mem, dec->headers);
   dec->body = NULL;
   dec->body_cap = 0;
   dec->headers = NULL;
   dec->headers_cap = 0;
 }
 
-void kefo_es_decoder_reset(kefo_es_decoder *dec) {
+void kefo__es_decoder_reset(kefo_es_decoder *dec) {
   dec->state = KEFO_ES_STATE_PRELUDE;
   dec->error = 0;
   dec->error_offset = 0;
@@ -83,11 +83,11 @@ static int fail(kefo_es_decoder *dec, int err, uint64_t at) {
   return err;
 }
 
-uint64_t kefo_es_decoder_error_offset(const kefo_es_decoder *dec) {
+uint64_t kefo__es_decoder_error_offset(const kefo_es_decoder *dec) {
   return dec->error_offset;
 }
 
-const char *kefo_es_decoder_error_check(const kefo_es_decoder *dec) {
+const char *kefo__es_decoder_error_check(const kefo_es_decoder *dec) {
   switch (dec->error) {
   case 0:
     return "none";
@@ -118,7 +118,7 @@ const char *kefo_es_decoder_error_check(const kefo_es_decoder *dec) {
  * and the limits. Nothing has been allocated for the message yet.
  */
 static int begin_message(kefo_es_decoder *dec, const uint8_t *p) {
-  uint32_t crc = kefo_crc32(0, p, 8);
+  uint32_t crc = kefo__crc32(0, p, 8);
 
   dec->total_length = get_be32(p);
   dec->headers_length = get_be32(p + 4);
@@ -138,7 +138,7 @@ static int begin_message(kefo_es_decoder *dec, const uint8_t *p) {
   if (dec->headers_length > dec->total_length - KEFO_ES_MIN_MESSAGE_LEN) {
     return fail(dec, KEFO_ERR_ES_BAD_LENGTH, dec->msg_offset + 4);
   }
-  dec->running_crc = kefo_crc32(crc, p + 8, 4);
+  dec->running_crc = kefo__crc32(crc, p + 8, 4);
   return 0;
 }
 
@@ -159,7 +159,7 @@ static int push_header(kefo_es_decoder *dec, kefo_es_header **hs, size_t *n,
 
     if (ncap > dec->headers_cap) {
       kefo_es_header *nh =
-          kefo_mem_realloc(dec->mem, dec->headers, ncap * sizeof(*nh));
+          kefo__mem_realloc(dec->mem, dec->headers, ncap * sizeof(*nh));
       if (nh == NULL) {
         return KEFO_ERR_NOMEM;
       }
@@ -287,12 +287,12 @@ static void end_message(kefo_es_decoder *dec) {
   dec->have = 0;
   dec->msg_offset = dec->offset;
   if (dec->body_cap > BODY_RETAIN_MAX && body_len <= BODY_RETAIN_MAX) {
-    kefo_mem_free(dec->mem, dec->body);
+    kefo__mem_free(dec->mem, dec->body);
     dec->body = NULL;
     dec->body_cap = 0;
   }
   if (dec->headers_cap > HEADERS_RETAIN_MAX) {
-    kefo_mem_free(dec->mem, dec->headers);
+    kefo__mem_free(dec->mem, dec->headers);
     dec->headers = NULL;
     dec->headers_cap = 0;
   }
@@ -302,7 +302,7 @@ static void end_message(kefo_es_decoder *dec) {
 static int whole_message(kefo_es_decoder *dec, const uint8_t *p) {
   size_t body_len = dec->total_length - KEFO_ES_MIN_MESSAGE_LEN;
   uint32_t crc =
-      kefo_crc32(dec->running_crc, p + KEFO_ES_PRELUDE_LEN, body_len);
+      kefo__crc32(dec->running_crc, p + KEFO_ES_PRELUDE_LEN, body_len);
   uint32_t want = get_be32(p + dec->total_length - 4);
   int rv;
 
@@ -328,13 +328,13 @@ static int reserve_body(kefo_es_decoder *dec, size_t body_len) {
   }
   /* Free first: the old contents are not needed, and realloc would copy
      them. */
-  kefo_mem_free(dec->mem, dec->body);
+  kefo__mem_free(dec->mem, dec->body);
   dec->body = NULL;
   dec->body_cap = 0;
   /* A big buffer is kept for the next big message: an eighth more lets
      the next one be a little bigger without a new block. */
   cap = body_len > BODY_RETAIN_MAX ? body_len + body_len / 8 : body_len;
-  b = kefo_mem_malloc(dec->mem, cap);
+  b = kefo__mem_malloc(dec->mem, cap);
   if (b == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -343,7 +343,7 @@ static int reserve_body(kefo_es_decoder *dec, size_t body_len) {
   return 0;
 }
 
-int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
+int kefo__es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
   int rv;
 
   if (dec->state == KEFO_ES_STATE_ERROR) {
@@ -406,7 +406,7 @@ int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
         n = len;
       }
       memcpy(dec->body + dec->have, in, n);
-      dec->running_crc = kefo_crc32(dec->running_crc, in, n);
+      dec->running_crc = kefo__crc32(dec->running_crc, in, n);
       dec->have += n;
       dec->offset += n;
       in += n;
@@ -450,7 +450,7 @@ int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
   return 0;
 }
 
-int kefo_es_decoder_finish(kefo_es_decoder *dec) {
+int kefo__es_decoder_finish(kefo_es_decoder *dec) {
   if (dec->state == KEFO_ES_STATE_ERROR) {
     return KEFO_ERR_INVALID_STATE;
   }
@@ -460,8 +460,8 @@ int kefo_es_decoder_finish(kefo_es_decoder *dec) {
   return 0;
 }
 
-size_t kefo_es_encoded_len(const kefo_es_header *headers, size_t nheaders,
-                           size_t payload_len) {
+size_t kefo__es_encoded_len(const kefo_es_header *headers, size_t nheaders,
+                            size_t payload_len) {
   size_t i, hl = 0, total;
 
   for (i = 0; i < nheaders; ++i) {
@@ -489,10 +489,10 @@ size_t kefo_es_encoded_len(const kefo_es_header *headers, size_t nheaders,
   return total > KEFO_ES_MAX_MESSAGE_LEN ? 0 : total;
 }
 
-int kefo_es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
-                   size_t nheaders, const uint8_t *payload, size_t payload_len,
-                   size_t *outlen) {
-  size_t total = kefo_es_encoded_len(headers, nheaders, payload_len);
+int kefo__es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
+                    size_t nheaders, const uint8_t *payload, size_t payload_len,
+                    size_t *outlen) {
+  size_t total = kefo__es_encoded_len(headers, nheaders, payload_len);
   size_t i, pos = KEFO_ES_PRELUDE_LEN;
   uint32_t crc;
 
@@ -531,19 +531,19 @@ int kefo_es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
   }
   put_be32(out, (uint32_t)total);
   put_be32(out + 4, (uint32_t)(pos - KEFO_ES_PRELUDE_LEN));
-  put_be32(out + 8, kefo_crc32(0, out, 8));
+  put_be32(out + 8, kefo__crc32(0, out, 8));
   if (payload_len) {
     memcpy(out + pos, payload, payload_len);
   }
   pos += payload_len;
-  crc = kefo_crc32(0, out, pos);
+  crc = kefo__crc32(0, out, pos);
   put_be32(out + pos, crc);
   *outlen = total;
   return 0;
 }
 
-const kefo_es_header *kefo_es_message_header(const kefo_es_message *msg,
-                                             const char *name) {
+const kefo_es_header *kefo__es_message_header(const kefo_es_message *msg,
+                                              const char *name) {
   size_t i, n = strlen(name);
 
   for (i = 0; i < msg->nheaders; ++i) {

@@ -77,7 +77,7 @@ typedef enum {
 } kefo_es_state;
 
 /*
- * The decoder. Caller-owned (embed it), set up with kefo_es_decoder_init;
+ * The decoder. Caller-owned (embed it), set up with kefo__es_decoder_init;
  * fields are private.
  */
 typedef struct kefo_es_decoder {
@@ -117,12 +117,12 @@ typedef struct kefo_es_decoder {
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (no callback, or limits above the
  * format's).
  */
-int kefo_es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
-                         uint32_t max_message_len, uint32_t max_headers_len,
-                         kefo_es_on_message on_message, void *user_data);
+int kefo__es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
+                          uint32_t max_message_len, uint32_t max_headers_len,
+                          kefo_es_on_message on_message, void *user_data);
 
 /* Frees what |dec| holds. It may be initialised again. */
-void kefo_es_decoder_free(kefo_es_decoder *dec);
+void kefo__es_decoder_free(kefo_es_decoder *dec);
 
 /*
  * Feeds |len| bytes. Complete messages are verified and handed to the
@@ -133,9 +133,9 @@ void kefo_es_decoder_free(kefo_es_decoder *dec);
  * KEFO_ERR_ES_MESSAGE_CRC, KEFO_ERR_ES_TOO_LARGE, KEFO_ERR_ES_BAD_LENGTH,
  * KEFO_ERR_ES_BAD_HEADER, KEFO_ERR_CALLBACK_FAILURE, KEFO_ERR_NOMEM; after
  * an error the decoder returns KEFO_ERR_INVALID_STATE until
- * kefo_es_decoder_reset.
+ * kefo__es_decoder_reset.
  */
-int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len);
+int kefo__es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len);
 
 /*
  * Tells the decoder the input has ended.
@@ -143,18 +143,18 @@ int kefo_es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len);
  * Returns 0 when it ended between messages, KEFO_ERR_ES_TRUNCATED when it
  * ended inside one, or KEFO_ERR_INVALID_STATE after an earlier error.
  */
-int kefo_es_decoder_finish(kefo_es_decoder *dec);
+int kefo__es_decoder_finish(kefo_es_decoder *dec);
 
 /* Drops any partial message and error; the next byte starts a message. */
-void kefo_es_decoder_reset(kefo_es_decoder *dec);
+void kefo__es_decoder_reset(kefo_es_decoder *dec);
 
 /* Returns the stream offset the last error is about: the start of the
    length or CRC that failed, or of the bad header. */
-uint64_t kefo_es_decoder_error_offset(const kefo_es_decoder *dec);
+uint64_t kefo__es_decoder_error_offset(const kefo_es_decoder *dec);
 
 /* Returns the name of the check that failed last ("prelude CRC", ...), or
    "none". Static string. */
-const char *kefo_es_decoder_error_check(const kefo_es_decoder *dec);
+const char *kefo__es_decoder_error_check(const kefo_es_decoder *dec);
 
 /*
  * Returns the encoded size of a message with these headers and a payload
@@ -162,21 +162,21 @@ const char *kefo_es_decoder_error_check(const kefo_es_decoder *dec);
  * than 255 bytes or empty, a value longer than 65535 bytes, an unknown
  * type, or a message above KEFO_ES_MAX_MESSAGE_LEN).
  */
-size_t kefo_es_encoded_len(const kefo_es_header *headers, size_t nheaders,
-                           size_t payload_len);
+size_t kefo__es_encoded_len(const kefo_es_header *headers, size_t nheaders,
+                            size_t payload_len);
 
 /*
  * Encodes one message into |out| and stores its size in |*outlen|.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT when kefo_es_encoded_len gives 0,
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT when kefo__es_encoded_len gives 0,
  * or KEFO_ERR_BUFFER_TOO_SMALL.
  */
-int kefo_es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
-                   size_t nheaders, const uint8_t *payload, size_t payload_len,
-                   size_t *outlen);
+int kefo__es_encode(uint8_t *out, size_t outcap, const kefo_es_header *headers,
+                    size_t nheaders, const uint8_t *payload, size_t payload_len,
+                    size_t *outlen);
 
 /* Finds the first header named |name| (a C string) in |msg|, or NULL. */
-const kefo_es_header *kefo_es_message_header(const kefo_es_message *msg,
-                                             const char *name);
+const kefo_es_header *kefo__es_message_header(const kefo_es_message *msg,
+                                              const char *name);
 
 #endif /* KEFO_EVENT_STREAM_H */

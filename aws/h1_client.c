@@ -159,7 +159,7 @@ static const kefo_http_stream_ops h1_stream_ops = {stream_consume,
 
 /* Events live in memory from the client's allocator. */
 static struct event *event_alloc(const kefo_mem *mem) {
-  return kefo_mem_calloc(mem, 1, event_get_struct_event_size());
+  return kefo__mem_calloc(mem, 1, event_get_struct_event_size());
 }
 
 static void event_release(const kefo_mem *mem, struct event *ev) {
@@ -169,13 +169,13 @@ static void event_release(const kefo_mem *mem, struct event *ev) {
   if (event_initialized(ev)) {
     event_del(ev);
   }
-  kefo_mem_free(mem, ev);
+  kefo__mem_free(mem, ev);
 }
 
 static void timer_arm(struct event *ev, uint32_t ms) {
   struct timeval tv;
 
-  kefo_timeval_ms(&tv, ms);
+  kefo__timeval_ms(&tv, ms);
   event_add(ev, &tv);
 }
 
@@ -207,8 +207,8 @@ static void stream_free(h1_stream *s) {
     evhttp_request_free(s->req);
   }
   event_release(mem, s->deadline);
-  kefo_mem_free(mem, s->path);
-  kefo_mem_free(mem, s);
+  kefo__mem_free(mem, s->path);
+  kefo__mem_free(mem, s);
 }
 
 /*
@@ -337,7 +337,7 @@ static void conn_free(h1_conn *c) {
     /* Frees the bufferevent, its SSL and any request still queued. */
     evhttp_connection_free(c->evcon);
   }
-  kefo_mem_free(mem, c);
+  kefo__mem_free(mem, c);
 }
 
 /* Fails the connection's request (if any) and the connection. */
@@ -407,7 +407,7 @@ static void describe_tls_failure(h1_conn *c) {
   c->fail_code = KEFO_ERR_TLS;
   c->fail_retryable = 0;
   if (ssl != NULL && SSL_get_verify_result(ssl) != X509_V_OK) {
-    kefo_tls_describe_error(ssl, reason, sizeof(reason));
+    kefo__tls_describe_error(ssl, reason, sizeof(reason));
   } else {
     /* The bufferevent took OpenSSL's queue when the handshake failed;
        the first entry with a library is the reason. */
@@ -419,7 +419,7 @@ static void describe_tls_failure(h1_conn *c) {
       }
     }
     if (reason[0] == '\0') {
-      kefo_tls_describe_error(NULL, reason, sizeof(reason));
+      kefo__tls_describe_error(NULL, reason, sizeof(reason));
     }
     /* Not a certificate problem: maybe a passing one. */
     c->fail_retryable = 1;
@@ -469,7 +469,7 @@ static void conn_send(h1_conn *c);
 
 static void dns_free(h1_dns *dns) {
   evdns_base_free(dns->evdns, 0);
-  kefo_mem_free(dns->mem, dns);
+  kefo__mem_free(dns->mem, dns);
 }
 
 static void dns_free_cb(evutil_socket_t fd, short what, void *arg) {
@@ -486,7 +486,7 @@ static void lookup_cb(int result, struct evutil_addrinfo *res, void *arg) {
   char msg[512];
   const void *src;
 
-  kefo_mem_free(dns->mem, l);
+  kefo__mem_free(dns->mem, l);
   if (--dns->pending == 0 && dns->orphaned) {
     /* Not from inside evdns's own callback. On failure the resolver
        leaks rather than being freed under evdns. */
@@ -561,7 +561,7 @@ static void conn_resolve(h1_conn *c) {
     return;
   }
   if (client->dns == NULL) {
-    h1_dns *dns = kefo_mem_calloc(client->mem, 1, sizeof(*dns));
+    h1_dns *dns = kefo__mem_calloc(client->mem, 1, sizeof(*dns));
     if (dns == NULL) {
       conn_fail(c, KEFO_ERR_NOMEM, "out of memory", 0);
       return;
@@ -572,7 +572,7 @@ static void conn_resolve(h1_conn *c) {
         evdns_base_new(client->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
                                          EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (dns->evdns == NULL) {
-      kefo_mem_free(client->mem, dns);
+      kefo__mem_free(client->mem, dns);
       snprintf(msg, sizeof(msg), "cannot resolve %s: no resolver",
                c->pool->ep.host);
       conn_fail(c, KEFO_ERR_CONNECT, msg, 1);
@@ -580,7 +580,7 @@ static void conn_resolve(h1_conn *c) {
     }
     client->dns = dns;
   }
-  l = kefo_mem_calloc(client->mem, 1, sizeof(*l));
+  l = kefo__mem_calloc(client->mem, 1, sizeof(*l));
   if (l == NULL) {
     conn_fail(c, KEFO_ERR_NOMEM, "out of memory", 0);
     return;
@@ -616,7 +616,7 @@ static void conn_start_evhttp(h1_conn *c) {
 
   c->state = CONN_CONNECTING;
   if (ep->tls) {
-    SSL *ssl = kefo_tls_new_ssl(client->tls_ctx, ep->host);
+    SSL *ssl = kefo__tls_new_ssl(client->tls_ctx, ep->host);
     if (ssl == NULL) {
       conn_fail(c, KEFO_ERR_NOMEM, "out of memory", 0);
       return;
@@ -686,7 +686,7 @@ static void conn_send(h1_conn *c) {
 }
 
 static h1_conn *conn_new(kefo_h1_client *client, h1_pool *pool) {
-  h1_conn *c = kefo_mem_calloc(client->mem, 1, sizeof(*c));
+  h1_conn *c = kefo__mem_calloc(client->mem, 1, sizeof(*c));
 
   if (c == NULL) {
     return NULL;
@@ -698,9 +698,9 @@ static h1_conn *conn_new(kefo_h1_client *client, h1_pool *pool) {
   c->timer = event_alloc(client->mem);
   c->probe = event_alloc(client->mem);
   if (c->timer == NULL || c->probe == NULL) {
-    kefo_mem_free(client->mem, c->timer);
-    kefo_mem_free(client->mem, c->probe);
-    kefo_mem_free(client->mem, c);
+    kefo__mem_free(client->mem, c->timer);
+    kefo__mem_free(client->mem, c->probe);
+    kefo__mem_free(client->mem, c);
     return NULL;
   }
   evtimer_assign(c->timer, client->base, conn_timer_cb, c);
@@ -778,11 +778,11 @@ static int deliver_head(h1_stream *s, struct evhttp_request *req) {
     }
   }
   if (n > 0) {
-    hdrs = kefo_mem_malloc(s->client->mem, n * sizeof(*hdrs));
-    names = kefo_mem_malloc(s->client->mem, namelen);
+    hdrs = kefo__mem_malloc(s->client->mem, n * sizeof(*hdrs));
+    names = kefo__mem_malloc(s->client->mem, namelen);
     if (hdrs == NULL || names == NULL) {
-      kefo_mem_free(s->client->mem, hdrs);
-      kefo_mem_free(s->client->mem, names);
+      kefo__mem_free(s->client->mem, hdrs);
+      kefo__mem_free(s->client->mem, names);
       s->err_code = KEFO_ERR_NOMEM;
       snprintf(s->err_msg, sizeof(s->err_msg), "out of memory");
       return -1;
@@ -803,8 +803,8 @@ static int deliver_head(h1_stream *s, struct evhttp_request *req) {
            ? s->cb.on_response(&s->base, s->status, hdrs, n, s->user_data)
            : 0;
   s->in_callback = 0;
-  kefo_mem_free(s->client->mem, hdrs);
-  kefo_mem_free(s->client->mem, names);
+  kefo__mem_free(s->client->mem, hdrs);
+  kefo__mem_free(s->client->mem, names);
   if (rv != 0 && !s->cancelled) {
     s->err_code = KEFO_ERR_CALLBACK_FAILURE;
     snprintf(s->err_msg, sizeof(s->err_msg), "on_response returned %d", rv);
@@ -1030,15 +1030,16 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg) {
 
 /* --- the client ---------------------------------------------------------- */
 
-int kefo_h1_client_new(kefo_h1_client **out, struct event_base *base,
-                       const kefo_http_client_options *opts, SSL_CTX *tls_ctx) {
-  const kefo_mem *mem = kefo_mem_or_default(opts ? opts->mem : NULL);
+int kefo__h1_client_new(kefo_h1_client **out, struct event_base *base,
+                        const kefo_http_client_options *opts,
+                        SSL_CTX *tls_ctx) {
+  const kefo_mem *mem = kefo__mem_or_default(opts ? opts->mem : NULL);
   kefo_h1_client *client;
 
   if (out == NULL || base == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  client = kefo_mem_calloc(mem, 1, sizeof(*client));
+  client = kefo__mem_calloc(mem, 1, sizeof(*client));
   if (client == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -1053,7 +1054,7 @@ int kefo_h1_client_new(kefo_h1_client **out, struct event_base *base,
       opts && opts->request_timeout_ms ? opts->request_timeout_ms : 30000;
   client->pump = event_alloc(mem);
   if (client->pump == NULL) {
-    kefo_mem_free(mem, client);
+    kefo__mem_free(mem, client);
     return KEFO_ERR_NOMEM;
   }
   event_assign(client->pump, base, -1, 0, pump_cb, client);
@@ -1061,7 +1062,7 @@ int kefo_h1_client_new(kefo_h1_client **out, struct event_base *base,
   return 0;
 }
 
-void kefo_h1_client_del(kefo_h1_client *client) {
+void kefo__h1_client_del(kefo_h1_client *client) {
   h1_pool *pool, *next_pool;
   h1_conn *c, *next_conn;
   h1_stream *s;
@@ -1088,7 +1089,7 @@ void kefo_h1_client_del(kefo_h1_client *client) {
         stream_free(s);
       }
     }
-    kefo_mem_free(client->mem, pool);
+    kefo__mem_free(client->mem, pool);
   }
   if (client->dns != NULL) {
     if (client->dns->pending == 0) {
@@ -1097,7 +1098,7 @@ void kefo_h1_client_del(kefo_h1_client *client) {
       client->dns->orphaned = 1;
     }
   }
-  kefo_mem_free(client->mem, client);
+  kefo__mem_free(client->mem, client);
 }
 
 static int method_cmd(const char *m, enum evhttp_cmd_type *cmd) {
@@ -1198,7 +1199,7 @@ static h1_pool *pool_get(kefo_h1_client *client, const kefo_endpoint *ep) {
     }
     tail = &pool->next;
   }
-  pool = kefo_mem_calloc(client->mem, 1, sizeof(*pool));
+  pool = kefo__mem_calloc(client->mem, 1, sizeof(*pool));
   if (pool == NULL) {
     return NULL;
   }
@@ -1251,9 +1252,10 @@ static int build_request(h1_stream *s, const kefo_http_request *r,
   return 0;
 }
 
-int kefo_h1_client_request(kefo_h1_client *client, const kefo_http_request *req,
-                           const kefo_http_callbacks *cb, void *user_data,
-                           kefo_http_stream **out) {
+int kefo__h1_client_request(kefo_h1_client *client,
+                            const kefo_http_request *req,
+                            const kefo_http_callbacks *cb, void *user_data,
+                            kefo_http_stream **out) {
   enum evhttp_cmd_type cmd;
   const char *host, *content_length;
   h1_pool *pool;
@@ -1286,7 +1288,7 @@ int kefo_h1_client_request(kefo_h1_client *client, const kefo_http_request *req,
   if (pool == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  s = kefo_mem_calloc(client->mem, 1, sizeof(*s));
+  s = kefo__mem_calloc(client->mem, 1, sizeof(*s));
   if (s == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -1301,7 +1303,7 @@ int kefo_h1_client_request(kefo_h1_client *client, const kefo_http_request *req,
   s->timeout_ms =
       req->timeout_ms ? req->timeout_ms : client->request_timeout_ms;
   pathlen = strlen(req->path);
-  s->path = kefo_mem_malloc(client->mem, pathlen + 1);
+  s->path = kefo__mem_malloc(client->mem, pathlen + 1);
   s->deadline = event_alloc(client->mem);
   if (s->path == NULL || s->deadline == NULL) {
     rv = KEFO_ERR_NOMEM;

@@ -55,7 +55,7 @@ typedef enum {
 
 struct h2_stream {
   /* What a DATA frame reads first, together: one cache line, then the
-     owner's addresses to prefetch (kefo_http_stream_prefetch). */
+     owner's addresses to prefetch (kefo__http_stream_prefetch). */
   kefo_http_stream base;
   kefo_http_callbacks cb;
   void *user_data;
@@ -130,7 +130,7 @@ static const kefo_retry_strategy reconnect_backoff = {100, 10000, 0};
 /*
  * Prefetching ahead of nghttp2. With thousands of streams on a connection,
  * each DATA frame is for a stream whose state (nghttp2's, ours, the
- * owner's: kefo_http_stream_prefetch) has left the cache since its last
+ * owner's: kefo__http_stream_prefetch) has left the cache since its last
  * frame, and reading it took one cache miss after another. The frames of
  * each piece of received bytes are found before nghttp2 parses them
  * (aws/h2_frame_scan.h); while frame k is handled, nghttp2's stream of
@@ -201,13 +201,13 @@ static void stream_free(h2_stream *s) {
   if (s->timer) {
     event_free(s->timer);
   }
-  kefo_buf_free(&s->req_strings);
-  kefo_buf_free(&s->resp_strings);
-  kefo_mem_free(c->mem, s->nva);
+  kefo__buf_free(&s->req_strings);
+  kefo__buf_free(&s->resp_strings);
+  kefo__mem_free(c->mem, s->nva);
   if (!s->body_lent) {
-    kefo_mem_free(c->mem, s->body);
+    kefo__mem_free(c->mem, s->body);
   }
-  kefo_mem_free(c->mem, s);
+  kefo__mem_free(c->mem, s);
 }
 
 static void stream_unlink(h2_stream *s) {
@@ -415,10 +415,10 @@ static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame,
           MAX_RESPONSE_HEADER_BYTES) {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
   }
-  if (kefo_buf_append(&s->resp_strings, name, namelen) != 0 ||
-      kefo_buf_append_byte(&s->resp_strings, 0) != 0 ||
-      kefo_buf_append(&s->resp_strings, value, valuelen) != 0 ||
-      kefo_buf_append_byte(&s->resp_strings, 0) != 0) {
+  if (kefo__buf_append(&s->resp_strings, name, namelen) != 0 ||
+      kefo__buf_append_byte(&s->resp_strings, 0) != 0 ||
+      kefo__buf_append(&s->resp_strings, value, valuelen) != 0 ||
+      kefo__buf_append_byte(&s->resp_strings, 0) != 0) {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   ++s->nresp;
@@ -447,7 +447,7 @@ static int deliver_response(h2_stream *s) {
   s->in_callback = 1;
   rv = s->cb.on_response(&s->base, s->status, hs, s->nresp, s->user_data);
   s->in_callback = 0;
-  kefo_buf_free(&s->resp_strings);
+  kefo__buf_free(&s->resp_strings);
   return rv;
 }
 
@@ -471,7 +471,7 @@ static int on_frame_recv_cb(nghttp2_session *session,
            nothing must keep counting as a failure of the endpoint. */
         backoff_succeeded(conn->client, &conn->ep);
         /* From the handshake deadline to the liveness check. */
-        kefo_timeval_ms(&tv, conn->client->opts.ping_interval_ms);
+        kefo__timeval_ms(&tv, conn->client->opts.ping_interval_ms);
         event_add(conn->timer, &tv);
         conn_settle(conn);
       }
@@ -493,7 +493,7 @@ static int on_frame_recv_cb(nghttp2_session *session,
     if (s->status >= 100 && s->status < 200) {
       s->status = 0; /* interim response: wait for the final one */
       s->nresp = 0;
-      kefo_buf_reset(&s->resp_strings);
+      kefo__buf_reset(&s->resp_strings);
       break;
     }
     if (deliver_response(s) != 0 && !s->cancelled) {
@@ -659,10 +659,10 @@ static ep_backoff *backoff_find(kefo_h2_client *c, const kefo_endpoint *ep) {
 
 static void backoff_failed(kefo_h2_client *c, const kefo_endpoint *ep) {
   ep_backoff *b = backoff_find(c, ep);
-  const kefo_clock *clock = kefo_clock_system();
+  const kefo_clock *clock = kefo__clock_system();
 
   if (b == NULL) {
-    b = kefo_mem_calloc(c->mem, 1, sizeof(*b));
+    b = kefo__mem_calloc(c->mem, 1, sizeof(*b));
     if (b == NULL) {
       return; /* no backoff is only less polite */
     }
@@ -674,7 +674,7 @@ static void backoff_failed(kefo_h2_client *c, const kefo_endpoint *ep) {
     ++b->failures;
   }
   b->next_ms = clock->mono_ms(clock->user_data) +
-               kefo_retry_delay_ms(&reconnect_backoff, b->failures, clock);
+               kefo__retry_delay_ms(&reconnect_backoff, b->failures, clock);
 }
 
 static void backoff_succeeded(kefo_h2_client *c, const kefo_endpoint *ep) {
@@ -683,7 +683,7 @@ static void backoff_succeeded(kefo_h2_client *c, const kefo_endpoint *ep) {
   for (pp = &c->backoffs; (b = *pp) != NULL; pp = &b->next) {
     if (endpoint_equal(&b->ep, ep)) {
       *pp = b->next;
-      kefo_mem_free(c->mem, b);
+      kefo__mem_free(c->mem, b);
       return;
     }
   }
@@ -725,7 +725,7 @@ static void conn_free(h2_conn *conn) {
   if (conn->timer) {
     event_free(conn->timer);
   }
-  kefo_mem_free(c->mem, conn);
+  kefo__mem_free(c->mem, conn);
 }
 
 /*
@@ -837,9 +837,9 @@ static int submit_stream(h2_conn *conn, h2_stream *s) {
   }
   s->id = id;
   /* nghttp2 copied the header block; only the body must stay. */
-  kefo_mem_free(s->client->mem, s->nva);
+  kefo__mem_free(s->client->mem, s->nva);
   s->nva = NULL;
-  kefo_buf_free(&s->req_strings);
+  kefo__buf_free(&s->req_strings);
   return 0;
 }
 
@@ -948,7 +948,7 @@ static void conn_ready(h2_conn *conn) {
   struct timeval tv;
   int rv;
 
-  if (conn->ssl && !kefo_tls_alpn_is_h2(conn->ssl)) {
+  if (conn->ssl && !kefo__tls_alpn_is_h2(conn->ssl)) {
     char msg[300];
     snprintf(msg, sizeof(msg), "%s did not agree to HTTP/2 (ALPN h2)",
              conn->ep.authority);
@@ -972,7 +972,7 @@ static void conn_ready(h2_conn *conn) {
     /* h2c: the socket is read here, in reads of READ_BUF; the
        bufferevent keeps writing (and reports write errors). */
     if (c->rbuf == NULL) {
-      c->rbuf = kefo_mem_malloc(c->mem, READ_BUF);
+      c->rbuf = kefo__mem_malloc(c->mem, READ_BUF);
     }
     conn->read_ev = c->rbuf ? event_new(c->base, bufferevent_getfd(conn->bev),
                                         EV_READ | EV_PERSIST, raw_read_cb, conn)
@@ -994,7 +994,7 @@ static void conn_ready(h2_conn *conn) {
   event_free(conn->timer);
   conn->timer = event_new(c->base, -1, EV_PERSIST, tick_cb, conn);
   if (conn->timer) {
-    kefo_timeval_ms(&tv, c->opts.connect_timeout_ms);
+    kefo__timeval_ms(&tv, c->opts.connect_timeout_ms);
     event_add(conn->timer, &tv);
   }
   /* Requests wait for the peer's SETTINGS (the first frame it sends):
@@ -1013,7 +1013,7 @@ static int feed(h2_conn *conn, const uint8_t *data, size_t len) {
     return -1;
   }
   c->nahead =
-      kefo_h2_frame_scan_feed(&conn->scan, data, len, c->ahead, AHEAD_MAX);
+      kefo__h2_frame_scan_feed(&conn->scan, data, len, c->ahead, AHEAD_MAX);
   c->ahead_next = c->ahead_s1 = c->ahead_s2 = c->ahead_s3 = 0;
   c->feed_session = conn->session;
   c->feed_base = data;
@@ -1187,7 +1187,7 @@ static void event_cb(struct bufferevent *bev, short events, void *arg) {
       if (SSL_get_verify_result(conn->ssl) == X509_V_OK && ssl_err) {
         ERR_error_string_n(ssl_err, why, sizeof(why));
       } else {
-        kefo_tls_describe_error(conn->ssl, why, sizeof(why));
+        kefo__tls_describe_error(conn->ssl, why, sizeof(why));
       }
       while (bufferevent_get_openssl_error(bev)) {
       }
@@ -1209,12 +1209,12 @@ static void event_cb(struct bufferevent *bev, short events, void *arg) {
 }
 
 static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
-  h2_conn *conn = kefo_mem_calloc(c->mem, 1, sizeof(*conn));
+  h2_conn *conn = kefo__mem_calloc(c->mem, 1, sizeof(*conn));
 
   if (conn == NULL) {
     return NULL;
   }
-  kefo_h2_frame_scan_init(&conn->scan);
+  kefo__h2_frame_scan_init(&conn->scan);
   conn->client = c;
   conn->ep = *ep;
   conn->state = CONN_CONNECTING;
@@ -1225,7 +1225,7 @@ static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
     goto fail;
   }
   if (ep->tls) {
-    conn->ssl = kefo_tls_new_ssl(c->tls_ctx, ep->host);
+    conn->ssl = kefo__tls_new_ssl(c->tls_ctx, ep->host);
     if (conn->ssl == NULL) {
       goto fail;
     }
@@ -1263,10 +1263,10 @@ static void conn_start(h2_conn *conn) {
   struct timeval tv;
 
   if (b != NULL) {
-    int64_t wait = b->next_ms - kefo_clock_system()->mono_ms(NULL);
+    int64_t wait = b->next_ms - kefo__clock_system()->mono_ms(NULL);
     if (wait > 0) {
       /* The endpoint failed lately: try again when its backoff ends. */
-      kefo_timeval_ms(&tv, wait);
+      kefo__timeval_ms(&tv, wait);
       event_add(conn->flush_ev, &tv);
       return;
     }
@@ -1274,7 +1274,7 @@ static void conn_start(h2_conn *conn) {
   conn->started = 1;
   conn->connecting = 1;
   /* The deadline covers resolving, connecting and the TLS handshake. */
-  kefo_timeval_ms(&tv, ms);
+  kefo__timeval_ms(&tv, ms);
   event_add(conn->timer, &tv);
   /* A name is resolved by evdns, asynchronously; an address needs none.
      Errors come back through event_cb. */
@@ -1310,22 +1310,23 @@ static h2_conn *find_conn(kefo_h2_client *c, const kefo_endpoint *ep) {
 /* ---- the client ---------------------------------------------------------- */
 
 static void *nmem_malloc(size_t size, void *ud) {
-  return kefo_mem_malloc(ud, size);
+  return kefo__mem_malloc(ud, size);
 }
 static void nmem_free(void *p, void *ud) {
-  kefo_mem_free(ud, p);
+  kefo__mem_free(ud, p);
 }
 static void *nmem_calloc(size_t n, size_t size, void *ud) {
-  return kefo_mem_calloc(ud, n, size);
+  return kefo__mem_calloc(ud, n, size);
 }
 static void *nmem_realloc(void *p, size_t size, void *ud) {
-  return kefo_mem_realloc(ud, p, size);
+  return kefo__mem_realloc(ud, p, size);
 }
 
-int kefo_h2_client_new(kefo_h2_client **out, struct event_base *base,
-                       const kefo_http_client_options *opts, SSL_CTX *tls_ctx) {
-  const kefo_mem *mem = kefo_mem_or_default(opts ? opts->mem : NULL);
-  kefo_h2_client *c = kefo_mem_calloc(mem, 1, sizeof(*c));
+int kefo__h2_client_new(kefo_h2_client **out, struct event_base *base,
+                        const kefo_http_client_options *opts,
+                        SSL_CTX *tls_ctx) {
+  const kefo_mem *mem = kefo__mem_or_default(opts ? opts->mem : NULL);
+  kefo_h2_client *c = kefo__mem_calloc(mem, 1, sizeof(*c));
 
   if (c == NULL) {
     return KEFO_ERR_NOMEM;
@@ -1362,7 +1363,7 @@ int kefo_h2_client_new(kefo_h2_client **out, struct event_base *base,
   if (c->reap_ev == NULL || c->dns == NULL ||
       nghttp2_session_callbacks_new(&c->callbacks) != 0 ||
       nghttp2_option_new(&c->option) != 0) {
-    kefo_h2_client_del(c);
+    kefo__h2_client_del(c);
     return KEFO_ERR_NOMEM;
   }
   nghttp2_session_callbacks_set_send_callback(c->callbacks, send_cb);
@@ -1373,13 +1374,13 @@ int kefo_h2_client_new(kefo_h2_client **out, struct event_base *base,
                                                             on_data_chunk_cb);
   nghttp2_session_callbacks_set_on_stream_close_callback(c->callbacks,
                                                          on_stream_close_cb);
-  /* The owner gives the stream window back (kefo_http_stream_consume). */
+  /* The owner gives the stream window back (kefo__http_stream_consume). */
   nghttp2_option_set_no_auto_window_update(c->option, 1);
   *out = c;
   return 0;
 }
 
-void kefo_h2_client_del(kefo_h2_client *c) {
+void kefo__h2_client_del(kefo_h2_client *c) {
   if (c == NULL) {
     return;
   }
@@ -1398,7 +1399,7 @@ void kefo_h2_client_del(kefo_h2_client *c) {
   while (c->backoffs) {
     ep_backoff *b = c->backoffs;
     c->backoffs = b->next;
-    kefo_mem_free(c->mem, b);
+    kefo__mem_free(c->mem, b);
   }
   if (c->reap_ev) {
     event_free(c->reap_ev);
@@ -1408,8 +1409,8 @@ void kefo_h2_client_del(kefo_h2_client *c) {
   }
   nghttp2_session_callbacks_del(c->callbacks);
   nghttp2_option_del(c->option);
-  kefo_mem_free(c->mem, c->rbuf);
-  kefo_mem_free(c->mem, c);
+  kefo__mem_free(c->mem, c->rbuf);
+  kefo__mem_free(c->mem, c);
 }
 
 /* Copies the request's header block: pseudo-headers first, names as
@@ -1430,17 +1431,17 @@ static int copy_request(h2_stream *s, const kefo_http_request *req) {
   values[1] = req->endpoint->tls ? "https" : "http";
   values[2] = req->endpoint->authority;
   values[3] = req->path;
-  s->nva = kefo_mem_calloc(c->mem, n, sizeof(nghttp2_nv));
+  s->nva = kefo__mem_calloc(c->mem, n, sizeof(nghttp2_nv));
   if (s->nva == NULL) {
     return KEFO_ERR_NOMEM;
   }
   /* Offsets first, pointers after: the buffer may move while growing. */
   for (i = 0; i < 4 && rv == 0; ++i, ++k) {
     off[2 * k] = s->req_strings.len;
-    rv = kefo_buf_append(&s->req_strings, names[i], strlen(names[i]) + 1);
+    rv = kefo__buf_append(&s->req_strings, names[i], strlen(names[i]) + 1);
     off[2 * k + 1] = s->req_strings.len;
     if (rv == 0) {
-      rv = kefo_buf_append(&s->req_strings, values[i], strlen(values[i]) + 1);
+      rv = kefo__buf_append(&s->req_strings, values[i], strlen(values[i]) + 1);
     }
   }
   for (i = 0; i < req->nheaders && rv == 0; ++i, ++k) {
@@ -1449,21 +1450,21 @@ static int copy_request(h2_stream *s, const kefo_http_request *req) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
     off[2 * k] = s->req_strings.len;
-    rv = kefo_buf_append(&s->req_strings, req->headers[i].name,
-                         strlen(req->headers[i].name) + 1);
+    rv = kefo__buf_append(&s->req_strings, req->headers[i].name,
+                          strlen(req->headers[i].name) + 1);
     off[2 * k + 1] = s->req_strings.len;
     if (rv == 0) {
-      rv = kefo_buf_append(&s->req_strings, req->headers[i].value,
-                           strlen(req->headers[i].value) + 1);
+      rv = kefo__buf_append(&s->req_strings, req->headers[i].value,
+                            strlen(req->headers[i].value) + 1);
     }
   }
   if (rv == 0 && req->body_len > 0) {
     snprintf(lenbuf, sizeof(lenbuf), "%zu", req->body_len);
     off[2 * k] = s->req_strings.len;
-    rv = kefo_buf_append(&s->req_strings, "content-length", 15);
+    rv = kefo__buf_append(&s->req_strings, "content-length", 15);
     off[2 * k + 1] = s->req_strings.len;
     if (rv == 0) {
-      rv = kefo_buf_append(&s->req_strings, lenbuf, strlen(lenbuf) + 1);
+      rv = kefo__buf_append(&s->req_strings, lenbuf, strlen(lenbuf) + 1);
     }
     ++k;
   }
@@ -1484,7 +1485,7 @@ static int copy_request(h2_stream *s, const kefo_http_request *req) {
     s->body_lent = 1;
     s->body_len = req->body_len;
   } else if (req->body_len > 0) {
-    s->body = kefo_mem_malloc(c->mem, req->body_len);
+    s->body = kefo__mem_malloc(c->mem, req->body_len);
     if (s->body == NULL) {
       return KEFO_ERR_NOMEM;
     }
@@ -1494,9 +1495,9 @@ static int copy_request(h2_stream *s, const kefo_http_request *req) {
   return 0;
 }
 
-int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
-                           const kefo_http_callbacks *cb, void *user_data,
-                           kefo_http_stream **out) {
+int kefo__h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
+                            const kefo_http_callbacks *cb, void *user_data,
+                            kefo_http_stream **out) {
   h2_stream *s;
   h2_conn *conn;
   struct timeval tv;
@@ -1507,7 +1508,7 @@ int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
       (req->body_len > 0 && req->body == NULL)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  s = kefo_mem_calloc(c->mem, 1, sizeof(*s));
+  s = kefo__mem_calloc(c->mem, 1, sizeof(*s));
   if (s == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -1515,8 +1516,8 @@ int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
   s->client = c;
   s->cb = *cb;
   s->user_data = user_data;
-  kefo_buf_init(&s->req_strings, c->mem);
-  kefo_buf_init(&s->resp_strings, c->mem);
+  kefo__buf_init(&s->req_strings, c->mem);
+  kefo__buf_init(&s->resp_strings, c->mem);
   s->timeout_ms =
       req->timeout_ms ? req->timeout_ms : c->opts.request_timeout_ms;
   rv = copy_request(s, req);
@@ -1537,7 +1538,7 @@ int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
       return KEFO_ERR_NOMEM;
     }
   }
-  kefo_timeval_ms(&tv, s->timeout_ms);
+  kefo__timeval_ms(&tv, s->timeout_ms);
   event_add(s->timer, &tv);
   stream_link(conn, s);
   if (conn->state == CONN_READY && conn->got_settings) {
@@ -1555,18 +1556,18 @@ int kefo_h2_client_request(kefo_h2_client *c, const kefo_http_request *req,
   return 0;
 }
 
-int64_t kefo_h2_client_wait_ms(kefo_h2_client *c, const kefo_endpoint *ep) {
+int64_t kefo__h2_client_wait_ms(kefo_h2_client *c, const kefo_endpoint *ep) {
   ep_backoff *b = c ? backoff_find(c, ep) : NULL;
   int64_t wait;
 
   if (b == NULL) {
     return 0;
   }
-  wait = b->next_ms - kefo_clock_system()->mono_ms(NULL);
+  wait = b->next_ms - kefo__clock_system()->mono_ms(NULL);
   return wait > 0 ? wait : 0;
 }
 
-size_t kefo_h2_client_connections(const kefo_h2_client *c) {
+size_t kefo__h2_client_connections(const kefo_h2_client *c) {
   size_t n = 0;
   const h2_conn *conn;
 

@@ -13,26 +13,28 @@
 typedef struct kefo_h2_client kefo_h2_client;
 
 /*
- * Creates a client on |base|. |tls_ctx| (from kefo_tls_ctx_new with ALPN
+ * Creates a client on |base|. |tls_ctx| (from kefo__tls_ctx_new with ALPN
  * h2; not owned, must outlive the client) serves https endpoints.
  *
  * Returns 0 or KEFO_ERR_NOMEM.
  */
-int kefo_h2_client_new(kefo_h2_client **out, struct event_base *base,
-                       const kefo_http_client_options *opts, SSL_CTX *tls_ctx);
+int kefo__h2_client_new(kefo_h2_client **out, struct event_base *base,
+                        const kefo_http_client_options *opts, SSL_CTX *tls_ctx);
 
 /* Closes every connection; requests in flight get no more callbacks. */
-void kefo_h2_client_del(kefo_h2_client *client);
+void kefo__h2_client_del(kefo_h2_client *client);
 
-/* As kefo_http_client_request, for an HTTP/2 request. */
-int kefo_h2_client_request(kefo_h2_client *client, const kefo_http_request *req,
-                           const kefo_http_callbacks *cb, void *user_data,
-                           kefo_http_stream **out);
+/* As kefo__http_client_request, for an HTTP/2 request. */
+int kefo__h2_client_request(kefo_h2_client *client,
+                            const kefo_http_request *req,
+                            const kefo_http_callbacks *cb, void *user_data,
+                            kefo_http_stream **out);
 
-/* As kefo_http_client_wait_ms: the reconnect backoff left for |ep|. */
-int64_t kefo_h2_client_wait_ms(kefo_h2_client *client, const kefo_endpoint *ep);
+/* As kefo__http_client_wait_ms: the reconnect backoff left for |ep|. */
+int64_t kefo__h2_client_wait_ms(kefo_h2_client *client,
+                                const kefo_endpoint *ep);
 
 /* Returns how many connections the client holds (tests, stats). */
-size_t kefo_h2_client_connections(const kefo_h2_client *client);
+size_t kefo__h2_client_connections(const kefo_h2_client *client);
 
 #endif /* KEFO_H2_CLIENT_H */

@@ -7,13 +7,13 @@
 
 #define H2_DATA 0x0
 
-void kefo_h2_frame_scan_init(kefo_h2_frame_scan *scan) {
+void kefo__h2_frame_scan_init(kefo_h2_frame_scan *scan) {
   memset(scan, 0, sizeof(*scan));
 }
 
-size_t kefo_h2_frame_scan_feed(kefo_h2_frame_scan *scan, const uint8_t *data,
-                               size_t len, kefo_h2_data_frame *out,
-                               size_t cap) {
+size_t kefo__h2_frame_scan_feed(kefo_h2_frame_scan *scan, const uint8_t *data,
+                                size_t len, kefo_h2_data_frame *out,
+                                size_t cap) {
   size_t off = 0, n = 0;
 
   while (off < len) {

@@ -31,7 +31,7 @@ typedef struct kefo_h2_data_frame {
 
 /* A scanner at the start of a connection's received bytes: the first
    byte is a frame header's (a client receives no preface). */
-void kefo_h2_frame_scan_init(kefo_h2_frame_scan *scan);
+void kefo__h2_frame_scan_init(kefo_h2_frame_scan *scan);
 
 /*
  * Reads the next |len| bytes of the connection, |data|, and stores the
@@ -40,7 +40,8 @@ void kefo_h2_frame_scan_init(kefo_h2_frame_scan *scan);
  * piece starts in step). Returns how many were stored. Never reads
  * outside |data|; any bytes are accepted.
  */
-size_t kefo_h2_frame_scan_feed(kefo_h2_frame_scan *scan, const uint8_t *data,
-                               size_t len, kefo_h2_data_frame *out, size_t cap);
+size_t kefo__h2_frame_scan_feed(kefo_h2_frame_scan *scan, const uint8_t *data,
+                                size_t len, kefo_h2_data_frame *out,
+                                size_t cap);
 
 #endif /* KEFO_H2_FRAME_SCAN_H */

@@ -37,7 +37,7 @@ typedef struct kefo_endpoint {
  *
  * Returns 0 or KEFO_ERR_CONFIG (the URL is not of that form).
  */
-int kefo_endpoint_parse(kefo_endpoint *ep, const char *url);
+int kefo__endpoint_parse(kefo_endpoint *ep, const char *url);
 
 typedef enum { KEFO_HTTP_1_1 = 1, KEFO_HTTP_2 = 2 } kefo_http_version;
 
@@ -90,7 +90,7 @@ typedef struct kefo_http_callbacks {
   /*
    * A piece of the body, lent: valid only during the call. Flow control
    * is the owner's: over HTTP/2 the peer may send no more than the
-   * stream's window until the owner calls kefo_http_stream_consume for
+   * stream's window until the owner calls kefo__http_stream_consume for
    * bytes it has handed on (from here or later), so an owner that stops
    * consuming stops the peer. Non-zero return cancels the request.
    */
@@ -123,7 +123,7 @@ typedef struct kefo_http_client_options {
 } kefo_http_client_options;
 
 /* Fills |opts| with the defaults (all zero: the defaults above). */
-void kefo_http_client_options_init(kefo_http_client_options *opts);
+void kefo__http_client_options_init(kefo_http_client_options *opts);
 
 /* Stream operations, one table per protocol. */
 typedef struct kefo_http_stream_ops {
@@ -144,9 +144,9 @@ struct kefo_http_stream {
  * no-op over HTTP/1.1, where reading stops only when the socket buffer is
  * full.
  */
-void kefo_http_stream_consume(kefo_http_stream *stream, size_t n);
+void kefo__http_stream_consume(kefo_http_stream *stream, size_t n);
 
-/* The most addresses kefo_http_stream_prefetch keeps. */
+/* The most addresses kefo__http_stream_prefetch keeps. */
 #define KEFO_HTTP_PREFETCH_MAX 12
 
 /*
@@ -159,8 +159,8 @@ void kefo_http_stream_consume(kefo_http_stream *stream, size_t n);
  * addresses are only prefetched, never dereferenced, so a stale one costs
  * a wasted prefetch and nothing else. A no-op over HTTP/1.1.
  */
-void kefo_http_stream_prefetch(kefo_http_stream *stream,
-                               const void *const *addrs, size_t n);
+void kefo__http_stream_prefetch(kefo_http_stream *stream,
+                                const void *const *addrs, size_t n);
 
 /*
  * Cancels the request (HTTP/2: RST_STREAM CANCEL; HTTP/1.1: the
@@ -168,7 +168,7 @@ void kefo_http_stream_prefetch(kefo_http_stream *stream,
  * on_close; the handle is invalid on return. Safe from inside the
  * stream's own callbacks.
  */
-void kefo_http_stream_cancel(kefo_http_stream *stream);
+void kefo__http_stream_cancel(kefo_http_stream *stream);
 
 /* The client: one per consumer, owning an HTTP/2 and an HTTP/1.1
    connection pool on |base|. */
@@ -180,12 +180,12 @@ typedef struct kefo_http_client kefo_http_client;
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_TLS (the CA file cannot
  * be loaded: the message says why) or KEFO_ERR_NOMEM.
  */
-int kefo_http_client_new(kefo_http_client **out, struct event_base *base,
-                         const kefo_http_client_options *opts);
+int kefo__http_client_new(kefo_http_client **out, struct event_base *base,
+                          const kefo_http_client_options *opts);
 
 /* Closes every connection; requests in flight get no more callbacks.
    Never call it from inside a stream's callback. */
-void kefo_http_client_del(kefo_http_client *client);
+void kefo__http_client_del(kefo_http_client *client);
 
 /*
  * Starts |req| (copied: the caller's memory may go once this returns) over
@@ -196,10 +196,10 @@ void kefo_http_client_del(kefo_http_client *client);
  * Returns 0 (on_close will be called exactly once), or
  * KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM (no callback will be).
  */
-int kefo_http_client_request(kefo_http_client *client,
-                             const kefo_http_request *req,
-                             const kefo_http_callbacks *cb, void *user_data,
-                             kefo_http_stream **out);
+int kefo__http_client_request(kefo_http_client *client,
+                              const kefo_http_request *req,
+                              const kefo_http_callbacks *cb, void *user_data,
+                              kefo_http_stream **out);
 
 /*
  * Milliseconds until the client will next try to connect to |ep| over
@@ -207,8 +207,8 @@ int kefo_http_client_request(kefo_http_client *client,
  * its reconnect backoff. A caller about to retry waits at least this
  * long, so that the wait it reports is the one that happens.
  */
-int64_t kefo_http_client_wait_ms(kefo_http_client *client,
-                                 const kefo_endpoint *ep,
-                                 kefo_http_version version);
+int64_t kefo__http_client_wait_ms(kefo_http_client *client,
+                                  const kefo_endpoint *ep,
+                                  kefo_http_version version);
 
 #endif /* KEFO_HTTP_H */

@@ -22,11 +22,11 @@ struct kefo_http_client {
   kefo_h1_client *h1;
 };
 
-void kefo_http_client_options_init(kefo_http_client_options *opts) {
+void kefo__http_client_options_init(kefo_http_client_options *opts) {
   memset(opts, 0, sizeof(*opts));
 }
 
-int kefo_endpoint_parse(kefo_endpoint *ep, const char *url) {
+int kefo__endpoint_parse(kefo_endpoint *ep, const char *url) {
   const char *p, *host, *host_end, *port_s = NULL;
   size_t hlen;
   unsigned long port;
@@ -99,8 +99,8 @@ int kefo_endpoint_parse(kefo_endpoint *ep, const char *url) {
   return 0;
 }
 
-int kefo_http_client_new(kefo_http_client **out, struct event_base *base,
-                         const kefo_http_client_options *opts) {
+int kefo__http_client_new(kefo_http_client **out, struct event_base *base,
+                          const kefo_http_client_options *opts) {
   kefo_http_client_options defaults;
   kefo_http_client *c;
   char err[512];
@@ -110,27 +110,27 @@ int kefo_http_client_new(kefo_http_client **out, struct event_base *base,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (opts == NULL) {
-    kefo_http_client_options_init(&defaults);
+    kefo__http_client_options_init(&defaults);
     opts = &defaults;
   }
-  c = kefo_mem_calloc(kefo_mem_or_default(opts->mem), 1, sizeof(*c));
+  c = kefo__mem_calloc(kefo__mem_or_default(opts->mem), 1, sizeof(*c));
   if (c == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  c->mem = kefo_mem_or_default(opts->mem);
-  rv = kefo_tls_ctx_new(&c->tls_h2, opts->ca_file, 1, err, sizeof(err));
+  c->mem = kefo__mem_or_default(opts->mem);
+  rv = kefo__tls_ctx_new(&c->tls_h2, opts->ca_file, 1, err, sizeof(err));
   if (rv != 0) {
     goto fail;
   }
-  rv = kefo_tls_ctx_new(&c->tls_h1, opts->ca_file, 0, err, sizeof(err));
+  rv = kefo__tls_ctx_new(&c->tls_h1, opts->ca_file, 0, err, sizeof(err));
   if (rv != 0) {
     goto fail;
   }
-  rv = kefo_h2_client_new(&c->h2, base, opts, c->tls_h2);
+  rv = kefo__h2_client_new(&c->h2, base, opts, c->tls_h2);
   if (rv != 0) {
     goto fail;
   }
-  rv = kefo_h1_client_new(&c->h1, base, opts, c->tls_h1);
+  rv = kefo__h1_client_new(&c->h1, base, opts, c->tls_h1);
   if (rv != 0) {
     goto fail;
   }
@@ -138,60 +138,60 @@ int kefo_http_client_new(kefo_http_client **out, struct event_base *base,
   return 0;
 
 fail:
-  kefo_http_client_del(c);
+  kefo__http_client_del(c);
   return rv;
 }
 
-void kefo_http_client_del(kefo_http_client *c) {
+void kefo__http_client_del(kefo_http_client *c) {
   if (c == NULL) {
     return;
   }
-  kefo_h2_client_del(c->h2);
-  kefo_h1_client_del(c->h1);
+  kefo__h2_client_del(c->h2);
+  kefo__h1_client_del(c->h1);
   SSL_CTX_free(c->tls_h2);
   SSL_CTX_free(c->tls_h1);
-  kefo_mem_free(c->mem, c);
+  kefo__mem_free(c->mem, c);
 }
 
-int kefo_http_client_request(kefo_http_client *c, const kefo_http_request *req,
-                             const kefo_http_callbacks *cb, void *user_data,
-                             kefo_http_stream **out) {
+int kefo__http_client_request(kefo_http_client *c, const kefo_http_request *req,
+                              const kefo_http_callbacks *cb, void *user_data,
+                              kefo_http_stream **out) {
   if (c == NULL || req == NULL || cb == NULL || cb->on_close == NULL ||
       req->endpoint == NULL || req->method == NULL || req->path == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   switch (req->version) {
   case KEFO_HTTP_2:
-    return kefo_h2_client_request(c->h2, req, cb, user_data, out);
+    return kefo__h2_client_request(c->h2, req, cb, user_data, out);
   case KEFO_HTTP_1_1:
-    return kefo_h1_client_request(c->h1, req, cb, user_data, out);
+    return kefo__h1_client_request(c->h1, req, cb, user_data, out);
   default:
     return KEFO_ERR_INVALID_ARGUMENT;
   }
 }
 
-int64_t kefo_http_client_wait_ms(kefo_http_client *c, const kefo_endpoint *ep,
-                                 kefo_http_version version) {
+int64_t kefo__http_client_wait_ms(kefo_http_client *c, const kefo_endpoint *ep,
+                                  kefo_http_version version) {
   if (c == NULL || ep == NULL || version != KEFO_HTTP_2) {
     return 0; /* HTTP/1.1 connects at once */
   }
-  return kefo_h2_client_wait_ms(c->h2, ep);
+  return kefo__h2_client_wait_ms(c->h2, ep);
 }
 
-void kefo_http_stream_consume(kefo_http_stream *stream, size_t n) {
+void kefo__http_stream_consume(kefo_http_stream *stream, size_t n) {
   if (stream != NULL && n > 0) {
     stream->ops->consume(stream, n);
   }
 }
 
-void kefo_http_stream_prefetch(kefo_http_stream *stream,
-                               const void *const *addrs, size_t n) {
+void kefo__http_stream_prefetch(kefo_http_stream *stream,
+                                const void *const *addrs, size_t n) {
   if (stream != NULL && stream->ops->prefetch != NULL) {
     stream->ops->prefetch(stream, addrs, n);
   }
 }
 
-void kefo_http_stream_cancel(kefo_http_stream *stream) {
+void kefo__http_stream_cancel(kefo_http_stream *stream) {
   if (stream != NULL) {
     stream->ops->cancel(stream);
   }

@@ -31,7 +31,7 @@ struct kefo_kinesis_list {
 static void list_free(kefo_kinesis_list *l) {
   cJSON_Delete(l->request);
   cJSON_Delete(l->shards);
-  kefo_mem_free(kefo_aws_client_mem(l->client), l);
+  kefo__mem_free(kefo__aws_client_mem(l->client), l);
 }
 
 static void list_page_cb(int error, const cJSON *resp,
@@ -78,8 +78,8 @@ static void list_page_cb(int error, const cJSON *resp,
         cJSON_AddStringToObject(next, "NextToken", token->valuestring) &&
         (l->page_size <= 0 ||
          cJSON_AddNumberToObject(next, "MaxResults", l->page_size))) {
-      rv = kefo_aws_call_start(l->client, l->svc, "ListShards", next, &l->retry,
-                               list_page_cb, l, &l->call);
+      rv = kefo__aws_call_start(l->client, l->svc, "ListShards", next,
+                                &l->retry, list_page_cb, l, &l->call);
       cJSON_Delete(next);
       if (rv == 0) {
         return;
@@ -101,13 +101,13 @@ static void list_page_cb(int error, const cJSON *resp,
   list_free(l);
 }
 
-int kefo_kinesis_list_shards(kefo_aws_client *client,
-                             const kefo_aws_service *svc,
-                             const char *stream_name, const char *stream_arn,
-                             const cJSON *shard_filter, int page_size,
-                             const kefo_retry_strategy *retry,
-                             kefo_kinesis_shards_cb cb, void *user_data,
-                             kefo_kinesis_list **out) {
+int kefo__kinesis_list_shards(kefo_aws_client *client,
+                              const kefo_aws_service *svc,
+                              const char *stream_name, const char *stream_arn,
+                              const cJSON *shard_filter, int page_size,
+                              const kefo_retry_strategy *retry,
+                              kefo_kinesis_shards_cb cb, void *user_data,
+                              kefo_kinesis_list **out) {
   const kefo_mem *mem;
   kefo_kinesis_list *l;
   int rv = KEFO_ERR_NOMEM;
@@ -116,8 +116,8 @@ int kefo_kinesis_list_shards(kefo_aws_client *client,
       (stream_name == NULL) == (stream_arn == NULL)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_aws_client_mem(client);
-  l = kefo_mem_calloc(mem, 1, sizeof(*l));
+  mem = kefo__aws_client_mem(client);
+  l = kefo__mem_calloc(mem, 1, sizeof(*l));
   if (l == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -129,7 +129,7 @@ int kefo_kinesis_list_shards(kefo_aws_client *client,
   if (retry) {
     l->retry = *retry;
   } else {
-    kefo_retry_default(&l->retry);
+    kefo__retry_default(&l->retry);
   }
   l->request = cJSON_CreateObject();
   l->shards = cJSON_CreateArray();
@@ -150,8 +150,8 @@ int kefo_kinesis_list_shards(kefo_aws_client *client,
       goto fail;
     }
   }
-  rv = kefo_aws_call_start(client, svc, "ListShards", l->request, &l->retry,
-                           list_page_cb, l, &l->call);
+  rv = kefo__aws_call_start(client, svc, "ListShards", l->request, &l->retry,
+                            list_page_cb, l, &l->call);
   if (rv != 0) {
     goto fail;
   }
@@ -165,11 +165,11 @@ fail:
   return rv;
 }
 
-void kefo_kinesis_list_cancel(kefo_kinesis_list *l) {
+void kefo__kinesis_list_cancel(kefo_kinesis_list *l) {
   if (l == NULL) {
     return;
   }
-  kefo_aws_call_cancel(l->call);
+  kefo__aws_call_cancel(l->call);
   list_free(l);
 }
 
@@ -201,15 +201,15 @@ struct kefo_kinesis_subscription {
   size_t unconsumed;
   struct event *drain_ev;      /* hands held events on, from the loop */
   kefo_records_parser own;     /* trimmed after each event */
-  kefo_records_parser *shared; /* see kefo_kinesis_subscription_set_parser */
+  kefo_records_parser *shared; /* see kefo__kinesis_subscription_set_parser */
   /* The lines an event reads, ours then the owner's (see
-     kefo_kinesis_subscription_prefetch), handed to the HTTP stream. */
+     kefo__kinesis_subscription_prefetch), handed to the HTTP stream. */
   const void *touch[KEFO_HTTP_PREFETCH_MAX];
   size_t ntouch;
 };
 
 static void sub_free(kefo_kinesis_subscription *sub) {
-  const kefo_mem *mem = kefo_aws_client_mem(sub->client);
+  const kefo_mem *mem = kefo__aws_client_mem(sub->client);
 
   if (sub->start_ev) {
     event_free(sub->start_ev);
@@ -217,12 +217,12 @@ static void sub_free(kefo_kinesis_subscription *sub) {
   if (sub->drain_ev) {
     event_free(sub->drain_ev);
   }
-  kefo_buf_free(&sub->held);
-  kefo_records_parser_free(&sub->own);
-  kefo_es_decoder_free(&sub->dec);
-  kefo_buf_free(&sub->error_body);
-  kefo_mem_free(mem, sub->body);
-  kefo_mem_free(mem, sub);
+  kefo__buf_free(&sub->held);
+  kefo__records_parser_free(&sub->own);
+  kefo__es_decoder_free(&sub->dec);
+  kefo__buf_free(&sub->error_body);
+  kefo__mem_free(mem, sub->body);
+  kefo__mem_free(mem, sub);
 }
 
 /*
@@ -248,13 +248,13 @@ static void sub_end(kefo_kinesis_subscription *sub, int error,
    ended yet). */
 static int exception_retryable(const char *type) {
   return type && (strcmp(type, "ResourceInUseException") == 0 ||
-                  kefo_aws_error_retryable(type, 0));
+                  kefo__aws_error_retryable(type, 0));
 }
 
 /* The string header |name| of |m|, or NULL. */
 static const kefo_es_header *string_header(const kefo_es_message *m,
                                            const char *name) {
-  const kefo_es_header *h = kefo_es_message_header(m, name);
+  const kefo_es_header *h = kefo__es_message_header(m, name);
 
   return h && h->type == KEFO_ES_STRING ? h : NULL;
 }
@@ -275,7 +275,7 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
   kefo_error_info info;
   kefo_records_event ev;
   char msg[256];
-  int rv = kefo_records_parse(p, payload, len, &ev);
+  int rv = kefo__records_parse(p, payload, len, &ev);
 
   if (rv != 0) {
     memset(&info, 0, sizeof(info));
@@ -305,7 +305,7 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
   p->busy = 0;
   if (p == &sub->own) {
     /* Idle subscriptions keep no large event's scratch. */
-    kefo_records_parser_trim(p, 64 * 1024);
+    kefo__records_parser_trim(p, 64 * 1024);
   }
   if (rv != 0) {
     sub->cancelled = 1; /* the owner asked to stop: no on_end */
@@ -335,9 +335,9 @@ static int on_message(const kefo_es_message *m, void *ud) {
              t ? (const char *)t->value : "Unknown");
     j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
     snprintf(msg, sizeof(msg), "SubscribeToShard exception %s: %s", type,
-             kefo_aws_json_error_message(j) ? kefo_aws_json_error_message(j)
-                                            : "(no message)");
-    kefo_aws_printable(msg);
+             kefo__aws_json_error_message(j) ? kefo__aws_json_error_message(j)
+                                             : "(no message)");
+    kefo__aws_printable(msg);
     cJSON_Delete(j);
     info.code = KEFO_ERR_AWS;
     info.aws_type = type;
@@ -361,8 +361,8 @@ static int on_message(const kefo_es_message *m, void *ud) {
   if (sub->hold || sub->held.len > sub->held_off) {
     /* Held, or older events still wait: in order, after them. */
     uint32_t n = (uint32_t)m->payload_len;
-    if (kefo_buf_append(&sub->held, &n, sizeof(n)) != 0 ||
-        kefo_buf_append(&sub->held, m->payload, m->payload_len) != 0) {
+    if (kefo__buf_append(&sub->held, &n, sizeof(n)) != 0 ||
+        kefo__buf_append(&sub->held, m->payload, m->payload_len) != 0) {
       info.code = KEFO_ERR_NOMEM;
       info.message = "no memory to hold a paused shard's event";
       info.retryable = 1;
@@ -401,21 +401,21 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   if (sub->hold || sub->held.len > sub->held_off) {
     sub->unconsumed += len;
   } else {
-    kefo_http_stream_consume(s, len);
+    kefo__http_stream_consume(s, len);
   }
   if (sub->status != 200) {
     if (sub->error_body.len + len <= 64 * 1024) {
-      kefo_buf_append(&sub->error_body, data, len);
+      kefo__buf_append(&sub->error_body, data, len);
     }
     return 0;
   }
-  rv = kefo_es_decoder_feed(&sub->dec, data, len);
+  rv = kefo__es_decoder_feed(&sub->dec, data, len);
   if (rv != 0 && !sub->ended && !sub->cancelled) {
     memset(&info, 0, sizeof(info));
     snprintf(msg, sizeof(msg),
              "event stream broken: %s check failed at byte %llu (%s)",
-             kefo_es_decoder_error_check(&sub->dec),
-             (unsigned long long)kefo_es_decoder_error_offset(&sub->dec),
+             kefo__es_decoder_error_check(&sub->dec),
+             (unsigned long long)kefo__es_decoder_error_offset(&sub->dec),
              kefo_strerror(rv));
     info.code = rv;
     info.operation = "SubscribeToShard";
@@ -451,16 +451,16 @@ static void sub_on_close(kefo_http_stream *s, int error,
   } else if (sub->status != 200) {
     cJSON *j = cJSON_ParseWithLength((const char *)sub->error_body.data,
                                      sub->error_body.len);
-    kefo_aws_error_from_json(&info, msg, sizeof(msg), "SubscribeToShard",
-                             sub->status, j);
+    kefo__aws_error_from_json(&info, msg, sizeof(msg), "SubscribeToShard",
+                              sub->status, j);
     info.retryable = info.retryable || exception_retryable(info.aws_type);
-    if (kefo_aws_error_credentials(info.aws_type)) {
-      kefo_credentials_provider_invalidate(
-          kefo_aws_client_credentials(sub->client));
+    if (kefo__aws_error_credentials(info.aws_type)) {
+      kefo__credentials_provider_invalidate(
+          kefo__aws_client_credentials(sub->client));
     }
     sub_end(sub, KEFO_ERR_AWS, &info);
     cJSON_Delete(j);
-  } else if (kefo_es_decoder_finish(&sub->dec) != 0) {
+  } else if (kefo__es_decoder_finish(&sub->dec) != 0) {
     info.code = KEFO_ERR_ES_TRUNCATED;
     info.message = "SubscribeToShard stream ended inside an event";
     info.retryable = 1;
@@ -496,9 +496,9 @@ static void sub_on_credentials(int error, const kefo_credentials *creds,
     sub_free(sub);
     return;
   }
-  rv = kefo_aws_send_json(sub->client, sub->svc, "SubscribeToShard", creds,
-                          (const uint8_t *)sub->body, sub->body_len,
-                          &sub_http_callbacks, sub, &sub->stream, &why);
+  rv = kefo__aws_send_json(sub->client, sub->svc, "SubscribeToShard", creds,
+                           (const uint8_t *)sub->body, sub->body_len,
+                           &sub_http_callbacks, sub, &sub->stream, &why);
   if (rv != 0) {
     info.code = rv;
     info.message = why;
@@ -506,7 +506,7 @@ static void sub_on_credentials(int error, const kefo_credentials *creds,
     sub_free(sub);
     return;
   }
-  kefo_http_stream_prefetch(sub->stream, sub->touch, sub->ntouch);
+  kefo__http_stream_prefetch(sub->stream, sub->touch, sub->ntouch);
 }
 
 /* Our own lines an event reads: the head (callbacks), the decoder, the
@@ -527,8 +527,8 @@ static void sub_start_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   sub->waiting_credentials = 1;
-  rv = kefo_credentials_provider_get(kefo_aws_client_credentials(sub->client),
-                                     sub_on_credentials, sub);
+  rv = kefo__credentials_provider_get(kefo__aws_client_credentials(sub->client),
+                                      sub_on_credentials, sub);
   if (rv != 0) {
     sub->waiting_credentials = 0;
     memset(&info, 0, sizeof(info));
@@ -540,12 +540,13 @@ static void sub_start_cb(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
-int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
-                           const char *consumer_arn, const char *shard_id,
-                           const char *position_type,
-                           const char *position_value,
-                           const kefo_kinesis_subscribe_callbacks *cb,
-                           void *user_data, kefo_kinesis_subscription **out) {
+int kefo__kinesis_subscribe(kefo_aws_client *client,
+                            const kefo_aws_service *svc,
+                            const char *consumer_arn, const char *shard_id,
+                            const char *position_type,
+                            const char *position_value,
+                            const kefo_kinesis_subscribe_callbacks *cb,
+                            void *user_data, kefo_kinesis_subscription **out) {
   const kefo_mem *mem;
   kefo_kinesis_subscription *sub;
   cJSON *body = NULL, *pos;
@@ -557,8 +558,8 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
       cb->on_event == NULL || cb->on_end == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_aws_client_mem(client);
-  sub = kefo_mem_calloc(mem, 1, sizeof(*sub));
+  mem = kefo__aws_client_mem(client);
+  sub = kefo__mem_calloc(mem, 1, sizeof(*sub));
   if (sub == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -566,11 +567,11 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
   sub->svc = svc;
   sub->cb = *cb;
   sub->user_data = user_data;
-  kefo_buf_init(&sub->error_body, mem);
-  kefo_buf_init(&sub->held, mem);
-  kefo_records_parser_init(&sub->own, mem);
+  kefo__buf_init(&sub->error_body, mem);
+  kefo__buf_init(&sub->held, mem);
+  kefo__records_parser_init(&sub->own, mem);
   sub->ntouch = own_touch(sub);
-  if (kefo_es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
+  if (kefo__es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
   }
   body = cJSON_CreateObject();
@@ -597,9 +598,9 @@ int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
     goto fail;
   }
   sub->body_len = strlen(text);
-  sub->body = kefo_mem_malloc(mem, sub->body_len + 1);
+  sub->body = kefo__mem_malloc(mem, sub->body_len + 1);
   sub->start_ev =
-      event_new(kefo_aws_client_base(client), -1, 0, sub_start_cb, sub);
+      event_new(kefo__aws_client_base(client), -1, 0, sub_start_cb, sub);
   if (sub->body == NULL || sub->start_ev == NULL) {
     goto fail;
   }
@@ -619,13 +620,13 @@ fail:
   return rv;
 }
 
-void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
-                                          kefo_records_parser *parser) {
+void kefo__kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
+                                           kefo_records_parser *parser) {
   sub->shared = parser;
 }
 
-void kefo_kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
-                                        const void *const *addrs, size_t n) {
+void kefo__kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
+                                         const void *const *addrs, size_t n) {
   size_t own = own_touch(sub);
 
   if (n > KEFO_HTTP_PREFETCH_MAX - own) {
@@ -634,11 +635,11 @@ void kefo_kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
   memcpy(sub->touch + own, addrs, n * sizeof(*addrs));
   sub->ntouch = own + n;
   if (sub->stream != NULL) {
-    kefo_http_stream_prefetch(sub->stream, sub->touch, sub->ntouch);
+    kefo__http_stream_prefetch(sub->stream, sub->touch, sub->ntouch);
   }
 }
 
-void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {
+void kefo__kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {
   if (sub == NULL || sub->cancelled) {
     return;
   }
@@ -650,7 +651,7 @@ void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub) {
   }
   if (sub->stream) {
     /* No HTTP callback comes after a cancel. */
-    kefo_http_stream_cancel(sub->stream);
+    kefo__http_stream_cancel(sub->stream);
     sub->stream = NULL;
   }
   sub_free(sub);
@@ -673,24 +674,24 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg) {
     /* Ended or cancelled from inside the owner's callback: the HTTP
        stream is still open, and no HTTP callback will free us. */
     if (sub->stream) {
-      kefo_http_stream_cancel(sub->stream);
+      kefo__http_stream_cancel(sub->stream);
       sub->stream = NULL;
     }
     sub_free(sub);
     return;
   }
   if (sub->held.len == sub->held_off) {
-    kefo_buf_reset(&sub->held);
+    kefo__buf_reset(&sub->held);
     sub->held_off = 0;
     if (!sub->hold && sub->unconsumed > 0 && sub->stream) {
       /* Everything handed on: the window opens again. */
-      kefo_http_stream_consume(sub->stream, sub->unconsumed);
+      kefo__http_stream_consume(sub->stream, sub->unconsumed);
       sub->unconsumed = 0;
     }
   }
 }
 
-int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold) {
+int kefo__kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold) {
   if (sub == NULL || sub->ended || sub->cancelled) {
     return 0;
   }
@@ -700,7 +701,7 @@ int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold) {
   }
   if (sub->drain_ev == NULL) {
     sub->drain_ev =
-        event_new(kefo_aws_client_base(sub->client), -1, 0, drain_cb, sub);
+        event_new(kefo__aws_client_base(sub->client), -1, 0, drain_cb, sub);
     if (sub->drain_ev == NULL) {
       return KEFO_ERR_NOMEM;
     }

@@ -3,7 +3,7 @@
  * ListShards through every page, and SubscribeToShard, whose answer is an
  * event stream read as it arrives. The other operations (DescribeStream-
  * Summary, Register/Describe/List/DeregisterStreamConsumer,
- * GetShardIterator, GetRecords, PutRecord(s)) are plain kefo_aws_call_start
+ * GetShardIterator, GetRecords, PutRecord(s)) are plain kefo__aws_call_start
  * calls with the body the API documents.
  */
 #ifndef KEFO_KINESIS_H
@@ -33,16 +33,16 @@ typedef struct kefo_kinesis_list kefo_kinesis_list;
  * Returns 0 (|cb| will be called once), KEFO_ERR_INVALID_ARGUMENT or
  * KEFO_ERR_NOMEM.
  */
-int kefo_kinesis_list_shards(kefo_aws_client *client,
-                             const kefo_aws_service *svc,
-                             const char *stream_name, const char *stream_arn,
-                             const cJSON *shard_filter, int page_size,
-                             const kefo_retry_strategy *retry,
-                             kefo_kinesis_shards_cb cb, void *user_data,
-                             kefo_kinesis_list **out);
+int kefo__kinesis_list_shards(kefo_aws_client *client,
+                              const kefo_aws_service *svc,
+                              const char *stream_name, const char *stream_arn,
+                              const cJSON *shard_filter, int page_size,
+                              const kefo_retry_strategy *retry,
+                              kefo_kinesis_shards_cb cb, void *user_data,
+                              kefo_kinesis_list **out);
 
 /* Stops listing: |cb| will not be called. */
-void kefo_kinesis_list_cancel(kefo_kinesis_list *list);
+void kefo__kinesis_list_cancel(kefo_kinesis_list *list);
 
 typedef struct kefo_kinesis_subscription kefo_kinesis_subscription;
 
@@ -78,16 +78,17 @@ typedef struct kefo_kinesis_subscribe_callbacks {
  * Returns 0 (on_end will be called once unless cancelled),
  * KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_kinesis_subscribe(kefo_aws_client *client, const kefo_aws_service *svc,
-                           const char *consumer_arn, const char *shard_id,
-                           const char *position_type,
-                           const char *position_value,
-                           const kefo_kinesis_subscribe_callbacks *cb,
-                           void *user_data, kefo_kinesis_subscription **out);
+int kefo__kinesis_subscribe(kefo_aws_client *client,
+                            const kefo_aws_service *svc,
+                            const char *consumer_arn, const char *shard_id,
+                            const char *position_type,
+                            const char *position_value,
+                            const kefo_kinesis_subscribe_callbacks *cb,
+                            void *user_data, kefo_kinesis_subscription **out);
 
 /* Ends the subscription (RST_STREAM): no callback runs afterwards. Safe
    inside the subscription's callbacks. */
-void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
+void kefo__kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
 
 /*
  * Holds (|hold| non-zero) or releases the subscription's events. While
@@ -102,7 +103,7 @@ void kefo_kinesis_subscription_cancel(kefo_kinesis_subscription *sub);
  *
  * Returns 0, or KEFO_ERR_NOMEM (releasing; the events stay held).
  */
-int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
+int kefo__kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
 
 /*
  * Reads the subscription's events with |parser| (not owned; it must
@@ -112,18 +113,18 @@ int kefo_kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
  * every large event and freed after it. A parser found busy (an event of
  * another subscription being handled) is not used for that event.
  */
-void kefo_kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
-                                          kefo_records_parser *parser);
+void kefo__kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
+                                           kefo_records_parser *parser);
 
 /*
  * Names up to KEFO_HTTP_PREFETCH_MAX - 4 addresses the owner's on_event
  * reads or writes (its shard state): with the subscription's own, they are
  * prefetched together as each piece of an event arrives
- * (kefo_http_stream_prefetch), so that with thousands of shards their
+ * (kefo__http_stream_prefetch), so that with thousands of shards their
  * cache misses overlap. Extra addresses are ignored. They are only
  * prefetched, never dereferenced.
  */
-void kefo_kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
-                                        const void *const *addrs, size_t n);
+void kefo__kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
+                                         const void *const *addrs, size_t n);
 
 #endif /* KEFO_KINESIS_H */

@@ -51,11 +51,11 @@ static const char *system_getenv(const char *name, void *user_data) {
 
 static const kefo_env system_env = {system_getenv, NULL};
 
-const kefo_env *kefo_env_system(void) {
+const kefo_env *kefo__env_system(void) {
   return &system_env;
 }
 
-const char *kefo_env_get(const kefo_env *env, const char *name) {
+const char *kefo__env_get(const kefo_env *env, const char *name) {
   const char *v;
 
   if (env == NULL) {
@@ -103,28 +103,28 @@ static void profile_clear(const kefo_mem *mem, kefo_profile *p) {
   size_t i;
 
   for (i = 0; i < p->nprops; ++i) {
-    kefo_mem_free(mem, p->props[i].key);
+    kefo__mem_free(mem, p->props[i].key);
     wipe(p->props[i].value, p->props[i].value_len);
-    kefo_mem_free(mem, p->props[i].value);
+    kefo__mem_free(mem, p->props[i].value);
   }
   p->nprops = 0;
 }
 
 static void profile_del(const kefo_mem *mem, kefo_profile *p) {
   profile_clear(mem, p);
-  kefo_mem_free(mem, p->props);
-  kefo_mem_free(mem, p->name);
-  kefo_mem_free(mem, p);
+  kefo__mem_free(mem, p->props);
+  kefo__mem_free(mem, p->name);
+  kefo__mem_free(mem, p);
 }
 
-int kefo_profile_set_new(kefo_profile_set **out, const kefo_mem *mem) {
+int kefo__profile_set_new(kefo_profile_set **out, const kefo_mem *mem) {
   kefo_profile_set *set;
 
   if (out == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  set = kefo_mem_calloc(mem, 1, sizeof(*set));
+  mem = kefo__mem_or_default(mem);
+  set = kefo__mem_calloc(mem, 1, sizeof(*set));
   if (set == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -133,7 +133,7 @@ int kefo_profile_set_new(kefo_profile_set **out, const kefo_mem *mem) {
   return 0;
 }
 
-void kefo_profile_set_del(kefo_profile_set *set) {
+void kefo__profile_set_del(kefo_profile_set *set) {
   size_t i;
 
   if (set == NULL) {
@@ -142,10 +142,10 @@ void kefo_profile_set_del(kefo_profile_set *set) {
   for (i = 0; i < set->nprofiles; ++i) {
     profile_del(set->mem, set->profiles[i]);
   }
-  kefo_mem_free(set->mem, set->profiles);
-  kefo_mem_free(set->mem, set->source[0]);
-  kefo_mem_free(set->mem, set->source[1]);
-  kefo_mem_free(set->mem, set);
+  kefo__mem_free(set->mem, set->profiles);
+  kefo__mem_free(set->mem, set->source[0]);
+  kefo__mem_free(set->mem, set->source[1]);
+  kefo__mem_free(set->mem, set);
 }
 
 static kefo_profile *find_profile(const kefo_profile_set *set, const char *name,
@@ -169,20 +169,20 @@ static int get_profile(kefo_profile_set *set, const char *name, size_t len,
     if (set->nprofiles == set->cap) {
       size_t cap = set->cap ? set->cap * 2 : 8;
       kefo_profile **np =
-          kefo_mem_realloc(set->mem, set->profiles, cap * sizeof(*np));
+          kefo__mem_realloc(set->mem, set->profiles, cap * sizeof(*np));
       if (np == NULL) {
         return KEFO_ERR_NOMEM;
       }
       set->profiles = np;
       set->cap = cap;
     }
-    p = kefo_mem_calloc(set->mem, 1, sizeof(*p));
+    p = kefo__mem_calloc(set->mem, 1, sizeof(*p));
     if (p == NULL) {
       return KEFO_ERR_NOMEM;
     }
-    p->name = kefo_mem_strndup(set->mem, name, len);
+    p->name = kefo__mem_strndup(set->mem, name, len);
     if (p->name == NULL) {
-      kefo_mem_free(set->mem, p);
+      kefo__mem_free(set->mem, p);
       return KEFO_ERR_NOMEM;
     }
     set->profiles[set->nprofiles++] = p;
@@ -198,7 +198,7 @@ static int set_prop(const kefo_mem *mem, kefo_profile *p, const char *key,
   char *v;
   size_t i;
 
-  v = kefo_mem_strndup(mem, value, vlen);
+  v = kefo__mem_strndup(mem, value, vlen);
   if (v == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -210,7 +210,7 @@ static int set_prop(const kefo_mem *mem, kefo_profile *p, const char *key,
     }
     if (j == keylen && k[j] == '\0') {
       wipe(p->props[i].value, p->props[i].value_len);
-      kefo_mem_free(mem, p->props[i].value);
+      kefo__mem_free(mem, p->props[i].value);
       p->props[i].value = v;
       p->props[i].value_len = vlen;
       *index = i;
@@ -219,19 +219,19 @@ static int set_prop(const kefo_mem *mem, kefo_profile *p, const char *key,
   }
   if (p->nprops == p->cap) {
     size_t cap = p->cap ? p->cap * 2 : 8;
-    profile_prop *np = kefo_mem_realloc(mem, p->props, cap * sizeof(*np));
+    profile_prop *np = kefo__mem_realloc(mem, p->props, cap * sizeof(*np));
     if (np == NULL) {
       wipe(v, vlen);
-      kefo_mem_free(mem, v);
+      kefo__mem_free(mem, v);
       return KEFO_ERR_NOMEM;
     }
     p->props = np;
     p->cap = cap;
   }
-  p->props[p->nprops].key = kefo_mem_strndup(mem, key, keylen);
+  p->props[p->nprops].key = kefo__mem_strndup(mem, key, keylen);
   if (p->props[p->nprops].key == NULL) {
     wipe(v, vlen);
-    kefo_mem_free(mem, v);
+    kefo__mem_free(mem, v);
     return KEFO_ERR_NOMEM;
   }
   p->props[p->nprops].value = v;
@@ -244,7 +244,7 @@ static int set_prop(const kefo_mem *mem, kefo_profile *p, const char *key,
 static int append_prop(const kefo_mem *mem, kefo_profile *p, size_t i,
                        const char *more, size_t len) {
   profile_prop *pp = &p->props[i];
-  char *v = kefo_mem_malloc(mem, pp->value_len + 1 + len + 1);
+  char *v = kefo__mem_malloc(mem, pp->value_len + 1 + len + 1);
 
   if (v == NULL) {
     return KEFO_ERR_NOMEM;
@@ -255,7 +255,7 @@ static int append_prop(const kefo_mem *mem, kefo_profile *p, size_t i,
   memcpy(v + pp->value_len + 1, more, len);
   v[pp->value_len + 1 + len] = '\0';
   wipe(pp->value, pp->value_len);
-  kefo_mem_free(mem, pp->value);
+  kefo__mem_free(mem, pp->value);
   pp->value = v;
   pp->value_len += 1 + len;
   return 0;
@@ -406,12 +406,12 @@ static int remember_source(kefo_profile_set *set, kefo_profile_file_kind kind,
   char *s = NULL;
 
   if (source != NULL) {
-    s = kefo_mem_strdup(set->mem, source);
+    s = kefo__mem_strdup(set->mem, source);
     if (s == NULL) {
       return KEFO_ERR_NOMEM;
     }
   }
-  kefo_mem_free(set->mem, set->source[kind]);
+  kefo__mem_free(set->mem, set->source[kind]);
   set->source[kind] = s;
   set->found[kind] = found;
   return 0;
@@ -452,9 +452,9 @@ static int parse_line(parse_state *st, const char *s, size_t slen,
   return parse_property(st, t, tlen, why);
 }
 
-int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
-                           const char *source, const uint8_t *data, size_t len,
-                           char *err, size_t errlen) {
+int kefo__profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
+                            const char *source, const uint8_t *data, size_t len,
+                            char *err, size_t errlen) {
   parse_state st;
   const char *p = (const char *)data, *end = p + len, *why = NULL;
   unsigned long line = 0;
@@ -463,20 +463,20 @@ int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
   if (set == NULL || (data == NULL && len > 0) ||
       (kind != KEFO_PROFILE_FILE_CONFIG &&
        kind != KEFO_PROFILE_FILE_CREDENTIALS)) {
-    kefo_set_err(err, errlen, "invalid argument");
+    kefo__set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (source == NULL) {
     source = kind == KEFO_PROFILE_FILE_CONFIG ? "(config)" : "(credentials)";
   }
   if (len > KEFO_PROFILE_FILE_MAX) {
-    kefo_set_err(err, errlen, "%s: larger than %d bytes", source,
-                 KEFO_PROFILE_FILE_MAX);
+    kefo__set_err(err, errlen, "%s: larger than %d bytes", source,
+                  KEFO_PROFILE_FILE_MAX);
     return KEFO_ERR_CONFIG;
   }
   rv = remember_source(set, kind, source, 1);
   if (rv != 0) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     return rv;
   }
   memset(&st, 0, sizeof(st));
@@ -496,9 +496,9 @@ int kefo_profile_set_parse(kefo_profile_set *set, kefo_profile_file_kind kind,
     rv = parse_line(&st, s, (size_t)((nl ? nl : end) - s), &why);
   }
   if (rv == KEFO_ERR_NOMEM) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
   } else if (rv != 0) {
-    kefo_set_err(err, errlen, "%s:%lu: %s", source, line, why);
+    kefo__set_err(err, errlen, "%s:%lu: %s", source, line, why);
   }
   return rv;
 }
@@ -513,9 +513,9 @@ static int read_all(const kefo_mem *mem, int fd, const char *path, size_t cap,
   size_t n = 0;
   int rv = KEFO_ERR_CONFIG;
 
-  buf = kefo_mem_malloc(mem, cap);
+  buf = kefo__mem_malloc(mem, cap);
   if (buf == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   for (;;) {
@@ -523,17 +523,17 @@ static int read_all(const kefo_mem *mem, int fd, const char *path, size_t cap,
     if (n == cap) {
       uint8_t *nb;
       if (cap > KEFO_PROFILE_FILE_MAX) {
-        kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
-                     KEFO_PROFILE_FILE_MAX);
+        kefo__set_err(err, errlen, "%s: larger than %d bytes", path,
+                      KEFO_PROFILE_FILE_MAX);
         goto fail;
       }
-      nb = kefo_mem_realloc(mem, buf,
-                            cap * 2 > KEFO_PROFILE_FILE_MAX + 1
-                                ? KEFO_PROFILE_FILE_MAX + 1
-                                : cap * 2);
+      nb = kefo__mem_realloc(mem, buf,
+                             cap * 2 > KEFO_PROFILE_FILE_MAX + 1
+                                 ? KEFO_PROFILE_FILE_MAX + 1
+                                 : cap * 2);
       if (nb == NULL) {
         rv = KEFO_ERR_NOMEM;
-        kefo_set_err(err, errlen, "out of memory");
+        kefo__set_err(err, errlen, "out of memory");
         goto fail;
       }
       buf = nb;
@@ -545,7 +545,7 @@ static int read_all(const kefo_mem *mem, int fd, const char *path, size_t cap,
       if (errno == EINTR) {
         continue;
       }
-      kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+      kefo__set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
       goto fail;
     }
     if (r == 0) {
@@ -554,8 +554,8 @@ static int read_all(const kefo_mem *mem, int fd, const char *path, size_t cap,
     n += (size_t)r;
   }
   if (n > KEFO_PROFILE_FILE_MAX) {
-    kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
-                 KEFO_PROFILE_FILE_MAX);
+    kefo__set_err(err, errlen, "%s: larger than %d bytes", path,
+                  KEFO_PROFILE_FILE_MAX);
     goto fail;
   }
   *data = buf;
@@ -564,7 +564,7 @@ static int read_all(const kefo_mem *mem, int fd, const char *path, size_t cap,
 
 fail:
   wipe(buf, n);
-  kefo_mem_free(mem, buf);
+  kefo__mem_free(mem, buf);
   return rv;
 }
 
@@ -580,17 +580,17 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
     if (errno == ENOENT || errno == ENOTDIR) {
       return 0;
     }
-    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo__set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return KEFO_ERR_CONFIG;
   }
   *found = 1;
   if (fstat(fd, &stbuf) != 0) {
-    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo__set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
   } else if (!S_ISREG(stbuf.st_mode)) {
-    kefo_set_err(err, errlen, "cannot read %s: not a regular file", path);
+    kefo__set_err(err, errlen, "cannot read %s: not a regular file", path);
   } else if (stbuf.st_size > KEFO_PROFILE_FILE_MAX) {
-    kefo_set_err(err, errlen, "%s: larger than %d bytes", path,
-                 KEFO_PROFILE_FILE_MAX);
+    kefo__set_err(err, errlen, "%s: larger than %d bytes", path,
+                  KEFO_PROFILE_FILE_MAX);
   } else {
     rv = read_all(mem, fd, path, (size_t)stbuf.st_size + 1, data, len, err,
                   errlen);
@@ -599,9 +599,9 @@ static int read_file(const kefo_mem *mem, const char *path, uint8_t **data,
   return rv;
 }
 
-int kefo_profile_set_load_file(kefo_profile_set *set,
-                               kefo_profile_file_kind kind, const char *path,
-                               int *found, char *err, size_t errlen) {
+int kefo__profile_set_load_file(kefo_profile_set *set,
+                                kefo_profile_file_kind kind, const char *path,
+                                int *found, char *err, size_t errlen) {
   uint8_t *data = NULL;
   size_t len = 0;
   int rv, f = 0;
@@ -612,7 +612,7 @@ int kefo_profile_set_load_file(kefo_profile_set *set,
   if (set == NULL || path == NULL ||
       (kind != KEFO_PROFILE_FILE_CONFIG &&
        kind != KEFO_PROFILE_FILE_CREDENTIALS)) {
-    kefo_set_err(err, errlen, "invalid argument");
+    kefo__set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   rv = read_file(set->mem, path, &data, &len, &f, err, errlen);
@@ -622,46 +622,46 @@ int kefo_profile_set_load_file(kefo_profile_set *set,
   if (!f) {
     rv = remember_source(set, kind, path, 0);
     if (rv != 0) {
-      kefo_set_err(err, errlen, "out of memory");
+      kefo__set_err(err, errlen, "out of memory");
     }
     return rv;
   }
   if (found != NULL) {
     *found = 1;
   }
-  rv = kefo_profile_set_parse(set, kind, path, data, len, err, errlen);
+  rv = kefo__profile_set_parse(set, kind, path, data, len, err, errlen);
   wipe(data, len);
-  kefo_mem_free(set->mem, data);
+  kefo__mem_free(set->mem, data);
   return rv;
 }
 
 static int build_path(const kefo_env *env, const char *var, const char *def,
                       char *out, char *err, size_t errlen) {
-  const char *v = kefo_env_get(env, var), *home, *rest;
+  const char *v = kefo__env_get(env, var), *home, *rest;
   int n;
 
   if (v != NULL && !(v[0] == '~' && (v[1] == '/' || v[1] == '\0'))) {
     n = snprintf(out, KEFO_PROFILE_PATH_MAX, "%s", v);
   } else {
-    home = kefo_env_get(env, "HOME");
+    home = kefo__env_get(env, "HOME");
     if (home == NULL) {
-      kefo_set_err(err, errlen, "HOME is not set, so %s cannot be found",
-                   v != NULL ? var : def);
+      kefo__set_err(err, errlen, "HOME is not set, so %s cannot be found",
+                    v != NULL ? var : def);
       return KEFO_ERR_CONFIG;
     }
     rest = v != NULL ? v + 1 : def + 1;
     n = snprintf(out, KEFO_PROFILE_PATH_MAX, "%s%s", home, rest);
   }
   if (n < 0 || n >= KEFO_PROFILE_PATH_MAX) {
-    kefo_set_err(err, errlen, "the path of %s is too long",
-                 v != NULL ? var : def);
+    kefo__set_err(err, errlen, "the path of %s is too long",
+                  v != NULL ? var : def);
     return KEFO_ERR_CONFIG;
   }
   return 0;
 }
 
-int kefo_profile_paths(const kefo_env *env, char *config_path,
-                       char *credentials_path, char *err, size_t errlen) {
+int kefo__profile_paths(const kefo_env *env, char *config_path,
+                        char *credentials_path, char *err, size_t errlen) {
   int rv;
 
   rv = build_path(env, "AWS_CONFIG_FILE", "~/.aws/config", config_path, err,
@@ -673,9 +673,9 @@ int kefo_profile_paths(const kefo_env *env, char *config_path,
   return rv;
 }
 
-int kefo_profile_set_load_default(kefo_profile_set **out, const kefo_mem *mem,
-                                  const kefo_env *env, char *err,
-                                  size_t errlen) {
+int kefo__profile_set_load_default(kefo_profile_set **out, const kefo_mem *mem,
+                                   const kefo_env *env, char *err,
+                                   size_t errlen) {
   kefo_profile_set *set = NULL;
   char *paths;
   int rv;
@@ -684,43 +684,43 @@ int kefo_profile_set_load_default(kefo_profile_set **out, const kefo_mem *mem,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   *out = NULL;
-  mem = kefo_mem_or_default(mem);
+  mem = kefo__mem_or_default(mem);
   /* Two paths of 4 KiB: on the heap, not the event loop's stack. */
-  paths = kefo_mem_malloc(mem, 2 * KEFO_PROFILE_PATH_MAX);
+  paths = kefo__mem_malloc(mem, 2 * KEFO_PROFILE_PATH_MAX);
   if (paths == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
-  rv = kefo_profile_paths(env, paths, paths + KEFO_PROFILE_PATH_MAX, err,
-                          errlen);
+  rv = kefo__profile_paths(env, paths, paths + KEFO_PROFILE_PATH_MAX, err,
+                           errlen);
   if (rv != 0) {
     goto done;
   }
-  rv = kefo_profile_set_new(&set, mem);
+  rv = kefo__profile_set_new(&set, mem);
   if (rv != 0) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     goto done;
   }
-  rv = kefo_profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG, paths, NULL,
-                                  err, errlen);
+  rv = kefo__profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG, paths, NULL,
+                                   err, errlen);
   if (rv == 0) {
-    rv = kefo_profile_set_load_file(set, KEFO_PROFILE_FILE_CREDENTIALS,
-                                    paths + KEFO_PROFILE_PATH_MAX, NULL, err,
-                                    errlen);
+    rv = kefo__profile_set_load_file(set, KEFO_PROFILE_FILE_CREDENTIALS,
+                                     paths + KEFO_PROFILE_PATH_MAX, NULL, err,
+                                     errlen);
   }
   if (rv != 0) {
-    kefo_profile_set_del(set);
+    kefo__profile_set_del(set);
     goto done;
   }
   *out = set;
 
 done:
-  kefo_mem_free(mem, paths);
+  kefo__mem_free(mem, paths);
   return rv;
 }
 
-void kefo_profile_set_describe(const kefo_profile_set *set, char *out,
-                               size_t outlen) {
+void kefo__profile_set_describe(const kefo_profile_set *set, char *out,
+                                size_t outlen) {
   const char *c, *k;
   int cf, kf;
 
@@ -750,37 +750,38 @@ void kefo_profile_set_describe(const kefo_profile_set *set, char *out,
   }
 }
 
-const char *kefo_profile_name(const kefo_env *env, const char *configured) {
+const char *kefo__profile_name(const kefo_env *env, const char *configured) {
   const char *v;
 
   if (configured != NULL && configured[0] != '\0') {
     return configured;
   }
-  v = kefo_env_get(env, "AWS_PROFILE");
+  v = kefo__env_get(env, "AWS_PROFILE");
   return v != NULL ? v : "default";
 }
 
-const kefo_profile *kefo_profile_set_find(const kefo_profile_set *set,
-                                          const char *name) {
+const kefo_profile *kefo__profile_set_find(const kefo_profile_set *set,
+                                           const char *name) {
   if (set == NULL || name == NULL) {
     return NULL;
   }
   return find_profile(set, name, strlen(name));
 }
 
-size_t kefo_profile_set_count(const kefo_profile_set *set) {
+size_t kefo__profile_set_count(const kefo_profile_set *set) {
   return set != NULL ? set->nprofiles : 0;
 }
 
-const kefo_profile *kefo_profile_set_at(const kefo_profile_set *set, size_t i) {
+const kefo_profile *kefo__profile_set_at(const kefo_profile_set *set,
+                                         size_t i) {
   return set != NULL && i < set->nprofiles ? set->profiles[i] : NULL;
 }
 
-const char *kefo_profile_name_of(const kefo_profile *p) {
+const char *kefo__profile_name_of(const kefo_profile *p) {
   return p->name;
 }
 
-const char *kefo_profile_get(const kefo_profile *p, const char *key) {
+const char *kefo__profile_get(const kefo_profile *p, const char *key) {
   size_t i;
 
   if (p == NULL || key == NULL) {
@@ -794,12 +795,12 @@ const char *kefo_profile_get(const kefo_profile *p, const char *key) {
   return NULL;
 }
 
-size_t kefo_profile_count(const kefo_profile *p) {
+size_t kefo__profile_count(const kefo_profile *p) {
   return p != NULL ? p->nprops : 0;
 }
 
-void kefo_profile_at(const kefo_profile *p, size_t i, const char **key,
-                     const char **value) {
+void kefo__profile_at(const kefo_profile *p, size_t i, const char **key,
+                      const char **value) {
   *key = i < p->nprops ? p->props[i].key : NULL;
   *value = i < p->nprops ? p->props[i].value : NULL;
 }

@@ -103,7 +103,7 @@ plain_run_avx2(const uint8_t *p, const uint8_t *end, int *found) {
 
 static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
 #ifdef KEFO_STS_AVX2
-  if (end - p >= 32 && kefo_cpu_has_avx2()) {
+  if (end - p >= 32 && kefo__cpu_has_avx2()) {
     int found = 0;
     p = plain_run_avx2(p, end, &found);
     if (found) {
@@ -180,7 +180,7 @@ static int read_string(scan *sc, span *out) {
     out->escaped = 1;
     /* Only the escape is decoded out of line: the plain runs around it,
        nearly all of a record, stay in plain_run. */
-    if (kefo_json_string_unescape(&p, end, NULL, NULL, &why) != 0) {
+    if (kefo__json_string_unescape(&p, end, NULL, NULL, &why) != 0) {
       sc->p = p;
       return fail(sc, why);
     }
@@ -200,7 +200,7 @@ static size_t decode(const span *s, uint8_t *d) {
     return s->len;
   }
   /* read_string checked every escape, so this cannot fail. */
-  (void)kefo_json_string_decode(d, &n, s->s, s->len, NULL);
+  (void)kefo__json_string_decode(d, &n, s->s, s->len, NULL);
   return n;
 }
 
@@ -227,7 +227,7 @@ static const uint8_t *digits(const uint8_t *p, const uint8_t *end) {
   return p;
 }
 
-int kefo_records_number(const uint8_t *s, size_t n, double *out) {
+int kefo__records_number(const uint8_t *s, size_t n, double *out) {
   static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -325,7 +325,7 @@ static int read_number(scan *sc, double *out) {
   if (n >= sizeof(tmp)) {
     return fail(sc, "number longer than 63 characters");
   }
-  if (kefo_records_number(s, n, out) != 0) {
+  if (kefo__records_number(s, n, out) != 0) {
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     *out = strtod(tmp, NULL);
@@ -439,7 +439,7 @@ static int key_is(scan *sc, const span *k, const char *name) {
   return strnlen((const char *)tmp, d) == n && memcmp(tmp, name, n) == 0;
 }
 
-int64_t kefo_records_ms(double v, double scale) {
+int64_t kefo__records_ms(double v, double scale) {
   v *= scale;
   /* Written so that NaN lands on 0 too. */
   if (!(v > 0)) {
@@ -539,7 +539,7 @@ static int read_record(scan *sc, kefo_wire_record *r) {
     }
   }
   --sc->depth;
-  r->arrival_ms = is_at ? kefo_records_ms(at, 1000) : 0;
+  r->arrival_ms = is_at ? kefo__records_ms(at, 1000) : 0;
   return 0;
 }
 
@@ -559,7 +559,7 @@ static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
     if (*n == p->recs_cap) {
       size_t cap = p->recs_cap ? p->recs_cap * 2 : 64;
       kefo_wire_record *nr =
-          kefo_mem_realloc(p->mem, p->recs, cap * sizeof(*nr));
+          kefo__mem_realloc(p->mem, p->recs, cap * sizeof(*nr));
       if (nr == NULL) {
         return KEFO_ERR_NOMEM;
       }
@@ -578,23 +578,23 @@ static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
   return 0;
 }
 
-void kefo_records_parser_init(kefo_records_parser *p, const kefo_mem *mem) {
+void kefo__records_parser_init(kefo_records_parser *p, const kefo_mem *mem) {
   memset(p, 0, sizeof(*p));
-  p->mem = kefo_mem_or_default(mem);
-  kefo_buf_init(&p->strings, p->mem);
+  p->mem = kefo__mem_or_default(mem);
+  kefo__buf_init(&p->strings, p->mem);
 }
 
-void kefo_records_parser_free(kefo_records_parser *p) {
-  kefo_buf_free(&p->strings);
-  kefo_mem_free(p->mem, p->recs);
+void kefo__records_parser_free(kefo_records_parser *p) {
+  kefo__buf_free(&p->strings);
+  kefo__mem_free(p->mem, p->recs);
   p->recs = NULL;
   p->recs_cap = 0;
 }
 
-void kefo_records_parser_trim(kefo_records_parser *p, size_t keep) {
+void kefo__records_parser_trim(kefo_records_parser *p, size_t keep) {
   if (p->strings.cap + p->recs_cap * sizeof(kefo_wire_record) > keep) {
-    kefo_records_parser_free(p);
-    kefo_buf_init(&p->strings, p->mem);
+    kefo__records_parser_free(p);
+    kefo__buf_init(&p->strings, p->mem);
   }
 }
 
@@ -632,8 +632,8 @@ static int read_child_shards(scan *sc, kefo_records_event *out) {
   return rv;
 }
 
-int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
-                       kefo_records_event *out) {
+int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
+                        kefo_records_event *out) {
   scan sc;
   size_t nrecs = 0;
   int rv, seen_records = 0, seen_cont = 0, seen_behind = 0, seen_children = 0;
@@ -643,9 +643,9 @@ int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
   memset(out, 0, sizeof(*out));
   p->error = NULL;
   p->error_offset = 0;
-  kefo_buf_reset(&p->strings);
+  kefo__buf_reset(&p->strings);
   /* Room for every string decoded, so that pointers into it hold. */
-  if (kefo_buf_reserve(&p->strings, len + 1) != 0) {
+  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
     return KEFO_ERR_NOMEM;
   }
   sc.p = sc.start = json;
@@ -699,6 +699,6 @@ int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
   }
   out->records = p->recs;
   out->nrecords = out->has_records ? nrecs : 0;
-  out->behind_ms = out->has_behind ? kefo_records_ms(behind, 1) : 0;
+  out->behind_ms = out->has_behind ? kefo__records_ms(behind, 1) : 0;
   return 0;
 }

@@ -74,11 +74,11 @@ typedef struct kefo_records_parser {
   int busy; /* between a parse and the end of its use (owners set it) */
 } kefo_records_parser;
 
-void kefo_records_parser_init(kefo_records_parser *p, const kefo_mem *mem);
-void kefo_records_parser_free(kefo_records_parser *p);
+void kefo__records_parser_init(kefo_records_parser *p, const kefo_mem *mem);
+void kefo__records_parser_free(kefo_records_parser *p);
 
 /* Frees the scratch if it has grown past |keep| bytes in all. */
-void kefo_records_parser_trim(kefo_records_parser *p, size_t keep);
+void kefo__records_parser_trim(kefo_records_parser *p, size_t keep);
 
 /*
  * Reads the payload |json| of |len| bytes into |*out|.
@@ -86,8 +86,8 @@ void kefo_records_parser_trim(kefo_records_parser *p, size_t keep);
  * Returns 0, KEFO_ERR_BAD_RESPONSE when it is not a JSON object
  * (p->error and p->error_offset say why and where), or KEFO_ERR_NOMEM.
  */
-int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
-                       kefo_records_event *out);
+int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
+                        kefo_records_event *out);
 
 /*
  * Converts the JSON number |s| (|n| bytes, grammar already checked) into
@@ -95,11 +95,11 @@ int kefo_records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
  * digits and a net power of ten within 10^+-22. Returns 0, or -1 when the
  * caller must use strtod (|*out| then untouched).
  */
-int kefo_records_number(const uint8_t *s, size_t n, double *out);
+int kefo__records_number(const uint8_t *s, size_t n, double *out);
 
 /* Seconds as a JSON number (|v|) times |scale|, clamped to [0, 2^53]
    with NaN and negatives as 0, so that no value a server sends (negative,
    1e300, inf) makes the conversion undefined. */
-int64_t kefo_records_ms(double v, double scale);
+int64_t kefo__records_ms(double v, double scale);
 
 #endif /* KEFO_RECORDS_READER_H */

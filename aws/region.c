@@ -14,7 +14,7 @@ static int is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-int kefo_region_valid(const char *region) {
+int kefo__region_valid(const char *region) {
   size_t i, len;
 
   if (region == NULL) {
@@ -36,22 +36,22 @@ int kefo_region_valid(const char *region) {
 /* Copies |value| from |source| into |out| when it is a region name. */
 static int take(char *out, const char *value, const char *source, char *err,
                 size_t errlen) {
-  if (!kefo_region_valid(value)) {
+  if (!kefo__region_valid(value)) {
     /* A region is no secret, but a mistyped one could be anything: show
        a bounded part of it. */
-    kefo_set_err(err, errlen,
-                 "%s is not a region name (expected something like "
-                 "us-east-1): '%.64s'",
-                 source, value);
+    kefo__set_err(err, errlen,
+                  "%s is not a region name (expected something like "
+                  "us-east-1): '%.64s'",
+                  source, value);
     return KEFO_ERR_CONFIG;
   }
   memcpy(out, value, strlen(value) + 1);
   return 0;
 }
 
-int kefo_region_resolve(char *out, const char *configured, const kefo_env *env,
-                        const kefo_profile_set *profiles,
-                        const char *profile_name, char *err, size_t errlen) {
+int kefo__region_resolve(char *out, const char *configured, const kefo_env *env,
+                         const kefo_profile_set *profiles,
+                         const char *profile_name, char *err, size_t errlen) {
   const char *v;
   char where[1024];
 
@@ -62,38 +62,40 @@ int kefo_region_resolve(char *out, const char *configured, const kefo_env *env,
   if (configured != NULL && configured[0] != '\0') {
     return take(out, configured, "aws.region", err, errlen);
   }
-  v = kefo_env_get(env, "AWS_REGION");
+  v = kefo__env_get(env, "AWS_REGION");
   if (v != NULL) {
     return take(out, v, "AWS_REGION", err, errlen);
   }
-  v = kefo_env_get(env, "AWS_DEFAULT_REGION");
+  v = kefo__env_get(env, "AWS_DEFAULT_REGION");
   if (v != NULL) {
     return take(out, v, "AWS_DEFAULT_REGION", err, errlen);
   }
   if (profiles != NULL && profile_name != NULL) {
-    const kefo_profile *p = kefo_profile_set_find(profiles, profile_name);
-    v = kefo_profile_get(p, "region");
+    const kefo_profile *p = kefo__profile_set_find(profiles, profile_name);
+    v = kefo__profile_get(p, "region");
     if (v != NULL && v[0] != '\0') {
       char source[128];
       snprintf(source, sizeof(source), "region of profile '%.64s'",
                profile_name);
       return take(out, v, source, err, errlen);
     }
-    kefo_profile_set_describe(profiles, where, sizeof(where));
-    kefo_set_err(err, errlen,
-                 "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION, "
-                 "or region in profile '%.64s' (looked in %s)",
-                 profile_name, where);
+    kefo__profile_set_describe(profiles, where, sizeof(where));
+    kefo__set_err(
+        err, errlen,
+        "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION, "
+        "or region in profile '%.64s' (looked in %s)",
+        profile_name, where);
     return KEFO_ERR_CONFIG;
   }
-  kefo_set_err(err, errlen,
-               "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION");
+  kefo__set_err(err, errlen,
+                "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION");
   return KEFO_ERR_CONFIG;
 }
 
-int kefo_region_resolve_default(char *out, const char *configured,
-                                const char *profile_name, const kefo_env *env,
-                                const kefo_mem *mem, char *err, size_t errlen) {
+int kefo__region_resolve_default(char *out, const char *configured,
+                                 const char *profile_name, const kefo_env *env,
+                                 const kefo_mem *mem, char *err,
+                                 size_t errlen) {
   kefo_profile_set *set = NULL;
   int rv;
 
@@ -101,22 +103,22 @@ int kefo_region_resolve_default(char *out, const char *configured,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if ((configured != NULL && configured[0] != '\0') ||
-      kefo_env_get(env, "AWS_REGION") != NULL ||
-      kefo_env_get(env, "AWS_DEFAULT_REGION") != NULL) {
-    return kefo_region_resolve(out, configured, env, NULL, NULL, err, errlen);
+      kefo__env_get(env, "AWS_REGION") != NULL ||
+      kefo__env_get(env, "AWS_DEFAULT_REGION") != NULL) {
+    return kefo__region_resolve(out, configured, env, NULL, NULL, err, errlen);
   }
   out[0] = '\0';
-  rv = kefo_profile_set_load_default(&set, mem, env, err, errlen);
+  rv = kefo__profile_set_load_default(&set, mem, env, err, errlen);
   if (rv != 0) {
     return rv;
   }
-  rv = kefo_region_resolve(out, NULL, env, set,
-                           kefo_profile_name(env, profile_name), err, errlen);
-  kefo_profile_set_del(set);
+  rv = kefo__region_resolve(out, NULL, env, set,
+                            kefo__profile_name(env, profile_name), err, errlen);
+  kefo__profile_set_del(set);
   return rv;
 }
 
-const char *kefo_service_name(kefo_service_id svc) {
+const char *kefo__service_name(kefo_service_id svc) {
   switch (svc) {
   case KEFO_SERVICE_KINESIS:
     return "kinesis";
@@ -146,10 +148,10 @@ static int is_true(const char *v) {
          (v[3] == 'e' || v[3] == 'E') && v[4] == '\0';
 }
 
-int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
-                          const char *region, const char *configured,
-                          const kefo_env *env, char *err, size_t errlen) {
-  const char *name = kefo_service_name(svc), *source = NULL, *v = NULL;
+int kefo__endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
+                           const char *region, const char *configured,
+                           const kefo_env *env, char *err, size_t errlen) {
+  const char *name = kefo__service_name(svc), *source = NULL, *v = NULL;
   kefo_endpoint tmp;
   int n;
 
@@ -161,22 +163,22 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
     v = configured;
     source = "aws.endpoint";
   } else if (!is_true(
-                 kefo_env_get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) {
+                 kefo__env_get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) {
     source = service_env(svc);
-    v = kefo_env_get(env, source);
+    v = kefo__env_get(env, source);
     if (v == NULL) {
       source = "AWS_ENDPOINT_URL";
-      v = kefo_env_get(env, source);
+      v = kefo__env_get(env, source);
     }
   }
   if (v != NULL) {
     n = snprintf(url, KEFO_ENDPOINT_URL_MAX, "%s", v);
     if (n < 0 || n >= KEFO_ENDPOINT_URL_MAX ||
-        kefo_endpoint_parse(ep ? ep : &tmp, url) != 0) {
-      kefo_set_err(err, errlen,
-                   "%s is not an http:// or https:// URL with only a host and "
-                   "port: '%.200s'",
-                   source, v);
+        kefo__endpoint_parse(ep ? ep : &tmp, url) != 0) {
+      kefo__set_err(err, errlen,
+                    "%s is not an http:// or https:// URL with only a host and "
+                    "port: '%.200s'",
+                    source, v);
       url[0] = '\0';
       return KEFO_ERR_CONFIG;
     }
@@ -186,20 +188,20 @@ int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
                                   strcmp(region, "aws-global") == 0)) {
     snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://sts.amazonaws.com");
   } else if (region == NULL || region[0] == '\0') {
-    kefo_set_err(err, errlen,
-                 "no region to build the %s endpoint from: set aws.region or "
-                 "AWS_REGION, or give an endpoint",
-                 name);
+    kefo__set_err(err, errlen,
+                  "no region to build the %s endpoint from: set aws.region or "
+                  "AWS_REGION, or give an endpoint",
+                  name);
     return KEFO_ERR_CONFIG;
-  } else if (!kefo_region_valid(region)) {
-    kefo_set_err(err, errlen, "'%.64s' is not a region name", region);
+  } else if (!kefo__region_valid(region)) {
+    kefo__set_err(err, errlen, "'%.64s' is not a region name", region);
     return KEFO_ERR_CONFIG;
   } else {
     snprintf(url, KEFO_ENDPOINT_URL_MAX, "https://%s.%s.amazonaws.com%s", name,
              region, strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
   }
-  if (kefo_endpoint_parse(ep ? ep : &tmp, url) != 0) {
-    kefo_set_err(err, errlen, "cannot parse the endpoint %s", url);
+  if (kefo__endpoint_parse(ep ? ep : &tmp, url) != 0) {
+    kefo__set_err(err, errlen, "cannot parse the endpoint %s", url);
     url[0] = '\0';
     return KEFO_ERR_CONFIG;
   }

@@ -28,7 +28,7 @@ typedef enum {
 
 /* Returns 1 when |region| looks like a region name: 1 to 63 of
    [a-z0-9-], starting and ending with a letter or digit. */
-int kefo_region_valid(const char *region);
+int kefo__region_valid(const char *region);
 
 /*
  * Resolves the region into |out| (KEFO_REGION_MAX bytes): |configured|
@@ -40,25 +40,25 @@ int kefo_region_valid(const char *region);
  * region anywhere (listing where it was looked for), or a value that is
  * not a region name (naming where it came from).
  */
-int kefo_region_resolve(char *out, const char *configured, const kefo_env *env,
-                        const kefo_profile_set *profiles,
-                        const char *profile_name, char *err, size_t errlen);
+int kefo__region_resolve(char *out, const char *configured, const kefo_env *env,
+                         const kefo_profile_set *profiles,
+                         const char *profile_name, char *err, size_t errlen);
 
 /*
- * As kefo_region_resolve, loading the shared files (through |mem|) only
+ * As kefo__region_resolve, loading the shared files (through |mem|) only
  * when neither |configured| nor the environment gives a region. The
  * profile is |profile_name|, or AWS_PROFILE, or "default".
  *
  * Returns 0, KEFO_ERR_CONFIG (as above, or a shared file does not parse)
  * or KEFO_ERR_NOMEM.
  */
-int kefo_region_resolve_default(char *out, const char *configured,
-                                const char *profile_name, const kefo_env *env,
-                                const kefo_mem *mem, char *err, size_t errlen);
+int kefo__region_resolve_default(char *out, const char *configured,
+                                 const char *profile_name, const kefo_env *env,
+                                 const kefo_mem *mem, char *err, size_t errlen);
 
 /* Returns the service's name as in its host ("kinesis", "dynamodb",
    "sts"), or NULL for an unknown value. */
-const char *kefo_service_name(kefo_service_id svc);
+const char *kefo__service_name(kefo_service_id svc);
 
 /*
  * Resolves the endpoint of |svc| into |url| (KEFO_ENDPOINT_URL_MAX bytes)
@@ -75,8 +75,8 @@ const char *kefo_service_name(kefo_service_id svc);
  * only a host and port: ...") or saying that the region is missing or
  * invalid.
  */
-int kefo_endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
-                          const char *region, const char *configured,
-                          const kefo_env *env, char *err, size_t errlen);
+int kefo__endpoint_resolve(char *url, kefo_endpoint *ep, kefo_service_id svc,
+                           const char *region, const char *configured,
+                           const kefo_env *env, char *err, size_t errlen);
 
 #endif /* KEFO_REGION_H */

@@ -35,7 +35,7 @@ typedef struct scope {
   char credential[KEFO_SIGV4_CREDENTIAL_MAX];
 } scope;
 
-/* What the canonical request is built from, so kefo_sigv4_sign can reuse
+/* What the canonical request is built from, so kefo__sigv4_sign can reuse
    the signed headers list and the X-Amz-* parameters for its output. */
 typedef struct sign_ctx {
   scope sc;
@@ -150,7 +150,7 @@ static void put_digits(char *p, unsigned v, int n) {
   }
 }
 
-int kefo_sigv4_amz_date(char *out, size_t outlen, int64_t time) {
+int kefo__sigv4_amz_date(char *out, size_t outlen, int64_t time) {
   int64_t days, z, era, doe, yoe, doy, mp, year;
   unsigned month, day, secs;
 
@@ -187,8 +187,8 @@ int kefo_sigv4_amz_date(char *out, size_t outlen, int64_t time) {
   return 0;
 }
 
-int kefo_sigv4_sha256_hex(char *out, size_t outlen, const uint8_t *data,
-                          size_t len) {
+int kefo__sigv4_sha256_hex(char *out, size_t outlen, const uint8_t *data,
+                           size_t len) {
   uint8_t md[32];
   int rv;
 
@@ -213,7 +213,7 @@ static int scope_init(scope *sc, const kefo_sigv4_params *params) {
   if (params == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  rv = kefo_sigv4_amz_date(sc->amz_date, sizeof(sc->amz_date), params->time);
+  rv = kefo__sigv4_amz_date(sc->amz_date, sizeof(sc->amz_date), params->time);
   if (rv != 0) {
     return rv;
   }
@@ -409,7 +409,7 @@ static int hdr_entry_cmp(const void *a, const void *b) {
 
 static int append_lower(kefo_buf *b, const char *s, size_t len) {
   size_t i;
-  int rv = kefo_buf_reserve(b, len);
+  int rv = kefo__buf_reserve(b, len);
 
   if (rv != 0) {
     return rv;
@@ -426,7 +426,7 @@ static int append_trimmed(kefo_buf *b, const char *s, size_t len) {
   size_t i;
   int pending = 0, started = 0, rv;
 
-  rv = kefo_buf_reserve(b, len);
+  rv = kefo__buf_reserve(b, len);
   if (rv != 0) {
     return rv;
   }
@@ -465,7 +465,7 @@ static int build_headers(sign_ctx *ctx, const kefo_sigv4_request *req,
   if (req->nheaders > SIZE_MAX / sizeof(*e) - 3) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  e = kefo_mem_malloc(mem, (req->nheaders + 3) * sizeof(*e));
+  e = kefo__mem_malloc(mem, (req->nheaders + 3) * sizeof(*e));
   if (e == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -492,12 +492,12 @@ static int build_headers(sign_ctx *ctx, const kefo_sigv4_request *req,
     int dup = i > 0 && name_cmp(&e[i], &e[i - 1]) == 0;
 
     if (dup) {
-      rv = kefo_buf_append_byte(&ctx->headers, ',');
+      rv = kefo__buf_append_byte(&ctx->headers, ',');
     } else {
       if (i > 0) {
-        rv = kefo_buf_append_byte(&ctx->headers, '\n');
+        rv = kefo__buf_append_byte(&ctx->headers, '\n');
         if (rv == 0) {
-          rv = kefo_buf_append_byte(&ctx->signed_headers, ';');
+          rv = kefo__buf_append_byte(&ctx->signed_headers, ';');
         }
       }
       if (rv == 0) {
@@ -507,7 +507,7 @@ static int build_headers(sign_ctx *ctx, const kefo_sigv4_request *req,
         rv = append_lower(&ctx->signed_headers, e[i].name, e[i].namelen);
       }
       if (rv == 0) {
-        rv = kefo_buf_append_byte(&ctx->headers, ':');
+        rv = kefo__buf_append_byte(&ctx->headers, ':');
       }
     }
     if (rv == 0) {
@@ -518,9 +518,9 @@ static int build_headers(sign_ctx *ctx, const kefo_sigv4_request *req,
     }
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(&ctx->headers, '\n');
+    rv = kefo__buf_append_byte(&ctx->headers, '\n');
   }
-  kefo_mem_free(mem, e);
+  kefo__mem_free(mem, e);
   return rv;
 }
 
@@ -531,55 +531,55 @@ static int build_xquery(sign_ctx *ctx, const kefo_sigv4_params *params) {
   int rv;
 
   snprintf(expires, sizeof(expires), "%u", (unsigned)params->expires);
-  rv =
-      kefo_buf_append_str(b, "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
+  rv = kefo__buf_append_str(b,
+                            "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
   if (rv == 0) {
-    rv = kefo_sigv4_uri_encode(b, ctx->sc.credential,
-                               strlen(ctx->sc.credential), 0);
+    rv = kefo__sigv4_uri_encode(b, ctx->sc.credential,
+                                strlen(ctx->sc.credential), 0);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, "&X-Amz-Date=");
+    rv = kefo__buf_append_str(b, "&X-Amz-Date=");
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, ctx->sc.amz_date);
+    rv = kefo__buf_append_str(b, ctx->sc.amz_date);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, "&X-Amz-SignedHeaders=");
+    rv = kefo__buf_append_str(b, "&X-Amz-SignedHeaders=");
   }
   if (rv == 0) {
-    rv = kefo_sigv4_uri_encode(b, (const char *)ctx->signed_headers.data,
-                               ctx->signed_headers.len, 0);
+    rv = kefo__sigv4_uri_encode(b, (const char *)ctx->signed_headers.data,
+                                ctx->signed_headers.len, 0);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, "&X-Amz-Expires=");
+    rv = kefo__buf_append_str(b, "&X-Amz-Expires=");
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, expires);
+    rv = kefo__buf_append_str(b, expires);
   }
   if (rv == 0 && is_signed_token(params)) {
-    rv = kefo_buf_append_str(b, "&X-Amz-Security-Token=");
+    rv = kefo__buf_append_str(b, "&X-Amz-Security-Token=");
     if (rv == 0) {
-      rv = kefo_sigv4_uri_encode(b, ctx->token, strlen(ctx->token), 0);
+      rv = kefo__sigv4_uri_encode(b, ctx->token, strlen(ctx->token), 0);
     }
   }
   if (rv == 0) {
     /* A NUL, so the parameters can be parsed as a C string. */
-    rv = kefo_buf_cstr(b) ? 0 : KEFO_ERR_NOMEM;
+    rv = kefo__buf_cstr(b) ? 0 : KEFO_ERR_NOMEM;
   }
   return rv;
 }
 
 static void ctx_init(sign_ctx *ctx, const kefo_mem *mem) {
   memset(ctx, 0, sizeof(*ctx));
-  kefo_buf_init(&ctx->headers, mem);
-  kefo_buf_init(&ctx->signed_headers, mem);
-  kefo_buf_init(&ctx->xquery, mem);
+  kefo__buf_init(&ctx->headers, mem);
+  kefo__buf_init(&ctx->signed_headers, mem);
+  kefo__buf_init(&ctx->xquery, mem);
 }
 
 static void ctx_free(sign_ctx *ctx) {
-  kefo_buf_free(&ctx->headers);
-  kefo_buf_free(&ctx->signed_headers);
-  kefo_buf_free(&ctx->xquery);
+  kefo__buf_free(&ctx->headers);
+  kefo__buf_free(&ctx->signed_headers);
+  kefo__buf_free(&ctx->xquery);
 }
 
 /* Checks everything and builds the parts the canonical request and the
@@ -608,8 +608,8 @@ static int ctx_prepare(sign_ctx *ctx, const kefo_sigv4_request *req,
   if (req->payload_hash) {
     ctx->payload_hash = req->payload_hash;
   } else {
-    rv = kefo_sigv4_sha256_hex(ctx->body_hash, sizeof(ctx->body_hash),
-                               req->body, req->bodylen);
+    rv = kefo__sigv4_sha256_hex(ctx->body_hash, sizeof(ctx->body_hash),
+                                req->body, req->bodylen);
     if (rv != 0) {
       return rv;
     }
@@ -631,48 +631,48 @@ static int ctx_canonical_request(sign_ctx *ctx, kefo_buf *out,
                                  const kefo_sigv4_params *params) {
   int rv;
 
-  rv = kefo_buf_append_str(out, req->method);
+  rv = kefo__buf_append_str(out, req->method);
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = kefo_sigv4_uri_path(
+    rv = kefo__sigv4_uri_path(
         out, req->path, !(params->flags & KEFO_SIGV4_FLAG_NO_NORMALIZE_PATH));
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = kefo_sigv4_uri_query(out, req->query,
-                              params->mode == KEFO_SIGV4_QUERY
-                                  ? (const char *)ctx->xquery.data
-                                  : NULL,
-                              params->mode == KEFO_SIGV4_QUERY);
+    rv = kefo__sigv4_uri_query(out, req->query,
+                               params->mode == KEFO_SIGV4_QUERY
+                                   ? (const char *)ctx->xquery.data
+                                   : NULL,
+                               params->mode == KEFO_SIGV4_QUERY);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = kefo_buf_append(out, ctx->headers.data, ctx->headers.len);
+    rv = kefo__buf_append(out, ctx->headers.data, ctx->headers.len);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv =
-        kefo_buf_append(out, ctx->signed_headers.data, ctx->signed_headers.len);
+    rv = kefo__buf_append(out, ctx->signed_headers.data,
+                          ctx->signed_headers.len);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(out, ctx->payload_hash);
+    rv = kefo__buf_append_str(out, ctx->payload_hash);
   }
   return rv;
 }
 
-int kefo_sigv4_canonical_request(kefo_buf *out, const kefo_sigv4_request *req,
-                                 const kefo_sigv4_params *params) {
+int kefo__sigv4_canonical_request(kefo_buf *out, const kefo_sigv4_request *req,
+                                  const kefo_sigv4_params *params) {
   sign_ctx ctx;
   size_t mark;
   int rv;
@@ -704,27 +704,28 @@ static int append_string_to_sign(kefo_buf *out, const scope *sc,
     return rv;
   }
   hex_encode(hex, md, sizeof(md));
-  rv = kefo_buf_append_str(out, ALGORITHM "\n");
+  rv = kefo__buf_append_str(out, ALGORITHM "\n");
   if (rv == 0) {
-    rv = kefo_buf_append_str(out, sc->amz_date);
+    rv = kefo__buf_append_str(out, sc->amz_date);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(out, sc->scope);
+    rv = kefo__buf_append_str(out, sc->scope);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(out, '\n');
+    rv = kefo__buf_append_byte(out, '\n');
   }
   if (rv == 0) {
-    rv = kefo_buf_append(out, hex, KEFO_SIGV4_HEX_LEN);
+    rv = kefo__buf_append(out, hex, KEFO_SIGV4_HEX_LEN);
   }
   return rv;
 }
 
-int kefo_sigv4_string_to_sign(kefo_buf *out, const uint8_t *creq,
-                              size_t creqlen, const kefo_sigv4_params *params) {
+int kefo__sigv4_string_to_sign(kefo_buf *out, const uint8_t *creq,
+                               size_t creqlen,
+                               const kefo_sigv4_params *params) {
   scope sc;
   size_t mark;
   int rv;
@@ -744,11 +745,11 @@ int kefo_sigv4_string_to_sign(kefo_buf *out, const uint8_t *creq,
   return rv;
 }
 
-void kefo_sigv4_key_init(kefo_sigv4_key *key) {
+void kefo__sigv4_key_init(kefo_sigv4_key *key) {
   memset(key, 0, sizeof(*key));
 }
 
-void kefo_sigv4_key_free(kefo_sigv4_key *key) {
+void kefo__sigv4_key_free(kefo_sigv4_key *key) {
   OPENSSL_cleanse(key, sizeof(*key));
 }
 
@@ -800,15 +801,15 @@ static int key_update(kefo_sigv4_key *key, const scope *sc,
   rv = derive_key(key->key, params->credentials->secret_access_key,
                   sc->amz_date, params->region, params->service);
   if (rv != 0) {
-    kefo_sigv4_key_free(key);
+    kefo__sigv4_key_free(key);
     return rv;
   }
   memcpy(key->credential, sc->credential, strlen(sc->credential) + 1);
   return 0;
 }
 
-int kefo_sigv4_signing_key(kefo_sigv4_key *key,
-                           const kefo_sigv4_params *params) {
+int kefo__sigv4_signing_key(kefo_sigv4_key *key,
+                            const kefo_sigv4_params *params) {
   scope sc;
   int rv;
 
@@ -823,13 +824,13 @@ int kefo_sigv4_signing_key(kefo_sigv4_key *key,
     rv = key_update(key, &sc, params);
   }
   if (rv != 0) {
-    kefo_sigv4_key_free(key);
+    kefo__sigv4_key_free(key);
   }
   return rv;
 }
 
-int kefo_sigv4_signature(char *out, size_t outlen, const kefo_sigv4_key *key,
-                         const uint8_t *sts, size_t stslen) {
+int kefo__sigv4_signature(char *out, size_t outlen, const kefo_sigv4_key *key,
+                          const uint8_t *sts, size_t stslen) {
   uint8_t mac[32];
   int rv;
 
@@ -853,17 +854,17 @@ int kefo_sigv4_signature(char *out, size_t outlen, const kefo_sigv4_key *key,
 
 static void result_init(kefo_sigv4_result *res, const kefo_mem *mem) {
   memset(res, 0, sizeof(*res));
-  kefo_buf_init(&res->storage, mem);
+  kefo__buf_init(&res->storage, mem);
 }
 
-void kefo_sigv4_result_free(kefo_sigv4_result *res) {
+void kefo__sigv4_result_free(kefo_sigv4_result *res) {
   const kefo_mem *mem;
 
   if (res == NULL) {
     return;
   }
   mem = res->storage.mem;
-  kefo_buf_free(&res->storage);
+  kefo__buf_free(&res->storage);
   result_init(res, mem);
 }
 
@@ -872,9 +873,9 @@ static int store(kefo_buf *b, size_t *off, const char *s) {
   int rv;
 
   *off = b->len;
-  rv = kefo_buf_append_str(b, s);
+  rv = kefo__buf_append_str(b, s);
   if (rv == 0) {
-    rv = kefo_buf_append_byte(b, '\0');
+    rv = kefo__buf_append_byte(b, '\0');
   }
   return rv;
 }
@@ -901,25 +902,25 @@ static int output_headers(kefo_sigv4_result *res, const sign_ctx *ctx,
   }
   if (rv == 0) {
     off[3] = b->len;
-    rv = kefo_buf_append_str(b, ALGORITHM " Credential=");
+    rv = kefo__buf_append_str(b, ALGORITHM " Credential=");
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, ctx->sc.credential);
+    rv = kefo__buf_append_str(b, ctx->sc.credential);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, ", SignedHeaders=");
+    rv = kefo__buf_append_str(b, ", SignedHeaders=");
   }
   if (rv == 0) {
-    rv = kefo_buf_append(b, ctx->signed_headers.data, ctx->signed_headers.len);
+    rv = kefo__buf_append(b, ctx->signed_headers.data, ctx->signed_headers.len);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, ", Signature=");
+    rv = kefo__buf_append_str(b, ", Signature=");
   }
   if (rv == 0) {
-    rv = kefo_buf_append(b, res->signature, KEFO_SIGV4_HEX_LEN);
+    rv = kefo__buf_append(b, res->signature, KEFO_SIGV4_HEX_LEN);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(b, '\0');
+    rv = kefo__buf_append_byte(b, '\0');
   }
   if (rv != 0) {
     return rv;
@@ -948,29 +949,29 @@ static int output_query(kefo_sigv4_result *res, const sign_ctx *ctx,
 
   if (req->query && req->query[0] != '\0') {
     size_t len = strlen(req->query);
-    rv = kefo_buf_append(b, req->query, len);
+    rv = kefo__buf_append(b, req->query, len);
     /* No empty parameter between the caller's query and ours. */
     if (rv == 0 && req->query[len - 1] != '&') {
-      rv = kefo_buf_append_byte(b, '&');
+      rv = kefo__buf_append_byte(b, '&');
     }
   }
   if (rv == 0) {
-    rv = kefo_buf_append(b, ctx->xquery.data, ctx->xquery.len);
+    rv = kefo__buf_append(b, ctx->xquery.data, ctx->xquery.len);
   }
   if (rv == 0 && ctx->token && !is_signed_token(params)) {
-    rv = kefo_buf_append_str(b, "&X-Amz-Security-Token=");
+    rv = kefo__buf_append_str(b, "&X-Amz-Security-Token=");
     if (rv == 0) {
-      rv = kefo_sigv4_uri_encode(b, ctx->token, strlen(ctx->token), 0);
+      rv = kefo__sigv4_uri_encode(b, ctx->token, strlen(ctx->token), 0);
     }
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, "&X-Amz-Signature=");
+    rv = kefo__buf_append_str(b, "&X-Amz-Signature=");
   }
   if (rv == 0) {
-    rv = kefo_buf_append(b, res->signature, KEFO_SIGV4_HEX_LEN);
+    rv = kefo__buf_append(b, res->signature, KEFO_SIGV4_HEX_LEN);
   }
   if (rv == 0) {
-    rv = kefo_buf_cstr(b) ? 0 : KEFO_ERR_NOMEM;
+    rv = kefo__buf_cstr(b) ? 0 : KEFO_ERR_NOMEM;
   }
   if (rv != 0) {
     return rv;
@@ -980,9 +981,9 @@ static int output_query(kefo_sigv4_result *res, const sign_ctx *ctx,
   return 0;
 }
 
-int kefo_sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
-                    const kefo_sigv4_params *params, kefo_sigv4_key *key_cache,
-                    const kefo_mem *mem) {
+int kefo__sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
+                     const kefo_sigv4_params *params, kefo_sigv4_key *key_cache,
+                     const kefo_mem *mem) {
   sign_ctx ctx;
   kefo_buf creq, sts;
   kefo_sigv4_key local_key;
@@ -992,12 +993,12 @@ int kefo_sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
   if (res == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
+  mem = kefo__mem_or_default(mem);
   result_init(res, mem);
   ctx_init(&ctx, mem);
-  kefo_buf_init(&creq, mem);
-  kefo_buf_init(&sts, mem);
-  kefo_sigv4_key_init(&local_key);
+  kefo__buf_init(&creq, mem);
+  kefo__buf_init(&sts, mem);
+  kefo__sigv4_key_init(&local_key);
 
   rv = ctx_prepare(&ctx, req, params);
   if (rv != 0) {
@@ -1015,8 +1016,8 @@ int kefo_sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
   if (rv != 0) {
     goto fail;
   }
-  rv = kefo_sigv4_signature(res->signature, sizeof(res->signature), key,
-                            sts.data, sts.len);
+  rv = kefo__sigv4_signature(res->signature, sizeof(res->signature), key,
+                             sts.data, sts.len);
   if (rv != 0) {
     goto fail;
   }
@@ -1028,11 +1029,11 @@ int kefo_sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
 
 fail:
   if (rv != 0) {
-    kefo_sigv4_result_free(res);
+    kefo__sigv4_result_free(res);
   }
-  kefo_sigv4_key_free(&local_key);
-  kefo_buf_free(&sts);
-  kefo_buf_free(&creq);
+  kefo__sigv4_key_free(&local_key);
+  kefo__buf_free(&sts);
+  kefo__buf_free(&creq);
   ctx_free(&ctx);
   return rv;
 }

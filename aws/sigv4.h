@@ -24,7 +24,7 @@
    limits checked on each part (access key id 128 bytes, region and
    service 63 each) keep it below this. */
 #define KEFO_SIGV4_CREDENTIAL_MAX 320
-/* Most headers kefo_sigv4_sign adds: X-Amz-Date, X-Amz-Security-Token,
+/* Most headers kefo__sigv4_sign adds: X-Amz-Date, X-Amz-Security-Token,
    x-amz-content-sha256 and Authorization. */
 #define KEFO_SIGV4_MAX_ADDED_HEADERS 4
 /* Longest presigned URL lifetime AWS accepts: 7 days. */
@@ -125,7 +125,7 @@ typedef struct kefo_sigv4_params {
 /*
  * A derived signing key and the credential scope it was derived for. The
  * key depends on the secret, the day, the region and the service only, so
- * a caller that keeps one and hands it to every kefo_sigv4_sign call
+ * a caller that keeps one and hands it to every kefo__sigv4_sign call
  * derives it once a day instead of once a request. It is keyed on the
  * access key id rather than the secret: AWS never gives one access key id
  * two secrets (rotation and STS refresh issue a new id). Not thread-safe:
@@ -138,8 +138,8 @@ typedef struct kefo_sigv4_key {
 } kefo_sigv4_key;
 
 /*
- * The output of kefo_sigv4_sign. All strings live in |storage| and stay
- * valid until kefo_sigv4_result_free.
+ * The output of kefo__sigv4_sign. All strings live in |storage| and stay
+ * valid until kefo__sigv4_result_free.
  */
 typedef struct kefo_sigv4_result {
   /* Header signing: the headers to add, names in lowercase (HTTP/2
@@ -161,14 +161,14 @@ typedef struct kefo_sigv4_result {
 } kefo_sigv4_result;
 
 /* Makes |key| empty, so its first use derives the key. */
-void kefo_sigv4_key_init(kefo_sigv4_key *key);
+void kefo__sigv4_key_init(kefo_sigv4_key *key);
 
 /* Wipes |key|; it may be initialised again. */
-void kefo_sigv4_key_free(kefo_sigv4_key *key);
+void kefo__sigv4_key_free(kefo_sigv4_key *key);
 
-/* Frees what |res| holds; |res| must have been passed to kefo_sigv4_sign
+/* Frees what |res| holds; |res| must have been passed to kefo__sigv4_sign
    (which initialises it whatever it returns). */
-void kefo_sigv4_result_free(kefo_sigv4_result *res);
+void kefo__sigv4_result_free(kefo_sigv4_result *res);
 
 /*
  * Writes the X-Amz-Date form of |time| ("20150830T123600Z") and a NUL to
@@ -180,7 +180,7 @@ void kefo_sigv4_result_free(kefo_sigv4_result *res);
  *   KEFO_SIGV4_MAX_TIME.
  * KEFO_ERR_BUFFER_TOO_SMALL: |outlen| < KEFO_SIGV4_DATE_LEN + 1.
  */
-int kefo_sigv4_amz_date(char *out, size_t outlen, int64_t time);
+int kefo__sigv4_amz_date(char *out, size_t outlen, int64_t time);
 
 /*
  * Writes the lowercase hex SHA-256 of the |len| bytes at |data| and a NUL
@@ -193,8 +193,8 @@ int kefo_sigv4_amz_date(char *out, size_t outlen, int64_t time);
  * KEFO_ERR_BUFFER_TOO_SMALL: |outlen| < KEFO_SIGV4_HEX_LEN + 1.
  * KEFO_ERR_CRYPTO: OpenSSL failed.
  */
-int kefo_sigv4_sha256_hex(char *out, size_t outlen, const uint8_t *data,
-                          size_t len);
+int kefo__sigv4_sha256_hex(char *out, size_t outlen, const uint8_t *data,
+                           size_t len);
 
 /*
  * Appends the canonical request for |req| signed with |params| to |out|,
@@ -215,8 +215,8 @@ int kefo_sigv4_sha256_hex(char *out, size_t outlen, const uint8_t *data,
  *   malformed payload hash.
  * KEFO_ERR_NOMEM: out of memory.
  */
-int kefo_sigv4_canonical_request(kefo_buf *out, const kefo_sigv4_request *req,
-                                 const kefo_sigv4_params *params);
+int kefo__sigv4_canonical_request(kefo_buf *out, const kefo_sigv4_request *req,
+                                  const kefo_sigv4_params *params);
 
 /*
  * Appends the string to sign for the canonical request |creq| of
@@ -231,8 +231,8 @@ int kefo_sigv4_canonical_request(kefo_buf *out, const kefo_sigv4_request *req,
  * KEFO_ERR_NOMEM: out of memory.
  * KEFO_ERR_CRYPTO: OpenSSL failed.
  */
-int kefo_sigv4_string_to_sign(kefo_buf *out, const uint8_t *creq,
-                              size_t creqlen, const kefo_sigv4_params *params);
+int kefo__sigv4_string_to_sign(kefo_buf *out, const uint8_t *creq,
+                               size_t creqlen, const kefo_sigv4_params *params);
 
 /*
  * Makes |key| hold the signing key for the credentials, day, region and
@@ -244,8 +244,8 @@ int kefo_sigv4_string_to_sign(kefo_buf *out, const uint8_t *creq,
  * KEFO_ERR_INVALID_ARGUMENT: a pointer is NULL, or |params| is invalid.
  * KEFO_ERR_CRYPTO: OpenSSL failed.
  */
-int kefo_sigv4_signing_key(kefo_sigv4_key *key,
-                           const kefo_sigv4_params *params);
+int kefo__sigv4_signing_key(kefo_sigv4_key *key,
+                            const kefo_sigv4_params *params);
 
 /*
  * Writes the signature of the string to sign |sts| of |stslen| bytes
@@ -258,28 +258,28 @@ int kefo_sigv4_signing_key(kefo_sigv4_key *key,
  * KEFO_ERR_BUFFER_TOO_SMALL: |outlen| < KEFO_SIGV4_HEX_LEN + 1.
  * KEFO_ERR_CRYPTO: OpenSSL failed.
  */
-int kefo_sigv4_signature(char *out, size_t outlen, const kefo_sigv4_key *key,
-                         const uint8_t *sts, size_t stslen);
+int kefo__sigv4_signature(char *out, size_t outlen, const kefo_sigv4_key *key,
+                          const uint8_t *sts, size_t stslen);
 
 /*
  * Signs |req| with |params| and fills |res| with what to add to the
  * request: headers (KEFO_SIGV4_HEADERS) or the query string to send
  * (KEFO_SIGV4_QUERY). |key_cache|, when not NULL, is used and updated as
- * kefo_sigv4_signing_key does, so a caller keeping one derives the key
+ * kefo__sigv4_signing_key does, so a caller keeping one derives the key
  * only when the day or the credentials change; NULL derives a key for
  * this call only. |res| is allocated through |mem| (NULL: default). |res|
  * is initialised first, whatever the outcome: on error it holds nothing,
- * and kefo_sigv4_result_free is harmless.
+ * and kefo__sigv4_result_free is harmless.
  *
  * Returns 0 or:
  * KEFO_ERR_INVALID_ARGUMENT: a pointer is NULL, or |params| is invalid.
  * KEFO_ERR_SIGV4: the request cannot be signed as given (see
- *   kefo_sigv4_canonical_request).
+ *   kefo__sigv4_canonical_request).
  * KEFO_ERR_CRYPTO: OpenSSL failed.
  * KEFO_ERR_NOMEM: out of memory.
  */
-int kefo_sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
-                    const kefo_sigv4_params *params, kefo_sigv4_key *key_cache,
-                    const kefo_mem *mem);
+int kefo__sigv4_sign(kefo_sigv4_result *res, const kefo_sigv4_request *req,
+                     const kefo_sigv4_params *params, kefo_sigv4_key *key_cache,
+                     const kefo_mem *mem);
 
 #endif /* KEFO_SIGV4_H */

@@ -41,16 +41,16 @@ static int append_encoded(kefo_buf *b, uint8_t c, int keep_slash) {
   uint8_t esc[3];
 
   if (is_unreserved(c) || (keep_slash && c == '/')) {
-    return kefo_buf_append_byte(b, c);
+    return kefo__buf_append_byte(b, c);
   }
   esc[0] = '%';
   esc[1] = (uint8_t)upper_hex[c >> 4];
   esc[2] = (uint8_t)upper_hex[c & 0xf];
-  return kefo_buf_append(b, esc, 3);
+  return kefo__buf_append(b, esc, 3);
 }
 
-int kefo_sigv4_uri_encode(kefo_buf *b, const char *s, size_t len,
-                          int keep_slash) {
+int kefo__sigv4_uri_encode(kefo_buf *b, const char *s, size_t len,
+                           int keep_slash) {
   size_t i;
   int rv;
 
@@ -86,13 +86,13 @@ static int append_query_component(kefo_buf *b, const char *s, size_t len) {
   return 0;
 }
 
-int kefo_sigv4_uri_path(kefo_buf *out, const char *path, int normalize) {
+int kefo__sigv4_uri_path(kefo_buf *out, const char *path, int normalize) {
   size_t base = out->len, pathlen = strlen(path);
   const char *p = path, *end = path + pathlen;
   int rv;
 
   if (!normalize) {
-    return kefo_sigv4_uri_encode(out, path, pathlen, 1);
+    return kefo__sigv4_uri_encode(out, path, pathlen, 1);
   }
   /* Each kept segment is written as "/" and its encoded bytes; an encoded
      segment holds no '/', so ".." drops back to the last '/' written. */
@@ -119,9 +119,9 @@ int kefo_sigv4_uri_path(kefo_buf *out, const char *path, int normalize) {
       }
       continue;
     }
-    rv = kefo_buf_append_byte(out, '/');
+    rv = kefo__buf_append_byte(out, '/');
     if (rv == 0) {
-      rv = kefo_sigv4_uri_encode(out, seg, seglen, 0);
+      rv = kefo__sigv4_uri_encode(out, seg, seglen, 0);
     }
     if (rv != 0) {
       return rv;
@@ -130,7 +130,7 @@ int kefo_sigv4_uri_path(kefo_buf *out, const char *path, int normalize) {
   /* Keep a trailing slash ("//example//" -> "/example/"), as the AWS SDKs
      do; an empty result is the root. */
   if (out->len == base || end[-1] == '/') {
-    return kefo_buf_append_byte(out, '/');
+    return kefo__buf_append_byte(out, '/');
   }
   return 0;
 }
@@ -221,8 +221,8 @@ static int encode_params(kefo_buf *enc, query_param *params, size_t *n,
   return 0;
 }
 
-int kefo_sigv4_uri_query(kefo_buf *out, const char *query, const char *xquery,
-                         int reject_signing) {
+int kefo__sigv4_uri_query(kefo_buf *out, const char *query, const char *xquery,
+                          int reject_signing) {
   kefo_buf enc;
   query_param *params = NULL;
   const uint8_t *base;
@@ -238,8 +238,8 @@ int kefo_sigv4_uri_query(kefo_buf *out, const char *query, const char *xquery,
   if (cap == 0) {
     return 0;
   }
-  kefo_buf_init(&enc, out->mem);
-  params = kefo_mem_malloc(out->mem, cap * sizeof(*params));
+  kefo__buf_init(&enc, out->mem);
+  params = kefo__mem_malloc(out->mem, cap * sizeof(*params));
   if (params == NULL) {
     rv = KEFO_ERR_NOMEM;
     goto fail_params;
@@ -268,22 +268,22 @@ int kefo_sigv4_uri_query(kefo_buf *out, const char *query, const char *xquery,
   }
   for (i = 0; i < n && rv == 0; ++i) {
     if (i > 0) {
-      rv = kefo_buf_append_byte(out, '&');
+      rv = kefo__buf_append_byte(out, '&');
     }
     if (rv == 0) {
-      rv = kefo_buf_append(out, params[i].key, params[i].keylen);
+      rv = kefo__buf_append(out, params[i].key, params[i].keylen);
     }
     if (rv == 0) {
-      rv = kefo_buf_append_byte(out, '=');
+      rv = kefo__buf_append_byte(out, '=');
     }
     if (rv == 0) {
-      rv = kefo_buf_append(out, params[i].val, params[i].vallen);
+      rv = kefo__buf_append(out, params[i].val, params[i].vallen);
     }
   }
 
 fail_encode:
-  kefo_mem_free(out->mem, params);
+  kefo__mem_free(out->mem, params);
 fail_params:
-  kefo_buf_free(&enc);
+  kefo__buf_free(&enc);
   return rv;
 }

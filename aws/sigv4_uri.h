@@ -15,8 +15,8 @@
  * 3986's unreserved characters, and '/' unless |keep_slash|. Returns 0 or
  * KEFO_ERR_NOMEM.
  */
-int kefo_sigv4_uri_encode(kefo_buf *b, const char *s, size_t len,
-                          int keep_slash);
+int kefo__sigv4_uri_encode(kefo_buf *b, const char *s, size_t len,
+                           int keep_slash);
 
 /*
  * Appends the canonical URI of |path| to |out|, every byte but the
@@ -26,7 +26,7 @@ int kefo_sigv4_uri_encode(kefo_buf *b, const char *s, size_t len,
  * it; a trailing slash stays, and nothing left is "/". Returns 0 or
  * KEFO_ERR_NOMEM.
  */
-int kefo_sigv4_uri_path(kefo_buf *out, const char *path, int normalize);
+int kefo__sigv4_uri_path(kefo_buf *out, const char *path, int normalize);
 
 /*
  * Appends the canonical query string of |query| and the signer's own
@@ -35,7 +35,7 @@ int kefo_sigv4_uri_path(kefo_buf *out, const char *path, int normalize);
  * |reject_signing|, |query| may not carry X-Amz-* signing parameters
  * itself (KEFO_ERR_SIGV4). Returns 0, KEFO_ERR_SIGV4 or KEFO_ERR_NOMEM.
  */
-int kefo_sigv4_uri_query(kefo_buf *out, const char *query, const char *xquery,
-                         int reject_signing);
+int kefo__sigv4_uri_query(kefo_buf *out, const char *query, const char *xquery,
+                          int reject_signing);
 
 #endif /* KEFO_SIGV4_URI_H */

@@ -16,8 +16,8 @@
 static const unsigned char alpn_h2[] = "\x02h2";
 static const unsigned char alpn_h1[] = "\x08http/1.1";
 
-int kefo_tls_ctx_new(SSL_CTX **out, const char *ca_file, int want_h2, char *err,
-                     size_t errlen) {
+int kefo__tls_ctx_new(SSL_CTX **out, const char *ca_file, int want_h2,
+                      char *err, size_t errlen) {
   SSL_CTX *ctx;
 
   *out = NULL;
@@ -65,7 +65,7 @@ static int is_ip_address(const char *host) {
   return 1;
 }
 
-SSL *kefo_tls_new_ssl(SSL_CTX *ctx, const char *host) {
+SSL *kefo__tls_new_ssl(SSL_CTX *ctx, const char *host) {
   SSL *ssl = SSL_new(ctx);
 
   if (ssl == NULL) {
@@ -89,7 +89,7 @@ SSL *kefo_tls_new_ssl(SSL_CTX *ctx, const char *host) {
   return ssl;
 }
 
-void kefo_tls_describe_error(SSL *ssl, char *out, size_t outlen) {
+void kefo__tls_describe_error(SSL *ssl, char *out, size_t outlen) {
   unsigned long e;
   long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
 
@@ -110,7 +110,7 @@ void kefo_tls_describe_error(SSL *ssl, char *out, size_t outlen) {
   ERR_clear_error();
 }
 
-int kefo_tls_alpn_is_h2(SSL *ssl) {
+int kefo__tls_alpn_is_h2(SSL *ssl) {
   const unsigned char *p = NULL;
   unsigned int n = 0;
 

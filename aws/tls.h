@@ -19,8 +19,8 @@
  * Returns 0 or KEFO_ERR_TLS (with the reason in |err|, |errlen| bytes,
  * e.g. the CA file cannot be read) or KEFO_ERR_NOMEM.
  */
-int kefo_tls_ctx_new(SSL_CTX **out, const char *ca_file, int alpn_h2, char *err,
-                     size_t errlen);
+int kefo__tls_ctx_new(SSL_CTX **out, const char *ca_file, int alpn_h2,
+                      char *err, size_t errlen);
 
 /*
  * Creates a connection's SSL for |host|: SNI (unless |host| is an IP
@@ -28,7 +28,7 @@ int kefo_tls_ctx_new(SSL_CTX **out, const char *ca_file, int alpn_h2, char *err,
  *
  * Returns the SSL, or NULL when out of memory.
  */
-SSL *kefo_tls_new_ssl(SSL_CTX *ctx, const char *host);
+SSL *kefo__tls_new_ssl(SSL_CTX *ctx, const char *host);
 
 /*
  * Writes why the handshake on |ssl| failed into |out|: the certificate
@@ -36,9 +36,9 @@ SSL *kefo_tls_new_ssl(SSL_CTX *ctx, const char *host);
  * unable to get local issuer certificate", "... Hostname mismatch"), else
  * the first OpenSSL error queued, which it clears. |ssl| may be NULL.
  */
-void kefo_tls_describe_error(SSL *ssl, char *out, size_t outlen);
+void kefo__tls_describe_error(SSL *ssl, char *out, size_t outlen);
 
 /* Returns 1 when ALPN on |ssl| chose "h2". */
-int kefo_tls_alpn_is_h2(SSL *ssl);
+int kefo__tls_alpn_is_h2(SSL *ssl);
 
 #endif /* KEFO_TLS_H */

@@ -47,19 +47,19 @@ static const uint8_t dec_table[256] = {
 };
 #undef XX
 
-size_t kefo_base64_encoded_len(size_t n) {
+size_t kefo__base64_encoded_len(size_t n) {
   return (n + 2) / 3 * 4;
 }
 
-size_t kefo_base64_decoded_max(size_t n) {
+size_t kefo__base64_decoded_max(size_t n) {
   return n / 4 * 3;
 }
 
-int kefo_base64_encode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
-                       size_t *outlen) {
+int kefo__base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
+                        size_t n, size_t *outlen) {
   size_t i, o = 0;
 
-  if (n > (SIZE_MAX - 2) / 4 * 3 || outcap < kefo_base64_encoded_len(n)) {
+  if (n > (SIZE_MAX - 2) / 4 * 3 || outcap < kefo__base64_encoded_len(n)) {
     return KEFO_ERR_BUFFER_TOO_SMALL;
   }
   i = 0;
@@ -167,13 +167,13 @@ decode_avx2(uint8_t *out, const uint8_t *in, size_t n, size_t outcap,
 
 #endif /* KEFO_BASE64_AVX2 */
 
-int kefo_base64_decode(uint8_t *out, size_t outcap, const uint8_t *in, size_t n,
-                       size_t *outlen) {
-  return kefo_base64_decode_simd(out, outcap, in, n, outlen, 1);
+int kefo__base64_decode(uint8_t *out, size_t outcap, const uint8_t *in,
+                        size_t n, size_t *outlen) {
+  return kefo__base64_decode_simd(out, outcap, in, n, outlen, 1);
 }
 
-int kefo_base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
-                            size_t n, size_t *outlen, int simd) {
+int kefo__base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
+                             size_t n, size_t *outlen, int simd) {
   size_t i, o = 0, full;
   uint8_t bad = 0;
   uint8_t a, b, c, d;
@@ -182,7 +182,7 @@ int kefo_base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
   if (n % 4 != 0) {
     return KEFO_ERR_BASE64;
   }
-  if (outcap < kefo_base64_decoded_max(n)) {
+  if (outcap < kefo__base64_decoded_max(n)) {
     return KEFO_ERR_BUFFER_TOO_SMALL;
   }
   if (n == 0) {
@@ -192,7 +192,7 @@ int kefo_base64_decode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
   full = n - 4;
   i = 0;
 #ifdef KEFO_BASE64_AVX2
-  if (simd && full >= 32 && kefo_cpu_has_avx2()) {
+  if (simd && full >= 32 && kefo__cpu_has_avx2()) {
     i = decode_avx2(out, in, full, outcap, &bad);
     o = i / 4 * 3;
   }

@@ -5,28 +5,28 @@
 
 #include <string.h>
 
-void kefo_buf_init(kefo_buf *b, const kefo_mem *mem) {
+void kefo__buf_init(kefo_buf *b, const kefo_mem *mem) {
   b->data = NULL;
   b->len = 0;
   b->cap = 0;
-  b->mem = kefo_mem_or_default(mem);
+  b->mem = kefo__mem_or_default(mem);
 }
 
-void kefo_buf_free(kefo_buf *b) {
-  kefo_mem_free(b->mem, b->data);
+void kefo__buf_free(kefo_buf *b) {
+  kefo__mem_free(b->mem, b->data);
   b->data = NULL;
   b->len = 0;
   b->cap = 0;
 }
 
-int kefo_buf_reserve(kefo_buf *b, size_t extra) {
+int kefo__buf_reserve(kefo_buf *b, size_t extra) {
   size_t need, cap;
   uint8_t *p;
 
   if (extra > SIZE_MAX - b->len - 1) {
     return KEFO_ERR_NOMEM;
   }
-  /* One spare byte so kefo_buf_cstr never has to grow. */
+  /* One spare byte so kefo__buf_cstr never has to grow. */
   need = b->len + extra + 1;
   if (need <= b->cap) {
     return 0;
@@ -35,7 +35,7 @@ int kefo_buf_reserve(kefo_buf *b, size_t extra) {
   while (cap < need) {
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   }
-  p = kefo_mem_realloc(b->mem, b->data, cap);
+  p = kefo__mem_realloc(b->mem, b->data, cap);
   if (p == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -44,13 +44,13 @@ int kefo_buf_reserve(kefo_buf *b, size_t extra) {
   return 0;
 }
 
-int kefo_buf_append(kefo_buf *b, const void *data, size_t len) {
+int kefo__buf_append(kefo_buf *b, const void *data, size_t len) {
   int rv;
 
   if (len == 0) {
     return 0;
   }
-  rv = kefo_buf_reserve(b, len);
+  rv = kefo__buf_reserve(b, len);
   if (rv != 0) {
     return rv;
   }
@@ -59,12 +59,12 @@ int kefo_buf_append(kefo_buf *b, const void *data, size_t len) {
   return 0;
 }
 
-int kefo_buf_append_str(kefo_buf *b, const char *s) {
-  return kefo_buf_append(b, s, strlen(s));
+int kefo__buf_append_str(kefo_buf *b, const char *s) {
+  return kefo__buf_append(b, s, strlen(s));
 }
 
-int kefo_buf_append_byte(kefo_buf *b, uint8_t c) {
-  int rv = kefo_buf_reserve(b, 1);
+int kefo__buf_append_byte(kefo_buf *b, uint8_t c) {
+  int rv = kefo__buf_reserve(b, 1);
 
   if (rv != 0) {
     return rv;
@@ -73,14 +73,14 @@ int kefo_buf_append_byte(kefo_buf *b, uint8_t c) {
   return 0;
 }
 
-char *kefo_buf_cstr(kefo_buf *b) {
-  if (kefo_buf_reserve(b, 0) != 0) {
+char *kefo__buf_cstr(kefo_buf *b) {
+  if (kefo__buf_reserve(b, 0) != 0) {
     return NULL;
   }
   b->data[b->len] = '\0';
   return (char *)b->data;
 }
 
-void kefo_buf_reset(kefo_buf *b) {
+void kefo__buf_reset(kefo_buf *b) {
   b->len = 0;
 }

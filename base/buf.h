@@ -18,29 +18,29 @@ typedef struct kefo_buf {
 } kefo_buf;
 
 /* Starts an empty buffer that will allocate through |mem| (NULL: default). */
-void kefo_buf_init(kefo_buf *b, const kefo_mem *mem);
+void kefo__buf_init(kefo_buf *b, const kefo_mem *mem);
 
 /* Frees the storage; the buffer may be initialised again. */
-void kefo_buf_free(kefo_buf *b);
+void kefo__buf_free(kefo_buf *b);
 
 /* Makes room for |extra| more bytes. Returns 0 or KEFO_ERR_NOMEM. */
-int kefo_buf_reserve(kefo_buf *b, size_t extra);
+int kefo__buf_reserve(kefo_buf *b, size_t extra);
 
 /* Appends |len| bytes. Returns 0 or KEFO_ERR_NOMEM. */
-int kefo_buf_append(kefo_buf *b, const void *data, size_t len);
+int kefo__buf_append(kefo_buf *b, const void *data, size_t len);
 
 /* Appends a NUL-terminated string (without its NUL). Returns 0 or
    KEFO_ERR_NOMEM. */
-int kefo_buf_append_str(kefo_buf *b, const char *s);
+int kefo__buf_append_str(kefo_buf *b, const char *s);
 
 /* Appends one byte. Returns 0 or KEFO_ERR_NOMEM. */
-int kefo_buf_append_byte(kefo_buf *b, uint8_t c);
+int kefo__buf_append_byte(kefo_buf *b, uint8_t c);
 
 /* Makes the contents a C string (a NUL after the last byte, not counted in
    len) and returns it. Returns NULL on KEFO_ERR_NOMEM. */
-char *kefo_buf_cstr(kefo_buf *b);
+char *kefo__buf_cstr(kefo_buf *b);
 
 /* Forgets the contents, keeping the storage. */
-void kefo_buf_reset(kefo_buf *b);
+void kefo__buf_reset(kefo_buf *b);
 
 #endif /* KEFO_BUF_H */

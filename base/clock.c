@@ -49,15 +49,15 @@ static uint32_t system_random32(void *ud) {
 static const kefo_clock system_clock = {system_wall_ms, system_mono_ms,
                                         system_random32, NULL};
 
-const kefo_clock *kefo_clock_system(void) {
+const kefo_clock *kefo__clock_system(void) {
   return &system_clock;
 }
 
-const kefo_clock *kefo_clock_or_system(const kefo_clock *clock) {
+const kefo_clock *kefo__clock_or_system(const kefo_clock *clock) {
   return clock ? clock : &system_clock;
 }
 
-void kefo_timeval_ms(struct timeval *tv, int64_t ms) {
+void kefo__timeval_ms(struct timeval *tv, int64_t ms) {
   if (ms < 0) {
     ms = 0;
   }

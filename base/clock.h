@@ -24,13 +24,13 @@ typedef struct kefo_clock {
 
 /* The system clock (CLOCK_REALTIME, CLOCK_MONOTONIC) and a xorshift
    generator seeded from the time and the process id. Never NULL. */
-const kefo_clock *kefo_clock_system(void);
+const kefo_clock *kefo__clock_system(void);
 
 /* Returns |clock|, or the system clock when |clock| is NULL. */
-const kefo_clock *kefo_clock_or_system(const kefo_clock *clock);
+const kefo_clock *kefo__clock_or_system(const kefo_clock *clock);
 
 /* Fills |tv| with |ms| milliseconds (a negative |ms| counts as 0), for
    libevent timers. */
-void kefo_timeval_ms(struct timeval *tv, int64_t ms);
+void kefo__timeval_ms(struct timeval *tv, int64_t ms);
 
 #endif /* KEFO_CLOCK_H */

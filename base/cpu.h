@@ -11,7 +11,7 @@
 
 /* Whether the CPU has AVX2. __builtin_cpu_init returns at once once the
    CPU is known; no state of ours, so no race between threads. */
-static inline int kefo_cpu_has_avx2(void) {
+static inline int kefo__cpu_has_avx2(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
 }

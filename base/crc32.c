@@ -73,7 +73,7 @@ crc32_pclmul(uint32_t crc, const uint8_t *p, size_t len) {
 }
 #endif /* KEFO_CRC32_PCLMUL */
 
-uint32_t kefo_crc32(uint32_t crc, const uint8_t *data, size_t len) {
+uint32_t kefo__crc32(uint32_t crc, const uint8_t *data, size_t len) {
   if (len == 0) {
     return crc;
   }

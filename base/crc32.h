@@ -12,6 +12,6 @@
  * returns it. Feeding a buffer in pieces gives the same result as feeding
  * it whole.
  */
-uint32_t kefo_crc32(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t kefo__crc32(uint32_t crc, const uint8_t *data, size_t len);
 
 #endif /* KEFO_CRC32_H */

@@ -88,7 +88,7 @@ const kefo_info *kefo_version(int least_version) {
   return &version_info;
 }
 
-void kefo_set_err(char *err, size_t errlen, const char *fmt, ...) {
+void kefo__set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
 
   if (err == NULL || errlen == 0) {

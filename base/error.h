@@ -15,7 +15,7 @@
 
 /* Formats into |err| (|errlen| bytes, truncating); a NULL |err| or a zero
    |errlen| is ignored, so callers may pass no buffer. */
-void kefo_set_err(char *err, size_t errlen, const char *fmt, ...)
+void kefo__set_err(char *err, size_t errlen, const char *fmt, ...)
     KEFO_PRINTF_LIKE(3, 4);
 
 #endif /* KEFO_ERROR_H */

@@ -58,8 +58,8 @@ static int bad(const char **why, const char *what) {
   return KEFO_ERR_INVALID_ARGUMENT;
 }
 
-int kefo_json_string_unescape(const uint8_t **p, const uint8_t *end,
-                              uint8_t *out, size_t *outlen, const char **why) {
+int kefo__json_string_unescape(const uint8_t **p, const uint8_t *end,
+                               uint8_t *out, size_t *outlen, const char **why) {
   const uint8_t *s = *p;
   uint32_t u, lo;
   size_t used = 2;
@@ -121,8 +121,8 @@ int kefo_json_string_unescape(const uint8_t **p, const uint8_t *end,
   return 0;
 }
 
-int kefo_json_string_decode(uint8_t *out, size_t *outlen, const uint8_t *s,
-                            size_t len, const char **why) {
+int kefo__json_string_decode(uint8_t *out, size_t *outlen, const uint8_t *s,
+                             size_t len, const char **why) {
   const uint8_t *p = s, *end = s + len;
   uint8_t *d = out;
 
@@ -137,7 +137,7 @@ int kefo_json_string_decode(uint8_t *out, size_t *outlen, const uint8_t *s,
     if (p == end) {
       break;
     }
-    rv = kefo_json_string_unescape(&p, end, d, &n, why);
+    rv = kefo__json_string_unescape(&p, end, d, &n, why);
     if (rv != 0) {
       return rv;
     }

@@ -28,8 +28,8 @@
  * the backslash and |*why|, when |why| is not NULL, says what was wrong,
  * as static text that never quotes the input).
  */
-int kefo_json_string_unescape(const uint8_t **p, const uint8_t *end,
-                              uint8_t *out, size_t *outlen, const char **why);
+int kefo__json_string_unescape(const uint8_t **p, const uint8_t *end,
+                               uint8_t *out, size_t *outlen, const char **why);
 
 /*
  * Decodes the |len| bytes at |s|, a string's text between its quotes,
@@ -39,9 +39,9 @@ int kefo_json_string_unescape(const uint8_t **p, const uint8_t *end,
  * characters, and UTF-8 is not checked.
  *
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (a bad escape, see
- * kefo_json_string_unescape; |*why| says which, |out| holds garbage).
+ * kefo__json_string_unescape; |*why| says which, |out| holds garbage).
  */
-int kefo_json_string_decode(uint8_t *out, size_t *outlen, const uint8_t *s,
-                            size_t len, const char **why);
+int kefo__json_string_decode(uint8_t *out, size_t *outlen, const uint8_t *s,
+                             size_t len, const char **why);
 
 #endif /* KEFO_JSON_STRING_H */

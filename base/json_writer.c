@@ -8,7 +8,7 @@
 
 #include "base/base64.h"
 
-int kefo_utf8_valid(const uint8_t *s, size_t len) {
+int kefo__utf8_valid(const uint8_t *s, size_t len) {
   size_t i = 0;
 
   while (i < len) {
@@ -51,63 +51,63 @@ int kefo_utf8_valid(const uint8_t *s, size_t len) {
   return 1;
 }
 
-int kefo_json_append_string(kefo_buf *b, const uint8_t *s, size_t len) {
+int kefo__json_append_string(kefo_buf *b, const uint8_t *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
   size_t i = 0, run = 0;
   int rv;
 
-  rv = kefo_buf_append_byte(b, '"');
+  rv = kefo__buf_append_byte(b, '"');
   while (rv == 0 && i < len) {
     uint8_t c = s[i];
     if (c >= 0x20 && c != '"' && c != '\\') {
       ++i;
       continue;
     }
-    rv = kefo_buf_append(b, s + run, i - run);
+    rv = kefo__buf_append(b, s + run, i - run);
     if (rv != 0) {
       break;
     }
     switch (c) {
     case '"':
-      rv = kefo_buf_append(b, "\\\"", 2);
+      rv = kefo__buf_append(b, "\\\"", 2);
       break;
     case '\\':
-      rv = kefo_buf_append(b, "\\\\", 2);
+      rv = kefo__buf_append(b, "\\\\", 2);
       break;
     case '\n':
-      rv = kefo_buf_append(b, "\\n", 2);
+      rv = kefo__buf_append(b, "\\n", 2);
       break;
     case '\r':
-      rv = kefo_buf_append(b, "\\r", 2);
+      rv = kefo__buf_append(b, "\\r", 2);
       break;
     case '\t':
-      rv = kefo_buf_append(b, "\\t", 2);
+      rv = kefo__buf_append(b, "\\t", 2);
       break;
     default: {
       char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-      rv = kefo_buf_append(b, u, 6);
+      rv = kefo__buf_append(b, u, 6);
     }
     }
     run = ++i;
   }
   if (rv == 0) {
-    rv = kefo_buf_append(b, s + run, len - run);
+    rv = kefo__buf_append(b, s + run, len - run);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(b, '"');
+    rv = kefo__buf_append_byte(b, '"');
   }
   return rv;
 }
 
-int kefo_json_append_base64(kefo_buf *b, const uint8_t *s, size_t len) {
-  size_t n = kefo_base64_encoded_len(len), w;
-  int rv = kefo_buf_reserve(b, n + 2);
+int kefo__json_append_base64(kefo_buf *b, const uint8_t *s, size_t len) {
+  size_t n = kefo__base64_encoded_len(len), w;
+  int rv = kefo__buf_reserve(b, n + 2);
 
   if (rv != 0) {
     return rv;
   }
   b->data[b->len++] = '"';
-  kefo_base64_encode(b->data + b->len, n, s, len, &w);
+  kefo__base64_encode(b->data + b->len, n, s, len, &w);
   b->len += w;
   b->data[b->len++] = '"';
   return 0;

@@ -30,32 +30,32 @@ static void *default_realloc(void *ptr, size_t size, void *ud) {
 static const kefo_mem mem_default = {NULL, default_malloc, default_free,
                                      default_calloc, default_realloc};
 
-const kefo_mem *kefo_mem_default(void) {
+const kefo_mem *kefo__mem_default(void) {
   return &mem_default;
 }
 
-const kefo_mem *kefo_mem_or_default(const kefo_mem *mem) {
+const kefo_mem *kefo__mem_or_default(const kefo_mem *mem) {
   return mem ? mem : &mem_default;
 }
 
-void *kefo_mem_malloc(const kefo_mem *mem, size_t size) {
+void *kefo__mem_malloc(const kefo_mem *mem, size_t size) {
   return mem->malloc(size, mem->mem_user_data);
 }
 
-void *kefo_mem_calloc(const kefo_mem *mem, size_t nmemb, size_t size) {
+void *kefo__mem_calloc(const kefo_mem *mem, size_t nmemb, size_t size) {
   return mem->calloc(nmemb, size, mem->mem_user_data);
 }
 
-void *kefo_mem_realloc(const kefo_mem *mem, void *ptr, size_t size) {
+void *kefo__mem_realloc(const kefo_mem *mem, void *ptr, size_t size) {
   return mem->realloc(ptr, size, mem->mem_user_data);
 }
 
-void kefo_mem_free(const kefo_mem *mem, void *ptr) {
+void kefo__mem_free(const kefo_mem *mem, void *ptr) {
   mem->free(ptr, mem->mem_user_data);
 }
 
-char *kefo_mem_strndup(const kefo_mem *mem, const char *s, size_t len) {
-  char *d = kefo_mem_malloc(mem, len + 1);
+char *kefo__mem_strndup(const kefo_mem *mem, const char *s, size_t len) {
+  char *d = kefo__mem_malloc(mem, len + 1);
 
   if (d != NULL) {
     memcpy(d, s, len);
@@ -64,12 +64,12 @@ char *kefo_mem_strndup(const kefo_mem *mem, const char *s, size_t len) {
   return d;
 }
 
-char *kefo_mem_strdup(const kefo_mem *mem, const char *s) {
-  return kefo_mem_strndup(mem, s, strlen(s));
+char *kefo__mem_strdup(const kefo_mem *mem, const char *s) {
+  return kefo__mem_strndup(mem, s, strlen(s));
 }
 
-int kefo_mem_grow(const kefo_mem *mem, void **v, size_t n, size_t *cap,
-                  size_t size) {
+int kefo__mem_grow(const kefo_mem *mem, void **v, size_t n, size_t *cap,
+                   size_t size) {
   void *nv;
   size_t ncap;
 
@@ -77,7 +77,7 @@ int kefo_mem_grow(const kefo_mem *mem, void **v, size_t n, size_t *cap,
     return 0;
   }
   ncap = *cap ? *cap * 2 : 64;
-  nv = kefo_mem_realloc(mem, *v, ncap * size);
+  nv = kefo__mem_realloc(mem, *v, ncap * size);
   if (nv == NULL) {
     return KEFO_ERR_NOMEM;
   }

@@ -3,21 +3,21 @@
  */
 #include "base/retry.h"
 
-void kefo_retry_default(kefo_retry_strategy *rs) {
+void kefo__retry_default(kefo_retry_strategy *rs) {
   rs->min_delay_ms = KEFO_RETRY_DEFAULT_MIN_MS;
   rs->max_delay_ms = KEFO_RETRY_DEFAULT_MAX_MS;
   rs->max_attempts = KEFO_RETRY_DEFAULT_ATTEMPTS;
 }
 
-int64_t kefo_retry_delay_ms(const kefo_retry_strategy *rs, uint32_t attempt,
-                            const kefo_clock *clock) {
+int64_t kefo__retry_delay_ms(const kefo_retry_strategy *rs, uint32_t attempt,
+                             const kefo_clock *clock) {
   uint64_t ceil, span;
   uint32_t shift;
 
   if (attempt == 0 || (rs->max_attempts && attempt >= rs->max_attempts)) {
     return -1;
   }
-  clock = kefo_clock_or_system(clock);
+  clock = kefo__clock_or_system(clock);
   shift = attempt - 1 > 32 ? 32 : attempt - 1;
   ceil = (uint64_t)(rs->min_delay_ms ? rs->min_delay_ms : 1) << shift;
   if (ceil > rs->max_delay_ms) {

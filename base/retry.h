@@ -24,7 +24,7 @@ typedef struct kefo_retry_strategy {
 #define KEFO_RETRY_DEFAULT_ATTEMPTS 50u
 
 /* Fills |rs| with the defaults. */
-void kefo_retry_default(kefo_retry_strategy *rs);
+void kefo__retry_default(kefo_retry_strategy *rs);
 
 /*
  * Returns the delay before attempt |attempt| + 1, after |attempt| (1 or
@@ -32,7 +32,7 @@ void kefo_retry_default(kefo_retry_strategy *rs);
  * [min, min(max, min * 2^(attempt-1))], full jitter keeping retries of many
  * shards from moving in step. Returns -1 when no attempt is left.
  */
-int64_t kefo_retry_delay_ms(const kefo_retry_strategy *rs, uint32_t attempt,
-                            const kefo_clock *clock);
+int64_t kefo__retry_delay_ms(const kefo_retry_strategy *rs, uint32_t attempt,
+                             const kefo_clock *clock);
 
 #endif /* KEFO_RETRY_H */

@@ -106,8 +106,8 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
   return era * 146097 + doe - 719468;
 }
 
-int kefo_time_parse_iso8601(const char *s, size_t len, unsigned flags,
-                            int64_t *epoch_ms) {
+int kefo__time_parse_iso8601(const char *s, size_t len, unsigned flags,
+                             int64_t *epoch_ms) {
   const char *p = s, *end;
   int y, mo, d, h, mi, sec, ms, east_s;
 

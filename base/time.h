@@ -37,7 +37,7 @@
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (|s| or |epoch_ms| is NULL, or
  * the text is not such a time; |*epoch_ms| is then unchanged).
  */
-int kefo_time_parse_iso8601(const char *s, size_t len, unsigned flags,
-                            int64_t *epoch_ms);
+int kefo__time_parse_iso8601(const char *s, size_t len, unsigned flags,
+                             int64_t *epoch_ms);
 
 #endif /* KEFO_TIME_H */

@@ -4,7 +4,7 @@
  * on_records: event-stream framing and CRCs, the JSON payload, the
  * subscription core's sequence checks, base64 of every record's Data, KPL
  * de-aggregation (a pass-through for plain records) and delivery through
- * kefo_consumer_deliver, the function the readers call. Only the socket
+ * kefo__consumer_deliver, the function the readers call. Only the socket
  * and HTTP/2 framing are left out (bench_e2e has them).
  *
  * Events are pre-encoded in memory as Kinesis sends them; each size is
@@ -117,7 +117,7 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
 static int on_message(const kefo_es_message *m, void *ud) {
   stream *sm = ud;
   run *ru = sm->ru;
-  const kefo_es_header *et = kefo_es_message_header(m, ":event-type");
+  const kefo_es_header *et = kefo__es_message_header(m, ":event-type");
   const char *const *seqs;
   kefo_records_event ev;
   size_t n;
@@ -128,20 +128,20 @@ static int on_message(const kefo_es_message *m, void *ud) {
     ru->bad = 1;
     return -1;
   }
-  if (kefo_records_parse(&ru->sts, m->payload, m->payload_len, &ev) != 0) {
+  if (kefo__records_parse(&ru->sts, m->payload, m->payload_len, &ev) != 0) {
     ru->bad = 1;
     return -1;
   }
   n = ev.nrecords;
-  seqs = kefo_consumer_sequence_numbers(ru->c, ev.records, n);
-  skip =
-      seqs ? kefo_subcore_on_event(&sm->core, 0, seqs, n, ev.continuation) : -1;
-  if (skip < 0 || kefo_consumer_deliver(ru->c, sm->r, ev.records, n, skip,
-                                        ev.behind_ms) != 0) {
+  seqs = kefo__consumer_sequence_numbers(ru->c, ev.records, n);
+  skip = seqs ? kefo__subcore_on_event(&sm->core, 0, seqs, n, ev.continuation)
+              : -1;
+  if (skip < 0 || kefo__consumer_deliver(ru->c, sm->r, ev.records, n, skip,
+                                         ev.behind_ms) != 0) {
     ru->bad = 1;
     return -1;
   }
-  kefo_subcore_on_delivered(&sm->core, n ? seqs[n - 1] : NULL);
+  kefo__subcore_on_delivered(&sm->core, n ? seqs[n - 1] : NULL);
   return 0;
 }
 
@@ -150,7 +150,7 @@ static int on_message(const kefo_es_message *m, void *ud) {
 static size_t encode_event(uint8_t *out, size_t cap, size_t nrec, size_t size,
                            uint64_t *seq) {
   static const char prefix[] = "4959000000000000000000000000000000000000000";
-  size_t b64cap = kefo_base64_encoded_len(size) + 1, i, len, jl;
+  size_t b64cap = kefo__base64_encoded_len(size) + 1, i, len, jl;
   uint8_t *data = malloc(size), *b64 = malloc(b64cap);
   char *json, *p;
   kefo_es_header h[3];
@@ -167,7 +167,7 @@ static size_t encode_event(uint8_t *out, size_t cap, size_t nrec, size_t size,
     for (k = 0; k < size; ++k) {
       data[k] = (uint8_t)(k * 31 + i + *seq);
     }
-    kefo_base64_encode(b64, b64cap, data, size, &len);
+    kefo__base64_encode(b64, b64cap, data, size, &len);
     b64[len] = 0;
     p += sprintf(p,
                  "%s{\"ApproximateArrivalTimestamp\":1.795e9,\"Data\":\"%s\","
@@ -195,7 +195,7 @@ static size_t encode_event(uint8_t *out, size_t cap, size_t nrec, size_t size,
   h[2].type = KEFO_ES_STRING;
   h[2].value = (const uint8_t *)"event";
   h[2].value_len = 5;
-  if (kefo_es_encode(out, cap, h, 3, (const uint8_t *)json, jl, &len) != 0) {
+  if (kefo__es_encode(out, cap, h, 3, (const uint8_t *)json, jl, &len) != 0) {
     len = 0;
   }
   free(json);
@@ -314,15 +314,15 @@ int main(int argc, char **argv) {
         sm->r->c = ru.c;
         snprintf(sm->r->shard_id, sizeof(sm->r->shard_id), "shardId-%012zu", k);
         sm->r->max_event_ms = KEFO_WATERMARK_NONE;
-        kefo_subcore_init(&sm->core, sm->r->shard_id, "TRIM_HORIZON", NULL,
-                          NULL, 0);
-        kefo_subcore_on_subscribe(&sm->core, 0);
-        kefo_es_decoder_init(&sm->dec, NULL, 0, 0, on_message, sm);
+        kefo__subcore_init(&sm->core, sm->r->shard_id, "TRIM_HORIZON", NULL,
+                           NULL, 0);
+        kefo__subcore_on_subscribe(&sm->core, 0);
+        kefo__es_decoder_init(&sm->dec, NULL, 0, 0, on_message, sm);
         sm->wire = wire + starts[k];
         sm->len = starts[k + 1] - starts[k];
         sm->off = 0;
       }
-      kefo_records_parser_init(&ru.sts, NULL);
+      kefo__records_parser_init(&ru.sts, NULL);
       t0 = now_s();
       /* As HTTP/2 hands it on: 16 KiB DATA frames, the streams' in
          turn. */
@@ -334,7 +334,7 @@ int main(int argc, char **argv) {
           if (n == 0) {
             continue;
           }
-          if (kefo_es_decoder_feed(&sm->dec, sm->wire + sm->off, n) != 0) {
+          if (kefo__es_decoder_feed(&sm->dec, sm->wire + sm->off, n) != 0) {
             ru.bad = 1;
           }
           sm->off += n;
@@ -354,10 +354,10 @@ int main(int argc, char **argv) {
         best_rs = ru.records / (t1 - t0);
       }
       for (k = 0; k < ru.nstreams; ++k) {
-        kefo_es_decoder_free(&ru.st[k].dec);
+        kefo__es_decoder_free(&ru.st[k].dec);
         free(ru.st[k].r);
       }
-      kefo_records_parser_free(&ru.sts);
+      kefo__records_parser_free(&ru.sts);
       kefo_consumer_del(ru.c);
       t0 = now_s();
       memcpy(copy, wire, len);

@@ -92,8 +92,7 @@ static void on_writable(kefo_producer *p, void *ud) {
   ++st->writable;
 }
 
-static void on_stopped(kefo_producer *p, const kefo_error_info *err,
-                       void *ud) {
+static void on_stopped(kefo_producer *p, const kefo_error_info *err, void *ud) {
   state *st = ud;
 
   (void)p;
@@ -207,12 +206,21 @@ int main(int argc, char **argv) {
     return 1;
   }
   {
-    const char *const kv[] = {
-        "sink.stream.name", stream, "aws.region", "us-east-1", "aws.endpoint",
-        endpoint, "aws.credentials.provider", "BASIC",
-        "aws.credentials.provider.basic.accesskeyid", "AKIDKEFOTEST",
-        "aws.credentials.provider.basic.secretkey", "kefo-test-secret-key",
-        "sink.aggregation.enabled", aggregate ? "true" : "false", NULL};
+    const char *const kv[] = {"sink.stream.name",
+                              stream,
+                              "aws.region",
+                              "us-east-1",
+                              "aws.endpoint",
+                              endpoint,
+                              "aws.credentials.provider",
+                              "BASIC",
+                              "aws.credentials.provider.basic.accesskeyid",
+                              "AKIDKEFOTEST",
+                              "aws.credentials.provider.basic.secretkey",
+                              "kefo-test-secret-key",
+                              "sink.aggregation.enabled",
+                              aggregate ? "true" : "false",
+                              NULL};
     size_t j;
 
     for (j = 0; kv[j]; j += 2) {

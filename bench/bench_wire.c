@@ -224,8 +224,8 @@ static void fill_event_json(uint8_t *p, size_t n, uint32_t seed) {
   }
   while (o < n) {
     fill_random(data, sizeof(data), seed + i);
-    if (kefo_base64_encode((uint8_t *)b64, sizeof(b64) - 1, data, sizeof(data),
-                           &b64len) != 0) {
+    if (kefo__base64_encode((uint8_t *)b64, sizeof(b64) - 1, data, sizeof(data),
+                            &b64len) != 0) {
       die("base64 encode of record data failed");
     }
     b64[b64len] = '\0';
@@ -277,16 +277,16 @@ static uint8_t *encode_stream(const uint8_t *payload, size_t payload_len,
   uint8_t *buf;
 
   event_headers(h);
-  one = kefo_es_encoded_len(h, 3, payload_len);
+  one = kefo__es_encoded_len(h, 3, payload_len);
   if (one == 0) {
-    die("kefo_es_encoded_len refused the test message");
+    die("kefo__es_encoded_len refused the test message");
   }
   buf = xmalloc(one * count);
   for (i = 0; i < count; ++i) {
-    if (kefo_es_encode(buf + i * one, one, h, 3, payload, payload_len,
-                       &outlen) != 0 ||
+    if (kefo__es_encode(buf + i * one, one, h, 3, payload, payload_len,
+                        &outlen) != 0 ||
         outlen != one) {
-      die("kefo_es_encode failed");
+      die("kefo__es_encode failed");
     }
   }
   *len = one * count;
@@ -316,7 +316,7 @@ static int on_message(const kefo_es_message *msg, void *user_data) {
     s->fold += msg->payload[msg->payload_len - 1];
   }
   if (s->verify) {
-    et = kefo_es_message_header(msg, ":event-type");
+    et = kefo__es_message_header(msg, ":event-type");
     if (msg->nheaders != 3 || et == NULL ||
         et->value_len != strlen("SubscribeToShardEvent") ||
         memcmp(et->value, "SubscribeToShardEvent", et->value_len) != 0 ||
@@ -376,18 +376,19 @@ static void es_job_init(es_job *j, const uint8_t *in, size_t len,
   j->in = in;
   j->len = len;
   j->chunk = chunk;
-  if (kefo_es_decoder_init(&j->dec, &j->mem, 0, 0, on_message, &j->sink) != 0) {
-    die("kefo_es_decoder_init failed");
+  if (kefo__es_decoder_init(&j->dec, &j->mem, 0, 0, on_message, &j->sink) !=
+      0) {
+    die("kefo__es_decoder_init failed");
   }
 }
 
 static void feed(es_job *j, const uint8_t *in, size_t len) {
-  if (kefo_es_decoder_feed(&j->dec, in, len) != 0) {
+  if (kefo__es_decoder_feed(&j->dec, in, len) != 0) {
     fprintf(stderr,
             "bench_wire: FAIL: event-stream decoding: %s check at "
             "offset %llu\n",
-            kefo_es_decoder_error_check(&j->dec),
-            (unsigned long long)kefo_es_decoder_error_offset(&j->dec));
+            kefo__es_decoder_error_check(&j->dec),
+            (unsigned long long)kefo__es_decoder_error_offset(&j->dec));
     exit(1);
   }
 }
@@ -428,8 +429,8 @@ static size_t op_b64_decode(void *ctx) {
   buf_job *j = ctx;
   size_t outlen;
 
-  if (kefo_base64_decode(j->out, j->outcap, j->in, j->len, &outlen) != 0) {
-    die("kefo_base64_decode failed");
+  if (kefo__base64_decode(j->out, j->outcap, j->in, j->len, &outlen) != 0) {
+    die("kefo__base64_decode failed");
   }
   sink += j->out[outlen - 1];
   return j->len;
@@ -440,9 +441,9 @@ static size_t op_b64_decode_scalar(void *ctx) {
   buf_job *j = ctx;
   size_t outlen;
 
-  if (kefo_base64_decode_simd(j->out, j->outcap, j->in, j->len, &outlen, 0) !=
+  if (kefo__base64_decode_simd(j->out, j->outcap, j->in, j->len, &outlen, 0) !=
       0) {
-    die("kefo_base64_decode_simd failed");
+    die("kefo__base64_decode_simd failed");
   }
   sink += j->out[outlen - 1];
   return j->len;
@@ -463,8 +464,8 @@ static size_t op_b64_encode(void *ctx) {
   buf_job *j = ctx;
   size_t outlen;
 
-  if (kefo_base64_encode(j->out, j->outcap, j->in, j->len, &outlen) != 0) {
-    die("kefo_base64_encode failed");
+  if (kefo__base64_encode(j->out, j->outcap, j->in, j->len, &outlen) != 0) {
+    die("kefo__base64_encode failed");
   }
   sink += j->out[outlen - 1];
   return j->len;
@@ -481,7 +482,7 @@ static size_t op_evp_encode(void *ctx) {
 static size_t op_crc32(void *ctx) {
   buf_job *j = ctx;
 
-  sink += kefo_crc32(0, j->in, j->len);
+  sink += kefo__crc32(0, j->in, j->len);
   return j->len;
 }
 
@@ -537,10 +538,10 @@ static void agg_job_init(agg_job *j, const uint8_t *data, size_t nkeys) {
   size_t i;
 
   memset(j, 0, sizeof(*j));
-  if (kefo_kpl_aggregator_new(&j->a, NULL) != 0) {
-    die("kefo_kpl_aggregator_new failed");
+  if (kefo__kpl_aggregator_new(&j->a, NULL) != 0) {
+    die("kefo__kpl_aggregator_new failed");
   }
-  kefo_buf_init(&j->out, NULL);
+  kefo__buf_init(&j->out, NULL);
   j->data = data;
   j->nkeys = nkeys;
   for (i = 0; i < nkeys; ++i) {
@@ -550,26 +551,26 @@ static void agg_job_init(agg_job *j, const uint8_t *data, size_t nkeys) {
 }
 
 static void agg_job_free(agg_job *j) {
-  kefo_kpl_aggregator_del(j->a);
-  kefo_buf_free(&j->out);
+  kefo__kpl_aggregator_del(j->a);
+  kefo__buf_free(&j->out);
 }
 
 static size_t op_kpl_aggregate(void *ctx) {
   agg_job *j = ctx;
   size_t i, k;
 
-  kefo_kpl_aggregator_reset(j->a);
+  kefo__kpl_aggregator_reset(j->a);
   for (i = 0; i < AGG_RECORDS; ++i) {
     k = i % j->nkeys;
-    if (kefo_kpl_aggregator_add(j->a, j->keys[k], j->key_len[k], NULL, 0,
-                                j->data + i * AGG_RECORD_BYTES,
-                                AGG_RECORD_BYTES) != 0) {
-      die("kefo_kpl_aggregator_add failed");
+    if (kefo__kpl_aggregator_add(j->a, j->keys[k], j->key_len[k], NULL, 0,
+                                 j->data + i * AGG_RECORD_BYTES,
+                                 AGG_RECORD_BYTES) != 0) {
+      die("kefo__kpl_aggregator_add failed");
     }
   }
-  kefo_buf_reset(&j->out);
-  if (kefo_kpl_aggregator_finish(j->a, &j->out) != 0) {
-    die("kefo_kpl_aggregator_finish failed");
+  kefo__buf_reset(&j->out);
+  if (kefo__kpl_aggregator_finish(j->a, &j->out) != 0) {
+    die("kefo__kpl_aggregator_finish failed");
   }
   sink += j->out.data[j->out.len - 1];
   return AGG_RECORDS * AGG_RECORD_BYTES;
@@ -602,8 +603,8 @@ static int verify_aggregate(agg_job *j) {
   size_t n = 0;
 
   op_kpl_aggregate(j);
-  return kefo_kpl_deaggregate(NULL, j->out.data, j->out.len, NULL, 0, NULL,
-                              count_record, &n, &res) == 0 &&
+  return kefo__kpl_deaggregate(NULL, j->out.data, j->out.len, NULL, 0, NULL,
+                               count_record, &n, &res) == 0 &&
                  res.aggregated && n == AGG_RECORDS
              ? 0
              : 1;
@@ -766,11 +767,11 @@ static int verify_all(const uint8_t *payload, const uint8_t *big,
     j.sink.expect_len = BIG_PAYLOAD;
     op_es_decode(&j);
     if (j.sink.bad || j.sink.messages != 1 ||
-        kefo_es_decoder_finish(&j.dec) != 0) {
+        kefo__es_decoder_finish(&j.dec) != 0) {
       fprintf(stderr, "FAIL: 1 MiB event, chunk %zu\n", chunks[i]);
       ++fails;
     }
-    kefo_es_decoder_free(&j.dec);
+    kefo__es_decoder_free(&j.dec);
 
     es_job_init(&j, small, small_len, chunks[i]);
     j.sink.verify = 1;
@@ -778,16 +779,16 @@ static int verify_all(const uint8_t *payload, const uint8_t *big,
     j.sink.expect_len = SMALL_PAYLOAD;
     op_es_decode(&j);
     if (j.sink.bad || j.sink.messages != small_count ||
-        kefo_es_decoder_finish(&j.dec) != 0) {
+        kefo__es_decoder_finish(&j.dec) != 0) {
       fprintf(stderr, "FAIL: 1 KiB events, chunk %zu\n", chunks[i]);
       ++fails;
     }
-    kefo_es_decoder_free(&j.dec);
+    kefo__es_decoder_free(&j.dec);
   }
 
-  if (kefo_base64_decode(out, text_len, text, text_len, &outlen) != 0 ||
+  if (kefo__base64_decode(out, text_len, text, text_len, &outlen) != 0 ||
       outlen != B64_INPUT || memcmp(out, raw, B64_INPUT) != 0) {
-    fprintf(stderr, "FAIL: kefo_base64_decode\n");
+    fprintf(stderr, "FAIL: kefo__base64_decode\n");
     ++fails;
   }
   /* EVP_DecodeBlock keeps the bytes that padding stands for, so only the
@@ -799,17 +800,17 @@ static int verify_all(const uint8_t *payload, const uint8_t *big,
   }
   n = EVP_EncodeBlock(out, raw, (int)B64_INPUT);
   if (n != (int)text_len || memcmp(out, text, text_len) != 0) {
-    fprintf(stderr, "FAIL: kefo_base64_encode differs from EVP_EncodeBlock\n");
+    fprintf(stderr, "FAIL: kefo__base64_encode differs from EVP_EncodeBlock\n");
     ++fails;
   }
 
   /* The check value of CRC-32 is that of "123456789". */
-  if (kefo_crc32(0, (const uint8_t *)"123456789", 9) != 0xcbf43926u ||
+  if (kefo__crc32(0, (const uint8_t *)"123456789", 9) != 0xcbf43926u ||
       naive_crc32(0, (const uint8_t *)"123456789", 9) != 0xcbf43926u ||
-      kefo_crc32(0, raw, B64_INPUT) != naive_crc32(0, raw, B64_INPUT) ||
-      kefo_crc32(kefo_crc32(0, raw, 1000), raw + 1000, B64_INPUT - 1000) !=
+      kefo__crc32(0, raw, B64_INPUT) != naive_crc32(0, raw, B64_INPUT) ||
+      kefo__crc32(kefo__crc32(0, raw, 1000), raw + 1000, B64_INPUT - 1000) !=
           naive_crc32(0, raw, B64_INPUT)) {
-    fprintf(stderr, "FAIL: kefo_crc32 and the table CRC-32 disagree\n");
+    fprintf(stderr, "FAIL: kefo__crc32 and the table CRC-32 disagree\n");
     ++fails;
   }
   free(out);
@@ -900,14 +901,14 @@ int main(int argc, char **argv) {
   fill_event_json(small_payload, SMALL_PAYLOAD, 2);
   event_headers(hdrs);
   small_count =
-      SMALL_STREAM_TARGET / kefo_es_encoded_len(hdrs, 3, SMALL_PAYLOAD);
+      SMALL_STREAM_TARGET / kefo__es_encoded_len(hdrs, 3, SMALL_PAYLOAD);
   small = encode_stream(small_payload, SMALL_PAYLOAD, small_count, &small_len);
   raw = xmalloc(B64_INPUT);
   fill_random(raw, B64_INPUT, 3);
-  text_len = kefo_base64_encoded_len(B64_INPUT);
+  text_len = kefo__base64_encoded_len(B64_INPUT);
   text = xmalloc(text_len);
-  if (kefo_base64_encode(text, text_len, raw, B64_INPUT, &text_len) != 0) {
-    die("kefo_base64_encode failed");
+  if (kefo__base64_encode(text, text_len, raw, B64_INPUT, &text_len) != 0) {
+    die("kefo__base64_encode failed");
   }
   /* One destination for every row: room for the largest input, plus the
      NUL that EVP_EncodeBlock writes. */
@@ -948,7 +949,7 @@ int main(int argc, char **argv) {
   printf("Event-stream MB/s counts wire bytes (prelude, headers, payload, "
          "CRC);\nbase64 decode counts the encoded text, base64 encode the "
          "binary input.\n/memcpy: against memcpy of bytes/op in the same "
-         "run. kefo/peer: against\nthe row below it. kefo_crc32 folds with "
+         "run. kefo/peer: against\nthe row below it. kefo__crc32 folds with "
          "PCLMULQDQ where the CPU has it.\nKPL aggregate: %d records of %d B "
          "added and finished (MD5 included), MB/s\nof record data, msgs/s "
          "in records; its peer is MD5 alone over the same blob.\n\n",
@@ -990,9 +991,9 @@ int main(int argc, char **argv) {
          op_b64_decode_scalar, &dec, 0, NULL, NULL, NULL},
         {"base64 encode, kefo", "1 MiB binary", B64_INPUT, raw, op_b64_encode,
          &enc, 0, "base64 encode, EVP_EncodeBlock", op_evp_encode, &enc},
-        {"crc32, kefo_crc32", "1 MiB binary", B64_INPUT, raw, op_crc32, &enc, 0,
-         "crc32, zlib crc32_z", op_zlib_crc32, &enc},
-        {"crc32, kefo_crc32", "1 KiB binary", KIB, raw, op_crc32, &crc1k, 0,
+        {"crc32, kefo__crc32", "1 MiB binary", B64_INPUT, raw, op_crc32, &enc,
+         0, "crc32, zlib crc32_z", op_zlib_crc32, &enc},
+        {"crc32, kefo__crc32", "1 KiB binary", KIB, raw, op_crc32, &crc1k, 0,
          "crc32, zlib crc32_z", op_zlib_crc32, &crc1k},
         {"kpl aggregate, add+finish", "100 B, 1 key",
          AGG_RECORDS * AGG_RECORD_BYTES, raw, op_kpl_aggregate, &agg1,
@@ -1036,7 +1037,7 @@ int main(int argc, char **argv) {
                     jobs[2].sink.fold + jobs[3].sink.fold));
 
   for (i = 0; i < 4; ++i) {
-    kefo_es_decoder_free(&jobs[i].dec);
+    kefo__es_decoder_free(&jobs[i].dec);
   }
   agg_job_free(&agg1);
   agg_job_free(&aggn);

@@ -124,7 +124,7 @@ static void done(kefo_consumer_manager *m, int error,
 static int poll_later(kefo_consumer_manager *m) {
   const kefo_retry_strategy *rs = &m->describe_retry;
   const kefo_clock *clock =
-      kefo_clock_or_system(kefo_aws_client_clock(m->client));
+      kefo__clock_or_system(kefo__aws_client_clock(m->client));
   uint32_t half = rs->min_delay_ms / 2;
   int64_t delay;
   struct timeval tv;
@@ -135,7 +135,7 @@ static int poll_later(kefo_consumer_manager *m) {
   }
   delay = (int64_t)rs->min_delay_ms - half +
           (half ? clock->random32(clock->user_data) % (half + 1) : 0);
-  kefo_timeval_ms(&tv, delay);
+  kefo__timeval_ms(&tv, delay);
   event_add(m->timer, &tv);
   return 1;
 }
@@ -440,8 +440,8 @@ static void next_step(kefo_consumer_manager *m) {
   if (strcmp(op, "DescribeStreamConsumer") == 0) {
     ++m->describe_calls;
   }
-  rv = ok ? kefo_aws_call_start(m->client, m->svc, op, body, rs, on_answer, m,
-                                &m->call)
+  rv = ok ? kefo__aws_call_start(m->client, m->svc, op, body, rs, on_answer, m,
+                                 &m->call)
           : KEFO_ERR_NOMEM;
   cJSON_Delete(body);
   if (rv != 0) {
@@ -470,11 +470,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   next_step(m);
 }
 
-int kefo_consumer_manager_start(kefo_aws_client *client,
-                                const kefo_aws_service *svc,
-                                const kefo_consumer_manager_options *opts,
-                                kefo_consumer_manager_ready_cb cb,
-                                void *user_data, kefo_consumer_manager **out) {
+int kefo__consumer_manager_start(kefo_aws_client *client,
+                                 const kefo_aws_service *svc,
+                                 const kefo_consumer_manager_options *opts,
+                                 kefo_consumer_manager_ready_cb cb,
+                                 void *user_data, kefo_consumer_manager **out) {
   kefo_consumer_manager *m;
   const kefo_mem *mem;
 
@@ -487,8 +487,8 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
        (opts->consumer_arn == NULL || !opts->consumer_arn[0]))) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_aws_client_mem(client);
-  m = kefo_mem_calloc(mem, 1, sizeof(*m));
+  mem = kefo__aws_client_mem(client);
+  m = kefo__mem_calloc(mem, 1, sizeof(*m));
   if (m == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -505,12 +505,12 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
       copy(m->consumer_name, sizeof(m->consumer_name), opts->consumer_name) !=
           0 ||
       copy(m->consumer_arn, sizeof(m->consumer_arn), opts->consumer_arn) != 0) {
-    kefo_mem_free(mem, m);
+    kefo__mem_free(mem, m);
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  m->timer = event_new(kefo_aws_client_base(client), -1, 0, timer_cb, m);
+  m->timer = event_new(kefo__aws_client_base(client), -1, 0, timer_cb, m);
   if (m->timer == NULL) {
-    kefo_mem_free(mem, m);
+    kefo__mem_free(mem, m);
     return KEFO_ERR_NOMEM;
   }
   /* The polling reader, given an ARN, asks for the stream too: no other
@@ -541,7 +541,7 @@ static void on_stop_deadline(evutil_socket_t fd, short what, void *arg) {
   if (m->step == STEP_DONE || m->done_cb == NULL) {
     return;
   }
-  kefo_aws_call_cancel(m->call);
+  kefo__aws_call_cancel(m->call);
   m->call = NULL;
   event_del(m->timer);
   memset(&t, 0, sizeof(t));
@@ -555,12 +555,12 @@ static void on_stop_deadline(evutil_socket_t fd, short what, void *arg) {
   done(m, KEFO_ERR_TIMEOUT, &t);
 }
 
-int kefo_consumer_manager_stop(kefo_consumer_manager *m,
-                               kefo_consumer_manager_done_cb cb,
-                               void *user_data) {
+int kefo__consumer_manager_stop(kefo_consumer_manager *m,
+                                kefo_consumer_manager_done_cb cb,
+                                void *user_data) {
   struct timeval tv = {0, 0};
 
-  kefo_aws_call_cancel(m->call);
+  kefo__aws_call_cancel(m->call);
   m->call = NULL;
   event_del(m->timer);
   m->ready_cb = NULL;
@@ -579,17 +579,17 @@ int kefo_consumer_manager_stop(kefo_consumer_manager *m,
   }
   if (m->deadline) {
     struct timeval dl;
-    kefo_timeval_ms(&dl, m->deregister_timeout_ms);
+    kefo__timeval_ms(&dl, m->deregister_timeout_ms);
     event_add(m->deadline, &dl);
   }
   return 0;
 }
 
-void kefo_consumer_manager_abort(kefo_consumer_manager *m) {
+void kefo__consumer_manager_abort(kefo_consumer_manager *m) {
   if (m == NULL) {
     return;
   }
-  kefo_aws_call_cancel(m->call);
+  kefo__aws_call_cancel(m->call);
   m->call = NULL;
   event_del(m->timer);
   if (m->deadline) {
@@ -599,24 +599,24 @@ void kefo_consumer_manager_abort(kefo_consumer_manager *m) {
   m->step = STEP_DONE;
 }
 
-void kefo_consumer_manager_del(kefo_consumer_manager *m) {
+void kefo__consumer_manager_del(kefo_consumer_manager *m) {
   if (m == NULL) {
     return;
   }
-  kefo_aws_call_cancel(m->call);
+  kefo__aws_call_cancel(m->call);
   if (m->timer) {
     event_free(m->timer);
   }
   if (m->deadline) {
     event_free(m->deadline);
   }
-  kefo_mem_free(kefo_aws_client_mem(m->client), m);
+  kefo__mem_free(kefo__aws_client_mem(m->client), m);
 }
 
-int kefo_consumer_manager_registered(const kefo_consumer_manager *m) {
+int kefo__consumer_manager_registered(const kefo_consumer_manager *m) {
   return m != NULL && m->registered && m->consumer_arn[0];
 }
 
-uint32_t kefo_consumer_manager_describe_calls(const kefo_consumer_manager *m) {
+uint32_t kefo__consumer_manager_describe_calls(const kefo_consumer_manager *m) {
   return m->describe_calls;
 }

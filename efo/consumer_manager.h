@@ -65,11 +65,11 @@ typedef void (*kefo_consumer_manager_done_cb)(int error,
  * Returns 0 (|cb| will be called once), KEFO_ERR_INVALID_ARGUMENT (a
  * required option is missing for the lifecycle) or KEFO_ERR_NOMEM.
  */
-int kefo_consumer_manager_start(kefo_aws_client *client,
-                                const kefo_aws_service *svc,
-                                const kefo_consumer_manager_options *opts,
-                                kefo_consumer_manager_ready_cb cb,
-                                void *user_data, kefo_consumer_manager **out);
+int kefo__consumer_manager_start(kefo_aws_client *client,
+                                 const kefo_aws_service *svc,
+                                 const kefo_consumer_manager_options *opts,
+                                 kefo_consumer_manager_ready_cb cb,
+                                 void *user_data, kefo_consumer_manager **out);
 
 /*
  * Graceful stop: JOB_MANAGED deregisters the consumer and waits until it
@@ -78,28 +78,28 @@ int kefo_consumer_manager_start(kefo_aws_client *client,
  *
  * Returns 0 (|cb| will be called once) or KEFO_ERR_NOMEM.
  */
-int kefo_consumer_manager_stop(kefo_consumer_manager *m,
-                               kefo_consumer_manager_done_cb cb,
-                               void *user_data);
+int kefo__consumer_manager_stop(kefo_consumer_manager *m,
+                                kefo_consumer_manager_done_cb cb,
+                                void *user_data);
 
 /*
  * Abandons a stop in progress (a second signal: stop at once): the call in
  * flight is cancelled and the stop's callback never runs. A job-managed
  * consumer being deregistered may stay registered.
  */
-void kefo_consumer_manager_abort(kefo_consumer_manager *m);
+void kefo__consumer_manager_abort(kefo_consumer_manager *m);
 
 /* Frees |m|, cancelling whatever is in flight without callbacks. */
-void kefo_consumer_manager_del(kefo_consumer_manager *m);
+void kefo__consumer_manager_del(kefo_consumer_manager *m);
 
 /*
  * Non-zero when this manager registered its consumer itself
  * (RegisterStreamConsumer succeeded), rather than reusing one that
  * existed: a start that fails after that deregisters it.
  */
-int kefo_consumer_manager_registered(const kefo_consumer_manager *m);
+int kefo__consumer_manager_registered(const kefo_consumer_manager *m);
 
 /* DescribeStreamConsumer calls made so far (one per poll, not per shard). */
-uint32_t kefo_consumer_manager_describe_calls(const kefo_consumer_manager *m);
+uint32_t kefo__consumer_manager_describe_calls(const kefo_consumer_manager *m);
 
 #endif /* KEFO_CONSUMER_MANAGER_H */

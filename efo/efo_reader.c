@@ -25,7 +25,7 @@ typedef struct efo_reader {
 static void efo_kick(kefo_shard_reader *base);
 
 static int64_t now_ms(efo_reader *r) {
-  return kefo_shard_reader_now_ms(&r->base);
+  return kefo__shard_reader_now_ms(&r->base);
 }
 
 /* The core gave up: no timer of this reader fires again. */
@@ -38,8 +38,8 @@ static void gave_up(efo_reader *r) {
    when the next one goes. */
 static void ended(efo_reader *r, int error, int retryable) {
   r->sub = NULL;
-  kefo_subcore_on_end(&r->core, now_ms(r), error, retryable,
-                      r->base.env->clock);
+  kefo__subcore_on_end(&r->core, now_ms(r), error, retryable,
+                       r->base.env->clock);
   if (r->core.state == KEFO_SUB_FAILED) {
     gave_up(r);
   }
@@ -70,7 +70,7 @@ static int on_event(kefo_kinesis_subscription *sub,
       return -1;
     }
     skip =
-        kefo_subcore_on_event(&r->core, now_ms(r), seqs, n, ev->continuation);
+        kefo__subcore_on_event(&r->core, now_ms(r), seqs, n, ev->continuation);
   }
   if (n > 0) {
     last = seqs[n - 1];
@@ -85,7 +85,7 @@ static int on_event(kefo_kinesis_subscription *sub,
   }
   if (rv == 0) {
     /* Handled: the continuation (or shard end) counts from now on. */
-    kefo_subcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
+    kefo__subcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
   }
   if (rv == KEFO_DELIVER_STOP) {
     host->stop(r->base.slot);
@@ -132,8 +132,8 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
   ++r->base.stats->errors;
   /* The core decides first, so that the failure after which the shard
      gives up is reported as final, and every other one as retried. */
-  kefo_subcore_on_end(&r->core, now_ms(r), error, info ? info->retryable : 1,
-                      r->base.env->clock);
+  kefo__subcore_on_end(&r->core, now_ms(r), error, info ? info->retryable : 1,
+                       r->base.env->clock);
   host->report_failure(r->base.slot, error, info,
                        r->core.state != KEFO_SUB_FAILED);
   if (r->core.state == KEFO_SUB_FAILED) {
@@ -146,7 +146,7 @@ static void on_initial_response(kefo_kinesis_subscription *sub, void *ud) {
   efo_reader *r = ud;
 
   (void)sub;
-  kefo_subcore_on_answer(&r->core, now_ms(r));
+  kefo__subcore_on_answer(&r->core, now_ms(r));
 }
 
 static const kefo_kinesis_subscribe_callbacks callbacks = {on_initial_response,
@@ -157,9 +157,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
 
   (void)fd;
   (void)what;
-  if (r->sub && !r->paused && kefo_subcore_inactive(&r->core, now_ms(r))) {
+  if (r->sub && !r->paused && kefo__subcore_inactive(&r->core, now_ms(r))) {
     /* A silent stream: drop it and resubscribe from where it was. */
-    kefo_kinesis_subscription_cancel(r->sub);
+    kefo__kinesis_subscription_cancel(r->sub);
     ended(r, KEFO_ERR_TIMEOUT, 1);
   }
   efo_kick(&r->base);
@@ -170,7 +170,7 @@ static void efo_del(kefo_shard_reader *base);
 static int efo_create(kefo_shard_reader **out, const kefo_shard_reader *base,
                       const char *type, const char *value) {
   const kefo_reader_env *env = base->env;
-  efo_reader *r = kefo_mem_calloc(env->mem, 1, sizeof(*r));
+  efo_reader *r = kefo__mem_calloc(env->mem, 1, sizeof(*r));
   int rv;
 
   if (r == NULL) {
@@ -182,8 +182,8 @@ static int efo_create(kefo_shard_reader **out, const kefo_shard_reader *base,
     efo_del(&r->base);
     return KEFO_ERR_NOMEM;
   }
-  rv = kefo_subcore_init(&r->core, base->shard_id, type, value, env->retry,
-                         env->inactivity_ms);
+  rv = kefo__subcore_init(&r->core, base->shard_id, type, value, env->retry,
+                          env->inactivity_ms);
   if (rv != 0) {
     efo_del(&r->base);
     return rv;
@@ -202,16 +202,16 @@ static void subscribe(efo_reader *r) {
   size_t n;
   int rv;
 
-  rv = kefo_kinesis_subscribe(env->aws, env->svc, env->consumer_arn,
-                              r->base.shard_id, core->position_type,
-                              core->position_value[0] ? core->position_value
-                                                      : NULL,
-                              &callbacks, r, &r->sub);
+  rv = kefo__kinesis_subscribe(env->aws, env->svc, env->consumer_arn,
+                               r->base.shard_id, core->position_type,
+                               core->position_value[0] ? core->position_value
+                                                       : NULL,
+                               &callbacks, r, &r->sub);
   if (rv != 0) {
     host->report(r->base.slot, rv, NULL, "cannot subscribe");
     return;
   }
-  kefo_kinesis_subscription_set_parser(r->sub, env->parser);
+  kefo__kinesis_subscription_set_parser(r->sub, env->parser);
   /* The shard state each event reads and writes (on_event, the
      subscription core, the consumer's delivery). */
   n = host->hot_state(r->base.slot, touch, 8);
@@ -221,8 +221,8 @@ static void subscribe(efo_reader *r) {
   touch[n++] = &core->last_delivered;
   touch[n++] = &core->pending;
   touch[n++] = &core->pending_set;
-  kefo_kinesis_subscription_prefetch(r->sub, touch, n);
-  kefo_subcore_on_subscribe(core, now_ms(r));
+  kefo__kinesis_subscription_prefetch(r->sub, touch, n);
+  kefo__subcore_on_subscribe(core, now_ms(r));
   if (r->started_before) {
     host->resubscribed(r->base.slot);
   }
@@ -238,7 +238,8 @@ static void efo_kick(kefo_shard_reader *base) {
   if (r->paused || !base->host->reading(base->slot)) {
     return; /* paused: no new subscription, no inactivity deadline */
   }
-  if (r->sub == NULL && kefo_subcore_should_subscribe(core, now_ms(r), &wait)) {
+  if (r->sub == NULL &&
+      kefo__subcore_should_subscribe(core, now_ms(r), &wait)) {
     subscribe(r);
     if (r->sub == NULL) {
       return;
@@ -248,7 +249,7 @@ static void efo_kick(kefo_shard_reader *base) {
     wait = core->inactivity_ms ? (int64_t)core->inactivity_ms / 2 + 1 : -1;
   }
   if (wait >= 0) {
-    kefo_timeval_ms(&tv, wait);
+    kefo__timeval_ms(&tv, wait);
     event_add(r->timer, &tv);
   }
 }
@@ -259,7 +260,7 @@ static void efo_cancel(kefo_shard_reader *base) {
   if (r->timer) {
     event_del(r->timer);
   }
-  kefo_kinesis_subscription_cancel(r->sub);
+  kefo__kinesis_subscription_cancel(r->sub);
   r->sub = NULL;
 }
 
@@ -273,12 +274,12 @@ static void efo_set_paused(kefo_shard_reader *base, int paused,
 
   (void)paused_for_ms;
   r->paused = paused;
-  if (r->sub && kefo_kinesis_subscription_hold(r->sub, paused) != 0) {
+  if (r->sub && kefo__kinesis_subscription_hold(r->sub, paused) != 0) {
     base->host->report(base->slot, KEFO_ERR_NOMEM, NULL,
                        "cannot resume the shard's subscription");
   }
   if (!paused) {
-    kefo_subcore_touch(&r->core, now_ms(r));
+    kefo__subcore_touch(&r->core, now_ms(r));
     efo_kick(base);
   }
 }
@@ -293,8 +294,8 @@ static void efo_del(kefo_shard_reader *base) {
   if (r->timer) {
     event_free(r->timer);
   }
-  kefo_mem_free(base->env->mem, r);
+  kefo__mem_free(base->env->mem, r);
 }
 
-const kefo_reader_ops kefo_efo_reader_ops = {efo_create, efo_kick, efo_cancel,
-                                             efo_set_paused, efo_del};
+const kefo_reader_ops kefo__efo_reader_ops = {efo_create, efo_kick, efo_cancel,
+                                              efo_set_paused, efo_del};

@@ -9,18 +9,18 @@
 #include <stdint.h>
 #include <string.h>
 
-int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
-                      const char *position_type, const char *position_value,
-                      const kefo_retry_strategy *retry,
-                      uint32_t inactivity_ms) {
+int kefo__subcore_init(kefo_subscription_core *core, const char *shard_id,
+                       const char *position_type, const char *position_value,
+                       const kefo_retry_strategy *retry,
+                       uint32_t inactivity_ms) {
   int needs_value;
 
   if (core == NULL || shard_id == NULL ||
       strlen(shard_id) >= KEFO_SHARD_ID_CAP || shard_id[0] == '\0' ||
-      !kefo_position_valid(position_type, position_value)) {
+      !kefo__position_valid(position_type, position_value)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  needs_value = kefo_position_needs_value(position_type);
+  needs_value = kefo__position_needs_value(position_type);
   memset(core, 0, sizeof(*core));
   strcpy(core->shard_id, shard_id);
   strcpy(core->position_type, position_type);
@@ -33,13 +33,13 @@ int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
   if (retry) {
     core->retry = *retry;
   } else {
-    kefo_retry_default(&core->retry);
+    kefo__retry_default(&core->retry);
   }
   return 0;
 }
 
-int kefo_subcore_should_subscribe(const kefo_subscription_core *core,
-                                  int64_t now_ms, int64_t *wait_ms) {
+int kefo__subcore_should_subscribe(const kefo_subscription_core *core,
+                                   int64_t now_ms, int64_t *wait_ms) {
   int64_t at;
 
   if (core->state != KEFO_SUB_IDLE) {
@@ -64,14 +64,14 @@ int kefo_subcore_should_subscribe(const kefo_subscription_core *core,
   return 0;
 }
 
-void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms) {
+void kefo__subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms) {
   core->state = KEFO_SUB_SUBSCRIBING;
   core->last_subscribe_ms = now_ms;
   core->last_activity_ms = now_ms;
   ++core->subscriptions;
 }
 
-void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms) {
+void kefo__subcore_on_answer(kefo_subscription_core *core, int64_t now_ms) {
   if (core->state != KEFO_SUB_SUBSCRIBING) {
     return;
   }
@@ -81,13 +81,13 @@ void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms) {
   core->last_activity_ms = now_ms;
 }
 
-int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
-                          const char *const *seqs, size_t n,
-                          const char *continuation) {
+int kefo__subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
+                           const char *const *seqs, size_t n,
+                           const char *continuation) {
   size_t i, skip = 0, len, prev_len = 0, cont_len = 0;
   size_t last_len = strlen(core->last_delivered);
 
-  if ((continuation && (cont_len = kefo_seq_len(continuation)) == 0) ||
+  if ((continuation && (cont_len = kefo__seq_len(continuation)) == 0) ||
       (n > 0 && seqs == NULL)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
@@ -97,13 +97,13 @@ int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
      seen already (a resubscription, or a server that repeats itself)
      and are skipped. */
   for (i = 0; i < n; ++i) {
-    len = kefo_seq_len(seqs[i]);
-    if (len == 0 ||
-        (i > 0 && kefo_seq_cmp_len(seqs[i - 1], prev_len, seqs[i], len) >= 0)) {
+    len = kefo__seq_len(seqs[i]);
+    if (len == 0 || (i > 0 && kefo__seq_cmp_len(seqs[i - 1], prev_len, seqs[i],
+                                                len) >= 0)) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
     if (skip == i && last_len > 0 &&
-        kefo_seq_cmp_len(seqs[i], len, core->last_delivered, last_len) <= 0) {
+        kefo__seq_cmp_len(seqs[i], len, core->last_delivered, last_len) <= 0) {
       ++skip;
     }
     prev_len = len;
@@ -119,13 +119,13 @@ int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
   return (int)skip;
 }
 
-void kefo_subcore_on_delivered(kefo_subscription_core *core,
-                               const char *last_seq) {
-  size_t len = kefo_seq_len(last_seq);
+void kefo__subcore_on_delivered(kefo_subscription_core *core,
+                                const char *last_seq) {
+  size_t len = kefo__seq_len(last_seq);
 
   if (len > 0 && (core->last_delivered[0] == '\0' ||
-                  kefo_seq_cmp_len(last_seq, len, core->last_delivered,
-                                   strlen(core->last_delivered)) > 0)) {
+                  kefo__seq_cmp_len(last_seq, len, core->last_delivered,
+                                    strlen(core->last_delivered)) > 0)) {
     memcpy(core->last_delivered, last_seq, len + 1);
   }
   if (!core->pending_set) {
@@ -140,8 +140,8 @@ void kefo_subcore_on_delivered(kefo_subscription_core *core,
   }
 }
 
-void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
-                         int error, int retryable, const kefo_clock *clock) {
+void kefo__subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
+                          int error, int retryable, const kefo_clock *clock) {
   int64_t delay;
 
   if (core->state == KEFO_SUB_FINISHED || core->state == KEFO_SUB_FAILED) {
@@ -161,7 +161,7 @@ void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
     return;
   }
   ++core->failures;
-  delay = kefo_retry_delay_ms(&core->retry, core->failures, clock);
+  delay = kefo__retry_delay_ms(&core->retry, core->failures, clock);
   if (delay < 0) {
     core->state = KEFO_SUB_FAILED;
     return;
@@ -170,11 +170,11 @@ void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
   core->not_before_ms = now_ms + delay;
 }
 
-void kefo_subcore_touch(kefo_subscription_core *core, int64_t now_ms) {
+void kefo__subcore_touch(kefo_subscription_core *core, int64_t now_ms) {
   core->last_activity_ms = now_ms;
 }
 
-int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms) {
+int kefo__subcore_inactive(const kefo_subscription_core *core, int64_t now_ms) {
   return core->inactivity_ms > 0 &&
          (core->state == KEFO_SUB_SUBSCRIBING ||
           core->state == KEFO_SUB_STREAMING) &&

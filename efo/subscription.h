@@ -63,21 +63,22 @@ typedef struct kefo_subscription_core {
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (unknown type, a value missing or
  * too long, an id too long).
  */
-int kefo_subcore_init(kefo_subscription_core *core, const char *shard_id,
-                      const char *position_type, const char *position_value,
-                      const kefo_retry_strategy *retry, uint32_t inactivity_ms);
+int kefo__subcore_init(kefo_subscription_core *core, const char *shard_id,
+                       const char *position_type, const char *position_value,
+                       const kefo_retry_strategy *retry,
+                       uint32_t inactivity_ms);
 
 /*
  * Asks whether to subscribe now. Returns 1 when the owner should call
  * SubscribeToShard from core->position_type / position_value now (then
- * it must call kefo_subcore_on_subscribe), 0 when not yet: |*wait_ms|
+ * it must call kefo__subcore_on_subscribe), 0 when not yet: |*wait_ms|
  * (may be NULL) is how long until it may (-1: never, finished or failed).
  */
-int kefo_subcore_should_subscribe(const kefo_subscription_core *core,
-                                  int64_t now_ms, int64_t *wait_ms);
+int kefo__subcore_should_subscribe(const kefo_subscription_core *core,
+                                   int64_t now_ms, int64_t *wait_ms);
 
 /* The owner sent SubscribeToShard at |now_ms|. */
-void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms);
+void kefo__subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms);
 
 /*
  * The server answered the call (its initial-response) at |now_ms|. The
@@ -87,7 +88,7 @@ void kefo_subcore_on_subscribe(kefo_subscription_core *core, int64_t now_ms);
  * it with LimitExceededException. Nothing changes in a state other than
  * SUBSCRIBING.
  */
-void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms);
+void kefo__subcore_on_answer(kefo_subscription_core *core, int64_t now_ms);
 
 /*
  * A SubscribeToShardEvent arrived. |seqs| are its records' sequence
@@ -95,22 +96,22 @@ void kefo_subcore_on_answer(kefo_subscription_core *core, int64_t now_ms);
  * ContinuationSequenceNumber (NULL: shard end). Returns how many leading
  * records the owner must skip because they were delivered before; the
  * rest are new and, once handed to the application, the owner calls
- * kefo_subcore_on_delivered; only then does the position move to the
+ * kefo__subcore_on_delivered; only then does the position move to the
  * continuation (or, at shard end, the state become FINISHED), so an event
  * that could not be delivered is fetched again by the next subscription.
  *
  * Returns the count to skip (0..n) or KEFO_ERR_INVALID_ARGUMENT (a
  * malformed sequence number: the event must not be trusted).
  */
-int kefo_subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
-                          const char *const *seqs, size_t n,
-                          const char *continuation);
+int kefo__subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
+                           const char *const *seqs, size_t n,
+                           const char *continuation);
 
 /* The last event was handled: its new records (if any) were handed on,
    |last_seq| being the last one's sequence number (NULL when it had no new
    record). Commits the event's continuation or shard end. */
-void kefo_subcore_on_delivered(kefo_subscription_core *core,
-                               const char *last_seq);
+void kefo__subcore_on_delivered(kefo_subscription_core *core,
+                                const char *last_seq);
 
 /*
  * The subscription ended at |now_ms|: |error| 0 for the server's normal
@@ -119,16 +120,16 @@ void kefo_subcore_on_delivered(kefo_subscription_core *core,
  * within a second of the last call; after failures, backoff with jitter
  * from |clock|) or to FAILED when not retryable.
  */
-void kefo_subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
-                         int error, int retryable, const kefo_clock *clock);
+void kefo__subcore_on_end(kefo_subscription_core *core, int64_t now_ms,
+                          int error, int retryable, const kefo_clock *clock);
 
 /* The stream was held back on purpose (a paused shard) until |now_ms|:
    the inactivity deadline counts from now. */
-void kefo_subcore_touch(kefo_subscription_core *core, int64_t now_ms);
+void kefo__subcore_touch(kefo_subscription_core *core, int64_t now_ms);
 
 /* Returns 1 when the stream has been silent past the inactivity deadline:
-   the owner should cancel it and call kefo_subcore_on_end with
+   the owner should cancel it and call kefo__subcore_on_end with
    KEFO_ERR_TIMEOUT, retryable. */
-int kefo_subcore_inactive(const kefo_subscription_core *core, int64_t now_ms);
+int kefo__subcore_inactive(const kefo_subscription_core *core, int64_t now_ms);
 
 #endif /* KEFO_SUBSCRIPTION_H */

@@ -12,13 +12,13 @@
 #include "shard/position.h"
 #include "shard/seq.h"
 
-int kefo_checkpoint_valid(const char *seq) {
+int kefo__checkpoint_valid(const char *seq) {
   return seq != NULL &&
-         (strcmp(seq, KEFO_CHECKPOINT_SHARD_END) == 0 || kefo_seq_valid(seq));
+         (strcmp(seq, KEFO_CHECKPOINT_SHARD_END) == 0 || kefo__seq_valid(seq));
 }
 
-int kefo_checkpoint_cmp(const char *seq_a, uint64_t sub_a, const char *seq_b,
-                        uint64_t sub_b) {
+int kefo__checkpoint_cmp(const char *seq_a, uint64_t sub_a, const char *seq_b,
+                         uint64_t sub_b) {
   int end_a = strcmp(seq_a, KEFO_CHECKPOINT_SHARD_END) == 0;
   int end_b = strcmp(seq_b, KEFO_CHECKPOINT_SHARD_END) == 0;
   int c;
@@ -26,38 +26,40 @@ int kefo_checkpoint_cmp(const char *seq_a, uint64_t sub_a, const char *seq_b,
   if (end_a || end_b) {
     return end_a - end_b;
   }
-  c = kefo_seq_cmp(seq_a, seq_b);
+  c = kefo__seq_cmp(seq_a, seq_b);
   if (c != 0) {
     return c;
   }
   return sub_a < sub_b ? -1 : sub_a > sub_b;
 }
 
-void kefo_checkpoint_table_init(kefo_checkpoint_table *t, const kefo_mem *mem) {
+void kefo__checkpoint_table_init(kefo_checkpoint_table *t,
+                                 const kefo_mem *mem) {
   memset(t, 0, sizeof(*t));
-  t->mem = kefo_mem_or_default(mem);
+  t->mem = kefo__mem_or_default(mem);
 }
 
-void kefo_checkpoint_table_free(kefo_checkpoint_table *t) {
+void kefo__checkpoint_table_free(kefo_checkpoint_table *t) {
   size_t i;
 
   for (i = 0; i < t->n; ++i) {
-    kefo_mem_free(t->mem, t->slots[i].shard_id);
-    kefo_mem_free(t->mem, t->slots[i].sequence_number);
+    kefo__mem_free(t->mem, t->slots[i].shard_id);
+    kefo__mem_free(t->mem, t->slots[i].sequence_number);
   }
-  kefo_mem_free(t->mem, t->slots);
-  kefo_mem_free(t->mem, t->entries);
+  kefo__mem_free(t->mem, t->slots);
+  kefo__mem_free(t->mem, t->entries);
   memset(t, 0, sizeof(*t));
 }
 
-int kefo_checkpoint_entries_valid(const kefo_checkpoint_entry *e, size_t n) {
+int kefo__checkpoint_entries_valid(const kefo_checkpoint_entry *e, size_t n) {
   size_t i, len;
 
   if (e == NULL && n > 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (i = 0; i < n; ++i) {
-    if (e[i].shard_id == NULL || !kefo_checkpoint_valid(e[i].sequence_number)) {
+    if (e[i].shard_id == NULL ||
+        !kefo__checkpoint_valid(e[i].sequence_number)) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
     len = strlen(e[i].shard_id);
@@ -90,8 +92,8 @@ static size_t find(const kefo_checkpoint_table *t, const char *shard,
   return lo;
 }
 
-int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
-                              const kefo_checkpoint_entry *e, int *changed) {
+int kefo__checkpoint_table_put(kefo_checkpoint_table *t,
+                               const kefo_checkpoint_entry *e, int *changed) {
   kefo_checkpoint_slot *slot;
   char *seq;
   size_t i;
@@ -100,21 +102,21 @@ int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
   if (changed) {
     *changed = 0;
   }
-  if (kefo_checkpoint_entries_valid(e, 1) != 0) {
+  if (kefo__checkpoint_entries_valid(e, 1) != 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   i = find(t, e->shard_id, &found);
   if (found) {
     slot = &t->slots[i];
-    if (kefo_checkpoint_cmp(slot->sequence_number, slot->sub_sequence_number,
-                            e->sequence_number, e->sub_sequence_number) >= 0) {
+    if (kefo__checkpoint_cmp(slot->sequence_number, slot->sub_sequence_number,
+                             e->sequence_number, e->sub_sequence_number) >= 0) {
       return 0; /* never backwards */
     }
-    seq = kefo_mem_strdup(t->mem, e->sequence_number);
+    seq = kefo__mem_strdup(t->mem, e->sequence_number);
     if (seq == NULL) {
       return KEFO_ERR_NOMEM;
     }
-    kefo_mem_free(t->mem, slot->sequence_number);
+    kefo__mem_free(t->mem, slot->sequence_number);
     slot->sequence_number = seq;
     slot->sub_sequence_number = e->sub_sequence_number;
   } else {
@@ -122,26 +124,26 @@ int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
     if (t->n == t->cap) {
       size_t ncap = t->cap ? t->cap * 2 : 16;
       kefo_checkpoint_slot *ns =
-          kefo_mem_realloc(t->mem, t->slots, ncap * sizeof(*ns));
+          kefo__mem_realloc(t->mem, t->slots, ncap * sizeof(*ns));
       if (ns == NULL) {
         return KEFO_ERR_NOMEM;
       }
       t->slots = ns;
       t->cap = ncap;
     }
-    s.shard_id = kefo_mem_strdup(t->mem, e->shard_id);
-    s.sequence_number = kefo_mem_strdup(t->mem, e->sequence_number);
+    s.shard_id = kefo__mem_strdup(t->mem, e->shard_id);
+    s.sequence_number = kefo__mem_strdup(t->mem, e->sequence_number);
     s.sub_sequence_number = e->sub_sequence_number;
     if (s.shard_id == NULL || s.sequence_number == NULL) {
-      kefo_mem_free(t->mem, s.shard_id);
-      kefo_mem_free(t->mem, s.sequence_number);
+      kefo__mem_free(t->mem, s.shard_id);
+      kefo__mem_free(t->mem, s.sequence_number);
       return KEFO_ERR_NOMEM;
     }
     memmove(&t->slots[i + 1], &t->slots[i], (t->n - i) * sizeof(s));
     t->slots[i] = s;
     ++t->n;
     /* The scratch array no longer fits. */
-    kefo_mem_free(t->mem, t->entries);
+    kefo__mem_free(t->mem, t->entries);
     t->entries = NULL;
   }
   if (changed) {
@@ -151,8 +153,8 @@ int kefo_checkpoint_table_put(kefo_checkpoint_table *t,
 }
 
 const kefo_checkpoint_slot *
-kefo_checkpoint_table_get(const kefo_checkpoint_table *t,
-                          const char *shard_id) {
+kefo__checkpoint_table_get(const kefo_checkpoint_table *t,
+                           const char *shard_id) {
   int found;
   size_t i;
 
@@ -164,7 +166,7 @@ kefo_checkpoint_table_get(const kefo_checkpoint_table *t,
 }
 
 const kefo_checkpoint_entry *
-kefo_checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n) {
+kefo__checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n) {
   size_t i;
 
   *n = 0;
@@ -172,7 +174,7 @@ kefo_checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n) {
     return NULL;
   }
   if (t->entries == NULL) {
-    t->entries = kefo_mem_malloc(t->mem, t->n * sizeof(*t->entries));
+    t->entries = kefo__mem_malloc(t->mem, t->n * sizeof(*t->entries));
     if (t->entries == NULL) {
       return NULL;
     }
@@ -186,10 +188,10 @@ kefo_checkpoint_table_entries(kefo_checkpoint_table *t, size_t *n) {
   return t->entries;
 }
 
-int kefo_checkpoint_table_read(kefo_checkpoint_table *t, kefo_lease_read_cb cb,
-                               void *ud) {
+int kefo__checkpoint_table_read(kefo_checkpoint_table *t, kefo_lease_read_cb cb,
+                                void *ud) {
   size_t n;
-  const kefo_checkpoint_entry *e = kefo_checkpoint_table_entries(t, &n);
+  const kefo_checkpoint_entry *e = kefo__checkpoint_table_entries(t, &n);
 
   if (e == NULL && t->n > 0) {
     return KEFO_ERR_NOMEM;

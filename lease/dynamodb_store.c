@@ -104,7 +104,7 @@ struct ddb_store {
 };
 
 static op *op_new(ddb_store *s, op_kind kind, void *ud) {
-  op *o = kefo_mem_calloc(s->mem, 1, sizeof(*o));
+  op *o = kefo__mem_calloc(s->mem, 1, sizeof(*o));
 
   if (o == NULL) {
     return NULL;
@@ -135,7 +135,7 @@ static void op_free(op *o) {
     event_free(o->timer);
   }
   cJSON_Delete(o->items);
-  kefo_mem_free(s->mem, o);
+  kefo__mem_free(s->mem, o);
 }
 
 static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
@@ -230,12 +230,12 @@ static int grow_scratch(ddb_store *s, size_t n) {
   if (n <= s->cap) {
     return 0;
   }
-  nl = kefo_mem_realloc(s->mem, s->leases, n * sizeof(*nl));
+  nl = kefo__mem_realloc(s->mem, s->leases, n * sizeof(*nl));
   if (nl == NULL) {
     return KEFO_ERR_NOMEM;
   }
   s->leases = nl;
-  ne = kefo_mem_realloc(s->mem, s->entries, n * sizeof(*ne));
+  ne = kefo__mem_realloc(s->mem, s->entries, n * sizeof(*ne));
   if (ne == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -266,7 +266,7 @@ static void scanned(op *o) {
   }
   for (i = 0; i < n; ++i) {
     /* Only real checkpoints: a starting sentinel is no progress. */
-    if (kefo_checkpoint_valid(s->leases[i].checkpoint)) {
+    if (kefo__checkpoint_valid(s->leases[i].checkpoint)) {
       s->entries[ne].shard_id = s->leases[i].shard_id;
       s->entries[ne].sequence_number = s->leases[i].checkpoint;
       s->entries[ne].sub_sequence_number = s->leases[i].sub_sequence_number;
@@ -285,7 +285,7 @@ fail:
 }
 
 /* Asks for a page of the scan of |o| from |start| (the LastEvaluatedKey,
-   or NULL for the first). Returns 0 or an error of kefo_aws_call_start. */
+   or NULL for the first). Returns 0 or an error of kefo__aws_call_start. */
 static int scan_page(op *o, const cJSON *start) {
   cJSON *b = cJSON_CreateObject();
   int rv;
@@ -298,8 +298,8 @@ static int scan_page(op *o, const cJSON *start) {
   if (start) {
     cJSON_AddItemToObject(b, "ExclusiveStartKey", cJSON_Duplicate(start, 1));
   }
-  rv = kefo_aws_call_start(o->s->aws, o->s->svc, "Scan", b, &o->s->retry,
-                           on_answer, o, &o->call);
+  rv = kefo__aws_call_start(o->s->aws, o->s->svc, "Scan", b, &o->s->retry,
+                            on_answer, o, &o->call);
   cJSON_Delete(b);
   return rv;
 }
@@ -315,8 +315,8 @@ static int describe(op *o) {
     return KEFO_ERR_NOMEM;
   }
   cJSON_AddStringToObject(b, "TableName", o->s->table);
-  rv = kefo_aws_call_start(o->s->aws, o->s->svc, "DescribeTable", b,
-                           &o->s->retry, on_answer, o, &o->call);
+  rv = kefo__aws_call_start(o->s->aws, o->s->svc, "DescribeTable", b,
+                            &o->s->retry, on_answer, o, &o->call);
   cJSON_Delete(b);
   return rv;
 }
@@ -341,8 +341,8 @@ static int create_table(op *o) {
   cJSON_AddStringToObject(k, "AttributeName", "leaseKey");
   cJSON_AddStringToObject(k, "KeyType", "HASH");
   cJSON_AddStringToObject(b, "BillingMode", "PAY_PER_REQUEST");
-  rv = kefo_aws_call_start(o->s->aws, o->s->svc, "CreateTable", b, &o->s->retry,
-                           on_answer, o, &o->call);
+  rv = kefo__aws_call_start(o->s->aws, o->s->svc, "CreateTable", b,
+                            &o->s->retry, on_answer, o, &o->call);
   cJSON_Delete(b);
   return rv;
 }
@@ -426,7 +426,7 @@ static void batch_one(ddb_store *s, batch *b, int error, const char *message) {
     void *ud = b->ud;
     int err = b->error;
     snprintf(s->msg, sizeof(s->msg), "%s", b->message);
-    kefo_mem_free(s->mem, b);
+    kefo__mem_free(s->mem, b);
     cb(err, err ? s->msg : "", ud);
   }
 }
@@ -614,8 +614,8 @@ static int send_update(op *o, const char *operation, const char *shard,
     k = cJSON_AddObjectToObject(body, "Key");
     put_s(k, "leaseKey", shard);
   }
-  rv = kefo_aws_call_start(o->s->aws, o->s->svc, operation, body, &o->s->retry,
-                           on_answer, o, &o->call);
+  rv = kefo__aws_call_start(o->s->aws, o->s->svc, operation, body, &o->s->retry,
+                            on_answer, o, &o->call);
   cJSON_Delete(body);
   if (rv != 0) {
     op_free(o);
@@ -740,10 +740,10 @@ static int d_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
   if (!s->open) {
     return KEFO_ERR_INVALID_STATE;
   }
-  if (n == 0 || kefo_checkpoint_entries_valid(e, n) != 0) {
+  if (n == 0 || kefo__checkpoint_entries_valid(e, n) != 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  bt = kefo_mem_calloc(s->mem, 1, sizeof(*bt));
+  bt = kefo__mem_calloc(s->mem, 1, sizeof(*bt));
   if (bt == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -791,25 +791,26 @@ static void d_del(kefo_lease_store *base) {
 
   while (s->ops) {
     op *o = s->ops;
-    kefo_aws_call_cancel(o->call);
+    kefo__aws_call_cancel(o->call);
     if (o->kind == OP_CHECKPOINT && o->batch && --o->batch->left == 0) {
-      kefo_mem_free(s->mem, o->batch);
+      kefo__mem_free(s->mem, o->batch);
     }
     op_free(o);
   }
-  kefo_mem_free(s->mem, s->leases);
-  kefo_mem_free(s->mem, s->entries);
-  kefo_mem_free(s->mem, s);
+  kefo__mem_free(s->mem, s->leases);
+  kefo__mem_free(s->mem, s->entries);
+  kefo__mem_free(s->mem, s);
 }
 
 static const kefo_lease_store_ops ddb_ops = {
     "dynamodb", d_open,   d_read, d_checkpoint, d_del,
     d_list,     d_create, d_take, d_renew,      d_release};
 
-int kefo_dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
-                            kefo_aws_client *aws, const kefo_aws_service *svc,
-                            const kefo_retry_strategy *retry, const char *table,
-                            const char *worker_id, const kefo_mem *mem) {
+int kefo__dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
+                             kefo_aws_client *aws, const kefo_aws_service *svc,
+                             const kefo_retry_strategy *retry,
+                             const char *table, const char *worker_id,
+                             const kefo_mem *mem) {
   ddb_store *s;
 
   if (out == NULL || base == NULL || aws == NULL || svc == NULL ||
@@ -817,8 +818,8 @@ int kefo_dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
       !worker_id[0] || strlen(worker_id) > 256) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = mem ? mem : kefo_mem_default();
-  s = kefo_mem_calloc(mem, 1, sizeof(*s));
+  mem = mem ? mem : kefo__mem_default();
+  s = kefo__mem_calloc(mem, 1, sizeof(*s));
   if (s == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -830,7 +831,7 @@ int kefo_dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
   if (retry) {
     s->retry = *retry;
   } else {
-    kefo_retry_default(&s->retry);
+    kefo__retry_default(&s->retry);
   }
   snprintf(s->table, sizeof(s->table), "%s", table);
   snprintf(s->worker, sizeof(s->worker), "%s", worker_id);

@@ -67,7 +67,7 @@ static int read_file(file_store *s, kefo_buf *b, int *exists) {
     close(fd);
     return fail(s, "larger than 64 MiB, not a kefo checkpoint file", 0);
   }
-  if (kefo_buf_reserve(b, (size_t)st.st_size + 1) != 0) {
+  if (kefo__buf_reserve(b, (size_t)st.st_size + 1) != 0) {
     close(fd);
     return KEFO_ERR_NOMEM;
   }
@@ -77,7 +77,7 @@ static int read_file(file_store *s, kefo_buf *b, int *exists) {
         close(fd);
         return fail(s, "larger than 64 MiB, not a kefo checkpoint file", 0);
       }
-      if (kefo_buf_reserve(b, 4096) != 0) {
+      if (kefo__buf_reserve(b, 4096) != 0) {
         close(fd);
         return KEFO_ERR_NOMEM;
       }
@@ -152,7 +152,7 @@ static int load(file_store *s, const char *text, size_t len) {
     e.shard_id = shard->string;
     e.sequence_number = seq->valuestring;
     e.sub_sequence_number = (uint64_t)sub->valuedouble;
-    rv = kefo_checkpoint_table_put(&s->table, &e, NULL);
+    rv = kefo__checkpoint_table_put(&s->table, &e, NULL);
     if (rv == KEFO_ERR_INVALID_ARGUMENT) {
       rv = bad(s, "a shard id or sequence number is malformed");
     }
@@ -167,31 +167,31 @@ static int load(file_store *s, const char *text, size_t len) {
 static int serialize(file_store *s, kefo_buf *b) {
   size_t i;
   char num[32];
-  int rv = kefo_buf_append_str(b, "{\"kefo_checkpoints\":1,\"stream\":");
+  int rv = kefo__buf_append_str(b, "{\"kefo_checkpoints\":1,\"stream\":");
 
   rv = rv ? rv
-          : kefo_json_append_string(b, (const uint8_t *)s->stream_arn,
-                                    strlen(s->stream_arn));
-  rv = rv ? rv : kefo_buf_append_str(b, ",\"application\":");
+          : kefo__json_append_string(b, (const uint8_t *)s->stream_arn,
+                                     strlen(s->stream_arn));
+  rv = rv ? rv : kefo__buf_append_str(b, ",\"application\":");
   rv = rv ? rv
-          : kefo_json_append_string(b, (const uint8_t *)s->application,
-                                    strlen(s->application));
-  rv = rv ? rv : kefo_buf_append_str(b, ",\"shards\":{");
+          : kefo__json_append_string(b, (const uint8_t *)s->application,
+                                     strlen(s->application));
+  rv = rv ? rv : kefo__buf_append_str(b, ",\"shards\":{");
   for (i = 0; rv == 0 && i < s->table.n; ++i) {
     const kefo_checkpoint_slot *slot = &s->table.slots[i];
     if (i > 0) {
-      rv = kefo_buf_append_str(b, ",\n");
+      rv = kefo__buf_append_str(b, ",\n");
     }
     rv = rv ? rv
-            : kefo_json_append_string(b, (const uint8_t *)slot->shard_id,
-                                      strlen(slot->shard_id));
-    rv = rv ? rv : kefo_buf_append_str(b, ":{\"sequence\":\"");
-    rv = rv ? rv : kefo_buf_append_str(b, slot->sequence_number);
+            : kefo__json_append_string(b, (const uint8_t *)slot->shard_id,
+                                       strlen(slot->shard_id));
+    rv = rv ? rv : kefo__buf_append_str(b, ":{\"sequence\":\"");
+    rv = rv ? rv : kefo__buf_append_str(b, slot->sequence_number);
     snprintf(num, sizeof(num), "\",\"sub\":%llu}",
              (unsigned long long)slot->sub_sequence_number);
-    rv = rv ? rv : kefo_buf_append_str(b, num);
+    rv = rv ? rv : kefo__buf_append_str(b, num);
   }
-  rv = rv ? rv : kefo_buf_append_str(b, "}}\n");
+  rv = rv ? rv : kefo__buf_append_str(b, "}}\n");
   return rv;
 }
 
@@ -228,27 +228,27 @@ static int save(file_store *s) {
   char tmp[4200], dir[4200];
   int fd, rv, e;
 
-  kefo_buf_init(&b, s->table.mem);
+  kefo__buf_init(&b, s->table.mem);
   rv = serialize(s, &b);
   if (rv != 0) {
-    kefo_buf_free(&b);
+    kefo__buf_free(&b);
     return rv;
   }
   snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     e = errno;
-    kefo_buf_free(&b);
+    kefo__buf_free(&b);
     return fail(s, "cannot create the temporary file", e);
   }
   if (write_all(fd, b.data, b.len) != 0 || fsync(fd) != 0) {
     e = errno;
     close(fd);
     unlink(tmp);
-    kefo_buf_free(&b);
+    kefo__buf_free(&b);
     return fail(s, "cannot write the temporary file", e);
   }
-  kefo_buf_free(&b);
+  kefo__buf_free(&b);
   if (close(fd) != 0) {
     e = errno;
     unlink(tmp);
@@ -287,8 +287,8 @@ static int f_open(kefo_lease_store *base, const char *stream_arn,
   if (s->lock_fd >= 0 || s->stream_arn) {
     return KEFO_ERR_INVALID_STATE;
   }
-  s->stream_arn = kefo_mem_strdup(mem, stream_arn);
-  s->application = kefo_mem_strdup(mem, application);
+  s->stream_arn = kefo__mem_strdup(mem, stream_arn);
+  s->application = kefo__mem_strdup(mem, application);
   if (s->stream_arn == NULL || s->application == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -314,14 +314,14 @@ static int f_open(kefo_lease_store *base, const char *stream_arn,
     cb(rv, s->msg, ud);
     return 0;
   }
-  kefo_buf_init(&b, mem);
+  kefo__buf_init(&b, mem);
   rv = read_file(s, &b, &exists);
   if (rv == 0 && exists) {
     /* kefo never leaves an empty file (it renames complete ones), so an
        empty one is someone else's, and guessing could reread it all. */
     rv = b.len == 0 ? bad(s, "empty") : load(s, (const char *)b.data, b.len);
   }
-  kefo_buf_free(&b);
+  kefo__buf_free(&b);
   if (rv != 0) {
     /* Never run on a file we could not understand: unlock and refuse. */
     close(s->lock_fd);
@@ -339,7 +339,7 @@ static int f_read(kefo_lease_store *base, kefo_lease_read_cb cb, void *ud) {
   if (s->lock_fd < 0) {
     return KEFO_ERR_INVALID_STATE;
   }
-  return kefo_checkpoint_table_read(&s->table, cb, ud);
+  return kefo__checkpoint_table_read(&s->table, cb, ud);
 }
 
 static int f_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
@@ -351,11 +351,11 @@ static int f_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
   if (s->lock_fd < 0) {
     return KEFO_ERR_INVALID_STATE;
   }
-  if (kefo_checkpoint_entries_valid(e, n) != 0) {
+  if (kefo__checkpoint_entries_valid(e, n) != 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (i = 0; rv == 0 && i < n; ++i) {
-    rv = kefo_checkpoint_table_put(&s->table, &e[i], &changed);
+    rv = kefo__checkpoint_table_put(&s->table, &e[i], &changed);
     s->dirty |= changed;
   }
   /* A failed write is reported and retried by the next checkpoint. */
@@ -376,35 +376,35 @@ static void f_del(kefo_lease_store *base) {
   if (s->lock_fd >= 0) {
     close(s->lock_fd); /* releases the flock */
   }
-  kefo_checkpoint_table_free(&s->table);
-  kefo_mem_free(mem, s->path);
-  kefo_mem_free(mem, s->stream_arn);
-  kefo_mem_free(mem, s->application);
-  kefo_mem_free(mem, s);
+  kefo__checkpoint_table_free(&s->table);
+  kefo__mem_free(mem, s->path);
+  kefo__mem_free(mem, s->stream_arn);
+  kefo__mem_free(mem, s->application);
+  kefo__mem_free(mem, s);
 }
 
 /* One worker owns every shard: no lease operations. */
 static const kefo_lease_store_ops file_ops = {
     "file", f_open, f_read, f_checkpoint, f_del, NULL, NULL, NULL, NULL, NULL};
 
-int kefo_file_store_new(kefo_lease_store **out, const char *path,
-                        const kefo_mem *mem) {
+int kefo__file_store_new(kefo_lease_store **out, const char *path,
+                         const kefo_mem *mem) {
   file_store *s;
 
   if (out == NULL || path == NULL || path[0] == '\0' || strlen(path) > 4096) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  s = kefo_mem_calloc(mem, 1, sizeof(*s));
+  mem = kefo__mem_or_default(mem);
+  s = kefo__mem_calloc(mem, 1, sizeof(*s));
   if (s == NULL) {
     return KEFO_ERR_NOMEM;
   }
   s->base.ops = &file_ops;
   s->lock_fd = -1;
-  kefo_checkpoint_table_init(&s->table, mem);
-  s->path = kefo_mem_strdup(mem, path);
+  kefo__checkpoint_table_init(&s->table, mem);
+  s->path = kefo__mem_strdup(mem, path);
   if (s->path == NULL) {
-    kefo_mem_free(mem, s);
+    kefo__mem_free(mem, s);
     return KEFO_ERR_NOMEM;
   }
   *out = &s->base;

@@ -10,9 +10,9 @@
 
 enum { PHASE_EXPIRED = 0, PHASE_STEAL, PHASE_DONE };
 
-int kefo_lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
-                           const char *worker_id, int64_t duration_ms,
-                           int64_t renew_ms, int64_t max_leases) {
+int kefo__lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
+                            const char *worker_id, int64_t duration_ms,
+                            int64_t renew_ms, int64_t max_leases) {
   size_t len;
 
   if (p == NULL || worker_id == NULL) {
@@ -24,7 +24,7 @@ int kefo_lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(p, 0, sizeof(*p));
-  p->mem = kefo_mem_or_default(mem);
+  p->mem = kefo__mem_or_default(mem);
   memcpy(p->worker_id, worker_id, len + 1);
   p->duration_ms = duration_ms;
   p->renew_ms = renew_ms;
@@ -35,17 +35,17 @@ int kefo_lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
   return 0;
 }
 
-void kefo_lease_policy_free(kefo_lease_policy *p) {
+void kefo__lease_policy_free(kefo_lease_policy *p) {
   if (p == NULL) {
     return;
   }
-  kefo_mem_free(p->mem, p->v);
+  kefo__mem_free(p->mem, p->v);
   p->v = NULL;
   p->n = p->cap = 0;
 }
 
-kefo_lease_policy_view *kefo_lease_policy_find(kefo_lease_policy *p,
-                                               const char *shard) {
+kefo_lease_policy_view *kefo__lease_policy_find(kefo_lease_policy *p,
+                                                const char *shard) {
   size_t i;
 
   for (i = 0; i < p->n; ++i) {
@@ -58,7 +58,7 @@ kefo_lease_policy_view *kefo_lease_policy_find(kefo_lease_policy *p,
 
 static kefo_lease_policy_view *find_or_add(kefo_lease_policy *p,
                                            const char *shard, int64_t now) {
-  kefo_lease_policy_view *v = kefo_lease_policy_find(p, shard);
+  kefo_lease_policy_view *v = kefo__lease_policy_find(p, shard);
 
   if (v) {
     return v;
@@ -66,7 +66,7 @@ static kefo_lease_policy_view *find_or_add(kefo_lease_policy *p,
   if (p->n == p->cap) {
     size_t cap = p->cap * 2 + 16;
     kefo_lease_policy_view *nv =
-        kefo_mem_realloc(p->mem, p->v, cap * sizeof(*nv));
+        kefo__mem_realloc(p->mem, p->v, cap * sizeof(*nv));
     if (nv == NULL) {
       return NULL;
     }
@@ -82,7 +82,7 @@ static kefo_lease_policy_view *find_or_add(kefo_lease_policy *p,
   return v;
 }
 
-int kefo_lease_policy_renew_due(kefo_lease_policy *p, int64_t now_ms) {
+int kefo__lease_policy_renew_due(kefo_lease_policy *p, int64_t now_ms) {
   if (now_ms - p->renewed_round_ms >= p->renew_ms) {
     p->renewed_round_ms = now_ms;
     return 1;
@@ -90,14 +90,14 @@ int kefo_lease_policy_renew_due(kefo_lease_policy *p, int64_t now_ms) {
   return 0;
 }
 
-int kefo_lease_policy_should_renew(const kefo_lease_policy_view *v) {
+int kefo__lease_policy_should_renew(const kefo_lease_policy_view *v) {
   return v->held && !v->busy && !v->finished;
 }
 
-kefo_lease_policy_verdict kefo_lease_policy_renewed(kefo_lease_policy *p,
-                                                    kefo_lease_policy_view *v,
-                                                    int error, int64_t counter,
-                                                    int64_t now_ms) {
+kefo_lease_policy_verdict kefo__lease_policy_renewed(kefo_lease_policy *p,
+                                                     kefo_lease_policy_view *v,
+                                                     int error, int64_t counter,
+                                                     int64_t now_ms) {
   v->busy = 0;
   if (!v->held) {
     return KEFO_LEASE_POLICY_KEEP; /* released or lost meanwhile */
@@ -120,9 +120,9 @@ kefo_lease_policy_verdict kefo_lease_policy_renewed(kefo_lease_policy *p,
   return KEFO_LEASE_POLICY_KEEP;
 }
 
-int kefo_lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
-                            int error, const char *owner, int64_t counter,
-                            int64_t now_ms, int running) {
+int kefo__lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
+                             int error, const char *owner, int64_t counter,
+                             int64_t now_ms, int running) {
   (void)p;
   v->busy = 0;
   if (error) {
@@ -138,7 +138,7 @@ int kefo_lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
   return 1;
 }
 
-void kefo_lease_policy_list_begin(kefo_lease_policy *p) {
+void kefo__lease_policy_list_begin(kefo_lease_policy *p) {
   size_t i;
 
   for (i = 0; i < p->n; ++i) {
@@ -146,9 +146,9 @@ void kefo_lease_policy_list_begin(kefo_lease_policy *p) {
   }
 }
 
-int kefo_lease_policy_listed(kefo_lease_policy *p, const kefo_lease *l,
-                             int64_t now_ms, kefo_lease_policy_view **out,
-                             int *lost) {
+int kefo__lease_policy_listed(kefo_lease_policy *p, const kefo_lease *l,
+                              int64_t now_ms, kefo_lease_policy_view **out,
+                              int *lost) {
   kefo_lease_policy_view *v;
 
   if (lost) {
@@ -188,17 +188,17 @@ int kefo_lease_policy_listed(kefo_lease_policy *p, const kefo_lease *l,
   return 0;
 }
 
-void kefo_lease_policy_end_seen(kefo_lease_policy_view *v) {
+void kefo__lease_policy_end_seen(kefo_lease_policy_view *v) {
   v->finished = 1;
   v->held = 0;
 }
 
-void kefo_lease_policy_end_reached(kefo_lease_policy_view *v) {
+void kefo__lease_policy_end_reached(kefo_lease_policy_view *v) {
   v->finished = 1;
 }
 
-int kefo_lease_policy_live(const kefo_lease_policy *p,
-                           const kefo_lease_policy_view *v, int64_t now_ms) {
+int kefo__lease_policy_live(const kefo_lease_policy *p,
+                            const kefo_lease_policy_view *v, int64_t now_ms) {
   if (!v->owner[0]) {
     return 0;
   }
@@ -217,18 +217,19 @@ static size_t held_by(const kefo_lease_policy *p, const char *owner,
 
   for (i = 0; i < p->n; ++i) {
     const kefo_lease_policy_view *v = &p->v[i];
-    n += v->in_table && !v->finished && kefo_lease_policy_live(p, v, now) &&
+    n += v->in_table && !v->finished && kefo__lease_policy_live(p, v, now) &&
          strcmp(v->owner, owner) == 0;
   }
   return n;
 }
 
-int kefo_lease_policy_others_alive(const kefo_lease_policy *p, int64_t now_ms) {
+int kefo__lease_policy_others_alive(const kefo_lease_policy *p,
+                                    int64_t now_ms) {
   size_t i;
 
   for (i = 0; i < p->n; ++i) {
     const kefo_lease_policy_view *v = &p->v[i];
-    if (v->in_table && !v->finished && kefo_lease_policy_live(p, v, now_ms) &&
+    if (v->in_table && !v->finished && kefo__lease_policy_live(p, v, now_ms) &&
         strcmp(v->owner, p->worker_id) != 0) {
       return 1;
     }
@@ -236,8 +237,8 @@ int kefo_lease_policy_others_alive(const kefo_lease_policy *p, int64_t now_ms) {
   return 0;
 }
 
-void kefo_lease_policy_round_begin(const kefo_lease_policy *p, int64_t now_ms,
-                                   kefo_lease_policy_round *r) {
+void kefo__lease_policy_round_begin(const kefo_lease_policy *p, int64_t now_ms,
+                                    kefo_lease_policy_round *r) {
   size_t i, j;
 
   memset(r, 0, sizeof(*r));
@@ -250,13 +251,14 @@ void kefo_lease_policy_round_begin(const kefo_lease_policy *p, int64_t now_ms,
       continue;
     }
     ++r->active;
-    if (!kefo_lease_policy_live(p, v, now_ms) ||
+    if (!kefo__lease_policy_live(p, v, now_ms) ||
         strcmp(v->owner, p->worker_id) == 0) {
       continue;
     }
     for (j = 0; j < i; ++j) { /* a worker counts once */
       const kefo_lease_policy_view *u = &p->v[j];
-      if (u->in_table && !u->finished && kefo_lease_policy_live(p, u, now_ms) &&
+      if (u->in_table && !u->finished &&
+          kefo__lease_policy_live(p, u, now_ms) &&
           strcmp(u->owner, v->owner) == 0) {
         first = 0;
         break;
@@ -293,7 +295,7 @@ static void find_loaded(const kefo_lease_policy *p,
     const kefo_lease_policy_view *v = &p->v[i];
     size_t h;
     if (!v->in_table || v->finished ||
-        !kefo_lease_policy_live(p, v, r->now_ms) || v->held ||
+        !kefo__lease_policy_live(p, v, r->now_ms) || v->held ||
         strcmp(v->owner, p->worker_id) == 0) {
       continue;
     }
@@ -306,13 +308,14 @@ static void find_loaded(const kefo_lease_policy *p,
 }
 
 kefo_lease_policy_view *
-kefo_lease_policy_round_next(kefo_lease_policy *p, kefo_lease_policy_round *r) {
+kefo__lease_policy_round_next(kefo_lease_policy *p,
+                              kefo_lease_policy_round *r) {
   if (r->phase == PHASE_EXPIRED) {
     /* Expired leases first: taking them steals from nobody. */
     while (r->next < p->n && r->mine < r->target) {
       kefo_lease_policy_view *v = &p->v[r->next++];
       if (v->in_table && !v->finished && !v->held && !v->busy &&
-          !kefo_lease_policy_live(p, v, r->now_ms) && v->ready) {
+          !kefo__lease_policy_live(p, v, r->now_ms) && v->ready) {
         return v;
       }
     }
@@ -331,7 +334,7 @@ kefo_lease_policy_round_next(kefo_lease_policy *p, kefo_lease_policy_round *r) {
            r->next < p->n) {
       kefo_lease_policy_view *v = &p->v[r->next++];
       if (v->in_table && !v->finished && !v->busy &&
-          kefo_lease_policy_live(p, v, r->now_ms) &&
+          kefo__lease_policy_live(p, v, r->now_ms) &&
           strcmp(v->owner, p->v[r->loaded].owner) == 0 && v->ready) {
         return v;
       }
@@ -341,14 +344,14 @@ kefo_lease_policy_round_next(kefo_lease_policy *p, kefo_lease_policy_round *r) {
   return NULL;
 }
 
-void kefo_lease_policy_round_took(kefo_lease_policy_round *r) {
+void kefo__lease_policy_round_took(kefo_lease_policy_round *r) {
   ++r->mine;
   if (r->phase == PHASE_STEAL) {
     --r->most;
   }
 }
 
-int kefo_lease_policy_release(kefo_lease_policy_view *v) {
+int kefo__lease_policy_release(kefo_lease_policy_view *v) {
   if (!v->held || v->finished) {
     return 0;
   }

@@ -32,7 +32,7 @@ typedef struct kefo_lease_policy_view {
   int held;           /* this worker holds it */
   int busy;           /* a take, renewal or release is in flight */
   /* What the shard graph says, set by the caller before each round
-     (kefo_lease_policy_round_begin): the graph knows the shard and it is
+     (kefo__lease_policy_round_begin): the graph knows the shard and it is
      not GONE (it counts towards the shares), and it may start now (every
      parent finished or gone; only then is its lease taken). */
   int in_stream;
@@ -63,7 +63,7 @@ typedef enum kefo_lease_policy_verdict {
 
 /*
  * One balancing round over the views: the fair share, then the leases to
- * take, one at a time (kefo_lease_policy_round_next), so that a take the
+ * take, one at a time (kefo__lease_policy_round_next), so that a take the
  * store refuses at once lets the next candidate go instead. Every count
  * is of the active leases: in the last listing, not finished, in the
  * stream.
@@ -93,27 +93,27 @@ typedef struct kefo_lease_policy_round {
  * empty or longer than KEFO_LEASE_POLICY_OWNER_CAP - 1, |duration_ms|,
  * |renew_ms| or |max_leases| not positive).
  */
-int kefo_lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
-                           const char *worker_id, int64_t duration_ms,
-                           int64_t renew_ms, int64_t max_leases);
+int kefo__lease_policy_init(kefo_lease_policy *p, const kefo_mem *mem,
+                            const char *worker_id, int64_t duration_ms,
+                            int64_t renew_ms, int64_t max_leases);
 
 /* Frees the views. NULL is ignored. */
-void kefo_lease_policy_free(kefo_lease_policy *p);
+void kefo__lease_policy_free(kefo_lease_policy *p);
 
 /* The view of |shard|, or NULL. Valid until the next
-   kefo_lease_policy_listed (the array may move). */
-kefo_lease_policy_view *kefo_lease_policy_find(kefo_lease_policy *p,
-                                               const char *shard);
+   kefo__lease_policy_listed (the array may move). */
+kefo_lease_policy_view *kefo__lease_policy_find(kefo_lease_policy *p,
+                                                const char *shard);
 
 /*
  * 1 when the renewal round is due at |now_ms| (a renewal interval since
  * the last round; the first is due at once), and the round starts then;
  * else 0.
  */
-int kefo_lease_policy_renew_due(kefo_lease_policy *p, int64_t now_ms);
+int kefo__lease_policy_renew_due(kefo_lease_policy *p, int64_t now_ms);
 
 /* 1 when |v| is to be renewed: held, not finished, no call in flight. */
-int kefo_lease_policy_should_renew(const kefo_lease_policy_view *v);
+int kefo__lease_policy_should_renew(const kefo_lease_policy_view *v);
 
 /*
  * A renewal of |v| answered at |now_ms| with |error| (0, KEFO_ERR_LEASE_LOST
@@ -122,10 +122,10 @@ int kefo_lease_policy_should_renew(const kefo_lease_policy_view *v);
  * Returns what to do (kefo_lease_policy_verdict); on LOST and GIVE_UP the
  * view is no longer held.
  */
-kefo_lease_policy_verdict kefo_lease_policy_renewed(kefo_lease_policy *p,
-                                                    kefo_lease_policy_view *v,
-                                                    int error, int64_t counter,
-                                                    int64_t now_ms);
+kefo_lease_policy_verdict kefo__lease_policy_renewed(kefo_lease_policy *p,
+                                                     kefo_lease_policy_view *v,
+                                                     int error, int64_t counter,
+                                                     int64_t now_ms);
 
 /*
  * A take of |v| answered at |now_ms| with |error|, and on success the
@@ -136,12 +136,12 @@ kefo_lease_policy_verdict kefo_lease_policy_renewed(kefo_lease_policy *p,
  * Returns 1 when this worker now holds the lease (the caller starts the
  * shard from the lease's checkpoint), else 0.
  */
-int kefo_lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
-                            int error, const char *owner, int64_t counter,
-                            int64_t now_ms, int running);
+int kefo__lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
+                             int error, const char *owner, int64_t counter,
+                             int64_t now_ms, int running);
 
 /* A listing begins: views it does not name are no longer in the table. */
-void kefo_lease_policy_list_begin(kefo_lease_policy *p);
+void kefo__lease_policy_list_begin(kefo_lease_policy *p);
 
 /*
  * The listing named |l| at |now_ms|. A lease seen for the first time, or
@@ -151,24 +151,24 @@ void kefo_lease_policy_list_begin(kefo_lease_policy *p);
  * when the view was held and the table names another owner: the caller
  * stops its reader. |*out| (may be NULL) gets the view, valid until the
  * next call. The lease's checkpoint is not looked at: see
- * kefo_lease_policy_end_seen.
+ * kefo__lease_policy_end_seen.
  *
  * A shard id or owner longer than its view's field is cut to fit.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|p|, |l|, its shard id or owner
  * NULL) or KEFO_ERR_NOMEM (the views are as they were).
  */
-int kefo_lease_policy_listed(kefo_lease_policy *p, const kefo_lease *l,
-                             int64_t now_ms, kefo_lease_policy_view **out,
-                             int *lost);
+int kefo__lease_policy_listed(kefo_lease_policy *p, const kefo_lease *l,
+                              int64_t now_ms, kefo_lease_policy_view **out,
+                              int *lost);
 
 /* The table says |v|'s shard was read to its end (SHARD_END), by any
    worker: it is finished and not held, and its children may start. */
-void kefo_lease_policy_end_seen(kefo_lease_policy_view *v);
+void kefo__lease_policy_end_seen(kefo_lease_policy_view *v);
 
 /* This worker read |v|'s shard to its end: no more renewals, and it holds
    nobody back from the shares. Still held until the table says so. */
-void kefo_lease_policy_end_reached(kefo_lease_policy_view *v);
+void kefo__lease_policy_end_reached(kefo_lease_policy_view *v);
 
 /*
  * 1 when |v| belongs to a live worker at |now_ms|: to this one while it
@@ -176,12 +176,12 @@ void kefo_lease_policy_end_reached(kefo_lease_policy_view *v);
  * stand still for a lease duration. 0 for a lease nobody owns, and for one
  * expired, even if the table names this worker (an earlier run's).
  */
-int kefo_lease_policy_live(const kefo_lease_policy *p,
-                           const kefo_lease_policy_view *v, int64_t now_ms);
+int kefo__lease_policy_live(const kefo_lease_policy *p,
+                            const kefo_lease_policy_view *v, int64_t now_ms);
 
 /* 1 when the last listing showed another worker holding a live active
    lease at |now_ms|. */
-int kefo_lease_policy_others_alive(const kefo_lease_policy *p, int64_t now_ms);
+int kefo__lease_policy_others_alive(const kefo_lease_policy *p, int64_t now_ms);
 
 /*
  * Starts a balancing round at |now_ms| into |r|: counts the active leases
@@ -189,8 +189,8 @@ int kefo_lease_policy_others_alive(const kefo_lease_policy *p, int64_t now_ms);
  * and this worker's leases, takes in flight included. The views' in_stream
  * and ready must be current.
  */
-void kefo_lease_policy_round_begin(const kefo_lease_policy *p, int64_t now_ms,
-                                   kefo_lease_policy_round *r);
+void kefo__lease_policy_round_begin(const kefo_lease_policy *p, int64_t now_ms,
+                                    kefo_lease_policy_round *r);
 
 /*
  * The next lease to take in round |r|, or NULL when the round is over.
@@ -198,17 +198,17 @@ void kefo_lease_policy_round_begin(const kefo_lease_policy *p, int64_t now_ms,
  * duration); then, while still below the share, leases of the most loaded
  * worker while it holds more than the share. Only ready shards' leases,
  * never one with a call in flight. The views must not have been added to
- * since kefo_lease_policy_round_begin. After a take went out, call
- * kefo_lease_policy_round_took before asking again.
+ * since kefo__lease_policy_round_begin. After a take went out, call
+ * kefo__lease_policy_round_took before asking again.
  */
 kefo_lease_policy_view *
-kefo_lease_policy_round_next(kefo_lease_policy *p, kefo_lease_policy_round *r);
+kefo__lease_policy_round_next(kefo_lease_policy *p, kefo_lease_policy_round *r);
 
-/* The take the last kefo_lease_policy_round_next named went out. */
-void kefo_lease_policy_round_took(kefo_lease_policy_round *r);
+/* The take the last kefo__lease_policy_round_next named went out. */
+void kefo__lease_policy_round_took(kefo_lease_policy_round *r);
 
 /* 1 when |v| is to be released at a graceful stop (held, not finished),
    and then it is no longer held; else 0. */
-int kefo_lease_policy_release(kefo_lease_policy_view *v);
+int kefo__lease_policy_release(kefo_lease_policy_view *v);
 
 #endif /* KEFO_LEASE_POLICY_H */

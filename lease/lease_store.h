@@ -141,8 +141,8 @@ struct kefo_lease_store {
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_file_store_new(kefo_lease_store **out, const char *path,
-                        const kefo_mem *mem);
+int kefo__file_store_new(kefo_lease_store **out, const char *path,
+                         const kefo_mem *mem);
 
 /*
  * Creates a store that keeps checkpoints in memory only, for the life of
@@ -150,7 +150,7 @@ int kefo_file_store_new(kefo_lease_store **out, const char *path,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_NOMEM.
  */
-int kefo_memory_store_new(kefo_lease_store **out, const kefo_mem *mem);
+int kefo__memory_store_new(kefo_lease_store **out, const kefo_mem *mem);
 
 /*
  * Creates the DynamoDB lease table store: |table| (created on demand,
@@ -166,25 +166,25 @@ struct event_base;
 struct kefo_aws_client;
 struct kefo_aws_service;
 struct kefo_retry_strategy;
-int kefo_dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
-                            struct kefo_aws_client *aws,
-                            const struct kefo_aws_service *svc,
-                            const struct kefo_retry_strategy *retry,
-                            const char *table, const char *worker_id,
-                            const kefo_mem *mem);
+int kefo__dynamodb_store_new(kefo_lease_store **out, struct event_base *base,
+                             struct kefo_aws_client *aws,
+                             const struct kefo_aws_service *svc,
+                             const struct kefo_retry_strategy *retry,
+                             const char *table, const char *worker_id,
+                             const kefo_mem *mem);
 
 /* Calls s->ops->del; NULL is ignored. */
-void kefo_lease_store_del(kefo_lease_store *s);
+void kefo__lease_store_del(kefo_lease_store *s);
 
 /*
  * Orders two checkpoints: <0, 0, >0. SHARD_END is after every sequence
  * number; at equal sequence numbers the sub-sequence decides. Both must
- * be valid (kefo_checkpoint_valid).
+ * be valid (kefo__checkpoint_valid).
  */
-int kefo_checkpoint_cmp(const char *seq_a, uint64_t sub_a, const char *seq_b,
-                        uint64_t sub_b);
+int kefo__checkpoint_cmp(const char *seq_a, uint64_t sub_a, const char *seq_b,
+                         uint64_t sub_b);
 
 /* Returns 1 when |seq| is a sequence number or SHARD_END. */
-int kefo_checkpoint_valid(const char *seq);
+int kefo__checkpoint_valid(const char *seq);
 
 #endif /* KEFO_LEASE_STORE_H */

@@ -28,8 +28,8 @@ static int m_open(kefo_lease_store *base, const char *stream_arn,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (s->stream_arn == NULL) {
-    s->stream_arn = kefo_mem_strdup(mem, stream_arn);
-    s->application = kefo_mem_strdup(mem, application);
+    s->stream_arn = kefo__mem_strdup(mem, stream_arn);
+    s->application = kefo__mem_strdup(mem, application);
     if (s->stream_arn == NULL || s->application == NULL) {
       return KEFO_ERR_NOMEM;
     }
@@ -53,7 +53,7 @@ static int m_read(kefo_lease_store *base, kefo_lease_read_cb cb, void *ud) {
   if (!s->open) {
     return KEFO_ERR_INVALID_STATE;
   }
-  return kefo_checkpoint_table_read(&s->table, cb, ud);
+  return kefo__checkpoint_table_read(&s->table, cb, ud);
 }
 
 static int m_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
@@ -65,11 +65,11 @@ static int m_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
   if (!s->open) {
     return KEFO_ERR_INVALID_STATE;
   }
-  if (kefo_checkpoint_entries_valid(e, n) != 0) {
+  if (kefo__checkpoint_entries_valid(e, n) != 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (i = 0; i < n; ++i) {
-    rv = kefo_checkpoint_table_put(&s->table, &e[i], NULL);
+    rv = kefo__checkpoint_table_put(&s->table, &e[i], NULL);
     if (rv != 0) {
       cb(rv, "cannot store a checkpoint in memory", ud);
       return 0;
@@ -83,10 +83,10 @@ static void m_del(kefo_lease_store *base) {
   memory_store *s = (memory_store *)base;
   const kefo_mem *mem = s->table.mem;
 
-  kefo_checkpoint_table_free(&s->table);
-  kefo_mem_free(mem, s->stream_arn);
-  kefo_mem_free(mem, s->application);
-  kefo_mem_free(mem, s);
+  kefo__checkpoint_table_free(&s->table);
+  kefo__mem_free(mem, s->stream_arn);
+  kefo__mem_free(mem, s->application);
+  kefo__mem_free(mem, s);
 }
 
 /* One worker owns every shard: no lease operations. */
@@ -94,24 +94,24 @@ static const kefo_lease_store_ops memory_ops = {
     "memory", m_open, m_read, m_checkpoint, m_del,
     NULL,     NULL,   NULL,   NULL,         NULL};
 
-int kefo_memory_store_new(kefo_lease_store **out, const kefo_mem *mem) {
+int kefo__memory_store_new(kefo_lease_store **out, const kefo_mem *mem) {
   memory_store *s;
 
   if (out == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  s = kefo_mem_calloc(mem, 1, sizeof(*s));
+  mem = kefo__mem_or_default(mem);
+  s = kefo__mem_calloc(mem, 1, sizeof(*s));
   if (s == NULL) {
     return KEFO_ERR_NOMEM;
   }
   s->base.ops = &memory_ops;
-  kefo_checkpoint_table_init(&s->table, mem);
+  kefo__checkpoint_table_init(&s->table, mem);
   *out = &s->base;
   return 0;
 }
 
-void kefo_lease_store_del(kefo_lease_store *s) {
+void kefo__lease_store_del(kefo_lease_store *s) {
   if (s) {
     s->ops->del(s);
   }

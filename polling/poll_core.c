@@ -7,19 +7,19 @@
 
 #include <string.h>
 
-int kefo_pollcore_init(kefo_poll_core *core, const char *shard_id,
-                       const char *position_type, const char *position_value,
-                       const kefo_retry_strategy *retry, uint32_t busy_ms,
-                       uint32_t idle_ms) {
+int kefo__pollcore_init(kefo_poll_core *core, const char *shard_id,
+                        const char *position_type, const char *position_value,
+                        const kefo_retry_strategy *retry, uint32_t busy_ms,
+                        uint32_t idle_ms) {
   if (core == NULL || shard_id == NULL || shard_id[0] == '\0' ||
       strlen(shard_id) >= KEFO_SHARD_ID_CAP ||
-      !kefo_position_valid(position_type, position_value)) {
+      !kefo__position_valid(position_type, position_value)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(core, 0, sizeof(*core));
   strcpy(core->shard_id, shard_id);
   strcpy(core->position_type, position_type);
-  if (kefo_position_needs_value(position_type)) {
+  if (kefo__position_needs_value(position_type)) {
     strcpy(core->position_value, position_value);
   }
   core->state = KEFO_POLL_NEED_ITERATOR;
@@ -31,13 +31,13 @@ int kefo_pollcore_init(kefo_poll_core *core, const char *shard_id,
   if (retry) {
     core->retry = *retry;
   } else {
-    kefo_retry_default(&core->retry);
+    kefo__retry_default(&core->retry);
   }
   return 0;
 }
 
-kefo_poll_action kefo_pollcore_next(const kefo_poll_core *core, int64_t now_ms,
-                                    int64_t *wait_ms) {
+kefo_poll_action kefo__pollcore_next(const kefo_poll_core *core, int64_t now_ms,
+                                     int64_t *wait_ms) {
   int64_t due = core->not_before_ms;
   int64_t dummy;
 
@@ -67,7 +67,7 @@ kefo_poll_action kefo_pollcore_next(const kefo_poll_core *core, int64_t now_ms,
                                                 : KEFO_POLL_DO_GET_RECORDS;
 }
 
-void kefo_pollcore_on_call(kefo_poll_core *core, int64_t now_ms) {
+void kefo__pollcore_on_call(kefo_poll_core *core, int64_t now_ms) {
   if (core->state == KEFO_POLL_READY) {
     /* GetRecords (an iterator call does not count against its limit). */
     core->last_get_ms = now_ms;
@@ -76,14 +76,15 @@ void kefo_pollcore_on_call(kefo_poll_core *core, int64_t now_ms) {
   core->state = KEFO_POLL_IN_FLIGHT;
 }
 
-int kefo_pollcore_on_iterator(kefo_poll_core *core, int64_t now_ms,
-                              const char *iterator, const kefo_clock *clock) {
+int kefo__pollcore_on_iterator(kefo_poll_core *core, int64_t now_ms,
+                               const char *iterator, const kefo_clock *clock) {
   if (core->state != KEFO_POLL_IN_FLIGHT) {
     return 0;
   }
   if (iterator == NULL || iterator[0] == '\0' ||
       strlen(iterator) >= sizeof(core->iterator)) {
-    kefo_pollcore_on_error(core, now_ms, KEFO_ERR_BAD_RESPONSE, NULL, 1, clock);
+    kefo__pollcore_on_error(core, now_ms, KEFO_ERR_BAD_RESPONSE, NULL, 1,
+                            clock);
     return KEFO_ERR_BAD_RESPONSE;
   }
   strcpy(core->iterator, iterator);
@@ -93,9 +94,9 @@ int kefo_pollcore_on_iterator(kefo_poll_core *core, int64_t now_ms,
   return 0;
 }
 
-int kefo_pollcore_on_records(kefo_poll_core *core, int64_t now_ms,
-                             const char *const *seqs, size_t n,
-                             const char *next, int64_t behind, int full) {
+int kefo__pollcore_on_records(kefo_poll_core *core, int64_t now_ms,
+                              const char *const *seqs, size_t n,
+                              const char *next, int64_t behind, int full) {
   size_t i, skip = 0;
 
   (void)now_ms;
@@ -103,15 +104,15 @@ int kefo_pollcore_on_records(kefo_poll_core *core, int64_t now_ms,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (i = 0; i < n; ++i) {
-    if (!kefo_seq_valid(seqs[i]) ||
-        (i > 0 && kefo_seq_cmp(seqs[i - 1], seqs[i]) >= 0)) {
+    if (!kefo__seq_valid(seqs[i]) ||
+        (i > 0 && kefo__seq_cmp(seqs[i - 1], seqs[i]) >= 0)) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
   }
   /* An answer fetched again (a retried call, an iterator renewed from an
      older position) repeats records already handed on. */
   while (skip < n && core->last_delivered[0] &&
-         kefo_seq_cmp(seqs[skip], core->last_delivered) <= 0) {
+         kefo__seq_cmp(seqs[skip], core->last_delivered) <= 0) {
     ++skip;
   }
   core->pending_end = next == NULL;
@@ -123,11 +124,11 @@ int kefo_pollcore_on_records(kefo_poll_core *core, int64_t now_ms,
   return (int)skip;
 }
 
-void kefo_pollcore_on_delivered(kefo_poll_core *core, const char *last_seq) {
+void kefo__pollcore_on_delivered(kefo_poll_core *core, const char *last_seq) {
   if (core->state != KEFO_POLL_IN_FLIGHT) {
     return;
   }
-  if (last_seq && kefo_seq_valid(last_seq)) {
+  if (last_seq && kefo__seq_valid(last_seq)) {
     strcpy(core->last_delivered, last_seq);
   }
   core->failures = 0;
@@ -158,9 +159,9 @@ static void from_last_delivered(kefo_poll_core *core) {
   core->state = KEFO_POLL_NEED_ITERATOR;
 }
 
-void kefo_pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
-                            const char *aws_type, int retryable,
-                            const kefo_clock *clock) {
+void kefo__pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
+                             const char *aws_type, int retryable,
+                             const kefo_clock *clock) {
   int64_t delay;
   int had_iterator = core->iterator[0] != '\0';
 
@@ -178,7 +179,7 @@ void kefo_pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
     return;
   }
   ++core->failures;
-  delay = kefo_retry_delay_ms(&core->retry, core->failures, clock);
+  delay = kefo__retry_delay_ms(&core->retry, core->failures, clock);
   if (delay < 0) {
     core->state = KEFO_POLL_FAILED;
     return;
@@ -187,7 +188,7 @@ void kefo_pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
   core->not_before_ms = now_ms + delay;
 }
 
-void kefo_pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms) {
+void kefo__pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms) {
   if (core->state != KEFO_POLL_IN_FLIGHT) {
     return;
   }
@@ -195,7 +196,7 @@ void kefo_pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms) {
   core->not_before_ms = now_ms;
 }
 
-void kefo_pollcore_renew(kefo_poll_core *core) {
+void kefo__pollcore_renew(kefo_poll_core *core) {
   if (core->state == KEFO_POLL_FINISHED || core->state == KEFO_POLL_FAILED) {
     return;
   }

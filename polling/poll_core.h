@@ -80,49 +80,49 @@ typedef struct kefo_poll_core {
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (unknown type, a value missing or
  * too long, an id too long).
  */
-int kefo_pollcore_init(kefo_poll_core *core, const char *shard_id,
-                       const char *position_type, const char *position_value,
-                       const kefo_retry_strategy *retry, uint32_t busy_ms,
-                       uint32_t idle_ms);
+int kefo__pollcore_init(kefo_poll_core *core, const char *shard_id,
+                        const char *position_type, const char *position_value,
+                        const kefo_retry_strategy *retry, uint32_t busy_ms,
+                        uint32_t idle_ms);
 
 /*
  * Says what to do at |now_ms|. For KEFO_POLL_DO_WAIT, |*wait_ms| (may be
  * NULL) is how long until something is due (-1: never: a call is out, or
  * the shard finished or failed). For the two calls, the owner sends the
- * call and then calls kefo_pollcore_on_call.
+ * call and then calls kefo__pollcore_on_call.
  */
-kefo_poll_action kefo_pollcore_next(const kefo_poll_core *core, int64_t now_ms,
-                                    int64_t *wait_ms);
+kefo_poll_action kefo__pollcore_next(const kefo_poll_core *core, int64_t now_ms,
+                                     int64_t *wait_ms);
 
-/* The owner sent the call kefo_pollcore_next asked for, at |now_ms|. */
-void kefo_pollcore_on_call(kefo_poll_core *core, int64_t now_ms);
+/* The owner sent the call kefo__pollcore_next asked for, at |now_ms|. */
+void kefo__pollcore_on_call(kefo_poll_core *core, int64_t now_ms);
 
 /* GetShardIterator answered |iterator|. Returns 0, or
    KEFO_ERR_BAD_RESPONSE (empty or too long: the core backs off as after a
-   retryable failure; see kefo_pollcore_on_error). */
-int kefo_pollcore_on_iterator(kefo_poll_core *core, int64_t now_ms,
-                              const char *iterator, const kefo_clock *clock);
+   retryable failure; see kefo__pollcore_on_error). */
+int kefo__pollcore_on_iterator(kefo_poll_core *core, int64_t now_ms,
+                               const char *iterator, const kefo_clock *clock);
 
 /*
  * GetRecords answered: |seqs| are its records' sequence numbers in order,
  * |next| its NextShardIterator (NULL: shard end), |behind| its
  * MillisBehindLatest, |full| whether it returned as many records as asked.
  * Returns how many leading records the owner must skip (delivered before);
- * once the rest are handed on, the owner calls kefo_pollcore_on_delivered,
+ * once the rest are handed on, the owner calls kefo__pollcore_on_delivered,
  * and only then does the core move to |next| (or finish), so an answer
  * that could not be delivered is fetched again.
  *
  * Returns the count to skip (0..n) or KEFO_ERR_INVALID_ARGUMENT (a
  * malformed sequence number or iterator: the answer must not be trusted;
- * the owner reports it through kefo_pollcore_on_error).
+ * the owner reports it through kefo__pollcore_on_error).
  */
-int kefo_pollcore_on_records(kefo_poll_core *core, int64_t now_ms,
-                             const char *const *seqs, size_t n,
-                             const char *next, int64_t behind, int full);
+int kefo__pollcore_on_records(kefo_poll_core *core, int64_t now_ms,
+                              const char *const *seqs, size_t n,
+                              const char *next, int64_t behind, int full);
 
 /* The answer was handled: its new records (if any) were handed on,
    |last_seq| the last one's sequence number (NULL: none new). */
-void kefo_pollcore_on_delivered(kefo_poll_core *core, const char *last_seq);
+void kefo__pollcore_on_delivered(kefo_poll_core *core, const char *last_seq);
 
 /*
  * The call failed at |now_ms| with |error| (|aws_type| the AWS error type
@@ -132,17 +132,17 @@ void kefo_pollcore_on_delivered(kefo_poll_core *core, const char *last_seq);
  * |clock| and keep the iterator; others, or too many failures in a row,
  * make the core FAILED.
  */
-void kefo_pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
-                            const char *aws_type, int retryable,
-                            const kefo_clock *clock);
+void kefo__pollcore_on_error(kefo_poll_core *core, int64_t now_ms, int error,
+                             const char *aws_type, int retryable,
+                             const kefo_clock *clock);
 
 /* The answer to the call out was not handed on (the shard is paused):
    the same call goes again when asked (an iterator is kept). */
-void kefo_pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms);
+void kefo__pollcore_on_dropped(kefo_poll_core *core, int64_t now_ms);
 
 /* Forgets the iterator (after a pause longer than its 5-minute life, or
    when the owner cancelled the call): the next step asks for a new one
    after the last delivered record. */
-void kefo_pollcore_renew(kefo_poll_core *core);
+void kefo__pollcore_renew(kefo_poll_core *core);
 
 #endif /* KEFO_POLL_CORE_H */

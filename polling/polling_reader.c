@@ -31,7 +31,7 @@ static void poll_kick(kefo_shard_reader *base);
 static const kefo_retry_strategy one_attempt = {1, 1, 1};
 
 static int64_t now_ms(poll_reader *r) {
-  return kefo_shard_reader_now_ms(&r->base);
+  return kefo__shard_reader_now_ms(&r->base);
 }
 
 /* The core gave up: no timer of this reader fires again. */
@@ -44,8 +44,8 @@ static void gave_up(poll_reader *r) {
    up. */
 static void after_failure(poll_reader *r, int error, const char *aws_type,
                           int retryable) {
-  kefo_pollcore_on_error(&r->core, now_ms(r), error, aws_type, retryable,
-                         r->base.env->clock);
+  kefo__pollcore_on_error(&r->core, now_ms(r), error, aws_type, retryable,
+                          r->base.env->clock);
   if (r->core.state == KEFO_POLL_FAILED) {
     gave_up(r);
     return;
@@ -61,8 +61,8 @@ static void failed_call(poll_reader *r, int error,
   const char *type = info ? info->aws_type : NULL;
   kefo_poll_core *core = &r->core;
 
-  kefo_pollcore_on_error(core, now_ms(r), error, type,
-                         info ? info->retryable : 1, r->base.env->clock);
+  kefo__pollcore_on_error(core, now_ms(r), error, type,
+                          info ? info->retryable : 1, r->base.env->clock);
   if (!type || strcmp(type, "ExpiredIteratorException") != 0) {
     ++r->base.stats->errors;
     r->base.host->report_failure(r->base.slot, error, info,
@@ -101,8 +101,8 @@ static void on_iterator(int error, const cJSON *resp,
     bad_answer(r, "GetShardIterator returned no usable ShardIterator");
     return;
   }
-  kefo_pollcore_on_iterator(&r->core, now_ms(r), it->valuestring,
-                            r->base.env->clock);
+  kefo__pollcore_on_iterator(&r->core, now_ms(r), it->valuestring,
+                             r->base.env->clock);
   poll_kick(&r->base);
 }
 
@@ -132,9 +132,9 @@ static void got_records(poll_reader *r, const kefo_records_event *ev) {
   }
   /* No NextShardIterator: the shard's end (its ChildShards say where to
      go next). */
-  skip = kefo_pollcore_on_records(&r->core, now_ms(r), seqs, n,
-                                  ev->next_iterator, ev->behind_ms,
-                                  n >= (size_t)r->base.env->get_records_max);
+  skip = kefo__pollcore_on_records(&r->core, now_ms(r), seqs, n,
+                                   ev->next_iterator, ev->behind_ms,
+                                   n >= (size_t)r->base.env->get_records_max);
   if (skip < 0) {
     bad_answer(r, "GetRecords returned malformed or unordered sequence "
                   "numbers, or a malformed NextShardIterator");
@@ -144,7 +144,7 @@ static void got_records(poll_reader *r, const kefo_records_event *ev) {
     rv = host->deliver(r->base.slot, ev->records, n, skip, ev->behind_ms);
   }
   if (rv == 0) {
-    kefo_pollcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
+    kefo__pollcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
   }
   if (rv == KEFO_DELIVER_STOP) {
     host->stop(r->base.slot);
@@ -187,16 +187,16 @@ static void on_records(int error, const uint8_t *body, size_t len,
   }
   if (r->paused) {
     /* Paused while the call was out: fetched again on resume. */
-    kefo_pollcore_on_dropped(&r->core, now_ms(r));
+    kefo__pollcore_on_dropped(&r->core, now_ms(r));
     return;
   }
   /* The shared reader is in use only if this runs inside another
      owner's callback; then a parser of its own. */
   if (p->busy) {
-    kefo_records_parser_init(&own, r->base.env->mem);
+    kefo__records_parser_init(&own, r->base.env->mem);
     p = &own;
   }
-  rv = kefo_records_parse(p, body, len, &ev);
+  rv = kefo__records_parse(p, body, len, &ev);
   if (rv == 0) {
     p->busy = 1;
     got_records(r, &ev);
@@ -211,7 +211,7 @@ static void on_records(int error, const uint8_t *body, size_t len,
     bad_answer(r, msg);
   }
   if (p == &own) {
-    kefo_records_parser_free(&own);
+    kefo__records_parser_free(&own);
   }
 }
 
@@ -226,7 +226,7 @@ static void poll_del(kefo_shard_reader *base);
 static int poll_create(kefo_shard_reader **out, const kefo_shard_reader *base,
                        const char *type, const char *value) {
   const kefo_reader_env *env = base->env;
-  poll_reader *r = kefo_mem_calloc(env->mem, 1, sizeof(*r));
+  poll_reader *r = kefo__mem_calloc(env->mem, 1, sizeof(*r));
   int rv;
 
   if (r == NULL) {
@@ -238,8 +238,8 @@ static int poll_create(kefo_shard_reader **out, const kefo_shard_reader *base,
     poll_del(&r->base);
     return KEFO_ERR_NOMEM;
   }
-  rv = kefo_pollcore_init(&r->core, base->shard_id, type, value, env->retry,
-                          env->busy_ms, env->idle_ms);
+  rv = kefo__pollcore_init(&r->core, base->shard_id, type, value, env->retry,
+                           env->busy_ms, env->idle_ms);
   if (rv != 0) {
     poll_del(&r->base);
     return rv;
@@ -292,10 +292,10 @@ static void poll_kick(kefo_shard_reader *base) {
   if (r->call || r->paused || !base->host->reading(base->slot)) {
     return;
   }
-  act = kefo_pollcore_next(core, now_ms(r), &wait);
+  act = kefo__pollcore_next(core, now_ms(r), &wait);
   if (act == KEFO_POLL_DO_WAIT) {
     if (wait >= 0) {
-      kefo_timeval_ms(&tv, wait);
+      kefo__timeval_ms(&tv, wait);
       event_add(r->timer, &tv);
     }
     return;
@@ -304,14 +304,14 @@ static void poll_kick(kefo_shard_reader *base) {
   if (body == NULL) {
     rv = KEFO_ERR_NOMEM;
   } else if (act == KEFO_POLL_DO_GET_RECORDS) {
-    rv = kefo_aws_call_start_raw(env->aws, env->svc, "GetRecords", body,
-                                 &one_attempt, on_records, r, &r->call);
+    rv = kefo__aws_call_start_raw(env->aws, env->svc, "GetRecords", body,
+                                  &one_attempt, on_records, r, &r->call);
   } else {
-    rv = kefo_aws_call_start(env->aws, env->svc, "GetShardIterator", body,
-                             &one_attempt, on_iterator, r, &r->call);
+    rv = kefo__aws_call_start(env->aws, env->svc, "GetShardIterator", body,
+                              &one_attempt, on_iterator, r, &r->call);
   }
   cJSON_Delete(body);
-  kefo_pollcore_on_call(core, now_ms(r));
+  kefo__pollcore_on_call(core, now_ms(r));
   if (rv != 0) {
     kefo_error_info info;
     memset(&info, 0, sizeof(info));
@@ -337,7 +337,7 @@ static void poll_cancel(kefo_shard_reader *base) {
   if (r->timer) {
     event_del(r->timer);
   }
-  kefo_aws_call_cancel(r->call);
+  kefo__aws_call_cancel(r->call);
   r->call = NULL;
 }
 
@@ -353,7 +353,7 @@ static void poll_set_paused(kefo_shard_reader *base, int paused,
     return;
   }
   if (r->call == NULL && paused_for_ms >= KEFO_POLL_ITERATOR_SAFE_MS) {
-    kefo_pollcore_renew(&r->core);
+    kefo__pollcore_renew(&r->core);
   }
   poll_kick(base);
 }
@@ -368,8 +368,8 @@ static void poll_del(kefo_shard_reader *base) {
   if (r->timer) {
     event_free(r->timer);
   }
-  kefo_mem_free(base->env->mem, r);
+  kefo__mem_free(base->env->mem, r);
 }
 
-const kefo_reader_ops kefo_polling_reader_ops = {
+const kefo_reader_ops kefo__polling_reader_ops = {
     poll_create, poll_kick, poll_cancel, poll_set_paused, poll_del};

@@ -6,12 +6,12 @@
  */
 #include "runtime/align_policy.h"
 
-int kefo_align_policy_aligning(const kefo_align_policy_settings *s) {
+int kefo__align_policy_aligning(const kefo_align_policy_settings *s) {
   return s->max_drift_ms > 0 || s->max_watermark != INT64_MAX;
 }
 
-int64_t kefo_align_policy_watermark(const kefo_align_policy_settings *s,
-                                    int64_t max_event_ms) {
+int64_t kefo__align_policy_watermark(const kefo_align_policy_settings *s,
+                                     int64_t max_event_ms) {
   /* The configuration never gives a negative one; were it to, adding
      instead of subtracting could overflow. */
   int64_t ooo = s->out_of_orderness_ms > 0 ? s->out_of_orderness_ms : 0;
@@ -24,8 +24,8 @@ int64_t kefo_align_policy_watermark(const kefo_align_policy_settings *s,
                                             : max_event_ms - ooo;
 }
 
-int kefo_align_policy_idle(const kefo_align_policy_settings *s,
-                           const kefo_align_policy_shard *sh, int64_t now_ms) {
+int kefo__align_policy_idle(const kefo_align_policy_settings *s,
+                            const kefo_align_policy_shard *sh, int64_t now_ms) {
   /* A paused shard delivers nothing because it is held, not because its
      stream is quiet: it keeps holding the others back. */
   if (s->idle_timeout_ms <= 0 || sh->paused || now_ms < sh->last_record_ms) {
@@ -37,19 +37,19 @@ int kefo_align_policy_idle(const kefo_align_policy_settings *s,
          (uint64_t)s->idle_timeout_ms;
 }
 
-int64_t kefo_align_policy_global(const kefo_align_policy_settings *s,
-                                 const kefo_align_policy_shard *shards,
-                                 size_t n, int64_t now_ms,
-                                 kefo_shard_watermark *out) {
+int64_t kefo__align_policy_global(const kefo_align_policy_settings *s,
+                                  const kefo_align_policy_shard *shards,
+                                  size_t n, int64_t now_ms,
+                                  kefo_shard_watermark *out) {
   int64_t global = INT64_MAX;
   int none = 0;
   size_t i;
 
   for (i = 0; i < n; ++i) {
     const kefo_align_policy_shard *sh = &shards[i];
-    int64_t w = kefo_align_policy_watermark(s, sh->max_event_ms);
+    int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
     int finished = !sh->reading;
-    int idle = !finished && kefo_align_policy_idle(s, sh, now_ms);
+    int idle = !finished && kefo__align_policy_idle(s, sh, now_ms);
 
     if (out != NULL) {
       out[i].watermark = w;
@@ -71,9 +71,9 @@ int64_t kefo_align_policy_global(const kefo_align_policy_settings *s,
   return none || global == INT64_MAX ? KEFO_WATERMARK_NONE : global;
 }
 
-int64_t kefo_align_policy_limit(const kefo_align_policy_settings *s,
-                                const kefo_align_policy_shard *shards, size_t n,
-                                int64_t now_ms) {
+int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
+                                 const kefo_align_policy_shard *shards,
+                                 size_t n, int64_t now_ms) {
   int64_t allowed = s->max_watermark, slowest = INT64_MAX;
   size_t i;
 
@@ -82,13 +82,13 @@ int64_t kefo_align_policy_limit(const kefo_align_policy_settings *s,
   }
   for (i = 0; i < n; ++i) {
     const kefo_align_policy_shard *sh = &shards[i];
-    int64_t w = kefo_align_policy_watermark(s, sh->max_event_ms);
+    int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
 
     /* Unlike the global watermark, a shard without a record yet holds
        no one back here: a new or empty shard would otherwise stop every
        other one. */
     if (sh->reading && w != KEFO_WATERMARK_NONE &&
-        !kefo_align_policy_idle(s, sh, now_ms) && w < slowest) {
+        !kefo__align_policy_idle(s, sh, now_ms) && w < slowest) {
       slowest = w;
     }
   }
@@ -102,14 +102,14 @@ int64_t kefo_align_policy_limit(const kefo_align_policy_settings *s,
 /* Above the limit: a shard exactly at it may go on. */
 static int over(const kefo_align_policy_settings *s,
                 const kefo_align_policy_shard *sh, int64_t allowed) {
-  int64_t w = kefo_align_policy_watermark(s, sh->max_event_ms);
+  int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
 
   return w != KEFO_WATERMARK_NONE && w > allowed;
 }
 
 kefo_align_policy_action
-kefo_align_policy_decide(const kefo_align_policy_settings *s,
-                         const kefo_align_policy_shard *sh, int64_t allowed) {
+kefo__align_policy_decide(const kefo_align_policy_settings *s,
+                          const kefo_align_policy_shard *sh, int64_t allowed) {
   int want = over(s, sh, allowed);
 
   if (!sh->reading || want == (sh->align_paused != 0)) {
@@ -118,11 +118,11 @@ kefo_align_policy_decide(const kefo_align_policy_settings *s,
   return want ? KEFO_ALIGN_POLICY_PAUSE : KEFO_ALIGN_POLICY_RESUME;
 }
 
-int kefo_align_policy_pause_on_delivery(const kefo_align_policy_settings *s,
-                                        const kefo_align_policy_shard *sh,
-                                        int64_t allowed) {
+int kefo__align_policy_pause_on_delivery(const kefo_align_policy_settings *s,
+                                         const kefo_align_policy_shard *sh,
+                                         int64_t allowed) {
   /* Only pauses: resuming waits for the periodic limit, which sees every
      shard. */
-  return kefo_align_policy_aligning(s) && !sh->align_paused &&
+  return kefo__align_policy_aligning(s) && !sh->align_paused &&
          over(s, sh, allowed);
 }

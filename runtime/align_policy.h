@@ -52,7 +52,7 @@ typedef enum {
  * 1 when |s| limits shards at all (a max drift, or a max watermark below
  * INT64_MAX), else 0. Returns no error code.
  */
-int kefo_align_policy_aligning(const kefo_align_policy_settings *s);
+int kefo__align_policy_aligning(const kefo_align_policy_settings *s);
 
 /*
  * The watermark of a shard whose largest event time is |max_event_ms|:
@@ -60,16 +60,16 @@ int kefo_align_policy_aligning(const kefo_align_policy_settings *s);
  * that it never reads as KEFO_WATERMARK_NONE), or KEFO_WATERMARK_NONE
  * when |max_event_ms| is. Returns no error code.
  */
-int64_t kefo_align_policy_watermark(const kefo_align_policy_settings *s,
-                                    int64_t max_event_ms);
+int64_t kefo__align_policy_watermark(const kefo_align_policy_settings *s,
+                                     int64_t max_event_ms);
 
 /*
  * 1 when |sh| is idle at |now_ms|: an idle timeout is set, the shard is
  * not paused, and no record came for at least the timeout; else 0. Does
  * not look at |sh->reading|. Returns no error code.
  */
-int kefo_align_policy_idle(const kefo_align_policy_settings *s,
-                           const kefo_align_policy_shard *sh, int64_t now_ms);
+int kefo__align_policy_idle(const kefo_align_policy_settings *s,
+                            const kefo_align_policy_shard *sh, int64_t now_ms);
 
 /*
  * The global watermark of the |n| shards of |shards| at |now_ms|, as
@@ -79,10 +79,10 @@ int kefo_align_policy_idle(const kefo_align_policy_settings *s,
  * out[i] gets the watermark, idle, paused and finished fields of
  * shards[i] (its shard_id is left alone). Returns no error code.
  */
-int64_t kefo_align_policy_global(const kefo_align_policy_settings *s,
-                                 const kefo_align_policy_shard *shards,
-                                 size_t n, int64_t now_ms,
-                                 kefo_shard_watermark *out);
+int64_t kefo__align_policy_global(const kefo_align_policy_settings *s,
+                                  const kefo_align_policy_shard *shards,
+                                  size_t n, int64_t now_ms,
+                                  kefo_shard_watermark *out);
 
 /*
  * The limit in force at |now_ms|: the max watermark and, with a max
@@ -91,20 +91,20 @@ int64_t kefo_align_policy_global(const kefo_align_policy_settings *s,
  * overflow), whichever is lower. INT64_MAX is no limit. Returns no error
  * code.
  */
-int64_t kefo_align_policy_limit(const kefo_align_policy_settings *s,
-                                const kefo_align_policy_shard *shards, size_t n,
-                                int64_t now_ms);
+int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
+                                 const kefo_align_policy_shard *shards,
+                                 size_t n, int64_t now_ms);
 
 /*
  * What alignment does with |sh| under the limit |allowed| (from
- * kefo_align_policy_limit): a shard being read whose watermark is above
+ * kefo__align_policy_limit): a shard being read whose watermark is above
  * the limit is held, one at or below it (or without a watermark) goes
  * on; KEFO_ALIGN_POLICY_KEEP when that is already so, or when the shard
  * is no longer read. Returns the action, no error code.
  */
 kefo_align_policy_action
-kefo_align_policy_decide(const kefo_align_policy_settings *s,
-                         const kefo_align_policy_shard *sh, int64_t allowed);
+kefo__align_policy_decide(const kefo_align_policy_settings *s,
+                          const kefo_align_policy_shard *sh, int64_t allowed);
 
 /*
  * 1 when |sh|, which just delivered (its max_event_ms updated), is to be
@@ -113,8 +113,8 @@ kefo_align_policy_decide(const kefo_align_policy_settings *s,
  * look at |sh->reading|: only a reader being read delivers. Returns no
  * error code.
  */
-int kefo_align_policy_pause_on_delivery(const kefo_align_policy_settings *s,
-                                        const kefo_align_policy_shard *sh,
-                                        int64_t allowed);
+int kefo__align_policy_pause_on_delivery(const kefo_align_policy_settings *s,
+                                         const kefo_align_policy_shard *sh,
+                                         int64_t allowed);
 
 #endif /* KEFO_ALIGN_POLICY_H */

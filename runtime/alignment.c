@@ -34,8 +34,8 @@ static int describe_all(kefo_consumer *c, size_t *n) {
   const kefo_shard_slot *r;
   size_t i = 0;
 
-  if (kefo_consumer_reader_array(c, (void **)&c->align_in, &c->align_cap,
-                                 sizeof(*c->align_in)) != 0) {
+  if (kefo__consumer_reader_array(c, (void **)&c->align_in, &c->align_cap,
+                                  sizeof(*c->align_in)) != 0) {
     return KEFO_ERR_NOMEM;
   }
   for (r = c->readers; r; r = r->next) {
@@ -55,21 +55,21 @@ static void apply(kefo_shard_slot *r) {
   }
   r->paused = paused;
   if (paused) {
-    r->paused_at_ms = kefo_consumer_now_ms(c);
+    r->paused_at_ms = kefo__consumer_now_ms(c);
   } else {
     /* Idle counts from the resume, not from the last record. */
-    r->last_record_ms = kefo_consumer_now_ms(c);
+    r->last_record_ms = kefo__consumer_now_ms(c);
   }
-  kefo_consumer_reader_paused(r);
-  kefo_consumer_shard_event(c, r->shard_id,
-                            paused ? KEFO_SHARD_EVENT_PAUSED
-                                   : KEFO_SHARD_EVENT_RESUMED);
+  kefo__consumer_reader_paused(r);
+  kefo__consumer_shard_event(c, r->shard_id,
+                             paused ? KEFO_SHARD_EVENT_PAUSED
+                                    : KEFO_SHARD_EVENT_RESUMED);
 }
 
 /* Works out the limit in force and pauses or resumes every shard by it.
    Returns 0 or KEFO_ERR_NOMEM (nothing changed then). */
 static int evaluate(kefo_consumer *c) {
-  int64_t now = kefo_consumer_now_ms(c), allowed;
+  int64_t now = kefo__consumer_now_ms(c), allowed;
   kefo_align_policy_shard sh;
   kefo_shard_slot *r;
   size_t n;
@@ -77,14 +77,14 @@ static int evaluate(kefo_consumer *c) {
   if (describe_all(c, &n) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  allowed = kefo_align_policy_limit(&c->align, c->align_in, n, now);
+  allowed = kefo__align_policy_limit(&c->align, c->align_in, n, now);
   c->allowed = allowed;
   /* Each reader as it is when its turn comes, not as described above:
      apply() tells on_shard_event, whose application may pause or resume
      shards in turn. */
   for (r = c->readers; r; r = r->next) {
     describe(r, &sh);
-    switch (kefo_align_policy_decide(&c->align, &sh, allowed)) {
+    switch (kefo__align_policy_decide(&c->align, &sh, allowed)) {
     case KEFO_ALIGN_POLICY_PAUSE:
       r->align_paused = 1;
       apply(r);
@@ -104,7 +104,7 @@ static int evaluate(kefo_consumer *c) {
 static void arm(kefo_consumer *c) {
   struct timeval tv;
 
-  kefo_timeval_ms(&tv, ALIGN_PERIOD_MS);
+  kefo__timeval_ms(&tv, ALIGN_PERIOD_MS);
   event_add(c->align_timer, &tv);
 }
 
@@ -119,74 +119,74 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   /* Not once the limit is lifted: evaluate has resumed every shard.
      Unless it ran out of memory: then nothing changed, and the next
      period tries again, limit or not. */
-  if (evaluate(c) != 0 || kefo_align_policy_aligning(&c->align)) {
+  if (evaluate(c) != 0 || kefo__align_policy_aligning(&c->align)) {
     arm(c);
   }
 }
 
-int kefo_alignment_init(kefo_consumer *c) {
+int kefo__alignment_init(kefo_consumer *c) {
   c->align.out_of_orderness_ms =
-      kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS);
+      kefo__config_get_ms(c->cfg, KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS);
   c->align.idle_timeout_ms =
-      kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_IDLE_TIMEOUT);
+      kefo__config_get_ms(c->cfg, KEFO_CFG_WATERMARK_IDLE_TIMEOUT);
   c->align.max_drift_ms =
-      kefo_config_get_ms(c->cfg, KEFO_CFG_WATERMARK_MAX_DRIFT);
+      kefo__config_get_ms(c->cfg, KEFO_CFG_WATERMARK_MAX_DRIFT);
   c->align.max_watermark = INT64_MAX;
   c->allowed = INT64_MAX;
   c->align_timer = event_new(c->base, -1, 0, timer_cb, c);
   return c->align_timer ? 0 : KEFO_ERR_NOMEM;
 }
 
-void kefo_alignment_start(kefo_consumer *c) {
-  if (c->state == C_RUNNING && kefo_align_policy_aligning(&c->align) &&
+void kefo__alignment_start(kefo_consumer *c) {
+  if (c->state == C_RUNNING && kefo__align_policy_aligning(&c->align) &&
       !event_pending(c->align_timer, EV_TIMEOUT, NULL)) {
     arm(c);
   }
 }
 
-void kefo_alignment_stop(kefo_consumer *c) {
+void kefo__alignment_stop(kefo_consumer *c) {
   if (c->align_timer) {
     event_del(c->align_timer);
   }
 }
 
-void kefo_alignment_free(kefo_consumer *c) {
+void kefo__alignment_free(kefo_consumer *c) {
   if (c->align_timer) {
     event_free(c->align_timer);
     c->align_timer = NULL;
   }
-  kefo_mem_free(c->mem, c->wms);
-  kefo_mem_free(c->mem, c->align_in);
+  kefo__mem_free(c->mem, c->wms);
+  kefo__mem_free(c->mem, c->align_in);
 }
 
-void kefo_alignment_reader_started(kefo_shard_slot *r) {
+void kefo__alignment_reader_started(kefo_shard_slot *r) {
   r->max_event_ms = KEFO_WATERMARK_NONE;
-  r->last_record_ms = kefo_consumer_now_ms(r->c);
+  r->last_record_ms = kefo__consumer_now_ms(r->c);
 }
 
-int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_shard_slot *r,
-                                  const kefo_record *rec) {
+int64_t kefo__alignment_event_time(kefo_consumer *c, kefo_shard_slot *r,
+                                   const kefo_record *rec) {
   return c->event_time ? c->event_time(c, r->shard_id, rec, c->user_data)
                        : rec->approximate_arrival_ms;
 }
 
-void kefo_alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
+void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
   kefo_consumer *c = r->c;
   kefo_align_policy_shard sh;
 
-  r->last_record_ms = kefo_consumer_now_ms(c);
+  r->last_record_ms = kefo__consumer_now_ms(c);
   if (newest_ms > r->max_event_ms) {
     r->max_event_ms = newest_ms;
   }
   describe(r, &sh);
-  if (kefo_align_policy_pause_on_delivery(&c->align, &sh, c->allowed)) {
+  if (kefo__align_policy_pause_on_delivery(&c->align, &sh, c->allowed)) {
     /* Past the limit: no more until the others catch up. */
     r->align_paused = 1;
     apply(r);
   }
 }
 
-void kefo_alignment_reader_done(kefo_shard_slot *r) {
+void kefo__alignment_reader_done(kefo_shard_slot *r) {
   r->align_paused = 0;
   r->user_paused = 0;
   r->paused = 0;
@@ -258,7 +258,7 @@ int kefo_set_max_watermark(kefo_consumer *c, int64_t max_ms) {
          one) once it can. */
       arm(c);
     } else {
-      kefo_alignment_start(c);
+      kefo__alignment_start(c);
     }
   }
   return rv;
@@ -272,13 +272,13 @@ int kefo_consumer_watermarks(kefo_consumer *c, kefo_watermarks *out) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(out, 0, sizeof(*out));
-  if (kefo_consumer_reader_array(c, (void **)&c->wms, &c->wms_cap,
-                                 sizeof(*c->wms)) != 0 ||
+  if (kefo__consumer_reader_array(c, (void **)&c->wms, &c->wms_cap,
+                                  sizeof(*c->wms)) != 0 ||
       describe_all(c, &n) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  out->global = kefo_align_policy_global(&c->align, c->align_in, n,
-                                         kefo_consumer_now_ms(c), c->wms);
+  out->global = kefo__align_policy_global(&c->align, c->align_in, n,
+                                          kefo__consumer_now_ms(c), c->wms);
   for (r = c->readers; r; r = r->next) {
     c->wms[i++].shard_id = r->shard_id;
   }

@@ -11,7 +11,7 @@
 
 /* A text key, NULL when unset or empty. */
 static const char *nonempty(const kefo_config *cfg, const char *key) {
-  const char *v = kefo_config_get_str(cfg, key);
+  const char *v = kefo__config_get_str(cfg, key);
   return v && v[0] ? v : NULL;
 }
 
@@ -20,17 +20,18 @@ static int resolve(kefo_aws_setup *out, const kefo_config *cfg,
   char err[512], url[KEFO_ENDPOINT_URL_MAX];
   int rv;
 
-  rv = kefo_region_resolve_default(
-      out->region, kefo_config_get_str(cfg, KEFO_CFG_AWS_REGION),
-      kefo_config_get_str(cfg, KEFO_CFG_PROFILE_NAME), NULL, mem, err,
+  rv = kefo__region_resolve_default(
+      out->region, kefo__config_get_str(cfg, KEFO_CFG_AWS_REGION),
+      kefo__config_get_str(cfg, KEFO_CFG_PROFILE_NAME), NULL, mem, err,
       sizeof(err));
   if (rv == 0) {
-    rv = kefo_endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS, out->region,
-                               kefo_config_get_str(cfg, KEFO_CFG_AWS_ENDPOINT),
+    rv =
+        kefo__endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS, out->region,
+                               kefo__config_get_str(cfg, KEFO_CFG_AWS_ENDPOINT),
                                NULL, err, sizeof(err));
   }
   if (rv == 0) {
-    rv = kefo_aws_service_kinesis(&out->svc, url, out->region);
+    rv = kefo__aws_service_kinesis(&out->svc, url, out->region);
   }
   return rv;
 }
@@ -40,22 +41,22 @@ static int credentials(kefo_aws_setup *out, const kefo_config *cfg,
   kefo_credentials_options copts;
 
   memset(&copts, 0, sizeof(copts));
-  kefo_credentials_transport_client(&copts.transport, out->http);
+  kefo__credentials_transport_client(&copts.transport, out->http);
   copts.mem = mem;
   copts.base = base;
   copts.region = out->region;
   copts.profile = nonempty(cfg, KEFO_CFG_PROFILE_NAME);
-  if (kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
+  if (kefo__config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
       KEFO_CREDENTIALS_BASIC) {
-    copts.access_key_id = kefo_config_get_str(cfg, KEFO_CFG_ACCESS_KEY_ID);
-    copts.secret_access_key = kefo_config_get_str(cfg, KEFO_CFG_SECRET_KEY);
+    copts.access_key_id = kefo__config_get_str(cfg, KEFO_CFG_ACCESS_KEY_ID);
+    copts.secret_access_key = kefo__config_get_str(cfg, KEFO_CFG_SECRET_KEY);
   }
-  return kefo_credentials_default_new(&out->creds, &copts);
+  return kefo__credentials_default_new(&out->creds, &copts);
 }
 
-int kefo_aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
-                           struct event_base *base, const kefo_mem *mem,
-                           uint32_t stream_window) {
+int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
+                            struct event_base *base, const kefo_mem *mem,
+                            uint32_t stream_window) {
   kefo_http_client_options hopts;
   int rv;
 
@@ -63,31 +64,32 @@ int kefo_aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
   if ((rv = resolve(out, cfg, mem)) != 0) {
     return rv;
   }
-  kefo_http_client_options_init(&hopts);
+  kefo__http_client_options_init(&hopts);
   hopts.mem = mem;
   hopts.ca_file = nonempty(cfg, KEFO_CFG_AWS_CA_FILE);
   hopts.stream_window = stream_window;
   hopts.request_timeout_ms =
-      (uint32_t)kefo_config_get_ms(cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
+      (uint32_t)kefo__config_get_ms(cfg, KEFO_CFG_HTTP_REQUEST_TIMEOUT);
   hopts.connect_timeout_ms = hopts.tls_timeout_ms =
-      (uint32_t)kefo_config_get_ms(cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
-  rv = kefo_http_client_new(&out->http, base, &hopts);
+      (uint32_t)kefo__config_get_ms(cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
+  rv = kefo__http_client_new(&out->http, base, &hopts);
   if (rv == 0) {
     rv = credentials(out, cfg, base, mem);
   }
   if (rv == 0) {
-    rv = kefo_aws_client_new(&out->aws, base, out->http, out->creds, NULL, mem);
+    rv =
+        kefo__aws_client_new(&out->aws, base, out->http, out->creds, NULL, mem);
   }
   if (rv != 0) {
-    kefo_aws_setup_free(out);
+    kefo__aws_setup_free(out);
   }
   return rv;
 }
 
-void kefo_aws_setup_free(kefo_aws_setup *s) {
-  kefo_aws_client_del(s->aws);
-  kefo_credentials_provider_del(s->creds);
-  kefo_http_client_del(s->http);
+void kefo__aws_setup_free(kefo_aws_setup *s) {
+  kefo__aws_client_del(s->aws);
+  kefo__credentials_provider_del(s->creds);
+  kefo__http_client_del(s->http);
   s->aws = NULL;
   s->creds = NULL;
   s->http = NULL;

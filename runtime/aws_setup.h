@@ -31,11 +31,11 @@ typedef struct kefo_aws_setup {
  * Returns 0, KEFO_ERR_CONFIG (the region or endpoint cannot be
  * resolved), KEFO_ERR_TLS (the CA file) or KEFO_ERR_NOMEM.
  */
-int kefo_aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
-                           struct event_base *base, const kefo_mem *mem,
-                           uint32_t stream_window);
+int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
+                            struct event_base *base, const kefo_mem *mem,
+                            uint32_t stream_window);
 
-/* Frees what kefo_aws_setup_kinesis made; calls must be over. */
-void kefo_aws_setup_free(kefo_aws_setup *s);
+/* Frees what kefo__aws_setup_kinesis made; calls must be over. */
+void kefo__aws_setup_free(kefo_aws_setup *s);
 
 #endif /* KEFO_AWS_SETUP_H */

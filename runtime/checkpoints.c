@@ -46,7 +46,7 @@ static void cp_req_free(kefo_consumer *c, cp_req *q) {
     q->next->prev = q->prev;
   }
   --c->cp_inflight;
-  kefo_mem_free(c->mem, q);
+  kefo__mem_free(c->mem, q);
 }
 
 static kefo_shard_slot *find_reader(kefo_consumer *c, const char *shard_id) {
@@ -97,15 +97,15 @@ static void on_stored(int error, const char *message, void *ud) {
     *q->error = error;
   }
   if (error) {
-    kefo_consumer_report(c, error, q->n == 1 ? q->e[0].shard : NULL, NULL,
-                         message);
+    kefo__consumer_report(c, error, q->n == 1 ? q->e[0].shard : NULL, NULL,
+                          message);
   } else {
     /* What the store now holds: never moved backwards here either. */
     for (i = 0; i < q->n; ++i) {
       r = find_reader_from(c, &hint, q->e[i].shard);
       if (r &&
-          (!r->saved[0] || kefo_checkpoint_cmp(q->e[i].seq, q->e[i].sub,
-                                               r->saved, r->saved_sub) > 0)) {
+          (!r->saved[0] || kefo__checkpoint_cmp(q->e[i].seq, q->e[i].sub,
+                                                r->saved, r->saved_sub) > 0)) {
         snprintf(r->saved, sizeof(r->saved), "%s", q->e[i].seq);
         r->saved_sub = q->e[i].sub;
       }
@@ -113,7 +113,7 @@ static void on_stored(int error, const char *message, void *ud) {
   }
   cp_req_free(c, q);
   if (c->state == C_STOPPING && c->cp_inflight == 0) {
-    kefo_coord_checkpoints_done(c);
+    kefo__coord_checkpoints_done(c);
   }
 }
 
@@ -122,13 +122,13 @@ static void on_stored(int error, const char *message, void *ud) {
    answered at once (reported too). */
 static int store_batch(kefo_consumer *c, const kefo_checkpoint_entry *e,
                        size_t n) {
-  cp_req *q = kefo_mem_calloc(c->mem, 1, sizeof(*q) + n * sizeof(q->e[0]));
+  cp_req *q = kefo__mem_calloc(c->mem, 1, sizeof(*q) + n * sizeof(q->e[0]));
   int done = 0, error = 0, rv;
   size_t i;
 
   if (q == NULL) {
-    kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
-                         "cannot store a checkpoint");
+    kefo__consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                          "cannot store a checkpoint");
     return KEFO_ERR_NOMEM;
   }
   q->c = c;
@@ -149,7 +149,7 @@ static int store_batch(kefo_consumer *c, const kefo_checkpoint_entry *e,
   rv = c->store->ops->checkpoint(c->store, e, n, on_stored, q);
   if (rv != 0) {
     cp_req_free(c, q);
-    kefo_consumer_report(c, rv, NULL, NULL, "cannot store a checkpoint");
+    kefo__consumer_report(c, rv, NULL, NULL, "cannot store a checkpoint");
     return rv;
   }
   if (!done) {
@@ -160,8 +160,8 @@ static int store_batch(kefo_consumer *c, const kefo_checkpoint_entry *e,
 }
 
 /* Asks the store to keep |seq| / |sub| for |r|'s shard. */
-int kefo_consumer_store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
-                                   const char *seq, uint64_t sub) {
+int kefo__consumer_store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
+                                    const char *seq, uint64_t sub) {
   kefo_checkpoint_entry e;
 
   e.shard_id = r->shard_id;
@@ -174,13 +174,13 @@ int kefo_consumer_store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
    shard's SHARD_END is stored at its end). */
 static int behind_store(const kefo_shard_slot *r) {
   return r->delivered[0] && r->state != R_FINISHED &&
-         (!r->saved[0] || kefo_checkpoint_cmp(r->delivered, r->delivered_sub,
-                                              r->saved, r->saved_sub) > 0);
+         (!r->saved[0] || kefo__checkpoint_cmp(r->delivered, r->delivered_sub,
+                                               r->saved, r->saved_sub) > 0);
 }
 
 /* Checkpoints every reader's delivered records not yet checkpointed, in
    one batch (one file write). */
-void kefo_consumer_checkpoint_delivered(kefo_consumer *c) {
+void kefo__consumer_checkpoint_delivered(kefo_consumer *c) {
   size_t n = 0;
   kefo_shard_slot *r;
 
@@ -188,8 +188,8 @@ void kefo_consumer_checkpoint_delivered(kefo_consumer *c) {
     if (!behind_store(r)) {
       continue;
     }
-    if (kefo_mem_grow(c->mem, (void **)&c->batch, n, &c->batch_cap,
-                      sizeof(*c->batch)) != 0) {
+    if (kefo__mem_grow(c->mem, (void **)&c->batch, n, &c->batch_cap,
+                       sizeof(*c->batch)) != 0) {
       break; /* the rest go at the next interval */
     }
     c->batch[n].shard_id = r->shard_id;
@@ -202,7 +202,7 @@ void kefo_consumer_checkpoint_delivered(kefo_consumer *c) {
   }
 }
 
-void kefo_consumer_cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
+void kefo__consumer_cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
   kefo_consumer *c = arg;
   struct timeval tv;
 
@@ -211,8 +211,8 @@ void kefo_consumer_cp_timer_cb(evutil_socket_t fd, short what, void *arg) {
   if (c->state != C_RUNNING) {
     return;
   }
-  kefo_consumer_checkpoint_delivered(c);
-  kefo_timeval_ms(&tv, c->cp_interval_ms);
+  kefo__consumer_checkpoint_delivered(c);
+  kefo__timeval_ms(&tv, c->cp_interval_ms);
   event_add(c->cp_timer, &tv);
 }
 
@@ -220,7 +220,7 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
                     const char *sequence_number, uint64_t sub_sequence) {
   kefo_shard_slot *r;
 
-  if (c == NULL || shard_id == NULL || !kefo_seq_valid(sequence_number)) {
+  if (c == NULL || shard_id == NULL || !kefo__seq_valid(sequence_number)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (c->state != C_RUNNING && c->state != C_STOPPING) {
@@ -234,27 +234,27 @@ int kefo_checkpoint(kefo_consumer *c, const char *shard_id,
     /* Inside on_records: any record lent so far, up to the last one the
        application still takes (kefo_consumer_stop_after). */
     const kefo_record *last = c->taken ? &c->lent[c->taken - 1] : NULL;
-    if ((last == NULL || kefo_checkpoint_cmp(sequence_number, sub_sequence,
-                                             last->sequence_number,
-                                             last->sub_sequence_number) > 0) &&
+    if ((last == NULL || kefo__checkpoint_cmp(sequence_number, sub_sequence,
+                                              last->sequence_number,
+                                              last->sub_sequence_number) > 0) &&
         (!r->delivered[0] ||
-         kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
-                             r->delivered_sub) > 0)) {
+         kefo__checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
+                              r->delivered_sub) > 0)) {
       return KEFO_ERR_INVALID_ARGUMENT; /* not lent (yet) */
     }
   } else if (!r->delivered[0] ||
-             kefo_checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
-                                 r->delivered_sub) > 0) {
+             kefo__checkpoint_cmp(sequence_number, sub_sequence, r->delivered,
+                                  r->delivered_sub) > 0) {
     return KEFO_ERR_INVALID_ARGUMENT; /* not delivered (yet) */
   }
-  if (r->saved[0] && kefo_checkpoint_cmp(sequence_number, sub_sequence,
-                                         r->saved, r->saved_sub) <= 0) {
+  if (r->saved[0] && kefo__checkpoint_cmp(sequence_number, sub_sequence,
+                                          r->saved, r->saved_sub) <= 0) {
     return 0; /* older than what is stored: never backwards */
   }
-  return kefo_consumer_store_checkpoint(c, r, sequence_number, sub_sequence);
+  return kefo__consumer_store_checkpoint(c, r, sequence_number, sub_sequence);
 }
 
-void kefo_consumer_checkpoints_free(kefo_consumer *c) {
+void kefo__consumer_checkpoints_free(kefo_consumer *c) {
   while (c->cp_reqs) {
     cp_req_free(c, c->cp_reqs);
   }

@@ -49,13 +49,13 @@ static void unknown_key(const char *prefix, const char *name, size_t len,
   if (err == NULL || errlen == 0) {
     return; /* nobody reads the suggestion */
   }
-  hint = kefo_config_key_suggest(name, len);
-  kefo_config_value_show(shown, name, len);
+  hint = kefo__config_key_suggest(name, len);
+  kefo__config_value_show(shown, name, len);
   if (hint != NULL) {
-    kefo_set_err(err, errlen, "%sunknown key %s (did you mean \"%s\"?)", prefix,
-                 shown, hint);
+    kefo__set_err(err, errlen, "%sunknown key %s (did you mean \"%s\"?)",
+                  prefix, shown, hint);
   } else {
-    kefo_set_err(err, errlen, "%sunknown key %s", prefix, shown);
+    kefo__set_err(err, errlen, "%sunknown key %s", prefix, shown);
   }
 }
 
@@ -65,8 +65,8 @@ static int64_t default_num(const kefo_config_key_def *k) {
 
   if (k->def != NULL && k->type != T_STR && k->type != T_URL) {
     /* Defaults are known good (the tests parse every one). */
-    (void)kefo_config_value_parse(k, k->def, strlen(k->def), &num, &canon, NULL,
-                                  0);
+    (void)kefo__config_value_parse(k, k->def, strlen(k->def), &num, &canon,
+                                   NULL, 0);
   }
   return num;
 }
@@ -79,14 +79,14 @@ int kefo_config_new2(kefo_config **out, const kefo_mem *mem) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   *out = NULL;
-  mem = kefo_mem_or_default(mem);
-  cfg = kefo_mem_calloc(mem, 1, sizeof(*cfg));
+  mem = kefo__mem_or_default(mem);
+  cfg = kefo__mem_calloc(mem, 1, sizeof(*cfg));
   if (cfg == NULL) {
     return KEFO_ERR_NOMEM;
   }
   cfg->mem = *mem;
   for (i = 0; i < KEFO_CONFIG_NKEYS; ++i) {
-    cfg->num[i] = default_num(&kefo_config_keys[i]);
+    cfg->num[i] = default_num(&kefo__config_keys[i]);
   }
   *out = cfg;
   return 0;
@@ -103,13 +103,13 @@ void kefo_config_del(kefo_config *cfg) {
     return;
   }
   for (i = 0; i < KEFO_CONFIG_NKEYS; ++i) {
-    kefo_mem_free(&cfg->mem, cfg->text[i]);
+    kefo__mem_free(&cfg->mem, cfg->text[i]);
   }
-  kefo_mem_free(&cfg->mem, cfg);
+  kefo__mem_free(&cfg->mem, cfg);
 }
 
-int kefo_config_dup(kefo_config **out, const kefo_config *src,
-                    const kefo_mem *mem) {
+int kefo__config_dup(kefo_config **out, const kefo_config *src,
+                     const kefo_mem *mem) {
   kefo_config *cfg;
   size_t i;
   int rv;
@@ -125,7 +125,7 @@ int kefo_config_dup(kefo_config **out, const kefo_config *src,
     cfg->num[i] = src->num[i];
     if (src->text[i] != NULL) {
       cfg->text[i] =
-          kefo_mem_strndup(&cfg->mem, src->text[i], strlen(src->text[i]));
+          kefo__mem_strndup(&cfg->mem, src->text[i], strlen(src->text[i]));
       if (cfg->text[i] == NULL) {
         kefo_config_del(cfg);
         return KEFO_ERR_NOMEM;
@@ -148,20 +148,20 @@ static int make_value(const kefo_mem *mem, size_t i, const char *v, size_t len,
   int rv;
 
   trim(&v, &len);
-  rv = kefo_config_value_parse(&kefo_config_keys[i], v, len, num, &canon, why,
-                               sizeof(why));
+  rv = kefo__config_value_parse(&kefo__config_keys[i], v, len, num, &canon, why,
+                                sizeof(why));
   if (rv != 0) {
-    kefo_set_err(err, errlen, "%s%s: %s", prefix, kefo_config_keys[i].name,
-                 why);
+    kefo__set_err(err, errlen, "%s%s: %s", prefix, kefo__config_keys[i].name,
+                  why);
     return rv;
   }
   if (canon != NULL) {
     v = canon;
     len = strlen(canon);
   }
-  *text = kefo_mem_strndup(mem, v, len);
+  *text = kefo__mem_strndup(mem, v, len);
   if (*text == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     return KEFO_ERR_NOMEM;
   }
   return 0;
@@ -173,20 +173,20 @@ int kefo_config_set2(kefo_config *cfg, const char *key, const char *value,
   int64_t num;
   int i, rv;
 
-  kefo_set_err(err, errlen, "%s", "");
+  kefo__set_err(err, errlen, "%s", "");
   if (cfg == NULL || key == NULL) {
-    kefo_set_err(err, errlen, "invalid argument");
+    kefo__set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  i = kefo_config_key_find(key, strlen(key));
+  i = kefo__config_key_find(key, strlen(key));
   if (i < 0) {
     unknown_key("", key, strlen(key), err, errlen);
     return KEFO_ERR_CONFIG;
   }
   if (value == NULL) {
-    kefo_mem_free(&cfg->mem, cfg->text[i]);
+    kefo__mem_free(&cfg->mem, cfg->text[i]);
     cfg->text[i] = NULL;
-    cfg->num[i] = default_num(&kefo_config_keys[i]);
+    cfg->num[i] = default_num(&kefo__config_keys[i]);
     return 0;
   }
   rv = make_value(&cfg->mem, (size_t)i, value, strlen(value), &text, &num, "",
@@ -194,7 +194,7 @@ int kefo_config_set2(kefo_config *cfg, const char *key, const char *value,
   if (rv != 0) {
     return rv;
   }
-  kefo_mem_free(&cfg->mem, cfg->text[i]);
+  kefo__mem_free(&cfg->mem, cfg->text[i]);
   cfg->text[i] = text;
   cfg->num[i] = num;
   return 0;
@@ -221,12 +221,12 @@ static int load_line(kefo_config *cfg, const char *s, size_t slen,
     --slen;
   }
   if (slen > KEFO_CONFIG_LINE_MAX) {
-    kefo_set_err(err, errlen, "%sline longer than %d bytes", prefix,
-                 KEFO_CONFIG_LINE_MAX);
+    kefo__set_err(err, errlen, "%sline longer than %d bytes", prefix,
+                  KEFO_CONFIG_LINE_MAX);
     return KEFO_ERR_CONFIG;
   }
   if (memchr(s, '\0', slen) != NULL) {
-    kefo_set_err(err, errlen, "%sNUL byte in the line", prefix);
+    kefo__set_err(err, errlen, "%sNUL byte in the line", prefix);
     return KEFO_ERR_CONFIG;
   }
   memcpy(line, s, slen);
@@ -239,7 +239,7 @@ static int load_line(kefo_config *cfg, const char *s, size_t slen,
   eq = memchr(s, '=', slen);
   if (eq == NULL) {
     /* The line is not shown: it might be a secret pasted alone. */
-    kefo_set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
+    kefo__set_err(err, errlen, "%smissing '=' (expected key=value)", prefix);
     return KEFO_ERR_CONFIG;
   }
   k = s;
@@ -248,22 +248,22 @@ static int load_line(kefo_config *cfg, const char *s, size_t slen,
   v = eq + 1;
   vlen = (size_t)(s + slen - v);
   if (klen == 0) {
-    kefo_set_err(err, errlen, "%smissing key before '='", prefix);
+    kefo__set_err(err, errlen, "%smissing key before '='", prefix);
     return KEFO_ERR_CONFIG;
   }
-  ki = kefo_config_key_find(k, klen);
+  ki = kefo__config_key_find(k, klen);
   if (ki < 0) {
     unknown_key(prefix, k, klen, err, errlen);
     return KEFO_ERR_CONFIG;
   }
-  kefo_mem_free(&cfg->mem, text[ki]);
+  kefo__mem_free(&cfg->mem, text[ki]);
   text[ki] = NULL;
   return make_value(&cfg->mem, (size_t)ki, v, vlen, &text[ki], &num[ki], prefix,
                     err, errlen);
 }
 
-int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
-                            const char *name, char *err, size_t errlen) {
+int kefo__config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
+                             const char *name, char *err, size_t errlen) {
   /* Staged values: the config changes only if every line is good. */
   char *text[KEFO_CONFIG_NKEYS];
   int64_t num[KEFO_CONFIG_NKEYS];
@@ -273,17 +273,17 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
   size_t i;
   int rv = 0;
 
-  kefo_set_err(err, errlen, "%s", "");
+  kefo__set_err(err, errlen, "%s", "");
   if (cfg == NULL || (data == NULL && len > 0)) {
-    kefo_set_err(err, errlen, "invalid argument");
+    kefo__set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (name == NULL) {
     name = "(config)";
   }
   if (len > KEFO_CONFIG_FILE_MAX) {
-    kefo_set_err(err, errlen, "%s: larger than %d bytes", name,
-                 KEFO_CONFIG_FILE_MAX);
+    kefo__set_err(err, errlen, "%s: larger than %d bytes", name,
+                  KEFO_CONFIG_FILE_MAX);
     return KEFO_ERR_CONFIG;
   }
   if (len == 0) {
@@ -310,11 +310,11 @@ int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
       continue;
     }
     if (rv == 0) {
-      kefo_mem_free(&cfg->mem, cfg->text[i]);
+      kefo__mem_free(&cfg->mem, cfg->text[i]);
       cfg->text[i] = text[i];
       cfg->num[i] = num[i];
     } else {
-      kefo_mem_free(&cfg->mem, text[i]);
+      kefo__mem_free(&cfg->mem, text[i]);
     }
   }
   return rv;
@@ -327,33 +327,33 @@ int kefo_config_load_file2(kefo_config *cfg, const char *path, char *err,
   size_t n;
   int rv;
 
-  kefo_set_err(err, errlen, "%s", "");
+  kefo__set_err(err, errlen, "%s", "");
   if (cfg == NULL || path == NULL) {
-    kefo_set_err(err, errlen, "invalid argument");
+    kefo__set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   f = fopen(path, "rb");
   if (f == NULL) {
-    kefo_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    kefo__set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
     return KEFO_ERR_CONFIG;
   }
   /* One byte more than allowed tells a file that is too large. */
-  buf = kefo_mem_malloc(&cfg->mem, KEFO_CONFIG_FILE_MAX + 1);
+  buf = kefo__mem_malloc(&cfg->mem, KEFO_CONFIG_FILE_MAX + 1);
   if (buf == NULL) {
-    kefo_set_err(err, errlen, "out of memory");
+    kefo__set_err(err, errlen, "out of memory");
     rv = KEFO_ERR_NOMEM;
     goto fail_file;
   }
   n = fread(buf, 1, KEFO_CONFIG_FILE_MAX + 1, f);
   if (ferror(f)) {
-    kefo_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    kefo__set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     rv = KEFO_ERR_CONFIG;
     goto fail_buf;
   }
-  rv = kefo_config_load_buffer(cfg, buf, n, path, err, errlen);
+  rv = kefo__config_load_buffer(cfg, buf, n, path, err, errlen);
 
 fail_buf:
-  kefo_mem_free(&cfg->mem, buf);
+  kefo__mem_free(&cfg->mem, buf);
 fail_file:
   fclose(f);
   return rv;
@@ -369,14 +369,14 @@ const char *kefo_config_get(const kefo_config *cfg, const char *key) {
   if (cfg == NULL || key == NULL) {
     return NULL;
   }
-  i = kefo_config_key_find(key, strlen(key));
+  i = kefo__config_key_find(key, strlen(key));
   if (i < 0) {
     return NULL;
   }
   if (cfg->text[i] != NULL) {
-    return (kefo_config_keys[i].flags & F_SECRET) ? "****" : cfg->text[i];
+    return (kefo__config_keys[i].flags & F_SECRET) ? "****" : cfg->text[i];
   }
-  return kefo_config_keys[i].def != NULL ? kefo_config_keys[i].def : "";
+  return kefo__config_keys[i].def != NULL ? kefo__config_keys[i].def : "";
 }
 
 /* The index of |key| when it has type |t| (T_STR also takes T_URL), else
@@ -390,59 +390,59 @@ static int typed(const kefo_config *cfg, const char *key,
   if (cfg == NULL || key == NULL) {
     return -1;
   }
-  i = kefo_config_key_find(key, strlen(key));
+  i = kefo__config_key_find(key, strlen(key));
   if (i < 0) {
     return -1;
   }
-  ok = kefo_config_keys[i].type == t ||
-       (t == T_STR && kefo_config_keys[i].type == T_URL);
+  ok = kefo__config_keys[i].type == t ||
+       (t == T_STR && kefo__config_keys[i].type == T_URL);
   assert(ok);
   return ok ? i : -1;
 }
 
-int64_t kefo_config_get_ms(const kefo_config *cfg, const char *key) {
+int64_t kefo__config_get_ms(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_DURATION);
 
   return i < 0 ? 0 : cfg->num[i];
 }
 
-int64_t kefo_config_get_int(const kefo_config *cfg, const char *key) {
+int64_t kefo__config_get_int(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_INT);
 
   return i < 0 ? 0 : cfg->num[i];
 }
 
-uint64_t kefo_config_get_size(const kefo_config *cfg, const char *key) {
+uint64_t kefo__config_get_size(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_SIZE);
 
   return i < 0 ? 0 : (uint64_t)cfg->num[i];
 }
 
-int kefo_config_get_bool(const kefo_config *cfg, const char *key) {
+int kefo__config_get_bool(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_BOOL);
 
   return i < 0 ? 0 : (int)cfg->num[i];
 }
 
-int kefo_config_get_enum(const kefo_config *cfg, const char *key) {
+int kefo__config_get_enum(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_ENUM);
 
   return i < 0 ? 0 : (int)cfg->num[i];
 }
 
-int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key) {
+int64_t kefo__config_get_time_ms(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_TIME);
 
   return i < 0 || cfg->text[i] == NULL ? -1 : cfg->num[i];
 }
 
-const char *kefo_config_get_str(const kefo_config *cfg, const char *key) {
+const char *kefo__config_get_str(const kefo_config *cfg, const char *key) {
   int i = typed(cfg, key, T_STR);
 
   if (i < 0) {
     return NULL;
   }
-  return cfg->text[i] != NULL ? cfg->text[i] : kefo_config_keys[i].def;
+  return cfg->text[i] != NULL ? cfg->text[i] : kefo__config_keys[i].def;
 }
 
 int kefo_config_is_set(const kefo_config *cfg, const char *key) {
@@ -451,10 +451,10 @@ int kefo_config_is_set(const kefo_config *cfg, const char *key) {
   if (cfg == NULL || key == NULL) {
     return 0;
   }
-  i = kefo_config_key_find(key, strlen(key));
+  i = kefo__config_key_find(key, strlen(key));
   return i >= 0 && cfg->text[i] != NULL;
 }
 
-const kefo_mem *kefo_config_mem(const kefo_config *cfg) {
+const kefo_mem *kefo__config_mem(const kefo_config *cfg) {
   return &cfg->mem;
 }

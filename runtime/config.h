@@ -86,7 +86,7 @@
 #define KEFO_CFG_RETRY_MAX_DELAY "retry-strategy.delay.max"
 #define KEFO_CFG_RETRY_MAX_ATTEMPTS "retry-strategy.attempts.max"
 
-/* Values of the enumerated keys, as kefo_config_get_enum() returns them. */
+/* Values of the enumerated keys, as kefo__config_get_enum() returns them. */
 typedef enum { KEFO_READER_EFO, KEFO_READER_POLLING } kefo_reader_type;
 typedef enum {
   KEFO_LIFECYCLE_JOB_MANAGED,
@@ -123,8 +123,8 @@ typedef enum {
  * on error |cfg| is unchanged. Returns 0, KEFO_ERR_INVALID_ARGUMENT,
  * KEFO_ERR_CONFIG or KEFO_ERR_NOMEM.
  */
-int kefo_config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
-                            const char *name, char *err, size_t errlen);
+int kefo__config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
+                             const char *name, char *err, size_t errlen);
 
 /*
  * Checks the rules between keys: a stream is named; AT_TIMESTAMP needs
@@ -143,32 +143,32 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen);
  * application frees its config. Returns 0, KEFO_ERR_INVALID_ARGUMENT or
  * KEFO_ERR_NOMEM.
  */
-int kefo_config_dup(kefo_config **out, const kefo_config *src,
-                    const kefo_mem *mem);
+int kefo__config_dup(kefo_config **out, const kefo_config *src,
+                     const kefo_mem *mem);
 
 /*
  * Typed getters: the value set, or the key's default. |key| must be a key
  * of the getter's type (use the KEFO_CFG_* macros); for any other key they
- * return 0 (NULL for kefo_config_get_str, -1 for kefo_config_get_time_ms).
+ * return 0 (NULL for kefo__config_get_str, -1 for kefo__config_get_time_ms).
  */
 
 /* A duration key, in milliseconds (>= 0). */
-int64_t kefo_config_get_ms(const kefo_config *cfg, const char *key);
+int64_t kefo__config_get_ms(const kefo_config *cfg, const char *key);
 
 /* An integer key. */
-int64_t kefo_config_get_int(const kefo_config *cfg, const char *key);
+int64_t kefo__config_get_int(const kefo_config *cfg, const char *key);
 
 /* A size key, in bytes. */
-uint64_t kefo_config_get_size(const kefo_config *cfg, const char *key);
+uint64_t kefo__config_get_size(const kefo_config *cfg, const char *key);
 
 /* A boolean key: 1 or 0. */
-int kefo_config_get_bool(const kefo_config *cfg, const char *key);
+int kefo__config_get_bool(const kefo_config *cfg, const char *key);
 
 /* An enumerated key: the index of its value (kefo_reader_type, ...). */
-int kefo_config_get_enum(const kefo_config *cfg, const char *key);
+int kefo__config_get_enum(const kefo_config *cfg, const char *key);
 
 /* A timestamp key, in milliseconds since the epoch; -1 when unset. */
-int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key);
+int64_t kefo__config_get_time_ms(const kefo_config *cfg, const char *key);
 
 /*
  * A text key (names, ARNs, paths, the endpoint URL), NULL when unset and
@@ -176,48 +176,48 @@ int64_t kefo_config_get_time_ms(const kefo_config *cfg, const char *key);
  * only the credentials provider should ask for it. Valid until the key is
  * set again or |cfg| is deleted.
  */
-const char *kefo_config_get_str(const kefo_config *cfg, const char *key);
+const char *kefo__config_get_str(const kefo_config *cfg, const char *key);
 
 /* The allocator |cfg| was made with (kefo_config_new2): the consumer
    made from it allocates through it too. */
-const kefo_mem *kefo_config_mem(const kefo_config *cfg);
+const kefo_mem *kefo__config_mem(const kefo_config *cfg);
 
 /* Returns 1 when |key| was set (by kefo_config_set or a file), else 0. */
 int kefo_config_is_set(const kefo_config *cfg, const char *key);
 
 /* The number of keys, and the name of key |i| (NULL when out of range),
    so tools and tests can list every key. */
-size_t kefo_config_key_count(void);
-const char *kefo_config_key_name(size_t i);
+size_t kefo__config_key_count(void);
+const char *kefo__config_key_name(size_t i);
 
 /*
  * The rest of key |i|'s entry, for tools/gen_config_man.c, which prints
  * kefo-config(5) from them so the page cannot drift from the table. Each
- * returns NULL (0 for kefo_config_key_secret) when |i| is out of range.
+ * returns NULL (0 for kefo__config_key_secret) when |i| is out of range.
  */
 
 /* "text", "URL", "enum", "boolean", "duration", "integer", "size" or
    "timestamp". */
-const char *kefo_config_key_type(size_t i);
+const char *kefo__config_key_type(size_t i);
 
 /* The default as a value of the key would be written; NULL: none (the
    key's doc says what unset means). */
-const char *kefo_config_key_default(size_t i);
+const char *kefo__config_key_default(size_t i);
 
 /* The values of an enum or boolean key, NULL-terminated; else NULL. */
-const char *const *kefo_config_key_choices(size_t i);
+const char *const *kefo__config_key_choices(size_t i);
 
 /* What the key does, in a sentence or a few. */
-const char *kefo_config_key_doc(size_t i);
+const char *kefo__config_key_doc(size_t i);
 
 /* 1 when the key's value is never shown (kefo_config_get gives "****"). */
-int kefo_config_key_secret(size_t i);
+int kefo__config_key_secret(size_t i);
 
 /*
  * Writes what key |i| accepts to |out| as one line of text: a range
  * ("1s to 10min"), a length and the characters allowed, or the choices.
  * Cut to |outlen| bytes; "" when |i| is out of range.
  */
-void kefo_config_key_limits(size_t i, char *out, size_t outlen);
+void kefo__config_key_limits(size_t i, char *out, size_t outlen);
 
 #endif /* KEFO_CONFIG_H */

@@ -331,7 +331,7 @@ _Static_assert(NKEYS == KEFO_CONFIG_NKEYS,
                "KEFO_CONFIG_NKEYS in runtime/config_keys.h is not the number "
                "of keys in the table");
 
-const kefo_config_key_def *const kefo_config_keys = keys;
+const kefo_config_key_def *const kefo__config_keys = keys;
 
 /* Names people may try (other connectors, older drafts): only used to
    suggest the real key. */
@@ -350,7 +350,7 @@ static const char *const aliases[][2] = {
     {"flink.stream.initpos", KEFO_CFG_INIT_POSITION},
 };
 
-int kefo_config_key_find(const char *name, size_t len) {
+int kefo__config_key_find(const char *name, size_t len) {
   size_t i;
 
   for (i = 0; i < NKEYS; ++i) {
@@ -373,8 +373,8 @@ static size_t distance(const char *a, size_t alen, const char *b, size_t blen,
     row[0] = i;
     for (j = 1; j <= blen; ++j) {
       size_t up = row[j], best;
-      best = diag + (kefo_config_lower((unsigned char)a[i - 1]) !=
-                     kefo_config_lower((unsigned char)b[j - 1]));
+      best = diag + (kefo__config_lower((unsigned char)a[i - 1]) !=
+                     kefo__config_lower((unsigned char)b[j - 1]));
       if (up + 1 < best) {
         best = up + 1;
       }
@@ -393,12 +393,12 @@ static size_t distance(const char *a, size_t alen, const char *b, size_t blen,
   return row[blen];
 }
 
-const char *kefo_config_key_suggest(const char *name, size_t len) {
+const char *kefo__config_key_suggest(const char *name, size_t len) {
   const char *best = NULL;
   size_t i, best_d = (size_t)-1;
 
   for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); ++i) {
-    if (kefo_config_value_eq_nocase(name, len, aliases[i][0])) {
+    if (kefo__config_value_eq_nocase(name, len, aliases[i][0])) {
       return aliases[i][1];
     }
   }
@@ -421,15 +421,15 @@ const char *kefo_config_key_suggest(const char *name, size_t len) {
   return best;
 }
 
-size_t kefo_config_key_count(void) {
+size_t kefo__config_key_count(void) {
   return NKEYS;
 }
 
-const char *kefo_config_key_name(size_t i) {
+const char *kefo__config_key_name(size_t i) {
   return i < NKEYS ? keys[i].name : NULL;
 }
 
-const char *kefo_config_key_type(size_t i) {
+const char *kefo__config_key_type(size_t i) {
   static const char *const names[] = {"text",    "URL",      "enum",
                                       "boolean", "duration", "integer",
                                       "size",    "timestamp"};
@@ -437,19 +437,19 @@ const char *kefo_config_key_type(size_t i) {
   return i < NKEYS ? names[keys[i].type] : NULL;
 }
 
-const char *kefo_config_key_default(size_t i) {
+const char *kefo__config_key_default(size_t i) {
   return i < NKEYS ? keys[i].def : NULL;
 }
 
-const char *const *kefo_config_key_choices(size_t i) {
+const char *const *kefo__config_key_choices(size_t i) {
   return i < NKEYS ? keys[i].choices : NULL;
 }
 
-const char *kefo_config_key_doc(size_t i) {
+const char *kefo__config_key_doc(size_t i) {
   return i < NKEYS ? keys[i].doc : NULL;
 }
 
-int kefo_config_key_secret(size_t i) {
+int kefo__config_key_secret(size_t i) {
   return i < NKEYS && (keys[i].flags & F_SECRET) != 0;
 }
 
@@ -474,7 +474,7 @@ static const char *rule_text(kefo_config_text_rule rule) {
   }
 }
 
-void kefo_config_key_limits(size_t i, char *out, size_t outlen) {
+void kefo__config_key_limits(size_t i, char *out, size_t outlen) {
   const kefo_config_key_def *k;
   char lo[32], hi[32];
   size_t j, n = 0;
@@ -512,13 +512,13 @@ void kefo_config_key_limits(size_t i, char *out, size_t outlen) {
     }
     break;
   case T_DURATION:
-    kefo_config_value_fmt_duration(lo, sizeof(lo), k->min);
-    kefo_config_value_fmt_duration(hi, sizeof(hi), k->max);
+    kefo__config_value_fmt_duration(lo, sizeof(lo), k->min);
+    kefo__config_value_fmt_duration(hi, sizeof(hi), k->max);
     snprintf(out, outlen, "%s to %s", lo, hi);
     break;
   case T_SIZE:
-    kefo_config_value_fmt_size(lo, sizeof(lo), k->min);
-    kefo_config_value_fmt_size(hi, sizeof(hi), k->max);
+    kefo__config_value_fmt_size(lo, sizeof(lo), k->min);
+    kefo__config_value_fmt_size(hi, sizeof(hi), k->max);
     snprintf(out, outlen, "%s to %s bytes", lo, hi);
     break;
   case T_INT:

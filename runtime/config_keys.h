@@ -16,15 +16,15 @@
 #define KEFO_CONFIG_NKEYS 64
 
 /* The table, KEFO_CONFIG_NKEYS entries in the order of kefo-config(5). */
-extern const kefo_config_key_def *const kefo_config_keys;
+extern const kefo_config_key_def *const kefo__config_keys;
 
 /* The index of the key named by the |len| bytes at |name| (exact, case
    included), or -1 when there is none. */
-int kefo_config_key_find(const char *name, size_t len);
+int kefo__config_key_find(const char *name, size_t len);
 
 /* The key that an unknown |name| (|len| bytes) most likely meant: the
    real name of a name people try (other connectors, older drafts), else
    the key a few typos away, else NULL. */
-const char *kefo_config_key_suggest(const char *name, size_t len);
+const char *kefo__config_key_suggest(const char *name, size_t len);
 
 #endif /* KEFO_CONFIG_KEYS_H */

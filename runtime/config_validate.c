@@ -48,35 +48,36 @@ static int kinesis_arn_is(const char *arn, int consumer) {
 static int check_stream(const kefo_config *cfg, char *err, size_t errlen) {
   if (!kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
       !kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
-    kefo_set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
-                 KEFO_CFG_STREAM_NAME);
+    kefo__set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
+                  KEFO_CFG_STREAM_NAME);
     return KEFO_ERR_CONFIG;
   }
   if (kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
       kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
-    kefo_set_err(err, errlen,
-                 "%s and %s: give one, not both (the ARN names the stream "
-                 "already)",
-                 KEFO_CFG_STREAM_NAME, KEFO_CFG_STREAM_ARN);
+    kefo__set_err(err, errlen,
+                  "%s and %s: give one, not both (the ARN names the stream "
+                  "already)",
+                  KEFO_CFG_STREAM_NAME, KEFO_CFG_STREAM_ARN);
     return KEFO_ERR_CONFIG;
   }
   if (kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN) &&
-      !kinesis_arn_is(kefo_config_get_str(cfg, KEFO_CFG_STREAM_ARN), 0)) {
-    kefo_set_err(err, errlen,
-                 "%s: \"%s\" is not a stream's ARN "
-                 "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)",
-                 KEFO_CFG_STREAM_ARN,
-                 kefo_config_get_str(cfg, KEFO_CFG_STREAM_ARN));
+      !kinesis_arn_is(kefo__config_get_str(cfg, KEFO_CFG_STREAM_ARN), 0)) {
+    kefo__set_err(err, errlen,
+                  "%s: \"%s\" is not a stream's ARN "
+                  "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)",
+                  KEFO_CFG_STREAM_ARN,
+                  kefo__config_get_str(cfg, KEFO_CFG_STREAM_ARN));
     return KEFO_ERR_CONFIG;
   }
   if (kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN) &&
-      !kinesis_arn_is(kefo_config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN), 1)) {
-    kefo_set_err(err, errlen,
-                 "%s: \"%s\" is not a stream consumer's ARN "
-                 "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME/consumer/"
-                 "NAME:EPOCH)",
-                 KEFO_CFG_EFO_CONSUMER_ARN,
-                 kefo_config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN));
+      !kinesis_arn_is(kefo__config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN),
+                      1)) {
+    kefo__set_err(err, errlen,
+                  "%s: \"%s\" is not a stream consumer's ARN "
+                  "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME/consumer/"
+                  "NAME:EPOCH)",
+                  KEFO_CFG_EFO_CONSUMER_ARN,
+                  kefo__config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN));
     return KEFO_ERR_CONFIG;
   }
   return 0;
@@ -84,41 +85,41 @@ static int check_stream(const kefo_config *cfg, char *err, size_t errlen) {
 
 /* What the starting position and the EFO lifecycle need. */
 static int check_reader(const kefo_config *cfg, char *err, size_t errlen) {
-  if (kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION) ==
+  if (kefo__config_get_enum(cfg, KEFO_CFG_INIT_POSITION) ==
           KEFO_POSITION_AT_TIMESTAMP &&
       !kefo_config_is_set(cfg, KEFO_CFG_INIT_TIMESTAMP)) {
-    kefo_set_err(err, errlen, "%s: required when %s is AT_TIMESTAMP",
-                 KEFO_CFG_INIT_TIMESTAMP, KEFO_CFG_INIT_POSITION);
+    kefo__set_err(err, errlen, "%s: required when %s is AT_TIMESTAMP",
+                  KEFO_CFG_INIT_TIMESTAMP, KEFO_CFG_INIT_POSITION);
     return KEFO_ERR_CONFIG;
   }
-  if (kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_EFO) {
-    int lc = kefo_config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE);
+  if (kefo__config_get_enum(cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_EFO) {
+    int lc = kefo__config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE);
     if (lc == KEFO_LIFECYCLE_JOB_MANAGED &&
         !kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_NAME)) {
-      kefo_set_err(err, errlen,
-                   "%s: required when %s is EFO and %s is JOB_MANAGED",
-                   KEFO_CFG_EFO_CONSUMER_NAME, KEFO_CFG_READER_TYPE,
-                   KEFO_CFG_EFO_LIFECYCLE);
+      kefo__set_err(err, errlen,
+                    "%s: required when %s is EFO and %s is JOB_MANAGED",
+                    KEFO_CFG_EFO_CONSUMER_NAME, KEFO_CFG_READER_TYPE,
+                    KEFO_CFG_EFO_LIFECYCLE);
       return KEFO_ERR_CONFIG;
     }
     if (lc == KEFO_LIFECYCLE_JOB_MANAGED &&
         kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN)) {
       /* Ignoring it would register a consumer of our own beside the one
          the application meant to use. */
-      kefo_set_err(err, errlen,
-                   "%s: given, but %s is JOB_MANAGED (a consumer is "
-                   "registered by name); set %s=SELF_MANAGED to read with "
-                   "this consumer",
-                   KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_EFO_LIFECYCLE,
-                   KEFO_CFG_EFO_LIFECYCLE);
+      kefo__set_err(err, errlen,
+                    "%s: given, but %s is JOB_MANAGED (a consumer is "
+                    "registered by name); set %s=SELF_MANAGED to read with "
+                    "this consumer",
+                    KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_EFO_LIFECYCLE,
+                    KEFO_CFG_EFO_LIFECYCLE);
       return KEFO_ERR_CONFIG;
     }
     if (lc == KEFO_LIFECYCLE_SELF_MANAGED &&
         !kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN)) {
-      kefo_set_err(err, errlen,
-                   "%s: required when %s is EFO and %s is SELF_MANAGED",
-                   KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_READER_TYPE,
-                   KEFO_CFG_EFO_LIFECYCLE);
+      kefo__set_err(err, errlen,
+                    "%s: required when %s is EFO and %s is SELF_MANAGED",
+                    KEFO_CFG_EFO_CONSUMER_ARN, KEFO_CFG_READER_TYPE,
+                    KEFO_CFG_EFO_LIFECYCLE);
       return KEFO_ERR_CONFIG;
     }
   }
@@ -126,20 +127,20 @@ static int check_reader(const kefo_config *cfg, char *err, size_t errlen) {
 }
 
 static int check_leases(const kefo_config *cfg, char *err, size_t errlen) {
-  if (kefo_config_get_enum(cfg, KEFO_CFG_LEASE_STORE) ==
+  if (kefo__config_get_enum(cfg, KEFO_CFG_LEASE_STORE) ==
           KEFO_LEASE_STORE_DYNAMODB &&
       !kefo_config_is_set(cfg, KEFO_CFG_LEASE_TABLE)) {
-    kefo_set_err(err, errlen, "%s: required when %s is dynamodb",
-                 KEFO_CFG_LEASE_TABLE, KEFO_CFG_LEASE_STORE);
+    kefo__set_err(err, errlen, "%s: required when %s is dynamodb",
+                  KEFO_CFG_LEASE_TABLE, KEFO_CFG_LEASE_STORE);
     return KEFO_ERR_CONFIG;
   }
   if (kefo_config_is_set(cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL) &&
-      kefo_config_get_ms(cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL) >=
-          kefo_config_get_ms(cfg, KEFO_CFG_LEASE_DURATION)) {
-    kefo_set_err(err, errlen,
-                 "%s: must be shorter than %s, or leases expire between "
-                 "renewals",
-                 KEFO_CFG_LEASE_RENEWAL_INTERVAL, KEFO_CFG_LEASE_DURATION);
+      kefo__config_get_ms(cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL) >=
+          kefo__config_get_ms(cfg, KEFO_CFG_LEASE_DURATION)) {
+    kefo__set_err(err, errlen,
+                  "%s: must be shorter than %s, or leases expire between "
+                  "renewals",
+                  KEFO_CFG_LEASE_RENEWAL_INTERVAL, KEFO_CFG_LEASE_DURATION);
     return KEFO_ERR_CONFIG;
   }
   return 0;
@@ -149,7 +150,7 @@ static int check_leases(const kefo_config *cfg, char *err, size_t errlen) {
 static int check_credentials(const kefo_config *cfg, char *err, size_t errlen) {
   int provider;
 
-  provider = kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER);
+  provider = kefo__config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER);
   if (provider == KEFO_CREDENTIALS_BASIC) {
     const char *missing = !kefo_config_is_set(cfg, KEFO_CFG_ACCESS_KEY_ID)
                               ? KEFO_CFG_ACCESS_KEY_ID
@@ -157,15 +158,15 @@ static int check_credentials(const kefo_config *cfg, char *err, size_t errlen) {
                               ? KEFO_CFG_SECRET_KEY
                               : NULL;
     if (missing != NULL) {
-      kefo_set_err(err, errlen, "%s: required when %s is BASIC", missing,
-                   KEFO_CFG_CREDENTIALS_PROVIDER);
+      kefo__set_err(err, errlen, "%s: required when %s is BASIC", missing,
+                    KEFO_CFG_CREDENTIALS_PROVIDER);
       return KEFO_ERR_CONFIG;
     }
   }
   if (provider == KEFO_CREDENTIALS_ASSUME_ROLE &&
       !kefo_config_is_set(cfg, KEFO_CFG_ROLE_ARN)) {
-    kefo_set_err(err, errlen, "%s: required when %s is ASSUME_ROLE",
-                 KEFO_CFG_ROLE_ARN, KEFO_CFG_CREDENTIALS_PROVIDER);
+    kefo__set_err(err, errlen, "%s: required when %s is ASSUME_ROLE",
+                  KEFO_CFG_ROLE_ARN, KEFO_CFG_CREDENTIALS_PROVIDER);
     return KEFO_ERR_CONFIG;
   }
   return 0;
@@ -179,14 +180,14 @@ static int check_retry_delays(const kefo_config *cfg, char *err,
   size_t i;
 
   for (i = 0; i < sizeof(retry) / sizeof(retry[0]); ++i) {
-    int64_t lo = kefo_config_get_ms(cfg, retry[i][0]);
-    int64_t hi = kefo_config_get_ms(cfg, retry[i][1]);
+    int64_t lo = kefo__config_get_ms(cfg, retry[i][0]);
+    int64_t hi = kefo__config_get_ms(cfg, retry[i][1]);
     if (lo > hi) {
       char a[32], b[32];
-      kefo_config_value_fmt_duration(a, sizeof(a), lo);
-      kefo_config_value_fmt_duration(b, sizeof(b), hi);
-      kefo_set_err(err, errlen, "%s: %s is more than %s (%s)", retry[i][0], a,
-                   retry[i][1], b);
+      kefo__config_value_fmt_duration(a, sizeof(a), lo);
+      kefo__config_value_fmt_duration(b, sizeof(b), hi);
+      kefo__set_err(err, errlen, "%s: %s is more than %s (%s)", retry[i][0], a,
+                    retry[i][1], b);
       return KEFO_ERR_CONFIG;
     }
   }
@@ -196,9 +197,9 @@ static int check_retry_delays(const kefo_config *cfg, char *err,
 int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
   int rv;
 
-  kefo_set_err(err, errlen, "%s", "");
+  kefo__set_err(err, errlen, "%s", "");
   if (cfg == NULL) {
-    kefo_set_err(err, errlen, "invalid argument");
+    kefo__set_err(err, errlen, "invalid argument");
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   /* The first failed check is the one reported, in this order. */

@@ -20,12 +20,12 @@ static int is_digit(int c) {
 }
 
 /* Equal ignoring ASCII case; |b| is NUL-terminated. */
-int kefo_config_value_eq_nocase(const char *a, size_t alen, const char *b) {
+int kefo__config_value_eq_nocase(const char *a, size_t alen, const char *b) {
   size_t i;
 
   for (i = 0; i < alen; ++i) {
-    if (b[i] == '\0' || kefo_config_lower((unsigned char)a[i]) !=
-                            kefo_config_lower((unsigned char)b[i])) {
+    if (b[i] == '\0' || kefo__config_lower((unsigned char)a[i]) !=
+                            kefo__config_lower((unsigned char)b[i])) {
       return 0;
     }
   }
@@ -34,7 +34,7 @@ int kefo_config_value_eq_nocase(const char *a, size_t alen, const char *b) {
 
 /* Writes |s| quoted, cut and with unprintable bytes as '?', into |out|
    (at least SHOW_MAX + 6 bytes), for error messages. */
-void kefo_config_value_show(char *out, const char *s, size_t len) {
+void kefo__config_value_show(char *out, const char *s, size_t len) {
   size_t i, n = len > SHOW_MAX ? SHOW_MAX : len;
 
   *out++ = '"';
@@ -52,7 +52,7 @@ void kefo_config_value_show(char *out, const char *s, size_t len) {
 
 /* Levenshtein distance ignoring ASCII case, both at most 128 bytes; any
    answer above |limit| comes back as limit + 1, found early. */
-void kefo_config_value_fmt_duration(char *out, size_t outlen, int64_t ms) {
+void kefo__config_value_fmt_duration(char *out, size_t outlen, int64_t ms) {
   static const struct {
     int64_t ms;
     const char *unit;
@@ -69,7 +69,7 @@ void kefo_config_value_fmt_duration(char *out, size_t outlen, int64_t ms) {
   snprintf(out, outlen, "%lldms", (long long)ms);
 }
 
-void kefo_config_value_fmt_size(char *out, size_t outlen, int64_t n) {
+void kefo__config_value_fmt_size(char *out, size_t outlen, int64_t n) {
   if (n != 0 && n % MIB == 0) {
     snprintf(out, outlen, "%lldMiB", (long long)(n / MIB));
   } else if (n != 0 && n % KIB == 0) {
@@ -150,7 +150,7 @@ static const unit_def size_units[] = {{"", 1},
 /* Returns the multiplier of unit |u| (|ulen| bytes, any case), or -1. */
 static int64_t find_unit(const unit_def *units, const char *u, size_t ulen) {
   for (; units->name != NULL; ++units) {
-    if (kefo_config_value_eq_nocase(u, ulen, units->name)) {
+    if (kefo__config_value_eq_nocase(u, ulen, units->name)) {
       return units->mult;
     }
   }
@@ -223,7 +223,7 @@ static int parse_time(const char *s, size_t len, int64_t *out) {
   if (len >= 5 && s[4] == '-') {
     /* A space for the 'T' as people write it; years before 1970 parse
        and then fail the key's range with a clearer message. */
-    return kefo_time_parse_iso8601(
+    return kefo__time_parse_iso8601(
                s, len, KEFO_TIME_SPACE | KEFO_TIME_BEFORE_1970, out) == 0
                ? 0
                : -1;
@@ -241,9 +241,9 @@ static int check_url(const char *s, size_t len, const char **why) {
   const char *p, *end = s + len, *host_end, *colon = NULL;
   size_t skip;
 
-  if (len >= 8 && kefo_config_value_eq_nocase(s, 8, "https://")) {
+  if (len >= 8 && kefo__config_value_eq_nocase(s, 8, "https://")) {
     skip = 8;
-  } else if (len >= 7 && kefo_config_value_eq_nocase(s, 7, "http://")) {
+  } else if (len >= 7 && kefo__config_value_eq_nocase(s, 7, "http://")) {
     skip = 7;
   } else {
     *why = "is not an http:// or https:// URL";
@@ -355,7 +355,7 @@ static int parse_choice(const kefo_config_key_def *k, const char *v, size_t len,
   size_t i, n = 0;
 
   for (i = 0; k->choices[i] != NULL; ++i) {
-    if (kefo_config_value_eq_nocase(v, len, k->choices[i])) {
+    if (kefo__config_value_eq_nocase(v, len, k->choices[i])) {
       *num = (int64_t)i;
       *canon = k->choices[i];
       return 0;
@@ -366,7 +366,7 @@ static int parse_choice(const kefo_config_key_def *k, const char *v, size_t len,
     n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
                           k->choices[i]);
   }
-  kefo_set_err(why, whylen, "%s is not one of %s", shown, list);
+  kefo__set_err(why, whylen, "%s is not one of %s", shown, list);
   return KEFO_ERR_CONFIG;
 }
 
@@ -377,19 +377,19 @@ static int parse_duration(const kefo_config_key_def *k, const char *v,
   int rv;
 
   rv = parse_with_unit(v, len, duration_units, num);
-  kefo_config_value_fmt_duration(lo, sizeof(lo), k->min);
-  kefo_config_value_fmt_duration(hi, sizeof(hi), k->max);
+  kefo__config_value_fmt_duration(lo, sizeof(lo), k->min);
+  kefo__config_value_fmt_duration(hi, sizeof(hi), k->max);
   if (rv == -3) {
-    kefo_set_err(why, whylen, "%s must not be negative", shown);
+    kefo__set_err(why, whylen, "%s must not be negative", shown);
   } else if (rv == -1) {
-    kefo_set_err(why, whylen,
-                 "%s is not a duration (such as 500ms, 10s, 5min, 1h, or "
-                 "milliseconds)",
-                 shown);
+    kefo__set_err(why, whylen,
+                  "%s is not a duration (such as 500ms, 10s, 5min, 1h, or "
+                  "milliseconds)",
+                  shown);
   } else if (rv == -2 || *num > k->max) {
-    kefo_set_err(why, whylen, "%s is more than %s", shown, hi);
+    kefo__set_err(why, whylen, "%s is more than %s", shown, hi);
   } else if (*num < k->min) {
-    kefo_set_err(why, whylen, "%s is less than %s", shown, lo);
+    kefo__set_err(why, whylen, "%s is less than %s", shown, lo);
   } else {
     return 0;
   }
@@ -403,17 +403,17 @@ static int parse_size(const kefo_config_key_def *k, const char *v, size_t len,
   int rv;
 
   rv = parse_with_unit(v, len, size_units, num);
-  kefo_config_value_fmt_size(lo, sizeof(lo), k->min);
-  kefo_config_value_fmt_size(hi, sizeof(hi), k->max);
+  kefo__config_value_fmt_size(lo, sizeof(lo), k->min);
+  kefo__config_value_fmt_size(hi, sizeof(hi), k->max);
   if (rv == -3) {
-    kefo_set_err(why, whylen, "%s must not be negative", shown);
+    kefo__set_err(why, whylen, "%s must not be negative", shown);
   } else if (rv == -1) {
-    kefo_set_err(why, whylen,
-                 "%s is not a size (such as 1048576, 64KiB or 1MiB)", shown);
+    kefo__set_err(why, whylen,
+                  "%s is not a size (such as 1048576, 64KiB or 1MiB)", shown);
   } else if (rv == -2 || *num > k->max) {
-    kefo_set_err(why, whylen, "%s is more than %s bytes", shown, hi);
+    kefo__set_err(why, whylen, "%s is more than %s bytes", shown, hi);
   } else if (*num < k->min) {
-    kefo_set_err(why, whylen, "%s is less than %s", shown, lo);
+    kefo__set_err(why, whylen, "%s is less than %s", shown, lo);
   } else {
     return 0;
   }
@@ -424,23 +424,23 @@ static int parse_timestamp(const kefo_config_key_def *k, const char *v,
                            size_t len, const char *shown, int64_t *num,
                            char *why, size_t whylen) {
   if (parse_time(v, len, num) != 0) {
-    kefo_set_err(why, whylen,
-                 "%s is not a timestamp (ISO 8601 with a zone, such as "
-                 "2024-05-01T12:00:00.250Z, or epoch seconds such as "
-                 "1714564800.25)",
-                 shown);
+    kefo__set_err(why, whylen,
+                  "%s is not a timestamp (ISO 8601 with a zone, such as "
+                  "2024-05-01T12:00:00.250Z, or epoch seconds such as "
+                  "1714564800.25)",
+                  shown);
     return KEFO_ERR_CONFIG;
   }
   if (*num < k->min || *num > k->max) {
-    kefo_set_err(why, whylen, "%s is not between 1970 and 9999", shown);
+    kefo__set_err(why, whylen, "%s is not between 1970 and 9999", shown);
     return KEFO_ERR_CONFIG;
   }
   return 0;
 }
 
-int kefo_config_value_parse(const kefo_config_key_def *k, const char *v,
-                            size_t len, int64_t *num, const char **canon,
-                            char *why, size_t whylen) {
+int kefo__config_value_parse(const kefo_config_key_def *k, const char *v,
+                             size_t len, int64_t *num, const char **canon,
+                             char *why, size_t whylen) {
   char shown[SHOW_MAX + 8];
   const char *reason = NULL;
   size_t i;
@@ -451,16 +451,16 @@ int kefo_config_value_parse(const kefo_config_key_def *k, const char *v,
   if (k->flags & F_SECRET) {
     strcpy(shown, "the value");
   } else {
-    kefo_config_value_show(shown, v, len);
+    kefo__config_value_show(shown, v, len);
   }
   if (len == 0) {
-    kefo_set_err(why, whylen, "the value must not be empty");
+    kefo__set_err(why, whylen, "the value must not be empty");
     return KEFO_ERR_CONFIG;
   }
   for (i = 0; i < len; ++i) {
     unsigned char c = (unsigned char)v[i];
     if (c < 0x20 || c == 0x7f) {
-      kefo_set_err(why, whylen, "%s contains a control character", shown);
+      kefo__set_err(why, whylen, "%s contains a control character", shown);
       return KEFO_ERR_CONFIG;
     }
   }
@@ -468,13 +468,13 @@ int kefo_config_value_parse(const kefo_config_key_def *k, const char *v,
   case T_STR:
   case T_URL:
     if ((int64_t)len < k->min || (int64_t)len > k->max) {
-      kefo_set_err(why, whylen, "%s must be %lld to %lld bytes long", shown,
-                   (long long)k->min, (long long)k->max);
+      kefo__set_err(why, whylen, "%s must be %lld to %lld bytes long", shown,
+                    (long long)k->min, (long long)k->max);
       return KEFO_ERR_CONFIG;
     }
     if (k->type == T_URL ? check_url(v, len, &reason)
                          : check_str(k, v, len, &reason)) {
-      kefo_set_err(why, whylen, "%s %s", shown, reason);
+      kefo__set_err(why, whylen, "%s %s", shown, reason);
       return KEFO_ERR_CONFIG;
     }
     return 0;
@@ -489,8 +489,8 @@ int kefo_config_value_parse(const kefo_config_key_def *k, const char *v,
     const char *p = v;
     if (read_uint(&p, v + len, num) != 0 || p != v + len || *num < k->min ||
         *num > k->max) {
-      kefo_set_err(why, whylen, "%s is not an integer from %lld to %lld", shown,
-                   (long long)k->min, (long long)k->max);
+      kefo__set_err(why, whylen, "%s is not an integer from %lld to %lld",
+                    shown, (long long)k->min, (long long)k->max);
       return KEFO_ERR_CONFIG;
     }
     return 0;

@@ -62,28 +62,28 @@ typedef struct kefo_config_key_def {
   const char *doc;
 } kefo_config_key_def;
 
-static inline int kefo_config_lower(int c) {
+static inline int kefo__config_lower(int c) {
   return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
 /* Equal ignoring ASCII case; |b| is NUL-terminated. */
-int kefo_config_value_eq_nocase(const char *a, size_t alen, const char *b);
+int kefo__config_value_eq_nocase(const char *a, size_t alen, const char *b);
 
 /* Writes |s| quoted, cut and with unprintable bytes as '?', into |out|
    (at least SHOW_MAX + 6 bytes), for error messages. */
-void kefo_config_value_show(char *out, const char *s, size_t len);
+void kefo__config_value_show(char *out, const char *s, size_t len);
 
 /* Write |ms| or |n| in the largest unit that divides it exactly. */
-void kefo_config_value_fmt_duration(char *out, size_t outlen, int64_t ms);
-void kefo_config_value_fmt_size(char *out, size_t outlen, int64_t n);
+void kefo__config_value_fmt_duration(char *out, size_t outlen, int64_t ms);
+void kefo__config_value_fmt_size(char *out, size_t outlen, int64_t n);
 
 /*
  * Parses |v| (|len| bytes, trimmed) for key |k| into |*num| and, for enums
  * and booleans, the canonical spelling |*canon|. On error writes the
  * reason, without the key, to |why|. Returns 0 or KEFO_ERR_CONFIG.
  */
-int kefo_config_value_parse(const kefo_config_key_def *k, const char *v,
-                            size_t len, int64_t *num, const char **canon,
-                            char *why, size_t whylen);
+int kefo__config_value_parse(const kefo_config_key_def *k, const char *v,
+                             size_t len, int64_t *num, const char **canon,
+                             char *why, size_t whylen);
 
 #endif /* KEFO_CONFIG_VALUE_H */

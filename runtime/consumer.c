@@ -26,8 +26,8 @@
 /* The application of a polling consumer given no consumer name. */
 #define KEFO_DEFAULT_APPLICATION "kefo"
 
-void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
-                          const kefo_error_info *info, const char *message) {
+void kefo__consumer_report(kefo_consumer *c, int code, const char *shard,
+                           const kefo_error_info *info, const char *message) {
   kefo_error_info e;
 
   if (info) {
@@ -56,8 +56,9 @@ void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
   }
 }
 
-void kefo_consumer_report_failure(kefo_consumer *c, int code, const char *shard,
-                                  const kefo_error_info *info, int retryable) {
+void kefo__consumer_report_failure(kefo_consumer *c, int code,
+                                   const char *shard,
+                                   const kefo_error_info *info, int retryable) {
   kefo_error_info e;
 
   if (info) {
@@ -68,25 +69,25 @@ void kefo_consumer_report_failure(kefo_consumer *c, int code, const char *shard,
     e.message = "";
   }
   e.retryable = retryable;
-  kefo_consumer_report(c, code, shard, &e, NULL);
+  kefo__consumer_report(c, code, shard, &e, NULL);
 }
 
 /* A call of the consumer's that will be tried again: reported at once,
    retryable, so that an endpoint that cannot be reached is seen at the
    first refusal rather than once the whole retry budget is spent. */
 static void on_call_retry(const kefo_error_info *info, void *ud) {
-  kefo_consumer_report(ud, info->code, NULL, info, NULL);
+  kefo__consumer_report(ud, info->code, NULL, info, NULL);
 }
 
-void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
-                               kefo_shard_event ev) {
+void kefo__consumer_shard_event(kefo_consumer *c, const char *shard,
+                                kefo_shard_event ev) {
   if (c->cb.on_shard_event) {
     c->cb.on_shard_event(c, shard, ev, c->user_data);
   }
 }
 
-int64_t kefo_consumer_now_ms(kefo_consumer *c) {
-  const kefo_clock *clock = kefo_aws_client_clock(c->aws);
+int64_t kefo__consumer_now_ms(kefo_consumer *c) {
+  const kefo_clock *clock = kefo__aws_client_clock(c->aws);
   return clock->mono_ms(clock->user_data);
 }
 
@@ -96,20 +97,21 @@ static void on_shards(int error, const cJSON *shards,
                       const kefo_error_info *info, void *ud) {
   kefo_consumer *c = ud;
   struct timeval tv;
-  int64_t every = kefo_config_get_ms(c->cfg, KEFO_CFG_SHARD_DISCOVERY_INTERVAL);
+  int64_t every =
+      kefo__config_get_ms(c->cfg, KEFO_CFG_SHARD_DISCOVERY_INTERVAL);
 
   c->listing = NULL;
   if (error) {
-    kefo_consumer_report(c, error, NULL, info, NULL);
-  } else if (kefo_shard_graph_discover(c->graph, shards) != 0) {
-    kefo_consumer_report(c, KEFO_ERR_BAD_RESPONSE, NULL, NULL,
-                         "ListShards returned shards kefo cannot use");
+    kefo__consumer_report(c, error, NULL, info, NULL);
+  } else if (kefo__shard_graph_discover(c->graph, shards) != 0) {
+    kefo__consumer_report(c, KEFO_ERR_BAD_RESPONSE, NULL, NULL,
+                          "ListShards returned shards kefo cannot use");
   } else {
-    kefo_consumer_start_ready(c);
-    kefo_coord_poke(c);
+    kefo__consumer_start_ready(c);
+    kefo__coord_poke(c);
   }
   if (c->state == C_RUNNING) {
-    kefo_timeval_ms(&tv, every);
+    kefo__timeval_ms(&tv, every);
     event_add(c->discovery, &tv);
   }
 }
@@ -122,9 +124,9 @@ static void discovery_cb(evutil_socket_t fd, short what, void *arg) {
   if (c->state != C_RUNNING || c->listing) {
     return;
   }
-  if (kefo_kinesis_list_shards(c->aws, &c->svc, NULL, c->stream_arn, NULL, 0,
-                               &c->retry, on_shards, c, &c->listing) != 0) {
-    kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot list shards");
+  if (kefo__kinesis_list_shards(c->aws, &c->svc, NULL, c->stream_arn, NULL, 0,
+                                &c->retry, on_shards, c, &c->listing) != 0) {
+    kefo__consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL, "cannot list shards");
   }
 }
 
@@ -141,8 +143,8 @@ static void start_failed(kefo_consumer *c) {
   if (!c->stop_reason) {
     c->stop_reason = KEFO_STOP_ERROR;
   }
-  if (c->state == C_STARTING && kefo_consumer_manager_registered(c->manager) &&
-      kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
+  if (c->state == C_STARTING && kefo__consumer_manager_registered(c->manager) &&
+      kefo__consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
     c->state = C_STOPPING;
     return;
   }
@@ -156,28 +158,28 @@ static void on_checkpoints(int error, const char *message,
   size_t i;
 
   if (error) {
-    kefo_consumer_report(c, error, NULL, NULL, message);
+    kefo__consumer_report(c, error, NULL, NULL, message);
     start_failed(c);
     return;
   }
   for (i = 0; i < n; ++i) {
     /* A shard read to its end before: finished, its children may start;
        a sequence number: where its reader starts. */
-    if (kefo_checkpoint_table_put(&c->initial, &e[i], NULL) != 0 ||
-        kefo_shard_graph_apply_checkpoint(c->graph, e[i].shard_id,
-                                          e[i].sequence_number) != 0) {
-      kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
-                           "cannot load the checkpoints");
+    if (kefo__checkpoint_table_put(&c->initial, &e[i], NULL) != 0 ||
+        kefo__shard_graph_apply_checkpoint(c->graph, e[i].shard_id,
+                                           e[i].sequence_number) != 0) {
+      kefo__consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                            "cannot load the checkpoints");
       start_failed(c);
       return;
     }
   }
   c->state = C_RUNNING;
   event_active(c->discovery, 0, 0);
-  kefo_coord_start(c);
-  kefo_alignment_start(c);
+  kefo__coord_start(c);
+  kefo__alignment_start(c);
   if (c->cp_interval_ms > 0) {
-    kefo_timeval_ms(&tv, c->cp_interval_ms);
+    kefo__timeval_ms(&tv, c->cp_interval_ms);
     event_add(c->cp_timer, &tv);
   }
 }
@@ -187,13 +189,13 @@ static void on_store_open(int error, const char *message, void *ud) {
   int rv;
 
   if (error) {
-    kefo_consumer_report(c, error, NULL, NULL, message);
+    kefo__consumer_report(c, error, NULL, NULL, message);
     start_failed(c);
     return;
   }
   rv = c->store->ops->read(c->store, on_checkpoints, c);
   if (rv != 0) {
-    kefo_consumer_report(c, rv, NULL, NULL, "cannot read the lease store");
+    kefo__consumer_report(c, rv, NULL, NULL, "cannot read the lease store");
     start_failed(c);
   }
 }
@@ -206,13 +208,13 @@ static void on_manager_ready(int error, const char *consumer_arn,
   int rv;
 
   if (error) {
-    kefo_consumer_report(c, error, NULL, info, NULL);
+    kefo__consumer_report(c, error, NULL, info, NULL);
     start_failed(c);
     return;
   }
   snprintf(c->consumer_arn, sizeof(c->consumer_arn), "%s", consumer_arn);
   snprintf(c->stream_arn, sizeof(c->stream_arn), "%s", stream_arn);
-  name = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
+  name = kefo__config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
   /* The store belongs to this stream and application: the consumer name,
      else the ARN of a self-managed consumer, else (polling without a
      name) "kefo". */
@@ -221,7 +223,7 @@ static void on_manager_ready(int error, const char *consumer_arn,
   }
   rv = c->store->ops->open(c->store, c->stream_arn, name, on_store_open, c);
   if (rv != 0) {
-    kefo_consumer_report(c, rv, NULL, NULL, "cannot open the lease store");
+    kefo__consumer_report(c, rv, NULL, NULL, "cannot open the lease store");
     start_failed(c);
   }
 }
@@ -234,16 +236,16 @@ static void on_manager_ready(int error, const char *consumer_arn,
 static int lease_table_new(kefo_consumer *c, const char *region,
                            const kefo_mem *mem) {
   char url[KEFO_ENDPOINT_URL_MAX], err[512], host[128] = "host";
-  const char *id = kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_WORKER_ID);
+  const char *id = kefo__config_get_str(c->cfg, KEFO_CFG_LEASE_WORKER_ID);
   unsigned char rnd[4] = {0};
   int rv;
 
-  rv = kefo_endpoint_resolve(
+  rv = kefo__endpoint_resolve(
       url, NULL, KEFO_SERVICE_DYNAMODB, region,
-      kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_ENDPOINT), NULL, err,
+      kefo__config_get_str(c->cfg, KEFO_CFG_LEASE_ENDPOINT), NULL, err,
       sizeof(err));
   if (rv == 0) {
-    rv = kefo_aws_service_dynamodb(&c->lease_svc, url, region);
+    rv = kefo__aws_service_dynamodb(&c->lease_svc, url, region);
   }
   if (rv != 0) {
     return rv;
@@ -257,9 +259,9 @@ static int lease_table_new(kefo_consumer *c, const char *region,
     snprintf(c->worker_id, sizeof(c->worker_id), "%s-%ld-%02x%02x%02x%02x",
              host, (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
   }
-  return kefo_dynamodb_store_new(
+  return kefo__dynamodb_store_new(
       &c->store, c->base, c->aws, &c->lease_svc, &c->retry,
-      kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_TABLE), c->worker_id, mem);
+      kefo__config_get_str(c->cfg, KEFO_CFG_LEASE_TABLE), c->worker_id, mem);
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg);
@@ -274,7 +276,7 @@ static void reader_env_init(kefo_consumer *c) {
   env->aws = c->aws;
   env->svc = &c->svc;
   env->mem = c->mem;
-  env->clock = kefo_aws_client_clock(c->aws);
+  env->clock = kefo__aws_client_clock(c->aws);
   env->retry = &c->retry;
   env->stream_arn = c->stream_arn;
   env->consumer_arn = c->consumer_arn;
@@ -317,24 +319,24 @@ int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
 /* The reader settings read from the configuration. */
 static void read_settings(kefo_consumer *c) {
   c->retry.min_delay_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MIN_DELAY);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_RETRY_MIN_DELAY);
   c->retry.max_delay_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_RETRY_MAX_DELAY);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_RETRY_MAX_DELAY);
   c->retry.max_attempts =
-      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
+      (uint32_t)kefo__config_get_int(c->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
   c->reader_env.inactivity_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
   c->reader_ops =
-      kefo_config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
-          ? &kefo_polling_reader_ops
-          : &kefo_efo_reader_ops;
+      kefo__config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
+          ? &kefo__polling_reader_ops
+          : &kefo__efo_reader_ops;
   c->reader_env.get_records_max =
-      (int)kefo_config_get_int(c->cfg, KEFO_CFG_GET_RECORDS_MAX);
+      (int)kefo__config_get_int(c->cfg, KEFO_CFG_GET_RECORDS_MAX);
   c->reader_env.busy_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL);
   c->reader_env.idle_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL);
-  c->cp_interval_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL);
+  c->cp_interval_ms = kefo__config_get_ms(c->cfg, KEFO_CFG_CHECKPOINT_INTERVAL);
 }
 
 /* The Kinesis endpoint of |region| (filled in), the HTTP client, the
@@ -343,9 +345,9 @@ static int aws_new(kefo_consumer *c, char *region) {
   kefo_aws_setup setup;
   int rv;
 
-  rv = kefo_aws_setup_kinesis(
+  rv = kefo__aws_setup_kinesis(
       &setup, c->cfg, c->base, c->mem,
-      (uint32_t)kefo_config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES));
+      (uint32_t)kefo__config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES));
   if (rv != 0) {
     return rv;
   }
@@ -354,7 +356,7 @@ static int aws_new(kefo_consumer *c, char *region) {
   c->http = setup.http;
   c->creds = setup.creds;
   c->aws = setup.aws;
-  kefo_aws_client_set_retry_cb(c->aws, on_call_retry, c);
+  kefo__aws_client_set_retry_cb(c->aws, on_call_retry, c);
   return 0;
 }
 
@@ -363,20 +365,20 @@ static int aws_new(kefo_consumer *c, char *region) {
 static int store_new(kefo_consumer *c, const char *region) {
   int rv;
 
-  switch (kefo_config_get_enum(c->cfg, KEFO_CFG_LEASE_STORE)) {
+  switch (kefo__config_get_enum(c->cfg, KEFO_CFG_LEASE_STORE)) {
   case KEFO_LEASE_STORE_MEMORY:
-    rv = kefo_memory_store_new(&c->store, c->mem);
+    rv = kefo__memory_store_new(&c->store, c->mem);
     break;
   case KEFO_LEASE_STORE_FILE:
-    rv = kefo_file_store_new(
-        &c->store, kefo_config_get_str(c->cfg, KEFO_CFG_LEASE_FILE), c->mem);
+    rv = kefo__file_store_new(
+        &c->store, kefo__config_get_str(c->cfg, KEFO_CFG_LEASE_FILE), c->mem);
     break;
   default:
     rv = lease_table_new(c, region, c->mem);
     break;
   }
   if (rv == 0) {
-    rv = kefo_coord_new(c);
+    rv = kefo__coord_new(c);
   }
   return rv;
 }
@@ -385,7 +387,7 @@ static int store_new(kefo_consumer *c, const char *region) {
    kefo_consumer_stop_async. */
 static int loop_events_new(kefo_consumer *c) {
   c->discovery = event_new(c->base, -1, 0, discovery_cb, c);
-  c->cp_timer = event_new(c->base, -1, 0, kefo_consumer_cp_timer_cb, c);
+  c->cp_timer = event_new(c->base, -1, 0, kefo__consumer_cp_timer_cb, c);
   if (c->discovery == NULL || c->cp_timer == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -417,21 +419,21 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   /* The application's allocator, given to kefo_config_new2, for every
      allocation of kefo's own (nghttp2's too; libevent, OpenSSL and cJSON
      have only process-wide hooks, which a library must not set). */
-  c = kefo_mem_calloc(kefo_config_mem(cfg), 1, sizeof(*c));
+  c = kefo__mem_calloc(kefo__config_mem(cfg), 1, sizeof(*c));
   if (c == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  c->mem_copy = *kefo_config_mem(cfg);
+  c->mem_copy = *kefo__config_mem(cfg);
   c->mem = mem = &c->mem_copy;
   c->cb = *cb;
   c->event_time = cbs->event_time;
   c->on_stopped = cbs->on_stopped;
   c->user_data = user_data;
   c->wake_fd[0] = c->wake_fd[1] = -1;
-  kefo_assembly_init(&c->assembly, mem);
-  kefo_records_parser_init(&c->parser, mem);
-  kefo_checkpoint_table_init(&c->initial, mem);
-  rv = kefo_config_dup(&c->cfg, cfg, mem);
+  kefo__assembly_init(&c->assembly, mem);
+  kefo__records_parser_init(&c->parser, mem);
+  kefo__checkpoint_table_init(&c->initial, mem);
+  rv = kefo__config_dup(&c->cfg, cfg, mem);
   if (rv != 0) {
     goto fail;
   }
@@ -447,13 +449,13 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   read_settings(c);
   rv = aws_new(c, region);
   if (rv == 0) {
-    rv = kefo_shard_graph_new(&c->graph, mem);
+    rv = kefo__shard_graph_new(&c->graph, mem);
   }
   if (rv == 0) {
     rv = store_new(c, region);
   }
   if (rv == 0) {
-    rv = kefo_alignment_init(c);
+    rv = kefo__alignment_init(c);
   }
   if (rv == 0) {
     rv = loop_events_new(c);
@@ -479,31 +481,31 @@ int kefo_consumer_start(kefo_consumer *c) {
     return KEFO_ERR_INVALID_STATE;
   }
   memset(&o, 0, sizeof(o));
-  o.lifecycle = kefo_config_get_enum(c->cfg, KEFO_CFG_EFO_LIFECYCLE) ==
+  o.lifecycle = kefo__config_get_enum(c->cfg, KEFO_CFG_EFO_LIFECYCLE) ==
                         KEFO_LIFECYCLE_SELF_MANAGED
                     ? KEFO_EFO_SELF_MANAGED
                     : KEFO_EFO_JOB_MANAGED;
-  if (c->reader_ops == &kefo_polling_reader_ops) {
+  if (c->reader_ops == &kefo__polling_reader_ops) {
     o.lifecycle = KEFO_EFO_NO_CONSUMER; /* only the stream's ARN */
   }
-  name = kefo_config_get_str(c->cfg, KEFO_CFG_STREAM_NAME);
-  arn = kefo_config_get_str(c->cfg, KEFO_CFG_STREAM_ARN);
+  name = kefo__config_get_str(c->cfg, KEFO_CFG_STREAM_NAME);
+  arn = kefo__config_get_str(c->cfg, KEFO_CFG_STREAM_ARN);
   o.stream_arn = arn && arn[0] ? arn : NULL;
   o.stream_name = o.stream_arn ? NULL : name;
-  o.consumer_name = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
-  o.consumer_arn = kefo_config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_ARN);
+  o.consumer_name = kefo__config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_NAME);
+  o.consumer_arn = kefo__config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_ARN);
   o.retry = c->retry;
   o.describe_retry.min_delay_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_DESCRIBE_MIN_DELAY);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_EFO_DESCRIBE_MIN_DELAY);
   o.describe_retry.max_delay_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY);
-  o.describe_retry.max_attempts =
-      (uint32_t)kefo_config_get_int(c->cfg, KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY);
+  o.describe_retry.max_attempts = (uint32_t)kefo__config_get_int(
+      c->cfg, KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS);
   o.deregister_timeout_ms =
-      (uint32_t)kefo_config_get_ms(c->cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT);
+      (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT);
   c->state = C_STARTING;
-  return kefo_consumer_manager_start(c->aws, &c->svc, &o, on_manager_ready, c,
-                                     &c->manager) == 0
+  return kefo__consumer_manager_start(c->aws, &c->svc, &o, on_manager_ready, c,
+                                      &c->manager) == 0
              ? 0
              : KEFO_ERR_NOMEM;
 }
@@ -541,7 +543,7 @@ static void on_manager_done(int error, const kefo_error_info *info, void *ud) {
   kefo_consumer *c = ud;
 
   if (error) {
-    kefo_consumer_report(c, error, NULL, info, NULL);
+    kefo__consumer_report(c, error, NULL, info, NULL);
   }
   stopped(c);
 }
@@ -554,12 +556,12 @@ static void leases_released(kefo_consumer *c) {
   }
   /* Workers sharing a lease table share the consumer too: only the last
      one to stop deregisters it. */
-  if (kefo_coord_others_alive(c)) {
+  if (kefo__coord_others_alive(c)) {
     stopped(c);
     return;
   }
   if (c->manager &&
-      kefo_consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
+      kefo__consumer_manager_stop(c->manager, on_manager_done, c) == 0) {
     return;
   }
   stopped(c);
@@ -587,23 +589,23 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
     if (!graceful) {
       /* Stop at once, in the middle of a graceful stop: the leases are
          left to expire, a job-managed consumer may stay registered. */
-      kefo_coord_stop(c, NULL);
-      kefo_consumer_manager_abort(c->manager);
+      kefo__coord_stop(c, NULL);
+      kefo__consumer_manager_abort(c->manager);
       stopped(c);
     }
     return 0;
   }
   if (graceful && c->state == C_RUNNING && c->cp_interval_ms > 0) {
     /* Every delivered record, before the subscriptions go. */
-    kefo_consumer_checkpoint_delivered(c);
+    kefo__consumer_checkpoint_delivered(c);
   }
   c->state = C_STOPPING;
   event_del(c->discovery);
-  kefo_alignment_stop(c);
+  kefo__alignment_stop(c);
   if (c->cp_timer) {
     event_del(c->cp_timer);
   }
-  kefo_kinesis_list_cancel(c->listing);
+  kefo__kinesis_list_cancel(c->listing);
   c->listing = NULL;
   for (r = c->readers; r; r = r->next) {
     r->reader->ops->cancel(r->reader);
@@ -611,10 +613,10 @@ int kefo_consumer_stop(kefo_consumer *c, int graceful) {
   if (graceful) {
     /* After the last checkpoint, the leases go (the next owner starts
        from it at once instead of after a lease duration). */
-    kefo_coord_stop(c, leases_released);
+    kefo__coord_stop(c, leases_released);
     return 0;
   }
-  kefo_coord_stop(c, NULL);
+  kefo__coord_stop(c, NULL);
   stopped(c);
   return 0;
 }
@@ -679,10 +681,10 @@ void kefo_consumer_del(kefo_consumer *c) {
   }
   while ((r = c->readers) != NULL) {
     c->readers = r->next;
-    kefo_consumer_slot_free(c, r);
+    kefo__consumer_slot_free(c, r);
   }
-  kefo_kinesis_list_cancel(c->listing);
-  kefo_consumer_manager_del(c->manager);
+  kefo__kinesis_list_cancel(c->listing);
+  kefo__consumer_manager_del(c->manager);
   if (c->discovery) {
     event_free(c->discovery);
   }
@@ -697,33 +699,33 @@ void kefo_consumer_del(kefo_consumer *c) {
     close(c->wake_fd[1]);
   }
   /* The store first: it cancels its calls, whose requests go next. */
-  kefo_lease_store_del(c->store);
-  kefo_consumer_checkpoints_free(c);
-  kefo_coord_free(c);
-  kefo_checkpoint_table_free(&c->initial);
-  kefo_mem_free(c->mem, c->batch);
-  kefo_mem_free(c->mem, c->stats);
-  kefo_mem_free(c->mem, c->seqs);
-  kefo_records_parser_free(&c->parser);
-  kefo_alignment_free(c);
-  kefo_shard_graph_del(c->graph);
-  kefo_aws_client_del(c->aws);
-  kefo_credentials_provider_del(c->creds);
-  kefo_http_client_del(c->http);
+  kefo__lease_store_del(c->store);
+  kefo__consumer_checkpoints_free(c);
+  kefo__coord_free(c);
+  kefo__checkpoint_table_free(&c->initial);
+  kefo__mem_free(c->mem, c->batch);
+  kefo__mem_free(c->mem, c->stats);
+  kefo__mem_free(c->mem, c->seqs);
+  kefo__records_parser_free(&c->parser);
+  kefo__alignment_free(c);
+  kefo__shard_graph_del(c->graph);
+  kefo__aws_client_del(c->aws);
+  kefo__credentials_provider_del(c->creds);
+  kefo__http_client_del(c->http);
   kefo_config_del(c->cfg);
-  kefo_assembly_free(&c->assembly);
+  kefo__assembly_free(&c->assembly);
   if (c->own_base && c->base) {
     event_base_free(c->base);
   }
   {
     /* The allocator lives inside |c|: copied before |c| goes. */
     kefo_mem m = c->mem_copy;
-    kefo_mem_free(&m, c);
+    kefo__mem_free(&m, c);
   }
 }
 
-int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
-                               size_t size) {
+int kefo__consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
+                                size_t size) {
   const kefo_shard_slot *r;
   size_t n = 0;
   void *na;
@@ -732,7 +734,7 @@ int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
     ++n;
   }
   if (n > *cap) {
-    na = kefo_mem_realloc(c->mem, *array, n * size);
+    na = kefo__mem_realloc(c->mem, *array, n * size);
     if (na == NULL) {
       return KEFO_ERR_NOMEM;
     }
@@ -750,8 +752,8 @@ int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   memset(out, 0, sizeof(*out));
-  if (kefo_consumer_reader_array(c, (void **)&c->stats, &c->stats_cap,
-                                 sizeof(*c->stats)) != 0) {
+  if (kefo__consumer_reader_array(c, (void **)&c->stats, &c->stats_cap,
+                                  sizeof(*c->stats)) != 0) {
     return KEFO_ERR_NOMEM;
   }
   for (r = c->readers; r; r = r->next) {

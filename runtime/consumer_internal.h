@@ -140,7 +140,7 @@ struct kefo_consumer {
   size_t batch_cap;
   kefo_shard_stats *stats;
   size_t stats_cap;
-  const char **seqs; /* scratch of kefo_consumer_sequence_numbers */
+  const char **seqs; /* scratch of kefo__consumer_sequence_numbers */
   size_t seqs_cap;
   /* Reads every EFO subscription's events (kefo_kinesis_subscription_
      set_parser): one scratch the size of the largest event. */
@@ -169,9 +169,9 @@ struct kefo_consumer {
  * table's deliver (shard/reader.h). Returns 0, KEFO_DELIVER_STOP or
  * KEFO_DELIVER_BAD (already reported through on_error).
  */
-int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
-                          const kefo_wire_record *records, size_t n, int skip,
-                          int64_t behind);
+int kefo__consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
+                           const kefo_wire_record *records, size_t n, int skip,
+                           int64_t behind);
 
 /*
  * The SequenceNumber of each of |records|, in order, "" where one is
@@ -179,87 +179,88 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
  * the next call. Returns NULL when out of memory.
  */
 const char *const *
-kefo_consumer_sequence_numbers(kefo_consumer *c,
-                               const kefo_wire_record *records, size_t n);
+kefo__consumer_sequence_numbers(kefo_consumer *c,
+                                const kefo_wire_record *records, size_t n);
 
 /* Makes |*array| (|*cap| elements of |size| bytes) hold one element per
    started shard reader. Returns 0 or KEFO_ERR_NOMEM. */
-int kefo_consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
-                               size_t size);
+int kefo__consumer_reader_array(kefo_consumer *c, void **array, size_t *cap,
+                                size_t size);
 
 /*
  * Reports a failed call of |shard|'s reader (|info|, or |code| alone when
  * NULL) with |retryable| as its reader decided it: the failure after
  * which the reader gives up is final, the others are retried.
  */
-void kefo_consumer_report_failure(kefo_consumer *c, int code, const char *shard,
-                                  const kefo_error_info *info, int retryable);
+void kefo__consumer_report_failure(kefo_consumer *c, int code,
+                                   const char *shard,
+                                   const kefo_error_info *info, int retryable);
 
 /* Reports an error through on_error: |info| when given, else |code| and
    |message|; |shard| may be NULL. */
-void kefo_consumer_report(kefo_consumer *c, int code, const char *shard,
-                          const kefo_error_info *info, const char *message);
+void kefo__consumer_report(kefo_consumer *c, int code, const char *shard,
+                           const kefo_error_info *info, const char *message);
 
 /* Tells on_shard_event. */
-void kefo_consumer_shard_event(kefo_consumer *c, const char *shard,
-                               kefo_shard_event ev);
+void kefo__consumer_shard_event(kefo_consumer *c, const char *shard,
+                                kefo_shard_event ev);
 
 /* Monotonic milliseconds of the consumer's clock. */
-int64_t kefo_consumer_now_ms(kefo_consumer *c);
+int64_t kefo__consumer_now_ms(kefo_consumer *c);
 
 /* ---- runtime/checkpoints.c ---- */
 
 /* Asks the store to checkpoint |r|'s shard at |seq| / |sub| (also
    KEFO_CHECKPOINT_SHARD_END). Returns 0 or a KEFO_ERR_* code of the
    store. */
-int kefo_consumer_store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
-                                   const char *seq, uint64_t sub);
+int kefo__consumer_store_checkpoint(kefo_consumer *c, kefo_shard_slot *r,
+                                    const char *seq, uint64_t sub);
 
 /* Checkpoints, in one batch, every shard's records finished with and not
    checkpointed yet. */
-void kefo_consumer_checkpoint_delivered(kefo_consumer *c);
+void kefo__consumer_checkpoint_delivered(kefo_consumer *c);
 
 /* The automatic checkpoints' timer (|arg| is the consumer). */
-void kefo_consumer_cp_timer_cb(evutil_socket_t fd, short what, void *arg);
+void kefo__consumer_cp_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Frees the checkpoint writes whose answer never came (the store was
    freed first). */
-void kefo_consumer_checkpoints_free(kefo_consumer *c);
+void kefo__consumer_checkpoints_free(kefo_consumer *c);
 
 /* ---- runtime/shard_slots.c ---- */
 
 /* Frees |r| and its reader. */
-void kefo_consumer_slot_free(kefo_consumer *c, kefo_shard_slot *r);
+void kefo__consumer_slot_free(kefo_consumer *c, kefo_shard_slot *r);
 
 /* Starts a reader for every shard that may start now. */
-void kefo_consumer_start_ready(kefo_consumer *c);
+void kefo__consumer_start_ready(kefo_consumer *c);
 
 /* Stops reading |shard_id| without a checkpoint (its lease went to
    another worker): the reader goes, the shard is ready for whoever holds
    it, and on_shard_event hears KEFO_SHARD_EVENT_LEASE_LOST. */
-void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id);
+void kefo__consumer_drop_reader(kefo_consumer *c, const char *shard_id);
 
 /* ---- runtime/lease_coordinator.c ---- */
 
 /* Sets up c->coord when c->store has leases. Returns 0, KEFO_ERR_NOMEM
    or KEFO_ERR_INVALID_ARGUMENT (an empty worker id, or lease settings
    the configuration check refuses). */
-int kefo_coord_new(kefo_consumer *c);
+int kefo__coord_new(kefo_consumer *c);
 
 /* The consumer runs: renew, list and take leases every renewal
    interval, the first time at once. */
-void kefo_coord_start(kefo_consumer *c);
+void kefo__coord_start(kefo_consumer *c);
 
 /* Lists the table soon (new shards were discovered, one finished). */
-void kefo_coord_poke(kefo_consumer *c);
+void kefo__coord_poke(kefo_consumer *c);
 
 /* 1 when this worker may read |shard_id| now: it holds the lease, or
    there is no coordinator. */
-int kefo_coord_holds(kefo_consumer *c, const char *shard_id);
+int kefo__coord_holds(kefo_consumer *c, const char *shard_id);
 
 /* |shard_id| was read to its end: its lease is no longer renewed, and
    its children's leases are created. */
-void kefo_coord_finished(kefo_consumer *c, const char *shard_id);
+void kefo__coord_finished(kefo_consumer *c, const char *shard_id);
 
 /*
  * A graceful stop: once no checkpoint is in flight, every held lease is
@@ -267,46 +268,46 @@ void kefo_coord_finished(kefo_consumer *c, const char *shard_id);
  * stop that is not graceful passes NULL: nothing is released, the leases
  * expire.
  */
-void kefo_coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c));
+void kefo__coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c));
 
 /* 1 when the last listing showed another worker holding a live lease:
    a job-managed consumer is then left registered for it at a stop. */
-int kefo_coord_others_alive(kefo_consumer *c);
+int kefo__coord_others_alive(kefo_consumer *c);
 
 /* The last checkpoint in flight answered while stopping. */
-void kefo_coord_checkpoints_done(kefo_consumer *c);
+void kefo__coord_checkpoints_done(kefo_consumer *c);
 
-void kefo_coord_free(kefo_consumer *c);
+void kefo__coord_free(kefo_consumer *c);
 
 /* ---- runtime/alignment.c ---- */
 
 /* Sets up the watermark settings of |c| from its configuration. Returns
    0 or KEFO_ERR_NOMEM. */
-int kefo_alignment_init(kefo_consumer *c);
+int kefo__alignment_init(kefo_consumer *c);
 
 /* The consumer runs, or stops: the aligner's timer goes or stops. */
-void kefo_alignment_start(kefo_consumer *c);
-void kefo_alignment_stop(kefo_consumer *c);
+void kefo__alignment_start(kefo_consumer *c);
+void kefo__alignment_stop(kefo_consumer *c);
 
 /* Frees what alignment holds. */
-void kefo_alignment_free(kefo_consumer *c);
+void kefo__alignment_free(kefo_consumer *c);
 
 /* A new reader: no watermark yet; idle counts from now. */
-void kefo_alignment_reader_started(kefo_shard_slot *r);
+void kefo__alignment_reader_started(kefo_shard_slot *r);
 
 /* |r| handed on records whose largest event time is |newest_ms|; it is
    paused at once if that takes it past the limit in force. */
-void kefo_alignment_delivered(kefo_shard_slot *r, int64_t newest_ms);
+void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms);
 
 /* The event time of one record (the application's callback, or the
    arrival time). */
-int64_t kefo_alignment_event_time(kefo_consumer *c, kefo_shard_slot *r,
-                                  const kefo_record *rec);
+int64_t kefo__alignment_event_time(kefo_consumer *c, kefo_shard_slot *r,
+                                   const kefo_record *rec);
 
 /* |r| read its shard to the end, or failed: it holds no one back. */
-void kefo_alignment_reader_done(kefo_shard_slot *r);
+void kefo__alignment_reader_done(kefo_shard_slot *r);
 
 /* Pauses or resumes |r|'s reader as r->paused now says. */
-void kefo_consumer_reader_paused(kefo_shard_slot *r);
+void kefo__consumer_reader_paused(kefo_shard_slot *r);
 
 #endif /* KEFO_CONSUMER_INTERNAL_H */

@@ -22,9 +22,9 @@
  * 0, KEFO_DELIVER_STOP when the application asked to stop, or KEFO_DELIVER_BAD
  * for malformed records or no memory (reported through on_error).
  */
-int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
-                          const kefo_wire_record *records, size_t nrecs,
-                          int skip, int64_t behind) {
+int kefo__consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
+                           const kefo_wire_record *records, size_t nrecs,
+                           int skip, int64_t behind) {
   kefo_resume_filter filter = {r->resume_filter, r->resume, r->resume_sub};
   kefo_record *recs;
   size_t k, nout;
@@ -38,13 +38,13 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
        reads them. */
     return 0;
   }
-  rv = kefo_assembly_run(&c->assembly, records, nrecs,
-                         skip > 0 ? (size_t)skip : 0, &filter, &recs, &nout,
-                         &bytes);
+  rv = kefo__assembly_run(&c->assembly, records, nrecs,
+                          skip > 0 ? (size_t)skip : 0, &filter, &recs, &nout,
+                          &bytes);
   r->resume_filter = filter.active;
   if (rv != 0) {
     if (c->assembly.error) {
-      kefo_consumer_report(c, rv, r->shard_id, NULL, c->assembly.error);
+      kefo__consumer_report(c, rv, r->shard_id, NULL, c->assembly.error);
     }
     return KEFO_DELIVER_BAD;
   }
@@ -52,7 +52,7 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
     return 0;
   }
   for (k = 0; k < nout; ++k) {
-    t = kefo_alignment_event_time(c, r, &recs[k]);
+    t = kefo__alignment_event_time(c, r, &recs[k]);
     newest = t > newest ? t : newest;
   }
   /* Lent to the application: it may checkpoint these records from
@@ -98,13 +98,13 @@ int kefo_consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
     kefo_consumer_stop(c, c->stop_asked == STOP_ASKED_GRACEFUL);
     return 0; /* stopping: the reader hands on nothing more */
   }
-  kefo_alignment_delivered(r, newest);
+  kefo__alignment_delivered(r, newest);
   return 0;
 }
 
 const char *const *
-kefo_consumer_sequence_numbers(kefo_consumer *c,
-                               const kefo_wire_record *records, size_t n) {
+kefo__consumer_sequence_numbers(kefo_consumer *c,
+                                const kefo_wire_record *records, size_t n) {
   static const char *const none[1] = {""};
   size_t i;
 
@@ -112,7 +112,7 @@ kefo_consumer_sequence_numbers(kefo_consumer *c,
     return none; /* an empty event: nothing to allocate */
   }
   if (n > c->seqs_cap) {
-    const char **ns = kefo_mem_realloc(c->mem, c->seqs, n * sizeof(*ns));
+    const char **ns = kefo__mem_realloc(c->mem, c->seqs, n * sizeof(*ns));
     if (ns == NULL) {
       return NULL;
     }

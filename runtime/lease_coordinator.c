@@ -66,15 +66,15 @@ typedef struct kefo_lease_coord {
 } kefo_lease_coord;
 
 static int64_t now_ms(kefo_lease_coord *co) {
-  return kefo_consumer_now_ms(co->c);
+  return kefo__consumer_now_ms(co->c);
 }
 
 static lease_view *find(kefo_lease_coord *co, const char *shard) {
-  return kefo_lease_policy_find(&co->pol, shard);
+  return kefo__lease_policy_find(&co->pol, shard);
 }
 
 static coord_call *call_new(kefo_lease_coord *co, const char *shard) {
-  coord_call *k = kefo_mem_calloc(co->c->mem, 1, sizeof(*k));
+  coord_call *k = kefo__mem_calloc(co->c->mem, 1, sizeof(*k));
 
   if (k == NULL) {
     return NULL;
@@ -100,7 +100,7 @@ static void call_free(coord_call *k) {
   if (k->next) {
     k->next->prev = k->prev;
   }
-  kefo_mem_free(co->c->mem, k);
+  kefo__mem_free(co->c->mem, k);
 }
 
 /* This worker no longer holds |v|: its reader stops at once. A takeover
@@ -112,9 +112,9 @@ static void lose(kefo_lease_coord *co, lease_view *v, const char *why) {
   v->held = 0;
   snprintf(shard, sizeof(shard), "%s", v->shard);
   if (why) {
-    kefo_consumer_report(co->c, KEFO_ERR_LEASE_LOST, shard, NULL, why);
+    kefo__consumer_report(co->c, KEFO_ERR_LEASE_LOST, shard, NULL, why);
   }
-  kefo_consumer_drop_reader(co->c, shard);
+  kefo__consumer_drop_reader(co->c, shard);
 }
 
 /* ---- renewals ------------------------------------------------------------ */
@@ -129,8 +129,8 @@ static void on_renewed(int error, const char *message, const kefo_lease *l,
   if (v == NULL) {
     return;
   }
-  switch (kefo_lease_policy_renewed(&co->pol, v, error,
-                                    error == 0 ? l->counter : 0, now_ms(co))) {
+  switch (kefo__lease_policy_renewed(&co->pol, v, error,
+                                     error == 0 ? l->counter : 0, now_ms(co))) {
   case KEFO_LEASE_POLICY_LOST:
     lose(co, v, NULL);
     break;
@@ -150,7 +150,7 @@ static void renew_all(kefo_lease_coord *co) {
   for (i = 0; i < co->pol.n; ++i) {
     lease_view *v = &co->pol.v[i];
     coord_call *k;
-    if (!kefo_lease_policy_should_renew(v)) {
+    if (!kefo__lease_policy_should_renew(v)) {
       continue;
     }
     k = call_new(co, v->shard);
@@ -183,24 +183,24 @@ static void on_taken(int error, const char *message, const kefo_lease *l,
   /* Stopping, it is not held: it expires, or is released with the
      others. A failed take means another worker was first: the next
      listing shows it. */
-  if (!kefo_lease_policy_taken(&co->pol, v, error, error ? NULL : l->owner,
-                               error ? 0 : l->counter, now_ms(co),
-                               c->state == C_RUNNING)) {
+  if (!kefo__lease_policy_taken(&co->pol, v, error, error ? NULL : l->owner,
+                                error ? 0 : l->counter, now_ms(co),
+                                c->state == C_RUNNING)) {
     return;
   }
   /* Start from the previous owner's checkpoint. */
-  if (kefo_checkpoint_valid(l->checkpoint)) {
+  if (kefo__checkpoint_valid(l->checkpoint)) {
     e.shard_id = l->shard_id;
     e.sequence_number = l->checkpoint;
     e.sub_sequence_number = l->sub_sequence_number;
-    if (kefo_checkpoint_table_put(&c->initial, &e, NULL) != 0 ||
-        kefo_shard_graph_apply_checkpoint(c->graph, l->shard_id,
-                                          l->checkpoint) != 0) {
-      kefo_consumer_report(c, KEFO_ERR_NOMEM, l->shard_id, NULL,
-                           "cannot apply a lease's checkpoint");
+    if (kefo__checkpoint_table_put(&c->initial, &e, NULL) != 0 ||
+        kefo__shard_graph_apply_checkpoint(c->graph, l->shard_id,
+                                           l->checkpoint) != 0) {
+      kefo__consumer_report(c, KEFO_ERR_NOMEM, l->shard_id, NULL,
+                            "cannot apply a lease's checkpoint");
     }
   }
-  kefo_consumer_start_ready(c);
+  kefo__consumer_start_ready(c);
 }
 
 static int take(kefo_lease_coord *co, lease_view *v) {
@@ -227,7 +227,7 @@ static void graph_states(kefo_lease_coord *co) {
   for (i = 0; i < co->pol.n; ++i) {
     lease_view *v = &co->pol.v[i];
     kefo_shard_info info;
-    int known = kefo_shard_graph_get(co->c->graph, v->shard, &info) == 0;
+    int known = kefo__shard_graph_get(co->c->graph, v->shard, &info) == 0;
     v->in_stream = known && info.state != KEFO_SHARD_GONE;
     v->ready = known && info.state == KEFO_SHARD_READY;
   }
@@ -238,10 +238,10 @@ static void balance(kefo_lease_coord *co) {
   lease_view *v;
 
   graph_states(co);
-  kefo_lease_policy_round_begin(&co->pol, now_ms(co), &r);
-  while ((v = kefo_lease_policy_round_next(&co->pol, &r)) != NULL) {
+  kefo__lease_policy_round_begin(&co->pol, now_ms(co), &r);
+  while ((v = kefo__lease_policy_round_next(&co->pol, &r)) != NULL) {
     if (take(co, v) == 0) {
-      kefo_lease_policy_round_took(&r);
+      kefo__lease_policy_round_took(&r);
     }
   }
 }
@@ -253,7 +253,7 @@ static void on_created(int error, const char *message, void *ud) {
   kefo_consumer *c = k->co->c;
 
   if (error) {
-    kefo_consumer_report(c, error, k->shard, NULL, message);
+    kefo__consumer_report(c, error, k->shard, NULL, message);
   }
   call_free(k);
 }
@@ -278,11 +278,11 @@ static int create_missing(const kefo_shard_info *info, void *ud) {
      TRIM_HORIZON after its parents). */
   l.checkpoint =
       info->start == KEFO_SHARD_START_INITIAL &&
-              kefo_config_get_enum(co->c->cfg, KEFO_CFG_INIT_POSITION) ==
+              kefo__config_get_enum(co->c->cfg, KEFO_CFG_INIT_POSITION) ==
                   KEFO_POSITION_LATEST
           ? "LATEST"
       : info->start == KEFO_SHARD_START_INITIAL &&
-              kefo_config_get_enum(co->c->cfg, KEFO_CFG_INIT_POSITION) ==
+              kefo__config_get_enum(co->c->cfg, KEFO_CFG_INIT_POSITION) ==
                   KEFO_POSITION_AT_TIMESTAMP
           ? "AT_TIMESTAMP"
           : "TRIM_HORIZON";
@@ -308,16 +308,16 @@ static void on_listed(int error, const char *message, const kefo_lease *l,
 
   co->listing = 0;
   if (error) {
-    kefo_consumer_report(c, error, NULL, NULL, message);
+    kefo__consumer_report(c, error, NULL, NULL, message);
     return;
   }
-  kefo_lease_policy_list_begin(&co->pol);
+  kefo__lease_policy_list_begin(&co->pol);
   for (i = 0; i < n; ++i) {
     lease_view *v;
     int lost;
-    if (kefo_lease_policy_listed(&co->pol, &l[i], now, &v, &lost) != 0) {
-      kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
-                           "cannot keep the lease table's view");
+    if (kefo__lease_policy_listed(&co->pol, &l[i], now, &v, &lost) != 0) {
+      kefo__consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                            "cannot keep the lease table's view");
       return;
     }
     if (lost) {
@@ -325,20 +325,20 @@ static void on_listed(int error, const char *message, const kefo_lease *l,
     }
     /* Another worker's SHARD_END: the children may start. */
     if (strcmp(l[i].checkpoint, KEFO_CHECKPOINT_SHARD_END) == 0) {
-      kefo_lease_policy_end_seen(v);
-      if (kefo_shard_graph_apply_checkpoint(c->graph, l[i].shard_id,
-                                            l[i].checkpoint) != 0) {
-        kefo_consumer_report(c, KEFO_ERR_NOMEM, l[i].shard_id, NULL,
-                             "cannot apply a lease's checkpoint");
+      kefo__lease_policy_end_seen(v);
+      if (kefo__shard_graph_apply_checkpoint(c->graph, l[i].shard_id,
+                                             l[i].checkpoint) != 0) {
+        kefo__consumer_report(c, KEFO_ERR_NOMEM, l[i].shard_id, NULL,
+                              "cannot apply a lease's checkpoint");
       }
     }
   }
   if (c->state != C_RUNNING) {
     return;
   }
-  kefo_shard_graph_each(c->graph, create_missing, co);
+  kefo__shard_graph_each(c->graph, create_missing, co);
   balance(co);
-  kefo_consumer_start_ready(c);
+  kefo__consumer_start_ready(c);
 }
 
 static void list(kefo_lease_coord *co) {
@@ -362,18 +362,18 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
   if (co->c->state != C_RUNNING) {
     return;
   }
-  if (kefo_lease_policy_renew_due(&co->pol, now_ms(co))) {
+  if (kefo__lease_policy_renew_due(&co->pol, now_ms(co))) {
     renew_all(co);
   }
   list(co);
-  kefo_timeval_ms(&tv, co->pol.renew_ms / 2);
+  kefo__timeval_ms(&tv, co->pol.renew_ms / 2);
   event_add(co->timer, &tv);
 }
 
 /* ---- the consumer's calls --------------------------------------------------
  */
 
-int kefo_coord_new(kefo_consumer *c) {
+int kefo__coord_new(kefo_consumer *c) {
   kefo_lease_coord *co;
   int64_t duration_ms, renew_ms;
   int rv;
@@ -381,20 +381,20 @@ int kefo_coord_new(kefo_consumer *c) {
   if (c->store->ops->list == NULL) {
     return 0; /* one worker: every shard is this one's */
   }
-  co = kefo_mem_calloc(c->mem, 1, sizeof(*co));
+  co = kefo__mem_calloc(c->mem, 1, sizeof(*co));
   if (co == NULL) {
     return KEFO_ERR_NOMEM;
   }
   co->c = c;
-  duration_ms = kefo_config_get_ms(c->cfg, KEFO_CFG_LEASE_DURATION);
+  duration_ms = kefo__config_get_ms(c->cfg, KEFO_CFG_LEASE_DURATION);
   renew_ms = kefo_config_is_set(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
-                 ? kefo_config_get_ms(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
+                 ? kefo__config_get_ms(c->cfg, KEFO_CFG_LEASE_RENEWAL_INTERVAL)
                  : duration_ms / 3;
-  rv = kefo_lease_policy_init(
+  rv = kefo__lease_policy_init(
       &co->pol, c->mem, c->worker_id, duration_ms, renew_ms,
-      kefo_config_get_int(c->cfg, KEFO_CFG_LEASE_MAX_PER_WORKER));
+      kefo__config_get_int(c->cfg, KEFO_CFG_LEASE_MAX_PER_WORKER));
   if (rv != 0) {
-    kefo_mem_free(c->mem, co);
+    kefo__mem_free(c->mem, co);
     return rv;
   }
   co->timer = event_new(c->base, -1, 0, tick, co);
@@ -402,19 +402,19 @@ int kefo_coord_new(kefo_consumer *c) {
   return co->timer ? 0 : KEFO_ERR_NOMEM;
 }
 
-void kefo_coord_start(kefo_consumer *c) {
+void kefo__coord_start(kefo_consumer *c) {
   if (c->coord) {
     event_active(c->coord->timer, 0, 0);
   }
 }
 
-void kefo_coord_poke(kefo_consumer *c) {
+void kefo__coord_poke(kefo_consumer *c) {
   if (c->coord) {
     list(c->coord);
   }
 }
 
-int kefo_coord_holds(kefo_consumer *c, const char *shard_id) {
+int kefo__coord_holds(kefo_consumer *c, const char *shard_id) {
   lease_view *v;
 
   if (c->coord == NULL) {
@@ -424,7 +424,7 @@ int kefo_coord_holds(kefo_consumer *c, const char *shard_id) {
   return v != NULL && v->held;
 }
 
-void kefo_coord_finished(kefo_consumer *c, const char *shard_id) {
+void kefo__coord_finished(kefo_consumer *c, const char *shard_id) {
   lease_view *v;
 
   if (c->coord == NULL) {
@@ -432,7 +432,7 @@ void kefo_coord_finished(kefo_consumer *c, const char *shard_id) {
   }
   v = find(c->coord, shard_id);
   if (v) {
-    kefo_lease_policy_end_reached(v); /* no more renewals */
+    kefo__lease_policy_end_reached(v); /* no more renewals */
   }
   list(c->coord); /* the children's leases */
 }
@@ -451,7 +451,7 @@ static void on_released(int error, const char *message, void *ud) {
   kefo_lease_coord *co = k->co;
 
   if (error) {
-    kefo_consumer_report(co->c, error, k->shard, NULL, message);
+    kefo__consumer_report(co->c, error, k->shard, NULL, message);
   }
   call_free(k);
   if (--co->releases_out == 0) {
@@ -472,7 +472,7 @@ static void release_all(kefo_lease_coord *co) {
   for (i = 0; i < co->pol.n; ++i) {
     lease_view *v = &co->pol.v[i];
     coord_call *k;
-    if (!kefo_lease_policy_release(v)) {
+    if (!kefo__lease_policy_release(v)) {
       continue;
     }
     k = call_new(co, v->shard);
@@ -490,7 +490,7 @@ static void release_all(kefo_lease_coord *co) {
   }
 }
 
-void kefo_coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c)) {
+void kefo__coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c)) {
   kefo_lease_coord *co = c->coord;
 
   if (co == NULL) {
@@ -506,22 +506,22 @@ void kefo_coord_stop(kefo_consumer *c, void (*then)(kefo_consumer *c)) {
   }
 }
 
-int kefo_coord_others_alive(kefo_consumer *c) {
+int kefo__coord_others_alive(kefo_consumer *c) {
   kefo_lease_coord *co = c->coord;
 
   if (co == NULL) {
     return 0;
   }
-  return kefo_lease_policy_others_alive(&co->pol, now_ms(co));
+  return kefo__lease_policy_others_alive(&co->pol, now_ms(co));
 }
 
-void kefo_coord_checkpoints_done(kefo_consumer *c) {
+void kefo__coord_checkpoints_done(kefo_consumer *c) {
   if (c->coord && c->coord->then) {
     release_all(c->coord);
   }
 }
 
-void kefo_coord_free(kefo_consumer *c) {
+void kefo__coord_free(kefo_consumer *c) {
   kefo_lease_coord *co = c->coord;
 
   if (co == NULL) {
@@ -534,7 +534,7 @@ void kefo_coord_free(kefo_consumer *c) {
   if (co->timer) {
     event_free(co->timer);
   }
-  kefo_lease_policy_free(&co->pol);
-  kefo_mem_free(c->mem, co);
+  kefo__lease_policy_free(&co->pol);
+  kefo__mem_free(c->mem, co);
   c->coord = NULL;
 }

@@ -75,7 +75,7 @@ struct kefo_producer {
 };
 
 static int64_t now_ms(const kefo_producer *p) {
-  const kefo_clock *clock = kefo_aws_client_clock(p->aws.aws);
+  const kefo_clock *clock = kefo__aws_client_clock(p->aws.aws);
   return clock->mono_ms(clock->user_data);
 }
 
@@ -116,7 +116,7 @@ static void keep_fatal(kefo_producer *p, const kefo_error_info *info) {
 static void core_fail(void *ctx, const kefo_error_info *err, void *ud) {
   kefo_producer *p = ud;
   if (p->state == P_RUNNING &&
-      kefo_config_get_bool(p->cfg, KEFO_CFG_SINK_FAIL_ON_ERROR)) {
+      kefo__config_get_bool(p->cfg, KEFO_CFG_SINK_FAIL_ON_ERROR)) {
     keep_fatal(p, err);
   }
   if (p->cb.on_failure) {
@@ -139,8 +139,8 @@ static int map_from(kefo_producer *p, const cJSON *shards) {
   size_t n = 0;
   int rv;
 
-  info = kefo_mem_calloc(p->mem, (size_t)cJSON_GetArraySize(shards) + 1,
-                         sizeof(*info));
+  info = kefo__mem_calloc(p->mem, (size_t)cJSON_GetArraySize(shards) + 1,
+                          sizeof(*info));
   if (info == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -157,17 +157,17 @@ static int map_from(kefo_producer *p, const cJSON *shards) {
       continue; /* closed */
     }
     if (!cJSON_IsString(id) || !cJSON_IsString(lo) || !cJSON_IsString(hi) ||
-        kefo_hash_range_init(&info[n].range, lo->valuestring,
-                             strlen(lo->valuestring), hi->valuestring,
-                             strlen(hi->valuestring)) != 0) {
-      kefo_mem_free(p->mem, info);
+        kefo__hash_range_init(&info[n].range, lo->valuestring,
+                              strlen(lo->valuestring), hi->valuestring,
+                              strlen(hi->valuestring)) != 0) {
+      kefo__mem_free(p->mem, info);
       return KEFO_ERR_BAD_RESPONSE;
     }
     info[n++].shard_id = id->valuestring;
   }
-  rv = n ? kefo_producer_core_set_shards(p->core, info, n, now_ms(p))
+  rv = n ? kefo__producer_core_set_shards(p->core, info, n, now_ms(p))
          : KEFO_ERR_BAD_RESPONSE;
-  kefo_mem_free(p->mem, info);
+  kefo__mem_free(p->mem, info);
   return rv == KEFO_ERR_INVALID_ARGUMENT ? KEFO_ERR_BAD_RESPONSE : rv;
 }
 
@@ -204,9 +204,9 @@ static void list_shards(kefo_producer *p) {
   if (p->listing || p->state == P_STOPPED) {
     return;
   }
-  if (kefo_kinesis_list_shards(p->aws.aws, &p->aws.svc, p->stream_name,
-                               p->stream_arn, NULL, 0, &p->list_retry,
-                               on_shards, p, &p->listing) != 0) {
+  if (kefo__kinesis_list_shards(p->aws.aws, &p->aws.svc, p->stream_name,
+                                p->stream_arn, NULL, 0, &p->list_retry,
+                                on_shards, p, &p->listing) != 0) {
     kefo_error_info info;
     memset(&info, 0, sizeof(info));
     info.code = KEFO_ERR_NOMEM;
@@ -272,7 +272,7 @@ static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
 
   unlink_call(p, pc);
   if (error == 0) {
-    res = kefo_mem_malloc(p->mem, KEFO_PRODUCER_MAX_ENTRIES * sizeof(*res));
+    res = kefo__mem_malloc(p->mem, KEFO_PRODUCER_MAX_ENTRIES * sizeof(*res));
     n = res ? read_results(resp, res, KEFO_PRODUCER_MAX_ENTRIES) : -1;
     if (n < 0) {
       memset(&bad, 0, sizeof(bad));
@@ -284,11 +284,11 @@ static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
       info = &bad;
     }
   }
-  kefo_producer_core_done(p->core, pc->batch, res, n < 0 ? 0 : (size_t)n, error,
-                          info, now_ms(p));
-  kefo_mem_free(p->mem, res);
-  kefo_mem_free(p->mem, pc);
-  if (kefo_producer_core_map_stale(p->core)) {
+  kefo__producer_core_done(p->core, pc->batch, res, n < 0 ? 0 : (size_t)n,
+                           error, info, now_ms(p));
+  kefo__mem_free(p->mem, res);
+  kefo__mem_free(p->mem, pc);
+  if (kefo__producer_core_map_stale(p->core)) {
     list_shards(p);
   }
   pass(p);
@@ -302,17 +302,17 @@ static void send_batches(kefo_producer *p) {
     pcall *pc;
     int rv;
 
-    kefo_buf_reset(&p->body);
-    rv = kefo_producer_core_next_batch(p->core, now_ms(p), p->stream_name,
-                                       p->stream_arn, &b, &p->body);
+    kefo__buf_reset(&p->body);
+    rv = kefo__producer_core_next_batch(p->core, now_ms(p), p->stream_name,
+                                        p->stream_arn, &b, &p->body);
     if (rv != 0 || b == NULL) {
       return; /* out of memory: the records wait for the next pass */
     }
-    pc = kefo_mem_calloc(p->mem, 1, sizeof(*pc));
+    pc = kefo__mem_calloc(p->mem, 1, sizeof(*pc));
     /* The body goes to the call as it is (p->body starts afresh). */
-    rv = pc ? kefo_aws_call_start_text(p->aws.aws, &p->aws.svc, "PutRecords",
-                                       &p->body, &p->put_retry, on_put, pc,
-                                       &pc->call)
+    rv = pc ? kefo__aws_call_start_text(p->aws.aws, &p->aws.svc, "PutRecords",
+                                        &p->body, &p->put_retry, on_put, pc,
+                                        &pc->call)
             : KEFO_ERR_NOMEM;
     if (rv != 0) {
       memset(&info, 0, sizeof(info));
@@ -320,8 +320,8 @@ static void send_batches(kefo_producer *p) {
       info.operation = "PutRecords";
       info.message = "cannot start a PutRecords call";
       info.retryable = 1;
-      kefo_mem_free(p->mem, pc);
-      kefo_producer_core_done(p->core, b, NULL, 0, rv, &info, now_ms(p));
+      kefo__mem_free(p->mem, pc);
+      kefo__producer_core_done(p->core, b, NULL, 0, rv, &info, now_ms(p));
       return;
     }
     pc->p = p;
@@ -341,7 +341,7 @@ static void finish_stop(kefo_producer *p);
 static void flushes_done(kefo_producer *p) {
   int64_t t;
 
-  while ((t = kefo_producer_core_flushed(p->core)) > 0) {
+  while ((t = kefo__producer_core_flushed(p->core)) > 0) {
     size_t i;
     for (i = 0; i < p->nwaiters; ++i) {
       if (p->waiters[i].token == t) {
@@ -367,7 +367,7 @@ static void pass(kefo_producer *p) {
   if (p->state == P_STOPPED) {
     return;
   }
-  kefo_producer_core_expire(p->core, now_ms(p));
+  kefo__producer_core_expire(p->core, now_ms(p));
   if (p->fatal) {
     stop_now(p);
     return;
@@ -376,21 +376,21 @@ static void pass(kefo_producer *p) {
     send_batches(p);
   }
   flushes_done(p);
-  if (p->state == P_RUNNING && kefo_producer_core_room_again(p->core) &&
+  if (p->state == P_RUNNING && kefo__producer_core_room_again(p->core) &&
       p->cb.on_writable) {
     p->cb.on_writable(p, p->user_data);
   }
-  if (p->state == P_STOPPING && kefo_producer_core_outstanding(p->core) == 0) {
+  if (p->state == P_STOPPING && kefo__producer_core_outstanding(p->core) == 0) {
     finish_stop(p);
     return;
   }
   if (p->state == P_STOPPED) {
     return;
   }
-  wake = kefo_producer_core_next_wake(p->core, now_ms(p));
+  wake = kefo__producer_core_next_wake(p->core, now_ms(p));
   event_del(p->timer);
   if (wake >= 0) {
-    kefo_timeval_ms(&tv, wake);
+    kefo__timeval_ms(&tv, wake);
     event_add(p->timer, &tv);
   }
 }
@@ -416,8 +416,8 @@ static void cancel_calls(kefo_producer *p) {
   pcall *pc, *next;
   for (pc = p->calls; pc; pc = next) {
     next = pc->next;
-    kefo_aws_call_cancel(pc->call);
-    kefo_mem_free(p->mem, pc);
+    kefo__aws_call_cancel(pc->call);
+    kefo__mem_free(p->mem, pc);
   }
   p->calls = NULL;
 }
@@ -432,18 +432,18 @@ static void finish_stop(kefo_producer *p) {
   p->state = P_STOPPED;
   cancel_calls(p);
   if (p->listing) {
-    kefo_kinesis_list_cancel(p->listing);
+    kefo__kinesis_list_cancel(p->listing);
     p->listing = NULL;
   }
   /* A fatal error goes to each record whole (its AWS type and
      operation too); a stop asked for is a cancellation. */
   if (p->fatal) {
-    kefo_producer_core_fail_all_info(p->core, &p->fatal_info, 1);
+    kefo__producer_core_fail_all_info(p->core, &p->fatal_info, 1);
   } else {
-    kefo_producer_core_fail_all(p->core, KEFO_ERR_CANCELLED,
-                                "the producer stopped before the record was "
-                                "written",
-                                1);
+    kefo__producer_core_fail_all(p->core, KEFO_ERR_CANCELLED,
+                                 "the producer stopped before the record was "
+                                 "written",
+                                 1);
   }
   /* Flushes end too: every record they wait for is now reported. */
   for (i = 0; i < p->nwaiters; ++i) {
@@ -483,12 +483,12 @@ int kefo_producer_stop(kefo_producer *p, int graceful) {
   }
   if (p->state == P_RUNNING) {
     p->state = P_STOPPING;
-    if (kefo_producer_core_flush(p->core) < 0) {
+    if (kefo__producer_core_flush(p->core) < 0) {
       finish_stop(p);
       return 0;
     }
-    kefo_timeval_ms(&tv,
-                    kefo_config_get_ms(p->cfg, KEFO_CFG_SINK_STOP_TIMEOUT));
+    kefo__timeval_ms(&tv,
+                     kefo__config_get_ms(p->cfg, KEFO_CFG_SINK_STOP_TIMEOUT));
     event_add(p->stop_timer, &tv);
     soon(p);
   }
@@ -539,30 +539,32 @@ void kefo_producer_callbacks_set_on_stopped(kefo_producer_callbacks *cbs,
 
 /* The core's settings from the sink.* keys. */
 static void read_settings(const kefo_config *cfg, kefo_producer_settings *s) {
-  kefo_producer_settings_default(s);
+  kefo__producer_settings_default(s);
   s->batch_max_records =
-      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_BATCH_MAX_SIZE);
+      (size_t)kefo__config_get_int(cfg, KEFO_CFG_SINK_BATCH_MAX_SIZE);
   s->batch_max_bytes =
-      (size_t)kefo_config_get_size(cfg, KEFO_CFG_SINK_FLUSH_SIZE);
+      (size_t)kefo__config_get_size(cfg, KEFO_CFG_SINK_FLUSH_SIZE);
   s->max_inflight =
-      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_MAX_INFLIGHT);
+      (size_t)kefo__config_get_int(cfg, KEFO_CFG_SINK_MAX_INFLIGHT);
   s->max_buffered_records =
-      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_MAX_BUFFERED);
+      (size_t)kefo__config_get_int(cfg, KEFO_CFG_SINK_MAX_BUFFERED);
   s->max_buffered_bytes =
-      (size_t)kefo_config_get_size(cfg, KEFO_CFG_SINK_BUFFER_MAX_BYTES);
-  s->linger_ms = kefo_config_get_ms(cfg, KEFO_CFG_SINK_FLUSH_TIMEOUT);
-  s->aggregate = kefo_config_get_bool(cfg, KEFO_CFG_SINK_AGGREGATION);
+      (size_t)kefo__config_get_size(cfg, KEFO_CFG_SINK_BUFFER_MAX_BYTES);
+  s->linger_ms = kefo__config_get_ms(cfg, KEFO_CFG_SINK_FLUSH_TIMEOUT);
+  s->aggregate = kefo__config_get_bool(cfg, KEFO_CFG_SINK_AGGREGATION);
   s->aggregate_max_bytes =
-      (size_t)kefo_config_get_size(cfg, KEFO_CFG_SINK_AGGREGATION_MAX_SIZE);
+      (size_t)kefo__config_get_size(cfg, KEFO_CFG_SINK_AGGREGATION_MAX_SIZE);
   s->aggregate_max_count =
-      (size_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_AGGREGATION_MAX_COUNT);
-  s->record_ttl_ms = kefo_config_get_ms(cfg, KEFO_CFG_SINK_RECORD_TTL);
+      (size_t)kefo__config_get_int(cfg, KEFO_CFG_SINK_AGGREGATION_MAX_COUNT);
+  s->record_ttl_ms = kefo__config_get_ms(cfg, KEFO_CFG_SINK_RECORD_TTL);
   s->rate_limit_pct =
-      (uint32_t)kefo_config_get_int(cfg, KEFO_CFG_SINK_RATE_LIMIT);
-  s->ordered = kefo_config_get_bool(cfg, KEFO_CFG_SINK_ORDERED);
-  s->fail_on_error = kefo_config_get_bool(cfg, KEFO_CFG_SINK_FAIL_ON_ERROR);
-  s->retry_min_ms = (uint32_t)kefo_config_get_ms(cfg, KEFO_CFG_RETRY_MIN_DELAY);
-  s->retry_max_ms = (uint32_t)kefo_config_get_ms(cfg, KEFO_CFG_RETRY_MAX_DELAY);
+      (uint32_t)kefo__config_get_int(cfg, KEFO_CFG_SINK_RATE_LIMIT);
+  s->ordered = kefo__config_get_bool(cfg, KEFO_CFG_SINK_ORDERED);
+  s->fail_on_error = kefo__config_get_bool(cfg, KEFO_CFG_SINK_FAIL_ON_ERROR);
+  s->retry_min_ms =
+      (uint32_t)kefo__config_get_ms(cfg, KEFO_CFG_RETRY_MIN_DELAY);
+  s->retry_max_ms =
+      (uint32_t)kefo__config_get_ms(cfg, KEFO_CFG_RETRY_MAX_DELAY);
 }
 
 static int loop_events_new(kefo_producer *p) {
@@ -589,11 +591,11 @@ static int producer_init(kefo_producer *p, const kefo_config *cfg,
   kefo_producer_settings s;
   int rv;
 
-  if ((rv = kefo_config_dup(&p->cfg, cfg, p->mem)) != 0) {
+  if ((rv = kefo__config_dup(&p->cfg, cfg, p->mem)) != 0) {
     return rv;
   }
-  p->stream_name = kefo_config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_NAME);
-  p->stream_arn = kefo_config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_ARN);
+  p->stream_name = kefo__config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_NAME);
+  p->stream_arn = kefo__config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_ARN);
   if ((p->stream_name == NULL) == (p->stream_arn == NULL)) {
     return KEFO_ERR_CONFIG; /* neither or both */
   }
@@ -601,7 +603,7 @@ static int producer_init(kefo_producer *p, const kefo_config *cfg,
   p->list_retry.min_delay_ms = s.retry_min_ms;
   p->list_retry.max_delay_ms = s.retry_max_ms;
   p->list_retry.max_attempts =
-      (uint32_t)kefo_config_get_int(p->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
+      (uint32_t)kefo__config_get_int(p->cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS);
   /* The core retries PutRecords itself, record by record, until their
      TTL: each call is one attempt. */
   p->put_retry = p->list_retry;
@@ -614,10 +616,10 @@ static int producer_init(kefo_producer *p, const kefo_config *cfg,
     }
   }
   p->base = base;
-  if ((rv = kefo_aws_setup_kinesis(&p->aws, p->cfg, base, p->mem, 1u << 20)) !=
+  if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, base, p->mem, 1u << 20)) !=
           0 ||
-      (rv = kefo_producer_core_new(&p->core, &s, &core_cbs, p, NULL, p->mem)) !=
-          0 ||
+      (rv = kefo__producer_core_new(&p->core, &s, &core_cbs, p, NULL,
+                                    p->mem)) != 0 ||
       (rv = loop_events_new(p)) != 0) {
     return rv;
   }
@@ -634,8 +636,8 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
   if (out == NULL || cfg == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(kefo_config_mem(cfg));
-  p = kefo_mem_calloc(mem, 1, sizeof(*p));
+  mem = kefo__mem_or_default(kefo__config_mem(cfg));
+  p = kefo__mem_calloc(mem, 1, sizeof(*p));
   if (p == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -645,7 +647,7 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
   if (cbs) {
     p->cb = *cbs;
   }
-  kefo_buf_init(&p->body, p->mem);
+  kefo__buf_init(&p->body, p->mem);
   rv = producer_init(p, cfg, base);
   if (rv != 0) {
     kefo_producer_del(p);
@@ -667,10 +669,10 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
   if (p->state != P_RUNNING) {
     return KEFO_ERR_INVALID_STATE;
   }
-  rv = kefo_producer_core_put(p->core, partition_key, strlen(partition_key),
-                              explicit_hash_key,
-                              explicit_hash_key ? strlen(explicit_hash_key) : 0,
-                              data, len, record_ctx, now_ms(p));
+  rv = kefo__producer_core_put(
+      p->core, partition_key, strlen(partition_key), explicit_hash_key,
+      explicit_hash_key ? strlen(explicit_hash_key) : 0, data, len, record_ctx,
+      now_ms(p));
   if (rv == 0) {
     /* The linger timer, or a call at once when this one filled it. */
     soon(p);
@@ -688,11 +690,11 @@ int kefo_producer_flush(kefo_producer *p, kefo_producer_flush_cb cb,
   if (p->state == P_STOPPED) {
     return KEFO_ERR_INVALID_STATE;
   }
-  if (kefo_mem_grow(p->mem, (void **)&p->waiters, p->nwaiters + 1,
-                    &p->waiters_cap, sizeof(*p->waiters)) != 0) {
+  if (kefo__mem_grow(p->mem, (void **)&p->waiters, p->nwaiters + 1,
+                     &p->waiters_cap, sizeof(*p->waiters)) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  token = kefo_producer_core_flush(p->core);
+  token = kefo__producer_core_flush(p->core);
   if (token < 0) {
     return (int)token;
   }
@@ -726,7 +728,7 @@ int kefo_producer_stats(const kefo_producer *p, kefo_put_stats *out) {
   if (p == NULL || out == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  kefo_producer_core_stats(p->core, out);
+  kefo__producer_core_stats(p->core, out);
   return 0;
 }
 
@@ -736,7 +738,7 @@ void kefo_producer_del(kefo_producer *p) {
   }
   cancel_calls(p);
   if (p->listing) {
-    kefo_kinesis_list_cancel(p->listing);
+    kefo__kinesis_list_cancel(p->listing);
   }
   if (p->timer) {
     event_free(p->timer);
@@ -753,13 +755,13 @@ void kefo_producer_del(kefo_producer *p) {
   if (p->keepalive) {
     event_free(p->keepalive);
   }
-  kefo_producer_core_del(p->core);
-  kefo_aws_setup_free(&p->aws);
+  kefo__producer_core_del(p->core);
+  kefo__aws_setup_free(&p->aws);
   kefo_config_del(p->cfg);
-  kefo_buf_free(&p->body);
-  kefo_mem_free(p->mem, p->waiters);
+  kefo__buf_free(&p->body);
+  kefo__mem_free(p->mem, p->waiters);
   if (p->own_base && p->base) {
     event_base_free(p->base);
   }
-  kefo_mem_free(p->mem, p);
+  kefo__mem_free(p->mem, p);
 }

@@ -37,17 +37,17 @@ static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
   /* A full bucket lets any record through: one larger than the bucket
      would wait for ever. */
   if (first > limit &&
-      !(sh->tok_bytes >= kefo_producer_core_bytes_rate(pc) && first <= room)) {
+      !(sh->tok_bytes >= kefo__producer_core_bytes_rate(pc) && first <= room)) {
     return 1;
   }
   memset(e, 0, sizeof(*e));
   e->shard = sh;
   if (pc->s.aggregate) {
     size_t agg_limit = pc->s.aggregate_max_bytes;
-    kefo_kpl_aggregator_reset(pc->agg);
+    kefo__kpl_aggregator_reset(pc->agg);
     while ((r = sh->q.head) != NULL &&
-           kefo_kpl_aggregator_count(pc->agg) < pc->s.aggregate_max_count) {
-      size_t with = kefo_kpl_aggregator_size_with(
+           kefo__kpl_aggregator_count(pc->agg) < pc->s.aggregate_max_count) {
+      size_t with = kefo__kpl_aggregator_size_with(
           pc->agg, rec_pk(r), r->pk_len, rec_ehk(r), r->ehk_len, r->len);
       size_t pk0 = e->recs.n ? e->recs.head->pk_len : r->pk_len;
       if (e->recs.n > 0 && (with > agg_limit || with + pk0 > limit)) {
@@ -56,8 +56,8 @@ static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
       if (e->recs.n == 0 && (with > agg_limit || with + pk0 > room)) {
         break; /* too large to aggregate: it goes alone */
       }
-      rv = kefo_kpl_aggregator_add(pc->agg, rec_pk(r), r->pk_len, rec_ehk(r),
-                                   r->ehk_len, rec_data(r), r->len);
+      rv = kefo__kpl_aggregator_add(pc->agg, rec_pk(r), r->pk_len, rec_ehk(r),
+                                    r->ehk_len, rec_data(r), r->len);
       if (rv != 0) {
         /* the taken ones go back */
         q_prepend(&sh->q, &e->recs);
@@ -79,7 +79,7 @@ static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
 /* The Kinesis bytes of entry |e|: as a call's limits count them. */
 static size_t entry_bytes(const kefo_producer_core *pc, const pentry *e) {
   if (e->aggregated) {
-    return kefo_kpl_aggregator_size(pc->agg) + e->recs.head->pk_len;
+    return kefo__kpl_aggregator_size(pc->agg) + e->recs.head->pk_len;
   }
   return rec_bytes(e->recs.head);
 }
@@ -92,49 +92,49 @@ static int write_entry(kefo_producer_core *pc, const pentry *e, kefo_buf *body,
   char dec[KEFO_HASH_KEY_DEC_LEN];
   int rv;
 
-  rv = kefo_buf_append_str(body, first ? "{\"Data\":" : ",{\"Data\":");
+  rv = kefo__buf_append_str(body, first ? "{\"Data\":" : ",{\"Data\":");
   if (rv == 0 && e->aggregated) {
-    kefo_buf_reset(&pc->blob);
-    rv = kefo_kpl_aggregator_finish(pc->agg, &pc->blob);
+    kefo__buf_reset(&pc->blob);
+    rv = kefo__kpl_aggregator_finish(pc->agg, &pc->blob);
     if (rv == 0) {
-      rv = kefo_json_append_base64(body, pc->blob.data, pc->blob.len);
+      rv = kefo__json_append_base64(body, pc->blob.data, pc->blob.len);
     }
   } else if (rv == 0) {
-    rv = kefo_json_append_base64(body, rec_data(r), r->len);
+    rv = kefo__json_append_base64(body, rec_data(r), r->len);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(body, ",\"PartitionKey\":");
+    rv = kefo__buf_append_str(body, ",\"PartitionKey\":");
   }
   if (rv == 0) {
-    rv = kefo_json_append_string(body, (const uint8_t *)rec_pk(r), r->pk_len);
+    rv = kefo__json_append_string(body, (const uint8_t *)rec_pk(r), r->pk_len);
   }
   /* An aggregate goes to the shard of its first record, whose hash key it
      names; a record with its own explicit hash key keeps it. */
   if (rv == 0 && (e->aggregated || r->ehk_len)) {
-    kefo_hash_key_format(dec, &r->hash_key);
-    rv = kefo_buf_append_str(body, ",\"ExplicitHashKey\":\"");
+    kefo__hash_key_format(dec, &r->hash_key);
+    rv = kefo__buf_append_str(body, ",\"ExplicitHashKey\":\"");
     if (rv == 0) {
-      rv = kefo_buf_append_str(body, dec);
+      rv = kefo__buf_append_str(body, dec);
     }
     if (rv == 0) {
-      rv = kefo_buf_append_byte(body, '"');
+      rv = kefo__buf_append_byte(body, '"');
     }
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(body, '}');
+    rv = kefo__buf_append_byte(body, '}');
   }
   return rv;
 }
 
 static int write_head(kefo_buf *body, const char *name, const char *arn) {
   int rv =
-      kefo_buf_append_str(body, name ? "{\"StreamName\":" : "{\"StreamARN\":");
+      kefo__buf_append_str(body, name ? "{\"StreamName\":" : "{\"StreamARN\":");
   const char *v = name ? name : arn;
   if (rv == 0) {
-    rv = kefo_json_append_string(body, (const uint8_t *)v, strlen(v));
+    rv = kefo__json_append_string(body, (const uint8_t *)v, strlen(v));
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(body, ",\"Records\":[");
+    rv = kefo__buf_append_str(body, ",\"Records\":[");
   }
   return rv;
 }
@@ -146,7 +146,7 @@ static void unbuild(kefo_producer_core *pc, kefo_producer_batch *b) {
     pentry *e = &b->entries[--b->n];
     q_prepend(&e->shard->q, &e->recs);
   }
-  kefo_mem_free(pc->mem, b);
+  kefo__mem_free(pc->mem, b);
 }
 
 /* Takes entries of |sh| into |b| while they fit; returns 0, 1 when the
@@ -156,7 +156,7 @@ static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
                            int64_t now_ms) {
   int rv;
 
-  kefo_producer_core_refill(pc, sh, now_ms);
+  kefo__producer_core_refill(pc, sh, now_ms);
   while (sh->q.n > 0) {
     pentry *e;
     size_t eb;
@@ -190,20 +190,20 @@ static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
   return 0;
 }
 
-int kefo_producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
-                                  const char *stream_name,
-                                  const char *stream_arn,
-                                  kefo_producer_batch **out, kefo_buf *body) {
+int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
+                                   const char *stream_name,
+                                   const char *stream_arn,
+                                   kefo_producer_batch **out, kefo_buf *body) {
   kefo_producer_batch *b;
   size_t start = body->len, bytes = 0, i;
   int rv = 0;
 
   *out = NULL;
   if (pc->inflight >= pc->s.max_inflight || pc->nmap == 0 || pc->queued == 0 ||
-      !kefo_producer_core_call_due(pc, now_ms)) {
+      !kefo__producer_core_call_due(pc, now_ms)) {
     return 0;
   }
-  b = kefo_mem_calloc(pc->mem, 1, sizeof(*b));
+  b = kefo__mem_calloc(pc->mem, 1, sizeof(*b));
   if (b == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -219,7 +219,7 @@ int kefo_producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
     rv = 0;
   }
   if (rv == 0 && b->n > 0) {
-    rv = kefo_buf_append_str(body, "]}");
+    rv = kefo__buf_append_str(body, "]}");
   }
   if (rv != 0 || b->n == 0) {
     body->len = start;
@@ -249,11 +249,11 @@ int kefo_producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
   return 0;
 }
 
-size_t kefo_producer_batch_entries(const kefo_producer_batch *b) {
+size_t kefo__producer_batch_entries(const kefo_producer_batch *b) {
   return b->n;
 }
 
-size_t kefo_producer_batch_records(const kefo_producer_batch *b) {
+size_t kefo__producer_batch_records(const kefo_producer_batch *b) {
   return b->nrecords;
 }
 
@@ -276,7 +276,7 @@ static void back_off(kefo_producer_core *pc, pshard *sh, int throttled,
   rs.min_delay_ms = pc->s.retry_min_ms;
   rs.max_delay_ms = pc->s.retry_max_ms;
   rs.max_attempts = UINT32_MAX;
-  until = now_ms + kefo_retry_delay_ms(&rs, ++sh->failures, pc->clock);
+  until = now_ms + kefo__retry_delay_ms(&rs, ++sh->failures, pc->clock);
   if (until > sh->backoff_until) {
     sh->backoff_until = until;
   }
@@ -299,9 +299,9 @@ static void retry_or_fail(kefo_producer_core *pc, pqueue *recs,
   memset(&keep, 0, sizeof(keep));
   while ((r = q_pop(recs)) != NULL) {
     if (!retryable || pc->s.fail_on_error || pc->closed) {
-      kefo_producer_core_fail(pc, r, err);
+      kefo__producer_core_fail(pc, r, err);
     } else if (now_ms >= r->deadline_ms) {
-      kefo_producer_core_fail_with(
+      kefo__producer_core_fail_with(
           pc, r, KEFO_ERR_TIMEOUT,
           "the record's TTL (sink.record.ttl) passed before it was "
           "written");
@@ -311,7 +311,7 @@ static void retry_or_fail(kefo_producer_core *pc, pqueue *recs,
       q_push_back(&keep, r);
     }
   }
-  kefo_producer_core_rehome(pc, &keep, 1);
+  kefo__producer_core_rehome(pc, &keep, 1);
 }
 
 static void entry_done(kefo_producer_core *pc, pentry *e,
@@ -337,8 +337,8 @@ static void entry_done(kefo_producer_core *pc, pentry *e,
     e->shard->failures = 0;
     ++pc->st.kinesis_records;
     while ((r = q_pop(&e->recs)) != NULL) {
-      kefo_producer_core_ack(pc, r, res->shard_id, res->sequence_number,
-                             e->aggregated ? sub : 0, e->aggregated);
+      kefo__producer_core_ack(pc, r, res->shard_id, res->sequence_number,
+                              e->aggregated ? sub : 0, e->aggregated);
       ++sub;
     }
     return;
@@ -360,10 +360,10 @@ static void entry_done(kefo_producer_core *pc, pentry *e,
   retry_or_fail(pc, &e->recs, &info, info.retryable, now_ms);
 }
 
-int kefo_producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
-                            const kefo_producer_entry_result *results, size_t n,
-                            int call_error, const kefo_error_info *info,
-                            int64_t now_ms) {
+int kefo__producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
+                             const kefo_producer_entry_result *results,
+                             size_t n, int call_error,
+                             const kefo_error_info *info, int64_t now_ms) {
   kefo_error_info bad;
   int rv = 0;
   size_t i;
@@ -407,6 +407,6 @@ int kefo_producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
       retry_or_fail(pc, &e->recs, info, info->retryable, now_ms);
     }
   }
-  kefo_mem_free(pc->mem, b);
+  kefo__mem_free(pc->mem, b);
   return rv;
 }

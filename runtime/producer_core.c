@@ -11,7 +11,7 @@
 
 #include "base/mem.h"
 
-void kefo_producer_settings_default(kefo_producer_settings *s) {
+void kefo__producer_settings_default(kefo_producer_settings *s) {
   memset(s, 0, sizeof(*s));
   s->batch_max_records = 500;
   s->batch_max_bytes = 5u << 20;
@@ -42,11 +42,11 @@ static int settings_ok(const kefo_producer_settings *s) {
          s->retry_min_ms <= s->retry_max_ms;
 }
 
-int kefo_producer_core_new(kefo_producer_core **out,
-                           const kefo_producer_settings *settings,
-                           const kefo_producer_core_callbacks *cb,
-                           void *user_data, const kefo_clock *clock,
-                           const kefo_mem *mem) {
+int kefo__producer_core_new(kefo_producer_core **out,
+                            const kefo_producer_settings *settings,
+                            const kefo_producer_core_callbacks *cb,
+                            void *user_data, const kefo_clock *clock,
+                            const kefo_mem *mem) {
   kefo_producer_core *pc;
   int rv;
 
@@ -54,22 +54,22 @@ int kefo_producer_core_new(kefo_producer_core **out,
       cb->on_fail == NULL || !settings_ok(settings)) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  pc = kefo_mem_calloc(mem, 1, sizeof(*pc));
+  mem = kefo__mem_or_default(mem);
+  pc = kefo__mem_calloc(mem, 1, sizeof(*pc));
   if (pc == NULL) {
     return KEFO_ERR_NOMEM;
   }
   pc->mem = mem;
-  pc->clock = kefo_clock_or_system(clock);
+  pc->clock = kefo__clock_or_system(clock);
   pc->s = *settings;
   pc->cb = *cb;
   pc->user_data = user_data;
-  kefo_buf_init(&pc->blob, mem);
-  if ((rv = kefo_hash_key_hasher_new(&pc->hasher, mem)) != 0 ||
+  kefo__buf_init(&pc->blob, mem);
+  if ((rv = kefo__hash_key_hasher_new(&pc->hasher, mem)) != 0 ||
       (settings->aggregate &&
-       (rv = kefo_kpl_aggregator_new(&pc->agg, mem)) != 0)) {
-    kefo_hash_key_hasher_del(pc->hasher);
-    kefo_mem_free(mem, pc);
+       (rv = kefo__kpl_aggregator_new(&pc->agg, mem)) != 0)) {
+    kefo__hash_key_hasher_del(pc->hasher);
+    kefo__mem_free(mem, pc);
     return rv;
   }
   *out = pc;
@@ -79,7 +79,7 @@ int kefo_producer_core_new(kefo_producer_core **out,
 static void free_queue(kefo_producer_core *pc, pqueue *q) {
   prec *r;
   while ((r = q_pop(q)) != NULL) {
-    kefo_mem_free(pc->mem, r);
+    kefo__mem_free(pc->mem, r);
   }
 }
 
@@ -88,10 +88,10 @@ static void free_batch(kefo_producer_core *pc, kefo_producer_batch *b) {
   for (i = 0; i < b->n; ++i) {
     free_queue(pc, &b->entries[i].recs);
   }
-  kefo_mem_free(pc->mem, b);
+  kefo__mem_free(pc->mem, b);
 }
 
-void kefo_producer_core_del(kefo_producer_core *pc) {
+void kefo__producer_core_del(kefo_producer_core *pc) {
   pshard *sh, *next;
   kefo_producer_batch *b, *bn;
 
@@ -105,16 +105,16 @@ void kefo_producer_core_del(kefo_producer_core *pc) {
   for (sh = pc->all; sh; sh = next) {
     next = sh->all_next;
     free_queue(pc, &sh->q);
-    kefo_mem_free(pc->mem, sh);
+    kefo__mem_free(pc->mem, sh);
   }
   free_queue(pc, &pc->unmapped.q);
-  kefo_mem_free(pc->mem, pc->map);
-  kefo_mem_free(pc->mem, pc->flushes);
-  kefo_mem_free(pc->mem, pc->done_tokens);
-  kefo_kpl_aggregator_del(pc->agg);
-  kefo_hash_key_hasher_del(pc->hasher);
-  kefo_buf_free(&pc->blob);
-  kefo_mem_free(pc->mem, pc);
+  kefo__mem_free(pc->mem, pc->map);
+  kefo__mem_free(pc->mem, pc->flushes);
+  kefo__mem_free(pc->mem, pc->done_tokens);
+  kefo__kpl_aggregator_del(pc->agg);
+  kefo__hash_key_hasher_del(pc->hasher);
+  kefo__buf_free(&pc->blob);
+  kefo__mem_free(pc->mem, pc);
 }
 
 /* ---- the shard map ---------------------------------------------------- */
@@ -127,9 +127,9 @@ static pshard *shard_for(const kefo_producer_core *pc,
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     pshard *sh = pc->map[mid];
-    if (kefo_hash_key_cmp(key, &sh->range.start) < 0) {
+    if (kefo__hash_key_cmp(key, &sh->range.start) < 0) {
       hi = mid;
-    } else if (kefo_hash_key_cmp(key, &sh->range.end) > 0) {
+    } else if (kefo__hash_key_cmp(key, &sh->range.end) > 0) {
       lo = mid + 1;
     } else {
       return sh;
@@ -145,7 +145,7 @@ static pshard *home_of(kefo_producer_core *pc, const prec *r) {
 
 static int cmp_range(const void *a, const void *b) {
   const pshard *x = *(pshard *const *)a, *y = *(pshard *const *)b;
-  return kefo_hash_key_cmp(&x->range.start, &y->range.start);
+  return kefo__hash_key_cmp(&x->range.start, &y->range.start);
 }
 
 static pshard *find_shard(kefo_producer_core *pc, const char *id) {
@@ -161,8 +161,8 @@ static pshard *find_shard(kefo_producer_core *pc, const char *id) {
 /* Moves the records of |from| to the shards that now own them, in order:
    appended when |front| is 0, else in front of what those shards hold
    (retries go first). */
-void kefo_producer_core_rehome(kefo_producer_core *pc, pqueue *from,
-                               int front) {
+void kefo__producer_core_rehome(kefo_producer_core *pc, pqueue *from,
+                                int front) {
   pqueue moved;
   prec *r;
 
@@ -189,9 +189,9 @@ void kefo_producer_core_rehome(kefo_producer_core *pc, pqueue *from,
   }
 }
 
-int kefo_producer_core_set_shards(kefo_producer_core *pc,
-                                  const kefo_producer_shard_info *shards,
-                                  size_t n, int64_t now_ms) {
+int kefo__producer_core_set_shards(kefo_producer_core *pc,
+                                   const kefo_producer_shard_info *shards,
+                                   size_t n, int64_t now_ms) {
   pshard **map, *sh;
   size_t i, nnew = 0;
 
@@ -201,12 +201,12 @@ int kefo_producer_core_set_shards(kefo_producer_core *pc,
   for (i = 0; i < n; ++i) {
     if (shards[i].shard_id == NULL || !shards[i].shard_id[0] ||
         strlen(shards[i].shard_id) >= KEFO_SHARD_ID_CAP ||
-        kefo_hash_key_cmp(&shards[i].range.start, &shards[i].range.end) > 0) {
+        kefo__hash_key_cmp(&shards[i].range.start, &shards[i].range.end) > 0) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
     nnew += find_shard(pc, shards[i].shard_id) == NULL;
   }
-  map = kefo_mem_calloc(pc->mem, n, sizeof(*map));
+  map = kefo__mem_calloc(pc->mem, n, sizeof(*map));
   if (map == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -214,7 +214,7 @@ int kefo_producer_core_set_shards(kefo_producer_core *pc,
   for (i = 0; i < n; ++i) {
     sh = find_shard(pc, shards[i].shard_id);
     if (sh == NULL) {
-      sh = kefo_mem_calloc(pc->mem, 1, sizeof(*sh));
+      sh = kefo__mem_calloc(pc->mem, 1, sizeof(*sh));
       if (sh == NULL) {
         break;
       }
@@ -230,7 +230,7 @@ int kefo_producer_core_set_shards(kefo_producer_core *pc,
     map[i] = sh;
   }
   if (i < n) {
-    kefo_mem_free(pc->mem, map);
+    kefo__mem_free(pc->mem, map);
     return KEFO_ERR_NOMEM; /* the new shards stay, closed, until del */
   }
   for (i = 0; i < n; ++i) {
@@ -238,8 +238,8 @@ int kefo_producer_core_set_shards(kefo_producer_core *pc,
   }
   qsort(map, n, sizeof(*map), cmp_range);
   for (i = 1; i < n; ++i) {
-    if (kefo_hash_key_cmp(&map[i - 1]->range.end, &map[i]->range.start) >= 0) {
-      kefo_mem_free(pc->mem, map);
+    if (kefo__hash_key_cmp(&map[i - 1]->range.end, &map[i]->range.start) >= 0) {
+      kefo__mem_free(pc->mem, map);
       return KEFO_ERR_INVALID_ARGUMENT;
     }
   }
@@ -249,7 +249,7 @@ int kefo_producer_core_set_shards(kefo_producer_core *pc,
   for (i = 0; i < n; ++i) {
     map[i]->open = 1;
   }
-  kefo_mem_free(pc->mem, pc->map);
+  kefo__mem_free(pc->mem, pc->map);
   pc->map = map;
   pc->nmap = n;
   pc->rr = 0;
@@ -257,14 +257,14 @@ int kefo_producer_core_set_shards(kefo_producer_core *pc,
   /* Records of shards that left the map, and those waiting for one. */
   for (sh = pc->all; sh; sh = sh->all_next) {
     if (!sh->open && sh->q.n) {
-      kefo_producer_core_rehome(pc, &sh->q, 0);
+      kefo__producer_core_rehome(pc, &sh->q, 0);
     }
   }
-  kefo_producer_core_rehome(pc, &pc->unmapped.q, 0);
+  kefo__producer_core_rehome(pc, &pc->unmapped.q, 0);
   return 0;
 }
 
-int kefo_producer_core_map_stale(const kefo_producer_core *pc) {
+int kefo__producer_core_map_stale(const kefo_producer_core *pc) {
   return pc->map_stale;
 }
 
@@ -290,12 +290,12 @@ static void resolved(kefo_producer_core *pc, prec *r) {
     pc->want_room = 0;
     pc->room = 1;
   }
-  kefo_mem_free(pc->mem, r);
+  kefo__mem_free(pc->mem, r);
 }
 
-void kefo_producer_core_ack(kefo_producer_core *pc, prec *r,
-                            const char *shard_id, const char *seq, uint64_t sub,
-                            int aggregated) {
+void kefo__producer_core_ack(kefo_producer_core *pc, prec *r,
+                             const char *shard_id, const char *seq,
+                             uint64_t sub, int aggregated) {
   kefo_put_result res;
 
   res.shard_id = shard_id;
@@ -308,28 +308,28 @@ void kefo_producer_core_ack(kefo_producer_core *pc, prec *r,
   resolved(pc, r);
 }
 
-void kefo_producer_core_fail(kefo_producer_core *pc, prec *r,
-                             const kefo_error_info *err) {
+void kefo__producer_core_fail(kefo_producer_core *pc, prec *r,
+                              const kefo_error_info *err) {
   ++pc->st.failed;
   pc->cb.on_fail(r->ctx, err, pc->user_data);
   resolved(pc, r);
 }
 
-void kefo_producer_core_fail_with(kefo_producer_core *pc, prec *r, int code,
-                                  const char *message) {
+void kefo__producer_core_fail_with(kefo_producer_core *pc, prec *r, int code,
+                                   const char *message) {
   kefo_error_info info;
 
   memset(&info, 0, sizeof(info));
   info.code = code;
   info.message = message;
   info.operation = "PutRecords";
-  kefo_producer_core_fail(pc, r, &info);
+  kefo__producer_core_fail(pc, r, &info);
 }
 
-int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
-                           size_t pk_len, const char *ehk, size_t ehk_len,
-                           const uint8_t *data, size_t len, void *ctx,
-                           int64_t now_ms) {
+int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
+                            size_t pk_len, const char *ehk, size_t ehk_len,
+                            const uint8_t *data, size_t len, void *ctx,
+                            int64_t now_ms) {
   kefo_hash_key key;
   size_t need;
   prec *r;
@@ -350,10 +350,10 @@ int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
     return KEFO_ERR_INVALID_STATE;
   }
   if (ehk) {
-    rv = kefo_hash_key_parse(&key, ehk, ehk_len);
+    rv = kefo__hash_key_parse(&key, ehk, ehk_len);
   } else {
     ehk_len = 0;
-    rv = kefo_hash_key_hash(pc->hasher, &key, pk, pk_len);
+    rv = kefo__hash_key_hash(pc->hasher, &key, pk, pk_len);
   }
   if (rv != 0) {
     return rv;
@@ -364,7 +364,7 @@ int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
     pc->want_room = 1;
     return KEFO_ERR_WOULD_BLOCK;
   }
-  r = kefo_mem_malloc(pc->mem, need);
+  r = kefo__mem_malloc(pc->mem, need);
   if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -394,23 +394,23 @@ int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
   return 0;
 }
 
-int kefo_producer_core_room_again(kefo_producer_core *pc) {
+int kefo__producer_core_room_again(kefo_producer_core *pc) {
   int room = pc->room;
   pc->room = 0;
   return room;
 }
 
-int64_t kefo_producer_core_flush(kefo_producer_core *pc) {
+int64_t kefo__producer_core_flush(kefo_producer_core *pc) {
   pflush *f;
 
   if (pc->held == 0) {
     return 0;
   }
-  if (kefo_mem_grow(pc->mem, (void **)&pc->flushes, pc->nflushes + 1,
-                    &pc->flushes_cap, sizeof(*pc->flushes)) != 0 ||
-      kefo_mem_grow(pc->mem, (void **)&pc->done_tokens,
-                    pc->ndone + pc->nflushes + 1, &pc->done_cap,
-                    sizeof(*pc->done_tokens)) != 0) {
+  if (kefo__mem_grow(pc->mem, (void **)&pc->flushes, pc->nflushes + 1,
+                     &pc->flushes_cap, sizeof(*pc->flushes)) != 0 ||
+      kefo__mem_grow(pc->mem, (void **)&pc->done_tokens,
+                     pc->ndone + pc->nflushes + 1, &pc->done_cap,
+                     sizeof(*pc->done_tokens)) != 0) {
     return KEFO_ERR_NOMEM;
   }
   f = &pc->flushes[pc->nflushes++];
@@ -420,7 +420,7 @@ int64_t kefo_producer_core_flush(kefo_producer_core *pc) {
   return f->token;
 }
 
-int64_t kefo_producer_core_flushed(kefo_producer_core *pc) {
+int64_t kefo__producer_core_flushed(kefo_producer_core *pc) {
   int64_t t;
   if (pc->ndone == 0) {
     return 0;
@@ -434,7 +434,7 @@ int64_t kefo_producer_core_flushed(kefo_producer_core *pc) {
 
 /* ---- batches ----------------------------------------------------------- */
 
-double kefo_producer_core_bytes_rate(const kefo_producer_core *pc) {
+double kefo__producer_core_bytes_rate(const kefo_producer_core *pc) {
   return (double)KEFO_PRODUCER_SHARD_BYTES_PER_S * pc->s.rate_limit_pct / 100.0;
 }
 
@@ -445,8 +445,8 @@ static double records_rate(const kefo_producer_core *pc) {
 
 /* Tops up |sh|'s buckets for the time since the last top-up; a bucket
    holds one second of its rate. */
-void kefo_producer_core_refill(const kefo_producer_core *pc, pshard *sh,
-                               int64_t now_ms) {
+void kefo__producer_core_refill(const kefo_producer_core *pc, pshard *sh,
+                                int64_t now_ms) {
   double secs;
 
   if (now_ms <= sh->tok_ms) {
@@ -454,10 +454,10 @@ void kefo_producer_core_refill(const kefo_producer_core *pc, pshard *sh,
   }
   secs = (double)(now_ms - sh->tok_ms) / 1000.0;
   sh->tok_ms = now_ms;
-  sh->tok_bytes += secs * kefo_producer_core_bytes_rate(pc);
+  sh->tok_bytes += secs * kefo__producer_core_bytes_rate(pc);
   sh->tok_records += secs * records_rate(pc);
-  if (sh->tok_bytes > kefo_producer_core_bytes_rate(pc)) {
-    sh->tok_bytes = kefo_producer_core_bytes_rate(pc);
+  if (sh->tok_bytes > kefo__producer_core_bytes_rate(pc)) {
+    sh->tok_bytes = kefo__producer_core_bytes_rate(pc);
   }
   if (sh->tok_records > records_rate(pc)) {
     sh->tok_records = records_rate(pc);
@@ -466,7 +466,7 @@ void kefo_producer_core_refill(const kefo_producer_core *pc, pshard *sh,
 
 /* Whether a call is due: a flush waits, the buffer or one call's worth
    is full, or the oldest queued record has waited its linger time. */
-int kefo_producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms) {
+int kefo__producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms) {
   size_t i;
 
   if (pc->nflushes > 0 || pc->closed ||
@@ -493,13 +493,13 @@ static void fail_queue(kefo_producer_core *pc, pqueue *q,
   prec *r;
   while ((r = q_pop(q)) != NULL) {
     --pc->queued;
-    kefo_producer_core_fail(pc, r, info);
+    kefo__producer_core_fail(pc, r, info);
   }
 }
 
-void kefo_producer_core_fail_all_info(kefo_producer_core *pc,
-                                      const kefo_error_info *info,
-                                      int in_flight) {
+void kefo__producer_core_fail_all_info(kefo_producer_core *pc,
+                                       const kefo_error_info *info,
+                                       int in_flight) {
   pshard *sh;
   size_t i;
 
@@ -517,23 +517,23 @@ void kefo_producer_core_fail_all_info(kefo_producer_core *pc,
     for (i = 0; i < b->n; ++i) {
       prec *r;
       while ((r = q_pop(&b->entries[i].recs)) != NULL) {
-        kefo_producer_core_fail(pc, r, info);
+        kefo__producer_core_fail(pc, r, info);
       }
     }
     --pc->inflight;
-    kefo_mem_free(pc->mem, b);
+    kefo__mem_free(pc->mem, b);
   }
 }
 
-void kefo_producer_core_fail_all(kefo_producer_core *pc, int code,
-                                 const char *message, int in_flight) {
+void kefo__producer_core_fail_all(kefo_producer_core *pc, int code,
+                                  const char *message, int in_flight) {
   kefo_error_info info;
 
   memset(&info, 0, sizeof(info));
   info.code = code;
   info.message = message;
   info.operation = "PutRecords";
-  kefo_producer_core_fail_all_info(pc, &info, in_flight);
+  kefo__producer_core_fail_all_info(pc, &info, in_flight);
 }
 
 /* Fails the expired records at the front of |q|: those sent before (and
@@ -562,14 +562,14 @@ static void expire_queue(kefo_producer_core *pc, pqueue *q, int64_t now_ms) {
     }
     --q->n;
     --pc->queued;
-    kefo_producer_core_fail_with(
+    kefo__producer_core_fail_with(
         pc, r, KEFO_ERR_TIMEOUT,
         "the record's TTL (sink.record.ttl) passed before it was "
         "written");
   }
 }
 
-void kefo_producer_core_expire(kefo_producer_core *pc, int64_t now_ms) {
+void kefo__producer_core_expire(kefo_producer_core *pc, int64_t now_ms) {
   pshard *sh;
 
   for (sh = pc->all; sh; sh = sh->all_next) {
@@ -589,8 +589,8 @@ static int64_t tokens_at(const kefo_producer_core *pc, const pshard *sh,
   double want = (double)rec_bytes(sh->q.head);
   int64_t t = now_ms;
 
-  if (want > kefo_producer_core_bytes_rate(pc)) {
-    want = kefo_producer_core_bytes_rate(pc);
+  if (want > kefo__producer_core_bytes_rate(pc)) {
+    want = kefo__producer_core_bytes_rate(pc);
   }
   need_b = want - sh->tok_bytes;
   if (need_r > 0) {
@@ -599,13 +599,13 @@ static int64_t tokens_at(const kefo_producer_core *pc, const pshard *sh,
   if (need_b > 0) {
     int64_t tb =
         now_ms +
-        (int64_t)(need_b * 1000.0 / kefo_producer_core_bytes_rate(pc)) + 1;
+        (int64_t)(need_b * 1000.0 / kefo__producer_core_bytes_rate(pc)) + 1;
     t = tb > t ? tb : t;
   }
   return t;
 }
 
-int64_t kefo_producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
+int64_t kefo__producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
   int64_t at = -1;
   pshard *sh;
   int due;
@@ -613,7 +613,7 @@ int64_t kefo_producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
   if (pc->held == 0) {
     return -1;
   }
-  due = kefo_producer_core_call_due(pc, now_ms);
+  due = kefo__producer_core_call_due(pc, now_ms);
   for (sh = pc->all; sh; sh = sh->all_next) {
     const prec *h = sh->q.head;
     int64_t t;
@@ -624,7 +624,7 @@ int64_t kefo_producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
     if (!sh->open || (pc->s.ordered && sh->inflight > 0)) {
       continue;
     }
-    kefo_producer_core_refill(pc, sh, now_ms);
+    kefo__producer_core_refill(pc, sh, now_ms);
     t = sh->backoff_until > now_ms ? sh->backoff_until : now_ms;
     if (!due && h->attempts == 0) {
       int64_t l = h->put_ms + pc->s.linger_ms;
@@ -645,8 +645,8 @@ int64_t kefo_producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
   return at > now_ms ? at - now_ms : 0;
 }
 
-void kefo_producer_core_stats(const kefo_producer_core *pc,
-                              kefo_put_stats *out) {
+void kefo__producer_core_stats(const kefo_producer_core *pc,
+                               kefo_put_stats *out) {
   const kefo_producer_batch *b;
 
   *out = pc->st;
@@ -659,10 +659,10 @@ void kefo_producer_core_stats(const kefo_producer_core *pc,
   }
 }
 
-size_t kefo_producer_core_outstanding(const kefo_producer_core *pc) {
+size_t kefo__producer_core_outstanding(const kefo_producer_core *pc) {
   return pc->held;
 }
 
-size_t kefo_producer_core_inflight(const kefo_producer_core *pc) {
+size_t kefo__producer_core_inflight(const kefo_producer_core *pc) {
   return pc->inflight;
 }

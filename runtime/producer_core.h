@@ -71,7 +71,7 @@ typedef struct kefo_producer_settings {
 } kefo_producer_settings;
 
 /* Flink's and the KPL's defaults. */
-void kefo_producer_settings_default(kefo_producer_settings *s);
+void kefo__producer_settings_default(kefo_producer_settings *s);
 
 /* What the core tells its owner about one record, once. */
 typedef struct kefo_producer_core_callbacks {
@@ -93,14 +93,14 @@ typedef struct kefo_producer_core kefo_producer_core;
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a NULL argument or a setting out
  * of range) or KEFO_ERR_NOMEM.
  */
-int kefo_producer_core_new(kefo_producer_core **out,
-                           const kefo_producer_settings *settings,
-                           const kefo_producer_core_callbacks *cb,
-                           void *user_data, const kefo_clock *clock,
-                           const kefo_mem *mem);
+int kefo__producer_core_new(kefo_producer_core **out,
+                            const kefo_producer_settings *settings,
+                            const kefo_producer_core_callbacks *cb,
+                            void *user_data, const kefo_clock *clock,
+                            const kefo_mem *mem);
 
 /* Frees |pc|, its records unreported. NULL is allowed. */
-void kefo_producer_core_del(kefo_producer_core *pc);
+void kefo__producer_core_del(kefo_producer_core *pc);
 
 /* One open shard of the map: its id and hash-key range. */
 typedef struct kefo_producer_shard_info {
@@ -117,14 +117,14 @@ typedef struct kefo_producer_shard_info {
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (overlapping ranges, a bad id, no
  * shard) or KEFO_ERR_NOMEM (the old map stays).
  */
-int kefo_producer_core_set_shards(kefo_producer_core *pc,
-                                  const kefo_producer_shard_info *shards,
-                                  size_t n, int64_t now_ms);
+int kefo__producer_core_set_shards(kefo_producer_core *pc,
+                                   const kefo_producer_shard_info *shards,
+                                   size_t n, int64_t now_ms);
 
 /* Non-zero once an answer has shown the map to be out of date (a record
    written to another shard than the map said): the owner lists the
-   shards again and calls kefo_producer_core_set_shards, which clears it. */
-int kefo_producer_core_map_stale(const kefo_producer_core *pc);
+   shards again and calls kefo__producer_core_set_shards, which clears it. */
+int kefo__producer_core_map_stale(const kefo_producer_core *pc);
 
 /*
  * Queues one record (everything copied) with |ctx| for its callbacks.
@@ -137,26 +137,26 @@ int kefo_producer_core_map_stale(const kefo_producer_core *pc);
  * KEFO_ERR_INVALID_STATE (stopping or stopped), KEFO_ERR_CRYPTO (MD5) or
  * KEFO_ERR_NOMEM.
  */
-int kefo_producer_core_put(kefo_producer_core *pc, const char *pk,
-                           size_t pk_len, const char *ehk, size_t ehk_len,
-                           const uint8_t *data, size_t len, void *ctx,
-                           int64_t now_ms);
+int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
+                            size_t pk_len, const char *ehk, size_t ehk_len,
+                            const uint8_t *data, size_t len, void *ctx,
+                            int64_t now_ms);
 
 /* Returns 1 once, the first time after a KEFO_ERR_WOULD_BLOCK that the
    buffer has come down to three quarters of its limits; else 0. */
-int kefo_producer_core_room_again(kefo_producer_core *pc);
+int kefo__producer_core_room_again(kefo_producer_core *pc);
 
 /*
  * Sends everything queued now, ignoring the linger time, until every
  * record queued before this call is acknowledged or failed; then
- * kefo_producer_core_flushed returns |token| once. Returns the token (a
+ * kefo__producer_core_flushed returns |token| once. Returns the token (a
  * positive number), 0 when nothing is outstanding (already flushed), or
  * a KEFO_ERR_NOMEM.
  */
-int64_t kefo_producer_core_flush(kefo_producer_core *pc);
+int64_t kefo__producer_core_flush(kefo_producer_core *pc);
 
 /* Pops a finished flush token (>0), or 0 when none. */
-int64_t kefo_producer_core_flushed(kefo_producer_core *pc);
+int64_t kefo__producer_core_flushed(kefo_producer_core *pc);
 
 /* One PutRecords call the core wants made. */
 typedef struct kefo_producer_batch kefo_producer_batch;
@@ -165,19 +165,19 @@ typedef struct kefo_producer_batch kefo_producer_batch;
  * Takes the next call to make at |now_ms| into |*out|, its JSON body
  * (for |stream_name| or |stream_arn|, one of them NULL) appended to
  * |body|; *out is NULL when no call is due (see next_wake). The batch
- * belongs to the core; answer it once with kefo_producer_core_done.
+ * belongs to the core; answer it once with kefo__producer_core_done.
  *
  * Returns 0, KEFO_ERR_NOMEM or KEFO_ERR_CRYPTO (nothing taken).
  */
-int kefo_producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
-                                  const char *stream_name,
-                                  const char *stream_arn,
-                                  kefo_producer_batch **out, kefo_buf *body);
+int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
+                                   const char *stream_name,
+                                   const char *stream_arn,
+                                   kefo_producer_batch **out, kefo_buf *body);
 
 /* Entries of |b|, in the order of its body. */
-size_t kefo_producer_batch_entries(const kefo_producer_batch *b);
+size_t kefo__producer_batch_entries(const kefo_producer_batch *b);
 /* User records of |b| (an aggregate counts its records). */
-size_t kefo_producer_batch_records(const kefo_producer_batch *b);
+size_t kefo__producer_batch_records(const kefo_producer_batch *b);
 
 /* The answer for one entry of a batch, in the body's order. */
 typedef struct kefo_producer_entry_result {
@@ -199,10 +199,10 @@ typedef struct kefo_producer_entry_result {
  * Returns 0 or KEFO_ERR_BAD_RESPONSE (|n| is not the batch's entry
  * count: the whole batch was retried as a failed call).
  */
-int kefo_producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
-                            const kefo_producer_entry_result *results, size_t n,
-                            int call_error, const kefo_error_info *info,
-                            int64_t now_ms);
+int kefo__producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
+                             const kefo_producer_entry_result *results,
+                             size_t n, int call_error,
+                             const kefo_error_info *info, int64_t now_ms);
 
 /*
  * Fails every record that is not in flight (or all of them with
@@ -210,33 +210,33 @@ int kefo_producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
  * without reports) with |code| and |message|: for a stop. From here put
  * returns KEFO_ERR_INVALID_STATE.
  */
-void kefo_producer_core_fail_all(kefo_producer_core *pc, int code,
-                                 const char *message, int in_flight);
+void kefo__producer_core_fail_all(kefo_producer_core *pc, int code,
+                                  const char *message, int in_flight);
 
-/* kefo_producer_core_fail_all with the whole of |info| (lent) handed to
+/* kefo__producer_core_fail_all with the whole of |info| (lent) handed to
    each record's failure: the error that stopped the producer, with its
    AWS type and operation. */
-void kefo_producer_core_fail_all_info(kefo_producer_core *pc,
-                                      const kefo_error_info *info,
-                                      int in_flight);
+void kefo__producer_core_fail_all_info(kefo_producer_core *pc,
+                                       const kefo_error_info *info,
+                                       int in_flight);
 
 /*
  * When the owner must call next_batch again at the latest (a linger time
  * running out, tokens coming back, a backoff ending, a TTL to enforce),
  * in ms from |now_ms|; -1 when nothing is waiting for time.
  */
-int64_t kefo_producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms);
+int64_t kefo__producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms);
 
 /* Fails the records whose TTL passed at |now_ms| (queued ones only: a
    record in flight waits for its answer). */
-void kefo_producer_core_expire(kefo_producer_core *pc, int64_t now_ms);
+void kefo__producer_core_expire(kefo_producer_core *pc, int64_t now_ms);
 
 /* Fills |out| with the counters. */
-void kefo_producer_core_stats(const kefo_producer_core *pc,
-                              kefo_put_stats *out);
+void kefo__producer_core_stats(const kefo_producer_core *pc,
+                               kefo_put_stats *out);
 
 /* Records and batches not yet answered. */
-size_t kefo_producer_core_outstanding(const kefo_producer_core *pc);
-size_t kefo_producer_core_inflight(const kefo_producer_core *pc);
+size_t kefo__producer_core_outstanding(const kefo_producer_core *pc);
+size_t kefo__producer_core_inflight(const kefo_producer_core *pc);
 
 #endif /* KEFO_PRODUCER_CORE_H */

@@ -169,23 +169,24 @@ static inline void q_prepend(pqueue *q, pqueue *from) {
 
 /* Moves the records of |from| to the shards that now own them, in order:
    appended when |front| is 0, else in front of what those shards hold. */
-void kefo_producer_core_rehome(kefo_producer_core *pc, pqueue *from, int front);
+void kefo__producer_core_rehome(kefo_producer_core *pc, pqueue *from,
+                                int front);
 /* Reports |r| written, or failed with |err| (or |code| and |message|),
    and frees it. */
-void kefo_producer_core_ack(kefo_producer_core *pc, prec *r,
-                            const char *shard_id, const char *seq, uint64_t sub,
-                            int aggregated);
-void kefo_producer_core_fail(kefo_producer_core *pc, prec *r,
-                             const kefo_error_info *err);
-void kefo_producer_core_fail_with(kefo_producer_core *pc, prec *r, int code,
-                                  const char *message);
+void kefo__producer_core_ack(kefo_producer_core *pc, prec *r,
+                             const char *shard_id, const char *seq,
+                             uint64_t sub, int aggregated);
+void kefo__producer_core_fail(kefo_producer_core *pc, prec *r,
+                              const kefo_error_info *err);
+void kefo__producer_core_fail_with(kefo_producer_core *pc, prec *r, int code,
+                                   const char *message);
 /* A shard's share of its byte limit per second; its buckets topped up
    for the time since the last top-up. */
-double kefo_producer_core_bytes_rate(const kefo_producer_core *pc);
-void kefo_producer_core_refill(const kefo_producer_core *pc, pshard *sh,
-                               int64_t now_ms);
+double kefo__producer_core_bytes_rate(const kefo_producer_core *pc);
+void kefo__producer_core_refill(const kefo_producer_core *pc, pshard *sh,
+                                int64_t now_ms);
 /* Whether a call is due at |now_ms| (a flush, a full buffer or call, a
    record past its linger time). */
-int kefo_producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms);
+int kefo__producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms);
 
 #endif /* KEFO_PRODUCER_INTERNAL_H */

@@ -21,13 +21,13 @@
 static int host_deliver(void *slot, const kefo_wire_record *records, size_t n,
                         int skip, int64_t behind) {
   kefo_shard_slot *r = slot;
-  return kefo_consumer_deliver(r->c, r, records, n, skip, behind);
+  return kefo__consumer_deliver(r->c, r, records, n, skip, behind);
 }
 
 static const char *const *
 host_sequence_numbers(void *slot, const kefo_wire_record *records, size_t n) {
   kefo_shard_slot *r = slot;
-  return kefo_consumer_sequence_numbers(r->c, records, n);
+  return kefo__consumer_sequence_numbers(r->c, records, n);
 }
 
 static void host_finished(void *slot, const cJSON *children) {
@@ -41,41 +41,41 @@ static void host_finished(void *slot, const cJSON *children) {
     return;
   }
   r->state = R_FINISHED;
-  kefo_alignment_reader_done(r);
-  kefo_shard_graph_shard_finished(c->graph, r->shard_id, children);
+  kefo__alignment_reader_done(r);
+  kefo__shard_graph_shard_finished(c->graph, r->shard_id, children);
   /* At once, not at the next interval: after a restart the children
      must start without this shard being read again. */
-  kefo_consumer_store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
-  kefo_coord_finished(c, r->shard_id);
-  kefo_consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_FINISHED);
-  kefo_consumer_start_ready(c);
+  kefo__consumer_store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
+  kefo__coord_finished(c, r->shard_id);
+  kefo__consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_FINISHED);
+  kefo__consumer_start_ready(c);
 }
 
 static void host_failed(void *slot) {
   kefo_shard_slot *r = slot;
 
   r->state = R_FAILED;
-  kefo_alignment_reader_done(r);
-  kefo_consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_FAILED);
+  kefo__alignment_reader_done(r);
+  kefo__consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_FAILED);
 }
 
 static void host_report(void *slot, int code, const kefo_error_info *info,
                         const char *message) {
   kefo_shard_slot *r = slot;
-  kefo_consumer_report(r->c, code, r->shard_id, info, message);
+  kefo__consumer_report(r->c, code, r->shard_id, info, message);
 }
 
 static void host_report_failure(void *slot, int code,
                                 const kefo_error_info *info, int retryable) {
   kefo_shard_slot *r = slot;
-  kefo_consumer_report_failure(r->c, code, r->shard_id, info, retryable);
+  kefo__consumer_report_failure(r->c, code, r->shard_id, info, retryable);
 }
 
 static void host_resubscribed(void *slot) {
   kefo_shard_slot *r = slot;
 
   ++r->stats.resubscribes;
-  kefo_consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
+  kefo__consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
 }
 
 static void host_stop(void *slot) {
@@ -110,18 +110,18 @@ static const kefo_reader_host reader_host = {
     host_report,  host_report_failure,   host_resubscribed, host_stop,
     host_running, host_reading,          host_hot_state};
 
-void kefo_consumer_reader_paused(kefo_shard_slot *r) {
+void kefo__consumer_reader_paused(kefo_shard_slot *r) {
   if (r->reader) {
     r->reader->ops->set_paused(r->reader, r->paused,
-                               kefo_consumer_now_ms(r->c) - r->paused_at_ms);
+                               kefo__consumer_now_ms(r->c) - r->paused_at_ms);
   }
 }
 
-void kefo_consumer_slot_free(kefo_consumer *c, kefo_shard_slot *r) {
+void kefo__consumer_slot_free(kefo_consumer *c, kefo_shard_slot *r) {
   if (r->reader) {
     r->reader->ops->del(r->reader);
   }
-  kefo_mem_free(c->mem, r);
+  kefo__mem_free(c->mem, r);
 }
 
 /* Creates |r|'s reader of the consumer's type, reading from |type| /
@@ -141,20 +141,20 @@ static int reader_create(kefo_consumer *c, kefo_shard_slot *r, const char *type,
 
 static int start_one(const kefo_shard_info *info, void *ud) {
   kefo_consumer *c = ud;
-  kefo_shard_slot *r = kefo_mem_calloc(c->mem, 1, sizeof(*r));
+  kefo_shard_slot *r = kefo__mem_calloc(c->mem, 1, sizeof(*r));
   const kefo_checkpoint_slot *cp =
-      kefo_checkpoint_table_get(&c->initial, info->shard_id);
+      kefo__checkpoint_table_get(&c->initial, info->shard_id);
   const char *type = "TRIM_HORIZON", *value = NULL;
   char ts[32] = "";
 
-  if (!kefo_coord_holds(c, info->shard_id)) {
-    kefo_mem_free(c->mem, r);
+  if (!kefo__coord_holds(c, info->shard_id)) {
+    kefo__mem_free(c->mem, r);
     return 0; /* another worker's, or nobody's yet */
   }
   if (r == NULL) {
     return -1;
   }
-  if (cp != NULL && kefo_seq_valid(cp->sequence_number)) {
+  if (cp != NULL && kefo__seq_valid(cp->sequence_number)) {
     /* A checkpoint wins over the initial position. */
     type = "AT_SEQUENCE_NUMBER";
     value = cp->sequence_number;
@@ -166,7 +166,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
     snprintf(r->saved, sizeof(r->saved), "%s", cp->sequence_number);
     r->saved_sub = cp->sub_sequence_number;
   } else if (info->start == KEFO_SHARD_START_INITIAL) {
-    switch (kefo_config_get_enum(c->cfg, KEFO_CFG_INIT_POSITION)) {
+    switch (kefo__config_get_enum(c->cfg, KEFO_CFG_INIT_POSITION)) {
     case KEFO_POSITION_LATEST:
       type = "LATEST";
       break;
@@ -174,7 +174,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
       type = "AT_TIMESTAMP";
       snprintf(
           ts, sizeof(ts), "%.3f",
-          (double)kefo_config_get_time_ms(c->cfg, KEFO_CFG_INIT_TIMESTAMP) /
+          (double)kefo__config_get_time_ms(c->cfg, KEFO_CFG_INIT_TIMESTAMP) /
               1000.0);
       value = ts;
       break;
@@ -186,26 +186,26 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   snprintf(r->shard_id, sizeof(r->shard_id), "%s", info->shard_id);
   /* The graph holds ids of at most 128 characters: never cut short. */
   if (reader_create(c, r, type, value) != 0) {
-    kefo_consumer_slot_free(c, r);
+    kefo__consumer_slot_free(c, r);
     return -1;
   }
   r->stats.shard_id = r->shard_id;
   r->stats.millis_behind_latest = -1;
-  kefo_alignment_reader_started(r);
+  kefo__alignment_reader_started(r);
   r->next = c->readers;
   c->readers = r;
-  kefo_shard_graph_shard_started(c->graph, info->shard_id);
-  kefo_consumer_shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
+  kefo__shard_graph_shard_started(c->graph, info->shard_id);
+  kefo__consumer_shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
   r->reader->ops->kick(r->reader);
   return 0;
 }
 
 static int announce_one(const kefo_shard_info *info, void *ud) {
-  kefo_consumer_shard_event(ud, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
+  kefo__consumer_shard_event(ud, info->shard_id, KEFO_SHARD_EVENT_DISCOVERED);
   return 0;
 }
 
-void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id) {
+void kefo__consumer_drop_reader(kefo_consumer *c, const char *shard_id) {
   kefo_shard_slot **pr, *r;
 
   for (pr = &c->readers; (r = *pr) != NULL; pr = &r->next) {
@@ -218,19 +218,19 @@ void kefo_consumer_drop_reader(kefo_consumer *c, const char *shard_id) {
   }
   *pr = r->next;
   if (r->state == R_READING) {
-    kefo_shard_graph_shard_released(c->graph, shard_id);
+    kefo__shard_graph_shard_released(c->graph, shard_id);
   }
-  kefo_alignment_reader_done(r);
-  kefo_consumer_slot_free(c, r);
-  kefo_consumer_shard_event(c, shard_id, KEFO_SHARD_EVENT_LEASE_LOST);
+  kefo__alignment_reader_done(r);
+  kefo__consumer_slot_free(c, r);
+  kefo__consumer_shard_event(c, shard_id, KEFO_SHARD_EVENT_LEASE_LOST);
 }
 
-void kefo_consumer_start_ready(kefo_consumer *c) {
+void kefo__consumer_start_ready(kefo_consumer *c) {
   /* Every shard learnt since the last time, before any of them starts. */
-  kefo_shard_graph_new_each(c->graph, announce_one, c);
+  kefo__shard_graph_new_each(c->graph, announce_one, c);
   if (c->state == C_RUNNING &&
-      kefo_shard_graph_ready_each(c->graph, start_one, c) != 0) {
-    kefo_consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
-                         "cannot start a shard reader");
+      kefo__shard_graph_ready_each(c->graph, start_one, c) != 0) {
+    kefo__consumer_report(c, KEFO_ERR_NOMEM, NULL, NULL,
+                          "cannot start a shard reader");
   }
 }

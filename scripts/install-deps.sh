@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential autoconf automake libtool pkg-config
       libnghttp2-dev libssl-dev libevent-dev libcjson-dev libcunit1-dev
       zlib1g-dev clang libclang-rt-14-dev valgrind nodejs npm ca-certificates
-      openssl groff-base)
+      openssl groff-base clang-format)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,19 +14,19 @@
 #include "shard/kpl.h"
 #include "shard/seq.h"
 
-void kefo_assembly_init(kefo_assembly *a, const kefo_mem *mem) {
+void kefo__assembly_init(kefo_assembly *a, const kefo_mem *mem) {
   memset(a, 0, sizeof(*a));
-  a->mem = kefo_mem_or_default(mem);
-  kefo_buf_init(&a->arena, a->mem);
-  kefo_buf_init(&a->strings, a->mem);
+  a->mem = kefo__mem_or_default(mem);
+  kefo__buf_init(&a->arena, a->mem);
+  kefo__buf_init(&a->strings, a->mem);
 }
 
-void kefo_assembly_free(kefo_assembly *a) {
-  kefo_buf_free(&a->arena);
-  kefo_buf_free(&a->strings);
-  kefo_mem_free(a->mem, a->krecs);
-  kefo_mem_free(a->mem, a->urecs);
-  kefo_mem_free(a->mem, a->recs);
+void kefo__assembly_free(kefo_assembly *a) {
+  kefo__buf_free(&a->arena);
+  kefo__buf_free(&a->strings);
+  kefo__mem_free(a->mem, a->krecs);
+  kefo__mem_free(a->mem, a->urecs);
+  kefo__mem_free(a->mem, a->recs);
   a->krecs = NULL;
   a->urecs = NULL;
   a->recs = NULL;
@@ -35,7 +35,7 @@ void kefo_assembly_free(kefo_assembly *a) {
 
 static int push_str(kefo_buf *b, const char *s, size_t n, size_t *off) {
   *off = b->len;
-  if (kefo_buf_append(b, s, n) != 0 || kefo_buf_append_byte(b, 0) != 0) {
+  if (kefo__buf_append(b, s, n) != 0 || kefo__buf_append_byte(b, 0) != 0) {
     return KEFO_ERR_NOMEM;
   }
   return 0;
@@ -44,7 +44,7 @@ static int push_str(kefo_buf *b, const char *s, size_t n, size_t *off) {
 /* 1 when the user record (|seq|, |sub|) is at or before the filter's
    checkpoint. */
 static int covered(const kefo_resume_filter *f, const char *seq, uint64_t sub) {
-  int c = kefo_seq_cmp(seq, f->seq);
+  int c = kefo__seq_cmp(seq, f->seq);
   return c < 0 || (c == 0 && sub <= f->sub);
 }
 
@@ -59,8 +59,8 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
     }
     a->filter->active = 0;
   }
-  if (kefo_mem_grow(a->mem, (void **)&a->urecs, a->nurecs, &a->urecs_cap,
-                    sizeof(*u)) != 0) {
+  if (kefo__mem_grow(a->mem, (void **)&a->urecs, a->nurecs, &a->urecs_cap,
+                     sizeof(*u)) != 0) {
     return -1;
   }
   u = &a->urecs[a->nurecs];
@@ -99,9 +99,9 @@ static int decode_all(kefo_assembly *a, const kefo_wire_record *records,
   /* One reservation for every record's data: base64 never decodes to
      more than three quarters of its text. */
   for (i = skip; i < n; ++i) {
-    total += kefo_base64_decoded_max(records[i].data_len);
+    total += kefo__base64_decoded_max(records[i].data_len);
   }
-  if (kefo_buf_reserve(&a->arena, total) != 0) {
+  if (kefo__buf_reserve(&a->arena, total) != 0) {
     return KEFO_ERR_NOMEM;
   }
   for (i = skip; i < n; ++i) {
@@ -113,14 +113,14 @@ static int decode_all(kefo_assembly *a, const kefo_wire_record *records,
       a->error = "a record lacks Data, PartitionKey or SequenceNumber";
       return KEFO_ERR_BAD_RESPONSE;
     }
-    if (kefo_mem_grow(a->mem, (void **)&a->krecs, a->nkrecs, &a->krecs_cap,
-                      sizeof(*kr)) != 0) {
+    if (kefo__mem_grow(a->mem, (void **)&a->krecs, a->nkrecs, &a->krecs_cap,
+                       sizeof(*kr)) != 0) {
       return KEFO_ERR_NOMEM;
     }
     kr = &a->krecs[a->nkrecs];
-    if (kefo_base64_decode(a->arena.data + a->arena.len,
-                           a->arena.cap - a->arena.len, rec->data,
-                           rec->data_len, &dlen) != 0) {
+    if (kefo__base64_decode(a->arena.data + a->arena.len,
+                            a->arena.cap - a->arena.len, rec->data,
+                            rec->data_len, &dlen) != 0) {
       a->error = "a record's Data is not base64";
       return KEFO_ERR_BAD_RESPONSE;
     }
@@ -152,17 +152,17 @@ static int deaggregate_all(kefo_assembly *a) {
 
     a->cur = &a->krecs[k];
     if (a->cur->pk_len >= sizeof(pk_stack)) {
-      pk = kefo_mem_malloc(a->mem, a->cur->pk_len + 1);
+      pk = kefo__mem_malloc(a->mem, a->cur->pk_len + 1);
       if (pk == NULL) {
         return KEFO_ERR_NOMEM;
       }
     }
     memcpy(pk, a->strings.data + a->cur->pk, a->cur->pk_len + 1);
-    rv = kefo_kpl_deaggregate(a->mem, a->arena.data + a->cur->blob,
-                              a->cur->blob_len, pk, a->cur->pk_len, NULL,
-                              on_user_record, a, &res);
+    rv = kefo__kpl_deaggregate(a->mem, a->arena.data + a->cur->blob,
+                               a->cur->blob_len, pk, a->cur->pk_len, NULL,
+                               on_user_record, a, &res);
     if (pk != pk_stack) {
-      kefo_mem_free(a->mem, pk);
+      kefo__mem_free(a->mem, pk);
     }
     if (rv != 0) {
       a->error = "cannot de-aggregate a record";
@@ -172,15 +172,15 @@ static int deaggregate_all(kefo_assembly *a) {
   return 0;
 }
 
-int kefo_assembly_run(kefo_assembly *a, const kefo_wire_record *records,
-                      size_t n, size_t skip, kefo_resume_filter *filter,
-                      kefo_record **out, size_t *nout, uint64_t *bytes) {
+int kefo__assembly_run(kefo_assembly *a, const kefo_wire_record *records,
+                       size_t n, size_t skip, kefo_resume_filter *filter,
+                       kefo_record **out, size_t *nout, uint64_t *bytes) {
   uint64_t sum = 0;
   size_t k;
   int rv;
 
-  kefo_buf_reset(&a->arena);
-  kefo_buf_reset(&a->strings);
+  kefo__buf_reset(&a->arena);
+  kefo__buf_reset(&a->strings);
   a->nkrecs = 0;
   a->nurecs = 0;
   a->error = NULL;
@@ -197,7 +197,7 @@ int kefo_assembly_run(kefo_assembly *a, const kefo_wire_record *records,
   }
   if (a->recs_cap < a->nurecs) {
     kefo_record *nr =
-        kefo_mem_realloc(a->mem, a->recs, a->nurecs * sizeof(*nr));
+        kefo__mem_realloc(a->mem, a->recs, a->nurecs * sizeof(*nr));
     if (nr == NULL) {
       return KEFO_ERR_NOMEM;
     }

@@ -67,10 +67,10 @@ typedef struct kefo_assembly {
 } kefo_assembly;
 
 /* Sets up |a|, allocating through |mem| (NULL: the C library). */
-void kefo_assembly_init(kefo_assembly *a, const kefo_mem *mem);
+void kefo__assembly_init(kefo_assembly *a, const kefo_mem *mem);
 
 /* Frees what |a| holds; the records it lent are gone. */
-void kefo_assembly_free(kefo_assembly *a);
+void kefo__assembly_free(kefo_assembly *a);
 
 /*
  * Assembles |records|[|skip|..|n|) into user records, dropping those
@@ -81,12 +81,12 @@ void kefo_assembly_free(kefo_assembly *a);
  * Returns 0, KEFO_ERR_BAD_RESPONSE (a record lacks Data, PartitionKey or
  * SequenceNumber, or its Data is not base64; a->error says which),
  * KEFO_ERR_NOMEM (a->error is NULL), or an error of
- * kefo_kpl_deaggregate, KEFO_ERR_CALLBACK_FAILURE where it ran out of
+ * kefo__kpl_deaggregate, KEFO_ERR_CALLBACK_FAILURE where it ran out of
  * memory for user records (a->error says the record could not be
  * de-aggregated).
  */
-int kefo_assembly_run(kefo_assembly *a, const kefo_wire_record *records,
-                      size_t n, size_t skip, kefo_resume_filter *filter,
-                      kefo_record **out, size_t *nout, uint64_t *bytes);
+int kefo__assembly_run(kefo_assembly *a, const kefo_wire_record *records,
+                       size_t n, size_t skip, kefo_resume_filter *filter,
+                       kefo_record **out, size_t *nout, uint64_t *bytes);
 
 #endif /* KEFO_ASSEMBLY_H */

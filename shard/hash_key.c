@@ -17,8 +17,8 @@ static uint64_t load_be64(const uint8_t *p) {
          (uint64_t)p[6] << 8 | (uint64_t)p[7];
 }
 
-void kefo_hash_key_from_digest(kefo_hash_key *key,
-                               const uint8_t d[KEFO_HASH_KEY_DIGEST_LEN]) {
+void kefo__hash_key_from_digest(kefo_hash_key *key,
+                                const uint8_t d[KEFO_HASH_KEY_DIGEST_LEN]) {
   key->hi = load_be64(d);
   key->lo = load_be64(d + 8);
 }
@@ -38,7 +38,7 @@ static int mul10_add(kefo_hash_key *key, unsigned digit) {
   return 0;
 }
 
-int kefo_hash_key_parse(kefo_hash_key *key, const char *s, size_t len) {
+int kefo__hash_key_parse(kefo_hash_key *key, const char *s, size_t len) {
   kefo_hash_key k = {0, 0};
   size_t i;
 
@@ -55,7 +55,7 @@ int kefo_hash_key_parse(kefo_hash_key *key, const char *s, size_t len) {
   return 0;
 }
 
-size_t kefo_hash_key_format(char *out, const kefo_hash_key *key) {
+size_t kefo__hash_key_format(char *out, const kefo_hash_key *key) {
   /* Most significant limb first, for long division by 10. */
   uint32_t limb[4];
   char rev[KEFO_HASH_KEY_DEC_LEN];
@@ -82,7 +82,7 @@ size_t kefo_hash_key_format(char *out, const kefo_hash_key *key) {
   return n;
 }
 
-int kefo_hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b) {
+int kefo__hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b) {
   if (a->hi != b->hi) {
     return a->hi < b->hi ? -1 : 1;
   }
@@ -92,8 +92,8 @@ int kefo_hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b) {
   return 0;
 }
 
-int kefo_hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
-                                     size_t len) {
+int kefo__hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
+                                      size_t len) {
   uint8_t d[EVP_MAX_MD_SIZE];
   unsigned int dlen = 0;
   int ok;
@@ -108,27 +108,27 @@ int kefo_hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
     return KEFO_ERR_CRYPTO;
   }
   ERR_clear_last_mark();
-  kefo_hash_key_from_digest(key, d);
+  kefo__hash_key_from_digest(key, d);
   return 0;
 }
 
-int kefo_hash_range_init(kefo_hash_range *range, const char *start,
-                         size_t start_len, const char *end, size_t end_len) {
+int kefo__hash_range_init(kefo_hash_range *range, const char *start,
+                          size_t start_len, const char *end, size_t end_len) {
   kefo_hash_range r;
 
-  if (kefo_hash_key_parse(&r.start, start, start_len) != 0 ||
-      kefo_hash_key_parse(&r.end, end, end_len) != 0 ||
-      kefo_hash_key_cmp(&r.start, &r.end) > 0) {
+  if (kefo__hash_key_parse(&r.start, start, start_len) != 0 ||
+      kefo__hash_key_parse(&r.end, end, end_len) != 0 ||
+      kefo__hash_key_cmp(&r.start, &r.end) > 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   *range = r;
   return 0;
 }
 
-int kefo_hash_range_contains(const kefo_hash_range *range,
-                             const kefo_hash_key *key) {
-  return kefo_hash_key_cmp(key, &range->start) >= 0 &&
-         kefo_hash_key_cmp(key, &range->end) <= 0;
+int kefo__hash_range_contains(const kefo_hash_range *range,
+                              const kefo_hash_key *key) {
+  return kefo__hash_key_cmp(key, &range->start) >= 0 &&
+         kefo__hash_key_cmp(key, &range->end) <= 0;
 }
 
 struct kefo_hash_key_hasher {
@@ -136,42 +136,42 @@ struct kefo_hash_key_hasher {
   kefo_md5 md5;
 };
 
-int kefo_hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem) {
+int kefo__hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem) {
   kefo_hash_key_hasher *h;
   uint8_t d[KEFO_MD5_LEN];
   int rv;
 
-  mem = kefo_mem_or_default(mem);
-  h = kefo_mem_calloc(mem, 1, sizeof(*h));
+  mem = kefo__mem_or_default(mem);
+  h = kefo__mem_calloc(mem, 1, sizeof(*h));
   if (h == NULL) {
     return KEFO_ERR_NOMEM;
   }
   h->mem = mem;
   /* One digest now: an OpenSSL without MD5 is refused here, not at the
      first record. */
-  if ((rv = kefo_md5_digest(&h->md5, "", 0, d)) != 0) {
-    kefo_hash_key_hasher_del(h);
+  if ((rv = kefo__md5_digest(&h->md5, "", 0, d)) != 0) {
+    kefo__hash_key_hasher_del(h);
     return rv;
   }
   *out = h;
   return 0;
 }
 
-void kefo_hash_key_hasher_del(kefo_hash_key_hasher *h) {
+void kefo__hash_key_hasher_del(kefo_hash_key_hasher *h) {
   if (h == NULL) {
     return;
   }
-  kefo_md5_free(&h->md5);
-  kefo_mem_free(h->mem, h);
+  kefo__md5_free(&h->md5);
+  kefo__mem_free(h->mem, h);
 }
 
-int kefo_hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
-                       const char *pk, size_t len) {
+int kefo__hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
+                        const char *pk, size_t len) {
   uint8_t d[KEFO_MD5_LEN];
-  int rv = kefo_md5_digest(&h->md5, pk, len, d);
+  int rv = kefo__md5_digest(&h->md5, pk, len, d);
 
   if (rv == 0) {
-    kefo_hash_key_from_digest(key, d);
+    kefo__hash_key_from_digest(key, d);
   }
   return rv;
 }

@@ -40,16 +40,16 @@ typedef struct kefo_hash_range {
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (empty, a non-digit, or a value
  * of 2^128 or more).
  */
-int kefo_hash_key_parse(kefo_hash_key *key, const char *s, size_t len);
+int kefo__hash_key_parse(kefo_hash_key *key, const char *s, size_t len);
 
 /*
  * Writes |key| in decimal, NUL-terminated, into |out|, which must hold
  * KEFO_HASH_KEY_DEC_LEN bytes. Returns the number of digits.
  */
-size_t kefo_hash_key_format(char *out, const kefo_hash_key *key);
+size_t kefo__hash_key_format(char *out, const kefo_hash_key *key);
 
 /* Returns <0, 0 or >0 as |a| is below, equal to or above |b|. */
-int kefo_hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b);
+int kefo__hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b);
 
 /*
  * Stores in |*key| the hash key Kinesis gives the partition key |pk| of
@@ -57,11 +57,11 @@ int kefo_hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b);
  *
  * Returns 0 or KEFO_ERR_CRYPTO (OpenSSL could not compute MD5).
  */
-int kefo_hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
-                                     size_t len);
+int kefo__hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
+                                      size_t len);
 
 /*
- * Hashes partition keys as kefo_hash_key_from_partition_key does, for a
+ * Hashes partition keys as kefo__hash_key_from_partition_key does, for a
  * caller that hashes many (the producer, once per record): the MD5
  * method is looked up and the digest context made once, not per key,
  * which is most of what one EVP_Digest call costs for a short key.
@@ -74,19 +74,19 @@ typedef struct kefo_hash_key_hasher kefo_hash_key_hasher;
  * Returns 0, KEFO_ERR_NOMEM or KEFO_ERR_CRYPTO (no MD5 in this OpenSSL,
  * as under a FIPS-only provider).
  */
-int kefo_hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem);
+int kefo__hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem);
 
 /* Frees |h|. NULL is allowed. */
-void kefo_hash_key_hasher_del(kefo_hash_key_hasher *h);
+void kefo__hash_key_hasher_del(kefo_hash_key_hasher *h);
 
 /*
  * Stores in |*key| the hash key of the partition key |pk| of |len|
- * bytes, as kefo_hash_key_from_partition_key.
+ * bytes, as kefo__hash_key_from_partition_key.
  *
  * Returns 0 or KEFO_ERR_CRYPTO.
  */
-int kefo_hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
-                       const char *pk, size_t len);
+int kefo__hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
+                        const char *pk, size_t len);
 
 /*
  * Sets up |range| from a shard's StartingHashKey and EndingHashKey
@@ -95,16 +95,16 @@ int kefo_hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (a bad number, or start above
  * end).
  */
-int kefo_hash_range_init(kefo_hash_range *range, const char *start,
-                         size_t start_len, const char *end, size_t end_len);
+int kefo__hash_range_init(kefo_hash_range *range, const char *start,
+                          size_t start_len, const char *end, size_t end_len);
 
 /* Returns non-zero when |key| lies within |range|, ends included. */
-int kefo_hash_range_contains(const kefo_hash_range *range,
-                             const kefo_hash_key *key);
+int kefo__hash_range_contains(const kefo_hash_range *range,
+                              const kefo_hash_key *key);
 
 /* Reads the MD5 digest |d| of a partition key as Kinesis does: a
    big-endian 128-bit number. */
-void kefo_hash_key_from_digest(kefo_hash_key *key,
-                               const uint8_t d[KEFO_HASH_KEY_DIGEST_LEN]);
+void kefo__hash_key_from_digest(kefo_hash_key *key,
+                                const uint8_t d[KEFO_HASH_KEY_DIGEST_LEN]);
 
 #endif /* KEFO_HASH_KEY_H */

@@ -92,10 +92,10 @@ static int hash_of_pk(kefo_md5 *m, kefo_hash_key *key, const char *pk,
                       size_t len) {
   uint8_t d[KEFO_KPL_DIGEST_LEN];
 
-  if (kefo_md5_digest(m, pk, len, d) != 0) {
+  if (kefo__md5_digest(m, pk, len, d) != 0) {
     return KEFO_ERR_CRYPTO;
   }
-  kefo_hash_key_from_digest(key, d);
+  kefo__hash_key_from_digest(key, d);
   return 0;
 }
 
@@ -315,7 +315,7 @@ static int alloc_tables(kpl_ctx *c) {
   /* Hash keys first: they need the strictest alignment. */
   key_off = want_hash ? n * sizeof(kefo_hash_key) : 0;
   state_off = key_off + n * sizeof(kpl_key);
-  b = kefo_mem_malloc(c->mem, n * per);
+  b = kefo__mem_malloc(c->mem, n * per);
   if (b == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -367,7 +367,7 @@ static int record_hash(kpl_ctx *c, const kpl_rec *r, kefo_hash_key *out) {
 
   if (c->hash_state[i] == HASH_UNKNOWN) {
     if (r->has_ehk) {
-      rv = kefo_hash_key_parse(&c->hashes[i], k->s, k->len);
+      rv = kefo__hash_key_parse(&c->hashes[i], k->s, k->len);
       c->hash_state[i] = rv == 0 ? HASH_OK : HASH_BAD;
     } else {
       rv = hash_of_pk(&c->md5, &c->hashes[i], k->s, k->len);
@@ -425,7 +425,7 @@ static int validate_records(kpl_ctx *c, int *outside) {
         return rv;
       }
       if (c->range != NULL && (rv == KPL_NO_HASH_KEY ||
-                               !kefo_hash_range_contains(c->range, &key))) {
+                               !kefo__hash_range_contains(c->range, &key))) {
         *outside = 1;
       }
     }
@@ -500,7 +500,7 @@ static int try_aggregate(kpl_ctx *c) {
   }
   c->pb = c->blob + KEFO_KPL_MAGIC_LEN;
   c->pb_end = c->blob + c->len - KEFO_KPL_DIGEST_LEN;
-  if (kefo_md5_digest(&c->md5, c->pb, (size_t)(c->pb_end - c->pb), digest) !=
+  if (kefo__md5_digest(&c->md5, c->pb, (size_t)(c->pb_end - c->pb), digest) !=
       0) {
     return KEFO_ERR_CRYPTO;
   }
@@ -532,7 +532,7 @@ static int try_aggregate(kpl_ctx *c) {
   }
 
 fail_check:
-  kefo_mem_free(c->mem, c->block);
+  kefo__mem_free(c->mem, c->block);
   c->block = NULL;
 fail_alloc:
   return rv;
@@ -563,11 +563,11 @@ static int deliver_whole(kpl_ctx *c) {
   return 0;
 }
 
-int kefo_kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
-                         const char *partition_key, size_t partition_key_len,
-                         const kefo_kpl_options *opts,
-                         kefo_kpl_on_record on_record, void *user_data,
-                         kefo_kpl_result *result) {
+int kefo__kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
+                          const char *partition_key, size_t partition_key_len,
+                          const kefo_kpl_options *opts,
+                          kefo_kpl_on_record on_record, void *user_data,
+                          kefo_kpl_result *result) {
   kpl_ctx c;
   int rv;
 
@@ -576,7 +576,7 @@ int kefo_kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
     rv = KEFO_ERR_INVALID_ARGUMENT;
     goto fail_args;
   }
-  c.mem = kefo_mem_or_default(mem);
+  c.mem = kefo__mem_or_default(mem);
   c.blob = blob;
   c.len = len;
   c.outer_pk = partition_key;
@@ -593,7 +593,7 @@ int kefo_kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
     memset(&c.result, 0, sizeof(c.result));
     rv = deliver_whole(&c);
   }
-  kefo_md5_free(&c.md5);
+  kefo__md5_free(&c.md5);
 
 fail_args:
   if (result != NULL) {

@@ -21,7 +21,7 @@
 /*
  * One user record. Everything is lent: the pointers reach into the blob
  * (or, for a pass-through record, into the partition key) given to
- * kefo_kpl_deaggregate, so they live as long as those do; the struct
+ * kefo__kpl_deaggregate, so they live as long as those do; the struct
  * itself is valid only during the callback. Keys are not NUL-terminated.
  */
 typedef struct kefo_kpl_record {
@@ -51,7 +51,7 @@ typedef struct kefo_kpl_record {
 
 /*
  * Called once per user record, in order, on the thread that called
- * kefo_kpl_deaggregate. Return 0 to go on; anything else stops the
+ * kefo__kpl_deaggregate. Return 0 to go on; anything else stops the
  * call with KEFO_ERR_CALLBACK_FAILURE.
  */
 typedef int (*kefo_kpl_on_record)(const kefo_kpl_record *rec, void *user_data);
@@ -71,7 +71,7 @@ typedef struct kefo_kpl_options {
   const kefo_hash_range *range;
 } kefo_kpl_options;
 
-/* What kefo_kpl_deaggregate did with one blob. */
+/* What kefo__kpl_deaggregate did with one blob. */
 typedef struct kefo_kpl_result {
   /* Non-zero when the blob was a valid aggregate. */
   int aggregated;
@@ -111,10 +111,10 @@ typedef struct kefo_kpl_result {
  * delivered) or KEFO_ERR_INVALID_STATE (a bug: the delivery pass read
  * bytes other than the check pass had passed).
  */
-int kefo_kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
-                         const char *partition_key, size_t partition_key_len,
-                         const kefo_kpl_options *opts,
-                         kefo_kpl_on_record on_record, void *user_data,
-                         kefo_kpl_result *result);
+int kefo__kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
+                          const char *partition_key, size_t partition_key_len,
+                          const kefo_kpl_options *opts,
+                          kefo_kpl_on_record on_record, void *user_data,
+                          kefo_kpl_result *result);
 
 #endif /* KEFO_KPL_H */

@@ -153,13 +153,13 @@ static size_t table_find(const kpl_table *t, const char *s, size_t len,
 
 static void table_init(kpl_table *t, const kefo_mem *mem) {
   memset(t, 0, sizeof(*t));
-  kefo_buf_init(&t->bytes, mem);
+  kefo__buf_init(&t->bytes, mem);
 }
 
 static void table_free(kpl_table *t, const kefo_mem *mem) {
-  kefo_mem_free(mem, t->entries);
-  kefo_mem_free(mem, t->slots);
-  kefo_buf_free(&t->bytes);
+  kefo__mem_free(mem, t->entries);
+  kefo__mem_free(mem, t->slots);
+  kefo__buf_free(&t->bytes);
 }
 
 static void table_reset(kpl_table *t) {
@@ -168,7 +168,7 @@ static void table_reset(kpl_table *t) {
   }
   t->n = 0;
   t->pb_len = 0;
-  kefo_buf_reset(&t->bytes);
+  kefo__buf_reset(&t->bytes);
 }
 
 static void table_insert_slot(uint32_t *slots, size_t nslots, uint32_t hash,
@@ -195,14 +195,14 @@ static int table_reserve(kpl_table *t, const kefo_mem *mem, size_t len) {
     if (cap > SIZE_MAX / sizeof(kpl_entry)) {
       return KEFO_ERR_NOMEM;
     }
-    e = kefo_mem_realloc(mem, t->entries, cap * sizeof(kpl_entry));
+    e = kefo__mem_realloc(mem, t->entries, cap * sizeof(kpl_entry));
     if (e == NULL) {
       return KEFO_ERR_NOMEM;
     }
     t->entries = e;
     t->cap = cap;
   }
-  if (kefo_buf_reserve(&t->bytes, len) != 0) {
+  if (kefo__buf_reserve(&t->bytes, len) != 0) {
     return KEFO_ERR_NOMEM;
   }
   /* At most half full, so probes stay short and always end. */
@@ -213,14 +213,14 @@ static int table_reserve(kpl_table *t, const kefo_mem *mem, size_t len) {
     if (nslots > SIZE_MAX / sizeof(uint32_t)) {
       return KEFO_ERR_NOMEM;
     }
-    slots = kefo_mem_calloc(mem, nslots, sizeof(uint32_t));
+    slots = kefo__mem_calloc(mem, nslots, sizeof(uint32_t));
     if (slots == NULL) {
       return KEFO_ERR_NOMEM;
     }
     for (i = 0; i < t->n; ++i) {
       table_insert_slot(slots, nslots, t->entries[i].hash, (uint32_t)(i + 1));
     }
-    kefo_mem_free(mem, t->slots);
+    kefo__mem_free(mem, t->slots);
     t->slots = slots;
     t->nslots = nslots;
   }
@@ -321,14 +321,14 @@ static int record_plan(const kefo_kpl_aggregator *a, kpl_plan *pl,
   return 0;
 }
 
-int kefo_kpl_aggregator_new(kefo_kpl_aggregator **out, const kefo_mem *mem) {
+int kefo__kpl_aggregator_new(kefo_kpl_aggregator **out, const kefo_mem *mem) {
   kefo_kpl_aggregator *a;
 
   if (out == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  a = kefo_mem_calloc(mem, 1, sizeof(*a));
+  mem = kefo__mem_or_default(mem);
+  a = kefo__mem_calloc(mem, 1, sizeof(*a));
   if (a == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -337,37 +337,37 @@ int kefo_kpl_aggregator_new(kefo_kpl_aggregator **out, const kefo_mem *mem) {
      allocation until it holds records. */
   table_init(&a->pk, &a->mem);
   table_init(&a->ehk, &a->mem);
-  kefo_buf_init(&a->recs, &a->mem);
+  kefo__buf_init(&a->recs, &a->mem);
   *out = a;
   return 0;
 }
 
-void kefo_kpl_aggregator_del(kefo_kpl_aggregator *a) {
+void kefo__kpl_aggregator_del(kefo_kpl_aggregator *a) {
   if (a == NULL) {
     return;
   }
   table_free(&a->pk, &a->mem);
   table_free(&a->ehk, &a->mem);
-  kefo_buf_free(&a->recs);
-  kefo_md5_free(&a->md5);
-  kefo_mem_free(&a->mem, a);
+  kefo__buf_free(&a->recs);
+  kefo__md5_free(&a->md5);
+  kefo__mem_free(&a->mem, a);
 }
 
-void kefo_kpl_aggregator_reset(kefo_kpl_aggregator *a) {
+void kefo__kpl_aggregator_reset(kefo_kpl_aggregator *a) {
   if (a == NULL) {
     return;
   }
   table_reset(&a->pk);
   table_reset(&a->ehk);
-  kefo_buf_reset(&a->recs);
+  kefo__buf_reset(&a->recs);
   a->count = 0;
   a->pb_len = 0;
 }
 
-size_t kefo_kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
-                                     const char *pk, size_t pk_len,
-                                     const char *ehk, size_t ehk_len,
-                                     size_t data_len) {
+size_t kefo__kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
+                                      const char *pk, size_t pk_len,
+                                      const char *ehk, size_t ehk_len,
+                                      size_t data_len) {
   kpl_plan pl;
 
   if (a == NULL ||
@@ -377,7 +377,7 @@ size_t kefo_kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
   return pl.pb_len + KEFO_KPL_EMPTY_AGGREGATE_LEN;
 }
 
-/* Writes the record that kefo_kpl_aggregator_add made room for. */
+/* Writes the record that kefo__kpl_aggregator_add made room for. */
 static void append_record(kefo_kpl_aggregator *a, const kpl_plan *pl,
                           int has_ehk, const uint8_t *data, size_t data_len) {
   uint8_t *p = a->recs.data + a->recs.len;
@@ -401,9 +401,9 @@ static void append_record(kefo_kpl_aggregator *a, const kpl_plan *pl,
   ++a->count;
 }
 
-int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
-                            size_t pk_len, const char *ehk, size_t ehk_len,
-                            const uint8_t *data, size_t data_len) {
+int kefo__kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
+                             size_t pk_len, const char *ehk, size_t ehk_len,
+                             const uint8_t *data, size_t data_len) {
   kefo_hash_key key;
   kpl_plan pl;
   int rv;
@@ -412,7 +412,7 @@ int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
   if (a == NULL || pk == NULL || pk_len == 0 ||
       pk_len > KEFO_KPL_MAX_PARTITION_KEY_LEN ||
       (data == NULL && data_len > 0) ||
-      (ehk != NULL && kefo_hash_key_parse(&key, ehk, ehk_len) != 0)) {
+      (ehk != NULL && kefo__hash_key_parse(&key, ehk, ehk_len) != 0)) {
     rv = KEFO_ERR_INVALID_ARGUMENT;
     goto fail;
   }
@@ -423,7 +423,7 @@ int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
   }
   /* Room for everything first, so that a failure leaves the aggregate as
      it was (only with more capacity) and the writes below cannot fail. */
-  if (kefo_buf_reserve(&a->recs, pl.field_len) != 0 ||
+  if (kefo__buf_reserve(&a->recs, pl.field_len) != 0 ||
       (pl.pk_new && table_reserve(&a->pk, &a->mem, pk_len) != 0) ||
       (pl.ehk_new && table_reserve(&a->ehk, &a->mem, ehk_len) != 0)) {
     rv = KEFO_ERR_NOMEM;
@@ -443,11 +443,11 @@ fail:
   return rv;
 }
 
-size_t kefo_kpl_aggregator_count(const kefo_kpl_aggregator *a) {
+size_t kefo__kpl_aggregator_count(const kefo_kpl_aggregator *a) {
   return a != NULL ? a->count : 0;
 }
 
-size_t kefo_kpl_aggregator_size(const kefo_kpl_aggregator *a) {
+size_t kefo__kpl_aggregator_size(const kefo_kpl_aggregator *a) {
   return (a != NULL ? a->pb_len : 0) + KEFO_KPL_EMPTY_AGGREGATE_LEN;
 }
 
@@ -465,7 +465,7 @@ static uint8_t *write_table(uint8_t *p, const kpl_table *t, uint8_t tag) {
   return p;
 }
 
-int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
+int kefo__kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
   size_t total;
   uint8_t *pb, *p;
   int rv;
@@ -474,8 +474,8 @@ int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
     rv = KEFO_ERR_INVALID_ARGUMENT;
     goto fail;
   }
-  total = kefo_kpl_aggregator_size(a);
-  if (kefo_buf_reserve(out, total) != 0) {
+  total = kefo__kpl_aggregator_size(a);
+  if (kefo__buf_reserve(out, total) != 0) {
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
@@ -484,7 +484,7 @@ int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
   p = out->data + out->len;
   memcpy(p, kpl_magic, KEFO_KPL_MAGIC_LEN);
   pb = p + KEFO_KPL_MAGIC_LEN;
-  /* Tables before records, as the KPL writes them; kefo_kpl_deaggregate
+  /* Tables before records, as the KPL writes them; kefo__kpl_deaggregate
      reads that order fastest. */
   p = write_table(pb, &a->pk, TAG_AGG_PARTITION_KEY);
   p = write_table(p, &a->ehk, TAG_AGG_EXPLICIT_HASH_KEY);
@@ -498,7 +498,7 @@ int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
     rv = KEFO_ERR_INVALID_STATE;
     goto fail;
   }
-  rv = kefo_md5_digest(&a->md5, pb, a->pb_len, p);
+  rv = kefo__md5_digest(&a->md5, pb, a->pb_len, p);
   if (rv != 0) {
     goto fail;
   }

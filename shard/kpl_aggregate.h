@@ -1,6 +1,6 @@
 /*
  * KPL aggregation, the mirror of shard/kpl.h: packs user records into the
- * data blob of one Kinesis record in the format kefo_kpl_deaggregate (and
+ * data blob of one Kinesis record in the format kefo__kpl_deaggregate (and
  * the KCL) read. No I/O; the producer decides when an aggregate is full
  * from the exact sizes given here.
  */
@@ -35,28 +35,28 @@ typedef struct kefo_kpl_aggregator kefo_kpl_aggregator;
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (NULL |out|) or KEFO_ERR_NOMEM.
  */
-int kefo_kpl_aggregator_new(kefo_kpl_aggregator **out, const kefo_mem *mem);
+int kefo__kpl_aggregator_new(kefo_kpl_aggregator **out, const kefo_mem *mem);
 
 /* Frees |a| and everything it holds. NULL is allowed. */
-void kefo_kpl_aggregator_del(kefo_kpl_aggregator *a);
+void kefo__kpl_aggregator_del(kefo_kpl_aggregator *a);
 
 /* Empties |a| for the next aggregate, keeping its memory. */
-void kefo_kpl_aggregator_reset(kefo_kpl_aggregator *a);
+void kefo__kpl_aggregator_reset(kefo_kpl_aggregator *a);
 
 /*
- * The size in bytes that kefo_kpl_aggregator_finish would append if the
+ * The size in bytes that kefo__kpl_aggregator_finish would append if the
  * record (partition key |pk| of |pk_len| bytes, explicit hash key |ehk|
  * of |ehk_len| bytes or NULL for none, |data_len| bytes of data) were
  * added now, without adding it. A key counts as new only when it is not
  * already in its table. The arguments are not checked: for a record that
- * kefo_kpl_aggregator_add would refuse the figure means nothing, and a
+ * kefo__kpl_aggregator_add would refuse the figure means nothing, and a
  * NULL |pk| counts as a new key. SIZE_MAX when the size would not fit a
  * size_t.
  */
-size_t kefo_kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
-                                     const char *pk, size_t pk_len,
-                                     const char *ehk, size_t ehk_len,
-                                     size_t data_len);
+size_t kefo__kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
+                                      const char *pk, size_t pk_len,
+                                      const char *ehk, size_t ehk_len,
+                                      size_t data_len);
 
 /*
  * Adds one user record: partition key |pk| of |pk_len| bytes, explicit
@@ -70,25 +70,25 @@ size_t kefo_kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
  * KEFO_ERR_NOMEM (out of memory, or the aggregate would pass SIZE_MAX
  * bytes or UINT32_MAX - 1 records). On error the aggregate is unchanged.
  */
-int kefo_kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
-                            size_t pk_len, const char *ehk, size_t ehk_len,
-                            const uint8_t *data, size_t data_len);
+int kefo__kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
+                             size_t pk_len, const char *ehk, size_t ehk_len,
+                             const uint8_t *data, size_t data_len);
 
 /* The number of user records added since creation or the last reset. */
-size_t kefo_kpl_aggregator_count(const kefo_kpl_aggregator *a);
+size_t kefo__kpl_aggregator_count(const kefo_kpl_aggregator *a);
 
 /*
- * The size in bytes that kefo_kpl_aggregator_finish would append now:
+ * The size in bytes that kefo__kpl_aggregator_finish would append now:
  * KEFO_KPL_EMPTY_AGGREGATE_LEN for no records.
  */
-size_t kefo_kpl_aggregator_size(const kefo_kpl_aggregator *a);
+size_t kefo__kpl_aggregator_size(const kefo_kpl_aggregator *a);
 
 /*
  * Appends the finished aggregate to |out|: the magic, the protobuf and
- * the MD5 of the protobuf, kefo_kpl_aggregator_size(|a|) bytes in all.
+ * the MD5 of the protobuf, kefo__kpl_aggregator_size(|a|) bytes in all.
  * Does not reset |a|, so it may be called again. An aggregate of no
  * records is KEFO_KPL_EMPTY_AGGREGATE_LEN bytes, which the KCL (and
- * kefo_kpl_deaggregate) take for one plain record, not an aggregate:
+ * kefo__kpl_deaggregate) take for one plain record, not an aggregate:
  * never send one.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (NULL |a| or |out|),
@@ -97,6 +97,6 @@ size_t kefo_kpl_aggregator_size(const kefo_kpl_aggregator *a);
  * size counted). On error |out| keeps its length (its capacity may have
  * grown).
  */
-int kefo_kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out);
+int kefo__kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out);
 
 #endif /* KEFO_KPL_AGGREGATE_H */

@@ -7,8 +7,8 @@
 
 #include <kefo/kefo.h>
 
-int kefo_md5_digest(kefo_md5 *m, const void *data, size_t len,
-                    uint8_t out[KEFO_MD5_LEN]) {
+int kefo__md5_digest(kefo_md5 *m, const void *data, size_t len,
+                     uint8_t out[KEFO_MD5_LEN]) {
   unsigned int outlen = 0;
   int ok;
 
@@ -33,7 +33,7 @@ int kefo_md5_digest(kefo_md5 *m, const void *data, size_t len,
   return 0;
 }
 
-void kefo_md5_free(kefo_md5 *m) {
+void kefo__md5_free(kefo_md5 *m) {
   EVP_MD_CTX_free(m->ctx);
   EVP_MD_free(m->md);
   m->ctx = NULL;

@@ -16,7 +16,7 @@
 
 #define KEFO_MD5_LEN 16
 
-/* Zero-initialise it; free it with kefo_md5_free. Not shared between
+/* Zero-initialise it; free it with kefo__md5_free. Not shared between
    threads. */
 typedef struct kefo_md5 {
   EVP_MD *md;
@@ -30,10 +30,10 @@ typedef struct kefo_md5 {
  * Returns 0 or KEFO_ERR_CRYPTO (no MD5 in this OpenSSL, as under a
  * FIPS-only provider, or no memory for its context).
  */
-int kefo_md5_digest(kefo_md5 *m, const void *data, size_t len,
-                    uint8_t out[KEFO_MD5_LEN]);
+int kefo__md5_digest(kefo_md5 *m, const void *data, size_t len,
+                     uint8_t out[KEFO_MD5_LEN]);
 
 /* Frees what |m| keeps; it may be used again. */
-void kefo_md5_free(kefo_md5 *m);
+void kefo__md5_free(kefo_md5 *m);
 
 #endif /* KEFO_MD5_H */

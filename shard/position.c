@@ -13,7 +13,7 @@ static const char *const position_types[] = {
     "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER",
     "AFTER_SEQUENCE_NUMBER"};
 
-int kefo_position_valid(const char *type, const char *value) {
+int kefo__position_valid(const char *type, const char *value) {
   size_t i;
   int known = 0, needs_value;
 
@@ -23,12 +23,12 @@ int kefo_position_valid(const char *type, const char *value) {
   for (i = 0; i < sizeof(position_types) / sizeof(position_types[0]); ++i) {
     known |= strcmp(type, position_types[i]) == 0;
   }
-  needs_value = kefo_position_needs_value(type);
+  needs_value = kefo__position_needs_value(type);
   return known && (!needs_value || value != NULL) &&
          (value == NULL || strlen(value) < KEFO_SEQ_MAX) &&
-         (!needs_value || !strstr(type, "SEQUENCE") || kefo_seq_valid(value));
+         (!needs_value || !strstr(type, "SEQUENCE") || kefo__seq_valid(value));
 }
 
-int kefo_position_needs_value(const char *type) {
+int kefo__position_needs_value(const char *type) {
   return strcmp(type, "TRIM_HORIZON") != 0 && strcmp(type, "LATEST") != 0;
 }

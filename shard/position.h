@@ -12,9 +12,9 @@
    LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER) and
    |value| fits it: present when the type needs one (a well-formed
    sequence number for the two SEQUENCE types) and short enough. */
-int kefo_position_valid(const char *type, const char *value);
+int kefo__position_valid(const char *type, const char *value);
 
 /* Returns 1 when |type| (a known position type) takes a value. */
-int kefo_position_needs_value(const char *type);
+int kefo__position_needs_value(const char *type);
 
 #endif /* KEFO_POSITION_H */

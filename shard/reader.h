@@ -135,11 +135,11 @@ struct kefo_reader_ops {
   void (*del)(kefo_shard_reader *r);
 };
 
-extern const kefo_reader_ops kefo_efo_reader_ops;
-extern const kefo_reader_ops kefo_polling_reader_ops;
+extern const kefo_reader_ops kefo__efo_reader_ops;
+extern const kefo_reader_ops kefo__polling_reader_ops;
 
 /* Monotonic milliseconds of the reader's clock. */
-static inline int64_t kefo_shard_reader_now_ms(const kefo_shard_reader *r) {
+static inline int64_t kefo__shard_reader_now_ms(const kefo_shard_reader *r) {
   return r->env->clock->mono_ms(r->env->clock->user_data);
 }
 

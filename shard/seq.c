@@ -5,10 +5,10 @@
 
 #include "shard/seq.h"
 
-int kefo_seq_valid(const char *s) {
-  return kefo_seq_len(s) != 0;
+int kefo__seq_valid(const char *s) {
+  return kefo__seq_len(s) != 0;
 }
 
-int kefo_seq_cmp(const char *a, const char *b) {
-  return kefo_seq_cmp_len(a, strlen(a), b, strlen(b));
+int kefo__seq_cmp(const char *a, const char *b) {
+  return kefo__seq_cmp_len(a, strlen(a), b, strlen(b));
 }

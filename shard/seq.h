@@ -18,7 +18,7 @@
    0x3F) where a low nibble of 10 to 15 would carry into it. A carry out
    of one byte into the next only comes from a byte of 0xFA or more,
    which fails the first test anyway. */
-static inline int kefo_seq_digits8(uint64_t w) {
+static inline int kefo__seq_digits8(uint64_t w) {
   const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull;
   return ((w & hi) | (((w + 0x0606060606060606ull) & hi) >> 4)) ==
          0x3333333333333333ull;
@@ -26,7 +26,7 @@ static inline int kefo_seq_digits8(uint64_t w) {
 
 /* Returns the length of |s| when it is a well-formed sequence number (1
    to 128 decimal digits), else 0. */
-static inline size_t kefo_seq_len(const char *s) {
+static inline size_t kefo__seq_len(const char *s) {
   size_t i = 0, n;
   uint64_t w;
 
@@ -41,7 +41,7 @@ static inline size_t kefo_seq_len(const char *s) {
      continuation, and a byte loop over 56 digits showed in profiles. */
   for (; i + 8 <= n; i += 8) {
     memcpy(&w, s + i, 8);
-    if (!kefo_seq_digits8(w)) {
+    if (!kefo__seq_digits8(w)) {
       return 0;
     }
   }
@@ -55,8 +55,8 @@ static inline size_t kefo_seq_len(const char *s) {
 
 /* Compares two sequence numbers whose lengths (|la|, |lb|) are known:
    <0, 0, >0. */
-static inline int kefo_seq_cmp_len(const char *a, size_t la, const char *b,
-                                   size_t lb) {
+static inline int kefo__seq_cmp_len(const char *a, size_t la, const char *b,
+                                    size_t lb) {
   /* Leading zeros are not expected from Kinesis; skip them so that the
      comparison by length stays right if one ever appears. */
   while (la > 1 && a[0] == '0') {
@@ -77,10 +77,10 @@ static inline int kefo_seq_cmp_len(const char *a, size_t la, const char *b,
  * Compares two sequence numbers (decimal strings without leading zeros):
  * <0, 0, >0. Returns 0 for equal.
  */
-int kefo_seq_cmp(const char *a, const char *b);
+int kefo__seq_cmp(const char *a, const char *b);
 
 /* Returns 1 when |s| is a well-formed sequence number: 1 to 128 decimal
    digits. */
-int kefo_seq_valid(const char *s);
+int kefo__seq_valid(const char *s);
 
 #endif /* KEFO_SEQ_H */

@@ -29,7 +29,7 @@ typedef struct node {
   kefo_shard_state state;
   /* Discoveries that may still omit this shard before it is GONE. */
   uint8_t grace;
-  /* Handed to kefo_shard_graph_new_each already. */
+  /* Handed to kefo__shard_graph_new_each already. */
   uint8_t reported;
   uint8_t closed;
   uint8_t has_range;
@@ -49,7 +49,7 @@ struct kefo_shard_graph {
   node *all_tail;
   node *ready_head;
   node *ready_tail;
-  /* The next node kefo_shard_graph_ready_each will visit, moved on if
+  /* The next node kefo__shard_graph_ready_each will visit, moved on if
      that node leaves the ready list during the callback. */
   node *iter_next;
   int iterating;
@@ -77,7 +77,7 @@ typedef struct shard_fields {
 static const char *const state_names[KEFO_SHARD_STATE_COUNT] = {
     "UNKNOWN", "WAITING", "READY", "READING", "FINISHED", "GONE"};
 
-const char *kefo_shard_state_name(kefo_shard_state state) {
+const char *kefo__shard_state_name(kefo_shard_state state) {
   if ((unsigned)state >= KEFO_SHARD_STATE_COUNT) {
     return "?";
   }
@@ -146,14 +146,14 @@ static int grow(kefo_shard_graph *g) {
   if (cap < g->cap || cap > SIZE_MAX / sizeof(node *)) {
     return KEFO_ERR_NOMEM;
   }
-  slots = kefo_mem_calloc(&g->mem, cap, sizeof(node *));
+  slots = kefo__mem_calloc(&g->mem, cap, sizeof(node *));
   if (slots == NULL) {
     return KEFO_ERR_NOMEM;
   }
   for (n = g->all_head; n != NULL; n = n->all_next) {
     slot_put(slots, cap, n);
   }
-  kefo_mem_free(&g->mem, g->slots);
+  kefo__mem_free(&g->mem, g->slots);
   g->slots = slots;
   g->cap = cap;
   return 0;
@@ -273,7 +273,7 @@ static int get_or_create(kefo_shard_graph *g, const char *id, size_t len,
       return rv;
     }
   }
-  n = kefo_mem_calloc(&g->mem, 1, sizeof(node) + len + 1);
+  n = kefo__mem_calloc(&g->mem, 1, sizeof(node) + len + 1);
   if (n == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -306,12 +306,12 @@ static int add_child(kefo_shard_graph *g, node *p, node *c) {
       return KEFO_ERR_NOMEM;
     }
     if (p->children == p->child_inline) {
-      children = kefo_mem_malloc(&g->mem, cap * sizeof(node *));
+      children = kefo__mem_malloc(&g->mem, cap * sizeof(node *));
       if (children != NULL) {
         memcpy(children, p->child_inline, sizeof(p->child_inline));
       }
     } else {
-      children = kefo_mem_realloc(&g->mem, p->children, cap * sizeof(node *));
+      children = kefo__mem_realloc(&g->mem, p->children, cap * sizeof(node *));
     }
     if (children == NULL) {
       return KEFO_ERR_NOMEM;
@@ -380,7 +380,7 @@ static int json_hash_key(const cJSON *range, const char *name,
   const cJSON *item = cJSON_GetObjectItemCaseSensitive(range, name);
 
   if (!cJSON_IsString(item) ||
-      kefo_hash_key_parse(key, item->valuestring, strlen(item->valuestring)) !=
+      kefo__hash_key_parse(key, item->valuestring, strlen(item->valuestring)) !=
           0) {
     return KEFO_ERR_BAD_RESPONSE;
   }
@@ -396,7 +396,7 @@ static int parse_range(const cJSON *obj, shard_fields *f) {
   if (!cJSON_IsObject(range) ||
       json_hash_key(range, "StartingHashKey", &f->start) != 0 ||
       json_hash_key(range, "EndingHashKey", &f->end) != 0 ||
-      kefo_hash_key_cmp(&f->start, &f->end) > 0) {
+      kefo__hash_key_cmp(&f->start, &f->end) > 0) {
     return KEFO_ERR_BAD_RESPONSE;
   }
   f->has_range = 1;
@@ -508,20 +508,20 @@ static int merge_shard(kefo_shard_graph *g, const shard_fields *f,
   return 0;
 }
 
-int kefo_shard_graph_new(kefo_shard_graph **out, const kefo_mem *mem) {
+int kefo__shard_graph_new(kefo_shard_graph **out, const kefo_mem *mem) {
   kefo_shard_graph *g;
 
   if (out == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  mem = kefo_mem_or_default(mem);
-  g = kefo_mem_calloc(mem, 1, sizeof(*g));
+  mem = kefo__mem_or_default(mem);
+  g = kefo__mem_calloc(mem, 1, sizeof(*g));
   if (g == NULL) {
     goto fail_graph;
   }
   g->mem = *mem;
   g->cap = INITIAL_CAP;
-  g->slots = kefo_mem_calloc(mem, g->cap, sizeof(node *));
+  g->slots = kefo__mem_calloc(mem, g->cap, sizeof(node *));
   if (g->slots == NULL) {
     goto fail_slots;
   }
@@ -529,12 +529,12 @@ int kefo_shard_graph_new(kefo_shard_graph **out, const kefo_mem *mem) {
   return 0;
 
 fail_slots:
-  kefo_mem_free(mem, g);
+  kefo__mem_free(mem, g);
 fail_graph:
   return KEFO_ERR_NOMEM;
 }
 
-void kefo_shard_graph_del(kefo_shard_graph *g) {
+void kefo__shard_graph_del(kefo_shard_graph *g) {
   node *n, *next;
 
   if (g == NULL) {
@@ -543,15 +543,15 @@ void kefo_shard_graph_del(kefo_shard_graph *g) {
   for (n = g->all_head; n != NULL; n = next) {
     next = n->all_next;
     if (n->children != n->child_inline) {
-      kefo_mem_free(&g->mem, n->children);
+      kefo__mem_free(&g->mem, n->children);
     }
-    kefo_mem_free(&g->mem, n);
+    kefo__mem_free(&g->mem, n);
   }
-  kefo_mem_free(&g->mem, g->slots);
-  kefo_mem_free(&g->mem, g);
+  kefo__mem_free(&g->mem, g->slots);
+  kefo__mem_free(&g->mem, g);
 }
 
-int kefo_shard_graph_discover_begin(kefo_shard_graph *g) {
+int kefo__shard_graph_discover_begin(kefo_shard_graph *g) {
   if (g == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
@@ -560,7 +560,7 @@ int kefo_shard_graph_discover_begin(kefo_shard_graph *g) {
   return 0;
 }
 
-int kefo_shard_graph_discover_page(kefo_shard_graph *g, const cJSON *shards) {
+int kefo__shard_graph_discover_page(kefo_shard_graph *g, const cJSON *shards) {
   const cJSON *s;
   shard_fields f;
   node *n;
@@ -589,7 +589,7 @@ int kefo_shard_graph_discover_page(kefo_shard_graph *g, const cJSON *shards) {
   return 0;
 }
 
-int kefo_shard_graph_discover_end(kefo_shard_graph *g) {
+int kefo__shard_graph_discover_end(kefo_shard_graph *g) {
   node *n;
 
   if (g == NULL) {
@@ -615,14 +615,14 @@ int kefo_shard_graph_discover_end(kefo_shard_graph *g) {
   return 0;
 }
 
-int kefo_shard_graph_discover(kefo_shard_graph *g, const cJSON *shards) {
-  int rv = kefo_shard_graph_discover_begin(g);
+int kefo__shard_graph_discover(kefo_shard_graph *g, const cJSON *shards) {
+  int rv = kefo__shard_graph_discover_begin(g);
 
   if (rv == 0) {
-    rv = kefo_shard_graph_discover_page(g, shards);
+    rv = kefo__shard_graph_discover_page(g, shards);
   }
   if (rv == 0) {
-    rv = kefo_shard_graph_discover_end(g);
+    rv = kefo__shard_graph_discover_end(g);
   }
   return rv;
 }
@@ -636,7 +636,7 @@ static node *lookup(const kefo_shard_graph *g, const char *shard_id) {
   return find(g, shard_id, len);
 }
 
-int kefo_shard_graph_shard_started(kefo_shard_graph *g, const char *shard_id) {
+int kefo__shard_graph_shard_started(kefo_shard_graph *g, const char *shard_id) {
   node *n = lookup(g, shard_id);
 
   if (n == NULL) {
@@ -649,7 +649,8 @@ int kefo_shard_graph_shard_started(kefo_shard_graph *g, const char *shard_id) {
   return 0;
 }
 
-int kefo_shard_graph_shard_released(kefo_shard_graph *g, const char *shard_id) {
+int kefo__shard_graph_shard_released(kefo_shard_graph *g,
+                                     const char *shard_id) {
   node *n = lookup(g, shard_id);
 
   if (n == NULL) {
@@ -663,8 +664,8 @@ int kefo_shard_graph_shard_released(kefo_shard_graph *g, const char *shard_id) {
   return 0;
 }
 
-int kefo_shard_graph_shard_finished(kefo_shard_graph *g, const char *shard_id,
-                                    const cJSON *child_shards) {
+int kefo__shard_graph_shard_finished(kefo_shard_graph *g, const char *shard_id,
+                                     const cJSON *child_shards) {
   const cJSON *c;
   shard_fields f;
   size_t len;
@@ -704,18 +705,19 @@ int kefo_shard_graph_shard_finished(kefo_shard_graph *g, const char *shard_id,
   return 0;
 }
 
-int kefo_shard_graph_apply_checkpoint(kefo_shard_graph *g, const char *shard_id,
-                                      const char *checkpoint) {
+int kefo__shard_graph_apply_checkpoint(kefo_shard_graph *g,
+                                       const char *shard_id,
+                                       const char *checkpoint) {
   if (g == NULL || id_len(shard_id) == 0 || checkpoint == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (strcmp(checkpoint, "SHARD_END") != 0) {
     return 0;
   }
-  return kefo_shard_graph_shard_finished(g, shard_id, NULL);
+  return kefo__shard_graph_shard_finished(g, shard_id, NULL);
 }
 
-int kefo_shard_graph_shard_gone(kefo_shard_graph *g, const char *shard_id) {
+int kefo__shard_graph_shard_gone(kefo_shard_graph *g, const char *shard_id) {
   size_t len;
   node *n;
   int rv;
@@ -755,8 +757,8 @@ static void fill_info(const node *n, kefo_shard_info *info) {
   info->hash_end = n->hash_end;
 }
 
-int kefo_shard_graph_get(const kefo_shard_graph *g, const char *shard_id,
-                         kefo_shard_info *info) {
+int kefo__shard_graph_get(const kefo_shard_graph *g, const char *shard_id,
+                          kefo_shard_info *info) {
   node *n = lookup(g, shard_id);
 
   if (n == NULL || info == NULL) {
@@ -766,8 +768,8 @@ int kefo_shard_graph_get(const kefo_shard_graph *g, const char *shard_id,
   return 0;
 }
 
-int kefo_shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
-                                void *user_data) {
+int kefo__shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                                 void *user_data) {
   kefo_shard_info info;
   node *saved, *n;
   int rv = 0, saved_iterating;
@@ -792,8 +794,8 @@ int kefo_shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
   return rv;
 }
 
-int kefo_shard_graph_each(const kefo_shard_graph *g, kefo_shard_graph_cb cb,
-                          void *user_data) {
+int kefo__shard_graph_each(const kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                           void *user_data) {
   kefo_shard_info info;
   const node *n;
 
@@ -809,8 +811,8 @@ int kefo_shard_graph_each(const kefo_shard_graph *g, kefo_shard_graph_cb cb,
   return 0;
 }
 
-int kefo_shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
-                              void *user_data) {
+int kefo__shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                               void *user_data) {
   kefo_shard_info info;
   node *n;
 
@@ -838,8 +840,8 @@ int kefo_shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
   return 0;
 }
 
-void kefo_shard_graph_counts_get(const kefo_shard_graph *g,
-                                 kefo_shard_graph_counts *out) {
+void kefo__shard_graph_counts_get(const kefo_shard_graph *g,
+                                  kefo_shard_graph_counts *out) {
   memset(out, 0, sizeof(*out));
   if (g == NULL) {
     return;
@@ -849,6 +851,6 @@ void kefo_shard_graph_counts_get(const kefo_shard_graph *g,
   memcpy(out->by_state, g->by_state, sizeof(out->by_state));
 }
 
-uint64_t kefo_shard_graph_work(const kefo_shard_graph *g) {
+uint64_t kefo__shard_graph_work(const kefo_shard_graph *g) {
   return g ? g->work : 0;
 }

@@ -92,19 +92,19 @@ typedef int (*kefo_shard_graph_cb)(const kefo_shard_info *info,
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|out| NULL) or KEFO_ERR_NOMEM.
  */
-int kefo_shard_graph_new(kefo_shard_graph **out, const kefo_mem *mem);
+int kefo__shard_graph_new(kefo_shard_graph **out, const kefo_mem *mem);
 
 /* Frees |g| and every shard in it. NULL is ignored. */
-void kefo_shard_graph_del(kefo_shard_graph *g);
+void kefo__shard_graph_del(kefo_shard_graph *g);
 
 /*
  * Starts a discovery: the pages of one complete ListShards answer follow
- * through kefo_shard_graph_discover_page, then kefo_shard_graph_discover_end.
+ * through kefo__shard_graph_discover_page, then kefo__shard_graph_discover_end.
  * Beginning again abandons a discovery that failed half-way.
  *
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (|g| NULL).
  */
-int kefo_shard_graph_discover_begin(kefo_shard_graph *g);
+int kefo__shard_graph_discover_begin(kefo_shard_graph *g);
 
 /*
  * Merges one page of ListShards: |shards| is its "Shards" array of Shard
@@ -122,7 +122,7 @@ int kefo_shard_graph_discover_begin(kefo_shard_graph *g);
  * shard itself, a hash key that is not a decimal below 2^128, a range
  * whose start is above its end) or KEFO_ERR_NOMEM.
  */
-int kefo_shard_graph_discover_page(kefo_shard_graph *g, const cJSON *shards);
+int kefo__shard_graph_discover_page(kefo_shard_graph *g, const cJSON *shards);
 
 /*
  * Ends a discovery whose pages were all merged. Shards it did not list are
@@ -135,15 +135,15 @@ int kefo_shard_graph_discover_page(kefo_shard_graph *g, const cJSON *shards);
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|g| NULL) or KEFO_ERR_INVALID_STATE
  * (no discovery begun).
  */
-int kefo_shard_graph_discover_end(kefo_shard_graph *g);
+int kefo__shard_graph_discover_end(kefo_shard_graph *g);
 
 /*
  * A whole discovery in one call: begin, one page |shards|, end. On an
  * error, no shard is marked GONE.
  *
- * Returns what kefo_shard_graph_discover_page returns.
+ * Returns what kefo__shard_graph_discover_page returns.
  */
-int kefo_shard_graph_discover(kefo_shard_graph *g, const cJSON *shards);
+int kefo__shard_graph_discover(kefo_shard_graph *g, const cJSON *shards);
 
 /*
  * The shard |shard_id| was started by a reader. It must be READY.
@@ -151,7 +151,7 @@ int kefo_shard_graph_discover(kefo_shard_graph *g, const cJSON *shards);
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (NULL, not a shard id, or not in
  * the graph) or KEFO_ERR_INVALID_STATE (not READY).
  */
-int kefo_shard_graph_shard_started(kefo_shard_graph *g, const char *shard_id);
+int kefo__shard_graph_shard_started(kefo_shard_graph *g, const char *shard_id);
 
 /*
  * The reader of |shard_id| stopped before its end (lease lost, shutdown):
@@ -160,7 +160,7 @@ int kefo_shard_graph_shard_started(kefo_shard_graph *g, const char *shard_id);
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (NULL, not a shard id, or not in
  * the graph) or KEFO_ERR_INVALID_STATE (not READING).
  */
-int kefo_shard_graph_shard_released(kefo_shard_graph *g, const char *shard_id);
+int kefo__shard_graph_shard_released(kefo_shard_graph *g, const char *shard_id);
 
 /*
  * |shard_id| was read to its end by this consumer. |child_shards| is the
@@ -176,18 +176,19 @@ int kefo_shard_graph_shard_released(kefo_shard_graph *g, const char *shard_id);
  * with a valid ShardId and at most two valid ParentShards, or a bad
  * HashKeyRange) or KEFO_ERR_NOMEM.
  */
-int kefo_shard_graph_shard_finished(kefo_shard_graph *g, const char *shard_id,
-                                    const cJSON *child_shards);
+int kefo__shard_graph_shard_finished(kefo_shard_graph *g, const char *shard_id,
+                                     const cJSON *child_shards);
 
 /*
  * Applies the checkpoint |checkpoint| of |shard_id| read at start-up: the
  * KCL's "SHARD_END" marks the shard FINISHED; a sequence number or another
  * sentinel changes nothing here (the reader starts from it).
  *
- * Returns what kefo_shard_graph_shard_finished returns.
+ * Returns what kefo__shard_graph_shard_finished returns.
  */
-int kefo_shard_graph_apply_checkpoint(kefo_shard_graph *g, const char *shard_id,
-                                      const char *checkpoint);
+int kefo__shard_graph_apply_checkpoint(kefo_shard_graph *g,
+                                       const char *shard_id,
+                                       const char *checkpoint);
 
 /*
  * Retires |shard_id|: it is GONE, and no longer blocks its children, who
@@ -200,7 +201,7 @@ int kefo_shard_graph_apply_checkpoint(kefo_shard_graph *g, const char *shard_id,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (NULL or not a shard id) or
  * KEFO_ERR_NOMEM.
  */
-int kefo_shard_graph_shard_gone(kefo_shard_graph *g, const char *shard_id);
+int kefo__shard_graph_shard_gone(kefo_shard_graph *g, const char *shard_id);
 
 /*
  * Fills |*info| with the shard |shard_id|.
@@ -208,20 +209,20 @@ int kefo_shard_graph_shard_gone(kefo_shard_graph *g, const char *shard_id);
  * Returns 0 or KEFO_ERR_INVALID_ARGUMENT (NULL, not a shard id, or not in
  * the graph).
  */
-int kefo_shard_graph_get(const kefo_shard_graph *g, const char *shard_id,
-                         kefo_shard_info *info);
+int kefo__shard_graph_get(const kefo_shard_graph *g, const char *shard_id,
+                          kefo_shard_info *info);
 
 /*
  * Calls |cb| for each READY shard, oldest-ready first. Costs O(ready
  * shards), not O(all shards). |cb| may change the graph (typically
- * kefo_shard_graph_shard_started on the shard it is given); shards that
+ * kefo__shard_graph_shard_started on the shard it is given); shards that
  * become ready meanwhile are visited in the same call.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|g| or |cb| NULL) or
  * KEFO_ERR_CALLBACK_FAILURE.
  */
-int kefo_shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
-                                void *user_data);
+int kefo__shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                                 void *user_data);
 
 /*
  * Calls |cb| once for each shard that became known (listed, named in
@@ -234,8 +235,8 @@ int kefo_shard_graph_ready_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
  * KEFO_ERR_CALLBACK_FAILURE (the shards after the failing one are
  * reported by the next call).
  */
-int kefo_shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
-                              void *user_data);
+int kefo__shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                               void *user_data);
 
 /*
  * Calls |cb| for every shard in the graph, in the order they were first
@@ -244,21 +245,21 @@ int kefo_shard_graph_new_each(kefo_shard_graph *g, kefo_shard_graph_cb cb,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|g| or |cb| NULL) or
  * KEFO_ERR_CALLBACK_FAILURE.
  */
-int kefo_shard_graph_each(const kefo_shard_graph *g, kefo_shard_graph_cb cb,
-                          void *user_data);
+int kefo__shard_graph_each(const kefo_shard_graph *g, kefo_shard_graph_cb cb,
+                           void *user_data);
 
 /* Fills |*out| with the graph's counts, kept up to date as it changes: O(1). */
-void kefo_shard_graph_counts_get(const kefo_shard_graph *g,
-                                 kefo_shard_graph_counts *out);
+void kefo__shard_graph_counts_get(const kefo_shard_graph *g,
+                                  kefo_shard_graph_counts *out);
 
 /*
  * The number of parent-child edges walked and ready-list steps taken since
  * the graph was made: a measure of work, so tests can check that it grows
  * linearly with the shards, not quadratically.
  */
-uint64_t kefo_shard_graph_work(const kefo_shard_graph *g);
+uint64_t kefo__shard_graph_work(const kefo_shard_graph *g);
 
 /* Returns the name of |state| ("READY"), or "?" for an unknown value. */
-const char *kefo_shard_state_name(kefo_shard_state state);
+const char *kefo__shard_state_name(kefo_shard_state state);
 
 #endif /* KEFO_SHARD_GRAPH_H */

@@ -288,9 +288,9 @@ static void put_lines(const char *const *lines) {
 
 /* One .TP entry: the name, a line of type, default and limits, the doc. */
 static int put_key(size_t i) {
-  const char *name = kefo_config_key_name(i);
-  const char *doc = kefo_config_key_doc(i);
-  const char *def = kefo_config_key_default(i);
+  const char *name = kefo__config_key_name(i);
+  const char *doc = kefo__config_key_doc(i);
+  const char *def = kefo__config_key_default(i);
   char limits[512];
 
   if (doc == NULL || doc[0] == '\0') {
@@ -298,12 +298,12 @@ static int put_key(size_t i) {
             name);
     return -1;
   }
-  kefo_config_key_limits(i, limits, sizeof(limits));
+  kefo__config_key_limits(i, limits, sizeof(limits));
   puts(".TP");
   fputs(".B ", stdout);
   put_text(name);
   fputs("\n.IR ", stdout);
-  put_text(kefo_config_key_type(i));
+  put_text(kefo__config_key_type(i));
   fputs(" ;\n", stdout);
   if (def != NULL) {
     fputs("default\n.BR ", stdout);
@@ -313,7 +313,7 @@ static int put_key(size_t i) {
     fputs("no default;\n", stdout);
   }
   put_text(limits);
-  if (kefo_config_key_secret(i)) {
+  if (kefo__config_key_secret(i)) {
     fputs("; secret", stdout);
   }
   puts(".\n.br");
@@ -329,7 +329,7 @@ int main(void) {
   printf("A line may be %d bytes long at most, a file %d bytes.\n",
          KEFO_CONFIG_LINE_MAX, KEFO_CONFIG_FILE_MAX);
   put_lines(values);
-  for (i = 0; i < kefo_config_key_count(); ++i) {
+  for (i = 0; i < kefo__config_key_count(); ++i) {
     if (put_key(i) != 0) {
       return EXIT_FAILURE;
     }

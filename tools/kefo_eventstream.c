@@ -54,13 +54,13 @@ static void usage(FILE *f) {
 
 /* Bytes, and strings that are not UTF-8, as {"base64":"..."}. */
 static int append_bytes(kefo_buf *b, const kefo_es_header *h) {
-  int rv = kefo_buf_append_str(b, "{\"base64\":");
+  int rv = kefo__buf_append_str(b, "{\"base64\":");
 
   if (rv == 0) {
-    rv = kefo_json_append_base64(b, h->value, h->value_len);
+    rv = kefo__json_append_base64(b, h->value, h->value_len);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(b, '}');
+    rv = kefo__buf_append_byte(b, '}');
   }
   return rv;
 }
@@ -70,19 +70,19 @@ static int append_header_value(kefo_buf *b, const kefo_es_header *h) {
 
   switch (h->type) {
   case KEFO_ES_BOOL_TRUE:
-    return kefo_buf_append_str(b, "true");
+    return kefo__buf_append_str(b, "true");
   case KEFO_ES_BOOL_FALSE:
-    return kefo_buf_append_str(b, "false");
+    return kefo__buf_append_str(b, "false");
   case KEFO_ES_BYTE:
   case KEFO_ES_INT16:
   case KEFO_ES_INT32:
   case KEFO_ES_INT64:
     snprintf(num, sizeof(num), "%lld", (long long)h->int_value);
-    return kefo_buf_append_str(b, num);
+    return kefo__buf_append_str(b, num);
   case KEFO_ES_TIMESTAMP:
     snprintf(num, sizeof(num), "{\"timestamp_ms\":%lld}",
              (long long)h->int_value);
-    return kefo_buf_append_str(b, num);
+    return kefo__buf_append_str(b, num);
   case KEFO_ES_UUID: {
     static const char hex[] = "0123456789abcdef";
     char u[40];
@@ -96,11 +96,11 @@ static int append_header_value(kefo_buf *b, const kefo_es_header *h) {
       u[o++] = hex[h->value[i] & 15];
     }
     u[o++] = '"';
-    return kefo_buf_append(b, u, o);
+    return kefo__buf_append(b, u, o);
   }
   case KEFO_ES_STRING:
-    if (kefo_utf8_valid(h->value, h->value_len)) {
-      return kefo_json_append_string(b, h->value, h->value_len);
+    if (kefo__utf8_valid(h->value, h->value_len)) {
+      return kefo__json_append_string(b, h->value, h->value_len);
     }
     return append_bytes(b, h);
   case KEFO_ES_BYTES:
@@ -112,7 +112,7 @@ static int append_header_value(kefo_buf *b, const kefo_es_header *h) {
 static int append_payload(kefo_buf *b, const uint8_t *p, size_t n) {
   int rv;
 
-  if (kefo_utf8_valid(p, n)) {
+  if (kefo__utf8_valid(p, n)) {
     cJSON *j = n ? cJSON_ParseWithLength((const char *)p, n) : NULL;
     if (j != NULL) {
       /* Re-printed compactly, so a pretty-printed payload stays on one
@@ -122,19 +122,19 @@ static int append_payload(kefo_buf *b, const uint8_t *p, size_t n) {
       if (s == NULL) {
         return KEFO_ERR_NOMEM;
       }
-      rv =
-          kefo_buf_append_str(b, ",\"payload_encoding\":\"json\",\"payload\":");
+      rv = kefo__buf_append_str(b,
+                                ",\"payload_encoding\":\"json\",\"payload\":");
       if (rv == 0) {
-        rv = kefo_buf_append_str(b, s);
+        rv = kefo__buf_append_str(b, s);
       }
       free(s);
       return rv;
     }
-    rv = kefo_buf_append_str(b, ",\"payload_encoding\":\"text\",\"payload\":");
-    return rv ? rv : kefo_json_append_string(b, p, n);
+    rv = kefo__buf_append_str(b, ",\"payload_encoding\":\"text\",\"payload\":");
+    return rv ? rv : kefo__json_append_string(b, p, n);
   }
-  rv = kefo_buf_append_str(b, ",\"payload_encoding\":\"base64\",\"payload\":");
-  return rv ? rv : kefo_json_append_base64(b, p, n);
+  rv = kefo__buf_append_str(b, ",\"payload_encoding\":\"base64\",\"payload\":");
+  return rv ? rv : kefo__json_append_base64(b, p, n);
 }
 
 static int on_message(const kefo_es_message *m, void *ud) {
@@ -144,38 +144,38 @@ static int on_message(const kefo_es_message *m, void *ud) {
   size_t i;
   int rv;
 
-  kefo_buf_reset(b);
+  kefo__buf_reset(b);
   snprintf(head, sizeof(head),
            "{\"offset\":%llu,\"total_length\":%u,\"headers\":{",
            (unsigned long long)t->msg_offset, m->total_length);
-  rv = kefo_buf_append_str(b, head);
+  rv = kefo__buf_append_str(b, head);
   for (i = 0; rv == 0 && i < m->nheaders; ++i) {
     const kefo_es_header *h = &m->headers[i];
     if (i > 0) {
-      rv = kefo_buf_append_byte(b, ',');
+      rv = kefo__buf_append_byte(b, ',');
     }
     if (rv == 0) {
-      rv = kefo_utf8_valid((const uint8_t *)h->name, h->name_len)
-               ? kefo_json_append_string(b, (const uint8_t *)h->name,
-                                         h->name_len)
-               : kefo_json_append_base64(b, (const uint8_t *)h->name,
-                                         h->name_len);
+      rv = kefo__utf8_valid((const uint8_t *)h->name, h->name_len)
+               ? kefo__json_append_string(b, (const uint8_t *)h->name,
+                                          h->name_len)
+               : kefo__json_append_base64(b, (const uint8_t *)h->name,
+                                          h->name_len);
     }
     if (rv == 0) {
-      rv = kefo_buf_append_byte(b, ':');
+      rv = kefo__buf_append_byte(b, ':');
     }
     if (rv == 0) {
       rv = append_header_value(b, h);
     }
   }
   if (rv == 0) {
-    rv = kefo_buf_append_byte(b, '}');
+    rv = kefo__buf_append_byte(b, '}');
   }
   if (rv == 0) {
     rv = append_payload(b, m->payload, m->payload_len);
   }
   if (rv == 0) {
-    rv = kefo_buf_append_str(b, "}\n");
+    rv = kefo__buf_append_str(b, "}\n");
   }
   if (rv != 0) {
     t->nomem = 1;
@@ -191,8 +191,8 @@ static void report(const char *name, const kefo_es_decoder *dec, int rv) {
   fprintf(stderr,
           "kefo-eventstream: %s: bad frame: %s check failed at byte offset "
           "%llu (message starting at byte %llu): %s\n",
-          name, kefo_es_decoder_error_check(dec),
-          (unsigned long long)kefo_es_decoder_error_offset(dec),
+          name, kefo__es_decoder_error_check(dec),
+          (unsigned long long)kefo__es_decoder_error_offset(dec),
           (unsigned long long)dec->msg_offset, kefo_strerror(rv));
 }
 
@@ -245,14 +245,14 @@ static int decode(FILE *in, const char *name, unsigned long max_message) {
   int rv = 0, status = EXIT_OK;
 
   memset(&t, 0, sizeof(t));
-  kefo_buf_init(&t.line, NULL);
-  kefo_es_decoder_init(&dec, NULL, (uint32_t)max_message, 0, on_message, &t);
+  kefo__buf_init(&t.line, NULL);
+  kefo__es_decoder_init(&dec, NULL, (uint32_t)max_message, 0, on_message, &t);
   for (;;) {
     size_t n = fread(chunk, 1, sizeof(chunk), in);
     if (n == 0) {
       break;
     }
-    rv = kefo_es_decoder_feed(&dec, chunk, n);
+    rv = kefo__es_decoder_feed(&dec, chunk, n);
     if (rv != 0) {
       break;
     }
@@ -261,11 +261,11 @@ static int decode(FILE *in, const char *name, unsigned long max_message) {
     fprintf(stderr, "kefo-eventstream: cannot read %s: %s\n", name,
             strerror(errno));
     status = EXIT_USAGE;
-  } else if (rv == 0 && (rv = kefo_es_decoder_finish(&dec)) != 0) {
+  } else if (rv == 0 && (rv = kefo__es_decoder_finish(&dec)) != 0) {
     fprintf(stderr,
             "kefo-eventstream: %s: input ends inside a message at byte "
             "offset %llu (message starting at byte %llu)\n",
-            name, (unsigned long long)kefo_es_decoder_error_offset(&dec),
+            name, (unsigned long long)kefo__es_decoder_error_offset(&dec),
             (unsigned long long)dec.msg_offset);
     status = EXIT_BAD_INPUT;
   } else if (rv != 0 && t.nomem) {
@@ -278,8 +278,8 @@ static int decode(FILE *in, const char *name, unsigned long max_message) {
   fflush(stdout);
   fprintf(stderr, "kefo-eventstream: %llu message(s) decoded\n",
           (unsigned long long)t.messages);
-  kefo_es_decoder_free(&dec);
-  kefo_buf_free(&t.line);
+  kefo__es_decoder_free(&dec);
+  kefo__buf_free(&t.line);
   return status;
 }
 

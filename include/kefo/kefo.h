@@ -846,14 +846,12 @@ typedef void (*kefo_producer_on_ack_cb)(kefo_producer *p, void *record_ctx,
  * is set, or the producer stopped first (KEFO_ERR_CANCELLED). |err| is
  * lent.
  */
-typedef void (*kefo_producer_on_failure_cb)(kefo_producer *p,
-                                            void *record_ctx,
+typedef void (*kefo_producer_on_failure_cb)(kefo_producer *p, void *record_ctx,
                                             const kefo_error_info *err,
                                             void *user_data);
 /* After a put returned KEFO_ERR_WOULD_BLOCK: the buffer is down to three
    quarters of its limits, put again. Once per KEFO_ERR_WOULD_BLOCK. */
-typedef void (*kefo_producer_on_writable_cb)(kefo_producer *p,
-                                             void *user_data);
+typedef void (*kefo_producer_on_writable_cb)(kefo_producer *p, void *user_data);
 /* The producer stopped (kefo_producer_stop, or a fatal error: |err|,
    lent, else NULL); kefo_producer_del may follow, not inside this call. */
 typedef void (*kefo_producer_on_stopped_cb)(kefo_producer *p,

@@ -5,7 +5,7 @@
  * of 4 (most raw inputs are refused at once for their length, which
  * would leave the 32-character steps unexplored). Oracles: both paths
  * give the same code and, when they accept, the same bytes, each into a
- * buffer of exactly kefo_base64_decoded_max bytes (ASan sees any store
+ * buffer of exactly kefo__base64_decoded_max bytes (ASan sees any store
  * past it); decoding in place gives the same again; an accepted text
  * re-encodes to itself up to the unused bits before padding.
  */
@@ -16,7 +16,7 @@
 #include "tests/fuzz/fuzz.h"
 
 static void check(const uint8_t *in, size_t n) {
-  size_t cap = kefo_base64_decoded_max(n), na = 0, nb = 0, nc = 0;
+  size_t cap = kefo__base64_decoded_max(n), na = 0, nb = 0, nc = 0;
   uint8_t *a = malloc(cap ? cap : 1), *b = malloc(cap ? cap : 1);
   uint8_t *c = malloc(n ? n : 1);
   int ra, rb, rc;
@@ -24,22 +24,22 @@ static void check(const uint8_t *in, size_t n) {
   if (a == NULL || b == NULL || c == NULL) {
     abort();
   }
-  ra = kefo_base64_decode_simd(a, cap, in, n, &na, 1);
-  rb = kefo_base64_decode_simd(b, cap, in, n, &nb, 0);
+  ra = kefo__base64_decode_simd(a, cap, in, n, &na, 1);
+  rb = kefo__base64_decode_simd(b, cap, in, n, &nb, 0);
   if (ra != rb || (ra == 0 && (na != nb || memcmp(a, b, na) != 0))) {
     abort();
   }
   if (n > 0) {
     memcpy(c, in, n);
   }
-  rc = kefo_base64_decode(c, n, c, n, &nc);
+  rc = kefo__base64_decode(c, n, c, n, &nc);
   if (rc != ra || (rc == 0 && (nc != na || memcmp(c, a, na) != 0))) {
     abort();
   }
   if (ra == 0) {
-    size_t elen = kefo_base64_encoded_len(na), m;
+    size_t elen = kefo__base64_encoded_len(na), m;
     uint8_t *e = malloc(elen ? elen : 1);
-    if (e == NULL || kefo_base64_encode(e, elen, a, na, &m) != 0 || m != n) {
+    if (e == NULL || kefo__base64_encode(e, elen, a, na, &m) != 0 || m != n) {
       abort();
     }
     /* Padding and every full character match; the last character before

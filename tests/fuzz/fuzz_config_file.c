@@ -19,8 +19,8 @@ static size_t dump(const kefo_config *cfg, char *out, size_t outlen) {
   size_t i, n = 0;
 
   out[0] = '\0';
-  for (i = 0; i < kefo_config_key_count(); ++i) {
-    const char *key = kefo_config_key_name(i);
+  for (i = 0; i < kefo__config_key_count(); ++i) {
+    const char *key = kefo__config_key_name(i);
     const char *v = kefo_config_get(cfg, key);
     int w;
 
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   dump(cfg, before, sizeof(before));
-  rv = kefo_config_load_buffer(cfg, data, size, "fuzz", err, sizeof(err));
+  rv = kefo__config_load_buffer(cfg, data, size, "fuzz", err, sizeof(err));
   if (rv != 0 && rv != KEFO_ERR_CONFIG && rv != KEFO_ERR_NOMEM) {
     abort();
   }
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   (void)kefo_config_validate(cfg, err, sizeof(err));
   /* The same input again gives the same answer, even into a tiny buffer. */
-  rv2 = kefo_config_load_buffer(cfg, data, size, "fuzz", tiny, sizeof(tiny));
+  rv2 = kefo__config_load_buffer(cfg, data, size, "fuzz", tiny, sizeof(tiny));
   if (rv2 != rv || strlen(tiny) >= sizeof(tiny)) {
     abort();
   }
@@ -91,8 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (kefo_config_new(&copy) != 0) {
       abort();
     }
-    if (kefo_config_load_buffer(copy, (const uint8_t *)after, n, "dump", err,
-                                sizeof(err)) != 0) {
+    if (kefo__config_load_buffer(copy, (const uint8_t *)after, n, "dump", err,
+                                 sizeof(err)) != 0) {
       /* A dump longer than a file may hold is the only excuse. */
       if (n <= KEFO_CONFIG_FILE_MAX) {
         abort();

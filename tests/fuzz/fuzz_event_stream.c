@@ -32,8 +32,8 @@ static int on_message(const kefo_es_message *m, void *ud) {
     abort();
   }
   if (m->total_length <= sizeof(st->scratch)) {
-    if (kefo_es_encode(st->scratch, sizeof(st->scratch), m->headers,
-                       m->nheaders, m->payload, m->payload_len, &n) != 0 ||
+    if (kefo__es_encode(st->scratch, sizeof(st->scratch), m->headers,
+                        m->nheaders, m->payload, m->payload_len, &n) != 0 ||
         n != m->total_length ||
         memcmp(st->scratch, st->data + st->offset, n) != 0) {
       abort();
@@ -63,28 +63,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   st.data = data;
   st.size = size;
   st.offset = 0;
-  if (kefo_es_decoder_init(&dec, NULL, limit, 0, on_message, &st) != 0) {
+  if (kefo__es_decoder_init(&dec, NULL, limit, 0, on_message, &st) != 0) {
     abort();
   }
   while (off < size) {
     size_t n = size - off < chunk ? size - off : chunk;
-    rv = kefo_es_decoder_feed(&dec, data + off, n);
+    rv = kefo__es_decoder_feed(&dec, data + off, n);
     if (rv != 0) {
       break;
     }
     off += n;
   }
   if (rv == 0) {
-    rv = kefo_es_decoder_finish(&dec);
+    rv = kefo__es_decoder_finish(&dec);
     /* Ending cleanly means every byte became a message. */
     if (rv == 0 && st.offset != size) {
       abort();
     }
   }
-  if (rv != 0 && kefo_es_decoder_feed(&dec, data, size ? 1 : 0) !=
+  if (rv != 0 && kefo__es_decoder_feed(&dec, data, size ? 1 : 0) !=
                      (size ? KEFO_ERR_INVALID_STATE : 0)) {
     abort();
   }
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_free(&dec);
   return 0;
 }

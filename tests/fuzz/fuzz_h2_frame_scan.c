@@ -22,9 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (whole == NULL || cut == NULL) {
     abort();
   }
-  kefo_h2_frame_scan_init(&a);
-  kefo_h2_frame_scan_init(&b);
-  n = kefo_h2_frame_scan_feed(&a, data, size, whole, cap);
+  kefo__h2_frame_scan_init(&a);
+  kefo__h2_frame_scan_init(&b);
+  n = kefo__h2_frame_scan_feed(&a, data, size, whole, cap);
   for (i = 0; i < n; ++i) {
     if (whole[i].offset > size || whole[i].offset < KEFO_H2_FRAME_HEADER_LEN ||
         whole[i].stream_id < 0) {
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     }
     memcpy(copy, data + off, piece);
-    k = kefo_h2_frame_scan_feed(&b, copy, piece, cut + m, cap - m);
+    k = kefo__h2_frame_scan_feed(&b, copy, piece, cut + m, cap - m);
     for (i = m; i < m + k; ++i) {
       if (cut[i].offset > piece) {
         abort();

@@ -20,7 +20,7 @@
  * its shards and READY means no blocking parent; skip counts lie in 0..n
  * and split the records at the last delivered one; an event or answer
  * seen again delivers nothing; positions committed are valid; parsed
- * credentials pass kefo_credentials_check and a failed parse keeps what
+ * credentials pass kefo__credentials_check and a failed parse keeps what
  * the copy held; error text is printable; times agree with timegm();
  * base64 round-trips.
  */
@@ -155,7 +155,7 @@ static int on_user_record(const kefo_kpl_record *rec, void *ud) {
   return 0;
 }
 
-/* De-aggregates |blob| as kefo_consumer_deliver does (no options). */
+/* De-aggregates |blob| as kefo__consumer_deliver does (no options). */
 static void deaggregate(const uint8_t *blob, size_t len, const char *pk) {
   kefo_kpl_result res;
   kpl_run run;
@@ -163,8 +163,8 @@ static void deaggregate(const uint8_t *blob, size_t len, const char *pk) {
   run.blob = blob;
   run.len = len;
   run.calls = 0;
-  if (kefo_kpl_deaggregate(NULL, blob, len, pk, strlen(pk), NULL,
-                           on_user_record, &run, &res) != 0 ||
+  if (kefo__kpl_deaggregate(NULL, blob, len, pk, strlen(pk), NULL,
+                            on_user_record, &run, &res) != 0 ||
       res.delivered != run.calls || res.nrecords != run.calls ||
       res.dropped != 0 || (!res.aggregated && run.calls != 1)) {
     abort();
@@ -179,7 +179,7 @@ static void deaggregate(const uint8_t *blob, size_t len, const char *pk) {
  */
 static int decode_data(const uint8_t *text, size_t n, uint8_t **out,
                        size_t *outlen) {
-  size_t cap = kefo_base64_decoded_max(n), len, len2, elen;
+  size_t cap = kefo__base64_decoded_max(n), len, len2, elen;
   /* Exact sizes, so that ASan sees any write past them. */
   uint8_t *buf = malloc(cap ? cap : 1), *copy = malloc(n ? n : 1);
   int rv, rv2;
@@ -187,13 +187,13 @@ static int decode_data(const uint8_t *text, size_t n, uint8_t **out,
   if (buf == NULL || copy == NULL) {
     goto fail;
   }
-  rv = kefo_base64_decode(buf, cap, text, n, &len);
+  rv = kefo__base64_decode(buf, cap, text, n, &len);
   if ((rv != 0 && rv != KEFO_ERR_BASE64) || (rv != 0 && len != 0) ||
       len > cap) {
     abort();
   }
   memcpy(copy, text, n);
-  rv2 = kefo_base64_decode(copy, n, copy, n, &len2);
+  rv2 = kefo__base64_decode(copy, n, copy, n, &len2);
   if (rv2 != rv || (rv == 0 && (len2 != len || memcmp(copy, buf, len) != 0))) {
     abort();
   }
@@ -202,9 +202,9 @@ static int decode_data(const uint8_t *text, size_t n, uint8_t **out,
   }
   /* Padding only at the end and whole groups: the text had exactly the
      length the bytes encode to, and they encode and decode back. */
-  if (kefo_base64_encoded_len(len) != n ||
-      kefo_base64_encode(copy, n, buf, len, &elen) != 0 || elen != n ||
-      kefo_base64_decode(copy, n, copy, n, &len2) != 0 || len2 != len ||
+  if (kefo__base64_encoded_len(len) != n ||
+      kefo__base64_encode(copy, n, buf, len, &elen) != 0 || elen != n ||
+      kefo__base64_decode(copy, n, copy, n, &len2) != 0 || len2 != len ||
       memcmp(copy, buf, len) != 0) {
     abort();
   }
@@ -220,7 +220,7 @@ fail:
 }
 
 /*
- * Hands on the records after |skip| as kefo_consumer_deliver does: each
+ * Hands on the records after |skip| as kefo__consumer_deliver does: each
  * needs string Data, PartitionKey and SequenceNumber; Data is decoded and
  * de-aggregated. Returns 0, or -1 for a record the consumer refuses (the
  * readers then fetch the event again after a backoff).
@@ -259,7 +259,7 @@ static int deliver(const cJSON *records, int skip) {
 }
 
 /* The SequenceNumber of each record, "" where one is missing or not a
-   string, as kefo_consumer_sequence_numbers gives them. Freed by the
+   string, as kefo__consumer_sequence_numbers gives them. Freed by the
    caller; NULL when out of memory. */
 static const char **sequence_numbers(const cJSON *records, size_t *n) {
   const char **seqs;
@@ -288,7 +288,7 @@ static void check_skip(const char *const *seqs, size_t n, int skip,
     abort();
   }
   for (i = 0; i < n; ++i) {
-    int old = before[0] != '\0' && kefo_seq_cmp(seqs[i], before) <= 0;
+    int old = before[0] != '\0' && kefo__seq_cmp(seqs[i], before) <= 0;
     if (old != (i < (size_t)skip)) {
       abort();
     }
@@ -331,10 +331,10 @@ static uint64_t digest(const kefo_shard_graph *g) {
   uint64_t h = 14695981039346656037ULL;
   size_t i;
 
-  if (kefo_shard_graph_each(g, digest_cb, &h) != 0) {
+  if (kefo__shard_graph_each(g, digest_cb, &h) != 0) {
     abort();
   }
-  kefo_shard_graph_counts_get(g, &counts);
+  kefo__shard_graph_counts_get(g, &counts);
   mix(&h, counts.known);
   mix(&h, counts.open);
   for (i = 0; i < KEFO_SHARD_STATE_COUNT; ++i) {
@@ -385,7 +385,7 @@ static int check_cb(const kefo_shard_info *info, void *ud) {
     /* A parent is never the shard itself, and is always in the graph
        (as a placeholder if nothing else). */
     if (strcmp(parents[i], info->shard_id) == 0 ||
-        kefo_shard_graph_get(gc->g, parents[i], &p) != 0) {
+        kefo__shard_graph_get(gc->g, parents[i], &p) != 0) {
       abort();
     }
     blocked |= blocking(p.state);
@@ -395,7 +395,7 @@ static int check_cb(const kefo_shard_info *info, void *ud) {
     abort();
   }
   if (info->has_hash_range &&
-      kefo_hash_key_cmp(&info->hash_start, &info->hash_end) > 0) {
+      kefo__hash_key_cmp(&info->hash_start, &info->hash_end) > 0) {
     abort();
   }
   return 0;
@@ -408,10 +408,10 @@ static void check_graph(const kefo_shard_graph *g) {
 
   memset(&gc, 0, sizeof(gc));
   gc.g = g;
-  if (kefo_shard_graph_each(g, check_cb, &gc) != 0) {
+  if (kefo__shard_graph_each(g, check_cb, &gc) != 0) {
     abort();
   }
-  kefo_shard_graph_counts_get(g, &counts);
+  kefo__shard_graph_counts_get(g, &counts);
   if (memcmp(counts.by_state, gc.by_state, sizeof(gc.by_state)) != 0 ||
       counts.known != gc.total - gc.by_state[KEFO_SHARD_UNKNOWN] ||
       counts.open != gc.open) {
@@ -427,7 +427,7 @@ static void check_listed(const kefo_shard_graph *g, const cJSON *list) {
   cJSON_ArrayForEach(s, list) {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "ShardId");
     if (!cJSON_IsString(id) ||
-        kefo_shard_graph_get(g, id->valuestring, &info) != 0 ||
+        kefo__shard_graph_get(g, id->valuestring, &info) != 0 ||
         info.state == KEFO_SHARD_UNKNOWN) {
       abort();
     }
@@ -449,8 +449,8 @@ static int start_cb(const kefo_shard_info *info, void *ud) {
   kefo_shard_info now;
 
   if (info->state != KEFO_SHARD_READY ||
-      kefo_shard_graph_shard_started(g, info->shard_id) != 0 ||
-      kefo_shard_graph_get(g, info->shard_id, &now) != 0 ||
+      kefo__shard_graph_shard_started(g, info->shard_id) != 0 ||
+      kefo__shard_graph_get(g, info->shard_id, &now) != 0 ||
       now.state != KEFO_SHARD_READING) {
     abort();
   }
@@ -458,8 +458,8 @@ static int start_cb(const kefo_shard_info *info, void *ud) {
 }
 
 static void start_ready(kefo_shard_graph *g) {
-  if (kefo_shard_graph_ready_each(g, start_cb, g) != 0 ||
-      kefo_shard_graph_new_each(g, new_cb, NULL) != 0) {
+  if (kefo__shard_graph_ready_each(g, start_cb, g) != 0 ||
+      kefo__shard_graph_new_each(g, new_cb, NULL) != 0) {
     abort();
   }
   check_graph(g);
@@ -468,7 +468,7 @@ static void start_ready(kefo_shard_graph *g) {
 /* Merges one ListShards page. A refused page changes nothing. */
 static void discover_page(kefo_shard_graph *g, const cJSON *shards) {
   uint64_t before = digest(g);
-  int rv = kefo_shard_graph_discover_page(g, shards);
+  int rv = kefo__shard_graph_discover_page(g, shards);
 
   /* Only a page without Shards is an invalid argument. */
   if ((shards == NULL) != (rv == KEFO_ERR_INVALID_ARGUMENT) ||
@@ -493,13 +493,13 @@ static void finish_shard(kefo_shard_graph **g, const char *shard,
   uint64_t before;
   int rv;
 
-  if (*g == NULL && kefo_shard_graph_new(g, NULL) != 0) {
+  if (*g == NULL && kefo__shard_graph_new(g, NULL) != 0) {
     return;
   }
   before = digest(*g);
-  rv = kefo_shard_graph_shard_finished(*g, shard, children);
+  rv = kefo__shard_graph_shard_finished(*g, shard, children);
   if (rv == 0) {
-    if (kefo_shard_graph_get(*g, shard, &info) != 0 ||
+    if (kefo__shard_graph_get(*g, shard, &info) != 0 ||
         info.state != KEFO_SHARD_FINISHED || !info.closed) {
       abort();
     }
@@ -551,10 +551,10 @@ static void run_graph(const cJSON *doc) {
   uint64_t before;
   int rv;
 
-  if (kefo_shard_graph_new(&g, NULL) != 0) {
+  if (kefo__shard_graph_new(&g, NULL) != 0) {
     return;
   }
-  if (kefo_shard_graph_discover_begin(g) != 0) {
+  if (kefo__shard_graph_discover_begin(g) != 0) {
     abort();
   }
   for (el = is_array ? doc->child : doc; el; el = is_array ? el->next : NULL) {
@@ -568,8 +568,8 @@ static void run_graph(const cJSON *doc) {
     }
     discover_page(g, shards);
   }
-  if (kefo_shard_graph_discover_end(g) != 0 ||
-      kefo_shard_graph_discover_end(g) != KEFO_ERR_INVALID_STATE) {
+  if (kefo__shard_graph_discover_end(g) != 0 ||
+      kefo__shard_graph_discover_end(g) != KEFO_ERR_INVALID_STATE) {
     abort();
   }
   check_graph(g);
@@ -582,14 +582,14 @@ static void run_graph(const cJSON *doc) {
   }
   if (first != NULL) {
     before = digest(g);
-    rv = kefo_shard_graph_discover(g, first);
+    rv = kefo__shard_graph_discover(g, first);
     if (rv == KEFO_ERR_BAD_RESPONSE && digest(g) != before) {
       abort();
     }
     check_graph(g);
     start_ready(g);
   }
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 /* ---- SubscribeToShard ----------------------------------------------- */
@@ -598,12 +598,12 @@ static void run_graph(const cJSON *doc) {
 static void subscribe(kefo_subscription_core *core, fuzz_clock *fc) {
   int64_t wait;
 
-  if (!kefo_subcore_should_subscribe(core, fc->now, &wait)) {
+  if (!kefo__subcore_should_subscribe(core, fc->now, &wait)) {
     if (wait < 0) {
       abort();
     }
     fc->now += wait;
-    if (!kefo_subcore_should_subscribe(core, fc->now, &wait)) {
+    if (!kefo__subcore_should_subscribe(core, fc->now, &wait)) {
       abort();
     }
   }
@@ -611,7 +611,7 @@ static void subscribe(kefo_subscription_core *core, fuzz_clock *fc) {
       fc->now - core->last_subscribe_ms < KEFO_SUB_MIN_INTERVAL_MS) {
     abort();
   }
-  kefo_subcore_on_subscribe(core, fc->now);
+  kefo__subcore_on_subscribe(core, fc->now);
 }
 
 /* After an event was handled: its continuation is where the next
@@ -624,7 +624,7 @@ static void check_committed(const kefo_subscription_core *core,
     }
   } else if (strcmp(core->position_type, "AFTER_SEQUENCE_NUMBER") != 0 ||
              strcmp(core->position_value, cont) != 0 ||
-             !kefo_position_valid(core->position_type, core->position_value)) {
+             !kefo__position_valid(core->position_type, core->position_value)) {
     abort();
   }
   if (last_new != NULL && strcmp(core->last_delivered, last_new) != 0) {
@@ -654,12 +654,12 @@ static void sub_event(kefo_subscription_core *core, fuzz_clock *fc,
     return;
   }
   memcpy(before, core->last_delivered, sizeof(before));
-  skip = kefo_subcore_on_event(core, fc->now, seqs, n, cs);
+  skip = kefo__subcore_on_event(core, fc->now, seqs, n, cs);
   if (skip < 0) {
     if (skip != KEFO_ERR_INVALID_ARGUMENT) {
       abort();
     }
-    kefo_subcore_on_end(core, fc->now, KEFO_ERR_BAD_RESPONSE, 1, &fc->clock);
+    kefo__subcore_on_end(core, fc->now, KEFO_ERR_BAD_RESPONSE, 1, &fc->clock);
     goto done;
   }
   check_skip(seqs, n, skip, before);
@@ -667,17 +667,17 @@ static void sub_event(kefo_subscription_core *core, fuzz_clock *fc,
     abort();
   }
   if (deliver(records, skip) != 0) {
-    kefo_subcore_on_end(core, fc->now, KEFO_ERR_BAD_RESPONSE, 1, &fc->clock);
+    kefo__subcore_on_end(core, fc->now, KEFO_ERR_BAD_RESPONSE, 1, &fc->clock);
     goto done;
   }
   last_new = (size_t)skip < n ? seqs[n - 1] : NULL;
-  kefo_subcore_on_delivered(core, last_new);
+  kefo__subcore_on_delivered(core, last_new);
   check_committed(core, cs, last_new);
   /* The server sends the same event again: nothing is new. */
-  if (kefo_subcore_on_event(core, fc->now, seqs, n, cs) != (int)n) {
+  if (kefo__subcore_on_event(core, fc->now, seqs, n, cs) != (int)n) {
     abort();
   }
-  kefo_subcore_on_delivered(core, NULL);
+  kefo__subcore_on_delivered(core, NULL);
   check_committed(core, cs, last_new);
   if (core->state == KEFO_SUB_FINISHED) {
     const cJSON *children = cJSON_GetObjectItemCaseSensitive(ev, "ChildShards");
@@ -703,7 +703,7 @@ static void run_subscription(const cJSON *doc) {
   unsigned i = 0;
 
   clock_init(&fc);
-  if (kefo_subcore_init(&core, SHARD, "TRIM_HORIZON", NULL, &retry, 10000) !=
+  if (kefo__subcore_init(&core, SHARD, "TRIM_HORIZON", NULL, &retry, 10000) !=
       0) {
     abort();
   }
@@ -721,13 +721,13 @@ static void run_subscription(const cJSON *doc) {
     sub_event(&core, &fc, ev, &g);
     fc.now += 250;
     if (++i % 3 == 0 && core.state == KEFO_SUB_STREAMING) {
-      kefo_subcore_on_end(&core, fc.now, 0, 0, &fc.clock);
+      kefo__subcore_on_end(&core, fc.now, 0, 0, &fc.clock);
       if (core.state != KEFO_SUB_IDLE) {
         abort();
       }
     }
   }
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 /* ---- GetRecords ----------------------------------------------------- */
@@ -738,17 +738,17 @@ static int sts_ready;
 
 /* A malformed answer: retried after a backoff (bad_answer). */
 static void poll_bad(kefo_poll_core *core, fuzz_clock *fc) {
-  kefo_pollcore_on_error(core, fc->now, KEFO_ERR_BAD_RESPONSE, NULL, 1,
-                         &fc->clock);
+  kefo__pollcore_on_error(core, fc->now, KEFO_ERR_BAD_RESPONSE, NULL, 1,
+                          &fc->clock);
 }
 
 /* An AWS error body answered the call (failed_call). */
 static void poll_error(kefo_poll_core *core, fuzz_clock *fc, const cJSON *el) {
-  const char *type = kefo_aws_json_error_type(el);
-  int retryable = kefo_aws_error_retryable(type, 400);
+  const char *type = kefo__aws_json_error_type(el);
+  int retryable = kefo__aws_error_retryable(type, 400);
 
-  kefo_pollcore_on_error(core, fc->now, KEFO_ERR_AWS, type, retryable,
-                         &fc->clock);
+  kefo__pollcore_on_error(core, fc->now, KEFO_ERR_AWS, type, retryable,
+                          &fc->clock);
   if (type != NULL && strcmp(type, "ExpiredIteratorException") == 0) {
     /* A new iterator at once, after the last delivered record. */
     if (core->state != KEFO_POLL_NEED_ITERATOR || core->iterator[0] ||
@@ -774,7 +774,7 @@ static void poll_iterator(kefo_poll_core *core, fuzz_clock *fc,
     return;
   }
   len = strlen(it);
-  rv = kefo_pollcore_on_iterator(core, fc->now, it, &fc->clock);
+  rv = kefo__pollcore_on_iterator(core, fc->now, it, &fc->clock);
   if (len > 0 && len < KEFO_ITERATOR_MAX) {
     if (rv != 0 || core->state != KEFO_POLL_READY ||
         strcmp(core->iterator, it) != 0) {
@@ -811,11 +811,11 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
   int skip;
 
   if (!sts_ready) {
-    kefo_records_parser_init(&sts, NULL);
+    kefo__records_parser_init(&sts, NULL);
     sts_ready = 1;
   }
-  if (resp == NULL ||
-      kefo_records_parse(&sts, (const uint8_t *)text, strlen(text), &ev) != 0) {
+  if (resp == NULL || kefo__records_parse(&sts, (const uint8_t *)text,
+                                          strlen(text), &ev) != 0) {
     /* An object cJSON reads back from what it printed, the reader must
        read too (only no memory may refuse it); any other value it
        refuses, and so does the polling reader. */
@@ -836,7 +836,7 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
   }
   /* The reader's rule: whole ms held to 0..2^53, 0 when not a number. */
   behind_ms =
-      cJSON_IsNumber(behind) ? kefo_records_ms(behind->valuedouble, 1) : 0;
+      cJSON_IsNumber(behind) ? kefo__records_ms(behind->valuedouble, 1) : 0;
   if (ev.behind_ms != behind_ms) {
     abort();
   }
@@ -854,8 +854,8 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
     abort();
   }
   memcpy(before, core->last_delivered, sizeof(before));
-  skip = kefo_pollcore_on_records(core, fc->now, seqs, n, ns, behind_ms,
-                                  n >= RECORDS_LIMIT);
+  skip = kefo__pollcore_on_records(core, fc->now, seqs, n, ns, behind_ms,
+                                   n >= RECORDS_LIMIT);
   if (skip < 0) {
     if (skip != KEFO_ERR_INVALID_ARGUMENT) {
       abort();
@@ -869,7 +869,7 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
     goto done;
   }
   last_new = (size_t)skip < n ? seqs[n - 1] : NULL;
-  kefo_pollcore_on_delivered(core, last_new);
+  kefo__pollcore_on_delivered(core, last_new);
   if (last_new != NULL && strcmp(core->last_delivered, last_new) != 0) {
     abort();
   }
@@ -887,7 +887,7 @@ static void poll_records(kefo_poll_core *core, fuzz_clock *fc,
     /* On to |ns|, and not sooner than five calls a second allow. */
     int64_t soon = core->last_get_ms + KEFO_POLL_MIN_INTERVAL_MS - 1;
     if (core->state != KEFO_POLL_READY || strcmp(core->iterator, ns) != 0 ||
-        kefo_pollcore_next(core, soon, NULL) != KEFO_POLL_DO_WAIT) {
+        kefo__pollcore_next(core, soon, NULL) != KEFO_POLL_DO_WAIT) {
       abort();
     }
   }
@@ -896,7 +896,7 @@ done:
   free(seqs);
   cJSON_Delete(resp);
   cJSON_free(text);
-  kefo_records_parser_trim(&sts, 64 * 1024);
+  kefo__records_parser_trim(&sts, 64 * 1024);
 }
 
 /*
@@ -916,14 +916,14 @@ static void run_polling(const cJSON *doc) {
   int steps;
 
   clock_init(&fc);
-  if (kefo_pollcore_init(&core, SHARD, "TRIM_HORIZON", NULL, &retry, 200,
-                         2000) != 0) {
+  if (kefo__pollcore_init(&core, SHARD, "TRIM_HORIZON", NULL, &retry, 200,
+                          2000) != 0) {
     abort();
   }
   el = is_array ? doc->child : doc;
   for (steps = 0; el != NULL && steps < 1000; ++steps) {
     int64_t wait;
-    kefo_poll_action act = kefo_pollcore_next(&core, fc.now, &wait);
+    kefo_poll_action act = kefo__pollcore_next(&core, fc.now, &wait);
 
     if (act == KEFO_POLL_DO_WAIT) {
       if (wait == 0) {
@@ -935,7 +935,7 @@ static void run_polling(const cJSON *doc) {
       fc.now += wait;
       continue;
     }
-    kefo_pollcore_on_call(&core, fc.now);
+    kefo__pollcore_on_call(&core, fc.now);
     if (core.state != KEFO_POLL_IN_FLIGHT) {
       abort();
     }
@@ -957,7 +957,7 @@ static void run_polling(const cJSON *doc) {
     el = is_array ? el->next : NULL;
     fc.now += 50;
   }
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 /* ---- Credentials ---------------------------------------------------- */
@@ -968,7 +968,7 @@ static void check_creds(const kefo_credentials_copy *c, int rv, const char *err,
   check_text(err, errlen);
   if (rv == 0) {
     if (c->creds.access_key_id == NULL ||
-        kefo_credentials_check(&c->creds, NULL, 0) != 0) {
+        kefo__credentials_check(&c->creds, NULL, 0) != 0) {
       abort();
     }
     return;
@@ -988,9 +988,9 @@ static void run_credentials_json(const uint8_t *doc, size_t len) {
   char *storage;
   int rv, rv2;
 
-  kefo_credentials_copy_init(&c, NULL);
+  kefo__credentials_copy_init(&c, NULL);
   err[0] = '\0';
-  rv = kefo_credentials_parse_json(&c, doc, len, err, sizeof(err));
+  rv = kefo__credentials_parse_json(&c, doc, len, err, sizeof(err));
   check_creds(&c, rv, err, sizeof(err));
   if (rv != 0 && (c.creds.access_key_id != NULL || c.storage != NULL)) {
     abort();
@@ -998,7 +998,7 @@ static void run_credentials_json(const uint8_t *doc, size_t len) {
   held = c.creds;
   storage = c.storage;
   small[0] = '\0';
-  rv2 = kefo_credentials_parse_json(&c, doc, len, small, sizeof(small));
+  rv2 = kefo__credentials_parse_json(&c, doc, len, small, sizeof(small));
   check_creds(&c, rv2, small, sizeof(small));
   if (rv2 != rv && rv2 != KEFO_ERR_NOMEM && rv != KEFO_ERR_NOMEM) {
     abort();
@@ -1008,7 +1008,7 @@ static void run_credentials_json(const uint8_t *doc, size_t len) {
     abort();
   }
   touch_str(c.creds.session_token);
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 }
 
 /* S: an STS response, as a 200 and as three error statuses. */
@@ -1020,11 +1020,11 @@ static void run_sts(const uint8_t *doc, size_t len) {
   int rv;
 
   for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); ++i) {
-    kefo_credentials_copy_init(&c, NULL);
+    kefo__credentials_copy_init(&c, NULL);
     memset(type, 'x', sizeof(type));
     err[0] = '\0';
-    rv = kefo_sts_parse_response(&c, statuses[i], doc, len, type, sizeof(type),
-                                 err, sizeof(err));
+    rv = kefo__sts_parse_response(&c, statuses[i], doc, len, type, sizeof(type),
+                                  err, sizeof(err));
     check_text(type, sizeof(type));
     if (statuses[i] != 200) {
       check_text(err, sizeof(err));
@@ -1038,18 +1038,18 @@ static void run_sts(const uint8_t *doc, size_t len) {
         abort();
       }
     }
-    kefo_credentials_copy_free(&c);
+    kefo__credentials_copy_free(&c);
   }
   /* Buffers of one byte hold just the NUL. */
-  kefo_credentials_copy_init(&c, NULL);
+  kefo__credentials_copy_init(&c, NULL);
   memset(type, 'x', sizeof(type));
   memset(err, 'x', sizeof(err));
-  if (kefo_sts_parse_response(&c, 403, doc, len, type, 1, err, 1) !=
+  if (kefo__sts_parse_response(&c, 403, doc, len, type, 1, err, 1) !=
           KEFO_ERR_AWS ||
       type[0] != '\0' || err[0] != '\0') {
     abort();
   }
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 }
 
 static int num(const char *s, size_t n) {
@@ -1069,7 +1069,7 @@ static void run_time(const uint8_t *doc, size_t len) {
   size_t i = 19;
   struct tm tm;
 
-  if (kefo_credentials_parse_time(s, len, &ms) != 0) {
+  if (kefo__credentials_parse_time(s, len, &ms) != 0) {
     return;
   }
   memset(&tm, 0, sizeof(tm));
@@ -1108,8 +1108,8 @@ static void run_aws_error(const cJSON *j) {
   static const int statuses[] = {400, 429, 500, 503};
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
-  const char *type = kefo_aws_json_error_type(j);
-  const char *msg = kefo_aws_json_error_message(j);
+  const char *type = kefo__aws_json_error_type(j);
+  const char *msg = kefo__aws_json_error_message(j);
   kefo_error_info info;
   char buf[512], tiny[16];
   size_t i;
@@ -1132,12 +1132,12 @@ static void run_aws_error(const cJSON *j) {
   }
   for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); ++i) {
     memset(&info, 0, sizeof(info));
-    kefo_aws_error_from_json(&info, i % 2 ? tiny : buf,
-                             i % 2 ? sizeof(tiny) : sizeof(buf), "GetRecords",
-                             statuses[i], j);
+    kefo__aws_error_from_json(&info, i % 2 ? tiny : buf,
+                              i % 2 ? sizeof(tiny) : sizeof(buf), "GetRecords",
+                              statuses[i], j);
     if (info.code != KEFO_ERR_AWS || info.http_status != statuses[i] ||
         info.aws_type != type || info.message != (i % 2 ? tiny : buf) ||
-        info.retryable != kefo_aws_error_retryable(type, statuses[i]) ||
+        info.retryable != kefo__aws_error_retryable(type, statuses[i]) ||
         ((statuses[i] >= 500 || statuses[i] == 429) && !info.retryable) ||
         strlen(info.message) >= (i % 2 ? sizeof(tiny) : sizeof(buf))) {
       abort();

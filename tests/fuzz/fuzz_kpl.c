@@ -73,26 +73,26 @@ static int on_record(const kefo_kpl_record *rec, void *user_data) {
   if (!rec->hash_key_valid) {
     /* Only an explicit hash key that is no number leaves it unset. */
     if (rec->explicit_hash_key == NULL ||
-        kefo_hash_key_parse(&k, rec->explicit_hash_key,
-                                rec->explicit_hash_key_len) == 0) {
+        kefo__hash_key_parse(&k, rec->explicit_hash_key,
+                             rec->explicit_hash_key_len) == 0) {
       abort();
     }
     run->outside = 1;
     return 0;
   }
   if (rec->explicit_hash_key != NULL) {
-    if (kefo_hash_key_parse(&k, rec->explicit_hash_key,
-                                rec->explicit_hash_key_len) != 0 ||
-        kefo_hash_key_cmp(&k, &rec->hash_key) != 0) {
+    if (kefo__hash_key_parse(&k, rec->explicit_hash_key,
+                             rec->explicit_hash_key_len) != 0 ||
+        kefo__hash_key_cmp(&k, &rec->hash_key) != 0) {
       abort();
     }
   }
-  kefo_hash_key_format(dec, &rec->hash_key);
-  if (kefo_hash_key_parse(&k, dec, strlen(dec)) != 0 ||
-      kefo_hash_key_cmp(&k, &rec->hash_key) != 0) {
+  kefo__hash_key_format(dec, &rec->hash_key);
+  if (kefo__hash_key_parse(&k, dec, strlen(dec)) != 0 ||
+      kefo__hash_key_cmp(&k, &rec->hash_key) != 0) {
     abort();
   }
-  if (!kefo_hash_range_contains(run->range, &rec->hash_key)) {
+  if (!kefo__hash_range_contains(run->range, &rec->hash_key)) {
     run->outside = 1;
   }
   return 0;
@@ -113,8 +113,8 @@ static void check_blob(const uint8_t *blob, size_t len,
   run.range = range;
   opts.flags = KEFO_KPL_HASH_KEYS;
   opts.range = NULL;
-  if (kefo_kpl_deaggregate(NULL, blob, len, pk, run.pk_len, &opts, on_record,
-                           &run, &res) != 0 ||
+  if (kefo__kpl_deaggregate(NULL, blob, len, pk, run.pk_len, &opts, on_record,
+                            &run, &res) != 0 ||
       res.delivered != run.calls || res.nrecords != run.calls ||
       res.dropped != 0 || (!res.aggregated && run.calls != 1)) {
     abort();
@@ -123,8 +123,8 @@ static void check_blob(const uint8_t *blob, size_t len,
   /* Again with the range: all or nothing, as the first run predicts. */
   run.calls = 0;
   opts.range = range;
-  if (kefo_kpl_deaggregate(NULL, blob, len, pk, run.pk_len, &opts, on_record,
-                           &run, &res2) != 0 ||
+  if (kefo__kpl_deaggregate(NULL, blob, len, pk, run.pk_len, &opts, on_record,
+                            &run, &res2) != 0 ||
       res2.aggregated != res.aggregated || res2.nrecords != res.nrecords) {
     abort();
   }
@@ -148,10 +148,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* A shard that owns one half of the key space, chosen by the input. */
   if (size % 2 == 0) {
-    kefo_hash_range_init(&range, "0", 1, half, sizeof(half) - 1);
+    kefo__hash_range_init(&range, "0", 1, half, sizeof(half) - 1);
   } else {
-    kefo_hash_range_init(&range, "170141183460469231731687303715884105728", 39,
-                        top, sizeof(top) - 1);
+    kefo__hash_range_init(&range, "170141183460469231731687303715884105728", 39,
+                          top, sizeof(top) - 1);
   }
 
   check_blob(data, size, &range);
@@ -181,14 +181,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* The decimal parser on raw bytes: whatever it accepts prints back to
      the same value. */
-  if (kefo_hash_key_parse(&k, (const char *)data, size < 48 ? size : 48) ==
+  if (kefo__hash_key_parse(&k, (const char *)data, size < 48 ? size : 48) ==
       0) {
     char dec[KEFO_HASH_KEY_DEC_LEN];
     kefo_hash_key k2;
 
-    kefo_hash_key_format(dec, &k);
-    if (kefo_hash_key_parse(&k2, dec, strlen(dec)) != 0 ||
-        kefo_hash_key_cmp(&k, &k2) != 0) {
+    kefo__hash_key_format(dec, &k);
+    if (kefo__hash_key_parse(&k2, dec, strlen(dec)) != 0 ||
+        kefo__hash_key_cmp(&k, &k2) != 0) {
       abort();
     }
   }

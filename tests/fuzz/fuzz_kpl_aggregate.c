@@ -231,28 +231,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&st, 0, sizeof(st));
   c.p = data;
   c.end = data + size;
-  kefo_buf_init(&out, NULL);
-  kefo_buf_init(&again, NULL);
-  if (kefo_kpl_aggregator_new(&a, NULL) != 0) {
+  kefo__buf_init(&out, NULL);
+  kefo__buf_init(&again, NULL);
+  if (kefo__kpl_aggregator_new(&a, NULL) != 0) {
     return 0;
   }
   while (st.n < MAX_RECS && next_record(&c, &st, &r)) {
-    want = kefo_kpl_aggregator_size_with(a, r.pk, r.pk_len, r.ehk, r.ehk_len,
-                                         r.data_len);
+    want = kefo__kpl_aggregator_size_with(a, r.pk, r.pk_len, r.ehk, r.ehk_len,
+                                          r.data_len);
     valid = r.pk_len > 0 && r.pk_len <= KEFO_KPL_MAX_PARTITION_KEY_LEN &&
-            (r.ehk == NULL || kefo_hash_key_parse(&k, r.ehk, r.ehk_len) == 0);
-    i = kefo_kpl_aggregator_size(a);
-    rv = kefo_kpl_aggregator_add(a, r.pk, r.pk_len, r.ehk, r.ehk_len, r.data,
-                                 r.data_len);
+            (r.ehk == NULL || kefo__hash_key_parse(&k, r.ehk, r.ehk_len) == 0);
+    i = kefo__kpl_aggregator_size(a);
+    rv = kefo__kpl_aggregator_add(a, r.pk, r.pk_len, r.ehk, r.ehk_len, r.data,
+                                  r.data_len);
     if (!valid) {
-      if (rv != KEFO_ERR_INVALID_ARGUMENT || kefo_kpl_aggregator_size(a) != i ||
-          kefo_kpl_aggregator_count(a) != st.n) {
+      if (rv != KEFO_ERR_INVALID_ARGUMENT ||
+          kefo__kpl_aggregator_size(a) != i ||
+          kefo__kpl_aggregator_count(a) != st.n) {
         abort();
       }
       continue;
     }
-    if (rv != 0 || kefo_kpl_aggregator_size(a) != want ||
-        kefo_kpl_aggregator_count(a) != st.n + 1) {
+    if (rv != 0 || kefo__kpl_aggregator_size(a) != want ||
+        kefo__kpl_aggregator_count(a) != st.n + 1) {
       abort();
     }
     st.recs[st.n++] = r;
@@ -262,13 +263,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
 
-  if (kefo_kpl_aggregator_finish(a, &out) != 0 ||
-      out.len != kefo_kpl_aggregator_size(a)) {
+  if (kefo__kpl_aggregator_finish(a, &out) != 0 ||
+      out.len != kefo__kpl_aggregator_size(a)) {
     abort();
   }
-  rv = kefo_kpl_deaggregate(NULL, out.data, out.len, "outer", 5,
-                            &(kefo_kpl_options){KEFO_KPL_HASH_KEYS, NULL},
-                            on_record, &st, &res);
+  rv = kefo__kpl_deaggregate(NULL, out.data, out.len, "outer", 5,
+                             &(kefo_kpl_options){KEFO_KPL_HASH_KEYS, NULL},
+                             on_record, &st, &res);
   if (st.n == 0) {
     /* An empty aggregate is too short for the KCL: one plain record. */
     if (out.len != KEFO_KPL_EMPTY_AGGREGATE_LEN || rv != 0 || res.aggregated ||
@@ -283,22 +284,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   /* Reset and again: the same bytes. */
-  kefo_kpl_aggregator_reset(a);
+  kefo__kpl_aggregator_reset(a);
   for (i = 0; i < st.n; ++i) {
     const frec *q = &st.recs[i];
 
-    if (kefo_kpl_aggregator_add(a, q->pk, q->pk_len, q->ehk, q->ehk_len,
-                                q->data, q->data_len) != 0) {
+    if (kefo__kpl_aggregator_add(a, q->pk, q->pk_len, q->ehk, q->ehk_len,
+                                 q->data, q->data_len) != 0) {
       abort();
     }
   }
-  if (kefo_kpl_aggregator_finish(a, &again) != 0 ||
+  if (kefo__kpl_aggregator_finish(a, &again) != 0 ||
       !bytes_eq(out.data, out.len, again.data, again.len)) {
     abort();
   }
 
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
-  kefo_buf_free(&again);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
+  kefo__buf_free(&again);
   return 0;
 }

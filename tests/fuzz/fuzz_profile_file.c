@@ -39,25 +39,25 @@ static int valid_name(const char *s) {
 
 /* Checks |set| and returns a digest of its contents. */
 static unsigned long check_set(const kefo_profile_set *set) {
-  unsigned long digest = kefo_profile_set_count(set);
+  unsigned long digest = kefo__profile_set_count(set);
   size_t i, j;
 
-  for (i = 0; i < kefo_profile_set_count(set); ++i) {
-    const kefo_profile *p = kefo_profile_set_at(set, i);
-    const char *name = kefo_profile_name_of(p);
+  for (i = 0; i < kefo__profile_set_count(set); ++i) {
+    const kefo_profile *p = kefo__profile_set_at(set, i);
+    const char *name = kefo__profile_name_of(p);
 
-    if (!valid_name(name) || kefo_profile_set_find(set, name) != p) {
+    if (!valid_name(name) || kefo__profile_set_find(set, name) != p) {
       abort();
     }
-    for (j = 0; j < kefo_profile_count(p); ++j) {
+    for (j = 0; j < kefo__profile_count(p); ++j) {
       const char *key, *value;
-      kefo_profile_at(p, j, &key, &value);
+      kefo__profile_at(p, j, &key, &value);
       if (!valid_name(key) || value == NULL) {
         abort();
       }
       /* A key is found again, maybe under an earlier spelling that
          differs only in case (which replaced its value). */
-      if (kefo_profile_get(p, key) == NULL) {
+      if (kefo__profile_get(p, key) == NULL) {
         abort();
       }
       touch(value);
@@ -74,11 +74,12 @@ static void run(kefo_profile_file_kind kind, const uint8_t *data, size_t size) {
   size_t n1;
   int rv1, rv2;
 
-  if (kefo_profile_set_new(&set, NULL) != 0) {
+  if (kefo__profile_set_new(&set, NULL) != 0) {
     return;
   }
   err[0] = '\0';
-  rv1 = kefo_profile_set_parse(set, kind, "fuzz", data, size, err, sizeof(err));
+  rv1 =
+      kefo__profile_set_parse(set, kind, "fuzz", data, size, err, sizeof(err));
   if (rv1 != 0 && rv1 != KEFO_ERR_CONFIG && rv1 != KEFO_ERR_NOMEM) {
     abort();
   }
@@ -86,19 +87,20 @@ static void run(kefo_profile_file_kind kind, const uint8_t *data, size_t size) {
     abort();
   }
   d1 = check_set(set);
-  n1 = kefo_profile_set_count(set);
-  kefo_profile_set_describe(set, where, sizeof(where));
+  n1 = kefo__profile_set_count(set);
+  kefo__profile_set_describe(set, where, sizeof(where));
   touch(where);
   /* The same text again changes nothing when it parsed whole. */
-  rv2 = kefo_profile_set_parse(set, kind, "fuzz", data, size, err, sizeof(err));
+  rv2 =
+      kefo__profile_set_parse(set, kind, "fuzz", data, size, err, sizeof(err));
   if (rv2 != rv1) {
     abort();
   }
   d2 = check_set(set);
-  if (rv1 == 0 && (d2 != d1 || kefo_profile_set_count(set) != n1)) {
+  if (rv1 == 0 && (d2 != d1 || kefo__profile_set_count(set) != n1)) {
     abort();
   }
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -23,7 +23,7 @@ static kefo_records_parser parser;
 static int ready;
 
 static int64_t json_ms(const cJSON *n, double scale) {
-  return cJSON_IsNumber(n) ? kefo_records_ms(n->valuedouble, scale) : 0;
+  return cJSON_IsNumber(n) ? kefo__records_ms(n->valuedouble, scale) : 0;
 }
 
 /* A string member as the reader keeps it: NULL unless a string. */
@@ -116,10 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rv, rv2;
 
   if (!ready) {
-    kefo_records_parser_init(&parser, NULL);
+    kefo__records_parser_init(&parser, NULL);
     ready = 1;
   }
-  rv = kefo_records_parse(&parser, data, size, &ev);
+  rv = kefo__records_parse(&parser, data, size, &ev);
   if (rv == KEFO_ERR_BAD_RESPONSE) {
     if (parser.error == NULL || parser.error_offset > size) {
       abort();
@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     compare(root, &ev);
     cJSON_Delete(root);
-    rv2 = kefo_records_parse(&parser, data, size, &again);
+    rv2 = kefo__records_parse(&parser, data, size, &again);
     if (rv2 != 0 || again.nrecords != ev.nrecords ||
         again.has_behind != ev.has_behind) {
       abort();
@@ -140,6 +140,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   /* Keep the scratch small between inputs, as a subscription's own. */
-  kefo_records_parser_trim(&parser, 64 * 1024);
+  kefo__records_parser_trim(&parser, 64 * 1024);
   return 0;
 }

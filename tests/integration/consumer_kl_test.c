@@ -1,6 +1,7 @@
 /*
- * The consumer against kinesis-local (started by tests/integration/consumer_kl_test.sh),
- * the same tests for each reader type (EFO, then polling):
+ * The consumer against kinesis-local (started by
+ * tests/integration/consumer_kl_test.sh), the same tests for each reader type
+ * (EFO, then polling):
  *
  * - volume: a 4-shard stream holding 20,000 records, read from
  *   TRIM_HORIZON: every record exactly once, on the shard and with the
@@ -218,7 +219,7 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
         check_place(t, idx, shard, r[i].sequence_number);
       }
     }
-    if (t->last[k][0] && kefo_seq_cmp(t->last[k], r[i].sequence_number) >= 0) {
+    if (t->last[k][0] && kefo__seq_cmp(t->last[k], r[i].sequence_number) >= 0) {
       ++t->out_of_order;
     }
     snprintf(t->last[k], sizeof(t->last[k]), "%s", r[i].sequence_number);
@@ -962,8 +963,8 @@ static void put_pair(const char *stream, aligned *a, const int64_t t[2]) {
     cJSON *e = cJSON_CreateObject();
     snprintf(data, sizeof(data), "%d:%d:%lld", k, a->written[k]++,
              (long long)t[k]);
-    kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
-                       strlen(data), &len);
+    kefo__base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
+                        strlen(data), &len);
     b64[len] = 0;
     cJSON_AddStringToObject(e, "PartitionKey", "align");
     cJSON_AddStringToObject(e, "ExplicitHashKey", half_key[k]);

@@ -1,8 +1,8 @@
 /*
  * The EFO consumer manager against kinesis-local (started by
- * tests/integration/consumer_manager_test.sh with consumers taking 300 ms to register
- * and to deregister): JOB_MANAGED registers and waits for ACTIVE, reuses a
- * consumer of the same name, deregisters on stop; SELF_MANAGED only
+ * tests/integration/consumer_manager_test.sh with consumers taking 300 ms to
+ * register and to deregister): JOB_MANAGED registers and waits for ACTIVE,
+ * reuses a consumer of the same name, deregisters on stop; SELF_MANAGED only
  * checks, and a consumer that does not exist is a clear error. And
  * against the project's mock server (a consumer CREATING for 1 s): the
  * manager polls for ACTIVE at a steady cadence.
@@ -86,7 +86,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
 
 static void raw(const char *op, cJSON *body, answer *a) {
   memset(a, 0, sizeof(*a));
-  kefo_aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
+  kefo__aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
   cJSON_Delete(body);
   run_until(&a->done, 5000);
 }
@@ -124,40 +124,40 @@ static void test_lifecycles(void) {
   o.consumer_name = "kefo-cm-job";
   memset(&r1, 0, sizeof(r1));
   CU_ASSERT_EQUAL_FATAL(
-      kefo_consumer_manager_start(aws, &kinesis, &o, on_ready, &r1, &m1), 0);
+      kefo__consumer_manager_start(aws, &kinesis, &o, on_ready, &r1, &m1), 0);
   run_until(&r1.done, 10000);
   printf("\nconsumer manager: JOB_MANAGED ready: %s after %u "
          "DescribeStreamConsumer call(s)\n",
-         r1.consumer_arn, kefo_consumer_manager_describe_calls(m1));
+         r1.consumer_arn, kefo__consumer_manager_describe_calls(m1));
   CU_ASSERT_EQUAL(r1.error, 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(r1.consumer_arn, "kefo-cm-job"));
-  CU_ASSERT(kefo_consumer_manager_describe_calls(m1) >= 1);
+  CU_ASSERT(kefo__consumer_manager_describe_calls(m1) >= 1);
 
   /* The same name again (another run of the job): reused, not a
      second consumer. */
   memset(&r2, 0, sizeof(r2));
   CU_ASSERT_EQUAL_FATAL(
-      kefo_consumer_manager_start(aws, &kinesis, &o, on_ready, &r2, &m2), 0);
+      kefo__consumer_manager_start(aws, &kinesis, &o, on_ready, &r2, &m2), 0);
   run_until(&r2.done, 10000);
   CU_ASSERT_EQUAL(r2.error, 0);
   CU_ASSERT_STRING_EQUAL(r2.consumer_arn, r1.consumer_arn);
-  kefo_consumer_manager_del(m2);
+  kefo__consumer_manager_del(m2);
 
   /* SELF_MANAGED with that ARN: checked, and its stop removes nothing. */
   options(&o, KEFO_EFO_SELF_MANAGED);
   o.consumer_arn = r1.consumer_arn;
   memset(&r3, 0, sizeof(r3));
   CU_ASSERT_EQUAL_FATAL(
-      kefo_consumer_manager_start(aws, &kinesis, &o, on_ready, &r3, &m3), 0);
+      kefo__consumer_manager_start(aws, &kinesis, &o, on_ready, &r3, &m3), 0);
   run_until(&r3.done, 10000);
   CU_ASSERT_EQUAL(r3.error, 0);
   CU_ASSERT_STRING_EQUAL(r3.consumer_arn, r1.consumer_arn);
   memset(&s3, 0, sizeof(s3));
-  CU_ASSERT_EQUAL(kefo_consumer_manager_stop(m3, on_done, &s3), 0);
+  CU_ASSERT_EQUAL(kefo__consumer_manager_stop(m3, on_done, &s3), 0);
   CU_ASSERT_EQUAL(s3.done, 0); /* answered from the loop */
   run_until(&s3.done, 2000);
   CU_ASSERT_EQUAL(s3.error, 0);
-  kefo_consumer_manager_del(m3);
+  kefo__consumer_manager_del(m3);
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "ConsumerARN", r1.consumer_arn);
   raw("DescribeStreamConsumer", b, &a);
@@ -168,16 +168,16 @@ static void test_lifecycles(void) {
                    "consumer/nobody:1";
   memset(&r4, 0, sizeof(r4));
   CU_ASSERT_EQUAL_FATAL(
-      kefo_consumer_manager_start(aws, &kinesis, &o, on_ready, &r4, &m4), 0);
+      kefo__consumer_manager_start(aws, &kinesis, &o, on_ready, &r4, &m4), 0);
   run_until(&r4.done, 10000);
   printf("consumer manager: SELF_MANAGED, missing consumer: %s\n", r4.message);
   CU_ASSERT_EQUAL(r4.error, KEFO_ERR_AWS);
   CU_ASSERT_STRING_EQUAL(r4.aws_type, "ResourceNotFoundException");
-  kefo_consumer_manager_del(m4);
+  kefo__consumer_manager_del(m4);
 
   /* Graceful stop of the JOB_MANAGED one: deregistered and gone. */
   memset(&s1, 0, sizeof(s1));
-  CU_ASSERT_EQUAL(kefo_consumer_manager_stop(m1, on_done, &s1), 0);
+  CU_ASSERT_EQUAL(kefo__consumer_manager_stop(m1, on_done, &s1), 0);
   run_until(&s1.done, 10000);
   CU_ASSERT_EQUAL(s1.error, 0);
   b = cJSON_CreateObject();
@@ -186,7 +186,7 @@ static void test_lifecycles(void) {
   printf("consumer manager: after stop, DescribeStreamConsumer: %s\n",
          a.aws_type);
   CU_ASSERT_STRING_EQUAL(a.aws_type, "ResourceNotFoundException");
-  kefo_consumer_manager_del(m1);
+  kefo__consumer_manager_del(m1);
 
   /* A stream that does not exist. */
   options(&o, KEFO_EFO_JOB_MANAGED);
@@ -194,16 +194,16 @@ static void test_lifecycles(void) {
   o.consumer_name = "kefo-cm-none";
   memset(&r4, 0, sizeof(r4));
   CU_ASSERT_EQUAL_FATAL(
-      kefo_consumer_manager_start(aws, &kinesis, &o, on_ready, &r4, &m4), 0);
+      kefo__consumer_manager_start(aws, &kinesis, &o, on_ready, &r4, &m4), 0);
   run_until(&r4.done, 10000);
   CU_ASSERT_EQUAL(r4.error, KEFO_ERR_AWS);
   CU_ASSERT_STRING_EQUAL(r4.aws_type, "ResourceNotFoundException");
-  kefo_consumer_manager_del(m4);
+  kefo__consumer_manager_del(m4);
 
   /* Missing options are refused at once. */
   options(&o, KEFO_EFO_SELF_MANAGED);
   CU_ASSERT_EQUAL(
-      kefo_consumer_manager_start(aws, &kinesis, &o, on_ready, &r4, &m4),
+      kefo__consumer_manager_start(aws, &kinesis, &o, on_ready, &r4, &m4),
       KEFO_ERR_INVALID_ARGUMENT);
 }
 
@@ -229,7 +229,7 @@ static void test_activation_cadence(void) {
   uint32_t calls;
 
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_PORT"));
-  kefo_aws_service_kinesis(&mock, url, "us-east-1");
+  kefo__aws_service_kinesis(&mock, url, "us-east-1");
   options(&o, KEFO_EFO_JOB_MANAGED);
   o.stream_name = "cadence";
   o.consumer_name = "kefo-cm-cadence";
@@ -239,10 +239,10 @@ static void test_activation_cadence(void) {
   memset(&r, 0, sizeof(r));
   t0 = now_ms();
   CU_ASSERT_EQUAL_FATAL(
-      kefo_consumer_manager_start(aws, &mock, &o, on_ready, &r, &m), 0);
+      kefo__consumer_manager_start(aws, &mock, &o, on_ready, &r, &m), 0);
   run_until(&r.done, 10000);
   took = now_ms() - t0;
-  calls = kefo_consumer_manager_describe_calls(m);
+  calls = kefo__consumer_manager_describe_calls(m);
   printf("\nconsumer manager: ACTIVE after 1000 ms, ready after %.0f ms and "
          "%u DescribeStreamConsumer calls\n",
          took, calls);
@@ -250,7 +250,7 @@ static void test_activation_cadence(void) {
   CU_ASSERT(took >= 1000);
   CU_ASSERT(took < 1000 + 100 + 250);
   CU_ASSERT(calls >= 9);
-  kefo_consumer_manager_del(m);
+  kefo__consumer_manager_del(m);
 }
 
 int main(void) {
@@ -259,13 +259,13 @@ int main(void) {
   char url[128];
 
   base = event_base_new();
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
-  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
+  kefo__aws_service_kinesis(&kinesis, url, "us-east-1");
   CU_initialize_registry();
   s = CU_add_suite("consumer_manager", NULL, NULL);
   CU_add_test(s, "JOB_MANAGED and SELF_MANAGED", test_lifecycles);
@@ -274,8 +274,8 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   return failures ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /*
  * The consumer against the project's mock Kinesis server (started by
- * tests/integration/consumer_mock_test.sh), which behaves as real Kinesis does where
- * kinesis-local does not: an initial-response first, ChildShards and a
+ * tests/integration/consumer_mock_test.sh), which behaves as real Kinesis does
+ * where kinesis-local does not: an initial-response first, ChildShards and a
  * null continuation at shard end, subscriptions of a set lifetime,
  * GetRecords throttled past five calls a second per shard. The same tests
  * run twice, once per reader type (EFO, then polling):
@@ -77,7 +77,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
 static void call(kefo_aws_service *svc, const char *op, cJSON *body,
                  answer *a) {
   memset(a, 0, sizeof(*a));
-  kefo_aws_call_start(aws, svc, op, body, NULL, on_answer, a, NULL);
+  kefo__aws_call_start(aws, svc, op, body, NULL, on_answer, a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a->done, 30000);
 }
@@ -85,7 +85,7 @@ static void call(kefo_aws_service *svc, const char *op, cJSON *body,
 static void service(kefo_aws_service *svc, const char *port_env) {
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv(port_env));
-  kefo_aws_service_kinesis(svc, url, "us-east-1");
+  kefo__aws_service_kinesis(svc, url, "us-east-1");
 }
 
 /* ---- what a consumer saw ---------------------------------------------- */
@@ -155,7 +155,7 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
     } else if (t->count[idx] < 255) {
       ++t->count[idx];
     }
-    if (t->last[k][0] && kefo_seq_cmp(t->last[k], r[i].sequence_number) >= 0) {
+    if (t->last[k][0] && kefo__seq_cmp(t->last[k], r[i].sequence_number) >= 0) {
       ++t->out_of_order;
     }
     snprintf(t->last[k], sizeof(t->last[k]), "%s", r[i].sequence_number);
@@ -293,8 +293,8 @@ static void put_range(kefo_aws_service *svc, const char *stream,
       cJSON *e = cJSON_CreateObject();
       snprintf(pk, sizeof(pk), "pk-%ld", i + k);
       snprintf(data, sizeof(data), "%s%ld", prefix, i + k);
-      kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
-                         strlen(data), &len);
+      kefo__base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
+                          strlen(data), &len);
       b64[len] = 0;
       cJSON_AddStringToObject(e, "PartitionKey", pk);
       cJSON_AddStringToObject(e, "Data", b64);
@@ -724,8 +724,8 @@ static void slow_ask(slow *s) {
   }
   s->asking = 1;
   memcpy(s->at_request, s->delivered, sizeof(s->at_request));
-  if (kefo_aws_call_start(probe_aws, &s->svc, "Stats", NULL, NULL,
-                          slow_stats_answer, s, NULL) != 0) {
+  if (kefo__aws_call_start(probe_aws, &s->svc, "Stats", NULL, NULL,
+                           slow_stats_answer, s, NULL) != 0) {
     s->asking = 0;
     return;
   }
@@ -1154,12 +1154,12 @@ int main(void) {
 
   base = event_base_new();
   probe_base = event_base_new();
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0 ||
-      kefo_http_client_new(&probe_http, probe_base, NULL) != 0 ||
-      kefo_aws_client_new(&probe_aws, probe_base, probe_http,
-                          kefo_test_credentials(), NULL, NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0 ||
+      kefo__http_client_new(&probe_http, probe_base, NULL) != 0 ||
+      kefo__aws_client_new(&probe_aws, probe_base, probe_http,
+                           kefo_test_credentials(), NULL, NULL) != 0) {
     return 1;
   }
   CU_initialize_registry();
@@ -1182,10 +1182,10 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
-  kefo_aws_client_del(probe_aws);
-  kefo_http_client_del(probe_http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
+  kefo__aws_client_del(probe_aws);
+  kefo__http_client_del(probe_http);
   event_base_free(base);
   event_base_free(probe_base);
   return failures ? 1 : 0;

@@ -1,7 +1,7 @@
 /*
  * The consumer end to end against kinesis-local (started by
- * tests/integration/consumer_test.sh): a JOB_MANAGED EFO consumer reads a 3-shard
- * stream from TRIM_HORIZON through the public API; every record arrives
+ * tests/integration/consumer_test.sh): a JOB_MANAGED EFO consumer reads a
+ * 3-shard stream from TRIM_HORIZON through the public API; every record arrives
  * once and in order per shard, including records written while it runs
  * and the user records of a KPL aggregate; a graceful stop deregisters
  * the consumer. The same read runs again with the polling reader, which
@@ -93,7 +93,7 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
     if (slot >= 0) {
       if (s->last[slot][0][0] && s->last[slot][1][0] &&
           r[i].sub_sequence_number == 0 &&
-          kefo_seq_cmp(s->last[slot][1], r[i].sequence_number) >= 0) {
+          kefo__seq_cmp(s->last[slot][1], r[i].sequence_number) >= 0) {
         ++s->out_of_order;
       }
       snprintf(s->last[slot][0], sizeof(s->last[slot][0]), "%s", shard);
@@ -158,7 +158,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
 
 static void call(const char *op, cJSON *body, answer *a) {
   memset(a, 0, sizeof(*a));
-  kefo_aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
+  kefo__aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a->done, 10000);
 }
@@ -212,7 +212,7 @@ static void put_aggregate(void) {
   memcpy(blob + 4, pb, n);
   EVP_Digest(pb, n, md5, &mdlen, EVP_md5(), NULL);
   memcpy(blob + 4 + n, md5, 16);
-  kefo_base64_encode((uint8_t *)text, sizeof(text), blob, n + 20, &len);
+  kefo__base64_encode((uint8_t *)text, sizeof(text), blob, n + 20, &len);
   text[len] = 0;
   b = cJSON_CreateObject();
   cJSON_AddStringToObject(b, "StreamName", current_stream);
@@ -512,13 +512,13 @@ int main(void) {
   char url[128];
 
   base = event_base_new();
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
-  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
+  kefo__aws_service_kinesis(&kinesis, url, "us-east-1");
   CU_initialize_registry();
   s = CU_add_suite("consumer", NULL, NULL);
   CU_add_test(s, "bad config", test_bad_config);
@@ -530,8 +530,8 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   return failures ? 1 : 0;
 }

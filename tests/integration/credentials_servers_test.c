@@ -1,9 +1,9 @@
 /*
  * The network credential providers against fake STS, IMDS and container
  * endpoints (tests/support/harness/fake_aws_servers.js, started on loopback by
- * tests/integration/credentials_servers_test.sh) through the real HTTP/1.1 client:
- * IMDSv2's token dance, the container token, web identity, a SigV4-signed
- * AssumeRole the server verifies, and the cache refreshing in the
+ * tests/integration/credentials_servers_test.sh) through the real HTTP/1.1
+ * client: IMDSv2's token dance, the container token, web identity, a
+ * SigV4-signed AssumeRole the server verifies, and the cache refreshing in the
  * background before expiry while gets keep being answered at once.
  */
 #include <stdio.h>
@@ -52,7 +52,7 @@ static int sts_port, imds_port, container_port;
 static char tmpdir[512];
 
 static int64_t now_ms(void) {
-  return kefo_clock_system()->wall_ms(NULL);
+  return kefo__clock_system()->wall_ms(NULL);
 }
 
 /* ---- Environment ---- */
@@ -171,7 +171,7 @@ static void on_creds(int error, const kefo_credentials *c,
 /* Starts a get; |*sync| tells whether it was answered inside the call. */
 static void start_get(kefo_credentials_provider *p, result *r, int *sync) {
   memset(r, 0, sizeof(*r));
-  CHECK(kefo_credentials_provider_get(p, on_creds, r) == 0);
+  CHECK(kefo__credentials_provider_get(p, on_creds, r) == 0);
   if (sync != NULL) {
     *sync = r->done;
   }
@@ -235,7 +235,7 @@ static int http_call(int port, const char *method, const char *path,
 
   memset(c, 0, sizeof(*c));
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-  if (kefo_endpoint_parse(&ep, url) != 0) {
+  if (kefo__endpoint_parse(&ep, url) != 0) {
     return -1;
   }
   memset(&req, 0, sizeof(req));
@@ -247,7 +247,7 @@ static int http_call(int port, const char *method, const char *path,
   req.nheaders = body ? 1 : 0;
   req.body = (const uint8_t *)body;
   req.body_len = body ? strlen(body) : 0;
-  if (kefo_http_client_request(client, &req, &cbs, c, NULL) != 0 ||
+  if (kefo__http_client_request(client, &req, &cbs, c, NULL) != 0 ||
       run_until(&c->done, 10000) != 0 || c->error != 0 || c->status != 200) {
     fprintf(stderr, "control call %s %s failed\n", method, path);
     return -1;
@@ -279,9 +279,9 @@ static long stat_of(const char *kind) {
 /* ---- Scenarios ---- */
 
 static void opts_init(kefo_credentials_options *o, fake_env *fe) {
-  kefo_credentials_options_init(o);
+  kefo__credentials_options_init(o);
   o->env = &fe->env;
-  kefo_credentials_transport_client(&o->transport, client);
+  kefo__credentials_transport_client(&o->transport, client);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -325,7 +325,7 @@ static void test_imds(void) {
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", imds_port);
   env_set(&fe, "AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
   opts_init(&o, &fe);
-  CHECK(kefo_credentials_imds_new(&p, &o) == 0);
+  CHECK(kefo__credentials_imds_new(&p, &o) == 0);
   tokens = stat_of("imds_token");
   get_wait(p, &r);
   CHECK(r.error == 0);
@@ -344,16 +344,16 @@ static void test_imds(void) {
   CHECK(r.error == KEFO_ERR_CREDENTIALS);
   CHECK(strstr(r.message, "IMDS returned HTTP 404 for role list") != NULL);
   configure("{\"imds_role_status\":200}");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* Nobody listening. */
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
   env_set(&fe, "AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
-  CHECK(kefo_credentials_imds_new(&p, &o) == 0);
+  CHECK(kefo__credentials_imds_new(&p, &o) == 0);
   get_wait(p, &r);
   CHECK(r.error != 0);
   CHECK(strstr(r.message, "IMDS request for session token failed") != NULL);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 static void test_container(void) {
@@ -372,7 +372,7 @@ static void test_container(void) {
   write_file(path, "ContainerAuthTOKENsecret123\n");
   env_set(&fe, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path);
   opts_init(&o, &fe);
-  CHECK(kefo_credentials_container_new(&p, &o) == 0);
+  CHECK(kefo__credentials_container_new(&p, &o) == 0);
   get_wait(p, &r);
   CHECK(r.error == 0);
   CHECK(strncmp(r.akid, "ASIACONT", 8) == 0);
@@ -381,7 +381,7 @@ static void test_container(void) {
   get_wait(p, &r);
   CHECK(r.error == KEFO_ERR_CREDENTIALS);
   CHECK(strstr(r.message, "container endpoint returned HTTP 401") != NULL);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 static void test_web_identity(void) {
@@ -401,7 +401,7 @@ static void test_web_identity(void) {
   write_file(path, "eyJhbGciWEBIDENTITYtokenSecretPayload\n");
   env_set(&fe, "AWS_WEB_IDENTITY_TOKEN_FILE", path);
   opts_init(&o, &fe);
-  CHECK(kefo_credentials_web_identity_new(&p, &o, NULL, NULL, NULL) == 0);
+  CHECK(kefo__credentials_web_identity_new(&p, &o, NULL, NULL, NULL) == 0);
   get_wait(p, &r);
   CHECK(r.error == 0);
   CHECK(strncmp(r.akid, "ASIAWEB", 7) == 0);
@@ -411,7 +411,7 @@ static void test_web_identity(void) {
   get_wait(p, &r);
   CHECK(r.error == KEFO_ERR_AWS);
   CHECK(strcmp(r.aws_type, "InvalidIdentityToken") == 0);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 static void test_profile_assume_role(void) {
@@ -445,34 +445,34 @@ static void test_profile_assume_role(void) {
   env_set(&fe, "AWS_SHARED_CREDENTIALS_FILE", creds);
   env_set(&fe, "AWS_PROFILE", "reader");
   opts_init(&o, &fe);
-  CHECK(kefo_credentials_profile_new(&p, &o) == 0);
+  CHECK(kefo__credentials_profile_new(&p, &o) == 0);
   get_wait(p, &r);
   CHECK(r.error == 0);
   CHECK(strncmp(r.akid, "ASIAROLE", 8) == 0);
   CHECK(stat_of("sts_assume_role") == signed_before + 1);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* Two hops: the second AssumeRole is signed with the temporary keys
      and session token the first one returned. */
   env_set(&fe, "AWS_PROFILE", "outer");
-  CHECK(kefo_credentials_profile_new(&p, &o) == 0);
+  CHECK(kefo__credentials_profile_new(&p, &o) == 0);
   get_wait(p, &r);
   CHECK(r.error == 0);
   CHECK(strncmp(r.akid, "ASIAROLE", 8) == 0);
   CHECK(stat_of("sts_assume_role") == signed_before + 3);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   write_file(config, "[profile reader]\n"
                      "role_arn = arn:aws:iam::123456789012:role/reader\n"
                      "source_profile = wrong\n");
   env_set(&fe, "AWS_PROFILE", "reader");
-  CHECK(kefo_credentials_profile_new(&p, &o) == 0);
+  CHECK(kefo__credentials_profile_new(&p, &o) == 0);
   get_wait(p, &r);
   CHECK(r.error == KEFO_ERR_AWS);
   CHECK(strcmp(r.aws_type, "SignatureDoesNotMatch") == 0);
   CHECK(strstr(r.message, "profile 'reader': STS AssumeRole for "
                           "arn:aws:iam::123456789012:role/reader") != NULL);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 /*
@@ -504,7 +504,7 @@ static void test_background_refresh(void) {
   opts_init(&o, &fe);
   o.base = base;
   configure("{\"lifetime_s\":12,\"imds_creds_delay_ms\":2000}");
-  CHECK(kefo_credentials_default_new(&p, &o) == 0);
+  CHECK(kefo__credentials_default_new(&p, &o) == 0);
   before = stat_of("imds_creds");
 
   get_wait(p, &r);
@@ -533,12 +533,12 @@ static void test_background_refresh(void) {
   CHECK(now_ms() < first_exp);
   CHECK(r.exp > first_exp);
   CHECK(stat_of("imds_creds") == before + 2);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   configure("{\"lifetime_s\":3600,\"imds_creds_delay_ms\":0}");
 
   /* The chain's message when IMDS says no. */
   configure("{\"imds_role_status\":404}");
-  CHECK(kefo_credentials_default_new(&p, &o) == 0);
+  CHECK(kefo__credentials_default_new(&p, &o) == 0);
   get_wait(p, &r);
   CHECK(r.error == KEFO_ERR_CREDENTIALS);
   CHECK(strstr(r.message, "no AWS credentials found: environment: "
@@ -546,7 +546,7 @@ static void test_background_refresh(void) {
   CHECK(strstr(r.message, "IMDSv2: IMDS returned HTTP 404 for role list") !=
         NULL);
   configure("{\"imds_role_status\":200}");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 static int port_env(const char *name) {
@@ -562,12 +562,13 @@ int main(void) {
   imds_port = port_env("KEFO_FAKE_IMDS_PORT");
   container_port = port_env("KEFO_FAKE_CONTAINER_PORT");
   if (sts_port == 0 || imds_port == 0 || container_port == 0) {
-    fprintf(stderr, "run me through tests/integration/credentials_servers_test.sh\n");
+    fprintf(stderr,
+            "run me through tests/integration/credentials_servers_test.sh\n");
     return 77;
   }
   snprintf(tmpdir, sizeof(tmpdir), "%s", t ? t : "/tmp");
   base = event_base_new();
-  if (base == NULL || kefo_http_client_new(&client, base, NULL) != 0) {
+  if (base == NULL || kefo__http_client_new(&client, base, NULL) != 0) {
     fprintf(stderr, "cannot set up the event loop or the client\n");
     return 1;
   }
@@ -576,7 +577,7 @@ int main(void) {
   test_web_identity();
   test_profile_assume_role();
   test_background_refresh();
-  kefo_http_client_del(client);
+  kefo__http_client_del(client);
   event_base_free(base);
   printf("credentials_servers_test: %d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;

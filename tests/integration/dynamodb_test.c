@@ -1,8 +1,8 @@
 /*
  * DynamoDB calls through the signed JSON client over HTTP/1.1, against
- * dynalite started by tests/integration/dynamodb_test.sh: the lease table's calls,
- * consistent reads, condition expressions and a failed condition reported
- * as ConditionalCheckFailedException, never retried.
+ * dynalite started by tests/integration/dynamodb_test.sh: the lease table's
+ * calls, consistent reads, condition expressions and a failed condition
+ * reported as ConditionalCheckFailedException, never retried.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +58,7 @@ static cJSON *call(const char *op, const char *json, result *r) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(body);
   memset(r, 0, sizeof(*r));
   CU_ASSERT_EQUAL(
-      kefo_aws_call_start(aws, &ddb, op, body, &rs, on_result, r, NULL), 0);
+      kefo__aws_call_start(aws, &ddb, op, body, &rs, on_result, r, NULL), 0);
   cJSON_Delete(body);
   run_until(&r->done, 10000);
   CU_ASSERT(r->done);
@@ -313,13 +313,13 @@ static void test_store(void) {
   outcome o, o2;
   int64_t c;
 
-  CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&a, base, aws, &ddb, NULL,
-                                                "kefo_store_t", "worker-a",
-                                                NULL),
+  CU_ASSERT_EQUAL_FATAL(kefo__dynamodb_store_new(&a, base, aws, &ddb, NULL,
+                                                 "kefo_store_t", "worker-a",
+                                                 NULL),
                         0);
-  CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&b, base, aws, &ddb, NULL,
-                                                "kefo_store_t", "worker-b",
-                                                NULL),
+  CU_ASSERT_EQUAL_FATAL(kefo__dynamodb_store_new(&b, base, aws, &ddb, NULL,
+                                                 "kefo_store_t", "worker-b",
+                                                 NULL),
                         0);
   /* Both open at once: one creates the table, both find it ACTIVE. */
   memset(&o, 0, sizeof(o));
@@ -431,8 +431,8 @@ static void test_store(void) {
   /* A call in flight when the store goes is cancelled, never answered. */
   memset(&o, 0, sizeof(o));
   CU_ASSERT_EQUAL(a->ops->list(a, on_list, &o), 0);
-  kefo_lease_store_del(a);
-  kefo_lease_store_del(b);
+  kefo__lease_store_del(a);
+  kefo__lease_store_del(b);
   {
     int never = 0;
     run_until(&never, 200);
@@ -446,13 +446,13 @@ int main(void) {
   char url[128];
 
   base = event_base_new();
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("DYNALITE_PORT"));
-  if (kefo_aws_service_dynamodb(&ddb, url, "us-east-1") != 0) {
+  if (kefo__aws_service_dynamodb(&ddb, url, "us-east-1") != 0) {
     return 1;
   }
   CU_initialize_registry();
@@ -463,8 +463,8 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   return failures ? 1 : 0;
 }

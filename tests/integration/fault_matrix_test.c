@@ -1,7 +1,7 @@
 /*
  * The fault matrix: a consumer reads a 4-shard stream on the project's mock
- * Kinesis server (started by tests/integration/fault_matrix_test.sh, checking SigV4)
- * while the test writes 200 records a second, and the mock is told to
+ * Kinesis server (started by tests/integration/fault_matrix_test.sh, checking
+ * SigV4) while the test writes 200 records a second, and the mock is told to
  * misbehave, one fault at a time (tests/support/mock/mock_fault.h). The same
  * cells run once per reader type, EFO then polling; a cell that cannot
  * happen to a reader (an event-stream CRC to GetRecords) is not run for it.
@@ -97,7 +97,7 @@ static cJSON *call_on(const kefo_aws_service *to, const char *op, cJSON *body) {
   answer a;
 
   memset(&a, 0, sizeof(a));
-  kefo_aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
+  kefo__aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a.done, 30000);
   if (a.error) {
@@ -218,7 +218,7 @@ static int on_records(kefo_consumer *c, const char *shard, const kefo_record *r,
       }
     }
     if (st->last[k][0] &&
-        kefo_seq_cmp(st->last[k], r[i].sequence_number) >= 0) {
+        kefo__seq_cmp(st->last[k], r[i].sequence_number) >= 0) {
       ++st->out_of_order;
     }
     snprintf(st->last[k], sizeof(st->last[k]), "%s", r[i].sequence_number);
@@ -299,8 +299,8 @@ static void write_tick(evutil_socket_t fd, short what, void *arg) {
     cJSON *e = cJSON_CreateObject();
     snprintf(pk, sizeof(pk), "pk-%ld", st->next + k);
     snprintf(data, sizeof(data), "r%ld", st->next + k);
-    kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
-                       strlen(data), &len);
+    kefo__base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
+                        strlen(data), &len);
     b64[len] = 0;
     cJSON_AddStringToObject(e, "PartitionKey", pk);
     cJSON_AddStringToObject(e, "Data", b64);
@@ -308,7 +308,7 @@ static void write_tick(evutil_socket_t fd, short what, void *arg) {
   }
   st->next += write_batch;
   st->put_in_flight = 1;
-  kefo_aws_call_start(aws, &svc, "PutRecords", b, NULL, on_put, p, NULL);
+  kefo__aws_call_start(aws, &svc, "PutRecords", b, NULL, on_put, p, NULL);
   cJSON_Delete(b);
 }
 
@@ -935,20 +935,20 @@ int main(int argc, char **argv) {
   list_fds(fds_list, sizeof(fds_list));
   base = event_base_new();
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_FAULT_PORT"));
-  kefo_aws_service_kinesis(&svc, url, "us-east-1");
+  kefo__aws_service_kinesis(&svc, url, "us-east-1");
   ctl_svc = svc;
   ctl_svc.target_prefix = "KefoMock";
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return 1;
   }
   if (argc >= 3 && strcmp(argv[1], "--soak") == 0) {
     int rc = soak(atol(argv[2]), argc >= 4 ? atoi(argv[3]) : 1000);
     char after[4096] = "";
 
-    kefo_aws_client_del(aws);
-    kefo_http_client_del(http);
+    kefo__aws_client_del(aws);
+    kefo__http_client_del(http);
     event_base_free(base);
     /* Every descriptor kefo opened (the consumer's and the test's own
        clients) is closed once they are deleted. */
@@ -982,8 +982,8 @@ int main(int argc, char **argv) {
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
              CU_get_number_of_suites_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   return failures ? 1 : 0;
 }

@@ -195,11 +195,11 @@ static void call_init(call *c, fixture *f) {
   memset(c, 0, sizeof(*c));
   c->pending = &f->pending;
   c->error = 1; /* no close yet */
-  kefo_buf_init(&c->body, NULL);
+  kefo__buf_init(&c->body, NULL);
 }
 
 static void call_free(call *c) {
-  kefo_buf_free(&c->body);
+  kefo__buf_free(&c->body);
 }
 
 static void call_end(call *c) {
@@ -236,7 +236,7 @@ static int cb_response(kefo_http_stream *st, int status,
     }
   }
   if (c->cancel_in_response) {
-    kefo_http_stream_cancel(st);
+    kefo__http_stream_cancel(st);
     call_end(c);
   }
   return 0;
@@ -254,11 +254,11 @@ static int cb_data(kefo_http_stream *st, const uint8_t *data, size_t len,
     return 0;
   }
   ++c->ndata;
-  kefo_buf_append(&c->body, data, len);
+  kefo__buf_append(&c->body, data, len);
   if (c->cancel_in_data) {
-    kefo_http_stream_cancel(st);
+    kefo__http_stream_cancel(st);
     /* A second cancel, as a careless owner might: harmless. */
-    kefo_http_stream_cancel(st);
+    kefo__http_stream_cancel(st);
     call_end(c);
     return 0;
   }
@@ -344,17 +344,17 @@ static int fx_init(fixture *f, const char *ca_file,
     return -1;
   }
   if (ca_file != NULL &&
-      kefo_tls_ctx_new(&f->tls, ca_file, 0, err, sizeof(err)) != 0) {
+      kefo__tls_ctx_new(&f->tls, ca_file, 0, err, sizeof(err)) != 0) {
     fprintf(stderr, "TLS context: %s\n", err);
     return -1;
   }
-  return kefo_h1_client_new(&f->client, f->base, opts, f->tls);
+  return kefo__h1_client_new(&f->client, f->base, opts, f->tls);
 }
 
 static void fx_free(fixture *f) {
   int i;
 
-  kefo_h1_client_del(f->client);
+  kefo__h1_client_del(f->client);
   /* Let deferred frees (bufferevents, a resolver) run. */
   for (i = 0; i < 5; ++i) {
     event_base_loop(f->base, EVLOOP_NONBLOCK);
@@ -368,7 +368,7 @@ static void endpoint(kefo_endpoint *ep, const char *scheme, const char *host,
   char url[300];
 
   snprintf(url, sizeof(url), "%s://%s:%d", scheme, host, port);
-  CU_ASSERT_FATAL(kefo_endpoint_parse(ep, url) == 0);
+  CU_ASSERT_FATAL(kefo__endpoint_parse(ep, url) == 0);
 }
 
 static int start(fixture *f, call *c, const kefo_endpoint *ep,
@@ -390,7 +390,7 @@ static int start(fixture *f, call *c, const kefo_endpoint *ep,
   r.timeout_ms = timeout_ms;
   clock_gettime(CLOCK_MONOTONIC, &c->t0);
   c->in_request = 1;
-  rv = kefo_h1_client_request(f->client, &r, &callbacks, c, &c->stream);
+  rv = kefo__h1_client_request(f->client, &r, &callbacks, c, &c->stream);
   c->in_request = 0;
   if (rv == 0) {
     ++f->pending;
@@ -477,7 +477,7 @@ static void test_dynalite(void) {
   /* A DynamoDB error is an HTTP answer like any other here. */
   dynamo(&f, &c, &ep, "DescribeTable", "{\"TableName\":\"missing\"}");
   CU_ASSERT(c.status == 400);
-  CU_ASSERT(strstr((const char *)kefo_buf_cstr(&c.body),
+  CU_ASSERT(strstr((const char *)kefo__buf_cstr(&c.body),
                    "ResourceNotFoundException") != NULL);
   call_free(&c);
   CU_ASSERT(server_connections(&srv_dynalite) - before == 1);
@@ -567,7 +567,7 @@ static void test_tls_handshake_timeout(void) {
   char ca[128];
   kefo_http_client_options o;
 
-  kefo_http_client_options_init(&o);
+  kefo__http_client_options_init(&o);
   o.tls_timeout_ms = 300;
   snprintf(ca, sizeof(ca), "%s/a/ca.pem", tmpdir);
   CU_ASSERT_FATAL(fx_init(&f, ca, &o) == 0);
@@ -736,7 +736,7 @@ static void test_response_timeout(void) {
   fx_free(&f);
   {
     kefo_http_client_options o;
-    kefo_http_client_options_init(&o);
+    kefo__http_client_options_init(&o);
     o.request_timeout_ms = 200;
     CU_ASSERT_FATAL(fx_init(&f, NULL, &o) == 0);
   }
@@ -831,7 +831,7 @@ static void test_connect_timeout(void) {
   int lfd = -1, fillers[2] = {-1, -1}, port = full_listener(&lfd, fillers);
 
   if (port > 0) {
-    kefo_http_client_options_init(&o);
+    kefo__http_client_options_init(&o);
     o.connect_timeout_ms = 300;
     CU_ASSERT_FATAL(fx_init(&f, NULL, &o) == 0);
     endpoint(&ep, "http", "127.0.0.1", port);
@@ -1043,14 +1043,14 @@ static void test_cancel_before_and_while_connecting(void) {
   /* Cancelled before the loop ever ran. */
   call_init(&a, &f);
   CU_ASSERT_FATAL(start(&f, &a, &ep, "GET", "/echo", NULL, 0, NULL, 0, 0) == 0);
-  kefo_http_stream_cancel(a.stream);
+  kefo__http_stream_cancel(a.stream);
   call_end(&a);
   /* Cancelled once sent, waiting for the answer. */
   call_init(&b, &f);
   CU_ASSERT_FATAL(
       start(&f, &b, &ep, "GET", "/delay?ms=200", NULL, 0, NULL, 0, 0) == 0);
   run_for(&f, 50);
-  kefo_http_stream_cancel(b.stream);
+  kefo__http_stream_cancel(b.stream);
   call_end(&b);
   run_for(&f, 400);
   CU_ASSERT(a.responses + a.ndata + a.closes + a.after_end == 0);
@@ -1103,7 +1103,7 @@ static void test_delete_with_requests_in_flight(void) {
   CU_ASSERT_FATAL(
       start(&f, &c[N], &ep_tls, "GET", "/hang", NULL, 0, NULL, 0, 0) == 0);
   run_for(&f, 200);
-  kefo_h1_client_del(f.client);
+  kefo__h1_client_del(f.client);
   f.client = NULL;
   run_for(&f, 100);
   for (i = 0; i <= N; ++i) {
@@ -1167,7 +1167,7 @@ static int alloc_scenario(const kefo_mem *mem, void *arg) {
   int rv;
 
   (void)arg;
-  kefo_http_client_options_init(&o);
+  kefo__http_client_options_init(&o);
   o.mem = mem;
   snprintf(ca, sizeof(ca), "%s/a/ca.pem", tmpdir);
   rv = fx_init(&f, ca, &o);

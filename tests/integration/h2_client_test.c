@@ -1,7 +1,7 @@
 /*
  * HTTP/2 client against real servers on loopback, started by
- * tests/integration/h2_client_test.sh: Node's HTTP/2 server (h2c and TLS with a test
- * CA) and kinesis-local. Ports and files come from the environment.
+ * tests/integration/h2_client_test.sh: Node's HTTP/2 server (h2c and TLS with a
+ * test CA) and kinesis-local. Ports and files come from the environment.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +47,7 @@ static int on_response(kefo_http_stream *s, int status,
   (void)n;
   c->status = status;
   if (c->cancel_after_response) {
-    kefo_http_stream_cancel(s);
+    kefo__http_stream_cancel(s);
   }
   return 0;
 }
@@ -62,10 +62,10 @@ static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   c->bytes += len;
   ++c->chunks;
   if (c->dec) {
-    kefo_es_decoder_feed(c->dec, data, len);
+    kefo__es_decoder_feed(c->dec, data, len);
   }
   if (c->consume) {
-    kefo_http_stream_consume(s, len);
+    kefo__http_stream_consume(s, len);
   } else {
     c->unconsumed += len;
   }
@@ -93,7 +93,7 @@ static int env_port(const char *name) {
 static void endpoint(kefo_endpoint *ep, const char *scheme_host, int port) {
   char url[300];
   snprintf(url, sizeof(url), "%s:%d", scheme_host, port);
-  CU_ASSERT_EQUAL_FATAL(kefo_endpoint_parse(ep, url), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__endpoint_parse(ep, url), 0);
 }
 
 static void run_until(int *flag, int ms) {
@@ -119,11 +119,12 @@ static kefo_h2_client *client_new(const char *ca_file, SSL_CTX **ctx,
   kefo_h2_client *cl;
   char err[256];
 
-  kefo_http_client_options_init(&o);
+  kefo__http_client_options_init(&o);
   o.stream_window = window;
   o.ping_interval_ms = ping_interval_ms;
-  CU_ASSERT_EQUAL_FATAL(kefo_tls_ctx_new(ctx, ca_file, 1, err, sizeof(err)), 0);
-  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, *ctx), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__tls_ctx_new(ctx, ca_file, 1, err, sizeof(err)),
+                        0);
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, *ctx), 0);
   return cl;
 }
 
@@ -138,7 +139,8 @@ static void start(kefo_h2_client *cl, const kefo_endpoint *ep, const char *path,
   r.body = (const uint8_t *)body;
   r.body_len = body ? strlen(body) : 0;
   r.timeout_ms = timeout_ms;
-  CU_ASSERT_EQUAL(kefo_h2_client_request(cl, &r, &callbacks, c, &c->stream), 0);
+  CU_ASSERT_EQUAL(kefo__h2_client_request(cl, &r, &callbacks, c, &c->stream),
+                  0);
 }
 
 static void test_h2c_echo_big_goaway(void) {
@@ -164,7 +166,7 @@ static void test_h2c_echo_big_goaway(void) {
   CU_ASSERT_EQUAL(b.error, 0);
   CU_ASSERT_EQUAL(b.bytes, 5000000);
   CU_ASSERT(b.chunks > 1);
-  CU_ASSERT_EQUAL(kefo_h2_client_connections(cl), 1);
+  CU_ASSERT_EQUAL(kefo__h2_client_connections(cl), 1);
   /* GOAWAY after a response: the next request opens a new connection. */
   memset(&g, 0, sizeof(g));
   g.consume = 1;
@@ -190,10 +192,10 @@ static void test_h2c_echo_big_goaway(void) {
   /* The server also counts the harness's readiness probe. */
   printf("\nh2: after GOAWAY the client holds %zu connection(s); the server "
          "saw %d from it\n",
-         kefo_h2_client_connections(cl), atoi(cnt.body) - 1);
+         kefo__h2_client_connections(cl), atoi(cnt.body) - 1);
   CU_ASSERT_EQUAL(atoi(cnt.body) - 1, 2);
-  CU_ASSERT_EQUAL(kefo_h2_client_connections(cl), 1);
-  kefo_h2_client_del(cl);
+  CU_ASSERT_EQUAL(kefo__h2_client_connections(cl), 1);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
 
@@ -214,7 +216,7 @@ static void test_window_above_connection(void) {
          b.bytes, b.error);
   CU_ASSERT_EQUAL(b.error, 0);
   CU_ASSERT_EQUAL(b.bytes, 40000000);
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
 
@@ -245,11 +247,11 @@ static void test_flow_control(void) {
   CU_ASSERT_EQUAL(slow.closed, 0);
   /* Handing the bytes on lets the rest come. */
   slow.consume = 1;
-  kefo_http_stream_consume(slow.stream, slow.unconsumed);
+  kefo__http_stream_consume(slow.stream, slow.unconsumed);
   run_until(&slow.closed, 10000);
   CU_ASSERT_EQUAL(slow.error, 0);
   CU_ASSERT_EQUAL(slow.bytes, 4000000);
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
 
@@ -293,14 +295,14 @@ static void test_thousand_streams(void) {
   printf("h2: %d of %d concurrent streams open on %zu connection(s); RSS "
          "grew %ld KiB, %.2f KiB per open stream (client, kefo + nghttp2 + "
          "libevent)\n",
-         responded, N, kefo_h2_client_connections(cl), after - before,
+         responded, N, kefo__h2_client_connections(cl), after - before,
          (double)(after - before) / N);
   CU_ASSERT_EQUAL(responded, N);
-  CU_ASSERT_EQUAL(kefo_h2_client_connections(cl), 1);
+  CU_ASSERT_EQUAL(kefo__h2_client_connections(cl), 1);
   for (i = 0; i < N; ++i) {
     CU_ASSERT_EQUAL(calls[i].closed, 0);
     if (!calls[i].closed) {
-      kefo_http_stream_cancel(calls[i].stream);
+      kefo__http_stream_cancel(calls[i].stream);
     } else if (i == 0) {
       printf("h2: stream 0 closed: %s\n", calls[i].message);
     }
@@ -309,7 +311,7 @@ static void test_thousand_streams(void) {
   for (i = 0; i < N; ++i) {
     CU_ASSERT_EQUAL(calls[i].closed, 0); /* no callback after cancel */
   }
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
   free(calls);
 }
@@ -362,7 +364,7 @@ static void test_timeout_refused_cancel(void) {
     CU_ASSERT(ms2 < 90);
     CU_ASSERT(ms3 >= 90);
   }
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
 
@@ -392,7 +394,7 @@ static void test_ping_liveness(void) {
   CU_ASSERT_EQUAL(a.error, KEFO_ERR_TIMEOUT);
   CU_ASSERT_PTR_NOT_NULL(strstr(a.message, "PING"));
   CU_ASSERT(ms >= 350 && ms < 2000);
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
 
@@ -465,10 +467,10 @@ static void test_not_h2_peers(void) {
 
   silent = peer_new(0, &port);
   endpoint(&ep, "http://127.0.0.1", port);
-  kefo_http_client_options_init(&o);
+  kefo__http_client_options_init(&o);
   o.connect_timeout_ms = 300;
-  CU_ASSERT_EQUAL_FATAL(kefo_tls_ctx_new(&ctx, NULL, 1, err, sizeof(err)), 0);
-  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, ctx), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__tls_ctx_new(&ctx, NULL, 1, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, ctx), 0);
   memset(&a, 0, sizeof(a));
   gettimeofday(&t0, NULL);
   start(cl, &ep, "/echo", "anyone?", 10000, &a);
@@ -478,11 +480,11 @@ static void test_not_h2_peers(void) {
   CU_ASSERT_EQUAL(a.error, KEFO_ERR_TIMEOUT);
   CU_ASSERT_PTR_NOT_NULL(strstr(a.message, "no HTTP/2 SETTINGS within 300"));
   CU_ASSERT(ms >= 250 && ms < 2000);
-  CU_ASSERT(kefo_h2_client_wait_ms(cl, &ep) > 0);
-  kefo_h2_client_del(cl);
+  CU_ASSERT(kefo__h2_client_wait_ms(cl, &ep) > 0);
+  kefo__h2_client_del(cl);
 
   o.connect_timeout_ms = 0; /* 10 s: the request's 200 ms comes first */
-  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, ctx), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, ctx), 0);
   memset(&a, 0, sizeof(a));
   gettimeofday(&t0, NULL);
   start(cl, &ep, "/echo", "anyone?", 200, &a);
@@ -494,8 +496,8 @@ static void test_not_h2_peers(void) {
   CU_ASSERT_EQUAL(a.error, KEFO_ERR_TIMEOUT);
   CU_ASSERT_PTR_NOT_NULL(strstr(a.message, "no HTTP/2 SETTINGS"));
   CU_ASSERT(ms < 1000);
-  CU_ASSERT_EQUAL(kefo_h2_client_connections(cl), 0);
-  kefo_h2_client_del(cl);
+  CU_ASSERT_EQUAL(kefo__h2_client_connections(cl), 0);
+  kefo__h2_client_del(cl);
   evconnlistener_free(silent);
   while (nheld > 0) {
     evutil_closesocket(held[--nheld]);
@@ -503,7 +505,7 @@ static void test_not_h2_peers(void) {
 
   junk = peer_new(1, &port);
   endpoint(&ep, "http://127.0.0.1", port);
-  CU_ASSERT_EQUAL_FATAL(kefo_h2_client_new(&cl, base, &o, ctx), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, ctx), 0);
   memset(&a, 0, sizeof(a));
   start(cl, &ep, "/echo", "anyone?", 5000, &a);
   run_until(&a.closed, 5000);
@@ -513,7 +515,7 @@ static void test_not_h2_peers(void) {
       strstr(a.message, "not HTTP/2: the server answered 'HTTP/1.1 400 Bad "
                         "Request'"));
   CU_ASSERT_PTR_NULL(strstr(a.message, "closed by the peer"));
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   evconnlistener_free(junk);
   SSL_CTX_free(ctx);
 }
@@ -537,7 +539,7 @@ static void tls_case(const char *ca, int port, int want, const char *needle) {
   } else {
     CU_ASSERT_PTR_NOT_NULL(strstr(a.message, needle));
   }
-  kefo_h2_client_del(cl);
+  kefo__h2_client_del(cl);
   SSL_CTX_free(ctx);
 }
 
@@ -600,7 +602,7 @@ static cJSON *kinesis(const char *op, cJSON *body) {
   sp.region = "us-east-1";
   sp.service = "kinesis";
   sp.time = 1795000000;
-  CU_ASSERT_EQUAL_FATAL(kefo_sigv4_sign(&res, &sreq, &sp, NULL, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__sigv4_sign(&res, &sreq, &sp, NULL, NULL), 0);
   for (i = 1; i < 3; ++i) {
     hs[n].name = sh[i].name;
     hs[n++].value = sh[i].value;
@@ -620,8 +622,8 @@ static cJSON *kinesis(const char *op, cJSON *body) {
   r.nheaders = n;
   r.body = (const uint8_t *)text;
   r.body_len = strlen(text);
-  CU_ASSERT_EQUAL(kefo_h2_client_request(kl, &r, &callbacks, &c, NULL), 0);
-  kefo_sigv4_result_free(&res);
+  CU_ASSERT_EQUAL(kefo__h2_client_request(kl, &r, &callbacks, &c, NULL), 0);
+  kefo__sigv4_result_free(&res);
   free(text);
   cJSON_Delete(body);
   run_until(&c.closed, 10000);
@@ -644,7 +646,7 @@ typedef struct sub_state {
 
 static int on_event(const kefo_es_message *m, void *ud) {
   sub_state *st = ud;
-  const kefo_es_header *t = kefo_es_message_header(m, ":event-type");
+  const kefo_es_header *t = kefo__es_message_header(m, ":event-type");
   cJSON *j;
 
   if (t && t->value_len == 21 &&
@@ -653,7 +655,7 @@ static int on_event(const kefo_es_message *m, void *ud) {
     j = cJSON_ParseWithLength((const char *)m->payload, m->payload_len);
     st->records += cJSON_GetArraySize(cJSON_GetObjectItem(j, "Records"));
     cJSON_Delete(j);
-  } else if (kefo_es_message_header(m, ":exception-type")) {
+  } else if (kefo__es_message_header(m, ":exception-type")) {
     ++st->exceptions;
   }
   return 0;
@@ -737,7 +739,7 @@ static void test_kinesis_local(void) {
     cJSON_AddStringToObject(pos, "Type", "TRIM_HORIZON");
     text = cJSON_PrintUnformatted(sb);
     cJSON_Delete(sb);
-    kefo_es_decoder_init(&dec, NULL, 0, 0, on_event, &st);
+    kefo__es_decoder_init(&dec, NULL, 0, 0, on_event, &st);
     hs[0].name = "content-type";
     hs[0].value = "application/x-amz-json-1.1";
     hs[1].name = "x-amz-target";
@@ -760,8 +762,8 @@ static void test_kinesis_local(void) {
     req.nheaders = 4;
     req.body = (const uint8_t *)text;
     req.body_len = strlen(text);
-    CU_ASSERT_EQUAL(kefo_h2_client_request(kl, &req, &callbacks, &c, &c.stream),
-                    0);
+    CU_ASSERT_EQUAL(
+        kefo__h2_client_request(kl, &req, &callbacks, &c, &c.stream), 0);
     free(text);
     for (i = 0; i < 300 && st.records < NREC; ++i) {
       run_for(10);
@@ -772,11 +774,11 @@ static void test_kinesis_local(void) {
     CU_ASSERT_EQUAL(c.status, 200);
     CU_ASSERT_EQUAL(st.records, NREC);
     CU_ASSERT_EQUAL(st.exceptions, 0);
-    kefo_http_stream_cancel(c.stream);
+    kefo__http_stream_cancel(c.stream);
     run_for(50);
-    kefo_es_decoder_free(&dec);
+    kefo__es_decoder_free(&dec);
   }
-  kefo_h2_client_del(kl);
+  kefo__h2_client_del(kl);
   SSL_CTX_free(ctx);
 }
 

@@ -60,7 +60,7 @@ static cJSON *call(const kefo_aws_service *svc, const char *op, cJSON *body,
   kefo_retry_strategy rs = {10, 50, 5};
   memset(r, 0, sizeof(*r));
   CU_ASSERT_EQUAL(
-      kefo_aws_call_start(aws, svc, op, body, &rs, on_result, r, NULL), 0);
+      kefo__aws_call_start(aws, svc, op, body, &rs, on_result, r, NULL), 0);
   cJSON_Delete(body);
   run_until(&r->done, 10000);
   CU_ASSERT(r->done);
@@ -137,7 +137,7 @@ static void on_retry(const kefo_error_info *info, void *ud) {
   l->retryable &= info->retryable;
   l->operation = info->operation;
   if (l->cancel) {
-    kefo_aws_call_cancel(l->cancel);
+    kefo__aws_call_cancel(l->cancel);
     l->cancel = NULL;
   }
 }
@@ -173,17 +173,18 @@ static void test_retry_reports(void) {
   char url[64];
 
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
-  CU_ASSERT_EQUAL_FATAL(kefo_aws_service_kinesis(&down, url, "us-east-1"), 0);
-  CU_ASSERT_EQUAL_FATAL(kefo_http_client_new(&h, base, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__aws_service_kinesis(&down, url, "us-east-1"), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__http_client_new(&h, base, NULL), 0);
   CU_ASSERT_EQUAL_FATAL(
-      kefo_aws_client_new(&a, base, h, kefo_test_credentials(), NULL, NULL), 0);
+      kefo__aws_client_new(&a, base, h, kefo_test_credentials(), NULL, NULL),
+      0);
   memset(&log, 0, sizeof(log));
   log.retryable = 1;
-  kefo_aws_client_set_retry_cb(a, on_retry, &log);
+  kefo__aws_client_set_retry_cb(a, on_retry, &log);
 
   memset(&r, 0, sizeof(r));
-  CU_ASSERT_EQUAL(kefo_aws_call_start(a, &down, "ListStreams", NULL, &three,
-                                      on_result, &r, NULL),
+  CU_ASSERT_EQUAL(kefo__aws_call_start(a, &down, "ListStreams", NULL, &three,
+                                       on_result, &r, NULL),
                   0);
   run_until(&r.done, 10000);
   printf("\nkinesis: retry reported: %s\nkinesis: final: %s\n", log.first,
@@ -202,8 +203,8 @@ static void test_retry_reports(void) {
 
   memset(&log, 0, sizeof(log));
   memset(&r, 0, sizeof(r));
-  CU_ASSERT_EQUAL(kefo_aws_call_start(a, &down, "ListStreams", NULL, &one,
-                                      on_result, &r, NULL),
+  CU_ASSERT_EQUAL(kefo__aws_call_start(a, &down, "ListStreams", NULL, &one,
+                                       on_result, &r, NULL),
                   0);
   run_until(&r.done, 10000);
   CU_ASSERT_EQUAL(log.n, 0);
@@ -213,8 +214,8 @@ static void test_retry_reports(void) {
 
   memset(&log, 0, sizeof(log));
   memset(&r, 0, sizeof(r));
-  CU_ASSERT_EQUAL(kefo_aws_call_start(a, &down, "ListStreams", NULL, &three,
-                                      on_result, &r, &call),
+  CU_ASSERT_EQUAL(kefo__aws_call_start(a, &down, "ListStreams", NULL, &three,
+                                       on_result, &r, &call),
                   0);
   log.cancel = call;
   run_until(&log.n, 10000);
@@ -222,8 +223,8 @@ static void test_retry_reports(void) {
   CU_ASSERT_EQUAL(log.n, 1);
   CU_ASSERT_EQUAL(r.done, 0);
 
-  kefo_aws_client_del(a);
-  kefo_http_client_del(h);
+  kefo__aws_client_del(a);
+  kefo__http_client_del(h);
 }
 
 typedef struct shards_result {
@@ -321,9 +322,9 @@ static const kefo_kinesis_subscribe_callbacks fake_cb = {
 
 static void fake_subscribe(const char *shard, fake_sub *f) {
   memset(f, 0, sizeof(*f));
-  CU_ASSERT_EQUAL(kefo_kinesis_subscribe(aws, &fake, "arn:consumer", shard,
-                                         "AFTER_SEQUENCE_NUMBER", "999",
-                                         &fake_cb, f, NULL),
+  CU_ASSERT_EQUAL(kefo__kinesis_subscribe(aws, &fake, "arn:consumer", shard,
+                                          "AFTER_SEQUENCE_NUMBER", "999",
+                                          &fake_cb, f, NULL),
                   0);
   run_until(&f->r.ended, 5000);
 }
@@ -404,8 +405,8 @@ static void test_kinesis_local(void) {
   cJSON_Delete(j);
   /* ListShards one shard a page: NextToken paging to the end. */
   memset(&sr, 0, sizeof(sr));
-  CU_ASSERT_EQUAL(kefo_kinesis_list_shards(aws, &kinesis, NULL, arn, NULL, 1,
-                                           NULL, on_shards, &sr, NULL),
+  CU_ASSERT_EQUAL(kefo__kinesis_list_shards(aws, &kinesis, NULL, arn, NULL, 1,
+                                            NULL, on_shards, &sr, NULL),
                   0);
   run_until(&sr.done, 10000);
   CU_ASSERT_EQUAL(sr.error, 0);
@@ -469,9 +470,9 @@ static void test_kinesis_local(void) {
   /* SubscribeToShard on every shard over HTTP/2 (one connection). */
   memset(subs, 0, sizeof(subs));
   for (i = 0; i < NSHARDS; ++i) {
-    CU_ASSERT_EQUAL(kefo_kinesis_subscribe(aws, &kinesis, consumer,
-                                           shard_ids[i], "TRIM_HORIZON", NULL,
-                                           &sub_cb, &subs[i], &handles[i]),
+    CU_ASSERT_EQUAL(kefo__kinesis_subscribe(aws, &kinesis, consumer,
+                                            shard_ids[i], "TRIM_HORIZON", NULL,
+                                            &sub_cb, &subs[i], &handles[i]),
                     0);
   }
   for (i = 0; i < 400; ++i) {
@@ -492,9 +493,9 @@ static void test_kinesis_local(void) {
   /* A second subscription to the same shard: ResourceInUseException, an
      exception event, retryable. */
   memset(&dup, 0, sizeof(dup));
-  CU_ASSERT_EQUAL(kefo_kinesis_subscribe(aws, &kinesis, consumer, shard_ids[0],
-                                         "LATEST", NULL, &sub_cb, &dup,
-                                         &dup_handle),
+  CU_ASSERT_EQUAL(kefo__kinesis_subscribe(aws, &kinesis, consumer, shard_ids[0],
+                                          "LATEST", NULL, &sub_cb, &dup,
+                                          &dup_handle),
                   0);
   run_until(&dup.ended, 5000);
   printf("kinesis: second subscription to %s: %s (retryable %d)\n",
@@ -504,7 +505,7 @@ static void test_kinesis_local(void) {
   CU_ASSERT_EQUAL(dup.retryable, 1);
   for (i = 0; i < NSHARDS; ++i) {
     CU_ASSERT_EQUAL(subs[i].ended, 0);
-    kefo_kinesis_subscription_cancel(handles[i]);
+    kefo__kinesis_subscription_cancel(handles[i]);
   }
   run_until(&subs[0].ended, 100);
   CU_ASSERT_EQUAL(subs[0].ended, 0); /* no callback after cancel */
@@ -520,15 +521,15 @@ int main(void) {
   char url[128];
 
   base = event_base_new();
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("KINESIS_PORT"));
-  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
+  kefo__aws_service_kinesis(&kinesis, url, "us-east-1");
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("H2_PLAIN_PORT"));
-  kefo_aws_service_kinesis(&fake, url, "us-east-1");
+  kefo__aws_service_kinesis(&fake, url, "us-east-1");
   CU_initialize_registry();
   s = CU_add_suite("kinesis", NULL, NULL);
   CU_add_test(s, "errors and retries", test_errors);
@@ -539,8 +540,8 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   return failures ? 1 : 0;
 }

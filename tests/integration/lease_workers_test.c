@@ -1,7 +1,8 @@
 /*
  * Three kefo-reader workers share one 8-shard stream on kinesis-local
  * through a DynamoDB lease table on dynalite (both started by
- * tests/integration/lease_workers_test.sh), while the test keeps writing records.
+ * tests/integration/lease_workers_test.sh), while the test keeps writing
+ * records.
  *
  * Sampling the table every SAMPLE_MS, the test checks:
  * - once the first leases are taken, every shard's lease is owned by
@@ -210,8 +211,8 @@ static void test_workers(void) {
                "source.efo.describe.retry-strategy.delay.min=50ms\n"
                "source.efo.describe.retry-strategy.delay.max=200ms\n");
   kefo_kl_create_stream("workers", SHARDS);
-  CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&obs, base, aws, &ddb, NULL,
-                                                TABLE, "observer", NULL),
+  CU_ASSERT_EQUAL_FATAL(kefo__dynamodb_store_new(&obs, base, aws, &ddb, NULL,
+                                                 TABLE, "observer", NULL),
                         0);
 
   /* Three workers, half a second apart. */
@@ -334,9 +335,9 @@ static void test_workers(void) {
   {
     kefo_checkpoint_entry e = {stolen, ZOMBIE_SEQ, 0};
     int done = 0;
-    CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&zombie, base, aws, &ddb,
-                                                  NULL, TABLE, ids[victim],
-                                                  NULL),
+    CU_ASSERT_EQUAL_FATAL(kefo__dynamodb_store_new(&zombie, base, aws, &ddb,
+                                                   NULL, TABLE, ids[victim],
+                                                   NULL),
                           0);
     zombie->ops->open(zombie, "", "", on_cp, &done);
     kefo_test_run_until(base, &done, 10000);
@@ -350,8 +351,8 @@ static void test_workers(void) {
     if (strcmp(w.shard[j], stolen) == 0) {
       /* The new owner's, which may have moved on meanwhile. */
       CU_ASSERT(strcmp(w.checkpoint[j], ZOMBIE_SEQ) != 0);
-      CU_ASSERT(!kefo_checkpoint_valid(before) ||
-                kefo_checkpoint_cmp(w.checkpoint[j], 0, before, 0) >= 0);
+      CU_ASSERT(!kefo__checkpoint_valid(before) ||
+                kefo__checkpoint_cmp(w.checkpoint[j], 0, before, 0) >= 0);
     }
   }
   printf("  a checkpoint by the killed worker on %s after takeover: %s; the "
@@ -400,8 +401,8 @@ static void test_workers(void) {
   CU_ASSERT_EQUAL(unowned, 0);
   CU_ASSERT_EQUAL(missing, 0);
   CU_ASSERT_EQUAL(w.bad_lines, 0);
-  kefo_lease_store_del(obs);
-  kefo_lease_store_del(zombie);
+  kefo__lease_store_del(obs);
+  kefo__lease_store_del(zombie);
   free(w.count);
 }
 
@@ -508,9 +509,9 @@ static void test_lineage(void) {
   write_config(cfgpath, sizeof(cfgpath), "lineage.conf",
                "source.shard.discovery.interval=1s\n");
   kefo_kl_create_stream("lineage", 2);
-  CU_ASSERT_EQUAL_FATAL(kefo_dynamodb_store_new(&obs, base, aws, &ddb, NULL,
-                                                "kefo_lineage", "observer",
-                                                NULL),
+  CU_ASSERT_EQUAL_FATAL(kefo__dynamodb_store_new(&obs, base, aws, &ddb, NULL,
+                                                 "kefo_lineage", "observer",
+                                                 NULL),
                         0);
   CU_ASSERT_EQUAL(obs->ops->open(obs, "", "", on_cp, &done), 0);
   kefo_test_run_until(base, &done, 20000);
@@ -594,7 +595,7 @@ static void test_lineage(void) {
   CU_ASSERT_EQUAL(early, 0);
   CU_ASSERT_EQUAL(missing, 0);
   CU_ASSERT_EQUAL(w.bad_lines, 0);
-  kefo_lease_store_del(obs);
+  kefo__lease_store_del(obs);
   free(w.count);
 }
 
@@ -610,10 +611,10 @@ int main(void) {
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("DYNALITE_PORT"));
   if (mkdtemp(tmpdir) == NULL || base == NULL ||
       kefo_kl_open(base, getenv("KINESIS_PORT")) != 0 ||
-      kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0 ||
-      kefo_aws_service_dynamodb(&ddb, url, "us-east-1") != 0) {
+      kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0 ||
+      kefo__aws_service_dynamodb(&ddb, url, "us-east-1") != 0) {
     return 1;
   }
   CU_initialize_registry();
@@ -624,8 +625,8 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   kefo_kl_close();
   event_base_free(base);
   return failures ? 1 : 0;

@@ -38,7 +38,7 @@ typedef struct result {
 
 /* For intervals: the monotonic clock. */
 static int64_t now_ms(void) {
-  const kefo_clock *clock = kefo_clock_system();
+  const kefo_clock *clock = kefo__clock_system();
 
   return clock->mono_ms(clock->user_data);
 }
@@ -77,7 +77,7 @@ static cJSON *call_with(kefo_aws_client *client, const kefo_aws_service *svc,
 
   memset(r, 0, sizeof(*r));
   CU_ASSERT_EQUAL(
-      kefo_aws_call_start(client, svc, op, body, &rs, on_result, r, NULL), 0);
+      kefo__aws_call_start(client, svc, op, body, &rs, on_result, r, NULL), 0);
   cJSON_Delete(body);
   run_until(&r->done, 10000);
   CU_ASSERT(r->done);
@@ -237,8 +237,8 @@ static void test_list_shards_client(void) {
   shards_result r = {0, 0, 0};
 
   /* kefo's own lister follows the pages to the end. */
-  CU_ASSERT_EQUAL(kefo_kinesis_list_shards(aws, &kinesis, "paged", NULL, NULL,
-                                           2, NULL, on_shards, &r, NULL),
+  CU_ASSERT_EQUAL(kefo__kinesis_list_shards(aws, &kinesis, "paged", NULL, NULL,
+                                            2, NULL, on_shards, &r, NULL),
                   0);
   run_until(&r.done, 10000);
   CU_ASSERT_EQUAL(r.error, 0);
@@ -388,7 +388,7 @@ static int s_event(kefo_kinesis_subscription *sub, const kefo_records_event *ev,
     const char *seq = ev->records[i].seq;
     const uint8_t *data = ev->records[i].data;
     size_t dlen = ev->records[i].data_len;
-    if (seq && s->last_seq[0] && kefo_seq_cmp(s->last_seq, seq) >= 0) {
+    if (seq && s->last_seq[0] && kefo__seq_cmp(s->last_seq, seq) >= 0) {
       s->in_order = 0;
     }
     if (seq) {
@@ -449,8 +449,8 @@ static void subscribe_with(kefo_aws_client *client, const kefo_aws_service *svc,
                            const char *shard, const char *type) {
   memset(s, 0, sizeof(*s));
   s->in_order = 1;
-  CU_ASSERT_EQUAL(kefo_kinesis_subscribe(client, svc, consumer_arn, shard, type,
-                                         NULL, &sub_cb, s, &s->sub),
+  CU_ASSERT_EQUAL(kefo__kinesis_subscribe(client, svc, consumer_arn, shard,
+                                          type, NULL, &sub_cb, s, &s->sub),
                   0);
 }
 
@@ -461,7 +461,7 @@ static void subscribe(sub_state *s, const char *consumer_arn, const char *shard,
 
 static void cancel(sub_state *s) {
   if (!s->ended && s->sub) {
-    kefo_kinesis_subscription_cancel(s->sub);
+    kefo__kinesis_subscription_cancel(s->sub);
     s->sub = NULL;
   }
 }
@@ -1016,7 +1016,7 @@ static int raw_data(kefo_http_stream *st, const uint8_t *data, size_t len,
   memcpy(c->body + c->len, data, n);
   c->len += n;
   c->body[c->len] = '\0';
-  kefo_http_stream_consume(st, len);
+  kefo__http_stream_consume(st, len);
   return 0;
 }
 
@@ -1047,7 +1047,8 @@ static void raw_post(const char *target, const void *body, size_t len,
   req.nheaders = 2;
   req.body = body;
   req.body_len = len;
-  CU_ASSERT_EQUAL_FATAL(kefo_http_client_request(http, &req, &cbs, c, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__http_client_request(http, &req, &cbs, c, NULL),
+                        0);
   run_until(&c->done, 20000);
   CU_ASSERT(c->done);
   CU_ASSERT_EQUAL(c->error, 0);
@@ -1102,23 +1103,23 @@ int main(void) {
   char url[128];
 
   base = event_base_new();
-  kefo_http_client_options_init(&opts);
+  kefo__http_client_options_init(&opts);
   opts.ca_file = getenv("MOCK_CA");
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_http_client_new(&tls_http, base, &opts) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0 ||
-      kefo_aws_client_new(&bad_aws, base, http, &bad_creds, NULL, NULL) != 0 ||
-      kefo_aws_client_new(&tls_aws, base, tls_http, kefo_test_credentials(),
-                          NULL, NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__http_client_new(&tls_http, base, &opts) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0 ||
+      kefo__aws_client_new(&bad_aws, base, http, &bad_creds, NULL, NULL) != 0 ||
+      kefo__aws_client_new(&tls_aws, base, tls_http, kefo_test_credentials(),
+                           NULL, NULL) != 0) {
     return 1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", getenv("MOCK_PORT"));
-  kefo_aws_service_kinesis(&kinesis, url, "us-east-1");
+  kefo__aws_service_kinesis(&kinesis, url, "us-east-1");
   control = kinesis;
   control.target_prefix = "KefoMock";
   snprintf(url, sizeof(url), "https://127.0.0.1:%s", getenv("MOCK_TLS_PORT"));
-  kefo_aws_service_kinesis(&tls_kinesis, url, "us-east-1");
+  kefo__aws_service_kinesis(&tls_kinesis, url, "us-east-1");
   CU_initialize_registry();
   s = CU_add_suite("mock_server", NULL, NULL);
   CU_add_test(s, "ListShards paging", test_list_shards_paging);
@@ -1142,11 +1143,11 @@ int main(void) {
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_aws_client_del(bad_aws);
-  kefo_aws_client_del(tls_aws);
-  kefo_http_client_del(http);
-  kefo_http_client_del(tls_http);
+  kefo__aws_client_del(aws);
+  kefo__aws_client_del(bad_aws);
+  kefo__aws_client_del(tls_aws);
+  kefo__http_client_del(http);
+  kefo__http_client_del(tls_http);
   event_base_free(base);
   return failures ? 1 : 0;
 }

@@ -73,7 +73,7 @@ static cJSON *call_on(const kefo_aws_service *to, const char *op, cJSON *body) {
   answer a;
 
   memset(&a, 0, sizeof(a));
-  kefo_aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
+  kefo__aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a.done, 30000);
   if (a.error || !a.done) {
@@ -674,13 +674,13 @@ static void test_backpressure(void) {
   snprintf(stream, sizeof(stream), "slow");
   {
     kefo_aws_service slow;
-    kefo_aws_service_kinesis(&slow, slow_url, "us-east-1");
+    kefo__aws_service_kinesis(&slow, slow_url, "us-east-1");
     b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "StreamName", stream);
     cJSON_AddNumberToObject(b, "ShardCount", 8);
     memset(&a, 0, sizeof(a));
-    kefo_aws_call_start(aws, &slow, "CreateStream", b, NULL, on_answer, &a,
-                        NULL);
+    kefo__aws_call_start(aws, &slow, "CreateStream", b, NULL, on_answer, &a,
+                         NULL);
     cJSON_Delete(b);
     kefo_test_run_until(base, &a.done, 30000);
     cJSON_Delete(a.resp);
@@ -775,12 +775,12 @@ int main(void) {
   snprintf(slow_url, sizeof(slow_url), "http://127.0.0.1:%s", slow);
   base = event_base_new();
   scratch = malloc(128 * 1024);
-  kefo_aws_service_kinesis(&svc, url, "us-east-1");
+  kefo__aws_service_kinesis(&svc, url, "us-east-1");
   ctl_svc = svc;
   ctl_svc.target_prefix = "KefoMock";
-  if (kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return 1;
   }
   CU_initialize_registry();
@@ -806,8 +806,8 @@ int main(void) {
   CU_basic_run_tests();
   failed = (int)CU_get_number_of_failures();
   CU_cleanup_registry();
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   free(R);
   free(scratch);

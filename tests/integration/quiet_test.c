@@ -325,7 +325,7 @@ static cJSON *call_on(const kefo_aws_service *to, const char *op, cJSON *body) {
   answer a;
 
   memset(&a, 0, sizeof(a));
-  kefo_aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
+  kefo__aws_call_start(aws, to, op, body, NULL, on_answer, &a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a.done, 30000);
   if (a.error) {
@@ -861,12 +861,12 @@ int main(void) {
   snprintf(mock_url, sizeof(mock_url), "http://127.0.0.1:%s",
            getenv("MOCK_QUIET_PORT"));
   base = event_base_new();
-  kefo_aws_service_kinesis(&svc, mock_url, "us-east-1");
+  kefo__aws_service_kinesis(&svc, mock_url, "us-east-1");
   ctl_svc = svc;
   ctl_svc.target_prefix = "KefoMock";
-  if (!base || kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (!base || kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     printf("cannot set up the test's client\n");
     return 1;
   }
@@ -906,8 +906,8 @@ int main(void) {
   }
   printf("%d cases; %d checks: %d passed, %d failed\n", nresults, checks,
          checks - failed_checks, failed_checks);
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   event_base_free(base);
   return failed_checks ? 1 : 0;
 }

@@ -1,9 +1,9 @@
 /*
  * kefo-reader on the embedded file store (checkpoints every second),
  * SIGKILLed at random moments while it reads from kinesis-local (started
- * by tests/integration/reader_kill_test.sh) and the test keeps writing, then restarted
- * on the same checkpoint file, KILL_ROUNDS times, EFO and polling taking
- * turns; a last run (polling) reads to the end and stops gracefully.
+ * by tests/integration/reader_kill_test.sh) and the test keeps writing, then
+ * restarted on the same checkpoint file, KILL_ROUNDS times, EFO and polling
+ * taking turns; a last run (polling) reads to the end and stops gracefully.
  *
  * What a kill must not break, checked from everything each run wrote to
  * stdout (a record counts as delivered once its JSON line is complete)
@@ -83,7 +83,7 @@ static int shard_slot(const char *id) {
 }
 
 static int seq_cmp(const char *a, const char *b) {
-  return kefo_checkpoint_cmp(a, 0, b, 0);
+  return kefo__checkpoint_cmp(a, 0, b, 0);
 }
 
 static void on_line(const char *line, size_t len, void *ud) {

@@ -1,11 +1,11 @@
 /*
  * kefo_consumer_stop_async from another thread and from a signal handler
  * while records flow (issue 24, item 6). The mock (started by
- * tests/integration/stop_async_test.sh) holds a preloaded stream of 4 shards (about
- * 1,000 records an event or GetRecords answer); a first
- * consumer reads it all once for the reference order of each shard. Then,
- * many times, a consumer on its own loop (kefo_consumer_run) with a file
- * lease store is stopped gracefully at a random moment of its reading:
+ * tests/integration/stop_async_test.sh) holds a preloaded stream of 4 shards
+ * (about 1,000 records an event or GetRecords answer); a first consumer reads
+ * it all once for the reference order of each shard. Then, many times, a
+ * consumer on its own loop (kefo_consumer_run) with a file lease store is
+ * stopped gracefully at a random moment of its reading:
  * - by a pthread that waits for a random number of delivered records
  *   and calls kefo_consumer_stop_async(c, 1);
  * - by a SIGALRM handler (setitimer, every 2 ms while the consumer runs,
@@ -399,7 +399,8 @@ int main(void) {
 
   signal(SIGPIPE, SIG_IGN);
   if (!port) {
-    printf("MOCK_STOP_PORT is not set: run tests/integration/stop_async_test.sh\n");
+    printf("MOCK_STOP_PORT is not set: run "
+           "tests/integration/stop_async_test.sh\n");
     return 77;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);

@@ -21,18 +21,18 @@ int kefo_kl_open(struct event_base *b, const char *port) {
   char url[128];
 
   base = b;
-  if (port == NULL || kefo_http_client_new(&http, base, NULL) != 0 ||
-      kefo_aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
-                          NULL) != 0) {
+  if (port == NULL || kefo__http_client_new(&http, base, NULL) != 0 ||
+      kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
+                           NULL) != 0) {
     return -1;
   }
   snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
-  return kefo_aws_service_kinesis(&kinesis, url, "us-east-1") == 0 ? 0 : -1;
+  return kefo__aws_service_kinesis(&kinesis, url, "us-east-1") == 0 ? 0 : -1;
 }
 
 void kefo_kl_close(void) {
-  kefo_aws_client_del(aws);
-  kefo_http_client_del(http);
+  kefo__aws_client_del(aws);
+  kefo__http_client_del(http);
   aws = NULL;
   http = NULL;
 }
@@ -52,7 +52,7 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
 
 void kefo_kl_call(const char *op, cJSON *body, kefo_kl_answer *a) {
   memset(a, 0, sizeof(*a));
-  kefo_aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
+  kefo__aws_call_start(aws, &kinesis, op, body, NULL, on_answer, a, NULL);
   cJSON_Delete(body);
   kefo_test_run_until(base, &a->done, 30000);
 }
@@ -106,8 +106,8 @@ void kefo_kl_put_range(const char *stream, int first, int n,
       cJSON *e = cJSON_CreateObject();
       snprintf(pk, sizeof(pk), "pk-%d", i + k);
       snprintf(data, sizeof(data), "rec-%d", i + k);
-      kefo_base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
-                         strlen(data), &len);
+      kefo__base64_encode((uint8_t *)b64, sizeof(b64), (const uint8_t *)data,
+                          strlen(data), &len);
       b64[len] = 0;
       cJSON_AddStringToObject(e, "PartitionKey", pk);
       cJSON_AddStringToObject(e, "Data", b64);

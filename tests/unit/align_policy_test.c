@@ -47,11 +47,11 @@ static kefo_align_policy_settings settings(int64_t ooo, int64_t idle,
 static int64_t period(const kefo_align_policy_settings *s,
                       kefo_align_policy_shard *sh, size_t n, int64_t now,
                       kefo_align_policy_action *act) {
-  int64_t allowed = kefo_align_policy_limit(s, sh, n, now);
+  int64_t allowed = kefo__align_policy_limit(s, sh, n, now);
   size_t i;
 
   for (i = 0; i < n; ++i) {
-    act[i] = kefo_align_policy_decide(s, &sh[i], allowed);
+    act[i] = kefo__align_policy_decide(s, &sh[i], allowed);
     if (act[i] == KEFO_ALIGN_POLICY_PAUSE) {
       sh[i].align_paused = sh[i].paused = 1;
     } else if (act[i] == KEFO_ALIGN_POLICY_RESUME) {
@@ -71,7 +71,7 @@ static int deliver(const kefo_align_policy_settings *s,
   if (event_ms > sh->max_event_ms) {
     sh->max_event_ms = event_ms;
   }
-  if (kefo_align_policy_pause_on_delivery(s, sh, allowed)) {
+  if (kefo__align_policy_pause_on_delivery(s, sh, allowed)) {
     sh->align_paused = sh->paused = 1;
     return 1;
   }
@@ -87,20 +87,20 @@ static void test_no_records(void) {
   kefo_shard_watermark out[2];
   kefo_align_policy_action act[2];
 
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, NONE), NONE);
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 1000, out), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, NONE), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 1000, out), NONE);
   CU_ASSERT_EQUAL(out[0].watermark, NONE);
   CU_ASSERT_EQUAL(out[1].watermark, NONE);
   CU_ASSERT_EQUAL(period(&s, sh, 2, 1000, act), INT64_MAX);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_KEEP);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_KEEP);
   /* No shard at all. */
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, NULL, 0, 1000, NULL), NONE);
-  CU_ASSERT_EQUAL(kefo_align_policy_limit(&s, NULL, 0, 1000), INT64_MAX);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, NULL, 0, 1000, NULL), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, NULL, 0, 1000), INT64_MAX);
   /* Shard 1 has a record, shard 0 none: the global watermark stays
      unknown, but the limit follows shard 1 alone. */
   sh[1].max_event_ms = 7000;
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 1000, out), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 1000, out), NONE);
   CU_ASSERT_EQUAL(out[1].watermark, 7000);
   CU_ASSERT_EQUAL(period(&s, sh, 2, 1000, act), 12000);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_KEEP);
@@ -117,7 +117,7 @@ static void test_one_shard(void) {
 
   memset(&out, 0, sizeof(out));
   out.shard_id = "kept";
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, &sh, 1, 1000, &out), 42000);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, &sh, 1, 1000, &out), 42000);
   CU_ASSERT_EQUAL(out.watermark, 42000);
   CU_ASSERT_STRING_EQUAL(out.shard_id, "kept");
   CU_ASSERT_FALSE(out.idle);
@@ -137,7 +137,7 @@ static void test_min_over_several(void) {
   kefo_shard_watermark out[4];
   kefo_align_policy_action act[4];
 
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 4, 10, out), 3000);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 4, 10, out), 3000);
   CU_ASSERT_EQUAL(out[0].watermark, 9000);
   CU_ASSERT_EQUAL(out[2].watermark, 5000);
   CU_ASSERT_EQUAL(period(&s, sh, 4, 10, act), 4000);
@@ -146,7 +146,7 @@ static void test_min_over_several(void) {
   CU_ASSERT_EQUAL(act[2], KEFO_ALIGN_POLICY_PAUSE);
   CU_ASSERT_EQUAL(act[3], KEFO_ALIGN_POLICY_KEEP);
   /* The paused ones still count (a held shard is not idle). */
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 4, 10, out), 3000);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 4, 10, out), 3000);
   CU_ASSERT(out[0].paused);
 }
 
@@ -157,15 +157,15 @@ static void test_out_of_orderness(void) {
   kefo_align_policy_shard sh[2] = {shard(10000, 0), shard(12500, 0)};
   kefo_align_policy_action act[2];
 
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, 10000), 8000);
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, 0), -2000);
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 0, NULL), 8000);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, 10000), 8000);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, 0), -2000);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 0, NULL), 8000);
   /* 8000 + 1000: shard 1 (watermark 10500) is past it. */
   CU_ASSERT_EQUAL(period(&s, sh, 2, 0, act), 9000);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_PAUSE);
   /* A negative one (the configuration gives none) counts as 0. */
   s.out_of_orderness_ms = -5;
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, 10000), 10000);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, 10000), 10000);
 }
 
 /* A shard without a record for the idle timeout holds no one back:
@@ -178,31 +178,31 @@ static void test_idle_exclusion(void) {
   kefo_align_policy_action act[2];
 
   /* At 1999 ms shard 0 still counts: shard 1 is far past it. */
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[0], 1999));
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 1999, out), 1000);
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[0], 1999));
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 1999, out), 1000);
   CU_ASSERT_FALSE(out[0].idle);
-  CU_ASSERT_EQUAL(kefo_align_policy_limit(&s, sh, 2, 1999), 2000);
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, sh, 2, 1999), 2000);
   /* At 2000 ms (exactly the timeout) it is idle. */
-  CU_ASSERT(kefo_align_policy_idle(&s, &sh[0], 2000));
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 2000, out), 50000);
+  CU_ASSERT(kefo__align_policy_idle(&s, &sh[0], 2000));
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 2000, out), 50000);
   CU_ASSERT(out[0].idle);
   CU_ASSERT_FALSE(out[1].idle);
   CU_ASSERT_EQUAL(period(&s, sh, 2, 2000, act), 51000);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_KEEP);
   /* Paused, it is not idle: it waits, its stream may not be quiet. */
   sh[0].paused = 1;
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[0], 100000));
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 100000, out), 1000);
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[0], 100000));
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 100000, out), 1000);
   CU_ASSERT_FALSE(out[0].idle);
   /* No timeout: never idle. */
   sh[0].paused = 0;
   s.idle_timeout_ms = 0;
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[0], 100000));
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 100000, out), 1000);
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[0], 100000));
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 100000, out), 1000);
   /* A last record in the future of |now| (clocks of another origin) is
      not idle either. */
   s.idle_timeout_ms = 2000;
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[0], -10000));
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[0], -10000));
 }
 
 /* An idle shard that delivers again counts again at once: the limit
@@ -215,7 +215,7 @@ static void test_return_from_idle(void) {
 
   /* Shard 0 has been quiet for 2.4 s: only shard 1 counts. */
   allowed = period(&s, sh, 2, 2400, act);
-  CU_ASSERT(kefo_align_policy_idle(&s, &sh[0], 2400));
+  CU_ASSERT(kefo__align_policy_idle(&s, &sh[0], 2400));
   CU_ASSERT_EQUAL(allowed, 2500);
   /* Shard 1 jumps ahead: its delivery pauses it, and the next period
      resumes it, as it is the slowest shard that counts. */
@@ -226,7 +226,7 @@ static void test_return_from_idle(void) {
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_RESUME);
   /* Shard 0 delivers (event time 1200) at 3100 ms. */
   CU_ASSERT_FALSE(deliver(&s, &sh[0], 1200, 3100, allowed));
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 3100, NULL), 1200);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 3100, NULL), 1200);
   allowed = period(&s, sh, 2, 3100, act);
   CU_ASSERT_EQUAL(allowed, 2200);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_KEEP);
@@ -282,7 +282,7 @@ static void test_max_watermark(void) {
   kefo_align_policy_shard sh[2] = {shard(4000, 0), shard(6000, 0)};
   kefo_align_policy_action act[2];
 
-  CU_ASSERT(kefo_align_policy_aligning(&s));
+  CU_ASSERT(kefo__align_policy_aligning(&s));
   CU_ASSERT_EQUAL(period(&s, sh, 2, 0, act), 5000);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_KEEP);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_PAUSE);
@@ -290,7 +290,7 @@ static void test_max_watermark(void) {
   /* With a drift of 500 from the slowest (shard 0, now at 5001), the
      max watermark is the stricter. */
   s.max_drift_ms = 500;
-  CU_ASSERT_EQUAL(kefo_align_policy_limit(&s, sh, 2, 20), 5000);
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, sh, 2, 20), 5000);
   /* Raised to 8000: the drift (from 5001) is the stricter. */
   s.max_watermark = 8000;
   CU_ASSERT_EQUAL(period(&s, sh, 2, 20, act), 5501);
@@ -299,7 +299,7 @@ static void test_max_watermark(void) {
   /* Lifted, no drift: not aligning, every shard goes on. */
   s.max_watermark = INT64_MAX;
   s.max_drift_ms = 0;
-  CU_ASSERT_FALSE(kefo_align_policy_aligning(&s));
+  CU_ASSERT_FALSE(kefo__align_policy_aligning(&s));
   CU_ASSERT_EQUAL(period(&s, sh, 2, 30, act), INT64_MAX);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_KEEP);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_RESUME);
@@ -318,7 +318,7 @@ static void test_finished_shard(void) {
 
   sh[0].reading = 0;
   sh[2].reading = 0; /* finished without a record: no NONE either */
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 3, 0, out), 5000);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 3, 0, out), 5000);
   CU_ASSERT(out[0].finished);
   CU_ASSERT_FALSE(out[1].finished);
   CU_ASSERT_EQUAL(out[0].watermark, 100);
@@ -326,14 +326,14 @@ static void test_finished_shard(void) {
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_KEEP);
   /* Past both limits, yet not read: nothing to do. */
   sh[0].max_event_ms = 90000;
-  CU_ASSERT_EQUAL(kefo_align_policy_decide(&s, &sh[0], 6000),
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &sh[0], 6000),
                   KEFO_ALIGN_POLICY_KEEP);
   sh[0].align_paused = 1;
-  CU_ASSERT_EQUAL(kefo_align_policy_decide(&s, &sh[0], INT64_MAX),
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &sh[0], INT64_MAX),
                   KEFO_ALIGN_POLICY_KEEP);
   /* Not idle either: idleness is only for shards being read. */
   s.idle_timeout_ms = 1;
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 3, 100, out), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 3, 100, out), NONE);
   CU_ASSERT_FALSE(out[0].idle);
   CU_ASSERT(out[1].idle);
 }
@@ -346,7 +346,7 @@ static void test_all_idle(void) {
   kefo_shard_watermark out[2];
   kefo_align_policy_action act[2];
 
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 1000, out), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 1000, out), NONE);
   CU_ASSERT(out[0].idle && out[1].idle);
   CU_ASSERT_EQUAL(period(&s, sh, 2, 1000, act), 7000);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_KEEP);
@@ -354,7 +354,7 @@ static void test_all_idle(void) {
   /* Lifted: shard 1, held, is not idle, so it now sets the drift limit
      for itself and resumes. */
   s.max_watermark = INT64_MAX;
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[1], 1000));
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[1], 1000));
   CU_ASSERT_EQUAL(period(&s, sh, 2, 1000, act), 9500);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_RESUME);
 }
@@ -382,6 +382,15 @@ static void test_at_the_limit(void) {
   s.max_watermark = 1000;
   CU_ASSERT_EQUAL(period(&s, sh, 2, 5, act), 1000);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_PAUSE);
+  /* Drift and max watermark one apart: the smaller limit wins, by 1
+     each way (slowest is shard 0 at 1, so the drift gives 1001). */
+  s.max_drift_ms = 1000;
+  s.max_watermark = 1002;
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, sh, 2, 6), 1001);
+  s.max_watermark = 1001;
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, sh, 2, 6), 1001);
+  s.max_watermark = 1000;
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, sh, 2, 6), 1000);
 }
 
 /* int64_t extremes: no overflow (UBSan would say), answers that stay
@@ -394,19 +403,19 @@ static void test_extremes(void) {
   kefo_align_policy_action act[2];
 
   /* The out-of-orderness saturates at INT64_MIN + 1, never NONE. */
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, INT64_MIN + 1),
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, INT64_MIN + 1),
                   INT64_MIN + 1);
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, -1), INT64_MIN + 1);
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, 0), -INT64_MAX);
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, INT64_MAX), 0);
-  CU_ASSERT_EQUAL(kefo_align_policy_watermark(&s, NONE), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, -1), INT64_MIN + 1);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, 0), -INT64_MAX);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, INT64_MAX), 0);
+  CU_ASSERT_EQUAL(kefo__align_policy_watermark(&s, NONE), NONE);
   /* From INT64_MIN, INT64_MAX ms are up at -1, not at -2, and a span
      wider than int64_t still counts. */
-  CU_ASSERT(kefo_align_policy_idle(&s, &sh[0], -1));
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[0], -2));
-  CU_ASSERT(kefo_align_policy_idle(&s, &sh[0], INT64_MAX));
+  CU_ASSERT(kefo__align_policy_idle(&s, &sh[0], -1));
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[0], -2));
+  CU_ASSERT(kefo__align_policy_idle(&s, &sh[0], INT64_MAX));
   sh[0].last_record_ms = INT64_MAX;
-  CU_ASSERT_FALSE(kefo_align_policy_idle(&s, &sh[0], INT64_MIN));
+  CU_ASSERT_FALSE(kefo__align_policy_idle(&s, &sh[0], INT64_MIN));
   /* Watermarks INT64_MIN + 1 and 0, drift INT64_MAX: the sum fits. */
   CU_ASSERT_EQUAL(period(&s, sh, 2, 0, act), 0);
   CU_ASSERT_EQUAL(act[1], KEFO_ALIGN_POLICY_KEEP);
@@ -414,7 +423,7 @@ static void test_extremes(void) {
      would overflow; the drift then sets no limit. */
   s.out_of_orderness_ms = 0;
   sh[0].max_event_ms = INT64_MAX - 1;
-  CU_ASSERT_EQUAL(kefo_align_policy_limit(&s, sh, 2, 0), INT64_MAX);
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, sh, 2, 0), INT64_MAX);
   s.max_watermark = 100;
   CU_ASSERT_EQUAL(period(&s, sh, 2, 0, act), 100);
   CU_ASSERT_EQUAL(act[0], KEFO_ALIGN_POLICY_PAUSE);
@@ -422,15 +431,15 @@ static void test_extremes(void) {
   /* A watermark of INT64_MAX reads as "none counts" globally, as
      kefo_consumer_watermarks always said. */
   sh[0].reading = 0;
-  CU_ASSERT_EQUAL(kefo_align_policy_global(&s, sh, 2, 0, NULL), NONE);
+  CU_ASSERT_EQUAL(kefo__align_policy_global(&s, sh, 2, 0, NULL), NONE);
   /* A max watermark of INT64_MIN holds every shard with a record. */
   s.max_watermark = INT64_MIN;
   s.max_drift_ms = 0;
   sh[0] = shard(INT64_MIN + 1, 0);
-  CU_ASSERT_EQUAL(kefo_align_policy_decide(&s, &sh[0], INT64_MIN),
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &sh[0], INT64_MIN),
                   KEFO_ALIGN_POLICY_PAUSE);
   sh[0].max_event_ms = NONE;
-  CU_ASSERT_EQUAL(kefo_align_policy_decide(&s, &sh[0], INT64_MIN),
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &sh[0], INT64_MIN),
                   KEFO_ALIGN_POLICY_KEEP);
 }
 

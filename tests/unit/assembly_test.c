@@ -34,7 +34,7 @@ static void wire_set(wire *out, const char *pk, const char *seq,
   size_t tlen = 0;
 
   CU_ASSERT_EQUAL_FATAL(
-      kefo_base64_encode(out->text, sizeof(out->text), data, len, &tlen), 0);
+      kefo__base64_encode(out->text, sizeof(out->text), data, len, &tlen), 0);
   out->w.seq = seq;
   out->w.pk = pk;
   out->w.pk_len = pk ? strlen(pk) : 0;
@@ -67,7 +67,7 @@ static void test_plain_records(void) {
   size_t n, i;
   uint64_t bytes = 0;
 
-  kefo_assembly_init(&a, NULL);
+  kefo__assembly_init(&a, NULL);
   wire_set(&w[0], "k0", SEQ_A, "zero", 4, 1000);
   wire_set(&w[1], "k1", SEQ_B, "one!", 4, 2000);
   wire_set(&w[2], "k2", SEQ_C, "", 0, 3000);
@@ -75,8 +75,8 @@ static void test_plain_records(void) {
     in[i] = w[i].w;
   }
   /* The first was delivered before (the cores said skip 1). */
-  CU_ASSERT_EQUAL_FATAL(kefo_assembly_run(&a, in, 3, 1, NULL, &out, &n, &bytes),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__assembly_run(&a, in, 3, 1, NULL, &out, &n, &bytes), 0);
   CU_ASSERT_EQUAL_FATAL(n, 2);
   CU_ASSERT_STRING_EQUAL(out[0].partition_key, "k1");
   CU_ASSERT_STRING_EQUAL(out[0].sequence_number, SEQ_B);
@@ -88,11 +88,11 @@ static void test_plain_records(void) {
   CU_ASSERT_EQUAL(out[1].data_len, 0);
   CU_ASSERT_EQUAL(bytes, 4);
   /* Nothing after the skip: no records, no error. */
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, in, 3, 3, NULL, &out, &n, &bytes), 0);
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, in, 3, 3, NULL, &out, &n, &bytes), 0);
   CU_ASSERT_EQUAL(n, 0);
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, in, 0, 0, NULL, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, in, 0, 0, NULL, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL(n, 0);
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
 }
 
 static void test_bad_records(void) {
@@ -102,34 +102,34 @@ static void test_bad_records(void) {
   kefo_record *out;
   size_t n = 99;
 
-  kefo_assembly_init(&a, NULL);
+  kefo__assembly_init(&a, NULL);
   wire_set(&w, "k", SEQ_A, "data", 4, 0);
   bad = w.w;
   bad.data = NULL;
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
                   KEFO_ERR_BAD_RESPONSE);
   CU_ASSERT_PTR_NOT_NULL_FATAL(a.error);
   CU_ASSERT(strstr(a.error, "lacks Data") != NULL);
   CU_ASSERT_EQUAL(n, 0);
   bad = w.w;
   bad.pk = NULL;
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
                   KEFO_ERR_BAD_RESPONSE);
   bad = w.w;
   bad.seq = NULL;
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
                   KEFO_ERR_BAD_RESPONSE);
   /* A bad record after the skip fails the event; before it, it is not
      looked at. */
   bad = w.w;
   bad.data = (const uint8_t *)"no base64!";
   bad.data_len = 10;
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, &bad, 1, 0, NULL, &out, &n, NULL),
                   KEFO_ERR_BAD_RESPONSE);
   CU_ASSERT(strstr(a.error, "not base64") != NULL);
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, &bad, 1, 1, NULL, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, &bad, 1, 1, NULL, &out, &n, NULL), 0);
   CU_ASSERT_PTR_NULL(a.error);
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
 }
 
 static void test_aggregates(void) {
@@ -140,13 +140,13 @@ static void test_aggregates(void) {
   size_t n, i;
   uint64_t bytes = 0;
 
-  kefo_assembly_init(&a, NULL);
+  kefo__assembly_init(&a, NULL);
   wire_vector(&w[0], "kpl/agg_3_records.bin", "pk-alpha", SEQ_A);
   wire_set(&w[1], "plain", SEQ_B, "after", 5, 8000);
   in[0] = w[0].w;
   in[1] = w[1].w;
-  CU_ASSERT_EQUAL_FATAL(kefo_assembly_run(&a, in, 2, 0, NULL, &out, &n, &bytes),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__assembly_run(&a, in, 2, 0, NULL, &out, &n, &bytes), 0);
   CU_ASSERT_EQUAL_FATAL(n, 4);
   CU_ASSERT_STRING_EQUAL(out[0].partition_key, "pk-alpha");
   CU_ASSERT_STRING_EQUAL(out[1].partition_key, "pk-beta");
@@ -172,7 +172,7 @@ static void test_aggregates(void) {
   /* 100 user records in one aggregate. */
   wire_vector(&w[0], "kpl/agg_100_records.bin", "outer", SEQ_C);
   CU_ASSERT_EQUAL_FATAL(
-      kefo_assembly_run(&a, &w[0].w, 1, 0, NULL, &out, &n, NULL), 0);
+      kefo__assembly_run(&a, &w[0].w, 1, 0, NULL, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL_FATAL(n, 100);
   for (i = 0; i < 100; ++i) {
     CU_ASSERT_EQUAL(out[i].sub_sequence_number, i);
@@ -180,11 +180,11 @@ static void test_aggregates(void) {
   /* A truncated protobuf is handed on whole, as the KCL does. */
   wire_vector(&w[0], "kpl/agg_bad_protobuf.bin", "badproto-pk", SEQ_A);
   CU_ASSERT_EQUAL_FATAL(
-      kefo_assembly_run(&a, &w[0].w, 1, 0, NULL, &out, &n, NULL), 0);
+      kefo__assembly_run(&a, &w[0].w, 1, 0, NULL, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL_FATAL(n, 1);
   CU_ASSERT_EQUAL(out[0].data_len, 24);
   CU_ASSERT_STRING_EQUAL(out[0].partition_key, "badproto-pk");
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
 }
 
 static void test_resume_in_aggregate(void) {
@@ -195,7 +195,7 @@ static void test_resume_in_aggregate(void) {
   size_t n;
   kefo_resume_filter f;
 
-  kefo_assembly_init(&a, NULL);
+  kefo__assembly_init(&a, NULL);
   wire_vector(&w[0], "kpl/agg_3_records.bin", "pk-alpha", SEQ_A);
   wire_set(&w[1], "plain", SEQ_B, "after", 5, 0);
   in[0] = w[0].w;
@@ -205,7 +205,8 @@ static void test_resume_in_aggregate(void) {
   f.active = 1;
   f.seq = SEQ_A;
   f.sub = 1;
-  CU_ASSERT_EQUAL_FATAL(kefo_assembly_run(&a, in, 2, 0, &f, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__assembly_run(&a, in, 2, 0, &f, &out, &n, NULL),
+                        0);
   CU_ASSERT_EQUAL_FATAL(n, 2);
   CU_ASSERT_EQUAL(out[0].sub_sequence_number, 2);
   CU_ASSERT_STRING_EQUAL(out[0].sequence_number, SEQ_A);
@@ -214,7 +215,8 @@ static void test_resume_in_aggregate(void) {
   /* Checkpointed at the aggregate's last user record: it is all old. */
   f.active = 1;
   f.sub = 2;
-  CU_ASSERT_EQUAL_FATAL(kefo_assembly_run(&a, in, 2, 0, &f, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__assembly_run(&a, in, 2, 0, &f, &out, &n, NULL),
+                        0);
   CU_ASSERT_EQUAL_FATAL(n, 1);
   CU_ASSERT_STRING_EQUAL(out[0].sequence_number, SEQ_B);
   CU_ASSERT_EQUAL(f.active, 0);
@@ -222,10 +224,10 @@ static void test_resume_in_aggregate(void) {
   f.active = 1;
   f.seq = SEQ_B;
   f.sub = 0;
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, in, 2, 0, &f, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, in, 2, 0, &f, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL(n, 0);
   CU_ASSERT_EQUAL(f.active, 1);
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
 }
 
 static void test_resume_plain(void) {
@@ -236,7 +238,7 @@ static void test_resume_plain(void) {
   size_t n, i;
   kefo_resume_filter f = {1, SEQ_B, 0};
 
-  kefo_assembly_init(&a, NULL);
+  kefo__assembly_init(&a, NULL);
   wire_set(&w[0], "k", SEQ_A, "a", 1, 0);
   wire_set(&w[1], "k", SEQ_B, "b", 1, 0);
   wire_set(&w[2], "k", SEQ_C, "c", 1, 0);
@@ -244,18 +246,19 @@ static void test_resume_plain(void) {
     in[i] = w[i].w;
   }
   /* Reading starts AT the checkpoint: it and anything before are old. */
-  CU_ASSERT_EQUAL_FATAL(kefo_assembly_run(&a, in, 3, 0, &f, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__assembly_run(&a, in, 3, 0, &f, &out, &n, NULL),
+                        0);
   CU_ASSERT_EQUAL_FATAL(n, 1);
   CU_ASSERT(data_is(&out[0], "c"));
   CU_ASSERT_EQUAL(f.active, 0);
   /* Once off, the filter drops nothing, even records before it (a
      resharded parent's order is the cores' business, not this one's). */
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, in, 3, 0, &f, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, in, 3, 0, &f, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL(n, 3);
   /* No filter at all. */
-  CU_ASSERT_EQUAL(kefo_assembly_run(&a, in, 3, 0, NULL, &out, &n, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__assembly_run(&a, in, 3, 0, NULL, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL(n, 3);
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
 }
 
 static void test_long_key(void) {
@@ -269,13 +272,13 @@ static void test_long_key(void) {
      de-aggregated. */
   memset(pk, 'p', sizeof(pk) - 1);
   pk[sizeof(pk) - 1] = '\0';
-  kefo_assembly_init(&a, NULL);
+  kefo__assembly_init(&a, NULL);
   wire_set(&w, pk, SEQ_A, "x", 1, 0);
-  CU_ASSERT_EQUAL_FATAL(kefo_assembly_run(&a, &w.w, 1, 0, NULL, &out, &n, NULL),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__assembly_run(&a, &w.w, 1, 0, NULL, &out, &n, NULL), 0);
   CU_ASSERT_EQUAL_FATAL(n, 1);
   CU_ASSERT_STRING_EQUAL(out[0].partition_key, pk);
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
 }
 
 typedef struct fm_arg {
@@ -293,8 +296,8 @@ static int fm_scenario(const kefo_mem *mem, void *arg) {
   kefo_resume_filter f = {1, SEQ_A, 0};
   int rv;
 
-  kefo_assembly_init(&a, mem);
-  rv = kefo_assembly_run(&a, fa->in, 3, 0, &f, &out, &n, NULL);
+  kefo__assembly_init(&a, mem);
+  rv = kefo__assembly_run(&a, fa->in, 3, 0, &f, &out, &n, NULL);
   if (rv == 0) {
     CU_ASSERT_EQUAL(n, 2 + 100 + 1);
     CU_ASSERT_EQUAL(f.active, 0);
@@ -306,7 +309,7 @@ static int fm_scenario(const kefo_mem *mem, void *arg) {
     CU_ASSERT(strstr(a.error, "de-aggregate") != NULL);
     CU_ASSERT(rv == KEFO_ERR_NOMEM || rv == KEFO_ERR_CALLBACK_FAILURE);
   }
-  kefo_assembly_free(&a);
+  kefo__assembly_free(&a);
   return rv;
 }
 

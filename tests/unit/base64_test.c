@@ -24,14 +24,14 @@ static void test_rfc4648(void) {
 
   for (i = 0; i < 7; ++i) {
     const char *p = rfc_plain[i], *e = rfc_b64[i];
-    CU_ASSERT_EQUAL(
-        kefo_base64_encode(out, sizeof(out), (const uint8_t *)p, strlen(p), &n),
-        0);
+    CU_ASSERT_EQUAL(kefo__base64_encode(out, sizeof(out), (const uint8_t *)p,
+                                        strlen(p), &n),
+                    0);
     CU_ASSERT_EQUAL(n, strlen(e));
     CU_ASSERT_EQUAL(memcmp(out, e, n), 0);
-    CU_ASSERT_EQUAL(
-        kefo_base64_decode(out, sizeof(out), (const uint8_t *)e, strlen(e), &n),
-        0);
+    CU_ASSERT_EQUAL(kefo__base64_decode(out, sizeof(out), (const uint8_t *)e,
+                                        strlen(e), &n),
+                    0);
     CU_ASSERT_EQUAL(n, strlen(p));
     CU_ASSERT_EQUAL(memcmp(out, p, n), 0);
   }
@@ -41,9 +41,9 @@ static void test_rfc4648(void) {
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     uint8_t back[64];
     CU_ASSERT_EQUAL(
-        kefo_base64_decode(out, sizeof(out), (const uint8_t *)all, 64, &n), 0);
+        kefo__base64_decode(out, sizeof(out), (const uint8_t *)all, 64, &n), 0);
     CU_ASSERT_EQUAL(n, 48);
-    CU_ASSERT_EQUAL(kefo_base64_encode(back, sizeof(back), out, n, &n), 0);
+    CU_ASSERT_EQUAL(kefo__base64_encode(back, sizeof(back), out, n, &n), 0);
     CU_ASSERT_EQUAL(memcmp(back, all, 64), 0);
   }
 }
@@ -52,8 +52,8 @@ static int decode_str(const char *s) {
   uint8_t out[64];
   size_t n;
 
-  return kefo_base64_decode(out, sizeof(out), (const uint8_t *)s, strlen(s),
-                            &n);
+  return kefo__base64_decode(out, sizeof(out), (const uint8_t *)s, strlen(s),
+                             &n);
 }
 
 static void test_bad_input(void) {
@@ -69,10 +69,10 @@ static void test_bad_input(void) {
     uint8_t out[2];
     size_t n;
     CU_ASSERT_EQUAL(
-        kefo_base64_decode(out, sizeof(out), (const uint8_t *)"Zm9v", 4, &n),
+        kefo__base64_decode(out, sizeof(out), (const uint8_t *)"Zm9v", 4, &n),
         KEFO_ERR_BUFFER_TOO_SMALL);
     CU_ASSERT_EQUAL(
-        kefo_base64_encode(out, sizeof(out), (const uint8_t *)"f", 1, &n),
+        kefo__base64_encode(out, sizeof(out), (const uint8_t *)"f", 1, &n),
         KEFO_ERR_BUFFER_TOO_SMALL);
   }
 }
@@ -85,11 +85,11 @@ static void test_round_trip_in_place(void) {
     src[i] = (uint8_t)(i * 97 + 13);
   }
   for (len = 0; len <= sizeof(src); ++len) {
-    CU_ASSERT_EQUAL_FATAL(kefo_base64_encode(enc, sizeof(enc), src, len, &n),
+    CU_ASSERT_EQUAL_FATAL(kefo__base64_encode(enc, sizeof(enc), src, len, &n),
                           0);
-    CU_ASSERT_EQUAL(n, kefo_base64_encoded_len(len));
+    CU_ASSERT_EQUAL(n, kefo__base64_encoded_len(len));
     /* In place, as the JSON layer decodes a Data string where it lies. */
-    CU_ASSERT_EQUAL_FATAL(kefo_base64_decode(enc, n, enc, n, &m), 0);
+    CU_ASSERT_EQUAL_FATAL(kefo__base64_decode(enc, n, enc, n, &m), 0);
     CU_ASSERT_EQUAL(m, len);
     CU_ASSERT(m == 0 || memcmp(enc, src, m) == 0);
   }
@@ -105,7 +105,7 @@ static void test_bad_char_every_position(void) {
   for (i = 0; i < sizeof(src); ++i) {
     src[i] = (uint8_t)(i * 31 + 5);
   }
-  CU_ASSERT_EQUAL_FATAL(kefo_base64_encode(enc, sizeof(enc), src, 120, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__base64_encode(enc, sizeof(enc), src, 120, &n), 0);
   for (pos = 0; pos < n; ++pos) {
     for (i = 0; i < sizeof(bad); ++i) {
       uint8_t keep = enc[pos];
@@ -114,13 +114,13 @@ static void test_bad_char_every_position(void) {
         continue;
       }
       enc[pos] = bad[i];
-      CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out), enc, n, &m),
+      CU_ASSERT_EQUAL(kefo__base64_decode(out, sizeof(out), enc, n, &m),
                       KEFO_ERR_BASE64);
       CU_ASSERT_EQUAL(m, 0);
       enc[pos] = keep;
     }
   }
-  CU_ASSERT_EQUAL(kefo_base64_decode(out, sizeof(out), enc, n, &m), 0);
+  CU_ASSERT_EQUAL(kefo__base64_decode(out, sizeof(out), enc, n, &m), 0);
   CU_ASSERT_EQUAL(m, 120);
   CU_ASSERT_EQUAL(memcmp(out, src, 120), 0);
 }
@@ -139,15 +139,15 @@ static void test_vector_path_agrees(void) {
   for (i = 0; i < sizeof(src); ++i) {
     src[i] = (uint8_t)(i * 131 + 7);
   }
-  CU_ASSERT_EQUAL_FATAL(kefo_base64_encode(enc, sizeof(enc), src, 120, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__base64_encode(enc, sizeof(enc), src, 120, &n), 0);
   CU_ASSERT_EQUAL_FATAL(n, 160);
   for (pos = 0; pos < n; ++pos) {
     uint8_t keep = enc[pos];
     for (v = 0; v < 256; ++v) {
       int ra, rb;
       enc[pos] = (uint8_t)v;
-      ra = kefo_base64_decode_simd(a, sizeof(a), enc, n, &na, 1);
-      rb = kefo_base64_decode_simd(a + 200, 200, enc, n, &nb, 0);
+      ra = kefo__base64_decode_simd(a, sizeof(a), enc, n, &na, 1);
+      rb = kefo__base64_decode_simd(a + 200, 200, enc, n, &nb, 0);
       CU_ASSERT_EQUAL(ra, rb);
       CU_ASSERT(ra != 0 || (na == nb && memcmp(a, a + 200, na) == 0));
       if (ra != rb) {
@@ -158,11 +158,11 @@ static void test_vector_path_agrees(void) {
   }
   for (len = 0; len <= sizeof(src); ++len) {
     size_t cap;
-    CU_ASSERT_EQUAL_FATAL(kefo_base64_encode(enc, sizeof(enc), src, len, &n),
+    CU_ASSERT_EQUAL_FATAL(kefo__base64_encode(enc, sizeof(enc), src, len, &n),
                           0);
-    cap = kefo_base64_decoded_max(n);
+    cap = kefo__base64_decoded_max(n);
     b = malloc(cap ? cap : 1);
-    CU_ASSERT_EQUAL_FATAL(kefo_base64_decode_simd(b, cap, enc, n, &nb, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(kefo__base64_decode_simd(b, cap, enc, n, &nb, 1), 0);
     CU_ASSERT_EQUAL(nb, len);
     CU_ASSERT(len == 0 || memcmp(b, src, len) == 0);
     free(b);

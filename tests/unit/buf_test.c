@@ -13,18 +13,18 @@ static void test_append(void) {
   kefo_buf b;
   size_t i;
 
-  kefo_buf_init(&b, NULL);
-  CU_ASSERT_EQUAL(kefo_buf_append_str(&b, "abc"), 0);
-  CU_ASSERT_EQUAL(kefo_buf_append_byte(&b, 'd'), 0);
+  kefo__buf_init(&b, NULL);
+  CU_ASSERT_EQUAL(kefo__buf_append_str(&b, "abc"), 0);
+  CU_ASSERT_EQUAL(kefo__buf_append_byte(&b, 'd'), 0);
   for (i = 0; i < 1000; ++i) {
-    CU_ASSERT_EQUAL(kefo_buf_append(&b, "xy", 2), 0);
+    CU_ASSERT_EQUAL(kefo__buf_append(&b, "xy", 2), 0);
   }
   CU_ASSERT_EQUAL(b.len, 2004);
-  CU_ASSERT_EQUAL(strncmp(kefo_buf_cstr(&b), "abcdxyxy", 8), 0);
-  CU_ASSERT_EQUAL(strlen(kefo_buf_cstr(&b)), 2004);
-  kefo_buf_reset(&b);
-  CU_ASSERT_STRING_EQUAL(kefo_buf_cstr(&b), "");
-  kefo_buf_free(&b);
+  CU_ASSERT_EQUAL(strncmp(kefo__buf_cstr(&b), "abcdxyxy", 8), 0);
+  CU_ASSERT_EQUAL(strlen(kefo__buf_cstr(&b)), 2004);
+  kefo__buf_reset(&b);
+  CU_ASSERT_STRING_EQUAL(kefo__buf_cstr(&b), "");
+  kefo__buf_free(&b);
 }
 
 static int scenario(const kefo_mem *mem, void *arg) {
@@ -32,17 +32,17 @@ static int scenario(const kefo_mem *mem, void *arg) {
   int rv = 0, i;
 
   (void)arg;
-  kefo_buf_init(&b, mem);
+  kefo__buf_init(&b, mem);
   for (i = 0; i < 200 && rv == 0; ++i) {
-    rv = kefo_buf_append_str(&b, "0123456789");
+    rv = kefo__buf_append_str(&b, "0123456789");
   }
-  if (rv == 0 && kefo_buf_cstr(&b) == NULL) {
+  if (rv == 0 && kefo__buf_cstr(&b) == NULL) {
     rv = KEFO_ERR_NOMEM;
   }
   if (rv != 0) {
     CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);
   }
-  kefo_buf_free(&b);
+  kefo__buf_free(&b);
   return rv;
 }
 

@@ -29,8 +29,8 @@ static kefo_config *new_config(void) {
 
 static int load_text(kefo_config *cfg, const char *text, char *err,
                      size_t errlen) {
-  return kefo_config_load_buffer(cfg, (const uint8_t *)text, strlen(text),
-                                 "test.conf", err, errlen);
+  return kefo__config_load_buffer(cfg, (const uint8_t *)text, strlen(text),
+                                  "test.conf", err, errlen);
 }
 
 static void test_defaults(void) {
@@ -90,10 +90,10 @@ static void test_defaults(void) {
   }
   /* Every key is listed, readable, unset, and its default (if any) is a
      value the key itself accepts. */
-  CU_ASSERT(kefo_config_key_count() >= 40);
-  CU_ASSERT_PTR_NULL(kefo_config_key_name(kefo_config_key_count()));
-  for (i = 0; i < kefo_config_key_count(); ++i) {
-    const char *key = kefo_config_key_name(i);
+  CU_ASSERT(kefo__config_key_count() >= 40);
+  CU_ASSERT_PTR_NULL(kefo__config_key_name(kefo__config_key_count()));
+  for (i = 0; i < kefo__config_key_count(); ++i) {
+    const char *key = kefo__config_key_name(i);
     const char *v = kefo_config_get(cfg, key);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     CU_ASSERT(!kefo_config_is_set(cfg, key));
@@ -106,61 +106,61 @@ static void test_defaults(void) {
       CU_ASSERT_EQUAL(kefo_config_set(cfg, key, NULL), 0);
     }
     for (j = 0; j < i; ++j) {
-      CU_ASSERT(strcmp(key, kefo_config_key_name(j)) != 0);
+      CU_ASSERT(strcmp(key, kefo__config_key_name(j)) != 0);
     }
   }
   CU_ASSERT_EQUAL(with_default, sizeof(expect) / sizeof(expect[0]));
   /* Keys without a default read "" and NULL from the typed getter. */
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_AWS_REGION), "");
-  CU_ASSERT_PTR_NULL(kefo_config_get_str(cfg, KEFO_CFG_AWS_REGION));
+  CU_ASSERT_PTR_NULL(kefo__config_get_str(cfg, KEFO_CFG_AWS_REGION));
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_SECRET_KEY), "");
   CU_ASSERT_PTR_NULL(kefo_config_get(cfg, "no.such.key"));
 
   /* Typed defaults. */
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_READER_TYPE),
                   KEFO_READER_EFO);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE),
                   KEFO_LIFECYCLE_JOB_MANAGED);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_INIT_POSITION),
                   KEFO_POSITION_LATEST);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_LEASE_STORE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_LEASE_STORE),
                   KEFO_LEASE_STORE_FILE);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER),
                   KEFO_CREDENTIALS_AUTO);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT),
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT),
                   60000);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT),
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT),
                   10000);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DESCRIBE_MIN_DELAY),
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_EFO_DESCRIBE_MIN_DELAY),
                   1000);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY),
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_EFO_DESCRIBE_MAX_DELAY),
                   60000);
-  CU_ASSERT_EQUAL(kefo_config_get_int(cfg, KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS),
+  CU_ASSERT_EQUAL(kefo__config_get_int(cfg, KEFO_CFG_EFO_DESCRIBE_MAX_ATTEMPTS),
                   100);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_SHARD_DISCOVERY_INTERVAL),
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_SHARD_DISCOVERY_INTERVAL),
                   10000);
-  CU_ASSERT_EQUAL(kefo_config_get_int(cfg, KEFO_CFG_GET_RECORDS_MAX), 10000);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL), 250);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL),
+  CU_ASSERT_EQUAL(kefo__config_get_int(cfg, KEFO_CFG_GET_RECORDS_MAX), 10000);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_EMPTY_FETCH_INTERVAL), 250);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_NONEMPTY_FETCH_INTERVAL),
                   200);
-  CU_ASSERT_EQUAL(kefo_config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
+  CU_ASSERT_EQUAL(kefo__config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
                   4u * 1024 * 1024);
-  CU_ASSERT_EQUAL(kefo_config_get_bool(cfg, KEFO_CFG_KPL_DEAGGREGATE), 1);
-  CU_ASSERT_STRING_EQUAL(kefo_config_get_str(cfg, KEFO_CFG_LEASE_FILE),
+  CU_ASSERT_EQUAL(kefo__config_get_bool(cfg, KEFO_CFG_KPL_DEAGGREGATE), 1);
+  CU_ASSERT_STRING_EQUAL(kefo__config_get_str(cfg, KEFO_CFG_LEASE_FILE),
                          "kefo.leases");
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_LEASE_DURATION), 10000);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_CHECKPOINT_INTERVAL), 5000);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_RETRY_MIN_DELAY), 300);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_RETRY_MAX_DELAY), 1000);
-  CU_ASSERT_EQUAL(kefo_config_get_int(cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS), 50);
-  CU_ASSERT_EQUAL(kefo_config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP), -1);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_LEASE_DURATION), 10000);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_CHECKPOINT_INTERVAL), 5000);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT), 0);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_RETRY_MIN_DELAY), 300);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_RETRY_MAX_DELAY), 1000);
+  CU_ASSERT_EQUAL(kefo__config_get_int(cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS), 50);
+  CU_ASSERT_EQUAL(kefo__config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP), -1);
 
   /* A getter asked about an unknown key gives 0 or NULL. (Asking about a
      key of another type is a bug in kefo and stops on an assertion.) */
-  CU_ASSERT_EQUAL(kefo_config_get_int(cfg, "source.nope"), 0);
-  CU_ASSERT_PTR_NULL(kefo_config_get_str(cfg, "source.nope"));
-  CU_ASSERT_EQUAL(kefo_config_get_enum(NULL, KEFO_CFG_READER_TYPE), 0);
+  CU_ASSERT_EQUAL(kefo__config_get_int(cfg, "source.nope"), 0);
+  CU_ASSERT_PTR_NULL(kefo__config_get_str(cfg, "source.nope"));
+  CU_ASSERT_EQUAL(kefo__config_get_enum(NULL, KEFO_CFG_READER_TYPE), 0);
   kefo_config_del(cfg);
 }
 
@@ -195,7 +195,7 @@ static void test_durations(void) {
                     0);
     CU_ASSERT_STRING_EQUAL(err, "");
     CU_ASSERT_EQUAL(
-        kefo_config_get_ms(cfg, KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS),
+        kefo__config_get_ms(cfg, KEFO_CFG_WATERMARK_OUT_OF_ORDERNESS),
         good[i].ms);
   }
   CU_ASSERT_EQUAL(
@@ -212,7 +212,7 @@ static void test_durations(void) {
     CU_ASSERT(strncmp(err, KEFO_CFG_EFO_DEREGISTER_TIMEOUT ": ",
                       strlen(KEFO_CFG_EFO_DEREGISTER_TIMEOUT) + 2) == 0);
     /* A failed set leaves the earlier value. */
-    CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT),
+    CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT),
                     1000);
   }
   kefo_config_set2(cfg, KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "-5s", err,
@@ -240,11 +240,11 @@ static void test_durations(void) {
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT, "10min"), 0);
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT, "7d"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT),
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT),
                   7 * 86400000LL);
   /* NULL puts the default back. */
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT, NULL), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_ms(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT), 0);
+  CU_ASSERT_EQUAL(kefo__config_get_ms(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT), 0);
   CU_ASSERT(!kefo_config_is_set(cfg, KEFO_CFG_WATERMARK_MAX_DRIFT));
   kefo_config_del(cfg);
 }
@@ -255,7 +255,7 @@ static void test_numbers(void) {
 
   /* Integers. */
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_GET_RECORDS_MAX, "1"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_int(cfg, KEFO_CFG_GET_RECORDS_MAX), 1);
+  CU_ASSERT_EQUAL(kefo__config_get_int(cfg, KEFO_CFG_GET_RECORDS_MAX), 1);
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_GET_RECORDS_MAX, "10000"), 0);
   CU_ASSERT_EQUAL(kefo_config_set2(cfg, KEFO_CFG_GET_RECORDS_MAX, "10001", err,
                                    sizeof(err)),
@@ -276,20 +276,20 @@ static void test_numbers(void) {
       KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_RETRY_MAX_ATTEMPTS, "2147483647"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_int(cfg, KEFO_CFG_GET_RECORDS_MAX), 10000);
+  CU_ASSERT_EQUAL(kefo__config_get_int(cfg, KEFO_CFG_GET_RECORDS_MAX), 10000);
 
   /* Sizes. */
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES, "1048576"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
+  CU_ASSERT_EQUAL(kefo__config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
                   1048576u);
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES, "64KiB"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
+  CU_ASSERT_EQUAL(kefo__config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
                   65536u);
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES, "8 mb"),
                   0);
-  CU_ASSERT_EQUAL(kefo_config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
+  CU_ASSERT_EQUAL(kefo__config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
                   8u << 20);
   CU_ASSERT_EQUAL(kefo_config_set2(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES, "1KiB",
                                    err, sizeof(err)),
@@ -310,16 +310,16 @@ static void test_numbers(void) {
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES,
                                   "99999999999999999GiB"),
                   KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
+  CU_ASSERT_EQUAL(kefo__config_get_size(cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
                   8u << 20);
 
   /* Booleans, any case, read back canonical. */
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_KPL_DEAGGREGATE, "FALSE"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_bool(cfg, KEFO_CFG_KPL_DEAGGREGATE), 0);
+  CU_ASSERT_EQUAL(kefo__config_get_bool(cfg, KEFO_CFG_KPL_DEAGGREGATE), 0);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_KPL_DEAGGREGATE),
                          "false");
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_KPL_DEAGGREGATE, "True"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_bool(cfg, KEFO_CFG_KPL_DEAGGREGATE), 1);
+  CU_ASSERT_EQUAL(kefo__config_get_bool(cfg, KEFO_CFG_KPL_DEAGGREGATE), 1);
   CU_ASSERT_EQUAL(
       kefo_config_set2(cfg, KEFO_CFG_KPL_DEAGGREGATE, "yes", err, sizeof(err)),
       KEFO_ERR_CONFIG);
@@ -335,12 +335,12 @@ static void test_enums(void) {
   char err[256];
 
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_READER_TYPE, "POLLING"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_READER_TYPE),
                   KEFO_READER_POLLING);
   /* Case is ignored, as in Flink; the canonical spelling reads back. */
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_EFO_LIFECYCLE, "self_managed"),
                   0);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE),
                   KEFO_LIFECYCLE_SELF_MANAGED);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_EFO_LIFECYCLE),
                          "SELF_MANAGED");
@@ -349,24 +349,24 @@ static void test_enums(void) {
                   KEFO_ERR_CONFIG);
   CU_ASSERT_STRING_EQUAL(err, "source.efo.lifecycle: \"JOBMANAGED\" is not "
                               "one of JOB_MANAGED, SELF_MANAGED");
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_EFO_LIFECYCLE),
                   KEFO_LIFECYCLE_SELF_MANAGED);
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_INIT_POSITION, "TRIM_HORIZON"),
                   0);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_INIT_POSITION),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_INIT_POSITION),
                   KEFO_POSITION_TRIM_HORIZON);
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_INIT_POSITION, "AT_SEQUENCE_NUMBER"),
       KEFO_ERR_CONFIG);
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_LEASE_STORE, "DynamoDB"), 0);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_LEASE_STORE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_LEASE_STORE),
                   KEFO_LEASE_STORE_DYNAMODB);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_LEASE_STORE),
                          "dynamodb");
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_CREDENTIALS_PROVIDER, "WEB_IDENTITY_TOKEN"),
       0);
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER),
                   KEFO_CREDENTIALS_WEB_IDENTITY_TOKEN);
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_CREDENTIALS_PROVIDER, "CUSTOM"),
                   KEFO_ERR_CONFIG);
@@ -424,7 +424,7 @@ static void test_timestamps(void) {
     CU_ASSERT_EQUAL(kefo_config_set2(cfg, KEFO_CFG_INIT_TIMESTAMP, good[i].text,
                                      err, sizeof(err)),
                     0);
-    CU_ASSERT_EQUAL(kefo_config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP),
+    CU_ASSERT_EQUAL(kefo__config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP),
                     good[i].ms);
   }
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
@@ -433,7 +433,7 @@ static void test_timestamps(void) {
                     KEFO_ERR_CONFIG);
     CU_ASSERT(strncmp(err, "source.init.timestamp: \"", 24) == 0);
   }
-  CU_ASSERT_EQUAL(kefo_config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP),
+  CU_ASSERT_EQUAL(kefo__config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP),
                   253402300799999LL);
   kefo_config_del(cfg);
 }
@@ -443,7 +443,7 @@ static void test_text(void) {
   char err[512];
 
   CU_ASSERT_EQUAL(kefo_config_set(cfg, KEFO_CFG_AWS_REGION, "eu-west-1"), 0);
-  CU_ASSERT_STRING_EQUAL(kefo_config_get_str(cfg, KEFO_CFG_AWS_REGION),
+  CU_ASSERT_STRING_EQUAL(kefo__config_get_str(cfg, KEFO_CFG_AWS_REGION),
                          "eu-west-1");
   CU_ASSERT_EQUAL(
       kefo_config_set2(cfg, KEFO_CFG_AWS_REGION, "EU West", err, sizeof(err)),
@@ -506,7 +506,7 @@ static void test_text(void) {
                   0);
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_AWS_ENDPOINT, "http://127.0.0.1:4567/"), 0);
-  CU_ASSERT_STRING_EQUAL(kefo_config_get_str(cfg, KEFO_CFG_AWS_ENDPOINT),
+  CU_ASSERT_STRING_EQUAL(kefo__config_get_str(cfg, KEFO_CFG_AWS_ENDPOINT),
                          "http://127.0.0.1:4567/");
   CU_ASSERT_EQUAL(
       kefo_config_set(cfg, KEFO_CFG_AWS_ENDPOINT, "http://[::1]:80"), 0);
@@ -611,7 +611,7 @@ static void test_file_grammar(void) {
     CU_ASSERT_EQUAL(load_text(cfg, copy, err, sizeof(err)), 0);
     CU_ASSERT_STRING_EQUAL(err, "");
   }
-  CU_ASSERT_EQUAL(kefo_config_get_enum(cfg, KEFO_CFG_READER_TYPE),
+  CU_ASSERT_EQUAL(kefo__config_get_enum(cfg, KEFO_CFG_READER_TYPE),
                   KEFO_READER_POLLING);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_AWS_REGION),
                          "us-east-1");
@@ -625,10 +625,11 @@ static void test_file_grammar(void) {
   CU_ASSERT_EQUAL(load_text(cfg, "aws.region=eu-west-2", err, sizeof(err)), 0);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_AWS_REGION),
                          "eu-west-2");
-  CU_ASSERT_EQUAL(kefo_config_load_buffer(cfg, NULL, 0, NULL, err, sizeof(err)),
-                  0);
-  CU_ASSERT_EQUAL(kefo_config_load_buffer(cfg, NULL, 3, NULL, err, sizeof(err)),
-                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(
+      kefo__config_load_buffer(cfg, NULL, 0, NULL, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL(
+      kefo__config_load_buffer(cfg, NULL, 3, NULL, err, sizeof(err)),
+      KEFO_ERR_INVALID_ARGUMENT);
   kefo_config_del(cfg);
 }
 
@@ -661,8 +662,8 @@ static void test_file_errors(void) {
   CU_ASSERT_STRING_EQUAL(err, "test.conf:1: unknown key \"source.reader.typ\" "
                               "(did you mean \"source.reader.type\"?)");
   /* A NUL byte. */
-  CU_ASSERT_EQUAL(kefo_config_load_buffer(cfg, (const uint8_t *)"a\0=b\n", 5,
-                                          "nul.conf", err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__config_load_buffer(cfg, (const uint8_t *)"a\0=b\n", 5,
+                                           "nul.conf", err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT_STRING_EQUAL(err, "nul.conf:1: NUL byte in the line");
 
@@ -687,13 +688,13 @@ static void test_file_errors(void) {
 
   /* Whole input too large. */
   memset(big, '\n', KEFO_CONFIG_FILE_MAX + 1);
-  CU_ASSERT_EQUAL(kefo_config_load_buffer(cfg, (const uint8_t *)big,
-                                          KEFO_CONFIG_FILE_MAX, "big.conf", err,
-                                          sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__config_load_buffer(cfg, (const uint8_t *)big,
+                                           KEFO_CONFIG_FILE_MAX, "big.conf",
+                                           err, sizeof(err)),
                   0);
-  CU_ASSERT_EQUAL(kefo_config_load_buffer(cfg, (const uint8_t *)big,
-                                          KEFO_CONFIG_FILE_MAX + 1, "big.conf",
-                                          err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__config_load_buffer(cfg, (const uint8_t *)big,
+                                           KEFO_CONFIG_FILE_MAX + 1, "big.conf",
+                                           err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT_STRING_EQUAL(err, "big.conf: larger than 65536 bytes");
   free(big);
@@ -726,7 +727,7 @@ static void test_load_file(void) {
   CU_ASSERT_EQUAL(kefo_config_load_file(cfg, path), 0);
   CU_ASSERT_EQUAL(kefo_config_load_file2(cfg, path, err, sizeof(err)), 0);
   CU_ASSERT_STRING_EQUAL(err, "");
-  CU_ASSERT_EQUAL(kefo_config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP),
+  CU_ASSERT_EQUAL(kefo__config_get_time_ms(cfg, KEFO_CFG_INIT_TIMESTAMP),
                   1714564800000LL);
   CU_ASSERT_EQUAL(kefo_config_validate(cfg, err, sizeof(err)), 0);
 
@@ -777,7 +778,8 @@ static void test_secret(void) {
       kefo_config_set2(cfg, KEFO_CFG_SECRET_KEY, SECRET, err, sizeof(err)), 0);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(cfg, KEFO_CFG_SECRET_KEY), "****");
   /* Only the internal getter hands it out, to the credentials provider. */
-  CU_ASSERT_STRING_EQUAL(kefo_config_get_str(cfg, KEFO_CFG_SECRET_KEY), SECRET);
+  CU_ASSERT_STRING_EQUAL(kefo__config_get_str(cfg, KEFO_CFG_SECRET_KEY),
+                         SECRET);
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
     CU_ASSERT_EQUAL(
         kefo_config_set2(cfg, KEFO_CFG_SECRET_KEY, bad[i], err, sizeof(err)),
@@ -817,14 +819,14 @@ static void test_secret(void) {
   CU_ASSERT_PTR_NULL(strstr(err, "wJalr"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "did you mean"));
   /* Every key read back: the secret is masked. */
-  for (i = 0; i < kefo_config_key_count(); ++i) {
-    const char *v = kefo_config_get(cfg, kefo_config_key_name(i));
+  for (i = 0; i < kefo__config_key_count(); ++i) {
+    const char *v = kefo_config_get(cfg, kefo__config_key_name(i));
     CU_ASSERT_PTR_NULL(strstr(v, "wJalr"));
   }
   /* A copy masks it too, and still holds it. */
-  CU_ASSERT_EQUAL(kefo_config_dup(&copy, cfg, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__config_dup(&copy, cfg, NULL), 0);
   CU_ASSERT_STRING_EQUAL(kefo_config_get(copy, KEFO_CFG_SECRET_KEY), "****");
-  CU_ASSERT_STRING_EQUAL(kefo_config_get_str(copy, KEFO_CFG_SECRET_KEY),
+  CU_ASSERT_STRING_EQUAL(kefo__config_get_str(copy, KEFO_CFG_SECRET_KEY),
                          SECRET);
   /* Validation messages never show it. */
   CU_ASSERT_EQUAL(kefo_config_set(copy, KEFO_CFG_CREDENTIALS_PROVIDER, "BASIC"),
@@ -939,14 +941,14 @@ static int fm_scenario(const kefo_mem *mem, void *arg) {
   }
   rv = kefo_config_set2(cfg, KEFO_CFG_LEASE_FILE, "/tmp/x", err, sizeof(err));
   if (rv == 0) {
-    rv = kefo_config_load_buffer(cfg, (const uint8_t *)fm_text, strlen(fm_text),
-                                 "fm", err, sizeof(err));
+    rv = kefo__config_load_buffer(cfg, (const uint8_t *)fm_text,
+                                  strlen(fm_text), "fm", err, sizeof(err));
   }
   if (rv == 0) {
     rv = kefo_config_load_file2(cfg, path, err, sizeof(err));
   }
   if (rv == 0) {
-    rv = kefo_config_dup(&copy, cfg, mem);
+    rv = kefo__config_dup(&copy, cfg, mem);
   }
   if (rv == 0 && (strcmp(kefo_config_get(copy, KEFO_CFG_AWS_REGION),
                          "eu-central-1") != 0 ||
@@ -1013,13 +1015,13 @@ static void test_docs(void) {
   size_t i, j;
 
   CU_ASSERT_PTR_NOT_NULL(page);
-  CU_ASSERT_PTR_NULL(kefo_config_key_doc(kefo_config_key_count()));
-  CU_ASSERT_PTR_NULL(kefo_config_key_type(kefo_config_key_count()));
-  for (i = 0; i < kefo_config_key_count(); ++i) {
-    const char *name = kefo_config_key_name(i);
-    const char *doc = kefo_config_key_doc(i);
-    const char *const *choices = kefo_config_key_choices(i);
-    const char *def = kefo_config_key_default(i);
+  CU_ASSERT_PTR_NULL(kefo__config_key_doc(kefo__config_key_count()));
+  CU_ASSERT_PTR_NULL(kefo__config_key_type(kefo__config_key_count()));
+  for (i = 0; i < kefo__config_key_count(); ++i) {
+    const char *name = kefo__config_key_name(i);
+    const char *doc = kefo__config_key_doc(i);
+    const char *const *choices = kefo__config_key_choices(i);
+    const char *def = kefo__config_key_default(i);
     char limits[256], want[256];
     size_t n = 0;
 
@@ -1031,8 +1033,8 @@ static void test_docs(void) {
       fprintf(stderr, "\n%s: no doc, or not one line of sentences\n", name);
       CU_FAIL("a key's doc is missing or malformed");
     }
-    CU_ASSERT_PTR_NOT_NULL(kefo_config_key_type(i));
-    kefo_config_key_limits(i, limits, sizeof(limits));
+    CU_ASSERT_PTR_NOT_NULL(kefo__config_key_type(i));
+    kefo__config_key_limits(i, limits, sizeof(limits));
     CU_ASSERT(limits[0] != '\0');
     if (choices != NULL && def != NULL) {
       for (j = 0; choices[j] != NULL && strcmp(choices[j], def) != 0; ++j) {
@@ -1054,9 +1056,9 @@ static void test_docs(void) {
       CU_FAIL("a key is missing from kefo-config(5)");
     }
   }
-  CU_ASSERT(kefo_config_key_secret(0) == 0);
-  for (i = 0, j = 0; i < kefo_config_key_count(); ++i) {
-    j += (size_t)kefo_config_key_secret(i);
+  CU_ASSERT(kefo__config_key_secret(0) == 0);
+  for (i = 0, j = 0; i < kefo__config_key_count(); ++i) {
+    j += (size_t)kefo__config_key_secret(i);
   }
   CU_ASSERT_EQUAL(j, 1);
   free(page);

@@ -152,8 +152,7 @@ static void p_fail(kefo_producer *p, void *ctx, const kefo_error_info *err,
   ++((pfm *)ud)->failed;
 }
 
-static void p_stopped(kefo_producer *p, const kefo_error_info *err,
-                      void *ud) {
+static void p_stopped(kefo_producer *p, const kefo_error_info *err, void *ud) {
   (void)p;
   (void)err;
   ((pfm *)ud)->stopped = 1;

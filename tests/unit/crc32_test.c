@@ -11,13 +11,13 @@
 
 static void test_known_values(void) {
   /* The standard check value of CRC-32/ISO-HDLC. */
-  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"123456789", 9), 0xCBF43926u);
-  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"", 0), 0);
-  CU_ASSERT_EQUAL(kefo_crc32(0, (const uint8_t *)"a", 1), 0xE8B7BE43u);
+  CU_ASSERT_EQUAL(kefo__crc32(0, (const uint8_t *)"123456789", 9), 0xCBF43926u);
+  CU_ASSERT_EQUAL(kefo__crc32(0, (const uint8_t *)"", 0), 0);
+  CU_ASSERT_EQUAL(kefo__crc32(0, (const uint8_t *)"a", 1), 0xE8B7BE43u);
   CU_ASSERT_EQUAL(
-      kefo_crc32(0,
-                 (const uint8_t *)"The quick brown fox jumps over the lazy dog",
-                 43),
+      kefo__crc32(
+          0, (const uint8_t *)"The quick brown fox jumps over the lazy dog",
+          43),
       0x414FA339u);
 }
 
@@ -29,10 +29,10 @@ static void test_piecewise(void) {
   for (i = 0; i < sizeof(buf); ++i) {
     buf[i] = (uint8_t)(i * 131 + 7);
   }
-  whole = kefo_crc32(0, buf, sizeof(buf));
+  whole = kefo__crc32(0, buf, sizeof(buf));
   for (split = 0; split <= sizeof(buf); split += 997) {
-    uint32_t c = kefo_crc32(0, buf, split);
-    c = kefo_crc32(c, buf + split, sizeof(buf) - split);
+    uint32_t c = kefo__crc32(0, buf, split);
+    c = kefo__crc32(c, buf + split, sizeof(buf) - split);
     CU_ASSERT_EQUAL(c, whole);
   }
 }
@@ -53,11 +53,11 @@ static void test_matches_zlib(void) {
   for (s = 0; s < 4; ++s) {
     for (off = 0; off < 8; ++off) {
       for (len = 0; len <= 300; ++len) {
-        CU_ASSERT_EQUAL(kefo_crc32(starts[s], buf + off, len),
+        CU_ASSERT_EQUAL(kefo__crc32(starts[s], buf + off, len),
                         (uint32_t)crc32_z(starts[s], buf + off, len));
       }
       for (i = 0; i < 6; ++i) {
-        CU_ASSERT_EQUAL(kefo_crc32(starts[s], buf + off, long_lens[i]),
+        CU_ASSERT_EQUAL(kefo__crc32(starts[s], buf + off, long_lens[i]),
                         (uint32_t)crc32_z(starts[s], buf + off, long_lens[i]));
       }
     }

@@ -173,7 +173,7 @@ struct fake_http {
   fake_rec log[LOG_MAX];
   size_t nlog;
   size_t cancelled;
-  /* Non-zero: kefo_http_client_request fails with this. */
+  /* Non-zero: kefo__http_client_request fails with this. */
   int fail_start;
 };
 
@@ -385,7 +385,7 @@ static void on_creds(int error, const kefo_credentials *c,
 
 static void get(kefo_credentials_provider *p, result *r) {
   memset(r, 0, sizeof(*r));
-  CU_ASSERT_EQUAL(kefo_credentials_provider_get(p, on_creds, r), 0);
+  CU_ASSERT_EQUAL(kefo__credentials_provider_get(p, on_creds, r), 0);
 }
 
 static int contains(const char *hay, const char *needle) {
@@ -398,7 +398,7 @@ static int contains(const char *hay, const char *needle) {
 
 static void opts_init(kefo_credentials_options *o, fake_env *fe,
                       fake_http *fh) {
-  kefo_credentials_options_init(o);
+  kefo__credentials_options_init(o);
   o->clock = &fake_clock;
   o->env = &fe->env;
   if (fh != NULL) {
@@ -449,12 +449,12 @@ static void test_static(void) {
   kefo_credentials_provider *p = NULL;
   result r;
 
-  CU_ASSERT_EQUAL(kefo_credentials_static_new(&p, NULL, "AKID", NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__credentials_static_new(&p, NULL, "AKID", NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_credentials_static_new(&p, NULL, "", S_SECRET, NULL),
+  CU_ASSERT_EQUAL(kefo__credentials_static_new(&p, NULL, "", S_SECRET, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_FATAL(kefo_credentials_static_new(&p, NULL, "AKIDSTATIC", S_SECRET,
-                                              S_TOKEN) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_static_new(&p, NULL, "AKIDSTATIC", S_SECRET,
+                                               S_TOKEN) == 0);
   CU_ASSERT_STRING_EQUAL(p->name, "static");
   get(p, &r);
   CU_ASSERT_EQUAL(r.called, 1);
@@ -463,16 +463,16 @@ static void test_static(void) {
   CU_ASSERT_STRING_EQUAL(r.secret, S_SECRET);
   CU_ASSERT_STRING_EQUAL(r.token, S_TOKEN);
   CU_ASSERT_EQUAL(r.exp, 0);
-  CU_ASSERT_EQUAL(kefo_credentials_provider_get(p, NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__credentials_provider_get(p, NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  kefo_credentials_provider_del(p);
-  kefo_credentials_provider_del(NULL);
+  kefo__credentials_provider_del(p);
+  kefo__credentials_provider_del(NULL);
 
-  CU_ASSERT_FATAL(
-      kefo_credentials_static_new(&p, NULL, "AKIDSTATIC", S_SECRET, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_static_new(&p, NULL, "AKIDSTATIC", S_SECRET,
+                                               NULL) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(r.has_token, 0);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 static void test_env(void) {
@@ -483,7 +483,7 @@ static void test_env(void) {
 
   env_init(&fe);
   opts_init(&o, &fe, NULL);
-  CU_ASSERT_FATAL(kefo_credentials_env_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_env_new(&p, &o) == 0);
   CU_ASSERT_STRING_EQUAL(p->name, "environment");
   get(p, &r);
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
@@ -515,7 +515,7 @@ static void test_env(void) {
   env_set(&fe, "AWS_ACCESS_KEY_ID", "AKID WITH SPACE");
   get(p, &r);
   CU_ASSERT(contains(r.message, "access key id"));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   env_free(&fe);
 }
 
@@ -526,34 +526,34 @@ static int fm_static_env(const kefo_mem *mem, void *arg) {
   result r;
   int rv;
 
-  rv = kefo_credentials_static_new(&p, mem, "AKIDFM", S_SECRET, S_TOKEN);
+  rv = kefo__credentials_static_new(&p, mem, "AKIDFM", S_SECRET, S_TOKEN);
   if (rv != 0) {
     return rv;
   }
   memset(&r, 0, sizeof(r));
-  kefo_credentials_provider_get(p, on_creds, &r);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_get(p, on_creds, &r);
+  kefo__credentials_provider_del(p);
   if (r.error != 0 || strcmp(r.token, S_TOKEN) != 0) {
     return -1;
   }
   opts_init(&o, fe, NULL);
   o.mem = mem;
-  rv = kefo_credentials_env_new(&p, &o);
+  rv = kefo__credentials_env_new(&p, &o);
   if (rv != 0) {
     return rv;
   }
   /* The cache over it: one copy of what the environment gives. */
-  rv = kefo_credentials_cache_new(&c, &o, p);
+  rv = kefo__credentials_cache_new(&c, &o, p);
   if (rv != 0) {
     return rv;
   }
   memset(&r, 0, sizeof(r));
-  rv = kefo_credentials_provider_get(c, on_creds, &r);
+  rv = kefo__credentials_provider_get(c, on_creds, &r);
   if (rv == 0 && r.called == 1 && r.error == 0) {
     /* Answered from the cache: no allocation. */
-    rv = kefo_credentials_provider_get(c, on_creds, &r);
+    rv = kefo__credentials_provider_get(c, on_creds, &r);
   }
-  kefo_credentials_provider_del(c);
+  kefo__credentials_provider_del(c);
   if (rv != 0) {
     return rv;
   }
@@ -611,23 +611,23 @@ static void test_parse_time(void) {
   for (i = 0; i < sizeof(good) / sizeof(good[0]); ++i) {
     ms = -1;
     CU_ASSERT_EQUAL(
-        kefo_credentials_parse_time(good[i].s, strlen(good[i].s), &ms), 0);
+        kefo__credentials_parse_time(good[i].s, strlen(good[i].s), &ms), 0);
     CU_ASSERT_EQUAL(ms, good[i].ms);
   }
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
-    CU_ASSERT_EQUAL(kefo_credentials_parse_time(bad[i], strlen(bad[i]), &ms),
+    CU_ASSERT_EQUAL(kefo__credentials_parse_time(bad[i], strlen(bad[i]), &ms),
                     KEFO_ERR_BAD_RESPONSE);
   }
   /* The length bounds the read: no NUL needed. */
   CU_ASSERT_EQUAL(
-      kefo_credentials_parse_time("2023-11-14T22:13:20Zxyz", 20, &ms), 0);
+      kefo__credentials_parse_time("2023-11-14T22:13:20Zxyz", 20, &ms), 0);
 }
 
 static int parse_json(const char *doc, kefo_credentials_copy *c, char *err,
                       size_t errlen) {
-  kefo_credentials_copy_init(c, NULL);
-  return kefo_credentials_parse_json(c, (const uint8_t *)doc, strlen(doc), err,
-                                     errlen);
+  kefo__credentials_copy_init(c, NULL);
+  return kefo__credentials_parse_json(c, (const uint8_t *)doc, strlen(doc), err,
+                                      errlen);
 }
 
 static void test_parse_json(void) {
@@ -680,7 +680,7 @@ static void test_parse_json(void) {
   CU_ASSERT_STRING_EQUAL(c.creds.secret_access_key, S_NEW_SECRET);
   CU_ASSERT_STRING_EQUAL(c.creds.session_token, S_NEW_TOKEN);
   CU_ASSERT_EQUAL(c.creds.expiration_ms, T0 + 3600000);
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 
   /* Escapes, unknown members of every kind, no Code, no Token. */
   CU_ASSERT_EQUAL(
@@ -690,7 +690,7 @@ static void test_parse_json(void) {
                  &c, err, sizeof(err)),
       KEFO_ERR_CREDENTIALS);
   CU_ASSERT(contains(err, "access key id"));
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
   CU_ASSERT_EQUAL(
       parse_json("{\"RoleArn\":{\"a\":[1,-2.5e3,true,false,null,\"x\"]},"
                  "\"AccessKeyId\":\"A\\u0053IA\",\"Ignored\":\"\\ud83d"
@@ -701,7 +701,7 @@ static void test_parse_json(void) {
   CU_ASSERT_STRING_EQUAL(c.creds.secret_access_key, "s\\\"");
   CU_ASSERT(c.creds.session_token == NULL);
   CU_ASSERT_EQUAL(c.creds.expiration_ms, 0);
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
     err[0] = '\0';
@@ -709,7 +709,7 @@ static void test_parse_json(void) {
     CU_ASSERT(contains(err, bad[i].msg));
     assert_no_secret(err);
     CU_ASSERT(c.storage == NULL);
-    kefo_credentials_copy_free(&c);
+    kefo__credentials_copy_free(&c);
   }
 }
 
@@ -717,48 +717,48 @@ static void test_sts_body(void) {
   kefo_sts_params p;
   kefo_buf b;
 
-  kefo_buf_init(&b, NULL);
+  kefo__buf_init(&b, NULL);
   memset(&p, 0, sizeof(p));
   p.action = "AssumeRole";
   p.role_arn = "arn:aws:iam::123456789012:role/demo";
   p.session_name = "s@1";
   p.external_id = "ext id+";
   p.duration_s = 900;
-  CU_ASSERT_EQUAL(kefo_sts_build_body(&b, &p), 0);
-  CU_ASSERT_EQUAL(kefo_buf_append_byte(&b, 0), 0);
+  CU_ASSERT_EQUAL(kefo__sts_build_body(&b, &p), 0);
+  CU_ASSERT_EQUAL(kefo__buf_append_byte(&b, 0), 0);
   CU_ASSERT_STRING_EQUAL(
       (char *)b.data,
       "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
       "123456789012%3Arole%2Fdemo&RoleSessionName=s%401&DurationSeconds=900&"
       "ExternalId=ext%20id%2B");
-  kefo_buf_reset(&b);
+  kefo__buf_reset(&b);
   p.action = "AssumeRoleWithWebIdentity";
-  CU_ASSERT_EQUAL(kefo_sts_build_body(&b, &p), KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__sts_build_body(&b, &p), KEFO_ERR_INVALID_ARGUMENT);
   p.web_identity_token = "ab.c_d-e~f/=";
   p.duration_s = 0;
-  CU_ASSERT_EQUAL(kefo_sts_build_body(&b, &p), 0);
-  CU_ASSERT_EQUAL(kefo_buf_append_byte(&b, 0), 0);
+  CU_ASSERT_EQUAL(kefo__sts_build_body(&b, &p), 0);
+  CU_ASSERT_EQUAL(kefo__buf_append_byte(&b, 0), 0);
   CU_ASSERT_STRING_EQUAL(
       (char *)b.data,
       "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws"
       "%3Aiam%3A%3A123456789012%3Arole%2Fdemo&RoleSessionName=s%401&"
       "WebIdentityToken=ab.c_d-e~f%2F%3D");
-  kefo_buf_reset(&b);
+  kefo__buf_reset(&b);
   p.action = "GetCallerIdentity";
-  CU_ASSERT_EQUAL(kefo_sts_build_body(&b, &p), KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__sts_build_body(&b, &p), KEFO_ERR_INVALID_ARGUMENT);
   p.action = "AssumeRole";
   p.role_arn = "";
-  CU_ASSERT_EQUAL(kefo_sts_build_body(&b, &p), KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__sts_build_body(&b, &p), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(b.len, 0);
-  kefo_buf_free(&b);
+  kefo__buf_free(&b);
 }
 
 static int sts_parse(int status, const char *doc, kefo_credentials_copy *c,
                      char *type, char *err) {
-  kefo_credentials_copy_init(c, NULL);
+  kefo__credentials_copy_init(c, NULL);
   err[0] = '\0';
-  return kefo_sts_parse_response(c, status, (const uint8_t *)doc, strlen(doc),
-                                 type, 64, err, 512);
+  return kefo__sts_parse_response(c, status, (const uint8_t *)doc, strlen(doc),
+                                  type, 64, err, 512);
 }
 
 static void test_sts_parse(void) {
@@ -771,12 +771,12 @@ static void test_sts_parse(void) {
   CU_ASSERT_STRING_EQUAL(c.creds.secret_access_key, S_NEW_SECRET);
   CU_ASSERT_STRING_EQUAL(c.creds.session_token, S_NEW_TOKEN);
   CU_ASSERT_EQUAL(c.creds.expiration_ms, T0 + 3600000);
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 
   sts_doc(doc, sizeof(doc), "AssumeRoleWithWebIdentity", "ASIAWEB", T0 + 1000);
   CU_ASSERT_EQUAL(sts_parse(200, doc, &c, type, err), 0);
   CU_ASSERT_STRING_EQUAL(c.creds.access_key_id, "ASIAWEB");
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 
   /* Entities, attributes, whitespace inside tags, a fractional time. */
   CU_ASSERT_EQUAL(
@@ -792,7 +792,7 @@ static void test_sts_parse(void) {
   CU_ASSERT_STRING_EQUAL(c.creds.access_key_id, "AKIA");
   CU_ASSERT_STRING_EQUAL(c.creds.secret_access_key, "s<>\"'");
   CU_ASSERT_EQUAL(c.creds.expiration_ms, T0 + 250);
-  kefo_credentials_copy_free(&c);
+  kefo__credentials_copy_free(&c);
 
   /* Errors. */
   CU_ASSERT_EQUAL(
@@ -883,8 +883,8 @@ static int fp_get(kefo_credentials_provider *p, kefo_credentials_cb cb,
   ++fp->calls;
   if (fp->sync) {
     if (fp->sync_error != 0) {
-      kefo_credentials_fail(cb, ud, fp->sync_error, "scripted failure", NULL, 0,
-                            0);
+      kefo__credentials_fail(cb, ud, fp->sync_error, "scripted failure", NULL,
+                             0, 0);
     } else {
       kefo_credentials c = {fp->akid, S_SECRET, S_TOKEN, fp->exp};
       cb(0, &c, NULL, ud);
@@ -927,7 +927,7 @@ static void fp_answer(fake_provider *fp, int error, const char *akid,
   CU_ASSERT_FATAL(cb != NULL);
   fp->pending = NULL;
   if (error != 0) {
-    kefo_credentials_fail(cb, ud, error, "refresh failed", NULL, 0, 1);
+    kefo__credentials_fail(cb, ud, error, "refresh failed", NULL, 0, 1);
   } else {
     kefo_credentials c = {akid, S_SECRET, S_TOKEN, exp};
     cb(0, &c, NULL, ud);
@@ -948,7 +948,7 @@ static void test_cache_refresh(void) {
   env_init(&fe);
   opts_init(&o, &fe, NULL);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_cache_new(&cache, &o, &fp->base) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_cache_new(&cache, &o, &fp->base) == 0);
   CU_ASSERT_STRING_EQUAL(cache->name, "scripted");
 
   /* Nothing cached: the caller waits; a second caller joins it. */
@@ -1018,7 +1018,7 @@ static void test_cache_refresh(void) {
   CU_ASSERT_EQUAL(fp->calls, 5);
   fp_answer(fp, 0, "SHORT2", fake_now + 10000);
 
-  kefo_credentials_provider_del(cache);
+  kefo__credentials_provider_del(cache);
   env_free(&fe);
 }
 
@@ -1035,9 +1035,9 @@ static void test_cache_invalidate(void) {
   env_init(&fe);
   opts_init(&o, &fe, NULL);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_cache_new(&cache, &o, &fp->base) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_cache_new(&cache, &o, &fp->base) == 0);
   /* Nothing cached: nothing to drop, and no fetch starts. */
-  kefo_credentials_provider_invalidate(cache);
+  kefo__credentials_provider_invalidate(cache);
   CU_ASSERT_EQUAL(fp->calls, 0);
   get(cache, &r);
   fp_answer(fp, 0, "AKID1", T0 + hour);
@@ -1045,7 +1045,7 @@ static void test_cache_invalidate(void) {
 
   /* Just fetched: a refusal of a call signed before is not theirs. */
   fake_now = T0 + KEFO_CREDENTIALS_MIN_HOLD_MS - 1;
-  kefo_credentials_provider_invalidate(cache);
+  kefo__credentials_provider_invalidate(cache);
   get(cache, &r);
   CU_ASSERT_EQUAL(r.called, 1);
   CU_ASSERT_STRING_EQUAL(r.akid, "AKID1");
@@ -1054,8 +1054,8 @@ static void test_cache_invalidate(void) {
   /* Held long enough: dropped, and the next get waits for the provider
      although the keys had most of an hour left. */
   fake_now = T0 + KEFO_CREDENTIALS_MIN_HOLD_MS;
-  kefo_credentials_provider_invalidate(cache);
-  kefo_credentials_provider_invalidate(cache);
+  kefo__credentials_provider_invalidate(cache);
+  kefo__credentials_provider_invalidate(cache);
   get(cache, &r);
   CU_ASSERT_EQUAL(r.called, 0);
   CU_ASSERT_EQUAL(fp->calls, 2);
@@ -1063,10 +1063,10 @@ static void test_cache_invalidate(void) {
   CU_ASSERT_EQUAL(r.called, 1);
   CU_ASSERT_STRING_EQUAL(r.akid, "AKID2");
   /* NULL and providers without the operation are fine. */
-  kefo_credentials_provider_invalidate(NULL);
-  kefo_credentials_provider_invalidate(&fp->base);
+  kefo__credentials_provider_invalidate(NULL);
+  kefo__credentials_provider_invalidate(&fp->base);
 
-  kefo_credentials_provider_del(cache);
+  kefo__credentials_provider_del(cache);
   env_free(&fe);
 }
 
@@ -1082,7 +1082,7 @@ static void test_cache_failures(void) {
   env_init(&fe);
   opts_init(&o, &fe, NULL);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_cache_new(&cache, &o, &fp->base) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_cache_new(&cache, &o, &fp->base) == 0);
 
   /* A first failure reaches the waiting caller, message and all. */
   get(cache, &r);
@@ -1122,23 +1122,23 @@ static void test_cache_failures(void) {
 
   /* Deleting the cache with a refresh in flight deletes the provider;
      nothing is called back. */
-  kefo_credentials_provider_del(cache);
+  kefo__credentials_provider_del(cache);
   CU_ASSERT_EQUAL(deleted, 1);
 
   /* Static keys (no expiry) are fetched once. */
   fp = fp_new("static-like", NULL);
   fp->sync = 1;
   fp->akid = "FOREVER";
-  CU_ASSERT_FATAL(kefo_credentials_cache_new(&cache, &o, &fp->base) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_cache_new(&cache, &o, &fp->base) == 0);
   get(cache, &r);
   CU_ASSERT_EQUAL(r.called, 1);
   fake_now += 1000 * hour;
   get(cache, &r);
   CU_ASSERT_STRING_EQUAL(r.akid, "FOREVER");
   CU_ASSERT_EQUAL(fp->calls, 1);
-  kefo_credentials_provider_del(cache);
+  kefo__credentials_provider_del(cache);
 
-  CU_ASSERT_EQUAL(kefo_credentials_cache_new(&cache, &o, NULL),
+  CU_ASSERT_EQUAL(kefo__credentials_cache_new(&cache, &o, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
   env_free(&fe);
 }
@@ -1156,7 +1156,7 @@ static void on_creds_delete(int error, const kefo_credentials *c,
   (void)c;
   (void)info;
   ++d->calls;
-  kefo_credentials_provider_del(d->cache);
+  kefo__credentials_provider_del(d->cache);
   d->cache = NULL;
 }
 
@@ -1171,12 +1171,12 @@ static void test_cache_delete_in_callback(void) {
   fake_now = T0;
   memset(&d1, 0, sizeof(d1));
   memset(&d2, 0, sizeof(d2));
-  CU_ASSERT_FATAL(kefo_credentials_cache_new(&d1.cache, &o, &fp->base) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_cache_new(&d1.cache, &o, &fp->base) == 0);
   d2.cache = d1.cache;
-  CU_ASSERT_EQUAL(kefo_credentials_provider_get(d1.cache, on_creds_delete, &d1),
-                  0);
-  CU_ASSERT_EQUAL(kefo_credentials_provider_get(d2.cache, on_creds_delete, &d2),
-                  0);
+  CU_ASSERT_EQUAL(
+      kefo__credentials_provider_get(d1.cache, on_creds_delete, &d1), 0);
+  CU_ASSERT_EQUAL(
+      kefo__credentials_provider_get(d2.cache, on_creds_delete, &d2), 0);
   /* The first waiter deletes the cache: the second is not called. */
   fp_answer(fp, 0, "AKID", T0 + 3600000);
   CU_ASSERT_EQUAL(d1.calls, 1);
@@ -1198,7 +1198,7 @@ static void test_chain(void) {
   list[0] = &a->base;
   list[1] = &b->base;
   list[2] = &c->base;
-  CU_ASSERT_FATAL(kefo_credentials_chain_new(&chain, NULL, list, 3) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_chain_new(&chain, NULL, list, 3) == 0);
 
   /* The first fails at once, the second answers later. */
   get(chain, &r);
@@ -1229,11 +1229,11 @@ static void test_chain(void) {
   /* Deleted with a get in flight: no callback, providers freed. */
   get(chain, &r);
   CU_ASSERT(b->pending != NULL);
-  kefo_credentials_provider_del(chain);
+  kefo__credentials_provider_del(chain);
   CU_ASSERT_EQUAL(r.called, 0);
   CU_ASSERT_EQUAL(deleted, 1);
 
-  CU_ASSERT_EQUAL(kefo_credentials_chain_new(&chain, NULL, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__credentials_chain_new(&chain, NULL, NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 
@@ -1283,8 +1283,8 @@ static void test_web_identity_env(void) {
   scratch_init(&sc);
   opts_init(&o, &fe, &fh);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_web_identity_new(&p, &o, NULL, NULL, NULL) ==
-                  0);
+  CU_ASSERT_FATAL(
+      kefo__credentials_web_identity_new(&p, &o, NULL, NULL, NULL) == 0);
   CU_ASSERT_STRING_EQUAL(p->name, "web identity");
   get(p, &r);
   CU_ASSERT_STRING_EQUAL(
@@ -1374,11 +1374,11 @@ static void test_web_identity_env(void) {
   get(p, &r);
   CU_ASSERT(
       contains(fake_last(&fh)->body, "RoleSessionName=kefo-1700000000000"));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   CU_ASSERT_EQUAL(fh.cancelled, 1);
   CU_ASSERT_EQUAL(r.called, 0);
 
-  CU_ASSERT_EQUAL(kefo_credentials_web_identity_new(&p, &o, "arn", NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__credentials_web_identity_new(&p, &o, "arn", NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
   fake_http_clear(&fh);
   scratch_free(&sc);
@@ -1422,7 +1422,7 @@ static void check_signature(const fake_rec *rec, const char *akid,
   params.service = "sts";
   params.time = fake_now / 1000;
   params.mode = KEFO_SIGV4_HEADERS;
-  CU_ASSERT_FATAL(kefo_sigv4_sign(&res, &req, &params, NULL, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__sigv4_sign(&res, &req, &params, NULL, NULL) == 0);
   auth[0] = '\0';
   for (i = 0; i < res.nheaders; ++i) {
     if (strcmp(res.headers[i].name, "authorization") == 0) {
@@ -1442,7 +1442,7 @@ static void check_signature(const fake_rec *rec, const char *akid,
   } else {
     CU_ASSERT(rec_header(rec, "x-amz-security-token") == NULL);
   }
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
 }
 
 /* ---- Profiles ---- */
@@ -1552,12 +1552,12 @@ static void profile_expect_error(profile_world *w, const char *profile,
   result r;
 
   w->o.profile = profile;
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w->o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w->o) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(r.called, 1);
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
   CU_ASSERT(contains(r.message, message));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 }
 
 static void test_profile_static(void) {
@@ -1568,14 +1568,14 @@ static void test_profile_static(void) {
 
   world_init(&w);
   env_set(&w.fe, "AWS_PROFILE", "static");
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   CU_ASSERT_STRING_EQUAL(p->name, "profile");
   get(p, &r);
   CU_ASSERT_EQUAL(r.error, 0);
   CU_ASSERT_STRING_EQUAL(r.akid, "AKIDPROFILE");
   CU_ASSERT_STRING_EQUAL(r.secret, S_SECRET);
   CU_ASSERT_STRING_EQUAL(r.token, S_TOKEN);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   snprintf(where, sizeof(where), "profile 'nope' not found in %s and %s",
            w.config, w.creds);
@@ -1631,7 +1631,7 @@ static void test_profile_assume_role(void) {
 
   world_init(&w);
   w.o.profile = "role";
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(r.called, 0);
   CU_ASSERT_EQUAL(fake_pending(&w.fh), 1);
@@ -1664,20 +1664,20 @@ static void test_profile_assume_role(void) {
                      "AccessDenied: not allowed"));
   /* Configured region and endpoint win over the profile's. */
   w.o.region = "us-east-2";
-  kefo_credentials_provider_del(p);
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  kefo__credentials_provider_del(p);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_STRING_EQUAL(fake_last(&w.fh)->url,
                          "https://sts.us-east-2.amazonaws.com");
   fake_fail(&w.fh, KEFO_ERR_TIMEOUT, "response head timed out");
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_TIMEOUT);
   CU_ASSERT_EQUAL(r.retryable, 1);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   w.o.region = NULL;
 
   /* Two hops: outer's role is assumed with the inner role's keys. */
   w.o.profile = "chained";
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(fake_pending(&w.fh), 1);
   rec = fake_last(&w.fh);
@@ -1709,18 +1709,18 @@ static void test_profile_assume_role(void) {
   CU_ASSERT(contains(r.message, "HTTP 500 with no STS error document"));
   /* Deleted in the middle: cancelled, nothing called. */
   get(p, &r);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   CU_ASSERT_EQUAL(r.called, 0);
   CU_ASSERT_EQUAL(fake_pending(&w.fh), 0);
 
   /* A profile that is its own source uses its keys. */
   w.o.profile = "self";
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   get(p, &r);
   check_signature(fake_last(&w.fh), "AKIDSELF", S_SECRET, NULL, "us-east-1");
   fake_respond(&w.fh, 200, doc);
   CU_ASSERT_EQUAL(r.error, 0);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* credential_source = Environment. */
   env_set(&w.fe, "AWS_ACCESS_KEY_ID", "AKIDENVSRC");
@@ -1728,7 +1728,7 @@ static void test_profile_assume_role(void) {
   env_set(&w.fe, "AWS_SESSION_TOKEN", S_SRC_TOKEN);
   env_set(&w.fe, "AWS_DEFAULT_REGION", "ca-central-1");
   w.o.profile = "envsrc";
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   get(p, &r);
   rec = fake_last(&w.fh);
   CU_ASSERT_STRING_EQUAL(rec->url, "https://sts.ca-central-1.amazonaws.com");
@@ -1741,11 +1741,11 @@ static void test_profile_assume_role(void) {
   CU_ASSERT(contains(r.message, "source credentials (environment): "
                                 "AWS_SECRET_ACCESS_KEY is set but "
                                 "AWS_ACCESS_KEY_ID is not"));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* web_identity_token_file in the profile: unsigned. */
   w.o.profile = "web";
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &w.o) == 0);
   get(p, &r);
   rec = fake_last(&w.fh);
   CU_ASSERT(rec_header(rec, "authorization") == NULL);
@@ -1755,7 +1755,7 @@ static void test_profile_assume_role(void) {
           T0 + 900000);
   fake_respond(&w.fh, 200, doc);
   CU_ASSERT_STRING_EQUAL(r.akid, "ASIAPWEB");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   world_free(&w);
 }
 
@@ -1789,7 +1789,7 @@ static void test_container_endpoint(void) {
   size_t i;
 
   env_init(&fe);
-  CU_ASSERT_EQUAL(kefo_credentials_container_endpoint(
+  CU_ASSERT_EQUAL(kefo__credentials_container_endpoint(
                       &fe.env, &ep, path, sizeof(path), err, sizeof(err)),
                   KEFO_ERR_CREDENTIALS);
   CU_ASSERT_STRING_EQUAL(err, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
@@ -1798,8 +1798,8 @@ static void test_container_endpoint(void) {
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
     int rv;
     env_set(&fe, "AWS_CONTAINER_CREDENTIALS_FULL_URI", cases[i].full);
-    rv = kefo_credentials_container_endpoint(&fe.env, &ep, path, sizeof(path),
-                                             err, sizeof(err));
+    rv = kefo__credentials_container_endpoint(&fe.env, &ep, path, sizeof(path),
+                                              err, sizeof(err));
     if ((rv == 0) != cases[i].ok) {
       fprintf(stderr, "\n  %s: %d %s\n", cases[i].full, rv, err);
     }
@@ -1810,19 +1810,19 @@ static void test_container_endpoint(void) {
     }
   }
   env_set(&fe, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.0.0.1/creds");
-  kefo_credentials_container_endpoint(&fe.env, &ep, path, sizeof(path), err,
-                                      sizeof(err));
+  kefo__credentials_container_endpoint(&fe.env, &ep, path, sizeof(path), err,
+                                       sizeof(err));
   CU_ASSERT(contains(err, "uses http to '10.0.0.1', which is allowed only "
                           "for loopback"));
   /* The relative URI wins. */
   env_set(&fe, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/id");
-  CU_ASSERT_EQUAL(kefo_credentials_container_endpoint(
+  CU_ASSERT_EQUAL(kefo__credentials_container_endpoint(
                       &fe.env, &ep, path, sizeof(path), err, sizeof(err)),
                   0);
   CU_ASSERT_STRING_EQUAL(ep.authority, "169.254.170.2");
   CU_ASSERT_STRING_EQUAL(path, "/v2/credentials/id");
   env_set(&fe, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "v2/credentials");
-  CU_ASSERT_EQUAL(kefo_credentials_container_endpoint(
+  CU_ASSERT_EQUAL(kefo__credentials_container_endpoint(
                       &fe.env, &ep, path, sizeof(path), err, sizeof(err)),
                   KEFO_ERR_CREDENTIALS);
   CU_ASSERT(contains(err, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a "
@@ -1845,7 +1845,7 @@ static void test_container(void) {
   scratch_init(&sc);
   opts_init(&o, &fe, &fh);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_container_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_container_new(&p, &o) == 0);
   CU_ASSERT_STRING_EQUAL(p->name, "container");
   get(p, &r);
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
@@ -1929,7 +1929,7 @@ static void test_container(void) {
   /* Deleted in flight. */
   env_set(&fe, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/c");
   get(p, &r);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   CU_ASSERT_EQUAL(fh.cancelled, 1);
   CU_ASSERT_EQUAL(r.called, 0);
   fake_http_clear(&fh);
@@ -1981,7 +1981,7 @@ static void test_imds(void) {
   env_init(&fe);
   opts_init(&o, &fe, &fh);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_imds_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_imds_new(&p, &o) == 0);
   CU_ASSERT_STRING_EQUAL(p->name, "IMDSv2");
 
   get(p, &r);
@@ -2052,10 +2052,10 @@ static void test_imds(void) {
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_TIMEOUT);
   CU_ASSERT(contains(r.message, "IMDS request for role list failed: timed "
                                 "out"));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* A fresh provider: token failures. */
-  CU_ASSERT_FATAL(kefo_credentials_imds_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_imds_new(&p, &o) == 0);
   get(p, &r);
   fake_respond(&fh, 403, "");
   CU_ASSERT(contains(r.message, "IMDS returned HTTP 403 for session token"));
@@ -2094,16 +2094,16 @@ static void test_imds(void) {
   env_set(&fe, "AWS_EC2_METADATA_DISABLED", "false");
   env_set(&fe, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", NULL);
   get(p, &r);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   CU_ASSERT_EQUAL(fh.cancelled, 1);
   CU_ASSERT_EQUAL(r.called, 0);
 
   /* No transport at all. */
   o.transport.request = NULL;
-  CU_ASSERT_FATAL(kefo_credentials_imds_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_imds_new(&p, &o) == 0);
   get(p, &r);
   CU_ASSERT_STRING_EQUAL(r.message, "no HTTP client");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   fake_http_clear(&fh);
   env_free(&fe);
 }
@@ -2122,8 +2122,8 @@ static void test_refresh_before_expiry(void) {
   env_init(&fe);
   opts_init(&o, &fe, &fh);
   fake_now = T0;
-  CU_ASSERT_FATAL(kefo_credentials_imds_new(&imds, &o) == 0);
-  CU_ASSERT_FATAL(kefo_credentials_cache_new(&cache, &o, imds) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_imds_new(&imds, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_cache_new(&cache, &o, imds) == 0);
   get(cache, &r);
   imds_serve(&fh, 1, "ASIAFIRST", exp1);
   CU_ASSERT_STRING_EQUAL(r.akid, "ASIAFIRST");
@@ -2150,7 +2150,7 @@ static void test_refresh_before_expiry(void) {
   CU_ASSERT_EQUAL(r.called, 1);
   CU_ASSERT_STRING_EQUAL(r.akid, "ASIASECOND");
   CU_ASSERT_EQUAL(fake_pending(&fh), 0);
-  kefo_credentials_provider_del(cache);
+  kefo__credentials_provider_del(cache);
   fake_http_clear(&fh);
   env_free(&fe);
 }
@@ -2172,22 +2172,22 @@ static void test_default_chain(void) {
   w.o.secret_access_key = S_SECRET;
   env_set(&w.fe, "AWS_ACCESS_KEY_ID", "AKIDENV");
   env_set(&w.fe, "AWS_SECRET_ACCESS_KEY", S_SECRET);
-  CU_ASSERT_FATAL(kefo_credentials_default_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_default_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_STRING_EQUAL(r.akid, "AKIDCONFIGURED");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   w.o.access_key_id = w.o.secret_access_key = NULL;
 
   /* Then the environment. */
-  CU_ASSERT_FATAL(kefo_credentials_default_chain_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_default_chain_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_STRING_EQUAL(r.akid, "AKIDENV");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   env_set(&w.fe, "AWS_ACCESS_KEY_ID", NULL);
   env_set(&w.fe, "AWS_SECRET_ACCESS_KEY", NULL);
 
   /* Nothing but IMDS answers. */
-  CU_ASSERT_FATAL(kefo_credentials_default_chain_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_default_chain_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(r.called, 0);
   imds_serve(&w.fh, 1, "ASIACHAIN", T0 + 3600000);
@@ -2212,14 +2212,14 @@ static void test_default_chain(void) {
   CU_ASSERT(contains(r.message, "container: AWS_CONTAINER_CREDENTIALS_"
                                 "RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_"
                                 "FULL_URI are not set"));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* Web identity from the environment comes before the profile. */
   env_set(&w.fe, "AWS_ROLE_ARN", "arn:aws:iam::1:role/web");
   env_set(&w.fe, "AWS_WEB_IDENTITY_TOKEN_FILE",
           scratch_file(&w.sc, "tok2", S_WEBID));
   env_set(&w.fe, "AWS_EC2_METADATA_DISABLED", "true");
-  CU_ASSERT_FATAL(kefo_credentials_default_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_default_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT(contains(fake_last(&w.fh)->body, "AssumeRoleWithWebIdentity"));
   sts_doc(doc, sizeof(doc), "AssumeRoleWithWebIdentity", "ASIAWEBCHAIN",
@@ -2230,18 +2230,18 @@ static void test_default_chain(void) {
   get(p, &r);
   CU_ASSERT_EQUAL(r.called, 1);
   CU_ASSERT_EQUAL(fake_pending(&w.fh), 0);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* A web identity failure falls through to the rest. */
   env_set(&w.fe, "AWS_WEB_IDENTITY_TOKEN_FILE", NULL);
-  CU_ASSERT_FATAL(kefo_credentials_default_new(&p, &w.o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_default_new(&p, &w.o) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
   CU_ASSERT(contains(r.message, "web identity: AWS_ROLE_ARN is set but "
                                 "AWS_WEB_IDENTITY_TOKEN_FILE is not"));
   CU_ASSERT(contains(r.message, "IMDSv2: disabled by "
                                 "AWS_EC2_METADATA_DISABLED"));
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   world_free(&w);
 }
 
@@ -2278,8 +2278,8 @@ static void test_no_secrets_in_errors(void) {
   /* Web identity: STS echoing the token in the message and the code. */
   env_set(&fe, "AWS_ROLE_ARN", "arn:aws:iam::1:role/r");
   env_set(&fe, "AWS_WEB_IDENTITY_TOKEN_FILE", scratch_file(&sc, "t", S_WEBID));
-  CU_ASSERT_FATAL(kefo_credentials_web_identity_new(&p, &o, NULL, NULL, NULL) ==
-                  0);
+  CU_ASSERT_FATAL(
+      kefo__credentials_web_identity_new(&p, &o, NULL, NULL, NULL) == 0);
   for (i = 0; echoes[i] != NULL; ++i) {
     get(p, &r);
     fake_respond(&fh, 400, echoes[i]);
@@ -2295,16 +2295,16 @@ static void test_no_secrets_in_errors(void) {
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
   get(p, &r);
   fake_fail(&fh, KEFO_ERR_TLS, "certificate verify failed");
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* Assume role with a source whose keys STS echoes. */
   {
     kefo_credentials_provider *src = NULL;
-    CU_ASSERT_FATAL(kefo_credentials_static_new(
+    CU_ASSERT_FATAL(kefo__credentials_static_new(
                         &src, NULL, "AKIDSRC", S_SRC_SECRET, S_SRC_TOKEN) == 0);
-    CU_ASSERT_FATAL(kefo_credentials_assume_role_new(&p, &o, src,
-                                                     "arn:aws:iam::1:role/r",
-                                                     "s1", NULL, 0) == 0);
+    CU_ASSERT_FATAL(kefo__credentials_assume_role_new(&p, &o, src,
+                                                      "arn:aws:iam::1:role/r",
+                                                      "s1", NULL, 0) == 0);
     for (i = 0; src_echoes[i] != NULL; ++i) {
       get(p, &r);
       fake_respond(&fh, 403, src_echoes[i]);
@@ -2313,13 +2313,13 @@ static void test_no_secrets_in_errors(void) {
     get(p, &r);
     sts_doc(doc, sizeof(doc), "AssumeRole", "ASIA", T0 - 1);
     fake_respond(&fh, 200, "<Credentials>" S_NEW_SECRET "</Credentials>");
-    kefo_credentials_provider_del(p);
+    kefo__credentials_provider_del(p);
   }
 
   /* Container: token in the response body and in a bad header value. */
   env_set(&fe, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1/c");
   env_set(&fe, "AWS_CONTAINER_AUTHORIZATION_TOKEN", S_CTOKEN);
-  CU_ASSERT_FATAL(kefo_credentials_container_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_container_new(&p, &o) == 0);
   get(p, &r);
   fake_respond(&fh, 403, S_CTOKEN);
   get(p, &r);
@@ -2334,10 +2334,10 @@ static void test_no_secrets_in_errors(void) {
   env_set(&fe, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
           scratch_file(&sc, "ct", S_CTOKEN "\x01"));
   get(p, &r);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* IMDS: token and keys in bodies. */
-  CU_ASSERT_FATAL(kefo_credentials_imds_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_imds_new(&p, &o) == 0);
   get(p, &r);
   fake_respond(&fh, 200, S_IMDS_TOKEN);
   fake_respond(&fh, 200, S_IMDS_TOKEN "!");
@@ -2347,21 +2347,21 @@ static void test_no_secrets_in_errors(void) {
                "{\"Code\":\"" S_IMDS_TOKEN "\",\"AccessKeyId\":\"A\"}");
   get(p, &r);
   fake_respond(&fh, 500, S_IMDS_TOKEN);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* Environment and profile secrets that cannot be used. */
   env_set(&fe, "AWS_ACCESS_KEY_ID", S_SECRET);
   env_set(&fe, "AWS_SECRET_ACCESS_KEY", S_SECRET "\x7f");
-  CU_ASSERT_FATAL(kefo_credentials_env_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_env_new(&p, &o) == 0);
   get(p, &r);
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
   env_set(&fe, "AWS_CONFIG_FILE",
           scratch_file(&sc, "config",
                        "[default]\naws_secret_access_key = " S_SECRET
                        "\n" S_TOKEN "\n"));
   env_set(&fe, "AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-  CU_ASSERT_FATAL(kefo_credentials_profile_new(&p, &o) == 0);
+  CU_ASSERT_FATAL(kefo__credentials_profile_new(&p, &o) == 0);
   get(p, &r);
   CU_ASSERT(contains(r.message, ":3: expected 'name = value'"));
   env_set(&fe, "AWS_CONFIG_FILE",
@@ -2370,7 +2370,7 @@ static void test_no_secrets_in_errors(void) {
                        "aws_secret_access_key = " S_SECRET "\n"));
   get(p, &r);
   CU_ASSERT_EQUAL(r.error, KEFO_ERR_CREDENTIALS);
-  kefo_credentials_provider_del(p);
+  kefo__credentials_provider_del(p);
 
   /* Every message above went through assert_no_secret. */
   CU_ASSERT(messages_checked - before >= 18);
@@ -2386,33 +2386,33 @@ static void test_helpers(void) {
   kefo_credentials_copy cp;
   char err[256];
 
-  kefo_credentials_redact(msg, S_SECRET);
+  kefo__credentials_redact(msg, S_SECRET);
   CU_ASSERT(strstr(msg, S_SECRET) == NULL);
   CU_ASSERT_EQUAL(strlen(msg), 5 + 2 * strlen(S_SECRET));
-  kefo_credentials_redact(short_msg, "abc");
+  kefo__credentials_redact(short_msg, "abc");
   CU_ASSERT_STRING_EQUAL(short_msg, "key abc here");
-  kefo_credentials_redact(NULL, S_SECRET);
-  kefo_credentials_redact(msg, NULL);
+  kefo__credentials_redact(NULL, S_SECRET);
+  kefo__credentials_redact(msg, NULL);
 
   memset(&c, 0, sizeof(c));
-  CU_ASSERT_EQUAL(kefo_credentials_check(&c, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__credentials_check(&c, err, sizeof(err)),
                   KEFO_ERR_CREDENTIALS);
   c.access_key_id = "AKID";
-  CU_ASSERT_EQUAL(kefo_credentials_check(&c, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__credentials_check(&c, err, sizeof(err)),
                   KEFO_ERR_CREDENTIALS);
   CU_ASSERT_STRING_EQUAL(err, "the secret access key is empty");
   c.secret_access_key = S_SECRET;
-  CU_ASSERT_EQUAL(kefo_credentials_check(&c, err, sizeof(err)), 0);
-  kefo_credentials_copy_init(&cp, NULL);
-  CU_ASSERT_EQUAL(kefo_credentials_copy_set(&cp, &c), 0);
+  CU_ASSERT_EQUAL(kefo__credentials_check(&c, err, sizeof(err)), 0);
+  kefo__credentials_copy_init(&cp, NULL);
+  CU_ASSERT_EQUAL(kefo__credentials_copy_set(&cp, &c), 0);
   c.session_token = "";
-  CU_ASSERT_EQUAL(kefo_credentials_copy_set(&cp, &c), 0);
+  CU_ASSERT_EQUAL(kefo__credentials_copy_set(&cp, &c), 0);
   CU_ASSERT(cp.creds.session_token == NULL);
   c.access_key_id = "";
-  CU_ASSERT_EQUAL(kefo_credentials_copy_set(&cp, &c),
+  CU_ASSERT_EQUAL(kefo__credentials_copy_set(&cp, &c),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_STRING_EQUAL(cp.creds.access_key_id, "AKID");
-  kefo_credentials_copy_free(&cp);
+  kefo__credentials_copy_free(&cp);
   CU_ASSERT(cp.creds.access_key_id == NULL);
 }
 

@@ -15,7 +15,7 @@ static void check(const char *url, int tls, const char *host, unsigned port,
                   const char *authority) {
   kefo_endpoint ep;
 
-  CU_ASSERT_EQUAL_FATAL(kefo_endpoint_parse(&ep, url), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__endpoint_parse(&ep, url), 0);
   CU_ASSERT_EQUAL(ep.tls, tls);
   CU_ASSERT_STRING_EQUAL(ep.host, host);
   CU_ASSERT_EQUAL(ep.port, port);
@@ -34,40 +34,41 @@ static void test_parse(void) {
   check("http://127.0.0.1:4568", 0, "127.0.0.1", 4568, "127.0.0.1:4568");
   check("http://localhost:80", 0, "localhost", 80, "localhost");
   check("https://[::1]:8443", 1, "::1", 8443, "[::1]:8443");
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "ftp://x"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "kinesis.amazonaws.com"),
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "ftp://x"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "kinesis.amazonaws.com"),
                   KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:0"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:65536"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h:x"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://h/path"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://user@h"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, "https://[::1"), KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_parse(&ep, NULL), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://h:0"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://h:65536"),
+                  KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://h:x"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://h/path"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://user@h"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, "https://[::1"), KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__endpoint_parse(&ep, NULL), KEFO_ERR_CONFIG);
 }
 
 static void test_retryable(void) {
   CU_ASSERT(
-      kefo_aws_error_retryable("ProvisionedThroughputExceededException", 400));
-  CU_ASSERT(kefo_aws_error_retryable("LimitExceededException", 400));
-  CU_ASSERT(kefo_aws_error_retryable(NULL, 503));
-  CU_ASSERT(kefo_aws_error_retryable(NULL, 429));
-  CU_ASSERT(!kefo_aws_error_retryable("ResourceNotFoundException", 400));
-  CU_ASSERT(!kefo_aws_error_retryable("ConditionalCheckFailedException", 400));
-  CU_ASSERT(!kefo_aws_error_retryable("AccessDeniedException", 400));
-  CU_ASSERT(!kefo_aws_error_retryable(NULL, 400));
+      kefo__aws_error_retryable("ProvisionedThroughputExceededException", 400));
+  CU_ASSERT(kefo__aws_error_retryable("LimitExceededException", 400));
+  CU_ASSERT(kefo__aws_error_retryable(NULL, 503));
+  CU_ASSERT(kefo__aws_error_retryable(NULL, 429));
+  CU_ASSERT(!kefo__aws_error_retryable("ResourceNotFoundException", 400));
+  CU_ASSERT(!kefo__aws_error_retryable("ConditionalCheckFailedException", 400));
+  CU_ASSERT(!kefo__aws_error_retryable("AccessDeniedException", 400));
+  CU_ASSERT(!kefo__aws_error_retryable(NULL, 400));
   /* Refused credentials: new ones (or a new signature) may cure it. */
-  CU_ASSERT(kefo_aws_error_retryable("ExpiredTokenException", 400));
-  CU_ASSERT(kefo_aws_error_retryable("InvalidSignatureException", 403));
-  CU_ASSERT(kefo_aws_error_credentials("ExpiredTokenException"));
-  CU_ASSERT(kefo_aws_error_credentials("RequestExpired"));
-  CU_ASSERT(kefo_aws_error_credentials("SignatureDoesNotMatch"));
+  CU_ASSERT(kefo__aws_error_retryable("ExpiredTokenException", 400));
+  CU_ASSERT(kefo__aws_error_retryable("InvalidSignatureException", 403));
+  CU_ASSERT(kefo__aws_error_credentials("ExpiredTokenException"));
+  CU_ASSERT(kefo__aws_error_credentials("RequestExpired"));
+  CU_ASSERT(kefo__aws_error_credentials("SignatureDoesNotMatch"));
   /* A key that does not exist, or a right that is missing, stays so. */
-  CU_ASSERT(!kefo_aws_error_credentials("UnrecognizedClientException"));
-  CU_ASSERT(!kefo_aws_error_credentials("AccessDeniedException"));
-  CU_ASSERT(!kefo_aws_error_credentials(NULL));
-  CU_ASSERT(!kefo_aws_error_retryable("UnrecognizedClientException", 400));
+  CU_ASSERT(!kefo__aws_error_credentials("UnrecognizedClientException"));
+  CU_ASSERT(!kefo__aws_error_credentials("AccessDeniedException"));
+  CU_ASSERT(!kefo__aws_error_credentials(NULL));
+  CU_ASSERT(!kefo__aws_error_retryable("UnrecognizedClientException", 400));
 }
 
 /* A server's error text reaches logs without control bytes. */
@@ -79,7 +80,7 @@ static void test_error_text(void) {
 
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
   memset(&info, 0, sizeof(info));
-  kefo_aws_error_from_json(&info, msg, sizeof(msg), "GetRecords", 400, j);
+  kefo__aws_error_from_json(&info, msg, sizeof(msg), "GetRecords", 400, j);
   CU_ASSERT_STRING_EQUAL(info.message, "GetRecords failed: HTTP 400 "
                                        "Bad?Type: line?forged ?[31m?");
   CU_ASSERT_EQUAL(info.retryable, 0);
@@ -90,23 +91,23 @@ static void test_services(void) {
   kefo_aws_service s;
 
   CU_ASSERT_EQUAL(
-      kefo_aws_service_kinesis(&s, "https://kinesis.eu-west-1.amazonaws.com",
-                               "eu-west-1"),
+      kefo__aws_service_kinesis(&s, "https://kinesis.eu-west-1.amazonaws.com",
+                                "eu-west-1"),
       0);
   CU_ASSERT_EQUAL(s.version, KEFO_HTTP_2);
   CU_ASSERT_STRING_EQUAL(s.content_type, "application/x-amz-json-1.1");
   CU_ASSERT_EQUAL(
-      kefo_aws_service_dynamodb(&s, "http://127.0.0.1:8000", "us-east-1"), 0);
+      kefo__aws_service_dynamodb(&s, "http://127.0.0.1:8000", "us-east-1"), 0);
   CU_ASSERT_EQUAL(s.version, KEFO_HTTP_1_1);
   CU_ASSERT_STRING_EQUAL(s.content_type, "application/x-amz-json-1.0");
-  CU_ASSERT_EQUAL(kefo_aws_service_kinesis(&s, "https://k", "US EAST"),
+  CU_ASSERT_EQUAL(kefo__aws_service_kinesis(&s, "https://k", "US EAST"),
                   KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_aws_service_kinesis(&s, "https://k", ""),
+  CU_ASSERT_EQUAL(kefo__aws_service_kinesis(&s, "https://k", ""),
                   KEFO_ERR_CONFIG);
-  /* The same rule as kefo_region_valid: no hyphen at either end. */
-  CU_ASSERT_EQUAL(kefo_aws_service_kinesis(&s, "https://k", "us-east-1-"),
+  /* The same rule as kefo__region_valid: no hyphen at either end. */
+  CU_ASSERT_EQUAL(kefo__aws_service_kinesis(&s, "https://k", "us-east-1-"),
                   KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_aws_service_dynamodb(&s, "https://k", "-us-east-1"),
+  CU_ASSERT_EQUAL(kefo__aws_service_dynamodb(&s, "https://k", "-us-east-1"),
                   KEFO_ERR_CONFIG);
 }
 

@@ -94,22 +94,22 @@ static int feed_chunked(kefo_es_decoder *dec, const uint8_t *data, size_t len,
   }
   while (off < len) {
     size_t n = len - off < chunk ? len - off : chunk;
-    rv = kefo_es_decoder_feed(dec, data + off, n);
+    rv = kefo__es_decoder_feed(dec, data + off, n);
     if (rv != 0) {
       return rv;
     }
     off += n;
   }
-  return kefo_es_decoder_finish(dec);
+  return kefo__es_decoder_finish(dec);
 }
 
 /* Decodes base64 text from the vector JSON into a malloc'ed buffer. */
 static uint8_t *b64(const char *s, size_t *outlen) {
   size_t n = strlen(s);
-  uint8_t *out = malloc(kefo_base64_decoded_max(n) + 1);
+  uint8_t *out = malloc(kefo__base64_decoded_max(n) + 1);
 
-  if (kefo_base64_decode(out, kefo_base64_decoded_max(n), (const uint8_t *)s, n,
-                         outlen) != 0) {
+  if (kefo__base64_decode(out, kefo__base64_decoded_max(n), (const uint8_t *)s,
+                          n, outlen) != 0) {
     free(out);
     return NULL;
   }
@@ -179,7 +179,7 @@ static int check_positive(const char *name, size_t chunk) {
     free(data);
     return 0;
   }
-  kefo_es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
   if (feed_chunked(&dec, data, len, chunk) != 0 || cap.calls != 1) {
     goto out;
   }
@@ -209,7 +209,7 @@ out:
             chunk);
   }
   free(payload);
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_free(&dec);
   capture_free(&cap);
   cJSON_Delete(want);
   free(data);
@@ -245,17 +245,17 @@ static int check_negative(const char *name, size_t chunk) {
     return 0;
   }
   want = expected_error((const char *)text);
-  kefo_es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
   rv = feed_chunked(&dec, data, len, chunk);
   /* The right check, no message delivered, and the decoder refuses more
      input until reset. */
   ok = want != 0 && rv == want && cap.calls == 0 &&
-       kefo_es_decoder_feed(&dec, data, 1) == KEFO_ERR_INVALID_STATE;
+       kefo__es_decoder_feed(&dec, data, 1) == KEFO_ERR_INVALID_STATE;
   if (!ok) {
     fprintf(stderr, "eventstream negative %s: got %d (%s), want %d\n", name, rv,
             kefo_strerror(rv), want);
   }
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_free(&dec);
   capture_free(&cap);
   free(text);
   free(data);
@@ -416,29 +416,29 @@ static void test_round_trip(void) {
     for (i = 0; i < PER; ++i) {
       size_t n;
       gen(&msgs[i]);
-      CU_ASSERT_EQUAL_FATAL(kefo_es_encode(stream + len, 1 << 20,
-                                           msgs[i].headers, msgs[i].nheaders,
-                                           msgs[i].payload, msgs[i].payload_len,
-                                           &n),
+      CU_ASSERT_EQUAL_FATAL(kefo__es_encode(stream + len, 1 << 20,
+                                            msgs[i].headers, msgs[i].nheaders,
+                                            msgs[i].payload,
+                                            msgs[i].payload_len, &n),
                             0);
-      CU_ASSERT_EQUAL(n, kefo_es_encoded_len(msgs[i].headers, msgs[i].nheaders,
-                                             msgs[i].payload_len));
+      CU_ASSERT_EQUAL(n, kefo__es_encoded_len(msgs[i].headers, msgs[i].nheaders,
+                                              msgs[i].payload_len));
       len += n;
     }
-    kefo_es_decoder_init(&dec, NULL, 0, 0, rt_on_message, &rc);
+    kefo__es_decoder_init(&dec, NULL, 0, 0, rt_on_message, &rc);
     while (off < len) {
       size_t n = 1 + rnd() % (r % 3 == 0 ? 16 : 9000);
       if (n > len - off) {
         n = len - off;
       }
-      CU_ASSERT_EQUAL_FATAL(kefo_es_decoder_feed(&dec, stream + off, n), 0);
+      CU_ASSERT_EQUAL_FATAL(kefo__es_decoder_feed(&dec, stream + off, n), 0);
       off += n;
     }
-    CU_ASSERT_EQUAL(kefo_es_decoder_finish(&dec), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_finish(&dec), 0);
     CU_ASSERT_EQUAL(rc.next, PER);
     CU_ASSERT_EQUAL(rc.mismatches, 0);
     total_msgs += rc.next;
-    kefo_es_decoder_free(&dec);
+    kefo__es_decoder_free(&dec);
   }
   CU_ASSERT_EQUAL(total_msgs, ROUNDS * PER);
   free(stream);
@@ -456,7 +456,7 @@ static void make_prelude(uint8_t *p, uint32_t total, uint32_t hl) {
   p[5] = (uint8_t)(hl >> 16);
   p[6] = (uint8_t)(hl >> 8);
   p[7] = (uint8_t)hl;
-  crc = kefo_crc32(0, p, 8);
+  crc = kefo__crc32(0, p, 8);
   p[8] = (uint8_t)(crc >> 24);
   p[9] = (uint8_t)(crc >> 16);
   p[10] = (uint8_t)(crc >> 8);
@@ -474,9 +474,9 @@ static int prelude_error(uint32_t total, uint32_t hl, uint32_t max_msg,
   memset(&cap, 0, sizeof(cap));
   kefo_failmalloc_init(&fm, -1);
   make_prelude(p, total, hl);
-  kefo_es_decoder_init(&dec, &fm.mem, max_msg, max_hdr, on_message, &cap);
-  rv = kefo_es_decoder_feed(&dec, p, sizeof(p));
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_init(&dec, &fm.mem, max_msg, max_hdr, on_message, &cap);
+  rv = kefo__es_decoder_feed(&dec, p, sizeof(p));
+  kefo__es_decoder_free(&dec);
   *allocs = fm.count;
   return rv;
 }
@@ -504,11 +504,11 @@ static void test_limits(void) {
   /* Limits above the format's are refused. */
   {
     kefo_es_decoder dec;
-    CU_ASSERT_EQUAL(kefo_es_decoder_init(&dec, NULL,
-                                         KEFO_ES_MAX_MESSAGE_LEN + 1, 0,
-                                         on_message, NULL),
+    CU_ASSERT_EQUAL(kefo__es_decoder_init(&dec, NULL,
+                                          KEFO_ES_MAX_MESSAGE_LEN + 1, 0,
+                                          on_message, NULL),
                     KEFO_ERR_INVALID_ARGUMENT);
-    CU_ASSERT_EQUAL(kefo_es_decoder_init(&dec, NULL, 0, 0, NULL, NULL),
+    CU_ASSERT_EQUAL(kefo__es_decoder_init(&dec, NULL, 0, 0, NULL, NULL),
                     KEFO_ERR_INVALID_ARGUMENT);
   }
 }
@@ -523,7 +523,7 @@ static size_t raw_message(uint8_t *out, const uint8_t *hdr, size_t hl) {
   memcpy(out + 12, hdr, hl);
   out[12 + hl] = '{';
   out[13 + hl] = '}';
-  crc = kefo_crc32(0, out, total - 4);
+  crc = kefo__crc32(0, out, total - 4);
   out[total - 4] = (uint8_t)(crc >> 24);
   out[total - 3] = (uint8_t)(crc >> 16);
   out[total - 2] = (uint8_t)(crc >> 8);
@@ -540,13 +540,13 @@ static void check_bad_header(const uint8_t *hdr, size_t hl,
     kefo_es_decoder dec;
     capture cap;
     memset(&cap, 0, sizeof(cap));
-    kefo_es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
+    kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
     CU_ASSERT_EQUAL(feed_chunked(&dec, msg, n, chunk_sizes[c]),
                     KEFO_ERR_ES_BAD_HEADER);
-    CU_ASSERT_EQUAL(kefo_es_decoder_error_offset(&dec), want_offset);
-    CU_ASSERT_STRING_EQUAL(kefo_es_decoder_error_check(&dec), "header");
+    CU_ASSERT_EQUAL(kefo__es_decoder_error_offset(&dec), want_offset);
+    CU_ASSERT_STRING_EQUAL(kefo__es_decoder_error_check(&dec), "header");
     CU_ASSERT_EQUAL(cap.calls, 0);
-    kefo_es_decoder_free(&dec);
+    kefo__es_decoder_free(&dec);
   }
 }
 
@@ -580,18 +580,18 @@ static void test_truncated_and_reset(void) {
   capture cap;
 
   memset(&cap, 0, sizeof(cap));
-  kefo_es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
   /* Every cut point inside the message is reported at finish. */
   for (cut = 1; cut < n; ++cut) {
-    kefo_es_decoder_reset(&dec);
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, msg, cut), 0);
-    CU_ASSERT_EQUAL(kefo_es_decoder_finish(&dec), KEFO_ERR_ES_TRUNCATED);
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, msg + cut, n - cut),
+    kefo__es_decoder_reset(&dec);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, msg, cut), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_finish(&dec), KEFO_ERR_ES_TRUNCATED);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, msg + cut, n - cut),
                     KEFO_ERR_INVALID_STATE);
   }
   CU_ASSERT_EQUAL(cap.calls, 0);
   /* After a reset the same decoder reads a good message. */
-  kefo_es_decoder_reset(&dec);
+  kefo__es_decoder_reset(&dec);
   CU_ASSERT_EQUAL(feed_chunked(&dec, msg, n, 0), 0);
   CU_ASSERT_EQUAL(cap.calls, 1);
   CU_ASSERT_EQUAL(cap.nheaders, 1);
@@ -599,13 +599,13 @@ static void test_truncated_and_reset(void) {
   /* Zero copy: a whole message in one chunk is lent in place. */
   CU_ASSERT_PTR_EQUAL(cap.payload_ptr, msg + 12 + sizeof(hdr));
   /* An empty input ends cleanly. */
-  CU_ASSERT_EQUAL(kefo_es_decoder_finish(&dec), 0);
+  CU_ASSERT_EQUAL(kefo__es_decoder_finish(&dec), 0);
   /* A failing callback stops the decoder. */
   cap.fail_callback = 1;
-  CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, msg, n),
+  CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, msg, n),
                   KEFO_ERR_CALLBACK_FAILURE);
   CU_ASSERT(kefo_is_fatal(KEFO_ERR_CALLBACK_FAILURE));
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_free(&dec);
   capture_free(&cap);
 }
 
@@ -625,12 +625,12 @@ static void test_big_buffer_kept_while_big_messages_come(void) {
 
   memset(&cap, 0, sizeof(cap));
   CU_ASSERT_EQUAL_FATAL(
-      kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, PAYLOAD, &n), 0);
-  kefo_es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
+      kefo__es_encode(out, PAYLOAD + 64, &h, 1, payload, PAYLOAD, &n), 0);
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &cap);
   /* HTTP/2-sized pieces: the message straddles chunks and is buffered. */
   for (off = 0; off < n; off += 16384) {
     size_t k = n - off < 16384 ? n - off : 16384;
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + off, k), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out + off, k), 0);
   }
   CU_ASSERT_EQUAL(cap.calls, 1);
   CU_ASSERT_EQUAL(cap.payload_len, PAYLOAD);
@@ -639,32 +639,32 @@ static void test_big_buffer_kept_while_big_messages_come(void) {
   body = dec.body;
   for (off = 0; off < n; off += 16384) {
     size_t k = n - off < 16384 ? n - off : 16384;
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + off, k), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out + off, k), 0);
   }
   CU_ASSERT_EQUAL(cap.calls, 2);
   CU_ASSERT_PTR_EQUAL(dec.body, body);
   /* ... and freed after the first small one, buffered or not. */
   CU_ASSERT_EQUAL_FATAL(
-      kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, 1000, &n), 0);
-  CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out, 500), 0);
+      kefo__es_encode(out, PAYLOAD + 64, &h, 1, payload, 1000, &n), 0);
+  CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out, 500), 0);
   CU_ASSERT(dec.body_cap > PAYLOAD);
-  CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + 500, n - 500), 0);
+  CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out + 500, n - 500), 0);
   CU_ASSERT_EQUAL(cap.calls, 3);
   CU_ASSERT_EQUAL(cap.payload_len, 1000);
   CU_ASSERT_EQUAL(dec.body_cap, 0);
   for (off = 0; off < 2; ++off) {
     CU_ASSERT_EQUAL_FATAL(
-        kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, PAYLOAD, &n), 0);
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out, n - 1), 0);
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out + n - 1, 1), 0);
+        kefo__es_encode(out, PAYLOAD + 64, &h, 1, payload, PAYLOAD, &n), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out, n - 1), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out + n - 1, 1), 0);
     CU_ASSERT(dec.body_cap > PAYLOAD);
     CU_ASSERT_EQUAL_FATAL(
-        kefo_es_encode(out, PAYLOAD + 64, &h, 1, payload, 10, &n), 0);
-    CU_ASSERT_EQUAL(kefo_es_decoder_feed(&dec, out, n), 0);
+        kefo__es_encode(out, PAYLOAD + 64, &h, 1, payload, 10, &n), 0);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out, n), 0);
     CU_ASSERT_EQUAL(dec.body_cap, 0);
   }
   CU_ASSERT_EQUAL(cap.calls, 7);
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_free(&dec);
   capture_free(&cap);
   free(payload);
   free(out);
@@ -677,15 +677,15 @@ static void test_encoder_errors(void) {
   kefo_es_header bad_type = {"x", 1, (kefo_es_header_type)10, 0, NULL, 0};
   kefo_es_header ok = {"x", 1, KEFO_ES_INT32, 7, NULL, 0};
 
-  CU_ASSERT_EQUAL(kefo_es_encode(out, sizeof(out), &empty, 1, NULL, 0, &n),
+  CU_ASSERT_EQUAL(kefo__es_encode(out, sizeof(out), &empty, 1, NULL, 0, &n),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_es_encode(out, sizeof(out), &bad_type, 1, NULL, 0, &n),
+  CU_ASSERT_EQUAL(kefo__es_encode(out, sizeof(out), &bad_type, 1, NULL, 0, &n),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_es_encode(out, 20, &ok, 1, NULL, 0, &n),
+  CU_ASSERT_EQUAL(kefo__es_encode(out, 20, &ok, 1, NULL, 0, &n),
                   KEFO_ERR_BUFFER_TOO_SMALL);
-  CU_ASSERT_EQUAL(kefo_es_encode(out, sizeof(out), &ok, 1, NULL, 0, &n), 0);
+  CU_ASSERT_EQUAL(kefo__es_encode(out, sizeof(out), &ok, 1, NULL, 0, &n), 0);
   CU_ASSERT_EQUAL(n, 16 + 3 + 4);
-  CU_ASSERT_EQUAL(kefo_es_encoded_len(NULL, 0, KEFO_ES_MAX_MESSAGE_LEN), 0);
+  CU_ASSERT_EQUAL(kefo__es_encoded_len(NULL, 0, KEFO_ES_MAX_MESSAGE_LEN), 0);
 }
 
 /* Three messages through a failing allocator, fed 7 bytes at a time so
@@ -718,14 +718,14 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
         h[i].value = (const uint8_t *)"value";
         h[i].value_len = 5;
       }
-      CU_ASSERT_EQUAL_FATAL(kefo_es_encode(stream + len, sizeof(stream) - len,
-                                           h, nh, payload, payloads[k], &n),
+      CU_ASSERT_EQUAL_FATAL(kefo__es_encode(stream + len, sizeof(stream) - len,
+                                            h, nh, payload, payloads[k], &n),
                             0);
       len += n;
     }
   }
   memset(&cap, 0, sizeof(cap));
-  kefo_es_decoder_init(&dec, mem, 0, 0, on_message, &cap);
+  kefo__es_decoder_init(&dec, mem, 0, 0, on_message, &cap);
   rv = feed_chunked(&dec, stream, len, 7);
   if (rv == 0) {
     CU_ASSERT_EQUAL(cap.calls, 3);
@@ -734,7 +734,7 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
     /* Under a failing allocator the only acceptable error is NOMEM. */
     CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);
   }
-  kefo_es_decoder_free(&dec);
+  kefo__es_decoder_free(&dec);
   capture_free(&cap);
   return rv;
 }

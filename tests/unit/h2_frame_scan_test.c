@@ -82,8 +82,9 @@ static void test_whole(void) {
   kefo_h2_frame_scan scan;
   size_t nw, len = build(w, &nw);
 
-  kefo_h2_frame_scan_init(&scan);
-  check_found(got, kefo_h2_frame_scan_feed(&scan, stream, len, got, 16), w, nw);
+  kefo__h2_frame_scan_init(&scan);
+  check_found(got, kefo__h2_frame_scan_feed(&scan, stream, len, got, 16), w,
+              nw);
   /* It ends at a frame boundary, waiting for the next header. */
   CU_ASSERT_EQUAL(scan.skip, 0);
   CU_ASSERT_EQUAL(scan.have, 0);
@@ -97,9 +98,9 @@ static void test_every_split(void) {
   size_t nw, len = build(w, &nw), cut, n, m, i, bad = 0;
 
   for (cut = 0; cut <= len; ++cut) {
-    kefo_h2_frame_scan_init(&scan);
-    n = kefo_h2_frame_scan_feed(&scan, stream, cut, got, 16);
-    m = kefo_h2_frame_scan_feed(&scan, stream + cut, len - cut, part, 16);
+    kefo__h2_frame_scan_init(&scan);
+    n = kefo__h2_frame_scan_feed(&scan, stream, cut, got, 16);
+    m = kefo__h2_frame_scan_feed(&scan, stream + cut, len - cut, part, 16);
     for (i = 0; i < m && n < 16; ++i) {
       got[n] = part[i];
       got[n++].offset += cut;
@@ -121,9 +122,9 @@ static void test_byte_at_a_time(void) {
   kefo_h2_frame_scan scan;
   size_t nw, len = build(w, &nw), i, n = 0;
 
-  kefo_h2_frame_scan_init(&scan);
+  kefo__h2_frame_scan_init(&scan);
   for (i = 0; i < len; ++i) {
-    if (kefo_h2_frame_scan_feed(&scan, stream + i, 1, &one, 1) == 1) {
+    if (kefo__h2_frame_scan_feed(&scan, stream + i, 1, &one, 1) == 1) {
       /* Found as its header's last byte comes: the payload starts at the
          end of this one-byte piece. */
       CU_ASSERT_EQUAL(one.offset, 1);
@@ -143,13 +144,13 @@ static void test_full_output_keeps_step(void) {
   kefo_h2_frame_scan scan;
   size_t nw, len = build(w, &nw);
 
-  kefo_h2_frame_scan_init(&scan);
-  CU_ASSERT_EQUAL(kefo_h2_frame_scan_feed(&scan, stream, len, got, 1), 1);
+  kefo__h2_frame_scan_init(&scan);
+  CU_ASSERT_EQUAL(kefo__h2_frame_scan_feed(&scan, stream, len, got, 1), 1);
   CU_ASSERT_EQUAL(got[0].offset, w[0].offset);
   CU_ASSERT_EQUAL(got[0].stream_id, 1);
-  CU_ASSERT_EQUAL(kefo_h2_frame_scan_feed(&scan, stream, len, got, 16), nw);
+  CU_ASSERT_EQUAL(kefo__h2_frame_scan_feed(&scan, stream, len, got, 16), nw);
   CU_ASSERT_EQUAL(got[nw - 1].offset, w[nw - 1].offset);
-  CU_ASSERT_EQUAL(kefo_h2_frame_scan_feed(&scan, stream, 0, got, 16), 0);
+  CU_ASSERT_EQUAL(kefo__h2_frame_scan_feed(&scan, stream, 0, got, 16), 0);
 }
 
 int kefo_add_h2_frame_scan_suite(void) {

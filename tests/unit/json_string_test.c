@@ -21,7 +21,7 @@ static int one(const char *text, uint8_t *out, size_t *outlen,
   int rv;
 
   *why = NULL;
-  rv = kefo_json_string_unescape(&p, end, out, outlen, why);
+  rv = kefo__json_string_unescape(&p, end, out, outlen, why);
   if (rv == 0) {
     /* The whole text is one escape. */
     CU_ASSERT_PTR_EQUAL(p, end);
@@ -86,7 +86,7 @@ static void test_escapes(void) {
     const uint8_t *s = (const uint8_t *)"\\u0041BC", *p = s;
     uint8_t out[4];
     size_t len;
-    CU_ASSERT_EQUAL(kefo_json_string_unescape(&p, s + 8, out, &len, NULL), 0);
+    CU_ASSERT_EQUAL(kefo__json_string_unescape(&p, s + 8, out, &len, NULL), 0);
     CU_ASSERT_PTR_EQUAL(p, s + 6);
   }
 }
@@ -116,7 +116,7 @@ static void test_refused(void) {
   /* No reason wanted: fine too. */
   {
     const uint8_t *s = (const uint8_t *)"\\q", *p = s;
-    CU_ASSERT_EQUAL(kefo_json_string_unescape(&p, s + 2, NULL, NULL, NULL),
+    CU_ASSERT_EQUAL(kefo__json_string_unescape(&p, s + 2, NULL, NULL, NULL),
                     KEFO_ERR_INVALID_ARGUMENT);
   }
 }
@@ -196,12 +196,13 @@ static void decode_ok(const char *text, const char *want, size_t wantlen) {
   const char *why = NULL;
 
   CU_ASSERT_EQUAL(
-      kefo_json_string_decode(buf, &outlen, (const uint8_t *)text, n, &why), 0);
+      kefo__json_string_decode(buf, &outlen, (const uint8_t *)text, n, &why),
+      0);
   CU_ASSERT_EQUAL(outlen, wantlen);
   CU_ASSERT(memcmp(buf, want, wantlen) == 0);
   /* In place: decoding never overtakes what it reads. */
   memcpy(buf, text, n);
-  CU_ASSERT_EQUAL(kefo_json_string_decode(buf, &outlen, buf, n, &why), 0);
+  CU_ASSERT_EQUAL(kefo__json_string_decode(buf, &outlen, buf, n, &why), 0);
   CU_ASSERT_EQUAL(outlen, wantlen);
   CU_ASSERT(memcmp(buf, want, wantlen) == 0);
 }
@@ -222,18 +223,18 @@ static void test_decode(void) {
   /* Raw bytes of 0x80 and up pass as they are. */
   decode_ok("\xc3\xa9\xff", "\xc3\xa9\xff", 3);
 
-  CU_ASSERT_EQUAL(kefo_json_string_decode(
+  CU_ASSERT_EQUAL(kefo__json_string_decode(
                       buf, &outlen, (const uint8_t *)"ab\\uDC00", 8, &why),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_STRING_EQUAL(why, "lone low surrogate");
   CU_ASSERT_EQUAL(
-      kefo_json_string_decode(buf, &outlen, (const uint8_t *)"ab\\", 3, &why),
+      kefo__json_string_decode(buf, &outlen, (const uint8_t *)"ab\\", 3, &why),
       KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_STRING_EQUAL(why, "unterminated string");
   /* The length bounds the read: a pair cut by it is refused. */
-  CU_ASSERT_EQUAL(kefo_json_string_decode(buf, &outlen,
-                                          (const uint8_t *)"\\ud83d\\ude00", 11,
-                                          &why),
+  CU_ASSERT_EQUAL(kefo__json_string_decode(buf, &outlen,
+                                           (const uint8_t *)"\\ud83d\\ude00",
+                                           11, &why),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_STRING_EQUAL(why, "high surrogate without a low one");
 }

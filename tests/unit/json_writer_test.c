@@ -11,7 +11,7 @@
 #include "tests/unit/suites.h"
 
 static int valid(const char *s) {
-  return kefo_utf8_valid((const uint8_t *)s, strlen(s));
+  return kefo__utf8_valid((const uint8_t *)s, strlen(s));
 }
 
 static void test_utf8(void) {
@@ -36,20 +36,20 @@ static void test_escape_round_trip(void) {
   kefo_buf b;
   cJSON *j;
 
-  kefo_buf_init(&b, NULL);
-  CU_ASSERT_EQUAL(kefo_json_append_string(&b, text, sizeof(text) - 1), 0);
-  j = cJSON_Parse(kefo_buf_cstr(&b));
+  kefo__buf_init(&b, NULL);
+  CU_ASSERT_EQUAL(kefo__json_append_string(&b, text, sizeof(text) - 1), 0);
+  j = cJSON_Parse(kefo__buf_cstr(&b));
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
   CU_ASSERT(cJSON_IsString(j));
   CU_ASSERT_STRING_EQUAL(j->valuestring, (const char *)text);
   /* No raw control character may reach a JSON line. */
   CU_ASSERT_PTR_NULL(memchr(b.data, '\n', b.len));
   cJSON_Delete(j);
-  kefo_buf_reset(&b);
-  CU_ASSERT_EQUAL(kefo_json_append_base64(&b, (const uint8_t *)"\xff\x00", 2),
+  kefo__buf_reset(&b);
+  CU_ASSERT_EQUAL(kefo__json_append_base64(&b, (const uint8_t *)"\xff\x00", 2),
                   0);
-  CU_ASSERT_STRING_EQUAL(kefo_buf_cstr(&b), "\"/wA=\"");
-  kefo_buf_free(&b);
+  CU_ASSERT_STRING_EQUAL(kefo__buf_cstr(&b), "\"/wA=\"");
+  kefo__buf_free(&b);
 }
 
 int kefo_add_json_writer_suite(void) {

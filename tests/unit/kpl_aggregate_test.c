@@ -1,7 +1,7 @@
 /*
  * Tests for shard/kpl_aggregate: the aws-kinesis-agg vectors re-encoded
  * byte for byte, exact sizes at every step, round trips through
- * kefo_kpl_deaggregate, key de-duplication, bad arguments and a
+ * kefo__kpl_deaggregate, key de-duplication, bad arguments and a
  * failing-allocator run over new, add and finish.
  */
 #include <stdio.h>
@@ -36,7 +36,7 @@ typedef struct test_rec {
   size_t data_len;
 } test_rec;
 
-/* What kefo_kpl_deaggregate handed back, copied out of its callback. */
+/* What kefo__kpl_deaggregate handed back, copied out of its callback. */
 typedef struct collected {
   kefo_kpl_record recs[MAX_RECS];
   size_t n;
@@ -85,22 +85,22 @@ static uint8_t *b64_decode(const char *s, size_t *outlen) {
  * added (|n| unless an add failed).
  */
 static size_t add_all(kefo_kpl_aggregator *a, const test_rec *recs, size_t n) {
-  size_t i, want, before = kefo_kpl_aggregator_count(a);
+  size_t i, want, before = kefo__kpl_aggregator_count(a);
   int rv;
 
   for (i = 0; i < n; ++i) {
     const test_rec *r = &recs[i];
 
-    want = kefo_kpl_aggregator_size_with(a, r->pk, r->pk_len, r->ehk,
-                                         r->ehk_len, r->data_len);
-    rv = kefo_kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk, r->ehk_len,
-                                 r->data, r->data_len);
+    want = kefo__kpl_aggregator_size_with(a, r->pk, r->pk_len, r->ehk,
+                                          r->ehk_len, r->data_len);
+    rv = kefo__kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk, r->ehk_len,
+                                  r->data, r->data_len);
     CU_ASSERT_EQUAL(rv, 0);
     if (rv != 0) {
       break;
     }
-    CU_ASSERT_EQUAL(kefo_kpl_aggregator_size(a), want);
-    CU_ASSERT_EQUAL(kefo_kpl_aggregator_count(a), before + i + 1);
+    CU_ASSERT_EQUAL(kefo__kpl_aggregator_size(a), want);
+    CU_ASSERT_EQUAL(kefo__kpl_aggregator_count(a), before + i + 1);
   }
   return i;
 }
@@ -109,10 +109,10 @@ static size_t add_all(kefo_kpl_aggregator *a, const test_rec *recs, size_t n) {
 static int finish_into(kefo_kpl_aggregator *a, kefo_buf *out) {
   int rv;
 
-  kefo_buf_reset(out);
-  rv = kefo_kpl_aggregator_finish(a, out);
+  kefo__buf_reset(out);
+  rv = kefo__kpl_aggregator_finish(a, out);
   CU_ASSERT_EQUAL(rv, 0);
-  CU_ASSERT_EQUAL(out->len, kefo_kpl_aggregator_size(a));
+  CU_ASSERT_EQUAL(out->len, kefo__kpl_aggregator_size(a));
   return rv;
 }
 
@@ -130,8 +130,8 @@ static int check_round_trip(const uint8_t *blob, size_t len,
   int ok = 1;
 
   col.n = 0;
-  if (kefo_kpl_deaggregate(NULL, blob, len, "outer", 5, &opts, collect_cb, &col,
-                           &res) != 0) {
+  if (kefo__kpl_deaggregate(NULL, blob, len, "outer", 5, &opts, collect_cb,
+                            &col, &res) != 0) {
     return 0;
   }
   if (n == 0) {
@@ -294,10 +294,10 @@ static void check_vector(const char *json_rel, const char *bin_rel) {
   pb_counts c;
   const cJSON *pkt, *ehkt;
 
-  kefo_buf_init(&out, NULL);
+  kefo__buf_init(&out, NULL);
   CU_ASSERT_FATAL(vector_recs_load(&v, json_rel) == 0);
   CU_ASSERT_FATAL(kefo_test_read_vector(bin_rel, &bin, &binlen) == 0);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
   CU_ASSERT_EQUAL(add_all(a, v.recs, v.n), v.n);
   if (finish_into(a, &out) == 0) {
     CU_ASSERT(bytes_eq(out.data, out.len, bin, binlen));
@@ -313,8 +313,8 @@ static void check_vector(const char *json_rel, const char *bin_rel) {
     CU_ASSERT_EQUAL(c.ehk, (size_t)cJSON_GetArraySize(ehkt));
     CU_ASSERT_EQUAL(c.rec, v.n);
   }
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
   free(bin);
   vector_recs_free(&v);
 }
@@ -334,29 +334,29 @@ static void test_every_step(void) {
   kefo_buf out;
   size_t i, want, bad = 0;
 
-  kefo_buf_init(&out, NULL);
+  kefo__buf_init(&out, NULL);
   CU_ASSERT_FATAL(vector_recs_load(&v, "kpl/agg_100_records.json") == 0);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
   for (i = 0; i < v.n; ++i) {
     const test_rec *r = &v.recs[i];
 
-    want = kefo_kpl_aggregator_size_with(a, r->pk, r->pk_len, r->ehk,
-                                         r->ehk_len, r->data_len);
-    CU_ASSERT_EQUAL_FATAL(kefo_kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk,
-                                                  r->ehk_len, r->data,
-                                                  r->data_len),
+    want = kefo__kpl_aggregator_size_with(a, r->pk, r->pk_len, r->ehk,
+                                          r->ehk_len, r->data_len);
+    CU_ASSERT_EQUAL_FATAL(kefo__kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk,
+                                                   r->ehk_len, r->data,
+                                                   r->data_len),
                           0);
-    kefo_buf_reset(&out);
-    CU_ASSERT_EQUAL_FATAL(kefo_kpl_aggregator_finish(a, &out), 0);
-    if (out.len != want || kefo_kpl_aggregator_size(a) != want ||
+    kefo__buf_reset(&out);
+    CU_ASSERT_EQUAL_FATAL(kefo__kpl_aggregator_finish(a, &out), 0);
+    if (out.len != want || kefo__kpl_aggregator_size(a) != want ||
         !check_round_trip(out.data, out.len, v.recs, i + 1)) {
       ++bad;
     }
   }
   CU_ASSERT_EQUAL(v.n, 100);
   CU_ASSERT_EQUAL(bad, 0);
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
   vector_recs_free(&v);
 }
 
@@ -365,10 +365,10 @@ static void test_empty(void) {
   kefo_buf out;
   uint8_t want[KEFO_KPL_EMPTY_AGGREGATE_LEN];
 
-  kefo_buf_init(&out, NULL);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_count(a), 0);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_size(a), 20);
+  kefo__buf_init(&out, NULL);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_count(a), 0);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_size(a), 20);
   CU_ASSERT_EQUAL(finish_into(a, &out), 0);
   memcpy(want, magic, sizeof(magic));
   memcpy(want + sizeof(magic), empty_md5, sizeof(empty_md5));
@@ -377,8 +377,8 @@ static void test_empty(void) {
      aggregate reads back as one plain record of its 20 bytes (the
      agg_empty_20_bytes vector), not as no records. */
   CU_ASSERT(check_round_trip(out.data, out.len, NULL, 0));
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
 }
 
 static void test_round_trip(void) {
@@ -416,9 +416,9 @@ static void test_round_trip(void) {
       r->data = data;
     }
   }
-  kefo_buf_init(&out, NULL);
-  kefo_buf_init(&out2, NULL);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
+  kefo__buf_init(&out, NULL);
+  kefo__buf_init(&out2, NULL);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
   CU_ASSERT_EQUAL(add_all(a, recs, n), n);
   CU_ASSERT_EQUAL(finish_into(a, &out), 0);
   CU_ASSERT(check_round_trip(out.data, out.len, recs, n));
@@ -426,30 +426,30 @@ static void test_round_trip(void) {
   CU_ASSERT(c.pk == 300 && c.ehk == 4 && c.rec == n);
 
   /* Finishing again gives the same bytes, appended after what is there. */
-  CU_ASSERT_EQUAL(kefo_buf_append(&out2, "xyz", 3), 0);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_finish(a, &out2), 0);
+  CU_ASSERT_EQUAL(kefo__buf_append(&out2, "xyz", 3), 0);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_finish(a, &out2), 0);
   CU_ASSERT(out2.len == 3 + out.len && memcmp(out2.data, "xyz", 3) == 0 &&
             memcmp(out2.data + 3, out.data, out.len) == 0);
 
   /* After a reset the aggregator builds the same bytes again, from the
      first record's key as entry 0. */
-  kefo_kpl_aggregator_reset(a);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_count(a), 0);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_size(a), 20);
+  kefo__kpl_aggregator_reset(a);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_count(a), 0);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_size(a), 20);
   CU_ASSERT_EQUAL(add_all(a, recs, n), n);
   CU_ASSERT_EQUAL(finish_into(a, &out2), 0);
   CU_ASSERT(bytes_eq(out.data, out.len, out2.data, out2.len));
 
   /* A smaller aggregate after the reset: nothing of the old one left. */
-  kefo_kpl_aggregator_reset(a);
+  kefo__kpl_aggregator_reset(a);
   CU_ASSERT_EQUAL(add_all(a, recs + 5, 3), 3);
   CU_ASSERT_EQUAL(finish_into(a, &out2), 0);
   CU_ASSERT(check_round_trip(out2.data, out2.len, recs + 5, 3));
   CU_ASSERT(count_fields(out2.data, out2.len, &c) == 0 && c.pk == 3);
 
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
-  kefo_buf_free(&out2);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
+  kefo__buf_free(&out2);
   free(data);
 }
 
@@ -476,8 +476,8 @@ static void test_dedup(void) {
     r->data_len = i % 5;
   }
   memset(d, 0xAB, sizeof(d));
-  kefo_buf_init(&out, NULL);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
+  kefo__buf_init(&out, NULL);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
   CU_ASSERT_EQUAL(add_all(a, recs, 1000), 1000);
   CU_ASSERT_EQUAL(finish_into(a, &out), 0);
   CU_ASSERT(check_round_trip(out.data, out.len, recs, 1000));
@@ -492,22 +492,22 @@ static void test_dedup(void) {
 
   /* size_with counts a key only when it is new: "delta" costs its table
      entry (1 tag, 1 length, 5 bytes), "alpha" does not. */
-  s_old = kefo_kpl_aggregator_size_with(a, "alpha", 5, NULL, 0, 1);
-  s_new = kefo_kpl_aggregator_size_with(a, "delta", 5, NULL, 0, 1);
+  s_old = kefo__kpl_aggregator_size_with(a, "alpha", 5, NULL, 0, 1);
+  s_new = kefo__kpl_aggregator_size_with(a, "delta", 5, NULL, 0, 1);
   CU_ASSERT_EQUAL(s_new, s_old + 7);
   /* The record alone: tag, length, index, data tag, length, 1 byte. A
      new partition key's index, 3, is as short as alpha's 1. */
-  CU_ASSERT_EQUAL(s_old, kefo_kpl_aggregator_size(a) + 7);
-  s_old = kefo_kpl_aggregator_size_with(a, "alpha", 5, "7", 1, 1);
-  s_new = kefo_kpl_aggregator_size_with(a, "alpha", 5, "8", 1, 1);
+  CU_ASSERT_EQUAL(s_old, kefo__kpl_aggregator_size(a) + 7);
+  s_old = kefo__kpl_aggregator_size_with(a, "alpha", 5, "7", 1, 1);
+  s_new = kefo__kpl_aggregator_size_with(a, "alpha", 5, "8", 1, 1);
   CU_ASSERT_EQUAL(s_new, s_old + 3);
   /* Same bytes, different tables: a partition key "7" is new. */
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_size_with(a, "7", 1, NULL, 0, 1),
-                  kefo_kpl_aggregator_size(a) + 7 + 3);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_size_with(a, "7", 1, NULL, 0, 1),
+                  kefo__kpl_aggregator_size(a) + 7 + 3);
 
   /* Many distinct keys: each lands once, and the index stays right
      across the hash tables' growth. */
-  kefo_kpl_aggregator_reset(a);
+  kefo__kpl_aggregator_reset(a);
   {
     static char names[5000][12];
     static test_rec many[10000];
@@ -529,8 +529,8 @@ static void test_dedup(void) {
               c.ehk == 5000 && c.rec == 10000);
     CU_ASSERT(check_round_trip(out.data, out.len, many, 10000));
   }
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
 }
 
 static void test_bad_arguments(void) {
@@ -543,66 +543,66 @@ static void test_bad_arguments(void) {
   const uint8_t d[] = "data";
 
   memset(long_pk, 'p', sizeof(long_pk));
-  kefo_buf_init(&out, NULL);
-  kefo_buf_init(&ref, NULL);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_new(NULL, NULL),
+  kefo__buf_init(&out, NULL);
+  kefo__buf_init(&ref, NULL);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_new(NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 1, NULL, 0, d, 4), 0);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 1, NULL, 0, d, 4), 0);
   CU_ASSERT_EQUAL(finish_into(a, &ref), 0);
-  size = kefo_kpl_aggregator_size(a);
+  size = kefo__kpl_aggregator_size(a);
 
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(NULL, "k", 1, NULL, 0, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(NULL, "k", 1, NULL, 0, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, NULL, 1, NULL, 0, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, NULL, 1, NULL, 0, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 0, NULL, 0, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 0, NULL, 0, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo_kpl_aggregator_add(a, long_pk, sizeof(long_pk), NULL, 0, d, 4),
+      kefo__kpl_aggregator_add(a, long_pk, sizeof(long_pk), NULL, 0, d, 4),
       KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 1, NULL, 0, NULL, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 1, NULL, 0, NULL, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 1, "", 0, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 1, "", 0, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 1, "12a", 3, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 1, "12a", 3, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 1, "-1", 2, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 1, "-1", 2, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, "k", 1, " 1", 2, d, 4),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, "k", 1, " 1", 2, d, 4),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo_kpl_aggregator_add(a, "k", 1, two128, sizeof(two128) - 1, d, 4),
+      kefo__kpl_aggregator_add(a, "k", 1, two128, sizeof(two128) - 1, d, 4),
       KEFO_ERR_INVALID_ARGUMENT);
   /* Refused records leave no trace. */
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_count(a), 1);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_size(a), size);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_count(a), 1);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_size(a), size);
   CU_ASSERT_EQUAL(finish_into(a, &out), 0);
   CU_ASSERT(bytes_eq(out.data, out.len, ref.data, ref.len));
 
   /* The limits themselves are fine: 256 bytes, 2^128 - 1, no data. */
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_add(a, long_pk, sizeof(long_pk) - 1, max,
-                                          sizeof(max) - 1, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_add(a, long_pk, sizeof(long_pk) - 1, max,
+                                           sizeof(max) - 1, NULL, 0),
                   0);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_count(a), 2);
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_count(a), 2);
 
   /* A size past SIZE_MAX is reported as SIZE_MAX, never wrapped. */
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_size_with(a, "k", 1, NULL, 0, SIZE_MAX),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_size_with(a, "k", 1, NULL, 0, SIZE_MAX),
                   SIZE_MAX);
   CU_ASSERT_EQUAL(
-      kefo_kpl_aggregator_size_with(a, "k", 1, NULL, 0, SIZE_MAX - 100),
+      kefo__kpl_aggregator_size_with(a, "k", 1, NULL, 0, SIZE_MAX - 100),
       SIZE_MAX);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_size_with(NULL, "k", 1, NULL, 0, 1),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_size_with(NULL, "k", 1, NULL, 0, 1),
                   SIZE_MAX);
 
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_finish(NULL, &out),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_finish(NULL, &out),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_aggregator_finish(a, NULL),
+  CU_ASSERT_EQUAL(kefo__kpl_aggregator_finish(a, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  kefo_kpl_aggregator_del(a);
-  kefo_kpl_aggregator_del(NULL);
-  kefo_buf_free(&out);
-  kefo_buf_free(&ref);
+  kefo__kpl_aggregator_del(a);
+  kefo__kpl_aggregator_del(NULL);
+  kefo__buf_free(&out);
+  kefo__buf_free(&ref);
 }
 
 /*
@@ -628,42 +628,42 @@ static int fm_scenario(const kefo_mem *mem, void *arg) {
   size_t i, size, count;
   int rv, first = 0;
 
-  kefo_buf_init(&out, mem);
-  rv = kefo_buf_append(&out, "ab", 2);
+  kefo__buf_init(&out, mem);
+  rv = kefo__buf_append(&out, "ab", 2);
   if (rv != 0) {
     return rv;
   }
-  rv = kefo_kpl_aggregator_new(&a, mem);
+  rv = kefo__kpl_aggregator_new(&a, mem);
   if (rv != 0) {
     CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);
     CU_ASSERT(a == NULL);
-    kefo_buf_free(&out);
+    kefo__buf_free(&out);
     return rv;
   }
   for (i = 0; i < fa->n; ++i) {
     const test_rec *r = &fa->recs[i];
 
-    size = kefo_kpl_aggregator_size(a);
-    count = kefo_kpl_aggregator_count(a);
-    rv = kefo_kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk, r->ehk_len,
-                                 r->data, r->data_len);
+    size = kefo__kpl_aggregator_size(a);
+    count = kefo__kpl_aggregator_count(a);
+    rv = kefo__kpl_aggregator_add(a, r->pk, r->pk_len, r->ehk, r->ehk_len,
+                                  r->data, r->data_len);
     if (rv != 0) {
       CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);
-      CU_ASSERT_EQUAL(kefo_kpl_aggregator_size(a), size);
-      CU_ASSERT_EQUAL(kefo_kpl_aggregator_count(a), count);
+      CU_ASSERT_EQUAL(kefo__kpl_aggregator_size(a), size);
+      CU_ASSERT_EQUAL(kefo__kpl_aggregator_count(a), count);
       first = first ? first : rv;
       --i;
     }
   }
-  while ((rv = kefo_kpl_aggregator_finish(a, &out)) != 0) {
+  while ((rv = kefo__kpl_aggregator_finish(a, &out)) != 0) {
     CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);
     CU_ASSERT_EQUAL(out.len, 2);
     first = first ? first : rv;
   }
   CU_ASSERT(out.len == 2 + fa->want.len &&
             memcmp(out.data + 2, fa->want.data, fa->want.len) == 0);
-  kefo_kpl_aggregator_del(a);
-  kefo_buf_free(&out);
+  kefo__kpl_aggregator_del(a);
+  kefo__buf_free(&out);
   return first;
 }
 
@@ -685,15 +685,15 @@ static void test_failmalloc(void) {
   }
   fa.n = 200;
   memset(fa.data, 'd', sizeof(fa.data));
-  kefo_buf_init(&fa.want, NULL);
-  CU_ASSERT_FATAL(kefo_kpl_aggregator_new(&a, NULL) == 0);
+  kefo__buf_init(&fa.want, NULL);
+  CU_ASSERT_FATAL(kefo__kpl_aggregator_new(&a, NULL) == 0);
   CU_ASSERT_EQUAL(add_all(a, fa.recs, fa.n), fa.n);
   CU_ASSERT_EQUAL(finish_into(a, &fa.want), 0);
   CU_ASSERT(check_round_trip(fa.want.data, fa.want.len, fa.recs, fa.n));
-  kefo_kpl_aggregator_del(a);
+  kefo__kpl_aggregator_del(a);
 
   kefo_failmalloc_run(fm_scenario, &fa);
-  kefo_buf_free(&fa.want);
+  kefo__buf_free(&fa.want);
 }
 
 int kefo_add_kpl_aggregate_suite(void) {

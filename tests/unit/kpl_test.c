@@ -125,7 +125,7 @@ static int check_user_record(const char *name, const kefo_kpl_record *rec,
                  ehk->valuestring));
   }
   CHECK(rec->hash_key_valid);
-  kefo_hash_key_format(dec, &rec->hash_key);
+  kefo__hash_key_format(dec, &rec->hash_key);
   CHECK(effective != NULL && strcmp(dec, effective) == 0);
   CHECK(data64 != NULL && (data = b64_decode(data64, &datalen)) != NULL);
   CHECK(data != NULL && bytes_eq(rec->data, rec->data_len, data, datalen));
@@ -185,8 +185,8 @@ static int run_vector_case(const char *json_rel) {
   collected_init(col);
   memset(&opts, 0, sizeof(opts));
   opts.flags = KEFO_KPL_HASH_KEYS;
-  rv = kefo_kpl_deaggregate(NULL, blob, bloblen, pk, strlen(pk), &opts,
-                            collect_cb, col, &res);
+  rv = kefo__kpl_deaggregate(NULL, blob, bloblen, pk, strlen(pk), &opts,
+                             collect_cb, col, &res);
   nexp = (size_t)cJSON_GetArraySize(urecs);
   CHECK(rv == 0);
   CHECK(res.aggregated == aggregated);
@@ -199,13 +199,13 @@ static int run_vector_case(const char *json_rel) {
   }
 
   /* A range that holds every key changes nothing. */
-  CHECK(kefo_hash_range_init(&all, all_lo, strlen(all_lo), all_hi,
-                            strlen(all_hi)) == 0);
+  CHECK(kefo__hash_range_init(&all, all_lo, strlen(all_lo), all_hi,
+                              strlen(all_hi)) == 0);
   opts.range = &all;
   opts.flags = 0;
   collected_init(col);
-  rv = kefo_kpl_deaggregate(NULL, blob, bloblen, pk, strlen(pk), &opts,
-                            collect_cb, col, &res);
+  rv = kefo__kpl_deaggregate(NULL, blob, bloblen, pk, strlen(pk), &opts,
+                             collect_cb, col, &res);
   CHECK(rv == 0 && col->n == nexp && res.dropped == 0);
 
 done:
@@ -270,8 +270,8 @@ static int run_pb(const uint8_t *pb, size_t pblen, const kefo_kpl_options *opts,
                   size_t *bloblen) {
   *bloblen = wrap(blob, pb, pblen);
   collected_init(col);
-  return kefo_kpl_deaggregate(NULL, blob, *bloblen, "outer", 5, opts,
-                              collect_cb, col, res);
+  return kefo__kpl_deaggregate(NULL, blob, *bloblen, "outer", 5, opts,
+                               collect_cb, col, res);
 }
 
 /* |pb| must come out as one pass-through record: the blob unchanged. */
@@ -345,9 +345,9 @@ static void test_kpl_valid(void) {
       str_eq(col.recs[0].partition_key, col.recs[0].partition_key_len, "a"));
   /* Field 2 absent: no explicit hash key, not entry 0. */
   CU_ASSERT(col.recs[0].explicit_hash_key == NULL);
-  CU_ASSERT(kefo_hash_key_from_partition_key(&k, "a", 1) == 0);
+  CU_ASSERT(kefo__hash_key_from_partition_key(&k, "a", 1) == 0);
   CU_ASSERT(col.recs[0].hash_key_valid);
-  CU_ASSERT(kefo_hash_key_cmp(&col.recs[0].hash_key, &k) == 0);
+  CU_ASSERT(kefo__hash_key_cmp(&col.recs[0].hash_key, &k) == 0);
   CU_ASSERT(
       str_eq(col.recs[1].partition_key, col.recs[1].partition_key_len, "b"));
   CU_ASSERT(str_eq(col.recs[1].explicit_hash_key,
@@ -536,22 +536,22 @@ static void test_kpl_short_blobs(void) {
 
   /* Empty, with and without a pointer. */
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, NULL, 0, NULL, 0, NULL, collect_cb,
-                                       &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, NULL, 0, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 0 && res.delivered == 1 && col.n == 1);
   CU_ASSERT(col.recs[0].data_len == 0 && col.recs[0].partition_key == NULL);
   collected_init(&col);
-  CU_ASSERT_EQUAL(
-      kefo_kpl_deaggregate(NULL, blob, 0, "k", 1, NULL, collect_cb, &col, &res),
-      0);
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, 0, "k", 1, NULL, collect_cb,
+                                        &col, &res),
+                  0);
   CU_ASSERT(res.aggregated == 0 && col.n == 1 && col.recs[0].data_len == 0);
 
   /* Shorter than the magic, and the bare magic. */
   for (len = 1; len <= KEFO_KPL_MAGIC_LEN; ++len) {
     collected_init(&col);
-    CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, magic, len, NULL, 0, NULL,
-                                         collect_cb, &col, &res),
+    CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, magic, len, NULL, 0, NULL,
+                                          collect_cb, &col, &res),
                     0);
     CU_ASSERT(res.aggregated == 0 && col.n == 1 && col.recs[0].data == magic &&
               col.recs[0].data_len == len);
@@ -562,8 +562,8 @@ static void test_kpl_short_blobs(void) {
   memcpy(blob, magic, sizeof(magic));
   memcpy(blob + sizeof(magic), empty_md5, sizeof(empty_md5));
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, 20, NULL, 0, NULL,
-                                       collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, 20, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 0 && col.n == 1 && col.recs[0].data_len == 20);
 
@@ -573,8 +573,8 @@ static void test_kpl_short_blobs(void) {
   /* Two bytes that parse: an aggregate with no records. */
   bloblen = wrap(blob, two, sizeof(two));
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
-                                       collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 1 && res.nrecords == 0 && col.calls == 0);
 }
@@ -588,8 +588,8 @@ static void test_kpl_bad_md5(void) {
   bloblen = wrap(blob, pb_ok, sizeof(pb_ok));
   blob[bloblen - 1] ^= 0xFF;
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
-                                       collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 0 && col.n == 1 && col.recs[0].data == blob &&
             col.recs[0].data_len == bloblen);
@@ -597,8 +597,8 @@ static void test_kpl_bad_md5(void) {
   bloblen = wrap(blob, pb_ok, sizeof(pb_ok));
   blob[3] ^= 1;
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
-                                       collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 0 && col.n == 1);
 }
@@ -612,28 +612,28 @@ static void test_kpl_callback_failure(void) {
   bloblen = wrap(blob, pb_ok, sizeof(pb_ok));
   collected_init(&col);
   col.fail_at = 1;
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
-                                       collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   KEFO_ERR_CALLBACK_FAILURE);
   CU_ASSERT(res.aggregated == 1 && res.delivered == 1 && col.n == 1);
 
   collected_init(&col);
   col.fail_at = 0;
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, 3, NULL, 0, NULL, collect_cb,
-                                       &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, 3, NULL, 0, NULL,
+                                        collect_cb, &col, &res),
                   KEFO_ERR_CALLBACK_FAILURE);
   CU_ASSERT(res.aggregated == 0 && res.delivered == 0);
 
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL, NULL,
-                                       NULL, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, bloblen, NULL, 0, NULL,
+                                        NULL, NULL, &res),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, NULL, 1, NULL, 0, NULL, collect_cb,
-                                       &col, NULL),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, NULL, 1, NULL, 0, NULL,
+                                        collect_cb, &col, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 
 static int parse_str(kefo_hash_key *k, const char *s) {
-  return kefo_hash_key_parse(k, s, strlen(s));
+  return kefo__hash_key_parse(k, s, strlen(s));
 }
 
 static void test_kpl_hash_keys(void) {
@@ -650,7 +650,7 @@ static void test_kpl_hash_keys(void) {
 
   for (i = 0; i < sizeof(good) / sizeof(good[0]); ++i) {
     CU_ASSERT_EQUAL(parse_str(&k, good[i]), 0);
-    CU_ASSERT_EQUAL(kefo_hash_key_format(dec, &k), strlen(good[i]));
+    CU_ASSERT_EQUAL(kefo__hash_key_format(dec, &k), strlen(good[i]));
     CU_ASSERT_STRING_EQUAL(dec, good[i]);
   }
   CU_ASSERT(parse_str(&k, "18446744073709551616") == 0 && k.hi == 1 &&
@@ -675,31 +675,30 @@ static void test_kpl_hash_keys(void) {
   CU_ASSERT_EQUAL(parse_str(&k, "12a"), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(parse_str(&k, "1/"), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(parse_str(&k, "1:"), KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_hash_key_parse(&k, "12", 1), 0);
+  CU_ASSERT_EQUAL(kefo__hash_key_parse(&k, "12", 1), 0);
   CU_ASSERT(k.hi == 0 && k.lo == 1);
-  CU_ASSERT_EQUAL(kefo_hash_key_parse(&k, NULL, 0),
-                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__hash_key_parse(&k, NULL, 0), KEFO_ERR_INVALID_ARGUMENT);
 
   CU_ASSERT(parse_str(&k, "18446744073709551615") == 0);
   CU_ASSERT(parse_str(&k2, "18446744073709551616") == 0);
-  CU_ASSERT(kefo_hash_key_cmp(&k, &k2) < 0);
-  CU_ASSERT(kefo_hash_key_cmp(&k2, &k) > 0);
-  CU_ASSERT(kefo_hash_key_cmp(&k, &k) == 0);
+  CU_ASSERT(kefo__hash_key_cmp(&k, &k2) < 0);
+  CU_ASSERT(kefo__hash_key_cmp(&k2, &k) > 0);
+  CU_ASSERT(kefo__hash_key_cmp(&k, &k) == 0);
 
   /* MD5("pk-alpha"), from agg_3_records.json. */
-  CU_ASSERT(kefo_hash_key_from_partition_key(&k, "pk-alpha", 8) == 0);
-  kefo_hash_key_format(dec, &k);
+  CU_ASSERT(kefo__hash_key_from_partition_key(&k, "pk-alpha", 8) == 0);
+  kefo__hash_key_format(dec, &k);
   CU_ASSERT_STRING_EQUAL(dec, "130540775147049671034908793074126522806");
 
-  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "5", 1, "100", 3), 0);
-  CU_ASSERT(parse_str(&k, "5") == 0 && kefo_hash_range_contains(&r, &k));
-  CU_ASSERT(parse_str(&k, "100") == 0 && kefo_hash_range_contains(&r, &k));
-  CU_ASSERT(parse_str(&k, "4") == 0 && !kefo_hash_range_contains(&r, &k));
-  CU_ASSERT(parse_str(&k, "101") == 0 && !kefo_hash_range_contains(&r, &k));
-  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "7", 1, "7", 1), 0);
-  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "8", 1, "7", 1),
+  CU_ASSERT_EQUAL(kefo__hash_range_init(&r, "5", 1, "100", 3), 0);
+  CU_ASSERT(parse_str(&k, "5") == 0 && kefo__hash_range_contains(&r, &k));
+  CU_ASSERT(parse_str(&k, "100") == 0 && kefo__hash_range_contains(&r, &k));
+  CU_ASSERT(parse_str(&k, "4") == 0 && !kefo__hash_range_contains(&r, &k));
+  CU_ASSERT(parse_str(&k, "101") == 0 && !kefo__hash_range_contains(&r, &k));
+  CU_ASSERT_EQUAL(kefo__hash_range_init(&r, "7", 1, "7", 1), 0);
+  CU_ASSERT_EQUAL(kefo__hash_range_init(&r, "8", 1, "7", 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "x", 1, "7", 1),
+  CU_ASSERT_EQUAL(kefo__hash_range_init(&r, "x", 1, "7", 1),
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 
@@ -723,8 +722,8 @@ static void run_range(const uint8_t *pb, size_t pblen, const char *lo,
   kefo_kpl_options opts;
   kefo_kpl_result res;
 
-  CU_ASSERT_EQUAL_FATAL(kefo_hash_range_init(&r, lo, strlen(lo), hi, strlen(hi)),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__hash_range_init(&r, lo, strlen(lo), hi, strlen(hi)), 0);
   opts.flags = flags;
   opts.range = &r;
   CU_ASSERT_EQUAL(run_pb(pb, pblen, &opts, &col, &res, blob, &bloblen), 0);
@@ -773,7 +772,7 @@ static void test_kpl_hash_range(void) {
   CU_ASSERT(col.recs[0].hash_key_valid && col.recs[1].hash_key_valid);
   CU_ASSERT(!col.recs[2].hash_key_valid);
 
-  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "0", 1, "1", 1), 0);
+  CU_ASSERT_EQUAL(kefo__hash_range_init(&r, "0", 1, "1", 1), 0);
   opts.flags = 0;
   opts.range = &r;
   expect_pass_through(pb_late_error, sizeof(pb_late_error));
@@ -784,8 +783,8 @@ static void test_kpl_hash_range(void) {
 
   /* A pass-through record is never checked against the range. */
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, (const uint8_t *)"plain", 5, "pk",
-                                       2, &opts, collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, (const uint8_t *)"plain", 5, "pk",
+                                        2, &opts, collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 0 && col.n == 1 && res.dropped == 0);
 
@@ -793,13 +792,13 @@ static void test_kpl_hash_range(void) {
      1.3e38, 2^127 and 3.4e38, so the lower child drops all three. */
   CU_ASSERT_EQUAL_FATAL(
       kefo_test_read_vector("kpl/agg_3_records.bin", &vec, &veclen), 0);
-  CU_ASSERT_EQUAL(kefo_hash_range_init(&r, "0", 1,
-                                      "170141183460469231731687303715884105727",
-                                      39),
-                  0);
+  CU_ASSERT_EQUAL(
+      kefo__hash_range_init(&r, "0", 1,
+                            "170141183460469231731687303715884105727", 39),
+      0);
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, vec, veclen, NULL, 0, &opts,
-                                       collect_cb, &col, &res),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, vec, veclen, NULL, 0, &opts,
+                                        collect_cb, &col, &res),
                   0);
   CU_ASSERT(res.aggregated == 1 && res.nrecords == 3 && res.dropped == 3 &&
             col.n == 0);
@@ -822,12 +821,12 @@ static int fm_scenario(const kefo_mem *mem, void *arg) {
   kefo_kpl_result res;
   int rv;
 
-  kefo_hash_range_init(&r, lo, strlen(lo), hi, strlen(hi));
+  kefo__hash_range_init(&r, lo, strlen(lo), hi, strlen(hi));
   opts.flags = KEFO_KPL_HASH_KEYS;
   opts.range = &r;
   collected_init(&col);
-  rv = kefo_kpl_deaggregate(mem, a->blob, a->len, NULL, 0, &opts, collect_cb,
-                            &col, &res);
+  rv = kefo__kpl_deaggregate(mem, a->blob, a->len, NULL, 0, &opts, collect_cb,
+                             &col, &res);
   if (rv == 0) {
     CU_ASSERT_EQUAL(col.n, a->want);
   } else {
@@ -858,11 +857,11 @@ static void test_kpl_failmalloc(void) {
   /* Pass-through and table-less aggregates allocate nothing. */
   kefo_failmalloc_init(&fm, 0);
   collected_init(&col);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(&fm.mem, (const uint8_t *)"plain", 5,
-                                       NULL, 0, NULL, collect_cb, &col, NULL),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(&fm.mem, (const uint8_t *)"plain", 5,
+                                        NULL, 0, NULL, collect_cb, &col, NULL),
                   0);
-  CU_ASSERT_EQUAL(kefo_kpl_deaggregate(&fm.mem, blob, wrap(blob, two, 2), NULL,
-                                       0, NULL, collect_cb, &col, NULL),
+  CU_ASSERT_EQUAL(kefo__kpl_deaggregate(&fm.mem, blob, wrap(blob, two, 2), NULL,
+                                        0, NULL, collect_cb, &col, NULL),
                   0);
   CU_ASSERT_EQUAL(fm.count, 0);
 }

@@ -26,7 +26,7 @@
 
 static void init(kefo_lease_policy *p, int64_t max_leases) {
   CU_ASSERT_EQUAL_FATAL(
-      kefo_lease_policy_init(p, NULL, ME, DUR, RENEW, max_leases), 0);
+      kefo__lease_policy_init(p, NULL, ME, DUR, RENEW, max_leases), 0);
 }
 
 static const char *sid(int i) {
@@ -48,7 +48,7 @@ static kefo_lease_policy_view *seen_at(kefo_lease_policy *p, const char *shard,
   l.owner = owner;
   l.counter = counter;
   l.checkpoint = "TRIM_HORIZON";
-  CU_ASSERT_EQUAL_FATAL(kefo_lease_policy_listed(p, &l, now, &v, lost), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__lease_policy_listed(p, &l, now, &v, lost), 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(v);
   return v;
 }
@@ -72,10 +72,10 @@ static void all_ready(kefo_lease_policy *p) {
 
 /* Gives |shard| to this worker as a successful take would. */
 static void hold(kefo_lease_policy *p, const char *shard, int64_t now) {
-  kefo_lease_policy_view *v = kefo_lease_policy_find(p, shard);
+  kefo_lease_policy_view *v = kefo__lease_policy_find(p, shard);
 
   CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-  CU_ASSERT_EQUAL(kefo_lease_policy_taken(p, v, 0, ME, v->counter + 1, now, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_taken(p, v, 0, ME, v->counter + 1, now, 1),
                   1);
 }
 
@@ -92,14 +92,14 @@ static size_t round_refusing(kefo_lease_policy *p, int64_t now,
   size_t n = 0, guard = 0;
 
   out[0] = 0;
-  kefo_lease_policy_round_begin(p, now, r);
-  while ((v = kefo_lease_policy_round_next(p, r)) != NULL &&
+  kefo__lease_policy_round_begin(p, now, r);
+  while ((v = kefo__lease_policy_round_next(p, r)) != NULL &&
          ++guard < MAXTAKES) {
     if (refused && strcmp(v->shard, refused) == 0) {
       continue;
     }
     v->busy = 1;
-    kefo_lease_policy_round_took(r);
+    kefo__lease_policy_round_took(r);
     snprintf(out + strlen(out), outlen - strlen(out), "%s ", v->shard + 8);
     ++n;
   }
@@ -120,22 +120,22 @@ static void test_init_arguments(void) {
 
   memset(long_id, 'w', sizeof(long_id) - 1);
   long_id[sizeof(long_id) - 1] = 0;
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(NULL, NULL, ME, DUR, RENEW, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(NULL, NULL, ME, DUR, RENEW, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, NULL, DUR, RENEW, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, NULL, DUR, RENEW, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, "", DUR, RENEW, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, "", DUR, RENEW, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, long_id, DUR, RENEW, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, long_id, DUR, RENEW, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, ME, 0, RENEW, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, ME, 0, RENEW, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, ME, DUR, 0, 1),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, ME, DUR, 0, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, ME, DUR, RENEW, 0),
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, ME, DUR, RENEW, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_lease_policy_init(&p, NULL, ME, DUR, RENEW, 1), 0);
-  kefo_lease_policy_free(&p);
+  CU_ASSERT_EQUAL(kefo__lease_policy_init(&p, NULL, ME, DUR, RENEW, 1), 0);
+  kefo__lease_policy_free(&p);
 }
 
 /* Alone with three leases nobody holds: all three are taken at once. */
@@ -158,7 +158,7 @@ static void test_take_unowned(void) {
   /* In flight, they count as ours: the next round takes nothing more. */
   CU_ASSERT_EQUAL(run_round(&p, 1100, &r, took, sizeof(took)), 0);
   CU_ASSERT_EQUAL(r.mine, 3);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /*
@@ -175,24 +175,24 @@ static void test_expiry_observer_clock(void) {
   init(&p, NOLIMIT);
   v = seen(&p, sid(0), WB, 5, 1000);
   all_ready(&p);
-  CU_ASSERT(kefo_lease_policy_live(&p, v, 1000 + DUR - 1));
+  CU_ASSERT(kefo__lease_policy_live(&p, v, 1000 + DUR - 1));
   CU_ASSERT_EQUAL(run_round(&p, 1000 + DUR - 1, &r, took, sizeof(took)), 0);
-  CU_ASSERT_FALSE(kefo_lease_policy_live(&p, v, 1000 + DUR));
+  CU_ASSERT_FALSE(kefo__lease_policy_live(&p, v, 1000 + DUR));
 
   /* The same counter listed again changes nothing. */
   v = seen(&p, sid(0), WB, 5, 1000 + DUR - 500);
   CU_ASSERT_EQUAL(v->changed_ms, 1000);
-  CU_ASSERT_FALSE(kefo_lease_policy_live(&p, v, 1000 + DUR));
+  CU_ASSERT_FALSE(kefo__lease_policy_live(&p, v, 1000 + DUR));
 
   /* A renewal seen just in time: live for another lease duration from
      when this worker saw it. */
   v = seen(&p, sid(0), WB, 6, 1000 + DUR - 1);
-  CU_ASSERT(kefo_lease_policy_live(&p, v, 1000 + DUR));
-  CU_ASSERT(kefo_lease_policy_live(&p, v, 1000 + 2 * DUR - 2));
+  CU_ASSERT(kefo__lease_policy_live(&p, v, 1000 + DUR));
+  CU_ASSERT(kefo__lease_policy_live(&p, v, 1000 + 2 * DUR - 2));
   CU_ASSERT_EQUAL(run_round(&p, 1000 + 2 * DUR - 2, &r, took, sizeof(took)), 0);
   CU_ASSERT_EQUAL(run_round(&p, 1000 + 2 * DUR - 1, &r, took, sizeof(took)), 1);
   CU_ASSERT_STRING_EQUAL(took, "000000000000 ");
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* A change of owner at the same counter restarts the wait too, and a
@@ -206,13 +206,13 @@ static void test_expiry_owner_change_and_stale_listing(void) {
   v = seen(&p, sid(0), WC, 7, 3000);
   CU_ASSERT_STRING_EQUAL(v->owner, WC);
   CU_ASSERT_EQUAL(v->changed_ms, 3000);
-  CU_ASSERT(kefo_lease_policy_live(&p, v, 3000 + DUR - 1));
+  CU_ASSERT(kefo__lease_policy_live(&p, v, 3000 + DUR - 1));
   v = seen(&p, sid(0), WB, 6, 3500);
   CU_ASSERT_STRING_EQUAL(v->owner, WC);
   CU_ASSERT_EQUAL(v->counter, 7);
   CU_ASSERT_EQUAL(v->changed_ms, 3000);
-  CU_ASSERT_FALSE(kefo_lease_policy_live(&p, v, 3000 + DUR));
-  kefo_lease_policy_free(&p);
+  CU_ASSERT_FALSE(kefo__lease_policy_live(&p, v, 3000 + DUR));
+  kefo__lease_policy_free(&p);
 }
 
 /* Seen for the first time, a lease's wait starts then: this worker cannot
@@ -227,7 +227,7 @@ static void test_expiry_first_sight(void) {
   all_ready(&p);
   CU_ASSERT_EQUAL(run_round(&p, 50000 + DUR - 1, &r, took, sizeof(took)), 0);
   CU_ASSERT_EQUAL(run_round(&p, 50000 + DUR, &r, took, sizeof(took)), 1);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /*
@@ -261,7 +261,7 @@ static void test_takeover_bound(void) {
     }
     CU_ASSERT(taken_at >= last_renewal + DUR);
     CU_ASSERT(taken_at <= last_renewal + DUR + RENEW);
-    kefo_lease_policy_free(&p);
+    kefo__lease_policy_free(&p);
   }
 }
 
@@ -276,14 +276,14 @@ static void test_own_expired_lease(void) {
   init(&p, NOLIMIT);
   v = seen(&p, sid(0), ME, 9, 1000);
   all_ready(&p);
-  CU_ASSERT_FALSE(kefo_lease_policy_live(&p, v, 1000));
-  CU_ASSERT_FALSE(kefo_lease_policy_others_alive(&p, 1000));
+  CU_ASSERT_FALSE(kefo__lease_policy_live(&p, v, 1000));
+  CU_ASSERT_FALSE(kefo__lease_policy_others_alive(&p, 1000));
   CU_ASSERT_EQUAL(run_round(&p, 1000, &r, took, sizeof(took)), 1);
   CU_ASSERT_STRING_EQUAL(took, "000000000000 ");
-  v = kefo_lease_policy_find(&p, sid(0));
-  CU_ASSERT_EQUAL(kefo_lease_policy_taken(&p, v, 0, ME, 10, 1200, 1), 1);
-  CU_ASSERT(kefo_lease_policy_live(&p, v, 1200 + 10 * DUR));
-  kefo_lease_policy_free(&p);
+  v = kefo__lease_policy_find(&p, sid(0));
+  CU_ASSERT_EQUAL(kefo__lease_policy_taken(&p, v, 0, ME, 10, 1200, 1), 1);
+  CU_ASSERT(kefo__lease_policy_live(&p, v, 1200 + 10 * DUR));
+  kefo__lease_policy_free(&p);
 }
 
 /* Only leases held, not finished and with no call out are renewed, once
@@ -293,25 +293,25 @@ static void test_renew_only_held(void) {
   kefo_lease_policy_view *v;
 
   init(&p, NOLIMIT);
-  CU_ASSERT(kefo_lease_policy_renew_due(&p, 0));
-  CU_ASSERT_FALSE(kefo_lease_policy_renew_due(&p, RENEW - 1));
-  CU_ASSERT(kefo_lease_policy_renew_due(&p, RENEW));
-  CU_ASSERT_FALSE(kefo_lease_policy_renew_due(&p, RENEW + 500));
+  CU_ASSERT(kefo__lease_policy_renew_due(&p, 0));
+  CU_ASSERT_FALSE(kefo__lease_policy_renew_due(&p, RENEW - 1));
+  CU_ASSERT(kefo__lease_policy_renew_due(&p, RENEW));
+  CU_ASSERT_FALSE(kefo__lease_policy_renew_due(&p, RENEW + 500));
 
   v = seen(&p, sid(0), WB, 1, 0);
-  CU_ASSERT_FALSE(kefo_lease_policy_should_renew(v));
+  CU_ASSERT_FALSE(kefo__lease_policy_should_renew(v));
   v = seen(&p, sid(1), ME, 1, 0); /* ours in the table, not held */
-  CU_ASSERT_FALSE(kefo_lease_policy_should_renew(v));
+  CU_ASSERT_FALSE(kefo__lease_policy_should_renew(v));
   hold(&p, sid(1), 0);
-  v = kefo_lease_policy_find(&p, sid(1));
-  CU_ASSERT(kefo_lease_policy_should_renew(v));
+  v = kefo__lease_policy_find(&p, sid(1));
+  CU_ASSERT(kefo__lease_policy_should_renew(v));
   v->busy = 1;
-  CU_ASSERT_FALSE(kefo_lease_policy_should_renew(v));
+  CU_ASSERT_FALSE(kefo__lease_policy_should_renew(v));
   v->busy = 0;
-  kefo_lease_policy_end_reached(v);
-  CU_ASSERT_FALSE(kefo_lease_policy_should_renew(v));
+  kefo__lease_policy_end_reached(v);
+  CU_ASSERT_FALSE(kefo__lease_policy_should_renew(v));
   CU_ASSERT(v->held); /* finished, not given up */
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* What a renewal's answer means: kept, lost to another worker, or given
@@ -323,9 +323,9 @@ static void test_renewal_verdicts(void) {
   init(&p, NOLIMIT);
   seen(&p, sid(0), "", 0, 0);
   hold(&p, sid(0), 1000);
-  v = kefo_lease_policy_find(&p, sid(0));
+  v = kefo__lease_policy_find(&p, sid(0));
   v->busy = 1;
-  CU_ASSERT_EQUAL(kefo_lease_policy_renewed(&p, v, 0, 2, 2000),
+  CU_ASSERT_EQUAL(kefo__lease_policy_renewed(&p, v, 0, 2, 2000),
                   KEFO_LEASE_POLICY_KEEP);
   CU_ASSERT_EQUAL(v->busy, 0);
   CU_ASSERT_EQUAL(v->counter, 2);
@@ -333,26 +333,26 @@ static void test_renewal_verdicts(void) {
   CU_ASSERT_EQUAL(v->changed_ms, 2000);
   /* Transient failures: kept until a lease duration since the last good
      renewal, when others may take it. */
-  CU_ASSERT_EQUAL(
-      kefo_lease_policy_renewed(&p, v, KEFO_ERR_LEASE_STORE, 0, 2000 + DUR - 1),
-      KEFO_LEASE_POLICY_KEEP);
+  CU_ASSERT_EQUAL(kefo__lease_policy_renewed(&p, v, KEFO_ERR_LEASE_STORE, 0,
+                                             2000 + DUR - 1),
+                  KEFO_LEASE_POLICY_KEEP);
   CU_ASSERT(v->held);
   CU_ASSERT_EQUAL(
-      kefo_lease_policy_renewed(&p, v, KEFO_ERR_LEASE_STORE, 0, 2000 + DUR),
+      kefo__lease_policy_renewed(&p, v, KEFO_ERR_LEASE_STORE, 0, 2000 + DUR),
       KEFO_LEASE_POLICY_GIVE_UP);
   CU_ASSERT_FALSE(v->held);
   /* A late answer for a lease no longer held changes nothing. */
-  CU_ASSERT_EQUAL(kefo_lease_policy_renewed(&p, v, 0, 99, 9000),
+  CU_ASSERT_EQUAL(kefo__lease_policy_renewed(&p, v, 0, 99, 9000),
                   KEFO_LEASE_POLICY_KEEP);
   CU_ASSERT_FALSE(v->held);
   CU_ASSERT_EQUAL(v->counter, 2);
 
   hold(&p, sid(0), 10000);
   CU_ASSERT_EQUAL(
-      kefo_lease_policy_renewed(&p, v, KEFO_ERR_LEASE_LOST, 0, 10001),
+      kefo__lease_policy_renewed(&p, v, KEFO_ERR_LEASE_LOST, 0, 10001),
       KEFO_LEASE_POLICY_LOST);
   CU_ASSERT_FALSE(v->held);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* A take's answer: held when running; when stopping the owner and counter
@@ -365,21 +365,21 @@ static void test_take_answers(void) {
   v = seen(&p, sid(0), WB, 4, 0);
   v->busy = 1;
   CU_ASSERT_EQUAL(
-      kefo_lease_policy_taken(&p, v, KEFO_ERR_LEASE_LOST, NULL, 0, 100, 1), 0);
+      kefo__lease_policy_taken(&p, v, KEFO_ERR_LEASE_LOST, NULL, 0, 100, 1), 0);
   CU_ASSERT_EQUAL(v->busy, 0);
   CU_ASSERT_FALSE(v->held);
   CU_ASSERT_STRING_EQUAL(v->owner, WB);
   CU_ASSERT_EQUAL(v->counter, 4);
   v->busy = 1;
-  CU_ASSERT_EQUAL(kefo_lease_policy_taken(&p, v, 0, ME, 5, 200, 0), 0);
+  CU_ASSERT_EQUAL(kefo__lease_policy_taken(&p, v, 0, ME, 5, 200, 0), 0);
   CU_ASSERT_FALSE(v->held);
   CU_ASSERT_STRING_EQUAL(v->owner, ME);
   CU_ASSERT_EQUAL(v->counter, 5);
   v->busy = 1;
-  CU_ASSERT_EQUAL(kefo_lease_policy_taken(&p, v, 0, ME, 6, 300, 1), 1);
+  CU_ASSERT_EQUAL(kefo__lease_policy_taken(&p, v, 0, ME, 6, 300, 1), 1);
   CU_ASSERT(v->held);
   CU_ASSERT_EQUAL(v->renewed_ms, 300);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* A listing naming another owner for a lease we hold means it was taken
@@ -406,7 +406,7 @@ static void test_lost_on_listing(void) {
   CU_ASSERT_FALSE(v->held);
   CU_ASSERT_STRING_EQUAL(v->owner, WB);
   CU_ASSERT_EQUAL(v->changed_ms, 700);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /*
@@ -434,12 +434,12 @@ static void test_fair_share(void) {
            0);
     }
     all_ready(&p);
-    kefo_lease_policy_round_begin(&p, 10, &r);
+    kefo__lease_policy_round_begin(&p, 10, &r);
     CU_ASSERT_EQUAL(r.active, (size_t)cases[k].leases);
     CU_ASSERT_EQUAL(r.workers, (size_t)cases[k].workers);
     CU_ASSERT_EQUAL(r.target, (size_t)cases[k].share);
     CU_ASSERT_EQUAL(r.mine, 0);
-    kefo_lease_policy_free(&p);
+    kefo__lease_policy_free(&p);
   }
 }
 
@@ -462,7 +462,7 @@ static void test_take_up_to_share(void) {
   CU_ASSERT_EQUAL(r.target, 5);
   CU_ASSERT_STRING_EQUAL(took, "000000000001 000000000002 000000000003 "
                                "000000000004 000000000005 ");
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 
   init(&p, 4);
   for (i = 0; i < 10; ++i) {
@@ -471,7 +471,7 @@ static void test_take_up_to_share(void) {
   all_ready(&p);
   CU_ASSERT_EQUAL(run_round(&p, 10, &r, took, sizeof(took)), 4);
   CU_ASSERT_EQUAL(r.target, 4);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* A take the store refuses at once lets the next candidate go instead. */
@@ -488,7 +488,7 @@ static void test_refused_take(void) {
   all_ready(&p);
   CU_ASSERT_EQUAL(round_refusing(&p, 10, sid(0), &r, took, sizeof(took)), 2);
   CU_ASSERT_STRING_EQUAL(took, "000000000001 000000000002 ");
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /*
@@ -511,7 +511,7 @@ static void test_steal_from_most_loaded(void) {
   CU_ASSERT_EQUAL(run_round(&p, 10, &r, took, sizeof(took)), 3);
   CU_ASSERT_EQUAL(r.target, 3);
   CU_ASSERT_STRING_EQUAL(took, "000000000000 000000000001 000000000003 ");
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* Per round, steals stop when the loaded worker comes down to the share,
@@ -536,7 +536,7 @@ static void test_steal_limit_per_round(void) {
   hold(&p, sid(0), 15);
   CU_ASSERT_EQUAL(run_round(&p, 20, &r, took, sizeof(took)), 1);
   CU_ASSERT_STRING_EQUAL(took, "000000000004 ");
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* No stealing from a worker at the share (3/3/2 of 8 is balanced), and
@@ -558,7 +558,7 @@ static void test_no_steal_at_share(void) {
   CU_ASSERT_EQUAL(r.workers, 3);
   CU_ASSERT_EQUAL(r.target, 3);
   CU_ASSERT_EQUAL(r.mine, 2);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 
   /* Over the share (5 of 7, worker-b on 1, one nobody's; share 4):
      nothing taken, not even the free lease, and none shed either. */
@@ -574,7 +574,7 @@ static void test_no_steal_at_share(void) {
   CU_ASSERT_EQUAL(r.target, 4);
   CU_ASSERT_EQUAL(r.mine, 5);
   CU_ASSERT(r.mine > r.target);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* A worker counts once however many leases it holds, and a worker whose
@@ -589,12 +589,12 @@ static void test_workers_counted(void) {
     seen(&p, sid(i), i < 3 ? WB : WC, 1, i < 3 ? 0 : 2000);
   }
   all_ready(&p);
-  kefo_lease_policy_round_begin(&p, 2000 + DUR - 1, &r);
+  kefo__lease_policy_round_begin(&p, 2000 + DUR - 1, &r);
   CU_ASSERT_EQUAL(r.workers, 2); /* b's leases expired at DUR */
   CU_ASSERT_EQUAL(r.target, 3);
-  CU_ASSERT(kefo_lease_policy_others_alive(&p, 2000 + DUR - 1));
-  CU_ASSERT_FALSE(kefo_lease_policy_others_alive(&p, 2000 + DUR));
-  kefo_lease_policy_free(&p);
+  CU_ASSERT(kefo__lease_policy_others_alive(&p, 2000 + DUR - 1));
+  CU_ASSERT_FALSE(kefo__lease_policy_others_alive(&p, 2000 + DUR));
+  kefo__lease_policy_free(&p);
 }
 
 /* SHARD_END leases are never taken, renewed, or counted in the shares;
@@ -612,19 +612,19 @@ static void test_finished_not_taken(void) {
   seen(&p, sid(2), WB, 3, 0);
   seen(&p, sid(3), "", 3, 0);
   all_ready(&p);
-  kefo_lease_policy_end_seen(kefo_lease_policy_find(&p, sid(0)));
-  v = kefo_lease_policy_find(&p, sid(1));
-  kefo_lease_policy_end_seen(v);
+  kefo__lease_policy_end_seen(kefo__lease_policy_find(&p, sid(0)));
+  v = kefo__lease_policy_find(&p, sid(1));
+  kefo__lease_policy_end_seen(v);
   CU_ASSERT_FALSE(v->held);
-  CU_ASSERT_FALSE(kefo_lease_policy_should_renew(v));
-  CU_ASSERT_EQUAL(kefo_lease_policy_release(v), 0);
-  v = kefo_lease_policy_find(&p, sid(3));
+  CU_ASSERT_FALSE(kefo__lease_policy_should_renew(v));
+  CU_ASSERT_EQUAL(kefo__lease_policy_release(v), 0);
+  v = kefo__lease_policy_find(&p, sid(3));
   v->in_stream = v->ready = 0; /* GONE */
   /* Long after, everything expired: only shard 2 may be taken. */
   CU_ASSERT_EQUAL(run_round(&p, 10 * DUR, &r, took, sizeof(took)), 1);
   CU_ASSERT_STRING_EQUAL(took, "000000000002 ");
   CU_ASSERT_EQUAL(r.active, 1);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
 }
 
 /* As the coordinator does: the graph says which shards count and which
@@ -634,7 +634,7 @@ static void graph_states(kefo_lease_policy *p, const kefo_shard_graph *g) {
 
   for (i = 0; i < p->n; ++i) {
     kefo_shard_info info;
-    int known = kefo_shard_graph_get(g, p->v[i].shard, &info) == 0;
+    int known = kefo__shard_graph_get(g, p->v[i].shard, &info) == 0;
     p->v[i].in_stream = known && info.state != KEFO_SHARD_GONE;
     p->v[i].ready = known && info.state == KEFO_SHARD_READY;
   }
@@ -673,8 +673,8 @@ static void test_children_after_parents(void) {
   char took[256];
 
   CU_ASSERT_PTR_NOT_NULL_FATAL(shards);
-  CU_ASSERT_EQUAL_FATAL(kefo_shard_graph_new(&g, NULL), 0);
-  CU_ASSERT_EQUAL_FATAL(kefo_shard_graph_discover(g, shards), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__shard_graph_new(&g, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__shard_graph_discover(g, shards), 0);
   cJSON_Delete(shards);
   init(&p, NOLIMIT);
   seen(&p, sid(0), WB, 1, 0);
@@ -687,19 +687,21 @@ static void test_children_after_parents(void) {
   CU_ASSERT_EQUAL(r.target, 2);
 
   /* Parent 0 ends (another worker's SHARD_END in the table). */
-  kefo_lease_policy_end_seen(kefo_lease_policy_find(&p, sid(0)));
-  CU_ASSERT_EQUAL(kefo_shard_graph_apply_checkpoint(g, sid(0), "SHARD_END"), 0);
+  kefo__lease_policy_end_seen(kefo__lease_policy_find(&p, sid(0)));
+  CU_ASSERT_EQUAL(kefo__shard_graph_apply_checkpoint(g, sid(0), "SHARD_END"),
+                  0);
   graph_states(&p, g);
   CU_ASSERT_EQUAL(run_round(&p, 200, &r, took, sizeof(took)), 0);
 
   /* Parent 1 ends too: now the child. */
-  kefo_lease_policy_end_seen(kefo_lease_policy_find(&p, sid(1)));
-  CU_ASSERT_EQUAL(kefo_shard_graph_apply_checkpoint(g, sid(1), "SHARD_END"), 0);
+  kefo__lease_policy_end_seen(kefo__lease_policy_find(&p, sid(1)));
+  CU_ASSERT_EQUAL(kefo__shard_graph_apply_checkpoint(g, sid(1), "SHARD_END"),
+                  0);
   graph_states(&p, g);
   CU_ASSERT_EQUAL(run_round(&p, 300, &r, took, sizeof(took)), 1);
   CU_ASSERT_STRING_EQUAL(took, "000000000002 ");
-  kefo_shard_graph_del(g);
-  kefo_lease_policy_free(&p);
+  kefo__shard_graph_del(g);
+  kefo__lease_policy_free(&p);
 }
 
 /* A stop releases what is held and not finished, once. */
@@ -713,16 +715,16 @@ static void test_release(void) {
   seen(&p, sid(2), WB, 1, 0);
   hold(&p, sid(0), 0);
   hold(&p, sid(1), 0);
-  kefo_lease_policy_end_reached(kefo_lease_policy_find(&p, sid(1)));
-  v = kefo_lease_policy_find(&p, sid(0));
-  CU_ASSERT_EQUAL(kefo_lease_policy_release(v), 1);
+  kefo__lease_policy_end_reached(kefo__lease_policy_find(&p, sid(1)));
+  v = kefo__lease_policy_find(&p, sid(0));
+  CU_ASSERT_EQUAL(kefo__lease_policy_release(v), 1);
   CU_ASSERT_FALSE(v->held);
-  CU_ASSERT_EQUAL(kefo_lease_policy_release(v), 0);
-  CU_ASSERT_EQUAL(kefo_lease_policy_release(kefo_lease_policy_find(&p, sid(1))),
-                  0);
-  CU_ASSERT_EQUAL(kefo_lease_policy_release(kefo_lease_policy_find(&p, sid(2))),
-                  0);
-  kefo_lease_policy_free(&p);
+  CU_ASSERT_EQUAL(kefo__lease_policy_release(v), 0);
+  CU_ASSERT_EQUAL(
+      kefo__lease_policy_release(kefo__lease_policy_find(&p, sid(1))), 0);
+  CU_ASSERT_EQUAL(
+      kefo__lease_policy_release(kefo__lease_policy_find(&p, sid(2))), 0);
+  kefo__lease_policy_free(&p);
 }
 
 /* A listing of 40 leases (the views grow twice) through a failing
@@ -734,7 +736,7 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   int i, rv = 0;
 
   (void)arg;
-  if (kefo_lease_policy_init(&p, mem, ME, DUR, RENEW, NOLIMIT) != 0) {
+  if (kefo__lease_policy_init(&p, mem, ME, DUR, RENEW, NOLIMIT) != 0) {
     return -1;
   }
   memset(&l, 0, sizeof(l));
@@ -742,14 +744,14 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   l.checkpoint = "TRIM_HORIZON";
   for (i = 0; i < 40 && rv == 0; ++i) {
     l.shard_id = sid(i);
-    rv = kefo_lease_policy_listed(&p, &l, 0, NULL, NULL);
+    rv = kefo__lease_policy_listed(&p, &l, 0, NULL, NULL);
   }
   CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
   CU_ASSERT(p.n == (size_t)(rv == 0 ? 40 : i - 1));
   all_ready(&p);
-  kefo_lease_policy_round_begin(&p, 1, &r);
+  kefo__lease_policy_round_begin(&p, 1, &r);
   CU_ASSERT_EQUAL(r.active, p.n);
-  kefo_lease_policy_free(&p);
+  kefo__lease_policy_free(&p);
   return rv;
 }
 

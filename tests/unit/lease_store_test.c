@@ -76,19 +76,19 @@ static void write_text(const char *path, const char *text) {
 }
 
 static void test_order(void) {
-  CU_ASSERT(kefo_checkpoint_cmp(SEQ1, 0, SEQ2, 0) < 0);
-  CU_ASSERT(kefo_checkpoint_cmp(SEQ3, 0, SEQ2, 9) > 0);
-  CU_ASSERT(kefo_checkpoint_cmp(SEQ2, 3, SEQ2, 4) < 0);
-  CU_ASSERT(kefo_checkpoint_cmp(SEQ2, 4, SEQ2, 4) == 0);
-  CU_ASSERT(kefo_checkpoint_cmp("SHARD_END", 0, SEQ3, 100) > 0);
-  CU_ASSERT(kefo_checkpoint_cmp(SEQ3, 100, "SHARD_END", 0) < 0);
-  CU_ASSERT(kefo_checkpoint_cmp("SHARD_END", 0, "SHARD_END", 0) == 0);
-  CU_ASSERT(kefo_checkpoint_valid(SEQ1));
-  CU_ASSERT(kefo_checkpoint_valid("SHARD_END"));
-  CU_ASSERT(!kefo_checkpoint_valid("TRIM_HORIZON"));
-  CU_ASSERT(!kefo_checkpoint_valid("12a"));
-  CU_ASSERT(!kefo_checkpoint_valid(""));
-  CU_ASSERT(!kefo_checkpoint_valid(NULL));
+  CU_ASSERT(kefo__checkpoint_cmp(SEQ1, 0, SEQ2, 0) < 0);
+  CU_ASSERT(kefo__checkpoint_cmp(SEQ3, 0, SEQ2, 9) > 0);
+  CU_ASSERT(kefo__checkpoint_cmp(SEQ2, 3, SEQ2, 4) < 0);
+  CU_ASSERT(kefo__checkpoint_cmp(SEQ2, 4, SEQ2, 4) == 0);
+  CU_ASSERT(kefo__checkpoint_cmp("SHARD_END", 0, SEQ3, 100) > 0);
+  CU_ASSERT(kefo__checkpoint_cmp(SEQ3, 100, "SHARD_END", 0) < 0);
+  CU_ASSERT(kefo__checkpoint_cmp("SHARD_END", 0, "SHARD_END", 0) == 0);
+  CU_ASSERT(kefo__checkpoint_valid(SEQ1));
+  CU_ASSERT(kefo__checkpoint_valid("SHARD_END"));
+  CU_ASSERT(!kefo__checkpoint_valid("TRIM_HORIZON"));
+  CU_ASSERT(!kefo__checkpoint_valid("12a"));
+  CU_ASSERT(!kefo__checkpoint_valid(""));
+  CU_ASSERT(!kefo__checkpoint_valid(NULL));
 }
 
 /* The memory store: forwards only, a batch at a time, bad entries
@@ -102,7 +102,7 @@ static void test_memory_store(void) {
   kefo_checkpoint_entry bad[2] = {{"shardId-000000000002", SEQ3, 0},
                                   {"shardId-000000000003", "LATEST", 0}};
 
-  CU_ASSERT_FATAL(kefo_memory_store_new(&s, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__memory_store_new(&s, NULL) == 0);
   memset(&o, 0, sizeof(o));
   CU_ASSERT(s->ops->read(s, on_read, &o) == KEFO_ERR_INVALID_STATE);
   CU_ASSERT(s->ops->open(s, ARN, "app", on_done, &o) == 0);
@@ -123,7 +123,7 @@ static void test_memory_store(void) {
   CU_ASSERT(s->ops->open(s, ARN "x", "app", on_done, &o) == 0);
   CU_ASSERT(o.error == KEFO_ERR_LEASE_STORE);
   CU_ASSERT(strstr(o.message, "another stream") != NULL);
-  kefo_lease_store_del(s);
+  kefo__lease_store_del(s);
 }
 
 /* The file store writes through: a second store on the same file (after
@@ -141,7 +141,7 @@ static void test_file_round_trip(void) {
 
   tmp_path(path, sizeof(path), "round");
   remove_store_files(path);
-  CU_ASSERT_FATAL(kefo_file_store_new(&s, path, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__file_store_new(&s, path, NULL) == 0);
   memset(&o, 0, sizeof(o));
   CU_ASSERT(s->ops->open(s, ARN, "app", on_done, &o) == 0);
   CU_ASSERT(o.calls == 1 && o.error == 0);
@@ -150,10 +150,10 @@ static void test_file_round_trip(void) {
   CU_ASSERT(s->ops->checkpoint(s, e1, 2, on_done, &o) == 0 && o.error == 0);
   CU_ASSERT(s->ops->checkpoint(s, e2, 2, on_done, &o) == 0 && o.error == 0);
   CU_ASSERT(stat(path, &st) == 0 && st.st_size > 0);
-  kefo_lease_store_del(s);
+  kefo__lease_store_del(s);
 
   s = NULL;
-  CU_ASSERT_FATAL(kefo_file_store_new(&s, path, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__file_store_new(&s, path, NULL) == 0);
   memset(&o, 0, sizeof(o));
   CU_ASSERT(s->ops->open(s, ARN, "app", on_done, &o) == 0 && o.error == 0);
   CU_ASSERT(s->ops->read(s, on_read, &o) == 0);
@@ -161,11 +161,11 @@ static void test_file_round_trip(void) {
   CU_ASSERT_STRING_EQUAL(o.seq[0], "SHARD_END");
   CU_ASSERT_STRING_EQUAL(o.seq[1], SEQ2);
   CU_ASSERT(o.sub[1] == 7); /* 3 was behind 7 */
-  kefo_lease_store_del(s);
+  kefo__lease_store_del(s);
 
   /* Another application on the same file is refused, by name. */
   s = NULL;
-  CU_ASSERT_FATAL(kefo_file_store_new(&s, path, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__file_store_new(&s, path, NULL) == 0);
   memset(&o, 0, sizeof(o));
   CU_ASSERT(s->ops->open(s, ARN, "other-app", on_done, &o) == 0);
   CU_ASSERT(o.error == KEFO_ERR_LEASE_STORE);
@@ -173,7 +173,7 @@ static void test_file_round_trip(void) {
   CU_ASSERT(strstr(o.message, path) != NULL);
   CU_ASSERT(s->ops->checkpoint(s, e1, 1, on_done, &o) ==
             KEFO_ERR_INVALID_STATE);
-  kefo_lease_store_del(s);
+  kefo__lease_store_del(s);
   remove_store_files(path);
 }
 
@@ -187,20 +187,20 @@ static void test_file_lock(void) {
 
   tmp_path(path, sizeof(path), "lock");
   remove_store_files(path);
-  CU_ASSERT_FATAL(kefo_file_store_new(&a, path, NULL) == 0);
-  CU_ASSERT_FATAL(kefo_file_store_new(&b, path, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__file_store_new(&a, path, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__file_store_new(&b, path, NULL) == 0);
   memset(&o, 0, sizeof(o));
   CU_ASSERT(a->ops->open(a, ARN, "app", on_done, &o) == 0 && o.error == 0);
   CU_ASSERT(b->ops->open(b, ARN, "app", on_done, &o) == 0);
   CU_ASSERT(o.error == KEFO_ERR_LEASE_STORE);
   CU_ASSERT(strstr(o.message, "locked by another reader, in this process or "
                               "another") != NULL);
-  kefo_lease_store_del(a);
-  kefo_lease_store_del(b);
+  kefo__lease_store_del(a);
+  kefo__lease_store_del(b);
   b = NULL;
-  CU_ASSERT_FATAL(kefo_file_store_new(&b, path, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__file_store_new(&b, path, NULL) == 0);
   CU_ASSERT(b->ops->open(b, ARN, "app", on_done, &o) == 0 && o.error == 0);
-  kefo_lease_store_del(b);
+  kefo__lease_store_del(b);
   remove_store_files(path);
 }
 
@@ -240,13 +240,13 @@ static void test_file_malformed(void) {
     outcome o;
     remove_store_files(path);
     write_text(path, cases[i].text);
-    CU_ASSERT_FATAL(kefo_file_store_new(&s, path, NULL) == 0);
+    CU_ASSERT_FATAL(kefo__file_store_new(&s, path, NULL) == 0);
     memset(&o, 0, sizeof(o));
     CU_ASSERT(s->ops->open(s, ARN, "app", on_done, &o) == 0);
     CU_ASSERT(o.error == KEFO_ERR_LEASE_STORE);
     CU_ASSERT(strstr(o.message, cases[i].why) != NULL);
     CU_ASSERT(s->ops->read(s, on_read, &o) == KEFO_ERR_INVALID_STATE);
-    kefo_lease_store_del(s);
+    kefo__lease_store_del(s);
   }
   /* A directory where the file should be. */
   {
@@ -254,16 +254,17 @@ static void test_file_malformed(void) {
     outcome o;
     remove_store_files(path);
     CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
-    CU_ASSERT_FATAL(kefo_file_store_new(&s, path, NULL) == 0);
+    CU_ASSERT_FATAL(kefo__file_store_new(&s, path, NULL) == 0);
     memset(&o, 0, sizeof(o));
     CU_ASSERT(s->ops->open(s, ARN, "app", on_done, &o) == 0);
     CU_ASSERT(o.error == KEFO_ERR_LEASE_STORE);
     CU_ASSERT(strstr(o.message, "not a regular file") != NULL);
-    kefo_lease_store_del(s);
+    kefo__lease_store_del(s);
     rmdir(path);
   }
   remove_store_files(path);
-  CU_ASSERT(kefo_file_store_new(NULL, path, NULL) == KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT(kefo__file_store_new(NULL, path, NULL) ==
+            KEFO_ERR_INVALID_ARGUMENT);
 }
 
 static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
@@ -276,7 +277,7 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   int rv;
 
   remove_store_files(path);
-  rv = kefo_file_store_new(&s, path, mem);
+  rv = kefo__file_store_new(&s, path, mem);
   if (rv != 0) {
     return rv;
   }
@@ -291,7 +292,7 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   if (rv == 0 && o.error == 0 && o.n != 3) {
     rv = -1;
   }
-  kefo_lease_store_del(s);
+  kefo__lease_store_del(s);
   return rv != 0 ? rv : o.error;
 }
 

@@ -69,7 +69,7 @@ static void reset_seen(void) {
 
 static kefo_producer_settings plain(void) {
   kefo_producer_settings s;
-  kefo_producer_settings_default(&s);
+  kefo__producer_settings_default(&s);
   s.aggregate = 0;
   s.linger_ms = 100;
   s.retry_min_ms = 100;
@@ -92,8 +92,8 @@ static void set_map(kefo_producer_core *pc, int n, int64_t now) {
         i == n - 1 ? UINT64_MAX : (uint64_t)(i + 1) * (UINT64_MAX / n + 1) - 1;
     info[i].range.end.lo = UINT64_MAX;
   }
-  CU_ASSERT_EQUAL_FATAL(kefo_producer_core_set_shards(pc, info, (size_t)n, now),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__producer_core_set_shards(pc, info, (size_t)n, now), 0);
 }
 
 static kefo_producer_core *core(const kefo_producer_settings *s, int shards) {
@@ -101,7 +101,7 @@ static kefo_producer_core *core(const kefo_producer_settings *s, int shards) {
   reset_seen();
   kefo_fake_random_value = UINT32_MAX; /* full jitter at its largest */
   CU_ASSERT_EQUAL_FATAL(
-      kefo_producer_core_new(&pc, s, &cbs, NULL, &kefo_fake_clock, NULL), 0);
+      kefo__producer_core_new(&pc, s, &cbs, NULL, &kefo_fake_clock, NULL), 0);
   if (shards) {
     set_map(pc, shards, 0);
   }
@@ -120,8 +120,8 @@ static int put(kefo_producer_core *pc, int i, const char *pk, const char *ehk,
     pk = key;
   }
   memset(data, 'a' + i % 26, len < sizeof(data) ? len : sizeof(data));
-  return kefo_producer_core_put(pc, pk, strlen(pk), ehk, ehk ? strlen(ehk) : 0,
-                                data, len, &idx[i], now);
+  return kefo__producer_core_put(pc, pk, strlen(pk), ehk, ehk ? strlen(ehk) : 0,
+                                 data, len, &idx[i], now);
 }
 
 /* Takes a batch at |now|; returns it and its body parsed. */
@@ -130,16 +130,16 @@ static kefo_producer_batch *take(kefo_producer_core *pc, int64_t now,
   kefo_producer_batch *b = NULL;
   kefo_buf body;
 
-  kefo_buf_init(&body, NULL);
-  CU_ASSERT_EQUAL(kefo_producer_core_next_batch(pc, now, "s1", NULL, &b, &body),
-                  0);
+  kefo__buf_init(&body, NULL);
+  CU_ASSERT_EQUAL(
+      kefo__producer_core_next_batch(pc, now, "s1", NULL, &b, &body), 0);
   if (json) {
     *json = b ? cJSON_ParseWithLength((const char *)body.data, body.len) : NULL;
     if (b) {
       CU_ASSERT_PTR_NOT_NULL(*json);
     }
   }
-  kefo_buf_free(&body);
+  kefo__buf_free(&body);
   return b;
 }
 
@@ -151,7 +151,7 @@ static void answer(kefo_producer_core *pc, kefo_producer_batch *b, int64_t now,
   kefo_producer_entry_result res[KEFO_PRODUCER_MAX_ENTRIES];
   static char seqs[KEFO_PRODUCER_MAX_ENTRIES][16];
   static int counter;
-  size_t i, n = kefo_producer_batch_entries(b);
+  size_t i, n = kefo__producer_batch_entries(b);
 
   memset(res, 0, sizeof(res));
   for (i = 0; i < n; ++i) {
@@ -164,7 +164,7 @@ static void answer(kefo_producer_core *pc, kefo_producer_batch *b, int64_t now,
     res[i].shard_id = shard ? shard : "shard-0";
     res[i].sequence_number = seqs[i];
   }
-  CU_ASSERT_EQUAL(kefo_producer_core_done(pc, b, res, n, 0, NULL, now), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_done(pc, b, res, n, 0, NULL, now), 0);
 }
 
 static int records_in(const cJSON *j) {
@@ -184,11 +184,11 @@ static void test_linger(void) {
     CU_ASSERT_EQUAL(put(pc, i, NULL, NULL, 10, 0), 0);
   }
   CU_ASSERT_PTR_NULL(take(pc, 99, NULL));
-  CU_ASSERT_EQUAL(kefo_producer_core_next_wake(pc, 0), 100);
-  CU_ASSERT_EQUAL(kefo_producer_core_next_wake(pc, 60), 40);
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 0), 100);
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 60), 40);
   b = take(pc, 100, &j);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_entries(b), 3);
+  CU_ASSERT_EQUAL(kefo__producer_batch_entries(b), 3);
   CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(j, "StreamName")->valuestring,
                          "s1");
   CU_ASSERT_EQUAL(records_in(j), 3);
@@ -197,7 +197,7 @@ static void test_linger(void) {
                          "pk0");
   CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(r0, "ExplicitHashKey"));
   CU_ASSERT_EQUAL(
-      kefo_base64_decode(
+      kefo__base64_decode(
           out, sizeof(out),
           (const uint8_t *)cJSON_GetObjectItem(r0, "Data")->valuestring,
           strlen(cJSON_GetObjectItem(r0, "Data")->valuestring), &n),
@@ -205,15 +205,15 @@ static void test_linger(void) {
   CU_ASSERT_EQUAL(n, 10);
   CU_ASSERT_EQUAL(memcmp(out, "aaaaaaaaaa", 10), 0);
   /* All in flight: only the answer wakes the owner. */
-  CU_ASSERT_EQUAL(kefo_producer_core_next_wake(pc, 100), -1);
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 100), -1);
   answer(pc, b, 120, -1, NULL, NULL);
   for (i = 0; i < 3; ++i) {
     CU_ASSERT_EQUAL(S.acks[i], 1);
   }
-  CU_ASSERT_EQUAL(kefo_producer_core_outstanding(pc), 0);
-  CU_ASSERT_EQUAL(kefo_producer_core_next_wake(pc, 120), -1);
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 120), -1);
   cJSON_Delete(j);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_full_call(void) {
@@ -232,13 +232,13 @@ static void test_full_call(void) {
   CU_ASSERT_EQUAL(put(pc, 500, NULL, NULL, 1, 0), 0);
   b = take(pc, 0, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_entries(b), 500);
+  CU_ASSERT_EQUAL(kefo__producer_batch_entries(b), 500);
   /* The 501st waits for its linger time. */
   CU_ASSERT_PTR_NULL(take(pc, 1, NULL));
   answer(pc, b, 1, -1, NULL, NULL);
   CU_ASSERT_EQUAL(S.acks[499], 1);
   CU_ASSERT_EQUAL(S.acks[500], 0);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 typedef struct deagg {
@@ -271,8 +271,8 @@ static void test_aggregation(void) {
   }
   b = take(pc, 100, &j);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_records(b), 1000);
-  entries = (int)kefo_producer_batch_entries(b);
+  CU_ASSERT_EQUAL(kefo__producer_batch_records(b), 1000);
+  entries = (int)kefo__producer_batch_entries(b);
   /* About 4 KiB aggregates of ~110-byte records: a few dozen. */
   CU_ASSERT(entries >= 1000 * 100 / 4096 && entries < 1000 / 20);
   recs = cJSON_GetObjectItem(j, "Records");
@@ -284,11 +284,11 @@ static void test_aggregation(void) {
     kefo_kpl_result kr;
     memset(&dg, 0, sizeof(dg));
     CU_ASSERT_EQUAL(
-        kefo_base64_decode(blob, strlen(d), (const uint8_t *)d, strlen(d), &n),
+        kefo__base64_decode(blob, strlen(d), (const uint8_t *)d, strlen(d), &n),
         0);
     CU_ASSERT(n <= 4096);
-    CU_ASSERT_EQUAL(kefo_kpl_deaggregate(NULL, blob, n, "x", 1, NULL,
-                                         on_user_record, &dg, &kr),
+    CU_ASSERT_EQUAL(kefo__kpl_deaggregate(NULL, blob, n, "x", 1, NULL,
+                                          on_user_record, &dg, &kr),
                     0);
     CU_ASSERT(kr.aggregated);
     /* In put order: the first user record names the outer key and EHK. */
@@ -310,12 +310,12 @@ static void test_aggregation(void) {
   CU_ASSERT_STRING_EQUAL(S.seq[0], S.seq[1]);
   {
     kefo_put_stats st;
-    kefo_producer_core_stats(pc, &st);
+    kefo__producer_core_stats(pc, &st);
     CU_ASSERT_EQUAL(st.acknowledged, 1000);
     CU_ASSERT_EQUAL(st.kinesis_records, (uint64_t)entries);
   }
   cJSON_Delete(j);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_partial_failure(void) {
@@ -334,20 +334,20 @@ static void test_partial_failure(void) {
   CU_ASSERT_EQUAL(S.acks[1], 0);
   CU_ASSERT_EQUAL(S.acks[2], 1);
   CU_ASSERT_EQUAL(S.fails[1], 0);
-  kefo_producer_core_stats(pc, &st);
+  kefo__producer_core_stats(pc, &st);
   CU_ASSERT_EQUAL(st.throttled, 1);
   CU_ASSERT_EQUAL(st.retried, 1);
   /* The shard backs off (100 ms, full jitter at its top) and its buckets
      are empty: nothing before then. */
   CU_ASSERT_PTR_NULL(take(pc, 150, NULL));
-  CU_ASSERT(kefo_producer_core_next_wake(pc, 150) >= 60);
+  CU_ASSERT(kefo__producer_core_next_wake(pc, 150) >= 60);
   b = take(pc, 1200, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_records(b), 1);
+  CU_ASSERT_EQUAL(kefo__producer_batch_records(b), 1);
   answer(pc, b, 1210, -1, NULL, NULL);
   CU_ASSERT_EQUAL(S.acks[1], 1);
   CU_ASSERT_EQUAL(S.order[2], 1);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_final_error(void) {
@@ -362,8 +362,8 @@ static void test_final_error(void) {
   CU_ASSERT_EQUAL(S.fails[0], 1);
   CU_ASSERT_EQUAL(S.fail_code[0], KEFO_ERR_AWS);
   CU_ASSERT_EQUAL(S.acks[1], 1);
-  CU_ASSERT_EQUAL(kefo_producer_core_outstanding(pc), 0);
-  kefo_producer_core_del(pc);
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 0);
+  kefo__producer_core_del(pc);
 }
 
 static void test_fail_on_error(void) {
@@ -377,7 +377,7 @@ static void test_fail_on_error(void) {
   b = take(pc, 100, NULL);
   answer(pc, b, 110, 0, "InternalFailure", NULL);
   CU_ASSERT_EQUAL(S.fails[0], 1);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_ttl(void) {
@@ -391,10 +391,10 @@ static void test_ttl(void) {
   /* No map yet: it waits, and its TTL runs. */
   put(pc, 0, NULL, NULL, 10, 0);
   CU_ASSERT_PTR_NULL(take(pc, 500, NULL));
-  CU_ASSERT_EQUAL(kefo_producer_core_next_wake(pc, 500), 500);
-  kefo_producer_core_expire(pc, 999);
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 500), 500);
+  kefo__producer_core_expire(pc, 999);
   CU_ASSERT_EQUAL(S.fails[0], 0);
-  kefo_producer_core_expire(pc, 1000);
+  kefo__producer_core_expire(pc, 1000);
   CU_ASSERT_EQUAL(S.fails[0], 1);
   CU_ASSERT_EQUAL(S.fail_code[0], KEFO_ERR_TIMEOUT);
   /* A retryable call failure after the TTL fails the record. */
@@ -406,10 +406,10 @@ static void test_ttl(void) {
   info.code = KEFO_ERR_HTTP;
   info.message = "connection lost";
   info.retryable = 1;
-  kefo_producer_core_done(pc, b, NULL, 0, KEFO_ERR_HTTP, &info, 2000);
+  kefo__producer_core_done(pc, b, NULL, 0, KEFO_ERR_HTTP, &info, 2000);
   CU_ASSERT_EQUAL(S.fails[1], 1);
   CU_ASSERT_EQUAL(S.fail_code[1], KEFO_ERR_TIMEOUT);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_call_failure(void) {
@@ -428,18 +428,18 @@ static void test_call_failure(void) {
   info.http_status = 500;
   info.retryable = 1;
   info.message = "InternalFailure";
-  kefo_producer_core_done(pc, b, NULL, 0, KEFO_ERR_AWS, &info, 110);
-  CU_ASSERT_EQUAL(kefo_producer_core_outstanding(pc), 4);
+  kefo__producer_core_done(pc, b, NULL, 0, KEFO_ERR_AWS, &info, 110);
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 4);
   b = take(pc, 1000, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_records(b), 4);
+  CU_ASSERT_EQUAL(kefo__producer_batch_records(b), 4);
   /* An answer with the wrong number of entries is a failed call. */
   {
     kefo_producer_entry_result r[1];
     memset(r, 0, sizeof(r));
     r[0].shard_id = "shard-0";
     r[0].sequence_number = "1";
-    CU_ASSERT_EQUAL(kefo_producer_core_done(pc, b, r, 1, 0, NULL, 1010),
+    CU_ASSERT_EQUAL(kefo__producer_core_done(pc, b, r, 1, 0, NULL, 1010),
                     KEFO_ERR_BAD_RESPONSE);
   }
   CU_ASSERT_EQUAL(S.acks[0], 0);
@@ -448,12 +448,12 @@ static void test_call_failure(void) {
   /* Non-retryable: every record fails, none is retried. */
   info.retryable = 0;
   info.http_status = 400;
-  kefo_producer_core_done(pc, b, NULL, 0, KEFO_ERR_AWS, &info, 3010);
+  kefo__producer_core_done(pc, b, NULL, 0, KEFO_ERR_AWS, &info, 3010);
   for (i = 0; i < 4; ++i) {
     CU_ASSERT_EQUAL(S.fails[i], 1);
     CU_ASSERT_EQUAL(S.acks[i], 0);
   }
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_ordered(void) {
@@ -470,7 +470,7 @@ static void test_ordered(void) {
   b1 = take(pc, 100, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b1);
   /* One entry per shard per call, one call per shard in flight. */
-  CU_ASSERT_EQUAL(kefo_producer_batch_entries(b1), 1);
+  CU_ASSERT_EQUAL(kefo__producer_batch_entries(b1), 1);
   CU_ASSERT_PTR_NULL(take(pc, 100, NULL));
   answer(pc, b1, 110, 0, "InternalFailure", NULL);
   /* The retry goes first, before record 1. */
@@ -484,7 +484,7 @@ static void test_ordered(void) {
   for (i = 0; i < 3; ++i) {
     CU_ASSERT_EQUAL(S.order[i], i);
   }
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_backpressure(void) {
@@ -499,17 +499,17 @@ static void test_backpressure(void) {
     CU_ASSERT_EQUAL(put(pc, i, NULL, NULL, 10, 0), 0);
   }
   CU_ASSERT_EQUAL(put(pc, 8, NULL, NULL, 10, 0), KEFO_ERR_WOULD_BLOCK);
-  CU_ASSERT_EQUAL(kefo_producer_core_room_again(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_room_again(pc), 0);
   /* Half full: sent without waiting for the linger time. */
   b = take(pc, 0, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
   /* In flight still counts. */
   CU_ASSERT_EQUAL(put(pc, 8, NULL, NULL, 10, 0), KEFO_ERR_WOULD_BLOCK);
   answer(pc, b, 10, -1, NULL, NULL);
-  CU_ASSERT_EQUAL(kefo_producer_core_room_again(pc), 1);
-  CU_ASSERT_EQUAL(kefo_producer_core_room_again(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_room_again(pc), 1);
+  CU_ASSERT_EQUAL(kefo__producer_core_room_again(pc), 0);
   CU_ASSERT_EQUAL(put(pc, 8, NULL, NULL, 10, 10), 0);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 
   /* Bytes too. */
   s = plain();
@@ -518,12 +518,12 @@ static void test_backpressure(void) {
   CU_ASSERT_EQUAL(put(pc, 0, NULL, NULL, 1000, 0), 0);
   {
     uint8_t *big = calloc(1, (1u << 20) - 100);
-    CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, NULL, 0, big,
-                                           (1u << 20) - 100, &idx[1], 0),
+    CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0, big,
+                                            (1u << 20) - 100, &idx[1], 0),
                     KEFO_ERR_WOULD_BLOCK);
     free(big);
   }
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_flush(void) {
@@ -535,33 +535,33 @@ static void test_flush(void) {
 
   s.linger_ms = 60000;
   pc = core(&s, 1);
-  CU_ASSERT_EQUAL(kefo_producer_core_flush(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_flush(pc), 0);
   for (i = 0; i < 3; ++i) {
     put(pc, i, NULL, NULL, 10, 0);
   }
-  t1 = kefo_producer_core_flush(pc);
+  t1 = kefo__producer_core_flush(pc);
   CU_ASSERT(t1 > 0);
   /* A flush sends at once, linger or not. */
   b1 = take(pc, 0, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b1);
   put(pc, 3, NULL, NULL, 10, 1);
-  t2 = kefo_producer_core_flush(pc);
+  t2 = kefo__producer_core_flush(pc);
   CU_ASSERT(t2 > t1);
   b2 = take(pc, 1, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b2);
   /* The later record first: the second flush still waits for the first
      three, and the first is not done by a record put after it. */
   answer(pc, b2, 2, -1, NULL, NULL);
-  CU_ASSERT_EQUAL(kefo_producer_core_flushed(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_flushed(pc), 0);
   answer(pc, b1, 5, 2, "InternalFailure", NULL);
-  CU_ASSERT_EQUAL(kefo_producer_core_flushed(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_flushed(pc), 0);
   b1 = take(pc, 500, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b1);
   answer(pc, b1, 501, -1, NULL, NULL);
-  CU_ASSERT_EQUAL(kefo_producer_core_flushed(pc), t1);
-  CU_ASSERT_EQUAL(kefo_producer_core_flushed(pc), t2);
-  CU_ASSERT_EQUAL(kefo_producer_core_flushed(pc), 0);
-  kefo_producer_core_del(pc);
+  CU_ASSERT_EQUAL(kefo__producer_core_flushed(pc), t1);
+  CU_ASSERT_EQUAL(kefo__producer_core_flushed(pc), t2);
+  CU_ASSERT_EQUAL(kefo__producer_core_flushed(pc), 0);
+  kefo__producer_core_del(pc);
 }
 
 /* 2^127: the split point of two equal shards. */
@@ -582,7 +582,7 @@ static void test_shard_map(void) {
   set_map(pc, 2, 200);
   b = take(pc, 200, &j);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_entries(b), 2);
+  CU_ASSERT_EQUAL(kefo__producer_batch_entries(b), 2);
   /* A record's own explicit hash key goes with it. */
   cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "Records")) {
     const char *k = cJSON_GetObjectItem(e, "ExplicitHashKey")->valuestring;
@@ -590,37 +590,37 @@ static void test_shard_map(void) {
   }
   cJSON_Delete(j);
   /* Kinesis wrote them where the map did not say: the map is stale. */
-  CU_ASSERT_EQUAL(kefo_producer_core_map_stale(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_map_stale(pc), 0);
   answer(pc, b, 210, -1, NULL, "shard-9");
-  CU_ASSERT_EQUAL(kefo_producer_core_map_stale(pc), 1);
+  CU_ASSERT_EQUAL(kefo__producer_core_map_stale(pc), 1);
   /* A reshard: queued records move to the shard that owns them now. */
   put(pc, 2, NULL, HIGH, 10, 300);
   put(pc, 3, NULL, MID, 10, 300);
   {
     kefo_producer_shard_info info[3];
     info[0].shard_id = "shard-0";
-    kefo_hash_range_init(&info[0].range, "0", 1,
-                         "170141183460469231731687303715884105727", 39);
+    kefo__hash_range_init(&info[0].range, "0", 1,
+                          "170141183460469231731687303715884105727", 39);
     info[1].shard_id = "child-a";
-    kefo_hash_range_init(&info[1].range, MID, strlen(MID), MID, strlen(MID));
+    kefo__hash_range_init(&info[1].range, MID, strlen(MID), MID, strlen(MID));
     info[2].shard_id = "child-b";
-    kefo_hash_range_init(&info[2].range, HIGH, strlen(HIGH),
-                         "340282366920938463463374607431768211455", 39);
-    CU_ASSERT_EQUAL(kefo_producer_core_set_shards(pc, info, 3, 300), 0);
+    kefo__hash_range_init(&info[2].range, HIGH, strlen(HIGH),
+                          "340282366920938463463374607431768211455", 39);
+    CU_ASSERT_EQUAL(kefo__producer_core_set_shards(pc, info, 3, 300), 0);
     /* Overlapping ranges are refused. */
     info[1].range.end = info[2].range.start;
-    CU_ASSERT_EQUAL(kefo_producer_core_set_shards(pc, info, 3, 300),
+    CU_ASSERT_EQUAL(kefo__producer_core_set_shards(pc, info, 3, 300),
                     KEFO_ERR_INVALID_ARGUMENT);
   }
-  CU_ASSERT_EQUAL(kefo_producer_core_map_stale(pc), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_map_stale(pc), 0);
   b = take(pc, 400, &j);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT_EQUAL(kefo_producer_batch_entries(b), 2);
+  CU_ASSERT_EQUAL(kefo__producer_batch_entries(b), 2);
   cJSON_Delete(j);
   answer(pc, b, 410, -1, NULL, NULL);
   CU_ASSERT_EQUAL(S.acks[2], 1);
   CU_ASSERT_EQUAL(S.acks[3], 1);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_rate_limit(void) {
@@ -638,20 +638,20 @@ static void test_rate_limit(void) {
   }
   /* 1,000 records a second: two calls of 500 at once, then nothing. */
   while ((b = take(pc, 100, NULL)) != NULL) {
-    sent += kefo_producer_batch_records(b);
+    sent += kefo__producer_batch_records(b);
     ++calls;
     answer(pc, b, 100, -1, NULL, NULL);
   }
   CU_ASSERT_EQUAL(sent, 1000);
   CU_ASSERT_EQUAL(calls, 2);
   /* Half a second later, 500 more tokens. */
-  CU_ASSERT(kefo_producer_core_next_wake(pc, 100) > 0);
+  CU_ASSERT(kefo__producer_core_next_wake(pc, 100) > 0);
   b = take(pc, 600, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-  CU_ASSERT(kefo_producer_batch_records(b) >= 499 &&
-            kefo_producer_batch_records(b) <= 500);
+  CU_ASSERT(kefo__producer_batch_records(b) >= 499 &&
+            kefo__producer_batch_records(b) <= 500);
   answer(pc, b, 600, -1, NULL, NULL);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 
   /* Bytes: 1 MiB a second, 100 KiB records: 10 then a wait. */
   s = plain();
@@ -659,16 +659,16 @@ static void test_rate_limit(void) {
   pc = core(&s, 1);
   for (i = 0; i < 20; ++i) {
     uint8_t *d = calloc(1, 100 * 1024);
-    kefo_producer_core_put(pc, "k", 1, NULL, 0, d, 100 * 1024, &idx[i], 0);
+    kefo__producer_core_put(pc, "k", 1, NULL, 0, d, 100 * 1024, &idx[i], 0);
     free(d);
   }
   sent = 0;
   while ((b = take(pc, 100, NULL)) != NULL) {
-    sent += kefo_producer_batch_records(b);
+    sent += kefo__producer_batch_records(b);
     answer(pc, b, 100, -1, NULL, NULL);
   }
   CU_ASSERT(sent >= 10 && sent <= 11);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 static void test_bad_arguments(void) {
@@ -678,36 +678,39 @@ static void test_bad_arguments(void) {
   uint8_t *big = calloc(1, 1u << 20);
 
   memset(pk, 'k', sizeof(pk));
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, pk, 0, NULL, 0, big, 1, NULL, 0),
-                  KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, pk, 257, NULL, 0, big, 1, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, pk, 0, NULL, 0, big, 1, NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo_producer_core_put(pc, pk, 256, NULL, 0, big, 1u << 20, NULL, 0),
+      kefo__producer_core_put(pc, pk, 257, NULL, 0, big, 1, NULL, 0),
       KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, "12x", 3, big, 1, NULL, 0),
-                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(
+      kefo__producer_core_put(pc, pk, 256, NULL, 0, big, 1u << 20, NULL, 0),
+      KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(
+      kefo__producer_core_put(pc, "k", 1, "12x", 3, big, 1, NULL, 0),
+      KEFO_ERR_INVALID_ARGUMENT);
   /* PutRecords' pattern: no leading zero, at most 39 digits; a long run of
      zeros (a valid number) would not fit the record's key length. */
   memset(big, '0', 70000);
   big[69999] = '1';
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, (const char *)big, 70000,
-                                         big, 1, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, (const char *)big, 70000,
+                                          big, 1, NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
   memset(big, 0, 70000);
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, "012", 3, big, 1, NULL, 0),
-                  KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo_producer_core_put(pc, "k", 1, NULL, 0, big, (size_t)-1, NULL, 0),
+      kefo__producer_core_put(pc, "k", 1, "012", 3, big, 1, NULL, 0),
       KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo_producer_core_put(pc, "k", 1, "0", 1, big, 1, &idx[1], 0), 0);
-  CU_ASSERT_EQUAL(kefo_producer_core_put(
+      kefo__producer_core_put(pc, "k", 1, NULL, 0, big, (size_t)-1, NULL, 0),
+      KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(
+      kefo__producer_core_put(pc, "k", 1, "0", 1, big, 1, &idx[1], 0), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_put(
                       pc, "k", 1, "340282366920938463463374607431768211456", 39,
                       big, 1, NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, pk, 256, NULL, 0, big,
-                                         (1u << 20) - 256, &idx[0], 0),
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, pk, 256, NULL, 0, big,
+                                          (1u << 20) - 256, &idx[0], 0),
                   0);
   /* The error that stops a producer reaches each record whole. */
   {
@@ -716,22 +719,22 @@ static void test_bad_arguments(void) {
     info.code = KEFO_ERR_AWS;
     info.aws_type = "ResourceNotFoundException";
     info.message = "ListShards failed: no such stream";
-    kefo_producer_core_fail_all_info(pc, &info, 1);
+    kefo__producer_core_fail_all_info(pc, &info, 1);
   }
   CU_ASSERT_EQUAL(S.fails[0], 1);
   CU_ASSERT_EQUAL(S.fail_code[0], KEFO_ERR_AWS);
   CU_ASSERT_STRING_EQUAL(S.fail_type, "ResourceNotFoundException");
-  CU_ASSERT_EQUAL(kefo_producer_core_put(pc, "k", 1, NULL, 0, big, 1, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0, big, 1, NULL, 0),
                   KEFO_ERR_INVALID_STATE);
   {
     kefo_producer_settings bad = plain();
     kefo_producer_core *x = NULL;
     bad.batch_max_records = 501;
-    CU_ASSERT_EQUAL(kefo_producer_core_new(&x, &bad, &cbs, NULL, NULL, NULL),
+    CU_ASSERT_EQUAL(kefo__producer_core_new(&x, &bad, &cbs, NULL, NULL, NULL),
                     KEFO_ERR_INVALID_ARGUMENT);
   }
   free(big);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_del(pc);
 }
 
 /* Put, map, take, a partial failure, a retry, a flush and a stop, with
@@ -747,39 +750,39 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   (void)arg;
   s.aggregate = 1;
   reset_seen();
-  rv = kefo_producer_core_new(&pc, &s, &cbs, NULL, &kefo_fake_clock, mem);
+  rv = kefo__producer_core_new(&pc, &s, &cbs, NULL, &kefo_fake_clock, mem);
   if (rv != 0) {
     return rv;
   }
   info.shard_id = "shard-0";
-  kefo_hash_range_init(&info.range, "0", 1,
-                       "340282366920938463463374607431768211455", 39);
+  kefo__hash_range_init(&info.range, "0", 1,
+                        "340282366920938463463374607431768211455", 39);
   for (i = 0; i < 6; ++i) {
     char k[8];
     snprintf(k, sizeof(k), "k%d", i);
-    if ((rv = kefo_producer_core_put(pc, k, strlen(k), NULL, 0,
-                                     (const uint8_t *)"data", 4, &idx[i], 0)) !=
-        0) {
+    if ((rv = kefo__producer_core_put(pc, k, strlen(k), NULL, 0,
+                                      (const uint8_t *)"data", 4, &idx[i],
+                                      0)) != 0) {
       goto out;
     }
   }
-  if ((rv = kefo_producer_core_set_shards(pc, &info, 1, 0)) != 0 ||
-      kefo_producer_core_flush(pc) < 0) {
+  if ((rv = kefo__producer_core_set_shards(pc, &info, 1, 0)) != 0 ||
+      kefo__producer_core_flush(pc) < 0) {
     rv = rv ? rv : KEFO_ERR_NOMEM;
     goto out;
   }
-  kefo_buf_init(&body, mem);
-  rv = kefo_producer_core_next_batch(pc, 100, "s", NULL, &b, &body);
-  kefo_buf_free(&body);
+  kefo__buf_init(&body, mem);
+  rv = kefo__producer_core_next_batch(pc, 100, "s", NULL, &b, &body);
+  kefo__buf_free(&body);
   if (rv == 0 && b) {
     kefo_producer_entry_result r;
     memset(&r, 0, sizeof(r));
     r.error_code = "InternalFailure";
-    kefo_producer_core_done(pc, b, &r, 1, 0, NULL, 110);
+    kefo__producer_core_done(pc, b, &r, 1, 0, NULL, 110);
   }
 out:
-  kefo_producer_core_fail_all(pc, KEFO_ERR_CANCELLED, "stop", 1);
-  kefo_producer_core_del(pc);
+  kefo__producer_core_fail_all(pc, KEFO_ERR_CANCELLED, "stop", 1);
+  kefo__producer_core_del(pc);
   return rv;
 }
 

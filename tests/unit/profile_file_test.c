@@ -41,17 +41,17 @@ static kefo_profile_set *parse(kefo_profile_file_kind kind, const char *text,
   kefo_profile_set *set = NULL;
   char err[256];
 
-  CU_ASSERT_FATAL(kefo_profile_set_new(&set, NULL) == 0);
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(set, kind, "test.ini",
-                                         (const uint8_t *)text, strlen(text),
-                                         err, sizeof(err)),
+  CU_ASSERT_FATAL(kefo__profile_set_new(&set, NULL) == 0);
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(set, kind, "test.ini",
+                                          (const uint8_t *)text, strlen(text),
+                                          err, sizeof(err)),
                   expect);
   return set;
 }
 
 static const char *value(const kefo_profile_set *set, const char *profile,
                          const char *key) {
-  return kefo_profile_get(kefo_profile_set_find(set, profile), key);
+  return kefo__profile_get(kefo__profile_set_find(set, profile), key);
 }
 
 static int str_eq(const char *a, const char *b) {
@@ -102,17 +102,17 @@ static void test_config_grammar(void) {
   /* Keys compare without case; a later value replaces. */
   CU_ASSERT(str_eq(value(set, "dev", "OUTPUT"), "text"));
   CU_ASSERT(str_eq(value(set, "spaced", "x"), "1"));
-  CU_ASSERT(kefo_profile_set_find(set, "corp") == NULL);
-  CU_ASSERT(kefo_profile_set_find(set, "local") == NULL);
-  CU_ASSERT(kefo_profile_set_find(set, "bad") == NULL);
-  CU_ASSERT(kefo_profile_set_find(set, "nonprofile") == NULL);
-  CU_ASSERT_EQUAL(kefo_profile_set_count(set), 3);
-  dev = kefo_profile_set_find(set, "dev");
-  CU_ASSERT_EQUAL(kefo_profile_count(dev), 5);
+  CU_ASSERT(kefo__profile_set_find(set, "corp") == NULL);
+  CU_ASSERT(kefo__profile_set_find(set, "local") == NULL);
+  CU_ASSERT(kefo__profile_set_find(set, "bad") == NULL);
+  CU_ASSERT(kefo__profile_set_find(set, "nonprofile") == NULL);
+  CU_ASSERT_EQUAL(kefo__profile_set_count(set), 3);
+  dev = kefo__profile_set_find(set, "dev");
+  CU_ASSERT_EQUAL(kefo__profile_count(dev), 5);
   CU_ASSERT(
-      str_eq(kefo_profile_name_of(kefo_profile_set_at(set, 0)), "default"));
-  CU_ASSERT(kefo_profile_set_at(set, 3) == NULL);
-  kefo_profile_set_del(set);
+      str_eq(kefo__profile_name_of(kefo__profile_set_at(set, 0)), "default"));
+  CU_ASSERT(kefo__profile_set_at(set, 3) == NULL);
+  kefo__profile_set_del(set);
 }
 
 static void test_credentials_grammar(void) {
@@ -129,14 +129,14 @@ static void test_credentials_grammar(void) {
   CU_ASSERT(str_eq(value(set, "default", "aws_secret_access_key"), "s/e+c=r"));
   CU_ASSERT(str_eq(value(set, "dev", "aws_access_key_id"), "AKIDDEV"));
   /* "[profile x]" is no profile in the credentials file. */
-  CU_ASSERT(kefo_profile_set_find(set, "dev2") == NULL);
-  CU_ASSERT(kefo_profile_set_find(set, "profile dev2") == NULL);
-  kefo_profile_set_del(set);
+  CU_ASSERT(kefo__profile_set_find(set, "dev2") == NULL);
+  CU_ASSERT(kefo__profile_set_find(set, "profile dev2") == NULL);
+  kefo__profile_set_del(set);
 
   /* In the config file, "[dev]" is not a profile. */
   set = parse(KEFO_PROFILE_FILE_CONFIG, "[dev]\nregion = x\n", 0);
-  CU_ASSERT(kefo_profile_set_find(set, "dev") == NULL);
-  kefo_profile_set_del(set);
+  CU_ASSERT(kefo__profile_set_find(set, "dev") == NULL);
+  kefo__profile_set_del(set);
 }
 
 static void test_merge_and_default(void) {
@@ -153,15 +153,15 @@ static void test_merge_and_default(void) {
   char err[128];
 
   CU_ASSERT(str_eq(value(set, "default", "region"), "eu-central-1"));
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CREDENTIALS,
-                                         "creds", (const uint8_t *)creds,
-                                         strlen(creds), err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CREDENTIALS,
+                                          "creds", (const uint8_t *)creds,
+                                          strlen(creds), err, sizeof(err)),
                   0);
   CU_ASSERT(str_eq(value(set, "a", "aws_access_key_id"), "FROMCREDS"));
   CU_ASSERT(str_eq(value(set, "a", "region"), "us-west-2"));
-  kefo_profile_set_describe(set, err, sizeof(err));
+  kefo__profile_set_describe(set, err, sizeof(err));
   CU_ASSERT_STRING_EQUAL(err, "test.ini and creds");
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 
   /* "[profile default]" after "[default]" replaces its properties. */
   set = parse(KEFO_PROFILE_FILE_CONFIG,
@@ -170,15 +170,15 @@ static void test_merge_and_default(void) {
               0);
   CU_ASSERT(str_eq(value(set, "default", "region"), "new"));
   CU_ASSERT(value(set, "default", "output") == NULL);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 }
 
 static void expect_error(const char *text, const char *message) {
   kefo_profile_set *set = NULL;
   char err[256] = "";
 
-  CU_ASSERT_FATAL(kefo_profile_set_new(&set, NULL) == 0);
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(
+  CU_ASSERT_FATAL(kefo__profile_set_new(&set, NULL) == 0);
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(
                       set, KEFO_PROFILE_FILE_CONFIG, "/home/u/.aws/config",
                       (const uint8_t *)text, strlen(text), err, sizeof(err)),
                   KEFO_ERR_CONFIG);
@@ -186,7 +186,7 @@ static void expect_error(const char *text, const char *message) {
     fprintf(stderr, "\n  got '%s'\n  want '%s'\n", err, message);
   }
   CU_ASSERT_STRING_EQUAL(err, message);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 }
 
 static void test_errors(void) {
@@ -209,27 +209,27 @@ static void test_errors(void) {
   expect_error("[default]\naws_secret_access_key = SECRETVALUE\n[x\n",
                "/home/u/.aws/config:3: expected ']' to close the section name");
 
-  CU_ASSERT_FATAL(kefo_profile_set_new(&set, NULL) == 0);
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "f",
-                                         (const uint8_t *)nul, sizeof(nul) - 1,
-                                         err, sizeof(err)),
+  CU_ASSERT_FATAL(kefo__profile_set_new(&set, NULL) == 0);
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "f",
+                                          (const uint8_t *)nul, sizeof(nul) - 1,
+                                          err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT_STRING_EQUAL(err, "f:2: NUL byte in the line");
   big = calloc(1, KEFO_PROFILE_FILE_MAX + 1);
   CU_ASSERT_FATAL(big != NULL);
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "f",
-                                         big, KEFO_PROFILE_FILE_MAX + 1, err,
-                                         sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "f",
+                                          big, KEFO_PROFILE_FILE_MAX + 1, err,
+                                          sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strstr(err, "larger than") != NULL);
   free(big);
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(NULL, KEFO_PROFILE_FILE_CONFIG, "f",
-                                         NULL, 0, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(NULL, KEFO_PROFILE_FILE_CONFIG, "f",
+                                          NULL, 0, err, sizeof(err)),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "f",
-                                         NULL, 0, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "f",
+                                          NULL, 0, NULL, 0),
                   0);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 }
 
 /* A scratch folder under /tmp, removed by rm_tree. */
@@ -271,39 +271,39 @@ static void test_load_files(void) {
 
   /* Neither file: an empty set that says where it looked. */
   CU_ASSERT_EQUAL(
-      kefo_profile_set_load_default(&set, NULL, &env, err, sizeof(err)), 0);
-  CU_ASSERT_EQUAL(kefo_profile_set_count(set), 0);
-  kefo_profile_set_describe(set, err, sizeof(err));
+      kefo__profile_set_load_default(&set, NULL, &env, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL(kefo__profile_set_count(set), 0);
+  kefo__profile_set_describe(set, err, sizeof(err));
   CU_ASSERT(strstr(err, "neither") != NULL && strstr(err, config) != NULL &&
             strstr(err, creds) != NULL);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 
   write_file(config, "[default]\nregion = us-east-2\n");
   write_file(creds, "[default]\naws_access_key_id = AKID\n");
   CU_ASSERT_EQUAL(
-      kefo_profile_set_load_default(&set, NULL, &env, err, sizeof(err)), 0);
+      kefo__profile_set_load_default(&set, NULL, &env, err, sizeof(err)), 0);
   CU_ASSERT(str_eq(value(set, "default", "region"), "us-east-2"));
   CU_ASSERT(str_eq(value(set, "default", "aws_access_key_id"), "AKID"));
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 
   /* A syntax error names the file and line. */
   write_file(creds, "[default]\naws_access_key_id\n");
   CU_ASSERT_EQUAL(
-      kefo_profile_set_load_default(&set, NULL, &env, err, sizeof(err)),
+      kefo__profile_set_load_default(&set, NULL, &env, err, sizeof(err)),
       KEFO_ERR_CONFIG);
   CU_ASSERT(set == NULL);
   CU_ASSERT(strstr(err, creds) != NULL && strstr(err, ":2: ") != NULL);
 
   /* Missing, a folder, too large. */
-  CU_ASSERT_FATAL(kefo_profile_set_new(&set, NULL) == 0);
+  CU_ASSERT_FATAL(kefo__profile_set_new(&set, NULL) == 0);
   snprintf(sub, sizeof(sub), "%s/missing", dir);
-  CU_ASSERT_EQUAL(kefo_profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG, sub,
-                                             &found, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG,
+                                              sub, &found, err, sizeof(err)),
                   0);
   CU_ASSERT_EQUAL(found, 0);
   snprintf(sub, sizeof(sub), "%s/.aws", dir);
-  CU_ASSERT_EQUAL(kefo_profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG, sub,
-                                             &found, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG,
+                                              sub, &found, err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strstr(err, "not a regular file") != NULL);
   f = fopen(config, "wb");
@@ -313,11 +313,11 @@ static void test_load_files(void) {
     fputs("# padding line\n", f);
   }
   fclose(f);
-  CU_ASSERT_EQUAL(kefo_profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG,
-                                             config, &found, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_set_load_file(set, KEFO_PROFILE_FILE_CONFIG,
+                                              config, &found, err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strstr(err, "larger than") != NULL && strstr(err, config) != NULL);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
   rm_tree(dir);
 }
 
@@ -338,32 +338,35 @@ static void test_paths(void) {
   fake_env fe = {pairs1};
   kefo_env env = {fake_getenv, &fe};
 
-  CU_ASSERT_EQUAL(kefo_profile_paths(&env, config, creds, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL(kefo__profile_paths(&env, config, creds, err, sizeof(err)),
+                  0);
   CU_ASSERT_STRING_EQUAL(config, "/home/u/.aws/config");
   CU_ASSERT_STRING_EQUAL(creds, "/home/u/.aws/credentials");
   fe.pairs = pairs2;
-  CU_ASSERT_EQUAL(kefo_profile_paths(&env, config, creds, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL(kefo__profile_paths(&env, config, creds, err, sizeof(err)),
+                  0);
   CU_ASSERT_STRING_EQUAL(config, "/home/u/cfg/config");
   CU_ASSERT_STRING_EQUAL(creds, "/etc/aws/creds");
   fe.pairs = pairs3;
-  CU_ASSERT_EQUAL(kefo_profile_paths(&env, config, creds, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__profile_paths(&env, config, creds, err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT_STRING_EQUAL(err,
                          "HOME is not set, so ~/.aws/credentials cannot be "
                          "found");
   fe.pairs = pairs4;
-  CU_ASSERT_EQUAL(kefo_profile_paths(&env, config, creds, err, sizeof(err)), 0);
+  CU_ASSERT_EQUAL(kefo__profile_paths(&env, config, creds, err, sizeof(err)),
+                  0);
   CU_ASSERT_STRING_EQUAL(creds, "/a/creds");
 
   /* Profile name: configured, AWS_PROFILE, "default"; empty is unset. */
   fe.pairs = pairs1;
-  CU_ASSERT_STRING_EQUAL(kefo_profile_name(&env, NULL), "default");
-  CU_ASSERT_STRING_EQUAL(kefo_profile_name(&env, "x"), "x");
+  CU_ASSERT_STRING_EQUAL(kefo__profile_name(&env, NULL), "default");
+  CU_ASSERT_STRING_EQUAL(kefo__profile_name(&env, "x"), "x");
   fe.pairs = pairs5;
-  CU_ASSERT_STRING_EQUAL(kefo_profile_name(&env, NULL), "dev");
-  CU_ASSERT_STRING_EQUAL(kefo_profile_name(&env, ""), "dev");
-  CU_ASSERT(kefo_env_get(&env, "HOME") == NULL);
-  CU_ASSERT(kefo_env_get(NULL, "KEFO_SURELY_UNSET_VARIABLE_42") == NULL);
+  CU_ASSERT_STRING_EQUAL(kefo__profile_name(&env, NULL), "dev");
+  CU_ASSERT_STRING_EQUAL(kefo__profile_name(&env, ""), "dev");
+  CU_ASSERT(kefo__env_get(&env, "HOME") == NULL);
+  CU_ASSERT(kefo__env_get(NULL, "KEFO_SURELY_UNSET_VARIABLE_42") == NULL);
 }
 
 static const char fm_config[] =
@@ -380,24 +383,24 @@ static int fm_parse(const kefo_mem *mem, void *arg) {
   int rv;
 
   (void)arg;
-  rv = kefo_profile_set_new(&set, mem);
+  rv = kefo__profile_set_new(&set, mem);
   if (rv != 0) {
     return rv;
   }
-  rv = kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "config",
-                              (const uint8_t *)fm_config, strlen(fm_config),
-                              err, sizeof(err));
+  rv = kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "config",
+                               (const uint8_t *)fm_config, strlen(fm_config),
+                               err, sizeof(err));
   if (rv == 0) {
-    rv = kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CREDENTIALS, "creds",
-                                (const uint8_t *)fm_creds, strlen(fm_creds),
-                                err, sizeof(err));
+    rv = kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CREDENTIALS, "creds",
+                                 (const uint8_t *)fm_creds, strlen(fm_creds),
+                                 err, sizeof(err));
   }
   if (rv == 0 && !(str_eq(value(set, "b", "aws_secret_access_key"), "SK") &&
                    str_eq(value(set, "a", "s3"), "\nx = 1\ny = 2") &&
                    str_eq(value(set, "a", "region"), "r"))) {
     rv = -1;
   }
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
   return rv;
 }
 
@@ -407,11 +410,11 @@ static int fm_load(const kefo_mem *mem, void *arg) {
   char err[256];
   int rv;
 
-  rv = kefo_profile_set_load_default(&set, mem, env, err, sizeof(err));
+  rv = kefo__profile_set_load_default(&set, mem, env, err, sizeof(err));
   if (rv == 0 && !str_eq(value(set, "c", "aws_access_key_id"), "AK2")) {
     rv = -1;
   }
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
   return rv;
 }
 

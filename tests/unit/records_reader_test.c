@@ -18,7 +18,7 @@
 
 static int parse(kefo_records_parser *p, const char *json,
                  kefo_records_event *ev) {
-  return kefo_records_parse(p, (const uint8_t *)json, strlen(json), ev);
+  return kefo__records_parse(p, (const uint8_t *)json, strlen(json), ev);
 }
 
 static void test_fields(void) {
@@ -32,7 +32,7 @@ static void test_fields(void) {
       "\"ContinuationSequenceNumber\":\"4961\",\"MillisBehindLatest\":42,"
       "\"ChildShards\":[ {\"ShardId\":\"shardId-1\"} ]}";
 
-  kefo_records_parser_init(&p, NULL);
+  kefo__records_parser_init(&p, NULL);
   CU_ASSERT_EQUAL_FATAL(parse(&p, json, &ev), 0);
   CU_ASSERT_TRUE(ev.has_records);
   CU_ASSERT_EQUAL_FATAL(ev.nrecords, 2);
@@ -123,7 +123,7 @@ static void test_fields(void) {
                   0);
   CU_ASSERT_EQUAL(ev.behind_ms, 1);
   CU_ASSERT_STRING_EQUAL(ev.records[0].seq, "a");
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
 }
 
 static void test_escapes(void) {
@@ -137,7 +137,7 @@ static void test_escapes(void) {
       "\\b\\f\\n\\r\\t\"}],\"Continuation\\u0053equenceNumber\":\"\\u0032\"}";
   const char want[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"\\/\b\f\n\r\t";
 
-  kefo_records_parser_init(&p, NULL);
+  kefo__records_parser_init(&p, NULL);
   CU_ASSERT_EQUAL_FATAL(parse(&p, json, &ev), 0);
   CU_ASSERT_EQUAL_FATAL(ev.nrecords, 1);
   CU_ASSERT_EQUAL(ev.records[0].data_len, 4);
@@ -150,7 +150,7 @@ static void test_escapes(void) {
   CU_ASSERT_EQUAL(parse(&p, "{\"MillisBehindLatest\\u0000x\":3}", &ev), 0);
   CU_ASSERT_TRUE(ev.has_behind);
   CU_ASSERT_EQUAL(ev.behind_ms, 3);
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
 }
 
 static void test_refused(void) {
@@ -188,7 +188,7 @@ static void test_refused(void) {
   char deep[200];
   size_t i;
 
-  kefo_records_parser_init(&p, NULL);
+  kefo__records_parser_init(&p, NULL);
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
     int rv = parse(&p, cases[i].json, &ev);
     CU_ASSERT_EQUAL(rv, KEFO_ERR_BAD_RESPONSE);
@@ -214,7 +214,7 @@ static void test_refused(void) {
     CU_ASSERT_EQUAL(parse(&p, deep, &ev), i == 0 ? 0 : KEFO_ERR_BAD_RESPONSE);
   }
   CU_ASSERT_STRING_EQUAL(p.error, "nested too deep");
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
 }
 
 /*
@@ -230,7 +230,7 @@ static void test_runs(void) {
   size_t len, at;
   int bad = 0;
 
-  kefo_records_parser_init(&p, NULL);
+  kefo__records_parser_init(&p, NULL);
   for (len = 1; len <= 140; ++len) {
     for (at = 0; at < len; ++at) {
       size_t n;
@@ -240,7 +240,7 @@ static void test_runs(void) {
       n = (size_t)snprintf(json, sizeof(json),
                            "{\"Records\":[{\"PartitionKey\":\"%.*s\\n%s\"}]}",
                            (int)at, want, want + at + 1);
-      if (kefo_records_parse(&p, (uint8_t *)json, n, &ev) != 0 ||
+      if (kefo__records_parse(&p, (uint8_t *)json, n, &ev) != 0 ||
           ev.nrecords != 1 || ev.records[0].pk_len != len ||
           memcmp(ev.records[0].pk, want, len) != 0) {
         ++bad;
@@ -248,7 +248,7 @@ static void test_runs(void) {
       /* The same with the raw control character: refused at its byte. */
       n = (size_t)snprintf(json, sizeof(json),
                            "{\"Records\":[{\"PartitionKey\":\"%s\"}]}", want);
-      if (kefo_records_parse(&p, (uint8_t *)json, n, &ev) !=
+      if (kefo__records_parse(&p, (uint8_t *)json, n, &ev) !=
               KEFO_ERR_BAD_RESPONSE ||
           p.error_offset != 29 + at) {
         ++bad;
@@ -256,7 +256,7 @@ static void test_runs(void) {
     }
   }
   CU_ASSERT_EQUAL(bad, 0);
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
 }
 
 /*
@@ -269,7 +269,7 @@ static void test_agrees_with_cjson(void) {
   unsigned seed = 12345;
   int round, mismatches = 0;
 
-  kefo_records_parser_init(&p, NULL);
+  kefo__records_parser_init(&p, NULL);
   for (round = 0; round < 200; ++round) {
     cJSON *root = cJSON_CreateObject(), *recs = cJSON_CreateArray(), *back;
     int n = (int)(rand_r(&seed) % 20), i;
@@ -324,7 +324,7 @@ static void test_agrees_with_cjson(void) {
     cJSON_Delete(back);
   }
   CU_ASSERT_EQUAL(mismatches, 0);
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
 }
 
 /* The scratch stays between events, and trim gives a large one back. */
@@ -344,20 +344,20 @@ static void test_scratch(void) {
                          i ? "," : "", i, i);
   }
   n += (size_t)sprintf(big + n, "]}");
-  kefo_records_parser_init(&p, NULL);
-  CU_ASSERT_EQUAL_FATAL(kefo_records_parse(&p, (uint8_t *)big, n, &ev), 0);
+  kefo__records_parser_init(&p, NULL);
+  CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, (uint8_t *)big, n, &ev), 0);
   CU_ASSERT_EQUAL(ev.nrecords, 1000);
   CU_ASSERT_STRING_EQUAL(ev.records[999].seq, "999");
   CU_ASSERT_STRING_EQUAL(ev.records[999].pk, "k\n999");
   CU_ASSERT_STRING_EQUAL(ev.records[0].pk, "k\n0"); /* not overwritten */
   CU_ASSERT_TRUE(p.recs_cap >= 1000);
-  kefo_records_parser_trim(&p, 1024 * 1024); /* under the bound: kept */
+  kefo__records_parser_trim(&p, 1024 * 1024); /* under the bound: kept */
   CU_ASSERT_TRUE(p.recs_cap >= 1000);
-  kefo_records_parser_trim(&p, 1024);
+  kefo__records_parser_trim(&p, 1024);
   CU_ASSERT_EQUAL(p.recs_cap, 0);
   CU_ASSERT_EQUAL(p.strings.cap, 0);
   CU_ASSERT_EQUAL(parse(&p, "{}", &ev), 0); /* usable after a trim */
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
   free(big);
 }
 
@@ -375,13 +375,13 @@ static int scenario(const kefo_mem *mem, void *arg) {
                          i ? "," : "", i);
   }
   n += (size_t)sprintf(json + n, "]}");
-  kefo_records_parser_init(&p, mem);
-  rv = kefo_records_parse(&p, (uint8_t *)json, n, &ev);
+  kefo__records_parser_init(&p, mem);
+  rv = kefo__records_parse(&p, (uint8_t *)json, n, &ev);
   if (rv == 0 && (ev.nrecords != 100 || strcmp(ev.records[99].seq, "99"))) {
     rv = -1;
   }
   CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
-  kefo_records_parser_free(&p);
+  kefo__records_parser_free(&p);
   return rv;
 }
 
@@ -405,8 +405,8 @@ static void test_numbers_as_strtod(void) {
 
   for (i = 0; i < sizeof(kinesis) / sizeof(kinesis[0]); ++i) {
     double a = 0, b = strtod(kinesis[i], NULL);
-    CU_ASSERT_EQUAL(kefo_records_number((const uint8_t *)kinesis[i],
-                                        strlen(kinesis[i]), &a),
+    CU_ASSERT_EQUAL(kefo__records_number((const uint8_t *)kinesis[i],
+                                         strlen(kinesis[i]), &a),
                     0);
     CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
   }
@@ -438,7 +438,7 @@ static void test_numbers_as_strtod(void) {
       break;
     }
     b = strtod(buf, NULL);
-    if (kefo_records_number((const uint8_t *)buf, (size_t)n, &a) == 0) {
+    if (kefo__records_number((const uint8_t *)buf, (size_t)n, &a) == 0) {
       ++fast;
       wrong += memcmp(&a, &b, sizeof(a)) != 0;
     } else {
@@ -452,9 +452,9 @@ static void test_numbers_as_strtod(void) {
   {
     double a = 42;
     CU_ASSERT_EQUAL(
-        kefo_records_number((const uint8_t *)"1234567890123456", 16, &a), -1);
-    CU_ASSERT_EQUAL(kefo_records_number((const uint8_t *)"1e23", 4, &a), -1);
-    CU_ASSERT_EQUAL(kefo_records_number((const uint8_t *)"1e-23", 5, &a), -1);
+        kefo__records_number((const uint8_t *)"1234567890123456", 16, &a), -1);
+    CU_ASSERT_EQUAL(kefo__records_number((const uint8_t *)"1e23", 4, &a), -1);
+    CU_ASSERT_EQUAL(kefo__records_number((const uint8_t *)"1e-23", 5, &a), -1);
     CU_ASSERT(a == 42);
   }
 }

@@ -33,17 +33,17 @@ static const char *fake_getenv(const char *name, void *ud) {
 }
 
 static void test_region_valid(void) {
-  CU_ASSERT(kefo_region_valid("us-east-1"));
-  CU_ASSERT(kefo_region_valid("cn-northwest-1"));
-  CU_ASSERT(kefo_region_valid("local"));
-  CU_ASSERT(!kefo_region_valid(""));
-  CU_ASSERT(!kefo_region_valid(NULL));
-  CU_ASSERT(!kefo_region_valid("US-EAST-1"));
-  CU_ASSERT(!kefo_region_valid("us east"));
-  CU_ASSERT(!kefo_region_valid("-us"));
-  CU_ASSERT(!kefo_region_valid("us-"));
-  CU_ASSERT(!kefo_region_valid("us.east"));
-  CU_ASSERT(!kefo_region_valid(
+  CU_ASSERT(kefo__region_valid("us-east-1"));
+  CU_ASSERT(kefo__region_valid("cn-northwest-1"));
+  CU_ASSERT(kefo__region_valid("local"));
+  CU_ASSERT(!kefo__region_valid(""));
+  CU_ASSERT(!kefo__region_valid(NULL));
+  CU_ASSERT(!kefo__region_valid("US-EAST-1"));
+  CU_ASSERT(!kefo__region_valid("us east"));
+  CU_ASSERT(!kefo__region_valid("-us"));
+  CU_ASSERT(!kefo__region_valid("us-"));
+  CU_ASSERT(!kefo__region_valid("us.east"));
+  CU_ASSERT(!kefo__region_valid(
       "a123456789012345678901234567890123456789012345678901234567890123"));
 }
 
@@ -62,60 +62,61 @@ static void test_region_order(void) {
   kefo_profile_set *set = NULL;
   char region[KEFO_REGION_MAX], err[512];
 
-  CU_ASSERT_FATAL(kefo_profile_set_new(&set, NULL) == 0);
-  CU_ASSERT_FATAL(kefo_profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG,
-                                         "/h/.aws/config", (const uint8_t *)cfg,
-                                         strlen(cfg), NULL, 0) == 0);
+  CU_ASSERT_FATAL(kefo__profile_set_new(&set, NULL) == 0);
+  CU_ASSERT_FATAL(
+      kefo__profile_set_parse(set, KEFO_PROFILE_FILE_CONFIG, "/h/.aws/config",
+                              (const uint8_t *)cfg, strlen(cfg), NULL, 0) == 0);
 
-  CU_ASSERT_EQUAL(kefo_region_resolve(region, "eu-west-3", &env, set, "default",
-                                      err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__region_resolve(region, "eu-west-3", &env, set,
+                                       "default", err, sizeof(err)),
                   0);
   CU_ASSERT_STRING_EQUAL(region, "eu-west-3");
-  CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "default", err, sizeof(err)),
-      0);
+  CU_ASSERT_EQUAL(kefo__region_resolve(region, NULL, &env, set, "default", err,
+                                       sizeof(err)),
+                  0);
   CU_ASSERT_STRING_EQUAL(region, "us-west-1");
   fe.pairs = dflt;
-  CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "default", err, sizeof(err)),
-      0);
+  CU_ASSERT_EQUAL(kefo__region_resolve(region, NULL, &env, set, "default", err,
+                                       sizeof(err)),
+                  0);
   CU_ASSERT_STRING_EQUAL(region, "us-west-2");
   fe.pairs = none;
-  CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "default", err, sizeof(err)),
-      0);
+  CU_ASSERT_EQUAL(kefo__region_resolve(region, NULL, &env, set, "default", err,
+                                       sizeof(err)),
+                  0);
   CU_ASSERT_STRING_EQUAL(region, "ap-south-1");
   CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "dev", err, sizeof(err)), 0);
+      kefo__region_resolve(region, NULL, &env, set, "dev", err, sizeof(err)),
+      0);
   CU_ASSERT_STRING_EQUAL(region, "eu-north-1");
 
   /* Errors say where the value came from, or where we looked. */
   CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "bad", err, sizeof(err)),
+      kefo__region_resolve(region, NULL, &env, set, "bad", err, sizeof(err)),
       KEFO_ERR_CONFIG);
   CU_ASSERT(strstr(err, "region of profile 'bad' is not a region name") !=
             NULL);
   CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "nosuch", err, sizeof(err)),
+      kefo__region_resolve(region, NULL, &env, set, "nosuch", err, sizeof(err)),
       KEFO_ERR_CONFIG);
   CU_ASSERT(strstr(err, "no region") != NULL &&
             strstr(err, "profile 'nosuch'") != NULL &&
             strstr(err, "/h/.aws/config") != NULL);
   CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, NULL, NULL, err, sizeof(err)),
+      kefo__region_resolve(region, NULL, &env, NULL, NULL, err, sizeof(err)),
       KEFO_ERR_CONFIG);
   CU_ASSERT_STRING_EQUAL(
       err, "no region: set aws.region, AWS_REGION or AWS_DEFAULT_REGION");
   fe.pairs = bad;
-  CU_ASSERT_EQUAL(
-      kefo_region_resolve(region, NULL, &env, set, "default", err, sizeof(err)),
-      KEFO_ERR_CONFIG);
+  CU_ASSERT_EQUAL(kefo__region_resolve(region, NULL, &env, set, "default", err,
+                                       sizeof(err)),
+                  KEFO_ERR_CONFIG);
   CU_ASSERT(strncmp(err, "AWS_REGION is not a region name", 31) == 0);
-  CU_ASSERT_EQUAL(kefo_region_resolve(region, "Bad!", &env, set, "default", err,
-                                      sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__region_resolve(region, "Bad!", &env, set, "default",
+                                       err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strncmp(err, "aws.region is not a region name", 31) == 0);
-  kefo_profile_set_del(set);
+  kefo__profile_set_del(set);
 }
 
 static void test_region_default_files(void) {
@@ -141,18 +142,18 @@ static void test_region_default_files(void) {
   fputs("[profile p]\nregion = me-south-1\n[profile q]\nregion=il-central-1\n",
         f);
   fclose(f);
-  CU_ASSERT_EQUAL(kefo_region_resolve_default(region, NULL, NULL, &env, NULL,
-                                              err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__region_resolve_default(region, NULL, NULL, &env, NULL,
+                                               err, sizeof(err)),
                   0);
   CU_ASSERT_STRING_EQUAL(region, "me-south-1");
-  CU_ASSERT_EQUAL(kefo_region_resolve_default(region, NULL, "q", &env, NULL,
-                                              err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__region_resolve_default(region, NULL, "q", &env, NULL,
+                                               err, sizeof(err)),
                   0);
   CU_ASSERT_STRING_EQUAL(region, "il-central-1");
   /* The environment answers before any file is read. */
   fe.pairs = with_env;
-  CU_ASSERT_EQUAL(kefo_region_resolve_default(region, NULL, NULL, &env, NULL,
-                                              err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__region_resolve_default(region, NULL, NULL, &env, NULL,
+                                               err, sizeof(err)),
                   0);
   CU_ASSERT_STRING_EQUAL(region, "sa-east-1");
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -168,8 +169,8 @@ static void expect_url(kefo_service_id svc, const char *region,
   kefo_endpoint ep;
   int rv;
 
-  rv = kefo_endpoint_resolve(url, &ep, svc, region, configured, &env, err,
-                             sizeof(err));
+  rv = kefo__endpoint_resolve(url, &ep, svc, region, configured, &env, err,
+                              sizeof(err));
   if (rv != 0 || strcmp(url, want) != 0) {
     fprintf(stderr, "\n  got %d '%s' (%s), want '%s'\n", rv, url, err, want);
   }
@@ -223,16 +224,16 @@ static void test_endpoints(void) {
   expect_url(KEFO_SERVICE_KINESIS, "us-east-1", NULL, ignore,
              "https://kinesis.us-east-1.amazonaws.com");
 
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS, NULL,
-                                        "http://127.0.0.1:4567", &env, err,
-                                        sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS, NULL,
+                                         "http://127.0.0.1:4567", &env, err,
+                                         sizeof(err)),
                   0);
   CU_ASSERT_EQUAL(ep.tls, 0);
   CU_ASSERT_EQUAL(ep.port, 4567);
   CU_ASSERT_STRING_EQUAL(ep.host, "127.0.0.1");
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_DYNAMODB,
-                                        "us-east-1", NULL, &env, err,
-                                        sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_DYNAMODB,
+                                         "us-east-1", NULL, &env, err,
+                                         sizeof(err)),
                   0);
   CU_ASSERT_EQUAL(ep.tls, 1);
   CU_ASSERT_EQUAL(ep.port, 443);
@@ -240,38 +241,39 @@ static void test_endpoints(void) {
 
   /* Errors name the source. */
   fe.pairs = bad;
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS,
-                                        "us-east-1", NULL, &env, err,
-                                        sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS,
+                                         "us-east-1", NULL, &env, err,
+                                         sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strncmp(err, "AWS_ENDPOINT_URL_KINESIS is not", 31) == 0);
   fe.pairs = badg;
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_STS, "us-east-1",
-                                        NULL, &env, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_STS,
+                                         "us-east-1", NULL, &env, err,
+                                         sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strncmp(err, "AWS_ENDPOINT_URL is not", 23) == 0);
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_STS, "us-east-1",
-                                        "kinesis.local", &env, err,
-                                        sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_STS,
+                                         "us-east-1", "kinesis.local", &env,
+                                         err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strncmp(err, "aws.endpoint is not", 19) == 0);
   fe.pairs = none;
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS, NULL,
-                                        NULL, &env, err, sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS, NULL,
+                                         NULL, &env, err, sizeof(err)),
                   KEFO_ERR_CONFIG);
   CU_ASSERT(strstr(err, "no region to build the kinesis endpoint") != NULL);
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS,
-                                        "Bad Region", NULL, &env, err,
-                                        sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, &ep, KEFO_SERVICE_KINESIS,
+                                         "Bad Region", NULL, &env, err,
+                                         sizeof(err)),
                   KEFO_ERR_CONFIG);
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS,
-                                        "us-east-1", NULL, &env, err,
-                                        sizeof(err)),
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS,
+                                         "us-east-1", NULL, &env, err,
+                                         sizeof(err)),
                   0);
-  CU_ASSERT(kefo_service_name((kefo_service_id)99) == NULL);
-  CU_ASSERT_EQUAL(kefo_endpoint_resolve(url, NULL, (kefo_service_id)99,
-                                        "us-east-1", NULL, &env, err,
-                                        sizeof(err)),
+  CU_ASSERT(kefo__service_name((kefo_service_id)99) == NULL);
+  CU_ASSERT_EQUAL(kefo__endpoint_resolve(url, NULL, (kefo_service_id)99,
+                                         "us-east-1", NULL, &env, err,
+                                         sizeof(err)),
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 

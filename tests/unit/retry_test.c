@@ -20,12 +20,12 @@ static void test_bounds(void) {
     for (k = 0; k < 2000; ++k) {
       int64_t d;
       kefo_fake_random_value = k * 2654435761u;
-      d = kefo_retry_delay_ms(&rs, attempt, &kefo_fake_clock);
+      d = kefo__retry_delay_ms(&rs, attempt, &kefo_fake_clock);
       CU_ASSERT(d >= 100 && d <= ceil);
     }
     /* The top of the range is reachable: the jitter is full. */
     kefo_fake_random_value = (uint32_t)(ceil - 100);
-    CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, attempt, &kefo_fake_clock), ceil);
+    CU_ASSERT_EQUAL(kefo__retry_delay_ms(&rs, attempt, &kefo_fake_clock), ceil);
   }
 }
 
@@ -33,20 +33,20 @@ static void test_attempts(void) {
   kefo_retry_strategy rs = {10, 20, 3};
   kefo_retry_strategy unlimited = {10, 20, 0};
 
-  CU_ASSERT(kefo_retry_delay_ms(&rs, 1, &kefo_fake_clock) >= 10);
-  CU_ASSERT(kefo_retry_delay_ms(&rs, 2, &kefo_fake_clock) >= 10);
+  CU_ASSERT(kefo__retry_delay_ms(&rs, 1, &kefo_fake_clock) >= 10);
+  CU_ASSERT(kefo__retry_delay_ms(&rs, 2, &kefo_fake_clock) >= 10);
   /* Three attempts made: none left. */
-  CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, 3, &kefo_fake_clock), -1);
-  CU_ASSERT_EQUAL(kefo_retry_delay_ms(&rs, 0, &kefo_fake_clock), -1);
-  CU_ASSERT(kefo_retry_delay_ms(&unlimited, 1000000, &kefo_fake_clock) <= 20);
+  CU_ASSERT_EQUAL(kefo__retry_delay_ms(&rs, 3, &kefo_fake_clock), -1);
+  CU_ASSERT_EQUAL(kefo__retry_delay_ms(&rs, 0, &kefo_fake_clock), -1);
+  CU_ASSERT(kefo__retry_delay_ms(&unlimited, 1000000, &kefo_fake_clock) <= 20);
   /* The system clock's random source works too. */
-  CU_ASSERT(kefo_retry_delay_ms(&rs, 1, NULL) >= 10);
+  CU_ASSERT(kefo__retry_delay_ms(&rs, 1, NULL) >= 10);
 }
 
 static void test_defaults(void) {
   kefo_retry_strategy rs;
 
-  kefo_retry_default(&rs);
+  kefo__retry_default(&rs);
   CU_ASSERT_EQUAL(rs.min_delay_ms, KEFO_RETRY_DEFAULT_MIN_MS);
   CU_ASSERT_EQUAL(rs.max_delay_ms, KEFO_RETRY_DEFAULT_MAX_MS);
   CU_ASSERT_EQUAL(rs.max_attempts, KEFO_RETRY_DEFAULT_ATTEMPTS);

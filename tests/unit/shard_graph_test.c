@@ -88,7 +88,7 @@ static cJSON *shards_json(const spec *s, size_t n) {
 
 static int discover(kefo_shard_graph *g, const spec *s, size_t n) {
   cJSON *a = shards_json(s, n);
-  int rv = kefo_shard_graph_discover(g, a);
+  int rv = kefo__shard_graph_discover(g, a);
 
   cJSON_Delete(a);
   return rv;
@@ -99,7 +99,7 @@ static int discover_text(kefo_shard_graph *g, const char *json) {
   int rv;
 
   CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-  rv = kefo_shard_graph_discover(g, a);
+  rv = kefo__shard_graph_discover(g, a);
   cJSON_Delete(a);
   return rv;
 }
@@ -111,7 +111,7 @@ static int finish_text(kefo_shard_graph *g, const char *id, const char *json) {
   if (json) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
   }
-  rv = kefo_shard_graph_shard_finished(g, id, a);
+  rv = kefo__shard_graph_shard_finished(g, id, a);
   cJSON_Delete(a);
   return rv;
 }
@@ -120,7 +120,7 @@ static int finish_text(kefo_shard_graph *g, const char *id, const char *json) {
 static int state_of(kefo_shard_graph *g, const char *id) {
   kefo_shard_info info;
 
-  if (kefo_shard_graph_get(g, id, &info) != 0) {
+  if (kefo__shard_graph_get(g, id, &info) != 0) {
     return -1;
   }
   return (int)info.state;
@@ -129,7 +129,7 @@ static int state_of(kefo_shard_graph *g, const char *id) {
 static kefo_shard_start start_of(kefo_shard_graph *g, const char *id) {
   kefo_shard_info info;
 
-  CU_ASSERT_EQUAL(kefo_shard_graph_get(g, id, &info), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_get(g, id, &info), 0);
   return info.start;
 }
 
@@ -158,16 +158,16 @@ static int collect_cb(const kefo_shard_info *info, void *ud) {
     collect c_;                                                                \
     kefo_shard_graph_counts k_;                                                \
     memset(&c_, 0, sizeof(c_));                                                \
-    CU_ASSERT_EQUAL(kefo_shard_graph_ready_each((g), collect_cb, &c_), 0);     \
+    CU_ASSERT_EQUAL(kefo__shard_graph_ready_each((g), collect_cb, &c_), 0);    \
     CU_ASSERT_STRING_EQUAL(c_.text, (expect));                                 \
-    kefo_shard_graph_counts_get((g), &k_);                                     \
+    kefo__shard_graph_counts_get((g), &k_);                                    \
     CU_ASSERT_EQUAL(k_.by_state[KEFO_SHARD_READY], c_.n);                      \
   } while (0)
 
 static kefo_shard_graph *graph(void) {
   kefo_shard_graph *g = NULL;
 
-  CU_ASSERT_EQUAL_FATAL(kefo_shard_graph_new(&g, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__shard_graph_new(&g, NULL), 0);
   return g;
 }
 
@@ -184,10 +184,10 @@ static void test_four_shards(void) {
   CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
   CHECK_READY(g, "000000000000/I 000000000001/I 000000000002/I "
                  "000000000003/I");
-  kefo_shard_graph_counts_get(g, &k);
+  kefo__shard_graph_counts_get(g, &k);
   CU_ASSERT_EQUAL(k.known, 4);
   CU_ASSERT_EQUAL(k.open, 4);
-  CU_ASSERT_EQUAL(kefo_shard_graph_get(g, S2, &info), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_get(g, S2, &info), 0);
   CU_ASSERT_STRING_EQUAL(info.shard_id, S2);
   CU_ASSERT_PTR_NULL(info.parent_shard_id);
   CU_ASSERT(info.has_hash_range);
@@ -197,17 +197,17 @@ static void test_four_shards(void) {
   CU_ASSERT_EQUAL(info.hash_end.lo, 0xFFFFFFFFFFFFFFFFULL);
   CU_ASSERT(!info.closed);
 
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S1), 0);
   CHECK_READY(g, "000000000002/I 000000000003/I");
-  kefo_shard_graph_counts_get(g, &k);
+  kefo__shard_graph_counts_get(g, &k);
   CU_ASSERT_EQUAL(k.by_state[KEFO_SHARD_READING], 2);
   /* A lease lost: the shard is ready again, at the end of the queue. */
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_released(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_released(g, S0), 0);
   CHECK_READY(g, "000000000002/I 000000000003/I 000000000000/I");
-  CU_ASSERT_STRING_EQUAL(kefo_shard_state_name(KEFO_SHARD_READING), "READING");
-  CU_ASSERT_STRING_EQUAL(kefo_shard_state_name((kefo_shard_state)42), "?");
-  kefo_shard_graph_del(g);
+  CU_ASSERT_STRING_EQUAL(kefo__shard_state_name(KEFO_SHARD_READING), "READING");
+  CU_ASSERT_STRING_EQUAL(kefo__shard_state_name((kefo_shard_state)42), "?");
+  kefo__shard_graph_del(g);
 }
 
 /* Shard 0 split into 4 and 5; 1 and 2 merged into 6. */
@@ -227,19 +227,19 @@ static void test_split(void) {
   CU_ASSERT_EQUAL(state_of(g, S5), KEFO_SHARD_WAITING);
   CHECK_READY(g, "000000000000/I 000000000001/I 000000000002/I "
                  "000000000003/I");
-  kefo_shard_graph_counts_get(g, &k);
+  kefo__shard_graph_counts_get(g, &k);
   CU_ASSERT_EQUAL(k.known, 6);
   CU_ASSERT_EQUAL(k.open, 3);
 
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S4),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S4),
                   KEFO_ERR_INVALID_STATE);
   CU_ASSERT_EQUAL(state_of(g, S4), KEFO_SHARD_WAITING);
   CU_ASSERT_EQUAL(finish_text(g, S0, NULL), 0);
   CU_ASSERT_EQUAL(state_of(g, S0), KEFO_SHARD_FINISHED);
   CHECK_READY(g, "000000000001/I 000000000002/I 000000000003/I "
                  "000000000004/T 000000000005/T");
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_merge(void) {
@@ -247,8 +247,8 @@ static void test_merge(void) {
 
   CU_ASSERT_EQUAL(discover(g, resharded, NSPEC(resharded)), 0);
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_WAITING);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S2), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S2), 0);
   CU_ASSERT_EQUAL(finish_text(g, S1, NULL), 0);
   /* One parent is not enough. */
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_WAITING);
@@ -257,7 +257,7 @@ static void test_merge(void) {
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_READY);
   CU_ASSERT_EQUAL(start_of(g, S6), KEFO_SHARD_START_TRIM_HORIZON);
   CHECK_READY(g, "000000000000/I 000000000003/I 000000000006/T");
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_chain(void) {
@@ -271,14 +271,14 @@ static void test_chain(void) {
 
   CU_ASSERT_EQUAL(discover(g, chain, NSPEC(chain)), 0);
   CHECK_READY(g, "000000000000/I");
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
   CU_ASSERT_EQUAL(finish_text(g, S0, NULL), 0);
   CHECK_READY(g, "000000000004/T 000000000005/T");
   CU_ASSERT_EQUAL(state_of(g, S7), KEFO_SHARD_WAITING);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S4), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S4), 0);
   CU_ASSERT_EQUAL(finish_text(g, S4, NULL), 0);
   CHECK_READY(g, "000000000005/T 000000000007/T 000000000008/T");
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_expired_parent(void) {
@@ -290,21 +290,21 @@ static void test_expired_parent(void) {
   CHECK_READY(g, "000000000003/I 000000000004/I 000000000005/I "
                  "000000000006/I");
   CU_ASSERT_EQUAL(state_of(g, S0), KEFO_SHARD_GONE);
-  CU_ASSERT_EQUAL(kefo_shard_graph_get(g, S6, &info), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_get(g, S6, &info), 0);
   CU_ASSERT_STRING_EQUAL(info.parent_shard_id, S1);
   CU_ASSERT_STRING_EQUAL(info.adjacent_parent_shard_id, S2);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 
   /* A merge where one parent expired and this consumer read the other. */
   g = graph();
   CU_ASSERT_EQUAL(discover(g, resharded + 2, 5), 0);
   CU_ASSERT_EQUAL(state_of(g, S1), KEFO_SHARD_GONE);
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_WAITING);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S2), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S2), 0);
   CU_ASSERT_EQUAL(finish_text(g, S2, NULL), 0);
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_READY);
   CU_ASSERT_EQUAL(start_of(g, S6), KEFO_SHARD_START_TRIM_HORIZON);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 
   /* A parent known but never started, that expires later. */
   g = graph();
@@ -314,7 +314,7 @@ static void test_expired_parent(void) {
   CU_ASSERT_EQUAL(state_of(g, S0), KEFO_SHARD_GONE);
   CU_ASSERT_EQUAL(state_of(g, S4), KEFO_SHARD_READY);
   CU_ASSERT_EQUAL(start_of(g, S4), KEFO_SHARD_START_INITIAL);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_child_shards(void) {
@@ -333,12 +333,12 @@ static void test_child_shards(void) {
       "\",\"EndingHashKey\":\"" Q3M "\"}}]";
 
   CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S2), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S2), 0);
   CU_ASSERT_EQUAL(finish_text(g, S0, split_children), 0);
   CHECK_READY(g, "000000000003/I 000000000004/T 000000000005/T");
-  CU_ASSERT_EQUAL(kefo_shard_graph_get(g, S5, &info), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_get(g, S5, &info), 0);
   CU_ASSERT_STRING_EQUAL(info.parent_shard_id, S0);
   CU_ASSERT(info.has_hash_range);
   CU_ASSERT_EQUAL(info.hash_end.hi, 0x3FFFFFFFFFFFFFFFULL);
@@ -354,7 +354,7 @@ static void test_child_shards(void) {
   CU_ASSERT_EQUAL(discover(g, resharded, NSPEC(resharded)), 0);
   CHECK_READY(g, "000000000003/I 000000000004/T 000000000005/T "
                  "000000000006/T");
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 /* New shards are reported once each: the first four, then the children
@@ -371,22 +371,22 @@ static void test_new_each(void) {
   memset(&c, 0, sizeof(c));
   memset(&d, 0, sizeof(d));
   CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &a), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_new_each(g, collect_cb, &a), 0);
   CU_ASSERT_EQUAL(a.n, 4);
-  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &b), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_new_each(g, collect_cb, &b), 0);
   CU_ASSERT_EQUAL(b.n, 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S1), 0);
   CU_ASSERT_EQUAL(finish_text(g, S1, child), 0);
   /* 6 is known now; 9 is only a placeholder. */
-  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &c), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_new_each(g, collect_cb, &c), 0);
   CU_ASSERT_EQUAL(c.n, 1);
   CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "000000000006"));
   CU_ASSERT_PTR_NULL(strstr(c.text, "000000000009"));
-  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(g, collect_cb, &d), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_new_each(g, collect_cb, &d), 0);
   CU_ASSERT_EQUAL(d.n, 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_new_each(NULL, collect_cb, &d),
+  CU_ASSERT_EQUAL(kefo__shard_graph_new_each(NULL, collect_cb, &d),
                   KEFO_ERR_INVALID_ARGUMENT);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_child_shards_unknown_parent(void) {
@@ -401,11 +401,11 @@ static void test_child_shards_unknown_parent(void) {
   kefo_shard_graph_counts k;
 
   CU_ASSERT_EQUAL(discover(g, four + 1, 1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S1), 0);
   CU_ASSERT_EQUAL(finish_text(g, S1, child), 0);
   CU_ASSERT_EQUAL(state_of(g, S9), KEFO_SHARD_UNKNOWN);
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_WAITING);
-  kefo_shard_graph_counts_get(g, &k);
+  kefo__shard_graph_counts_get(g, &k);
   CU_ASSERT_EQUAL(k.known, 2);
   /* A discovery that raced the split does not list 9 or 6: spared once. */
   CU_ASSERT_EQUAL(discover(g, four + 1, 1), 0);
@@ -414,21 +414,21 @@ static void test_child_shards_unknown_parent(void) {
   CU_ASSERT_EQUAL(discover(g, later, NSPEC(later)), 0);
   CU_ASSERT_EQUAL(state_of(g, S9), KEFO_SHARD_READY);
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_WAITING);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S9), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S9), 0);
   CU_ASSERT_EQUAL(finish_text(g, S9, child), 0);
   CHECK_READY(g, "000000000006/T");
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 
   /* Never listed by two discoveries in a row: gone, and unblocks. */
   g = graph();
   CU_ASSERT_EQUAL(discover(g, four + 1, 1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S1), 0);
   CU_ASSERT_EQUAL(finish_text(g, S1, child), 0);
   CU_ASSERT_EQUAL(discover(g, four + 1, 1), 0);
   CU_ASSERT_EQUAL(discover(g, four + 1, 1), 0);
   CU_ASSERT_EQUAL(state_of(g, S9), KEFO_SHARD_GONE);
   CU_ASSERT_EQUAL(state_of(g, S6), KEFO_SHARD_GONE);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static int snapshot_cb(const kefo_shard_info *info, void *ud) {
@@ -436,7 +436,7 @@ static int snapshot_cb(const kefo_shard_info *info, void *ud) {
   size_t len = strlen(c->text);
 
   snprintf(c->text + len, sizeof(c->text) - len, "%s:%s:%d ",
-           info->shard_id + 8, kefo_shard_state_name(info->state),
+           info->shard_id + 8, kefo__shard_state_name(info->state),
            info->closed);
   ++c->n;
   return 0;
@@ -451,11 +451,11 @@ static void test_discovery_idempotent(void) {
   memset(&a, 0, sizeof(a));
   memset(&b, 0, sizeof(b));
   CU_ASSERT_EQUAL(discover(g, resharded, NSPEC(resharded)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_each(g, snapshot_cb, &a), 0);
-  kefo_shard_graph_counts_get(g, &ka);
+  CU_ASSERT_EQUAL(kefo__shard_graph_each(g, snapshot_cb, &a), 0);
+  kefo__shard_graph_counts_get(g, &ka);
   CU_ASSERT_EQUAL(discover(g, resharded, NSPEC(resharded)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_each(g, snapshot_cb, &b), 0);
-  kefo_shard_graph_counts_get(g, &kb);
+  CU_ASSERT_EQUAL(kefo__shard_graph_each(g, snapshot_cb, &b), 0);
+  kefo__shard_graph_counts_get(g, &kb);
   CU_ASSERT_STRING_EQUAL(a.text, b.text);
   CU_ASSERT_EQUAL(a.n, 7);
   CU_ASSERT(memcmp(&ka, &kb, sizeof(ka)) == 0);
@@ -464,18 +464,18 @@ static void test_discovery_idempotent(void) {
 
   /* The same answer in two pages. */
   arr = shards_json(resharded + 4, 3);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover_begin(g), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover_page(g, arr), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover_begin(g), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover_page(g, arr), 0);
   cJSON_Delete(arr);
   arr = shards_json(resharded, 4);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover_page(g, arr), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover_page(g, arr), 0);
   cJSON_Delete(arr);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover_end(g), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover_end(g), 0);
   memset(&b, 0, sizeof(b));
-  CU_ASSERT_EQUAL(kefo_shard_graph_each(g, snapshot_cb, &b), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_each(g, snapshot_cb, &b), 0);
   CU_ASSERT_STRING_EQUAL(a.text, b.text);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover_end(g), KEFO_ERR_INVALID_STATE);
-  kefo_shard_graph_del(g);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover_end(g), KEFO_ERR_INVALID_STATE);
+  kefo__shard_graph_del(g);
 }
 
 static void test_rediscovered_closed(void) {
@@ -485,25 +485,25 @@ static void test_rediscovered_closed(void) {
   kefo_shard_info info;
 
   CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
   CU_ASSERT_EQUAL(discover(g, &closed0, 1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_get(g, S0, &info), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_get(g, S0, &info), 0);
   CU_ASSERT(info.closed);
   /* Closed is not finished: the reader still has records to deliver. */
   CU_ASSERT_EQUAL(info.state, KEFO_SHARD_READING);
-  kefo_shard_graph_counts_get(g, &k);
+  kefo__shard_graph_counts_get(g, &k);
   CU_ASSERT_EQUAL(k.open, 0);
   CU_ASSERT_EQUAL(k.by_state[KEFO_SHARD_GONE], 3);
   CU_ASSERT_EQUAL(k.by_state[KEFO_SHARD_READING], 1);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_checkpoints(void) {
   kefo_shard_graph *g = graph();
 
   /* Start-up: the lease store says 0 reached SHARD_END and 3 is midway. */
-  CU_ASSERT_EQUAL(kefo_shard_graph_apply_checkpoint(g, S0, "SHARD_END"), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_apply_checkpoint(g, S3, SEQ_START), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_apply_checkpoint(g, S0, "SHARD_END"), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_apply_checkpoint(g, S3, SEQ_START), 0);
   CU_ASSERT_EQUAL(state_of(g, S3), -1);
   CU_ASSERT_EQUAL(discover(g, resharded, NSPEC(resharded)), 0);
   CU_ASSERT_EQUAL(state_of(g, S0), KEFO_SHARD_FINISHED);
@@ -511,14 +511,14 @@ static void test_checkpoints(void) {
                  "000000000004/T 000000000005/T");
   /* Retiring a shard (a closed shard at a LATEST start): its children
      start at the initial position. */
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_gone(g, S1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_gone(g, S2), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_gone(g, S1), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_gone(g, S2), 0);
   CHECK_READY(g, "000000000003/I 000000000004/T 000000000005/T "
                  "000000000006/I");
   /* A finished shard stays finished. */
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_gone(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_gone(g, S0), 0);
   CU_ASSERT_EQUAL(state_of(g, S0), KEFO_SHARD_FINISHED);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_many_children(void) {
@@ -536,13 +536,13 @@ static void test_many_children(void) {
   }
   snprintf(json + len, sizeof(json) - len, "]");
   CU_ASSERT_EQUAL(discover(g, four, 1), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
   CU_ASSERT_EQUAL(finish_text(g, S0, json), 0);
   for (i = 0; i < 5; ++i) {
     snprintf(id, sizeof(id), "shardId-%012zu", i + 10);
     CU_ASSERT_EQUAL(state_of(g, id), KEFO_SHARD_READY);
   }
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 static void test_malformed(void) {
@@ -593,7 +593,7 @@ static void test_malformed(void) {
   for (i = 0; i < NSPEC(bad_pages); ++i) {
     CU_ASSERT_EQUAL(discover_text(g, bad_pages[i]), KEFO_ERR_BAD_RESPONSE);
   }
-  kefo_shard_graph_counts_get(g, &k);
+  kefo__shard_graph_counts_get(g, &k);
   CU_ASSERT_EQUAL(k.known, 0);
   CU_ASSERT_EQUAL(k.by_state[KEFO_SHARD_UNKNOWN], 0);
 
@@ -612,17 +612,17 @@ static void test_malformed(void) {
            "\"%s\"}]",
            long_id);
   CU_ASSERT_EQUAL(discover_text(g, page), KEFO_ERR_BAD_RESPONSE);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, long_id),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, long_id),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_finished(g, long_id, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_finished(g, long_id, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_gone(g, long_id),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_gone(g, long_id),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_get(g, long_id, &info),
+  CU_ASSERT_EQUAL(kefo__shard_graph_get(g, long_id, &info),
                   KEFO_ERR_INVALID_ARGUMENT);
 
   CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0), 0);
   for (i = 0; i < NSPEC(bad_children); ++i) {
     CU_ASSERT_EQUAL(finish_text(g, S0, bad_children[i]), KEFO_ERR_BAD_RESPONSE);
   }
@@ -630,27 +630,27 @@ static void test_malformed(void) {
   CU_ASSERT_EQUAL(state_of(g, S4), -1);
 
   /* Misuse of the API. */
-  CU_ASSERT_EQUAL(kefo_shard_graph_new(NULL, NULL), KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover(NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_new(NULL, NULL), KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover(NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover(g, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover(g, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S9),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S9),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_started(g, S0),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_started(g, S0),
                   KEFO_ERR_INVALID_STATE);
-  CU_ASSERT_EQUAL(kefo_shard_graph_shard_released(g, S1),
+  CU_ASSERT_EQUAL(kefo__shard_graph_shard_released(g, S1),
                   KEFO_ERR_INVALID_STATE);
-  CU_ASSERT_EQUAL(kefo_shard_graph_apply_checkpoint(g, S0, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_apply_checkpoint(g, S0, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_ready_each(g, NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_ready_each(g, NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_shard_graph_each(NULL, snapshot_cb, NULL),
+  CU_ASSERT_EQUAL(kefo__shard_graph_each(NULL, snapshot_cb, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  kefo_shard_graph_del(NULL);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(NULL);
+  kefo__shard_graph_del(g);
 }
 
 static int stop_cb(const kefo_shard_info *info, void *ud) {
@@ -663,13 +663,13 @@ static void test_callback_failure(void) {
   int calls = 0;
 
   CU_ASSERT_EQUAL(discover(g, four, NSPEC(four)), 0);
-  CU_ASSERT_EQUAL(kefo_shard_graph_ready_each(g, stop_cb, &calls),
+  CU_ASSERT_EQUAL(kefo__shard_graph_ready_each(g, stop_cb, &calls),
                   KEFO_ERR_CALLBACK_FAILURE);
   CU_ASSERT_EQUAL(calls, 2);
   calls = 0;
-  CU_ASSERT_EQUAL(kefo_shard_graph_each(g, stop_cb, &calls),
+  CU_ASSERT_EQUAL(kefo__shard_graph_each(g, stop_cb, &calls),
                   KEFO_ERR_CALLBACK_FAILURE);
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
 }
 
 /*
@@ -705,7 +705,7 @@ static int big_start_cb(const kefo_shard_info *info, void *ud) {
   }
   r->started_at[i] = r->clock++;
   r->queue[r->tail++] = i;
-  return kefo_shard_graph_shard_started(r->g, info->shard_id);
+  return kefo__shard_graph_shard_started(r->g, info->shard_id);
 }
 
 static void test_ten_thousand(void) {
@@ -733,22 +733,22 @@ static void test_ten_thousand(void) {
     }
     cJSON_AddItemToArray(arr, shard_json(&s));
   }
-  CU_ASSERT_EQUAL(kefo_shard_graph_discover(r->g, arr), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_discover(r->g, arr), 0);
   cJSON_Delete(arr);
-  kefo_shard_graph_counts_get(r->g, &k);
+  kefo__shard_graph_counts_get(r->g, &k);
   CU_ASSERT_EQUAL(k.known, BIG);
   CU_ASSERT_EQUAL(k.open, ROOTS);
   CU_ASSERT_EQUAL(k.by_state[KEFO_SHARD_READY], ROOTS);
 
-  CU_ASSERT_EQUAL(kefo_shard_graph_ready_each(r->g, big_start_cb, r), 0);
+  CU_ASSERT_EQUAL(kefo__shard_graph_ready_each(r->g, big_start_cb, r), 0);
   while (r->head < r->tail) {
     i = r->queue[r->head++];
     snprintf(id, sizeof(id), "shardId-%012zu", i);
     r->finished_at[i] = r->clock++;
-    CU_ASSERT_EQUAL(kefo_shard_graph_shard_finished(r->g, id, NULL), 0);
-    CU_ASSERT_EQUAL(kefo_shard_graph_ready_each(r->g, big_start_cb, r), 0);
+    CU_ASSERT_EQUAL(kefo__shard_graph_shard_finished(r->g, id, NULL), 0);
+    CU_ASSERT_EQUAL(kefo__shard_graph_ready_each(r->g, big_start_cb, r), 0);
   }
-  kefo_shard_graph_counts_get(r->g, &k);
+  kefo__shard_graph_counts_get(r->g, &k);
   CU_ASSERT_EQUAL(k.by_state[KEFO_SHARD_FINISHED], BIG);
   CU_ASSERT_EQUAL(r->tail, BIG);
   CU_ASSERT(!r->bad_start);
@@ -762,10 +762,10 @@ static void test_ten_thousand(void) {
   /* Each shard: one sweep step at discovery, one ready-list step, and one
      step per edge when its state stops blocking: well under 5 per shard,
      where a rescan after every event would be about BIG * BIG / 2. */
-  work = kefo_shard_graph_work(r->g);
+  work = kefo__shard_graph_work(r->g);
   CU_ASSERT(work <= 5 * (uint64_t)BIG);
   CU_ASSERT(work >= 2 * (uint64_t)BIG);
-  kefo_shard_graph_del(r->g);
+  kefo__shard_graph_del(r->g);
   free(r);
 }
 
@@ -802,14 +802,14 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
     }
     cJSON_AddItemToArray(arr, shard_json(&s));
   }
-  rv = kefo_shard_graph_new(&g, mem);
+  rv = kefo__shard_graph_new(&g, mem);
   if (rv != 0) {
     cJSON_Delete(arr);
     return rv;
   }
-  rv = kefo_shard_graph_discover(g, arr);
+  rv = kefo__shard_graph_discover(g, arr);
   if (rv == KEFO_ERR_NOMEM) {
-    rv = kefo_shard_graph_discover(g, arr);
+    rv = kefo__shard_graph_discover(g, arr);
   }
   cJSON_Delete(arr);
   if (rv != 0) {
@@ -817,26 +817,26 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   }
   for (i = 0; i < 4; ++i) {
     snprintf(id, sizeof(id), "shardId-%012zu", i);
-    kefo_shard_graph_shard_started(g, id);
+    kefo__shard_graph_shard_started(g, id);
   }
   children = cJSON_Parse(split_children);
-  rv = kefo_shard_graph_shard_finished(g, S0, children);
+  rv = kefo__shard_graph_shard_finished(g, S0, children);
   if (rv == KEFO_ERR_NOMEM) {
-    rv = kefo_shard_graph_shard_finished(g, S0, children);
+    rv = kefo__shard_graph_shard_finished(g, S0, children);
   }
   cJSON_Delete(children);
   if (rv != 0) {
     goto out;
   }
   children = cJSON_Parse(merge_child);
-  rv = kefo_shard_graph_shard_finished(g, S1, children);
+  rv = kefo__shard_graph_shard_finished(g, S1, children);
   if (rv == 0) {
-    rv = kefo_shard_graph_shard_finished(g, S2, children);
+    rv = kefo__shard_graph_shard_finished(g, S2, children);
   }
   if (rv == KEFO_ERR_NOMEM) {
-    rv = kefo_shard_graph_shard_finished(g, S1, children);
+    rv = kefo__shard_graph_shard_finished(g, S1, children);
     if (rv == 0) {
-      rv = kefo_shard_graph_shard_finished(g, S2, children);
+      rv = kefo__shard_graph_shard_finished(g, S2, children);
     }
   }
   cJSON_Delete(children);
@@ -844,9 +844,9 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
     goto out;
   }
   children = cJSON_Parse(many_children);
-  rv = kefo_shard_graph_shard_finished(g, S3, children);
+  rv = kefo__shard_graph_shard_finished(g, S3, children);
   if (rv == KEFO_ERR_NOMEM) {
-    rv = kefo_shard_graph_shard_finished(g, S3, children);
+    rv = kefo__shard_graph_shard_finished(g, S3, children);
   }
   cJSON_Delete(children);
   if (rv != 0) {
@@ -866,7 +866,7 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
   }
 
 out:
-  kefo_shard_graph_del(g);
+  kefo__shard_graph_del(g);
   return rv;
 }
 

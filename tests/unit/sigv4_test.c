@@ -351,11 +351,11 @@ static int run_case(const char *name, kefo_sigv4_mode mode) {
   kefo_buf got_creq, got_sts;
   int ok = 0;
 
-  kefo_buf_init(&got_creq, NULL);
-  kefo_buf_init(&got_sts, NULL);
-  kefo_sigv4_key_init(&key);
+  kefo__buf_init(&got_creq, NULL);
+  kefo__buf_init(&got_sts, NULL);
+  kefo__sigv4_key_init(&key);
   memset(&res, 0, sizeof(res));
-  kefo_buf_init(&res.storage, NULL);
+  kefo__buf_init(&res.storage, NULL);
 
   if (load_context(&cc, name, mode) != 0 ||
       read_case_file(name, "request.txt", &reqtext, &reqlen) != 0) {
@@ -396,26 +396,26 @@ static int run_case(const char *name, kefo_sigv4_mode mode) {
   }
 
   /* Each step on its own, then the whole. */
-  if (kefo_sigv4_canonical_request(&got_creq, &sreq, &cc.params) != 0 ||
+  if (kefo__sigv4_canonical_request(&got_creq, &sreq, &cc.params) != 0 ||
       !same_bytes(name, "canonical request", creq, creqlen, got_creq.data,
                   got_creq.len)) {
     goto done;
   }
-  if (kefo_sigv4_string_to_sign(&got_sts, got_creq.data, got_creq.len,
-                                &cc.params) != 0 ||
+  if (kefo__sigv4_string_to_sign(&got_sts, got_creq.data, got_creq.len,
+                                 &cc.params) != 0 ||
       !same_bytes(name, "string to sign", sts, stslen, got_sts.data,
                   got_sts.len)) {
     goto done;
   }
-  if (kefo_sigv4_signing_key(&key, &cc.params) != 0 ||
-      kefo_sigv4_signature(sig, sizeof(sig), &key, got_sts.data, got_sts.len) !=
-          0 ||
+  if (kefo__sigv4_signing_key(&key, &cc.params) != 0 ||
+      kefo__sigv4_signature(sig, sizeof(sig), &key, got_sts.data,
+                            got_sts.len) != 0 ||
       !same_bytes(name, "signature", sigtext, siglen, (const uint8_t *)sig,
                   strlen(sig))) {
     goto done;
   }
-  if (kefo_sigv4_sign(&res, &sreq, &cc.params, NULL, NULL) != 0 ||
-      !same_bytes(name, "signature of kefo_sigv4_sign", sigtext, siglen,
+  if (kefo__sigv4_sign(&res, &sreq, &cc.params, NULL, NULL) != 0 ||
+      !same_bytes(name, "signature of kefo__sigv4_sign", sigtext, siglen,
                   (const uint8_t *)res.signature, strlen(res.signature))) {
     goto done;
   }
@@ -428,10 +428,10 @@ static int run_case(const char *name, kefo_sigv4_mode mode) {
   }
 
 done:
-  kefo_sigv4_result_free(&res);
-  kefo_sigv4_key_free(&key);
-  kefo_buf_free(&got_creq);
-  kefo_buf_free(&got_sts);
+  kefo__sigv4_result_free(&res);
+  kefo__sigv4_key_free(&key);
+  kefo__buf_free(&got_creq);
+  kefo__buf_free(&got_sts);
   free(reqtext);
   free(signedtext);
   free(creq);
@@ -514,14 +514,14 @@ static void fixture_init(fixture *f) {
 /* Signs; on error, also checks that the result is left empty. */
 static int fixture_sign(const fixture *f) {
   kefo_sigv4_result res;
-  int rv = kefo_sigv4_sign(&res, &f->req, &f->params, NULL, NULL);
+  int rv = kefo__sigv4_sign(&res, &f->req, &f->params, NULL, NULL);
 
   if (rv != 0) {
     CU_ASSERT_EQUAL(res.nheaders, 0);
     CU_ASSERT_PTR_NULL(res.query);
     CU_ASSERT_PTR_NULL(res.storage.data);
   }
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
   return rv;
 }
 
@@ -539,14 +539,14 @@ static void test_bad_input(void) {
 
   /* NULL pointers. */
   fixture_init(&f);
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(NULL, &f.req, &f.params, NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(NULL, &f.req, &f.params, NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(&res, NULL, &f.params, NULL, NULL),
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(&res, NULL, &f.params, NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  kefo_sigv4_result_free(&res);
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(&res, &f.req, NULL, NULL, NULL),
+  kefo__sigv4_result_free(&res);
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(&res, &f.req, NULL, NULL, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
   f.req.method = NULL;
   CU_ASSERT_EQUAL(fixture_sign(&f), KEFO_ERR_INVALID_ARGUMENT);
   fixture_init(&f);
@@ -706,60 +706,60 @@ static void test_bad_input(void) {
 
   /* A failed canonical request leaves the buffer as it was. */
   fixture_init(&f);
-  kefo_buf_init(&b, NULL);
-  CU_ASSERT_EQUAL(kefo_buf_append_str(&b, "keep"), 0);
+  kefo__buf_init(&b, NULL);
+  CU_ASSERT_EQUAL(kefo__buf_append_str(&b, "keep"), 0);
   f.req.path = "relative";
-  CU_ASSERT_EQUAL(kefo_sigv4_canonical_request(&b, &f.req, &f.params),
+  CU_ASSERT_EQUAL(kefo__sigv4_canonical_request(&b, &f.req, &f.params),
                   KEFO_ERR_SIGV4);
   CU_ASSERT_EQUAL(b.len, 4);
-  CU_ASSERT_EQUAL(kefo_sigv4_canonical_request(NULL, &f.req, &f.params),
+  CU_ASSERT_EQUAL(kefo__sigv4_canonical_request(NULL, &f.req, &f.params),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_string_to_sign(&b, NULL, 3, &f.params),
+  CU_ASSERT_EQUAL(kefo__sigv4_string_to_sign(&b, NULL, 3, &f.params),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_string_to_sign(&b, (const uint8_t *)"x", 1, NULL),
+  CU_ASSERT_EQUAL(kefo__sigv4_string_to_sign(&b, (const uint8_t *)"x", 1, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(b.len, 4);
-  kefo_buf_free(&b);
+  kefo__buf_free(&b);
 
   /* Keys and signatures. */
-  kefo_sigv4_key_init(&key);
+  kefo__sigv4_key_init(&key);
   CU_ASSERT_EQUAL(
-      kefo_sigv4_signature(out, sizeof(out), &key, (const uint8_t *)"x", 1),
+      kefo__sigv4_signature(out, sizeof(out), &key, (const uint8_t *)"x", 1),
       KEFO_ERR_INVALID_STATE);
-  CU_ASSERT_EQUAL(kefo_sigv4_signing_key(NULL, &f.params),
+  CU_ASSERT_EQUAL(kefo__sigv4_signing_key(NULL, &f.params),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_signing_key(&key, NULL),
+  CU_ASSERT_EQUAL(kefo__sigv4_signing_key(&key, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_signing_key(&key, &f.params), 0);
-  CU_ASSERT_EQUAL(kefo_sigv4_signature(out, KEFO_SIGV4_HEX_LEN, &key,
-                                       (const uint8_t *)"x", 1),
+  CU_ASSERT_EQUAL(kefo__sigv4_signing_key(&key, &f.params), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_signature(out, KEFO_SIGV4_HEX_LEN, &key,
+                                        (const uint8_t *)"x", 1),
                   KEFO_ERR_BUFFER_TOO_SMALL);
   CU_ASSERT_EQUAL(
-      kefo_sigv4_signature(NULL, sizeof(out), &key, (const uint8_t *)"x", 1),
+      kefo__sigv4_signature(NULL, sizeof(out), &key, (const uint8_t *)"x", 1),
       KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_signature(out, sizeof(out), &key, NULL, 1),
+  CU_ASSERT_EQUAL(kefo__sigv4_signature(out, sizeof(out), &key, NULL, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
   /* A failed derivation leaves the key empty, never half-made. */
   f.creds.access_key_id = "bad/id";
-  CU_ASSERT_EQUAL(kefo_sigv4_signing_key(&key, &f.params),
+  CU_ASSERT_EQUAL(kefo__sigv4_signing_key(&key, &f.params),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo_sigv4_signature(out, sizeof(out), &key, (const uint8_t *)"x", 1),
+      kefo__sigv4_signature(out, sizeof(out), &key, (const uint8_t *)"x", 1),
       KEFO_ERR_INVALID_STATE);
-  kefo_sigv4_key_free(&key);
+  kefo__sigv4_key_free(&key);
 
   /* Helpers. */
-  CU_ASSERT_EQUAL(kefo_sigv4_amz_date(out, KEFO_SIGV4_DATE_LEN, 0),
+  CU_ASSERT_EQUAL(kefo__sigv4_amz_date(out, KEFO_SIGV4_DATE_LEN, 0),
                   KEFO_ERR_BUFFER_TOO_SMALL);
-  CU_ASSERT_EQUAL(kefo_sigv4_amz_date(NULL, sizeof(out), 0),
+  CU_ASSERT_EQUAL(kefo__sigv4_amz_date(NULL, sizeof(out), 0),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_amz_date(out, sizeof(out), -1),
+  CU_ASSERT_EQUAL(kefo__sigv4_amz_date(out, sizeof(out), -1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_sha256_hex(out, KEFO_SIGV4_HEX_LEN, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__sigv4_sha256_hex(out, KEFO_SIGV4_HEX_LEN, NULL, 0),
                   KEFO_ERR_BUFFER_TOO_SMALL);
-  CU_ASSERT_EQUAL(kefo_sigv4_sha256_hex(out, sizeof(out), NULL, 1),
+  CU_ASSERT_EQUAL(kefo__sigv4_sha256_hex(out, sizeof(out), NULL, 1),
                   KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_sigv4_sha256_hex(NULL, sizeof(out), NULL, 0),
+  CU_ASSERT_EQUAL(kefo__sigv4_sha256_hex(NULL, sizeof(out), NULL, 0),
                   KEFO_ERR_INVALID_ARGUMENT);
 }
 
@@ -770,10 +770,10 @@ static void canonical_line(const fixture *f, int n, char *out, size_t outlen) {
   const char *p, *nl;
 
   out[0] = '\0';
-  kefo_buf_init(&b, NULL);
-  CU_ASSERT_EQUAL_FATAL(kefo_sigv4_canonical_request(&b, &f->req, &f->params),
+  kefo__buf_init(&b, NULL);
+  CU_ASSERT_EQUAL_FATAL(kefo__sigv4_canonical_request(&b, &f->req, &f->params),
                         0);
-  p = kefo_buf_cstr(&b);
+  p = kefo__buf_cstr(&b);
   CU_ASSERT_FATAL(p != NULL);
   while (n-- > 0 && (p = strchr(p, '\n')) != NULL) {
     ++p;
@@ -782,7 +782,7 @@ static void canonical_line(const fixture *f, int n, char *out, size_t outlen) {
     nl = strchr(p, '\n');
     snprintf(out, outlen, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
   }
-  kefo_buf_free(&b);
+  kefo__buf_free(&b);
 }
 
 /* Cases the suite does not cover. */
@@ -858,10 +858,10 @@ static void test_canonical_details(void) {
         "UNSIGNED-PAYLOAD";
     kefo_buf b;
 
-    kefo_buf_init(&b, NULL);
-    CU_ASSERT_EQUAL(kefo_sigv4_canonical_request(&b, &f.req, &f.params), 0);
+    kefo__buf_init(&b, NULL);
+    CU_ASSERT_EQUAL(kefo__sigv4_canonical_request(&b, &f.req, &f.params), 0);
     CU_ASSERT(b.len == sizeof(want) - 1 && memcmp(b.data, want, b.len) == 0);
-    kefo_buf_free(&b);
+    kefo__buf_free(&b);
   }
 
   /* Query signing with a token left out of the signature: sent, not
@@ -881,7 +881,7 @@ static void test_canonical_details(void) {
   {
     kefo_sigv4_result res;
 
-    CU_ASSERT_EQUAL_FATAL(kefo_sigv4_sign(&res, &f.req, &f.params, NULL, NULL),
+    CU_ASSERT_EQUAL_FATAL(kefo__sigv4_sign(&res, &f.req, &f.params, NULL, NULL),
                           0);
     CU_ASSERT_EQUAL(res.nheaders, 0);
     CU_ASSERT_EQUAL(strlen(res.query), res.querylen);
@@ -890,9 +890,9 @@ static void test_canonical_details(void) {
                      "&X-Amz-Security-Token=FwoGZXIvYXdzEJr%2F%2F") != NULL);
     CU_ASSERT(strstr(res.query, "&X-Amz-Signature=") != NULL);
     CU_ASSERT(strstr(res.query, res.signature) != NULL);
-    kefo_sigv4_result_free(&res);
+    kefo__sigv4_result_free(&res);
     /* Freeing twice is harmless. */
-    kefo_sigv4_result_free(&res);
+    kefo__sigv4_result_free(&res);
   }
 }
 
@@ -918,11 +918,11 @@ static void test_amz_date(void) {
   size_t i;
 
   for (i = 0; i < sizeof(known) / sizeof(known[0]); ++i) {
-    CU_ASSERT_EQUAL(kefo_sigv4_amz_date(out, sizeof(out), known[i].t), 0);
+    CU_ASSERT_EQUAL(kefo__sigv4_amz_date(out, sizeof(out), known[i].t), 0);
     CU_ASSERT_STRING_EQUAL(out, known[i].want);
   }
   CU_ASSERT_EQUAL(
-      kefo_sigv4_amz_date(out, sizeof(out), KEFO_SIGV4_MAX_TIME + 1),
+      kefo__sigv4_amz_date(out, sizeof(out), KEFO_SIGV4_MAX_TIME + 1),
       KEFO_ERR_INVALID_ARGUMENT);
   /* Every day from 1970 to 9999 against a plain calendar walk, each at a
      different time of day. */
@@ -933,7 +933,7 @@ static void test_amz_date(void) {
 
     snprintf(want, sizeof(want), "%04d%02d%02dT%02d%02d%02dZ", y, m, d,
              (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
-    if (kefo_sigv4_amz_date(out, sizeof(out), t) != 0 ||
+    if (kefo__sigv4_amz_date(out, sizeof(out), t) != 0 ||
         strcmp(out, want) != 0) {
       if (bad++ < 5) {
         fprintf(stderr, "sigv4: amz_date(%lld) = %s, want %s\n", (long long)t,
@@ -958,11 +958,11 @@ static void test_amz_date(void) {
 static void test_sha256_hex(void) {
   char out[KEFO_SIGV4_HEX_LEN + 1];
 
-  CU_ASSERT_EQUAL(kefo_sigv4_sha256_hex(out, sizeof(out), NULL, 0), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_sha256_hex(out, sizeof(out), NULL, 0), 0);
   CU_ASSERT_STRING_EQUAL(
       out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CU_ASSERT_EQUAL(kefo_sigv4_sha256_hex(out, sizeof(out),
-                                        (const uint8_t *)"Param1=value1", 13),
+  CU_ASSERT_EQUAL(kefo__sigv4_sha256_hex(out, sizeof(out),
+                                         (const uint8_t *)"Param1=value1", 13),
                   0);
   CU_ASSERT_STRING_EQUAL(
       out, "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e");
@@ -977,11 +977,11 @@ static void test_key_cache(void) {
   int zero = 1;
 
   fixture_init(&f);
-  kefo_sigv4_key_init(&key);
-  CU_ASSERT_EQUAL_FATAL(kefo_sigv4_sign(&res, &f.req, &f.params, &key, NULL),
+  kefo__sigv4_key_init(&key);
+  CU_ASSERT_EQUAL_FATAL(kefo__sigv4_sign(&res, &f.req, &f.params, &key, NULL),
                         0);
   memcpy(first, res.signature, sizeof(first));
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
   CU_ASSERT_STRING_EQUAL(key.credential,
                          "AKIDEXAMPLE/20150830/us-east-1/kinesis/aws4_request");
 
@@ -989,35 +989,35 @@ static void test_key_cache(void) {
      tampered key shows. */
   key.key[0] ^= 1;
   f.params.time += 3600;
-  CU_ASSERT_EQUAL(kefo_sigv4_signing_key(&key, &f.params), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_signing_key(&key, &f.params), 0);
   f.params.time -= 3600;
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(&res, &f.req, &f.params, &key, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(&res, &f.req, &f.params, &key, NULL), 0);
   CU_ASSERT(strcmp(res.signature, first) != 0);
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
   key.key[0] ^= 1;
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(&res, &f.req, &f.params, &key, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(&res, &f.req, &f.params, &key, NULL), 0);
   CU_ASSERT_STRING_EQUAL(res.signature, first);
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
 
   /* The next day derives again, as signing without a cache does. */
   f.params.time += 86400;
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(&res, &f.req, &f.params, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(&res, &f.req, &f.params, NULL, NULL), 0);
   memcpy(nextday, res.signature, sizeof(nextday));
-  kefo_sigv4_result_free(&res);
-  CU_ASSERT_EQUAL(kefo_sigv4_sign(&res, &f.req, &f.params, &key, NULL), 0);
+  kefo__sigv4_result_free(&res);
+  CU_ASSERT_EQUAL(kefo__sigv4_sign(&res, &f.req, &f.params, &key, NULL), 0);
   CU_ASSERT_STRING_EQUAL(res.signature, nextday);
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
   CU_ASSERT_STRING_EQUAL(key.credential,
                          "AKIDEXAMPLE/20150831/us-east-1/kinesis/aws4_request");
 
   /* New credentials (a new access key id) derive again too. */
   f.creds.access_key_id = "ASIAEXAMPLE2";
   f.creds.secret_access_key = "another-secret";
-  CU_ASSERT_EQUAL(kefo_sigv4_signing_key(&key, &f.params), 0);
+  CU_ASSERT_EQUAL(kefo__sigv4_signing_key(&key, &f.params), 0);
   CU_ASSERT_STRING_EQUAL(
       key.credential, "ASIAEXAMPLE2/20150831/us-east-1/kinesis/aws4_request");
 
-  kefo_sigv4_key_free(&key);
+  kefo__sigv4_key_free(&key);
   for (i = 0; i < sizeof(key.key); ++i) {
     zero &= key.key[i] == 0;
   }
@@ -1051,13 +1051,13 @@ static void test_secret_not_in_output(void) {
     f.creds.secret_access_key = secret;
     f.params.mode = modes[m];
     f.req.query = "a=1";
-    kefo_buf_init(&creq, NULL);
-    kefo_buf_init(&sts, NULL);
+    kefo__buf_init(&creq, NULL);
+    kefo__buf_init(&sts, NULL);
     CU_ASSERT_EQUAL_FATAL(
-        kefo_sigv4_canonical_request(&creq, &f.req, &f.params), 0);
+        kefo__sigv4_canonical_request(&creq, &f.req, &f.params), 0);
     CU_ASSERT_EQUAL_FATAL(
-        kefo_sigv4_string_to_sign(&sts, creq.data, creq.len, &f.params), 0);
-    CU_ASSERT_EQUAL_FATAL(kefo_sigv4_sign(&res, &f.req, &f.params, NULL, NULL),
+        kefo__sigv4_string_to_sign(&sts, creq.data, creq.len, &f.params), 0);
+    CU_ASSERT_EQUAL_FATAL(kefo__sigv4_sign(&res, &f.req, &f.params, NULL, NULL),
                           0);
     CU_ASSERT(!contains(creq.data, creq.len, secret));
     CU_ASSERT(!contains(sts.data, sts.len, secret));
@@ -1071,9 +1071,9 @@ static void test_secret_not_in_output(void) {
     }
     /* Nor anywhere in the result's storage. */
     CU_ASSERT(!contains(res.storage.data, res.storage.len, secret));
-    kefo_sigv4_result_free(&res);
-    kefo_buf_free(&creq);
-    kefo_buf_free(&sts);
+    kefo__sigv4_result_free(&res);
+    kefo__buf_free(&creq);
+    kefo__buf_free(&sts);
   }
 }
 
@@ -1092,27 +1092,27 @@ static int sign_scenario(const kefo_mem *mem, void *arg) {
   size_t m;
   int rv = 0;
 
-  kefo_sigv4_key_init(&key);
+  kefo__sigv4_key_init(&key);
   for (m = 0; m < 2 && rv == 0; ++m) {
     fixture_init(&f);
     set_header(&f.headers[2], "content-type", "  a  b ");
     f.req.path = "/a b/./c/../d";
     f.req.query = "z=1&%E1%88%B4=2&a";
     f.params.mode = modes[m];
-    rv = kefo_sigv4_sign(&res, &f.req, &f.params, &key, mem);
-    kefo_sigv4_result_free(&res);
+    rv = kefo__sigv4_sign(&res, &f.req, &f.params, &key, mem);
+    kefo__sigv4_result_free(&res);
     if (rv == 0) {
-      kefo_buf_init(&creq, mem);
-      kefo_buf_init(&sts, mem);
-      rv = kefo_sigv4_canonical_request(&creq, &f.req, &f.params);
+      kefo__buf_init(&creq, mem);
+      kefo__buf_init(&sts, mem);
+      rv = kefo__sigv4_canonical_request(&creq, &f.req, &f.params);
       if (rv == 0) {
-        rv = kefo_sigv4_string_to_sign(&sts, creq.data, creq.len, &f.params);
+        rv = kefo__sigv4_string_to_sign(&sts, creq.data, creq.len, &f.params);
       }
-      kefo_buf_free(&creq);
-      kefo_buf_free(&sts);
+      kefo__buf_free(&creq);
+      kefo__buf_free(&sts);
     }
   }
-  kefo_sigv4_key_free(&key);
+  kefo__sigv4_key_free(&key);
   if (rv != 0 && rv != KEFO_ERR_NOMEM) {
     ++st->other_errors;
   }

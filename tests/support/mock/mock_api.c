@@ -45,7 +45,7 @@ int mock_api_error(kefo_buf *out, const char *type, const char *message) {
   char *s;
   int rv;
 
-  kefo_buf_reset(out);
+  kefo__buf_reset(out);
   cJSON_AddStringToObject(o, "__type", type);
   cJSON_AddStringToObject(o, "message", message);
   s = cJSON_PrintUnformatted(o);
@@ -53,7 +53,7 @@ int mock_api_error(kefo_buf *out, const char *type, const char *message) {
   if (!s) {
     return -1;
   }
-  rv = kefo_buf_append_str(out, s);
+  rv = kefo__buf_append_str(out, s);
   cJSON_free(s);
   return rv;
 }
@@ -80,8 +80,8 @@ static int reply(op_ctx *c, cJSON *o) {
   if (!s) {
     return fail(c, 500, "InternalFailure", "out of memory");
   }
-  kefo_buf_reset(c->out);
-  rv = kefo_buf_append_str(c->out, s);
+  kefo__buf_reset(c->out);
+  rv = kefo__buf_append_str(c->out, s);
   cJSON_free(s);
   return rv == 0 ? 200 : 500;
 }
@@ -366,7 +366,7 @@ static int get_data(op_ctx *c, cJSON *rec, uint8_t **data, size_t *len,
     return -1;
   }
   n = strlen(v->valuestring);
-  if (n > kefo_base64_encoded_len(MOCK_MAX_DATA)) {
+  if (n > kefo__base64_encoded_len(MOCK_MAX_DATA)) {
     *status = fail(c, 400, "ValidationException",
                    "1 validation error detected: Value at 'data' failed to "
                    "satisfy constraint: Member must have length less than or "
@@ -374,7 +374,7 @@ static int get_data(op_ctx *c, cJSON *rec, uint8_t **data, size_t *len,
     return -1;
   }
   *data = (uint8_t *)v->valuestring;
-  if (kefo_base64_decode(*data, n, *data, n, len) != 0) {
+  if (kefo__base64_decode(*data, n, *data, n, len) != 0) {
     *status =
         fail(c, 400, "SerializationException", "Data is not valid base64");
     return -1;
@@ -877,12 +877,12 @@ int mock_api_write_records(kefo_buf *out, const mock_shard *sh, size_t from,
     head[n++] = (char)('0' + (int)(r->arrival_ms % 10));
     memcpy(head + n, k_data, sizeof(k_data) - 1);
     n += sizeof(k_data) - 1;
-    if (kefo_buf_append(out, head, n) != 0 ||
-        kefo_json_append_base64(out, mock_record_data(sh, r), r->data_len) !=
+    if (kefo__buf_append(out, head, n) != 0 ||
+        kefo__json_append_base64(out, mock_record_data(sh, r), r->data_len) !=
             0 ||
-        kefo_buf_append_str(out, ",\"PartitionKey\":") != 0 ||
-        kefo_json_append_string(out, mock_record_pk(sh, r), r->pk_len) != 0 ||
-        kefo_buf_append_byte(out, '}') != 0) {
+        kefo__buf_append_str(out, ",\"PartitionKey\":") != 0 ||
+        kefo__json_append_string(out, mock_record_pk(sh, r), r->pk_len) != 0 ||
+        kefo__buf_append_byte(out, '}') != 0) {
       return -1;
     }
   }
@@ -917,7 +917,7 @@ int mock_api_write_child_shards(kefo_buf *out, const mock_shard *sh) {
   if (!s) {
     return -1;
   }
-  rv = kefo_buf_append_str(out, s);
+  rv = kefo__buf_append_str(out, s);
   cJSON_free(s);
   return rv;
 }
@@ -1019,17 +1019,18 @@ static int op_get_records(op_ctx *c) {
     behind = c->now - sh->records[sh->nrecords - 1].arrival_ms;
     behind = behind < 0 ? 0 : behind;
   }
-  kefo_buf_reset(c->out);
-  if (kefo_buf_append_str(c->out, "{\"Records\":[") != 0 ||
+  kefo__buf_reset(c->out);
+  if (kefo__buf_append_str(c->out, "{\"Records\":[") != 0 ||
       mock_api_write_records(c->out, sh, (size_t)pos, end) != 0) {
     return fail(c, 500, "InternalFailure", "out of memory");
   }
   snprintf(num, sizeof(num), "%lld", (long long)behind);
-  kefo_buf_append_str(c->out, "],\"MillisBehindLatest\":");
-  kefo_buf_append_str(c->out, num);
+  kefo__buf_append_str(c->out, "],\"MillisBehindLatest\":");
+  kefo__buf_append_str(c->out, num);
   if (sh->closed && end == sh->nrecords) {
     /* The shard's end: no more iterator, and where to go next. */
-    kefo_buf_append_str(c->out, ",\"NextShardIterator\":null,\"ChildShards\":");
+    kefo__buf_append_str(c->out,
+                         ",\"NextShardIterator\":null,\"ChildShards\":");
     if (mock_api_write_child_shards(c->out, sh) != 0) {
       return fail(c, 500, "InternalFailure", "out of memory");
     }
@@ -1037,11 +1038,11 @@ static int op_get_records(op_ctx *c) {
     char next[MOCK_MAX_NAME + 96];
     snprintf(next, sizeof(next), ITERATOR_PREFIX "%u:%zu:%lld:%s",
              (unsigned)sh->index, end, (long long)c->now, s->name);
-    kefo_buf_append_str(c->out, ",\"NextShardIterator\":\"");
-    kefo_buf_append_str(c->out, next);
-    kefo_buf_append_str(c->out, "\"");
+    kefo__buf_append_str(c->out, ",\"NextShardIterator\":\"");
+    kefo__buf_append_str(c->out, next);
+    kefo__buf_append_str(c->out, "\"");
   }
-  if (kefo_buf_append_str(c->out, "}") != 0) {
+  if (kefo__buf_append_str(c->out, "}") != 0) {
     return fail(c, 500, "InternalFailure", "out of memory");
   }
   return 200;

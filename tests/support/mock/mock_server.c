@@ -91,7 +91,7 @@ struct mock_server {
 };
 
 int64_t mock_now_ms(void) {
-  const kefo_clock *clock = kefo_clock_system();
+  const kefo_clock *clock = kefo__clock_system();
 
   return clock->wall_ms(clock->user_data);
 }
@@ -137,7 +137,7 @@ void mock_conn_slow(mock_conn *conn, int64_t ms) {
     return;
   }
   bufferevent_set_rate_limit(conn->bev, conn->srv->slow_rate);
-  kefo_timeval_ms(&tv, ms);
+  kefo__timeval_ms(&tv, ms);
   evtimer_add(conn->slow_ev, &tv);
 }
 
@@ -148,8 +148,8 @@ static void request_free(mock_request *r) {
     free(r->headers[i].name);
     free(r->headers[i].value);
   }
-  kefo_buf_free(&r->body);
-  kefo_buf_free(&r->response);
+  kefo__buf_free(&r->body);
+  kefo__buf_free(&r->response);
   if (r->delay_ev) {
     event_free(r->delay_ev);
   }
@@ -536,28 +536,28 @@ static int verify_signature(mock_server *srv, mock_request *r, char *why,
   params.time = t;
   params.flags = flags;
   params.mode = KEFO_SIGV4_HEADERS;
-  rv = kefo_sigv4_sign(&res, &req, &params, NULL, NULL);
+  rv = kefo__sigv4_sign(&res, &req, &params, NULL, NULL);
   if (rv != 0) {
-    kefo_sigv4_result_free(&res);
+    kefo__sigv4_result_free(&res);
     snprintf(why, whylen, "the request cannot be signed as sent (error %d)",
              rv);
     return -1;
   }
   if (strcmp(res.signature, sig) != 0) {
     kefo_buf creq;
-    kefo_buf_init(&creq, NULL);
-    kefo_sigv4_canonical_request(&creq, &req, &params);
+    kefo__buf_init(&creq, NULL);
+    kefo__sigv4_canonical_request(&creq, &req, &params);
     snprintf(why, whylen,
              "The request signature we calculated does not match the "
              "signature you provided. Check your AWS Secret Access Key and "
              "signing method. The Canonical String for this request should "
              "have been '%s'",
-             kefo_buf_cstr(&creq) ? (const char *)creq.data : "");
-    kefo_buf_free(&creq);
-    kefo_sigv4_result_free(&res);
+             kefo__buf_cstr(&creq) ? (const char *)creq.data : "");
+    kefo__buf_free(&creq);
+    kefo__sigv4_result_free(&res);
     return -1;
   }
-  kefo_sigv4_result_free(&res);
+  kefo__sigv4_result_free(&res);
   return 0;
 }
 
@@ -631,7 +631,7 @@ static void answer(mock_request *r, int status, mock_fault_kind kind) {
     status = 200;
     r->response.len /= 2;
     if (r->response.len == 0) {
-      kefo_buf_append_str(&r->response, "{");
+      kefo__buf_append_str(&r->response, "{");
     }
     break;
   case MOCK_FAULT_OVERSIZED:
@@ -641,7 +641,7 @@ static void answer(mock_request *r, int status, mock_fault_kind kind) {
     r->delayed_status = status;
     r->delay_ev = evtimer_new(r->conn->srv->base, delayed_answer_cb, r);
     if (r->delay_ev) {
-      kefo_timeval_ms(&tv, r->conn->srv->api->fault.ms);
+      kefo__timeval_ms(&tv, r->conn->srv->api->fault.ms);
       evtimer_add(r->delay_ev, &tv);
       return;
     }
@@ -731,7 +731,7 @@ static void handle_request(mock_request *r) {
       r->delayed_status = status;
       r->delay_ev = evtimer_new(srv->base, delayed_answer_cb, r);
       if (r->delay_ev) {
-        kefo_timeval_ms(&tv, srv->api->cfg.api_latency_ms);
+        kefo__timeval_ms(&tv, srv->api->cfg.api_latency_ms);
         evtimer_add(r->delay_ev, &tv);
         return;
       }
@@ -772,8 +772,8 @@ static int on_begin_headers(nghttp2_session *session,
   }
   r->conn = c;
   r->stream_id = frame->hd.stream_id;
-  kefo_buf_init(&r->body, NULL);
-  kefo_buf_init(&r->response, NULL);
+  kefo__buf_init(&r->body, NULL);
+  kefo__buf_init(&r->response, NULL);
   r->next = c->requests;
   if (c->requests) {
     c->requests->prev = r;
@@ -837,11 +837,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags,
   if (r->body.len + len > MOCK_MAX_BODY) {
     /* Dropped, not kept: answered with a 400 at the end. */
     r->too_large = 1;
-    kefo_buf_free(&r->body);
-    kefo_buf_init(&r->body, NULL);
+    kefo__buf_free(&r->body);
+    kefo__buf_init(&r->body, NULL);
     return 0;
   }
-  if (kefo_buf_append(&r->body, data, len) != 0) {
+  if (kefo__buf_append(&r->body, data, len) != 0) {
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   return 0;

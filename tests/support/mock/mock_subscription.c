@@ -59,12 +59,12 @@ static int encode(mock_subscription *sub, const char *message_type,
   set_header(&h[0], ":message-type", message_type);
   set_header(&h[1], type_header, type);
   set_header(&h[2], ":content-type", "application/json");
-  len = kefo_es_encoded_len(h, 3, sub->payload.len);
-  kefo_buf_reset(&sub->frame);
+  len = kefo__es_encoded_len(h, 3, sub->payload.len);
+  kefo__buf_reset(&sub->frame);
   sub->off = 0;
-  if (len == 0 || kefo_buf_reserve(&sub->frame, len) != 0 ||
-      kefo_es_encode(sub->frame.data, sub->frame.cap, h, 3, sub->payload.data,
-                     sub->payload.len, &n) != 0) {
+  if (len == 0 || kefo__buf_reserve(&sub->frame, len) != 0 ||
+      kefo__es_encode(sub->frame.data, sub->frame.cap, h, 3, sub->payload.data,
+                      sub->payload.len, &n) != 0) {
     return -1;
   }
   sub->frame.len = n;
@@ -74,7 +74,7 @@ static int encode(mock_subscription *sub, const char *message_type,
 static void arm(struct event *timer, int64_t ms) {
   struct timeval tv;
 
-  kefo_timeval_ms(&tv, ms);
+  kefo__timeval_ms(&tv, ms);
   evtimer_add(timer, &tv);
 }
 
@@ -89,8 +89,8 @@ static int fault_event(mock_subscription *sub, mock_fault_kind kind) {
   int status;
 
   if (mock_fault_exception(kind, "SubscribeToShard", &type, &status) == 0) {
-    kefo_buf_reset(&sub->payload);
-    if (kefo_buf_append_str(
+    kefo__buf_reset(&sub->payload);
+    if (kefo__buf_append_str(
             &sub->payload, "{\"message\":\"injected by kinesis-mock\"}") != 0 ||
         encode(sub, "exception", ":exception-type", type) != 0) {
       return -1;
@@ -100,8 +100,8 @@ static int fault_event(mock_subscription *sub, mock_fault_kind kind) {
   }
   switch (kind) {
   case MOCK_FAULT_UNKNOWN_EVENT:
-    kefo_buf_reset(&sub->payload);
-    if (kefo_buf_append_str(&sub->payload, "{\"Future\":true}") != 0 ||
+    kefo__buf_reset(&sub->payload);
+    if (kefo__buf_append_str(&sub->payload, "{\"Future\":true}") != 0 ||
         encode(sub, "event", ":event-type", "KefoMockFutureEvent") != 0) {
       return -1;
     }
@@ -118,14 +118,14 @@ static int fault_event(mock_subscription *sub, mock_fault_kind kind) {
     return 0;
   case MOCK_FAULT_OVERSIZED:
     /* A prelude claiming 2 GiB, with a good prelude CRC, then silence. */
-    kefo_buf_reset(&sub->frame);
+    kefo__buf_reset(&sub->frame);
     sub->off = 0;
-    if (kefo_buf_reserve(&sub->frame, 12) != 0) {
+    if (kefo__buf_reserve(&sub->frame, 12) != 0) {
       return -1;
     }
     put32(sub->frame.data, 0x7ffffff0u);
     put32(sub->frame.data + 4, 16);
-    put32(sub->frame.data + 8, kefo_crc32(0, sub->frame.data, 8));
+    put32(sub->frame.data + 8, kefo__crc32(0, sub->frame.data, 8));
     sub->frame.len = 12;
     sub->dead = 1;
     return 1;
@@ -216,10 +216,10 @@ static int next_event(mock_subscription *sub) {
   if (sub->api->cfg.stamp) {
     stamp(sh, sub->pos, end);
   }
-  kefo_buf_reset(p);
-  if (kefo_buf_append_str(p, "{\"Records\":[") != 0 ||
+  kefo__buf_reset(p);
+  if (kefo__buf_append_str(p, "{\"Records\":[") != 0 ||
       mock_api_write_records(p, sh, sub->pos, end) != 0 ||
-      kefo_buf_append_str(p, "],") != 0) {
+      kefo__buf_append_str(p, "],") != 0) {
     return -1;
   }
   /* Built only when nghttp2 asks for bytes, that is when the stream's
@@ -228,7 +228,7 @@ static int next_event(mock_subscription *sub) {
   sub->pos = end;
   if (final) {
     /* Shard end: no continuation, the children instead. */
-    kefo_buf_append_str(p, "\"ContinuationSequenceNumber\":null,");
+    kefo__buf_append_str(p, "\"ContinuationSequenceNumber\":null,");
   } else {
     /* Resuming AFTER this number gives the next record: the last one
        sent, or the shard's start when nothing was. */
@@ -237,20 +237,20 @@ static int next_event(mock_subscription *sub) {
     } else {
       mock_seq_format(sh->stream, sh->start_counter, sh->index, seq);
     }
-    kefo_buf_append_str(p, "\"ContinuationSequenceNumber\":\"");
-    kefo_buf_append_str(p, seq);
-    kefo_buf_append_str(p, "\",");
+    kefo__buf_append_str(p, "\"ContinuationSequenceNumber\":\"");
+    kefo__buf_append_str(p, seq);
+    kefo__buf_append_str(p, "\",");
     if (end < sh->nrecords) {
       behind = mock_now_ms() - sh->records[sh->nrecords - 1].arrival_ms;
       behind = behind < 0 ? 0 : behind;
     }
   }
   snprintf(num, sizeof(num), "%lld", (long long)behind);
-  kefo_buf_append_str(p, "\"MillisBehindLatest\":");
-  kefo_buf_append_str(p, num);
-  kefo_buf_append_str(p, ",\"ChildShards\":");
+  kefo__buf_append_str(p, "\"MillisBehindLatest\":");
+  kefo__buf_append_str(p, num);
+  kefo__buf_append_str(p, ",\"ChildShards\":");
   if (mock_api_write_child_shards(p, sh) != 0 ||
-      kefo_buf_append_byte(p, '}') != 0) {
+      kefo__buf_append_byte(p, '}') != 0) {
     return -1;
   }
   if (kind == MOCK_FAULT_MALFORMED_JSON) {
@@ -373,14 +373,14 @@ int mock_subscription_new(mock_subscription **out, mock_conn *conn,
   sub->conn = conn;
   sub->stream_id = stream_id;
   sub->api = api;
-  kefo_buf_init(&sub->payload, NULL);
-  kefo_buf_init(&sub->frame, NULL);
+  kefo__buf_init(&sub->payload, NULL);
+  kefo__buf_init(&sub->frame, NULL);
   if (req->exception) {
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "message", req->message);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!s || kefo_buf_append_str(&sub->payload, s) != 0 ||
+    if (!s || kefo__buf_append_str(&sub->payload, s) != 0 ||
         encode(sub, "exception", ":exception-type", req->exception) != 0) {
       cJSON_free(s);
       mock_subscription_del(sub);
@@ -399,7 +399,7 @@ int mock_subscription_new(mock_subscription **out, mock_conn *conn,
   sub->life_timer = evtimer_new(base, on_lifetime, sub);
   sub->stall_timer = evtimer_new(base, on_stall_end, sub);
   if (!sub->idle_timer || !sub->life_timer || !sub->stall_timer ||
-      kefo_buf_append_str(&sub->payload, "{}") != 0 ||
+      kefo__buf_append_str(&sub->payload, "{}") != 0 ||
       encode(sub, "event", ":event-type", "initial-response") != 0) {
     mock_subscription_del(sub);
     return -1;
@@ -430,7 +430,7 @@ void mock_subscription_del(mock_subscription *sub) {
   if (sub->stall_timer) {
     event_free(sub->stall_timer);
   }
-  kefo_buf_free(&sub->payload);
-  kefo_buf_free(&sub->frame);
+  kefo__buf_free(&sub->payload);
+  kefo__buf_free(&sub->frame);
   free(sub);
 }
