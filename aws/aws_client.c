@@ -36,6 +36,7 @@ struct kefo_aws_call {
   char operation[64];
   char *body;
   size_t body_len;
+  int body_lent; /* |body| is the caller's (kefo__aws_call_start_lent) */
   kefo_retry_strategy retry;
   uint32_t attempts;
   kefo_aws_cb cb;
@@ -343,7 +344,9 @@ static void call_free(kefo_aws_call *call) {
     event_free(call->timer);
   }
   kefo__buf_free(&call->response);
-  kefo__mem_free(c->mem, call->body);
+  if (!call->body_lent) {
+    kefo__mem_free(c->mem, call->body);
+  }
   kefo__mem_free(c->mem, call);
 }
 
@@ -738,28 +741,25 @@ int kefo__aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
                          out);
 }
 
-int kefo__aws_call_start_text(kefo_aws_client *c, const kefo_aws_service *svc,
-                              const char *operation, kefo_buf *body,
-                              const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                              void *user_data, kefo_aws_call **out) {
+int kefo__aws_call_start_lent(kefo_aws_client *c, const kefo_aws_service *svc,
+                              const char *operation, const uint8_t *body,
+                              size_t len, const kefo_retry_strategy *retry,
+                              kefo_aws_raw_cb cb, void *user_data,
+                              kefo_aws_call **out) {
   kefo_aws_call *call = NULL;
   int rv;
 
-  if (body == NULL || body->len == 0 || kefo__buf_append_byte(body, 0) != 0) {
-    return body == NULL || body->len == 0 ? KEFO_ERR_INVALID_ARGUMENT
-                                          : KEFO_ERR_NOMEM;
+  if (body == NULL || len == 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
   }
-  --body->len;
-  /* An empty body of a call's own first, then the text swapped in: no
-     copy of megabytes. */
-  rv = call_start(c, svc, operation, "", 0, retry, cb, NULL, user_data, &call);
+  rv = call_start(c, svc, operation, "", 0, retry, NULL, cb, user_data, &call);
   if (rv != 0) {
     return rv;
   }
   kefo__mem_free(c->mem, call->body);
-  call->body = (char *)body->data;
-  call->body_len = body->len;
-  kefo__buf_init(body, body->mem);
+  call->body = (char *)(uintptr_t)body;
+  call->body_len = len;
+  call->body_lent = 1;
   if (out) {
     *out = call;
   }

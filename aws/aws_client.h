@@ -135,20 +135,21 @@ int kefo__aws_call_start_raw(kefo_aws_client *client,
                              kefo_aws_call **out);
 
 /*
- * kefo__aws_call_start with a body already written as JSON text in
- * |body|, whose bytes the call takes over (|body| is left empty, its
- * allocator the client's): for PutRecords, whose producer writes
- * thousands of base64 records straight into one buffer, neither through
- * a tree nor copied again here or into the HTTP/2 stream.
+ * kefo__aws_call_start_raw with a body already written as JSON text: the
+ * |len| bytes at |body|, lent (neither copied nor freed here) until |cb|
+ * has run or the call is cancelled. For PutRecords: the producer writes
+ * each call's body into a buffer it keeps and reuses, so that a call
+ * neither copies megabytes nor maps and faults in fresh pages for them.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body) or KEFO_ERR_NOMEM
- * (then |cb| is never called and |body| is unchanged).
+ * (then |cb| is never called).
  */
-int kefo__aws_call_start_text(kefo_aws_client *client,
+int kefo__aws_call_start_lent(kefo_aws_client *client,
                               const kefo_aws_service *svc,
-                              const char *operation, kefo_buf *body,
-                              const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                              void *user_data, kefo_aws_call **out);
+                              const char *operation, const uint8_t *body,
+                              size_t len, const kefo_retry_strategy *retry,
+                              kefo_aws_raw_cb cb, void *user_data,
+                              kefo_aws_call **out);
 /* Cancels a call: |cb| will not be called. */
 void kefo__aws_call_cancel(kefo_aws_call *call);
 

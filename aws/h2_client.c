@@ -347,12 +347,33 @@ static void stream_cancel(kefo_http_stream *base) {
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */
 
+/*
+ * What the socket's output buffer may hold before nghttp2 is told to wait
+ * (NGHTTP2_ERR_WOULDBLOCK), and the level at which write_cb lets it go on.
+ * Without a bound a 5 MiB PutRecords body was framed and copied into the
+ * buffer whole, in fresh memory each call, while the socket took it 200
+ * KiB at a time.
+ */
+#define H2_OUTPUT_HIGH (256 * 1024)
+#define H2_OUTPUT_LOW (64 * 1024)
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short events, void *arg);
+
 static ssize_t send_cb(nghttp2_session *session, const uint8_t *data,
                        size_t len, int flags, void *ud) {
   h2_conn *conn = ud;
 
   (void)session;
   (void)flags;
+  if (evbuffer_get_length(bufferevent_get_output(conn->bev)) >=
+      H2_OUTPUT_HIGH) {
+    /* Armed only while held back: a write callback pending when the
+       loop is freed would keep the bufferevent alive (leaked). */
+    bufferevent_setcb(conn->bev, read_cb, write_cb, event_cb, conn);
+    return NGHTTP2_ERR_WOULDBLOCK;
+  }
   if (bufferevent_write(conn->bev, data, len) != 0) {
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
@@ -816,6 +837,18 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg) {
   conn_flush(conn);
 }
 
+/* The output buffer has drained to H2_OUTPUT_LOW: what send_cb held back
+   goes on. */
+static void write_cb(struct bufferevent *bev, void *arg) {
+  h2_conn *conn = arg;
+
+  bufferevent_setcb(bev, read_cb, NULL, event_cb, conn);
+  if (conn->started && conn->session &&
+      nghttp2_session_want_write(conn->session)) {
+    conn_flush(conn);
+  }
+}
+
 static void conn_schedule_flush(h2_conn *conn) {
   if (conn->flush_ev && conn->state != CONN_DEAD) {
     event_active(conn->flush_ev, 0, 0);
@@ -1240,6 +1273,7 @@ static h2_conn *conn_new(kefo_h2_client *c, const kefo_endpoint *ep) {
     goto fail;
   }
   bufferevent_setcb(conn->bev, read_cb, NULL, event_cb, conn);
+  bufferevent_setwatermark(conn->bev, EV_WRITE, H2_OUTPUT_LOW, 0);
   bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
   conn->next = c->conns;
   if (c->conns) {

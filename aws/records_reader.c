@@ -587,12 +587,17 @@ void kefo__records_parser_init(kefo_records_parser *p, const kefo_mem *mem) {
 void kefo__records_parser_free(kefo_records_parser *p) {
   kefo__buf_free(&p->strings);
   kefo__mem_free(p->mem, p->recs);
+  kefo__mem_free(p->mem, p->put);
   p->recs = NULL;
   p->recs_cap = 0;
+  p->put = NULL;
+  p->put_cap = 0;
 }
 
 void kefo__records_parser_trim(kefo_records_parser *p, size_t keep) {
-  if (p->strings.cap + p->recs_cap * sizeof(kefo_wire_record) > keep) {
+  if (p->strings.cap + p->recs_cap * sizeof(kefo_wire_record) +
+          p->put_cap * sizeof(kefo_put_answer_entry) >
+      keep) {
     kefo__records_parser_free(p);
     kefo__buf_init(&p->strings, p->mem);
   }
@@ -700,5 +705,150 @@ int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
   out->records = p->recs;
   out->nrecords = out->has_records ? nrecs : 0;
   out->behind_ms = out->has_behind ? kefo__records_ms(behind, 1) : 0;
+  return 0;
+}
+
+/* ---- PutRecords answers -------------------------------------------------- */
+
+static int read_put_entry(scan *sc, kefo_put_answer_entry *e) {
+  /* As in read_record: the first member of each name counts. */
+  int rv, seen_seq = 0, seen_shard = 0, seen_code = 0, seen_msg = 0;
+
+  memset(e, 0, sizeof(*e));
+  skip_ws(sc);
+  if (sc->p >= sc->end || *sc->p != '{') {
+    return fail(sc, "a PutRecords entry is not an object");
+  }
+  if (++sc->depth > KEFO_STS_MAX_DEPTH) {
+    return fail(sc, "nested too deep");
+  }
+  ++sc->p;
+  if (!take(sc, '}')) {
+    do {
+      span key;
+      if ((rv = read_key(sc, &key)) != 0) {
+        return rv;
+      }
+      if (!seen_seq && key_is(sc, &key, "SequenceNumber")) {
+        seen_seq = 1;
+        rv = string_member(sc, &e->sequence_number, NULL);
+      } else if (!seen_shard && key_is(sc, &key, "ShardId")) {
+        seen_shard = 1;
+        rv = string_member(sc, &e->shard_id, NULL);
+      } else if (!seen_code && key_is(sc, &key, "ErrorCode")) {
+        seen_code = 1;
+        rv = string_member(sc, &e->error_code, NULL);
+      } else if (!seen_msg && key_is(sc, &key, "ErrorMessage")) {
+        seen_msg = 1;
+        rv = string_member(sc, &e->error_message, NULL);
+      } else {
+        rv = skip_value(sc);
+      }
+      if (rv != 0) {
+        return rv;
+      }
+    } while (take(sc, ','));
+    if (!take(sc, '}')) {
+      return fail(sc, "expected ',' or '}'");
+    }
+  }
+  --sc->depth;
+  return 0;
+}
+
+static int read_put_entries(kefo_records_parser *p, scan *sc, size_t max,
+                            size_t *n) {
+  int rv;
+
+  if (++sc->depth > KEFO_STS_MAX_DEPTH) {
+    return fail(sc, "nested too deep");
+  }
+  ++sc->p; /* '[' */
+  if (take(sc, ']')) {
+    --sc->depth;
+    return 0;
+  }
+  do {
+    if (*n == max) {
+      return fail(sc, "more PutRecords entries than records sent");
+    }
+    if (*n == p->put_cap) {
+      size_t cap = p->put_cap ? p->put_cap * 2 : 64;
+      kefo_put_answer_entry *ne =
+          kefo__mem_realloc(p->mem, p->put, cap * sizeof(*ne));
+      if (ne == NULL) {
+        return KEFO_ERR_NOMEM;
+      }
+      p->put = ne;
+      p->put_cap = cap;
+    }
+    if ((rv = read_put_entry(sc, &p->put[*n])) != 0) {
+      return rv;
+    }
+    ++*n;
+  } while (take(sc, ','));
+  if (!take(sc, ']')) {
+    return fail(sc, "expected ',' or ']'");
+  }
+  --sc->depth;
+  return 0;
+}
+
+int kefo__records_put_answer_parse(kefo_records_parser *p, const uint8_t *json,
+                                   size_t len, size_t max,
+                                   const kefo_put_answer_entry **entries,
+                                   size_t *n) {
+  scan sc;
+  int rv, seen_records = 0, has_records = 0;
+
+  *entries = NULL;
+  *n = 0;
+  p->error = NULL;
+  p->error_offset = 0;
+  kefo__buf_reset(&p->strings);
+  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  sc.p = sc.start = json;
+  sc.end = json + len;
+  sc.parser = p;
+  sc.depth = 1;
+  if (!take(&sc, '{')) {
+    return fail(&sc, "not a JSON object");
+  }
+  if (!take(&sc, '}')) {
+    do {
+      span key;
+      if ((rv = read_key(&sc, &key)) != 0) {
+        return rv;
+      }
+      if (!seen_records && key_is(&sc, &key, "Records")) {
+        seen_records = 1;
+        if (sc.p < sc.end && *sc.p == '[') {
+          has_records = 1;
+          rv = read_put_entries(p, &sc, max, n);
+        } else {
+          rv = skip_value(&sc);
+        }
+      } else {
+        rv = skip_value(&sc);
+      }
+      if (rv != 0) {
+        return rv;
+      }
+    } while (take(&sc, ','));
+    if (!take(&sc, '}')) {
+      return fail(&sc, "expected ',' or '}'");
+    }
+  }
+  skip_ws(&sc);
+  if (sc.p != sc.end) {
+    return fail(&sc, "bytes after the JSON object");
+  }
+  if (!has_records) {
+    sc.p = sc.start;
+    return fail(&sc, "the PutRecords answer has no Records array");
+  }
+  *entries = p->put;
   return 0;
 }

@@ -63,10 +63,21 @@ typedef struct kefo_records_event {
 /* Scratch reused from one event to the next: it grows to the largest
    event and stays, so one parser is best shared by all subscriptions of
    a loop. */
+/* One entry of a PutRecords answer, each field NULL when absent or not a
+   string. Valid as kefo_wire_record's strings are. */
+typedef struct kefo_put_answer_entry {
+  const char *sequence_number;
+  const char *shard_id;
+  const char *error_code;
+  const char *error_message;
+} kefo_put_answer_entry;
+
 typedef struct kefo_records_parser {
   kefo_buf strings;
   kefo_wire_record *recs;
   size_t recs_cap;
+  kefo_put_answer_entry *put; /* PutRecords answers' entries */
+  size_t put_cap;
   const kefo_mem *mem;
   /* The last failure: what was wrong and at which byte. */
   const char *error;
@@ -88,6 +99,24 @@ void kefo__records_parser_trim(kefo_records_parser *p, size_t keep);
  */
 int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
                         kefo_records_event *out);
+
+/*
+ * Reads a PutRecords answer |json| of |len| bytes: its Records array, one
+ * entry per record sent, in order, into |*entries| (owned by |p|) and
+ * |*n|. Each entry's SequenceNumber, ShardId, ErrorCode and ErrorMessage
+ * are read when they are strings; other members and types are checked
+ * and skipped, as kefo__records_parse does. For the producer, which
+ * reads 500 entries an answer: a cJSON tree of them cost a dozen
+ * allocations an entry (bench/RESULTS.md, path 6).
+ *
+ * Returns 0, KEFO_ERR_BAD_RESPONSE (not a JSON object, no Records array,
+ * an entry that is not an object, or more than |max| entries; p->error
+ * and p->error_offset say which and where) or KEFO_ERR_NOMEM.
+ */
+int kefo__records_put_answer_parse(kefo_records_parser *p, const uint8_t *json,
+                                   size_t len, size_t max,
+                                   const kefo_put_answer_entry **entries,
+                                   size_t *n);
 
 /*
  * Converts the JSON number |s| (|n| bytes, grammar already checked) into

@@ -13,6 +13,7 @@
 #include <kefo/kefo.h>
 
 #include "aws/kinesis.h"
+#include "aws/records_reader.h"
 #include "base/clock.h"
 #include "base/mem.h"
 #include "runtime/aws_setup.h"
@@ -26,13 +27,19 @@ struct kefo_producer_callbacks {
   kefo_producer_on_stopped_cb on_stopped;
 };
 
-/* One PutRecords call in flight and the batch it carries. */
+/* One PutRecords call in flight, the batch it carries and its body,
+   lent to the call. Finished calls are kept (PCALL_SPARES of them) with
+   their body's room for the next: a body is up to 5 MiB, and a fresh one
+   each call was mapped, faulted in page by page and unmapped again. */
 typedef struct pcall {
   struct pcall *prev, *next;
   kefo_producer *p;
   kefo_producer_batch *batch;
   kefo_aws_call *call;
+  kefo_buf body;
 } pcall;
+
+#define PCALL_SPARES 2
 
 typedef struct pwaiter {
   int64_t token;
@@ -62,6 +69,11 @@ struct kefo_producer {
   kefo_kinesis_list *listing;
   int have_map;
   pcall *calls;
+  pcall *spares; /* finished calls kept for their body (PCALL_SPARES) */
+  size_t nspares;
+  /* The answers, read without a tree into |res|. */
+  kefo_records_parser answers;
+  kefo_producer_entry_result *res;
   pwaiter *waiters;
   size_t nwaiters, waiters_cap;
   pstate state;
@@ -71,7 +83,6 @@ struct kefo_producer {
   kefo_error_info fatal_info;
   char fatal_msg[512];
   char fatal_type[128];
-  kefo_buf body;
 };
 
 static int64_t now_ms(const kefo_producer *p) {
@@ -232,62 +243,95 @@ static void unlink_call(kefo_producer *p, pcall *pc) {
   }
 }
 
-/* Reads a PutRecords answer's Records into |res|; returns how many, or
-   -1 when it is not the documented shape. */
-static int read_results(const cJSON *resp, kefo_producer_entry_result *res,
-                        size_t max) {
-  const cJSON *recs = cJSON_GetObjectItemCaseSensitive(resp, "Records");
-  const cJSON *e;
-  size_t n = 0;
+static void pcall_free(kefo_producer *p, pcall *pc) {
+  kefo__buf_free(&pc->body);
+  kefo__mem_free(p->mem, pc);
+}
 
-  if (!cJSON_IsArray(recs)) {
+/* A finished call back to the spares, or freed past PCALL_SPARES. */
+static void pcall_done(kefo_producer *p, pcall *pc) {
+  if (p->nspares >= PCALL_SPARES || p->state == P_STOPPED) {
+    pcall_free(p, pc);
+    return;
+  }
+  kefo__buf_reset(&pc->body);
+  pc->call = NULL;
+  pc->batch = NULL;
+  pc->prev = NULL;
+  pc->next = p->spares;
+  p->spares = pc;
+  ++p->nspares;
+}
+
+static pcall *pcall_get(kefo_producer *p) {
+  pcall *pc = p->spares;
+
+  if (pc) {
+    p->spares = pc->next;
+    --p->nspares;
+    pc->next = NULL;
+    return pc;
+  }
+  pc = kefo__mem_calloc(p->mem, 1, sizeof(*pc));
+  if (pc) {
+    pc->p = p;
+    kefo__buf_init(&pc->body, p->mem);
+  }
+  return pc;
+}
+
+/* Reads a PutRecords answer into p->res; returns how many entries, or
+   -1 with |bad| filled when it is not the documented shape. */
+static int read_results(kefo_producer *p, const uint8_t *body, size_t len,
+                        kefo_error_info *bad) {
+  const kefo_put_answer_entry *e;
+  size_t n, i;
+  int rv;
+
+  if (p->res == NULL) {
+    p->res =
+        kefo__mem_malloc(p->mem, KEFO_PRODUCER_MAX_ENTRIES * sizeof(*p->res));
+  }
+  rv = p->res ? kefo__records_put_answer_parse(
+                    &p->answers, body, len, KEFO_PRODUCER_MAX_ENTRIES, &e, &n)
+              : KEFO_ERR_NOMEM;
+  if (rv != 0) {
+    memset(bad, 0, sizeof(*bad));
+    bad->code = rv == KEFO_ERR_NOMEM ? KEFO_ERR_NOMEM : KEFO_ERR_BAD_RESPONSE;
+    bad->operation = "PutRecords";
+    bad->message = rv == KEFO_ERR_NOMEM
+                       ? "out of memory reading a PutRecords answer"
+                       : p->answers.error;
+    bad->retryable = 1;
     return -1;
   }
-  cJSON_ArrayForEach(e, recs) {
-    const cJSON *code, *msg, *sid, *seq;
-    if (n == max || !cJSON_IsObject(e)) {
-      return -1;
-    }
-    code = cJSON_GetObjectItemCaseSensitive(e, "ErrorCode");
-    msg = cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage");
-    sid = cJSON_GetObjectItemCaseSensitive(e, "ShardId");
-    seq = cJSON_GetObjectItemCaseSensitive(e, "SequenceNumber");
-    memset(&res[n], 0, sizeof(res[n]));
-    res[n].error_code = cJSON_IsString(code) ? code->valuestring : NULL;
-    res[n].error_message = cJSON_IsString(msg) ? msg->valuestring : NULL;
-    res[n].shard_id = cJSON_IsString(sid) ? sid->valuestring : NULL;
-    res[n].sequence_number = cJSON_IsString(seq) ? seq->valuestring : NULL;
-    ++n;
+  for (i = 0; i < n; ++i) {
+    p->res[i].error_code = e[i].error_code;
+    p->res[i].error_message = e[i].error_message;
+    p->res[i].shard_id = e[i].shard_id;
+    p->res[i].sequence_number = e[i].sequence_number;
   }
   return (int)n;
 }
 
-static void on_put(int error, const cJSON *resp, const kefo_error_info *info,
-                   void *ud) {
+static void on_put(int error, const uint8_t *body, size_t len,
+                   const kefo_error_info *info, void *ud) {
   pcall *pc = ud;
   kefo_producer *p = pc->p;
-  kefo_producer_entry_result *res = NULL;
   kefo_error_info bad;
   int n = 0;
 
   unlink_call(p, pc);
   if (error == 0) {
-    res = kefo__mem_malloc(p->mem, KEFO_PRODUCER_MAX_ENTRIES * sizeof(*res));
-    n = res ? read_results(resp, res, KEFO_PRODUCER_MAX_ENTRIES) : -1;
+    n = read_results(p, body, len, &bad);
     if (n < 0) {
-      memset(&bad, 0, sizeof(bad));
-      bad.code = error = res ? KEFO_ERR_BAD_RESPONSE : KEFO_ERR_NOMEM;
-      bad.operation = "PutRecords";
-      bad.message = res ? "the PutRecords answer has no Records array"
-                        : "out of memory reading a PutRecords answer";
-      bad.retryable = 1;
+      error = bad.code;
       info = &bad;
     }
   }
-  kefo__producer_core_done(p->core, pc->batch, res, n < 0 ? 0 : (size_t)n,
+  kefo__producer_core_done(p->core, pc->batch, p->res, n < 0 ? 0 : (size_t)n,
                            error, info, now_ms(p));
-  kefo__mem_free(p->mem, res);
-  kefo__mem_free(p->mem, pc);
+  pcall_done(p, pc);
   if (kefo__producer_core_map_stale(p->core)) {
     list_shards(p);
   }
@@ -299,32 +343,33 @@ static void send_batches(kefo_producer *p) {
   for (;;) {
     kefo_producer_batch *b = NULL;
     kefo_error_info info;
-    pcall *pc;
+    pcall *pc = pcall_get(p);
     int rv;
 
-    kefo__buf_reset(&p->body);
-    rv = kefo__producer_core_next_batch(p->core, now_ms(p), p->stream_name,
-                                        p->stream_arn, &b, &p->body);
-    if (rv != 0 || b == NULL) {
+    if (pc == NULL) {
       return; /* out of memory: the records wait for the next pass */
     }
-    pc = kefo__mem_calloc(p->mem, 1, sizeof(*pc));
-    /* The body goes to the call as it is (p->body starts afresh). */
-    rv = pc ? kefo__aws_call_start_text(p->aws.aws, &p->aws.svc, "PutRecords",
-                                        &p->body, &p->put_retry, on_put, pc,
-                                        &pc->call)
-            : KEFO_ERR_NOMEM;
+    kefo__buf_reset(&pc->body);
+    rv = kefo__producer_core_next_batch(p->core, now_ms(p), p->stream_name,
+                                        p->stream_arn, &b, &pc->body);
+    if (rv != 0 || b == NULL) {
+      pcall_done(p, pc);
+      return; /* nothing due, or out of memory: the records wait */
+    }
+    /* The body stays in |pc| (lent to the call) until on_put. */
+    rv = kefo__aws_call_start_lent(p->aws.aws, &p->aws.svc, "PutRecords",
+                                   pc->body.data, pc->body.len, &p->put_retry,
+                                   on_put, pc, &pc->call);
     if (rv != 0) {
       memset(&info, 0, sizeof(info));
       info.code = rv;
       info.operation = "PutRecords";
       info.message = "cannot start a PutRecords call";
       info.retryable = 1;
-      kefo__mem_free(p->mem, pc);
+      pcall_done(p, pc);
       kefo__producer_core_done(p->core, b, NULL, 0, rv, &info, now_ms(p));
       return;
     }
-    pc->p = p;
     pc->batch = b;
     pc->next = p->calls;
     if (p->calls) {
@@ -417,7 +462,7 @@ static void cancel_calls(kefo_producer *p) {
   for (pc = p->calls; pc; pc = next) {
     next = pc->next;
     kefo__aws_call_cancel(pc->call);
-    kefo__mem_free(p->mem, pc);
+    pcall_free(p, pc);
   }
   p->calls = NULL;
 }
@@ -647,7 +692,7 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
   if (cbs) {
     p->cb = *cbs;
   }
-  kefo__buf_init(&p->body, p->mem);
+  kefo__records_parser_init(&p->answers, p->mem);
   rv = producer_init(p, cfg, base);
   if (rv != 0) {
     kefo_producer_del(p);
@@ -758,7 +803,13 @@ void kefo_producer_del(kefo_producer *p) {
   kefo__producer_core_del(p->core);
   kefo__aws_setup_free(&p->aws);
   kefo_config_del(p->cfg);
-  kefo__buf_free(&p->body);
+  while (p->spares) {
+    pcall *pc = p->spares;
+    p->spares = pc->next;
+    pcall_free(p, pc);
+  }
+  kefo__records_parser_free(&p->answers);
+  kefo__mem_free(p->mem, p->res);
   kefo__mem_free(p->mem, p->waiters);
   if (p->own_base && p->base) {
     event_base_free(p->base);

@@ -11,6 +11,7 @@
  *   A  an AWS JSON error body
  *   T  an ISO 8601 time as credentials carry it
  *   D  a record's base64 Data, decoded and de-aggregated
+ *   P  a PutRecords answer, read without a tree as the producer reads it
  * E and G take the fields out of the JSON as efo/efo_reader.c and
  * polling/polling_reader.c do, since the helpers those use need a whole
  * consumer. (The DynamoDB lease item parser is static in
@@ -22,7 +23,9 @@
  * seen again delivers nothing; positions committed are valid; parsed
  * credentials pass kefo__credentials_check and a failed parse keeps what
  * the copy held; error text is printable; times agree with timegm();
- * base64 round-trips.
+ * base64 round-trips; a PutRecords answer the tree-less reader accepts,
+ * cJSON accepts too, with the same entries (it is the stricter of the
+ * two, never the other way round).
  */
 #define _GNU_SOURCE /* timegm */
 #include <stdlib.h>
@@ -1156,6 +1159,56 @@ static void run_data(const uint8_t *doc, size_t len) {
   }
 }
 
+/* ---- PutRecords answers ----------------------------------------------- */
+
+/* cJSON's string of |name| in |e| as the tree-less reader gives it: NULL
+   unless a string. Compared as C strings, as cJSON holds them. */
+static void same_member(const cJSON *e, const char *name, const char *got) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, name);
+  const char *want = cJSON_IsString(m) ? m->valuestring : NULL;
+
+  if ((want == NULL) != (got == NULL) ||
+      (want != NULL && strcmp(want, got) != 0)) {
+    abort();
+  }
+}
+
+static void run_put_answer(const uint8_t *doc, size_t len) {
+  kefo_records_parser p;
+  const kefo_put_answer_entry *e;
+  size_t n, i = 0;
+  int rv;
+
+  kefo__records_parser_init(&p, NULL);
+  rv = kefo__records_put_answer_parse(&p, doc, len, 500, &e, &n);
+  if (rv != 0 && rv != KEFO_ERR_BAD_RESPONSE && rv != KEFO_ERR_NOMEM) {
+    abort();
+  }
+  if (rv == KEFO_ERR_BAD_RESPONSE && p.error == NULL) {
+    abort();
+  }
+  if (rv == 0) {
+    cJSON *j = cJSON_ParseWithLength((const char *)doc, len);
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(j, "Records"), *r;
+
+    if (!cJSON_IsArray(recs) || (size_t)cJSON_GetArraySize(recs) != n) {
+      abort();
+    }
+    cJSON_ArrayForEach(r, recs) {
+      if (!cJSON_IsObject(r)) {
+        abort();
+      }
+      same_member(r, "SequenceNumber", e[i].sequence_number);
+      same_member(r, "ShardId", e[i].shard_id);
+      same_member(r, "ErrorCode", e[i].error_code);
+      same_member(r, "ErrorMessage", e[i].error_message);
+      ++i;
+    }
+    cJSON_Delete(j);
+  }
+  kefo__records_parser_free(&p);
+}
+
 /* ---- Dispatch ------------------------------------------------------- */
 
 typedef struct parser {
@@ -1167,10 +1220,11 @@ typedef struct parser {
 } parser;
 
 static const parser parsers[] = {
-    {'L', NULL, run_graph},   {'E', NULL, run_subscription},
-    {'G', NULL, run_polling}, {'C', run_credentials_json, NULL},
-    {'S', run_sts, NULL},     {'A', NULL, run_aws_error},
-    {'T', run_time, NULL},    {'D', run_data, NULL},
+    {'L', NULL, run_graph},      {'E', NULL, run_subscription},
+    {'G', NULL, run_polling},    {'C', run_credentials_json, NULL},
+    {'S', run_sts, NULL},        {'A', NULL, run_aws_error},
+    {'T', run_time, NULL},       {'D', run_data, NULL},
+    {'P', run_put_answer, NULL},
 };
 
 #define NPARSERS (sizeof(parsers) / sizeof(parsers[0]))

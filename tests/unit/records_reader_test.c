@@ -327,6 +327,68 @@ static void test_agrees_with_cjson(void) {
   kefo__records_parser_free(&p);
 }
 
+/* A PutRecords answer: entries in order, failed ones with their code and
+   message (escapes decoded), other members and types skipped, the first
+   of a repeated name counting; and what is refused. */
+static int put_answer(kefo_records_parser *p, const char *json, size_t max,
+                      const kefo_put_answer_entry **e, size_t *n) {
+  return kefo__records_put_answer_parse(p, (const uint8_t *)json, strlen(json),
+                                        max, e, n);
+}
+
+static void test_put_answer(void) {
+  kefo_records_parser p;
+  const kefo_put_answer_entry *e;
+  size_t n;
+
+  kefo__records_parser_init(&p, NULL);
+  CU_ASSERT_EQUAL(
+      put_answer(
+          &p,
+          " {\"FailedRecordCount\": 1, \"Records\": [\n"
+          "  {\"SequenceNumber\": \"4960\", \"ShardId\": "
+          "\"shardId-000000000001\", \"Extra\": {\"a\": [1, null]}},\n"
+          "  {\"ErrorCode\": \"ProvisionedThroughputExceededException\","
+          " \"ErrorMessage\": \"Rate exceeded for shard \\\"s\\\" "
+          "\\u00e9\", \"ErrorCode\": \"Second\"},\n"
+          "  {\"Shard\\u0049d\": \"escaped-name\", \"SequenceNumber\": 7}"
+          "], \"EncryptionType\": \"NONE\"} ",
+          3, &e, &n),
+      0);
+  CU_ASSERT_EQUAL(n, 3);
+  if (n == 3) {
+    CU_ASSERT_STRING_EQUAL(e[0].sequence_number, "4960");
+    CU_ASSERT_STRING_EQUAL(e[0].shard_id, "shardId-000000000001");
+    CU_ASSERT_PTR_NULL(e[0].error_code);
+    CU_ASSERT_PTR_NULL(e[1].sequence_number);
+    CU_ASSERT_STRING_EQUAL(e[1].error_code,
+                           "ProvisionedThroughputExceededException");
+    CU_ASSERT_STRING_EQUAL(e[1].error_message,
+                           "Rate exceeded for shard \"s\" \xc3\xa9");
+    CU_ASSERT_STRING_EQUAL(e[2].shard_id, "escaped-name");
+    CU_ASSERT_PTR_NULL(e[2].sequence_number); /* a number, not a string */
+  }
+  CU_ASSERT_EQUAL(put_answer(&p, "{\"Records\":[]}", 3, &e, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  /* Refused, each with a reason. */
+  CU_ASSERT_EQUAL(put_answer(&p, "{\"FailedRecordCount\":0}", 3, &e, &n),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_PTR_NOT_NULL(p.error);
+  CU_ASSERT_EQUAL(put_answer(&p, "{\"Records\":{}}", 3, &e, &n),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(put_answer(&p, "{\"Records\":[{},\"x\"]}", 3, &e, &n),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(put_answer(&p, "{\"Records\":[{},{}]}", 1, &e, &n),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(put_answer(&p, "{\"Records\":[{}]} x", 3, &e, &n),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(
+      put_answer(&p, "{\"Records\":[{\"ShardId\":\"a\x01\"}]}", 3, &e, &n),
+      KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(put_answer(&p, "[]", 3, &e, &n), KEFO_ERR_BAD_RESPONSE);
+  kefo__records_parser_free(&p);
+}
+
 /* The scratch stays between events, and trim gives a large one back. */
 static void test_scratch(void) {
   kefo_records_parser p;
@@ -385,8 +447,34 @@ static int scenario(const kefo_mem *mem, void *arg) {
   return rv;
 }
 
+/* A 100-entry PutRecords answer (the entries' array grows past its first
+   64) under the failing allocator. */
+static int put_scenario(const kefo_mem *mem, void *arg) {
+  kefo_records_parser p;
+  const kefo_put_answer_entry *e;
+  char json[8192];
+  size_t n = 0, got = 0;
+  int i, rv;
+
+  (void)arg;
+  n += (size_t)sprintf(json, "{\"Records\":[");
+  for (i = 0; i < 100; ++i) {
+    n += (size_t)sprintf(json + n, "%s{\"ShardId\":\"s%d\"}", i ? "," : "", i);
+  }
+  n += (size_t)sprintf(json + n, "]}");
+  kefo__records_parser_init(&p, mem);
+  rv = kefo__records_put_answer_parse(&p, (uint8_t *)json, n, 500, &e, &got);
+  if (rv == 0 && (got != 100 || strcmp(e[99].shard_id, "s99"))) {
+    rv = -1;
+  }
+  CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
+  kefo__records_parser_free(&p);
+  return rv;
+}
+
 static void test_failmalloc(void) {
   kefo_failmalloc_run(scenario, NULL);
+  kefo_failmalloc_run(put_scenario, NULL);
 }
 
 /*
@@ -469,6 +557,7 @@ int kefo_add_records_reader_suite(void) {
       !CU_add_test(s, "numbers_as_strtod", test_numbers_as_strtod) ||
       !CU_add_test(s, "agrees_with_cjson", test_agrees_with_cjson) ||
       !CU_add_test(s, "scratch", test_scratch) ||
+      !CU_add_test(s, "put answer", test_put_answer) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
   }
