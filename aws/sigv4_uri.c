@@ -2,7 +2,7 @@
  * SigV4's canonical URI and canonical query string: RFC 3986 encoding
  * with AWS's rules (the path normalized and encoded twice, the query's
  * parameters decoded, re-encoded and sorted by bytes). Apart from the
- * signer in aws/sigv4.c, which only appends what these build.
+ * signer (aws/sigv4_canonical.c), which only appends what these build.
  */
 #include "aws/sigv4_uri.h"
 

@@ -1,7 +1,8 @@
 /*
- * SigV4's canonical URI and canonical query string, for aws/sigv4.c: the
- * parts of the canonical request that are built from the request's path
- * and query, and the encoding of the X-Amz-* values sent in a query.
+ * SigV4's canonical URI and canonical query string, for
+ * aws/sigv4_canonical.c and aws/sigv4.c: the parts of the canonical request
+ * that are built from the request's path and query, and the encoding of the
+ * X-Amz-* values sent in a query.
  */
 #ifndef KEFO_SIGV4_URI_H
 #define KEFO_SIGV4_URI_H

@@ -1,30 +1,9 @@
 /*
- * The DynamoDB lease table, in the KCL's layout so a stream's progress
- * can move between kefo and the KCL. One item per shard, key leaseKey:
- *
- *   leaseKey                      S   the shard id
- *   leaseOwner                    S   the worker holding it (absent: none)
- *   leaseCounter                  N   +1 at every renewal and owner change
- *   checkpoint                    S   a sequence number, SHARD_END, or the
- *                                     starting sentinel (TRIM_HORIZON, ...)
- *   checkpointSubSequenceNumber   N   the KPL user record within it
- *   ownerSwitchesSinceCheckpoint  N   owner changes since the checkpoint
- *   parentShardId                 SS  the shard's parents (absent: none)
- *   startingHashKey, endingHashKey S  not written by kefo, kept as found
- *
- * Every change of ownership is an UpdateItem conditional on leaseCounter
- * (and, for a renewal or release, leaseOwner), so two workers never both
- * succeed; a checkpoint is conditional on leaseOwner being this worker,
- * so a worker that lost its lease gets KEFO_ERR_LEASE_LOST and never
- * overwrites the new owner's checkpoint. The table is created
- * (PAY_PER_REQUEST) when missing.
- *
- * The table holds no stream ARN (nor does the KCL's single-stream table):
- * its name stands for the application, as the KCL's does.
+ * The lease store on a DynamoDB lease table in the KCL's layout, so a
+ * stream's progress can move between kefo and the KCL: its operations as
+ * Scan, PutItem and UpdateItem calls, and their answers.
  */
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -35,73 +14,8 @@
 #include "shard/position.h"
 #include "shard/seq.h"
 #include "lease/checkpoint_table.h"
+#include "lease/dynamodb_internal.h"
 #include "lease/lease_store.h"
-
-/* How long to wait for a table being created to become ACTIVE. */
-#define TABLE_WAIT_TRIES 120
-#define TABLE_WAIT_MS 250
-
-typedef struct ddb_store ddb_store;
-
-typedef enum {
-  OP_DESCRIBE,
-  OP_CREATE_TABLE,
-  OP_SCAN_LIST,
-  OP_SCAN_READ,
-  OP_CREATE,
-  OP_TAKE,
-  OP_RENEW,
-  OP_RELEASE,
-  OP_CHECKPOINT
-} op_kind;
-
-/* One call in flight, linked in the store so del can cancel it. */
-typedef struct op {
-  struct op *next, *prev;
-  ddb_store *s;
-  op_kind kind;
-  kefo_aws_call *call;
-  struct event *timer; /* waiting for the table to become ACTIVE */
-  int tries;
-  union {
-    kefo_lease_done_cb done;
-    kefo_lease_list_cb list;
-    kefo_lease_read_cb read;
-    kefo_lease_change_cb change;
-  } cb;
-  void *ud;
-  /* A checkpoint batch: the calls still out, the first error. */
-  struct batch *batch;
-  char shard[KEFO_SHARD_ID_CAP];
-  /* Scan pages gathered so far. */
-  cJSON *items;
-} op;
-
-typedef struct batch {
-  size_t left;
-  int error;
-  char message[512];
-  kefo_lease_done_cb cb;
-  void *ud;
-} batch;
-
-struct ddb_store {
-  kefo_lease_store base;
-  const kefo_mem *mem;
-  struct event_base *evbase;
-  kefo_aws_client *aws;
-  const kefo_aws_service *svc;
-  kefo_retry_strategy retry;
-  char table[256];
-  char worker[257];
-  int open;
-  op *ops;
-  char msg[1024];
-  /* Scratch of list and read answers. */
-  kefo_lease *leases;
-  kefo_checkpoint_entry *entries;
-  size_t cap;
-};
 
 static op *op_new(ddb_store *s, op_kind kind, void *ud) {
   op *o = kefo__mem_calloc(s->mem, 1, sizeof(*o));
@@ -120,7 +34,7 @@ static op *op_new(ddb_store *s, op_kind kind, void *ud) {
   return o;
 }
 
-static void op_free(op *o) {
+void kefo__dynamodb_store_op_free(op *o) {
   ddb_store *s = o->s;
 
   if (o->prev) {
@@ -138,90 +52,7 @@ static void op_free(op *o) {
   kefo__mem_free(s->mem, o);
 }
 
-static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
-                      void *ud);
-
-/* {"S": v} under |name| of |obj|. */
-static void put_s(cJSON *obj, const char *name, const char *v) {
-  cJSON *a = cJSON_AddObjectToObject(obj, name);
-  if (a) {
-    cJSON_AddStringToObject(a, "S", v);
-  }
-}
-
-static void put_n(cJSON *obj, const char *name, int64_t v) {
-  char n[32];
-  snprintf(n, sizeof(n), "%" PRId64, v);
-  cJSON *a = cJSON_AddObjectToObject(obj, name);
-  if (a) {
-    cJSON_AddStringToObject(a, "N", n);
-  }
-}
-
-/* ---- reading items ---------------------------------------------------- */
-
-static const char *get_s(const cJSON *item, const char *name) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(item, name), "S");
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int get_n(const cJSON *item, const char *name, int64_t *out) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(item, name), "N");
-  char *end;
-  long long n;
-
-  if (!cJSON_IsString(v)) {
-    return -1;
-  }
-  n = strtoll(v->valuestring, &end, 10);
-  if (end == v->valuestring || *end != 0 || n < 0) {
-    return -1;
-  }
-  *out = n;
-  return 0;
-}
-
-/* Fills |l| from |item| (strings lent from it). Returns 0, or -1 when the
-   item is not a lease kefo can use (message in s->msg). */
-static int lease_from_item(ddb_store *s, const cJSON *item, kefo_lease *l) {
-  const cJSON *ss, *p;
-  int64_t sub = 0;
-
-  memset(l, 0, sizeof(*l));
-  l->shard_id = get_s(item, "leaseKey");
-  if (l->shard_id == NULL || strlen(l->shard_id) >= KEFO_SHARD_ID_CAP) {
-    snprintf(s->msg, sizeof(s->msg),
-             "lease table %s: an item without a usable leaseKey", s->table);
-    return -1;
-  }
-  l->owner = get_s(item, "leaseOwner");
-  l->owner = l->owner ? l->owner : "";
-  l->checkpoint = get_s(item, "checkpoint");
-  if (get_n(item, "leaseCounter", &l->counter) != 0 || l->checkpoint == NULL ||
-      (cJSON_GetObjectItemCaseSensitive(item, "checkpointSubSequenceNumber") &&
-       get_n(item, "checkpointSubSequenceNumber", &sub) != 0)) {
-    snprintf(s->msg, sizeof(s->msg),
-             "lease table %s: lease %s has no valid leaseCounter or "
-             "checkpoint",
-             s->table, l->shard_id);
-    return -1;
-  }
-  l->sub_sequence_number = (uint64_t)sub;
-  ss = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(item, "parentShardId"), "SS");
-  cJSON_ArrayForEach(p, ss) {
-    if (!cJSON_IsString(p) || l->nparents == 2) {
-      snprintf(s->msg, sizeof(s->msg),
-               "lease table %s: lease %s has a bad parentShardId", s->table,
-               l->shard_id);
-      return -1;
-    }
-    l->parents[l->nparents++] = p->valuestring;
-  }
-  return 0;
-}
+/* ---- scanning the table -------------------------------------------------- */
 
 static int grow_scratch(ddb_store *s, size_t n) {
   kefo_lease *nl;
@@ -255,7 +86,7 @@ static void scanned(op *o) {
     goto fail;
   }
   cJSON_ArrayForEach(item, o->items) {
-    if (lease_from_item(s, item, &s->leases[i]) != 0) {
+    if (kefo__dynamodb_item_to_lease(s, item, &s->leases[i]) != 0) {
       goto fail;
     }
     ++i;
@@ -299,116 +130,9 @@ static int scan_page(op *o, const cJSON *start) {
     cJSON_AddItemToObject(b, "ExclusiveStartKey", cJSON_Duplicate(start, 1));
   }
   rv = kefo__aws_call_start(o->s->aws, o->s->svc, "Scan", b, &o->s->retry,
-                            on_answer, o, &o->call);
+                            kefo__dynamodb_store_on_answer, o, &o->call);
   cJSON_Delete(b);
   return rv;
-}
-
-/* ---- opening: the table exists and is ACTIVE ---------------------------- */
-
-static int describe(op *o) {
-  cJSON *b = cJSON_CreateObject();
-  int rv;
-
-  o->kind = OP_DESCRIBE;
-  if (b == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  cJSON_AddStringToObject(b, "TableName", o->s->table);
-  rv = kefo__aws_call_start(o->s->aws, o->s->svc, "DescribeTable", b,
-                            &o->s->retry, on_answer, o, &o->call);
-  cJSON_Delete(b);
-  return rv;
-}
-
-static int create_table(op *o) {
-  cJSON *b = cJSON_CreateObject(), *a, *k;
-  int rv;
-
-  o->kind = OP_CREATE_TABLE;
-  if (b == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  cJSON_AddStringToObject(b, "TableName", o->s->table);
-  a = cJSON_AddArrayToObject(b, "AttributeDefinitions");
-  k = cJSON_CreateObject();
-  cJSON_AddItemToArray(a, k);
-  cJSON_AddStringToObject(k, "AttributeName", "leaseKey");
-  cJSON_AddStringToObject(k, "AttributeType", "S");
-  a = cJSON_AddArrayToObject(b, "KeySchema");
-  k = cJSON_CreateObject();
-  cJSON_AddItemToArray(a, k);
-  cJSON_AddStringToObject(k, "AttributeName", "leaseKey");
-  cJSON_AddStringToObject(k, "KeyType", "HASH");
-  cJSON_AddStringToObject(b, "BillingMode", "PAY_PER_REQUEST");
-  rv = kefo__aws_call_start(o->s->aws, o->s->svc, "CreateTable", b,
-                            &o->s->retry, on_answer, o, &o->call);
-  cJSON_Delete(b);
-  return rv;
-}
-
-static void opened(op *o, int error) {
-  kefo_lease_done_cb cb = o->cb.done;
-  void *ud = o->ud;
-  ddb_store *s = o->s;
-
-  op_free(o);
-  cb(error, error ? s->msg : "", ud);
-}
-
-static void wait_cb(evutil_socket_t fd, short what, void *arg) {
-  op *o = arg;
-  ddb_store *s = o->s;
-
-  (void)fd;
-  (void)what;
-  if (describe(o) != 0) {
-    kefo_lease_done_cb cb = o->cb.done;
-    void *ud = o->ud;
-    snprintf(s->msg, sizeof(s->msg), "lease table %s: out of memory", s->table);
-    op_free(o);
-    cb(KEFO_ERR_NOMEM, s->msg, ud);
-  }
-}
-
-/* DescribeTable or CreateTable answered. Returns 1 while |o| goes on. */
-static int open_step(op *o, int error, const cJSON *resp,
-                     const kefo_error_info *info, const char *type) {
-  ddb_store *s = o->s;
-  const cJSON *st = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(
-          resp, o->kind == OP_DESCRIBE ? "Table" : "TableDescription"),
-      "TableStatus");
-  struct timeval tv = {0, TABLE_WAIT_MS * 1000};
-
-  if (o->kind == OP_DESCRIBE && error &&
-      strcmp(type, "ResourceNotFoundException") == 0) {
-    return create_table(o) == 0;
-  }
-  /* Another worker creating it at the same moment is no failure. */
-  if (o->kind == OP_CREATE_TABLE && error &&
-      strcmp(type, "ResourceInUseException") == 0) {
-    error = 0;
-    st = NULL;
-  }
-  if (error) {
-    snprintf(s->msg, sizeof(s->msg), "lease table %s: %s", s->table,
-             info ? info->message : kefo_strerror(error));
-    return 0;
-  }
-  if (cJSON_IsString(st) && strcmp(st->valuestring, "ACTIVE") == 0) {
-    s->open = 1;
-    return 0;
-  }
-  if (++o->tries > TABLE_WAIT_TRIES) {
-    snprintf(s->msg, sizeof(s->msg), "lease table %s: not ACTIVE after %d s",
-             s->table, TABLE_WAIT_TRIES * TABLE_WAIT_MS / 1000);
-    return 0;
-  }
-  if (o->timer == NULL) {
-    o->timer = evtimer_new(s->evbase, wait_cb, o);
-  }
-  return o->timer != NULL && evtimer_add(o->timer, &tv) == 0;
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -446,7 +170,7 @@ static void on_scan_page(op *o, int error, const cJSON *resp,
     last = cJSON_GetObjectItemCaseSensitive(resp, "LastEvaluatedKey");
     if (!(cJSON_IsObject(last) && last->child)) {
       scanned(o);
-      op_free(o);
+      kefo__dynamodb_store_op_free(o);
       return;
     }
     error = scan_page(o, last);
@@ -461,7 +185,7 @@ static void on_scan_page(op *o, int error, const cJSON *resp,
   } else {
     o->cb.read(KEFO_ERR_LEASE_STORE, s->msg, NULL, 0, app);
   }
-  op_free(o);
+  kefo__dynamodb_store_op_free(o);
 }
 
 /* The answer to a change of one lease: create, release, checkpoint, take
@@ -486,7 +210,7 @@ static void on_lease_changed(op *o, int error, const cJSON *resp,
   switch (o->kind) {
   case OP_CREATE: {
     kefo_lease_done_cb cb = o->cb.done;
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
     /* A lease that exists already is what create wants. */
     error = error == KEFO_ERR_LEASE_LOST ? 0 : error;
     cb(error, error ? s->msg : "", app);
@@ -494,33 +218,33 @@ static void on_lease_changed(op *o, int error, const cJSON *resp,
   }
   case OP_RELEASE: {
     kefo_lease_done_cb cb = o->cb.done;
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
     cb(error, error ? s->msg : "", app);
     return;
   }
   case OP_CHECKPOINT: {
     batch *b = o->batch;
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
     batch_one(s, b, error, s->msg);
     return;
   }
   default: { /* OP_TAKE, OP_RENEW: the item after the change */
     kefo_lease_change_cb cb = o->cb.change;
     if (error == 0 &&
-        lease_from_item(s, cJSON_GetObjectItemCaseSensitive(resp, "Attributes"),
-                        &l) != 0) {
+        kefo__dynamodb_item_to_lease(
+            s, cJSON_GetObjectItemCaseSensitive(resp, "Attributes"), &l) != 0) {
       error = KEFO_ERR_BAD_RESPONSE;
     }
     /* |l| lends from |resp|, which lives until this returns. */
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
     cb(error, error ? s->msg : "", error ? NULL : &l, app);
     return;
   }
   }
 }
 
-static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
-                      void *ud) {
+void kefo__dynamodb_store_on_answer(int error, const cJSON *resp,
+                                    const kefo_error_info *info, void *ud) {
   op *o = ud;
   ddb_store *s = o->s;
   const char *type = info && info->aws_type ? info->aws_type : "";
@@ -529,8 +253,8 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
   switch (o->kind) {
   case OP_DESCRIBE:
   case OP_CREATE_TABLE:
-    if (!open_step(o, error, resp, info, type)) {
-      opened(o, s->open ? 0 : KEFO_ERR_LEASE_STORE);
+    if (!kefo__dynamodb_table_open_step(o, error, resp, info, type)) {
+      kefo__dynamodb_table_opened(o, s->open ? 0 : KEFO_ERR_LEASE_STORE);
     }
     return;
   case OP_SCAN_LIST:
@@ -543,9 +267,18 @@ static void on_answer(int error, const cJSON *resp, const kefo_error_info *info,
   }
 }
 
-/* ---- operations -----------------------------------------------------------
+/* ---- operations ------------------------------------------------------- */
+
+/*
+ * Every change of ownership is an UpdateItem conditional on leaseCounter
+ * (and, for a renewal or release, leaseOwner), so two workers never both
+ * succeed; a checkpoint is conditional on leaseOwner being this worker,
+ * so a worker that lost its lease gets KEFO_ERR_LEASE_LOST and never
+ * overwrites the new owner's checkpoint.
  */
 
+/* The table holds no stream ARN (nor does the KCL's single-stream table):
+   its name stands for the application, as the KCL's does. */
 static int d_open(kefo_lease_store *base, const char *stream_arn,
                   const char *application, kefo_lease_done_cb cb, void *ud) {
   ddb_store *s = (ddb_store *)base;
@@ -558,9 +291,9 @@ static int d_open(kefo_lease_store *base, const char *stream_arn,
     return KEFO_ERR_NOMEM;
   }
   o->cb.done = cb;
-  rv = describe(o);
+  rv = kefo__dynamodb_table_describe(o);
   if (rv != 0) {
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
   }
   return rv;
 }
@@ -584,7 +317,7 @@ static int start_scan(ddb_store *s, op_kind kind, void *cb, void *ud) {
   o->items = cJSON_CreateArray();
   rv = o->items ? scan_page(o, NULL) : KEFO_ERR_NOMEM;
   if (rv != 0) {
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
   }
   return rv;
 }
@@ -606,19 +339,19 @@ static int send_update(op *o, const char *operation, const char *shard,
 
   snprintf(o->shard, sizeof(o->shard), "%s", shard);
   if (body == NULL) {
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
     return KEFO_ERR_NOMEM;
   }
   cJSON_AddStringToObject(body, "TableName", o->s->table);
   if (strcmp(operation, "UpdateItem") == 0) {
     k = cJSON_AddObjectToObject(body, "Key");
-    put_s(k, "leaseKey", shard);
+    kefo__dynamodb_item_put_s(k, "leaseKey", shard);
   }
   rv = kefo__aws_call_start(o->s->aws, o->s->svc, operation, body, &o->s->retry,
-                            on_answer, o, &o->call);
+                            kefo__dynamodb_store_on_answer, o, &o->call);
   cJSON_Delete(body);
   if (rv != 0) {
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
   }
   return rv;
 }
@@ -648,11 +381,12 @@ static int d_create(kefo_lease_store *base, const kefo_lease *l,
   o->cb.done = cb;
   b = cJSON_CreateObject();
   item = cJSON_AddObjectToObject(b, "Item");
-  put_s(item, "leaseKey", l->shard_id);
-  put_n(item, "leaseCounter", 0);
-  put_s(item, "checkpoint", l->checkpoint);
-  put_n(item, "checkpointSubSequenceNumber", (int64_t)l->sub_sequence_number);
-  put_n(item, "ownerSwitchesSinceCheckpoint", 0);
+  kefo__dynamodb_item_put_s(item, "leaseKey", l->shard_id);
+  kefo__dynamodb_item_put_n(item, "leaseCounter", 0);
+  kefo__dynamodb_item_put_s(item, "checkpoint", l->checkpoint);
+  kefo__dynamodb_item_put_n(item, "checkpointSubSequenceNumber",
+                            (int64_t)l->sub_sequence_number);
+  kefo__dynamodb_item_put_n(item, "ownerSwitchesSinceCheckpoint", 0);
   if (l->nparents > 0) {
     ss = cJSON_AddArrayToObject(cJSON_AddObjectToObject(item, "parentShardId"),
                                 "SS");
@@ -692,15 +426,15 @@ static int change(ddb_store *s, op_kind kind, const char *shard,
   cJSON_AddStringToObject(b, "UpdateExpression", set);
   cJSON_AddStringToObject(b, "ConditionExpression", condition);
   v = cJSON_AddObjectToObject(b, "ExpressionAttributeValues");
-  put_n(v, ":c", counter);
-  put_n(v, ":one", 1);
+  kefo__dynamodb_item_put_n(v, ":c", counter);
+  kefo__dynamodb_item_put_n(v, ":one", 1);
   if (kind == OP_TAKE) {
     /* Only where the expression uses it: DynamoDB refuses unused
        values. */
-    put_n(v, ":zero", 0);
+    kefo__dynamodb_item_put_n(v, ":zero", 0);
   }
   if (with_owner) {
-    put_s(v, ":me", s->worker);
+    kefo__dynamodb_item_put_s(v, ":me", s->worker);
   }
   if (kind != OP_RELEASE) {
     cJSON_AddStringToObject(b, "ReturnValues", "ALL_NEW");
@@ -758,7 +492,7 @@ static int d_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
     if (o == NULL || b == NULL) {
       cJSON_Delete(b);
       if (o) {
-        op_free(o);
+        kefo__dynamodb_store_op_free(o);
       }
       bt->left -= n - i;
       if (bt->error == 0) {
@@ -774,10 +508,10 @@ static int d_checkpoint(kefo_lease_store *base, const kefo_checkpoint_entry *e,
         "ownerSwitchesSinceCheckpoint = :zero");
     cJSON_AddStringToObject(b, "ConditionExpression", "leaseOwner = :me");
     v = cJSON_AddObjectToObject(b, "ExpressionAttributeValues");
-    put_s(v, ":cp", e[i].sequence_number);
-    put_n(v, ":sub", (int64_t)e[i].sub_sequence_number);
-    put_n(v, ":zero", 0);
-    put_s(v, ":me", s->worker);
+    kefo__dynamodb_item_put_s(v, ":cp", e[i].sequence_number);
+    kefo__dynamodb_item_put_n(v, ":sub", (int64_t)e[i].sub_sequence_number);
+    kefo__dynamodb_item_put_n(v, ":zero", 0);
+    kefo__dynamodb_item_put_s(v, ":me", s->worker);
     if (send_update(o, "UpdateItem", e[i].shard_id, b) != 0) {
       batch_one(s, bt, KEFO_ERR_NOMEM, "cannot send a checkpoint");
     }
@@ -795,7 +529,7 @@ static void d_del(kefo_lease_store *base) {
     if (o->kind == OP_CHECKPOINT && o->batch && --o->batch->left == 0) {
       kefo__mem_free(s->mem, o->batch);
     }
-    op_free(o);
+    kefo__dynamodb_store_op_free(o);
   }
   kefo__mem_free(s->mem, s->leases);
   kefo__mem_free(s->mem, s->entries);

@@ -14,8 +14,8 @@
  *   P  a PutRecords answer, read without a tree as the producer reads it
  * E and G take the fields out of the JSON as efo/efo_reader.c and
  * polling/polling_reader.c do, since the helpers those use need a whole
- * consumer. (The DynamoDB lease item parser is static in
- * lease/dynamodb_store.c and cannot be reached without an HTTP client.)
+ * consumer. (The DynamoDB lease item parser, lease/dynamodb_item.c,
+ * reports into a store: tests/integration/dynamodb_test.sh covers it.)
  * Oracles: results are among the documented codes; a refused page or
  * ChildShards array leaves the graph as it was; the graph's counts match
  * its shards and READY means no blocking parent; skip counts lie in 0..n
