@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "aws/records_number.h"
 #include "base/mem.h"
 
 #define KEFO_STS_MAX_DEPTH 64
@@ -117,18 +118,5 @@ int kefo__records_put_answer_parse(kefo_records_parser *p, const uint8_t *json,
                                    size_t len, size_t max,
                                    const kefo_put_answer_entry **entries,
                                    size_t *n);
-
-/*
- * Converts the JSON number |s| (|n| bytes, grammar already checked) into
- * |*out| when that is exact without strtod: at most 15 significant
- * digits and a net power of ten within 10^+-22. Returns 0, or -1 when the
- * caller must use strtod (|*out| then untouched).
- */
-int kefo__records_number(const uint8_t *s, size_t n, double *out);
-
-/* Seconds as a JSON number (|v|) times |scale|, clamped to [0, 2^53]
-   with NaN and negatives as 0, so that no value a server sends (negative,
-   1e300, inf) makes the conversion undefined. */
-int64_t kefo__records_ms(double v, double scale);
 
 #endif /* KEFO_RECORDS_READER_H */

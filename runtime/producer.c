@@ -18,14 +18,8 @@
 #include "base/mem.h"
 #include "runtime/aws_setup.h"
 #include "runtime/config.h"
+#include "runtime/producer_callbacks.h"
 #include "runtime/producer_core.h"
-
-struct kefo_producer_callbacks {
-  kefo_producer_on_ack_cb on_ack;
-  kefo_producer_on_failure_cb on_failure;
-  kefo_producer_on_writable_cb on_writable;
-  kefo_producer_on_stopped_cb on_stopped;
-};
 
 /* One PutRecords call in flight, the batch it carries and its body,
    lent to the call. Finished calls are kept (PCALL_SPARES of them) with
@@ -71,9 +65,7 @@ struct kefo_producer {
   pcall *calls;
   pcall *spares; /* finished calls kept for their body (PCALL_SPARES) */
   size_t nspares;
-  /* The answers, read without a tree into |res|. */
-  kefo_records_parser answers;
-  kefo_producer_entry_result *res;
+  kefo_records_parser answers; /* read without a tree */
   pwaiter *waiters;
   size_t nwaiters, waiters_cap;
   pstate state;
@@ -280,21 +272,15 @@ static pcall *pcall_get(kefo_producer *p) {
   return pc;
 }
 
-/* Reads a PutRecords answer into p->res; returns how many entries, or
-   -1 with |bad| filled when it is not the documented shape. */
+/* Reads a PutRecords answer into |*res|; returns how many entries, or -1
+   with |bad| filled when it is not the documented shape. */
 static int read_results(kefo_producer *p, const uint8_t *body, size_t len,
+                        const kefo_producer_entry_result **res,
                         kefo_error_info *bad) {
-  const kefo_put_answer_entry *e;
-  size_t n, i;
-  int rv;
+  size_t n;
+  int rv = kefo__records_put_answer_parse(&p->answers, body, len,
+                                          KEFO_PRODUCER_MAX_ENTRIES, res, &n);
 
-  if (p->res == NULL) {
-    p->res =
-        kefo__mem_malloc(p->mem, KEFO_PRODUCER_MAX_ENTRIES * sizeof(*p->res));
-  }
-  rv = p->res ? kefo__records_put_answer_parse(
-                    &p->answers, body, len, KEFO_PRODUCER_MAX_ENTRIES, &e, &n)
-              : KEFO_ERR_NOMEM;
   if (rv != 0) {
     memset(bad, 0, sizeof(*bad));
     bad->code = rv == KEFO_ERR_NOMEM ? KEFO_ERR_NOMEM : KEFO_ERR_BAD_RESPONSE;
@@ -305,12 +291,6 @@ static int read_results(kefo_producer *p, const uint8_t *body, size_t len,
     bad->retryable = 1;
     return -1;
   }
-  for (i = 0; i < n; ++i) {
-    p->res[i].error_code = e[i].error_code;
-    p->res[i].error_message = e[i].error_message;
-    p->res[i].shard_id = e[i].shard_id;
-    p->res[i].sequence_number = e[i].sequence_number;
-  }
   return (int)n;
 }
 
@@ -318,18 +298,19 @@ static void on_put(int error, const uint8_t *body, size_t len,
                    const kefo_error_info *info, void *ud) {
   pcall *pc = ud;
   kefo_producer *p = pc->p;
+  const kefo_producer_entry_result *res = NULL;
   kefo_error_info bad;
   int n = 0;
 
   unlink_call(p, pc);
   if (error == 0) {
-    n = read_results(p, body, len, &bad);
+    n = read_results(p, body, len, &res, &bad);
     if (n < 0) {
       error = bad.code;
       info = &bad;
     }
   }
-  kefo__producer_core_done(p->core, pc->batch, p->res, n < 0 ? 0 : (size_t)n,
+  kefo__producer_core_done(p->core, pc->batch, res, n < 0 ? 0 : (size_t)n,
                            error, info, now_ms(p));
   pcall_done(p, pc);
   if (kefo__producer_core_map_stale(p->core)) {
@@ -541,46 +522,6 @@ int kefo_producer_stop(kefo_producer *p, int graceful) {
 }
 
 /* ---- the public calls --------------------------------------------------- */
-
-int kefo_producer_callbacks_new(kefo_producer_callbacks **out) {
-  if (out == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  *out = calloc(1, sizeof(**out));
-  return *out ? 0 : KEFO_ERR_NOMEM;
-}
-
-void kefo_producer_callbacks_del(kefo_producer_callbacks *cbs) {
-  free(cbs);
-}
-
-void kefo_producer_callbacks_set_on_ack(kefo_producer_callbacks *cbs,
-                                        kefo_producer_on_ack_cb cb) {
-  if (cbs) {
-    cbs->on_ack = cb;
-  }
-}
-
-void kefo_producer_callbacks_set_on_failure(kefo_producer_callbacks *cbs,
-                                            kefo_producer_on_failure_cb cb) {
-  if (cbs) {
-    cbs->on_failure = cb;
-  }
-}
-
-void kefo_producer_callbacks_set_on_writable(kefo_producer_callbacks *cbs,
-                                             kefo_producer_on_writable_cb cb) {
-  if (cbs) {
-    cbs->on_writable = cb;
-  }
-}
-
-void kefo_producer_callbacks_set_on_stopped(kefo_producer_callbacks *cbs,
-                                            kefo_producer_on_stopped_cb cb) {
-  if (cbs) {
-    cbs->on_stopped = cb;
-  }
-}
 
 /* The core's settings from the sink.* keys. */
 static void read_settings(const kefo_config *cfg, kefo_producer_settings *s) {
@@ -809,7 +750,6 @@ void kefo_producer_del(kefo_producer *p) {
     pcall_free(p, pc);
   }
   kefo__records_parser_free(&p->answers);
-  kefo__mem_free(p->mem, p->res);
   kefo__mem_free(p->mem, p->waiters);
   if (p->own_base && p->base) {
     event_base_free(p->base);

@@ -22,6 +22,7 @@
 
 #include <kefo/kefo.h>
 
+#include "aws/records_reader.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "shard/hash_key.h"
@@ -180,14 +181,12 @@ size_t kefo__producer_batch_entries(const kefo_producer_batch *b);
 size_t kefo__producer_batch_records(const kefo_producer_batch *b);
 
 /* The answer for one entry of a batch, in the body's order. */
-typedef struct kefo_producer_entry_result {
-  /* NULL on success; else the ErrorCode, such as
-     "ProvisionedThroughputExceededException" or "InternalFailure". */
-  const char *error_code;
-  const char *error_message;
-  const char *shard_id;
-  const char *sequence_number;
-} kefo_producer_entry_result;
+/* One entry of a PutRecords answer: error_code NULL on success, else the
+   ErrorCode, such as "ProvisionedThroughputExceededException" or
+   "InternalFailure", with its error_message; shard_id and sequence_number
+   of an entry written. The answer reader's own type, so that its entries
+   reach the core as they are read. */
+typedef kefo_put_answer_entry kefo_producer_entry_result;
 
 /*
  * Answers |b|: with |results| (|n| of them, one per entry) when the call
