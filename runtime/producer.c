@@ -34,6 +34,11 @@ typedef struct pcall {
 } pcall;
 
 #define PCALL_SPARES 2
+/* Bodies larger than this are not kept: an aggregated call's 2 MiB body
+   kept between calls cost more system time (0.31-0.36 s per million 100
+   B records against 0.10-0.14) than a fresh one each call, while plain
+   500-record bodies (90 KiB at 100 B, 700 KiB at 1 KiB) gain from it. */
+#define PCALL_SPARE_MAX_BYTES (1024 * 1024)
 
 typedef struct pwaiter {
   int64_t token;
@@ -242,7 +247,8 @@ static void pcall_free(kefo_producer *p, pcall *pc) {
 
 /* A finished call back to the spares, or freed past PCALL_SPARES. */
 static void pcall_done(kefo_producer *p, pcall *pc) {
-  if (p->nspares >= PCALL_SPARES || p->state == P_STOPPED) {
+  if (p->nspares >= PCALL_SPARES || p->state == P_STOPPED ||
+      pc->body.cap > PCALL_SPARE_MAX_BYTES) {
     pcall_free(p, pc);
     return;
   }
