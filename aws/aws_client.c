@@ -661,11 +661,12 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
-/* Starts a call whose body is the |len| bytes at |text| (copied). */
+/* Starts a call whose body is the |len| bytes at |text|: copied, or lent
+   when |lent| (then the caller keeps them until the call ends). */
 static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
                       const char *operation, const char *text, size_t len,
-                      const kefo_retry_strategy *retry, kefo_aws_cb cb,
-                      kefo_aws_raw_cb raw_cb, void *user_data,
+                      int lent, const kefo_retry_strategy *retry,
+                      kefo_aws_cb cb, kefo_aws_raw_cb raw_cb, void *user_data,
                       kefo_aws_call **out) {
   kefo_aws_call *call;
 
@@ -691,14 +692,18 @@ static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
     kefo__retry_default(&call->retry);
   }
   call->body_len = len;
-  call->body = kefo__mem_malloc(c->mem, len + 1);
+  call->body_lent = lent;
+  call->body =
+      lent ? (char *)(uintptr_t)text : kefo__mem_malloc(c->mem, len + 1);
   call->timer = event_new(c->base, -1, 0, attempt_cb, call);
   if (call->body == NULL || call->timer == NULL) {
     call_free(call);
     return KEFO_ERR_NOMEM;
   }
-  memcpy(call->body, text, len);
-  call->body[len] = 0;
+  if (!lent) {
+    memcpy(call->body, text, len);
+    call->body[len] = 0;
+  }
   schedule(call, 0);
   if (out) {
     *out = call;
@@ -718,8 +723,9 @@ static int call_start_json(kefo_aws_client *c, const kefo_aws_service *svc,
   if (body && text == NULL) {
     return KEFO_ERR_NOMEM;
   }
-  rv = call_start(c, svc, operation, text ? text : "{}",
-                  text ? strlen(text) : 2, retry, cb, raw_cb, user_data, out);
+  rv =
+      call_start(c, svc, operation, text ? text : "{}", text ? strlen(text) : 2,
+                 0, retry, cb, raw_cb, user_data, out);
   cJSON_free(text);
   return rv;
 }
@@ -746,24 +752,11 @@ int kefo__aws_call_start_lent(kefo_aws_client *c, const kefo_aws_service *svc,
                               size_t len, const kefo_retry_strategy *retry,
                               kefo_aws_raw_cb cb, void *user_data,
                               kefo_aws_call **out) {
-  kefo_aws_call *call = NULL;
-  int rv;
-
   if (body == NULL || len == 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  rv = call_start(c, svc, operation, "", 0, retry, NULL, cb, user_data, &call);
-  if (rv != 0) {
-    return rv;
-  }
-  kefo__mem_free(c->mem, call->body);
-  call->body = (char *)(uintptr_t)body;
-  call->body_len = len;
-  call->body_lent = 1;
-  if (out) {
-    *out = call;
-  }
-  return 0;
+  return call_start(c, svc, operation, (const char *)body, len, 1, retry, NULL,
+                    cb, user_data, out);
 }
 
 void kefo__aws_call_cancel(kefo_aws_call *call) {

@@ -704,7 +704,7 @@ static int read_put_entries(kefo_records_parser *p, scan *sc, size_t max,
   }
   do {
     if (*n == max) {
-      return fail(sc, "more PutRecords entries than records sent");
+      return fail(sc, "more PutRecords entries than a call can carry");
     }
     if (*n == p->put_cap) {
       size_t cap = p->put_cap ? p->put_cap * 2 : 64;

@@ -111,7 +111,8 @@ int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
  * allocations an entry (bench/RESULTS.md, path 6).
  *
  * Returns 0, KEFO_ERR_BAD_RESPONSE (not a JSON object, no Records array,
- * an entry that is not an object, or more than |max| entries; p->error
+ * an entry that is not an object, or more than |max| entries (the
+ * most a call carries); p->error
  * and p->error_offset say which and where) or KEFO_ERR_NOMEM.
  */
 int kefo__records_put_answer_parse(kefo_records_parser *p, const uint8_t *json,
