@@ -477,7 +477,16 @@ static int read_record(scan *sc, kefo_wire_record *r) {
   return 0;
 }
 
-static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
+/*
+ * One JSON array of objects at sc->p ('['), each read by |read_one| into
+ * slot *n of the array *items (|size| bytes a slot, *cap slots), which
+ * grows by doubling; at most |max| elements.
+ */
+typedef int (*read_elem_fn)(scan *sc, void *slot);
+
+static int read_array(kefo_records_parser *p, scan *sc, void **items,
+                      size_t *cap, size_t size, size_t max,
+                      read_elem_fn read_one, size_t *n) {
   int rv;
 
   *n = 0;
@@ -490,17 +499,19 @@ static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
     return 0;
   }
   do {
-    if (*n == p->recs_cap) {
-      size_t cap = p->recs_cap ? p->recs_cap * 2 : 64;
-      kefo_wire_record *nr =
-          kefo__mem_realloc(p->mem, p->recs, cap * sizeof(*nr));
-      if (nr == NULL) {
+    if (*n == max) {
+      return fail(sc, "more entries than the answer may carry");
+    }
+    if (*n == *cap) {
+      size_t ncap = *cap ? *cap * 2 : 64;
+      void *na = kefo__mem_realloc(p->mem, *items, ncap * size);
+      if (na == NULL) {
         return KEFO_ERR_NOMEM;
       }
-      p->recs = nr;
-      p->recs_cap = cap;
+      *items = na;
+      *cap = ncap;
     }
-    if ((rv = read_record(sc, &p->recs[*n])) != 0) {
+    if ((rv = read_one(sc, (char *)*items + *n * size)) != 0) {
       return rv;
     }
     ++*n;
@@ -510,6 +521,19 @@ static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
   }
   --sc->depth;
   return 0;
+}
+
+static int read_record_slot(scan *sc, void *slot) {
+  return read_record(sc, slot);
+}
+
+static int read_records(kefo_records_parser *p, scan *sc, size_t *n) {
+  void *items = p->recs;
+  int rv = read_array(p, sc, &items, &p->recs_cap, sizeof(*p->recs), SIZE_MAX,
+                      read_record_slot, n);
+
+  p->recs = items;
+  return rv;
 }
 
 void kefo__records_parser_init(kefo_records_parser *p, const kefo_mem *mem) {
@@ -690,42 +714,18 @@ static int read_put_entry(scan *sc, kefo_put_answer_entry *e) {
   return 0;
 }
 
+static int read_put_entry_slot(scan *sc, void *slot) {
+  return read_put_entry(sc, slot);
+}
+
 static int read_put_entries(kefo_records_parser *p, scan *sc, size_t max,
                             size_t *n) {
-  int rv;
+  void *items = p->put;
+  int rv = read_array(p, sc, &items, &p->put_cap, sizeof(*p->put), max,
+                      read_put_entry_slot, n);
 
-  if (++sc->depth > KEFO_STS_MAX_DEPTH) {
-    return fail(sc, "nested too deep");
-  }
-  ++sc->p; /* '[' */
-  if (take(sc, ']')) {
-    --sc->depth;
-    return 0;
-  }
-  do {
-    if (*n == max) {
-      return fail(sc, "more PutRecords entries than a call can carry");
-    }
-    if (*n == p->put_cap) {
-      size_t cap = p->put_cap ? p->put_cap * 2 : 64;
-      kefo_put_answer_entry *ne =
-          kefo__mem_realloc(p->mem, p->put, cap * sizeof(*ne));
-      if (ne == NULL) {
-        return KEFO_ERR_NOMEM;
-      }
-      p->put = ne;
-      p->put_cap = cap;
-    }
-    if ((rv = read_put_entry(sc, &p->put[*n])) != 0) {
-      return rv;
-    }
-    ++*n;
-  } while (take(sc, ','));
-  if (!take(sc, ']')) {
-    return fail(sc, "expected ',' or ']'");
-  }
-  --sc->depth;
-  return 0;
+  p->put = items;
+  return rv;
 }
 
 int kefo__records_put_answer_parse(kefo_records_parser *p, const uint8_t *json,

@@ -5,34 +5,13 @@
  * SOURCES.md, section 3.
  */
 #include "shard/kpl.h"
+#include "shard/kpl_format.h"
 #include "shard/md5.h"
 
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-
-static const uint8_t kpl_magic[KEFO_KPL_MAGIC_LEN] = {0xF3, 0x89, 0x9A, 0xC2};
-
-/* Protobuf wire types. */
-#define WIRE_VARINT 0
-#define WIRE_I64 1
-#define WIRE_LEN 2
-#define WIRE_I32 5
-
-/*
- * Whole tags (field number << 3 | wire type) of the fields we read. A
- * known field number with another wire type is an unknown field to
- * protobuf-java, which the KCL uses, so it is skipped here too.
- */
-#define TAG_AGG_PARTITION_KEY 0x0A
-#define TAG_AGG_EXPLICIT_HASH_KEY 0x12
-#define TAG_AGG_RECORD 0x1A
-#define TAG_REC_PARTITION_KEY_INDEX 0x08
-#define TAG_REC_EXPLICIT_HASH_KEY_INDEX 0x10
-#define TAG_REC_DATA 0x1A
-#define TAG_REC_TAG 0x22
-#define TAG_TAG_KEY 0x0A
 
 /* The blob is not an aggregate: deliver it whole. */
 #define KPL_PASS_THROUGH 1
@@ -170,14 +149,14 @@ static int pb_skip(const uint8_t **pp, const uint8_t *end, uint32_t wire) {
   uint64_t v;
 
   switch (wire) {
-  case WIRE_VARINT:
+  case KPL_WIRE_VARINT:
     return pb_varint(pp, end, &v);
-  case WIRE_LEN:
+  case KPL_WIRE_LEN:
     return pb_bytes(pp, end, &data, &len);
-  case WIRE_I64:
+  case KPL_WIRE_I64:
     len = 8;
     break;
-  case WIRE_I32:
+  case KPL_WIRE_I32:
     len = 4;
     break;
   default:
@@ -201,7 +180,7 @@ static int parse_tag_msg(const uint8_t *p, const uint8_t *end) {
     if (pb_tag(&p, end, &tag) != 0) {
       return -1;
     }
-    if (tag == TAG_TAG_KEY) {
+    if (tag == KPL_TAG_TAG_KEY) {
       has_key = 1;
     }
     if (pb_skip(&p, end, tag & 7) != 0) {
@@ -229,25 +208,25 @@ static int parse_record(kpl_rec *r, const uint8_t *p, const uint8_t *end,
       return -1;
     }
     switch (tag) {
-    case TAG_REC_PARTITION_KEY_INDEX:
+    case KPL_TAG_REC_PARTITION_KEY_INDEX:
       if (pb_varint(&p, end, &r->pk_index) != 0) {
         return -1;
       }
       has_pk = 1;
       break;
-    case TAG_REC_EXPLICIT_HASH_KEY_INDEX:
+    case KPL_TAG_REC_EXPLICIT_HASH_KEY_INDEX:
       if (pb_varint(&p, end, &r->ehk_index) != 0) {
         return -1;
       }
       r->has_ehk = 1;
       break;
-    case TAG_REC_DATA:
+    case KPL_TAG_REC_DATA:
       if (pb_bytes(&p, end, &r->data, &r->data_len) != 0) {
         return -1;
       }
       has_data = 1;
       break;
-    case TAG_REC_TAG:
+    case KPL_TAG_REC_TAG:
       if (pb_bytes(&p, end, &sub, &sublen) != 0 ||
           (check_tags && parse_tag_msg(sub, sub + sublen) != 0)) {
         return -1;
@@ -280,15 +259,15 @@ static int scan_aggregate(kpl_ctx *c) {
       return -1;
     }
     switch (tag) {
-    case TAG_AGG_PARTITION_KEY:
+    case KPL_TAG_AGG_PARTITION_KEY:
       ++c->npk;
       c->tables_end = p;
       break;
-    case TAG_AGG_EXPLICIT_HASH_KEY:
+    case KPL_TAG_AGG_EXPLICIT_HASH_KEY:
       ++c->nehk;
       c->tables_end = p;
       break;
-    case TAG_AGG_RECORD:
+    case KPL_TAG_AGG_RECORD:
       if (c->nrec++ == 0) {
         c->records_begin = field;
       }
@@ -338,14 +317,15 @@ static int fill_tables(kpl_ctx *c) {
     if (pb_tag(&p, c->pb_end, &tag) != 0) {
       return -1;
     }
-    if (tag == TAG_AGG_PARTITION_KEY || tag == TAG_AGG_EXPLICIT_HASH_KEY) {
+    if (tag == KPL_TAG_AGG_PARTITION_KEY ||
+        tag == KPL_TAG_AGG_EXPLICIT_HASH_KEY) {
       kpl_key *k;
 
       if (pb_bytes(&p, c->pb_end, &data, &len) != 0) {
         return -1;
       }
-      k = tag == TAG_AGG_PARTITION_KEY ? &c->keys[ipk++]
-                                       : &c->keys[c->npk + iehk++];
+      k = tag == KPL_TAG_AGG_PARTITION_KEY ? &c->keys[ipk++]
+                                           : &c->keys[c->npk + iehk++];
       k->s = (const char *)data;
       k->len = len;
     } else if (pb_skip(&p, c->pb_end, tag & 7) != 0) {
@@ -404,7 +384,7 @@ static int validate_records(kpl_ctx *c, int *outside) {
     if (pb_tag(&p, c->pb_end, &tag) != 0) {
       return -1;
     }
-    if (tag != TAG_AGG_RECORD) {
+    if (tag != KPL_TAG_AGG_RECORD) {
       if (pb_skip(&p, c->pb_end, tag & 7) != 0) {
         return -1;
       }
@@ -448,7 +428,7 @@ static int deliver_records(kpl_ctx *c) {
     if (pb_tag(&p, c->pb_end, &tag) != 0) {
       return KEFO_ERR_INVALID_STATE;
     }
-    if (tag != TAG_AGG_RECORD) {
+    if (tag != KPL_TAG_AGG_RECORD) {
       if (pb_skip(&p, c->pb_end, tag & 7) != 0) {
         return KEFO_ERR_INVALID_STATE;
       }
@@ -495,7 +475,7 @@ static int try_aggregate(kpl_ctx *c) {
   int rv, outside;
 
   if (c->len <= KEFO_KPL_MAGIC_LEN + KEFO_KPL_DIGEST_LEN ||
-      memcmp(c->blob, kpl_magic, KEFO_KPL_MAGIC_LEN) != 0) {
+      memcmp(c->blob, kefo__kpl_magic, KEFO_KPL_MAGIC_LEN) != 0) {
     return KPL_PASS_THROUGH;
   }
   c->pb = c->blob + KEFO_KPL_MAGIC_LEN;

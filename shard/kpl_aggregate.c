@@ -5,6 +5,7 @@
  * is summarised in the vectors' SOURCES.md, section 3.
  */
 #include "shard/kpl_aggregate.h"
+#include "shard/kpl_format.h"
 #include "shard/md5.h"
 
 #include <string.h>
@@ -14,16 +15,6 @@
 
 #include "shard/hash_key.h"
 #include "shard/kpl.h"
-
-static const uint8_t kpl_magic[KEFO_KPL_MAGIC_LEN] = {0xF3, 0x89, 0x9A, 0xC2};
-
-/* Whole tags, as the KPL writes them (see shard/kpl.c). */
-#define TAG_AGG_PARTITION_KEY 0x0A
-#define TAG_AGG_EXPLICIT_HASH_KEY 0x12
-#define TAG_AGG_RECORD 0x1A
-#define TAG_REC_PARTITION_KEY_INDEX 0x08
-#define TAG_REC_EXPLICIT_HASH_KEY_INDEX 0x10
-#define TAG_REC_DATA 0x1A
 
 /* Slots hold an entry's index plus one in 32 bits (0: empty), and a table
    never has more entries than the aggregate has records. */
@@ -382,16 +373,16 @@ static void append_record(kefo_kpl_aggregator *a, const kpl_plan *pl,
                           int has_ehk, const uint8_t *data, size_t data_len) {
   uint8_t *p = a->recs.data + a->recs.len;
 
-  *p++ = TAG_AGG_RECORD;
+  *p++ = KPL_TAG_AGG_RECORD;
   p = put_varint(p, pl->body_len);
-  *p++ = TAG_REC_PARTITION_KEY_INDEX;
+  *p++ = KPL_TAG_REC_PARTITION_KEY_INDEX;
   p = put_varint(p, pl->pk_index);
   /* Field 2 only when the record has a key: absent is not index 0. */
   if (has_ehk) {
-    *p++ = TAG_REC_EXPLICIT_HASH_KEY_INDEX;
+    *p++ = KPL_TAG_REC_EXPLICIT_HASH_KEY_INDEX;
     p = put_varint(p, pl->ehk_index);
   }
-  *p++ = TAG_REC_DATA;
+  *p++ = KPL_TAG_REC_DATA;
   p = put_varint(p, data_len);
   if (data_len > 0) {
     memcpy(p, data, data_len);
@@ -482,12 +473,12 @@ int kefo__kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
   /* Written past out->len, which moves only once the MD5 is there: a
      failure leaves |out| as it was. */
   p = out->data + out->len;
-  memcpy(p, kpl_magic, KEFO_KPL_MAGIC_LEN);
+  memcpy(p, kefo__kpl_magic, KEFO_KPL_MAGIC_LEN);
   pb = p + KEFO_KPL_MAGIC_LEN;
   /* Tables before records, as the KPL writes them; kefo__kpl_deaggregate
      reads that order fastest. */
-  p = write_table(pb, &a->pk, TAG_AGG_PARTITION_KEY);
-  p = write_table(p, &a->ehk, TAG_AGG_EXPLICIT_HASH_KEY);
+  p = write_table(pb, &a->pk, KPL_TAG_AGG_PARTITION_KEY);
+  p = write_table(p, &a->ehk, KPL_TAG_AGG_EXPLICIT_HASH_KEY);
   if (a->recs.len > 0) {
     memcpy(p, a->recs.data, a->recs.len);
     p += a->recs.len;
