@@ -479,8 +479,8 @@ static int read_record(scan *sc, kefo_wire_record *r) {
 
 /*
  * One JSON array of objects at sc->p ('['), each read by |read_one| into
- * slot *n of the array *items (|size| bytes a slot, *cap slots), which
- * grows by doubling; at most |max| elements.
+ * slot *n of the array *items (|size| bytes a slot, *cap slots, grown
+ * by kefo__mem_grow); at most |max| elements.
  */
 typedef int (*read_elem_fn)(scan *sc, void *slot);
 
@@ -502,14 +502,8 @@ static int read_array(kefo_records_parser *p, scan *sc, void **items,
     if (*n == max) {
       return fail(sc, "more entries than the answer may carry");
     }
-    if (*n == *cap) {
-      size_t ncap = *cap ? *cap * 2 : 64;
-      void *na = kefo__mem_realloc(p->mem, *items, ncap * size);
-      if (na == NULL) {
-        return KEFO_ERR_NOMEM;
-      }
-      *items = na;
-      *cap = ncap;
+    if ((rv = kefo__mem_grow(p->mem, items, *n, cap, size)) != 0) {
+      return rv;
     }
     if ((rv = read_one(sc, (char *)*items + *n * size)) != 0) {
       return rv;

@@ -65,6 +65,7 @@ int kefo__producer_core_new(kefo_producer_core **out,
   pc->cb = *cb;
   pc->user_data = user_data;
   kefo__buf_init(&pc->blob, mem);
+  kefo__fifo_arena_init(&pc->arena, mem, 0);
   if ((rv = kefo__hash_key_hasher_new(&pc->hasher, mem)) != 0 ||
       (settings->aggregate &&
        (rv = kefo__kpl_aggregator_new(&pc->agg, mem)) != 0)) {
@@ -79,7 +80,7 @@ int kefo__producer_core_new(kefo_producer_core **out,
 static void free_queue(kefo_producer_core *pc, pqueue *q) {
   prec *r;
   while ((r = q_pop(q)) != NULL) {
-    kefo__mem_free(pc->mem, r);
+    kefo__fifo_arena_free(&pc->arena, r);
   }
 }
 
@@ -114,6 +115,7 @@ void kefo__producer_core_del(kefo_producer_core *pc) {
   kefo__kpl_aggregator_del(pc->agg);
   kefo__hash_key_hasher_del(pc->hasher);
   kefo__buf_free(&pc->blob);
+  kefo__fifo_arena_trim(&pc->arena);
   kefo__mem_free(pc->mem, pc);
 }
 
@@ -285,12 +287,12 @@ static void resolved(kefo_producer_core *pc, prec *r) {
     pc->flushes[j++] = *f;
   }
   pc->nflushes = j;
+  kefo__fifo_arena_free(&pc->arena, r);
   if (pc->want_room && pc->held <= pc->s.max_buffered_records / 4 * 3 &&
-      pc->held_bytes <= pc->s.max_buffered_bytes / 4 * 3) {
+      pc->arena.footprint <= pc->s.max_buffered_bytes / 4 * 3) {
     pc->want_room = 0;
     pc->room = 1;
   }
-  kefo__mem_free(pc->mem, r);
 }
 
 void kefo__producer_core_ack(kefo_producer_core *pc, prec *r,
@@ -359,12 +361,17 @@ int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
     return rv;
   }
   need = sizeof(*r) + pk_len + ehk_len + 2 + len;
+  /* The bound is on what the arena holds, a chunk kept by one late record
+     included; an empty buffer takes any record, so that a record as large
+     as the bound is not refused for ever. */
   if (pc->held >= pc->s.max_buffered_records ||
-      pc->held_bytes + need > pc->s.max_buffered_bytes) {
+      (pc->held > 0 &&
+       pc->arena.footprint + kefo__fifo_arena_cost(&pc->arena, need) >
+           pc->s.max_buffered_bytes)) {
     pc->want_room = 1;
     return KEFO_ERR_WOULD_BLOCK;
   }
-  r = kefo__mem_malloc(pc->mem, need);
+  r = kefo__fifo_arena_alloc(&pc->arena, need);
   if (r == NULL) {
     return KEFO_ERR_NOMEM;
   }
@@ -471,7 +478,7 @@ int kefo__producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms) {
 
   if (pc->nflushes > 0 || pc->closed ||
       pc->held >= pc->s.max_buffered_records / 2 ||
-      pc->held_bytes >= pc->s.max_buffered_bytes / 2) {
+      pc->arena.footprint >= pc->s.max_buffered_bytes / 2) {
     return 1;
   }
   if (!pc->s.aggregate && pc->queued >= pc->s.batch_max_records) {

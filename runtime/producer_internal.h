@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "base/fifo_arena.h"
 #include "runtime/producer_core.h"
 #include "shard/kpl_aggregate.h"
 #include "shard/position.h"
@@ -89,6 +90,9 @@ struct kefo_producer_core {
   size_t inflight;
   /* Held records (queued and in flight) and their bytes. */
   size_t held, held_bytes;
+  /* Where records live: what it holds (arena.footprint) is what
+     sink.buffer.max-bytes bounds. */
+  kefo_fifo_arena arena;
   size_t queued;
   uint64_t next_id;
   int want_room, room;

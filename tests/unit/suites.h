@@ -6,6 +6,7 @@
 #define KEFO_TESTS_SUITES_H
 
 int kefo_add_buf_suite(void);
+int kefo_add_fifo_arena_suite(void);
 int kefo_add_crc32_suite(void);
 int kefo_add_base64_suite(void);
 int kefo_add_json_writer_suite(void);
