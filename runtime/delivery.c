@@ -93,6 +93,7 @@ int kefo__consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
     }
     r->stats.records += c->taken;
     r->stats.bytes += bytes;
+    r->delivered_at_ms = kefo__consumer_now_ms(c);
   }
   if (c->stop_asked != STOP_ASKED_NONE) {
     kefo_consumer_stop(c, c->stop_asked == STOP_ASKED_GRACEFUL);

@@ -25,7 +25,7 @@ static const add_suite_fn suites[] = {
     kefo_add_h2_frame_scan_suite, kefo_add_consumer_failmalloc_suite,
     kefo_add_assembly_suite,      kefo_add_align_policy_suite,
     kefo_add_producer_core_suite, kefo_add_time_suite,
-    kefo_add_json_string_suite,
+    kefo_add_json_string_suite,   kefo_add_prom_text_suite,
 };
 
 int main(int argc, char **argv) {
