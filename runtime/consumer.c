@@ -707,7 +707,9 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo__mem_free(c->mem, c->batch);
   kefo__mem_free(c->mem, c->stats);
   kefo__mem_free(c->mem, c->seqs);
-  kefo__buf_free(&c->metrics_text);
+  if (c->metrics_text.mem) { /* set up by the first render */
+    kefo__buf_free(&c->metrics_text);
+  }
   kefo__records_parser_free(&c->parser);
   kefo__alignment_free(c);
   kefo__shard_graph_del(c->graph);

@@ -749,7 +749,9 @@ void kefo_producer_del(kefo_producer *p) {
   if (p == NULL) {
     return;
   }
-  kefo__buf_free(&p->metrics_text);
+  if (p->metrics_text.mem) { /* set up by the first render */
+    kefo__buf_free(&p->metrics_text);
+  }
   cancel_calls(p);
   if (p->listing) {
     kefo__kinesis_list_cancel(p->listing);

@@ -94,7 +94,7 @@ static int scenario(const kefo_mem *mem, void *arg) {
   struct event_base *base;
   const char *text = "unset";
   size_t i, tlen;
-  int rv, k;
+  int rv, k, mrv;
 
   (void)arg;
   ++counts.runs;
@@ -120,8 +120,8 @@ static int scenario(const kefo_mem *mem, void *arg) {
       event_base_loop(base, EVLOOP_NONBLOCK);
       usleep(200);
     }
-    metrics_check(kefo_consumer_metrics(c, &text, &tlen), text, tlen,
-                  "kefo_build_info{version=\"");
+    mrv = kefo_consumer_metrics(c, &text, &tlen);
+    metrics_check(mrv, text, tlen, "kefo_build_info{version=\"");
     kefo_consumer_stop(c, 1);
     for (k = 0; k < 50 && !kefo_consumer_stopped(c); ++k) {
       event_base_loop(base, EVLOOP_NONBLOCK);
@@ -200,7 +200,7 @@ static int producer_scenario(const kefo_mem *mem, void *arg) {
   const char *text = "unset";
   pfm st;
   size_t i, tlen;
-  int rv, k;
+  int rv, k, mrv;
 
   (void)arg;
   memset(&st, 0, sizeof(st));
@@ -230,7 +230,8 @@ static int producer_scenario(const kefo_mem *mem, void *arg) {
       put += kefo_producer_put(p, key, NULL, "data", 4, NULL) == 0;
     }
     records_put += put;
-    metrics_check(kefo_producer_metrics(p, &text, &tlen), text, tlen,
+    mrv = kefo_producer_metrics(p, &text, &tlen);
+    metrics_check(mrv, text, tlen,
                   "kefo_producer_records_put_total{stream=\"fm\"} ");
     kefo_producer_flush(p, p_flushed, &st);
     for (k = 0; k < 50 && !kefo_producer_stopped(p); ++k) {
