@@ -130,29 +130,63 @@ static void name_address(reader_metrics *m, evutil_socket_t fd) {
            ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
+/* "1.2.3.4:P" or "[::1]:P" into |ss|. Returns 0 or -1. (libevent's
+   evutil_parse_sockaddr_port refuses port 0, which tests use.) */
+static int parse_address(const char *s, struct sockaddr_storage *ss,
+                         socklen_t *len) {
+  const char *colon = strrchr(s, ':');
+  char host[INET6_ADDRSTRLEN + 2], *end;
+  size_t hlen = colon ? (size_t)(colon - s) : 0;
+  long port;
+
+  memset(ss, 0, sizeof(*ss));
+  if (colon == NULL || hlen == 0 || hlen >= sizeof(host) || colon[1] < '0' ||
+      colon[1] > '9') {
+    return -1;
+  }
+  port = strtol(colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) {
+    return -1;
+  }
+  if (s[0] == '[' && s[hlen - 1] == ']') {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    memcpy(host, s + 1, hlen - 2);
+    host[hlen - 2] = '\0';
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    *len = sizeof(*s6);
+    return evutil_inet_pton(AF_INET6, host, &s6->sin6_addr) == 1 ? 0 : -1;
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    *len = sizeof(*s4);
+    return evutil_inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
+  }
+}
+
 int reader_metrics_start(reader_metrics **out, struct event_base *base,
                          kefo_consumer *c, const char *addr_port, char *err,
                          size_t errlen) {
   struct sockaddr_storage ss;
-  int sslen = sizeof(ss);
+  socklen_t sslen;
   evutil_socket_t fd;
   reader_metrics *m;
 
-  memset(&ss, 0, sizeof(ss));
   /* A numeric address and a port, both required: a host name could
      resolve to several addresses, and "only the given address" would
      mean none of them in particular. */
-  if (strrchr(addr_port, ':') == NULL || strrchr(addr_port, ':')[1] == '\0' ||
-      evutil_parse_sockaddr_port(addr_port, (struct sockaddr *)&ss, &sslen) !=
-          0) {
+  if (parse_address(addr_port, &ss, &sslen) != 0) {
     snprintf(err, errlen,
              "--metrics-listen %s: not ADDRESS:PORT with a numeric address "
-             "(such as 127.0.0.1:9464 or [::1]:9464)",
+             "and a port from 0 to 65535 (such as 127.0.0.1:9464 or "
+             "[::1]:9464)",
              addr_port);
     return -1;
   }
-  fd = listen_on((struct sockaddr *)&ss, (socklen_t)sslen, addr_port, err,
-                 errlen);
+  fd = listen_on((struct sockaddr *)&ss, sslen, addr_port, err, errlen);
   if (fd < 0) {
     return -2;
   }
