@@ -107,13 +107,17 @@ m=$(get "http://$addr/metrics")
 f1=$(sample "$m" 'kefo_shard_state{stream="hz",shard="shardId-000000000001",state="failed"}')
 r0=$(sample "$m" 'kefo_shard_state{stream="hz",shard="shardId-000000000000",state="reading"}')
 srv=$(sample "$m" 'kefo_errors_total{stream="hz",kind="server"}')
+# The expired subscription was renewed (then refused).
+ren=$(sample "$m" 'kefo_subscriptions_renewed_total{stream="hz"}')
 if [ "$h" = 503 ] && [ "$f1" = 1 ] && [ "$r0" = 1 ] && [ "${srv:-0}" -ge 1 ] &&
+   [ "${ren:-0}" -ge 1 ] &&
    grep -q "shardId-000000000001.*AccessDeniedException" "$tmp/reader.err"; then
   ok "shard 1 refused: /healthz 503 after $((i / 10)).$((i % 10)) s," \
-    "state failed $f1, shard 0 reading $r0, server errors $srv"
+    "state failed $f1, shard 0 reading $r0, server errors $srv," \
+    "renewals $ren"
 else
   bad "shard 1 refused: /healthz $h, failed '$f1', shard 0 reading '$r0'," \
-    "server errors '$srv'; reader's stderr:"
+    "server errors '$srv', renewals '$ren'; reader's stderr:"
   tail -n 5 "$tmp/reader.err"
 fi
 kill -TERM $reader
