@@ -85,10 +85,17 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.1
 done
 h=$(get "http://$addr/healthz"); h=${h%%$'\n'*}
-if [ "$(head -n 1 <<<"$m")" = 200 ] && [ $((r0 + r1)) = 400 ] && [ "$h" = 200 ]; then
-  ok "reading: records $r0 + $r1 = 400 on /metrics, /healthz $h"
+age=$(sample "$m" 'kefo_shard_last_delivery_age_seconds{stream="hz",shard="shardId-000000000000"}')
+wm=$(sample "$m" 'kefo_shard_watermark_seconds{stream="hz",shard="shardId-000000000000"}')
+now=$(date +%s)
+if [ "$(head -n 1 <<<"$m")" = 200 ] && [ $((r0 + r1)) = 400 ] && [ "$h" = 200 ] &&
+   awk -v a="$age" -v w="$wm" -v n="$now" \
+     'BEGIN { exit !(a != "" && a >= 0 && a < 30 && w > n - 3600 && w <= n + 1) }'; then
+  ok "reading: records $r0 + $r1 = 400 on /metrics, /healthz $h," \
+    "last delivery ${age} s ago, watermark $wm (now $now)"
 else
-  bad "reading: records '$r0' + '$r1', /healthz $h; /metrics:"
+  bad "reading: records '$r0' + '$r1', /healthz $h, age '$age'," \
+    "watermark '$wm' (now $now); /metrics:"
   head -n 5 <<<"$m"
 fi
 miss=$(get "http://$addr/nothing"); miss=${miss%%$'\n'*}
