@@ -52,6 +52,11 @@ void kefo__prom_text_i64(kefo_prom_text *w, const char *name,
 void kefo__prom_text_f64(kefo_prom_text *w, const char *name,
                          const char *suffix, const kefo_prom_label *labels,
                          size_t n, double value);
+/* A value of |ms| milliseconds written in seconds, exactly ("0.25",
+   "-1.005", "12"), without going through a double. */
+void kefo__prom_text_millis(kefo_prom_text *w, const char *name,
+                            const char *suffix, const kefo_prom_label *labels,
+                            size_t n, int64_t ms);
 
 /*
  * The samples of a histogram (its family written before): one _bucket per

@@ -143,15 +143,14 @@ static void shard_family(render *m, const char *name, const char *type,
     } else if (f == F_BYTES) {
       kefo__prom_text_u64(&m->w, name, NULL, l, 2, r->stats.bytes);
     } else if (f == F_BEHIND && r->stats.millis_behind_latest >= 0) {
-      kefo__prom_text_f64(&m->w, name, NULL, l, 2,
-                          (double)r->stats.millis_behind_latest / 1000.0);
+      kefo__prom_text_millis(&m->w, name, NULL, l, 2,
+                             r->stats.millis_behind_latest);
     } else if (f == F_AGE && r->delivered_at_ms > 0) {
-      kefo__prom_text_f64(&m->w, name, NULL, l, 2,
-                          (double)(m->now_ms - r->delivered_at_ms) / 1000.0);
+      kefo__prom_text_millis(&m->w, name, NULL, l, 2,
+                             m->now_ms - r->delivered_at_ms);
     } else if (f == F_WATERMARK && m->wms &&
                m->wms[i].watermark != KEFO_WATERMARK_NONE) {
-      kefo__prom_text_f64(&m->w, name, NULL, l, 2,
-                          (double)m->wms[i].watermark / 1000.0);
+      kefo__prom_text_millis(&m->w, name, NULL, l, 2, m->wms[i].watermark);
     }
   }
 }
@@ -297,8 +296,8 @@ int kefo_consumer_metrics(kefo_consumer *c, const char **text, size_t *len) {
                          "of the shards being read that are not idle.");
   if (wm.global != KEFO_WATERMARK_NONE) {
     kefo_prom_label l = {"stream", m.stream};
-    kefo__prom_text_f64(&m.w, "kefo_watermark_seconds", NULL, &l, 1,
-                        (double)wm.global / 1000.0);
+    kefo__prom_text_millis(&m.w, "kefo_watermark_seconds", NULL, &l, 1,
+                           wm.global);
   }
   if (m.w.error || kefo__buf_cstr(&c->metrics_text) == NULL) {
     return KEFO_ERR_NOMEM;

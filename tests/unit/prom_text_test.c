@@ -85,6 +85,29 @@ static void test_doubles(void) {
   CU_ASSERT_STRING_EQUAL(s, "1733400000.123");
 }
 
+static void test_millis(void) {
+  static const char want[] = "m 0\nm 0.25\nm 12\nm -1.005\nm 0.001\n"
+                             "m 1796476749.27\nm -9223372036854775.808\n"
+                             "u 18446744073709551615\nu 0\n";
+  kefo_prom_text w;
+  kefo_buf b;
+
+  kefo__buf_init(&b, NULL);
+  kefo__prom_text_init(&w, &b);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, 0);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, 250);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, 12000);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, -1005);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, 1);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, 1796476749270);
+  kefo__prom_text_millis(&w, "m", NULL, NULL, 0, INT64_MIN);
+  kefo__prom_text_u64(&w, "u", NULL, NULL, 0, UINT64_MAX);
+  kefo__prom_text_u64(&w, "u", NULL, NULL, 0, 0);
+  CU_ASSERT_EQUAL(w.error, 0);
+  CU_ASSERT_STRING_EQUAL(kefo__buf_cstr(&b), want);
+  kefo__buf_free(&b);
+}
+
 static void test_producer_text(void) {
   kefo_put_stats st;
   kefo_buf b;
@@ -171,6 +194,7 @@ int kefo_add_prom_text_suite(void) {
   if (s == NULL || !CU_add_test(s, "exposition", test_exposition) ||
       !CU_add_test(s, "histogram", test_histogram) ||
       !CU_add_test(s, "doubles", test_doubles) ||
+      !CU_add_test(s, "millis", test_millis) ||
       !CU_add_test(s, "producer_text", test_producer_text) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
