@@ -286,3 +286,13 @@ size_t kefo__h2_client_connections(const kefo_h2_client *c) {
   }
   return n;
 }
+
+size_t kefo__h2_client_streams(const kefo_h2_client *c) {
+  size_t n = 0;
+  const h2_conn *conn;
+
+  for (conn = c->conns; conn; conn = conn->next) {
+    n += conn->nstreams;
+  }
+  return n;
+}

@@ -37,4 +37,8 @@ int64_t kefo__h2_client_wait_ms(kefo_h2_client *client,
 /* Returns how many connections the client holds (tests, stats). */
 size_t kefo__h2_client_connections(const kefo_h2_client *client);
 
+/* Returns how many streams its connections carry (submitted or waiting
+   to be): the metrics' kefo_http2_streams. */
+size_t kefo__h2_client_streams(const kefo_h2_client *client);
+
 #endif /* KEFO_H2_CLIENT_H */

@@ -211,4 +211,9 @@ int64_t kefo__http_client_wait_ms(kefo_http_client *client,
                                   const kefo_endpoint *ep,
                                   kefo_http_version version);
 
+/* The HTTP/2 connections the client holds and the streams they carry
+   (0 and 0 before the first HTTP/2 request). */
+void kefo__http_client_h2_counts(const kefo_http_client *client,
+                                 size_t *connections, size_t *streams);
+
 #endif /* KEFO_HTTP_H */

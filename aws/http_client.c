@@ -196,3 +196,9 @@ void kefo__http_stream_cancel(kefo_http_stream *stream) {
     stream->ops->cancel(stream);
   }
 }
+
+void kefo__http_client_h2_counts(const kefo_http_client *client,
+                                 size_t *connections, size_t *streams) {
+  *connections = client->h2 ? kefo__h2_client_connections(client->h2) : 0;
+  *streams = client->h2 ? kefo__h2_client_streams(client->h2) : 0;
+}

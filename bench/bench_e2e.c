@@ -10,11 +10,13 @@
  *          [--reader EFO|POLLING] [--consumer NAME]
  *          (throughput, path 2; time to first record, path 5)
  *        bench_e2e --endpoint URL --stream NAME --live SECONDS --shards N
- *          [--consumer NAME]
+ *          [--consumer NAME] [--scrape-ms MS]
  *          (paths 3 and 4: subscribe to every shard, let the backlog
  *          drain, then measure RSS per subscribed shard, CPU, the rate of
  *          records and, for records the server stamped, the latency from
- *          the server's writing of an event to on_records)
+ *          the server's writing of an event to on_records; with
+ *          --scrape-ms, the metrics rendered every MS ms as a Prometheus
+ *          scrape would have them, and the CPU that took, issue 27)
  */
 #include "config.h"
 
@@ -47,6 +49,11 @@ typedef struct state {
   double live_s, phase_s, rss0_kib, rss1_kib, u1, s1;
   unsigned long long records1;
   int phase;
+  /* --scrape-ms: kefo_consumer_metrics every scrape_ms; while measuring,
+     how many, the CPU they took and the text's size. */
+  double scrape_ms, scrape_cpu_s;
+  unsigned long scrapes;
+  size_t scrape_bytes;
 } state;
 
 #define WARM_S 3.0
@@ -194,6 +201,32 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
   fprintf(stderr, "bench_e2e: %s\n", e->message);
 }
 
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void on_scrape(evutil_socket_t fd, short what, void *arg) {
+  state *st = arg;
+  const char *text;
+  size_t len = 0;
+  double t0 = thread_cpu_s();
+
+  (void)fd;
+  (void)what;
+  if (kefo_consumer_metrics(st->c, &text, &len) != 0) {
+    fprintf(stderr, "bench_e2e: kefo_consumer_metrics failed\n");
+    st->failed = 1;
+    return;
+  }
+  if (st->phase == 2) {
+    st->scrape_cpu_s += thread_cpu_s() - t0;
+    ++st->scrapes;
+    st->scrape_bytes = len;
+  }
+}
+
 static void tick(evutil_socket_t fd, short what, void *arg) {
   state *st = arg;
 
@@ -222,6 +255,12 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
            st->shards, st->phase_s - WARM_S - st->first_s, st->rss1_kib / 1024,
            (st->rss1_kib - st->rss0_kib) / (double)st->shards, 100 * cpu / secs,
            (double)(st->records - st->records1) / secs, lat_n);
+    if (st->scrape_ms > 0) {
+      printf(",\"scrape_ms\":%.0f,\"scrapes\":%lu,\"scrape_bytes\":%zu,"
+             "\"scrape_cpu_pct\":%.3f",
+             st->scrape_ms, st->scrapes, st->scrape_bytes,
+             100 * st->scrape_cpu_s / secs);
+    }
     if (lat_n > 0) {
       printf(",\"latency_us\":{\"p50\":%ld,\"p99\":%ld,\"p999\":%ld,"
              "\"max\":%ld}",
@@ -238,7 +277,7 @@ int main(int argc, char **argv) {
   const char *endpoint = NULL, *stream = NULL, *reader = "EFO";
   const char *consumer = "kefo-bench";
   struct event_base *base;
-  struct event *timer;
+  struct event *timer, *scrape = NULL;
   struct timeval tv = {0, 50000};
   kefo_config *cfg;
   state st;
@@ -264,6 +303,8 @@ int main(int argc, char **argv) {
       st.live_s = atof(argv[i + 1]);
     } else if (strcmp(argv[i], "--shards") == 0) {
       st.shards = atol(argv[i + 1]);
+    } else if (strcmp(argv[i], "--scrape-ms") == 0) {
+      st.scrape_ms = atof(argv[i + 1]);
     } else if (strcmp(argv[i], "--set") == 0 && nsets < MAX_SETS) {
       sets[nsets++] = argv[i + 1];
     } else {
@@ -275,7 +316,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_e2e --endpoint URL --stream NAME --expect "
                     "RECORDS [--reader EFO|POLLING] [--consumer NAME]\n"
                     "       bench_e2e --endpoint URL --stream NAME --live "
-                    "SECONDS --shards N [--consumer NAME]\n"
+                    "SECONDS --shards N [--consumer NAME] [--scrape-ms MS]\n"
                     "       (either: [--set KEY=VALUE]...)\n");
     return 2;
   }
@@ -329,6 +370,12 @@ int main(int argc, char **argv) {
   }
   timer = event_new(base, -1, EV_PERSIST, tick, &st);
   event_add(timer, &tv);
+  if (st.scrape_ms > 0) {
+    struct timeval every = {(time_t)(st.scrape_ms / 1000),
+                            (suseconds_t)((long)st.scrape_ms % 1000 * 1000)};
+    scrape = event_new(base, -1, EV_PERSIST, on_scrape, &st);
+    event_add(scrape, &every);
+  }
   st.rss0_kib = rss_kib();
   t0 = st.first_s = now_s();
   u0 = cpu_s(0);
@@ -339,6 +386,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   event_base_dispatch(base);
+  if (scrape) {
+    event_free(scrape);
+  }
   if (st.shards > 0) {
     kefo_consumer_stop(st.c, 0);
     event_free(timer);

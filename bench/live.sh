@@ -11,6 +11,8 @@
 # callback. Uses the -O2 build in build-bench/.
 # Usage: bash bench/live.sh SHARDS RATE BYTES SECONDS [kefo|peer|both]
 # KEFO_BENCH_SET="KEY=VALUE ..." passes configuration keys to kefo.
+# KEFO_BENCH_SCRAPE_MS=1000 renders kefo's metrics that often, as a
+# Prometheus scrape would (issue 27), and reports the CPU it took.
 # PRODUCE_EVERY_MS (10) is how often the server's producer writes what is
 # due; at thousands of shards, 100 batches records into fewer events.
 set -euo pipefail
@@ -55,6 +57,9 @@ if [ "$who" != peer ]; then
   serve
   sets=()
   for kv in ${KEFO_BENCH_SET:-}; do sets+=(--set "$kv"); done
+  if [ -n "${KEFO_BENCH_SCRAPE_MS:-}" ]; then
+    sets+=(--scrape-ms "$KEFO_BENCH_SCRAPE_MS")
+  fi
   "$top/build-bench/bench/bench_e2e" --endpoint "$url" --stream live "${sets[@]}" \
     --live "$secs" --shards "$shards" --consumer kefo-live
   server_cpu

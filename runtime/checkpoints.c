@@ -28,6 +28,7 @@ typedef struct cp_req {
      to put the outcome. */
   int *done;
   int *error;
+  int64_t asked_ms; /* for the latency histogram */
   size_t n;
   struct {
     char shard[KEFO_SHARD_ID_CAP];
@@ -96,6 +97,8 @@ static void on_stored(int error, const char *message, void *ud) {
     *q->done = 1;
     *q->error = error;
   }
+  kefo__metrics_checkpoint(c, q->n, error,
+                           kefo__consumer_now_ms(c) - q->asked_ms);
   if (error) {
     kefo__consumer_report(c, error, q->n == 1 ? q->e[0].shard : NULL, NULL,
                           message);
@@ -133,6 +136,7 @@ static int store_batch(kefo_consumer *c, const kefo_checkpoint_entry *e,
   }
   q->c = c;
   q->n = n;
+  q->asked_ms = kefo__consumer_now_ms(c);
   q->done = &done;
   q->error = &error;
   for (i = 0; i < n; ++i) {

@@ -51,6 +51,7 @@ void kefo__consumer_report(kefo_consumer *c, int code, const char *shard,
   c->last_error.aws_type = e.aws_type ? c->last_error_type : NULL;
   c->last_error.operation = e.operation ? c->last_error_op : NULL;
   c->last_error.shard_id = NULL;
+  kefo__metrics_count_error(c, e.code, &e);
   if (c->cb.on_error) {
     c->cb.on_error(c, &e, c->user_data);
   }
@@ -706,6 +707,9 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo__mem_free(c->mem, c->batch);
   kefo__mem_free(c->mem, c->stats);
   kefo__mem_free(c->mem, c->seqs);
+  if (c->metrics_text.mem) { /* set up by the first render */
+    kefo__buf_free(&c->metrics_text);
+  }
   kefo__records_parser_free(&c->parser);
   kefo__alignment_free(c);
   kefo__shard_graph_del(c->graph);

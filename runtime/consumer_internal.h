@@ -67,7 +67,42 @@ struct kefo_shard_slot {
   char resume[KEFO_SEQ_MAX];
   uint64_t resume_sub;
   kefo_shard_stats stats;
+  /* For the metrics (runtime/metrics.c): when records were last handed
+     on (monotonic ms, 0: never), and whether a failure was reported
+     since the last subscription, so that the next one counts as a
+     resubscription after an error rather than a renewal. */
+  int64_t delivered_at_ms;
+  int failed_since_sub;
 };
+
+/* Errors as the metrics count them (kefo_errors_total{kind}). */
+typedef enum {
+  KEFO_METRIC_ERR_THROTTLED,
+  KEFO_METRIC_ERR_TRANSPORT,
+  KEFO_METRIC_ERR_SERVER,
+  KEFO_METRIC_ERR_LEASE_LOST,
+  KEFO_METRIC_ERR_OTHER,
+  KEFO_METRIC_ERR_KINDS
+} kefo_metric_err_kind;
+
+/* Upper bounds of the checkpoint latency histogram, in ms. */
+#define KEFO_METRIC_CP_BUCKETS 11
+
+/*
+ * The consumer's own counters, bumped in place where the events happen
+ * (plain increments on the loop thread) and read only when the metrics
+ * are rendered: nothing is allocated or formatted per record.
+ */
+typedef struct kefo_consumer_counters {
+  uint64_t subscriptions; /* opened, each shard's first included */
+  uint64_t renewals;      /* after one that ended without error */
+  uint64_t resubscribes_after_error;
+  uint64_t errors[KEFO_METRIC_ERR_KINDS];
+  uint64_t checkpoints;         /* shard checkpoints the store wrote */
+  uint64_t checkpoint_failures; /* shard checkpoints it refused */
+  uint64_t cp_buckets[KEFO_METRIC_CP_BUCKETS + 1];
+  int64_t cp_sum_ms;
+} kefo_consumer_counters;
 
 /* Every callback the consumer calls (kefo_consumer_callbacks_*). */
 struct kefo_consumer_callbacks {
@@ -155,6 +190,10 @@ struct kefo_consumer {
   /* Scratch: every reader as the policy sees it. */
   kefo_align_policy_shard *align_in;
   size_t align_cap;
+  /* Metrics (runtime/metrics.c): the counters, and the text of the last
+     kefo_consumer_metrics, its storage reused by the next. */
+  kefo_consumer_counters counters;
+  kefo_buf metrics_text;
 };
 
 /* A stop asked inside on_records. */
@@ -279,6 +318,9 @@ void kefo__coord_checkpoints_done(kefo_consumer *c);
 
 void kefo__coord_free(kefo_consumer *c);
 
+/* How many leases this worker holds now (0 without a coordinator). */
+size_t kefo__coord_leases_held(kefo_consumer *c);
+
 /* ---- runtime/alignment.c ---- */
 
 /* Sets up the watermark settings of |c| from its configuration. Returns
@@ -309,5 +351,15 @@ void kefo__alignment_reader_done(kefo_shard_slot *r);
 
 /* Pauses or resumes |r|'s reader as r->paused now says. */
 void kefo__consumer_reader_paused(kefo_shard_slot *r);
+
+/* ---- runtime/metrics.c ---- */
+
+/* Counts the error |code| (|info| may be NULL) under its kind. */
+void kefo__metrics_count_error(kefo_consumer *c, int code,
+                               const kefo_error_info *info);
+
+/* A checkpoint batch of |n| shards was answered |error| after |ms|. */
+void kefo__metrics_checkpoint(kefo_consumer *c, size_t n, int error,
+                              int64_t ms);
 
 #endif /* KEFO_CONSUMER_INTERNAL_H */

@@ -113,6 +113,11 @@ static void lose(kefo_lease_coord *co, lease_view *v, const char *why) {
   snprintf(shard, sizeof(shard), "%s", v->shard);
   if (why) {
     kefo__consumer_report(co->c, KEFO_ERR_LEASE_LOST, shard, NULL, why);
+  } else {
+    /* Not reported as an error, but counted as one: an operator sees
+       leases moving away from this worker (the report above counts
+       itself). */
+    ++co->c->counters.errors[KEFO_METRIC_ERR_LEASE_LOST];
   }
   kefo__consumer_drop_reader(co->c, shard);
 }
@@ -537,4 +542,16 @@ void kefo__coord_free(kefo_consumer *c) {
   kefo__lease_policy_free(&co->pol);
   kefo__mem_free(c->mem, co);
   c->coord = NULL;
+}
+
+size_t kefo__coord_leases_held(kefo_consumer *c) {
+  size_t i, n = 0;
+
+  if (c->coord == NULL) {
+    return 0;
+  }
+  for (i = 0; i < c->coord->pol.n; ++i) {
+    n += c->coord->pol.v[i].held != 0;
+  }
+  return n;
 }

@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "runtime/aws_setup.h"
 #include "runtime/config.h"
+#include "runtime/metrics.h"
 #include "runtime/producer_callbacks.h"
 #include "runtime/producer_core.h"
 
@@ -80,6 +81,8 @@ struct kefo_producer {
   kefo_error_info fatal_info;
   char fatal_msg[512];
   char fatal_type[128];
+  /* The text of the last kefo_producer_metrics, its storage reused. */
+  kefo_buf metrics_text;
 };
 
 static int64_t now_ms(const kefo_producer *p) {
@@ -724,9 +727,30 @@ int kefo_producer_stats(const kefo_producer *p, kefo_put_stats *out) {
   return 0;
 }
 
+int kefo_producer_metrics(kefo_producer *p, const char **text, size_t *len) {
+  kefo_put_stats st;
+  int rv;
+
+  if (p == NULL || text == NULL || len == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (p->metrics_text.mem == NULL) {
+    kefo__buf_init(&p->metrics_text, p->mem);
+  }
+  kefo__producer_core_stats(p->core, &st);
+  rv = kefo__metrics_render_producer(
+      &p->metrics_text, p->stream_name ? p->stream_name : p->stream_arn, &st);
+  *text = rv ? NULL : (const char *)p->metrics_text.data;
+  *len = rv ? 0 : p->metrics_text.len;
+  return rv;
+}
+
 void kefo_producer_del(kefo_producer *p) {
   if (p == NULL) {
     return;
+  }
+  if (p->metrics_text.mem) { /* set up by the first render */
+    kefo__buf_free(&p->metrics_text);
   }
   cancel_calls(p);
   if (p->listing) {

@@ -68,6 +68,7 @@ static void host_report(void *slot, int code, const kefo_error_info *info,
 static void host_report_failure(void *slot, int code,
                                 const kefo_error_info *info, int retryable) {
   kefo_shard_slot *r = slot;
+  r->failed_since_sub = 1;
   kefo__consumer_report_failure(r->c, code, r->shard_id, info, retryable);
 }
 
@@ -75,6 +76,13 @@ static void host_resubscribed(void *slot) {
   kefo_shard_slot *r = slot;
 
   ++r->stats.resubscribes;
+  ++r->c->counters.subscriptions;
+  if (r->failed_since_sub) {
+    ++r->c->counters.resubscribes_after_error;
+  } else {
+    ++r->c->counters.renewals;
+  }
+  r->failed_since_sub = 0;
   kefo__consumer_shard_event(r->c, r->shard_id, KEFO_SHARD_EVENT_RESUBSCRIBED);
 }
 
@@ -196,6 +204,7 @@ static int start_one(const kefo_shard_info *info, void *ud) {
   c->readers = r;
   kefo__shard_graph_shard_started(c->graph, info->shard_id);
   kefo__consumer_shard_event(c, info->shard_id, KEFO_SHARD_EVENT_STARTED);
+  ++c->counters.subscriptions; /* the first; later ones: resubscribed */
   r->reader->ops->kick(r->reader);
   return 0;
 }

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential autoconf automake libtool pkg-config
       libnghttp2-dev libssl-dev libevent-dev libcjson-dev libcunit1-dev
       zlib1g-dev clang libclang-rt-14-dev valgrind nodejs npm ca-certificates
-      openssl groff-base clang-format)
+      openssl groff-base clang-format prometheus)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -29,6 +29,12 @@ if [ ${#want[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+# Debian's prometheus starts a service on port 9090 where systemd runs:
+# the tests start their own server on a free port and never use it.
+if command -v systemctl >/dev/null 2>&1 &&
+   systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
 # The emulators the tests run against, pinned by package-lock.json.

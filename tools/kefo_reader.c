@@ -20,6 +20,7 @@
 #include <kefo/kefo.h>
 
 #include "tools/json_line.h"
+#include "tools/reader_metrics.h"
 #include "tools/reader_progress.h"
 
 /* Exit codes, documented in --help. */
@@ -58,6 +59,9 @@ typedef struct reader_state {
   const char *consumer_name;
   double duration;
   struct event *sigint, *sigterm, *duration_timer;
+  /* --metrics-listen (NULL: none), and what serves it. */
+  const char *metrics_listen;
+  reader_metrics *metrics;
 } reader_state;
 
 static const char usage_text[] =
@@ -103,6 +107,9 @@ static const char usage_text[] =
     "  --log-level L          error (failures only), warn (every\n"
     "                         error) or info (default: also shard\n"
     "                         events and progress)\n"
+    "  --metrics-listen A:P   serve /metrics (Prometheus) and\n"
+    "                         /healthz over HTTP on address A, port P\n"
+    "                         (such as 127.0.0.1:9464)\n"
     "  --config FILE          kefo configuration keys (key=value);\n"
     "                         flags override it\n"
     "  -h, --help, --version\n"
@@ -494,6 +501,8 @@ static int tool_flag(reader_state *st, const char *a, const char *v, int *bad) {
       fprintf(stderr, "kefo-reader: --log-level must be error, warn or "
                       "info\n");
     }
+  } else if (!strcmp(a, "--metrics-listen")) {
+    st->metrics_listen = v; /* checked as it is listened on */
   } else if (!strcmp(a, "--format")) {
     st->format_raw = !strcmp(v, "raw");
     st->quiet = !strcmp(v, "none");
@@ -609,6 +618,25 @@ static int new_consumer(reader_state *st, const kefo_config *cfg) {
   return rv;
 }
 
+/* --metrics-listen: listens before the consumer starts, so that a
+   port in use fails the run at once. Returns 0, -1 (a bad address) or
+   -2 (it cannot be listened on). */
+static int start_metrics(reader_state *st) {
+  char err[256];
+  int rv = reader_metrics_start(&st->metrics, st->base, st->consumer,
+                                st->metrics_listen, err, sizeof(err));
+
+  if (rv != 0) {
+    fprintf(stderr, "kefo-reader: %s\n", err);
+    return rv;
+  }
+  if (st->log_level >= 1) {
+    fprintf(stderr, "kefo-reader: metrics on http://%s/metrics\n",
+            reader_metrics_address(st->metrics));
+  }
+  return 0;
+}
+
 /* The events around the consumer: signals, --duration, the progress
    line, and a watch on a piped stdout. */
 static void add_events(reader_state *st) {
@@ -700,6 +728,11 @@ int main(int argc, char **argv) {
     event_base_free(st.base);
     return EXIT_USAGE;
   }
+  if (st.metrics_listen && (rv = start_metrics(&st)) != 0) {
+    kefo_consumer_del(st.consumer);
+    event_base_free(st.base);
+    return rv == -1 ? EXIT_USAGE : EXIT_FAILED;
+  }
   kefo_progress_init(&st.progress, stderr, isatty(2));
   add_events(&st);
   kefo_consumer_start(st.consumer);
@@ -709,6 +742,7 @@ int main(int argc, char **argv) {
     }
   }
   status = summary(&st);
+  reader_metrics_free(st.metrics);
   kefo_consumer_del(st.consumer);
   free_events(&st);
   json_line_free(&st.line);

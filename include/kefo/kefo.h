@@ -961,6 +961,50 @@ KEFO_EXTERN int kefo_producer_stats(const kefo_producer *p,
    call it from inside a callback. NULL is allowed. */
 KEFO_EXTERN void kefo_producer_del(kefo_producer *p);
 
+/* ---------------------------------------------------------------------
+ * Metrics in the Prometheus text exposition format (version 0.0.4).
+ * ------------------------------------------------------------------- */
+
+/* The Content-Type to serve the text below with. */
+#define KEFO_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * Renders the consumer's metrics (names, types and labels: README.md,
+ * "Metrics"): per shard, the records and bytes delivered, the
+ * MillisBehindLatest, the age of the last delivery, the state and the
+ * watermark; per consumer, subscriptions, errors by kind, leases,
+ * checkpoints and their latency, HTTP/2 connections and streams, and
+ * kefo_build_info. |*text| (|*len| bytes, followed by a NUL not
+ * counted) is lent: valid until the next kefo_consumer_metrics call or
+ * kefo_consumer_del.
+ *
+ * Lent rather than written into the caller's buffer, because the size
+ * grows with the shards and is known only once written; lent rather than
+ * returned allocated, because the storage is reused by the next call, so
+ * a scrape every second allocates nothing once the text has reached its
+ * size, and there is no free function to pair with the consumer's
+ * allocator. The counters behind it are kept whether or not anyone asks;
+ * only this call formats them. Call it on the loop's thread.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a NULL argument) or
+ * KEFO_ERR_NOMEM (|*text| NULL; the next call may succeed).
+ */
+KEFO_EXTERN int kefo_consumer_metrics(kefo_consumer *c, const char **text,
+                                      size_t *len);
+
+/*
+ * Renders the producer's metrics (kefo_put_stats as Prometheus counters
+ * and gauges with a "stream" label), lent as kefo_consumer_metrics'
+ * until the next call or kefo_producer_del. kefo_build_info is left to
+ * the consumer's text, so that an application running both can serve
+ * the two texts one after the other without a family appearing twice.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a NULL argument) or
+ * KEFO_ERR_NOMEM.
+ */
+KEFO_EXTERN int kefo_producer_metrics(kefo_producer *p, const char **text,
+                                      size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,19 @@ typedef struct fm_counts {
 static fm_counts counts;
 static char endpoint[64];
 
+/* The metrics under the same allocator (issue 27): the text, or
+   KEFO_ERR_NOMEM and no text. */
+static void metrics_check(int rv, const char *text, size_t len,
+                          const char *want) {
+  if (rv == 0) {
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+    CU_ASSERT_EQUAL(strlen(text), len);
+  } else {
+    CU_ASSERT_EQUAL(rv, KEFO_ERR_NOMEM);
+    CU_ASSERT_PTR_NULL(text);
+  }
+}
+
 static int scenario(const kefo_mem *mem, void *arg) {
   static const char *const keys[][2] = {
       {"source.stream.name", "fm"},
@@ -79,8 +92,9 @@ static int scenario(const kefo_mem *mem, void *arg) {
   kefo_config *cfg;
   kefo_consumer *c = NULL;
   struct event_base *base;
-  size_t i;
-  int rv, k;
+  const char *text = "unset";
+  size_t i, tlen;
+  int rv, k, mrv;
 
   (void)arg;
   ++counts.runs;
@@ -106,6 +120,8 @@ static int scenario(const kefo_mem *mem, void *arg) {
       event_base_loop(base, EVLOOP_NONBLOCK);
       usleep(200);
     }
+    mrv = kefo_consumer_metrics(c, &text, &tlen);
+    metrics_check(mrv, text, tlen, "kefo_build_info{version=\"");
     kefo_consumer_stop(c, 1);
     for (k = 0; k < 50 && !kefo_consumer_stopped(c); ++k) {
       event_base_loop(base, EVLOOP_NONBLOCK);
@@ -181,9 +197,10 @@ static int producer_scenario(const kefo_mem *mem, void *arg) {
   kefo_producer *p = NULL;
   struct event_base *base;
   kefo_config *cfg;
+  const char *text = "unset";
   pfm st;
-  size_t i;
-  int rv, k;
+  size_t i, tlen;
+  int rv, k, mrv;
 
   (void)arg;
   memset(&st, 0, sizeof(st));
@@ -213,6 +230,9 @@ static int producer_scenario(const kefo_mem *mem, void *arg) {
       put += kefo_producer_put(p, key, NULL, "data", 4, NULL) == 0;
     }
     records_put += put;
+    mrv = kefo_producer_metrics(p, &text, &tlen);
+    metrics_check(mrv, text, tlen,
+                  "kefo_producer_records_put_total{stream=\"fm\"} ");
     kefo_producer_flush(p, p_flushed, &st);
     for (k = 0; k < 50 && !kefo_producer_stopped(p); ++k) {
       event_base_loop(base, EVLOOP_NONBLOCK);

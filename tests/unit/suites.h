@@ -29,6 +29,7 @@ int kefo_add_records_reader_suite(void);
 int kefo_add_h2_frame_scan_suite(void);
 int kefo_add_consumer_failmalloc_suite(void);
 int kefo_add_assembly_suite(void);
+int kefo_add_prom_text_suite(void);
 int kefo_add_align_policy_suite(void);
 int kefo_add_time_suite(void);
 int kefo_add_json_string_suite(void);

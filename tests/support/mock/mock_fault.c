@@ -35,6 +35,7 @@ static const struct {
     [MOCK_FAULT_BAD_SIGNATURE] = {"bad-signature", A},
     [MOCK_FAULT_EXPIRED_TOKEN] = {"expired-token", A},
     [MOCK_FAULT_EXPIRED_ITERATOR] = {"expired-iterator", A},
+    [MOCK_FAULT_ACCESS_DENIED] = {"access-denied", A},
 };
 
 const char *mock_fault_name(mock_fault_kind kind) {
@@ -237,6 +238,9 @@ int mock_fault_exception(mock_fault_kind kind, const char *op,
     return 0;
   case MOCK_FAULT_EXPIRED_ITERATOR:
     *type = "ExpiredIteratorException";
+    return 0;
+  case MOCK_FAULT_ACCESS_DENIED:
+    *type = "AccessDeniedException";
     return 0;
   default:
     return -1;

@@ -41,6 +41,9 @@ typedef enum mock_fault_kind {
   MOCK_FAULT_BAD_SIGNATURE,
   MOCK_FAULT_EXPIRED_TOKEN,
   MOCK_FAULT_EXPIRED_ITERATOR, /* GetRecords only */
+  /* AccessDeniedException (400): a refusal no retry mends, so the
+     shard it strikes fails (issue 27's /healthz). */
+  MOCK_FAULT_ACCESS_DENIED,
   MOCK_FAULT_KINDS
 } mock_fault_kind;
 
