@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "aws/region.h"
+#include "base/log.h"
 #include "base/buf.h"
 #include "base/clock.h"
 
@@ -333,6 +334,9 @@ void kefo__aws_error_from_json(kefo_error_info *info, char *msg, size_t msglen,
   snprintf(msg, msglen, "%s failed: HTTP %d %s: %s", operation, status,
            info->aws_type ? info->aws_type : "(no error type)",
            text ? text : "(no message)");
+  /* AWS's answer to a bad signature quotes the canonical request, the
+     session token's value among its headers: never handed on. */
+  kefo__log_redact_values(msg, msglen);
   kefo__aws_printable(msg);
   info->message = msg;
 }

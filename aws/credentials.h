@@ -21,6 +21,7 @@
 
 #include "aws/http.h"
 #include "aws/profile_file.h"
+#include "base/log.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/mem.h"
@@ -240,6 +241,9 @@ typedef struct kefo_credentials_options {
   const char *access_key_id;
   const char *secret_access_key;
   const char *session_token;
+  /* The log hook the cache reports refreshes through (lent; NULL:
+     none). */
+  const kefo_log *log;
 } kefo_credentials_options;
 
 /* Fills |opts| with the defaults: all NULL. */

@@ -47,6 +47,9 @@ typedef struct cache_provider {
   cache_waiter **tail;
   struct event *timer;
   cache_guard *guards;
+  const kefo_log *log;
+  /* Credentials were had before: the next ones are a refresh. */
+  int refreshes;
 } cache_provider;
 
 /* A guard lives on its caller's stack and is popped before that caller
@@ -195,6 +198,21 @@ static void cache_keep(cache_provider *c, kefo_credentials_copy *fresh,
   cache_arm(c, c->refresh_at);
 }
 
+/* Tells the log hook that credentials came (never what they are). */
+static void log_kept(cache_provider *c, int64_t expiration_ms, int64_t now) {
+  const char *what = c->refreshes++ ? "refreshed" : "obtained";
+
+  if (expiration_ms == 0) {
+    KEFO_LOG(c->log, KEFO_LOG_INFO, "credentials.refreshed", NULL,
+             "credentials %s from %s; they do not expire", what,
+             c->inner->name);
+  } else {
+    KEFO_LOG(c->log, KEFO_LOG_INFO, "credentials.refreshed", NULL,
+             "credentials %s from %s; they expire in %lld s", what,
+             c->inner->name, (long long)((expiration_ms - now) / 1000));
+  }
+}
+
 static void cache_on_inner(int error, const kefo_credentials *creds,
                            const kefo_error_info *info, void *user_data) {
   cache_provider *c = user_data;
@@ -221,6 +239,7 @@ static void cache_on_inner(int error, const kefo_credentials *creds,
     error = kefo__credentials_copy_set(&fresh, creds);
     if (error == 0) {
       cache_keep(c, &fresh, creds->expiration_ms, now);
+      log_kept(c, creds->expiration_ms, now);
       cache_dispatch(c, 0, &c->creds.creds, NULL);
       return;
     }
@@ -245,6 +264,13 @@ static void cache_on_inner(int error, const kefo_credentials *creds,
     mine.code = error;
     mine.message = kefo_strerror(error);
     info = &mine;
+  }
+  if (KEFO_LOG_ON(c->log, KEFO_LOG_WARN)) {
+    char cause[256];
+    KEFO_LOG(c->log, KEFO_LOG_WARN, "credentials.refresh_failed", NULL,
+             "cannot get credentials from %s: %s%s", c->inner->name,
+             kefo__log_cause(cause, sizeof(cause), error, info),
+             c->have && now < c->stale_at ? "; the cached ones are kept" : "");
   }
   cache_dispatch(c, error, NULL, info);
 }
@@ -361,6 +387,7 @@ int kefo__credentials_cache_new(kefo_credentials_provider **out,
   c->mem = mem;
   c->clock = kefo__clock_or_system(opts->clock);
   c->inner = inner;
+  c->log = opts->log;
   c->tail = &c->waiters;
   kefo__credentials_copy_init(&c->creds, mem);
   kefo__credentials_copy_init(&c->retired, mem);

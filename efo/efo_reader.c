@@ -9,6 +9,7 @@
 
 #include "aws/kinesis.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "efo/subscription.h"
 #include "shard/reader.h"
 
@@ -20,12 +21,35 @@ typedef struct efo_reader {
   int started_before; /* a subscription went out before: the next is a
                          resubscription */
   int paused;
+  /* Why the last subscription ended, for the next one's log line:
+     0 the server's normal end, else the error. */
+  int last_end;
 } efo_reader;
 
 static void efo_kick(kefo_shard_reader *base);
 
 static int64_t now_ms(efo_reader *r) {
   return kefo__shard_reader_now_ms(&r->base);
+}
+
+/* Tells the log hook that |error| (|info| may be NULL) ended a
+   subscription and when the next one goes (the core has decided). */
+static void log_retry(efo_reader *r, int error, const kefo_error_info *info) {
+  const kefo_log *log = r->base.env->log;
+  char cause[256];
+
+  r->last_end = error;
+  if (r->core.state == KEFO_SUB_FAILED || !KEFO_LOG_ON(log, KEFO_LOG_WARN)) {
+    return; /* a final failure is the consumer's to tell */
+  }
+  kefo__log_cause(cause, sizeof(cause), error, info);
+  KEFO_LOG(log, KEFO_LOG_WARN, "retry", r->base.shard_id,
+           "SubscribeToShard failed (attempt %u): %s; resubscribing in %lld "
+           "ms",
+           (unsigned)r->core.failures, cause,
+           (long long)(r->core.not_before_ms > now_ms(r)
+                           ? r->core.not_before_ms - now_ms(r)
+                           : 0));
 }
 
 /* The core gave up: no timer of this reader fires again. */
@@ -97,6 +121,7 @@ static int on_event(kefo_kinesis_subscription *sub,
        shard whose events stay bad ends FAILED when the attempts run
        out. */
     ended(r, KEFO_ERR_BAD_RESPONSE, 1);
+    log_retry(r, KEFO_ERR_BAD_RESPONSE, NULL);
     if (host->reading(r->base.slot)) {
       event_active(r->timer, 0, 0);
     }
@@ -126,6 +151,7 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
   }
   if (!error) {
     ended(r, 0, 1);
+    r->last_end = 0;
     efo_kick(&r->base);
     return;
   }
@@ -134,6 +160,7 @@ static void on_end(kefo_kinesis_subscription *sub, int error,
      gives up is reported as final, and every other one as retried. */
   kefo__subcore_on_end(&r->core, now_ms(r), error, info ? info->retryable : 1,
                        r->base.env->clock);
+  log_retry(r, error, info);
   host->report_failure(r->base.slot, error, info,
                        r->core.state != KEFO_SUB_FAILED);
   if (r->core.state == KEFO_SUB_FAILED) {
@@ -161,6 +188,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     /* A silent stream: drop it and resubscribe from where it was. */
     kefo__kinesis_subscription_cancel(r->sub);
     ended(r, KEFO_ERR_TIMEOUT, 1);
+    r->last_end = KEFO_ERR_TIMEOUT;
+    KEFO_LOG(r->base.env->log, KEFO_LOG_WARN, "subscription.inactive",
+             r->base.shard_id,
+             "no event for %u ms: the subscription is dropped and renewed",
+             (unsigned)r->core.inactivity_ms);
   }
   efo_kick(&r->base);
 }
@@ -190,6 +222,28 @@ static int efo_create(kefo_shard_reader **out, const kefo_shard_reader *base,
   }
   *out = &r->base;
   return 0;
+}
+
+/* Tells the log hook of a new subscription: the first, a renewal after
+   the server's normal end, or a resubscription after an error. */
+static void log_subscribed(efo_reader *r) {
+  const kefo_subscription_core *core = &r->core;
+  const char *pos = core->position_value;
+  const char *sep = pos[0] ? " " : "";
+  const char *event = !r->started_before ? "subscription.opened"
+                      : r->last_end == 0 ? "subscription.renewed"
+                                         : "subscription.resubscribed";
+
+  if (r->last_end != 0 && r->started_before) {
+    KEFO_LOG(r->base.env->log, KEFO_LOG_INFO, event, r->base.shard_id,
+             "SubscribeToShard from %s%s%s (subscription %u) after %s",
+             core->position_type, sep, pos, (unsigned)core->subscriptions,
+             kefo_strerror(r->last_end));
+  } else {
+    KEFO_LOG(r->base.env->log, KEFO_LOG_INFO, event, r->base.shard_id,
+             "SubscribeToShard from %s%s%s (subscription %u)",
+             core->position_type, sep, pos, (unsigned)core->subscriptions);
+  }
 }
 
 /* Subscribes as the core says: the consumer's and this reader's hot
@@ -223,6 +277,7 @@ static void subscribe(efo_reader *r) {
   touch[n++] = &core->pending_set;
   kefo__kinesis_subscription_prefetch(r->sub, touch, n);
   kefo__subcore_on_subscribe(core, now_ms(r));
+  log_subscribed(r);
   if (r->started_before) {
     host->resubscribed(r->base.slot);
   }

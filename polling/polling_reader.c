@@ -11,6 +11,7 @@
 
 #include "aws/aws_client.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "polling/poll_core.h"
 #include "shard/reader.h"
 
@@ -53,6 +54,24 @@ static void after_failure(poll_reader *r, int error, const char *aws_type,
   poll_kick(&r->base);
 }
 
+/* Tells the log hook of a failed call that will be tried again (the
+   core has decided), with its cause and the wait. */
+static void log_retry(poll_reader *r, int error, const kefo_error_info *info) {
+  const kefo_log *log = r->base.env->log;
+  int64_t now = now_ms(r);
+  char cause[256];
+
+  if (r->core.state == KEFO_POLL_FAILED || !KEFO_LOG_ON(log, KEFO_LOG_WARN)) {
+    return; /* a final failure is the consumer's to tell */
+  }
+  kefo__log_cause(cause, sizeof(cause), error, info);
+  KEFO_LOG(log, KEFO_LOG_WARN, "retry", r->base.shard_id,
+           "polling call failed (attempt %u): %s; next call in %lld ms",
+           (unsigned)r->core.failures, cause,
+           (long long)(r->core.not_before_ms > now ? r->core.not_before_ms - now
+                                                   : 0));
+}
+
 /* A failed call, reported (an expired iterator is routine after a long
    pause, not an error) once the core has decided: the failure that makes
    it give up is reported final, the shard failing with it. */
@@ -64,6 +83,7 @@ static void failed_call(poll_reader *r, int error,
   kefo__pollcore_on_error(core, now_ms(r), error, type,
                           info ? info->retryable : 1, r->base.env->clock);
   if (!type || strcmp(type, "ExpiredIteratorException") != 0) {
+    log_retry(r, error, info);
     ++r->base.stats->errors;
     r->base.host->report_failure(r->base.slot, error, info,
                                  core->state != KEFO_POLL_FAILED);
@@ -324,6 +344,10 @@ static void poll_kick(kefo_shard_reader *base) {
   if (act == KEFO_POLL_DO_GET_ITERATOR) {
     /* A new iterator after the first is the polling reader's
        resubscription (after an expired iterator, or a resume). */
+    KEFO_LOG(env->log, KEFO_LOG_INFO,
+             r->started_before ? "iterator.renewed" : "iterator.opened",
+             base->shard_id, "GetShardIterator from %s %s", core->position_type,
+             core->position_value);
     if (r->started_before) {
       base->host->resubscribed(base->slot);
     }

@@ -45,8 +45,62 @@ static int describe_all(kefo_consumer *c, size_t *n) {
   return 0;
 }
 
-/* Pauses or resumes |r| when what holds it changed. */
-static void apply(kefo_shard_slot *r) {
+/* The slowest watermark alignment counts (a shard being read, not idle,
+   with a watermark), and its shard in |*who|; KEFO_WATERMARK_NONE when
+   none counts. */
+static int64_t slowest(kefo_consumer *c, const char **who) {
+  int64_t now = kefo__consumer_now_ms(c), low = KEFO_WATERMARK_NONE;
+  kefo_align_policy_shard sh;
+  const kefo_shard_slot *r;
+
+  *who = "none";
+  for (r = c->readers; r; r = r->next) {
+    int64_t w = kefo__align_policy_watermark(&c->align, r->max_event_ms);
+    describe(r, &sh);
+    if (sh.reading && w != KEFO_WATERMARK_NONE &&
+        !kefo__align_policy_idle(&c->align, &sh, now) &&
+        (low == KEFO_WATERMARK_NONE || w < low)) {
+      low = w;
+      *who = r->shard_id;
+    }
+  }
+  return low;
+}
+
+/* Tells the log hook that |r| was paused or resumed: by alignment with
+   its watermark beside the slowest one and the limit, else by the
+   application. */
+static void log_pause(kefo_shard_slot *r, int by_align) {
+  kefo_consumer *c = r->c;
+  int64_t wm, low;
+  const char *who;
+
+  if (!KEFO_LOG_ON(&c->log, KEFO_LOG_INFO)) {
+    return;
+  }
+  if (!by_align) {
+    KEFO_LOG(&c->log, KEFO_LOG_INFO,
+             r->paused ? "shard.paused" : "shard.resumed", r->shard_id,
+             "%s by the application", r->paused ? "paused" : "resumed");
+    return;
+  }
+  wm = kefo__align_policy_watermark(&c->align, r->max_event_ms);
+  low = slowest(c, &who);
+  KEFO_LOG(&c->log, KEFO_LOG_INFO,
+           r->paused ? "alignment.paused" : "alignment.resumed", r->shard_id,
+           "watermark=%lld slowest=%lld slowest-shard=%s lead-ms=%lld "
+           "max-drift-ms=%lld limit=%lld",
+           (long long)wm, (long long)low, who,
+           (long long)(wm != KEFO_WATERMARK_NONE && low != KEFO_WATERMARK_NONE
+                           ? wm - low
+                           : 0),
+           (long long)c->align.max_drift_ms,
+           (long long)(c->allowed == INT64_MAX ? -1 : c->allowed));
+}
+
+/* Pauses or resumes |r| when what holds it changed (|by_align|: the
+   change is alignment's). */
+static void apply(kefo_shard_slot *r, int by_align) {
   kefo_consumer *c = r->c;
   int paused = r->user_paused || r->align_paused;
 
@@ -61,6 +115,7 @@ static void apply(kefo_shard_slot *r) {
     r->last_record_ms = kefo__consumer_now_ms(c);
   }
   kefo__consumer_reader_paused(r);
+  log_pause(r, by_align);
   kefo__consumer_shard_event(c, r->shard_id,
                              paused ? KEFO_SHARD_EVENT_PAUSED
                                     : KEFO_SHARD_EVENT_RESUMED);
@@ -87,11 +142,11 @@ static int evaluate(kefo_consumer *c) {
     switch (kefo__align_policy_decide(&c->align, &sh, allowed)) {
     case KEFO_ALIGN_POLICY_PAUSE:
       r->align_paused = 1;
-      apply(r);
+      apply(r, 1);
       break;
     case KEFO_ALIGN_POLICY_RESUME:
       r->align_paused = 0;
-      apply(r);
+      apply(r, 1);
       break;
     case KEFO_ALIGN_POLICY_KEEP:
       break;
@@ -182,7 +237,7 @@ void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
   if (kefo__align_policy_pause_on_delivery(&c->align, &sh, c->allowed)) {
     /* Past the limit: no more until the others catch up. */
     r->align_paused = 1;
-    apply(r);
+    apply(r, 1);
   }
 }
 
@@ -220,7 +275,7 @@ static int set_user_paused(kefo_consumer *c, const char *shard_id, int paused) {
   }
   if (r->state == R_READING) {
     r->user_paused = paused;
-    apply(r);
+    apply(r, 0);
   }
   return 0;
 }

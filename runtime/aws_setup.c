@@ -37,13 +37,15 @@ static int resolve(kefo_aws_setup *out, const kefo_config *cfg,
 }
 
 static int credentials(kefo_aws_setup *out, const kefo_config *cfg,
-                       struct event_base *base, const kefo_mem *mem) {
+                       struct event_base *base, const kefo_mem *mem,
+                       const kefo_log *log) {
   kefo_credentials_options copts;
 
   memset(&copts, 0, sizeof(copts));
   kefo__credentials_transport_client(&copts.transport, out->http);
   copts.mem = mem;
   copts.base = base;
+  copts.log = log;
   copts.region = out->region;
   copts.profile = nonempty(cfg, KEFO_CFG_PROFILE_NAME);
   if (kefo__config_get_enum(cfg, KEFO_CFG_CREDENTIALS_PROVIDER) ==
@@ -56,7 +58,7 @@ static int credentials(kefo_aws_setup *out, const kefo_config *cfg,
 
 int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
                             struct event_base *base, const kefo_mem *mem,
-                            uint32_t stream_window) {
+                            uint32_t stream_window, const kefo_log *log) {
   kefo_http_client_options hopts;
   int rv;
 
@@ -74,7 +76,7 @@ int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
       (uint32_t)kefo__config_get_ms(cfg, KEFO_CFG_HTTP_CONNECT_TIMEOUT);
   rv = kefo__http_client_new(&out->http, base, &hopts);
   if (rv == 0) {
-    rv = credentials(out, cfg, base, mem);
+    rv = credentials(out, cfg, base, mem, log);
   }
   if (rv == 0) {
     rv =

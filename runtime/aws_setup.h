@@ -13,6 +13,7 @@
 #include "aws/aws_client.h"
 #include "aws/credentials.h"
 #include "aws/http.h"
+#include "base/log.h"
 
 typedef struct kefo_aws_setup {
   kefo_http_client *http;
@@ -26,14 +27,15 @@ typedef struct kefo_aws_setup {
  * Fills |out| for Kinesis as |cfg| says (aws.region, aws.endpoint,
  * aws.ca.file, the HTTP timeouts, the credentials keys) on |base|,
  * allocating through |mem|. |stream_window| is each HTTP/2 stream's
- * flow-control window. On failure what was made is freed.
+ * flow-control window; |log| (lent, may be NULL) hears credential
+ * refreshes. On failure what was made is freed.
  *
  * Returns 0, KEFO_ERR_CONFIG (the region or endpoint cannot be
  * resolved), KEFO_ERR_TLS (the CA file) or KEFO_ERR_NOMEM.
  */
 int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
                             struct event_base *base, const kefo_mem *mem,
-                            uint32_t stream_window);
+                            uint32_t stream_window, const kefo_log *log);
 
 /* Frees what kefo__aws_setup_kinesis made; calls must be over. */
 void kefo__aws_setup_free(kefo_aws_setup *s);

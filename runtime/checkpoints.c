@@ -100,9 +100,17 @@ static void on_stored(int error, const char *message, void *ud) {
   kefo__metrics_checkpoint(c, q->n, error,
                            kefo__consumer_now_ms(c) - q->asked_ms);
   if (error) {
+    KEFO_LOG(&c->log, KEFO_LOG_WARN, "checkpoint.failed",
+             q->n == 1 ? q->e[0].shard : NULL,
+             "checkpoint of %zu shard(s) not stored: %s: %s; the next "
+             "checkpoint covers it",
+             q->n, kefo_strerror(error), message ? message : "");
     kefo__consumer_report(c, error, q->n == 1 ? q->e[0].shard : NULL, NULL,
                           message);
   } else {
+    KEFO_LOG(&c->log, KEFO_LOG_DEBUG, "checkpoint.stored",
+             q->n == 1 ? q->e[0].shard : NULL,
+             "checkpoint of %zu shard(s) stored", q->n);
     /* What the store now holds: never moved backwards here either. */
     for (i = 0; i < q->n; ++i) {
       r = find_reader_from(c, &hint, q->e[i].shard);

@@ -77,11 +77,13 @@ void kefo__consumer_report_failure(kefo_consumer *c, int code,
    retryable, so that an endpoint that cannot be reached is seen at the
    first refusal rather than once the whole retry budget is spent. */
 static void on_call_retry(const kefo_error_info *info, void *ud) {
+  kefo__consumer_log_call_retry(ud, info);
   kefo__consumer_report(ud, info->code, NULL, info, NULL);
 }
 
 void kefo__consumer_shard_event(kefo_consumer *c, const char *shard,
                                 kefo_shard_event ev) {
+  kefo__consumer_log_shard_event(c, shard, ev);
   if (c->cb.on_shard_event) {
     c->cb.on_shard_event(c, shard, ev, c->user_data);
   }
@@ -282,6 +284,7 @@ static void reader_env_init(kefo_consumer *c) {
   env->stream_arn = c->stream_arn;
   env->consumer_arn = c->consumer_arn;
   env->parser = &c->parser;
+  env->log = &c->log;
 }
 
 /* A non-blocking, close-on-exec pipe (POSIX: pipe2 is not). */
@@ -348,7 +351,8 @@ static int aws_new(kefo_consumer *c, char *region) {
 
   rv = kefo__aws_setup_kinesis(
       &setup, c->cfg, c->base, c->mem,
-      (uint32_t)kefo__config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES));
+      (uint32_t)kefo__config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
+      &c->log);
   if (rv != 0) {
     return rv;
   }
@@ -430,6 +434,8 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
   c->event_time = cbs->event_time;
   c->on_stopped = cbs->on_stopped;
   c->user_data = user_data;
+  c->log = cbs->log;
+  c->log.user_data = user_data;
   c->wake_fd[0] = c->wake_fd[1] = -1;
   kefo__assembly_init(&c->assembly, mem);
   kefo__records_parser_init(&c->parser, mem);

@@ -64,3 +64,11 @@ void kefo_consumer_callbacks_set_on_stopped(kefo_consumer_callbacks *cbs,
     cbs->on_stopped = on_stopped;
   }
 }
+
+void kefo_consumer_callbacks_set_log(kefo_consumer_callbacks *cbs,
+                                     kefo_log_cb cb, kefo_log_level level) {
+  if (cbs) {
+    cbs->log.fn = cb;
+    cbs->log.level = (int)level;
+  }
+}

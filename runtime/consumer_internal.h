@@ -19,6 +19,7 @@
 #include "aws/credentials.h"
 #include "aws/kinesis.h"
 #include "base/buf.h"
+#include "base/log.h"
 #include "efo/consumer_manager.h"
 #include "lease/checkpoint_table.h"
 #include "lease/lease_store.h"
@@ -109,11 +110,14 @@ struct kefo_consumer_callbacks {
   kefo_callbacks cb;
   kefo_event_time_cb event_time;
   kefo_on_stopped_cb on_stopped;
+  kefo_log log; /* the log hook (base/log.h) */
 };
 
 struct kefo_consumer {
   const kefo_mem *mem; /* &mem_copy */
-  kefo_mem mem_copy;   /* the config's allocator, copied */
+  /* The log hook, handed down to readers, credentials and leases. */
+  kefo_log log;
+  kefo_mem mem_copy; /* the config's allocator, copied */
   kefo_config *cfg;
   kefo_callbacks cb;
   void *user_data;
@@ -243,6 +247,21 @@ void kefo__consumer_report(kefo_consumer *c, int code, const char *shard,
 /* Tells on_shard_event. */
 void kefo__consumer_shard_event(kefo_consumer *c, const char *shard,
                                 kefo_shard_event ev);
+
+/* ---- runtime/consumer_log.c: the log hook's lines ---- */
+
+/* Tells the log hook of |ev| of |shard| (shard_event's, FAILED with the
+   last error as its cause). */
+void kefo__consumer_log_shard_event(kefo_consumer *c, const char *shard,
+                                    kefo_shard_event ev);
+
+/* |shard| was read to its end, |children| its ChildShards (or NULL). */
+void kefo__consumer_log_finished(kefo_consumer *c, const char *shard,
+                                 const cJSON *children);
+
+/* A call of the consumer's own (not a reader's) is tried again. */
+void kefo__consumer_log_call_retry(kefo_consumer *c,
+                                   const kefo_error_info *info);
 
 /* Monotonic milliseconds of the consumer's clock. */
 int64_t kefo__consumer_now_ms(kefo_consumer *c);

@@ -112,6 +112,19 @@ static void lose(kefo_lease_coord *co, lease_view *v, const char *why) {
   v->held = 0;
   snprintf(shard, sizeof(shard), "%s", v->shard);
   if (why) {
+    KEFO_LOG(&co->c->log, KEFO_LOG_ERROR, "lease.lost", shard,
+             "lease given up: renewals failed for a whole lease duration "
+             "(last: %s); the shard stops here",
+             why);
+  } else {
+    /* A renewal refused for a moved counter does not say who took it:
+       the view may still name this worker. */
+    int known = v->owner[0] && strcmp(v->owner, co->c->worker_id) != 0;
+    KEFO_LOG(&co->c->log, KEFO_LOG_WARN, "lease.stolen", shard,
+             "lease taken over by %s (counter %lld): the shard stops here",
+             known ? v->owner : "another worker", (long long)v->counter);
+  }
+  if (why) {
     kefo__consumer_report(co->c, KEFO_ERR_LEASE_LOST, shard, NULL, why);
   } else {
     /* Not reported as an error, but counted as one: an operator sees
@@ -136,14 +149,23 @@ static void on_renewed(int error, const char *message, const kefo_lease *l,
   }
   switch (kefo__lease_policy_renewed(&co->pol, v, error,
                                      error == 0 ? l->counter : 0, now_ms(co))) {
+  case KEFO_LEASE_POLICY_KEEP:
+    if (error) {
+      KEFO_LOG(&co->c->log, KEFO_LOG_WARN, "lease.renew_failed", v->shard,
+               "lease renewal failed: %s: %s; tried again in %lld ms",
+               kefo_strerror(error), message ? message : "",
+               (long long)co->pol.renew_ms);
+    } else {
+      KEFO_LOG(&co->c->log, KEFO_LOG_DEBUG, "lease.renewed", v->shard,
+               "lease renewed (counter %lld)", (long long)v->counter);
+    }
+    break;
   case KEFO_LEASE_POLICY_LOST:
     lose(co, v, NULL);
     break;
   case KEFO_LEASE_POLICY_GIVE_UP:
     /* From now on another worker may take it as expired. */
     lose(co, v, message);
-    break;
-  default:
     break;
   }
 }
@@ -179,11 +201,17 @@ static void on_taken(int error, const char *message, const kefo_lease *l,
   kefo_consumer *c = co->c;
   lease_view *v = find(co, k->shard);
   kefo_checkpoint_entry e;
+  char before[KEFO_LEASE_POLICY_OWNER_CAP];
 
-  (void)message;
   call_free(k);
   if (v == NULL) {
     return;
+  }
+  snprintf(before, sizeof(before), "%s", v->owner);
+  if (error) {
+    KEFO_LOG(&c->log, KEFO_LOG_INFO, "lease.take_failed", v->shard,
+             "lease not taken: %s: %s", kefo_strerror(error),
+             message ? message : "");
   }
   /* Stopping, it is not held: it expires, or is released with the
      others. A failed take means another worker was first: the next
@@ -193,6 +221,10 @@ static void on_taken(int error, const char *message, const kefo_lease *l,
                                 c->state == C_RUNNING)) {
     return;
   }
+  KEFO_LOG(&c->log, KEFO_LOG_INFO, "lease.taken", l->shard_id,
+           "lease taken (counter %lld, from %s, checkpoint %s)",
+           (long long)l->counter, before[0] ? before : "nobody",
+           l->checkpoint[0] ? l->checkpoint : "none");
   /* Start from the previous owner's checkpoint. */
   if (kefo__checkpoint_valid(l->checkpoint)) {
     e.shard_id = l->shard_id;
@@ -457,6 +489,9 @@ static void on_released(int error, const char *message, void *ud) {
 
   if (error) {
     kefo__consumer_report(co->c, error, k->shard, NULL, message);
+  } else {
+    KEFO_LOG(&co->c->log, KEFO_LOG_INFO, "lease.released", k->shard,
+             "lease released at a graceful stop");
   }
   call_free(k);
   if (--co->releases_out == 0) {

@@ -611,13 +611,14 @@ static int producer_init(kefo_producer *p, const kefo_config *cfg,
     }
   }
   p->base = base;
-  if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, base, p->mem, 1u << 20)) !=
-          0 ||
+  if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, base, p->mem, 1u << 20,
+                                    &p->cb.log)) != 0 ||
       (rv = kefo__producer_core_new(&p->core, &s, &core_cbs, p, NULL,
                                     p->mem)) != 0 ||
       (rv = loop_events_new(p)) != 0) {
     return rv;
   }
+  kefo__producer_core_set_log(p->core, &p->cb.log);
   return 0;
 }
 
@@ -641,6 +642,7 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
   p->user_data = user_data;
   if (cbs) {
     p->cb = *cbs;
+    p->cb.log.user_data = user_data;
   }
   kefo__records_parser_init(&p->answers, p->mem);
   rv = producer_init(p, cfg, base);

@@ -314,6 +314,57 @@ static void retry_or_fail(kefo_producer_core *pc, pqueue *recs,
   kefo__producer_core_rehome(pc, &keep, 1);
 }
 
+/* The log hook hears of the first failed entry of a call in full; the
+   rest are counted (log_call): one line per call, not one per record. */
+static void log_entry(kefo_producer_core *pc, const pentry *e,
+                      const kefo_error_info *info, int64_t now_ms) {
+  char cause[256];
+
+  int retried = info->retryable && !pc->s.fail_on_error;
+
+  if (pc->call_failed != 1 ||
+      !KEFO_LOG_ON(pc->log, retried ? KEFO_LOG_WARN : KEFO_LOG_ERROR)) {
+    return;
+  }
+  kefo__log_cause(cause, sizeof(cause), info->code, info);
+  if (retried) {
+    KEFO_LOG(pc->log, KEFO_LOG_WARN,
+             pc->call_throttled ? "put.throttled" : "put.retry", e->shard->id,
+             "PutRecords entry failed: %s; retried in %lld ms", cause,
+             (long long)(e->shard->backoff_until - now_ms));
+  } else {
+    KEFO_LOG(pc->log, KEFO_LOG_ERROR, "put.failed", e->shard->id,
+             "PutRecords entry failed: %s; not retried", cause);
+  }
+}
+
+/* After a call: how many of its entries failed, in one line. */
+static void log_call(kefo_producer_core *pc, size_t nentries) {
+  if (pc->call_failed > 1) {
+    KEFO_LOG(pc->log, KEFO_LOG_WARN,
+             pc->call_throttled ? "put.throttled" : "put.retry", NULL,
+             "%zu of %zu PutRecords entries failed (%zu throttled)",
+             pc->call_failed, nentries, pc->call_throttled);
+  }
+  pc->call_failed = pc->call_throttled = 0;
+}
+
+/* A whole call failed. */
+static void log_call_error(kefo_producer_core *pc, const kefo_error_info *info,
+                           size_t nentries) {
+  char cause[256];
+
+  if (!KEFO_LOG_ON(pc->log, info->retryable ? KEFO_LOG_WARN : KEFO_LOG_ERROR)) {
+    return;
+  }
+  kefo__log_cause(cause, sizeof(cause), info->code, info);
+  KEFO_LOG(pc->log, info->retryable ? KEFO_LOG_WARN : KEFO_LOG_ERROR,
+           info->retryable ? "put.retry" : "put.failed", NULL,
+           "a PutRecords call of %zu entries failed: %s; %s", nentries, cause,
+           info->retryable ? "its records are retried after a backoff"
+                           : "not retried");
+}
+
 static void entry_done(kefo_producer_core *pc, pentry *e,
                        const kefo_producer_entry_result *res, int64_t now_ms) {
   kefo_error_info info;
@@ -353,10 +404,13 @@ static void entry_done(kefo_producer_core *pc, pentry *e,
   info.retryable = retryable_code(res->error_code);
   if (strcmp(res->error_code, "ProvisionedThroughputExceededException") == 0) {
     ++pc->st.throttled;
+    ++pc->call_throttled;
     back_off(pc, e->shard, 1, now_ms);
   } else {
     back_off(pc, e->shard, 0, now_ms);
   }
+  ++pc->call_failed;
+  log_entry(pc, e, &info, now_ms);
   retry_or_fail(pc, &e->recs, &info, info.retryable, now_ms);
 }
 
@@ -407,6 +461,15 @@ int kefo__producer_core_done(kefo_producer_core *pc, kefo_producer_batch *b,
       retry_or_fail(pc, &e->recs, info, info->retryable, now_ms);
     }
   }
+  if (call_error == 0) {
+    log_call(pc, b->n);
+  } else {
+    log_call_error(pc, info, b->n);
+  }
   kefo__mem_free(pc->mem, b);
   return rv;
+}
+
+void kefo__producer_core_set_log(kefo_producer_core *pc, const kefo_log *log) {
+  pc->log = log;
 }

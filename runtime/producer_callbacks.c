@@ -48,3 +48,11 @@ void kefo_producer_callbacks_set_on_stopped(kefo_producer_callbacks *cbs,
     cbs->on_stopped = cb;
   }
 }
+
+void kefo_producer_callbacks_set_log(kefo_producer_callbacks *cbs,
+                                     kefo_log_cb cb, kefo_log_level level) {
+  if (cbs) {
+    cbs->log.fn = cb;
+    cbs->log.level = (int)level;
+  }
+}

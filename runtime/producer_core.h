@@ -22,6 +22,7 @@
 
 #include <kefo/kefo.h>
 
+#include "base/log.h"
 #include "aws/records_reader.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -99,6 +100,10 @@ int kefo__producer_core_new(kefo_producer_core **out,
                             const kefo_producer_core_callbacks *cb,
                             void *user_data, const kefo_clock *clock,
                             const kefo_mem *mem);
+
+/* Makes |log| (lent, may be NULL) hear of retries, throttling and
+   failures of PutRecords calls and entries. */
+void kefo__producer_core_set_log(kefo_producer_core *pc, const kefo_log *log);
 
 /* Frees |pc|, its records unreported. NULL is allowed. */
 void kefo__producer_core_del(kefo_producer_core *pc);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/fifo_arena.h"
+#include "base/log.h"
 #include "runtime/producer_core.h"
 #include "shard/kpl_aggregate.h"
 #include "shard/position.h"
@@ -106,6 +107,10 @@ struct kefo_producer_core {
   kefo_hash_key_hasher *hasher;
   kefo_buf blob;
   kefo_put_stats st;
+  /* The producer's log hook (lent; NULL: none). */
+  const kefo_log *log;
+  /* Entries of the answer being read that failed, and were throttled. */
+  size_t call_failed, call_throttled;
 };
 
 static inline size_t rec_bytes(const prec *r) {

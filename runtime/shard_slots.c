@@ -47,6 +47,7 @@ static void host_finished(void *slot, const cJSON *children) {
      must start without this shard being read again. */
   kefo__consumer_store_checkpoint(c, r, KEFO_CHECKPOINT_SHARD_END, 0);
   kefo__coord_finished(c, r->shard_id);
+  kefo__consumer_log_finished(c, r->shard_id, children);
   kefo__consumer_shard_event(c, r->shard_id, KEFO_SHARD_EVENT_FINISHED);
   kefo__consumer_start_ready(c);
 }

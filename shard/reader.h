@@ -22,6 +22,7 @@
 #include "aws/aws_client.h"
 #include "aws/records_reader.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/retry.h"
 
@@ -47,6 +48,8 @@ typedef struct kefo_reader_env {
   /* One parser of SubscribeToShardEvent / GetRecords bodies for all
      readers: one scratch the size of the largest event. */
   kefo_records_parser *parser;
+  /* The application's log hook (never NULL; its fn may be). */
+  const kefo_log *log;
 } kefo_reader_env;
 
 /*

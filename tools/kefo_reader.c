@@ -21,6 +21,7 @@
 
 #include "tools/json_line.h"
 #include "tools/reader_metrics.h"
+#include "tools/reader_log.h"
 #include "tools/reader_progress.h"
 
 /* Exit codes, documented in --help. */
@@ -41,8 +42,11 @@ typedef struct reader_state {
   /* on_stopped's: KEFO_STOP_ASKED, or why kefo stopped by itself. */
   int stop_reason;
   /* What stderr shows: 0 failures only, 1 every error, 2 shard events
-     and progress too. */
+     and progress too, 3 debug; kefo's log hook at the same level. */
   int log_level;
+  /* Alignment is on (a max drift): the progress shows paused shards and
+     the spread of watermarks. */
+  int aligning;
   double stats_interval;
   struct event *stats_timer;
   kefo_progress progress;
@@ -105,8 +109,11 @@ static const char usage_text[] =
     "                         (default 2; 0: none): a table redrawn\n"
     "                         in place on a terminal, else a line\n"
     "  --log-level L          error (failures only), warn (every\n"
-    "                         error) or info (default: also shard\n"
-    "                         events and progress)\n"
+    "                         error and retry) or info (default: also\n"
+    "                         subscriptions, leases, shard events,\n"
+    "                         alignment and progress); debug adds\n"
+    "                         renewals and checkpoints; kefo's events\n"
+    "                         are timestamped lines on stderr\n"
     "  --metrics-listen A:P   serve /metrics (Prometheus) and\n"
     "                         /healthz over HTTP on address A, port P\n"
     "                         (such as 127.0.0.1:9464)\n"
@@ -226,11 +233,10 @@ static void on_output_check(evutil_socket_t fd, short what, void *arg) {
 static void on_shard_event(kefo_consumer *c, const char *shard,
                            kefo_shard_event ev, void *ud) {
   reader_state *st = ud;
-  static const char *const names[] = {
-      "",           "started", "finished", "resubscribed", "failed",
-      "discovered", "paused",  "resumed",  "lease lost"};
 
   (void)c;
+  (void)shard;
+  /* Counted here; told by kefo's log hook (on_log), with its cause. */
   if (ev == KEFO_SHARD_EVENT_FINISHED) {
     ++st->shards_finished;
   }
@@ -240,13 +246,15 @@ static void on_shard_event(kefo_consumer *c, const char *shard,
   if (ev == KEFO_SHARD_EVENT_FAILED) {
     ++st->shards_failed;
   }
-  if (st->log_level < 2 && ev != KEFO_SHARD_EVENT_FAILED) {
-    return;
-  }
+}
+
+/* kefo's log hook: one timestamped line per event. */
+static void on_log(kefo_log_level level, const char *event, const char *shard,
+                   const char *message, void *ud) {
+  reader_state *st = ud;
+
   kefo_progress_clear(&st->progress);
-  fprintf(stderr, "kefo-reader: %s %s\n", shard,
-          ev >= 1 && (size_t)ev < sizeof(names) / sizeof(names[0]) ? names[ev]
-                                                                   : "?");
+  kefo_reader_log_line(stderr, level, event, shard, message);
 }
 
 static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
@@ -287,7 +295,11 @@ static void on_stats_timer(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   if (kefo_consumer_stats(st->consumer, &stats) == 0) {
+    kefo_watermarks wm;
     kefo_progress_show(&st->progress, &stats, elapsed(&st->t0));
+    if (st->aligning && kefo_consumer_watermarks(st->consumer, &wm) == 0) {
+      kefo_progress_watermarks(&st->progress, &wm);
+    }
   }
   tv.tv_sec = (time_t)st->stats_interval;
   tv.tv_usec = (suseconds_t)((st->stats_interval - (double)tv.tv_sec) * 1e6);
@@ -492,14 +504,15 @@ static int tool_flag(reader_state *st, const char *a, const char *v, int *bad) {
                       "(0 for none)\n");
     }
   } else if (!strcmp(a, "--log-level")) {
-    st->log_level = !strcmp(v, "error")  ? 0
-                    : !strcmp(v, "warn") ? 1
-                    : !strcmp(v, "info") ? 2
-                                         : -1;
+    st->log_level = !strcmp(v, "error")   ? 0
+                    : !strcmp(v, "warn")  ? 1
+                    : !strcmp(v, "info")  ? 2
+                    : !strcmp(v, "debug") ? 3
+                                          : -1;
     *bad = st->log_level < 0;
     if (*bad) {
-      fprintf(stderr, "kefo-reader: --log-level must be error, warn or "
-                      "info\n");
+      fprintf(stderr, "kefo-reader: --log-level must be error, warn, info "
+                      "or debug\n");
     }
   } else if (!strcmp(a, "--metrics-listen")) {
     st->metrics_listen = v; /* checked as it is listened on */
@@ -581,6 +594,11 @@ static int set_defaults(reader_state *st, kefo_config *cfg) {
        set(cfg, "aws.http.request-timeout", "5s") != 0)) {
     return -1;
   }
+  /* Alignment on (from --max-drift-ms or the configuration file): the
+     progress shows it. */
+  st->aligning =
+      strtod(kefo_config_get(cfg, "source.watermark.alignment.max-drift"),
+             NULL) > 0;
   /* A reader for looking at a stream keeps no checkpoints unless asked:
      a stale file in the working directory would silently skip records. */
   if (!kefo_config_is_set(cfg, "source.lease.store") &&
@@ -605,6 +623,8 @@ static int new_consumer(reader_state *st, const kefo_config *cfg) {
     kefo_consumer_callbacks_set_on_shard_event(cbs, on_shard_event);
     kefo_consumer_callbacks_set_on_error(cbs, on_error);
     kefo_consumer_callbacks_set_on_stopped(cbs, on_stopped);
+    kefo_consumer_callbacks_set_log(cbs, on_log,
+                                    (kefo_log_level)(st->log_level + 1));
     rv = kefo_consumer_new2(&st->consumer, cfg, cbs, st, st->base);
     kefo_consumer_callbacks_del(cbs);
   }

@@ -137,3 +137,50 @@ void kefo_progress_show(kefo_progress *p, const kefo_stats *st, double now_s) {
   p->nprev = st->nshards;
   p->last_s = now_s;
 }
+
+void kefo_progress_watermarks(kefo_progress *p, const kefo_watermarks *wm) {
+  const kefo_shard_watermark *lo = NULL, *hi = NULL;
+  char paused[256];
+  size_t i, n = 0, len = 0;
+
+  paused[0] = '\0';
+  for (i = 0; i < wm->nshards; ++i) {
+    const kefo_shard_watermark *s = &wm->shards[i];
+    if (s->finished) {
+      continue;
+    }
+    if (s->paused) {
+      ++n;
+      if (len < sizeof(paused)) {
+        len += (size_t)snprintf(paused + len, sizeof(paused) - len, "%s%s",
+                                n > 1 ? " " : "", s->shard_id);
+      }
+    }
+    if (s->watermark == KEFO_WATERMARK_NONE) {
+      continue;
+    }
+    if (lo == NULL || s->watermark < lo->watermark) {
+      lo = s;
+    }
+    if (hi == NULL || s->watermark > hi->watermark) {
+      hi = s;
+    }
+  }
+  if (lo == NULL) {
+    fprintf(p->out,
+            "kefo-reader: alignment: %zu paused%s%s, no watermark "
+            "yet\n",
+            n, n ? ": " : "", paused);
+  } else {
+    fprintf(p->out,
+            "kefo-reader: alignment: %zu paused%s%s, watermark spread %lld "
+            "ms (slowest %s %lld, fastest %s %lld)\n",
+            n, n ? ": " : "", paused,
+            (long long)(hi->watermark - lo->watermark), lo->shard_id,
+            (long long)lo->watermark, hi->shard_id, (long long)hi->watermark);
+  }
+  if (p->tty) {
+    ++p->lines_drawn; /* part of the table: redrawn with it */
+  }
+  fflush(p->out);
+}

@@ -32,6 +32,13 @@ void kefo_progress_init(kefo_progress *p, FILE *out, int tty);
 /* Reports |st| at |now_s| seconds since the start. */
 void kefo_progress_show(kefo_progress *p, const kefo_stats *st, double now_s);
 
+/*
+ * Reports alignment under the last report: the paused shards and the
+ * spread of the watermarks (largest minus smallest of the shards being
+ * read that have one), with the slowest and the fastest shard.
+ */
+void kefo_progress_watermarks(kefo_progress *p, const kefo_watermarks *wm);
+
 /* Erases the table (terminal only), so another line can be printed. */
 void kefo_progress_clear(kefo_progress *p);
 

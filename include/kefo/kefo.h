@@ -779,6 +779,44 @@ typedef struct kefo_stats {
 KEFO_EXTERN int kefo_consumer_stats(kefo_consumer *c, kefo_stats *out);
 
 /* ---------------------------------------------------------------------
+ * The log hook: what kefo does that an operator wants to see, handed to
+ * the application's own logging. Without a hook nothing is formatted and
+ * nothing is written.
+ * ------------------------------------------------------------------- */
+
+/* How much a log call matters; a hook set at a level gets that level and
+   every level below it (KEFO_LOG_WARN: errors and warnings). */
+typedef enum {
+  KEFO_LOG_ERROR = 1, /* given up: a shard failed, a lease lost */
+  KEFO_LOG_WARN = 2,  /* retried: the cause and the delay */
+  KEFO_LOG_INFO = 3,  /* subscriptions, leases, shards, alignment */
+  KEFO_LOG_DEBUG = 4  /* per-call detail (discovery, lease renewals) */
+} kefo_log_level;
+
+/*
+ * One log call. |event| is a stable name an application may route or
+ * count on ("subscription.renewed", "retry", "lease.stolen", ...: the
+ * list is in README.md; new names may come, old ones keep their
+ * meaning). |shard_id| is the shard concerned, or NULL. |message| is the
+ * event in words, one line, with its cause, delay and figures (never a
+ * key, a token, a signature or a header). Every string is lent: valid
+ * only during the call. Runs on the event loop's thread; it must not
+ * call back into kefo.
+ */
+typedef void (*kefo_log_cb)(kefo_log_level level, const char *event,
+                            const char *shard_id, const char *message,
+                            void *user_data);
+
+/* Sets the consumer's log hook (NULL: none, the default) and the most
+   detailed level it gets; |user_data| is the consumer's. */
+KEFO_EXTERN void kefo_consumer_callbacks_set_log(kefo_consumer_callbacks *cbs,
+                                                 kefo_log_cb cb,
+                                                 kefo_log_level level);
+
+/* The name of |level| ("error", "warn", "info", "debug"), or "?". */
+KEFO_EXTERN const char *kefo_log_level_name(kefo_log_level level);
+
+/* ---------------------------------------------------------------------
  * The producer: writes records to one stream with PutRecords.
  * ------------------------------------------------------------------- */
 
@@ -875,6 +913,12 @@ kefo_producer_callbacks_set_on_writable(kefo_producer_callbacks *cbs,
 KEFO_EXTERN void
 kefo_producer_callbacks_set_on_stopped(kefo_producer_callbacks *cbs,
                                        kefo_producer_on_stopped_cb cb);
+/* Sets the producer's log hook (NULL: none, the default) and the most
+   detailed level it gets (see kefo_log_cb); |user_data| is the
+   producer's. */
+KEFO_EXTERN void kefo_producer_callbacks_set_log(kefo_producer_callbacks *cbs,
+                                                 kefo_log_cb cb,
+                                                 kefo_log_level level);
 
 /*
  * Creates a producer for the stream |cfg| names with "sink.stream.name"

@@ -41,6 +41,8 @@
 #include "base/base64.h"
 #include "efo/subscription.h"
 #include "tests/support/aws_test_util.h"
+#include "tests/integration/fault_matrix_log.h"
+#include "tests/support/log_capture.h"
 
 #define SHARDS 4
 /* The soak's 1,000 shards, and room to spare. */
@@ -56,6 +58,8 @@ static long write_batch = 10;
 #define RSS_GROWTH_MAX_KB (128 * 1024)
 
 static struct event_base *base;
+/* What the log hook told during the cell (issue 27). */
+static kefo_log_capture logs;
 static const char *reader = "EFO";
 static kefo_http_client *http;
 static kefo_aws_client *aws;
@@ -530,6 +534,30 @@ static int arm(const cell *c) {
   return r ? 0 : -1;
 }
 
+/* The log hook told the cell's fault with its cause (issue 27). */
+static void check_log(const cell *c) {
+  fault_log_expect want;
+  char line[1024];
+  int found;
+
+  if (!fault_log_expected(c->name, strcmp(reader, "EFO") == 0, TARGET, &want)) {
+    printf("      log: (no event expected: the reader absorbs it)\n");
+    return;
+  }
+  found = kefo_log_capture_find(&logs, want.event, want.shard, want.needles,
+                                want.nneedles, line, sizeof(line));
+  CU_ASSERT(found);
+  if (found) {
+    printf("      log: %.240s\n", line);
+  } else {
+    printf("      log: no %s for %s holding \"%s\"; the hook told:\n%s",
+           want.event, want.shard, want.needles[0], logs.text ? logs.text : "");
+  }
+  if (getenv("KEFO_FAULT_LOG")) {
+    fputs(logs.text ? logs.text : "", stdout);
+  }
+}
+
 static void run_cell(const cell *c) {
   const char *shard = c->any_shard ? NULL : TARGET;
   stats before, after;
@@ -540,6 +568,7 @@ static void run_cell(const cell *c) {
   long written, missing = -1, rss;
 
   st->last_error[0] = 0;
+  kefo_log_capture_reset(&logs);
   CU_ASSERT_EQUAL_FATAL(read_stats(shard, &before), 0);
   if (c->kind) {
     CU_ASSERT_EQUAL_FATAL(arm(c), 0);
@@ -604,6 +633,7 @@ static void run_cell(const cell *c) {
          st->errors - errors0, rss / 1024,
          st->last_error[0] ? st->last_error : "-");
   fflush(stdout);
+  check_log(c);
   CU_ASSERT(recovered_ms >= 0);
   CU_ASSERT(recovered_ms <= c->bound_ms);
   CU_ASSERT_EQUAL(missing, 0);
@@ -648,7 +678,7 @@ static void create_stream(void) {
 }
 
 static int start_run(void) {
-  static const kefo_callbacks cb = {on_records, on_shard_event, on_error};
+  kefo_consumer_callbacks *cbs;
   kefo_config *cfg;
   char url[128], err[256];
   struct timeval tv;
@@ -674,11 +704,20 @@ static int start_run(void) {
     }
   }
   create_stream();
-  if (kefo_consumer_new(&consumer, cfg, &cb, NULL, base) != 0) {
-    kefo_config_del(cfg);
+  if (kefo_consumer_callbacks_new(&cbs) != 0) {
     return -1;
   }
+  kefo_consumer_callbacks_set_on_records(cbs, on_records);
+  kefo_consumer_callbacks_set_on_shard_event(cbs, on_shard_event);
+  kefo_consumer_callbacks_set_on_error(cbs, on_error);
+  kefo_consumer_callbacks_set_log(cbs, kefo_log_capture_hook, KEFO_LOG_DEBUG);
+  /* The hook's user data is the consumer's. */
+  i = kefo_consumer_new2(&consumer, cfg, cbs, &logs, base) != 0;
+  kefo_consumer_callbacks_del(cbs);
   kefo_config_del(cfg);
+  if (i) {
+    return -1;
+  }
   if (kefo_consumer_start(consumer) != 0) {
     return -1;
   }

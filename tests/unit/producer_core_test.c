@@ -18,6 +18,7 @@
 #include "shard/kpl.h"
 #include "tests/support/failmalloc.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/log_capture.h"
 #include "tests/unit/suites.h"
 
 #define MAXREC 4096
@@ -456,6 +457,60 @@ static void test_call_failure(void) {
   kefo__producer_core_del(pc);
 }
 
+/* The log hook hears of throttled entries, failed calls and records
+   given up, one line per call, with the cause (issue 27). */
+static void test_log(void) {
+  kefo_producer_settings s = plain();
+  kefo_producer_core *pc = core(&s, 1);
+  kefo_log_capture lc = {0};
+  kefo_log log = {kefo_log_capture_hook, KEFO_LOG_WARN, &lc};
+  static const char *const throttled[] = {
+      "ProvisionedThroughputExceededException on PutRecords", "slow down",
+      "retried in 100 ms"};
+  static const char *const call[] = {"a PutRecords call of 2 entries failed",
+                                     "InternalFailure", "retried after"};
+  static const char *const final[] = {"AccessDeniedException", "not retried"};
+  kefo_producer_batch *b;
+  kefo_error_info info;
+  char line[512];
+  int i;
+
+  kefo__producer_core_set_log(pc, &log);
+  for (i = 0; i < 3; ++i) {
+    put(pc, i, NULL, NULL, 10, 0);
+  }
+  b = take(pc, 100, NULL);
+  answer(pc, b, 110, 1, "ProvisionedThroughputExceededException", NULL);
+  CU_ASSERT(kefo_log_capture_find(&lc, "put.throttled", "shard-0", throttled, 3,
+                                  line, sizeof(line)));
+  CU_ASSERT_EQUAL(lc.lines, 1);
+  /* A whole call failing, retryable: one line for its entries. */
+  put(pc, 3, NULL, NULL, 10, 0);
+  b = take(pc, 1200, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  memset(&info, 0, sizeof(info));
+  info.code = KEFO_ERR_AWS;
+  info.aws_type = "InternalFailure";
+  info.operation = "PutRecords";
+  info.http_status = 500;
+  info.retryable = 1;
+  info.message = "try again";
+  kefo__producer_core_done(pc, b, NULL, 0, KEFO_ERR_AWS, &info, 1210);
+  CU_ASSERT(kefo_log_capture_find(&lc, "put.retry", "-", call, 3, line,
+                                  sizeof(line)));
+  CU_ASSERT_EQUAL(lc.lines, 2);
+  /* At KEFO_LOG_ERROR only what is given up is told. */
+  log.level = KEFO_LOG_ERROR;
+  b = take(pc, 5000, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  answer(pc, b, 5010, 0, "AccessDeniedException", NULL);
+  CU_ASSERT(kefo_log_capture_find(&lc, "put.failed", "shard-0", final, 2, line,
+                                  sizeof(line)));
+  CU_ASSERT_EQUAL(lc.lines, 3);
+  kefo__producer_core_del(pc);
+  kefo_log_capture_free(&lc);
+}
+
 static void test_ordered(void) {
   kefo_producer_settings s = plain();
   kefo_producer_core *pc;
@@ -801,6 +856,7 @@ int kefo_add_producer_core_suite(void) {
       !CU_add_test(s, "fail on error", test_fail_on_error) ||
       !CU_add_test(s, "ttl", test_ttl) ||
       !CU_add_test(s, "call failure", test_call_failure) ||
+      !CU_add_test(s, "log", test_log) ||
       !CU_add_test(s, "ordered", test_ordered) ||
       !CU_add_test(s, "backpressure", test_backpressure) ||
       !CU_add_test(s, "flush", test_flush) ||

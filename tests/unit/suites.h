@@ -15,6 +15,7 @@ int kefo_add_sigv4_suite(void);
 int kefo_add_kpl_suite(void);
 int kefo_add_kpl_aggregate_suite(void);
 int kefo_add_retry_suite(void);
+int kefo_add_log_suite(void);
 int kefo_add_endpoint_suite(void);
 int kefo_add_profile_file_suite(void);
 int kefo_add_region_suite(void);
