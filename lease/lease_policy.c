@@ -131,11 +131,11 @@ int kefo__lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
   snprintf(v->owner, sizeof(v->owner), "%s", owner);
   v->counter = counter;
   v->renewed_ms = v->changed_ms = now_ms;
-  if (!running) {
-    return 0;
-  }
+  /* Held even when stopping, so that the stop's release gives it back:
+     left to expire, it would keep its shard unread by the other workers
+     for a whole lease duration. */
   v->held = 1;
-  return 1;
+  return running;
 }
 
 void kefo__lease_policy_list_begin(kefo_lease_policy *p) {

@@ -130,11 +130,11 @@ kefo_lease_policy_verdict kefo__lease_policy_renewed(kefo_lease_policy *p,
 /*
  * A take of |v| answered at |now_ms| with |error|, and on success the
  * lease's |owner| and |counter|. |running| is 0 when the consumer is
- * stopping: then the lease is not held (it expires, or is released).
- * Clears busy.
+ * stopping: the lease is held then too, for the stop to release it, but
+ * its shard is not started. Clears busy.
  *
- * Returns 1 when this worker now holds the lease (the caller starts the
- * shard from the lease's checkpoint), else 0.
+ * Returns 1 when this worker now holds the lease and the caller starts
+ * the shard from the lease's checkpoint, else 0.
  */
 int kefo__lease_policy_taken(kefo_lease_policy *p, kefo_lease_policy_view *v,
                              int error, const char *owner, int64_t counter,

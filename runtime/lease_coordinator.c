@@ -63,6 +63,10 @@ typedef struct kefo_lease_coord {
   void (*then)(kefo_consumer *c);
   int releasing;
   size_t releases_out;
+  /* Takes in flight: the stop's releases wait for them, as a take
+     answered after the releases went out would leave its lease owned by
+     a worker that is gone until it expires. */
+  size_t takes_out;
 } kefo_lease_coord;
 
 static int64_t now_ms(kefo_lease_coord *co) {
@@ -194,6 +198,8 @@ static void renew_all(kefo_lease_coord *co) {
 
 /* ---- taking -------------------------------------------------------------- */
 
+static void release_if_stopping(kefo_lease_coord *co);
+
 static void on_taken(int error, const char *message, const kefo_lease *l,
                      void *ud) {
   coord_call *k = ud;
@@ -204,7 +210,9 @@ static void on_taken(int error, const char *message, const kefo_lease *l,
   char before[KEFO_LEASE_POLICY_OWNER_CAP];
 
   call_free(k);
+  --co->takes_out;
   if (v == NULL) {
+    release_if_stopping(co);
     return;
   }
   snprintf(before, sizeof(before), "%s", v->owner);
@@ -213,12 +221,13 @@ static void on_taken(int error, const char *message, const kefo_lease *l,
              "lease not taken: %s: %s", kefo_strerror(error),
              message ? message : "");
   }
-  /* Stopping, it is not held: it expires, or is released with the
-     others. A failed take means another worker was first: the next
-     listing shows it. */
+  /* Stopping, it is held but not started: released with the others. A
+     failed take means another worker was first: the next listing shows
+     it. */
   if (!kefo__lease_policy_taken(&co->pol, v, error, error ? NULL : l->owner,
                                 error ? 0 : l->counter, now_ms(co),
                                 c->state == C_RUNNING)) {
+    release_if_stopping(co);
     return;
   }
   KEFO_LOG(&c->log, KEFO_LOG_INFO, "lease.taken", l->shard_id,
@@ -253,6 +262,7 @@ static int take(kefo_lease_coord *co, lease_view *v) {
     call_free(k);
     return -1;
   }
+  ++co->takes_out;
   return 0;
 }
 
@@ -504,7 +514,7 @@ static void release_all(kefo_lease_coord *co) {
   kefo_lease_store *s = co->c->store;
   size_t i;
 
-  if (co->releasing || co->c->cp_inflight > 0) {
+  if (co->releasing || co->c->cp_inflight > 0 || co->takes_out > 0) {
     return;
   }
   co->releasing = 1;
@@ -527,6 +537,13 @@ static void release_all(kefo_lease_coord *co) {
   }
   if (--co->releases_out == 0) {
     released(co);
+  }
+}
+
+/* A graceful stop waiting for takes in flight goes on after the last. */
+static void release_if_stopping(kefo_lease_coord *co) {
+  if (co->then && co->takes_out == 0) {
+    release_all(co);
   }
 }
 
