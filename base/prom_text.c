@@ -92,25 +92,18 @@ static char *digits(char *end, uint64_t v) {
   return end;
 }
 
-void kefo__prom_text_u64(kefo_prom_text *w, const char *name,
-                         const char *suffix, const kefo_prom_label *labels,
-                         size_t n, uint64_t value) {
-  char num[32], *p;
-
-  head(w, name, suffix, labels, n);
-  num[31] = '\n';
-  p = digits(num + 31, value);
-  put(w, p, (size_t)(num + 32 - p));
+/* The value and its line feed, ending at |end|; returns where they
+   start (at most 22 bytes for a u64, 25 for millis). */
+static char *u64_line(char *end, uint64_t v) {
+  *--end = '\n';
+  return digits(end, v);
 }
 
-void kefo__prom_text_millis(kefo_prom_text *w, const char *name,
-                            const char *suffix, const kefo_prom_label *labels,
-                            size_t n, int64_t ms) {
-  char num[40], *end = num + sizeof(num), *p = end;
+static char *millis_line(char *end, int64_t ms) {
+  char *p = end;
   uint64_t m = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
   unsigned frac = (unsigned)(m % 1000);
 
-  head(w, name, suffix, labels, n);
   *--p = '\n';
   if (frac) {
     /* Three digits, trailing zeros dropped: 250 ms is "0.25". */
@@ -129,7 +122,88 @@ void kefo__prom_text_millis(kefo_prom_text *w, const char *name,
   if (ms < 0) {
     *--p = '-';
   }
-  put(w, p, (size_t)(end - p));
+  return p;
+}
+
+void kefo__prom_text_u64(kefo_prom_text *w, const char *name,
+                         const char *suffix, const kefo_prom_label *labels,
+                         size_t n, uint64_t value) {
+  char num[32], *p = u64_line(num + sizeof(num), value);
+
+  head(w, name, suffix, labels, n);
+  put(w, p, (size_t)(num + sizeof(num) - p));
+}
+
+void kefo__prom_text_millis(kefo_prom_text *w, const char *name,
+                            const char *suffix, const kefo_prom_label *labels,
+                            size_t n, int64_t ms) {
+  char num[40], *p = millis_line(num + sizeof(num), ms);
+
+  head(w, name, suffix, labels, n);
+  put(w, p, (size_t)(num + sizeof(num) - p));
+}
+
+int kefo__prom_text_label_text(kefo_buf *out, const kefo_prom_label *labels,
+                               size_t n) {
+  kefo_prom_text w;
+  size_t i;
+
+  kefo__prom_text_init(&w, out);
+  for (i = 0; i < n; ++i) {
+    if (i) {
+      puts_(&w, ",");
+    }
+    puts_(&w, labels[i].name);
+    puts_(&w, "=\"");
+    escaped(&w, labels[i].value ? labels[i].value : "", 1);
+    puts_(&w, "\"");
+  }
+  return w.error;
+}
+
+/* name{labels more} value: one reservation and straight copies, as this
+   runs for every per-shard sample of a scrape. */
+static void sample_pre(kefo_prom_text *w, const char *name, const char *labels,
+                       size_t len, const char *more, const char *num,
+                       size_t num_len) {
+  size_t name_len = strlen(name), more_len = more ? strlen(more) : 0;
+  uint8_t *p;
+
+  if (w->error ||
+      kefo__buf_reserve(w->out, name_len + len + more_len + num_len + 3) != 0) {
+    w->error = KEFO_ERR_NOMEM;
+    return;
+  }
+  p = w->out->data + w->out->len;
+  memcpy(p, name, name_len);
+  p += name_len;
+  *p++ = '{';
+  memcpy(p, labels, len);
+  p += len;
+  if (more_len) {
+    memcpy(p, more, more_len);
+    p += more_len;
+  }
+  *p++ = '}';
+  *p++ = ' ';
+  memcpy(p, num, num_len);
+  w->out->len += name_len + len + more_len + num_len + 3;
+}
+
+void kefo__prom_text_u64_pre(kefo_prom_text *w, const char *name,
+                             const char *labels, size_t len, const char *more,
+                             uint64_t value) {
+  char num[32], *p = u64_line(num + sizeof(num), value);
+
+  sample_pre(w, name, labels, len, more, p, (size_t)(num + sizeof(num) - p));
+}
+
+void kefo__prom_text_millis_pre(kefo_prom_text *w, const char *name,
+                                const char *labels, size_t len,
+                                const char *more, int64_t ms) {
+  char num[40], *p = millis_line(num + sizeof(num), ms);
+
+  sample_pre(w, name, labels, len, more, p, (size_t)(num + sizeof(num) - p));
 }
 
 void kefo__prom_text_i64(kefo_prom_text *w, const char *name,

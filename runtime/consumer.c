@@ -715,6 +715,7 @@ void kefo_consumer_del(kefo_consumer *c) {
   kefo__mem_free(c->mem, c->seqs);
   if (c->metrics_text.mem) { /* set up by the first render */
     kefo__buf_free(&c->metrics_text);
+    kefo__buf_free(&c->metrics_labels);
   }
   kefo__records_parser_free(&c->parser);
   kefo__alignment_free(c);

@@ -198,6 +198,9 @@ struct kefo_consumer {
      kefo_consumer_metrics, its storage reused by the next. */
   kefo_consumer_counters counters;
   kefo_buf metrics_text;
+  /* Each shard's escaped label text for a render (a size_t length, then
+     the text), in the readers' order; storage reused as metrics_text's. */
+  kefo_buf metrics_labels;
 };
 
 /* A stop asked inside on_records. */

@@ -108,6 +108,44 @@ static void test_millis(void) {
   kefo__buf_free(&b);
 }
 
+/* Labels escaped once and reused: the same text as the labels written
+   sample by sample. */
+static void test_pre_escaped(void) {
+  kefo_prom_label l[2] = {{"stream", "a\\b\"c\nd"}, {"shard", "s-1"}};
+  kefo_prom_text w1, w2;
+  kefo_buf a, b, labels;
+
+  kefo__buf_init(&a, NULL);
+  kefo__buf_init(&b, NULL);
+  kefo__buf_init(&labels, NULL);
+  CU_ASSERT_EQUAL(kefo__prom_text_label_text(&labels, l, 2), 0);
+  CU_ASSERT_EQUAL(labels.len,
+                  strlen("stream=\"a\\\\b\\\"c\\nd\",shard=\"s-1\""));
+  kefo__prom_text_init(&w1, &a);
+  kefo__prom_text_init(&w2, &b);
+  kefo__prom_text_u64(&w1, "x_total", NULL, l, 2, 18446744073709551615u);
+  kefo__prom_text_u64_pre(&w2, "x_total", (const char *)labels.data, labels.len,
+                          NULL, 18446744073709551615u);
+  kefo__prom_text_millis(&w1, "t_seconds", NULL, l, 2, -1005);
+  kefo__prom_text_millis_pre(&w2, "t_seconds", (const char *)labels.data,
+                             labels.len, NULL, -1005);
+  kefo__prom_text_u64_pre(&w2, "s", (const char *)labels.data, labels.len,
+                          ",state=\"paused\"", 1);
+  CU_ASSERT_EQUAL(w1.error, 0);
+  CU_ASSERT_EQUAL(w2.error, 0);
+  CU_ASSERT_STRING_EQUAL(
+      kefo__buf_cstr(&b),
+      "x_total{stream=\"a\\\\b\\\"c\\nd\",shard=\"s-1\"} "
+      "18446744073709551615\n"
+      "t_seconds{stream=\"a\\\\b\\\"c\\nd\",shard=\"s-1\"} -1.005\n"
+      "s{stream=\"a\\\\b\\\"c\\nd\",shard=\"s-1\",state=\"paused\"} 1\n");
+  /* Everything but the last line is what the unescaped path wrote. */
+  CU_ASSERT_EQUAL(memcmp(a.data, b.data, a.len), 0);
+  kefo__buf_free(&a);
+  kefo__buf_free(&b);
+  kefo__buf_free(&labels);
+}
+
 static void test_producer_text(void) {
   kefo_put_stats st;
   kefo_buf b;
@@ -195,6 +233,7 @@ int kefo_add_prom_text_suite(void) {
       !CU_add_test(s, "histogram", test_histogram) ||
       !CU_add_test(s, "doubles", test_doubles) ||
       !CU_add_test(s, "millis", test_millis) ||
+      !CU_add_test(s, "pre-escaped labels", test_pre_escaped) ||
       !CU_add_test(s, "producer_text", test_producer_text) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
