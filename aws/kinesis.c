@@ -268,6 +268,43 @@ static int value_is(const kefo_es_header *h, const char *value) {
 /* Reads one SubscribeToShardEvent payload and hands it to the owner;
    a payload that is not one JSON object (aws/records_reader.h's grammar) ends
    the subscription, naming what was wrong and where. */
+/*
+ * The owner held |payload| back (KEFO_SUB_EVENT_HELD): it goes first when
+ * the hold is lifted. Taken from the queue, it is still there (the read
+ * offset steps back over it); taken from the stream, the queue was empty
+ * and it is copied in. Its bytes were given back to flow control when
+ * they came, so the queue holds at most this event and one stream window.
+ */
+static void hold_again(kefo_kinesis_subscription *sub, const uint8_t *payload,
+                       size_t len) {
+  uint32_t n = (uint32_t)len;
+  kefo_error_info info;
+
+  sub->hold = 1;
+  if (sub->held_off >= sizeof(n) + len &&
+      payload == sub->held.data + sub->held_off - len) {
+    sub->held_off -= sizeof(n) + len;
+    return;
+  }
+  if (sub->held.len == sub->held_off) {
+    kefo__buf_reset(&sub->held);
+    sub->held_off = 0;
+    if (kefo__buf_append(&sub->held, &n, sizeof(n)) == 0 &&
+        kefo__buf_append(&sub->held, payload, len) == 0) {
+      return;
+    }
+  }
+  /* No memory (or, never, an event from elsewhere): resubscribing from
+     the last continuation fetches it again. */
+  memset(&info, 0, sizeof(info));
+  info.operation = "SubscribeToShard";
+  info.http_status = sub->status;
+  info.code = KEFO_ERR_NOMEM;
+  info.message = "no memory to hold a paused shard's event";
+  info.retryable = 1;
+  sub_end(sub, KEFO_ERR_NOMEM, &info);
+}
+
 static void event_to_owner(kefo_kinesis_subscription *sub,
                            const uint8_t *payload, size_t len) {
   kefo_records_parser *p =
@@ -307,7 +344,9 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
     /* Idle subscriptions keep no large event's scratch. */
     kefo__records_parser_trim(p, 64 * 1024);
   }
-  if (rv != 0) {
+  if (rv == KEFO_SUB_EVENT_HELD && !sub->cancelled && !sub->ended) {
+    hold_again(sub, payload, len);
+  } else if (rv != 0 && rv != KEFO_SUB_EVENT_HELD) {
     sub->cancelled = 1; /* the owner asked to stop: no on_end */
   }
 }

@@ -46,6 +46,9 @@ void kefo__kinesis_list_cancel(kefo_kinesis_list *list);
 
 typedef struct kefo_kinesis_subscription kefo_kinesis_subscription;
 
+/* What on_event returns for an event the owner holds back. */
+#define KEFO_SUB_EVENT_HELD 1
+
 typedef struct kefo_kinesis_subscribe_callbacks {
   /* The initial-response event (real Kinesis sends one first; emulators
      may not). Optional. */
@@ -54,7 +57,10 @@ typedef struct kefo_kinesis_subscribe_callbacks {
    * One SubscribeToShardEvent, its message CRC verified and its JSON read
    * (aws/records_reader.h; lent for the call). A payload that is not a JSON
    * object ends the subscription instead (KEFO_ERR_BAD_RESPONSE,
-   * retryable). Non-zero return cancels the subscription without on_end.
+   * retryable). Returns 0 when handled; KEFO_SUB_EVENT_HELD when the owner
+   * paused the subscription (kefo__kinesis_subscription_hold) without
+   * taking the event, which is then handed on again, first, once the hold
+   * is lifted; any other value cancels the subscription without on_end.
    */
   int (*on_event)(kefo_kinesis_subscription *sub,
                   const kefo_records_event *event, void *user_data);

@@ -107,6 +107,12 @@ static int on_event(kefo_kinesis_subscription *sub,
   } else if ((size_t)skip < n) {
     rv = host->deliver(r->base.slot, ev->records, n, skip, ev->behind_ms);
   }
+  if (rv == KEFO_DELIVER_HELD) {
+    /* Paused by alignment: the subscription keeps the event and hands it
+       on again first after the resume (the core's pending continuation
+       is set again then). */
+    return KEFO_SUB_EVENT_HELD;
+  }
   if (rv == 0) {
     /* Handled: the continuation (or shard end) counts from now on. */
     kefo__subcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);

@@ -163,6 +163,12 @@ static void got_records(poll_reader *r, const kefo_records_event *ev) {
   if ((size_t)skip < n) {
     rv = host->deliver(r->base.slot, ev->records, n, skip, ev->behind_ms);
   }
+  if (rv == KEFO_DELIVER_HELD) {
+    /* Paused by alignment: the same call goes again after the resume
+       (its iterator kept, or renewed after the last delivered record). */
+    kefo__pollcore_on_dropped(&r->core, now_ms(r));
+    return;
+  }
   if (rv == 0) {
     kefo__pollcore_on_delivered(&r->core, (size_t)skip < n ? last : NULL);
   }

@@ -99,12 +99,26 @@ int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
   return allowed;
 }
 
-/* Above the limit: a shard exactly at it may go on. */
+/* Above the limit: a shard exactly at it may go on. A batch held back
+   counts as delivered: resumed before the limit reaches it, the shard
+   would only hold it back again. */
 static int over(const kefo_align_policy_settings *s,
                 const kefo_align_policy_shard *sh, int64_t allowed) {
   int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
+  int64_t h = kefo__align_policy_watermark(s, sh->held_event_ms);
 
+  if (h != KEFO_WATERMARK_NONE && (w == KEFO_WATERMARK_NONE || h > w)) {
+    w = h;
+  }
   return w != KEFO_WATERMARK_NONE && w > allowed;
+}
+
+int kefo__align_policy_admits(const kefo_align_policy_settings *s,
+                              int64_t oldest_event_ms, int64_t allowed) {
+  int64_t w = kefo__align_policy_watermark(s, oldest_event_ms);
+
+  return !kefo__align_policy_aligning(s) || w == KEFO_WATERMARK_NONE ||
+         w <= allowed;
 }
 
 kefo_align_policy_action

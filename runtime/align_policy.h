@@ -40,6 +40,11 @@ typedef struct kefo_align_policy_shard {
   int paused;
   /* Paused by alignment. */
   int align_paused;
+  /* The oldest event time of a batch held back undelivered, because it
+     started above the limit (kefo__align_policy_admits);
+     KEFO_WATERMARK_NONE when none is. The shard resumes once that batch
+     would be admitted. */
+  int64_t held_event_ms;
 } kefo_align_policy_shard;
 
 typedef enum {
@@ -97,14 +102,26 @@ int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
 
 /*
  * What alignment does with |sh| under the limit |allowed| (from
- * kefo__align_policy_limit): a shard being read whose watermark is above
- * the limit is held, one at or below it (or without a watermark) goes
- * on; KEFO_ALIGN_POLICY_KEEP when that is already so, or when the shard
- * is no longer read. Returns the action, no error code.
+ * kefo__align_policy_limit): a shard being read whose watermark, or that
+ * of the batch it holds back, is above the limit is held, one at or below
+ * it (or without a watermark) goes on; KEFO_ALIGN_POLICY_KEEP when that is
+ * already so, or when the shard is no longer read. Returns the action, no error
+ * code.
  */
 kefo_align_policy_action
 kefo__align_policy_decide(const kefo_align_policy_settings *s,
                           const kefo_align_policy_shard *sh, int64_t allowed);
+
+/*
+ * 1 when a batch whose oldest event time is |oldest_event_ms| may be
+ * delivered under |allowed|: |s| does not align, or that time's watermark
+ * is at or below the limit (or there is none). 0 means the batch is held
+ * back whole and its shard paused: delivered and then paused, a batch
+ * starting past the limit would lead the slowest shard by more than the
+ * drift and the batch's own span. Returns no error code.
+ */
+int kefo__align_policy_admits(const kefo_align_policy_settings *s,
+                              int64_t oldest_event_ms, int64_t allowed);
 
 /*
  * 1 when |sh|, which just delivered (its max_event_ms updated), is to be

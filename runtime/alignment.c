@@ -5,9 +5,11 @@
  * a shard never undoes the application's pause. What alignment decides
  * (watermarks, idleness, the limit, who is past it) is
  * runtime/align_policy.c's; this file describes the readers to it, keeps
- * its timer and carries out its answers. A shard is paused as soon as a
- * delivery takes it past the limit; the limit is worked out again every
- * ALIGN_PERIOD_MS, which is when shards resume.
+ * its timer and carries out its answers. A batch that starts past the
+ * limit is not delivered: its shard is paused and its reader hands the
+ * batch on again after the resume (KEFO_DELIVER_HELD). A shard is paused
+ * as soon as a delivery takes it past the limit; the limit is worked out
+ * again every ALIGN_PERIOD_MS, which is when shards resume.
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@ static void describe(const kefo_shard_slot *r, kefo_align_policy_shard *sh) {
   sh->reading = r->state == R_READING;
   sh->paused = r->paused;
   sh->align_paused = r->align_paused;
+  sh->held_event_ms = r->held_event_ms;
 }
 
 /* Describes every reader, in list order, in c->align_in; sets |*n|.
@@ -84,18 +87,26 @@ static void log_pause(kefo_shard_slot *r, int by_align) {
              "%s by the application", r->paused ? "paused" : "resumed");
     return;
   }
-  wm = kefo__align_policy_watermark(&c->align, r->max_event_ms);
+  /* Holding a batch back, the shard's watermark is the one that batch
+     would give it. */
+  wm = kefo__align_policy_watermark(
+      &c->align, r->held_event_ms != KEFO_WATERMARK_NONE &&
+                         (r->max_event_ms == KEFO_WATERMARK_NONE ||
+                          r->held_event_ms > r->max_event_ms)
+                     ? r->held_event_ms
+                     : r->max_event_ms);
   low = slowest(c, &who);
   KEFO_LOG(&c->log, KEFO_LOG_INFO,
            r->paused ? "alignment.paused" : "alignment.resumed", r->shard_id,
            "watermark=%lld slowest=%lld slowest-shard=%s lead-ms=%lld "
-           "max-drift-ms=%lld limit=%lld",
+           "max-drift-ms=%lld limit=%lld batch-held=%s",
            (long long)wm, (long long)low, who,
            (long long)(wm != KEFO_WATERMARK_NONE && low != KEFO_WATERMARK_NONE
                            ? wm - low
                            : 0),
            (long long)c->align.max_drift_ms,
-           (long long)(c->allowed == INT64_MAX ? -1 : c->allowed));
+           (long long)(c->allowed == INT64_MAX ? -1 : c->allowed),
+           r->held_event_ms != KEFO_WATERMARK_NONE ? "yes" : "no");
 }
 
 /* Pauses or resumes |r| when what holds it changed (|by_align|: the
@@ -216,6 +227,7 @@ void kefo__alignment_free(kefo_consumer *c) {
 
 void kefo__alignment_reader_started(kefo_shard_slot *r) {
   r->max_event_ms = KEFO_WATERMARK_NONE;
+  r->held_event_ms = KEFO_WATERMARK_NONE;
   r->last_record_ms = kefo__consumer_now_ms(r->c);
 }
 
@@ -241,7 +253,21 @@ void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
   }
 }
 
+int kefo__alignment_admits(kefo_shard_slot *r, int64_t oldest_ms) {
+  kefo_consumer *c = r->c;
+
+  if (kefo__align_policy_admits(&c->align, oldest_ms, c->allowed)) {
+    r->held_event_ms = KEFO_WATERMARK_NONE;
+    return 1;
+  }
+  r->held_event_ms = oldest_ms;
+  r->align_paused = 1;
+  apply(r, 1);
+  return 0;
+}
+
 void kefo__alignment_reader_done(kefo_shard_slot *r) {
+  r->held_event_ms = KEFO_WATERMARK_NONE;
   r->align_paused = 0;
   r->user_paused = 0;
   r->paused = 0;

@@ -55,6 +55,9 @@ struct kefo_shard_slot {
      first record) and when the last record came (monotonic). */
   int64_t max_event_ms;
   int64_t last_record_ms;
+  /* The oldest event time of the batch alignment holds back (the reader
+     hands it on again after the resume), or KEFO_WATERMARK_NONE. */
+  int64_t held_event_ms;
   /* The last record handed to on_records, and the last checkpoint asked
      of the store. */
   char delivered[KEFO_SEQ_MAX];
@@ -362,6 +365,10 @@ void kefo__alignment_reader_started(kefo_shard_slot *r);
 /* |r| handed on records whose largest event time is |newest_ms|; it is
    paused at once if that takes it past the limit in force. */
 void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms);
+/* 1 when a batch of |r| whose oldest event time is |oldest_ms| may be
+   handed on; 0 when alignment holds it back: |r| is paused then, and its
+   reader hands the batch on again after the resume. */
+int kefo__alignment_admits(kefo_shard_slot *r, int64_t oldest_ms);
 
 /* The event time of one record (the application's callback, or the
    arrival time). */

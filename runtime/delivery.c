@@ -19,8 +19,10 @@
  * Turns the records of one event (after |skip| already delivered ones)
  * into kefo_records and hands them on: first every Data is decoded once
  * into the arena, then each blob is de-aggregated where it lies. Returns
- * 0, KEFO_DELIVER_STOP when the application asked to stop, or KEFO_DELIVER_BAD
- * for malformed records or no memory (reported through on_error).
+ * 0, KEFO_DELIVER_STOP when the application asked to stop,
+ * KEFO_DELIVER_HELD when alignment holds the batch back (nothing of it
+ * handed on), or KEFO_DELIVER_BAD for malformed records or no memory
+ * (reported through on_error).
  */
 int kefo__consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
                            const kefo_wire_record *records, size_t nrecs,
@@ -29,7 +31,7 @@ int kefo__consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
   kefo_record *recs;
   size_t k, nout;
   int rv;
-  int64_t newest = KEFO_WATERMARK_NONE, t;
+  int64_t newest = KEFO_WATERMARK_NONE, oldest = KEFO_WATERMARK_NONE, t;
   uint64_t bytes = 0;
 
   if (c->state != C_RUNNING) {
@@ -41,20 +43,28 @@ int kefo__consumer_deliver(kefo_consumer *c, kefo_shard_slot *r,
   rv = kefo__assembly_run(&c->assembly, records, nrecs,
                           skip > 0 ? (size_t)skip : 0, &filter, &recs, &nout,
                           &bytes);
-  r->resume_filter = filter.active;
   if (rv != 0) {
+    r->resume_filter = filter.active;
     if (c->assembly.error) {
       kefo__consumer_report(c, rv, r->shard_id, NULL, c->assembly.error);
     }
     return KEFO_DELIVER_BAD;
   }
   if (nout == 0) {
+    r->resume_filter = filter.active;
     return 0;
   }
   for (k = 0; k < nout; ++k) {
     t = kefo__alignment_event_time(c, r, &recs[k]);
     newest = t > newest ? t : newest;
+    oldest = oldest == KEFO_WATERMARK_NONE || t < oldest ? t : oldest;
   }
+  if (!kefo__alignment_admits(r, oldest)) {
+    /* Handed on again whole after the resume: the resume filter, which
+       this run may have switched off, must then drop the same records. */
+    return KEFO_DELIVER_HELD;
+  }
+  r->resume_filter = filter.active;
   /* Lent to the application: it may checkpoint these records from
      inside the call (kefo_checkpoint), but only their return makes them
      finished with, and so covered by automatic checkpoints. */

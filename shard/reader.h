@@ -29,6 +29,10 @@
 /* What kefo_reader_host.deliver returns besides 0. */
 #define KEFO_DELIVER_STOP 1   /* the application asked to stop */
 #define KEFO_DELIVER_BAD (-1) /* malformed records, or no memory */
+/* Nothing handed on: alignment paused the shard (set_paused came during
+   the call) and the reader hands the same records on again, first, once
+   it is resumed. */
+#define KEFO_DELIVER_HELD 2
 
 /* What every reader of one consumer shares; it outlives them all. */
 typedef struct kefo_reader_env {
@@ -62,8 +66,9 @@ typedef struct kefo_reader_host {
   /* Hands |records| (|n| records of one event or answer), after the
      first |skip|, to the application, with |behind| as
      MillisBehindLatest. Returns 0, KEFO_DELIVER_STOP (the application
-     asked to stop at once: the reader calls stop) or KEFO_DELIVER_BAD
-     (reported already). */
+     asked to stop at once: the reader calls stop), KEFO_DELIVER_HELD
+     (kept for after the resume, nothing done with them) or
+     KEFO_DELIVER_BAD (reported already). */
   int (*deliver)(void *slot, const kefo_wire_record *records, size_t n,
                  int skip, int64_t behind);
   /* The SequenceNumber of each of |records|, "" where one is missing, in

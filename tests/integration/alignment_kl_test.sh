@@ -7,8 +7,9 @@
 # batch by batch; kinesis-local's EFO events carry up to 10,000 records,
 # the whole backlog at once): B is paused once it runs ahead and resumed
 # when A's watermark is within 5 s of B's, both printed with the
-# watermarks; no record after a shard's first batch is delivered more
-# than the drift plus one batch's span ahead of the slowest watermark.
+# watermarks; no record, a shard's first batch included, is delivered
+# more than the drift plus one batch's span ahead of the slowest
+# watermark.
 # Without the flag, B's records come at once.
 bin=${KEFO_READER:-./tools/kefo-reader}
 source "$(dirname "$0")/../support/harness/test_setup.sh"

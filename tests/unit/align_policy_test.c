@@ -24,6 +24,7 @@ static kefo_align_policy_shard shard(int64_t max_event_ms,
   sh.max_event_ms = max_event_ms;
   sh.last_record_ms = last_record_ms;
   sh.reading = 1;
+  sh.held_event_ms = NONE;
   return sh;
 }
 
@@ -443,6 +444,45 @@ static void test_extremes(void) {
                   KEFO_ALIGN_POLICY_KEEP);
 }
 
+/* A batch that starts past the limit is held back whole; its shard stays
+   paused until the limit reaches the held batch, not merely its own
+   (older, or missing) watermark. */
+static void test_held_batch(void) {
+  kefo_align_policy_settings s = settings(0, 0, 5000, INT64_MAX);
+  kefo_align_policy_settings off = settings(0, 0, 0, INT64_MAX);
+  kefo_align_policy_shard a = shard(100000, 0), b = shard(NONE, 0);
+  kefo_align_policy_shard both[2];
+  int64_t allowed;
+
+  both[0] = a;
+  both[1] = b;
+  allowed = kefo__align_policy_limit(&s, both, 2, 0);
+  CU_ASSERT_EQUAL(allowed, 105000);
+  /* B's first batch starts 50 s past A: held, whatever its span. */
+  CU_ASSERT_FALSE(kefo__align_policy_admits(&s, 155000, allowed));
+  CU_ASSERT(kefo__align_policy_admits(&s, 105000, allowed));
+  CU_ASSERT(kefo__align_policy_admits(&s, NONE, allowed));
+  CU_ASSERT(kefo__align_policy_admits(&off, 155000, allowed));
+  /* Paused holding it: kept paused while A is behind, though B has no
+     watermark of its own. */
+  b.align_paused = b.paused = 1;
+  b.held_event_ms = 155000;
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &b, allowed),
+                  KEFO_ALIGN_POLICY_KEEP);
+  /* A catches up to within the drift: resumed, and admitted. */
+  both[0] = shard(150000, 0);
+  both[1] = b;
+  allowed = kefo__align_policy_limit(&s, both, 2, 0);
+  CU_ASSERT_EQUAL(allowed, 155000);
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &b, allowed),
+                  KEFO_ALIGN_POLICY_RESUME);
+  CU_ASSERT(kefo__align_policy_admits(&s, 155000, allowed));
+  /* Not paused yet, holding one: paused. */
+  b.align_paused = b.paused = 0;
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &b, 120000),
+                  KEFO_ALIGN_POLICY_PAUSE);
+}
+
 int kefo_add_align_policy_suite(void) {
   CU_pSuite s = CU_add_suite("align_policy", NULL, NULL);
 
@@ -457,7 +497,8 @@ int kefo_add_align_policy_suite(void) {
       !CU_add_test(s, "finished shard", test_finished_shard) ||
       !CU_add_test(s, "all idle", test_all_idle) ||
       !CU_add_test(s, "at the limit", test_at_the_limit) ||
-      !CU_add_test(s, "int64 extremes", test_extremes)) {
+      !CU_add_test(s, "int64 extremes", test_extremes) ||
+      !CU_add_test(s, "held batch", test_held_batch)) {
     return CU_get_error();
   }
   return CUE_SUCCESS;
