@@ -723,7 +723,9 @@ KEFO_EXTERN int kefo_consumer_watermarks(kefo_consumer *c,
  * read that is not idle (shards without a record yet do not count);
  * the stricter of the two limits holds. Pauses for alignment are
  * separate from kefo_shard_pause: a shard reads only when neither holds
- * it. Checked after every delivery and every 100 ms.
+ * it. Checked before every delivery (a batch whose oldest record is past
+ * the limit is held back whole and handed on after the resume), after
+ * every delivery and every 100 ms.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (|c| NULL) or KEFO_ERR_NOMEM.
  */
