@@ -5,7 +5,10 @@
 # port, storage and configuration in the test's temporary folder, always
 # stopped) scrapes it every second. Its query API must then give, per
 # shard, the records counter kefo-reader's own output counts, and a
-# MillisBehindLatest; promtool must accept the exposition. Skipped (77)
+# MillisBehindLatest; with the leases in a DynamoDB table (dynalite), the
+# leases held, the checkpoints written and their latency histogram, and
+# the HTTP/2 connection and streams of the subscriptions; promtool must
+# accept the exposition. Skipped (77)
 # only where prometheus or kinesis-local is not installed.
 bin=${KEFO_READER:-./tools/kefo-reader}
 put=${KEFO_PUT:-./tools/kefo-put}
@@ -16,7 +19,10 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   exit 77
 fi
 kefo_start_kinesis_local || exit 1
+kefo_start_dynalite || exit 1
 endpoint=http://127.0.0.1:$KEFO_KINESIS_PORT
+printf '%s\n' "source.lease.dynamodb.endpoint=http://127.0.0.1:$KEFO_DYNALITE_PORT" \
+  "source.checkpoint.interval=500ms" >"$tmp/reader.conf"
 export AWS_ACCESS_KEY_ID=AKIDKEFOTEST AWS_SECRET_ACCESS_KEY=kefo-test-secret
 export AWS_REGION=us-east-1
 pass=0
@@ -60,6 +66,7 @@ sleep 0.5
   --quiet 2>"$tmp/put.err" || bad "kefo-put: $(cat "$tmp/put.err")"
 
 "$bin" --stream prom --endpoint "$endpoint" --start trim-horizon \
+  --lease-table kefo_prom --config "$tmp/reader.conf" \
   --metrics-listen 127.0.0.1:0 --stats-interval 0 >"$tmp/out" \
   2>"$tmp/reader.err" &
 reader=$!
@@ -136,6 +143,38 @@ if [ "$(cat "$tmp/reading")" = "- 3" ] && [ "$(cat "$tmp/up")" = "- 1" ] &&
 else
   bad "up '$(cat "$tmp/up")', reading '$(cat "$tmp/reading")'," \
     "build_info '$(cat "$tmp/build")', subscriptions '$(cat "$tmp/subs")'"
+fi
+
+# The lease table's side: the 3 leases held; checkpoints written (each
+# batch one observation of the latency histogram, for one or more
+# shards), none failed; the subscriptions' HTTP/2 connection and streams.
+for ((i = 0; i < 20; i++)); do
+  query 'kefo_leases_held{job="kefo"}' >"$tmp/leases"
+  query 'kefo_checkpoints_total{job="kefo"}' >"$tmp/cps"
+  query 'kefo_checkpoint_duration_seconds_count{job="kefo"}' >"$tmp/cp_count"
+  query 'kefo_checkpoint_duration_seconds_bucket{job="kefo",le="+Inf"}' \
+    >"$tmp/cp_inf"
+  query 'kefo_checkpoint_failures_total{job="kefo"}' >"$tmp/cp_failed"
+  query 'kefo_http2_connections{job="kefo"}' >"$tmp/h2c"
+  query 'kefo_http2_streams{job="kefo"}' >"$tmp/h2s"
+  cps=$(cut -d' ' -f2 "$tmp/cps")
+  count=$(cut -d' ' -f2 "$tmp/cp_count")
+  [ "${cps:-0}" -ge 3 ] && [ "${count:-0}" -ge 1 ] && break
+  sleep 1
+done
+h2c=$(cut -d' ' -f2 "$tmp/h2c")
+h2s=$(cut -d' ' -f2 "$tmp/h2s")
+if [ "$(cat "$tmp/leases")" = "- 3" ] && [ "${cps:-0}" -ge 3 ] &&
+   [ "${count:-0}" -ge 1 ] && [ "$count" -le "$cps" ] &&
+   [ "$(cut -d' ' -f2 "$tmp/cp_inf")" = "$count" ] &&
+   [ "$(cat "$tmp/cp_failed")" = "- 0" ] &&
+   [ "${h2c:-0}" -ge 1 ] && [ "${h2s:-0}" -ge 3 ]; then
+  ok "leases held 3; $cps shard checkpoints in $count batches (histogram" \
+    "count = le=+Inf bucket), 0 failed; HTTP/2 connections $h2c, streams $h2s"
+else
+  bad "leases '$(cat "$tmp/leases")', checkpoints '$cps' in '$count'" \
+    "batches (+Inf '$(cat "$tmp/cp_inf")', failed '$(cat "$tmp/cp_failed")')," \
+    "HTTP/2 connections '$h2c', streams '$h2s'"
 fi
 
 # promtool's own check of the exposition (and it is not empty).
