@@ -71,9 +71,30 @@ int64_t kefo__align_policy_global(const kefo_align_policy_settings *s,
   return none || global == INT64_MAX ? KEFO_WATERMARK_NONE : global;
 }
 
+/* Where a shard stands for alignment: its watermark, or that of the
+   batch it holds back when later. The batch counts as delivered: a shard
+   holding one is not resumed before the limit reaches it, and it counts
+   towards the limit from there, or a shard alone ahead of idle ones, its
+   own watermark the slowest, would hold itself back for ever. */
+static int64_t position(const kefo_align_policy_settings *s,
+                        const kefo_align_policy_shard *sh) {
+  int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
+  int64_t h = kefo__align_policy_watermark(s, sh->held_event_ms);
+
+  return h != KEFO_WATERMARK_NONE && (w == KEFO_WATERMARK_NONE || h > w) ? h
+                                                                         : w;
+}
+
 int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
                                  const kefo_align_policy_shard *shards,
                                  size_t n, int64_t now_ms) {
+  return kefo__align_policy_limit_except(s, shards, n, now_ms, n);
+}
+
+int64_t kefo__align_policy_limit_except(const kefo_align_policy_settings *s,
+                                        const kefo_align_policy_shard *shards,
+                                        size_t n, int64_t now_ms,
+                                        size_t except) {
   int64_t allowed = s->max_watermark, slowest = INT64_MAX;
   size_t i;
 
@@ -82,7 +103,11 @@ int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
   }
   for (i = 0; i < n; ++i) {
     const kefo_align_policy_shard *sh = &shards[i];
-    int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
+    int64_t w = position(s, sh);
+
+    if (i == except) {
+      continue;
+    }
 
     /* Unlike the global watermark, a shard without a record yet holds
        no one back here: a new or empty shard would otherwise stop every
@@ -99,17 +124,11 @@ int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
   return allowed;
 }
 
-/* Above the limit: a shard exactly at it may go on. A batch held back
-   counts as delivered: resumed before the limit reaches it, the shard
-   would only hold it back again. */
+/* Above the limit: a shard exactly at it may go on. */
 static int over(const kefo_align_policy_settings *s,
                 const kefo_align_policy_shard *sh, int64_t allowed) {
-  int64_t w = kefo__align_policy_watermark(s, sh->max_event_ms);
-  int64_t h = kefo__align_policy_watermark(s, sh->held_event_ms);
+  int64_t w = position(s, sh);
 
-  if (h != KEFO_WATERMARK_NONE && (w == KEFO_WATERMARK_NONE || h > w)) {
-    w = h;
-  }
   return w != KEFO_WATERMARK_NONE && w > allowed;
 }
 

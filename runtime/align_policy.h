@@ -92,13 +92,25 @@ int64_t kefo__align_policy_global(const kefo_align_policy_settings *s,
 /*
  * The limit in force at |now_ms|: the max watermark and, with a max
  * drift, the slowest watermark of the shards being read that are not
- * idle and have a watermark, plus the drift (when that does not
+ * idle and have a watermark (a batch held back counting as delivered),
+ * plus the drift (when that does not
  * overflow), whichever is lower. INT64_MAX is no limit. Returns no error
  * code.
  */
 int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
                                  const kefo_align_policy_shard *shards,
                                  size_t n, int64_t now_ms);
+
+/*
+ * The limit for shards[|except|]'s next batch: as
+ * kefo__align_policy_limit without that shard (|except| >= |n|: none).
+ * A shard's own watermark never holds its batches back: the slowest
+ * shard goes on whatever its next event time. Returns no error code.
+ */
+int64_t kefo__align_policy_limit_except(const kefo_align_policy_settings *s,
+                                        const kefo_align_policy_shard *shards,
+                                        size_t n, int64_t now_ms,
+                                        size_t except);
 
 /*
  * What alignment does with |sh| under the limit |allowed| (from

@@ -253,10 +253,32 @@ void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
   }
 }
 
+/* The limit for |r|'s next batch, the other shards' alone, or the one in
+   force when that cannot be worked out (no memory). */
+static int64_t limit_for(kefo_shard_slot *r) {
+  kefo_consumer *c = r->c;
+  const kefo_shard_slot *x;
+  size_t n, i = 0;
+
+  if (describe_all(c, &n) != 0) {
+    return c->allowed;
+  }
+  for (x = c->readers; x && x != r; x = x->next) {
+    ++i;
+  }
+  return kefo__align_policy_limit_except(&c->align, c->align_in, n,
+                                         kefo__consumer_now_ms(c), i);
+}
+
 int kefo__alignment_admits(kefo_shard_slot *r, int64_t oldest_ms) {
   kefo_consumer *c = r->c;
 
-  if (kefo__align_policy_admits(&c->align, oldest_ms, c->allowed)) {
+  /* The limit in force first, worked out every period with every shard;
+     a batch past it is checked against the other shards alone (a walk
+     over the readers, only then), so that a shard is never held back by
+     its own watermark. */
+  if (kefo__align_policy_admits(&c->align, oldest_ms, c->allowed) ||
+      kefo__align_policy_admits(&c->align, oldest_ms, limit_for(r))) {
     r->held_event_ms = KEFO_WATERMARK_NONE;
     return 1;
   }

@@ -481,6 +481,37 @@ static void test_held_batch(void) {
   b.align_paused = b.paused = 0;
   CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &b, 120000),
                   KEFO_ALIGN_POLICY_PAUSE);
+  /* A goes idle while B holds a batch far past its own watermark: B is
+     then the slowest, at its held batch, and goes on (it must not hold
+     itself back for ever). */
+  s = settings(0, 2000, 5000, INT64_MAX);
+  both[0] = shard(150000, 0);
+  both[1] = shard(1000, 9000);
+  both[1].align_paused = both[1].paused = 1;
+  both[1].held_event_ms = 200000;
+  allowed = kefo__align_policy_limit(&s, both, 2, 10000);
+  CU_ASSERT_EQUAL(allowed, 205000);
+  CU_ASSERT_EQUAL(kefo__align_policy_decide(&s, &both[1], allowed),
+                  KEFO_ALIGN_POLICY_RESUME);
+  CU_ASSERT(kefo__align_policy_admits(&s, 200000, allowed));
+  /* A shard is never held back by its own watermark: B, the slowest at
+     1 s, gets a batch at 200 s. Against the limit of every shard (6 s)
+     it would be held; against A's alone (45 s) it is, as A is 160 s
+     behind that batch; with A idle, it goes out. */
+  s = settings(0, 2000, 5000, INT64_MAX);
+  both[0] = shard(40000, 9000);
+  both[1] = shard(1000, 9000);
+  CU_ASSERT_EQUAL(kefo__align_policy_limit(&s, both, 2, 10000), 6000);
+  allowed = kefo__align_policy_limit_except(&s, both, 2, 10000, 1);
+  CU_ASSERT_EQUAL(allowed, 45000);
+  CU_ASSERT_FALSE(kefo__align_policy_admits(&s, 200000, allowed));
+  CU_ASSERT_EQUAL(kefo__align_policy_limit_except(&s, both, 2, 10000, 0), 6000);
+  both[0].last_record_ms = 0; /* idle at 10 s */
+  allowed = kefo__align_policy_limit_except(&s, both, 2, 10000, 1);
+  CU_ASSERT_EQUAL(allowed, INT64_MAX);
+  CU_ASSERT(kefo__align_policy_admits(&s, 200000, allowed));
+  CU_ASSERT_EQUAL(kefo__align_policy_limit_except(&s, both, 2, 10000, 2),
+                  kefo__align_policy_limit(&s, both, 2, 10000));
 }
 
 int kefo_add_align_policy_suite(void) {
