@@ -93,9 +93,12 @@ else
   fail=$((fail + 1))
   echo "FAIL kefo-put: $rc1 $rc2 $(cat "$tmp/put1.err" "$tmp/put2.err")"
 fi
-expect "read back for 2 s" 0 "1002 records, 200011 bytes" 30 -- \
+# --limit ends the run once all is read; --duration bounds it should it
+# never be (a fixed 2 s read nothing once, on a machine loaded enough
+# that kinesis-local answered late).
+expect "read back" 0 "1002 records, 200011 bytes" 30 -- \
   "$bin" --stream tools --endpoint "$endpoint" --start trim-horizon \
-  --reader polling --duration 2 --stats-interval 0.5
+  --reader polling --limit 1002 --duration 25 --stats-interval 0.5
 lines=$(wc -l <"$tmp/out")
 if [ "$lines" = 1002 ] && grep -q '"partition_key":"k1","data":"hello"' "$tmp/out" &&
    grep -q '"data":"wörld"' "$tmp/out" &&
@@ -145,13 +148,19 @@ fi
 printf 'source.efo.deregister.timeout=2s\n' >"$tmp/dereg.conf"
 "$bin" --stream tools --endpoint "$endpoint" --start trim-horizon \
   --format none --stats-interval 0 --config "$tmp/dereg.conf" \
-  2>"$tmp/stop1.err" &
+  --log-level info 2>"$tmp/stop1.err" &
 r1=$!
 "$bin" --stream tools --endpoint "$endpoint" --start trim-horizon \
   --format none --stats-interval 0 --consumer-name second \
-  2>"$tmp/stop2.err" &
+  --log-level info 2>"$tmp/stop2.err" &
 r2=$!
-sleep 3
+# Both subscribed (so both have a consumer to deregister), rather than
+# a fixed 3 s: on a loaded machine one had not registered yet.
+for ((i = 0; i < 300; i++)); do
+  grep -q ' subscription\.opened ' "$tmp/stop1.err" &&
+    grep -q ' subscription\.opened ' "$tmp/stop2.err" && break
+  sleep 0.1
+done
 kefo_stop_emulators
 t0=$(date +%s.%N)
 kill -TERM $r1 $r2

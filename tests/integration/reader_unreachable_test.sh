@@ -73,9 +73,11 @@ bad() { # name, then why
 }
 
 # check_unreachable NAME FIRST_MAX TOTAL_MAX: the first line on stderr
-# within FIRST_MAX s, at least two retries named with their cause, the
-# last error final ("gave up after 10 attempts"), exit 1 within
-# TOTAL_MAX s.
+# within FIRST_MAX s or, on a machine slow enough to stretch the whole run,
+# within its first third (the point is that it comes at the first failed
+# attempt, not once the 10 are spent); at least two retries named with
+# their cause, the last error final ("gave up after 10 attempts"), exit 1
+# within TOTAL_MAX s.
 check_unreachable() {
   local name=$1 first_max=$2 total_max=$3 rc took first retries
   read -r rc took <"$tmp/$name.rc"
@@ -83,8 +85,10 @@ check_unreachable() {
   retries=$(grep -c "retrying in [0-9.]* s (attempt [0-9]* of 10)" \
     "$tmp/$name.err")
   if [ -z "$first" ] ||
-     ! awk -v f="$first" -v m="$first_max" 'BEGIN { exit !(f < m) }'; then
-    bad "$name" "first error after ${first:-never} s (want < $first_max s)"
+     ! awk -v f="$first" -v m="$first_max" -v t="$took" \
+       'BEGIN { exit !(f < m || 3 * f < t) }'; then
+    bad "$name" "first error after ${first:-never} s of $took s (want" \
+      "< $first_max s, or within the first third)"
   else
     ok "$name: first error after $first s: $(head -n 1 "$tmp/$name.err" |
       cut -d' ' -f2-)"
