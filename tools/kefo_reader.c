@@ -44,6 +44,9 @@ typedef struct reader_state {
   /* What stderr shows: 0 failures only, 1 every error, 2 shard events
      and progress too, 3 debug; kefo's log hook at the same level. */
   int log_level;
+  /* The last warn or error line of the log hook, so that on_error does
+     not print again a retry the hook has just told with its cause. */
+  char last_warn[1024];
   /* Alignment is on (a max drift): the progress shows paused shards and
      the spread of watermarks. */
   int aligning;
@@ -255,6 +258,9 @@ static void on_log(kefo_log_level level, const char *event, const char *shard,
 
   kefo_progress_clear(&st->progress);
   kefo_reader_log_line(stderr, level, event, shard, message);
+  if (level <= KEFO_LOG_WARN) {
+    snprintf(st->last_warn, sizeof(st->last_warn), "%s", message);
+  }
 }
 
 static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
@@ -262,8 +268,13 @@ static void on_error(kefo_consumer *c, const kefo_error_info *e, void *ud) {
 
   (void)c;
   ++st->errors;
-  /* At "error", only what kefo will not retry. */
-  if (st->log_level < 1 && e->retryable) {
+  /* At "error", only what kefo will not retry; above, not a retry the
+     log hook has just told (kefo calls the hook first, with the same
+     message inside). */
+  if (e->retryable &&
+      (st->log_level < 1 ||
+       (e->message[0] && strstr(st->last_warn, e->message) != NULL))) {
+    st->last_warn[0] = '\0';
     return;
   }
   kefo_progress_clear(&st->progress);
