@@ -132,6 +132,17 @@ static int over(const kefo_align_policy_settings *s,
   return w != KEFO_WATERMARK_NONE && w > allowed;
 }
 
+int64_t kefo__align_policy_lowered(const kefo_align_policy_settings *s,
+                                   int64_t allowed, int64_t max_event_ms) {
+  int64_t w = kefo__align_policy_watermark(s, max_event_ms);
+
+  if (s->max_drift_ms <= 0 || w == KEFO_WATERMARK_NONE ||
+      w > INT64_MAX - s->max_drift_ms || w + s->max_drift_ms >= allowed) {
+    return allowed;
+  }
+  return w + s->max_drift_ms;
+}
+
 int kefo__align_policy_admits(const kefo_align_policy_settings *s,
                               int64_t oldest_event_ms, int64_t allowed) {
   int64_t w = kefo__align_policy_watermark(s, oldest_event_ms);

@@ -102,6 +102,16 @@ int64_t kefo__align_policy_limit(const kefo_align_policy_settings *s,
                                  size_t n, int64_t now_ms);
 
 /*
+ * The limit |allowed| once a shard's largest event time became
+ * |max_event_ms|: lower when that watermark plus the drift is below it
+ * (the shard is the slowest now: a first delivery, or one after being
+ * idle), else unchanged. Raising it waits for kefo__align_policy_limit,
+ * which sees every shard. Returns the limit, no error code.
+ */
+int64_t kefo__align_policy_lowered(const kefo_align_policy_settings *s,
+                                   int64_t allowed, int64_t max_event_ms);
+
+/*
  * The limit for shards[|except|]'s next batch: as
  * kefo__align_policy_limit without that shard (|except| >= |n|: none).
  * A shard's own watermark never holds its batches back: the slowest

@@ -245,6 +245,13 @@ void kefo__alignment_delivered(kefo_shard_slot *r, int64_t newest_ms) {
   if (newest_ms > r->max_event_ms) {
     r->max_event_ms = newest_ms;
   }
+  /* A shard that has just become the slowest (its first records, or its
+     first after being idle) lowers the limit now, not at the next
+     period: a batch of another shard coming meanwhile would be checked
+     against a limit that did not count it (a first batch 59 s ahead went
+     out that way). */
+  c->allowed =
+      kefo__align_policy_lowered(&c->align, c->allowed, r->max_event_ms);
   describe(r, &sh);
   if (kefo__align_policy_pause_on_delivery(&c->align, &sh, c->allowed)) {
     /* Past the limit: no more until the others catch up. */

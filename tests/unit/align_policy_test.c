@@ -512,6 +512,14 @@ static void test_held_batch(void) {
   CU_ASSERT(kefo__align_policy_admits(&s, 200000, allowed));
   CU_ASSERT_EQUAL(kefo__align_policy_limit_except(&s, both, 2, 10000, 2),
                   kefo__align_policy_limit(&s, both, 2, 10000));
+  /* A first delivery lowers a limit worked out before it, at once. */
+  CU_ASSERT_EQUAL(kefo__align_policy_lowered(&s, INT64_MAX, 100000), 105000);
+  CU_ASSERT_EQUAL(kefo__align_policy_lowered(&s, 50000, 100000), 50000);
+  CU_ASSERT_EQUAL(kefo__align_policy_lowered(&s, 50000, NONE), 50000);
+  CU_ASSERT_EQUAL(kefo__align_policy_lowered(&s, INT64_MAX, INT64_MAX - 10),
+                  INT64_MAX);
+  CU_ASSERT_EQUAL(kefo__align_policy_lowered(&off, INT64_MAX, 100000),
+                  INT64_MAX);
 }
 
 int kefo_add_align_policy_suite(void) {
