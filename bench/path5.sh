@@ -4,8 +4,9 @@
 # Two 4-shard streams, SMALL records of 100 B and LARGE records of 1 KiB,
 # are written once into kinesis-local's own persistence
 # (SHOULD_PERSIST_DATA, PERSIST_PATH under $KEFO_BENCH_CACHE, default
-# /var/tmp/kefo-path5, kept between runs: writing 200,000 records takes
-# kinesis-local 15-35 minutes, since PutRecords slows as a shard grows),
+# /var/tmp/kefo-path5, kept between runs: PutRecords on kinesis-local
+# slows as a shard grows, to about 60 records/s at 14,000 a shard, so
+# 200,000 records would take most of an hour; 100,000 is the default),
 # counted once by a full read, and then each round reads both from
 # TRIM_HORIZON with `kefo-reader --format none` and with the AWS SDK for
 # JavaScript v3 (bench/peer/sdk_subscribe_read.mjs), alternately, each
@@ -14,7 +15,7 @@
 # per record, peak RSS and page faults of the reader's process alone (the
 # server runs on the same cores and is nobody's).
 # Uses the -O2 build in build-bench/.
-# Usage: bash bench/path5.sh [ROUNDS] [SMALL] [LARGE]   (2 200000 50000)
+# Usage: bash bench/path5.sh [ROUNDS] [SMALL] [LARGE]   (2 100000 50000)
 # KEFO_BENCH_SET="KEY=VALUE ..." passes configuration keys to kefo-reader.
 # PATH5_ONLY=kefo|sdk reads with one reader only; PATH5_WRAP="perf record
 # -g -o F --" (or "strace -c -f -o F") runs kefo-reader under a profiler.
@@ -22,7 +23,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 rounds=${1:-2}
-small=${2:-200000}
+small=${2:-100000}
 large=${3:-50000}
 cache=${KEFO_BENCH_CACHE:-/var/tmp/kefo-path5}
 only=${PATH5_ONLY:-both}
@@ -32,9 +33,10 @@ source "$top/bench/bench_env.sh"
   >make.out 2>&1 || { cat make.out; exit 1; })
 mkdir -p "$cache"
 # kinesis-local keeps every stream in one JSON file there (about 360 B a
-# 100 B record), rewritten every PERSIST_INTERVAL while it runs and
+# 100 B record), rewritten whole every PERSIST_INTERVAL while it runs
+# (seconds of its CPU at tens of MB: not every 5 s while writing) and
 # loaded at start.
-export SHOULD_PERSIST_DATA=true PERSIST_PATH=$cache PERSIST_INTERVAL=5s
+export SHOULD_PERSIST_DATA=true PERSIST_PATH=$cache PERSIST_INTERVAL=30s
 t=$(date +%s.%N)
 kefo_start_kinesis_local
 port=$KEFO_KINESIS_PORT
@@ -86,7 +88,7 @@ ensure_stream() { # name count bytes
     --set sink.record.ttl=2h --set sink.requests.max-inflight=4 \
     --set aws.http.request-timeout=10m
   echo "$name written in $(($(date +%s) - t0)) s"
-  sleep 12 # PERSIST_INTERVAL, twice over
+  sleep 65 # PERSIST_INTERVAL, twice over
   # Counted by a read of the whole stream: an idle minute after the last
   # event is enough at one event a second per shard.
   n=$(kefo_read "$name" "kefo-count-$name" "" $((count / 2000 + 60)))
