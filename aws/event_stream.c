@@ -87,6 +87,10 @@ uint64_t kefo__es_decoder_error_offset(const kefo_es_decoder *dec) {
   return dec->error_offset;
 }
 
+uint32_t kefo__es_decoder_message_length(const kefo_es_decoder *dec) {
+  return dec->total_length;
+}
+
 const char *kefo__es_decoder_error_check(const kefo_es_decoder *dec) {
   switch (dec->error) {
   case 0:
