@@ -415,7 +415,10 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
     memset(&info, 0, sizeof(info));
     if (rv == KEFO_ERR_ES_TOO_LARGE &&
         kefo__es_decoder_message_length(&sub->dec) > sub->max_event) {
-      /* The server would send the same event again: not retried. */
+      /* Retried as any broken stream (a length may be a one-off
+         corruption, and the fault matrix expects the shard to recover);
+         an event that stays too large fails the shard once the
+         attempts run out, with this message. */
       snprintf(msg, sizeof(msg),
                "a SubscribeToShard event of %lu bytes is larger than the "
                "%lu allowed (source.efo.event.max-bytes)",
@@ -432,7 +435,7 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
     info.operation = "SubscribeToShard";
     info.message = msg;
     info.http_status = sub->status;
-    info.retryable = rv != KEFO_ERR_NOMEM && rv != KEFO_ERR_ES_TOO_LARGE;
+    info.retryable = rv != KEFO_ERR_NOMEM;
     sub_end(sub, rv, &info);
   }
   /* Non-zero stops the HTTP stream; sub_on_close follows and frees. */

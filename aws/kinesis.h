@@ -119,8 +119,8 @@ int kefo__kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
  * before its first byte arrives. An event is held whole until its CRC
  * is checked, so this bounds what a subscription holds whatever the
  * server sends; a larger one ends the subscription with
- * KEFO_ERR_ES_TOO_LARGE, not retryable (the same event would come
- * again), naming both sizes.
+ * KEFO_ERR_ES_TOO_LARGE (retryable, as any broken stream), naming both
+ * sizes.
  */
 void kefo__kinesis_subscription_set_max_event(kefo_kinesis_subscription *sub,
                                               uint32_t max_bytes);

@@ -94,8 +94,9 @@ static const kefo_config_key_def keys[] = {
          "EFO: the largest SubscribeToShard event accepted. A shard holds "
          "an event whole while it arrives (its CRC is checked before any "
          "record is handed on), so each subscribed shard may hold this "
-         "much besides source.shard.buffer.max-bytes; a larger event fails "
-         "the shard with an error naming both sizes."),
+         "much besides source.shard.buffer.max-bytes; a larger event is "
+         "refused with an error naming both sizes, and the shard fails "
+         "once its retries run out."),
     DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN,
         "EFO with JOB_MANAGED: how long a graceful stop waits for the "
         "consumer's deregistration to finish; past it the stop goes on and "
