@@ -60,7 +60,7 @@ void kefo__es_decoder_free(kefo_es_decoder *dec) {
   if (dec == NULL || dec->mem == NULL) {
     return;
   }
-  kefo__mem_free(dec->mem, dec->body);
+  kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
   kefo__mem_free(dec->mem, dec->headers);
   dec->body = NULL;
   dec->body_cap = 0;
@@ -85,6 +85,10 @@ static int fail(kefo_es_decoder *dec, int err, uint64_t at) {
 
 uint64_t kefo__es_decoder_error_offset(const kefo_es_decoder *dec) {
   return dec->error_offset;
+}
+
+uint32_t kefo__es_decoder_message_length(const kefo_es_decoder *dec) {
+  return dec->total_length;
 }
 
 const char *kefo__es_decoder_error_check(const kefo_es_decoder *dec) {
@@ -287,7 +291,7 @@ static void end_message(kefo_es_decoder *dec) {
   dec->have = 0;
   dec->msg_offset = dec->offset;
   if (dec->body_cap > BODY_RETAIN_MAX && body_len <= BODY_RETAIN_MAX) {
-    kefo__mem_free(dec->mem, dec->body);
+    kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
     dec->body = NULL;
     dec->body_cap = 0;
   }
@@ -328,13 +332,16 @@ static int reserve_body(kefo_es_decoder *dec, size_t body_len) {
   }
   /* Free first: the old contents are not needed, and realloc would copy
      them. */
-  kefo__mem_free(dec->mem, dec->body);
+  kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
   dec->body = NULL;
   dec->body_cap = 0;
   /* A big buffer is kept for the next big message: an eighth more lets
-     the next one be a little bigger without a new block. */
+     the next one be a little bigger without a new block. One of 2 MiB
+     or more is filled in huge pages where the allocator allows
+     (kefo__mem_big_alloc): 4,000 page faults fewer for an event of
+     16 MB. */
   cap = body_len > BODY_RETAIN_MAX ? body_len + body_len / 8 : body_len;
-  b = kefo__mem_malloc(dec->mem, cap);
+  b = kefo__mem_big_alloc(dec->mem, cap, &cap);
   if (b == NULL) {
     return KEFO_ERR_NOMEM;
   }

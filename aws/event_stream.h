@@ -152,6 +152,10 @@ void kefo__es_decoder_reset(kefo_es_decoder *dec);
    length or CRC that failed, or of the bad header. */
 uint64_t kefo__es_decoder_error_offset(const kefo_es_decoder *dec);
 
+/* Returns the total length the current (or failed) message's prelude
+   announced: after KEFO_ERR_ES_TOO_LARGE, the size that was refused. */
+uint32_t kefo__es_decoder_message_length(const kefo_es_decoder *dec);
+
 /* Returns the name of the check that failed last ("prelude CRC", ...), or
    "none". Static string. */
 const char *kefo__es_decoder_error_check(const kefo_es_decoder *dec);

@@ -185,6 +185,7 @@ struct kefo_kinesis_subscription {
   struct event *start_ev;
   kefo_http_stream *stream;
   kefo_es_decoder dec;
+  uint32_t max_event; /* the decoder's limit on a message */
   int status;
   kefo_buf error_body; /* a non-200 answer's JSON */
   int waiting_credentials;
@@ -451,11 +452,24 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
   rv = kefo__es_decoder_feed(&sub->dec, data, len);
   if (rv != 0 && !sub->ended && !sub->cancelled) {
     memset(&info, 0, sizeof(info));
-    snprintf(msg, sizeof(msg),
-             "event stream broken: %s check failed at byte %llu (%s)",
-             kefo__es_decoder_error_check(&sub->dec),
-             (unsigned long long)kefo__es_decoder_error_offset(&sub->dec),
-             kefo_strerror(rv));
+    if (rv == KEFO_ERR_ES_TOO_LARGE &&
+        kefo__es_decoder_message_length(&sub->dec) > sub->max_event) {
+      /* Retried as any broken stream (a length may be a one-off
+         corruption, and the fault matrix expects the shard to recover);
+         an event that stays too large fails the shard once the
+         attempts run out, with this message. */
+      snprintf(msg, sizeof(msg),
+               "a SubscribeToShard event of %lu bytes is larger than the "
+               "%lu allowed (source.efo.event.max-bytes)",
+               (unsigned long)kefo__es_decoder_message_length(&sub->dec),
+               (unsigned long)sub->max_event);
+    } else {
+      snprintf(msg, sizeof(msg),
+               "event stream broken: %s check failed at byte %llu (%s)",
+               kefo__es_decoder_error_check(&sub->dec),
+               (unsigned long long)kefo__es_decoder_error_offset(&sub->dec),
+               kefo_strerror(rv));
+    }
     info.code = rv;
     info.operation = "SubscribeToShard";
     info.message = msg;
@@ -613,6 +627,7 @@ int kefo__kinesis_subscribe(kefo_aws_client *client,
   if (kefo__es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
   }
+  sub->max_event = KEFO_ES_MAX_MESSAGE_LEN;
   body = cJSON_CreateObject();
   pos = body ? cJSON_AddObjectToObject(body, "StartingPosition") : NULL;
   if (pos == NULL ||
@@ -657,6 +672,20 @@ fail:
   cJSON_Delete(body);
   sub_free(sub);
   return rv;
+}
+
+void kefo__kinesis_subscription_set_max_event(kefo_kinesis_subscription *sub,
+                                              uint32_t max_bytes) {
+  /* Nothing has been decoded yet: a fresh decoder with the new limit;
+     one out of range leaves the format's own. */
+  kefo__es_decoder_free(&sub->dec);
+  if (kefo__es_decoder_init(&sub->dec, kefo__aws_client_mem(sub->client),
+                            max_bytes, 0, on_message, sub) == 0) {
+    sub->max_event = max_bytes;
+  } else {
+    kefo__es_decoder_init(&sub->dec, kefo__aws_client_mem(sub->client), 0, 0,
+                          on_message, sub);
+  }
 }
 
 void kefo__kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,

@@ -119,6 +119,18 @@ int kefo__kinesis_subscription_hold(kefo_kinesis_subscription *sub, int hold);
  * every large event and freed after it. A parser found busy (an event of
  * another subscription being handled) is not used for that event.
  */
+/*
+ * Sets the largest event |sub| accepts to |max_bytes| (at least
+ * KEFO_ES_MIN_MESSAGE_LEN, at most KEFO_ES_MAX_MESSAGE_LEN, the default),
+ * before its first byte arrives. An event is held whole until its CRC
+ * is checked, so this bounds what a subscription holds whatever the
+ * server sends; a larger one ends the subscription with
+ * KEFO_ERR_ES_TOO_LARGE (retryable, as any broken stream), naming both
+ * sizes.
+ */
+void kefo__kinesis_subscription_set_max_event(kefo_kinesis_subscription *sub,
+                                              uint32_t max_bytes);
+
 void kefo__kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
                                            kefo_records_parser *parser);
 

@@ -13,8 +13,9 @@
 
 /*
  * Creates a client context: TLS 1.2 or later, peer verification against
- * the default trust store and |ca_file| when not NULL, ALPN offering "h2"
- * when |alpn_h2| is non-zero (else "http/1.1").
+ * the default trust store (loaded by the first kefo__tls_new_ssl) and
+ * |ca_file| when not NULL, ALPN offering "h2" when |alpn_h2| is non-zero
+ * (else "http/1.1").
  *
  * Returns 0 or KEFO_ERR_TLS (with the reason in |err|, |errlen| bytes,
  * e.g. the CA file cannot be read) or KEFO_ERR_NOMEM.
@@ -24,7 +25,8 @@ int kefo__tls_ctx_new(SSL_CTX **out, const char *ca_file, int alpn_h2,
 
 /*
  * Creates a connection's SSL for |host|: SNI (unless |host| is an IP
- * address) and host name or IP address verification.
+ * address) and host name or IP address verification. The first one of
+ * |ctx| loads the system trust store into it.
  *
  * Returns the SSL, or NULL when out of memory.
  */

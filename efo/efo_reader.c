@@ -271,6 +271,9 @@ static void subscribe(efo_reader *r) {
     host->report(r->base.slot, rv, NULL, "cannot subscribe");
     return;
   }
+  if (env->max_event_bytes) {
+    kefo__kinesis_subscription_set_max_event(r->sub, env->max_event_bytes);
+  }
   kefo__kinesis_subscription_set_parser(r->sub, env->parser);
   /* The shard state each event reads and writes (on_event, the
      subscription core, the consumer's delivery). */

@@ -85,6 +85,18 @@ static const kefo_config_key_def keys[] = {
         "EFO: how long a shard's subscription may go without an event "
         "before kefo takes the connection for dead and subscribes again "
         "after the last record delivered."),
+    /* An event is checked against its CRC, at its end, before any of it
+       is handed on, so a shard holds a whole event while it arrives:
+       this bounds that, whatever a server chooses to send. 16 MiB is the
+       event-stream format's own limit; kinesis-local sends up to 10,000
+       records an event (15 MB of 1 KiB records). */
+    SIZE(KEFO_CFG_EFO_EVENT_MAX_BYTES, "16MiB", 64 * KIB, 16 * MIB,
+         "EFO: the largest SubscribeToShard event accepted. A shard holds "
+         "an event whole while it arrives (its CRC is checked before any "
+         "record is handed on), so each subscribed shard may hold this "
+         "much besides source.shard.buffer.max-bytes; a larger event is "
+         "refused with an error naming both sizes, and the shard fails "
+         "once its retries run out."),
     DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN,
         "EFO with JOB_MANAGED: how long a graceful stop waits for the "
         "consumer's deregistration to finish; past it the stop goes on and "

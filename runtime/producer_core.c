@@ -615,12 +615,17 @@ static int64_t tokens_at(const kefo_producer_core *pc, const pshard *sh,
 int64_t kefo__producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
   int64_t at = -1;
   pshard *sh;
-  int due;
+  int due, full;
 
   if (pc->held == 0) {
     return -1;
   }
   due = kefo__producer_core_call_due(pc, now_ms);
+  /* Every call slot taken: nothing can be sent before an answer, which
+     wakes the owner anyway; only the deadlines need the clock (a shard
+     ready to send would otherwise ask to be woken at once, over and over,
+     for as long as the calls take: a busy loop against a slow server). */
+  full = pc->inflight >= pc->s.max_inflight;
   for (sh = pc->all; sh; sh = sh->all_next) {
     const prec *h = sh->q.head;
     int64_t t;
@@ -628,7 +633,7 @@ int64_t kefo__producer_core_next_wake(kefo_producer_core *pc, int64_t now_ms) {
       continue;
     }
     at = earlier(at, h->deadline_ms);
-    if (!sh->open || (pc->s.ordered && sh->inflight > 0)) {
+    if (full || !sh->open || (pc->s.ordered && sh->inflight > 0)) {
       continue;
     }
     kefo__producer_core_refill(pc, sh, now_ms);

@@ -33,15 +33,21 @@ typedef struct kefo_resume_filter {
 /* One Kinesis record: its decoded blob in the arena, its partition key
    and sequence number in the string buffer (offsets: both buffers may
    move while they grow). */
+/* |pk| and |seq| are the wire record's own strings (the parser's, valid
+   for the whole call): not copied again. */
 typedef struct kefo_assembly_krec {
-  size_t blob, blob_len, pk, pk_len, seq;
+  size_t blob, blob_len, pk_len;
+  const char *pk, *seq;
   int64_t arrival_ms;
 } kefo_assembly_krec;
 
 /* One user record; |data| is an offset into the arena (inside its
-   blob), |pk| / |seq| / |ehk| offsets into the string buffer. */
+   blob), |seq| the Kinesis record's, |pk| its key when it is not
+   aggregated, else NULL and |pk_off| (like |ehk|) an offset into the
+   string buffer. */
 typedef struct kefo_assembly_urec {
-  size_t pk, seq, ehk, data, data_len;
+  const char *seq, *pk;
+  size_t pk_off, ehk, data, data_len;
   uint64_t sub_seq;
   int64_t arrival_ms;
 } kefo_assembly_urec;
@@ -75,8 +81,9 @@ void kefo__assembly_free(kefo_assembly *a);
 /*
  * Assembles |records|[|skip|..|n|) into user records, dropping those
  * |filter| (may be NULL) covers. On success *|out| points to *|nout|
- * records (possibly none) lent until the next call on |a|, and *|bytes|
- * (may be NULL) is the sum of their data lengths.
+ * records (possibly none) lent until the next call on |a| and while
+ * |records|' strings live (their keys and sequence numbers are not
+ * copied), and *|bytes| (may be NULL) is the sum of their data lengths.
  *
  * Returns 0, KEFO_ERR_BAD_RESPONSE (a record lacks Data, PartitionKey or
  * SequenceNumber, or its Data is not base64; a->error says which),

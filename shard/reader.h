@@ -46,6 +46,8 @@ typedef struct kefo_reader_env {
   const char *consumer_arn; /* SubscribeToShard */
   /* EFO: a subscription silent this long is renewed (0: never). */
   uint32_t inactivity_ms;
+  /* EFO: the largest event a subscription accepts (0: the format's). */
+  uint32_t max_event_bytes;
   /* Polling: records asked per call, waits between calls. */
   int get_records_max;
   uint32_t busy_ms, idle_ms;

@@ -58,10 +58,11 @@ typedef struct put_state {
   size_t in_len, in_cap;
   long long lineno;
   /* Generation. */
-  long long count; /* records to generate; -1: until the duration ends */
-  double rate;     /* records a second; 0: as fast as the producer takes */
-  size_t size;     /* bytes a generated record */
-  double duration; /* seconds; 0: none */
+  long long count;   /* records to generate; -1: until the duration ends */
+  double rate;       /* records a second; 0: as fast as the producer takes */
+  size_t size;       /* bytes a generated record */
+  double duration;   /* seconds; 0: none */
+  double progress_s; /* --progress-timeout */
   long long generated;
   double credit;
   /* A generated record refused by a would-block, put again first. */
@@ -116,6 +117,8 @@ static void usage(FILE *f) {
       "                       see one record holding many)\n"
       "  --set KEY=VALUE      a producer key of kefo-config(5), such as\n"
       "                       sink.ordered=true (repeatable)\n"
+      "  --progress-timeout S give up after S seconds without a record\n"
+      "                       written (default %d; a slow emulator)\n"
       "  --quiet              no summary on stderr\n"
       "  -h, --help, --version\n"
       "\n"
@@ -132,7 +135,8 @@ static void usage(FILE *f) {
       "Exit status: 0 every record written (generating: or stopped by one\n"
       "signal); 1 some could not be written, or lines were skipped; 2 usage\n"
       "error; 128+N stopped at once by a second signal N (130: SIGINT).\n",
-      MAX_CALL_ATTEMPTS, PROGRESS_DEADLINE_S, PROGRESS_DEADLINE_S);
+      PROGRESS_DEADLINE_S, MAX_CALL_ATTEMPTS, PROGRESS_DEADLINE_S,
+      PROGRESS_DEADLINE_S);
 }
 
 /* ---- the producer's reports --------------------------------------------- */
@@ -422,11 +426,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
       generate(st);
     }
   }
-  if (held > 0 && since(&st->t0) - st->last_progress > PROGRESS_DEADLINE_S) {
+  if (held > 0 && since(&st->t0) - st->last_progress > st->progress_s) {
     fprintf(stderr,
-            "kefo-put: %s: PutRecords: no record written within %d s (every "
+            "kefo-put: %s: PutRecords: no record written within %g s (every "
             "attempt failed or went unanswered); giving up\n",
-            st->url, PROGRESS_DEADLINE_S);
+            st->url, st->progress_s);
     st->error = 1;
     kefo_producer_stop(st->p, 0);
     return;
@@ -472,7 +476,8 @@ static int number(const char *s, double *out) {
   return errno == 0 && end != s && *end == 0 && *out >= 0 ? 0 : -1;
 }
 
-/* --count, --rate, --duration and --size: numbers >= 0. */
+/* --count, --rate, --duration, --progress-timeout and --size: numbers
+   >= 0. */
 static int number_flag(put_state *st, const char *a, const char *val) {
   double v;
 
@@ -486,6 +491,12 @@ static int number_flag(put_state *st, const char *a, const char *val) {
     st->rate = v;
   } else if (!strcmp(a, "--duration")) {
     st->duration = v;
+  } else if (!strcmp(a, "--progress-timeout")) {
+    if (v < 1) {
+      fprintf(stderr, "kefo-put: --progress-timeout must be 1 s or more\n");
+      return -1;
+    }
+    st->progress_s = v;
   } else if (v < 1 || v > MAX_RECORD_BYTES) {
     fprintf(stderr, "kefo-put: --size must be 1 to %u bytes\n",
             MAX_RECORD_BYTES);
@@ -533,7 +544,8 @@ static int takes_value(const char *a) {
       "--stream",   "--stream-arn",    "--region",
       "--endpoint", "--partition-key", "--partition-key-field",
       "--count",    "--rate",          "--duration",
-      "--size",     "--set",           NULL};
+      "--size",     "--set",           "--progress-timeout",
+      NULL};
   int i;
 
   for (i = 0; names[i]; ++i) {
@@ -738,6 +750,7 @@ int main(int argc, char **argv) {
   memset(&st, 0, sizeof(st));
   st.count = -1;
   st.size = 100;
+  st.progress_s = PROGRESS_DEADLINE_S;
   signal(SIGPIPE, SIG_IGN);
   status = parse_args(&st, argc, argv);
   if (status == CARRY_ON) {

@@ -499,6 +499,20 @@ static void test_limits(void) {
   CU_ASSERT_EQUAL(prelude_error(100, 85, 0, 0, &allocs),
                   KEFO_ERR_ES_BAD_LENGTH);
   CU_ASSERT_EQUAL(allocs, 0);
+  /* The size refused is told, for the error message. */
+  {
+    kefo_es_decoder dec;
+    uint8_t p[KEFO_ES_PRELUDE_LEN];
+    capture cap;
+
+    memset(&cap, 0, sizeof(cap));
+    make_prelude(p, 1025, 0);
+    kefo__es_decoder_init(&dec, NULL, 1024, 0, on_message, &cap);
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, p, sizeof(p)),
+                    KEFO_ERR_ES_TOO_LARGE);
+    CU_ASSERT_EQUAL(kefo__es_decoder_message_length(&dec), 1025);
+    kefo__es_decoder_free(&dec);
+  }
   /* At the limit is fine. */
   CU_ASSERT_EQUAL(prelude_error(1024, 0, 1024, 0, &allocs), 0);
   /* Limits above the format's are refused. */

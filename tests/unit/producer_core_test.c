@@ -217,6 +217,36 @@ static void test_linger(void) {
   kefo__producer_core_del(pc);
 }
 
+/* Every call slot taken with records ready to go: the owner is woken by
+   the answer, not by the clock (it was woken at once, over and over, a
+   busy loop for as long as the calls took). */
+static void test_inflight_full(void) {
+  kefo_producer_settings s = plain();
+  kefo_producer_core *pc;
+  kefo_producer_batch *b;
+  int i;
+
+  s.max_inflight = 1;
+  s.batch_max_records = 2;
+  s.record_ttl_ms = 30000;
+  pc = core(&s, 1);
+  for (i = 0; i < 4; ++i) {
+    CU_ASSERT_EQUAL(put(pc, i, NULL, NULL, 10, 0), 0);
+  }
+  b = take(pc, 0, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  CU_ASSERT_PTR_NULL(take(pc, 10, NULL));
+  /* Only the queued records' TTL is left to wait for. */
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 10), 29990);
+  answer(pc, b, 20, -1, NULL, NULL);
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 20), 0);
+  b = take(pc, 20, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  answer(pc, b, 30, -1, NULL, NULL);
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 0);
+  kefo__producer_core_del(pc);
+}
+
 static void test_full_call(void) {
   kefo_producer_settings s = plain();
   kefo_producer_core *pc;
@@ -850,6 +880,7 @@ int kefo_add_producer_core_suite(void) {
 
   if (s == NULL || !CU_add_test(s, "linger", test_linger) ||
       !CU_add_test(s, "full call", test_full_call) ||
+      !CU_add_test(s, "in flight full", test_inflight_full) ||
       !CU_add_test(s, "aggregation", test_aggregation) ||
       !CU_add_test(s, "partial failure", test_partial_failure) ||
       !CU_add_test(s, "final error", test_final_error) ||
