@@ -22,7 +22,9 @@ void kefo__assembly_init(kefo_assembly *a, const kefo_mem *mem) {
 }
 
 void kefo__assembly_free(kefo_assembly *a) {
-  kefo__buf_free(&a->arena);
+  kefo__mem_big_free(a->mem, a->arena.data, a->arena.cap);
+  a->arena.data = NULL;
+  a->arena.cap = 0;
   kefo__buf_free(&a->strings);
   kefo__mem_free(a->mem, a->krecs);
   kefo__mem_free(a->mem, a->urecs);
@@ -90,6 +92,36 @@ static int on_user_record(const kefo_kpl_record *r, void *ud) {
   return 0;
 }
 
+/*
+ * Makes the (empty) arena hold |total| bytes. Its old contents are not
+ * needed, so a bigger block replaces it rather than growing it, and one
+ * of 2 MiB or more comes in huge pages (kefo__mem_big_alloc): the arena
+ * of an event of 10,000 records of 1 KiB is 10 MB, 2,500 page faults of
+ * about 12 us each on the benchmark VM when it first fills.
+ */
+static int arena_reserve(kefo_assembly *a, size_t total) {
+  size_t cap;
+  uint8_t *p;
+
+  if (total <= a->arena.cap) {
+    return 0;
+  }
+  kefo__mem_big_free(a->mem, a->arena.data, a->arena.cap);
+  a->arena.data = NULL;
+  a->arena.cap = 0;
+  cap = total + total / 8;
+  if (cap < total) {
+    cap = total;
+  }
+  p = kefo__mem_big_alloc(a->mem, cap, &cap);
+  if (p == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  a->arena.data = p;
+  a->arena.cap = cap;
+  return 0;
+}
+
 /* First pass: every record's Data decoded into the arena, its key and
    sequence number into the string buffer. */
 static int decode_all(kefo_assembly *a, const kefo_wire_record *records,
@@ -101,7 +133,7 @@ static int decode_all(kefo_assembly *a, const kefo_wire_record *records,
   for (i = skip; i < n; ++i) {
     total += kefo__base64_decoded_max(records[i].data_len);
   }
-  if (kefo__buf_reserve(&a->arena, total) != 0) {
+  if (arena_reserve(a, total) != 0) {
     return KEFO_ERR_NOMEM;
   }
   for (i = skip; i < n; ++i) {

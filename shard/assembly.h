@@ -56,7 +56,7 @@ typedef struct kefo_assembly_urec {
    nothing. */
 typedef struct kefo_assembly {
   const kefo_mem *mem;
-  kefo_buf arena;
+  kefo_buf arena; /* its block from kefo__mem_big_alloc, not grown */
   kefo_buf strings;
   kefo_assembly_krec *krecs;
   size_t nkrecs, krecs_cap;
