@@ -8,7 +8,10 @@
 
 #include <string.h>
 
+#include "base/base64.h"
 #include "base/json_writer.h"
+#include "base/md5.h"
+#include "shard/kpl.h"
 #include "base/mem.h"
 #include "base/retry.h"
 
@@ -84,9 +87,75 @@ static size_t entry_bytes(const kefo_producer_core *pc, const pentry *e) {
   return rec_bytes(e->recs.head);
 }
 
-/* Appends entry |e| to the body; for an aggregate, the aggregator still
-   holds it. */
-static int write_entry(kefo_producer_core *pc, const pentry *e, kefo_buf *body,
+/* The base64 characters an aggregate's last bytes take: its digest and
+   the 0 to 2 protobuf bytes before it that share a group with it. */
+#define AGG_TAIL_CHARS 24
+
+/* Appends the base64 of the aggregate |a| holds, in quotes, leaving room
+   for its end: the bytes go to pc->blob, without their MD5 trailer, which
+   digest_aggregates writes with the call's other aggregates. */
+static int write_aggregate(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
+  size_t head, w;
+  int rv;
+
+  e->blob_off = pc->blob.len;
+  rv = kefo__kpl_aggregator_finish_undigested(pc->agg, &pc->blob);
+  if (rv != 0) {
+    return rv;
+  }
+  e->blob_len = pc->blob.len - e->blob_off;
+  /* Whole groups of three bytes before the trailer are final now. */
+  head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3;
+  rv = kefo__buf_reserve(body,
+                         kefo__base64_encoded_len(head) + AGG_TAIL_CHARS + 2);
+  if (rv != 0) {
+    return rv;
+  }
+  body->data[body->len++] = '"';
+  kefo__base64_encode(body->data + body->len, body->cap - body->len,
+                      pc->blob.data + e->blob_off, head, &w);
+  body->len += w;
+  e->body_tail = body->len;
+  body->len += AGG_TAIL_CHARS;
+  body->data[body->len++] = '"';
+  return 0;
+}
+
+/* Hashes the aggregates of batch |b| together (kefo__md5_many: one per
+   vector lane) and writes the base64 of each one's end in its room. */
+static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
+                              kefo_buf *body) {
+  enum { CHUNK = 128 };
+  kefo_md5_job jobs[CHUNK];
+  size_t idx[CHUNK];
+  size_t i = 0, n, k;
+
+  while (i < b->n) {
+    for (n = 0; i < b->n && n < CHUNK; i++) {
+      const pentry *e = &b->entries[i];
+      uint8_t *blob = pc->blob.data + e->blob_off;
+      if (!e->aggregated) {
+        continue;
+      }
+      jobs[n].data = blob + KEFO_KPL_MAGIC_LEN;
+      jobs[n].len = e->blob_len - KEFO_KPL_MAGIC_LEN - KEFO_KPL_DIGEST_LEN;
+      jobs[n].out = blob + e->blob_len - KEFO_KPL_DIGEST_LEN;
+      idx[n++] = i;
+    }
+    kefo__md5_many(jobs, n);
+    for (k = 0; k < n; k++) {
+      const pentry *e = &b->entries[idx[k]];
+      size_t head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3, w;
+      kefo__base64_encode(body->data + e->body_tail, AGG_TAIL_CHARS,
+                          pc->blob.data + e->blob_off + head,
+                          e->blob_len - head, &w);
+    }
+  }
+}
+
+/* Appends entry |e| to the body; an aggregate's trailer is left to
+   digest_aggregates. */
+static int write_entry(kefo_producer_core *pc, pentry *e, kefo_buf *body,
                        int first) {
   const prec *r = e->recs.head;
   char dec[KEFO_HASH_KEY_DEC_LEN];
@@ -94,11 +163,7 @@ static int write_entry(kefo_producer_core *pc, const pentry *e, kefo_buf *body,
 
   rv = kefo__buf_append_str(body, first ? "{\"Data\":" : ",{\"Data\":");
   if (rv == 0 && e->aggregated) {
-    kefo__buf_reset(&pc->blob);
-    rv = kefo__kpl_aggregator_finish(pc->agg, &pc->blob);
-    if (rv == 0) {
-      rv = kefo__json_append_base64(body, pc->blob.data, pc->blob.len);
-    }
+    rv = write_aggregate(pc, e, body);
   } else if (rv == 0) {
     rv = kefo__json_append_base64(body, rec_data(r), r->len);
   }
@@ -207,6 +272,7 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
   if (b == NULL) {
     return KEFO_ERR_NOMEM;
   }
+  kefo__buf_reset(&pc->blob);
   rv = write_head(body, stream_name, stream_arn);
   for (i = 0; rv == 0 && i < pc->nmap; ++i) {
     pshard *sh = pc->map[(pc->rr + i) % pc->nmap];
@@ -219,6 +285,7 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
     rv = 0;
   }
   if (rv == 0 && b->n > 0) {
+    digest_aggregates(pc, b, body);
     rv = kefo__buf_append_str(body, "]}");
   }
   if (rv != 0 || b->n == 0) {

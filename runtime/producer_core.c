@@ -66,10 +66,8 @@ int kefo__producer_core_new(kefo_producer_core **out,
   pc->user_data = user_data;
   kefo__buf_init(&pc->blob, mem);
   kefo__fifo_arena_init(&pc->arena, mem, 0);
-  if ((rv = kefo__hash_key_hasher_new(&pc->hasher, mem)) != 0 ||
-      (settings->aggregate &&
-       (rv = kefo__kpl_aggregator_new(&pc->agg, mem)) != 0)) {
-    kefo__hash_key_hasher_del(pc->hasher);
+  if (settings->aggregate &&
+      (rv = kefo__kpl_aggregator_new(&pc->agg, mem)) != 0) {
     kefo__mem_free(mem, pc);
     return rv;
   }
@@ -113,7 +111,6 @@ void kefo__producer_core_del(kefo_producer_core *pc) {
   kefo__mem_free(pc->mem, pc->flushes);
   kefo__mem_free(pc->mem, pc->done_tokens);
   kefo__kpl_aggregator_del(pc->agg);
-  kefo__hash_key_hasher_del(pc->hasher);
   kefo__buf_free(&pc->blob);
   kefo__fifo_arena_trim(&pc->arena);
   kefo__mem_free(pc->mem, pc);
@@ -355,7 +352,8 @@ int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
     rv = kefo__hash_key_parse(&key, ehk, ehk_len);
   } else {
     ehk_len = 0;
-    rv = kefo__hash_key_hash(pc->hasher, &key, pk, pk_len);
+    kefo__hash_key_from_partition_key(&key, pk, pk_len);
+    rv = 0;
   }
   if (rv != 0) {
     return rv;

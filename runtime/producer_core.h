@@ -140,8 +140,7 @@ int kefo__producer_core_map_stale(const kefo_producer_core *pc);
  * key, a bad explicit hash key, data above 1 MiB with the key),
  * KEFO_ERR_WOULD_BLOCK (the buffer is full: nothing queued; the owner is
  * told when there is room, see kefo_producer_core_wants_room),
- * KEFO_ERR_INVALID_STATE (stopping or stopped), KEFO_ERR_CRYPTO (MD5) or
- * KEFO_ERR_NOMEM.
+ * KEFO_ERR_INVALID_STATE (stopping or stopped) or KEFO_ERR_NOMEM.
  */
 int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
                             size_t pk_len, const char *ehk, size_t ehk_len,

@@ -59,6 +59,10 @@ typedef struct pentry {
   pshard *shard;
   pqueue recs;
   int aggregated;
+  /* An aggregate's bytes in the core's |blob| and where the body keeps
+     room for the base64 of its end: filled once the call's aggregates are
+     hashed together (producer_batch.c). */
+  size_t blob_off, blob_len, body_tail;
 } pentry;
 
 struct kefo_producer_batch {
@@ -104,7 +108,8 @@ struct kefo_producer_core {
   size_t ndone, done_cap;
   int64_t next_token;
   kefo_kpl_aggregator *agg;
-  kefo_hash_key_hasher *hasher;
+  /* The aggregates of the call being built, one after the other; kept
+     between calls so that its pages are not mapped again for each. */
   kefo_buf blob;
   kefo_put_stats st;
   /* The producer's log hook (lent; NULL: none). */

@@ -4,10 +4,8 @@
 #include "config.h"
 
 #include "shard/hash_key.h"
-#include "shard/md5.h"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
+#include "base/md5.h"
 
 #include <kefo/kefo.h>
 
@@ -92,24 +90,12 @@ int kefo__hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b) {
   return 0;
 }
 
-int kefo__hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
-                                      size_t len) {
-  uint8_t d[EVP_MAX_MD_SIZE];
-  unsigned int dlen = 0;
-  int ok;
+void kefo__hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
+                                       size_t len) {
+  uint8_t d[KEFO_MD5_LEN];
 
-  /* A failure must not leave errors queued: SSL_get_error on this thread
-     would read them as its own. */
-  ERR_set_mark();
-  ok = EVP_Digest(pk, len, d, &dlen, EVP_md5(), NULL) &&
-       dlen == KEFO_HASH_KEY_DIGEST_LEN;
-  if (!ok) {
-    ERR_pop_to_mark();
-    return KEFO_ERR_CRYPTO;
-  }
-  ERR_clear_last_mark();
+  kefo__md5(pk, len, d);
   kefo__hash_key_from_digest(key, d);
-  return 0;
 }
 
 int kefo__hash_range_init(kefo_hash_range *range, const char *start,
@@ -129,49 +115,4 @@ int kefo__hash_range_contains(const kefo_hash_range *range,
                               const kefo_hash_key *key) {
   return kefo__hash_key_cmp(key, &range->start) >= 0 &&
          kefo__hash_key_cmp(key, &range->end) <= 0;
-}
-
-struct kefo_hash_key_hasher {
-  const kefo_mem *mem;
-  kefo_md5 md5;
-};
-
-int kefo__hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem) {
-  kefo_hash_key_hasher *h;
-  uint8_t d[KEFO_MD5_LEN];
-  int rv;
-
-  mem = kefo__mem_or_default(mem);
-  h = kefo__mem_calloc(mem, 1, sizeof(*h));
-  if (h == NULL) {
-    return KEFO_ERR_NOMEM;
-  }
-  h->mem = mem;
-  /* One digest now: an OpenSSL without MD5 is refused here, not at the
-     first record. */
-  if ((rv = kefo__md5_digest(&h->md5, "", 0, d)) != 0) {
-    kefo__hash_key_hasher_del(h);
-    return rv;
-  }
-  *out = h;
-  return 0;
-}
-
-void kefo__hash_key_hasher_del(kefo_hash_key_hasher *h) {
-  if (h == NULL) {
-    return;
-  }
-  kefo__md5_free(&h->md5);
-  kefo__mem_free(h->mem, h);
-}
-
-int kefo__hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
-                        const char *pk, size_t len) {
-  uint8_t d[KEFO_MD5_LEN];
-  int rv = kefo__md5_digest(&h->md5, pk, len, d);
-
-  if (rv == 0) {
-    kefo__hash_key_from_digest(key, d);
-  }
-  return rv;
 }

@@ -53,40 +53,12 @@ int kefo__hash_key_cmp(const kefo_hash_key *a, const kefo_hash_key *b);
 
 /*
  * Stores in |*key| the hash key Kinesis gives the partition key |pk| of
- * |len| bytes: its MD5 read as a big-endian 128-bit number.
- *
- * Returns 0 or KEFO_ERR_CRYPTO (OpenSSL could not compute MD5).
+ * |len| bytes: its MD5 read as a big-endian 128-bit number. kefo's own
+ * MD5 (base/md5.h): it cannot fail, and costs less than OpenSSL's EVP
+ * calls for a short key.
  */
-int kefo__hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
-                                      size_t len);
-
-/*
- * Hashes partition keys as kefo__hash_key_from_partition_key does, for a
- * caller that hashes many (the producer, once per record): the MD5
- * method is looked up and the digest context made once, not per key,
- * which is most of what one EVP_Digest call costs for a short key.
- */
-typedef struct kefo_hash_key_hasher kefo_hash_key_hasher;
-
-/*
- * Creates a hasher (allocated by OpenSSL and |mem|).
- *
- * Returns 0, KEFO_ERR_NOMEM or KEFO_ERR_CRYPTO (no MD5 in this OpenSSL,
- * as under a FIPS-only provider).
- */
-int kefo__hash_key_hasher_new(kefo_hash_key_hasher **out, const kefo_mem *mem);
-
-/* Frees |h|. NULL is allowed. */
-void kefo__hash_key_hasher_del(kefo_hash_key_hasher *h);
-
-/*
- * Stores in |*key| the hash key of the partition key |pk| of |len|
- * bytes, as kefo__hash_key_from_partition_key.
- *
- * Returns 0 or KEFO_ERR_CRYPTO.
- */
-int kefo__hash_key_hash(kefo_hash_key_hasher *h, kefo_hash_key *key,
-                        const char *pk, size_t len);
+void kefo__hash_key_from_partition_key(kefo_hash_key *key, const char *pk,
+                                       size_t len);
 
 /*
  * Sets up |range| from a shard's StartingHashKey and EndingHashKey

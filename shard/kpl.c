@@ -6,7 +6,7 @@
  */
 #include "shard/kpl.h"
 #include "shard/kpl_format.h"
-#include "shard/md5.h"
+#include "base/md5.h"
 
 #include <string.h>
 
@@ -47,7 +47,6 @@ typedef struct kpl_ctx {
   kefo_kpl_on_record on_record;
   void *user_data;
   kefo_kpl_result result;
-  kefo_md5 md5;
   /* The protobuf between the magic and the trailer. */
   const uint8_t *pb;
   const uint8_t *pb_end;
@@ -67,15 +66,11 @@ typedef struct kpl_ctx {
   uint8_t *hash_state;
 } kpl_ctx;
 
-static int hash_of_pk(kefo_md5 *m, kefo_hash_key *key, const char *pk,
-                      size_t len) {
+static void hash_of_pk(kefo_hash_key *key, const char *pk, size_t len) {
   uint8_t d[KEFO_KPL_DIGEST_LEN];
 
-  if (kefo__md5_digest(m, pk, len, d) != 0) {
-    return KEFO_ERR_CRYPTO;
-  }
+  kefo__md5(pk, len, d);
   kefo__hash_key_from_digest(key, d);
-  return 0;
 }
 
 /*
@@ -350,10 +345,7 @@ static int record_hash(kpl_ctx *c, const kpl_rec *r, kefo_hash_key *out) {
       rv = kefo__hash_key_parse(&c->hashes[i], k->s, k->len);
       c->hash_state[i] = rv == 0 ? HASH_OK : HASH_BAD;
     } else {
-      rv = hash_of_pk(&c->md5, &c->hashes[i], k->s, k->len);
-      if (rv != 0) {
-        return rv;
-      }
+      hash_of_pk(&c->hashes[i], k->s, k->len);
       c->hash_state[i] = HASH_OK;
     }
   }
@@ -480,10 +472,7 @@ static int try_aggregate(kpl_ctx *c) {
   }
   c->pb = c->blob + KEFO_KPL_MAGIC_LEN;
   c->pb_end = c->blob + c->len - KEFO_KPL_DIGEST_LEN;
-  if (kefo__md5_digest(&c->md5, c->pb, (size_t)(c->pb_end - c->pb), digest) !=
-      0) {
-    return KEFO_ERR_CRYPTO;
-  }
+  kefo__md5(c->pb, (size_t)(c->pb_end - c->pb), digest);
   if (memcmp(digest, c->pb_end, KEFO_KPL_DIGEST_LEN) != 0 ||
       scan_aggregate(c) != 0) {
     return KPL_PASS_THROUGH;
@@ -520,7 +509,6 @@ fail_alloc:
 
 static int deliver_whole(kpl_ctx *c) {
   kefo_kpl_record rec;
-  int rv;
 
   memset(&rec, 0, sizeof(rec));
   rec.data = c->blob;
@@ -528,10 +516,7 @@ static int deliver_whole(kpl_ctx *c) {
   rec.partition_key = c->outer_pk;
   rec.partition_key_len = c->outer_pk_len;
   if ((c->flags & KEFO_KPL_HASH_KEYS) && c->outer_pk != NULL) {
-    rv = hash_of_pk(&c->md5, &rec.hash_key, c->outer_pk, c->outer_pk_len);
-    if (rv != 0) {
-      return rv;
-    }
+    hash_of_pk(&rec.hash_key, c->outer_pk, c->outer_pk_len);
     rec.hash_key_valid = 1;
   }
   c->result.aggregated = 0;
@@ -573,7 +558,6 @@ int kefo__kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
     memset(&c.result, 0, sizeof(c.result));
     rv = deliver_whole(&c);
   }
-  kefo__md5_free(&c.md5);
 
 fail_args:
   if (result != NULL) {

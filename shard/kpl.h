@@ -99,17 +99,14 @@ typedef struct kefo_kpl_result {
  * |mem| (NULL: default) serves one allocation per aggregate, for the key
  * tables: 16 bytes per table entry on 64-bit hosts (33 with hash keys or
  * a range), and each entry takes 2 or more bytes of |len|. Pass-through
- * blobs and aggregates without tables allocate nothing. OpenSSL's MD5
- * allocates through OpenSSL. |opts| may be NULL. |result| (may be NULL) is
- * filled on every return.
+ * blobs and aggregates without tables allocate nothing. |opts| may be NULL.
+ * |result| (may be NULL) is filled on every return.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (no callback, or NULL |blob| with
  * |len| > 0), KEFO_ERR_NOMEM (allocation failed; nothing was delivered,
- * so the call may be retried), KEFO_ERR_CRYPTO (OpenSSL could not compute
- * MD5; nothing was delivered),
- * KEFO_ERR_CALLBACK_FAILURE (records before the failing one were
- * delivered) or KEFO_ERR_INVALID_STATE (a bug: the delivery pass read
- * bytes other than the check pass had passed).
+ * so the call may be retried), KEFO_ERR_CALLBACK_FAILURE (records before the
+ * failing one were delivered) or KEFO_ERR_INVALID_STATE (a bug: the delivery
+ * pass read bytes other than the check pass had passed).
  */
 int kefo__kpl_deaggregate(const kefo_mem *mem, const uint8_t *blob, size_t len,
                           const char *partition_key, size_t partition_key_len,

@@ -6,13 +6,10 @@
  */
 #include "shard/kpl_aggregate.h"
 #include "shard/kpl_format.h"
-#include "shard/md5.h"
 
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-
+#include "base/md5.h"
 #include "shard/hash_key.h"
 #include "shard/kpl.h"
 
@@ -59,7 +56,6 @@ struct kefo_kpl_aggregator {
   size_t pb_len;
   /* Fetched on the first finish and kept: fetching MD5 again for every
      aggregate would cost more than hashing a small one. */
-  kefo_md5 md5;
 };
 
 /* The new key a record brings, or what it shares: see record_plan. */
@@ -340,7 +336,6 @@ void kefo__kpl_aggregator_del(kefo_kpl_aggregator *a) {
   table_free(&a->pk, &a->mem);
   table_free(&a->ehk, &a->mem);
   kefo__buf_free(&a->recs);
-  kefo__md5_free(&a->md5);
   kefo__mem_free(&a->mem, a);
 }
 
@@ -457,6 +452,18 @@ static uint8_t *write_table(uint8_t *p, const kpl_table *t, uint8_t tag) {
 }
 
 int kefo__kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
+  size_t start = out != NULL ? out->len : 0;
+  int rv = kefo__kpl_aggregator_finish_undigested(a, out);
+
+  if (rv == 0) {
+    uint8_t *pb = out->data + start + KEFO_KPL_MAGIC_LEN;
+    kefo__md5(pb, a->pb_len, pb + a->pb_len);
+  }
+  return rv;
+}
+
+int kefo__kpl_aggregator_finish_undigested(kefo_kpl_aggregator *a,
+                                           kefo_buf *out) {
   size_t total;
   uint8_t *pb, *p;
   int rv;
@@ -470,7 +477,7 @@ int kefo__kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
     rv = KEFO_ERR_NOMEM;
     goto fail;
   }
-  /* Written past out->len, which moves only once the MD5 is there: a
+  /* Written past out->len, which moves only once every byte is there: a
      failure leaves |out| as it was. */
   p = out->data + out->len;
   memcpy(p, kefo__kpl_magic, KEFO_KPL_MAGIC_LEN);
@@ -489,11 +496,8 @@ int kefo__kpl_aggregator_finish(kefo_kpl_aggregator *a, kefo_buf *out) {
     rv = KEFO_ERR_INVALID_STATE;
     goto fail;
   }
-  rv = kefo__md5_digest(&a->md5, pb, a->pb_len, p);
-  if (rv != 0) {
-    goto fail;
-  }
   out->len += total;
+  rv = 0;
 
 fail:
   return rv;

@@ -950,7 +950,7 @@ KEFO_EXTERN int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (a NULL or malformed argument, or
  * key and data above 1 MiB), KEFO_ERR_WOULD_BLOCK (the buffer is full:
  * nothing queued; on_writable follows), KEFO_ERR_INVALID_STATE (stopping
- * or stopped), KEFO_ERR_CRYPTO or KEFO_ERR_NOMEM.
+ * or stopped) or KEFO_ERR_NOMEM.
  */
 KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
                                   const char *explicit_hash_key,

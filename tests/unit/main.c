@@ -27,6 +27,7 @@ static const add_suite_fn suites[] = {
     kefo_add_producer_core_suite, kefo_add_time_suite,
     kefo_add_json_string_suite,   kefo_add_fifo_arena_suite,
     kefo_add_prom_text_suite,     kefo_add_log_suite,
+    kefo_add_md5_suite,
 };
 
 int main(int argc, char **argv) {
