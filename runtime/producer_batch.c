@@ -22,6 +22,28 @@ static int may_send(const kefo_producer_core *pc, const pshard *sh,
          !(pc->s.ordered && sh->inflight > 0);
 }
 
+/* Moves the head record of |sh| into |e|, counting the attempt now,
+   while the record is in cache: a pass over a call's records afterwards
+   missed the cache on most of them (15% of the CPU of aggregated 100 B
+   records, perf). */
+static void take_record(pshard *sh, pentry *e) {
+  prec *r = q_pop(&sh->q);
+
+  ++r->attempts;
+  q_push_back(&e->recs, r);
+}
+
+/* Puts the records of |recs| back in front of |sh|'s queue, as if they had
+   not been taken. */
+static void untake(pshard *sh, pqueue *recs) {
+  prec *r;
+
+  for (r = recs->head; r != NULL; r = r->next) {
+    --r->attempts;
+  }
+  q_prepend(&sh->q, recs);
+}
+
 /* Takes the next entry of |sh| into |e|, within |room| bytes of the
    call and the shard's tokens: one record, or an aggregate of as many as
    fit. Returns 0, 1 (nothing fits now) or an error. */
@@ -62,16 +84,20 @@ static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
       rv = kefo__kpl_aggregator_add(pc->agg, rec_pk(r), r->pk_len, rec_ehk(r),
                                     r->ehk_len, rec_data(r), r->len);
       if (rv != 0) {
-        /* the taken ones go back */
-        q_prepend(&sh->q, &e->recs);
+        untake(sh, &e->recs);
         return rv;
       }
-      q_push_back(&e->recs, q_pop(&sh->q));
+      take_record(sh, e);
+      if (sh->q.head != NULL) {
+        /* The next record's header and data, while this one is added. */
+        __builtin_prefetch(sh->q.head);
+        __builtin_prefetch((const char *)sh->q.head + 64);
+      }
     }
     e->aggregated = e->recs.n > 1;
   }
   if (e->recs.n == 0) {
-    q_push_back(&e->recs, q_pop(&sh->q));
+    take_record(sh, e);
   }
   if (e->recs.n == 1) {
     e->aggregated = 0;
@@ -209,7 +235,7 @@ static int write_head(kefo_buf *body, const char *name, const char *arn) {
 static void unbuild(kefo_producer_core *pc, kefo_producer_batch *b) {
   while (b->n > 0) {
     pentry *e = &b->entries[--b->n];
-    q_prepend(&e->shard->q, &e->recs);
+    untake(e->shard, &e->recs);
   }
   kefo__mem_free(pc->mem, b);
 }
@@ -237,9 +263,7 @@ static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
       rv = write_entry(pc, e, body, b->n == 0);
     }
     if (rv != 0) {
-      if (e->recs.n) {
-        q_prepend(&sh->q, &e->recs);
-      }
+      untake(sh, &e->recs);
       return rv;
     }
     eb = entry_bytes(pc, e);
@@ -294,11 +318,7 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
     return rv;
   }
   for (i = 0; i < b->n; ++i) {
-    prec *r;
     ++b->entries[i].shard->inflight;
-    for (r = b->entries[i].recs.head; r; r = r->next) {
-      ++r->attempts;
-    }
     /* An entry of several records of one shard counts once per shard. */
     if (i > 0 && b->entries[i].shard == b->entries[i - 1].shard) {
       --b->entries[i].shard->inflight;
@@ -436,7 +456,7 @@ static void entry_done(kefo_producer_core *pc, pentry *e,
                        const kefo_producer_entry_result *res, int64_t now_ms) {
   kefo_error_info info;
   uint64_t sub = 0;
-  prec *r;
+  prec *r, *next;
 
   if (res->error_code == NULL) {
     if (res->shard_id == NULL || res->sequence_number == NULL) {
@@ -454,7 +474,17 @@ static void entry_done(kefo_producer_core *pc, pentry *e,
     }
     e->shard->failures = 0;
     ++pc->st.kinesis_records;
-    while ((r = q_pop(&e->recs)) != NULL) {
+    /* A record was last read when its call was built, a call of records
+       ago: each misses the cache, so the next one is fetched while this
+       one is acknowledged, and the list is not unlinked record by record
+       (which wrote to the next record at once). */
+    r = e->recs.head;
+    memset(&e->recs, 0, sizeof(e->recs));
+    for (; r != NULL; r = next) {
+      next = r->next;
+      if (next != NULL) {
+        __builtin_prefetch(next);
+      }
       kefo__producer_core_ack(pc, r, res->shard_id, res->sequence_number,
                               e->aggregated ? sub : 0, e->aggregated);
       ++sub;
