@@ -107,6 +107,9 @@ struct kefo_producer_core {
   int64_t *done_tokens;
   size_t ndone, done_cap;
   int64_t next_token;
+  /* Records put whose partition keys are not hashed yet, in put order:
+     hashed KEFO_PRODUCER_STAGED at a time (producer_core.c). */
+  pqueue staged;
   kefo_kpl_aggregator *agg;
   /* The aggregates of the call being built, one after the other; kept
      between calls so that its pages are not mapped again for each. */
@@ -187,6 +190,8 @@ void kefo__producer_core_rehome(kefo_producer_core *pc, pqueue *from,
                                 int front);
 /* Reports |r| written, or failed with |err| (or |code| and |message|),
    and frees it. */
+/* Hashes the staged records' keys and queues them at their shards. */
+void kefo__producer_core_route_staged(kefo_producer_core *pc);
 void kefo__producer_core_ack(kefo_producer_core *pc, prec *r,
                              const char *shard_id, const char *seq,
                              uint64_t sub, int aggregated);

@@ -15,6 +15,7 @@
 
 #include "base/base64.h"
 #include "runtime/producer_core.h"
+#include "shard/hash_key.h"
 #include "shard/kpl.h"
 #include "tests/support/failmalloc.h"
 #include "tests/support/fake_clock.h"
@@ -408,6 +409,96 @@ static void test_fail_on_error(void) {
   b = take(pc, 100, NULL);
   answer(pc, b, 110, 0, "InternalFailure", NULL);
   CU_ASSERT_EQUAL(S.fails[0], 1);
+  kefo__producer_core_del(pc);
+}
+
+/* The shard of 4 equal ones (set_map) that owns |key|. */
+static const char *shard_of4(const kefo_hash_key *key) {
+  static const char *names[] = {"shard-0", "shard-1", "shard-2", "shard-3"};
+  return names[key->hi / (UINT64_MAX / 4 + 1)];
+}
+
+/* Records wait on a stage until 16 keys can be hashed at once: every other
+   way out of the core sees them, and each lands on the shard its key
+   names, in put order, across the stage's boundaries and mixed with
+   records that carry their own hash keys. */
+static void test_staged(void) {
+  kefo_producer_settings s = plain();
+  kefo_producer_entry_result res[KEFO_PRODUCER_MAX_ENTRIES];
+  static char seqs[KEFO_PRODUCER_MAX_ENTRIES][16];
+  static char ehks[4][48];
+  kefo_producer_core *pc;
+  kefo_producer_batch *b;
+  kefo_hash_key k;
+  cJSON *j, *e;
+  int i, n, total = 0, last[4] = {-1, -1, -1, -1};
+
+  /* Fewer than a stage: expiry and a failure of everything see them. */
+  s.record_ttl_ms = 1000;
+  pc = core(&s, 4);
+  for (i = 0; i < 5; ++i) {
+    CU_ASSERT_EQUAL(put(pc, i, NULL, NULL, 10, 0), 0);
+  }
+  kefo__producer_core_expire(pc, 1000);
+  for (i = 0; i < 5; ++i) {
+    CU_ASSERT_EQUAL(S.fails[i], 1);
+  }
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 0);
+  kefo__producer_core_del(pc);
+  pc = core(&s, 4);
+  for (i = 0; i < 3; ++i) {
+    CU_ASSERT_EQUAL(put(pc, i, NULL, NULL, 10, 0), 0);
+  }
+  kefo__producer_core_fail_all(pc, KEFO_ERR_CANCELLED, "stopped", 1);
+  for (i = 0; i < 3; ++i) {
+    CU_ASSERT_EQUAL(S.fails[i], 1);
+  }
+  kefo__producer_core_del(pc);
+
+  /* 77 records, every fifth with an explicit hash key into shard i % 4. */
+  s = plain();
+  pc = core(&s, 4);
+  for (i = 0; i < 4; ++i) {
+    k.hi = (uint64_t)i * (UINT64_MAX / 4 + 1) + 12345;
+    k.lo = 0;
+    kefo__hash_key_format(ehks[i], &k);
+  }
+  for (i = 0; i < 77; ++i) {
+    CU_ASSERT_EQUAL(put(pc, i, NULL, i % 5 == 0 ? ehks[i % 4] : NULL, 10, 0),
+                    0);
+  }
+  while ((b = take(pc, 1000, &j)) != NULL) {
+    n = 0;
+    memset(res, 0, sizeof(res));
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "Records")) {
+      const cJSON *ehk = cJSON_GetObjectItem(e, "ExplicitHashKey");
+      const char *pk = cJSON_GetObjectItem(e, "PartitionKey")->valuestring;
+      if (ehk != NULL) {
+        CU_ASSERT_EQUAL(kefo__hash_key_parse(&k, ehk->valuestring,
+                                             strlen(ehk->valuestring)),
+                        0);
+      } else {
+        kefo__hash_key_from_partition_key(&k, pk, strlen(pk));
+      }
+      snprintf(seqs[n], sizeof(seqs[n]), "%d", n + 1);
+      res[n].shard_id = shard_of4(&k);
+      res[n].sequence_number = seqs[n];
+      /* In put order within its shard. */
+      CU_ASSERT(atoi(pk + 2) > last[res[n].shard_id[6] - '0']);
+      last[res[n].shard_id[6] - '0'] = atoi(pk + 2);
+      n++;
+    }
+    CU_ASSERT_EQUAL(
+        kefo__producer_core_done(pc, b, res, (size_t)n, 0, NULL, 1000), 0);
+    total += n;
+    cJSON_Delete(j);
+  }
+  CU_ASSERT_EQUAL(total, 77);
+  for (i = 0; i < 77; ++i) {
+    CU_ASSERT_EQUAL(S.acks[i], 1);
+  }
+  /* Each answer named the shard the record was queued at. */
+  CU_ASSERT_EQUAL(kefo__producer_core_map_stale(pc), 0);
   kefo__producer_core_del(pc);
 }
 
@@ -894,6 +985,7 @@ int kefo_add_producer_core_suite(void) {
       !CU_add_test(s, "shard map", test_shard_map) ||
       !CU_add_test(s, "rate limit", test_rate_limit) ||
       !CU_add_test(s, "bad arguments", test_bad_arguments) ||
+      !CU_add_test(s, "staged", test_staged) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
   }
