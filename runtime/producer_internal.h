@@ -87,6 +87,8 @@ struct kefo_producer_core {
   pshard *all;
   /* The open shards sorted by range, and records waiting for a map. */
   pshard **map;
+  /* Each map entry's range start, in the same allocation (shard_for). */
+  kefo_hash_key *map_starts;
   size_t nmap;
   pshard unmapped;
   size_t rr;

@@ -502,6 +502,54 @@ static void test_staged(void) {
   kefo__producer_core_del(pc);
 }
 
+/* A map with holes: a key below the first shard, between two, or above
+   the last waits unmapped; a key on a shard's first or last hash key is
+   that shard's. */
+static void test_map_holes(void) {
+  kefo_producer_settings s = plain();
+  kefo_producer_shard_info info[2];
+  static const kefo_hash_key keys[] = {{0, 0}, {1, 0}, {2, UINT64_MAX}, {3, 7},
+                                       {5, 0}, {6, 5}, {6, 6}};
+  static const int mapped[] = {0, 1, 1, 0, 1, 1, 0};
+  char ehk[7][48];
+  kefo_producer_core *pc = core(&s, 0);
+  kefo_producer_batch *b;
+  cJSON *j, *e;
+  int i, n = 0;
+
+  info[0].shard_id = "shard-a";
+  info[0].range.start.hi = 1;
+  info[0].range.start.lo = 0;
+  info[0].range.end.hi = 2;
+  info[0].range.end.lo = UINT64_MAX;
+  info[1].shard_id = "shard-b";
+  info[1].range.start.hi = 5;
+  info[1].range.start.lo = 0;
+  info[1].range.end.hi = 6;
+  info[1].range.end.lo = 5;
+  CU_ASSERT_EQUAL_FATAL(kefo__producer_core_set_shards(pc, info, 2, 0), 0);
+  for (i = 0; i < 7; ++i) {
+    kefo__hash_key_format(ehk[i], &keys[i]);
+    CU_ASSERT_EQUAL(put(pc, i, NULL, ehk[i], 10, 0), 0);
+  }
+  b = take(pc, 1000, &j);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "Records")) {
+    const char *pk = cJSON_GetObjectItem(e, "PartitionKey")->valuestring;
+    i = atoi(pk + 2);
+    CU_ASSERT(mapped[i]);
+    CU_ASSERT_STRING_EQUAL(
+        cJSON_GetObjectItem(e, "ExplicitHashKey")->valuestring, ehk[i]);
+    n++;
+  }
+  CU_ASSERT_EQUAL(n, 4);
+  /* The other three wait for a map that has them. */
+  CU_ASSERT_PTR_NULL(take(pc, 2000, NULL));
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 7);
+  cJSON_Delete(j);
+  kefo__producer_core_del(pc);
+}
+
 static void test_ttl(void) {
   kefo_producer_settings s = plain();
   kefo_producer_core *pc;
@@ -986,6 +1034,7 @@ int kefo_add_producer_core_suite(void) {
       !CU_add_test(s, "rate limit", test_rate_limit) ||
       !CU_add_test(s, "bad arguments", test_bad_arguments) ||
       !CU_add_test(s, "staged", test_staged) ||
+      !CU_add_test(s, "map holes", test_map_holes) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
   }
