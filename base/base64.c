@@ -55,14 +55,78 @@ size_t kefo__base64_decoded_max(size_t n) {
   return n / 4 * 3;
 }
 
+#ifdef KEFO_BASE64_AVX2
+/*
+ * 24 bytes to 32 characters per step, by the method of Muła and Lemire
+ * (see decode_avx2): each 128-bit lane takes 12 bytes, a shuffle puts the
+ * three bytes of each group into a 32-bit word as [b a c b], two
+ * multiplies move the four 6-bit fields each to its own byte, and a
+ * 16-entry table indexed by a value derived from the field (0 for
+ * a-z, 1-10 for digits, 11 '+', 12 '/', 13 A-Z) holds what to add to
+ * the field to make its character. Reads 28 bytes per step, 4 past the
+ * 24 it encodes, so it stops 4 bytes early. Returns how many bytes it
+ * encoded (a multiple of 24); the characters are at |out|.
+ */
+__attribute__((target("avx2"))) static size_t
+encode_avx2(uint8_t *out, const uint8_t *in, size_t n) {
+  const __m256i groups =
+      _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10, 1, 0,
+                       2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+  const __m256i shift = _mm256_setr_epi8(
+      'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+      '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,
+      'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+      '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+  size_t i = 0, o = 0;
+
+  while (i + 28 <= n) {
+    __m256i v = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(in + i))),
+        _mm_loadu_si128((const __m128i *)(in + i + 12)), 1);
+    __m256i hi, lo, idx, r;
+
+    v = _mm256_shuffle_epi8(v, groups);
+    /* Fields 0 and 2 (bits 10-15 and 22-27 of [b a c b] read little-end
+       first) go to bytes 0 and 2; fields 1 and 3 to bytes 1 and 3. */
+    hi = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)),
+                            _mm256_set1_epi32(0x04000040));
+    lo = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)),
+                            _mm256_set1_epi32(0x01000010));
+    idx = _mm256_or_si256(hi, lo);
+    r = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+    r = _mm256_or_si256(
+        r, _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx),
+                            _mm256_set1_epi8(13)));
+    r = _mm256_add_epi8(_mm256_shuffle_epi8(shift, r), idx);
+    _mm256_storeu_si256((__m256i *)(out + o), r);
+    i += 24;
+    o += 32;
+  }
+  return i;
+}
+#endif /* KEFO_BASE64_AVX2 */
+
 int kefo__base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
                         size_t n, size_t *outlen) {
+  return kefo__base64_encode_simd(out, outcap, in, n, outlen, 1);
+}
+
+int kefo__base64_encode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
+                             size_t n, size_t *outlen, int simd) {
   size_t i, o = 0;
 
   if (n > (SIZE_MAX - 2) / 4 * 3 || outcap < kefo__base64_encoded_len(n)) {
     return KEFO_ERR_BUFFER_TOO_SMALL;
   }
   i = 0;
+#ifdef KEFO_BASE64_AVX2
+  if (simd && n >= 28 && kefo__cpu_has_avx2()) {
+    i = encode_avx2(out, in, n);
+    o = i / 3 * 4;
+  }
+#else
+  (void)simd;
+#endif
 #ifndef WORDS_BIGENDIAN
   for (; i + 3 <= n; i += 3) {
     uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];

@@ -25,6 +25,14 @@ int kefo__base64_encode(uint8_t *out, size_t outcap, const uint8_t *in,
                         size_t n, size_t *outlen);
 
 /*
+ * kefo__base64_encode with the vector path allowed (|simd| nonzero, on
+ * x86-64 CPUs with AVX2) or not: for tests and benchmarks that compare
+ * the two. Same results and error codes.
+ */
+int kefo__base64_encode_simd(uint8_t *out, size_t outcap, const uint8_t *in,
+                             size_t n, size_t *outlen, int simd);
+
+/*
  * Decodes |n| characters at |in| into |out| and stores the decoded length
  * in |*outlen|. |out| may equal |in| (decoding in place). The text must be
  * a whole number of 4-character groups, with '=' padding only at the end;
