@@ -120,10 +120,18 @@ void kefo__producer_core_del(kefo_producer_core *pc) {
 
 /* ---- the shard map ---------------------------------------------------- */
 
-/* Whether |a| is at or above |b|, without a branch. */
-static inline int key_at_or_above(const kefo_hash_key *a,
-                                  const kefo_hash_key *b) {
+/* Whether |a| is at or above |b|, without a branch: as one 128-bit
+   comparison (a subtract with borrow) where the compiler has the type;
+   gcc turned the two-part form into jumps. */
+static inline size_t key_at_or_above(const kefo_hash_key *a,
+                                     const kefo_hash_key *b) {
+#ifdef __SIZEOF_INT128__
+  unsigned __int128 x = (unsigned __int128)a->hi << 64 | a->lo;
+  unsigned __int128 y = (unsigned __int128)b->hi << 64 | b->lo;
+  return x >= y;
+#else
   return (a->hi > b->hi) | ((a->hi == b->hi) & (a->lo >= b->lo));
+#endif
 }
 
 /* The open shard owning |key|, or NULL (no map yet, or a hole in it): the
@@ -142,7 +150,7 @@ static pshard *shard_for(const kefo_producer_core *pc,
   }
   while (n > 1) {
     size_t half = n / 2;
-    base = key_at_or_above(key, &starts[base + half]) ? base + half : base;
+    base += half * key_at_or_above(key, &starts[base + half]);
     n -= half;
   }
   if (!key_at_or_above(key, &starts[base])) {
