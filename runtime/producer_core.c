@@ -88,7 +88,7 @@ static void free_batch(kefo_producer_core *pc, kefo_producer_batch *b) {
   for (i = 0; i < b->n; ++i) {
     free_queue(pc, &b->entries[i].recs);
   }
-  kefo__mem_free(pc->mem, b);
+  kefo__producer_batch_free(pc, b);
 }
 
 void kefo__producer_core_del(kefo_producer_core *pc) {
@@ -114,6 +114,7 @@ void kefo__producer_core_del(kefo_producer_core *pc) {
   kefo__mem_free(pc->mem, pc->done_tokens);
   kefo__kpl_aggregator_del(pc->agg);
   kefo__buf_free(&pc->blob);
+  kefo__mem_free(pc->mem, pc->taken);
   kefo__fifo_arena_trim(&pc->arena);
   kefo__mem_free(pc->mem, pc);
 }
@@ -596,7 +597,7 @@ void kefo__producer_core_fail_all_info(kefo_producer_core *pc,
       }
     }
     --pc->inflight;
-    kefo__mem_free(pc->mem, b);
+    kefo__producer_batch_free(pc, b);
   }
 }
 

@@ -63,6 +63,8 @@ typedef struct pentry {
      room for the base64 of its end: filled once the call's aggregates are
      hashed together (producer_batch.c). */
   size_t blob_off, blob_len, body_tail;
+  /* Where its records start in the batch's |hints|. */
+  size_t first;
 } pentry;
 
 struct kefo_producer_batch {
@@ -70,7 +72,15 @@ struct kefo_producer_batch {
   pentry entries[KEFO_PRODUCER_MAX_ENTRIES];
   size_t n;
   size_t nrecords;
+  /* The batch's records in order (NULL when there was no memory for it),
+     only to fetch them ahead when they are acknowledged: the lists in the
+     entries are what counts. */
+  prec **hints;
+  size_t nhints;
 };
+
+/* Frees |b| and its hints, not its records. */
+void kefo__producer_batch_free(kefo_producer_core *pc, kefo_producer_batch *b);
 
 typedef struct pflush {
   int64_t token;
@@ -112,6 +122,11 @@ struct kefo_producer_core {
   /* Records put whose partition keys are not hashed yet, in put order:
      hashed KEFO_PRODUCER_STAGED at a time (producer_core.c). */
   pqueue staged;
+  /* The records of the call being built, in order (the next batch's
+     hints); |taken_lost| when one did not fit. */
+  prec **taken;
+  size_t ntaken, taken_cap;
+  int taken_lost;
   kefo_kpl_aggregator *agg;
   /* The aggregates of the call being built, one after the other; kept
      between calls so that its pages are not mapped again for each. */
