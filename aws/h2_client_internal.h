@@ -56,7 +56,9 @@ struct h2_stream {
   nghttp2_nv *nva;
   size_t nnv;
   uint8_t *body;
-  size_t body_len, body_off;
+  /* |body_off|: what DATA frames have been made of; |body_sent|: what
+     has gone to the connection's output (h2_session.c send_data_cb). */
+  size_t body_len, body_off, body_sent;
   /* |body| is the caller's (kefo_http_request.body_lent), not a copy. */
   int body_lent;
   uint32_t timeout_ms;
