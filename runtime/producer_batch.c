@@ -99,10 +99,13 @@ static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
         return rv;
       }
       take_record(pc, sh, e);
-      if (sh->q.head != NULL) {
-        /* The next record's header and data, while this one is added. */
-        __builtin_prefetch(sh->q.head);
-        __builtin_prefetch((const char *)sh->q.head + 64);
+      if (sh->q.head != NULL && sh->q.head->next != NULL) {
+        /* The record after next (the next one was fetched a record ago):
+           each is a cache miss whose address is in the one before. */
+        const char *ahead = (const char *)sh->q.head->next;
+        __builtin_prefetch(ahead);
+        __builtin_prefetch(ahead + 64);
+        __builtin_prefetch(ahead + 128);
       }
     }
     e->aggregated = e->recs.n > 1;
