@@ -26,6 +26,7 @@
 
 #include "base/base64.h"
 #include "base/crc32.h"
+#include "base/md5.h"
 #include "aws/event_stream.h"
 #include "base/buf.h"
 #include "shard/kpl.h"
@@ -610,6 +611,64 @@ static int verify_aggregate(agg_job *j) {
              : 1;
 }
 
+/* MD5 of MD5_MSGS messages at once, as the producer hashes a call's
+   aggregates and a stage of partition keys: kefo__md5_many (one message
+   per vector lane) against OpenSSL's MD5 one message at a time. */
+#define MD5_MSGS 64
+
+typedef struct md5_job {
+  kefo_md5_job jobs[MD5_MSGS];
+  uint8_t out[MD5_MSGS][KEFO_MD5_LEN];
+} md5_job;
+
+static void md5_job_init(md5_job *j, const uint8_t *data, size_t len) {
+  size_t i;
+
+  for (i = 0; i < MD5_MSGS; ++i) {
+    j->jobs[i].data = data + i * len;
+    j->jobs[i].len = len;
+    j->jobs[i].out = j->out[i];
+  }
+}
+
+static size_t op_md5_many(void *ctx) {
+  md5_job *j = ctx;
+
+  kefo__md5_many(j->jobs, MD5_MSGS);
+  sink += j->out[MD5_MSGS - 1][0];
+  return MD5_MSGS * j->jobs[0].len;
+}
+
+static size_t op_md5_openssl(void *ctx) {
+  md5_job *j = ctx;
+  size_t i;
+
+  for (i = 0; i < MD5_MSGS; ++i) {
+    if (!EVP_Digest(j->jobs[i].data, j->jobs[i].len, j->out[i], NULL, EVP_md5(),
+                    NULL)) {
+      die("EVP_Digest failed");
+    }
+  }
+  sink += j->out[MD5_MSGS - 1][0];
+  return MD5_MSGS * j->jobs[0].len;
+}
+
+/* The two agree on every message. */
+static int verify_md5(md5_job *j) {
+  uint8_t md[EVP_MAX_MD_SIZE];
+  size_t i;
+
+  op_md5_many(j);
+  for (i = 0; i < MD5_MSGS; ++i) {
+    if (!EVP_Digest(j->jobs[i].data, j->jobs[i].len, md, NULL, EVP_md5(),
+                    NULL) ||
+        memcmp(md, j->out[i], KEFO_MD5_LEN) != 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 typedef struct bench {
   options opt;
   /* memcpy's destination, as large as the largest input. */
@@ -871,6 +930,7 @@ int main(int argc, char **argv) {
   kefo_es_header hdrs[3];
   buf_job dec, enc, crc1k;
   static agg_job agg1, aggn;
+  static md5_job md5_keys, md5_aggs;
   int i, fails, agg_row[2] = {0, 0};
   double big_allocs, big_chunk_allocs, small_chunk_allocs;
 
@@ -922,8 +982,16 @@ int main(int argc, char **argv) {
                      small_count, raw, text, text_len);
   agg_job_init(&agg1, raw, 1);
   agg_job_init(&aggn, raw, AGG_RECORDS);
+  /* 16-byte keys, and 16 KiB aggregates (what 64 shards' aggregates of
+     100 B records come to in bench_put). */
+  md5_job_init(&md5_keys, raw, 16);
+  md5_job_init(&md5_aggs, raw, 16 * KIB);
   if (verify_aggregate(&agg1) || verify_aggregate(&aggn)) {
     fprintf(stderr, "FAIL: KPL aggregate does not read back\n");
+    ++fails;
+  }
+  if (verify_md5(&md5_keys) || verify_md5(&md5_aggs)) {
+    fprintf(stderr, "FAIL: kefo__md5_many disagrees with OpenSSL\n");
     ++fails;
   }
   if (fails) {
@@ -1000,7 +1068,13 @@ int main(int argc, char **argv) {
          AGG_RECORDS, "kpl aggregate, MD5 only", op_md5_aggregate, &agg1},
         {"kpl aggregate, add+finish", "100 B, 500 keys",
          AGG_RECORDS * AGG_RECORD_BYTES, raw, op_kpl_aggregate, &aggn,
-         AGG_RECORDS, "kpl aggregate, MD5 only", op_md5_aggregate, &aggn}};
+         AGG_RECORDS, "kpl aggregate, MD5 only", op_md5_aggregate, &aggn},
+        {"md5, kefo__md5_many", "64 x 16 B", MD5_MSGS * 16, raw, op_md5_many,
+         &md5_keys, MD5_MSGS, "md5, OpenSSL one by one", op_md5_openssl,
+         &md5_keys},
+        {"md5, kefo__md5_many", "64 x 16 KiB", MD5_MSGS * 16 * KIB, raw,
+         op_md5_many, &md5_aggs, MD5_MSGS, "md5, OpenSSL one by one",
+         op_md5_openssl, &md5_aggs}};
     size_t c;
 
     for (c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {
