@@ -325,11 +325,14 @@ static void test_workers(void) {
     CU_ASSERT(held_by(k) >= 2 && held_by(k) <= 3);
   }
   /* The log hook told the steals of balancing: w0 took all, the others
-     stole from it. */
+     stole from it. w0 names the new owner when a table scan showed it
+     before its renewal was refused, and says "another worker" when the
+     refusal came first (a renewal's answer does not say who): both are
+     the event (CI on 2026-12-06 met the second, 1 run in 4). */
   {
     char seen[1024] = "", taken[1024] = "";
-    CU_ASSERT(log_has(errlog, 0, " lease.stolen shardId-", "taken over by w",
-                      seen, sizeof(seen)));
+    CU_ASSERT(log_has(errlog, 0, " lease.stolen shardId-",
+                      "lease taken over by ", seen, sizeof(seen)));
     CU_ASSERT(log_has(errlog, 0, " lease.taken shardId-", "from w0", taken,
                       sizeof(taken)));
     printf("  log hook: %s\n  log hook: %s\n", seen, taken);
