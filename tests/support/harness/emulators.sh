@@ -12,6 +12,31 @@ kefo_free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# Starts tests/support/harness/h2_server.js on a port it binds itself and
+# sets the variable named by $1 to that port. $2: its log file; the rest:
+# its arguments after the port (CERT KEY, --stream or --silent).
+kefo_start_h2_server() {
+  local var=$1 log=$2 pid i line
+  shift 2
+  node "$KEFO_TOP/tests/support/harness/h2_server.js" 0 "$@" >"$log" 2>&1 &
+  pid=$!
+  KEFO_EMULATOR_PIDS+=("$pid")
+  for ((i = 0; i < 400; i++)); do
+    line=$(head -n 1 "$log" 2>/dev/null || true)
+    if [[ $line =~ ^listening\ ([0-9]+)$ ]]; then
+      printf -v "$var" '%s' "${BASH_REMATCH[1]}"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
+    sleep 0.05
+  done
+  echo "h2_server.js did not start; its log:" >&2
+  cat "$log" >&2
+  return 1
+}
+
 kefo_wait_port() { # port, seconds
   local i
   for ((i = 0; i < $2 * 10; i++)); do

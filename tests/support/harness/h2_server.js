@@ -1,5 +1,7 @@
 // Test-world helper (not part of kefo): a local HTTP/2 server for the
 // HTTP/2 client's tests. Usage: node h2_server.js PORT [CERT KEY]
+// PORT 0 binds a free port; the first line of output is 'listening PORT'
+// once it listens, so a test never races another for a port.
 // With CERT and KEY it serves TLS (ALPN h2), else h2c with prior knowledge.
 // Routes: /echo (the request body back), /big?n=N (N bytes in 16 KiB
 // writes), /hold (headers at once, then an open body), /never (no answer),
@@ -27,8 +29,9 @@ const [port, cert, key] = process.argv.slice(2);
 
 if (cert === '--silent') {
   const empty = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-  net.createServer((s) => { s.on('error', () => {}); s.write(empty); })
-    .listen(+port, '127.0.0.1', () => console.log('ready'));
+  const silent = net.createServer((s) => { s.on('error', () => {}); s.write(empty); });
+  silent.listen(+port, '127.0.0.1',
+    () => console.log('listening ' + silent.address().port));
   return;
 }
 
@@ -288,4 +291,5 @@ server.on('stream', (stream, headers) => {
     }
   });
 });
-server.listen(+port, '127.0.0.1', () => console.log('ready'));
+server.listen(+port, '127.0.0.1',
+  () => console.log('listening ' + server.address().port));
