@@ -12,26 +12,39 @@ kefo_free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# Waits for the server started as process $1 to write "listening PORT" as
+# the first line of its output file $2, and sets the variable named by $3
+# to PORT; at most $4 rounds of 50 ms. Returns 1 when the server exits
+# first or takes longer. For servers that bind port 0 themselves, so that
+# no test races another for a port.
+kefo_await_listening() {
+  local line i
+  for ((i = 0; i < $4; i++)); do
+    line=$(head -n 1 "$2" 2>/dev/null || true)
+    if [[ $line =~ ^listening\ ([0-9]+)$ ]]; then
+      printf -v "$3" '%s' "${BASH_REMATCH[1]}"
+      return 0
+    fi
+    if ! kill -0 "$1" 2>/dev/null; then
+      return 1
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
 # Starts tests/support/harness/h2_server.js on a port it binds itself and
 # sets the variable named by $1 to that port. $2: its log file; the rest:
 # its arguments after the port (CERT KEY, --stream or --silent).
 kefo_start_h2_server() {
-  local var=$1 log=$2 pid i line
+  local var=$1 log=$2 pid
   shift 2
   node "$KEFO_TOP/tests/support/harness/h2_server.js" 0 "$@" >"$log" 2>&1 &
   pid=$!
   KEFO_EMULATOR_PIDS+=("$pid")
-  for ((i = 0; i < 400; i++)); do
-    line=$(head -n 1 "$log" 2>/dev/null || true)
-    if [[ $line =~ ^listening\ ([0-9]+)$ ]]; then
-      printf -v "$var" '%s' "${BASH_REMATCH[1]}"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
-    sleep 0.05
-  done
+  if kefo_await_listening "$pid" "$log" "$var" 400; then
+    return 0
+  fi
   echo "h2_server.js did not start; its log:" >&2
   cat "$log" >&2
   return 1

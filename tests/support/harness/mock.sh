@@ -11,7 +11,7 @@ if ! declare -F kefo_stop_emulators >/dev/null; then
 fi
 
 kefo_start_mock() {
-  local bin=${KEFO_MOCK:-./tests/support/mock/kinesis-mock} dir out pid line i
+  local bin=${KEFO_MOCK:-./tests/support/mock/kinesis-mock} dir out pid
   dir=${KEFO_EMULATOR_LOG_DIR:-/tmp}
   out=$(mktemp "$dir/kinesis-mock.out.XXXXXX")
   KEFO_MOCK_LOG=$(mktemp "$dir/kinesis-mock.log.XXXXXX")
@@ -21,18 +21,10 @@ kefo_start_mock() {
   pid=$!
   KEFO_EMULATOR_PIDS+=("$pid")
   # Preloading a large stream takes a few seconds (more under ASan).
-  for ((i = 0; i < 1200; i++)); do
-    line=$(head -n 1 "$out" 2>/dev/null || true)
-    if [[ $line =~ ^listening\ ([0-9]+)$ ]]; then
-      KEFO_MOCK_PORT=${BASH_REMATCH[1]}
-      export KEFO_MOCK_PORT KEFO_MOCK_LOG
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
-    sleep 0.05
-  done
+  if kefo_await_listening "$pid" "$out" KEFO_MOCK_PORT 1200; then
+    export KEFO_MOCK_PORT KEFO_MOCK_LOG
+    return 0
+  fi
   echo "kinesis-mock did not start; its log:" >&2
   cat "$KEFO_MOCK_LOG" >&2
   return 1
