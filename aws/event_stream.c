@@ -73,6 +73,7 @@ void kefo__es_decoder_reset(kefo_es_decoder *dec) {
   dec->error = 0;
   dec->error_offset = 0;
   dec->have = 0;
+  dec->in_parts = 0;
   dec->msg_offset = dec->offset;
 }
 
@@ -198,20 +199,18 @@ static int64_t get_signed(const uint8_t *p, int size) {
 }
 
 /*
- * Parses the headers of a verified message body and hands the message to
- * the callback. |body| holds headers then payload.
+ * Parses the |dec->headers_length| bytes of headers at |body| into |*hs|
+ * (|local| at first, of LOCAL_HEADERS entries; the decoder's own array
+ * past that) and |*n|.
  */
-static int deliver(kefo_es_decoder *dec, const uint8_t *body,
-                   uint32_t message_crc) {
+static int parse_headers(kefo_es_decoder *dec, const uint8_t *body,
+                         kefo_es_header **hs, size_t *n) {
   size_t hl = dec->headers_length;
-  size_t body_len = dec->total_length - KEFO_ES_MIN_MESSAGE_LEN;
-  size_t pos = 0, n = 0;
-  kefo_es_message msg;
+  size_t pos = 0;
   uint64_t hdr_base = dec->msg_offset + KEFO_ES_PRELUDE_LEN;
-  kefo_es_header local[LOCAL_HEADERS];
-  kefo_es_header *hs = local;
   int rv;
 
+  *n = 0;
   while (pos < hl) {
     kefo_es_header h;
     size_t start = pos;
@@ -263,19 +262,46 @@ static int deliver(kefo_es_decoder *dec, const uint8_t *body,
       h.value = NULL;
     }
     pos += h.value_len;
-    rv = push_header(dec, &hs, &n, &h);
+    rv = push_header(dec, hs, n, &h);
     if (rv != 0) {
       return fail(dec, rv, hdr_base + start);
     }
   }
-  msg.total_length = dec->total_length;
-  msg.headers_length = dec->headers_length;
-  msg.prelude_crc = dec->prelude_crc;
+  return 0;
+}
+
+/* The message of |dec|'s prelude with the headers |hs|. */
+static void message_of(const kefo_es_decoder *dec, kefo_es_message *msg,
+                       const kefo_es_header *hs, size_t n) {
+  msg->total_length = dec->total_length;
+  msg->headers_length = dec->headers_length;
+  msg->prelude_crc = dec->prelude_crc;
+  msg->message_crc = 0;
+  msg->headers = n ? hs : NULL;
+  msg->nheaders = n;
+  msg->payload = NULL;
+  msg->payload_len =
+      dec->total_length - KEFO_ES_MIN_MESSAGE_LEN - dec->headers_length;
+}
+
+/*
+ * Parses the headers of a verified message body and hands the message to
+ * the callback. |body| holds headers then payload.
+ */
+static int deliver(kefo_es_decoder *dec, const uint8_t *body,
+                   uint32_t message_crc) {
+  kefo_es_message msg;
+  kefo_es_header local[LOCAL_HEADERS];
+  kefo_es_header *hs = local;
+  size_t n;
+  int rv = parse_headers(dec, body, &hs, &n);
+
+  if (rv != 0) {
+    return rv;
+  }
+  message_of(dec, &msg, hs, n);
   msg.message_crc = message_crc;
-  msg.headers = n ? hs : NULL;
-  msg.nheaders = n;
-  msg.payload = body + hl;
-  msg.payload_len = body_len - hl;
+  msg.payload = body + dec->headers_length;
   if (dec->on_message(&msg, dec->user_data) != 0) {
     return fail(dec, KEFO_ERR_CALLBACK_FAILURE, dec->msg_offset);
   }
@@ -289,6 +315,7 @@ static void end_message(kefo_es_decoder *dec) {
 
   dec->state = KEFO_ES_STATE_PRELUDE;
   dec->have = 0;
+  dec->in_parts = 0;
   dec->msg_offset = dec->offset;
   if (dec->body_cap > BODY_RETAIN_MAX && body_len <= BODY_RETAIN_MAX) {
     kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
@@ -323,18 +350,22 @@ static int whole_message(kefo_es_decoder *dec, const uint8_t *p) {
   return 0;
 }
 
-static int reserve_body(kefo_es_decoder *dec, size_t body_len) {
+/* Makes room for a body of |body_len| bytes, keeping the first |keep|
+   bytes held (the headers of a message first meant to go in parts). */
+static int reserve_body(kefo_es_decoder *dec, size_t body_len, size_t keep) {
   uint8_t *b;
   size_t cap;
 
   if (body_len <= dec->body_cap) {
     return 0;
   }
-  /* Free first: the old contents are not needed, and realloc would copy
-     them. */
-  kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
-  dec->body = NULL;
-  dec->body_cap = 0;
+  if (keep == 0) {
+    /* Free first: the old contents are not needed, and realloc would
+       copy them. */
+    kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
+    dec->body = NULL;
+    dec->body_cap = 0;
+  }
   /* A big buffer is kept for the next big message: an eighth more lets
      the next one be a little bigger without a new block. One of 2 MiB
      or more is filled in huge pages where the allocator allows
@@ -345,8 +376,76 @@ static int reserve_body(kefo_es_decoder *dec, size_t body_len) {
   if (b == NULL) {
     return KEFO_ERR_NOMEM;
   }
+  if (keep > 0) {
+    memcpy(b, dec->body, keep);
+    kefo__mem_big_free(dec->mem, dec->body, dec->body_cap);
+  }
   dec->body = b;
   dec->body_cap = cap;
+  return 0;
+}
+
+void kefo__es_decoder_set_parts(kefo_es_decoder *dec, uint32_t above,
+                                const kefo_es_part_callbacks *cb) {
+  dec->parts_above = cb ? above : 0;
+  dec->parts = above ? cb : NULL;
+}
+
+/* The message after the prelude: held whole, or its headers first when
+   it may go in parts. */
+static int begin_body(kefo_es_decoder *dec) {
+  size_t body_len = dec->total_length - KEFO_ES_MIN_MESSAGE_LEN;
+  int parts = dec->parts && dec->total_length > dec->parts_above;
+  int rv = reserve_body(dec, parts ? dec->headers_length : body_len, 0);
+
+  if (rv != 0) {
+    return fail(dec, rv, dec->msg_offset);
+  }
+  dec->have = 0;
+  dec->state = parts      ? KEFO_ES_STATE_HEADERS
+               : body_len ? KEFO_ES_STATE_BODY
+                          : KEFO_ES_STATE_CRC;
+  return 0;
+}
+
+/*
+ * The headers of a message that may go in parts are in: the owner says
+ * whether to take it so, or to have it held whole after all (its headers
+ * kept, the rest of the body to come).
+ */
+static int headers_done(kefo_es_decoder *dec) {
+  size_t body_len = dec->total_length - KEFO_ES_MIN_MESSAGE_LEN;
+  size_t hl = dec->headers_length;
+  kefo_es_header local[LOCAL_HEADERS];
+  kefo_es_header *hs = local;
+  kefo_es_message msg;
+  size_t n;
+  int rv = parse_headers(dec, dec->body, &hs, &n);
+
+  if (rv != 0) {
+    return rv;
+  }
+  message_of(dec, &msg, hs, n);
+  rv = dec->parts->on_begin(&msg, dec->user_data);
+  if (rv == KEFO_ES_TAKE_PARTS) {
+    dec->in_parts = 1;
+  } else if (rv != 0) {
+    return fail(dec, KEFO_ERR_CALLBACK_FAILURE, dec->msg_offset);
+  } else if ((rv = reserve_body(dec, body_len, hl)) != 0) {
+    return fail(dec, rv, dec->msg_offset);
+  }
+  dec->have = body_len > hl ? hl : 0;
+  dec->state = body_len == hl  ? KEFO_ES_STATE_CRC
+               : dec->in_parts ? KEFO_ES_STATE_PARTS
+                               : KEFO_ES_STATE_BODY;
+  return 0;
+}
+
+/* The message CRC of a message whose parts were handed on matched. */
+static int parts_done(kefo_es_decoder *dec) {
+  if (dec->parts->on_end(dec->user_data) != 0) {
+    return fail(dec, KEFO_ERR_CALLBACK_FAILURE, dec->msg_offset);
+  }
   return 0;
 }
 
@@ -396,14 +495,53 @@ int kefo__es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
       dec->offset += n;
       in += n;
       len -= n;
-      rv = reserve_body(dec, dec->total_length - KEFO_ES_MIN_MESSAGE_LEN);
-      if (rv != 0) {
-        return fail(dec, rv, dec->msg_offset);
+      rv = begin_body(dec);
+      if (rv == 0 && dec->state == KEFO_ES_STATE_HEADERS &&
+          dec->headers_length == 0) {
+        rv = headers_done(dec);
       }
-      dec->have = 0;
-      dec->state = dec->total_length == KEFO_ES_MIN_MESSAGE_LEN
-                       ? KEFO_ES_STATE_CRC
-                       : KEFO_ES_STATE_BODY;
+      if (rv != 0) {
+        return rv;
+      }
+      break;
+    }
+    case KEFO_ES_STATE_HEADERS: {
+      size_t n = dec->headers_length - dec->have;
+      if (n > len) {
+        n = len;
+      }
+      memcpy(dec->body + dec->have, in, n);
+      dec->running_crc = kefo__crc32(dec->running_crc, in, n);
+      dec->have += n;
+      dec->offset += n;
+      in += n;
+      len -= n;
+      if (dec->have == dec->headers_length) {
+        rv = headers_done(dec);
+        if (rv != 0) {
+          return rv;
+        }
+      }
+      break;
+    }
+    case KEFO_ES_STATE_PARTS: {
+      size_t body_len = dec->total_length - KEFO_ES_MIN_MESSAGE_LEN;
+      size_t n = body_len - dec->have;
+      if (n > len) {
+        n = len;
+      }
+      dec->running_crc = kefo__crc32(dec->running_crc, in, n);
+      dec->have += n;
+      dec->offset += n;
+      if (dec->parts->on_part(in, n, dec->user_data) != 0) {
+        return fail(dec, KEFO_ERR_CALLBACK_FAILURE, dec->msg_offset);
+      }
+      in += n;
+      len -= n;
+      if (dec->have == body_len) {
+        dec->have = 0;
+        dec->state = KEFO_ES_STATE_CRC;
+      }
       break;
     }
     case KEFO_ES_STATE_BODY: {
@@ -443,7 +581,7 @@ int kefo__es_decoder_feed(kefo_es_decoder *dec, const uint8_t *in, size_t len) {
         return fail(dec, KEFO_ERR_ES_MESSAGE_CRC,
                     dec->msg_offset + dec->total_length - 4);
       }
-      rv = deliver(dec, dec->body, want);
+      rv = dec->in_parts ? parts_done(dec) : deliver(dec, dec->body, want);
       if (rv != 0) {
         return rv;
       }

@@ -69,9 +69,37 @@ typedef struct kefo_es_message {
  */
 typedef int (*kefo_es_on_message)(const kefo_es_message *msg, void *user_data);
 
+/*
+ * A message handed on in parts, as it arrives, instead of held whole
+ * until its message CRC is checked (kefo__es_decoder_set_parts): what a
+ * caller uses to bound its memory when a server sends messages of many
+ * megabytes. The parts are NOT verified when they are handed on; only
+ * on_end says the message CRC matched, and a mismatch is the feed's
+ * KEFO_ERR_ES_MESSAGE_CRC as for a whole message.
+ */
+typedef struct kefo_es_part_callbacks {
+  /* The message's prelude (its CRC checked) and headers arrived: |msg|
+     has them, payload NULL and payload_len the payload's announced
+     length. Returns KEFO_ES_TAKE_PARTS to take the payload in parts, 0
+     to have the message held whole and handed to on_message as any
+     other, anything else stops the decoder (KEFO_ERR_CALLBACK_FAILURE).
+     The headers are lent for this call only. */
+  int (*on_begin)(const kefo_es_message *msg, void *user_data);
+  /* The next |len| bytes of the payload, lent for this call. Non-zero
+     stops the decoder (KEFO_ERR_CALLBACK_FAILURE). */
+  int (*on_part)(const uint8_t *part, size_t len, void *user_data);
+  /* The whole payload arrived and the message CRC matched. Non-zero
+     stops the decoder (KEFO_ERR_CALLBACK_FAILURE). */
+  int (*on_end)(void *user_data);
+} kefo_es_part_callbacks;
+
+#define KEFO_ES_TAKE_PARTS 1
+
 typedef enum {
   KEFO_ES_STATE_PRELUDE,
   KEFO_ES_STATE_BODY,
+  KEFO_ES_STATE_HEADERS, /* the headers of a message that may go in parts */
+  KEFO_ES_STATE_PARTS,   /* its payload, handed on as it comes */
   KEFO_ES_STATE_CRC,
   KEFO_ES_STATE_ERROR
 } kefo_es_state;
@@ -106,6 +134,10 @@ typedef struct kefo_es_decoder {
   /* Parsed headers, reused between messages. */
   kefo_es_header *headers;
   size_t headers_cap;
+  /* Messages longer than |parts_above| may go in parts (0: none). */
+  uint32_t parts_above;
+  const kefo_es_part_callbacks *parts;
+  int in_parts; /* the current message is being handed on in parts */
 } kefo_es_decoder;
 
 /*
@@ -120,6 +152,15 @@ typedef struct kefo_es_decoder {
 int kefo__es_decoder_init(kefo_es_decoder *dec, const kefo_mem *mem,
                           uint32_t max_message_len, uint32_t max_headers_len,
                           kefo_es_on_message on_message, void *user_data);
+
+/*
+ * Lets messages longer than |above| bytes (in all) go to |cb| in parts
+ * as they arrive, where cb->on_begin takes them; |cb| NULL or |above| 0
+ * turns that off. A message that arrives whole within one feed is still
+ * verified and lent whole to on_message. Set between messages.
+ */
+void kefo__es_decoder_set_parts(kefo_es_decoder *dec, uint32_t above,
+                                const kefo_es_part_callbacks *cb);
 
 /* Frees what |dec| holds. It may be initialised again. */
 void kefo__es_decoder_free(kefo_es_decoder *dec);

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "aws/records_split.h"
 #include "base/buf.h"
 
 /* ---- ListShards --------------------------------------------------------- */
@@ -200,7 +201,11 @@ struct kefo_kinesis_subscription {
   kefo_buf held;
   size_t held_off;
   size_t unconsumed;
-  struct event *drain_ev;      /* hands held events on, from the loop */
+  struct event *drain_ev; /* hands held events on, from the loop */
+  /* An event longer than |whole_max| goes on in runs as it arrives
+     (kefo__kinesis_subscription_set_whole_max); 0: all whole. */
+  uint32_t whole_max;
+  kefo_records_split split;
   kefo_records_parser own;     /* trimmed after each event */
   kefo_records_parser *shared; /* see kefo__kinesis_subscription_set_parser */
   /* The lines an event reads, ours then the owner's (see
@@ -219,6 +224,7 @@ static void sub_free(kefo_kinesis_subscription *sub) {
     event_free(sub->drain_ev);
   }
   kefo__buf_free(&sub->held);
+  kefo__records_split_free(&sub->split);
   kefo__records_parser_free(&sub->own);
   kefo__es_decoder_free(&sub->dec);
   kefo__buf_free(&sub->error_body);
@@ -266,9 +272,11 @@ static int value_is(const kefo_es_header *h, const char *value) {
   return h && h->value_len == n && memcmp(h->value, value, n) == 0;
 }
 
-/* Reads one SubscribeToShardEvent payload and hands it to the owner;
-   a payload that is not one JSON object (aws/records_reader.h's grammar) ends
-   the subscription, naming what was wrong and where. */
+/* A held entry is [uint32 length | HELD_PARTIAL][payload]: the flag
+   marks a run of an event's records (event->partial); events are at
+   most 16 MiB, so the bit is free. */
+#define HELD_PARTIAL 0x80000000u
+
 /*
  * The owner held |payload| back (KEFO_SUB_EVENT_HELD): it goes first when
  * the hold is lifted. Taken from the queue, it is still there (the read
@@ -277,8 +285,8 @@ static int value_is(const kefo_es_header *h, const char *value) {
  * they came, so the queue holds at most this event and one stream window.
  */
 static void hold_again(kefo_kinesis_subscription *sub, const uint8_t *payload,
-                       size_t len) {
-  uint32_t n = (uint32_t)len;
+                       size_t len, int partial) {
+  uint32_t n = (uint32_t)len | (partial ? HELD_PARTIAL : 0);
   kefo_error_info info;
 
   sub->hold = 1;
@@ -306,8 +314,12 @@ static void hold_again(kefo_kinesis_subscription *sub, const uint8_t *payload,
   sub_end(sub, KEFO_ERR_NOMEM, &info);
 }
 
+/* Reads one SubscribeToShardEvent payload (or a run of one, |partial|)
+   and hands it to the owner; a payload that is not one JSON object
+   (aws/records_reader.h's grammar) ends the subscription, naming what
+   was wrong and where. */
 static void event_to_owner(kefo_kinesis_subscription *sub,
-                           const uint8_t *payload, size_t len) {
+                           const uint8_t *payload, size_t len, int partial) {
   kefo_records_parser *p =
       sub->shared && !sub->shared->busy ? sub->shared : &sub->own;
   kefo_error_info info;
@@ -336,6 +348,7 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
     sub_end(sub, rv, &info);
     return;
   }
+  ev.partial = partial;
   p->busy = 1;
   ++sub->in_callback;
   rv = sub->cb.on_event(sub, &ev, sub->user_data);
@@ -346,10 +359,34 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
     kefo__records_parser_trim(p, 64 * 1024);
   }
   if (rv == KEFO_SUB_EVENT_HELD && !sub->cancelled && !sub->ended) {
-    hold_again(sub, payload, len);
+    hold_again(sub, payload, len, partial);
   } else if (rv != 0 && rv != KEFO_SUB_EVENT_HELD) {
     sub->cancelled = 1; /* the owner asked to stop: no on_end */
   }
+}
+
+/* An event, or a run of one (|partial|), to the owner now, or to the
+   queue while the shard is held or older ones wait. */
+static void payload_to_owner(kefo_kinesis_subscription *sub,
+                             const uint8_t *payload, size_t len, int partial) {
+  if (sub->hold || sub->held.len > sub->held_off) {
+    /* In order, after what waits. */
+    uint32_t n = (uint32_t)len | (partial ? HELD_PARTIAL : 0);
+    if (kefo__buf_append(&sub->held, &n, sizeof(n)) != 0 ||
+        kefo__buf_append(&sub->held, payload, len) != 0) {
+      kefo_error_info info;
+
+      memset(&info, 0, sizeof(info));
+      info.operation = "SubscribeToShard";
+      info.http_status = sub->status;
+      info.code = KEFO_ERR_NOMEM;
+      info.message = "no memory to hold a paused shard's event";
+      info.retryable = 1;
+      sub_end(sub, KEFO_ERR_NOMEM, &info);
+    }
+    return;
+  }
+  event_to_owner(sub, payload, len, partial);
 }
 
 static int on_message(const kefo_es_message *m, void *ud) {
@@ -398,21 +435,94 @@ static int on_message(const kefo_es_message *m, void *ud) {
   if (!value_is(et, "SubscribeToShardEvent")) {
     return 0; /* unknown event types are skipped, as the SDKs do */
   }
-  if (sub->hold || sub->held.len > sub->held_off) {
-    /* Held, or older events still wait: in order, after them. */
-    uint32_t n = (uint32_t)m->payload_len;
-    if (kefo__buf_append(&sub->held, &n, sizeof(n)) != 0 ||
-        kefo__buf_append(&sub->held, m->payload, m->payload_len) != 0) {
-      info.code = KEFO_ERR_NOMEM;
-      info.message = "no memory to hold a paused shard's event";
-      info.retryable = 1;
-      sub_end(sub, KEFO_ERR_NOMEM, &info);
-    }
-    return 0;
-  }
-  event_to_owner(sub, m->payload, m->payload_len);
+  payload_to_owner(sub, m->payload, m->payload_len, 0);
   return 0;
 }
+
+/* An event going on in parts (kefo__kinesis_subscription_set_whole_max)
+   began: a SubscribeToShardEvent is taken so, anything else (an
+   exception, another event type) is held whole and read as before. */
+static int on_parts_begin(const kefo_es_message *m, void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  const kefo_es_header *mt = string_header(m, ":message-type");
+
+  if (sub->cancelled || sub->ended) {
+    return -1;
+  }
+  if (value_is(mt, "exception") || value_is(mt, "error") ||
+      !value_is(string_header(m, ":event-type"), "SubscribeToShardEvent")) {
+    return 0;
+  }
+  kefo__records_split_begin(&sub->split);
+  return KEFO_ES_TAKE_PARTS;
+}
+
+static int on_parts_part(const uint8_t *part, size_t len, void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  const uint8_t *json;
+  size_t n;
+  int rv;
+
+  if (sub->cancelled || sub->ended) {
+    return -1;
+  }
+  rv = kefo__records_split_feed(&sub->split, part, len);
+  if (rv != 0) {
+    kefo_error_info info;
+    char msg[256];
+
+    memset(&info, 0, sizeof(info));
+    info.operation = "SubscribeToShard";
+    info.http_status = sub->status;
+    info.code = rv;
+    if (rv == KEFO_ERR_NOMEM) {
+      snprintf(msg, sizeof(msg),
+               "no memory to read a SubscribeToShardEvent of %lu bytes",
+               (unsigned long)kefo__es_decoder_message_length(&sub->dec));
+    } else {
+      snprintf(msg, sizeof(msg),
+               "SubscribeToShardEvent payload refused: %s at byte %zu "
+               "(read as it arrived)",
+               sub->split.error, sub->split.error_offset);
+    }
+    info.message = msg;
+    info.retryable = 1;
+    sub_end(sub, rv, &info);
+    return -1;
+  }
+  if (kefo__records_split_run(&sub->split, &json, &n)) {
+    payload_to_owner(sub, json, n, 1);
+    kefo__records_split_taken(&sub->split);
+  }
+  return sub->cancelled || sub->ended ? -1 : 0;
+}
+
+static int on_parts_end(void *ud) {
+  kefo_kinesis_subscription *sub = ud;
+  const uint8_t *json;
+  size_t n;
+
+  if (sub->cancelled || sub->ended) {
+    return -1;
+  }
+  if (kefo__records_split_end(&sub->split, &json, &n) != 0) {
+    kefo_error_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.operation = "SubscribeToShard";
+    info.http_status = sub->status;
+    info.code = KEFO_ERR_NOMEM;
+    info.message = "no memory to read the end of a SubscribeToShardEvent";
+    info.retryable = 1;
+    sub_end(sub, KEFO_ERR_NOMEM, &info);
+    return -1;
+  }
+  payload_to_owner(sub, json, n, 0);
+  return sub->cancelled || sub->ended ? -1 : 0;
+}
+
+static const kefo_es_part_callbacks part_callbacks = {
+    on_parts_begin, on_parts_part, on_parts_end};
 
 static int sub_on_response(kefo_http_stream *s, int status,
                            const kefo_http_header *h, size_t n, void *ud) {
@@ -463,6 +573,16 @@ static int sub_on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
                "%lu allowed (source.efo.event.max-bytes)",
                (unsigned long)kefo__es_decoder_message_length(&sub->dec),
                (unsigned long)sub->max_event);
+    } else if (sub->dec.in_parts && sub->split.runs > 0) {
+      /* The records already handed on were read from bytes this check
+         now refuses; the resubscription skips them, as any records
+         delivered before. */
+      snprintf(msg, sizeof(msg),
+               "event stream broken: %s check failed at byte %llu (%s), "
+               "after %llu runs of the event's records were handed on",
+               kefo__es_decoder_error_check(&sub->dec),
+               (unsigned long long)kefo__es_decoder_error_offset(&sub->dec),
+               kefo_strerror(rv), (unsigned long long)sub->split.runs);
     } else {
       snprintf(msg, sizeof(msg),
                "event stream broken: %s check failed at byte %llu (%s)",
@@ -623,6 +743,7 @@ int kefo__kinesis_subscribe(kefo_aws_client *client,
   kefo__buf_init(&sub->error_body, mem);
   kefo__buf_init(&sub->held, mem);
   kefo__records_parser_init(&sub->own, mem);
+  kefo__records_split_init(&sub->split, mem, 0);
   sub->ntouch = own_touch(sub);
   if (kefo__es_decoder_init(&sub->dec, mem, 0, 0, on_message, sub) != 0) {
     goto fail;
@@ -686,11 +807,31 @@ void kefo__kinesis_subscription_set_max_event(kefo_kinesis_subscription *sub,
     kefo__es_decoder_init(&sub->dec, kefo__aws_client_mem(sub->client), 0, 0,
                           on_message, sub);
   }
+  kefo__es_decoder_set_parts(&sub->dec, sub->whole_max,
+                             sub->whole_max ? &part_callbacks : NULL);
 }
 
 void kefo__kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
                                            kefo_records_parser *parser) {
   sub->shared = parser;
+}
+
+/* Runs of at least this much (or half the whole limit, when lower): an
+   event's records go on in a few dozen runs at most, each large enough
+   that what a run costs on its own (a parse, a delivery) does not
+   count. */
+#define RUN_MIN (256u * 1024)
+
+void kefo__kinesis_subscription_set_whole_max(kefo_kinesis_subscription *sub,
+                                              uint32_t whole_max) {
+  size_t run_min = whole_max / 2 < RUN_MIN ? whole_max / 2 : RUN_MIN;
+
+  sub->whole_max = whole_max;
+  kefo__records_split_free(&sub->split);
+  kefo__records_split_init(&sub->split, kefo__aws_client_mem(sub->client),
+                           run_min);
+  kefo__es_decoder_set_parts(&sub->dec, whole_max,
+                             whole_max ? &part_callbacks : NULL);
 }
 
 void kefo__kinesis_subscription_prefetch(kefo_kinesis_subscription *sub,
@@ -732,11 +873,13 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   while (!sub->hold && !sub->ended && !sub->cancelled &&
          sub->held.len > sub->held_off) {
-    uint32_t n;
+    uint32_t n, len;
     memcpy(&n, sub->held.data + sub->held_off, sizeof(n));
+    len = n & ~HELD_PARTIAL;
     sub->held_off += sizeof(n);
-    sub->held_off += n;
-    event_to_owner(sub, sub->held.data + sub->held_off - n, n);
+    sub->held_off += len;
+    event_to_owner(sub, sub->held.data + sub->held_off - len, len,
+                   (n & HELD_PARTIAL) != 0);
   }
   if (sub->ended || sub->cancelled) {
     /* Ended or cancelled from inside the owner's callback: the HTTP

@@ -135,6 +135,19 @@ void kefo__kinesis_subscription_set_parser(kefo_kinesis_subscription *sub,
                                            kefo_records_parser *parser);
 
 /*
+ * Hands an event longer than |whole_max| bytes on as it arrives, in runs
+ * of whole records (on_event with event->partial set, no continuation),
+ * then its last part (the rest of its records, its continuation) once
+ * its message CRC matched; 0, or |whole_max| at or above the largest
+ * event, holds every event whole. A shard then holds about |whole_max|
+ * of an event, whatever the server sends. A CRC mismatch at the end ends
+ * the subscription as for a whole event (retryable); the runs handed on
+ * stay handed on. Set before the first byte arrives.
+ */
+void kefo__kinesis_subscription_set_whole_max(kefo_kinesis_subscription *sub,
+                                              uint32_t whole_max);
+
+/*
  * Names up to KEFO_HTTP_PREFETCH_MAX - 4 addresses the owner's on_event
  * reads or writes (its shard state): with the subscription's own, they are
  * prefetched together as each piece of an event arrives

@@ -59,6 +59,10 @@ typedef struct kefo_records_event {
   /* ChildShards as JSON text when it is an array, else NULL */
   const uint8_t *child_shards;
   size_t child_shards_len;
+  /* Set by a subscription, never by the parser: these records are a run
+     of an event handed on before its end (aws/records_split.h); the
+     event's continuation comes with its last part. */
+  int partial;
 } kefo_records_event;
 
 /* Scratch reused from one event to the next: it grows to the largest

@@ -93,8 +93,9 @@ static int on_event(kefo_kinesis_subscription *sub,
     if (seqs == NULL) {
       return -1;
     }
-    skip =
-        kefo__subcore_on_event(&r->core, now_ms(r), seqs, n, ev->continuation);
+    skip = ev->partial ? kefo__subcore_on_run(&r->core, now_ms(r), seqs, n)
+                       : kefo__subcore_on_event(&r->core, now_ms(r), seqs, n,
+                                                ev->continuation);
   }
   if (n > 0) {
     last = seqs[n - 1];
@@ -105,7 +106,11 @@ static int on_event(kefo_kinesis_subscription *sub,
                  "sequence numbers");
     rv = KEFO_DELIVER_BAD;
   } else if ((size_t)skip < n) {
-    rv = host->deliver(r->base.slot, ev->records, n, skip, ev->behind_ms);
+    /* A run of an event has no MillisBehindLatest of its own: the last
+       event's stands until the event's end brings one. */
+    rv = host->deliver(r->base.slot, ev->records, n, skip,
+                       ev->partial ? r->base.stats->millis_behind_latest
+                                   : ev->behind_ms);
   }
   if (rv == KEFO_DELIVER_HELD) {
     /* Paused by alignment: the subscription keeps the event and hands it
@@ -274,6 +279,7 @@ static void subscribe(efo_reader *r) {
   if (env->max_event_bytes) {
     kefo__kinesis_subscription_set_max_event(r->sub, env->max_event_bytes);
   }
+  kefo__kinesis_subscription_set_whole_max(r->sub, env->whole_event_bytes);
   kefo__kinesis_subscription_set_parser(r->sub, env->parser);
   /* The shard state each event reads and writes (on_event, the
      subscription core, the consumer's delivery). */

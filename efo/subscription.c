@@ -81,42 +81,75 @@ void kefo__subcore_on_answer(kefo_subscription_core *core, int64_t now_ms) {
   core->last_activity_ms = now_ms;
 }
 
-int kefo__subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
-                           const char *const *seqs, size_t n,
-                           const char *continuation) {
-  size_t i, skip = 0, len, prev_len = 0, cont_len = 0;
+/*
+ * Checks |n| sequence numbers (each well formed, each above the one
+ * before) and counts the leading ones at or before the last delivered
+ * one: one pass, each number measured and compared once. Returns the
+ * count or KEFO_ERR_INVALID_ARGUMENT.
+ */
+static int count_seen(const kefo_subscription_core *core,
+                      const char *const *seqs, size_t n) {
+  size_t i, skip = 0, len, prev_len = 0;
   size_t last_len = strlen(core->last_delivered);
 
-  if ((continuation && (cont_len = kefo__seq_len(continuation)) == 0) ||
-      (n > 0 && seqs == NULL)) {
+  if (n > 0 && seqs == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  /* One pass: each number is measured and checked once, and compared
-     with the one before it (they must increase) and, while they are not
-     past it, with the last delivered one: records at or before it were
-     seen already (a resubscription, or a server that repeats itself)
-     and are skipped. */
   for (i = 0; i < n; ++i) {
     len = kefo__seq_len(seqs[i]);
     if (len == 0 || (i > 0 && kefo__seq_cmp_len(seqs[i - 1], prev_len, seqs[i],
                                                 len) >= 0)) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
+    /* Seen already: a resubscription, or a server that repeats itself. */
     if (skip == i && last_len > 0 &&
         kefo__seq_cmp_len(seqs[i], len, core->last_delivered, last_len) <= 0) {
       ++skip;
     }
     prev_len = len;
   }
+  return (int)skip;
+}
+
+/* An event (or a run of one) came at |now_ms|: the stream is alive. */
+static void streaming(kefo_subscription_core *core, int64_t now_ms) {
   core->state = KEFO_SUB_STREAMING;
   core->last_activity_ms = now_ms;
   core->failures = 0;
+}
+
+int kefo__subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
+                           const char *const *seqs, size_t n,
+                           const char *continuation) {
+  size_t cont_len = 0;
+  int skip;
+
+  if (continuation && (cont_len = kefo__seq_len(continuation)) == 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  skip = count_seen(core, seqs, n);
+  if (skip < 0) {
+    return skip;
+  }
+  streaming(core, now_ms);
   core->pending_set = 1;
   core->pending_end = continuation == NULL;
   if (continuation) {
     memcpy(core->pending, continuation, cont_len + 1);
   }
-  return (int)skip;
+  return skip;
+}
+
+int kefo__subcore_on_run(kefo_subscription_core *core, int64_t now_ms,
+                         const char *const *seqs, size_t n) {
+  int skip = count_seen(core, seqs, n);
+
+  if (skip < 0) {
+    return skip;
+  }
+  streaming(core, now_ms);
+  core->pending_set = 0;
+  return skip;
 }
 
 void kefo__subcore_on_delivered(kefo_subscription_core *core,

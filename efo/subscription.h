@@ -107,6 +107,17 @@ int kefo__subcore_on_event(kefo_subscription_core *core, int64_t now_ms,
                            const char *const *seqs, size_t n,
                            const char *continuation);
 
+/*
+ * A run of an event's records arrived before the event's end (its
+ * continuation comes with its last part: kinesis.h's set_whole_max).
+ * As kefo__subcore_on_event, but kefo__subcore_on_delivered then only
+ * notes the last record: the position moves at the event's end.
+ *
+ * Returns the count to skip (0..n) or KEFO_ERR_INVALID_ARGUMENT.
+ */
+int kefo__subcore_on_run(kefo_subscription_core *core, int64_t now_ms,
+                         const char *const *seqs, size_t n);
+
 /* The last event was handled: its new records (if any) were handed on,
    |last_seq| being the last one's sequence number (NULL when it had no new
    record). Commits the event's continuation or shard end. */

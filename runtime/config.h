@@ -24,6 +24,7 @@
 #define KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT "source.efo.subscription.timeout"
 #define KEFO_CFG_EFO_DEREGISTER_TIMEOUT "source.efo.deregister.timeout"
 #define KEFO_CFG_EFO_EVENT_MAX_BYTES "source.efo.event.max-bytes"
+#define KEFO_CFG_EFO_EVENT_WHOLE_MAX_BYTES "source.efo.event.whole-max-bytes"
 #define KEFO_CFG_EFO_DESCRIBE_MIN_DELAY                                        \
   "source.efo.describe.retry-strategy.delay.min"
 #define KEFO_CFG_EFO_DESCRIBE_MAX_DELAY                                        \

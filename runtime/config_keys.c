@@ -85,18 +85,29 @@ static const kefo_config_key_def keys[] = {
         "EFO: how long a shard's subscription may go without an event "
         "before kefo takes the connection for dead and subscribes again "
         "after the last record delivered."),
-    /* An event is checked against its CRC, at its end, before any of it
-       is handed on, so a shard holds a whole event while it arrives:
-       this bounds that, whatever a server chooses to send. 16 MiB is the
-       event-stream format's own limit; kinesis-local sends up to 10,000
-       records an event (15 MB of 1 KiB records). */
+    /* 16 MiB is the event-stream format's own limit; kinesis-local sends
+       up to 10,000 records an event (15 MB of 1 KiB records). */
     SIZE(KEFO_CFG_EFO_EVENT_MAX_BYTES, "16MiB", 64 * KIB, 16 * MIB,
-         "EFO: the largest SubscribeToShard event accepted. A shard holds "
-         "an event whole while it arrives (its CRC is checked before any "
-         "record is handed on), so each subscribed shard may hold this "
-         "much besides source.shard.buffer.max-bytes; a larger event is "
-         "refused with an error naming both sizes, and the shard fails "
+         "EFO: the largest SubscribeToShard event accepted; a larger one "
+         "is refused with an error naming both sizes, and the shard fails "
          "once its retries run out."),
+    /* Holding an event whole until its CRC, at its end, is checked is
+       the stronger rule, and costs nothing for the events real Kinesis
+       sends; but a server may send 15 MB events on every shard at once
+       (kinesis-local does: 85 MB for a 4-shard read), and memory is
+       then the server's choice. Above this size the records go on as
+       they arrive: over TLS, which real Kinesis always is, no byte that
+       was not sent gets this far, so the CRC guards against little
+       that TLS does not. */
+    SIZE(KEFO_CFG_EFO_EVENT_WHOLE_MAX_BYTES, "1MiB", 64 * KIB, 16 * MIB,
+         "EFO: events up to this size are held whole while they arrive, "
+         "and their CRC checked before any record is handed on. A larger "
+         "event is handed on in runs of whole records (256 KiB or more) as "
+         "it arrives, so a shard holds about this much of an event "
+         "whatever the server sends; its CRC is checked at its end, and a "
+         "mismatch then ends the subscription: the runs handed on stay "
+         "handed on, and the next subscription goes on after them. 16MiB "
+         "holds every event whole."),
     DUR(KEFO_CFG_EFO_DEREGISTER_TIMEOUT, "10s", 0, 10 * MS_MIN,
         "EFO with JOB_MANAGED: how long a graceful stop waits for the "
         "consumer's deregistration to finish; past it the stop goes on and "

@@ -332,6 +332,8 @@ static void read_settings(kefo_consumer *c) {
       (uint32_t)kefo__config_get_ms(c->cfg, KEFO_CFG_EFO_SUBSCRIPTION_TIMEOUT);
   c->reader_env.max_event_bytes =
       (uint32_t)kefo__config_get_size(c->cfg, KEFO_CFG_EFO_EVENT_MAX_BYTES);
+  c->reader_env.whole_event_bytes = (uint32_t)kefo__config_get_size(
+      c->cfg, KEFO_CFG_EFO_EVENT_WHOLE_MAX_BYTES);
   c->reader_ops =
       kefo__config_get_enum(c->cfg, KEFO_CFG_READER_TYPE) == KEFO_READER_POLLING
           ? &kefo__polling_reader_ops

@@ -48,6 +48,8 @@ typedef struct kefo_reader_env {
   uint32_t inactivity_ms;
   /* EFO: the largest event a subscription accepts (0: the format's). */
   uint32_t max_event_bytes;
+  /* EFO: a larger event is handed on in runs as it arrives (0: none). */
+  uint32_t whole_event_bytes;
   /* Polling: records asked per call, waits between calls. */
   int get_records_max;
   uint32_t busy_ms, idle_ms;

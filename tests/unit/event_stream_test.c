@@ -684,6 +684,198 @@ static void test_big_buffer_kept_while_big_messages_come(void) {
   free(out);
 }
 
+/* What the part callbacks saw. */
+typedef struct parts_capture {
+  int begins, ends, take, fail_at_part;
+  size_t parts, len, announced;
+  int saw_event_type; /* on_begin had the :event-type header */
+  uint8_t *got;
+} parts_capture;
+
+/* The decoder's user data in test_parts: on_message sees |cap|, the part
+   callbacks |pc|. */
+typedef struct both_capture {
+  capture cap; /* first: on_message casts the pointer */
+  parts_capture pc;
+} both_capture;
+
+static int parts_begin(const kefo_es_message *m, void *ud) {
+  parts_capture *pc = &((both_capture *)ud)->pc;
+  size_t i;
+
+  ++pc->begins;
+  pc->announced = m->payload_len;
+  CU_ASSERT_PTR_NULL(m->payload);
+  for (i = 0; i < m->nheaders; ++i) {
+    if (m->headers[i].name_len == 11 &&
+        memcmp(m->headers[i].name, ":event-type", 11) == 0 &&
+        m->headers[i].value_len == 21 &&
+        memcmp(m->headers[i].value, "SubscribeToShardEvent", 21) == 0) {
+      pc->saw_event_type = 1;
+    }
+  }
+  return pc->take;
+}
+
+static int parts_part(const uint8_t *p, size_t n, void *ud) {
+  parts_capture *pc = &((both_capture *)ud)->pc;
+
+  if (pc->fail_at_part && (int)pc->parts + 1 == pc->fail_at_part) {
+    return -1;
+  }
+  ++pc->parts;
+  memcpy(pc->got + pc->len, p, n);
+  pc->len += n;
+  return 0;
+}
+
+static int parts_end(void *ud) {
+  parts_capture *pc = &((both_capture *)ud)->pc;
+
+  ++pc->ends;
+  return 0;
+}
+
+static const kefo_es_part_callbacks parts_cb = {parts_begin, parts_part,
+                                                parts_end};
+
+/*
+ * A message above the parts limit goes to the part callbacks as it
+ * arrives, in order, whole, with on_end only once its CRC matched; one
+ * that arrives in one chunk, or one below the limit, or one whose
+ * on_begin declines, goes whole to on_message; a corrupt one ends in
+ * KEFO_ERR_ES_MESSAGE_CRC without on_end.
+ */
+static void test_parts(void) {
+  enum { PAYLOAD = 300 * 1024 };
+  static const size_t chunks[] = {1, 7, 16384, 100000};
+  uint8_t *payload = malloc(PAYLOAD), *out = malloc(PAYLOAD + 64);
+  kefo_es_header h = {":event-type",
+                      11,
+                      KEFO_ES_STRING,
+                      0,
+                      (const uint8_t *)"SubscribeToShardEvent",
+                      21};
+  size_t n, i, k, off;
+  kefo_es_decoder dec;
+  both_capture both;
+  capture *capp = &both.cap;
+  parts_capture *pcp = &both.pc;
+#define cap (*capp)
+#define pc (*pcp)
+
+  for (i = 0; i < PAYLOAD; ++i) {
+    payload[i] = (uint8_t)(i * 7 + (i >> 9));
+  }
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__es_encode(out, PAYLOAD + 64, &h, 1, payload, PAYLOAD, &n), 0);
+  for (k = 0; k < sizeof(chunks) / sizeof(chunks[0]); ++k) {
+    memset(&cap, 0, sizeof(cap));
+    memset(&pc, 0, sizeof(pc));
+    pc.take = KEFO_ES_TAKE_PARTS;
+    pc.got = malloc(PAYLOAD);
+    kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &both);
+    kefo__es_decoder_set_parts(&dec, 64 * 1024, &parts_cb);
+    CU_ASSERT_EQUAL(feed_chunked(&dec, out, n, chunks[k]), 0);
+    CU_ASSERT_EQUAL(cap.calls, 0);
+    CU_ASSERT_EQUAL(pc.begins, 1);
+    CU_ASSERT(pc.saw_event_type);
+    CU_ASSERT_EQUAL(pc.announced, PAYLOAD);
+    CU_ASSERT_EQUAL(pc.ends, 1);
+    CU_ASSERT_EQUAL(pc.len, PAYLOAD);
+    CU_ASSERT(memcmp(pc.got, payload, PAYLOAD) == 0);
+    CU_ASSERT(pc.parts >= PAYLOAD / chunks[k]);
+    /* Only the headers were held. */
+    CU_ASSERT(dec.body_cap < 1024);
+    kefo__es_decoder_free(&dec);
+    free(pc.got);
+
+    /* Declined: held whole, headers kept, handed to on_message. */
+    memset(&pc, 0, sizeof(pc));
+    kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &both);
+    kefo__es_decoder_set_parts(&dec, 64 * 1024, &parts_cb);
+    CU_ASSERT_EQUAL(feed_chunked(&dec, out, n, chunks[k]), 0);
+    CU_ASSERT_EQUAL(pc.begins, 1);
+    CU_ASSERT_EQUAL(pc.parts, 0);
+    CU_ASSERT_EQUAL(cap.calls, 1);
+    CU_ASSERT_EQUAL(cap.nheaders, 1);
+    CU_ASSERT(cap.nheaders == 1 && cap.headers[0].name_len == 11 &&
+              memcmp(cap.headers[0].value, "SubscribeToShardEvent", 21) == 0);
+    CU_ASSERT_EQUAL(cap.payload_len, PAYLOAD);
+    CU_ASSERT(cap.payload && memcmp(cap.payload, payload, PAYLOAD) == 0);
+    kefo__es_decoder_free(&dec);
+    capture_free(&cap);
+  }
+
+  /* Above the limit, but whole in one chunk: verified and lent whole. */
+  memset(&cap, 0, sizeof(cap));
+  memset(&pc, 0, sizeof(pc));
+  pc.take = KEFO_ES_TAKE_PARTS;
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &both);
+  kefo__es_decoder_set_parts(&dec, 64 * 1024, &parts_cb);
+  CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out, n), 0);
+  CU_ASSERT_EQUAL(pc.begins, 0);
+  CU_ASSERT_EQUAL(cap.calls, 1);
+  kefo__es_decoder_free(&dec);
+  capture_free(&cap);
+
+  /* A corrupt byte of the payload: every part handed on, no on_end, the
+     message CRC error at the CRC's offset. */
+  memset(&cap, 0, sizeof(cap));
+  memset(&pc, 0, sizeof(pc));
+  pc.take = KEFO_ES_TAKE_PARTS;
+  pc.got = malloc(PAYLOAD);
+  out[n / 2] ^= 0x10;
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &both);
+  kefo__es_decoder_set_parts(&dec, 64 * 1024, &parts_cb);
+  CU_ASSERT_EQUAL(feed_chunked(&dec, out, n, 16384), KEFO_ERR_ES_MESSAGE_CRC);
+  CU_ASSERT_EQUAL(pc.ends, 0);
+  CU_ASSERT_EQUAL(pc.len, PAYLOAD);
+  CU_ASSERT_EQUAL(kefo__es_decoder_error_offset(&dec), n - 4);
+  kefo__es_decoder_free(&dec);
+  free(pc.got);
+  out[n / 2] ^= 0x10;
+
+  /* A part callback that fails stops the decoder there. */
+  memset(&pc, 0, sizeof(pc));
+  pc.take = KEFO_ES_TAKE_PARTS;
+  pc.fail_at_part = 3;
+  pc.got = malloc(PAYLOAD);
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &both);
+  kefo__es_decoder_set_parts(&dec, 64 * 1024, &parts_cb);
+  CU_ASSERT_EQUAL(feed_chunked(&dec, out, n, 16384), KEFO_ERR_CALLBACK_FAILURE);
+  CU_ASSERT_EQUAL(pc.parts, 2);
+  CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out, 1), KEFO_ERR_INVALID_STATE);
+  /* A reset starts over at a prelude, in parts again. */
+  kefo__es_decoder_reset(&dec);
+  pc.fail_at_part = 0;
+  pc.parts = pc.len = 0;
+  CU_ASSERT_EQUAL(feed_chunked(&dec, out, n, 16384), 0);
+  CU_ASSERT_EQUAL(pc.ends, 1);
+  CU_ASSERT_EQUAL(pc.len, PAYLOAD);
+  kefo__es_decoder_free(&dec);
+  free(pc.got);
+
+  /* Below the limit: whole, the part callbacks never asked. */
+  memset(&pc, 0, sizeof(pc));
+  pc.take = KEFO_ES_TAKE_PARTS;
+  kefo__es_decoder_init(&dec, NULL, 0, 0, on_message, &both);
+  kefo__es_decoder_set_parts(&dec, (uint32_t)n, &parts_cb);
+  for (off = 0; off < n; off += 16384) {
+    CU_ASSERT_EQUAL(kefo__es_decoder_feed(&dec, out + off,
+                                          n - off < 16384 ? n - off : 16384),
+                    0);
+  }
+  CU_ASSERT_EQUAL(pc.begins, 0);
+  CU_ASSERT_EQUAL(cap.calls, 1);
+  kefo__es_decoder_free(&dec);
+  capture_free(&cap);
+  free(payload);
+  free(out);
+#undef cap
+#undef pc
+}
+
 static void test_encoder_errors(void) {
   uint8_t out[64];
   size_t n;
@@ -767,6 +959,7 @@ int kefo_add_event_stream_suite(void) {
       !CU_add_test(s, "truncated_and_reset", test_truncated_and_reset) ||
       !CU_add_test(s, "big_buffer_kept_while_big_messages_come",
                    test_big_buffer_kept_while_big_messages_come) ||
+      !CU_add_test(s, "parts", test_parts) ||
       !CU_add_test(s, "encoder_errors", test_encoder_errors) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();

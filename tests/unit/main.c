@@ -21,7 +21,7 @@ static const add_suite_fn suites[] = {
     kefo_add_credentials_suite,   kefo_add_subscription_suite,
     kefo_add_shard_graph_suite,   kefo_add_config_suite,
     kefo_add_lease_store_suite,   kefo_add_lease_policy_suite,
-    kefo_add_poll_core_suite,     kefo_add_records_reader_suite,
+    kefo_add_poll_core_suite,     kefo_add_records_reader_suite, kefo_add_records_split_suite,
     kefo_add_h2_frame_scan_suite, kefo_add_consumer_failmalloc_suite,
     kefo_add_assembly_suite,      kefo_add_align_policy_suite,
     kefo_add_producer_core_suite, kefo_add_time_suite,

@@ -28,6 +28,7 @@ int kefo_add_config_suite(void);
 int kefo_add_lease_store_suite(void);
 int kefo_add_lease_policy_suite(void);
 int kefo_add_records_reader_suite(void);
+int kefo_add_records_split_suite(void);
 int kefo_add_h2_frame_scan_suite(void);
 int kefo_add_consumer_failmalloc_suite(void);
 int kefo_add_assembly_suite(void);

@@ -1,0 +1,428 @@
+/*
+ * Runs of whole records cut from a SubscribeToShardEvent payload as it
+ * arrives. The scanner follows the payload's structure only: the
+ * top-level members, and inside the Records array where each record
+ * object ends. Strings are crossed with memchr (a record's Data is
+ * nearly all of its bytes), so a byte is looked at one by one only
+ * outside strings.
+ */
+#include "aws/records_split.h"
+
+#include <string.h>
+
+#include <kefo/kefo.h>
+
+#include "aws/records_reader.h"
+
+/* What each run's text starts with; its end is "]}". */
+static const char RUN_PREFIX[] = "{\"Records\":[";
+#define RUN_PREFIX_LEN (sizeof(RUN_PREFIX) - 1)
+
+enum {
+  S_START,        /* before the top-level '{' */
+  S_KEY_OR_END,   /* after '{' or ',': a member's key, or '}' */
+  S_KEY,          /* inside a key */
+  S_COLON,        /* after a key */
+  S_VALUE,        /* before a member's value */
+  S_SKIP,         /* inside a member's value that is not Records */
+  S_SKIP_STR,     /* inside a string of that value */
+  S_SCALAR,       /* inside a number, true, false or null */
+  S_AFTER_MEMBER, /* after a value: ',' or '}' */
+  S_WHOLE,        /* Records not found as expected: kept whole */
+  S_REC_NEXT,     /* inside Records, before a record or ']' */
+  S_REC,          /* inside a record */
+  S_REC_STR,      /* inside a string of a record */
+  S_REC_AFTER,    /* after a record: ',' or ']' */
+  S_TAIL          /* after Records: kept as it comes */
+};
+
+/* A buffer that grew past this many runs' worth is freed between
+   payloads: one odd event does not pin its size. */
+#define RETAIN_RUNS 4
+
+void kefo__records_split_init(kefo_records_split *s, const kefo_mem *mem,
+                              size_t run_min) {
+  memset(s, 0, sizeof(*s));
+  kefo__buf_init(&s->buf, mem);
+  kefo__buf_init(&s->head, mem);
+  kefo__buf_init(&s->tail, mem);
+  kefo__buf_init(&s->out, mem);
+  s->run_min = run_min ? run_min : 1;
+}
+
+void kefo__records_split_free(kefo_records_split *s) {
+  kefo__buf_free(&s->buf);
+  kefo__buf_free(&s->head);
+  kefo__buf_free(&s->tail);
+  kefo__buf_free(&s->out);
+}
+
+static void reset_buf(kefo_buf *b, size_t keep) {
+  if (b->cap > keep) {
+    kefo__buf_free(b);
+  }
+  kefo__buf_reset(b);
+}
+
+void kefo__records_split_begin(kefo_records_split *s) {
+  size_t keep = RETAIN_RUNS * s->run_min;
+
+  reset_buf(&s->buf, keep);
+  reset_buf(&s->head, 64 * 1024);
+  reset_buf(&s->tail, 64 * 1024);
+  reset_buf(&s->out, keep);
+  s->state = S_START;
+  s->depth = 0;
+  s->records = 0;
+  s->strip = 0;
+  s->scan = 0;
+  s->run_end = 0;
+  s->base = 0;
+  s->lent = 0;
+  s->runs = 0;
+  s->error = NULL;
+  s->error_offset = 0;
+}
+
+static int is_ws(uint8_t c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The payload offset of buf[i]. */
+static size_t offset_of(const kefo_records_split *s, size_t i) {
+  return s->state >= S_REC_NEXT ? s->base + (i - RUN_PREFIX_LEN) : i;
+}
+
+static int bad(kefo_records_split *s, size_t i, const char *what) {
+  s->error = what;
+  s->error_offset = offset_of(s, i);
+  return KEFO_ERR_BAD_RESPONSE;
+}
+
+/*
+ * The end of the string whose bytes start at |i| (after its opening
+ * quote): the index of its closing quote, or |len| when it has not come
+ * yet. A quote after an odd number of backslashes is escaped; the
+ * opening quote bounds the count.
+ */
+static size_t string_end(const uint8_t *d, size_t i, size_t len) {
+  while (i < len) {
+    const uint8_t *q = memchr(d + i, '"', len - i);
+    size_t k, back = 0;
+
+    if (q == NULL) {
+      return len;
+    }
+    k = (size_t)(q - d);
+    while (d[k - 1 - back] == '\\') {
+      ++back;
+    }
+    if (back % 2 == 0) {
+      return k;
+    }
+    i = k + 1;
+  }
+  return len;
+}
+
+/* Records was found: the bytes before its '[' (at |i|) become the head,
+   the buffer the first run. */
+static int enter_records(kefo_records_split *s, size_t i) {
+  kefo_buf *b = &s->buf;
+  size_t rest = b->len - (i + 1);
+
+  if (kefo__buf_append(&s->head, b->data, i) != 0 ||
+      kefo__buf_reserve(b, RUN_PREFIX_LEN + 2) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  memmove(b->data + RUN_PREFIX_LEN, b->data + i + 1, rest);
+  memcpy(b->data, RUN_PREFIX, RUN_PREFIX_LEN);
+  b->len = RUN_PREFIX_LEN + rest;
+  s->base = i + 1;
+  s->state = S_REC_NEXT;
+  s->scan = RUN_PREFIX_LEN;
+  return 0;
+}
+
+/* Records ended at |i| (its ']'): that and what follows is the tail. */
+static int enter_tail(kefo_records_split *s, size_t i) {
+  kefo_buf *b = &s->buf;
+
+  if (kefo__buf_append(&s->tail, b->data + i, b->len - i) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  b->len = i;
+  s->state = S_TAIL;
+  s->scan = i;
+  return 0;
+}
+
+/* Scans the top level, before Records: returns at the '[' of Records,
+   or when the bytes run out. */
+static int scan_top(kefo_records_split *s) {
+  const uint8_t *d = s->buf.data;
+  size_t len = s->buf.len, i = s->scan;
+
+  while (i < len && s->state < S_WHOLE) {
+    uint8_t c = d[i];
+
+    switch (s->state) {
+    case S_START:
+      if (c == '{') {
+        s->state = S_KEY_OR_END;
+      } else if (!is_ws(c)) {
+        s->state = S_WHOLE;
+      }
+      ++i;
+      break;
+    case S_KEY_OR_END:
+      if (c == '"') {
+        s->state = S_KEY;
+        s->key_at = i + 1;
+      } else if (!is_ws(c)) {
+        s->state = S_WHOLE; /* '}' (no Records) or not JSON */
+      }
+      ++i;
+      break;
+    case S_KEY:
+      i = string_end(d, i, len);
+      if (i < len) {
+        s->records =
+            i - s->key_at == 7 && memcmp(d + s->key_at, "Records", 7) == 0;
+        s->state = S_COLON;
+        ++i;
+      }
+      break;
+    case S_COLON:
+      if (c == ':') {
+        s->state = S_VALUE;
+      } else if (!is_ws(c)) {
+        s->state = S_WHOLE;
+      }
+      ++i;
+      break;
+    case S_VALUE:
+      if (is_ws(c)) {
+        ++i;
+      } else if (c == '[' && s->records) {
+        s->scan = i;
+        return enter_records(s, i);
+      } else if (c == '"') {
+        s->depth = 0;
+        s->state = S_SKIP_STR;
+        ++i;
+      } else if (c == '{' || c == '[') {
+        s->depth = 1;
+        s->state = S_SKIP;
+        ++i;
+      } else if (s->records) {
+        s->state = S_WHOLE; /* Records is not an array */
+      } else {
+        s->state = S_SCALAR;
+      }
+      break;
+    case S_SKIP:
+      if (c == '"') {
+        s->state = S_SKIP_STR;
+      } else if (c == '{' || c == '[') {
+        ++s->depth;
+      } else if ((c == '}' || c == ']') && --s->depth == 0) {
+        s->state = S_AFTER_MEMBER;
+      }
+      ++i;
+      break;
+    case S_SKIP_STR:
+      i = string_end(d, i, len);
+      if (i < len) {
+        s->state = s->depth ? S_SKIP : S_AFTER_MEMBER;
+        ++i;
+      }
+      break;
+    case S_SCALAR:
+      if (c == ',' || c == '}' || is_ws(c)) {
+        s->state = S_AFTER_MEMBER;
+      } else {
+        ++i;
+      }
+      break;
+    case S_AFTER_MEMBER:
+      if (c == ',') {
+        s->state = S_KEY_OR_END;
+      } else if (!is_ws(c)) {
+        s->state = S_WHOLE; /* '}': the end, and no Records */
+      }
+      ++i;
+      break;
+    default:
+      s->state = S_WHOLE;
+      break;
+    }
+  }
+  s->scan = i;
+  return 0;
+}
+
+/* Scans inside Records: notes where each record ends (run_end), and
+   returns at the ']' that closes the array, or when the bytes run out. */
+static int scan_records(kefo_records_split *s) {
+  uint8_t *d = s->buf.data;
+  size_t len = s->buf.len, i = s->scan;
+
+  while (i < len) {
+    uint8_t c = d[i];
+
+    switch (s->state) {
+    case S_REC_NEXT:
+      if (c == '{') {
+        s->depth = 1;
+        s->state = S_REC;
+      } else if (c == ']') {
+        return enter_tail(s, i);
+      } else if (!is_ws(c)) {
+        return bad(s, i, "a record of Records that is not an object");
+      }
+      ++i;
+      break;
+    case S_REC:
+      if (c == '"') {
+        s->state = S_REC_STR;
+      } else if (c == '{' || c == '[') {
+        if (++s->depth > KEFO_STS_MAX_DEPTH) {
+          return bad(s, i, "a record nested too deep");
+        }
+      } else if ((c == '}' || c == ']') && --s->depth == 0) {
+        s->state = S_REC_AFTER;
+        s->run_end = i + 1;
+      }
+      ++i;
+      break;
+    case S_REC_STR:
+      i = string_end(d, i, len);
+      if (i < len) {
+        s->state = S_REC;
+        ++i;
+      }
+      break;
+    case S_REC_AFTER:
+      if (c == ',') {
+        if (s->strip) {
+          d[i] = ' '; /* the first record of a run has none before it */
+          s->strip = 0;
+        }
+        s->state = S_REC_NEXT;
+      } else if (c == ']') {
+        return enter_tail(s, i);
+      } else if (!is_ws(c)) {
+        return bad(s, i, "Records with no ',' between two records");
+      }
+      ++i;
+      break;
+    default:
+      return bad(s, i, "the scanner lost its place");
+    }
+  }
+  s->scan = i;
+  return 0;
+}
+
+int kefo__records_split_feed(kefo_records_split *s, const uint8_t *in,
+                             size_t len) {
+  int rv;
+
+  if (s->error) {
+    return KEFO_ERR_BAD_RESPONSE;
+  }
+  if (s->state == S_TAIL) {
+    return kefo__buf_append(&s->tail, in, len);
+  }
+  /* Two more for the "]}" a run's text ends with. */
+  if (kefo__buf_reserve(&s->buf, len + 2) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  memcpy(s->buf.data + s->buf.len, in, len);
+  s->buf.len += len;
+  if (s->state < S_WHOLE) {
+    rv = scan_top(s);
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  if (s->state >= S_REC_NEXT && s->state < S_TAIL) {
+    return scan_records(s);
+  }
+  return 0;
+}
+
+int kefo__records_split_run(kefo_records_split *s, const uint8_t **json,
+                            size_t *len) {
+  uint8_t *end;
+
+  if (s->lent || s->run_end < RUN_PREFIX_LEN + s->run_min) {
+    return 0;
+  }
+  /* The records are closed in place: the two bytes after the last one
+     (room reserved by feed) are kept and put back by taken. */
+  end = s->buf.data + s->run_end;
+  memcpy(s->saved, end, 2);
+  end[0] = ']';
+  end[1] = '}';
+  s->lent = 1;
+  *json = s->buf.data;
+  *len = s->run_end + 2;
+  return 1;
+}
+
+void kefo__records_split_taken(kefo_records_split *s) {
+  kefo_buf *b = &s->buf;
+  size_t rest, k;
+
+  if (!s->lent) {
+    return;
+  }
+  s->lent = 0;
+  memcpy(b->data + s->run_end, s->saved, 2);
+  rest = b->len - s->run_end;
+  memmove(b->data + RUN_PREFIX_LEN, b->data + s->run_end, rest);
+  b->len = RUN_PREFIX_LEN + rest;
+  s->base += s->run_end - RUN_PREFIX_LEN;
+  s->scan -= s->run_end - RUN_PREFIX_LEN;
+  s->run_end = 0;
+  ++s->runs;
+  /* The ',' after the run's last record, if it was scanned already, is
+     blanked here; else when the scanner meets it. */
+  s->strip = 1;
+  for (k = RUN_PREFIX_LEN; k < s->scan; ++k) {
+    if (is_ws(b->data[k])) {
+      continue;
+    }
+    if (b->data[k] == ',') {
+      b->data[k] = ' ';
+    }
+    s->strip = 0;
+    break;
+  }
+}
+
+int kefo__records_split_end(kefo_records_split *s, const uint8_t **json,
+                            size_t *len) {
+  kefo_buf *o = &s->out;
+
+  kefo__records_split_taken(s);
+  if (s->state < S_REC_NEXT || s->state == S_WHOLE) {
+    *json = s->buf.data;
+    *len = s->buf.len;
+    return 0;
+  }
+  kefo__buf_reset(o);
+  if (kefo__buf_reserve(o, s->head.len + 1 + s->buf.len + s->tail.len) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  kefo__buf_append(o, s->head.data, s->head.len);
+  kefo__buf_append_byte(o, '[');
+  kefo__buf_append(o, s->buf.data + RUN_PREFIX_LEN,
+                   s->buf.len - RUN_PREFIX_LEN);
+  kefo__buf_append(o, s->tail.data, s->tail.len);
+  *json = o->data;
+  *len = o->len;
+  return 0;
+}

@@ -1,0 +1,272 @@
+/*
+ * Records split into runs as an event arrives (aws/records_split.h): the
+ * runs and the end, each read by the records parser, give exactly the
+ * records and members of the whole payload read at once, in order, for
+ * any chunking and any member order; runs are large enough and memory
+ * stays near one run; what is not a Records array of objects is kept
+ * whole or refused with where.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <kefo/kefo.h>
+
+#include "aws/records_reader.h"
+#include "aws/records_split.h"
+#include "base/buf.h"
+#include "tests/unit/suites.h"
+
+static uint32_t rng = 0x5eed;
+
+static uint32_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 17;
+  rng ^= rng << 5;
+  return rng;
+}
+
+/* Partition keys that a structure scanner could trip on. */
+static const char *const tricky[] = {
+    "plain", "}", "]", "{\\\"", "\\\\", "a\\\\\\\"b", ",{", "\\u007d", "x]}"};
+
+/* A payload of |n| records (Data of up to |max_data| base64 bytes) with
+   the Records member at |where| (0 first, 1 middle, 2 last). */
+static void make_payload(kefo_buf *b, size_t n, size_t max_data, int where) {
+  static const char b64[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const char *cont = "\"ContinuationSequenceNumber\":"
+                     "\"49590338271490256608559692538361571095921575989136588"
+                     "898\"";
+  const char *behind = "\"MillisBehindLatest\": 1234";
+  const char *child = "\"ChildShards\":[{\"ShardId\":\"shardId-1\","
+                      "\"ParentShards\":[\"shardId-0\"],\"HashKeyRange\":{"
+                      "\"StartingHashKey\":\"0\",\"EndingHashKey\":\"9\"}}]";
+  char tmp[256];
+  size_t i, k;
+
+  kefo__buf_reset(b);
+  kefo__buf_append_str(b, " {");
+  if (where == 0) {
+    kefo__buf_append_str(b, "\"Records\" : [\n");
+  } else {
+    kefo__buf_append_str(b, cont);
+    kefo__buf_append_str(b, ",");
+    kefo__buf_append_str(b, child);
+    kefo__buf_append_str(b, ",");
+    if (where == 1) {
+      kefo__buf_append_str(b, "\"Records\":[");
+    } else {
+      kefo__buf_append_str(b, behind);
+      kefo__buf_append_str(b, ", \"Records\":[");
+    }
+  }
+  for (i = 0; i < n; ++i) {
+    size_t dlen = (rnd() % (max_data / 4 + 1)) * 4;
+    snprintf(tmp, sizeof(tmp),
+             "%s{\"SequenceNumber\":\"%05zu\",\"ApproximateArrivalTimestamp\""
+             ":1.6e9,\"PartitionKey\":\"%s\",\"Nested\":{\"a\":[1,{\"b\":"
+             "\"}\"}]},\"Data\":\"",
+             i ? (i % 3 ? "," : " ,\n ") : "", i + 10000,
+             tricky[i % (sizeof(tricky) / sizeof(tricky[0]))]);
+    kefo__buf_append_str(b, tmp);
+    for (k = 0; k < dlen; ++k) {
+      kefo__buf_append_byte(b, (uint8_t)b64[rnd() % 64]);
+    }
+    kefo__buf_append_str(b, "\",\"EncryptionType\":\"NONE\"}");
+  }
+  kefo__buf_append_str(b, " ]");
+  if (where != 2) {
+    kefo__buf_append_str(b, ",");
+    kefo__buf_append_str(b, behind);
+  }
+  if (where == 0) {
+    kefo__buf_append_str(b, ",");
+    kefo__buf_append_str(b, cont);
+    kefo__buf_append_str(b, ",");
+    kefo__buf_append_str(b, child);
+  }
+  kefo__buf_append_str(b, "}\n");
+}
+
+/* One record as read, kept to compare. */
+typedef struct seen {
+  char seq[16];
+  char pk[32];
+  size_t pk_len;
+  size_t data_len;
+  uint32_t data_sum;
+} seen;
+
+static void keep(seen *out, size_t *n, const kefo_records_event *ev) {
+  size_t i, k;
+
+  for (i = 0; i < ev->nrecords; ++i) {
+    const kefo_wire_record *r = &ev->records[i];
+    seen *s = &out[(*n)++];
+    snprintf(s->seq, sizeof(s->seq), "%s", r->seq ? r->seq : "?");
+    s->pk_len = r->pk_len < sizeof(s->pk) ? r->pk_len : sizeof(s->pk);
+    memcpy(s->pk, r->pk, s->pk_len);
+    s->data_len = r->data_len;
+    s->data_sum = 0;
+    for (k = 0; k < r->data_len; ++k) {
+      s->data_sum = s->data_sum * 31 + r->data[k];
+    }
+  }
+}
+
+static void test_runs_equal_whole(void) {
+  enum { N = 3000, RUN = 32 * 1024 };
+  kefo_buf payload;
+  kefo_records_parser whole_p, p;
+  kefo_records_event whole, ev;
+  kefo_records_split s;
+  seen *a = calloc(N, sizeof(seen)), *b = calloc(N, sizeof(seen));
+  int where, round;
+
+  kefo__buf_init(&payload, NULL);
+  kefo__records_parser_init(&whole_p, NULL);
+  kefo__records_parser_init(&p, NULL);
+  kefo__records_split_init(&s, NULL, RUN);
+  for (round = 0; round < 6; ++round) {
+    for (where = 0; where < 3; ++where) {
+      size_t na = 0, nb = 0, off = 0, len, runs = 0, max_cap = 0;
+      const uint8_t *json;
+
+      make_payload(&payload, N, round % 2 ? 400 : 40, where);
+      CU_ASSERT_EQUAL_FATAL(
+          kefo__records_parse(&whole_p, payload.data, payload.len, &whole), 0);
+      CU_ASSERT_EQUAL(whole.nrecords, N);
+      keep(a, &na, &whole);
+      kefo__records_split_begin(&s);
+      while (off < payload.len) {
+        size_t n = round < 2 ? 1 + rnd() % 7 : 1 + rnd() % 20000;
+        if (n > payload.len - off) {
+          n = payload.len - off;
+        }
+        CU_ASSERT_EQUAL_FATAL(
+            kefo__records_split_feed(&s, payload.data + off, n), 0);
+        off += n;
+        if (kefo__records_split_run(&s, &json, &len)) {
+          CU_ASSERT(len >= RUN);
+          CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, json, len, &ev), 0);
+          CU_ASSERT(ev.has_records);
+          CU_ASSERT_PTR_NULL(ev.continuation);
+          CU_ASSERT(!ev.has_behind);
+          keep(b, &nb, &ev);
+          kefo__records_split_taken(&s);
+          ++runs;
+        }
+        max_cap = s.buf.cap > max_cap ? s.buf.cap : max_cap;
+      }
+      CU_ASSERT_EQUAL_FATAL(kefo__records_split_end(&s, &json, &len), 0);
+      CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, json, len, &ev), 0);
+      keep(b, &nb, &ev);
+      /* The end has every member but the records handed on. */
+      CU_ASSERT(ev.has_records);
+      CU_ASSERT(ev.continuation &&
+                strcmp(ev.continuation, whole.continuation) == 0);
+      CU_ASSERT(ev.has_behind && ev.behind_ms == 1234);
+      CU_ASSERT_EQUAL(ev.child_shards_len, whole.child_shards_len);
+      /* Every record once, in order, equal. */
+      CU_ASSERT_EQUAL(nb, N);
+      CU_ASSERT(memcmp(a, b, sizeof(seen) * N) == 0);
+      CU_ASSERT(runs >= payload.len / (RUN * 2));
+      /* Memory: about a run and a chunk, not the payload. */
+      CU_ASSERT(max_cap < 4 * RUN + 40000);
+      CU_ASSERT(payload.len > 10 * RUN);
+    }
+  }
+  kefo__records_split_free(&s);
+  kefo__records_parser_free(&p);
+  kefo__records_parser_free(&whole_p);
+  kefo__buf_free(&payload);
+  free(a);
+  free(b);
+}
+
+/* Feeds |text| in chunks of |chunk| and returns the end's text and how
+   many runs came (each taken). */
+static int split_all(kefo_records_split *s, const char *text, size_t chunk,
+                     const uint8_t **json, size_t *len, size_t *runs) {
+  size_t off = 0, n = strlen(text);
+  const uint8_t *r;
+  size_t rlen;
+  int rv;
+
+  *runs = 0;
+  kefo__records_split_begin(s);
+  while (off < n) {
+    size_t k = n - off < chunk ? n - off : chunk;
+    rv = kefo__records_split_feed(s, (const uint8_t *)text + off, k);
+    if (rv != 0) {
+      return rv;
+    }
+    off += k;
+    if (kefo__records_split_run(s, &r, &rlen)) {
+      kefo__records_split_taken(s);
+      ++*runs;
+    }
+  }
+  return kefo__records_split_end(s, json, len);
+}
+
+static void test_kept_whole_or_refused(void) {
+  static const char *const whole[] = {
+      /* No Records, an escaped name, Records not an array, not JSON. */
+      "{\"ContinuationSequenceNumber\":\"1\",\"MillisBehindLatest\":0}",
+      "{\"Rec\\u006frds\":[{\"SequenceNumber\":\"1\"}]}",
+      "{\"Records\":null,\"x\":[{},{}]}",
+      "[{\"Records\":[{},{}]}]",
+      "{\"a\":{\"Records\":[{},{}]},\"b\":\"\\\"Records\\\":[\"}",
+      "",
+  };
+  kefo_records_split s;
+  const uint8_t *json;
+  size_t len, runs, i, chunk;
+
+  kefo__records_split_init(&s, NULL, 1);
+  for (i = 0; i < sizeof(whole) / sizeof(whole[0]); ++i) {
+    for (chunk = 1; chunk < 40; chunk += 13) {
+      CU_ASSERT_EQUAL(split_all(&s, whole[i], chunk, &json, &len, &runs), 0);
+      CU_ASSERT_EQUAL(runs, 0);
+      CU_ASSERT_EQUAL(len, strlen(whole[i]));
+      CU_ASSERT(len == 0 || memcmp(json, whole[i], len) == 0);
+    }
+  }
+  /* Records of something else than objects: refused, with where. */
+  CU_ASSERT_EQUAL(
+      split_all(&s, "{\"Records\":[{\"a\":1}, 7]}", 5, &json, &len, &runs),
+      KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_PTR_NOT_NULL(s.error);
+  CU_ASSERT_EQUAL(s.error_offset, 21);
+  CU_ASSERT_EQUAL(kefo__records_split_feed(&s, (const uint8_t *)"{", 1),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(split_all(&s, "{\"Records\":[{\"a\":1} {\"b\":2}]}", 3, &json,
+                            &len, &runs),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(s.error_offset, 20);
+  /* Runs of one record each (run_min 1): the end has the rest. */
+  CU_ASSERT_EQUAL(split_all(&s,
+                            "{\"Records\":[{\"a\":\"}\"},{\"b\":2} , {\"c\":3}"
+                            "],\"ContinuationSequenceNumber\":\"5\"}",
+                            1, &json, &len, &runs),
+                  0);
+  CU_ASSERT_EQUAL(runs, 3);
+  {
+    const char *want = "{\"Records\":[],\"ContinuationSequenceNumber\":\"5\"}";
+    CU_ASSERT(len == strlen(want) && memcmp(json, want, len) == 0);
+  }
+  kefo__records_split_free(&s);
+}
+
+int kefo_add_records_split_suite(void) {
+  CU_pSuite s = CU_add_suite("records_split", NULL, NULL);
+
+  if (s == NULL || !CU_add_test(s, "runs_equal_whole", test_runs_equal_whole) ||
+      !CU_add_test(s, "kept_whole_or_refused", test_kept_whole_or_refused)) {
+    return CU_get_error();
+  }
+  return CUE_SUCCESS;
+}
