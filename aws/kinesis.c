@@ -340,8 +340,12 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
     } else {
       snprintf(msg, sizeof(msg),
                "SubscribeToShardEvent payload refused: %s at byte %zu "
-               "of %zu",
-               p->error, p->error_offset, len);
+               "of %zu%s",
+               p->error, p->error_offset, len,
+               !sub->dec.in_parts ? ""
+               : partial          ? " (a run of the event's records)"
+                                  : " (the event's last part: its members "
+                                    "and the records after its last run)");
     }
     info.message = msg;
     info.retryable = 1;
