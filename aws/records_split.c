@@ -189,7 +189,11 @@ static int scan_top(kefo_records_split *s) {
       if (i < len) {
         s->records =
             i - s->key_at == 7 && memcmp(d + s->key_at, "Records", 7) == 0;
-        s->state = S_COLON;
+        /* An escaped key may spell Records: the parser would take that
+           member (the first of a name counts), so the scanner must not
+           take a later one. */
+        s->state =
+            memchr(d + s->key_at, '\\', i - s->key_at) ? S_WHOLE : S_COLON;
         ++i;
       }
       break;
