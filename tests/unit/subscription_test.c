@@ -269,6 +269,53 @@ static void test_undelivered_event(void) {
   CU_ASSERT_EQUAL(c.state, KEFO_SUB_IDLE);
 }
 
+/* Runs of an event (its records handed on before its end): each run is
+   checked and de-duplicated, but only the event's end moves the
+   position; an event that breaks after some runs is fetched again from
+   the last continuation and its runs' records are skipped. */
+static void test_runs(void) {
+  kefo_subscription_core c;
+  const char *run1[] = {"400", "401"};
+  const char *run2[] = {"402", "403"};
+  const char *again[] = {"400", "401", "402", "403", "404"};
+  const char *end[] = {"405"};
+  const char *bad[] = {"407", "406"};
+
+  kefo__subcore_init(&c, "shardId-0", "AFTER_SEQUENCE_NUMBER", "399", NULL, 0);
+  kefo__subcore_on_subscribe(&c, 0);
+  CU_ASSERT_EQUAL(kefo__subcore_on_run(&c, 10, run1, 2), 0);
+  CU_ASSERT_EQUAL(c.state, KEFO_SUB_STREAMING);
+  kefo__subcore_on_delivered(&c, "401");
+  CU_ASSERT_STRING_EQUAL(c.last_delivered, "401");
+  CU_ASSERT_STRING_EQUAL(c.position_value, "399");
+  CU_ASSERT_EQUAL(kefo__subcore_on_run(&c, 11, run2, 2), 0);
+  kefo__subcore_on_delivered(&c, "403");
+  CU_ASSERT_STRING_EQUAL(c.position_value, "399");
+  /* The event breaks (a bad CRC at its end): resubscribed from 399. */
+  kefo__subcore_on_end(&c, 12, KEFO_ERR_ES_MESSAGE_CRC, 1, &kefo_fake_clock);
+  CU_ASSERT_STRING_EQUAL(c.position_value, "399");
+  kefo__subcore_on_subscribe(&c, 2000);
+  /* The same event again, in runs cut elsewhere: 4 skipped. */
+  CU_ASSERT_EQUAL(kefo__subcore_on_run(&c, 2010, again, 5), 4);
+  kefo__subcore_on_delivered(&c, "404");
+  CU_ASSERT_STRING_EQUAL(c.position_value, "399");
+  /* Its end: the rest, and the continuation, which now counts. */
+  CU_ASSERT_EQUAL(kefo__subcore_on_event(&c, 2011, end, 1, "405"), 0);
+  kefo__subcore_on_delivered(&c, "405");
+  CU_ASSERT_STRING_EQUAL(c.position_value, "405");
+  CU_ASSERT_STRING_EQUAL(c.last_delivered, "405");
+  /* A run of numbers out of order is refused. */
+  CU_ASSERT_EQUAL(kefo__subcore_on_run(&c, 2012, bad, 2),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__subcore_on_run(&c, 2012, NULL, 1),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  /* A run between an event and its handling does not commit the
+     event's continuation early: the pending one is dropped. */
+  CU_ASSERT_EQUAL(kefo__subcore_on_run(&c, 2013, end, 0), 0);
+  kefo__subcore_on_delivered(&c, NULL);
+  CU_ASSERT_STRING_EQUAL(c.position_value, "405");
+}
+
 static void test_inactivity(void) {
   kefo_subscription_core c;
 
@@ -345,6 +392,7 @@ int kefo_add_subscription_suite(void) {
       !CU_add_test(s, "backoff and failure", test_backoff_and_failure) ||
       !CU_add_test(s, "dedupe and shard end", test_dedupe_and_end) ||
       !CU_add_test(s, "undelivered event", test_undelivered_event) ||
+      !CU_add_test(s, "runs of an event", test_runs) ||
       !CU_add_test(s, "inactivity", test_inactivity) ||
       !CU_add_test(s, "many lifetimes", test_many_lifetimes)) {
     return CU_get_error();
