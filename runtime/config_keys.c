@@ -92,17 +92,20 @@ static const kefo_config_key_def keys[] = {
          "is refused with an error naming both sizes, and the shard fails "
          "once its retries run out."),
     /* Holding an event whole until its CRC, at its end, is checked is
-       the stronger rule, and costs nothing for the events real Kinesis
-       sends; but a server may send 15 MB events on every shard at once
-       (kinesis-local does: 85 MB for a 4-shard read), and memory is
-       then the server's choice. Above this size the records go on as
-       they arrive: over TLS, which real Kinesis always is, no byte that
-       was not sent gets this far, so the CRC guards against little
-       that TLS does not. */
-    SIZE(KEFO_CFG_EFO_EVENT_WHOLE_MAX_BYTES, "1MiB", 64 * KIB, 16 * MIB,
+       the stronger rule; but a server may send 15 MB events on every
+       shard at once (kinesis-local does: 85 MB for a 4-shard read), and
+       memory is then the server's choice. Above this size the records
+       go on as they arrive: over TLS, which real Kinesis always is, no
+       byte that was not sent gets this far, so the CRC guards against
+       little that TLS does not. 128 KiB: a whole event's buffers (its
+       bytes, its parse, its decoded Data) are touched fresh when they
+       grow, and kinesis-local's events of 750 KB held whole cost 1,100
+       page faults more than the same records in runs of 64 KiB, a third
+       of the CPU of a 50,000-record read (bench/RESULTS.md, path 5). */
+    SIZE(KEFO_CFG_EFO_EVENT_WHOLE_MAX_BYTES, "128KiB", 64 * KIB, 16 * MIB,
          "EFO: events up to this size are held whole while they arrive, "
          "and their CRC checked before any record is handed on. A larger "
-         "event is handed on in runs of whole records (256 KiB or more) as "
+         "event is handed on in runs of whole records (64 KiB or more) as "
          "it arrives, so a shard holds about this much of an event "
          "whatever the server sends; its CRC is checked at its end, and a "
          "mismatch then ends the subscription: the runs handed on stay "
