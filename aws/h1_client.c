@@ -194,5 +194,8 @@ void kefo__h1_client_del(kefo_h1_client *client) {
       client->dns->orphaned = 1;
     }
   }
+  if (client->tls_ctx_made) {
+    SSL_CTX_free(client->tls_ctx);
+  }
   kefo__mem_free(client->mem, client);
 }

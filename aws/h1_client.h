@@ -14,7 +14,9 @@ typedef struct kefo_h1_client kefo_h1_client;
 
 /*
  * Creates a client on |base|. |tls_ctx| (from kefo__tls_ctx_new with ALPN
- * http/1.1; not owned, must outlive the client) serves https endpoints.
+ * http/1.1; not owned, must outlive the client) serves https endpoints;
+ * NULL: the client makes one (the system trust store) at its first TLS
+ * connection.
  *
  * Returns 0 or KEFO_ERR_NOMEM.
  */

@@ -129,6 +129,7 @@ struct kefo_h1_client {
   const kefo_mem *mem;
   struct event_base *base;
   SSL_CTX *tls_ctx;
+  int tls_ctx_made; /* made at the first TLS connection: ours to free */
   uint32_t connect_timeout_ms;
   uint32_t tls_timeout_ms;
   uint32_t request_timeout_ms;

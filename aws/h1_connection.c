@@ -348,7 +348,9 @@ static void conn_start_evhttp(h1_conn *c) {
 
   c->state = CONN_CONNECTING;
   if (ep->tls) {
-    SSL *ssl = kefo__tls_new_ssl(client->tls_ctx, ep->host);
+    SSL_CTX *ctx =
+        kefo__tls_ctx_get(&client->tls_ctx, 0, &client->tls_ctx_made);
+    SSL *ssl = ctx ? kefo__tls_new_ssl(ctx, ep->host) : NULL;
     if (ssl == NULL) {
       conn_fail(c, KEFO_ERR_NOMEM, "out of memory", 0);
       return;

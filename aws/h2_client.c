@@ -263,6 +263,9 @@ void kefo__h2_client_del(kefo_h2_client *c) {
   nghttp2_session_callbacks_del(c->callbacks);
   nghttp2_option_del(c->option);
   kefo__mem_free(c->mem, c->rbuf);
+  if (c->tls_ctx_made) {
+    SSL_CTX_free(c->tls_ctx);
+  }
   kefo__mem_free(c->mem, c);
 }
 

@@ -14,7 +14,9 @@ typedef struct kefo_h2_client kefo_h2_client;
 
 /*
  * Creates a client on |base|. |tls_ctx| (from kefo__tls_ctx_new with ALPN
- * h2; not owned, must outlive the client) serves https endpoints.
+ * h2; not owned, must outlive the client) serves https endpoints; NULL:
+ * the client makes one (the system trust store) at its first TLS
+ * connection.
  *
  * Returns 0 or KEFO_ERR_NOMEM.
  */

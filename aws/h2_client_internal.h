@@ -134,6 +134,7 @@ struct kefo_h2_client {
   struct event_base *base;
   struct evdns_base *dns;
   SSL_CTX *tls_ctx;
+  int tls_ctx_made; /* made at the first TLS connection: ours to free */
   kefo_http_client_options opts;
   h2_conn *conns;
   nghttp2_session_callbacks *callbacks;

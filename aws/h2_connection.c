@@ -474,7 +474,9 @@ h2_conn *kefo__h2_connection_new(kefo_h2_client *c, const kefo_endpoint *ep) {
     goto fail;
   }
   if (ep->tls) {
-    conn->ssl = kefo__tls_new_ssl(c->tls_ctx, ep->host);
+    SSL_CTX *ctx = kefo__tls_ctx_get(&c->tls_ctx, 1, &c->tls_ctx_made);
+
+    conn->ssl = ctx ? kefo__tls_new_ssl(ctx, ep->host) : NULL;
     if (conn->ssl == NULL) {
       goto fail;
     }

@@ -118,13 +118,19 @@ int kefo__http_client_new(kefo_http_client **out, struct event_base *base,
     return KEFO_ERR_NOMEM;
   }
   c->mem = kefo__mem_or_default(opts->mem);
-  rv = kefo__tls_ctx_new(&c->tls_h2, opts->ca_file, 1, err, sizeof(err));
-  if (rv != 0) {
-    goto fail;
-  }
-  rv = kefo__tls_ctx_new(&c->tls_h1, opts->ca_file, 0, err, sizeof(err));
-  if (rv != 0) {
-    goto fail;
+  /* With a CA file the contexts are made now, so that a file that cannot
+     be read is refused at once; without, each client makes its own at
+     its first TLS connection, and a reader of a plain-HTTP endpoint never
+     does (kefo__tls_ctx_get). */
+  if (opts->ca_file != NULL) {
+    rv = kefo__tls_ctx_new(&c->tls_h2, opts->ca_file, 1, err, sizeof(err));
+    if (rv != 0) {
+      goto fail;
+    }
+    rv = kefo__tls_ctx_new(&c->tls_h1, opts->ca_file, 0, err, sizeof(err));
+    if (rv != 0) {
+      goto fail;
+    }
   }
   rv = kefo__h2_client_new(&c->h2, base, opts, c->tls_h2);
   if (rv != 0) {

@@ -70,6 +70,16 @@ static int is_ip_address(const char *host) {
   return 1;
 }
 
+SSL_CTX *kefo__tls_ctx_get(SSL_CTX **ctx, int want_h2, int *made) {
+  char err[256];
+
+  if (*ctx == NULL &&
+      kefo__tls_ctx_new(ctx, NULL, want_h2, err, sizeof(err)) == 0) {
+    *made = 1;
+  }
+  return *ctx;
+}
+
 SSL *kefo__tls_new_ssl(SSL_CTX *ctx, const char *host) {
   SSL *ssl;
 

@@ -24,6 +24,16 @@ int kefo__tls_ctx_new(SSL_CTX **out, const char *ca_file, int alpn_h2,
                       char *err, size_t errlen);
 
 /*
+ * Returns |*ctx|, first made (as kefo__tls_ctx_new without a CA file)
+ * when it is NULL, in which case |*made| is set and the caller frees it;
+ * NULL when it cannot be made. A client given no context makes its own
+ * so at its first TLS connection: two contexts cost 2 ms of CPU, a tenth
+ * of kefo-reader's start, for nothing when every endpoint is plain HTTP
+ * (the emulators).
+ */
+SSL_CTX *kefo__tls_ctx_get(SSL_CTX **ctx, int alpn_h2, int *made);
+
+/*
  * Creates a connection's SSL for |host|: SNI (unless |host| is an IP
  * address) and host name or IP address verification. The first one of
  * |ctx| loads the system trust store into it.

@@ -946,6 +946,17 @@ static void test_tls_and_volume(void) {
            str(cJSON_GetObjectItem(j, "Consumer"), "ConsumerARN"));
   cJSON_Delete(j);
   printf("\nmock: TLS (test CA, ALPN h2): RegisterStreamConsumer answered\n");
+  {
+    /* Without the test CA (a client given no CA file, whose TLS context
+       is made at its first TLS connection): the server's certificate is
+       refused, naming why. */
+    result r;
+    cJSON_Delete(call_with(aws, &tls_kinesis, "ListShards",
+                           obj("StreamName", "volume", NULL, NULL), &r));
+    CU_ASSERT_EQUAL(r.error, KEFO_ERR_TLS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "certificate verify failed"));
+    printf("mock: TLS without the test CA: %s\n", r.message);
+  }
   subs = calloc(16, sizeof(*subs));
   bitmap = calloc((size_t)total + 1, 1);
   t0 = now_ms();
