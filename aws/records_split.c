@@ -10,6 +10,10 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <kefo/kefo.h>
 
 #include "aws/records_reader.h"
@@ -107,9 +111,33 @@ static int bad(kefo_records_split *s, size_t i, const char *what) {
  */
 static size_t string_end(const uint8_t *d, size_t i, size_t len) {
   while (i < len) {
-    const uint8_t *q = memchr(d + i, '"', len - i);
+    const uint8_t *q = NULL;
     size_t k, back = 0;
 
+#if defined(__SSE2__)
+    /* Most strings of a record are short (its member names, a sequence
+       number, a key): the first 32 bytes are looked at here, without a
+       call to memchr (bench_wire's "records split" row: 3,770-3,920 MB/s
+       without, 4,170-4,250 with; finding the bytes between strings the
+       same way was slower, 3,000-3,270: they are one or two). */
+    if (len - i >= 32) {
+      const __m128i quote = _mm_set1_epi8('"');
+      unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+          _mm_loadu_si128((const __m128i *)(const void *)(d + i)), quote));
+      if (m == 0) {
+        m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(d + i + 16)),
+                quote))
+            << 16;
+      }
+      if (m != 0) {
+        q = d + i + __builtin_ctz(m);
+      }
+    }
+#endif
+    if (q == NULL) {
+      q = memchr(d + i, '"', len - i);
+    }
     if (q == NULL) {
       return len;
     }

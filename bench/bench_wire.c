@@ -28,6 +28,8 @@
 #include "base/crc32.h"
 #include "base/md5.h"
 #include "aws/event_stream.h"
+#include "aws/records_reader.h"
+#include "aws/records_split.h"
 #include "base/buf.h"
 #include "shard/kpl.h"
 #include "shard/kpl_aggregate.h"
@@ -408,6 +410,56 @@ static size_t op_es_decode(void *ctx) {
     n = j->len - off < j->chunk ? j->len - off : j->chunk;
     feed(j, j->in + off, n);
   }
+  return j->len;
+}
+
+/* An event's payload cut into runs as it arrives in 16 KiB pieces
+   (aws/records_split.c): the scan and the copy a run costs, against the
+   parse of the same payload whole (its peer). */
+typedef struct split_job {
+  const uint8_t *in;
+  size_t len;
+  kefo_records_split split;
+  kefo_records_parser parser;
+  size_t runs;
+} split_job;
+
+static size_t op_records_split(void *ctx) {
+  split_job *j = ctx;
+  const uint8_t *json;
+  size_t off, n, len;
+
+  kefo__records_split_begin(&j->split);
+  for (off = 0; off < j->len; off += n) {
+    n = j->len - off < CHUNK ? j->len - off : CHUNK;
+    if (kefo__records_split_feed(&j->split, j->in + off, n) != 0) {
+      fprintf(stderr, "bench_wire: FAIL: records split: %s at %zu\n",
+              j->split.error, j->split.error_offset);
+      exit(1);
+    }
+    if (kefo__records_split_run(&j->split, &json, &len)) {
+      sink += json[len - 1];
+      kefo__records_split_taken(&j->split);
+      ++j->runs;
+    }
+  }
+  if (kefo__records_split_end(&j->split, &json, &len) != 0) {
+    die("records split: no memory");
+  }
+  sink += len;
+  return j->len;
+}
+
+static size_t op_records_parse(void *ctx) {
+  split_job *j = ctx;
+  kefo_records_event ev;
+
+  if (kefo__records_parse(&j->parser, j->in, j->len, &ev) != 0) {
+    fprintf(stderr, "bench_wire: FAIL: records parse: %s at %zu\n",
+            j->parser.error, j->parser.error_offset);
+    exit(1);
+  }
+  sink += (uint32_t)ev.nrecords;
   return j->len;
 }
 
@@ -931,6 +983,8 @@ int main(int argc, char **argv) {
   buf_job dec, enc, crc1k;
   static agg_job agg1, aggn;
   static md5_job md5_keys, md5_aggs;
+  static split_job split;
+  uint8_t *split_in;
   int i, fails, agg_row[2] = {0, 0};
   double big_allocs, big_chunk_allocs, small_chunk_allocs;
 
@@ -1027,6 +1081,21 @@ int main(int argc, char **argv) {
 
   b->scratch = xmalloc(cap);
 
+  /* The split's payload: the event JSON closed after its last whole
+     record, so that the parser (its peer) reads it. */
+  split_in = xmalloc(BIG_PAYLOAD + 1);
+  memcpy(split_in, payload, BIG_PAYLOAD);
+  split.len = BIG_PAYLOAD;
+  while (split.len > 4 && memcmp(split_in + split.len - 3, "\"},", 3) != 0) {
+    --split.len;
+  }
+  split_in[split.len - 1] = ']';
+  split_in[split.len] = '}';
+  split.len += 1;
+  split.in = split_in;
+  kefo__records_split_init(&split.split, NULL, 64 * KIB);
+  kefo__records_parser_init(&split.parser, NULL);
+
   es_job_init(&jobs[0], big, big_len, 0);
   es_job_init(&jobs[1], big, big_len, CHUNK);
   es_job_init(&jobs[2], small, small_len, 0);
@@ -1069,6 +1138,9 @@ int main(int argc, char **argv) {
         {"kpl aggregate, add+finish", "100 B, 500 keys",
          AGG_RECORDS * AGG_RECORD_BYTES, raw, op_kpl_aggregate, &aggn,
          AGG_RECORDS, "kpl aggregate, MD5 only", op_md5_aggregate, &aggn},
+        {"records split, 16 KiB pieces", "1 MiB of 100 B", split.len, split_in,
+         op_records_split, &split, 0, "records parse, whole", op_records_parse,
+         &split},
         {"md5, kefo__md5_many", "64 x 16 B", MD5_MSGS * 16, raw, op_md5_many,
          &md5_keys, MD5_MSGS, "md5, OpenSSL one by one", op_md5_openssl,
          &md5_keys},
@@ -1113,6 +1185,9 @@ int main(int argc, char **argv) {
   for (i = 0; i < 4; ++i) {
     kefo__es_decoder_free(&jobs[i].dec);
   }
+  kefo__records_split_free(&split.split);
+  kefo__records_parser_free(&split.parser);
+  free(split_in);
   agg_job_free(&agg1);
   agg_job_free(&aggn);
   free(b->scratch);
