@@ -250,6 +250,21 @@ static void sub_end(kefo_kinesis_subscription *sub, int error,
   }
 }
 
+/* Ends the subscription with |code| and |message| (lent for the call),
+   as this stream's own failure. */
+static void sub_fail(kefo_kinesis_subscription *sub, int code,
+                     const char *message, int retryable) {
+  kefo_error_info info;
+
+  memset(&info, 0, sizeof(info));
+  info.operation = "SubscribeToShard";
+  info.http_status = sub->status;
+  info.code = code;
+  info.message = message;
+  info.retryable = retryable;
+  sub_end(sub, code, &info);
+}
+
 /* An exception of a subscription: what any call would retry, and
    ResourceInUseException (the previous subscription to the shard has not
    ended yet). */
@@ -287,7 +302,6 @@ static int value_is(const kefo_es_header *h, const char *value) {
 static void hold_again(kefo_kinesis_subscription *sub, const uint8_t *payload,
                        size_t len, int partial) {
   uint32_t n = (uint32_t)len | (partial ? HELD_PARTIAL : 0);
-  kefo_error_info info;
 
   sub->hold = 1;
   if (sub->held_off >= sizeof(n) + len &&
@@ -305,13 +319,7 @@ static void hold_again(kefo_kinesis_subscription *sub, const uint8_t *payload,
   }
   /* No memory (or, never, an event from elsewhere): resubscribing from
      the last continuation fetches it again. */
-  memset(&info, 0, sizeof(info));
-  info.operation = "SubscribeToShard";
-  info.http_status = sub->status;
-  info.code = KEFO_ERR_NOMEM;
-  info.message = "no memory to hold a paused shard's event";
-  info.retryable = 1;
-  sub_end(sub, KEFO_ERR_NOMEM, &info);
+  sub_fail(sub, KEFO_ERR_NOMEM, "no memory to hold a paused shard's event", 1);
 }
 
 /* Reads one SubscribeToShardEvent payload (or a run of one, |partial|)
@@ -322,16 +330,11 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
                            const uint8_t *payload, size_t len, int partial) {
   kefo_records_parser *p =
       sub->shared && !sub->shared->busy ? sub->shared : &sub->own;
-  kefo_error_info info;
   kefo_records_event ev;
   char msg[256];
   int rv = kefo__records_parse(p, payload, len, &ev);
 
   if (rv != 0) {
-    memset(&info, 0, sizeof(info));
-    info.operation = "SubscribeToShard";
-    info.http_status = sub->status;
-    info.code = rv;
     if (rv == KEFO_ERR_NOMEM) {
       snprintf(msg, sizeof(msg),
                "no memory to read a SubscribeToShardEvent "
@@ -347,9 +350,7 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
                                   : " (the event's last part: its members "
                                     "and the records after its last run)");
     }
-    info.message = msg;
-    info.retryable = 1;
-    sub_end(sub, rv, &info);
+    sub_fail(sub, rv, msg, 1);
     return;
   }
   ev.partial = partial;
@@ -378,15 +379,8 @@ static void payload_to_owner(kefo_kinesis_subscription *sub,
     uint32_t n = (uint32_t)len | (partial ? HELD_PARTIAL : 0);
     if (kefo__buf_append(&sub->held, &n, sizeof(n)) != 0 ||
         kefo__buf_append(&sub->held, payload, len) != 0) {
-      kefo_error_info info;
-
-      memset(&info, 0, sizeof(info));
-      info.operation = "SubscribeToShard";
-      info.http_status = sub->status;
-      info.code = KEFO_ERR_NOMEM;
-      info.message = "no memory to hold a paused shard's event";
-      info.retryable = 1;
-      sub_end(sub, KEFO_ERR_NOMEM, &info);
+      sub_fail(sub, KEFO_ERR_NOMEM, "no memory to hold a paused shard's event",
+               1);
     }
     return;
   }
@@ -472,13 +466,8 @@ static int on_parts_part(const uint8_t *part, size_t len, void *ud) {
   }
   rv = kefo__records_split_feed(&sub->split, part, len);
   if (rv != 0) {
-    kefo_error_info info;
     char msg[256];
 
-    memset(&info, 0, sizeof(info));
-    info.operation = "SubscribeToShard";
-    info.http_status = sub->status;
-    info.code = rv;
     if (rv == KEFO_ERR_NOMEM) {
       snprintf(msg, sizeof(msg),
                "no memory to read a SubscribeToShardEvent of %lu bytes",
@@ -489,9 +478,7 @@ static int on_parts_part(const uint8_t *part, size_t len, void *ud) {
                "(read as it arrived)",
                sub->split.error, sub->split.error_offset);
     }
-    info.message = msg;
-    info.retryable = 1;
-    sub_end(sub, rv, &info);
+    sub_fail(sub, rv, msg, 1);
     return -1;
   }
   if (kefo__records_split_run(&sub->split, &json, &n)) {
@@ -510,15 +497,8 @@ static int on_parts_end(void *ud) {
     return -1;
   }
   if (kefo__records_split_end(&sub->split, &json, &n) != 0) {
-    kefo_error_info info;
-
-    memset(&info, 0, sizeof(info));
-    info.operation = "SubscribeToShard";
-    info.http_status = sub->status;
-    info.code = KEFO_ERR_NOMEM;
-    info.message = "no memory to read the end of a SubscribeToShardEvent";
-    info.retryable = 1;
-    sub_end(sub, KEFO_ERR_NOMEM, &info);
+    sub_fail(sub, KEFO_ERR_NOMEM,
+             "no memory to read the end of a SubscribeToShardEvent", 1);
     return -1;
   }
   payload_to_owner(sub, json, n, 0);
