@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "aws/region.h"
+#include "base/cbor.h"
 #include "base/log.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -47,6 +48,9 @@ struct kefo_aws_call {
   kefo_http_stream *stream;
   int status;
   kefo_buf response;
+  /* The answer is CBOR (its content-type said so): it is read into JSON
+     before anything parses it. */
+  int cbor_answer;
   /* Why on_data stopped the stream: too large, or out of memory. */
   int data_error;
   int waiting_credentials;
@@ -468,10 +472,15 @@ static int on_response(kefo_http_stream *s, int status,
 
   (void)s;
   call->status = status;
+  call->cbor_answer = 0;
   for (i = 0; i < n; ++i) {
     const char *v = h[i].value;
     unsigned long long len = 0;
 
+    if (v && strcasecmp(h[i].name, "content-type") == 0 &&
+        strncasecmp(v, KEFO_AWS_CBOR, strlen(KEFO_AWS_CBOR)) == 0) {
+      call->cbor_answer = 1;
+    }
     if (strcasecmp(h[i].name, "content-length") != 0 || !v || !*v) {
       continue;
     }
@@ -531,6 +540,27 @@ const char *kefo__aws_json_error_message(const cJSON *j) {
   return cJSON_IsString(m) ? m->valuestring : NULL;
 }
 
+/* Replaces a CBOR answer with its JSON text. Returns 0, or the error
+   with |msg| saying what was wrong. */
+static int cbor_answer_to_json(kefo_aws_call *call, char *msg, size_t msglen) {
+  char why[200];
+  kefo_buf json;
+  int rv;
+
+  kefo__buf_init(&json, call->response.mem);
+  rv = kefo__cbor_to_json(call->response.data, call->response.len, MAX_RESPONSE,
+                          &json, why, sizeof(why));
+  if (rv != 0) {
+    kefo__buf_free(&json);
+    snprintf(msg, msglen, "%s answered with malformed CBOR (%zu bytes): %s",
+             call->operation, call->response.len, why);
+    return rv;
+  }
+  kefo__buf_free(&call->response);
+  call->response = json;
+  return 0;
+}
+
 static void on_close(kefo_http_stream *s, int error,
                      const kefo_error_info *tinfo, void *ud) {
   kefo_aws_call *call = ud;
@@ -570,6 +600,21 @@ static void on_close(kefo_http_stream *s, int error,
     fail_or_retry(call, error, &info);
     return;
   }
+  if (call->cbor_answer && call->response.len > 0 &&
+      (error = cbor_answer_to_json(call, msg, sizeof(msg))) != 0) {
+    if (call->status == 200 || error == KEFO_ERR_NOMEM) {
+      /* Retried as malformed JSON is (below); out of memory is not. */
+      info.code = error == KEFO_ERR_NOMEM ? error : KEFO_ERR_BAD_RESPONSE;
+      info.message = msg;
+      info.retryable = error != KEFO_ERR_NOMEM;
+      fail_or_retry(call, info.code, &info);
+      return;
+    }
+    /* An error answer that cannot be read is classified by its status
+       alone, as one that is not JSON. */
+    kefo__buf_reset(&call->response);
+  }
+  error = 0;
   if (call->status == 200 && call->raw_cb) {
     /* The owner reads it: no tree is built. */
     if (!call->cancelled) {

@@ -16,13 +16,18 @@
 #include "base/retry.h"
 #include "aws/sigv4.h"
 
+/* The content type of AWS's CBOR protocol: a call sent with it is
+   answered in CBOR, which the client reads into JSON for its owner. */
+#define KEFO_AWS_CBOR "application/x-amz-cbor-1.1"
+
 /* One AWS service as kefo talks to it. */
 typedef struct kefo_aws_service {
   /* The SigV4 service name: "kinesis", "dynamodb". */
   const char *signing_name;
   /* X-Amz-Target prefix: "Kinesis_20131202", "DynamoDB_20120810". */
   const char *target_prefix;
-  /* "application/x-amz-json-1.1" (Kinesis) or "...-1.0" (DynamoDB). */
+  /* "application/x-amz-json-1.1" (Kinesis) or "...-1.0" (DynamoDB), or
+     KEFO_AWS_CBOR for a Kinesis call whose body is CBOR. */
   const char *content_type;
   kefo_http_version version;
   kefo_endpoint endpoint;

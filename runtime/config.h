@@ -68,6 +68,7 @@
 #define KEFO_CFG_SINK_RECORD_TTL "sink.record.ttl"
 #define KEFO_CFG_SINK_RATE_LIMIT "sink.rate-limit"
 #define KEFO_CFG_SINK_ORDERED "sink.ordered"
+#define KEFO_CFG_SINK_PROTOCOL "sink.protocol"
 #define KEFO_CFG_SINK_STOP_TIMEOUT "sink.stop.timeout"
 #define KEFO_CFG_AWS_REGION "aws.region"
 #define KEFO_CFG_AWS_ENDPOINT "aws.endpoint"
@@ -99,6 +100,7 @@ typedef enum {
   KEFO_POSITION_TRIM_HORIZON,
   KEFO_POSITION_AT_TIMESTAMP
 } kefo_init_position;
+typedef enum { KEFO_PROTOCOL_CBOR, KEFO_PROTOCOL_JSON } kefo_sink_protocol;
 typedef enum {
   KEFO_LEASE_STORE_FILE,
   KEFO_LEASE_STORE_DYNAMODB,

@@ -16,6 +16,7 @@ static const char *const lifecycles[] = {"JOB_MANAGED", "SELF_MANAGED", NULL};
 static const char *const positions[] = {"LATEST", "TRIM_HORIZON",
                                         "AT_TIMESTAMP", NULL};
 static const char *const lease_stores[] = {"file", "dynamodb", "memory", NULL};
+static const char *const protocols[] = {"cbor", "json", NULL};
 static const char *const providers[] = {
     "AUTO", "BASIC", "ENV_VAR", "PROFILE", "ASSUME_ROLE", "WEB_IDENTITY_TOKEN",
     NULL};
@@ -267,6 +268,12 @@ static const kefo_config_key_def keys[] = {
         "1,000 records a second) kefo allows itself per shard (the KPL's "
         "RateLimit: above 100 leaves the rest to the service's "
         "throttling)."),
+    ENUM(KEFO_CFG_SINK_PROTOCOL, "cbor", protocols,
+         "Producer: how PutRecords bodies are written. cbor (as the AWS SDK "
+         "for Java sends Kinesis calls): data as raw bytes, a quarter fewer "
+         "bytes to sign and send than json, where data is base64 text. "
+         "json: application/x-amz-json-1.1, for a server or proxy that "
+         "takes only JSON."),
     BOOL(KEFO_CFG_SINK_ORDERED, "false",
          "Producer: keep each shard's records in order across retries: one "
          "entry per shard per call and one call per shard in flight, a "

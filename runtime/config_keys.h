@@ -13,7 +13,7 @@
 /* How many keys the table holds: a config keeps one value a key in
    arrays of this size. runtime/config_keys.c does not compile while it
    differs from the table's count, so a new key raises it there. */
-#define KEFO_CONFIG_NKEYS 66
+#define KEFO_CONFIG_NKEYS 67
 
 /* The table, KEFO_CONFIG_NKEYS entries in the order of kefo-config(5). */
 extern const kefo_config_key_def *const kefo__config_keys;

@@ -57,6 +57,9 @@ struct kefo_producer {
   struct event_base *base;
   int own_base;
   kefo_aws_setup aws;
+  /* aws.svc for PutRecords: its content type is CBOR's with
+     sink.protocol cbor (ListShards stays JSON). */
+  kefo_aws_service put_svc;
   kefo_retry_strategy list_retry;
   kefo_retry_strategy put_retry;
   kefo_producer_core *core;
@@ -347,7 +350,7 @@ static void send_batches(kefo_producer *p) {
       return; /* nothing due, or out of memory: the records wait */
     }
     /* The body stays in |pc| (lent to the call) until on_put. */
-    rv = kefo__aws_call_start_lent(p->aws.aws, &p->aws.svc, "PutRecords",
+    rv = kefo__aws_call_start_lent(p->aws.aws, &p->put_svc, "PutRecords",
                                    pc->body.data, pc->body.len, &p->put_retry,
                                    on_put, pc, &pc->call);
     if (rv != 0) {
@@ -555,6 +558,8 @@ static void read_settings(const kefo_config *cfg, kefo_producer_settings *s) {
   s->rate_limit_pct =
       (uint32_t)kefo__config_get_int(cfg, KEFO_CFG_SINK_RATE_LIMIT);
   s->ordered = kefo__config_get_bool(cfg, KEFO_CFG_SINK_ORDERED);
+  s->cbor =
+      kefo__config_get_enum(cfg, KEFO_CFG_SINK_PROTOCOL) == KEFO_PROTOCOL_CBOR;
   s->fail_on_error = kefo__config_get_bool(cfg, KEFO_CFG_SINK_FAIL_ON_ERROR);
   s->retry_min_ms =
       (uint32_t)kefo__config_get_ms(cfg, KEFO_CFG_RETRY_MIN_DELAY);
@@ -617,6 +622,10 @@ static int producer_init(kefo_producer *p, const kefo_config *cfg,
                                     p->mem)) != 0 ||
       (rv = loop_events_new(p)) != 0) {
     return rv;
+  }
+  p->put_svc = p->aws.svc;
+  if (s.cbor) {
+    p->put_svc.content_type = KEFO_AWS_CBOR;
   }
   kefo__producer_core_set_log(p->core, &p->cb.log);
   return 0;

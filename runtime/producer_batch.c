@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/base64.h"
+#include "base/cbor.h"
 #include "base/json_writer.h"
 #include "base/md5.h"
 #include "shard/kpl.h"
@@ -131,9 +132,10 @@ static size_t entry_bytes(const kefo_producer_core *pc, const pentry *e) {
    the 0 to 2 protobuf bytes before it that share a group with it. */
 #define AGG_TAIL_CHARS 24
 
-/* Appends the base64 of the aggregate |a| holds, in quotes, leaving room
-   for its end: the bytes go to pc->blob, without their MD5 trailer, which
-   digest_aggregates writes with the call's other aggregates. */
+/* Appends the aggregate pc->agg holds (in JSON the base64 of it, in
+   quotes), leaving room for its end: the bytes go to pc->blob, without
+   their MD5 trailer, which digest_aggregates writes with the call's other
+   aggregates. */
 static int write_aggregate(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
   size_t head, w;
   int rv;
@@ -144,6 +146,21 @@ static int write_aggregate(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
     return rv;
   }
   e->blob_len = pc->blob.len - e->blob_off;
+  if (pc->s.cbor) {
+    /* The bytes as they are; the digest's room is filled by
+       digest_aggregates. */
+    head = e->blob_len - KEFO_KPL_DIGEST_LEN;
+    rv = kefo__buf_reserve(body, 9 + e->blob_len);
+    if (rv != 0) {
+      return rv;
+    }
+    body->len += kefo__cbor_write_head(body->data + body->len, KEFO_CBOR_BYTES,
+                                       e->blob_len);
+    memcpy(body->data + body->len, pc->blob.data + e->blob_off, head);
+    e->body_tail = body->len + head;
+    body->len += e->blob_len;
+    return 0;
+  }
   /* Whole groups of three bytes before the trailer are final now. */
   head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3;
   rv = kefo__buf_reserve(body,
@@ -185,12 +202,50 @@ static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
     kefo__md5_many(jobs, n);
     for (k = 0; k < n; k++) {
       const pentry *e = &b->entries[idx[k]];
+      if (pc->s.cbor) {
+        memcpy(body->data + e->body_tail,
+               pc->blob.data + e->blob_off + e->blob_len - KEFO_KPL_DIGEST_LEN,
+               KEFO_KPL_DIGEST_LEN);
+        continue;
+      }
       size_t head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3, w;
       kefo__base64_encode(body->data + e->body_tail, AGG_TAIL_CHARS,
                           pc->blob.data + e->blob_off + head,
                           e->blob_len - head, &w);
     }
   }
+}
+
+/* write_entry in CBOR: a map of Data (bytes), PartitionKey and, when
+   the entry names one, ExplicitHashKey. */
+static int write_entry_cbor(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
+  const prec *r = e->recs.head;
+  char dec[KEFO_HASH_KEY_DEC_LEN];
+  int ehk = e->aggregated || r->ehk_len;
+  int rv = kefo__cbor_append_head(body, KEFO_CBOR_MAP, ehk ? 3 : 2);
+
+  if (rv == 0) {
+    rv = kefo__cbor_append_text(body, "Data", 4);
+  }
+  if (rv == 0 && e->aggregated) {
+    rv = write_aggregate(pc, e, body);
+  } else if (rv == 0) {
+    rv = kefo__cbor_append_bytes(body, rec_data(r), r->len);
+  }
+  if (rv == 0) {
+    rv = kefo__cbor_append_text(body, "PartitionKey", 12);
+  }
+  if (rv == 0) {
+    rv = kefo__cbor_append_text(body, rec_pk(r), r->pk_len);
+  }
+  if (rv == 0 && ehk) {
+    kefo__hash_key_format(dec, &r->hash_key);
+    rv = kefo__cbor_append_text(body, "ExplicitHashKey", 15);
+    if (rv == 0) {
+      rv = kefo__cbor_append_text(body, dec, strlen(dec));
+    }
+  }
+  return rv;
 }
 
 /* Appends entry |e| to the body; an aggregate's trailer is left to
@@ -201,6 +256,9 @@ static int write_entry(kefo_producer_core *pc, pentry *e, kefo_buf *body,
   char dec[KEFO_HASH_KEY_DEC_LEN];
   int rv;
 
+  if (pc->s.cbor) {
+    return write_entry_cbor(pc, e, body);
+  }
   rv = kefo__buf_append_str(body, first ? "{\"Data\":" : ",{\"Data\":");
   if (rv == 0 && e->aggregated) {
     rv = write_aggregate(pc, e, body);
@@ -231,10 +289,30 @@ static int write_entry(kefo_producer_core *pc, pentry *e, kefo_buf *body,
   return rv;
 }
 
-static int write_head(kefo_buf *body, const char *name, const char *arn) {
-  int rv =
-      kefo__buf_append_str(body, name ? "{\"StreamName\":" : "{\"StreamARN\":");
+/* The body up to its first entry. In CBOR, Records is an array of
+   indefinite length, ended by end_body (as the AWS SDK for Java's CBOR
+   writer sends it): its count is not known until the call is full. */
+static int write_head(const kefo_producer_core *pc, kefo_buf *body,
+                      const char *name, const char *arn) {
   const char *v = name ? name : arn;
+  int rv;
+
+  if (pc->s.cbor) {
+    rv = kefo__cbor_append_head(body, KEFO_CBOR_MAP, 2);
+    if (rv == 0) {
+      rv = kefo__cbor_append_text(body, name ? "StreamName" : "StreamARN",
+                                  name ? 10 : 9);
+    }
+    if (rv == 0) {
+      rv = kefo__cbor_append_text(body, v, strlen(v));
+    }
+    if (rv == 0) {
+      rv = kefo__cbor_append_text(body, "Records", 7);
+    }
+    return rv == 0 ? kefo__buf_append_byte(body, 0x9f) : rv;
+  }
+  rv =
+      kefo__buf_append_str(body, name ? "{\"StreamName\":" : "{\"StreamARN\":");
   if (rv == 0) {
     rv = kefo__json_append_string(body, (const uint8_t *)v, strlen(v));
   }
@@ -314,7 +392,7 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
   kefo__buf_reset(&pc->blob);
   pc->ntaken = 0;
   pc->taken_lost = 0;
-  rv = write_head(body, stream_name, stream_arn);
+  rv = write_head(pc, body, stream_name, stream_arn);
   for (i = 0; rv == 0 && i < pc->nmap; ++i) {
     pshard *sh = pc->map[(pc->rr + i) % pc->nmap];
     if (may_send(pc, sh, now_ms)) {
@@ -327,7 +405,8 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
   }
   if (rv == 0 && b->n > 0) {
     digest_aggregates(pc, b, body);
-    rv = kefo__buf_append_str(body, "]}");
+    rv = pc->s.cbor ? kefo__buf_append_byte(body, 0xff)
+                    : kefo__buf_append_str(body, "]}");
   }
   if (rv != 0 || b->n == 0) {
     body->len = start;

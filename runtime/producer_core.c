@@ -25,6 +25,7 @@ void kefo__producer_settings_default(kefo_producer_settings *s) {
   s->aggregate_max_count = 4294967295u;
   s->record_ttl_ms = 30000;
   s->rate_limit_pct = 150;
+  s->cbor = 1;
   s->retry_min_ms = 100;
   s->retry_max_ms = 5000;
 }

@@ -64,6 +64,8 @@ typedef struct kefo_producer_settings {
   uint32_t rate_limit_pct;
   /* One call in flight per shard, retries first (sink.ordered). */
   int ordered;
+  /* Bodies in CBOR (sink.protocol cbor): data as bytes, not base64. */
+  int cbor;
   /* Stop at the first failed record instead of retrying
      (sink.fail-on-error). */
   int fail_on_error;
@@ -167,8 +169,9 @@ int64_t kefo__producer_core_flushed(kefo_producer_core *pc);
 typedef struct kefo_producer_batch kefo_producer_batch;
 
 /*
- * Takes the next call to make at |now_ms| into |*out|, its JSON body
- * (for |stream_name| or |stream_arn|, one of them NULL) appended to
+ * Takes the next call to make at |now_ms| into |*out|, its body, JSON or
+ * CBOR as settings.cbor says (for |stream_name| or |stream_arn|, one of
+ * them NULL), appended to
  * |body|; *out is NULL when no call is due (see next_wake). The batch
  * belongs to the core; answer it once with kefo__producer_core_done.
  *

@@ -60,8 +60,9 @@ typedef struct pentry {
   pqueue recs;
   int aggregated;
   /* An aggregate's bytes in the core's |blob| and where the body keeps
-     room for the base64 of its end: filled once the call's aggregates are
-     hashed together (producer_batch.c). */
+     room for its end (in JSON the base64 of it, in CBOR its digest):
+     filled once the call's aggregates are hashed together
+     (producer_batch.c). */
   size_t blob_off, blob_len, body_tail;
   /* Where its records start in the batch's |hints|. */
   size_t first;

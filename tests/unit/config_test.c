@@ -80,6 +80,7 @@ static void test_defaults(void) {
       {KEFO_CFG_SINK_RECORD_TTL, "30s"},
       {KEFO_CFG_SINK_RATE_LIMIT, "150"},
       {KEFO_CFG_SINK_ORDERED, "false"},
+      {KEFO_CFG_SINK_PROTOCOL, "cbor"},
       {KEFO_CFG_SINK_STOP_TIMEOUT, "30s"},
   };
   kefo_config *cfg = new_config();

@@ -1313,6 +1313,7 @@ static int op_stats(op_ctx *c) {
   cJSON_AddNumberToObject(o, "Connections", (double)c->api->connections);
   cJSON_AddNumberToObject(o, "Requests", (double)c->api->requests);
   cJSON_AddNumberToObject(o, "PutRecordsFailed", (double)c->api->put_failed);
+  cJSON_AddNumberToObject(o, "CborRequests", (double)c->api->cbor_requests);
   return reply(c, o);
 }
 

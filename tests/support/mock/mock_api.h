@@ -51,6 +51,8 @@ typedef struct mock_api {
   uint64_t put_rng;
   /* PutRecords entries failed that way. */
   uint64_t put_failed;
+  /* Requests that came in CBOR (application/x-amz-cbor-1.1). */
+  uint64_t cbor_requests;
 } mock_api;
 
 /* What SubscribeToShard asks for, once checked. */

@@ -25,6 +25,7 @@
 
 #include "aws/sigv4.h"
 #include "base/clock.h"
+#include "tests/support/mock/mock_cbor.h"
 #include "tests/support/mock/mock_subscription.h"
 
 /* Stop producing output above this many unsent bytes; go on below LOW. */
@@ -48,6 +49,11 @@ typedef struct mock_request {
   kefo_buf body;
   int too_large;
   int handled;
+  /* The request came in CBOR: its body was read into JSON, and its
+     answers go back in CBOR, as Kinesis does (|response| is CBOR once
+     |answer_cbor| is set). */
+  int cbor;
+  int answer_cbor;
   kefo_buf response;
   size_t response_off;
   /* Faults: the body ends (END_STREAM) after |cut| bytes when |cut_set|;
@@ -355,12 +361,24 @@ static nghttp2_nv make_nv(const char *name, const char *value) {
   return nv;
 }
 
-/* Sends |r->response| with |status| as a JSON answer. */
+#define JSON_TYPE "application/x-amz-json-1.1"
+#define CBOR_TYPE "application/x-amz-cbor-1.1"
+
+/* Sends |r->response| with |status| as a JSON answer (CBOR when the
+   request was). */
 static void respond(mock_request *r, int status, const char *content_type) {
   char st[8], len[24], id[64];
   nghttp2_nv nv[4];
   nghttp2_data_provider prd;
 
+  if (r->cbor && !r->endless && !r->answer_cbor &&
+      strcmp(content_type, JSON_TYPE) == 0 &&
+      mock_cbor_answer(&r->response) == 0) {
+    r->answer_cbor = 1;
+  }
+  if (r->answer_cbor) {
+    content_type = CBOR_TYPE;
+  }
   snprintf(st, sizeof(st), "%d", status);
   snprintf(len, sizeof(len), "%zu", r->response.len);
   if (r->endless) {
@@ -617,6 +635,12 @@ static int fault_before(mock_request *r, const char *op,
 static void answer(mock_request *r, int status, mock_fault_kind kind) {
   struct timeval tv;
 
+  /* Spoilt in the protocol it goes in: half of a CBOR answer, a CBOR
+     answer cut at half its length. */
+  if (r->cbor && kind != MOCK_FAULT_OVERSIZED &&
+      mock_cbor_answer(&r->response) == 0) {
+    r->answer_cbor = 1;
+  }
   switch (kind) {
   case MOCK_FAULT_DROP:
     /* Past the HEADERS frame, into the body. */
@@ -627,7 +651,7 @@ static void answer(mock_request *r, int status, mock_fault_kind kind) {
     r->cut = r->response.len / 2;
     break;
   case MOCK_FAULT_MALFORMED_JSON:
-    /* Half a JSON object never parses. */
+    /* Half a JSON object (or CBOR map) never parses. */
     status = 200;
     r->response.len /= 2;
     if (r->response.len == 0) {
@@ -699,9 +723,11 @@ static void handle_request(mock_request *r) {
     return;
   }
   op = target + 17;
-  if (!ctype || strcmp(ctype, "application/x-amz-json-1.1") != 0) {
+  r->cbor = ctype && strcmp(ctype, CBOR_TYPE) == 0;
+  if (!ctype || (strcmp(ctype, JSON_TYPE) != 0 && !r->cbor)) {
     respond_error(r, 400, "SerializationException",
-                  "content-type must be application/x-amz-json-1.1");
+                  "content-type must be application/x-amz-json-1.1 or "
+                  "application/x-amz-cbor-1.1");
     return;
   }
   if (!header(r, "authorization")) {
@@ -717,6 +743,11 @@ static void handle_request(mock_request *r) {
   }
   if (srv->secret && verify_signature(srv, r, why, sizeof(why)) != 0) {
     respond_error(r, 403, "InvalidSignatureException", why);
+    return;
+  }
+  srv->api->cbor_requests += (uint64_t)r->cbor;
+  if (r->cbor && mock_cbor_request(&r->body, why, sizeof(why)) != 0) {
+    respond_error(r, 400, "SerializationException", why);
     return;
   }
   if (fault_before(r, op, &kind)) {
