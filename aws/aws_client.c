@@ -600,7 +600,11 @@ static void on_close(kefo_http_stream *s, int error,
     fail_or_retry(call, error, &info);
     return;
   }
+  /* A 200 answer to a raw call goes to its owner as it came (the
+     producer reads CBOR answers without JSON); the rest is read as
+     JSON. */
   if (call->cbor_answer && call->response.len > 0 &&
+      !(call->status == 200 && call->raw_cb) &&
       (error = cbor_answer_to_json(call, msg, sizeof(msg))) != 0) {
     if (call->status == 200 || error == KEFO_ERR_NOMEM) {
       /* Retried as malformed JSON is (below); out of memory is not. */

@@ -117,7 +117,9 @@ int kefo__aws_call_start(kefo_aws_client *client, const kefo_aws_service *svc,
  * The outcome of a call started with kefo__aws_call_start_raw, once: |error|
  * 0 and the HTTP 200 answer's |body| of |len| bytes (lent: valid only
  * during the callback), not parsed nor checked, for the owner to read
- * without a JSON tree; or the failure, as for kefo_aws_cb (|body| NULL).
+ * without a JSON tree (JSON, or CBOR for a call sent as KEFO_AWS_CBOR:
+ * its first byte tells); or the failure, as for kefo_aws_cb (|body|
+ * NULL).
  */
 typedef void (*kefo_aws_raw_cb)(int error, const uint8_t *body, size_t len,
                                 const kefo_error_info *info, void *user_data);

@@ -90,12 +90,7 @@ typedef struct cvt {
   size_t errlen;
 } cvt;
 
-typedef struct head {
-  unsigned major;
-  unsigned ai;
-  uint64_t arg;
-  int indefinite;
-} head;
+typedef kefo_cbor_head head;
 
 /* Records what was wrong at |at| (the item's first byte). */
 static int fail(cvt *c, const uint8_t *at, int code, const char *fmt, ...) {
@@ -116,42 +111,126 @@ static size_t left(const cvt *c) {
   return (size_t)(c->end - c->p);
 }
 
-static int read_head(cvt *c, head *h) {
-  const uint8_t *at = c->p;
+const char *kefo__cbor_read_head(const uint8_t **pp, const uint8_t *end,
+                                 kefo_cbor_head *h) {
+  const uint8_t *p = *pp;
   size_t n, i;
 
-  if (c->p >= c->end) {
-    return fail(c, at, KEFO_ERR_BAD_RESPONSE, "the answer ends inside an item");
+  if (p >= end) {
+    return "the answer ends inside an item";
   }
-  h->major = *c->p >> 5;
-  h->ai = *c->p & 31;
+  h->major = *p >> 5;
+  h->ai = *p & 31;
   h->arg = h->ai;
   h->indefinite = 0;
-  ++c->p;
-  if (h->ai < 24) {
-    return 0;
-  }
+  ++p;
   if (h->ai == 31) {
     if (h->major == 0 || h->major == 1 || h->major == 6) {
-      return fail(c, at, KEFO_ERR_BAD_RESPONSE,
-                  "major type %u cannot have an indefinite length", h->major);
+      return "an integer or a tag cannot have an indefinite length";
     }
     h->indefinite = 1;
-    return 0;
+  } else if (h->ai > 27) {
+    return "reserved additional information (28-30)";
+  } else if (h->ai >= 24) {
+    n = (size_t)1 << (h->ai - 24);
+    if ((size_t)(end - p) < n) {
+      return "the answer ends inside a head";
+    }
+    h->arg = 0;
+    for (i = 0; i < n; ++i) {
+      h->arg = h->arg << 8 | *p++;
+    }
   }
-  if (h->ai > 27) {
-    return fail(c, at, KEFO_ERR_BAD_RESPONSE,
-                "reserved additional information %u", h->ai);
+  *pp = p;
+  return NULL;
+}
+
+const char *kefo__cbor_skip(const uint8_t **pp, const uint8_t *end,
+                            int max_depth) {
+  const uint8_t *p = *pp;
+  const char *why;
+  kefo_cbor_head h;
+  uint64_t i, n;
+
+  if (max_depth < 0) {
+    return "nested too deep";
   }
-  n = (size_t)1 << (h->ai - 24);
-  if (left(c) < n) {
-    return fail(c, at, KEFO_ERR_BAD_RESPONSE, "the answer ends inside a head");
+  if ((why = kefo__cbor_read_head(&p, end, &h)) != NULL) {
+    return why;
   }
-  h->arg = 0;
-  for (i = 0; i < n; ++i) {
-    h->arg = h->arg << 8 | *c->p++;
+  switch (h.major) {
+  case 2:
+  case 3:
+    if (!h.indefinite) {
+      if (h.arg > (uint64_t)(end - p)) {
+        return "a string longer than the bytes left";
+      }
+      p += h.arg;
+      break;
+    }
+    for (;;) {
+      kefo_cbor_head ch;
+      if (p < end && *p == 0xff) {
+        ++p;
+        break;
+      }
+      if ((why = kefo__cbor_read_head(&p, end, &ch)) != NULL) {
+        return why;
+      }
+      if (ch.major != h.major || ch.indefinite) {
+        return "a chunk of an indefinite-length string is not a definite "
+               "string of its type";
+      }
+      if (ch.arg > (uint64_t)(end - p)) {
+        return "a string longer than the bytes left";
+      }
+      p += ch.arg;
+    }
+    break;
+  case 4:
+  case 5:
+    n = h.major == 5 ? 2 : 1;
+    if (!h.indefinite && h.arg > (uint64_t)(end - p) / n) {
+      return "more items than the bytes left";
+    }
+    for (i = 0; h.indefinite || i < h.arg * n; ++i) {
+      if (h.indefinite && p < end && *p == 0xff) {
+        if (i % n != 0) {
+          return "a map ends between a key and its value";
+        }
+        ++p;
+        break;
+      }
+      if ((why = kefo__cbor_skip(&p, end, max_depth - 1)) != NULL) {
+        return why;
+      }
+    }
+    break;
+  case 6:
+    if ((why = kefo__cbor_skip(&p, end, max_depth - 1)) != NULL) {
+      return why;
+    }
+    break;
+  case 7:
+    if (h.indefinite) {
+      return "a break outside an indefinite-length item";
+    }
+    if (h.ai == 24 && h.arg < 32) {
+      return "a simple value in two bytes below 32";
+    }
+    break;
+  default:
+    break;
   }
-  return 0;
+  *pp = p;
+  return NULL;
+}
+
+static int read_head(cvt *c, head *h) {
+  const uint8_t *at = c->p;
+  const char *why = kefo__cbor_read_head(&c->p, c->end, h);
+
+  return why ? fail(c, at, KEFO_ERR_BAD_RESPONSE, "%s", why) : 0;
 }
 
 static int emit(cvt *c, const uint8_t *at, const void *s, size_t len) {

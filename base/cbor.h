@@ -58,6 +58,35 @@ int kefo__cbor_append_text(kefo_buf *b, const char *s, size_t len);
  */
 int kefo__cbor_append_bytes(kefo_buf *b, const uint8_t *s, size_t len);
 
+/* One item's head, as read. */
+typedef struct kefo_cbor_head {
+  unsigned major;
+  unsigned ai;    /* additional information: 0-27 or 31 */
+  uint64_t arg;   /* the argument (for major 7, ai 25-27: the float's bits) */
+  int indefinite; /* ai 31: a string, array or map of indefinite length,
+                     or (major 7) a break */
+} kefo_cbor_head;
+
+/*
+ * Reads the head at |*p| (before |end|) into |h| and moves |*p| past it.
+ * Lengths are not checked against what is left: the caller does that
+ * before it uses them.
+ *
+ * Returns NULL, or what was wrong (a static string) with |*p| unmoved.
+ */
+const char *kefo__cbor_read_head(const uint8_t **p, const uint8_t *end,
+                                 kefo_cbor_head *h);
+
+/*
+ * Moves |*p| past the one whole item there, nested at most |max_depth|
+ * deep, checking that it is well-formed (every length within what is
+ * left, breaks only where they belong), without reading its contents.
+ *
+ * Returns NULL, or what was wrong (a static string).
+ */
+const char *kefo__cbor_skip(const uint8_t **p, const uint8_t *end,
+                            int max_depth);
+
 /* Deepest nesting kefo__cbor_to_json follows: AWS answers are 4 deep. */
 #define KEFO_CBOR_MAX_DEPTH 64
 

@@ -16,6 +16,7 @@
 #include "aws/records_reader.h"
 #include "base/clock.h"
 #include "base/mem.h"
+#include "aws/put_answer_cbor.h"
 #include "runtime/aws_setup.h"
 #include "runtime/config.h"
 #include "runtime/metrics.h"
@@ -290,8 +291,8 @@ static int read_results(kefo_producer *p, const uint8_t *body, size_t len,
                         const kefo_producer_entry_result **res,
                         kefo_error_info *bad) {
   size_t n;
-  int rv = kefo__records_put_answer_parse(&p->answers, body, len,
-                                          KEFO_PRODUCER_MAX_ENTRIES, res, &n);
+  int rv = kefo__put_answer_parse_any(&p->answers, body, len,
+                                      KEFO_PRODUCER_MAX_ENTRIES, res, &n);
 
   if (rv != 0) {
     memset(bad, 0, sizeof(*bad));

@@ -4,7 +4,8 @@
 # tests/fuzz/corpus/<target>, which `make check` replays.
 # Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET: event_stream, kpl, profile_file, config_file, json_responses,
-#           sts_event, base64, h2_frame_scan, kpl_aggregate, records_split
+#           sts_event, base64, h2_frame_scan, kpl_aggregate, records_split,
+#           cbor
 #           (default: all)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +13,7 @@ cd "$top"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(event_stream kpl profile_file config_file json_responses sts_event base64 h2_frame_scan kpl_aggregate records_split)
+[ ${#targets[@]} -gt 0 ] || targets=(event_stream kpl profile_file config_file json_responses sts_event base64 h2_frame_scan kpl_aggregate records_split cbor)
 
 bash scripts/install-deps.sh >/dev/null
 if [ ! -x configure ] || [ configure.ac -nt configure ] ||

@@ -544,7 +544,9 @@ static void round_trip_in(const char *aggregate, int faults, int ordered,
            cbor, (unsigned long long)st.calls);
     CU_ASSERT(st.calls > 0);
     if (strcmp(protocol, "cbor") == 0) {
-      CU_ASSERT(cbor >= (double)st.calls);
+      /* A call whose connection was dropped (faults) may never have
+         reached the mock whole. */
+      CU_ASSERT(faults ? cbor > 0 : cbor >= (double)st.calls);
     } else {
       CU_ASSERT_EQUAL(cbor, 0);
     }

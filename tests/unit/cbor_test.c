@@ -36,6 +36,11 @@ static void check(const char *hex, const char *want) {
   cJSON *got_j, *want_j;
   int rv;
 
+  const uint8_t *p = in;
+
+  /* The skipper passes over exactly the item. */
+  CU_ASSERT_PTR_NULL(kefo__cbor_skip(&p, in + n, KEFO_CBOR_MAX_DEPTH));
+  CU_ASSERT_PTR_EQUAL(p, in + n);
   kefo__buf_init(&out, NULL);
   rv = kefo__cbor_to_json(in, n, 1 << 20, &out, err, sizeof(err));
   CU_ASSERT_EQUAL(rv, 0);
@@ -67,6 +72,16 @@ static void refused(const char *hex, int code, const char *what) {
   kefo_buf out;
   int rv;
 
+  const uint8_t *p = in;
+
+  /* Not well-formed is not well-formed to the skipper either; a key that
+     is not text, text that is not UTF-8 and deep nesting are
+     well-formed CBOR that only JSON cannot take. */
+  if (strstr(what, "map key") == NULL && strstr(what, "UTF-8") == NULL &&
+      strstr(what, "simple value") == NULL && strstr(what, "nesting") == NULL) {
+    CU_ASSERT(kefo__cbor_skip(&p, in + n, KEFO_CBOR_MAX_DEPTH) != NULL ||
+              p != in + n);
+  }
   kefo__buf_init(&out, NULL);
   kefo__buf_append_str(&out, "kept");
   rv = kefo__cbor_to_json(in, n, 1 << 20, &out, err, sizeof(err));
@@ -234,11 +249,11 @@ static void test_malformed(void) {
   refused("", bad, "ends inside an item");
   refused("18", bad, "ends inside a head");
   refused("1b00000000", bad, "ends inside a head");
-  refused("1c", bad, "reserved additional information 28");
-  refused("5e", bad, "reserved additional information 30");
-  refused("1f", bad, "major type 0 cannot have an indefinite length");
-  refused("3f", bad, "major type 1");
-  refused("df00", bad, "major type 6");
+  refused("1c", bad, "reserved additional information");
+  refused("5e", bad, "reserved additional information");
+  refused("1f", bad, "an integer or a tag cannot have an indefinite");
+  refused("3f", bad, "an integer or a tag cannot");
+  refused("df00", bad, "an integer or a tag cannot");
   refused("ff", bad, "a break outside");
   refused("8201ff", bad, "a break outside");
   refused("f800", bad, "simple value 0");

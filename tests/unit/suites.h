@@ -10,6 +10,7 @@ int kefo_add_fifo_arena_suite(void);
 int kefo_add_crc32_suite(void);
 int kefo_add_md5_suite(void);
 int kefo_add_cbor_suite(void);
+int kefo_add_put_answer_cbor_suite(void);
 int kefo_add_base64_suite(void);
 int kefo_add_json_writer_suite(void);
 int kefo_add_event_stream_suite(void);

@@ -1,0 +1,272 @@
+/*
+ * A PutRecords answer in CBOR, read in one pass (see put_answer_cbor.h).
+ * Every length is checked against the bytes left before it is used;
+ * strings go to the parser's scratch, reserved once at the answer's
+ * length (a string takes no more bytes there, with its NUL, than its
+ * head and bytes took in the answer), so entries' pointers stay valid.
+ */
+#include "aws/put_answer_cbor.h"
+
+#include <string.h>
+
+#include "base/cbor.h"
+#include "base/mem.h"
+#include "kefo/kefo.h"
+
+/* Answers nest 3 deep; what is skipped may nest this much further. */
+#define SKIP_DEPTH 32
+
+typedef struct rd {
+  kefo_records_parser *parser;
+  const uint8_t *start, *p, *end;
+} rd;
+
+static int fail(rd *r, const uint8_t *at, const char *why) {
+  r->parser->error = why;
+  r->parser->error_offset = (size_t)(at - r->start);
+  return KEFO_ERR_BAD_RESPONSE;
+}
+
+static int head(rd *r, kefo_cbor_head *h) {
+  const uint8_t *at = r->p;
+  const char *why = kefo__cbor_read_head(&r->p, r->end, h);
+
+  return why ? fail(r, at, why) : 0;
+}
+
+static int skip(rd *r) {
+  const uint8_t *at = r->p;
+  const char *why = kefo__cbor_skip(&r->p, r->end, SKIP_DEPTH);
+
+  return why ? fail(r, at, why) : 0;
+}
+
+/* Whether an indefinite-length array or map ends here (and consumes its
+   break). */
+static int at_break(rd *r) {
+  if (r->p < r->end && *r->p == 0xff) {
+    ++r->p;
+    return 1;
+  }
+  return 0;
+}
+
+/* Reads the text string (head |h|, already read) into the scratch, NUL
+   ended; |*out| points at it there. */
+static int text(rd *r, const kefo_cbor_head *h, const uint8_t *at,
+                const char **out) {
+  kefo_buf *s = &r->parser->strings;
+  size_t from = s->len;
+
+  if (!h->indefinite) {
+    if (h->arg > (uint64_t)(r->end - r->p)) {
+      return fail(r, at, "a string longer than the bytes left");
+    }
+    memcpy(s->data + s->len, r->p, (size_t)h->arg);
+    s->len += (size_t)h->arg;
+    r->p += h->arg;
+  } else {
+    while (!at_break(r)) {
+      kefo_cbor_head ch;
+      const uint8_t *cat = r->p;
+      int rv = head(r, &ch);
+      if (rv != 0) {
+        return rv;
+      }
+      if (ch.major != KEFO_CBOR_TEXT || ch.indefinite) {
+        return fail(r, cat,
+                    "a chunk of an indefinite-length string is not "
+                    "a definite text string");
+      }
+      if (ch.arg > (uint64_t)(r->end - r->p)) {
+        return fail(r, cat, "a string longer than the bytes left");
+      }
+      memcpy(s->data + s->len, r->p, (size_t)ch.arg);
+      s->len += (size_t)ch.arg;
+      r->p += ch.arg;
+    }
+  }
+  if (memchr(s->data + from, '\0', s->len - from) != NULL) {
+    return fail(r, at, "a string holds a NUL byte");
+  }
+  s->data[s->len++] = '\0';
+  *out = (const char *)s->data + from;
+  return 0;
+}
+
+/* Reads a map key, which must be text, into the scratch like a value:
+   the caller compares it and then drops it (rolls the scratch back). */
+static int key(rd *r, const char **k) {
+  kefo_cbor_head h;
+  const uint8_t *at = r->p;
+  int rv = head(r, &h);
+
+  if (rv != 0) {
+    return rv;
+  }
+  if (h.major != KEFO_CBOR_TEXT) {
+    return fail(r, at, "a map key is not a text string");
+  }
+  return text(r, &h, at, k);
+}
+
+/* Reads the value of a member named |name| into |*slot| when it is text
+   and the first of its name (|*seen|); skips it otherwise. */
+static int member(rd *r, const char **slot, int *seen) {
+  kefo_cbor_head h;
+  const uint8_t *at = r->p;
+  int rv;
+
+  if (*seen || r->p >= r->end || *r->p >> 5 != KEFO_CBOR_TEXT) {
+    return skip(r);
+  }
+  *seen = 1;
+  if ((rv = head(r, &h)) != 0) {
+    return rv;
+  }
+  return text(r, &h, at, slot);
+}
+
+static int entry(rd *r, kefo_put_answer_entry *e) {
+  int seen_seq = 0, seen_shard = 0, seen_code = 0, seen_msg = 0, rv;
+  kefo_buf *s = &r->parser->strings;
+  const uint8_t *at = r->p;
+  kefo_cbor_head h;
+  uint64_t i;
+
+  memset(e, 0, sizeof(*e));
+  if ((rv = head(r, &h)) != 0) {
+    return rv;
+  }
+  if (h.major != KEFO_CBOR_MAP) {
+    return fail(r, at, "a PutRecords entry is not a map");
+  }
+  if (!h.indefinite && h.arg > (uint64_t)(r->end - r->p) / 2) {
+    return fail(r, at, "more members than the bytes left");
+  }
+  for (i = 0; h.indefinite ? !at_break(r) : i < h.arg; ++i) {
+    size_t mark = s->len;
+    const char *k;
+    if ((rv = key(r, &k)) != 0) {
+      return rv;
+    }
+    s->len = mark; /* the key's copy is not kept */
+    if (strcmp(k, "SequenceNumber") == 0) {
+      rv = member(r, &e->sequence_number, &seen_seq);
+    } else if (strcmp(k, "ShardId") == 0) {
+      rv = member(r, &e->shard_id, &seen_shard);
+    } else if (strcmp(k, "ErrorCode") == 0) {
+      rv = member(r, &e->error_code, &seen_code);
+    } else if (strcmp(k, "ErrorMessage") == 0) {
+      rv = member(r, &e->error_message, &seen_msg);
+    } else {
+      rv = skip(r);
+    }
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  return 0;
+}
+
+static int records(rd *r, size_t max, size_t *n) {
+  kefo_records_parser *p = r->parser;
+  const uint8_t *at = r->p;
+  kefo_cbor_head h;
+  uint64_t i;
+  int rv;
+
+  if ((rv = head(r, &h)) != 0) {
+    return rv;
+  }
+  if (!h.indefinite && h.arg > (uint64_t)(r->end - r->p)) {
+    return fail(r, at, "more entries than the bytes left");
+  }
+  for (i = 0; h.indefinite ? !at_break(r) : i < h.arg; ++i) {
+    void *v = p->put;
+    if (i >= max) {
+      return fail(r, r->p, "more entries than the call sent");
+    }
+    if (kefo__mem_grow(p->mem, &v, (size_t)i + 1, &p->put_cap,
+                       sizeof(*p->put)) != 0) {
+      return KEFO_ERR_NOMEM;
+    }
+    p->put = v;
+    if ((rv = entry(r, &p->put[i])) != 0) {
+      return rv;
+    }
+  }
+  *n = (size_t)i;
+  return 0;
+}
+
+int kefo__put_answer_parse_cbor(kefo_records_parser *p, const uint8_t *cbor,
+                                size_t len, size_t max,
+                                const kefo_put_answer_entry **entries,
+                                size_t *n) {
+  int rv, seen_records = 0, has_records = 0;
+  kefo_cbor_head h;
+  uint64_t i;
+  rd r;
+
+  *entries = NULL;
+  *n = 0;
+  p->error = NULL;
+  p->error_offset = 0;
+  kefo__buf_reset(&p->strings);
+  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  r.parser = p;
+  r.start = r.p = cbor;
+  r.end = cbor + len;
+  if ((rv = head(&r, &h)) != 0) {
+    return rv;
+  }
+  if (h.major != KEFO_CBOR_MAP) {
+    return fail(&r, cbor, "not a CBOR map");
+  }
+  if (!h.indefinite && h.arg > len / 2) {
+    return fail(&r, cbor, "more members than the bytes left");
+  }
+  for (i = 0; h.indefinite ? !at_break(&r) : i < h.arg; ++i) {
+    size_t mark = p->strings.len;
+    const char *k;
+    if ((rv = key(&r, &k)) != 0) {
+      return rv;
+    }
+    p->strings.len = mark; /* the entries' strings stay */
+    if (!seen_records && strcmp(k, "Records") == 0) {
+      seen_records = 1;
+      if (r.p < r.end && *r.p >> 5 == KEFO_CBOR_ARRAY) {
+        has_records = 1;
+        rv = records(&r, max, n);
+      } else {
+        rv = skip(&r);
+      }
+    } else {
+      rv = skip(&r);
+    }
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  if (r.p != r.end) {
+    return fail(&r, r.p, "bytes after the CBOR map");
+  }
+  if (!has_records) {
+    return fail(&r, cbor, "the PutRecords answer has no Records array");
+  }
+  *entries = p->put;
+  return 0;
+}
+
+int kefo__put_answer_parse_any(kefo_records_parser *p, const uint8_t *body,
+                               size_t len, size_t max,
+                               const kefo_put_answer_entry **entries,
+                               size_t *n) {
+  if (len > 0 && *body >> 5 == KEFO_CBOR_MAP) {
+    return kefo__put_answer_parse_cbor(p, body, len, max, entries, n);
+  }
+  return kefo__records_put_answer_parse(p, body, len, max, entries, n);
+}
