@@ -13,8 +13,10 @@
 #include "base/mem.h"
 #include "kefo/kefo.h"
 
-/* Answers nest 3 deep; what is skipped may nest this much further. */
-#define SKIP_DEPTH 32
+/* Answers nest 3 deep; what is skipped may nest (tags count as levels)
+   as deep as kefo__cbor_to_json reads, so that no answer the JSON route
+   would take is refused here (the fuzzer's second finding). */
+#define SKIP_DEPTH KEFO_CBOR_MAX_DEPTH
 
 typedef struct rd {
   kefo_records_parser *parser;
@@ -47,6 +49,20 @@ static int at_break(rd *r) {
   if (r->p < r->end && *r->p == 0xff) {
     ++r->p;
     return 1;
+  }
+  return 0;
+}
+
+/* Passes over tags before an item: as kefo__cbor_to_json drops them, a
+   tagged value reads as the value (found by the fuzzer, which tagged
+   Records' array). */
+static int untag(rd *r) {
+  while (r->p < r->end && *r->p >> 5 == 6) {
+    kefo_cbor_head h;
+    int rv = head(r, &h);
+    if (rv != 0) {
+      return rv;
+    }
   }
   return 0;
 }
@@ -117,6 +133,10 @@ static int member(rd *r, const char **slot, int *seen) {
   const uint8_t *at = r->p;
   int rv;
 
+  if ((rv = untag(r)) != 0) {
+    return rv;
+  }
+  at = r->p;
   if (*seen || r->p >= r->end || *r->p >> 5 != KEFO_CBOR_TEXT) {
     return skip(r);
   }
@@ -135,6 +155,10 @@ static int entry(rd *r, kefo_put_answer_entry *e) {
   uint64_t i;
 
   memset(e, 0, sizeof(*e));
+  if ((rv = untag(r)) != 0) {
+    return rv;
+  }
+  at = r->p;
   if ((rv = head(r, &h)) != 0) {
     return rv;
   }
@@ -220,7 +244,7 @@ int kefo__put_answer_parse_cbor(kefo_records_parser *p, const uint8_t *cbor,
   r.parser = p;
   r.start = r.p = cbor;
   r.end = cbor + len;
-  if ((rv = head(&r, &h)) != 0) {
+  if ((rv = untag(&r)) != 0 || (rv = head(&r, &h)) != 0) {
     return rv;
   }
   if (h.major != KEFO_CBOR_MAP) {
@@ -238,6 +262,9 @@ int kefo__put_answer_parse_cbor(kefo_records_parser *p, const uint8_t *cbor,
     p->strings.len = mark; /* the entries' strings stay */
     if (!seen_records && strcmp(k, "Records") == 0) {
       seen_records = 1;
+      if ((rv = untag(&r)) != 0) {
+        return rv;
+      }
       if (r.p < r.end && *r.p >> 5 == KEFO_CBOR_ARRAY) {
         has_records = 1;
         rv = records(&r, max, n);
@@ -265,7 +292,7 @@ int kefo__put_answer_parse_any(kefo_records_parser *p, const uint8_t *body,
                                size_t len, size_t max,
                                const kefo_put_answer_entry **entries,
                                size_t *n) {
-  if (len > 0 && *body >> 5 == KEFO_CBOR_MAP) {
+  if (len > 0 && (*body >> 5 == KEFO_CBOR_MAP || *body >> 5 == 6)) {
     return kefo__put_answer_parse_cbor(p, body, len, max, entries, n);
   }
   return kefo__records_put_answer_parse(p, body, len, max, entries, n);

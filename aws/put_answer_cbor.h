@@ -17,7 +17,8 @@
  * Records member is an array of maps, each entry's SequenceNumber,
  * ShardId, ErrorCode and ErrorMessage read when they are text strings
  * (the first of each name counts) and every other member checked
- * well-formed and skipped. Strings are copied, NUL-terminated, into
+ * well-formed and skipped. Tags are passed over, as kefo__cbor_to_json
+ * drops them. Strings are copied, NUL-terminated, into
  * |p|'s scratch.
  *
  * Returns 0, KEFO_ERR_BAD_RESPONSE (not one well-formed CBOR map, no
@@ -32,7 +33,7 @@ int kefo__put_answer_parse_cbor(kefo_records_parser *p, const uint8_t *cbor,
 
 /*
  * Reads a PutRecords answer in whichever protocol it came: JSON (its
- * first byte '{' or white space) or CBOR (a map). Returns as the reader
+ * first byte '{' or white space) or CBOR (a map, or a tagged item). Returns as the reader
  * of that protocol does.
  */
 int kefo__put_answer_parse_any(kefo_records_parser *p, const uint8_t *body,
