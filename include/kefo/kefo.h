@@ -107,7 +107,7 @@ typedef enum {
      "ResourceInUseException"), message, HTTP status and whether it is
      worth retrying. */
   KEFO_ERR_AWS = -570,
-  /* A response is not the JSON the API documents. */
+  /* A response is not the JSON (or CBOR) the API documents. */
   KEFO_ERR_BAD_RESPONSE = -571,
   /* No credentials could be found, or a provider failed to get them. */
   KEFO_ERR_CREDENTIALS = -580,
@@ -861,7 +861,8 @@ typedef struct kefo_put_stats {
      acknowledged / kinesis_records is the aggregation ratio. */
   uint64_t calls;
   uint64_t kinesis_records;
-  /* Request body bytes sent (JSON, base64 data). */
+  /* Request body bytes sent (CBOR with raw data, or JSON with base64 data,
+     as sink.protocol says). */
   uint64_t bytes_sent;
 } kefo_put_stats;
 
