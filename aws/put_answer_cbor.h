@@ -33,8 +33,8 @@ int kefo__put_answer_parse_cbor(kefo_records_parser *p, const uint8_t *cbor,
 
 /*
  * Reads a PutRecords answer in whichever protocol it came: JSON (its
- * first byte '{' or white space) or CBOR (a map, or a tagged item). Returns as the reader
- * of that protocol does.
+ * first byte '{' or white space) or CBOR (a map, or a tagged item). Returns as
+ * the reader of that protocol does.
  */
 int kefo__put_answer_parse_any(kefo_records_parser *p, const uint8_t *body,
                                size_t len, size_t max,
