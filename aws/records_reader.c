@@ -364,8 +364,15 @@ static int skip_value(scan *sc) {
   }
 }
 
-static int key_is(scan *sc, const span *k, const char *name) {
-  size_t n = strlen(name), d;
+/* Whether key |k| is |name| (|n| bytes; key_is gives a literal's
+   length, so that no strlen runs per key: five keys a record, compared
+   with up to four names each, made strlen 5% of reading 100 B records
+   on kinesis-local, perf, path 5). */
+#define key_is(sc, k, name) key_is_n((sc), (k), (name), sizeof(name) - 1)
+
+static inline int key_is_n(scan *sc, const span *k, const char *name,
+                           size_t n) {
+  size_t d;
   uint8_t *tmp;
 
   if (!k->escaped) {
