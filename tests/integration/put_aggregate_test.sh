@@ -4,7 +4,10 @@
 # go out as KPL aggregates; kefo-reader, from trim-horizon, prints each
 # line exactly once with its own key. Two lines without the field are
 # named by their number and skipped, the others still written, and the
-# exit status says so (1).
+# exit status says so (1). Then a stream deleted while kefo-put writes to
+# it: kinesis-local answers PutRecords in CBOR (as kefo asks), with
+# ResourceNotFoundException, which kefo-put names; the records it could
+# not write are counted failed and the exit status is 1.
 bin=${KEFO_READER:-./tools/kefo-reader}
 put=${KEFO_PUT:-./tools/kefo-put}
 source "$(dirname "$0")/../support/harness/test_setup.sh"
@@ -67,6 +70,27 @@ else
   ko "kefo-reader: exit $rc, $lines lines, $unique distinct, $keyed keyed," \
     "$mismatched with another key"
   tail -n 3 "$tmp/read.err"
+fi
+node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" CreateStream \
+  '{"StreamName":"gone","ShardCount":2}' >/dev/null
+sleep 0.5
+"$put" --stream gone --endpoint "$endpoint" --rate 200 --duration 8 \
+  --set sink.flush-buffer.timeout=100ms --set sink.record.ttl=3s \
+  2>"$tmp/gone.err" &
+putpid=$!
+sleep 3
+node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" DeleteStream \
+  '{"StreamName":"gone"}' >/dev/null
+wait $putpid
+rc=$?
+written=$(sed -n 's/.* put in .*: \([0-9]*\) written.*/\1/p' "$tmp/gone.err")
+failed=$(sed -n 's/.* written (.*), \([0-9]*\) failed.*/\1/p' "$tmp/gone.err")
+if [ "$rc" = 1 ] && grep -q "PutRecords failed: HTTP 400 ResourceNotFoundException: Stream .*gone not found" "$tmp/gone.err" &&
+   [ "${written:-0}" -gt 0 ] && [ "${failed:-0}" -gt 0 ]; then
+  ok "stream deleted while writing: exit 1, ResourceNotFoundException named, $written written, $failed failed"
+else
+  ko "stream deleted while writing: exit $rc, written '$written', failed '$failed'"
+  tail -n 5 "$tmp/gone.err"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
