@@ -110,11 +110,25 @@ static int text(rd *r, const kefo_cbor_head *h, const uint8_t *at,
   return 0;
 }
 
-/* Reads a map key, which must be text, into the scratch like a value:
-   the caller compares it and then drops it (rolls the scratch back). */
-static int key(rd *r, const char **k) {
-  kefo_cbor_head h;
+/* A map key: its bytes in the answer, or (a key of indefinite length,
+   gathered from its chunks) at the free end of the scratch, where the
+   next string stored overwrites it. Compared in place: copying each key
+   and comparing it with strcmp was 9% of the CPU of plain 100 B records
+   (memchr and strcmp, perf, path 6). */
+typedef struct kview {
+  const char *s;
+  size_t len;
+} kview;
+
+#define KEY_IS(k, lit)                                                         \
+  ((k).len == sizeof(lit) - 1 && memcmp((k).s, (lit), sizeof(lit) - 1) == 0)
+
+static int key(rd *r, kview *k) {
+  kefo_buf *s = &r->parser->strings;
   const uint8_t *at = r->p;
+  kefo_cbor_head h;
+  size_t mark = s->len;
+  const char *copy;
   int rv = head(r, &h);
 
   if (rv != 0) {
@@ -123,7 +137,22 @@ static int key(rd *r, const char **k) {
   if (h.major != KEFO_CBOR_TEXT) {
     return fail(r, at, "a map key is not a text string");
   }
-  return text(r, &h, at, k);
+  if (!h.indefinite) {
+    if (h.arg > (uint64_t)(r->end - r->p)) {
+      return fail(r, at, "a string longer than the bytes left");
+    }
+    k->s = (const char *)r->p;
+    k->len = (size_t)h.arg;
+    r->p += h.arg;
+    return 0;
+  }
+  if ((rv = text(r, &h, at, &copy)) != 0) {
+    return rv;
+  }
+  k->s = copy;
+  k->len = s->len - mark - 1;
+  s->len = mark; /* not kept */
+  return 0;
 }
 
 /* Reads the value of a member named |name| into |*slot| when it is text
@@ -149,7 +178,6 @@ static int member(rd *r, const char **slot, int *seen) {
 
 static int entry(rd *r, kefo_put_answer_entry *e) {
   int seen_seq = 0, seen_shard = 0, seen_code = 0, seen_msg = 0, rv;
-  kefo_buf *s = &r->parser->strings;
   const uint8_t *at = r->p;
   kefo_cbor_head h;
   uint64_t i;
@@ -169,19 +197,17 @@ static int entry(rd *r, kefo_put_answer_entry *e) {
     return fail(r, at, "more members than the bytes left");
   }
   for (i = 0; h.indefinite ? !at_break(r) : i < h.arg; ++i) {
-    size_t mark = s->len;
-    const char *k;
+    kview k;
     if ((rv = key(r, &k)) != 0) {
       return rv;
     }
-    s->len = mark; /* the key's copy is not kept */
-    if (strcmp(k, "SequenceNumber") == 0) {
+    if (KEY_IS(k, "SequenceNumber")) {
       rv = member(r, &e->sequence_number, &seen_seq);
-    } else if (strcmp(k, "ShardId") == 0) {
+    } else if (KEY_IS(k, "ShardId")) {
       rv = member(r, &e->shard_id, &seen_shard);
-    } else if (strcmp(k, "ErrorCode") == 0) {
+    } else if (KEY_IS(k, "ErrorCode")) {
       rv = member(r, &e->error_code, &seen_code);
-    } else if (strcmp(k, "ErrorMessage") == 0) {
+    } else if (KEY_IS(k, "ErrorMessage")) {
       rv = member(r, &e->error_message, &seen_msg);
     } else {
       rv = skip(r);
@@ -254,13 +280,11 @@ int kefo__put_answer_parse_cbor(kefo_records_parser *p, const uint8_t *cbor,
     return fail(&r, cbor, "more members than the bytes left");
   }
   for (i = 0; h.indefinite ? !at_break(&r) : i < h.arg; ++i) {
-    size_t mark = p->strings.len;
-    const char *k;
+    kview k;
     if ((rv = key(&r, &k)) != 0) {
       return rv;
     }
-    p->strings.len = mark; /* the entries' strings stay */
-    if (!seen_records && strcmp(k, "Records") == 0) {
+    if (!seen_records && KEY_IS(k, "Records")) {
       seen_records = 1;
       if ((rv = untag(&r)) != 0) {
         return rv;
