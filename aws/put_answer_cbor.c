@@ -72,35 +72,18 @@ static int untag(rd *r) {
 static int text(rd *r, const kefo_cbor_head *h, const uint8_t *at,
                 const char **out) {
   kefo_buf *s = &r->parser->strings;
-  size_t from = s->len;
+  size_t from = s->len, len;
+  const uint8_t *data;
+  const char *why;
 
+  /* The scratch has room (see the top of the file): gathering into it
+     does not move it, and a definite string is copied in. */
+  if (kefo__cbor_read_string(&r->p, r->end, h, s, &data, &len, &why) != 0) {
+    return fail(r, at, why);
+  }
   if (!h->indefinite) {
-    if (h->arg > (uint64_t)(r->end - r->p)) {
-      return fail(r, at, "a string longer than the bytes left");
-    }
-    memcpy(s->data + s->len, r->p, (size_t)h->arg);
-    s->len += (size_t)h->arg;
-    r->p += h->arg;
-  } else {
-    while (!at_break(r)) {
-      kefo_cbor_head ch;
-      const uint8_t *cat = r->p;
-      int rv = head(r, &ch);
-      if (rv != 0) {
-        return rv;
-      }
-      if (ch.major != KEFO_CBOR_TEXT || ch.indefinite) {
-        return fail(r, cat,
-                    "a chunk of an indefinite-length string is not "
-                    "a definite text string");
-      }
-      if (ch.arg > (uint64_t)(r->end - r->p)) {
-        return fail(r, cat, "a string longer than the bytes left");
-      }
-      memcpy(s->data + s->len, r->p, (size_t)ch.arg);
-      s->len += (size_t)ch.arg;
-      r->p += ch.arg;
-    }
+    memcpy(s->data + s->len, data, len);
+    s->len += len;
   }
   if (memchr(s->data + from, '\0', s->len - from) != NULL) {
     return fail(r, at, "a string holds a NUL byte");

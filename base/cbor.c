@@ -145,6 +145,57 @@ const char *kefo__cbor_read_head(const uint8_t **pp, const uint8_t *end,
   return NULL;
 }
 
+int kefo__cbor_read_string(const uint8_t **pp, const uint8_t *end,
+                           const kefo_cbor_head *h, kefo_buf *gather,
+                           const uint8_t **data, size_t *len,
+                           const char **why) {
+  const uint8_t *p = *pp;
+  size_t from = gather ? gather->len : 0;
+
+  *data = NULL;
+  *len = 0;
+  if (!h->indefinite) {
+    if (h->arg > (uint64_t)(end - p)) {
+      *why = "a string longer than the bytes left";
+      return KEFO_ERR_BAD_RESPONSE;
+    }
+    *data = p;
+    *len = (size_t)h->arg;
+    *pp = p + h->arg;
+    return 0;
+  }
+  for (;;) {
+    kefo_cbor_head ch;
+    if (p < end && *p == 0xff) {
+      ++p;
+      break;
+    }
+    if ((*why = kefo__cbor_read_head(&p, end, &ch)) != NULL) {
+      return KEFO_ERR_BAD_RESPONSE;
+    }
+    if (ch.major != h->major || ch.indefinite) {
+      *why = "a chunk of an indefinite-length string is not a definite "
+             "string of its type";
+      return KEFO_ERR_BAD_RESPONSE;
+    }
+    if (ch.arg > (uint64_t)(end - p)) {
+      *why = "a string longer than the bytes left";
+      return KEFO_ERR_BAD_RESPONSE;
+    }
+    if (gather && kefo__buf_append(gather, p, (size_t)ch.arg) != 0) {
+      *why = "out of memory";
+      return KEFO_ERR_NOMEM;
+    }
+    p += ch.arg;
+  }
+  if (gather) {
+    *data = gather->data ? gather->data + from : p; /* p: nothing gathered */
+    *len = gather->len - from;
+  }
+  *pp = p;
+  return 0;
+}
+
 const char *kefo__cbor_skip(const uint8_t **pp, const uint8_t *end,
                             int max_depth) {
   const uint8_t *p = *pp;
@@ -160,33 +211,14 @@ const char *kefo__cbor_skip(const uint8_t **pp, const uint8_t *end,
   }
   switch (h.major) {
   case 2:
-  case 3:
-    if (!h.indefinite) {
-      if (h.arg > (uint64_t)(end - p)) {
-        return "a string longer than the bytes left";
-      }
-      p += h.arg;
-      break;
-    }
-    for (;;) {
-      kefo_cbor_head ch;
-      if (p < end && *p == 0xff) {
-        ++p;
-        break;
-      }
-      if ((why = kefo__cbor_read_head(&p, end, &ch)) != NULL) {
-        return why;
-      }
-      if (ch.major != h.major || ch.indefinite) {
-        return "a chunk of an indefinite-length string is not a definite "
-               "string of its type";
-      }
-      if (ch.arg > (uint64_t)(end - p)) {
-        return "a string longer than the bytes left";
-      }
-      p += ch.arg;
+  case 3: {
+    const uint8_t *data;
+    size_t len;
+    if (kefo__cbor_read_string(&p, end, &h, NULL, &data, &len, &why) != 0) {
+      return why;
     }
     break;
+  }
   case 4:
   case 5:
     n = h.major == 5 ? 2 : 1;
@@ -249,48 +281,12 @@ static int emit_str(cvt *c, const uint8_t *at, const char *s) {
    from its chunks into c->scratch. */
 static int string_bytes(cvt *c, const head *h, const uint8_t *at,
                         const uint8_t **data, size_t *len) {
+  const char *why;
   int rv;
 
-  if (!h->indefinite) {
-    if (h->arg > left(c)) {
-      return fail(c, at, KEFO_ERR_BAD_RESPONSE,
-                  "a string of %llu bytes with %zu bytes left",
-                  (unsigned long long)h->arg, left(c));
-    }
-    *data = c->p;
-    *len = (size_t)h->arg;
-    c->p += *len;
-    return 0;
-  }
   kefo__buf_reset(&c->scratch);
-  for (;;) {
-    head ch;
-    const uint8_t *cat = c->p;
-    if (c->p < c->end && *c->p == 0xff) {
-      ++c->p;
-      break;
-    }
-    if ((rv = read_head(c, &ch)) != 0) {
-      return rv;
-    }
-    if (ch.major != h->major || ch.indefinite) {
-      return fail(c, cat, KEFO_ERR_BAD_RESPONSE,
-                  "a chunk of an indefinite-length string is not a "
-                  "definite string of its type");
-    }
-    if (ch.arg > left(c)) {
-      return fail(c, cat, KEFO_ERR_BAD_RESPONSE,
-                  "a string of %llu bytes with %zu bytes left",
-                  (unsigned long long)ch.arg, left(c));
-    }
-    if ((rv = kefo__buf_append(&c->scratch, c->p, (size_t)ch.arg)) != 0) {
-      return rv;
-    }
-    c->p += ch.arg;
-  }
-  *data = c->scratch.data;
-  *len = c->scratch.len;
-  return 0;
+  rv = kefo__cbor_read_string(&c->p, c->end, h, &c->scratch, data, len, &why);
+  return rv == KEFO_ERR_BAD_RESPONSE ? fail(c, at, rv, "%s", why) : rv;
 }
 
 static int string_item(cvt *c, const head *h, const uint8_t *at) {

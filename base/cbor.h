@@ -78,6 +78,22 @@ const char *kefo__cbor_read_head(const uint8_t **p, const uint8_t *end,
                                  kefo_cbor_head *h);
 
 /*
+ * Reads the bytes of the string (major type 2 or 3) whose head |h| was
+ * just read, moving |*p| past them. A definite string's |*data| and
+ * |*len| point into the input; an indefinite one's chunks (each a
+ * definite string of its type) are appended to |gather| and |*data|
+ * points at them there, or, with |gather| NULL, are only checked and
+ * passed over (|*data| NULL). One reader of strings for the converter,
+ * the skipper and kefo__put_answer_parse_cbor.
+ *
+ * Returns 0, KEFO_ERR_BAD_RESPONSE with |*why| saying what was wrong (a
+ * static string), or KEFO_ERR_NOMEM.
+ */
+int kefo__cbor_read_string(const uint8_t **p, const uint8_t *end,
+                           const kefo_cbor_head *h, kefo_buf *gather,
+                           const uint8_t **data, size_t *len, const char **why);
+
+/*
  * Moves |*p| past the one whole item there, nested at most |max_depth|
  * deep, checking that it is well-formed (every length within what is
  * left, breaks only where they belong), without reading its contents.

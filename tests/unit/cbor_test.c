@@ -259,8 +259,8 @@ static void test_malformed(void) {
   refused("f800", bad, "simple value 0");
   refused("f0", bad, "simple value 16");
   refused("0001", bad, "1 bytes after the item");
-  refused("440102", bad, "a string of 4 bytes with 2 bytes left");
-  refused("7b0000000100000000", bad, "a string of 4294967296 bytes");
+  refused("440102", bad, "a string longer than the bytes left");
+  refused("7b0000000100000000", bad, "a string longer than the bytes left");
   refused("9b00000001000000000000", bad, "items in");
   refused("bb00000000ffffffff", bad, "pairs in");
   refused("a201020304", bad, "a map key is not a text string");

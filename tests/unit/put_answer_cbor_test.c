@@ -284,7 +284,7 @@ static void test_malformed(void) {
           "7f6161"
           "01"
           "ff",
-          "not a definite text string");
+          "not a definite string of its type");
   refused("a1675265636f72647381bf6753686172644964", "ends inside an item");
   refused("a1675265636f72647381bf61781cff", "reserved additional");
 }
