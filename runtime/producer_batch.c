@@ -290,8 +290,9 @@ static int write_entry(kefo_producer_core *pc, pentry *e, kefo_buf *body,
 }
 
 /* The body up to its first entry. In CBOR, Records is an array of
-   indefinite length, ended by end_body (as the AWS SDK for Java's CBOR
-   writer sends it): its count is not known until the call is full. */
+   indefinite length (as the AWS SDK for Java's CBOR writer sends it),
+   ended by a break in kefo__producer_core_next_batch: its count is not
+   known until the call is full. */
 static int write_head(const kefo_producer_core *pc, kefo_buf *body,
                       const char *name, const char *arn) {
   const char *v = name ? name : arn;

@@ -398,7 +398,7 @@ static void respond(mock_request *r, int status, const char *content_type) {
 static void respond_error(mock_request *r, int status, const char *type,
                           const char *message) {
   mock_api_error(&r->response, type, message);
-  respond(r, status, "application/x-amz-json-1.1");
+  respond(r, status, JSON_TYPE);
 }
 
 /* Parses "YYYYMMDDTHHMMSSZ" as UTC seconds; -1 when malformed. */
@@ -584,7 +584,7 @@ static void delayed_answer_cb(evutil_socket_t fd, short what, void *arg) {
 
   (void)fd;
   (void)what;
-  respond(r, r->delayed_status, "application/x-amz-json-1.1");
+  respond(r, r->delayed_status, JSON_TYPE);
   mock_conn_want_send(r->conn);
 }
 
@@ -637,7 +637,7 @@ static void answer(mock_request *r, int status, mock_fault_kind kind) {
 
   /* Spoilt in the protocol it goes in: half of a CBOR answer, a CBOR
      answer cut at half its length. */
-  if (r->cbor && kind != MOCK_FAULT_OVERSIZED &&
+  if (r->cbor && !r->answer_cbor && kind != MOCK_FAULT_OVERSIZED &&
       mock_cbor_answer(&r->response) == 0) {
     r->answer_cbor = 1;
   }
@@ -673,7 +673,7 @@ static void answer(mock_request *r, int status, mock_fault_kind kind) {
   default:
     break;
   }
-  respond(r, status, "application/x-amz-json-1.1");
+  respond(r, status, JSON_TYPE);
 }
 
 static void handle_request(mock_request *r) {
@@ -714,7 +714,7 @@ static void handle_request(mock_request *r) {
     /* Control operations: no signature, for tests and scripts. */
     status = mock_api_control(srv->api, target + 9, r->body.data, r->body.len,
                               now, &r->response);
-    respond(r, status, "application/x-amz-json-1.1");
+    respond(r, status, JSON_TYPE);
     return;
   }
   if (strncmp(target, "Kinesis_20131202.", 17) != 0) {
@@ -773,7 +773,7 @@ static void handle_request(mock_request *r) {
   status = mock_api_subscribe(srv->api, r->body.data, r->body.len, now, &sreq,
                               &r->response);
   if (status != 200) {
-    respond(r, status, "application/x-amz-json-1.1");
+    respond(r, status, JSON_TYPE);
     return;
   }
   if (mock_subscription_new(&r->sub, r->conn, r->stream_id, srv->api, &sreq) !=
