@@ -12,7 +12,8 @@
 # read. Then each round reads both
 # from TRIM_HORIZON with `kefo-reader --format none` and with the AWS SDK
 # for JavaScript v3 (bench/peer/sdk_subscribe_read.mjs), alternately, each
-# under /usr/bin/time. A reader that does not read exactly the records
+# under bench/timed (/usr/bin/time's counts, with CPU seconds to the
+# microsecond rather than to 10 ms). A reader that does not read exactly the records
 # written fails the run. Prints one table: user and system seconds, CPU
 # per record, peak RSS and page faults of the reader's process alone (the
 # servers run on the same cores and are nobody's).
@@ -36,7 +37,7 @@ only=${PATH5_ONLY:-both}
 
 source "$top/bench/bench_env.sh"
 (cd "$top/build-bench" && make -j"$(nproc)" tools/kefo-reader tools/kefo-put \
-  >make.out 2>&1 || { cat make.out; exit 1; })
+  bench/timed >make.out 2>&1 || { cat make.out; exit 1; })
 log=$tmp # test_setup.sh's, removed at exit
 # Signatures are not checked; the reader and writer only need some.
 export AWS_ACCESS_KEY_ID=AKIDKEFOTEST AWS_SECRET_ACCESS_KEY=kefo-test-secret-key
@@ -82,14 +83,16 @@ url_of() { local p="port_${1//-/_}"; echo "http://127.0.0.1:${!p}"; }
 
 # The kefo-reader binaries to measure, NAME=PATH each: this tree's by
 # default. Run from the binary itself, not libtool's wrapper script in
-# tools/, whose shell, sed and fork would be timed with it (about 20 ms).
+# tools/, whose shell, sed and fork would be timed with it (about 20 ms),
+# with the library's folder in LD_LIBRARY_PATH (NAME=LIBDIR:BINARY here).
 readers=()
 for nr in ${PATH5_KEFO_READERS:-kefo-reader=$top/build-bench/tools/kefo-reader}; do
-  b=${nr#*=}
+  b=${nr#*=} l=
   if [ "$(head -c 2 "$b")" = "#!" ]; then
-    b="env LD_LIBRARY_PATH=$(cd "$(dirname "$b")/../.libs" && pwd) $(dirname "$b")/.libs/$(basename "$b")"
+    l=$(cd "$(dirname "$b")/../.libs" && pwd)
+    b=$(dirname "$b")/.libs/$(basename "$b")
   fi
-  readers+=("${nr%%=*}=$b")
+  readers+=("${nr%%=*}=$l:$b")
 done
 reader=${readers[0]#*=}
 
@@ -102,7 +105,10 @@ kefo_read() { # stream consumer limit secs [wrapper...]
     for kv in $KEFO_BENCH_SET; do echo "$kv"; done >"$log/kefo.conf"
     sets=(--config "$log/kefo.conf")
   fi
-  "$@" $reader --endpoint "$(url_of "$stream")" \
+  # Always called in $(...): the export stays in that subshell.
+  [ -z "${reader%%:*}" ] || export LD_LIBRARY_PATH=${reader%%:*}
+  "$@" "${reader#*:}" \
+    --endpoint "$(url_of "$stream")" \
     --stream "$stream" --consumer-name "$consumer" --start trim-horizon \
     --format none --stats-interval 0 --log-level error \
     ${limit:+--limit "$limit"} --duration "$secs" "${sets[@]}" \
@@ -195,7 +201,7 @@ done
 for w in "${writers[@]}"; do wait "$w"; done
 [ -z "${PATH5_WRITE_ONLY:-}" ] || exit 0
 
-tfmt='%U %S %M %F %R %e'
+timed=$top/build-bench/bench/timed
 results=$log/rows
 : >"$results"
 run_kefo() { # stream count round
@@ -206,14 +212,14 @@ run_kefo() { # stream count round
   done
   for nr in "${list[@]}"; do
     reader=${nr#*=}
-    n=$(kefo_read "$1" "kefo-p5-$1" "$2" 600 /usr/bin/time -o "$t" -f "$tfmt" ${PATH5_WRAP:-})
+    n=$(kefo_read "$1" "kefo-p5-$1" "$2" 600 $timed -o "$t" ${PATH5_WRAP:-})
     [ "$n" = "$2" ] || { echo "${nr%%=*} read $n of $2 records of $1" >&2; exit 1; }
     echo "${nr%%=*} $1 $2 $(tail -1 "$t")" >>"$results"
   done
 }
 run_sdk() { # stream count round
   local t=$log/time out n
-  out=$(/usr/bin/time -o "$t" -f "$tfmt" node --no-warnings \
+  out=$($timed -o "$t" node --no-warnings \
     "$top/bench/peer/sdk_subscribe_read.mjs" --endpoint "$(url_of "$1")" \
     --stream "$1" --expect "$2" --consumer "sdk-p5-$1")
   n=$(node -e 'console.log(JSON.parse(process.argv[1]).records)' "$out")
@@ -237,6 +243,6 @@ BEGIN {
     "records", "user s", "sys s", "CPU us/rec", "RSS MB", "minflt", "wall s"
 }
 {
-  printf "%-12s %-18s %8d %7.2f %7.2f %11.2f %8.1f %8d %7.1f\n", $1, $2, $3,
+  printf "%-12s %-18s %8d %7.3f %7.3f %11.3f %8.1f %8d %7.1f\n", $1, $2, $3,
     $4, $5, ($4 + $5) * 1e6 / $3, $6 / 1024, $8, $9
 }' "$results"
