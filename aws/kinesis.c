@@ -322,14 +322,44 @@ static void hold_again(kefo_kinesis_subscription *sub, const uint8_t *payload,
   sub_fail(sub, KEFO_ERR_NOMEM, "no memory to hold a paused shard's event", 1);
 }
 
+/* The parser a payload is read with: the loop's shared one unless it is
+   in use further up the stack (an owner's callback reading another
+   subscription's event). */
+static kefo_records_parser *parser_of(kefo_kinesis_subscription *sub) {
+  return sub->shared && !sub->shared->busy ? sub->shared : &sub->own;
+}
+
+/* Hands |ev|, read by |p| from |payload| (or a run of one, |partial|),
+   to the owner. */
+static void deliver(kefo_kinesis_subscription *sub, kefo_records_parser *p,
+                    kefo_records_event *ev, const uint8_t *payload, size_t len,
+                    int partial) {
+  int rv;
+
+  ev->partial = partial;
+  p->busy = 1;
+  ++sub->in_callback;
+  rv = sub->cb.on_event(sub, ev, sub->user_data);
+  --sub->in_callback;
+  p->busy = 0;
+  if (p == &sub->own) {
+    /* Idle subscriptions keep no large event's scratch. */
+    kefo__records_parser_trim(p, 64 * 1024);
+  }
+  if (rv == KEFO_SUB_EVENT_HELD && !sub->cancelled && !sub->ended) {
+    hold_again(sub, payload, len, partial);
+  } else if (rv != 0 && rv != KEFO_SUB_EVENT_HELD) {
+    sub->cancelled = 1; /* the owner asked to stop: no on_end */
+  }
+}
+
 /* Reads one SubscribeToShardEvent payload (or a run of one, |partial|)
    and hands it to the owner; a payload that is not one JSON object
    (aws/records_reader.h's grammar) ends the subscription, naming what
    was wrong and where. */
 static void event_to_owner(kefo_kinesis_subscription *sub,
                            const uint8_t *payload, size_t len, int partial) {
-  kefo_records_parser *p =
-      sub->shared && !sub->shared->busy ? sub->shared : &sub->own;
+  kefo_records_parser *p = parser_of(sub);
   kefo_records_event ev;
   char msg[256];
   int rv = kefo__records_parse(p, payload, len, &ev);
@@ -353,28 +383,20 @@ static void event_to_owner(kefo_kinesis_subscription *sub,
     sub_fail(sub, rv, msg, 1);
     return;
   }
-  ev.partial = partial;
-  p->busy = 1;
-  ++sub->in_callback;
-  rv = sub->cb.on_event(sub, &ev, sub->user_data);
-  --sub->in_callback;
-  p->busy = 0;
-  if (p == &sub->own) {
-    /* Idle subscriptions keep no large event's scratch. */
-    kefo__records_parser_trim(p, 64 * 1024);
-  }
-  if (rv == KEFO_SUB_EVENT_HELD && !sub->cancelled && !sub->ended) {
-    hold_again(sub, payload, len, partial);
-  } else if (rv != 0 && rv != KEFO_SUB_EVENT_HELD) {
-    sub->cancelled = 1; /* the owner asked to stop: no on_end */
-  }
+  deliver(sub, p, &ev, payload, len, partial);
+}
+
+/* Whether payloads must wait in the queue: the shard is held, or older
+   ones wait. */
+static int must_queue(const kefo_kinesis_subscription *sub) {
+  return sub->hold || sub->held.len > sub->held_off;
 }
 
 /* An event, or a run of one (|partial|), to the owner now, or to the
    queue while the shard is held or older ones wait. */
 static void payload_to_owner(kefo_kinesis_subscription *sub,
                              const uint8_t *payload, size_t len, int partial) {
-  if (sub->hold || sub->held.len > sub->held_off) {
+  if (must_queue(sub)) {
     /* In order, after what waits. */
     uint32_t n = (uint32_t)len | (partial ? HELD_PARTIAL : 0);
     if (kefo__buf_append(&sub->held, &n, sizeof(n)) != 0 ||
@@ -455,8 +477,28 @@ static int on_parts_begin(const kefo_es_message *m, void *ud) {
   return KEFO_ES_TAKE_PARTS;
 }
 
+/* The split of a large event failed (|rv|): the subscription ends,
+   saying why. */
+static void split_failed(kefo_kinesis_subscription *sub, int rv) {
+  char msg[256];
+
+  if (rv == KEFO_ERR_NOMEM) {
+    snprintf(msg, sizeof(msg),
+             "no memory to read a SubscribeToShardEvent of %lu bytes",
+             (unsigned long)kefo__es_decoder_message_length(&sub->dec));
+  } else {
+    snprintf(msg, sizeof(msg),
+             "SubscribeToShardEvent payload refused: %s at byte %zu "
+             "(read as it arrived)",
+             sub->split.error, sub->split.error_offset);
+  }
+  sub_fail(sub, rv, msg, 1);
+}
+
 static int on_parts_part(const uint8_t *part, size_t len, void *ud) {
   kefo_kinesis_subscription *sub = ud;
+  kefo_records_parser *p;
+  kefo_records_event ev;
   const uint8_t *json;
   size_t n;
   int rv;
@@ -464,25 +506,23 @@ static int on_parts_part(const uint8_t *part, size_t len, void *ud) {
   if (sub->cancelled || sub->ended) {
     return -1;
   }
+  p = parser_of(sub);
   rv = kefo__records_split_feed(&sub->split, part, len);
-  if (rv != 0) {
-    char msg[256];
-
-    if (rv == KEFO_ERR_NOMEM) {
-      snprintf(msg, sizeof(msg),
-               "no memory to read a SubscribeToShardEvent of %lu bytes",
-               (unsigned long)kefo__es_decoder_message_length(&sub->dec));
-    } else {
-      snprintf(msg, sizeof(msg),
-               "SubscribeToShardEvent payload refused: %s at byte %zu "
-               "(read as it arrived)",
-               sub->split.error, sub->split.error_offset);
-    }
-    sub_fail(sub, rv, msg, 1);
+  if (rv == 0) {
+    rv = kefo__records_split_run(&sub->split, p, &json, &n, &ev);
+  }
+  if (rv < 0) {
+    split_failed(sub, rv);
     return -1;
   }
-  if (kefo__records_split_run(&sub->split, &json, &n)) {
-    payload_to_owner(sub, json, n, 1);
+  if (rv == 1) {
+    /* The run was read as it was cut; while the shard is held it waits
+       as text, and is read again when its turn comes. */
+    if (must_queue(sub)) {
+      payload_to_owner(sub, json, n, 1);
+    } else {
+      deliver(sub, p, &ev, json, n, 1);
+    }
     kefo__records_split_taken(&sub->split);
   }
   return sub->cancelled || sub->ended ? -1 : 0;
@@ -492,13 +532,14 @@ static int on_parts_end(void *ud) {
   kefo_kinesis_subscription *sub = ud;
   const uint8_t *json;
   size_t n;
+  int rv;
 
   if (sub->cancelled || sub->ended) {
     return -1;
   }
-  if (kefo__records_split_end(&sub->split, &json, &n) != 0) {
-    sub_fail(sub, KEFO_ERR_NOMEM,
-             "no memory to read the end of a SubscribeToShardEvent", 1);
+  rv = kefo__records_split_end(&sub->split, &json, &n);
+  if (rv != 0) {
+    split_failed(sub, rv);
     return -1;
   }
   payload_to_owner(sub, json, n, 0);

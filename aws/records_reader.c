@@ -667,6 +667,69 @@ int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
   return 0;
 }
 
+int kefo__records_parse_some(kefo_records_parser *p, const uint8_t *text,
+                             size_t len, kefo_records_event *out, size_t *used,
+                             size_t *close_at) {
+  void *items;
+  scan sc;
+  size_t n = 0;
+  int rv;
+
+  memset(out, 0, sizeof(*out));
+  *used = 0;
+  *close_at = SIZE_MAX;
+  p->error = NULL;
+  p->error_offset = 0;
+  kefo__buf_reset(&p->strings);
+  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  sc.p = sc.start = text;
+  sc.end = text + len;
+  sc.parser = p;
+  sc.depth = 2; /* inside the event's object and its Records array */
+  if (!take(&sc, ']')) {
+    for (;;) {
+      items = p->recs;
+      rv = kefo__mem_grow(p->mem, &items, n, &p->recs_cap, sizeof(*p->recs));
+      p->recs = items;
+      if (rv != 0) {
+        return rv;
+      }
+      const uint8_t *at;
+
+      skip_ws(&sc);
+      at = sc.p;
+      /* A record that does not read here may be one cut short by the
+         end of the bytes: it is read again with more of them, and a bad
+         one is refused by the parse of the event's end. */
+      if (read_record(&sc, &p->recs[n]) != 0) {
+        p->error = NULL;
+        p->error_offset = 0;
+        break;
+      }
+      skip_ws(&sc);
+      if (*at != '{' && sc.p == sc.end) {
+        break; /* not an object: a number may go on in the next bytes */
+      }
+      ++n;
+      *used = (size_t)(sc.p - text);
+      if (!take(&sc, ',')) {
+        if (take(&sc, ']')) {
+          *close_at = (size_t)(sc.p - 1 - text);
+        }
+        break;
+      }
+    }
+  } else {
+    *close_at = (size_t)(sc.p - 1 - text);
+  }
+  out->has_records = 1;
+  out->records = p->recs;
+  out->nrecords = n;
+  return 0;
+}
+
 /* ---- PutRecords answers -------------------------------------------------- */
 
 static int read_put_entry(scan *sc, kefo_put_answer_entry *e) {

@@ -106,6 +106,28 @@ int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
                         kefo_records_event *out);
 
 /*
+ * Reads the records at the start of |text| (|len| bytes), which follows
+ * the '[' of an event's Records array (or records read before, with the
+ * ',' after them blanked): whole records, up to the first that does not
+ * read (most often
+ * one cut short by the end of the bytes, and read again once more have
+ * come). This is how aws/records_split.h cuts runs out of a large event
+ * as it arrives: one pass over the records, not a scan for their ends
+ * and then a parse.
+ *
+ * |*out| holds the records read (has_records set, nothing else); |*used|
+ * is where the last of them ends (0: none); |*close_at| is where the
+ * array's ']' is, when it came right after them (or first), else
+ * SIZE_MAX. What does not read is not an error here: the parse of the
+ * event's end (kefo__records_parse) names it.
+ *
+ * Returns 0 or KEFO_ERR_NOMEM.
+ */
+int kefo__records_parse_some(kefo_records_parser *p, const uint8_t *text,
+                             size_t len, kefo_records_event *out, size_t *used,
+                             size_t *close_at);
+
+/*
  * Reads a PutRecords answer |json| of |len| bytes: its Records array, one
  * entry per record sent, in order, into |*entries| (owned by |p|) and
  * |*n|. Each entry's SequenceNumber, ShardId, ErrorCode and ErrorMessage

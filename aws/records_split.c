@@ -1,10 +1,9 @@
 /*
  * Runs of whole records cut from a SubscribeToShardEvent payload as it
- * arrives. The scanner follows the payload's structure only: the
- * top-level members, and inside the Records array where each record
- * object ends. Strings are crossed with memchr (a record's Data is
- * nearly all of its bytes), so a byte is looked at one by one only
- * outside strings.
+ * arrives. The scanner follows the payload's top level only, up to the
+ * '[' of Records; strings there are crossed with memchr. Inside Records
+ * the records parser reads the records once, and says where the last
+ * whole one ends.
  */
 #include "aws/records_split.h"
 
@@ -15,8 +14,6 @@
 #endif
 
 #include <kefo/kefo.h>
-
-#include "aws/records_reader.h"
 
 /* What each run's text starts with; its end is "]}". */
 static const char RUN_PREFIX[] = "{\"Records\":[";
@@ -33,12 +30,12 @@ enum {
   S_SCALAR,       /* inside a number, true, false or null */
   S_AFTER_MEMBER, /* after a value: ',' or '}' */
   S_WHOLE,        /* Records not found as expected: kept whole */
-  S_REC_NEXT,     /* inside Records, before a record or ']' */
-  S_REC,          /* inside a record */
-  S_REC_STR,      /* inside a string of a record */
-  S_REC_AFTER,    /* after a record: ',' or ']' */
+  S_RECORDS,      /* inside Records: read by the records parser */
   S_TAIL          /* after Records: kept as it comes */
 };
+
+/* After a run: what must come before the next record (strip_comma). */
+enum { STRIP_NONE, STRIP_COMMA, STRIP_RECORD };
 
 /* A buffer that grew past this many runs' worth is freed between
    payloads: one odd event does not pin its size. */
@@ -78,9 +75,10 @@ void kefo__records_split_begin(kefo_records_split *s) {
   s->state = S_START;
   s->depth = 0;
   s->records = 0;
-  s->strip = 0;
+  s->strip = STRIP_NONE;
   s->scan = 0;
   s->run_end = 0;
+  s->next_try = s->run_min;
   s->base = 0;
   s->lent = 0;
   s->runs = 0;
@@ -90,17 +88,6 @@ void kefo__records_split_begin(kefo_records_split *s) {
 
 static int is_ws(uint8_t c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* The payload offset of buf[i]. */
-static size_t offset_of(const kefo_records_split *s, size_t i) {
-  return s->state >= S_REC_NEXT ? s->base + (i - RUN_PREFIX_LEN) : i;
-}
-
-static int bad(kefo_records_split *s, size_t i, const char *what) {
-  s->error = what;
-  s->error_offset = offset_of(s, i);
-  return KEFO_ERR_BAD_RESPONSE;
 }
 
 /*
@@ -167,7 +154,7 @@ static int enter_records(kefo_records_split *s, size_t i) {
   memcpy(b->data, RUN_PREFIX, RUN_PREFIX_LEN);
   b->len = RUN_PREFIX_LEN + rest;
   s->base = i + 1;
-  s->state = S_REC_NEXT;
+  s->state = S_RECORDS;
   s->scan = RUN_PREFIX_LEN;
   return 0;
 }
@@ -294,73 +281,8 @@ static int scan_top(kefo_records_split *s) {
   return 0;
 }
 
-/* Scans inside Records: notes where each record ends (run_end), and
-   returns at the ']' that closes the array, or when the bytes run out. */
-static int scan_records(kefo_records_split *s) {
-  uint8_t *d = s->buf.data;
-  size_t len = s->buf.len, i = s->scan;
-
-  while (i < len) {
-    uint8_t c = d[i];
-
-    switch (s->state) {
-    case S_REC_NEXT:
-      if (c == '{') {
-        s->depth = 1;
-        s->state = S_REC;
-      } else if (c == ']') {
-        return enter_tail(s, i);
-      } else if (!is_ws(c)) {
-        return bad(s, i, "a record of Records that is not an object");
-      }
-      ++i;
-      break;
-    case S_REC:
-      if (c == '"') {
-        s->state = S_REC_STR;
-      } else if (c == '{' || c == '[') {
-        if (++s->depth > KEFO_STS_MAX_DEPTH) {
-          return bad(s, i, "a record nested too deep");
-        }
-      } else if ((c == '}' || c == ']') && --s->depth == 0) {
-        s->state = S_REC_AFTER;
-        s->run_end = i + 1;
-      }
-      ++i;
-      break;
-    case S_REC_STR:
-      i = string_end(d, i, len);
-      if (i < len) {
-        s->state = S_REC;
-        ++i;
-      }
-      break;
-    case S_REC_AFTER:
-      if (c == ',') {
-        if (s->strip) {
-          d[i] = ' '; /* the first record of a run has none before it */
-          s->strip = 0;
-        }
-        s->state = S_REC_NEXT;
-      } else if (c == ']') {
-        return enter_tail(s, i);
-      } else if (!is_ws(c)) {
-        return bad(s, i, "Records with no ',' between two records");
-      }
-      ++i;
-      break;
-    default:
-      return bad(s, i, "the scanner lost its place");
-    }
-  }
-  s->scan = i;
-  return 0;
-}
-
 int kefo__records_split_feed(kefo_records_split *s, const uint8_t *in,
                              size_t len) {
-  int rv;
-
   if (s->error) {
     return KEFO_ERR_BAD_RESPONSE;
   }
@@ -373,40 +295,92 @@ int kefo__records_split_feed(kefo_records_split *s, const uint8_t *in,
   }
   memcpy(s->buf.data + s->buf.len, in, len);
   s->buf.len += len;
-  if (s->state < S_WHOLE) {
-    rv = scan_top(s);
-    if (rv != 0) {
-      return rv;
-    }
-  }
-  if (s->state >= S_REC_NEXT && s->state < S_TAIL) {
-    return scan_records(s);
-  }
-  return 0;
+  return s->state < S_WHOLE ? scan_top(s) : 0;
 }
 
-int kefo__records_split_run(kefo_records_split *s, const uint8_t **json,
-                            size_t *len) {
-  uint8_t *end;
+/* A run's first record has no ',' before it: the one after the last
+   run's records is blanked once it has come (white space may be before
+   it). What the parser, reading each run apart, cannot see is refused
+   here: anything but that ',' or the array's ']' after a run, and a ','
+   with no record after it. */
+static void strip_comma(kefo_records_split *s) {
+  kefo_buf *b = &s->buf;
+  size_t k;
 
-  if (s->lent || s->run_end < RUN_PREFIX_LEN + s->run_min) {
+  for (k = RUN_PREFIX_LEN; s->strip != STRIP_NONE && k < b->len; ++k) {
+    uint8_t c = b->data[k];
+
+    if (is_ws(c)) {
+      continue;
+    }
+    if (s->strip == STRIP_COMMA && c == ',') {
+      b->data[k] = ' ';
+      s->strip = STRIP_RECORD;
+      continue;
+    }
+    if (s->strip == STRIP_COMMA && c != ']') {
+      s->error = "Records with no ',' between two records";
+    } else if (s->strip == STRIP_RECORD && c == ']') {
+      s->error = "Records with a ',' before its ']'";
+    }
+    if (s->error) {
+      s->error_offset = s->base + (k - RUN_PREFIX_LEN);
+    }
+    s->strip = STRIP_NONE;
+  }
+}
+
+int kefo__records_split_run(kefo_records_split *s, kefo_records_parser *p,
+                            const uint8_t **json, size_t *len,
+                            kefo_records_event *ev) {
+  kefo_buf *b = &s->buf;
+  size_t have, used, close_at;
+  uint8_t *end;
+  int rv;
+
+  if (s->error) {
+    return KEFO_ERR_BAD_RESPONSE;
+  }
+  if (s->lent || s->state != S_RECORDS) {
     return 0;
   }
+  have = b->len - RUN_PREFIX_LEN;
+  if (have < s->next_try) {
+    return 0;
+  }
+  strip_comma(s);
+  if (s->error) {
+    return KEFO_ERR_BAD_RESPONSE;
+  }
+  rv = kefo__records_parse_some(p, b->data + RUN_PREFIX_LEN, have, ev, &used,
+                                &close_at);
+  if (rv != 0) {
+    return rv;
+  }
+  if (close_at != SIZE_MAX && enter_tail(s, RUN_PREFIX_LEN + close_at) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  if (used == 0) {
+    s->next_try = 2 * have > s->run_min ? 2 * have : s->run_min;
+    return 0;
+  }
+  s->next_try = s->run_min;
+  s->run_end = RUN_PREFIX_LEN + used;
   /* The records are closed in place: the two bytes after the last one
      (room reserved by feed) are kept and put back by taken. */
-  end = s->buf.data + s->run_end;
+  end = b->data + s->run_end;
   memcpy(s->saved, end, 2);
   end[0] = ']';
   end[1] = '}';
   s->lent = 1;
-  *json = s->buf.data;
+  *json = b->data;
   *len = s->run_end + 2;
   return 1;
 }
 
 void kefo__records_split_taken(kefo_records_split *s) {
   kefo_buf *b = &s->buf;
-  size_t rest, k;
+  size_t rest;
 
   if (!s->lent) {
     return;
@@ -417,22 +391,10 @@ void kefo__records_split_taken(kefo_records_split *s) {
   memmove(b->data + RUN_PREFIX_LEN, b->data + s->run_end, rest);
   b->len = RUN_PREFIX_LEN + rest;
   s->base += s->run_end - RUN_PREFIX_LEN;
-  s->scan -= s->run_end - RUN_PREFIX_LEN;
   s->run_end = 0;
   ++s->runs;
-  /* The ',' after the run's last record, if it was scanned already, is
-     blanked here; else when the scanner meets it. */
-  s->strip = 1;
-  for (k = RUN_PREFIX_LEN; k < s->scan; ++k) {
-    if (is_ws(b->data[k])) {
-      continue;
-    }
-    if (b->data[k] == ',') {
-      b->data[k] = ' ';
-    }
-    s->strip = 0;
-    break;
-  }
+  s->strip = STRIP_COMMA;
+  strip_comma(s);
 }
 
 int kefo__records_split_end(kefo_records_split *s, const uint8_t **json,
@@ -440,7 +402,11 @@ int kefo__records_split_end(kefo_records_split *s, const uint8_t **json,
   kefo_buf *o = &s->out;
 
   kefo__records_split_taken(s);
-  if (s->state < S_REC_NEXT || s->state == S_WHOLE) {
+  strip_comma(s);
+  if (s->error) {
+    return KEFO_ERR_BAD_RESPONSE;
+  }
+  if (s->state < S_RECORDS) {
     *json = s->buf.data;
     *len = s->buf.len;
     return 0;

@@ -106,7 +106,7 @@ static const kefo_config_key_def keys[] = {
     SIZE(KEFO_CFG_EFO_EVENT_WHOLE_MAX_BYTES, "128KiB", 64 * KIB, 16 * MIB,
          "EFO: events up to this size are held whole while they arrive, "
          "and their CRC checked before any record is handed on. A larger "
-         "event is handed on in runs of whole records (64 KiB or more) as "
+         "event is handed on in runs of whole records (about 64 KiB each) as "
          "it arrives, so a shard holds about this much of an event "
          "whatever the server sends; its CRC is checked at its end, and a "
          "mismatch then ends the subscription: the runs handed on stay "

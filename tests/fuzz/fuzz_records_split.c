@@ -4,14 +4,13 @@
  * the whole payload at once. The input is the payload; its length picks
  * the chunk size and the run size, so the sts_event corpus serves as is.
  *
- * Oracles: the records of the runs, then of the end, are exactly the
- * whole parse's, in order, with the same sequence numbers, keys, data and
- * arrival times, and the end has the same members (continuation, behind,
- * children), whenever the whole parse accepts the payload and every
- * record is an object; the split refuses only what the whole parse
- * refuses or would not deliver, and even then every record it handed on
- * is one the whole parse reads at that place; memory stays within
- * what was fed.
+ * Oracles: the records of the runs (as read while cut, and as their texts
+ * read again), then of the end, are exactly the whole parse's, in order,
+ * with the same sequence numbers, keys, data and arrival times, and the
+ * end has the same members (continuation, behind, children), whenever
+ * the whole parse accepts the payload; the split and the end refuse
+ * exactly what the whole parse refuses; memory stays within what was
+ * fed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,7 @@
 #include "aws/records_split.h"
 #include "base/error.h"
 
-static kefo_records_parser whole_p, run_p;
+static kefo_records_parser whole_p, run_p, text_p;
 static kefo_records_split split;
 static int ready;
 
@@ -48,65 +47,70 @@ static void same_record(const kefo_records_event *whole, size_t i,
   }
 }
 
+/* The records of |again| (a run's text read again) are those of |ev|. */
+static void same_run(const kefo_records_event *ev,
+                     const kefo_records_event *again) {
+  size_t i;
+
+  if (again->nrecords != ev->nrecords || !again->has_records ||
+      again->continuation || again->has_behind) {
+    abort();
+  }
+  for (i = 0; i < ev->nrecords; ++i) {
+    same_record(again, i, &ev->records[i]);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  kefo_records_event whole, ev;
+  kefo_records_event whole, ev, again;
   size_t chunk = 1 + size % 97, off = 0, seen = 0, i, len;
   const uint8_t *json;
-  int whole_rv, rv = 0, objects = 1;
+  int whole_rv, rv = 0;
 
   if (!ready) {
     kefo__records_parser_init(&whole_p, NULL);
     kefo__records_parser_init(&run_p, NULL);
+    kefo__records_parser_init(&text_p, NULL);
     kefo__records_split_init(&split, NULL, 1);
     ready = 1;
   }
   kefo__records_split_free(&split);
   kefo__records_split_init(&split, NULL, 1 + size % 61);
   whole_rv = kefo__records_parse(&whole_p, data, size, &whole);
-  for (i = 0; whole_rv == 0 && i < whole.nrecords; ++i) {
-    /* A record that is not an object reads as one with nothing: no
-       reader hands such an event on, and the split refuses it. */
-    objects &= whole.records[i].seq != NULL;
-  }
   kefo__records_split_begin(&split);
   while (off < size && rv == 0) {
     size_t n = size - off < chunk ? size - off : chunk;
     rv = kefo__records_split_feed(&split, data + off, n);
     off += n;
-    if (rv == 0 && kefo__records_split_run(&split, &json, &len)) {
-      if (kefo__records_parse(&run_p, json, len, &ev) != 0) {
-        /* A run is refused only where the whole payload is. */
-        if (whole_rv == 0) {
-          abort();
-        }
-        rv = KEFO_ERR_BAD_RESPONSE;
-        break;
-      }
-      if (!ev.has_records || ev.continuation || ev.has_behind) {
+    if (rv == 0) {
+      rv = kefo__records_split_run(&split, &run_p, &json, &len, &ev);
+    }
+    if (rv == 1) {
+      if (kefo__records_parse(&text_p, json, len, &again) != 0) {
         abort();
       }
+      same_run(&ev, &again);
       for (i = 0; whole_rv == 0 && i < ev.nrecords; ++i) {
         same_record(&whole, seen + i, &ev.records[i]);
       }
       seen += ev.nrecords;
       kefo__records_split_taken(&split);
+      rv = 0;
     }
     if (split.buf.len > size + 16 || split.tail.len > size) {
       abort();
     }
   }
+  if (rv == 0) {
+    rv = kefo__records_split_end(&split, &json, &len);
+  }
   if (rv != 0) {
-    if (rv != KEFO_ERR_BAD_RESPONSE ||
-        (whole_rv == 0 && objects && split.error != NULL)) {
-      abort();
-    }
-    if (split.error && split.error_offset >= size) {
+    /* Refused as it arrived: only what the whole parse refuses. */
+    if (rv != KEFO_ERR_BAD_RESPONSE || whole_rv == 0 || split.error == NULL ||
+        split.error_offset >= size) {
       abort();
     }
     return 0;
-  }
-  if (kefo__records_split_end(&split, &json, &len) != 0) {
-    abort();
   }
   if (kefo__records_parse(&run_p, json, len, &ev) != 0) {
     if (whole_rv == 0) {
@@ -115,14 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   if (whole_rv != 0) {
-    /* The end reads while the whole does not: only after runs went,
-       whose texts blank the ',' before their first record (so a ','
-       left before the ']' reads as white space). With no run, the end
-       is the payload's own bytes. */
-    if (split.runs == 0) {
-      abort();
-    }
-    return 0;
+    abort(); /* the end reads where the whole payload does not */
   }
   for (i = 0; i < ev.nrecords; ++i) {
     same_record(&whole, seen + i, &ev.records[i]);

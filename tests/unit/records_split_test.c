@@ -1,10 +1,12 @@
 /*
  * Records split into runs as an event arrives (aws/records_split.h): the
- * runs and the end, each read by the records parser, give exactly the
- * records and members of the whole payload read at once, in order, for
- * any chunking and any member order; runs are large enough and memory
- * stays near one run; what is not a Records array of objects is kept
- * whole or refused with where.
+ * runs (as read while cut, and as their texts read again) and the end
+ * give exactly the records and members of the whole payload read at
+ * once, in order, for any chunking and any member order; runs are large
+ * enough and memory stays near one run; a record larger than a run is
+ * not read again for every piece of it; what is not a Records array is
+ * kept whole, and two records with no ',' between them where a run was
+ * cut are refused with where.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,7 @@ static void keep(seen *out, size_t *n, const kefo_records_event *ev) {
   for (i = 0; i < ev->nrecords; ++i) {
     const kefo_wire_record *r = &ev->records[i];
     seen *s = &out[(*n)++];
+    memset(s, 0, sizeof(*s));
     snprintf(s->seq, sizeof(s->seq), "%s", r->seq ? r->seq : "?");
     s->pk_len = r->pk_len < sizeof(s->pk) ? r->pk_len : sizeof(s->pk);
     memcpy(s->pk, r->pk, s->pk_len);
@@ -120,19 +123,21 @@ static void keep(seen *out, size_t *n, const kefo_records_event *ev) {
 static void test_runs_equal_whole(void) {
   enum { N = 3000, RUN = 32 * 1024 };
   kefo_buf payload;
-  kefo_records_parser whole_p, p;
-  kefo_records_event whole, ev;
+  kefo_records_parser whole_p, p, q;
+  kefo_records_event whole, ev, again;
   kefo_records_split s;
-  seen *a = calloc(N, sizeof(seen)), *b = calloc(N, sizeof(seen));
+  /* a: the whole parse's, then room for one run's texts read again. */
+  seen *a = calloc(2 * N, sizeof(seen)), *b = calloc(N, sizeof(seen));
   int where, round;
 
   kefo__buf_init(&payload, NULL);
   kefo__records_parser_init(&whole_p, NULL);
   kefo__records_parser_init(&p, NULL);
+  kefo__records_parser_init(&q, NULL);
   kefo__records_split_init(&s, NULL, RUN);
   for (round = 0; round < 6; ++round) {
     for (where = 0; where < 3; ++where) {
-      size_t na = 0, nb = 0, off = 0, len, runs = 0, max_cap = 0;
+      size_t na = 0, nb = 0, nc = 0, off = 0, len, runs = 0, max_cap = 0;
       const uint8_t *json;
 
       make_payload(&payload, N, round % 2 ? 400 : 40, where);
@@ -149,13 +154,22 @@ static void test_runs_equal_whole(void) {
         CU_ASSERT_EQUAL_FATAL(
             kefo__records_split_feed(&s, payload.data + off, n), 0);
         off += n;
-        if (kefo__records_split_run(&s, &json, &len)) {
-          CU_ASSERT(len >= RUN);
-          CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, json, len, &ev), 0);
+        if (kefo__records_split_run(&s, &p, &json, &len, &ev) == 1) {
+          /* At least a run, but for the record it stopped in (< 700 B). */
+          CU_ASSERT(len + 700 >= RUN);
           CU_ASSERT(ev.has_records);
           CU_ASSERT_PTR_NULL(ev.continuation);
           CU_ASSERT(!ev.has_behind);
           keep(b, &nb, &ev);
+          /* Its text (what a held shard keeps) reads to the same. */
+          CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&q, json, len, &again), 0);
+          CU_ASSERT_EQUAL(again.nrecords, ev.nrecords);
+          CU_ASSERT(again.has_records && !again.continuation &&
+                    !again.has_behind);
+          keep(a + N, &nc, &again);
+          CU_ASSERT(memcmp(a + N + nc - again.nrecords, b + nb - ev.nrecords,
+                           sizeof(seen) * ev.nrecords) == 0);
+          nc = 0;
           kefo__records_split_taken(&s);
           ++runs;
         }
@@ -180,6 +194,7 @@ static void test_runs_equal_whole(void) {
     }
   }
   kefo__records_split_free(&s);
+  kefo__records_parser_free(&q);
   kefo__records_parser_free(&p);
   kefo__records_parser_free(&whole_p);
   kefo__buf_free(&payload);
@@ -190,27 +205,34 @@ static void test_runs_equal_whole(void) {
 /* Feeds |text| in chunks of |chunk| and returns the end's text and how
    many runs came (each taken). */
 static int split_all(kefo_records_split *s, const char *text, size_t chunk,
-                     const uint8_t **json, size_t *len, size_t *runs) {
+                     const uint8_t **json, size_t *len, size_t *runs,
+                     size_t *records) {
+  kefo_records_parser p;
+  kefo_records_event ev;
   size_t off = 0, n = strlen(text);
   const uint8_t *r;
   size_t rlen;
-  int rv;
+  int rv = 0;
 
-  *runs = 0;
+  *runs = *records = 0;
+  kefo__records_parser_init(&p, NULL);
   kefo__records_split_begin(s);
-  while (off < n) {
+  while (off < n && rv == 0) {
     size_t k = n - off < chunk ? n - off : chunk;
     rv = kefo__records_split_feed(s, (const uint8_t *)text + off, k);
-    if (rv != 0) {
-      return rv;
-    }
     off += k;
-    if (kefo__records_split_run(s, &r, &rlen)) {
+    if (rv == 0) {
+      rv = kefo__records_split_run(s, &p, &r, &rlen, &ev);
+    }
+    if (rv == 1) {
+      *records += ev.nrecords;
       kefo__records_split_taken(s);
       ++*runs;
+      rv = 0;
     }
   }
-  return kefo__records_split_end(s, json, len);
+  kefo__records_parser_free(&p);
+  return rv != 0 ? rv : kefo__records_split_end(s, json, len);
 }
 
 static void test_kept_whole_or_refused(void) {
@@ -224,42 +246,126 @@ static void test_kept_whole_or_refused(void) {
       "",
   };
   kefo_records_split s;
+  kefo_records_parser p;
+  kefo_records_event ev;
   const uint8_t *json;
-  size_t len, runs, i, chunk;
+  size_t len, runs, records, i, chunk;
 
   kefo__records_split_init(&s, NULL, 1);
+  kefo__records_parser_init(&p, NULL);
   for (i = 0; i < sizeof(whole) / sizeof(whole[0]); ++i) {
     for (chunk = 1; chunk < 40; chunk += 13) {
-      CU_ASSERT_EQUAL(split_all(&s, whole[i], chunk, &json, &len, &runs), 0);
+      CU_ASSERT_EQUAL(
+          split_all(&s, whole[i], chunk, &json, &len, &runs, &records), 0);
       CU_ASSERT_EQUAL(runs, 0);
       CU_ASSERT_EQUAL(len, strlen(whole[i]));
       CU_ASSERT(len == 0 || memcmp(json, whole[i], len) == 0);
     }
   }
-  /* Records of something else than objects: refused, with where. */
-  CU_ASSERT_EQUAL(
-      split_all(&s, "{\"Records\":[{\"a\":1}, 7]}", 5, &json, &len, &runs),
-      KEFO_ERR_BAD_RESPONSE);
-  CU_ASSERT_PTR_NOT_NULL(s.error);
-  CU_ASSERT_EQUAL(s.error_offset, 21);
+  /* A record that is not an object reads as one with nothing, as in the
+     whole parse (and no reader hands such an event on). */
+  for (chunk = 1; chunk < 30; chunk += 7) {
+    CU_ASSERT_EQUAL(split_all(&s, "{\"Records\":[{\"a\":1}, 7 ,{\"b\":2}]}",
+                              chunk, &json, &len, &runs, &records),
+                    0);
+    CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, json, len, &ev), 0);
+    CU_ASSERT_EQUAL(records + ev.nrecords, 3);
+    /* A number is not cut where the bytes end (the fuzzer's find). */
+    CU_ASSERT_EQUAL(split_all(&s, "{\"Records\":[12345,678,9]}", chunk % 4 + 1,
+                              &json, &len, &runs, &records),
+                    0);
+    CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, json, len, &ev), 0);
+    CU_ASSERT_EQUAL(records + ev.nrecords, 3);
+  }
+  /* Two records with no ',' between them, where a run was cut: refused,
+     with where, and so is what is fed after. */
+  CU_ASSERT_EQUAL(split_all(&s, "{\"Records\":[{\"a\":1} {\"b\":2}]}", 3, &json,
+                            &len, &runs, &records),
+                  KEFO_ERR_BAD_RESPONSE);
+  CU_ASSERT_EQUAL(runs, 1);
+  CU_ASSERT_STRING_EQUAL(s.error, "Records with no ',' between two records");
+  CU_ASSERT_EQUAL(s.error_offset, 20);
   CU_ASSERT_EQUAL(kefo__records_split_feed(&s, (const uint8_t *)"{", 1),
                   KEFO_ERR_BAD_RESPONSE);
+  /* Where no run was cut there (runs of 4 KiB), the end's parse refuses
+     it. */
+  kefo__records_split_free(&s);
+  kefo__records_split_init(&s, NULL, 4096);
   CU_ASSERT_EQUAL(split_all(&s, "{\"Records\":[{\"a\":1} {\"b\":2}]}", 3, &json,
-                            &len, &runs),
+                            &len, &runs, &records),
+                  0);
+  CU_ASSERT_EQUAL(runs, 0);
+  CU_ASSERT_EQUAL(kefo__records_parse(&p, json, len, &ev),
                   KEFO_ERR_BAD_RESPONSE);
-  CU_ASSERT_EQUAL(s.error_offset, 20);
+  kefo__records_split_free(&s);
+  kefo__records_split_init(&s, NULL, 1);
   /* Runs of one record each (run_min 1): the end has the rest. */
   CU_ASSERT_EQUAL(split_all(&s,
                             "{\"Records\":[{\"a\":\"}\"},{\"b\":2} , {\"c\":3}"
                             "],\"ContinuationSequenceNumber\":\"5\"}",
-                            1, &json, &len, &runs),
+                            1, &json, &len, &runs, &records),
                   0);
   CU_ASSERT_EQUAL(runs, 3);
+  CU_ASSERT_EQUAL(records, 3);
   {
     const char *want = "{\"Records\":[],\"ContinuationSequenceNumber\":\"5\"}";
     CU_ASSERT(len == strlen(want) && memcmp(json, want, len) == 0);
   }
+  kefo__records_parser_free(&p);
   kefo__records_split_free(&s);
+}
+
+/* A record far larger than a run, fed in small pieces: the parser reads
+   it again only as the bytes double, not for every piece (that would be
+   quadratic: a 16 MB event in 16 KiB frames, a thousand reads of it). */
+static void test_large_record_read_few_times(void) {
+  enum { DATA = 1 << 20, RUN = 4096, PIECE = 100 };
+  kefo_records_split s;
+  kefo_records_parser p;
+  kefo_records_event ev;
+  kefo_buf payload;
+  const uint8_t *json;
+  size_t off = 0, len, tries = 0, last_try, records = 0, k;
+  int rv;
+
+  kefo__buf_init(&payload, NULL);
+  kefo__buf_append_str(&payload, "{\"Records\":[{\"SequenceNumber\":\"1\","
+                                 "\"Data\":\"");
+  for (k = 0; k < DATA; ++k) {
+    kefo__buf_append_byte(&payload, 'A');
+  }
+  kefo__buf_append_str(&payload, "\"},{\"SequenceNumber\":\"2\"}]}");
+  kefo__records_split_init(&s, NULL, RUN);
+  kefo__records_parser_init(&p, NULL);
+  kefo__records_split_begin(&s);
+  last_try = s.next_try;
+  while (off < payload.len) {
+    size_t n = payload.len - off < PIECE ? payload.len - off : PIECE;
+    CU_ASSERT_EQUAL_FATAL(kefo__records_split_feed(&s, payload.data + off, n),
+                          0);
+    off += n;
+    rv = kefo__records_split_run(&s, &p, &json, &len, &ev);
+    CU_ASSERT_FATAL(rv == 0 || rv == 1);
+    if (rv == 1) {
+      records += ev.nrecords;
+      CU_ASSERT_STRING_EQUAL(ev.records[0].seq, "1");
+      CU_ASSERT_EQUAL(ev.records[0].data_len, DATA);
+      kefo__records_split_taken(&s);
+    }
+    if (s.next_try != last_try) {
+      ++tries; /* a read that found no whole record */
+      last_try = s.next_try;
+    }
+  }
+  CU_ASSERT_EQUAL(kefo__records_split_end(&s, &json, &len), 0);
+  CU_ASSERT_EQUAL_FATAL(kefo__records_parse(&p, json, len, &ev), 0);
+  records += ev.nrecords;
+  CU_ASSERT_EQUAL(records, 2);
+  /* log2(1 MiB / 4 KiB) = 8 doublings, and the return to a run's size. */
+  CU_ASSERT(tries >= 8 && tries <= 10);
+  kefo__records_parser_free(&p);
+  kefo__records_split_free(&s);
+  kefo__buf_free(&payload);
 }
 
 /* Under a failing allocator: KEFO_ERR_NOMEM from feed or end, never a
@@ -280,10 +386,13 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
     size_t k = payload->len - off < 1500 ? payload->len - off : 1500;
     rv = kefo__records_split_feed(&s, payload->data + off, k);
     off += k;
-    if (rv == 0 && kefo__records_split_run(&s, &json, &len)) {
-      CU_ASSERT_EQUAL(kefo__records_parse(&p, json, len, &ev), 0);
+    if (rv == 0) {
+      rv = kefo__records_split_run(&s, &p, &json, &len, &ev);
+    }
+    if (rv == 1) {
       n += ev.nrecords;
       kefo__records_split_taken(&s);
+      rv = 0;
     }
   }
   if (rv == 0) {
@@ -315,6 +424,8 @@ int kefo_add_records_split_suite(void) {
 
   if (s == NULL || !CU_add_test(s, "runs_equal_whole", test_runs_equal_whole) ||
       !CU_add_test(s, "kept_whole_or_refused", test_kept_whole_or_refused) ||
+      !CU_add_test(s, "large_record_read_few_times",
+                   test_large_record_read_few_times) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
   }
