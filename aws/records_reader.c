@@ -596,6 +596,24 @@ static int read_child_shards(scan *sc, kefo_records_event *out) {
   return rv;
 }
 
+/* Sets |sc| over |len| bytes at |text| at nesting |depth|, with no error
+   yet and room in the scratch for every string of them decoded, so that
+   pointers into it hold. Returns 0 or KEFO_ERR_NOMEM. */
+static int begin_scan(kefo_records_parser *p, scan *sc, const uint8_t *text,
+                      size_t len, int depth) {
+  p->error = NULL;
+  p->error_offset = 0;
+  kefo__buf_reset(&p->strings);
+  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  sc->p = sc->start = text;
+  sc->end = text + len;
+  sc->parser = p;
+  sc->depth = depth;
+  return 0;
+}
+
 int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
                         kefo_records_event *out) {
   scan sc;
@@ -605,17 +623,9 @@ int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
   double behind = 0;
 
   memset(out, 0, sizeof(*out));
-  p->error = NULL;
-  p->error_offset = 0;
-  kefo__buf_reset(&p->strings);
-  /* Room for every string decoded, so that pointers into it hold. */
-  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+  if (begin_scan(p, &sc, json, len, 1) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  sc.p = sc.start = json;
-  sc.end = json + len;
-  sc.parser = p;
-  sc.depth = 1;
   if (!take(&sc, '{')) {
     return fail(&sc, "not a JSON object");
   }
@@ -678,16 +688,10 @@ int kefo__records_parse_some(kefo_records_parser *p, const uint8_t *text,
   memset(out, 0, sizeof(*out));
   *used = 0;
   *close_at = SIZE_MAX;
-  p->error = NULL;
-  p->error_offset = 0;
-  kefo__buf_reset(&p->strings);
-  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+  /* Inside the event's object and its Records array. */
+  if (begin_scan(p, &sc, text, len, 2) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  sc.p = sc.start = text;
-  sc.end = text + len;
-  sc.parser = p;
-  sc.depth = 2; /* inside the event's object and its Records array */
   if (!take(&sc, ']')) {
     for (;;) {
       items = p->recs;
@@ -801,16 +805,9 @@ int kefo__records_put_answer_parse(kefo_records_parser *p, const uint8_t *json,
 
   *entries = NULL;
   *n = 0;
-  p->error = NULL;
-  p->error_offset = 0;
-  kefo__buf_reset(&p->strings);
-  if (kefo__buf_reserve(&p->strings, len + 1) != 0) {
+  if (begin_scan(p, &sc, json, len, 1) != 0) {
     return KEFO_ERR_NOMEM;
   }
-  sc.p = sc.start = json;
-  sc.end = json + len;
-  sc.parser = p;
-  sc.depth = 1;
   if (!take(&sc, '{')) {
     return fail(&sc, "not a JSON object");
   }
