@@ -16,7 +16,9 @@
  * every byte for the records' ends and the parser read them again: a
  * tenth of kefo-reader's CPU on kinesis-local's 100 B records, path 5).
  * What the parser cannot read is left for the end, whose parse names
- * it. A payload whose Records array is not found (absent, spelled with
+ * it: from a record that does not read to the payload's end, the bytes
+ * are held (at most the event's bounded length, as for one record that
+ * large). A payload whose Records array is not found (absent, spelled with
  * escapes, not an array) is kept whole and comes out whole at the end.
  */
 #ifndef KEFO_RECORDS_SPLIT_H
