@@ -680,6 +680,7 @@ int kefo__records_parse(kefo_records_parser *p, const uint8_t *json, size_t len,
 int kefo__records_parse_some(kefo_records_parser *p, const uint8_t *text,
                              size_t len, kefo_records_event *out, size_t *used,
                              size_t *close_at) {
+  const uint8_t *at;
   void *items;
   scan sc;
   size_t n = 0;
@@ -700,8 +701,6 @@ int kefo__records_parse_some(kefo_records_parser *p, const uint8_t *text,
       if (rv != 0) {
         return rv;
       }
-      const uint8_t *at;
-
       skip_ws(&sc);
       at = sc.p;
       /* A record that does not read here may be one cut short by the
