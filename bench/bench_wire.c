@@ -27,6 +27,7 @@
 #include "base/base64.h"
 #include "base/crc32.h"
 #include "base/md5.h"
+#include "aws/sha256_many.h"
 #include "aws/event_stream.h"
 #include "aws/records_reader.h"
 #include "aws/records_split.h"
@@ -52,7 +53,7 @@
 #define AGG_RECORD_BYTES 100
 
 #define NRUNS 5
-#define MAX_ROWS 32
+#define MAX_ROWS 48
 
 typedef struct options {
   /* Each run repeats the operation until this many seconds have passed. */
@@ -730,6 +731,69 @@ static int verify_md5(md5_job *j) {
   return 0;
 }
 
+/* SHA-256 of PutRecords bodies, as the producer signs the calls of one
+   pass: kefo__sha256_many (messages interleaved on the SHA extensions)
+   against OpenSSL's SHA-256 one message at a time. */
+#define SHA_MAX_MSGS 4
+
+typedef struct sha_job {
+  kefo_sha256_job jobs[SHA_MAX_MSGS];
+  uint8_t out[SHA_MAX_MSGS][KEFO_SHA256_LEN];
+  size_t n;
+} sha_job;
+
+static void sha_job_init(sha_job *j, const uint8_t *data, size_t n,
+                         size_t len) {
+  size_t i;
+
+  j->n = n;
+  for (i = 0; i < n; ++i) {
+    j->jobs[i].data = data + i * len;
+    j->jobs[i].len = len;
+    j->jobs[i].out = j->out[i];
+  }
+}
+
+static size_t op_sha_many(void *ctx) {
+  sha_job *j = ctx;
+
+  if (kefo__sha256_many(j->jobs, j->n) != 0) {
+    die("kefo__sha256_many failed");
+  }
+  sink += j->out[j->n - 1][0];
+  return j->n * j->jobs[0].len;
+}
+
+static size_t op_sha_openssl(void *ctx) {
+  sha_job *j = ctx;
+  size_t i;
+
+  for (i = 0; i < j->n; ++i) {
+    if (!EVP_Digest(j->jobs[i].data, j->jobs[i].len, j->out[i], NULL,
+                    EVP_sha256(), NULL)) {
+      die("EVP_Digest failed");
+    }
+  }
+  sink += j->out[j->n - 1][0];
+  return j->n * j->jobs[0].len;
+}
+
+/* The two agree on every message. */
+static int verify_sha(sha_job *j) {
+  uint8_t md[EVP_MAX_MD_SIZE];
+  size_t i;
+
+  op_sha_many(j);
+  for (i = 0; i < j->n; ++i) {
+    if (!EVP_Digest(j->jobs[i].data, j->jobs[i].len, md, NULL, EVP_sha256(),
+                    NULL) ||
+        memcmp(md, j->out[i], KEFO_SHA256_LEN) != 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 typedef struct bench {
   options opt;
   /* memcpy's destination, as large as the largest input. */
@@ -992,6 +1056,7 @@ int main(int argc, char **argv) {
   buf_job dec, enc, crc1k;
   static agg_job agg1, aggn;
   static md5_job md5_keys, md5_aggs;
+  static sha_job sha2, sha4;
   static split_job split;
   uint8_t *split_in;
   int i, fails, agg_row[2] = {0, 0};
@@ -1055,6 +1120,14 @@ int main(int argc, char **argv) {
   }
   if (verify_md5(&md5_keys) || verify_md5(&md5_aggs)) {
     fprintf(stderr, "FAIL: kefo__md5_many disagrees with OpenSSL\n");
+    ++fails;
+  }
+  /* Two and four bodies of PutRecords calls (500 records of 1 KiB come
+     to about 520 KiB). */
+  sha_job_init(&sha2, raw, 2, 512 * KIB);
+  sha_job_init(&sha4, raw, 4, 256 * KIB);
+  if (verify_sha(&sha2) || verify_sha(&sha4)) {
+    fprintf(stderr, "FAIL: kefo__sha256_many disagrees with OpenSSL\n");
     ++fails;
   }
   if (fails) {
@@ -1155,7 +1228,13 @@ int main(int argc, char **argv) {
          &md5_keys},
         {"md5, kefo__md5_many", "64 x 16 KiB", MD5_MSGS * 16 * KIB, raw,
          op_md5_many, &md5_aggs, MD5_MSGS, "md5, OpenSSL one by one",
-         op_md5_openssl, &md5_aggs}};
+         op_md5_openssl, &md5_aggs},
+        {"sha256, kefo__sha256_many", "2 x 512 KiB", 2 * 512 * KIB, raw,
+         op_sha_many, &sha2, 2, "sha256, OpenSSL one by one", op_sha_openssl,
+         &sha2},
+        {"sha256, kefo__sha256_many", "4 x 256 KiB", 4 * 256 * KIB, raw,
+         op_sha_many, &sha4, 4, "sha256, OpenSSL one by one", op_sha_openssl,
+         &sha4}};
     size_t c;
 
     for (c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {

@@ -44,6 +44,7 @@ static const add_suite_fn suites[] = {
     kefo_add_prom_text_suite,
     kefo_add_log_suite,
     kefo_add_md5_suite,
+    kefo_add_sha256_many_suite,
     kefo_add_cbor_suite,
     kefo_add_put_answer_cbor_suite,
 };

@@ -9,6 +9,7 @@ int kefo_add_buf_suite(void);
 int kefo_add_fifo_arena_suite(void);
 int kefo_add_crc32_suite(void);
 int kefo_add_md5_suite(void);
+int kefo_add_sha256_many_suite(void);
 int kefo_add_cbor_suite(void);
 int kefo_add_put_answer_cbor_suite(void);
 int kefo_add_base64_suite(void);

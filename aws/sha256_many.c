@@ -1,0 +1,311 @@
+/*
+ * SHA-256 (FIPS 180-4) of several messages with their rounds interleaved
+ * on the SHA extensions (see sha256_many.h), else OpenSSL's, one message
+ * at a time.
+ *
+ * The SHA extensions hold the eight working words in two registers,
+ * ABEF and CDGH, and do two rounds per SHA256RNDS2 and four message
+ * words per SHA256MSG1/MSG2 pair. A block is 16 groups of four rounds;
+ * group g's words are the message's for g < 4 and, after, the schedule
+ * W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] four at a time.
+ * Each group is written once, for |ways| messages side by side, so that
+ * the CPU has independent rounds to start while one message's wait.
+ */
+#include "config.h"
+
+#include "aws/sha256_many.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include <kefo/kefo.h>
+
+#include "base/cpu.h"
+
+#define MAX_WAYS 4
+
+static int sha256_openssl(const uint8_t *data, size_t len, uint8_t *out) {
+  unsigned int outlen = 0;
+
+  if (EVP_Digest(len ? (const void *)data : "", len, out, &outlen, EVP_sha256(),
+                 NULL) != 1 ||
+      outlen != KEFO_SHA256_LEN) {
+    return KEFO_ERR_CRYPTO;
+  }
+  return 0;
+}
+
+static int one_by_one(const kefo_sha256_job *jobs, size_t n) {
+  size_t i;
+  int rv;
+
+  for (i = 0; i < n; i++) {
+    rv = sha256_openssl(jobs[i].data, jobs[i].len, jobs[i].out);
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  return 0;
+}
+
+#ifdef KEFO_CPU_X86_DISPATCH
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
+
+/* FIPS 180-4 section 4.2.2: the first 32 bits of the fractional parts of
+   the cube roots of the first 64 primes. */
+static const uint32_t K[64] __attribute__((aligned(16))) = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+/* FIPS 180-4 section 5.3.3: H(0), A to H. */
+static const uint32_t IV[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+/* A message's state: ABEF and CDGH, each word's lane from high to low. */
+typedef struct sha_state {
+  __m128i abef, cdgh;
+} sha_state;
+
+/* |nblocks| blocks of each of |ways| messages, way l's at p[l]. Inlined
+   into one function per number of ways, so that the loops over ways are
+   unrolled and their rounds interleaved. */
+SHA_TARGET static inline __attribute__((always_inline)) void
+blocks_ways(const uint8_t *const *p, size_t nblocks, sha_state *st,
+            const int ways) {
+  /* Big-endian words: each 4-byte group reversed. */
+  const __m128i bswap =
+      _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  size_t b;
+  int g, l;
+
+  for (b = 0; b < nblocks; b++) {
+    __m128i s0[MAX_WAYS], s1[MAX_WAYS], w[MAX_WAYS][4];
+
+    for (l = 0; l < ways; l++) {
+      s0[l] = st[l].abef;
+      s1[l] = st[l].cdgh;
+    }
+#pragma GCC unroll 16
+    for (g = 0; g < 16; g++) {
+      const __m128i k = _mm_load_si128((const __m128i *)(K + 4 * g));
+#pragma GCC unroll 4
+      for (l = 0; l < ways; l++) {
+        __m128i m;
+        if (g < 4) {
+          m = _mm_loadu_si128((const __m128i *)(p[l] + 64 * b + 16 * g));
+          m = w[l][g] = _mm_shuffle_epi8(m, bswap);
+        } else {
+          /* W[t-16] + s0(W[t-15]), plus W[t-7]; then s1(W[t-2]) added
+             word by word (each needs the one two before). */
+          __m128i t = _mm_sha256msg1_epu32(w[l][g & 3], w[l][(g + 1) & 3]);
+          t = _mm_add_epi32(
+              t, _mm_alignr_epi8(w[l][(g + 3) & 3], w[l][(g + 2) & 3], 4));
+          m = w[l][g & 3] = _mm_sha256msg2_epu32(t, w[l][(g + 3) & 3]);
+        }
+        m = _mm_add_epi32(m, k);
+        s1[l] = _mm_sha256rnds2_epu32(s1[l], s0[l], m);
+        s0[l] = _mm_sha256rnds2_epu32(s0[l], s1[l], _mm_shuffle_epi32(m, 0x0e));
+      }
+    }
+    for (l = 0; l < ways; l++) {
+      st[l].abef = _mm_add_epi32(st[l].abef, s0[l]);
+      st[l].cdgh = _mm_add_epi32(st[l].cdgh, s1[l]);
+    }
+  }
+}
+
+SHA_TARGET static void blocks1(const uint8_t *const *p, size_t n,
+                               sha_state *st) {
+  blocks_ways(p, n, st, 1);
+}
+SHA_TARGET static void blocks2(const uint8_t *const *p, size_t n,
+                               sha_state *st) {
+  blocks_ways(p, n, st, 2);
+}
+SHA_TARGET static void blocks3(const uint8_t *const *p, size_t n,
+                               sha_state *st) {
+  blocks_ways(p, n, st, 3);
+}
+SHA_TARGET static void blocks4(const uint8_t *const *p, size_t n,
+                               sha_state *st) {
+  blocks_ways(p, n, st, 4);
+}
+
+typedef void (*blocks_fn)(const uint8_t *const *, size_t, sha_state *);
+static const blocks_fn blocks_of[MAX_WAYS + 1] = {NULL, blocks1, blocks2,
+                                                  blocks3, blocks4};
+
+SHA_TARGET static void state_init(sha_state *st) {
+  st->abef = _mm_set_epi32((int)IV[0], (int)IV[1], (int)IV[4], (int)IV[5]);
+  st->cdgh = _mm_set_epi32((int)IV[2], (int)IV[3], (int)IV[6], (int)IV[7]);
+}
+
+/* H0..H7 of |st|, big-endian. */
+static void state_out(const sha_state *st, uint8_t out[KEFO_SHA256_LEN]) {
+  uint32_t abef[4], cdgh[4], h[8];
+  int i;
+
+  memcpy(abef, &st->abef, sizeof(abef));
+  memcpy(cdgh, &st->cdgh, sizeof(cdgh));
+  h[0] = abef[3];
+  h[1] = abef[2];
+  h[2] = cdgh[3];
+  h[3] = cdgh[2];
+  h[4] = abef[1];
+  h[5] = abef[0];
+  h[6] = cdgh[1];
+  h[7] = cdgh[0];
+  for (i = 0; i < 8; i++) {
+    out[4 * i] = (uint8_t)(h[i] >> 24);
+    out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+    out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+    out[4 * i + 3] = (uint8_t)h[i];
+  }
+}
+
+/* One way's message: where it is, and its last one or two blocks (the
+   bytes after the whole blocks, 0x80, zeros, the length in bits). */
+typedef struct way {
+  const kefo_sha256_job *job;
+  size_t block, full;
+  sha_state st;
+} way;
+
+/* Hashes the padded end of |w|'s message and writes its digest. */
+static void finish_way(way *w) {
+  uint8_t tail[128];
+  const uint8_t *tp = tail;
+  const kefo_sha256_job *j = w->job;
+  size_t r = j->len % 64, nb = r < 56 ? 1 : 2, i;
+  uint64_t bits = (uint64_t)j->len << 3;
+
+  memset(tail, 0, sizeof(tail));
+  if (r > 0) {
+    memcpy(tail, j->data + w->full * 64, r);
+  }
+  tail[r] = 0x80;
+  for (i = 0; i < 8; i++) {
+    tail[nb * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
+  }
+  blocks1(&tp, nb, &w->st);
+  state_out(&w->st, j->out);
+  w->job = NULL;
+}
+
+/* kefo__sha256_many with up to |ways| messages side by side: the whole
+   blocks of the messages in hand go together, as many as the shortest
+   has left; a message whose whole blocks are done is finished on its own
+   (one or two blocks) and its way takes the next message. */
+static void interleaved(const kefo_sha256_job *jobs, size_t n, int ways) {
+  way w[MAX_WAYS];
+  const uint8_t *p[MAX_WAYS];
+  sha_state st[MAX_WAYS];
+  size_t next = 0, run;
+  int l, k;
+
+  for (l = 0; l < ways; l++) {
+    w[l].job = NULL;
+  }
+  for (;;) {
+    for (l = 0; l < ways; l++) {
+      while (w[l].job == NULL && next < n) {
+        w[l].job = &jobs[next++];
+        w[l].block = 0;
+        w[l].full = w[l].job->len / 64;
+        state_init(&w[l].st);
+        if (w[l].full == 0) {
+          finish_way(&w[l]);
+        }
+      }
+    }
+    /* The ways in hand, side by side, for as many blocks as all have. */
+    run = SIZE_MAX;
+    for (l = 0, k = 0; l < ways; l++) {
+      if (w[l].job != NULL) {
+        size_t left = w[l].full - w[l].block;
+        p[k] = w[l].job->data + 64 * w[l].block;
+        st[k++] = w[l].st;
+        run = left < run ? left : run;
+      }
+    }
+    if (k == 0) {
+      return;
+    }
+    blocks_of[k](p, run, st);
+    for (l = 0, k = 0; l < ways; l++) {
+      if (w[l].job != NULL) {
+        w[l].st = st[k++];
+        w[l].block += run;
+        if (w[l].block == w[l].full) {
+          finish_way(&w[l]);
+        }
+      }
+    }
+  }
+}
+
+/* SHA, SSSE3 and SSE4.1, from CPUID once: a leaf asked of a hypervisor
+   can cost microseconds. 0: not asked yet, 1: no, 2: yes. Threads that
+   race write the same answer. */
+static int has_sha_ext(void) {
+  static int known;
+  int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+  unsigned a, b, c, d, c1;
+
+  if (v == 0) {
+    v = 1;
+    if (__get_cpuid(1, &a, &b, &c1, &d) && (c1 & bit_SSSE3) &&
+        (c1 & bit_SSE4_1) && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+        (b & bit_SHA)) {
+      v = 2;
+    }
+    __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+  }
+  return v == 2;
+}
+#endif /* KEFO_CPU_X86_DISPATCH */
+
+int kefo__sha256_ways(void) {
+#ifdef KEFO_CPU_X86_DISPATCH
+  if (has_sha_ext()) {
+    return MAX_WAYS;
+  }
+#endif
+  return 0;
+}
+
+int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways) {
+  if (ways < 0 || ways > kefo__sha256_ways()) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (ways == 0) {
+    return one_by_one(jobs, n);
+  }
+#ifdef KEFO_CPU_X86_DISPATCH
+  interleaved(jobs, n, ways);
+#endif
+  return 0;
+}
+
+int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n) {
+  int ways = kefo__sha256_ways();
+
+  /* One message goes to OpenSSL, as fast on its own (bench_wire). */
+  if (n < 2 || ways == 0) {
+    return one_by_one(jobs, n);
+  }
+  return kefo__sha256_many_ways(jobs, n, (size_t)ways < n ? ways : (int)n);
+}

@@ -1,0 +1,56 @@
+/*
+ * SHA-256 of several messages at once, for SigV4's payload hashes: the
+ * producer signs every PutRecords body it builds in one pass together.
+ *
+ * Why: one SHA-256 is a chain (each block needs the last one's result),
+ * and on a CPU with the SHA extensions that chain, not the hashing units,
+ * sets the speed. OpenSSL hashes one message at a time, so most of the
+ * units wait. Hashing two to four messages with their rounds interleaved
+ * keeps them busy: 2.0 GB/s for one message, 3.0 for two, 3.3 for four
+ * on the AMD EPYC VM of bench/RESULTS.md (bench_wire's "sha256" rows).
+ * SHA-256 of the body was 38% of the CPU of a 1 KiB record written.
+ *
+ * Without the SHA extensions (or on a CPU that is not x86-64) the
+ * messages are hashed one by one by OpenSSL.
+ */
+#ifndef KEFO_AWS_SHA256_MANY_H
+#define KEFO_AWS_SHA256_MANY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEFO_SHA256_LEN 32
+
+/* One message of kefo__sha256_many: its digest goes to |out|. */
+typedef struct kefo_sha256_job {
+  const uint8_t *data; /* NULL only with |len| 0 */
+  size_t len;
+  uint8_t *out; /* KEFO_SHA256_LEN bytes */
+} kefo_sha256_job;
+
+/*
+ * Writes the SHA-256 of each of the |n| messages of |jobs| to its |out|,
+ * as many at a time as pays on this CPU. Messages of any lengths may be
+ * mixed: a way that finishes takes the next message.
+ *
+ * Returns 0, or KEFO_ERR_CRYPTO when OpenSSL failed to hash a message
+ * (some of the digests are then not written).
+ */
+int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n);
+
+/*
+ * As kefo__sha256_many with |ways| messages interleaved: 1 to 4 with the
+ * SHA extensions, or 0 for OpenSSL one message at a time; for the tests
+ * and bench_wire, which compare them.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT when |ways| is above 4, or above 0
+ * on a CPU or build without the SHA extensions (nothing is written), or
+ * KEFO_ERR_CRYPTO as kefo__sha256_many.
+ */
+int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways);
+
+/* The most ways kefo__sha256_many interleaves on this CPU: 4 with the SHA
+   extensions, else 0 (OpenSSL). */
+int kefo__sha256_ways(void);
+
+#endif /* KEFO_AWS_SHA256_MANY_H */
