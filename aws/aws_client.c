@@ -39,6 +39,10 @@ struct kefo_aws_call {
   char *body;
   size_t body_len;
   int body_lent; /* |body| is the caller's (kefo__aws_call_start_lent) */
+  /* The hex SHA-256 of |body|, given or made at the first attempt: every
+     attempt signs the same bytes, so a retry does not hash them again.
+     Empty until then. */
+  char payload_hash[KEFO_SIGV4_HEX_LEN + 1];
   kefo_retry_strategy retry;
   uint32_t attempts;
   kefo_aws_cb cb;
@@ -219,8 +223,9 @@ int kefo__aws_error_retryable(const char *type, int status) {
 static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
                      const char *operation, const kefo_credentials *creds,
                      const uint8_t *body, size_t body_len,
-                     kefo_sigv4_result *res, char *target, size_t targetlen,
-                     kefo_http_header *hs, size_t *n) {
+                     const char *payload_hash, kefo_sigv4_result *res,
+                     char *target, size_t targetlen, kefo_http_header *hs,
+                     size_t *n) {
   kefo_sigv4_header sh[3];
   kefo_sigv4_request req;
   kefo_sigv4_params params;
@@ -247,6 +252,7 @@ static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
   req.nheaders = 3;
   req.body = body;
   req.bodylen = body_len;
+  req.payload_hash = payload_hash;
   memset(&params, 0, sizeof(params));
   sc.access_key_id = creds->access_key_id;
   sc.secret_access_key = creds->secret_access_key;
@@ -272,10 +278,12 @@ static int sign_json(kefo_aws_client *c, const kefo_aws_service *svc,
 }
 
 /* kefo__aws_send_json, with the body lent to the stream (|lent|: it
-   outlives the stream) or copied by it. */
+   outlives the stream) or copied by it, and its hex SHA-256 given
+   (|payload_hash|) or NULL: made here. */
 static int send_json(kefo_aws_client *c, const kefo_aws_service *svc,
                      const char *operation, const kefo_credentials *creds,
-                     const uint8_t *body, size_t body_len, int lent,
+                     const uint8_t *body, size_t body_len,
+                     const char *payload_hash, int lent,
                      const kefo_http_callbacks *cb, void *user_data,
                      kefo_http_stream **stream, const char **why) {
   kefo_sigv4_result res;
@@ -285,8 +293,8 @@ static int send_json(kefo_aws_client *c, const kefo_aws_service *svc,
   size_t n;
   int rv;
 
-  rv = sign_json(c, svc, operation, creds, body, body_len, &res, target,
-                 sizeof(target), hs, &n);
+  rv = sign_json(c, svc, operation, creds, body, body_len, payload_hash, &res,
+                 target, sizeof(target), hs, &n);
   if (rv != 0) {
     *why = "the request cannot be signed";
     return rv;
@@ -314,8 +322,8 @@ int kefo__aws_send_json(kefo_aws_client *c, const kefo_aws_service *svc,
                         const uint8_t *body, size_t body_len,
                         const kefo_http_callbacks *cb, void *user_data,
                         kefo_http_stream **stream, const char **why) {
-  return send_json(c, svc, operation, creds, body, body_len, 0, cb, user_data,
-                   stream, why);
+  return send_json(c, svc, operation, creds, body, body_len, NULL, 0, cb,
+                   user_data, stream, why);
 }
 
 void kefo__aws_printable(char *s) {
@@ -681,11 +689,23 @@ static void on_credentials(int error, const kefo_credentials *creds,
     fail_or_retry(call, error, &info);
     return;
   }
+  if (call->payload_hash[0] == '\0') {
+    rv = kefo__sigv4_sha256_hex(call->payload_hash, sizeof(call->payload_hash),
+                                (const uint8_t *)call->body, call->body_len);
+    if (rv != 0) {
+      call->payload_hash[0] = '\0';
+      info.code = rv;
+      info.message = "the request's body cannot be hashed";
+      finish(call, rv, NULL, &info);
+      return;
+    }
+  }
   /* The call's body outlives each attempt's stream (call_free cancels
      the stream first): lent, not copied. */
-  rv = send_json(call->client, call->svc, call->operation, creds,
-                 (const uint8_t *)call->body, call->body_len, 1,
-                 &http_callbacks, call, &call->stream, &why);
+  rv =
+      send_json(call->client, call->svc, call->operation, creds,
+                (const uint8_t *)call->body, call->body_len, call->payload_hash,
+                1, &http_callbacks, call, &call->stream, &why);
   if (rv != 0) {
     info.code = rv;
     info.message = why;
@@ -715,11 +735,14 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Starts a call whose body is the |len| bytes at |text|: copied, or lent
-   when |lent| (then the caller keeps them until the call ends). */
+   when |lent| (then the caller keeps them until the call ends); its hex
+   SHA-256 is |payload_hash|, checked by the caller, or NULL: made at the
+   first attempt. */
 static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
                       const char *operation, const char *text, size_t len,
-                      int lent, const kefo_retry_strategy *retry,
-                      kefo_aws_cb cb, kefo_aws_raw_cb raw_cb, void *user_data,
+                      int lent, const char *payload_hash,
+                      const kefo_retry_strategy *retry, kefo_aws_cb cb,
+                      kefo_aws_raw_cb raw_cb, void *user_data,
                       kefo_aws_call **out) {
   kefo_aws_call *call;
 
@@ -746,6 +769,9 @@ static int call_start(kefo_aws_client *c, const kefo_aws_service *svc,
   }
   call->body_len = len;
   call->body_lent = lent;
+  if (payload_hash != NULL) {
+    memcpy(call->payload_hash, payload_hash, KEFO_SIGV4_HEX_LEN);
+  }
   call->body =
       lent ? (char *)(uintptr_t)text : kefo__mem_malloc(c->mem, len + 1);
   call->timer = event_new(c->base, -1, 0, attempt_cb, call);
@@ -778,7 +804,7 @@ static int call_start_json(kefo_aws_client *c, const kefo_aws_service *svc,
   }
   rv =
       call_start(c, svc, operation, text ? text : "{}", text ? strlen(text) : 2,
-                 0, retry, cb, raw_cb, user_data, out);
+                 0, NULL, retry, cb, raw_cb, user_data, out);
   cJSON_free(text);
   return rv;
 }
@@ -802,14 +828,26 @@ int kefo__aws_call_start_raw(kefo_aws_client *c, const kefo_aws_service *svc,
 
 int kefo__aws_call_start_lent(kefo_aws_client *c, const kefo_aws_service *svc,
                               const char *operation, const uint8_t *body,
-                              size_t len, const kefo_retry_strategy *retry,
+                              size_t len, const char *payload_hash,
+                              const kefo_retry_strategy *retry,
                               kefo_aws_raw_cb cb, void *user_data,
                               kefo_aws_call **out) {
+  size_t i;
+
   if (body == NULL || len == 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  return call_start(c, svc, operation, (const char *)body, len, 1, retry, NULL,
-                    cb, user_data, out);
+  for (i = 0; payload_hash != NULL && i < KEFO_SIGV4_HEX_LEN; ++i) {
+    char h = payload_hash[i];
+    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'))) {
+      return KEFO_ERR_INVALID_ARGUMENT;
+    }
+  }
+  if (payload_hash != NULL && payload_hash[KEFO_SIGV4_HEX_LEN] != '\0') {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  return call_start(c, svc, operation, (const char *)body, len, 1, payload_hash,
+                    retry, NULL, cb, user_data, out);
 }
 
 void kefo__aws_call_cancel(kefo_aws_call *call) {

@@ -142,19 +142,25 @@ int kefo__aws_call_start_raw(kefo_aws_client *client,
                              kefo_aws_call **out);
 
 /*
- * kefo__aws_call_start_raw with a body already written as JSON text: the
- * |len| bytes at |body|, lent (neither copied nor freed here) until |cb|
- * has run or the call is cancelled. For PutRecords: the producer writes
- * each call's body into a buffer it keeps and reuses, so that a call
- * neither copies megabytes nor maps and faults in fresh pages for them.
+ * kefo__aws_call_start_raw with a body already written (JSON text, or
+ * CBOR): the |len| bytes at |body|, lent (neither copied nor freed here)
+ * until |cb| has run or the call is cancelled. For PutRecords: the
+ * producer writes each call's body into a buffer it keeps and reuses, so
+ * that a call neither copies megabytes nor maps and faults in fresh pages
+ * for them. |payload_hash| is the body's SHA-256 in 64 lowercase hex
+ * digits, which the producer makes for all the calls of a pass at once
+ * (aws/sha256_many.h), or NULL: made at the first attempt. Either way a
+ * retry signs with it and does not hash the body again.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body) or KEFO_ERR_NOMEM
- * (then |cb| is never called).
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body, or |payload_hash|
+ * not 64 lowercase hex digits) or KEFO_ERR_NOMEM (then |cb| is never
+ * called).
  */
 int kefo__aws_call_start_lent(kefo_aws_client *client,
                               const kefo_aws_service *svc,
                               const char *operation, const uint8_t *body,
-                              size_t len, const kefo_retry_strategy *retry,
+                              size_t len, const char *payload_hash,
+                              const kefo_retry_strategy *retry,
                               kefo_aws_raw_cb cb, void *user_data,
                               kefo_aws_call **out);
 /* Cancels a call: |cb| will not be called. */

@@ -278,6 +278,17 @@ static int has_sha_ext(void) {
 }
 #endif /* KEFO_CPU_X86_DISPATCH */
 
+void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]) {
+  static const char digits[] = "0123456789abcdef";
+  size_t i;
+
+  for (i = 0; i < KEFO_SHA256_LEN; i++) {
+    out[2 * i] = digits[md[i] >> 4];
+    out[2 * i + 1] = digits[md[i] & 0xf];
+  }
+  out[2 * KEFO_SHA256_LEN] = '\0';
+}
+
 int kefo__sha256_ways(void) {
 #ifdef KEFO_CPU_X86_DISPATCH
   if (has_sha_ext()) {

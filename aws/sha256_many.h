@@ -49,6 +49,10 @@ int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n);
  */
 int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways);
 
+/* Writes |md| as 64 lowercase hex digits and a NUL to |out|: SigV4's
+   form of a payload hash. */
+void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]);
+
 /* The most ways kefo__sha256_many interleaves on this CPU: 4 with the SHA
    extensions, else 0 (OpenSSL). */
 int kefo__sha256_ways(void);
