@@ -23,7 +23,10 @@
 
 #include "base/cpu.h"
 
-#define MAX_WAYS 4
+/* Four ways give 3.5 GB/s on the AMD EPYC VM, five and six a little more:
+   what counts is that the five bodies of a pass go side by side, not four
+   and then one alone at a third of the speed. */
+#define MAX_WAYS 6
 
 static int sha256_openssl(const uint8_t *data, size_t len, uint8_t *out) {
   unsigned int outlen = 0;
@@ -101,7 +104,7 @@ blocks_ways(const uint8_t *const *p, size_t nblocks, sha_state *st,
 #pragma GCC unroll 16
     for (g = 0; g < 16; g++) {
       const __m128i k = _mm_load_si128((const __m128i *)(K + 4 * g));
-#pragma GCC unroll 4
+#pragma GCC unroll 6
       for (l = 0; l < ways; l++) {
         __m128i m;
         if (g < 4) {
@@ -144,9 +147,18 @@ SHA_TARGET static void blocks4(const uint8_t *const *p, size_t n,
   blocks_ways(p, n, st, 4);
 }
 
+SHA_TARGET static void blocks5(const uint8_t *const *p, size_t n,
+                               sha_state *st) {
+  blocks_ways(p, n, st, 5);
+}
+SHA_TARGET static void blocks6(const uint8_t *const *p, size_t n,
+                               sha_state *st) {
+  blocks_ways(p, n, st, 6);
+}
+
 typedef void (*blocks_fn)(const uint8_t *const *, size_t, sha_state *);
-static const blocks_fn blocks_of[MAX_WAYS + 1] = {NULL, blocks1, blocks2,
-                                                  blocks3, blocks4};
+static const blocks_fn blocks_of[MAX_WAYS + 1] = {
+    NULL, blocks1, blocks2, blocks3, blocks4, blocks5, blocks6};
 
 SHA_TARGET static void state_init(sha_state *st) {
   st->abef = _mm_set_epi32((int)IV[0], (int)IV[1], (int)IV[4], (int)IV[5]);
@@ -312,11 +324,14 @@ int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways) {
 }
 
 int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n) {
-  int ways = kefo__sha256_ways();
+  size_t ways = (size_t)kefo__sha256_ways(), rounds;
 
   /* One message goes to OpenSSL, as fast on its own (bench_wire). */
   if (n < 2 || ways == 0) {
     return one_by_one(jobs, n);
   }
-  return kefo__sha256_many_ways(jobs, n, (size_t)ways < n ? ways : (int)n);
+  /* As few rounds as the ways allow, the messages shared evenly between
+     them: seven go four and three, not six and one alone. */
+  rounds = (n + ways - 1) / ways;
+  return kefo__sha256_many_ways(jobs, n, (int)((n + rounds - 1) / rounds));
 }

@@ -6,8 +6,9 @@
  * and on a CPU with the SHA extensions that chain, not the hashing units,
  * sets the speed. OpenSSL hashes one message at a time, so most of the
  * units wait. Hashing two to four messages with their rounds interleaved
- * keeps them busy: 2.0 GB/s for one message, 3.0 for two, 3.3 for four
- * on the AMD EPYC VM of bench/RESULTS.md (bench_wire's "sha256" rows).
+ * keeps them busy: 2.0-2.1 GB/s for one message, 3.0 for two, 3.5 for
+ * four to six on the AMD EPYC VM of bench/RESULTS.md (bench_wire's
+ * "sha256" rows).
  * SHA-256 of the body was 38% of the CPU of a 1 KiB record written.
  *
  * Without the SHA extensions (or on a CPU that is not x86-64) the
@@ -39,11 +40,11 @@ typedef struct kefo_sha256_job {
 int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n);
 
 /*
- * As kefo__sha256_many with |ways| messages interleaved: 1 to 4 with the
+ * As kefo__sha256_many with |ways| messages interleaved: 1 to 6 with the
  * SHA extensions, or 0 for OpenSSL one message at a time; for the tests
  * and bench_wire, which compare them.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT when |ways| is above 4, or above 0
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT when |ways| is above 6, or above 0
  * on a CPU or build without the SHA extensions (nothing is written), or
  * KEFO_ERR_CRYPTO as kefo__sha256_many.
  */
@@ -53,7 +54,7 @@ int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways);
    form of a payload hash. */
 void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]);
 
-/* The most ways kefo__sha256_many interleaves on this CPU: 4 with the SHA
+/* The most ways kefo__sha256_many interleaves on this CPU: 6 with the SHA
    extensions, else 0 (OpenSSL). */
 int kefo__sha256_ways(void);
 
