@@ -132,35 +132,38 @@ static size_t entry_bytes(const kefo_producer_core *pc, const pentry *e) {
    the 0 to 2 protobuf bytes before it that share a group with it. */
 #define AGG_TAIL_CHARS 24
 
-/* Appends the aggregate pc->agg holds (in JSON the base64 of it, in
-   quotes), leaving room for its end: the bytes go to pc->blob, without
-   their MD5 trailer, which digest_aggregates writes with the call's other
-   aggregates. */
+/* Appends the aggregate pc->agg holds, without its MD5 trailer, which
+   digest_aggregates writes with the call's other aggregates. In CBOR the
+   bytes go straight into the body, where the MD5 reads them (blob_off is
+   then an offset in the body): a copy through pc->blob was 2 of the 5
+   copies of an aggregated record's bytes. In JSON they go to pc->blob,
+   and the body gets their base64, in quotes, with room for the end. */
 static int write_aggregate(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
-  size_t head, w;
+  size_t head, w, size = kefo__kpl_aggregator_size(pc->agg);
   int rv;
 
+  if (pc->s.cbor) {
+    rv = kefo__buf_reserve(body, 9 + size);
+    if (rv != 0) {
+      return rv;
+    }
+    body->len +=
+        kefo__cbor_write_head(body->data + body->len, KEFO_CBOR_BYTES, size);
+    e->blob_off = body->len;
+    rv = kefo__kpl_aggregator_finish_undigested(pc->agg, body);
+    if (rv != 0) {
+      return rv; /* the batch is undone, head and all */
+    }
+    e->blob_len = body->len - e->blob_off;
+    e->body_tail = body->len - KEFO_KPL_DIGEST_LEN;
+    return 0;
+  }
   e->blob_off = pc->blob.len;
   rv = kefo__kpl_aggregator_finish_undigested(pc->agg, &pc->blob);
   if (rv != 0) {
     return rv;
   }
   e->blob_len = pc->blob.len - e->blob_off;
-  if (pc->s.cbor) {
-    /* The bytes as they are; the digest's room is filled by
-       digest_aggregates. */
-    head = e->blob_len - KEFO_KPL_DIGEST_LEN;
-    rv = kefo__buf_reserve(body, 9 + e->blob_len);
-    if (rv != 0) {
-      return rv;
-    }
-    body->len += kefo__cbor_write_head(body->data + body->len, KEFO_CBOR_BYTES,
-                                       e->blob_len);
-    memcpy(body->data + body->len, pc->blob.data + e->blob_off, head);
-    e->body_tail = body->len + head;
-    body->len += e->blob_len;
-    return 0;
-  }
   /* Whole groups of three bytes before the trailer are final now. */
   head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3;
   rv = kefo__buf_reserve(body,
@@ -190,7 +193,7 @@ static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
   while (i < b->n) {
     for (n = 0; i < b->n && n < CHUNK; i++) {
       const pentry *e = &b->entries[i];
-      uint8_t *blob = pc->blob.data + e->blob_off;
+      uint8_t *blob = (pc->s.cbor ? body->data : pc->blob.data) + e->blob_off;
       if (!e->aggregated) {
         continue;
       }
@@ -200,14 +203,9 @@ static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
       idx[n++] = i;
     }
     kefo__md5_many(jobs, n);
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < n && !pc->s.cbor; k++) {
+      /* In CBOR each digest went to its place in the body. */
       const pentry *e = &b->entries[idx[k]];
-      if (pc->s.cbor) {
-        memcpy(body->data + e->body_tail,
-               pc->blob.data + e->blob_off + e->blob_len - KEFO_KPL_DIGEST_LEN,
-               KEFO_KPL_DIGEST_LEN);
-        continue;
-      }
       size_t head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3, w;
       kefo__base64_encode(body->data + e->body_tail, AGG_TAIL_CHARS,
                           pc->blob.data + e->blob_off + head,

@@ -59,10 +59,10 @@ typedef struct pentry {
   pshard *shard;
   pqueue recs;
   int aggregated;
-  /* An aggregate's bytes in the core's |blob| and where the body keeps
-     room for its end (in JSON the base64 of it, in CBOR its digest):
-     filled once the call's aggregates are hashed together
-     (producer_batch.c). */
+  /* An aggregate's bytes, in the core's |blob| (JSON) or in the body
+     itself (CBOR), and where the body keeps room for its end (in JSON
+     the base64 of it, in CBOR its digest): filled once the call's
+     aggregates are hashed together (producer_batch.c). */
   size_t blob_off, blob_len, body_tail;
   /* Where its records start in the batch's |hints|. */
   size_t first;
