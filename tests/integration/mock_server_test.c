@@ -19,6 +19,7 @@
 
 #include "aws/aws_client.h"
 #include "aws/kinesis.h"
+#include "aws/sha256_many.h"
 #include "efo/subscription.h"
 #include "base/clock.h"
 
@@ -927,6 +928,78 @@ static void test_signature(void) {
   printf("\nmock: wrong secret: 403 %s\n", r.aws_type);
 }
 
+static void on_raw(int error, const uint8_t *body, size_t len,
+                   const kefo_error_info *info, void *ud) {
+  result *r = ud;
+
+  (void)body;
+  (void)len;
+  r->done = 1;
+  r->error = error;
+  if (info) {
+    snprintf(r->aws_type, sizeof(r->aws_type), "%s",
+             info->aws_type ? info->aws_type : "");
+    r->status = info->http_status;
+  }
+}
+
+/* A lent body with |hash| given as its payload hash. */
+static int lent_call(const char *text, const char *hash, result *r) {
+  kefo_retry_strategy rs = {10, 50, 1};
+  int rv;
+
+  memset(r, 0, sizeof(*r));
+  rv = kefo__aws_call_start_lent(aws, &kinesis, "DescribeStreamSummary",
+                                 (const uint8_t *)text, strlen(text), hash, &rs,
+                                 on_raw, r, NULL);
+  if (rv == 0) {
+    run_until(&r->done, 10000);
+    CU_ASSERT(r->done);
+  }
+  return rv;
+}
+
+/* The payload hash a caller gives (the producer hashes a pass's bodies
+   together) is the one signed: the mock hashes the body it received and
+   refuses a signature made with any other. Malformed hashes are refused
+   before anything is sent. */
+static void test_given_payload_hash(void) {
+  static const char text[] = "{\"StreamName\":\"paged\"}";
+  uint8_t md[KEFO_SHA256_LEN];
+  char hex[2 * KEFO_SHA256_LEN + 1], bad[sizeof(hex)];
+  kefo_sha256_job job;
+  result r;
+
+  job.data = (const uint8_t *)text;
+  job.len = strlen(text);
+  job.out = md;
+  CU_ASSERT_FATAL(kefo__sha256_many(&job, 1) == 0);
+  kefo__sha256_hex(md, hex);
+  CU_ASSERT_EQUAL(lent_call(text, hex, &r), 0);
+  CU_ASSERT_EQUAL(r.error, 0);
+  CU_ASSERT_EQUAL(lent_call(text, NULL, &r), 0);
+  CU_ASSERT_EQUAL(r.error, 0);
+  /* Well formed, but another body's. */
+  memcpy(bad, hex, sizeof(hex));
+  bad[0] = bad[0] == '0' ? '1' : '0';
+  CU_ASSERT_EQUAL(lent_call(text, bad, &r), 0);
+  CU_ASSERT_EQUAL(r.error, KEFO_ERR_AWS);
+  CU_ASSERT_EQUAL(r.status, 403);
+  CU_ASSERT_STRING_EQUAL(r.aws_type, "InvalidSignatureException");
+  printf("\nmock: the body's own hash given: signed and answered; another "
+         "body's: %d %s\n",
+         r.status, r.aws_type);
+  /* Upper case, short, not hex. */
+  memcpy(bad, hex, sizeof(hex));
+  bad[5] = 'A';
+  CU_ASSERT_EQUAL(lent_call(text, bad, &r), KEFO_ERR_INVALID_ARGUMENT);
+  memcpy(bad, hex, sizeof(hex));
+  bad[63] = '\0';
+  CU_ASSERT_EQUAL(lent_call(text, bad, &r), KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(lent_call(text, "UNSIGNED-PAYLOAD", &r),
+                  KEFO_ERR_INVALID_ARGUMENT);
+}
+
 static void test_tls_and_volume(void) {
   const char *env = getenv("MOCK_VOLUME_RECORDS");
   long total = env ? atol(env) : 0, seen = 0, dups = 0, i;
@@ -1148,6 +1221,7 @@ int main(void) {
   CU_add_test(s, "LimitExceeded and ResourceInUse", test_limits);
   CU_add_test(s, "consumer delay", test_consumer_delay);
   CU_add_test(s, "SigV4 checked", test_signature);
+  CU_add_test(s, "a given payload hash is signed", test_given_payload_hash);
   CU_add_test(s, "bad requests get a 400", test_bad_requests);
   CU_add_test(s, "TLS and a volume read", test_tls_and_volume);
   CU_basic_set_mode(CU_BRM_VERBOSE);
