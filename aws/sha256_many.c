@@ -303,7 +303,10 @@ void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]) {
 
 int kefo__sha256_ways(void) {
 #ifdef KEFO_CPU_X86_DISPATCH
-  if (has_sha_ext()) {
+  /* Where the application asked OpenSSL for FIPS-approved algorithms
+     only, every hash stays OpenSSL's (its provider's), as SigV4's HMACs
+     do. Asked each time: an application may turn it on at run time. */
+  if (has_sha_ext() && !EVP_default_properties_is_fips_enabled(NULL)) {
     return MAX_WAYS;
   }
 #endif

@@ -11,7 +11,8 @@
  * "sha256" rows).
  * SHA-256 of the body was 38% of the CPU of a 1 KiB record written.
  *
- * Without the SHA extensions (or on a CPU that is not x86-64) the
+ * Without the SHA extensions (or on a CPU that is not x86-64), or when
+ * the application has set OpenSSL's default properties to FIPS, the
  * messages are hashed one by one by OpenSSL.
  */
 #ifndef KEFO_AWS_SHA256_MANY_H
@@ -55,7 +56,8 @@ int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways);
 void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]);
 
 /* The most ways kefo__sha256_many interleaves on this CPU: 6 with the SHA
-   extensions, else 0 (OpenSSL). */
+   extensions, else 0 (OpenSSL); 0 too while OpenSSL's default properties
+   ask for FIPS. */
 int kefo__sha256_ways(void);
 
 #endif /* KEFO_AWS_SHA256_MANY_H */
