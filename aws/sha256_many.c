@@ -130,31 +130,18 @@ blocks_ways(const uint8_t *const *p, size_t nblocks, sha_state *st,
   }
 }
 
-SHA_TARGET static void blocks1(const uint8_t *const *p, size_t n,
-                               sha_state *st) {
-  blocks_ways(p, n, st, 1);
-}
-SHA_TARGET static void blocks2(const uint8_t *const *p, size_t n,
-                               sha_state *st) {
-  blocks_ways(p, n, st, 2);
-}
-SHA_TARGET static void blocks3(const uint8_t *const *p, size_t n,
-                               sha_state *st) {
-  blocks_ways(p, n, st, 3);
-}
-SHA_TARGET static void blocks4(const uint8_t *const *p, size_t n,
-                               sha_state *st) {
-  blocks_ways(p, n, st, 4);
-}
-
-SHA_TARGET static void blocks5(const uint8_t *const *p, size_t n,
-                               sha_state *st) {
-  blocks_ways(p, n, st, 5);
-}
-SHA_TARGET static void blocks6(const uint8_t *const *p, size_t n,
-                               sha_state *st) {
-  blocks_ways(p, n, st, 6);
-}
+/* blocks_ways for a fixed number of ways, one function each. */
+#define BLOCKS_FN(n)                                                           \
+  SHA_TARGET static void blocks##n(const uint8_t *const *p, size_t nblocks,    \
+                                   sha_state *st) {                            \
+    blocks_ways(p, nblocks, st, n);                                            \
+  }
+BLOCKS_FN(1)
+BLOCKS_FN(2)
+BLOCKS_FN(3)
+BLOCKS_FN(4)
+BLOCKS_FN(5)
+BLOCKS_FN(6)
 
 typedef void (*blocks_fn)(const uint8_t *const *, size_t, sha_state *);
 static const blocks_fn blocks_of[MAX_WAYS + 1] = {
