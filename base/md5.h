@@ -5,7 +5,7 @@
  * more than the digest for a 16-byte key, and MD5 cannot be sped up on
  * one message (each step needs the last), so the producer hashes its
  * aggregates several at a time, one per 32-bit lane of a vector register
- * (8 with AVX2, 16 with AVX-512F, chosen at run time). It also keeps
+ * (8 with AVX2, 16 or 32 with AVX-512F, chosen at run time). It also keeps
  * working where OpenSSL has no MD5 (a FIPS-only provider).
  */
 #ifndef KEFO_BASE_MD5_H
@@ -36,15 +36,17 @@ void kefo__md5_many(const kefo_md5_job *jobs, size_t n);
 
 /*
  * As kefo__md5_many with |lanes| lanes: 1 (one message at a time), 8
- * (AVX2) or 16 (AVX-512F); for the tests and bench_wire, which compare
- * them. 0 picks as kefo__md5_many does.
+ * (AVX2), 16 or 32 (AVX-512F; 32 as two groups of 16 side by side); for
+ * the tests and bench_wire, which compare them. 0 picks the most this CPU
+ * has.
  *
  * Returns 0, or KEFO_ERR_INVALID_ARGUMENT when |lanes| is none of these
  * or this CPU or build has no such lanes (nothing is written).
  */
 int kefo__md5_many_lanes(const kefo_md5_job *jobs, size_t n, int lanes);
 
-/* The lanes kefo__md5_many uses on this CPU: 1, 8 or 16. */
+/* The most lanes kefo__md5_many uses on this CPU: 1, 8 or 32 (16 for
+   batches of up to 16 messages). */
 int kefo__md5_lanes(void);
 
 #endif /* KEFO_BASE_MD5_H */
