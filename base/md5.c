@@ -200,7 +200,7 @@ static void many_one_by_one(const kefo_md5_job *jobs, size_t n) {
    bits at a time, in four steps of 16 shuffles (pairs of words, of
    64-bit pairs, of 128-bit quarters, of halves). It replaced two gathers
    of 8 per word, which were about a third of the time of 16 aggregates
-   hashed at once (bench_wire: 3.5 -> 5.0 GB/s on the AMD EPYC VM); the
+   hashed at once (bench_wire: 3.6 -> 4.7 GB/s on the AMD EPYC VM); the
    gathers had replaced a copy through w, a store per word and lane. */
 __attribute__((target("avx512f"))) static inline void
 transpose16(__m512i *m, size_t stride, const uint8_t *const ptr[16]) {
@@ -257,8 +257,8 @@ transpose16(__m512i *m, size_t stride, const uint8_t *const ptr[16]) {
 /* 32 lanes: vectors of 1,024 bits, which the compiler does as two of
    512 side by side. One 16-lane step waits on the one before it (each
    MD5 step needs the last one's result), so two independent groups keep
-   the vector units busier: 64 x 16 KiB went 4.5 -> 7.3 GB/s on the AMD
-   EPYC VM. */
+   the vector units busier: bench_wire's 64 x 16 KiB went 4.7 -> 7.6
+   GB/s on the AMD EPYC VM. */
 #define LANES 32
 #define LANES_FN many_avx512x2
 #define LANES_V lanes32

@@ -334,7 +334,7 @@ static void on_put(int error, const uint8_t *body, size_t len,
 }
 
 /* Calls built before their bodies are hashed together for SigV4
-   (kefo__sha256_many interleaves up to four): a pass after on_writable
+   (kefo__sha256_many interleaves up to six): a pass after on_writable
    builds about five. */
 #define SIGN_TOGETHER 8
 

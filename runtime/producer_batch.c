@@ -182,7 +182,8 @@ static int write_aggregate(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
 }
 
 /* Hashes the aggregates of batch |b| together (kefo__md5_many: one per
-   vector lane) and writes the base64 of each one's end in its room. */
+   vector lane): in CBOR each digest goes straight to its place in the
+   body; in JSON the base64 of each one's end goes in its room. */
 static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
                               kefo_buf *body) {
   enum { CHUNK = 128 };
