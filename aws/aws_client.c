@@ -584,7 +584,9 @@ static void on_close(kefo_http_stream *s, int error,
   if (error != 0) {
     info.code = error;
     info.message = tinfo && tinfo->message ? tinfo->message : "";
-    info.retryable = tinfo ? tinfo->retryable : 0;
+    /* Out of memory in the transport passes as a dropped connection
+       does: worth another attempt. */
+    info.retryable = (tinfo && tinfo->retryable) || error == KEFO_ERR_NOMEM;
     if (error == KEFO_ERR_CALLBACK_FAILURE &&
         call->data_error == KEFO_ERR_RESPONSE_TOO_LARGE) {
       snprintf(msg, sizeof(msg), "response of %s larger than %u bytes",
@@ -602,7 +604,10 @@ static void on_close(kefo_http_stream *s, int error,
                call->operation);
       info.code = error = KEFO_ERR_NOMEM;
       info.message = msg;
-      info.retryable = 0;
+      /* Memory may come back: asked again within the retry budget, then
+         left to the owner as worth retrying (the producer keeps the
+         records until their TTL), as after a lost answer. */
+      info.retryable = 1;
     }
     call->data_error = 0;
     fail_or_retry(call, error, &info);
@@ -709,7 +714,12 @@ static void on_credentials(int error, const kefo_credentials *creds,
   if (rv != 0) {
     info.code = rv;
     info.message = why;
-    finish(call, rv, NULL, &info);
+    /* Out of memory passes: the call goes the way of a transport error
+       (retried while its budget lasts, then "worth retrying" for its
+       owner; the producer retries until the records' TTL). A request
+       that cannot be signed would fail the same way again. */
+    info.retryable = rv == KEFO_ERR_NOMEM;
+    fail_or_retry(call, rv, &info);
   }
 }
 

@@ -73,6 +73,10 @@ struct kefo_producer {
   struct event *timer, *soon, *stop_timer, *stopped_ev, *keepalive;
   kefo_kinesis_list *listing;
   int have_map;
+  /* When ListShards is asked again after it met out of memory (0: not
+     due): memory may come back, and a producer without a map can write
+     nothing. */
+  int64_t relist_at;
   pcall *calls;
   pcall *spares; /* finished calls kept for their body (PCALL_SPARES) */
   size_t nspares;
@@ -187,6 +191,15 @@ static int map_from(kefo_producer *p, const cJSON *shards) {
   return rv == KEFO_ERR_INVALID_ARGUMENT ? KEFO_ERR_BAD_RESPONSE : rv;
 }
 
+/* ListShards again after RELIST_MS: it met out of memory. The pass
+   asks when it is due; the records wait (their TTL runs). */
+#define RELIST_MS 100
+
+static void relist_later(kefo_producer *p) {
+  p->relist_at = now_ms(p) + RELIST_MS;
+  soon(p);
+}
+
 static void on_shards(int error, const cJSON *shards,
                       const kefo_error_info *info, void *ud) {
   kefo_producer *p = ud;
@@ -198,13 +211,15 @@ static void on_shards(int error, const cJSON *shards,
     soon(p);
     return;
   }
+  if (error == KEFO_ERR_NOMEM && p->state == P_RUNNING) {
+    relist_later(p);
+    return;
+  }
   if (info == NULL) {
     memset(&bad, 0, sizeof(bad));
     bad.code = error;
     bad.operation = "ListShards";
-    bad.message = error == KEFO_ERR_NOMEM
-                      ? "out of memory reading the shard map"
-                      : "ListShards returned no open shard kefo can use";
+    bad.message = "ListShards returned no open shard kefo can use";
     info = &bad;
   }
   if (p->have_map && info->retryable) {
@@ -220,16 +235,11 @@ static void list_shards(kefo_producer *p) {
   if (p->listing || p->state == P_STOPPED) {
     return;
   }
+  p->relist_at = 0;
   if (kefo__kinesis_list_shards(p->aws.aws, &p->aws.svc, p->stream_name,
                                 p->stream_arn, NULL, 0, &p->list_retry,
                                 on_shards, p, &p->listing) != 0) {
-    kefo_error_info info;
-    memset(&info, 0, sizeof(info));
-    info.code = KEFO_ERR_NOMEM;
-    info.operation = "ListShards";
-    info.message = "cannot list the shards: out of memory";
-    keep_fatal(p, &info);
-    stop_now(p);
+    relist_later(p); /* out of memory: the only way it fails */
   }
 }
 
@@ -459,6 +469,9 @@ static void pass(kefo_producer *p) {
     stop_now(p);
     return;
   }
+  if (p->relist_at > 0 && now_ms(p) >= p->relist_at) {
+    list_shards(p);
+  }
   if (p->have_map) {
     send_batches(p);
   }
@@ -475,6 +488,11 @@ static void pass(kefo_producer *p) {
     return;
   }
   wake = kefo__producer_core_next_wake(p->core, now_ms(p));
+  if (p->relist_at > 0 && p->state == P_RUNNING) {
+    int64_t in = p->relist_at - now_ms(p);
+    in = in > 0 ? in : 0;
+    wake = wake < 0 || in < wake ? in : wake;
+  }
   event_del(p->timer);
   if (wake >= 0) {
     kefo__timeval_ms(&tv, wake);
