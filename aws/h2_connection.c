@@ -240,9 +240,17 @@ static void conn_ready(h2_conn *conn) {
   iv[0].value = c->opts.stream_window;
   iv[1].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
   iv[1].value = 0;
-  nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, iv, 2);
-  nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
-                                        CONNECTION_WINDOW);
+  /* Both queue a frame, which needs memory. Without them the peer keeps
+     the protocol's 65,535-byte windows while kefo counts on its own, and
+     the connection stalls once that much has come: every call on it
+     waited (producer_mock_test's allocation failures found it). */
+  if (nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, iv, 2) != 0 ||
+      nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
+                                            CONNECTION_WINDOW) != 0) {
+    kefo__h2_connection_fail(conn, KEFO_ERR_NOMEM,
+                             "no memory for a connection's settings", 0);
+    return;
+  }
   if (!conn->ssl) {
     /* h2c: the socket is read here, in reads of READ_BUF; the
        bufferevent keeps writing (and reports write errors). */

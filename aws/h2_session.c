@@ -211,11 +211,15 @@ static void conn_update(nghttp2_session *session, h2_conn *conn, size_t len) {
     window = CONNECTION_WINDOW;
   }
   conn->conn_unacked += len;
-  if (conn->conn_unacked >= window / 2) {
-    /* Below what was received, this only sends the WINDOW_UPDATE: the
-       local window keeps its size (nghttp2_adjust_local_window_size). */
-    nghttp2_submit_window_update(session, NGHTTP2_FLAG_NONE, 0,
-                                 (int32_t)conn->conn_unacked);
+  /* Below what was received, this only sends the WINDOW_UPDATE: the
+     local window keeps its size (nghttp2_adjust_local_window_size). Out
+     of memory keeps the credit for the next piece: dropped, it was gone
+     for good, and two such losses left the peer no window to answer in
+     (every call on the connection waited until the producer stopped;
+     producer_mock_test's allocation failures found it). */
+  if (conn->conn_unacked >= window / 2 &&
+      nghttp2_submit_window_update(session, NGHTTP2_FLAG_NONE, 0,
+                                   (int32_t)conn->conn_unacked) == 0) {
     conn->conn_unacked = 0;
   }
 }
