@@ -215,36 +215,74 @@ static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
   }
 }
 
+/* The keys of an entry as CBOR text strings, heads included. */
+static const uint8_t KEY_DATA[] = {0x64, 'D', 'a', 't', 'a'};
+static const uint8_t KEY_PK[] = {0x6c, 'P', 'a', 'r', 't', 'i', 't',
+                                 'i',  'o', 'n', 'K', 'e', 'y'};
+static const uint8_t KEY_EHK[] = {0x6f, 'E', 'x', 'p', 'l', 'i', 'c', 'i',
+                                  't',  'H', 'a', 's', 'h', 'K', 'e', 'y'};
+
+/* The largest CBOR head (an 8-byte argument). */
+#define HEAD_MAX 9
+
+static uint8_t *put_key(uint8_t *o, const uint8_t *key, size_t len) {
+  memcpy(o, key, len);
+  return o + len;
+}
+
+static uint8_t *put_string(uint8_t *o, unsigned major, const void *s,
+                           size_t len) {
+  o += kefo__cbor_write_head(o, major, len);
+  if (len > 0) {
+    memcpy(o, s, len);
+  }
+  return o + len;
+}
+
 /* write_entry in CBOR: a map of Data (bytes), PartitionKey and, when
-   the entry names one, ExplicitHashKey. */
+   the entry names one, ExplicitHashKey. Room for all of it is reserved
+   at once and the keys are written whole: an append per item (a
+   reservation and a head each) was 510 instructions of a plain record
+   (callgrind, 1 KiB records). An aggregate's Data is written by
+   write_aggregate between the two halves. */
 static int write_entry_cbor(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
   const prec *r = e->recs.head;
   char dec[KEFO_HASH_KEY_DEC_LEN];
   int ehk = e->aggregated || r->ehk_len;
-  int rv = kefo__cbor_append_head(body, KEFO_CBOR_MAP, ehk ? 3 : 2);
+  size_t declen = ehk ? kefo__hash_key_format(dec, &r->hash_key) : 0;
+  size_t data = e->aggregated ? 0 : HEAD_MAX + r->len;
+  uint8_t *o;
+  int rv;
 
-  if (rv == 0) {
-    rv = kefo__cbor_append_text(body, "Data", 4);
+  rv = kefo__buf_reserve(body, 1 + sizeof(KEY_DATA) + data + sizeof(KEY_PK) +
+                                   HEAD_MAX + r->pk_len + sizeof(KEY_EHK) +
+                                   HEAD_MAX + declen);
+  if (rv != 0) {
+    return rv;
   }
-  if (rv == 0 && e->aggregated) {
-    rv = write_aggregate(pc, e, body);
-  } else if (rv == 0) {
-    rv = kefo__cbor_append_bytes(body, rec_data(r), r->len);
-  }
-  if (rv == 0) {
-    rv = kefo__cbor_append_text(body, "PartitionKey", 12);
-  }
-  if (rv == 0) {
-    rv = kefo__cbor_append_text(body, rec_pk(r), r->pk_len);
-  }
-  if (rv == 0 && ehk) {
-    kefo__hash_key_format(dec, &r->hash_key);
-    rv = kefo__cbor_append_text(body, "ExplicitHashKey", 15);
-    if (rv == 0) {
-      rv = kefo__cbor_append_text(body, dec, strlen(dec));
+  o = body->data + body->len;
+  *o++ = (uint8_t)(KEFO_CBOR_MAP << 5 | (ehk ? 3 : 2));
+  o = put_key(o, KEY_DATA, sizeof(KEY_DATA));
+  if (e->aggregated) {
+    body->len = (size_t)(o - body->data);
+    if ((rv = write_aggregate(pc, e, body)) != 0 ||
+        (rv = kefo__buf_reserve(body, sizeof(KEY_PK) + HEAD_MAX + r->pk_len +
+                                          sizeof(KEY_EHK) + HEAD_MAX +
+                                          declen)) != 0) {
+      return rv;
     }
+    o = body->data + body->len;
+  } else {
+    o = put_string(o, KEFO_CBOR_BYTES, rec_data(r), r->len);
   }
-  return rv;
+  o = put_key(o, KEY_PK, sizeof(KEY_PK));
+  o = put_string(o, KEFO_CBOR_TEXT, rec_pk(r), r->pk_len);
+  if (ehk) {
+    o = put_key(o, KEY_EHK, sizeof(KEY_EHK));
+    o = put_string(o, KEFO_CBOR_TEXT, dec, declen);
+  }
+  body->len = (size_t)(o - body->data);
+  return 0;
 }
 
 /* Appends entry |e| to the body; an aggregate's trailer is left to
