@@ -34,6 +34,7 @@ static void take_record(kefo_producer_core *pc, pshard *sh, pentry *e) {
   prec *r = q_pop(&sh->q);
 
   ++r->attempts;
+  pc->queued_bytes -= rec_bytes(r);
   q_push_back(&e->recs, r);
   if (kefo__mem_grow(pc->mem, (void **)&pc->taken, pc->ntaken + 1,
                      &pc->taken_cap, sizeof(*pc->taken)) != 0) {
@@ -51,6 +52,7 @@ static void untake(kefo_producer_core *pc, pshard *sh, pqueue *recs) {
   pc->ntaken = recs->n < pc->ntaken ? pc->ntaken - recs->n : 0;
   for (r = recs->head; r != NULL; r = r->next) {
     --r->attempts;
+    pc->queued_bytes += rec_bytes(r);
   }
   q_prepend(&sh->q, recs);
 }
@@ -181,37 +183,57 @@ static int write_aggregate(kefo_producer_core *pc, pentry *e, kefo_buf *body) {
   return 0;
 }
 
-/* Hashes the aggregates of batch |b| together (kefo__md5_many: one per
-   vector lane): in CBOR each digest goes straight to its place in the
-   body; in JSON the base64 of each one's end goes in its room. */
-static void digest_aggregates(kefo_producer_core *pc, kefo_producer_batch *b,
-                              kefo_buf *body) {
+/* Hashes the aggregates of the |n| batches |bs| (bodies |bodies|)
+   together (kefo__md5_many: one per vector lane): in CBOR each digest
+   goes straight to its place in its body; in JSON (one batch: its blobs
+   are in pc->blob) the base64 of each one's end goes in its room. */
+static void digest_aggregates(kefo_producer_core *pc,
+                              kefo_producer_batch *const *bs,
+                              kefo_buf *const *bodies, size_t nb) {
   enum { CHUNK = 128 };
   kefo_md5_job jobs[CHUNK];
-  size_t idx[CHUNK];
-  size_t i = 0, n, k;
+  const pentry *es[CHUNK];
+  kefo_buf *ebody[CHUNK];
+  size_t ib = 0, i = 0, n, k;
 
-  while (i < b->n) {
-    for (n = 0; i < b->n && n < CHUNK; i++) {
-      const pentry *e = &b->entries[i];
-      uint8_t *blob = (pc->s.cbor ? body->data : pc->blob.data) + e->blob_off;
+  while (ib < nb) {
+    for (n = 0; ib < nb && n < CHUNK;) {
+      const kefo_producer_batch *b = bs[ib];
+      const pentry *e;
+      uint8_t *blob;
+      if (i == b->n) {
+        ++ib;
+        i = 0;
+        continue;
+      }
+      e = &b->entries[i++];
       if (!e->aggregated) {
         continue;
       }
+      blob = (pc->s.cbor ? bodies[ib]->data : pc->blob.data) + e->blob_off;
       jobs[n].data = blob + KEFO_KPL_MAGIC_LEN;
       jobs[n].len = e->blob_len - KEFO_KPL_MAGIC_LEN - KEFO_KPL_DIGEST_LEN;
       jobs[n].out = blob + e->blob_len - KEFO_KPL_DIGEST_LEN;
-      idx[n++] = i;
+      es[n] = e;
+      ebody[n++] = bodies[ib];
     }
     kefo__md5_many(jobs, n);
     for (k = 0; k < n && !pc->s.cbor; k++) {
       /* In CBOR each digest went to its place in the body. */
-      const pentry *e = &b->entries[idx[k]];
+      const pentry *e = es[k];
       size_t head = (e->blob_len - KEFO_KPL_DIGEST_LEN) / 3 * 3, w;
-      kefo__base64_encode(body->data + e->body_tail, AGG_TAIL_CHARS,
+      kefo__base64_encode(ebody[k]->data + e->body_tail, AGG_TAIL_CHARS,
                           pc->blob.data + e->blob_off + head,
                           e->blob_len - head, &w);
     }
+  }
+}
+
+void kefo__producer_core_seal(kefo_producer_core *pc,
+                              kefo_producer_batch *const *batches,
+                              kefo_buf *const *bodies, size_t n) {
+  if (pc->s.cbor && pc->defer_digests) {
+    digest_aggregates(pc, batches, bodies, n);
   }
 }
 
@@ -371,7 +393,9 @@ static void unbuild(kefo_producer_core *pc, kefo_producer_batch *b) {
 }
 
 /* Takes entries of |sh| into |b| while they fit; returns 0, 1 when the
-   call is full, or an error. */
+   call is full (or has the size aimed at), or an error. An aim below
+   the limit ends the call but does not shrink the room an entry may
+   take: a record larger than the aim still goes, at worst alone. */
 static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
                            pshard *sh, size_t *bytes, kefo_buf *body,
                            int64_t now_ms) {
@@ -381,7 +405,8 @@ static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
   while (sh->q.n > 0) {
     pentry *e;
     size_t eb;
-    if (b->n >= pc->s.batch_max_records || *bytes >= pc->s.batch_max_bytes) {
+    if (b->n >= pc->s.batch_max_records || *bytes >= pc->s.batch_max_bytes ||
+        (pc->call_aim > 0 && *bytes >= pc->call_aim)) {
       return 1;
     }
     e = &b->entries[b->n];
@@ -407,6 +432,26 @@ static int take_from_shard(kefo_producer_core *pc, kefo_producer_batch *b,
     }
   }
   return 0;
+}
+
+void kefo__producer_core_split_calls(kefo_producer_core *pc, size_t ways) {
+  size_t aim;
+
+  pc->call_aim = 0;
+  if (ways < 2) {
+    return;
+  }
+  aim = pc->queued_bytes / ways + 1;
+  if (aim < KEFO_PRODUCER_SPLIT_MIN_BYTES) {
+    aim = KEFO_PRODUCER_SPLIT_MIN_BYTES;
+  }
+  if (aim < pc->s.batch_max_bytes) {
+    pc->call_aim = aim;
+  }
+}
+
+void kefo__producer_core_defer_digests(kefo_producer_core *pc, int on) {
+  pc->defer_digests = on;
 }
 
 int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
@@ -442,7 +487,9 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
     rv = 0;
   }
   if (rv == 0 && b->n > 0) {
-    digest_aggregates(pc, b, body);
+    if (!(pc->s.cbor && pc->defer_digests)) {
+      digest_aggregates(pc, &b, &body, 1);
+    }
     rv = pc->s.cbor ? kefo__buf_append_byte(body, 0xff)
                     : kefo__buf_append_str(body, "]}");
   }
@@ -535,6 +582,7 @@ static void retry_or_fail(kefo_producer_core *pc, pqueue *recs,
     } else {
       ++pc->st.retried;
       ++pc->queued;
+      pc->queued_bytes += rec_bytes(r);
       q_push_back(&keep, r);
     }
   }

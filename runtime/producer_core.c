@@ -466,6 +466,7 @@ int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
   ++pc->held;
   pc->held_bytes += need;
   ++pc->queued;
+  pc->queued_bytes += rec_bytes(r);
   ++pc->st.put;
   return 0;
 }
@@ -569,6 +570,7 @@ static void fail_queue(kefo_producer_core *pc, pqueue *q,
   prec *r;
   while ((r = q_pop(q)) != NULL) {
     --pc->queued;
+    pc->queued_bytes -= rec_bytes(r);
     kefo__producer_core_fail(pc, r, info);
   }
 }
@@ -639,6 +641,7 @@ static void expire_queue(kefo_producer_core *pc, pqueue *q, int64_t now_ms) {
     }
     --q->n;
     --pc->queued;
+    pc->queued_bytes -= rec_bytes(r);
     kefo__producer_core_fail_with(
         pc, r, KEFO_ERR_TIMEOUT,
         "the record's TTL (sink.record.ttl) passed before it was "

@@ -182,6 +182,39 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
                                    const char *stream_arn,
                                    kefo_producer_batch **out, kefo_buf *body);
 
+/* The smallest call kefo__producer_core_split_calls aims at. */
+#define KEFO_PRODUCER_SPLIT_MIN_BYTES (256u * 1024)
+
+/*
+ * Sizes the calls that the next kefo__producer_core_next_batch calls
+ * take: the queued bytes shared among |ways| calls (each still within the
+ * call limits, and at least KEFO_PRODUCER_SPLIT_MIN_BYTES), so that the
+ * owner can sign that many bodies together (kefo__sha256_many) and send
+ * them side by side, instead of one call of 5 MiB whose SHA-256 is one
+ * chain. |ways| below 2 lifts the aim: calls are as large as the limits
+ * let them be.
+ */
+void kefo__producer_core_split_calls(kefo_producer_core *pc, size_t ways);
+
+/*
+ * With |on| set, kefo__producer_core_next_batch leaves the MD5 trailers
+ * of a CBOR body's aggregates unwritten, and kefo__producer_core_seal
+ * writes those of several calls at once (one vector lane each: a call
+ * of a split pass holds about ten aggregates, where the lanes take 16 or
+ * 32). JSON bodies are finished by next_batch either way. Off at first.
+ */
+void kefo__producer_core_defer_digests(kefo_producer_core *pc, int on);
+
+/*
+ * Writes the aggregates' trailers that kefo__producer_core_next_batch left
+ * (see kefo__producer_core_defer_digests) in the |n| calls |batches|,
+ * whose bodies are |bodies|, as next_batch wrote them. A body is whole
+ * only then.
+ */
+void kefo__producer_core_seal(kefo_producer_core *pc,
+                              kefo_producer_batch *const *batches,
+                              kefo_buf *const *bodies, size_t n);
+
 /* Entries of |b|, in the order of its body. */
 size_t kefo__producer_batch_entries(const kefo_producer_batch *b);
 /* User records of |b| (an aggregate counts its records). */

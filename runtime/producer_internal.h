@@ -112,6 +112,12 @@ struct kefo_producer_core {
      sink.buffer.max-bytes bounds. */
   kefo_fifo_arena arena;
   size_t queued;
+  /* The user bytes (data and partition key) of the queued records, and
+     the size the next calls aim at (kefo__producer_core_split_calls; 0:
+     the call limit). */
+  size_t queued_bytes, call_aim;
+  /* kefo__producer_core_defer_digests. */
+  int defer_digests;
   uint64_t next_id;
   int want_room, room;
   int closed;

@@ -17,6 +17,7 @@
 #include "base/base64.h"
 #include "base/cbor.h"
 #include "runtime/producer_core.h"
+#include "runtime/producer_internal.h"
 #include "shard/hash_key.h"
 #include "shard/kpl.h"
 #include "tests/support/failmalloc.h"
@@ -373,6 +374,147 @@ static void test_aggregation(void) {
   }
   cJSON_Delete(j);
   kefo__producer_core_del(pc);
+}
+
+/* kefo__producer_core_split_calls: a pass's queued bytes shared among
+   the ways; the bytes counted through take, retry and answer; a record
+   larger than the aim still sent; no aim below two ways. */
+static void test_split_calls(void) {
+  kefo_producer_settings s = plain();
+  kefo_producer_core *pc;
+  kefo_producer_batch *bs[16];
+  size_t n = 0, total = 0, i, want = 0, aim;
+  uint8_t *big;
+
+  s.rate_limit_pct = 1000; /* the calls' sizes, not the buckets, decide */
+  pc = core(&s, 1);
+  for (i = 0; i < 1000; ++i) {
+    char key[32];
+    CU_ASSERT_EQUAL(put(pc, (int)i, NULL, NULL, 2000, 0), 0);
+    want += 2000 + (size_t)snprintf(key, sizeof(key), "pk%zu", i);
+  }
+  CU_ASSERT_EQUAL(pc->queued_bytes, want);
+  kefo__producer_core_split_calls(pc, 6);
+  aim = want / 6 + 1;
+  CU_ASSERT_EQUAL(pc->call_aim, aim);
+  while (n < 16 && (bs[n] = take(pc, 200, NULL)) != NULL) {
+    size_t k = kefo__producer_batch_records(bs[n]);
+    /* Each call reaches the aim (but the last) and passes it by less
+       than one record. */
+    CU_ASSERT(k * 2005 < aim + 2 * 2005);
+    CU_ASSERT(total + k == 1000 || k * 2005 >= aim - 2005);
+    total += k;
+    ++n;
+  }
+  CU_ASSERT_EQUAL(total, 1000);
+  CU_ASSERT(n == 6 || n == 7);
+  CU_ASSERT_EQUAL(pc->queued_bytes, 0);
+  /* A failed entry's record is queued again, its bytes counted again. */
+  answer(pc, bs[0], 210, 0, "ProvisionedThroughputExceededException", NULL);
+  CU_ASSERT_EQUAL(pc->queued_bytes, 2000 + strlen("pk0"));
+  for (i = 1; i < n; ++i) {
+    answer(pc, bs[i], 210, -1, NULL, NULL);
+  }
+  CU_ASSERT_EQUAL(S.acks[1], 1);
+  CU_ASSERT_EQUAL(S.acks[999], 1);
+
+  /* One way: no aim, a call is as large as its limits (500 records). */
+  for (i = 0; i < 600; ++i) {
+    CU_ASSERT_EQUAL(put(pc, 1000 + (int)i, NULL, NULL, 2000, 300), 0);
+  }
+  kefo__producer_core_split_calls(pc, 1);
+  CU_ASSERT_EQUAL(pc->call_aim, 0);
+  bs[0] = take(pc, 1000, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(bs[0]);
+  CU_ASSERT_EQUAL(kefo__producer_batch_records(bs[0]), 500);
+  answer(pc, bs[0], 1000, -1, NULL, NULL);
+  while ((bs[0] = take(pc, 1000, NULL)) != NULL) {
+    answer(pc, bs[0], 1000, -1, NULL, NULL);
+  }
+
+  /* A record larger than the aim (KEFO_PRODUCER_SPLIT_MIN_BYTES at the
+     least) goes, alone. */
+  big = calloc(1, 900 * 1024);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "big", 3, NULL, 0, big,
+                                          900 * 1024, &idx[1700], 2000),
+                  0);
+  CU_ASSERT_EQUAL(put(pc, 1701, NULL, NULL, 100, 2000), 0);
+  kefo__producer_core_split_calls(pc, 6);
+  CU_ASSERT_EQUAL(pc->call_aim, KEFO_PRODUCER_SPLIT_MIN_BYTES);
+  bs[0] = take(pc, 3000, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(bs[0]);
+  CU_ASSERT_EQUAL(kefo__producer_batch_records(bs[0]), 1);
+  answer(pc, bs[0], 3000, -1, NULL, NULL);
+  CU_ASSERT_EQUAL(S.acks[1700], 1);
+  CU_ASSERT_EQUAL(pc->queued_bytes, 100 + strlen("pk1701"));
+  free(big);
+  kefo__producer_core_del(pc);
+}
+
+/* Digests deferred and sealed for several calls at once: the bodies
+   are byte for byte those of digests written call by call, and they lack
+   their trailers until sealed. */
+static void test_seal(void) {
+  enum { CALLS = 8 };
+  kefo_producer_core *pcs[2];
+  kefo_producer_batch *bs[2][CALLS];
+  kefo_buf bodies[2][CALLS];
+  kefo_buf *bp[CALLS];
+  size_t n[2] = {0, 0}, i;
+  int m, differ = 0;
+
+  for (m = 0; m < 2; ++m) {
+    kefo_producer_settings s = plain();
+    s.aggregate = 1;
+    s.aggregate_max_bytes = 4096;
+    s.rate_limit_pct = 1000;
+    pcs[m] = core(&s, 2);
+    kefo__producer_core_defer_digests(pcs[m], m);
+    for (i = 0; i < 1500; ++i) {
+      CU_ASSERT_EQUAL(put(pcs[m], (int)i, NULL, NULL, i * 7 % 2000, 0), 0);
+    }
+    kefo__producer_core_split_calls(pcs[m], 6);
+    while (n[m] < CALLS) {
+      kefo__buf_init(&bodies[m][n[m]], NULL);
+      bs[m][n[m]] = NULL;
+      CU_ASSERT_EQUAL(kefo__producer_core_next_batch(pcs[m], 200, "s1", NULL,
+                                                     &bs[m][n[m]],
+                                                     &bodies[m][n[m]]),
+                      0);
+      if (bs[m][n[m]] == NULL) {
+        kefo__buf_free(&bodies[m][n[m]]);
+        break;
+      }
+      ++n[m];
+    }
+  }
+  CU_ASSERT_EQUAL_FATAL(n[0], n[1]);
+  CU_ASSERT(n[0] >= 2);
+  for (i = 0; i < n[1]; ++i) {
+    CU_ASSERT_EQUAL_FATAL(bodies[0][i].len, bodies[1][i].len);
+    differ +=
+        memcmp(bodies[0][i].data, bodies[1][i].data, bodies[0][i].len) != 0;
+    bp[i] = &bodies[1][i];
+  }
+  CU_ASSERT_EQUAL(differ, (int)n[1]); /* no trailers yet */
+  kefo__producer_core_seal(pcs[1], bs[1], bp, n[1]);
+  /* Sealing the bodies of digests written already changes nothing. */
+  for (i = 0; i < n[0]; ++i) {
+    bp[i] = &bodies[0][i];
+  }
+  kefo__producer_core_seal(pcs[0], bs[0], bp, n[0]);
+  for (i = 0; i < n[1]; ++i) {
+    CU_ASSERT_EQUAL(
+        memcmp(bodies[0][i].data, bodies[1][i].data, bodies[0][i].len), 0);
+  }
+  for (m = 0; m < 2; ++m) {
+    for (i = 0; i < n[m]; ++i) {
+      answer(pcs[m], bs[m][i], 300, -1, NULL, NULL);
+      kefo__buf_free(&bodies[m][i]);
+    }
+    kefo__producer_core_del(pcs[m]);
+  }
 }
 
 /* The same records make the same call in both protocols: the CBOR body,
@@ -1093,6 +1235,8 @@ int kefo_add_producer_core_suite(void) {
       !CU_add_test(s, "in flight full", test_inflight_full) ||
       !CU_add_test(s, "aggregation", test_aggregation) ||
       !CU_add_test(s, "protocols", test_protocols) ||
+      !CU_add_test(s, "split calls", test_split_calls) ||
+      !CU_add_test(s, "seal", test_seal) ||
       !CU_add_test(s, "partial failure", test_partial_failure) ||
       !CU_add_test(s, "final error", test_final_error) ||
       !CU_add_test(s, "fail on error", test_fail_on_error) ||
