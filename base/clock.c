@@ -53,20 +53,6 @@ const kefo_clock *kefo__clock_system(void) {
   return &system_clock;
 }
 
-int64_t kefo__clock_mono_ms_coarse(const kefo_clock *clock) {
-  struct timespec ts;
-
-#ifdef CLOCK_MONOTONIC_COARSE
-  if (clock == &system_clock &&
-      clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-  }
-#else
-  (void)ts;
-#endif
-  return clock->mono_ms(clock->user_data);
-}
-
 const kefo_clock *kefo__clock_or_system(const kefo_clock *clock) {
   return clock ? clock : &system_clock;
 }

@@ -26,15 +26,6 @@ typedef struct kefo_clock {
    generator seeded from the time and the process id. Never NULL. */
 const kefo_clock *kefo__clock_system(void);
 
-/*
- * |clock|'s mono_ms, or for the system clock CLOCK_MONOTONIC_COARSE: the
- * same origin, read from the last tick (behind CLOCK_MONOTONIC by less
- * than the tick, 4 ms here). For stamps taken once a record, where a
- * tick does not matter: 2.9 ns a read against 20.4 for CLOCK_MONOTONIC
- * on the benchmark VM, whose clock is a paravirtual one.
- */
-int64_t kefo__clock_mono_ms_coarse(const kefo_clock *clock);
-
 /* Returns |clock|, or the system clock when |clock| is NULL. */
 const kefo_clock *kefo__clock_or_system(const kefo_clock *clock);
 

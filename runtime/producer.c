@@ -101,14 +101,6 @@ static int64_t now_ms(const kefo_producer *p) {
   return clock->mono_ms(clock->user_data);
 }
 
-/* The time a put is stamped with: a record then looks older by less
-   than a clock tick, so its linger and TTL may end that much early
-   (kefo__clock_mono_ms_coarse; the fine clock was 2% of a 1 KiB
-   record's CPU, perf). */
-static int64_t put_ms(const kefo_producer *p) {
-  return kefo__clock_mono_ms_coarse(kefo__aws_client_clock(p->aws.aws));
-}
-
 /* A pass at the next turn of the loop; once, however many puts ask for
    it before (an event_active per put was 87 instructions, callgrind). */
 static void soon(kefo_producer *p) {
@@ -771,7 +763,7 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
   rv = kefo__producer_core_put(
       p->core, partition_key, strlen(partition_key), explicit_hash_key,
       explicit_hash_key ? strlen(explicit_hash_key) : 0, data, len, record_ctx,
-      put_ms(p));
+      now_ms(p));
   if (rv == 0) {
     /* The linger timer, or a call at once when this one filled it. */
     soon(p);
