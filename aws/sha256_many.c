@@ -21,12 +21,19 @@
 
 #include <kefo/kefo.h>
 
+#include "aws/sha256_k.h"
+#include "aws/sha256_lanes.h"
 #include "base/cpu.h"
 
 /* Four ways give 3.5 GB/s on the AMD EPYC VM, five and six a little more:
    what counts is that the five bodies of a pass go side by side, not four
    and then one alone at a third of the speed. */
 #define MAX_WAYS 6
+
+/* The fewest messages hashed in the AVX-512 lanes (of sixteen) rather
+   than on the SHA extensions: below, the lanes left idle cost more than
+   the extensions' smaller width (bench_wire). */
+#define LANES_MIN 14
 
 static int sha256_openssl(const uint8_t *data, size_t len, uint8_t *out) {
   unsigned int outlen = 0;
@@ -58,24 +65,11 @@ static int one_by_one(const kefo_sha256_job *jobs, size_t n) {
 
 #define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
-/* FIPS 180-4 section 4.2.2: the first 32 bits of the fractional parts of
-   the cube roots of the first 64 primes. */
-static const uint32_t K[64] __attribute__((aligned(16))) = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
-    0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-    0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-    0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-    0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-/* FIPS 180-4 section 5.3.3: H(0), A to H. */
-static const uint32_t IV[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+#define WORD(k) k,
+static const uint32_t K[64]
+    __attribute__((aligned(16))) = {KEFO_SHA256_K(WORD)};
+static const uint32_t IV[8] = {KEFO_SHA256_IV(WORD)};
+#undef WORD
 
 /* A message's state: ABEF and CDGH, each word's lane from high to low. */
 typedef struct sha_state {
@@ -288,40 +282,81 @@ void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]) {
   out[2 * KEFO_SHA256_LEN] = '\0';
 }
 
+/* Whether kefo's own rounds may hash: not where the application asked
+   OpenSSL for FIPS-approved algorithms only; every hash then stays
+   OpenSSL's (its provider's), as SigV4's HMACs do. Asked each time: an
+   application may turn it on at run time. */
+static int own_rounds_allowed(void) {
+  return !EVP_default_properties_is_fips_enabled(NULL);
+}
+
 int kefo__sha256_ways(void) {
+  if (!own_rounds_allowed()) {
+    return 0;
+  }
 #ifdef KEFO_CPU_X86_DISPATCH
-  /* Where the application asked OpenSSL for FIPS-approved algorithms
-     only, every hash stays OpenSSL's (its provider's), as SigV4's HMACs
-     do. Asked each time: an application may turn it on at run time. */
-  if (has_sha_ext() && !EVP_default_properties_is_fips_enabled(NULL)) {
+  /* Six on the SHA extensions even where the lanes are there: a
+     producer's pass has about 2.8 MB to send, and sixteen calls of it
+     cost more each than the lanes save (bench/RESULTS.md). */
+  if (has_sha_ext()) {
     return MAX_WAYS;
   }
 #endif
-  return 0;
+  return kefo__sha256_lanes_usable() ? KEFO_SHA256_LANES : 0;
 }
 
 int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways) {
-  if (ways < 0 || ways > kefo__sha256_ways()) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
   if (ways == 0) {
     return one_by_one(jobs, n);
   }
+  if (!own_rounds_allowed()) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (ways == KEFO_SHA256_LANES && kefo__sha256_lanes_usable()) {
+    kefo__sha256_lanes(jobs, n);
+    return 0;
+  }
 #ifdef KEFO_CPU_X86_DISPATCH
-  interleaved(jobs, n, ways);
+  if (ways >= 1 && ways <= MAX_WAYS && has_sha_ext()) {
+    interleaved(jobs, n, ways);
+    return 0;
+  }
 #endif
-  return 0;
+  return KEFO_ERR_INVALID_ARGUMENT;
 }
 
 int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n) {
-  size_t ways = (size_t)kefo__sha256_ways(), rounds;
+  size_t k;
 
-  /* One message goes to OpenSSL, as fast on its own (bench_wire). */
-  if (n < 2 || ways == 0) {
+  if (n < 2 || !own_rounds_allowed()) {
     return one_by_one(jobs, n);
   }
-  /* As few rounds as the ways allow, the messages shared evenly between
-     them: seven go four and three, not six and one alone. */
-  rounds = (n + ways - 1) / ways;
-  return kefo__sha256_many_ways(jobs, n, (int)((n + rounds - 1) / rounds));
+  if (kefo__sha256_lanes_usable()) {
+    /* Sixteen at a time while they fill most of the lanes: with fewer,
+       the idle lanes' work is lost and the SHA extensions go faster. */
+    while (n >= LANES_MIN) {
+      k = n < KEFO_SHA256_LANES ? n : KEFO_SHA256_LANES;
+      kefo__sha256_lanes(jobs, k);
+      jobs += k;
+      n -= k;
+    }
+    if (n == 0) {
+      return 0;
+    }
+  }
+#ifdef KEFO_CPU_X86_DISPATCH
+  if (n >= 2 && has_sha_ext()) {
+    /* As few rounds as the ways allow, the messages shared evenly
+       between them: seven go four and three, not six and one alone. */
+    size_t rounds = (n + MAX_WAYS - 1) / MAX_WAYS;
+
+    interleaved(jobs, n, (int)((n + rounds - 1) / rounds));
+    return 0;
+  }
+#endif
+  if (n >= 2 && kefo__sha256_lanes_usable()) {
+    kefo__sha256_lanes(jobs, n); /* still faster than one by one */
+    return 0;
+  }
+  return one_by_one(jobs, n);
 }

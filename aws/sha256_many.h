@@ -8,10 +8,12 @@
  * units wait. Hashing two to four messages with their rounds interleaved
  * keeps them busy: 2.0-2.1 GB/s for one message, 3.0 for two, 3.5 for
  * four to six on the AMD EPYC VM of bench/RESULTS.md (bench_wire's
- * "sha256" rows).
+ * "sha256" rows). Sixteen messages or so go faster still in the lanes of
+ * AVX-512's registers (sha256_lanes.h); without the SHA extensions they
+ * are the only fast way.
  * SHA-256 of the body was 38% of the CPU of a 1 KiB record written.
  *
- * Without the SHA extensions (or on a CPU that is not x86-64), or when
+ * Without either (or on a CPU that is not x86-64), or when
  * the application has set OpenSSL's default properties to FIPS, the
  * messages are hashed one by one by OpenSSL.
  */
@@ -41,13 +43,15 @@ typedef struct kefo_sha256_job {
 int kefo__sha256_many(const kefo_sha256_job *jobs, size_t n);
 
 /*
- * As kefo__sha256_many with |ways| messages interleaved: 1 to 6 with the
- * SHA extensions, or 0 for OpenSSL one message at a time; for the tests
- * and bench_wire, which compare them.
+ * As kefo__sha256_many with |ways| messages side by side: 1 to 6
+ * interleaved on the SHA extensions, 16 (KEFO_SHA256_LANES) in the lanes
+ * of AVX-512 registers, or 0 for OpenSSL one message at a time; for the
+ * tests and bench_wire, which compare them.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT when |ways| is above 6, or above 0
- * on a CPU or build without the SHA extensions (nothing is written), or
- * KEFO_ERR_CRYPTO as kefo__sha256_many.
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT when |ways| is none of those or
+ * this CPU or build lacks what it needs, or while OpenSSL's default
+ * properties ask for FIPS (nothing is written), or KEFO_ERR_CRYPTO as
+ * kefo__sha256_many.
  */
 int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways);
 
@@ -55,9 +59,12 @@ int kefo__sha256_many_ways(const kefo_sha256_job *jobs, size_t n, int ways);
    form of a payload hash. */
 void kefo__sha256_hex(const uint8_t md[KEFO_SHA256_LEN], char out[65]);
 
-/* The most ways kefo__sha256_many interleaves on this CPU: 6 with the SHA
-   extensions, else 0 (OpenSSL); 0 too while OpenSSL's default properties
-   ask for FIPS. */
+/* How many calls' bodies a caller should give kefo__sha256_many together
+   on this CPU: 6 with the SHA extensions, else 16 with AVX-512, else 0
+   (OpenSSL, one by one); 0 too while OpenSSL's default properties ask
+   for FIPS. kefo__sha256_many takes any number, and with both sets of
+   instructions hashes sixteen at a time in the lanes whenever it is
+   given fourteen or more. */
 int kefo__sha256_ways(void);
 
 #endif /* KEFO_AWS_SHA256_MANY_H */

@@ -732,9 +732,10 @@ static int verify_md5(md5_job *j) {
 }
 
 /* SHA-256 of PutRecords bodies, as the producer signs the calls of one
-   pass: kefo__sha256_many (messages interleaved on the SHA extensions)
-   against OpenSSL's SHA-256 one message at a time. */
-#define SHA_MAX_MSGS 5
+   pass: kefo__sha256_many (sixteen messages in AVX-512's lanes, or up to
+   six interleaved on the SHA extensions) against OpenSSL's SHA-256 one
+   message at a time, and the lanes against six ways. */
+#define SHA_MAX_MSGS 16
 
 typedef struct sha_job {
   kefo_sha256_job jobs[SHA_MAX_MSGS];
@@ -773,6 +774,19 @@ static size_t op_sha_openssl(void *ctx) {
                     EVP_sha256(), NULL)) {
       die("EVP_Digest failed");
     }
+  }
+  sink += j->out[j->n - 1][0];
+  return j->n * j->jobs[0].len;
+}
+
+/* Six ways on the SHA extensions whatever the count (OpenSSL one by one
+   on a CPU without them). */
+static size_t op_sha_six_ways(void *ctx) {
+  sha_job *j = ctx;
+
+  if (kefo__sha256_many_ways(j->jobs, j->n, 6) != 0 &&
+      kefo__sha256_many_ways(j->jobs, j->n, 0) != 0) {
+    die("kefo__sha256_many_ways failed");
   }
   sink += j->out[j->n - 1][0];
   return j->n * j->jobs[0].len;
@@ -1056,7 +1070,7 @@ int main(int argc, char **argv) {
   buf_job dec, enc, crc1k;
   static agg_job agg1, aggn;
   static md5_job md5_keys, md5_aggs;
-  static sha_job sha1, sha2, sha5;
+  static sha_job sha1, sha2, sha5, sha12, sha16;
   static split_job split;
   uint8_t *split_in;
   int i, fails, agg_row[2] = {0, 0};
@@ -1128,7 +1142,10 @@ int main(int argc, char **argv) {
   sha_job_init(&sha1, raw, 1, 512 * KIB);
   sha_job_init(&sha2, raw, 2, 512 * KIB);
   sha_job_init(&sha5, raw, 5, 200 * KIB);
-  if (verify_sha(&sha1) || verify_sha(&sha2) || verify_sha(&sha5)) {
+  sha_job_init(&sha12, raw, 12, 80 * KIB);
+  sha_job_init(&sha16, raw, 16, 64 * KIB);
+  if (verify_sha(&sha1) || verify_sha(&sha2) || verify_sha(&sha5) ||
+      verify_sha(&sha12) || verify_sha(&sha16)) {
     fprintf(stderr, "FAIL: kefo__sha256_many disagrees with OpenSSL\n");
     ++fails;
   }
@@ -1239,7 +1256,16 @@ int main(int argc, char **argv) {
          &sha2},
         {"sha256, kefo__sha256_many", "5 x 200 KiB", 5 * 200 * KIB, raw,
          op_sha_many, &sha5, 5, "sha256, OpenSSL one by one", op_sha_openssl,
-         &sha5}};
+         &sha5},
+        {"sha256, kefo__sha256_many", "12 x 80 KiB", 12 * 80 * KIB, raw,
+         op_sha_many, &sha12, 12, "sha256, SHA extensions 6 ways",
+         op_sha_six_ways, &sha12},
+        {"sha256, kefo__sha256_many", "16 x 64 KiB", 16 * 64 * KIB, raw,
+         op_sha_many, &sha16, 16, "sha256, SHA extensions 6 ways",
+         op_sha_six_ways, &sha16},
+        {"sha256, kefo__sha256_many", "16 x 64 KiB ", 16 * 64 * KIB, raw,
+         op_sha_many, &sha16, 16, "sha256, OpenSSL one by one", op_sha_openssl,
+         &sha16}};
     size_t c;
 
     for (c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {

@@ -5,8 +5,6 @@
  * their answers back, the time into the core's timer, the core's reports
  * to the application's callbacks, flushes and the stop.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -348,10 +346,10 @@ static void on_put(int error, const uint8_t *body, size_t len,
   pass(p);
 }
 
-/* Calls built before their bodies are hashed together for SigV4
-   (kefo__sha256_many interleaves up to six): a pass after on_writable
-   builds about five. */
-#define SIGN_TOGETHER 8
+/* Calls built before their bodies are hashed together for SigV4: as many
+   as kefo__sha256_many can take at once (sixteen in AVX-512's lanes). A
+   pass usually has fewer; a backlog of full calls fills them. */
+#define SIGN_TOGETHER 16
 
 /* Starts the call of |pc| for batch |b|, with its body's hex SHA-256
    |hash| (NULL: the call makes it). Returns 0, or -1 when it could not

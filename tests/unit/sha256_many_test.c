@@ -3,9 +3,11 @@
  * against OpenSSL's SHA-256 as an independent reference: every length to
  * 300 (where padding takes one block or two) at every alignment, long
  * messages, and batches of mixed lengths through every number of ways
- * this CPU has (0: OpenSSL one by one; 1 to 6 with the SHA extensions).
+ * this CPU has (0: OpenSSL one by one; 1 to 6 with the SHA extensions;
+ * 16 in AVX-512's lanes).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
@@ -13,6 +15,7 @@
 
 #include <kefo/kefo.h>
 
+#include "aws/sha256_lanes.h"
 #include "aws/sha256_many.h"
 #include "tests/unit/suites.h"
 
@@ -22,6 +25,29 @@ static void hex(const uint8_t d[KEFO_SHA256_LEN], char out[65]) {
   for (i = 0; i < KEFO_SHA256_LEN; i++) {
     snprintf(out + 2 * i, 3, "%02x", d[i]);
   }
+}
+
+/* Every value of |ways| kefo__sha256_many_ways takes somewhere. */
+static const int all_ways[] = {0, 1, 2, 3, 4, 5, 6, KEFO_SHA256_LANES};
+#define N_WAYS (sizeof(all_ways) / sizeof(all_ways[0]))
+
+/* Whether |ways| should work here, from the CPU's flags as the compiler's
+   runtime reads them (not from the code under test). */
+static int usable(int ways) {
+  if (ways == 0) {
+    return 1;
+  }
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (ways == KEFO_SHA256_LANES) {
+    return __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw");
+  }
+  return ways >= 1 && ways <= 6 && __builtin_cpu_supports("sha") &&
+         __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1");
+#else
+  return 0;
+#endif
 }
 
 static void openssl_sha256(const uint8_t *p, size_t len, uint8_t out[32]) {
@@ -54,10 +80,13 @@ static void test_fips_examples(void) {
   kefo_sha256_job jobs[4];
   uint8_t d[4][KEFO_SHA256_LEN];
   char h[65];
-  int ways, i, ran = 0;
+  size_t w;
+  int ways, i, ran = 0, expected = 0;
 
   memset(million, 'a', sizeof(million));
-  for (ways = 0; ways <= 6; ways++) {
+  for (w = 0; w < N_WAYS; w++) {
+    ways = all_ways[w];
+    expected += usable(ways);
     memset(d, 0, sizeof(d));
     jobs[0].data = NULL;
     jobs[0].len = 0;
@@ -72,16 +101,17 @@ static void test_fips_examples(void) {
       jobs[i].out = d[i];
     }
     if (kefo__sha256_many_ways(jobs, 4, ways) != 0) {
-      CU_ASSERT(ways > kefo__sha256_ways());
+      CU_ASSERT(!usable(ways));
       continue;
     }
+    CU_ASSERT(usable(ways));
     ran++;
     for (i = 0; i < 4; i++) {
       hex(d[i], h);
       CU_ASSERT_STRING_EQUAL(h, md[i]);
     }
   }
-  CU_ASSERT(ran == 1 + kefo__sha256_ways());
+  CU_ASSERT(ran == expected);
 }
 
 /* One message at a time, through every way count, each length at each
@@ -91,11 +121,15 @@ static void test_lengths_match_openssl(void) {
   static const size_t long_lens[] = {1023, 1024, 4096, 65536, 65537, 139990};
   uint8_t a[KEFO_SHA256_LEN], b[KEFO_SHA256_LEN];
   kefo_sha256_job j;
-  size_t off, len;
+  size_t off, len, w;
   int ways;
 
   fill();
-  for (ways = 0; ways <= kefo__sha256_ways(); ways++) {
+  for (w = 0; w < N_WAYS; w++) {
+    ways = all_ways[w];
+    if (!usable(ways)) {
+      continue;
+    }
     for (off = 0; off < 8; off++) {
       for (len = 0; len <= 300 + 6; len++) {
         j.len = len <= 300 ? len : long_lens[len - 301];
@@ -125,11 +159,15 @@ static void test_batches_match_openssl(void) {
   static uint8_t outs[MAX][KEFO_SHA256_LEN];
   uint8_t b[KEFO_SHA256_LEN];
   uint32_t seed = 11;
-  size_t round, i, n, checked = 0;
+  size_t round, i, n, checked = 0, w;
   int ways;
 
   fill();
-  for (ways = -1; ways <= kefo__sha256_ways(); ways++) {
+  for (w = 0; w <= N_WAYS; w++) {
+    ways = w == N_WAYS ? -1 : all_ways[w];
+    if (ways >= 0 && !usable(ways)) {
+      continue;
+    }
     for (round = 0; round < 40; round++) {
       n = round == 0 ? 0 : round < 4 ? round : next_rand(&seed) % MAX;
       for (i = 0; i < n; i++) {
@@ -163,10 +201,55 @@ static void test_bad_ways(void) {
   j.out = d;
   CU_ASSERT_EQUAL(kefo__sha256_many_ways(&j, 1, 7), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(kefo__sha256_many_ways(&j, 1, -1), KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT(kefo__sha256_ways() == 0 || kefo__sha256_ways() == 6);
-  if (kefo__sha256_ways() == 0) {
+  CU_ASSERT_EQUAL(kefo__sha256_many_ways(&j, 1, 15), KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__sha256_many_ways(&j, 1, 17), KEFO_ERR_INVALID_ARGUMENT);
+  /* The SHA extensions' six where they are, else the lanes. */
+  CU_ASSERT_EQUAL(kefo__sha256_ways(), usable(6)                   ? 6
+                                       : usable(KEFO_SHA256_LANES) ? 16
+                                                                   : 0);
+  if (!usable(1)) {
     CU_ASSERT_EQUAL(kefo__sha256_many_ways(&j, 1, 1),
                     KEFO_ERR_INVALID_ARGUMENT);
+  }
+}
+
+/* Messages each in a heap block of exactly its length (so that a read
+   past one is a fault under ASan and valgrind), as many as fill the
+   lanes and more, so that lanes finish at different blocks and take the
+   next message, or idle while others go on. */
+static void test_exact_blocks(void) {
+  enum { N = 37 };
+  kefo_sha256_job jobs[N];
+  uint8_t outs[N][KEFO_SHA256_LEN], b[KEFO_SHA256_LEN], *data[N];
+  uint32_t seed = 5;
+  size_t i, w, k;
+
+  for (i = 0; i < N; i++) {
+    jobs[i].len = i < 4 ? i * 55 : next_rand(&seed) % 9000;
+    data[i] = malloc(jobs[i].len ? jobs[i].len : 1);
+    CU_ASSERT_FATAL(data[i] != NULL);
+    for (k = 0; k < jobs[i].len; k++) {
+      data[i][k] = (uint8_t)next_rand(&seed);
+    }
+    jobs[i].data = data[i];
+    jobs[i].out = outs[i];
+  }
+  for (w = 0; w <= N_WAYS; w++) {
+    int ways = w == N_WAYS ? -1 : all_ways[w];
+
+    if (ways >= 0 && !usable(ways)) {
+      continue;
+    }
+    memset(outs, 0, sizeof(outs));
+    CU_ASSERT_FATAL((ways < 0 ? kefo__sha256_many(jobs, N)
+                              : kefo__sha256_many_ways(jobs, N, ways)) == 0);
+    for (i = 0; i < N; i++) {
+      openssl_sha256(jobs[i].data, jobs[i].len, b);
+      CU_ASSERT(memcmp(outs[i], b, KEFO_SHA256_LEN) == 0);
+    }
+  }
+  for (i = 0; i < N; i++) {
+    free(data[i]);
   }
 }
 
@@ -186,6 +269,9 @@ static void test_fips_goes_to_openssl(void) {
   CU_ASSERT_FATAL(EVP_default_properties_enable_fips(NULL, 1) == 1);
   CU_ASSERT_EQUAL(kefo__sha256_ways(), 0);
   CU_ASSERT_EQUAL(kefo__sha256_many(j, 3), KEFO_ERR_CRYPTO);
+  CU_ASSERT_EQUAL(kefo__sha256_many_ways(j, 3, KEFO_SHA256_LANES),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__sha256_many_ways(j, 3, 1), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_FATAL(EVP_default_properties_enable_fips(NULL, 0) == 1);
   CU_ASSERT_EQUAL(kefo__sha256_ways(), ways);
   CU_ASSERT_EQUAL(kefo__sha256_many(j, 3), 0);
@@ -198,6 +284,7 @@ int kefo_add_sha256_many_suite(void) {
       !CU_add_test(s, "lengths_match_openssl", test_lengths_match_openssl) ||
       !CU_add_test(s, "batches_match_openssl", test_batches_match_openssl) ||
       !CU_add_test(s, "bad_ways", test_bad_ways) ||
+      !CU_add_test(s, "exact_blocks", test_exact_blocks) ||
       !CU_add_test(s, "fips_goes_to_openssl", test_fips_goes_to_openssl)) {
     return CU_get_error();
   }
