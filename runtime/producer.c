@@ -760,8 +760,10 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
   }
   rv = kefo__producer_core_put(
       p->core, partition_key, strlen(partition_key), explicit_hash_key,
-      explicit_hash_key ? strlen(explicit_hash_key) : 0, data, len, record_ctx,
-      now_ms(p));
+      explicit_hash_key ? strlen(explicit_hash_key) : 0, data, len, record_ctx);
+  if (rv == 0 && kefo__producer_core_staged_full(p->core)) {
+    kefo__producer_core_route(p->core, now_ms(p));
+  }
   if (rv == 0) {
     /* The linger timer, or a call at once when this one filled it. */
     soon(p);

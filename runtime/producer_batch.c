@@ -463,7 +463,7 @@ int kefo__producer_core_next_batch(kefo_producer_core *pc, int64_t now_ms,
   int rv = 0;
 
   *out = NULL;
-  kefo__producer_core_route_staged(pc);
+  kefo__producer_core_route_staged(pc, now_ms);
   if (pc->inflight >= pc->s.max_inflight || pc->nmap == 0 || pc->queued == 0 ||
       !kefo__producer_core_call_due(pc, now_ms)) {
     return 0;

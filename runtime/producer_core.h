@@ -136,7 +136,10 @@ int kefo__producer_core_map_stale(const kefo_producer_core *pc);
 
 /*
  * Queues one record (everything copied) with |ctx| for its callbacks.
- * |ehk| (NULL: none) is a decimal explicit hash key.
+ * |ehk| (NULL: none) is a decimal explicit hash key. The record is staged
+ * and takes the time of kefo__producer_core_route (or of the next call
+ * given the time) as its put time: the owner reads the clock once per
+ * kefo__producer_core_staged_full, not once per put.
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty or too long partition
  * key, a bad explicit hash key, data above 1 MiB with the key),
@@ -146,8 +149,16 @@ int kefo__producer_core_map_stale(const kefo_producer_core *pc);
  */
 int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
                             size_t pk_len, const char *ehk, size_t ehk_len,
-                            const uint8_t *data, size_t len, void *ctx,
-                            int64_t now_ms);
+                            const uint8_t *data, size_t len, void *ctx);
+
+/* Non-zero when puts have staged as many records as the core hashes
+   together: the owner then calls kefo__producer_core_route. */
+int kefo__producer_core_staged_full(const kefo_producer_core *pc);
+
+/* Moves the staged records to their shards, |now_ms| (a time not before
+   any of their puts) as their put time, from which their linger and TTL
+   count. */
+void kefo__producer_core_route(kefo_producer_core *pc, int64_t now_ms);
 
 /* Returns 1 once, the first time after a KEFO_ERR_WOULD_BLOCK that the
    buffer has come down to three quarters of its limits; else 0. */

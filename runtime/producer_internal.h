@@ -214,8 +214,9 @@ void kefo__producer_core_rehome(kefo_producer_core *pc, pqueue *from,
                                 int front);
 /* Reports |r| written, or failed with |err| (or |code| and |message|),
    and frees it. */
-/* Hashes the staged records' keys and queues them at their shards. */
-void kefo__producer_core_route_staged(kefo_producer_core *pc);
+/* Hashes the staged records' keys and queues them at their shards,
+   stamped with |now_ms| as their put time. */
+void kefo__producer_core_route_staged(kefo_producer_core *pc, int64_t now_ms);
 void kefo__producer_core_ack(kefo_producer_core *pc, prec *r,
                              const char *shard_id, const char *seq,
                              uint64_t sub, int aggregated);

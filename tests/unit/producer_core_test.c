@@ -119,14 +119,18 @@ static int put(kefo_producer_core *pc, int i, const char *pk, const char *ehk,
                size_t len, int64_t now) {
   char key[32];
   uint8_t data[2048];
+  int rv;
 
   snprintf(key, sizeof(key), "pk%d", i);
   if (pk == NULL) {
     pk = key;
   }
   memset(data, 'a' + i % 26, len < sizeof(data) ? len : sizeof(data));
-  return kefo__producer_core_put(pc, pk, strlen(pk), ehk, ehk ? strlen(ehk) : 0,
-                                 data, len, &idx[i], now);
+  rv = kefo__producer_core_put(pc, pk, strlen(pk), ehk, ehk ? strlen(ehk) : 0,
+                               data, len, &idx[i]);
+  /* Stamped at |now|, as the producer's next read of the clock would. */
+  kefo__producer_core_route(pc, now);
+  return rv;
 }
 
 /* A body as JSON: in CBOR (the default, a map of 2 where JSON has '{')
@@ -437,8 +441,9 @@ static void test_split_calls(void) {
   big = calloc(1, 900 * 1024);
   CU_ASSERT_PTR_NOT_NULL_FATAL(big);
   CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "big", 3, NULL, 0, big,
-                                          900 * 1024, &idx[1700], 2000),
+                                          900 * 1024, &idx[1700]),
                   0);
+  kefo__producer_core_route(pc, 2000);
   CU_ASSERT_EQUAL(put(pc, 1701, NULL, NULL, 100, 2000), 0);
   kefo__producer_core_split_calls(pc, 6);
   CU_ASSERT_EQUAL(pc->call_aim, KEFO_PRODUCER_SPLIT_MIN_BYTES);
@@ -763,6 +768,59 @@ static void test_map_holes(void) {
   kefo__producer_core_del(pc);
 }
 
+/* A put is not stamped: its records take the time they are routed with,
+   which the owner reads after the puts, so their TTL and linger count
+   from a time never before the put. The stage fills at sixteen records;
+   a stop fails staged records too, in put order. */
+static void test_stamped_when_routed(void) {
+  kefo_producer_settings s = plain();
+  kefo_producer_core *pc;
+  int i;
+
+  s.record_ttl_ms = 1000;
+  pc = core(&s, 1);
+  for (i = 0; i < 3; ++i) {
+    CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0,
+                                            (const uint8_t *)"x", 1, &idx[i]),
+                    0);
+  }
+  CU_ASSERT_FALSE(kefo__producer_core_staged_full(pc));
+  kefo__producer_core_route(pc, 500);
+  /* Nothing sent before the linger (100 ms) from the routing time. */
+  CU_ASSERT_PTR_NULL(take(pc, 599, NULL));
+  kefo__producer_core_expire(pc, 1499);
+  CU_ASSERT_EQUAL(S.fails[0] + S.fails[1] + S.fails[2], 0);
+  kefo__producer_core_expire(pc, 1500);
+  CU_ASSERT_EQUAL(S.fails[0] + S.fails[1] + S.fails[2], 3);
+  CU_ASSERT_EQUAL(S.fail_code[2], KEFO_ERR_TIMEOUT);
+  /* Any call given the time routes what is staged, with that time. */
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0,
+                                          (const uint8_t *)"x", 1, &idx[3]),
+                  0);
+  /* Woken when its linger (100 ms from 2000) ends. */
+  CU_ASSERT_EQUAL(kefo__producer_core_next_wake(pc, 2000), 100);
+  kefo__producer_core_expire(pc, 2999);
+  CU_ASSERT_EQUAL(S.fails[3], 0);
+  kefo__producer_core_expire(pc, 3000);
+  CU_ASSERT_EQUAL(S.fails[3], 1);
+  /* Sixteen staged: full. */
+  for (i = 10; i < 26; ++i) {
+    CU_ASSERT_FALSE(kefo__producer_core_staged_full(pc));
+    CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0,
+                                            (const uint8_t *)"x", 1, &idx[i]),
+                    0);
+  }
+  CU_ASSERT_TRUE(kefo__producer_core_staged_full(pc));
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 16);
+  kefo__producer_core_fail_all(pc, KEFO_ERR_CANCELLED, "stopped", 1);
+  for (i = 10; i < 26; ++i) {
+    CU_ASSERT_EQUAL(S.fails[i], 1);
+    CU_ASSERT_EQUAL(S.fail_code[i], KEFO_ERR_CANCELLED);
+  }
+  CU_ASSERT_EQUAL(kefo__producer_core_outstanding(pc), 0);
+  kefo__producer_core_del(pc);
+}
+
 static void test_ttl(void) {
   kefo_producer_settings s = plain();
   kefo_producer_core *pc;
@@ -956,7 +1014,7 @@ static void test_backpressure(void) {
   {
     uint8_t *big = calloc(1, (1u << 20) - 100);
     CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0, big,
-                                            (1u << 20) - 100, &idx[1], 0),
+                                            (1u << 20) - 100, &idx[1]),
                     KEFO_ERR_WOULD_BLOCK);
     free(big);
   }
@@ -1096,7 +1154,8 @@ static void test_rate_limit(void) {
   pc = core(&s, 1);
   for (i = 0; i < 20; ++i) {
     uint8_t *d = calloc(1, 100 * 1024);
-    kefo__producer_core_put(pc, "k", 1, NULL, 0, d, 100 * 1024, &idx[i], 0);
+    kefo__producer_core_put(pc, "k", 1, NULL, 0, d, 100 * 1024, &idx[i]);
+    kefo__producer_core_route(pc, 0);
     free(d);
   }
   sent = 0;
@@ -1115,39 +1174,36 @@ static void test_bad_arguments(void) {
   uint8_t *big = calloc(1, 1u << 20);
 
   memset(pk, 'k', sizeof(pk));
-  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, pk, 0, NULL, 0, big, 1, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, pk, 0, NULL, 0, big, 1, NULL),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, pk, 257, NULL, 0, big, 1, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo__producer_core_put(pc, pk, 257, NULL, 0, big, 1, NULL, 0),
+      kefo__producer_core_put(pc, pk, 256, NULL, 0, big, 1u << 20, NULL),
       KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(
-      kefo__producer_core_put(pc, pk, 256, NULL, 0, big, 1u << 20, NULL, 0),
-      KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(
-      kefo__producer_core_put(pc, "k", 1, "12x", 3, big, 1, NULL, 0),
-      KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, "12x", 3, big, 1, NULL),
+                  KEFO_ERR_INVALID_ARGUMENT);
   /* PutRecords' pattern: no leading zero, at most 39 digits; a long run of
      zeros (a valid number) would not fit the record's key length. */
   memset(big, '0', 70000);
   big[69999] = '1';
   CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, (const char *)big, 70000,
-                                          big, 1, NULL, 0),
+                                          big, 1, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
   memset(big, 0, 70000);
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, "012", 3, big, 1, NULL),
+                  KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(
-      kefo__producer_core_put(pc, "k", 1, "012", 3, big, 1, NULL, 0),
+      kefo__producer_core_put(pc, "k", 1, NULL, 0, big, (size_t)-1, NULL),
       KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(
-      kefo__producer_core_put(pc, "k", 1, NULL, 0, big, (size_t)-1, NULL, 0),
-      KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(
-      kefo__producer_core_put(pc, "k", 1, "0", 1, big, 1, &idx[1], 0), 0);
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, "0", 1, big, 1, &idx[1]),
+                  0);
   CU_ASSERT_EQUAL(kefo__producer_core_put(
                       pc, "k", 1, "340282366920938463463374607431768211456", 39,
-                      big, 1, NULL, 0),
+                      big, 1, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(kefo__producer_core_put(pc, pk, 256, NULL, 0, big,
-                                          (1u << 20) - 256, &idx[0], 0),
+                                          (1u << 20) - 256, &idx[0]),
                   0);
   /* The error that stops a producer reaches each record whole. */
   {
@@ -1161,7 +1217,7 @@ static void test_bad_arguments(void) {
   CU_ASSERT_EQUAL(S.fails[0], 1);
   CU_ASSERT_EQUAL(S.fail_code[0], KEFO_ERR_AWS);
   CU_ASSERT_STRING_EQUAL(S.fail_type, "ResourceNotFoundException");
-  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0, big, 1, NULL, 0),
+  CU_ASSERT_EQUAL(kefo__producer_core_put(pc, "k", 1, NULL, 0, big, 1, NULL),
                   KEFO_ERR_INVALID_STATE);
   {
     kefo_producer_settings bad = plain();
@@ -1198,8 +1254,8 @@ static int failmalloc_scenario(const kefo_mem *mem, void *arg) {
     char k[8];
     snprintf(k, sizeof(k), "k%d", i);
     if ((rv = kefo__producer_core_put(pc, k, strlen(k), NULL, 0,
-                                      (const uint8_t *)"data", 4, &idx[i],
-                                      0)) != 0) {
+                                      (const uint8_t *)"data", 4, &idx[i])) !=
+        0) {
       goto out;
     }
   }
@@ -1241,6 +1297,7 @@ int kefo_add_producer_core_suite(void) {
       !CU_add_test(s, "final error", test_final_error) ||
       !CU_add_test(s, "fail on error", test_fail_on_error) ||
       !CU_add_test(s, "ttl", test_ttl) ||
+      !CU_add_test(s, "stamped when routed", test_stamped_when_routed) ||
       !CU_add_test(s, "call failure", test_call_failure) ||
       !CU_add_test(s, "log", test_log) ||
       !CU_add_test(s, "ordered", test_ordered) ||
