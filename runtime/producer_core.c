@@ -267,7 +267,7 @@ int kefo__producer_core_set_shards(kefo_producer_core *pc,
                                    const kefo_producer_shard_info *shards,
                                    size_t n, int64_t now_ms) {
   pshard **map, *sh;
-  size_t i, nnew = 0;
+  size_t i;
 
   if (pc == NULL || shards == NULL || n == 0) {
     return KEFO_ERR_INVALID_ARGUMENT;
@@ -279,7 +279,6 @@ int kefo__producer_core_set_shards(kefo_producer_core *pc,
         kefo__hash_key_cmp(&shards[i].range.start, &shards[i].range.end) > 0) {
       return KEFO_ERR_INVALID_ARGUMENT;
     }
-    nnew += find_shard(pc, shards[i].shard_id) == NULL;
   }
   /* The map, then its starts (shard_for). */
   map = kefo__mem_calloc(pc->mem, n, sizeof(*map) + sizeof(kefo_hash_key));
