@@ -29,6 +29,29 @@ static int fail(rd *r, const uint8_t *at, const char *why) {
   return KEFO_ERR_BAD_RESPONSE;
 }
 
+/* Whether |n| bytes at |p| hold a 0, eight at a time: (w - 0x01..) & ~w
+   & 0x80.. is non-zero exactly when a byte of w is 0 (a borrow starts
+   only at a 0 byte). The strings of an answer are 20 to 56 bytes, and
+   memchr's call for each was 1.4% of a 1 KiB record's CPU (perf). */
+static inline int has_nul(const uint8_t *p, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  uint64_t w;
+  size_t i = 0;
+
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    if ((w - ones) & ~w & highs) {
+      return 1;
+    }
+  }
+  for (; i < n; i++) {
+    if (p[i] == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* The next item's head. One with its argument in its first byte, or in
    one byte after it (every head of an answer of 500 entries but the
    array's), is read here, as kefo__cbor_read_head reads it: that call
@@ -111,7 +134,7 @@ static int text(rd *r, const kefo_cbor_head *h, const uint8_t *at,
              0) {
     return fail(r, at, why);
   }
-  if (memchr(s->data + from, '\0', s->len - from) != NULL) {
+  if (has_nul(s->data + from, s->len - from)) {
     return fail(r, at, "a string holds a NUL byte");
   }
   s->data[s->len++] = '\0';

@@ -289,6 +289,59 @@ static void test_malformed(void) {
   refused("a1675265636f72647381bf61781cff", "reserved additional");
 }
 
+/* A NUL anywhere in a string is refused, at every length to 70 (the
+   eight-byte steps of the check and their tails) and every position, in
+   a definite string and in a chunked one; without it the string is
+   read whole. */
+static void test_nul_anywhere(void) {
+  kefo_records_parser p;
+  const kefo_put_answer_entry *e;
+  char want[72];
+  size_t len, at, n, checked = 0;
+  int chunked, nul;
+
+  kefo__records_parser_init(&p, NULL);
+  for (chunked = 0; chunked <= 1; chunked++) {
+    for (len = 1; len <= 70; len++) {
+      for (at = 0; at <= len; at++) {
+        kefo_buf c;
+        int rv;
+
+        nul = at < len; /* at == len: no NUL */
+        memset(want, 'a' + (int)(len % 26), len);
+        if (nul) {
+          want[at] = '\0';
+        }
+        kefo__buf_init(&c, NULL);
+        kefo__buf_append(&c, (const uint8_t *)"\xa1\x67Records\x81\xa1", 11);
+        kefo__cbor_append_text(&c, "ShardId", 7);
+        if (chunked && len > 1) {
+          kefo__buf_append_byte(&c, 0x7f);
+          kefo__cbor_append_text(&c, want, len / 2);
+          kefo__cbor_append_text(&c, want + len / 2, len - len / 2);
+          kefo__buf_append_byte(&c, 0xff);
+        } else {
+          kefo__cbor_append_text(&c, want, len);
+        }
+        rv = kefo__put_answer_parse_cbor(&p, c.data, c.len, 500, &e, &n);
+        if (nul) {
+          CU_ASSERT_EQUAL(rv, KEFO_ERR_BAD_RESPONSE);
+          CU_ASSERT(p.error && strstr(p.error, "NUL") != NULL);
+        } else {
+          want[len] = '\0';
+          CU_ASSERT_EQUAL_FATAL(rv, 0);
+          CU_ASSERT_EQUAL(n, 1);
+          CU_ASSERT_STRING_EQUAL(e[0].shard_id, want);
+        }
+        kefo__buf_free(&c);
+        checked++;
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(checked, 2 * (70 * 71 / 2 + 70));
+  kefo__records_parser_free(&p);
+}
+
 /* Entry values that are not text are skipped as absent, as in JSON. */
 static void test_types(void) {
   static const uint8_t in[] = {0xa1, 0x67, 'R',  'e',  'c', 'o', 'r', 'd', 's',
@@ -342,6 +395,7 @@ int kefo_add_put_answer_cbor_suite(void) {
 
   if (s == NULL || !CU_add_test(s, "against_json", test_against_json) ||
       !CU_add_test(s, "malformed", test_malformed) ||
+      !CU_add_test(s, "nul_anywhere", test_nul_anywhere) ||
       !CU_add_test(s, "types", test_types) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
