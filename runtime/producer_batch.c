@@ -26,6 +26,10 @@ static int may_send(const kefo_producer_core *pc, const pshard *sh,
 /* How many records ahead acknowledgements fetch (entry_done). */
 #define PREFETCH_AHEAD 8
 
+/* The smallest record an aggregate borrows rather than copies (see
+   take_entry). */
+#define LEND_MIN 512
+
 /* Moves the head record of |sh| into |e|, counting the attempt now,
    while the record is in cache: a pass over a call's records afterwards
    missed the cache on most of them (15% of the CPU of aggregated 100 B
@@ -95,8 +99,16 @@ static int take_entry(kefo_producer_core *pc, pshard *sh, pentry *e,
       if (e->recs.n == 0 && (with > agg_limit || with + pk0 > room)) {
         break; /* too large to aggregate: it goes alone */
       }
-      rv = kefo__kpl_aggregator_add(pc->agg, rec_pk(r), r->pk_len, rec_ehk(r),
-                                    r->ehk_len, rec_data(r), r->len);
+      /* A large record is lent: it stays in the arena until it is
+         acknowledged, and the aggregate is written into the call before
+         this pass ends, so its bytes go from the arena to the body in one
+         copy. A small one is copied: one memcpy of all the fields at the
+         finish beats one per record (bench_wire, "kpl aggregate, lent":
+         1 KiB records 1.09x faster lent, 100 B and 256 B 0.95x). */
+      rv = (r->len >= LEND_MIN ? kefo__kpl_aggregator_add_lent
+                               : kefo__kpl_aggregator_add)(
+          pc->agg, rec_pk(r), r->pk_len, rec_ehk(r), r->ehk_len, rec_data(r),
+          r->len);
       if (rv != 0) {
         untake(pc, sh, &e->recs);
         return rv;

@@ -1,7 +1,9 @@
 /*
  * KPL aggregation: key tables de-duplicated through open-addressing hash
  * tables, records encoded into their protobuf bytes as they are added, so
- * that finishing is writing the tables, one copy and one MD5. The format
+ * that finishing is writing the tables, one copy and one MD5; a lent
+ * record's data is copied once, at the finish, from where its owner keeps
+ * it. The format
  * is summarised in the vectors' SOURCES.md, section 3.
  */
 #include "shard/kpl_aggregate.h"
@@ -44,12 +46,23 @@ typedef struct kpl_table {
   size_t pb_len;
 } kpl_table;
 
+/* A lent record's data: it goes at |at| of |recs| when the aggregate is
+   finished, straight from where the caller keeps it. */
+typedef struct kpl_lent {
+  size_t at;
+  const uint8_t *data;
+  size_t len;
+} kpl_lent;
+
 struct kefo_kpl_aggregator {
   kefo_mem mem;
   kpl_table pk;
   kpl_table ehk;
-  /* The records' fields (field 3), encoded, in order. */
+  /* The records' fields (field 3), encoded, in order; a lent record's
+     without its data, which |lent| points to. */
   kefo_buf recs;
+  kpl_lent *lent;
+  size_t nlent, lent_cap;
   size_t count;
   /* Protobuf bytes: both tables and |recs|. Kept at most SIZE_MAX -
      KEFO_KPL_EMPTY_AGGREGATE_LEN, so the finished size always fits. */
@@ -336,6 +349,7 @@ void kefo__kpl_aggregator_del(kefo_kpl_aggregator *a) {
   table_free(&a->pk, &a->mem);
   table_free(&a->ehk, &a->mem);
   kefo__buf_free(&a->recs);
+  kefo__mem_free(&a->mem, a->lent);
   kefo__mem_free(&a->mem, a);
 }
 
@@ -346,6 +360,7 @@ void kefo__kpl_aggregator_reset(kefo_kpl_aggregator *a) {
   table_reset(&a->pk);
   table_reset(&a->ehk);
   kefo__buf_reset(&a->recs);
+  a->nlent = 0;
   a->count = 0;
   a->pb_len = 0;
 }
@@ -363,9 +378,11 @@ size_t kefo__kpl_aggregator_size_with(const kefo_kpl_aggregator *a,
   return pl.pb_len + KEFO_KPL_EMPTY_AGGREGATE_LEN;
 }
 
-/* Writes the record that kefo__kpl_aggregator_add made room for. */
+/* Writes the record that add() made room for: its data copied after its
+   field's head, or, when |lent|, noted to be written from where it is. */
 static void append_record(kefo_kpl_aggregator *a, const kpl_plan *pl,
-                          int has_ehk, const uint8_t *data, size_t data_len) {
+                          int has_ehk, const uint8_t *data, size_t data_len,
+                          int lent) {
   uint8_t *p = a->recs.data + a->recs.len;
 
   *p++ = KPL_TAG_AGG_RECORD;
@@ -379,41 +396,64 @@ static void append_record(kefo_kpl_aggregator *a, const kpl_plan *pl,
   }
   *p++ = KPL_TAG_REC_DATA;
   p = put_varint(p, data_len);
-  if (data_len > 0) {
-    memcpy(p, data, data_len);
+  if (lent) {
+    kpl_lent *l = &a->lent[a->nlent++];
+    l->at = (size_t)(p - a->recs.data);
+    l->data = data;
+    l->len = data_len;
+    a->recs.len += pl->field_len - data_len;
+  } else {
+    if (data_len > 0) {
+      memcpy(p, data, data_len);
+    }
+    a->recs.len += pl->field_len;
   }
-  a->recs.len += pl->field_len;
   a->pb_len = pl->pb_len;
   ++a->count;
 }
 
-int kefo__kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
-                             size_t pk_len, const char *ehk, size_t ehk_len,
-                             const uint8_t *data, size_t data_len) {
+/* Room for one more lent record in a->lent. */
+static int lent_reserve(kefo_kpl_aggregator *a) {
+  kpl_lent *n;
+  size_t cap;
+
+  if (a->nlent < a->lent_cap) {
+    return 0;
+  }
+  cap = a->lent_cap ? 2 * a->lent_cap : 64;
+  n = kefo__mem_realloc(&a->mem, a->lent, cap * sizeof(*n));
+  if (n == NULL) {
+    return -1;
+  }
+  a->lent = n;
+  a->lent_cap = cap;
+  return 0;
+}
+
+static int add(kefo_kpl_aggregator *a, const char *pk, size_t pk_len,
+               const char *ehk, size_t ehk_len, const uint8_t *data,
+               size_t data_len, int lent) {
   kefo_hash_key key;
   kpl_plan pl;
-  int rv;
 
   /* Every check before anything is allocated or changed. */
   if (a == NULL || pk == NULL || pk_len == 0 ||
       pk_len > KEFO_KPL_MAX_PARTITION_KEY_LEN ||
       (data == NULL && data_len > 0) ||
       (ehk != NULL && kefo__hash_key_parse(&key, ehk, ehk_len) != 0)) {
-    rv = KEFO_ERR_INVALID_ARGUMENT;
-    goto fail;
+    return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (a->count >= MAX_RECORDS ||
       record_plan(a, &pl, pk, pk_len, ehk, ehk_len, data_len) != 0) {
-    rv = KEFO_ERR_NOMEM;
-    goto fail;
+    return KEFO_ERR_NOMEM;
   }
   /* Room for everything first, so that a failure leaves the aggregate as
      it was (only with more capacity) and the writes below cannot fail. */
-  if (kefo__buf_reserve(&a->recs, pl.field_len) != 0 ||
+  if (kefo__buf_reserve(&a->recs, pl.field_len - (lent ? data_len : 0)) != 0 ||
+      (lent && lent_reserve(a) != 0) ||
       (pl.pk_new && table_reserve(&a->pk, &a->mem, pk_len) != 0) ||
       (pl.ehk_new && table_reserve(&a->ehk, &a->mem, ehk_len) != 0)) {
-    rv = KEFO_ERR_NOMEM;
-    goto fail;
+    return KEFO_ERR_NOMEM;
   }
 
   if (pl.pk_new) {
@@ -422,11 +462,21 @@ int kefo__kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
   if (pl.ehk_new) {
     table_add(&a->ehk, ehk, ehk_len, pl.ehk_hash, key_cost(ehk_len));
   }
-  append_record(a, &pl, ehk != NULL, data, data_len);
-  rv = 0;
+  append_record(a, &pl, ehk != NULL, data, data_len, lent);
+  return 0;
+}
 
-fail:
-  return rv;
+int kefo__kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
+                             size_t pk_len, const char *ehk, size_t ehk_len,
+                             const uint8_t *data, size_t data_len) {
+  return add(a, pk, pk_len, ehk, ehk_len, data, data_len, 0);
+}
+
+int kefo__kpl_aggregator_add_lent(kefo_kpl_aggregator *a, const char *pk,
+                                  size_t pk_len, const char *ehk,
+                                  size_t ehk_len, const uint8_t *data,
+                                  size_t data_len) {
+  return add(a, pk, pk_len, ehk, ehk_len, data, data_len, 1);
 }
 
 size_t kefo__kpl_aggregator_count(const kefo_kpl_aggregator *a) {
@@ -486,9 +536,25 @@ int kefo__kpl_aggregator_finish_undigested(kefo_kpl_aggregator *a,
      reads that order fastest. */
   p = write_table(pb, &a->pk, KPL_TAG_AGG_PARTITION_KEY);
   p = write_table(p, &a->ehk, KPL_TAG_AGG_EXPLICIT_HASH_KEY);
-  if (a->recs.len > 0) {
-    memcpy(p, a->recs.data, a->recs.len);
-    p += a->recs.len;
+  {
+    /* The fields, each lent record's data put in where it belongs. */
+    size_t from = 0, i;
+
+    for (i = 0; i < a->nlent; ++i) {
+      const kpl_lent *l = &a->lent[i];
+
+      memcpy(p, a->recs.data + from, l->at - from);
+      p += l->at - from;
+      if (l->len > 0) {
+        memcpy(p, l->data, l->len);
+        p += l->len;
+      }
+      from = l->at;
+    }
+    if (a->recs.len > from) {
+      memcpy(p, a->recs.data + from, a->recs.len - from);
+      p += a->recs.len - from;
+    }
   }
   if ((size_t)(p - pb) != a->pb_len) {
     /* The running sizes and the bytes disagree: a bug, never a bad

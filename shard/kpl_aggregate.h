@@ -74,6 +74,21 @@ int kefo__kpl_aggregator_add(kefo_kpl_aggregator *a, const char *pk,
                              size_t pk_len, const char *ehk, size_t ehk_len,
                              const uint8_t *data, size_t data_len);
 
+/*
+ * As kefo__kpl_aggregator_add, but |data| is not copied: it is read when
+ * the aggregate is finished, straight into the output, so it must stay
+ * as it is until then (or until a reset). The producer's records stay in
+ * its buffer until acknowledged; copying each into the aggregate first
+ * was a fourth copy of an aggregated record's bytes. The aggregate's
+ * bytes are the same as with kefo__kpl_aggregator_add.
+ *
+ * Returns as kefo__kpl_aggregator_add.
+ */
+int kefo__kpl_aggregator_add_lent(kefo_kpl_aggregator *a, const char *pk,
+                                  size_t pk_len, const char *ehk,
+                                  size_t ehk_len, const uint8_t *data,
+                                  size_t data_len);
+
 /* The number of user records added since creation or the last reset. */
 size_t kefo__kpl_aggregator_count(const kefo_kpl_aggregator *a);
 

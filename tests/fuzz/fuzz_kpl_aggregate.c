@@ -6,7 +6,8 @@
  * exactly the same records in order, the size foretold by size_with at
  * every step, refused records leaving no trace, each key once in its
  * table in first-use order, and a reset aggregator writing the same
- * bytes again.
+ * bytes again with every other record lent (kefo__kpl_aggregator_add_lent)
+ * instead of copied.
  *
  * Input, one record after another until the bytes run out:
  *   h            bits 0-1 partition key: 0 reuse (next byte picks which),
@@ -283,13 +284,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_tables(&st, out.data, out.len);
   }
 
-  /* Reset and again: the same bytes. */
+  /* Reset and again, every other record lent instead of copied: the
+     same bytes. */
   kefo__kpl_aggregator_reset(a);
   for (i = 0; i < st.n; ++i) {
     const frec *q = &st.recs[i];
 
-    if (kefo__kpl_aggregator_add(a, q->pk, q->pk_len, q->ehk, q->ehk_len,
-                                 q->data, q->data_len) != 0) {
+    if ((i % 2
+             ? kefo__kpl_aggregator_add_lent(a, q->pk, q->pk_len, q->ehk,
+                                             q->ehk_len, q->data, q->data_len)
+             : kefo__kpl_aggregator_add(a, q->pk, q->pk_len, q->ehk, q->ehk_len,
+                                        q->data, q->data_len)) != 0) {
       abort();
     }
   }
