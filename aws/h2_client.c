@@ -240,6 +240,10 @@ void kefo__h2_client_del(kefo_h2_client *c) {
   while (c->conns) {
     h2_conn *conn = c->conns;
     kefo__h2_connection_unlink(conn);
+    /* Dead: its output, with any lent body's bytes referred to, is
+       dropped before the streams go. */
+    conn->state = CONN_DEAD;
+    kefo__h2_connection_own_output(conn);
     /* No callbacks on deletion: free the streams quietly. */
     while (conn->streams) {
       h2_stream *s = conn->streams;

@@ -61,6 +61,12 @@ struct h2_stream {
   size_t body_len, body_off, body_sent;
   /* |body| is the caller's (kefo_http_request.body_lent), not a copy. */
   int body_lent;
+  /* A lent body's DATA goes to the connection's output by reference
+     (send_data_cb): |out_refs| pieces not yet written, in |ref_conn|'s
+     output. Before the body goes back to its owner (on_close, cancel)
+     they become copies (kefo__h2_connection_own_output). */
+  size_t out_refs;
+  h2_conn *ref_conn;
   uint32_t timeout_ms;
   struct event *timer;
   /* Response head, collected until END_HEADERS. */
@@ -98,6 +104,9 @@ struct h2_conn {
   uint8_t first[64];
   size_t nfirst;
   int preface_ok;
+  /* Its output was dropped (no memory to copy lent bytes out of it): the
+     next flush fails the connection instead of sending. */
+  int output_lost;
 };
 
 /* Connection failures per endpoint: new connections to an endpoint that
@@ -203,6 +212,15 @@ void kefo__h2_connection_schedule_flush(h2_conn *conn);
 /* Arms the write callback that sends more once the output buffer has
    drained to KEFO_H2_OUTPUT_LOW (send_cb held nghttp2 back). */
 void kefo__h2_connection_hold_output(h2_conn *conn);
+
+/*
+ * Makes |conn|'s output its own: every piece of a lent body still in it
+ * by reference is copied (a dead connection's output is dropped), so
+ * that the body may go back to its owner. Out of memory, the output is
+ * dropped and the connection fails at its next flush, from the loop:
+ * never under the caller's feet.
+ */
+void kefo__h2_connection_own_output(h2_conn *conn);
 /* Holds the peer's first bytes to an HTTP/2 server's SETTINGS frame.
    Returns 0, or -1 when the connection failed. */
 int kefo__h2_connection_check_preface(h2_conn *conn, const uint8_t *data,

@@ -6,6 +6,7 @@
 #include "aws/h2_client_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +98,9 @@ void kefo__h2_connection_fail(h2_conn *conn, int error, const char *message,
   conn->state = CONN_DEAD;
   if (conn->bev) {
     bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+    /* Never written now: dropped before the streams end, so that no
+       lent body is referred to once its owner has it back. */
+    kefo__h2_connection_own_output(conn);
   }
   if (conn->read_ev) {
     event_del(conn->read_ev);
@@ -126,6 +130,13 @@ static void conn_flush(h2_conn *conn) {
   int rv;
 
   if (conn->state == CONN_DEAD || conn->session == NULL) {
+    return;
+  }
+  if (conn->output_lost) {
+    kefo__h2_connection_fail(conn, KEFO_ERR_NOMEM,
+                             "out of memory copying a request body out of "
+                             "the connection's output",
+                             1);
     return;
   }
   rv = nghttp2_session_send(conn->session);
@@ -171,6 +182,69 @@ void kefo__h2_connection_hold_output(h2_conn *conn) {
   /* Armed only while held back: a write callback pending when the loop
      is freed would keep the bufferevent alive (leaked). */
   bufferevent_setcb(conn->bev, read_cb, write_cb, event_cb, conn);
+}
+
+/* The output's bytes, owned: freed with the chain that refers to them. */
+typedef struct owned_output {
+  const kefo_mem *mem;
+  uint8_t bytes[];
+} owned_output;
+
+static void owned_output_free(const void *data, size_t len, void *extra) {
+  owned_output *o = extra;
+
+  (void)data;
+  (void)len;
+  kefo__mem_free(o->mem, o);
+}
+
+/* Takes |len| bytes off the front of |out| (copied into |to| unless
+   NULL). A socket bufferevent keeps its output's front frozen, drained
+   only by its own writes: thawed for this one step. */
+static int take_front(struct evbuffer *out, void *to, size_t len) {
+  int rv = to ? (evbuffer_remove(out, to, len) == (int)len ? 0 : -1)
+              : evbuffer_drain(out, len);
+
+  if (rv != 0 && evbuffer_get_length(out) > 0) {
+    evbuffer_unfreeze(out, 1);
+    rv = to ? (evbuffer_remove(out, to, len) == (int)len ? 0 : -1)
+            : evbuffer_drain(out, len);
+    evbuffer_freeze(out, 1);
+  }
+  return rv;
+}
+
+void kefo__h2_connection_own_output(h2_conn *conn) {
+  struct evbuffer *out;
+  owned_output *o = NULL;
+  size_t len;
+
+  if (conn->bev == NULL) {
+    return;
+  }
+  out = bufferevent_get_output(conn->bev);
+  len = evbuffer_get_length(out);
+  if (len == 0) {
+    return;
+  }
+  /* The bytes moved into one block of kefo's own (the references'
+     chains are freed, which tells their streams: h2_session.c
+     body_ref_done) and put back by reference to it: one copy, and no
+     allocation by libevent that would log its failure. */
+  if (conn->state != CONN_DEAD && !conn->output_lost && len <= INT_MAX &&
+      (o = kefo__mem_malloc(conn->client->mem, sizeof(*o) + len)) != NULL) {
+    o->mem = conn->client->mem;
+    if (take_front(out, o->bytes, len) == 0 &&
+        evbuffer_add_reference(out, o->bytes, len, owned_output_free, o) == 0) {
+      return;
+    }
+    kefo__mem_free(conn->client->mem, o);
+  }
+  (void)take_front(out, NULL, evbuffer_get_length(out));
+  if (conn->state != CONN_DEAD) {
+    conn->output_lost = 1;
+    kefo__h2_connection_schedule_flush(conn);
+  }
 }
 
 void kefo__h2_connection_schedule_flush(h2_conn *conn) {

@@ -39,11 +39,24 @@ static ssize_t send_cb(nghttp2_session *session, const uint8_t *data,
   return (ssize_t)len;
 }
 
+/* A lent body's piece has been written (or dropped): its chain is
+   freed. */
+static void body_ref_done(const void *data, size_t len, void *extra) {
+  h2_stream *s = extra;
+
+  (void)data;
+  (void)len;
+  --s->out_refs;
+}
+
 /*
  * A DATA frame of a request body (body_read_cb asks for this): its 9-byte
  * header, then its bytes straight from the body into the connection's
  * output. nghttp2 otherwise copies them into its frame buffer and
- * send_cb copies them again (a PutRecords body of 5 MiB, twice).
+ * send_cb copies them again (a PutRecords body of 5 MiB, twice). A lent
+ * body is not copied at all: the output refers to it until the bytes are
+ * written, and the stream counts the pieces so that they are copied out
+ * before the body goes back to its owner (h2_stream.c give_back_body).
  */
 static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame,
                         const uint8_t *framehd, size_t length,
@@ -65,9 +78,19 @@ static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame,
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (length > s->body_len - s->body_sent ||
-      bufferevent_write(conn->bev, framehd, 9) != 0 ||
-      (length > 0 &&
-       bufferevent_write(conn->bev, s->body + s->body_sent, length) != 0)) {
+      bufferevent_write(conn->bev, framehd, 9) != 0) {
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  if (length > 0 && s->body_lent) {
+    if (evbuffer_add_reference(bufferevent_get_output(conn->bev),
+                               s->body + s->body_sent, length, body_ref_done,
+                               s) != 0) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    ++s->out_refs;
+    s->ref_conn = conn;
+  } else if (length > 0 && bufferevent_write(conn->bev, s->body + s->body_sent,
+                                             length) != 0) {
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   s->body_sent += length;
