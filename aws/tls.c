@@ -96,6 +96,10 @@ SSL *kefo__tls_new_ssl(SSL_CTX *ctx, const char *host) {
   if (ssl == NULL) {
     return NULL;
   }
+  /* A write that must be retried may find its bytes moved: the HTTP/2
+     client copies a lent body's bytes out of the output before the body
+     goes back to its owner (h2_connection.c own_output). */
+  SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (is_ip_address(host)) {
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
     if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1) {

@@ -36,6 +36,7 @@ typedef struct call {
   size_t unconsumed;
   kefo_http_stream *stream;
   char body[4096];
+  uint64_t sum; /* of every byte received, each times its position + 1 */
   kefo_es_decoder *dec; /* feed the body to an event-stream decoder */
   int cancel_after_response;
 } call;
@@ -58,6 +59,12 @@ static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
 
   if (c->bytes + len < sizeof(c->body)) {
     memcpy(c->body + c->bytes, data, len);
+  }
+  {
+    size_t i;
+    for (i = 0; i < len; ++i) {
+      c->sum += (uint64_t)data[i] * (c->bytes + i + 1);
+    }
   }
   c->bytes += len;
   ++c->chunks;
@@ -536,7 +543,39 @@ static void tls_case(const char *ca, int port, int want, const char *needle) {
          a.error ? kefo_strerror(a.error) : "ok", a.message);
   CU_ASSERT_EQUAL(a.error, want);
   if (want == 0) {
+    /* A lent body of 8 MiB: its DATA goes to the TLS bufferevent's
+       output by reference, and comes back whole. */
+    const size_t n = 8u << 20;
+    uint8_t *big = malloc(n);
+    kefo_http_request r;
+    uint64_t sum = 0;
+    size_t i;
+
     CU_ASSERT_EQUAL(a.bytes, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    for (i = 0; i < n; ++i) {
+      big[i] = (uint8_t)(i * 7 % 251);
+      sum += (uint64_t)big[i] * (i + 1);
+    }
+    memset(&a, 0, sizeof(a));
+    a.consume = 1;
+    memset(&r, 0, sizeof(r));
+    r.endpoint = &ep;
+    r.version = KEFO_HTTP_2;
+    r.method = "POST";
+    r.path = "/echo";
+    r.body = big;
+    r.body_len = n;
+    r.body_lent = 1;
+    CU_ASSERT_EQUAL(kefo__h2_client_request(cl, &r, &callbacks, &a, &a.stream),
+                    0);
+    run_until(&a.closed, 20000);
+    printf("h2 tls: a lent body of %zu bytes echoed: %zu bytes, %s\n", n,
+           a.bytes, a.sum == sum ? "the same" : "DIFFERENT");
+    CU_ASSERT_EQUAL(a.error, 0);
+    CU_ASSERT_EQUAL(a.bytes, n);
+    CU_ASSERT(a.sum == sum);
+    free(big);
   } else {
     CU_ASSERT_PTR_NOT_NULL(strstr(a.message, needle));
   }
