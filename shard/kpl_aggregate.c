@@ -3,8 +3,7 @@
  * tables, records encoded into their protobuf bytes as they are added, so
  * that finishing is writing the tables, one copy and one MD5; a lent
  * record's data is copied once, at the finish, from where its owner keeps
- * it. The format
- * is summarised in the vectors' SOURCES.md, section 3.
+ * it. The format is summarised in the vectors' SOURCES.md, section 3.
  */
 #include "shard/kpl_aggregate.h"
 #include "shard/kpl_format.h"
@@ -421,6 +420,9 @@ static int lent_reserve(kefo_kpl_aggregator *a) {
     return 0;
   }
   cap = a->lent_cap ? 2 * a->lent_cap : 64;
+  if (cap > SIZE_MAX / sizeof(*n)) {
+    return -1; /* a 32-bit size_t, and hundreds of millions of records */
+  }
   n = kefo__mem_realloc(&a->mem, a->lent, cap * sizeof(*n));
   if (n == NULL) {
     return -1;

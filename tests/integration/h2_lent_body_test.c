@@ -137,15 +137,17 @@ static void *peer_main(void *arg) {
   /* :status 200, the static table's 8th entry. */
   const uint8_t status_200[1] = {0x88};
   const uint8_t no_error[4] = {0, 0, 0, 0};
+  ssize_t n;
 
   p->fd = accept(p->lfd, NULL, NULL);
   if (p->fd < 0) {
     return NULL;
   }
-  if (read(p->fd, buf, sizeof(buf)) <= 0) {
+  n = read(p->fd, buf, sizeof(buf));
+  if (n <= 0) {
     return NULL;
   }
-  p->read_total += sizeof(buf);
+  p->read_total += (size_t)n;
   put_frame(p->fd, 6, 4, 0, 0, settings);
   put_frame(p->fd, 0, 4, 1, 0, NULL); /* the client's SETTINGS, acked */
   put_frame(p->fd, 4, 8, 0, 0, window);

@@ -79,11 +79,6 @@ static uint8_t *b64_decode(const char *s, size_t *outlen) {
   return out;
 }
 
-/*
- * Adds |n| records to |a|, checking before each that size_with predicts
- * the size after it, and that size and count follow. Returns the number
- * added (|n| unless an add failed).
- */
 /* How add_all and the failing-allocator scenario add: 0 every record
    copied (kefo__kpl_aggregator_add), 1 every record lent
    (kefo__kpl_aggregator_add_lent), 2 lent and copied in turn. The bytes
@@ -99,6 +94,11 @@ static int add_one(kefo_kpl_aggregator *a, const test_rec *r, size_t i) {
                                   r->data, r->data_len);
 }
 
+/*
+ * Adds |n| records to |a|, checking before each that size_with predicts
+ * the size after it, and that size and count follow. Returns the number
+ * added (|n| unless an add failed).
+ */
 static size_t add_all(kefo_kpl_aggregator *a, const test_rec *recs, size_t n) {
   size_t i, want, before = kefo__kpl_aggregator_count(a);
   int rv;
