@@ -17,7 +17,11 @@
  *   its TTL, and a flush still ends;
  * - backpressure against a server that answers slowly: put returns
  *   KEFO_ERR_WOULD_BLOCK, on_writable follows, and RSS stays within the
- *   configured buffer plus a fixed overhead.
+ *   configured buffer plus a fixed overhead;
+ * - over TLS (PRODUCER_CASES=tls, against a mock behind a test CA, as
+ *   Kinesis is only reached with TLS): the round trip, the faults above,
+ *   and a stop at once with calls in flight, whose bodies the TLS
+ *   output still holds by reference.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +36,7 @@
 #include <kefo/kefo.h>
 
 #include "aws/aws_client.h"
+#include "aws/http.h"
 #include "tests/support/aws_test_util.h"
 #include "tests/support/kl_calls.h"
 
@@ -47,6 +52,9 @@ static int stream_no;
 /* Against kinesis-local (KINESIS_PORT set) rather than the mock: the
    round trips only, on an independently written server. */
 static int kl;
+/* Set (the test CA's file) when the mock speaks TLS: producers and
+   readers trust it through aws.ca.file. */
+static const char *ca_file;
 
 /* ---- calls to the mock ------------------------------------------------- */
 
@@ -274,6 +282,9 @@ static kefo_config *producer_config_mem(const char *endpoint,
   kefo_config_set(cfg, "sink.flush-buffer.timeout", "50ms");
   kefo_config_set(cfg, "retry-strategy.delay.min", "20ms");
   kefo_config_set(cfg, "retry-strategy.delay.max", "200ms");
+  if (ca_file) {
+    kefo_config_set(cfg, "aws.ca.file", ca_file);
+  }
   for (; kv && kv[0]; kv += 2) {
     if (kefo_config_set2(cfg, kv[0], kv[1], err, sizeof(err)) != 0) {
       printf("config: %s\n", err);
@@ -422,6 +433,9 @@ static void read_back(const char *stream, reader *rd, int want_all) {
   kefo_config_new(&cfg);
   CU_ASSERT_EQUAL_FATAL(
       kefo_test_consumer_config(cfg, url, stream, "EFO", name), 0);
+  if (ca_file) {
+    CU_ASSERT_EQUAL(kefo_config_set(cfg, "aws.ca.file", ca_file), 0);
+  }
   kefo_consumer_callbacks_new(&cbs);
   kefo_consumer_callbacks_set_on_records(cbs, on_records);
   CU_ASSERT_EQUAL_FATAL(kefo_consumer_new2(&c, cfg, cbs, rd, base), 0);
@@ -852,6 +866,68 @@ static void test_reshard(void) {
   CU_ASSERT_EQUAL(check_acks(), N);
 }
 
+/* A stop at once while calls are in flight (over TLS, their bodies'
+   pieces still in the connection's output by reference): every record is
+   reported once, acknowledged or cancelled; the acknowledged ones are in
+   the stream with their data; a cancelled one may be there too (its call
+   may have reached the server), and nothing else is. */
+static void test_stop_at_once(void) {
+  /* No rate limit to hold the calls back (ten times a shard's). */
+  const char *kv[] = {"sink.aggregation.enabled", "false", "sink.rate-limit",
+                      "1000", NULL};
+  char stream[32];
+  kefo_put_stats st;
+  reader rd;
+  run rn;
+  size_t i, acked = 0, cancelled = 0, cancelled_read = 0, acked_read = 0;
+
+  memset(&rn, 0, sizeof(rn));
+  new_stream(stream, sizeof(stream), 4);
+  make_records(MAXN, 0);
+  producer(url, stream, kv, &rn);
+  /* Records of 8 to 16 KiB, so that the calls are large and some of
+     their bytes still wait in the connection's output. */
+  for (i = 0; i < N; ++i) {
+    uint32_t s = (uint32_t)i * 7919u + 1;
+    R[i].len = 8192 + rng(&s) % 8192;
+  }
+  put_upto(&rn, N / 4);
+  kefo_producer_stats(rn.p, &st);
+  printf("  at the stop: %llu calls in flight carrying %llu records, "
+         "%llu acknowledged\n",
+         (unsigned long long)st.in_flight_calls,
+         (unsigned long long)st.in_flight_records,
+         (unsigned long long)st.acknowledged);
+  CU_ASSERT(st.in_flight_calls > 0);
+  CU_ASSERT_EQUAL(kefo_producer_stop(rn.p, 0), 0);
+  kefo_test_run_until(base, &rn.stopped, 30000);
+  CU_ASSERT(rn.stopped);
+  N = rn.put; /* the records never put are not looked for */
+  for (i = 0; i < N; ++i) {
+    CU_ASSERT_EQUAL(R[i].acks + R[i].fails, 1);
+    acked += R[i].acks == 1;
+    cancelled += R[i].fails == 1;
+  }
+  CU_ASSERT(cancelled > 0);
+  CU_ASSERT_EQUAL(rn.fail_code, KEFO_ERR_CANCELLED);
+  kefo_producer_del(rn.p);
+  read_target = acked;
+  read_back(stream, &rd, 0);
+  read_target = 0;
+  for (i = 0; i < N; ++i) {
+    acked_read += R[i].acks == 1 && R[i].reads > 0;
+    cancelled_read += R[i].fails == 1 && R[i].reads > 0;
+  }
+  printf("  %zu acknowledged, all %zu read back; %zu cancelled, %zu of "
+         "them in the stream all the same\n",
+         acked, acked_read, cancelled, cancelled_read);
+  CU_ASSERT_EQUAL(acked_read, acked);
+  CU_ASSERT_EQUAL(rd.bad_data, 0);
+  CU_ASSERT_EQUAL(rd.bad_keys, 0);
+  CU_ASSERT_EQUAL(rd.strangers, 0);
+  CU_ASSERT_EQUAL(rd.dups, 0);
+}
+
 static void test_ttl(void) {
   const char *kv[] = {"sink.record.ttl", "1s", NULL};
   char stream[32];
@@ -1004,6 +1080,7 @@ static int main_kl(const char *port) {
 int main(void) {
   const char *port = getenv("MOCK_PORT"), *slow = getenv("MOCK_SLOW_PORT");
   const char *cases;
+  kefo_http_client_options http_opts;
   CU_pSuite s;
   int failed;
 
@@ -1019,14 +1096,26 @@ int main(void) {
                     "be set\n");
     return 2;
   }
-  snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
+  cases = getenv("PRODUCER_CASES");
+  if (cases != NULL && strcmp(cases, "tls") == 0) {
+    /* MOCK_PORT is then the TLS mock's, behind the CA in MOCK_CA. */
+    ca_file = getenv("MOCK_CA");
+    if (ca_file == NULL) {
+      fprintf(stderr, "PRODUCER_CASES=tls needs MOCK_CA\n");
+      return 2;
+    }
+    kefo__http_client_options_init(&http_opts);
+    http_opts.ca_file = ca_file;
+  }
+  snprintf(url, sizeof(url), "%s://127.0.0.1:%s", ca_file ? "https" : "http",
+           port);
   snprintf(slow_url, sizeof(slow_url), "http://127.0.0.1:%s", slow);
   base = event_base_new();
   scratch = malloc(128 * 1024);
   kefo__aws_service_kinesis(&svc, url, "us-east-1");
   ctl_svc = svc;
   ctl_svc.target_prefix = "KefoMock";
-  if (kefo__http_client_new(&http, base, NULL) != 0 ||
+  if (kefo__http_client_new(&http, base, ca_file ? &http_opts : NULL) != 0 ||
       kefo__aws_client_new(&aws, base, http, kefo_test_credentials(), NULL,
                            NULL) != 0) {
     return 1;
@@ -1036,8 +1125,14 @@ int main(void) {
   /* PRODUCER_CASES=backpressure runs that case alone: the script runs it
      apart, with ASan's quarantine off, so that RSS measures kefo's
      memory rather than freed blocks ASan holds back. */
-  cases = getenv("PRODUCER_CASES");
-  if (cases != NULL && strcmp(cases, "allocation") == 0) {
+  if (ca_file) {
+    CU_add_test(s, "round trip over TLS, plain", test_plain);
+    CU_add_test(s, "10% throttled, 5xx, dropped connections over TLS",
+                test_faults);
+    CU_add_test(s, "ordering mode under faults over TLS", test_ordered_faults);
+    CU_add_test(s, "stop at once with calls in flight over TLS",
+                test_stop_at_once);
+  } else if (cases != NULL && strcmp(cases, "allocation") == 0) {
     /* PRODUCER_CASES=allocation: that case alone, to run it again and
        again (PRODUCER_SEED sets its failures' seed, PRODUCER_ONE_IN how
        rare they are). */
@@ -1056,8 +1151,9 @@ int main(void) {
                 test_ordered_plain_faults);
     CU_add_test(s, "reshard while writing", test_reshard);
     CU_add_test(s, "TTL", test_ttl);
+    CU_add_test(s, "stop at once with calls in flight", test_stop_at_once);
   }
-  if (cases == NULL || strcmp(cases, "backpressure") == 0) {
+  if (!ca_file && (cases == NULL || strcmp(cases, "backpressure") == 0)) {
     CU_add_test(s, "backpressure", test_backpressure);
   }
   CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -3,8 +3,11 @@
 # an error naming it within its retry budget, one that accepts and never
 # answers fails within its call deadline, and against either a second
 # SIGINT ends it at once, whatever it waits for (a reconnect, a backoff,
-# an answer). No emulator: a free port, and a node listener that never
-# writes (started here, always killed).
+# an answer); one whose TLS certificate no trusted CA signed, or that
+# does not speak TLS, fails at once naming why, and the same server
+# trusted through aws.ca.file takes the records. No emulator: a free
+# port, a node listener that never writes, and the project's mock server
+# behind a throwaway CA (started here, always killed).
 put=${KEFO_PUT:-./tools/kefo-put}
 source "$(dirname "$0")/../support/harness/test_setup.sh"
 set +e
@@ -114,6 +117,55 @@ else
   # The call deadline (30 s, retries included) ends it alone too; without
   # it each attempt would wait 30 s for the response head.
   alone "silent server" "$silent" 45
+fi
+
+# tls NAME URL LIMIT PATTERN [ARGS...]: kefo-put of 100 records exits 1
+# within LIMIT seconds (a certificate is not retried into the 30 s
+# budget), its error naming the endpoint and matching PATTERN.
+tls() {
+  local name=$1 url=$2 limit=$3 pattern=$4 rc t0 t1 took
+  shift 4
+  t0=$(date +%s.%N)
+  timeout -s KILL 60 "$put" --stream s --endpoint "$url" --count 100 "$@" \
+    2>"$tmp/tls.err"
+  rc=$?
+  t1=$(date +%s.%N)
+  took=$(seconds "$t0" "$t1")
+  if [ "$rc" = 1 ] && grep -q "${url#https://}" "$tmp/tls.err" &&
+     grep -Eq "$pattern" "$tmp/tls.err" &&
+     awk -v t="$took" -v l="$limit" 'BEGIN { exit !(t < l) }'; then
+    ok "$name: exit 1 in $took s:" "$(grep -Em1 "$pattern" "$tmp/tls.err")"
+  else
+    ko "$name: exit $rc after $took s (want 1 within $limit s, naming" \
+      "$pattern)" "$tmp/tls.err"
+  fi
+}
+
+source "$here/harness/mock.sh"
+"$here/harness/make_test_ca.sh" "$tmp/ca" >/dev/null
+kefo_start_mock --secret "$AWS_SECRET_ACCESS_KEY" \
+  --tls "$tmp/ca/server.pem" "$tmp/ca/server.key" --preload "s:4:0:0"
+tls_port=$KEFO_MOCK_PORT
+kefo_start_mock --secret "$AWS_SECRET_ACCESS_KEY"
+plain_port=$KEFO_MOCK_PORT
+# (d) A certificate signed by a CA kefo does not trust (the system's
+# store and no aws.ca.file), then by another CA than the one given.
+tls "TLS, certificate of an unknown CA" "https://127.0.0.1:$tls_port" 10 \
+  "certificate verify failed"
+tls "TLS, certificate of another CA than aws.ca.file" \
+  "https://127.0.0.1:$tls_port" 10 "certificate verify failed" \
+  --set "aws.ca.file=$tmp/ca/other-ca.pem"
+# (e) TLS asked of a server that speaks plain HTTP/2.
+tls "TLS to a plain-text server" "https://127.0.0.1:$plain_port" 10 \
+  "TLS with 127\.0\.0\.1:$plain_port failed"
+# (f) The same server trusted: the records are written.
+"$put" --stream s --endpoint "https://127.0.0.1:$tls_port" --count 1000 \
+  --set "aws.ca.file=$tmp/ca/ca.pem" 2>"$tmp/trusted.err"
+rc=$?
+if [ "$rc" = 0 ] && grep -q "1000 written" "$tmp/trusted.err"; then
+  ok "TLS with aws.ca.file naming the CA: $(tail -n 1 "$tmp/trusted.err")"
+else
+  ko "TLS with aws.ca.file naming the CA: exit $rc" "$tmp/trusted.err"
 fi
 
 # The documentation says so.
