@@ -74,7 +74,7 @@ else
   ldd "$prefix/bin/kefo-reader"
 fi
 built=0
-for ex in read_stream self_managed own_loop checkpoint_after_work; do
+for ex in read_stream self_managed own_loop checkpoint_after_work write_stream; do
   if cc $cflags -o "$tmp/$ex" "$KEFO_SRCDIR/examples/$ex.c" $shared_libs \
        2>"$tmp/$ex.cc" &&
      cc $cflags -o "$tmp/$ex-static" "$KEFO_SRCDIR/examples/$ex.c" $static_libs \
@@ -87,9 +87,9 @@ for ex in read_stream self_managed own_loop checkpoint_after_work; do
 done
 ldd "$tmp/read_stream-static" >"$tmp/ldd.static" 2>&1
 ldd "$tmp/read_stream" >"$tmp/ldd.shared" 2>&1
-if [ $built = 4 ] && ! grep -q libkefo "$tmp/ldd.static" &&
+if [ $built = 5 ] && ! grep -q libkefo "$tmp/ldd.static" &&
    grep -q "$libdir/libkefo.so" "$tmp/ldd.shared"; then
-  ok "4 examples built shared ($shared_libs) and static (libkefo.a, $(ldd "$tmp/read_stream-static" | grep -c '=>') shared dependencies, none kefo)"
+  ok "5 examples built shared ($shared_libs) and static (libkefo.a, $(ldd "$tmp/read_stream-static" | grep -c '=>') shared dependencies, none kefo)"
 else
   bad "the static build links libkefo.so, or the shared one does not"
   ldd "$tmp/read_stream-static" "$tmp/read_stream"
@@ -185,6 +185,52 @@ if [ "$runs" = " 20/exit 0 20/exit 0 10/exit 0" ] && [ "$n" = 50 ] &&
 else
   bad "checkpoint_after_work x3:$runs, $n lines, $(distinct "$tmp/cw.all") distinct"
   tail -n 3 "$tmp/cw.err"
+fi
+
+# write_stream: the producer on the application's loop, a buffer of 64
+# records (so put says would-block), a checkpoint every 100 records, each
+# reported only once every record before it is done; then read back by
+# read_stream: the same records, where the producer said they went.
+kl CreateStream '{"StreamName":"wr","ShardCount":2}' >/dev/null
+kl CreateStream '{"StreamName":"wr2","ShardCount":1}' >/dev/null
+sleep 0.5
+timeout 60 "$tmp/write_stream" wr 500 100 >"$tmp/ws.out" 2>"$tmp/ws.err"
+rc=$?
+n=$(wc -l <"$tmp/ws.out")
+# "checkpoint K: the first N records done (A acknowledged, F failed so far)"
+cps=$(awk '/^checkpoint/ { gsub(/[(),]/, ""); n++
+  if ($5 + 0 != 100 * n || $8 + $10 < $5) bad = 1 }
+  END { print bad ? "bad" : n + 0 }' "$tmp/ws.err")
+wb=$(sed -n 's/.*would-block \([0-9]*\) times$/\1/p' "$tmp/ws.err")
+if [ $rc = 0 ] && [ "$n" = 500 ] && [ "$(sort -u "$tmp/ws.out" | wc -l)" = 500 ] &&
+   [ "$cps" = 5 ] && [ "${wb:-0}" -gt 0 ]; then
+  ok "write_stream: 500 records acknowledged, exit 0, 5 checkpoints each after every record before it, would-block $wb times"
+else
+  bad "write_stream: exit $rc, $n acknowledged, checkpoints '$cps', would-block '${wb:-}'"
+  tail -n 8 "$tmp/ws.err"
+fi
+"$tmp/read_stream" wr >"$tmp/wr.out" 2>"$tmp/wr.err" &
+pid=$!
+for i in $(seq 300); do
+  [ "$(wc -l <"$tmp/wr.out")" -ge 500 ] && break
+  sleep 0.1
+done
+kill -INT $pid
+wait $pid
+if sort "$tmp/ws.out" | diff -q - <(sort "$tmp/wr.out") >/dev/null; then
+  ok "write_stream read back by read_stream: the same $(wc -l <"$tmp/wr.out") records, shards and sequence numbers"
+else
+  bad "write_stream's acknowledgements and read_stream's records differ:"
+  sort "$tmp/ws.out" | diff - <(sort "$tmp/wr.out") | head -n 10
+fi
+timeout 60 "$tmp/write_stream-static" wr2 200 50 >"$tmp/ws2.out" 2>"$tmp/ws2.err"
+rc=$?
+if [ $rc = 0 ] && [ "$(wc -l <"$tmp/ws2.out")" = 200 ] &&
+   [ "$(grep -c '^checkpoint' "$tmp/ws2.err")" = 4 ]; then
+  ok "write_stream-static: 200 records acknowledged, 4 checkpoints, exit 0"
+else
+  bad "write_stream-static: exit $rc, $(wc -l <"$tmp/ws2.out") acknowledged"
+  tail -n 5 "$tmp/ws2.err"
 fi
 
 echo "install_test: $pass passed, $fail failed"
