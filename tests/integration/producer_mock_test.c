@@ -868,9 +868,10 @@ static void test_reshard(void) {
 
 /* A stop at once while calls are in flight (over TLS, their bodies'
    pieces still in the connection's output by reference): every record is
-   reported once, acknowledged or cancelled; the acknowledged ones are in
-   the stream with their data; a cancelled one may be there too (its call
-   may have reached the server), and nothing else is. */
+   reported once, acknowledged or cancelled; a flush pending is called;
+   the acknowledged records are in the stream with their data; a
+   cancelled one may be there too (its call may have reached the server),
+   and nothing else is. */
 static void test_stop_at_once(void) {
   /* No rate limit to hold the calls back (ten times a shard's). */
   const char *kv[] = {"sink.aggregation.enabled", "false", "sink.rate-limit",
@@ -899,9 +900,13 @@ static void test_stop_at_once(void) {
          (unsigned long long)st.in_flight_records,
          (unsigned long long)st.acknowledged);
   CU_ASSERT(st.in_flight_calls > 0);
+  /* A flush asked for just before: the stop ends it too (every record
+     before it is then failed), rather than leaving it waiting. */
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed, &rn), 0);
   CU_ASSERT_EQUAL(kefo_producer_stop(rn.p, 0), 0);
   kefo_test_run_until(base, &rn.stopped, 30000);
   CU_ASSERT(rn.stopped);
+  CU_ASSERT(rn.flushed);
   N = rn.put; /* the records never put are not looked for */
   for (i = 0; i < N; ++i) {
     CU_ASSERT_EQUAL(R[i].acks + R[i].fails, 1);
