@@ -112,18 +112,25 @@ consumers() {
     json 'JSON.parse(s).Consumers.map(c=>c.ConsumerName).join(" ")'
 }
 distinct() { awk '{ print $1, $2 }' "$@" | sort -u | wc -l; }
-
-# read_stream: kefo's own loop, stopped by SIGINT, consumer deregistered.
-for v in read_stream read_stream-static; do
-  "$tmp/$v" ex >"$tmp/rs.out" 2>"$tmp/rs.err" &
+# read_until PROGRAM STREAM OUT LINES TENTHS: PROGRAM (a read_stream
+# build) until OUT has LINES lines or TENTHS tenths of a second pass, then
+# SIGINT; its exit status in $rc.
+read_until() {
+  local pid i
+  "$tmp/$1" "$2" >"$3" 2>"${3%.out}.err" &
   pid=$!
-  for i in $(seq 200); do
-    [ "$(wc -l <"$tmp/rs.out")" -ge 50 ] && break
+  for i in $(seq "$5"); do
+    [ "$(wc -l <"$3")" -ge "$4" ] && break
     sleep 0.1
   done
   kill -INT $pid
   wait $pid
   rc=$?
+}
+
+# read_stream: kefo's own loop, stopped by SIGINT, consumer deregistered.
+for v in read_stream read_stream-static; do
+  read_until "$v" ex "$tmp/rs.out" 50 200
   n=$(wc -l <"$tmp/rs.out")
   left=$(consumers)
   if [ $rc = 0 ] && [ "$n" = 50 ] && [ "$(distinct "$tmp/rs.out")" = 50 ] &&
@@ -209,15 +216,8 @@ else
   bad "write_stream: exit $rc, $n acknowledged, checkpoints '$cps', would-block '${wb:-}'"
   tail -n 8 "$tmp/ws.err"
 fi
-"$tmp/read_stream" wr >"$tmp/wr.out" 2>"$tmp/wr.err" &
-pid=$!
-for i in $(seq 300); do
-  [ "$(wc -l <"$tmp/wr.out")" -ge 500 ] && break
-  sleep 0.1
-done
-kill -INT $pid
-wait $pid
-if sort "$tmp/ws.out" | diff -q - <(sort "$tmp/wr.out") >/dev/null; then
+read_until read_stream wr "$tmp/wr.out" 500 300
+if [ $rc = 0 ] && sort "$tmp/ws.out" | diff -q - <(sort "$tmp/wr.out") >/dev/null; then
   ok "write_stream read back by read_stream: the same $(wc -l <"$tmp/wr.out") records, shards and sequence numbers"
 else
   bad "write_stream's acknowledgements and read_stream's records differ:"
