@@ -348,8 +348,8 @@ int kefo_consumer_metrics(kefo_consumer *c, const char **text, size_t *len) {
 
 /* ---- the producer ------------------------------------------------------- */
 
-int kefo__metrics_render_producer(kefo_buf *out, const char *stream,
-                                  const kefo_put_stats *st) {
+int kefo__metrics_render_producer(kefo_buf *out, const char *const *streams,
+                                  const kefo_put_stats *st, size_t n) {
   static const struct {
     const char *name, *type, *help;
     size_t off;
@@ -388,16 +388,18 @@ int kefo__metrics_render_producer(kefo_buf *out, const char *stream,
            {"kefo_producer_sent_bytes_total", "counter",
             "Request body bytes sent.", offsetof(kefo_put_stats, bytes_sent)}};
   kefo_prom_text w;
-  kefo_prom_label l = {"stream", stream ? stream : ""};
-  size_t i;
+  size_t i, k;
 
   kefo__buf_reset(out);
   kefo__prom_text_init(&w, out);
   for (i = 0; i < sizeof(f) / sizeof(f[0]); ++i) {
-    uint64_t v;
-    memcpy(&v, (const char *)st + f[i].off, sizeof(v));
     kefo__prom_text_family(&w, f[i].name, f[i].type, f[i].help);
-    kefo__prom_text_u64(&w, f[i].name, NULL, &l, 1, v);
+    for (k = 0; k < n; ++k) {
+      kefo_prom_label l = {"stream", streams[k] ? streams[k] : ""};
+      uint64_t v;
+      memcpy(&v, (const char *)&st[k] + f[i].off, sizeof(v));
+      kefo__prom_text_u64(&w, f[i].name, NULL, &l, 1, v);
+    }
   }
   return w.error ? w.error : kefo__buf_cstr(out) ? 0 : KEFO_ERR_NOMEM;
 }

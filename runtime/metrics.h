@@ -9,9 +9,10 @@
 
 #include "base/buf.h"
 
-/* Replaces the contents of |out| with the producer's metrics for
-   |stream| (may be NULL) and |st|. Returns 0 or KEFO_ERR_NOMEM. */
-int kefo__metrics_render_producer(kefo_buf *out, const char *stream,
-                                  const kefo_put_stats *st);
+/* Replaces the contents of |out| with the producer's metrics for the
+   |n| streams |streams| (an entry may be NULL) and their figures |st|:
+   each family once, a sample per stream. Returns 0 or KEFO_ERR_NOMEM. */
+int kefo__metrics_render_producer(kefo_buf *out, const char *const *streams,
+                                  const kefo_put_stats *st, size_t n);
 
 #endif /* KEFO_METRICS_H */

@@ -3,7 +3,8 @@
  * This file only carries things between the core and the world: the
  * shard map from ListShards, the core's batches to PutRecords calls and
  * their answers back, the time into the core's timer, the core's reports
- * to the application's callbacks, flushes and the stop.
+ * to the application's callbacks, flushes and the stop. The other
+ * streams a record may name are in producer_streams.c.
  */
 #include <string.h>
 
@@ -18,21 +19,7 @@
 #include "aws/put_answer_cbor.h"
 #include "runtime/aws_setup.h"
 #include "runtime/config.h"
-#include "runtime/metrics.h"
-#include "runtime/producer_callbacks.h"
-#include "runtime/producer_core.h"
-
-/* One PutRecords call in flight, the batch it carries and its body,
-   lent to the call. Finished calls are kept (PCALL_SPARES of them) with
-   their body's room for the next: a body is up to 5 MiB, and a fresh one
-   each call was mapped, faulted in page by page and unmapped again. */
-typedef struct pcall {
-  struct pcall *prev, *next;
-  kefo_producer *p;
-  kefo_producer_batch *batch;
-  kefo_aws_call *call;
-  kefo_buf body;
-} pcall;
+#include "runtime/producer_glue.h"
 
 #define PCALL_SPARES 2
 /* Bodies larger than this are not kept: an aggregated call's 2 MiB body
@@ -41,59 +28,6 @@ typedef struct pcall {
    500-record bodies (90 KiB at 100 B, 700 KiB at 1 KiB) gain from it. */
 #define PCALL_SPARE_MAX_BYTES (1024 * 1024)
 
-typedef struct pwaiter {
-  int64_t token;
-  kefo_producer_flush_cb cb;
-  void *data;
-} pwaiter;
-
-typedef enum { P_RUNNING, P_STOPPING, P_STOPPED } pstate;
-
-struct kefo_producer {
-  const kefo_mem *mem;
-  /* The application's allocator, copied: its config may go. */
-  kefo_mem mem_copy;
-  kefo_config *cfg;
-  struct event_base *base;
-  int own_base;
-  kefo_aws_setup aws;
-  /* aws.svc for PutRecords: its content type is CBOR's with
-     sink.protocol cbor (ListShards stays JSON). */
-  kefo_aws_service put_svc;
-  kefo_retry_strategy list_retry;
-  kefo_retry_strategy put_retry;
-  kefo_producer_core *core;
-  kefo_producer_callbacks cb;
-  void *user_data;
-  const char *stream_name, *stream_arn;
-  /* The core's wake-up, the pass run soon after a change, the stop's
-     deadline, the on_stopped report, and own-loop keep-alive. */
-  struct event *timer, *soon, *stop_timer, *stopped_ev, *keepalive;
-  /* |soon| is active and its pass has not run yet. */
-  int soon_armed;
-  kefo_kinesis_list *listing;
-  int have_map;
-  /* When ListShards is asked again after it met out of memory (0: not
-     due): memory may come back, and a producer without a map can write
-     nothing. */
-  int64_t relist_at;
-  pcall *calls;
-  pcall *spares; /* finished calls kept for their body (PCALL_SPARES) */
-  size_t nspares;
-  kefo_records_parser answers; /* read without a tree */
-  pwaiter *waiters;
-  size_t nwaiters, waiters_cap;
-  pstate state;
-  /* The error that stops the producer (fail-on-error, a stream that
-     cannot be listed), kept for on_stopped. */
-  int fatal;
-  kefo_error_info fatal_info;
-  char fatal_msg[512];
-  char fatal_type[128];
-  /* The text of the last kefo_producer_metrics, its storage reused. */
-  kefo_buf metrics_text;
-};
-
 static int64_t now_ms(const kefo_producer *p) {
   const kefo_clock *clock = kefo__aws_client_clock(p->aws.aws);
   return clock->mono_ms(clock->user_data);
@@ -101,7 +35,7 @@ static int64_t now_ms(const kefo_producer *p) {
 
 /* A pass at the next turn of the loop; once, however many puts ask for
    it before (an event_active per put was 87 instructions, callgrind). */
-static void soon(kefo_producer *p) {
+void kefo__producer_soon(kefo_producer *p) {
   if (p->soon && !p->soon_armed && p->state != P_STOPPED) {
     event_active(p->soon, 0, 0);
     p->soon_armed = 1;
@@ -118,7 +52,7 @@ static void core_ack(void *ctx, const kefo_put_result *res, void *ud) {
 }
 
 /* Keeps |info| (lent) as the error that stops the producer. */
-static void keep_fatal(kefo_producer *p, const kefo_error_info *info) {
+void kefo__producer_keep_fatal(kefo_producer *p, const kefo_error_info *info) {
   if (p->fatal) {
     return;
   }
@@ -140,7 +74,7 @@ static void core_fail(void *ctx, const kefo_error_info *err, void *ud) {
   kefo_producer *p = ud;
   if (p->state == P_RUNNING &&
       kefo__config_get_bool(p->cfg, KEFO_CFG_SINK_FAIL_ON_ERROR)) {
-    keep_fatal(p, err);
+    kefo__producer_keep_fatal(p, err);
   }
   if (p->cb.on_failure) {
     p->cb.on_failure(p, ctx, err, p->user_data);
@@ -151,7 +85,6 @@ static const kefo_producer_core_callbacks core_cbs = {core_ack, core_fail};
 
 /* ---- the shard map ------------------------------------------------------ */
 
-static void list_shards(kefo_producer *p);
 static void stop_now(kefo_producer *p);
 
 /* The open shards of a ListShards answer: those without an ending
@@ -200,7 +133,7 @@ static int map_from(kefo_producer *p, const cJSON *shards) {
 
 static void relist_later(kefo_producer *p) {
   p->relist_at = now_ms(p) + RELIST_MS;
-  soon(p);
+  kefo__producer_soon(p);
 }
 
 static void on_shards(int error, const cJSON *shards,
@@ -211,7 +144,7 @@ static void on_shards(int error, const cJSON *shards,
   p->listing = NULL;
   if (error == 0 && (error = map_from(p, shards)) == 0) {
     p->have_map = 1;
-    soon(p);
+    kefo__producer_soon(p);
     return;
   }
   if (error == KEFO_ERR_NOMEM && p->state == P_RUNNING) {
@@ -229,12 +162,12 @@ static void on_shards(int error, const cJSON *shards,
     return; /* the old map still serves; the next stale answer asks again */
   }
   /* Without a map nothing can be written: stop, failing every record. */
-  keep_fatal(p, info);
+  kefo__producer_keep_fatal(p, info);
   p->fatal_info.operation = "ListShards";
   stop_now(p);
 }
 
-static void list_shards(kefo_producer *p) {
+void kefo__producer_list_shards(kefo_producer *p) {
   if (p->listing || p->state == P_STOPPED) {
     return;
   }
@@ -341,7 +274,7 @@ static void on_put(int error, const uint8_t *body, size_t len,
                            error, info, now_ms(p));
   pcall_done(p, pc);
   if (kefo__producer_core_map_stale(p->core)) {
-    list_shards(p);
+    kefo__producer_list_shards(p);
   }
   pass(p);
 }
@@ -479,13 +412,14 @@ static void pass(kefo_producer *p) {
   if (p->state == P_STOPPED) {
     return;
   }
+  kefo__producer_reap_dead(p);
   kefo__producer_core_expire(p->core, now_ms(p));
   if (p->fatal) {
     stop_now(p);
     return;
   }
   if (p->relist_at > 0 && now_ms(p) >= p->relist_at) {
-    list_shards(p);
+    kefo__producer_list_shards(p);
   }
   if (p->have_map) {
     send_batches(p);
@@ -527,6 +461,12 @@ static void stopped_cb(evutil_socket_t fd, short what, void *arg) {
   kefo_producer *p = arg;
   (void)fd;
   (void)what;
+  /* Reported once, and once every stream's producer has stopped too (the
+     last kid to stop calls this again). */
+  if (p->stop_reported || !kefo__producer_kids_stopped(p)) {
+    return;
+  }
+  p->stop_reported = 1;
   if (p->cb.on_stopped) {
     p->cb.on_stopped(p, p->fatal ? &p->fatal_info : NULL, p->user_data);
   }
@@ -578,14 +518,18 @@ static void finish_stop(kefo_producer *p) {
   event_active(p->stopped_ev, 0, 0);
 }
 
+/* A stop at once: this producer's, and its kids'. (A graceful stop ends
+   with finish_stop once this producer's own records are done, while its
+   kids may still be writing theirs.) */
 static void stop_now(kefo_producer *p) {
   finish_stop(p);
+  kefo__producer_stop_kids(p, 0);
 }
 
 static void stop_timer_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
-  finish_stop(arg);
+  stop_now(arg);
 }
 
 int kefo_producer_stop(kefo_producer *p, int graceful) {
@@ -594,6 +538,7 @@ int kefo_producer_stop(kefo_producer *p, int graceful) {
   if (p == NULL) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
+  kefo__producer_stop_kids(p, graceful);
   if (p->state == P_STOPPED) {
     return 0;
   }
@@ -610,7 +555,7 @@ int kefo_producer_stop(kefo_producer *p, int graceful) {
     kefo__timeval_ms(&tv,
                      kefo__config_get_ms(p->cfg, KEFO_CFG_SINK_STOP_TIMEOUT));
     event_add(p->stop_timer, &tv);
-    soon(p);
+    kefo__producer_soon(p);
   }
   return 0;
 }
@@ -668,8 +613,8 @@ static int loop_events_new(kefo_producer *p) {
                                                                : KEFO_ERR_NOMEM;
 }
 
-static int producer_init(kefo_producer *p, const kefo_config *cfg,
-                         struct event_base *base) {
+int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
+                        struct event_base *base) {
   kefo_producer_settings s;
   int rv;
 
@@ -714,20 +659,14 @@ static int producer_init(kefo_producer *p, const kefo_config *cfg,
   return 0;
 }
 
-int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
-                      const kefo_producer_callbacks *cbs, void *user_data,
-                      struct event_base *base) {
-  const kefo_mem *mem;
-  kefo_producer *p;
-  int rv;
+/* A producer with its callbacks and user data, before producer_init. */
+kefo_producer *kefo__producer_alloc(const kefo_mem *mem,
+                                    const kefo_producer_callbacks *cbs,
+                                    void *user_data) {
+  kefo_producer *p = kefo__mem_calloc(mem, 1, sizeof(*p));
 
-  if (out == NULL || cfg == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  mem = kefo__mem_or_default(kefo__config_mem(cfg));
-  p = kefo__mem_calloc(mem, 1, sizeof(*p));
   if (p == NULL) {
-    return KEFO_ERR_NOMEM;
+    return NULL;
   }
   p->mem_copy = *mem;
   p->mem = &p->mem_copy;
@@ -737,12 +676,29 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
     p->cb.log.user_data = user_data;
   }
   kefo__records_parser_init(&p->answers, p->mem);
-  rv = producer_init(p, cfg, base);
+  return p;
+}
+
+int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
+                      const kefo_producer_callbacks *cbs, void *user_data,
+                      struct event_base *base) {
+  kefo_producer *p;
+  int rv;
+
+  if (out == NULL || cfg == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  p = kefo__producer_alloc(kefo__mem_or_default(kefo__config_mem(cfg)), cbs,
+                           user_data);
+  if (p == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  rv = kefo__producer_init(p, cfg, base);
   if (rv != 0) {
     kefo_producer_del(p);
     return rv;
   }
-  list_shards(p);
+  kefo__producer_list_shards(p);
   *out = p;
   return 0;
 }
@@ -766,21 +722,16 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
   }
   if (rv == 0) {
     /* The linger timer, or a call at once when this one filled it. */
-    soon(p);
+    kefo__producer_soon(p);
   }
   return rv;
 }
 
-int kefo_producer_flush(kefo_producer *p, kefo_producer_flush_cb cb,
-                        void *flush_data) {
+/* This producer's own flush (its stream only). */
+int kefo__producer_flush_own(kefo_producer *p, kefo_producer_flush_cb cb,
+                             void *flush_data) {
   int64_t token;
 
-  if (p == NULL || cb == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (p->state == P_STOPPED) {
-    return KEFO_ERR_INVALID_STATE;
-  }
   if (kefo__mem_grow(p->mem, (void **)&p->waiters, p->nwaiters + 1,
                      &p->waiters_cap, sizeof(*p->waiters)) != 0) {
     return KEFO_ERR_NOMEM;
@@ -793,15 +744,27 @@ int kefo_producer_flush(kefo_producer *p, kefo_producer_flush_cb cb,
   p->waiters[p->nwaiters].cb = cb;
   p->waiters[p->nwaiters].data = flush_data;
   ++p->nwaiters;
-  soon(p);
+  kefo__producer_soon(p);
   return 0;
+}
+
+int kefo_producer_flush(kefo_producer *p, kefo_producer_flush_cb cb,
+                        void *flush_data) {
+  if (p == NULL || cb == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (p->state == P_STOPPED) {
+    return KEFO_ERR_INVALID_STATE;
+  }
+  return p->nstreams == 0 ? kefo__producer_flush_own(p, cb, flush_data)
+                          : kefo__producer_flush_streams(p, cb, flush_data);
 }
 
 int kefo_producer_run(kefo_producer *p) {
   if (p == NULL || !p->own_base) {
     return KEFO_ERR_INVALID_STATE;
   }
-  while (p->state != P_STOPPED) {
+  while (!kefo_producer_stopped(p)) {
     if (event_base_loop(p->base, EVLOOP_ONCE) < 0) {
       break;
     }
@@ -812,39 +775,14 @@ int kefo_producer_run(kefo_producer *p) {
 }
 
 int kefo_producer_stopped(const kefo_producer *p) {
-  return p && p->state == P_STOPPED;
-}
-
-int kefo_producer_stats(const kefo_producer *p, kefo_put_stats *out) {
-  if (p == NULL || out == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  kefo__producer_core_stats(p->core, out);
-  return 0;
-}
-
-int kefo_producer_metrics(kefo_producer *p, const char **text, size_t *len) {
-  kefo_put_stats st;
-  int rv;
-
-  if (p == NULL || text == NULL || len == NULL) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (p->metrics_text.mem == NULL) {
-    kefo__buf_init(&p->metrics_text, p->mem);
-  }
-  kefo__producer_core_stats(p->core, &st);
-  rv = kefo__metrics_render_producer(
-      &p->metrics_text, p->stream_name ? p->stream_name : p->stream_arn, &st);
-  *text = rv ? NULL : (const char *)p->metrics_text.data;
-  *len = rv ? 0 : p->metrics_text.len;
-  return rv;
+  return p && p->state == P_STOPPED && kefo__producer_kids_stopped(p);
 }
 
 void kefo_producer_del(kefo_producer *p) {
   if (p == NULL) {
     return;
   }
+  kefo__producer_streams_free(p);
   if (p->metrics_text.mem) { /* set up by the first render */
     kefo__buf_free(&p->metrics_text);
   }

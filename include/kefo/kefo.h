@@ -819,7 +819,8 @@ KEFO_EXTERN void kefo_consumer_callbacks_set_log(kefo_consumer_callbacks *cbs,
 KEFO_EXTERN const char *kefo_log_level_name(kefo_log_level level);
 
 /* ---------------------------------------------------------------------
- * The producer: writes records to one stream with PutRecords.
+ * The producer: writes records with PutRecords, to the stream its config
+ * names, and to others a record names (kefo_producer_put_to).
  * ------------------------------------------------------------------- */
 
 typedef struct kefo_producer kefo_producer;
@@ -957,6 +958,32 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
                                   const char *explicit_hash_key,
                                   const void *data, size_t len,
                                   void *record_ctx);
+
+/*
+ * As kefo_producer_put, to the stream |stream| names: a stream name, or a
+ * stream ARN ("arn:..."); NULL, or the producer's own stream, is
+ * kefo_producer_put. The first record for another stream starts a
+ * producer of that stream beside this one, on the same loop, with this
+ * one's config (sink.stream.* replaced) and callbacks, which get |p|
+ * and its user data as for every other record: it has its own
+ * connection and shard map, and the buffer and in-flight limits
+ * (sink.requests.max-buffered, sink.buffer.max-bytes,
+ * sink.requests.max-inflight) count per stream. kefo_producer_flush,
+ * kefo_producer_stop, kefo_producer_stats and kefo_producer_metrics
+ * cover every stream; on_stopped comes once every stream's producer has
+ * stopped. A stream that cannot be listed (it does not exist) fails its
+ * own records with that error and stops alone (with sink.fail-on-error,
+ * the whole producer stops); its next record starts it again.
+ *
+ * Returns as kefo_producer_put, and KEFO_ERR_INVALID_ARGUMENT also for
+ * an empty |stream|, one longer than 2,048 bytes, or an ARN the config
+ * refuses.
+ */
+KEFO_EXTERN int kefo_producer_put_to(kefo_producer *p, const char *stream,
+                                     const char *partition_key,
+                                     const char *explicit_hash_key,
+                                     const void *data, size_t len,
+                                     void *record_ctx);
 
 /* A flush is done: every record put before it was acknowledged or
    failed. */

@@ -933,6 +933,237 @@ static void test_stop_at_once(void) {
   CU_ASSERT_EQUAL(rd.dups, 0);
 }
 
+/* ---- several streams (kefo_producer_put_to) ------------------------------ */
+
+static int stops_reported;
+
+static void on_stopped_count(kefo_producer *p, const kefo_error_info *err,
+                             void *ud) {
+  ++stops_reported;
+  on_stopped(p, err, ud);
+}
+
+/* Record i's stream in test_streams: the producer's own for i % 3 == 0
+   (NULL, or its name for every other one of those), else the second or
+   the third. */
+static const char *stream_for(size_t i, char names[3][32]) {
+  if (i % 3 == 0) {
+    return i % 6 == 0 ? NULL : names[0];
+  }
+  return names[i % 3];
+}
+
+/* Puts records [rn->next, upto) with kefo_producer_put_to, as put_upto. */
+static void put_to_upto(run *rn, size_t upto, char names[3][32]) {
+  while (rn->next < upto) {
+    rec *r = &R[rn->next];
+    int rv;
+    fill(scratch, (uint32_t)rn->next, r->len);
+    rv = kefo_producer_put_to(rn->p, stream_for(rn->next, names), r->pk,
+                              r->ehk[0] ? r->ehk : NULL, scratch, r->len, r);
+    if (rv == KEFO_ERR_WOULD_BLOCK) {
+      int w = rn->writable;
+      ++rn->would_block;
+      while (rn->writable == w && !rn->stopped) {
+        event_base_loop(base, EVLOOP_ONCE);
+      }
+      continue;
+    }
+    CU_ASSERT_EQUAL_FATAL(rv, 0);
+    ++rn->next;
+    ++rn->put;
+    if (rn->next % 256 == 0) {
+      event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+  }
+}
+
+/* Records [0, upto) reported (acknowledged or failed) when a flush asked
+   for after them is called back. */
+static size_t flush_upto, reported_at_flush;
+static int flush_called;
+
+static void on_flushed_count(kefo_producer *p, void *data) {
+  size_t i;
+  (void)p;
+  (void)data;
+  reported_at_flush = 0;
+  for (i = 0; i < flush_upto; ++i) {
+    reported_at_flush += R[i].acks + R[i].fails > 0;
+  }
+  ++flush_called;
+}
+
+/* The acknowledged total the producer's metrics give |stream|, or -1. */
+static long metric_of(kefo_producer *p, const char *family,
+                      const char *stream) {
+  const char *text, *at;
+  char want[160];
+  size_t len;
+
+  if (kefo_producer_metrics(p, &text, &len) != 0) {
+    return -1;
+  }
+  snprintf(want, sizeof(want), "\n%s{stream=\"%s\"} ", family, stream);
+  at = strstr(text, want);
+  return at ? atol(at + strlen(want)) : -1;
+}
+
+/* One producer, three streams: a third of the records to its own stream
+   (NULL, or by name), a third each to two others by name. A flush covers
+   every stream; the graceful stop reports once, after every stream's
+   records; each stream holds exactly its own records, each once, where
+   its acknowledgement said; stats and metrics count every stream. */
+static void test_streams(void) {
+  char names[3][32];
+  kefo_producer_callbacks *cbs;
+  kefo_config *cfg;
+  kefo_put_stats st;
+  reader rd;
+  run rn;
+  size_t i, k, wrong = 0;
+
+  memset(&rn, 0, sizeof(rn));
+  for (k = 0; k < 3; ++k) {
+    new_stream(names[k], sizeof(names[k]), 2);
+  }
+  make_records(6000, 1);
+  cfg = producer_config_mem(url, names[0], NULL, NULL);
+  kefo_producer_callbacks_new(&cbs);
+  kefo_producer_callbacks_set_on_ack(cbs, on_ack);
+  kefo_producer_callbacks_set_on_failure(cbs, on_failure);
+  kefo_producer_callbacks_set_on_writable(cbs, on_writable);
+  kefo_producer_callbacks_set_on_stopped(cbs, on_stopped_count);
+  stops_reported = 0;
+  CU_ASSERT_EQUAL_FATAL(kefo_producer_new(&rn.p, cfg, cbs, &rn, base), 0);
+  kefo_producer_callbacks_del(cbs);
+  kefo_config_del(cfg);
+  put_to_upto(&rn, N / 2, names);
+  flush_upto = N / 2;
+  flush_called = 0;
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed_count, NULL), 0);
+  put_to_upto(&rn, N, names);
+  kefo_test_run_until(base, &flush_called, 60000);
+  printf("  the flush after %zu records: called with %zu of them reported\n",
+         flush_upto, reported_at_flush);
+  CU_ASSERT_EQUAL(flush_called, 1);
+  CU_ASSERT_EQUAL(reported_at_flush, flush_upto);
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed, &rn), 0);
+  kefo_test_run_until(base, &rn.flushed, 60000);
+  kefo_producer_stats(rn.p, &st);
+  printf("  put %llu, acknowledged %llu, failed %llu over 3 streams; "
+         "acknowledged by metrics: %ld, %ld, %ld\n",
+         (unsigned long long)st.put, (unsigned long long)st.acknowledged,
+         (unsigned long long)st.failed,
+         metric_of(rn.p, "kefo_producer_records_acked_total", names[0]),
+         metric_of(rn.p, "kefo_producer_records_acked_total", names[1]),
+         metric_of(rn.p, "kefo_producer_records_acked_total", names[2]));
+  CU_ASSERT_EQUAL(st.put, N);
+  CU_ASSERT_EQUAL(st.acknowledged, N);
+  for (k = 0; k < 3; ++k) {
+    CU_ASSERT_EQUAL(
+        metric_of(rn.p, "kefo_producer_records_acked_total", names[k]),
+        (long)(N / 3));
+  }
+  kefo_producer_stop(rn.p, 1);
+  kefo_test_run_until(base, &rn.stopped, 30000);
+  {
+    int never = 0;
+    kefo_test_run_until(base, &never, 200); /* a second report would come */
+  }
+  CU_ASSERT(kefo_producer_stopped(rn.p));
+  CU_ASSERT_EQUAL(stops_reported, 1);
+  kefo_producer_del(rn.p);
+  /* Each stream read on its own: only its records, each once. */
+  for (k = 0; k < 3; ++k) {
+    read_target = N / 3;
+    read_back(names[k], &rd, 1);
+    read_target = 0;
+    CU_ASSERT_EQUAL(rd.read, N / 3);
+    CU_ASSERT_EQUAL(rd.dups, 0);
+    CU_ASSERT_EQUAL(rd.bad_data, 0);
+    CU_ASSERT_EQUAL(rd.bad_keys, 0);
+    CU_ASSERT_EQUAL(rd.strangers, 0);
+    for (i = 0; i < N; ++i) {
+      wrong += R[i].reads != (i % 3 <= k);
+    }
+  }
+  printf("  records read from another stream than their own, or not read: "
+         "%zu\n",
+         wrong);
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(check_acks(), N);
+}
+
+/* A stream that does not exist: its records fail with the stream's error,
+   the producer's own stream goes on, and once the stream exists its next
+   record starts it again; its counters carry over. */
+static void test_stream_missing(void) {
+  char own[32], later[32];
+  kefo_put_stats st;
+  run rn;
+  size_t i, failed = 0, acked = 0;
+
+  memset(&rn, 0, sizeof(rn));
+  new_stream(own, sizeof(own), 2);
+  snprintf(later, sizeof(later), "p%d", ++stream_no); /* not made yet */
+  make_records(120, 0);
+  producer(url, own, NULL, &rn);
+  for (i = 0; i < 100; ++i) {
+    fill(scratch, (uint32_t)i, R[i].len);
+    CU_ASSERT_EQUAL(kefo_producer_put_to(rn.p, i % 2 ? later : NULL, R[i].pk,
+                                         NULL, scratch, R[i].len, &R[i]),
+                    0);
+  }
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed, &rn), 0);
+  kefo_test_run_until(base, &rn.flushed, 30000);
+  for (i = 0; i < 100; ++i) {
+    failed += R[i].fails == 1 && i % 2 == 1;
+    acked += R[i].acks == 1 && i % 2 == 0;
+  }
+  printf("  a stream that does not exist: %zu of 50 failed (%s), %zu of 50 "
+         "to the producer's own acknowledged\n",
+         failed, kefo_strerror((int)rn.fail_code), acked);
+  CU_ASSERT_EQUAL(failed, 50);
+  CU_ASSERT_EQUAL(acked, 50);
+  CU_ASSERT(!rn.stopped);
+  /* Now it exists: its next record starts it again. */
+  {
+    cJSON *b = cJSON_CreateObject(), *r;
+    cJSON_AddStringToObject(b, "StreamName", later);
+    cJSON_AddNumberToObject(b, "ShardCount", 1);
+    r = call_on(&svc, "CreateStream", b);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    cJSON_Delete(r);
+  }
+  for (i = 100; i < 120; ++i) {
+    fill(scratch, (uint32_t)i, R[i].len);
+    CU_ASSERT_EQUAL(kefo_producer_put_to(rn.p, later, R[i].pk, NULL, scratch,
+                                         R[i].len, &R[i]),
+                    0);
+  }
+  finish(&rn);
+  kefo_producer_stats(rn.p, &st);
+  for (i = 100, acked = 0; i < 120; ++i) {
+    acked += R[i].acks == 1;
+  }
+  printf("  once made: %zu of 20 acknowledged; its metrics: acknowledged "
+         "%ld, failed %ld\n",
+         acked, metric_of(rn.p, "kefo_producer_records_acked_total", later),
+         metric_of(rn.p, "kefo_producer_records_failed_total", later));
+  CU_ASSERT_EQUAL(acked, 20);
+  CU_ASSERT_EQUAL(st.acknowledged, 70);
+  CU_ASSERT_EQUAL(st.failed, 50);
+  CU_ASSERT_EQUAL(metric_of(rn.p, "kefo_producer_records_acked_total", later),
+                  20);
+  CU_ASSERT_EQUAL(metric_of(rn.p, "kefo_producer_records_failed_total", later),
+                  50);
+  /* Not a stream: refused at once. */
+  CU_ASSERT_EQUAL(kefo_producer_put_to(rn.p, "", "k", NULL, "x", 1, NULL),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  kefo_producer_del(rn.p);
+}
+
 static void test_ttl(void) {
   const char *kv[] = {"sink.record.ttl", "1s", NULL};
   char stream[32];
@@ -1137,6 +1368,10 @@ int main(void) {
     CU_add_test(s, "ordering mode under faults over TLS", test_ordered_faults);
     CU_add_test(s, "stop at once with calls in flight over TLS",
                 test_stop_at_once);
+  } else if (cases != NULL && strcmp(cases, "streams") == 0) {
+    /* PRODUCER_CASES=streams: the cases of kefo_producer_put_to alone. */
+    CU_add_test(s, "several streams", test_streams);
+    CU_add_test(s, "a stream that does not exist", test_stream_missing);
   } else if (cases != NULL && strcmp(cases, "allocation") == 0) {
     /* PRODUCER_CASES=allocation: that case alone, to run it again and
        again (PRODUCER_SEED sets its failures' seed, PRODUCER_ONE_IN how
@@ -1157,6 +1392,8 @@ int main(void) {
     CU_add_test(s, "reshard while writing", test_reshard);
     CU_add_test(s, "TTL", test_ttl);
     CU_add_test(s, "stop at once with calls in flight", test_stop_at_once);
+    CU_add_test(s, "several streams", test_streams);
+    CU_add_test(s, "a stream that does not exist", test_stream_missing);
   }
   if (!ca_file && (cases == NULL || strcmp(cases, "backpressure") == 0)) {
     CU_add_test(s, "backpressure", test_backpressure);

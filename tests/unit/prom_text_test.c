@@ -147,6 +147,7 @@ static void test_pre_escaped(void) {
 }
 
 static void test_producer_text(void) {
+  const char *one[] = {"my\"stream"};
   kefo_put_stats st;
   kefo_buf b;
   const char *t;
@@ -157,8 +158,7 @@ static void test_producer_text(void) {
   st.throttled = 7;
   st.bytes_sent = 123456;
   kefo__buf_init(&b, NULL);
-  CU_ASSERT_EQUAL_FATAL(kefo__metrics_render_producer(&b, "my\"stream", &st),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(kefo__metrics_render_producer(&b, one, &st, 1), 0);
   t = (const char *)b.data;
   CU_ASSERT_PTR_NOT_NULL(
       strstr(t, "# TYPE kefo_producer_buffered_records gauge\n"
@@ -174,9 +174,36 @@ static void test_producer_text(void) {
   CU_ASSERT_PTR_NOT_NULL(
       strstr(t, "# TYPE kefo_producer_records_failed_total counter\n"));
   /* A second render replaces the first, not appends to it. */
-  CU_ASSERT_EQUAL(kefo__metrics_render_producer(&b, "my\"stream", &st), 0);
+  CU_ASSERT_EQUAL(kefo__metrics_render_producer(&b, one, &st, 1), 0);
   CU_ASSERT_PTR_NULL(strstr(strstr((const char *)b.data, "# HELP") + 1,
                             "# HELP kefo_producer_buffered_records"));
+  kefo__buf_free(&b);
+}
+
+/* Several streams (kefo_producer_put_to): each family once, its samples
+   one per stream in the order given, right after its TYPE line. */
+static void test_producer_streams(void) {
+  const char *streams[] = {"a", "b", "c"};
+  kefo_put_stats st[3];
+  kefo_buf b;
+  const char *t;
+
+  memset(st, 0, sizeof(st));
+  st[0].acknowledged = 1;
+  st[1].acknowledged = 20;
+  st[2].acknowledged = 300;
+  kefo__buf_init(&b, NULL);
+  CU_ASSERT_EQUAL_FATAL(kefo__metrics_render_producer(&b, streams, st, 3), 0);
+  t = (const char *)b.data;
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(t, "# TYPE kefo_producer_records_acked_total counter\n"
+                "kefo_producer_records_acked_total{stream=\"a\"} 1\n"
+                "kefo_producer_records_acked_total{stream=\"b\"} 20\n"
+                "kefo_producer_records_acked_total{stream=\"c\"} 300\n"));
+  /* One TYPE line a family, as the text format wants. */
+  CU_ASSERT_PTR_NULL(
+      strstr(strstr(t, "# TYPE kefo_producer_records_acked_total") + 1,
+             "# TYPE kefo_producer_records_acked_total"));
   kefo__buf_free(&b);
 }
 
@@ -203,7 +230,8 @@ static int write_all(const kefo_mem *mem, void *arg) {
   rv = w.error;
   if (rv == 0) {
     memset(&st, 0, sizeof(st));
-    rv = kefo__metrics_render_producer(&b, "s", &st);
+    const char *one[] = {"s"};
+    rv = kefo__metrics_render_producer(&b, one, &st, 1);
   }
   kefo__buf_free(&b);
   return rv;
@@ -235,6 +263,7 @@ int kefo_add_prom_text_suite(void) {
       !CU_add_test(s, "millis", test_millis) ||
       !CU_add_test(s, "pre-escaped labels", test_pre_escaped) ||
       !CU_add_test(s, "producer_text", test_producer_text) ||
+      !CU_add_test(s, "producer_streams", test_producer_streams) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();
   }

@@ -1,0 +1,403 @@
+/*
+ * The producer's other streams (kefo_producer_put_to): a producer of its
+ * own for each stream a record names, a kid, started beside the
+ * application's producer at that stream's first record, on its loop and
+ * with its config, whose reports go to the application's callbacks as
+ * the parent's; flushes, the stop, stats and metrics over all of them.
+ *
+ * Why a whole producer per stream rather than streams inside one core: a
+ * call is for one stream, with its own shard map, rate limits and
+ * answers; a kid reuses all of that unchanged, and a stream that cannot
+ * be listed stops its kid alone.
+ */
+#include <string.h>
+
+#include <event2/event.h>
+#include <kefo/kefo.h>
+
+#include "base/mem.h"
+#include "runtime/config.h"
+#include "runtime/metrics.h"
+#include "runtime/producer_glue.h"
+
+/* A kid's reports, handed to its parent's callbacks as the parent's. */
+static void kid_ack(kefo_producer *kid, void *ctx, const kefo_put_result *res,
+                    void *ud) {
+  kefo_producer *p = ud;
+
+  (void)kid;
+  if (p->cb.on_ack) {
+    p->cb.on_ack(p, ctx, res, p->user_data);
+  }
+}
+
+static void kid_fail(kefo_producer *kid, void *ctx, const kefo_error_info *err,
+                     void *ud) {
+  kefo_producer *p = ud;
+
+  (void)kid;
+  if (p->cb.on_failure) {
+    p->cb.on_failure(p, ctx, err, p->user_data);
+  }
+}
+
+static void kid_writable(kefo_producer *kid, void *ud) {
+  kefo_producer *p = ud;
+
+  (void)kid;
+  if (p->state == P_RUNNING && p->cb.on_writable) {
+    p->cb.on_writable(p, p->user_data);
+  }
+}
+
+/* A kid stopped: alone (its stream could not be listed; its records were
+   each told why), or as part of its parent's stop. With
+   sink.fail-on-error, a kid's error stops the parent as its own would. */
+static void kid_stopped(kefo_producer *kid, const kefo_error_info *err,
+                        void *ud) {
+  kefo_producer *p = ud;
+
+  (void)kid;
+  if (p->state == P_RUNNING) {
+    if (err && kefo__config_get_bool(p->cfg, KEFO_CFG_SINK_FAIL_ON_ERROR)) {
+      kefo__producer_keep_fatal(p, err);
+    }
+    kefo__producer_soon(p); /* the pass frees it, or stops the parent */
+    return;
+  }
+  if (p->state == P_STOPPED && kefo__producer_kids_stopped(p)) {
+    event_active(p->stopped_ev, 0, 0);
+  }
+}
+
+int kefo__producer_kids_stopped(const kefo_producer *p) {
+  size_t i;
+
+  for (i = 0; i < p->nstreams; ++i) {
+    if (p->streams[i].kid && p->streams[i].kid->state != P_STOPPED) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void kefo__producer_stop_kids(kefo_producer *p, int graceful) {
+  size_t i;
+
+  for (i = 0; i < p->nstreams; ++i) {
+    if (p->streams[i].kid) {
+      kefo_producer_stop(p->streams[i].kid, graceful);
+    }
+  }
+}
+
+/* Adds |from|'s counters (not its gauges) to |to|. */
+static void add_counters(kefo_put_stats *to, const kefo_put_stats *from) {
+  to->put += from->put;
+  to->acknowledged += from->acknowledged;
+  to->failed += from->failed;
+  to->retried += from->retried;
+  to->throttled += from->throttled;
+  to->calls += from->calls;
+  to->kinesis_records += from->kinesis_records;
+  to->bytes_sent += from->bytes_sent;
+}
+
+/* |s|'s kid, stopped alone, moves to the dead (its counters kept in the
+   stream's), to be freed at the next pass: this may run inside one of
+   its callbacks. */
+static void bury(kefo_producer *p, pstream *s) {
+  kefo_put_stats st;
+
+  kefo__producer_core_stats(s->kid->core, &st);
+  add_counters(&s->gone, &st);
+  s->kid->dead_next = p->dead;
+  p->dead = s->kid;
+  s->kid = NULL;
+}
+
+void kefo__producer_reap_dead(kefo_producer *p) {
+  size_t i;
+
+  if (p->state != P_RUNNING) {
+    return; /* a stopping parent reports once every kid is done */
+  }
+  for (i = 0; i < p->nstreams; ++i) {
+    if (p->streams[i].kid && p->streams[i].kid->state == P_STOPPED) {
+      bury(p, &p->streams[i]);
+    }
+  }
+  while (p->dead) {
+    kefo_producer *kid = p->dead;
+    p->dead = kid->dead_next;
+    kefo_producer_del(kid);
+  }
+}
+
+/* Whether |stream| is the producer's own: its name or ARN, or the name
+   at the end of its ARN (".../stream/NAME"). */
+static int own_stream(const kefo_producer *p, const char *stream) {
+  size_t n, m;
+
+  if (p->stream_name) {
+    return strcmp(stream, p->stream_name) == 0;
+  }
+  if (strcmp(stream, p->stream_arn) == 0) {
+    return 1;
+  }
+  n = strlen(p->stream_arn);
+  m = strlen(stream);
+  return m < n && p->stream_arn[n - m - 1] == '/' &&
+         strcmp(p->stream_arn + n - m, stream) == 0;
+}
+
+/* Starts |s|'s kid: this producer's config with |s|'s stream, this
+   loop, callbacks that hand its reports to this producer's. */
+static int kid_start(kefo_producer *p, pstream *s) {
+  kefo_producer_callbacks cbs;
+  kefo_config *cfg;
+  kefo_producer *kid;
+  int arn = strncmp(s->stream, "arn:", 4) == 0, rv;
+
+  if ((rv = kefo__config_dup(&cfg, p->cfg, p->mem)) != 0) {
+    return rv;
+  }
+  rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_NAME, arn ? NULL : s->stream);
+  if (rv == 0) {
+    rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_ARN, arn ? s->stream : NULL);
+  }
+  if (rv != 0) {
+    kefo_config_del(cfg);
+    return rv == KEFO_ERR_NOMEM ? rv : KEFO_ERR_INVALID_ARGUMENT;
+  }
+  memset(&cbs, 0, sizeof(cbs));
+  cbs.on_ack = kid_ack;
+  cbs.on_failure = kid_fail;
+  cbs.on_writable = kid_writable;
+  cbs.on_stopped = kid_stopped;
+  kid = kefo__producer_alloc(p->mem, &cbs, p);
+  if (kid == NULL) {
+    kefo_config_del(cfg);
+    return KEFO_ERR_NOMEM;
+  }
+  /* Its log goes to the application's hook with the application's data. */
+  kid->cb.log = p->cb.log;
+  kid->parent = p;
+  rv = kefo__producer_init(kid, cfg, p->base);
+  kefo_config_del(cfg);
+  if (rv != 0) {
+    kefo_producer_del(kid);
+    return rv;
+  }
+  kefo__producer_list_shards(kid);
+  s->kid = kid;
+  return 0;
+}
+
+/* The entry of |stream|, added if new; NULL when out of memory. */
+static pstream *stream_of(kefo_producer *p, const char *stream) {
+  pstream *s;
+  size_t i;
+
+  for (i = 0; i < p->nstreams; ++i) {
+    if (strcmp(p->streams[i].stream, stream) == 0) {
+      return &p->streams[i];
+    }
+  }
+  if (kefo__mem_grow(p->mem, (void **)&p->streams, p->nstreams + 1,
+                     &p->streams_cap, sizeof(*p->streams)) != 0) {
+    return NULL;
+  }
+  s = &p->streams[p->nstreams];
+  memset(s, 0, sizeof(*s));
+  if ((s->stream = kefo__mem_strdup(p->mem, stream)) == NULL) {
+    return NULL;
+  }
+  ++p->nstreams;
+  return s;
+}
+
+/* One part of a flush over several streams is done. */
+static void flush_part(kefo_producer *any, void *data) {
+  pflush *f = data;
+  kefo_producer *p = f->p;
+
+  (void)any;
+  if (--f->parts > 0) {
+    return;
+  }
+  if (f->prev) {
+    f->prev->next = f->next;
+  } else {
+    p->flushes = f->next;
+  }
+  if (f->next) {
+    f->next->prev = f->prev;
+  }
+  f->cb(p, f->data);
+  kefo__mem_free(p->mem, f);
+}
+
+/* A stream's name is at most 128 bytes and an ARN at most 2,048. */
+#define STREAM_MAX 2048
+
+int kefo_producer_put_to(kefo_producer *p, const char *stream,
+                         const char *partition_key,
+                         const char *explicit_hash_key, const void *data,
+                         size_t len, void *record_ctx) {
+  pstream *s;
+  int rv;
+
+  if (p == NULL || partition_key == NULL ||
+      (stream && (stream[0] == '\0' || strlen(stream) > STREAM_MAX))) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (stream == NULL || own_stream(p, stream)) {
+    return kefo_producer_put(p, partition_key, explicit_hash_key, data, len,
+                             record_ctx);
+  }
+  if (p->state != P_RUNNING || p->parent) {
+    return p->parent ? KEFO_ERR_INVALID_ARGUMENT : KEFO_ERR_INVALID_STATE;
+  }
+  if ((s = stream_of(p, stream)) == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  if (s->kid && s->kid->state == P_STOPPED) {
+    bury(p, s); /* stopped alone: this record starts it again */
+    kefo__producer_soon(p);
+  }
+  if (s->kid == NULL && (rv = kid_start(p, s)) != 0) {
+    return rv;
+  }
+  return kefo_producer_put(s->kid, partition_key, explicit_hash_key, data, len,
+                           record_ctx);
+}
+
+int kefo__producer_flush_streams(kefo_producer *p, kefo_producer_flush_cb cb,
+                                 void *flush_data) {
+  pflush *f;
+  size_t i;
+  int rv;
+
+  /* Over every stream: a part each, done when the last part is. A kid
+     stopped already has every record reported: no part. */
+  f = kefo__mem_calloc(p->mem, 1, sizeof(*f));
+  if (f == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  f->p = p;
+  f->cb = cb;
+  f->data = flush_data;
+  f->parts = 1;
+  if ((rv = kefo__producer_flush_own(p, flush_part, f)) != 0) {
+    kefo__mem_free(p->mem, f);
+    return rv;
+  }
+  f->next = p->flushes;
+  if (p->flushes) {
+    p->flushes->prev = f;
+  }
+  p->flushes = f;
+  for (i = 0; i < p->nstreams; ++i) {
+    kefo_producer *kid = p->streams[i].kid;
+    if (kid && kid->state != P_STOPPED &&
+        kefo__producer_flush_own(kid, flush_part, f) == 0) {
+      ++f->parts;
+    } else if (kid && kid->state != P_STOPPED) {
+      /* Out of memory for one part: its stream's records are not waited
+         for, so the flush cannot promise them; stop that stream's
+         producer at once, which reports each of them. */
+      kefo_producer_stop(kid, 0);
+    }
+  }
+  return 0;
+}
+
+/* A stream's figures: its kid's now, and the counters of those before. */
+static void stream_stats(const pstream *s, kefo_put_stats *out) {
+  if (s->kid) {
+    kefo__producer_core_stats(s->kid->core, out);
+  } else {
+    memset(out, 0, sizeof(*out));
+  }
+  add_counters(out, &s->gone);
+}
+
+int kefo_producer_stats(const kefo_producer *p, kefo_put_stats *out) {
+  kefo_put_stats st;
+  size_t i;
+
+  if (p == NULL || out == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  kefo__producer_core_stats(p->core, out);
+  for (i = 0; i < p->nstreams; ++i) {
+    stream_stats(&p->streams[i], &st);
+    add_counters(out, &st);
+    out->buffered_records += st.buffered_records;
+    out->buffered_bytes += st.buffered_bytes;
+    out->in_flight_calls += st.in_flight_calls;
+    out->in_flight_records += st.in_flight_records;
+  }
+  return 0;
+}
+
+/* Streams whose figures one scrape renders without an allocation. */
+#define METRICS_STREAMS 16
+
+int kefo_producer_metrics(kefo_producer *p, const char **text, size_t *len) {
+  const char *names_room[METRICS_STREAMS], **names = names_room;
+  kefo_put_stats st_room[METRICS_STREAMS], *st = st_room;
+  size_t n = p ? 1 + p->nstreams : 0, i;
+  int rv;
+
+  if (p == NULL || text == NULL || len == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
+  if (p->metrics_text.mem == NULL) {
+    kefo__buf_init(&p->metrics_text, p->mem);
+  }
+  if (n > METRICS_STREAMS) {
+    names = kefo__mem_malloc(p->mem, n * sizeof(*names));
+    st = kefo__mem_malloc(p->mem, n * sizeof(*st));
+  }
+  if (names == NULL || st == NULL) {
+    rv = KEFO_ERR_NOMEM;
+  } else {
+    names[0] = p->stream_name ? p->stream_name : p->stream_arn;
+    kefo__producer_core_stats(p->core, &st[0]);
+    for (i = 1; i < n; ++i) {
+      names[i] = p->streams[i - 1].stream;
+      stream_stats(&p->streams[i - 1], &st[i]);
+    }
+    rv = kefo__metrics_render_producer(&p->metrics_text, names, st, n);
+  }
+  if (names != names_room) {
+    kefo__mem_free(p->mem, (void *)names);
+    kefo__mem_free(p->mem, st);
+  }
+  *text = rv ? NULL : (const char *)p->metrics_text.data;
+  *len = rv ? 0 : p->metrics_text.len;
+  return rv;
+}
+
+/* Frees |p|'s kids and what they need (kefo_producer_del). */
+void kefo__producer_streams_free(kefo_producer *p) {
+  size_t i;
+
+  for (i = 0; i < p->nstreams; ++i) {
+    kefo_producer_del(p->streams[i].kid);
+    kefo__mem_free(p->mem, p->streams[i].stream);
+  }
+  kefo__mem_free(p->mem, p->streams);
+  while (p->dead) {
+    kefo_producer *kid = p->dead;
+    p->dead = kid->dead_next;
+    kefo_producer_del(kid);
+  }
+  while (p->flushes) { /* dropped without a report, as documented */
+    pflush *f = p->flushes;
+    p->flushes = f->next;
+    kefo__mem_free(p->mem, f);
+  }
+}
