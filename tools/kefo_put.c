@@ -50,7 +50,7 @@ typedef struct put_state {
   const char *sets[MAX_SETS];
   int nsets;
   int aggregate;
-  const char *fixed_key, *key_field;
+  const char *fixed_key, *key_field, *stream_field;
   struct event *sigint, *sigterm, *tick;
   /* Input: stdin's bytes not yet put (a would-block leaves them here). */
   int from_stdin, stdin_eof;
@@ -112,6 +112,9 @@ static void usage(FILE *f) {
       "                       key is its top-level field F (a string, or a\n"
       "                       number as written); a line without it is\n"
       "                       reported with its number and skipped\n"
+      "  --stream-field F     stdin's lines are JSON objects: each one goes\n"
+      "                       to the stream its top-level field F names (a\n"
+      "                       name or an ARN), or to --stream without it\n"
       "  --aggregate          pack records into KPL aggregates (kefo-reader,\n"
       "                       the KCL and Flink unpack them; other readers\n"
       "                       see one record holding many)\n"
@@ -205,9 +208,9 @@ static void random_key(char *out) {
 
 /* Puts one record; returns 0, 1 when the producer is full (the record
    was not taken), or -1 (reported). */
-static int put_one(put_state *st, const char *pk, const void *data,
-                   size_t len) {
-  int rv = kefo_producer_put(st->p, pk, NULL, data, len, NULL);
+static int put_one(put_state *st, const char *to, const char *pk,
+                   const void *data, size_t len) {
+  int rv = kefo_producer_put_to(st->p, to, pk, NULL, data, len, NULL);
 
   if (rv == KEFO_ERR_WOULD_BLOCK) {
     st->blocked = 1;
@@ -223,12 +226,10 @@ static int put_one(put_state *st, const char *pk, const void *data,
   return 0;
 }
 
-/* The partition key of a JSON line: its field |st->key_field|, a string
-   or a number as written. Returns 0, or -1 (reported: the line is
-   skipped). */
-static int key_of_line(put_state *st, const char *line, size_t len, char *pk,
-                       size_t cap) {
-  cJSON *j = cJSON_ParseWithLength(line, len);
+/* The partition key of a JSON line |j| (parsed; NULL if it is not JSON):
+   its field |st->key_field|, a string or a number as written. Returns 0,
+   or -1 (reported: the line is skipped). */
+static int key_of_line(put_state *st, const cJSON *j, char *pk, size_t cap) {
   const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, st->key_field);
   int ok = 0;
 
@@ -252,14 +253,44 @@ static int key_of_line(put_state *st, const char *line, size_t len, char *pk,
                               : "not a JSON object with a field",
             st->key_field);
   }
-  cJSON_Delete(j);
   return ok ? 0 : -1;
+}
+
+/* The stream of a JSON line |j| (parsed; NULL if it is not JSON): its
+   field |st->stream_field|, a string naming a stream or its ARN, into
+   |*to|; without the field, --stream's (|*to| NULL). Returns 0, or -1
+   (reported: the line is skipped). */
+static int stream_of_line(put_state *st, const cJSON *j, const char **to) {
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, st->stream_field);
+
+  *to = NULL;
+  if (f == NULL && cJSON_IsObject(j)) {
+    return 0;
+  }
+  if (cJSON_IsString(f) && f->valuestring[0] &&
+      strlen(f->valuestring) <= 2048) {
+    *to = f->valuestring;
+    return 0;
+  }
+  if (++st->bad_lines <= MAX_FAILURES_SHOWN) {
+    fprintf(stderr,
+            "kefo-put: line %lld: %s \"%s\" (1 to 2048 characters); "
+            "skipped\n",
+            st->lineno,
+            cJSON_IsObject(j) ? "no string in the stream field"
+                              : "not a JSON object with a field",
+            st->stream_field);
+  }
+  return -1;
 }
 
 /* Puts the line of |len| bytes at |line|; returns as put_one (a skipped
    line counts as put: 0). */
 static int put_line(put_state *st, const char *line, size_t len) {
+  const char *to = NULL;
+  cJSON *j = NULL;
   char pk[300];
+  int rv;
 
   if (len > MAX_RECORD_BYTES) {
     fprintf(stderr,
@@ -269,16 +300,25 @@ static int put_line(put_state *st, const char *line, size_t len) {
     st->error = 1;
     return -1;
   }
+  /* Parsed once for both fields. */
+  if (st->key_field || st->stream_field) {
+    j = cJSON_ParseWithLength(line, len);
+  }
+  if ((st->key_field && key_of_line(st, j, pk, 257) != 0) ||
+      (st->stream_field && stream_of_line(st, j, &to) != 0)) {
+    cJSON_Delete(j);
+    return 0;
+  }
   if (st->key_field) {
-    if (key_of_line(st, line, len, pk, 257) != 0) {
-      return 0;
-    }
+    /* pk is set */
   } else if (st->fixed_key) {
     snprintf(pk, sizeof(pk), "%s", st->fixed_key);
   } else {
     random_key(pk);
   }
-  return put_one(st, pk, line, len);
+  rv = put_one(st, to, pk, line, len);
+  cJSON_Delete(j);
+  return rv;
 }
 
 /* Puts the whole lines held in st->in (the last one too at the end of
@@ -380,7 +420,7 @@ static void generate(put_state *st) {
     } else {
       random_key(pk);
     }
-    if (put_one(st, pk, buf, st->size) != 0) {
+    if (put_one(st, NULL, pk, buf, st->size) != 0) {
       break;
     }
     ++st->generated;
@@ -519,6 +559,8 @@ static int value_flag(put_state *st, const char *a, const char *val) {
     st->endpoint_arg = val;
   } else if (!strcmp(a, "--partition-key-field")) {
     st->key_field = val;
+  } else if (!strcmp(a, "--stream-field")) {
+    st->stream_field = val;
   } else if (!strcmp(a, "--set")) {
     if (st->nsets == MAX_SETS || strchr(val, '=') == NULL) {
       fprintf(stderr, "kefo-put: --set wants KEY=VALUE (at most %d)\n",
@@ -540,12 +582,20 @@ static int value_flag(put_state *st, const char *a, const char *val) {
 }
 
 static int takes_value(const char *a) {
-  static const char *const names[] = {
-      "--stream",   "--stream-arn",    "--region",
-      "--endpoint", "--partition-key", "--partition-key-field",
-      "--count",    "--rate",          "--duration",
-      "--size",     "--set",           "--progress-timeout",
-      NULL};
+  static const char *const names[] = {"--stream",
+                                      "--stream-arn",
+                                      "--region",
+                                      "--endpoint",
+                                      "--partition-key",
+                                      "--partition-key-field",
+                                      "--stream-field",
+                                      "--count",
+                                      "--rate",
+                                      "--duration",
+                                      "--size",
+                                      "--set",
+                                      "--progress-timeout",
+                                      NULL};
   int i;
 
   for (i = 0; names[i]; ++i) {
@@ -606,6 +656,10 @@ static int check_args(put_state *st) {
   if (st->key_field && (!st->from_stdin || st->fixed_key)) {
     fprintf(stderr, "kefo-put: --partition-key-field reads stdin's lines, "
                     "without --partition-key\n");
+    return EXIT_USAGE;
+  }
+  if (st->stream_field && !st->from_stdin) {
+    fprintf(stderr, "kefo-put: --stream-field reads stdin's lines\n");
     return EXIT_USAGE;
   }
   return CARRY_ON;
@@ -721,8 +775,11 @@ static int summary(const put_state *st) {
             st->aggregate ? ", aggregated" : "");
   }
   if (st->bad_lines) {
-    fprintf(stderr, "kefo-put: %lld lines skipped (no partition key field)\n",
-            st->bad_lines);
+    fprintf(stderr, "kefo-put: %lld lines skipped (%s)\n", st->bad_lines,
+            !st->stream_field ? "no partition key field"
+            : !st->key_field  ? "no stream in the stream field"
+                              : "no partition key field, or no stream in the "
+                                "stream field");
   }
   if (st->in_flight_at_kill) {
     fprintf(stderr,

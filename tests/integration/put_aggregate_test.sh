@@ -7,7 +7,11 @@
 # exit status says so (1). Then a stream deleted while kefo-put writes to
 # it: kinesis-local answers PutRecords in CBOR (as kefo asks), with
 # ResourceNotFoundException, which kefo-put names; the records it could
-# not write are counted failed and the exit status is 1.
+# not write are counted failed and the exit status is 1. Last,
+# --stream-field: each line goes to the stream its field names
+# (kefo_producer_put_to), the others to --stream; a stream that does not
+# exist fails its own records, named, while the others are written, and
+# kefo-reader finds each line in its own stream only.
 bin=${KEFO_READER:-./tools/kefo-reader}
 put=${KEFO_PUT:-./tools/kefo-put}
 source "$(dirname "$0")/../support/harness/test_setup.sh"
@@ -92,5 +96,41 @@ else
   ko "stream deleted while writing: exit $rc, written '$written', failed '$failed'"
   tail -n 5 "$tmp/gone.err"
 fi
+for st in route-a route-b; do
+  node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" CreateStream \
+    "{\"StreamName\":\"$st\",\"ShardCount\":1}" >/dev/null
+done
+sleep 0.5
+awk 'BEGIN { for (i = 1; i <= 300; i++) {
+  if (i == 150) print "{\"id\":0,\"to\":5}";
+  if (i % 3 == 0) printf "{\"id\":%d,\"to\":\"route-b\"}\n", i;
+  else if (i % 3 == 1) printf "{\"id\":%d}\n", i;
+  else printf "{\"id\":%d,\"to\":\"route-none\"}\n", i } }' >"$tmp/route.jsonl"
+"$put" --stream route-a --endpoint "$endpoint" --stream-field to \
+  <"$tmp/route.jsonl" 2>"$tmp/route.err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "line 150: no string in the stream field \"to\"" "$tmp/route.err" &&
+   grep -q "ResourceNotFoundException: Stream .*route-none not found" "$tmp/route.err" &&
+   grep -q "300 records, .* put in .*: 200 written .*, 100 failed" "$tmp/route.err"; then
+  ok "kefo-put --stream-field: exit 1, the bad line and the missing stream named, 200 written, 100 failed"
+else
+  ko "kefo-put --stream-field: exit $rc"
+  tail -n 5 "$tmp/route.err"
+fi
+# id % 3: 1 for route-a (no field), 0 for route-b.
+for st in route-a:1 route-b:0; do
+  timeout 60 "$bin" --stream "${st%:*}" --endpoint "$endpoint" \
+    --start trim-horizon --limit 100 >"$tmp/${st%:*}.out" 2>"$tmp/read.err"
+  rc=$?
+  ids=$(grep -o '\\"id\\":[0-9]*' "$tmp/${st%:*}.out" | tr -dc '0-9\n')
+  n=$(echo "$ids" | sort -u | grep -c .)
+  other=$(echo "$ids" | awk -v m="${st#*:}" '$1 % 3 != m' | grep -c .)
+  if [ "$rc" = 0 ] && [ "$n" = 100 ] && [ "$other" = 0 ]; then
+    ok "${st%:*}: 100 distinct lines, all its own (id % 3 = ${st#*:})"
+  else
+    ko "${st%:*}: exit $rc, $n distinct lines, $other of another stream"
+    tail -n 3 "$tmp/read.err"
+  fi
+done
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
