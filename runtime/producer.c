@@ -728,13 +728,21 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
 }
 
 /* This producer's own flush (its stream only). */
-int kefo__producer_flush_own(kefo_producer *p, kefo_producer_flush_cb cb,
-                             void *flush_data) {
-  int64_t token;
-
+int kefo__producer_flush_reserve(kefo_producer *p) {
   if (kefo__mem_grow(p->mem, (void **)&p->waiters, p->nwaiters + 1,
                      &p->waiters_cap, sizeof(*p->waiters)) != 0) {
     return KEFO_ERR_NOMEM;
+  }
+  return kefo__producer_core_flush_reserve(p->core);
+}
+
+int kefo__producer_flush_own(kefo_producer *p, kefo_producer_flush_cb cb,
+                             void *flush_data) {
+  int64_t token;
+  int rv;
+
+  if ((rv = kefo__producer_flush_reserve(p)) != 0) {
+    return rv;
   }
   token = kefo__producer_core_flush(p->core);
   if (token < 0) {

@@ -481,17 +481,24 @@ int kefo__producer_core_room_again(kefo_producer_core *pc) {
   return room;
 }
 
+int kefo__producer_core_flush_reserve(kefo_producer_core *pc) {
+  if (kefo__mem_grow(pc->mem, (void **)&pc->flushes, pc->nflushes + 1,
+                     &pc->flushes_cap, sizeof(*pc->flushes)) != 0 ||
+      kefo__mem_grow(pc->mem, (void **)&pc->done_tokens,
+                     pc->ndone + pc->nflushes + 1, &pc->done_cap,
+                     sizeof(*pc->done_tokens)) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  return 0;
+}
+
 int64_t kefo__producer_core_flush(kefo_producer_core *pc) {
   pflush *f;
 
   if (pc->held == 0) {
     return 0;
   }
-  if (kefo__mem_grow(pc->mem, (void **)&pc->flushes, pc->nflushes + 1,
-                     &pc->flushes_cap, sizeof(*pc->flushes)) != 0 ||
-      kefo__mem_grow(pc->mem, (void **)&pc->done_tokens,
-                     pc->ndone + pc->nflushes + 1, &pc->done_cap,
-                     sizeof(*pc->done_tokens)) != 0) {
+  if (kefo__producer_core_flush_reserve(pc) != 0) {
     return KEFO_ERR_NOMEM;
   }
   f = &pc->flushes[pc->nflushes++];

@@ -173,6 +173,11 @@ int kefo__producer_core_room_again(kefo_producer_core *pc);
  */
 int64_t kefo__producer_core_flush(kefo_producer_core *pc);
 
+/* Makes room for one more kefo__producer_core_flush, which then cannot
+   fail (a flush over several streams is all or nothing). Returns 0 or
+   KEFO_ERR_NOMEM. */
+int kefo__producer_core_flush_reserve(kefo_producer_core *pc);
+
 /* Pops a finished flush token (>0), or 0 when none. */
 int64_t kefo__producer_core_flushed(kefo_producer_core *pc);
 

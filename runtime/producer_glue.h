@@ -140,8 +140,12 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
 /* Asks ListShards for |p|'s stream's map. */
 void kefo__producer_list_shards(kefo_producer *p);
 
+/* Makes room for one more kefo__producer_flush_own on |p|, which then
+   cannot fail. Returns 0 or KEFO_ERR_NOMEM. */
+int kefo__producer_flush_reserve(kefo_producer *p);
+
 /* A flush of |p|'s own stream only: |cb| once every record put to it
-   before is reported. Returns 0, KEFO_ERR_NOMEM or the core's error. */
+   before is reported. Returns 0 or KEFO_ERR_NOMEM. */
 int kefo__producer_flush_own(kefo_producer *p, kefo_producer_flush_cb cb,
                              void *flush_data);
 

@@ -277,10 +277,20 @@ int kefo__producer_flush_streams(kefo_producer *p, kefo_producer_flush_cb cb,
                                  void *flush_data) {
   pflush *f;
   size_t i;
-  int rv;
 
-  /* Over every stream: a part each, done when the last part is. A kid
-     stopped already has every record reported: no part. */
+  /* All or nothing: room for a part in every stream's producer first,
+     so that no part is registered for a flush refused. A kid stopped
+     already has every record reported: no part. */
+  if (kefo__producer_flush_reserve(p) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  for (i = 0; i < p->nstreams; ++i) {
+    kefo_producer *kid = p->streams[i].kid;
+    if (kid && kid->state != P_STOPPED &&
+        kefo__producer_flush_reserve(kid) != 0) {
+      return KEFO_ERR_NOMEM;
+    }
+  }
   f = kefo__mem_calloc(p->mem, 1, sizeof(*f));
   if (f == NULL) {
     return KEFO_ERR_NOMEM;
@@ -289,27 +299,20 @@ int kefo__producer_flush_streams(kefo_producer *p, kefo_producer_flush_cb cb,
   f->cb = cb;
   f->data = flush_data;
   f->parts = 1;
-  if ((rv = kefo__producer_flush_own(p, flush_part, f)) != 0) {
-    kefo__mem_free(p->mem, f);
-    return rv;
-  }
   f->next = p->flushes;
   if (p->flushes) {
     p->flushes->prev = f;
   }
   p->flushes = f;
+  /* A part each, done when the last part is; none can fail now. */
   for (i = 0; i < p->nstreams; ++i) {
     kefo_producer *kid = p->streams[i].kid;
-    if (kid && kid->state != P_STOPPED &&
-        kefo__producer_flush_own(kid, flush_part, f) == 0) {
+    if (kid && kid->state != P_STOPPED) {
       ++f->parts;
-    } else if (kid && kid->state != P_STOPPED) {
-      /* Out of memory for one part: its stream's records are not waited
-         for, so the flush cannot promise them; stop that stream's
-         producer at once, which reports each of them. */
-      kefo_producer_stop(kid, 0);
+      (void)kefo__producer_flush_own(kid, flush_part, f);
     }
   }
+  (void)kefo__producer_flush_own(p, flush_part, f);
   return 0;
 }
 

@@ -711,14 +711,16 @@ static void *flaky_realloc(void *ptr, size_t size, void *ud) {
    them, and any step may fail. Every record is acknowledged once or
    reported failed once, never both and never neither; those
    acknowledged are in the stream; the stop frees every block. */
-static void test_allocation_failures(void) {
+static const char *stream_for(size_t i, char names[3][32]);
+
+static void allocation_failures(int streams) {
   const char *kv[] = {"sink.aggregation.enabled", "false", "sink.record.ttl",
                       "20s", NULL};
   flaky_mem f;
-  char stream[32];
+  char stream[32], names[3][32];
   reader rd;
   run rn;
-  size_t i, acked = 0, failed = 0, bad = 0, lost = 0;
+  size_t i, k, acked = 0, failed = 0, bad = 0, lost = 0, read = 0;
   kefo_put_stats st;
 
   memset(&f, 0, sizeof(f));
@@ -734,6 +736,13 @@ static void test_allocation_failures(void) {
                  : 300;
   memset(&rn, 0, sizeof(rn));
   new_stream(stream, sizeof(stream), 4);
+  /* With |streams|, two thirds of the records go to two more streams
+     (kefo_producer_put_to): their producers start, list, write, flush
+     and stop under the same failures. */
+  memcpy(names[0], stream, sizeof(names[0]));
+  for (k = 1; streams && k < 3; ++k) {
+    new_stream(names[k], sizeof(names[k]), 2);
+  }
   make_records(MAXN, 1);
   producer_mem(url, stream, kv, &rn, &f.mem);
   CU_ASSERT_PTR_NOT_NULL_FATAL(rn.p);
@@ -743,8 +752,9 @@ static void test_allocation_failures(void) {
     rec *r = &R[rn.next];
     int rv;
     fill(scratch, (uint32_t)rn.next, r->len);
-    rv = kefo_producer_put(rn.p, r->pk, r->ehk[0] ? r->ehk : NULL, scratch,
-                           r->len, r);
+    rv = kefo_producer_put_to(rn.p, streams ? stream_for(rn.next, names) : NULL,
+                              r->pk, r->ehk[0] ? r->ehk : NULL, scratch, r->len,
+                              r);
     if (rv == KEFO_ERR_WOULD_BLOCK || rv == KEFO_ERR_NOMEM) {
       event_base_loop(base, EVLOOP_ONCE);
       continue;
@@ -785,17 +795,30 @@ static void test_allocation_failures(void) {
      records wait for it within their TTL. Failing them at once instead
      (as before 2026-12-07) failed 1,327 of 20,000 here. */
   CU_ASSERT(failed <= N / 100);
-  read_target = acked;
-  read_back(stream, &rd, 1);
+  for (k = 0; k < (streams ? 3u : 1u); ++k) {
+    for (i = 0, read_target = 0; i < N; ++i) {
+      read_target += R[i].acks == 1 && (!streams || i % 3 == k);
+    }
+    read_back(names[k], &rd, 1);
+    read += rd.read;
+    CU_ASSERT_EQUAL(rd.bad_data, 0);
+    CU_ASSERT_EQUAL(rd.strangers, 0);
+  }
   read_target = 0;
   for (i = 0, lost = 0; i < N; ++i) {
     lost += R[i].acks == 1 && R[i].reads == 0;
   }
-  printf("  read back %zu; acknowledged and not in the stream: %zu\n", rd.read,
+  printf("  read back %zu; acknowledged and not in the stream: %zu\n", read,
          lost);
   CU_ASSERT_EQUAL(lost, 0);
-  CU_ASSERT_EQUAL(rd.bad_data, 0);
-  CU_ASSERT_EQUAL(rd.strangers, 0);
+}
+
+static void test_allocation_failures(void) {
+  allocation_failures(0);
+}
+
+static void test_allocation_failures_streams(void) {
+  allocation_failures(1);
 }
 
 /* Spoilt CBOR answers (half a map; an answer cut at half its length;
@@ -1372,6 +1395,8 @@ int main(void) {
     /* PRODUCER_CASES=streams: the cases of kefo_producer_put_to alone. */
     CU_add_test(s, "several streams", test_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
+    CU_add_test(s, "allocation failures over several streams",
+                test_allocation_failures_streams);
   } else if (cases != NULL && strcmp(cases, "allocation") == 0) {
     /* PRODUCER_CASES=allocation: that case alone, to run it again and
        again (PRODUCER_SEED sets its failures' seed, PRODUCER_ONE_IN how
@@ -1394,6 +1419,8 @@ int main(void) {
     CU_add_test(s, "stop at once with calls in flight", test_stop_at_once);
     CU_add_test(s, "several streams", test_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
+    CU_add_test(s, "allocation failures over several streams",
+                test_allocation_failures_streams);
   }
   if (!ca_file && (cases == NULL || strcmp(cases, "backpressure") == 0)) {
     CU_add_test(s, "backpressure", test_backpressure);
