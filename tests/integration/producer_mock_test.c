@@ -318,15 +318,19 @@ static kefo_producer *producer(const char *endpoint, const char *stream,
   return producer_mem(endpoint, stream, kv, rn, NULL);
 }
 
+static const char *stream_for(size_t i, char names[3][32]);
+
 /* Puts records [rn->next, upto) as fast as the producer takes them,
-   running the loop while it says would-block. */
-static void put_upto(run *rn, size_t upto) {
+   running the loop while it says would-block; with |names|, each to the
+   stream stream_for gives it (kefo_producer_put_to). */
+static void put_range(run *rn, size_t upto, char names[3][32]) {
   while (rn->next < upto) {
     rec *r = &R[rn->next];
     int rv;
     fill(scratch, (uint32_t)rn->next, r->len);
-    rv = kefo_producer_put(rn->p, r->pk, r->ehk[0] ? r->ehk : NULL, scratch,
-                           r->len, r);
+    rv = kefo_producer_put_to(rn->p, names ? stream_for(rn->next, names) : NULL,
+                              r->pk, r->ehk[0] ? r->ehk : NULL, scratch, r->len,
+                              r);
     if (rv == KEFO_ERR_WOULD_BLOCK) {
       int w = rn->writable;
       ++rn->would_block;
@@ -343,6 +347,10 @@ static void put_upto(run *rn, size_t upto) {
       event_base_loop(base, EVLOOP_NONBLOCK);
     }
   }
+}
+
+static void put_upto(run *rn, size_t upto) {
+  put_range(rn, upto, NULL);
 }
 
 /* Flushes and stops gracefully; returns when stopped. */
@@ -711,8 +719,6 @@ static void *flaky_realloc(void *ptr, size_t size, void *ud) {
    them, and any step may fail. Every record is acknowledged once or
    reported failed once, never both and never neither; those
    acknowledged are in the stream; the stop frees every block. */
-static const char *stream_for(size_t i, char names[3][32]);
-
 static void allocation_failures(int streams) {
   const char *kv[] = {"sink.aggregation.enabled", "false", "sink.record.ttl",
                       "20s", NULL};
@@ -976,31 +982,6 @@ static const char *stream_for(size_t i, char names[3][32]) {
   return names[i % 3];
 }
 
-/* Puts records [rn->next, upto) with kefo_producer_put_to, as put_upto. */
-static void put_to_upto(run *rn, size_t upto, char names[3][32]) {
-  while (rn->next < upto) {
-    rec *r = &R[rn->next];
-    int rv;
-    fill(scratch, (uint32_t)rn->next, r->len);
-    rv = kefo_producer_put_to(rn->p, stream_for(rn->next, names), r->pk,
-                              r->ehk[0] ? r->ehk : NULL, scratch, r->len, r);
-    if (rv == KEFO_ERR_WOULD_BLOCK) {
-      int w = rn->writable;
-      ++rn->would_block;
-      while (rn->writable == w && !rn->stopped) {
-        event_base_loop(base, EVLOOP_ONCE);
-      }
-      continue;
-    }
-    CU_ASSERT_EQUAL_FATAL(rv, 0);
-    ++rn->next;
-    ++rn->put;
-    if (rn->next % 256 == 0) {
-      event_base_loop(base, EVLOOP_NONBLOCK);
-    }
-  }
-}
-
 /* Records [0, upto) reported (acknowledged or failed) when a flush asked
    for after them is called back. */
 static size_t flush_upto, reported_at_flush;
@@ -1061,11 +1042,11 @@ static void test_streams(void) {
   CU_ASSERT_EQUAL_FATAL(kefo_producer_new(&rn.p, cfg, cbs, &rn, base), 0);
   kefo_producer_callbacks_del(cbs);
   kefo_config_del(cfg);
-  put_to_upto(&rn, N / 2, names);
+  put_range(&rn, N / 2, names);
   flush_upto = N / 2;
   flush_called = 0;
   CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed_count, NULL), 0);
-  put_to_upto(&rn, N, names);
+  put_range(&rn, N, names);
   kefo_test_run_until(base, &flush_called, 60000);
   printf("  the flush after %zu records: called with %zu of them reported\n",
          flush_upto, reported_at_flush);
