@@ -1099,6 +1099,89 @@ static void test_streams(void) {
   CU_ASSERT_EQUAL(check_acks(), N);
 }
 
+/* kefo's own loop (a NULL base) over two streams: kefo_producer_run
+   returns once the graceful stop the last report asks for has stopped
+   both streams' producers, on_stopped having come once. */
+typedef struct own_run {
+  size_t want, acked, failed;
+  int stops;
+} own_run;
+
+static void own_ack(kefo_producer *p, void *ctx, const kefo_put_result *res,
+                    void *ud) {
+  own_run *o = ud;
+  rec *r = ctx;
+  (void)res;
+  ++r->acks;
+  if (++o->acked + o->failed == o->want) {
+    kefo_producer_stop(p, 1);
+  }
+}
+
+static void own_fail(kefo_producer *p, void *ctx, const kefo_error_info *err,
+                     void *ud) {
+  own_run *o = ud;
+  rec *r = ctx;
+  (void)err;
+  ++r->fails;
+  if (o->acked + ++o->failed == o->want) {
+    kefo_producer_stop(p, 1);
+  }
+}
+
+static void own_stopped(kefo_producer *p, const kefo_error_info *err,
+                        void *ud) {
+  own_run *o = ud;
+  (void)p;
+  (void)err;
+  ++o->stops;
+}
+
+static void test_streams_own_loop(void) {
+  char names[3][32];
+  kefo_producer_callbacks *cbs;
+  kefo_producer *p = NULL;
+  kefo_config *cfg;
+  own_run o;
+  reader rd;
+  size_t i;
+
+  memset(&o, 0, sizeof(o));
+  new_stream(names[0], sizeof(names[0]), 2);
+  new_stream(names[1], sizeof(names[1]), 2);
+  make_records(1000, 0);
+  o.want = N;
+  cfg = producer_config_mem(url, names[0], NULL, NULL);
+  kefo_producer_callbacks_new(&cbs);
+  kefo_producer_callbacks_set_on_ack(cbs, own_ack);
+  kefo_producer_callbacks_set_on_failure(cbs, own_fail);
+  kefo_producer_callbacks_set_on_stopped(cbs, own_stopped);
+  CU_ASSERT_EQUAL_FATAL(kefo_producer_new(&p, cfg, cbs, &o, NULL), 0);
+  kefo_producer_callbacks_del(cbs);
+  kefo_config_del(cfg);
+  /* Put before the loop runs: they wait for it. */
+  for (i = 0; i < N; ++i) {
+    fill(scratch, (uint32_t)i, R[i].len);
+    CU_ASSERT_EQUAL(kefo_producer_put_to(p, i % 2 ? names[1] : NULL, R[i].pk,
+                                         NULL, scratch, R[i].len, &R[i]),
+                    0);
+  }
+  CU_ASSERT_EQUAL(kefo_producer_run(p), 0);
+  printf("  own loop: kefo_producer_run returned; %zu acknowledged, %zu "
+         "failed, on_stopped %d time(s)\n",
+         o.acked, o.failed, o.stops);
+  CU_ASSERT(kefo_producer_stopped(p));
+  CU_ASSERT_EQUAL(o.acked, N);
+  CU_ASSERT_EQUAL(o.stops, 1);
+  kefo_producer_del(p);
+  read_target = N / 2;
+  read_back(names[1], &rd, 1);
+  read_target = 0;
+  CU_ASSERT_EQUAL(rd.read, N / 2);
+  CU_ASSERT_EQUAL(rd.strangers, 0);
+  CU_ASSERT_EQUAL(rd.bad_data, 0);
+}
+
 /* A stream that does not exist: its records fail with the stream's error,
    the producer's own stream goes on, and once the stream exists its next
    record starts it again; its counters carry over. */
@@ -1376,6 +1459,7 @@ int main(void) {
     /* PRODUCER_CASES=streams: the cases of kefo_producer_put_to alone. */
     CU_add_test(s, "several streams", test_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
+    CU_add_test(s, "several streams on kefo's own loop", test_streams_own_loop);
     CU_add_test(s, "allocation failures over several streams",
                 test_allocation_failures_streams);
   } else if (cases != NULL && strcmp(cases, "allocation") == 0) {
@@ -1400,6 +1484,7 @@ int main(void) {
     CU_add_test(s, "stop at once with calls in flight", test_stop_at_once);
     CU_add_test(s, "several streams", test_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
+    CU_add_test(s, "several streams on kefo's own loop", test_streams_own_loop);
     CU_add_test(s, "allocation failures over several streams",
                 test_allocation_failures_streams);
   }
