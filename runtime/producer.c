@@ -643,9 +643,16 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
     }
   }
   p->base = base;
-  if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, base, p->mem, 1u << 20,
-                                    &p->cb.log)) != 0 ||
-      (rv = kefo__producer_core_new(&p->core, &s, &core_cbs, p, NULL,
+  /* A kid writes through its parent's HTTP client, credentials and
+     signed-call client: one connection pool and one credentials cache
+     for every stream (its endpoint and region are the parent's). */
+  if (p->parent) {
+    p->aws = p->parent->aws;
+  } else if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, base, p->mem,
+                                           1u << 20, &p->cb.log)) != 0) {
+    return rv;
+  }
+  if ((rv = kefo__producer_core_new(&p->core, &s, &core_cbs, p, NULL,
                                     p->mem)) != 0 ||
       (rv = loop_events_new(p)) != 0) {
     return rv;
@@ -814,7 +821,9 @@ void kefo_producer_del(kefo_producer *p) {
     event_free(p->keepalive);
   }
   kefo__producer_core_del(p->core);
-  kefo__aws_setup_free(&p->aws);
+  if (p->parent == NULL) { /* a kid's is its parent's, freed after it */
+    kefo__aws_setup_free(&p->aws);
+  }
   kefo_config_del(p->cfg);
   while (p->spares) {
     pcall *pc = p->spares;

@@ -8,7 +8,9 @@
  * Why a whole producer per stream rather than streams inside one core: a
  * call is for one stream, with its own shard map, rate limits and
  * answers; a kid reuses all of that unchanged, and a stream that cannot
- * be listed stops its kid alone.
+ * be listed stops its kid alone. What is not per stream is shared: a
+ * kid signs and sends through its parent's HTTP client and credentials
+ * (one connection pool, one credentials cache).
  */
 #include <string.h>
 

@@ -964,9 +964,10 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  * stream ARN ("arn:..."); NULL, or the producer's own stream, is
  * kefo_producer_put. The first record for another stream starts a
  * producer of that stream beside this one, on the same loop, with this
- * one's config (sink.stream.* replaced) and callbacks, which get |p|
- * and its user data as for every other record: it has its own
- * connection and shard map, and the buffer and in-flight limits
+ * one's config (sink.stream.* replaced; so the same region and
+ * endpoint) and callbacks, which get |p| and its user data as for every
+ * other record. It shares this one's connections and credentials, has
+ * its own shard map, and the buffer and in-flight limits
  * (sink.requests.max-buffered, sink.buffer.max-bytes,
  * sink.requests.max-inflight) count per stream. kefo_producer_flush,
  * kefo_producer_stop, kefo_producer_stats and kefo_producer_metrics

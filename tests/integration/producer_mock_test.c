@@ -503,6 +503,16 @@ static void print_stats(const char *what, const run *rn) {
 /* ---- the cases ------------------------------------------------------------
  */
 
+/* How many connections the mock has accepted. */
+static double mock_connections(void) {
+  cJSON *r = call_on(&ctl_svc, "Stats", cJSON_CreateObject());
+  const cJSON *n = cJSON_GetObjectItem(r, "Connections");
+  double v = cJSON_IsNumber(n) ? n->valuedouble : -1;
+
+  cJSON_Delete(r);
+  return v;
+}
+
 /* The mock's count of requests that came in CBOR. */
 static double cbor_requests(void) {
   cJSON *r = call_on(&ctl_svc, "Stats", cJSON_CreateObject());
@@ -1101,7 +1111,8 @@ static void test_streams(void) {
 
 /* kefo's own loop (a NULL base) over two streams: kefo_producer_run
    returns once the graceful stop the last report asks for has stopped
-   both streams' producers, on_stopped having come once. */
+   both streams' producers, on_stopped having come once; both streams
+   went over one connection (a kid shares its parent's). */
 typedef struct own_run {
   size_t want, acked, failed;
   int stops;
@@ -1138,6 +1149,7 @@ static void own_stopped(kefo_producer *p, const kefo_error_info *err,
 }
 
 static void test_streams_own_loop(void) {
+  double conns;
   char names[3][32];
   kefo_producer_callbacks *cbs;
   kefo_producer *p = NULL;
@@ -1151,6 +1163,7 @@ static void test_streams_own_loop(void) {
   new_stream(names[1], sizeof(names[1]), 2);
   make_records(1000, 0);
   o.want = N;
+  conns = mock_connections();
   cfg = producer_config_mem(url, names[0], NULL, NULL);
   kefo_producer_callbacks_new(&cbs);
   kefo_producer_callbacks_set_on_ack(cbs, own_ack);
@@ -1174,6 +1187,10 @@ static void test_streams_own_loop(void) {
   CU_ASSERT_EQUAL(o.acked, N);
   CU_ASSERT_EQUAL(o.stops, 1);
   kefo_producer_del(p);
+  conns = mock_connections() - conns;
+  printf("  connections the producer opened for its two streams: %.0f\n",
+         conns);
+  CU_ASSERT_EQUAL(conns, 1);
   read_target = N / 2;
   read_back(names[1], &rd, 1);
   read_target = 0;
