@@ -734,7 +734,6 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
   return rv;
 }
 
-/* This producer's own flush (its stream only). */
 int kefo__producer_flush_reserve(kefo_producer *p) {
   if (kefo__mem_grow(p->mem, (void **)&p->waiters, p->nwaiters + 1,
                      &p->waiters_cap, sizeof(*p->waiters)) != 0) {

@@ -93,7 +93,8 @@ void kefo__producer_stop_kids(kefo_producer *p, int graceful) {
   }
 }
 
-/* Adds |from|'s counters (not its gauges) to |to|. */
+/* Adds |from|'s counters (not its gauges) to |to|: a stopped kid's
+   are kept, its gauges are zero. */
 static void add_counters(kefo_put_stats *to, const kefo_put_stats *from) {
   to->put += from->put;
   to->acknowledged += from->acknowledged;
@@ -153,20 +154,22 @@ static int own_stream(const kefo_producer *p, const char *stream) {
          strcmp(p->stream_arn + n - m, stream) == 0;
 }
 
-/* Starts |s|'s kid: this producer's config with |s|'s stream, this
-   loop, callbacks that hand its reports to this producer's. */
-static int kid_start(kefo_producer *p, pstream *s) {
+/* Starts a kid for |stream| in |*out|: this producer's config with that
+   stream (refused as the config refuses a name or an ARN), this loop,
+   callbacks that hand its reports to this producer's. */
+static int kid_start(kefo_producer *p, const char *stream,
+                     kefo_producer **out) {
   kefo_producer_callbacks cbs;
   kefo_config *cfg;
   kefo_producer *kid;
-  int arn = strncmp(s->stream, "arn:", 4) == 0, rv;
+  int arn = strncmp(stream, "arn:", 4) == 0, rv;
 
   if ((rv = kefo__config_dup(&cfg, p->cfg, p->mem)) != 0) {
     return rv;
   }
-  rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_NAME, arn ? NULL : s->stream);
+  rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_NAME, arn ? NULL : stream);
   if (rv == 0) {
-    rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_ARN, arn ? s->stream : NULL);
+    rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_ARN, arn ? stream : NULL);
   }
   if (rv != 0) {
     kefo_config_del(cfg);
@@ -192,13 +195,12 @@ static int kid_start(kefo_producer *p, pstream *s) {
     return rv;
   }
   kefo__producer_list_shards(kid);
-  s->kid = kid;
+  *out = kid;
   return 0;
 }
 
-/* The entry of |stream|, added if new; NULL when out of memory. */
-static pstream *stream_of(kefo_producer *p, const char *stream) {
-  pstream *s;
+/* The entry of |stream|, or NULL. */
+static pstream *stream_find(kefo_producer *p, const char *stream) {
   size_t i;
 
   for (i = 0; i < p->nstreams; ++i) {
@@ -206,6 +208,14 @@ static pstream *stream_of(kefo_producer *p, const char *stream) {
       return &p->streams[i];
     }
   }
+  return NULL;
+}
+
+/* A new entry for |stream| with |kid|; NULL when out of memory. */
+static pstream *stream_add(kefo_producer *p, const char *stream,
+                           kefo_producer *kid) {
+  pstream *s;
+
   if (kefo__mem_grow(p->mem, (void **)&p->streams, p->nstreams + 1,
                      &p->streams_cap, sizeof(*p->streams)) != 0) {
     return NULL;
@@ -215,6 +225,7 @@ static pstream *stream_of(kefo_producer *p, const char *stream) {
   if ((s->stream = kefo__mem_strdup(p->mem, stream)) == NULL) {
     return NULL;
   }
+  s->kid = kid;
   ++p->nstreams;
   return s;
 }
@@ -240,36 +251,41 @@ static void flush_part(kefo_producer *any, void *data) {
   kefo__mem_free(p->mem, f);
 }
 
-/* A stream's name is at most 128 bytes and an ARN at most 2,048. */
-#define STREAM_MAX 2048
-
 int kefo_producer_put_to(kefo_producer *p, const char *stream,
                          const char *partition_key,
                          const char *explicit_hash_key, const void *data,
                          size_t len, void *record_ctx) {
+  kefo_producer *kid;
   pstream *s;
   int rv;
 
-  if (p == NULL || partition_key == NULL ||
-      (stream && (stream[0] == '\0' || strlen(stream) > STREAM_MAX))) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
-  if (stream == NULL || own_stream(p, stream)) {
+  if (stream == NULL || (p && own_stream(p, stream))) {
     return kefo_producer_put(p, partition_key, explicit_hash_key, data, len,
                              record_ctx);
   }
-  if (p->state != P_RUNNING || p->parent) {
-    return p->parent ? KEFO_ERR_INVALID_ARGUMENT : KEFO_ERR_INVALID_STATE;
+  if (p == NULL || partition_key == NULL) {
+    return KEFO_ERR_INVALID_ARGUMENT;
   }
-  if ((s = stream_of(p, stream)) == NULL) {
-    return KEFO_ERR_NOMEM;
+  if (p->state != P_RUNNING) {
+    return KEFO_ERR_INVALID_STATE;
   }
-  if (s->kid && s->kid->state == P_STOPPED) {
+  s = stream_find(p, stream);
+  if (s && s->kid && s->kid->state == P_STOPPED) {
     bury(p, s); /* stopped alone: this record starts it again */
     kefo__producer_soon(p);
   }
-  if (s->kid == NULL && (rv = kid_start(p, s)) != 0) {
-    return rv;
+  if (s == NULL || s->kid == NULL) {
+    /* The stream is checked (as the config checks sink.stream.*) before
+       it gets an entry: a refused one leaves nothing behind. */
+    if ((rv = kid_start(p, stream, &kid)) != 0) {
+      return rv;
+    }
+    if (s) {
+      s->kid = kid;
+    } else if ((s = stream_add(p, stream, kid)) == NULL) {
+      kefo_producer_del(kid);
+      return KEFO_ERR_NOMEM;
+    }
   }
   return kefo_producer_put(s->kid, partition_key, explicit_hash_key, data, len,
                            record_ctx);
@@ -338,7 +354,7 @@ int kefo_producer_stats(const kefo_producer *p, kefo_put_stats *out) {
   kefo__producer_core_stats(p->core, out);
   for (i = 0; i < p->nstreams; ++i) {
     stream_stats(&p->streams[i], &st);
-    add_counters(out, &st);
+    add_counters(out, &st); /* and the gauges, live figures of a kid */
     out->buffered_records += st.buffered_records;
     out->buffered_bytes += st.buffered_bytes;
     out->in_flight_calls += st.in_flight_calls;

@@ -309,11 +309,9 @@ static int put_line(put_state *st, const char *line, size_t len) {
     cJSON_Delete(j);
     return 0;
   }
-  if (st->key_field) {
-    /* pk is set */
-  } else if (st->fixed_key) {
+  if (st->fixed_key) { /* else pk is the line's field, or random */
     snprintf(pk, sizeof(pk), "%s", st->fixed_key);
-  } else {
+  } else if (!st->key_field) {
     random_key(pk);
   }
   rv = put_one(st, to, pk, line, len);

@@ -977,8 +977,9 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  * the whole producer stops); its next record starts it again.
  *
  * Returns as kefo_producer_put, and KEFO_ERR_INVALID_ARGUMENT also for
- * an empty |stream|, one longer than 2,048 bytes, or an ARN the config
- * refuses.
+ * a |stream| that sink.stream.name or sink.stream.arn would refuse
+ * (empty, too long, characters a stream name cannot have, a malformed
+ * ARN).
  */
 KEFO_EXTERN int kefo_producer_put_to(kefo_producer *p, const char *stream,
                                      const char *partition_key,

@@ -1262,9 +1262,41 @@ static void test_stream_missing(void) {
                   20);
   CU_ASSERT_EQUAL(metric_of(rn.p, "kefo_producer_records_failed_total", later),
                   50);
-  /* Not a stream: refused at once. */
-  CU_ASSERT_EQUAL(kefo_producer_put_to(rn.p, "", "k", NULL, "x", 1, NULL),
-                  KEFO_ERR_INVALID_ARGUMENT);
+  kefo_producer_del(rn.p);
+}
+
+/* Streams the config would refuse: refused at the put, as
+   sink.stream.name and sink.stream.arn refuse them, leaving no stream
+   behind (none in the metrics); the producer goes on. */
+static void test_stream_refused(void) {
+  char long_name[130]; /* a name has at most 128 characters */
+  const char *const bad[] = {"", "has space", "arn:bogus", long_name};
+  char own[32];
+  run rn;
+  size_t i;
+
+  memset(long_name, 'x', sizeof(long_name) - 1);
+  long_name[sizeof(long_name) - 1] = '\0';
+  memset(&rn, 0, sizeof(rn));
+  new_stream(own, sizeof(own), 1);
+  make_records(1, 0);
+  producer(url, own, NULL, &rn);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+    CU_ASSERT_EQUAL(
+        kefo_producer_put_to(rn.p, bad[i], "k", NULL, "x", 1, &R[0]),
+        KEFO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(metric_of(rn.p, "kefo_producer_records_put_total", bad[i]),
+                    -1);
+  }
+  fill(scratch, 0, R[0].len);
+  CU_ASSERT_EQUAL(
+      kefo_producer_put_to(rn.p, own, R[0].pk, NULL, scratch, R[0].len, &R[0]),
+      0);
+  finish(&rn);
+  printf("  %zu refused streams: KEFO_ERR_INVALID_ARGUMENT, none in the "
+         "metrics; the record to the producer's own: %d acknowledgement\n",
+         sizeof(bad) / sizeof(bad[0]), R[0].acks);
+  CU_ASSERT_EQUAL(R[0].acks, 1);
   kefo_producer_del(rn.p);
 }
 
@@ -1476,6 +1508,7 @@ int main(void) {
     /* PRODUCER_CASES=streams: the cases of kefo_producer_put_to alone. */
     CU_add_test(s, "several streams", test_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
+    CU_add_test(s, "streams the config refuses", test_stream_refused);
     CU_add_test(s, "several streams on kefo's own loop", test_streams_own_loop);
     CU_add_test(s, "allocation failures over several streams",
                 test_allocation_failures_streams);
@@ -1501,6 +1534,7 @@ int main(void) {
     CU_add_test(s, "stop at once with calls in flight", test_stop_at_once);
     CU_add_test(s, "several streams", test_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
+    CU_add_test(s, "streams the config refuses", test_stream_refused);
     CU_add_test(s, "several streams on kefo's own loop", test_streams_own_loop);
     CU_add_test(s, "allocation failures over several streams",
                 test_allocation_failures_streams);
