@@ -33,6 +33,33 @@ int kefo__region_valid(const char *region) {
   return 1;
 }
 
+int kefo__arn_region(const char *arn, char *out) {
+  const char *p, *end;
+  int field;
+
+  out[0] = '\0';
+  if (arn == NULL || strncmp(arn, "arn:", 4) != 0) {
+    return 0;
+  }
+  /* Past "arn:", the partition and the service: the region follows the
+     third ':'. */
+  for (p = arn, field = 0; *p && field < 3; ++p) {
+    field += *p == ':';
+  }
+  end = strchr(p, ':');
+  if (field < 3 || end == NULL || end == p ||
+      (size_t)(end - p) >= KEFO_REGION_MAX) {
+    return 0;
+  }
+  memcpy(out, p, (size_t)(end - p));
+  out[end - p] = '\0';
+  if (!kefo__region_valid(out)) {
+    out[0] = '\0';
+    return 0;
+  }
+  return 1;
+}
+
 /* Copies |value| from |source| into |out| when it is a region name. */
 static int take(char *out, const char *value, const char *source, char *err,
                 size_t errlen) {

@@ -56,6 +56,16 @@ int kefo__region_resolve_default(char *out, const char *configured,
                                  const char *profile_name, const kefo_env *env,
                                  const kefo_mem *mem, char *err, size_t errlen);
 
+/*
+ * Copies the region of |arn| ("arn:PARTITION:SERVICE:REGION:ACCOUNT:..."),
+ * its fourth field, into |out| (KEFO_REGION_MAX bytes). A stream's ARN
+ * names the one region whose endpoint serves calls for it.
+ *
+ * Returns 1, or 0 (|out| empty) when |arn| is NULL, not an ARN, or its
+ * region field is empty or not a region name.
+ */
+int kefo__arn_region(const char *arn, char *out);
+
 /* Returns the service's name as in its host ("kinesis", "dynamodb",
    "sts"), or NULL for an unknown value. */
 const char *kefo__service_name(kefo_service_id svc);

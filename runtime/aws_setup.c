@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aws/region.h"
+#include "base/error.h"
 #include "runtime/config.h"
 
 /* A text key, NULL when unset or empty. */
@@ -15,20 +16,27 @@ static const char *nonempty(const kefo_config *cfg, const char *key) {
   return v && v[0] ? v : NULL;
 }
 
-static int resolve(kefo_aws_setup *out, const kefo_config *cfg,
-                   const kefo_mem *mem) {
-  char err[512], url[KEFO_ENDPOINT_URL_MAX];
+/* The region: aws.region; else |arn|'s, whose region alone can serve
+   calls for its stream (before AWS_REGION or a profile's, which name a
+   default); else as the SDKs find it. The config's rules refused an
+   ARN of another region than aws.region's. */
+static int resolve(kefo_aws_setup *out, const kefo_config *cfg, const char *arn,
+                   const kefo_mem *mem, char *err, size_t errlen) {
+  const char *region = kefo__config_get_str(cfg, KEFO_CFG_AWS_REGION);
+  char url[KEFO_ENDPOINT_URL_MAX], arn_region[KEFO_REGION_MAX];
   int rv;
 
+  if ((region == NULL || region[0] == '\0') &&
+      kefo__arn_region(arn, arn_region)) {
+    region = arn_region;
+  }
   rv = kefo__region_resolve_default(
-      out->region, kefo__config_get_str(cfg, KEFO_CFG_AWS_REGION),
-      kefo__config_get_str(cfg, KEFO_CFG_PROFILE_NAME), NULL, mem, err,
-      sizeof(err));
+      out->region, region, kefo__config_get_str(cfg, KEFO_CFG_PROFILE_NAME),
+      NULL, mem, err, errlen);
   if (rv == 0) {
-    rv =
-        kefo__endpoint_resolve(url, NULL, KEFO_SERVICE_KINESIS, out->region,
-                               kefo__config_get_str(cfg, KEFO_CFG_AWS_ENDPOINT),
-                               NULL, err, sizeof(err));
+    rv = kefo__endpoint_resolve(
+        url, NULL, KEFO_SERVICE_KINESIS, out->region,
+        kefo__config_get_str(cfg, KEFO_CFG_AWS_ENDPOINT), NULL, err, errlen);
   }
   if (rv == 0) {
     rv = kefo__aws_service_kinesis(&out->svc, url, out->region);
@@ -57,13 +65,15 @@ static int credentials(kefo_aws_setup *out, const kefo_config *cfg,
 }
 
 int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
-                            struct event_base *base, const kefo_mem *mem,
-                            uint32_t stream_window, const kefo_log *log) {
+                            const char *arn, struct event_base *base,
+                            const kefo_mem *mem, uint32_t stream_window,
+                            const kefo_log *log, char *err, size_t errlen) {
   kefo_http_client_options hopts;
   int rv;
 
   memset(out, 0, sizeof(*out));
-  if ((rv = resolve(out, cfg, mem)) != 0) {
+  kefo__set_err(err, errlen, "%s", "");
+  if ((rv = resolve(out, cfg, arn, mem, err, errlen)) != 0) {
     return rv;
   }
   kefo__http_client_options_init(&hopts);

@@ -26,16 +26,21 @@ typedef struct kefo_aws_setup {
 /*
  * Fills |out| for Kinesis as |cfg| says (aws.region, aws.endpoint,
  * aws.ca.file, the HTTP timeouts, the credentials keys) on |base|,
- * allocating through |mem|. |stream_window| is each HTTP/2 stream's
+ * allocating through |mem|. |arn| (may be NULL) is the ARN of the
+ * stream or consumer the calls are for: with aws.region unset, its
+ * region is the region. |stream_window| is each HTTP/2 stream's
  * flow-control window; |log| (lent, may be NULL) hears credential
- * refreshes. On failure what was made is freed.
+ * refreshes. On failure what was made is freed, and |err| (|errlen|
+ * bytes, may be NULL) says why when the region or endpoint is the
+ * cause.
  *
  * Returns 0, KEFO_ERR_CONFIG (the region or endpoint cannot be
  * resolved), KEFO_ERR_TLS (the CA file) or KEFO_ERR_NOMEM.
  */
 int kefo__aws_setup_kinesis(kefo_aws_setup *out, const kefo_config *cfg,
-                            struct event_base *base, const kefo_mem *mem,
-                            uint32_t stream_window, const kefo_log *log);
+                            const char *arn, struct event_base *base,
+                            const kefo_mem *mem, uint32_t stream_window,
+                            const kefo_log *log, char *err, size_t errlen);
 
 /* Frees what kefo__aws_setup_kinesis made; calls must be over. */
 void kefo__aws_setup_free(kefo_aws_setup *s);

@@ -135,11 +135,23 @@ int kefo__config_load_buffer(kefo_config *cfg, const uint8_t *data, size_t len,
  * source.init.timestamp; with the EFO reader, JOB_MANAGED needs a consumer
  * name and SELF_MANAGED a consumer ARN; the dynamodb lease store needs a
  * table; BASIC credentials need both keys; ASSUME_ROLE needs a role ARN;
- * each retry strategy's min delay is at most its max. Writes the first
- * broken rule, naming the key, to |err|. Returns 0,
+ * each retry strategy's min delay is at most its max; the stream's and
+ * the consumer's ARN are in one region, and in aws.region's when set.
+ * Writes the first broken rule, naming the key, to |err|. Returns 0,
  * KEFO_ERR_INVALID_ARGUMENT or KEFO_ERR_CONFIG.
  */
 int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen);
+
+/*
+ * The producer's rules (kefo_producer_new): its stream named once, by
+ * sink.stream.name or sink.stream.arn, the ARN shaped as a stream's and
+ * in aws.region's region when that is set. Writes the first broken rule
+ * to |err| as kefo_config_validate does.
+ *
+ * Returns 0 or KEFO_ERR_CONFIG.
+ */
+int kefo__config_validate_sink(const kefo_config *cfg, char *err,
+                               size_t errlen);
 
 /*
  * Makes |*out| an independent copy of |src| allocating through |mem|

@@ -285,8 +285,10 @@ static const kefo_config_key_def keys[] = {
         "KEFO_ERR_CANCELLED."),
     STR(KEFO_CFG_AWS_REGION, NULL, 1, 64, S_REGION,
         "The AWS region of the stream, which the calls are signed for; "
-        "unset: AWS_REGION, AWS_DEFAULT_REGION, or the region of the "
-        "shared files' profile."),
+        "unset: the region of the stream's ARN when it is named by one, "
+        "else AWS_REGION, AWS_DEFAULT_REGION, or the region of the "
+        "shared files' profile. A stream ARN of another region is "
+        "refused."),
     URL(KEFO_CFG_AWS_ENDPOINT,
         "The Kinesis endpoint, for emulators such as kinesis-local or "
         "LocalStack (an http:// URL speaks HTTP/2 without TLS); unset: "

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "aws/region.h"
 #include "base/error.h"
 #include "runtime/config_value.h"
 
@@ -43,31 +44,84 @@ static int kinesis_arn_is(const char *arn, int consumer) {
          slash[10] != ':' && strchr(slash + 10, '/') == NULL;
 }
 
-/* The stream, named once (by name or by ARN), and the ARNs given shaped
-   as a stream's and a consumer's. */
-static int check_stream(const kefo_config *cfg, char *err, size_t errlen) {
-  if (!kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
-      !kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
-    kefo__set_err(err, errlen, "%s: required (or %s)", KEFO_CFG_STREAM_ARN,
-                  KEFO_CFG_STREAM_NAME);
+/*
+ * The ARNs of |keys| (those set) in one region, and in aws.region's when
+ * that is set: a call for a stream goes to the endpoint of the region
+ * its ARN names, so an ARN of another region could only fail there (and
+ * with aws.region unset, the ARN's region is the one used).
+ */
+static int check_arn_regions(const kefo_config *cfg, const char *const *keys,
+                             size_t n, char *err, size_t errlen) {
+  const char *region = kefo__config_get_str(cfg, KEFO_CFG_AWS_REGION);
+  const char *first = NULL;
+  char first_region[KEFO_REGION_MAX], r[KEFO_REGION_MAX];
+  size_t i;
+
+  for (i = 0; i < n; ++i) {
+    if (!kefo_config_is_set(cfg, keys[i]) ||
+        !kefo__arn_region(kefo__config_get_str(cfg, keys[i]), r)) {
+      continue;
+    }
+    if (region && region[0] && strcmp(r, region) != 0) {
+      kefo__set_err(err, errlen,
+                    "%s: the ARN is in region %s, but %s is %s (calls for "
+                    "a stream go to its own region; leave %s unset to take "
+                    "the ARN's)",
+                    keys[i], r, KEFO_CFG_AWS_REGION, region,
+                    KEFO_CFG_AWS_REGION);
+      return KEFO_ERR_CONFIG;
+    }
+    if (first && strcmp(r, first_region) != 0) {
+      kefo__set_err(err, errlen,
+                    "%s: the ARN is in region %s, but %s is in %s (a "
+                    "consumer is in its stream's region)",
+                    keys[i], r, first, first_region);
+      return KEFO_ERR_CONFIG;
+    }
+    if (!first) {
+      first = keys[i];
+      memcpy(first_region, r, sizeof(r));
+    }
+  }
+  return 0;
+}
+
+/* A stream named once, by |name_key| or by |arn_key|, and the ARN shaped
+   as a stream's: the source's keys and the sink's. */
+static int check_named_once(const kefo_config *cfg, const char *name_key,
+                            const char *arn_key, char *err, size_t errlen) {
+  int has_name = kefo_config_is_set(cfg, name_key);
+  int has_arn = kefo_config_is_set(cfg, arn_key);
+
+  if (!has_name && !has_arn) {
+    kefo__set_err(err, errlen, "%s: required (or %s)", arn_key, name_key);
     return KEFO_ERR_CONFIG;
   }
-  if (kefo_config_is_set(cfg, KEFO_CFG_STREAM_NAME) &&
-      kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN)) {
+  if (has_name && has_arn) {
     kefo__set_err(err, errlen,
                   "%s and %s: give one, not both (the ARN names the stream "
                   "already)",
-                  KEFO_CFG_STREAM_NAME, KEFO_CFG_STREAM_ARN);
+                  name_key, arn_key);
     return KEFO_ERR_CONFIG;
   }
-  if (kefo_config_is_set(cfg, KEFO_CFG_STREAM_ARN) &&
-      !kinesis_arn_is(kefo__config_get_str(cfg, KEFO_CFG_STREAM_ARN), 0)) {
+  if (has_arn && !kinesis_arn_is(kefo__config_get_str(cfg, arn_key), 0)) {
     kefo__set_err(err, errlen,
                   "%s: \"%s\" is not a stream's ARN "
                   "(arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)",
-                  KEFO_CFG_STREAM_ARN,
-                  kefo__config_get_str(cfg, KEFO_CFG_STREAM_ARN));
+                  arn_key, kefo__config_get_str(cfg, arn_key));
     return KEFO_ERR_CONFIG;
+  }
+  return 0;
+}
+
+/* The stream, named once (by name or by ARN), and the ARNs given shaped
+   as a stream's and a consumer's. */
+static int check_stream(const kefo_config *cfg, char *err, size_t errlen) {
+  int rv = check_named_once(cfg, KEFO_CFG_STREAM_NAME, KEFO_CFG_STREAM_ARN, err,
+                            errlen);
+
+  if (rv != 0) {
+    return rv;
   }
   if (kefo_config_is_set(cfg, KEFO_CFG_EFO_CONSUMER_ARN) &&
       !kinesis_arn_is(kefo__config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN),
@@ -80,7 +134,11 @@ static int check_stream(const kefo_config *cfg, char *err, size_t errlen) {
                   kefo__config_get_str(cfg, KEFO_CFG_EFO_CONSUMER_ARN));
     return KEFO_ERR_CONFIG;
   }
-  return 0;
+  {
+    static const char *const arns[] = {KEFO_CFG_STREAM_ARN,
+                                       KEFO_CFG_EFO_CONSUMER_ARN};
+    return check_arn_regions(cfg, arns, 2, err, errlen);
+  }
 }
 
 /* What the starting position and the EFO lifecycle need. */
@@ -211,4 +269,15 @@ int kefo_config_validate(const kefo_config *cfg, char *err, size_t errlen) {
     return rv;
   }
   return 0;
+}
+
+int kefo__config_validate_sink(const kefo_config *cfg, char *err,
+                               size_t errlen) {
+  static const char *const arn[] = {KEFO_CFG_SINK_STREAM_ARN};
+  int rv;
+
+  kefo__set_err(err, errlen, "%s", "");
+  rv = check_named_once(cfg, KEFO_CFG_SINK_STREAM_NAME,
+                        KEFO_CFG_SINK_STREAM_ARN, err, errlen);
+  return rv != 0 ? rv : check_arn_regions(cfg, arn, 1, err, errlen);
 }

@@ -350,14 +350,22 @@ static void read_settings(kefo_consumer *c) {
 /* The Kinesis endpoint of |region| (filled in), the HTTP client, the
    credentials and the signed-call client. */
 static int aws_new(kefo_consumer *c, char *region) {
+  const char *arn = kefo__config_get_str(c->cfg, KEFO_CFG_STREAM_ARN);
   kefo_aws_setup setup;
+  char err[512];
   int rv;
 
+  if (arn == NULL) {
+    arn = kefo__config_get_str(c->cfg, KEFO_CFG_EFO_CONSUMER_ARN);
+  }
   rv = kefo__aws_setup_kinesis(
-      &setup, c->cfg, c->base, c->mem,
+      &setup, c->cfg, arn, c->base, c->mem,
       (uint32_t)kefo__config_get_size(c->cfg, KEFO_CFG_SHARD_BUFFER_MAX_BYTES),
-      &c->log);
+      &c->log, err, sizeof(err));
   if (rv != 0) {
+    if (rv == KEFO_ERR_CONFIG) {
+      KEFO_LOG(&c->log, KEFO_LOG_ERROR, "config.invalid", NULL, "%s", err);
+    }
     return rv;
   }
   memcpy(region, setup.region, KEFO_REGION_MAX);
@@ -423,6 +431,11 @@ int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   if (kefo_config_validate(cfg, err, sizeof(err)) != 0) {
+    /* The rule broken, to the application's log: KEFO_ERR_CONFIG alone
+       does not say which. */
+    kefo_log l = cbs->log;
+    l.user_data = user_data;
+    KEFO_LOG(&l, KEFO_LOG_ERROR, "config.invalid", NULL, "%s", err);
     return KEFO_ERR_CONFIG;
   }
   /* The application's allocator, given to kefo_config_new2, for every

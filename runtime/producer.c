@@ -616,6 +616,7 @@ static int loop_events_new(kefo_producer *p) {
 int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
                         struct event_base *base) {
   kefo_producer_settings s;
+  char err[512];
   int rv;
 
   if ((rv = kefo__config_dup(&p->cfg, cfg, p->mem)) != 0) {
@@ -623,8 +624,11 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
   }
   p->stream_name = kefo__config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_NAME);
   p->stream_arn = kefo__config_get_str(p->cfg, KEFO_CFG_SINK_STREAM_ARN);
-  if ((p->stream_name == NULL) == (p->stream_arn == NULL)) {
-    return KEFO_ERR_CONFIG; /* neither or both */
+  if (kefo__config_validate_sink(p->cfg, err, sizeof(err)) != 0) {
+    /* The rule broken, to the application's log: KEFO_ERR_CONFIG alone
+       does not say which. */
+    KEFO_LOG(&p->cb.log, KEFO_LOG_ERROR, "config.invalid", NULL, "%s", err);
+    return KEFO_ERR_CONFIG;
   }
   read_settings(p->cfg, &s);
   p->list_retry.min_delay_ms = s.retry_min_ms;
@@ -648,8 +652,12 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
      for every stream (its endpoint and region are the parent's). */
   if (p->parent) {
     p->aws = p->parent->aws;
-  } else if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, base, p->mem,
-                                           1u << 20, &p->cb.log)) != 0) {
+  } else if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, p->stream_arn, base,
+                                           p->mem, 1u << 20, &p->cb.log, err,
+                                           sizeof(err))) != 0) {
+    if (rv == KEFO_ERR_CONFIG) {
+      KEFO_LOG(&p->cb.log, KEFO_LOG_ERROR, "config.invalid", NULL, "%s", err);
+    }
     return rv;
   }
   if ((rv = kefo__producer_core_new(&p->core, &s, &core_cbs, p, NULL,

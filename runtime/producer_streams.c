@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <kefo/kefo.h>
 
+#include "aws/region.h"
 #include "base/mem.h"
 #include "runtime/config.h"
 #include "runtime/metrics.h"
@@ -163,7 +164,15 @@ static int kid_start(kefo_producer *p, const char *stream,
   kefo_config *cfg;
   kefo_producer *kid;
   int arn = strncmp(stream, "arn:", 4) == 0, rv;
+  char region[KEFO_REGION_MAX];
 
+  /* A kid sends to its parent's endpoint, which serves the parent's
+     region only: a stream of another region needs a producer of its
+     own. */
+  if (arn && kefo__arn_region(stream, region) &&
+      strcmp(region, p->aws.region) != 0) {
+    return KEFO_ERR_INVALID_ARGUMENT;
+  }
   if ((rv = kefo__config_dup(&cfg, p->cfg, p->mem)) != 0) {
     return rv;
   }
@@ -185,15 +194,18 @@ static int kid_start(kefo_producer *p, const char *stream,
     kefo_config_del(cfg);
     return KEFO_ERR_NOMEM;
   }
-  /* Its log goes to the application's hook with the application's data. */
-  kid->cb.log = p->cb.log;
   kid->parent = p;
   rv = kefo__producer_init(kid, cfg, p->base);
   kefo_config_del(cfg);
   if (rv != 0) {
+    /* A stream the sink's rules refuse (an ARN not a stream's) is the
+       caller's argument, told by the return code, not by a log line at
+       every record that names it. */
     kefo_producer_del(kid);
-    return rv;
+    return rv == KEFO_ERR_CONFIG ? KEFO_ERR_INVALID_ARGUMENT : rv;
   }
+  /* Its log goes to the application's hook with the application's data. */
+  kid->cb.log = p->cb.log;
   kefo__producer_list_shards(kid);
   *out = kid;
   return 0;

@@ -80,6 +80,9 @@ typedef struct put_state {
   /* The last failure reason printed, and how many were. */
   char last_reason[256];
   int shown;
+  /* Why kefo_producer_new failed, from the library's log (its return
+     code alone does not say which setting is wrong). */
+  char setup_error[512];
 } put_state;
 
 static double since(const struct timespec *t0) {
@@ -99,7 +102,8 @@ static void usage(FILE *f) {
       "--rate or --duration is given.\n"
       "\n"
       "  --stream NAME        the stream (or --stream-arn ARN)\n"
-      "  --region R           AWS region (else AWS_REGION, profile)\n"
+      "  --region R           AWS region (else the ARN's, AWS_REGION, "
+      "profile)\n"
       "  --endpoint URL       Kinesis endpoint (emulators: http://...)\n"
       "  --count N            generate N records\n"
       "  --rate R             at most R records a second\n"
@@ -168,6 +172,20 @@ static void on_failure(kefo_producer *p, void *ctx, const kefo_error_info *err,
     ++st->shown;
     fprintf(stderr, "kefo-put: %s: a record was not written: %s\n", st->url,
             err->message);
+  }
+}
+
+/* kefo's log hook, errors only: what kefo_producer_new says is wrong
+   is kept for its message; a running producer's failures come through
+   on_failure and on_stopped, with the records they concern. */
+static void on_log(kefo_log_level level, const char *event, const char *shard,
+                   const char *message, void *ud) {
+  put_state *st = ud;
+
+  (void)event;
+  (void)shard;
+  if (level == KEFO_LOG_ERROR && st->p == NULL) {
+    snprintf(st->setup_error, sizeof(st->setup_error), "%s", message);
   }
 }
 
@@ -735,13 +753,14 @@ static int start_producer(put_state *st) {
     kefo_producer_callbacks_set_on_failure(cbs, on_failure);
     kefo_producer_callbacks_set_on_writable(cbs, on_writable);
     kefo_producer_callbacks_set_on_stopped(cbs, on_stopped);
+    kefo_producer_callbacks_set_log(cbs, on_log, KEFO_LOG_ERROR);
     rv = kefo_producer_new(&st->p, cfg, cbs, st, st->base);
   }
   kefo_producer_callbacks_del(cbs);
   kefo_config_del(cfg);
   if (rv != 0) {
-    fprintf(stderr, "kefo-put: cannot write to the stream: %s\n",
-            kefo_strerror(rv));
+    fprintf(stderr, "kefo-put: cannot write to the stream: %s%s%s\n",
+            kefo_strerror(rv), st->setup_error[0] ? ": " : "", st->setup_error);
     return rv == KEFO_ERR_CONFIG ? EXIT_USAGE : EXIT_FAILED;
   }
   return CARRY_ON;

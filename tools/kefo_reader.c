@@ -79,7 +79,8 @@ static const char usage_text[] =
     "base64).\n"
     "\n"
     "  --stream NAME          the stream (or --stream-arn ARN)\n"
-    "  --region R             AWS region (else AWS_REGION, profile)\n"
+    "  --region R             AWS region (else the ARN's, AWS_REGION,\n"
+    "                         profile)\n"
     "  --endpoint URL         Kinesis endpoint (emulators: "
     "http://...)\n"
     "  --reader R             efo (default: SubscribeToShard) or\n"
@@ -640,11 +641,9 @@ static int new_consumer(reader_state *st, const kefo_config *cfg) {
     kefo_consumer_callbacks_del(cbs);
   }
   if (rv != 0) {
-    fprintf(stderr, "kefo-reader: cannot set up the consumer: %s%s\n",
-            kefo_strerror(rv),
-            rv == KEFO_ERR_CONFIG
-                ? " (no region: give --region, AWS_REGION or a profile's)"
-                : "");
+    /* What is wrong, kefo's log hook printed above (config.invalid). */
+    fprintf(stderr, "kefo-reader: cannot set up the consumer: %s\n",
+            kefo_strerror(rv));
   }
   return rv;
 }

@@ -321,7 +321,9 @@ KEFO_EXTERN int kefo_config_is_set(const kefo_config *cfg, const char *key);
  * has its timestamp, a JOB_MANAGED EFO consumer has a name and no ARN, a
  * SELF_MANAGED one a consumer ARN, the dynamodb store a table, BASIC
  * credentials both keys, ASSUME_ROLE a role ARN, each retry strategy's
- * minimum delay at most its maximum. On failure writes the first broken
+ * minimum delay at most its maximum, the stream's and the consumer's ARN
+ * in one region and in aws.region's when that is set (a stream is
+ * served by its own region's endpoint). On failure writes the first broken
  * rule, naming the key, to |err| (at most |errlen| bytes, NUL included;
  * |err| may be NULL), the words kefo-reader prints: call it before
  * kefo_consumer_new to show a user why KEFO_ERR_CONFIG would come.
@@ -521,8 +523,10 @@ KEFO_EXTERN int kefo_consumer_new2(kefo_consumer **out, const kefo_config *cfg,
  * (on_stopped).
  *
  * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (the config fails
- * validation, or the region or endpoint cannot be resolved), KEFO_ERR_TLS
- * (the CA file cannot be loaded) or KEFO_ERR_NOMEM.
+ * validation, or the region or endpoint cannot be resolved; what is
+ * wrong goes to the log hook of kefo_consumer_new2, an error named
+ * "config.invalid"), KEFO_ERR_TLS (the CA file cannot be loaded) or
+ * KEFO_ERR_NOMEM.
  */
 KEFO_EXTERN int kefo_consumer_new(kefo_consumer **out, const kefo_config *cfg,
                                   const kefo_callbacks *cb, void *user_data,
@@ -933,9 +937,11 @@ KEFO_EXTERN void kefo_producer_callbacks_set_log(kefo_producer_callbacks *cbs,
  * The producer lists the stream's shards from the loop at once; records
  * put before the answer wait for it.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (no stream, a
- * sink key out of range, or the region or endpoint cannot be resolved),
- * KEFO_ERR_TLS (the CA file cannot be loaded) or KEFO_ERR_NOMEM.
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT, KEFO_ERR_CONFIG (no stream or
+ * both keys, an ARN not a stream's or of another region than aws.region,
+ * or the region or endpoint cannot be resolved; what is wrong goes to
+ * the log hook, an error named "config.invalid"), KEFO_ERR_TLS (the CA
+ * file cannot be loaded) or KEFO_ERR_NOMEM.
  */
 KEFO_EXTERN int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
                                   const kefo_producer_callbacks *cbs,
@@ -978,8 +984,10 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  *
  * Returns as kefo_producer_put, and KEFO_ERR_INVALID_ARGUMENT also for
  * a |stream| that sink.stream.name or sink.stream.arn would refuse
- * (empty, too long, characters a stream name cannot have, a malformed
- * ARN).
+ * (empty, too long, characters a stream name cannot have, an ARN that is
+ * not a stream's), or an ARN of another region than the producer's (its
+ * endpoint serves its own region only: such a stream needs a producer
+ * of its own).
  */
 KEFO_EXTERN int kefo_producer_put_to(kefo_producer *p, const char *stream,
                                      const char *partition_key,

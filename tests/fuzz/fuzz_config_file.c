@@ -80,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   (void)kefo_config_validate(cfg, err, sizeof(err));
+  (void)kefo__config_validate_sink(cfg, err, sizeof(err));
   /* The same input again gives the same answer, even into a tiny buffer. */
   rv2 = kefo__config_load_buffer(cfg, data, size, "fuzz", tiny, sizeof(tiny));
   if (rv2 != rv || strlen(tiny) >= sizeof(tiny)) {

@@ -58,8 +58,24 @@ expect "flags override --config" 1 "no-such-flag-stream" 20 -- \
   "$bin" --stream no-such-flag-stream --config "$tmp/stream.conf" \
   --endpoint "$endpoint"
 expect "no stream" 2 "source.stream.name|--stream" 5 -- "$bin"
-expect "no region" 2 "region" 5 -- env -u AWS_REGION -u AWS_DEFAULT_REGION \
-  AWS_CONFIG_FILE=/nonexistent "$bin" --stream s --endpoint "$endpoint"
+# What is wrong comes from the library's own words (config.invalid).
+expect "no region" 2 "config.invalid - no region: set aws.region" 5 -- \
+  env -u AWS_REGION -u AWS_DEFAULT_REGION AWS_CONFIG_FILE=/nonexistent \
+  "$bin" --stream s --endpoint "$endpoint"
+expect "kefo-put no region" 2 \
+  "Invalid configuration: no region: set aws.region" 5 -- \
+  env -u AWS_REGION -u AWS_DEFAULT_REGION AWS_CONFIG_FILE=/nonexistent \
+  "$put" --stream s --endpoint "$endpoint" --count 1
+# A stream's ARN names the region that serves it: another one given is
+# refused at once, before any call.
+arn_eu=arn:aws:kinesis:eu-west-1:000000000000:stream/s
+expect "ARN of another region" 2 \
+  "source.stream.arn: the ARN is in region eu-west-1, but aws.region is us-east-1" \
+  5 -- "$bin" --stream-arn "$arn_eu" --region us-east-1 --endpoint "$endpoint"
+expect "kefo-put ARN of another region" 2 \
+  "sink.stream.arn: the ARN is in region eu-west-1, but aws.region is us-east-1" \
+  5 -- "$put" --stream-arn "$arn_eu" --region us-east-1 --endpoint "$endpoint" \
+  --count 1
 expect "unknown stream" 1 "ResourceNotFoundException.*no-such-stream" 20 -- \
   "$bin" --stream no-such-stream --endpoint "$endpoint"
 # Nobody listens on this port: refused at once, retried within
@@ -126,6 +142,30 @@ expect "raw format" 0 "" 30 -- "$bin" --stream tools --endpoint "$endpoint" \
   --stats-interval 0
 [ "$(wc -l <"$tmp/out")" = 1003 ] && grep -qx 'hello' "$tmp/out" &&
   pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL raw"; }
+
+# With aws.region unset, a stream named by its ARN is called in the
+# ARN's region, whatever AWS_REGION says: kinesis-local keeps streams per
+# region, so by name under eu-west-1 the stream is not found, and by ARN
+# it is written and read.
+node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" CreateStream \
+  '{"StreamName":"tools-arn","ShardCount":1}' >/dev/null
+sleep 0.5
+arn=$(node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" \
+  DescribeStreamSummary '{"StreamName":"tools-arn"}' |
+  grep -o 'arn:aws:kinesis:us-east-1:[^"]*')
+expect "by name in another region" 1 \
+  "ResourceNotFoundException.*eu-west-1.*tools-arn" 20 -- \
+  env AWS_REGION=eu-west-1 "$put" --stream tools-arn --endpoint "$endpoint" \
+  --count 1
+expect "kefo-put by ARN: the ARN's region" 0 "^kefo-put: 5 records.*5 written" \
+  20 -- env AWS_REGION=eu-west-1 "$put" --stream-arn "$arn" \
+  --endpoint "$endpoint" --count 5
+expect "kefo-reader by ARN: the ARN's region" 0 "5 records" 30 -- \
+  env AWS_REGION=eu-west-1 "$bin" --stream-arn "$arn" --endpoint "$endpoint" \
+  --start trim-horizon --reader polling --limit 5 --duration 25 \
+  --stats-interval 0
+[ "$(grep -c '"data":"kefo-put [0-9]* x*"' "$tmp/out")" = 5 ] &&
+  pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL read by ARN"; }
 
 # On a terminal (script(1) gives it one): a table, redrawn in place
 # (cursor up over the last one, erase, draw again).

@@ -845,22 +845,39 @@ static void test_secret(void) {
   kefo_config_del(cfg);
 }
 
-static int validate_text(const char *text, char *err, size_t errlen) {
-  kefo_config *cfg = new_config();
-  int rv = load_text(cfg, text, err, errlen);
+/* A config's text, and the broken rule a check names (NULL: none). */
+typedef struct rule_case {
+  const char *text, *err;
+} rule_case;
 
-  CU_ASSERT_EQUAL(rv, 0);
-  if (rv == 0) {
-    rv = kefo_config_validate(cfg, err, errlen);
+typedef int (*rules_fn)(const kefo_config *cfg, char *err, size_t errlen);
+
+/* Each case's text loaded and checked by |check|: its error, or none. */
+static void check_rules(const rule_case *cases, size_t n, rules_fn check) {
+  char err[512];
+  size_t i;
+
+  for (i = 0; i < n; ++i) {
+    kefo_config *cfg = new_config();
+    int rv = load_text(cfg, cases[i].text, err, sizeof(err));
+
+    CU_ASSERT_EQUAL(rv, 0);
+    if (rv == 0) {
+      rv = check(cfg, err, sizeof(err));
+    }
+    kefo_config_del(cfg);
+    if (cases[i].err == NULL) {
+      CU_ASSERT_EQUAL(rv, 0);
+      CU_ASSERT_STRING_EQUAL(err, "");
+    } else {
+      CU_ASSERT_EQUAL(rv, KEFO_ERR_CONFIG);
+      CU_ASSERT_STRING_EQUAL(err, cases[i].err);
+    }
   }
-  kefo_config_del(cfg);
-  return rv;
 }
 
 static void test_validate(void) {
-  static const struct {
-    const char *text, *err;
-  } cases[] = {
+  static const rule_case cases[] = {
       {"", "source.stream.arn: required (or source.stream.name)"},
       {"source.stream.name=s\n",
        "source.efo.consumer.name: required when source.reader.type is EFO "
@@ -903,26 +920,72 @@ static void test_validate(void) {
        "retry-strategy.delay.min=5s\n",
        "retry-strategy.delay.min: 5s is more than retry-strategy.delay.max "
        "(1s)"},
+      /* An ARN names the region whose endpoint serves its stream. */
+      {"source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "source.reader.type=POLLING\naws.region=us-east-1\n",
+       "source.stream.arn: the ARN is in region eu-west-1, but aws.region is "
+       "us-east-1 (calls for a stream go to its own region; leave aws.region "
+       "unset to take the ARN's)"},
+      {"source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "source.reader.type=POLLING\naws.region=eu-west-1\n",
+       NULL},
+      {"source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "source.reader.type=POLLING\n",
+       NULL},
+      {"source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "source.efo.lifecycle=SELF_MANAGED\n"
+       "source.efo.consumer.arn=arn:aws:kinesis:us-west-2:1:stream/s/"
+       "consumer/c:1\n",
+       "source.efo.consumer.arn: the ARN is in region us-west-2, but "
+       "source.stream.arn is in eu-west-1 (a consumer is in its stream's "
+       "region)"},
+      {"source.stream.name=s\nsource.efo.lifecycle=SELF_MANAGED\n"
+       "source.efo.consumer.arn=arn:aws:kinesis:r:1:stream/s/consumer/c:1\n"
+       "aws.region=us-east-1\n",
+       "source.efo.consumer.arn: the ARN is in region r, but aws.region is "
+       "us-east-1 (calls for a stream go to its own region; leave aws.region "
+       "unset to take the ARN's)"},
       {"source.stream.name=s\nsource.reader.type=POLLING\n"
        "source.efo.describe.retry-strategy.delay.max=500ms\n",
        "source.efo.describe.retry-strategy.delay.min: 1s is more than "
        "source.efo.describe.retry-strategy.delay.max (500ms)"},
   };
   char err[512];
-  size_t i;
 
-  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
-    int rv = validate_text(cases[i].text, err, sizeof(err));
-    if (cases[i].err == NULL) {
-      CU_ASSERT_EQUAL(rv, 0);
-      CU_ASSERT_STRING_EQUAL(err, "");
-    } else {
-      CU_ASSERT_EQUAL(rv, KEFO_ERR_CONFIG);
-      CU_ASSERT_STRING_EQUAL(err, cases[i].err);
-    }
-  }
+  check_rules(cases, sizeof(cases) / sizeof(cases[0]), kefo_config_validate);
   CU_ASSERT_EQUAL(kefo_config_validate(NULL, err, sizeof(err)),
                   KEFO_ERR_INVALID_ARGUMENT);
+}
+
+/* The producer's rules: its stream named once, a stream's ARN, in
+   aws.region's region when that is set. */
+static void test_validate_sink(void) {
+  static const rule_case cases[] = {
+      {"", "sink.stream.arn: required (or sink.stream.name)"},
+      {"sink.stream.name=s\n", NULL},
+      {"sink.stream.name=s\nsink.stream.arn=arn:aws:kinesis:r:1:stream/s\n",
+       "sink.stream.name and sink.stream.arn: give one, not both (the ARN "
+       "names the stream already)"},
+      {"sink.stream.arn=arn:aws:kinesis:r:1:table/s\n",
+       "sink.stream.arn: \"arn:aws:kinesis:r:1:table/s\" is not a stream's "
+       "ARN (arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)"},
+      {"sink.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n", NULL},
+      {"sink.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "aws.region=eu-west-1\n",
+       NULL},
+      {"sink.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "aws.region=us-east-1\n",
+       "sink.stream.arn: the ARN is in region eu-west-1, but aws.region is "
+       "us-east-1 (calls for a stream go to its own region; leave aws.region "
+       "unset to take the ARN's)"},
+      /* The consumer's stream is not the producer's business. */
+      {"sink.stream.name=s\n"
+       "source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
+       "aws.region=us-east-1\n",
+       NULL},
+  };
+  check_rules(cases, sizeof(cases) / sizeof(cases[0]),
+              kefo__config_validate_sink);
 }
 
 static const char fm_text[] =
@@ -1082,6 +1145,7 @@ int kefo_add_config_suite(void) {
       !CU_add_test(s, "load_file", test_load_file) ||
       !CU_add_test(s, "secret", test_secret) ||
       !CU_add_test(s, "validate", test_validate) ||
+      !CU_add_test(s, "validate_sink", test_validate_sink) ||
       !CU_add_test(s, "docs", test_docs) ||
       !CU_add_test(s, "failmalloc", test_failmalloc)) {
     return CU_get_error();

@@ -24,6 +24,7 @@ static const add_suite_fn suites[] = {
     kefo_add_endpoint_suite,
     kefo_add_profile_file_suite,
     kefo_add_region_suite,
+    kefo_add_aws_setup_suite,
     kefo_add_credentials_suite,
     kefo_add_subscription_suite,
     kefo_add_shard_graph_suite,

@@ -32,6 +32,35 @@ static const char *fake_getenv(const char *name, void *ud) {
   return NULL;
 }
 
+/* The region field of an ARN, and what is not one. */
+static void test_arn_region(void) {
+  char r[KEFO_REGION_MAX];
+
+  CU_ASSERT(
+      kefo__arn_region("arn:aws:kinesis:eu-west-1:123456789012:stream/s", r));
+  CU_ASSERT_STRING_EQUAL(r, "eu-west-1");
+  CU_ASSERT(kefo__arn_region(
+      "arn:aws-cn:kinesis:cn-north-1:1:stream/s/consumer/c:1", r));
+  CU_ASSERT_STRING_EQUAL(r, "cn-north-1");
+  /* No region field, an empty one, one that is not a region name. */
+  CU_ASSERT(!kefo__arn_region("arn:aws:kinesis", r));
+  CU_ASSERT_STRING_EQUAL(r, "");
+  CU_ASSERT(!kefo__arn_region("arn:aws:kinesis:eu-west-1", r));
+  CU_ASSERT(!kefo__arn_region("arn:aws:iam::123456789012:role/x", r));
+  CU_ASSERT_STRING_EQUAL(r, "");
+  CU_ASSERT(!kefo__arn_region("arn:aws:kinesis:EU_WEST:1:stream/s", r));
+  CU_ASSERT(!kefo__arn_region("stream/s", r));
+  CU_ASSERT(!kefo__arn_region(NULL, r));
+  {
+    char arn[200];
+    memset(arn, 'a', sizeof(arn));
+    memcpy(arn, "arn:aws:kinesis:", 16);
+    memcpy(arn + 150, ":1:stream/s", 12); /* a 134-byte region */
+    CU_ASSERT(!kefo__arn_region(arn, r));
+    CU_ASSERT_STRING_EQUAL(r, "");
+  }
+}
+
 static void test_region_valid(void) {
   CU_ASSERT(kefo__region_valid("us-east-1"));
   CU_ASSERT(kefo__region_valid("cn-northwest-1"));
@@ -281,6 +310,7 @@ int kefo_add_region_suite(void) {
   CU_pSuite s = CU_add_suite("region", NULL, NULL);
 
   if (s == NULL || !CU_add_test(s, "region_valid", test_region_valid) ||
+      !CU_add_test(s, "arn_region", test_arn_region) ||
       !CU_add_test(s, "region_order", test_region_order) ||
       !CU_add_test(s, "region_default_files", test_region_default_files) ||
       !CU_add_test(s, "endpoints", test_endpoints)) {

@@ -23,6 +23,7 @@ int kefo_add_log_suite(void);
 int kefo_add_endpoint_suite(void);
 int kefo_add_profile_file_suite(void);
 int kefo_add_region_suite(void);
+int kefo_add_aws_setup_suite(void);
 int kefo_add_credentials_suite(void);
 int kefo_add_subscription_suite(void);
 int kefo_add_poll_core_suite(void);
