@@ -234,6 +234,17 @@ static int put_one(put_state *st, const char *to, const char *pk,
     st->blocked = 1;
     return 1;
   }
+  if (rv == KEFO_ERR_INVALID_ARGUMENT && to != NULL) {
+    /* A line's own stream the producer refuses: that line is bad, not
+       the run (the next lines may name good streams). */
+    if (++st->bad_lines <= MAX_FAILURES_SHOWN) {
+      fprintf(stderr,
+              "kefo-put: line %lld: stream \"%.200s\" refused (not a stream "
+              "name, or not the ARN of a stream of this region); skipped\n",
+              st->lineno, to);
+    }
+    return 0;
+  }
   if (rv != 0) {
     fprintf(stderr, "kefo-put: cannot put a record: %s\n", kefo_strerror(rv));
     st->error = 1;
@@ -794,9 +805,9 @@ static int summary(const put_state *st) {
   if (st->bad_lines) {
     fprintf(stderr, "kefo-put: %lld lines skipped (%s)\n", st->bad_lines,
             !st->stream_field ? "no partition key field"
-            : !st->key_field  ? "no stream in the stream field"
+            : !st->key_field  ? "no stream in the stream field, or one refused"
                               : "no partition key field, or no stream in the "
-                                "stream field");
+                                "stream field, or one refused");
   }
   if (st->in_flight_at_kill) {
     fprintf(stderr,
