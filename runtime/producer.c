@@ -617,8 +617,10 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
                         struct event_base *base) {
   kefo_producer_settings s;
   char err[512];
-  int rv;
+  /* Asked of a kid by kid_start; set again once there is one to free. */
+  int own_aws = p->own_aws, rv;
 
+  p->own_aws = 0;
   if ((rv = kefo__config_dup(&p->cfg, cfg, p->mem)) != 0) {
     return rv;
   }
@@ -647,10 +649,12 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
     }
   }
   p->base = base;
-  /* A kid writes through its parent's HTTP client, credentials and
-     signed-call client: one connection pool and one credentials cache
-     for every stream (its endpoint and region are the parent's). */
-  if (p->parent) {
+  /* A kid of its parent's region writes through its parent's HTTP
+     client, credentials and signed-call client: one connection pool and
+     one credentials cache for every stream of a region. A kid of another
+     region (kid_start asked for it) has its own, for that region's
+     endpoint. */
+  if (p->parent && !own_aws) {
     p->aws = p->parent->aws;
   } else if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, p->stream_arn, base,
                                            p->mem, 1u << 20, &p->cb.log, err,
@@ -659,6 +663,8 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
       KEFO_LOG(&p->cb.log, KEFO_LOG_ERROR, "config.invalid", NULL, "%s", err);
     }
     return rv;
+  } else {
+    p->own_aws = 1;
   }
   if ((rv = kefo__producer_core_new(&p->core, &s, &core_cbs, p, NULL,
                                     p->mem)) != 0 ||
@@ -828,7 +834,7 @@ void kefo_producer_del(kefo_producer *p) {
     event_free(p->keepalive);
   }
   kefo__producer_core_del(p->core);
-  if (p->parent == NULL) { /* a kid's is its parent's, freed after it */
+  if (p->own_aws) { /* else its parent's, freed after it */
     kefo__aws_setup_free(&p->aws);
   }
   kefo_config_del(p->cfg);

@@ -104,6 +104,11 @@ struct kefo_producer {
   /* Set in a kid: the producer that started it, whose callbacks and user
      data its reports go to. */
   kefo_producer *parent;
+  /* aws was set up by this producer (not lent by its parent), and is
+     freed with it: every producer the application made, and a kid of a
+     stream of another region than its parent's (kid_start sets it
+     before kefo__producer_init to ask for that). */
+  int own_aws;
   /* Other streams and their kids (kefo_producer_put_to). */
   pstream *streams;
   size_t nstreams, streams_cap;

@@ -9,8 +9,10 @@
  * call is for one stream, with its own shard map, rate limits and
  * answers; a kid reuses all of that unchanged, and a stream that cannot
  * be listed stops its kid alone. What is not per stream is shared: a
- * kid signs and sends through its parent's HTTP client and credentials
- * (one connection pool, one credentials cache).
+ * kid of its parent's region signs and sends through its parent's HTTP
+ * client and credentials (one connection pool, one credentials cache);
+ * a kid of another region (a stream ARN's) has its own, since only that
+ * region's endpoint serves its stream.
  */
 #include <string.h>
 
@@ -165,20 +167,22 @@ static int kid_start(kefo_producer *p, const char *stream,
   kefo_producer *kid;
   int arn = strncmp(stream, "arn:", 4) == 0, rv;
   char region[KEFO_REGION_MAX];
+  /* A stream of another region is served by that region's endpoint
+     only: its kid calls there, through connections and credentials of
+     its own (aws.endpoint, when set, is kept: an emulator serves every
+     region at one address). */
+  int other_region = arn && kefo__arn_region(stream, region) &&
+                     strcmp(region, p->aws.region) != 0;
 
-  /* A kid sends to its parent's endpoint, which serves the parent's
-     region only: a stream of another region needs a producer of its
-     own. */
-  if (arn && kefo__arn_region(stream, region) &&
-      strcmp(region, p->aws.region) != 0) {
-    return KEFO_ERR_INVALID_ARGUMENT;
-  }
   if ((rv = kefo__config_dup(&cfg, p->cfg, p->mem)) != 0) {
     return rv;
   }
   rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_NAME, arn ? NULL : stream);
   if (rv == 0) {
     rv = kefo_config_set(cfg, KEFO_CFG_SINK_STREAM_ARN, arn ? stream : NULL);
+  }
+  if (rv == 0 && other_region) {
+    rv = kefo_config_set(cfg, KEFO_CFG_AWS_REGION, region);
   }
   if (rv != 0) {
     kefo_config_del(cfg);
@@ -195,6 +199,7 @@ static int kid_start(kefo_producer *p, const char *stream,
     return KEFO_ERR_NOMEM;
   }
   kid->parent = p;
+  kid->own_aws = other_region;
   rv = kefo__producer_init(kid, cfg, p->base);
   kefo_config_del(cfg);
   if (rv != 0) {

@@ -240,7 +240,7 @@ static int put_one(put_state *st, const char *to, const char *pk,
     if (++st->bad_lines <= MAX_FAILURES_SHOWN) {
       fprintf(stderr,
               "kefo-put: line %lld: stream \"%.200s\" refused (not a stream "
-              "name, or not the ARN of a stream of this region); skipped\n",
+              "name or a stream's ARN); skipped\n",
               st->lineno, to);
     }
     return 0;

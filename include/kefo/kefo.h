@@ -970,10 +970,12 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  * stream ARN ("arn:..."); NULL, or the producer's own stream, is
  * kefo_producer_put. The first record for another stream starts a
  * producer of that stream beside this one, on the same loop, with this
- * one's config (sink.stream.* replaced; so the same region and
- * endpoint) and callbacks, which get |p| and its user data as for every
- * other record. It shares this one's connections and credentials, has
- * its own shard map, and the buffer and in-flight limits
+ * one's config (sink.stream.* replaced) and callbacks, which get |p| and
+ * its user data as for every other record. A stream of this one's region
+ * shares its connections and credentials; the ARN of a stream of
+ * another region gets a set of its own for that region (at aws.endpoint
+ * when it is set, else the region's endpoint). Each has its own shard
+ * map, and the buffer and in-flight limits
  * (sink.requests.max-buffered, sink.buffer.max-bytes,
  * sink.requests.max-inflight) count per stream. kefo_producer_flush,
  * kefo_producer_stop, kefo_producer_stats and kefo_producer_metrics
@@ -985,9 +987,7 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  * Returns as kefo_producer_put, and KEFO_ERR_INVALID_ARGUMENT also for
  * a |stream| that sink.stream.name or sink.stream.arn would refuse
  * (empty, too long, characters a stream name cannot have, an ARN that is
- * not a stream's), or an ARN of another region than the producer's (its
- * endpoint serves its own region only: such a stream needs a producer
- * of its own).
+ * not a stream's).
  */
 KEFO_EXTERN int kefo_producer_put_to(kefo_producer *p, const char *stream,
                                      const char *partition_key,

@@ -100,26 +100,30 @@ for st in route-a route-b; do
   node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" CreateStream \
     "{\"StreamName\":\"$st\",\"ShardCount\":1}" >/dev/null
 done
+# A stream of another region (kinesis-local keeps streams per region):
+# its ARN routes a line there, through a producer of that region.
+KL_REGION=eu-west-1 node "$here/harness/kl_call.js" "$KEFO_KINESIS_PORT" \
+  CreateStream '{"StreamName":"route-far","ShardCount":1}' >/dev/null
+far=arn:aws:kinesis:eu-west-1:000000000000:stream/route-far
 sleep 0.5
 awk 'BEGIN { for (i = 1; i <= 300; i++) {
   if (i == 150) print "{\"id\":0,\"to\":5}";
   if (i == 200) print "{\"id\":0,\"to\":\"has space\"}";
-  if (i == 250) print "{\"id\":0,\"to\":\"arn:aws:kinesis:eu-west-1:000000000000:stream/route-b\"}";
+  if (i == 250) print "{\"id\":1000,\"to\":\"arn:aws:kinesis:eu-west-1:000000000000:stream/route-far\"}";
   if (i % 3 == 0) printf "{\"id\":%d,\"to\":\"route-b\"}\n", i;
   else if (i % 3 == 1) printf "{\"id\":%d}\n", i;
   else printf "{\"id\":%d,\"to\":\"route-none\"}\n", i } }' >"$tmp/route.jsonl"
 "$put" --stream route-a --endpoint "$endpoint" --stream-field to \
   <"$tmp/route.jsonl" 2>"$tmp/route.err"
 rc=$?
-# Lines 201 and 252 name streams the producer refuses (not a name; an ARN
-# of another region): each named and skipped, the lines after them put.
+# Line 201 names a stream the producer refuses (not a name): named and
+# skipped, the lines after it put. Line 252 goes to eu-west-1.
 if [ "$rc" = 1 ] && grep -q "line 150: no string in the stream field \"to\"" "$tmp/route.err" &&
    grep -q "line 201: stream \"has space\" refused" "$tmp/route.err" &&
-   grep -q "line 252: stream \"arn:aws:kinesis:eu-west-1:000000000000:stream/route-b\" refused" "$tmp/route.err" &&
-   grep -q "3 lines skipped" "$tmp/route.err" &&
+   grep -q "2 lines skipped" "$tmp/route.err" &&
    grep -q "ResourceNotFoundException: Stream .*route-none not found" "$tmp/route.err" &&
-   grep -q "300 records, .* put in .*: 200 written .*, 100 failed" "$tmp/route.err"; then
-  ok "kefo-put --stream-field: exit 1, the three bad lines and the missing stream named, 200 written, 100 failed"
+   grep -q "301 records, .* put in .*: 201 written .*, 100 failed" "$tmp/route.err"; then
+  ok "kefo-put --stream-field: exit 1, the two bad lines and the missing stream named, 201 written (1 to eu-west-1), 100 failed"
 else
   ko "kefo-put --stream-field: exit $rc"
   tail -n 5 "$tmp/route.err"
@@ -139,5 +143,16 @@ for st in route-a:1 route-b:0; do
     tail -n 3 "$tmp/read.err"
   fi
 done
+# The eu-west-1 line, read by the stream's ARN (its region the ARN's).
+timeout 60 "$bin" --stream-arn "$far" --endpoint "$endpoint" \
+  --start trim-horizon --limit 1 >"$tmp/far.out" 2>"$tmp/read.err"
+rc=$?
+if [ "$rc" = 0 ] && [ "$(grep -c . "$tmp/far.out")" = 1 ] &&
+   grep -q '\\"id\\":1000' "$tmp/far.out"; then
+  ok "route-far (eu-west-1): its one line"
+else
+  ko "route-far (eu-west-1): exit $rc, $(grep -c . "$tmp/far.out") lines"
+  tail -n 3 "$tmp/read.err"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -13,6 +13,8 @@
 
 #include "runtime/aws_setup.h"
 #include "runtime/config.h"
+#include "runtime/producer_glue.h"
+#include "tests/support/failmalloc.h"
 #include "tests/unit/suites.h"
 
 /* The region's sources the tests set, saved and restored around each. */
@@ -262,9 +264,10 @@ static void test_consumer_says_why(void) {
   env_restore();
 }
 
-/* kefo_producer_put_to: a stream ARN of another region than the
-   producer's is refused (its endpoint serves its own region only); one
-   of the same region is taken. */
+/* kefo_producer_put_to: a stream of the producer's region is written
+   through the producer's own connections and credentials; a stream ARN
+   of another region through a set of its own, for that region (at the
+   same endpoint, here an emulator's). */
 static void test_put_to_region(void) {
   static const char *const kv[] = {
       "sink.stream.name",   "s", "aws.region", "us-east-1", "aws.endpoint",
@@ -272,20 +275,87 @@ static void test_put_to_region(void) {
   struct event_base *base = event_base_new();
   kefo_config *cfg = config_of(kv);
   kefo_producer *p = NULL;
+  const kefo_producer *near, *far;
 
   env_clear();
   CU_ASSERT_EQUAL_FATAL(kefo_producer_new(&p, cfg, NULL, NULL, base), 0);
   CU_ASSERT_EQUAL(kefo_producer_put_to(p,
-                                       "arn:aws:kinesis:eu-west-1:1:stream/t",
-                                       "k", NULL, "x", 1, NULL),
-                  KEFO_ERR_INVALID_ARGUMENT);
-  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
                                        "arn:aws:kinesis:us-east-1:1:stream/t",
                                        "k", NULL, "x", 1, NULL),
                   0);
+  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
+                                       "arn:aws:kinesis:eu-west-1:1:stream/t",
+                                       "k", NULL, "x", 1, NULL),
+                  0);
+  CU_ASSERT_EQUAL_FATAL(p->nstreams, 2);
+  near = p->streams[0].kid;
+  far = p->streams[1].kid;
+  CU_ASSERT_FATAL(near != NULL && far != NULL);
+  CU_ASSERT(!near->own_aws);
+  CU_ASSERT_PTR_EQUAL(near->aws.http, p->aws.http);
+  CU_ASSERT_STRING_EQUAL(near->aws.region, "us-east-1");
+  CU_ASSERT(far->own_aws);
+  CU_ASSERT(far->aws.http != p->aws.http && far->aws.creds != p->aws.creds);
+  CU_ASSERT_STRING_EQUAL(far->aws.region, "eu-west-1");
+  CU_ASSERT_STRING_EQUAL(far->aws.svc.endpoint.host, "127.0.0.1");
+  /* A name with a character no stream name has is still refused. */
+  CU_ASSERT_EQUAL(kefo_producer_put_to(p, "has space", "k", NULL, "x", 1, NULL),
+                  KEFO_ERR_INVALID_ARGUMENT);
   kefo_producer_del(p);
   kefo_config_del(cfg);
   event_base_free(base);
+  env_restore();
+}
+
+/* A producer through |mem| whose first record goes to a stream of
+   another region: every allocation of the far kid's own connections and
+   credentials may fail, and each failure frees all (kefo_failmalloc_run
+   counts the blocks). */
+static int far_scenario(const kefo_mem *mem, void *arg) {
+  struct event_base *base = event_base_new();
+  kefo_config *cfg = NULL;
+  kefo_producer *p = NULL;
+  int rv;
+
+  (void)arg;
+  rv = kefo_config_new2(&cfg, mem);
+  if (rv == 0) {
+    static const char *const kv[] = {"sink.stream.name",
+                                     "s",
+                                     "aws.region",
+                                     "us-east-1",
+                                     "aws.endpoint",
+                                     "http://127.0.0.1:1",
+                                     "aws.credentials.provider",
+                                     "BASIC",
+                                     "aws.credentials.provider.basic."
+                                     "accesskeyid",
+                                     "AK",
+                                     "aws.credentials.provider.basic.secretkey",
+                                     "SK",
+                                     NULL};
+    size_t i;
+    for (i = 0; kv[i] && rv == 0; i += 2) {
+      rv = kefo_config_set(cfg, kv[i], kv[i + 1]);
+    }
+  }
+  if (rv == 0) {
+    rv = kefo_producer_new(&p, cfg, NULL, NULL, base);
+  }
+  if (rv == 0) {
+    rv = kefo_producer_put_to(p, "arn:aws:kinesis:eu-west-1:1:stream/t", "k",
+                              NULL, "x", 1, NULL);
+    CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
+  }
+  kefo_producer_del(p);
+  kefo_config_del(cfg);
+  event_base_free(base);
+  return rv;
+}
+
+static void test_put_to_region_failmalloc(void) {
+  env_clear();
+  kefo_failmalloc_run(far_scenario, NULL);
   env_restore();
 }
 
@@ -295,7 +365,9 @@ int kefo_add_aws_setup_suite(void) {
   if (s == NULL || !CU_add_test(s, "region_of_arn", test_region_of_arn) ||
       !CU_add_test(s, "producer_says_why", test_producer_says_why) ||
       !CU_add_test(s, "consumer_says_why", test_consumer_says_why) ||
-      !CU_add_test(s, "put_to_region", test_put_to_region)) {
+      !CU_add_test(s, "put_to_region", test_put_to_region) ||
+      !CU_add_test(s, "put_to_region_failmalloc",
+                   test_put_to_region_failmalloc)) {
     return CU_get_error();
   }
   return CUE_SUCCESS;

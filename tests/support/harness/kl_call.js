@@ -3,11 +3,14 @@
 // there. As a module: call(port, op, body) -> Promise of the answer. As a
 // command (the quickstart uses it to create streams and split shards):
 //   node kl_call.js PORT OPERATION 'JSON BODY'   prints the answer
+// kinesis-local keeps streams per region, the one the credential scope
+// names: KL_REGION (default us-east-1) picks it.
 'use strict';
 const http = require('http');
 
+const region = process.env.KL_REGION || 'us-east-1';
 const auth = {
-  'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0',
+  'Authorization': `AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/${region}/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
   'X-Amz-Date': '20260101T000000Z',
 };
 
