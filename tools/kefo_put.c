@@ -846,6 +846,7 @@ int main(int argc, char **argv) {
     status = st.base ? start_producer(&st) : EXIT_FAILED;
   }
   if (status != CARRY_ON) {
+    free((void *)st.url); /* set when the producer could not be made */
     if (st.base) {
       event_base_free(st.base);
     }
