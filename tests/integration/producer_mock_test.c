@@ -644,6 +644,13 @@ static void test_faults(void) {
   round_trip("true", 1, 0);
 }
 
+/* The issue's "per-key order kept", on kinesis-local: what the ordering
+   mode promises (one call in flight per shard), with aggregation (one
+   aggregate per shard a call, as a user of the mode is told to). */
+static void test_ordered(void) {
+  round_trip("true", 0, 1);
+}
+
 static void test_ordered_faults(void) {
   round_trip("true", 1, 1);
 }
@@ -1438,6 +1445,7 @@ static int main_kl(const char *port) {
   s = CU_add_suite("producer on kinesis-local", NULL, NULL);
   CU_add_test(s, "round trip, plain", test_plain);
   CU_add_test(s, "round trip, aggregated", test_aggregated);
+  CU_add_test(s, "round trip in ordering mode, aggregated", test_ordered);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failed = (int)CU_get_number_of_failures();
