@@ -503,24 +503,24 @@ static void print_stats(const char *what, const run *rn) {
 /* ---- the cases ------------------------------------------------------------
  */
 
-/* How many connections the mock has accepted. */
-static double mock_connections(void) {
+/* The mock's figure |name| of its Stats, or -1. */
+static double mock_stat(const char *name) {
   cJSON *r = call_on(&ctl_svc, "Stats", cJSON_CreateObject());
-  const cJSON *n = cJSON_GetObjectItem(r, "Connections");
+  const cJSON *n = cJSON_GetObjectItem(r, name);
   double v = cJSON_IsNumber(n) ? n->valuedouble : -1;
 
   cJSON_Delete(r);
   return v;
 }
 
+/* How many connections the mock has accepted. */
+static double mock_connections(void) {
+  return mock_stat("Connections");
+}
+
 /* The mock's count of requests that came in CBOR. */
 static double cbor_requests(void) {
-  cJSON *r = call_on(&ctl_svc, "Stats", cJSON_CreateObject());
-  const cJSON *n = cJSON_GetObjectItem(r, "CborRequests");
-  double v = cJSON_IsNumber(n) ? n->valuedouble : -1;
-
-  cJSON_Delete(r);
-  return v;
+  return mock_stat("CborRequests");
 }
 
 static void round_trip_in(const char *aggregate, int faults, int ordered,
