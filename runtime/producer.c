@@ -617,10 +617,8 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
                         struct event_base *base) {
   kefo_producer_settings s;
   char err[512];
-  /* Asked of a kid by kid_start; set again once there is one to free. */
-  int own_aws = p->own_aws, rv;
+  int rv;
 
-  p->own_aws = 0;
   if ((rv = kefo__config_dup(&p->cfg, cfg, p->mem)) != 0) {
     return rv;
   }
@@ -649,13 +647,13 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
     }
   }
   p->base = base;
-  /* A kid of its parent's region writes through its parent's HTTP
-     client, credentials and signed-call client: one connection pool and
-     one credentials cache for every stream of a region. A kid of another
-     region (kid_start asked for it) has its own, for that region's
-     endpoint. */
-  if (p->parent && !own_aws) {
-    p->aws = p->parent->aws;
+  /* A kid writes through its parent's HTTP client, credentials and
+     signed-call client: one connection pool and one credentials cache
+     for every stream of a region. A kid of another region than its
+     parent's gets the parent's setup for that region (kid_start), made
+     by the first stream there. */
+  if (p->parent) {
+    p->aws = p->aws_lent ? *p->aws_lent : p->parent->aws;
   } else if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, p->stream_arn, base,
                                            p->mem, 1u << 20, &p->cb.log, err,
                                            sizeof(err))) != 0) {
@@ -837,6 +835,10 @@ void kefo_producer_del(kefo_producer *p) {
   if (p->own_aws) { /* else its parent's, freed after it */
     kefo__aws_setup_free(&p->aws);
   }
+  while (p->nfar > 0) { /* every kid that borrowed one is gone */
+    kefo__aws_setup_free(&p->far[--p->nfar]);
+  }
+  kefo__mem_free(p->mem, p->far);
   kefo_config_del(p->cfg);
   while (p->spares) {
     pcall *pc = p->spares;

@@ -104,11 +104,17 @@ struct kefo_producer {
   /* Set in a kid: the producer that started it, whose callbacks and user
      data its reports go to. */
   kefo_producer *parent;
-  /* aws was set up by this producer (not lent by its parent), and is
-     freed with it: every producer the application made, and a kid of a
-     stream of another region than its parent's (kid_start sets it
-     before kefo__producer_init to ask for that). */
+  /* aws was set up by this producer, and is freed with it: every
+     producer the application made. A kid's is lent by its parent. */
   int own_aws;
+  /* In a kid, set by kid_start before kefo__producer_init: the parent's
+     setup for the kid's region when that is not the parent's own (NULL:
+     the parent's own aws). */
+  const kefo_aws_setup *aws_lent;
+  /* The setups of other regions than this producer's, one a region,
+     lent to every kid of a stream there and freed after them. */
+  kefo_aws_setup *far;
+  size_t nfar, far_cap;
   /* Other streams and their kids (kefo_producer_put_to). */
   pstream *streams;
   size_t nstreams, streams_cap;

@@ -157,6 +157,40 @@ static int own_stream(const kefo_producer *p, const char *stream) {
          strcmp(p->stream_arn + n - m, stream) == 0;
 }
 
+/* This producer's setup for |region| (another than its own) in |*out|:
+   the one its first stream there made, else a new one from |cfg| (the
+   kid's config, aws.region set to |region|) for |arn|. Connections and
+   credentials of that region are then shared by all its streams, as
+   those of the producer's own region are. */
+static int far_setup(kefo_producer *p, const kefo_config *cfg,
+                     const char *region, const char *arn,
+                     const kefo_aws_setup **out) {
+  char err[512];
+  size_t i;
+  int rv;
+
+  for (i = 0; i < p->nfar; ++i) {
+    if (strcmp(p->far[i].region, region) == 0) {
+      *out = &p->far[i];
+      return 0;
+    }
+  }
+  if (kefo__mem_grow(p->mem, (void **)&p->far, p->nfar + 1, &p->far_cap,
+                     sizeof(*p->far)) != 0) {
+    return KEFO_ERR_NOMEM;
+  }
+  /* The config passed the sink's rules and the producer's own setup
+     from it was made: what may still fail is memory (or a CA file gone
+     since), told by the return code as a refused stream is. */
+  rv = kefo__aws_setup_kinesis(&p->far[p->nfar], cfg, arn, p->base, p->mem,
+                               1u << 20, &p->cb.log, err, sizeof(err));
+  if (rv != 0) {
+    return rv;
+  }
+  *out = &p->far[p->nfar++];
+  return 0;
+}
+
 /* Starts a kid for |stream| in |*out|: this producer's config with that
    stream (refused as the config refuses a name or an ARN), this loop,
    callbacks that hand its reports to this producer's. */
@@ -165,12 +199,12 @@ static int kid_start(kefo_producer *p, const char *stream,
   kefo_producer_callbacks cbs;
   kefo_config *cfg;
   kefo_producer *kid;
+  const kefo_aws_setup *lent = NULL;
   int arn = strncmp(stream, "arn:", 4) == 0, rv;
-  char region[KEFO_REGION_MAX];
+  char region[KEFO_REGION_MAX], err[512];
   /* A stream of another region is served by that region's endpoint
-     only: its kid calls there, through connections and credentials of
-     its own (aws.endpoint, when set, is kept: an emulator serves every
-     region at one address). */
+     only: its kid calls there (aws.endpoint, when set, is kept: an
+     emulator serves every region at one address). */
   int other_region = arn && kefo__arn_region(stream, region) &&
                      strcmp(region, p->aws.region) != 0;
 
@@ -183,6 +217,13 @@ static int kid_start(kefo_producer *p, const char *stream,
   }
   if (rv == 0 && other_region) {
     rv = kefo_config_set(cfg, KEFO_CFG_AWS_REGION, region);
+    /* Checked before that region's connections are made for it. */
+    if (rv == 0 && kefo__config_validate_sink(cfg, err, sizeof(err)) != 0) {
+      rv = KEFO_ERR_CONFIG;
+    }
+    if (rv == 0) {
+      rv = far_setup(p, cfg, region, stream, &lent);
+    }
   }
   if (rv != 0) {
     kefo_config_del(cfg);
@@ -199,7 +240,7 @@ static int kid_start(kefo_producer *p, const char *stream,
     return KEFO_ERR_NOMEM;
   }
   kid->parent = p;
-  kid->own_aws = other_region;
+  kid->aws_lent = lent;
   rv = kefo__producer_init(kid, cfg, p->base);
   kefo_config_del(cfg);
   if (rv != 0) {

@@ -972,9 +972,9 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  * producer of that stream beside this one, on the same loop, with this
  * one's config (sink.stream.* replaced) and callbacks, which get |p| and
  * its user data as for every other record. A stream of this one's region
- * shares its connections and credentials; the ARN of a stream of
- * another region gets a set of its own for that region (at aws.endpoint
- * when it is set, else the region's endpoint). Each has its own shard
+ * shares its connections and credentials; the streams named by ARNs of
+ * another region share one set for that region (at aws.endpoint when it
+ * is set, else the region's endpoint). Each has its own shard
  * map, and the buffer and in-flight limits
  * (sink.requests.max-buffered, sink.buffer.max-bytes,
  * sink.requests.max-inflight) count per stream. kefo_producer_flush,

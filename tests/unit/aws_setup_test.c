@@ -266,8 +266,8 @@ static void test_consumer_says_why(void) {
 
 /* kefo_producer_put_to: a stream of the producer's region is written
    through the producer's own connections and credentials; a stream ARN
-   of another region through a set of its own, for that region (at the
-   same endpoint, here an emulator's). */
+   of another region through one set for that region (at the same
+   endpoint, here an emulator's), shared by every stream there. */
 static void test_put_to_region(void) {
   static const char *const kv[] = {
       "sink.stream.name",   "s", "aws.region", "us-east-1", "aws.endpoint",
@@ -275,7 +275,7 @@ static void test_put_to_region(void) {
   struct event_base *base = event_base_new();
   kefo_config *cfg = config_of(kv);
   kefo_producer *p = NULL;
-  const kefo_producer *near, *far;
+  const kefo_producer *near, *far, *far2, *farther;
 
   env_clear();
   CU_ASSERT_EQUAL_FATAL(kefo_producer_new(&p, cfg, NULL, NULL, base), 0);
@@ -287,17 +287,42 @@ static void test_put_to_region(void) {
                                        "arn:aws:kinesis:eu-west-1:1:stream/t",
                                        "k", NULL, "x", 1, NULL),
                   0);
-  CU_ASSERT_EQUAL_FATAL(p->nstreams, 2);
+  /* A second stream of eu-west-1, and one of a third region. */
+  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
+                                       "arn:aws:kinesis:eu-west-1:1:stream/u",
+                                       "k", NULL, "x", 1, NULL),
+                  0);
+  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
+                                       "arn:aws:kinesis:ap-south-1:1:stream/t",
+                                       "k", NULL, "x", 1, NULL),
+                  0);
+  CU_ASSERT_EQUAL_FATAL(p->nstreams, 4);
   near = p->streams[0].kid;
   far = p->streams[1].kid;
-  CU_ASSERT_FATAL(near != NULL && far != NULL);
+  far2 = p->streams[2].kid;
+  farther = p->streams[3].kid;
+  CU_ASSERT_FATAL(near != NULL && far != NULL && far2 != NULL &&
+                  farther != NULL);
   CU_ASSERT(!near->own_aws);
   CU_ASSERT_PTR_EQUAL(near->aws.http, p->aws.http);
   CU_ASSERT_STRING_EQUAL(near->aws.region, "us-east-1");
-  CU_ASSERT(far->own_aws);
+  /* The parent holds one setup a region other than its own; kids lend. */
+  CU_ASSERT(!far->own_aws && !far2->own_aws && !farther->own_aws);
+  CU_ASSERT_EQUAL(p->nfar, 2);
   CU_ASSERT(far->aws.http != p->aws.http && far->aws.creds != p->aws.creds);
   CU_ASSERT_STRING_EQUAL(far->aws.region, "eu-west-1");
   CU_ASSERT_STRING_EQUAL(far->aws.svc.endpoint.host, "127.0.0.1");
+  CU_ASSERT_PTR_EQUAL(far2->aws.http, far->aws.http);
+  CU_ASSERT_PTR_EQUAL(far2->aws.creds, far->aws.creds);
+  CU_ASSERT_PTR_EQUAL(far2->aws.aws, far->aws.aws);
+  CU_ASSERT(farther->aws.http != far->aws.http &&
+            farther->aws.http != p->aws.http);
+  CU_ASSERT_STRING_EQUAL(farther->aws.region, "ap-south-1");
+  /* An ARN of another region that is not a stream's makes nothing. */
+  CU_ASSERT_EQUAL(kefo_producer_put_to(p, "arn:aws:kinesis:sa-east-1:1:bad",
+                                       "k", NULL, "x", 1, NULL),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(p->nfar, 2);
   /* A name with a character no stream name has is still refused. */
   CU_ASSERT_EQUAL(kefo_producer_put_to(p, "has space", "k", NULL, "x", 1, NULL),
                   KEFO_ERR_INVALID_ARGUMENT);
@@ -307,10 +332,10 @@ static void test_put_to_region(void) {
   env_restore();
 }
 
-/* A producer through |mem| whose first record goes to a stream of
-   another region: every allocation of the far kid's own connections and
-   credentials may fail, and each failure frees all (kefo_failmalloc_run
-   counts the blocks). */
+/* A producer through |mem| whose first records go to two streams of
+   another region: every allocation of that region's connections and
+   credentials and of the kids may fail, and each failure frees all
+   (kefo_failmalloc_run counts the blocks). */
 static int far_scenario(const kefo_mem *mem, void *arg) {
   struct event_base *base = event_base_new();
   kefo_config *cfg = NULL;
@@ -344,6 +369,10 @@ static int far_scenario(const kefo_mem *mem, void *arg) {
   }
   if (rv == 0) {
     rv = kefo_producer_put_to(p, "arn:aws:kinesis:eu-west-1:1:stream/t", "k",
+                              NULL, "x", 1, NULL);
+    CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
+    /* The second stream there borrows what the first made. */
+    rv = kefo_producer_put_to(p, "arn:aws:kinesis:eu-west-1:1:stream/u", "k",
                               NULL, "x", 1, NULL);
     CU_ASSERT(rv == 0 || rv == KEFO_ERR_NOMEM);
   }
