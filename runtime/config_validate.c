@@ -18,9 +18,13 @@
  */
 static int kinesis_arn_is(const char *arn, int consumer) {
   const char *p = arn, *name, *slash;
+  char region[KEFO_REGION_MAX];
   int colons = 0;
 
-  if (strncmp(arn, "arn:", 4) != 0) {
+  /* A stream's ARN always names its region; without one (or with one
+     that is no region's name) the calls would go to whatever region the
+     environment says, and fail there as "not found". */
+  if (strncmp(arn, "arn:", 4) != 0 || !kefo__arn_region(arn, region)) {
     return 0;
   }
   while (*p && colons < 5) {

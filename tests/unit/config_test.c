@@ -932,6 +932,15 @@ static void test_validate(void) {
       {"source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
        "source.reader.type=POLLING\n",
        NULL},
+      {"source.stream.arn=arn:aws:kinesis::1:stream/s\n"
+       "source.reader.type=POLLING\naws.region=us-east-1\n",
+       "source.stream.arn: \"arn:aws:kinesis::1:stream/s\" is not a stream's "
+       "ARN (arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)"},
+      {"source.stream.name=s\nsource.efo.lifecycle=SELF_MANAGED\n"
+       "source.efo.consumer.arn=arn:aws:kinesis::1:stream/s/consumer/c:1\n",
+       "source.efo.consumer.arn: \"arn:aws:kinesis::1:stream/s/consumer/c:1\" "
+       "is not a stream consumer's ARN (arn:PARTITION:kinesis:REGION:ACCOUNT:"
+       "stream/NAME/consumer/NAME:EPOCH)"},
       {"source.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
        "source.efo.lifecycle=SELF_MANAGED\n"
        "source.efo.consumer.arn=arn:aws:kinesis:us-west-2:1:stream/s/"
@@ -970,6 +979,13 @@ static void test_validate_sink(void) {
        "sink.stream.arn: \"arn:aws:kinesis:r:1:table/s\" is not a stream's "
        "ARN (arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)"},
       {"sink.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n", NULL},
+      /* Without its region field an ARN is not a stream's. */
+      {"sink.stream.arn=arn:aws:kinesis::1:stream/s\n",
+       "sink.stream.arn: \"arn:aws:kinesis::1:stream/s\" is not a stream's "
+       "ARN (arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)"},
+      {"sink.stream.arn=arn:aws:kinesis:Bad_Region:1:stream/s\n",
+       "sink.stream.arn: \"arn:aws:kinesis:Bad_Region:1:stream/s\" is not a "
+       "stream's ARN (arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME)"},
       {"sink.stream.arn=arn:aws:kinesis:eu-west-1:1:stream/s\n"
        "aws.region=eu-west-1\n",
        NULL},
