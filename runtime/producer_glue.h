@@ -42,7 +42,8 @@ typedef enum { P_RUNNING, P_STOPPING, P_STOPPED } pstate;
    started again after it stopped alone (a stream that could not be
    listed). */
 typedef struct pstream {
-  char *stream; /* as put_to named it: a name or an ARN */
+  char *stream;  /* as put_to named it: a name or an ARN */
+  uint32_t hash; /* of |stream| */
   kefo_producer *kid;
   /* The counters of the kids of this stream that stopped and were freed,
      so that the stream's counters never go back. */
@@ -115,9 +116,14 @@ struct kefo_producer {
      lent to every kid of a stream there and freed after them. */
   kefo_aws_setup *far;
   size_t nfar, far_cap;
-  /* Other streams and their kids (kefo_producer_put_to). */
+  /* Other streams and their kids (kefo_producer_put_to), never removed,
+     and an open-addressing index of them by name (slots hold an index
+     into |streams| plus one; 0 is empty): a routing sink names a stream
+     at every record. */
   pstream *streams;
   size_t nstreams, streams_cap;
+  uint32_t *stream_slots;
+  size_t nstream_slots;
   /* Kids that stopped alone, freed at the next pass (never inside one of
      their own callbacks). */
   kefo_producer *dead;

@@ -20,6 +20,7 @@
 #include <kefo/kefo.h>
 
 #include "aws/region.h"
+#include "base/hash.h"
 #include "base/mem.h"
 #include "runtime/config.h"
 #include "runtime/metrics.h"
@@ -257,34 +258,87 @@ static int kid_start(kefo_producer *p, const char *stream,
   return 0;
 }
 
-/* The entry of |stream|, or NULL. */
-static pstream *stream_find(kefo_producer *p, const char *stream) {
-  size_t i;
+/* Streams below this many are found by a walk, no index: a few string
+   comparisons are cheaper than a hash. */
+#define STREAMS_WALK 8
 
-  for (i = 0; i < p->nstreams; ++i) {
-    if (strcmp(p->streams[i].stream, stream) == 0) {
-      return &p->streams[i];
+/* The entry of |stream| (hashed: |hash|), or NULL. */
+static pstream *stream_find(kefo_producer *p, const char *stream,
+                            uint32_t hash) {
+  size_t i, mask = p->nstream_slots - 1;
+  uint32_t v;
+
+  if (p->nstream_slots == 0) {
+    for (i = 0; i < p->nstreams; ++i) {
+      if (strcmp(p->streams[i].stream, stream) == 0) {
+        return &p->streams[i];
+      }
+    }
+    return NULL;
+  }
+  for (i = hash & mask; (v = p->stream_slots[i]) != 0; i = (i + 1) & mask) {
+    pstream *s = &p->streams[v - 1];
+    if (s->hash == hash && strcmp(s->stream, stream) == 0) {
+      return s;
     }
   }
   return NULL;
 }
 
+/* Indexes every stream in a table of |n| slots (a power of two, more
+   than twice the streams). */
+static int index_streams(kefo_producer *p, size_t n) {
+  uint32_t *slots = kefo__mem_calloc(p->mem, n, sizeof(*slots));
+  size_t i, j;
+
+  if (slots == NULL) {
+    return KEFO_ERR_NOMEM;
+  }
+  for (i = 0; i < p->nstreams; ++i) {
+    for (j = p->streams[i].hash & (n - 1); slots[j] != 0; j = (j + 1) & (n - 1))
+      ;
+    slots[j] = (uint32_t)(i + 1);
+  }
+  kefo__mem_free(p->mem, p->stream_slots);
+  p->stream_slots = slots;
+  p->nstream_slots = n;
+  return 0;
+}
+
 /* A new entry for |stream| with |kid|; NULL when out of memory. */
-static pstream *stream_add(kefo_producer *p, const char *stream,
+static pstream *stream_add(kefo_producer *p, const char *stream, uint32_t hash,
                            kefo_producer *kid) {
   pstream *s;
+  size_t n = p->nstream_slots;
 
   if (kefo__mem_grow(p->mem, (void **)&p->streams, p->nstreams + 1,
                      &p->streams_cap, sizeof(*p->streams)) != 0) {
     return NULL;
+  }
+  /* The index, once there are enough streams for it, at most half full
+     with the new one: grown (or made) before the entry is, so that out
+     of memory leaves both as they were. */
+  if (p->nstreams + 1 >= STREAMS_WALK && 2 * (p->nstreams + 1) >= n) {
+    for (n = n ? n : 4 * STREAMS_WALK; 2 * (p->nstreams + 1) >= n; n *= 2)
+      ;
+    if (index_streams(p, n) != 0) {
+      return NULL;
+    }
   }
   s = &p->streams[p->nstreams];
   memset(s, 0, sizeof(*s));
   if ((s->stream = kefo__mem_strdup(p->mem, stream)) == NULL) {
     return NULL;
   }
+  s->hash = hash;
   s->kid = kid;
   ++p->nstreams;
+  if (p->nstream_slots > 0) {
+    size_t j, mask = p->nstream_slots - 1;
+    for (j = hash & mask; p->stream_slots[j] != 0; j = (j + 1) & mask)
+      ;
+    p->stream_slots[j] = (uint32_t)p->nstreams;
+  }
   return s;
 }
 
@@ -315,6 +369,7 @@ int kefo_producer_put_to(kefo_producer *p, const char *stream,
                          size_t len, void *record_ctx) {
   kefo_producer *kid;
   pstream *s;
+  uint32_t hash;
   int rv;
 
   if (stream == NULL || (p && own_stream(p, stream))) {
@@ -327,7 +382,8 @@ int kefo_producer_put_to(kefo_producer *p, const char *stream,
   if (p->state != P_RUNNING) {
     return KEFO_ERR_INVALID_STATE;
   }
-  s = stream_find(p, stream);
+  hash = kefo__hash_bytes(stream, strlen(stream));
+  s = stream_find(p, stream, hash);
   if (s && s->kid && s->kid->state == P_STOPPED) {
     bury(p, s); /* stopped alone: this record starts it again */
     kefo__producer_soon(p);
@@ -340,7 +396,7 @@ int kefo_producer_put_to(kefo_producer *p, const char *stream,
     }
     if (s) {
       s->kid = kid;
-    } else if ((s = stream_add(p, stream, kid)) == NULL) {
+    } else if ((s = stream_add(p, stream, hash, kid)) == NULL) {
       kefo_producer_del(kid);
       return KEFO_ERR_NOMEM;
     }
@@ -469,6 +525,7 @@ void kefo__producer_streams_free(kefo_producer *p) {
     kefo__mem_free(p->mem, p->streams[i].stream);
   }
   kefo__mem_free(p->mem, p->streams);
+  kefo__mem_free(p->mem, p->stream_slots);
   while (p->dead) {
     kefo_producer *kid = p->dead;
     p->dead = kid->dead_next;

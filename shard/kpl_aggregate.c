@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/md5.h"
 #include "shard/hash_key.h"
 #include "shard/kpl.h"
@@ -102,33 +103,6 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v) {
   }
   *p++ = (uint8_t)v;
   return p;
-}
-
-/*
- * A multiply-xorshift hash eight bytes at a time. Keys are short and come
- * from the application, not from the network, so a keyed hash against
- * flooding is not worth its cost here; linear probing at half load keeps
- * an unlucky key set slow, not wrong.
- */
-static uint32_t key_hash(const char *s, size_t len) {
-  const uint64_t k = 0x9E3779B97F4A7C15u;
-  uint64_t h = k ^ (uint64_t)len, w;
-
-  while (len >= 8) {
-    memcpy(&w, s, 8);
-    h = (h ^ w) * k;
-    h ^= h >> 29;
-    s += 8;
-    len -= 8;
-  }
-  if (len > 0) {
-    w = 0;
-    memcpy(&w, s, len);
-    h = (h ^ w) * k;
-  }
-  h ^= h >> 32;
-  h *= k;
-  return (uint32_t)(h >> 32);
 }
 
 static size_t table_find(const kpl_table *t, const char *s, size_t len,
@@ -273,7 +247,7 @@ static int record_plan(const kefo_kpl_aggregator *a, kpl_plan *pl,
   const size_t limit = SIZE_MAX - KEFO_KPL_EMPTY_AGGREGATE_LEN;
   size_t cost;
 
-  pl->pk_hash = pk != NULL ? key_hash(pk, pk_len) : 0;
+  pl->pk_hash = pk != NULL ? kefo__hash_bytes(pk, pk_len) : 0;
   pl->pk_index =
       pk != NULL ? table_find(&a->pk, pk, pk_len, pl->pk_hash) : NOT_FOUND;
   pl->pk_new = pl->pk_index == NOT_FOUND;
@@ -283,7 +257,7 @@ static int record_plan(const kefo_kpl_aggregator *a, kpl_plan *pl,
   pl->ehk_new = 0;
   pl->ehk_index = NOT_FOUND;
   if (ehk != NULL) {
-    pl->ehk_hash = key_hash(ehk, ehk_len);
+    pl->ehk_hash = kefo__hash_bytes(ehk, ehk_len);
     pl->ehk_index = table_find(&a->ehk, ehk, ehk_len, pl->ehk_hash);
     pl->ehk_new = pl->ehk_index == NOT_FOUND;
     if (pl->ehk_new) {

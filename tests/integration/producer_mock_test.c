@@ -1116,6 +1116,92 @@ static void test_streams(void) {
   CU_ASSERT_EQUAL(check_acks(), N);
 }
 
+/* ---- many streams: the index put_to finds them by ---------------------- */
+
+#define MANY 40
+
+/* Record i's stream among MANY: (7 i) mod MANY for the first 100 MANY,
+   then stream k gets k more, so that each stream's count is its own. */
+static size_t many_for(size_t i) {
+  size_t k = 1;
+
+  if (i < 100 * MANY) {
+    return (7 * i) % MANY;
+  }
+  for (i -= 100 * MANY; i >= k; ++k) {
+    i -= k;
+  }
+  return k;
+}
+
+/* One producer writing to MANY streams by name (put_to's index of them,
+   past the first few, found by a hash): each stream's metrics count
+   exactly its own records, two of them read back hold exactly theirs,
+   and every stream went over the producer's one connection. */
+static void test_many_streams(void) {
+  static char names[MANY][32];
+  size_t total = 100 * MANY + MANY * (MANY - 1) / 2, i, k, wrong = 0;
+  const size_t check[2] = {MANY - 1, MANY / 5};
+  double conns = mock_connections();
+  reader rd;
+  run rn;
+
+  memset(&rn, 0, sizeof(rn));
+  for (k = 0; k < MANY; ++k) {
+    new_stream(names[k], sizeof(names[k]), 1);
+  }
+  make_records(total, 0);
+  producer(url, names[0], NULL, &rn);
+  while (rn.next < total) {
+    rec *r = &R[rn.next];
+    int rv;
+    fill(scratch, (uint32_t)rn.next, r->len);
+    rv = kefo_producer_put_to(rn.p, names[many_for(rn.next)], r->pk, NULL,
+                              scratch, r->len, r);
+    if (rv == KEFO_ERR_WOULD_BLOCK) {
+      event_base_loop(base, EVLOOP_ONCE);
+      continue;
+    }
+    CU_ASSERT_EQUAL_FATAL(rv, 0);
+    ++rn.next;
+    ++rn.put;
+  }
+  CU_ASSERT_EQUAL(kefo_producer_flush(rn.p, on_flushed, &rn), 0);
+  kefo_test_run_until(base, &rn.flushed, 60000);
+  for (k = 0; k < MANY; ++k) {
+    long want = 100 + (long)k;
+    wrong +=
+        metric_of(rn.p, "kefo_producer_records_acked_total", names[k]) != want;
+  }
+  printf("  %zu records over %d streams; streams whose acknowledged count "
+         "is not their own: %zu; connections opened: %.0f\n",
+         total, MANY, wrong, mock_connections() - conns);
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(mock_connections() - conns, 1);
+  kefo_producer_stop(rn.p, 1);
+  kefo_test_run_until(base, &rn.stopped, 30000);
+  kefo_producer_del(rn.p);
+  wrong = 0;
+  for (k = 0; k < 2; ++k) {
+    read_target = 100 + check[k];
+    read_back(names[check[k]], &rd, 1);
+    read_target = 0;
+    CU_ASSERT_EQUAL(rd.read, 100 + check[k]);
+    CU_ASSERT_EQUAL(rd.dups, 0);
+    CU_ASSERT_EQUAL(rd.bad_data, 0);
+    CU_ASSERT_EQUAL(rd.strangers, 0);
+  }
+  for (i = 0; i < total; ++i) {
+    size_t s = many_for(i);
+    wrong += R[i].reads != (s == check[0] || s == check[1]);
+    wrong += R[i].acks != 1 || R[i].fails != 0;
+  }
+  printf("  records acknowledged other than once, or read from the two "
+         "streams read back where they do not belong: %zu\n",
+         wrong);
+  CU_ASSERT_EQUAL(wrong, 0);
+}
+
 /* kefo's own loop (a NULL base) over two streams: kefo_producer_run
    returns once the graceful stop the last report asks for has stopped
    both streams' producers, on_stopped having come once; both streams
@@ -1541,6 +1627,7 @@ int main(void) {
     CU_add_test(s, "TTL", test_ttl);
     CU_add_test(s, "stop at once with calls in flight", test_stop_at_once);
     CU_add_test(s, "several streams", test_streams);
+    CU_add_test(s, "many streams", test_many_streams);
     CU_add_test(s, "a stream that does not exist", test_stream_missing);
     CU_add_test(s, "streams the config refuses", test_stream_refused);
     CU_add_test(s, "several streams on kefo's own loop", test_streams_own_loop);
