@@ -59,16 +59,6 @@ typedef struct pflush {
   size_t parts;
 } pflush;
 
-/* Finished calls kept for their bodies while records are outstanding:
-   as many as a pass signs together, so that a pass's bodies are written
-   into memory the passes before used. Freed and made again, a body took
-   fresh pages from the kernel whenever glibc had trimmed the heap: 14.5
-   thousand page faults for 200,000 plain 1 KiB records keeping 2, 10.5
-   thousand keeping 16. Once nothing is outstanding, PCALL_SPARES_IDLE:
-   an idle producer does not hold 16 MiB of bodies. */
-#define PCALL_SPARES 16
-#define PCALL_SPARES_IDLE 2
-
 struct kefo_producer {
   const kefo_mem *mem;
   /* The application's allocator, copied: its config may go. */
