@@ -275,27 +275,20 @@ static void test_put_to_region(void) {
   struct event_base *base = event_base_new();
   kefo_config *cfg = config_of(kv);
   kefo_producer *p = NULL;
+  static const char *const arns[] = {"arn:aws:kinesis:us-east-1:1:stream/t",
+                                     "arn:aws:kinesis:eu-west-1:1:stream/t",
+                                     "arn:aws:kinesis:eu-west-1:1:stream/u",
+                                     "arn:aws:kinesis:ap-south-1:1:stream/t"};
   const kefo_producer *near, *far, *far2, *farther;
+  size_t i;
 
   env_clear();
   CU_ASSERT_EQUAL_FATAL(kefo_producer_new(&p, cfg, NULL, NULL, base), 0);
-  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
-                                       "arn:aws:kinesis:us-east-1:1:stream/t",
-                                       "k", NULL, "x", 1, NULL),
-                  0);
-  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
-                                       "arn:aws:kinesis:eu-west-1:1:stream/t",
-                                       "k", NULL, "x", 1, NULL),
-                  0);
-  /* A second stream of eu-west-1, and one of a third region. */
-  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
-                                       "arn:aws:kinesis:eu-west-1:1:stream/u",
-                                       "k", NULL, "x", 1, NULL),
-                  0);
-  CU_ASSERT_EQUAL(kefo_producer_put_to(p,
-                                       "arn:aws:kinesis:ap-south-1:1:stream/t",
-                                       "k", NULL, "x", 1, NULL),
-                  0);
+  /* One of its own region, two of eu-west-1, one of a third region. */
+  for (i = 0; i < sizeof(arns) / sizeof(arns[0]); ++i) {
+    CU_ASSERT_EQUAL(kefo_producer_put_to(p, arns[i], "k", NULL, "x", 1, NULL),
+                    0);
+  }
   CU_ASSERT_EQUAL_FATAL(p->nstreams, 4);
   near = p->streams[0].kid;
   far = p->streams[1].kid;
