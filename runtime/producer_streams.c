@@ -382,7 +382,8 @@ int kefo_producer_put_to(kefo_producer *p, const char *stream,
   if (p->state != P_RUNNING) {
     return KEFO_ERR_INVALID_STATE;
   }
-  hash = kefo__hash_bytes(stream, strlen(stream));
+  /* Hashed only once there is an index: below it the walk needs none. */
+  hash = p->nstream_slots > 0 ? kefo__hash_bytes(stream, strlen(stream)) : 0;
   s = stream_find(p, stream, hash);
   if (s && s->kid && s->kid->state == P_STOPPED) {
     bury(p, s); /* stopped alone: this record starts it again */
@@ -396,7 +397,9 @@ int kefo_producer_put_to(kefo_producer *p, const char *stream,
     }
     if (s) {
       s->kid = kid;
-    } else if ((s = stream_add(p, stream, hash, kid)) == NULL) {
+    } else if ((s = stream_add(p, stream,
+                               kefo__hash_bytes(stream, strlen(stream)),
+                               kid)) == NULL) {
       kefo_producer_del(kid);
       return KEFO_ERR_NOMEM;
     }
