@@ -654,6 +654,9 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
      by the first stream there. */
   if (p->parent) {
     p->aws = p->aws_lent ? *p->aws_lent : p->parent->aws;
+    /* It pointed into the parent's array of setups, which a later region
+       may move: the copy above is what the kid uses. */
+    p->aws_lent = NULL;
   } else if ((rv = kefo__aws_setup_kinesis(&p->aws, p->cfg, p->stream_arn, base,
                                            p->mem, 1u << 20, &p->cb.log, err,
                                            sizeof(err))) != 0) {

@@ -108,9 +108,9 @@ struct kefo_producer {
   /* aws was set up by this producer, and is freed with it: every
      producer the application made. A kid's is lent by its parent. */
   int own_aws;
-  /* In a kid, set by kid_start before kefo__producer_init: the parent's
-     setup for the kid's region when that is not the parent's own (NULL:
-     the parent's own aws). */
+  /* In a kid, set by kid_start before kefo__producer_init, which copies
+     it into |aws| and clears it: the parent's setup for the kid's region
+     when that is not the parent's own (NULL: the parent's own aws). */
   const kefo_aws_setup *aws_lent;
   /* The setups of other regions than this producer's, one a region,
      lent to every kid of a stream there and freed after them. */
