@@ -37,6 +37,7 @@
 
 #include "aws/aws_client.h"
 #include "aws/http.h"
+#include "runtime/producer_glue.h"
 #include "tests/support/aws_test_util.h"
 #include "tests/support/kl_calls.h"
 
@@ -1178,6 +1179,10 @@ static void test_many_streams(void) {
          total, MANY, wrong, mock_connections() - conns);
   CU_ASSERT_EQUAL(wrong, 0);
   CU_ASSERT_EQUAL(mock_connections() - conns, 1);
+  /* The streams were found through the index, not by the walk: it holds
+     every stream other than the producer's own, at most half full. */
+  CU_ASSERT_EQUAL(rn.p->nstreams, MANY - 1);
+  CU_ASSERT(rn.p->nstream_slots >= 2 * rn.p->nstreams);
   kefo_producer_stop(rn.p, 1);
   kefo_test_run_until(base, &rn.stopped, 30000);
   kefo_producer_del(rn.p);
