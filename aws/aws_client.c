@@ -39,6 +39,9 @@ struct kefo_aws_call {
   char *body;
   size_t body_len;
   int body_lent; /* |body| is the caller's (kefo__aws_call_start_lent) */
+  /* Told once the body is in the transport's hands; then |body| is
+     NULL: its owner may have reused it. */
+  kefo_aws_sent_cb sent_cb;
   /* The hex SHA-256 of |body|, given or made at the first attempt: every
      attempt signs the same bytes, so a retry does not hash them again.
      Empty until then. */
@@ -670,8 +673,23 @@ static void on_close(kefo_http_stream *s, int error,
   cJSON_Delete(j);
 }
 
+/* The body of a call of one attempt is no longer needed: nothing sends
+   it again (fail_or_retry gives up after the first attempt). */
+static void on_body_sent(kefo_http_stream *s, void *ud) {
+  kefo_aws_call *call = ud;
+  kefo_aws_sent_cb cb = call->sent_cb;
+
+  (void)s;
+  if (cb == NULL || call->cancelled) {
+    return;
+  }
+  call->sent_cb = NULL;
+  call->body = NULL;
+  cb(call->user_data);
+}
+
 static const kefo_http_callbacks http_callbacks = {on_response, on_data,
-                                                   on_close};
+                                                   on_close, on_body_sent};
 
 static void on_credentials(int error, const kefo_credentials *creds,
                            const kefo_error_info *cinfo, void *ud) {
@@ -692,6 +710,15 @@ static void on_credentials(int error, const kefo_credentials *creds,
     info.message = cinfo && cinfo->message ? cinfo->message : "";
     info.retryable = cinfo ? cinfo->retryable : 0;
     fail_or_retry(call, error, &info);
+    return;
+  }
+  if (call->body == NULL) {
+    /* Given back after it was sent (on_body_sent): a call of one attempt
+       never comes here again; should it, it fails rather than read what
+       its owner reused. */
+    info.code = KEFO_ERR_INVALID_STATE;
+    info.message = "the request's body was given back after it was sent";
+    finish(call, info.code, NULL, &info);
     return;
   }
   if (call->payload_hash[0] == '\0') {
@@ -840,11 +867,14 @@ int kefo__aws_call_start_lent(kefo_aws_client *c, const kefo_aws_service *svc,
                               const char *operation, const uint8_t *body,
                               size_t len, const char *payload_hash,
                               const kefo_retry_strategy *retry,
-                              kefo_aws_raw_cb cb, void *user_data,
-                              kefo_aws_call **out) {
+                              kefo_aws_raw_cb cb, kefo_aws_sent_cb sent,
+                              void *user_data, kefo_aws_call **out) {
+  kefo_aws_call *call = NULL;
   size_t i;
+  int rv;
 
-  if (body == NULL || len == 0) {
+  if (body == NULL || len == 0 ||
+      (sent != NULL && (retry == NULL || retry->max_attempts != 1))) {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
   for (i = 0; payload_hash != NULL && i < KEFO_SIGV4_HEX_LEN; ++i) {
@@ -856,8 +886,16 @@ int kefo__aws_call_start_lent(kefo_aws_client *c, const kefo_aws_service *svc,
   if (payload_hash != NULL && payload_hash[KEFO_SIGV4_HEX_LEN] != '\0') {
     return KEFO_ERR_INVALID_ARGUMENT;
   }
-  return call_start(c, svc, operation, (const char *)body, len, 1, payload_hash,
-                    retry, NULL, cb, user_data, out);
+  rv = call_start(c, svc, operation, (const char *)body, len, 1, payload_hash,
+                  retry, NULL, cb, user_data, &call);
+  if (rv == 0) {
+    /* Set before the first attempt, which runs from the loop. */
+    call->sent_cb = sent;
+    if (out) {
+      *out = call;
+    }
+  }
+  return rv;
 }
 
 void kefo__aws_call_cancel(kefo_aws_call *call) {

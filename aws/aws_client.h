@@ -152,17 +152,27 @@ int kefo__aws_call_start_raw(kefo_aws_client *client,
  * (aws/sha256_many.h), or NULL: made at the first attempt. Either way a
  * retry signs with it and does not hash the body again.
  *
- * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body, or |payload_hash|
- * not 64 lowercase hex digits) or KEFO_ERR_NOMEM (then |cb| is never
- * called).
+ * |sent| (NULL: not told), for a call of one attempt only (|retry|'s
+ * max_attempts 1, which nothing sends again): called with |user_data|
+ * once the body is wholly in the transport's hands
+ * (kefo_http_callbacks.on_body_sent), after which the call never reads
+ * it and its owner may reuse it before |cb| runs. It may run while the
+ * HTTP client writes: it must not call into the client. Never after a
+ * cancel.
+ *
+ * Returns 0, KEFO_ERR_INVALID_ARGUMENT (an empty body, |payload_hash|
+ * not 64 lowercase hex digits, or |sent| with more than one attempt) or
+ * KEFO_ERR_NOMEM (then |cb| is never called).
  */
+typedef void (*kefo_aws_sent_cb)(void *user_data);
+
 int kefo__aws_call_start_lent(kefo_aws_client *client,
                               const kefo_aws_service *svc,
                               const char *operation, const uint8_t *body,
                               size_t len, const char *payload_hash,
                               const kefo_retry_strategy *retry,
-                              kefo_aws_raw_cb cb, void *user_data,
-                              kefo_aws_call **out);
+                              kefo_aws_raw_cb cb, kefo_aws_sent_cb sent,
+                              void *user_data, kefo_aws_call **out);
 /* Cancels a call: |cb| will not be called. */
 void kefo__aws_call_cancel(kefo_aws_call *call);
 

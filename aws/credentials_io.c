@@ -215,8 +215,8 @@ int kefo__credentials_fetch_start(kefo_credentials_fetch **out,
                                   const kefo_http_request *req, size_t max_body,
                                   kefo_credentials_fetch_cb cb,
                                   void *user_data) {
-  static const kefo_http_callbacks callbacks = {fetch_on_response,
-                                                fetch_on_data, fetch_on_close};
+  static const kefo_http_callbacks callbacks = {
+      fetch_on_response, fetch_on_data, fetch_on_close, NULL};
   kefo_credentials_fetch *f;
   int rv;
 

@@ -67,6 +67,8 @@ struct h2_stream {
      they become copies (kefo__h2_connection_own_output). */
   size_t out_refs;
   h2_conn *ref_conn;
+  /* on_body_sent has been called. */
+  int body_told;
   uint32_t timeout_ms;
   struct event *timer;
   /* Response head, collected until END_HEADERS. */

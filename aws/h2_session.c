@@ -47,6 +47,13 @@ static void body_ref_done(const void *data, size_t len, void *extra) {
   (void)data;
   (void)len;
   --s->out_refs;
+  /* The last piece of a wholly framed body: its owner may have it back
+     (kefo_http_callbacks.on_body_sent). */
+  if (s->out_refs == 0 && s->body_sent == s->body_len && !s->body_told &&
+      !s->cancelled && s->cb.on_body_sent) {
+    s->body_told = 1;
+    s->cb.on_body_sent(&s->base, s->user_data);
+  }
 }
 
 /*

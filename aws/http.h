@@ -103,6 +103,18 @@ typedef struct kefo_http_callbacks {
    */
   void (*on_close)(kefo_http_stream *stream, int error,
                    const kefo_error_info *info, void *user_data);
+  /*
+   * Optional (NULL: not told). A lent body (kefo_http_request.body_lent)
+   * will not be read again: every byte of it is in the transport's hands
+   * (written to the socket, or to TLS), or, should the connection end
+   * first, copied out or dropped. Its owner may reuse it from here, so
+   * that a body is held while it waits for the socket, not for the
+   * answer. At most once, before on_close; never after a cancel, and
+   * never over HTTP/1.1, which copies the body at the request. It may run
+   * while the client writes: it must not call into the client (no
+   * cancel, no request).
+   */
+  void (*on_body_sent)(kefo_http_stream *stream, void *user_data);
 } kefo_http_callbacks;
 
 typedef struct kefo_http_client_options {

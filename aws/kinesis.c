@@ -670,7 +670,7 @@ static void sub_on_close(kefo_http_stream *s, int error,
 }
 
 static const kefo_http_callbacks sub_http_callbacks = {
-    sub_on_response, sub_on_data, sub_on_close};
+    sub_on_response, sub_on_data, sub_on_close, NULL};
 
 static void sub_on_credentials(int error, const kefo_credentials *creds,
                                const kefo_error_info *cinfo, void *ud) {

@@ -35,6 +35,13 @@ int kefo__buf_reserve(kefo_buf *b, size_t extra) {
   while (cap < need) {
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   }
+  if (b->len == 0 && b->data != NULL) {
+    /* Nothing to keep: a realloc would copy the old room's bytes into
+       the new one (touching its pages for nothing) before freeing it. */
+    kefo__mem_free(b->mem, b->data);
+    b->data = NULL;
+    b->cap = 0;
+  }
   p = kefo__mem_realloc(b->mem, b->data, cap);
   if (p == NULL) {
     return KEFO_ERR_NOMEM;

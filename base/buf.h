@@ -23,7 +23,8 @@ void kefo__buf_init(kefo_buf *b, const kefo_mem *mem);
 /* Frees the storage; the buffer may be initialised again. */
 void kefo__buf_free(kefo_buf *b);
 
-/* Makes room for |extra| more bytes. Returns 0 or KEFO_ERR_NOMEM. */
+/* Makes room for |extra| more bytes. Returns 0 or KEFO_ERR_NOMEM (the
+   bytes held are kept; an empty buffer may have lost its old room). */
 int kefo__buf_reserve(kefo_buf *b, size_t extra);
 
 /* Appends |len| bytes. Returns 0 or KEFO_ERR_NOMEM. */

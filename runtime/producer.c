@@ -21,12 +21,14 @@
 #include "runtime/config.h"
 #include "runtime/producer_glue.h"
 
-#define PCALL_SPARES 2
-/* Bodies larger than this are not kept: an aggregated call's 2 MiB body
-   kept between calls cost more system time (0.31-0.36 s per million 100
-   B records against 0.10-0.14) than a fresh one each call, while plain
-   500-record bodies (90 KiB at 100 B, 700 KiB at 1 KiB) gain from it. */
-#define PCALL_SPARE_MAX_BYTES (1024 * 1024)
+/* Finished calls kept for the next (without their body): as many as a
+   pass builds at once. */
+#define PCALL_SPARES 16
+/* The room the spare bodies may keep in all: a pass's sixteen plain
+   1 KiB calls (about 512 KiB each), or three aggregated calls of 5 MiB.
+   Kept past a call rather than freed, a body's pages are not faulted in
+   again for the next (10 us a page on the benchmark VM). */
+#define PBODY_SPARE_BYTES (16u << 20)
 
 static int64_t now_ms(const kefo_producer *p) {
   const kefo_clock *clock = kefo__aws_client_clock(p->aws.aws);
@@ -199,14 +201,30 @@ static void pcall_free(kefo_producer *p, pcall *pc) {
   kefo__mem_free(p->mem, pc);
 }
 
+/* |body|'s room back to the spare bodies, or freed past PBODY_SPARES;
+   |body| is left empty. */
+static void body_back(kefo_producer *p, kefo_buf *body) {
+  if (body->cap == 0) {
+    return;
+  }
+  if (p->nbodies < PBODY_SPARES && p->state != P_STOPPED &&
+      body->cap <= PBODY_SPARE_BYTES - p->bodies_room) {
+    kefo__buf_reset(body);
+    p->bodies_room += body->cap;
+    p->bodies[p->nbodies++] = *body;
+  } else {
+    kefo__buf_free(body);
+  }
+  kefo__buf_init(body, p->mem);
+}
+
 /* A finished call back to the spares, or freed past PCALL_SPARES. */
 static void pcall_done(kefo_producer *p, pcall *pc) {
-  if (p->nspares >= PCALL_SPARES || p->state == P_STOPPED ||
-      pc->body.cap > PCALL_SPARE_MAX_BYTES) {
+  body_back(p, &pc->body);
+  if (p->nspares >= PCALL_SPARES || p->state == P_STOPPED) {
     pcall_free(p, pc);
     return;
   }
-  kefo__buf_reset(&pc->body);
   pc->call = NULL;
   pc->batch = NULL;
   pc->prev = NULL;
@@ -222,12 +240,13 @@ static pcall *pcall_get(kefo_producer *p) {
     p->spares = pc->next;
     --p->nspares;
     pc->next = NULL;
-    return pc;
-  }
-  pc = kefo__mem_calloc(p->mem, 1, sizeof(*pc));
-  if (pc) {
+  } else if ((pc = kefo__mem_calloc(p->mem, 1, sizeof(*pc))) != NULL) {
     pc->p = p;
     kefo__buf_init(&pc->body, p->mem);
+  }
+  if (pc && p->nbodies > 0) {
+    pc->body = p->bodies[--p->nbodies];
+    p->bodies_room -= pc->body.cap;
   }
   return pc;
 }
@@ -279,6 +298,15 @@ static void on_put(int error, const uint8_t *body, size_t len,
   pass(p);
 }
 
+/* The call's body is in the socket (or TLS): its room serves the next
+   calls, while the call waits for its answer. Only bookkeeping here: the
+   HTTP client may be writing. */
+static void on_body_sent(void *ud) {
+  pcall *pc = ud;
+
+  body_back(pc->p, &pc->body);
+}
+
 /* Calls built before their bodies are hashed together for SigV4: as many
    as kefo__sha256_many can take at once (sixteen in AVX-512's lanes). A
    pass usually has fewer; a backlog of full calls fills them. */
@@ -293,9 +321,9 @@ static int start_call(kefo_producer *p, pcall *pc, kefo_producer_batch *b,
   int rv;
 
   /* The body stays in |pc| (lent to the call) until on_put. */
-  rv = kefo__aws_call_start_lent(p->aws.aws, &p->put_svc, "PutRecords",
-                                 pc->body.data, pc->body.len, hash,
-                                 &p->put_retry, on_put, pc, &pc->call);
+  rv = kefo__aws_call_start_lent(
+      p->aws.aws, &p->put_svc, "PutRecords", pc->body.data, pc->body.len, hash,
+      &p->put_retry, on_put, on_body_sent, pc, &pc->call);
   if (rv != 0) {
     memset(&info, 0, sizeof(info));
     info.code = rv;
@@ -432,6 +460,13 @@ static void pass(kefo_producer *p) {
   if (p->state == P_STOPPING && kefo__producer_core_outstanding(p->core) == 0) {
     finish_stop(p);
     return;
+  }
+  if (p->calls == NULL && kefo__producer_core_outstanding(p->core) == 0) {
+    /* Idle: the spare bodies' room back to the allocator, but two. */
+    while (p->nbodies > 2) {
+      p->bodies_room -= p->bodies[--p->nbodies].cap;
+      kefo__buf_free(&p->bodies[p->nbodies]);
+    }
   }
   if (p->state == P_STOPPED) {
     return;
@@ -847,6 +882,9 @@ void kefo_producer_del(kefo_producer *p) {
     pcall *pc = p->spares;
     p->spares = pc->next;
     pcall_free(p, pc);
+  }
+  while (p->nbodies > 0) {
+    kefo__buf_free(&p->bodies[--p->nbodies]);
   }
   kefo__records_parser_free(&p->answers);
   kefo__mem_free(p->mem, p->waiters);

@@ -18,9 +18,14 @@
 #include "runtime/producer_core.h"
 
 /* One PutRecords call in flight, the batch it carries and its body,
-   lent to the call. Finished calls are kept (PCALL_SPARES of them) with
-   their body's room for the next: a body is up to 5 MiB, and a fresh one
-   each call was mapped, faulted in page by page and unmapped again. */
+   lent to the call until the body is in the socket (or the call ends).
+   The room of bodies is kept for the next calls (PBODY_SPARES of them,
+   PBODY_SPARE_BYTES in all; two once the producer is idle):
+   a body is up to 5 MiB, and a fresh one each call was mapped, faulted
+   in page by page and unmapped again. Given back as soon as it is sent,
+   a body is held while it waits for the socket, not for the answer. */
+#define PBODY_SPARES 16
+
 typedef struct pcall {
   struct pcall *prev, *next;
   kefo_producer *p;
@@ -88,8 +93,12 @@ struct kefo_producer {
      nothing. */
   int64_t relist_at;
   pcall *calls;
-  pcall *spares; /* finished calls kept for their body (PCALL_SPARES) */
+  pcall *spares; /* finished calls kept (PCALL_SPARES), without body */
   size_t nspares;
+  /* Bodies' room kept for the next calls (PBODY_SPARES). */
+  kefo_buf bodies[PBODY_SPARES];
+  size_t nbodies;
+  size_t bodies_room;          /* their capacity, in all */
   kefo_records_parser answers; /* read without a tree */
   pwaiter *waiters;
   size_t nwaiters, waiters_cap;

@@ -227,7 +227,8 @@ static void call_close(kefo_http_stream *s, int error,
 
 static int http_call(int port, const char *method, const char *path,
                      const char *body, call *c) {
-  static const kefo_http_callbacks cbs = {call_response, call_data, call_close};
+  static const kefo_http_callbacks cbs = {call_response, call_data, call_close,
+                                          NULL};
   kefo_http_header h = {"content-type", "application/json"};
   kefo_http_request req;
   kefo_endpoint ep;

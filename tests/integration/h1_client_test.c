@@ -292,7 +292,8 @@ static void cb_close(kefo_http_stream *st, int error,
   call_end(c);
 }
 
-static const kefo_http_callbacks callbacks = {cb_response, cb_data, cb_close};
+static const kefo_http_callbacks callbacks = {cb_response, cb_data, cb_close,
+                                              NULL};
 
 static int timed_out;
 

@@ -90,7 +90,8 @@ static void on_close(kefo_http_stream *s, int error,
   }
 }
 
-static const kefo_http_callbacks callbacks = {on_response, on_data, on_close};
+static const kefo_http_callbacks callbacks = {on_response, on_data, on_close,
+                                              NULL};
 
 static int env_port(const char *name) {
   const char *v = getenv(name);

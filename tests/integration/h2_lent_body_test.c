@@ -7,7 +7,10 @@
  * output holds references; then it answers early (a complete response
  * and RST_STREAM NO_ERROR, RFC 9113 section 8.1) or the client cancels.
  * The owner overwrites its body with 'X' at once; everything the server
- * then reads must still be the body's 'A's.
+ * then reads must still be the body's 'A's. In the last case the server
+ * reads the whole body before it answers: the owner is told the body is
+ * sent (on_body_sent) before the answer, overwrites it then, and the
+ * server still reads nothing but 'A's.
  */
 #include <errno.h>
 #include <poll.h>
@@ -60,7 +63,7 @@ static const kefo_mem t_mem = {NULL, t_malloc, t_free, t_calloc, t_realloc};
 
 typedef struct peer {
   int lfd, fd;
-  int early; /* answer before reading the body */
+  int early; /* 1: answer before reading the body; 3: after all of it */
   int go[2]; /* main -> peer: 1st byte: answer/cancel done; 2nd: drain */
   size_t a_bytes, longest_x;
   size_t read_total;
@@ -68,6 +71,8 @@ typedef struct peer {
 
 typedef struct call {
   int closed, error, status;
+  /* on_body_sent: how many times, and how many before on_close. */
+  int sent, sent_open;
   uint8_t *body; /* the owner's: overwritten as soon as it is back */
 } call;
 
@@ -151,6 +156,14 @@ static void *peer_main(void *arg) {
   put_frame(p->fd, 6, 4, 0, 0, settings);
   put_frame(p->fd, 0, 4, 1, 0, NULL); /* the client's SETTINGS, acked */
   put_frame(p->fd, 4, 8, 0, 0, window);
+  if (p->early == 3) {
+    drain(p); /* the whole body, then the answer */
+    put_frame(p->fd, 1, 1, 0x5, 1, status_200);
+    wait_go(p);
+    drain(p);
+    close(p->fd);
+    return NULL;
+  }
   wait_go(p);
   if (p->early) {
     put_frame(p->fd, 1, 1, 0x5, 1, status_200); /* END_STREAM|END_HEADERS */
@@ -222,13 +235,80 @@ static void on_close(kefo_http_stream *s, int error,
   memset(c->body, 'X', BODY_LEN); /* the owner has its body back */
 }
 
-static const kefo_http_callbacks callbacks = {on_response, on_data, on_close};
+static void on_body_sent(kefo_http_stream *s, void *ud) {
+  call *c = ud;
+
+  (void)s;
+  ++c->sent;
+  c->sent_open += !c->closed;
+  memset(c->body, 'X', BODY_LEN); /* the owner reuses its body at once */
+}
+
+static const kefo_http_callbacks callbacks = {on_response, on_data, on_close,
+                                              on_body_sent};
 
 static void run_for(int ms) {
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
   event_base_loopexit(base, &tv);
   event_base_dispatch(base);
+}
+
+/* The peer reads the whole body, then answers: the owner is told the
+   body is sent before the answer, and overwrites it then. */
+static void test_sent(void) {
+  peer p;
+  pthread_t t;
+  int port = peer_start(&p, 3, &t);
+  kefo_http_client_options o;
+  kefo_h2_client *cl = NULL;
+  kefo_http_request r;
+  kefo_http_stream *stream = NULL;
+  kefo_endpoint ep;
+  char url[64];
+  call c;
+  int i;
+
+  CU_ASSERT_FATAL(port > 0);
+  memset(&c, 0, sizeof(c));
+  c.body = malloc(BODY_LEN);
+  CU_ASSERT_FATAL(c.body != NULL);
+  memset(c.body, 'A', BODY_LEN);
+  kefo__http_client_options_init(&o);
+  o.mem = &t_mem;
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, NULL), 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+  CU_ASSERT_EQUAL_FATAL(kefo__endpoint_parse(&ep, url), 0);
+  memset(&r, 0, sizeof(r));
+  r.endpoint = &ep;
+  r.version = KEFO_HTTP_2;
+  r.method = "POST";
+  r.path = "/";
+  r.body = c.body;
+  r.body_len = BODY_LEN;
+  r.body_lent = 1;
+  CU_ASSERT_EQUAL_FATAL(
+      kefo__h2_client_request(cl, &r, &callbacks, &c, &stream), 0);
+  for (i = 0; i < 1000 && !c.closed; ++i) {
+    run_for(10);
+  }
+  go(&p);
+  run_for(700);
+  pthread_join(t, NULL);
+  printf("\nh2 lent body (sent): told %d time(s), %d before the answer; the "
+         "peer read %zu bytes, %zu of them 'A', the longest run of 'X' %zu\n",
+         c.sent, c.sent_open, p.read_total, p.a_bytes, p.longest_x);
+  CU_ASSERT_EQUAL(c.closed, 1);
+  CU_ASSERT_EQUAL(c.status, 200);
+  CU_ASSERT_EQUAL(c.sent, 1);
+  CU_ASSERT_EQUAL(c.sent_open, 1);
+  CU_ASSERT(p.a_bytes >= BODY_LEN);
+  CU_ASSERT_EQUAL(p.longest_x, 0);
+  kefo__h2_client_del(cl);
+  close(p.lfd);
+  close(p.go[0]);
+  close(p.go[1]);
+  free(c.body);
 }
 
 /* early: 1 the peer answers early; 0 the owner cancels; 2 it cancels
@@ -297,6 +377,7 @@ static void run_case(int early) {
        frames were cut), never send on; otherwise it stays. */
     run_for(100);
     CU_ASSERT_EQUAL(kefo__h2_client_connections(cl), early == 2 ? 0u : 1u);
+    CU_ASSERT_EQUAL(c.sent, 0); /* never after a cancel */
   }
   go(&p); /* the peer reads everything now */
   run_for(1500);
@@ -340,6 +421,8 @@ int main(void) {
   CU_add_test(s, "a cancel while the body is referred to", test_cancel);
   CU_add_test(s, "the same with no memory to copy the output",
               test_cancel_nomem);
+  CU_add_test(s, "the owner told once the body is sent, before the answer",
+              test_sent);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

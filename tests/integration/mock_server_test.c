@@ -35,6 +35,9 @@ typedef struct result {
   char aws_type[128];
   char message[2048];
   int status;
+  /* kefo__aws_call_start_lent's |sent|: how many times, and how many
+     before the answer. */
+  int sent, sent_early;
 } result;
 
 /* For intervals: the monotonic clock. */
@@ -943,20 +946,33 @@ static void on_raw(int error, const uint8_t *body, size_t len,
   }
 }
 
-/* A lent body with |hash| given as its payload hash. */
-static int lent_call(const char *text, const char *hash, result *r) {
-  kefo_retry_strategy rs = {10, 50, 1};
+static void on_sent(void *ud) {
+  result *r = ud;
+
+  ++r->sent;
+  r->sent_early += !r->done;
+}
+
+/* A lent body with |hash| given as its payload hash, told when it is sent
+   (|sent|) or not, in |attempts| attempts. */
+static int lent_call_told(const char *text, const char *hash, int sent,
+                          uint32_t attempts, result *r) {
+  kefo_retry_strategy rs = {10, 50, attempts};
   int rv;
 
   memset(r, 0, sizeof(*r));
   rv = kefo__aws_call_start_lent(aws, &kinesis, "DescribeStreamSummary",
                                  (const uint8_t *)text, strlen(text), hash, &rs,
-                                 on_raw, r, NULL);
+                                 on_raw, sent ? on_sent : NULL, r, NULL);
   if (rv == 0) {
     run_until(&r->done, 10000);
     CU_ASSERT(r->done);
   }
   return rv;
+}
+
+static int lent_call(const char *text, const char *hash, result *r) {
+  return lent_call_told(text, hash, 0, 1, r);
 }
 
 /* The payload hash a caller gives (the producer hashes a pass's bodies
@@ -998,6 +1014,19 @@ static void test_given_payload_hash(void) {
   CU_ASSERT_EQUAL(lent_call(text, bad, &r), KEFO_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(lent_call(text, "UNSIGNED-PAYLOAD", &r),
                   KEFO_ERR_INVALID_ARGUMENT);
+  /* Told once the body is sent, before the answer; only for a call of
+     one attempt (another attempt would send the body again). */
+  CU_ASSERT_EQUAL(lent_call_told(text, hex, 1, 1, &r), 0);
+  CU_ASSERT_EQUAL(r.error, 0);
+  CU_ASSERT_EQUAL(r.sent, 1);
+  CU_ASSERT_EQUAL(r.sent_early, 1);
+  printf("mock: a lent body told sent %d time(s), %d before the answer\n",
+         r.sent, r.sent_early);
+  CU_ASSERT_EQUAL(lent_call_told(text, hex, 1, 3, &r),
+                  KEFO_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(lent_call_told(text, hex, 0, 3, &r), 0);
+  CU_ASSERT_EQUAL(r.error, 0);
+  CU_ASSERT_EQUAL(r.sent, 0);
 }
 
 static void test_tls_and_volume(void) {
@@ -1116,7 +1145,8 @@ static void raw_close(kefo_http_stream *st, int error,
 
 static void raw_post(const char *target, const void *body, size_t len,
                      raw_call *c) {
-  static const kefo_http_callbacks cbs = {raw_response, raw_data, raw_close};
+  static const kefo_http_callbacks cbs = {raw_response, raw_data, raw_close,
+                                          NULL};
   kefo_http_header h[2] = {{"content-type", "application/x-amz-json-1.1"},
                            {"x-amz-target", target}};
   kefo_http_request req;
