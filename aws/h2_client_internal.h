@@ -175,6 +175,11 @@ struct kefo_h2_client {
 void kefo__h2_stream_free(h2_stream *s);
 /* Takes |s| off its connection's list, if it is on one. */
 void kefo__h2_stream_unlink(h2_stream *s);
+
+/* A lent body goes back to its owner (before on_close, or a cancel
+   returns): none of its bytes may be left in a connection's output by
+   reference, so they are copied out (kefo__h2_connection_own_output). */
+void kefo__h2_stream_give_back_body(h2_stream *s);
 /* Puts |s| on |conn|'s list of streams. */
 void kefo__h2_stream_link(h2_conn *conn, h2_stream *s);
 /* Ends a stream for its owner: on_close once, unless cancelled; then

@@ -213,6 +213,9 @@ static int on_frame_recv_cb(nghttp2_session *session,
     }
     if (deliver_response(s) != 0 && !s->cancelled) {
       s->cancelled = 1;
+      /* The owner has its body back at on_close: what of it the output
+         still refers to is copied out first. */
+      kefo__h2_stream_give_back_body(s);
       {
         kefo_error_info info;
         memset(&info, 0, sizeof(info));
@@ -323,6 +326,7 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t id,
     info.message = "on_data returned non-zero";
     info.http_status = s->status;
     s->cancelled = 1;
+    kefo__h2_stream_give_back_body(s); /* as above */
     s->cb.on_close(&s->base, KEFO_ERR_CALLBACK_FAILURE, &info, s->user_data);
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
   }

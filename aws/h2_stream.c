@@ -14,9 +14,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 
-/* A lent body goes back to its owner: none of its bytes may be left in
-   a connection's output by reference. */
-static void give_back_body(h2_stream *s) {
+void kefo__h2_stream_give_back_body(h2_stream *s) {
   if (s->out_refs > 0) {
     kefo__h2_connection_own_output(s->ref_conn);
   }
@@ -25,7 +23,7 @@ static void give_back_body(h2_stream *s) {
 void kefo__h2_stream_free(h2_stream *s) {
   kefo_h2_client *c = s->client;
 
-  give_back_body(s); /* already done on every path; never a dangling ref */
+  kefo__h2_stream_give_back_body(s); /* already done on every path */
 
   if (s->timer) {
     event_free(s->timer);
@@ -75,7 +73,7 @@ void kefo__h2_stream_finish(h2_stream *s, int error, const char *message,
   kefo_error_info info;
 
   kefo__h2_stream_unlink(s);
-  give_back_body(s);
+  kefo__h2_stream_give_back_body(s);
   if (!s->cancelled) {
     memset(&info, 0, sizeof(info));
     info.code = error;
@@ -120,7 +118,7 @@ static void stream_timeout_cb(evutil_socket_t fd, short what, void *arg) {
     info.code = KEFO_ERR_TIMEOUT;
     info.message = msg;
     info.retryable = 1;
-    give_back_body(s);
+    kefo__h2_stream_give_back_body(s);
     if (!s->cancelled) {
       s->cancelled = 1;
       s->cb.on_close(&s->base, KEFO_ERR_TIMEOUT, &info, s->user_data);
@@ -162,7 +160,7 @@ static void stream_cancel(kefo_http_stream *base) {
     return;
   }
   s->cancelled = 1;
-  give_back_body(s);
+  kefo__h2_stream_give_back_body(s);
   if (conn && conn->session && s->id > 0) {
     /* nghttp2 calls on_stream_close once the RST_STREAM is out; the
        stream is freed there. */

@@ -320,7 +320,8 @@ static int start_call(kefo_producer *p, pcall *pc, kefo_producer_batch *b,
   kefo_error_info info;
   int rv;
 
-  /* The body stays in |pc| (lent to the call) until on_put. */
+  /* The body stays in |pc| (lent to the call) until it is in the socket
+     (on_body_sent) or the call ends (on_put). */
   rv = kefo__aws_call_start_lent(
       p->aws.aws, &p->put_svc, "PutRecords", pc->body.data, pc->body.len, hash,
       &p->put_retry, on_put, on_body_sent, pc, &pc->call);

@@ -73,6 +73,7 @@ typedef struct call {
   int closed, error, status;
   /* on_body_sent: how many times, and how many before on_close. */
   int sent, sent_open;
+  int refuse;    /* on_response refuses the answer */
   uint8_t *body; /* the owner's: overwritten as soon as it is back */
 } call;
 
@@ -212,7 +213,7 @@ static int on_response(kefo_http_stream *s, int status,
   (void)h;
   (void)n;
   c->status = status;
-  return 0;
+  return c->refuse;
 }
 
 static int on_data(kefo_http_stream *s, const uint8_t *data, size_t len,
@@ -316,8 +317,9 @@ static void test_sent(void) {
 static void run_case(int early) {
   peer p;
   pthread_t t;
-  int port = peer_start(&p, early == 1, &t);
+  int port = peer_start(&p, early == 1 || early == 4, &t);
   const char *what = early == 1   ? "early answer"
+                     : early == 4 ? "early answer refused"
                      : early == 0 ? "cancel"
                                   : "cancel, out of memory";
   kefo_http_client_options o;
@@ -332,6 +334,7 @@ static void run_case(int early) {
 
   CU_ASSERT_FATAL(port > 0);
   memset(&c, 0, sizeof(c));
+  c.refuse = early == 4;
   c.body = malloc(BODY_LEN);
   CU_ASSERT_FATAL(c.body != NULL);
   memset(c.body, 'A', BODY_LEN);
@@ -360,7 +363,7 @@ static void run_case(int early) {
   printf("\nh2 lent body (%s): %zu pieces of it in the output by reference\n",
          what, pending);
   CU_ASSERT(pending > 0);
-  if (early == 1) {
+  if (early == 1 || early == 4) {
     go(&p);
     for (i = 0; i < 300 && !c.closed; ++i) {
       run_for(10);
@@ -399,6 +402,12 @@ static void test_early_answer(void) {
   run_case(1);
 }
 
+/* The owner refuses the early answer (on_response non-zero): it has its
+   body back at that on_close, as at any other. */
+static void test_early_answer_refused(void) {
+  run_case(4);
+}
+
 static void test_cancel(void) {
   run_case(0);
 }
@@ -418,6 +427,8 @@ int main(void) {
   s = CU_add_suite("h2_lent_body", NULL, NULL);
   CU_add_test(s, "an early answer while the body is referred to",
               test_early_answer);
+  CU_add_test(s, "an early answer refused while the body is referred to",
+              test_early_answer_refused);
   CU_add_test(s, "a cancel while the body is referred to", test_cancel);
   CU_add_test(s, "the same with no memory to copy the output",
               test_cancel_nomem);
