@@ -255,41 +255,52 @@ static void run_for(int ms) {
   event_base_dispatch(base);
 }
 
+/* A client of its own POSTing a BODY_LEN body of 'A's, lent, to the
+   peer on |port| (|ep| is the caller's, for the client's life), with |c|
+   for its callbacks. */
+static kefo_h2_client *post_body(int port, kefo_endpoint *ep, call *c,
+                                 kefo_http_stream **stream) {
+  kefo_http_client_options o;
+  kefo_h2_client *cl = NULL;
+  kefo_http_request r;
+  char url[64];
+
+  c->body = malloc(BODY_LEN);
+  CU_ASSERT_FATAL(c->body != NULL);
+  memset(c->body, 'A', BODY_LEN);
+  kefo__http_client_options_init(&o);
+  o.mem = &t_mem;
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, NULL), 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+  CU_ASSERT_EQUAL_FATAL(kefo__endpoint_parse(ep, url), 0);
+  memset(&r, 0, sizeof(r));
+  r.endpoint = ep;
+  r.version = KEFO_HTTP_2;
+  r.method = "POST";
+  r.path = "/";
+  r.body = c->body;
+  r.body_len = BODY_LEN;
+  r.body_lent = 1;
+  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_request(cl, &r, &callbacks, c, stream),
+                        0);
+  return cl;
+}
+
 /* The peer reads the whole body, then answers: the owner is told the
    body is sent before the answer, and overwrites it then. */
 static void test_sent(void) {
   peer p;
   pthread_t t;
   int port = peer_start(&p, 3, &t);
-  kefo_http_client_options o;
-  kefo_h2_client *cl = NULL;
-  kefo_http_request r;
+  kefo_h2_client *cl;
   kefo_http_stream *stream = NULL;
   kefo_endpoint ep;
-  char url[64];
   call c;
   int i;
 
   CU_ASSERT_FATAL(port > 0);
   memset(&c, 0, sizeof(c));
-  c.body = malloc(BODY_LEN);
-  CU_ASSERT_FATAL(c.body != NULL);
-  memset(c.body, 'A', BODY_LEN);
-  kefo__http_client_options_init(&o);
-  o.mem = &t_mem;
-  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, NULL), 0);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-  CU_ASSERT_EQUAL_FATAL(kefo__endpoint_parse(&ep, url), 0);
-  memset(&r, 0, sizeof(r));
-  r.endpoint = &ep;
-  r.version = KEFO_HTTP_2;
-  r.method = "POST";
-  r.path = "/";
-  r.body = c.body;
-  r.body_len = BODY_LEN;
-  r.body_lent = 1;
-  CU_ASSERT_EQUAL_FATAL(
-      kefo__h2_client_request(cl, &r, &callbacks, &c, &stream), 0);
+  cl = post_body(port, &ep, &c, &stream);
   for (i = 0; i < 1000 && !c.closed; ++i) {
     run_for(10);
   }
@@ -322,12 +333,9 @@ static void run_case(int early) {
                      : early == 4 ? "early answer refused"
                      : early == 0 ? "cancel"
                                   : "cancel, out of memory";
-  kefo_http_client_options o;
-  kefo_h2_client *cl = NULL;
-  kefo_http_request r;
+  kefo_h2_client *cl;
   kefo_http_stream *stream = NULL;
   kefo_endpoint ep;
-  char url[64];
   call c;
   size_t pending;
   int i;
@@ -335,24 +343,7 @@ static void run_case(int early) {
   CU_ASSERT_FATAL(port > 0);
   memset(&c, 0, sizeof(c));
   c.refuse = early == 4;
-  c.body = malloc(BODY_LEN);
-  CU_ASSERT_FATAL(c.body != NULL);
-  memset(c.body, 'A', BODY_LEN);
-  kefo__http_client_options_init(&o);
-  o.mem = &t_mem;
-  CU_ASSERT_EQUAL_FATAL(kefo__h2_client_new(&cl, base, &o, NULL), 0);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-  CU_ASSERT_EQUAL_FATAL(kefo__endpoint_parse(&ep, url), 0);
-  memset(&r, 0, sizeof(r));
-  r.endpoint = &ep;
-  r.version = KEFO_HTTP_2;
-  r.method = "POST";
-  r.path = "/";
-  r.body = c.body;
-  r.body_len = BODY_LEN;
-  r.body_lent = 1;
-  CU_ASSERT_EQUAL_FATAL(
-      kefo__h2_client_request(cl, &r, &callbacks, &c, &stream), 0);
+  cl = post_body(port, &ep, &c, &stream);
   /* Until the kernel's buffers are full and the output holds pieces of
      the body by reference: without that the case tests nothing. */
   for (i = 0; i < 100 && ((h2_stream *)stream)->out_refs == 0; ++i) {
