@@ -24,11 +24,6 @@
 /* Finished calls kept for the next (without their body): as many as a
    pass builds at once. */
 #define PCALL_SPARES 16
-/* The room the spare bodies may keep in all: a pass's sixteen plain
-   1 KiB calls (about 512 KiB each), or three aggregated calls of 5 MiB.
-   Kept past a call rather than freed, a body's pages are not faulted in
-   again for the next (10 us a page on the benchmark VM). */
-#define PBODY_SPARE_BYTES (16u << 20)
 
 static int64_t now_ms(const kefo_producer *p) {
   const kefo_clock *clock = kefo__aws_client_clock(p->aws.aws);
@@ -201,8 +196,8 @@ static void pcall_free(kefo_producer *p, pcall *pc) {
   kefo__mem_free(p->mem, pc);
 }
 
-/* |body|'s room back to the spare bodies, or freed past PBODY_SPARES;
-   |body| is left empty. */
+/* |body|'s room back to the spare bodies, or freed past PBODY_SPARES
+   or PBODY_SPARE_BYTES; |body| is left empty. */
 static void body_back(kefo_producer *p, kefo_buf *body) {
   if (body->cap == 0) {
     return;
