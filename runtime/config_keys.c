@@ -239,7 +239,8 @@ static const kefo_config_key_def keys[] = {
          "Producer: the most bytes held (records with their keys, queued or "
          "in flight); past it kefo_producer_put returns "
          "KEFO_ERR_WOULD_BLOCK. Request bodies in flight come on top, at "
-         "most 4/3 of what they carry."),
+         "most 4/3 of what they carry, and the room kept for the next "
+         "bodies, at most this size again (64 MiB)."),
     SIZE(KEFO_CFG_SINK_FLUSH_SIZE, "5MiB", 1024 * KIB, 5 * 1024 * KIB,
          "Producer: the most bytes (data and partition keys) in one "
          "PutRecords call; a call this full is sent at once."),

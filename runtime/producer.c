@@ -197,13 +197,13 @@ static void pcall_free(kefo_producer *p, pcall *pc) {
 }
 
 /* |body|'s room back to the spare bodies, or freed past PBODY_SPARES
-   or PBODY_SPARE_BYTES; |body| is left empty. */
+   or p->bodies_max; |body| is left empty. */
 static void body_back(kefo_producer *p, kefo_buf *body) {
   if (body->cap == 0) {
     return;
   }
   if (p->nbodies < PBODY_SPARES && p->state != P_STOPPED &&
-      body->cap <= PBODY_SPARE_BYTES - p->bodies_room) {
+      body->cap <= p->bodies_max - p->bodies_room) {
     kefo__buf_reset(body);
     p->bodies_room += body->cap;
     p->bodies[p->nbodies++] = *body;
@@ -662,6 +662,9 @@ int kefo__producer_init(kefo_producer *p, const kefo_config *cfg,
     return KEFO_ERR_CONFIG;
   }
   read_settings(p->cfg, &s);
+  p->bodies_max = s.max_buffered_bytes < PBODY_SPARE_BYTES
+                      ? s.max_buffered_bytes
+                      : PBODY_SPARE_BYTES;
   p->list_retry.min_delay_ms = s.retry_min_ms;
   p->list_retry.max_delay_ms = s.retry_max_ms;
   p->list_retry.max_attempts =

@@ -20,17 +20,20 @@
 /* One PutRecords call in flight, the batch it carries and its body,
    lent to the call until the body is in the socket (or the call ends).
    The room of bodies is kept for the next calls (PBODY_SPARES of them,
-   PBODY_SPARE_BYTES in all; two once the producer is idle):
-   a body is up to 5 MiB, and a fresh one each call was mapped, faulted
-   in page by page and unmapped again. Given back as soon as it is sent,
-   a body is held while it waits for the socket, not for the answer. */
-#define PBODY_SPARES 16
-/* The room they may keep in all: a pass's sixteen plain 1 KiB calls
-   (about 480 KB written each, in 1 MiB of room: kefo__buf_reserve rounds
-   up to a power of two), or three aggregated calls of 5 MiB. Kept past a
-   call rather than freed, a body's pages are not faulted in again for
-   the next (10 us a page on the benchmark VM). */
-#define PBODY_SPARE_BYTES (16u << 20)
+   at most sink.buffer.max-bytes and PBODY_SPARE_BYTES in all; two once
+   the producer is idle): a body is up to 5 MiB, and a fresh one each
+   call was mapped, faulted in page by page and unmapped again. Given
+   back as soon as it is sent, a body is held while it waits for the
+   socket, not for the answer. */
+#define PBODY_SPARES 64
+/* The room they may keep in all, whatever the buffer: as many bodies as
+   wait for the socket at once. Plain 1 KiB records had 20 to 24 calls'
+   bodies waiting (about 480 KB written each, in 1 MiB of room:
+   kefo__buf_reserve rounds up to a power of two); with room for sixteen,
+   the others were freed and the next calls faulted their pages in again
+   (10 us a page on the benchmark VM; bench/RESULTS.md). The buffer bounds
+   it too: the bodies carry no more records than it holds. */
+#define PBODY_SPARE_BYTES (64u << 20)
 
 typedef struct pcall {
   struct pcall *prev, *next;
@@ -105,6 +108,7 @@ struct kefo_producer {
   kefo_buf bodies[PBODY_SPARES];
   size_t nbodies;
   size_t bodies_room;          /* their capacity, in all */
+  size_t bodies_max;           /* the most bodies_room may reach */
   kefo_records_parser answers; /* read without a tree */
   pwaiter *waiters;
   size_t nwaiters, waiters_cap;
