@@ -6,8 +6,13 @@
  * JavaScript v3 (bench/peer/sdk_put.mjs) against the same mock server;
  * both print one JSON line of the same shape.
  *
+ * With --warmup W, W records are put and flushed first, off the clock:
+ * what is measured is then a producer whose buffers are already in
+ * memory, as they are in a long-running application (sdk_put.mjs takes
+ * the same option, so that both writers are measured warm).
+ *
  * usage: bench_put --endpoint URL --stream NAME --records N --bytes B
- *          [--aggregate 0|1] [--set KEY=VALUE]...
+ *          [--warmup W] [--aggregate 0|1] [--set KEY=VALUE]...
  */
 #include "config.h"
 
@@ -112,6 +117,43 @@ static void on_flushed(kefo_producer *p, void *data) {
   event_base_loopbreak(st->base);
 }
 
+/* Puts records |first| to |first| + |n| - 1 as fast as the producer
+   takes them (on a full buffer, runs the loop until on_writable says
+   there is room again), then flushes. Returns 0 once the flush is done
+   with every record of the run acknowledged, else -1. */
+static int put_all(kefo_producer *p, state *st, const char *keys,
+                   unsigned long long first, unsigned long long n,
+                   const uint8_t *pool, size_t bytes,
+                   unsigned long long *would_block) {
+  unsigned long long i, acked = st->acked;
+  int rv;
+
+  for (i = first; i < first + n && !st->stopped;) {
+    rv = kefo_producer_put(p, keys + i * (KEY_LEN + 1), NULL,
+                           pool + (i * 61) % POOL_SPREAD, bytes, NULL);
+    if (rv == KEFO_ERR_WOULD_BLOCK) {
+      unsigned long long w = st->writable;
+      ++*would_block;
+      while (st->writable == w && !st->stopped) {
+        event_base_loop(st->base, EVLOOP_ONCE);
+      }
+      continue;
+    }
+    if (rv != 0) {
+      fprintf(stderr, "bench_put: put: %s\n", kefo_strerror(rv));
+      return -1;
+    }
+    ++i;
+  }
+  st->flushed = 0;
+  if (i == first + n && kefo_producer_flush(p, on_flushed, st) == 0) {
+    while (!st->flushed && !st->stopped) {
+      event_base_loop(st->base, EVLOOP_ONCE);
+    }
+  }
+  return st->flushed && st->acked - acked == n && st->failed == 0 ? 0 : -1;
+}
+
 /* Sets |key| from "KEY=VALUE" or a plain pair; 0 or -1 (printed). */
 static int set(kefo_config *cfg, const char *key, const char *value) {
   char err[256];
@@ -138,13 +180,13 @@ static int set_kv(kefo_config *cfg, const char *kv) {
 
 int main(int argc, char **argv) {
   const char *endpoint = NULL, *stream = NULL, *sets[MAX_SETS];
-  unsigned long long records = 0, i, would_block = 0;
+  unsigned long long records = 0, warmup = 0, i, would_block = 0, acked0;
   size_t bytes = 0;
   int aggregate = 0, nsets = 0, k, rv, ok;
   kefo_producer_callbacks *cbs;
   kefo_producer *p;
   kefo_config *cfg;
-  kefo_put_stats ps;
+  kefo_put_stats ps, ps0;
   struct event_base *base;
   struct rusage ru;
   state st;
@@ -160,6 +202,8 @@ int main(int argc, char **argv) {
       stream = argv[k + 1];
     } else if (strcmp(argv[k], "--records") == 0) {
       records = strtoull(argv[k + 1], NULL, 10);
+    } else if (strcmp(argv[k], "--warmup") == 0) {
+      warmup = strtoull(argv[k + 1], NULL, 10);
     } else if (strcmp(argv[k], "--bytes") == 0) {
       bytes = (size_t)strtoull(argv[k + 1], NULL, 10);
     } else if (strcmp(argv[k], "--aggregate") == 0) {
@@ -173,7 +217,8 @@ int main(int argc, char **argv) {
   if (k != argc || !endpoint || !stream || records == 0 ||
       bytes > (1u << 20) - KEY_LEN) {
     fprintf(stderr, "usage: bench_put --endpoint URL --stream NAME --records "
-                    "N --bytes B [--aggregate 0|1] [--set KEY=VALUE]...\n");
+                    "N --bytes B [--warmup W] [--aggregate 0|1] [--set "
+                    "KEY=VALUE]...\n");
     return 2;
   }
   /* As kefo.h asks of an application. */
@@ -184,12 +229,12 @@ int main(int argc, char **argv) {
 
   /* The keys and the data are made before the clock starts: what is
      measured is the writer, not the application's making of records. */
-  keys = malloc(records * (KEY_LEN + 1));
+  keys = malloc((warmup + records) * (KEY_LEN + 1));
   pool = malloc(bytes + POOL_SPREAD);
   if (base == NULL || keys == NULL || pool == NULL) {
     return 1;
   }
-  for (i = 0; i < records; ++i) {
+  for (i = 0; i < warmup + records; ++i) {
     static const char hex[] = "0123456789abcdef";
     uint64_t v = xorshift(&x);
     char *key = keys + i * (KEY_LEN + 1);
@@ -249,41 +294,35 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (warmup > 0 &&
+      put_all(p, &st, keys, 0, warmup, pool, bytes, &would_block) != 0) {
+    fprintf(stderr, "bench_put: the warm-up was not all acknowledged\n");
+    return 1;
+  }
+  kefo_producer_stats(p, &ps0);
+  acked0 = st.acked;
+  would_block = 0;
   t0 = now_s();
   cpu_s(&u0, &s0);
-  /* As fast as the producer takes them: on a full buffer, run the loop
-     until on_writable says there is room again. */
-  for (i = 0; i < records && !st.stopped;) {
-    rv = kefo_producer_put(p, keys + i * (KEY_LEN + 1), NULL,
-                           pool + (i * 61) % POOL_SPREAD, bytes, NULL);
-    if (rv == KEFO_ERR_WOULD_BLOCK) {
-      unsigned long long w = st.writable;
-      ++would_block;
-      while (st.writable == w && !st.stopped) {
-        event_base_loop(base, EVLOOP_ONCE);
-      }
-      continue;
-    }
-    if (rv != 0) {
-      fprintf(stderr, "bench_put: put: %s\n", kefo_strerror(rv));
-      break;
-    }
-    ++i;
-  }
-  if (i == records && kefo_producer_flush(p, on_flushed, &st) == 0) {
-    while (!st.flushed && !st.stopped) {
-      event_base_loop(base, EVLOOP_ONCE);
-    }
-  }
+  (void)put_all(p, &st, keys, warmup, records, pool, bytes, &would_block);
   t1 = now_s();
   cpu_s(&u1, &s1);
   kefo_producer_stats(p, &ps);
   getrusage(RUSAGE_SELF, &ru);
+  /* The measured run's counts: the warm-up's taken off. */
+  ps.put -= ps0.put;
+  ps.acknowledged -= ps0.acknowledged;
+  ps.retried -= ps0.retried;
+  ps.calls -= ps0.calls;
+  ps.kinesis_records -= ps0.kinesis_records;
+  ps.bytes_sent -= ps0.bytes_sent;
+  st.acked -= acked0;
 
   ok = st.flushed && st.acked == records && st.failed == 0;
   {
     double cpu = u1 - u0 + s1 - s0;
     printf("{\"peer\":\"kefo\",\"aggregation\":%s,\"records\":%llu,"
+           "\"warmup\":%llu,"
            "\"bytes\":%zu,\"seconds\":%.3f,\"cpu_user_s\":%.3f,"
            "\"cpu_system_s\":%.3f,\"cpu_us_per_record\":%.3f,"
            "\"records_per_s\":%.0f,\"calls\":%llu,\"records_per_call\":%.1f,"
@@ -291,9 +330,9 @@ int main(int argc, char **argv) {
            "\"bytes_sent_per_record\":%.1f,\"acknowledged\":%llu,"
            "\"failed\":%llu,\"retried\":%llu,\"would_block\":%llu,"
            "\"rss_mib\":%.1f}\n",
-           aggregate ? "true" : "false", records, bytes, t1 - t0, u1 - u0,
-           s1 - s0, cpu * 1e6 / (double)records, (double)records / (t1 - t0),
-           (unsigned long long)ps.calls,
+           aggregate ? "true" : "false", records, warmup, bytes, t1 - t0,
+           u1 - u0, s1 - s0, cpu * 1e6 / (double)records,
+           (double)records / (t1 - t0), (unsigned long long)ps.calls,
            ps.calls ? (double)ps.acknowledged / (double)ps.calls : 0.0,
            (unsigned long long)ps.kinesis_records,
            ps.calls ? (double)ps.kinesis_records / (double)ps.calls : 0.0,

@@ -12,14 +12,20 @@
 # kefo runs with sink.rate-limit at its maximum (1000: ten times a shard's
 # 1 MiB/s and 1,000 records/s); the SDK has no limit and the mock enforces
 # none on PutRecords. KEFO_BENCH_SET="k=v ..." adds producer settings.
+# With WARMUP, each writer first writes WARMUP records off the clock (the
+# figures are then of writers whose buffers, and the SDK's compiled code,
+# are already in place, as in a long-running application); without,
+# the clock covers the first record too.
 # An -O2 build without sanitizers in build-bench/.
-# Usage: bash bench/put.sh [RECORDS] [BYTES] [SHARDS]   (200000 100 4)
+# Usage: bash bench/put.sh [RECORDS] [BYTES] [SHARDS] [WARMUP]
+#   (200000 100 4 0)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 records=${1:-200000}
 bytes=${2:-100}
 shards=${3:-4}
+warmup=${4:-0}
 
 source "$top/bench/bench_env.sh"
 KEFO_MOCK=$top/build-bench/tests/support/mock/kinesis-mock \
@@ -30,22 +36,22 @@ url=http://127.0.0.1:$KEFO_MOCK_PORT
 sets=(--set sink.rate-limit=1000)
 for kv in ${KEFO_BENCH_SET:-}; do sets+=(--set "$kv"); done
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
-echo "data: $records records of $bytes bytes, random partition keys, over $shards shards"
+echo "data: $records records of $bytes bytes, random partition keys, over $shards shards, after a warm-up of $warmup"
 echo "kefo's limit (sink.rate-limit=1000): $((shards * 10000)) records/s, $((shards * 10)) MiB/s"
 plain=$("$top/build-bench/bench/bench_put" --endpoint "$url" \
-  --stream put-kefo --records "$records" --bytes "$bytes" --aggregate 0 \
+  --stream put-kefo --records "$records" --warmup "$warmup" --bytes "$bytes" --aggregate 0 \
   "${sets[@]}")
 echo "$plain"
 agg=$("$top/build-bench/bench/bench_put" --endpoint "$url" \
-  --stream put-kefo-agg --records "$records" --bytes "$bytes" --aggregate 1 \
+  --stream put-kefo-agg --records "$records" --warmup "$warmup" --bytes "$bytes" --aggregate 1 \
   "${sets[@]}")
 echo "$agg"
 json=$("$top/build-bench/bench/bench_put" --endpoint "$url" \
-  --stream put-kefo-json --records "$records" --bytes "$bytes" --aggregate 0 \
+  --stream put-kefo-json --records "$records" --warmup "$warmup" --bytes "$bytes" --aggregate 0 \
   "${sets[@]}" --set sink.protocol=json)
 echo "$json"
 peer=$(node --no-warnings "$top/bench/peer/sdk_put.mjs" --endpoint "$url" \
-  --stream put-sdk --records "$records" --bytes "$bytes")
+  --stream put-sdk --records "$records" --warmup "$warmup" --bytes "$bytes")
 echo "$peer"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 node -e '

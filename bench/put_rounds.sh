@@ -5,17 +5,18 @@
 # system time on loopback by up to 3x, and a neighbour can slow the
 # vector units for minutes): the median of several rounds, each with the
 # SDK beside kefo, is the figure to quote.
-# Usage: bash bench/put_rounds.sh [RECORDS] [BYTES] [SHARDS] [ROUNDS]
-#   (200000 1024 64 5)
+# Usage: bash bench/put_rounds.sh [RECORDS] [BYTES] [SHARDS] [ROUNDS] [WARMUP]
+#   (200000 1024 64 5 0; WARMUP as in put.sh)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 records=${1:-200000}
 bytes=${2:-1024}
 shards=${3:-64}
 rounds=${4:-5}
+warmup=${5:-0}
 out=()
 for ((round = 1; round <= rounds; round++)); do
-  run=$(bash "$top/bench/put.sh" "$records" "$bytes" "$shards")
+  run=$(bash "$top/bench/put.sh" "$records" "$bytes" "$shards" "$warmup")
   echo "round $round:"
   echo "$run" | grep -v '^{'
   # The four writers' JSON lines, in put.sh's order.

@@ -4,11 +4,13 @@
 // of the same shape as bench/bench_put's.
 //
 //   node bench/peer/sdk_put.mjs --endpoint http://127.0.0.1:PORT \
-//     --stream NAME --records N --bytes B [--batch 500] [--inflight 50]
+//     --stream NAME --records N --bytes B [--warmup W] [--batch 500]
+//     [--inflight 50]
 //
 // Batches of 500 entries with up to 50 calls in flight, as Flink's
 // KinesisStreamsSink does by default; entries a call reports failed are
-// put back in front of the queue and sent again. The client's own
+// put back in front of the queue and sent again. With --warmup W, W
+// records are written first, off the clock, as bench_put does. The client's own
 // transport (NodeHttp2Handler, the Kinesis client's default: every call
 // multiplexed on one HTTP/2 connection), its own retries (standard, 3
 // attempts) and its own serialization (base64 of each Uint8Array).
@@ -22,19 +24,21 @@ const { values: opt } = parseArgs({
     stream: { type: "string" },
     records: { type: "string" },
     bytes: { type: "string" },
+    warmup: { type: "string", default: "0" },
     batch: { type: "string", default: "500" },
     inflight: { type: "string", default: "50" },
   },
 });
 const total = Number(opt.records);
 const size = Number(opt.bytes);
+const warmup = Number(opt.warmup);
 const batch = Number(opt.batch);
 const maxInflight = Number(opt.inflight);
 if (!opt.endpoint || !opt.stream || !(total > 0) || !(size >= 0) ||
-    !(batch >= 1 && batch <= 500) || !(maxInflight >= 1)) {
+    !(batch >= 1 && batch <= 500) || !(maxInflight >= 1) || !(warmup >= 0)) {
   console.error(
     "usage: node bench/peer/sdk_put.mjs --endpoint URL --stream NAME " +
-      "--records N --bytes B [--batch 500] [--inflight 50]",
+      "--records N --bytes B [--warmup W] [--batch 500] [--inflight 50]",
   );
   process.exit(2);
 }
@@ -77,21 +81,22 @@ client.middlewareStack.addRelativeTo(
 // at its own offset.
 const SPREAD = 4096;
 const pool = randomBytes(size + SPREAD);
-const keyBytes = randomBytes(total * 8);
-const keys = new Array(total);
-for (let i = 0; i < total; i++) {
+const keyBytes = randomBytes((warmup + total) * 8);
+const keys = new Array(warmup + total);
+for (let i = 0; i < warmup + total; i++) {
   keys[i] = keyBytes.toString("hex", i * 8, i * 8 + 8);
 }
 
-// The entries not yet sent (or to send again), in order.
-let next = 0;
+// The entries not yet sent (or to send again), in order; |end| is where
+// the run under way stops.
+let next = 0, end = 0;
 const again = [];
 let inflight = 0, calls = 0, acknowledged = 0, retried = 0, failedCalls = 0;
 
 function take() {
   const out = [];
   while (out.length < batch && again.length > 0) out.push(again.shift());
-  while (out.length < batch && next < total) {
+  while (out.length < batch && next < end) {
     const i = next++;
     const o = (i * 61) % SPREAD;
     out.push({ PartitionKey: keys[i], Data: pool.subarray(o, o + size) });
@@ -99,11 +104,13 @@ function take() {
   return out;
 }
 
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
-await new Promise((resolve, reject) => {
+// Writes records |next| to |next| + |n| - 1; resolves once every one is
+// acknowledged.
+const run = (n) => new Promise((resolve, reject) => {
+  end = next + n;
+  const goal = acknowledged + n;
   function pump() {
-    while (inflight < maxInflight && (again.length > 0 || next < total)) {
+    while (inflight < maxInflight && (again.length > 0 || next < end)) {
       const entries = take();
       inflight++;
       client
@@ -135,13 +142,21 @@ await new Promise((resolve, reject) => {
         )
         .finally(() => {
           inflight--;
-          if (acknowledged >= total) resolve();
+          if (acknowledged >= goal) resolve();
           else pump();
         });
     }
   }
   pump();
 });
+
+if (warmup > 0) {
+  await run(warmup);
+  calls = acknowledged = retried = bytesSent = 0;
+}
+const t0 = performance.now();
+const cpu0 = process.cpuUsage();
+await run(total);
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const cpuS = (cpu.user + cpu.system) / 1e6;
@@ -150,6 +165,7 @@ console.log(
     peer: "AWS SDK JS v3",
     aggregation: false,
     records: total,
+    warmup,
     bytes: size,
     seconds: +seconds.toFixed(3),
     cpu_user_s: +(cpu.user / 1e6).toFixed(3),
