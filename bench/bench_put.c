@@ -11,8 +11,12 @@
  * memory, as they are in a long-running application (sdk_put.mjs takes
  * the same option, so that both writers are measured warm).
  *
+ * With --lent 1, records are put with kefo_producer_put_lent: the
+ * producer reads them from the pool, as the SDK's writer does (its
+ * records are views into its pool), instead of copying them.
+ *
  * usage: bench_put --endpoint URL --stream NAME --records N --bytes B
- *          [--warmup W] [--aggregate 0|1] [--set KEY=VALUE]...
+ *          [--warmup W] [--lent 0|1] [--aggregate 0|1] [--set KEY=VALUE]...
  */
 #include "config.h"
 
@@ -121,6 +125,8 @@ static void on_flushed(kefo_producer *p, void *data) {
    takes them (on a full buffer, runs the loop until on_writable says
    there is room again), then flushes. Returns 0 once the flush is done
    with every record of the run acknowledged, else -1. */
+static int lent;
+
 static int put_all(kefo_producer *p, state *st, const char *keys,
                    unsigned long long first, unsigned long long n,
                    const uint8_t *pool, size_t bytes,
@@ -129,8 +135,9 @@ static int put_all(kefo_producer *p, state *st, const char *keys,
   int rv;
 
   for (i = first; i < first + n && !st->stopped;) {
-    rv = kefo_producer_put(p, keys + i * (KEY_LEN + 1), NULL,
-                           pool + (i * 61) % POOL_SPREAD, bytes, NULL);
+    rv = (lent ? kefo_producer_put_lent
+               : kefo_producer_put)(p, keys + i * (KEY_LEN + 1), NULL,
+                                    pool + (i * 61) % POOL_SPREAD, bytes, NULL);
     if (rv == KEFO_ERR_WOULD_BLOCK) {
       unsigned long long w = st->writable;
       ++*would_block;
@@ -204,6 +211,8 @@ int main(int argc, char **argv) {
       records = strtoull(argv[k + 1], NULL, 10);
     } else if (strcmp(argv[k], "--warmup") == 0) {
       warmup = strtoull(argv[k + 1], NULL, 10);
+    } else if (strcmp(argv[k], "--lent") == 0) {
+      lent = atoi(argv[k + 1]) != 0;
     } else if (strcmp(argv[k], "--bytes") == 0) {
       bytes = (size_t)strtoull(argv[k + 1], NULL, 10);
     } else if (strcmp(argv[k], "--aggregate") == 0) {
@@ -217,8 +226,8 @@ int main(int argc, char **argv) {
   if (k != argc || !endpoint || !stream || records == 0 ||
       bytes > (1u << 20) - KEY_LEN) {
     fprintf(stderr, "usage: bench_put --endpoint URL --stream NAME --records "
-                    "N --bytes B [--warmup W] [--aggregate 0|1] [--set "
-                    "KEY=VALUE]...\n");
+                    "N --bytes B [--warmup W] [--lent 0|1] [--aggregate 0|1] "
+                    "[--set KEY=VALUE]...\n");
     return 2;
   }
   /* As kefo.h asks of an application. */
@@ -322,7 +331,7 @@ int main(int argc, char **argv) {
   {
     double cpu = u1 - u0 + s1 - s0;
     printf("{\"peer\":\"kefo\",\"aggregation\":%s,\"records\":%llu,"
-           "\"warmup\":%llu,"
+           "\"warmup\":%llu,\"lent\":%s,"
            "\"bytes\":%zu,\"seconds\":%.3f,\"cpu_user_s\":%.3f,"
            "\"cpu_system_s\":%.3f,\"cpu_us_per_record\":%.3f,"
            "\"records_per_s\":%.0f,\"calls\":%llu,\"records_per_call\":%.1f,"
@@ -330,9 +339,10 @@ int main(int argc, char **argv) {
            "\"bytes_sent_per_record\":%.1f,\"acknowledged\":%llu,"
            "\"failed\":%llu,\"retried\":%llu,\"would_block\":%llu,"
            "\"rss_mib\":%.1f}\n",
-           aggregate ? "true" : "false", records, warmup, bytes, t1 - t0,
-           u1 - u0, s1 - s0, cpu * 1e6 / (double)records,
-           (double)records / (t1 - t0), (unsigned long long)ps.calls,
+           aggregate ? "true" : "false", records, warmup,
+           lent ? "true" : "false", bytes, t1 - t0, u1 - u0, s1 - s0,
+           cpu * 1e6 / (double)records, (double)records / (t1 - t0),
+           (unsigned long long)ps.calls,
            ps.calls ? (double)ps.acknowledged / (double)ps.calls : 0.0,
            (unsigned long long)ps.kinesis_records,
            ps.calls ? (double)ps.kinesis_records / (double)ps.calls : 0.0,

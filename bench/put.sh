@@ -11,7 +11,10 @@
 # server's is no writer's. Prints the four JSON lines and the ratios.
 # kefo runs with sink.rate-limit at its maximum (1000: ten times a shard's
 # 1 MiB/s and 1,000 records/s); the SDK has no limit and the mock enforces
-# none on PutRecords. KEFO_BENCH_SET="k=v ..." adds producer settings.
+# none on PutRecords. KEFO_BENCH_SET="k=v ..." adds producer settings;
+# KEFO_BENCH_LENT=1 has kefo's writers lend their records
+# (kefo_producer_put_lent) rather than have them copied, as the SDK's
+# writer hands its client views into its pool.
 # With WARMUP, each writer first writes WARMUP records off the clock (the
 # figures are then of writers whose buffers, and the SDK's compiled code,
 # are already in place, as in a long-running application); without,
@@ -33,7 +36,7 @@ KEFO_MOCK=$top/build-bench/tests/support/mock/kinesis-mock \
   --preload "put-kefo:$shards:0:0" --preload "put-kefo-agg:$shards:0:0" \
   --preload "put-kefo-json:$shards:0:0" --preload "put-sdk:$shards:0:0"
 url=http://127.0.0.1:$KEFO_MOCK_PORT
-sets=(--set sink.rate-limit=1000)
+sets=(--set sink.rate-limit=1000 --lent "${KEFO_BENCH_LENT:-0}")
 for kv in ${KEFO_BENCH_SET:-}; do sets+=(--set "$kv"); done
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
 echo "data: $records records of $bytes bytes, random partition keys, over $shards shards, after a warm-up of $warmup"

@@ -759,9 +759,11 @@ int kefo_producer_new(kefo_producer **out, const kefo_config *cfg,
   return 0;
 }
 
-int kefo_producer_put(kefo_producer *p, const char *partition_key,
-                      const char *explicit_hash_key, const void *data,
-                      size_t len, void *record_ctx) {
+/* kefo_producer_put, and with |lent| kefo_producer_put_lent. */
+static int put_one(kefo_producer *p, const char *partition_key,
+                   const char *explicit_hash_key, const void *data, size_t len,
+                   int lent, void *record_ctx) {
+  size_t pk_len, ehk_len;
   int rv;
 
   if (p == NULL || partition_key == NULL) {
@@ -770,9 +772,14 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
   if (p->state != P_RUNNING) {
     return KEFO_ERR_INVALID_STATE;
   }
-  rv = kefo__producer_core_put(
-      p->core, partition_key, strlen(partition_key), explicit_hash_key,
-      explicit_hash_key ? strlen(explicit_hash_key) : 0, data, len, record_ctx);
+  pk_len = strlen(partition_key);
+  ehk_len = explicit_hash_key ? strlen(explicit_hash_key) : 0;
+  rv = lent ? kefo__producer_core_put_lent(p->core, partition_key, pk_len,
+                                           explicit_hash_key, ehk_len, data,
+                                           len, record_ctx)
+            : kefo__producer_core_put(p->core, partition_key, pk_len,
+                                      explicit_hash_key, ehk_len, data, len,
+                                      record_ctx);
   if (rv == 0 && kefo__producer_core_staged_full(p->core)) {
     kefo__producer_core_route(p->core, now_ms(p));
   }
@@ -781,6 +788,18 @@ int kefo_producer_put(kefo_producer *p, const char *partition_key,
     kefo__producer_soon(p);
   }
   return rv;
+}
+
+int kefo_producer_put(kefo_producer *p, const char *partition_key,
+                      const char *explicit_hash_key, const void *data,
+                      size_t len, void *record_ctx) {
+  return put_one(p, partition_key, explicit_hash_key, data, len, 0, record_ctx);
+}
+
+int kefo_producer_put_lent(kefo_producer *p, const char *partition_key,
+                           const char *explicit_hash_key, const void *data,
+                           size_t len, void *record_ctx) {
+  return put_one(p, partition_key, explicit_hash_key, data, len, 1, record_ctx);
 }
 
 int kefo__producer_flush_reserve(kefo_producer *p) {

@@ -349,11 +349,17 @@ int kefo__producer_core_map_stale(const kefo_producer_core *pc) {
 
 /* ---- put, flush, room ------------------------------------------------ */
 
+/* What sink.buffer.max-bytes bounds: the arena, and the lent data. */
+static size_t held_mem(const kefo_producer_core *pc) {
+  return pc->arena.footprint + pc->lent_bytes;
+}
+
 static void resolved(kefo_producer_core *pc, prec *r) {
   size_t i, j;
 
   --pc->held;
-  pc->held_bytes -= rec_mem(r);
+  pc->held_bytes -= rec_mem(r) + (r->lent ? r->len : 0);
+  pc->lent_bytes -= r->lent ? r->len : 0;
   for (i = 0, j = 0; i < pc->nflushes; ++i) {
     pflush *f = &pc->flushes[i];
     if (r->id <= f->upto_id && --f->remaining == 0) {
@@ -366,7 +372,7 @@ static void resolved(kefo_producer_core *pc, prec *r) {
   pc->nflushes = j;
   kefo__fifo_arena_free(&pc->arena, r);
   if (pc->want_room && pc->held <= pc->s.max_buffered_records / 4 * 3 &&
-      pc->arena.footprint <= pc->s.max_buffered_bytes / 4 * 3) {
+      held_mem(pc) <= pc->s.max_buffered_bytes / 4 * 3) {
     pc->want_room = 0;
     pc->room = 1;
   }
@@ -405,11 +411,12 @@ void kefo__producer_core_fail_with(kefo_producer_core *pc, prec *r, int code,
   kefo__producer_core_fail(pc, r, &info);
 }
 
-int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
-                            size_t pk_len, const char *ehk, size_t ehk_len,
-                            const uint8_t *data, size_t len, void *ctx) {
+/* kefo__producer_core_put, and with |lent| its _lent twin. */
+static int put_record(kefo_producer_core *pc, const char *pk, size_t pk_len,
+                      const char *ehk, size_t ehk_len, const uint8_t *data,
+                      size_t len, int lent, void *ctx) {
   kefo_hash_key key;
-  size_t need;
+  size_t need, outside;
   prec *r;
   int rv;
 
@@ -435,13 +442,17 @@ int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
   if (ehk == NULL) {
     ehk_len = 0;
   }
-  need = sizeof(*r) + pk_len + ehk_len + 2 + len;
+  /* A lent record's data stays where the application keeps it: the
+     arena holds a pointer to it. */
+  outside = lent ? len : 0;
+  need = sizeof(*r) + pk_len + ehk_len + 2 + (lent ? sizeof(data) : len);
   /* The bound is on what the arena holds, a chunk kept by one late record
-     included; an empty buffer takes any record, so that a record as large
-     as the bound is not refused for ever. */
+     included, and the lent records' data; an empty buffer takes any
+     record, so that a record as large as the bound is not refused for
+     ever. */
   if (pc->held >= pc->s.max_buffered_records ||
       (pc->held > 0 &&
-       pc->arena.footprint + kefo__fifo_arena_cost(&pc->arena, need) >
+       held_mem(pc) + kefo__fifo_arena_cost(&pc->arena, need) + outside >
            pc->s.max_buffered_bytes)) {
     pc->want_room = 1;
     return KEFO_ERR_WOULD_BLOCK;
@@ -457,22 +468,38 @@ int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
   r->len = (uint32_t)len;
   r->pk_len = (uint16_t)pk_len;
   r->ehk_len = (uint16_t)ehk_len;
+  r->lent = (uint32_t)lent;
   memcpy(r->bytes, pk, pk_len);
   r->bytes[pk_len] = 0;
   if (ehk_len) {
     memcpy(r->bytes + pk_len + 1, ehk, ehk_len);
   }
   r->bytes[pk_len + 1 + ehk_len] = 0;
-  if (len) {
+  if (lent) {
+    memcpy(r->bytes + pk_len + ehk_len + 2, &data, sizeof(data));
+    pc->lent_bytes += len;
+  } else if (len) {
     memcpy(r->bytes + pk_len + ehk_len + 2, data, len);
   }
   q_push_back(&pc->staged, r);
   ++pc->held;
-  pc->held_bytes += need;
+  pc->held_bytes += need + outside;
   ++pc->queued;
   pc->queued_bytes += rec_bytes(r);
   ++pc->st.put;
   return 0;
+}
+
+int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
+                            size_t pk_len, const char *ehk, size_t ehk_len,
+                            const uint8_t *data, size_t len, void *ctx) {
+  return put_record(pc, pk, pk_len, ehk, ehk_len, data, len, 0, ctx);
+}
+
+int kefo__producer_core_put_lent(kefo_producer_core *pc, const char *pk,
+                                 size_t pk_len, const char *ehk, size_t ehk_len,
+                                 const uint8_t *data, size_t len, void *ctx) {
+  return put_record(pc, pk, pk_len, ehk, ehk_len, data, len, 1, ctx);
 }
 
 int kefo__producer_core_room_again(kefo_producer_core *pc) {
@@ -559,7 +586,7 @@ int kefo__producer_core_call_due(const kefo_producer_core *pc, int64_t now_ms) {
 
   if (pc->nflushes > 0 || pc->closed ||
       pc->held >= pc->s.max_buffered_records / 2 ||
-      pc->arena.footprint >= pc->s.max_buffered_bytes / 2) {
+      held_mem(pc) >= pc->s.max_buffered_bytes / 2) {
     return 1;
   }
   if (!pc->s.aggregate && pc->queued >= pc->s.batch_max_records) {

@@ -151,6 +151,16 @@ int kefo__producer_core_put(kefo_producer_core *pc, const char *pk,
                             size_t pk_len, const char *ehk, size_t ehk_len,
                             const uint8_t *data, size_t len, void *ctx);
 
+/*
+ * As kefo__producer_core_put, but |data| is not copied: the record
+ * refers to it until it is resolved (acknowledged or failed), and it
+ * counts against the buffer's bytes all the same. Returns as
+ * kefo__producer_core_put.
+ */
+int kefo__producer_core_put_lent(kefo_producer_core *pc, const char *pk,
+                                 size_t pk_len, const char *ehk, size_t ehk_len,
+                                 const uint8_t *data, size_t len, void *ctx);
+
 /* Non-zero when puts have staged as many records as the core hashes
    together: the owner then calls kefo__producer_core_route. */
 int kefo__producer_core_staged_full(const kefo_producer_core *pc);

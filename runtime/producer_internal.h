@@ -29,7 +29,10 @@ typedef struct prec {
   uint32_t len;
   uint16_t pk_len;
   uint16_t ehk_len;
-  /* pk, NUL, ehk, NUL, data */
+  /* Non-zero: the data is the application's (kefo_producer_put_lent),
+     and |bytes| holds a pointer to it in its place. */
+  uint32_t lent;
+  /* pk, NUL, ehk, NUL, data (or the pointer to it) */
   uint8_t bytes[];
 } prec;
 
@@ -108,9 +111,10 @@ struct kefo_producer_core {
   size_t inflight;
   /* Held records (queued and in flight) and their bytes. */
   size_t held, held_bytes;
-  /* Where records live: what it holds (arena.footprint) is what
-     sink.buffer.max-bytes bounds. */
+  /* Where records live: what it holds (arena.footprint), with the lent
+     records' data (lent_bytes), is what sink.buffer.max-bytes bounds. */
   kefo_fifo_arena arena;
+  size_t lent_bytes;
   size_t queued;
   /* The user bytes (data and partition key) of the queued records, and
      the size the next calls aim at (kefo__producer_core_split_calls; 0:
@@ -149,8 +153,10 @@ static inline size_t rec_bytes(const prec *r) {
   return (size_t)r->len + r->pk_len;
 }
 
+/* What a record takes in the arena. */
 static inline size_t rec_mem(const prec *r) {
-  return sizeof(*r) + (size_t)r->pk_len + r->ehk_len + 2 + r->len;
+  return sizeof(*r) + (size_t)r->pk_len + r->ehk_len + 2 +
+         (r->lent ? sizeof(const uint8_t *) : r->len);
 }
 
 static inline const char *rec_pk(const prec *r) {
@@ -162,7 +168,12 @@ static inline const char *rec_ehk(const prec *r) {
 }
 
 static inline const uint8_t *rec_data(const prec *r) {
-  return r->bytes + r->pk_len + 1 + r->ehk_len + 1;
+  const uint8_t *d = r->bytes + r->pk_len + 1 + r->ehk_len + 1;
+
+  if (r->lent) {
+    memcpy(&d, d, sizeof(d)); /* unaligned: after the keys */
+  }
+  return d;
 }
 
 static inline void q_push_back(pqueue *q, prec *r) {

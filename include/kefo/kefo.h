@@ -966,6 +966,24 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
                                   void *record_ctx);
 
 /*
+ * As kefo_producer_put, but |data| is lent, not copied: it must stay
+ * valid and unchanged until the record's on_ack or on_failure has
+ * returned, or kefo_producer_del has (which drops the records still held
+ * without a report); it is not read after that. As librdkafka's produce
+ * without RD_KAFKA_MSG_F_COPY. It saves a copy of every record and the memory
+ * that holds it, for an application that keeps its records until they
+ * are acknowledged anyway (record_ctx can say what to free). Lent bytes
+ * count against sink.buffer.max-bytes as copied ones do.
+ *
+ * Returns as kefo_producer_put.
+ */
+KEFO_EXTERN int kefo_producer_put_lent(kefo_producer *p,
+                                       const char *partition_key,
+                                       const char *explicit_hash_key,
+                                       const void *data, size_t len,
+                                       void *record_ctx);
+
+/*
  * As kefo_producer_put, to the stream |stream| names: a stream name, or a
  * stream ARN ("arn:..."); NULL, or the producer's own stream, is
  * kefo_producer_put. The first record for another stream starts a

@@ -1021,6 +1021,100 @@ static void test_backpressure(void) {
   kefo__producer_core_del(pc);
 }
 
+/* Lent data (kefo__producer_core_put_lent) is read where the caller
+   keeps it, when the call is built, not copied at the put: a body built
+   after the caller changed its bytes carries the new ones, as a copied
+   put of them would (aggregated or not, in CBOR and JSON). The caller
+   frees its bytes once the records are acknowledged, and the core goes
+   on (ASan would see a later read). Lent bytes count against the
+   buffer's bytes. */
+static void test_lent(void) {
+  int agg, proto, i;
+
+  for (agg = 0; agg <= 1; ++agg) {
+    for (proto = 0; proto <= 1; ++proto) {
+      kefo_producer_settings s = plain();
+      kefo_producer_core *pc[2];
+      kefo_producer_batch *b[2];
+      cJSON *j[2];
+      uint8_t *data[60];
+      int k;
+
+      s.aggregate = agg;
+      s.cbor = proto;
+      for (k = 0; k < 2; ++k) {
+        pc[k] = core(&s, 2);
+      }
+      for (i = 0; i < 60; ++i) {
+        char key[16];
+        size_t len = (size_t)(i * 53 % 900);
+        data[i] = malloc(len + 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(data[i]);
+        snprintf(key, sizeof(key), "pk%d", i);
+        memset(data[i], 'A' + i % 26, len);
+        CU_ASSERT_EQUAL(kefo__producer_core_put_lent(pc[0], key, strlen(key),
+                                                     NULL, 0, data[i], len,
+                                                     &idx[i]),
+                        0);
+        /* Changed after the put: the lent record carries the change. */
+        memset(data[i], 'a' + i % 26, len);
+        CU_ASSERT_EQUAL(kefo__producer_core_put(pc[1], key, strlen(key), NULL,
+                                                0, data[i], len, &idx[i]),
+                        0);
+      }
+      for (k = 0; k < 2; ++k) {
+        kefo__producer_core_route(pc[k], 0);
+        b[k] = take(pc[k], 100, &j[k]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b[k]);
+        CU_ASSERT_EQUAL(kefo__producer_batch_records(b[k]), 60);
+      }
+      CU_ASSERT(cJSON_Compare(j[0], j[1], 1));
+      for (k = 0; k < 2; ++k) {
+        answer(pc[k], b[k], 120, -1, NULL, NULL);
+        cJSON_Delete(j[k]);
+      }
+      for (i = 0; i < 60; ++i) {
+        CU_ASSERT_EQUAL(S.acks[i], 2); /* once by each core */
+        free(data[i]);
+      }
+      /* Nothing left to read them: more puts, a call and a flush. */
+      CU_ASSERT_EQUAL(put(pc[0], 0, NULL, NULL, 10, 200), 0);
+      b[0] = take(pc[0], 400, NULL);
+      CU_ASSERT_PTR_NOT_NULL_FATAL(b[0]);
+      answer(pc[0], b[0], 420, -1, NULL, NULL);
+      for (k = 0; k < 2; ++k) {
+        kefo__producer_core_del(pc[k]);
+      }
+    }
+  }
+
+  /* The buffer's bytes: 600 KiB lent and 600 KiB more do not fit 1 MiB,
+     and the stats count the lent bytes as held. */
+  {
+    kefo_producer_settings s = plain();
+    kefo_producer_core *pc;
+    kefo_put_stats st;
+    uint8_t *big = calloc(1, 600u << 10);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    s.max_buffered_bytes = 1u << 20;
+    pc = core(&s, 1);
+    CU_ASSERT_EQUAL(kefo__producer_core_put_lent(pc, "k", 1, NULL, 0, big,
+                                                 600u << 10, &idx[0]),
+                    0);
+    kefo__producer_core_stats(pc, &st);
+    CU_ASSERT(st.buffered_bytes >= 600u << 10);
+    CU_ASSERT_EQUAL(kefo__producer_core_put_lent(pc, "k", 1, NULL, 0, big,
+                                                 600u << 10, &idx[1]),
+                    KEFO_ERR_WOULD_BLOCK);
+    CU_ASSERT_EQUAL(
+        kefo__producer_core_put(pc, "k", 1, NULL, 0, big, 600u << 10, &idx[1]),
+        KEFO_ERR_WOULD_BLOCK);
+    kefo__producer_core_del(pc);
+    free(big);
+  }
+}
+
 static void test_flush(void) {
   kefo_producer_settings s = plain();
   kefo_producer_core *pc;
@@ -1302,6 +1396,7 @@ int kefo_add_producer_core_suite(void) {
       !CU_add_test(s, "log", test_log) ||
       !CU_add_test(s, "ordered", test_ordered) ||
       !CU_add_test(s, "backpressure", test_backpressure) ||
+      !CU_add_test(s, "lent", test_lent) ||
       !CU_add_test(s, "flush", test_flush) ||
       !CU_add_test(s, "shard map", test_shard_map) ||
       !CU_add_test(s, "rate limit", test_rate_limit) ||
