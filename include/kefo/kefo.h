@@ -970,10 +970,10 @@ KEFO_EXTERN int kefo_producer_put(kefo_producer *p, const char *partition_key,
  * valid and unchanged until the record's on_ack or on_failure has
  * returned, or kefo_producer_del has (which drops the records still held
  * without a report); it is not read after that. As librdkafka's produce
- * without RD_KAFKA_MSG_F_COPY. It saves a copy of every record and the memory
- * that holds it, for an application that keeps its records until they
- * are acknowledged anyway (record_ctx can say what to free). Lent bytes
- * count against sink.buffer.max-bytes as copied ones do.
+ * without RD_KAFKA_MSG_F_COPY. It saves a copy of every record and the
+ * memory that holds it, for an application that keeps its records until
+ * they are acknowledged anyway (record_ctx can say what to free). Lent
+ * bytes count against sink.buffer.max-bytes as copied ones do.
  *
  * Returns as kefo_producer_put.
  */
