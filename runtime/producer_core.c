@@ -443,7 +443,9 @@ static int put_record(kefo_producer_core *pc, const char *pk, size_t pk_len,
     ehk_len = 0;
   }
   /* A lent record's data stays where the application keeps it: the
-     arena holds a pointer to it. */
+     arena holds a pointer to it. Empty data is not lent: the record's
+     data is then never NULL, as memcpy's arguments must not be. */
+  lent = lent && len > 0;
   outside = lent ? len : 0;
   need = sizeof(*r) + pk_len + ehk_len + 2 + (lent ? sizeof(data) : len);
   /* The bound is on what the arena holds, a chunk kept by one late record
