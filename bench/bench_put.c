@@ -121,12 +121,13 @@ static void on_flushed(kefo_producer *p, void *data) {
   event_base_loopbreak(st->base);
 }
 
+/* --lent: records put with kefo_producer_put_lent. */
+static int lent;
+
 /* Puts records |first| to |first| + |n| - 1 as fast as the producer
    takes them (on a full buffer, runs the loop until on_writable says
    there is room again), then flushes. Returns 0 once the flush is done
    with every record of the run acknowledged, else -1. */
-static int lent;
-
 static int put_all(kefo_producer *p, state *st, const char *keys,
                    unsigned long long first, unsigned long long n,
                    const uint8_t *pool, size_t bytes,

@@ -36,22 +36,22 @@ KEFO_MOCK=$top/build-bench/tests/support/mock/kinesis-mock \
   --preload "put-kefo:$shards:0:0" --preload "put-kefo-agg:$shards:0:0" \
   --preload "put-kefo-json:$shards:0:0" --preload "put-sdk:$shards:0:0"
 url=http://127.0.0.1:$KEFO_MOCK_PORT
-sets=(--set sink.rate-limit=1000 --lent "${KEFO_BENCH_LENT:-0}")
-for kv in ${KEFO_BENCH_SET:-}; do sets+=(--set "$kv"); done
+kefo_opts=(--set sink.rate-limit=1000 --lent "${KEFO_BENCH_LENT:-0}")
+for kv in ${KEFO_BENCH_SET:-}; do kefo_opts+=(--set "$kv"); done
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1 /proc/loadavg)"
 echo "data: $records records of $bytes bytes, random partition keys, over $shards shards, after a warm-up of $warmup"
 echo "kefo's limit (sink.rate-limit=1000): $((shards * 10000)) records/s, $((shards * 10)) MiB/s"
 plain=$("$top/build-bench/bench/bench_put" --endpoint "$url" \
   --stream put-kefo --records "$records" --warmup "$warmup" --bytes "$bytes" --aggregate 0 \
-  "${sets[@]}")
+  "${kefo_opts[@]}")
 echo "$plain"
 agg=$("$top/build-bench/bench/bench_put" --endpoint "$url" \
   --stream put-kefo-agg --records "$records" --warmup "$warmup" --bytes "$bytes" --aggregate 1 \
-  "${sets[@]}")
+  "${kefo_opts[@]}")
 echo "$agg"
 json=$("$top/build-bench/bench/bench_put" --endpoint "$url" \
   --stream put-kefo-json --records "$records" --warmup "$warmup" --bytes "$bytes" --aggregate 0 \
-  "${sets[@]}" --set sink.protocol=json)
+  "${kefo_opts[@]}" --set sink.protocol=json)
 echo "$json"
 peer=$(node --no-warnings "$top/bench/peer/sdk_put.mjs" --endpoint "$url" \
   --stream put-sdk --records "$records" --warmup "$warmup" --bytes "$bytes")
